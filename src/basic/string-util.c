@@ -1,0 +1,127 @@
+/* String helpers: prefixes, ANSI escape stripping, UTF-8 validation and repair. */
+#include "basic/string-util.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *startswith(const char *s, const char *prefix) {
+        size_t l = strlen(prefix);
+        if (strncmp(s, prefix, l) != 0)
+                return NULL;
+        return s + l;
+}
+
+size_t ansi_strip(char *s) {
+        char *w = s;
+        const char *r = s;
+
+        while (*r) {
+                if (*r != '\033') {
+                        *w++ = *r++;
+                        continue;
+                }
+                r++;
+                if (*r == '[') {
+                        /* CSI: parameters and intermediates, then one final byte 0x40..0x7e. */
+                        r++;
+                        while (*r && !((unsigned char) *r >= 0x40 && (unsigned char) *r <= 0x7e))
+                                r++;
+                        if (*r)
+                                r++;
+                } else if (*r == ']') {
+                        /* OSC: up to BEL or ST (ESC \). */
+                        r++;
+                        while (*r && *r != '\a' && !(r[0] == '\033' && r[1] == '\\'))
+                                r++;
+                        if (*r == '\a')
+                                r++;
+                        else if (*r)
+                                r += 2;
+                } else if (*r) {
+                        r++; /* two-byte sequence such as ESC ( B */
+                }
+        }
+        *w = '\0';
+        return (size_t) (w - s);
+}
+
+/* Length of the well-formed UTF-8 sequence at p (at most avail bytes), or 0 if ill-formed. */
+static size_t utf8_seq_len(const unsigned char *p, size_t avail) {
+        unsigned char c = p[0];
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf) {
+                if (avail >= 2 && (p[1] & 0xc0) == 0x80)
+                        return 2;
+                return 0;
+        }
+        if (c >= 0xe0 && c <= 0xef) {
+                if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+                        return 0;
+                if (c == 0xe0 && p[1] < 0xa0)
+                        return 0; /* overlong */
+                if (c == 0xed && p[1] >= 0xa0)
+                        return 0; /* surrogate */
+                return 3;
+        }
+        if (c >= 0xf0 && c <= 0xf4) {
+                if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+                        return 0;
+                if (c == 0xf0 && p[1] < 0x90)
+                        return 0; /* overlong */
+                if (c == 0xf4 && p[1] >= 0x90)
+                        return 0; /* > U+10FFFF */
+                return 4;
+        }
+        return 0;
+}
+
+bool utf8_is_valid(const char *buf, size_t len) {
+        const unsigned char *p = (const unsigned char *) buf;
+        size_t i = 0;
+
+        while (i < len) {
+                /* Fast path for ASCII runs, the common case for Nix logs. */
+                if (p[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                size_t n = utf8_seq_len(p + i, len - i);
+                if (n == 0)
+                        return false;
+                i += n;
+        }
+        return true;
+}
+
+int utf8_sanitize(const char *buf, size_t len, char **ret, size_t *ret_len) {
+        const unsigned char *p = (const unsigned char *) buf;
+        /* Worst case: every byte becomes the 3-byte U+FFFD. */
+        if (len > (SIZE_MAX - 1) / 3)
+                return -ENOMEM;
+        char *out = malloc(len * 3 + 1);
+        if (!out)
+                return -ENOMEM;
+
+        size_t i = 0, o = 0;
+        while (i < len) {
+                size_t n = utf8_seq_len(p + i, len - i);
+                if (n == 0) {
+                        memcpy(out + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(out + o, p + i, n);
+                o += n;
+                i += n;
+        }
+        out[o] = '\0';
+        *ret = out;
+        if (ret_len)
+                *ret_len = o;
+        return 0;
+}

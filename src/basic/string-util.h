@@ -1,0 +1,19 @@
+/* String helpers: prefixes, ANSI escape stripping, UTF-8 validation and repair. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Returns a pointer just past the prefix in s, or NULL when s does not start with it. */
+const char *startswith(const char *s, const char *prefix);
+
+/* Removes ANSI/VT100 escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL/ST",
+ * and two-byte ESC sequences) in place. Returns the new length. */
+size_t ansi_strip(char *s);
+
+/* True when buf[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool utf8_is_valid(const char *buf, size_t len);
+
+/* Copies buf[0..len) into a new NUL-terminated string in which every ill-formed
+ * sequence is replaced by U+FFFD. Returns 0 or -ENOMEM; *ret_len may be NULL. */
+int utf8_sanitize(const char *buf, size_t len, char **ret, size_t *ret_len);

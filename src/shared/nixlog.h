@@ -1,0 +1,107 @@
+/* Parser for Nix's internal-json log records (the "@nix {...}" lines of --log-format
+ * internal-json, json-log-path streams, and the plugin/ingest event protocol). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* ActivityType, numbered as in Nix (same numbers in every version; new ones appended). */
+typedef enum NixActivityType {
+        NIX_ACT_UNKNOWN = 0,
+        NIX_ACT_COPY_PATH = 100,
+        NIX_ACT_FILE_TRANSFER = 101,
+        NIX_ACT_REALISE = 102,
+        NIX_ACT_COPY_PATHS = 103,
+        NIX_ACT_BUILDS = 104,
+        NIX_ACT_BUILD = 105,
+        NIX_ACT_OPTIMISE_STORE = 106,
+        NIX_ACT_VERIFY_PATHS = 107,
+        NIX_ACT_SUBSTITUTE = 108,
+        NIX_ACT_QUERY_PATH_INFO = 109,
+        NIX_ACT_POST_BUILD_HOOK = 110,
+        NIX_ACT_BUILD_WAITING = 111,
+        NIX_ACT_FETCH_TREE = 112,
+} NixActivityType;
+
+/* ResultType, numbered as in Nix. */
+typedef enum NixResultType {
+        NIX_RES_FILE_LINKED = 100,
+        NIX_RES_BUILD_LOG_LINE = 101,
+        NIX_RES_UNTRUSTED_PATH = 102,
+        NIX_RES_CORRUPTED_PATH = 103,
+        NIX_RES_SET_PHASE = 104,
+        NIX_RES_PROGRESS = 105,
+        NIX_RES_SET_EXPECTED = 106,
+        NIX_RES_POST_BUILD_LOG_LINE = 107,
+        NIX_RES_FETCH_STATUS = 108,
+} NixResultType;
+
+typedef enum NixAction {
+        NIX_ACTION_START,
+        NIX_ACTION_STOP,
+        NIX_ACTION_RESULT,
+        NIX_ACTION_MSG,
+        NIX_ACTION_SET_PHASE, /* a builder's own {"action":"setPhase"} seen raw */
+        NIX_ACTION_HELLO,     /* our extension: first line from the plugin or ingest */
+        NIX_ACTION_DROPPED,   /* our extension: the sender dropped "count" records */
+        _NIX_ACTION_MAX,
+} NixAction;
+
+/* Hello payload (protocol extension, see docs/protocol.md). Strings point into the record. */
+typedef struct NixHello {
+        int64_t protocol;
+        int64_t pid, ppid, uid; /* -1 when absent */
+        const char *role;       /* "daemon-worker", "cli", "ingest", ... or NULL */
+        const char *nix_version;
+        int64_t requester_pid, requester_uid; /* -1 when absent */
+        const char *requester_cmdline;        /* NULL when absent */
+} NixHello;
+
+/* One parsed record. All string pointers point into the JSON tree owned by the record and
+ * live until nix_record_done(). Text fields are valid UTF-8 with ANSI escapes stripped.
+ * Absent optional values: has_* false, strings NULL, fields NULL. */
+typedef struct NixRecord {
+        cJSON *root;
+
+        NixAction action;
+
+        bool has_id;
+        uint64_t id;
+
+        bool has_parent; /* only from Nix >= 2.18, or our plugin */
+        uint64_t parent;
+
+        int64_t type;  /* start: activity type; result: result type; unknown numbers kept */
+        int64_t level; /* start and msg; 0 when absent */
+
+        const char *text;    /* start: text; msg: msg; setPhase: phase */
+        const char *raw_msg; /* msg: raw_msg, or NULL */
+
+        const cJSON *fields; /* start/result: the "fields" array, or NULL */
+
+        bool has_time;
+        uint64_t time_usec; /* our extension "t": sender's unix time in microseconds */
+
+        int64_t dropped; /* NIX_ACTION_DROPPED: count */
+        NixHello hello;  /* NIX_ACTION_HELLO */
+} NixRecord;
+
+/* Parses one line (without its trailing newline; a leading "@nix " is skipped). The buffer
+ * need not be NUL-terminated and may contain anything: bad input gives an error, never a
+ * crash. On success fills *ret (which must later go to nix_record_done()).
+ * Errors: -EBADMSG not JSON or not an object, -EPROTO missing/mistyped keys or unknown
+ * action, -ENOMEM. */
+int nix_record_parse(const char *buf, size_t len, NixRecord *ret);
+void nix_record_done(NixRecord *r);
+
+/* fields[i] as a string or integer. Return 0, or -ENOENT (absent) / -EINVAL (wrong type). */
+int nix_record_field_str(const NixRecord *r, unsigned i, const char **ret);
+int nix_record_field_int(const NixRecord *r, unsigned i, int64_t *ret);
+
+const char *nix_action_to_string(NixAction a);
+/* Names as in Nix ("build", "copyPath", ...); NULL for numbers Nix does not define. */
+const char *nix_activity_type_to_string(int64_t t);
+const char *nix_result_type_to_string(int64_t t);
