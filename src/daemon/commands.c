@@ -1,0 +1,520 @@
+/* Control requests: parse, authorise, answer (docs/protocol.md "Commands"). */
+#include "daemon/commands.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "shared/model-json.h"
+#include "shared/proto.h"
+
+#define HISTORY_LIMIT_MAX 10000
+#define GET_BUILD_LOG_TAIL 20
+
+/* What a handler produces: a result object, or an error (code, message, optional extra). */
+typedef struct Reply {
+        cJSON *result;
+        const char *code;
+        char *message;
+        cJSON *extra;
+} Reply;
+
+_printf_(3, 4) static int reply_error(Reply *r, const char *code, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(r->message);
+        if (vasprintf(&r->message, fmt, ap) < 0)
+                r->message = NULL;
+        va_end(ap);
+        r->code = code;
+        return -EINVAL;
+}
+
+static int reply_oom(Reply *r) {
+        return reply_error(r, NA_ERR_INTERNAL, "out of memory");
+}
+
+typedef int (*CommandHandler)(ControlConn *c, const ControlRequest *req, Reply *r);
+
+/* ---- build targets ---- */
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* Resolves a build target (key, drv path, name or glob). On several matches, a single
+ * active one wins; otherwise the answer is "ambiguous" with the candidates. */
+static int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret) {
+        if (!target)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"build\" is required");
+        if (cJSON_IsNumber(target)) {
+                Build *b = target->valuedouble >= 0 ? model_build_by_key(d->model, (uint64_t) target->valuedouble) : NULL;
+                if (!b)
+                        return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %.0f", target->valuedouble);
+                *ret = b;
+                return 0;
+        }
+        if (!cJSON_IsString(target))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"build\" must be a key or a string");
+
+        const char *t = target->valuestring;
+        if (all_digits(t)) {
+                Build *b = model_build_by_key(d->model, strtoull(t, NULL, 10));
+                if (!b)
+                        return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %s", t);
+                *ret = b;
+                return 0;
+        }
+
+        bool is_path = t[0] == '/';
+        Build *match = NULL, *active = NULL;
+        unsigned n = 0, n_active = 0;
+        cJSON *candidates = cJSON_CreateArray();
+        if (!candidates)
+                return reply_oom(r);
+        for (Build *b = model_builds_first(d->model); b; b = b->next) {
+                bool hit = is_path ? strcmp(b->drv, t) == 0 : fnmatch(t, b->name, 0) == 0;
+                if (!hit)
+                        continue;
+                n++;
+                match = b;
+                if (build_state_is_active(b->state)) {
+                        n_active++;
+                        active = b;
+                }
+                cJSON_AddItemToArray(candidates, cJSON_CreateNumber((double) b->key));
+        }
+        if (n == 1 || n_active == 1) {
+                cJSON_Delete(candidates);
+                *ret = n == 1 ? match : active;
+                return 0;
+        }
+        if (n == 0) {
+                cJSON_Delete(candidates);
+                return reply_error(r, NA_ERR_NOT_FOUND, "no build matches '%s'", t);
+        }
+        r->extra = cJSON_CreateObject();
+        if (!r->extra || !cJSON_AddItemToObject(r->extra, "candidates", candidates)) {
+                cJSON_Delete(candidates);
+                return reply_oom(r);
+        }
+        return reply_error(r, NA_ERR_AMBIGUOUS, "%u builds match '%s'; give a key", n, t);
+}
+
+/* ---- commands ---- */
+
+static int cmd_hello(ControlConn *c, const ControlRequest *req, Reply *r) {
+        long long protocol = NA_PROTOCOL;
+        int k = control_arg_int(req, "protocol", &protocol);
+        if (k == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"protocol\" must be an integer");
+        if (protocol != NA_PROTOCOL)
+                return reply_error(r, NA_ERR_UNSUPPORTED_PROTOCOL, "this daemon speaks protocol %d, not %lld",
+                                   NA_PROTOCOL, protocol);
+        r->result = cJSON_CreateObject();
+        if (!r->result)
+                return reply_oom(r);
+        cJSON_AddNumberToObject(r->result, "protocol", NA_PROTOCOL);
+        cJSON_AddStringToObject(r->result, "version", PACKAGE_VERSION);
+        cJSON_AddNumberToObject(r->result, "daemon_pid", (double) getpid());
+        return 0;
+}
+
+static cJSON *status_json(Daemon *d) {
+        ModelCounters mc;
+        model_counters(d->model, &mc);
+
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddStringToObject(o, "version", PACKAGE_VERSION);
+        cJSON_AddNumberToObject(o, "protocol", NA_PROTOCOL);
+        cJSON_AddNumberToObject(o, "pid", (double) getpid());
+        cJSON_AddNumberToObject(o, "uid", (double) getuid());
+        cJSON_AddNumberToObject(o, "uptime", usec_to_sec(now_monotonic() - d->started_mono));
+        cJSON_AddStringToObject(o, "socket_dir", d->config.socket_dir);
+
+        cJSON *ev = cJSON_AddObjectToObject(o, "events");
+        if (ev) {
+                cJSON_AddNumberToObject(ev, "total", (double) mc.events);
+                cJSON_AddNumberToObject(ev, "bad", (double) mc.bad);
+                cJSON_AddNumberToObject(ev, "oversized", (double) mc.oversized);
+                cJSON_AddNumberToObject(ev, "dropped_by_senders", (double) mc.dropped_by_senders);
+        }
+        cJSON *src = cJSON_AddObjectToObject(o, "sources");
+        if (src) {
+                cJSON_AddNumberToObject(src, "connected", mc.sources_connected);
+                cJSON_AddNumberToObject(src, "total", (double) mc.sources_total);
+                cJSON_AddNumberToObject(src, "refused", (double) d->event_conns_refused);
+        }
+        cJSON *builds = cJSON_AddObjectToObject(o, "builds");
+        for (int i = 0; builds && i < _BUILD_STATE_MAX; i++)
+                cJSON_AddNumberToObject(builds, build_state_to_string((BuildState) i), mc.by_state[i]);
+        cJSON *ctl = cJSON_AddObjectToObject(o, "control");
+        if (ctl) {
+                cJSON_AddNumberToObject(ctl, "clients", d->n_control_conns);
+                cJSON_AddNumberToObject(ctl, "dropped_slow", (double) d->control_dropped_slow);
+                cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
+        }
+        cJSON_AddStringToObject(o, "history", "memory");
+        if (cJSON_GetArraySize(o) < 12) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+static int cmd_status(ControlConn *c, const ControlRequest *req, Reply *r) {
+        r->result = status_json(c->daemon);
+        return r->result ? 0 : reply_oom(r);
+}
+
+/* Filters shared by list-builds and get-history. */
+typedef struct BuildFilter {
+        unsigned states; /* bitmask of 1 << BuildState; 0 = any */
+        const char *name;
+        bool requester_set;
+        long long requester_uid;
+        const char *requester_user;
+        long long invocation; /* -1 any */
+} BuildFilter;
+
+static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
+        const cJSON *item;
+        unsigned mask = 0;
+        if (cJSON_IsString(v)) {
+                BuildState s = build_state_from_string(v->valuestring);
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", v->valuestring);
+                *ret = 1u << s;
+                return 0;
+        }
+        if (!cJSON_IsArray(v))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must be a string or an array of strings");
+        cJSON_ArrayForEach(item, v) {
+                if (!cJSON_IsString(item))
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain strings");
+                BuildState s = build_state_from_string(item->valuestring);
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", item->valuestring);
+                mask |= 1u << s;
+        }
+        *ret = mask;
+        return 0;
+}
+
+static int parse_filter(const ControlRequest *req, BuildFilter *f, Reply *r) {
+        *f = (BuildFilter) {.invocation = -1};
+        const cJSON *v;
+
+        if ((v = control_arg(req, "state")) && parse_states(v, &f->states, r) < 0)
+                return -EINVAL;
+        bool active = false;
+        if (control_arg_bool(req, "active", &active) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"active\" must be a boolean");
+        if (active)
+                f->states |= (1u << BUILD_QUEUED) | (1u << BUILD_RUNNING) | (1u << BUILD_FROZEN);
+        if (control_arg_string(req, "name", &f->name) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"name\" must be a string");
+        if (control_arg_int(req, "invocation", &f->invocation) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"invocation\" must be an integer");
+        if ((v = control_arg(req, "requester"))) {
+                f->requester_set = true;
+                f->requester_uid = -1;
+                if (cJSON_IsNumber(v))
+                        f->requester_uid = (long long) v->valuedouble;
+                else if (cJSON_IsString(v) && all_digits(v->valuestring))
+                        f->requester_uid = strtoll(v->valuestring, NULL, 10);
+                else if (cJSON_IsString(v))
+                        f->requester_user = v->valuestring;
+                else
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"requester\" must be a uid or a user name");
+        }
+        return 0;
+}
+
+static bool filter_match(const BuildFilter *f, const Build *b) {
+        if (f->states && !(f->states & (1u << b->state)))
+                return false;
+        if (f->name && fnmatch(f->name, b->name, 0) != 0)
+                return false;
+        if (f->invocation >= 0 && b->invocation->id != (uint64_t) f->invocation)
+                return false;
+        if (f->requester_set) {
+                if (f->requester_user)
+                        return b->requester.user && strcmp(b->requester.user, f->requester_user) == 0;
+                return b->requester.uid == f->requester_uid;
+        }
+        return true;
+}
+
+static int cmd_list_builds(ControlConn *c, const ControlRequest *req, Reply *r) {
+        BuildFilter f;
+        if (parse_filter(req, &f, r) < 0)
+                return -EINVAL;
+        r->result = cJSON_CreateObject();
+        cJSON *arr = r->result ? cJSON_AddArrayToObject(r->result, "builds") : NULL;
+        if (!arr)
+                return reply_oom(r);
+        usec_t now = now_realtime();
+        for (Build *b = model_builds_first(c->daemon->model); b; b = b->next) {
+                if (!filter_match(&f, b))
+                        continue;
+                cJSON *o = build_to_json(b, now, 0);
+                if (!o || !cJSON_AddItemToArray(arr, o)) {
+                        cJSON_Delete(o);
+                        return reply_oom(r);
+                }
+        }
+        return 0;
+}
+
+static int cmd_get_build(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Build *b;
+        if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
+                return -EINVAL;
+        r->result = cJSON_CreateObject();
+        cJSON *o = build_to_json(b, now_realtime(), GET_BUILD_LOG_TAIL);
+        if (!r->result || !o || !cJSON_AddItemToObject(r->result, "build", o)) {
+                cJSON_Delete(o);
+                return reply_oom(r);
+        }
+        return 0;
+}
+
+static int cmd_get_log(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Build *b;
+        if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
+                return -EINVAL;
+        long long tail = -1;
+        bool follow = false;
+        if (control_arg_int(req, "tail", &tail) == -EINVAL || tail < -1)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"tail\" must be a non-negative integer");
+        if (control_arg_bool(req, "follow", &follow) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"follow\" must be a boolean");
+
+        uint32_t n = b->log.count;
+        if (tail >= 0 && (uint64_t) tail < n)
+                n = (uint32_t) tail;
+
+        r->result = cJSON_CreateObject();
+        cJSON *lines = r->result ? cJSON_AddArrayToObject(r->result, "lines") : NULL;
+        if (!lines)
+                return reply_oom(r);
+        cJSON_AddNumberToObject(r->result, "build", (double) b->key);
+        for (uint32_t i = b->log.count - n; i < b->log.count; i++)
+                cJSON_AddItemToArray(lines, cJSON_CreateString(build_log_line(b, i)));
+        cJSON_AddNumberToObject(r->result, "total", (double) b->log.total);
+        cJSON_AddNumberToObject(r->result, "truncated", (double) (b->log.total - b->log.count));
+        cJSON_AddStringToObject(r->result, "state", build_state_to_string(b->state));
+
+        if (follow && !build_state_is_final(b->state) &&
+            control_conn_follow(c, b->key, /* notify_end= */ true) < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "this connection follows too many builds (max %d)",
+                                   FOLLOW_MAX);
+        /* Lines that arrive from now on are sent as "log" events by notify.c: the ring's
+         * flush mark makes sure nothing is sent twice or skipped. */
+        return 0;
+}
+
+static int cmd_list_invocations(ControlConn *c, const ControlRequest *req, Reply *r) {
+        r->result = cJSON_CreateObject();
+        cJSON *arr = r->result ? cJSON_AddArrayToObject(r->result, "invocations") : NULL;
+        if (!arr)
+                return reply_oom(r);
+        for (Source *s = model_sources_first(c->daemon->model); s; s = s->next) {
+                cJSON *o = invocation_to_json(&s->invocation);
+                if (!o || !cJSON_AddItemToArray(arr, o)) {
+                        cJSON_Delete(o);
+                        return reply_oom(r);
+                }
+        }
+        return 0;
+}
+
+static int cmd_snapshot(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Daemon *d = c->daemon;
+        usec_t now = now_realtime();
+        r->result = cJSON_CreateObject();
+        if (!r->result)
+                return reply_oom(r);
+        cJSON *status = status_json(d);
+        if (!status || !cJSON_AddItemToObject(r->result, "status", status)) {
+                cJSON_Delete(status);
+                return reply_oom(r);
+        }
+        cJSON *sources = cJSON_AddArrayToObject(r->result, "sources");
+        cJSON *invocations = cJSON_AddArrayToObject(r->result, "invocations");
+        cJSON *builds = cJSON_AddArrayToObject(r->result, "builds");
+        if (!sources || !invocations || !builds)
+                return reply_oom(r);
+        for (Source *s = model_sources_first(d->model); s; s = s->next) {
+                cJSON *so = source_to_json(s), *io = invocation_to_json(&s->invocation);
+                if (!so || !io) {
+                        cJSON_Delete(so);
+                        cJSON_Delete(io);
+                        return reply_oom(r);
+                }
+                cJSON_AddItemToArray(sources, so);
+                cJSON_AddItemToArray(invocations, io);
+        }
+        for (Build *b = model_builds_first(d->model); b; b = b->next) {
+                cJSON *o = build_to_json(b, now, 0);
+                if (!o)
+                        return reply_oom(r);
+                cJSON_AddItemToArray(builds, o);
+        }
+        return 0;
+}
+
+static int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
+        BuildFilter f;
+        if (parse_filter(req, &f, r) < 0)
+                return -EINVAL;
+        long long limit = 100, offset = 0;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be a non-negative integer");
+        if (control_arg_int(req, "offset", &offset) == -EINVAL || offset < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"offset\" must be a non-negative integer");
+        limit = MIN(limit, (long long) HISTORY_LIMIT_MAX);
+
+        r->result = cJSON_CreateObject();
+        cJSON *arr = r->result ? cJSON_AddArrayToObject(r->result, "builds") : NULL;
+        if (!arr)
+                return reply_oom(r);
+        usec_t now = now_realtime();
+        long long total = 0;
+        /* Newest first: builds finish roughly in key order, which is good enough for an
+         * in-memory history; the SQLite store orders by end time. */
+        for (Build *b = model_builds_last(c->daemon->model); b; b = b->prev) {
+                if (!build_state_is_final(b->state) || !filter_match(&f, b))
+                        continue;
+                total++;
+                if (total <= offset || total > offset + limit)
+                        continue;
+                cJSON *o = build_to_json(b, now, 0);
+                if (!o || !cJSON_AddItemToArray(arr, o)) {
+                        cJSON_Delete(o);
+                        return reply_oom(r);
+                }
+        }
+        cJSON_AddNumberToObject(r->result, "total", (double) total);
+        return 0;
+}
+
+static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Subscription *sub = &c->sub;
+        bool builds = true, invocations = true, sources = false;
+        if (control_arg_bool(req, "builds", &builds) == -EINVAL ||
+            control_arg_bool(req, "invocations", &invocations) == -EINVAL ||
+            control_arg_bool(req, "sources", &sources) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"builds\", \"invocations\", \"sources\" are booleans");
+
+        const cJSON *logs = control_arg(req, "logs");
+        bool logs_all = false;
+        if (logs) {
+                if (cJSON_IsString(logs) && strcmp(logs->valuestring, "all") == 0)
+                        logs_all = true;
+                else if (cJSON_IsArray(logs)) {
+                        const cJSON *t;
+                        cJSON_ArrayForEach(t, logs) {
+                                Build *b;
+                                if (resolve_build(c->daemon, t, r, &b) < 0)
+                                        return -EINVAL;
+                                if (control_conn_follow(c, b->key, /* notify_end= */ false) < 0)
+                                        return reply_error(r, NA_ERR_BAD_REQUEST, "too many builds to follow (max %d)",
+                                                           FOLLOW_MAX);
+                        }
+                } else
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"logs\" must be \"all\" or an array of builds");
+        }
+        sub->builds = builds;
+        sub->invocations = invocations;
+        sub->sources = sources;
+        sub->logs_all = logs_all;
+        r->result = cJSON_CreateObject();
+        if (!r->result || !cJSON_AddTrueToObject(r->result, "subscribed"))
+                return reply_oom(r);
+        return 0;
+}
+
+static int cmd_unsubscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
+        while (c->sub.n_follow > 0)
+                control_conn_unfollow(c, 0);
+        c->sub = (Subscription) {};
+        r->result = cJSON_CreateObject();
+        if (!r->result || !cJSON_AddFalseToObject(r->result, "subscribed"))
+                return reply_oom(r);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        CommandHandler handler;
+} command_table[] = {
+        {"hello", cmd_hello},
+        {"status", cmd_status},
+        {"list-builds", cmd_list_builds},
+        {"get-build", cmd_get_build},
+        {"get-log", cmd_get_log},
+        {"list-invocations", cmd_list_invocations},
+        {"snapshot", cmd_snapshot},
+        {"get-history", cmd_get_history},
+        {"subscribe", cmd_subscribe},
+        {"unsubscribe", cmd_unsubscribe},
+};
+
+static void send_reply(ControlConn *c, const cJSON *id, Reply *r) {
+        size_t len;
+        char *line;
+        if (r->code) {
+                line = control_format_error(id, r->code, r->message ? r->message : r->code, TAKE_PTR(r->extra), &len);
+        } else
+                line = control_format_result(id, TAKE_PTR(r->result), &len);
+        if (!line) {
+                /* Out of memory building the answer: say so in a line that needs no allocation. */
+                static const char oom[] = "{\"id\":null,\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
+                control_conn_send(c, oom, sizeof(oom) - 1);
+        } else
+                control_conn_send(c, line, len);
+        free(line);
+        cJSON_Delete(r->result);
+        cJSON_Delete(r->extra);
+        free(r->message);
+}
+
+void commands_dispatch(ControlConn *c, const char *line, size_t len) {
+        ControlRequest req;
+        const char *error = NULL;
+        Reply r = {};
+
+        int k = control_request_parse(line, len, &req, &error);
+        if (k < 0) {
+                reply_error(&r, NA_ERR_BAD_REQUEST, "%s", error);
+                send_reply(c, req.id, &r);
+                control_request_done(&req);
+                return;
+        }
+
+        CommandHandler handler = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(command_table); i++)
+                if (strcmp(command_table[i].name, req.cmd) == 0)
+                        handler = command_table[i].handler;
+        if (!handler)
+                reply_error(&r, NA_ERR_UNKNOWN_COMMAND, "unknown command '%s'", req.cmd);
+        else
+                handler(c, &req, &r);
+        send_reply(c, req.id, &r);
+        control_request_done(&req);
+}

@@ -1,0 +1,45 @@
+/* The daemon's context, shared by its modules (listeners, connections, commands). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "basic/time-util.h"
+#include "shared/model.h"
+
+typedef struct EventConn EventConn;
+typedef struct ControlConn ControlConn;
+
+typedef struct DaemonConfig {
+        char *socket_dir;
+        ModelConfig model;
+        uint32_t max_event_conns;
+        uint32_t max_control_conns;
+        size_t control_output_max; /* bytes queued for one control client before it is dropped */
+} DaemonConfig;
+
+typedef struct Daemon {
+        DaemonConfig config;
+        sd_event *event;
+        Model *model;
+
+        int events_fd, control_fd;
+        sd_event_source *events_listener, *control_listener;
+        sd_event_source *post; /* drains model changes after every dispatch */
+        sd_event_source *tick; /* model timers (output re-checks, lost builds) */
+
+        EventConn *event_conns;
+        uint32_t n_event_conns;
+        ControlConn *control_conns;
+        uint32_t n_control_conns;
+
+        usec_t started_mono;
+        uint64_t control_dropped_slow;
+        uint64_t event_conns_refused, control_conns_refused;
+} Daemon;
+
+/* Makes sure model_tick runs at the time the model asked for (or now). */
+void daemon_schedule_tick(Daemon *d, usec_t when_mono);

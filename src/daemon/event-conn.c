@@ -1,0 +1,170 @@
+/* Event connections: Nix (plugin, json-log-path) and ingest streams into the model.
+ *
+ * These sources run at the highest priority and are read until the kernel has nothing more:
+ * with json-log-path Nix's writes block, so a stalled reader would stall builds. Each
+ * dispatch reads a bounded number of chunks so that several busy senders share the loop. */
+#include "daemon/event-conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "shared/linebuf.h"
+#include "shared/nixlog.h"
+#include "shared/proto.h"
+
+#define READS_PER_DISPATCH 16
+
+struct EventConn {
+        Daemon *daemon;
+        int fd;
+        sd_event_source *io;
+        LineBuf *lines;
+        Source *source;
+        uint64_t oversized_seen;
+        EventConn *prev, *next;
+};
+
+static void event_conn_free(EventConn *c) {
+        if (!c)
+                return;
+        Daemon *d = c->daemon;
+        if (c->source)
+                model_source_disconnect(d->model, c->source, now_realtime());
+        sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0)
+                close(c->fd);
+        linebuf_free(c->lines);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                d->event_conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        d->n_event_conns--;
+        free(c);
+        /* A disconnect may make builds lost: let the model look soon. */
+        daemon_schedule_tick(d, now_monotonic());
+}
+
+static void process_line(EventConn *c, const char *line, size_t len, usec_t now) {
+        Daemon *d = c->daemon;
+        NixRecord rec;
+
+        if (len == 0)
+                return;
+        int r = nix_record_parse(line, len, &rec);
+        if (r < 0) {
+                model_source_count_bad(d->model, c->source, 1);
+                log_debug_errno(r, "source %" PRIu64 ": unparsable record: %m", c->source->id);
+                return;
+        }
+        r = model_apply(d->model, c->source, &rec, rec.has_time ? rec.time_usec : now);
+        if (r < 0) {
+                model_source_count_bad(d->model, c->source, 1);
+                log_debug_errno(r, "source %" PRIu64 ": record rejected: %m", c->source->id);
+        }
+        nix_record_done(&rec);
+}
+
+static int event_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        EventConn *c = userdata;
+        Daemon *d = c->daemon;
+
+        for (unsigned i = 0; i < READS_PER_DISPATCH; i++) {
+                ssize_t n = linebuf_read(c->lines, c->fd);
+                if (n == -EAGAIN)
+                        break;
+                if (n <= 0) {
+                        if (n < 0)
+                                log_debug_errno((int) n, "source %" PRIu64 ": read failed: %m", c->source->id);
+                        /* A last line without its newline still counts. */
+                        char *line;
+                        size_t len;
+                        if (linebuf_take_partial(c->lines, &line, &len) > 0)
+                                process_line(c, line, len, now_realtime());
+                        event_conn_free(c);
+                        return 0;
+                }
+
+                usec_t now = now_realtime();
+                char *line;
+                size_t len;
+                while (linebuf_next(c->lines, &line, &len) > 0)
+                        process_line(c, line, len, now);
+
+                uint64_t oversized = linebuf_oversized(c->lines);
+                if (oversized > c->oversized_seen) {
+                        model_source_count_oversized(d->model, c->source, oversized - c->oversized_seen);
+                        log_warning("source %" PRIu64 " (pid %d): discarded a line longer than %u bytes",
+                                    c->source->id, (int) c->source->pid, (unsigned) NA_MAX_LINE);
+                        c->oversized_seen = oversized;
+                }
+        }
+        return 0;
+}
+
+int event_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Daemon *d = userdata;
+
+        for (;;) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                return 0;
+                        /* Out of fds or memory: keep running, try again on the next wakeup. */
+                        log_warning_errno(errno, "failed to accept an event connection: %m");
+                        return 0;
+                }
+                if (d->n_event_conns >= d->config.max_event_conns) {
+                        d->event_conns_refused++;
+                        log_warning("refusing event connection: %u connections open", d->n_event_conns);
+                        close(cfd);
+                        continue;
+                }
+
+                struct ucred cred = {.pid = 0, .uid = (uid_t) -1};
+                socklen_t cl = sizeof(cred);
+                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+                        log_warning_errno(errno, "SO_PEERCRED on an event connection: %m");
+                        close(cfd);
+                        continue;
+                }
+
+                EventConn *c = calloc(1, sizeof(*c));
+                if (!c || linebuf_new(NA_MAX_LINE, &c->lines) < 0) {
+                        free(c);
+                        close(cfd);
+                        return log_error_errno(ENOMEM, "out of memory accepting an event connection");
+                }
+                c->daemon = d;
+                c->fd = cfd;
+                bool trusted = cred.uid == 0 || cred.uid == getuid();
+                int r = model_source_new(d->model, cred.pid, cred.uid, trusted, now_realtime(), &c->source);
+                if (r >= 0)
+                        r = sd_event_add_io(d->event, &c->io, cfd, EPOLLIN, event_conn_io, c);
+                if (r >= 0)
+                        r = sd_event_source_set_priority(c->io, SD_EVENT_PRIORITY_IMPORTANT);
+                c->next = d->event_conns;
+                if (d->event_conns)
+                        d->event_conns->prev = c;
+                d->event_conns = c;
+                d->n_event_conns++;
+                if (r < 0) {
+                        log_error_errno(r, "failed to watch an event connection: %m");
+                        event_conn_free(c);
+                        continue;
+                }
+                log_debug("source %" PRIu64 ": connected (pid %d, uid %u)", c->source->id, (int) cred.pid,
+                          (unsigned) cred.uid);
+        }
+}
+
+void event_conns_free_all(Daemon *d) {
+        while (d->event_conns)
+                event_conn_free(d->event_conns);
+}

@@ -1,0 +1,289 @@
+/* nix-analyticsd: watches every Nix build on the machine and serves what it sees. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "daemon/commands.h"
+#include "daemon/control-conn.h"
+#include "daemon/daemon.h"
+#include "daemon/event-conn.h"
+#include "daemon/listener.h"
+#include "daemon/notify.h"
+#include "shared/sockdir.h"
+
+static void help(void) {
+        printf("Usage: nix-analyticsd [OPTIONS]\n"
+               "\n"
+               "Watch every Nix build on this machine: receive build events on\n"
+               "DIR/events.sock, serve queries and subscriptions on DIR/control.sock.\n"
+               "\n"
+               "Options:\n"
+               "  -s, --socket-dir DIR     socket directory (default: $NIX_ANALYTICS_SOCKET_DIR,\n"
+               "                           else $XDG_RUNTIME_DIR/nix-analytics when not root,\n"
+               "                           else " NA_SYSTEM_SOCKET_DIR ")\n"
+               "      --log-ring N         log lines kept per running build (default 1000)\n"
+               "      --log-ring-finished N  log lines kept per finished build (default 20)\n"
+               "      --max-finished N     finished builds kept in memory (default 5000)\n"
+               "      --store-dir DIR      Nix store directory (default /nix/store)\n"
+               "      --max-clients N      control clients at once (default 1024)\n"
+               "      --max-sources N      event connections at once (default 8192)\n"
+               "  -v, --verbose            log debug messages\n"
+               "  -q, --quiet              log warnings and errors only\n"
+               "  -h, --help               show this help\n"
+               "      --version            show the version\n"
+               "\n"
+               "See nix-analyticsd(8) and docs/protocol.md.\n");
+}
+
+static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end || s[0] == '-' || v < min || v > UINT32_MAX) {
+                log_error("invalid value for %s: '%s' (a whole number >= %u)", opt, s, (unsigned) min);
+                return -EINVAL;
+        }
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+enum {
+        ARG_LOG_RING = 0x100,
+        ARG_LOG_RING_FINISHED,
+        ARG_MAX_FINISHED,
+        ARG_STORE_DIR,
+        ARG_MAX_CLIENTS,
+        ARG_MAX_SOURCES,
+        ARG_VERSION,
+};
+
+/* Returns 1 to run, 0 to exit successfully (help, version), < 0 on bad usage. */
+static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
+        static const struct option options[] = {
+                {"socket-dir", required_argument, NULL, 's'},
+                {"log-ring", required_argument, NULL, ARG_LOG_RING},
+                {"log-ring-finished", required_argument, NULL, ARG_LOG_RING_FINISHED},
+                {"max-finished", required_argument, NULL, ARG_MAX_FINISHED},
+                {"store-dir", required_argument, NULL, ARG_STORE_DIR},
+                {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
+                {"max-sources", required_argument, NULL, ARG_MAX_SOURCES},
+                {"verbose", no_argument, NULL, 'v'},
+                {"quiet", no_argument, NULL, 'q'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "s:vqh", options, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        free(cfg->socket_dir);
+                        cfg->socket_dir = strdup(optarg);
+                        if (!cfg->socket_dir)
+                                return log_error_errno(ENOMEM, "out of memory");
+                        break;
+                case ARG_LOG_RING:
+                        if (parse_u32("--log-ring", optarg, 1, &cfg->model.log_ring) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_LOG_RING_FINISHED:
+                        if (parse_u32("--log-ring-finished", optarg, 0, &cfg->model.log_ring_finished) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_MAX_FINISHED:
+                        if (parse_u32("--max-finished", optarg, 0, &cfg->model.max_finished) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_STORE_DIR:
+                        if (optarg[0] != '/')
+                                return log_error_errno(EINVAL, "--store-dir must be an absolute path: '%s'", optarg);
+                        cfg->model.store_dir = optarg;
+                        break;
+                case ARG_MAX_CLIENTS:
+                        if (parse_u32("--max-clients", optarg, 1, &cfg->max_control_conns) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_MAX_SOURCES:
+                        if (parse_u32("--max-sources", optarg, 1, &cfg->max_event_conns) < 0)
+                                return -EINVAL;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_LEVEL_DEBUG);
+                        break;
+                case 'q':
+                        log_set_max_level(LOG_LEVEL_WARNING);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("nix-analyticsd %s (protocol %d)\n", PACKAGE_VERSION, NA_PROTOCOL_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'nix-analyticsd --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                log_error("unexpected argument '%s'", argv[optind]);
+                fprintf(stderr, "Try 'nix-analyticsd --help'.\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+void daemon_schedule_tick(Daemon *d, usec_t when_mono) {
+        uint64_t current;
+        int enabled;
+        if (sd_event_source_get_enabled(d->tick, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
+            sd_event_source_get_time(d->tick, &current) >= 0 && current <= when_mono)
+                return;
+        sd_event_source_set_time(d->tick, when_mono);
+        sd_event_source_set_enabled(d->tick, SD_EVENT_ONESHOT);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        usec_t next = model_tick(d->model, now_realtime(), now_monotonic());
+        notify_flush(d);
+        if (next)
+                daemon_schedule_tick(d, next);
+        return 0;
+}
+
+static int on_post(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+        notify_flush(d);
+        control_conns_reap(d);
+        return 0;
+}
+
+/* Enough descriptors for thousands of senders and clients. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static int open_sockets(Daemon *d) {
+        _cleanup_free_ char *events = NULL, *control = NULL;
+        int r;
+
+        r = listener_make_dir(d->config.socket_dir);
+        if (r < 0)
+                return log_error_errno(r, "cannot create socket directory %s: %m", d->config.socket_dir);
+        if ((r = sockdir_socket_path(d->config.socket_dir, NA_EVENTS_SOCKET, &events)) < 0 ||
+            (r = sockdir_socket_path(d->config.socket_dir, NA_CONTROL_SOCKET, &control)) < 0)
+                return log_error_errno(r, "socket directory %s: %m", d->config.socket_dir);
+
+        /* Any local user may report its own builds and ask questions: the daemon attributes
+         * and authorises every connection by SO_PEERCRED. */
+        d->events_fd = listener_open(events, 0666);
+        if (d->events_fd == -EADDRINUSE)
+                return log_error_errno(EADDRINUSE, "another nix-analyticsd is listening on %s", events);
+        if (d->events_fd < 0)
+                return log_error_errno(d->events_fd, "cannot listen on %s: %m", events);
+        d->control_fd = listener_open(control, 0666);
+        if (d->control_fd == -EADDRINUSE)
+                return log_error_errno(EADDRINUSE, "another nix-analyticsd is listening on %s", control);
+        if (d->control_fd < 0)
+                return log_error_errno(d->control_fd, "cannot listen on %s: %m", control);
+        return 0;
+}
+
+static int setup_loop(Daemon *d) {
+        int r;
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if ((r = sd_event_new(&d->event)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0)
+                return log_error_errno(r, "failed to set up the event loop: %m");
+
+        /* Ingestion first, always: a stalled reader would stall Nix. */
+        if ((r = sd_event_add_io(d->event, &d->events_listener, d->events_fd, EPOLLIN, event_conn_accept, d)) < 0 ||
+            (r = sd_event_source_set_priority(d->events_listener, SD_EVENT_PRIORITY_IMPORTANT)) < 0 ||
+            (r = sd_event_add_io(d->event, &d->control_listener, d->control_fd, EPOLLIN, control_conn_accept, d)) < 0 ||
+            (r = sd_event_add_post(d->event, &d->post, on_post, d)) < 0 ||
+            (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) < 0 ||
+            (r = sd_event_source_set_enabled(d->tick, SD_EVENT_OFF)) < 0)
+                return log_error_errno(r, "failed to set up the event loop: %m");
+        return 0;
+}
+
+static void daemon_done(Daemon *d) {
+        event_conns_free_all(d);
+        control_conns_free_all(d);
+        sd_event_source_disable_unref(d->events_listener);
+        sd_event_source_disable_unref(d->control_listener);
+        sd_event_source_disable_unref(d->post);
+        sd_event_source_disable_unref(d->tick);
+        if (d->events_fd >= 0)
+                close(d->events_fd);
+        if (d->control_fd >= 0)
+                close(d->control_fd);
+        sd_event_unref(d->event);
+        model_free(d->model);
+        free(d->config.socket_dir);
+}
+
+int main(int argc, char *argv[]) {
+        Daemon d = {.events_fd = -EBADF, .control_fd = -EBADF};
+        int r;
+
+        log_set_prefix("nix-analyticsd");
+        model_config_defaults(&d.config.model);
+        d.config.max_event_conns = 8192;
+        d.config.max_control_conns = 1024;
+        d.config.control_output_max = 4u << 20;
+
+        r = parse_argv(argc, argv, &d.config);
+        if (r <= 0) {
+                free(d.config.socket_dir);
+                return r < 0 ? 2 : 0;
+        }
+        if (!d.config.socket_dir && (r = sockdir_resolve_env(SOCKDIR_FOR_DAEMON, NULL, &d.config.socket_dir)) < 0) {
+                log_error_errno(r, "cannot resolve the socket directory: %m");
+                return 1;
+        }
+
+        raise_fd_limit();
+        d.started_mono = now_monotonic();
+        if ((r = model_new(&d.config.model, &d.model)) < 0) {
+                log_error_errno(r, "cannot create the model: %m");
+                goto finish;
+        }
+        if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0)
+                goto finish;
+
+        log_info("listening on %s/{%s,%s}", d.config.socket_dir, NA_EVENTS_SOCKET, NA_CONTROL_SOCKET);
+        (void) sd_notify(0, "READY=1\nSTATUS=watching builds");
+
+        r = sd_event_loop(d.event);
+        if (r < 0)
+                log_error_errno(r, "event loop failed: %m");
+        (void) sd_notify(0, "STOPPING=1");
+
+finish:
+        daemon_done(&d);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,150 @@
+/* Subscriptions: turns the model's coalesced changes into events for control clients.
+ * Each object is serialised once per flush, however many clients receive it. */
+#include "daemon/notify.h"
+
+#include <stdlib.h>
+
+#include "basic/macro.h"
+#include "daemon/control-conn.h"
+#include "shared/model-json.h"
+#include "shared/proto.h"
+
+static const char *change_name(unsigned kinds) {
+        if (kinds & (1u << CHANGE_FINISHED))
+                return "finished";
+        if (kinds & (1u << CHANGE_STARTED))
+                return "started";
+        if (kinds & (1u << CHANGE_NEW))
+                return "new";
+        return "changed";
+}
+
+static void broadcast(Daemon *d, const char *line, size_t len, bool (*wants)(const ControlConn *c)) {
+        for (ControlConn *c = d->control_conns; c; c = c->next)
+                if (!c->dead && wants(c))
+                        control_conn_send(c, line, len);
+}
+
+static bool wants_builds(const ControlConn *c) {
+        return c->sub.builds;
+}
+
+static bool wants_invocations(const ControlConn *c) {
+        return c->sub.invocations;
+}
+
+static bool wants_sources(const ControlConn *c) {
+        return c->sub.sources;
+}
+
+static int follow_index(const ControlConn *c, uint64_t key) {
+        for (unsigned i = 0; i < c->sub.n_follow; i++)
+                if (c->sub.follow[i] == key)
+                        return (int) i;
+        return -1;
+}
+
+static char *object_event(const char *event, const char *kind, const char *key, cJSON *obj, size_t *ret_len) {
+        cJSON *fields = cJSON_CreateObject();
+        if (!fields || !obj || !cJSON_AddStringToObject(fields, "kind", kind) ||
+            !cJSON_AddItemToObject(fields, key, obj)) {
+                cJSON_Delete(obj);
+                cJSON_Delete(fields);
+                return NULL;
+        }
+        return control_format_event(event, fields, ret_len);
+}
+
+/* The new lines of a build, as one "log" event (with "skipped" when the ring overflowed
+ * between two flushes). */
+static char *log_event(const Build *b, uint64_t new_lines, size_t *ret_len) {
+        uint32_t n = (uint32_t) MIN(new_lines, (uint64_t) b->log.count);
+        cJSON *fields = cJSON_CreateObject();
+        cJSON *lines = fields ? cJSON_AddArrayToObject(fields, "lines") : NULL;
+        if (!lines) {
+                cJSON_Delete(fields);
+                return NULL;
+        }
+        cJSON_AddNumberToObject(fields, "build", (double) b->key);
+        if (new_lines > n)
+                cJSON_AddNumberToObject(fields, "skipped", (double) (new_lines - n));
+        for (uint32_t i = b->log.count - n; i < b->log.count; i++)
+                cJSON_AddItemToArray(lines, cJSON_CreateString(build_log_line(b, i)));
+        return control_format_event("log", fields, ret_len);
+}
+
+static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_lines) {
+        Daemon *d = userdata;
+        usec_t now = now_realtime();
+
+        if (new_lines > 0 && (b->followers > 0 || d->n_control_conns > 0)) {
+                size_t len = 0;
+                _cleanup_free_ char *line = NULL;
+                for (ControlConn *c = d->control_conns; c; c = c->next) {
+                        if (c->dead || !(c->sub.logs_all || follow_index(c, b->key) >= 0))
+                                continue;
+                        if (!line && !(line = log_event(b, new_lines, &len)))
+                                return;
+                        control_conn_send(c, line, len);
+                }
+        }
+
+        if (kinds & ~(1u << CHANGE_LOG)) {
+                size_t len;
+                _cleanup_free_ char *line =
+                        object_event("build", change_name(kinds), "build", build_to_json(b, now, 0), &len);
+                if (line)
+                        broadcast(d, line, len, wants_builds);
+        }
+
+        if (kinds & (1u << CHANGE_FINISHED)) {
+                for (ControlConn *c = d->control_conns; c; c = c->next) {
+                        int i = c->dead ? -1 : follow_index(c, b->key);
+                        if (i < 0)
+                                continue;
+                        if (c->sub.follow_end[i]) {
+                                cJSON *fields = cJSON_CreateObject();
+                                if (fields) {
+                                        cJSON_AddNumberToObject(fields, "build", (double) b->key);
+                                        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
+                                }
+                                size_t len;
+                                _cleanup_free_ char *line = control_format_event("log-end", fields, &len);
+                                if (line)
+                                        control_conn_send(c, line, len);
+                        }
+                        control_conn_unfollow(c, (unsigned) i);
+                }
+        }
+}
+
+static void on_invocation(void *userdata, Invocation *inv, unsigned kinds) {
+        Daemon *d = userdata;
+        size_t len;
+        _cleanup_free_ char *line = object_event("invocation", change_name(kinds), "invocation",
+                                                 invocation_to_json(inv), &len);
+        if (line)
+                broadcast(d, line, len, wants_invocations);
+}
+
+static void on_source(void *userdata, Source *s, unsigned kinds) {
+        Daemon *d = userdata;
+        const char *kind = kinds & (1u << CHANGE_FINISHED) ? "disconnected"
+                           : kinds & (1u << CHANGE_NEW)    ? "connected"
+                                                           : "changed";
+        size_t len;
+        _cleanup_free_ char *line = object_event("source", kind, "source", source_to_json(s), &len);
+        if (line)
+                broadcast(d, line, len, wants_sources);
+}
+
+void notify_flush(Daemon *d) {
+        static const ModelChangeHandler handler = {
+                .build = on_build,
+                .invocation = on_invocation,
+                .source = on_source,
+        };
+        if (!model_has_changes(d->model))
+                return;
+        model_drain_changes(d->model, &handler, d);
+}

@@ -1,0 +1,155 @@
+/* The model's objects as JSON, in the schemas of docs/protocol.md. */
+#include "shared/model-json.h"
+
+#include <stdint.h>
+
+#include "basic/macro.h"
+
+/* Adders that tolerate a NULL object so that builders can check once at the end. */
+static void add_time(cJSON *o, const char *key, usec_t t) {
+        if (t)
+                cJSON_AddNumberToObject(o, key, usec_to_sec(t));
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+static void add_int_or_null(cJSON *o, const char *key, int64_t v, bool present) {
+        if (present)
+                cJSON_AddNumberToObject(o, key, (double) v);
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+static void add_string_or_null(cJSON *o, const char *key, const char *v) {
+        if (v)
+                cJSON_AddStringToObject(o, key, v);
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+/* cJSON reports allocation failures only through NULL returns; a partially built object is
+ * detected by counting members. */
+static cJSON *checked(cJSON *o, int expected_members) {
+        if (o && cJSON_GetArraySize(o) < expected_members) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+cJSON *requester_to_json(const Requester *r) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        add_int_or_null(o, "uid", r->uid, r->uid >= 0);
+        add_string_or_null(o, "user", r->user);
+        add_int_or_null(o, "pid", r->pid, r->pid > 0);
+        add_string_or_null(o, "cmdline", r->cmdline);
+        return checked(o, 4);
+}
+
+static cJSON *failure_to_json(const Build *b) {
+        if (b->failure == FAILURE_NONE)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddStringToObject(o, "kind", failure_kind_to_string(b->failure));
+        add_int_or_null(o, "exit_code", b->exit_code, b->exit_code >= 0);
+        add_int_or_null(o, "signal", b->signal, b->signal > 0);
+        add_string_or_null(o, "message", b->failure_message);
+        return checked(o, 4);
+}
+
+cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        int members = 17;
+
+        cJSON_AddNumberToObject(o, "key", (double) b->key);
+        cJSON_AddStringToObject(o, "drv", b->drv);
+        cJSON_AddStringToObject(o, "name", b->name);
+        cJSON_AddStringToObject(o, "state", build_state_to_string(b->state));
+        cJSON_AddStringToObject(o, "machine", b->machine);
+        add_string_or_null(o, "phase", b->n_phases ? b->phases[b->n_phases - 1].name : NULL);
+
+        cJSON *phases = cJSON_AddArrayToObject(o, "phases");
+        for (uint32_t i = 0; phases && i < b->n_phases; i++) {
+                cJSON *p = cJSON_CreateObject();
+                if (!p || !cJSON_AddItemToArray(phases, p)) {
+                        cJSON_Delete(p);
+                        cJSON_Delete(o);
+                        return NULL;
+                }
+                cJSON_AddStringToObject(p, "name", b->phases[i].name);
+                cJSON_AddNumberToObject(p, "time", usec_to_sec(b->phases[i].time));
+        }
+
+        cJSON_AddNumberToObject(o, "invocation", (double) b->invocation->id);
+        cJSON_AddNumberToObject(o, "source", (double) b->invocation->source->id);
+        cJSON_AddItemToObject(o, "requester", requester_to_json(&b->requester));
+        add_time(o, "queued", b->queued);
+        add_time(o, "started", b->started);
+        add_time(o, "finished", build_state_is_final(b->state) ? b->finished : 0);
+        if (b->started) {
+                usec_t end = build_state_is_final(b->state) ? b->finished : now;
+                cJSON_AddNumberToObject(o, "duration", end > b->started ? usec_to_sec(end - b->started) : 0.0);
+        } else
+                cJSON_AddNullToObject(o, "duration");
+        cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
+        cJSON_AddItemToObject(o, "failure", failure_to_json(b));
+
+        if (log_tail > 0) {
+                members++;
+                cJSON *tail = cJSON_AddArrayToObject(o, "log_tail");
+                uint32_t n = MIN(log_tail, b->log.count);
+                for (uint32_t i = b->log.count - n; tail && i < b->log.count; i++)
+                        cJSON_AddItemToArray(tail, cJSON_CreateString(build_log_line(b, i)));
+        }
+        return checked(o, members);
+}
+
+cJSON *invocation_to_json(const Invocation *inv) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "id", (double) inv->id);
+        cJSON_AddNumberToObject(o, "source", (double) inv->source->id);
+        cJSON_AddItemToObject(o, "requester", requester_to_json(&inv->requester));
+        add_time(o, "started", inv->started);
+        add_time(o, "finished", inv->done ? inv->finished : 0);
+        cJSON_AddStringToObject(o, "state", inv->done ? "done" : "running");
+        cJSON_AddBoolToObject(o, "complete", invocation_complete(inv));
+
+        cJSON *p = cJSON_AddObjectToObject(o, "progress");
+        if (p) {
+                cJSON_AddNumberToObject(p, "done", (double) inv->progress[0]);
+                cJSON_AddNumberToObject(p, "expected", (double) inv->progress[1]);
+                cJSON_AddNumberToObject(p, "running", (double) inv->progress[2]);
+                cJSON_AddNumberToObject(p, "failed", (double) inv->progress[3]);
+        }
+        cJSON *builds = cJSON_AddArrayToObject(o, "builds");
+        for (const Build *b = inv->by_drv; builds && b; b = b->hh_drv.next)
+                cJSON_AddItemToArray(builds, cJSON_CreateNumber((double) b->key));
+        cJSON_AddNumberToObject(o, "messages", (double) inv->messages);
+        return checked(o, 10);
+}
+
+cJSON *source_to_json(const Source *s) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "id", (double) s->id);
+        cJSON_AddNumberToObject(o, "pid", (double) s->pid);
+        cJSON_AddNumberToObject(o, "uid", (double) s->uid);
+        cJSON_AddStringToObject(o, "role", s->role);
+        add_string_or_null(o, "nix", s->nix_version);
+        add_time(o, "connected", s->connected);
+        add_time(o, "disconnected", s->gone ? s->disconnected : 0);
+        cJSON_AddNumberToObject(o, "events", (double) s->events);
+        cJSON_AddNumberToObject(o, "bad", (double) s->bad);
+        cJSON_AddNumberToObject(o, "oversized", (double) s->oversized);
+        cJSON_AddNumberToObject(o, "dropped_by_sender", (double) s->dropped_by_sender);
+        return checked(o, 11);
+}

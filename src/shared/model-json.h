@@ -1,0 +1,15 @@
+/* The model's objects as JSON, in the schemas of docs/protocol.md. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "shared/model.h"
+
+/* now: realtime, for durations of running builds. log_tail: lines of the ring to include
+ * as "log_tail" (0: none). Return NULL on allocation failure. */
+cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail);
+cJSON *invocation_to_json(const Invocation *inv);
+cJSON *source_to_json(const Source *s);
+cJSON *requester_to_json(const Requester *r);

@@ -1,0 +1,1028 @@
+/* The live model: sources, activities keyed by (source, id), builds and invocations.
+ *
+ * Every record is applied in O(1) expected time (hash lookups, a ring append): this runs on
+ * the daemon's ingestion path, which must outpace anything Nix can emit. Work that may be
+ * slow (reading a .drv to decide success, /proc liveness) happens once per build or on the
+ * periodic tick, never per log line. */
+#include "shared/model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "shared/drv.h"
+#include "shared/proc.h"
+#include "shared/proto.h"
+#include "shared/storepath.h"
+
+#define OUTPUT_RECHECKS 5
+#define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
+#define LOST_CHECK_USEC (500 * USEC_PER_MSEC)
+#define DRV_MAX_SIZE (64u << 20)
+#define FAILURE_MESSAGE_MAX 4096
+
+struct Model {
+        ModelConfig config;
+
+        Build *builds_by_key; /* hh_key */
+        Build *first, *last;  /* by key */
+        uint64_t next_key;
+        uint32_t n_finished;
+
+        Source *sources; /* hh by id */
+        Source *sources_first, *sources_last;
+        uint64_t next_source_id;
+        uint32_t sources_waiting; /* gone sources whose nix process may still run */
+
+        ModelCounters counters;
+
+        Build *dirty_builds;
+        Invocation *dirty_invocations;
+        Source *dirty_sources;
+
+        usec_t next_lost_check; /* monotonic */
+};
+
+static const char *const build_state_table[_BUILD_STATE_MAX] = {
+        [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running", [BUILD_FROZEN] = "frozen",
+        [BUILD_SUCCEEDED] = "succeeded", [BUILD_FAILED] = "failed",   [BUILD_KILLED] = "killed",
+        [BUILD_LOST] = "lost",
+};
+
+static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
+        [FAILURE_NONE] = NULL,
+        [FAILURE_EXIT_CODE] = "exit-code",
+        [FAILURE_SIGNAL] = "signal",
+        [FAILURE_DEPENDENCY] = "dependency",
+        [FAILURE_NO_OUTPUTS] = "no-outputs",
+        [FAILURE_CANCELLED] = "cancelled",
+        [FAILURE_OTHER] = "other",
+};
+
+const char *build_state_to_string(BuildState s) {
+        return s >= 0 && s < _BUILD_STATE_MAX ? build_state_table[s] : NULL;
+}
+
+BuildState build_state_from_string(const char *s) {
+        for (int i = 0; i < _BUILD_STATE_MAX; i++)
+                if (strcmp(build_state_table[i], s) == 0)
+                        return (BuildState) i;
+        return _BUILD_STATE_INVALID;
+}
+
+const char *failure_kind_to_string(FailureKind k) {
+        return k >= 0 && k < _FAILURE_KIND_MAX ? failure_kind_table[k] : NULL;
+}
+
+bool build_state_is_final(BuildState s) {
+        return s == BUILD_SUCCEEDED || s == BUILD_FAILED || s == BUILD_KILLED || s == BUILD_LOST;
+}
+
+bool build_state_is_active(BuildState s) {
+        return s == BUILD_QUEUED || s == BUILD_RUNNING || s == BUILD_FROZEN;
+}
+
+bool invocation_complete(const Invocation *inv) {
+        return inv->done && inv->progress[2] == 0 && inv->progress[0] + inv->progress[3] >= inv->progress[1];
+}
+
+void model_config_defaults(ModelConfig *c) {
+        *c = (ModelConfig) {
+                .store_dir = NIX_STORE_DIR_DEFAULT,
+                .proc_root = "/proc",
+                .log_ring = 1000,
+                .log_ring_finished = 20,
+                .max_finished = 5000,
+                .max_phases = 64,
+        };
+}
+
+int model_new(const ModelConfig *config, Model **ret) {
+        Model *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        if (m->config.log_ring == 0)
+                m->config.log_ring = 1;
+        m->next_key = 1;
+        m->next_source_id = 1;
+        *ret = m;
+        return 0;
+}
+
+/* ---- change tracking ---- */
+
+static void build_mark(Model *m, Build *b, ChangeKind k) {
+        b->dirty_kinds |= 1u << k;
+        if (!b->dirty) {
+                b->dirty = true;
+                b->dirty_next = m->dirty_builds;
+                m->dirty_builds = b;
+        }
+}
+
+static void invocation_mark(Model *m, Invocation *inv, ChangeKind k) {
+        inv->dirty_kinds |= 1u << k;
+        if (!inv->dirty) {
+                inv->dirty = true;
+                inv->dirty_next = m->dirty_invocations;
+                m->dirty_invocations = inv;
+        }
+}
+
+static void source_mark(Model *m, Source *s, ChangeKind k) {
+        s->dirty_kinds |= 1u << k;
+        if (!s->dirty) {
+                s->dirty = true;
+                s->dirty_next = m->dirty_sources;
+                m->dirty_sources = s;
+        }
+}
+
+bool model_has_changes(Model *m) {
+        return m->dirty_builds || m->dirty_invocations || m->dirty_sources;
+}
+
+void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) {
+        /* Lists are built newest-first; views get them in that order, which is fine because
+         * each object is reported once with the union of its changes. */
+        Build *b = TAKE_PTR(m->dirty_builds);
+        while (b) {
+                Build *next = b->dirty_next;
+                uint64_t new_lines = b->log.total - b->log_flushed;
+                unsigned kinds = b->dirty_kinds;
+                b->dirty = false;
+                b->dirty_kinds = 0;
+                b->dirty_next = NULL;
+                b->log_flushed = b->log.total;
+                if (h && h->build)
+                        h->build(userdata, b, kinds, new_lines);
+                b = next;
+        }
+        Invocation *inv = TAKE_PTR(m->dirty_invocations);
+        while (inv) {
+                Invocation *next = inv->dirty_next;
+                unsigned kinds = inv->dirty_kinds;
+                inv->dirty = false;
+                inv->dirty_kinds = 0;
+                inv->dirty_next = NULL;
+                if (h && h->invocation)
+                        h->invocation(userdata, inv, kinds);
+                inv = next;
+        }
+        Source *s = TAKE_PTR(m->dirty_sources);
+        while (s) {
+                Source *next = s->dirty_next;
+                unsigned kinds = s->dirty_kinds;
+                s->dirty = false;
+                s->dirty_kinds = 0;
+                s->dirty_next = NULL;
+                if (h && h->source)
+                        h->source(userdata, s, kinds);
+                s = next;
+        }
+}
+
+/* ---- requesters ---- */
+
+static char *uid_to_name(int64_t uid) {
+        if (uid < 0)
+                return NULL;
+        struct passwd pw, *result = NULL;
+        char buf[4096];
+        if (getpwuid_r((uid_t) uid, &pw, buf, sizeof(buf), &result) != 0 || !result)
+                return NULL;
+        return strdup(result->pw_name);
+}
+
+static void requester_done(Requester *r) {
+        free(r->user);
+        free(r->cmdline);
+        *r = (Requester) {.uid = -1, .pid = -1};
+}
+
+static int requester_copy(const Requester *from, Requester *to) {
+        Requester r = {.uid = from->uid, .pid = from->pid};
+        if ((from->user && !(r.user = strdup(from->user))) ||
+            (from->cmdline && !(r.cmdline = strdup(from->cmdline)))) {
+                requester_done(&r);
+                return -ENOMEM;
+        }
+        *to = r;
+        return 0;
+}
+
+/* ---- log ring ---- */
+
+static int log_ring_push(LogRing *ring, uint32_t cap, const char *line) {
+        if (!ring->lines) {
+                ring->lines = calloc(cap, sizeof(char *));
+                if (!ring->lines)
+                        return -ENOMEM;
+                ring->cap = cap;
+        }
+        char *copy = strdup(line);
+        if (!copy)
+                return -ENOMEM;
+        if (ring->count < ring->cap) {
+                ring->lines[(ring->head + ring->count) % ring->cap] = copy;
+                ring->count++;
+        } else {
+                free(ring->lines[ring->head]);
+                ring->lines[ring->head] = copy;
+                ring->head = (ring->head + 1) % ring->cap;
+        }
+        ring->total++;
+        return 0;
+}
+
+/* Keeps only the newest keep lines, in a right-sized array. */
+static void log_ring_shrink(LogRing *ring, uint32_t keep) {
+        if (!ring->lines || ring->cap <= keep)
+                return;
+        char **lines = calloc(keep ? keep : 1, sizeof(char *));
+        if (!lines)
+                return; /* keep the big ring; memory pressure is not a reason to lose data */
+        uint32_t n = MIN(keep, ring->count);
+        for (uint32_t i = 0; i < ring->count; i++) {
+                char *l = ring->lines[(ring->head + i) % ring->cap];
+                if (i >= ring->count - n)
+                        lines[i - (ring->count - n)] = l;
+                else
+                        free(l);
+        }
+        free(ring->lines);
+        ring->lines = lines;
+        ring->cap = keep ? keep : 1;
+        ring->head = 0;
+        ring->count = n;
+}
+
+static void log_ring_done(LogRing *ring) {
+        for (uint32_t i = 0; i < ring->count; i++)
+                free(ring->lines[(ring->head + i) % ring->cap]);
+        free(ring->lines);
+        *ring = (LogRing) {};
+}
+
+const char *build_log_line(const Build *b, uint32_t i) {
+        if (i >= b->log.count)
+                return NULL;
+        return b->log.lines[(b->log.head + i) % b->log.cap];
+}
+
+/* ---- builds ---- */
+
+static void build_set_state(Model *m, Build *b, BuildState st) {
+        if (b->state == st)
+                return;
+        m->counters.by_state[b->state]--;
+        m->counters.by_state[st]++;
+        if (build_state_is_final(st) && !build_state_is_final(b->state))
+                m->n_finished++;
+        b->state = st;
+}
+
+static Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now) {
+        Build *b = calloc(1, sizeof(*b));
+        if (!b)
+                return NULL;
+        b->drv = strdup(drv);
+        b->machine = strdup("");
+        if (!b->drv || !b->machine || requester_copy(&inv->requester, &b->requester) < 0)
+                goto fail;
+        if (store_path_name(m->config.store_dir, drv, &b->name) < 0) {
+                /* Not a store path we recognise (another store dir?): show the base name. */
+                const char *slash = strrchr(drv, '/');
+                b->name = strdup(slash ? slash + 1 : drv);
+                if (!b->name)
+                        goto fail;
+        }
+        b->key = m->next_key++;
+        b->state = st;
+        b->exit_code = -1;
+        b->invocation = inv;
+        b->queued = now;
+        if (st == BUILD_RUNNING)
+                b->started = now;
+        m->counters.by_state[st]++;
+
+        HASH_ADD_KEYPTR(hh_key, m->builds_by_key, &b->key, sizeof(b->key), b);
+        HASH_ADD_KEYPTR(hh_drv, inv->by_drv, b->drv, strlen(b->drv), b);
+        b->prev = m->last;
+        if (m->last)
+                m->last->next = b;
+        else
+                m->first = b;
+        m->last = b;
+        inv->n_builds++;
+        build_mark(m, b, CHANGE_NEW);
+        return b;
+
+fail:
+        free(b->drv);
+        free(b->machine);
+        free(b->name);
+        requester_done(&b->requester);
+        free(b);
+        return NULL;
+}
+
+static void source_free(Model *m, Source *s);
+
+static void build_free(Model *m, Build *b) {
+        Invocation *inv = b->invocation;
+
+        HASH_DELETE(hh_key, m->builds_by_key, b);
+        /* A later build of the same drv may have replaced this one in the drv index. */
+        Build *indexed = NULL;
+        HASH_FIND(hh_drv, inv->by_drv, b->drv, strlen(b->drv), indexed);
+        if (indexed == b)
+                HASH_DELETE(hh_drv, inv->by_drv, b);
+        if (b->prev)
+                b->prev->next = b->next;
+        else
+                m->first = b->next;
+        if (b->next)
+                b->next->prev = b->prev;
+        else
+                m->last = b->prev;
+
+        m->counters.by_state[b->state]--;
+        if (build_state_is_final(b->state))
+                m->n_finished--;
+        inv->n_builds--;
+
+        for (uint32_t i = 0; i < b->n_phases; i++)
+                free(b->phases[i].name);
+        free(b->phases);
+        log_ring_done(&b->log);
+        requester_done(&b->requester);
+        free(b->drv);
+        free(b->name);
+        free(b->machine);
+        free(b->failure_message);
+        free(b);
+}
+
+static void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
+        if (build_state_is_final(b->state))
+                return;
+        build_set_state(m, b, st);
+        b->finished = now;
+        if (!b->started)
+                b->started = 0; /* never ran: no start time */
+        b->output_checks_left = 0;
+        log_ring_shrink(&b->log, m->config.log_ring_finished);
+        build_mark(m, b, CHANGE_FINISHED);
+}
+
+static int build_set_failure(Build *b, FailureKind kind, const char *message) {
+        char *msg = NULL;
+        if (message) {
+                /* First line only, without Nix's trailing ';' before "last N log lines". */
+                size_t n = strcspn(message, "\n");
+                n = MIN(n, (size_t) FAILURE_MESSAGE_MAX);
+                while (n > 0 && (message[n - 1] == ';' || message[n - 1] == ' '))
+                        n--;
+                msg = strndup(message, n);
+                if (!msg)
+                        return -ENOMEM;
+        }
+        free(b->failure_message);
+        b->failure_message = msg;
+        b->failure = kind;
+        return 0;
+}
+
+/* Reads the .drv and checks that every output exists. 1 all present, 0 some missing,
+ * -errno when it cannot be decided (unreadable or malformed .drv, unknown CA outputs). */
+static int build_outputs_exist(Model *m, const Build *b) {
+        _cleanup_close_ int fd = open(b->drv, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > DRV_MAX_SIZE)
+                return -EBADMSG;
+
+        size_t size = (size_t) st.st_size, got = 0;
+        _cleanup_free_ char *buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
+        while (got < size) {
+                ssize_t n = read(fd, buf + got, size - got);
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                got += (size_t) n;
+        }
+
+        DrvOutput *outs = NULL;
+        int n = drv_parse_outputs(buf, got, &outs);
+        if (n < 0)
+                return n;
+        int r = 1;
+        for (int i = 0; i < n && r == 1; i++) {
+                if (outs[i].path[0] == '\0')
+                        r = -ENODATA; /* content-addressed: the path is not known here */
+                else if (!store_path_valid(m->config.store_dir, outs[i].path))
+                        r = -EBADMSG;
+                else if (access(outs[i].path, F_OK) < 0)
+                        r = errno == ENOENT ? 0 : -errno;
+        }
+        drv_outputs_free(outs, (size_t) n);
+        return r;
+}
+
+/* Decides the end state of a build whose activities all stopped. */
+static void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
+        if (b->failure != FAILURE_NONE) {
+                build_finish(m, b, BUILD_FAILED, now);
+                return;
+        }
+        int r = build_outputs_exist(m, b);
+        if (r != 0) {
+                /* Present, or undecidable (no readable .drv, CA outputs): with no failure
+                 * reported by Nix, the build succeeded. */
+                build_finish(m, b, BUILD_SUCCEEDED, now);
+                return;
+        }
+        if (b->output_checks_left == 0 && b->output_check_at == 0) {
+                /* First look: outputs missing with no failure reported yet. The failure
+                 * message may still be on its way (it can follow the stop), so look again. */
+                b->output_checks_left = OUTPUT_RECHECKS;
+                b->output_check_at = now_mono + OUTPUT_RECHECK_USEC;
+                b->finished = now;
+                return;
+        }
+        if (b->output_checks_left > 0) {
+                b->output_checks_left--;
+                b->output_check_at = now_mono + OUTPUT_RECHECK_USEC;
+                if (b->output_checks_left > 0)
+                        return;
+        }
+        usec_t stopped = b->finished ? b->finished : now;
+        build_set_failure(b, FAILURE_NO_OUTPUTS, "stopped by Nix with outputs missing and no reason given");
+        build_finish(m, b, BUILD_FAILED, stopped);
+}
+
+/* The build for drv in this invocation that a new event should attach to. */
+static Build *invocation_find_build(Invocation *inv, const char *drv) {
+        Build *b = NULL;
+        HASH_FIND(hh_drv, inv->by_drv, drv, strlen(drv), b);
+        return b;
+}
+
+/* ---- sources ---- */
+
+static void activity_free(Source *s, Activity *a) {
+        HASH_DEL(s->activities, a);
+        free(a);
+}
+
+int model_source_new(Model *m, pid_t pid, uid_t uid, bool trusted, usec_t now, Source **ret) {
+        Source *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->role = strdup("json-log");
+        if (!s->role) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->id = m->next_source_id++;
+        s->pid = pid;
+        s->uid = uid;
+        s->peer_uid = uid;
+        s->trusted = trusted;
+        s->connected = now;
+        (void) proc_starttime(m->config.proc_root, pid, &s->pid_starttime);
+
+        Invocation *inv = &s->invocation;
+        inv->id = s->id;
+        inv->source = s;
+        inv->started = now;
+        inv->requester = (Requester) {.uid = uid, .pid = pid, .user = uid_to_name(uid)};
+        (void) proc_cmdline(m->config.proc_root, pid, &inv->requester.cmdline);
+
+        HASH_ADD(hh, m->sources, id, sizeof(s->id), s);
+        s->prev = m->sources_last;
+        if (m->sources_last)
+                m->sources_last->next = s;
+        else
+                m->sources_first = s;
+        m->sources_last = s;
+
+        m->counters.sources_total++;
+        m->counters.sources_connected++;
+        source_mark(m, s, CHANGE_NEW);
+        *ret = s;
+        return 0;
+}
+
+static void source_free(Model *m, Source *s) {
+        Activity *a, *tmp;
+        HASH_ITER(hh, s->activities, a, tmp)
+        activity_free(s, a);
+        HASH_DEL(m->sources, s);
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                m->sources_first = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        else
+                m->sources_last = s->prev;
+        requester_done(&s->invocation.requester);
+        free(s->role);
+        free(s->nix_version);
+        free(s);
+}
+
+static int source_apply_hello(Model *m, Source *s, const NixHello *h) {
+        if (s->hello || s->events > 1)
+                return -EPROTO; /* only as the first line */
+        if (h->protocol != NA_PROTOCOL)
+                return -EPROTO;
+        s->hello = true;
+
+        if (h->role) {
+                char *role = strdup(h->role);
+                if (!role)
+                        return -ENOMEM;
+                free(s->role);
+                s->role = role;
+        }
+        if (h->nix_version) {
+                free(s->nix_version);
+                s->nix_version = strdup(h->nix_version);
+        }
+
+        /* Only a trusted peer may speak for another process or user. */
+        if (!s->trusted)
+                return 0;
+
+        Requester *req = &s->invocation.requester;
+        if (h->pid > 0 && h->pid <= INT32_MAX) {
+                s->pid = (pid_t) h->pid;
+                s->pid_starttime = 0;
+                (void) proc_starttime(m->config.proc_root, s->pid, &s->pid_starttime);
+        }
+        if (h->uid >= 0 && h->uid <= UINT32_MAX)
+                s->uid = (uid_t) h->uid;
+
+        int64_t ruid = h->requester_uid >= 0 ? h->requester_uid : (int64_t) s->uid;
+        int64_t rpid = h->requester_pid > 0 ? h->requester_pid : (int64_t) s->pid;
+        free(req->user);
+        req->user = uid_to_name(ruid);
+        req->uid = ruid;
+        req->pid = rpid;
+        free(req->cmdline);
+        req->cmdline = NULL;
+        if (h->requester_cmdline)
+                req->cmdline = strdup(h->requester_cmdline);
+        else
+                (void) proc_cmdline(m->config.proc_root, (pid_t) rpid, &req->cmdline);
+        source_mark(m, s, CHANGE_CHANGED);
+        invocation_mark(m, &s->invocation, CHANGE_CHANGED);
+        return 0;
+}
+
+/* ---- records ---- */
+
+static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        Activity *a = NULL;
+        HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
+        if (a) {
+                /* Same id twice on one connection: Nix never does that; keep the newer. */
+                activity_free(s, a);
+        }
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->id = rec->id;
+        a->type = rec->type;
+        a->has_parent = rec->has_parent;
+        a->parent = rec->parent;
+        HASH_ADD(hh, s->activities, id, sizeof(a->id), a);
+
+        Invocation *inv = &s->invocation;
+        const char *drv = NULL, *machine = NULL;
+
+        if (rec->type == NIX_ACT_BUILD) {
+                if (nix_record_field_str(rec, 0, &drv) < 0 || drv[0] == '\0')
+                        return -EPROTO;
+                (void) nix_record_field_str(rec, 1, &machine);
+
+                Build *b = invocation_find_build(inv, drv);
+                if (b && build_state_is_final(b->state))
+                        b = NULL; /* built again (e.g. --check): a new build */
+                if (!b) {
+                        b = build_new(m, inv, drv, BUILD_RUNNING, now);
+                        if (!b)
+                                return -ENOMEM;
+                } else if (b->state == BUILD_QUEUED) {
+                        build_set_state(m, b, BUILD_RUNNING);
+                        b->started = now;
+                        build_mark(m, b, CHANGE_STARTED);
+                }
+                /* ssh-ng shows a remote build twice (outer with the machine, inner without):
+                 * both activities feed one build, which ends when the last one stops. */
+                if (machine && machine[0] && strcmp(machine, b->machine) != 0) {
+                        char *mc = strdup(machine);
+                        if (!mc)
+                                return -ENOMEM;
+                        free(b->machine);
+                        b->machine = mc;
+                        build_mark(m, b, CHANGE_CHANGED);
+                }
+                b->output_checks_left = 0;
+                b->output_check_at = 0;
+                a->build = b;
+                b->n_activities_open++;
+        } else if (rec->type == NIX_ACT_POST_BUILD_HOOK) {
+                if (nix_record_field_str(rec, 0, &drv) == 0)
+                        a->build = invocation_find_build(inv, drv);
+        }
+        return 0;
+}
+
+static int apply_stop(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        Activity *a = NULL;
+        HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
+        if (!a)
+                return 0; /* started before we connected: nothing to end */
+
+        Build *b = a->type == NIX_ACT_BUILD ? a->build : NULL;
+        activity_free(s, a);
+        if (b && b->n_activities_open > 0 && --b->n_activities_open == 0 && !build_state_is_final(b->state))
+                build_decide(m, b, now, now_monotonic());
+        return 0;
+}
+
+static void build_add_phase(Model *m, Build *b, const char *phase, usec_t now) {
+        if (b->n_phases > 0 && strcmp(b->phases[b->n_phases - 1].name, phase) == 0)
+                return;
+        if (b->n_phases >= m->config.max_phases)
+                return;
+        Phase *grown = realloc(b->phases, (b->n_phases + 1) * sizeof(Phase));
+        if (!grown)
+                return;
+        b->phases = grown;
+        char *name = strdup(phase);
+        if (!name)
+                return;
+        b->phases[b->n_phases++] = (Phase) {.name = name, .time = now};
+        build_mark(m, b, CHANGE_CHANGED);
+}
+
+static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        Activity *a = NULL;
+        HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
+        if (!a)
+                return 0;
+
+        const char *str;
+        switch (rec->type) {
+        case NIX_RES_BUILD_LOG_LINE:
+        case NIX_RES_POST_BUILD_LOG_LINE:
+                if (!a->build)
+                        return 0;
+                if (nix_record_field_str(rec, 0, &str) < 0)
+                        return -EPROTO;
+                if (log_ring_push(&a->build->log, build_state_is_final(a->build->state)
+                                                          ? m->config.log_ring_finished
+                                                          : m->config.log_ring,
+                                  str) < 0)
+                        return -ENOMEM;
+                build_mark(m, a->build, CHANGE_LOG);
+                return 0;
+
+        case NIX_RES_SET_PHASE:
+                if (!a->build || a->type != NIX_ACT_BUILD)
+                        return 0;
+                if (nix_record_field_str(rec, 0, &str) < 0)
+                        return -EPROTO;
+                build_add_phase(m, a->build, str, now);
+                return 0;
+
+        case NIX_RES_PROGRESS:
+                if (a->type != NIX_ACT_BUILDS)
+                        return 0;
+                int64_t v[4];
+                for (unsigned i = 0; i < 4; i++)
+                        if (nix_record_field_int(rec, i, &v[i]) < 0)
+                                return -EPROTO;
+                if (memcmp(v, s->invocation.progress, sizeof(v)) != 0) {
+                        memcpy(s->invocation.progress, v, sizeof(v));
+                        invocation_mark(m, &s->invocation, CHANGE_CHANGED);
+                }
+                return 0;
+
+        default:
+                return 0; /* kept as a count only, for now */
+        }
+}
+
+/* Parses an unsigned decimal right after prefix in text. */
+static bool parse_after(const char *text, const char *prefix, long *ret) {
+        const char *p = strstr(text, prefix);
+        if (!p)
+                return false;
+        p += strlen(prefix);
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno != 0 || end == p)
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* Build failures are only visible in Nix's error messages: attach them to the build. */
+static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
+        _cleanup_free_ char *drv = NULL;
+        int r = store_path_find_drv(m->config.store_dir, text, &drv);
+        if (r <= 0)
+                return r;
+
+        Invocation *inv = &s->invocation;
+        Build *b = invocation_find_build(inv, drv);
+        long n;
+
+        if (strstr(text, "dependencies of derivation") && strstr(text, "failed to build")) {
+                if (!b) {
+                        b = build_new(m, inv, drv, BUILD_QUEUED, now);
+                        if (!b)
+                                return -ENOMEM;
+                }
+                if (build_state_is_final(b->state) || b->state != BUILD_QUEUED)
+                        return 0;
+                if (build_set_failure(b, FAILURE_DEPENDENCY, text) < 0)
+                        return -ENOMEM;
+                build_finish(m, b, BUILD_FAILED, now);
+                return 0;
+        }
+        if (!b)
+                return 0;
+
+        if (strstr(text, "builder for") && parse_after(text, "failed with exit code ", &n)) {
+                r = build_set_failure(b, FAILURE_EXIT_CODE, text);
+                b->exit_code = (int) n;
+        } else if (strstr(text, "builder for") && parse_after(text, "failed due to signal ", &n)) {
+                r = build_set_failure(b, FAILURE_SIGNAL, text);
+                b->signal = (int) n;
+        } else if (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS)
+                r = build_set_failure(b, FAILURE_OTHER, text);
+        else
+                return 0;
+        if (r < 0)
+                return r;
+
+        /* The message may come after the stop, while outputs are being looked for again. */
+        if (b->state == BUILD_RUNNING && b->n_activities_open == 0)
+                build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
+        else if (b->state == BUILD_FAILED && b->failure != FAILURE_NO_OUTPUTS)
+                build_mark(m, b, CHANGE_CHANGED);
+        return 0;
+}
+
+/* "these N derivations will be built:" / "this derivation will be built:" followed by the
+ * paths, one per line: in one message (newer Nix) or one message per line (2.8). */
+static int apply_plan_line(Model *m, Source *s, const char *line, usec_t now) {
+        while (*line == ' ')
+                line++;
+        if (!s->expect_is_build || !store_path_valid(m->config.store_dir, line))
+                return 0;
+        if (invocation_find_build(&s->invocation, line))
+                return 0;
+        return build_new(m, &s->invocation, line, BUILD_QUEUED, now) ? 0 : -ENOMEM;
+}
+
+static int apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        Invocation *inv = &s->invocation;
+        const char *text = rec->text ? rec->text : "";
+        long n;
+        int r;
+
+        inv->messages++;
+
+        if (s->expect_drv_lines > 0 && text[0] == ' ') {
+                s->expect_drv_lines--;
+                return apply_plan_line(m, s, text, now);
+        }
+        s->expect_drv_lines = 0;
+
+        const char *body = text;
+        const char *e = startswith(body, "error: ");
+        if (e)
+                body = e;
+
+        if (parse_after(body, "these ", &n) && (strstr(body, " will be built:") || strstr(body, " will be fetched"))) {
+                s->expect_is_build = strstr(body, " will be built:") != NULL;
+                s->expect_drv_lines = n;
+        } else if (startswith(body, "this derivation will be built:")) {
+                s->expect_is_build = true;
+                s->expect_drv_lines = 1;
+        } else if (startswith(body, "this path will be fetched")) {
+                s->expect_is_build = false;
+                s->expect_drv_lines = 1;
+        } else if (rec->level == 0 && e) {
+                return apply_error_message(m, s, rec->raw_msg ? rec->raw_msg : body, now);
+        } else
+                return 0;
+
+        /* Newer Nix: the list follows in the same message. */
+        const char *nl = strchr(text, '\n');
+        while (nl && s->expect_drv_lines > 0) {
+                const char *line = nl + 1;
+                nl = strchr(line, '\n');
+                _cleanup_free_ char *copy = strndup(line, nl ? (size_t) (nl - line) : strlen(line));
+                if (!copy)
+                        return -ENOMEM;
+                s->expect_drv_lines--;
+                r = apply_plan_line(m, s, copy, now);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int model_apply(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        s->events++;
+        m->counters.events++;
+
+        switch (rec->action) {
+        case NIX_ACTION_HELLO:
+                return source_apply_hello(m, s, &rec->hello);
+        case NIX_ACTION_START:
+                return apply_start(m, s, rec, now);
+        case NIX_ACTION_STOP:
+                return apply_stop(m, s, rec, now);
+        case NIX_ACTION_RESULT:
+                return apply_result(m, s, rec, now);
+        case NIX_ACTION_MSG:
+                return apply_msg(m, s, rec, now);
+        case NIX_ACTION_DROPPED:
+                if (rec->dropped < 0)
+                        return -EPROTO;
+                s->dropped_by_sender += (uint64_t) rec->dropped;
+                m->counters.dropped_by_senders += (uint64_t) rec->dropped;
+                source_mark(m, s, CHANGE_CHANGED);
+                return 0;
+        case NIX_ACTION_SET_PHASE:
+        default:
+                return 0;
+        }
+}
+
+void model_source_count_bad(Model *m, Source *s, uint64_t n) {
+        s->bad += n;
+        m->counters.bad += n;
+}
+
+void model_source_count_oversized(Model *m, Source *s, uint64_t n) {
+        s->oversized += n;
+        m->counters.oversized += n;
+}
+
+/* The nix process of a source is gone: what it was doing will never be reported. */
+static void source_nix_exited(Model *m, Source *s, usec_t now) {
+        s->nix_exited = true;
+        for (Build *b = m->first; b; b = b->next) {
+                if (b->invocation != &s->invocation || !build_state_is_active(b->state))
+                        continue;
+                if (b->state == BUILD_QUEUED) {
+                        build_set_failure(b, FAILURE_CANCELLED, "never started: the nix process ended");
+                        build_finish(m, b, BUILD_FAILED, now);
+                } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
+                        continue; /* stopped, deciding its outcome */
+                } else
+                        build_finish(m, b, BUILD_LOST, now);
+        }
+}
+
+void model_source_disconnect(Model *m, Source *s, usec_t now) {
+        if (s->gone)
+                return;
+        s->gone = true;
+        s->disconnected = now;
+        m->counters.sources_connected--;
+
+        Activity *a, *tmp;
+        HASH_ITER(hh, s->activities, a, tmp)
+        activity_free(s, a);
+
+        Invocation *inv = &s->invocation;
+        inv->done = true;
+        inv->finished = now;
+        invocation_mark(m, inv, CHANGE_FINISHED);
+        source_mark(m, s, CHANGE_FINISHED);
+
+        bool active = false;
+        for (Build *b = m->first; b && !active; b = b->next)
+                active = b->invocation == inv && build_state_is_active(b->state);
+        if (!active)
+                s->nix_exited = true; /* nothing left that could be lost */
+        else if (!proc_alive(m->config.proc_root, s->pid, s->pid_starttime))
+                source_nix_exited(m, s, now);
+        else
+                m->sources_waiting++;
+}
+
+/* Drops the oldest finished builds beyond the configured number, and sources that have
+ * nothing left to show. */
+static void model_evict(Model *m) {
+        for (Build *b = m->first; b && m->n_finished > m->config.max_finished;) {
+                Build *next = b->next;
+                if (build_state_is_final(b->state) && !b->dirty)
+                        build_free(m, b);
+                b = next;
+        }
+        for (Source *s = m->sources_first; s;) {
+                Source *next = s->next;
+                if (s->gone && s->nix_exited && s->invocation.n_builds == 0 && !s->dirty &&
+                    !s->invocation.dirty)
+                        source_free(m, s);
+                s = next;
+        }
+}
+
+usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
+        usec_t next = 0;
+
+        for (Build *b = m->first; b; b = b->next) {
+                if (b->output_check_at == 0 || build_state_is_final(b->state))
+                        continue;
+                if (b->output_check_at <= now_mono)
+                        build_decide(m, b, now_real, now_mono);
+                if (!build_state_is_final(b->state) && b->output_check_at &&
+                    (next == 0 || b->output_check_at < next))
+                        next = b->output_check_at;
+        }
+
+        if (m->sources_waiting > 0) {
+                if (m->next_lost_check <= now_mono) {
+                        m->next_lost_check = now_mono + LOST_CHECK_USEC;
+                        for (Source *s = m->sources_first; s; s = s->next)
+                                if (s->gone && !s->nix_exited &&
+                                    !proc_alive(m->config.proc_root, s->pid, s->pid_starttime)) {
+                                        source_nix_exited(m, s, now_real);
+                                        m->sources_waiting--;
+                                }
+                }
+                if (m->sources_waiting > 0 && (next == 0 || m->next_lost_check < next))
+                        next = m->next_lost_check;
+        }
+
+        model_evict(m);
+        return next;
+}
+
+Build *model_build_by_key(Model *m, uint64_t key) {
+        Build *b = NULL;
+        HASH_FIND(hh_key, m->builds_by_key, &key, sizeof(key), b);
+        return b;
+}
+
+Build *model_builds_first(Model *m) {
+        return m->first;
+}
+
+Build *model_builds_last(Model *m) {
+        return m->last;
+}
+
+Source *model_sources_first(Model *m) {
+        return m->sources_first;
+}
+
+Source *model_source_by_id(Model *m, uint64_t id) {
+        Source *s = NULL;
+        HASH_FIND(hh, m->sources, &id, sizeof(id), s);
+        return s;
+}
+
+void model_counters(Model *m, ModelCounters *ret) {
+        *ret = m->counters;
+}
+
+Model *model_free(Model *m) {
+        if (!m)
+                return NULL;
+        while (m->first)
+                build_free(m, m->first);
+        while (m->sources_first)
+                source_free(m, m->sources_first);
+        free(m);
+        return NULL;
+}

@@ -1,0 +1,237 @@
+/* The live model: event sources, their activities, builds and invocations, fed by parsed
+ * Nix records. No I/O except reading .drv files and /proc through injectable roots; no
+ * output. Views (control protocol, CLI) read the plain records below; only model_*
+ * functions change them. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* uthash's default (Jenkins) hash is a switch that falls through on purpose, which our
+ * -Wimplicit-fallthrough rejects; FNV-1a is a loop and as good for our short keys. Every
+ * file using these tables includes this header, so they all agree on the function. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) HASH_FNV(keyptr, keylen, hashv)
+#include <uthash.h>
+
+#include "basic/time-util.h"
+#include "shared/nixlog.h"
+
+typedef enum BuildState {
+        BUILD_QUEUED,
+        BUILD_RUNNING,
+        BUILD_FROZEN,
+        BUILD_SUCCEEDED,
+        BUILD_FAILED,
+        BUILD_KILLED,
+        BUILD_LOST,
+        _BUILD_STATE_MAX,
+        _BUILD_STATE_INVALID = -1,
+} BuildState;
+
+typedef enum FailureKind {
+        FAILURE_NONE,
+        FAILURE_EXIT_CODE,
+        FAILURE_SIGNAL,
+        FAILURE_DEPENDENCY,
+        FAILURE_NO_OUTPUTS,
+        FAILURE_CANCELLED,
+        FAILURE_OTHER,
+        _FAILURE_KIND_MAX,
+} FailureKind;
+
+/* What a view is told about a change (coalesced per flush). */
+typedef enum ChangeKind {
+        CHANGE_NEW,      /* appeared (queued or directly running) */
+        CHANGE_STARTED,  /* queued -> running */
+        CHANGE_CHANGED,  /* phase, machine, counters */
+        CHANGE_FINISHED, /* reached a final state */
+        CHANGE_LOG,      /* new log lines only */
+} ChangeKind;
+
+typedef struct Requester {
+        int64_t uid; /* -1 unknown */
+        int64_t pid; /* -1 unknown */
+        char *user;  /* resolved from uid, or NULL */
+        char *cmdline;
+} Requester;
+
+typedef struct Phase {
+        char *name;
+        usec_t time;
+} Phase;
+
+/* The last lines of a build's log. */
+typedef struct LogRing {
+        char **lines;
+        uint32_t cap, head, count; /* head: index of the oldest line */
+        uint64_t total;            /* lines ever received */
+} LogRing;
+
+typedef struct Source Source;
+typedef struct Invocation Invocation;
+typedef struct Build Build;
+
+struct Build {
+        uint64_t key;
+        char *drv;
+        char *name;
+        char *machine; /* "" local */
+        BuildState state;
+
+        Phase *phases;
+        uint32_t n_phases;
+
+        Invocation *invocation;
+        Requester requester; /* copied from the invocation at creation */
+
+        usec_t queued, started, finished; /* realtime; 0 unknown */
+        LogRing log;
+
+        FailureKind failure;
+        int exit_code; /* -1 unknown */
+        int signal;    /* 0 none */
+        char *failure_message;
+
+        /* outputs not found at stop with no failure reported: checked again a few times,
+         * because a stop may precede registration on some paths */
+        unsigned n_activities_open; /* its build activities not stopped yet */
+        unsigned output_checks_left;
+        usec_t output_check_at; /* monotonic */
+
+        /* change tracking for views */
+        bool dirty;
+        unsigned dirty_kinds;   /* bitmask of 1 << ChangeKind */
+        uint64_t log_flushed;   /* log.total at the last flush */
+        Build *dirty_next;
+        unsigned followers;     /* control clients following this build's log (kept by views) */
+
+        Build *prev, *next; /* all builds by key */
+        UT_hash_handle hh_key;
+        UT_hash_handle hh_drv; /* in invocation->by_drv */
+};
+
+typedef struct Activity {
+        uint64_t id;
+        int64_t type;
+        bool has_parent;
+        uint64_t parent;
+        Build *build; /* build (105) and postBuildHook (110) activities */
+        UT_hash_handle hh;
+} Activity;
+
+struct Invocation {
+        uint64_t id; /* == source id */
+        Source *source;
+        Requester requester;
+        usec_t started, finished;
+        bool done;
+        int64_t progress[4]; /* done, expected, running, failed */
+        uint64_t messages;
+        uint32_t n_builds; /* builds of this invocation still held */
+        Build *by_drv;     /* hash by drv path (hh_drv) */
+
+        bool dirty;
+        unsigned dirty_kinds;
+        Invocation *dirty_next;
+};
+
+struct Source {
+        uint64_t id;
+        pid_t pid;
+        uid_t uid; /* from SO_PEERCRED, or from a trusted hello */
+        uid_t peer_uid;
+        uint64_t pid_starttime; /* to recognise pid reuse; 0 unknown */
+        char *role;
+        char *nix_version;
+        usec_t connected, disconnected;
+        bool hello;
+        bool trusted; /* peer is root or the daemon's own uid */
+
+        uint64_t events, bad, oversized, dropped_by_sender;
+
+        Activity *activities; /* hash by id: (source, id) is the key */
+        Invocation invocation;
+
+        /* "these N derivations will be built:" seen: how many path lines follow */
+        int64_t expect_drv_lines;
+        bool expect_is_build;
+
+        bool gone;          /* disconnected */
+        bool nix_exited;    /* its nix process is gone too */
+
+        bool dirty;
+        unsigned dirty_kinds; /* CHANGE_NEW = connected, CHANGE_FINISHED = disconnected */
+        Source *dirty_next;
+
+        Source *prev, *next;
+        UT_hash_handle hh;
+};
+
+typedef struct ModelConfig {
+        const char *store_dir; /* default /nix/store */
+        const char *proc_root; /* default /proc */
+        uint32_t log_ring;     /* lines kept per running build */
+        uint32_t log_ring_finished;
+        uint32_t max_finished; /* finished builds kept in memory */
+        uint32_t max_phases;
+} ModelConfig;
+
+typedef struct ModelCounters {
+        uint64_t events, bad, oversized, dropped_by_senders;
+        uint64_t sources_total;
+        uint32_t sources_connected;
+        uint32_t by_state[_BUILD_STATE_MAX];
+} ModelCounters;
+
+typedef struct Model Model;
+
+int model_new(const ModelConfig *config, Model **ret);
+Model *model_free(Model *m);
+void model_config_defaults(ModelConfig *c);
+
+/* A new event connection. uid/pid from SO_PEERCRED; trusted when the peer may speak for
+ * others (root or the daemon's own uid). */
+int model_source_new(Model *m, pid_t pid, uid_t uid, bool trusted, usec_t now, Source **ret);
+/* Applies one parsed record from a source (hello included). Returns 0, or -EPROTO for a
+ * record that is well-formed but makes no sense (counted as bad). */
+int model_apply(Model *m, Source *s, const NixRecord *rec, usec_t now);
+/* Bookkeeping for lines that never became records. */
+void model_source_count_bad(Model *m, Source *s, uint64_t n);
+void model_source_count_oversized(Model *m, Source *s, uint64_t n);
+/* The connection closed. Builds still running end as lost once the nix process is gone
+ * (model_tick checks); the source is then kept while its builds are. */
+void model_source_disconnect(Model *m, Source *s, usec_t now);
+
+/* Periodic work: output re-checks, lost detection, eviction. Returns the monotonic time
+ * at which it wants to run again (0: nothing pending). */
+usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono);
+
+/* Lookups and iteration for views. */
+Build *model_build_by_key(Model *m, uint64_t key);
+Build *model_builds_first(Model *m); /* by key; b->next for the rest */
+Build *model_builds_last(Model *m);  /* newest; b->prev towards older */
+Source *model_sources_first(Model *m);
+Source *model_source_by_id(Model *m, uint64_t id);
+void model_counters(Model *m, ModelCounters *ret);
+
+/* Log lines of a build, oldest first: i in [0, log.count). */
+const char *build_log_line(const Build *b, uint32_t i);
+bool build_state_is_final(BuildState s);
+bool build_state_is_active(BuildState s);
+const char *build_state_to_string(BuildState s);
+BuildState build_state_from_string(const char *s);
+const char *failure_kind_to_string(FailureKind k);
+/* done + failed >= expected with nothing running, after the stream ended */
+bool invocation_complete(const Invocation *inv);
+
+/* Change tracking: the model marks what changed; a view drains it once per loop iteration.
+ * Callbacks get the union of change kinds since the last drain. */
+typedef struct ModelChangeHandler {
+        void (*build)(void *userdata, Build *b, unsigned kinds, uint64_t new_log_lines);
+        void (*invocation)(void *userdata, Invocation *inv, unsigned kinds);
+        void (*source)(void *userdata, Source *s, unsigned kinds);
+} ModelChangeHandler;
+
+bool model_has_changes(Model *m);
+void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata);

@@ -1,0 +1,19 @@
+/* Nix store path helpers: names of store paths, finding .drv paths in Nix's messages. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NIX_STORE_DIR_DEFAULT "/nix/store"
+#define NIX_HASH_LEN 32
+
+/* True when path is "<store_dir>/<32-char hash>-<name>" with no further '/'. */
+bool store_path_valid(const char *store_dir, const char *path);
+
+/* The name part of a store path ("hello-2.12" for ".../abc…-hello-2.12.drv"; ".drv" is
+ * removed). Returns 0 and a new string, -EINVAL when path is not a store path, -ENOMEM. */
+int store_path_name(const char *store_dir, const char *path, char **ret);
+
+/* Finds the first "<store_dir>/…….drv" path in text (quoted or not). Returns 1 and a new
+ * string, 0 when there is none, -ENOMEM. */
+int store_path_find_drv(const char *store_dir, const char *text, char **ret);
