@@ -168,7 +168,7 @@ static cJSON *status_json(Daemon *d) {
                 cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
         }
         cJSON_AddStringToObject(o, "history", "memory");
-        if (cJSON_GetArraySize(o) < 12) {
+        if (cJSON_GetArraySize(o) < 11) {
                 cJSON_Delete(o);
                 return NULL;
         }
