@@ -1,0 +1,48 @@
+/* Helpers shared by unit tests: temporary directory trees. */
+#include "test-helpers.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+char *test_mkdtemp(void) {
+        char *t = strdup("/tmp/na-unit-XXXXXX");
+        assert_non_null(t);
+        assert_non_null(mkdtemp(t));
+        return t;
+}
+
+void test_write_file(const char *dir, const char *relpath, const char *data, size_t len) {
+        char path[PATH_MAX];
+        assert_true(snprintf(path, sizeof(path), "%s/%s", dir, relpath) < (int) sizeof(path));
+        for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+                *p = '\0';
+                (void) mkdir(path, 0755);
+                *p = '/';
+        }
+        if (len == (size_t) -1)
+                len = strlen(data);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len), (ssize_t) len);
+        close(fd);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+void test_rm_rf(const char *dir) {
+        (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}

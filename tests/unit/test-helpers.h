@@ -1,0 +1,12 @@
+/* Helpers shared by unit tests: temporary directory trees. */
+#pragma once
+
+#include <stddef.h>
+
+/* Creates a fresh temporary directory; returns its path (static storage per call site). */
+char *test_mkdtemp(void);
+/* Writes len bytes (or strlen(data) when len is (size_t)-1) to dir/relpath, creating
+ * parent directories. Fails the test on error. */
+void test_write_file(const char *dir, const char *relpath, const char *data, size_t len);
+/* rm -rf dir. */
+void test_rm_rf(const char *dir);
