@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# P1 ingest benchmark (docs/targets.md): a release build of nix-analyticsd takes a replayed
+# realistic record mix on its event socket; we report records/s (end to end: until the
+# daemon's status counts every record), the daemon's CPU time per record, and its memory
+# at every million records to show it stays flat. Verdict against the target:
+# >= 1,000,000 records/s and memory flat after 10 M records.
+#
+# usage: bench/run.sh [RECORDS (default 10000000)] [REPEATS (default 3)]
+#   env: BUILD_DIR (default build/release), SKIP_DEPS=1, CONNECTIONS (default 1)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RECORDS=${1:-10000000}
+REPEATS=${2:-3}
+CONNECTIONS=${CONNECTIONS:-1}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
+TARGET_RATE=1000000
+# "Flat": from the 1 M sample to the end, RSS grows by at most 10 % + 2 MiB.
+FLAT_PCT=10
+FLAT_SLACK_KB=2048
+
+[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh"
+
+if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
+	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
+else
+	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
+fi
+ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd bench/replay >/dev/null
+
+DAEMON="$BUILD_DIR/src/daemon/nix-analyticsd"
+REPLAY="$BUILD_DIR/bench/replay"
+T=$(mktemp -d "${TMPDIR:-/tmp}/na-bench.XXXXXX")
+DPID=
+
+cleanup() {
+	if [[ -n "$DPID" ]] && kill -0 "$DPID" 2>/dev/null; then
+		kill -TERM "$DPID"
+		wait "$DPID" 2>/dev/null || true
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# kv KEY LINE: the value of key=value in a line
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+run_once() {
+	local i=$1 sock="$T/sock.$i"
+	mkdir -p "$sock"
+	"$DAEMON" --socket-dir "$sock" >"$T/daemon.$i.log" 2>&1 &
+	DPID=$!
+	local deadline=$((SECONDS + 20))
+	until [[ -S "$sock/control.sock" && -S "$sock/events.sock" ]]; do
+		kill -0 "$DPID" 2>/dev/null || { cat "$T/daemon.$i.log" >&2; return 1; }
+		((SECONDS < deadline)) || { echo "daemon did not start" >&2; return 1; }
+		sleep 0.05
+	done
+	"$REPLAY" -s "$sock" -n "$RECORDS" -c "$CONNECTIONS" -p "$DPID" -k 1000000 >"$T/replay.$i.out" 2>"$T/replay.$i.err"
+	local rc=$?
+	kill -TERM "$DPID"
+	wait "$DPID" 2>/dev/null || true
+	DPID=
+	return $rc
+}
+
+echo "P1 ingest: $RECORDS records, $CONNECTIONS connection(s), $REPEATS runs, $(nproc) cores, $(uname -r)"
+RATES=()
+VERDICT_MEM=flat
+for ((i = 1; i <= REPEATS; i++)); do
+	if ! run_once "$i"; then
+		echo "run $i failed:" >&2
+		cat "$T/replay.$i.err" "$T/replay.$i.out" >&2 || true
+		exit 1
+	fi
+	res=$(grep '^result ' "$T/replay.$i.out")
+	rate=$(kv rate "$res")
+	RATES+=("$rate")
+	echo
+	echo "run $i: $(kv processed "$res") records in $(kv seconds "$res") s = $rate records/s" \
+		"(client done sending after $(kv send_seconds "$res") s; $(kv bytes_per_record "$res") bytes/record)"
+	printf '  %12s %9s %12s %10s %12s %10s %10s\n' records seconds "interval r/s" "cpu s" "cpu ns/rec" "RSS MiB" "HWM MiB"
+	prev_n=0 prev_t=0 prev_c=0 rss1=
+	while read -r line; do
+		n=$(kv records "$line") t=$(kv seconds "$line") c=$(kv cpu_s "$line")
+		rss=$(kv rss_kb "$line") hwm=$(kv hwm_kb "$line")
+		((n == 0)) && { prev_c=$c; continue; }
+		awk -v n="$n" -v t="$t" -v c="$c" -v pn="$prev_n" -v pt="$prev_t" -v pc="$prev_c" -v r="$rss" -v h="$hwm" 'BEGIN {
+			ir = (t > pt) ? (n - pn) / (t - pt) : 0
+			ns = (n > pn) ? (c - pc) * 1e9 / (n - pn) : 0
+			printf "  %12d %9.2f %12.0f %10.2f %12.0f %10.1f %10.1f\n", n, t, ir, c, ns, r / 1024, h / 1024 }'
+		[[ -z "$rss1" && $n -ge 1000000 ]] && rss1=$rss
+		prev_n=$n prev_t=$t prev_c=$c last_rss=$rss
+	done < <(grep '^sample ' "$T/replay.$i.out")
+	if [[ -n "$rss1" ]]; then
+		limit=$((rss1 + rss1 * FLAT_PCT / 100 + FLAT_SLACK_KB))
+		if ((last_rss > limit)); then
+			VERDICT_MEM="grows (run $i: RSS ${rss1} kB at 1 M -> ${last_rss} kB at the end, limit ${limit} kB)"
+		fi
+		echo "  memory: RSS ${rss1} kB at ~1 M records, ${last_rss} kB at the end"
+	fi
+	grep -i -E 'error|warn' "$T/daemon.$i.log" | head -5 || true
+done
+
+MEDIAN=$(printf '%s\n' "${RATES[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2)}')
+echo
+echo "runs (records/s): ${RATES[*]}"
+echo "median: $MEDIAN records/s (target >= $TARGET_RATE; Nix 2.8 itself emits at most ~130,000/s)"
+VERDICT=PASS
+((MEDIAN >= TARGET_RATE)) || VERDICT=FAIL
+[[ $VERDICT_MEM == flat ]] || VERDICT=FAIL
+echo "memory: $VERDICT_MEM"
+echo "verdict P1: $VERDICT (rate $( ((MEDIAN >= TARGET_RATE)) && echo meets || echo misses) the target, memory $VERDICT_MEM)"
+[[ $VERDICT == PASS ]]
