@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Build and test everything, as CI does:
+#   build/gcc    gcc,   -Werror              unit + fuzz suites
+#   build/clang  clang, -Werror              unit + fuzz suites
+#   build/asan   clang, ASan+UBSan           unit + fuzz + e2e suites (the real daemon under ASan)
+# Results come from each run's meson-logs/testlog.json. With CI=true a skipped test (exit 77)
+# counts as failed: CI must run the real thing. A build that fails counts as one failure.
+# The last line of output is exactly "N passed, N failed"; the exit status is non-zero when
+# anything failed.
+#
+# usage: scripts/test.sh [BUILD...]   (default: gcc clang asan)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+T0=$SECONDS
+CI=${CI:-}
+RESULTS="$ROOT/build/results"
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+FAILURES=()
+
+note() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - T0)); }
+
+finish() {
+	if ((${#FAILURES[@]})); then
+		echo
+		echo "failed:"
+		printf '  %s\n' "${FAILURES[@]}"
+	fi
+	((SKIPPED)) && echo "$SKIPPED skipped (not counted; CI=true counts skips as failures)"
+	echo "total time: $((SECONDS - T0)) s"
+	echo "$PASSED passed, $FAILED failed"
+	((FAILED == 0))
+	exit
+}
+
+note "dependencies"
+if ! bash scripts/deps.sh; then
+	FAILED=$((FAILED + 1))
+	FAILURES+=("deps: scripts/deps.sh failed")
+	finish
+fi
+
+# configure NAME CC MESON-OPTION...
+configure() {
+	local name=$1 cc=$2 dir="build/$1"
+	shift 2
+	if [[ -f "$dir/meson-private/coredata.dat" ]]; then
+		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1 ||
+			CC=$cc meson setup --wipe "$dir" "$@" >"$dir.setup.log" 2>&1
+	else
+		mkdir -p build
+		CC=$cc meson setup "$dir" "$@" >"build/$name.setup.log" 2>&1
+	fi
+}
+
+# count NAME TESTLOG: add one meson test run's results to the totals.
+count() {
+	local name=$1 log=$2 tname result
+	while IFS=$'\t' read -r tname result; do
+		case $result in
+		OK | EXPECTEDFAIL) PASSED=$((PASSED + 1)) ;;
+		SKIP)
+			if [[ $CI == true ]]; then
+				FAILED=$((FAILED + 1))
+				FAILURES+=("$name: $tname: SKIP (a skip is a failure in CI)")
+			else
+				SKIPPED=$((SKIPPED + 1))
+			fi
+			;;
+		*)
+			FAILED=$((FAILED + 1))
+			FAILURES+=("$name: $tname: $result")
+			;;
+		esac
+	done < <(jq -r '[.name, .result] | @tsv' "$log")
+}
+
+# build_and_test NAME CC "MESON-TEST-ARGS" MESON-SETUP-OPTION...
+build_and_test() {
+	local name=$1 cc=$2 dir="build/$1" t
+	# shellcheck disable=SC2206
+	local test_args=($3)
+	shift 3
+	note "$name: configure ($cc $*)"
+	if ! configure "$name" "$cc" "$@"; then
+		cat "build/$name.setup.log"
+		FAILED=$((FAILED + 1))
+		FAILURES+=("$name: meson setup failed (build/$name.setup.log)")
+		return
+	fi
+	note "$name: build"
+	if ! ninja -C "$dir" >"build/$name.build.log" 2>&1; then
+		grep -E 'error|warning|FAILED' "build/$name.build.log" | head -n 60
+		FAILED=$((FAILED + 1))
+		FAILURES+=("$name: build failed (build/$name.build.log)")
+		return
+	fi
+	note "$name: test ${test_args[*]}"
+	rm -f "$dir/meson-logs/testlog.json"
+	t=$SECONDS
+	meson test -C "$dir" --print-errorlogs "${test_args[@]}"
+	echo "($name tests: $((SECONDS - t)) s)"
+	mkdir -p "$RESULTS"
+	if [[ -f "$dir/meson-logs/testlog.json" ]]; then
+		cp "$dir/meson-logs/testlog.json" "$RESULTS/$name.json"
+		count "$name" "$dir/meson-logs/testlog.json"
+	else
+		FAILED=$((FAILED + 1))
+		FAILURES+=("$name: meson test wrote no testlog.json")
+	fi
+}
+
+BUILDS=("$@")
+((${#BUILDS[@]})) || BUILDS=(gcc clang asan)
+rm -rf "$RESULTS"
+for b in "${BUILDS[@]}"; do
+	case $b in
+	gcc) build_and_test gcc gcc "--no-suite e2e" -Dwerror=true -Dtests=enabled ;;
+	clang) build_and_test clang clang "--no-suite e2e" -Dwerror=true -Dtests=enabled ;;
+	asan)
+		# halt_on_error: a UBSan report fails the test instead of scrolling by.
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+			build_and_test asan clang "--timeout-multiplier 3" \
+			-Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false
+		;;
+	*)
+		echo "unknown build '$b' (gcc, clang, asan)" >&2
+		FAILED=$((FAILED + 1))
+		FAILURES+=("usage: unknown build $b")
+		;;
+	esac
+done
+finish
