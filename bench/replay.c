@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,16 +54,34 @@ struct round {
         size_t n_patches, patches_cap;
 };
 
+/* Senders stream until they reach their share of the current mark, then wait there, so the
+ * daemon can be sampled at exact record counts (1 M, 2 M, ...) whether or not it answers
+ * control requests while its event socket is busy. */
+struct gate {
+        pthread_mutex_t lock;
+        pthread_cond_t moved;   /* main -> senders: the mark advanced */
+        pthread_cond_t arrived; /* senders -> main: one reached the mark or stopped */
+        uint64_t mark;          /* records (all connections) allowed so far */
+};
+
 struct sender {
         pthread_t thread;
         const char *socket_path;
         struct round *rounds;
-        uint64_t records;  /* to send on this connection */
-        uint64_t id_base;  /* first build serial of this connection */
-        _Atomic uint64_t sent;
-        double started, finished;
+        struct gate *gate;
+        unsigned index, count; /* this connection, of how many */
+        uint64_t records;      /* to send on this connection */
+        uint64_t id_base;      /* first build serial of this connection */
+        uint64_t sent;         /* under gate->lock */
+        bool done;             /* under gate->lock */
+        double finished;
         int error;
 };
+
+/* This connection's share of `total` records: the same split at every mark and at the end. */
+static uint64_t share(uint64_t total, unsigned index, unsigned count) {
+        return total / count + (index < total % count ? 1 : 0);
+}
 
 static double now_s(void) {
         struct timespec ts;
@@ -319,6 +336,35 @@ static int send_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
+/* Blocks until this sender may send more; returns how many records (0: stop). */
+static uint64_t sender_allowance(struct sender *s, uint64_t sent_now) {
+        struct gate *g = s->gate;
+        uint64_t allowed;
+        pthread_mutex_lock(&g->lock);
+        s->sent = sent_now;
+        for (;;) {
+                uint64_t limit = share(g->mark, s->index, s->count);
+                if (limit > s->records)
+                        limit = s->records;
+                if (sent_now >= s->records || s->error < 0) {
+                        allowed = 0;
+                        break;
+                }
+                if (limit > sent_now) {
+                        allowed = limit - sent_now;
+                        break;
+                }
+                pthread_cond_signal(&g->arrived);
+                pthread_cond_wait(&g->moved, &g->lock);
+        }
+        if (allowed == 0) {
+                s->done = true;
+                pthread_cond_signal(&g->arrived);
+        }
+        pthread_mutex_unlock(&g->lock);
+        return allowed;
+}
+
 static void *sender_run(void *arg) {
         struct sender *s = arg;
         /* private copies: each connection patches its own buffers */
@@ -332,41 +378,50 @@ static void *sender_run(void *arg) {
         int sz = 4 << 20;
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 
+        /* the invocation's top activities (realise, builds), as Nix starts every stream */
         static const char preamble[] =
                 "{\"action\":\"start\",\"id\":900000000000001,\"level\":0,\"text\":\"\",\"type\":102}\n"
                 "{\"action\":\"start\",\"id\":" BUILDS_ACT_ID ",\"level\":0,\"text\":\"\",\"type\":104}\n";
-        uint64_t left = s->records, serial = s->id_base;
-        s->started = now_s();
-        if (left >= 2) {
+        uint64_t sent = 0, serial = s->id_base, allowed = sender_allowance(s, 0);
+        if (allowed >= 2) {
                 if ((s->error = send_all(fd, preamble, sizeof preamble - 1)) < 0)
                         goto out;
-                left -= 2;
-                atomic_fetch_add(&s->sent, 2);
+                sent = 2;
+                allowed -= 2;
         }
-        for (unsigned t = 0; left > 0; t = (t + 1) % N_TEMPLATES) {
-                struct round *r = &rounds[t];
-                round_patch(r, serial);
-                serial += ROUND_BUILDS;
-                size_t n = r->n_recs;
-                if (left < n)
-                        n = (size_t) left;
-                /* send in slices so the progress counter moves during a round */
-                size_t from = 0;
-                while (from < n) {
-                        size_t to = from + 4096 < n ? from + 4096 : n;
-                        size_t b0 = from ? r->rec_end[from - 1] : 0, b1 = r->rec_end[to - 1];
-                        if ((s->error = send_all(fd, r->buf + b0, b1 - b0)) < 0)
-                                goto out;
-                        atomic_fetch_add(&s->sent, to - from);
-                        from = to;
+        unsigned t = 0;
+        struct round *r = &rounds[0];
+        size_t from = r->n_recs; /* position in the current round; "used up" forces a patch */
+        for (;;) {
+                if (allowed == 0 && (allowed = sender_allowance(s, sent)) == 0)
+                        break;
+                if (from == r->n_recs) {
+                        r = &rounds[t];
+                        t = (t + 1) % N_TEMPLATES;
+                        round_patch(r, serial);
+                        serial += ROUND_BUILDS;
+                        from = 0;
                 }
-                left -= n;
+                /* slices of at most 4096 records, ending on record boundaries */
+                size_t n = r->n_recs - from;
+                if (n > 4096)
+                        n = 4096;
+                if (n > allowed)
+                        n = (size_t) allowed;
+                size_t b0 = from ? r->rec_end[from - 1] : 0, b1 = r->rec_end[from + n - 1];
+                if ((s->error = send_all(fd, r->buf + b0, b1 - b0)) < 0)
+                        break;
+                from += n;
+                sent += n;
+                allowed -= n;
         }
 out:
         s->finished = now_s();
         close(fd);
-        for (unsigned t = 0; t < N_TEMPLATES; t++)
-                free(rounds[t].buf);
+        if (s->error < 0)
+                sender_allowance(s, sent); /* marks it done */
+        for (unsigned i = 0; i < N_TEMPLATES; i++)
+                free(rounds[i].buf);
         return NULL;
 }
 
@@ -529,61 +584,90 @@ int main(int argc, char **argv) {
         if (control_status(&ctl, &base, NULL) < 0)
                 die("no status answer on %s", ct_path);
 
+        struct gate gate = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                             .moved = PTHREAD_COND_INITIALIZER,
+                             .arrived = PTHREAD_COND_INITIALIZER };
         struct sender *senders = calloc(conns, sizeof *senders);
         if (!senders)
                 die("out of memory");
-        double t0 = now_s();
-        struct sample s0 = { .t = t0 };
-        sample_daemon(pid, &s0);
-        print_sample("sample", &s0, t0);
         for (unsigned i = 0; i < conns; i++) {
-                senders[i].socket_path = ev_path;
-                senders[i].rounds = rounds;
-                senders[i].records = records / conns + (i < records % conns ? 1 : 0);
-                senders[i].id_base = (uint64_t) i * 10000000000ULL;
+                senders[i] = (struct sender){
+                        .socket_path = ev_path, .rounds = rounds, .gate = &gate, .index = i, .count = conns,
+                        .records = share(records, i, conns), .id_base = (uint64_t) i * 10000000000ULL,
+                };
                 if (pthread_create(&senders[i].thread, NULL, sender_run, &senders[i]) != 0)
                         die("pthread_create failed");
         }
 
-        /* Watch the daemon's count; sample at every multiple of `every` it passes. */
-        uint64_t next_mark = every, processed = 0, last_processed = 0;
-        double last_change = now_s();
-        struct sample last = s0;
-        for (;;) {
+        double t0 = now_s(), max_lat = 0;
+        struct sample s0 = { .t = t0 }, last;
+        sample_daemon(pid, &s0);
+        print_sample("sample", &s0, t0);
+        last = s0;
+        uint64_t processed = 0;
+        bool failed = false;
+        for (uint64_t mark = every < records ? every : records;; mark = mark + every < records ? mark + every : records) {
+                pthread_mutex_lock(&gate.lock);
+                gate.mark = mark;
+                pthread_cond_broadcast(&gate.moved);
+                pthread_mutex_unlock(&gate.lock);
+
+                /* One status while the senders stream: how long control waits under load. */
+                double q0 = now_s();
                 uint64_t total;
                 if (control_status(&ctl, &total, NULL) < 0)
                         die("lost the control connection (daemon gone?)");
-                processed = total - base;
-                double t = now_s();
-                if (processed != last_processed) {
-                        last_processed = processed;
-                        last_change = t;
+                if (now_s() - q0 > max_lat)
+                        max_lat = now_s() - q0;
+
+                /* all senders at the mark (or finished/failed) */
+                uint64_t sent = 0;
+                pthread_mutex_lock(&gate.lock);
+                for (;;) {
+                        bool all = true;
+                        sent = 0;
+                        for (unsigned i = 0; i < conns; i++) {
+                                struct sender *x = &senders[i];
+                                sent += x->sent;
+                                if (!x->done && x->sent < share(mark, i, conns))
+                                        all = false;
+                        }
+                        if (all)
+                                break;
+                        pthread_cond_wait(&gate.arrived, &gate.lock);
                 }
-                if (processed >= next_mark || processed >= records) {
-                        struct sample s = { .t = t, .processed = processed };
-                        sample_daemon(pid, &s);
-                        print_sample("sample", &s, t0);
-                        last = s;
-                        while (next_mark <= processed)
-                                next_mark += every;
-                }
-                if (processed >= records)
-                        break;
-                bool all_sent = true;
-                for (unsigned i = 0; i < conns; i++) {
+                pthread_mutex_unlock(&gate.lock);
+                for (unsigned i = 0; i < conns; i++)
                         if (senders[i].error < 0)
                                 die("send failed: %s", strerror(-senders[i].error));
-                        if (atomic_load(&senders[i].sent) < senders[i].records)
-                                all_sent = false;
+
+                /* drained: the daemon has counted everything sent so far */
+                double last_change = now_s();
+                uint64_t last_seen = UINT64_MAX;
+                for (;;) {
+                        if (control_status(&ctl, &total, NULL) < 0)
+                                die("lost the control connection (daemon gone?)");
+                        processed = total - base;
+                        if (processed >= sent)
+                                break;
+                        if (processed != last_seen) {
+                                last_seen = processed;
+                                last_change = now_s();
+                        } else if (now_s() - last_change > 10) {
+                                fprintf(stderr, "replay: stalled: daemon counted %" PRIu64 " of %" PRIu64 " records\n",
+                                        processed, sent);
+                                failed = true;
+                                break;
+                        }
+                        usleep(1000);
                 }
-                if (all_sent && t - last_change > 10) {
-                        fprintf(stderr, "replay: stalled: daemon counted %" PRIu64 " of %" PRIu64 " records\n",
-                                processed, records);
+                struct sample smp = { .t = now_s(), .processed = processed };
+                sample_daemon(pid, &smp);
+                print_sample("sample", &smp, t0);
+                last = smp;
+                if (failed || mark >= records)
                         break;
-                }
-                usleep(5000);
         }
-        double t_end = last.processed >= records ? last.t : now_s();
         double send_end = t0;
         for (unsigned i = 0; i < conns; i++) {
                 pthread_join(senders[i].thread, NULL);
@@ -592,13 +676,13 @@ int main(int argc, char **argv) {
         }
         uint64_t sent = 0;
         for (unsigned i = 0; i < conns; i++)
-                sent += atomic_load(&senders[i].sent);
+                sent += senders[i].sent;
 
-        double secs = t_end - t0;
+        double secs = last.t - t0;
         printf("result sent=%" PRIu64 " processed=%" PRIu64 " seconds=%.3f rate=%.0f send_seconds=%.3f "
-               "cpu_s=%.2f rss_kb=%ld hwm_kb=%ld bytes_per_record=%.1f connections=%u\n",
+               "cpu_s=%.2f rss_kb=%ld hwm_kb=%ld bytes_per_record=%.1f connections=%u status_under_load_ms=%.1f\n",
                sent, processed, secs, (double) processed / secs, send_end - t0, last.cpu_s - s0.cpu_s, last.rss_kb,
-               last.hwm_kb, (double) bytes_per_cycle / (double) recs_per_cycle, conns);
+               last.hwm_kb, (double) bytes_per_cycle / (double) recs_per_cycle, conns, max_lat * 1000);
 
         for (unsigned t = 0; t < N_TEMPLATES; t++) {
                 free(rounds[t].buf);
@@ -608,5 +692,5 @@ int main(int argc, char **argv) {
         free(senders);
         free(ctl.buf);
         close(ctl.fd);
-        return processed == records ? 0 : 1;
+        return !failed && processed == records ? 0 : 1;
 }
