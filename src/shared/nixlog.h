@@ -93,11 +93,17 @@ typedef struct NixRecord {
  * need not be NUL-terminated and may contain anything: bad input gives an error, never a
  * crash. On success fills *ret (which must later go to nix_record_done()).
  * Errors: -EBADMSG not JSON or not an object, -EPROTO missing/mistyped keys or unknown
- * action, -ENOMEM. */
+ * action, -ENOMEM.
+ * Details: a NUL byte or anything after the object is -EBADMSG; a key whose value is null
+ * counts as absent; of duplicate keys the first counts; id, parent and t are exact over the
+ * whole uint64 range (a fraction or exponent above 2^53 is -EPROTO); keys an action does
+ * not use are not checked. */
 int nix_record_parse(const char *buf, size_t len, NixRecord *ret);
 void nix_record_done(NixRecord *r);
 
-/* fields[i] as a string or integer. Return 0, or -ENOENT (absent) / -EINVAL (wrong type). */
+/* fields[i] as a string or integer. Return 0, or -ENOENT (absent) / -EINVAL (wrong type).
+ * An integer must be whole and below 2^53 in magnitude (what cJSON's double holds exactly);
+ * anything else is -EINVAL rather than a rounded value. */
 int nix_record_field_str(const NixRecord *r, unsigned i, const char **ret);
 int nix_record_field_int(const NixRecord *r, unsigned i, int64_t *ret);
 
