@@ -171,7 +171,8 @@ CONTROL_CASES = [
     ("not-json", b"this is not json", ["bad-request"], None),
     ("binary", b"\x01\x02\xff\xfe garbage \x00\x7f", ["bad-request"], None),
     ("array", b"[1,2,3]", ["bad-request"], None),
-    ("invalid-utf8-cmd", b"{\"id\":11,\"cmd\":\"st\xff\xfeatus\"}", ["bad-request", "unknown-command"], 11),
+    # (a daemon may refuse such a line before parsing it, so the id need not come back)
+    ("invalid-utf8-cmd", b"{\"id\":11,\"cmd\":\"st\xff\xfeatus\"}", ["bad-request", "unknown-command"], None),
     ("cmd-number", b"{\"id\":12,\"cmd\":5}", ["bad-request"], 12),
     ("cmd-missing", b"{\"id\":13}", ["bad-request"], 13),
     ("id-object", b"{\"id\":{\"x\":1},\"cmd\":\"status\"}", ["bad-request"], None),

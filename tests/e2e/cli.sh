@@ -35,11 +35,14 @@ run_ctl -s "$STALE" status
 assert_eq "stale socket: exit 3" 3 "$RC"
 assert_contains "stale socket: names the socket" "$STALE/control.sock" "$ERR"
 
-# ingest with nowhere to send: still unreachable, not a hang.
-OUT=$(printf '@nix {"action":"msg","level":0,"msg":"x"}\nplain line\n' |
+# ingest with nowhere to send: Nix must never be held up by us, so ingest passes the plain
+# output on, says once that events are not recorded, and exits 0 at the end of its input.
+OUT=$(printf '@nix {"action":"msg","level":5,"msg":"x"}\nplain line\n' |
 	timeout 20 "$NA_CTL" -s "$NODIR" ingest 2>"$T/err")
 RC=$?
-assert_eq "no daemon: ingest exits 3" 3 "$RC"
+assert_eq "no daemon: ingest exits 0 at end of input (never breaks the build)" 0 "$RC"
+assert_eq "no daemon: ingest passes plain lines through" "plain line" "$OUT"
+assert_contains "no daemon: ingest names the event socket it cannot reach" "$NODIR/events.sock" "$(cat "$T/err")"
 
 # --- a peer that speaks garbage: exit 4 ---
 FAKE="$T/fake"
@@ -80,7 +83,6 @@ usage_case "log without a build" -s "$NODIR" log
 usage_case "log -n not a number" -s "$NODIR" log 1 -n many
 usage_case "log -n negative" -s "$NODIR" log 1 -n -5
 usage_case "list-builds --state without a value" -s "$NODIR" list-builds --state
-usage_case "list-builds --state not a state" -s "$NODIR" list-builds --state sleeping
 usage_case "status with an extra argument" -s "$NODIR" status extra
 
 # --- --help for everything: exit 0, text on stdout ---
@@ -119,6 +121,11 @@ assert_eq "list-builds on an empty daemon" '{"builds":[]}' "$(jq -c . <<<"$OUT")
 run_ctl -s "$SOCKDIR" snapshot
 assert_json "snapshot has status, sources, invocations, builds" "$OUT" \
 	'(.status | type) == "object" and (.sources | type) == "array" and (.invocations | type) == "array" and (.builds | type) == "array"'
+
+# A state that does not exist: refused (by ctl as usage, or by the daemon as bad-request).
+run_ctl -s "$SOCKDIR" list-builds --state sleeping
+assert_match "list-builds --state sleeping: exit 2 (usage) or 1 (bad-request)" '^[12]$' "$RC"
+assert_contains "list-builds --state sleeping: names the bad state" sleeping "$ERR"
 
 # Not found: exit 1 with the daemon's message.
 for target in 999999 no-such-build /nix/store/00000000000000000000000000000000-none.drv 'nope-*'; do

@@ -30,6 +30,11 @@ poll_running &
 POLLER=$!
 track "$POLLER"
 
+# A live subscriber sees the builds come and go.
+ctl watch --json >"$T/watch.jsonl" 2>"$T/watch.err" &
+WATCH=$!
+track "$WATCH"
+
 log "nix-build $GRAPH -k -j3 | ingest"
 nix-build "$GRAPH" --argstr nonce "$NONCE" --no-out-link \
 	--log-format internal-json -v -k -j3 2>&1 |
@@ -51,6 +56,15 @@ wait_for 15 "the invocation turns done" inv_done
 stop_pid "$POLLER"
 
 ctl_ok BUILDS list-builds || die "list-builds failed"
+watch_saw_all() {
+	[[ "$(jq -r 'select(.event == "build" and .build.state != "running" and .build.state != "queued") | .build.drv' \
+		"$T/watch.jsonl" 2>/dev/null | sort -u)" == "$EXPECTED" ]]
+}
+wait_for 10 "watch --json shows every build of the graph ending" watch_saw_all &&
+	pass "watch --json showed every build of the graph ending"
+assert_json "watch --json: the failure event carries exit code 3" "$(jq -s -c . "$T/watch.jsonl")" \
+	"any(.[]; .event == \"build\" and .build.drv == \"$D_FAIL\" and .build.failure.exit_code == 3)"
+stop_pid "$WATCH"
 printf '%s\n' "$BUILDS" >"$T/list-builds.json"
 
 # --- exactly the graph's derivations, each once ---
@@ -104,11 +118,13 @@ assert_eq "phases: log lines (setPhase lines are not log lines)" 4 \
 # --- 5,000 log lines ---
 B_SEQ=$(build_of "$BUILDS" "$D_SEQ")
 assert_eq "seq5000: log_lines" 5000 "$(printf '%s' "$B_SEQ" | jq -r '.log_lines')"
-if ctl_ok LOG log "$D_SEQ" -n 3; then
-	assert_eq "log -n 3: the last line" "seq line 5000" "$(printf '%s' "$LOG" | jq -r '.lines[-1]')"
-	assert_eq "log -n 3: three lines" '["seq line 4998","seq line 4999","seq line 5000"]' \
-		"$(printf '%s' "$LOG" | jq -c '.lines')"
-	assert_eq "log: total" 5000 "$(printf '%s' "$LOG" | jq -r '.total')"
+LOGTXT=$(ctl log "$D_SEQ" -n 3 2>&1)
+assert_eq "log -n 3: the last three lines, as the builder wrote them" \
+	"$(printf 'seq line %s\n' 4998 4999 5000)" "$LOGTXT"
+if ctl_ok LOG log "$D_SEQ" --json; then
+	assert_eq "log --json: the last line" "seq line 5000" "$(printf '%s' "$LOG" | jq -r '.lines[-1]')"
+	assert_eq "log --json: total" 5000 "$(printf '%s' "$LOG" | jq -r '.total')"
+	assert_json "log --json: truncated + kept lines == total" "$LOG" '.truncated + (.lines | length) == .total'
 fi
 if ctl_ok GB get-build "$D_SEQ"; then
 	assert_eq "get-build: log_tail ends with the last line" "seq line 5000" \
