@@ -78,7 +78,8 @@ for ((i = 1; i <= REPEATS; i++)); do
 	RATES+=("$rate")
 	echo
 	echo "run $i: $(kv processed "$res") records in $(kv seconds "$res") s = $rate records/s" \
-		"(client done sending after $(kv send_seconds "$res") s; $(kv bytes_per_record "$res") bytes/record)"
+		"(client done sending after $(kv send_seconds "$res") s; $(kv bytes_per_record "$res") bytes/record;" \
+		"slowest status answer while streaming: $(kv status_under_load_ms "$res") ms)"
 	printf '  %12s %9s %12s %10s %12s %10s %10s\n' records seconds "interval r/s" "cpu s" "cpu ns/rec" "RSS MiB" "HWM MiB"
 	prev_n=0 prev_t=0 prev_c=0 rss1=
 	while read -r line; do
