@@ -238,7 +238,9 @@ def cmd_control_big(sock, size):
         try:
             rest = s.recv(1)
             eof = rest == b""
-        except (socket.timeout, ConnectionResetError):
+        except ConnectionResetError:
+            eof = True  # closed with our unread request bytes still queued on its side
+        except socket.timeout:
             eof = False
     s.close()
     parsed = None
