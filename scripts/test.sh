@@ -94,7 +94,8 @@ build_and_test() {
 	fi
 	note "$name: build"
 	if ! ninja -C "$dir" >"build/$name.build.log" 2>&1; then
-		grep -E 'error|warning|FAILED' "build/$name.build.log" | head -n 60
+		# the failing commands with what the compiler or linker said about them
+		grep -E -A 12 '^FAILED' "build/$name.build.log" | grep -v '^\[' | head -n 80
 		FAILED=$((FAILED + 1))
 		FAILURES+=("$name: build failed (build/$name.build.log)")
 		return
@@ -120,7 +121,8 @@ rm -rf "$RESULTS"
 for b in "${BUILDS[@]}"; do
 	case $b in
 	gcc) build_and_test gcc gcc "--no-suite e2e" -Dwerror=true -Dtests=enabled ;;
-	clang) build_and_test clang clang "--no-suite e2e" -Dwerror=true -Dtests=enabled ;;
+	# -Dfuzz=true: the libFuzzer binaries must build too (they are not run here).
+	clang) build_and_test clang clang "--no-suite e2e" -Dwerror=true -Dtests=enabled -Dfuzz=true ;;
 	asan)
 		# halt_on_error: a UBSan report fails the test instead of scrolling by.
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
