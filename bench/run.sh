@@ -46,7 +46,8 @@ trap cleanup EXIT
 kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 run_once() {
-	local i=$1 sock="$T/sock.$i"
+	local i=$1
+	local sock="$T/sock.$i"
 	mkdir -p "$sock"
 	"$DAEMON" --socket-dir "$sock" >"$T/daemon.$i.log" 2>&1 &
 	DPID=$!

@@ -12,7 +12,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 T0=$SECONDS
 CI=${CI:-}
 RESULTS="$ROOT/build/results"

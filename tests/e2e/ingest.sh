@@ -174,6 +174,7 @@ fi
 
 # --- a second invocation: a successful build; ingest passes Nix's plain output through ---
 SMALL="$E2E_DIR/nix/small.nix"
+# shellcheck disable=SC2046 # one drv path per word
 SMALL_OUTS=$(nix-store -q --outputs $(nix-instantiate "$SMALL" --argstr nonce "$NONCE" 2>/dev/null) | sort)
 nix-build "$SMALL" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
 	ctl ingest >"$T/ingest2.out" 2>"$T/ingest2.err"
