@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -480,6 +481,41 @@ static int control_status(struct control *c, uint64_t *ret_total, cJSON **ret_re
         }
 }
 
+/* A second control client asks for status every 10 ms during the run and times the answers:
+ * how long control requests wait while the event socket is busy (P4/R5 want them fast). */
+struct prober {
+        pthread_t thread;
+        const char *socket_path;
+        atomic_bool stop;
+        double *lat;
+        size_t n, cap;
+};
+
+static void *prober_run(void *arg) {
+        struct prober *p = arg;
+        struct control c = { .fd = connect_unix(p->socket_path) };
+        while (!atomic_load(&p->stop)) {
+                uint64_t total;
+                double q0 = now_s();
+                if (control_status(&c, &total, NULL) < 0)
+                        break;
+                if (p->n == p->cap) {
+                        p->cap = p->cap ? p->cap * 2 : 1024;
+                        p->lat = xrealloc(p->lat, p->cap * sizeof *p->lat);
+                }
+                p->lat[p->n++] = now_s() - q0;
+                usleep(10000);
+        }
+        free(c.buf);
+        close(c.fd);
+        return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return (x > y) - (x < y);
+}
+
 /* --- /proc sampling of the daemon --- */
 
 struct sample {
@@ -599,7 +635,10 @@ int main(int argc, char **argv) {
                         die("pthread_create failed");
         }
 
-        double t0 = now_s(), max_lat = 0;
+        struct prober prober = { .socket_path = ct_path };
+        if (pthread_create(&prober.thread, NULL, prober_run, &prober) != 0)
+                die("pthread_create failed");
+        double t0 = now_s();
         struct sample s0 = { .t = t0 }, last;
         sample_daemon(pid, &s0);
         print_sample("sample", &s0, t0);
@@ -612,14 +651,7 @@ int main(int argc, char **argv) {
                 pthread_cond_broadcast(&gate.moved);
                 pthread_mutex_unlock(&gate.lock);
 
-                /* One status while the senders stream: how long control waits under load. */
-                double q0 = now_s();
                 uint64_t total;
-                if (control_status(&ctl, &total, NULL) < 0)
-                        die("lost the control connection (daemon gone?)");
-                if (now_s() - q0 > max_lat)
-                        max_lat = now_s() - q0;
-
                 /* all senders at the mark (or finished/failed) */
                 uint64_t sent = 0;
                 pthread_mutex_lock(&gate.lock);
@@ -668,6 +700,12 @@ int main(int argc, char **argv) {
                 if (failed || mark >= records)
                         break;
         }
+        atomic_store(&prober.stop, true);
+        pthread_join(prober.thread, NULL);
+        qsort(prober.lat, prober.n, sizeof *prober.lat, cmp_double);
+        double lat_p50 = prober.n ? prober.lat[prober.n / 2] : 0;
+        double lat_p99 = prober.n ? prober.lat[prober.n * 99 / 100] : 0;
+        double lat_max = prober.n ? prober.lat[prober.n - 1] : 0;
         double send_end = t0;
         for (unsigned i = 0; i < conns; i++) {
                 pthread_join(senders[i].thread, NULL);
@@ -680,9 +718,12 @@ int main(int argc, char **argv) {
 
         double secs = last.t - t0;
         printf("result sent=%" PRIu64 " processed=%" PRIu64 " seconds=%.3f rate=%.0f send_seconds=%.3f "
-               "cpu_s=%.2f rss_kb=%ld hwm_kb=%ld bytes_per_record=%.1f connections=%u status_under_load_ms=%.1f\n",
+               "cpu_s=%.2f rss_kb=%ld hwm_kb=%ld bytes_per_record=%.1f connections=%u status_probes=%zu "
+               "status_p50_ms=%.1f status_p99_ms=%.1f status_max_ms=%.1f\n",
                sent, processed, secs, (double) processed / secs, send_end - t0, last.cpu_s - s0.cpu_s, last.rss_kb,
-               last.hwm_kb, (double) bytes_per_cycle / (double) recs_per_cycle, conns, max_lat * 1000);
+               last.hwm_kb, (double) bytes_per_cycle / (double) recs_per_cycle, conns, prober.n, lat_p50 * 1000,
+               lat_p99 * 1000, lat_max * 1000);
+        free(prober.lat);
 
         for (unsigned t = 0; t < N_TEMPLATES; t++) {
                 free(rounds[t].buf);

@@ -26,7 +26,7 @@ if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
 else
 	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
 fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd bench/replay >/dev/null
+ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl bench/replay >/dev/null
 
 DAEMON="$BUILD_DIR/src/daemon/nix-analyticsd"
 REPLAY="$BUILD_DIR/bench/replay"
@@ -80,7 +80,8 @@ for ((i = 1; i <= REPEATS; i++)); do
 	echo
 	echo "run $i: $(kv processed "$res") records in $(kv seconds "$res") s = $rate records/s" \
 		"(client done sending after $(kv send_seconds "$res") s; $(kv bytes_per_record "$res") bytes/record;" \
-		"slowest status answer while streaming: $(kv status_under_load_ms "$res") ms)"
+		"control: status every 10 ms during the run answered in p50 $(kv status_p50_ms "$res") ms," \
+		"p99 $(kv status_p99_ms "$res") ms, max $(kv status_max_ms "$res") ms)"
 	printf '  %12s %9s %12s %10s %12s %10s %10s\n' records seconds "interval r/s" "cpu s" "cpu ns/rec" "RSS MiB" "HWM MiB"
 	prev_n=0 prev_t=0 prev_c=0 rss1=
 	while read -r line; do
