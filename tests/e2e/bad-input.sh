@@ -83,6 +83,29 @@ timed_status "a 100 MB line on events.sock"
 "${PEER[@]}" midline "$EV" >/dev/null || fail "badpeer midline (events) failed"
 timed_status "connections dropped mid-line on events.sock"
 
+# Peers that flood events.sock with valid records must not lock out control clients, and
+# none of their records may be lost.
+ctl_ok STATUS_F status
+TOTAL_F=$(printf '%s' "$STATUS_F" | jq '.events.total')
+"${PEER[@]}" flood "$EV" 5 2 >"$T/flood.json" &
+FLOOD=$!
+track "$FLOOD"
+sleep 1
+timed_status "1 s into a 5 s flood of valid records on 2 connections to events.sock"
+timed_status "a second ask during (or just after) the flood"
+wait "$FLOOD"
+FLOODED=$(jq -r .records "$T/flood.json")
+log "flood: $FLOODED records"
+flood_counted() { [[ "$(ctl status 2>/dev/null | jq '.events.total')" == $((TOTAL_F + FLOODED)) ]]; }
+wait_for 60 "status.events.total counts all $FLOODED flood records" flood_counted &&
+	pass "status.events.total counts all $FLOODED flood records"
+flood_builds() {
+	ctl list-builds --name 'flood-*' 2>/dev/null |
+		jq -e --argjson n "$(jq -c .log_lines "$T/flood.json")" '[.builds[].log_lines] == $n' >/dev/null
+}
+wait_for 10 "the flood builds have all their log lines $(jq -c .log_lines "$T/flood.json")" flood_builds &&
+	pass "the flood builds have all their log lines"
+
 # --- control.sock ---
 "${PEER[@]}" control "$CT" >"$T/control.jsonl" || fail "badpeer control failed"
 while IFS= read -r r; do

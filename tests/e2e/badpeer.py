@@ -148,6 +148,38 @@ def cmd_midline(sock):
     print(json.dumps({"dropped": 5}))
 
 
+def cmd_flood(sock, seconds, conns="2"):
+    """Valid records as fast as the socket takes them for `seconds`, on `conns` connections at
+    once (so one of them always has data waiting): each streams one build's log lines.
+    Prints how many records and log lines went out (the daemon must count every one)."""
+    import threading
+    line = b"{\"action\":\"result\",\"fields\":[\"flood line: a peer that never pauses\"],\"id\":4242,\"type\":101}\n"
+    per_buf = (4 << 20) // len(line)
+    buf = line * per_buf
+    deadline = time.monotonic() + float(seconds)
+    results = []
+
+    def one(i):
+        drv = "/nix/store/%032d-flood-%d.drv" % (i, i)
+        s = connect(sock, timeout=120)
+        s.sendall(b"{\"action\":\"start\",\"id\":4242,\"level\":3,\"type\":105,\"text\":\"building\","
+                  b"\"fields\":[\"" + drv.encode() + b"\",\"\",1,1]}\n")
+        lines = 0
+        while time.monotonic() < deadline:
+            s.sendall(buf)
+            lines += per_buf
+        s.sendall(b"{\"action\":\"stop\",\"id\":4242}\n")
+        s.close()
+        results.append(lines)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(int(conns))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"records": sum(results) + 2 * len(results), "log_lines": results}))
+
+
 def cmd_idle(count, readyfile, *socks):
     """Hold `count` idle connections to each socket until SIGTERM."""
     conns = []
@@ -279,7 +311,7 @@ def cmd_stale_socket(path):
 def main():
     cmds = {
         "garbage": cmd_garbage, "wrongtypes": cmd_wrongtypes, "bigline": cmd_bigline,
-        "midline": cmd_midline, "idle": cmd_idle, "control": cmd_control,
+        "midline": cmd_midline, "idle": cmd_idle, "flood": cmd_flood, "control": cmd_control,
         "control-big": cmd_control_big, "fake-server": cmd_fake_server,
         "stale-socket": cmd_stale_socket,
     }
