@@ -99,6 +99,8 @@ static int linebuf_make_room(LineBuf *lb, size_t want, size_t cap) {
                 return 0;
 
         /* Double, so a long line costs O(log n) reallocations; at least the initial size. */
+        if (lb->size > SIZE_MAX / 2 || want > SIZE_MAX / 2 - lb->end)
+                return -ENOMEM;
         size_t need = lb->end + want + 1;
         size_t n = MAX(lb->size, (size_t) LINEBUF_INITIAL / 2) * 2;
         n = MIN(MAX(n, need), cap);
