@@ -1,0 +1,70 @@
+/* Fuzz target for the internal-json record parser: any input must give a clean error or a
+ * record that keeps every documented promise (valid UTF-8, no ANSI escapes in text, ids
+ * that agree with the number in the text). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/string-util.h"
+#include "fuzz.h"
+#include "shared/nixlog.h"
+
+static void check_string(const char *s, bool no_escapes) {
+        if (!s)
+                return;
+        if (!utf8_is_valid(s, strlen(s)))
+                abort();
+        if (no_escapes && strchr(s, '\033'))
+                abort();
+}
+
+/* The first non-null member called key, as the parser sees it. */
+static const cJSON *first_member(const cJSON *root, const char *key) {
+        for (const cJSON *m = root->child; m; m = m->next)
+                if (m->string && strcmp(m->string, key) == 0 && !cJSON_IsNull(m))
+                        return m;
+        return NULL;
+}
+
+/* An exact id must round to the double cJSON computed from the same digits. */
+static void check_u64(const NixRecord *rec, bool has, uint64_t v, const char *key) {
+        if (!has)
+                return;
+        const cJSON *m = first_member(rec->root, key);
+        if (!m || !cJSON_IsNumber(m) || (double) v != m->valuedouble)
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        NixRecord rec;
+
+        if (nix_record_parse((const char *) data, size, &rec) < 0)
+                return 0;
+
+        if (!rec.root || !nix_action_to_string(rec.action))
+                abort();
+        check_string(rec.text, true);
+        check_string(rec.raw_msg, true);
+        check_string(rec.hello.role, false);
+        check_string(rec.hello.nix_version, false);
+        check_string(rec.hello.requester_cmdline, false);
+        check_u64(&rec, rec.has_id, rec.id, "id");
+        check_u64(&rec, rec.has_parent, rec.parent, "parent");
+        check_u64(&rec, rec.has_time, rec.time_usec, "t");
+        (void) nix_activity_type_to_string(rec.type);
+        (void) nix_result_type_to_string(rec.type);
+
+        for (unsigned i = 0;; i++) {
+                const char *s;
+                int64_t v;
+                int r = nix_record_field_str(&rec, i, &s);
+                if (r == -ENOENT)
+                        break;
+                if (r == 0)
+                        check_string(s, false);
+                (void) nix_record_field_int(&rec, i, &v);
+        }
+
+        nix_record_done(&rec);
+        return 0;
+}
