@@ -195,8 +195,8 @@ e2e_cleanup() {
 	fi
 	if ((E2E_FAILS > 0)) || { ((rc != 0)) && ((rc != 77)); }; then
 		if [[ -f "$T/daemon.log" ]]; then
-			echo "---- last lines of the daemon log ($T/daemon.log) ----" >&2
-			tail -n 40 "$T/daemon.log" >&2
+			echo "---- last lines of the daemon log ($T/daemon.log), connects left out ----" >&2
+			grep -v -E 'source [0-9]+: (connected|disconnected)' "$T/daemon.log" | tail -n 40 >&2
 		fi
 		echo "RESULT: $TEST_NAME: $E2E_FAILS failed of $E2E_CHECKS checks (scratch kept in $T)" >&2
 		((rc == 0)) && rc=1
