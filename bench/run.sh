@@ -103,7 +103,9 @@ for ((i = 1; i <= REPEATS; i++)); do
 		echo "  memory: RSS ${rss1} kB at 1 M, ${rss70} kB at $n70, ${last_rss} kB at $prev_n records" \
 			"($(awk -v a="$rss1" -v b="$last_rss" -v n="$prev_n" 'BEGIN { printf "%.1f", (b - a) * 1024 / (n - 1000000 + 1) }') bytes/record from 1 M on;" \
 			"last 30 %: +$((last_rss - rss70)) kB, flat means <= +$((limit - rss70)) kB)"
-		if ((last_rss > limit)); then
+		if ((n70 == prev_n)); then
+			VERDICT_MEM="not judged (too few samples: run >= 4000000 records)"
+		elif ((last_rss > limit)); then
 			VERDICT_MEM="grows (run $i: RSS ${rss70} kB at $n70 records -> ${last_rss} kB at $prev_n)"
 		fi
 	fi
