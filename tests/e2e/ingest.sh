@@ -19,6 +19,14 @@ D_PHASES=$(drv_by_name "$EXPECTED" e2e-phases)
 D_SEQ=$(drv_by_name "$EXPECTED" e2e-seq5000)
 D_SLOWA=$(drv_by_name "$EXPECTED" e2e-slow-a)
 
+# A live subscriber sees the builds come and go.
+ctl watch --json >"$T/watch.jsonl" 2>"$T/watch.err" &
+WATCH=$!
+track "$WATCH"
+# subscribed: the daemon counts it besides the client asking
+watch_connected() { ctl status 2>/dev/null | jq -e '.control.clients >= 2' >/dev/null; }
+wait_for 10 "watch is connected" watch_connected
+
 # Poll the running builds while Nix works: several must be seen running at once.
 poll_running() {
 	while :; do
@@ -29,11 +37,6 @@ poll_running() {
 poll_running &
 POLLER=$!
 track "$POLLER"
-
-# A live subscriber sees the builds come and go.
-ctl watch --json >"$T/watch.jsonl" 2>"$T/watch.err" &
-WATCH=$!
-track "$WATCH"
 
 log "nix-build $GRAPH -k -j3 | ingest"
 nix-build "$GRAPH" --argstr nonce "$NONCE" --no-out-link \
