@@ -1,0 +1,317 @@
+/* A connection to the daemon's control socket: framing, request ids, timeouts, and a queue
+ * for the events that arrive while a response is awaited. */
+#include "ctl/client.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "shared/linebuf.h"
+#include "shared/proto.h"
+
+struct Client {
+        int fd;
+        LineBuf *in;
+        double next_id;
+        /* Events read while waiting for a response, oldest first (a cJSON array is a linked
+         * list with a tail pointer: appending and detaching the head are O(1)). */
+        cJSON *events;
+        size_t n_events;
+        char *daemon_version;
+        char *path;
+};
+
+void client_reply_done(ClientReply *reply) {
+        if (!reply)
+                return;
+        cJSON_Delete(reply->root);
+        *reply = (ClientReply){};
+}
+
+int client_connect(const char *path, Client **ret) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+
+        /* Non-blocking from the start: a daemon whose listen backlog is full (stopped, or
+         * overwhelmed) makes connect() fail with EAGAIN instead of hanging past --timeout. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+
+        _cleanup_client_free_ Client *c = calloc(1, sizeof(Client));
+        if (!c)
+                return -ENOMEM;
+        c->fd = -EBADF;
+        c->events = cJSON_CreateArray();
+        if (!c->events)
+                return -ENOMEM;
+        int r = linebuf_new(CLIENT_MAX_LINE, &c->in);
+        if (r < 0)
+                return r;
+        c->path = strdup(path);
+        if (!c->path)
+                return -ENOMEM;
+        c->fd = TAKE_FD(fd);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Client *client_free(Client *c) {
+        if (!c)
+                return NULL;
+        if (c->fd >= 0)
+                close(c->fd);
+        linebuf_free(c->in);
+        cJSON_Delete(c->events);
+        free(c->daemon_version);
+        free(c->path);
+        free(c);
+        return NULL;
+}
+
+const char *client_path(const Client *c) {
+        return c->path;
+}
+
+const char *client_daemon_version(const Client *c) {
+        return c->daemon_version;
+}
+
+static usec_t deadline_after(usec_t timeout) {
+        if (timeout == CLIENT_NO_TIMEOUT)
+                return CLIENT_NO_TIMEOUT;
+        usec_t now = now_monotonic();
+        return timeout > CLIENT_NO_TIMEOUT - now ? CLIENT_NO_TIMEOUT : now + timeout;
+}
+
+/* Milliseconds left until deadline for poll(): -1 for none, rounded up so that a poll that
+ * returns early never spins. */
+static int poll_ms_until(usec_t deadline) {
+        if (deadline == CLIENT_NO_TIMEOUT)
+                return -1;
+        usec_t now = now_monotonic();
+        if (now >= deadline)
+                return 0;
+        usec_t ms = (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+        return ms > INT_MAX ? INT_MAX : (int) ms;
+}
+
+/* Waits until fd has events, or stop_fd is readable (returns 0), or the deadline passed. */
+static int wait_fd(Client *c, short events, int stop_fd, usec_t deadline) {
+        for (;;) {
+                struct pollfd p[2] = {
+                        {.fd = c->fd, .events = events},
+                        {.fd = stop_fd, .events = POLLIN},
+                };
+                int ms = poll_ms_until(deadline);
+                if (ms == 0)
+                        return -ETIMEDOUT;
+                int n = poll(p, stop_fd >= 0 ? 2 : 1, ms);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        continue; /* the deadline check above decides */
+                if (stop_fd >= 0 && p[1].revents)
+                        return 0;
+                if (p[0].revents)
+                        return 1;
+        }
+}
+
+static int send_all(Client *c, const char *buf, size_t len, usec_t deadline) {
+        while (len > 0) {
+                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                return errno == EPIPE ? -ECONNRESET : -errno;
+                        int r = wait_fd(c, POLLOUT, -1, deadline);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Reads the next line and parses it. Returns 1 with an object in *ret, 0 when stop_fd
+ * became readable, or -errno. */
+static int read_message(Client *c, int stop_fd, usec_t deadline, cJSON **ret) {
+        for (;;) {
+                char *line;
+                size_t len;
+                if (linebuf_next(c->in, &line, &len) > 0) {
+                        if (len == 0)
+                                continue;
+                        cJSON *v = cJSON_ParseWithLength(line, len);
+                        if (!cJSON_IsObject(v)) {
+                                cJSON_Delete(v);
+                                return -EBADMSG;
+                        }
+                        *ret = v;
+                        return 1;
+                }
+
+                int r = wait_fd(c, POLLIN, stop_fd, deadline);
+                if (r <= 0)
+                        return r;
+                ssize_t n = linebuf_read(c->in, c->fd);
+                if (n == -EAGAIN || n == -EINTR)
+                        continue;
+                if (n < 0)
+                        return (int) n;
+                if (linebuf_oversized(c->in) > 0)
+                        return -EMSGSIZE;
+                if (n == 0)
+                        return -ECONNRESET;
+        }
+}
+
+static int queue_event(Client *c, cJSON *ev) {
+        if (c->n_events >= CLIENT_MAX_QUEUED_EVENTS) {
+                cJSON_Delete(ev);
+                return -ENOBUFS;
+        }
+        cJSON_AddItemToArray(c->events, ev);
+        c->n_events++;
+        return 0;
+}
+
+static bool is_event(const cJSON *msg) {
+        return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "event")) &&
+               !cJSON_GetObjectItemCaseSensitive(msg, "id");
+}
+
+/* Checks a response to request id want and fills *ret from it (taking msg). */
+static int take_reply(cJSON *msg, double want, ClientReply *ret) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+        const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+        const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+
+        /* A daemon that could not read our request may answer with a null id; as requests
+         * are answered in order, that answer is still ours. */
+        bool error_without_id = cJSON_IsNull(id) && error;
+        if (!error_without_id && !(cJSON_IsNumber(id) && id->valuedouble == want))
+                goto bad;
+        if (!result == !error)
+                goto bad;
+        if (error &&
+            !(cJSON_IsObject(error) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(error, "code"))))
+                goto bad;
+
+        *ret = (ClientReply){.root = msg, .result = result, .error = error};
+        return 0;
+bad:
+        cJSON_Delete(msg);
+        return -EPROTO;
+}
+
+int client_call(Client *c, const char *cmd, cJSON *args, usec_t timeout, ClientReply *ret) {
+        usec_t deadline = deadline_after(timeout);
+        double id = c->next_id++;
+
+        cJSON *req = cJSON_CreateObject();
+        if (!req || !cJSON_AddNumberToObject(req, "id", id) || !cJSON_AddStringToObject(req, "cmd", cmd)) {
+                cJSON_Delete(req);
+                cJSON_Delete(args);
+                return -ENOMEM;
+        }
+        if (args)
+                cJSON_AddItemToObject(req, "args", args);
+        _cleanup_free_ char *text = cJSON_PrintUnformatted(req);
+        cJSON_Delete(req);
+        if (!text)
+                return -ENOMEM;
+
+        size_t len = strlen(text);
+        char *line = realloc(text, len + 2);
+        if (!line)
+                return -ENOMEM;
+        text = line;
+        memcpy(text + len, "\n", 2);
+
+        int r = send_all(c, text, len + 1, deadline);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                cJSON *msg;
+                r = read_message(c, -1, deadline, &msg);
+                if (r < 0)
+                        return r;
+                if (is_event(msg)) {
+                        r = queue_event(c, msg);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                return take_reply(msg, id, ret);
+        }
+}
+
+int client_hello(Client *c, const char *client_name, usec_t timeout) {
+        cJSON *args = cJSON_CreateObject();
+        if (!args || !cJSON_AddNumberToObject(args, "protocol", NA_PROTOCOL) ||
+            !cJSON_AddStringToObject(args, "client", client_name)) {
+                cJSON_Delete(args);
+                return -ENOMEM;
+        }
+
+        _cleanup_(client_reply_done) ClientReply reply = {};
+        int r = client_call(c, "hello", args, timeout, &reply);
+        if (r < 0)
+                return r;
+        if (reply.error) {
+                const cJSON *code = cJSON_GetObjectItemCaseSensitive(reply.error, "code");
+                return strcmp(code->valuestring, NA_ERR_UNSUPPORTED_PROTOCOL) == 0 ? -EPROTONOSUPPORT
+                                                                                   : -EPROTO;
+        }
+
+        const cJSON *protocol = cJSON_GetObjectItemCaseSensitive(reply.result, "protocol");
+        if (!cJSON_IsNumber(protocol))
+                return -EPROTO;
+        if (protocol->valuedouble != NA_PROTOCOL)
+                return -EPROTONOSUPPORT;
+
+        const char *version =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply.result, "version"));
+        if (version) {
+                c->daemon_version = strdup(version);
+                if (!c->daemon_version)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int client_next_event(Client *c, int stop_fd, usec_t timeout, cJSON **ret) {
+        if (c->n_events > 0) {
+                *ret = cJSON_DetachItemFromArray(c->events, 0);
+                c->n_events--;
+                return 1;
+        }
+
+        cJSON *msg;
+        int r = read_message(c, stop_fd, deadline_after(timeout), &msg);
+        if (r <= 0)
+                return r;
+        if (!is_event(msg)) {
+                /* No request is outstanding, so this cannot be a response. */
+                cJSON_Delete(msg);
+                return -EPROTO;
+        }
+        *ret = msg;
+        return 1;
+}

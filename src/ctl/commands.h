@@ -1,0 +1,12 @@
+/* The verbs of nix-analytics-ctl. Each takes its own argv (argv[0] names the verb), parses
+ * its options, and returns the process exit code (a CtlExit). */
+#pragma once
+
+#include "ctl/ctl.h"
+
+int verb_status(const CtlContext *ctx, int argc, char **argv);
+int verb_list_builds(const CtlContext *ctx, int argc, char **argv);
+int verb_get_build(const CtlContext *ctx, int argc, char **argv);
+int verb_get_history(const CtlContext *ctx, int argc, char **argv);
+int verb_list_invocations(const CtlContext *ctx, int argc, char **argv);
+int verb_snapshot(const CtlContext *ctx, int argc, char **argv);

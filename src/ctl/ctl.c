@@ -1,0 +1,224 @@
+/* Conventions shared by every nix-analytics-ctl command: socket paths, connecting with a
+ * hello, turning daemon errors and transport failures into messages and exit codes. */
+#include "ctl/ctl.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+
+#include "basic/log.h"
+#include "shared/proto.h"
+#include "shared/sockdir.h"
+
+static int resolve_dir(const CtlContext *ctx, const char *socket_name, char **ret) {
+        if (ctx->socket_dir) {
+                char *d = strdup(ctx->socket_dir);
+                if (!d)
+                        return ctl_log_oom();
+                *ret = d;
+                return 0;
+        }
+        int r = sockdir_resolve_env(SOCKDIR_FOR_CLIENT, socket_name, ret);
+        if (r < 0)
+                return log_error_errno(r, "cannot resolve the socket directory: %m");
+        return 0;
+}
+
+int ctl_socket_path(const CtlContext *ctx, const char *socket_name, char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        int r = resolve_dir(ctx, socket_name, &dir);
+        if (r < 0)
+                return r;
+        r = sockdir_socket_path(dir, socket_name, ret);
+        if (r < 0)
+                return log_error_errno(r, "socket path %s/%s: %m", dir, socket_name);
+        return 0;
+}
+
+void ctl_hint_start_daemon(const char *socket_path) {
+        /* The directory is the path up to its last '/'; socket paths always have one. */
+        const char *slash = strrchr(socket_path, '/');
+        int dir_len = slash ? (int) (slash - socket_path) : (int) strlen(socket_path);
+        log_error("start the daemon with 'nix-analyticsd --socket-dir %.*s', or point to a running one "
+                  "with --socket-dir DIR or NIX_ANALYTICS_SOCKET_DIR",
+                  dir_len, socket_path);
+}
+
+int ctl_open(const CtlContext *ctx, Client **ret) {
+        _cleanup_free_ char *path = NULL;
+        if (ctl_socket_path(ctx, NA_CONTROL_SOCKET, &path) < 0)
+                return CTL_EXIT_UNREACHABLE;
+
+        _cleanup_client_free_ Client *c = NULL;
+        int r = client_connect(path, &c);
+        if (r == -ENOMEM)
+                return ctl_exit_oom();
+        if (r < 0) {
+                log_error_errno(r, "cannot connect to the daemon at %s: %m", path);
+                ctl_hint_start_daemon(path);
+                return CTL_EXIT_UNREACHABLE;
+        }
+
+        r = client_hello(c, "nix-analytics-ctl", ctx->timeout);
+        if (r < 0)
+                return ctl_transport_failure(c, r);
+        *ret = TAKE_PTR(c);
+        return CTL_EXIT_OK;
+}
+
+int ctl_transport_failure(Client *c, int r) {
+        const char *path = client_path(c);
+
+        switch (r) {
+        case -ETIMEDOUT:
+                log_error("%s: no answer from the daemon in time (see --timeout)", path);
+                break;
+        case -ECONNRESET:
+                log_error("%s: the daemon closed the connection", path);
+                break;
+        case -EPROTONOSUPPORT:
+                log_error("%s: the daemon does not speak protocol %d", path, NA_PROTOCOL);
+                break;
+        case -EMSGSIZE:
+                log_error("%s: the daemon sent a line longer than %zu MiB", path, CLIENT_MAX_LINE >> 20);
+                break;
+        case -EBADMSG:
+                log_error("%s: the daemon sent a line that is not a JSON object", path);
+                break;
+        case -EPROTO:
+                log_error("%s: unexpected message from the daemon (protocol error)", path);
+                break;
+        case -ENOBUFS:
+                log_error("%s: more than %d events arrived before a response", path,
+                          CLIENT_MAX_QUEUED_EVENTS);
+                break;
+        default:
+                log_error_errno(r, "%s: %m", path);
+        }
+        return CTL_EXIT_PROTOCOL;
+}
+
+static void print_candidates(const cJSON *candidates) {
+        if (!cJSON_IsArray(candidates) || cJSON_GetArraySize(candidates) == 0)
+                return;
+
+        fputs("candidates:", stderr);
+        const cJSON *i;
+        cJSON_ArrayForEach(i, candidates) {
+                if (cJSON_IsString(i)) {
+                        fprintf(stderr, " %s", i->valuestring);
+                        continue;
+                }
+                _cleanup_free_ char *s = cJSON_PrintUnformatted(i);
+                if (s)
+                        fprintf(stderr, " %s", s);
+        }
+        fputc('\n', stderr);
+}
+
+int ctl_call(const CtlContext *ctx, Client *c, const char *cmd, cJSON *args, ClientReply *ret) {
+        ClientReply reply;
+        int r = client_call(c, cmd, args, ctx->timeout, &reply);
+        if (r < 0)
+                return ctl_transport_failure(c, r);
+
+        if (reply.error) {
+                const char *code = cJSON_GetObjectItemCaseSensitive(reply.error, "code")->valuestring;
+                const char *message =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply.error, "message"));
+                log_error("%s: %s", code, message ?: "(no message)");
+                print_candidates(cJSON_GetObjectItemCaseSensitive(reply.error, "candidates"));
+                client_reply_done(&reply);
+                return CTL_EXIT_DAEMON_ERROR;
+        }
+        *ret = reply;
+        return CTL_EXIT_OK;
+}
+
+static int print_text(char *text) {
+        if (!text)
+                return ctl_log_oom();
+        if (fputs(text, stdout) == EOF || putchar('\n') == EOF || fflush(stdout) == EOF) {
+                int r = -errno;
+                free(text);
+                return log_error_errno(r, "cannot write to standard output: %m");
+        }
+        free(text);
+        return 0;
+}
+
+int ctl_print_json(const CtlContext *ctx, const cJSON *v) {
+        int r = print_text(ctx->stdout_is_tty ? cJSON_Print(v) : cJSON_PrintUnformatted(v));
+        return r < 0 ? CTL_EXIT_PROTOCOL : CTL_EXIT_OK;
+}
+
+int ctl_print_json_line(const cJSON *v) {
+        return print_text(cJSON_PrintUnformatted(v));
+}
+
+int ctl_parse_uint(const char *option, const char *s, long long *ret) {
+        if (s[0] < '0' || s[0] > '9')
+                goto bad;
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0 || *end != '\0')
+                goto bad;
+        *ret = v;
+        return 0;
+bad:
+        log_error("%s: expected a non-negative integer, got '%s'", option, s);
+        return -EINVAL;
+}
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+cJSON *ctl_int_or_string(const char *s) {
+        /* Keys and uids are far below 2^53, where a JSON number stays exact; longer digit
+         * strings are left as strings for the daemon to judge. */
+        if (all_digits(s) && strlen(s) <= 15)
+                return cJSON_CreateNumber((double) strtoll(s, NULL, 10));
+        return cJSON_CreateString(s);
+}
+
+int ctl_exit_oom(void) {
+        ctl_log_oom();
+        return CTL_EXIT_PROTOCOL;
+}
+
+int ctl_usage_hint(const char *verb) {
+        if (verb)
+                fprintf(stderr, "Try 'nix-analytics-ctl %s --help'.\n", verb);
+        else
+                fputs("Try 'nix-analytics-ctl --help'.\n", stderr);
+        return CTL_EXIT_USAGE;
+}
+
+int ctl_stop_signal_fd(int *ret) {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+
+        int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0)
+                return log_error_errno(errno, "signalfd: %m");
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                int r = -errno;
+                close(fd);
+                return log_error_errno(r, "sigprocmask: %m");
+        }
+        *ret = fd;
+        return 0;
+}

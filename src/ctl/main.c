@@ -1,0 +1,140 @@
+/* nix-analytics-ctl: global options, then dispatch to one verb. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/log.h"
+#include "ctl/commands.h"
+#include "ctl/ctl.h"
+
+typedef struct Verb {
+        const char *name;
+        int (*run)(const CtlContext *ctx, int argc, char **argv);
+        const char *summary;
+} Verb;
+
+static const Verb verbs[] = {
+        {"status", verb_status, "daemon status and counters"},
+        {"list-builds", verb_list_builds, "builds the daemon knows, with filters"},
+        {"get-build", verb_get_build, "one build, with the tail of its log"},
+        {"get-history", verb_get_history, "finished builds, newest first"},
+        {"list-invocations", verb_list_invocations, "what each client asked for"},
+        {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
+};
+
+static void help(FILE *f) {
+        fputs("Usage: nix-analytics-ctl [OPTIONS] COMMAND [ARGS...]\n"
+              "\n"
+              "Query the nix-analytics daemon and feed it Nix events.\n"
+              "\n"
+              "Commands:\n",
+              f);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                fprintf(f, "  %-18s %s\n", verbs[i].name, verbs[i].summary);
+        fputs("\n"
+              "Options:\n"
+              "  -s, --socket-dir DIR   the daemon's socket directory (default:\n"
+              "                         $NIX_ANALYTICS_SOCKET_DIR, else $XDG_RUNTIME_DIR/nix-analytics\n"
+              "                         when the socket is there, else /run/nix-analytics)\n"
+              "      --timeout SECONDS  wait at most this long for each answer (default 10, 0: forever)\n"
+              "  -h, --help             show this help\n"
+              "      --version          show the version\n"
+              "\n"
+              "BUILD is a build key, a .drv path, a derivation name or a glob over names.\n"
+              "Query results are the daemon's JSON: indented on a terminal, one line otherwise.\n"
+              "'nix-analytics-ctl COMMAND --help' describes a command.\n"
+              "\n"
+              "Exit status:\n"
+              "  0  success\n"
+              "  1  the daemon answered with an error\n"
+              "  2  usage error\n"
+              "  3  the daemon is not reachable (or went away during watch or log --follow)\n"
+              "  4  protocol or I/O error with the daemon\n",
+              f);
+}
+
+static int parse_timeout(const char *s, usec_t *ret) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 || v > 1e9) {
+                log_error("--timeout: expected seconds (0 for none), got '%s'", s);
+                return -EINVAL;
+        }
+        *ret = v == 0 ? CLIENT_NO_TIMEOUT : (usec_t) (v * (double) USEC_PER_SEC);
+        return 0;
+}
+
+static const Verb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100, ARG_TIMEOUT };
+        static const struct option options[] = {
+                {"socket-dir", required_argument, NULL, 's'},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {},
+        };
+
+        log_set_prefix("nix-analytics-ctl");
+        CtlContext ctx = {
+                .timeout = 10 * USEC_PER_SEC,
+                .stdout_is_tty = isatty(STDOUT_FILENO) == 1,
+        };
+
+        int c;
+        /* "+": stop at the verb, whose options are its own. */
+        while ((c = getopt_long(argc, argv, "+hs:", options, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        if (!*optarg) {
+                                log_error("--socket-dir: empty directory");
+                                return ctl_usage_hint(NULL);
+                        }
+                        ctx.socket_dir = optarg;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg, &ctx.timeout) < 0)
+                                return ctl_usage_hint(NULL);
+                        break;
+                case 'h':
+                        help(stdout);
+                        return CTL_EXIT_OK;
+                case ARG_VERSION:
+                        printf("nix-analytics-ctl %s\n", PACKAGE_VERSION);
+                        return CTL_EXIT_OK;
+                default:
+                        return ctl_usage_hint(NULL);
+                }
+        }
+
+        if (optind >= argc) {
+                help(stderr);
+                return CTL_EXIT_USAGE;
+        }
+
+        const Verb *verb = find_verb(argv[optind]);
+        if (!verb) {
+                log_error("unknown command '%s'", argv[optind]);
+                return ctl_usage_hint(NULL);
+        }
+
+        /* getopt names argv[0] in its messages: make them read "nix-analytics-ctl log: ...". */
+        _cleanup_free_ char *name = NULL;
+        if (asprintf(&name, "nix-analytics-ctl %s", verb->name) < 0)
+                return ctl_exit_oom();
+        char **verb_argv = argv + optind;
+        verb_argv[0] = name;
+        optind = 0; /* a full re-initialisation of getopt for the verb's options */
+        return verb->run(&ctx, argc - (int) (verb_argv - argv), verb_argv);
+}
