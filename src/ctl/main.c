@@ -21,6 +21,7 @@ static const Verb verbs[] = {
         {"status", verb_status, "daemon status and counters"},
         {"list-builds", verb_list_builds, "builds the daemon knows, with filters"},
         {"get-build", verb_get_build, "one build, with the tail of its log"},
+        {"log", verb_log, "a build's log lines; -f follows them"},
         {"get-history", verb_get_history, "finished builds, newest first"},
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
