@@ -11,3 +11,4 @@ int verb_get_history(const CtlContext *ctx, int argc, char **argv);
 int verb_list_invocations(const CtlContext *ctx, int argc, char **argv);
 int verb_snapshot(const CtlContext *ctx, int argc, char **argv);
 int verb_log(const CtlContext *ctx, int argc, char **argv);
+int verb_watch(const CtlContext *ctx, int argc, char **argv);

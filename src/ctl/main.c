@@ -25,6 +25,7 @@ static const Verb verbs[] = {
         {"get-history", verb_get_history, "finished builds, newest first"},
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
+        {"watch", verb_watch, "print live events until interrupted"},
 };
 
 static void help(FILE *f) {
