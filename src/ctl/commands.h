@@ -12,3 +12,4 @@ int verb_list_invocations(const CtlContext *ctx, int argc, char **argv);
 int verb_snapshot(const CtlContext *ctx, int argc, char **argv);
 int verb_log(const CtlContext *ctx, int argc, char **argv);
 int verb_watch(const CtlContext *ctx, int argc, char **argv);
+int verb_ingest(const CtlContext *ctx, int argc, char **argv);

@@ -26,6 +26,7 @@ static const Verb verbs[] = {
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
         {"watch", verb_watch, "print live events until interrupted"},
+        {"ingest", verb_ingest, "forward 'nix ... --log-format internal-json' output from stdin"},
 };
 
 static void help(FILE *f) {
