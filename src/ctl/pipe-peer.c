@@ -16,6 +16,8 @@
 
 /* More processes than this sharing one pipe is not a nix pipeline; the rest are ignored. */
 #define MAX_CANDIDATES 64
+/* How many plumbing processes (tee, cat, ...) between nix and us are looked through. */
+#define MAX_HOPS 4
 
 typedef struct Candidate {
         pid_t pid;
@@ -130,16 +132,11 @@ static const Candidate *pick(const Candidate *c, size_t n) {
         return best;
 }
 
-int pipe_peer_find_writer(const char *proc_root, int fd, pid_t self, pid_t *ret) {
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISFIFO(st.st_mode))
-                return -ENOTSUP;
-
+/* The best writer (see pick()) of the pipe with inode ino, other than self. */
+static int find_writer_of(const char *proc_root, ino_t ino, pid_t self, Candidate *ret) {
         /* An anonymous pipe's descriptors read "pipe:[<inode>]" in /proc/<pid>/fd. */
         char want[64];
-        snprintf(want, sizeof(want), "pipe:[%llu]", (unsigned long long) st.st_ino);
+        snprintf(want, sizeof(want), "pipe:[%llu]", (unsigned long long) ino);
 
         _cleanup_(closedirp) DIR *proc = opendir(proc_root);
         if (!proc)
@@ -170,6 +167,50 @@ int pipe_peer_find_writer(const char *proc_root, int fd, pid_t self, pid_t *ret)
         const Candidate *best = pick(candidates, n);
         if (!best)
                 return -ENOENT;
-        *ret = best->pid;
+        *ret = *best;
+        return 0;
+}
+
+/* The inode of pid's stdin when it is a pipe. */
+static int stdin_pipe_of(const char *proc_root, pid_t pid, ino_t *ret) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/%d/fd/0", proc_root, (int) pid) < 0)
+                return -ENOMEM;
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISFIFO(st.st_mode))
+                return -ENOTSUP;
+        *ret = st.st_ino;
+        return 0;
+}
+
+int pipe_peer_find_writer(const char *proc_root, int fd, pid_t self, pid_t *ret) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISFIFO(st.st_mode))
+                return -ENOTSUP;
+
+        /* Through a few plumbing processes ("nix-build ... 2>&1 | tee log | ingest"): while
+         * the writer is not nix and reads a pipe itself, look at who writes into that one. */
+        ino_t ino = st.st_ino;
+        Candidate first = {}, c = {};
+        for (unsigned hop = 0; hop < MAX_HOPS; hop++) {
+                if (find_writer_of(proc_root, ino, self, &c) < 0)
+                        break;
+                if (c.nix) {
+                        *ret = c.pid;
+                        return 0;
+                }
+                if (hop == 0)
+                        first = c;
+                if (stdin_pipe_of(proc_root, c.pid, &ino) < 0)
+                        break;
+                self = c.pid;
+        }
+        if (first.pid <= 0)
+                return -ENOENT;
+        *ret = first.pid;
         return 0;
 }
