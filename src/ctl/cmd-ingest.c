@@ -168,8 +168,9 @@ static void forward_plain(Ingest *g, char *line, size_t len) {
                 return;
         }
         _cleanup_free_ char *rec = cJSON_PrintUnformatted(g->plain_msg);
-        if (rec)
-                (void) sender_queue(g->sender, rec, strlen(rec));
+        size_t rec_len = rec ? strlen(rec) : 0;
+        if (rec && rec_len <= NA_MAX_LINE) /* escaping may have made it too long */
+                (void) sender_queue(g->sender, rec, rec_len);
 }
 
 static bool is_record(const char *line, size_t len) {
@@ -182,7 +183,10 @@ static void process_line(Ingest *g, char *line, size_t len, bool newline) {
         if (is_record(line, len)) {
                 const char *rec = line + strlen(NIX_PREFIX);
                 size_t rec_len = len - strlen(NIX_PREFIX);
-                (void) sender_queue(g->sender, rec, rec_len); /* a drop is counted and reported */
+                /* The daemon would discard it (and count it as oversized); a drop is counted
+                 * and reported. */
+                if (rec_len <= NA_MAX_LINE)
+                        (void) sender_queue(g->sender, rec, rec_len);
                 if (g->echo_level >= 0 && may_echo(rec, rec_len))
                         echo_record(g, rec, rec_len);
                 return;
