@@ -39,8 +39,13 @@ size_t ansi_strip(char *s) {
                                 r++;
                         else if (*r)
                                 r += 2;
-                } else if (*r) {
-                        r++; /* two-byte sequence such as ESC ( B */
+                } else {
+                        /* nF escape such as "ESC ( B" (what tput sgr0 prints): intermediate
+                         * bytes 0x20..0x2f, then one final byte. */
+                        while (*r >= 0x20 && *r <= 0x2f)
+                                r++;
+                        if (*r)
+                                r++;
                 }
         }
         *w = '\0';

@@ -14,8 +14,6 @@
 #include "shared/linebuf.h"
 #include "shared/proto.h"
 
-#define REQUESTS_PER_DISPATCH 64
-
 static void control_conn_free(ControlConn *c) {
         Daemon *d = c->daemon;
         for (unsigned i = 0; i < c->sub.n_follow; i++) {
@@ -168,13 +166,12 @@ static int control_conn_io(sd_event_source *s, int fd, uint32_t revents, void *u
 
         char *line;
         size_t len;
-        unsigned handled = 0;
-        while (!c->dead && handled < REQUESTS_PER_DISPATCH && linebuf_next(c->lines, &line, &len) > 0) {
-                if (len == 0)
-                        continue;
-                commands_dispatch(c, line, len);
-                handled++;
-        }
+        /* Every complete line is answered now: lines left in the buffer would not make the
+         * socket readable again. A client sending faster than it reads fills its output
+         * buffer and is dropped. */
+        while (!c->dead && linebuf_next(c->lines, &line, &len) > 0)
+                if (len > 0)
+                        commands_dispatch(c, line, len);
         if (!c->dead && linebuf_oversized(c->lines) > 0)
                 send_error_and_close(c, NA_ERR_TOO_LARGE, "request line longer than 1 MiB; closing");
         if (c->dead)

@@ -1,8 +1,10 @@
 /* Event connections: Nix (plugin, json-log-path) and ingest streams into the model.
  *
- * These sources run at the highest priority and are read until the kernel has nothing more:
- * with json-log-path Nix's writes block, so a stalled reader would stall builds. Each
- * dispatch reads a bounded number of chunks so that several busy senders share the loop. */
+ * With json-log-path Nix's writes block, so a stalled reader would stall builds: each
+ * dispatch reads up to READS_PER_DISPATCH buffers (hundreds of KiB, thousands of records),
+ * while a control client gets one read per dispatch. Ingestion thus gets the lion's share of
+ * the loop without a strict priority, which would starve control requests and timers for as
+ * long as a sender keeps the socket readable. */
 #include "daemon/event-conn.h"
 
 #include <errno.h>
@@ -147,8 +149,6 @@ int event_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *userda
                 int r = model_source_new(d->model, cred.pid, cred.uid, trusted, now_realtime(), &c->source);
                 if (r >= 0)
                         r = sd_event_add_io(d->event, &c->io, cfd, EPOLLIN, event_conn_io, c);
-                if (r >= 0)
-                        r = sd_event_source_set_priority(c->io, SD_EVENT_PRIORITY_IMPORTANT);
                 c->next = d->event_conns;
                 if (d->event_conns)
                         d->event_conns->prev = c;

@@ -219,9 +219,9 @@ static int setup_loop(Daemon *d) {
             (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
 
-        /* Ingestion first, always: a stalled reader would stall Nix. */
+        /* All sources share one priority: sd-event then serves pending sources oldest first,
+         * and ingestion is favoured by how much each event dispatch reads (event-conn.c). */
         if ((r = sd_event_add_io(d->event, &d->events_listener, d->events_fd, EPOLLIN, event_conn_accept, d)) < 0 ||
-            (r = sd_event_source_set_priority(d->events_listener, SD_EVENT_PRIORITY_IMPORTANT)) < 0 ||
             (r = sd_event_add_io(d->event, &d->control_listener, d->control_fd, EPOLLIN, control_conn_accept, d)) < 0 ||
             (r = sd_event_add_post(d->event, &d->post, on_post, d)) < 0 ||
             (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) < 0 ||

@@ -857,10 +857,17 @@ static int apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         return 0;
 }
 
-int model_apply(Model *m, Source *s, const NixRecord *rec, usec_t now) {
-        s->events++;
-        m->counters.events++;
+static void model_evict(Model *m);
 
+/* Finished builds past the limit are dropped from the ingestion path itself, in batches,
+ * so memory stays flat however busy the loop is. */
+static void model_evict_if_needed(Model *m) {
+        uint32_t slack = MAX(m->config.max_finished / 16, 64u);
+        if (m->n_finished > m->config.max_finished + slack)
+                model_evict(m);
+}
+
+static int model_apply_record(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         switch (rec->action) {
         case NIX_ACTION_HELLO:
                 return source_apply_hello(m, s, &rec->hello);
@@ -883,6 +890,14 @@ int model_apply(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         default:
                 return 0;
         }
+}
+
+int model_apply(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        s->events++;
+        m->counters.events++;
+        int r = model_apply_record(m, s, rec, now);
+        model_evict_if_needed(m);
+        return r;
 }
 
 void model_source_count_bad(Model *m, Source *s, uint64_t n) {

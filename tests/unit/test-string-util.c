@@ -81,10 +81,7 @@ static void test_ansi_strip_two_byte(void **state) {
 
 static void test_ansi_strip_intermediates(void **state) {
         /* ESC, intermediate bytes 0x20..0x2f, then a final byte (ECMA-35 "nF" sequences).
-         * "ESC ( B" is what `tput sgr0` prints on xterm, so it is common in build output.
-         * KNOWN BUG: ansi_strip() treats it as a two-byte sequence and leaves the 'B'.
-         * Remove the skip() once src/basic/string-util.c consumes the intermediates. */
-        skip();
+         * "ESC ( B" is what `tput sgr0` prints on xterm, so it is common in build output. */
         assert_strip("\033(Bx", "x");
         assert_strip("\033(B\033[mnormal", "normal");
         assert_strip("\033)0\033#8x", "x");
