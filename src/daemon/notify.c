@@ -25,6 +25,14 @@ static void broadcast(Daemon *d, const char *line, size_t len, bool (*wants)(con
                         control_conn_send(c, line, len);
 }
 
+/* Serialising costs far more than asking: nobody subscribed, nothing is built. */
+static bool anyone_wants(Daemon *d, bool (*wants)(const ControlConn *c)) {
+        for (ControlConn *c = d->control_conns; c; c = c->next)
+                if (!c->dead && wants(c))
+                        return true;
+        return false;
+}
+
 static bool wants_builds(const ControlConn *c) {
         return c->sub.builds;
 }
@@ -89,7 +97,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 }
         }
 
-        if (kinds & ~(1u << CHANGE_LOG)) {
+        if ((kinds & ~(1u << CHANGE_LOG)) && anyone_wants(d, wants_builds)) {
                 size_t len;
                 _cleanup_free_ char *line =
                         object_event("build", change_name(kinds), "build", build_to_json(b, now, 0), &len);
@@ -97,7 +105,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                         broadcast(d, line, len, wants_builds);
         }
 
-        if (kinds & (1u << CHANGE_FINISHED)) {
+        if ((kinds & (1u << CHANGE_FINISHED)) && b->followers > 0) {
                 for (ControlConn *c = d->control_conns; c; c = c->next) {
                         int i = c->dead ? -1 : follow_index(c, b->key);
                         if (i < 0)
@@ -120,6 +128,8 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
 
 static void on_invocation(void *userdata, Invocation *inv, unsigned kinds) {
         Daemon *d = userdata;
+        if (!anyone_wants(d, wants_invocations))
+                return;
         size_t len;
         _cleanup_free_ char *line = object_event("invocation", change_name(kinds), "invocation",
                                                  invocation_to_json(inv), &len);
@@ -129,6 +139,8 @@ static void on_invocation(void *userdata, Invocation *inv, unsigned kinds) {
 
 static void on_source(void *userdata, Source *s, unsigned kinds) {
         Daemon *d = userdata;
+        if (!anyone_wants(d, wants_sources))
+                return;
         const char *kind = kinds & (1u << CHANGE_FINISHED) ? "disconnected"
                            : kinds & (1u << CHANGE_NEW)    ? "connected"
                                                            : "changed";
