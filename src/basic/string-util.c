@@ -13,6 +13,15 @@ const char *startswith(const char *s, const char *prefix) {
         return s + l;
 }
 
+bool string_is_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
 size_t ansi_strip(char *s) {
         char *w = s;
         const char *r = s;

@@ -7,6 +7,9 @@
 /* Returns a pointer just past the prefix in s, or NULL when s does not start with it. */
 const char *startswith(const char *s, const char *prefix);
 
+/* True when s is non-empty and only ASCII digits. */
+bool string_is_digits(const char *s);
+
 /* Removes ANSI/VT100 escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL/ST",
  * and two-byte ESC sequences) in place. Returns the new length. */
 size_t ansi_strip(char *s);

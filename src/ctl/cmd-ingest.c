@@ -370,16 +370,7 @@ static int setup_signals(int *ret_sigint_fd) {
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGINT);
-        int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (fd < 0)
-                return log_error_errno(errno, "signalfd: %m");
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
-                int r = -errno;
-                close(fd);
-                return log_error_errno(r, "sigprocmask: %m");
-        }
-        *ret_sigint_fd = fd;
-        return 0;
+        return ctl_signal_fd(&mask, ret_sigint_fd);
 }
 
 /* After EOF: whether to stop now, warning about what could not be delivered. */

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 
 #include "basic/log.h"
+#include "basic/string-util.h"
 #include "shared/proto.h"
 #include "shared/sockdir.h"
 
@@ -174,19 +175,10 @@ bad:
         return -EINVAL;
 }
 
-static bool all_digits(const char *s) {
-        if (!*s)
-                return false;
-        for (; *s; s++)
-                if (*s < '0' || *s > '9')
-                        return false;
-        return true;
-}
-
 cJSON *ctl_int_or_string(const char *s) {
         /* Keys and uids are far below 2^53, where a JSON number stays exact; longer digit
          * strings are left as strings for the daemon to judge. */
-        if (all_digits(s) && strlen(s) <= 15)
+        if (string_is_digits(s) && strlen(s) <= 15)
                 return cJSON_CreateNumber((double) strtoll(s, NULL, 10));
         return cJSON_CreateString(s);
 }
@@ -210,7 +202,11 @@ int ctl_stop_signal_fd(int *ret) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGHUP);
+        return ctl_signal_fd(&mask, ret);
+}
 
+int ctl_signal_fd(const sigset_t *mask_in, int *ret) {
+        sigset_t mask = *mask_in;
         int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (fd < 0)
                 return log_error_errno(errno, "signalfd: %m");

@@ -2,6 +2,8 @@
  * exit codes, and the steps of talking to the control socket with messages for the user. */
 #pragma once
 
+#include <signal.h>
+
 #include <errno.h>
 #include <stdbool.h>
 
@@ -72,3 +74,5 @@ int ctl_usage_hint(const char *verb);
 /* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd that becomes readable when one
  * arrives, so long-running verbs can end cleanly (exit 0) from their poll loop. */
 int ctl_stop_signal_fd(int *ret);
+/* The same for the signals in mask. */
+int ctl_signal_fd(const sigset_t *mask, int *ret);

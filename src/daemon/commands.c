@@ -11,6 +11,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -44,15 +45,6 @@ typedef int (*CommandHandler)(ControlConn *c, const ControlRequest *req, Reply *
 
 /* ---- build targets ---- */
 
-static bool all_digits(const char *s) {
-        if (!*s)
-                return false;
-        for (; *s; s++)
-                if (*s < '0' || *s > '9')
-                        return false;
-        return true;
-}
-
 /* Resolves a build target (key, drv path, name or glob). On several matches, a single
  * active one wins; otherwise the answer is "ambiguous" with the candidates. */
 static int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret) {
@@ -69,7 +61,7 @@ static int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret) 
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"build\" must be a key or a string");
 
         const char *t = target->valuestring;
-        if (all_digits(t)) {
+        if (string_is_digits(t)) {
                 Build *b = model_build_by_key(d->model, strtoull(t, NULL, 10));
                 if (!b)
                         return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %s", t);
@@ -234,7 +226,7 @@ static int parse_filter(const ControlRequest *req, BuildFilter *f, Reply *r) {
                 f->requester_uid = -1;
                 if (cJSON_IsNumber(v))
                         f->requester_uid = (long long) v->valuedouble;
-                else if (cJSON_IsString(v) && all_digits(v->valuestring))
+                else if (cJSON_IsString(v) && string_is_digits(v->valuestring))
                         f->requester_uid = strtoll(v->valuestring, NULL, 10);
                 else if (cJSON_IsString(v))
                         f->requester_user = v->valuestring;
