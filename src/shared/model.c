@@ -21,6 +21,7 @@
 #include "shared/proc.h"
 #include "shared/proto.h"
 #include "shared/storepath.h"
+#include "shared/model-internal.h"
 
 #define OUTPUT_RECHECKS 5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
@@ -28,27 +29,6 @@
 #define DRV_MAX_SIZE (64u << 20)
 #define FAILURE_MESSAGE_MAX 4096
 
-struct Model {
-        ModelConfig config;
-
-        Build *builds_by_key; /* hh_key */
-        Build *first, *last;  /* by key */
-        uint64_t next_key;
-        uint32_t n_finished;
-
-        Source *sources; /* hh by id */
-        Source *sources_first, *sources_last;
-        uint64_t next_source_id;
-        uint32_t sources_waiting; /* gone sources whose nix process may still run */
-
-        ModelCounters counters;
-
-        Build *dirty_builds;
-        Invocation *dirty_invocations;
-        Source *dirty_sources;
-
-        usec_t next_lost_check; /* monotonic */
-};
 
 static const char *const build_state_table[_BUILD_STATE_MAX] = {
         [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running", [BUILD_FROZEN] = "frozen",
@@ -119,7 +99,7 @@ int model_new(const ModelConfig *config, Model **ret) {
 
 /* ---- change tracking ---- */
 
-static void build_mark(Model *m, Build *b, ChangeKind k) {
+void build_mark(Model *m, Build *b, ChangeKind k) {
         b->dirty_kinds |= 1u << k;
         if (!b->dirty) {
                 b->dirty = true;
@@ -219,63 +199,8 @@ static int requester_copy(const Requester *from, Requester *to) {
         return 0;
 }
 
-/* ---- log ring ---- */
-
-static int log_ring_push(LogRing *ring, uint32_t cap, const char *line) {
-        if (!ring->lines) {
-                ring->lines = calloc(cap, sizeof(char *));
-                if (!ring->lines)
-                        return -ENOMEM;
-                ring->cap = cap;
-        }
-        char *copy = strdup(line);
-        if (!copy)
-                return -ENOMEM;
-        if (ring->count < ring->cap) {
-                ring->lines[(ring->head + ring->count) % ring->cap] = copy;
-                ring->count++;
-        } else {
-                free(ring->lines[ring->head]);
-                ring->lines[ring->head] = copy;
-                ring->head = (ring->head + 1) % ring->cap;
-        }
-        ring->total++;
-        return 0;
-}
-
-/* Keeps only the newest keep lines, in a right-sized array. */
-static void log_ring_shrink(LogRing *ring, uint32_t keep) {
-        if (!ring->lines || ring->cap <= keep)
-                return;
-        char **lines = calloc(keep ? keep : 1, sizeof(char *));
-        if (!lines)
-                return; /* keep the big ring; memory pressure is not a reason to lose data */
-        uint32_t n = MIN(keep, ring->count);
-        for (uint32_t i = 0; i < ring->count; i++) {
-                char *l = ring->lines[(ring->head + i) % ring->cap];
-                if (i >= ring->count - n)
-                        lines[i - (ring->count - n)] = l;
-                else
-                        free(l);
-        }
-        free(ring->lines);
-        ring->lines = lines;
-        ring->cap = keep ? keep : 1;
-        ring->head = 0;
-        ring->count = n;
-}
-
-static void log_ring_done(LogRing *ring) {
-        for (uint32_t i = 0; i < ring->count; i++)
-                free(ring->lines[(ring->head + i) % ring->cap]);
-        free(ring->lines);
-        *ring = (LogRing) {};
-}
-
 const char *build_log_line(const Build *b, uint32_t i) {
-        if (i >= b->log.count)
-                return NULL;
-        return b->log.lines[(b->log.head + i) % b->log.cap];
+        return log_ring_line(&b->log, i);
 }
 
 /* ---- builds ---- */
@@ -290,7 +215,7 @@ static void build_set_state(Model *m, Build *b, BuildState st) {
         b->state = st;
 }
 
-static Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now) {
+Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now) {
         Build *b = calloc(1, sizeof(*b));
         if (!b)
                 return NULL;
@@ -372,7 +297,7 @@ static void build_free(Model *m, Build *b) {
         free(b);
 }
 
-static void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
+void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         if (build_state_is_final(b->state))
                 return;
         build_set_state(m, b, st);
@@ -384,7 +309,7 @@ static void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         build_mark(m, b, CHANGE_FINISHED);
 }
 
-static int build_set_failure(Build *b, FailureKind kind, const char *message) {
+int build_set_failure(Build *b, FailureKind kind, const char *message) {
         char *msg = NULL;
         if (message) {
                 /* First line only, without Nix's trailing ';' before "last N log lines". */
@@ -477,7 +402,7 @@ static void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
 }
 
 /* The build for drv in this invocation that a new event should attach to. */
-static Build *invocation_find_build(Invocation *inv, const char *drv) {
+Build *invocation_find_build(Invocation *inv, const char *drv) {
         Build *b = NULL;
         HASH_FIND(hh_drv, inv->by_drv, drv, strlen(drv), b);
         return b;
@@ -733,130 +658,6 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         }
 }
 
-/* Parses an unsigned decimal right after prefix in text. */
-static bool parse_after(const char *text, const char *prefix, long *ret) {
-        const char *p = strstr(text, prefix);
-        if (!p)
-                return false;
-        p += strlen(prefix);
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno != 0 || end == p)
-                return false;
-        *ret = v;
-        return true;
-}
-
-/* Build failures are only visible in Nix's error messages: attach them to the build. */
-static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
-        _cleanup_free_ char *drv = NULL;
-        int r = store_path_find_drv(m->config.store_dir, text, &drv);
-        if (r <= 0)
-                return r;
-
-        Invocation *inv = &s->invocation;
-        Build *b = invocation_find_build(inv, drv);
-        long n;
-
-        if (strstr(text, "dependencies of derivation") && strstr(text, "failed to build")) {
-                if (!b) {
-                        b = build_new(m, inv, drv, BUILD_QUEUED, now);
-                        if (!b)
-                                return -ENOMEM;
-                }
-                if (build_state_is_final(b->state) || b->state != BUILD_QUEUED)
-                        return 0;
-                if (build_set_failure(b, FAILURE_DEPENDENCY, text) < 0)
-                        return -ENOMEM;
-                build_finish(m, b, BUILD_FAILED, now);
-                return 0;
-        }
-        if (!b)
-                return 0;
-
-        if (strstr(text, "builder for") && parse_after(text, "failed with exit code ", &n)) {
-                r = build_set_failure(b, FAILURE_EXIT_CODE, text);
-                b->exit_code = (int) n;
-        } else if (strstr(text, "builder for") && parse_after(text, "failed due to signal ", &n)) {
-                r = build_set_failure(b, FAILURE_SIGNAL, text);
-                b->signal = (int) n;
-        } else if (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS)
-                r = build_set_failure(b, FAILURE_OTHER, text);
-        else
-                return 0;
-        if (r < 0)
-                return r;
-
-        /* The message may come after the stop, while outputs are being looked for again. */
-        if (b->state == BUILD_RUNNING && b->n_activities_open == 0)
-                build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
-        else if (b->state == BUILD_FAILED && b->failure != FAILURE_NO_OUTPUTS)
-                build_mark(m, b, CHANGE_CHANGED);
-        return 0;
-}
-
-/* "these N derivations will be built:" / "this derivation will be built:" followed by the
- * paths, one per line: in one message (newer Nix) or one message per line (2.8). */
-static int apply_plan_line(Model *m, Source *s, const char *line, usec_t now) {
-        while (*line == ' ')
-                line++;
-        if (!s->expect_is_build || !store_path_valid(m->config.store_dir, line))
-                return 0;
-        if (invocation_find_build(&s->invocation, line))
-                return 0;
-        return build_new(m, &s->invocation, line, BUILD_QUEUED, now) ? 0 : -ENOMEM;
-}
-
-static int apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now) {
-        Invocation *inv = &s->invocation;
-        const char *text = rec->text ? rec->text : "";
-        long n;
-        int r;
-
-        inv->messages++;
-
-        if (s->expect_drv_lines > 0 && text[0] == ' ') {
-                s->expect_drv_lines--;
-                return apply_plan_line(m, s, text, now);
-        }
-        s->expect_drv_lines = 0;
-
-        const char *body = text;
-        const char *e = startswith(body, "error: ");
-        if (e)
-                body = e;
-
-        if (parse_after(body, "these ", &n) && (strstr(body, " will be built:") || strstr(body, " will be fetched"))) {
-                s->expect_is_build = strstr(body, " will be built:") != NULL;
-                s->expect_drv_lines = n;
-        } else if (startswith(body, "this derivation will be built:")) {
-                s->expect_is_build = true;
-                s->expect_drv_lines = 1;
-        } else if (startswith(body, "this path will be fetched")) {
-                s->expect_is_build = false;
-                s->expect_drv_lines = 1;
-        } else if (rec->level == 0 && e) {
-                return apply_error_message(m, s, rec->raw_msg ? rec->raw_msg : body, now);
-        } else
-                return 0;
-
-        /* Newer Nix: the list follows in the same message. */
-        const char *nl = strchr(text, '\n');
-        while (nl && s->expect_drv_lines > 0) {
-                const char *line = nl + 1;
-                nl = strchr(line, '\n');
-                _cleanup_free_ char *copy = strndup(line, nl ? (size_t) (nl - line) : strlen(line));
-                if (!copy)
-                        return -ENOMEM;
-                s->expect_drv_lines--;
-                r = apply_plan_line(m, s, copy, now);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static void model_evict(Model *m);
 
 /* Finished builds past the limit are dropped from the ingestion path itself, in batches,
@@ -878,7 +679,7 @@ static int model_apply_record(Model *m, Source *s, const NixRecord *rec, usec_t 
         case NIX_ACTION_RESULT:
                 return apply_result(m, s, rec, now);
         case NIX_ACTION_MSG:
-                return apply_msg(m, s, rec, now);
+                return model_apply_msg(m, s, rec, now);
         case NIX_ACTION_DROPPED:
                 if (rec->dropped < 0)
                         return -EPROTO;

@@ -15,6 +15,7 @@
 #include <uthash.h>
 
 #include "basic/time-util.h"
+#include "shared/logring.h"
 #include "shared/nixlog.h"
 
 typedef enum BuildState {
@@ -61,12 +62,6 @@ typedef struct Phase {
         usec_t time;
 } Phase;
 
-/* The last lines of a build's log. */
-typedef struct LogRing {
-        char **lines;
-        uint32_t cap, head, count; /* head: index of the oldest line */
-        uint64_t total;            /* lines ever received */
-} LogRing;
 
 typedef struct Source Source;
 typedef struct Invocation Invocation;

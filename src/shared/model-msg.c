@@ -1,0 +1,135 @@
+/* What Nix's messages say about builds. Success is not an event in Nix's log: failures
+ * ("builder for … failed with exit code 3", "N dependencies of derivation … failed to build")
+ * and the plan of an invocation ("these N derivations will be built:") are only messages. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "shared/model-internal.h"
+#include "shared/storepath.h"
+
+/* Parses an unsigned decimal right after prefix in text. */
+static bool parse_after(const char *text, const char *prefix, long *ret) {
+        const char *p = strstr(text, prefix);
+        if (!p)
+                return false;
+        p += strlen(prefix);
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno != 0 || end == p)
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* Build failures are only visible in Nix's error messages: attach them to the build. */
+static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
+        _cleanup_free_ char *drv = NULL;
+        int r = store_path_find_drv(m->config.store_dir, text, &drv);
+        if (r <= 0)
+                return r;
+
+        Invocation *inv = &s->invocation;
+        Build *b = invocation_find_build(inv, drv);
+        long n;
+
+        if (strstr(text, "dependencies of derivation") && strstr(text, "failed to build")) {
+                if (!b) {
+                        b = build_new(m, inv, drv, BUILD_QUEUED, now);
+                        if (!b)
+                                return -ENOMEM;
+                }
+                if (build_state_is_final(b->state) || b->state != BUILD_QUEUED)
+                        return 0;
+                if (build_set_failure(b, FAILURE_DEPENDENCY, text) < 0)
+                        return -ENOMEM;
+                build_finish(m, b, BUILD_FAILED, now);
+                return 0;
+        }
+        if (!b)
+                return 0;
+
+        if (strstr(text, "builder for") && parse_after(text, "failed with exit code ", &n)) {
+                r = build_set_failure(b, FAILURE_EXIT_CODE, text);
+                b->exit_code = (int) n;
+        } else if (strstr(text, "builder for") && parse_after(text, "failed due to signal ", &n)) {
+                r = build_set_failure(b, FAILURE_SIGNAL, text);
+                b->signal = (int) n;
+        } else if (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS)
+                r = build_set_failure(b, FAILURE_OTHER, text);
+        else
+                return 0;
+        if (r < 0)
+                return r;
+
+        /* The message may come after the stop, while outputs are being looked for again. */
+        if (b->state == BUILD_RUNNING && b->n_activities_open == 0)
+                build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
+        else if (b->state == BUILD_FAILED && b->failure != FAILURE_NO_OUTPUTS)
+                build_mark(m, b, CHANGE_CHANGED);
+        return 0;
+}
+
+/* "these N derivations will be built:" / "this derivation will be built:" followed by the
+ * paths, one per line: in one message (newer Nix) or one message per line (2.8). */
+static int apply_plan_line(Model *m, Source *s, const char *line, usec_t now) {
+        while (*line == ' ')
+                line++;
+        if (!s->expect_is_build || !store_path_valid(m->config.store_dir, line))
+                return 0;
+        if (invocation_find_build(&s->invocation, line))
+                return 0;
+        return build_new(m, &s->invocation, line, BUILD_QUEUED, now) ? 0 : -ENOMEM;
+}
+
+int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        Invocation *inv = &s->invocation;
+        const char *text = rec->text ? rec->text : "";
+        long n;
+        int r;
+
+        inv->messages++;
+
+        if (s->expect_drv_lines > 0 && text[0] == ' ') {
+                s->expect_drv_lines--;
+                return apply_plan_line(m, s, text, now);
+        }
+        s->expect_drv_lines = 0;
+
+        const char *body = text;
+        const char *e = startswith(body, "error: ");
+        if (e)
+                body = e;
+
+        if (parse_after(body, "these ", &n) && (strstr(body, " will be built:") || strstr(body, " will be fetched"))) {
+                s->expect_is_build = strstr(body, " will be built:") != NULL;
+                s->expect_drv_lines = n;
+        } else if (startswith(body, "this derivation will be built:")) {
+                s->expect_is_build = true;
+                s->expect_drv_lines = 1;
+        } else if (startswith(body, "this path will be fetched")) {
+                s->expect_is_build = false;
+                s->expect_drv_lines = 1;
+        } else if (rec->level == 0 && e) {
+                return apply_error_message(m, s, rec->raw_msg ? rec->raw_msg : body, now);
+        } else
+                return 0;
+
+        /* Newer Nix: the list follows in the same message. */
+        const char *nl = strchr(text, '\n');
+        while (nl && s->expect_drv_lines > 0) {
+                const char *line = nl + 1;
+                nl = strchr(line, '\n');
+                _cleanup_free_ char *copy = strndup(line, nl ? (size_t) (nl - line) : strlen(line));
+                if (!copy)
+                        return -ENOMEM;
+                s->expect_drv_lines--;
+                r = apply_plan_line(m, s, copy, now);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
