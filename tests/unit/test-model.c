@@ -254,6 +254,24 @@ static void test_missing_outputs_then_message(void **state) {
         assert_int_equal(find(f->m, "d")->signal, 9);
 }
 
+static void test_failure_ends_build_before_stop(void **state) {
+        /* Nix 2.8 with -k may send the stop of a failed build only when the whole invocation
+         * ends: the failure message is the end of the build. */
+        Fixture *f = fx(state);
+        Source *s;
+        assert_int_equal(model_source_new(f->m, 999996, 0, true, 1, &s), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HD "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HD "-d.drv' failed with exit code 2\"}", f->store), 0);
+        assert_state(f->m, "d", BUILD_FAILED);
+        assert_int_equal(find(f->m, "d")->finished, 1000 * USEC_PER_SEC);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":1}"), 0);
+        assert_state(f->m, "d", BUILD_FAILED);
+        assert_int_equal(find(f->m, "d")->exit_code, 2);
+        ModelCounters c;
+        model_counters(f->m, &c);
+        assert_int_equal(c.by_state[BUILD_FAILED], 1);
+}
+
 static void test_missing_outputs_no_reason(void **state) {
         Fixture *f = fx(state);
         Source *s;
@@ -393,6 +411,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_graph_states, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_colliding_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_outputs_then_message, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failure_ends_build_before_stop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_outputs_no_reason, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lost_when_nix_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_log_ring_and_eviction, setup, teardown),
