@@ -26,11 +26,11 @@
 
 #include <cjson/cJSON.h>
 
-#define ID_WIDTH 15        /* activity ids: 15 decimal digits, first one non-zero */
-#define HASH_WIDTH 32      /* store path hash: nix base32 */
-#define ROUND_BUILDS 8     /* builds per round */
-#define MAX_ACTIVE 3       /* builds running at once inside a round (-j3) */
-#define N_TEMPLATES 4      /* distinct pre-generated rounds */
+#define ID_WIDTH     15 /* activity ids: 15 decimal digits, first one non-zero */
+#define HASH_WIDTH   32 /* store path hash: nix base32 */
+#define ROUND_BUILDS 8  /* builds per round */
+#define MAX_ACTIVE   3  /* builds running at once inside a round (-j3) */
+#define N_TEMPLATES  4  /* distinct pre-generated rounds */
 
 static const char nix32[] = "0123456789abcdfghijklmnpqrsvwxyz";
 
@@ -138,7 +138,7 @@ static void round_patch_here(struct round *r, unsigned build, enum patch_kind ki
                 r->patches_cap = r->patches_cap ? r->patches_cap * 2 : 1024;
                 r->patches = xrealloc(r->patches, r->patches_cap * sizeof *r->patches);
         }
-        r->patches[r->n_patches++] = (struct patch){ .off = r->len, .build = build, .kind = kind };
+        r->patches[r->n_patches++] = (struct patch){.off = r->len, .build = build, .kind = kind};
         /* placeholder, rewritten before every send */
         if (kind != PATCH_HASH)
                 round_puts(r, "100000000000000");
@@ -170,10 +170,11 @@ static void round_printf(struct round *r, const char *fmt, ...) {
 /* The activity id of the invocation-wide "builds" activity that carries progress results. */
 #define BUILDS_ACT_ID "900000000000002"
 
-static const char *const phase_names[] = { "unpackPhase", "configurePhase", "buildPhase", "installPhase" };
-static const char *const words[] = { "gcc", "-O2", "-c", "src/main.c", "-o", "main.o", "checking", "for",
-                                     "unistd.h...", "yes", "CC", "libfoo.la", "make[2]:", "Entering",
-                                     "directory", "'/build/source'", "installing", "ok", "PASS:", "test" };
+static const char *const phase_names[] = {"unpackPhase", "configurePhase", "buildPhase", "installPhase"};
+static const char *const words[] = {
+        "gcc",         "-O2", "-c",    "src/main.c", "-o",       "main.o",   "checking",  "for",
+        "unistd.h...", "yes", "CC",    "libfoo.la",  "make[2]:", "Entering", "directory", "'/build/source'",
+        "installing",  "ok",  "PASS:", "test"};
 
 static void emit_log_line(struct round *r, uint64_t *rng, unsigned b) {
         /* "text" of 60-120 bytes, like compiler and make output */
@@ -200,7 +201,8 @@ static void emit_log_line(struct round *r, uint64_t *rng, unsigned b) {
 }
 
 static void emit_progress(struct round *r, unsigned done, unsigned expected, unsigned running) {
-        round_printf(r, "{\"action\":\"result\",\"fields\":[%u,%u,%u,0],\"id\":" BUILDS_ACT_ID ",\"type\":105}",
+        round_printf(r,
+                     "{\"action\":\"result\",\"fields\":[%u,%u,%u,0],\"id\":" BUILDS_ACT_ID ",\"type\":105}",
                      done, expected, running);
         round_end_record(r);
 }
@@ -223,7 +225,9 @@ static void round_generate(struct round *r, uint64_t seed) {
                         /* what Nix prints before a build: a short "querying" activity */
                         round_puts(r, "{\"action\":\"start\",\"id\":");
                         round_patch_here(r, b, PATCH_QID);
-                        round_puts(r, ",\"level\":6,\"text\":\"querying info about missing paths\",\"type\":0}");
+                        round_puts(
+                                r,
+                                ",\"level\":6,\"text\":\"querying info about missing paths\",\"type\":0}");
                         round_end_record(r);
                         round_puts(r, "{\"action\":\"stop\",\"id\":");
                         round_patch_here(r, b, PATCH_QID);
@@ -247,7 +251,8 @@ static void round_generate(struct round *r, uint64_t seed) {
 
                 /* phases at 0, 1/4, 1/2, 3/4 of the build's output */
                 if (phase[b] < 4 && lines_done[b] >= lines_total[b] * phase[b] / 4) {
-                        round_printf(r, "{\"action\":\"result\",\"fields\":[\"%s\"],\"id\":", phase_names[phase[b]]);
+                        round_printf(r, "{\"action\":\"result\",\"fields\":[\"%s\"],\"id\":",
+                                     phase_names[phase[b]]);
                         round_patch_here(r, b, PATCH_ID);
                         round_puts(r, ",\"type\":104}");
                         round_end_record(r);
@@ -311,7 +316,7 @@ static void round_patch(struct round *r, uint64_t serial0) {
 }
 
 static int connect_unix(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof sa.sun_path)
                 die("socket path too long: %s", path);
         strcpy(sa.sun_path, path);
@@ -493,7 +498,7 @@ struct prober {
 
 static void *prober_run(void *arg) {
         struct prober *p = arg;
-        struct control c = { .fd = connect_unix(p->socket_path) };
+        struct control c = {.fd = connect_unix(p->socket_path)};
         while (!atomic_load(&p->stop)) {
                 uint64_t total;
                 double q0 = now_s();
@@ -587,13 +592,27 @@ int main(int argc, char **argv) {
 
         while ((opt = getopt(argc, argv, "s:n:c:p:k:h")) != -1) {
                 switch (opt) {
-                case 's': dir = optarg; break;
-                case 'n': records = strtoull(optarg, NULL, 10); break;
-                case 'c': conns = (unsigned) strtoul(optarg, NULL, 10); break;
-                case 'p': pid = atoi(optarg); break;
-                case 'k': every = strtoull(optarg, NULL, 10); break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 's':
+                        dir = optarg;
+                        break;
+                case 'n':
+                        records = strtoull(optarg, NULL, 10);
+                        break;
+                case 'c':
+                        conns = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'p':
+                        pid = atoi(optarg);
+                        break;
+                case 'k':
+                        every = strtoull(optarg, NULL, 10);
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
                 }
         }
         if (!dir || optind != argc || records == 0 || conns == 0 || conns > 64 || every == 0) {
@@ -605,7 +624,7 @@ int main(int argc, char **argv) {
         snprintf(ev_path, sizeof ev_path, "%s/events.sock", dir);
         snprintf(ct_path, sizeof ct_path, "%s/control.sock", dir);
 
-        struct round rounds[N_TEMPLATES] = { 0 };
+        struct round rounds[N_TEMPLATES] = {0};
         size_t recs_per_cycle = 0, bytes_per_cycle = 0;
         for (unsigned t = 0; t < N_TEMPLATES; t++) {
                 round_generate(&rounds[t], t + 1);
@@ -615,37 +634,43 @@ int main(int argc, char **argv) {
         fprintf(stderr, "replay: %u templates, %zu records, %.1f bytes/record on average\n", N_TEMPLATES,
                 recs_per_cycle, (double) bytes_per_cycle / (double) recs_per_cycle);
 
-        struct control ctl = { .fd = connect_unix(ct_path) };
+        struct control ctl = {.fd = connect_unix(ct_path)};
         uint64_t base = 0;
         if (control_status(&ctl, &base, NULL) < 0)
                 die("no status answer on %s", ct_path);
 
-        struct gate gate = { .lock = PTHREAD_MUTEX_INITIALIZER,
-                             .moved = PTHREAD_COND_INITIALIZER,
-                             .arrived = PTHREAD_COND_INITIALIZER };
+        struct gate gate = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                            .moved = PTHREAD_COND_INITIALIZER,
+                            .arrived = PTHREAD_COND_INITIALIZER};
         struct sender *senders = calloc(conns, sizeof *senders);
         if (!senders)
                 die("out of memory");
         for (unsigned i = 0; i < conns; i++) {
                 senders[i] = (struct sender){
-                        .socket_path = ev_path, .rounds = rounds, .gate = &gate, .index = i, .count = conns,
-                        .records = share(records, i, conns), .id_base = (uint64_t) i * 10000000000ULL,
+                        .socket_path = ev_path,
+                        .rounds = rounds,
+                        .gate = &gate,
+                        .index = i,
+                        .count = conns,
+                        .records = share(records, i, conns),
+                        .id_base = (uint64_t) i * 10000000000ULL,
                 };
                 if (pthread_create(&senders[i].thread, NULL, sender_run, &senders[i]) != 0)
                         die("pthread_create failed");
         }
 
-        struct prober prober = { .socket_path = ct_path };
+        struct prober prober = {.socket_path = ct_path};
         if (pthread_create(&prober.thread, NULL, prober_run, &prober) != 0)
                 die("pthread_create failed");
         double t0 = now_s();
-        struct sample s0 = { .t = t0 }, last;
+        struct sample s0 = {.t = t0}, last;
         sample_daemon(pid, &s0);
         print_sample("sample", &s0, t0);
         last = s0;
         uint64_t processed = 0;
         bool failed = false;
-        for (uint64_t mark = every < records ? every : records;; mark = mark + every < records ? mark + every : records) {
+        for (uint64_t mark = every < records ? every : records;;
+             mark = mark + every < records ? mark + every : records) {
                 pthread_mutex_lock(&gate.lock);
                 gate.mark = mark;
                 pthread_cond_broadcast(&gate.moved);
@@ -686,14 +711,16 @@ int main(int argc, char **argv) {
                                 last_seen = processed;
                                 last_change = now_s();
                         } else if (now_s() - last_change > 10) {
-                                fprintf(stderr, "replay: stalled: daemon counted %" PRIu64 " of %" PRIu64 " records\n",
+                                fprintf(stderr,
+                                        "replay: stalled: daemon counted %" PRIu64 " of %" PRIu64
+                                        " records\n",
                                         processed, sent);
                                 failed = true;
                                 break;
                         }
                         usleep(1000);
                 }
-                struct sample smp = { .t = now_s(), .processed = processed };
+                struct sample smp = {.t = now_s(), .processed = processed};
                 sample_daemon(pid, &smp);
                 print_sample("sample", &smp, t0);
                 last = smp;
@@ -720,9 +747,9 @@ int main(int argc, char **argv) {
         printf("result sent=%" PRIu64 " processed=%" PRIu64 " seconds=%.3f rate=%.0f send_seconds=%.3f "
                "cpu_s=%.2f rss_kb=%ld hwm_kb=%ld bytes_per_record=%.1f connections=%u status_probes=%zu "
                "status_p50_ms=%.1f status_p99_ms=%.1f status_max_ms=%.1f\n",
-               sent, processed, secs, (double) processed / secs, send_end - t0, last.cpu_s - s0.cpu_s, last.rss_kb,
-               last.hwm_kb, (double) bytes_per_cycle / (double) recs_per_cycle, conns, prober.n, lat_p50 * 1000,
-               lat_p99 * 1000, lat_max * 1000);
+               sent, processed, secs, (double) processed / secs, send_end - t0, last.cpu_s - s0.cpu_s,
+               last.rss_kb, last.hwm_kb, (double) bytes_per_cycle / (double) recs_per_cycle, conns, prober.n,
+               lat_p50 * 1000, lat_p99 * 1000, lat_max * 1000);
         free(prober.lat);
 
         for (unsigned t = 0; t < N_TEMPLATES; t++) {

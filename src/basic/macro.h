@@ -6,28 +6,28 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define _unused_ __attribute__((unused))
+#define ELEMENTSOF(x)  (sizeof(x) / sizeof((x)[0]))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _likely_(x) __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _likely_(x)    __builtin_expect(!!(x), 1)
+#define _unlikely_(x)  __builtin_expect(!!(x), 0)
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Hand ownership of a pointer (or fd) out of a cleanup scope. */
-#define TAKE_PTR(p)                          \
-        ({                                   \
-                __typeof__(p) _ptr_ = (p);   \
-                (p) = NULL;                  \
-                _ptr_;                       \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
-#define TAKE_FD(fd)                          \
-        ({                                   \
-                int _fd_ = (fd);             \
-                (fd) = -EBADF;               \
-                _fd_;                        \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -EBADF;   \
+                _fd_;            \
         })
 
 static inline void freep(void *p) {
@@ -51,8 +51,8 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Define a NULL-safe cleanup function "<func>p" for a type's destructor "<func>". */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)  \
-        static inline void func##p(type *p) {    \
-                if (*p)                          \
-                        func(*p);                \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }

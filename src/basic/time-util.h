@@ -5,7 +5,7 @@
 
 typedef uint64_t usec_t;
 
-#define USEC_PER_SEC ((usec_t) 1000000ULL)
+#define USEC_PER_SEC  ((usec_t) 1000000ULL)
 #define USEC_PER_MSEC ((usec_t) 1000ULL)
 
 usec_t now_realtime(void);

@@ -15,7 +15,7 @@
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
-#define HISTORY_LIMIT_MAX 10000
+#define HISTORY_LIMIT_MAX  10000
 #define GET_BUILD_LOG_TAIL 20
 
 /* What a handler produces: a result object, or an error (code, message, optional extra). */
@@ -51,9 +51,12 @@ static int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret) 
         if (!target)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"build\" is required");
         if (cJSON_IsNumber(target)) {
-                Build *b = target->valuedouble >= 0 ? model_build_by_key(d->model, (uint64_t) target->valuedouble) : NULL;
+                Build *b = target->valuedouble >= 0
+                                   ? model_build_by_key(d->model, (uint64_t) target->valuedouble)
+                                   : NULL;
                 if (!b)
-                        return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %.0f", target->valuedouble);
+                        return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %.0f",
+                                           target->valuedouble);
                 *ret = b;
                 return 0;
         }
@@ -112,8 +115,8 @@ static int cmd_hello(ControlConn *c, const ControlRequest *req, Reply *r) {
         if (k == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"protocol\" must be an integer");
         if (protocol != NA_PROTOCOL)
-                return reply_error(r, NA_ERR_UNSUPPORTED_PROTOCOL, "this daemon speaks protocol %d, not %lld",
-                                   NA_PROTOCOL, protocol);
+                return reply_error(r, NA_ERR_UNSUPPORTED_PROTOCOL,
+                                   "this daemon speaks protocol %d, not %lld", NA_PROTOCOL, protocol);
         r->result = cJSON_CreateObject();
         if (!r->result)
                 return reply_oom(r);
@@ -193,7 +196,8 @@ static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
                 return 0;
         }
         if (!cJSON_IsArray(v))
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must be a string or an array of strings");
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"state\" must be a string or an array of strings");
         cJSON_ArrayForEach(item, v) {
                 if (!cJSON_IsString(item))
                         return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain strings");
@@ -207,7 +211,7 @@ static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
 }
 
 static int parse_filter(const ControlRequest *req, BuildFilter *f, Reply *r) {
-        *f = (BuildFilter) {.invocation = -1};
+        *f = (BuildFilter){.invocation = -1};
         const cJSON *v;
 
         if ((v = control_arg(req, "state")) && parse_states(v, &f->states, r) < 0)
@@ -231,7 +235,8 @@ static int parse_filter(const ControlRequest *req, BuildFilter *f, Reply *r) {
                 else if (cJSON_IsString(v))
                         f->requester_user = v->valuestring;
                 else
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"requester\" must be a uid or a user name");
+                        return reply_error(r, NA_ERR_BAD_REQUEST,
+                                           "\"requester\" must be a uid or a user name");
         }
         return 0;
 }
@@ -411,7 +416,8 @@ static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         if (control_arg_bool(req, "builds", &builds) == -EINVAL ||
             control_arg_bool(req, "invocations", &invocations) == -EINVAL ||
             control_arg_bool(req, "sources", &sources) == -EINVAL)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"builds\", \"invocations\", \"sources\" are booleans");
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"builds\", \"invocations\", \"sources\" are booleans");
 
         const cJSON *logs = control_arg(req, "logs");
         bool logs_all = false;
@@ -425,11 +431,12 @@ static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
                                 if (resolve_build(c->daemon, t, r, &b) < 0)
                                         return -EINVAL;
                                 if (control_conn_follow(c, b->key, /* notify_end= */ false) < 0)
-                                        return reply_error(r, NA_ERR_BAD_REQUEST, "too many builds to follow (max %d)",
-                                                           FOLLOW_MAX);
+                                        return reply_error(r, NA_ERR_BAD_REQUEST,
+                                                           "too many builds to follow (max %d)", FOLLOW_MAX);
                         }
                 } else
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"logs\" must be \"all\" or an array of builds");
+                        return reply_error(r, NA_ERR_BAD_REQUEST,
+                                           "\"logs\" must be \"all\" or an array of builds");
         }
         sub->builds = builds;
         sub->invocations = invocations;
@@ -444,7 +451,7 @@ static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
 static int cmd_unsubscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         while (c->sub.n_follow > 0)
                 control_conn_unfollow(c, 0);
-        c->sub = (Subscription) {};
+        c->sub = (Subscription){};
         r->result = cJSON_CreateObject();
         if (!r->result || !cJSON_AddFalseToObject(r->result, "subscribed"))
                 return reply_oom(r);
@@ -471,12 +478,14 @@ static void send_reply(ControlConn *c, const cJSON *id, Reply *r) {
         size_t len;
         char *line;
         if (r->code) {
-                line = control_format_error(id, r->code, r->message ? r->message : r->code, TAKE_PTR(r->extra), &len);
+                line = control_format_error(id, r->code, r->message ? r->message : r->code,
+                                            TAKE_PTR(r->extra), &len);
         } else
                 line = control_format_result(id, TAKE_PTR(r->result), &len);
         if (!line) {
                 /* Out of memory building the answer: say so in a line that needs no allocation. */
-                static const char oom[] = "{\"id\":null,\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
+                static const char oom[] =
+                        "{\"id\":null,\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
                 control_conn_send(c, oom, sizeof(oom) - 1);
         } else
                 control_conn_send(c, line, len);

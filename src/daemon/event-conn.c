@@ -83,7 +83,8 @@ static int event_conn_io(sd_event_source *s, int fd, uint32_t revents, void *use
                         break;
                 if (n <= 0) {
                         if (n < 0)
-                                log_debug_errno((int) n, "source %" PRIu64 ": read failed: %m", c->source->id);
+                                log_debug_errno((int) n, "source %" PRIu64 ": read failed: %m",
+                                                c->source->id);
                         /* A last line without its newline still counts. */
                         char *line;
                         size_t len;

@@ -41,7 +41,7 @@ static int fill_addr(const char *path, struct sockaddr_un *sa, socklen_t *ret_le
         size_t len = strlen(path);
         if (len >= sizeof(sa->sun_path))
                 return -ENAMETOOLONG;
-        *sa = (struct sockaddr_un) {.sun_family = AF_UNIX};
+        *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
         memcpy(sa->sun_path, path, len + 1);
         *ret_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1);
         return 0;

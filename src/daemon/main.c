@@ -107,7 +107,8 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         break;
                 case ARG_STORE_DIR:
                         if (optarg[0] != '/')
-                                return log_error_errno(EINVAL, "--store-dir must be an absolute path: '%s'", optarg);
+                                return log_error_errno(EINVAL, "--store-dir must be an absolute path: '%s'",
+                                                       optarg);
                         cfg->model.store_dir = optarg;
                         break;
                 case ARG_MAX_CLIENTS:
@@ -221,10 +222,13 @@ static int setup_loop(Daemon *d) {
 
         /* All sources share one priority: sd-event then serves pending sources oldest first,
          * and ingestion is favoured by how much each event dispatch reads (event-conn.c). */
-        if ((r = sd_event_add_io(d->event, &d->events_listener, d->events_fd, EPOLLIN, event_conn_accept, d)) < 0 ||
-            (r = sd_event_add_io(d->event, &d->control_listener, d->control_fd, EPOLLIN, control_conn_accept, d)) < 0 ||
+        if ((r = sd_event_add_io(d->event, &d->events_listener, d->events_fd, EPOLLIN, event_conn_accept,
+                                 d)) < 0 ||
+            (r = sd_event_add_io(d->event, &d->control_listener, d->control_fd, EPOLLIN, control_conn_accept,
+                                 d)) < 0 ||
             (r = sd_event_add_post(d->event, &d->post, on_post, d)) < 0 ||
-            (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) < 0 ||
+            (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) <
+                    0 ||
             (r = sd_event_source_set_enabled(d->tick, SD_EVENT_OFF)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
         return 0;
@@ -261,7 +265,8 @@ int main(int argc, char *argv[]) {
                 free(d.config.socket_dir);
                 return r < 0 ? 2 : 0;
         }
-        if (!d.config.socket_dir && (r = sockdir_resolve_env(SOCKDIR_FOR_DAEMON, NULL, &d.config.socket_dir)) < 0) {
+        if (!d.config.socket_dir &&
+            (r = sockdir_resolve_env(SOCKDIR_FOR_DAEMON, NULL, &d.config.socket_dir)) < 0) {
                 log_error_errno(r, "cannot resolve the socket directory: %m");
                 return 1;
         }

@@ -52,7 +52,8 @@ static int follow_index(const ControlConn *c, uint64_t key) {
         return -1;
 }
 
-static char *object_event(const char *event, const char *kind, const char *key, cJSON *obj, size_t *ret_len) {
+static char *object_event(const char *event, const char *kind, const char *key, cJSON *obj,
+                          size_t *ret_len) {
         cJSON *fields = cJSON_CreateObject();
         if (!fields || !obj || !cJSON_AddStringToObject(fields, "kind", kind) ||
             !cJSON_AddItemToObject(fields, key, obj)) {
@@ -114,7 +115,8 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                                 cJSON *fields = cJSON_CreateObject();
                                 if (fields) {
                                         cJSON_AddNumberToObject(fields, "build", (double) b->key);
-                                        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
+                                        cJSON_AddStringToObject(fields, "state",
+                                                                build_state_to_string(b->state));
                                 }
                                 size_t len;
                                 _cleanup_free_ char *line = control_format_event("log-end", fields, &len);
@@ -131,8 +133,8 @@ static void on_invocation(void *userdata, Invocation *inv, unsigned kinds) {
         if (!anyone_wants(d, wants_invocations))
                 return;
         size_t len;
-        _cleanup_free_ char *line = object_event("invocation", change_name(kinds), "invocation",
-                                                 invocation_to_json(inv), &len);
+        _cleanup_free_ char *line =
+                object_event("invocation", change_name(kinds), "invocation", invocation_to_json(inv), &len);
         if (line)
                 broadcast(d, line, len, wants_invocations);
 }

@@ -98,15 +98,15 @@ int drv_parse_outputs(const char *buf, size_t len, DrvOutput **ret) {
                         goto fail;
                 }
                 outs = grown;
-                outs[n] = (DrvOutput) {};
+                outs[n] = (DrvOutput){};
                 n++;
                 /* ("name","path","hashAlgo","hash") */
                 _cleanup_free_ char *algo = NULL, *hash = NULL;
                 r = 0;
                 if (!expect(&c, "(") || (r = parse_string(&c, &outs[n - 1].name)) < 0 || !expect(&c, ",") ||
                     (r = parse_string(&c, &outs[n - 1].path)) < 0 || !expect(&c, ",") ||
-                    (r = parse_string(&c, &algo)) < 0 || !expect(&c, ",") || (r = parse_string(&c, &hash)) < 0 ||
-                    !expect(&c, ")")) {
+                    (r = parse_string(&c, &algo)) < 0 || !expect(&c, ",") ||
+                    (r = parse_string(&c, &hash)) < 0 || !expect(&c, ")")) {
                         r = r < 0 ? r : -EBADMSG;
                         goto fail;
                 }

@@ -55,7 +55,7 @@ void log_ring_done(LogRing *ring) {
         for (uint32_t i = 0; i < ring->count; i++)
                 free(ring->lines[(ring->head + i) % ring->cap]);
         free(ring->lines);
-        *ring = (LogRing) {};
+        *ring = (LogRing){};
 }
 
 const char *log_ring_line(const LogRing *ring, uint32_t i) {

@@ -94,7 +94,8 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         add_time(o, "finished", build_state_is_final(b->state) ? b->finished : 0);
         if (b->started) {
                 usec_t end = build_state_is_final(b->state) ? b->finished : now;
-                cJSON_AddNumberToObject(o, "duration", end > b->started ? usec_to_sec(end - b->started) : 0.0);
+                cJSON_AddNumberToObject(o, "duration",
+                                        end > b->started ? usec_to_sec(end - b->started) : 0.0);
         } else
                 cJSON_AddNullToObject(o, "duration");
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);

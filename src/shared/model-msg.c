@@ -109,7 +109,8 @@ int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         if (e)
                 body = e;
 
-        if (parse_after(body, "these ", &n) && (strstr(body, " will be built:") || strstr(body, " will be fetched"))) {
+        if (parse_after(body, "these ", &n) &&
+            (strstr(body, " will be built:") || strstr(body, " will be fetched"))) {
                 s->expect_is_build = strstr(body, " will be built:") != NULL;
                 s->expect_drv_lines = n;
         } else if (startswith(body, "this derivation will be built:")) {

@@ -23,12 +23,11 @@
 #include "shared/storepath.h"
 #include "shared/model-internal.h"
 
-#define OUTPUT_RECHECKS 5
+#define OUTPUT_RECHECKS     5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
-#define LOST_CHECK_USEC (500 * USEC_PER_MSEC)
-#define DRV_MAX_SIZE (64u << 20)
+#define LOST_CHECK_USEC     (500 * USEC_PER_MSEC)
+#define DRV_MAX_SIZE        (64u << 20)
 #define FAILURE_MESSAGE_MAX 4096
-
 
 static const char *const build_state_table[_BUILD_STATE_MAX] = {
         [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running", [BUILD_FROZEN] = "frozen",
@@ -74,7 +73,7 @@ bool invocation_complete(const Invocation *inv) {
 }
 
 void model_config_defaults(ModelConfig *c) {
-        *c = (ModelConfig) {
+        *c = (ModelConfig){
                 .store_dir = NIX_STORE_DIR_DEFAULT,
                 .proc_root = "/proc",
                 .log_ring = 1000,
@@ -185,7 +184,7 @@ static char *uid_to_name(int64_t uid) {
 static void requester_done(Requester *r) {
         free(r->user);
         free(r->cmdline);
-        *r = (Requester) {.uid = -1, .pid = -1};
+        *r = (Requester){.uid = -1, .pid = -1};
 }
 
 static int requester_copy(const Requester *from, Requester *to) {
@@ -436,7 +435,7 @@ int model_source_new(Model *m, pid_t pid, uid_t uid, bool trusted, usec_t now, S
         inv->id = s->id;
         inv->source = s;
         inv->started = now;
-        inv->requester = (Requester) {.uid = uid, .pid = pid, .user = uid_to_name(uid)};
+        inv->requester = (Requester){.uid = uid, .pid = pid, .user = uid_to_name(uid)};
         (void) proc_cmdline(m->config.proc_root, pid, &inv->requester.cmdline);
 
         HASH_ADD(hh, m->sources, id, sizeof(s->id), s);
@@ -606,7 +605,7 @@ static void build_add_phase(Model *m, Build *b, const char *phase, usec_t now) {
         char *name = strdup(phase);
         if (!name)
                 return;
-        b->phases[b->n_phases++] = (Phase) {.name = name, .time = now};
+        b->phases[b->n_phases++] = (Phase){.name = name, .time = now};
         build_mark(m, b, CHANGE_CHANGED);
 }
 
@@ -624,9 +623,9 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         return 0;
                 if (nix_record_field_str(rec, 0, &str) < 0)
                         return -EPROTO;
-                if (log_ring_push(&a->build->log, build_state_is_final(a->build->state)
-                                                          ? m->config.log_ring_finished
-                                                          : m->config.log_ring,
+                if (log_ring_push(&a->build->log,
+                                  build_state_is_final(a->build->state) ? m->config.log_ring_finished
+                                                                        : m->config.log_ring,
                                   str) < 0)
                         return -ENOMEM;
                 build_mark(m, a->build, CHANGE_LOG);

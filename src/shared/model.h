@@ -62,7 +62,6 @@ typedef struct Phase {
         usec_t time;
 } Phase;
 
-
 typedef struct Source Source;
 typedef struct Invocation Invocation;
 typedef struct Build Build;
@@ -96,10 +95,10 @@ struct Build {
 
         /* change tracking for views */
         bool dirty;
-        unsigned dirty_kinds;   /* bitmask of 1 << ChangeKind */
-        uint64_t log_flushed;   /* log.total at the last flush */
+        unsigned dirty_kinds; /* bitmask of 1 << ChangeKind */
+        uint64_t log_flushed; /* log.total at the last flush */
         Build *dirty_next;
-        unsigned followers;     /* control clients following this build's log (kept by views) */
+        unsigned followers; /* control clients following this build's log (kept by views) */
 
         Build *prev, *next; /* all builds by key */
         UT_hash_handle hh_key;
@@ -152,8 +151,8 @@ struct Source {
         int64_t expect_drv_lines;
         bool expect_is_build;
 
-        bool gone;          /* disconnected */
-        bool nix_exited;    /* its nix process is gone too */
+        bool gone;       /* disconnected */
+        bool nix_exited; /* its nix process is gone too */
 
         bool dirty;
         unsigned dirty_kinds; /* CHANGE_NEW = connected, CHANGE_FINISHED = disconnected */

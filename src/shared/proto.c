@@ -33,7 +33,7 @@ static bool nesting_ok(const char *buf, size_t len) {
 }
 
 int control_request_parse(const char *buf, size_t len, ControlRequest *ret, const char **ret_error) {
-        *ret = (ControlRequest) {};
+        *ret = (ControlRequest){};
 
         if (!utf8_is_valid(buf, len)) {
                 *ret_error = "request is not valid UTF-8";
@@ -79,7 +79,7 @@ int control_request_parse(const char *buf, size_t len, ControlRequest *ret, cons
 
 void control_request_done(ControlRequest *req) {
         cJSON_Delete(req->root);
-        *req = (ControlRequest) {};
+        *req = (ControlRequest){};
 }
 
 const cJSON *control_arg(const ControlRequest *req, const char *key) {

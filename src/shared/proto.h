@@ -10,14 +10,14 @@
 #define NA_MAX_LINE (1024 * 1024) /* longest event or control request line */
 
 /* Error codes of responses. */
-#define NA_ERR_BAD_REQUEST "bad-request"
-#define NA_ERR_UNKNOWN_COMMAND "unknown-command"
-#define NA_ERR_NOT_FOUND "not-found"
-#define NA_ERR_AMBIGUOUS "ambiguous"
-#define NA_ERR_PERMISSION_DENIED "permission-denied"
+#define NA_ERR_BAD_REQUEST          "bad-request"
+#define NA_ERR_UNKNOWN_COMMAND      "unknown-command"
+#define NA_ERR_NOT_FOUND            "not-found"
+#define NA_ERR_AMBIGUOUS            "ambiguous"
+#define NA_ERR_PERMISSION_DENIED    "permission-denied"
 #define NA_ERR_UNSUPPORTED_PROTOCOL "unsupported-protocol"
-#define NA_ERR_TOO_LARGE "too-large"
-#define NA_ERR_INTERNAL "internal"
+#define NA_ERR_TOO_LARGE            "too-large"
+#define NA_ERR_INTERNAL             "internal"
 
 typedef struct ControlRequest {
         cJSON *root;

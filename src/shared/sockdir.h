@@ -4,8 +4,8 @@
 
 #include <stdbool.h>
 
-#define NA_EVENTS_SOCKET "events.sock"
-#define NA_CONTROL_SOCKET "control.sock"
+#define NA_EVENTS_SOCKET     "events.sock"
+#define NA_CONTROL_SOCKET    "control.sock"
 #define NA_SYSTEM_SOCKET_DIR "/run/nix-analytics"
 
 typedef enum SockDirUse {

@@ -9,7 +9,8 @@
 
 /* Nix's base-32 alphabet (no e, o, u, t). */
 static bool is_hash_char(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z' && c != 'e' && c != 'o' && c != 'u' && c != 't');
+        return (c >= '0' && c <= '9') ||
+               (c >= 'a' && c <= 'z' && c != 'e' && c != 'o' && c != 'u' && c != 't');
 }
 
 /* Characters Nix allows in store path names. */

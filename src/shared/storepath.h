@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #define NIX_STORE_DIR_DEFAULT "/nix/store"
-#define NIX_HASH_LEN 32
+#define NIX_HASH_LEN          32
 
 /* True when path is "<store_dir>/<32-char hash>-<name>" with no further '/'. */
 bool store_path_valid(const char *store_dir, const char *path);

@@ -24,8 +24,9 @@ static void test_single_output(void **state) {
 }
 
 static void test_multiple_outputs_and_escapes(void **state) {
-        static const char drv[] = "Derive([(\"dev\",\"/nix/store/aaaa-x-dev\",\"\",\"\"),"
-                                  "(\"out\",\"/nix/store/bbbb-x\\\"q\",\"sha256\",\"abc\")],[],[],\"s\",\"b\",[],[])";
+        static const char drv[] =
+                "Derive([(\"dev\",\"/nix/store/aaaa-x-dev\",\"\",\"\"),"
+                "(\"out\",\"/nix/store/bbbb-x\\\"q\",\"sha256\",\"abc\")],[],[],\"s\",\"b\",[],[])";
         DrvOutput *o = NULL;
         int n = drv_parse_outputs(drv, strlen(drv), &o);
         assert_int_equal(n, 2);

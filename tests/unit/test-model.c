@@ -34,7 +34,8 @@ static Fixture *fx(void **state) {
 static void write_drv(Fixture *f, const char *hash, const char *name) {
         char rel[256], drv[2048];
         snprintf(rel, sizeof(rel), "store/%s-%s.drv", hash, name);
-        snprintf(drv, sizeof(drv), "Derive([(\"out\",\"%s/%s-%s\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
+        snprintf(drv, sizeof(drv),
+                 "Derive([(\"out\",\"%s/%s-%s\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
                  f->store, HO, name);
         test_write_file(f->dir, rel, drv, (size_t) -1);
 }
@@ -119,45 +120,65 @@ static void assert_state(Model *m, const char *name, BuildState st) {
 /* The sequence Nix 2.8 printed for: top <- (a, d <- f), f exiting 3, built with -k. */
 static void feed_graph(Fixture *f, Source *s, uint64_t base) {
         const char *S = f->store;
-        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"these 3 derivations will be built:\"}"), 0);
+        assert_int_equal(
+                feed(f, s,
+                     "{\"action\":\"msg\",\"level\":3,\"msg\":\"these 3 derivations will be built:\"}"),
+                0);
         assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"  %s/" HA "-a.drv\"}", S), 0);
         assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"  %s/" HF "-f.drv\"}", S), 0);
         assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"  %s/" HD "-d.drv\"}", S), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"id\":%lu,\"level\":0,\"text\":\"\",\"type\":102}",
-                              (unsigned long) base + 1), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"id\":%lu,\"level\":0,\"text\":\"\",\"type\":104}",
-                              (unsigned long) base + 2), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":%lu,\"level\":0,\"text\":\"\",\"type\":102}",
+                              (unsigned long) base + 1),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":%lu,\"level\":0,\"text\":\"\",\"type\":104}",
+                              (unsigned long) base + 2),
+                         0);
         assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[0,3,0,0],\"id\":%lu,\"type\":105}",
-                              (unsigned long) base + 2), 0);
+                              (unsigned long) base + 2),
+                         0);
         assert_int_equal(feed(f, s,
                               "{\"action\":\"start\",\"fields\":[\"%s/" HA "-a.drv\",\"\",1,1],\"id\":%lu,"
                               "\"level\":3,\"text\":\"building '%s/" HA "-a.drv'\",\"type\":105}",
-                              S, (unsigned long) base + 5, S), 0);
+                              S, (unsigned long) base + 5, S),
+                         0);
         assert_int_equal(feed(f, s,
                               "{\"action\":\"start\",\"fields\":[\"%s/" HF "-f.drv\",\"\",1,1],\"id\":%lu,"
                               "\"level\":3,\"text\":\"building\",\"type\":105}",
-                              S, (unsigned long) base + 6), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"buildPhase\"],\"id\":%lu,\"type\":104}",
-                              (unsigned long) base + 5), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"hi\"],\"id\":%lu,\"type\":101}",
-                              (unsigned long) base + 5), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"failing\"],\"id\":%lu,\"type\":101}",
-                              (unsigned long) base + 6), 0);
+                              S, (unsigned long) base + 6),
+                         0);
         assert_int_equal(feed(f, s,
-                              "{\"action\":\"msg\",\"column\":null,\"file\":null,\"level\":0,\"line\":null,"
-                              "\"msg\":\"\\u001b[31;1merror:\\u001b[0m builder for '\\u001b[35;1m%s/" HF
-                              "-f.drv\\u001b[0m' failed with exit code 3;\\nlast 10 log lines:\\n> failing\","
-                              "\"raw_msg\":\"builder for '\\u001b[35;1m%s/" HF
-                              "-f.drv\\u001b[0m' failed with exit code 3;\\nlast 10 log lines:\\n> failing\"}",
-                              S, S), 0);
+                              "{\"action\":\"result\",\"fields\":[\"buildPhase\"],\"id\":%lu,\"type\":104}",
+                              (unsigned long) base + 5),
+                         0);
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"hi\"],\"id\":%lu,\"type\":101}",
+                              (unsigned long) base + 5),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"result\",\"fields\":[\"failing\"],\"id\":%lu,\"type\":101}",
+                              (unsigned long) base + 6),
+                         0);
+        assert_int_equal(
+                feed(f, s,
+                     "{\"action\":\"msg\",\"column\":null,\"file\":null,\"level\":0,\"line\":null,"
+                     "\"msg\":\"\\u001b[31;1merror:\\u001b[0m builder for '\\u001b[35;1m%s/" HF
+                     "-f.drv\\u001b[0m' failed with exit code 3;\\nlast 10 log lines:\\n> failing\","
+                     "\"raw_msg\":\"builder for '\\u001b[35;1m%s/" HF
+                     "-f.drv\\u001b[0m' failed with exit code 3;\\nlast 10 log lines:\\n> failing\"}",
+                     S, S),
+                0);
         assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":%lu}", (unsigned long) base + 6), 0);
         assert_int_equal(feed(f, s,
                               "{\"action\":\"msg\",\"level\":0,\"msg\":\"\\u001b[31;1merror:\\u001b[0m "
                               "\\u001b[35;1m1\\u001b[0m dependencies of derivation '\\u001b[35;1m%s/" HD
                               "-d.drv\\u001b[0m' failed to build\"}",
-                              S), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"installPhase\"],\"id\":%lu,\"type\":104}",
-                              (unsigned long) base + 5), 0);
+                              S),
+                         0);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"result\",\"fields\":[\"installPhase\"],\"id\":%lu,\"type\":104}",
+                     (unsigned long) base + 5),
+                0);
 }
 
 static void test_graph_states(void **state) {
@@ -182,7 +203,8 @@ static void test_graph_states(void **state) {
 
         /* a's output appears, then it stops: succeeded, with its phases in order. */
         make_output(f, "a");
-        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":%lu}", (unsigned long) 11819749998592ULL + 5), 0);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"stop\",\"id\":%lu}", (unsigned long) 11819749998592ULL + 5), 0);
         assert_state(f->m, "a", BUILD_SUCCEEDED);
         Build *ba = find(f->m, "a");
         assert_int_equal(ba->n_phases, 2);
@@ -191,7 +213,8 @@ static void test_graph_states(void **state) {
         assert_int_equal(ba->log.total, 1);
 
         assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[1,1,0,1],\"id\":%lu,\"type\":105}",
-                              (unsigned long) 11819749998592ULL + 2), 0);
+                              (unsigned long) 11819749998592ULL + 2),
+                         0);
         assert_false(invocation_complete(&s->invocation));
         model_source_disconnect(f->m, s, 2000 * USEC_PER_SEC);
         assert_true(invocation_complete(&s->invocation));
@@ -208,7 +231,8 @@ static void test_graph_states(void **state) {
         cJSON *fail = cJSON_GetObjectItem(j, "failure");
         assert_string_equal(cJSON_GetObjectItem(fail, "kind")->valuestring, "exit-code");
         assert_int_equal(cJSON_GetObjectItem(fail, "exit_code")->valueint, 3);
-        assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "log_tail"), 0)->valuestring, "failing");
+        assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "log_tail"), 0)->valuestring,
+                            "failing");
         cJSON_Delete(j);
 }
 
@@ -219,12 +243,24 @@ static void test_colliding_ids(void **state) {
         assert_int_equal(model_source_new(f->m, 999998, 0, true, 1, &s1), 0);
         assert_int_equal(model_source_new(f->m, 999997, 0, true, 1, &s2), 0);
         const char *S = f->store;
-        assert_int_equal(feed(f, s1, "{\"action\":\"start\",\"fields\":[\"%s/" HA "-a.drv\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"\",\"type\":105}", S), 0);
-        assert_int_equal(feed(f, s2, "{\"action\":\"start\",\"fields\":[\"%s/" HF "-f.drv\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"\",\"type\":105}", S), 0);
+        assert_int_equal(feed(f, s1,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HA
+                              "-a.drv\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"\",\"type\":105}",
+                              S),
+                         0);
+        assert_int_equal(feed(f, s2,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HF
+                              "-f.drv\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"\",\"type\":105}",
+                              S),
+                         0);
         for (int i = 0; i < 3; i++)
-                assert_int_equal(feed(f, s1, "{\"action\":\"result\",\"fields\":[\"line a\"],\"id\":7,\"type\":101}"), 0);
-        assert_int_equal(feed(f, s2, "{\"action\":\"result\",\"fields\":[\"line f\"],\"id\":7,\"type\":101}"), 0);
-        assert_int_equal(feed(f, s2, "{\"action\":\"result\",\"fields\":[\"checkPhase\"],\"id\":7,\"type\":104}"), 0);
+                assert_int_equal(
+                        feed(f, s1, "{\"action\":\"result\",\"fields\":[\"line a\"],\"id\":7,\"type\":101}"),
+                        0);
+        assert_int_equal(
+                feed(f, s2, "{\"action\":\"result\",\"fields\":[\"line f\"],\"id\":7,\"type\":101}"), 0);
+        assert_int_equal(
+                feed(f, s2, "{\"action\":\"result\",\"fields\":[\"checkPhase\"],\"id\":7,\"type\":104}"), 0);
 
         Build *a = find(f->m, "a"), *fb = find(f->m, "f");
         assert_int_equal(a->log.total, 3);
@@ -244,11 +280,19 @@ static void test_missing_outputs_then_message(void **state) {
         Fixture *f = fx(state);
         Source *s;
         assert_int_equal(model_source_new(f->m, 999996, 0, true, 1, &s), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HD "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HD
+                              "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
         assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":1}"), 0);
         /* No outputs, no failure yet: undecided while the message may still come. */
         assert_state(f->m, "d", BUILD_RUNNING);
-        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HD "-d.drv' failed due to signal 9 (Killed)\"}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HD
+                              "-d.drv' failed due to signal 9 (Killed)\"}",
+                              f->store),
+                         0);
         assert_state(f->m, "d", BUILD_FAILED);
         assert_int_equal(find(f->m, "d")->failure, FAILURE_SIGNAL);
         assert_int_equal(find(f->m, "d")->signal, 9);
@@ -260,8 +304,16 @@ static void test_failure_ends_build_before_stop(void **state) {
         Fixture *f = fx(state);
         Source *s;
         assert_int_equal(model_source_new(f->m, 999996, 0, true, 1, &s), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HD "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HD "-d.drv' failed with exit code 2\"}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HD
+                              "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HD
+                              "-d.drv' failed with exit code 2\"}",
+                              f->store),
+                         0);
         assert_state(f->m, "d", BUILD_FAILED);
         assert_int_equal(find(f->m, "d")->finished, 1000 * USEC_PER_SEC);
         assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":1}"), 0);
@@ -276,7 +328,11 @@ static void test_missing_outputs_no_reason(void **state) {
         Fixture *f = fx(state);
         Source *s;
         assert_int_equal(model_source_new(f->m, 999996, 0, true, 1, &s), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HD "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HD
+                              "-d.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
         assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":1}"), 0);
         usec_t mono = now_monotonic();
         for (int i = 0; i < 10; i++)
@@ -289,11 +345,21 @@ static void test_lost_when_nix_gone(void **state) {
         Fixture *f = fx(state);
         Source *s;
         /* pid 4242 "runs" in the fake /proc. */
-        test_write_file(f->dir, "proc/4242/stat", "4242 (nix-build) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n", (size_t) -1);
+        test_write_file(f->dir, "proc/4242/stat",
+                        "4242 (nix-build) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n", (size_t) -1);
         assert_int_equal(model_source_new(f->m, 4242, 0, true, 1, &s), 0);
         assert_int_equal(s->pid_starttime, 55);
-        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"this derivation will be built:\\n  %s/" HF "-f.drv\"}", f->store), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HA "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(
+                feed(f, s,
+                     "{\"action\":\"msg\",\"level\":3,\"msg\":\"this derivation will be built:\\n  %s/" HF
+                     "-f.drv\"}",
+                     f->store),
+                0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HA
+                              "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
         assert_state(f->m, "f", BUILD_QUEUED);
 
         model_source_disconnect(f->m, s, 10 * USEC_PER_SEC);
@@ -315,9 +381,16 @@ static void test_log_ring_and_eviction(void **state) {
         f->m = new_model(f, 100, 1);
         Source *s;
         assert_int_equal(model_source_new(f->m, 999995, 0, true, 1, &s), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HA "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HA
+                              "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
         for (int i = 1; i <= 5000; i++)
-                assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"line %d\"],\"id\":1,\"type\":101}", i), 0);
+                assert_int_equal(
+                        feed(f, s, "{\"action\":\"result\",\"fields\":[\"line %d\"],\"id\":1,\"type\":101}",
+                             i),
+                        0);
         Build *a = find(f->m, "a");
         assert_int_equal(a->log.total, 5000);
         assert_int_equal(a->log.count, 100);
@@ -332,7 +405,11 @@ static void test_log_ring_and_eviction(void **state) {
 
         /* A second finished build pushes the first out (max_finished = 1) once drained. */
         make_output(f, "f");
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HF "-f.drv\",\"\",1,1],\"id\":2,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HF
+                              "-f.drv\",\"\",1,1],\"id\":2,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
         assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":2}"), 0);
         model_drain_changes(f->m, NULL, NULL);
         model_tick(f->m, 0, now_monotonic());
@@ -352,10 +429,16 @@ static void test_changes_coalesced(void **state) {
         Source *s;
         assert_int_equal(model_source_new(f->m, 999994, 0, true, 1, &s), 0);
         model_drain_changes(f->m, NULL, NULL);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"fields\":[\"%s/" HA "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}", f->store), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HA
+                              "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
         for (int i = 0; i < 50; i++)
-                assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"x\"],\"id\":1,\"type\":101}"), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"buildPhase\"],\"id\":1,\"type\":104}"), 0);
+                assert_int_equal(
+                        feed(f, s, "{\"action\":\"result\",\"fields\":[\"x\"],\"id\":1,\"type\":101}"), 0);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"result\",\"fields\":[\"buildPhase\"],\"id\":1,\"type\":104}"), 0);
         const ModelChangeHandler h = {.build = count_build};
         seen_builds = seen_kinds = seen_lines = 0;
         model_drain_changes(f->m, &h, NULL);
@@ -371,8 +454,10 @@ static void test_hello_trust(void **state) {
         Source *trusted, *untrusted;
         assert_int_equal(model_source_new(f->m, 999993, 0, true, 1, &trusted), 0);
         assert_int_equal(model_source_new(f->m, 999992, 1000, false, 1, &untrusted), 0);
-        const char *hello = "{\"action\":\"hello\",\"protocol\":1,\"pid\":77,\"ppid\":1,\"uid\":0,\"role\":\"daemon-worker\","
-                            "\"nix\":\"2.8.0\",\"requester\":{\"pid\":78,\"uid\":0,\"cmdline\":\"nix-build x.nix\"}}";
+        const char *hello =
+                "{\"action\":\"hello\",\"protocol\":1,\"pid\":77,\"ppid\":1,\"uid\":0,\"role\":\"daemon-"
+                "worker\","
+                "\"nix\":\"2.8.0\",\"requester\":{\"pid\":78,\"uid\":0,\"cmdline\":\"nix-build x.nix\"}}";
         assert_int_equal(feed(f, trusted, "%s", hello), 0);
         assert_int_equal(feed(f, untrusted, "%s", hello), 0);
         assert_int_equal(trusted->pid, 77);
@@ -395,12 +480,20 @@ static void test_junk_is_harmless(void **state) {
         /* Results and stops for unknown activities, unknown types, a build without drv. */
         assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"x\"],\"id\":5,\"type\":101}"), 0);
         assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":5}"), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"id\":6,\"level\":3,\"text\":\"\",\"type\":999}"), 0);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"start\",\"id\":6,\"level\":3,\"text\":\"\",\"type\":999}"), 0);
         assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[1,2],\"id\":6,\"type\":777}"), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"id\":8,\"level\":3,\"text\":\"\",\"type\":105}"), -EPROTO);
-        assert_int_equal(feed(f, s, "{\"action\":\"start\",\"id\":9,\"level\":3,\"text\":\"\",\"type\":104}"), 0);
-        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"a\",2],\"id\":9,\"type\":105}"), -EPROTO);
-        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: something about /nix/store/nothing\"}"), 0);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"start\",\"id\":8,\"level\":3,\"text\":\"\",\"type\":105}"),
+                -EPROTO);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"start\",\"id\":9,\"level\":3,\"text\":\"\",\"type\":104}"), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"a\",2],\"id\":9,\"type\":105}"),
+                         -EPROTO);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: something about "
+                              "/nix/store/nothing\"}"),
+                         0);
         assert_int_equal(feed(f, s, "{\"action\":\"dropped\",\"count\":12}"), 0);
         assert_int_equal(s->dropped_by_sender, 12);
         assert_null(model_builds_first(f->m));

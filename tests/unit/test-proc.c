@@ -16,11 +16,12 @@ static char *root;
 static int setup(void **state) {
         root = test_mkdtemp();
         /* comm with spaces and a ')' to check that parsing starts after the last ')'. */
-        test_write_file(root, "100/stat",
-                        "100 (nix (build) x) S 1 100 100 0 -1 4194560 1 0 0 0 3 1 0 0 20 0 1 0 777 1000 10\n",
-                        (size_t) -1);
-        test_write_file(root, "101/stat", "101 (zombie) Z 1 101 101 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 888 0 0\n",
-                        (size_t) -1);
+        test_write_file(
+                root, "100/stat",
+                "100 (nix (build) x) S 1 100 100 0 -1 4194560 1 0 0 0 3 1 0 0 20 0 1 0 777 1000 10\n",
+                (size_t) -1);
+        test_write_file(root, "101/stat",
+                        "101 (zombie) Z 1 101 101 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 888 0 0\n", (size_t) -1);
         test_write_file(root, "102/stat", "102 (short) S 1 2\n", (size_t) -1);
         test_write_file(root, "100/cmdline", "nix-build\0-A\0hello\0", 19);
         return 0;

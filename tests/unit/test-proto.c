@@ -21,7 +21,8 @@ static ControlRequest parse_ok(const char *line) {
 }
 
 static void test_parse_request(void **state) {
-        ControlRequest req = parse_ok("{\"id\":7,\"cmd\":\"list-builds\",\"args\":{\"state\":\"running\",\"tail\":5,\"follow\":true}}");
+        ControlRequest req = parse_ok("{\"id\":7,\"cmd\":\"list-builds\",\"args\":{\"state\":\"running\","
+                                      "\"tail\":5,\"follow\":true}}");
         assert_string_equal(req.cmd, "list-builds");
         assert_int_equal((int) req.id->valuedouble, 7);
         const char *s;
@@ -85,10 +86,12 @@ static void test_format(void **state) {
         free(line);
 
         line = control_format_error(id, NA_ERR_NOT_FOUND, "no build", NULL, &len);
-        assert_string_equal(line, "{\"id\":3,\"error\":{\"code\":\"not-found\",\"message\":\"no build\"}}\n");
+        assert_string_equal(line,
+                            "{\"id\":3,\"error\":{\"code\":\"not-found\",\"message\":\"no build\"}}\n");
         free(line);
         line = control_format_error(NULL, NA_ERR_BAD_REQUEST, "bad", NULL, &len);
-        assert_string_equal(line, "{\"id\":null,\"error\":{\"code\":\"bad-request\",\"message\":\"bad\"}}\n");
+        assert_string_equal(line,
+                            "{\"id\":null,\"error\":{\"code\":\"bad-request\",\"message\":\"bad\"}}\n");
         free(line);
 
         cJSON *fields = cJSON_CreateObject();

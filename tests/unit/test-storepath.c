@@ -19,7 +19,8 @@ static void test_valid(void **state) {
         assert_false(store_path_valid("/nix/store", "/nix/store/" H "-"));
         assert_false(store_path_valid("/nix/store", "/nix/store/" H "-a/b"));
         assert_false(store_path_valid("/nix/store", "/nix/storeX/" H "-a"));
-        assert_false(store_path_valid("/nix/store", "/nix/store/zi6pmhs3z36nnyz4bavgkq2bh4by7r0e-a")); /* 'e' */
+        assert_false(
+                store_path_valid("/nix/store", "/nix/store/zi6pmhs3z36nnyz4bavgkq2bh4by7r0e-a")); /* 'e' */
         assert_false(store_path_valid("/nix/store", "/other/" H "-a"));
         assert_true(store_path_valid("/tmp/s", "/tmp/s/" H "-a"));
 }
@@ -39,7 +40,8 @@ static void test_find_drv(void **state) {
         char *d = NULL;
         /* Nix 2.8's failure message after ANSI stripping. */
         assert_int_equal(store_path_find_drv("/nix/store",
-                                             "builder for '/nix/store/" H "-f.drv' failed with exit code 3", &d),
+                                             "builder for '/nix/store/" H "-f.drv' failed with exit code 3",
+                                             &d),
                          1);
         assert_string_equal(d, "/nix/store/" H "-f.drv");
         free(d);
