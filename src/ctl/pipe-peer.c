@@ -46,7 +46,8 @@ int pipe_peer_parse_fdinfo_flags(const char *buf, size_t len, int *ret_flags) {
                                 if (flags > 0x7fffffff)
                                         return -EBADMSG;
                         }
-                        if (v == start)
+                        /* The value is all octal digits up to the end of the line. */
+                        if (v == start || (v < line_end && *v != ' ' && *v != '\t'))
                                 return -EBADMSG;
                         *ret_flags = (int) flags;
                         return 0;
