@@ -12,6 +12,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "daemon/notify.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -499,6 +500,9 @@ void commands_dispatch(ControlConn *c, const char *line, size_t len) {
         ControlRequest req;
         const char *error = NULL;
         Reply r = {};
+
+        /* Events that happened before this request go out before its answer. */
+        notify_flush(c->daemon);
 
         int k = control_request_parse(line, len, &req, &error);
         if (k < 0) {

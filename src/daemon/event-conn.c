@@ -142,7 +142,10 @@ int event_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (!c || linebuf_new(NA_MAX_LINE, &c->lines) < 0) {
                         free(c);
                         close(cfd);
-                        return log_error_errno(ENOMEM, "out of memory accepting an event connection");
+                        /* Not an error for sd-event, which would disable the listener for good:
+                         * the next connection may find memory again. */
+                        log_error_errno(ENOMEM, "out of memory accepting an event connection");
+                        return 0;
                 }
                 c->daemon = d;
                 c->fd = cfd;

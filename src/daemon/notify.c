@@ -86,7 +86,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         Daemon *d = userdata;
         usec_t now = now_realtime();
 
-        if (new_lines > 0 && (b->followers > 0 || d->n_control_conns > 0)) {
+        if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;
                 _cleanup_free_ char *line = NULL;
                 for (ControlConn *c = d->control_conns; c; c = c->next) {

@@ -301,8 +301,6 @@ void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
                 return;
         build_set_state(m, b, st);
         b->finished = now;
-        if (!b->started)
-                b->started = 0; /* never ran: no start time */
         b->output_checks_left = 0;
         log_ring_shrink(&b->log, m->config.log_ring_finished);
         build_mark(m, b, CHANGE_FINISHED);
@@ -713,8 +711,10 @@ void model_source_count_oversized(Model *m, Source *s, uint64_t n) {
 /* The nix process of a source is gone: what it was doing will never be reported. */
 static void source_nix_exited(Model *m, Source *s, usec_t now) {
         s->nix_exited = true;
-        for (Build *b = m->first; b; b = b->next) {
-                if (b->invocation != &s->invocation || !build_state_is_active(b->state))
+        /* The drv index holds every active build of the invocation (only a finished build
+         * is ever replaced in it). */
+        for (Build *b = s->invocation.by_drv; b; b = b->hh_drv.next) {
+                if (!build_state_is_active(b->state))
                         continue;
                 if (b->state == BUILD_QUEUED) {
                         build_set_failure(b, FAILURE_CANCELLED, "never started: the nix process ended");
@@ -744,8 +744,8 @@ void model_source_disconnect(Model *m, Source *s, usec_t now) {
         source_mark(m, s, CHANGE_FINISHED);
 
         bool active = false;
-        for (Build *b = m->first; b && !active; b = b->next)
-                active = b->invocation == inv && build_state_is_active(b->state);
+        for (Build *b = inv->by_drv; b && !active; b = b->hh_drv.next)
+                active = build_state_is_active(b->state);
         if (!active)
                 s->nix_exited = true; /* nothing left that could be lost */
         else if (!proc_alive(m->config.proc_root, s->pid, s->pid_starttime))
