@@ -35,7 +35,9 @@ static void test_parse_status(void **state) {
 
 static void test_nix_version_from_exe(void **state) {
         char *v = NULL;
-        assert_int_equal(proc_ident_nix_version_from_exe("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nix-2.18.1/bin/nix", &v), 0);
+        assert_int_equal(proc_ident_nix_version_from_exe(
+                                 "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nix-2.18.1/bin/nix", &v),
+                         0);
         assert_string_equal(v, "2.18.1");
         free(v);
         assert_int_equal(proc_ident_nix_version_from_exe("/usr/bin/nix-build", &v), -ENOENT);
