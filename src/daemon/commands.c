@@ -13,100 +13,12 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "daemon/notify.h"
+#include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
 #define HISTORY_LIMIT_MAX  10000
 #define GET_BUILD_LOG_TAIL 20
-
-/* What a handler produces: a result object, or an error (code, message, optional extra). */
-typedef struct Reply {
-        cJSON *result;
-        const char *code;
-        char *message;
-        cJSON *extra;
-} Reply;
-
-_printf_(3, 4) static int reply_error(Reply *r, const char *code, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        free(r->message);
-        if (vasprintf(&r->message, fmt, ap) < 0)
-                r->message = NULL;
-        va_end(ap);
-        r->code = code;
-        return -EINVAL;
-}
-
-static int reply_oom(Reply *r) {
-        return reply_error(r, NA_ERR_INTERNAL, "out of memory");
-}
-
-typedef int (*CommandHandler)(ControlConn *c, const ControlRequest *req, Reply *r);
-
-/* ---- build targets ---- */
-
-/* Resolves a build target (key, drv path, name or glob). On several matches, a single
- * active one wins; otherwise the answer is "ambiguous" with the candidates. */
-static int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret) {
-        if (!target)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"build\" is required");
-        if (cJSON_IsNumber(target)) {
-                Build *b = target->valuedouble >= 0
-                                   ? model_build_by_key(d->model, (uint64_t) target->valuedouble)
-                                   : NULL;
-                if (!b)
-                        return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %.0f",
-                                           target->valuedouble);
-                *ret = b;
-                return 0;
-        }
-        if (!cJSON_IsString(target))
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"build\" must be a key or a string");
-
-        const char *t = target->valuestring;
-        if (string_is_digits(t)) {
-                Build *b = model_build_by_key(d->model, strtoull(t, NULL, 10));
-                if (!b)
-                        return reply_error(r, NA_ERR_NOT_FOUND, "no build with key %s", t);
-                *ret = b;
-                return 0;
-        }
-
-        bool is_path = t[0] == '/';
-        Build *match = NULL, *active = NULL;
-        unsigned n = 0, n_active = 0;
-        cJSON *candidates = cJSON_CreateArray();
-        if (!candidates)
-                return reply_oom(r);
-        for (Build *b = model_builds_first(d->model); b; b = b->next) {
-                bool hit = is_path ? strcmp(b->drv, t) == 0 : fnmatch(t, b->name, 0) == 0;
-                if (!hit)
-                        continue;
-                n++;
-                match = b;
-                if (build_state_is_active(b->state)) {
-                        n_active++;
-                        active = b;
-                }
-                cJSON_AddItemToArray(candidates, cJSON_CreateNumber((double) b->key));
-        }
-        if (n == 1 || n_active == 1) {
-                cJSON_Delete(candidates);
-                *ret = n == 1 ? match : active;
-                return 0;
-        }
-        if (n == 0) {
-                cJSON_Delete(candidates);
-                return reply_error(r, NA_ERR_NOT_FOUND, "no build matches '%s'", t);
-        }
-        r->extra = cJSON_CreateObject();
-        if (!r->extra || !cJSON_AddItemToObject(r->extra, "candidates", candidates)) {
-                cJSON_Delete(candidates);
-                return reply_oom(r);
-        }
-        return reply_error(r, NA_ERR_AMBIGUOUS, "%u builds match '%s'; give a key", n, t);
-}
 
 /* ---- commands ---- */
 

@@ -62,6 +62,22 @@ typedef struct Phase {
         usec_t time;
 } Phase;
 
+/* What a build costs and what was applied to it, as last sampled by the daemon from the
+ * build's cgroup or its processes. Zero until the first sample (sampled == false). */
+typedef struct BuildUsage {
+        bool sampled;
+        usec_t cpu_user, cpu_system; /* CPU time, microseconds */
+        double cpu_percent;          /* over the last sampling interval; 100 = one core */
+        uint64_t mem_current, mem_peak; /* bytes */
+        uint64_t io_read, io_write;     /* bytes */
+        uint32_t n_procs, n_threads;
+        bool has_nice;
+        int nice;
+        double cpu_limit;   /* cores; 0 none */
+        uint64_t mem_limit; /* bytes; 0 none */
+        bool oom_killed;    /* the kernel's OOM killer ended one of its processes */
+} BuildUsage;
+
 typedef struct Source Source;
 typedef struct Invocation Invocation;
 typedef struct Build Build;
@@ -86,6 +102,8 @@ struct Build {
         int exit_code; /* -1 unknown */
         int signal;    /* 0 none */
         char *failure_message;
+
+        BuildUsage usage;
 
         /* outputs not found at stop with no failure reported: checked again a few times,
          * because a stop may precede registration on some paths */
