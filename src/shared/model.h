@@ -66,8 +66,8 @@ typedef struct Phase {
  * build's cgroup or its processes. Zero until the first sample (sampled == false). */
 typedef struct BuildUsage {
         bool sampled;
-        usec_t cpu_user, cpu_system; /* CPU time, microseconds */
-        double cpu_percent;          /* over the last sampling interval; 100 = one core */
+        usec_t cpu_user, cpu_system;    /* CPU time, microseconds */
+        double cpu_percent;             /* over the last sampling interval; 100 = one core */
         uint64_t mem_current, mem_peak; /* bytes */
         uint64_t io_read, io_write;     /* bytes */
         uint32_t n_procs, n_threads;
