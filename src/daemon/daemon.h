@@ -8,9 +8,11 @@
 #include <systemd/sd-event.h>
 
 #include "basic/time-util.h"
+#include "daemon/history-writer.h"
 #include "shared/model.h"
 
 typedef struct EventConn EventConn;
+typedef struct Estimates Estimates;
 typedef struct ControlConn ControlConn;
 
 typedef struct DaemonConfig {
@@ -19,6 +21,8 @@ typedef struct DaemonConfig {
         uint32_t max_event_conns;
         uint32_t max_control_conns;
         size_t control_output_max; /* bytes queued for one control client before it is dropped */
+        HistoryConfig history;
+        bool history_disabled;
 } DaemonConfig;
 
 typedef struct Daemon {
@@ -35,6 +39,9 @@ typedef struct Daemon {
         uint32_t n_event_conns;
         ControlConn *control_conns;
         uint32_t n_control_conns;
+
+        HistoryWriter *history;
+        Estimates *estimates;
 
         usec_t started_mono;
         uint64_t control_dropped_slow;

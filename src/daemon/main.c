@@ -16,7 +16,9 @@
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
 #include "daemon/daemon.h"
+#include "daemon/estimates.h"
 #include "daemon/event-conn.h"
+#include "daemon/history-writer.h"
 #include "daemon/listener.h"
 #include "daemon/notify.h"
 #include "shared/sockdir.h"
@@ -37,6 +39,11 @@ static void help(void) {
                "      --store-dir DIR      Nix store directory (default /nix/store)\n"
                "      --max-clients N      control clients at once (default 1024)\n"
                "      --max-sources N      event connections at once (default 8192)\n"
+               "      --history-db PATH    history database (default /var/lib/nix-analytics/history.db\n"
+               "                           for root, else $XDG_STATE_HOME/nix-analytics/history.db);\n"
+               "                           'none' keeps no history\n"
+               "      --history-max-age DAYS   delete history older than this (default 365, 0 never)\n"
+               "      --history-max-rows N     keep at most N history rows (default 1000000, 0 no limit)\n"
                "  -v, --verbose            log debug messages\n"
                "  -q, --quiet              log warnings and errors only\n"
                "  -h, --help               show this help\n"
@@ -64,6 +71,9 @@ enum {
         ARG_STORE_DIR,
         ARG_MAX_CLIENTS,
         ARG_MAX_SOURCES,
+        ARG_HISTORY_DB,
+        ARG_HISTORY_MAX_AGE,
+        ARG_HISTORY_MAX_ROWS,
         ARG_VERSION,
 };
 
@@ -77,6 +87,9 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"store-dir", required_argument, NULL, ARG_STORE_DIR},
                 {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
                 {"max-sources", required_argument, NULL, ARG_MAX_SOURCES},
+                {"history-db", required_argument, NULL, ARG_HISTORY_DB},
+                {"history-max-age", required_argument, NULL, ARG_HISTORY_MAX_AGE},
+                {"history-max-rows", required_argument, NULL, ARG_HISTORY_MAX_ROWS},
                 {"verbose", no_argument, NULL, 'v'},
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
@@ -119,6 +132,32 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         if (parse_u32("--max-sources", optarg, 1, &cfg->max_event_conns) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_HISTORY_DB:
+                        free(cfg->history.path);
+                        cfg->history.path = NULL;
+                        cfg->history_disabled = strcmp(optarg, "none") == 0;
+                        if (cfg->history_disabled)
+                                break;
+                        if (optarg[0] != '/')
+                                return log_error_errno(EINVAL, "--history-db must be an absolute path or 'none': '%s'",
+                                                       optarg);
+                        if (!(cfg->history.path = strdup(optarg)))
+                                return log_error_errno(ENOMEM, "out of memory");
+                        break;
+                case ARG_HISTORY_MAX_AGE: {
+                        uint32_t days;
+                        if (parse_u32("--history-max-age", optarg, 0, &days) < 0)
+                                return -EINVAL;
+                        cfg->history.max_age = (usec_t) days * 86400 * USEC_PER_SEC;
+                        break;
+                }
+                case ARG_HISTORY_MAX_ROWS: {
+                        uint32_t rows;
+                        if (parse_u32("--history-max-rows", optarg, 0, &rows) < 0)
+                                return -EINVAL;
+                        cfg->history.max_rows = rows;
+                        break;
+                }
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -246,8 +285,12 @@ static void daemon_done(Daemon *d) {
         if (d->control_fd >= 0)
                 close(d->control_fd);
         sd_event_unref(d->event);
+        /* After the loop: the last finished builds were queued by the final flush. */
+        d->history = history_writer_stop(d->history);
+        d->estimates = estimates_free(d->estimates);
         model_free(d->model);
         free(d->config.socket_dir);
+        free(d->config.history.path);
 }
 
 int main(int argc, char *argv[]) {
@@ -259,12 +302,19 @@ int main(int argc, char *argv[]) {
         d.config.max_event_conns = 8192;
         d.config.max_control_conns = 1024;
         d.config.control_output_max = 4u << 20;
+        d.config.history.max_age = 365 * 86400 * USEC_PER_SEC;
+        d.config.history.max_rows = 1000000;
+        d.config.history.queue_max = 100000;
 
         r = parse_argv(argc, argv, &d.config);
         if (r <= 0) {
                 free(d.config.socket_dir);
+                free(d.config.history.path);
                 return r < 0 ? 2 : 0;
         }
+        if (!d.config.history_disabled && !d.config.history.path &&
+            history_default_path(&d.config.history.path) < 0)
+                log_warning("no history database path ($HOME and $XDG_STATE_HOME unset): history disabled");
         if (!d.config.socket_dir &&
             (r = sockdir_resolve_env(SOCKDIR_FOR_DAEMON, NULL, &d.config.socket_dir)) < 0) {
                 log_error_errno(r, "cannot resolve the socket directory: %m");
@@ -279,6 +329,15 @@ int main(int argc, char *argv[]) {
         }
         if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0)
                 goto finish;
+        /* History problems never stop monitoring: the writer reports them in status. */
+        if ((r = estimates_new(&d.estimates)) < 0 || (r = history_writer_start(&d.config.history, &d.history)) < 0) {
+                log_error_errno(r, "cannot start the history writer: %m");
+                goto finish;
+        }
+        if (d.config.history.path)
+                log_info("history in %s", d.config.history.path);
+        else
+                log_info("history disabled");
 
         log_info("listening on %s/{%s,%s}", d.config.socket_dir, NA_EVENTS_SOCKET, NA_CONTROL_SOCKET);
         (void) sd_notify(0, "READY=1\nSTATUS=watching builds");

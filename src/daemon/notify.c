@@ -6,6 +6,8 @@
 
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
+#include "daemon/estimates.h"
+#include "daemon/history-writer.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -85,6 +87,13 @@ static char *log_event(const Build *b, uint64_t new_lines, size_t *ret_len) {
 static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_lines) {
         Daemon *d = userdata;
         usec_t now = now_realtime();
+
+        /* History: an estimate when a build appears or starts, a row when it ends. */
+        if (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED) | (1u << CHANGE_CHANGED)) &&
+            !build_state_is_final(b->state))
+                estimates_annotate(d, b);
+        if (kinds & (1u << CHANGE_FINISHED))
+                history_writer_record(d->history, b);
 
         if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;

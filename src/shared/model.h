@@ -78,6 +78,25 @@ typedef struct BuildUsage {
         bool oom_killed;    /* the kernel's OOM killer ended one of its processes */
 } BuildUsage;
 
+/* How long a build should take, from the history of its pname (daemon: estimates.c).
+ * Unknown while samples == 0. */
+typedef struct BuildEta {
+        uint32_t samples;
+        double expected;        /* seconds, start to end */
+        const char *confidence; /* static: "high", "medium", "low" */
+        bool other_machines;    /* from builds on other machines, scaled by speed */
+} BuildEta;
+
+/* What is left of an invocation along its longest remaining dependency chain. */
+typedef struct InvocationEta {
+        bool known;
+        double remaining; /* seconds, as of `at` */
+        usec_t at;        /* realtime */
+        uint32_t left;    /* builds not finished */
+        uint32_t unknown; /* of those, without history (counted as 0 s) */
+        const char *confidence;
+} InvocationEta;
+
 typedef struct Source Source;
 typedef struct Invocation Invocation;
 typedef struct Build Build;
@@ -104,6 +123,7 @@ struct Build {
         char *failure_message;
 
         BuildUsage usage;
+        BuildEta eta;
 
         /* outputs not found at stop with no failure reported: checked again a few times,
          * because a stop may precede registration on some paths */
@@ -142,6 +162,7 @@ struct Invocation {
         uint64_t messages;
         uint32_t n_builds; /* builds of this invocation still held */
         Build *by_drv;     /* hash by drv path (hh_drv) */
+        InvocationEta eta;
 
         bool dirty;
         unsigned dirty_kinds;

@@ -1,0 +1,172 @@
+/* Control commands over the history store: get-history and stats (docs/protocol.md). */
+#include "daemon/commands-history.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "daemon/history-writer.h"
+#include "shared/history.h"
+
+#define HISTORY_LIMIT_MAX 10000
+#define QUERY_BUDGET      (250 * USEC_PER_MSEC)
+#define STATS_TOP_MAX     1000
+#define STATS_DEFAULT_DAYS 30
+
+static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
+        const cJSON *item;
+        unsigned mask = 0;
+        if (cJSON_IsString(v)) {
+                BuildState s = build_state_from_string(v->valuestring);
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", v->valuestring);
+                *ret = 1u << s;
+                return 0;
+        }
+        if (!cJSON_IsArray(v))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must be a string or an array of strings");
+        cJSON_ArrayForEach(item, v) {
+                BuildState s = cJSON_IsString(item) ? build_state_from_string(item->valuestring)
+                                                    : _BUILD_STATE_INVALID;
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain build states");
+                mask |= 1u << s;
+        }
+        *ret = mask;
+        return 0;
+}
+
+/* A unix time in seconds (number) as microseconds. */
+static int parse_time(const ControlRequest *req, const char *key, usec_t *ret, Reply *r) {
+        const cJSON *v = control_arg(req, key);
+        if (!v)
+                return 0;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 1e11)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"%s\" must be a unix time in seconds", key);
+        *ret = (usec_t) (v->valuedouble * 1e6);
+        return 0;
+}
+
+static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Reply *r) {
+        *f = (HistoryFilter){};
+        const cJSON *v;
+        if ((v = control_arg(req, "state")) && parse_states(v, &f->states, r) < 0)
+                return -EINVAL;
+        struct {
+                const char *key;
+                const char **dest;
+        } strings[] = {
+                {"name", &f->name}, {"pname", &f->pname}, {"drv", &f->drv},
+                {"machine", &f->machine}, {"kind", &f->kind},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (control_arg_string(req, strings[i].key, strings[i].dest) == -EINVAL)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"%s\" must be a string", strings[i].key);
+        if ((v = control_arg(req, "requester"))) {
+                f->requester_set = true;
+                f->requester_uid = -1;
+                if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+                        f->requester_uid = (int64_t) v->valuedouble;
+                else if (cJSON_IsString(v) && string_is_digits(v->valuestring))
+                        f->requester_uid = strtoll(v->valuestring, NULL, 10);
+                else if (cJSON_IsString(v) && v->valuestring[0])
+                        f->requester_user = v->valuestring;
+                else
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"requester\" must be a uid or a user name");
+        }
+        if (parse_time(req, "since", &f->since, r) < 0 || parse_time(req, "until", &f->until, r) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+/* The read handle, or an "unavailable" error saying why. */
+static History *reader_or_error(Daemon *d, Reply *r) {
+        const char *why = NULL;
+        History *h = history_writer_reader(d->history, &why);
+        if (!h)
+                reply_error(r, NA_ERR_UNAVAILABLE, "%s", why ? why : "history is unavailable");
+        return h;
+}
+
+static int query_failed(Daemon *d, History *h, int q, Reply *r) {
+        if (q == -ENOMEM)
+                return reply_oom(r);
+        if (q == -ETIME)
+                return reply_error(r, NA_ERR_UNAVAILABLE,
+                                   "the query took longer than %llu ms: narrow it (since, name, limit)",
+                                   (unsigned long long) (QUERY_BUDGET / USEC_PER_MSEC));
+        reply_error(r, NA_ERR_UNAVAILABLE, "history query failed: %s", history_errmsg(h));
+        history_writer_reader_failed(d->history, q);
+        return -EINVAL;
+}
+
+int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 100, .count = true};
+        if (parse_history_filter(req, &q.filter, r) < 0)
+                return -EINVAL;
+        long long limit = 100, offset = 0;
+        const char *order = NULL;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be a non-negative integer");
+        if (control_arg_int(req, "offset", &offset) == -EINVAL || offset < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"offset\" must be a non-negative integer");
+        if (control_arg_string(req, "order", &order) == -EINVAL ||
+            (order && (q.order = history_order_from_string(order)) < 0))
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"order\" must be one of finished, started, duration, name");
+        if (control_arg_bool(req, "ascending", &q.ascending) == -EINVAL ||
+            control_arg_bool(req, "count", &q.count) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"ascending\" and \"count\" are booleans");
+        q.limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
+        q.offset = (uint64_t) offset;
+
+        History *h = reader_or_error(c->daemon, r);
+        if (!h)
+                return -EINVAL;
+        cJSON *rows = NULL;
+        uint64_t total = 0;
+        int k = history_query(h, &q, QUERY_BUDGET, &rows, &total);
+        if (k < 0)
+                return query_failed(c->daemon, h, k, r);
+        r->result = cJSON_CreateObject();
+        if (!r->result || !cJSON_AddItemToObject(r->result, "builds", rows)) {
+                cJSON_Delete(rows);
+                return reply_oom(r);
+        }
+        if (q.count)
+                cJSON_AddNumberToObject(r->result, "total", (double) total);
+        else
+                cJSON_AddNullToObject(r->result, "total");
+        return 0;
+}
+
+int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
+        HistoryFilter f;
+        if (parse_history_filter(req, &f, r) < 0)
+                return -EINVAL;
+        long long top = 10;
+        if (control_arg_int(req, "top", &top) == -EINVAL || top < 1 || top > STATS_TOP_MAX)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"top\" must be an integer from 1 to %d", STATS_TOP_MAX);
+        /* Without a range: the last 30 days, which the indexes answer quickly. */
+        usec_t now = now_realtime();
+        if (!control_arg(req, "since"))
+                f.since = now - MIN(now, (usec_t) STATS_DEFAULT_DAYS * 86400 * USEC_PER_SEC);
+
+        History *h = reader_or_error(c->daemon, r);
+        if (!h)
+                return -EINVAL;
+        cJSON *stats = NULL;
+        int k = history_stats(h, &f, (unsigned) top, QUERY_BUDGET, &stats);
+        if (k < 0)
+                return query_failed(c->daemon, h, k, r);
+        cJSON_AddNumberToObject(stats, "since", usec_to_sec(f.since));
+        if (f.until)
+                cJSON_AddNumberToObject(stats, "until", usec_to_sec(f.until));
+        else
+                cJSON_AddNullToObject(stats, "until");
+        r->result = stats;
+        return 0;
+}

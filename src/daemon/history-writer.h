@@ -1,0 +1,46 @@
+/* The daemon's history: finished builds are queued on the event path (a copy, no I/O) and
+ * written by a thread in batched transactions, so a slow, locked, full or broken database
+ * never stalls ingestion. Queries run on the event loop over a second, read-only handle
+ * with a time budget. The store's condition is reported in `status`. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "basic/time-util.h"
+#include "shared/history.h"
+#include "shared/model.h"
+
+typedef struct HistoryConfig {
+        char *path;         /* NULL: history disabled */
+        usec_t max_age;     /* rows older than this are deleted; 0 keeps them */
+        uint64_t max_rows;  /* the oldest rows beyond this are deleted; 0 no limit */
+        uint32_t queue_max; /* records waiting to be written; beyond it the oldest is dropped */
+} HistoryConfig;
+
+typedef struct HistoryWriter HistoryWriter;
+
+/* The default database path: /var/lib/nix-analytics/history.db for root, else
+ * $XDG_STATE_HOME/nix-analytics/history.db (~/.local/state when unset). */
+int history_default_path(char **ret);
+
+/* Starts the writer thread (cfg->path NULL: a disabled writer that reports so). */
+int history_writer_start(const HistoryConfig *cfg, HistoryWriter **ret);
+/* Writes what is queued (waiting at most a few seconds for a locked database), then stops. */
+HistoryWriter *history_writer_stop(HistoryWriter *w);
+
+/* Queues a row for a build that just finished. Never blocks on I/O. */
+void history_writer_record(HistoryWriter *w, const Build *b);
+
+/* The "history" member of status. */
+cJSON *history_writer_status(HistoryWriter *w);
+
+/* The read-only handle for queries, opened on first use; NULL when history is disabled or
+ * unavailable (then *ret_error says why, a static or owned-by-w string). */
+History *history_writer_reader(HistoryWriter *w, const char **ret_error);
+/* A query failed with r: drop the read handle if the file may have changed under it. */
+void history_writer_reader_failed(HistoryWriter *w, int r);
+/* Increases each time rows were committed: cached estimates older than this are stale. */
+uint64_t history_writer_generation(HistoryWriter *w);
