@@ -11,9 +11,9 @@
 #include "daemon/history-writer.h"
 #include "shared/history.h"
 
-#define HISTORY_LIMIT_MAX 10000
-#define QUERY_BUDGET      (250 * USEC_PER_MSEC)
-#define STATS_TOP_MAX     1000
+#define HISTORY_LIMIT_MAX  10000
+#define QUERY_BUDGET       (250 * USEC_PER_MSEC)
+#define STATS_TOP_MAX      1000
 #define STATS_DEFAULT_DAYS 30
 
 static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
@@ -27,7 +27,8 @@ static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
                 return 0;
         }
         if (!cJSON_IsArray(v))
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must be a string or an array of strings");
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"state\" must be a string or an array of strings");
         cJSON_ArrayForEach(item, v) {
                 BuildState s = cJSON_IsString(item) ? build_state_from_string(item->valuestring)
                                                     : _BUILD_STATE_INVALID;
@@ -59,7 +60,7 @@ static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Rep
                 const char *key;
                 const char **dest;
         } strings[] = {
-                {"name", &f->name}, {"pname", &f->pname}, {"drv", &f->drv},
+                {"name", &f->name},       {"pname", &f->pname}, {"drv", &f->drv},
                 {"machine", &f->machine}, {"kind", &f->kind},
         };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
@@ -75,7 +76,8 @@ static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Rep
                 else if (cJSON_IsString(v) && v->valuestring[0])
                         f->requester_user = v->valuestring;
                 else
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"requester\" must be a uid or a user name");
+                        return reply_error(r, NA_ERR_BAD_REQUEST,
+                                           "\"requester\" must be a uid or a user name");
         }
         if (parse_time(req, "since", &f->since, r) < 0 || parse_time(req, "until", &f->until, r) < 0)
                 return -EINVAL;
@@ -149,7 +151,8 @@ int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
                 return -EINVAL;
         long long top = 10;
         if (control_arg_int(req, "top", &top) == -EINVAL || top < 1 || top > STATS_TOP_MAX)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"top\" must be an integer from 1 to %d", STATS_TOP_MAX);
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"top\" must be an integer from 1 to %d",
+                                   STATS_TOP_MAX);
         /* Without a range: the last 30 days, which the indexes answer quickly. */
         usec_t now = now_realtime();
         if (!control_arg(req, "since"))

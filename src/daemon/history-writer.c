@@ -116,7 +116,7 @@ static void set_error(HistoryWriter *w, const char *msg) {
 
 static void set_errorf(HistoryWriter *w, int r, const char *what, History *h) {
         char *msg = NULL;
-        const char *detail = r == -EBUSY   ? "database is locked by another process"
+        const char *detail = r == -EBUSY    ? "database is locked by another process"
                              : r == -ENOSPC ? "disk full"
                              : r == -EROFS  ? "database or file system is read-only"
                              : h            ? history_errmsg(h)
@@ -143,8 +143,8 @@ static void move_aside(HistoryWriter *w) {
                 (void) unlink(wal);
         if (asprintf(&shm, "%s-shm", w->config.path) >= 0)
                 (void) unlink(shm);
-        log_error("history: %s is corrupt or not a database: moved to %s, starting a new one", w->config.path,
-                  dest);
+        log_error("history: %s is corrupt or not a database: moved to %s, starting a new one",
+                  w->config.path, dest);
         pthread_mutex_lock(&w->lock);
         free(w->recovered);
         if (asprintf(&w->recovered, "moved a corrupt database to %s", dest) < 0)

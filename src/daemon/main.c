@@ -139,8 +139,9 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         if (cfg->history_disabled)
                                 break;
                         if (optarg[0] != '/')
-                                return log_error_errno(EINVAL, "--history-db must be an absolute path or 'none': '%s'",
-                                                       optarg);
+                                return log_error_errno(
+                                        EINVAL, "--history-db must be an absolute path or 'none': '%s'",
+                                        optarg);
                         if (!(cfg->history.path = strdup(optarg)))
                                 return log_error_errno(ENOMEM, "out of memory");
                         break;
@@ -330,7 +331,8 @@ int main(int argc, char *argv[]) {
         if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0)
                 goto finish;
         /* History problems never stop monitoring: the writer reports them in status. */
-        if ((r = estimates_new(&d.estimates)) < 0 || (r = history_writer_start(&d.config.history, &d.history)) < 0) {
+        if ((r = estimates_new(&d.estimates)) < 0 ||
+            (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");
                 goto finish;
         }

@@ -310,12 +310,14 @@ static int parse_body(Cursor *c, Drv *d) {
                 return r;
         if (!expect(c, ","))
                 return -EBADMSG;
-        r = parse_list(c, DRV_MAX_ITEMS, (void **) &d->inputs, sizeof(DrvInput), input_item, NULL, &d->n_inputs);
+        r = parse_list(c, DRV_MAX_ITEMS, (void **) &d->inputs, sizeof(DrvInput), input_item, NULL,
+                       &d->n_inputs);
         if (r < 0)
                 return r;
         if (!expect(c, ",") || (r = parse_strings(c, &d->srcs, &d->n_srcs)) < 0 || !expect(c, ",") ||
-            (r = parse_string(c, &d->system)) < 0 || !expect(c, ",") || (r = parse_string(c, &d->builder)) < 0 ||
-            !expect(c, ",") || (r = parse_strings(c, &d->args, &d->n_args)) < 0 || !expect(c, ","))
+            (r = parse_string(c, &d->system)) < 0 || !expect(c, ",") ||
+            (r = parse_string(c, &d->builder)) < 0 || !expect(c, ",") ||
+            (r = parse_strings(c, &d->args, &d->n_args)) < 0 || !expect(c, ","))
                 return r < 0 ? r : -EBADMSG;
         r = parse_list(c, DRV_MAX_ITEMS, (void **) &d->env, sizeof(DrvEnv), env_item, NULL, &d->n_env);
         if (r < 0)

@@ -369,19 +369,22 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                 {"cpu_time", COL_SECONDS},
         };
         static const Col slowest_cols[] = {
-                {"pname", COL_TEXT},     {"builds", COL_NUMBER},   {"mean", COL_SECONDS},
-                {"max", COL_SECONDS},    {"total", COL_SECONDS},   {"last_drv", COL_TEXT},
+                {"pname", COL_TEXT},  {"builds", COL_NUMBER}, {"mean", COL_SECONDS},
+                {"max", COL_SECONDS}, {"total", COL_SECONDS}, {"last_drv", COL_TEXT},
         };
         static const Col failing_cols[] = {
-                {"pname", COL_TEXT}, {"failures", COL_NUMBER}, {"builds", COL_NUMBER}, {"last_failure", COL_SECONDS},
+                {"pname", COL_TEXT},
+                {"failures", COL_NUMBER},
+                {"builds", COL_NUMBER},
+                {"last_failure", COL_SECONDS},
         };
         static const Col requester_cols[] = {
-                {"uid", COL_NUMBER},         {"user", COL_TEXT},         {"builds", COL_NUMBER},
-                {"failures", COL_NUMBER},    {"build_time", COL_SECONDS}, {"cpu_time", COL_SECONDS},
+                {"uid", COL_NUMBER},      {"user", COL_TEXT},          {"builds", COL_NUMBER},
+                {"failures", COL_NUMBER}, {"build_time", COL_SECONDS}, {"cpu_time", COL_SECONDS},
         };
         static const Col day_cols[] = {
-                {"day", COL_TEXT},           {"builds", COL_NUMBER},      {"succeeded", COL_NUMBER},
-                {"failed", COL_NUMBER},      {"build_time", COL_SECONDS},
+                {"day", COL_TEXT},      {"builds", COL_NUMBER},      {"succeeded", COL_NUMBER},
+                {"failed", COL_NUMBER}, {"build_time", COL_SECONDS},
         };
         cJSON *o = cJSON_CreateObject(), *section = NULL, *totals = NULL;
         int r;
@@ -408,12 +411,12 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                 const Col *cols;
                 size_t n_cols;
         } sections[] = {
-                {"slowest",
-                 "pname, COUNT(*), AVG(duration), MAX(duration), SUM(duration), MAX(drv)",
-                 "state = 'succeeded' AND duration IS NOT NULL", "GROUP BY pname ORDER BY AVG(duration) DESC",
-                 slowest_cols, ELEMENTSOF(slowest_cols)},
+                {"slowest", "pname, COUNT(*), AVG(duration), MAX(duration), SUM(duration), MAX(drv)",
+                 "state = 'succeeded' AND duration IS NOT NULL",
+                 "GROUP BY pname ORDER BY AVG(duration) DESC", slowest_cols, ELEMENTSOF(slowest_cols)},
                 {"failing",
-                 "pname, SUM(state != 'succeeded'), COUNT(*), MAX(CASE WHEN state != 'succeeded' THEN finished END)",
+                 "pname, SUM(state != 'succeeded'), COUNT(*), MAX(CASE WHEN state != 'succeeded' THEN "
+                 "finished END)",
                  NULL, "GROUP BY pname HAVING SUM(state != 'succeeded') > 0 ORDER BY 2 DESC, 4 DESC",
                  failing_cols, ELEMENTSOF(failing_cols)},
                 {"requesters",
@@ -450,10 +453,11 @@ fail:
 int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, double *ret,
                              char **ret_machines) {
         sqlite3_stmt *st = NULL;
-        const char *sql = machine ? "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
-                                    " AND machine = ?2 AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3"
-                                  : "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
-                                    " AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3";
+        const char *sql =
+                machine ? "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
+                          " AND machine = ?2 AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3"
+                        : "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
+                          " AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3";
         int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
         if (code != SQLITE_OK)
                 return history_errno(code);

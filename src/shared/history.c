@@ -188,8 +188,9 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 .signal = b->signal,
                 .usage = b->usage,
         };
-        if (!dup_or_null("build", &r.kind) || !dup_or_null(b->drv, &r.drv) || !dup_or_null(b->name, &r.name) ||
-            !(r.pname = drv_name_pname(b->name)) || !dup_or_null(b->machine ? b->machine : "", &r.machine) ||
+        if (!dup_or_null("build", &r.kind) || !dup_or_null(b->drv, &r.drv) ||
+            !dup_or_null(b->name, &r.name) || !(r.pname = drv_name_pname(b->name)) ||
+            !dup_or_null(b->machine ? b->machine : "", &r.machine) ||
             !dup_or_null(build_state_to_string(b->state), &r.state) ||
             !dup_or_null(b->requester.user, &r.requester_user) ||
             !dup_or_null(b->requester.cmdline, &r.requester_cmdline) ||

@@ -398,6 +398,17 @@ static void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         build_finish(m, b, BUILD_FAILED, stopped);
 }
 
+/* Nix 2.8 keeps a finished build's activity open until its goal is freed, often when the
+ * whole invocation ends; the "done" counter of the progress result moves on time. When it
+ * does, the running builds whose outputs now all exist are over: they end now, so their
+ * durations (history, ETAs) are the builder's, not the invocation's. */
+static void invocation_check_outputs(Model *m, Invocation *inv, usec_t now) {
+        for (Build *b = inv->by_drv; b; b = b->hh_drv.next)
+                if (b->state == BUILD_RUNNING && b->failure == FAILURE_NONE &&
+                    build_outputs_exist(m, b) == 1)
+                        build_finish(m, b, BUILD_SUCCEEDED, now);
+}
+
 /* The build for drv in this invocation that a new event should attach to. */
 Build *invocation_find_build(Invocation *inv, const char *drv) {
         Build *b = NULL;
@@ -645,7 +656,10 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         if (nix_record_field_int(rec, i, &v[i]) < 0)
                                 return -EPROTO;
                 if (memcmp(v, s->invocation.progress, sizeof(v)) != 0) {
+                        bool more_done = v[0] > s->invocation.progress[0];
                         memcpy(s->invocation.progress, v, sizeof(v));
+                        if (more_done)
+                                invocation_check_outputs(m, &s->invocation, now);
                         invocation_mark(m, &s->invocation, CHANGE_CHANGED);
                 }
                 return 0;

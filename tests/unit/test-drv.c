@@ -79,7 +79,6 @@ static void test_not_nul_terminated(void **state) {
         drv_outputs_free(o, (size_t) n);
 }
 
-
 static void test_full_parse(void **state) {
         static const char drv[] =
                 "Derive([(\"out\",\"/nix/store/cccc-top\",\"\",\"\")],"
@@ -110,10 +109,9 @@ static void test_full_parse(void **state) {
 }
 
 static void test_dynamic_inputs(void **state) {
-        static const char drv[] =
-                "DrvWithVersion(\"xp-dyn-drv\",[(\"out\",\"\",\"r:sha256\",\"\")],"
-                "[(\"/nix/store/aaaa-x.drv\",([\"out\"],[(\"out\",([\"lib\"],[]))]))],"
-                "[],\"s\",\"b\",[],[])";
+        static const char drv[] = "DrvWithVersion(\"xp-dyn-drv\",[(\"out\",\"\",\"r:sha256\",\"\")],"
+                                  "[(\"/nix/store/aaaa-x.drv\",([\"out\"],[(\"out\",([\"lib\"],[]))]))],"
+                                  "[],\"s\",\"b\",[],[])";
         Drv *d = NULL;
         assert_int_equal(drv_parse(drv, strlen(drv), &d), 0);
         assert_string_equal(d->version, "xp-dyn-drv");
@@ -167,7 +165,8 @@ static void test_many_items(void **state) {
         size_t cap = 100000 * 12 + 200, n = 0;
         char *buf = malloc(cap);
         assert_non_null(buf);
-        n += (size_t) snprintf(buf + n, cap - n, "Derive([(\"out\",\"/p\",\"\",\"\")],[],[],\"s\",\"b\",[],[");
+        n += (size_t) snprintf(buf + n, cap - n,
+                               "Derive([(\"out\",\"/p\",\"\",\"\")],[],[],\"s\",\"b\",[],[");
         for (int i = 0; i < 100000; i++)
                 n += (size_t) snprintf(buf + n, cap - n, "%s(\"k\",\"v\")", i ? "," : "");
         n += (size_t) snprintf(buf + n, cap - n, "])");
@@ -180,9 +179,15 @@ static void test_many_items(void **state) {
 
 static void test_pname(void **state) {
         static const char *const cases[][2] = {
-                {"hello-2.12.1", "hello"}, {"gtk+-3.24", "gtk+"},     {"foo-bar-1", "foo-bar"},
-                {"e2e-slow-a", "e2e-slow-a"}, {"python3-3.11.4", "python3"}, {"x", "x"},
-                {"a-", "a-"},              {"", ""},                {"hist-sleep-1", "hist-sleep"},
+                {"hello-2.12.1", "hello"},
+                {"gtk+-3.24", "gtk+"},
+                {"foo-bar-1", "foo-bar"},
+                {"e2e-slow-a", "e2e-slow-a"},
+                {"python3-3.11.4", "python3"},
+                {"x", "x"},
+                {"a-", "a-"},
+                {"", ""},
+                {"hist-sleep-1", "hist-sleep"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char *p = drv_name_pname(cases[i][0]);
