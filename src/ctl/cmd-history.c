@@ -36,7 +36,11 @@ static int parse_when(const char *option, const char *s, double *ret) {
                 if (*end == '\0')
                         unit = -1;
                 else if (end[1] == '\0')
-                        unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 0;
+                        unit = *end == 's'   ? 1
+                               : *end == 'm' ? 60
+                               : *end == 'h' ? 3600
+                               : *end == 'd' ? 86400
+                                             : 0;
         }
         if (unit == 0) {
                 log_error("%s: expected unix seconds or an age like 90s, 30m, 12h, 7d; got '%s'", option, s);
@@ -69,37 +73,40 @@ static int filter_option(int c, cJSON *args) {
                 return ctl_add_item(args, "requester", ctl_int_or_string(optarg)) ? 1 : -ENOMEM;
         case ARG_MACHINE:
                 /* "local" names the local machine, stored as "". */
-                return ctl_add_item(args, "machine", cJSON_CreateString(strcmp(optarg, "local") == 0 ? "" : optarg))
+                return ctl_add_item(args, "machine",
+                                    cJSON_CreateString(strcmp(optarg, "local") == 0 ? "" : optarg))
                                ? 1
                                : -ENOMEM;
         case ARG_SINCE:
         case ARG_UNTIL:
                 if (parse_when(c == ARG_SINCE ? "--since" : "--until", optarg, &t) < 0)
                         return -EINVAL;
-                return ctl_add_item(args, c == ARG_SINCE ? "since" : "until", cJSON_CreateNumber(t)) ? 1 : -ENOMEM;
+                return ctl_add_item(args, c == ARG_SINCE ? "since" : "until", cJSON_CreateNumber(t))
+                               ? 1
+                               : -ENOMEM;
         default:
                 return 0;
         }
 }
 
-#define FILTER_OPTIONS                                                 \
-        {"name", required_argument, NULL, ARG_NAME},                   \
-                {"pname", required_argument, NULL, ARG_PNAME},         \
-                {"state", required_argument, NULL, ARG_STATE},         \
-                {"requester", required_argument, NULL, ARG_REQUESTER}, \
-                {"machine", required_argument, NULL, ARG_MACHINE},     \
-                {"since", required_argument, NULL, ARG_SINCE},         \
-                {"until", required_argument, NULL, ARG_UNTIL},         \
-                {"help", no_argument, NULL, ARG_HELP}
+#define FILTER_OPTIONS                                                                              \
+        {"name", required_argument, NULL, ARG_NAME}, {"pname", required_argument, NULL, ARG_PNAME}, \
+                {"state", required_argument, NULL, ARG_STATE},                                      \
+                {"requester", required_argument, NULL, ARG_REQUESTER},                              \
+                {"machine", required_argument, NULL, ARG_MACHINE},                                  \
+                {"since", required_argument, NULL, ARG_SINCE},                                      \
+                {"until", required_argument, NULL, ARG_UNTIL}, {                                    \
+                "help", no_argument, NULL, ARG_HELP                                                 \
+        }
 
 #define FILTER_HELP                                                                              \
-        "      --name GLOB            derivation names matching the shell glob\n"               \
-        "      --pname NAME           this package name (the name without its version)\n"      \
-        "      --state S[,S...]       final states (succeeded, failed, killed, lost)\n"         \
-        "      --requester UID|USER   requested by this user\n"                                 \
-        "      --machine URI|local    built on this machine\n"                                  \
+        "      --name GLOB            derivation names matching the shell glob\n"                \
+        "      --pname NAME           this package name (the name without its version)\n"        \
+        "      --state S[,S...]       final states (succeeded, failed, killed, lost)\n"          \
+        "      --requester UID|USER   requested by this user\n"                                  \
+        "      --machine URI|local    built on this machine\n"                                   \
         "      --since WHEN           finished at or after WHEN: unix seconds, or an age such\n" \
-        "                             as 90s, 30m, 12h, 7d\n"                                   \
+        "                             as 90s, 30m, 12h, 7d\n"                                    \
         "      --until WHEN           finished before WHEN\n"
 
 static const char get_history_usage[] =
@@ -108,8 +115,7 @@ static const char get_history_usage[] =
         "Prints {\"builds\":[...],\"total\":N}: finished builds from the daemon's history\n"
         "database (kept across daemon restarts), newest first.\n"
         "\n"
-        "Options:\n" FILTER_HELP
-        "      --limit N              at most N rows (default 100, at most 10000)\n"
+        "Options:\n" FILTER_HELP "      --limit N              at most N rows (default 100, at most 10000)\n"
         "      --offset N             skip the first N matches (paging)\n"
         "      --order KEY            finished (default), started, duration, name\n"
         "      --asc                  ascending order (default: descending)\n"
@@ -136,16 +142,22 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *usage,
                 case ARG_LIMIT:
                 case ARG_OFFSET:
                 case ARG_TOP:
-                        if (ctl_parse_uint(c == ARG_LIMIT ? "--limit" : c == ARG_OFFSET ? "--offset" : "--top", optarg,
-                                           &n) < 0)
+                        if (ctl_parse_uint(c == ARG_LIMIT    ? "--limit"
+                                           : c == ARG_OFFSET ? "--offset"
+                                                             : "--top",
+                                           optarg, &n) < 0)
                                 return ctl_usage_hint(verb);
-                        ok = ctl_add_item(args, c == ARG_LIMIT ? "limit" : c == ARG_OFFSET ? "offset" : "top",
+                        ok = ctl_add_item(args,
+                                          c == ARG_LIMIT    ? "limit"
+                                          : c == ARG_OFFSET ? "offset"
+                                                            : "top",
                                           cJSON_CreateNumber((double) n));
                         break;
                 case ARG_ORDER:
-                        if (strcmp(optarg, "finished") && strcmp(optarg, "started") && strcmp(optarg, "duration") &&
-                            strcmp(optarg, "name")) {
-                                log_error("--order: expected finished, started, duration or name; got '%s'", optarg);
+                        if (strcmp(optarg, "finished") && strcmp(optarg, "started") &&
+                            strcmp(optarg, "duration") && strcmp(optarg, "name")) {
+                                log_error("--order: expected finished, started, duration or name; got '%s'",
+                                          optarg);
                                 return ctl_usage_hint(verb);
                         }
                         ok = ctl_add_item(args, "order", cJSON_CreateString(optarg));
@@ -189,8 +201,7 @@ static const char stats_usage[] =
         "duration of successful builds), the most failing, the busiest requesters, and totals\n"
         "per day. Without --since, the last 30 days.\n"
         "\n"
-        "Options:\n" FILTER_HELP
-        "      --top N                entries per list (default 10)\n"
+        "Options:\n" FILTER_HELP "      --top N                entries per list (default 10)\n"
         "  -h, --help                 show this help\n";
 
 int verb_stats(const CtlContext *ctx, int argc, char **argv) {

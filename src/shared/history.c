@@ -102,6 +102,12 @@ int history_open(const char *path, HistoryOpenFlags flags, History **ret, char *
         r = history_schema_version(h);
         if (r < 0)
                 goto fail;
+        if (!h->readonly && sqlite3_db_readonly(h->db, "main") == 1) {
+                /* SQLite quietly opens read-only what it cannot write (file mode, a
+                 * read-only file system): for the writer that is a failure to report. */
+                r = -EROFS;
+                goto fail;
+        }
         if (!h->readonly) {
                 /* WAL: readers (the daemon's queries, other tools) never block the writer,
                  * and a crash loses at most the last transaction. */
@@ -121,7 +127,9 @@ fail:
                 snprintf(msg, sizeof(msg), "schema version %d is newer than this program's (%d)",
                          history_schema_version(h), history_schema_latest());
                 set_error(ret_error, path, msg);
-        } else
+        } else if (r == -EROFS)
+                set_error(ret_error, path, "database or file system is read-only");
+        else
                 set_error(ret_error, path, h->db ? sqlite3_errmsg(h->db) : strerror(-r));
         history_close(h);
         return r;
