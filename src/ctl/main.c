@@ -23,6 +23,7 @@ static const Verb verbs[] = {
         {"get-build", verb_get_build, "one build, with the tail of its log"},
         {"log", verb_log, "a build's log lines; -f follows them"},
         {"get-history", verb_get_history, "finished builds from the history database, newest first"},
+        {"deps", verb_deps, "dependency graph of an invocation or build (--tree, --why)"},
         {"stats", verb_stats, "slowest and most failing derivations, busiest requesters, totals by day"},
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},

@@ -8,6 +8,7 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "daemon/graphs.h"
 #include "daemon/history-writer.h"
 #include "shared/history.h"
 
@@ -171,5 +172,41 @@ int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
         else
                 cJSON_AddNullToObject(stats, "until");
         r->result = stats;
+        return 0;
+}
+
+/* deps: the graph of an invocation, or of what one build needs; with "why", the chain from
+ * a requested root down to the build. */
+int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Daemon *d = c->daemon;
+        long long id = -1;
+        bool why = false;
+        if (control_arg_int(req, "invocation", &id) == -EINVAL || (control_arg(req, "invocation") && id < 0))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"invocation\" must be an invocation id");
+        if (control_arg_bool(req, "why", &why) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" must be a boolean");
+        if ((id >= 0) == (control_arg(req, "build") != NULL))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "give either \"invocation\" or \"build\"");
+
+        Build *b = NULL;
+        Invocation *inv;
+        if (id >= 0) {
+                if (why)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" needs a \"build\"");
+                Source *s = model_source_by_id(d->model, (uint64_t) id);
+                if (!s)
+                        return reply_error(r, NA_ERR_NOT_FOUND, "no invocation %lld", id);
+                inv = &s->invocation;
+        } else {
+                if (resolve_build(d, control_arg(req, "build"), r, &b) < 0)
+                        return -EINVAL;
+                inv = b->invocation;
+        }
+        const char *error = NULL;
+        cJSON *o = why ? graphs_why_json(d, inv, b->drv, &error)
+                       : graphs_deps_json(d, inv, b ? b->drv : NULL, &error);
+        if (!o)
+                return error ? reply_error(r, NA_ERR_NOT_FOUND, "%s", error) : reply_oom(r);
+        r->result = o;
         return 0;
 }

@@ -5,3 +5,4 @@
 
 int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r);
 int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r);
+int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r);

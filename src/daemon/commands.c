@@ -13,6 +13,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "daemon/commands-history.h"
+#include "daemon/graphs.h"
 #include "daemon/notify.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
@@ -76,7 +77,8 @@ static cJSON *status_json(Daemon *d) {
                 cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
         }
         cJSON_AddItemToObject(o, "history", history_writer_status(d->history));
-        if (cJSON_GetArraySize(o) < 11) {
+        cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
+        if (cJSON_GetArraySize(o) < 12) {
                 cJSON_Delete(o);
                 return NULL;
         }
@@ -349,6 +351,7 @@ static const struct {
         {"snapshot", cmd_snapshot},
         {"get-history", cmd_get_history},
         {"stats", cmd_stats},
+        {"deps", cmd_deps},
         {"subscribe", cmd_subscribe},
         {"unsubscribe", cmd_unsubscribe},
 };

@@ -13,6 +13,7 @@
 
 typedef struct EventConn EventConn;
 typedef struct Estimates Estimates;
+typedef struct Graphs Graphs;
 typedef struct ControlConn ControlConn;
 
 typedef struct DaemonConfig {
@@ -23,6 +24,8 @@ typedef struct DaemonConfig {
         size_t control_output_max; /* bytes queued for one control client before it is dropped */
         HistoryConfig history;
         bool history_disabled;
+        usec_t graph_keep; /* a finished invocation's graph is dropped after this */
+        uint32_t graph_max_nodes;
 } DaemonConfig;
 
 typedef struct Daemon {
@@ -42,6 +45,7 @@ typedef struct Daemon {
 
         HistoryWriter *history;
         Estimates *estimates;
+        Graphs *graphs;
 
         usec_t started_mono;
         uint64_t control_dropped_slow;

@@ -18,6 +18,7 @@
 #include "daemon/daemon.h"
 #include "daemon/estimates.h"
 #include "daemon/event-conn.h"
+#include "daemon/graphs.h"
 #include "daemon/history-writer.h"
 #include "daemon/listener.h"
 #include "daemon/notify.h"
@@ -44,6 +45,9 @@ static void help(void) {
                "                           'none' keeps no history\n"
                "      --history-max-age DAYS   delete history older than this (default 365, 0 never)\n"
                "      --history-max-rows N     keep at most N history rows (default 1000000, 0 no limit)\n"
+               "      --graph-keep SECONDS     keep a finished invocation's dependency graph this long\n"
+               "                               (default 600)\n"
+               "      --graph-max-nodes N      derivations per dependency graph (default 200000)\n"
                "  -v, --verbose            log debug messages\n"
                "  -q, --quiet              log warnings and errors only\n"
                "  -h, --help               show this help\n"
@@ -74,6 +78,8 @@ enum {
         ARG_HISTORY_DB,
         ARG_HISTORY_MAX_AGE,
         ARG_HISTORY_MAX_ROWS,
+        ARG_GRAPH_KEEP,
+        ARG_GRAPH_MAX_NODES,
         ARG_VERSION,
 };
 
@@ -90,6 +96,8 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"history-db", required_argument, NULL, ARG_HISTORY_DB},
                 {"history-max-age", required_argument, NULL, ARG_HISTORY_MAX_AGE},
                 {"history-max-rows", required_argument, NULL, ARG_HISTORY_MAX_ROWS},
+                {"graph-keep", required_argument, NULL, ARG_GRAPH_KEEP},
+                {"graph-max-nodes", required_argument, NULL, ARG_GRAPH_MAX_NODES},
                 {"verbose", no_argument, NULL, 'v'},
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
@@ -159,6 +167,17 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         cfg->history.max_rows = rows;
                         break;
                 }
+                case ARG_GRAPH_KEEP: {
+                        uint32_t sec;
+                        if (parse_u32("--graph-keep", optarg, 0, &sec) < 0)
+                                return -EINVAL;
+                        cfg->graph_keep = (usec_t) sec * USEC_PER_SEC;
+                        break;
+                }
+                case ARG_GRAPH_MAX_NODES:
+                        if (parse_u32("--graph-max-nodes", optarg, 1, &cfg->graph_max_nodes) < 0)
+                                return -EINVAL;
+                        break;
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -285,6 +304,7 @@ static void daemon_done(Daemon *d) {
                 close(d->events_fd);
         if (d->control_fd >= 0)
                 close(d->control_fd);
+        d->graphs = graphs_free(d->graphs);
         sd_event_unref(d->event);
         /* After the loop: the last finished builds were queued by the final flush. */
         d->history = history_writer_stop(d->history);
@@ -306,6 +326,8 @@ int main(int argc, char *argv[]) {
         d.config.history.max_age = 365 * 86400 * USEC_PER_SEC;
         d.config.history.max_rows = 1000000;
         d.config.history.queue_max = 100000;
+        d.config.graph_keep = 600 * USEC_PER_SEC;
+        d.config.graph_max_nodes = 200000;
 
         r = parse_argv(argc, argv, &d.config);
         if (r <= 0) {
@@ -331,6 +353,10 @@ int main(int argc, char *argv[]) {
         if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0)
                 goto finish;
         /* History problems never stop monitoring: the writer reports them in status. */
+        if ((r = graphs_new(&d, &d.graphs)) < 0) {
+                log_error_errno(r, "cannot set up dependency graphs: %m");
+                goto finish;
+        }
         if ((r = estimates_new(&d.estimates)) < 0 ||
             (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");

@@ -7,6 +7,7 @@
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
 #include "daemon/estimates.h"
+#include "daemon/graphs.h"
 #include "daemon/history-writer.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
@@ -94,6 +95,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 estimates_annotate(d, b);
         if (kinds & (1u << CHANGE_FINISHED))
                 history_writer_record(d->history, b);
+        graphs_build_changed(d, b, kinds);
 
         if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;

@@ -125,6 +125,10 @@ static void source_mark(Model *m, Source *s, ChangeKind k) {
         }
 }
 
+void model_invocation_changed(Model *m, Invocation *inv) {
+        invocation_mark(m, inv, CHANGE_CHANGED);
+}
+
 bool model_has_changes(Model *m) {
         return m->dirty_builds || m->dirty_invocations || m->dirty_sources;
 }

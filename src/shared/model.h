@@ -266,5 +266,8 @@ typedef struct ModelChangeHandler {
         void (*source)(void *userdata, Source *s, unsigned kinds);
 } ModelChangeHandler;
 
+/* Something a view computes about an invocation changed (its ETA): report it as changed. */
+void model_invocation_changed(Model *m, Invocation *inv);
+
 bool model_has_changes(Model *m);
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata);

@@ -57,7 +57,7 @@ static void test_remaining(void **state) {
         usec_t start = 1000 * USEC_PER_SEC;
         assert_true(eta_remaining(&e, start, start + 4 * USEC_PER_SEC) == 6.0);
         assert_true(eta_remaining(&e, start, start + 30 * USEC_PER_SEC) == 0.0); /* overrun */
-        assert_true(eta_remaining(&e, 0, start) == 10.0);                          /* not started */
+        assert_true(eta_remaining(&e, 0, start) == 10.0);                        /* not started */
         BuildEta none = {};
         assert_true(eta_remaining(&none, start, start) == 0.0);
 }

@@ -33,8 +33,8 @@ static int teardown(void **state) {
         return system(cmd) == 0 ? 0 : -1;
 }
 
-static HistoryRecord rec(const char *drv, const char *name, const char *state, usec_t started, double seconds,
-                         int64_t uid) {
+static HistoryRecord rec(const char *drv, const char *name, const char *state, usec_t started,
+                         double seconds, int64_t uid) {
         HistoryRecord r = {
                 .kind = strdup("build"),
                 .drv = strdup(drv),
@@ -73,20 +73,22 @@ static void test_migrations(void **state) {
         sqlite3 *db;
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
         /* migration 1 as released, by hand, plus a row */
-        assert_int_equal(sqlite3_exec(db,
-                                      "CREATE TABLE builds (id INTEGER PRIMARY KEY, kind TEXT NOT NULL DEFAULT 'build',"
-                                      " drv TEXT NOT NULL, name TEXT NOT NULL, pname TEXT NOT NULL, machine TEXT NOT "
-                                      "NULL DEFAULT '', state TEXT NOT NULL, requester_uid INTEGER, requester_user TEXT,"
-                                      " requester_cmdline TEXT, queued INTEGER NOT NULL, started INTEGER, finished "
-                                      "INTEGER NOT NULL, duration INTEGER, failure_kind TEXT, failure_message TEXT,"
-                                      " exit_code INTEGER, signal INTEGER, cpu_user INTEGER, cpu_system INTEGER,"
-                                      " mem_peak INTEGER, io_read INTEGER, io_write INTEGER, nice INTEGER, cpu_limit "
-                                      "REAL, mem_limit INTEGER, oom_killed INTEGER, log_tail TEXT, UNIQUE (drv, queued));"
-                                      "INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
-                                      " ('/d', 'x', 'x', 'succeeded', 1, 2);"
-                                      "PRAGMA user_version = 1;",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+                sqlite3_exec(
+                        db,
+                        "CREATE TABLE builds (id INTEGER PRIMARY KEY, kind TEXT NOT NULL DEFAULT 'build',"
+                        " drv TEXT NOT NULL, name TEXT NOT NULL, pname TEXT NOT NULL, machine TEXT NOT "
+                        "NULL DEFAULT '', state TEXT NOT NULL, requester_uid INTEGER, requester_user TEXT,"
+                        " requester_cmdline TEXT, queued INTEGER NOT NULL, started INTEGER, finished "
+                        "INTEGER NOT NULL, duration INTEGER, failure_kind TEXT, failure_message TEXT,"
+                        " exit_code INTEGER, signal INTEGER, cpu_user INTEGER, cpu_system INTEGER,"
+                        " mem_peak INTEGER, io_read INTEGER, io_write INTEGER, nice INTEGER, cpu_limit "
+                        "REAL, mem_limit INTEGER, oom_killed INTEGER, log_tail TEXT, UNIQUE (drv, queued));"
+                        "INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
+                        " ('/d', 'x', 'x', 'succeeded', 1, 2);"
+                        "PRAGMA user_version = 1;",
+                        NULL, NULL, NULL),
+                SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(history_open(path, 0, &h, &err), 0);
         assert_int_equal(history_schema_version(h), history_schema_latest());
@@ -208,7 +210,8 @@ static void test_queries(void **state) {
         assert_true(cJSON_IsNumber(d) && d->valuedouble == 20.0);
         cJSON_Delete(rows);
 
-        q.filter = (HistoryFilter){.states = 1u << BUILD_FAILED, .requester_set = true, .requester_uid = 1000};
+        q.filter =
+                (HistoryFilter){.states = 1u << BUILD_FAILED, .requester_set = true, .requester_uid = 1000};
         assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
         assert_int_equal(total, 2);
         cJSON *fl = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "failure");
@@ -244,14 +247,16 @@ static void test_stats(void **state) {
         assert_int_equal((int) cJSON_GetObjectItem(totals, "builds")->valuedouble, 6);
         assert_int_equal((int) cJSON_GetObjectItem(totals, "failed")->valuedouble, 2);
         cJSON *slowest = cJSON_GetObjectItem(s, "slowest");
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(slowest, 0), "pname")), "big");
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(slowest, 0), "pname")), "big");
         /* hello: mean of 10 and 20 */
         cJSON *hello = cJSON_GetArrayItem(slowest, 1);
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(hello, "pname")), "hello");
         assert_true(cJSON_GetObjectItem(hello, "mean")->valuedouble == 15.0);
         cJSON *failing = cJSON_GetObjectItem(s, "failing");
         assert_int_equal(cJSON_GetArraySize(failing), 1);
-        assert_int_equal((int) cJSON_GetObjectItem(cJSON_GetArrayItem(failing, 0), "failures")->valuedouble, 2);
+        assert_int_equal((int) cJSON_GetObjectItem(cJSON_GetArrayItem(failing, 0), "failures")->valuedouble,
+                         2);
         cJSON *req = cJSON_GetObjectItem(s, "requesters");
         assert_int_equal(cJSON_GetArraySize(req), 2);
         cJSON *days = cJSON_GetObjectItem(s, "by_day");
@@ -273,7 +278,7 @@ static void test_recent_durations(void **state) {
         double v[10];
         char *machines[10] = {};
         assert_int_equal(history_recent_durations(h, "hello", "", 10, v, NULL), 2);
-        assert_true(v[0] == 20.0 && v[1] == 10.0); /* newest first */
+        assert_true(v[0] == 20.0 && v[1] == 10.0);                                  /* newest first */
         assert_int_equal(history_recent_durations(h, "world", "", 10, v, NULL), 1); /* successes only */
         assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", 10, v, NULL), 0);
         assert_int_equal(history_recent_durations(h, "hello", NULL, 1, v, machines), 1);
