@@ -34,8 +34,8 @@ static void print_node_line(const cJSON *node, const char *prefix, const char *b
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
         const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(node, "state"));
         const char *phase = cJSON_GetStringValue(cJSON_GetObjectItem(node, "phase"));
-        printf("%s%s%s [%s%s%s]%s\n", prefix, branch, name ? name : "?", state ? state : "?", phase ? " " : "",
-               phase ? phase : "", repeated ? " (see above)" : "");
+        printf("%s%s%s [%s%s%s]%s\n", prefix, branch, name ? name : "?", state ? state : "?",
+               phase ? " " : "", phase ? phase : "", repeated ? " (see above)" : "");
 }
 
 static void print_subtree(Tree *t, const cJSON *node, char *prefix, size_t depth) {

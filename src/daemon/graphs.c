@@ -11,9 +11,9 @@
 #include "shared/eta.h"
 #include "shared/graph.h"
 
-#define TURN_BUDGET     (2 * USEC_PER_MSEC) /* resolution per loop turn */
-#define TURN_FILES      256
-#define SWEEP_INTERVAL  (1 * USEC_PER_SEC)
+#define TURN_BUDGET    (2 * USEC_PER_MSEC) /* resolution per loop turn */
+#define TURN_FILES     256
+#define SWEEP_INTERVAL (1 * USEC_PER_SEC)
 
 typedef struct Entry {
         uint64_t inv; /* invocation (= source) id */
@@ -108,8 +108,11 @@ static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
                         level = 0;
                         continue;
                 }
-                cost[i] = b->state == BUILD_QUEUED ? b->eta.expected : eta_remaining(&b->eta, b->started, now);
-                int l = strcmp(b->eta.confidence, "high") == 0 ? 2 : strcmp(b->eta.confidence, "medium") == 0 ? 1 : 0;
+                cost[i] =
+                        b->state == BUILD_QUEUED ? b->eta.expected : eta_remaining(&b->eta, b->started, now);
+                int l = strcmp(b->eta.confidence, "high") == 0     ? 2
+                        : strcmp(b->eta.confidence, "medium") == 0 ? 1
+                                                                   : 0;
                 level = MIN(level, l);
         }
         eta.remaining = graph_critical_path(g, cost, NULL, NULL);
@@ -137,10 +140,14 @@ static int on_defer(sd_event_source *s, void *userdata) {
                         more = true;
                         break;
                 }
-                if (graph_resolve(e->g, TURN_FILES, TURN_BUDGET - spent) > 0)
+                if (graph_resolve(e->g, TURN_FILES, TURN_BUDGET - spent) > 0) {
                         more = true;
-                else
-                        e->eta_dirty = true;
+                        continue;
+                }
+                /* Resolved: an ETA right away, not at the next sweep. */
+                Source *src = model_source_by_id(d->model, e->inv);
+                if (src)
+                        update_eta(d, e, &src->invocation);
         }
         usec_t took = now_monotonic() - start;
         gs->turns++;
@@ -193,8 +200,8 @@ int graphs_new(Daemon *d, Graphs **ret) {
         int r;
         if ((r = sd_event_add_defer(d->event, &gs->defer, on_defer, d)) < 0 ||
             (r = sd_event_source_set_enabled(gs->defer, SD_EVENT_OFF)) < 0 ||
-            (r = sd_event_add_time(d->event, &gs->timer, CLOCK_MONOTONIC, 0, 100 * USEC_PER_MSEC, on_timer, d)) <
-                    0 ||
+            (r = sd_event_add_time(d->event, &gs->timer, CLOCK_MONOTONIC, 0, 100 * USEC_PER_MSEC, on_timer,
+                                   d)) < 0 ||
             (r = sd_event_source_set_enabled(gs->timer, SD_EVENT_OFF)) < 0) {
                 graphs_free(gs);
                 return r;
@@ -224,8 +231,8 @@ void graphs_build_changed(Daemon *d, Build *b, unsigned kinds) {
         if (kinds & (1u << CHANGE_NEW)) {
                 int r = graph_add(e->g, b->drv, /* planned= */ true);
                 if (r < 0 && r != -ENOSPC)
-                        log_debug("graph of invocation %llu: cannot add %s: %s", (unsigned long long) id, b->drv,
-                                  strerror(-r));
+                        log_debug("graph of invocation %llu: cannot add %s: %s", (unsigned long long) id,
+                                  b->drv, strerror(-r));
                 if (graph_busy(e->g))
                         sd_event_source_set_enabled(gs->defer, SD_EVENT_ONESHOT);
         }
@@ -239,7 +246,8 @@ void graphs_build_changed(Daemon *d, Build *b, unsigned kinds) {
 static Graph *graph_of(Daemon *d, Invocation *inv, const char **ret_error) {
         Entry *e = d->graphs ? entry_find(d->graphs, inv->id) : NULL;
         if (!e) {
-                *ret_error = "no dependency graph for this invocation (no builds seen, or dropped after --graph-keep)";
+                *ret_error = "no dependency graph for this invocation (no builds seen, or dropped after "
+                             "--graph-keep)";
                 return NULL;
         }
         return e->g;

@@ -19,7 +19,7 @@ typedef struct GraphNode {
         uint32_t index;
         uint32_t *inputs; /* indices of input nodes */
         uint32_t n_inputs;
-        bool planned; /* built by the invocation: expanded */
+        bool planned;  /* built by the invocation: expanded */
         bool parsed;   /* .drv read (outputs checked) */
         bool expanded; /* inputs known (planned nodes) */
         bool queued;

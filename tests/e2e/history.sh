@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# History that lasts: three real Nix runs of a 4-derivation graph whose builders sleep known
-# times (hist-a 1 s, hist-b 2 s after hist-a, hist-c fails after 1 s, hist-top after both),
+# History that lasts: three real Nix runs of a 5-derivation graph whose builders sleep known
+# times (hist-a 1 s, hist-b 2 s after hist-a, hist-c fails after 1 s, hist-d 1 s beside them,
+# hist-top after a and b),
 # piped through `nix-analytics-ctl ingest`. After run 1 the history database holds exactly
 # those builds with their states and durations; after a daemon restart it still does, with
 # no duplicates; runs 2 and 3 show ETAs computed from the earlier runs' durations (the
@@ -23,7 +24,7 @@ run_graph() {
 	wait_for 10 "watch $n is connected" watch_connected
 	nix-build "$GRAPH" --argstr nonce "$nonce" --no-out-link --log-format internal-json -v -k -j2 2>&1 |
 		ctl ingest >/dev/null 2>"$T/ingest$n.err"
-	wait_for 20 "run $n: 4 rows written" written_at_least $((n * 4))
+	wait_for 20 "run $n: 5 rows written" written_at_least $((n * 5))
 	stop_pid "$watch"
 }
 watch_connected() { ctl status 2>/dev/null | jq -e '.control.clients >= 2' >/dev/null; }
@@ -34,7 +35,7 @@ run_graph 1
 RUN1=$DRVS
 ctl_ok H get-history
 assert_eq "history holds exactly run 1's derivations" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
-assert_eq "history total is 4" 4 "$(jq .total <<<"$H")"
+assert_eq "history total is 5" 5 "$(jq .total <<<"$H")"
 state_of() { jq -r --arg n "$2" '[.builds[] | select(.name == $n)][0].state' <<<"$1"; }
 dur_of() { jq -r --arg n "$2" '[.builds[] | select(.name == $n)][0].duration' <<<"$1"; }
 assert_eq "hist-a succeeded" succeeded "$(state_of "$H" hist-a)"
@@ -51,33 +52,35 @@ assert_json "hist-b finished after hist-a (its dependency)" "$H" \
 	'([.builds[] | select(.name == "hist-b")][0].started) >= ([.builds[] | select(.name == "hist-a")][0].finished)'
 B1=$(dur_of "$H" hist-b)
 A1=$(dur_of "$H" hist-a)
+D1=$(dur_of "$H" hist-d)
+T1=$(dur_of "$H" hist-top)
 
 # filters, paging, ordering
 ctl_ok F get-history --state failed
 assert_eq "--state failed: hist-c only" hist-c "$(jq -r '[.builds[].name] | join(",")' <<<"$F")"
 ctl_ok F get-history --name 'hist-[ab]' --order duration --asc
 assert_eq "--name glob, --order duration --asc" "hist-a,hist-b" "$(jq -r '[.builds[].name] | join(",")' <<<"$F")"
-ctl_ok F get-history --limit 1 --offset 1 --order name
-assert_eq "paging: second by name descending" hist-c "$(jq -r '.builds[0].name' <<<"$F")"
-assert_eq "paging: total counts every match" 4 "$(jq .total <<<"$F")"
+ctl_ok F get-history --limit 1 --offset 2 --order name
+assert_eq "paging: third by name descending" hist-c "$(jq -r '.builds[0].name' <<<"$F")"
+assert_eq "paging: total counts every match" 5 "$(jq .total <<<"$F")"
 ctl_ok F get-history --requester root --machine local --since 1h
-assert_eq "--requester root --machine local --since 1h: all 4" 4 "$(jq .total <<<"$F")"
+assert_eq "--requester root --machine local --since 1h: all 5" 5 "$(jq .total <<<"$F")"
 ctl_ok F get-history --until 1h
 assert_eq "--until 1h: none" 0 "$(jq .total <<<"$F")"
 ctl_ok S stats
-assert_json "stats: totals 4 builds, 3 succeeded, 1 failed" "$S" \
-	'.totals.builds == 4 and .totals.succeeded == 3 and .totals.failed == 1'
+assert_json "stats: totals 5 builds, 4 succeeded, 1 failed" "$S" \
+	'.totals.builds == 5 and .totals.succeeded == 4 and .totals.failed == 1'
 assert_json "stats: hist-b is the slowest" "$S" '.slowest[0].pname == "hist-b"'
 assert_json "stats: hist-c is the most failing" "$S" '.failing[0].pname == "hist-c" and .failing[0].failures == 1'
 assert_json "stats: root is the busiest requester, one day" "$S" \
-	'.requesters[0].user == "root" and .requesters[0].builds == 4 and (.by_day | length) == 1 and .by_day[0].builds == 4'
+	'.requesters[0].user == "root" and .requesters[0].builds == 5 and (.by_day | length) == 1 and .by_day[0].builds == 5'
 
 # ---- a restart keeps history, without duplicates ----
 stop_daemon
 start_daemon
 ctl_ok H get-history
-assert_eq "after a restart: the same 4 rows" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
-assert_json "after a restart: status shows the stored rows" "$(ctl status)" '.history.state == "ok" and .history.rows == 4'
+assert_eq "after a restart: the same 5 rows" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
+assert_json "after a restart: status shows the stored rows" "$(ctl status)" '.history.state == "ok" and .history.rows == 5'
 
 # eta_of N NAME: the ETA object a watch of run N saw for NAME when it started.
 eta_of() {
@@ -93,6 +96,12 @@ assert_json "run 2: hist-b's ETA is run 1's duration ($B1 s), one sample, same m
 E=$(eta_of 2 hist-a)
 assert_json "run 2: hist-a's ETA is run 1's duration ($A1 s)" "${E:-null}" "(.expected - $A1 | fabs) < 0.000001"
 assert_eq "run 2: no ETA for hist-c (it never succeeded)" "" "$(eta_of 2 hist-c)"
+# The invocation's ETA, as soon as its graph is known (5 builds left): the longest chain
+# hist-a -> hist-b -> hist-top, not the sum of all; hist-c has no successful history.
+E=$(jq -c 'select(.event == "invocation" and .invocation.eta != null and .invocation.eta.left == 5) | .invocation.eta' \
+	"$T/watch2.jsonl" | head -n 1)
+assert_json "run 2: the invocation ETA is the critical path a+b+top ($A1+$B1+$T1), not the sum (+ $D1)" "${E:-null}" \
+	".remaining <= $A1 + $B1 + $T1 + 0.000001 and .remaining >= $B1 + $T1 - 0.000001 and .unknown == 1 and .confidence == \"low\""
 ctl_ok H get-history --name hist-b
 B2=$(jq -r '.builds[0].duration' <<<"$H")
 
@@ -102,5 +111,5 @@ E=$(eta_of 3 hist-b)
 assert_json "run 3: hist-b's ETA is the median of $B1 and $B2" "${E:-null}" \
 	"(.expected - (($B1 + $B2) / 2) | fabs) < 0.000001 and .samples == 2"
 ctl_ok H get-history
-assert_eq "12 rows after three runs" 12 "$(jq .total <<<"$H")"
-assert_eq "no drv recorded twice" 12 "$(jq -r '.builds[].drv' <<<"$H" | sort -u | wc -l)"
+assert_eq "15 rows after three runs" 15 "$(jq .total <<<"$H")"
+assert_eq "no drv recorded twice" 15 "$(jq -r '.builds[].drv' <<<"$H" | sort -u | wc -l)"

@@ -8,5 +8,6 @@ in rec {
   a = mk "hist-a" ''echo a; sleep 1; echo ok > $out'' [ ];
   b = mk "hist-b" ''echo b; sleep 2; echo ok > $out'' [ a ];
   c = mk "hist-c" ''echo c; sleep 1; exit 3'' [ ];
+  d = mk "hist-d" ''echo d; sleep 1; echo ok > $out'' [ ];
   top = mk "hist-top" ''echo top; echo ok > $out'' [ a b ];
 }
