@@ -51,7 +51,8 @@ int main(int argc, char **argv) {
                         drv_path(in, sizeof(in), store, dep);
                         fprintf(f, "%s(\"%s\",[\"out\"])", j ? "," : "", in);
                 }
-                fprintf(f, "],[],\"x86_64-linux\",\"/bin/sh\",[\"-c\",\"build %d\"],[(\"name\",\"pkg%d\")])", i, i);
+                fprintf(f, "],[],\"x86_64-linux\",\"/bin/sh\",[\"-c\",\"build %d\"],[(\"name\",\"pkg%d\")])",
+                        i, i);
                 fclose(f);
         }
         printf("wrote %d .drv files in %.2f s (%s)\n", n, (double) (now_monotonic() - t0) / 1e6, store);
@@ -86,8 +87,8 @@ int main(int argc, char **argv) {
         double cp = graph_critical_path(g, cost, NULL, NULL);
         usec_t cpt = now_monotonic() - c0;
 
-        printf("nodes %u, files read %llu, plan added in %.1f ms\n", g->n_nodes, (unsigned long long) g->files_read,
-               (double) added / 1e3);
+        printf("nodes %u, files read %llu, plan added in %.1f ms\n", g->n_nodes,
+               (unsigned long long) g->files_read, (double) added / 1e3);
         printf("resolved in %.1f ms over %u turns; longest turn %.2f ms\n", (double) total / 1e3, turns,
                (double) longest / 1e3);
         printf("critical path (%.0f) in %.2f ms\n", cp, (double) cpt / 1e3);

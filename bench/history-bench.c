@@ -51,11 +51,15 @@ int main(int argc, char **argv) {
                         snprintf(name, sizeof(name), "pkg%ld-1.%ld", j % 2000, j % 7);
                         HistoryRecord *r = &batch[k];
                         *r = (HistoryRecord){
-                                .kind = strdup("build"), .drv = strdup(drv), .name = strdup(name),
-                                .requester_uid = 1000 + j % 20, .exit_code = -1,
+                                .kind = strdup("build"),
+                                .drv = strdup(drv),
+                                .name = strdup(name),
+                                .requester_uid = 1000 + j % 20,
+                                .exit_code = -1,
                                 .queued = base + (usec_t) j * USEC_PER_SEC,
                                 .started = base + (usec_t) j * USEC_PER_SEC,
-                                .finished = base + (usec_t) j * USEC_PER_SEC + (usec_t) (1 + j % 600) * USEC_PER_SEC,
+                                .finished = base + (usec_t) j * USEC_PER_SEC +
+                                            (usec_t) (1 + j % 600) * USEC_PER_SEC,
                         };
                         r->pname = strndup(name, strcspn(name, "-"));
                         r->machine = strdup(j % 3 == 0 ? "" : j % 3 == 1 ? "ssh://a" : "ssh://b");

@@ -154,6 +154,9 @@ int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
         if (control_arg_int(req, "top", &top) == -EINVAL || top < 1 || top > STATS_TOP_MAX)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"top\" must be an integer from 1 to %d",
                                    STATS_TOP_MAX);
+        /* Builds unless substitutions are asked for: "slowest derivations" are builds. */
+        if (!f.kind)
+                f.kind = "build";
         /* Without a range: the last 30 days, which the indexes answer quickly. */
         usec_t now = now_realtime();
         if (!control_arg(req, "since"))

@@ -356,17 +356,14 @@ HistoryWriter *history_writer_stop(HistoryWriter *w) {
         return NULL;
 }
 
-void history_writer_record(HistoryWriter *w, const Build *b) {
-        if (!w || !w->started)
-                return;
-        HistoryRecord rec;
-        if (history_record_from_build(b, &rec) < 0) {
-                pthread_mutex_lock(&w->lock);
+/* Takes rec (r == 0) into the queue, or counts it dropped (r < 0). */
+static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
+        pthread_mutex_lock(&w->lock);
+        if (r < 0) {
                 w->dropped++;
                 pthread_mutex_unlock(&w->lock);
                 return;
         }
-        pthread_mutex_lock(&w->lock);
         if (w->count == w->config.queue_max) {
                 /* Full (the database has been unavailable for long): the oldest goes. */
                 history_record_done(&w->queue[w->head]);
@@ -374,10 +371,24 @@ void history_writer_record(HistoryWriter *w, const Build *b) {
                 w->count--;
                 w->dropped++;
         }
-        w->queue[(w->head + w->count) % w->config.queue_max] = rec;
+        w->queue[(w->head + w->count) % w->config.queue_max] = *rec;
         w->count++;
         pthread_cond_signal(&w->wake);
         pthread_mutex_unlock(&w->lock);
+}
+
+void history_writer_record(HistoryWriter *w, const Build *b) {
+        if (!w || !w->started)
+                return;
+        HistoryRecord rec;
+        queue_push(w, &rec, history_record_from_build(b, &rec));
+}
+
+void history_writer_record_substitution(HistoryWriter *w, const Substitution *x) {
+        if (!w || !w->started)
+                return;
+        HistoryRecord rec;
+        queue_push(w, &rec, history_record_from_substitution(x, &rec));
 }
 
 static void add_time_or_null(cJSON *o, const char *key, usec_t t) {

@@ -33,6 +33,8 @@ HistoryWriter *history_writer_stop(HistoryWriter *w);
 
 /* Queues a row for a build that just finished. Never blocks on I/O. */
 void history_writer_record(HistoryWriter *w, const Build *b);
+/* The same for a substitution that ended. */
+void history_writer_record_substitution(HistoryWriter *w, const Substitution *x);
 
 /* The "history" member of status. */
 cJSON *history_writer_status(HistoryWriter *w);

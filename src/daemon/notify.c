@@ -163,11 +163,17 @@ static void on_source(void *userdata, Source *s, unsigned kinds) {
                 broadcast(d, line, len, wants_sources);
 }
 
+static void on_substitution(void *userdata, const Substitution *x) {
+        Daemon *d = userdata;
+        history_writer_record_substitution(d->history, x);
+}
+
 void notify_flush(Daemon *d) {
         static const ModelChangeHandler handler = {
                 .build = on_build,
                 .invocation = on_invocation,
                 .source = on_source,
+                .substitution = on_substitution,
         };
         if (!model_has_changes(d->model))
                 return;

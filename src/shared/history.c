@@ -212,6 +212,30 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
         return 0;
 }
 
+int history_record_from_substitution(const Substitution *x, HistoryRecord *rec) {
+        HistoryRecord r = {
+                .requester_uid = x->requester.uid,
+                .queued = x->started,
+                .started = x->started,
+                .finished = x->finished,
+                .exit_code = -1,
+        };
+        if (!dup_or_null("substitution", &r.kind) || !dup_or_null(x->path, &r.drv) ||
+            !dup_or_null(x->name, &r.name) || !(r.pname = drv_name_pname(x->name)) ||
+            !dup_or_null(x->uri ? x->uri : "", &r.machine) ||
+            !dup_or_null(x->succeeded ? "succeeded" : "failed", &r.state) ||
+            !dup_or_null(x->requester.user, &r.requester_user) ||
+            !dup_or_null(x->requester.cmdline, &r.requester_cmdline) ||
+            (!x->succeeded && !dup_or_null("other", &r.failure_kind)) ||
+            (!x->succeeded &&
+             !dup_or_null("the path is not in the store after the substitution", &r.failure_message))) {
+                history_record_done(&r);
+                return -ENOMEM;
+        }
+        *rec = r;
+        return 0;
+}
+
 /* ---- writes ---- */
 
 static const char insert_sql[] =

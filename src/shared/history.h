@@ -33,6 +33,8 @@ typedef struct HistoryRecord {
 
 /* Fills rec from a finished build (copies). 0 or -ENOMEM. */
 int history_record_from_build(const Build *b, HistoryRecord *rec);
+/* A substitution's row: drv holds the store path fetched, machine the substituter. */
+int history_record_from_substitution(const Substitution *x, HistoryRecord *rec);
 void history_record_done(HistoryRecord *rec);
 
 typedef struct History History;

@@ -130,7 +130,7 @@ void model_invocation_changed(Model *m, Invocation *inv) {
 }
 
 bool model_has_changes(Model *m) {
-        return m->dirty_builds || m->dirty_invocations || m->dirty_sources;
+        return m->dirty_builds || m->dirty_invocations || m->dirty_sources || m->substitutions;
 }
 
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) {
@@ -160,6 +160,7 @@ void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) 
                         h->invocation(userdata, inv, kinds);
                 inv = next;
         }
+        subst_drain(m, h, userdata);
         Source *s = TAKE_PTR(m->dirty_sources);
         while (s) {
                 Source *next = s->dirty_next;
@@ -185,13 +186,13 @@ static char *uid_to_name(int64_t uid) {
         return strdup(result->pw_name);
 }
 
-static void requester_done(Requester *r) {
+void requester_done(Requester *r) {
         free(r->user);
         free(r->cmdline);
         *r = (Requester){.uid = -1, .pid = -1};
 }
 
-static int requester_copy(const Requester *from, Requester *to) {
+int requester_copy(const Requester *from, Requester *to) {
         Requester r = {.uid = from->uid, .pid = from->pid};
         if ((from->user && !(r.user = strdup(from->user))) ||
             (from->cmdline && !(r.cmdline = strdup(from->cmdline)))) {
@@ -424,6 +425,7 @@ Build *invocation_find_build(Invocation *inv, const char *drv) {
 
 static void activity_free(Source *s, Activity *a) {
         HASH_DEL(s->activities, a);
+        subst_activity_done(a);
         free(a);
 }
 
@@ -586,6 +588,8 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 b->output_check_at = 0;
                 a->build = b;
                 b->n_activities_open++;
+        } else if (rec->type == NIX_ACT_SUBSTITUTE) {
+                return subst_start(m, a, rec, now);
         } else if (rec->type == NIX_ACT_POST_BUILD_HOOK) {
                 if (nix_record_field_str(rec, 0, &drv) == 0)
                         a->build = invocation_find_build(inv, drv);
@@ -600,6 +604,8 @@ static int apply_stop(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 return 0; /* started before we connected: nothing to end */
 
         Build *b = a->type == NIX_ACT_BUILD ? a->build : NULL;
+        if (a->type == NIX_ACT_SUBSTITUTE)
+                subst_stop(m, s, a, now);
         activity_free(s, a);
         if (b && b->n_activities_open > 0 && --b->n_activities_open == 0 && !build_state_is_final(b->state))
                 build_decide(m, b, now, now_monotonic());
@@ -856,6 +862,7 @@ Model *model_free(Model *m) {
                 build_free(m, m->first);
         while (m->sources_first)
                 source_free(m, m->sources_first);
+        subst_drain(m, NULL, NULL);
         free(m);
         return NULL;
 }

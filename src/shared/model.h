@@ -149,8 +149,21 @@ typedef struct Activity {
         bool has_parent;
         uint64_t parent;
         Build *build; /* build (105) and postBuildHook (110) activities */
+        char *path;   /* substitute (108): the store path fetched, and from where */
+        char *uri;
+        usec_t started;
         UT_hash_handle hh;
 } Activity;
+
+/* A substitution (activity 108) that ended: reported once to views, then freed. */
+typedef struct Substitution {
+        char *path, *name, *uri;
+        usec_t started, finished; /* realtime */
+        bool succeeded;           /* the path is in the store after the stop */
+        uint64_t invocation;
+        Requester requester;
+        struct Substitution *next;
+} Substitution;
 
 struct Invocation {
         uint64_t id; /* == source id */
@@ -264,6 +277,7 @@ typedef struct ModelChangeHandler {
         void (*build)(void *userdata, Build *b, unsigned kinds, uint64_t new_log_lines);
         void (*invocation)(void *userdata, Invocation *inv, unsigned kinds);
         void (*source)(void *userdata, Source *s, unsigned kinds);
+        void (*substitution)(void *userdata, const Substitution *s);
 } ModelChangeHandler;
 
 /* Something a view computes about an invocation changed (its ETA): report it as changed. */

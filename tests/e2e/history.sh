@@ -113,3 +113,22 @@ assert_json "run 3: hist-b's ETA is the median of $B1 and $B2" "${E:-null}" \
 ctl_ok H get-history
 assert_eq "15 rows after three runs" 15 "$(jq .total <<<"$H")"
 assert_eq "no drv recorded twice" 15 "$(jq -r '.builds[].drv' <<<"$H" | sort -u | wc -l)"
+
+# ---- a substitution is a row too ----
+ONE="$E2E_DIR/nix/history-one.nix"
+OUT=$(nix-build "$ONE" --argstr nonce "$NONCE-subst" --argstr name hist-subst --no-out-link 2>"$T/subst.err") ||
+	die "building hist-subst failed: $(cat "$T/subst.err")"
+nix --extra-experimental-features nix-command copy --to "file://$T/cache" "$OUT" 2>>"$T/subst.err" ||
+	die "nix copy failed: $(cat "$T/subst.err")"
+nix-store --delete "$OUT" >/dev/null 2>>"$T/subst.err" || die "cannot delete $OUT: $(cat "$T/subst.err")"
+nix-build "$ONE" --argstr nonce "$NONCE-subst" --argstr name hist-subst --no-out-link \
+	--option substituters "file://$T/cache" --option require-sigs false --log-format internal-json -v 2>&1 |
+	ctl ingest >/dev/null 2>>"$T/subst.err"
+assert_true "the path was substituted, not built" test -e "$OUT"
+subst_row() { ctl get-history --name hist-subst 2>/dev/null | jq -e '.total >= 1' >/dev/null; }
+wait_for 10 "the substitution reaches history" subst_row
+ctl_ok H get-history --name hist-subst
+assert_json "history: one substitution row, from the file cache, succeeded" "$H" \
+	".total == 1 and .builds[0].kind == \"substitution\" and .builds[0].drv == \"$OUT\" and .builds[0].state == \"succeeded\" and .builds[0].machine == \"file://$T/cache\" and .builds[0].duration >= 0"
+ctl_ok S stats
+assert_json "stats count builds only by default" "$S" '.totals.builds == 15'
