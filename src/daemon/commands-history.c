@@ -10,10 +10,10 @@
 #include "basic/string-util.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/query-worker.h"
 #include "shared/history.h"
 
 #define HISTORY_LIMIT_MAX  10000
-#define QUERY_BUDGET       (250 * USEC_PER_MSEC)
 #define STATS_TOP_MAX      1000
 #define STATS_DEFAULT_DAYS 30
 
@@ -85,30 +85,9 @@ static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Rep
         return 0;
 }
 
-/* The read handle, or an "unavailable" error saying why. */
-static History *reader_or_error(Daemon *d, Reply *r) {
-        const char *why = NULL;
-        History *h = history_writer_reader(d->history, &why);
-        if (!h)
-                reply_error(r, NA_ERR_UNAVAILABLE, "%s", why ? why : "history is unavailable");
-        return h;
-}
-
-static int query_failed(Daemon *d, History *h, int q, Reply *r) {
-        if (q == -ENOMEM)
-                return reply_oom(r);
-        if (q == -ETIME)
-                return reply_error(r, NA_ERR_UNAVAILABLE,
-                                   "the query took longer than %llu ms: narrow it (since, name, limit)",
-                                   (unsigned long long) (QUERY_BUDGET / USEC_PER_MSEC));
-        reply_error(r, NA_ERR_UNAVAILABLE, "history query failed: %s", history_errmsg(h));
-        history_writer_reader_failed(d->history, q);
-        return -EINVAL;
-}
-
-int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
-        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 100, .count = true};
-        if (parse_history_filter(req, &q.filter, r) < 0)
+static int parse_get_history(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
+        *q = (HistoryQuery){.order = HISTORY_ORDER_FINISHED, .limit = 100, .count = true};
+        if (parse_history_filter(req, &q->filter, r) < 0)
                 return -EINVAL;
         long long limit = 100, offset = 0;
         const char *order = NULL;
@@ -117,65 +96,44 @@ int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
         if (control_arg_int(req, "offset", &offset) == -EINVAL || offset < 0)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"offset\" must be a non-negative integer");
         if (control_arg_string(req, "order", &order) == -EINVAL ||
-            (order && (q.order = history_order_from_string(order)) < 0))
+            (order && (q->order = history_order_from_string(order)) < 0))
                 return reply_error(r, NA_ERR_BAD_REQUEST,
                                    "\"order\" must be one of finished, started, duration, name");
-        if (control_arg_bool(req, "ascending", &q.ascending) == -EINVAL ||
-            control_arg_bool(req, "count", &q.count) == -EINVAL)
+        if (control_arg_bool(req, "ascending", &q->ascending) == -EINVAL ||
+            control_arg_bool(req, "count", &q->count) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"ascending\" and \"count\" are booleans");
-        q.limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
-        q.offset = (uint64_t) offset;
-
-        History *h = reader_or_error(c->daemon, r);
-        if (!h)
-                return -EINVAL;
-        cJSON *rows = NULL;
-        uint64_t total = 0;
-        int k = history_query(h, &q, QUERY_BUDGET, &rows, &total);
-        if (k < 0)
-                return query_failed(c->daemon, h, k, r);
-        r->result = cJSON_CreateObject();
-        if (!r->result || !cJSON_AddItemToObject(r->result, "builds", rows)) {
-                cJSON_Delete(rows);
-                return reply_oom(r);
-        }
-        if (q.count)
-                cJSON_AddNumberToObject(r->result, "total", (double) total);
-        else
-                cJSON_AddNullToObject(r->result, "total");
+        q->limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
+        q->offset = (uint64_t) offset;
         return 0;
 }
 
-int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
-        HistoryFilter f;
-        if (parse_history_filter(req, &f, r) < 0)
+static int parse_stats(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
+        *q = (HistoryQuery){};
+        HistoryFilter *f = &q->filter;
+        if (parse_history_filter(req, f, r) < 0)
                 return -EINVAL;
-        long long top = 10;
-        if (control_arg_int(req, "top", &top) == -EINVAL || top < 1 || top > STATS_TOP_MAX)
+        long long n = 10;
+        if (control_arg_int(req, "top", &n) == -EINVAL || n < 1 || n > STATS_TOP_MAX)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"top\" must be an integer from 1 to %d",
                                    STATS_TOP_MAX);
+        *top = (unsigned) n;
         /* Builds unless substitutions are asked for: "slowest derivations" are builds. */
-        if (!f.kind)
-                f.kind = "build";
-        /* Without a range: the last 30 days, which the indexes answer quickly. */
+        if (!f->kind)
+                f->kind = "build";
+        /* Without a range: the last 30 days. */
         usec_t now = now_realtime();
         if (!control_arg(req, "since"))
-                f.since = now - MIN(now, (usec_t) STATS_DEFAULT_DAYS * 86400 * USEC_PER_SEC);
-
-        History *h = reader_or_error(c->daemon, r);
-        if (!h)
-                return -EINVAL;
-        cJSON *stats = NULL;
-        int k = history_stats(h, &f, (unsigned) top, QUERY_BUDGET, &stats);
-        if (k < 0)
-                return query_failed(c->daemon, h, k, r);
-        cJSON_AddNumberToObject(stats, "since", usec_to_sec(f.since));
-        if (f.until)
-                cJSON_AddNumberToObject(stats, "until", usec_to_sec(f.until));
-        else
-                cJSON_AddNullToObject(stats, "until");
-        r->result = stats;
+                f->since = now - MIN(now, (usec_t) STATS_DEFAULT_DAYS * 86400 * USEC_PER_SEC);
         return 0;
+}
+
+/* Both run on the query thread; the client gets its answer when it is ready. */
+int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return query_worker_submit(c->daemon->queries, c, req, QUERY_HISTORY, parse_get_history, r);
+}
+
+int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return query_worker_submit(c->daemon->queries, c, req, QUERY_STATS, parse_stats, r);
 }
 
 /* deps: the graph of an invocation, or of what one build needs; with "why", the chain from

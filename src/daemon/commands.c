@@ -356,7 +356,7 @@ static const struct {
         {"unsubscribe", cmd_unsubscribe},
 };
 
-static void send_reply(ControlConn *c, const cJSON *id, Reply *r) {
+void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {
         size_t len;
         char *line;
         if (r->code) {
@@ -388,7 +388,7 @@ void commands_dispatch(ControlConn *c, const char *line, size_t len) {
         int k = control_request_parse(line, len, &req, &error);
         if (k < 0) {
                 reply_error(&r, NA_ERR_BAD_REQUEST, "%s", error);
-                send_reply(c, req.id, &r);
+                commands_send_reply(c, req.id, &r);
                 control_request_done(&req);
                 return;
         }
@@ -401,6 +401,7 @@ void commands_dispatch(ControlConn *c, const char *line, size_t len) {
                 reply_error(&r, NA_ERR_UNKNOWN_COMMAND, "unknown command '%s'", req.cmd);
         else
                 handler(c, &req, &r);
-        send_reply(c, req.id, &r);
+        if (!r.deferred)
+                commands_send_reply(c, req.id, &r);
         control_request_done(&req);
 }

@@ -14,6 +14,7 @@
 typedef struct EventConn EventConn;
 typedef struct Estimates Estimates;
 typedef struct Graphs Graphs;
+typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
 
 typedef struct DaemonConfig {
@@ -46,9 +47,11 @@ typedef struct Daemon {
         HistoryWriter *history;
         Estimates *estimates;
         Graphs *graphs;
+        QueryWorker *queries;
 
         usec_t started_mono;
         uint64_t control_dropped_slow;
+        uint64_t control_serial; /* the last serial given to a control connection */
         uint64_t event_conns_refused, control_conns_refused;
 } Daemon;
 

@@ -471,3 +471,22 @@ void history_writer_reader_failed(HistoryWriter *w, int r) {
 uint64_t history_writer_generation(HistoryWriter *w) {
         return w ? atomic_load(&w->generation) : 0;
 }
+
+const char *history_writer_path(HistoryWriter *w) {
+        return w ? w->config.path : NULL;
+}
+
+char *history_writer_error(HistoryWriter *w) {
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(&w->lock);
+        char *e = w->error                            ? strdup(w->error)
+                  : strcmp(w->state, "starting") == 0 ? strdup("history is not open yet")
+                                                      : NULL;
+        pthread_mutex_unlock(&w->lock);
+        return e;
+}
+
+uint64_t history_writer_reopened(HistoryWriter *w) {
+        return w ? atomic_load(&w->reopened) : 0;
+}

@@ -44,5 +44,10 @@ cJSON *history_writer_status(HistoryWriter *w);
 History *history_writer_reader(HistoryWriter *w, const char **ret_error);
 /* A query failed with r: drop the read handle if the file may have changed under it. */
 void history_writer_reader_failed(HistoryWriter *w, int r);
+/* For other threads: the database path (NULL: disabled), what is wrong with it now (a new
+ * string, or NULL when nothing is), and a counter that changes when the file was (re)made. */
+const char *history_writer_path(HistoryWriter *w);
+char *history_writer_error(HistoryWriter *w);
+uint64_t history_writer_reopened(HistoryWriter *w);
 /* Increases each time rows were committed: cached estimates older than this are stale. */
 uint64_t history_writer_generation(HistoryWriter *w);

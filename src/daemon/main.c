@@ -20,6 +20,7 @@
 #include "daemon/event-conn.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/query-worker.h"
 #include "daemon/listener.h"
 #include "daemon/notify.h"
 #include "shared/sockdir.h"
@@ -305,6 +306,7 @@ static void daemon_done(Daemon *d) {
         if (d->control_fd >= 0)
                 close(d->control_fd);
         d->graphs = graphs_free(d->graphs);
+        d->queries = query_worker_stop(d->queries);
         sd_event_unref(d->event);
         /* After the loop: the last finished builds were queued by the final flush. */
         d->history = history_writer_stop(d->history);
@@ -360,6 +362,10 @@ int main(int argc, char *argv[]) {
         if ((r = estimates_new(&d.estimates)) < 0 ||
             (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");
+                goto finish;
+        }
+        if ((r = query_worker_start(&d, &d.queries)) < 0) {
+                log_error_errno(r, "cannot start the history query thread: %m");
                 goto finish;
         }
         if (d.config.history.path)

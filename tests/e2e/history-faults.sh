@@ -105,3 +105,41 @@ run_err=$(ctl get-history 2>&1)
 assert_contains "get-history explains why it cannot answer" "schema version 99" "$run_err"
 assert_eq "the newer database is untouched (version 99)" 99 \
 	"$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA user_version').fetchone()[0])" "$NEWER")"
+
+# ---- a slow query blocks nobody: 600,000 rows, stats over all of them, while another client
+# asks for status and a build is ingested ----
+stop_daemon
+BIG="$T/big.db"
+python3 - "$BIG" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("""CREATE TABLE builds (id INTEGER PRIMARY KEY, kind TEXT NOT NULL DEFAULT 'build',
+  drv TEXT NOT NULL, name TEXT NOT NULL, pname TEXT NOT NULL, machine TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL, requester_uid INTEGER, requester_user TEXT, requester_cmdline TEXT,
+  queued INTEGER NOT NULL, started INTEGER, finished INTEGER NOT NULL, duration INTEGER,
+  failure_kind TEXT, failure_message TEXT, exit_code INTEGER, signal INTEGER, cpu_user INTEGER,
+  cpu_system INTEGER, mem_peak INTEGER, io_read INTEGER, io_write INTEGER, nice INTEGER,
+  cpu_limit REAL, mem_limit INTEGER, oom_killed INTEGER, log_tail TEXT, UNIQUE (drv, queued))""")
+c.execute("PRAGMA user_version = 1")
+t0 = 1700000000 * 10**6
+c.executemany("INSERT INTO builds (drv, name, pname, state, requester_uid, queued, started, finished, duration)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              ((f"/nix/store/{i:032d}-p{i % 3000}.drv", f"p{i % 3000}", f"p{i % 3000}",
+                "failed" if i % 17 == 0 else "succeeded", i % 40, t0 + i * 10**6, t0 + i * 10**6,
+                t0 + i * 10**6 + (i % 900) * 10**6, (i % 900) * 10**6) for i in range(600000)))
+c.commit()
+PY
+start_daemon --history-db "$BIG"
+wait_for 20 "the big database is migrated and open" history_state ok
+( ctl stats --since 0 >"$T/stats.json" 2>"$T/stats.err"; echo "stats $(date +%s%N)" >>"$T/order" ) &
+STATS=$!
+track "$STATS"
+sleep 0.05
+ctl status >/dev/null && echo "status $(date +%s%N)" >>"$T/order"
+build_one fault-while-querying
+echo "build $(date +%s%N)" >>"$T/order"
+wait "$STATS"
+assert_json "stats over 600,000 rows answered" "$(cat "$T/stats.json")" '.totals.builds == 600000'
+log "order of answers: $(tr '\n' ' ' <"$T/order")"
+assert_eq "status and a whole build were answered while stats ran" "status build stats" \
+	"$(sort -k2 -n "$T/order" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
