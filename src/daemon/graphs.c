@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
@@ -15,11 +16,19 @@
 #define TURN_FILES     256
 #define SWEEP_INTERVAL (1 * USEC_PER_SEC)
 
+/* A set of store paths (borrowed, or owned when the set says so). */
+typedef struct PathSet {
+        const char *path;
+        UT_hash_handle hh;
+} PathSet;
+
 typedef struct Entry {
         uint64_t inv; /* invocation (= source) id */
         Graph *g;
         bool eta_dirty;
         usec_t done_since; /* monotonic; 0 while the invocation runs */
+        PathSet *fetched;  /* paths the invocation substituted (owned) */
+        uint32_t n_fetched;
         UT_hash_handle hh;
 } Entry;
 
@@ -33,6 +42,12 @@ struct Graphs {
 
 static void entry_free(Graphs *gs, Entry *e) {
         HASH_DEL(gs->entries, e);
+        PathSet *p, *tmp;
+        HASH_ITER(hh, e->fetched, p, tmp) {
+                HASH_DEL(e->fetched, p);
+                free((char *) p->path);
+                free(p);
+        }
         gs->n--;
         graph_free(e->g);
         free(e);
@@ -56,6 +71,33 @@ static Entry *entry_find(Graphs *gs, uint64_t inv) {
         return e;
 }
 
+/* Store paths the invocation is substituting right now (its open activities 108). */
+
+static PathSet *substituting_paths(Invocation *inv) {
+        PathSet *set = NULL;
+        Activity *a, *tmp;
+        if (!inv || !inv->source)
+                return NULL;
+        HASH_ITER(hh, inv->source->activities, a, tmp) {
+                if (!a->path)
+                        continue;
+                PathSet *p = calloc(1, sizeof(*p));
+                if (!p)
+                        break;
+                p->path = a->path;
+                HASH_ADD_KEYPTR(hh, set, p->path, strlen(p->path), p);
+        }
+        return set;
+}
+
+static void path_set_free(PathSet *set) {
+        PathSet *p, *tmp;
+        HASH_ITER(hh, set, p, tmp) {
+                HASH_DEL(set, p);
+                free(p);
+        }
+}
+
 static Build *node_build(Invocation *inv, const GraphNode *n) {
         Build *b = NULL;
         if (inv)
@@ -63,7 +105,25 @@ static Build *node_build(Invocation *inv, const GraphNode *n) {
         return b;
 }
 
-static const char *node_state(Invocation *inv, const GraphNode *n, Build **ret_b) {
+/* An input the invocation does not build: substituting now, done (substituted by the
+ * invocation), cached (present otherwise), or pending. */
+static const char *input_state(const GraphNode *n, PathSet *subst, PathSet *fetched) {
+        PathSet *p = NULL;
+        if (n->out) {
+                HASH_FIND_STR(subst, n->out, p);
+                if (p)
+                        return "substituting";
+                HASH_FIND_STR(fetched, n->out, p);
+                if (p)
+                        return "done";
+        }
+        if (n->outputs == 1)
+                return "cached";
+        return n->out && access(n->out, F_OK) == 0 ? "cached" : "pending";
+}
+
+static const char *node_state_with(Invocation *inv, const GraphNode *n, PathSet *subst, PathSet *fetched,
+                                   Build **ret_b) {
         Build *b = node_build(inv, n);
         *ret_b = b;
         if (b) {
@@ -79,7 +139,11 @@ static const char *node_state(Invocation *inv, const GraphNode *n, Build **ret_b
                         return "failed";
                 }
         }
-        return n->outputs == 1 ? "cached" : "pending";
+        return input_state(n, subst, fetched);
+}
+
+static const char *node_state(Invocation *inv, const GraphNode *n, Build **ret_b) {
+        return node_state_with(inv, n, NULL, NULL, ret_b);
 }
 
 static bool state_finished(const char *s) {
@@ -262,9 +326,10 @@ static bool *input_flags(const Graph *g) {
         return is_input;
 }
 
-static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, bool root) {
+static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, bool root, PathSet *subst,
+                        PathSet *fetched) {
         Build *b;
-        const char *state = node_state(inv, n, &b);
+        const char *state = node_state_with(inv, n, subst, fetched, &b);
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
@@ -287,7 +352,7 @@ static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, boo
                 const GraphNode *in = g->nodes[n->inputs[k]];
                 cJSON_AddItemToArray(inputs, cJSON_CreateString(in->drv));
                 Build *ib;
-                if (waiting && !state_finished(node_state(inv, in, &ib)))
+                if (waiting && !state_finished(node_state_with(inv, in, subst, fetched, &ib)))
                         cJSON_AddItemToArray(blocked, cJSON_CreateString(in->drv));
         }
         if (n->error)
@@ -302,6 +367,7 @@ static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, boo
 }
 
 cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const char **ret_error) {
+        Entry *e = d->graphs ? entry_find(d->graphs, inv->id) : NULL;
         Graph *g = graph_of(d, inv, ret_error);
         if (!g)
                 return NULL;
@@ -334,6 +400,7 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
+        PathSet *subst = substituting_paths(inv);
         cJSON_AddNumberToObject(o, "invocation", (double) inv->id);
         cJSON_AddBoolToObject(o, "complete", !graph_busy(g));
         cJSON_AddBoolToObject(o, "truncated", g->truncated);
@@ -346,13 +413,15 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
                 bool is_root = root >= 0 ? (int) i == root : n->planned && !is_input[i];
                 if (is_root)
                         cJSON_AddItemToArray(roots, cJSON_CreateString(n->drv));
-                cJSON *nj = node_json(inv, g, n, n->planned && !is_input[i]);
+                cJSON *nj = node_json(inv, g, n, n->planned && !is_input[i], subst, e->fetched);
                 if (!nj || !cJSON_AddItemToArray(nodes, nj)) {
                         cJSON_Delete(nj);
                         cJSON_Delete(o);
+                        path_set_free(subst);
                         return NULL;
                 }
         }
+        path_set_free(subst);
         if (cJSON_GetArraySize(o) < 5) {
                 cJSON_Delete(o);
                 return NULL;
@@ -455,4 +524,23 @@ cJSON *graphs_status_json(Daemon *d) {
                 return NULL;
         }
         return o;
+}
+
+void graphs_substitution_done(Daemon *d, const Substitution *x) {
+        Entry *e = d->graphs ? entry_find(d->graphs, x->invocation) : NULL;
+        if (!e || !x->succeeded || e->n_fetched >= d->config.graph_max_nodes)
+                return;
+        PathSet *p = NULL;
+        HASH_FIND_STR(e->fetched, x->path, p);
+        if (p)
+                return;
+        p = calloc(1, sizeof(*p));
+        char *path = p ? strdup(x->path) : NULL;
+        if (!path) {
+                free(p);
+                return;
+        }
+        p->path = path;
+        HASH_ADD_KEYPTR(hh, e->fetched, p->path, strlen(p->path), p);
+        e->n_fetched++;
 }

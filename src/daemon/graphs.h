@@ -16,6 +16,9 @@ Graphs *graphs_free(Graphs *gs);
 /* A build appeared or changed (kinds: ChangeKind bits). */
 void graphs_build_changed(Daemon *d, Build *b, unsigned kinds);
 
+/* A substitution of the invocation ended: its input node shows as fetched ("done"). */
+void graphs_substitution_done(Daemon *d, const Substitution *x);
+
 /* The "deps" result for an invocation; root_drv (optional) restricts it to what that
  * derivation needs. NULL with *ret_error when there is no graph. */
 cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const char **ret_error);

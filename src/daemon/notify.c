@@ -166,6 +166,7 @@ static void on_source(void *userdata, Source *s, unsigned kinds) {
 static void on_substitution(void *userdata, const Substitution *x) {
         Daemon *d = userdata;
         history_writer_record_substitution(d->history, x);
+        graphs_substitution_done(d, x);
 }
 
 void notify_flush(Daemon *d) {

@@ -253,8 +253,8 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
         if (w->n_todo >= QUERY_JOBS_MAX) {
                 pthread_mutex_unlock(&w->lock);
                 job_free(j);
-                return reply_error(r, NA_ERR_UNAVAILABLE, "%d history queries are waiting already; try again",
-                                   QUERY_JOBS_MAX);
+                return reply_error(r, NA_ERR_UNAVAILABLE,
+                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
         }
         *w->todo_tail = j;
         w->todo_tail = &j->next;

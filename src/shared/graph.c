@@ -35,6 +35,7 @@ Graph *graph_free(Graph *g) {
         for (uint32_t i = 0; i < g->n_nodes; i++) {
                 free(g->nodes[i]->drv);
                 free(g->nodes[i]->name);
+                free(g->nodes[i]->out);
                 free(g->nodes[i]->inputs);
                 free(g->nodes[i]);
         }
@@ -224,6 +225,8 @@ static void resolve_one(Graph *g, uint32_t index) {
                 return;
         }
         n->outputs = outputs_present(g, d);
+        if (!n->out && d->n_outputs > 0 && d->outputs[0].path[0])
+                n->out = strdup(d->outputs[0].path); /* best effort: only for "substituting" */
         if (n->planned) {
                 r = expand(g, index, d);
                 if (r < 0)

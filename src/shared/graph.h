@@ -16,6 +16,7 @@
 typedef struct GraphNode {
         char *drv;
         char *name;
+        char *out; /* its first output path, once read (NULL: unknown, content-addressed) */
         uint32_t index;
         uint32_t *inputs; /* indices of input nodes */
         uint32_t n_inputs;

@@ -83,6 +83,28 @@ ctl deps >/dev/null 2>&1
 assert_eq "deps without a target: usage error" 2 "$?"
 assert_json "status: one graph of 8 nodes" "$(ctl status)" '.graphs.invocations == 1 and .graphs.nodes == 8'
 
+# An input fetched from a binary cache: not built by the invocation, shown as fetched ("done"),
+# and the substitution is a history row.
+SG="$E2E_DIR/nix/subst-graph.nix"
+Y=$(nix-build "$SG" -A y --argstr nonce "$NONCE" --no-out-link 2>"$T/subst.err") || die "building subst-y: $(cat "$T/subst.err")"
+nix --extra-experimental-features nix-command copy --to "file://$T/cache" "$Y" 2>>"$T/subst.err" || die "nix copy: $(cat "$T/subst.err")"
+nix-store --delete "$Y" >/dev/null 2>>"$T/subst.err" || die "cannot delete $Y: $(cat "$T/subst.err")"
+nix-build "$SG" -A x --argstr nonce "$NONCE" --no-out-link --option substituters "file://$T/cache" \
+	--option require-sigs false --log-format internal-json -v 2>&1 | ctl ingest >/dev/null 2>>"$T/subst.err"
+assert_true "subst-y was fetched" test -e "$Y"
+x_done() { ctl deps subst-x 2>/dev/null | jq -e '.complete and any(.nodes[]; .name == "subst-x" and .state == "done")' >/dev/null; }
+wait_for 10 "deps subst-x is resolved and done" x_done
+ctl_ok X deps subst-x
+assert_json "deps subst-x: subst-y is an input, fetched (done), not built here" "$X" \
+	'[.nodes[] | select(.name == "subst-y")][0] | .state == "done" and .build == null'
+assert_eq "deps subst-x: its inputs = nix-store -q --references" \
+	"$(nix-store -q --references "$(drv_by_name "$(drvs_of "$SG" -A x --argstr nonce "$NONCE")" subst-x)" | grep '\.drv$')" \
+	"$(jq -r '.nodes[] | select(.name == "subst-x") | .inputs[]' <<<"$X")"
+subst_row() { ctl get-history --name subst-y 2>/dev/null | jq -e '.total == 1' >/dev/null; }
+wait_for 10 "the substitution of subst-y is in history" subst_row
+assert_json "history: subst-y substituted from the cache" "$(ctl get-history --name subst-y)" \
+	".builds[0].kind == \"substitution\" and .builds[0].drv == \"$Y\" and .builds[0].state == \"succeeded\""
+
 # Finished invocations' graphs go after --graph-keep.
 stop_daemon
 start_daemon --graph-keep 1
