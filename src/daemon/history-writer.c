@@ -490,3 +490,17 @@ char *history_writer_error(HistoryWriter *w) {
 uint64_t history_writer_reopened(HistoryWriter *w) {
         return w ? atomic_load(&w->reopened) : 0;
 }
+
+void history_writer_wait_started(HistoryWriter *w, usec_t timeout) {
+        if (!w)
+                return;
+        usec_t deadline = now_monotonic() + timeout;
+        for (;;) {
+                pthread_mutex_lock(&w->lock);
+                bool starting = strcmp(w->state, "starting") == 0;
+                pthread_mutex_unlock(&w->lock);
+                if (!starting || now_monotonic() >= deadline)
+                        return;
+                usleep(10 * 1000);
+        }
+}

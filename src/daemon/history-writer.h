@@ -49,5 +49,8 @@ void history_writer_reader_failed(HistoryWriter *w, int r);
 const char *history_writer_path(HistoryWriter *w);
 char *history_writer_error(HistoryWriter *w);
 uint64_t history_writer_reopened(HistoryWriter *w);
+/* For other threads: waits (at most timeout) while the writer has not tried to open the
+ * database yet, so a query right after start-up finds it. */
+void history_writer_wait_started(HistoryWriter *w, usec_t timeout);
 /* Increases each time rows were committed: cached estimates older than this are stale. */
 uint64_t history_writer_generation(HistoryWriter *w);

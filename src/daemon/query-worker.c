@@ -63,6 +63,7 @@ static void job_free(Job *j) {
 static void run_job(QueryWorker *w, Job *j) {
         if (!w->h) {
                 char *error = NULL;
+                history_writer_wait_started(w->d->history, 5 * USEC_PER_SEC);
                 const char *path = history_writer_path(w->d->history);
                 int k = path ? history_open(path, HISTORY_OPEN_READONLY, &w->h, &error) : -ENOENT;
                 if (k < 0) {
