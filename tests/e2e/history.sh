@@ -44,8 +44,10 @@ assert_eq "hist-top succeeded" succeeded "$(state_of "$H" hist-top)"
 assert_eq "hist-c failed" failed "$(state_of "$H" hist-c)"
 assert_json "hist-c: exit code 3 stored with its log tail" "$H" \
 	'[.builds[] | select(.name == "hist-c")][0] | .failure.kind == "exit-code" and .failure.exit_code == 3 and (.log_tail | index("c")) != null'
-assert_json "hist-a took 1-3 s (sleep 1)" "$H" '[.builds[] | select(.name == "hist-a")][0].duration | . >= 1 and . < 3'
-assert_json "hist-b took 2-4 s (sleep 2)" "$H" '[.builds[] | select(.name == "hist-b")][0].duration | . >= 2 and . < 4'
+# Times are when the daemon received the events (Nix 2.8 sends none): a start read a little
+# late from the pipe shortens a duration by that much, hence the 0.2 s of slack below.
+assert_json "hist-a took about 1 s (sleep 1)" "$H" '[.builds[] | select(.name == "hist-a")][0].duration | . >= 0.8 and . < 3'
+assert_json "hist-b took about 2 s (sleep 2)" "$H" '[.builds[] | select(.name == "hist-b")][0].duration | . >= 1.8 and . < 4'
 assert_json "rows carry pname, machine, requester" "$H" \
 	'all(.builds[]; .pname == .name and .machine == "" and .requester.uid == 0 and .kind == "build")'
 assert_json "hist-b finished after hist-a (its dependency)" "$H" \
