@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "basic/macro.h"
 #include "shared/drv.h"
@@ -122,6 +123,11 @@ int history_open(const char *path, HistoryOpenFlags flags, History **ret, char *
         return 0;
 
 fail:
+        /* SQLite says "unable to open" when it cannot create its -wal/-shm files: name the
+         * real cause when it is a read-only file (system). */
+        if (!h->readonly && r != -EPROTONOSUPPORT && access(path, W_OK) < 0 &&
+            (errno == EROFS || errno == EACCES))
+                r = -EROFS;
         if (r == -EPROTONOSUPPORT) {
                 char msg[128];
                 snprintf(msg, sizeof(msg), "schema version %d is newer than this program's (%d)",
