@@ -16,6 +16,9 @@ Graphs *graphs_free(Graphs *gs);
 /* A build appeared or changed (kinds: ChangeKind bits). */
 void graphs_build_changed(Daemon *d, Build *b, unsigned kinds);
 
+/* Every queued build has its ETA looked up: invocation ETAs waiting for that are computed. */
+void graphs_estimates_ready(Daemon *d);
+
 /* A substitution of the invocation ended: its input node shows as fetched ("done"). */
 void graphs_substitution_done(Daemon *d, const Substitution *x);
 
