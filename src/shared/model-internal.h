@@ -35,3 +35,10 @@ Build *invocation_find_build(Invocation *inv, const char *drv);
 
 /* A "msg" record: build plans ("these N derivations will be built:") and failures. */
 int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
+
+void build_set_state(Model *m, Build *b, BuildState st);
+/* Decides the end state of a build whose activities all stopped (outputs present?). */
+void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);
+/* What processes tell about an ending build (model-proc.c): a requested kill makes a
+ * failure "killed"; the builder's exit is the real end time. */
+void build_finish_adjust(Build *b, BuildState *st, usec_t *when);

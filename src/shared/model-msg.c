@@ -71,7 +71,8 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
          * it has stopped (the message may come after the stop while outputs are looked for
          * again). */
         bool builder_ended = b->failure == FAILURE_EXIT_CODE || b->failure == FAILURE_SIGNAL;
-        if (b->state == BUILD_RUNNING && (builder_ended || b->n_activities_open == 0))
+        if ((b->state == BUILD_RUNNING || b->state == BUILD_FROZEN) &&
+            (builder_ended || b->n_activities_open == 0))
                 build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
         else if (b->state == BUILD_FAILED && b->failure != FAILURE_NO_OUTPUTS)
                 build_mark(m, b, CHANGE_CHANGED);
