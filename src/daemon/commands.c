@@ -12,6 +12,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "daemon/commands-actions.h"
 #include "daemon/notify.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
@@ -385,6 +386,13 @@ static const struct {
         {"get-history", cmd_get_history},
         {"subscribe", cmd_subscribe},
         {"unsubscribe", cmd_unsubscribe},
+        {"get-processes", command_get_processes},
+        {"kill", command_kill},
+        {"freeze", command_freeze},
+        {"thaw", command_thaw},
+        {"nice", command_nice},
+        {"cpu-limit", command_cpu_limit},
+        {"mem-limit", command_mem_limit},
 };
 
 static void send_reply(ControlConn *c, const cJSON *id, Reply *r) {

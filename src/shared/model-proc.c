@@ -13,7 +13,8 @@ void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
         if (*st == BUILD_FAILED && b->kill_requested && (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_NONE ||
                                                          b->failure == FAILURE_NO_OUTPUTS))
                 *st = BUILD_KILLED;
-        if (*st == BUILD_FAILED && b->usage.oom_killed && b->failure == FAILURE_SIGNAL)
+        if (*st == BUILD_FAILED && b->usage.oom_killed &&
+            (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE))
                 b->failure = FAILURE_OOM;
         /* Nix 2.8 may hold a build's stop until the whole invocation ends (-k): the builder's
          * exit is when the work really ended. */
@@ -63,7 +64,8 @@ void model_build_kill_requested(Model *m, Build *b) {
 
 void model_build_oom_killed(Model *m, Build *b) {
         b->usage.oom_killed = true;
-        if (b->state == BUILD_FAILED && b->failure == FAILURE_SIGNAL) {
+        /* The builder died of it, or failed because one of its processes did. */
+        if (b->state == BUILD_FAILED && (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE)) {
                 b->failure = FAILURE_OOM;
                 build_mark(m, b, CHANGE_CHANGED);
         }
@@ -73,6 +75,16 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when) {
         if (b->builder_exited || build_state_is_final(b->state))
                 return;
         b->builder_exited = when;
+        if (b->kill_requested) {
+                /* We killed it: it ends now, whenever Nix gets to say so (2.8 with -k only
+                 * reports failures when the whole invocation ends). */
+                if (b->failure == FAILURE_NONE) {
+                        (void) build_set_failure(b, FAILURE_SIGNAL, "killed on request (nix-analytics)");
+                        b->signal = 9;
+                }
+                build_finish(m, b, BUILD_KILLED, when);
+                return;
+        }
         if (!b->rediscovered)
                 return;
         /* No events will ever end a rediscovered build: its builder's exit does, and its

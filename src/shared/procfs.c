@@ -311,7 +311,7 @@ int procfs_foreach_fd(const char *root, pid_t pid, const char *prefix,
         size_t plen = strlen(prefix);
         struct dirent *de;
         r = 0;
-        while (r >= 0 && (de = readdir(d))) {
+        while (r == 0 && (de = readdir(d))) {
                 if (de->d_name[0] == '.')
                         continue;
                 char target[PATH_MAX];

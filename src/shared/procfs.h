@@ -47,6 +47,6 @@ int procfs_read_uid(const char *root, pid_t pid, uid_t *ret);
 int procfs_list_pids(const char *root, pid_t **ret);
 
 /* Calls cb with the target of every open file descriptor of pid whose target starts with
- * prefix. Returns 0, -ESRCH, -errno. cb returning < 0 stops the walk with that value. */
+ * prefix. Returns 0, -ESRCH, -errno. cb returning non-zero stops the walk (a negative value is returned). */
 int procfs_foreach_fd(const char *root, pid_t pid, const char *prefix,
                       int (*cb)(const char *target, void *userdata), void *userdata);
