@@ -187,7 +187,8 @@ static int write_at(const char *dir, const char *name, const char *value) {
         char path[PATH_MAX];
         if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
                 return -ENOENT;
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        /* O_TRUNC is ignored by cgroupfs; it keeps fake trees in tests honest. */
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         size_t n = strlen(value);
