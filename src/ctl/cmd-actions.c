@@ -54,10 +54,16 @@ static void print_row(const cJSON *p, int depth) {
         format_bytes(num(p, "rss"), rss, sizeof(rss));
         struct passwd *pw = getpwuid((uid_t) num(p, "uid"));
         snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "?");
-        const char *cmd = str(p, "cmdline");
+        /* One line per process: control characters of the command line become spaces. */
+        _cleanup_free_ char *cmd = strdup(str(p, "cmdline")[0] ? str(p, "cmdline") : str(p, "comm"));
+        if (!cmd)
+                return;
+        for (char *c = cmd; *c; c++)
+                if ((unsigned char) *c < ' ' || *c == 0x7f)
+                        *c = ' ';
         printf("%7.0f %7.0f %-9.9s %-2s %3.0f %5.1f %7s %8.2f %*s%s\n", num(p, "pid"), num(p, "ppid"), user,
                str(p, "state"), num(p, "nice"), num(p, "cpu_percent"), rss, num(p, "cpu_user") + num(p, "cpu_system"),
-               depth * 2, "", cmd[0] ? cmd : str(p, "comm"));
+               depth * 2, "", cmd);
 }
 
 /* Prints the processes as a tree: children under their parent, indented. budget bounds
