@@ -219,7 +219,7 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
                         return ctl_usage_hint(v->name);
                 }
                 key = "cores";
-                item = lift ? cJSON_CreateNull() : cJSON_CreateNumber(cores);
+                item = lift ? cJSON_CreateString("none") : cJSON_CreateNumber(cores);
         } else if (strcmp(v->name, "mem-limit") == 0) {
                 uint64_t bytes;
                 if (!lift && units_parse_bytes(val, &bytes) < 0) {
@@ -229,7 +229,7 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
                         return ctl_usage_hint(v->name);
                 }
                 key = "bytes";
-                item = lift ? cJSON_CreateNull() : cJSON_CreateNumber((double) bytes);
+                item = lift ? cJSON_CreateString("none") : cJSON_CreateNumber((double) bytes);
         }
         if (key && (!item || !cJSON_AddItemToObject(args, key, item))) {
                 cJSON_Delete(item);

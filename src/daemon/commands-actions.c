@@ -247,7 +247,8 @@ static bool is_lift(const cJSON *v) {
 }
 
 int command_cpu_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
-        const cJSON *v = control_arg(req, "cores");
+        /* control_arg hides an explicit null: look at the member itself. */
+        const cJSON *v = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "cores") : NULL;
         ActionRequest a = {.kind = ACTION_CPU_LIMIT};
         if (!v)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"cores\" is required (a number such as 0.5 or 2, or null to lift the limit)");
@@ -265,7 +266,7 @@ int command_cpu_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
 }
 
 int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
-        const cJSON *v = control_arg(req, "bytes");
+        const cJSON *v = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "bytes") : NULL;
         ActionRequest a = {.kind = ACTION_MEM_LIMIT};
         if (!v)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"bytes\" is required (bytes, a size such as \"4G\", or null to lift the limit)");
