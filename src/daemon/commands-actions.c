@@ -285,3 +285,43 @@ int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
         }
         return run_action(c, req, r, &a);
 }
+
+cJSON *sampler_status_json(Daemon *d) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !d->sampler)
+                return o;
+        SamplerStats st;
+        sampler_stats(d->sampler, &st);
+        const CgHost *h = sampler_host(d->sampler);
+        cJSON_AddNumberToObject(o, "interval", usec_to_sec(d->config.sample_interval));
+        cJSON_AddStringToObject(o, "cgroups", sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
+                                                                                  : "disabled");
+        cJSON_AddStringToObject(o, "cgroup_root", sampler_config(d->sampler)->cgroup_root);
+        cJSON_AddNumberToObject(o, "builds", st.tracked);
+        cJSON_AddNumberToObject(o, "processes_scanned", (double) st.last_procs);
+        cJSON_AddNumberToObject(o, "samples", (double) st.ticks);
+        cJSON_AddNumberToObject(o, "last_ms", (double) st.last_tick_usec / 1000.0);
+        cJSON_AddNumberToObject(o, "max_ms", (double) st.max_tick_usec / 1000.0);
+        cJSON_AddNumberToObject(o, "total_ms", (double) st.total_usec / 1000.0);
+        return o;
+}
+
+void notify_processes(Daemon *d, const Build *b) {
+        bool any = false;
+        for (ControlConn *c = d->control_conns; c && !any; c = c->next)
+                any = !c->dead && c->sub.processes;
+        if (!any)
+                return;
+        cJSON *fields = processes_to_json(d, b);
+        if (!fields)
+                return;
+        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
+        cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
+        size_t len;
+        _cleanup_free_ char *line = control_format_event("processes", fields, &len);
+        if (!line)
+                return;
+        for (ControlConn *c = d->control_conns; c; c = c->next)
+                if (!c->dead && c->sub.processes)
+                        control_conn_send(c, line, len);
+}

@@ -77,6 +77,7 @@ static cJSON *status_json(Daemon *d) {
                 cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
         }
         cJSON_AddStringToObject(o, "history", "memory");
+        cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
         if (cJSON_GetArraySize(o) < 11) {
                 cJSON_Delete(o);
                 return NULL;
@@ -201,6 +202,9 @@ static int cmd_get_build(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_Delete(o);
                 return reply_oom(r);
         }
+        if (build_state_is_active(b->state) && !cJSON_AddItemToObject(r->result, "processes",
+                                                                       processes_to_json(c->daemon, b)))
+                return reply_oom(r);
         return 0;
 }
 
@@ -280,11 +284,21 @@ static int cmd_snapshot(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_AddItemToArray(sources, so);
                 cJSON_AddItemToArray(invocations, io);
         }
+        cJSON *procs = cJSON_AddArrayToObject(r->result, "processes");
+        if (!procs)
+                return reply_oom(r);
         for (Build *b = model_builds_first(d->model); b; b = b->next) {
                 cJSON *o = build_to_json(b, now, 0);
                 if (!o)
                         return reply_oom(r);
                 cJSON_AddItemToArray(builds, o);
+                if (build_state_is_active(b->state) && b->usage.sampled) {
+                        cJSON *p = processes_to_json(d, b);
+                        if (!p || !cJSON_AddItemToArray(procs, p)) {
+                                cJSON_Delete(p);
+                                return reply_oom(r);
+                        }
+                }
         }
         return 0;
 }
@@ -326,12 +340,13 @@ static int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) 
 
 static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         Subscription *sub = &c->sub;
-        bool builds = true, invocations = true, sources = false;
+        bool builds = true, invocations = true, sources = false, processes = false;
         if (control_arg_bool(req, "builds", &builds) == -EINVAL ||
             control_arg_bool(req, "invocations", &invocations) == -EINVAL ||
-            control_arg_bool(req, "sources", &sources) == -EINVAL)
+            control_arg_bool(req, "sources", &sources) == -EINVAL ||
+            control_arg_bool(req, "processes", &processes) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST,
-                                   "\"builds\", \"invocations\", \"sources\" are booleans");
+                                   "\"builds\", \"invocations\", \"sources\", \"processes\" are booleans");
 
         const cJSON *logs = control_arg(req, "logs");
         bool logs_all = false;
@@ -355,6 +370,7 @@ static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         sub->builds = builds;
         sub->invocations = invocations;
         sub->sources = sources;
+        sub->processes = processes;
         sub->logs_all = logs_all;
         r->result = cJSON_CreateObject();
         if (!r->result || !cJSON_AddTrueToObject(r->result, "subscribed"))

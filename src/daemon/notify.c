@@ -6,6 +6,7 @@
 
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
+#include "daemon/tracker.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -85,6 +86,10 @@ static char *log_event(const Build *b, uint64_t new_lines, size_t *ret_len) {
 static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_lines) {
         Daemon *d = userdata;
         usec_t now = now_realtime();
+
+        /* A build started: look for its builder now rather than at the next sample. */
+        if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) && b->state == BUILD_RUNNING)
+                sampler_kick(d->sampler);
 
         if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;

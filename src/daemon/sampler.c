@@ -16,6 +16,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/commands-actions.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
 
@@ -397,8 +398,10 @@ void sampler_run(Sampler *s) {
                 }
                 for (Tracked *t = s->tracked; t; t = t->next) {
                         Build *b = t->seen ? model_build_by_key(m, t->key) : NULL;
-                        if (b)
+                        if (b) {
                                 sample_build(s, t, b, t0);
+                                notify_processes(s->d, b);
+                        }
                 }
                 /* Ended builds: forget them (after sampling, which resolved owners). */
                 Tracked **pp = &s->tracked;

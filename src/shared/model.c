@@ -723,6 +723,10 @@ static void source_nix_exited(Model *m, Source *s, usec_t now) {
                         build_finish(m, b, BUILD_FAILED, now);
                 } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
                         continue; /* stopped, deciding its outcome */
+                } else if (b->rediscovered) {
+                        /* No events will come for it: its outputs tell how it ended. */
+                        b->n_activities_open = 0;
+                        build_decide(m, b, now, now_monotonic());
                 } else
                         build_finish(m, b, BUILD_LOST, now);
         }

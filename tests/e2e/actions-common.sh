@@ -8,19 +8,8 @@ check_binaries
 nix_setup
 [[ $(id -u) == 0 ]] || skip "acting on builds of nixbld users needs root"
 
-CGROOT="/nix-analytics-e2e-$$"
 ACTOR=na-e2e-actor
-
-# Our cgroups go when the test ends, whatever happened (only ours, under $CGROOT).
-cg_cleanup() {
-	local d
-	for d in /sys/fs/cgroup/*"$CGROOT" /sys/fs/cgroup/"$CGROOT"; do
-		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	return 0
-}
-trap 'rc=$?; stop_pid_quiet; cg_cleanup; (exit $rc); e2e_cleanup' EXIT
-stop_pid_quiet() { [[ -n "${NIXPIPE:-}" ]] && kill "$NIXPIPE" 2>/dev/null; return 0; }
+source "$E2E_DIR/lib-proc.sh"
 
 if [[ $MODE == cgroup ]]; then
 	[[ -d /sys/fs/cgroup ]] || skip "no /sys/fs/cgroup on this machine"
@@ -33,17 +22,8 @@ fi
 
 FILE="$E2E_DIR/nix/actions.nix"
 log "nix-build -A a -A b (a: 50 s, b: 25 s) | ingest"
-nix-build "$FILE" -A a -A b --argstr nonce "$NONCE" --arg seconds 50 --no-out-link \
-	--log-format internal-json -v -k -j2 >"$T/events.raw" 2>&1 &
-NIXBUILD=$!
-track "$NIXBUILD"
-# ingest reads what nix wrote so far and follows the file as it grows
-tail -n +1 -f --pid="$NIXBUILD" "$T/events.raw" | ctl ingest >"$T/ingest.out" 2>"$T/ingest.err" &
-NIXPIPE=$!
-track "$NIXPIPE"
+nix_bg "$FILE" -A a -A b --argstr nonce "$NONCE" --arg seconds 50 -k -j2
 
-# field BUILD JQ: one value from get-build
-field() { ctl get-build "$1" 2>/dev/null | jq -r ".build | $2" 2>/dev/null; }
 procs_json() { ctl ps --json "$1" 2>/dev/null; }
 tracked() { [[ "$(procs_json "$1" | jq -r '.builder // empty')" =~ ^[0-9]+$ ]]; }
 both_tracked() { tracked act-a && tracked act-b; }
@@ -75,6 +55,33 @@ wait_for 10 "get-build shows act-a's figures" \
 ctl ps act-a >"$T/ps-a.txt" 2>&1
 assert_contains "ps prints a process table" "COMMAND" "$(cat "$T/ps-a.txt")"
 assert_contains "ps shows the builder's command line, on one line" 'echo "a line $i"; sleep 0.5 done' "$(cat "$T/ps-a.txt")"
+
+# Subscribers get each sample of a build's processes as a "processes" event.
+python3 - "$SOCKDIR/control.sock" "$BUILDER_B" >"$T/sub.out" 2>&1 <<'PY'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"id":1,"cmd":"subscribe","args":{"builds":false,"invocations":false,"processes":true}}\n')
+buf, deadline = b"", time.time() + 5
+s.settimeout(1)
+while time.time() < deadline:
+    try:
+        chunk = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not chunk:
+        break
+    buf += chunk
+    for line in buf.split(b"\n")[:-1]:
+        m = json.loads(line)
+        if m.get("event") == "processes" and m.get("builder") == int(sys.argv[2]):
+            print("got", m["build"], len(m["processes"]), m["usage"]["procs"])
+            sys.exit(0)
+print("no processes event for builder", sys.argv[2], buf[:500])
+sys.exit(1)
+PY
+assert_eq "a subscriber receives processes events for act-b" 0 "$?"
+assert_match "the event lists act-b's processes and figures" '^got [0-9]+ [1-9][0-9]* [1-9]' "$(cat "$T/sub.out")"
 
 cpu_of() { field "$1" '(.usage.cpu_user + .usage.cpu_system)'; }
 
@@ -174,10 +181,8 @@ sleep 1.5
 assert_ge "act-b carries on after the kill" $((LB3 + 2)) "$(field act-b .log_lines)"
 
 # --- the end: Nix's own verdict ---
-nix_done() { ! kill -0 "$NIXBUILD" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$NIXBUILD/stat" 2>/dev/null)" == Z ]]; }
 wait_for 60 "nix-build ends (act-b finishes)" nix_done
-wait "$NIXBUILD"
-assert_ne "nix-build fails (act-a was killed)" 0 "$?"
+assert_ne "nix-build fails (act-a was killed)" 0 "$(nix_rc)"
 assert_true "Nix reports act-a killed by signal 9" grep -q "act-a.drv.*failed due to signal 9" "$T/events.raw"
 is_final_b() { [[ "$(field act-b .state)" == succeeded ]]; }
 wait_for 10 "act-b succeeds" is_final_b && pass "act-b succeeded, untouched"

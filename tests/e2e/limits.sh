@@ -10,30 +10,16 @@ nix_setup
 [[ $(id -u) == 0 ]] || skip "acting on builds of nixbld users needs root"
 [[ -d /sys/fs/cgroup ]] || skip "no /sys/fs/cgroup on this machine"
 
-CGROOT="/nix-analytics-e2e-$$"
-cg_cleanup() {
-	local d
-	for d in /sys/fs/cgroup/*"$CGROOT" /sys/fs/cgroup/"$CGROOT"; do
-		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	return 0
-}
-trap 'rc=$?; [[ -n "${NIXBUILD:-}" ]] && kill "$NIXBUILD" 2>/dev/null; sleep 0.3; cg_cleanup; (exit $rc); e2e_cleanup' EXIT
+source "$E2E_DIR/lib-proc.sh"
 
 start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
 HZ=$(getconf CLK_TCK)
 GATE="$T/gate"
 chmod 755 "$T" # the hog (a nixbld user) looks for the gate file
 
-nix-build "$E2E_DIR/nix/actions.nix" -A hog -A b -A busy --argstr nonce "$NONCE" --arg seconds 24 \
-	--argstr gate "$GATE" --no-out-link --log-format internal-json -v -k -j3 >"$T/events.raw" 2>&1 &
-NIXBUILD=$!
-track "$NIXBUILD"
-tail -n +1 -f --pid="$NIXBUILD" "$T/events.raw" | ctl ingest >"$T/ingest.out" 2>"$T/ingest.err" &
-track $!
+nix_bg "$E2E_DIR/nix/actions.nix" -A hog -A b -A busy --argstr nonce "$NONCE" --arg seconds 24 \
+	--argstr gate "$GATE" -k -j3
 
-field() { ctl get-build "$1" 2>/dev/null | jq -r ".build | $2" 2>/dev/null; }
-builder_of() { ctl ps --json "$1" 2>/dev/null | jq -r '.builder // empty'; }
 all_tracked() { [[ -n "$(builder_of act-hog)" && -n "$(builder_of act-b)" && -n "$(builder_of act-busy)" ]]; }
 wait_for 90 "the three builds run with their builders found" all_tracked || die "builds not tracked"
 
@@ -86,9 +72,7 @@ assert_le "per-build CPU time within 5 % of the kernel's (per mille)" 50 "$ERR"
 ctl_ok TH thaw act-busy
 
 # --- the end ---
-nix_done() { ! kill -0 "$NIXBUILD" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$NIXBUILD/stat" 2>/dev/null)" == Z ]]; }
 wait_for 90 "nix-build ends" nix_done
-wait "$NIXBUILD"
 assert_true "Nix reports act-hog killed by signal 9" grep -q "act-hog.drv.*failed due to signal 9" "$T/events.raw"
 hog_final() { [[ "$(field act-hog .state)" == failed ]]; }
 wait_for 10 "act-hog failed" hog_final

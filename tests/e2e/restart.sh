@@ -9,30 +9,16 @@ check_binaries
 nix_setup
 [[ $(id -u) == 0 ]] || skip "reading builders of nixbld users needs root"
 
-CGROOT="/nix-analytics-e2e-$$"
-cg_cleanup() {
-	local d
-	for d in /sys/fs/cgroup/*"$CGROOT" /sys/fs/cgroup/"$CGROOT"; do
-		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	return 0
-}
-trap 'rc=$?; [[ -n "${NIXBUILD:-}" ]] && kill "$NIXBUILD" 2>/dev/null; sleep 0.3; cg_cleanup; (exit $rc); e2e_cleanup' EXIT
+source "$E2E_DIR/lib-proc.sh"
 
-# Only builds under this test: other Nix builds on the machine are not ours to show.
-DAEMON_ARGS=(--cgroup-root "$CGROOT" --discover-scope $$ --sample-interval 0.5)
+# (start_daemon limits rediscovery to builds under this test: --discover-scope.)
+DAEMON_ARGS=(--cgroup-root "$CGROOT" --sample-interval 0.5)
 start_daemon "${DAEMON_ARGS[@]}"
 
 FILE="$E2E_DIR/nix/actions.nix"
 D_A=$(nix-instantiate "$FILE" -A a --argstr nonce "$NONCE" --arg seconds 12 2>/dev/null)
-nix-build "$FILE" -A a --argstr nonce "$NONCE" --arg seconds 12 --no-out-link \
-	--log-format internal-json -v >"$T/events.raw" 2>&1 &
-NIXBUILD=$!
-track "$NIXBUILD"
-tail -n +1 -f --pid="$NIXBUILD" "$T/events.raw" | ctl ingest >"$T/ingest.out" 2>"$T/ingest.err" &
-track $!
+nix_bg "$FILE" -A a --argstr nonce "$NONCE" --arg seconds 12
 
-builder_of() { ctl ps --json "$1" 2>/dev/null | jq -r '.builder // empty'; }
 tracked() { [[ -n "$(builder_of "$D_A")" ]]; }
 wait_for 60 "the build runs with its builder found" tracked || die "build not tracked"
 BUILDER=$(builder_of "$D_A")
@@ -66,10 +52,8 @@ assert_json "shown with what is known: name, requester uid 0, a start time" "$GB
 	'.build.name == "act-a" and .build.requester.uid == 0 and (.build.started | type) == "number"'
 assert_true "the daemon logged the rediscovery" grep -q "rediscovered build .* of nix pid" "$T/daemon.log"
 
-nix_done() { ! kill -0 "$NIXBUILD" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$NIXBUILD/stat" 2>/dev/null)" == Z ]]; }
 wait_for 60 "nix-build ends" nix_done
-wait "$NIXBUILD"
-assert_eq "nix-build succeeds" 0 "$?"
+assert_eq "nix-build succeeds" 0 "$(nix_rc)"
 ok_state() { [[ "$(ctl get-build "$D_A" 2>/dev/null | jq -r .build.state)" == succeeded ]]; }
 wait_for 10 "the rediscovered build ends succeeded when its builder exits" ok_state &&
 	pass "the rediscovered build succeeded"

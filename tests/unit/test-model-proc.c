@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -174,12 +175,30 @@ static void test_rediscovered(void **state) {
         assert_int_equal(b->state, BUILD_SUCCEEDED);
 }
 
+static void test_rediscovered_nix_exits(void **state) {
+        Fixture *f = *state;
+        Build *b;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0, &b), 0);
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        /* nix ends before the sampler saw its builder go: the outputs decide, not "lost" */
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/4242/stat", f->proc);
+        assert_int_equal(unlink(path), 0);
+        (void) model_tick(f->m, T0 + USEC_PER_SEC, now_monotonic() + USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+}
+
 static void test_rediscovered_lost(void **state) {
         Fixture *f = *state;
         Build *b;
-        /* nix pid 777 is not in /proc: the build is lost at once */
+        /* nix pid 777 is not in /proc and the outputs are missing: it failed, after the
+         * usual second looks at the store */
         assert_int_equal(model_rediscovered_build(f->m, 777, 0, f->drv, T0, &b), 0);
-        assert_int_equal(b->state, BUILD_LOST);
+        usec_t mono = now_monotonic();
+        for (int i = 0; i < 10 && b->state == BUILD_RUNNING; i++)
+                (void) model_tick(f->m, T0 + USEC_PER_SEC, mono += 300 * USEC_PER_MSEC);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
 }
 
 int main(void) {
@@ -190,6 +209,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oom_seen_after_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_lost, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
