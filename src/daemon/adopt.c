@@ -2,8 +2,9 @@
  * (use-cgroups, "nix-build-…") is used as it is and never removed by us. Otherwise the
  * build gets a group of ours, <root>/build-<drv hash>, in v2 (freeze, kill, cpu.stat) and in
  * the v1 hierarchies holding cpu, cpuacct, memory, pids (and freezer when there is no v2),
- * and its processes are moved in until a pass finds none left outside (processes fork while
- * we move them; children forked after their parent moved are born inside). A group named
+ * and its processes are moved in; every later sample moves any left outside (processes fork
+ * while we move them; children forked after their parent moved are born inside), until a
+ * sample finds none. A group named
  * after the drv is found again after a daemon restart. We only ever remove groups under our
  * own root. */
 #include <dirent.h>
@@ -17,8 +18,6 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/tracker.h"
-
-#define ADOPT_PASSES 6
 
 /* Does e belong to the build led by builder (its session, or a descendant)? */
 static bool member_of(ProcTable *tab, const ProcEntry *e, pid_t builder) {
@@ -54,6 +53,7 @@ static bool under_root(const char *path, const char *root) {
 
 /* One pass: moves every member of the build not yet in the group. Returns how many moved. */
 static int move_pass(Sampler *s, Tracked *t, ProcTable *tab, bool first) {
+        (void) s;
         _cleanup_free_ pid_t *inside = NULL;
         int n_inside = cg_group_pids(&t->group, &inside);
         int moved = 0;
@@ -77,28 +77,6 @@ static int move_pass(Sampler *s, Tracked *t, ProcTable *tab, bool first) {
                 moved++;
         }
         return moved;
-}
-
-static int scan_into(Sampler *s, ProcTable *tab, size_t *cap) {
-        _cleanup_free_ pid_t *pids = NULL;
-        int n = procfs_list_pids(sampler_proc_root(s), &pids);
-        if (n < 0)
-                return n;
-        HASH_CLEAR(hh, tab->by_pid);
-        if ((size_t) n > *cap) {
-                ProcEntry *grown = realloc(tab->entries, (size_t) n * sizeof(ProcEntry));
-                if (!grown)
-                        return -ENOMEM;
-                tab->entries = grown;
-                *cap = (size_t) n;
-        }
-        tab->n = 0;
-        for (int i = 0; i < n; i++)
-                if (procfs_read_stat(sampler_proc_root(s), pids[i], &tab->entries[tab->n].st) == 0)
-                        tab->n++;
-        for (size_t i = 0; i < tab->n; i++)
-                HASH_ADD(hh, tab->by_pid, st.pid, sizeof(pid_t), &tab->entries[i]);
-        return 0;
 }
 
 int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
@@ -150,17 +128,11 @@ int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
                 return r;
         t->has_group = true;
 
-        /* Move until a fresh look at /proc finds nobody left outside. */
-        ProcTable fresh = {};
-        size_t cap = 0;
+        /* One pass over this sample's processes; what forked meanwhile is moved by the next
+         * samples (adopt_stragglers), which come quickly after an adoption. A fresh scan of
+         * /proc here would cost a full pass per build, too much when many builds start at
+         * once. */
         int moved = move_pass(s, t, tab, /* first= */ true);
-        for (int pass = 1; moved > 0 && pass < ADOPT_PASSES; pass++) {
-                if ((r = scan_into(s, &fresh, &cap)) < 0)
-                        break;
-                moved = move_pass(s, t, &fresh, false);
-        }
-        HASH_CLEAR(hh, fresh.by_pid);
-        free(fresh.entries);
         if (moved < 0) {
                 (void) cg_group_remove(&t->group);
                 cg_group_done(&t->group);

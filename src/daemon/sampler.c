@@ -24,6 +24,8 @@
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
 #define OWNER_DEPTH_MAX   256
 #define RELEASE_TRIES_MAX 50
+#define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
+#define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
 
 struct Sampler {
         Daemon *d;
@@ -184,9 +186,24 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
                 }
                 TrackedProc *p = &procs[n++];
                 *p = (TrackedProc){.st = e->st};
-                (void) procfs_read_uid(s->cfg.proc_root, e->st.pid, &p->uid);
+                /* A process's owner is looked up once (builders do not change user), and its
+                 * I/O counters again only when it ran since the last sample (or every
+                 * IO_REFRESH samples): thousands of sleeping processes then cost one stat
+                 * read each. */
+                const TrackedProc *old = find_proc(t->procs, t->n_procs, e->st.pid);
+                bool known = old && old->st.starttime == e->st.starttime;
+                if (known) {
+                        p->uid = old->uid;
+                        p->io_read = old->io_read;
+                        p->io_write = old->io_write;
+                } else {
+                        (void) procfs_read_uid(s->cfg.proc_root, e->st.pid, &p->uid);
+                        t->new_procs = true;
+                }
+                bool ran = !known || old->st.utime + old->st.stime != e->st.utime + e->st.stime;
                 ProcIo io;
-                if (procfs_read_io(s->cfg.proc_root, e->st.pid, &io) == 0) {
+                if ((ran || s->stats.ticks % IO_REFRESH == 0) &&
+                    procfs_read_io(s->cfg.proc_root, e->st.pid, &io) == 0) {
                         p->io_read = io.read_bytes;
                         p->io_write = io.write_bytes;
                 }
@@ -228,9 +245,12 @@ static void apply_nice(Tracked *t) {
 
 static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
+        t->new_procs = false;
         if (collect_procs(s, t, dt) < 0)
                 return;
-        if (t->has_group && !t->nix_group)
+        /* Only processes new since the last sample can be outside the group (children of
+         * processes inside are born inside). */
+        if (t->has_group && !t->nix_group && t->new_procs)
                 adopt_stragglers(s, t);
         apply_nice(t);
 
@@ -381,16 +401,21 @@ void sampler_run(Sampler *s) {
                         t->seen = false;
 
                 usec_t now_real = now_realtime();
+                unsigned new_tracked = 0;
                 for (Build *b = model_builds_first(m); b; b = b->next) {
                         if (b->state != BUILD_RUNNING && b->state != BUILD_FROZEN)
                                 continue;
                         Tracked *t = sampler_find(s, b->key);
                         if (!t && b->machine[0] == '\0' && !b->builder_exited) {
                                 pid_t builder;
-                                if (discovery_find_builder(s->dsc, &s->table, b->drv, &builder) > 0 &&
-                                    !builder_of(s, builder))
+                                if (new_tracked >= TRACK_PER_TICK)
+                                        missing = true;
+                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, &builder) > 0 &&
+                                         !builder_of(s, builder)) {
                                         t = track(s, b, builder);
-                                else if (b->started + FAST_WINDOW > now_real)
+                                        new_tracked++;
+                                        missing = true; /* look again soon: forks during adoption */
+                                } else if (b->started + FAST_WINDOW > now_real)
                                         missing = true;
                         }
                         if (t)

@@ -36,6 +36,7 @@ struct Tracked {
 
         TrackedProc *procs;
         uint32_t n_procs;
+        bool new_procs; /* this sample found processes the last one did not have */
 
         /* figures between samples */
         usec_t last_cpu, last_mono;
