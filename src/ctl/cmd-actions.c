@@ -13,7 +13,8 @@
 
 enum { ARG_HELP = 'h', ARG_JSON = 0x100 };
 
-static int call_and_print(const CtlContext *ctx, const char *cmd, cJSON *args, bool json, int (*print)(const cJSON *)) {
+static int call_and_print(const CtlContext *ctx, const char *cmd, cJSON *args, bool json,
+                          int (*print)(const cJSON *)) {
         _cleanup_client_free_ Client *c = NULL;
         int r = ctl_open(ctx, &c);
         if (r != CTL_EXIT_OK) {
@@ -62,8 +63,8 @@ static void print_row(const cJSON *p, int depth) {
                 if ((unsigned char) *c < ' ' || *c == 0x7f)
                         *c = ' ';
         printf("%7.0f %7.0f %-9.9s %-2s %3.0f %5.1f %7s %8.2f %*s%s\n", num(p, "pid"), num(p, "ppid"), user,
-               str(p, "state"), num(p, "nice"), num(p, "cpu_percent"), rss, num(p, "cpu_user") + num(p, "cpu_system"),
-               depth * 2, "", cmd);
+               str(p, "state"), num(p, "nice"), num(p, "cpu_percent"), rss,
+               num(p, "cpu_user") + num(p, "cpu_system"), depth * 2, "", cmd);
 }
 
 /* Prints the processes as a tree: children under their parent, indented. budget bounds
@@ -84,8 +85,8 @@ static int print_ps(const cJSON *r) {
         printf("build %.0f: %s, control by %s", num(r, "build"), str(r, "state"), str(r, "control"));
         if (cJSON_IsObject(cg) && cJSON_GetObjectItemCaseSensitive(cg, "v2"))
                 printf(", cgroup %s", str(cg, "v2"));
-        printf("\n%7s %7s %-9s %-2s %3s %5s %7s %8s %s\n", "PID", "PPID", "USER", "S", "NI", "CPU%", "RSS", "TIME",
-               "COMMAND");
+        printf("\n%7s %7s %-9s %-2s %3s %5s %7s %8s %s\n", "PID", "PPID", "USER", "S", "NI", "CPU%", "RSS",
+               "TIME", "COMMAND");
         /* Roots are processes whose parent is not in the list (the builder). */
         int budget = cJSON_GetArraySize(procs);
         const cJSON *p, *q;
@@ -186,7 +187,8 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
         }
         int want = v->value_name ? 2 : 1;
         if (argc - optind != want) {
-                log_error("%s: expected BUILD%s%s", v->name, v->value_name ? " " : "", v->value_name ? v->value_name : "");
+                log_error("%s: expected BUILD%s%s", v->name, v->value_name ? " " : "",
+                          v->value_name ? v->value_name : "");
                 return ctl_usage_hint(v->name);
         }
         cJSON *args = cJSON_CreateObject();
@@ -215,7 +217,9 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
                 double cores;
                 if (!lift && units_parse_cores(val, &cores) < 0) {
                         cJSON_Delete(args);
-                        log_error("cpu-limit: '%s' is not a number of cores from 0.01 to 4096 (e.g. 0.5, 2) or 'none'", val);
+                        log_error("cpu-limit: '%s' is not a number of cores from 0.01 to 4096 (e.g. 0.5, 2) "
+                                  "or 'none'",
+                                  val);
                         return ctl_usage_hint(v->name);
                 }
                 key = "cores";
@@ -224,7 +228,8 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
                 uint64_t bytes;
                 if (!lift && units_parse_bytes(val, &bytes) < 0) {
                         cJSON_Delete(args);
-                        log_error("mem-limit: '%s' is not a size of at least 1M (bytes, or with K, M, G, T: 512M, 4G) or 'none'",
+                        log_error("mem-limit: '%s' is not a size of at least 1M (bytes, or with K, M, G, T: "
+                                  "512M, 4G) or 'none'",
                                   val);
                         return ctl_usage_hint(v->name);
                 }

@@ -17,8 +17,8 @@
 #define NA_ERR_FAILED      "failed"
 
 static const char *const action_names[_ACTION_MAX] = {
-        [ACTION_KILL] = "kill",           [ACTION_FREEZE] = "freeze",       [ACTION_THAW] = "thaw",
-        [ACTION_NICE] = "nice",           [ACTION_CPU_LIMIT] = "cpu-limit", [ACTION_MEM_LIMIT] = "mem-limit",
+        [ACTION_KILL] = "kill", [ACTION_FREEZE] = "freeze",       [ACTION_THAW] = "thaw",
+        [ACTION_NICE] = "nice", [ACTION_CPU_LIMIT] = "cpu-limit", [ACTION_MEM_LIMIT] = "mem-limit",
 };
 
 const char *action_kind_to_string(ActionKind k) {
@@ -73,7 +73,8 @@ static int no_controller(Sampler *s, Tracked *t, const char *what, ActionOutcome
                             what);
         if (!t->has_group)
                 return fail(o, NA_ERR_UNSUPPORTED,
-                            "no writable %s controller for build %" PRIu64 ": it could not be given a cgroup "
+                            "no writable %s controller for build %" PRIu64
+                            ": it could not be given a cgroup "
                             "(see the daemon's log)",
                             what, t->key);
         const CgHost *h = sampler_host(s);

@@ -25,8 +25,8 @@ typedef struct ActionRequest {
 } ActionRequest;
 
 typedef struct ActionOutcome {
-        char *mechanism; /* what was written or sent, for the reply and the log */
-        char *error;     /* on failure: why, for the user */
+        char *mechanism;  /* what was written or sent, for the reply and the log */
+        char *error;      /* on failure: why, for the user */
         const char *code; /* on failure: protocol error code */
 } ActionOutcome;
 

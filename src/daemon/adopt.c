@@ -154,7 +154,8 @@ void adopt_stragglers(Sampler *s, Tracked *t) {
                 for (int j = 0; j < n && !in; j++)
                         in = inside[j] == pid;
                 if (!in && cg_group_attach(&t->group, pid) == 0)
-                        log_debug("build %" PRIu64 ": moved straggler pid %d into its cgroup", t->key, (int) pid);
+                        log_debug("build %" PRIu64 ": moved straggler pid %d into its cgroup", t->key,
+                                  (int) pid);
         }
 }
 
@@ -178,7 +179,8 @@ static void cleanup_dir(const char *fs_root, const char *mount, const char *root
                 return;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (strncmp(de->d_name, "build-", 6) == 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+                if (strncmp(de->d_name, "build-", 6) == 0 &&
+                    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
                         log_debug("removed stale empty cgroup %s/%s", dir, de->d_name);
         closedir(d);
 }

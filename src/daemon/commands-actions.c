@@ -64,9 +64,10 @@ static int authorize(ControlConn *c, const Build *b, const char *action, Reply *
                            "%s may not %s build %" PRIu64 " (%s): it was requested by %s%s%" PRId64
                            "%s; only root%s%s%s and the requester may act on it",
                            who, action, b->key, b->name, b->requester.user ? b->requester.user : "",
-                           b->requester.user ? " (uid " : "uid ", b->requester.uid, b->requester.user ? ")" : "",
-                           d->config.admin_group ? ", members of group '" : "",
-                           d->config.admin_group ? d->config.admin_group : "", d->config.admin_group ? "'" : "");
+                           b->requester.user ? " (uid " : "uid ", b->requester.uid,
+                           b->requester.user ? ")" : "", d->config.admin_group ? ", members of group '" : "",
+                           d->config.admin_group ? d->config.admin_group : "",
+                           d->config.admin_group ? "'" : "");
 }
 
 /* The build and its tracking record, or an error saying why it cannot be acted on. */
@@ -75,8 +76,8 @@ static int target(ControlConn *c, const ControlRequest *req, Reply *r, Build **r
         if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
                 return -EINVAL;
         if (b->state != BUILD_RUNNING && b->state != BUILD_FROZEN)
-                return reply_error(r, NA_ERR_NOT_RUNNING, "build %" PRIu64 " (%s) is %s, not running", b->key,
-                                   b->name, build_state_to_string(b->state));
+                return reply_error(r, NA_ERR_NOT_RUNNING, "build %" PRIu64 " (%s) is %s, not running",
+                                   b->key, b->name, build_state_to_string(b->state));
         Tracked *t = c->daemon->sampler ? sampler_find(c->daemon->sampler, b->key) : NULL;
         if (!t)
                 return reply_error(r, NA_ERR_NO_PROCESS,
@@ -101,7 +102,8 @@ static cJSON *proc_to_json(Daemon *d, const TrackedProc *p) {
         cJSON_AddStringToObject(o, "comm", p->st.comm);
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        if (procfs_read(sampler_proc_root(d->sampler), p->st.pid, "cmdline", 4096, &buf, &len) == 0 && len > 0) {
+        if (procfs_read(sampler_proc_root(d->sampler), p->st.pid, "cmdline", 4096, &buf, &len) == 0 &&
+            len > 0) {
                 for (size_t i = 0; i + 1 < len; i++)
                         if (buf[i] == '\0')
                                 buf[i] = ' ';
@@ -146,7 +148,8 @@ cJSON *processes_to_json(Daemon *d, const Build *b) {
                                 cJSON_AddStringToObject(cg, "v2", t->group.v2);
                         for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
                                 if (t->group.v1[i])
-                                        cJSON_AddStringToObject(cg, cg_controller_to_string(i), t->group.v1[i]);
+                                        cJSON_AddStringToObject(cg, cg_controller_to_string(i),
+                                                                t->group.v1[i]);
                         cJSON_AddStringToObject(cg, "owner", t->nix_group ? "nix" : "nix-analyticsd");
                 }
         } else
@@ -190,9 +193,10 @@ static int run_action(ControlConn *c, const ControlRequest *req, Reply *r, Actio
         _cleanup_(action_outcome_done) ActionOutcome o = {};
         int k = action_run(d, d->sampler, t, b, a, &o);
         if (k < 0) {
-                log_warning("%s on build %" PRIu64 " (%s) asked by %s (pid %d) failed: %s", name, b->key, b->name,
-                            who, (int) c->pid, o.error ? o.error : "out of memory");
-                return reply_error(r, o.code ? o.code : NA_ERR_INTERNAL, "%s", o.error ? o.error : "out of memory");
+                log_warning("%s on build %" PRIu64 " (%s) asked by %s (pid %d) failed: %s", name, b->key,
+                            b->name, who, (int) c->pid, o.error ? o.error : "out of memory");
+                return reply_error(r, o.code ? o.code : NA_ERR_INTERNAL, "%s",
+                                   o.error ? o.error : "out of memory");
         }
         log_notice("%s on build %" PRIu64 " (%s) asked by %s (pid %d): %s", name, b->key, b->name, who,
                    (int) c->pid, o.mechanism ? o.mechanism : "");
@@ -243,7 +247,8 @@ int command_nice(ControlConn *c, const ControlRequest *req, Reply *r) {
 /* A limit value: null, "none" or "max" lift it. */
 static bool is_lift(const cJSON *v) {
         return !v || cJSON_IsNull(v) ||
-               (cJSON_IsString(v) && (strcmp(v->valuestring, "none") == 0 || strcmp(v->valuestring, "max") == 0));
+               (cJSON_IsString(v) &&
+                (strcmp(v->valuestring, "none") == 0 || strcmp(v->valuestring, "max") == 0));
 }
 
 int command_cpu_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
@@ -251,16 +256,19 @@ int command_cpu_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
         const cJSON *v = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "cores") : NULL;
         ActionRequest a = {.kind = ACTION_CPU_LIMIT};
         if (!v)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"cores\" is required (a number such as 0.5 or 2, or null to lift the limit)");
+                return reply_error(
+                        r, NA_ERR_BAD_REQUEST,
+                        "\"cores\" is required (a number such as 0.5 or 2, or null to lift the limit)");
         if (!is_lift(v)) {
                 char num[64];
                 if (cJSON_IsNumber(v))
                         snprintf(num, sizeof(num), "%.17g", v->valuedouble);
                 if (!(cJSON_IsNumber(v) && units_parse_cores(num, &a.cores) == 0) &&
                     !(cJSON_IsString(v) && units_parse_cores(v->valuestring, &a.cores) == 0))
-                        return reply_error(r, NA_ERR_BAD_REQUEST,
-                                           "\"cores\" must be a number of cores from 0.01 to 4096 (e.g. 0.5 or 2), "
-                                           "or null/\"none\" to lift the limit");
+                        return reply_error(
+                                r, NA_ERR_BAD_REQUEST,
+                                "\"cores\" must be a number of cores from 0.01 to 4096 (e.g. 0.5 or 2), "
+                                "or null/\"none\" to lift the limit");
         }
         return run_action(c, req, r, &a);
 }
@@ -269,7 +277,9 @@ int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
         const cJSON *v = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "bytes") : NULL;
         ActionRequest a = {.kind = ACTION_MEM_LIMIT};
         if (!v)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"bytes\" is required (bytes, a size such as \"4G\", or null to lift the limit)");
+                return reply_error(
+                        r, NA_ERR_BAD_REQUEST,
+                        "\"bytes\" is required (bytes, a size such as \"4G\", or null to lift the limit)");
         if (!is_lift(v)) {
                 char num[64];
                 if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1.8e19 &&
@@ -279,9 +289,10 @@ int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
                         num[0] = '\0';
                 if (!(cJSON_IsNumber(v) && units_parse_bytes(num, &a.bytes) == 0) &&
                     !(cJSON_IsString(v) && units_parse_bytes(v->valuestring, &a.bytes) == 0))
-                        return reply_error(r, NA_ERR_BAD_REQUEST,
-                                           "\"bytes\" must be a size of at least 1M: bytes or a number with K, M, "
-                                           "G or T (e.g. \"512M\", \"4G\"), or null/\"none\" to lift the limit");
+                        return reply_error(
+                                r, NA_ERR_BAD_REQUEST,
+                                "\"bytes\" must be a size of at least 1M: bytes or a number with K, M, "
+                                "G or T (e.g. \"512M\", \"4G\"), or null/\"none\" to lift the limit");
         }
         return run_action(c, req, r, &a);
 }
@@ -294,8 +305,9 @@ cJSON *sampler_status_json(Daemon *d) {
         sampler_stats(d->sampler, &st);
         const CgHost *h = sampler_host(d->sampler);
         cJSON_AddNumberToObject(o, "interval", usec_to_sec(d->config.sample_interval));
-        cJSON_AddStringToObject(o, "cgroups", sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
-                                                                                  : "disabled");
+        cJSON_AddStringToObject(o, "cgroups",
+                                sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
+                                                                    : "disabled");
         cJSON_AddStringToObject(o, "cgroup_root", sampler_config(d->sampler)->cgroup_root);
         cJSON_AddNumberToObject(o, "builds", st.tracked);
         cJSON_AddNumberToObject(o, "processes_scanned", (double) st.last_procs);

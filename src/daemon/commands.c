@@ -202,8 +202,8 @@ static int cmd_get_build(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_Delete(o);
                 return reply_oom(r);
         }
-        if (build_state_is_active(b->state) && !cJSON_AddItemToObject(r->result, "processes",
-                                                                       processes_to_json(c->daemon, b)))
+        if (build_state_is_active(b->state) &&
+            !cJSON_AddItemToObject(r->result, "processes", processes_to_json(c->daemon, b)))
                 return reply_oom(r);
         return 0;
 }

@@ -22,12 +22,12 @@
 #include "daemon/tracker.h"
 #include "shared/drv.h"
 
-#define ENVIRON_MAX      (8u << 20)
-#define ATTRS_JSON_MAX   (64u << 20)
-#define DRV_MAX          (64u << 20)
-#define PAIRS_MAX        512
-#define DRV_CACHE_MAX    1024
-#define LOG_DIR          "/nix/var/log/nix/drvs/"
+#define ENVIRON_MAX    (8u << 20)
+#define ATTRS_JSON_MAX (64u << 20)
+#define DRV_MAX        (64u << 20)
+#define PAIRS_MAX      512
+#define DRV_CACHE_MAX  1024
+#define LOG_DIR        "/nix/var/log/nix/drvs/"
 
 typedef struct Pair {
         char *name, *value;
@@ -185,7 +185,8 @@ static void read_attrs_json(Discovery *d, Candidate *c, const char *file, size_t
         const cJSON *outs = cJSON_GetObjectItemCaseSensitive(j, "outputs"), *o;
         cJSON_ArrayForEach(o, outs) {
                 if (cJSON_IsString(o) && o->string)
-                        (void) add_pair(c, o->string, strlen(o->string), o->valuestring, strlen(o->valuestring));
+                        (void) add_pair(c, o->string, strlen(o->string), o->valuestring,
+                                        strlen(o->valuestring));
         }
         cJSON_Delete(j);
 }

@@ -88,8 +88,9 @@ static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
                 errno = 0;
                 double v = strtod(arg, &end);
                 if (errno || end == arg || *end || !(v >= 0.05 && v <= 3600))
-                        return log_error_errno(EINVAL, "invalid value for --sample-interval: '%s' (seconds, 0.05 to 3600)",
-                                               arg);
+                        return log_error_errno(
+                                EINVAL, "invalid value for --sample-interval: '%s' (seconds, 0.05 to 3600)",
+                                arg);
                 cfg->sample_interval = (usec_t) (v * (double) USEC_PER_SEC);
                 return 0;
         }
@@ -98,9 +99,10 @@ static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
                 return 0;
         case ARG_CGROUP_ROOT:
                 if (arg[0] != '/' || strlen(arg) < 2 || strstr(arg, "..") || arg[strlen(arg) - 1] == '/')
-                        return log_error_errno(EINVAL,
-                                               "--cgroup-root must be an absolute cgroup path such as /nix-analytics: '%s'",
-                                               arg);
+                        return log_error_errno(
+                                EINVAL,
+                                "--cgroup-root must be an absolute cgroup path such as /nix-analytics: '%s'",
+                                arg);
                 free(cfg->cgroup_root);
                 cfg->cgroup_root = strdup(arg);
                 return cfg->cgroup_root ? 0 : log_error_errno(ENOMEM, "out of memory");
@@ -118,7 +120,8 @@ static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
                 errno = 0;
                 long v = strtol(arg, &end, 10);
                 if (errno || end == arg || *end || v <= 0 || v > INT_MAX)
-                        return log_error_errno(EINVAL, "invalid value for --discover-scope: '%s' (a pid)", arg);
+                        return log_error_errno(EINVAL, "invalid value for --discover-scope: '%s' (a pid)",
+                                               arg);
                 cfg->discover_scope = (pid_t) v;
                 return 0;
         }

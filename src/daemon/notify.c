@@ -88,7 +88,8 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         usec_t now = now_realtime();
 
         /* A build started: look for its builder now rather than at the next sample. */
-        if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) && b->state == BUILD_RUNNING)
+        if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
+            b->state == BUILD_RUNNING)
                 sampler_kick(d->sampler);
 
         if (new_lines > 0 && d->n_control_conns > 0) {

@@ -148,8 +148,9 @@ static Tracked *track(Sampler *s, Build *b, pid_t builder) {
                 int r = adopt_build(s, t, &s->table);
                 if (r < 0) {
                         t->adopt_failed = true;
-                        log_warning_errno(r, "build %" PRIu64 ": cannot give it a cgroup, acting by signals: %m",
-                                          b->key);
+                        log_warning_errno(
+                                r, "build %" PRIu64 ": cannot give it a cgroup, acting by signals: %m",
+                                b->key);
                 }
         }
         return t;
@@ -214,8 +215,10 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
         for (uint32_t i = 0; i < n; i++) {
                 const TrackedProc *old = find_proc(t->procs, t->n_procs, procs[i].st.pid);
                 if (old && old->st.starttime == procs[i].st.starttime && dt > 0) {
-                        usec_t before = old->st.utime + old->st.stime, now = procs[i].st.utime + procs[i].st.stime;
-                        procs[i].cpu_percent = now > before ? 100.0 * (double) (now - before) / (double) dt : 0;
+                        usec_t before = old->st.utime + old->st.stime,
+                               now = procs[i].st.utime + procs[i].st.stime;
+                        procs[i].cpu_percent =
+                                now > before ? 100.0 * (double) (now - before) / (double) dt : 0;
                 }
         }
         for (uint32_t i = 0; i < t->n_procs; i++) {
@@ -293,7 +296,8 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 sys = u.cpu_system;
         }
         usec_t cpu = user + sys;
-        u.cpu_percent = dt > 0 && cpu >= t->last_cpu ? 100.0 * (double) (cpu - t->last_cpu) / (double) dt : 0;
+        u.cpu_percent =
+                dt > 0 && cpu >= t->last_cpu ? 100.0 * (double) (cpu - t->last_cpu) / (double) dt : 0;
         t->last_cpu = cpu;
         t->last_mono = now_mono;
         u.cpu_user = user;
@@ -327,7 +331,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         model_build_set_usage(s->d->model, b, &u);
 
         bool frozen = t->has_group && cu.freeze != CG_FREEZE_UNKNOWN ? cu.freeze == CG_FREEZE_FROZEN
-                                                                      : t->signal_frozen && all_stopped;
+                                                                     : t->signal_frozen && all_stopped;
         model_build_set_frozen(s->d->model, b, frozen);
 
         /* The builder's end is the build's real end (Nix 2.8 may report it much later). */
@@ -395,7 +399,8 @@ void sampler_run(Sampler *s) {
                 discovery_prune(s->dsc, &s->table);
                 if (!s->rediscovered) {
                         s->rediscovered = true;
-                        (void) discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope, on_rediscovered, s);
+                        (void) discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope,
+                                                    on_rediscovered, s);
                 }
                 for (Tracked *t = s->tracked; t; t = t->next)
                         t->seen = false;
@@ -485,7 +490,8 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                 if (r < 0)
                         log_warning_errno(r, "cannot read the cgroup mounts, acting by signals: %m");
                 else if (s->host.layout == CG_LAYOUT_NONE)
-                        log_notice("no cgroup hierarchy on this host: figures from /proc, actions by signals");
+                        log_notice(
+                                "no cgroup hierarchy on this host: figures from /proc, actions by signals");
                 else {
                         s->cgroups = true;
                         log_info("cgroups: %s layout (v2 %s), builds adopted under %s",

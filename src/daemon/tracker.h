@@ -59,15 +59,15 @@ struct Tracked {
 /* The /proc table of one sample: every process, by pid. */
 typedef struct ProcEntry {
         ProcStat st;
-        Tracked *owner;   /* build it belongs to, resolved lazily */
-        int8_t resolved;  /* 0 not yet, 1 done */
+        Tracked *owner;  /* build it belongs to, resolved lazily */
+        int8_t resolved; /* 0 not yet, 1 done */
         UT_hash_handle hh;
 } ProcEntry;
 
 typedef struct ProcTable {
         ProcEntry *entries; /* array */
         size_t n;
-        ProcEntry *by_pid;  /* hash over entries */
+        ProcEntry *by_pid; /* hash over entries */
 } ProcTable;
 
 typedef struct Sampler Sampler;

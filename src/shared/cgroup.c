@@ -17,8 +17,8 @@
 #define CPU_PERIOD_USEC 100000
 
 static const char *const controller_names[_CG_CONTROLLER_MAX] = {
-        [CG_CPU] = "cpu",       [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",
-        [CG_FREEZER] = "freezer", [CG_PIDS] = "pids",     [CG_IO] = "io",
+        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",
+        [CG_FREEZER] = "freezer", [CG_PIDS] = "pids",       [CG_IO] = "io",
 };
 
 const char *cg_controller_to_string(CgController c) {
@@ -53,8 +53,8 @@ static char *unescape_mount(const char *s, size_t n) {
         if (!out)
                 return NULL;
         for (size_t i = 0; i < n; i++) {
-                if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-                    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+                if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+                    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
                         *o++ = (char) ((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
                         i += 3;
                 } else
@@ -335,7 +335,7 @@ static int mkdir_rel(const char *base, const char *rel) {
                 return -ENOMEM;
         size_t bl = strlen(base);
         int created = 0;
-        for (char *p = path + bl + 1; ; p++) {
+        for (char *p = path + bl + 1;; p++) {
                 if (*p == '/' || *p == '\0') {
                         char saved = *p;
                         *p = '\0';
@@ -441,7 +441,8 @@ fail:
 
 int cg_group_from_paths(const CgHost *h, const CgProcPaths *paths, CgGroup *ret) {
         CgGroup g = {};
-        if (h->v2 && paths->v2 && strcmp(paths->v2, "/") != 0 && !(g.v2 = join(h->fs_root, h->v2, paths->v2)))
+        if (h->v2 && paths->v2 && strcmp(paths->v2, "/") != 0 &&
+            !(g.v2 = join(h->fs_root, h->v2, paths->v2)))
                 goto oom;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 if (h->v1[c] && paths->v1[c] && strcmp(paths->v1[c], "/") != 0 &&
@@ -643,7 +644,8 @@ int cg_group_usage(const CgGroup *g, CgUsage *ret) {
 
         /* CPU: v2 cpu.stat exists in every non-root v2 group; else v1 cpuacct. */
         if (read_at(g->v2, "cpu.stat", buf, sizeof(buf), &len) == 0 &&
-            cg_parse_keyed(buf, len, "user_usec", &a) == 0 && cg_parse_keyed(buf, len, "system_usec", &b) == 0) {
+            cg_parse_keyed(buf, len, "user_usec", &a) == 0 &&
+            cg_parse_keyed(buf, len, "system_usec", &b) == 0) {
                 u.has_cpu = true;
                 u.cpu_user = a;
                 u.cpu_system = b;

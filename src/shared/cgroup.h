@@ -34,10 +34,10 @@ typedef enum CgController {
 
 typedef struct CgHost {
         CgLayout layout;
-        char *fs_root;                    /* prefix of every mount point ("" on a real host) */
-        char *v2;                         /* v2 mount point (without fs_root), NULL none */
-        char *v1[_CG_CONTROLLER_MAX];     /* v1 hierarchy holding each controller, NULL none */
-        unsigned v2_controllers;          /* bit per CgController enabled at the v2 root */
+        char *fs_root;                /* prefix of every mount point ("" on a real host) */
+        char *v2;                     /* v2 mount point (without fs_root), NULL none */
+        char *v1[_CG_CONTROLLER_MAX]; /* v1 hierarchy holding each controller, NULL none */
+        unsigned v2_controllers;      /* bit per CgController enabled at the v2 root */
 } CgHost;
 
 const char *cg_layout_to_string(CgLayout l);

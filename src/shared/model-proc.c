@@ -10,8 +10,8 @@
 #include "shared/model-internal.h"
 
 void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
-        if (*st == BUILD_FAILED && b->kill_requested && (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_NONE ||
-                                                         b->failure == FAILURE_NO_OUTPUTS))
+        if (*st == BUILD_FAILED && b->kill_requested &&
+            (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS))
                 *st = BUILD_KILLED;
         if (*st == BUILD_FAILED && b->usage.oom_killed &&
             (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE))

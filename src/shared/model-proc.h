@@ -16,4 +16,5 @@ void model_build_oom_killed(Model *m, Build *b);
 void model_build_builder_exited(Model *m, Build *b, usec_t when);
 /* A running build found in /proc after a restart: nix_pid builds drv. One source (role
  * "rediscovered") per nix process; the build is lost if that process ends first. */
-int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started, Build **ret);
+int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
+                             Build **ret);

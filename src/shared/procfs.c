@@ -204,7 +204,8 @@ int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char 
 }
 
 /* stat and io are small: read them into the stack, once, without allocating. */
-static int read_small(const char *root, pid_t pid, const char *name, char *buf, size_t size, size_t *ret_len) {
+static int read_small(const char *root, pid_t pid, const char *name, char *buf, size_t size,
+                      size_t *ret_len) {
         char path[PATH_MAX];
         int r = pid_path(root, pid, name, path, sizeof(path));
         if (r < 0)

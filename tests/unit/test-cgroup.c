@@ -66,7 +66,8 @@ static void test_layouts(void **state) {
         assert_null(h.v1[CG_MEMORY]);
         cg_host_done(&h);
 
-        assert_int_equal(cg_host_parse_mountinfo(mountinfo_v1_combined, strlen(mountinfo_v1_combined), &h), 0);
+        assert_int_equal(cg_host_parse_mountinfo(mountinfo_v1_combined, strlen(mountinfo_v1_combined), &h),
+                         0);
         assert_int_equal(h.layout, CG_LAYOUT_V1);
         assert_string_equal(h.v1[CG_CPU], "/sys/fs/cgroup/cpu,cpuacct");
         assert_string_equal(h.v1[CG_CPUACCT], "/sys/fs/cgroup/cpu,cpuacct");
@@ -166,15 +167,16 @@ static void test_hybrid_group(void **state) {
         assert_int_equal(stat(g.v1[CG_MEMORY], &st), 0);
 
         /* What the kernel would show in the groups. */
-        test_write_file(g.v2, "cpu.stat", "usage_usec 3000\nuser_usec 2000\nsystem_usec 1000\n", (size_t) -1);
+        test_write_file(g.v2, "cpu.stat", "usage_usec 3000\nuser_usec 2000\nsystem_usec 1000\n",
+                        (size_t) -1);
         test_write_file(g.v2, "cgroup.events", "populated 1\nfrozen 1\n", (size_t) -1);
         test_write_file(g.v2, "cgroup.freeze", "0\n", (size_t) -1);
         test_write_file(g.v2, "cgroup.kill", "", (size_t) -1);
         test_write_file(g.v2, "cgroup.procs", "10\n11\n", (size_t) -1);
         test_write_file(g.v1[CG_MEMORY], "memory.usage_in_bytes", "4096\n", (size_t) -1);
         test_write_file(g.v1[CG_MEMORY], "memory.max_usage_in_bytes", "8192\n", (size_t) -1);
-        test_write_file(g.v1[CG_MEMORY], "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
-                        (size_t) -1);
+        test_write_file(g.v1[CG_MEMORY], "memory.oom_control",
+                        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", (size_t) -1);
         test_write_file(g.v1[CG_MEMORY], "memory.limit_in_bytes", "", (size_t) -1);
         test_write_file(g.v1[CG_CPU], "cpu.cfs_quota_us", "-1\n", (size_t) -1);
         test_write_file(g.v1[CG_CPU], "cpu.cfs_period_us", "100000\n", (size_t) -1);
@@ -248,7 +250,8 @@ static void test_v2_group(void **state) {
         test_write_file(rootdir, "nix-analytics/cgroup.subtree_control", "", (size_t) -1);
         CgGroup g;
         assert_int_equal(cg_group_open(&h, "/nix-analytics/build-1", true, &g), 0);
-        assert_string_equal(read_back(rootdir, "nix-analytics/cgroup.subtree_control"), "+cpu +memory +io +pids");
+        assert_string_equal(read_back(rootdir, "nix-analytics/cgroup.subtree_control"),
+                            "+cpu +memory +io +pids");
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 assert_null(g.v1[c]);
         test_write_file(g.v2, "memory.current", "100\n", (size_t) -1);
@@ -308,9 +311,9 @@ static void test_none(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_layouts),      cmocka_unit_test(test_proc_cgroup),
-                cmocka_unit_test(test_parsers),      cmocka_unit_test(test_hybrid_group),
-                cmocka_unit_test(test_v2_group),     cmocka_unit_test(test_none),
+                cmocka_unit_test(test_layouts),  cmocka_unit_test(test_proc_cgroup),
+                cmocka_unit_test(test_parsers),  cmocka_unit_test(test_hybrid_group),
+                cmocka_unit_test(test_v2_group), cmocka_unit_test(test_none),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

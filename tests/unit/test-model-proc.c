@@ -36,10 +36,12 @@ static int setup(void **state) {
         snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
         snprintf(f->drv, sizeof(f->drv), "%s/" HA "-a.drv", f->store);
         /* a live nix process, pid 4242 */
-        test_write_file(f->dir, "proc/4242/stat", "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
+        test_write_file(f->dir, "proc/4242/stat",
+                        "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
                         (size_t) -1);
         char drv[1024];
-        snprintf(drv, sizeof(drv), "Derive([(\"out\",\"%s/" HO "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
+        snprintf(drv, sizeof(drv),
+                 "Derive([(\"out\",\"%s/" HO "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
                  f->store);
         test_write_file(f->dir, "store/" HA "-a.drv", drv, (size_t) -1);
         ModelConfig c;
@@ -75,7 +77,9 @@ static void feed(Fixture *f, usec_t now, const char *fmt, ...) {
 }
 
 static Build *start_a(Fixture *f) {
-        feed(f, T0, "{\"action\":\"start\",\"fields\":[\"%s\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"b\",\"type\":105}",
+        feed(f, T0,
+             "{\"action\":\"start\",\"fields\":[\"%s\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"b\","
+             "\"type\":105}",
              f->drv);
         Build *b = model_builds_first(f->m);
         assert_non_null(b);
@@ -85,7 +89,8 @@ static Build *start_a(Fixture *f) {
 
 static void signal9(Fixture *f, usec_t now) {
         feed(f, now,
-             "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed due to signal 9 (Killed)\","
+             "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed due to signal 9 "
+             "(Killed)\","
              "\"raw_msg\":\"builder for '%s' failed due to signal 9 (Killed)\"}",
              f->drv, f->drv);
 }
@@ -130,10 +135,12 @@ static void test_oom(void **state) {
         assert_int_equal(b->state, BUILD_FAILED);
         assert_int_equal(b->failure, FAILURE_OOM);
         cJSON *j = build_to_json(b, T0, 0);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "failure"), "kind")),
-                            "oom-kill");
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "failure"), "kind")),
+                "oom-kill");
         assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "oom_killed")));
-        assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "mem_limit")->valuedouble, 64 << 20);
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "mem_limit")->valuedouble,
+                         64 << 20);
         cJSON_Delete(j);
 }
 

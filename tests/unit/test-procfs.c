@@ -18,9 +18,10 @@ static char *root;
 static int setup(void **state) {
         root = test_mkdtemp();
         /* utime 300 ticks, stime 100, nice 5, 3 threads, starttime 777, rss 10 pages */
-        test_write_file(root, "100/stat",
-                        "100 (sh (x) y) S 42 100 100 0 -1 4194560 1 0 0 0 300 100 0 0 25 5 3 0 777 1000 10 0 0\n",
-                        (size_t) -1);
+        test_write_file(
+                root, "100/stat",
+                "100 (sh (x) y) S 42 100 100 0 -1 4194560 1 0 0 0 300 100 0 0 25 5 3 0 777 1000 10 0 0\n",
+                (size_t) -1);
         test_write_file(root, "101/stat", "101 (short) S 1 2\n", (size_t) -1);
         test_write_file(root, "100/io",
                         "rchar: 10\nwchar: 20\nsyscr: 1\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 8192\n"
@@ -116,9 +117,9 @@ static void test_fds_real(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_stat),     cmocka_unit_test(test_parse_stat_garbage),
-                cmocka_unit_test(test_io),       cmocka_unit_test(test_environ),
-                cmocka_unit_test(test_list),     cmocka_unit_test(test_fds_real),
+                cmocka_unit_test(test_stat), cmocka_unit_test(test_parse_stat_garbage),
+                cmocka_unit_test(test_io),   cmocka_unit_test(test_environ),
+                cmocka_unit_test(test_list), cmocka_unit_test(test_fds_real),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,7 +16,8 @@ static void test_cores(void **state) {
         assert_int_equal(units_parse_cores("2", &v), 0);
         assert_true(v == 2);
         assert_int_equal(units_parse_cores("0.01", &v), 0);
-        const char *bad[] = {"", "0", "-1", "+1", " 1", "1 ", "0.001", "inf", "nan", "0x10", "1e2", "5000", "abc", "1,5"};
+        const char *bad[] = {"",    "0",   "-1",   "+1",  " 1",   "1 ",  "0.001",
+                             "inf", "nan", "0x10", "1e2", "5000", "abc", "1,5"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_int_equal(units_parse_cores(bad[i], &v), -EINVAL);
 }
