@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/tracker.h"
@@ -102,33 +103,6 @@ Discovery *discovery_free(Discovery *d) {
         return NULL;
 }
 
-static int read_whole(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > max)
-                return -EBADMSG;
-        size_t size = (size_t) st.st_size, got = 0;
-        _cleanup_free_ char *buf = malloc(size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (got < size) {
-                ssize_t n = read(fd, buf + got, size - got);
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                got += (size_t) n;
-        }
-        buf[got] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = got;
-        return 0;
-}
-
 static const DrvOutputs *drv_outputs(Discovery *d, const char *drv) {
         DrvOutputs *o = NULL;
         HASH_FIND_STR(d->drvs, drv, o);
@@ -143,7 +117,7 @@ static const DrvOutputs *drv_outputs(Discovery *d, const char *drv) {
         }
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        o->n = read_whole(drv, DRV_MAX, &buf, &len);
+        o->n = read_full_file(drv, DRV_MAX, &buf, &len);
         if (o->n == 0)
                 o->n = drv_parse_outputs(buf, len, &o->outs);
         HASH_ADD_KEYPTR(hh, d->drvs, o->drv, strlen(o->drv), o);
@@ -179,7 +153,7 @@ static void read_attrs_json(Discovery *d, Candidate *c, const char *file, size_t
                 return;
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        if (read_whole(path, ATTRS_JSON_MAX, &buf, &len) < 0)
+        if (read_full_file(path, ATTRS_JSON_MAX, &buf, &len) < 0)
                 return;
         cJSON *j = cJSON_ParseWithLength(buf, len);
         const cJSON *outs = cJSON_GetObjectItemCaseSensitive(j, "outputs"), *o;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
 
 #define CPU_PERIOD_USEC 100000
@@ -136,37 +137,6 @@ oom:
         return -ENOMEM;
 }
 
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        size_t cap = 4096, len = 0;
-        _cleanup_free_ char *buf = malloc(cap + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len == cap) {
-                        if (cap >= max)
-                                break;
-                        char *grown = realloc(buf, cap * 2 + 1);
-                        if (!grown)
-                                return -ENOMEM;
-                        buf = grown;
-                        cap *= 2;
-                }
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 /* Small files read into the caller's buffer. */
 static int read_at(const char *dir, const char *name, char *buf, size_t size, size_t *ret_len) {
         char path[PATH_MAX];
@@ -222,7 +192,7 @@ int cg_host_detect(const char *fs_root, const char *mountinfo_path, CgHost *ret)
                         return -ENOMEM;
                 mountinfo_path = path;
         }
-        int r = read_file(mountinfo_path, 16u << 20, &buf, &len);
+        int r = read_full_file(mountinfo_path, 16u << 20, &buf, &len);
         if (r < 0)
                 return r;
         CgHost h;
@@ -508,7 +478,7 @@ int cg_group_pids(const CgGroup *g, pid_t **ret) {
         size_t len;
         if (!path)
                 return -ENOMEM;
-        int r = read_file(path, 16u << 20, &buf, &len);
+        int r = read_full_file(path, 16u << 20, &buf, &len);
         if (r < 0)
                 return r;
         return parse_pid_lines(buf, len, ret);

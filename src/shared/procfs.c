@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
 
 static usec_t ticks_to_usec(uint64_t ticks) {
@@ -171,36 +172,8 @@ int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char 
         int r = pid_path(root, pid, name, path, sizeof(path));
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return gone_or(errno);
-
-        size_t cap = MIN(max, (size_t) 4096), len = 0;
-        _cleanup_free_ char *buf = malloc(cap + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0)
-                        return gone_or(errno);
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len == cap) {
-                        if (cap >= max)
-                                break;
-                        size_t ncap = MIN(cap * 2, max);
-                        char *grown = realloc(buf, ncap + 1);
-                        if (!grown)
-                                return -ENOMEM;
-                        buf = grown;
-                        cap = ncap;
-                }
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
+        r = read_full_file(path, max, ret, ret_len);
+        return r < 0 ? gone_or(-r) : 0;
 }
 
 /* stat and io are small: read them into the stack, once, without allocating. */
