@@ -100,15 +100,9 @@ static cJSON *proc_to_json(Daemon *d, const TrackedProc *p) {
         cJSON_AddNumberToObject(o, "sid", p->st.sid);
         cJSON_AddNumberToObject(o, "uid", p->uid);
         cJSON_AddStringToObject(o, "comm", p->st.comm);
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        if (procfs_read(sampler_proc_root(d->sampler), p->st.pid, "cmdline", 4096, &buf, &len) == 0 &&
-            len > 0) {
-                for (size_t i = 0; i + 1 < len; i++)
-                        if (buf[i] == '\0')
-                                buf[i] = ' ';
-                cJSON_AddStringToObject(o, "cmdline", buf);
-        } else
+        if (p->cmdline)
+                cJSON_AddStringToObject(o, "cmdline", p->cmdline);
+        else
                 cJSON_AddNullToObject(o, "cmdline");
         char state[2] = {p->st.state, '\0'};
         cJSON_AddStringToObject(o, "state", state);

@@ -24,6 +24,7 @@
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
 #define OWNER_DEPTH_MAX   256
 #define RELEASE_TRIES_MAX 50
+#define CMDLINE_MAX       4096
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
 
@@ -121,11 +122,17 @@ Tracked *sampler_find(Sampler *s, uint64_t key) {
         return NULL;
 }
 
+static void procs_free(TrackedProc *procs, uint32_t n) {
+        for (uint32_t i = 0; i < n; i++)
+                free(procs[i].cmdline);
+        free(procs);
+}
+
 static void tracked_free(Tracked *t) {
         if (!t)
                 return;
         cg_group_done(&t->group);
-        free(t->procs);
+        procs_free(t->procs, t->n_procs);
         free(t->drv);
         free(t);
 }
@@ -162,8 +169,26 @@ static int cmp_proc(const void *a, const void *b) {
 }
 
 static const TrackedProc *find_proc(const TrackedProc *procs, uint32_t n, pid_t pid) {
+        if (n == 0)
+                return NULL;
         TrackedProc key = {.st.pid = pid};
         return bsearch(&key, procs, n, sizeof(TrackedProc), cmp_proc);
+}
+
+/* A command line for views: read once per process (an exec'ing process keeps the one it
+ * had when first seen, which is what ps shows for a moment too), NULs as spaces. */
+static void read_cmdline(Sampler *s, TrackedProc *p) {
+        char *buf;
+        size_t len;
+        if (procfs_read(s->cfg.proc_root, p->st.pid, "cmdline", CMDLINE_MAX, &buf, &len) < 0)
+                return;
+        while (len > 0 && buf[len - 1] == '\0')
+                len--;
+        for (size_t i = 0; i < len; i++)
+                if (buf[i] == '\0')
+                        buf[i] = ' ';
+        buf[len] = '\0';
+        p->cmdline = buf;
 }
 
 /* The processes of t in this sample, with per-process rates against the previous one. */
@@ -179,7 +204,7 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
                 if (n == cap) {
                         TrackedProc *grown = realloc(procs, cap * 2 * sizeof(TrackedProc));
                         if (!grown) {
-                                free(procs);
+                                procs_free(procs, n);
                                 return -ENOMEM;
                         }
                         procs = grown;
@@ -191,14 +216,16 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
                  * I/O counters again only when it ran since the last sample (or every
                  * IO_REFRESH samples): thousands of sleeping processes then cost one stat
                  * read each. */
-                const TrackedProc *old = find_proc(t->procs, t->n_procs, e->st.pid);
+                TrackedProc *old = (TrackedProc *) find_proc(t->procs, t->n_procs, e->st.pid);
                 bool known = old && old->st.starttime == e->st.starttime;
                 if (known) {
                         p->uid = old->uid;
                         p->io_read = old->io_read;
                         p->io_write = old->io_write;
+                        p->cmdline = TAKE_PTR(old->cmdline);
                 } else {
                         (void) procfs_read_uid(s->cfg.proc_root, e->st.pid, &p->uid);
+                        read_cmdline(s, p);
                         t->new_procs = true;
                 }
                 bool ran = !known || old->st.utime + old->st.stime != e->st.utime + e->st.stime;
@@ -230,7 +257,7 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
                 t->io_read_dead += old->io_read;
                 t->io_write_dead += old->io_write;
         }
-        free(t->procs);
+        procs_free(t->procs, t->n_procs);
         t->procs = procs;
         t->n_procs = n;
         return 0;
@@ -317,13 +344,10 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 u.io_read = MAX(u.io_read, io_r);
                 u.io_write = MAX(u.io_write, io_w);
         }
-        u.has_nice = t->has_nice;
-        u.nice = t->has_nice ? t->nice : (t->n_procs ? t->procs[0].st.nice : 0);
-        if (!t->has_nice && t->n_procs) {
-                u.has_nice = true;
-                const TrackedProc *bp = find_proc(t->procs, t->n_procs, t->builder);
-                u.nice = bp ? bp->st.nice : t->procs[0].st.nice;
-        }
+        /* The niceness asked for, else the builder's own. */
+        const TrackedProc *bp = find_proc(t->procs, t->n_procs, t->builder);
+        u.has_nice = t->has_nice || bp;
+        u.nice = t->has_nice ? t->nice : bp ? bp->st.nice : 0;
         u.cpu_limit = t->cpu_limit;
         u.mem_limit = t->mem_limit;
         if (cu.has_oom && cu.oom_kills > 0)
@@ -360,8 +384,7 @@ static void retry_releases(Sampler *s) {
         Tracked **pp = &s->releasing;
         while (*pp) {
                 Tracked *t = *pp;
-                t->n_procs++; /* counts tries here */
-                if (adopt_release(s, t) != -EBUSY || t->n_procs > RELEASE_TRIES_MAX) {
+                if (adopt_release(s, t) != -EBUSY || ++t->release_tries > RELEASE_TRIES_MAX) {
                         *pp = t->next;
                         tracked_free(t);
                 } else
@@ -373,10 +396,8 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
         Sampler *s = userdata;
         if (builder_of(s, builder))
                 return;
-        ProcEntry *e = proc_table_get(&s->table, nix_pid);
         uid_t uid = 0;
         (void) procfs_read_uid(s->cfg.proc_root, nix_pid, &uid);
-        (void) e;
         Build *b;
         if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, now_realtime(), &b) < 0)
                 return;

@@ -16,6 +16,7 @@
 typedef struct TrackedProc {
         ProcStat st;
         uid_t uid;
+        char *cmdline; /* read once, bounded; NULL unreadable */
         uint64_t io_read, io_write;
         double cpu_percent;
 } TrackedProc;
@@ -49,7 +50,7 @@ struct Tracked {
         double cpu_limit;
         uint64_t mem_limit;
         bool signal_frozen; /* SIGSTOP fallback */
-        bool oom_reported;
+        unsigned release_tries;
 
         bool seen; /* still in the model as an active build this tick */
         Tracked *next;
