@@ -24,6 +24,20 @@ in {
     done
     echo ok > $out
   '' [ ];
+  # Structured attrs: the builder's environment has no out=, only $NIX_ATTRS_JSON_FILE.
+  attrs = derivation {
+    name = n "attrs";
+    inherit nonce;
+    system = builtins.currentSystem;
+    __structuredAttrs = true;
+    builder = "/bin/bash";
+    args = [ "-c" ''
+      source "$NIX_ATTRS_SH_FILE"
+      for i in $(seq 1 ${toString (seconds * 2)}); do echo "attrs line $i"; sleep 0.5; done
+      echo ok > "''${outputs[out]}"
+    '' ];
+    PATH = "/usr/bin:/bin";
+  };
   # Waits for the gate, then grows its memory until something stops it.
   hog = mk (n "hog") ''
     while [ ! -e ${gate} ]; do echo "hog waiting"; sleep 0.5; done
