@@ -29,6 +29,13 @@ static const Verb verbs[] = {
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
         {"watch", verb_watch, "print live events until interrupted"},
         {"ingest", verb_ingest, "forward 'nix ... --log-format internal-json' output from stdin"},
+        {"ps", verb_ps, "a running build's processes as a tree"},
+        {"kill", verb_kill, "kill every process of a build"},
+        {"freeze", verb_freeze, "stop every process of a build"},
+        {"thaw", verb_thaw, "resume a frozen build"},
+        {"nice", verb_nice, "set the niceness of a build's processes"},
+        {"cpu-limit", verb_cpu_limit, "cap a build's CPU (cores; 'none' lifts)"},
+        {"mem-limit", verb_mem_limit, "cap a build's memory (4G, 512M; 'none' lifts)"},
 };
 
 static void help(FILE *f) {

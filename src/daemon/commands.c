@@ -12,6 +12,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "daemon/commands-actions.h"
 #include "daemon/commands-history.h"
 #include "daemon/graphs.h"
 #include "daemon/notify.h"
@@ -78,7 +79,8 @@ static cJSON *status_json(Daemon *d) {
         }
         cJSON_AddItemToObject(o, "history", history_writer_status(d->history));
         cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
-        if (cJSON_GetArraySize(o) < 12) {
+        cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
+        if (cJSON_GetArraySize(o) < 13) {
                 cJSON_Delete(o);
                 return NULL;
         }
@@ -202,6 +204,9 @@ static int cmd_get_build(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_Delete(o);
                 return reply_oom(r);
         }
+        if (build_state_is_active(b->state) &&
+            !cJSON_AddItemToObject(r->result, "processes", processes_to_json(c->daemon, b)))
+                return reply_oom(r);
         return 0;
 }
 
@@ -281,23 +286,34 @@ static int cmd_snapshot(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_AddItemToArray(sources, so);
                 cJSON_AddItemToArray(invocations, io);
         }
+        cJSON *procs = cJSON_AddArrayToObject(r->result, "processes");
+        if (!procs)
+                return reply_oom(r);
         for (Build *b = model_builds_first(d->model); b; b = b->next) {
                 cJSON *o = build_to_json(b, now, 0);
                 if (!o)
                         return reply_oom(r);
                 cJSON_AddItemToArray(builds, o);
+                if (build_state_is_active(b->state) && b->usage.sampled) {
+                        cJSON *p = processes_to_json(d, b);
+                        if (!p || !cJSON_AddItemToArray(procs, p)) {
+                                cJSON_Delete(p);
+                                return reply_oom(r);
+                        }
+                }
         }
         return 0;
 }
 
 static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         Subscription *sub = &c->sub;
-        bool builds = true, invocations = true, sources = false;
+        bool builds = true, invocations = true, sources = false, processes = false;
         if (control_arg_bool(req, "builds", &builds) == -EINVAL ||
             control_arg_bool(req, "invocations", &invocations) == -EINVAL ||
-            control_arg_bool(req, "sources", &sources) == -EINVAL)
+            control_arg_bool(req, "sources", &sources) == -EINVAL ||
+            control_arg_bool(req, "processes", &processes) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST,
-                                   "\"builds\", \"invocations\", \"sources\" are booleans");
+                                   "\"builds\", \"invocations\", \"sources\", \"processes\" are booleans");
 
         const cJSON *logs = control_arg(req, "logs");
         bool logs_all = false;
@@ -321,6 +337,7 @@ static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         sub->builds = builds;
         sub->invocations = invocations;
         sub->sources = sources;
+        sub->processes = processes;
         sub->logs_all = logs_all;
         r->result = cJSON_CreateObject();
         if (!r->result || !cJSON_AddTrueToObject(r->result, "subscribed"))
@@ -354,6 +371,13 @@ static const struct {
         {"deps", cmd_deps},
         {"subscribe", cmd_subscribe},
         {"unsubscribe", cmd_unsubscribe},
+        {"get-processes", command_get_processes},
+        {"kill", command_kill},
+        {"freeze", command_freeze},
+        {"thaw", command_thaw},
+        {"nice", command_nice},
+        {"cpu-limit", command_cpu_limit},
+        {"mem-limit", command_mem_limit},
 };
 
 void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {

@@ -14,6 +14,7 @@
 /* What a client asked to be told about (see notify.c). */
 typedef struct Subscription {
         bool builds, invocations, sources;
+        bool processes; /* "processes" events after every sample of a build */
         bool logs_all;
         uint64_t follow[FOLLOW_MAX]; /* build keys whose log lines the client gets */
         bool follow_end[FOLLOW_MAX]; /* send log-end and stop following when it ends */

@@ -12,6 +12,7 @@
 #include "shared/model.h"
 
 typedef struct EventConn EventConn;
+typedef struct Sampler Sampler;
 typedef struct Estimates Estimates;
 typedef struct Graphs Graphs;
 typedef struct QueryWorker QueryWorker;
@@ -23,6 +24,15 @@ typedef struct DaemonConfig {
         uint32_t max_event_conns;
         uint32_t max_control_conns;
         size_t control_output_max; /* bytes queued for one control client before it is dropped */
+
+        /* processes and cgroups (sampler.c, actions.c) */
+        usec_t sample_interval;
+        bool no_cgroups;
+        char *cgroup_root;
+        pid_t discover_scope;
+        char *admin_group; /* may act on every build */
+        gid_t admin_gid;
+        bool has_admin_gid;
         HistoryConfig history;
         bool history_disabled;
         usec_t graph_keep; /* a finished invocation's graph is dropped after this */
@@ -33,6 +43,7 @@ typedef struct Daemon {
         DaemonConfig config;
         sd_event *event;
         Model *model;
+        Sampler *sampler;
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;

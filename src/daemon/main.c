@@ -1,6 +1,7 @@
 /* nix-analyticsd: watches every Nix build on the machine and serves what it sees. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "daemon/query-worker.h"
 #include "daemon/listener.h"
 #include "daemon/notify.h"
+#include "daemon/tracker.h"
 #include "shared/sockdir.h"
 
 static void help(void) {
@@ -41,6 +43,13 @@ static void help(void) {
                "      --store-dir DIR      Nix store directory (default /nix/store)\n"
                "      --max-clients N      control clients at once (default 1024)\n"
                "      --max-sources N      event connections at once (default 8192)\n"
+               "      --sample-interval S  seconds between samples of builds' processes (default 1)\n"
+               "      --no-cgroups         never use cgroups: figures from /proc, actions by signals\n"
+               "      --cgroup-root PATH   where builds are adopted in each cgroup hierarchy\n"
+               "                           (default /nix-analytics)\n"
+               "      --admin-group GROUP  members may act on every build (besides root and the\n"
+               "                           user who requested it)\n"
+               "      --discover-scope PID after a restart, rediscover only builds under PID\n"
                "      --history-db PATH    history database (default /var/lib/nix-analytics/history.db\n"
                "                           for root, else $XDG_STATE_HOME/nix-analytics/history.db);\n"
                "                           'none' keeps no history\n"
@@ -82,7 +91,61 @@ enum {
         ARG_GRAPH_KEEP,
         ARG_GRAPH_MAX_NODES,
         ARG_VERSION,
+        ARG_SAMPLE_INTERVAL,
+        ARG_NO_CGROUPS,
+        ARG_CGROUP_ROOT,
+        ARG_ADMIN_GROUP,
+        ARG_DISCOVER_SCOPE,
 };
+
+static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
+        char *end;
+        switch (c) {
+        case ARG_SAMPLE_INTERVAL: {
+                errno = 0;
+                double v = strtod(arg, &end);
+                if (errno || end == arg || *end || !(v >= 0.05 && v <= 3600))
+                        return log_error_errno(
+                                EINVAL, "invalid value for --sample-interval: '%s' (seconds, 0.05 to 3600)",
+                                arg);
+                cfg->sample_interval = (usec_t) (v * (double) USEC_PER_SEC);
+                return 0;
+        }
+        case ARG_NO_CGROUPS:
+                cfg->no_cgroups = true;
+                return 0;
+        case ARG_CGROUP_ROOT:
+                if (arg[0] != '/' || strlen(arg) < 2 || strstr(arg, "..") || arg[strlen(arg) - 1] == '/')
+                        return log_error_errno(
+                                EINVAL,
+                                "--cgroup-root must be an absolute cgroup path such as /nix-analytics: '%s'",
+                                arg);
+                free(cfg->cgroup_root);
+                cfg->cgroup_root = strdup(arg);
+                return cfg->cgroup_root ? 0 : log_error_errno(ENOMEM, "out of memory");
+        case ARG_ADMIN_GROUP: {
+                struct group *g = getgrnam(arg);
+                if (!g)
+                        return log_error_errno(EINVAL, "--admin-group: no group named '%s'", arg);
+                free(cfg->admin_group);
+                cfg->admin_group = strdup(arg);
+                cfg->admin_gid = g->gr_gid;
+                cfg->has_admin_gid = true;
+                return cfg->admin_group ? 0 : log_error_errno(ENOMEM, "out of memory");
+        }
+        case ARG_DISCOVER_SCOPE: {
+                errno = 0;
+                long v = strtol(arg, &end, 10);
+                if (errno || end == arg || *end || v <= 0 || v > INT_MAX)
+                        return log_error_errno(EINVAL, "invalid value for --discover-scope: '%s' (a pid)",
+                                               arg);
+                cfg->discover_scope = (pid_t) v;
+                return 0;
+        }
+        default:
+                return -EINVAL;
+        }
+}
 
 /* Returns 1 to run, 0 to exit successfully (help, version), < 0 on bad usage. */
 static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
@@ -94,6 +157,11 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"store-dir", required_argument, NULL, ARG_STORE_DIR},
                 {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
                 {"max-sources", required_argument, NULL, ARG_MAX_SOURCES},
+                {"sample-interval", required_argument, NULL, ARG_SAMPLE_INTERVAL},
+                {"no-cgroups", no_argument, NULL, ARG_NO_CGROUPS},
+                {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
+                {"admin-group", required_argument, NULL, ARG_ADMIN_GROUP},
+                {"discover-scope", required_argument, NULL, ARG_DISCOVER_SCOPE},
                 {"history-db", required_argument, NULL, ARG_HISTORY_DB},
                 {"history-max-age", required_argument, NULL, ARG_HISTORY_MAX_AGE},
                 {"history-max-rows", required_argument, NULL, ARG_HISTORY_MAX_ROWS},
@@ -141,8 +209,14 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         if (parse_u32("--max-sources", optarg, 1, &cfg->max_event_conns) < 0)
                                 return -EINVAL;
                         break;
-                case ARG_HISTORY_DB:
-                        free(cfg->history.path);
+                case ARG_SAMPLE_INTERVAL:
+                case ARG_NO_CGROUPS:
+                case ARG_CGROUP_ROOT:
+                case ARG_ADMIN_GROUP:
+                case ARG_DISCOVER_SCOPE:
+                        if (parse_sampler_option(c, optarg, cfg) < 0)
+                        case ARG_HISTORY_DB:
+                                free(cfg->history.path);
                         cfg->history.path = NULL;
                         cfg->history_disabled = strcmp(optarg, "none") == 0;
                         if (cfg->history_disabled)
@@ -294,7 +368,30 @@ static int setup_loop(Daemon *d) {
         return 0;
 }
 
+static void config_done(DaemonConfig *c) {
+        free(c->socket_dir);
+        free(c->cgroup_root);
+        free(c->admin_group);
+        free(c->history.path);
+}
+
+static int setup_sampler(Daemon *d) {
+        SamplerConfig sc = {
+                .interval = d->config.sample_interval,
+                .no_cgroups = d->config.no_cgroups,
+                .cgroup_root = d->config.cgroup_root ? d->config.cgroup_root : "/nix-analytics",
+                .discover_scope = d->config.discover_scope,
+                .proc_root = d->config.model.proc_root,
+                .store_dir = d->config.model.store_dir,
+        };
+        int r = sampler_new(d, &sc, &d->sampler);
+        if (r < 0)
+                return log_error_errno(r, "cannot start the process sampler: %m");
+        return 0;
+}
+
 static void daemon_done(Daemon *d) {
+        d->sampler = sampler_free(d->sampler);
         event_conns_free_all(d);
         control_conns_free_all(d);
         sd_event_source_disable_unref(d->events_listener);
@@ -312,8 +409,7 @@ static void daemon_done(Daemon *d) {
         /* After the loop: the last finished builds were queued by the final flush. */
         d->history = history_writer_stop(d->history);
         model_free(d->model);
-        free(d->config.socket_dir);
-        free(d->config.history.path);
+        config_done(&d->config);
 }
 
 int main(int argc, char *argv[]) {
@@ -331,10 +427,10 @@ int main(int argc, char *argv[]) {
         d.config.graph_keep = 600 * USEC_PER_SEC;
         d.config.graph_max_nodes = 200000;
 
+        d.config.sample_interval = USEC_PER_SEC;
         r = parse_argv(argc, argv, &d.config);
         if (r <= 0) {
-                free(d.config.socket_dir);
-                free(d.config.history.path);
+                config_done(&d.config);
                 return r < 0 ? 2 : 0;
         }
         if (!d.config.history_disabled && !d.config.history.path &&
@@ -343,6 +439,7 @@ int main(int argc, char *argv[]) {
         if (!d.config.socket_dir &&
             (r = sockdir_resolve_env(SOCKDIR_FOR_DAEMON, NULL, &d.config.socket_dir)) < 0) {
                 log_error_errno(r, "cannot resolve the socket directory: %m");
+                config_done(&d.config);
                 return 1;
         }
 
@@ -352,7 +449,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot create the model: %m");
                 goto finish;
         }
-        if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0)
+        if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0 || (r = setup_sampler(&d)) < 0)
                 goto finish;
         /* History problems never stop monitoring: the writer reports them in status. */
         if ((r = graphs_new(&d, &d.graphs)) < 0) {

@@ -6,6 +6,7 @@
 
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
+#include "daemon/tracker.h"
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
@@ -89,6 +90,10 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         Daemon *d = userdata;
         usec_t now = now_realtime();
 
+        /* A build started: look for its builder now rather than at the next sample. */
+        if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
+            b->state == BUILD_RUNNING)
+                sampler_kick(d->sampler);
         /* History: an estimate when a build appears or starts, a row when it ends. */
         estimates_request(d, b, kinds);
         if (kinds & (1u << CHANGE_FINISHED))

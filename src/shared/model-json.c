@@ -62,6 +62,31 @@ static cJSON *failure_to_json(const Build *b) {
         return checked(o, 4);
 }
 
+cJSON *usage_to_json(const BuildUsage *u) {
+        if (!u->sampled)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "cpu_user", usec_to_sec(u->cpu_user));
+        cJSON_AddNumberToObject(o, "cpu_system", usec_to_sec(u->cpu_system));
+        cJSON_AddNumberToObject(o, "cpu_percent", u->cpu_percent);
+        cJSON_AddNumberToObject(o, "mem_current", (double) u->mem_current);
+        cJSON_AddNumberToObject(o, "mem_peak", (double) u->mem_peak);
+        cJSON_AddNumberToObject(o, "io_read", (double) u->io_read);
+        cJSON_AddNumberToObject(o, "io_write", (double) u->io_write);
+        cJSON_AddNumberToObject(o, "procs", u->n_procs);
+        cJSON_AddNumberToObject(o, "threads", u->n_threads);
+        add_int_or_null(o, "nice", u->nice, u->has_nice);
+        if (u->cpu_limit > 0)
+                cJSON_AddNumberToObject(o, "cpu_limit", u->cpu_limit);
+        else
+                cJSON_AddNullToObject(o, "cpu_limit");
+        add_int_or_null(o, "mem_limit", (int64_t) u->mem_limit, u->mem_limit > 0);
+        cJSON_AddBoolToObject(o, "oom_killed", u->oom_killed);
+        return checked(o, 13);
+}
+
 /* A build's ETA: null without history; "remaining" only while it runs. */
 static cJSON *build_eta_to_json(const Build *b, usec_t now) {
         if (b->eta.samples == 0)
@@ -99,7 +124,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 17;
+        int members = 18;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -134,6 +159,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
                 cJSON_AddNullToObject(o, "duration");
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
+        cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
         cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));
 
         if (log_tail > 0) {

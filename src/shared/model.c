@@ -43,6 +43,7 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_NO_OUTPUTS] = "no-outputs",
         [FAILURE_CANCELLED] = "cancelled",
         [FAILURE_OTHER] = "other",
+        [FAILURE_OOM] = "oom-kill",
 };
 
 const char *build_state_to_string(BuildState s) {
@@ -213,7 +214,7 @@ const char *build_log_line(const Build *b, uint32_t i) {
 
 /* ---- builds ---- */
 
-static void build_set_state(Model *m, Build *b, BuildState st) {
+void build_set_state(Model *m, Build *b, BuildState st) {
         if (b->state == st)
                 return;
         m->counters.by_state[b->state]--;
@@ -308,6 +309,7 @@ static void build_free(Model *m, Build *b) {
 void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         if (build_state_is_final(b->state))
                 return;
+        build_finish_adjust(b, &st, &now);
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;
@@ -376,7 +378,7 @@ static int build_outputs_exist(Model *m, const Build *b) {
 }
 
 /* Decides the end state of a build whose activities all stopped. */
-static void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
+void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->failure != FAILURE_NONE) {
                 build_finish(m, b, BUILD_FAILED, now);
                 return;
@@ -749,6 +751,10 @@ static void source_nix_exited(Model *m, Source *s, usec_t now) {
                         build_finish(m, b, BUILD_FAILED, now);
                 } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
                         continue; /* stopped, deciding its outcome */
+                } else if (b->rediscovered) {
+                        /* No events will come for it: its outputs tell how it ended. */
+                        b->n_activities_open = 0;
+                        build_decide(m, b, now, now_monotonic());
                 } else
                         build_finish(m, b, BUILD_LOST, now);
         }

@@ -38,6 +38,7 @@ typedef enum FailureKind {
         FAILURE_NO_OUTPUTS,
         FAILURE_CANCELLED,
         FAILURE_OTHER,
+        FAILURE_OOM, /* killed by the kernel's OOM killer (memory limit) */
         _FAILURE_KIND_MAX,
 } FailureKind;
 
@@ -124,6 +125,9 @@ struct Build {
         char *failure_message;
 
         BuildUsage usage;
+        bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
+        bool rediscovered;     /* found in /proc after a daemon restart, not from events */
+        usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
         BuildEta eta;
 
         /* outputs not found at stop with no failure reported: checked again a few times,
