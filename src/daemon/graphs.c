@@ -476,7 +476,7 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
                 return NULL;
         PathSet *subst = substituting_paths(inv);
         cJSON_AddNumberToObject(o, "invocation", (double) inv->id);
-        cJSON_AddBoolToObject(o, "complete", !graph_busy(g));
+        cJSON_AddBoolToObject(o, "complete", !graph_busy(g) && d->graphs->n_adds == 0);
         cJSON_AddBoolToObject(o, "truncated", g->truncated);
         cJSON *roots = cJSON_AddArrayToObject(o, "roots");
         cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
@@ -601,8 +601,12 @@ cJSON *graphs_status_json(Daemon *d) {
 }
 
 void graphs_substitution_done(Daemon *d, const Substitution *x) {
-        Entry *e = d->graphs ? entry_find(d->graphs, x->invocation) : NULL;
-        if (!e || !x->succeeded || e->n_fetched >= d->config.graph_max_nodes)
+        if (!d->graphs || !x->succeeded)
+                return;
+        /* The invocation's builds may not have joined their graph yet (that happens on idle
+         * turns): the entry is made now, so the fetch is not missed. */
+        Entry *e = entry_get(d, x->invocation);
+        if (!e || e->n_fetched >= d->config.graph_max_nodes)
                 return;
         PathSet *p = NULL;
         HASH_FIND_STR(e->fetched, x->path, p);
