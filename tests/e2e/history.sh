@@ -83,6 +83,14 @@ start_daemon
 ctl_ok H get-history
 assert_eq "after a restart: the same 5 rows" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
 assert_json "after a restart: status shows the stored rows" "$(ctl status)" '.history.state == "ok" and .history.rows == 5'
+# SIGKILL: what was committed stays, nothing is written twice.
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+start_daemon
+ctl_ok H get-history
+assert_eq "after SIGKILL and a restart: the same 5 rows" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
+
 
 # eta_of N NAME: the ETA object a watch of run N saw for NAME when it started.
 eta_of() {
