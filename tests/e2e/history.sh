@@ -142,3 +142,12 @@ assert_json "history: one substitution row, from the file cache, succeeded" "$H"
 	".total == 1 and .builds[0].kind == \"substitution\" and .builds[0].drv == \"$OUT\" and .builds[0].state == \"succeeded\" and .builds[0].machine == \"file://$T/cache\" and .builds[0].duration >= 0"
 ctl_ok S stats
 assert_json "stats count builds only by default" "$S" '.totals.builds == 15'
+
+# ---- what a build cost reaches its row (sampled by the daemon while it ran) ----
+nix-build "$E2E_DIR/nix/history-cpu.nix" --argstr nonce "$NONCE-cpu" --no-out-link --log-format internal-json -v 2>&1 |
+	ctl ingest >/dev/null 2>>"$T/cpu.err"
+cpu_row() { ctl get-history --name hist-cpu 2>/dev/null | jq -e '.total == 1' >/dev/null; }
+wait_for 10 "hist-cpu reaches history" cpu_row
+ctl_ok H get-history --name hist-cpu
+assert_json "hist-cpu's row carries its CPU time (a busy 3 s builder: over 1 s of CPU)" "$H" \
+	'.builds[0].usage != null and (.builds[0].usage.cpu_user + .builds[0].usage.cpu_system) > 1'
