@@ -151,3 +151,23 @@ wait_for 10 "hist-cpu reaches history" cpu_row
 ctl_ok H get-history --name hist-cpu
 assert_json "hist-cpu's row carries its CPU time (a busy 3 s builder: over 1 s of CPU)" "$H" \
 	'.builds[0].usage != null and (.builds[0].usage.cpu_user + .builds[0].usage.cpu_system) > 1'
+
+# ---- retention: by age and by row count, applied when the daemon opens the database ----
+stop_daemon
+ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM builds').fetchone()[0])" "$T/history.db")
+python3 - "$T/history.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
+          " ('/nix/store/00000000000000000000000000000000-ancient.drv', 'ancient', 'ancient', 'succeeded',"
+          " 1500000000000000, 1500000001000000)")
+c.commit()
+PY
+NEWEST=$(python3 -c "import sqlite3,sys; print('\n'.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute('SELECT name FROM builds ORDER BY finished DESC, id DESC LIMIT 5')))" "$T/history.db")
+start_daemon --history-max-age 30 --history-max-rows 5
+pruned() { ctl status 2>/dev/null | jq -e '.history.rows == 5' >/dev/null; }
+wait_for 20 "retention leaves 5 rows" pruned
+assert_json "status: the rows deleted by retention are counted" "$(ctl status)" ".history.pruned == $((ROWS + 1 - 5))"
+ctl_ok H get-history
+assert_eq "the 5 newest rows are kept (the 2017 one went by age, the rest by count)" "$NEWEST" \
+	"$(jq -r '.builds[].name' <<<"$H")"
