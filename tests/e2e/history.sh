@@ -142,6 +142,10 @@ assert_json "history: one substitution row, from the file cache, succeeded" "$H"
 	".total == 1 and .builds[0].kind == \"substitution\" and .builds[0].drv == \"$OUT\" and .builds[0].state == \"succeeded\" and .builds[0].machine == \"file://$T/cache\" and .builds[0].duration >= 0"
 ctl_ok S stats
 assert_json "stats count builds only by default" "$S" '.totals.builds == 15'
+ctl_ok S stats --kind substitution
+assert_json "stats --kind substitution: the one substitution" "$S" '.totals.builds == 1 and .totals.succeeded == 1'
+ctl_ok H get-history --kind build --name 'hist-subst'
+assert_eq "get-history --kind build: no build of hist-subst was recorded" 0 "$(jq .total <<<"$H")"
 
 # ---- what a build cost reaches its row (sampled by the daemon while it ran) ----
 nix-build "$E2E_DIR/nix/history-cpu.nix" --argstr nonce "$NONCE-cpu" --no-out-link --log-format internal-json -v 2>&1 |
