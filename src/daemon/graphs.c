@@ -440,7 +440,8 @@ static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphN
         return o;
 }
 
-cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const char **ret_error) {
+cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
+                        const char **ret_error) {
         Entry *e = d->graphs ? entry_find(d->graphs, inv->id) : NULL;
         Graph *g = graph_of(d, inv, ret_error);
         if (!g)
@@ -475,6 +476,7 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
         if (!o)
                 return NULL;
         PathSet *subst = substituting_paths(inv);
+        uint32_t listed = 0, omitted = 0;
         cJSON_AddNumberToObject(o, "invocation", (double) inv->id);
         cJSON_AddBoolToObject(o, "complete", !graph_busy(g) && d->graphs->n_adds == 0);
         cJSON_AddBoolToObject(o, "truncated", g->truncated);
@@ -487,6 +489,11 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
                 bool is_root = root >= 0 ? (int) i == root : n->planned && !is_input[i];
                 if (is_root)
                         cJSON_AddItemToArray(roots, cJSON_CreateString(n->drv));
+                if (listed >= limit) {
+                        omitted++;
+                        continue;
+                }
+                listed++;
                 cJSON *nj = node_json(d, inv, g, n, n->planned && !is_input[i], subst, e->fetched);
                 if (!nj || !cJSON_AddItemToArray(nodes, nj)) {
                         cJSON_Delete(nj);
@@ -496,7 +503,8 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
                 }
         }
         path_set_free(subst);
-        if (cJSON_GetArraySize(o) < 5) {
+        cJSON_AddNumberToObject(o, "omitted", omitted);
+        if (cJSON_GetArraySize(o) < 6) {
                 cJSON_Delete(o);
                 return NULL;
         }

@@ -23,8 +23,10 @@ void graphs_estimates_ready(Daemon *d);
 void graphs_substitution_done(Daemon *d, const Substitution *x);
 
 /* The "deps" result for an invocation; root_drv (optional) restricts it to what that
- * derivation needs. NULL with *ret_error when there is no graph. */
-cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const char **ret_error);
+ * derivation needs; at most limit nodes are listed (the rest counted in "omitted"). NULL with *ret_error
+ * when there is no graph. */
+cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
+                        const char **ret_error);
 /* The chain of derivations from a requested root of the invocation down to drv. */
 cJSON *graphs_why_json(Daemon *d, Invocation *inv, const char *drv, const char **ret_error);
 /* Counters for status. */
