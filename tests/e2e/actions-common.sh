@@ -11,12 +11,19 @@ nix_setup
 ACTOR=na-e2e-actor
 source "$E2E_DIR/lib-proc.sh"
 
+# A second user, member of the group the daemon is told to trust (--admin-group).
+ADMIN=na-e2e-admin ADMINS=na-e2e-admins
+getent group "$ADMINS" >/dev/null || groupadd --system "$ADMINS" || die "cannot create group $ADMINS"
+id "$ADMIN" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin -G "$ADMINS" "$ADMIN" ||
+	die "cannot create user $ADMIN"
+id -nG "$ADMIN" | grep -qw "$ADMINS" || usermod -aG "$ADMINS" "$ADMIN"
+
 if [[ $MODE == cgroup ]]; then
 	[[ -d /sys/fs/cgroup ]] || skip "no /sys/fs/cgroup on this machine"
-	start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5
+	start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5 --admin-group "$ADMINS"
 	WANT_CONTROL=cgroup
 else
-	start_daemon --no-cgroups --sample-interval 0.5
+	start_daemon --no-cgroups --sample-interval 0.5 --admin-group "$ADMINS"
 	WANT_CONTROL=signals
 fi
 
@@ -82,6 +89,19 @@ sys.exit(1)
 PY
 assert_eq "a subscriber receives processes events for act-b" 0 "$?"
 assert_match "the event lists act-b's processes and figures" '^got [0-9]+ [1-9][0-9]* [1-9]' "$(cat "$T/sub.out")"
+
+ctl_ok GB get-build act-a
+assert_json "get-build carries the processes of a running build" "$GB" ".processes.builder == $BUILDER_A"
+ctl_ok SNAP snapshot
+assert_json "snapshot carries both builds' processes" "$SNAP" \
+	"any(.processes[]; .builder == $BUILDER_A) and any(.processes[]; .builder == $BUILDER_B)"
+if [[ $MODE == cgroup ]]; then
+	assert_json "status shows the sampler and the host's layout" "$(ctl status)" \
+		'.sampler.builds >= 2 and (.sampler.cgroups | IN("v2", "hybrid", "v1"))'
+else
+	assert_json "status shows the sampler, cgroups disabled" "$(ctl status)" \
+		'.sampler.builds >= 2 and .sampler.cgroups == "disabled"'
+fi
 
 cpu_of() { field "$1" '(.usage.cpu_user + .usage.cpu_system)'; }
 
@@ -162,6 +182,10 @@ assert_eq "act-b still runs" running "$(field act-b .state)"
 out=$(runuser -u "$ACTOR" -- "$NA_CTL" -s "$SOCKDIR" ps --json act-b 2>&1)
 assert_json "$ACTOR may read act-b's processes" "$out" ".builder == $BUILDER_B"
 assert_true "the daemon logged the refusal" grep -q "refused kill on build .* for $ACTOR" "$T/daemon.log"
+out=$(runuser -u "$ADMIN" -- "$NA_CTL" -s "$SOCKDIR" nice act-b 0 2>&1)
+assert_eq "a member of the admin group may act on root's build (nice act-b 0)" 0 "$?"
+assert_json "the answer says what was done" "$out" '.action == "nice" and .nice == 0'
+assert_true "the daemon logged who asked" grep -q "nice on build .* asked by $ADMIN" "$T/daemon.log"
 
 # --- kill ---
 ctl_ok KI kill act-a
