@@ -187,6 +187,44 @@ assert_eq "a member of the admin group may act on root's build (nice act-b 0)" 0
 assert_json "the answer says what was done" "$out" '.action == "nice" and .nice == 0'
 assert_true "the daemon logged who asked" grep -q "nice on build .* asked by $ADMIN" "$T/daemon.log"
 
+# --- bad requests get precise errors; the daemon lives on ---
+python3 - "$SOCKDIR/control.sock" >"$T/bad.out" 2>&1 <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+cases = [
+    ({"cmd": "nice", "args": {"build": "act-b", "nice": 99}}, "bad-request"),
+    ({"cmd": "nice", "args": {"build": "act-b", "nice": "x"}}, "bad-request"),
+    ({"cmd": "cpu-limit", "args": {"build": "act-b", "cores": "abc"}}, "bad-request"),
+    ({"cmd": "cpu-limit", "args": {"build": "act-b", "cores": -1}}, "bad-request"),
+    ({"cmd": "cpu-limit", "args": {"build": "act-b"}}, "bad-request"),
+    ({"cmd": "mem-limit", "args": {"build": "act-b", "bytes": "1K"}}, "bad-request"),
+    ({"cmd": "mem-limit", "args": {"build": "act-b", "bytes": 1.5e30}}, "bad-request"),
+    ({"cmd": "mem-limit", "args": {"build": "act-b", "bytes": [1]}}, "bad-request"),
+    ({"cmd": "kill", "args": {"build": "no-such-build"}}, "not-found"),
+    ({"cmd": "kill", "args": {}}, "bad-request"),
+    ({"cmd": "get-processes", "args": {"build": 123456}}, "not-found"),
+]
+bad = 0
+for i, (req, want) in enumerate(cases):
+    req["id"] = i
+    f.write((json.dumps(req) + "\n").encode()); f.flush()
+    got = json.loads(f.readline())
+    code = got.get("error", {}).get("code")
+    if code != want:
+        bad += 1
+        print("FAIL", req, "->", got)
+    else:
+        print("ok", req["cmd"], code, got["error"]["message"])
+sys.exit(1 if bad else 0)
+PY
+rc=$?
+((rc == 0)) || cat "$T/bad.out" >&2
+assert_eq "malformed action requests get precise errors" 0 "$rc"
+assert_contains "the niceness error says the range" "from -20 to 19" "$(cat "$T/bad.out")"
+assert_eq "act-b untouched by them" running "$(field act-b .state)"
+
 # --- kill ---
 ctl_ok KI kill act-a
 if [[ $MODE == cgroup ]]; then
@@ -203,6 +241,8 @@ assert_true "act-a's builder is gone" gone
 LB3=$(field act-b .log_lines)
 sleep 1.5
 assert_ge "act-b carries on after the kill" $((LB3 + 2)) "$(field act-b .log_lines)"
+out=$(ctl freeze act-a 2>&1)
+assert_contains "acting on a killed build: not-running" "not-running" "$out"
 
 # --- the end: Nix's own verdict ---
 wait_for 60 "nix-build ends (act-b finishes)" nix_done
