@@ -35,8 +35,11 @@ struct Tracked {
         bool adopt_failed;
         usec_t cpu_base; /* CPU time of its processes before they entered our group */
 
-        TrackedProc *procs;
-        uint32_t n_procs;
+        TrackedProc *procs; /* sorted by pid */
+        uint32_t n_procs, cap_procs;
+        TrackedProc *next_procs; /* being gathered for this sample */
+        uint32_t n_next, cap_next;
+        bool gather_failed;
         bool new_procs; /* this sample found processes the last one did not have */
 
         /* figures between samples */

@@ -183,7 +183,7 @@ static void test_hybrid_group(void **state) {
         test_write_file(g.v1[CG_CPU], "cpu.shares", "1024\n", (size_t) -1);
 
         CgUsage u;
-        assert_int_equal(cg_group_usage(&g, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_true(u.has_cpu);
         assert_int_equal(u.cpu_user, 2000);
         assert_int_equal(u.cpu_system, 1000);
@@ -262,7 +262,7 @@ static void test_v2_group(void **state) {
         test_write_file(g.v2, "cpu.max", "max 100000\n", (size_t) -1);
         test_write_file(g.v2, "cpu.weight", "100\n", (size_t) -1);
         CgUsage u;
-        assert_int_equal(cg_group_usage(&g, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_false(u.has_cpu); /* no cpu.stat written */
         assert_int_equal(u.mem_current, 100);
         assert_int_equal(u.mem_peak, 200);
