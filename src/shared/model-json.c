@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "basic/macro.h"
+#include "shared/eta.h"
 
 /* Adders that tolerate a NULL object so that builders can check once at the end. */
 static void add_time(cJSON *o, const char *key, usec_t t) {
@@ -86,11 +87,44 @@ cJSON *usage_to_json(const BuildUsage *u) {
         return checked(o, 13);
 }
 
+/* A build's ETA: null without history; "remaining" only while it runs. */
+static cJSON *build_eta_to_json(const Build *b, usec_t now) {
+        if (b->eta.samples == 0)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "expected", b->eta.expected);
+        if (build_state_is_active(b->state) && b->started)
+                cJSON_AddNumberToObject(o, "remaining", eta_remaining(&b->eta, b->started, now));
+        else
+                cJSON_AddNullToObject(o, "remaining");
+        cJSON_AddNumberToObject(o, "samples", b->eta.samples);
+        cJSON_AddStringToObject(o, "confidence", b->eta.confidence ? b->eta.confidence : "low");
+        cJSON_AddStringToObject(o, "basis", b->eta.other_machines ? "other-machines" : "same-machine");
+        return checked(o, 5);
+}
+
+static cJSON *invocation_eta_to_json(const Invocation *inv) {
+        if (!inv->eta.known)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        usec_t now = now_realtime();
+        double since = now > inv->eta.at ? (double) (now - inv->eta.at) / 1e6 : 0;
+        cJSON_AddNumberToObject(o, "remaining", MAX(inv->eta.remaining - since, 0.0));
+        cJSON_AddNumberToObject(o, "left", inv->eta.left);
+        cJSON_AddNumberToObject(o, "unknown", inv->eta.unknown);
+        cJSON_AddStringToObject(o, "confidence", inv->eta.confidence ? inv->eta.confidence : "low");
+        return checked(o, 4);
+}
+
 cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 17;
+        int members = 18;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -126,6 +160,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
         cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
+        cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));
 
         if (log_tail > 0) {
                 members++;
@@ -160,7 +195,8 @@ cJSON *invocation_to_json(const Invocation *inv) {
         for (const Build *b = inv->by_drv; builds && b; b = b->hh_drv.next)
                 cJSON_AddItemToArray(builds, cJSON_CreateNumber((double) b->key));
         cJSON_AddNumberToObject(o, "messages", (double) inv->messages);
-        return checked(o, 10);
+        cJSON_AddItemToObject(o, "eta", invocation_eta_to_json(inv));
+        return checked(o, 11);
 }
 
 cJSON *source_to_json(const Source *s) {
