@@ -215,8 +215,10 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 case ARG_ADMIN_GROUP:
                 case ARG_DISCOVER_SCOPE:
                         if (parse_sampler_option(c, optarg, cfg) < 0)
-                        case ARG_HISTORY_DB:
-                                free(cfg->history.path);
+                                return -EINVAL;
+                        break;
+                case ARG_HISTORY_DB:
+                        free(cfg->history.path);
                         cfg->history.path = NULL;
                         cfg->history_disabled = strcmp(optarg, "none") == 0;
                         if (cfg->history_disabled)
