@@ -581,6 +581,8 @@ Sampler *sampler_free(Sampler *s) {
                 (void) adopt_release(s, t);
                 tracked_free(t);
         }
+        if (s->cgroups)
+                adopt_remove_root(&s->host, s->cfg.cgroup_root);
         HASH_CLEAR(hh, s->table.by_pid);
         free(s->table.entries);
         discovery_free(s->dsc);

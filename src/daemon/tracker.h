@@ -137,3 +137,5 @@ void adopt_stragglers(Sampler *s, Tracked *t);
 int adopt_release(Sampler *s, Tracked *t);
 /* Removes empty groups left by an earlier run under our root. */
 void adopt_cleanup_stale(const CgHost *h, const char *root);
+/* Removes our root itself where it is empty (at exit). */
+void adopt_remove_root(const CgHost *h, const char *root);
