@@ -31,7 +31,8 @@ ProcEntry *proc_table_get(ProcTable *t, pid_t pid) {
 
 static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid, const char *comm) {
         ProcEntry *e = &t->entries[t->n++];
-        *e = (ProcEntry){.st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .state = 'S', .starttime = 100}};
+        *e = (ProcEntry){
+                .st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .state = 'S', .starttime = 100}};
         snprintf(e->st.comm, sizeof(e->st.comm), "%s", comm);
         HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
 }
@@ -43,13 +44,15 @@ static int setup(void **state) {
         assert_true(asprintf(&drv, "%s/" HD "-x.drv", store) > 0);
         char text[8192], env[8192];
         snprintf(text, sizeof(text),
-                 "Derive([(\"dev\",\"%s/" HO "-x-dev\",\"\",\"\"),(\"out\",\"%s/" HO "-x\",\"\",\"\")],[],[],"
+                 "Derive([(\"dev\",\"%s/" HO "-x-dev\",\"\",\"\"),(\"out\",\"%s/" HO
+                 "-x\",\"\",\"\")],[],[],"
                  "\"x86_64-linux\",\"/bin/sh\",[],[])",
                  store, store);
         test_write_file(root, "store/" HD "-x.drv", text, (size_t) -1);
         /* 200: a builder with both outputs in its environment (and an input path) */
-        int n = snprintf(env, sizeof(env), "src=%s/aaaa-src%cout=%s/" HO "-x%cdev=%s/" HO "-x-dev%cPATH=/bin", store,
-                         0, store, 0, store, 0);
+        int n = snprintf(env, sizeof(env),
+                         "src=%s/aaaa-src%cout=%s/" HO "-x%cdev=%s/" HO "-x-dev%cPATH=/bin", store, 0, store,
+                         0, store, 0);
         test_write_file(root, "proc/200/environ", env, (size_t) n + 1);
         /* 300: a builder of something else (only one output matches) */
         n = snprintf(env, sizeof(env), "out=%s/" HO "-x%cdev=%s/other", store, 0, store);
@@ -57,14 +60,15 @@ static int setup(void **state) {
         /* 400: structured attrs, outputs in the JSON file inside its root */
         test_write_file(root, "proc/400/environ", "NIX_ATTRS_JSON_FILE=/build/.attrs.json", 39);
         char json[8192];
-        snprintf(json, sizeof(json), "{\"outputs\":{\"out\":\"%s/" HO "-x\",\"dev\":\"%s/" HO "-x-dev\"}}", store,
-                 store);
+        snprintf(json, sizeof(json), "{\"outputs\":{\"out\":\"%s/" HO "-x\",\"dev\":\"%s/" HO "-x-dev\"}}",
+                 store, store);
         test_write_file(root, "proc/400/root/build/.attrs.json", json, (size_t) -1);
         /* 100: the nix process holds the build log open */
         char *link;
         test_write_file(root, "proc/100/fd/.keep", "", 0);
         assert_true(asprintf(&link, "%s/100/fd/13", proc) > 0);
-        assert_int_equal(symlink("/nix/var/log/nix/drvs/01/23456789abcdfghijklmnpqrsvwxyz-x.drv.bz2", link), 0);
+        assert_int_equal(symlink("/nix/var/log/nix/drvs/01/23456789abcdfghijklmnpqrsvwxyz-x.drv.bz2", link),
+                         0);
         free(link);
         assert_true(asprintf(&link, "%s/100/fd/1", proc) > 0);
         assert_int_equal(symlink("/dev/null", link), 0);
@@ -85,10 +89,10 @@ static void test_find_builder(void **state) {
         ProcEntry entries[8];
         ProcTable t = {.entries = entries};
         add_proc(&t, 100, 1, 50, "nix-build");
-        add_proc(&t, 300, 100, 300, "sh");  /* partial match: not it */
-        add_proc(&t, 200, 100, 200, "sh");  /* the builder */
+        add_proc(&t, 300, 100, 300, "sh");   /* partial match: not it */
+        add_proc(&t, 200, 100, 200, "sh");   /* the builder */
         add_proc(&t, 201, 200, 200, "make"); /* its child: not a session leader */
-        add_proc(&t, 250, 1, 250, "sh");   /* session leader, parent not nix */
+        add_proc(&t, 250, 1, 250, "sh");     /* session leader, parent not nix */
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
