@@ -73,7 +73,7 @@ static int move_pass(Sampler *s, Tracked *t, ProcTable *tab, bool first) {
                         return r;
                 /* CPU it used before entering the group, which the group does not count. */
                 if (first)
-                        t->cpu_base += e->st.utime + e->st.stime;
+                        t->cpu_base += e->st.utime + e->st.stime + e->st.cutime + e->st.cstime;
                 moved++;
         }
         return moved;

@@ -273,7 +273,6 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
                 const TrackedProc *cur = find_proc(procs, n, old->st.pid);
                 if (cur && cur->st.starttime == old->st.starttime)
                         continue;
-                t->cpu_dead += old->st.utime + old->st.stime;
                 t->io_read_dead += old->io_read;
                 t->io_write_dead += old->io_write;
         }
@@ -316,7 +315,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         u.n_procs = t->n_procs;
         u.n_threads = 0;
         uint64_t rss = 0, io_r = t->io_read_dead, io_w = t->io_write_dead;
-        usec_t cpu_procs = t->cpu_dead;
+        usec_t cpu_procs = 0, pu = 0;
         bool all_stopped = t->n_procs > 0;
         for (uint32_t i = 0; i < t->n_procs; i++) {
                 const TrackedProc *p = &t->procs[i];
@@ -324,7 +323,10 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 rss += p->st.rss;
                 io_r += p->io_read;
                 io_w += p->io_write;
-                cpu_procs += p->st.utime + p->st.stime;
+                /* A process's time plus its waited-for children's: every descendant reaped
+                 * inside the build is counted, as the kernel counts it for the builder. */
+                cpu_procs += p->st.utime + p->st.stime + p->st.cutime + p->st.cstime;
+                pu += p->st.utime + p->st.cutime;
                 if (p->st.state != 'T' && p->st.state != 't')
                         all_stopped = false;
         }
@@ -332,14 +334,13 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         CgUsage cu = {};
         if (t->has_group)
                 (void) cg_group_usage(&t->group, /* full= */ s->stats.ticks % FULL_EVERY == 0, &cu);
-        if (cu.has_cpu) {
+        /* Both figures can only miss time: the group's what ran before the build entered it
+         * (or while someone else had moved a process out of it), the processes' what
+         * descendants reaped outside the build used. The larger is the better. */
+        if (cu.has_cpu && cu.cpu_user + t->cpu_base + cu.cpu_system >= cpu_procs) {
                 user = cu.cpu_user + t->cpu_base;
                 sys = cu.cpu_system;
         } else {
-                /* Without a group, user and system come from the processes seen. */
-                usec_t pu = 0;
-                for (uint32_t i = 0; i < t->n_procs; i++)
-                        pu += t->procs[i].st.utime;
                 user = MIN(pu, cpu_procs);
                 sys = cpu_procs - user;
         }

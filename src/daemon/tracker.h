@@ -45,7 +45,6 @@ struct Tracked {
         /* figures between samples */
         usec_t last_cpu, last_mono;
         uint64_t mem_peak, io_read_dead, io_write_dead;
-        usec_t cpu_dead; /* CPU of exited processes (no cgroup) */
 
         /* what was applied */
         bool has_nice;

@@ -99,6 +99,12 @@ int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret) {
                 case 15:
                         st.stime = ticks_to_usec((uint64_t) v);
                         break;
+                case 16:
+                        st.cutime = v > 0 ? ticks_to_usec((uint64_t) v) : 0;
+                        break;
+                case 17:
+                        st.cstime = v > 0 ? ticks_to_usec((uint64_t) v) : 0;
+                        break;
                 case 19:
                         st.nice = (int) v;
                         break;

@@ -16,7 +16,8 @@ typedef struct ProcStat {
         pid_t pid, ppid, pgid, sid;
         char state; /* R, S, D, T, t, Z, X, I ... */
         char comm[PROCFS_COMM_MAX + 1];
-        usec_t utime, stime; /* CPU time */
+        usec_t utime, stime;   /* CPU time */
+        usec_t cutime, cstime; /* of its children that exited and were waited for */
         int nice;
         uint32_t threads;
         uint64_t starttime; /* clock ticks since boot (identity against pid reuse) */

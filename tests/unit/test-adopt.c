@@ -17,9 +17,8 @@
 #include "daemon/tracker.h"
 #include "test-helpers.h"
 
-static const char mountinfo[] =
-        "32 31 0:29 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+static const char mountinfo[] = "32 31 0:29 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+                                "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
 /* The sampler, as adopt.c sees it. */
 struct Sampler {
@@ -75,7 +74,8 @@ static int teardown(void **state) {
 
 static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid) {
         ProcEntry *e = &t->entries[t->n++];
-        *e = (ProcEntry){.st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .utime = 1000, .stime = 500}};
+        *e = (ProcEntry){
+                .st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .utime = 1000, .stime = 500}};
         HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
 }
 
@@ -97,11 +97,15 @@ static char *slurp(const char *dir, const char *name) {
 
 static void test_nix_group(void **state) {
         test_write_file(root, "proc/500/cgroup", "4:memory:/\n0::/nix-build-uid-30001\n", (size_t) -1);
-        test_write_file(root, "sys/fs/cgroup/unified/nix-build-uid-30001/cgroup.procs", "500\n", (size_t) -1);
+        test_write_file(root, "sys/fs/cgroup/unified/nix-build-uid-30001/cgroup.procs", "500\n",
+                        (size_t) -1);
         ProcEntry entries[4];
         ProcTable t = {.entries = entries};
         add_proc(&t, 500, 100, 500);
-        Tracked tr = {.key = 1, .builder = 500, .drv = (char *) "/nix/store/" "0123456789abcdfghijklmnpqrsvwxyz-x.drv"};
+        Tracked tr = {.key = 1,
+                      .builder = 500,
+                      .drv = (char *) "/nix/store/"
+                                      "0123456789abcdfghijklmnpqrsvwxyz-x.drv"};
         assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
         assert_true(tr.has_group);
         assert_true(tr.nix_group);
@@ -134,7 +138,9 @@ static void test_new_group(void **state) {
         add_proc(&t, 601, 600, 600);
         add_proc(&t, 602, 601, 602);
         add_proc(&t, 700, 100, 700);
-        Tracked tr = {.key = 2, .builder = 600, .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
+        Tracked tr = {.key = 2,
+                      .builder = 600,
+                      .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
         assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
         assert_true(tr.has_group);
         assert_false(tr.nix_group);
@@ -154,7 +160,9 @@ static void test_new_group(void **state) {
         assert_true(asprintf(&cg, "4:memory:%s\n0::%s\n", g, g) > 0);
         test_write_file(root, "proc/600/cgroup", cg, (size_t) -1);
         free(cg);
-        Tracked again = {.key = 9, .builder = 600, .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
+        Tracked again = {.key = 9,
+                         .builder = 600,
+                         .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
         assert_int_equal(adopt_build(&sampler, &again, &t), 0);
         assert_string_equal(again.group.v2, dv2);
         assert_false(again.nix_group);

@@ -20,7 +20,7 @@ static int setup(void **state) {
         /* utime 300 ticks, stime 100, nice 5, 3 threads, starttime 777, rss 10 pages */
         test_write_file(
                 root, "100/stat",
-                "100 (sh (x) y) S 42 100 100 0 -1 4194560 1 0 0 0 300 100 0 0 25 5 3 0 777 1000 10 0 0\n",
+                "100 (sh (x) y) S 42 100 100 0 -1 4194560 1 0 0 0 300 100 7 9 25 5 3 0 777 1000 10 0 0\n",
                 (size_t) -1);
         test_write_file(root, "101/stat", "101 (short) S 1 2\n", (size_t) -1);
         test_write_file(root, "100/io",
@@ -50,6 +50,8 @@ static void test_stat(void **state) {
         assert_int_equal(st.sid, 100);
         assert_int_equal(st.utime, 300 * (1000000 / hz));
         assert_int_equal(st.stime, 100 * (1000000 / hz));
+        assert_int_equal(st.cutime, 7 * (1000000 / hz));
+        assert_int_equal(st.cstime, 9 * (1000000 / hz));
         assert_int_equal(st.nice, 5);
         assert_int_equal(st.threads, 3);
         assert_int_equal(st.starttime, 777);
