@@ -244,7 +244,10 @@ start_daemon() {
 	# --discover-scope: a daemon rediscovers running builds from /proc at start-up; only
 	# those of this test are its business (other Nix builds may run on the machine).
 	# History in the scratch directory unless the test says otherwise (a later --history-db wins).
-	"$NA_DAEMON" --socket-dir "$SOCKDIR" --history-db "$T/history.db" -v --discover-scope $$ "$@" >>"$T/daemon.log" 2>&1 &
+	# --cgroup-root: builds adopted into cgroups of this test only (the daemon removes the
+	# root when it exits), never shared with another daemon on the machine.
+	"$NA_DAEMON" --socket-dir "$SOCKDIR" --history-db "$T/history.db" -v --discover-scope $$ \
+		--cgroup-root "/nix-analytics-e2e-$$" "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	log "nix-analyticsd pid $DAEMON_PID on $SOCKDIR"
 	if ! wait_for 20 "nix-analyticsd answers status on $SOCKDIR" daemon_ready; then
