@@ -10,6 +10,7 @@ PKGS=(
 	libclang-rt-14-dev # ASan/UBSan/libFuzzer runtimes for clang
 	llvm               # llvm-symbolizer: readable sanitizer reports
 	libsystemd-dev libcjson-dev uthash-dev libcmocka-dev
+	libsqlite3-dev # history store
 	jq tmux python3 procps
 	nix-bin
 	nlohmann-json3-dev libboost-dev # header-only libraries the Nix headers include (plugin)
