@@ -20,7 +20,7 @@
  * output Nix 2.8 produces (~30 k lines/s through the daemon, ~125 bytes a record). */
 #define BUF_CAP (4u << 20)
 /* Compact the buffer when less than this is free at its end. */
-#define BUF_SLACK (64u << 10)
+#define BUF_SLACK    (64u << 10)
 #define SNDBUF_BYTES (1 << 20)
 /* Reconnect attempts: first one right away, then doubling up to the cap, so a restarted
  * daemon is found again within half a second of its socket reappearing (while Nix logs). */

@@ -62,7 +62,8 @@ IdentKind ident_kind_from_cmdline(const char *buf, size_t len) {
                 return IDENT_NIX;
         if ((strcmp(base, "build-remote") == 0) || (strcmp(argv1, "__build-remote") == 0))
                 return IDENT_BUILD_HOOK;
-        if ((strcmp(base, "nix-daemon") == 0) || ((strcmp(base, "nix") == 0) && (strcmp(argv1, "daemon") == 0)))
+        if ((strcmp(base, "nix-daemon") == 0) ||
+            ((strcmp(base, "nix") == 0) && (strcmp(argv1, "daemon") == 0)))
                 return IDENT_NIX_DAEMON;
         return IDENT_NIX;
 }
@@ -110,8 +111,8 @@ int ident_find_client(int except_fd, pid_t *ret_pid, uid_t *ret_uid) {
                 long fd = strtol(de->d_name, &e, 10);
                 if (*e != '\0' || e == de->d_name || fd < 0 || fd == dirfd(d) || fd == except_fd)
                         continue;
-                if (!sockopt_is((int) fd, SO_DOMAIN, AF_UNIX) || !sockopt_is((int) fd, SO_TYPE, SOCK_STREAM) ||
-                    !sockopt_is((int) fd, SO_ACCEPTCONN, 0))
+                if (!sockopt_is((int) fd, SO_DOMAIN, AF_UNIX) ||
+                    !sockopt_is((int) fd, SO_TYPE, SOCK_STREAM) || !sockopt_is((int) fd, SO_ACCEPTCONN, 0))
                         continue;
                 struct ucred cred;
                 socklen_t l = sizeof(cred);

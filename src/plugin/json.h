@@ -14,7 +14,7 @@ typedef struct JsonOut {
 } JsonOut;
 
 static inline void json_out_init(JsonOut *w, char *p, size_t cap) {
-        *w = (JsonOut) {.p = p, .cap = cap};
+        *w = (JsonOut){.p = p, .cap = cap};
 }
 
 void json_raw(JsonOut *w, const char *s, size_t n);

@@ -140,15 +140,24 @@ typedef Logger *LoggerHandle;
 class Wrapper : public Logger {
         LoggerHandle inner;
 
-public:
-        explicit Wrapper(LoggerHandle l) : inner(std::move(l)) {}
+      public:
+        explicit Wrapper(LoggerHandle l) : inner(std::move(l)) {
+        }
 
-        void stop() override { inner->stop(); }
+        void stop() override {
+                inner->stop();
+        }
 #if NA_NIX_VERSION >= 215
-        void pause() override { inner->pause(); }
-        void resume() override { inner->resume(); }
+        void pause() override {
+                inner->pause();
+        }
+        void resume() override {
+                inner->resume();
+        }
 #endif
-        bool isVerbose() override { return inner->isVerbose(); }
+        bool isVerbose() override {
+                return inner->isVerbose();
+        }
         void log(Verbosity lvl, LogText s) override {
                 reportLog(NA_ROLE_CLI, lvl, logText(s));
                 inner->log(lvl, s);
@@ -175,10 +184,16 @@ public:
                 reportResult(NA_ROLE_CLI, act, type, fields);
                 inner->result(act, type, fields);
         }
-        void writeToStdout(std::string_view s) override { inner->writeToStdout(s); }
-        std::optional<char> ask(std::string_view s) override { return inner->ask(s); }
+        void writeToStdout(std::string_view s) override {
+                inner->writeToStdout(s);
+        }
+        std::optional<char> ask(std::string_view s) override {
+                return inner->ask(s);
+        }
 #if NA_NIX_VERSION >= 211
-        void setPrintBuildLogs(bool printBuildLogs) override { inner->setPrintBuildLogs(printBuildLogs); }
+        void setPrintBuildLogs(bool printBuildLogs) override {
+                inner->setPrintBuildLogs(printBuildLogs);
+        }
 #endif
 };
 
@@ -263,7 +278,8 @@ void warnOnce(const char *what) {
 void patchTunnelLogger() {
         void **vtable = (void **) dlsym(RTLD_DEFAULT, "_ZTVN3nix6daemon12TunnelLoggerE");
         if (!vtable)
-                return warnOnce("symbol _ZTVN3nix6daemon12TunnelLoggerE not found (Nix >= 2.35? use json-log-path)");
+                return warnOnce(
+                        "symbol _ZTVN3nix6daemon12TunnelLoggerE not found (Nix >= 2.35? use json-log-path)");
         void **slots = vtable + 2; /* after offset-to-top and the typeinfo pointer */
         void *typeinfo = dlsym(RTLD_DEFAULT, "_ZTIN3nix6daemon12TunnelLoggerE");
         if (typeinfo && vtable[1] != typeinfo)
@@ -278,8 +294,8 @@ void patchTunnelLogger() {
                 {slotOf(&Logger::startActivity), "startActivity", (void *) hookStart, (void **) &orig.start},
                 {slotOf(&Logger::stopActivity), "stopActivity", (void *) hookStop, (void **) &orig.stop},
                 {slotOf(&Logger::result), "result", (void *) hookResult, (void **) &orig.result},
-                {slotOf(static_cast<void (Logger::*)(Verbosity, LogText)>(&Logger::log)), "log", (void *) hookLog,
-                 (void **) &orig.log},
+                {slotOf(static_cast<void (Logger::*)(Verbosity, LogText)>(&Logger::log)), "log",
+                 (void *) hookLog, (void **) &orig.log},
                 {slotOf(static_cast<void (Logger::*)(const nix::ErrorInfo &)>(&Logger::logEI)), "logEI",
                  (void *) hookLogEI, (void **) &orig.logEI},
         };
@@ -287,7 +303,8 @@ void patchTunnelLogger() {
         for (auto &p : patches) {
                 if (p.slot < 0 || p.slot > 64 || !slotHolds(slots[p.slot], p.method)) {
                         char what[128];
-                        snprintf(what, sizeof(what), "TunnelLogger vtable layout does not match (%s)", p.method);
+                        snprintf(what, sizeof(what), "TunnelLogger vtable layout does not match (%s)",
+                                 p.method);
                         return warnOnce(what);
                 }
                 lo = std::min(lo, p.slot);
@@ -331,4 +348,5 @@ __attribute__((constructor)) void pluginLoad() {
 } // namespace
 
 /* Nix >= 2.22 calls this after loading the plugin; the work is done at load already. */
-extern "C" NA_EXPORT void nix_plugin_entry() {}
+extern "C" NA_EXPORT void nix_plugin_entry() {
+}
