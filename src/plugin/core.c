@@ -403,3 +403,14 @@ void na_emit_msg(NaRole role, int level, const char *msg, size_t msg_len, const 
         }
         record_end(role, &w);
 }
+
+/* At exit (nix-build returning from main): one last non-blocking attempt, so records held
+ * back by a momentarily full socket are not lost with the process. */
+__attribute__((destructor)) static void core_exit_flush(void) {
+        Core *c = &core;
+        if (pthread_mutex_trylock(&c->lock) != 0)
+                return;
+        if (c->initialised && !c->silent && c->pid == getpid() && c->fd >= 0 && c->off < c->len)
+                core_flush(c, NA_ROLE_CLI);
+        pthread_mutex_unlock(&c->lock);
+}
