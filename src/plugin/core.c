@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,22 @@
 /* Compact the buffer when less than this is free at its end. */
 #define BUF_SLACK    (64u << 10)
 #define SNDBUF_BYTES (1 << 20)
+/* Log lines are sent in batches (one send per this many bytes or this much time) so a
+ * fast build costs few syscalls here and few wakeups in nix-analyticsd; anything else
+ * (starts, stops, messages, phases, progress) goes out at once with what is pending. */
+#define BATCH_BYTES (32u << 10)
+#define BATCH_USEC  10000ULL
 /* Reconnect attempts: first one right away, then doubling up to the cap, so a restarted
  * daemon is found again within half a second of its socket reappearing (while Nix logs). */
 #define BACKOFF_MIN_USEC (20 * 1000ULL)
 #define BACKOFF_MAX_USEC (500 * 1000ULL)
 
 typedef unsigned long long usec_t;
+
+enum {
+        NA_RESULT_BUILD_LOG_LINE = 101, /* Nix's ResultType numbers */
+        NA_RESULT_POST_BUILD_LOG_LINE = 107,
+};
 
 /* The plugin lives inside Nix and is reached through Nix's global logger: there is no context
  * to pass around, so its state is this one process-wide object, guarded by lock. */
@@ -52,11 +63,18 @@ typedef struct Core {
         char *buf; /* records; [off, len) not sent yet */
         size_t len, off;
         bool partial;     /* the last send ended inside a record */
+        usec_t last_send; /* monotonic */
+        /* Sends batched log lines that no later record flushes (a build printing one line and
+         * then nothing for a minute). Started on first need in each process. */
+        bool flusher_started;
+        bool flusher_idle; /* waiting without a deadline: needs a wake-up */
+        pthread_cond_t wake;
         uint64_t dropped; /* records lost and not reported yet */
 } Core;
 
 static Core core = {
         .lock = PTHREAD_MUTEX_INITIALIZER,
+        .wake = PTHREAD_COND_INITIALIZER,
         .fd = -1,
 };
 
@@ -128,6 +146,8 @@ static void core_adopt(Core *c, pid_t pid) {
         c->dropped = 0;
         c->next_try = 0;
         c->backoff = BACKOFF_MIN_USEC;
+        c->flusher_started = c->flusher_idle = false; /* threads do not survive fork */
+        pthread_cond_init(&c->wake, NULL);
 }
 
 static void core_learn_requester(Core *c, NaRole role, int except_fd) {
@@ -262,7 +282,23 @@ static int core_send(Core *c, const char *from, size_t *off, size_t len) {
         return 1;
 }
 
-static void core_flush(Core *c, NaRole role) {
+static void core_start_flusher(Core *c);
+
+static void core_flush(Core *c, NaRole role, bool urgent) {
+        if (c->fd >= 0 && !urgent && c->pre_off == c->pre_len && c->len - c->off < BATCH_BYTES) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                if (now - c->last_send < BATCH_USEC) {
+                        if (!c->flusher_started)
+                                core_start_flusher(c);
+                        if (c->flusher_started) {
+                                if (c->flusher_idle)
+                                        pthread_cond_signal(&c->wake);
+                                return;
+                        }
+                }
+                c->last_send = now;
+        } else if (c->fd >= 0)
+                c->last_send = now_usec(CLOCK_MONOTONIC);
         if (c->fd < 0 && !core_connect(c, role))
                 return;
         int r = core_send(c, c->pre, &c->pre_off, c->pre_len);
@@ -272,6 +308,61 @@ static void core_flush(Core *c, NaRole role) {
         }
         if (r < 0)
                 core_disconnect(c);
+}
+
+static void *flusher_main(void *arg) {
+        Core *c = arg;
+        pid_t pid = getpid();
+
+        pthread_mutex_lock(&c->lock);
+        while (c->pid == pid) {
+                if (c->fd >= 0 && c->off < c->len) {
+                        usec_t due = c->last_send + BATCH_USEC;
+                        struct timespec ts = {.tv_sec = (time_t) (due / 1000000),
+                                              .tv_nsec = (long) (due % 1000000) * 1000};
+                        if (pthread_cond_timedwait(&c->wake, &c->lock, &ts) == ETIMEDOUT &&
+                            now_usec(CLOCK_MONOTONIC) >= c->last_send + BATCH_USEC && c->pid == pid)
+                                core_flush(c, NA_ROLE_CLI, /* urgent= */ true);
+                } else {
+                        c->flusher_idle = true;
+                        pthread_cond_wait(&c->wake, &c->lock);
+                        c->flusher_idle = false;
+                }
+        }
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
+}
+
+/* With the lock held. The thread blocks every signal: Nix's own signal handling stays as
+ * it is. On failure, batching is simply off (records are sent at once). */
+static void core_start_flusher(Core *c) {
+        pthread_attr_t attr;
+        pthread_condattr_t ca;
+        sigset_t all, old;
+        pthread_t t;
+
+        c->flusher_started = true;
+        if (pthread_condattr_init(&ca) != 0) {
+                c->flusher_started = false;
+                return;
+        }
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_destroy(&c->wake);
+        pthread_cond_init(&c->wake, &ca);
+        pthread_condattr_destroy(&ca);
+
+        if (pthread_attr_init(&attr) != 0) {
+                c->flusher_started = false;
+                return;
+        }
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&t, &attr, flusher_main, c) != 0)
+                c->flusher_started = false;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
 }
 
 /* Locks, handles a fork, and gives the space the next record may use. False: nothing to
@@ -319,7 +410,7 @@ skip:
         return false;
 }
 
-static void record_end(NaRole role, JsonOut *w) {
+static void record_end(NaRole role, JsonOut *w, bool urgent) {
         Core *c = &core;
         json_lit(w, ",\"t\":");
         json_u64(w, now_usec(CLOCK_REALTIME));
@@ -328,7 +419,7 @@ static void record_end(NaRole role, JsonOut *w) {
                 c->dropped++;
         else
                 c->len += w->len;
-        core_flush(c, role);
+        core_flush(c, role, urgent);
         pthread_mutex_unlock(&c->lock);
 }
 
@@ -364,7 +455,7 @@ void na_emit_start(NaRole role, uint64_t id, int level, int type, const char *te
         }
         if (n_fields > 0)
                 write_fields(&w, fields, n_fields);
-        record_end(role, &w);
+        record_end(role, &w, /* urgent= */ true);
 }
 
 void na_emit_stop(NaRole role, uint64_t id) {
@@ -373,7 +464,7 @@ void na_emit_stop(NaRole role, uint64_t id) {
                 return;
         json_lit(&w, "{\"action\":\"stop\",\"id\":");
         json_u64(&w, id);
-        record_end(role, &w);
+        record_end(role, &w, /* urgent= */ true);
 }
 
 void na_emit_result(NaRole role, uint64_t id, int type, const NaField *fields, size_t n_fields) {
@@ -386,7 +477,8 @@ void na_emit_result(NaRole role, uint64_t id, int type, const NaField *fields, s
         json_i64(&w, type);
         if (n_fields > 0)
                 write_fields(&w, fields, n_fields);
-        record_end(role, &w);
+        record_end(role, &w,
+                   /* urgent= */ type != NA_RESULT_BUILD_LOG_LINE && type != NA_RESULT_POST_BUILD_LOG_LINE);
 }
 
 void na_emit_msg(NaRole role, int level, const char *msg, size_t msg_len, const char *raw, size_t raw_len) {
@@ -401,7 +493,7 @@ void na_emit_msg(NaRole role, int level, const char *msg, size_t msg_len, const 
                 json_lit(&w, ",\"raw_msg\":");
                 json_str(&w, raw, raw_len);
         }
-        record_end(role, &w);
+        record_end(role, &w, /* urgent= */ true);
 }
 
 /* At exit (nix-build returning from main): one last non-blocking attempt, so records held
@@ -411,6 +503,6 @@ __attribute__((destructor)) static void core_exit_flush(void) {
         if (pthread_mutex_trylock(&c->lock) != 0)
                 return;
         if (c->initialised && !c->silent && c->pid == getpid() && c->fd >= 0 && c->off < c->len)
-                core_flush(c, NA_ROLE_CLI);
+                core_flush(c, NA_ROLE_CLI, /* urgent= */ true);
         pthread_mutex_unlock(&c->lock);
 }
