@@ -23,6 +23,7 @@ static const char deps_usage[] =
         "  -i, --invocation ID   the graph of this invocation (see list-invocations)\n"
         "  -t, --tree            a tree for people instead of JSON (shared subtrees once)\n"
         "  -w, --why             why BUILD is built: the chain from what was requested to it\n"
+        "  -n, --limit N         list at most N derivations (daemon default 2000, at most 5000)\n"
         "  -h, --help            show this help\n";
 
 typedef struct Tree {
@@ -88,6 +89,9 @@ static int print_tree(const cJSON *result) {
         }
         if (!cJSON_IsTrue(cJSON_GetObjectItem(result, "complete")))
                 printf("(still resolving: some inputs are not known yet)\n");
+        const cJSON *omitted = cJSON_GetObjectItem(result, "omitted");
+        if (cJSON_IsNumber(omitted) && omitted->valuedouble > 0)
+                printf("(%.0f more derivations not listed: --limit)\n", omitted->valuedouble);
         cJSON_Delete(t.by_drv);
         cJSON_Delete(t.seen);
         free(prefix);
@@ -108,6 +112,7 @@ static int print_chain(const cJSON *result) {
 int verb_deps(const CtlContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
                 {"invocation", required_argument, NULL, 'i'},
+                {"limit", required_argument, NULL, 'n'},
                 {"tree", no_argument, NULL, 't'},
                 {"why", no_argument, NULL, 'w'},
                 {"help", no_argument, NULL, 'h'},
@@ -115,10 +120,14 @@ int verb_deps(const CtlContext *ctx, int argc, char **argv) {
         };
         const char *verb = "deps";
         bool tree = false, why = false;
-        long long inv = -1;
+        long long inv = -1, limit = -1;
         int c;
-        while ((c = getopt_long(argc, argv, "i:twh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "i:n:twh", options, NULL)) >= 0) {
                 switch (c) {
+                case 'n':
+                        if (ctl_parse_uint("--limit", optarg, &limit) < 0)
+                                return ctl_usage_hint(verb);
+                        break;
                 case 'i':
                         if (ctl_parse_uint("--invocation", optarg, &inv) < 0)
                                 return ctl_usage_hint(verb);
@@ -149,7 +158,8 @@ int verb_deps(const CtlContext *ctx, int argc, char **argv) {
         if (!args ||
             !(inv >= 0 ? ctl_add_item(args, "invocation", cJSON_CreateNumber((double) inv))
                        : ctl_add_item(args, "build", ctl_int_or_string(argv[optind]))) ||
-            (why && !ctl_add_item(args, "why", cJSON_CreateTrue())))
+            (why && !ctl_add_item(args, "why", cJSON_CreateTrue())) ||
+            (limit >= 0 && !ctl_add_item(args, "limit", cJSON_CreateNumber((double) limit))))
                 return ctl_exit_oom();
         if (!tree)
                 return ctl_run_query(ctx, verb, TAKE_PTR(args));

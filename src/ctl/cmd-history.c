@@ -24,6 +24,7 @@ enum {
         ARG_ORDER,
         ARG_ASC,
         ARG_TOP,
+        ARG_KIND,
 };
 
 /* "1732460000" (unix seconds) or an age: "90s", "30m", "12h", "7d" before now. */
@@ -65,6 +66,12 @@ static int filter_option(int c, cJSON *args) {
                 return ctl_add_item(args, "name", cJSON_CreateString(optarg)) ? 1 : -ENOMEM;
         case ARG_PNAME:
                 return ctl_add_item(args, "pname", cJSON_CreateString(optarg)) ? 1 : -ENOMEM;
+        case ARG_KIND:
+                if (strcmp(optarg, "build") != 0 && strcmp(optarg, "substitution") != 0) {
+                        log_error("--kind: expected build or substitution, got '%s'", optarg);
+                        return -EINVAL;
+                }
+                return ctl_add_item(args, "kind", cJSON_CreateString(optarg)) ? 1 : -ENOMEM;
         case ARG_STATE:
                 if (ctl_check_states("--state", optarg) < 0)
                         return -EINVAL;
@@ -89,19 +96,23 @@ static int filter_option(int c, cJSON *args) {
         }
 }
 
-#define FILTER_OPTIONS                                                                              \
-        {"name", required_argument, NULL, ARG_NAME}, {"pname", required_argument, NULL, ARG_PNAME}, \
-                {"state", required_argument, NULL, ARG_STATE},                                      \
-                {"requester", required_argument, NULL, ARG_REQUESTER},                              \
-                {"machine", required_argument, NULL, ARG_MACHINE},                                  \
-                {"since", required_argument, NULL, ARG_SINCE},                                      \
-                {"until", required_argument, NULL, ARG_UNTIL}, {                                    \
-                "help", no_argument, NULL, ARG_HELP                                                 \
-        }
+/* clang-format off */
+#define FILTER_OPTIONS \
+        {"name", required_argument, NULL, ARG_NAME}, \
+        {"pname", required_argument, NULL, ARG_PNAME}, \
+        {"kind", required_argument, NULL, ARG_KIND}, \
+        {"state", required_argument, NULL, ARG_STATE}, \
+        {"requester", required_argument, NULL, ARG_REQUESTER}, \
+        {"machine", required_argument, NULL, ARG_MACHINE}, \
+        {"since", required_argument, NULL, ARG_SINCE}, \
+        {"until", required_argument, NULL, ARG_UNTIL}, \
+        {"help", no_argument, NULL, ARG_HELP}
+/* clang-format on */
 
 #define FILTER_HELP                                                                              \
         "      --name GLOB            derivation names matching the shell glob\n"                \
         "      --pname NAME           this package name (the name without its version)\n"        \
+        "      --kind KIND            build or substitution (stats: build unless given)\n"       \
         "      --state S[,S...]       final states (succeeded, failed, killed, lost)\n"          \
         "      --requester UID|USER   requested by this user\n"                                  \
         "      --machine URI|local    built on this machine\n"                                   \

@@ -119,8 +119,8 @@ static int do_freeze(Daemon *d, Sampler *s, Tracked *t, Build *b, bool freeze, A
                         /* The state shown follows cgroup.events / freezer.state, read now and
                          * at every sample. */
                         CgUsage u;
-                        if (cg_group_usage(&t->group, &u) == 0 && u.freeze != CG_FREEZE_UNKNOWN &&
-                            u.freeze != CG_FREEZE_FREEZING)
+                        if (cg_group_usage(&t->group, /* full= */ false, &u) == 0 &&
+                            u.freeze != CG_FREEZE_UNKNOWN && u.freeze != CG_FREEZE_FREEZING)
                                 model_build_set_frozen(d->model, b, u.freeze == CG_FREEZE_FROZEN);
                         sampler_kick(s);
                         return say(o, "%s", mech);

@@ -190,3 +190,17 @@ void adopt_cleanup_stale(const CgHost *h, const char *root) {
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 cleanup_dir(h->fs_root, h->v1[c], root);
 }
+
+static void remove_root(const char *fs_root, const char *mount, const char *root) {
+        _cleanup_free_ char *dir = NULL;
+        if (mount && asprintf(&dir, "%s%s%s", fs_root, mount, root) >= 0 && rmdir(dir) == 0)
+                log_debug("removed our empty cgroup root %s", dir);
+}
+
+void adopt_remove_root(const CgHost *h, const char *root) {
+        /* Fails (and is meant to) while a group of a running build or another daemon's
+         * group is still in it. */
+        remove_root(h->fs_root, h->v2, root);
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                remove_root(h->fs_root, h->v1[c], root);
+}

@@ -16,6 +16,8 @@
 #define HISTORY_LIMIT_MAX  10000
 #define STATS_TOP_MAX      1000
 #define STATS_DEFAULT_DAYS 30
+#define DEPS_LIMIT_DEFAULT 2000
+#define DEPS_LIMIT_MAX     5000
 
 static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
         const cJSON *item;
@@ -146,6 +148,12 @@ int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r) {
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"invocation\" must be an invocation id");
         if (control_arg_bool(req, "why", &why) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" must be a boolean");
+        /* The answer goes through the client's bounded output buffer, and is built on the
+         * event loop: a whole 20,000-node graph is neither. */
+        long long limit = DEPS_LIMIT_DEFAULT;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 1 || limit > DEPS_LIMIT_MAX)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be an integer from 1 to %d",
+                                   DEPS_LIMIT_MAX);
         if ((id >= 0) == (control_arg(req, "build") != NULL))
                 return reply_error(r, NA_ERR_BAD_REQUEST, "give either \"invocation\" or \"build\"");
 
@@ -165,7 +173,7 @@ int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r) {
         }
         const char *error = NULL;
         cJSON *o = why ? graphs_why_json(d, inv, b->drv, &error)
-                       : graphs_deps_json(d, inv, b ? b->drv : NULL, &error);
+                       : graphs_deps_json(d, inv, b ? b->drv : NULL, (uint32_t) limit, &error);
         if (!o)
                 return error ? reply_error(r, NA_ERR_NOT_FOUND, "%s", error) : reply_oom(r);
         r->result = o;

@@ -7,11 +7,13 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/graphs.h"
 #include "daemon/history-writer.h"
 #include "shared/drv.h"
 #include "shared/eta.h"
 
-#define CACHE_MAX 4096
+#define CACHE_MAX   4096
+#define TURN_BUDGET (2 * USEC_PER_MSEC)
 
 typedef struct Entry {
         char *key; /* pname '\0' machine, as one string "pname\nmachine" */
@@ -23,12 +25,24 @@ typedef struct Entry {
 struct Estimates {
         Entry *entries;
         uint32_t n;
+        uint64_t *pending; /* keys of queued builds waiting for a lookup */
+        size_t n_pending, cap_pending, next_pending;
+        sd_event_source *defer;
 };
 
-int estimates_new(Estimates **ret) {
+static int on_defer(sd_event_source *s, void *userdata);
+
+int estimates_new(Daemon *d, Estimates **ret) {
         Estimates *e = calloc(1, sizeof(*e));
         if (!e)
                 return -ENOMEM;
+        int r = sd_event_add_defer(d->event, &e->defer, on_defer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->defer, SD_EVENT_OFF);
+        if (r < 0) {
+                estimates_free(e);
+                return r;
+        }
         *ret = e;
         return 0;
 }
@@ -46,6 +60,8 @@ Estimates *estimates_free(Estimates *e) {
         Entry *x, *tmp;
         HASH_ITER(hh, e->entries, x, tmp)
         entry_free(e, x);
+        sd_event_source_disable_unref(e->defer);
+        free(e->pending);
         free(e);
         return NULL;
 }
@@ -124,5 +140,55 @@ void estimates_annotate(Daemon *d, Build *b) {
         BuildEta eta = {};
         if (estimates_lookup(d, pname, b->machine ? b->machine : "", &eta) < 0)
                 eta = (BuildEta){};
+        eta.looked_up = true;
         b->eta = eta;
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+        Estimates *e = d->estimates;
+        usec_t deadline = now_monotonic() + TURN_BUDGET;
+        while (e->next_pending < e->n_pending) {
+                Build *b = model_build_by_key(d->model, e->pending[e->next_pending++]);
+                if (b && build_state_is_active(b->state) && !b->eta.looked_up) {
+                        estimates_annotate(d, b);
+                        model_build_changed(d->model, b);
+                }
+                if (now_monotonic() >= deadline)
+                        break;
+        }
+        if (e->next_pending < e->n_pending) {
+                sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        e->n_pending = e->next_pending = 0;
+        /* Every queued build has its estimate: invocation ETAs can be computed. */
+        graphs_estimates_ready(d);
+        return 0;
+}
+
+void estimates_request(Daemon *d, Build *b, unsigned kinds) {
+        Estimates *e = d->estimates;
+        if (!e || build_state_is_final(b->state))
+                return;
+        if (b->state != BUILD_QUEUED) {
+                /* running: one lookup (usually cached); also on a change of machine */
+                if (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED) | (1u << CHANGE_CHANGED)))
+                        estimates_annotate(d, b);
+                return;
+        }
+        if (!(kinds & (1u << CHANGE_NEW)) || b->eta.looked_up)
+                return;
+        if (e->n_pending == e->cap_pending) {
+                size_t cap = e->cap_pending ? e->cap_pending * 2 : 256;
+                uint64_t *p = realloc(e->pending, cap * sizeof(uint64_t));
+                if (!p) {
+                        estimates_annotate(d, b); /* no room to defer: now, once */
+                        return;
+                }
+                e->pending = p;
+                e->cap_pending = cap;
+        }
+        e->pending[e->n_pending++] = b->key;
+        sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
 }

@@ -15,6 +15,7 @@
 #define TURN_BUDGET    (2 * USEC_PER_MSEC) /* resolution per loop turn */
 #define TURN_FILES     256
 #define SWEEP_INTERVAL (1 * USEC_PER_SEC)
+#define ETA_NOW_NODES  2000 /* graphs up to this size get their ETA at once */
 
 /* A set of store paths (borrowed, or owned when the set says so). */
 typedef struct PathSet {
@@ -27,6 +28,7 @@ typedef struct Entry {
         Graph *g;
         bool eta_dirty;
         usec_t done_since; /* monotonic; 0 while the invocation runs */
+        usec_t eta_mono;   /* monotonic time of the last ETA computation */
         PathSet *fetched;  /* paths the invocation substituted (owned) */
         uint32_t n_fetched;
         UT_hash_handle hh;
@@ -35,6 +37,8 @@ typedef struct Entry {
 struct Graphs {
         Entry *entries;
         uint32_t n;
+        uint64_t *adds; /* keys of new builds, added to their graphs on the next turns */
+        size_t n_adds, next_add, cap_adds;
         sd_event_source *defer, *timer;
         uint64_t turns;
         usec_t longest_turn;
@@ -61,6 +65,7 @@ Graphs *graphs_free(Graphs *gs) {
         entry_free(gs, e);
         sd_event_source_disable_unref(gs->defer);
         sd_event_source_disable_unref(gs->timer);
+        free(gs->adds);
         free(gs);
         return NULL;
 }
@@ -98,10 +103,16 @@ static void path_set_free(PathSet *set) {
         }
 }
 
-static Build *node_build(Invocation *inv, const GraphNode *n) {
-        Build *b = NULL;
-        if (inv)
-                HASH_FIND(hh_drv, inv->by_drv, n->drv, strlen(n->drv), b);
+/* The invocation's build of a node: by its key (the latest build of the drv, set when it was
+ * added; a cheap lookup), else through the invocation's drv index. */
+static Build *node_build(Daemon *d, Invocation *inv, const GraphNode *n) {
+        if (!inv || !n->planned)
+                return NULL;
+        Build *b = n->build_key ? model_build_by_key(d->model, n->build_key) : NULL;
+        if (b && b->invocation == inv)
+                return b;
+        b = NULL;
+        HASH_FIND(hh_drv, inv->by_drv, n->drv, strlen(n->drv), b);
         return b;
 }
 
@@ -122,9 +133,9 @@ static const char *input_state(const GraphNode *n, PathSet *subst, PathSet *fetc
         return n->out && access(n->out, F_OK) == 0 ? "cached" : "pending";
 }
 
-static const char *node_state_with(Invocation *inv, const GraphNode *n, PathSet *subst, PathSet *fetched,
-                                   Build **ret_b) {
-        Build *b = node_build(inv, n);
+static const char *node_state_with(Daemon *d, Invocation *inv, const GraphNode *n, PathSet *subst,
+                                   PathSet *fetched, Build **ret_b) {
+        Build *b = node_build(d, inv, n);
         *ret_b = b;
         if (b) {
                 switch (b->state) {
@@ -142,8 +153,8 @@ static const char *node_state_with(Invocation *inv, const GraphNode *n, PathSet 
         return input_state(n, subst, fetched);
 }
 
-static const char *node_state(Invocation *inv, const GraphNode *n, Build **ret_b) {
-        return node_state_with(inv, n, NULL, NULL, ret_b);
+static const char *node_state(Daemon *d, Invocation *inv, const GraphNode *n, Build **ret_b) {
+        return node_state_with(d, inv, n, NULL, NULL, ret_b);
 }
 
 static bool state_finished(const char *s) {
@@ -152,20 +163,27 @@ static bool state_finished(const char *s) {
 
 /* ---- ETA ---- */
 
+/* The invocation's ETA along its critical path. Costs O(nodes): about 0.5 us each. */
 static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
         Graph *g = e->g;
-        e->eta_dirty = false;
         double *cost = calloc(MAX(g->n_nodes, 1u), sizeof(double));
         if (!cost)
                 return;
         usec_t now = now_realtime();
-        InvocationEta eta = {.known = true, .at = now, .confidence = "high"};
+        InvocationEta eta = {.known = true, .at = now};
         static const char *const levels[] = {"low", "medium", "high"};
         int level = 2;
         for (uint32_t i = 0; i < g->n_nodes; i++) {
-                Build *b = node_build(inv, g->nodes[i]);
+                Build *b = node_build(d, inv, g->nodes[i]);
                 if (!b || !build_state_is_active(b->state))
                         continue;
+                if (!b->eta.looked_up) {
+                        /* Not before every build has its own estimate (estimates.c looks queued
+                         * ones up a few at a time): half the estimates give a wrong ETA. */
+                        free(cost);
+                        e->eta_dirty = true;
+                        return;
+                }
                 eta.left++;
                 if (b->eta.samples == 0) {
                         eta.unknown++;
@@ -182,19 +200,60 @@ static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
         eta.remaining = graph_critical_path(g, cost, NULL, NULL);
         eta.confidence = levels[level];
         free(cost);
+        e->eta_dirty = false;
+        e->eta_mono = now_monotonic();
         if (memcmp(&eta, &inv->eta, sizeof(eta)) != 0) {
                 inv->eta = eta;
                 model_invocation_changed(d->model, inv);
         }
 }
 
+/* Small graphs get their ETA at once; big ones at most once per sweep interval, so a plan of
+ * thousands arriving in pieces does not cost O(nodes) per piece. */
+static void maybe_update_eta(Daemon *d, Entry *e) {
+        if (!e->eta_dirty || graph_busy(e->g))
+                return;
+        if (e->g->n_nodes > ETA_NOW_NODES && now_monotonic() - e->eta_mono < SWEEP_INTERVAL)
+                return; /* the sweep will do it */
+        Source *src = model_source_by_id(d->model, e->inv);
+        if (src)
+                update_eta(d, e, &src->invocation);
+}
+
 /* ---- scheduling ---- */
+
+static Entry *entry_get(Daemon *d, uint64_t id);
+
+/* New builds join their invocation's graph here rather than on the event path: a plan of
+ * thousands arrives in a few reads, and each addition costs a little. */
+static void add_pending(Daemon *d, usec_t deadline) {
+        Graphs *gs = d->graphs;
+        while (gs->next_add < gs->n_adds) {
+                Build *b = model_build_by_key(d->model, gs->adds[gs->next_add++]);
+                Entry *e = b && b->invocation ? entry_get(d, b->invocation->id) : NULL;
+                if (e) {
+                        int r = graph_add(e->g, b->drv, /* planned= */ true);
+                        if (r >= 0)
+                                e->g->nodes[r]->build_key = b->key;
+                        if (r < 0 && r != -ENOSPC)
+                                log_debug("graph of invocation %llu: cannot add %s: %s",
+                                          (unsigned long long) e->inv, b->drv, strerror(-r));
+                        e->eta_dirty = true;
+                }
+                if ((gs->next_add & 63) == 0 && now_monotonic() >= deadline)
+                        return;
+        }
+        gs->n_adds = gs->next_add = 0;
+}
 
 static int on_defer(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
         Graphs *gs = d->graphs;
         usec_t start = now_monotonic();
         bool more = false;
+        add_pending(d, start + TURN_BUDGET);
+        if (gs->n_adds > 0)
+                more = true;
         Entry *e, *tmp;
         HASH_ITER(hh, gs->entries, e, tmp) {
                 if (!graph_busy(e->g))
@@ -208,10 +267,11 @@ static int on_defer(sd_event_source *s, void *userdata) {
                         more = true;
                         continue;
                 }
+                if (gs->n_adds > 0)
+                        continue; /* more builds to add: not resolved yet */
                 /* Resolved: an ETA right away, not at the next sweep. */
-                Source *src = model_source_by_id(d->model, e->inv);
-                if (src)
-                        update_eta(d, e, &src->invocation);
+                e->eta_dirty = true;
+                maybe_update_eta(d, e);
         }
         usec_t took = now_monotonic() - start;
         gs->turns++;
@@ -231,6 +291,7 @@ static void arm_timer(Graphs *gs) {
 
 /* Once a second: ETAs of graphs that changed, and expiry of finished invocations' graphs. */
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        usec_t start = now_monotonic();
         Daemon *d = userdata;
         Graphs *gs = d->graphs;
         usec_t now = now_monotonic();
@@ -249,11 +310,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 }
                 /* Running builds' remaining times shrink by themselves: recompute while any run. */
-                if (!graph_busy(e->g) && (e->eta_dirty || !inv->done))
+                /* Between changes a running invocation's ETA counts down by itself (from
+                 * `at`); it is recomputed when builds start or end. */
+                if (!graph_busy(e->g) && e->eta_dirty)
                         update_eta(d, e, inv);
         }
         if (gs->n > 0)
                 arm_timer(gs);
+        gs->longest_turn = MAX(gs->longest_turn, now_monotonic() - start);
         return 0;
 }
 
@@ -274,35 +338,45 @@ int graphs_new(Daemon *d, Graphs **ret) {
         return 0;
 }
 
+static Entry *entry_get(Daemon *d, uint64_t id) {
+        Graphs *gs = d->graphs;
+        Entry *e = entry_find(gs, id);
+        if (e)
+                return e;
+        e = calloc(1, sizeof(*e));
+        if (!e || graph_new(d->config.model.store_dir, d->config.graph_max_nodes, &e->g) < 0) {
+                free(e);
+                return NULL;
+        }
+        e->inv = id;
+        HASH_ADD(hh, gs->entries, inv, sizeof(e->inv), e);
+        gs->n++;
+        arm_timer(gs);
+        return e;
+}
+
 void graphs_build_changed(Daemon *d, Build *b, unsigned kinds) {
         Graphs *gs = d->graphs;
         if (!gs || !b->invocation)
                 return;
-        uint64_t id = b->invocation->id;
-        Entry *e = entry_find(gs, id);
-        if (!e && !(kinds & (1u << CHANGE_NEW)))
-                return;
-        if (!e) {
-                e = calloc(1, sizeof(*e));
-                if (!e || graph_new(d->config.model.store_dir, d->config.graph_max_nodes, &e->g) < 0) {
-                        free(e);
-                        return;
-                }
-                e->inv = id;
-                HASH_ADD(hh, gs->entries, inv, sizeof(e->inv), e);
-                gs->n++;
-        }
         if (kinds & (1u << CHANGE_NEW)) {
-                int r = graph_add(e->g, b->drv, /* planned= */ true);
-                if (r < 0 && r != -ENOSPC)
-                        log_debug("graph of invocation %llu: cannot add %s: %s", (unsigned long long) id,
-                                  b->drv, strerror(-r));
-                if (graph_busy(e->g))
-                        sd_event_source_set_enabled(gs->defer, SD_EVENT_ONESHOT);
+                if (gs->n_adds == gs->cap_adds) {
+                        size_t cap = gs->cap_adds ? gs->cap_adds * 2 : 256;
+                        uint64_t *a = realloc(gs->adds, cap * sizeof(uint64_t));
+                        if (!a)
+                                return; /* out of memory: this build stays out of its graph */
+                        gs->adds = a;
+                        gs->cap_adds = cap;
+                }
+                gs->adds[gs->n_adds++] = b->key;
+                sd_event_source_set_enabled(gs->defer, SD_EVENT_ONESHOT);
+                return;
         }
-        if (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED) | (1u << CHANGE_FINISHED)))
+        Entry *e = entry_find(gs, b->invocation->id);
+        if (e && (kinds & ((1u << CHANGE_STARTED) | (1u << CHANGE_FINISHED)))) {
                 e->eta_dirty = true;
-        arm_timer(gs);
+                arm_timer(gs);
+        }
 }
 
 /* ---- JSON ---- */
@@ -326,10 +400,10 @@ static bool *input_flags(const Graph *g) {
         return is_input;
 }
 
-static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, bool root, PathSet *subst,
-                        PathSet *fetched) {
+static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphNode *n, bool root,
+                        PathSet *subst, PathSet *fetched) {
         Build *b;
-        const char *state = node_state_with(inv, n, subst, fetched, &b);
+        const char *state = node_state_with(d, inv, n, subst, fetched, &b);
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
@@ -352,7 +426,7 @@ static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, boo
                 const GraphNode *in = g->nodes[n->inputs[k]];
                 cJSON_AddItemToArray(inputs, cJSON_CreateString(in->drv));
                 Build *ib;
-                if (waiting && !state_finished(node_state_with(inv, in, subst, fetched, &ib)))
+                if (waiting && !state_finished(node_state_with(d, inv, in, subst, fetched, &ib)))
                         cJSON_AddItemToArray(blocked, cJSON_CreateString(in->drv));
         }
         if (n->error)
@@ -366,7 +440,8 @@ static cJSON *node_json(Invocation *inv, const Graph *g, const GraphNode *n, boo
         return o;
 }
 
-cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const char **ret_error) {
+cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
+                        const char **ret_error) {
         Entry *e = d->graphs ? entry_find(d->graphs, inv->id) : NULL;
         Graph *g = graph_of(d, inv, ret_error);
         if (!g)
@@ -401,8 +476,9 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
         if (!o)
                 return NULL;
         PathSet *subst = substituting_paths(inv);
+        uint32_t listed = 0, omitted = 0;
         cJSON_AddNumberToObject(o, "invocation", (double) inv->id);
-        cJSON_AddBoolToObject(o, "complete", !graph_busy(g));
+        cJSON_AddBoolToObject(o, "complete", !graph_busy(g) && d->graphs->n_adds == 0);
         cJSON_AddBoolToObject(o, "truncated", g->truncated);
         cJSON *roots = cJSON_AddArrayToObject(o, "roots");
         cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
@@ -413,7 +489,12 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
                 bool is_root = root >= 0 ? (int) i == root : n->planned && !is_input[i];
                 if (is_root)
                         cJSON_AddItemToArray(roots, cJSON_CreateString(n->drv));
-                cJSON *nj = node_json(inv, g, n, n->planned && !is_input[i], subst, e->fetched);
+                if (listed >= limit) {
+                        omitted++;
+                        continue;
+                }
+                listed++;
+                cJSON *nj = node_json(d, inv, g, n, n->planned && !is_input[i], subst, e->fetched);
                 if (!nj || !cJSON_AddItemToArray(nodes, nj)) {
                         cJSON_Delete(nj);
                         cJSON_Delete(o);
@@ -422,7 +503,8 @@ cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const 
                 }
         }
         path_set_free(subst);
-        if (cJSON_GetArraySize(o) < 5) {
+        cJSON_AddNumberToObject(o, "omitted", omitted);
+        if (cJSON_GetArraySize(o) < 6) {
                 cJSON_Delete(o);
                 return NULL;
         }
@@ -497,7 +579,7 @@ cJSON *graphs_why_json(Daemon *d, Invocation *inv, const char *drv, const char *
                 Build *b;
                 cJSON_AddStringToObject(step, "drv", g->nodes[v]->drv);
                 cJSON_AddStringToObject(step, "name", g->nodes[v]->name);
-                cJSON_AddStringToObject(step, "state", node_state(inv, g->nodes[v], &b));
+                cJSON_AddStringToObject(step, "state", node_state(d, inv, g->nodes[v], &b));
         }
         return o;
 }
@@ -527,8 +609,12 @@ cJSON *graphs_status_json(Daemon *d) {
 }
 
 void graphs_substitution_done(Daemon *d, const Substitution *x) {
-        Entry *e = d->graphs ? entry_find(d->graphs, x->invocation) : NULL;
-        if (!e || !x->succeeded || e->n_fetched >= d->config.graph_max_nodes)
+        if (!d->graphs || !x->succeeded)
+                return;
+        /* The invocation's builds may not have joined their graph yet (that happens on idle
+         * turns): the entry is made now, so the fetch is not missed. */
+        Entry *e = entry_get(d, x->invocation);
+        if (!e || e->n_fetched >= d->config.graph_max_nodes)
                 return;
         PathSet *p = NULL;
         HASH_FIND_STR(e->fetched, x->path, p);
@@ -543,4 +629,13 @@ void graphs_substitution_done(Daemon *d, const Substitution *x) {
         p->path = path;
         HASH_ADD_KEYPTR(hh, e->fetched, p->path, strlen(p->path), p);
         e->n_fetched++;
+}
+
+void graphs_estimates_ready(Daemon *d) {
+        Graphs *gs = d->graphs;
+        Entry *e, *tmp;
+        if (!gs)
+                return;
+        HASH_ITER(hh, gs->entries, e, tmp)
+        maybe_update_eta(d, e);
 }

@@ -16,12 +16,17 @@ Graphs *graphs_free(Graphs *gs);
 /* A build appeared or changed (kinds: ChangeKind bits). */
 void graphs_build_changed(Daemon *d, Build *b, unsigned kinds);
 
+/* Every queued build has its ETA looked up: invocation ETAs waiting for that are computed. */
+void graphs_estimates_ready(Daemon *d);
+
 /* A substitution of the invocation ended: its input node shows as fetched ("done"). */
 void graphs_substitution_done(Daemon *d, const Substitution *x);
 
 /* The "deps" result for an invocation; root_drv (optional) restricts it to what that
- * derivation needs. NULL with *ret_error when there is no graph. */
-cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, const char **ret_error);
+ * derivation needs; at most limit nodes are listed (the rest counted in "omitted"). NULL with *ret_error
+ * when there is no graph. */
+cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
+                        const char **ret_error);
 /* The chain of derivations from a requested root of the invocation down to drv. */
 cJSON *graphs_why_json(Daemon *d, Invocation *inv, const char *drv, const char **ret_error);
 /* Counters for status. */

@@ -405,11 +405,11 @@ static void daemon_done(Daemon *d) {
         if (d->control_fd >= 0)
                 close(d->control_fd);
         d->graphs = graphs_free(d->graphs);
+        d->estimates = estimates_free(d->estimates);
         d->queries = query_worker_stop(d->queries);
         sd_event_unref(d->event);
         /* After the loop: the last finished builds were queued by the final flush. */
         d->history = history_writer_stop(d->history);
-        d->estimates = estimates_free(d->estimates);
         model_free(d->model);
         config_done(&d->config);
 }
@@ -458,7 +458,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot set up dependency graphs: %m");
                 goto finish;
         }
-        if ((r = estimates_new(&d.estimates)) < 0 ||
+        if ((r = estimates_new(&d, &d.estimates)) < 0 ||
             (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");
                 goto finish;

@@ -95,9 +95,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
             b->state == BUILD_RUNNING)
                 sampler_kick(d->sampler);
         /* History: an estimate when a build appears or starts, a row when it ends. */
-        if (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED) | (1u << CHANGE_CHANGED)) &&
-            !build_state_is_final(b->state))
-                estimates_annotate(d, b);
+        estimates_request(d, b, kinds);
         if (kinds & (1u << CHANGE_FINISHED))
                 history_writer_record(d->history, b);
         graphs_build_changed(d, b, kinds);

@@ -25,6 +25,7 @@
 #define OWNER_DEPTH_MAX   256
 #define RELEASE_TRIES_MAX 50
 #define CMDLINE_MAX       4096
+#define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
 
@@ -133,6 +134,7 @@ static void tracked_free(Tracked *t) {
                 return;
         cg_group_done(&t->group);
         procs_free(t->procs, t->n_procs);
+        procs_free(t->next_procs, t->n_next);
         free(t->drv);
         free(t);
 }
@@ -191,51 +193,69 @@ static void read_cmdline(Sampler *s, TrackedProc *p) {
         p->cmdline = buf;
 }
 
-/* The processes of t in this sample, with per-process rates against the previous one. */
-static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
-        uint32_t n = 0, cap = 8;
-        TrackedProc *procs = malloc(cap * sizeof(TrackedProc));
-        if (!procs)
-                return -ENOMEM;
+/* Adds e to the processes its build has in this sample. */
+static int gather_one(Sampler *s, Tracked *t, const ProcEntry *e) {
+        if (t->n_next == t->cap_next) {
+                uint32_t cap = t->cap_next ? t->cap_next * 2 : 8;
+                TrackedProc *grown = realloc(t->next_procs, cap * sizeof(TrackedProc));
+                if (!grown)
+                        return -ENOMEM;
+                t->next_procs = grown;
+                t->cap_next = cap;
+        }
+        TrackedProc *p = &t->next_procs[t->n_next++];
+        *p = (TrackedProc){.st = e->st};
+        /* A process's owner is looked up once (builders do not change user), and its I/O
+         * counters again only when it ran since the last sample (or every IO_REFRESH
+         * samples): thousands of sleeping processes then cost one stat read each. */
+        TrackedProc *old = (TrackedProc *) find_proc(t->procs, t->n_procs, e->st.pid);
+        bool known = old && old->st.starttime == e->st.starttime;
+        if (known) {
+                p->uid = old->uid;
+                p->io_read = old->io_read;
+                p->io_write = old->io_write;
+                p->cmdline = TAKE_PTR(old->cmdline);
+        } else {
+                (void) procfs_read_uid(s->cfg.proc_root, e->st.pid, &p->uid);
+                read_cmdline(s, p);
+                t->new_procs = true;
+        }
+        bool ran = !known || old->st.utime + old->st.stime != e->st.utime + e->st.stime;
+        ProcIo io;
+        if ((ran || s->stats.ticks % IO_REFRESH == 0) &&
+            procfs_read_io(s->cfg.proc_root, e->st.pid, &io) == 0) {
+                p->io_read = io.read_bytes;
+                p->io_write = io.write_bytes;
+        }
+        return 0;
+}
+
+/* One pass over the table hands every process to its build (resolving owners is cheap
+ * once a chain is known): the cost is per process, not per process and build. */
+static void gather(Sampler *s) {
+        for (Tracked *t = s->tracked; t; t = t->next) {
+                t->n_next = 0;
+                t->new_procs = false;
+                t->gather_failed = false;
+        }
         for (size_t i = 0; i < s->table.n; i++) {
                 ProcEntry *e = &s->table.entries[i];
-                if (resolve_owner(s, e) != t)
-                        continue;
-                if (n == cap) {
-                        TrackedProc *grown = realloc(procs, cap * 2 * sizeof(TrackedProc));
-                        if (!grown) {
-                                procs_free(procs, n);
-                                return -ENOMEM;
-                        }
-                        procs = grown;
-                        cap *= 2;
-                }
-                TrackedProc *p = &procs[n++];
-                *p = (TrackedProc){.st = e->st};
-                /* A process's owner is looked up once (builders do not change user), and its
-                 * I/O counters again only when it ran since the last sample (or every
-                 * IO_REFRESH samples): thousands of sleeping processes then cost one stat
-                 * read each. */
-                TrackedProc *old = (TrackedProc *) find_proc(t->procs, t->n_procs, e->st.pid);
-                bool known = old && old->st.starttime == e->st.starttime;
-                if (known) {
-                        p->uid = old->uid;
-                        p->io_read = old->io_read;
-                        p->io_write = old->io_write;
-                        p->cmdline = TAKE_PTR(old->cmdline);
-                } else {
-                        (void) procfs_read_uid(s->cfg.proc_root, e->st.pid, &p->uid);
-                        read_cmdline(s, p);
-                        t->new_procs = true;
-                }
-                bool ran = !known || old->st.utime + old->st.stime != e->st.utime + e->st.stime;
-                ProcIo io;
-                if ((ran || s->stats.ticks % IO_REFRESH == 0) &&
-                    procfs_read_io(s->cfg.proc_root, e->st.pid, &io) == 0) {
-                        p->io_read = io.read_bytes;
-                        p->io_write = io.write_bytes;
-                }
+                Tracked *t = resolve_owner(s, e);
+                if (t && t->seen && !t->gather_failed && gather_one(s, t, e) < 0)
+                        t->gather_failed = true;
         }
+}
+
+/* The processes of t in this sample, with per-process rates against the previous one. */
+static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
+        if (t->gather_failed) {
+                for (uint32_t i = 0; i < t->n_next; i++)
+                        free(t->next_procs[i].cmdline);
+                t->n_next = 0;
+                return -ENOMEM;
+        }
+        TrackedProc *procs = t->next_procs;
+        uint32_t n = t->n_next;
         qsort(procs, n, sizeof(TrackedProc), cmp_proc);
 
         /* Rates, and what processes that exited since the last sample had used. */
@@ -257,9 +277,17 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
                 t->io_read_dead += old->io_read;
                 t->io_write_dead += old->io_write;
         }
-        procs_free(t->procs, t->n_procs);
+        /* Swap: this sample's array becomes current, the old one is reused next time. */
+        for (uint32_t i = 0; i < t->n_procs; i++)
+                free(t->procs[i].cmdline);
+        TrackedProc *old_arr = t->procs;
+        uint32_t old_cap = t->cap_procs;
         t->procs = procs;
         t->n_procs = n;
+        t->cap_procs = t->cap_next;
+        t->next_procs = old_arr;
+        t->cap_next = old_cap;
+        t->n_next = 0;
         return 0;
 }
 
@@ -275,7 +303,6 @@ static void apply_nice(Tracked *t) {
 
 static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
-        t->new_procs = false;
         if (collect_procs(s, t, dt) < 0)
                 return;
         /* Only processes new since the last sample can be outside the group (children of
@@ -304,7 +331,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t user = 0, sys = 0;
         CgUsage cu = {};
         if (t->has_group)
-                (void) cg_group_usage(&t->group, &cu);
+                (void) cg_group_usage(&t->group, /* full= */ s->stats.ticks % FULL_EVERY == 0, &cu);
         if (cu.has_cpu) {
                 user = cu.cpu_user + t->cpu_base;
                 sys = cu.cpu_system;
@@ -368,7 +395,7 @@ static void finish_tracked(Sampler *s, Tracked *t) {
         Build *b = model_build_by_key(s->d->model, t->key);
         if (b && t->has_group) {
                 CgUsage cu;
-                if (cg_group_usage(&t->group, &cu) == 0 && cu.has_oom && cu.oom_kills > 0)
+                if (cg_group_usage(&t->group, /* full= */ true, &cu) == 0 && cu.has_oom && cu.oom_kills > 0)
                         model_build_oom_killed(s->d->model, b);
         }
         HASH_DELETE(hh, s->by_builder, t);
@@ -447,6 +474,7 @@ void sampler_run(Sampler *s) {
                         if (t)
                                 t->seen = true;
                 }
+                gather(s);
                 for (Tracked *t = s->tracked; t; t = t->next) {
                         Build *b = t->seen ? model_build_by_key(m, t->key) : NULL;
                         if (b) {
@@ -553,6 +581,8 @@ Sampler *sampler_free(Sampler *s) {
                 (void) adopt_release(s, t);
                 tracked_free(t);
         }
+        if (s->cgroups)
+                adopt_remove_root(&s->host, s->cfg.cgroup_root);
         HASH_CLEAR(hh, s->table.by_pid);
         free(s->table.entries);
         discovery_free(s->dsc);

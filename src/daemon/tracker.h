@@ -35,8 +35,11 @@ struct Tracked {
         bool adopt_failed;
         usec_t cpu_base; /* CPU time of its processes before they entered our group */
 
-        TrackedProc *procs;
-        uint32_t n_procs;
+        TrackedProc *procs; /* sorted by pid */
+        uint32_t n_procs, cap_procs;
+        TrackedProc *next_procs; /* being gathered for this sample */
+        uint32_t n_next, cap_next;
+        bool gather_failed;
         bool new_procs; /* this sample found processes the last one did not have */
 
         /* figures between samples */
@@ -134,3 +137,5 @@ void adopt_stragglers(Sampler *s, Tracked *t);
 int adopt_release(Sampler *s, Tracked *t);
 /* Removes empty groups left by an earlier run under our root. */
 void adopt_cleanup_stale(const CgHost *h, const char *root);
+/* Removes our root itself where it is empty (at exit). */
+void adopt_remove_root(const CgHost *h, const char *root);

@@ -606,14 +606,48 @@ static int read_u64(const char *dir, const char *name, uint64_t *ret) {
         return 0;
 }
 
-int cg_group_usage(const CgGroup *g, CgUsage *ret) {
+/* Files a group may lack (v2 controllers absent on a hybrid host): once a read says
+ * ENOENT, it is not tried again for this group. */
+enum {
+        ABSENT_MEMORY_CURRENT = 1u << 0,
+        ABSENT_MEMORY_PEAK = 1u << 1,
+        ABSENT_IO_STAT = 1u << 2,
+        ABSENT_CPU_STAT = 1u << 3,
+};
+
+static int read_opt(CgGroup *g, unsigned bit, const char *dir, const char *name, char *buf, size_t size,
+                    size_t *ret_len) {
+        if (g->absent & bit)
+                return -ENOENT;
+        int r = read_at(dir, name, buf, size, ret_len);
+        if (r == -ENOENT && dir)
+                g->absent |= bit;
+        return r;
+}
+
+static int read_opt_u64(CgGroup *g, unsigned bit, const char *dir, const char *name, uint64_t *ret) {
+        char buf[64];
+        size_t len;
+        int r = read_opt(g, bit, dir, name, buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        char *e;
+        errno = 0;
+        unsigned long long v = strtoull(buf, &e, 10);
+        if (errno || e == buf || buf[0] == '-')
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
         CgUsage u = {};
         char buf[4096];
         size_t len;
         uint64_t a, b;
 
         /* CPU: v2 cpu.stat exists in every non-root v2 group; else v1 cpuacct. */
-        if (read_at(g->v2, "cpu.stat", buf, sizeof(buf), &len) == 0 &&
+        if (read_opt(g, ABSENT_CPU_STAT, g->v2, "cpu.stat", buf, sizeof(buf), &len) == 0 &&
             cg_parse_keyed(buf, len, "user_usec", &a) == 0 &&
             cg_parse_keyed(buf, len, "system_usec", &b) == 0) {
                 u.has_cpu = true;
@@ -626,26 +660,27 @@ int cg_group_usage(const CgGroup *g, CgUsage *ret) {
                 u.cpu_system = b / 1000;
         }
 
-        /* Memory: v2 where the group has the controller, else v1. */
-        if (read_u64(g->v2, "memory.current", &a) == 0) {
+        /* Memory: v2 where the group has the controller, else v1. The peak and the OOM
+         * killer's count only when full (they change rarely; the final look is full). */
+        if (read_opt_u64(g, ABSENT_MEMORY_CURRENT, g->v2, "memory.current", &a) == 0) {
                 u.has_mem = true;
                 u.mem_current = a;
-                if (read_u64(g->v2, "memory.peak", &b) == 0)
+                if (full && read_opt_u64(g, ABSENT_MEMORY_PEAK, g->v2, "memory.peak", &b) == 0)
                         u.has_peak = true, u.mem_peak = b;
-                if (read_at(g->v2, "memory.events", buf, sizeof(buf), &len) == 0 &&
+                if (full && read_at(g->v2, "memory.events", buf, sizeof(buf), &len) == 0 &&
                     cg_parse_keyed(buf, len, "oom_kill", &a) == 0)
                         u.has_oom = true, u.oom_kills = a;
         } else if (read_u64(g->v1[CG_MEMORY], "memory.usage_in_bytes", &a) == 0) {
                 u.has_mem = true;
                 u.mem_current = a;
-                if (read_u64(g->v1[CG_MEMORY], "memory.max_usage_in_bytes", &b) == 0)
+                if (full && read_u64(g->v1[CG_MEMORY], "memory.max_usage_in_bytes", &b) == 0)
                         u.has_peak = true, u.mem_peak = b;
-                if (read_at(g->v1[CG_MEMORY], "memory.oom_control", buf, sizeof(buf), &len) == 0 &&
+                if (full && read_at(g->v1[CG_MEMORY], "memory.oom_control", buf, sizeof(buf), &len) == 0 &&
                     cg_parse_keyed(buf, len, "oom_kill", &a) == 0)
                         u.has_oom = true, u.oom_kills = a;
         }
 
-        if (read_at(g->v2, "io.stat", buf, sizeof(buf), &len) == 0 &&
+        if (read_opt(g, ABSENT_IO_STAT, g->v2, "io.stat", buf, sizeof(buf), &len) == 0 &&
             cg_parse_io_stat(buf, len, &u.io_read, &u.io_write) == 0)
                 u.has_io = true;
 

@@ -63,7 +63,8 @@ void cg_proc_paths_done(CgProcPaths *p);
 typedef struct CgGroup {
         char *v2;
         char *v1[_CG_CONTROLLER_MAX];
-        bool owned; /* created by us: removed when the build ends */
+        bool owned;      /* created by us: removed when the build ends */
+        unsigned absent; /* files found missing (see cg_group_usage) */
 } CgGroup;
 
 /* The group at path rel (e.g. "/nix-analytics/build-12") in every hierarchy of h. create:
@@ -97,7 +98,9 @@ typedef struct CgUsage {
         CgFreeze freeze;
 } CgUsage;
 
-int cg_group_usage(const CgGroup *g, CgUsage *ret);
+/* The group's figures. full: also the memory peak and the OOM killer's count (which
+ * change rarely and cost reads); files found missing are not tried again (g->absent). */
+int cg_group_usage(CgGroup *g, bool full, CgUsage *ret);
 
 /* Actions. mechanism: a static string naming what was written ("cgroup-v2 cgroup.freeze"). */
 int cg_group_freeze(const CgGroup *g, bool freeze, const char **ret_mechanism);

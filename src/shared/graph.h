@@ -24,8 +24,9 @@ typedef struct GraphNode {
         bool parsed;   /* .drv read (outputs checked) */
         bool expanded; /* inputs known (planned nodes) */
         bool queued;
-        int8_t outputs; /* -1 unknown, 0 some missing, 1 all present */
-        int error;      /* why the .drv could not be read (-errno), 0 none */
+        int8_t outputs;     /* -1 unknown, 0 some missing, 1 all present */
+        int error;          /* why the .drv could not be read (-errno), 0 none */
+        uint64_t build_key; /* for the daemon: the invocation's build of it, 0 none */
         UT_hash_handle hh;
 } GraphNode;
 

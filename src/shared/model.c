@@ -130,6 +130,10 @@ void model_invocation_changed(Model *m, Invocation *inv) {
         invocation_mark(m, inv, CHANGE_CHANGED);
 }
 
+void model_build_changed(Model *m, Build *b) {
+        build_mark(m, b, CHANGE_CHANGED);
+}
+
 bool model_has_changes(Model *m) {
         return m->dirty_builds || m->dirty_invocations || m->dirty_sources || m->substitutions;
 }

@@ -82,6 +82,7 @@ typedef struct BuildUsage {
 /* How long a build should take, from the history of its pname (daemon: estimates.c).
  * Unknown while samples == 0. */
 typedef struct BuildEta {
+        bool looked_up; /* history was asked (samples 0 then: nothing found) */
         uint32_t samples;
         double expected;        /* seconds, start to end */
         const char *confidence; /* static: "high", "medium", "low" */
@@ -284,8 +285,10 @@ typedef struct ModelChangeHandler {
         void (*substitution)(void *userdata, const Substitution *s);
 } ModelChangeHandler;
 
-/* Something a view computes about an invocation changed (its ETA): report it as changed. */
+/* Something a view computes about an invocation or a build changed (an ETA): report it as
+ * changed. */
 void model_invocation_changed(Model *m, Invocation *inv);
+void model_build_changed(Model *m, Build *b);
 
 bool model_has_changes(Model *m);
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata);

@@ -11,12 +11,19 @@ nix_setup
 ACTOR=na-e2e-actor
 source "$E2E_DIR/lib-proc.sh"
 
+# A second user, member of the group the daemon is told to trust (--admin-group).
+ADMIN=na-e2e-admin ADMINS=na-e2e-admins
+getent group "$ADMINS" >/dev/null || groupadd --system "$ADMINS" || die "cannot create group $ADMINS"
+id "$ADMIN" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin -G "$ADMINS" "$ADMIN" ||
+	die "cannot create user $ADMIN"
+id -nG "$ADMIN" | grep -qw "$ADMINS" || usermod -aG "$ADMINS" "$ADMIN"
+
 if [[ $MODE == cgroup ]]; then
 	[[ -d /sys/fs/cgroup ]] || skip "no /sys/fs/cgroup on this machine"
-	start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5
+	start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5 --admin-group "$ADMINS"
 	WANT_CONTROL=cgroup
 else
-	start_daemon --no-cgroups --sample-interval 0.5
+	start_daemon --no-cgroups --sample-interval 0.5 --admin-group "$ADMINS"
 	WANT_CONTROL=signals
 fi
 
@@ -82,6 +89,19 @@ sys.exit(1)
 PY
 assert_eq "a subscriber receives processes events for act-b" 0 "$?"
 assert_match "the event lists act-b's processes and figures" '^got [0-9]+ [1-9][0-9]* [1-9]' "$(cat "$T/sub.out")"
+
+ctl_ok GB get-build act-a
+assert_json "get-build carries the processes of a running build" "$GB" ".processes.builder == $BUILDER_A"
+ctl_ok SNAP snapshot
+assert_json "snapshot carries both builds' processes" "$SNAP" \
+	"any(.processes[]; .builder == $BUILDER_A) and any(.processes[]; .builder == $BUILDER_B)"
+if [[ $MODE == cgroup ]]; then
+	assert_json "status shows the sampler and the host's layout" "$(ctl status)" \
+		'.sampler.builds >= 2 and (.sampler.cgroups | IN("v2", "hybrid", "v1"))'
+else
+	assert_json "status shows the sampler, cgroups disabled" "$(ctl status)" \
+		'.sampler.builds >= 2 and .sampler.cgroups == "disabled"'
+fi
 
 cpu_of() { field "$1" '(.usage.cpu_user + .usage.cpu_system)'; }
 
@@ -162,6 +182,48 @@ assert_eq "act-b still runs" running "$(field act-b .state)"
 out=$(runuser -u "$ACTOR" -- "$NA_CTL" -s "$SOCKDIR" ps --json act-b 2>&1)
 assert_json "$ACTOR may read act-b's processes" "$out" ".builder == $BUILDER_B"
 assert_true "the daemon logged the refusal" grep -q "refused kill on build .* for $ACTOR" "$T/daemon.log"
+out=$(runuser -u "$ADMIN" -- "$NA_CTL" -s "$SOCKDIR" nice act-b 0 2>&1)
+assert_eq "a member of the admin group may act on root's build (nice act-b 0)" 0 "$?"
+assert_json "the answer says what was done" "$out" '.action == "nice" and .nice == 0'
+assert_true "the daemon logged who asked" grep -q "nice on build .* asked by $ADMIN" "$T/daemon.log"
+
+# --- bad requests get precise errors; the daemon lives on ---
+python3 - "$SOCKDIR/control.sock" >"$T/bad.out" 2>&1 <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+cases = [
+    ({"cmd": "nice", "args": {"build": "act-b", "nice": 99}}, "bad-request"),
+    ({"cmd": "nice", "args": {"build": "act-b", "nice": "x"}}, "bad-request"),
+    ({"cmd": "cpu-limit", "args": {"build": "act-b", "cores": "abc"}}, "bad-request"),
+    ({"cmd": "cpu-limit", "args": {"build": "act-b", "cores": -1}}, "bad-request"),
+    ({"cmd": "cpu-limit", "args": {"build": "act-b"}}, "bad-request"),
+    ({"cmd": "mem-limit", "args": {"build": "act-b", "bytes": "1K"}}, "bad-request"),
+    ({"cmd": "mem-limit", "args": {"build": "act-b", "bytes": 1.5e30}}, "bad-request"),
+    ({"cmd": "mem-limit", "args": {"build": "act-b", "bytes": [1]}}, "bad-request"),
+    ({"cmd": "kill", "args": {"build": "no-such-build"}}, "not-found"),
+    ({"cmd": "kill", "args": {}}, "bad-request"),
+    ({"cmd": "get-processes", "args": {"build": 123456}}, "not-found"),
+]
+bad = 0
+for i, (req, want) in enumerate(cases):
+    req["id"] = i
+    f.write((json.dumps(req) + "\n").encode()); f.flush()
+    got = json.loads(f.readline())
+    code = got.get("error", {}).get("code")
+    if code != want:
+        bad += 1
+        print("FAIL", req, "->", got)
+    else:
+        print("ok", req["cmd"], code, got["error"]["message"])
+sys.exit(1 if bad else 0)
+PY
+rc=$?
+((rc == 0)) || cat "$T/bad.out" >&2
+assert_eq "malformed action requests get precise errors" 0 "$rc"
+assert_contains "the niceness error says the range" "from -20 to 19" "$(cat "$T/bad.out")"
+assert_eq "act-b untouched by them" running "$(field act-b .state)"
 
 # --- kill ---
 ctl_ok KI kill act-a
@@ -179,6 +241,8 @@ assert_true "act-a's builder is gone" gone
 LB3=$(field act-b .log_lines)
 sleep 1.5
 assert_ge "act-b carries on after the kill" $((LB3 + 2)) "$(field act-b .log_lines)"
+out=$(ctl freeze act-a 2>&1)
+assert_contains "acting on a killed build: not-running" "not-running" "$out"
 
 # --- the end: Nix's own verdict ---
 wait_for 60 "nix-build ends (act-b finishes)" nix_done

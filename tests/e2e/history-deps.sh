@@ -43,6 +43,12 @@ ctl_ok G deps --invocation "$INV"
 printf '%s\n' "$G" >"$T/deps.json"
 
 assert_eq "deps: exactly the graph's derivations" "$EXPECTED" "$(jq -r '.nodes[].drv' <<<"$G" | sort)"
+assert_eq "deps: nothing omitted" 0 "$(jq .omitted <<<"$G")"
+ctl_ok L deps --invocation "$INV" --limit 3
+assert_json "deps --limit 3: 3 nodes listed, 5 omitted, roots complete" "$L" \
+	'(.nodes | length) == 3 and .omitted == 5 and (.roots | length) == 2'
+ctl deps --invocation "$INV" --limit 0 >/dev/null 2>&1
+assert_eq "deps --limit 0 is refused" 1 "$?"
 for d in $EXPECTED; do
 	want=$(nix-store -q --references "$d" | grep '\.drv$' | sort)
 	got=$(jq -r --arg d "$d" '.nodes[] | select(.drv == $d) | .inputs[]' <<<"$G" | sort)

@@ -83,6 +83,14 @@ start_daemon
 ctl_ok H get-history
 assert_eq "after a restart: the same 5 rows" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
 assert_json "after a restart: status shows the stored rows" "$(ctl status)" '.history.state == "ok" and .history.rows == 5'
+# SIGKILL: what was committed stays, nothing is written twice.
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+start_daemon
+ctl_ok H get-history
+assert_eq "after SIGKILL and a restart: the same 5 rows" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
+
 
 # eta_of N NAME: the ETA object a watch of run N saw for NAME when it started.
 eta_of() {
@@ -134,3 +142,36 @@ assert_json "history: one substitution row, from the file cache, succeeded" "$H"
 	".total == 1 and .builds[0].kind == \"substitution\" and .builds[0].drv == \"$OUT\" and .builds[0].state == \"succeeded\" and .builds[0].machine == \"file://$T/cache\" and .builds[0].duration >= 0"
 ctl_ok S stats
 assert_json "stats count builds only by default" "$S" '.totals.builds == 15'
+ctl_ok S stats --kind substitution
+assert_json "stats --kind substitution: the one substitution" "$S" '.totals.builds == 1 and .totals.succeeded == 1'
+ctl_ok H get-history --kind build --name 'hist-subst'
+assert_eq "get-history --kind build: no build of hist-subst was recorded" 0 "$(jq .total <<<"$H")"
+
+# ---- what a build cost reaches its row (sampled by the daemon while it ran) ----
+nix-build "$E2E_DIR/nix/history-cpu.nix" --argstr nonce "$NONCE-cpu" --no-out-link --log-format internal-json -v 2>&1 |
+	ctl ingest >/dev/null 2>>"$T/cpu.err"
+cpu_row() { ctl get-history --name hist-cpu 2>/dev/null | jq -e '.total == 1' >/dev/null; }
+wait_for 10 "hist-cpu reaches history" cpu_row
+ctl_ok H get-history --name hist-cpu
+assert_json "hist-cpu's row carries its CPU time (a busy 3 s builder: over 1 s of CPU)" "$H" \
+	'.builds[0].usage != null and (.builds[0].usage.cpu_user + .builds[0].usage.cpu_system) > 1'
+
+# ---- retention: by age and by row count, applied when the daemon opens the database ----
+stop_daemon
+ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM builds').fetchone()[0])" "$T/history.db")
+python3 - "$T/history.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
+          " ('/nix/store/00000000000000000000000000000000-ancient.drv', 'ancient', 'ancient', 'succeeded',"
+          " 1500000000000000, 1500000001000000)")
+c.commit()
+PY
+NEWEST=$(python3 -c "import sqlite3,sys; print('\n'.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute('SELECT name FROM builds ORDER BY finished DESC, id DESC LIMIT 5')))" "$T/history.db")
+start_daemon --history-max-age 30 --history-max-rows 5
+pruned() { ctl status 2>/dev/null | jq -e '.history.rows == 5' >/dev/null; }
+wait_for 20 "retention leaves 5 rows" pruned
+assert_json "status: the rows deleted by retention are counted" "$(ctl status)" ".history.pruned == $((ROWS + 1 - 5))"
+ctl_ok H get-history
+assert_eq "the 5 newest rows are kept (the 2017 one went by age, the rest by count)" "$NEWEST" \
+	"$(jq -r '.builds[].name' <<<"$H")"

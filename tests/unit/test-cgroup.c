@@ -183,7 +183,7 @@ static void test_hybrid_group(void **state) {
         test_write_file(g.v1[CG_CPU], "cpu.shares", "1024\n", (size_t) -1);
 
         CgUsage u;
-        assert_int_equal(cg_group_usage(&g, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_true(u.has_cpu);
         assert_int_equal(u.cpu_user, 2000);
         assert_int_equal(u.cpu_system, 1000);
@@ -262,7 +262,7 @@ static void test_v2_group(void **state) {
         test_write_file(g.v2, "cpu.max", "max 100000\n", (size_t) -1);
         test_write_file(g.v2, "cpu.weight", "100\n", (size_t) -1);
         CgUsage u;
-        assert_int_equal(cg_group_usage(&g, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_false(u.has_cpu); /* no cpu.stat written */
         assert_int_equal(u.mem_current, 100);
         assert_int_equal(u.mem_peak, 200);
@@ -286,6 +286,46 @@ static void test_v2_group(void **state) {
         cg_group_done(&g);
         cg_host_done(&h);
         free(rootdir);
+        free(fs);
+}
+
+static const char mountinfo_v1_freezer[] =
+        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+        "37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n";
+
+/* A v1-only host: freezing goes through freezer.state (the state read back from it), there
+ * is no cgroup.kill (the daemon then thaws and signals), limits through v1. */
+static void test_v1_group(void **state) {
+        CgHost h;
+        char *fs;
+        fake_host("v1", mountinfo_v1_freezer, &h, &fs);
+        assert_int_equal(h.layout, CG_LAYOUT_V1);
+        CgGroup g;
+        assert_int_equal(cg_group_open(&h, "/nix-analytics/build-1", true, &g), 0);
+        assert_null(g.v2);
+        assert_non_null(g.v1[CG_FREEZER]); /* no v2: the v1 freezer is used */
+        assert_string_equal(g.v1[CG_CPU], g.v1[CG_CPUACCT]);
+        test_write_file(g.v1[CG_FREEZER], "freezer.state", "THAWED\n", (size_t) -1);
+        test_write_file(g.v1[CG_CPUACCT], "cpuacct.usage_user", "3000000\n", (size_t) -1);
+        test_write_file(g.v1[CG_CPUACCT], "cpuacct.usage_sys", "1000000\n", (size_t) -1);
+        test_write_file(g.v1[CG_MEMORY], "memory.usage_in_bytes", "10\n", (size_t) -1);
+        test_write_file(g.v1[CG_MEMORY], "memory.oom_control", "oom_kill 0\n", (size_t) -1);
+        const char *mech;
+        assert_int_equal(cg_group_freeze(&g, true, &mech), 0);
+        assert_string_equal(mech, "cgroup-v1 freezer.state");
+        assert_string_equal(read_back(g.v1[CG_FREEZER], "freezer.state"), "FROZEN");
+        CgUsage u;
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
+        assert_int_equal(u.freeze, CG_FREEZE_FROZEN);
+        assert_int_equal(u.cpu_user, 3000); /* ns -> us */
+        assert_int_equal(u.cpu_system, 1000);
+        assert_int_equal(u.oom_kills, 0);
+        assert_int_equal(cg_group_kill(&g, &mech), -EOPNOTSUPP);
+        assert_int_equal(cg_group_freeze(&g, false, &mech), 0);
+        assert_string_equal(read_back(g.v1[CG_FREEZER], "freezer.state"), "THAWED");
+        cg_group_done(&g);
+        cg_host_done(&h);
         free(fs);
 }
 
@@ -313,7 +353,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_layouts),  cmocka_unit_test(test_proc_cgroup),
                 cmocka_unit_test(test_parsers),  cmocka_unit_test(test_hybrid_group),
-                cmocka_unit_test(test_v2_group), cmocka_unit_test(test_none),
+                cmocka_unit_test(test_v2_group), cmocka_unit_test(test_v1_group),
+                cmocka_unit_test(test_none),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

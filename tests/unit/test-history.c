@@ -288,6 +288,50 @@ static void test_recent_durations(void **state) {
         unlink(path);
 }
 
+static void test_substitution_rows(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        Substitution x = {
+                .path = (char *) "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello-2.12",
+                .name = (char *) "hello-2.12",
+                .uri = (char *) "https://cache.example",
+                .started = 1700000000 * SEC,
+                .finished = 1700000002 * SEC,
+                .succeeded = true,
+                .requester = {.uid = 1000, .pid = -1, .user = (char *) "alice"},
+        };
+        HistoryRecord r[2];
+        assert_int_equal(history_record_from_substitution(&x, &r[0]), 0);
+        x.succeeded = false;
+        x.path = (char *) "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-world-1";
+        x.name = (char *) "world-1";
+        assert_int_equal(history_record_from_substitution(&x, &r[1]), 0);
+        assert_string_equal(r[0].pname, "hello");
+        insert(h, r, 2, 2);
+        history_record_done(&r[0]);
+        history_record_done(&r[1]);
+
+        cJSON *rows = NULL;
+        uint64_t total = 0;
+        HistoryQuery q = {.order = HISTORY_ORDER_NAME, .ascending = true, .limit = 10, .count = true};
+        q.filter.kind = "substitution";
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 2);
+        cJSON *first = cJSON_GetArrayItem(rows, 0);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(first, "machine")),
+                            "https://cache.example");
+        assert_true(cJSON_GetObjectItem(first, "duration")->valuedouble == 2.0);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "state")),
+                            "failed");
+        cJSON_Delete(rows);
+
+        /* never an ETA for a build from a substitution's duration */
+        double v[4];
+        assert_int_equal(history_recent_durations(h, "hello", NULL, 4, v, NULL), 0);
+        history_close(h);
+        unlink(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
@@ -295,6 +339,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
