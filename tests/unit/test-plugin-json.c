@@ -40,7 +40,8 @@ static void test_plain_and_escapes(void **state) {
 }
 
 static void test_utf8(void **state) {
-        assert_str("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15, "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
+        assert_str("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15,
+                   "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
         /* invalid: lone continuation, truncated, overlong, surrogate, > U+10FFFF, 0xff */
         assert_str("a\x80z", 3, "a\xef\xbf\xbdz");
         assert_str("a\xe2\x82", 3, "a\xef\xbf\xbd\xef\xbf\xbd");
@@ -88,8 +89,12 @@ static void test_numbers_and_overflow(void **state) {
 #define KIND(s) ident_kind_from_cmdline(s, sizeof(s) - 1)
 
 static void test_ident_kind(void **state) {
-        assert_int_equal(KIND("/usr/libexec/nix/build-remote\0" "4\0"), IDENT_BUILD_HOOK);
-        assert_int_equal(KIND("nix\0__build-remote\0" "4\0"), IDENT_BUILD_HOOK);
+        assert_int_equal(KIND("/usr/libexec/nix/build-remote\0"
+                              "4\0"),
+                         IDENT_BUILD_HOOK);
+        assert_int_equal(KIND("nix\0__build-remote\0"
+                              "4\0"),
+                         IDENT_BUILD_HOOK);
         assert_int_equal(KIND("/usr/bin/nix-daemon\0--option\0x\0y\0"), IDENT_NIX_DAEMON);
         assert_int_equal(KIND("nix-daemon\0"), IDENT_NIX_DAEMON);
         assert_int_equal(KIND("/bin/nix\0daemon\0"), IDENT_NIX_DAEMON);
