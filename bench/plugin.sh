@@ -94,8 +94,15 @@ series() {
 	printf '%s\n' "${ratios[@]}" | median
 }
 
+# cpu_ticks PID: user + system clock ticks the process used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 echo "P2: $LINES-line build, plugin + live nix-analyticsd + a watch client, $PAIRS alternating pairs"
+AD_CPU0=$(cpu_ticks "$AD")
 P2=$(series P2)
+AD_CPU=$(awk -v a="$AD_CPU0" -v b="$(cpu_ticks "$AD")" -v hz="$(getconf CLK_TCK)" -v n="$((PAIRS + 1))" \
+	'BEGIN {printf "%.2f", (b - a) / hz / n}')
+echo "P2: nix-analyticsd used $AD_CPU s of CPU per plugged-in build (the 2-core machine's other core is shared with it)"
 DROPPED0=$("$BUILD_DIR/src/ctl/nix-analytics-ctl" -s "$T/sock" status | jq .events.dropped_by_senders)
 TOTAL=$("$BUILD_DIR/src/ctl/nix-analytics-ctl" -s "$T/sock" status | jq .events.total)
 echo "P2: median ratio $P2 (target <= $TARGET); nix-analyticsd received $TOTAL records, senders dropped $DROPPED0"
