@@ -55,6 +55,8 @@ for c in a b; do
 	assert_ne "client $c: nix-build fails (its graph has a failing derivation)" 0 "$(cat "$T/rc.$c")"
 	assert_true "client $c: its build went through the daemon" grep -q "$c line ${LINES[$c]}" "$T/out.$c"
 done
+assert_true "the plugin patched TunnelLogger without a warning" \
+	test -z "$(grep libnix-analytics "$NIXD/daemon.log" | grep -v '^Execing')"
 grep -q "user $USER_B" "$NIXD/daemon.log" || fail "the nix-daemon never saw $USER_B" "$(cat "$NIXD/daemon.log")"
 
 all_done() {
