@@ -62,8 +62,9 @@ typedef struct Core {
         size_t pre_len, pre_off;
         char *buf; /* records; [off, len) not sent yet */
         size_t len, off;
-        bool partial;     /* the last send ended inside a record */
-        usec_t last_send; /* monotonic */
+        bool partial;         /* the last send ended inside a record */
+        usec_t last_send;     /* monotonic */
+        usec_t blocked_until; /* the socket was full: no send before this (monotonic) */
         /* Sends batched log lines that no later record flushes (a build printing one line and
          * then nothing for a minute). Started on first need in each process. */
         bool flusher_started;
@@ -285,6 +286,10 @@ static int core_send(Core *c, const char *from, size_t *off, size_t len) {
 static void core_start_flusher(Core *c);
 
 static void core_flush(Core *c, NaRole role, bool urgent) {
+        /* A stalled daemon: do not knock on a full socket once per record. */
+        if (c->fd >= 0 && c->blocked_until && now_usec(CLOCK_MONOTONIC) < c->blocked_until)
+                return;
+        c->blocked_until = 0;
         if (c->fd >= 0 && !urgent && c->pre_off == c->pre_len && c->len - c->off < BATCH_BYTES) {
                 usec_t now = now_usec(CLOCK_MONOTONIC);
                 if (now - c->last_send < BATCH_USEC) {
@@ -308,6 +313,8 @@ static void core_flush(Core *c, NaRole role, bool urgent) {
         }
         if (r < 0)
                 core_disconnect(c);
+        else if (r == 0)
+                c->blocked_until = now_usec(CLOCK_MONOTONIC) + BATCH_USEC;
 }
 
 static void *flusher_main(void *arg) {
@@ -318,10 +325,12 @@ static void *flusher_main(void *arg) {
         while (c->pid == pid) {
                 if (c->fd >= 0 && c->off < c->len) {
                         usec_t due = c->last_send + BATCH_USEC;
+                        if (c->blocked_until > due)
+                                due = c->blocked_until;
                         struct timespec ts = {.tv_sec = (time_t) (due / 1000000),
                                               .tv_nsec = (long) (due % 1000000) * 1000};
                         if (pthread_cond_timedwait(&c->wake, &c->lock, &ts) == ETIMEDOUT &&
-                            now_usec(CLOCK_MONOTONIC) >= c->last_send + BATCH_USEC && c->pid == pid)
+                            now_usec(CLOCK_MONOTONIC) >= due && c->pid == pid)
                                 core_flush(c, NA_ROLE_CLI, /* urgent= */ true);
                 } else {
                         c->flusher_idle = true;
