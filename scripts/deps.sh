@@ -13,6 +13,8 @@ PKGS=(
 	libsqlite3-dev # history store
 	jq tmux python3 procps
 	nix-bin
+	nlohmann-json3-dev libboost-dev # header-only libraries the Nix headers include (plugin)
+	dpkg-dev                       # apt-get source (scripts/nix-src.sh)
 	systemd # systemd-socket-activate, for the private nix-daemon in the e2e tests
 )
 

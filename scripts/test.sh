@@ -115,14 +115,27 @@ build_and_test() {
 	fi
 }
 
+# Nix headers for the plugin (Debian ships none): Debian's own Nix source, fetched once.
+if ! NIX_SRC_OPTS=$(bash scripts/nix-src.sh); then
+	FAILED=$((FAILED + 1))
+	FAILURES+=("deps: scripts/nix-src.sh failed (no Nix headers for the plugin)")
+	NIX_SRC_OPTS=
+fi
+# shellcheck disable=SC2206
+NIX_SRC_OPTS=($NIX_SRC_OPTS)
+
 BUILDS=("$@")
 ((${#BUILDS[@]})) || BUILDS=(gcc clang asan)
 rm -rf "$RESULTS"
 for b in "${BUILDS[@]}"; do
 	case $b in
-	gcc) build_and_test gcc gcc "--no-suite e2e" -Dwerror=true -Dtests=enabled ;;
+	# The plugin is built (and must be: -Dplugin=enabled) in gcc and clang; its end-to-end
+	# tests (suite plugin-e2e) run in the gcc build, since Nix cannot load a sanitizer-built
+	# .so (the asan build leaves the plugin out).
+	gcc) build_and_test gcc gcc "--no-suite e2e" -Dwerror=true -Dtests=enabled -Dplugin=enabled "${NIX_SRC_OPTS[@]}" ;;
 	# -Dfuzz=true: the libFuzzer binaries must build too (they are not run here).
-	clang) build_and_test clang clang "--no-suite e2e" -Dwerror=true -Dtests=enabled -Dfuzz=true ;;
+	clang) build_and_test clang clang "--no-suite e2e --no-suite plugin-e2e" -Dwerror=true -Dtests=enabled -Dfuzz=true \
+		-Dplugin=enabled "${NIX_SRC_OPTS[@]}" ;;
 	asan)
 		# halt_on_error: a UBSan report fails the test instead of scrolling by.
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
