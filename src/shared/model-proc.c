@@ -128,3 +128,29 @@ int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv
         *ret = b;
         return 0;
 }
+
+Build *model_claim_rediscovered(Model *m, Invocation *inv, const char *drv) {
+        for (Source *s = model_sources_first(m); s; s = s->next) {
+                if (&s->invocation == inv || !s->role || strcmp(s->role, "rediscovered") != 0)
+                        continue;
+                Build *b = invocation_find_build(&s->invocation, drv);
+                if (!b || !b->rediscovered || build_state_is_final(b->state))
+                        continue;
+
+                Requester req;
+                if (requester_copy(&inv->requester, &req) < 0)
+                        return NULL; /* out of memory: the stream's build is made anew */
+                requester_done(&b->requester);
+                b->requester = req;
+                HASH_DELETE(hh_drv, s->invocation.by_drv, b);
+                s->invocation.n_builds--;
+                HASH_ADD_KEYPTR(hh_drv, inv->by_drv, b->drv, strlen(b->drv), b);
+                inv->n_builds++;
+                b->invocation = inv;
+                b->rediscovered = false;
+                b->n_activities_open = 0;
+                build_mark(m, b, CHANGE_CHANGED);
+                return b;
+        }
+        return NULL;
+}

@@ -18,3 +18,7 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when);
  * "rediscovered") per nix process; the build is lost if that process ends first. */
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
                              Build **ret);
+/* A stream now reports a build of drv for inv: an active rediscovered build of the same drv
+ * is that build, seen from /proc first. It moves to inv (same key, figures and processes)
+ * and events drive it from now on. NULL when there is none. */
+Build *model_claim_rediscovered(Model *m, Invocation *inv, const char *drv);

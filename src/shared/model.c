@@ -22,6 +22,7 @@
 #include "shared/proto.h"
 #include "shared/storepath.h"
 #include "shared/model-internal.h"
+#include "shared/model-proc.h"
 
 #define OUTPUT_RECHECKS     5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
@@ -571,6 +572,8 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 Build *b = invocation_find_build(inv, drv);
                 if (b && build_state_is_final(b->state))
                         b = NULL; /* built again (e.g. --check): a new build */
+                if (!b)
+                        b = model_claim_rediscovered(m, inv, drv);
                 if (!b) {
                         b = build_new(m, inv, drv, BUILD_RUNNING, now);
                         if (!b)

@@ -195,6 +195,26 @@ static void test_rediscovered_nix_exits(void **state) {
         assert_int_equal(b->state, BUILD_SUCCEEDED);
 }
 
+static void test_rediscovered_claimed_by_stream(void **state) {
+        Fixture *f = *state;
+        Build *r;
+        /* found in /proc first (the daemon started mid-build) ... */
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0 - USEC_PER_SEC, &r), 0);
+        uint64_t key = r->key;
+        /* ... then the plugin's stream reports the same build: one build, driven by events */
+        Build *b = start_a(f);
+        assert_ptr_equal(b, r);
+        assert_int_equal(b->key, key);
+        assert_false(b->rediscovered);
+        assert_ptr_equal(b->invocation, &f->s->invocation);
+        assert_null(b->next);
+        assert_int_equal(b->started, T0 - USEC_PER_SEC); /* the earlier start is kept */
+        feed(f, T0 + USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        (void) model_tick(f->m, T0 + 2 * USEC_PER_SEC, now_monotonic() + 2 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+}
+
 static void test_rediscovered_lost(void **state) {
         Fixture *f = *state;
         Build *b;
@@ -217,6 +237,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_stream, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_lost, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
