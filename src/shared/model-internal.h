@@ -24,6 +24,9 @@ struct Model {
         Source *dirty_sources;
 
         usec_t next_lost_check; /* monotonic */
+
+        struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
+        uint32_t n_discovered_machines;
 };
 
 void build_mark(Model *m, Build *b, ChangeKind k);

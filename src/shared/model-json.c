@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "basic/macro.h"
+#include "shared/model-machines.h"
 
 /* Adders that tolerate a NULL object so that builders can check once at the end. */
 static void add_time(cJSON *o, const char *key, usec_t t) {
@@ -65,13 +66,14 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 16;
+        int members = 17;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
         cJSON_AddStringToObject(o, "name", b->name);
         cJSON_AddStringToObject(o, "state", build_state_to_string(b->state));
         cJSON_AddStringToObject(o, "machine", b->machine);
+        cJSON_AddBoolToObject(o, "waiting_for_machine", build_waiting_for_machine(b));
         add_string_or_null(o, "phase", b->n_phases ? b->phases[b->n_phases - 1].name : NULL);
 
         cJSON *phases = cJSON_AddArrayToObject(o, "phases");
