@@ -5,11 +5,12 @@
 
 #include "basic/log.h"
 #include "ctl/commands.h"
+#include "ctl/query.h"
 
 enum { ARG_HELP = 'h' };
 
 /* Connects, runs cmd with args (consumed) and prints the result. */
-static int run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
+int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
         _cleanup_client_free_ Client *c = NULL;
         int r = ctl_open(ctx, &c);
         if (r != CTL_EXIT_OK) {
@@ -51,7 +52,7 @@ static int run_bare(const CtlContext *ctx, const char *verb, const char *usage, 
                 return CTL_EXIT_OK;
         if (r != 0)
                 return r;
-        return run_query(ctx, verb, NULL);
+        return ctl_run_query(ctx, verb, NULL);
 }
 
 int verb_status(const CtlContext *ctx, int argc, char **argv) {
@@ -93,7 +94,7 @@ static bool state_is_valid(const char *s, size_t len) {
 }
 
 /* Checks every state of a "S[,S...]" option value; logs the first bad one. */
-static int check_states(const char *option, const char *s) {
+int ctl_check_states(const char *option, const char *s) {
         for (const char *p = s;;) {
                 size_t n = strcspn(p, ",");
                 if (!state_is_valid(p, n)) {
@@ -110,7 +111,7 @@ static int check_states(const char *option, const char *s) {
 }
 
 /* "a,b,c" as the protocol's "string or array of strings". */
-static cJSON *state_filter(const char *s) {
+cJSON *ctl_state_filter(const char *s) {
         if (!strchr(s, ','))
                 return cJSON_CreateString(s);
 
@@ -135,7 +136,7 @@ static cJSON *state_filter(const char *s) {
 }
 
 /* Adds item (taken) under key; false on allocation failure. */
-static bool add_item(cJSON *obj, const char *key, cJSON *item) {
+bool ctl_add_item(cJSON *obj, const char *key, cJSON *item) {
         if (!item)
                 return false;
         if (!cJSON_AddItemToObject(obj, key, item)) {
@@ -182,24 +183,24 @@ int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
                 long long n;
                 switch (c) {
                 case ARG_STATE:
-                        if (check_states("--state", optarg) < 0)
+                        if (ctl_check_states("--state", optarg) < 0)
                                 return ctl_usage_hint(verb);
-                        ok = add_item(args, "state", state_filter(optarg));
+                        ok = ctl_add_item(args, "state", ctl_state_filter(optarg));
                         break;
                 case ARG_NAME:
-                        ok = add_item(args, "name", cJSON_CreateString(optarg));
+                        ok = ctl_add_item(args, "name", cJSON_CreateString(optarg));
                         break;
                 case ARG_REQUESTER:
                         /* A uid in digits, else a user name: the daemon resolves names. */
-                        ok = add_item(args, "requester", ctl_int_or_string(optarg));
+                        ok = ctl_add_item(args, "requester", ctl_int_or_string(optarg));
                         break;
                 case ARG_INVOCATION:
                         if (ctl_parse_uint("--invocation", optarg, &n) < 0)
                                 return ctl_usage_hint(verb);
-                        ok = add_item(args, "invocation", cJSON_CreateNumber((double) n));
+                        ok = ctl_add_item(args, "invocation", cJSON_CreateNumber((double) n));
                         break;
                 case ARG_ACTIVE:
-                        ok = add_item(args, "active", cJSON_CreateTrue());
+                        ok = ctl_add_item(args, "active", cJSON_CreateTrue());
                         break;
                 case ARG_HELP:
                         fputs(list_builds_usage, stdout);
@@ -214,7 +215,7 @@ int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
                 log_error("%s: unexpected argument '%s'", verb, argv[optind]);
                 return ctl_usage_hint(verb);
         }
-        return run_query(ctx, verb, TAKE_PTR(args));
+        return ctl_run_query(ctx, verb, TAKE_PTR(args));
 }
 
 static const char get_build_usage[] =
@@ -244,77 +245,9 @@ int verb_get_build(const CtlContext *ctx, int argc, char **argv) {
         }
 
         cJSON *args = cJSON_CreateObject();
-        if (!add_item(args, "build", ctl_int_or_string(argv[optind]))) {
+        if (!ctl_add_item(args, "build", ctl_int_or_string(argv[optind]))) {
                 cJSON_Delete(args);
                 return ctl_exit_oom();
         }
-        return run_query(ctx, verb, args);
-}
-
-static const char get_history_usage[] =
-        "Usage: nix-analytics-ctl get-history [OPTIONS]\n"
-        "\n"
-        "Prints {\"builds\":[...],\"total\":N}: finished builds, newest first.\n"
-        "\n"
-        "Options:\n"
-        "      --limit N     at most N builds (daemon default 100, at most 10000)\n"
-        "      --offset N    skip the N newest matches (paging)\n"
-        "      --name GLOB   only builds whose name matches the shell glob\n"
-        "      --state S     only builds that ended in this state\n"
-        "  -h, --help        show this help\n";
-
-int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
-        enum { ARG_LIMIT = 0x100, ARG_OFFSET, ARG_NAME, ARG_STATE };
-        static const struct option options[] = {
-                {"limit", required_argument, NULL, ARG_LIMIT},
-                {"offset", required_argument, NULL, ARG_OFFSET},
-                {"name", required_argument, NULL, ARG_NAME},
-                {"state", required_argument, NULL, ARG_STATE},
-                {"help", no_argument, NULL, ARG_HELP},
-                {},
-        };
-        const char *verb = "get-history";
-
-        _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
-        if (!args)
-                return ctl_exit_oom();
-
-        int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                bool ok = true;
-                long long n;
-                switch (c) {
-                case ARG_LIMIT:
-                case ARG_OFFSET:
-                        if (ctl_parse_uint(c == ARG_LIMIT ? "--limit" : "--offset", optarg, &n) < 0)
-                                return ctl_usage_hint(verb);
-                        ok = add_item(args, c == ARG_LIMIT ? "limit" : "offset",
-                                      cJSON_CreateNumber((double) n));
-                        break;
-                case ARG_NAME:
-                        ok = add_item(args, "name", cJSON_CreateString(optarg));
-                        break;
-                case ARG_STATE:
-                        if (strchr(optarg, ',')) {
-                                log_error("--state: get-history takes one state");
-                                return ctl_usage_hint(verb);
-                        }
-                        if (check_states("--state", optarg) < 0)
-                                return ctl_usage_hint(verb);
-                        ok = add_item(args, "state", cJSON_CreateString(optarg));
-                        break;
-                case ARG_HELP:
-                        fputs(get_history_usage, stdout);
-                        return CTL_EXIT_OK;
-                default:
-                        return ctl_usage_hint(verb);
-                }
-                if (!ok)
-                        return ctl_exit_oom();
-        }
-        if (optind < argc) {
-                log_error("%s: unexpected argument '%s'", verb, argv[optind]);
-                return ctl_usage_hint(verb);
-        }
-        return run_query(ctx, verb, TAKE_PTR(args));
+        return ctl_run_query(ctx, verb, args);
 }

@@ -22,11 +22,20 @@ static const Verb verbs[] = {
         {"list-builds", verb_list_builds, "builds the daemon knows, with filters"},
         {"get-build", verb_get_build, "one build, with the tail of its log"},
         {"log", verb_log, "a build's log lines; -f follows them"},
-        {"get-history", verb_get_history, "finished builds, newest first"},
+        {"get-history", verb_get_history, "finished builds from the history database, newest first"},
+        {"deps", verb_deps, "dependency graph of an invocation or build (--tree, --why)"},
+        {"stats", verb_stats, "slowest and most failing derivations, busiest requesters, totals by day"},
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
         {"watch", verb_watch, "print live events until interrupted"},
         {"ingest", verb_ingest, "forward 'nix ... --log-format internal-json' output from stdin"},
+        {"ps", verb_ps, "a running build's processes as a tree"},
+        {"kill", verb_kill, "kill every process of a build"},
+        {"freeze", verb_freeze, "stop every process of a build"},
+        {"thaw", verb_thaw, "resume a frozen build"},
+        {"nice", verb_nice, "set the niceness of a build's processes"},
+        {"cpu-limit", verb_cpu_limit, "cap a build's CPU (cores; 'none' lifts)"},
+        {"mem-limit", verb_mem_limit, "cap a build's memory (4G, 512M; 'none' lifts)"},
 };
 
 static void help(FILE *f) {

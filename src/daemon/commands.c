@@ -12,12 +12,14 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "daemon/commands-actions.h"
+#include "daemon/commands-history.h"
+#include "daemon/graphs.h"
 #include "daemon/notify.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
-#define HISTORY_LIMIT_MAX  10000
 #define GET_BUILD_LOG_TAIL 20
 
 /* ---- commands ---- */
@@ -75,8 +77,10 @@ static cJSON *status_json(Daemon *d) {
                 cJSON_AddNumberToObject(ctl, "dropped_slow", (double) d->control_dropped_slow);
                 cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
         }
-        cJSON_AddStringToObject(o, "history", "memory");
-        if (cJSON_GetArraySize(o) < 11) {
+        cJSON_AddItemToObject(o, "history", history_writer_status(d->history));
+        cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
+        cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
+        if (cJSON_GetArraySize(o) < 13) {
                 cJSON_Delete(o);
                 return NULL;
         }
@@ -200,6 +204,9 @@ static int cmd_get_build(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_Delete(o);
                 return reply_oom(r);
         }
+        if (build_state_is_active(b->state) &&
+            !cJSON_AddItemToObject(r->result, "processes", processes_to_json(c->daemon, b)))
+                return reply_oom(r);
         return 0;
 }
 
@@ -279,58 +286,34 @@ static int cmd_snapshot(ControlConn *c, const ControlRequest *req, Reply *r) {
                 cJSON_AddItemToArray(sources, so);
                 cJSON_AddItemToArray(invocations, io);
         }
+        cJSON *procs = cJSON_AddArrayToObject(r->result, "processes");
+        if (!procs)
+                return reply_oom(r);
         for (Build *b = model_builds_first(d->model); b; b = b->next) {
                 cJSON *o = build_to_json(b, now, 0);
                 if (!o)
                         return reply_oom(r);
                 cJSON_AddItemToArray(builds, o);
-        }
-        return 0;
-}
-
-static int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
-        BuildFilter f;
-        if (parse_filter(req, &f, r) < 0)
-                return -EINVAL;
-        long long limit = 100, offset = 0;
-        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 0)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be a non-negative integer");
-        if (control_arg_int(req, "offset", &offset) == -EINVAL || offset < 0)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"offset\" must be a non-negative integer");
-        limit = MIN(limit, (long long) HISTORY_LIMIT_MAX);
-
-        r->result = cJSON_CreateObject();
-        cJSON *arr = r->result ? cJSON_AddArrayToObject(r->result, "builds") : NULL;
-        if (!arr)
-                return reply_oom(r);
-        usec_t now = now_realtime();
-        long long total = 0;
-        /* Newest first: builds finish roughly in key order, which is good enough for an
-         * in-memory history; the SQLite store orders by end time. */
-        for (Build *b = model_builds_last(c->daemon->model); b; b = b->prev) {
-                if (!build_state_is_final(b->state) || !filter_match(&f, b))
-                        continue;
-                total++;
-                if (total <= offset || total > offset + limit)
-                        continue;
-                cJSON *o = build_to_json(b, now, 0);
-                if (!o || !cJSON_AddItemToArray(arr, o)) {
-                        cJSON_Delete(o);
-                        return reply_oom(r);
+                if (build_state_is_active(b->state) && b->usage.sampled) {
+                        cJSON *p = processes_to_json(d, b);
+                        if (!p || !cJSON_AddItemToArray(procs, p)) {
+                                cJSON_Delete(p);
+                                return reply_oom(r);
+                        }
                 }
         }
-        cJSON_AddNumberToObject(r->result, "total", (double) total);
         return 0;
 }
 
 static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         Subscription *sub = &c->sub;
-        bool builds = true, invocations = true, sources = false;
+        bool builds = true, invocations = true, sources = false, processes = false;
         if (control_arg_bool(req, "builds", &builds) == -EINVAL ||
             control_arg_bool(req, "invocations", &invocations) == -EINVAL ||
-            control_arg_bool(req, "sources", &sources) == -EINVAL)
+            control_arg_bool(req, "sources", &sources) == -EINVAL ||
+            control_arg_bool(req, "processes", &processes) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST,
-                                   "\"builds\", \"invocations\", \"sources\" are booleans");
+                                   "\"builds\", \"invocations\", \"sources\", \"processes\" are booleans");
 
         const cJSON *logs = control_arg(req, "logs");
         bool logs_all = false;
@@ -354,6 +337,7 @@ static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         sub->builds = builds;
         sub->invocations = invocations;
         sub->sources = sources;
+        sub->processes = processes;
         sub->logs_all = logs_all;
         r->result = cJSON_CreateObject();
         if (!r->result || !cJSON_AddTrueToObject(r->result, "subscribed"))
@@ -383,11 +367,20 @@ static const struct {
         {"list-invocations", cmd_list_invocations},
         {"snapshot", cmd_snapshot},
         {"get-history", cmd_get_history},
+        {"stats", cmd_stats},
+        {"deps", cmd_deps},
         {"subscribe", cmd_subscribe},
         {"unsubscribe", cmd_unsubscribe},
+        {"get-processes", command_get_processes},
+        {"kill", command_kill},
+        {"freeze", command_freeze},
+        {"thaw", command_thaw},
+        {"nice", command_nice},
+        {"cpu-limit", command_cpu_limit},
+        {"mem-limit", command_mem_limit},
 };
 
-static void send_reply(ControlConn *c, const cJSON *id, Reply *r) {
+void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {
         size_t len;
         char *line;
         if (r->code) {
@@ -419,7 +412,7 @@ void commands_dispatch(ControlConn *c, const char *line, size_t len) {
         int k = control_request_parse(line, len, &req, &error);
         if (k < 0) {
                 reply_error(&r, NA_ERR_BAD_REQUEST, "%s", error);
-                send_reply(c, req.id, &r);
+                commands_send_reply(c, req.id, &r);
                 control_request_done(&req);
                 return;
         }
@@ -432,6 +425,7 @@ void commands_dispatch(ControlConn *c, const char *line, size_t len) {
                 reply_error(&r, NA_ERR_UNKNOWN_COMMAND, "unknown command '%s'", req.cmd);
         else
                 handler(c, &req, &r);
-        send_reply(c, req.id, &r);
+        if (!r.deferred)
+                commands_send_reply(c, req.id, &r);
         control_request_done(&req);
 }

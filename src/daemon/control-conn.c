@@ -64,7 +64,7 @@ static int control_conn_flush(ControlConn *c) {
                         return -ECONNRESET;
         }
         uint32_t want = EPOLLIN | (c->out_len > 0 ? EPOLLOUT : 0);
-        if (c->closing)
+        if (c->closing || c->waiting)
                 want &= ~EPOLLIN;
         return sd_event_source_set_io_events(c->io, want);
 }
@@ -143,6 +143,45 @@ static void send_error_and_close(ControlConn *c, const char *code, const char *m
                 control_conn_kill(c);
 }
 
+/* Answers every complete buffered line (until one is deferred). */
+static void control_conn_process(ControlConn *c) {
+        char *line;
+        size_t len;
+        /* Every complete line is answered now: lines left in the buffer would not make the
+         * socket readable again. A client sending faster than it reads fills its output
+         * buffer and is dropped. */
+        while (!c->dead && !c->waiting && linebuf_next(c->lines, &line, &len) > 0)
+                if (len > 0)
+                        commands_dispatch(c, line, len);
+        if (!c->dead && !c->waiting && linebuf_oversized(c->lines) > 0)
+                send_error_and_close(c, NA_ERR_TOO_LARGE, "request line longer than 1 MiB; closing");
+}
+
+void control_conn_defer(ControlConn *c) {
+        c->waiting = true;
+        if (!c->dead && control_conn_flush(c) < 0)
+                control_conn_kill(c);
+}
+
+void control_conn_resume(ControlConn *c) {
+        c->waiting = false;
+        if (c->dead)
+                return;
+        if (control_conn_flush(c) < 0) {
+                control_conn_kill(c);
+                return;
+        }
+        /* Dead connections are freed by the post handler (control_conns_reap). */
+        control_conn_process(c);
+}
+
+ControlConn *control_conn_by_serial(Daemon *d, uint64_t serial) {
+        for (ControlConn *c = d->control_conns; c; c = c->next)
+                if (c->serial == serial)
+                        return c->dead ? NULL : c;
+        return NULL;
+}
+
 static int control_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ControlConn *c = userdata;
 
@@ -156,7 +195,13 @@ static int control_conn_io(sd_event_source *s, int fd, uint32_t revents, void *u
                         return 0;
                 }
         }
-        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) || c->closing)
+        if (c->waiting && (revents & (EPOLLHUP | EPOLLERR))) {
+                /* Gone while its answer is computed (epoll reports hang-ups even with EPOLLIN
+                 * off): the answer will find no connection and be dropped. */
+                control_conn_free(c);
+                return 0;
+        }
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) || c->closing || c->waiting)
                 return 0;
 
         ssize_t n = linebuf_read(c->lines, c->fd);
@@ -165,16 +210,7 @@ static int control_conn_io(sd_event_source *s, int fd, uint32_t revents, void *u
                 return 0;
         }
 
-        char *line;
-        size_t len;
-        /* Every complete line is answered now: lines left in the buffer would not make the
-         * socket readable again. A client sending faster than it reads fills its output
-         * buffer and is dropped. */
-        while (!c->dead && linebuf_next(c->lines, &line, &len) > 0)
-                if (len > 0)
-                        commands_dispatch(c, line, len);
-        if (!c->dead && linebuf_oversized(c->lines) > 0)
-                send_error_and_close(c, NA_ERR_TOO_LARGE, "request line longer than 1 MiB; closing");
+        control_conn_process(c);
         if (c->dead)
                 control_conn_free(c);
         return 0;
@@ -212,6 +248,7 @@ int control_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *user
                         return 0;
                 }
                 c->daemon = d;
+                c->serial = ++d->control_serial;
                 c->fd = cfd;
                 c->pid = cred.pid;
                 c->uid = cred.uid;

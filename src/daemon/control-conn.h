@@ -14,6 +14,7 @@
 /* What a client asked to be told about (see notify.c). */
 typedef struct Subscription {
         bool builds, invocations, sources;
+        bool processes; /* "processes" events after every sample of a build */
         bool logs_all;
         uint64_t follow[FOLLOW_MAX]; /* build keys whose log lines the client gets */
         bool follow_end[FOLLOW_MAX]; /* send log-end and stop following when it ends */
@@ -31,8 +32,10 @@ struct ControlConn {
 
         char *out;
         size_t out_len, out_off, out_cap;
-        bool closing; /* close once the output is written */
-        bool dead;    /* freed at the end of the current dispatch */
+        bool closing;    /* close once the output is written */
+        bool dead;       /* freed at the end of the current dispatch */
+        bool waiting;    /* a reply is being computed elsewhere: read no further requests */
+        uint64_t serial; /* unique per daemon run: finds the connection again later */
 
         Subscription sub;
         ControlConn *prev, *next;
@@ -47,6 +50,14 @@ int control_conn_send(ControlConn *c, const char *line, size_t len);
 /* Adds/removes a followed build. -ENOSPC when the client follows too many. */
 int control_conn_follow(ControlConn *c, uint64_t key, bool notify_end);
 void control_conn_unfollow(ControlConn *c, unsigned index);
+
+/* A request's answer will come later (control_conn_resume): until then no further request
+ * of this client is read, so answers stay in order. */
+void control_conn_defer(ControlConn *c);
+/* The deferred answer was sent: handle the requests buffered meanwhile. */
+void control_conn_resume(ControlConn *c);
+/* The live connection with this serial, or NULL (it went away). */
+ControlConn *control_conn_by_serial(Daemon *d, uint64_t serial);
 
 /* Frees connections killed while notifying (called from the post handler). */
 void control_conns_reap(Daemon *d);

@@ -8,9 +8,14 @@
 #include <systemd/sd-event.h>
 
 #include "basic/time-util.h"
+#include "daemon/history-writer.h"
 #include "shared/model.h"
 
 typedef struct EventConn EventConn;
+typedef struct Sampler Sampler;
+typedef struct Estimates Estimates;
+typedef struct Graphs Graphs;
+typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
 
 typedef struct DaemonConfig {
@@ -19,12 +24,26 @@ typedef struct DaemonConfig {
         uint32_t max_event_conns;
         uint32_t max_control_conns;
         size_t control_output_max; /* bytes queued for one control client before it is dropped */
+
+        /* processes and cgroups (sampler.c, actions.c) */
+        usec_t sample_interval;
+        bool no_cgroups;
+        char *cgroup_root;
+        pid_t discover_scope;
+        char *admin_group; /* may act on every build */
+        gid_t admin_gid;
+        bool has_admin_gid;
+        HistoryConfig history;
+        bool history_disabled;
+        usec_t graph_keep; /* a finished invocation's graph is dropped after this */
+        uint32_t graph_max_nodes;
 } DaemonConfig;
 
 typedef struct Daemon {
         DaemonConfig config;
         sd_event *event;
         Model *model;
+        Sampler *sampler;
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;
@@ -36,8 +55,14 @@ typedef struct Daemon {
         ControlConn *control_conns;
         uint32_t n_control_conns;
 
+        HistoryWriter *history;
+        Estimates *estimates;
+        Graphs *graphs;
+        QueryWorker *queries;
+
         usec_t started_mono;
         uint64_t control_dropped_slow;
+        uint64_t control_serial; /* the last serial given to a control connection */
         uint64_t event_conns_refused, control_conns_refused;
 } Daemon;
 

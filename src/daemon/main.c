@@ -1,6 +1,7 @@
 /* nix-analyticsd: watches every Nix build on the machine and serves what it sees. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,9 +17,14 @@
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
 #include "daemon/daemon.h"
+#include "daemon/estimates.h"
 #include "daemon/event-conn.h"
+#include "daemon/graphs.h"
+#include "daemon/history-writer.h"
+#include "daemon/query-worker.h"
 #include "daemon/listener.h"
 #include "daemon/notify.h"
+#include "daemon/tracker.h"
 #include "shared/sockdir.h"
 
 static void help(void) {
@@ -37,6 +43,21 @@ static void help(void) {
                "      --store-dir DIR      Nix store directory (default /nix/store)\n"
                "      --max-clients N      control clients at once (default 1024)\n"
                "      --max-sources N      event connections at once (default 8192)\n"
+               "      --sample-interval S  seconds between samples of builds' processes (default 1)\n"
+               "      --no-cgroups         never use cgroups: figures from /proc, actions by signals\n"
+               "      --cgroup-root PATH   where builds are adopted in each cgroup hierarchy\n"
+               "                           (default /nix-analytics)\n"
+               "      --admin-group GROUP  members may act on every build (besides root and the\n"
+               "                           user who requested it)\n"
+               "      --discover-scope PID after a restart, rediscover only builds under PID\n"
+               "      --history-db PATH    history database (default /var/lib/nix-analytics/history.db\n"
+               "                           for root, else $XDG_STATE_HOME/nix-analytics/history.db);\n"
+               "                           'none' keeps no history\n"
+               "      --history-max-age DAYS   delete history older than this (default 365, 0 never)\n"
+               "      --history-max-rows N     keep at most N history rows (default 1000000, 0 no limit)\n"
+               "      --graph-keep SECONDS     keep a finished invocation's dependency graph this long\n"
+               "                               (default 600)\n"
+               "      --graph-max-nodes N      derivations per dependency graph (default 200000)\n"
                "  -v, --verbose            log debug messages\n"
                "  -q, --quiet              log warnings and errors only\n"
                "  -h, --help               show this help\n"
@@ -64,8 +85,67 @@ enum {
         ARG_STORE_DIR,
         ARG_MAX_CLIENTS,
         ARG_MAX_SOURCES,
+        ARG_HISTORY_DB,
+        ARG_HISTORY_MAX_AGE,
+        ARG_HISTORY_MAX_ROWS,
+        ARG_GRAPH_KEEP,
+        ARG_GRAPH_MAX_NODES,
         ARG_VERSION,
+        ARG_SAMPLE_INTERVAL,
+        ARG_NO_CGROUPS,
+        ARG_CGROUP_ROOT,
+        ARG_ADMIN_GROUP,
+        ARG_DISCOVER_SCOPE,
 };
+
+static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
+        char *end;
+        switch (c) {
+        case ARG_SAMPLE_INTERVAL: {
+                errno = 0;
+                double v = strtod(arg, &end);
+                if (errno || end == arg || *end || !(v >= 0.05 && v <= 3600))
+                        return log_error_errno(
+                                EINVAL, "invalid value for --sample-interval: '%s' (seconds, 0.05 to 3600)",
+                                arg);
+                cfg->sample_interval = (usec_t) (v * (double) USEC_PER_SEC);
+                return 0;
+        }
+        case ARG_NO_CGROUPS:
+                cfg->no_cgroups = true;
+                return 0;
+        case ARG_CGROUP_ROOT:
+                if (arg[0] != '/' || strlen(arg) < 2 || strstr(arg, "..") || arg[strlen(arg) - 1] == '/')
+                        return log_error_errno(
+                                EINVAL,
+                                "--cgroup-root must be an absolute cgroup path such as /nix-analytics: '%s'",
+                                arg);
+                free(cfg->cgroup_root);
+                cfg->cgroup_root = strdup(arg);
+                return cfg->cgroup_root ? 0 : log_error_errno(ENOMEM, "out of memory");
+        case ARG_ADMIN_GROUP: {
+                struct group *g = getgrnam(arg);
+                if (!g)
+                        return log_error_errno(EINVAL, "--admin-group: no group named '%s'", arg);
+                free(cfg->admin_group);
+                cfg->admin_group = strdup(arg);
+                cfg->admin_gid = g->gr_gid;
+                cfg->has_admin_gid = true;
+                return cfg->admin_group ? 0 : log_error_errno(ENOMEM, "out of memory");
+        }
+        case ARG_DISCOVER_SCOPE: {
+                errno = 0;
+                long v = strtol(arg, &end, 10);
+                if (errno || end == arg || *end || v <= 0 || v > INT_MAX)
+                        return log_error_errno(EINVAL, "invalid value for --discover-scope: '%s' (a pid)",
+                                               arg);
+                cfg->discover_scope = (pid_t) v;
+                return 0;
+        }
+        default:
+                return -EINVAL;
+        }
+}
 
 /* Returns 1 to run, 0 to exit successfully (help, version), < 0 on bad usage. */
 static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
@@ -77,6 +157,16 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"store-dir", required_argument, NULL, ARG_STORE_DIR},
                 {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
                 {"max-sources", required_argument, NULL, ARG_MAX_SOURCES},
+                {"sample-interval", required_argument, NULL, ARG_SAMPLE_INTERVAL},
+                {"no-cgroups", no_argument, NULL, ARG_NO_CGROUPS},
+                {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
+                {"admin-group", required_argument, NULL, ARG_ADMIN_GROUP},
+                {"discover-scope", required_argument, NULL, ARG_DISCOVER_SCOPE},
+                {"history-db", required_argument, NULL, ARG_HISTORY_DB},
+                {"history-max-age", required_argument, NULL, ARG_HISTORY_MAX_AGE},
+                {"history-max-rows", required_argument, NULL, ARG_HISTORY_MAX_ROWS},
+                {"graph-keep", required_argument, NULL, ARG_GRAPH_KEEP},
+                {"graph-max-nodes", required_argument, NULL, ARG_GRAPH_MAX_NODES},
                 {"verbose", no_argument, NULL, 'v'},
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
@@ -117,6 +207,52 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         break;
                 case ARG_MAX_SOURCES:
                         if (parse_u32("--max-sources", optarg, 1, &cfg->max_event_conns) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_SAMPLE_INTERVAL:
+                case ARG_NO_CGROUPS:
+                case ARG_CGROUP_ROOT:
+                case ARG_ADMIN_GROUP:
+                case ARG_DISCOVER_SCOPE:
+                        if (parse_sampler_option(c, optarg, cfg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_HISTORY_DB:
+                        free(cfg->history.path);
+                        cfg->history.path = NULL;
+                        cfg->history_disabled = strcmp(optarg, "none") == 0;
+                        if (cfg->history_disabled)
+                                break;
+                        if (optarg[0] != '/')
+                                return log_error_errno(
+                                        EINVAL, "--history-db must be an absolute path or 'none': '%s'",
+                                        optarg);
+                        if (!(cfg->history.path = strdup(optarg)))
+                                return log_error_errno(ENOMEM, "out of memory");
+                        break;
+                case ARG_HISTORY_MAX_AGE: {
+                        uint32_t days;
+                        if (parse_u32("--history-max-age", optarg, 0, &days) < 0)
+                                return -EINVAL;
+                        cfg->history.max_age = (usec_t) days * 86400 * USEC_PER_SEC;
+                        break;
+                }
+                case ARG_HISTORY_MAX_ROWS: {
+                        uint32_t rows;
+                        if (parse_u32("--history-max-rows", optarg, 0, &rows) < 0)
+                                return -EINVAL;
+                        cfg->history.max_rows = rows;
+                        break;
+                }
+                case ARG_GRAPH_KEEP: {
+                        uint32_t sec;
+                        if (parse_u32("--graph-keep", optarg, 0, &sec) < 0)
+                                return -EINVAL;
+                        cfg->graph_keep = (usec_t) sec * USEC_PER_SEC;
+                        break;
+                }
+                case ARG_GRAPH_MAX_NODES:
+                        if (parse_u32("--graph-max-nodes", optarg, 1, &cfg->graph_max_nodes) < 0)
                                 return -EINVAL;
                         break;
                 case 'v':
@@ -234,7 +370,30 @@ static int setup_loop(Daemon *d) {
         return 0;
 }
 
+static void config_done(DaemonConfig *c) {
+        free(c->socket_dir);
+        free(c->cgroup_root);
+        free(c->admin_group);
+        free(c->history.path);
+}
+
+static int setup_sampler(Daemon *d) {
+        SamplerConfig sc = {
+                .interval = d->config.sample_interval,
+                .no_cgroups = d->config.no_cgroups,
+                .cgroup_root = d->config.cgroup_root ? d->config.cgroup_root : "/nix-analytics",
+                .discover_scope = d->config.discover_scope,
+                .proc_root = d->config.model.proc_root,
+                .store_dir = d->config.model.store_dir,
+        };
+        int r = sampler_new(d, &sc, &d->sampler);
+        if (r < 0)
+                return log_error_errno(r, "cannot start the process sampler: %m");
+        return 0;
+}
+
 static void daemon_done(Daemon *d) {
+        d->sampler = sampler_free(d->sampler);
         event_conns_free_all(d);
         control_conns_free_all(d);
         sd_event_source_disable_unref(d->events_listener);
@@ -245,9 +404,14 @@ static void daemon_done(Daemon *d) {
                 close(d->events_fd);
         if (d->control_fd >= 0)
                 close(d->control_fd);
+        d->graphs = graphs_free(d->graphs);
+        d->estimates = estimates_free(d->estimates);
+        d->queries = query_worker_stop(d->queries);
         sd_event_unref(d->event);
+        /* After the loop: the last finished builds were queued by the final flush. */
+        d->history = history_writer_stop(d->history);
         model_free(d->model);
-        free(d->config.socket_dir);
+        config_done(&d->config);
 }
 
 int main(int argc, char *argv[]) {
@@ -259,15 +423,25 @@ int main(int argc, char *argv[]) {
         d.config.max_event_conns = 8192;
         d.config.max_control_conns = 1024;
         d.config.control_output_max = 4u << 20;
+        d.config.history.max_age = 365 * 86400 * USEC_PER_SEC;
+        d.config.history.max_rows = 1000000;
+        d.config.history.queue_max = 100000;
+        d.config.graph_keep = 600 * USEC_PER_SEC;
+        d.config.graph_max_nodes = 200000;
 
+        d.config.sample_interval = USEC_PER_SEC;
         r = parse_argv(argc, argv, &d.config);
         if (r <= 0) {
-                free(d.config.socket_dir);
+                config_done(&d.config);
                 return r < 0 ? 2 : 0;
         }
+        if (!d.config.history_disabled && !d.config.history.path &&
+            history_default_path(&d.config.history.path) < 0)
+                log_warning("no history database path ($HOME and $XDG_STATE_HOME unset): history disabled");
         if (!d.config.socket_dir &&
             (r = sockdir_resolve_env(SOCKDIR_FOR_DAEMON, NULL, &d.config.socket_dir)) < 0) {
                 log_error_errno(r, "cannot resolve the socket directory: %m");
+                config_done(&d.config);
                 return 1;
         }
 
@@ -277,8 +451,26 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot create the model: %m");
                 goto finish;
         }
-        if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0)
+        if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0 || (r = setup_sampler(&d)) < 0)
                 goto finish;
+        /* History problems never stop monitoring: the writer reports them in status. */
+        if ((r = graphs_new(&d, &d.graphs)) < 0) {
+                log_error_errno(r, "cannot set up dependency graphs: %m");
+                goto finish;
+        }
+        if ((r = estimates_new(&d, &d.estimates)) < 0 ||
+            (r = history_writer_start(&d.config.history, &d.history)) < 0) {
+                log_error_errno(r, "cannot start the history writer: %m");
+                goto finish;
+        }
+        if ((r = query_worker_start(&d, &d.queries)) < 0) {
+                log_error_errno(r, "cannot start the history query thread: %m");
+                goto finish;
+        }
+        if (d.config.history.path)
+                log_info("history in %s", d.config.history.path);
+        else
+                log_info("history disabled");
 
         log_info("listening on %s/{%s,%s}", d.config.socket_dir, NA_EVENTS_SOCKET, NA_CONTROL_SOCKET);
         (void) sd_notify(0, "READY=1\nSTATUS=watching builds");

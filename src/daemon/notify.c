@@ -6,6 +6,10 @@
 
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
+#include "daemon/tracker.h"
+#include "daemon/estimates.h"
+#include "daemon/graphs.h"
+#include "daemon/history-writer.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -86,6 +90,16 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         Daemon *d = userdata;
         usec_t now = now_realtime();
 
+        /* A build started: look for its builder now rather than at the next sample. */
+        if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
+            b->state == BUILD_RUNNING)
+                sampler_kick(d->sampler);
+        /* History: an estimate when a build appears or starts, a row when it ends. */
+        estimates_request(d, b, kinds);
+        if (kinds & (1u << CHANGE_FINISHED))
+                history_writer_record(d->history, b);
+        graphs_build_changed(d, b, kinds);
+
         if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;
                 _cleanup_free_ char *line = NULL;
@@ -152,11 +166,18 @@ static void on_source(void *userdata, Source *s, unsigned kinds) {
                 broadcast(d, line, len, wants_sources);
 }
 
+static void on_substitution(void *userdata, const Substitution *x) {
+        Daemon *d = userdata;
+        history_writer_record_substitution(d->history, x);
+        graphs_substitution_done(d, x);
+}
+
 void notify_flush(Daemon *d) {
         static const ModelChangeHandler handler = {
                 .build = on_build,
                 .invocation = on_invocation,
                 .source = on_source,
+                .substitution = on_substitution,
         };
         if (!model_has_changes(d->model))
                 return;

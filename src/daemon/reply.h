@@ -16,6 +16,7 @@ typedef struct Reply {
         const char *code;
         char *message;
         cJSON *extra;
+        bool deferred; /* answered later by the handler's own means (commands_send_reply) */
 } Reply;
 
 /* A command: fills r with a result or an error. Returns 0 or a negative errno. */

@@ -27,6 +27,8 @@ struct Model {
 
         struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
         uint32_t n_discovered_machines;
+        Substitution *substitutions, **substitutions_tail; /* ended, not yet drained */
+        uint32_t n_substitutions;
 };
 
 void build_mark(Model *m, Build *b, ChangeKind k);
@@ -38,3 +40,18 @@ Build *invocation_find_build(Invocation *inv, const char *drv);
 
 /* A "msg" record: build plans ("these N derivations will be built:") and failures. */
 int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
+
+void build_set_state(Model *m, Build *b, BuildState st);
+/* Decides the end state of a build whose activities all stopped (outputs present?). */
+void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);
+/* What processes tell about an ending build (model-proc.c): a requested kill makes a
+ * failure "killed"; the builder's exit is the real end time. */
+void build_finish_adjust(Build *b, BuildState *st, usec_t *when);
+/* Substitutions (model-subst.c): an activity 108 starts and stops; ended ones are reported
+ * to views by model_drain_changes. */
+int subst_start(Model *m, Activity *a, const NixRecord *rec, usec_t now);
+void subst_stop(Model *m, Source *s, Activity *a, usec_t now);
+void subst_activity_done(Activity *a);
+void subst_drain(Model *m, const ModelChangeHandler *h, void *userdata);
+int requester_copy(const Requester *from, Requester *to);
+void requester_done(Requester *r);

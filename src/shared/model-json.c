@@ -5,6 +5,7 @@
 
 #include "basic/macro.h"
 #include "shared/model-machines.h"
+#include "shared/eta.h"
 
 /* Adders that tolerate a NULL object so that builders can check once at the end. */
 static void add_time(cJSON *o, const char *key, usec_t t) {
@@ -62,11 +63,69 @@ static cJSON *failure_to_json(const Build *b) {
         return checked(o, 4);
 }
 
+cJSON *usage_to_json(const BuildUsage *u) {
+        if (!u->sampled)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "cpu_user", usec_to_sec(u->cpu_user));
+        cJSON_AddNumberToObject(o, "cpu_system", usec_to_sec(u->cpu_system));
+        cJSON_AddNumberToObject(o, "cpu_percent", u->cpu_percent);
+        cJSON_AddNumberToObject(o, "mem_current", (double) u->mem_current);
+        cJSON_AddNumberToObject(o, "mem_peak", (double) u->mem_peak);
+        cJSON_AddNumberToObject(o, "io_read", (double) u->io_read);
+        cJSON_AddNumberToObject(o, "io_write", (double) u->io_write);
+        cJSON_AddNumberToObject(o, "procs", u->n_procs);
+        cJSON_AddNumberToObject(o, "threads", u->n_threads);
+        add_int_or_null(o, "nice", u->nice, u->has_nice);
+        if (u->cpu_limit > 0)
+                cJSON_AddNumberToObject(o, "cpu_limit", u->cpu_limit);
+        else
+                cJSON_AddNullToObject(o, "cpu_limit");
+        add_int_or_null(o, "mem_limit", (int64_t) u->mem_limit, u->mem_limit > 0);
+        cJSON_AddBoolToObject(o, "oom_killed", u->oom_killed);
+        return checked(o, 13);
+}
+
+/* A build's ETA: null without history; "remaining" only while it runs. */
+static cJSON *build_eta_to_json(const Build *b, usec_t now) {
+        if (b->eta.samples == 0)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "expected", b->eta.expected);
+        if (build_state_is_active(b->state) && b->started)
+                cJSON_AddNumberToObject(o, "remaining", eta_remaining(&b->eta, b->started, now));
+        else
+                cJSON_AddNullToObject(o, "remaining");
+        cJSON_AddNumberToObject(o, "samples", b->eta.samples);
+        cJSON_AddStringToObject(o, "confidence", b->eta.confidence ? b->eta.confidence : "low");
+        cJSON_AddStringToObject(o, "basis", b->eta.other_machines ? "other-machines" : "same-machine");
+        return checked(o, 5);
+}
+
+static cJSON *invocation_eta_to_json(const Invocation *inv) {
+        if (!inv->eta.known)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        usec_t now = now_realtime();
+        double since = now > inv->eta.at ? (double) (now - inv->eta.at) / 1e6 : 0;
+        cJSON_AddNumberToObject(o, "remaining", MAX(inv->eta.remaining - since, 0.0));
+        cJSON_AddNumberToObject(o, "left", inv->eta.left);
+        cJSON_AddNumberToObject(o, "unknown", inv->eta.unknown);
+        cJSON_AddStringToObject(o, "confidence", inv->eta.confidence ? inv->eta.confidence : "low");
+        return checked(o, 4);
+}
+
 cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 17;
+        int members = 19;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -102,6 +161,8 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
                 cJSON_AddNullToObject(o, "duration");
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
+        cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
+        cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));
 
         if (log_tail > 0) {
                 members++;
@@ -136,7 +197,8 @@ cJSON *invocation_to_json(const Invocation *inv) {
         for (const Build *b = inv->by_drv; builds && b; b = b->hh_drv.next)
                 cJSON_AddItemToArray(builds, cJSON_CreateNumber((double) b->key));
         cJSON_AddNumberToObject(o, "messages", (double) inv->messages);
-        return checked(o, 10);
+        cJSON_AddItemToObject(o, "eta", invocation_eta_to_json(inv));
+        return checked(o, 11);
 }
 
 cJSON *source_to_json(const Source *s) {

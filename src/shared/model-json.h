@@ -13,3 +13,5 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail);
 cJSON *invocation_to_json(const Invocation *inv);
 cJSON *source_to_json(const Source *s);
 cJSON *requester_to_json(const Requester *r);
+/* A build's figures (BuildUsage) as docs/protocol.md "usage"; null before the first sample. */
+cJSON *usage_to_json(const BuildUsage *u);

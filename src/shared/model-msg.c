@@ -64,16 +64,19 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
                 return 0;
         if (r < 0)
                 return r;
+        bool builder_ended = b->failure == FAILURE_EXIT_CODE || b->failure == FAILURE_SIGNAL;
+        if (builder_ended && b->usage.oom_killed)
+                b->failure = FAILURE_OOM; /* the sampler saw the OOM killer in its cgroup */
 
         /* "builder for … failed" is the end of the build: its builder is gone. Nix 2.8 may
          * hold the activity's stop back until the whole invocation ends (with -k after a
          * failure), so the build ends here, not at the stop. Other errors end it only once
          * it has stopped (the message may come after the stop while outputs are looked for
          * again). */
-        bool builder_ended = b->failure == FAILURE_EXIT_CODE || b->failure == FAILURE_SIGNAL;
-        if (b->state == BUILD_RUNNING && (builder_ended || b->n_activities_open == 0))
+        if ((b->state == BUILD_RUNNING || b->state == BUILD_FROZEN) &&
+            (builder_ended || b->n_activities_open == 0))
                 build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
-        else if (b->state == BUILD_FAILED && b->failure != FAILURE_NO_OUTPUTS)
+        else if ((b->state == BUILD_FAILED || b->state == BUILD_KILLED) && b->failure != FAILURE_NO_OUTPUTS)
                 build_mark(m, b, CHANGE_CHANGED);
         return 0;
 }

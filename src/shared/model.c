@@ -44,6 +44,7 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_NO_OUTPUTS] = "no-outputs",
         [FAILURE_CANCELLED] = "cancelled",
         [FAILURE_OTHER] = "other",
+        [FAILURE_OOM] = "oom-kill",
 };
 
 const char *build_state_to_string(BuildState s) {
@@ -126,8 +127,16 @@ static void source_mark(Model *m, Source *s, ChangeKind k) {
         }
 }
 
+void model_invocation_changed(Model *m, Invocation *inv) {
+        invocation_mark(m, inv, CHANGE_CHANGED);
+}
+
+void model_build_changed(Model *m, Build *b) {
+        build_mark(m, b, CHANGE_CHANGED);
+}
+
 bool model_has_changes(Model *m) {
-        return m->dirty_builds || m->dirty_invocations || m->dirty_sources;
+        return m->dirty_builds || m->dirty_invocations || m->dirty_sources || m->substitutions;
 }
 
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) {
@@ -157,6 +166,7 @@ void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) 
                         h->invocation(userdata, inv, kinds);
                 inv = next;
         }
+        subst_drain(m, h, userdata);
         Source *s = TAKE_PTR(m->dirty_sources);
         while (s) {
                 Source *next = s->dirty_next;
@@ -182,13 +192,13 @@ static char *uid_to_name(int64_t uid) {
         return strdup(result->pw_name);
 }
 
-static void requester_done(Requester *r) {
+void requester_done(Requester *r) {
         free(r->user);
         free(r->cmdline);
         *r = (Requester){.uid = -1, .pid = -1};
 }
 
-static int requester_copy(const Requester *from, Requester *to) {
+int requester_copy(const Requester *from, Requester *to) {
         Requester r = {.uid = from->uid, .pid = from->pid};
         if ((from->user && !(r.user = strdup(from->user))) ||
             (from->cmdline && !(r.cmdline = strdup(from->cmdline)))) {
@@ -205,7 +215,7 @@ const char *build_log_line(const Build *b, uint32_t i) {
 
 /* ---- builds ---- */
 
-static void build_set_state(Model *m, Build *b, BuildState st) {
+void build_set_state(Model *m, Build *b, BuildState st) {
         if (b->state == st)
                 return;
         m->counters.by_state[b->state]--;
@@ -301,6 +311,7 @@ static void build_free(Model *m, Build *b) {
 void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         if (build_state_is_final(b->state))
                 return;
+        build_finish_adjust(b, &st, &now);
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;
@@ -369,7 +380,7 @@ static int build_outputs_exist(Model *m, const Build *b) {
 }
 
 /* Decides the end state of a build whose activities all stopped. */
-static void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
+void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->failure != FAILURE_NONE) {
                 build_finish(m, b, BUILD_FAILED, now);
                 return;
@@ -400,6 +411,17 @@ static void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         build_finish(m, b, BUILD_FAILED, stopped);
 }
 
+/* Nix 2.8 keeps a finished build's activity open until its goal is freed, often when the
+ * whole invocation ends; the "done" counter of the progress result moves on time. When it
+ * does, the running builds whose outputs now all exist are over: they end now, so their
+ * durations (history, ETAs) are the builder's, not the invocation's. */
+static void invocation_check_outputs(Model *m, Invocation *inv, usec_t now) {
+        for (Build *b = inv->by_drv; b; b = b->hh_drv.next)
+                if (b->state == BUILD_RUNNING && b->failure == FAILURE_NONE &&
+                    build_outputs_exist(m, b) == 1)
+                        build_finish(m, b, BUILD_SUCCEEDED, now);
+}
+
 /* The build for drv in this invocation that a new event should attach to. */
 Build *invocation_find_build(Invocation *inv, const char *drv) {
         Build *b = NULL;
@@ -412,6 +434,7 @@ Build *invocation_find_build(Invocation *inv, const char *drv) {
 static void activity_free(Model *m, Source *s, Activity *a) {
         model_machines_activity_release(m, a);
         HASH_DEL(s->activities, a);
+        subst_activity_done(a);
         free(a);
 }
 
@@ -575,6 +598,8 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 b->output_check_at = 0;
                 a->build = b;
                 b->n_activities_open++;
+        } else if (rec->type == NIX_ACT_SUBSTITUTE) {
+                return subst_start(m, a, rec, now);
         } else if (rec->type == NIX_ACT_POST_BUILD_HOOK) {
                 if (nix_record_field_str(rec, 0, &drv) == 0)
                         a->build = invocation_find_build(inv, drv);
@@ -597,6 +622,8 @@ static int apply_stop(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 return 0; /* started before we connected: nothing to end */
 
         Build *b = a->type == NIX_ACT_BUILD ? a->build : NULL;
+        if (a->type == NIX_ACT_SUBSTITUTE)
+                subst_stop(m, s, a, now);
         activity_free(m, s, a);
         if (b && b->n_activities_open > 0 && --b->n_activities_open == 0 && !build_state_is_final(b->state))
                 build_decide(m, b, now, now_monotonic());
@@ -657,7 +684,10 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         if (nix_record_field_int(rec, i, &v[i]) < 0)
                                 return -EPROTO;
                 if (memcmp(v, s->invocation.progress, sizeof(v)) != 0) {
+                        bool more_done = v[0] > s->invocation.progress[0];
                         memcpy(s->invocation.progress, v, sizeof(v));
+                        if (more_done)
+                                invocation_check_outputs(m, &s->invocation, now);
                         invocation_mark(m, &s->invocation, CHANGE_CHANGED);
                 }
                 return 0;
@@ -733,6 +763,10 @@ static void source_nix_exited(Model *m, Source *s, usec_t now) {
                         build_finish(m, b, BUILD_FAILED, now);
                 } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
                         continue; /* stopped, deciding its outcome */
+                } else if (b->rediscovered) {
+                        /* No events will come for it: its outputs tell how it ended. */
+                        b->n_activities_open = 0;
+                        build_decide(m, b, now, now_monotonic());
                 } else
                         build_finish(m, b, BUILD_LOST, now);
         }
@@ -851,6 +885,7 @@ Model *model_free(Model *m) {
         while (m->sources_first)
                 source_free(m, m->sources_first);
         model_machines_free(m);
+        subst_drain(m, NULL, NULL);
         free(m);
         return NULL;
 }

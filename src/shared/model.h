@@ -38,6 +38,7 @@ typedef enum FailureKind {
         FAILURE_NO_OUTPUTS,
         FAILURE_CANCELLED,
         FAILURE_OTHER,
+        FAILURE_OOM, /* killed by the kernel's OOM killer (memory limit) */
         _FAILURE_KIND_MAX,
 } FailureKind;
 
@@ -78,6 +79,26 @@ typedef struct BuildUsage {
         bool oom_killed;    /* the kernel's OOM killer ended one of its processes */
 } BuildUsage;
 
+/* How long a build should take, from the history of its pname (daemon: estimates.c).
+ * Unknown while samples == 0. */
+typedef struct BuildEta {
+        bool looked_up; /* history was asked (samples 0 then: nothing found) */
+        uint32_t samples;
+        double expected;        /* seconds, start to end */
+        const char *confidence; /* static: "high", "medium", "low" */
+        bool other_machines;    /* from builds on other machines, scaled by speed */
+} BuildEta;
+
+/* What is left of an invocation along its longest remaining dependency chain. */
+typedef struct InvocationEta {
+        bool known;
+        double remaining; /* seconds, as of `at` */
+        usec_t at;        /* realtime */
+        uint32_t left;    /* builds not finished */
+        uint32_t unknown; /* of those, without history (counted as 0 s) */
+        const char *confidence;
+} InvocationEta;
+
 typedef struct Source Source;
 typedef struct Invocation Invocation;
 typedef struct Build Build;
@@ -104,6 +125,10 @@ struct Build {
         char *failure_message;
 
         BuildUsage usage;
+        bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
+        bool rediscovered;     /* found in /proc after a daemon restart, not from events */
+        usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
+        BuildEta eta;
 
         /* remote builders (model-machines.c) */
         uint32_t machine_waits; /* open "waiting for a machine" activities (111) */
@@ -137,8 +162,21 @@ typedef struct Activity {
         uint64_t waiting_key;          /* 111: key of the build waiting for a machine */
         struct ModelMachine *machine;  /* a copy to or from this machine */
         int8_t copy_dir;               /* 1 to the machine, -1 from it */
+        char *path;   /* substitute (108): the store path fetched, and from where */
+        char *uri;
+        usec_t started;
         UT_hash_handle hh;
 } Activity;
+
+/* A substitution (activity 108) that ended: reported once to views, then freed. */
+typedef struct Substitution {
+        char *path, *name, *uri;
+        usec_t started, finished; /* realtime */
+        bool succeeded;           /* the path is in the store after the stop */
+        uint64_t invocation;
+        Requester requester;
+        struct Substitution *next;
+} Substitution;
 
 struct Invocation {
         uint64_t id; /* == source id */
@@ -150,6 +188,7 @@ struct Invocation {
         uint64_t messages;
         uint32_t n_builds; /* builds of this invocation still held */
         Build *by_drv;     /* hash by drv path (hh_drv) */
+        InvocationEta eta;
 
         bool dirty;
         unsigned dirty_kinds;
@@ -254,7 +293,13 @@ typedef struct ModelChangeHandler {
         void (*build)(void *userdata, Build *b, unsigned kinds, uint64_t new_log_lines);
         void (*invocation)(void *userdata, Invocation *inv, unsigned kinds);
         void (*source)(void *userdata, Source *s, unsigned kinds);
+        void (*substitution)(void *userdata, const Substitution *s);
 } ModelChangeHandler;
+
+/* Something a view computes about an invocation or a build changed (an ETA): report it as
+ * changed. */
+void model_invocation_changed(Model *m, Invocation *inv);
+void model_build_changed(Model *m, Build *b);
 
 bool model_has_changes(Model *m);
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata);

@@ -18,6 +18,7 @@
 #define NA_ERR_UNSUPPORTED_PROTOCOL "unsupported-protocol"
 #define NA_ERR_TOO_LARGE            "too-large"
 #define NA_ERR_INTERNAL             "internal"
+#define NA_ERR_UNAVAILABLE          "unavailable" /* history store unavailable, or a query over its time budget */
 
 typedef struct ControlRequest {
         cJSON *root;

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 check_binaries
 PEER=(python3 "$E2E_DIR/badpeer.py")
-SUBCOMMANDS=(status list-builds get-build log get-history list-invocations snapshot watch ingest)
+SUBCOMMANDS=(status list-builds get-build log get-history stats deps list-invocations snapshot watch ingest)
 
 # run_ctl ARGS...: sets RC, OUT, ERR (never fails the script).
 run_ctl() {
@@ -111,7 +111,7 @@ assert_json "status: counters start at zero" "$OUT" \
 OUT=$(NIX_ANALYTICS_SOCKET_DIR="$SOCKDIR" timeout 20 "$NA_CTL" status 2>"$T/err")
 assert_eq "NIX_ANALYTICS_SOCKET_DIR selects the daemon" "$DAEMON_PID" "$(printf '%s' "$OUT" | jq -r .pid 2>/dev/null)"
 
-for c in list-builds get-history list-invocations snapshot; do
+for c in list-builds get-history stats list-invocations snapshot; do
 	run_ctl -s "$SOCKDIR" "$c"
 	assert_eq "$c on an empty daemon exits 0" 0 "$RC"
 	assert_true "$c prints JSON" jq -e . <<<"$OUT" >/dev/null

@@ -241,7 +241,10 @@ ctl_ok() {
 # start_daemon [EXTRA-ARGS...]: private nix-analyticsd on $SOCKDIR, ready when status answers.
 start_daemon() {
 	mkdir -p "$SOCKDIR"
-	"$NA_DAEMON" --socket-dir "$SOCKDIR" -v "$@" >>"$T/daemon.log" 2>&1 &
+	# --discover-scope: a daemon rediscovers running builds from /proc at start-up; only
+	# those of this test are its business (other Nix builds may run on the machine).
+	# History in the scratch directory unless the test says otherwise (a later --history-db wins).
+	"$NA_DAEMON" --socket-dir "$SOCKDIR" --history-db "$T/history.db" -v --discover-scope $$ "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	log "nix-analyticsd pid $DAEMON_PID on $SOCKDIR"
 	if ! wait_for 20 "nix-analyticsd answers status on $SOCKDIR" daemon_ready; then

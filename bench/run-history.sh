@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# P8 and P9 (docs targets): a release build, then
+#   graph-bench       the graph code alone on a synthetic 20,000-derivation closure;
+#   graph-daemon.py   the same closure announced to a real nix-analyticsd as one build plan,
+#                     with a control client measuring status round trips meanwhile;
+#   history-bench     "last 100 builds" and "ETA for this name" over 1,000,000 history rows.
+# Each prints figures and a verdict. The machines are shared: run it twice, quote medians.
+#
+# usage: bench/run-history.sh [NODES (default 20000)] [ROWS (default 1000000)]
+#   env: BUILD_DIR (default build/release), SKIP_DEPS=1
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NODES=${1:-20000}
+ROWS=${2:-1000000}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
+
+[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" || exit 1
+if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
+	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
+else
+	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
+fi || exit 1
+ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd bench/graph-bench bench/history-bench >/dev/null || exit 1
+
+rc=0
+echo "== P8: graph code, $NODES derivations"
+"$BUILD_DIR/bench/graph-bench" "$NODES" || rc=1
+echo "== P8: through nix-analyticsd, $NODES derivations in one plan"
+python3 "$ROOT/bench/graph-daemon.py" "$BUILD_DIR/src/daemon/nix-analyticsd" "$NODES" || rc=1
+echo "== P9: history, $ROWS rows"
+"$BUILD_DIR/bench/history-bench" "$ROWS" || rc=1
+exit $rc

@@ -1,0 +1,15 @@
+/* Helpers shared by the query verbs (cmd-query.c, cmd-history.c). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "ctl/ctl.h"
+
+/* Connects, runs cmd with args (consumed) and prints the result; returns the exit code. */
+int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args);
+/* Checks every state of a "S[,S...]" option value; logs the first bad one. 0 or -EINVAL. */
+int ctl_check_states(const char *option, const char *s);
+/* "a,b,c" as the protocol's "string or array of strings"; NULL on allocation failure. */
+cJSON *ctl_state_filter(const char *s);
+/* Adds item (taken) under key; false on allocation failure. */
+bool ctl_add_item(cJSON *obj, const char *key, cJSON *item);

@@ -1,0 +1,37 @@
+/* Acting on one build: kill, freeze, thaw, nice, CPU and memory limits, through its cgroup
+ * where it has one, else by signals and setpriority on its processes. Each action says what
+ * it did and by which mechanism, or exactly why it could not. */
+#pragma once
+
+#include <stdint.h>
+
+#include "daemon/tracker.h"
+
+typedef enum ActionKind {
+        ACTION_KILL,
+        ACTION_FREEZE,
+        ACTION_THAW,
+        ACTION_NICE,
+        ACTION_CPU_LIMIT,
+        ACTION_MEM_LIMIT,
+        _ACTION_MAX,
+} ActionKind;
+
+typedef struct ActionRequest {
+        ActionKind kind;
+        int nice;       /* ACTION_NICE: -20..19 */
+        double cores;   /* ACTION_CPU_LIMIT: 0 lifts */
+        uint64_t bytes; /* ACTION_MEM_LIMIT: 0 lifts */
+} ActionRequest;
+
+typedef struct ActionOutcome {
+        char *mechanism;  /* what was written or sent, for the reply and the log */
+        char *error;      /* on failure: why, for the user */
+        const char *code; /* on failure: protocol error code */
+} ActionOutcome;
+
+const char *action_kind_to_string(ActionKind k);
+
+/* Runs the action on a tracked build. Returns 0, or < 0 with outcome->error set. */
+int action_run(Daemon *d, Sampler *s, Tracked *t, Build *b, const ActionRequest *req, ActionOutcome *ret);
+void action_outcome_done(ActionOutcome *o);

@@ -1,0 +1,206 @@
+/* Adoption: a build acted on as one unit needs a cgroup. Nix's own build group
+ * (use-cgroups, "nix-build-…") is used as it is and never removed by us. Otherwise the
+ * build gets a group of ours, <root>/build-<drv hash>, in v2 (freeze, kill, cpu.stat) and in
+ * the v1 hierarchies holding cpu, cpuacct, memory, pids (and freezer when there is no v2),
+ * and its processes are moved in; every later sample moves any left outside (processes fork
+ * while we move them; children forked after their parent moved are born inside), until a
+ * sample finds none. A group named
+ * after the drv is found again after a daemon restart. We only ever remove groups under our
+ * own root. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "daemon/tracker.h"
+
+/* Does e belong to the build led by builder (its session, or a descendant)? */
+static bool member_of(ProcTable *tab, const ProcEntry *e, pid_t builder) {
+        for (int depth = 0; e && depth < 256; depth++) {
+                if (e->st.pid == builder || e->st.sid == builder)
+                        return true;
+                if (e->st.ppid <= 1)
+                        return false;
+                e = proc_table_get(tab, e->st.ppid);
+        }
+        return false;
+}
+
+/* The drv's hash part names our group: stable across daemon restarts, unique per build. */
+static int group_rel(const char *root, const char *drv, char **ret) {
+        const char *base = strrchr(drv, '/');
+        base = base ? base + 1 : drv;
+        size_t n = strcspn(base, "-");
+        if (n == 0 || n > 64)
+                return -EINVAL;
+        return asprintf(ret, "%s/build-%.*s", root, (int) n, base) < 0 ? -ENOMEM : 0;
+}
+
+static bool is_nix_group(const char *path) {
+        const char *base = path ? strrchr(path, '/') : NULL;
+        return base && strncmp(base + 1, "nix-build-", 10) == 0;
+}
+
+static bool under_root(const char *path, const char *root) {
+        size_t n = strlen(root);
+        return path && strncmp(path, root, n) == 0 && path[n] == '/';
+}
+
+/* One pass: moves every member of the build not yet in the group. Returns how many moved. */
+static int move_pass(Sampler *s, Tracked *t, ProcTable *tab, bool first) {
+        (void) s;
+        _cleanup_free_ pid_t *inside = NULL;
+        int n_inside = cg_group_pids(&t->group, &inside);
+        int moved = 0;
+        for (size_t i = 0; i < tab->n; i++) {
+                ProcEntry *e = &tab->entries[i];
+                if (!member_of(tab, e, t->builder))
+                        continue;
+                bool in = false;
+                for (int j = 0; j < n_inside && !in; j++)
+                        in = inside[j] == e->st.pid;
+                if (in)
+                        continue;
+                int r = cg_group_attach(&t->group, e->st.pid);
+                if (r == -ESRCH || r == -ENOENT)
+                        continue; /* exited meanwhile */
+                if (r < 0)
+                        return r;
+                /* CPU it used before entering the group, which the group does not count. */
+                if (first)
+                        t->cpu_base += e->st.utime + e->st.stime;
+                moved++;
+        }
+        return moved;
+}
+
+int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
+        const CgHost *h = sampler_host(s);
+        const char *root = sampler_config(s)->cgroup_root;
+        _cleanup_free_ char *buf = NULL, *rel = NULL;
+        size_t len;
+        int r = procfs_read(sampler_proc_root(s), t->builder, "cgroup", 1u << 16, &buf, &len);
+        if (r < 0)
+                return r;
+        CgProcPaths paths;
+        r = cg_parse_proc_cgroup(buf, len, &paths);
+        if (r < 0)
+                return r;
+
+        if (is_nix_group(paths.v2)) {
+                r = cg_group_from_paths(h, &paths, &t->group);
+                cg_proc_paths_done(&paths);
+                if (r < 0)
+                        return r;
+                t->has_group = t->nix_group = true;
+                log_info("build %" PRIu64 ": in Nix's own cgroup %s", t->key, t->group.v2);
+                return 0;
+        }
+        /* Ours from an earlier run of the daemon (it was restarted mid-build). */
+        const char *found = under_root(paths.v2, root) ? paths.v2 : NULL;
+        for (int c = 0; !found && c < _CG_CONTROLLER_MAX; c++)
+                if (under_root(paths.v1[c], root))
+                        found = paths.v1[c];
+        if (found) {
+                rel = strdup(found);
+                cg_proc_paths_done(&paths);
+                if (!rel)
+                        return -ENOMEM;
+                r = cg_group_open(h, rel, /* create= */ true, &t->group);
+                if (r < 0)
+                        return r;
+                t->has_group = true;
+                log_info("build %" PRIu64 ": found again in our cgroup %s", t->key, rel);
+                adopt_stragglers(s, t);
+                return 0;
+        }
+        cg_proc_paths_done(&paths);
+
+        if ((r = group_rel(root, t->drv, &rel)) < 0)
+                return r;
+        r = cg_group_open(h, rel, /* create= */ true, &t->group);
+        if (r < 0)
+                return r;
+        t->has_group = true;
+
+        /* One pass over this sample's processes; what forked meanwhile is moved by the next
+         * samples (adopt_stragglers), which come quickly after an adoption. A fresh scan of
+         * /proc here would cost a full pass per build, too much when many builds start at
+         * once. */
+        int moved = move_pass(s, t, tab, /* first= */ true);
+        if (moved < 0) {
+                (void) cg_group_remove(&t->group);
+                cg_group_done(&t->group);
+                t->has_group = false;
+                return moved;
+        }
+        log_info("build %" PRIu64 ": adopted into cgroup %s", t->key, rel);
+        return 0;
+}
+
+void adopt_stragglers(Sampler *s, Tracked *t) {
+        _cleanup_free_ pid_t *inside = NULL;
+        int n = cg_group_pids(&t->group, &inside);
+        if (n < 0)
+                return;
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                pid_t pid = t->procs[i].st.pid;
+                bool in = false;
+                for (int j = 0; j < n && !in; j++)
+                        in = inside[j] == pid;
+                if (!in && cg_group_attach(&t->group, pid) == 0)
+                        log_debug("build %" PRIu64 ": moved straggler pid %d into its cgroup", t->key,
+                                  (int) pid);
+        }
+}
+
+int adopt_release(Sampler *s, Tracked *t) {
+        if (!t->has_group || t->nix_group)
+                return 0;
+        int r = cg_group_remove(&t->group);
+        if (r == 0)
+                log_debug("build %" PRIu64 ": removed its cgroup", t->key);
+        return r;
+}
+
+static void cleanup_dir(const char *fs_root, const char *mount, const char *root) {
+        if (!mount)
+                return;
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s%s%s", fs_root, mount, root) < 0)
+                return;
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, "build-", 6) == 0 &&
+                    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+                        log_debug("removed stale empty cgroup %s/%s", dir, de->d_name);
+        closedir(d);
+}
+
+void adopt_cleanup_stale(const CgHost *h, const char *root) {
+        cleanup_dir(h->fs_root, h->v2, root);
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                cleanup_dir(h->fs_root, h->v1[c], root);
+}
+
+static void remove_root(const char *fs_root, const char *mount, const char *root) {
+        _cleanup_free_ char *dir = NULL;
+        if (mount && asprintf(&dir, "%s%s%s", fs_root, mount, root) >= 0 && rmdir(dir) == 0)
+                log_debug("removed our empty cgroup root %s", dir);
+}
+
+void adopt_remove_root(const CgHost *h, const char *root) {
+        /* Fails (and is meant to) while a group of a running build or another daemon's
+         * group is still in it. */
+        remove_root(h->fs_root, h->v2, root);
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                remove_root(h->fs_root, h->v1[c], root);
+}

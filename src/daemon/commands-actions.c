@@ -1,0 +1,333 @@
+/* Control commands on builds as processes: get-processes, and the actions kill, freeze,
+ * thaw, nice, cpu-limit, mem-limit (docs/protocol.md "Processes and actions").
+ *
+ * Who may act (from SO_PEERCRED): root, members of the admin group (--admin-group), and the
+ * user who requested the build. Everyone may read. Every action is logged with who asked. */
+#include "daemon/commands-actions.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "daemon/actions.h"
+#include "daemon/reply.h"
+#include "shared/model-json.h"
+#include "shared/procfs.h"
+#include "shared/units.h"
+
+#define NA_ERR_NOT_RUNNING "not-running"
+#define NA_ERR_NO_PROCESS  "no-process"
+#define PEER_GROUPS_MAX    256
+
+static bool peer_in_group(ControlConn *c, gid_t gid) {
+        if (c->gid == gid)
+                return true;
+        gid_t groups[PEER_GROUPS_MAX];
+        socklen_t len = sizeof(groups);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
+static void peer_name(uid_t uid, char *buf, size_t size) {
+        struct passwd pw, *res = NULL;
+        char tmp[2048];
+        if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+                snprintf(buf, size, "%s (uid %u)", res->pw_name, (unsigned) uid);
+        else
+                snprintf(buf, size, "uid %u", (unsigned) uid);
+}
+
+/* Root, the admin group, or the build's requester. */
+static int authorize(ControlConn *c, const Build *b, const char *action, Reply *r) {
+        Daemon *d = c->daemon;
+        if (c->uid == 0)
+                return 0;
+        if (d->config.has_admin_gid && peer_in_group(c, d->config.admin_gid))
+                return 0;
+        if (b->requester.uid >= 0 && (uid_t) b->requester.uid == c->uid)
+                return 0;
+        char who[300];
+        peer_name(c->uid, who, sizeof(who));
+        log_notice("refused %s on build %" PRIu64 " (%s) for %s (pid %d): not its requester", action, b->key,
+                   b->name, who, (int) c->pid);
+        return reply_error(r, NA_ERR_PERMISSION_DENIED,
+                           "%s may not %s build %" PRIu64 " (%s): it was requested by %s%s%" PRId64
+                           "%s; only root%s%s%s and the requester may act on it",
+                           who, action, b->key, b->name, b->requester.user ? b->requester.user : "",
+                           b->requester.user ? " (uid " : "uid ", b->requester.uid,
+                           b->requester.user ? ")" : "", d->config.admin_group ? ", members of group '" : "",
+                           d->config.admin_group ? d->config.admin_group : "",
+                           d->config.admin_group ? "'" : "");
+}
+
+/* The build and its tracking record, or an error saying why it cannot be acted on. */
+static int target(ControlConn *c, const ControlRequest *req, Reply *r, Build **ret_b, Tracked **ret_t) {
+        Build *b;
+        if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
+                return -EINVAL;
+        if (b->state != BUILD_RUNNING && b->state != BUILD_FROZEN)
+                return reply_error(r, NA_ERR_NOT_RUNNING, "build %" PRIu64 " (%s) is %s, not running",
+                                   b->key, b->name, build_state_to_string(b->state));
+        Tracked *t = c->daemon->sampler ? sampler_find(c->daemon->sampler, b->key) : NULL;
+        if (!t)
+                return reply_error(r, NA_ERR_NO_PROCESS,
+                                   "build %" PRIu64 " (%s) has no known process on this machine%s", b->key,
+                                   b->name,
+                                   b->machine[0] ? " (it runs on a remote builder)"
+                                                 : " yet (its builder is looked for as soon as it starts)");
+        *ret_b = b;
+        *ret_t = t;
+        return 0;
+}
+
+static cJSON *proc_to_json(Daemon *d, const TrackedProc *p) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "pid", p->st.pid);
+        cJSON_AddNumberToObject(o, "ppid", p->st.ppid);
+        cJSON_AddNumberToObject(o, "pgid", p->st.pgid);
+        cJSON_AddNumberToObject(o, "sid", p->st.sid);
+        cJSON_AddNumberToObject(o, "uid", p->uid);
+        cJSON_AddStringToObject(o, "comm", p->st.comm);
+        if (p->cmdline)
+                cJSON_AddStringToObject(o, "cmdline", p->cmdline);
+        else
+                cJSON_AddNullToObject(o, "cmdline");
+        char state[2] = {p->st.state, '\0'};
+        cJSON_AddStringToObject(o, "state", state);
+        cJSON_AddNumberToObject(o, "cpu_user", usec_to_sec(p->st.utime));
+        cJSON_AddNumberToObject(o, "cpu_system", usec_to_sec(p->st.stime));
+        cJSON_AddNumberToObject(o, "cpu_percent", round(p->cpu_percent * 10) / 10);
+        cJSON_AddNumberToObject(o, "rss", (double) p->st.rss);
+        cJSON_AddNumberToObject(o, "threads", p->st.threads);
+        cJSON_AddNumberToObject(o, "nice", p->st.nice);
+        cJSON_AddNumberToObject(o, "io_read", (double) p->io_read);
+        cJSON_AddNumberToObject(o, "io_write", (double) p->io_write);
+        return o;
+}
+
+/* What a build's processes look like: the list (ordered by pid, ppid gives the tree), its
+ * cgroup and how it is acted on. NULL on allocation failure. */
+cJSON *processes_to_json(Daemon *d, const Build *b) {
+        Tracked *t = d->sampler ? sampler_find(d->sampler, b->key) : NULL;
+        cJSON *o = cJSON_CreateObject();
+        cJSON *arr = o ? cJSON_AddArrayToObject(o, "processes") : NULL;
+        if (!arr) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        cJSON_AddNumberToObject(o, "build", (double) b->key);
+        if (!t) {
+                cJSON_AddNullToObject(o, "builder");
+                cJSON_AddNullToObject(o, "cgroup");
+                cJSON_AddStringToObject(o, "control", "none");
+                return o;
+        }
+        cJSON_AddNumberToObject(o, "builder", t->builder);
+        if (t->has_group) {
+                cJSON *cg = cJSON_AddObjectToObject(o, "cgroup");
+                if (cg) {
+                        if (t->group.v2)
+                                cJSON_AddStringToObject(cg, "v2", t->group.v2);
+                        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
+                                if (t->group.v1[i])
+                                        cJSON_AddStringToObject(cg, cg_controller_to_string(i),
+                                                                t->group.v1[i]);
+                        cJSON_AddStringToObject(cg, "owner", t->nix_group ? "nix" : "nix-analyticsd");
+                }
+        } else
+                cJSON_AddNullToObject(o, "cgroup");
+        cJSON_AddStringToObject(o, "control", t->has_group ? "cgroup" : "signals");
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                cJSON *p = proc_to_json(d, &t->procs[i]);
+                if (!p || !cJSON_AddItemToArray(arr, p)) {
+                        cJSON_Delete(p);
+                        cJSON_Delete(o);
+                        return NULL;
+                }
+        }
+        return o;
+}
+
+int command_get_processes(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Build *b;
+        if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
+                return -EINVAL;
+        r->result = processes_to_json(c->daemon, b);
+        if (!r->result)
+                return reply_oom(r);
+        cJSON_AddStringToObject(r->result, "state", build_state_to_string(b->state));
+        cJSON_AddItemToObject(r->result, "usage", usage_to_json(&b->usage));
+        return 0;
+}
+
+static int run_action(ControlConn *c, const ControlRequest *req, Reply *r, ActionRequest *a) {
+        Daemon *d = c->daemon;
+        Build *b = NULL;
+        Tracked *t = NULL;
+        const char *name = action_kind_to_string(a->kind);
+        if (target(c, req, r, &b, &t) < 0)
+                return -EINVAL;
+        if (authorize(c, b, name, r) < 0)
+                return -EINVAL;
+
+        char who[300];
+        peer_name(c->uid, who, sizeof(who));
+        _cleanup_(action_outcome_done) ActionOutcome o = {};
+        int k = action_run(d, d->sampler, t, b, a, &o);
+        if (k < 0) {
+                log_warning("%s on build %" PRIu64 " (%s) asked by %s (pid %d) failed: %s", name, b->key,
+                            b->name, who, (int) c->pid, o.error ? o.error : "out of memory");
+                return reply_error(r, o.code ? o.code : NA_ERR_INTERNAL, "%s",
+                                   o.error ? o.error : "out of memory");
+        }
+        log_notice("%s on build %" PRIu64 " (%s) asked by %s (pid %d): %s", name, b->key, b->name, who,
+                   (int) c->pid, o.mechanism ? o.mechanism : "");
+        r->result = cJSON_CreateObject();
+        if (!r->result)
+                return reply_oom(r);
+        cJSON_AddNumberToObject(r->result, "build", (double) b->key);
+        cJSON_AddStringToObject(r->result, "action", name);
+        cJSON_AddStringToObject(r->result, "mechanism", o.mechanism ? o.mechanism : "");
+        cJSON_AddStringToObject(r->result, "state", build_state_to_string(b->state));
+        if (a->kind == ACTION_NICE)
+                cJSON_AddNumberToObject(r->result, "nice", a->nice);
+        if (a->kind == ACTION_CPU_LIMIT) {
+                if (a->cores > 0)
+                        cJSON_AddNumberToObject(r->result, "cores", a->cores);
+                else
+                        cJSON_AddNullToObject(r->result, "cores");
+        }
+        if (a->kind == ACTION_MEM_LIMIT) {
+                if (a->bytes > 0)
+                        cJSON_AddNumberToObject(r->result, "bytes", (double) a->bytes);
+                else
+                        cJSON_AddNullToObject(r->result, "bytes");
+        }
+        return 0;
+}
+
+int command_kill(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return run_action(c, req, r, &(ActionRequest){.kind = ACTION_KILL});
+}
+
+int command_freeze(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return run_action(c, req, r, &(ActionRequest){.kind = ACTION_FREEZE});
+}
+
+int command_thaw(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return run_action(c, req, r, &(ActionRequest){.kind = ACTION_THAW});
+}
+
+int command_nice(ControlConn *c, const ControlRequest *req, Reply *r) {
+        long long v;
+        int k = control_arg_int(req, "nice", &v);
+        if (k < 0 || v < -20 || v > 19)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"nice\" must be an integer from -20 to 19");
+        return run_action(c, req, r, &(ActionRequest){.kind = ACTION_NICE, .nice = (int) v});
+}
+
+/* A limit value: null, "none" or "max" lift it. */
+static bool is_lift(const cJSON *v) {
+        return !v || cJSON_IsNull(v) ||
+               (cJSON_IsString(v) &&
+                (strcmp(v->valuestring, "none") == 0 || strcmp(v->valuestring, "max") == 0));
+}
+
+int command_cpu_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
+        /* control_arg hides an explicit null: look at the member itself. */
+        const cJSON *v = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "cores") : NULL;
+        ActionRequest a = {.kind = ACTION_CPU_LIMIT};
+        if (!v)
+                return reply_error(
+                        r, NA_ERR_BAD_REQUEST,
+                        "\"cores\" is required (a number such as 0.5 or 2, or null to lift the limit)");
+        if (!is_lift(v)) {
+                char num[64];
+                if (cJSON_IsNumber(v))
+                        snprintf(num, sizeof(num), "%.17g", v->valuedouble);
+                if (!(cJSON_IsNumber(v) && units_parse_cores(num, &a.cores) == 0) &&
+                    !(cJSON_IsString(v) && units_parse_cores(v->valuestring, &a.cores) == 0))
+                        return reply_error(
+                                r, NA_ERR_BAD_REQUEST,
+                                "\"cores\" must be a number of cores from 0.01 to 4096 (e.g. 0.5 or 2), "
+                                "or null/\"none\" to lift the limit");
+        }
+        return run_action(c, req, r, &a);
+}
+
+int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
+        const cJSON *v = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "bytes") : NULL;
+        ActionRequest a = {.kind = ACTION_MEM_LIMIT};
+        if (!v)
+                return reply_error(
+                        r, NA_ERR_BAD_REQUEST,
+                        "\"bytes\" is required (bytes, a size such as \"4G\", or null to lift the limit)");
+        if (!is_lift(v)) {
+                char num[64];
+                if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1.8e19 &&
+                    v->valuedouble == floor(v->valuedouble))
+                        snprintf(num, sizeof(num), "%.0f", v->valuedouble);
+                else
+                        num[0] = '\0';
+                if (!(cJSON_IsNumber(v) && units_parse_bytes(num, &a.bytes) == 0) &&
+                    !(cJSON_IsString(v) && units_parse_bytes(v->valuestring, &a.bytes) == 0))
+                        return reply_error(
+                                r, NA_ERR_BAD_REQUEST,
+                                "\"bytes\" must be a size of at least 1M: bytes or a number with K, M, "
+                                "G or T (e.g. \"512M\", \"4G\"), or null/\"none\" to lift the limit");
+        }
+        return run_action(c, req, r, &a);
+}
+
+cJSON *sampler_status_json(Daemon *d) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !d->sampler)
+                return o;
+        SamplerStats st;
+        sampler_stats(d->sampler, &st);
+        const CgHost *h = sampler_host(d->sampler);
+        cJSON_AddNumberToObject(o, "interval", usec_to_sec(d->config.sample_interval));
+        cJSON_AddStringToObject(o, "cgroups",
+                                sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
+                                                                    : "disabled");
+        cJSON_AddStringToObject(o, "cgroup_root", sampler_config(d->sampler)->cgroup_root);
+        cJSON_AddNumberToObject(o, "builds", st.tracked);
+        cJSON_AddNumberToObject(o, "processes_scanned", (double) st.last_procs);
+        cJSON_AddNumberToObject(o, "samples", (double) st.ticks);
+        cJSON_AddNumberToObject(o, "last_ms", (double) st.last_tick_usec / 1000.0);
+        cJSON_AddNumberToObject(o, "max_ms", (double) st.max_tick_usec / 1000.0);
+        cJSON_AddNumberToObject(o, "total_ms", (double) st.total_usec / 1000.0);
+        return o;
+}
+
+void notify_processes(Daemon *d, const Build *b) {
+        bool any = false;
+        for (ControlConn *c = d->control_conns; c && !any; c = c->next)
+                any = !c->dead && c->sub.processes;
+        if (!any)
+                return;
+        cJSON *fields = processes_to_json(d, b);
+        if (!fields)
+                return;
+        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
+        cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
+        size_t len;
+        _cleanup_free_ char *line = control_format_event("processes", fields, &len);
+        if (!line)
+                return;
+        for (ControlConn *c = d->control_conns; c; c = c->next)
+                if (!c->dead && c->sub.processes)
+                        control_conn_send(c, line, len);
+}

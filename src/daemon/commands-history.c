@@ -1,0 +1,181 @@
+/* Control commands over the history store: get-history and stats (docs/protocol.md). */
+#include "daemon/commands-history.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "daemon/graphs.h"
+#include "daemon/history-writer.h"
+#include "daemon/query-worker.h"
+#include "shared/history.h"
+
+#define HISTORY_LIMIT_MAX  10000
+#define STATS_TOP_MAX      1000
+#define STATS_DEFAULT_DAYS 30
+#define DEPS_LIMIT_DEFAULT 2000
+#define DEPS_LIMIT_MAX     5000
+
+static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
+        const cJSON *item;
+        unsigned mask = 0;
+        if (cJSON_IsString(v)) {
+                BuildState s = build_state_from_string(v->valuestring);
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", v->valuestring);
+                *ret = 1u << s;
+                return 0;
+        }
+        if (!cJSON_IsArray(v))
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"state\" must be a string or an array of strings");
+        cJSON_ArrayForEach(item, v) {
+                BuildState s = cJSON_IsString(item) ? build_state_from_string(item->valuestring)
+                                                    : _BUILD_STATE_INVALID;
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain build states");
+                mask |= 1u << s;
+        }
+        *ret = mask;
+        return 0;
+}
+
+/* A unix time in seconds (number) as microseconds. */
+static int parse_time(const ControlRequest *req, const char *key, usec_t *ret, Reply *r) {
+        const cJSON *v = control_arg(req, key);
+        if (!v)
+                return 0;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 1e11)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"%s\" must be a unix time in seconds", key);
+        *ret = (usec_t) (v->valuedouble * 1e6);
+        return 0;
+}
+
+static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Reply *r) {
+        *f = (HistoryFilter){};
+        const cJSON *v;
+        if ((v = control_arg(req, "state")) && parse_states(v, &f->states, r) < 0)
+                return -EINVAL;
+        struct {
+                const char *key;
+                const char **dest;
+        } strings[] = {
+                {"name", &f->name},       {"pname", &f->pname}, {"drv", &f->drv},
+                {"machine", &f->machine}, {"kind", &f->kind},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (control_arg_string(req, strings[i].key, strings[i].dest) == -EINVAL)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"%s\" must be a string", strings[i].key);
+        if ((v = control_arg(req, "requester"))) {
+                f->requester_set = true;
+                f->requester_uid = -1;
+                if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+                        f->requester_uid = (int64_t) v->valuedouble;
+                else if (cJSON_IsString(v) && string_is_digits(v->valuestring))
+                        f->requester_uid = strtoll(v->valuestring, NULL, 10);
+                else if (cJSON_IsString(v) && v->valuestring[0])
+                        f->requester_user = v->valuestring;
+                else
+                        return reply_error(r, NA_ERR_BAD_REQUEST,
+                                           "\"requester\" must be a uid or a user name");
+        }
+        if (parse_time(req, "since", &f->since, r) < 0 || parse_time(req, "until", &f->until, r) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+static int parse_get_history(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
+        *q = (HistoryQuery){.order = HISTORY_ORDER_FINISHED, .limit = 100, .count = true};
+        if (parse_history_filter(req, &q->filter, r) < 0)
+                return -EINVAL;
+        long long limit = 100, offset = 0;
+        const char *order = NULL;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be a non-negative integer");
+        if (control_arg_int(req, "offset", &offset) == -EINVAL || offset < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"offset\" must be a non-negative integer");
+        if (control_arg_string(req, "order", &order) == -EINVAL ||
+            (order && (q->order = history_order_from_string(order)) < 0))
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"order\" must be one of finished, started, duration, name");
+        if (control_arg_bool(req, "ascending", &q->ascending) == -EINVAL ||
+            control_arg_bool(req, "count", &q->count) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"ascending\" and \"count\" are booleans");
+        q->limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
+        q->offset = (uint64_t) offset;
+        return 0;
+}
+
+static int parse_stats(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
+        *q = (HistoryQuery){};
+        HistoryFilter *f = &q->filter;
+        if (parse_history_filter(req, f, r) < 0)
+                return -EINVAL;
+        long long n = 10;
+        if (control_arg_int(req, "top", &n) == -EINVAL || n < 1 || n > STATS_TOP_MAX)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"top\" must be an integer from 1 to %d",
+                                   STATS_TOP_MAX);
+        *top = (unsigned) n;
+        /* Builds unless substitutions are asked for: "slowest derivations" are builds. */
+        if (!f->kind)
+                f->kind = "build";
+        /* Without a range: the last 30 days. */
+        usec_t now = now_realtime();
+        if (!control_arg(req, "since"))
+                f->since = now - MIN(now, (usec_t) STATS_DEFAULT_DAYS * 86400 * USEC_PER_SEC);
+        return 0;
+}
+
+/* Both run on the query thread; the client gets its answer when it is ready. */
+int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return query_worker_submit(c->daemon->queries, c, req, QUERY_HISTORY, parse_get_history, r);
+}
+
+int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return query_worker_submit(c->daemon->queries, c, req, QUERY_STATS, parse_stats, r);
+}
+
+/* deps: the graph of an invocation, or of what one build needs; with "why", the chain from
+ * a requested root down to the build. */
+int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Daemon *d = c->daemon;
+        long long id = -1;
+        bool why = false;
+        if (control_arg_int(req, "invocation", &id) == -EINVAL || (control_arg(req, "invocation") && id < 0))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"invocation\" must be an invocation id");
+        if (control_arg_bool(req, "why", &why) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" must be a boolean");
+        /* The answer goes through the client's bounded output buffer, and is built on the
+         * event loop: a whole 20,000-node graph is neither. */
+        long long limit = DEPS_LIMIT_DEFAULT;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 1 || limit > DEPS_LIMIT_MAX)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be an integer from 1 to %d",
+                                   DEPS_LIMIT_MAX);
+        if ((id >= 0) == (control_arg(req, "build") != NULL))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "give either \"invocation\" or \"build\"");
+
+        Build *b = NULL;
+        Invocation *inv;
+        if (id >= 0) {
+                if (why)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" needs a \"build\"");
+                Source *s = model_source_by_id(d->model, (uint64_t) id);
+                if (!s)
+                        return reply_error(r, NA_ERR_NOT_FOUND, "no invocation %lld", id);
+                inv = &s->invocation;
+        } else {
+                if (resolve_build(d, control_arg(req, "build"), r, &b) < 0)
+                        return -EINVAL;
+                inv = b->invocation;
+        }
+        const char *error = NULL;
+        cJSON *o = why ? graphs_why_json(d, inv, b->drv, &error)
+                       : graphs_deps_json(d, inv, b ? b->drv : NULL, (uint32_t) limit, &error);
+        if (!o)
+                return error ? reply_error(r, NA_ERR_NOT_FOUND, "%s", error) : reply_oom(r);
+        r->result = o;
+        return 0;
+}

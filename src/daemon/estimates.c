@@ -1,0 +1,194 @@
+/* Cached ETA lookups over the history store (see estimates.h). */
+#include "daemon/estimates.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "daemon/graphs.h"
+#include "daemon/history-writer.h"
+#include "shared/drv.h"
+#include "shared/eta.h"
+
+#define CACHE_MAX   4096
+#define TURN_BUDGET (2 * USEC_PER_MSEC)
+
+typedef struct Entry {
+        char *key; /* pname '\0' machine, as one string "pname\nmachine" */
+        BuildEta eta;
+        uint64_t generation;
+        UT_hash_handle hh;
+} Entry;
+
+struct Estimates {
+        Entry *entries;
+        uint32_t n;
+        uint64_t *pending; /* keys of queued builds waiting for a lookup */
+        size_t n_pending, cap_pending, next_pending;
+        sd_event_source *defer;
+};
+
+static int on_defer(sd_event_source *s, void *userdata);
+
+int estimates_new(Daemon *d, Estimates **ret) {
+        Estimates *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        int r = sd_event_add_defer(d->event, &e->defer, on_defer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->defer, SD_EVENT_OFF);
+        if (r < 0) {
+                estimates_free(e);
+                return r;
+        }
+        *ret = e;
+        return 0;
+}
+
+static void entry_free(Estimates *e, Entry *x) {
+        HASH_DEL(e->entries, x);
+        e->n--;
+        free(x->key);
+        free(x);
+}
+
+Estimates *estimates_free(Estimates *e) {
+        if (!e)
+                return NULL;
+        Entry *x, *tmp;
+        HASH_ITER(hh, e->entries, x, tmp)
+        entry_free(e, x);
+        sd_event_source_disable_unref(e->defer);
+        free(e->pending);
+        free(e);
+        return NULL;
+}
+
+/* Remote machines' speed factors come from the machines file (remote-builder work); until
+ * that is known here every machine counts as speed 1, and durations from other machines are
+ * used as they are. */
+static double machine_speed(const char *machine) {
+        return 1.0;
+}
+
+static int query(Daemon *d, const char *pname, const char *machine, BuildEta *ret) {
+        const char *error = NULL;
+        History *h = history_writer_reader(d->history, &error);
+        if (!h)
+                return -ENOTCONN;
+        double v[ETA_SAMPLES];
+        int n = history_recent_durations(h, pname, machine, ETA_SAMPLES, v, NULL);
+        if (n > 0)
+                return eta_from_durations(v, (size_t) n, false, ret);
+        if (n < 0) {
+                history_writer_reader_failed(d->history, n);
+                return n;
+        }
+        char *machines[ETA_SAMPLES] = {};
+        n = history_recent_durations(h, pname, NULL, ETA_SAMPLES, v, machines);
+        if (n < 0) {
+                history_writer_reader_failed(d->history, n);
+                return n;
+        }
+        double target = machine_speed(machine);
+        for (int i = 0; i < n; i++) {
+                v[i] = v[i] * machine_speed(machines[i] ? machines[i] : "") / target;
+                free(machines[i]);
+        }
+        return n > 0 ? eta_from_durations(v, (size_t) n, true, ret) : -ENODATA;
+}
+
+int estimates_lookup(Daemon *d, const char *pname, const char *machine, BuildEta *ret) {
+        Estimates *e = d->estimates;
+        uint64_t gen = history_writer_generation(d->history);
+        _cleanup_free_ char *key = NULL;
+        if (asprintf(&key, "%s\n%s", pname, machine) < 0)
+                return -ENOMEM;
+
+        Entry *x = NULL;
+        HASH_FIND_STR(e->entries, key, x);
+        if (x && x->generation == gen) {
+                *ret = x->eta;
+                return x->eta.samples ? 0 : -ENODATA;
+        }
+        BuildEta eta = {};
+        int r = query(d, pname, machine, &eta);
+        if (r < 0 && r != -ENODATA)
+                return r; /* unavailable: not cached, asked again next time */
+        if (!x) {
+                if (e->n >= CACHE_MAX)
+                        entry_free(e, e->entries); /* the oldest inserted */
+                x = calloc(1, sizeof(*x));
+                if (!x)
+                        return -ENOMEM;
+                x->key = TAKE_PTR(key);
+                HASH_ADD_KEYPTR(hh, e->entries, x->key, strlen(x->key), x);
+                e->n++;
+        }
+        x->eta = eta;
+        x->generation = gen;
+        *ret = eta;
+        return eta.samples ? 0 : -ENODATA;
+}
+
+void estimates_annotate(Daemon *d, Build *b) {
+        _cleanup_free_ char *pname = drv_name_pname(b->name);
+        if (!pname)
+                return;
+        BuildEta eta = {};
+        if (estimates_lookup(d, pname, b->machine ? b->machine : "", &eta) < 0)
+                eta = (BuildEta){};
+        eta.looked_up = true;
+        b->eta = eta;
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+        Estimates *e = d->estimates;
+        usec_t deadline = now_monotonic() + TURN_BUDGET;
+        while (e->next_pending < e->n_pending) {
+                Build *b = model_build_by_key(d->model, e->pending[e->next_pending++]);
+                if (b && build_state_is_active(b->state) && !b->eta.looked_up) {
+                        estimates_annotate(d, b);
+                        model_build_changed(d->model, b);
+                }
+                if (now_monotonic() >= deadline)
+                        break;
+        }
+        if (e->next_pending < e->n_pending) {
+                sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        e->n_pending = e->next_pending = 0;
+        /* Every queued build has its estimate: invocation ETAs can be computed. */
+        graphs_estimates_ready(d);
+        return 0;
+}
+
+void estimates_request(Daemon *d, Build *b, unsigned kinds) {
+        Estimates *e = d->estimates;
+        if (!e || build_state_is_final(b->state))
+                return;
+        if (b->state != BUILD_QUEUED) {
+                /* running: one lookup (usually cached); also on a change of machine */
+                if (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED) | (1u << CHANGE_CHANGED)))
+                        estimates_annotate(d, b);
+                return;
+        }
+        if (!(kinds & (1u << CHANGE_NEW)) || b->eta.looked_up)
+                return;
+        if (e->n_pending == e->cap_pending) {
+                size_t cap = e->cap_pending ? e->cap_pending * 2 : 256;
+                uint64_t *p = realloc(e->pending, cap * sizeof(uint64_t));
+                if (!p) {
+                        estimates_annotate(d, b); /* no room to defer: now, once */
+                        return;
+                }
+                e->pending = p;
+                e->cap_pending = cap;
+        }
+        e->pending[e->n_pending++] = b->key;
+        sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
+}

@@ -1,0 +1,21 @@
+/* Build ETAs from history: the median duration of the last ETA_SAMPLES successful builds of
+ * the same pname on the same machine, else on any machine (scaled by speed factor).
+ * Looked up once per (pname, machine) and cached until new rows are written, so a build
+ * starting costs a hash lookup, not a query. */
+#pragma once
+
+#include "daemon/daemon.h"
+
+typedef struct Estimates Estimates;
+
+int estimates_new(Daemon *d, Estimates **ret);
+Estimates *estimates_free(Estimates *e);
+
+/* A build appeared or changed (kinds: ChangeKind bits): a running build gets its ETA now;
+ * queued ones (a plan can announce thousands at once, each a possible query) are looked up
+ * a few at a time from an idle source, at most 2 ms per loop turn, then reported changed. */
+void estimates_request(Daemon *d, Build *b, unsigned kinds);
+/* Sets b->eta now (samples 0 when there is no history). */
+void estimates_annotate(Daemon *d, Build *b);
+/* The estimate for pname on machine (local: ""); 0 with *ret, -ENODATA without history. */
+int estimates_lookup(Daemon *d, const char *pname, const char *machine, BuildEta *ret);

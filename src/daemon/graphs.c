@@ -1,0 +1,641 @@
+/* Per-invocation dependency graphs: incremental resolution, expiry, critical-path ETAs and
+ * the JSON of the "deps" command (see graphs.h). */
+#include "daemon/graphs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "shared/eta.h"
+#include "shared/graph.h"
+
+#define TURN_BUDGET    (2 * USEC_PER_MSEC) /* resolution per loop turn */
+#define TURN_FILES     256
+#define SWEEP_INTERVAL (1 * USEC_PER_SEC)
+#define ETA_NOW_NODES  2000 /* graphs up to this size get their ETA at once */
+
+/* A set of store paths (borrowed, or owned when the set says so). */
+typedef struct PathSet {
+        const char *path;
+        UT_hash_handle hh;
+} PathSet;
+
+typedef struct Entry {
+        uint64_t inv; /* invocation (= source) id */
+        Graph *g;
+        bool eta_dirty;
+        usec_t done_since; /* monotonic; 0 while the invocation runs */
+        usec_t eta_mono;   /* monotonic time of the last ETA computation */
+        PathSet *fetched;  /* paths the invocation substituted (owned) */
+        uint32_t n_fetched;
+        UT_hash_handle hh;
+} Entry;
+
+struct Graphs {
+        Entry *entries;
+        uint32_t n;
+        uint64_t *adds; /* keys of new builds, added to their graphs on the next turns */
+        size_t n_adds, next_add, cap_adds;
+        sd_event_source *defer, *timer;
+        uint64_t turns;
+        usec_t longest_turn;
+};
+
+static void entry_free(Graphs *gs, Entry *e) {
+        HASH_DEL(gs->entries, e);
+        PathSet *p, *tmp;
+        HASH_ITER(hh, e->fetched, p, tmp) {
+                HASH_DEL(e->fetched, p);
+                free((char *) p->path);
+                free(p);
+        }
+        gs->n--;
+        graph_free(e->g);
+        free(e);
+}
+
+Graphs *graphs_free(Graphs *gs) {
+        if (!gs)
+                return NULL;
+        Entry *e, *tmp;
+        HASH_ITER(hh, gs->entries, e, tmp)
+        entry_free(gs, e);
+        sd_event_source_disable_unref(gs->defer);
+        sd_event_source_disable_unref(gs->timer);
+        free(gs->adds);
+        free(gs);
+        return NULL;
+}
+
+static Entry *entry_find(Graphs *gs, uint64_t inv) {
+        Entry *e = NULL;
+        HASH_FIND(hh, gs->entries, &inv, sizeof(inv), e);
+        return e;
+}
+
+/* Store paths the invocation is substituting right now (its open activities 108). */
+
+static PathSet *substituting_paths(Invocation *inv) {
+        PathSet *set = NULL;
+        Activity *a, *tmp;
+        if (!inv || !inv->source)
+                return NULL;
+        HASH_ITER(hh, inv->source->activities, a, tmp) {
+                if (!a->path)
+                        continue;
+                PathSet *p = calloc(1, sizeof(*p));
+                if (!p)
+                        break;
+                p->path = a->path;
+                HASH_ADD_KEYPTR(hh, set, p->path, strlen(p->path), p);
+        }
+        return set;
+}
+
+static void path_set_free(PathSet *set) {
+        PathSet *p, *tmp;
+        HASH_ITER(hh, set, p, tmp) {
+                HASH_DEL(set, p);
+                free(p);
+        }
+}
+
+/* The invocation's build of a node: by its key (the latest build of the drv, set when it was
+ * added; a cheap lookup), else through the invocation's drv index. */
+static Build *node_build(Daemon *d, Invocation *inv, const GraphNode *n) {
+        if (!inv || !n->planned)
+                return NULL;
+        Build *b = n->build_key ? model_build_by_key(d->model, n->build_key) : NULL;
+        if (b && b->invocation == inv)
+                return b;
+        b = NULL;
+        HASH_FIND(hh_drv, inv->by_drv, n->drv, strlen(n->drv), b);
+        return b;
+}
+
+/* An input the invocation does not build: substituting now, done (substituted by the
+ * invocation), cached (present otherwise), or pending. */
+static const char *input_state(const GraphNode *n, PathSet *subst, PathSet *fetched) {
+        PathSet *p = NULL;
+        if (n->out) {
+                HASH_FIND_STR(subst, n->out, p);
+                if (p)
+                        return "substituting";
+                HASH_FIND_STR(fetched, n->out, p);
+                if (p)
+                        return "done";
+        }
+        if (n->outputs == 1)
+                return "cached";
+        return n->out && access(n->out, F_OK) == 0 ? "cached" : "pending";
+}
+
+static const char *node_state_with(Daemon *d, Invocation *inv, const GraphNode *n, PathSet *subst,
+                                   PathSet *fetched, Build **ret_b) {
+        Build *b = node_build(d, inv, n);
+        *ret_b = b;
+        if (b) {
+                switch (b->state) {
+                case BUILD_QUEUED:
+                        return "pending";
+                case BUILD_RUNNING:
+                case BUILD_FROZEN:
+                        return "building";
+                case BUILD_SUCCEEDED:
+                        return "done";
+                default:
+                        return "failed";
+                }
+        }
+        return input_state(n, subst, fetched);
+}
+
+static const char *node_state(Daemon *d, Invocation *inv, const GraphNode *n, Build **ret_b) {
+        return node_state_with(d, inv, n, NULL, NULL, ret_b);
+}
+
+static bool state_finished(const char *s) {
+        return strcmp(s, "done") == 0 || strcmp(s, "cached") == 0;
+}
+
+/* ---- ETA ---- */
+
+/* The invocation's ETA along its critical path. Costs O(nodes): about 0.5 us each. */
+static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
+        Graph *g = e->g;
+        double *cost = calloc(MAX(g->n_nodes, 1u), sizeof(double));
+        if (!cost)
+                return;
+        usec_t now = now_realtime();
+        InvocationEta eta = {.known = true, .at = now};
+        static const char *const levels[] = {"low", "medium", "high"};
+        int level = 2;
+        for (uint32_t i = 0; i < g->n_nodes; i++) {
+                Build *b = node_build(d, inv, g->nodes[i]);
+                if (!b || !build_state_is_active(b->state))
+                        continue;
+                if (!b->eta.looked_up) {
+                        /* Not before every build has its own estimate (estimates.c looks queued
+                         * ones up a few at a time): half the estimates give a wrong ETA. */
+                        free(cost);
+                        e->eta_dirty = true;
+                        return;
+                }
+                eta.left++;
+                if (b->eta.samples == 0) {
+                        eta.unknown++;
+                        level = 0;
+                        continue;
+                }
+                cost[i] =
+                        b->state == BUILD_QUEUED ? b->eta.expected : eta_remaining(&b->eta, b->started, now);
+                int l = strcmp(b->eta.confidence, "high") == 0     ? 2
+                        : strcmp(b->eta.confidence, "medium") == 0 ? 1
+                                                                   : 0;
+                level = MIN(level, l);
+        }
+        eta.remaining = graph_critical_path(g, cost, NULL, NULL);
+        eta.confidence = levels[level];
+        free(cost);
+        e->eta_dirty = false;
+        e->eta_mono = now_monotonic();
+        if (memcmp(&eta, &inv->eta, sizeof(eta)) != 0) {
+                inv->eta = eta;
+                model_invocation_changed(d->model, inv);
+        }
+}
+
+/* Small graphs get their ETA at once; big ones at most once per sweep interval, so a plan of
+ * thousands arriving in pieces does not cost O(nodes) per piece. */
+static void maybe_update_eta(Daemon *d, Entry *e) {
+        if (!e->eta_dirty || graph_busy(e->g))
+                return;
+        if (e->g->n_nodes > ETA_NOW_NODES && now_monotonic() - e->eta_mono < SWEEP_INTERVAL)
+                return; /* the sweep will do it */
+        Source *src = model_source_by_id(d->model, e->inv);
+        if (src)
+                update_eta(d, e, &src->invocation);
+}
+
+/* ---- scheduling ---- */
+
+static Entry *entry_get(Daemon *d, uint64_t id);
+
+/* New builds join their invocation's graph here rather than on the event path: a plan of
+ * thousands arrives in a few reads, and each addition costs a little. */
+static void add_pending(Daemon *d, usec_t deadline) {
+        Graphs *gs = d->graphs;
+        while (gs->next_add < gs->n_adds) {
+                Build *b = model_build_by_key(d->model, gs->adds[gs->next_add++]);
+                Entry *e = b && b->invocation ? entry_get(d, b->invocation->id) : NULL;
+                if (e) {
+                        int r = graph_add(e->g, b->drv, /* planned= */ true);
+                        if (r >= 0)
+                                e->g->nodes[r]->build_key = b->key;
+                        if (r < 0 && r != -ENOSPC)
+                                log_debug("graph of invocation %llu: cannot add %s: %s",
+                                          (unsigned long long) e->inv, b->drv, strerror(-r));
+                        e->eta_dirty = true;
+                }
+                if ((gs->next_add & 63) == 0 && now_monotonic() >= deadline)
+                        return;
+        }
+        gs->n_adds = gs->next_add = 0;
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+        Graphs *gs = d->graphs;
+        usec_t start = now_monotonic();
+        bool more = false;
+        add_pending(d, start + TURN_BUDGET);
+        if (gs->n_adds > 0)
+                more = true;
+        Entry *e, *tmp;
+        HASH_ITER(hh, gs->entries, e, tmp) {
+                if (!graph_busy(e->g))
+                        continue;
+                usec_t spent = now_monotonic() - start;
+                if (spent >= TURN_BUDGET) {
+                        more = true;
+                        break;
+                }
+                if (graph_resolve(e->g, TURN_FILES, TURN_BUDGET - spent) > 0) {
+                        more = true;
+                        continue;
+                }
+                if (gs->n_adds > 0)
+                        continue; /* more builds to add: not resolved yet */
+                /* Resolved: an ETA right away, not at the next sweep. */
+                e->eta_dirty = true;
+                maybe_update_eta(d, e);
+        }
+        usec_t took = now_monotonic() - start;
+        gs->turns++;
+        gs->longest_turn = MAX(gs->longest_turn, took);
+        if (more)
+                sd_event_source_set_enabled(gs->defer, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static void arm_timer(Graphs *gs) {
+        int enabled = SD_EVENT_OFF;
+        if (sd_event_source_get_enabled(gs->timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        sd_event_source_set_time(gs->timer, now_monotonic() + SWEEP_INTERVAL);
+        sd_event_source_set_enabled(gs->timer, SD_EVENT_ONESHOT);
+}
+
+/* Once a second: ETAs of graphs that changed, and expiry of finished invocations' graphs. */
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        usec_t start = now_monotonic();
+        Daemon *d = userdata;
+        Graphs *gs = d->graphs;
+        usec_t now = now_monotonic();
+        Entry *e, *tmp;
+        HASH_ITER(hh, gs->entries, e, tmp) {
+                Source *src = model_source_by_id(d->model, e->inv);
+                if (!src) {
+                        entry_free(gs, e);
+                        continue;
+                }
+                Invocation *inv = &src->invocation;
+                if (inv->done && !e->done_since)
+                        e->done_since = now;
+                if (e->done_since && now - e->done_since >= d->config.graph_keep) {
+                        entry_free(gs, e);
+                        continue;
+                }
+                /* Running builds' remaining times shrink by themselves: recompute while any run. */
+                /* Between changes a running invocation's ETA counts down by itself (from
+                 * `at`); it is recomputed when builds start or end. */
+                if (!graph_busy(e->g) && e->eta_dirty)
+                        update_eta(d, e, inv);
+        }
+        if (gs->n > 0)
+                arm_timer(gs);
+        gs->longest_turn = MAX(gs->longest_turn, now_monotonic() - start);
+        return 0;
+}
+
+int graphs_new(Daemon *d, Graphs **ret) {
+        Graphs *gs = calloc(1, sizeof(*gs));
+        if (!gs)
+                return -ENOMEM;
+        int r;
+        if ((r = sd_event_add_defer(d->event, &gs->defer, on_defer, d)) < 0 ||
+            (r = sd_event_source_set_enabled(gs->defer, SD_EVENT_OFF)) < 0 ||
+            (r = sd_event_add_time(d->event, &gs->timer, CLOCK_MONOTONIC, 0, 100 * USEC_PER_MSEC, on_timer,
+                                   d)) < 0 ||
+            (r = sd_event_source_set_enabled(gs->timer, SD_EVENT_OFF)) < 0) {
+                graphs_free(gs);
+                return r;
+        }
+        *ret = gs;
+        return 0;
+}
+
+static Entry *entry_get(Daemon *d, uint64_t id) {
+        Graphs *gs = d->graphs;
+        Entry *e = entry_find(gs, id);
+        if (e)
+                return e;
+        e = calloc(1, sizeof(*e));
+        if (!e || graph_new(d->config.model.store_dir, d->config.graph_max_nodes, &e->g) < 0) {
+                free(e);
+                return NULL;
+        }
+        e->inv = id;
+        HASH_ADD(hh, gs->entries, inv, sizeof(e->inv), e);
+        gs->n++;
+        arm_timer(gs);
+        return e;
+}
+
+void graphs_build_changed(Daemon *d, Build *b, unsigned kinds) {
+        Graphs *gs = d->graphs;
+        if (!gs || !b->invocation)
+                return;
+        if (kinds & (1u << CHANGE_NEW)) {
+                if (gs->n_adds == gs->cap_adds) {
+                        size_t cap = gs->cap_adds ? gs->cap_adds * 2 : 256;
+                        uint64_t *a = realloc(gs->adds, cap * sizeof(uint64_t));
+                        if (!a)
+                                return; /* out of memory: this build stays out of its graph */
+                        gs->adds = a;
+                        gs->cap_adds = cap;
+                }
+                gs->adds[gs->n_adds++] = b->key;
+                sd_event_source_set_enabled(gs->defer, SD_EVENT_ONESHOT);
+                return;
+        }
+        Entry *e = entry_find(gs, b->invocation->id);
+        if (e && (kinds & ((1u << CHANGE_STARTED) | (1u << CHANGE_FINISHED)))) {
+                e->eta_dirty = true;
+                arm_timer(gs);
+        }
+}
+
+/* ---- JSON ---- */
+
+static Graph *graph_of(Daemon *d, Invocation *inv, const char **ret_error) {
+        Entry *e = d->graphs ? entry_find(d->graphs, inv->id) : NULL;
+        if (!e) {
+                *ret_error = "no dependency graph for this invocation (no builds seen, or dropped after "
+                             "--graph-keep)";
+                return NULL;
+        }
+        return e->g;
+}
+
+/* Which nodes are inputs of some planned node: the others among planned are the roots. */
+static bool *input_flags(const Graph *g) {
+        bool *is_input = calloc(MAX(g->n_nodes, 1u), sizeof(bool));
+        for (uint32_t i = 0; is_input && i < g->n_nodes; i++)
+                for (uint32_t k = 0; k < g->nodes[i]->n_inputs; k++)
+                        is_input[g->nodes[i]->inputs[k]] = true;
+        return is_input;
+}
+
+static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphNode *n, bool root,
+                        PathSet *subst, PathSet *fetched) {
+        Build *b;
+        const char *state = node_state_with(d, inv, n, subst, fetched, &b);
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddStringToObject(o, "drv", n->drv);
+        cJSON_AddStringToObject(o, "name", n->name);
+        cJSON_AddStringToObject(o, "state", state);
+        if (b && b->n_phases && strcmp(state, "building") == 0)
+                cJSON_AddStringToObject(o, "phase", b->phases[b->n_phases - 1].name);
+        else
+                cJSON_AddNullToObject(o, "phase");
+        if (b)
+                cJSON_AddNumberToObject(o, "build", (double) b->key);
+        else
+                cJSON_AddNullToObject(o, "build");
+        cJSON_AddBoolToObject(o, "requested", root);
+        cJSON *inputs = cJSON_AddArrayToObject(o, "inputs");
+        cJSON *blocked = cJSON_AddArrayToObject(o, "blocked_on");
+        bool waiting = strcmp(state, "pending") == 0;
+        for (uint32_t k = 0; inputs && blocked && k < n->n_inputs; k++) {
+                const GraphNode *in = g->nodes[n->inputs[k]];
+                cJSON_AddItemToArray(inputs, cJSON_CreateString(in->drv));
+                Build *ib;
+                if (waiting && !state_finished(node_state_with(d, inv, in, subst, fetched, &ib)))
+                        cJSON_AddItemToArray(blocked, cJSON_CreateString(in->drv));
+        }
+        if (n->error)
+                cJSON_AddStringToObject(o, "error", strerror(-n->error));
+        else
+                cJSON_AddNullToObject(o, "error");
+        if (cJSON_GetArraySize(o) < 9) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
+                        const char **ret_error) {
+        Entry *e = d->graphs ? entry_find(d->graphs, inv->id) : NULL;
+        Graph *g = graph_of(d, inv, ret_error);
+        if (!g)
+                return NULL;
+        int root = root_drv ? graph_index(g, root_drv) : -1;
+        if (root_drv && root < 0) {
+                *ret_error = "the build is not in its invocation's graph";
+                return NULL;
+        }
+        _cleanup_free_ bool *is_input = input_flags(g);
+        _cleanup_free_ bool *keep = calloc(MAX(g->n_nodes, 1u), sizeof(bool));
+        _cleanup_free_ uint32_t *stack = malloc(MAX(g->n_nodes, 1u) * sizeof(uint32_t));
+        if (!is_input || !keep || !stack)
+                return NULL;
+        if (root >= 0) {
+                /* what root needs, transitively */
+                uint32_t sp = 0;
+                stack[sp++] = (uint32_t) root;
+                keep[root] = true;
+                while (sp > 0) {
+                        const GraphNode *n = g->nodes[stack[--sp]];
+                        for (uint32_t k = 0; k < n->n_inputs; k++)
+                                if (!keep[n->inputs[k]]) {
+                                        keep[n->inputs[k]] = true;
+                                        stack[sp++] = n->inputs[k];
+                                }
+                }
+        } else
+                memset(keep, 1, g->n_nodes * sizeof(bool));
+
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        PathSet *subst = substituting_paths(inv);
+        uint32_t listed = 0, omitted = 0;
+        cJSON_AddNumberToObject(o, "invocation", (double) inv->id);
+        cJSON_AddBoolToObject(o, "complete", !graph_busy(g) && d->graphs->n_adds == 0);
+        cJSON_AddBoolToObject(o, "truncated", g->truncated);
+        cJSON *roots = cJSON_AddArrayToObject(o, "roots");
+        cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
+        for (uint32_t i = 0; roots && nodes && i < g->n_nodes; i++) {
+                if (!keep[i])
+                        continue;
+                const GraphNode *n = g->nodes[i];
+                bool is_root = root >= 0 ? (int) i == root : n->planned && !is_input[i];
+                if (is_root)
+                        cJSON_AddItemToArray(roots, cJSON_CreateString(n->drv));
+                if (listed >= limit) {
+                        omitted++;
+                        continue;
+                }
+                listed++;
+                cJSON *nj = node_json(d, inv, g, n, n->planned && !is_input[i], subst, e->fetched);
+                if (!nj || !cJSON_AddItemToArray(nodes, nj)) {
+                        cJSON_Delete(nj);
+                        cJSON_Delete(o);
+                        path_set_free(subst);
+                        return NULL;
+                }
+        }
+        path_set_free(subst);
+        cJSON_AddNumberToObject(o, "omitted", omitted);
+        if (cJSON_GetArraySize(o) < 6) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+cJSON *graphs_why_json(Daemon *d, Invocation *inv, const char *drv, const char **ret_error) {
+        Graph *g = graph_of(d, inv, ret_error);
+        if (!g)
+                return NULL;
+        int target = graph_index(g, drv);
+        if (target < 0) {
+                *ret_error = "the build is not in its invocation's graph";
+                return NULL;
+        }
+        uint32_t n = g->n_nodes;
+        /* Breadth-first from the target up through its users: the first requested root
+         * reached gives the shortest chain. */
+        _cleanup_free_ uint32_t *users_start = calloc(n + 1, sizeof(uint32_t));
+        _cleanup_free_ uint32_t *parent = malloc(n * sizeof(uint32_t));
+        _cleanup_free_ uint32_t *queue = malloc(n * sizeof(uint32_t));
+        _cleanup_free_ bool *is_input = input_flags(g);
+        uint32_t n_edges = 0;
+        for (uint32_t i = 0; i < n; i++)
+                n_edges += g->nodes[i]->n_inputs;
+        _cleanup_free_ uint32_t *users = malloc(MAX(n_edges, 1u) * sizeof(uint32_t));
+        _cleanup_free_ uint32_t *fill = calloc(n + 1, sizeof(uint32_t));
+        if (!users_start || !parent || !queue || !is_input || !users || !fill)
+                return NULL;
+        for (uint32_t i = 0; i < n; i++)
+                for (uint32_t k = 0; k < g->nodes[i]->n_inputs; k++)
+                        users_start[g->nodes[i]->inputs[k] + 1]++;
+        for (uint32_t i = 0; i < n; i++)
+                users_start[i + 1] += users_start[i];
+        for (uint32_t i = 0; i < n; i++)
+                for (uint32_t k = 0; k < g->nodes[i]->n_inputs; k++) {
+                        uint32_t in = g->nodes[i]->inputs[k];
+                        users[users_start[in] + fill[in]++] = i;
+                }
+        for (uint32_t i = 0; i < n; i++)
+                parent[i] = UINT32_MAX;
+        uint32_t head = 0, tail = 0, found = UINT32_MAX;
+        queue[tail++] = (uint32_t) target;
+        parent[target] = (uint32_t) target;
+        while (head < tail) {
+                uint32_t v = queue[head++];
+                if (!is_input[v]) {
+                        found = v;
+                        break;
+                }
+                for (uint32_t k = users_start[v]; k < users_start[v + 1]; k++)
+                        if (parent[users[k]] == UINT32_MAX) {
+                                parent[users[k]] = v;
+                                queue[tail++] = users[k];
+                        }
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON *chain = o ? cJSON_AddArrayToObject(o, "chain") : NULL;
+        if (!chain) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        cJSON_AddNumberToObject(o, "invocation", (double) inv->id);
+        /* found -> ... -> target, following parents (each step is an input of the previous) */
+        for (uint32_t v = found; v != UINT32_MAX; v = parent[v] == v ? UINT32_MAX : parent[v]) {
+                cJSON *step = cJSON_CreateObject();
+                if (!step || !cJSON_AddItemToArray(chain, step)) {
+                        cJSON_Delete(step);
+                        cJSON_Delete(o);
+                        return NULL;
+                }
+                Build *b;
+                cJSON_AddStringToObject(step, "drv", g->nodes[v]->drv);
+                cJSON_AddStringToObject(step, "name", g->nodes[v]->name);
+                cJSON_AddStringToObject(step, "state", node_state(d, inv, g->nodes[v], &b));
+        }
+        return o;
+}
+
+cJSON *graphs_status_json(Daemon *d) {
+        Graphs *gs = d->graphs;
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        uint64_t nodes = 0, files = 0, busy = 0;
+        Entry *e, *tmp;
+        HASH_ITER(hh, gs->entries, e, tmp) {
+                nodes += e->g->n_nodes;
+                files += e->g->files_read;
+                busy += graph_busy(e->g);
+        }
+        cJSON_AddNumberToObject(o, "invocations", gs->n);
+        cJSON_AddNumberToObject(o, "nodes", (double) nodes);
+        cJSON_AddNumberToObject(o, "resolving", (double) busy);
+        cJSON_AddNumberToObject(o, "files_read", (double) files);
+        cJSON_AddNumberToObject(o, "longest_turn_ms", (double) gs->longest_turn / 1000.0);
+        if (cJSON_GetArraySize(o) < 5) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+void graphs_substitution_done(Daemon *d, const Substitution *x) {
+        if (!d->graphs || !x->succeeded)
+                return;
+        /* The invocation's builds may not have joined their graph yet (that happens on idle
+         * turns): the entry is made now, so the fetch is not missed. */
+        Entry *e = entry_get(d, x->invocation);
+        if (!e || e->n_fetched >= d->config.graph_max_nodes)
+                return;
+        PathSet *p = NULL;
+        HASH_FIND_STR(e->fetched, x->path, p);
+        if (p)
+                return;
+        p = calloc(1, sizeof(*p));
+        char *path = p ? strdup(x->path) : NULL;
+        if (!path) {
+                free(p);
+                return;
+        }
+        p->path = path;
+        HASH_ADD_KEYPTR(hh, e->fetched, p->path, strlen(p->path), p);
+        e->n_fetched++;
+}
+
+void graphs_estimates_ready(Daemon *d) {
+        Graphs *gs = d->graphs;
+        Entry *e, *tmp;
+        if (!gs)
+                return;
+        HASH_ITER(hh, gs->entries, e, tmp)
+        maybe_update_eta(d, e);
+}

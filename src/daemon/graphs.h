@@ -1,0 +1,33 @@
+/* The daemon's dependency graphs, one per invocation: fed by the builds the invocation
+ * announces, resolved from .drv files a few at a time on an idle (defer) event source so
+ * ingestion never waits more than a couple of milliseconds, dropped some time after their
+ * invocation ends. Also computes each invocation's ETA along its critical path. */
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include "daemon/daemon.h"
+
+typedef struct Graphs Graphs;
+
+int graphs_new(Daemon *d, Graphs **ret);
+Graphs *graphs_free(Graphs *gs);
+
+/* A build appeared or changed (kinds: ChangeKind bits). */
+void graphs_build_changed(Daemon *d, Build *b, unsigned kinds);
+
+/* Every queued build has its ETA looked up: invocation ETAs waiting for that are computed. */
+void graphs_estimates_ready(Daemon *d);
+
+/* A substitution of the invocation ended: its input node shows as fetched ("done"). */
+void graphs_substitution_done(Daemon *d, const Substitution *x);
+
+/* The "deps" result for an invocation; root_drv (optional) restricts it to what that
+ * derivation needs; at most limit nodes are listed (the rest counted in "omitted"). NULL with *ret_error
+ * when there is no graph. */
+cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
+                        const char **ret_error);
+/* The chain of derivations from a requested root of the invocation down to drv. */
+cJSON *graphs_why_json(Daemon *d, Invocation *inv, const char *drv, const char **ret_error);
+/* Counters for status. */
+cJSON *graphs_status_json(Daemon *d);

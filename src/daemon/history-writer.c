@@ -1,0 +1,506 @@
+/* The history writer thread, its bounded queue, and the store's health (see the header).
+ *
+ * The event loop only copies a finished build into the queue under a mutex. The thread takes
+ * up to BATCH_MAX records at a time into its own batch and commits them in one transaction;
+ * a batch that fails stays with the thread and is retried, so nothing is lost while the
+ * database is locked or full, up to queue_max records, after which the oldest queued record
+ * is dropped and counted. A database that is not a database (corrupt) is moved aside and a
+ * new one created, loudly. */
+#include "daemon/history-writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+
+#define BATCH_MAX         256
+#define RETRY_USEC        (1 * USEC_PER_SEC)
+#define PRUNE_EVERY_USEC  (60 * USEC_PER_SEC)
+#define STOP_PATIENCE     (3 * USEC_PER_SEC)
+#define READER_BUDGET_ERR "history is unavailable"
+
+struct HistoryWriter {
+        HistoryConfig config;
+        pthread_t thread;
+        bool started;
+
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        bool stop;
+        HistoryRecord *queue; /* ring of queue_max */
+        uint32_t head, count;
+
+        /* guarded by lock: the health shown in status */
+        const char *state; /* "starting", "ok", "unavailable", "disabled" */
+        char *error;       /* what is wrong now, or NULL */
+        usec_t error_since;
+        char *recovered; /* the last recovery done (corrupt file moved aside) */
+        uint64_t written, ignored, dropped, pruned, rows;
+        int schema;
+        uint32_t pending; /* records in the thread's batch */
+
+        _Atomic uint64_t generation;
+        _Atomic uint64_t reopened; /* the file was replaced: readers reopen */
+
+        /* event loop only */
+        History *reader;
+        uint64_t reader_opened_at; /* reopened count when it was opened */
+        char *reader_error;
+};
+
+/* ---- paths ---- */
+
+int history_default_path(char **ret) {
+        if (geteuid() == 0)
+                return (*ret = strdup("/var/lib/nix-analytics/history.db")) ? 0 : -ENOMEM;
+        const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+        int r;
+        if (state && state[0] == '/')
+                r = asprintf(ret, "%s/nix-analytics/history.db", state);
+        else if (home && home[0] == '/')
+                r = asprintf(ret, "%s/.local/state/nix-analytics/history.db", home);
+        else
+                return -ENOENT;
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* mkdir -p of the directory holding path. */
+static int make_parent(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        for (char *p = dir + 1;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        char c = *p;
+                        *p = '\0';
+                        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *p = c;
+                        if (!c)
+                                return 0;
+                }
+        }
+}
+
+/* ---- health (lock held) ---- */
+
+static void set_error_locked(HistoryWriter *w, const char *msg) {
+        if (w->error && msg && strcmp(w->error, msg) == 0)
+                return;
+        free(w->error);
+        w->error = msg ? strdup(msg) : NULL;
+        w->error_since = msg ? now_realtime() : 0;
+        w->state = msg ? "unavailable" : "ok";
+        if (msg)
+                log_warning("history: %s (live monitoring carries on; retrying)", msg);
+        else
+                log_info("history: %s is available", w->config.path);
+}
+
+static void set_error(HistoryWriter *w, const char *msg) {
+        pthread_mutex_lock(&w->lock);
+        set_error_locked(w, msg);
+        pthread_mutex_unlock(&w->lock);
+}
+
+static void set_errorf(HistoryWriter *w, int r, const char *what, History *h) {
+        char *msg = NULL;
+        const char *detail = r == -EBUSY    ? "database is locked by another process"
+                             : r == -ENOSPC ? "disk full"
+                             : r == -EROFS  ? "database or file system is read-only"
+                             : h            ? history_errmsg(h)
+                                            : strerror(-r);
+        if (asprintf(&msg, "%s: %s: %s", w->config.path, what, detail) < 0)
+                msg = NULL;
+        set_error(w, msg ? msg : what);
+        free(msg);
+}
+
+/* ---- the thread ---- */
+
+/* Moves a file that is not a database aside, so a new one can be made. */
+static void move_aside(HistoryWriter *w) {
+        _cleanup_free_ char *dest = NULL, *wal = NULL, *shm = NULL;
+        if (asprintf(&dest, "%s.corrupt-%llu", w->config.path,
+                     (unsigned long long) (now_realtime() / USEC_PER_SEC)) < 0)
+                return;
+        if (rename(w->config.path, dest) < 0) {
+                log_error_errno(errno, "history: cannot move corrupt %s aside: %m", w->config.path);
+                return;
+        }
+        if (asprintf(&wal, "%s-wal", w->config.path) >= 0)
+                (void) unlink(wal);
+        if (asprintf(&shm, "%s-shm", w->config.path) >= 0)
+                (void) unlink(shm);
+        log_error("history: %s is corrupt or not a database: moved to %s, starting a new one",
+                  w->config.path, dest);
+        pthread_mutex_lock(&w->lock);
+        free(w->recovered);
+        if (asprintf(&w->recovered, "moved a corrupt database to %s", dest) < 0)
+                w->recovered = NULL;
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->reopened, 1);
+}
+
+static History *open_store(HistoryWriter *w) {
+        History *h = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r = make_parent(w->config.path);
+        if (r < 0) {
+                set_errorf(w, r, "cannot create its directory", NULL);
+                return NULL;
+        }
+        r = history_open(w->config.path, 0, &h, &error);
+        if (r == -EUCLEAN) {
+                move_aside(w);
+                free(TAKE_PTR(error));
+                r = history_open(w->config.path, 0, &h, &error);
+        }
+        if (r < 0) {
+                set_error(w, error ? error : strerror(-r));
+                return NULL;
+        }
+        uint64_t rows = 0;
+        (void) history_count(h, &rows);
+        pthread_mutex_lock(&w->lock);
+        w->schema = history_schema_version(h);
+        w->rows = rows;
+        set_error_locked(w, NULL);
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->reopened, 1);
+        return h;
+}
+
+static void batch_free(HistoryRecord *batch, uint32_t *n) {
+        for (uint32_t i = 0; i < *n; i++)
+                history_record_done(&batch[i]);
+        *n = 0;
+}
+
+static void *writer_main(void *userdata) {
+        HistoryWriter *w = userdata;
+        HistoryRecord batch[BATCH_MAX];
+        uint32_t n = 0;
+        History *h = NULL;
+        usec_t retry_at = 0, prune_at = 0, stop_deadline = 0;
+
+        for (;;) {
+                pthread_mutex_lock(&w->lock);
+                for (;;) {
+                        usec_t now = now_monotonic();
+                        bool can_try = now >= retry_at;
+                        bool work = n > 0 || w->count > 0 || (h && now >= prune_at);
+                        if (w->stop && (!work || (stop_deadline && now >= stop_deadline)))
+                                break;
+                        if (w->stop && !stop_deadline)
+                                stop_deadline = now + STOP_PATIENCE;
+                        if ((work || !h) && can_try)
+                                break;
+                        /* Sleep until there is work, the retry time, or the prune time. */
+                        usec_t until = now + PRUNE_EVERY_USEC;
+                        if (retry_at > now)
+                                until = MIN(until, retry_at);
+                        if (h && prune_at > now)
+                                until = MIN(until, prune_at);
+                        if (!h && retry_at <= now)
+                                until = now;
+                        struct timespec ts;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        usec_t wait = until > now ? until - now : 0;
+                        ts.tv_sec += (time_t) (wait / USEC_PER_SEC);
+                        ts.tv_nsec += (long) (wait % USEC_PER_SEC) * 1000;
+                        if (ts.tv_nsec >= 1000000000) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000;
+                        }
+                        pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+                }
+                bool stopping = w->stop;
+                usec_t now = now_monotonic();
+                if (stopping && (n == 0 && w->count == 0 ? true : stop_deadline && now >= stop_deadline)) {
+                        pthread_mutex_unlock(&w->lock);
+                        break;
+                }
+                /* Take more records into the batch. */
+                while (n < BATCH_MAX && w->count > 0) {
+                        batch[n++] = w->queue[w->head];
+                        w->queue[w->head] = (HistoryRecord){};
+                        w->head = (w->head + 1) % w->config.queue_max;
+                        w->count--;
+                }
+                w->pending = n;
+                pthread_mutex_unlock(&w->lock);
+
+                if (!h && !(h = open_store(w))) {
+                        retry_at = now_monotonic() + RETRY_USEC;
+                        continue;
+                }
+
+                if (n > 0) {
+                        int r = history_insert(h, batch, n);
+                        if (r < 0) {
+                                set_errorf(w, r, "cannot write", h);
+                                if (r != -EBUSY && r != -ENOSPC) {
+                                        /* Read-only, corrupt, gone: open afresh next time. */
+                                        if (r == -EUCLEAN)
+                                                move_aside(w);
+                                        h = history_close(h);
+                                }
+                                retry_at = now_monotonic() + RETRY_USEC;
+                                continue;
+                        }
+                        pthread_mutex_lock(&w->lock);
+                        w->written += (uint64_t) r;
+                        w->ignored += n - (uint32_t) r;
+                        w->rows += (uint64_t) r;
+                        w->pending = 0;
+                        if (w->error)
+                                set_error_locked(w, NULL);
+                        pthread_mutex_unlock(&w->lock);
+                        batch_free(batch, &n);
+                        atomic_fetch_add(&w->generation, 1);
+                }
+
+                if (now_monotonic() >= prune_at) {
+                        prune_at = now_monotonic() + PRUNE_EVERY_USEC;
+                        int r = history_prune(h, now_realtime(), w->config.max_age, w->config.max_rows);
+                        uint64_t rows = 0;
+                        bool counted = r >= 0 && history_count(h, &rows) >= 0;
+                        pthread_mutex_lock(&w->lock);
+                        if (r > 0)
+                                w->pruned += (uint64_t) r;
+                        if (counted)
+                                w->rows = rows;
+                        pthread_mutex_unlock(&w->lock);
+                        if (r > 0)
+                                log_info("history: deleted %d rows past retention", r);
+                }
+        }
+
+        if (n > 0 || w->count > 0)
+                log_warning("history: stopping with %u records unwritten", n + w->count);
+        batch_free(batch, &n);
+        history_close(h);
+        return NULL;
+}
+
+/* ---- event loop side ---- */
+
+int history_writer_start(const HistoryConfig *cfg, HistoryWriter **ret) {
+        HistoryWriter *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->config = *cfg;
+        w->config.path = cfg->path ? strdup(cfg->path) : NULL;
+        if (w->config.queue_max == 0)
+                w->config.queue_max = 1;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->wake, &ca);
+        pthread_condattr_destroy(&ca);
+        w->state = "disabled";
+        if (!cfg->path) {
+                *ret = w;
+                return 0;
+        }
+        w->state = "starting";
+        w->queue = calloc(w->config.queue_max, sizeof(HistoryRecord));
+        if (!w->config.path || !w->queue) {
+                history_writer_stop(w);
+                return -ENOMEM;
+        }
+        int r = pthread_create(&w->thread, NULL, writer_main, w);
+        if (r != 0) {
+                history_writer_stop(w);
+                return -r;
+        }
+        w->started = true;
+        *ret = w;
+        return 0;
+}
+
+HistoryWriter *history_writer_stop(HistoryWriter *w) {
+        if (!w)
+                return NULL;
+        if (w->started) {
+                pthread_mutex_lock(&w->lock);
+                w->stop = true;
+                pthread_cond_signal(&w->wake);
+                pthread_mutex_unlock(&w->lock);
+                pthread_join(w->thread, NULL);
+        }
+        for (uint32_t i = 0; w->queue && i < w->count; i++)
+                history_record_done(&w->queue[(w->head + i) % w->config.queue_max]);
+        free(w->queue);
+        history_close(w->reader);
+        free(w->reader_error);
+        free(w->error);
+        free(w->recovered);
+        free(w->config.path);
+        pthread_cond_destroy(&w->wake);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return NULL;
+}
+
+/* Takes rec (r == 0) into the queue, or counts it dropped (r < 0). */
+static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
+        pthread_mutex_lock(&w->lock);
+        if (r < 0) {
+                w->dropped++;
+                pthread_mutex_unlock(&w->lock);
+                return;
+        }
+        if (w->count == w->config.queue_max) {
+                /* Full (the database has been unavailable for long): the oldest goes. */
+                history_record_done(&w->queue[w->head]);
+                w->head = (w->head + 1) % w->config.queue_max;
+                w->count--;
+                w->dropped++;
+        }
+        w->queue[(w->head + w->count) % w->config.queue_max] = *rec;
+        w->count++;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void history_writer_record(HistoryWriter *w, const Build *b) {
+        if (!w || !w->started)
+                return;
+        HistoryRecord rec;
+        queue_push(w, &rec, history_record_from_build(b, &rec));
+}
+
+void history_writer_record_substitution(HistoryWriter *w, const Substitution *x) {
+        if (!w || !w->started)
+                return;
+        HistoryRecord rec;
+        queue_push(w, &rec, history_record_from_substitution(x, &rec));
+}
+
+static void add_time_or_null(cJSON *o, const char *key, usec_t t) {
+        if (t)
+                cJSON_AddNumberToObject(o, key, usec_to_sec(t));
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+static void add_string_or_null(cJSON *o, const char *key, const char *s) {
+        if (s)
+                cJSON_AddStringToObject(o, key, s);
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+cJSON *history_writer_status(HistoryWriter *w) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        pthread_mutex_lock(&w->lock);
+        cJSON_AddStringToObject(o, "state", w->state);
+        add_string_or_null(o, "path", w->config.path);
+        add_string_or_null(o, "error", w->error);
+        add_time_or_null(o, "error_since", w->error_since);
+        add_string_or_null(o, "recovered", w->recovered);
+        cJSON_AddNumberToObject(o, "schema", w->schema);
+        cJSON_AddNumberToObject(o, "rows", (double) w->rows);
+        cJSON_AddNumberToObject(o, "written", (double) w->written);
+        cJSON_AddNumberToObject(o, "duplicates", (double) w->ignored);
+        cJSON_AddNumberToObject(o, "queued", (double) (w->count + w->pending));
+        cJSON_AddNumberToObject(o, "dropped", (double) w->dropped);
+        cJSON_AddNumberToObject(o, "pruned", (double) w->pruned);
+        pthread_mutex_unlock(&w->lock);
+        if (cJSON_GetArraySize(o) < 12) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+History *history_writer_reader(HistoryWriter *w, const char **ret_error) {
+        if (!w || !w->config.path) {
+                *ret_error = "history is disabled (--history-db none)";
+                return NULL;
+        }
+        uint64_t reopened = atomic_load(&w->reopened);
+        if (w->reader && w->reader_opened_at != reopened)
+                w->reader = history_close(w->reader);
+        if (w->reader)
+                return w->reader;
+        if (reopened == 0) {
+                *ret_error = "history is not open yet";
+                pthread_mutex_lock(&w->lock);
+                free(w->reader_error);
+                w->reader_error = w->error ? strdup(w->error) : NULL;
+                pthread_mutex_unlock(&w->lock);
+                if (w->reader_error)
+                        *ret_error = w->reader_error;
+                return NULL;
+        }
+        free(w->reader_error);
+        w->reader_error = NULL;
+        int r = history_open(w->config.path, HISTORY_OPEN_READONLY, &w->reader, &w->reader_error);
+        if (r < 0) {
+                w->reader = NULL;
+                *ret_error = w->reader_error ? w->reader_error : READER_BUDGET_ERR;
+                return NULL;
+        }
+        w->reader_opened_at = reopened;
+        return w->reader;
+}
+
+void history_writer_reader_failed(HistoryWriter *w, int r) {
+        if (r == -ETIME || r == -ENOMEM || r == -EINVAL)
+                return;
+        w->reader = history_close(w->reader);
+}
+
+uint64_t history_writer_generation(HistoryWriter *w) {
+        return w ? atomic_load(&w->generation) : 0;
+}
+
+const char *history_writer_path(HistoryWriter *w) {
+        return w ? w->config.path : NULL;
+}
+
+char *history_writer_error(HistoryWriter *w) {
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(&w->lock);
+        char *e = w->error                            ? strdup(w->error)
+                  : strcmp(w->state, "starting") == 0 ? strdup("history is not open yet")
+                                                      : NULL;
+        pthread_mutex_unlock(&w->lock);
+        return e;
+}
+
+uint64_t history_writer_reopened(HistoryWriter *w) {
+        return w ? atomic_load(&w->reopened) : 0;
+}
+
+void history_writer_wait_started(HistoryWriter *w, usec_t timeout) {
+        if (!w)
+                return;
+        usec_t deadline = now_monotonic() + timeout;
+        for (;;) {
+                pthread_mutex_lock(&w->lock);
+                bool starting = strcmp(w->state, "starting") == 0;
+                pthread_mutex_unlock(&w->lock);
+                if (!starting || now_monotonic() >= deadline)
+                        return;
+                usleep(10 * 1000);
+        }
+}

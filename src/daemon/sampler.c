@@ -1,0 +1,612 @@
+/* The sampler: once per interval, one pass over /proc and the builds' cgroups gives every
+ * running build its builder (discover.c), its cgroup (adopt.c), its processes and figures.
+ *
+ * Cost is bounded by what is sampled, not by events: one stat read per process on the host,
+ * plus io for the builds' own processes and a few cgroup files per build. The pass runs on
+ * the event loop between dispatches; with 2,000 processes it takes a few milliseconds
+ * (bench/sampler.sh measures it), so it never holds ingestion back for long. While a
+ * running build has no builder yet, passes come every 100 ms so a new build shows its
+ * processes at once. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "daemon/commands-actions.h"
+#include "daemon/tracker.h"
+#include "shared/model-proc.h"
+
+#define FAST_INTERVAL     (100 * USEC_PER_MSEC)
+#define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
+#define OWNER_DEPTH_MAX   256
+#define RELEASE_TRIES_MAX 50
+#define CMDLINE_MAX       4096
+#define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
+#define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
+#define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
+
+struct Sampler {
+        Daemon *d;
+        SamplerConfig cfg;
+        CgHost host;
+        bool cgroups;
+        Discovery *dsc;
+        sd_event_source *timer;
+
+        Tracked *tracked;
+        Tracked *by_builder; /* hash, hh (builder pid) */
+        Tracked *releasing;  /* ended builds whose group is still being removed */
+
+        ProcTable table;
+        size_t table_cap;
+        bool rediscovered;
+        SamplerStats stats;
+};
+
+/* ---- the /proc table ---- */
+
+ProcEntry *proc_table_get(ProcTable *t, pid_t pid) {
+        ProcEntry *e = NULL;
+        HASH_FIND(hh, t->by_pid, &pid, sizeof(pid_t), e);
+        return e;
+}
+
+static int table_scan(Sampler *s) {
+        ProcTable *t = &s->table;
+        _cleanup_free_ pid_t *pids = NULL;
+        int n = procfs_list_pids(s->cfg.proc_root, &pids);
+        if (n < 0)
+                return n;
+        HASH_CLEAR(hh, t->by_pid);
+        if ((size_t) n > s->table_cap) {
+                ProcEntry *grown = realloc(t->entries, (size_t) n * sizeof(ProcEntry));
+                if (!grown)
+                        return -ENOMEM;
+                t->entries = grown;
+                s->table_cap = (size_t) n;
+        }
+        t->n = 0;
+        for (int i = 0; i < n; i++) {
+                ProcEntry *e = &t->entries[t->n];
+                if (procfs_read_stat(s->cfg.proc_root, pids[i], &e->st) < 0)
+                        continue; /* gone, or a kernel oddity: not ours to show */
+                e->owner = NULL;
+                e->resolved = 0;
+                t->n++;
+        }
+        /* The array no longer moves: hash it. */
+        for (size_t i = 0; i < t->n; i++)
+                HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), &t->entries[i]);
+        return 0;
+}
+
+static Tracked *builder_of(Sampler *s, pid_t pid) {
+        Tracked *tr = NULL;
+        HASH_FIND(hh, s->by_builder, &pid, sizeof(pid_t), tr);
+        return tr;
+}
+
+/* A process belongs to the build whose builder is it, leads its session, or is an ancestor
+ * (processes that made their own session still descend from the builder). */
+static Tracked *resolve_owner(Sampler *s, ProcEntry *e) {
+        ProcEntry *chain[OWNER_DEPTH_MAX];
+        size_t n = 0;
+        Tracked *owner = NULL;
+        if (e->resolved)
+                return e->owner;
+        while (e && !e->resolved && n < OWNER_DEPTH_MAX) {
+                e->resolved = 1;
+                chain[n++] = e;
+                if ((owner = builder_of(s, e->st.pid)) || (owner = builder_of(s, e->st.sid)))
+                        break;
+                if (e->st.ppid <= 1)
+                        break;
+                e = proc_table_get(&s->table, e->st.ppid);
+        }
+        if (!owner && e && e->resolved && n > 0 && e != chain[n - 1])
+                owner = e->owner;
+        for (size_t i = 0; i < n; i++)
+                chain[i]->owner = owner;
+        return owner;
+}
+
+/* ---- tracked builds ---- */
+
+Tracked *sampler_find(Sampler *s, uint64_t key) {
+        for (Tracked *t = s->tracked; t; t = t->next)
+                if (t->key == key)
+                        return t;
+        return NULL;
+}
+
+static void procs_free(TrackedProc *procs, uint32_t n) {
+        for (uint32_t i = 0; i < n; i++)
+                free(procs[i].cmdline);
+        free(procs);
+}
+
+static void tracked_free(Tracked *t) {
+        if (!t)
+                return;
+        cg_group_done(&t->group);
+        procs_free(t->procs, t->n_procs);
+        procs_free(t->next_procs, t->n_next);
+        free(t->drv);
+        free(t);
+}
+
+static Tracked *track(Sampler *s, Build *b, pid_t builder) {
+        ProcEntry *e = proc_table_get(&s->table, builder);
+        Tracked *t = calloc(1, sizeof(*t));
+        if (!t || !(t->drv = strdup(b->drv))) {
+                free(t);
+                return NULL;
+        }
+        t->key = b->key;
+        t->builder = builder;
+        t->builder_start = e ? e->st.starttime : 0;
+        t->next = s->tracked;
+        s->tracked = t;
+        HASH_ADD(hh, s->by_builder, builder, sizeof(pid_t), t);
+        log_info("build %" PRIu64 " (%s): builder pid %d", b->key, b->name, (int) builder);
+        if (s->cgroups) {
+                int r = adopt_build(s, t, &s->table);
+                if (r < 0) {
+                        t->adopt_failed = true;
+                        log_warning_errno(
+                                r, "build %" PRIu64 ": cannot give it a cgroup, acting by signals: %m",
+                                b->key);
+                }
+        }
+        return t;
+}
+
+static int cmp_proc(const void *a, const void *b) {
+        pid_t x = ((const TrackedProc *) a)->st.pid, y = ((const TrackedProc *) b)->st.pid;
+        return x < y ? -1 : x > y;
+}
+
+static const TrackedProc *find_proc(const TrackedProc *procs, uint32_t n, pid_t pid) {
+        if (n == 0)
+                return NULL;
+        TrackedProc key = {.st.pid = pid};
+        return bsearch(&key, procs, n, sizeof(TrackedProc), cmp_proc);
+}
+
+/* A command line for views: read once per process (an exec'ing process keeps the one it
+ * had when first seen, which is what ps shows for a moment too), NULs as spaces. */
+static void read_cmdline(Sampler *s, TrackedProc *p) {
+        char *buf;
+        size_t len;
+        if (procfs_read(s->cfg.proc_root, p->st.pid, "cmdline", CMDLINE_MAX, &buf, &len) < 0)
+                return;
+        while (len > 0 && buf[len - 1] == '\0')
+                len--;
+        for (size_t i = 0; i < len; i++)
+                if (buf[i] == '\0')
+                        buf[i] = ' ';
+        buf[len] = '\0';
+        p->cmdline = buf;
+}
+
+/* Adds e to the processes its build has in this sample. */
+static int gather_one(Sampler *s, Tracked *t, const ProcEntry *e) {
+        if (t->n_next == t->cap_next) {
+                uint32_t cap = t->cap_next ? t->cap_next * 2 : 8;
+                TrackedProc *grown = realloc(t->next_procs, cap * sizeof(TrackedProc));
+                if (!grown)
+                        return -ENOMEM;
+                t->next_procs = grown;
+                t->cap_next = cap;
+        }
+        TrackedProc *p = &t->next_procs[t->n_next++];
+        *p = (TrackedProc){.st = e->st};
+        /* A process's owner is looked up once (builders do not change user), and its I/O
+         * counters again only when it ran since the last sample (or every IO_REFRESH
+         * samples): thousands of sleeping processes then cost one stat read each. */
+        TrackedProc *old = (TrackedProc *) find_proc(t->procs, t->n_procs, e->st.pid);
+        bool known = old && old->st.starttime == e->st.starttime;
+        if (known) {
+                p->uid = old->uid;
+                p->io_read = old->io_read;
+                p->io_write = old->io_write;
+                p->cmdline = TAKE_PTR(old->cmdline);
+        } else {
+                (void) procfs_read_uid(s->cfg.proc_root, e->st.pid, &p->uid);
+                read_cmdline(s, p);
+                t->new_procs = true;
+        }
+        bool ran = !known || old->st.utime + old->st.stime != e->st.utime + e->st.stime;
+        ProcIo io;
+        if ((ran || s->stats.ticks % IO_REFRESH == 0) &&
+            procfs_read_io(s->cfg.proc_root, e->st.pid, &io) == 0) {
+                p->io_read = io.read_bytes;
+                p->io_write = io.write_bytes;
+        }
+        return 0;
+}
+
+/* One pass over the table hands every process to its build (resolving owners is cheap
+ * once a chain is known): the cost is per process, not per process and build. */
+static void gather(Sampler *s) {
+        for (Tracked *t = s->tracked; t; t = t->next) {
+                t->n_next = 0;
+                t->new_procs = false;
+                t->gather_failed = false;
+        }
+        for (size_t i = 0; i < s->table.n; i++) {
+                ProcEntry *e = &s->table.entries[i];
+                Tracked *t = resolve_owner(s, e);
+                if (t && t->seen && !t->gather_failed && gather_one(s, t, e) < 0)
+                        t->gather_failed = true;
+        }
+}
+
+/* The processes of t in this sample, with per-process rates against the previous one. */
+static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
+        if (t->gather_failed) {
+                for (uint32_t i = 0; i < t->n_next; i++)
+                        free(t->next_procs[i].cmdline);
+                t->n_next = 0;
+                return -ENOMEM;
+        }
+        TrackedProc *procs = t->next_procs;
+        uint32_t n = t->n_next;
+        qsort(procs, n, sizeof(TrackedProc), cmp_proc);
+
+        /* Rates, and what processes that exited since the last sample had used. */
+        for (uint32_t i = 0; i < n; i++) {
+                const TrackedProc *old = find_proc(t->procs, t->n_procs, procs[i].st.pid);
+                if (old && old->st.starttime == procs[i].st.starttime && dt > 0) {
+                        usec_t before = old->st.utime + old->st.stime,
+                               now = procs[i].st.utime + procs[i].st.stime;
+                        procs[i].cpu_percent =
+                                now > before ? 100.0 * (double) (now - before) / (double) dt : 0;
+                }
+        }
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                const TrackedProc *old = &t->procs[i];
+                const TrackedProc *cur = find_proc(procs, n, old->st.pid);
+                if (cur && cur->st.starttime == old->st.starttime)
+                        continue;
+                t->cpu_dead += old->st.utime + old->st.stime;
+                t->io_read_dead += old->io_read;
+                t->io_write_dead += old->io_write;
+        }
+        /* Swap: this sample's array becomes current, the old one is reused next time. */
+        for (uint32_t i = 0; i < t->n_procs; i++)
+                free(t->procs[i].cmdline);
+        TrackedProc *old_arr = t->procs;
+        uint32_t old_cap = t->cap_procs;
+        t->procs = procs;
+        t->n_procs = n;
+        t->cap_procs = t->cap_next;
+        t->next_procs = old_arr;
+        t->cap_next = old_cap;
+        t->n_next = 0;
+        return 0;
+}
+
+/* Keeps the niceness asked for on every process, new ones included. */
+static void apply_nice(Tracked *t) {
+        if (!t->has_nice)
+                return;
+        for (uint32_t i = 0; i < t->n_procs; i++)
+                if (t->procs[i].st.nice != t->nice &&
+                    setpriority(PRIO_PROCESS, (id_t) t->procs[i].st.pid, t->nice) == 0)
+                        t->procs[i].st.nice = t->nice;
+}
+
+static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
+        usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
+        if (collect_procs(s, t, dt) < 0)
+                return;
+        /* Only processes new since the last sample can be outside the group (children of
+         * processes inside are born inside). */
+        if (t->has_group && !t->nix_group && t->new_procs)
+                adopt_stragglers(s, t);
+        apply_nice(t);
+
+        BuildUsage u = b->usage;
+        u.sampled = true;
+        u.n_procs = t->n_procs;
+        u.n_threads = 0;
+        uint64_t rss = 0, io_r = t->io_read_dead, io_w = t->io_write_dead;
+        usec_t cpu_procs = t->cpu_dead;
+        bool all_stopped = t->n_procs > 0;
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                const TrackedProc *p = &t->procs[i];
+                u.n_threads += p->st.threads;
+                rss += p->st.rss;
+                io_r += p->io_read;
+                io_w += p->io_write;
+                cpu_procs += p->st.utime + p->st.stime;
+                if (p->st.state != 'T' && p->st.state != 't')
+                        all_stopped = false;
+        }
+        usec_t user = 0, sys = 0;
+        CgUsage cu = {};
+        if (t->has_group)
+                (void) cg_group_usage(&t->group, /* full= */ s->stats.ticks % FULL_EVERY == 0, &cu);
+        if (cu.has_cpu) {
+                user = cu.cpu_user + t->cpu_base;
+                sys = cu.cpu_system;
+        } else {
+                /* Without a group, user and system come from the processes seen. */
+                usec_t pu = 0;
+                for (uint32_t i = 0; i < t->n_procs; i++)
+                        pu += t->procs[i].st.utime;
+                user = MIN(pu, cpu_procs);
+                sys = cpu_procs - user;
+        }
+        /* Counters only grow: a process that exited between samples must not take its
+         * time back. */
+        if (user + sys < u.cpu_user + u.cpu_system && u.sampled && b->usage.sampled) {
+                user = u.cpu_user;
+                sys = u.cpu_system;
+        }
+        usec_t cpu = user + sys;
+        u.cpu_percent =
+                dt > 0 && cpu >= t->last_cpu ? 100.0 * (double) (cpu - t->last_cpu) / (double) dt : 0;
+        t->last_cpu = cpu;
+        t->last_mono = now_mono;
+        u.cpu_user = user;
+        u.cpu_system = sys;
+        if (cu.has_mem) {
+                u.mem_current = cu.mem_current;
+                t->mem_peak = MAX(t->mem_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
+        } else {
+                u.mem_current = rss;
+                t->mem_peak = MAX(t->mem_peak, rss);
+        }
+        u.mem_peak = t->mem_peak;
+        if (cu.has_io) {
+                u.io_read = cu.io_read;
+                u.io_write = cu.io_write;
+        } else {
+                u.io_read = MAX(u.io_read, io_r);
+                u.io_write = MAX(u.io_write, io_w);
+        }
+        /* The niceness asked for, else the builder's own. */
+        const TrackedProc *bp = find_proc(t->procs, t->n_procs, t->builder);
+        u.has_nice = t->has_nice || bp;
+        u.nice = t->has_nice ? t->nice : bp ? bp->st.nice : 0;
+        u.cpu_limit = t->cpu_limit;
+        u.mem_limit = t->mem_limit;
+        if (cu.has_oom && cu.oom_kills > 0)
+                u.oom_killed = true;
+        model_build_set_usage(s->d->model, b, &u);
+
+        bool frozen = t->has_group && cu.freeze != CG_FREEZE_UNKNOWN ? cu.freeze == CG_FREEZE_FROZEN
+                                                                     : t->signal_frozen && all_stopped;
+        model_build_set_frozen(s->d->model, b, frozen);
+
+        /* The builder's end is the build's real end (Nix 2.8 may report it much later). */
+        if (!find_proc(t->procs, t->n_procs, t->builder))
+                model_build_builder_exited(s->d->model, b, now_realtime());
+}
+
+/* The build ended: a last look at its group (the OOM killer's count), then remove it. */
+static void finish_tracked(Sampler *s, Tracked *t) {
+        Build *b = model_build_by_key(s->d->model, t->key);
+        if (b && t->has_group) {
+                CgUsage cu;
+                if (cg_group_usage(&t->group, /* full= */ true, &cu) == 0 && cu.has_oom && cu.oom_kills > 0)
+                        model_build_oom_killed(s->d->model, b);
+        }
+        HASH_DELETE(hh, s->by_builder, t);
+        if (t->has_group && !t->nix_group && adopt_release(s, t) == -EBUSY) {
+                t->next = s->releasing;
+                s->releasing = t;
+                return;
+        }
+        tracked_free(t);
+}
+
+static void retry_releases(Sampler *s) {
+        Tracked **pp = &s->releasing;
+        while (*pp) {
+                Tracked *t = *pp;
+                if (adopt_release(s, t) != -EBUSY || ++t->release_tries > RELEASE_TRIES_MAX) {
+                        *pp = t->next;
+                        tracked_free(t);
+                } else
+                        pp = &t->next;
+        }
+}
+
+static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const char *drv) {
+        Sampler *s = userdata;
+        if (builder_of(s, builder))
+                return;
+        uid_t uid = 0;
+        (void) procfs_read_uid(s->cfg.proc_root, nix_pid, &uid);
+        Build *b;
+        if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, now_realtime(), &b) < 0)
+                return;
+        log_info("rediscovered build %" PRIu64 " (%s) of nix pid %d, builder pid %d", b->key, b->name,
+                 (int) nix_pid, (int) builder);
+        if (!sampler_find(s, b->key))
+                (void) track(s, b, builder);
+}
+
+void sampler_run(Sampler *s) {
+        usec_t t0 = now_monotonic();
+        Model *m = s->d->model;
+        ModelCounters mc;
+        model_counters(m, &mc);
+        bool work = !s->rediscovered || s->tracked || s->releasing ||
+                    mc.by_state[BUILD_RUNNING] + mc.by_state[BUILD_FROZEN] > 0;
+        bool missing = false;
+
+        if (work && table_scan(s) == 0) {
+                discovery_prune(s->dsc, &s->table);
+                if (!s->rediscovered) {
+                        s->rediscovered = true;
+                        (void) discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope,
+                                                    on_rediscovered, s);
+                }
+                for (Tracked *t = s->tracked; t; t = t->next)
+                        t->seen = false;
+
+                usec_t now_real = now_realtime();
+                unsigned new_tracked = 0;
+                for (Build *b = model_builds_first(m); b; b = b->next) {
+                        if (b->state != BUILD_RUNNING && b->state != BUILD_FROZEN)
+                                continue;
+                        Tracked *t = sampler_find(s, b->key);
+                        if (!t && b->machine[0] == '\0' && !b->builder_exited) {
+                                pid_t builder;
+                                if (new_tracked >= TRACK_PER_TICK)
+                                        missing = true;
+                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, &builder) > 0 &&
+                                         !builder_of(s, builder)) {
+                                        t = track(s, b, builder);
+                                        new_tracked++;
+                                        missing = true; /* look again soon: forks during adoption */
+                                } else if (b->started + FAST_WINDOW > now_real)
+                                        missing = true;
+                        }
+                        if (t)
+                                t->seen = true;
+                }
+                gather(s);
+                for (Tracked *t = s->tracked; t; t = t->next) {
+                        Build *b = t->seen ? model_build_by_key(m, t->key) : NULL;
+                        if (b) {
+                                sample_build(s, t, b, t0);
+                                notify_processes(s->d, b);
+                        }
+                }
+                /* Ended builds: forget them (after sampling, which resolved owners). */
+                Tracked **pp = &s->tracked;
+                while (*pp) {
+                        Tracked *t = *pp;
+                        if (t->seen) {
+                                pp = &t->next;
+                                continue;
+                        }
+                        *pp = t->next;
+                        finish_tracked(s, t);
+                }
+                retry_releases(s);
+                s->stats.last_procs = s->table.n;
+        }
+
+        usec_t took = now_monotonic() - t0;
+        s->stats.ticks++;
+        s->stats.last_tick_usec = took;
+        s->stats.total_usec += took;
+        s->stats.max_tick_usec = MAX(s->stats.max_tick_usec, took);
+        s->stats.tracked = 0;
+        for (Tracked *t = s->tracked; t; t = t->next)
+                s->stats.tracked++;
+
+        usec_t next = missing ? MIN(FAST_INTERVAL, s->cfg.interval) : s->cfg.interval;
+        sd_event_source_set_time(s->timer, now_monotonic() + next);
+        sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        sampler_run(userdata);
+        return 0;
+}
+
+void sampler_kick(Sampler *s) {
+        uint64_t when;
+        usec_t soon = now_monotonic() + 20 * USEC_PER_MSEC;
+        if (sd_event_source_get_time(s->timer, &when) >= 0 && when <= soon)
+                return;
+        sd_event_source_set_time(s->timer, soon);
+        sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
+        Sampler *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->d = d;
+        s->cfg = *cfg;
+        int r = discovery_new(cfg->proc_root, cfg->store_dir, &s->dsc);
+        if (r < 0)
+                goto fail;
+        if (!cfg->no_cgroups) {
+                r = cg_host_detect(NULL, NULL, &s->host);
+                if (r < 0)
+                        log_warning_errno(r, "cannot read the cgroup mounts, acting by signals: %m");
+                else if (s->host.layout == CG_LAYOUT_NONE)
+                        log_notice(
+                                "no cgroup hierarchy on this host: figures from /proc, actions by signals");
+                else {
+                        s->cgroups = true;
+                        log_info("cgroups: %s layout (v2 %s), builds adopted under %s",
+                                 cg_layout_to_string(s->host.layout), s->host.v2 ? s->host.v2 : "absent",
+                                 cfg->cgroup_root);
+                        adopt_cleanup_stale(&s->host, cfg->cgroup_root);
+                }
+        } else
+                log_info("cgroups disabled (--no-cgroups): figures from /proc, actions by signals");
+
+        r = sd_event_add_time(d->event, &s->timer, CLOCK_MONOTONIC, now_monotonic(), 10 * USEC_PER_MSEC,
+                              on_timer, s);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        sampler_free(s);
+        return r;
+}
+
+Sampler *sampler_free(Sampler *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->timer);
+        HASH_CLEAR(hh, s->by_builder);
+        while (s->tracked) {
+                Tracked *t = s->tracked;
+                s->tracked = t->next;
+                /* Groups of builds still running stay: the next daemon run finds them. */
+                if (t->has_group && !t->nix_group)
+                        (void) adopt_release(s, t);
+                tracked_free(t);
+        }
+        while (s->releasing) {
+                Tracked *t = s->releasing;
+                s->releasing = t->next;
+                (void) adopt_release(s, t);
+                tracked_free(t);
+        }
+        if (s->cgroups)
+                adopt_remove_root(&s->host, s->cfg.cgroup_root);
+        HASH_CLEAR(hh, s->table.by_pid);
+        free(s->table.entries);
+        discovery_free(s->dsc);
+        cg_host_done(&s->host);
+        free(s);
+        return NULL;
+}
+
+const CgHost *sampler_host(Sampler *s) {
+        return &s->host;
+}
+
+bool sampler_cgroups_enabled(Sampler *s) {
+        return s->cgroups;
+}
+
+const char *sampler_proc_root(Sampler *s) {
+        return s->cfg.proc_root;
+}
+
+const SamplerConfig *sampler_config(Sampler *s) {
+        return &s->cfg;
+}
+
+void sampler_stats(Sampler *s, SamplerStats *ret) {
+        *ret = s->stats;
+}

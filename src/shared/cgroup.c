@@ -1,0 +1,817 @@
+/* cgroups for builds: host layout, a process's groups, one build's group across hierarchies. */
+#include "shared/cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+
+#define CPU_PERIOD_USEC 100000
+
+static const char *const controller_names[_CG_CONTROLLER_MAX] = {
+        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",
+        [CG_FREEZER] = "freezer", [CG_PIDS] = "pids",       [CG_IO] = "io",
+};
+
+const char *cg_controller_to_string(CgController c) {
+        return c >= 0 && c < _CG_CONTROLLER_MAX ? controller_names[c] : NULL;
+}
+
+const char *cg_layout_to_string(CgLayout l) {
+        switch (l) {
+        case CG_LAYOUT_V1:
+                return "v1";
+        case CG_LAYOUT_HYBRID:
+                return "hybrid";
+        case CG_LAYOUT_V2:
+                return "v2";
+        default:
+                return "none";
+        }
+}
+
+static int controller_from_name(const char *s, size_t n) {
+        if (n == 5 && memcmp(s, "blkio", 5) == 0)
+                return CG_IO;
+        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
+                if (strlen(controller_names[i]) == n && memcmp(controller_names[i], s, n) == 0)
+                        return i;
+        return -1;
+}
+
+/* Mount points escape space, tab, newline and backslash as \ooo. */
+static char *unescape_mount(const char *s, size_t n) {
+        char *out = malloc(n + 1), *o = out;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+                    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+                        *o++ = (char) ((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+                        i += 3;
+                } else
+                        *o++ = s[i];
+        }
+        *o = '\0';
+        return out;
+}
+
+/* Splits a line into space-separated words (at most max). Returns the count. */
+static size_t split_words(const char *line, size_t len, const char **w, size_t *wl, size_t max) {
+        size_t n = 0, i = 0;
+        while (i < len && n < max) {
+                while (i < len && line[i] == ' ')
+                        i++;
+                if (i >= len)
+                        break;
+                size_t start = i;
+                while (i < len && line[i] != ' ')
+                        i++;
+                w[n] = line + start;
+                wl[n] = i - start;
+                n++;
+        }
+        return n;
+}
+
+int cg_host_parse_mountinfo(const char *buf, size_t len, CgHost *h) {
+        const char *p = buf, *end = buf + len;
+        CgHost host = {};
+        bool any_v1 = false;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t ll = (size_t) ((nl ? nl : end) - p);
+                const char *w[64];
+                size_t wl[64];
+                size_t n = split_words(p, ll, w, wl, ELEMENTSOF(w));
+                p += ll + 1;
+
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
+                size_t dash = 0;
+                for (size_t i = 6; i < n; i++)
+                        if (wl[i] == 1 && w[i][0] == '-') {
+                                dash = i;
+                                break;
+                        }
+                if (n < 6 || dash == 0 || dash + 3 >= n)
+                        continue;
+                const char *fstype = w[dash + 1];
+                size_t fl = wl[dash + 1];
+
+                if (fl == 7 && memcmp(fstype, "cgroup2", 7) == 0) {
+                        if (!host.v2 && !(host.v2 = unescape_mount(w[4], wl[4])))
+                                goto oom;
+                } else if (fl == 6 && memcmp(fstype, "cgroup", 6) == 0) {
+                        const char *opts = w[dash + 3];
+                        size_t ol = wl[dash + 3];
+                        for (size_t i = 0; i < ol;) {
+                                size_t j = i;
+                                while (j < ol && opts[j] != ',')
+                                        j++;
+                                int c = controller_from_name(opts + i, j - i);
+                                if (c >= 0 && !host.v1[c]) {
+                                        if (!(host.v1[c] = unescape_mount(w[4], wl[4])))
+                                                goto oom;
+                                        any_v1 = true;
+                                }
+                                i = j + 1;
+                        }
+                }
+        }
+        host.layout = host.v2 ? (any_v1 ? CG_LAYOUT_HYBRID : CG_LAYOUT_V2)
+                              : (any_v1 ? CG_LAYOUT_V1 : CG_LAYOUT_NONE);
+        *h = host;
+        return 0;
+oom:
+        cg_host_done(&host);
+        return -ENOMEM;
+}
+
+/* Small files read into the caller's buffer. */
+static int read_at(const char *dir, const char *name, char *buf, size_t size, size_t *ret_len) {
+        char path[PATH_MAX];
+        if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
+                return -ENOENT;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        *ret_len = (size_t) n;
+        return 0;
+}
+
+static int write_at(const char *dir, const char *name, const char *value) {
+        char path[PATH_MAX];
+        if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
+                return -ENOENT;
+        /* O_TRUNC is ignored by cgroupfs; it keeps fake trees in tests honest. */
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(value);
+        ssize_t w = write(fd, value, n);
+        if (w < 0)
+                return -errno;
+        return (size_t) w == n ? 0 : -EIO;
+}
+
+static bool exists_at(const char *dir, const char *name) {
+        char path[PATH_MAX];
+        if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
+                return false;
+        return access(path, F_OK) == 0;
+}
+
+static char *join(const char *a, const char *b, const char *c) {
+        char *s;
+        if (asprintf(&s, "%s%s%s", a ? a : "", b ? b : "", c ? c : "") < 0)
+                return NULL;
+        return s;
+}
+
+int cg_host_detect(const char *fs_root, const char *mountinfo_path, CgHost *ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t len;
+        fs_root = fs_root ? fs_root : "";
+        if (!mountinfo_path) {
+                path = join(fs_root, "/proc/self/mountinfo", NULL);
+                if (!path)
+                        return -ENOMEM;
+                mountinfo_path = path;
+        }
+        int r = read_full_file(mountinfo_path, 16u << 20, &buf, &len);
+        if (r < 0)
+                return r;
+        CgHost h;
+        r = cg_host_parse_mountinfo(buf, len, &h);
+        if (r < 0)
+                return r;
+        h.fs_root = strdup(fs_root);
+        if (!h.fs_root) {
+                cg_host_done(&h);
+                return -ENOMEM;
+        }
+        if (h.v2) {
+                char cbuf[512];
+                size_t cl;
+                _cleanup_free_ char *dir = join(fs_root, h.v2, NULL);
+                if (dir && read_at(dir, "cgroup.controllers", cbuf, sizeof(cbuf), &cl) == 0) {
+                        const char *w[32];
+                        size_t wl[32];
+                        while (cl > 0 && cbuf[cl - 1] == '\n')
+                                cl--;
+                        size_t n = split_words(cbuf, cl, w, wl, ELEMENTSOF(w));
+                        for (size_t i = 0; i < n; i++) {
+                                int c = controller_from_name(w[i], wl[i]);
+                                if (c >= 0 && !(c == CG_IO && wl[i] == 5)) /* "blkio" is v1 only */
+                                        h.v2_controllers |= 1u << c;
+                                if (wl[i] == 3 && memcmp(w[i], "cpu", 3) == 0)
+                                        h.v2_controllers |= 1u << CG_CPUACCT; /* v2 cpu accounts */
+                        }
+                }
+        }
+        *ret = h;
+        return 0;
+}
+
+void cg_host_done(CgHost *h) {
+        free(h->fs_root);
+        free(h->v2);
+        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
+                free(h->v1[i]);
+        *h = (CgHost){};
+}
+
+int cg_parse_proc_cgroup(const char *buf, size_t len, CgProcPaths *ret) {
+        CgProcPaths p = {};
+        const char *s = buf, *end = buf + len;
+        while (s < end) {
+                const char *nl = memchr(s, '\n', (size_t) (end - s));
+                const char *le = nl ? nl : end;
+                /* "ID:CONTROLLERS:PATH" */
+                const char *c1 = memchr(s, ':', (size_t) (le - s));
+                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t) (le - c1 - 1)) : NULL;
+                if (c2 && c2 + 1 < le && c2[1] == '/') {
+                        size_t pl = (size_t) (le - c2 - 1);
+                        if (c2 == c1 + 1 && c1 - s == 1 && s[0] == '0') {
+                                if (!p.v2 && !(p.v2 = strndup(c2 + 1, pl)))
+                                        goto oom;
+                        } else {
+                                for (const char *o = c1 + 1; o < c2;) {
+                                        const char *comma = memchr(o, ',', (size_t) (c2 - o));
+                                        const char *oe = comma ? comma : c2;
+                                        int c = controller_from_name(o, (size_t) (oe - o));
+                                        if (c >= 0 && !p.v1[c] && !(p.v1[c] = strndup(c2 + 1, pl)))
+                                                goto oom;
+                                        o = oe + 1;
+                                }
+                        }
+                }
+                s = le + 1;
+        }
+        *ret = p;
+        return 0;
+oom:
+        cg_proc_paths_done(&p);
+        return -ENOMEM;
+}
+
+void cg_proc_paths_done(CgProcPaths *p) {
+        free(p->v2);
+        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
+                free(p->v1[i]);
+        *p = (CgProcPaths){};
+}
+
+void cg_group_done(CgGroup *g) {
+        free(g->v2);
+        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
+                free(g->v1[i]);
+        *g = (CgGroup){};
+}
+
+/* Controllers a build's group needs in v1 (blkio is left alone: I/O comes from /proc). */
+static bool v1_wanted(const CgHost *h, int c) {
+        switch (c) {
+        case CG_CPU:
+        case CG_CPUACCT:
+        case CG_MEMORY:
+        case CG_PIDS:
+                return true;
+        case CG_FREEZER:
+                return !h->v2; /* v2 freezes by itself */
+        default:
+                return false;
+        }
+}
+
+/* mkdir -p below an existing mount point. Returns 1 if the last component was created. */
+static int mkdir_rel(const char *base, const char *rel) {
+        _cleanup_free_ char *path = join(base, rel, NULL);
+        if (!path)
+                return -ENOMEM;
+        size_t bl = strlen(base);
+        int created = 0;
+        for (char *p = path + bl + 1;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        char saved = *p;
+                        *p = '\0';
+                        created = 0;
+                        if (mkdir(path, 0755) == 0)
+                                created = 1;
+                        else if (errno != EEXIST)
+                                return -errno;
+                        *p = saved;
+                        if (!saved)
+                                break;
+                }
+        }
+        return created;
+}
+
+/* On v2, controllers reach a group only when every parent delegates them: our own root
+ * delegates whatever its parent gave it (we never write above it). */
+static void v2_delegate(const char *dir) {
+        char buf[512];
+        size_t len;
+        if (read_at(dir, "cgroup.controllers", buf, sizeof(buf), &len) < 0)
+                return;
+        const char *wanted[] = {"cpu", "memory", "io", "pids"};
+        char line[128] = "";
+        for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
+                const char *w[32];
+                size_t wl[32];
+                size_t n = split_words(buf, len && buf[len - 1] == '\n' ? len - 1 : len, w, wl, 32);
+                for (size_t j = 0; j < n; j++)
+                        if (wl[j] == strlen(wanted[i]) && memcmp(w[j], wanted[i], wl[j]) == 0) {
+                                strcat(line, line[0] ? " +" : "+");
+                                strcat(line, wanted[i]);
+                        }
+        }
+        if (line[0])
+                (void) write_at(dir, "cgroup.subtree_control", line);
+}
+
+int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
+        CgGroup g = {.owned = create};
+        int r;
+        if (!rel || rel[0] != '/' || strstr(rel, "/../") || strstr(rel, "/./"))
+                return -EINVAL;
+        if (h->v2) {
+                _cleanup_free_ char *base = join(h->fs_root, h->v2, NULL);
+                if (!base)
+                        goto oom;
+                if (create) {
+                        /* Delegate controllers down our own root (the parent of the build group). */
+                        const char *slash = strrchr(rel, '/');
+                        if (slash != rel) {
+                                _cleanup_free_ char *parent = strndup(rel, (size_t) (slash - rel));
+                                if (!parent)
+                                        goto oom;
+                                r = mkdir_rel(base, parent);
+                                if (r < 0)
+                                        goto fail;
+                                _cleanup_free_ char *pdir = join(base, parent, NULL);
+                                if (!pdir)
+                                        goto oom;
+                                v2_delegate(pdir);
+                        }
+                        r = mkdir_rel(base, rel);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (!(g.v2 = join(base, rel, NULL)))
+                        goto oom;
+        }
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++) {
+                if (!h->v1[c] || !v1_wanted(h, c))
+                        continue;
+                _cleanup_free_ char *base = join(h->fs_root, h->v1[c], NULL);
+                if (!base)
+                        goto oom;
+                if (create && (r = mkdir_rel(base, rel)) < 0)
+                        goto fail;
+                if (!(g.v1[c] = join(base, rel, NULL)))
+                        goto oom;
+        }
+        if (!create) {
+                struct stat st;
+                if (!g.v2 || stat(g.v2, &st) < 0) {
+                        r = -ENOENT;
+                        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                                if (g.v1[c] && stat(g.v1[c], &st) == 0)
+                                        r = 0;
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        *ret = g;
+        return 0;
+oom:
+        r = -ENOMEM;
+fail:
+        if (create)
+                (void) cg_group_remove(&g);
+        cg_group_done(&g);
+        return r;
+}
+
+int cg_group_from_paths(const CgHost *h, const CgProcPaths *paths, CgGroup *ret) {
+        CgGroup g = {};
+        if (h->v2 && paths->v2 && strcmp(paths->v2, "/") != 0 &&
+            !(g.v2 = join(h->fs_root, h->v2, paths->v2)))
+                goto oom;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (h->v1[c] && paths->v1[c] && strcmp(paths->v1[c], "/") != 0 &&
+                    !(g.v1[c] = join(h->fs_root, h->v1[c], paths->v1[c])))
+                        goto oom;
+        *ret = g;
+        return 0;
+oom:
+        cg_group_done(&g);
+        return -ENOMEM;
+}
+
+int cg_group_attach(const CgGroup *g, pid_t pid) {
+        char v[32];
+        snprintf(v, sizeof(v), "%d", (int) pid);
+        int r, first = 0;
+        if (g->v2 && (r = write_at(g->v2, "cgroup.procs", v)) < 0)
+                first = r;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (g->v1[c] && (r = write_at(g->v1[c], "cgroup.procs", v)) < 0 && first == 0)
+                        first = r;
+        return first;
+}
+
+static int parse_pid_lines(const char *buf, size_t len, pid_t **ret) {
+        size_t n = 0, cap = 16;
+        pid_t *pids = malloc(cap * sizeof(pid_t));
+        if (!pids)
+                return -ENOMEM;
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                char *e;
+                long v = strtol(p, &e, 10);
+                if (e == p)
+                        break;
+                if (v > 0 && v <= INT_MAX) {
+                        if (n == cap) {
+                                pid_t *grown = realloc(pids, cap * 2 * sizeof(pid_t));
+                                if (!grown) {
+                                        free(pids);
+                                        return -ENOMEM;
+                                }
+                                pids = grown;
+                                cap *= 2;
+                        }
+                        pids[n++] = (pid_t) v;
+                }
+                p = e;
+                while (p < end && (*p == '\n' || *p == ' '))
+                        p++;
+        }
+        *ret = pids;
+        return (int) n;
+}
+
+int cg_group_pids(const CgGroup *g, pid_t **ret) {
+        const char *dir = g->v2;
+        for (int c = 0; !dir && c < _CG_CONTROLLER_MAX; c++)
+                dir = g->v1[c];
+        if (!dir)
+                return -ENOENT;
+        _cleanup_free_ char *path = join(dir, "/cgroup.procs", NULL), *buf = NULL;
+        size_t len;
+        if (!path)
+                return -ENOMEM;
+        int r = read_full_file(path, 16u << 20, &buf, &len);
+        if (r < 0)
+                return r;
+        return parse_pid_lines(buf, len, ret);
+}
+
+int cg_group_remove(CgGroup *g) {
+        int first = 0;
+        if (g->v2 && rmdir(g->v2) < 0 && errno != ENOENT)
+                first = -errno;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (g->v1[c] && rmdir(g->v1[c]) < 0 && errno != ENOENT && first == 0)
+                        first = -errno;
+        return first;
+}
+
+int cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret) {
+        size_t kl = strlen(key);
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *le = nl ? nl : end;
+                if ((size_t) (le - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
+                        char num[32];
+                        size_t n = (size_t) (le - p) - kl - 1;
+                        if (n == 0 || n >= sizeof(num))
+                                return -EBADMSG;
+                        memcpy(num, p + kl + 1, n);
+                        num[n] = '\0';
+                        char *e;
+                        errno = 0;
+                        unsigned long long v = strtoull(num, &e, 10);
+                        if (errno || e == num || *e || num[0] == '-')
+                                return -EBADMSG;
+                        *ret = v;
+                        return 0;
+                }
+                p = le + 1;
+        }
+        return -ENOENT;
+}
+
+CgFreeze cg_parse_freezer_state(const char *buf, size_t len) {
+        uint64_t v;
+        if (cg_parse_keyed(buf, len, "frozen", &v) == 0)
+                return v ? CG_FREEZE_FROZEN : CG_FREEZE_THAWED;
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+                len--;
+        if (len == 6 && memcmp(buf, "FROZEN", 6) == 0)
+                return CG_FREEZE_FROZEN;
+        if (len == 8 && memcmp(buf, "FREEZING", 8) == 0)
+                return CG_FREEZE_FREEZING;
+        if (len == 6 && memcmp(buf, "THAWED", 6) == 0)
+                return CG_FREEZE_THAWED;
+        return CG_FREEZE_UNKNOWN;
+}
+
+int cg_parse_io_stat(const char *buf, size_t len, uint64_t *ret_read, uint64_t *ret_write) {
+        /* "MAJ:MIN rbytes=N wbytes=N rios=N ..." per device */
+        uint64_t rd = 0, wr = 0;
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *le = nl ? nl : end;
+                const char *w[16];
+                size_t wl[16];
+                size_t n = split_words(p, (size_t) (le - p), w, wl, 16);
+                for (size_t i = 1; i < n; i++) {
+                        uint64_t *dst = wl[i] > 7 && memcmp(w[i], "rbytes=", 7) == 0   ? &rd
+                                        : wl[i] > 7 && memcmp(w[i], "wbytes=", 7) == 0 ? &wr
+                                                                                       : NULL;
+                        if (dst) {
+                                char num[32];
+                                size_t k = MIN(wl[i] - 7, sizeof(num) - 1);
+                                memcpy(num, w[i] + 7, k);
+                                num[k] = '\0';
+                                *dst += strtoull(num, NULL, 10);
+                        }
+                }
+                p = le + 1;
+        }
+        *ret_read = rd;
+        *ret_write = wr;
+        return 0;
+}
+
+int cg_parse_blkio(const char *buf, size_t len, uint64_t *ret_read, uint64_t *ret_write) {
+        /* "MAJ:MIN Read N" ... lines per device, and a final "Total N" */
+        uint64_t rd = 0, wr = 0;
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *le = nl ? nl : end;
+                const char *w[4];
+                size_t wl[4];
+                size_t n = split_words(p, (size_t) (le - p), w, wl, 4);
+                if (n == 3) {
+                        char num[32];
+                        size_t k = MIN(wl[2], sizeof(num) - 1);
+                        memcpy(num, w[2], k);
+                        num[k] = '\0';
+                        if (wl[1] == 4 && memcmp(w[1], "Read", 4) == 0)
+                                rd += strtoull(num, NULL, 10);
+                        else if (wl[1] == 5 && memcmp(w[1], "Write", 5) == 0)
+                                wr += strtoull(num, NULL, 10);
+                }
+                p = le + 1;
+        }
+        *ret_read = rd;
+        *ret_write = wr;
+        return 0;
+}
+
+static int read_u64(const char *dir, const char *name, uint64_t *ret) {
+        char buf[64];
+        size_t len;
+        int r = read_at(dir, name, buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        char *e;
+        errno = 0;
+        unsigned long long v = strtoull(buf, &e, 10);
+        if (errno || e == buf || buf[0] == '-')
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* Files a group may lack (v2 controllers absent on a hybrid host): once a read says
+ * ENOENT, it is not tried again for this group. */
+enum {
+        ABSENT_MEMORY_CURRENT = 1u << 0,
+        ABSENT_MEMORY_PEAK = 1u << 1,
+        ABSENT_IO_STAT = 1u << 2,
+        ABSENT_CPU_STAT = 1u << 3,
+};
+
+static int read_opt(CgGroup *g, unsigned bit, const char *dir, const char *name, char *buf, size_t size,
+                    size_t *ret_len) {
+        if (g->absent & bit)
+                return -ENOENT;
+        int r = read_at(dir, name, buf, size, ret_len);
+        if (r == -ENOENT && dir)
+                g->absent |= bit;
+        return r;
+}
+
+static int read_opt_u64(CgGroup *g, unsigned bit, const char *dir, const char *name, uint64_t *ret) {
+        char buf[64];
+        size_t len;
+        int r = read_opt(g, bit, dir, name, buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        char *e;
+        errno = 0;
+        unsigned long long v = strtoull(buf, &e, 10);
+        if (errno || e == buf || buf[0] == '-')
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
+        CgUsage u = {};
+        char buf[4096];
+        size_t len;
+        uint64_t a, b;
+
+        /* CPU: v2 cpu.stat exists in every non-root v2 group; else v1 cpuacct. */
+        if (read_opt(g, ABSENT_CPU_STAT, g->v2, "cpu.stat", buf, sizeof(buf), &len) == 0 &&
+            cg_parse_keyed(buf, len, "user_usec", &a) == 0 &&
+            cg_parse_keyed(buf, len, "system_usec", &b) == 0) {
+                u.has_cpu = true;
+                u.cpu_user = a;
+                u.cpu_system = b;
+        } else if (read_u64(g->v1[CG_CPUACCT], "cpuacct.usage_user", &a) == 0 &&
+                   read_u64(g->v1[CG_CPUACCT], "cpuacct.usage_sys", &b) == 0) {
+                u.has_cpu = true;
+                u.cpu_user = a / 1000;
+                u.cpu_system = b / 1000;
+        }
+
+        /* Memory: v2 where the group has the controller, else v1. The peak and the OOM
+         * killer's count only when full (they change rarely; the final look is full). */
+        if (read_opt_u64(g, ABSENT_MEMORY_CURRENT, g->v2, "memory.current", &a) == 0) {
+                u.has_mem = true;
+                u.mem_current = a;
+                if (full && read_opt_u64(g, ABSENT_MEMORY_PEAK, g->v2, "memory.peak", &b) == 0)
+                        u.has_peak = true, u.mem_peak = b;
+                if (full && read_at(g->v2, "memory.events", buf, sizeof(buf), &len) == 0 &&
+                    cg_parse_keyed(buf, len, "oom_kill", &a) == 0)
+                        u.has_oom = true, u.oom_kills = a;
+        } else if (read_u64(g->v1[CG_MEMORY], "memory.usage_in_bytes", &a) == 0) {
+                u.has_mem = true;
+                u.mem_current = a;
+                if (full && read_u64(g->v1[CG_MEMORY], "memory.max_usage_in_bytes", &b) == 0)
+                        u.has_peak = true, u.mem_peak = b;
+                if (full && read_at(g->v1[CG_MEMORY], "memory.oom_control", buf, sizeof(buf), &len) == 0 &&
+                    cg_parse_keyed(buf, len, "oom_kill", &a) == 0)
+                        u.has_oom = true, u.oom_kills = a;
+        }
+
+        if (read_opt(g, ABSENT_IO_STAT, g->v2, "io.stat", buf, sizeof(buf), &len) == 0 &&
+            cg_parse_io_stat(buf, len, &u.io_read, &u.io_write) == 0)
+                u.has_io = true;
+
+        /* Frozen: the truth is cgroup.events / freezer.state, never /proc State. */
+        if (read_at(g->v2, "cgroup.events", buf, sizeof(buf), &len) == 0)
+                u.freeze = cg_parse_freezer_state(buf, len);
+        if ((u.freeze == CG_FREEZE_UNKNOWN || u.freeze == CG_FREEZE_THAWED) &&
+            read_at(g->v1[CG_FREEZER], "freezer.state", buf, sizeof(buf), &len) == 0) {
+                CgFreeze f = cg_parse_freezer_state(buf, len);
+                if (f != CG_FREEZE_UNKNOWN)
+                        u.freeze = f;
+        }
+        *ret = u;
+        return 0;
+}
+
+int cg_group_freeze(const CgGroup *g, bool freeze, const char **ret_mechanism) {
+        if (exists_at(g->v2, "cgroup.freeze")) {
+                int r = write_at(g->v2, "cgroup.freeze", freeze ? "1" : "0");
+                if (r < 0)
+                        return r;
+                /* A v1 freezer from before (another daemon run) would keep it stopped. */
+                if (!freeze && g->v1[CG_FREEZER])
+                        (void) write_at(g->v1[CG_FREEZER], "freezer.state", "THAWED");
+                *ret_mechanism = "cgroup-v2 cgroup.freeze";
+                return 0;
+        }
+        if (exists_at(g->v1[CG_FREEZER], "freezer.state")) {
+                int r = write_at(g->v1[CG_FREEZER], "freezer.state", freeze ? "FROZEN" : "THAWED");
+                if (r < 0)
+                        return r;
+                *ret_mechanism = "cgroup-v1 freezer.state";
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}
+
+int cg_group_kill(const CgGroup *g, const char **ret_mechanism) {
+        if (!exists_at(g->v2, "cgroup.kill"))
+                return -EOPNOTSUPP;
+        int r = write_at(g->v2, "cgroup.kill", "1");
+        if (r < 0)
+                return r;
+        *ret_mechanism = "cgroup-v2 cgroup.kill";
+        return 0;
+}
+
+int cg_group_set_cpu_limit(const CgGroup *g, double cores, const char **ret_mechanism) {
+        char v[64];
+        if (exists_at(g->v2, "cpu.max")) {
+                if (cores > 0)
+                        snprintf(v, sizeof(v), "%lld %d", (long long) llround(cores * CPU_PERIOD_USEC),
+                                 CPU_PERIOD_USEC);
+                else
+                        snprintf(v, sizeof(v), "max %d", CPU_PERIOD_USEC);
+                int r = write_at(g->v2, "cpu.max", v);
+                if (r < 0)
+                        return r;
+                *ret_mechanism = "cgroup-v2 cpu.max";
+                return 0;
+        }
+        if (exists_at(g->v1[CG_CPU], "cpu.cfs_quota_us")) {
+                int r;
+                snprintf(v, sizeof(v), "%d", CPU_PERIOD_USEC);
+                if ((r = write_at(g->v1[CG_CPU], "cpu.cfs_period_us", v)) < 0)
+                        return r;
+                if (cores > 0)
+                        snprintf(v, sizeof(v), "%lld", (long long) llround(cores * CPU_PERIOD_USEC));
+                else
+                        snprintf(v, sizeof(v), "-1");
+                if ((r = write_at(g->v1[CG_CPU], "cpu.cfs_quota_us", v)) < 0)
+                        return r;
+                *ret_mechanism = "cgroup-v1 cpu.cfs_quota_us";
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}
+
+int cg_group_set_mem_limit(const CgGroup *g, uint64_t bytes, const char **ret_mechanism) {
+        char v[64];
+        if (exists_at(g->v2, "memory.max")) {
+                if (bytes)
+                        snprintf(v, sizeof(v), "%llu", (unsigned long long) bytes);
+                else
+                        snprintf(v, sizeof(v), "max");
+                int r = write_at(g->v2, "memory.max", v);
+                if (r < 0)
+                        return r;
+                *ret_mechanism = "cgroup-v2 memory.max";
+                return 0;
+        }
+        const char *m = g->v1[CG_MEMORY];
+        if (exists_at(m, "memory.limit_in_bytes")) {
+                snprintf(v, sizeof(v), bytes ? "%llu" : "-1", (unsigned long long) bytes);
+                /* memory+swap must stay >= memory: raise it first when lifting, set it after
+                 * when lowering, so swap cannot hide the limit. */
+                bool memsw = exists_at(m, "memory.memsw.limit_in_bytes");
+                if (!bytes && memsw)
+                        (void) write_at(m, "memory.memsw.limit_in_bytes", "-1");
+                int r = write_at(m, "memory.limit_in_bytes", v);
+                if (r < 0)
+                        return r;
+                if (bytes && memsw)
+                        (void) write_at(m, "memory.memsw.limit_in_bytes", v);
+                *ret_mechanism = "cgroup-v1 memory.limit_in_bytes";
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}
+
+int cg_group_set_weight(const CgGroup *g, int nice, const char **ret_mechanism) {
+        /* The scheduler weighs each nice step by 1.25 (nice 0 = 1024 = cpu.weight 100). */
+        double f = pow(1.25, (double) -nice);
+        char v[32];
+        if (exists_at(g->v2, "cpu.weight")) {
+                long w = lround(100.0 * f);
+                snprintf(v, sizeof(v), "%ld", MAX(1L, MIN(10000L, w)));
+                int r = write_at(g->v2, "cpu.weight", v);
+                if (r < 0)
+                        return r;
+                *ret_mechanism = "cgroup-v2 cpu.weight";
+                return 0;
+        }
+        if (exists_at(g->v1[CG_CPU], "cpu.shares")) {
+                long w = lround(1024.0 * f);
+                snprintf(v, sizeof(v), "%ld", MAX(2L, MIN(262144L, w)));
+                int r = write_at(g->v1[CG_CPU], "cpu.shares", v);
+                if (r < 0)
+                        return r;
+                *ret_mechanism = "cgroup-v1 cpu.shares";
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}

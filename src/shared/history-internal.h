@@ -1,0 +1,24 @@
+/* Internals shared by the history store's files (history.c: handle, inserts, retention;
+ * history-schema.c: migrations; history-query.c: reads). */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "shared/history.h"
+
+struct History {
+        sqlite3 *db;
+        bool readonly;
+        sqlite3_stmt *insert; /* prepared once */
+        usec_t deadline;      /* monotonic; for the progress handler, 0 none */
+        bool interrupted;
+};
+
+/* SQLite's result code as -errno. */
+int history_errno(int sqlite_code);
+/* Runs sql (no result rows). Returns 0 or -errno. */
+int history_exec(History *h, const char *sql);
+/* Brings the schema to the newest version (history-schema.c). */
+int history_migrate(History *h);
+/* Arms (budget > 0) or disarms the query time budget. */
+void history_set_budget(History *h, usec_t budget);

@@ -1,0 +1,481 @@
+/* Reads of the history store: filtered, paged rows; stats; recent durations for ETAs.
+ * Every user-supplied value is a bound parameter; the SQL text is made only of fixed
+ * fragments chosen by which filters are set. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "shared/history-internal.h"
+
+#define MAX_BINDS 32
+
+typedef struct Bind {
+        bool is_text;
+        const char *text;
+        int64_t i;
+} Bind;
+
+/* A statement under construction: SQL text plus its parameters. */
+typedef struct Sql {
+        char *text;
+        size_t len;
+        FILE *f;
+        Bind binds[MAX_BINDS];
+        unsigned n_binds;
+} Sql;
+
+static int sql_begin(Sql *s) {
+        *s = (Sql){};
+        s->f = open_memstream(&s->text, &s->len);
+        return s->f ? 0 : -ENOMEM;
+}
+
+static void sql_done(Sql *s) {
+        if (s->f)
+                fclose(s->f);
+        free(s->text);
+}
+
+static void sql_text(Sql *s, const char *fragment, const char *value) {
+        if (s->n_binds < MAX_BINDS)
+                s->binds[s->n_binds++] = (Bind){.is_text = true, .text = value};
+        fputs(fragment, s->f);
+}
+
+static void sql_int(Sql *s, const char *fragment, int64_t value) {
+        if (s->n_binds < MAX_BINDS)
+                s->binds[s->n_binds++] = (Bind){.i = value};
+        fputs(fragment, s->f);
+}
+
+/* " WHERE ..." for a filter (or nothing). Returns whether a WHERE was written. */
+static bool sql_where(Sql *s, const HistoryFilter *f) {
+        const char *glue = " WHERE ";
+#define AND(frag) fputs(glue, s->f), glue = " AND ", (frag)
+        if (f->name)
+                AND(sql_text(s, "name GLOB ?", f->name));
+        if (f->pname)
+                AND(sql_text(s, "pname = ?", f->pname));
+        if (f->drv)
+                AND(sql_text(s, "drv = ?", f->drv));
+        if (f->kind)
+                AND(sql_text(s, "kind = ?", f->kind));
+        if (f->machine)
+                AND(sql_text(s, "machine = ?", f->machine));
+        if (f->requester_set) {
+                if (f->requester_user)
+                        AND(sql_text(s, "requester_user = ?", f->requester_user));
+                else
+                        AND(sql_int(s, "requester_uid = ?", f->requester_uid));
+        }
+        if (f->since)
+                AND(sql_int(s, "finished >= ?", (int64_t) f->since));
+        if (f->until)
+                AND(sql_int(s, "finished < ?", (int64_t) f->until));
+        if (f->states) {
+                fputs(glue, s->f);
+                glue = " AND ";
+                fputs("state IN (", s->f);
+                bool first = true;
+                for (int i = 0; i < _BUILD_STATE_MAX; i++)
+                        if (f->states & (1u << i)) {
+                                sql_text(s, first ? "?" : ",?", build_state_to_string((BuildState) i));
+                                first = false;
+                        }
+                fputs(")", s->f);
+        }
+#undef AND
+        return glue[1] == 'A';
+}
+
+/* Finishes the text and prepares it with its parameters. */
+static int sql_prepare(History *h, Sql *s, sqlite3_stmt **ret) {
+        if (s->n_binds >= MAX_BINDS)
+                return -E2BIG;
+        if (fflush(s->f) != 0 || ferror(s->f))
+                return -ENOMEM;
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, s->text, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        for (unsigned i = 0; i < s->n_binds; i++) {
+                if (s->binds[i].is_text)
+                        sqlite3_bind_text(st, (int) i + 1, s->binds[i].text, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_int64(st, (int) i + 1, s->binds[i].i);
+        }
+        *ret = st;
+        return 0;
+}
+
+static int step_error(History *h, int code) {
+        return h->interrupted ? -ETIME : history_errno(code);
+}
+
+/* ---- rows ---- */
+
+static const char *const order_table[_HISTORY_ORDER_MAX] = {
+        [HISTORY_ORDER_FINISHED] = "finished",
+        [HISTORY_ORDER_STARTED] = "started",
+        [HISTORY_ORDER_DURATION] = "duration",
+        [HISTORY_ORDER_NAME] = "name",
+};
+
+HistoryOrder history_order_from_string(const char *s) {
+        for (int i = 0; i < _HISTORY_ORDER_MAX; i++)
+                if (strcmp(order_table[i], s) == 0)
+                        return (HistoryOrder) i;
+        return _HISTORY_ORDER_INVALID;
+}
+
+static const char row_columns[] =
+        "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
+        " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
+        " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
+        " log_tail";
+
+static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        if (t)
+                cJSON_AddStringToObject(o, key, (const char *) t);
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+static void add_col_number(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
+        if (sqlite3_column_type(st, i) == SQLITE_NULL)
+                cJSON_AddNullToObject(o, key);
+        else
+                cJSON_AddNumberToObject(o, key, sqlite3_column_double(st, i));
+}
+
+/* Microseconds in the database, seconds on the wire (like the live objects). */
+static void add_col_seconds(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
+        if (sqlite3_column_type(st, i) == SQLITE_NULL)
+                cJSON_AddNullToObject(o, key);
+        else
+                cJSON_AddNumberToObject(o, key, (double) sqlite3_column_int64(st, i) / 1e6);
+}
+
+static cJSON *row_to_json(sqlite3_stmt *st) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "id", (double) sqlite3_column_int64(st, 0));
+        add_col_string(o, "kind", st, 1);
+        add_col_string(o, "drv", st, 2);
+        add_col_string(o, "name", st, 3);
+        add_col_string(o, "pname", st, 4);
+        add_col_string(o, "machine", st, 5);
+        add_col_string(o, "state", st, 6);
+        cJSON *req = cJSON_AddObjectToObject(o, "requester");
+        if (req) {
+                add_col_number(req, "uid", st, 7);
+                add_col_string(req, "user", st, 8);
+                add_col_string(req, "cmdline", st, 9);
+        }
+        add_col_seconds(o, "queued", st, 10);
+        add_col_seconds(o, "started", st, 11);
+        add_col_seconds(o, "finished", st, 12);
+        add_col_seconds(o, "duration", st, 13);
+        if (sqlite3_column_type(st, 14) == SQLITE_NULL)
+                cJSON_AddNullToObject(o, "failure");
+        else {
+                cJSON *fl = cJSON_AddObjectToObject(o, "failure");
+                if (fl) {
+                        add_col_string(fl, "kind", st, 14);
+                        add_col_number(fl, "exit_code", st, 16);
+                        add_col_number(fl, "signal", st, 17);
+                        add_col_string(fl, "message", st, 15);
+                }
+        }
+        if (sqlite3_column_type(st, 18) == SQLITE_NULL && sqlite3_column_type(st, 23) == SQLITE_NULL &&
+            sqlite3_column_type(st, 24) == SQLITE_NULL && sqlite3_column_type(st, 25) == SQLITE_NULL)
+                cJSON_AddNullToObject(o, "usage");
+        else {
+                cJSON *u = cJSON_AddObjectToObject(o, "usage");
+                if (u) {
+                        add_col_seconds(u, "cpu_user", st, 18);
+                        add_col_seconds(u, "cpu_system", st, 19);
+                        add_col_number(u, "mem_peak", st, 20);
+                        add_col_number(u, "io_read", st, 21);
+                        add_col_number(u, "io_write", st, 22);
+                        add_col_number(u, "nice", st, 23);
+                        add_col_number(u, "cpu_limit", st, 24);
+                        add_col_number(u, "mem_limit", st, 25);
+                        if (sqlite3_column_type(st, 26) == SQLITE_NULL)
+                                cJSON_AddNullToObject(u, "oom_killed");
+                        else
+                                cJSON_AddBoolToObject(u, "oom_killed", sqlite3_column_int(st, 26) != 0);
+                }
+        }
+        cJSON *tail = cJSON_AddArrayToObject(o, "log_tail");
+        const char *t = (const char *) sqlite3_column_text(st, 27);
+        for (const char *p = t; tail && p;) {
+                const char *nl = strchr(p, '\n');
+                size_t n = nl ? (size_t) (nl - p) : strlen(p);
+                char *line = strndup(p, n);
+                cJSON_AddItemToArray(tail, cJSON_CreateString(line ? line : ""));
+                free(line);
+                p = nl ? nl + 1 : NULL;
+        }
+        if (cJSON_GetArraySize(o) < 15) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+static int query_total(History *h, const HistoryFilter *f, uint64_t *ret) {
+        _cleanup_(sql_done) Sql s = {};
+        sqlite3_stmt *st = NULL;
+        int r;
+        if ((r = sql_begin(&s)) < 0)
+                return r;
+        fputs("SELECT COUNT(*) FROM builds", s.f);
+        sql_where(&s, f);
+        if ((r = sql_prepare(h, &s, &st)) < 0)
+                return r;
+        int code = sqlite3_step(st);
+        if (code == SQLITE_ROW)
+                *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        r = code == SQLITE_ROW ? 0 : step_error(h, code);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows, uint64_t *ret_total) {
+        _cleanup_(sql_done) Sql s = {};
+        sqlite3_stmt *st = NULL;
+        int r;
+
+        if (q->order < 0 || q->order >= _HISTORY_ORDER_MAX)
+                return -EINVAL;
+        if ((r = sql_begin(&s)) < 0)
+                return r;
+        history_set_budget(h, budget);
+        fprintf(s.f, "SELECT %s FROM builds", row_columns);
+        sql_where(&s, &q->filter);
+        /* id breaks ties so pages never overlap or skip. */
+        const char *dir = q->ascending ? "ASC" : "DESC";
+        fprintf(s.f, " ORDER BY %s %s, id %s", order_table[q->order], dir, dir);
+        sql_int(&s, " LIMIT ?", (int64_t) MIN(q->limit, (uint64_t) INT64_MAX));
+        sql_int(&s, " OFFSET ?", (int64_t) MIN(q->offset, (uint64_t) INT64_MAX));
+        if ((r = sql_prepare(h, &s, &st)) < 0)
+                goto finish;
+
+        cJSON *rows = cJSON_CreateArray();
+        if (!rows) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        int code;
+        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = row_to_json(st);
+                if (!o || !cJSON_AddItemToArray(rows, o)) {
+                        cJSON_Delete(o);
+                        cJSON_Delete(rows);
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+        if (code != SQLITE_DONE) {
+                cJSON_Delete(rows);
+                r = step_error(h, code);
+                goto finish;
+        }
+        if (q->count && (r = query_total(h, &q->filter, ret_total)) < 0) {
+                cJSON_Delete(rows);
+                goto finish;
+        }
+        *ret_rows = rows;
+        r = 0;
+finish:
+        sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        return r;
+}
+
+/* ---- stats ---- */
+
+typedef enum ColKind { COL_TEXT, COL_NUMBER, COL_SECONDS } ColKind;
+
+typedef struct Col {
+        const char *key;
+        ColKind kind;
+} Col;
+
+/* Runs "SELECT <select> FROM builds <where> <tail>" and returns its rows as objects whose
+ * members are cols, in order. */
+static int stats_section(History *h, const HistoryFilter *f, const char *select, const char *extra_where,
+                         const char *tail, unsigned top, const Col *cols, size_t n_cols, cJSON **ret) {
+        _cleanup_(sql_done) Sql s = {};
+        sqlite3_stmt *st = NULL;
+        int r;
+        if ((r = sql_begin(&s)) < 0)
+                return r;
+        fprintf(s.f, "SELECT %s FROM builds", select);
+        bool where = sql_where(&s, f);
+        if (extra_where)
+                fprintf(s.f, " %s %s", where ? "AND" : "WHERE", extra_where);
+        fputs(" ", s.f);
+        fputs(tail, s.f);
+        if (top > 0)
+                sql_int(&s, " LIMIT ?", top);
+        if ((r = sql_prepare(h, &s, &st)) < 0)
+                return r;
+
+        cJSON *arr = cJSON_CreateArray();
+        int code = SQLITE_DONE;
+        while (arr && (code = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                if (!o || !cJSON_AddItemToArray(arr, o)) {
+                        cJSON_Delete(o);
+                        break;
+                }
+                for (size_t i = 0; i < n_cols; i++) {
+                        if (cols[i].kind == COL_TEXT)
+                                add_col_string(o, cols[i].key, st, (int) i);
+                        else if (cols[i].kind == COL_SECONDS) {
+                                if (sqlite3_column_type(st, (int) i) == SQLITE_NULL)
+                                        cJSON_AddNullToObject(o, cols[i].key);
+                                else
+                                        cJSON_AddNumberToObject(o, cols[i].key,
+                                                                sqlite3_column_double(st, (int) i) / 1e6);
+                        } else
+                                add_col_number(o, cols[i].key, st, (int) i);
+                }
+                if (cJSON_GetArraySize(o) < (int) n_cols)
+                        break;
+        }
+        if (!arr || code != SQLITE_DONE) {
+                r = !arr || code == SQLITE_ROW ? -ENOMEM : step_error(h, code);
+                cJSON_Delete(arr);
+                sqlite3_finalize(st);
+                return r;
+        }
+        sqlite3_finalize(st);
+        *ret = arr;
+        return 0;
+}
+
+int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret) {
+        static const Col totals_cols[] = {
+                {"builds", COL_NUMBER},    {"succeeded", COL_NUMBER}, {"failed", COL_NUMBER},
+                {"killed", COL_NUMBER},    {"lost", COL_NUMBER},      {"build_time", COL_SECONDS},
+                {"cpu_time", COL_SECONDS},
+        };
+        static const Col slowest_cols[] = {
+                {"pname", COL_TEXT},  {"builds", COL_NUMBER}, {"mean", COL_SECONDS},
+                {"max", COL_SECONDS}, {"total", COL_SECONDS}, {"last_drv", COL_TEXT},
+        };
+        static const Col failing_cols[] = {
+                {"pname", COL_TEXT},
+                {"failures", COL_NUMBER},
+                {"builds", COL_NUMBER},
+                {"last_failure", COL_SECONDS},
+        };
+        static const Col requester_cols[] = {
+                {"uid", COL_NUMBER},      {"user", COL_TEXT},          {"builds", COL_NUMBER},
+                {"failures", COL_NUMBER}, {"build_time", COL_SECONDS}, {"cpu_time", COL_SECONDS},
+        };
+        static const Col day_cols[] = {
+                {"day", COL_TEXT},      {"builds", COL_NUMBER},      {"succeeded", COL_NUMBER},
+                {"failed", COL_NUMBER}, {"build_time", COL_SECONDS},
+        };
+        cJSON *o = cJSON_CreateObject(), *section = NULL, *totals = NULL;
+        int r;
+        if (!o)
+                return -ENOMEM;
+        history_set_budget(h, budget);
+
+        r = stats_section(h, f,
+                          "COUNT(*), SUM(state = 'succeeded'), SUM(state = 'failed'), SUM(state = 'killed'),"
+                          " SUM(state = 'lost'), SUM(duration), SUM(cpu_user + cpu_system)",
+                          NULL, "", 0, totals_cols, ELEMENTSOF(totals_cols), &totals);
+        if (r < 0)
+                goto fail;
+        cJSON *t = cJSON_DetachItemFromArray(totals, 0);
+        cJSON_Delete(totals);
+        if (!t || !cJSON_AddItemToObject(o, "totals", t)) {
+                cJSON_Delete(t);
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        struct {
+                const char *key, *select, *where, *tail;
+                const Col *cols;
+                size_t n_cols;
+        } sections[] = {
+                {"slowest", "pname, COUNT(*), AVG(duration), MAX(duration), SUM(duration), MAX(drv)",
+                 "state = 'succeeded' AND duration IS NOT NULL",
+                 "GROUP BY pname ORDER BY AVG(duration) DESC", slowest_cols, ELEMENTSOF(slowest_cols)},
+                {"failing",
+                 "pname, SUM(state != 'succeeded'), COUNT(*), MAX(CASE WHEN state != 'succeeded' THEN "
+                 "finished END)",
+                 NULL, "GROUP BY pname HAVING SUM(state != 'succeeded') > 0 ORDER BY 2 DESC, 4 DESC",
+                 failing_cols, ELEMENTSOF(failing_cols)},
+                {"requesters",
+                 "requester_uid, MAX(requester_user), COUNT(*), SUM(state != 'succeeded'), SUM(duration),"
+                 " SUM(cpu_user + cpu_system)",
+                 NULL, "GROUP BY requester_uid ORDER BY 3 DESC", requester_cols, ELEMENTSOF(requester_cols)},
+                {"by_day",
+                 "date(finished / 1000000, 'unixepoch'), COUNT(*), SUM(state = 'succeeded'),"
+                 " SUM(state != 'succeeded'), SUM(duration)",
+                 NULL, "GROUP BY 1 ORDER BY 1 DESC", day_cols, ELEMENTSOF(day_cols)},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
+                r = stats_section(h, f, sections[i].select, sections[i].where, sections[i].tail, top,
+                                  sections[i].cols, sections[i].n_cols, &section);
+                if (r < 0)
+                        goto fail;
+                if (!cJSON_AddItemToObject(o, sections[i].key, section)) {
+                        cJSON_Delete(section);
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        history_set_budget(h, 0);
+        *ret = o;
+        return 0;
+fail:
+        history_set_budget(h, 0);
+        cJSON_Delete(o);
+        return r;
+}
+
+/* ---- ETA input ---- */
+
+int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, double *ret,
+                             char **ret_machines) {
+        sqlite3_stmt *st = NULL;
+        const char *sql =
+                machine ? "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
+                          " AND kind = 'build' AND machine = ?2 AND duration IS NOT NULL ORDER BY finished "
+                          "DESC LIMIT ?3"
+                        : "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
+                          " AND kind = 'build' AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3";
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        sqlite3_bind_text(st, 1, pname, -1, SQLITE_STATIC);
+        if (machine)
+                sqlite3_bind_text(st, 2, machine, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int) n);
+        int count = 0;
+        while (count < (int) n && (code = sqlite3_step(st)) == SQLITE_ROW) {
+                ret[count] = (double) sqlite3_column_int64(st, 0) / 1e6;
+                if (ret_machines) {
+                        const char *m = (const char *) sqlite3_column_text(st, 1);
+                        ret_machines[count] = strdup(m ? m : "");
+                }
+                count++;
+        }
+        int r = code == SQLITE_ROW || code == SQLITE_DONE ? count : history_errno(code);
+        sqlite3_finalize(st);
+        return r;
+}

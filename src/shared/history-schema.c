@@ -1,0 +1,105 @@
+/* The history database schema, as numbered migrations. The version lives in SQLite's
+ * user_version; migration N takes a database from version N-1 to N inside one transaction,
+ * so a crash mid-way leaves the previous version intact. Never edit a released migration:
+ * append a new one (docs/history.md lists them). */
+#include <errno.h>
+#include <stdio.h>
+
+#include "basic/macro.h"
+#include "shared/history-internal.h"
+
+static const char *const migrations[] = {
+        /* 1: one row per finished build or substitution. Times and durations are
+         * microseconds (unix time for times); NULL when unknown. (drv, queued) identifies a
+         * build: re-sent rows are ignored, never duplicated. */
+        "CREATE TABLE builds ("
+        "  id INTEGER PRIMARY KEY,"
+        "  kind TEXT NOT NULL DEFAULT 'build',"
+        "  drv TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  pname TEXT NOT NULL,"
+        "  machine TEXT NOT NULL DEFAULT '',"
+        "  state TEXT NOT NULL,"
+        "  requester_uid INTEGER,"
+        "  requester_user TEXT,"
+        "  requester_cmdline TEXT,"
+        "  queued INTEGER NOT NULL,"
+        "  started INTEGER,"
+        "  finished INTEGER NOT NULL,"
+        "  duration INTEGER,"
+        "  failure_kind TEXT,"
+        "  failure_message TEXT,"
+        "  exit_code INTEGER,"
+        "  signal INTEGER,"
+        "  cpu_user INTEGER,"
+        "  cpu_system INTEGER,"
+        "  mem_peak INTEGER,"
+        "  io_read INTEGER,"
+        "  io_write INTEGER,"
+        "  nice INTEGER,"
+        "  cpu_limit REAL,"
+        "  mem_limit INTEGER,"
+        "  oom_killed INTEGER,"
+        "  log_tail TEXT,"
+        "  UNIQUE (drv, queued)"
+        ");",
+
+        /* 2: indexes for the queries the CLI and TUI make: recent, by name, by requester,
+         * by machine, failed, and the ETA lookup (pname, machine, successful, newest). */
+        "CREATE INDEX builds_finished ON builds (finished);"
+        "CREATE INDEX builds_name ON builds (name, finished);"
+        "CREATE INDEX builds_requester ON builds (requester_uid, finished);"
+        "CREATE INDEX builds_machine ON builds (machine, finished);"
+        "CREATE INDEX builds_state ON builds (state, finished);"
+        "CREATE INDEX builds_eta ON builds (pname, state, machine, finished);",
+};
+
+int history_schema_latest(void) {
+        return (int) ELEMENTSOF(migrations);
+}
+
+int history_schema_version(History *h) {
+        sqlite3_stmt *st = NULL;
+        int r = sqlite3_prepare_v2(h->db, "PRAGMA user_version", -1, &st, NULL);
+        if (r != SQLITE_OK)
+                return history_errno(r);
+        r = sqlite3_step(st);
+        int v = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : history_errno(r);
+        sqlite3_finalize(st);
+        return v;
+}
+
+int history_migrate(History *h) {
+        int version = history_schema_version(h);
+        if (version < 0)
+                return version;
+        if (version > history_schema_latest())
+                return -EPROTONOSUPPORT;
+        if (version == history_schema_latest())
+                return 0;
+        if (h->readonly)
+                return -EROFS;
+
+        for (int v = version; v < history_schema_latest(); v++) {
+                char pragma[64];
+                int r = history_exec(h, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                /* Another writer may have migrated meanwhile: look again under the lock. */
+                int now = history_schema_version(h);
+                if (now != v) {
+                        (void) history_exec(h, "ROLLBACK");
+                        if (now < 0)
+                                return now;
+                        v = now - 1;
+                        continue;
+                }
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+                if ((r = history_exec(h, migrations[v])) < 0 || (r = history_exec(h, pragma)) < 0 ||
+                    (r = history_exec(h, "COMMIT")) < 0) {
+                        (void) history_exec(h, "ROLLBACK");
+                        return r;
+                }
+        }
+        return 0;
+}

@@ -1,0 +1,115 @@
+/* The history store: one SQLite file, one row per finished build (or substitution), with a
+ * versioned schema (history-schema.c), batched inserts, retention, and the queries of the
+ * control protocol (history-query.c). Synchronous and single-threaded per handle: the daemon
+ * writes from its own thread and reads on a second, read-only handle. Errors are -errno
+ * (see history_errno) with SQLite's message kept for status reports. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "basic/time-util.h"
+#include "shared/model.h"
+
+#define HISTORY_LOG_TAIL_LINES 20
+#define HISTORY_LOG_TAIL_BYTES 8192
+
+/* A row, owning its strings. Times are realtime microseconds, 0 when unknown. */
+typedef struct HistoryRecord {
+        char *kind; /* "build" or "substitution" */
+        char *drv, *name, *pname, *machine, *state;
+        int64_t requester_uid; /* -1 unknown */
+        char *requester_user, *requester_cmdline;
+        usec_t queued, started, finished;
+        char *failure_kind, *failure_message; /* NULL: no failure */
+        int exit_code;                        /* -1 unknown */
+        int signal;                           /* 0 none */
+        BuildUsage usage;
+        char *log_tail; /* last lines, '\n'-joined, bounded */
+} HistoryRecord;
+
+/* Fills rec from a finished build (copies). 0 or -ENOMEM. */
+int history_record_from_build(const Build *b, HistoryRecord *rec);
+/* A substitution's row: drv holds the store path fetched, machine the substituter. */
+int history_record_from_substitution(const Substitution *x, HistoryRecord *rec);
+void history_record_done(HistoryRecord *rec);
+
+typedef struct History History;
+
+typedef enum HistoryOpenFlags {
+        HISTORY_OPEN_READONLY = 1 << 0, /* never writes, never migrates */
+} HistoryOpenFlags;
+
+/* Opens (creating when writable) the database at path and brings its schema to the
+ * current version. -EUCLEAN: not a database or corrupt; -EPROTONOSUPPORT: written by a
+ * newer schema; -EBUSY: locked; -EROFS, -ENOSPC, -EACCES, -ENOENT, -EIO. On failure
+ * *ret_error (if given) receives a new message. */
+int history_open(const char *path, HistoryOpenFlags flags, History **ret, char **ret_error);
+History *history_close(History *h);
+/* SQLite's last message on this handle. */
+const char *history_errmsg(History *h);
+
+/* The schema version of the open database, and the newest this code knows. */
+int history_schema_version(History *h);
+int history_schema_latest(void);
+
+/* Inserts recs in one transaction; rows already present (same drv and queue time) are
+ * skipped, so re-sent batches never duplicate. Returns the number inserted, or -errno
+ * with nothing committed. */
+int history_insert(History *h, const HistoryRecord *recs, size_t n);
+
+/* Deletes rows that finished before now - max_age (0: no age limit) and the oldest rows
+ * beyond max_rows (0: no limit). Returns the number deleted. */
+int history_prune(History *h, usec_t now, usec_t max_age, uint64_t max_rows);
+int history_count(History *h, uint64_t *ret);
+
+/* ---- queries (history-query.c) ---- */
+
+typedef enum HistoryOrder {
+        HISTORY_ORDER_FINISHED,
+        HISTORY_ORDER_STARTED,
+        HISTORY_ORDER_DURATION,
+        HISTORY_ORDER_NAME,
+        _HISTORY_ORDER_MAX,
+        _HISTORY_ORDER_INVALID = -1,
+} HistoryOrder;
+
+typedef struct HistoryFilter {
+        const char *name;   /* glob over names */
+        const char *pname;  /* exact */
+        const char *drv;    /* exact */
+        unsigned states;    /* bitmask of 1 << BuildState; 0 any */
+        const char *kind;   /* "build", "substitution"; NULL any */
+        bool requester_set; /* then requester_user, or requester_uid */
+        int64_t requester_uid;
+        const char *requester_user;
+        const char *machine; /* exact; "" local */
+        usec_t since, until; /* on finish time; 0 open */
+} HistoryFilter;
+
+typedef struct HistoryQuery {
+        HistoryFilter filter;
+        HistoryOrder order;
+        bool ascending;
+        uint64_t limit, offset;
+        bool count; /* also count every match (costs a scan of the matches) */
+} HistoryQuery;
+
+HistoryOrder history_order_from_string(const char *s);
+
+/* Rows as JSON objects (docs/protocol.md "history row") in *ret_rows, and the number of
+ * matches in *ret_total when q->count. A query running longer than budget (0: none) is
+ * interrupted: -ETIME. */
+int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows, uint64_t *ret_total);
+
+/* The stats object of docs/protocol.md: totals, slowest, failing, requesters, by_day. */
+int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret);
+
+/* Durations (seconds) of the last n successful builds of pname, newest first: on machine
+ * when machine is non-NULL, else on any machine (then *ret_machines, if given, receives
+ * each row's machine, to scale by speed). Returns the count found. */
+int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, double *ret,
+                             char **ret_machines);

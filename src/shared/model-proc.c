@@ -1,0 +1,130 @@
+/* What the daemon's process and cgroup sampling tells the model about builds: figures,
+ * frozen or running, killed on request, killed by the OOM killer, the builder's real end,
+ * and builds rediscovered from /proc after a restart (no events for them). */
+#include "shared/model-proc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "shared/model-internal.h"
+
+void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
+        if (*st == BUILD_FAILED && b->kill_requested &&
+            (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS))
+                *st = BUILD_KILLED;
+        if (*st == BUILD_FAILED && b->usage.oom_killed &&
+            (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE))
+                b->failure = FAILURE_OOM;
+        /* Nix 2.8 may hold a build's stop until the whole invocation ends (-k): the builder's
+         * exit is when the work really ended. */
+        if (b->builder_exited && b->builder_exited < *when && b->builder_exited >= b->started)
+                *when = b->builder_exited;
+}
+
+/* Figures change all the time; CPU % is compared at a resolution that matters to a view. */
+static bool usage_differs(const BuildUsage *a, const BuildUsage *b) {
+        return a->sampled != b->sampled || a->cpu_user != b->cpu_user || a->cpu_system != b->cpu_system ||
+               fabs(a->cpu_percent - b->cpu_percent) >= 0.05 || a->mem_current != b->mem_current ||
+               a->mem_peak != b->mem_peak || a->io_read != b->io_read || a->io_write != b->io_write ||
+               a->n_procs != b->n_procs || a->n_threads != b->n_threads || a->has_nice != b->has_nice ||
+               a->nice != b->nice || a->cpu_limit != b->cpu_limit || a->mem_limit != b->mem_limit ||
+               a->oom_killed != b->oom_killed;
+}
+
+void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
+        if (!usage_differs(&b->usage, u))
+                return;
+        bool oom = !b->usage.oom_killed && u->oom_killed;
+        b->usage = *u;
+        if (oom)
+                model_build_oom_killed(m, b);
+        build_mark(m, b, CHANGE_CHANGED);
+}
+
+void model_build_set_frozen(Model *m, Build *b, bool frozen) {
+        if (frozen && b->state == BUILD_RUNNING)
+                build_set_state(m, b, BUILD_FROZEN);
+        else if (!frozen && b->state == BUILD_FROZEN)
+                build_set_state(m, b, BUILD_RUNNING);
+        else
+                return;
+        build_mark(m, b, CHANGE_CHANGED);
+}
+
+void model_build_kill_requested(Model *m, Build *b) {
+        b->kill_requested = true;
+        model_build_set_frozen(m, b, false);
+        /* Already failed by a signal (the kill raced the report): it was killed. */
+        if (b->state == BUILD_FAILED && b->failure == FAILURE_SIGNAL) {
+                build_set_state(m, b, BUILD_KILLED);
+                build_mark(m, b, CHANGE_CHANGED);
+        }
+}
+
+void model_build_oom_killed(Model *m, Build *b) {
+        b->usage.oom_killed = true;
+        /* The builder died of it, or failed because one of its processes did. */
+        if (b->state == BUILD_FAILED && (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE)) {
+                b->failure = FAILURE_OOM;
+                build_mark(m, b, CHANGE_CHANGED);
+        }
+}
+
+void model_build_builder_exited(Model *m, Build *b, usec_t when) {
+        if (b->builder_exited || build_state_is_final(b->state))
+                return;
+        b->builder_exited = when;
+        if (b->kill_requested) {
+                /* We killed it: it ends now, whenever Nix gets to say so (2.8 with -k only
+                 * reports failures when the whole invocation ends). */
+                if (b->failure == FAILURE_NONE) {
+                        (void) build_set_failure(b, FAILURE_SIGNAL, "killed on request (nix-analytics)");
+                        b->signal = 9;
+                }
+                build_finish(m, b, BUILD_KILLED, when);
+                return;
+        }
+        if (!b->rediscovered)
+                return;
+        /* No events will ever end a rediscovered build: its builder's exit does, and its
+         * outputs say how. */
+        b->n_activities_open = 0;
+        build_decide(m, b, when, now_monotonic());
+}
+
+int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
+                             Build **ret) {
+        /* One source per nix process, as a connection would have been. */
+        Source *s = NULL;
+        for (Source *i = model_sources_first(m); i; i = i->next)
+                if (i->pid == nix_pid && strcmp(i->role, "rediscovered") == 0 && !i->nix_exited) {
+                        s = i;
+                        break;
+                }
+        if (!s) {
+                int r = model_source_new(m, nix_pid, uid, true, started, &s);
+                if (r < 0)
+                        return r;
+                char *role = strdup("rediscovered");
+                if (!role)
+                        return -ENOMEM;
+                free(s->role);
+                s->role = role;
+                s->hello = true;
+        }
+        Build *b = invocation_find_build(&s->invocation, drv);
+        if (b && !build_state_is_final(b->state)) {
+                *ret = b;
+                return 0;
+        }
+        b = build_new(m, &s->invocation, drv, BUILD_RUNNING, started);
+        if (!b)
+                return -ENOMEM;
+        b->rediscovered = true;
+        b->n_activities_open = 1;
+        if (!s->gone)
+                model_source_disconnect(m, s, started); /* no stream: lost when nix exits */
+        *ret = b;
+        return 0;
+}

@@ -1,0 +1,20 @@
+/* What the daemon's process and cgroup sampling tells the model about builds (model-proc.c). */
+#pragma once
+
+#include "shared/model.h"
+
+/* New figures (marks the build changed when they differ). */
+void model_build_set_usage(Model *m, Build *b, const BuildUsage *u);
+/* Frozen (from cgroup.events / freezer.state, or every process stopped) or running again. */
+void model_build_set_frozen(Model *m, Build *b, bool frozen);
+/* A kill action hit the build: the failure Nix reports for it makes it "killed". */
+void model_build_kill_requested(Model *m, Build *b);
+/* The kernel's OOM killer ended one of its processes: a failure by signal is an OOM kill. */
+void model_build_oom_killed(Model *m, Build *b);
+/* Its builder process ended at when (realtime): the build's real end time. A rediscovered
+ * build (no events) ends here, succeeded when its outputs exist. */
+void model_build_builder_exited(Model *m, Build *b, usec_t when);
+/* A running build found in /proc after a restart: nix_pid builds drv. One source (role
+ * "rediscovered") per nix process; the build is lost if that process ends first. */
+int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
+                             Build **ret);

@@ -1,0 +1,301 @@
+/* Reading processes from /proc for the sampler: stat, io, environ, open files, the pid list. */
+#include "shared/procfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+
+static usec_t ticks_to_usec(uint64_t ticks) {
+        static long hz;
+        if (hz <= 0) {
+                hz = sysconf(_SC_CLK_TCK);
+                if (hz <= 0)
+                        hz = 100;
+        }
+        return ticks * (USEC_PER_SEC / (uint64_t) hz);
+}
+
+/* Opening a vanished process's file gives ENOENT, reading it ESRCH: both mean gone. */
+static int gone_or(int e) {
+        return e == ENOENT || e == ESRCH ? -ESRCH : -e;
+}
+
+static int next_field(const char **p, const char *end, long long *ret) {
+        const char *s = *p;
+        while (s < end && *s == ' ')
+                s++;
+        if (s >= end)
+                return -EBADMSG;
+        bool neg = *s == '-';
+        if (neg)
+                s++;
+        if (s >= end || *s < '0' || *s > '9')
+                return -EBADMSG;
+        unsigned long long v = 0;
+        while (s < end && *s >= '0' && *s <= '9') {
+                if (v > (ULLONG_MAX - 9) / 10)
+                        return -EBADMSG;
+                v = v * 10 + (unsigned long long) (*s - '0');
+                s++;
+        }
+        if (s < end && *s != ' ' && *s != '\n')
+                return -EBADMSG;
+        *p = s;
+        *ret = neg ? -(long long) v : (long long) v;
+        return 0;
+}
+
+int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret) {
+        const char *end = buf + len;
+        const char *open = memchr(buf, '(', len);
+        const char *close = NULL;
+        /* comm may contain anything, ')' included: the last ')' ends it. */
+        for (const char *p = end; p > buf; p--)
+                if (p[-1] == ')') {
+                        close = p - 1;
+                        break;
+                }
+        if (!open || !close || close < open || close + 3 >= end || close[1] != ' ')
+                return -EBADMSG;
+
+        ProcStat st = {};
+        long long v;
+        const char *p = buf;
+        if (next_field(&p, open, &v) < 0 || v <= 0 || v > INT_MAX)
+                return -EBADMSG;
+        st.pid = (pid_t) v;
+        size_t n = MIN((size_t) (close - open - 1), (size_t) PROCFS_COMM_MAX);
+        memcpy(st.comm, open + 1, n);
+        st.comm[n] = '\0';
+        st.state = close[2];
+        p = close + 3;
+
+        /* Fields 4.. (1-based, as proc(5) numbers them). */
+        for (int field = 4; field <= 24; field++) {
+                if (next_field(&p, end, &v) < 0)
+                        return -EBADMSG;
+                switch (field) {
+                case 4:
+                        st.ppid = (pid_t) v;
+                        break;
+                case 5:
+                        st.pgid = (pid_t) v;
+                        break;
+                case 6:
+                        st.sid = (pid_t) v;
+                        break;
+                case 14:
+                        st.utime = ticks_to_usec((uint64_t) v);
+                        break;
+                case 15:
+                        st.stime = ticks_to_usec((uint64_t) v);
+                        break;
+                case 19:
+                        st.nice = (int) v;
+                        break;
+                case 20:
+                        st.threads = v > 0 && v < UINT32_MAX ? (uint32_t) v : 0;
+                        break;
+                case 22:
+                        st.starttime = (uint64_t) v;
+                        break;
+                case 24:
+                        st.rss = v > 0 ? (uint64_t) v * (uint64_t) sysconf(_SC_PAGESIZE) : 0;
+                        break;
+                default:
+                        break;
+                }
+        }
+        *ret = st;
+        return 0;
+}
+
+int procfs_parse_io(const char *buf, size_t len, ProcIo *ret) {
+        ProcIo io = {};
+        unsigned found = 0;
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *line_end = nl ? nl : end;
+                uint64_t *dst = NULL;
+                const char *val = NULL;
+                if ((size_t) (line_end - p) > 12 && memcmp(p, "read_bytes: ", 12) == 0)
+                        dst = &io.read_bytes, val = p + 12, found |= 1;
+                else if ((size_t) (line_end - p) > 13 && memcmp(p, "write_bytes: ", 13) == 0)
+                        dst = &io.write_bytes, val = p + 13, found |= 2;
+                if (dst) {
+                        long long v;
+                        if (next_field(&val, line_end, &v) < 0 || v < 0)
+                                return -EBADMSG;
+                        *dst = (uint64_t) v;
+                }
+                p = line_end + 1;
+        }
+        if (found != 3)
+                return -EBADMSG;
+        *ret = io;
+        return 0;
+}
+
+const char *procfs_environ_get(const char *buf, size_t len, const char *name, size_t *ret_len) {
+        size_t nl = strlen(name);
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *z = memchr(p, '\0', (size_t) (end - p));
+                const char *e = z ? z : end;
+                if ((size_t) (e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+                        *ret_len = (size_t) (e - p) - nl - 1;
+                        return p + nl + 1;
+                }
+                p = e + 1;
+        }
+        return NULL;
+}
+
+static int pid_path(const char *root, pid_t pid, const char *name, char *buf, size_t size) {
+        int n = name ? snprintf(buf, size, "%s/%d/%s", root, (int) pid, name)
+                     : snprintf(buf, size, "%s/%d", root, (int) pid);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char **ret, size_t *ret_len) {
+        char path[PATH_MAX];
+        int r = pid_path(root, pid, name, path, sizeof(path));
+        if (r < 0)
+                return r;
+        r = read_full_file(path, max, ret, ret_len);
+        return r < 0 ? gone_or(-r) : 0;
+}
+
+/* stat and io are small: read them into the stack, once, without allocating. */
+static int read_small(const char *root, pid_t pid, const char *name, char *buf, size_t size,
+                      size_t *ret_len) {
+        char path[PATH_MAX];
+        int r = pid_path(root, pid, name, path, sizeof(path));
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return gone_or(errno);
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return gone_or(errno);
+        buf[n] = '\0';
+        *ret_len = (size_t) n;
+        return 0;
+}
+
+int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
+        char buf[2048];
+        size_t len;
+        int r = read_small(root, pid, "stat", buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        return procfs_parse_stat(buf, len, ret);
+}
+
+int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
+        char buf[1024];
+        size_t len;
+        int r = read_small(root, pid, "io", buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        return procfs_parse_io(buf, len, ret);
+}
+
+int procfs_read_uid(const char *root, pid_t pid, uid_t *ret) {
+        char path[PATH_MAX];
+        int r = pid_path(root, pid, NULL, path, sizeof(path));
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return gone_or(errno);
+        *ret = st.st_uid;
+        return 0;
+}
+
+static bool parse_pid_name(const char *s, pid_t *ret) {
+        long v = 0;
+        if (!*s)
+                return false;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9' || v > INT_MAX / 10)
+                        return false;
+                v = v * 10 + (*s - '0');
+        }
+        if (v <= 0)
+                return false;
+        *ret = (pid_t) v;
+        return true;
+}
+
+int procfs_list_pids(const char *root, pid_t **ret) {
+        DIR *d = opendir(root);
+        if (!d)
+                return -errno;
+        size_t n = 0, cap = 256;
+        pid_t *pids = malloc(cap * sizeof(pid_t));
+        if (!pids) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t pid;
+                if (!parse_pid_name(de->d_name, &pid))
+                        continue;
+                if (n == cap) {
+                        if (cap >= (size_t) INT_MAX / 2)
+                                break;
+                        pid_t *grown = realloc(pids, cap * 2 * sizeof(pid_t));
+                        if (!grown) {
+                                free(pids);
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        pids = grown;
+                        cap *= 2;
+                }
+                pids[n++] = pid;
+        }
+        closedir(d);
+        *ret = pids;
+        return (int) n;
+}
+
+int procfs_foreach_fd(const char *root, pid_t pid, const char *prefix,
+                      int (*cb)(const char *target, void *userdata), void *userdata) {
+        char path[PATH_MAX];
+        int r = pid_path(root, pid, "fd", path, sizeof(path));
+        if (r < 0)
+                return r;
+        DIR *d = opendir(path);
+        if (!d)
+                return gone_or(errno);
+        size_t plen = strlen(prefix);
+        struct dirent *de;
+        r = 0;
+        while (r == 0 && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+                if (n < 0)
+                        continue; /* closed meanwhile */
+                target[n] = '\0';
+                if ((size_t) n >= plen && memcmp(target, prefix, plen) == 0)
+                        r = cb(target, userdata);
+        }
+        closedir(d);
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,10 @@
+/* Values of resource limits as people type them: cores ("0.5", "2") and sizes ("4G", "512M"). */
+#pragma once
+
+#include <stdint.h>
+
+/* Cores: a positive decimal number up to 4096, at least 0.01. Returns 0 or -EINVAL. */
+int units_parse_cores(const char *s, double *ret);
+/* Bytes: a positive integer with an optional binary suffix K, M, G, T (also KiB, MB, ...:
+ * all powers of 1024) or B. At least 1 MiB (less cannot hold a build). 0 or -EINVAL/-ERANGE. */
+int units_parse_bytes(const char *s, uint64_t *ret);

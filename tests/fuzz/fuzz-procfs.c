@@ -1,0 +1,31 @@
+/* Fuzz target: /proc and cgroup file parsers (src/shared/procfs.c, src/shared/cgroup.c).
+ * The same bytes go to every parser: each must reject or parse, never crash or overread. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fuzz.h"
+#include "shared/cgroup.h"
+#include "shared/procfs.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        const char *buf = (const char *) data;
+        ProcStat st;
+        ProcIo io;
+        size_t vl;
+        uint64_t v, r, w;
+        (void) procfs_parse_stat(buf, size, &st);
+        (void) procfs_parse_io(buf, size, &io);
+        (void) procfs_environ_get(buf, size, "out", &vl);
+        CgHost h;
+        if (cg_host_parse_mountinfo(buf, size, &h) == 0)
+                cg_host_done(&h);
+        CgProcPaths p;
+        if (cg_parse_proc_cgroup(buf, size, &p) == 0)
+                cg_proc_paths_done(&p);
+        (void) cg_parse_keyed(buf, size, "oom_kill", &v);
+        (void) cg_parse_freezer_state(buf, size);
+        (void) cg_parse_io_stat(buf, size, &r, &w);
+        (void) cg_parse_blkio(buf, size, &r, &w);
+        return 0;
+}

@@ -1,0 +1,191 @@
+/* Unit tests for src/daemon/adopt.c on fake /proc and cgroup trees: Nix's own build group
+ * is used as it is and never removed; our group from an earlier run is found again; a new
+ * group of ours gets the build's processes (not others'), and goes when the build ends. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/tracker.h"
+#include "test-helpers.h"
+
+static const char mountinfo[] =
+        "32 31 0:29 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+/* The sampler, as adopt.c sees it. */
+struct Sampler {
+        CgHost host;
+        SamplerConfig cfg;
+};
+const CgHost *sampler_host(Sampler *s) {
+        return &s->host;
+}
+const SamplerConfig *sampler_config(Sampler *s) {
+        return &s->cfg;
+}
+const char *sampler_proc_root(Sampler *s) {
+        return s->cfg.proc_root;
+}
+ProcEntry *proc_table_get(ProcTable *t, pid_t pid) {
+        ProcEntry *e = NULL;
+        HASH_FIND(hh, t->by_pid, &pid, sizeof(pid_t), e);
+        return e;
+}
+
+static char *root, *proc, *v2, *mem;
+static Sampler sampler;
+
+static char *path_of(const char *a, const char *b) {
+        char *p;
+        assert_true(asprintf(&p, "%s%s", a, b) > 0);
+        return p;
+}
+
+static int setup(void **state) {
+        root = test_mkdtemp();
+        proc = path_of(root, "/proc");
+        v2 = path_of(root, "/sys/fs/cgroup/unified");
+        mem = path_of(root, "/sys/fs/cgroup/memory");
+        test_write_file(root, "proc/self/mountinfo", mountinfo, (size_t) -1);
+        test_write_file(root, "sys/fs/cgroup/unified/.keep", "", 0);
+        test_write_file(root, "sys/fs/cgroup/memory/.keep", "", 0);
+        assert_int_equal(cg_host_detect(root, NULL, &sampler.host), 0);
+        sampler.cfg = (SamplerConfig){.cgroup_root = "/na", .proc_root = proc};
+        return 0;
+}
+
+static int teardown(void **state) {
+        cg_host_done(&sampler.host);
+        test_rm_rf(root);
+        free(root);
+        free(proc);
+        free(v2);
+        free(mem);
+        return 0;
+}
+
+static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid) {
+        ProcEntry *e = &t->entries[t->n++];
+        *e = (ProcEntry){.st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .utime = 1000, .stime = 500}};
+        HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
+}
+
+static char *slurp(const char *dir, const char *name) {
+        char *p = path_of(dir, name), *buf = NULL;
+        FILE *f = fopen(p, "re");
+        free(p);
+        if (!f)
+                return strdup("");
+        size_t cap = 0;
+        ssize_t n = getdelim(&buf, &cap, '\0', f);
+        fclose(f);
+        if (n < 0) {
+                free(buf);
+                return strdup("");
+        }
+        return buf;
+}
+
+static void test_nix_group(void **state) {
+        test_write_file(root, "proc/500/cgroup", "4:memory:/\n0::/nix-build-uid-30001\n", (size_t) -1);
+        test_write_file(root, "sys/fs/cgroup/unified/nix-build-uid-30001/cgroup.procs", "500\n", (size_t) -1);
+        ProcEntry entries[4];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 500, 100, 500);
+        Tracked tr = {.key = 1, .builder = 500, .drv = (char *) "/nix/store/" "0123456789abcdfghijklmnpqrsvwxyz-x.drv"};
+        assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
+        assert_true(tr.has_group);
+        assert_true(tr.nix_group);
+        char *want = path_of(v2, "/nix-build-uid-30001");
+        assert_string_equal(tr.group.v2, want);
+        /* Never removed by us, even when the build ends. */
+        assert_int_equal(adopt_release(&sampler, &tr), 0);
+        struct stat st;
+        assert_int_equal(stat(want, &st), 0);
+        free(want);
+        cg_group_done(&tr.group);
+        HASH_CLEAR(hh, t.by_pid);
+}
+
+static void test_new_group(void **state) {
+        /* builder 600 with a child 601 in its session, and 602 (its descendant that made its
+         * own session); 700 is someone else's. Their groups: the machine's. */
+        test_write_file(root, "proc/600/cgroup", "4:memory:/machine/x\n0::/machine.slice\n", (size_t) -1);
+        /* cgroupfs would make these files with the group; the fake tree needs them first. */
+        const char *g = "/na/build-0123456789abcdfghijklmnpqrsvwxyz";
+        char *dv2 = path_of(v2, g), *dmem = path_of(mem, g);
+        char *rel = path_of(g + 1, "/cgroup.procs");
+        char *f1 = path_of("sys/fs/cgroup/unified/", rel), *f2 = path_of("sys/fs/cgroup/memory/", rel);
+        test_write_file(root, f1, "", 0);
+        test_write_file(root, f2, "", 0);
+        ProcEntry entries[8];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 100);
+        add_proc(&t, 600, 100, 600);
+        add_proc(&t, 601, 600, 600);
+        add_proc(&t, 602, 601, 602);
+        add_proc(&t, 700, 100, 700);
+        Tracked tr = {.key = 2, .builder = 600, .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
+        assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
+        assert_true(tr.has_group);
+        assert_false(tr.nix_group);
+        assert_string_equal(tr.group.v2, dv2);
+        assert_string_equal(tr.group.v1[CG_MEMORY], dmem);
+        /* The fake cgroup.procs keeps only the last write: the last member moved. The CPU
+         * the three members used before counts (700, not a member, was not moved: it would
+         * add its 1500). */
+        char *last = slurp(dv2, "/cgroup.procs");
+        assert_true(strcmp(last, "600") == 0 || strcmp(last, "601") == 0 || strcmp(last, "602") == 0);
+        free(last);
+        assert_int_equal(tr.cpu_base, 3 * 1500);
+        cg_group_done(&tr.group);
+
+        /* A daemon restart: the builder is found in our group, which is used again. */
+        char *cg;
+        assert_true(asprintf(&cg, "4:memory:%s\n0::%s\n", g, g) > 0);
+        test_write_file(root, "proc/600/cgroup", cg, (size_t) -1);
+        free(cg);
+        Tracked again = {.key = 9, .builder = 600, .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
+        assert_int_equal(adopt_build(&sampler, &again, &t), 0);
+        assert_string_equal(again.group.v2, dv2);
+        assert_false(again.nix_group);
+        /* The build ends: our group goes (cgroupfs removes its files itself; here we do). */
+        char *p1 = path_of(dv2, "/cgroup.procs"), *p2 = path_of(dmem, "/cgroup.procs");
+        unlink(p1);
+        unlink(p2);
+        assert_int_equal(adopt_release(&sampler, &again), 0);
+        struct stat st;
+        assert_int_equal(stat(dv2, &st), -1);
+        assert_int_equal(stat(dmem, &st), -1);
+        /* Our empty root goes at exit; the machine's groups were never touched. */
+        adopt_remove_root(&sampler.host, "/na");
+        char *r = path_of(v2, "/na");
+        assert_int_equal(stat(r, &st), -1);
+        free(r);
+        cg_group_done(&again.group);
+        free(p1);
+        free(p2);
+        free(f1);
+        free(f2);
+        free(rel);
+        free(dv2);
+        free(dmem);
+        HASH_CLEAR(hh, t.by_pid);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_nix_group),
+                cmocka_unit_test(test_new_group),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,162 @@
+/* Unit tests for src/daemon/discover.c on a fake /proc and store: which process builds which
+ * derivation (outputs in the environment, structured attrs), rediscovery from the build log
+ * a nix process holds open, and processes that vanish. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/tracker.h"
+#include "test-helpers.h"
+
+#define HD "0123456789abcdfghijklmnpqrsvwxyz"
+#define HO "zyxwvsrqpnmlkjihgfdcba9876543210"
+
+static char *root;
+static char *proc, *store, *drv;
+
+/* The sampler owns the table in the daemon; here a plain one. */
+ProcEntry *proc_table_get(ProcTable *t, pid_t pid) {
+        ProcEntry *e = NULL;
+        HASH_FIND(hh, t->by_pid, &pid, sizeof(pid_t), e);
+        return e;
+}
+
+static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid, const char *comm) {
+        ProcEntry *e = &t->entries[t->n++];
+        *e = (ProcEntry){
+                .st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .state = 'S', .starttime = 100}};
+        snprintf(e->st.comm, sizeof(e->st.comm), "%s", comm);
+        HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
+}
+
+static int setup(void **state) {
+        root = test_mkdtemp();
+        assert_true(asprintf(&proc, "%s/proc", root) > 0);
+        assert_true(asprintf(&store, "%s/store", root) > 0);
+        assert_true(asprintf(&drv, "%s/" HD "-x.drv", store) > 0);
+        char text[8192], env[8192];
+        snprintf(text, sizeof(text),
+                 "Derive([(\"dev\",\"%s/" HO "-x-dev\",\"\",\"\"),(\"out\",\"%s/" HO
+                 "-x\",\"\",\"\")],[],[],"
+                 "\"x86_64-linux\",\"/bin/sh\",[],[])",
+                 store, store);
+        test_write_file(root, "store/" HD "-x.drv", text, (size_t) -1);
+        /* 200: a builder with both outputs in its environment (and an input path) */
+        int n = snprintf(env, sizeof(env),
+                         "src=%s/aaaa-src%cout=%s/" HO "-x%cdev=%s/" HO "-x-dev%cPATH=/bin", store, 0, store,
+                         0, store, 0);
+        test_write_file(root, "proc/200/environ", env, (size_t) n + 1);
+        /* 300: a builder of something else (only one output matches) */
+        n = snprintf(env, sizeof(env), "out=%s/" HO "-x%cdev=%s/other", store, 0, store);
+        test_write_file(root, "proc/300/environ", env, (size_t) n + 1);
+        /* 400: structured attrs, outputs in the JSON file inside its root */
+        test_write_file(root, "proc/400/environ", "NIX_ATTRS_JSON_FILE=/build/.attrs.json", 39);
+        char json[8192];
+        snprintf(json, sizeof(json), "{\"outputs\":{\"out\":\"%s/" HO "-x\",\"dev\":\"%s/" HO "-x-dev\"}}",
+                 store, store);
+        test_write_file(root, "proc/400/root/build/.attrs.json", json, (size_t) -1);
+        /* 100: the nix process holds the build log open */
+        char *link;
+        test_write_file(root, "proc/100/fd/.keep", "", 0);
+        assert_true(asprintf(&link, "%s/100/fd/13", proc) > 0);
+        assert_int_equal(symlink("/nix/var/log/nix/drvs/01/23456789abcdfghijklmnpqrsvwxyz-x.drv.bz2", link),
+                         0);
+        free(link);
+        assert_true(asprintf(&link, "%s/100/fd/1", proc) > 0);
+        assert_int_equal(symlink("/dev/null", link), 0);
+        free(link);
+        return 0;
+}
+
+static int teardown(void **state) {
+        test_rm_rf(root);
+        free(root);
+        free(proc);
+        free(store);
+        free(drv);
+        return 0;
+}
+
+static void test_find_builder(void **state) {
+        ProcEntry entries[8];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 50, "nix-build");
+        add_proc(&t, 300, 100, 300, "sh");   /* partial match: not it */
+        add_proc(&t, 200, 100, 200, "sh");   /* the builder */
+        add_proc(&t, 201, 200, 200, "make"); /* its child: not a session leader */
+        add_proc(&t, 250, 1, 250, "sh");     /* session leader, parent not nix */
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, &d), 0);
+        pid_t pid = 0;
+        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(pid, 200);
+        /* A drv that does not exist or does not parse: nothing found, no error. */
+        assert_int_equal(discovery_find_builder(d, &t, "/nonexistent.drv", &pid), 0);
+
+        /* The builder vanishes: pruned, then not found. */
+        HASH_CLEAR(hh, t.by_pid);
+        t.n = 0;
+        add_proc(&t, 100, 1, 50, "nix-build");
+        add_proc(&t, 300, 100, 300, "sh");
+        discovery_prune(d, &t);
+        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 0);
+        HASH_CLEAR(hh, t.by_pid);
+        discovery_free(d);
+}
+
+static void test_structured_attrs(void **state) {
+        ProcEntry entries[4];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 50, "nix-daemon");
+        add_proc(&t, 400, 100, 400, "bash");
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, &d), 0);
+        pid_t pid = 0;
+        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(pid, 400);
+        HASH_CLEAR(hh, t.by_pid);
+        discovery_free(d);
+}
+
+static int found;
+static void on_found(void *userdata, pid_t nix_pid, pid_t builder, const char *d) {
+        assert_int_equal(nix_pid, 100);
+        assert_int_equal(builder, 200);
+        assert_string_equal(d, drv);
+        found++;
+}
+
+static void test_rediscover(void **state) {
+        ProcEntry entries[4];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 50, "nix-build");
+        add_proc(&t, 200, 100, 200, "sh");
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, &d), 0);
+        found = 0;
+        assert_int_equal(discovery_rediscover(d, &t, 0, on_found, NULL), 1);
+        assert_int_equal(found, 1);
+        /* Out of scope: pid 100 is not under pid 7. */
+        found = 0;
+        assert_int_equal(discovery_rediscover(d, &t, 7, on_found, NULL), 0);
+        assert_int_equal(discovery_rediscover(d, &t, 100, on_found, NULL), 1);
+        HASH_CLEAR(hh, t.by_pid);
+        discovery_free(d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_find_builder),
+                cmocka_unit_test(test_structured_attrs),
+                cmocka_unit_test(test_rediscover),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,345 @@
+/* Unit tests for the history store (src/shared/history*.c): migrations, inserts without
+ * duplicates, retention, filtered and paged queries, stats, recent durations. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "shared/history.h"
+
+#define SEC USEC_PER_SEC
+
+static char dir[] = "/tmp/test-history.XXXXXX";
+static char path[256];
+
+static int setup(void **state) {
+        strcpy(dir, "/tmp/test-history.XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/h.db", dir);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static HistoryRecord rec(const char *drv, const char *name, const char *state, usec_t started,
+                         double seconds, int64_t uid) {
+        HistoryRecord r = {
+                .kind = strdup("build"),
+                .drv = strdup(drv),
+                .name = strdup(name),
+                .pname = strdup(name),
+                .machine = strdup(""),
+                .state = strdup(state),
+                .requester_uid = uid,
+                .requester_user = strdup(uid == 0 ? "root" : "alice"),
+                .queued = started,
+                .started = started,
+                .finished = started + (usec_t) (seconds * 1e6),
+                .exit_code = -1,
+        };
+        if (strcmp(state, "failed") == 0) {
+                r.failure_kind = strdup("exit-code");
+                r.exit_code = 3;
+        }
+        return r;
+}
+
+static void insert(History *h, HistoryRecord *r, size_t n, int expected) {
+        assert_int_equal(history_insert(h, r, n), expected);
+}
+
+static void test_migrations(void **state) {
+        History *h = NULL;
+        char *err = NULL;
+        assert_int_equal(history_open(path, 0, &h, &err), 0);
+        assert_int_equal(history_schema_version(h), history_schema_latest());
+        assert_true(history_schema_latest() >= 2);
+        history_close(h);
+
+        /* A version-1 database with a row migrates to the latest, keeping the row. */
+        unlink(path);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        /* migration 1 as released, by hand, plus a row */
+        assert_int_equal(
+                sqlite3_exec(
+                        db,
+                        "CREATE TABLE builds (id INTEGER PRIMARY KEY, kind TEXT NOT NULL DEFAULT 'build',"
+                        " drv TEXT NOT NULL, name TEXT NOT NULL, pname TEXT NOT NULL, machine TEXT NOT "
+                        "NULL DEFAULT '', state TEXT NOT NULL, requester_uid INTEGER, requester_user TEXT,"
+                        " requester_cmdline TEXT, queued INTEGER NOT NULL, started INTEGER, finished "
+                        "INTEGER NOT NULL, duration INTEGER, failure_kind TEXT, failure_message TEXT,"
+                        " exit_code INTEGER, signal INTEGER, cpu_user INTEGER, cpu_system INTEGER,"
+                        " mem_peak INTEGER, io_read INTEGER, io_write INTEGER, nice INTEGER, cpu_limit "
+                        "REAL, mem_limit INTEGER, oom_killed INTEGER, log_tail TEXT, UNIQUE (drv, queued));"
+                        "INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
+                        " ('/d', 'x', 'x', 'succeeded', 1, 2);"
+                        "PRAGMA user_version = 1;",
+                        NULL, NULL, NULL),
+                SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(history_open(path, 0, &h, &err), 0);
+        assert_int_equal(history_schema_version(h), history_schema_latest());
+        uint64_t n = 0;
+        assert_int_equal(history_count(h, &n), 0);
+        assert_int_equal(n, 1);
+        history_close(h);
+
+        /* Newer than this code: refused, untouched. */
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 42", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(history_open(path, 0, &h, &err), -EPROTONOSUPPORT);
+        assert_non_null(strstr(err, "schema version 42"));
+        free(err);
+        err = NULL;
+
+        /* Not a database. */
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        for (int i = 0; i < 4096; i++)
+                fputc(i * 7, f);
+        fclose(f);
+        assert_int_equal(history_open(path, 0, &h, &err), -EUCLEAN);
+        free(err);
+        unlink(path);
+}
+
+static void test_insert_dedupe_prune(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        usec_t t0 = 1700000000 * SEC;
+        HistoryRecord r[3] = {
+                rec("/nix/store/a-x.drv", "x", "succeeded", t0, 10, 0),
+                rec("/nix/store/b-y.drv", "y", "failed", t0 + 100 * SEC, 1, 1000),
+                rec("/nix/store/c-z.drv", "z", "succeeded", t0 + 200 * SEC, 5, 0),
+        };
+        insert(h, r, 3, 3);
+        /* The same batch again (a retry after a failed commit, a restart): nothing new. */
+        insert(h, r, 3, 0);
+        uint64_t n;
+        assert_int_equal(history_count(h, &n), 0);
+        assert_int_equal(n, 3);
+
+        /* by rows: the oldest goes */
+        assert_int_equal(history_prune(h, t0 + 300 * SEC, 0, 2), 1);
+        /* by age: older than 150 s before t0 + 300 s */
+        assert_int_equal(history_prune(h, t0 + 300 * SEC, 150 * SEC, 0), 1);
+        assert_int_equal(history_count(h, &n), 0);
+        assert_int_equal(n, 1);
+        for (int i = 0; i < 3; i++)
+                history_record_done(&r[i]);
+        history_close(h);
+        unlink(path);
+
+        /* read-only handles do not write */
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        history_close(h);
+        assert_int_equal(history_open(path, HISTORY_OPEN_READONLY, &h, NULL), 0);
+        HistoryRecord x = rec("/d", "d", "succeeded", t0, 1, 0);
+        assert_int_equal(history_insert(h, &x, 1), -EROFS);
+        history_record_done(&x);
+        history_close(h);
+        unlink(path);
+}
+
+static History *populated(void) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        usec_t t0 = 1700000000 * SEC;
+        HistoryRecord r[6] = {
+                rec("/nix/store/1-hello-1.drv", "hello-1", "succeeded", t0, 10, 0),
+                rec("/nix/store/2-hello-2.drv", "hello-2", "succeeded", t0 + 100 * SEC, 20, 0),
+                rec("/nix/store/3-world.drv", "world", "failed", t0 + 200 * SEC, 3, 1000),
+                rec("/nix/store/4-world.drv", "world", "failed", t0 + 300 * SEC, 4, 1000),
+                rec("/nix/store/5-world.drv", "world", "succeeded", t0 + 400 * SEC, 5, 1000),
+                rec("/nix/store/6-big.drv", "big", "succeeded", t0 + 86400 * SEC, 100, 0),
+        };
+        free(r[0].pname);
+        r[0].pname = strdup("hello");
+        free(r[1].pname);
+        r[1].pname = strdup("hello");
+        insert(h, r, 6, 6);
+        for (int i = 0; i < 6; i++)
+                history_record_done(&r[i]);
+        return h;
+}
+
+static const char *name_at(cJSON *rows, int i) {
+        return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, i), "name"));
+}
+
+static void test_queries(void **state) {
+        History *h = populated();
+        cJSON *rows = NULL;
+        uint64_t total = 0;
+
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 2, .count = true};
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 6);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        assert_string_equal(name_at(rows, 0), "big"); /* newest first */
+        assert_string_equal(name_at(rows, 1), "world");
+        cJSON_Delete(rows);
+
+        /* page 2 */
+        q.offset = 2;
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_string_equal(name_at(rows, 0), "world");
+        cJSON_Delete(rows);
+
+        /* glob, state, requester, ordering by duration ascending */
+        q = (HistoryQuery){.order = HISTORY_ORDER_DURATION, .ascending = true, .limit = 10, .count = true};
+        q.filter.name = "hello-*";
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 2);
+        assert_string_equal(name_at(rows, 0), "hello-1");
+        cJSON *d = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "duration");
+        assert_true(cJSON_IsNumber(d) && d->valuedouble == 20.0);
+        cJSON_Delete(rows);
+
+        q.filter =
+                (HistoryFilter){.states = 1u << BUILD_FAILED, .requester_set = true, .requester_uid = 1000};
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 2);
+        cJSON *fl = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "failure");
+        assert_int_equal((int) cJSON_GetObjectItem(fl, "exit_code")->valuedouble, 3);
+        cJSON_Delete(rows);
+
+        q.filter = (HistoryFilter){.requester_set = true, .requester_user = "alice"};
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 3);
+        cJSON_Delete(rows);
+
+        /* a time range on finish times */
+        q.filter = (HistoryFilter){.since = (1700000000 + 250) * SEC, .until = (1700000000 + 1000) * SEC};
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 2);
+        cJSON_Delete(rows);
+
+        /* a value that would break naive SQL is just a value */
+        q.filter = (HistoryFilter){.name = "x' OR '1'='1"};
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 0);
+        cJSON_Delete(rows);
+        history_close(h);
+        unlink(path);
+}
+
+static void test_stats(void **state) {
+        History *h = populated();
+        cJSON *s = NULL;
+        HistoryFilter f = {};
+        assert_int_equal(history_stats(h, &f, 10, 0, &s), 0);
+        cJSON *totals = cJSON_GetObjectItem(s, "totals");
+        assert_int_equal((int) cJSON_GetObjectItem(totals, "builds")->valuedouble, 6);
+        assert_int_equal((int) cJSON_GetObjectItem(totals, "failed")->valuedouble, 2);
+        cJSON *slowest = cJSON_GetObjectItem(s, "slowest");
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(slowest, 0), "pname")), "big");
+        /* hello: mean of 10 and 20 */
+        cJSON *hello = cJSON_GetArrayItem(slowest, 1);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(hello, "pname")), "hello");
+        assert_true(cJSON_GetObjectItem(hello, "mean")->valuedouble == 15.0);
+        cJSON *failing = cJSON_GetObjectItem(s, "failing");
+        assert_int_equal(cJSON_GetArraySize(failing), 1);
+        assert_int_equal((int) cJSON_GetObjectItem(cJSON_GetArrayItem(failing, 0), "failures")->valuedouble,
+                         2);
+        cJSON *req = cJSON_GetObjectItem(s, "requesters");
+        assert_int_equal(cJSON_GetArraySize(req), 2);
+        cJSON *days = cJSON_GetObjectItem(s, "by_day");
+        assert_int_equal(cJSON_GetArraySize(days), 2);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(days, 0), "day")),
+                            "2023-11-15");
+        cJSON_Delete(s);
+
+        /* top 1 */
+        assert_int_equal(history_stats(h, &f, 1, 0, &s), 0);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "slowest")), 1);
+        cJSON_Delete(s);
+        history_close(h);
+        unlink(path);
+}
+
+static void test_recent_durations(void **state) {
+        History *h = populated();
+        double v[10];
+        char *machines[10] = {};
+        assert_int_equal(history_recent_durations(h, "hello", "", 10, v, NULL), 2);
+        assert_true(v[0] == 20.0 && v[1] == 10.0);                                  /* newest first */
+        assert_int_equal(history_recent_durations(h, "world", "", 10, v, NULL), 1); /* successes only */
+        assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", 10, v, NULL), 0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, 1, v, machines), 1);
+        assert_string_equal(machines[0], "");
+        free(machines[0]);
+        history_close(h);
+        unlink(path);
+}
+
+static void test_substitution_rows(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        Substitution x = {
+                .path = (char *) "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello-2.12",
+                .name = (char *) "hello-2.12",
+                .uri = (char *) "https://cache.example",
+                .started = 1700000000 * SEC,
+                .finished = 1700000002 * SEC,
+                .succeeded = true,
+                .requester = {.uid = 1000, .pid = -1, .user = (char *) "alice"},
+        };
+        HistoryRecord r[2];
+        assert_int_equal(history_record_from_substitution(&x, &r[0]), 0);
+        x.succeeded = false;
+        x.path = (char *) "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-world-1";
+        x.name = (char *) "world-1";
+        assert_int_equal(history_record_from_substitution(&x, &r[1]), 0);
+        assert_string_equal(r[0].pname, "hello");
+        insert(h, r, 2, 2);
+        history_record_done(&r[0]);
+        history_record_done(&r[1]);
+
+        cJSON *rows = NULL;
+        uint64_t total = 0;
+        HistoryQuery q = {.order = HISTORY_ORDER_NAME, .ascending = true, .limit = 10, .count = true};
+        q.filter.kind = "substitution";
+        assert_int_equal(history_query(h, &q, 0, &rows, &total), 0);
+        assert_int_equal(total, 2);
+        cJSON *first = cJSON_GetArrayItem(rows, 0);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(first, "machine")),
+                            "https://cache.example");
+        assert_true(cJSON_GetObjectItem(first, "duration")->valuedouble == 2.0);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "state")),
+                            "failed");
+        cJSON_Delete(rows);
+
+        /* never an ETA for a build from a substitution's duration */
+        double v[4];
+        assert_int_equal(history_recent_durations(h, "hello", NULL, 4, v, NULL), 0);
+        history_close(h);
+        unlink(path);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_insert_dedupe_prune, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+/* Unit tests for src/shared/model-proc.c: what processes and cgroups tell the model (killed,
+ * frozen, OOM kill, the builder's real end, builds rediscovered after a restart). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shared/model-json.h"
+#include "shared/model-proc.h"
+#include "shared/model.h"
+#include "shared/nixlog.h"
+#include "test-helpers.h"
+
+#define HA "hcdvxxibblyx54zh5h35428q32q9qwzb"
+#define HO "8gp0x1zy0kk0fmxyw2v1jyjps2xrygcy"
+#define T0 (1000 * USEC_PER_SEC)
+
+typedef struct Fixture {
+        char *dir;
+        char store[512], proc[512], drv[1024];
+        Model *m;
+        Source *s;
+} Fixture;
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(*f));
+        f->dir = test_mkdtemp();
+        snprintf(f->store, sizeof(f->store), "%s/store", f->dir);
+        snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
+        snprintf(f->drv, sizeof(f->drv), "%s/" HA "-a.drv", f->store);
+        /* a live nix process, pid 4242 */
+        test_write_file(f->dir, "proc/4242/stat",
+                        "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
+                        (size_t) -1);
+        char drv[1024];
+        snprintf(drv, sizeof(drv),
+                 "Derive([(\"out\",\"%s/" HO "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
+                 f->store);
+        test_write_file(f->dir, "store/" HA "-a.drv", drv, (size_t) -1);
+        ModelConfig c;
+        model_config_defaults(&c);
+        c.store_dir = f->store;
+        c.proc_root = f->proc;
+        assert_int_equal(model_new(&c, &f->m), 0);
+        assert_int_equal(model_source_new(f->m, 4242, 0, true, T0, &f->s), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        model_free(f->m);
+        test_rm_rf(f->dir);
+        free(f->dir);
+        free(f);
+        return 0;
+}
+
+static void feed(Fixture *f, usec_t now, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void feed(Fixture *f, usec_t now, const char *fmt, ...) {
+        char line[4096];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        NixRecord rec;
+        assert_int_equal(nix_record_parse(line, (size_t) n, &rec), 0);
+        assert_int_equal(model_apply(f->m, f->s, &rec, now), 0);
+        nix_record_done(&rec);
+}
+
+static Build *start_a(Fixture *f) {
+        feed(f, T0,
+             "{\"action\":\"start\",\"fields\":[\"%s\",\"\",1,1],\"id\":7,\"level\":3,\"text\":\"b\","
+             "\"type\":105}",
+             f->drv);
+        Build *b = model_builds_first(f->m);
+        assert_non_null(b);
+        assert_int_equal(b->state, BUILD_RUNNING);
+        return b;
+}
+
+static void signal9(Fixture *f, usec_t now) {
+        feed(f, now,
+             "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed due to signal 9 "
+             "(Killed)\","
+             "\"raw_msg\":\"builder for '%s' failed due to signal 9 (Killed)\"}",
+             f->drv, f->drv);
+}
+
+static void test_killed_by_nix_report(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        model_build_kill_requested(f->m, b);
+        signal9(f, T0 + 5 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_KILLED);
+        assert_int_equal(b->failure, FAILURE_SIGNAL);
+        assert_int_equal(b->signal, 9);
+        ModelCounters mc;
+        model_counters(f->m, &mc);
+        assert_int_equal(mc.by_state[BUILD_KILLED], 1);
+        assert_int_equal(mc.by_state[BUILD_RUNNING], 0);
+}
+
+static void test_killed_at_builder_exit(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        model_build_set_frozen(f->m, b, true);
+        assert_int_equal(b->state, BUILD_FROZEN);
+        model_build_kill_requested(f->m, b); /* thaws: a killed build is no longer frozen */
+        assert_int_equal(b->state, BUILD_RUNNING);
+        model_build_builder_exited(f->m, b, T0 + 2 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_KILLED);
+        assert_int_equal(b->finished, T0 + 2 * USEC_PER_SEC);
+        assert_int_equal(b->signal, 9);
+        /* Nix's report at the end of the invocation (2.8 -k) keeps it killed. */
+        signal9(f, T0 + 30 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_KILLED);
+        assert_int_equal(b->finished, T0 + 2 * USEC_PER_SEC);
+}
+
+static void test_oom(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .mem_current = 1 << 20, .mem_limit = 64 << 20, .oom_killed = true};
+        model_build_set_usage(f->m, b, &u);
+        signal9(f, T0 + USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_OOM);
+        cJSON *j = build_to_json(b, T0, 0);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "failure"), "kind")),
+                "oom-kill");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "oom_killed")));
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "mem_limit")->valuedouble,
+                         64 << 20);
+        cJSON_Delete(j);
+}
+
+static void test_oom_seen_after_failure(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        signal9(f, T0 + USEC_PER_SEC);
+        assert_int_equal(b->failure, FAILURE_SIGNAL);
+        model_build_oom_killed(f->m, b); /* the sampler's last look at the group */
+        assert_int_equal(b->failure, FAILURE_OOM);
+}
+
+static void test_builder_exit_is_end_time(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .cpu_user = 5 * USEC_PER_SEC, .n_procs = 2};
+        model_build_set_usage(f->m, b, &u);
+        assert_true(b->dirty);
+        model_build_builder_exited(f->m, b, T0 + 3 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_RUNNING); /* Nix decides, not us */
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        feed(f, T0 + 60 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+        assert_int_equal(b->finished, T0 + 3 * USEC_PER_SEC);
+}
+
+static void test_rediscovered(void **state) {
+        Fixture *f = *state;
+        Build *b, *b2;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0, &b), 0);
+        assert_true(b->rediscovered);
+        assert_int_equal(b->state, BUILD_RUNNING);
+        assert_string_equal(b->invocation->source->role, "rediscovered");
+        /* the same again: no duplicate */
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0, &b2), 0);
+        assert_ptr_equal(b, b2);
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        model_build_builder_exited(f->m, b, T0 + USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+}
+
+static void test_rediscovered_nix_exits(void **state) {
+        Fixture *f = *state;
+        Build *b;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0, &b), 0);
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        /* nix ends before the sampler saw its builder go: the outputs decide, not "lost" */
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/4242/stat", f->proc);
+        assert_int_equal(unlink(path), 0);
+        (void) model_tick(f->m, T0 + USEC_PER_SEC, now_monotonic() + USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+}
+
+static void test_rediscovered_lost(void **state) {
+        Fixture *f = *state;
+        Build *b;
+        /* nix pid 777 is not in /proc and the outputs are missing: it failed, after the
+         * usual second looks at the store */
+        assert_int_equal(model_rediscovered_build(f->m, 777, 0, f->drv, T0, &b), 0);
+        usec_t mono = now_monotonic();
+        for (int i = 0; i < 10 && b->state == BUILD_RUNNING; i++)
+                (void) model_tick(f->m, T0 + USEC_PER_SEC, mono += 300 * USEC_PER_MSEC);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_killed_by_nix_report, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_at_builder_exit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom_seen_after_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_lost, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
