@@ -13,6 +13,7 @@ PKGS=(
 	libsqlite3-dev # history store
 	jq tmux python3 procps
 	nix-bin
+	openssh-server openssh-client # the loopback remote builder of the remote-* e2e tests
 	systemd # systemd-socket-activate, for the private nix-daemon in the e2e tests
 )
 

@@ -16,7 +16,8 @@ int verb_list_machines(const CtlContext *ctx, int argc, char **argv) {
                         return ctl_usage_hint("list-machines");
                 fputs("Usage: nix-analytics-ctl list-machines\n"
                       "\n"
-                      "Prints {\"machines\":[...],\"waiting\":[...],\"config\":{...}}: each remote builder of\n"
+                      "Prints {\"machines\":[...],\"waiting\":[...],\"config\":{...}}: each remote builder "
+                      "of\n"
                       "the builders setting (and those seen only in events), its slots in use out of\n"
                       "maxJobs, the builds running there and waiting for it, copies to and from it, and\n"
                       "its state as last polled over ssh (up or down and why, latency, load, CPUs,\n"

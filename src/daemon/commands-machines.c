@@ -22,7 +22,8 @@ static cJSON *build_brief(const Build *b, usec_t now) {
         cJSON_AddStringToObject(o, "drv", b->drv);
         cJSON_AddStringToObject(o, "state", build_state_to_string(b->state));
         if (b->started)
-                cJSON_AddNumberToObject(o, "duration", now > b->started ? usec_to_sec(now - b->started) : 0.0);
+                cJSON_AddNumberToObject(o, "duration",
+                                        now > b->started ? usec_to_sec(now - b->started) : 0.0);
         if (b->system)
                 cJSON_AddStringToObject(o, "system", b->system);
         return o;

@@ -82,7 +82,8 @@ static const char *this_system(void) {
         static char sys[80];
         struct utsname u;
         if (!sys[0] && uname(&u) == 0)
-                snprintf(sys, sizeof(sys), "%s-linux", strcmp(u.machine, "arm64") == 0 ? "aarch64" : u.machine);
+                snprintf(sys, sizeof(sys), "%s-linux",
+                         strcmp(u.machine, "arm64") == 0 ? "aarch64" : u.machine);
         return sys[0] ? sys : "x86_64-linux";
 }
 
@@ -116,7 +117,8 @@ static int load(MachinesConfig *mc) {
                 goto fail;
 
         files_clear(mc);
-        if ((r = files_add(mc, conf.files, conf.n_files)) < 0 || (r = files_add(mc, list.files, list.n_files)) < 0)
+        if ((r = files_add(mc, conf.files, conf.n_files)) < 0 ||
+            (r = files_add(mc, list.files, list.n_files)) < 0)
                 goto fail;
         if ((r = model_set_machines(mc->daemon->model, &list)) < 0)
                 goto fail;
@@ -151,7 +153,8 @@ static int on_check(sd_event_source *s, uint64_t usec, void *userdata) {
         MachinesConfig *mc = userdata;
         for (size_t i = 0; i < mc->n_files; i++)
                 if (file_changed(&mc->files[i])) {
-                        log_info("builders: %s changed, reading the Nix configuration again", mc->files[i].path);
+                        log_info("builders: %s changed, reading the Nix configuration again",
+                                 mc->files[i].path);
                         int r = load(mc);
                         if (r < 0)
                                 log_warning_errno(r, "builders: cannot re-read the configuration: %m");
@@ -260,8 +263,8 @@ int machines_parse_option(int which, const char *arg, DaemonConfig *cfg) {
         case 3:
                 /* it is quoted in single quotes for the remote shell */
                 if (!*arg || strpbrk(arg, "'\n"))
-                        return log_error_errno(EINVAL, "--machines-remote-ctl: a command without quotes: '%s'",
-                                               arg);
+                        return log_error_errno(EINVAL,
+                                               "--machines-remote-ctl: a command without quotes: '%s'", arg);
                 free(cfg->machines_remote_ctl);
                 cfg->machines_remote_ctl = strdup(arg);
                 return cfg->machines_remote_ctl ? 0 : log_error_errno(ENOMEM, "out of memory");

@@ -17,9 +17,9 @@
 #include "basic/string-util.h"
 #include "shared/machines.h"
 
-#define OUTPUT_MAX   (512u << 10)
-#define STDERR_MAX   4096
-#define BACKOFF_MAX  8
+#define OUTPUT_MAX        (512u << 10)
+#define STDERR_MAX        4096
+#define BACKOFF_MAX       8
 #define REMOTE_BUILDS_MAX 256
 
 typedef enum PollState { POLL_UNKNOWN, POLL_UP, POLL_DOWN } PollState;
@@ -162,7 +162,8 @@ static void parse_output(Target *t) {
                                         t->remote_builds = builds;
                                 else {
                                         cJSON_Delete(builds);
-                                        t->remote_error = strdup("the remote's list-builds answer is not understood");
+                                        t->remote_error =
+                                                strdup("the remote's list-builds answer is not understood");
                                 }
                         }
                         return;
@@ -297,7 +298,8 @@ static int spawn(Target *t) {
         int r = machine_uri_ssh_target(t->uri, &dest, &portn);
         if (r < 0)
                 return r;
-        if (asprintf(&timeout_opt, "ConnectTimeout=%u", (unsigned) MAX(1, p->config.timeout / USEC_PER_SEC)) < 0 ||
+        if (asprintf(&timeout_opt, "ConnectTimeout=%u",
+                     (unsigned) MAX(1, p->config.timeout / USEC_PER_SEC)) < 0 ||
             asprintf(&port, "%u", portn) < 0)
                 return -ENOMEM;
 
@@ -307,7 +309,8 @@ static int spawn(Target *t) {
         argv[n++] = "ssh";
         _cleanup_free_ char *opts = getenv("NIX_SSHOPTS") ? strdup(getenv("NIX_SSHOPTS")) : NULL;
         char *save = NULL;
-        for (char *tok = opts ? strtok_r(opts, " \t", &save) : NULL; tok && n < 40; tok = strtok_r(NULL, " \t", &save))
+        for (char *tok = opts ? strtok_r(opts, " \t", &save) : NULL; tok && n < 40;
+             tok = strtok_r(NULL, " \t", &save))
                 argv[n++] = tok;
         argv[n++] = "-x";
         argv[n++] = "-a";
@@ -436,8 +439,8 @@ void machines_poll_sync(MachinesPoll *p) {
                         continue;
                 t = calloc(1, sizeof(*t));
                 if (!t || !(t->key = strdup(mm->key)) || !(t->uri = strdup(mm->uri)) ||
-                    sd_event_add_time_relative(p->daemon->event, &t->timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC * 10,
-                                               on_timer, t) < 0) {
+                    sd_event_add_time_relative(p->daemon->event, &t->timer, CLOCK_MONOTONIC, 0,
+                                               USEC_PER_MSEC * 10, on_timer, t) < 0) {
                         log_warning("machine %s: cannot set up polling: out of memory", mm->uri);
                         target_free(t);
                         continue;
@@ -483,7 +486,10 @@ cJSON *machines_poll_to_json(MachinesPoll *p, const ModelMachine *mm) {
                 cJSON_AddStringToObject(o, "state", "not-polled");
                 return o;
         }
-        cJSON_AddStringToObject(o, "state", t->state == POLL_UP ? "up" : t->state == POLL_DOWN ? "down" : "unknown");
+        cJSON_AddStringToObject(o, "state",
+                                t->state == POLL_UP     ? "up"
+                                : t->state == POLL_DOWN ? "down"
+                                                        : "unknown");
         cJSON_AddBoolToObject(o, "polling", t->pid > 0);
         if (t->checked)
                 cJSON_AddNumberToObject(o, "checked", usec_to_sec(t->checked));

@@ -13,8 +13,8 @@
 typedef struct MachinesPoll MachinesPoll;
 
 typedef struct MachinesPollConfig {
-        usec_t interval;    /* between polls of an up machine */
-        usec_t timeout;     /* for one poll (ssh connect and commands) */
+        usec_t interval;        /* between polls of an up machine */
+        usec_t timeout;         /* for one poll (ssh connect and commands) */
         const char *remote_ctl; /* the command run on the remote ("nix-analytics-ctl") */
 } MachinesPollConfig;
 

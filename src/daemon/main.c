@@ -427,7 +427,8 @@ static int setup_machines(Daemon *d) {
         MachinesPollConfig pc = {
                 .interval = d->config.machines_poll_interval,
                 .timeout = d->config.machines_poll_timeout,
-                .remote_ctl = d->config.machines_remote_ctl ? d->config.machines_remote_ctl : "nix-analytics-ctl",
+                .remote_ctl =
+                        d->config.machines_remote_ctl ? d->config.machines_remote_ctl : "nix-analytics-ctl",
         };
         r = machines_poll_new(d, &pc, &d->machines_poll);
         if (r < 0)

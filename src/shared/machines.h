@@ -48,8 +48,8 @@ typedef struct MachineList {
 typedef int (*MachinesReadFile)(const char *path, char **ret, size_t *ret_len, void *userdata);
 
 typedef struct MachinesParseOptions {
-        const char *this_system;     /* default for the systems field; NULL: x86_64-linux */
-        MachinesReadFile read_file;  /* NULL: machines_read_file */
+        const char *this_system;    /* default for the systems field; NULL: x86_64-linux */
+        MachinesReadFile read_file; /* NULL: machines_read_file */
         void *userdata;
 } MachinesParseOptions;
 

@@ -107,8 +107,8 @@ int model_set_machines(Model *m, const MachineList *l) {
                         machine_spec_done(&mm->spec);
                         mm->configured = false;
                 }
-                bool keep = mm->refs > 0 ||
-                            (mm->builds_total > 0 && m->n_discovered_machines < MODEL_MACHINES_MAX_DISCOVERED);
+                bool keep = mm->refs > 0 || (mm->builds_total > 0 &&
+                                             m->n_discovered_machines < MODEL_MACHINES_MAX_DISCOVERED);
                 if (!keep) {
                         machine_free(mm);
                         continue;

@@ -16,15 +16,16 @@
 #define MODEL_MACHINES_MAX_DISCOVERED 256
 
 typedef struct ModelMachine {
-        char *key;          /* machine_uri_key of the URI */
-        char *uri;          /* the configured URI, or the first one seen in events */
-        bool configured;    /* in the builders setting (spec valid) */
-        MachineSpec spec;   /* when configured (owned) */
-        unsigned refs;      /* activities pointing at it */
-        uint32_t copies_to, copies_from; /* transfers under way ("copying dependencies to", "copying outputs from") */
-        uint64_t paths_to, paths_from;   /* store paths copied (copyPath activities seen) */
-        uint64_t builds_total;           /* builds dispatched to it */
-        usec_t last_build;               /* realtime of the last dispatch; 0 never */
+        char *key;        /* machine_uri_key of the URI */
+        char *uri;        /* the configured URI, or the first one seen in events */
+        bool configured;  /* in the builders setting (spec valid) */
+        MachineSpec spec; /* when configured (owned) */
+        unsigned refs;    /* activities pointing at it */
+        uint32_t copies_to,
+                copies_from; /* transfers under way ("copying dependencies to", "copying outputs from") */
+        uint64_t paths_to, paths_from; /* store paths copied (copyPath activities seen) */
+        uint64_t builds_total;         /* builds dispatched to it */
+        usec_t last_build;             /* realtime of the last dispatch; 0 never */
         UT_hash_handle hh;
 } ModelMachine;
 

@@ -159,10 +159,10 @@ typedef struct Activity {
         uint64_t parent;
         Build *build; /* build (105) and postBuildHook (110) activities */
         /* remote builders (model-machines.c) */
-        uint64_t waiting_key;          /* 111: key of the build waiting for a machine */
-        struct ModelMachine *machine;  /* a copy to or from this machine */
-        int8_t copy_dir;               /* 1 to the machine, -1 from it */
-        char *path;   /* substitute (108): the store path fetched, and from where */
+        uint64_t waiting_key;         /* 111: key of the build waiting for a machine */
+        struct ModelMachine *machine; /* a copy to or from this machine */
+        int8_t copy_dir;              /* 1 to the machine, -1 from it */
+        char *path;                   /* substitute (108): the store path fetched, and from where */
         char *uri;
         usec_t started;
         UT_hash_handle hh;

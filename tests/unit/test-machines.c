@@ -101,7 +101,8 @@ static void test_comments_and_blank(void **state) {
 
 static void test_includes(void **state) {
         static const FakeFile files[] = {
-                {.path = "/etc/nix/machines", .text = "a1\n@/etc/nix/more # more machines\n bad-jobs x - x\n"},
+                {.path = "/etc/nix/machines",
+                 .text = "a1\n@/etc/nix/more # more machines\n bad-jobs x - x\n"},
                 {.path = "/etc/nix/more", .text = "a2 - - 3;@/etc/nix/loop"},
                 {.path = "/etc/nix/loop", .text = "@/etc/nix/loop"},
                 {.path = "/etc/nix/unreadable", .text = "", .error = EACCES},
@@ -210,9 +211,10 @@ static void test_base64(void **state) {
 
 static void test_nixconf(void **state) {
         static const FakeFile files[] = {
-                {.path = "/etc/nix/nix.conf", .text = "# system\nbuilders = @/etc/nix/machines  # c\n"
-                                      "include extra.conf\n!include /nope\ninclude /missing\n"
-                                      "builders-use-substitutes = true\nbroken line\nx=y\n"},
+                {.path = "/etc/nix/nix.conf",
+                 .text = "# system\nbuilders = @/etc/nix/machines  # c\n"
+                         "include extra.conf\n!include /nope\ninclude /missing\n"
+                         "builders-use-substitutes = true\nbroken line\nx=y\n"},
                 {.path = "/etc/nix/extra.conf", .text = "max-jobs =   4\nsystem = x86_64-linux   \n"},
                 {},
         };
