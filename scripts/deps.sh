@@ -15,6 +15,7 @@ PKGS=(
 	nix-bin
 	nlohmann-json3-dev libboost-dev # header-only libraries the Nix headers include (plugin)
 	dpkg-dev                       # apt-get source (scripts/nix-src.sh)
+	openssh-server openssh-client # the loopback remote builder of the remote-* e2e tests
 	systemd # systemd-socket-activate, for the private nix-daemon in the e2e tests
 )
 

@@ -37,6 +37,11 @@ typedef struct DaemonConfig {
         bool history_disabled;
         usec_t graph_keep; /* a finished invocation's graph is dropped after this */
         uint32_t graph_max_nodes;
+
+        /* remote builders (machines-config.c, machines-poll.c) */
+        char *nix_conf_dir;
+        usec_t machines_poll_interval, machines_poll_timeout;
+        char *machines_remote_ctl;
 } DaemonConfig;
 
 typedef struct Daemon {
@@ -59,6 +64,8 @@ typedef struct Daemon {
         Estimates *estimates;
         Graphs *graphs;
         QueryWorker *queries;
+        struct MachinesConfig *machines_config;
+        struct MachinesPoll *machines_poll;
 
         usec_t started_mono;
         uint64_t control_dropped_slow;

@@ -23,6 +23,8 @@
 #include "daemon/history-writer.h"
 #include "daemon/query-worker.h"
 #include "daemon/listener.h"
+#include "daemon/machines-config.h"
+#include "daemon/machines-poll.h"
 #include "daemon/notify.h"
 #include "daemon/tracker.h"
 #include "shared/sockdir.h"
@@ -58,6 +60,13 @@ static void help(void) {
                "      --graph-keep SECONDS     keep a finished invocation's dependency graph this long\n"
                "                               (default 600)\n"
                "      --graph-max-nodes N      derivations per dependency graph (default 200000)\n"
+               "      --nix-conf-dir DIR   where nix.conf is read for the builders setting (default\n"
+               "                           $NIX_CONF_DIR, else /etc/nix); $NIX_CONFIG applies too\n"
+               "      --machines-poll-interval S  seconds between polls of each remote builder\n"
+               "                           over ssh (default 30; 0 never polls)\n"
+               "      --machines-poll-timeout S   give up on one poll after S seconds (default 10)\n"
+               "      --machines-remote-ctl CMD   nix-analytics-ctl on the remote builders\n"
+               "                           (default nix-analytics-ctl)\n"
                "  -v, --verbose            log debug messages\n"
                "  -q, --quiet              log warnings and errors only\n"
                "  -h, --help               show this help\n"
@@ -96,6 +105,10 @@ enum {
         ARG_CGROUP_ROOT,
         ARG_ADMIN_GROUP,
         ARG_DISCOVER_SCOPE,
+        ARG_NIX_CONF_DIR,
+        ARG_MACHINES_POLL_INTERVAL,
+        ARG_MACHINES_POLL_TIMEOUT,
+        ARG_MACHINES_REMOTE_CTL,
 };
 
 static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
@@ -171,6 +184,10 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
+                {"nix-conf-dir", required_argument, NULL, ARG_NIX_CONF_DIR},
+                {"machines-poll-interval", required_argument, NULL, ARG_MACHINES_POLL_INTERVAL},
+                {"machines-poll-timeout", required_argument, NULL, ARG_MACHINES_POLL_TIMEOUT},
+                {"machines-remote-ctl", required_argument, NULL, ARG_MACHINES_REMOTE_CTL},
                 {},
         };
         int c;
@@ -253,6 +270,13 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 }
                 case ARG_GRAPH_MAX_NODES:
                         if (parse_u32("--graph-max-nodes", optarg, 1, &cfg->graph_max_nodes) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_NIX_CONF_DIR:
+                case ARG_MACHINES_POLL_INTERVAL:
+                case ARG_MACHINES_POLL_TIMEOUT:
+                case ARG_MACHINES_REMOTE_CTL:
+                        if (machines_parse_option(c - ARG_NIX_CONF_DIR, optarg, cfg) < 0)
                                 return -EINVAL;
                         break;
                 case 'v':
@@ -375,6 +399,8 @@ static void config_done(DaemonConfig *c) {
         free(c->cgroup_root);
         free(c->admin_group);
         free(c->history.path);
+        free(c->nix_conf_dir);
+        free(c->machines_remote_ctl);
 }
 
 static int setup_sampler(Daemon *d) {
@@ -392,7 +418,27 @@ static int setup_sampler(Daemon *d) {
         return 0;
 }
 
+static int setup_machines(Daemon *d) {
+        int r = machines_config_start(d, d->config.nix_conf_dir, &d->machines_config);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the builders setting: %m");
+        if (d->config.machines_poll_interval == 0)
+                return 0;
+        MachinesPollConfig pc = {
+                .interval = d->config.machines_poll_interval,
+                .timeout = d->config.machines_poll_timeout,
+                .remote_ctl =
+                        d->config.machines_remote_ctl ? d->config.machines_remote_ctl : "nix-analytics-ctl",
+        };
+        r = machines_poll_new(d, &pc, &d->machines_poll);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up polling of remote builders: %m");
+        return 0;
+}
+
 static void daemon_done(Daemon *d) {
+        d->machines_poll = machines_poll_free(d->machines_poll);
+        d->machines_config = machines_config_free(d->machines_config);
         d->sampler = sampler_free(d->sampler);
         event_conns_free_all(d);
         control_conns_free_all(d);
@@ -430,6 +476,8 @@ int main(int argc, char *argv[]) {
         d.config.graph_max_nodes = 200000;
 
         d.config.sample_interval = USEC_PER_SEC;
+        d.config.machines_poll_interval = 30 * USEC_PER_SEC;
+        d.config.machines_poll_timeout = 10 * USEC_PER_SEC;
         r = parse_argv(argc, argv, &d.config);
         if (r <= 0) {
                 config_done(&d.config);
@@ -467,6 +515,8 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot start the history query thread: %m");
                 goto finish;
         }
+        if ((r = setup_machines(&d)) < 0)
+                goto finish;
         if (d.config.history.path)
                 log_info("history in %s", d.config.history.path);
         else

@@ -25,6 +25,8 @@ struct Model {
 
         usec_t next_lost_check; /* monotonic */
 
+        struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
+        uint32_t n_discovered_machines;
         Substitution *substitutions, **substitutions_tail; /* ended, not yet drained */
         uint32_t n_substitutions;
 };

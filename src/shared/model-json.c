@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "basic/macro.h"
+#include "shared/model-machines.h"
 #include "shared/eta.h"
 
 /* Adders that tolerate a NULL object so that builders can check once at the end. */
@@ -124,13 +125,14 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 18;
+        int members = 19;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
         cJSON_AddStringToObject(o, "name", b->name);
         cJSON_AddStringToObject(o, "state", build_state_to_string(b->state));
         cJSON_AddStringToObject(o, "machine", b->machine);
+        cJSON_AddBoolToObject(o, "waiting_for_machine", build_waiting_for_machine(b));
         add_string_or_null(o, "phase", b->n_phases ? b->phases[b->n_phases - 1].name : NULL);
 
         cJSON *phases = cJSON_AddArrayToObject(o, "phases");

@@ -23,6 +23,7 @@
 #include "shared/storepath.h"
 #include "shared/model-internal.h"
 #include "shared/model-proc.h"
+#include "shared/model-machines.h"
 
 #define OUTPUT_RECHECKS     5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
@@ -304,6 +305,7 @@ static void build_free(Model *m, Build *b) {
         free(b->name);
         free(b->machine);
         free(b->failure_message);
+        free(b->system);
         free(b);
 }
 
@@ -430,7 +432,8 @@ Build *invocation_find_build(Invocation *inv, const char *drv) {
 
 /* ---- sources ---- */
 
-static void activity_free(Source *s, Activity *a) {
+static void activity_free(Model *m, Source *s, Activity *a) {
+        model_machines_activity_release(m, a);
         HASH_DEL(s->activities, a);
         subst_activity_done(a);
         free(a);
@@ -478,7 +481,7 @@ int model_source_new(Model *m, pid_t pid, uid_t uid, bool trusted, usec_t now, S
 static void source_free(Model *m, Source *s) {
         Activity *a, *tmp;
         HASH_ITER(hh, s->activities, a, tmp)
-        activity_free(s, a);
+        activity_free(m, s, a);
         HASH_DEL(m->sources, s);
         if (s->prev)
                 s->prev->next = s->next;
@@ -550,7 +553,7 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
         if (a) {
                 /* Same id twice on one connection: Nix never does that; keep the newer. */
-                activity_free(s, a);
+                activity_free(m, s, a);
         }
         a = calloc(1, sizeof(*a));
         if (!a)
@@ -592,6 +595,7 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         free(b->machine);
                         b->machine = mc;
                         build_mark(m, b, CHANGE_CHANGED);
+                        model_machines_build_dispatched(m, b, now);
                 }
                 b->output_checks_left = 0;
                 b->output_check_at = 0;
@@ -602,7 +606,15 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         } else if (rec->type == NIX_ACT_POST_BUILD_HOOK) {
                 if (nix_record_field_str(rec, 0, &drv) == 0)
                         a->build = invocation_find_build(inv, drv);
-        }
+        } else if (rec->type == NIX_ACT_BUILDS) {
+                /* ssh-ng forwards the remote's own builds activity: progress counts only
+                 * from the invocation's first one. */
+                if (!s->has_builds_id) {
+                        s->has_builds_id = true;
+                        s->builds_id = rec->id;
+                }
+        } else
+                return model_machines_activity_start(m, s, a, rec, now);
         return 0;
 }
 
@@ -615,7 +627,7 @@ static int apply_stop(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Build *b = a->type == NIX_ACT_BUILD ? a->build : NULL;
         if (a->type == NIX_ACT_SUBSTITUTE)
                 subst_stop(m, s, a, now);
-        activity_free(s, a);
+        activity_free(m, s, a);
         if (b && b->n_activities_open > 0 && --b->n_activities_open == 0 && !build_state_is_final(b->state))
                 build_decide(m, b, now, now_monotonic());
         return 0;
@@ -668,7 +680,7 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 return 0;
 
         case NIX_RES_PROGRESS:
-                if (a->type != NIX_ACT_BUILDS)
+                if (a->type != NIX_ACT_BUILDS || (s->has_builds_id && a->id != s->builds_id))
                         return 0;
                 int64_t v[4];
                 for (unsigned i = 0; i < 4; i++)
@@ -772,7 +784,7 @@ void model_source_disconnect(Model *m, Source *s, usec_t now) {
 
         Activity *a, *tmp;
         HASH_ITER(hh, s->activities, a, tmp)
-        activity_free(s, a);
+        activity_free(m, s, a);
 
         Invocation *inv = &s->invocation;
         inv->done = true;
@@ -875,6 +887,7 @@ Model *model_free(Model *m) {
                 build_free(m, m->first);
         while (m->sources_first)
                 source_free(m, m->sources_first);
+        model_machines_free(m);
         subst_drain(m, NULL, NULL);
         free(m);
         return NULL;

@@ -130,6 +130,10 @@ struct Build {
         usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
         BuildEta eta;
 
+        /* remote builders (model-machines.c) */
+        uint32_t machine_waits; /* open "waiting for a machine" activities (111) */
+        char *system;           /* read from the .drv when it waits for a machine; NULL unknown */
+
         /* outputs not found at stop with no failure reported: checked again a few times,
          * because a stop may precede registration on some paths */
         unsigned n_activities_open; /* its build activities not stopped yet */
@@ -154,7 +158,11 @@ typedef struct Activity {
         bool has_parent;
         uint64_t parent;
         Build *build; /* build (105) and postBuildHook (110) activities */
-        char *path;   /* substitute (108): the store path fetched, and from where */
+        /* remote builders (model-machines.c) */
+        uint64_t waiting_key;         /* 111: key of the build waiting for a machine */
+        struct ModelMachine *machine; /* a copy to or from this machine */
+        int8_t copy_dir;              /* 1 to the machine, -1 from it */
+        char *path;                   /* substitute (108): the store path fetched, and from where */
         char *uri;
         usec_t started;
         UT_hash_handle hh;
@@ -207,6 +215,9 @@ struct Source {
         /* "these N derivations will be built:" seen: how many path lines follow */
         int64_t expect_drv_lines;
         bool expect_is_build;
+
+        bool has_builds_id; /* the invocation's own builds activity (104) */
+        uint64_t builds_id;
 
         bool gone;       /* disconnected */
         bool nix_exited; /* its nix process is gone too */

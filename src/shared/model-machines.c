@@ -1,0 +1,294 @@
+/* Remote builders in the model: configured and discovered machines, builds dispatched to
+ * them, builds waiting for a free slot (activity 111), copies to and from them. */
+#include "shared/model-machines.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "shared/model-internal.h"
+#include "shared/storepath.h"
+
+#define DRV_SYSTEM_READ_MAX (4u << 20)
+
+static void machine_free(ModelMachine *mm) {
+        if (!mm)
+                return;
+        if (mm->configured)
+                machine_spec_done(&mm->spec);
+        free(mm->key);
+        free(mm->uri);
+        free(mm);
+}
+
+static ModelMachine *machine_by_key(Model *m, const char *key) {
+        ModelMachine *mm = NULL;
+        HASH_FIND(hh, m->machines, key, strlen(key), mm);
+        return mm;
+}
+
+ModelMachine *model_machine_find(Model *m, const char *uri) {
+        _cleanup_free_ char *key = NULL;
+        if (machine_uri_key(uri, &key) < 0)
+                return NULL;
+        return machine_by_key(m, key);
+}
+
+/* The machine uri names, created as a discovered machine when unknown (bounded). */
+static ModelMachine *machine_get(Model *m, const char *uri) {
+        _cleanup_free_ char *key = NULL;
+        if (!uri[0] || machine_uri_key(uri, &key) < 0)
+                return NULL;
+        ModelMachine *mm = machine_by_key(m, key);
+        if (mm || m->n_discovered_machines >= MODEL_MACHINES_MAX_DISCOVERED)
+                return mm;
+        mm = calloc(1, sizeof(*mm));
+        if (!mm || !(mm->uri = strdup(uri))) {
+                free(mm);
+                return NULL;
+        }
+        mm->key = TAKE_PTR(key);
+        HASH_ADD_KEYPTR(hh, m->machines, mm->key, strlen(mm->key), mm);
+        m->n_discovered_machines++;
+        return mm;
+}
+
+int model_set_machines(Model *m, const MachineList *l) {
+        /* Take every machine out of the table, then put them back: configured ones in the
+         * order of the configuration, then the rest, so iteration follows that order. */
+        ModelMachine *old = m->machines, *mm, *tmp;
+        m->machines = NULL;
+        m->n_discovered_machines = 0;
+
+        int r = 0;
+        for (size_t i = 0; i < l->n_machines && r == 0; i++) {
+                const MachineSpec *spec = &l->machines[i];
+                _cleanup_free_ char *key = NULL;
+                if ((r = machine_uri_key(spec->uri, &key)) < 0)
+                        break;
+                if (machine_by_key(m, key))
+                        continue; /* the same machine twice: the first entry counts */
+                MachineSpec copy;
+                char *uri = strdup(spec->uri);
+                if (!uri || machine_spec_copy(spec, &copy) < 0) {
+                        free(uri);
+                        r = -ENOMEM;
+                        break;
+                }
+                mm = NULL;
+                HASH_FIND(hh, old, key, strlen(key), mm);
+                if (mm)
+                        HASH_DEL(old, mm);
+                else if (!(mm = calloc(1, sizeof(*mm)))) {
+                        free(uri);
+                        machine_spec_done(&copy);
+                        r = -ENOMEM;
+                        break;
+                } else
+                        mm->key = TAKE_PTR(key);
+                if (mm->configured)
+                        machine_spec_done(&mm->spec);
+                free(mm->uri);
+                mm->uri = uri;
+                mm->spec = copy;
+                mm->configured = true;
+                HASH_ADD_KEYPTR(hh, m->machines, mm->key, strlen(mm->key), mm);
+        }
+        /* What is no longer configured stays, as discovered, while activities refer to it
+         * or while builds that ran there may still be shown; the rest goes. */
+        HASH_ITER(hh, old, mm, tmp) {
+                HASH_DEL(old, mm);
+                if (mm->configured) {
+                        machine_spec_done(&mm->spec);
+                        mm->configured = false;
+                }
+                bool keep = mm->refs > 0 || (mm->builds_total > 0 &&
+                                             m->n_discovered_machines < MODEL_MACHINES_MAX_DISCOVERED);
+                if (!keep) {
+                        machine_free(mm);
+                        continue;
+                }
+                HASH_ADD_KEYPTR(hh, m->machines, mm->key, strlen(mm->key), mm);
+                m->n_discovered_machines++;
+        }
+        return r;
+}
+
+ModelMachine *model_machines_first(Model *m) {
+        return m->machines;
+}
+
+ModelMachine *model_machine_next(ModelMachine *mm) {
+        return mm->hh.next;
+}
+
+bool model_machine_has_build(const ModelMachine *mm, const Build *b) {
+        if (!b->machine || !b->machine[0])
+                return false;
+        _cleanup_free_ char *key = NULL;
+        return machine_uri_key(b->machine, &key) >= 0 && strcmp(key, mm->key) == 0;
+}
+
+bool build_waiting_for_machine(const Build *b) {
+        return b->state == BUILD_QUEUED && b->machine_waits > 0;
+}
+
+bool model_machine_could_take(const ModelMachine *mm, const Build *b) {
+        if (!build_waiting_for_machine(b))
+                return false;
+        if (!mm->configured || !b->system)
+                return true;
+        for (size_t i = 0; i < mm->spec.n_systems; i++)
+                if (strcmp(mm->spec.systems[i], b->system) == 0)
+                        return true;
+        return false;
+}
+
+/* The system of a derivation: its env always holds ("system","…") (derivation{} puts
+ * every attribute there). NULL when unreadable. */
+static char *drv_system(const char *drv) {
+        _cleanup_close_ int fd = open(drv, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return NULL;
+        size_t size = MIN((size_t) st.st_size, (size_t) DRV_SYSTEM_READ_MAX), got = 0;
+        _cleanup_free_ char *buf = malloc(size + 1);
+        if (!buf)
+                return NULL;
+        while (got < size) {
+                ssize_t k = read(fd, buf + got, size - got);
+                if (k <= 0)
+                        break;
+                got += (size_t) k;
+        }
+        buf[got] = '\0';
+        static const char key[] = "(\"system\",\"";
+        const char *p = memmem(buf, got, key, sizeof(key) - 1);
+        if (!p)
+                return NULL;
+        p += sizeof(key) - 1;
+        const char *end = memchr(p, '"', got - (size_t) (p - buf));
+        if (!end || end == p || end - p > 64)
+                return NULL;
+        return strndup(p, (size_t) (end - p));
+}
+
+/* "copying dependencies to '<uri>'" / "copying outputs from '<uri>'": the URI, or NULL. */
+static char *copy_text_uri(const char *text, int *ret_dir) {
+        const char *p = startswith(text, "copying dependencies to '");
+        int dir = 1;
+        if (!p) {
+                p = startswith(text, "copying outputs from '");
+                dir = -1;
+        }
+        if (!p)
+                return NULL;
+        const char *end = strrchr(p, '\'');
+        if (!end || end == p)
+                return NULL;
+        *ret_dir = dir;
+        return strndup(p, (size_t) (end - p));
+}
+
+static int waiting_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now) {
+        /* Also "waiting for lock on …" and "waiting for UID …": not about machines. */
+        if (!rec->text || !startswith(rec->text, "waiting for a machine to build"))
+                return 0;
+        _cleanup_free_ char *drv = NULL;
+        const char *f0;
+        if (nix_record_field_str(rec, 0, &f0) == 0 && f0[0])
+                drv = strdup(f0);
+        else if (store_path_find_drv(m->config.store_dir, rec->text, &drv) <= 0)
+                return 0;
+        if (!drv)
+                return -ENOMEM;
+
+        Invocation *inv = &s->invocation;
+        Build *b = invocation_find_build(inv, drv);
+        if (b && build_state_is_final(b->state))
+                b = NULL;
+        if (!b && !(b = build_new(m, inv, drv, BUILD_QUEUED, now)))
+                return -ENOMEM;
+        if (!b->system)
+                b->system = drv_system(b->drv);
+        b->machine_waits++;
+        a->waiting_key = b->key;
+        build_mark(m, b, CHANGE_CHANGED);
+        return 0;
+}
+
+int model_machines_activity_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now) {
+        switch (rec->type) {
+        case NIX_ACT_BUILD_WAITING:
+                return waiting_start(m, s, a, rec, now);
+
+        case NIX_ACT_UNKNOWN: {
+                int dir = 0;
+                _cleanup_free_ char *uri = rec->text ? copy_text_uri(rec->text, &dir) : NULL;
+                ModelMachine *mm = uri ? machine_get(m, uri) : NULL;
+                if (!mm)
+                        return 0;
+                if (dir > 0)
+                        mm->copies_to++;
+                else
+                        mm->copies_from++;
+                mm->refs++;
+                a->machine = mm;
+                a->copy_dir = (int8_t) dir;
+                return 0;
+        }
+
+        case NIX_ACT_COPY_PATH: {
+                const char *src, *dst;
+                ModelMachine *mm;
+                if (nix_record_field_str(rec, 1, &src) == 0 && (mm = model_machine_find(m, src)))
+                        mm->paths_from++;
+                if (nix_record_field_str(rec, 2, &dst) == 0 && (mm = model_machine_find(m, dst)))
+                        mm->paths_to++;
+                return 0;
+        }
+
+        default:
+                return 0;
+        }
+}
+
+void model_machines_activity_release(Model *m, Activity *a) {
+        if (a->waiting_key) {
+                /* By key: the build may have been evicted while Nix still waited. */
+                Build *b = model_build_by_key(m, a->waiting_key);
+                if (b && b->machine_waits > 0 && --b->machine_waits == 0)
+                        build_mark(m, b, CHANGE_CHANGED);
+                a->waiting_key = 0;
+        }
+        ModelMachine *mm = a->machine;
+        if (mm) {
+                if (a->copy_dir > 0 && mm->copies_to > 0)
+                        mm->copies_to--;
+                else if (a->copy_dir < 0 && mm->copies_from > 0)
+                        mm->copies_from--;
+                mm->refs--;
+                a->machine = NULL;
+        }
+}
+
+void model_machines_build_dispatched(Model *m, Build *b, usec_t now) {
+        ModelMachine *mm = machine_get(m, b->machine);
+        if (!mm)
+                return;
+        mm->builds_total++;
+        mm->last_build = now;
+}
+
+void model_machines_free(Model *m) {
+        ModelMachine *mm, *tmp;
+        HASH_ITER(hh, m->machines, mm, tmp) {
+                HASH_DEL(m->machines, mm);
+                machine_free(mm);
+        }
+}

@@ -1,0 +1,103 @@
+# A real ssh remote builder on loopback for the remote-*.sh tests (sourced after lib.sh).
+#
+# sshd on 127.0.0.1:$REMOTE_PORT with its own host key and authorized keys (all in $T), an ssh
+# client configuration naming it "nixremote" (given to ssh, Nix and the daemon through
+# NIX_SSHOPTS="-F $T/ssh_config", so ~/.ssh is never touched), and remote-programs that run
+# nix-store / nix-daemon over a private store ($T/rnix bind-mounted over /nix in a new mount
+# namespace) with their own build users (nixrbld1..4): two stores sharing build users kill
+# each other's builds. The sshd login gets NIX_ANALYTICS_SOCKET_DIR=$T/rsock, so a
+# nix-analyticsd started "on the remote" (under that login) has its own socket directory.
+# Everything started here is tracked by pid.
+
+REMOTE_PORT=${REMOTE_PORT:-2222}
+REMOTE_HOST=nixremote
+
+# Installs the remote's build users once (idempotent; they stay, like nix-bin's nixbld users).
+remote_users() {
+	getent group nixrbld >/dev/null || groupadd -r nixrbld || die "groupadd nixrbld failed"
+	local i
+	for i in 1 2 3 4; do
+		id "nixrbld$i" >/dev/null 2>&1 ||
+			useradd -r -g nixrbld -G nixrbld -M -N -d /var/empty -s /usr/sbin/nologin "nixrbld$i" ||
+			die "useradd nixrbld$i failed"
+	done
+}
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT.
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+remote_setup() {
+	command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || skip "sshd is not installed (scripts/deps.sh installs openssh-server)"
+	command -v ssh >/dev/null || skip "ssh is not installed (scripts/deps.sh installs openssh-client)"
+	command -v unshare >/dev/null || skip "unshare is not installed"
+	remote_users
+	port_free "$REMOTE_PORT" || die "127.0.0.1:$REMOTE_PORT is in use: another sshd of a test still running?"
+
+	ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" || die "ssh-keygen (host) failed"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/id" || die "ssh-keygen (client) failed"
+	cp "$T/id.pub" "$T/authorized_keys"
+	chmod 600 "$T/authorized_keys"
+	printf '%s %s\n' "$REMOTE_HOST" "$(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
+	mkdir -p "$T/rsock" /run/sshd
+	cat >"$T/sshd_config" <<EOF
+Port $REMOTE_PORT
+ListenAddress 127.0.0.1
+HostKey $T/host_key
+PidFile $T/sshd.pid
+AuthorizedKeysFile $T/authorized_keys
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+MaxStartups 100:30:200
+MaxSessions 100
+SetEnv NIX_ANALYTICS_SOCKET_DIR=$T/rsock
+EOF
+	cat >"$T/ssh_config" <<EOF
+Host $REMOTE_HOST
+  HostName 127.0.0.1
+  Port $REMOTE_PORT
+  User root
+  IdentityFile $T/id
+  IdentitiesOnly yes
+  HostKeyAlias $REMOTE_HOST
+  UserKnownHostsFile $T/known_hosts
+  StrictHostKeyChecking yes
+Host closedport
+  HostName 127.0.0.1
+  Port $CLOSED_PORT
+  User root
+  IdentityFile $T/id
+  IdentitiesOnly yes
+  UserKnownHostsFile $T/known_hosts
+  StrictHostKeyChecking yes
+EOF
+	export NIX_SSHOPTS="-F $T/ssh_config"
+
+	# The remote's own store, and remote-programs entering it.
+	mkdir -p "$T/rnix/store" "$T/rnix/var/nix"
+	local prog
+	for prog in nix-store nix-daemon; do
+		cat >"$T/remote-$prog" <<EOF
+#!/bin/sh
+export NIX_CONFIG='build-users-group = nixrbld
+substituters =
+sandbox = false'
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $prog "\$@"' $prog "\$@"
+EOF
+		chmod +x "$T/remote-$prog"
+	done
+
+	/usr/sbin/sshd -D -e -f "$T/sshd_config" >"$T/sshd.log" 2>&1 &
+	SSHD_PID=$!
+	track "$SSHD_PID"
+	log "sshd pid $SSHD_PID on 127.0.0.1:$REMOTE_PORT"
+	wait_for 10 "sshd accepts a login" ssh -F "$T/ssh_config" -o BatchMode=yes "$REMOTE_HOST" true ||
+		die "cannot log in to the loopback sshd: $(tail -n 5 "$T/sshd.log")"
+}
+
+# A port nothing listens on (for the machine that must show as down).
+CLOSED_PORT=${CLOSED_PORT:-2223}
