@@ -9,6 +9,7 @@
 #include "basic/macro.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "shared/model-machines.h"
 #include "shared/drv.h"
 #include "shared/eta.h"
 
@@ -66,11 +67,16 @@ Estimates *estimates_free(Estimates *e) {
         return NULL;
 }
 
-/* Remote machines' speed factors come from the machines file (remote-builder work); until
- * that is known here every machine counts as speed 1, and durations from other machines are
- * used as they are. */
-static double machine_speed(const char *machine) {
-        return 1.0;
+/* A machine's speed factor from the builders setting (1 for this machine, and for a
+ * machine not configured). Higher is faster: a duration measured on a machine of speed a
+ * takes d * a / b on a machine of speed b. */
+static double machine_speed(Daemon *d, const char *machine) {
+        if (!machine || !machine[0])
+                return 1.0;
+        ModelMachine *mm = model_machine_find(d->model, machine);
+        if (!mm || !mm->configured || !(mm->spec.speed_factor > 0))
+                return 1.0;
+        return mm->spec.speed_factor;
 }
 
 static int query(Daemon *d, const char *pname, const char *machine, BuildEta *ret) {
@@ -92,9 +98,9 @@ static int query(Daemon *d, const char *pname, const char *machine, BuildEta *re
                 history_writer_reader_failed(d->history, n);
                 return n;
         }
-        double target = machine_speed(machine);
+        double target = machine_speed(d, machine);
         for (int i = 0; i < n; i++) {
-                v[i] = v[i] * machine_speed(machines[i] ? machines[i] : "") / target;
+                v[i] = v[i] * machine_speed(d, machines[i]) / target;
                 free(machines[i]);
         }
         return n > 0 ? eta_from_durations(v, (size_t) n, true, ret) : -ENODATA;
