@@ -8,6 +8,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/model-internal.h"
+#include "shared/model-proc.h"
 #include "shared/storepath.h"
 
 /* Parses an unsigned decimal right after prefix in text. */
@@ -89,6 +90,9 @@ static int apply_plan_line(Model *m, Source *s, const char *line, usec_t now) {
         if (!s->expect_is_build || !store_path_valid(m->config.store_dir, line))
                 return 0;
         if (invocation_find_build(&s->invocation, line))
+                return 0;
+        /* Found running in /proc before this stream (re)connected: it is that build. */
+        if (model_claim_rediscovered(m, &s->invocation, line))
                 return 0;
         return build_new(m, &s->invocation, line, BUILD_QUEUED, now) ? 0 : -ENOMEM;
 }

@@ -95,6 +95,16 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when) {
 
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
                              Build **ret) {
+        /* A stream may already report this build (it reconnected before /proc was read):
+         * that build it is, not a second one. */
+        for (Source *i = model_sources_first(m); i; i = i->next) {
+                Build *known = invocation_find_build(&i->invocation, drv);
+                if (known && !known->rediscovered && build_state_is_active(known->state)) {
+                        *ret = known;
+                        return 0;
+                }
+        }
+
         /* One source per nix process, as a connection would have been. */
         Source *s = NULL;
         for (Source *i = model_sources_first(m); i; i = i->next)

@@ -15,7 +15,8 @@ void model_build_oom_killed(Model *m, Build *b);
  * build (no events) ends here, succeeded when its outputs exist. */
 void model_build_builder_exited(Model *m, Build *b, usec_t when);
 /* A running build found in /proc after a restart: nix_pid builds drv. One source (role
- * "rediscovered") per nix process; the build is lost if that process ends first. */
+ * "rediscovered") per nix process; the build is lost if that process ends first. When a
+ * stream already reports an active build of drv, that build is returned instead. */
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
                              Build **ret);
 /* A stream now reports a build of drv for inv: an active rediscovered build of the same drv

@@ -215,6 +215,31 @@ static void test_rediscovered_claimed_by_stream(void **state) {
         assert_int_equal(b->state, BUILD_SUCCEEDED);
 }
 
+static void test_rediscovered_claimed_by_plan(void **state) {
+        Fixture *f = *state;
+        Build *r;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0 - USEC_PER_SEC, &r), 0);
+        /* the stream's first records: the plan (Nix 2.8: one message per line), then the start */
+        feed(f, T0, "{\"action\":\"msg\",\"level\":0,\"msg\":\"this derivation will be built:\"}");
+        feed(f, T0, "{\"action\":\"msg\",\"level\":0,\"msg\":\"  %s\"}", f->drv);
+        assert_false(r->rediscovered);
+        assert_int_equal(r->state, BUILD_RUNNING);
+        assert_ptr_equal(r->invocation, &f->s->invocation);
+        Build *b = start_a(f);
+        assert_ptr_equal(b, r);
+        assert_null(b->next);
+}
+
+static void test_rediscovered_after_stream(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f), *r;
+        /* the stream came back first; /proc shows the same build: it is that one */
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0, &r), 0);
+        assert_ptr_equal(r, b);
+        assert_false(r->rediscovered);
+        assert_null(b->next);
+}
+
 static void test_rediscovered_lost(void **state) {
         Fixture *f = *state;
         Build *b;
@@ -238,6 +263,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_stream, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_plan, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_after_stream, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_lost, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
