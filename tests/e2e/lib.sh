@@ -13,6 +13,9 @@ set -uo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NA_DAEMON=${1:-${NA_DAEMON:-}}
 NA_CTL=${2:-${NA_CTL:-}}
+# Absolute, so that they also work from another directory (ssh logins, runuser).
+[[ -n "$NA_DAEMON" ]] && NA_DAEMON=$(realpath -m "$NA_DAEMON")
+[[ -n "$NA_CTL" ]] && NA_CTL=$(realpath -m "$NA_CTL")
 TEST_NAME=$(basename "$0" .sh)
 
 E2E_FAILS=0
