@@ -19,30 +19,6 @@
 #define DEPS_LIMIT_DEFAULT 2000
 #define DEPS_LIMIT_MAX     5000
 
-static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
-        const cJSON *item;
-        unsigned mask = 0;
-        if (cJSON_IsString(v)) {
-                BuildState s = build_state_from_string(v->valuestring);
-                if (s < 0)
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", v->valuestring);
-                *ret = 1u << s;
-                return 0;
-        }
-        if (!cJSON_IsArray(v))
-                return reply_error(r, NA_ERR_BAD_REQUEST,
-                                   "\"state\" must be a string or an array of strings");
-        cJSON_ArrayForEach(item, v) {
-                BuildState s = cJSON_IsString(item) ? build_state_from_string(item->valuestring)
-                                                    : _BUILD_STATE_INVALID;
-                if (s < 0)
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain build states");
-                mask |= 1u << s;
-        }
-        *ret = mask;
-        return 0;
-}
-
 /* A unix time in seconds (number) as microseconds. */
 static int parse_time(const ControlRequest *req, const char *key, usec_t *ret, Reply *r) {
         const cJSON *v = control_arg(req, key);
@@ -57,7 +33,7 @@ static int parse_time(const ControlRequest *req, const char *key, usec_t *ret, R
 static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Reply *r) {
         *f = (HistoryFilter){};
         const cJSON *v;
-        if ((v = control_arg(req, "state")) && parse_states(v, &f->states, r) < 0)
+        if ((v = control_arg(req, "state")) && reply_parse_states(v, &f->states, r) < 0)
                 return -EINVAL;
         struct {
                 const char *key;

@@ -103,36 +103,11 @@ typedef struct BuildFilter {
         long long invocation; /* -1 any */
 } BuildFilter;
 
-static int parse_states(const cJSON *v, unsigned *ret, Reply *r) {
-        const cJSON *item;
-        unsigned mask = 0;
-        if (cJSON_IsString(v)) {
-                BuildState s = build_state_from_string(v->valuestring);
-                if (s < 0)
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", v->valuestring);
-                *ret = 1u << s;
-                return 0;
-        }
-        if (!cJSON_IsArray(v))
-                return reply_error(r, NA_ERR_BAD_REQUEST,
-                                   "\"state\" must be a string or an array of strings");
-        cJSON_ArrayForEach(item, v) {
-                if (!cJSON_IsString(item))
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain strings");
-                BuildState s = build_state_from_string(item->valuestring);
-                if (s < 0)
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", item->valuestring);
-                mask |= 1u << s;
-        }
-        *ret = mask;
-        return 0;
-}
-
 static int parse_filter(const ControlRequest *req, BuildFilter *f, Reply *r) {
         *f = (BuildFilter){.invocation = -1};
         const cJSON *v;
 
-        if ((v = control_arg(req, "state")) && parse_states(v, &f->states, r) < 0)
+        if ((v = control_arg(req, "state")) && reply_parse_states(v, &f->states, r) < 0)
                 return -EINVAL;
         bool active = false;
         if (control_arg_bool(req, "active", &active) == -EINVAL)

@@ -84,3 +84,28 @@ int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret) {
         }
         return reply_error(r, NA_ERR_AMBIGUOUS, "%u builds match '%s'; give a key", n, t);
 }
+
+int reply_parse_states(const cJSON *v, unsigned *ret, Reply *r) {
+        const cJSON *item;
+        unsigned mask = 0;
+        if (cJSON_IsString(v)) {
+                BuildState s = build_state_from_string(v->valuestring);
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", v->valuestring);
+                *ret = 1u << s;
+                return 0;
+        }
+        if (!cJSON_IsArray(v))
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"state\" must be a string or an array of strings");
+        cJSON_ArrayForEach(item, v) {
+                if (!cJSON_IsString(item))
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"state\" must contain strings");
+                BuildState s = build_state_from_string(item->valuestring);
+                if (s < 0)
+                        return reply_error(r, NA_ERR_BAD_REQUEST, "unknown state '%s'", item->valuestring);
+                mask |= 1u << s;
+        }
+        *ret = mask;
+        return 0;
+}

@@ -29,3 +29,6 @@ int reply_oom(Reply *r);
 /* Resolves a build target (key, drv path, name or glob). On several matches, a single
  * active one wins; otherwise the reply is "ambiguous" with the candidates. */
 int resolve_build(Daemon *d, const cJSON *target, Reply *r, Build **ret);
+
+/* A "state" argument: one build state or an array of them, as a mask of 1 << BuildState. */
+int reply_parse_states(const cJSON *v, unsigned *ret, Reply *r);
