@@ -9,26 +9,10 @@
 
 #include "basic/log.h"
 #include "ctl/commands.h"
+#include "ctl/query.h"
 #include "shared/units.h"
 
 enum { ARG_HELP = 'h', ARG_JSON = 0x100 };
-
-static int call_and_print(const CtlContext *ctx, const char *cmd, cJSON *args, bool json,
-                          int (*print)(const cJSON *)) {
-        _cleanup_client_free_ Client *c = NULL;
-        int r = ctl_open(ctx, &c);
-        if (r != CTL_EXIT_OK) {
-                cJSON_Delete(args);
-                return r;
-        }
-        _cleanup_(client_reply_done) ClientReply reply = {};
-        r = ctl_call(ctx, c, cmd, args, &reply);
-        if (r != CTL_EXIT_OK)
-                return r;
-        if (json || !print)
-                return ctl_print_json(ctx, reply.result);
-        return print(reply.result);
-}
 
 static double num(const cJSON *o, const char *key) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -139,7 +123,7 @@ int verb_ps(const CtlContext *ctx, int argc, char **argv) {
                 cJSON_Delete(t);
                 return ctl_exit_oom();
         }
-        return call_and_print(ctx, "get-processes", args, json, print_ps);
+        return ctl_run_query_with(ctx, "get-processes", args, json, print_ps);
 }
 
 typedef struct ActionVerb {
@@ -241,7 +225,7 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
                 cJSON_Delete(args);
                 return ctl_exit_oom();
         }
-        return call_and_print(ctx, v->name, args, true, NULL);
+        return ctl_run_query_with(ctx, v->name, args, true, NULL);
 }
 
 static int run_named(const CtlContext *ctx, const char *name, int argc, char **argv) {

@@ -9,8 +9,10 @@
 
 enum { ARG_HELP = 'h' };
 
-/* Connects, runs cmd with args (consumed) and prints the result. */
-int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
+/* Connects, runs cmd with args (consumed) and prints the result: as JSON, or through print
+ * when one is given and json is false. */
+int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, bool json,
+                       int (*print)(const cJSON *result)) {
         _cleanup_client_free_ Client *c = NULL;
         int r = ctl_open(ctx, &c);
         if (r != CTL_EXIT_OK) {
@@ -22,7 +24,13 @@ int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
         r = ctl_call(ctx, c, cmd, args, &reply);
         if (r != CTL_EXIT_OK)
                 return r;
-        return ctl_print_json(ctx, reply.result);
+        if (json || !print)
+                return ctl_print_json(ctx, reply.result);
+        return print(reply.result);
+}
+
+int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
+        return ctl_run_query_with(ctx, cmd, args, true, NULL);
 }
 
 /* For verbs without options or arguments: handles --help and rejects anything else. */

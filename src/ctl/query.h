@@ -1,4 +1,4 @@
-/* Helpers shared by the query verbs (cmd-query.c, cmd-history.c). */
+/* Helpers shared by the query verbs (cmd-query.c, cmd-history.c, cmd-actions.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -7,6 +7,9 @@
 
 /* Connects, runs cmd with args (consumed) and prints the result; returns the exit code. */
 int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args);
+/* The same, printing through print (unless json is set or print is NULL). */
+int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, bool json,
+                       int (*print)(const cJSON *result));
 /* Checks every state of a "S[,S...]" option value; logs the first bad one. 0 or -EINVAL. */
 int ctl_check_states(const char *option, const char *s);
 /* "a,b,c" as the protocol's "string or array of strings"; NULL on allocation failure. */
