@@ -291,6 +291,30 @@ int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
         return run_action(c, req, r, &a);
 }
 
+/* cgroup_root (v2's, else the first v1 hierarchy's), cgroup_roots (per hierarchy),
+ * cgroup_root_source, cgroup_service (the delegated service group). NULL roots: no cgroups. */
+static void roots_to_json(cJSON *o, const CgRoots *r) {
+        const char *primary = r ? cg_roots_primary(r) : NULL;
+        if (primary)
+                cJSON_AddStringToObject(o, "cgroup_root", primary);
+        else
+                cJSON_AddNullToObject(o, "cgroup_root");
+        cJSON *per = cJSON_AddObjectToObject(o, "cgroup_roots");
+        if (per && r && r->root.v2)
+                cJSON_AddStringToObject(per, "v2", r->root.v2);
+        for (int c = 0; per && r && c < _CG_CONTROLLER_MAX; c++)
+                if (r->root.v1[c])
+                        cJSON_AddStringToObject(per, cg_controller_to_string(c), r->root.v1[c]);
+        if (r)
+                cJSON_AddStringToObject(o, "cgroup_root_source", cg_root_source_to_string(r->source));
+        else
+                cJSON_AddNullToObject(o, "cgroup_root_source");
+        if (r && r->service)
+                cJSON_AddStringToObject(o, "cgroup_service", r->service);
+        else
+                cJSON_AddNullToObject(o, "cgroup_service");
+}
+
 cJSON *sampler_status_json(Daemon *d) {
         cJSON *o = cJSON_CreateObject();
         if (!o || !d->sampler)
@@ -302,7 +326,7 @@ cJSON *sampler_status_json(Daemon *d) {
         cJSON_AddStringToObject(o, "cgroups",
                                 sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
                                                                     : "disabled");
-        cJSON_AddStringToObject(o, "cgroup_root", sampler_config(d->sampler)->cgroup_root);
+        roots_to_json(o, sampler_cgroups_enabled(d->sampler) ? sampler_roots(d->sampler) : NULL);
         cJSON_AddNumberToObject(o, "builds", st.tracked);
         cJSON_AddNumberToObject(o, "processes_scanned", (double) st.last_procs);
         cJSON_AddNumberToObject(o, "samples", (double) st.ticks);

@@ -322,43 +322,93 @@ static int mkdir_rel(const char *base, const char *rel) {
         return created;
 }
 
+/* The v2 controllers a build's group can use, in the order they are enabled. */
+static const CgController subtree_wanted[] = {CG_CPU, CG_MEMORY, CG_IO, CG_PIDS};
+
+/* Bits (per CgController) of the subtree_wanted controllers named in a controllers file. */
+static unsigned controllers_mask(const char *buf, size_t len) {
+        const char *w[32];
+        size_t wl[32];
+        unsigned mask = 0;
+        while (len > 0 && buf[len - 1] == '\n')
+                len--;
+        size_t n = split_words(buf, len, w, wl, ELEMENTSOF(w));
+        for (size_t i = 0; i < ELEMENTSOF(subtree_wanted); i++) {
+                const char *name = controller_names[subtree_wanted[i]];
+                for (size_t j = 0; j < n; j++)
+                        if (wl[j] == strlen(name) && memcmp(w[j], name, wl[j]) == 0)
+                                mask |= 1u << subtree_wanted[i];
+        }
+        return mask;
+}
+
+/* "+cpu +memory" (sign '+') or "-cpu -memory" for the controllers of mask. */
+static void subtree_line(unsigned mask, char sign, char *line, size_t size) {
+        size_t at = 0;
+        line[0] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(subtree_wanted); i++)
+                if (mask & (1u << subtree_wanted[i])) {
+                        int n = snprintf(line + at, size - at, "%s%c%s", at ? " " : "", sign,
+                                         controller_names[subtree_wanted[i]]);
+                        if (n < 0 || (size_t) n >= size - at)
+                                break;
+                        at += (size_t) n;
+                }
+}
+
+int cg_subtree_enable(const char *dir, unsigned *ret_enabled) {
+        char buf[512], line[128];
+        size_t len;
+        int r = read_at(dir, "cgroup.controllers", buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        unsigned avail = controllers_mask(buf, len), already = 0;
+        if (read_at(dir, "cgroup.subtree_control", buf, sizeof(buf), &len) == 0)
+                already = controllers_mask(buf, len);
+        unsigned want = avail & ~already;
+        if (want) {
+                subtree_line(want, '+', line, sizeof(line));
+                if ((r = write_at(dir, "cgroup.subtree_control", line)) < 0)
+                        return r;
+        }
+        if (ret_enabled)
+                *ret_enabled = want;
+        return 0;
+}
+
+int cg_subtree_disable(const char *dir, unsigned mask) {
+        char line[128];
+        if (!mask)
+                return 0;
+        subtree_line(mask, '-', line, sizeof(line));
+        return write_at(dir, "cgroup.subtree_control", line);
+}
+
 /* On v2, controllers reach a group only when every parent delegates them: our own root
  * delegates whatever its parent gave it (we never write above it). */
 static void v2_delegate(const char *dir) {
-        char buf[512];
-        size_t len;
-        if (read_at(dir, "cgroup.controllers", buf, sizeof(buf), &len) < 0)
-                return;
-        const char *wanted[] = {"cpu", "memory", "io", "pids"};
-        char line[128] = "";
-        for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
-                const char *w[32];
-                size_t wl[32];
-                size_t n = split_words(buf, len && buf[len - 1] == '\n' ? len - 1 : len, w, wl, 32);
-                for (size_t j = 0; j < n; j++)
-                        if (wl[j] == strlen(wanted[i]) && memcmp(w[j], wanted[i], wl[j]) == 0) {
-                                strcat(line, line[0] ? " +" : "+");
-                                strcat(line, wanted[i]);
-                        }
-        }
-        if (line[0])
-                (void) write_at(dir, "cgroup.subtree_control", line);
+        (void) cg_subtree_enable(dir, NULL);
 }
 
-int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
+static bool rel_valid(const char *rel) {
+        return rel && rel[0] == '/' && !strstr(rel, "/../") && !strstr(rel, "/./");
+}
+
+/* The group at v2rel in v2 and at v1rel[c] in each v1 hierarchy useful to a build (a NULL
+ * path leaves that hierarchy out). */
+static int group_open(const CgHost *h, const char *v2rel, const char *const v1rel[_CG_CONTROLLER_MAX],
+                      bool create, CgGroup *ret) {
         CgGroup g = {.owned = create};
         int r;
-        if (!rel || rel[0] != '/' || strstr(rel, "/../") || strstr(rel, "/./"))
-                return -EINVAL;
-        if (h->v2) {
+        if (h->v2 && v2rel) {
                 _cleanup_free_ char *base = join(h->fs_root, h->v2, NULL);
                 if (!base)
                         goto oom;
                 if (create) {
                         /* Delegate controllers down our own root (the parent of the build group). */
-                        const char *slash = strrchr(rel, '/');
-                        if (slash != rel) {
-                                _cleanup_free_ char *parent = strndup(rel, (size_t) (slash - rel));
+                        const char *slash = strrchr(v2rel, '/');
+                        if (slash != v2rel) {
+                                _cleanup_free_ char *parent = strndup(v2rel, (size_t) (slash - v2rel));
                                 if (!parent)
                                         goto oom;
                                 r = mkdir_rel(base, parent);
@@ -369,22 +419,22 @@ int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
                                         goto oom;
                                 v2_delegate(pdir);
                         }
-                        r = mkdir_rel(base, rel);
+                        r = mkdir_rel(base, v2rel);
                         if (r < 0)
                                 goto fail;
                 }
-                if (!(g.v2 = join(base, rel, NULL)))
+                if (!(g.v2 = join(base, v2rel, NULL)))
                         goto oom;
         }
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++) {
-                if (!h->v1[c] || !v1_wanted(h, c))
+                if (!h->v1[c] || !v1rel[c] || !v1_wanted(h, c))
                         continue;
                 _cleanup_free_ char *base = join(h->fs_root, h->v1[c], NULL);
                 if (!base)
                         goto oom;
-                if (create && (r = mkdir_rel(base, rel)) < 0)
+                if (create && (r = mkdir_rel(base, v1rel[c])) < 0)
                         goto fail;
-                if (!(g.v1[c] = join(base, rel, NULL)))
+                if (!(g.v1[c] = join(base, v1rel[c], NULL)))
                         goto oom;
         }
         if (!create) {
@@ -406,6 +456,40 @@ fail:
         if (create)
                 (void) cg_group_remove(&g);
         cg_group_done(&g);
+        return r;
+}
+
+int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
+        if (!rel_valid(rel))
+                return -EINVAL;
+        const char *v1rel[_CG_CONTROLLER_MAX];
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                v1rel[c] = rel;
+        return group_open(h, rel, v1rel, create, ret);
+}
+
+int cg_group_open_under(const CgHost *h, const CgProcPaths *roots, const char *name, bool create,
+                        CgGroup *ret) {
+        if (!name || !name[0] || strchr(name, '/') || name[0] == '.')
+                return -EINVAL;
+        _cleanup_free_ char *v2rel = NULL;
+        char *v1rel[_CG_CONTROLLER_MAX] = {};
+        int r = -ENOMEM;
+        if (roots->v2 && !(v2rel = join(roots->v2, "/", name)))
+                goto done;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (roots->v1[c] && !(v1rel[c] = join(roots->v1[c], "/", name)))
+                        goto done;
+        r = -EINVAL;
+        if (v2rel && !rel_valid(v2rel))
+                goto done;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (v1rel[c] && !rel_valid(v1rel[c]))
+                        goto done;
+        r = group_open(h, v2rel, (const char *const *) v1rel, create, ret);
+done:
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                free(v1rel[c]);
         return r;
 }
 
