@@ -125,7 +125,7 @@ static bool has_delegate_xattr(const char *fs_root, const char *mount, const cha
 }
 
 static int set_all(const CgHost *h, const char *path, CgRoots *r) {
-        if (h->v2 && !(r->root.v2 = strdup(path)))
+        if (h->v2 && !r->root.v2 && !(r->root.v2 = strdup(path)))
                 return -ENOMEM;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 if (h->v1[c] && !r->root.v1[c] && !(r->root.v1[c] = strdup(path)))
@@ -229,21 +229,40 @@ fail:
         return rr;
 }
 
-/* Moves every process of dir into dir/daemon. 0 once dir is empty, or -errno. */
+static bool pid_in(const pid_t *pids, size_t n, pid_t pid) {
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] == pid)
+                        return true;
+        return false;
+}
+
+/* Moves every process of dir into daemon_dir, again while new ones appear (a process of dir
+ * forking meanwhile: its child is born in dir). 0, or -errno. */
 static int move_all(char *dir, char *daemon_dir) {
         CgGroup from = {.v2 = dir}, to = {.v2 = daemon_dir};
+        _cleanup_free_ pid_t *moved = NULL;
+        size_t n_moved = 0;
         for (int pass = 0; pass < MOVE_PASSES; pass++) {
                 _cleanup_free_ pid_t *pids = NULL;
                 int n = cg_group_pids(&from, &pids);
                 if (n < 0)
                         return n;
-                if (n == 0)
-                        return 0;
+                bool fresh = false;
                 for (int i = 0; i < n; i++) {
+                        if (pid_in(moved, n_moved, pids[i]))
+                                continue;
                         int r = cg_group_attach(&to, pids[i]);
                         if (r < 0 && r != -ESRCH)
                                 return r;
+                        pid_t *grown = realloc(moved, (n_moved + 1) * sizeof(pid_t));
+                        if (!grown)
+                                return -ENOMEM;
+                        moved = grown;
+                        moved[n_moved++] = pids[i];
+                        fresh = true;
                 }
+                if (!fresh)
+                        return 0;
         }
         return -EBUSY;
 }
