@@ -267,16 +267,20 @@ static int move_all(char *dir, char *daemon_dir) {
         return -EBUSY;
 }
 
-/* S/daemon in one hierarchy: made where missing (*created says so), every process of S moved
- * there. */
-static int enter_one(const char *fs_root, const char *mount, const char *service, bool *created) {
+/* S/daemon in one hierarchy: made where missing, every process of S moved there. *ours: we
+ * are to remove it at exit: made now, or left by an earlier run of ours (systemd makes no
+ * such group unless it started us in it, DelegateSubgroup=daemon). */
+static int enter_one(const char *fs_root, const char *mount, const char *service, bool started_in_daemon,
+                     bool *ours) {
         _cleanup_free_ char *dir = join3(fs_root, mount, service);
         _cleanup_free_ char *daemon_dir = join3(dir, "/", CG_DELEGATE_DAEMON);
         if (!dir || !daemon_dir)
                 return -ENOMEM;
         if (mkdir(daemon_dir, 0755) == 0)
-                *created = true;
-        else if (errno != EEXIST)
+                *ours = true;
+        else if (errno == EEXIST)
+                *ours = !started_in_daemon;
+        else
                 return -errno;
         return move_all(dir, daemon_dir);
 }
@@ -288,12 +292,14 @@ int cg_roots_enter(CgRoots *r, const CgHost *h) {
         r->entered = true;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 if (r->delegated_v1[c] &&
-                    (e = enter_one(h->fs_root, h->v1[c], r->service, &r->daemon_created_v1[c])) < 0 &&
+                    (e = enter_one(h->fs_root, h->v1[c], r->service, r->started_in_daemon,
+                                   &r->daemon_created_v1[c])) < 0 &&
                     first == 0)
                         first = e;
         if (!r->delegated_v2)
                 return first;
-        if ((e = enter_one(h->fs_root, h->v2, r->service, &r->daemon_created_v2)) < 0)
+        if ((e = enter_one(h->fs_root, h->v2, r->service, r->started_in_daemon, &r->daemon_created_v2)) <
+            0)
                 return first ? first : e;
         _cleanup_free_ char *dir = join3(h->fs_root, h->v2, r->service);
         if (!dir)

@@ -40,7 +40,7 @@ typedef struct CgRoots {
 
         /* what cg_roots_enter did, undone by cg_roots_leave */
         bool entered;
-        bool daemon_created_v2;
+        bool daemon_created_v2; /* S/daemon is ours to remove (not systemd's) */
         bool daemon_created_v1[_CG_CONTROLLER_MAX];
         unsigned enabled; /* controllers we enabled in S's v2 cgroup.subtree_control */
 } CgRoots;

@@ -150,7 +150,8 @@ static void test_pure_v2_delegated(void **state) {
         got = slurp(s, "/cgroup.subtree_control");
         assert_string_equal(got, "+cpu +io +pids"); /* memory was already on: not ours */
         free(got);
-        assert_false(r.daemon_created_v2); /* the test made it first */
+        /* Left by an earlier run of ours (we started in S, so systemd did not make it). */
+        assert_true(r.daemon_created_v2);
 
         /* Leave: the builds root goes when empty, the controllers we enabled are taken back,
          * S itself stays. */
@@ -162,10 +163,9 @@ static void test_pure_v2_delegated(void **state) {
         assert_string_equal(got, "-cpu -io -pids");
         free(got);
         assert_true(exists(s, "/cgroup.procs"));
-        /* S/daemon was not made by us: we stay in it and it stays. */
-        assert_true(exists(s, "/daemon"));
+        /* Back in S (S/daemon, ours, would go too: the fake one keeps its files). */
         got = slurp(s, "/cgroup.procs");
-        assert_string_equal(got, "4242\n4243\n");
+        assert_string_equal(got, "777");
         free(got);
         free(b);
         free(s);
@@ -330,6 +330,25 @@ static void test_started_in_daemon_subgroup(void **state) {
         assert_string_equal(r.service, SVC);
         assert_true(r.started_in_daemon);
         assert_string_equal(r.root.v2, SVC "/builds");
+        /* S/daemon is systemd's: we stay in it at exit and it stays. */
+        char *s = path_of(root, "/sys/fs/cgroup" SVC);
+        test_write_file(s, "daemon/cgroup.procs", "55\n", (size_t) -1);
+        test_write_file(s, "cgroup.controllers", "cpu memory\n", (size_t) -1);
+        test_write_file(s, "cgroup.subtree_control", "", 0);
+        assert_int_equal(cg_roots_enter(&r, &h), 0);
+        assert_false(r.daemon_created_v2);
+        char *got = slurp(s, "/cgroup.subtree_control");
+        assert_string_equal(got, "+cpu +memory");
+        free(got);
+        cg_roots_leave(&r, &h, 55);
+        got = slurp(s, "/cgroup.subtree_control");
+        assert_string_equal(got, "-cpu -memory");
+        free(got);
+        got = slurp(s, "/cgroup.procs");
+        assert_string_equal(got, ""); /* never moved back into S */
+        free(got);
+        assert_true(exists(s, "/daemon"));
+        free(s);
         cg_roots_done(&r);
         /* Any other child of a service, or a "daemon" group elsewhere, is not ours. */
         const char *other[] = {"0::" SVC "/payload\n", "0::/user.slice/daemon\n", "0::/daemon\n"};
