@@ -298,8 +298,7 @@ int cg_roots_enter(CgRoots *r, const CgHost *h) {
                         first = e;
         if (!r->delegated_v2)
                 return first;
-        if ((e = enter_one(h->fs_root, h->v2, r->service, r->started_in_daemon, &r->daemon_created_v2)) <
-            0)
+        if ((e = enter_one(h->fs_root, h->v2, r->service, r->started_in_daemon, &r->daemon_created_v2)) < 0)
                 return first ? first : e;
         _cleanup_free_ char *dir = join3(h->fs_root, h->v2, r->service);
         if (!dir)

@@ -27,9 +27,10 @@ static const char mi_hybrid[] =
         "37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n"
         "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
         "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-static const char mi_v1[] = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-                            "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
-                            "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n";
+static const char mi_v1[] =
+        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+        "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
+        "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n";
 
 static char *root;
 
@@ -249,7 +250,8 @@ static void test_not_delegated(void **state) {
 static void test_hybrid_per_hierarchy(void **state) {
         CgHost h;
         host(mi_hybrid,
-             (const char *const[]){"sys/fs/cgroup/unified/", "sys/fs/cgroup/memory/", "sys/fs/cgroup/cpu/", NULL},
+             (const char *const[]){"sys/fs/cgroup/unified/", "sys/fs/cgroup/memory/", "sys/fs/cgroup/cpu/",
+                                   NULL},
              &h);
         assert_int_equal(h.layout, CG_LAYOUT_HYBRID);
         const char self[] = "9:name=systemd:" SVC "\n"
