@@ -85,22 +85,6 @@ static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid) {
         HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
 }
 
-static char *slurp(const char *dir, const char *name) {
-        char *p = path_of(dir, name), *buf = NULL;
-        FILE *f = fopen(p, "re");
-        free(p);
-        if (!f)
-                return strdup("");
-        size_t cap = 0;
-        ssize_t n = getdelim(&buf, &cap, '\0', f);
-        fclose(f);
-        if (n < 0) {
-                free(buf);
-                return strdup("");
-        }
-        return buf;
-}
-
 static void test_nix_group(void **state) {
         test_write_file(root, "proc/500/cgroup", "4:memory:/\n0::/nix-build-uid-30001\n", (size_t) -1);
         test_write_file(root, "sys/fs/cgroup/unified/nix-build-uid-30001/cgroup.procs", "500\n",
@@ -155,7 +139,7 @@ static void test_new_group(void **state) {
         /* The fake cgroup.procs keeps only the last write: the last member moved. The CPU
          * the three members used before counts (700, not a member, was not moved: it would
          * add its 1500). */
-        char *last = slurp(dv2, "/cgroup.procs");
+        char *last = test_read_file(dv2, "/cgroup.procs");
         assert_true(strcmp(last, "600") == 0 || strcmp(last, "601") == 0 || strcmp(last, "602") == 0);
         free(last);
         assert_int_equal(tr.cpu_base, 3 * 1500);
@@ -238,14 +222,14 @@ static void test_delegated_roots_and_hand_back(void **state) {
         tr.n_procs = 1;
         assert_int_equal(adopt_hand_back(&sampler, &tr), 0);
         char *dir = path_of(v2, "/user.slice/nix.scope");
-        char *got = slurp(dir, "/cgroup.procs");
+        char *got = test_read_file(dir, "/cgroup.procs");
         assert_string_equal(got, "800");
         free(got);
-        got = slurp(w2, "/cgroup.freeze");
+        got = test_read_file(w2, "/cgroup.freeze");
         assert_string_equal(got, "0");
         free(got);
         char *mdir = path_of(mem, "/user/x");
-        got = slurp(mdir, "/cgroup.procs");
+        got = test_read_file(mdir, "/cgroup.procs");
         assert_string_equal(got, "800");
         free(got);
         /* Without a known nix process there is nowhere to go back to. */

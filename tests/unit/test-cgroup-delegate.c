@@ -51,22 +51,6 @@ static char *path_of(const char *a, const char *b) {
         return p;
 }
 
-static char *slurp(const char *dir, const char *name) {
-        char *p = path_of(dir, name), *buf = NULL;
-        FILE *f = fopen(p, "re");
-        free(p);
-        if (!f)
-                return strdup("(missing)");
-        size_t cap = 0;
-        ssize_t n = getdelim(&buf, &cap, '\0', f);
-        fclose(f);
-        if (n < 0) {
-                free(buf);
-                return strdup("");
-        }
-        return buf;
-}
-
 static bool exists(const char *dir, const char *name) {
         char *p = path_of(dir, name);
         struct stat st;
@@ -145,10 +129,10 @@ static void test_pure_v2_delegated(void **state) {
         test_write_file(s, "cgroup.subtree_control", "memory\n", (size_t) -1);
         test_write_file(s, "daemon/cgroup.procs", "", 0);
         assert_int_equal(cg_roots_enter(&r, &h), 0);
-        char *got = slurp(s, "/daemon/cgroup.procs");
+        char *got = test_read_file(s, "/daemon/cgroup.procs");
         assert_string_equal(got, "4243"); /* the fake file keeps the last write */
         free(got);
-        got = slurp(s, "/cgroup.subtree_control");
+        got = test_read_file(s, "/cgroup.subtree_control");
         assert_string_equal(got, "+cpu +io +pids"); /* memory was already on: not ours */
         free(got);
         /* Left by an earlier run of ours (we started in S, so systemd did not make it). */
@@ -160,12 +144,12 @@ static void test_pure_v2_delegated(void **state) {
         assert_int_equal(mkdir(b, 0755), 0);
         cg_roots_leave(&r, &h, 777);
         assert_false(exists(s, "/builds"));
-        got = slurp(s, "/cgroup.subtree_control");
+        got = test_read_file(s, "/cgroup.subtree_control");
         assert_string_equal(got, "-cpu -io -pids");
         free(got);
         assert_true(exists(s, "/cgroup.procs"));
         /* Back in S (S/daemon, ours, would go too: the fake one keeps its files). */
-        got = slurp(s, "/cgroup.procs");
+        got = test_read_file(s, "/cgroup.procs");
         assert_string_equal(got, "777");
         free(got);
         free(b);
@@ -193,7 +177,7 @@ static void test_leave_removes_what_we_made(void **state) {
         unlink(f);
         free(f);
         cg_roots_leave(&r, &h, 777);
-        char *got = slurp(s, "/cgroup.procs");
+        char *got = test_read_file(s, "/cgroup.procs");
         assert_string_equal(got, "777"); /* back in S */
         free(got);
         assert_false(exists(s, "/daemon"));
@@ -281,10 +265,10 @@ static void test_hybrid_per_hierarchy(void **state) {
         test_write_file(sv2, "daemon/cgroup.procs", "", 0);
         test_write_file(smem, "daemon/cgroup.procs", "", 0);
         assert_int_equal(cg_roots_enter(&r, &h), 0);
-        char *got = slurp(sv2, "/daemon/cgroup.procs");
+        char *got = test_read_file(sv2, "/daemon/cgroup.procs");
         assert_string_equal(got, "31");
         free(got);
-        got = slurp(smem, "/daemon/cgroup.procs");
+        got = test_read_file(smem, "/daemon/cgroup.procs");
         assert_string_equal(got, "31");
         free(got);
         assert_false(exists(scpu, "/daemon"));
@@ -339,14 +323,14 @@ static void test_started_in_daemon_subgroup(void **state) {
         test_write_file(s, "cgroup.subtree_control", "", 0);
         assert_int_equal(cg_roots_enter(&r, &h), 0);
         assert_false(r.daemon_created_v2);
-        char *got = slurp(s, "/cgroup.subtree_control");
+        char *got = test_read_file(s, "/cgroup.subtree_control");
         assert_string_equal(got, "+cpu +memory");
         free(got);
         cg_roots_leave(&r, &h, 55);
-        got = slurp(s, "/cgroup.subtree_control");
+        got = test_read_file(s, "/cgroup.subtree_control");
         assert_string_equal(got, "-cpu -memory");
         free(got);
-        got = slurp(s, "/cgroup.procs");
+        got = test_read_file(s, "/cgroup.procs");
         assert_string_equal(got, ""); /* never moved back into S */
         free(got);
         assert_true(exists(s, "/daemon"));
