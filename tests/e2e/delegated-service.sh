@@ -3,9 +3,10 @@
 # group named like a service, made by the test in v2 and, as systemd does on a hybrid host, in
 # the v1 hierarchies it manages (cpu, cpuacct, memory, pids); the daemon started inside it
 # with $INVOCATION_ID and the default --cgroup-root (auto). It must move itself into
-# <service>/daemon, adopt real Nix builds under <service>/builds/, act on them there, and at
-# stop hand the still-running builds back to their nix process's groups and remove only what
-# it made: the service group stays, empty of our children, and the builds finish.
+# <service>/daemon, adopt real Nix builds under <service>/builds/, act on them there, find them
+# there again after a crash, and at stop hand the still-running builds back to their nix
+# process's groups and remove only what it made: the service group stays, empty of our
+# children, and the builds finish.
 source "$(dirname "$0")/lib.sh"
 
 check_binaries
@@ -52,16 +53,22 @@ for d in "${SVC_DIRS[@]}"; do
 done
 log "service group $SVC in: ${SVC_DIRS[*]}"
 
-# --- start, as systemd would: in the service group, with an invocation id ---
-mkdir -p "$SOCKDIR"
-(
-	for d in "${SVC_DIRS[@]}"; do echo "$BASHPID" >"$d/cgroup.procs" || exit 97; done
-	export INVOCATION_ID=0123456789abcdef0123456789abcdef
-	exec "$NA_DAEMON" --socket-dir "$SOCKDIR" --history-db "$T/history.db" -v --discover-scope $$ \
-		--sample-interval 0.5
-) >>"$T/daemon.log" 2>&1 &
-DAEMON_PID=$!
-wait_for 20 "nix-analyticsd answers status" daemon_ready || die "daemon did not come up"
+# start_service: as systemd would, in the service group, with an invocation id (no
+# --cgroup-root: the default, auto).
+start_service() {
+	mkdir -p "$SOCKDIR"
+	(
+		for d in "${SVC_DIRS[@]}"; do echo "$BASHPID" >"$d/cgroup.procs" || exit 97; done
+		export INVOCATION_ID=0123456789abcdef0123456789abcdef
+		exec "$NA_DAEMON" --socket-dir "$SOCKDIR" --history-db "$T/history.db" -v --discover-scope $$ \
+			--sample-interval 0.5
+	) >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_for 20 "nix-analyticsd answers status" daemon_ready || die "daemon did not come up"
+}
+
+# --- start ---
+start_service
 
 ctl_ok ST status
 printf '%s\n' "$ST" >"$T/status.json"
@@ -136,6 +143,24 @@ assert_match "mem-limit: the limit file is under <service>/builds" "$SVC/builds/
 [[ -n "$LIMIT_FILE" ]] && assert_eq "mem-limit: the kernel holds 512M" 536870912 "$(cat "$LIMIT_FILE")"
 ctl_ok CL cpu-limit act-a 0.5
 assert_match "cpu-limit: through a cpu controller" "^cgroup-v[12] cpu" "$(printf '%s' "$CL" | jq -r .mechanism)"
+
+# --- a crash mid-build: the builds stay in <service>/builds, limits included, and the
+# restarted daemon finds them there again ---
+log "SIGKILL to nix-analyticsd $DAEMON_PID mid-build"
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+assert_true "after the crash act-a's builder is still in its group" grep -qx "0::${CG#"$V2"}" "/proc/$BUILDER_A/cgroup"
+T0=$(now_ms)
+start_service
+again() { [[ "$(ctl ps --json act-a 2>/dev/null | jq -r '.builder // empty')" == "$BUILDER_A" ]]; }
+wait_for 10 "act-a reappears with its builder after the restart" again && pass "act-a found again"
+log "act-a found again $(($(now_ms) - T0)) ms after the restart began"
+ctl_ok PA2 ps --json act-a
+assert_eq "found again in the same group under <service>/builds" "$CG" "$(printf '%s' "$PA2" | jq -r .cgroup.v2)"
+assert_true "the restarted daemon is in <service>/daemon" grep -qx "0::$SVC/daemon" "/proc/$DAEMON_PID/cgroup"
+[[ -n "$LIMIT_FILE" ]] && assert_eq "the memory limit survived the crash" 536870912 "$(cat "$LIMIT_FILE")"
+wait_for 10 "act-b reappears too" bash -c "[[ \$('$NA_CTL' -s '$SOCKDIR' ps --json act-b | jq -r '.builder // empty') == $BUILDER_B ]]"
 
 # Freeze act-b before the stop: the hand-back must thaw it.
 ctl_ok FRB freeze act-b
