@@ -554,6 +554,12 @@ static int setup_roots(Sampler *s) {
                                  "%s/%s",
                                  s->roots.service, s->roots.service, CG_DELEGATE_DAEMON);
         }
+        /* Under systemd without a usable delegated group the admin most likely forgot
+         * Delegate=yes: say so louder. */
+        if (why && getenv("INVOCATION_ID"))
+                log_notice("started by systemd, but not in a delegated service cgroup (%s): builds go "
+                           "under %s",
+                           why, CG_ROOT_DEFAULT_PATH);
         log_info("cgroups: %s layout (v2 %s), builds adopted under %s (%s%s%s)",
                  cg_layout_to_string(s->host.layout), s->host.v2 ? s->host.v2 : "absent",
                  cg_roots_primary(&s->roots) ? cg_roots_primary(&s->roots) : "(none)",

@@ -131,7 +131,6 @@ oom:
         return -ENOMEM;
 }
 
-
 int cg_parse_proc_cgroup(const char *buf, size_t len, CgProcPaths *ret) {
         CgProcPaths p = {};
         const char *s = buf, *end = buf + len;
@@ -173,7 +172,6 @@ void cg_proc_paths_done(CgProcPaths *p) {
         *p = (CgProcPaths){};
 }
 
-
 int cg_parse_pid_lines(const char *buf, size_t len, pid_t **ret) {
         size_t n = 0, cap = 16;
         pid_t *pids = malloc(cap * sizeof(pid_t));
@@ -204,7 +202,6 @@ int cg_parse_pid_lines(const char *buf, size_t len, pid_t **ret) {
         *ret = pids;
         return (int) n;
 }
-
 
 int cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret) {
         size_t kl = strlen(key);
