@@ -67,6 +67,14 @@ start_service() {
 	wait_for 20 "nix-analyticsd answers status" daemon_ready || die "daemon did not come up"
 }
 
+# --- --cgroup-root: auto or an absolute path, anything else refused with a clear error ---
+for bad in /a/../b relative /x/ ""; do
+	out=$("$NA_DAEMON" --socket-dir "$T/unused" --cgroup-root "$bad" 2>&1)
+	assert_eq "--cgroup-root '$bad' is refused (exit 2)" 2 "$?"
+	assert_contains "--cgroup-root '$bad': says what it wants" "must be 'auto' or an absolute cgroup path" "$out"
+done
+assert_contains "--help documents auto" "default auto" "$("$NA_DAEMON" --help)"
+
 # --- start ---
 start_service
 
