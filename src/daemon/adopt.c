@@ -4,9 +4,11 @@
  * the v1 hierarchies holding cpu, cpuacct, memory, pids (and freezer when there is no v2),
  * and its processes are moved in; every later sample moves any left outside (processes fork
  * while we move them; children forked after their parent moved are born inside), until a
- * sample finds none. A group named
- * after the drv is found again after a daemon restart. We only ever remove groups under our
- * own root. */
+ * sample finds none. A group named after the drv is found again after a daemon restart.
+ * Each hierarchy has its own root (cgroup-delegate.h: a delegated service's <service>/builds,
+ * --cgroup-root, or /nix-analytics). We only ever remove groups under our own roots; in a
+ * delegated service, builds still running when the daemon stops go back where they came
+ * from (adopt_hand_back). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
