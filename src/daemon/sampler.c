@@ -551,8 +551,11 @@ static int setup_roots(Sampler *s) {
                                           s->roots.service, s->roots.service, CG_DELEGATE_DAEMON);
                 else
                         log_info("running as a systemd service with the delegated cgroup %s: daemon in "
-                                 "%s/%s",
-                                 s->roots.service, s->roots.service, CG_DELEGATE_DAEMON);
+                                 "%s/%s%s",
+                                 s->roots.service, s->roots.service, CG_DELEGATE_DAEMON,
+                                 s->roots.xattr
+                                         ? " (systemd marks it delegated)"
+                                         : " (no delegate xattr: make sure the unit sets Delegate=yes)");
         }
         /* Under systemd without a usable delegated group the admin most likely forgot
          * Delegate=yes: say so louder. */
