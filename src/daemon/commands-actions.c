@@ -21,9 +21,7 @@
 #include "shared/procfs.h"
 #include "shared/units.h"
 
-#define NA_ERR_NOT_RUNNING "not-running"
-#define NA_ERR_NO_PROCESS  "no-process"
-#define PEER_GROUPS_MAX    256
+#define PEER_GROUPS_MAX 256
 
 static bool peer_in_group(ControlConn *c, gid_t gid) {
         if (c->gid == gid)
@@ -79,12 +77,13 @@ static int target(ControlConn *c, const ControlRequest *req, Reply *r, Build **r
                 return reply_error(r, NA_ERR_NOT_RUNNING, "build %" PRIu64 " (%s) is %s, not running",
                                    b->key, b->name, build_state_to_string(b->state));
         Tracked *t = c->daemon->sampler ? sampler_find(c->daemon->sampler, b->key) : NULL;
-        if (!t)
+        /* A remote build is acted on through its build hook (actions-remote.c). */
+        if (!t && !b->machine[0])
                 return reply_error(r, NA_ERR_NO_PROCESS,
-                                   "build %" PRIu64 " (%s) has no known process on this machine%s", b->key,
-                                   b->name,
-                                   b->machine[0] ? " (it runs on a remote builder)"
-                                                 : " yet (its builder is looked for as soon as it starts)");
+                                   "build %" PRIu64
+                                   " (%s) has no known process on this machine yet (its builder is "
+                                   "looked for as soon as it starts)",
+                                   b->key, b->name);
         *ret_b = b;
         *ret_t = t;
         return 0;
