@@ -77,7 +77,8 @@ static int on_watch(sd_event_source *es, uint64_t usec, void *userdata) {
                 if (!done && now - rk->since > WATCH_GIVE_UP) {
                         log_warning("build %" PRIu64 " (%s): its build hook (pid %d) still runs %u s after "
                                     "SIGKILL; leaving the build's end to Nix",
-                                    b->key, b->name, (int) rk->hook, (unsigned) (WATCH_GIVE_UP / USEC_PER_SEC));
+                                    b->key, b->name, (int) rk->hook,
+                                    (unsigned) (WATCH_GIVE_UP / USEC_PER_SEC));
                         done = true;
                 }
                 if (done) {
@@ -110,7 +111,8 @@ static int watch_kill(Daemon *d, const Build *b, const BuildHook *h) {
         RemoteKill *rk = calloc(1, sizeof(*rk));
         if (!rk)
                 return -ENOMEM;
-        *rk = (RemoteKill){.key = b->key, .hook = h->pid, .hook_start = h->starttime, .since = now_monotonic()};
+        *rk = (RemoteKill){
+                .key = b->key, .hook = h->pid, .hook_start = h->starttime, .since = now_monotonic()};
         rk->next = k->kills;
         k->kills = rk;
         sd_event_source_set_time(k->timer, now_monotonic() + WATCH_INTERVAL);
@@ -119,13 +121,14 @@ static int watch_kill(Daemon *d, const Build *b, const BuildHook *h) {
 }
 
 /* The remote builds of b's nix process that the model has running, for buildhook_match. */
-static int remote_builds_of(Daemon *d, const Build *b, RemoteBuildRef **ret, size_t *ret_n, size_t *ret_target) {
+static int remote_builds_of(Daemon *d, const Build *b, RemoteBuildRef **ret, size_t *ret_n,
+                            size_t *ret_target) {
         const Source *src = b->invocation->source;
         size_t n = 0, cap = 0, target = SIZE_MAX;
         RemoteBuildRef *refs = NULL;
         for (Build *x = model_builds_first(d->model); x; x = x->next) {
-                if (!x->invocation || x->invocation->source != src || !x->machine[0] || x->dispatch_seq == 0 ||
-                    (x->state != BUILD_RUNNING && x->state != BUILD_FROZEN))
+                if (!x->invocation || x->invocation->source != src || !x->machine[0] ||
+                    x->dispatch_seq == 0 || (x->state != BUILD_RUNNING && x->state != BUILD_FROZEN))
                         continue;
                 if (n == cap) {
                         cap = cap ? cap * 2 : 8;
@@ -138,7 +141,8 @@ static int remote_builds_of(Daemon *d, const Build *b, RemoteBuildRef **ret, siz
                 }
                 if (x == b)
                         target = n;
-                refs[n++] = (RemoteBuildRef){.drv = x->drv, .machine = x->machine, .dispatch_seq = x->dispatch_seq};
+                refs[n++] = (RemoteBuildRef){
+                        .drv = x->drv, .machine = x->machine, .dispatch_seq = x->dispatch_seq};
         }
         if (target == SIZE_MAX) {
                 free(refs);
@@ -162,12 +166,14 @@ static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
         const Source *src = b->invocation ? b->invocation->source : NULL;
         if (!src || src->pid <= 0)
                 return action_fail(o, NA_ERR_NO_PROCESS,
-                                   "build %" PRIu64 " (%s) runs on %s, and the nix process that dispatched it "
+                                   "build %" PRIu64
+                                   " (%s) runs on %s, and the nix process that dispatched it "
                                    "is not known",
                                    b->key, b->name, b->machine);
         if (src->nix_exited || !proc_alive(proc_root(d), src->pid, src->pid_starttime))
                 return action_fail(o, NA_ERR_NO_PROCESS,
-                                   "build %" PRIu64 " (%s) runs on %s, and the nix process that dispatched it "
+                                   "build %" PRIu64
+                                   " (%s) runs on %s, and the nix process that dispatched it "
                                    "(pid %d) is gone",
                                    b->key, b->name, b->machine, (int) src->pid);
 
@@ -175,25 +181,29 @@ static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
         int r = buildhook_scan(proc_root(d), d->config.model.store_dir, src->pid, &scan);
         if (r == -ESRCH)
                 return action_fail(o, NA_ERR_NO_PROCESS,
-                                   "build %" PRIu64 " (%s): its nix process (pid %d) is gone", b->key, b->name,
-                                   (int) src->pid);
+                                   "build %" PRIu64 " (%s): its nix process (pid %d) is gone", b->key,
+                                   b->name, (int) src->pid);
         if (r < 0)
                 return action_fail(o, NA_ERR_FAILED,
-                                   "build %" PRIu64 " (%s): cannot read the build hooks of nix process %d: %s",
+                                   "build %" PRIu64
+                                   " (%s): cannot read the build hooks of nix process %d: %s",
                                    b->key, b->name, (int) src->pid, strerror(-r));
         _cleanup_free_ RemoteBuildRef *refs = NULL;
         size_t n_refs = 0, target = 0;
         r = remote_builds_of(d, b, &refs, &n_refs, &target);
         if (r < 0)
-                return r == -ENOMEM ? r : action_fail(o, NA_ERR_FAILED, "build %" PRIu64 " is not dispatched", b->key);
+                return r == -ENOMEM ? r
+                                    : action_fail(o, NA_ERR_FAILED, "build %" PRIu64 " is not dispatched",
+                                                  b->key);
         BuildHookMiss miss;
         ssize_t i = buildhook_match(&scan, refs, n_refs, target, &miss);
         if (i < 0)
                 return action_fail(o, miss == BUILDHOOK_MISS_ENDED ? NA_ERR_NOT_RUNNING : NA_ERR_NO_PROCESS,
-                                   "build %" PRIu64 " (%s) runs on %s, but which build hook of nix process %d "
+                                   "build %" PRIu64
+                                   " (%s) runs on %s, but which build hook of nix process %d "
                                    "serves it cannot be told: %s (%zu hook(s), %zu remote build(s) known)",
-                                   b->key, b->name, b->machine, (int) src->pid, buildhook_miss_to_string(miss),
-                                   scan.n_hooks, n_refs);
+                                   b->key, b->name, b->machine, (int) src->pid,
+                                   buildhook_miss_to_string(miss), scan.n_hooks, n_refs);
         const BuildHook *h = &scan.hooks[i];
 
         /* The hook leads its own process group (Nix kills it the same way); its children
@@ -213,7 +223,8 @@ static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
                                    (int) h->pid, strerror(err));
         model_build_kill_requested(d->model, b);
         if (watch_kill(d, b, h) < 0)
-                log_warning("build %" PRIu64 ": cannot watch its build hook's exit; Nix will end it", b->key);
+                log_warning("build %" PRIu64 ": cannot watch its build hook's exit; Nix will end it",
+                            b->key);
         char pids[PIDS_TEXT_MAX];
         describe_pids(h, pids, sizeof(pids));
         return action_say(o,

@@ -41,8 +41,8 @@ typedef struct RemoteBuildRef {
 /* What buildhook_match can say instead of a hook. */
 typedef enum BuildHookMiss {
         BUILDHOOK_MISS_NONE,
-        BUILDHOOK_MISS_ENDED,    /* the nix process no longer holds the build's log: it is ending */
-        BUILDHOOK_MISS_COUNT,    /* hooks and remote builds differ in number: a dispatch or an end under way */
+        BUILDHOOK_MISS_ENDED, /* the nix process no longer holds the build's log: it is ending */
+        BUILDHOOK_MISS_COUNT, /* hooks and remote builds differ in number: a dispatch or an end under way */
         BUILDHOOK_MISS_MACHINE,  /* a hook's machine slot is not its build's machine */
         BUILDHOOK_MISS_NO_HOOKS, /* the nix process has no build hook that took a build */
 } BuildHookMiss;
