@@ -137,7 +137,9 @@ static const ActionVerb action_verbs[] = {
          "Usage: nix-analytics-ctl kill BUILD\n\n"
          "Kills every process of the build (cgroup.kill, else SIGKILL to its process group and\n"
          "stragglers; a frozen build is thawed first where that is needed). Nix then reports it\n"
-         "failed by signal 9 and the daemon marks it killed.\n"},
+         "failed by signal 9 and the daemon marks it killed. A build on a remote machine is\n"
+         "killed through the build hook serving it here (the hook and its ssh); the remote side\n"
+         "then stops too. Freeze, thaw, nice and limits are not possible on remote builds.\n"},
         {"freeze", NULL,
          "Usage: nix-analytics-ctl freeze BUILD\n\n"
          "Stops every process of the build (cgroup freezer, else SIGSTOP). 'thaw' resumes it.\n"},

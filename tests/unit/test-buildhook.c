@@ -17,24 +17,28 @@
 #include "shared/buildhook.h"
 #include "test-helpers.h"
 
-#define LOAD     "/nix/var/nix/current-load/"
-#define MACHINE  "ssh://m?remote-program=/x/remote-nix-store"
-#define SLOT     "ssh:__m?remote-program=_x_remote-nix-store"
-#define DRV_A    "/nix/store/0gjil62s2ypri3gjsrb3jxlbz7i9jakr-a.drv"
-#define DRV_B    "/nix/store/vbx8mnl9lmhwsq50jb3f7hg5krw0jh3a-b.drv"
-#define DRV_C    "/nix/store/1c0mc4ln4mkdzgmbvyq2p1s9ffr4ad9w-c.drv"
-#define LOG_A    "/nix/var/log/nix/drvs/0g/jil62s2ypri3gjsrb3jxlbz7i9jakr-a.drv.bz2"
-#define LOG_B    "/nix/var/log/nix/drvs/vb/x8mnl9lmhwsq50jb3f7hg5krw0jh3a-b.drv.bz2"
-#define LOG_C    "/nix/var/log/nix/drvs/1c/0mc4ln4mkdzgmbvyq2p1s9ffr4ad9w-c.drv"
+#define LOAD    "/nix/var/nix/current-load/"
+#define MACHINE "ssh://m?remote-program=/x/remote-nix-store"
+#define SLOT    "ssh:__m?remote-program=_x_remote-nix-store"
+#define DRV_A   "/nix/store/0gjil62s2ypri3gjsrb3jxlbz7i9jakr-a.drv"
+#define DRV_B   "/nix/store/vbx8mnl9lmhwsq50jb3f7hg5krw0jh3a-b.drv"
+#define DRV_C   "/nix/store/1c0mc4ln4mkdzgmbvyq2p1s9ffr4ad9w-c.drv"
+#define LOG_A   "/nix/var/log/nix/drvs/0g/jil62s2ypri3gjsrb3jxlbz7i9jakr-a.drv.bz2"
+#define LOG_B   "/nix/var/log/nix/drvs/vb/x8mnl9lmhwsq50jb3f7hg5krw0jh3a-b.drv.bz2"
+#define LOG_C   "/nix/var/log/nix/drvs/1c/0mc4ln4mkdzgmbvyq2p1s9ffr4ad9w-c.drv"
 
 static char *root;
 
 static void test_cmdline(void **state) {
-        static const char hook[] = "build-remote\0" "4";
-        static const char full[] = "/usr/libexec/nix/build-remote\0" "7";
-        static const char nix[] = "nix\0__build-remote\0" "4";
+        static const char hook[] = "build-remote\0"
+                                   "4";
+        static const char full[] = "/usr/libexec/nix/build-remote\0"
+                                   "7";
+        static const char nix[] = "nix\0__build-remote\0"
+                                  "4";
         static const char build[] = "nix-build\0-A\0x";
-        static const char other[] = "nix\0build-remote\0" "4";
+        static const char other[] = "nix\0build-remote\0"
+                                    "4";
         assert_true(buildhook_cmdline_is_hook(hook, sizeof(hook)));
         assert_true(buildhook_cmdline_is_hook(full, sizeof(full)));
         assert_true(buildhook_cmdline_is_hook(nix, sizeof(nix)));
@@ -50,8 +54,9 @@ static void test_pipe(void **state) {
         uint64_t ino = 0;
         assert_int_equal(buildhook_parse_pipe("pipe:[4774123]", &ino), 0);
         assert_int_equal(ino, 4774123);
-        static const char *const bad[] = {"pipe:[]",   "pipe:[12x]",   "pipe:[12",      "socket:[12]",
-                                          "pipe:[-1]", "pipe:[1]] ", "/dev/null", "pipe:[99999999999999999999999]"};
+        static const char *const bad[] = {
+                "pipe:[]",   "pipe:[12x]", "pipe:[12",  "socket:[12]",
+                "pipe:[-1]", "pipe:[1]] ", "/dev/null", "pipe:[99999999999999999999999]"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_int_equal(buildhook_parse_pipe(bad[i], &ino), -EINVAL);
 }
@@ -65,8 +70,9 @@ static void test_slot_lock(void **state) {
         assert_string_equal(uri, "ssh-ng:__b1");
         free(uri);
         static const char *const no[] = {
-                LOAD "main-lock", LOAD SLOT ".upload-lock", LOAD SLOT "-", LOAD SLOT "-1b", LOAD "-1",
-                "/nix/store/abc-x-1", LOAD, "/nix/var/nix/db/big-lock", "pipe:[3]",
+                LOAD "main-lock", LOAD SLOT ".upload-lock", LOAD SLOT "-", LOAD SLOT "-1b",
+                LOAD "-1",        "/nix/store/abc-x-1",     LOAD,          "/nix/var/nix/db/big-lock",
+                "pipe:[3]",
         };
         for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
                 uri = NULL;
@@ -105,8 +111,9 @@ static void test_log(void **state) {
 static void proc_stat(pid_t pid, const char *comm, pid_t ppid, pid_t pgid, char state, unsigned starttime) {
         char rel[64], line[512];
         snprintf(rel, sizeof(rel), "%d/stat", (int) pid);
-        snprintf(line, sizeof(line), "%d (%s) %c %d %d %d 0 -1 4194560 1 0 0 0 30 10 0 0 20 0 1 0 %u 1000 10 0 0\n",
-                 (int) pid, comm, state, (int) ppid, (int) pgid, (int) pgid, starttime);
+        snprintf(line, sizeof(line),
+                 "%d (%s) %c %d %d %d 0 -1 4194560 1 0 0 0 30 10 0 0 20 0 1 0 %u 1000 10 0 0\n", (int) pid,
+                 comm, state, (int) ppid, (int) pgid, (int) pgid, starttime);
         test_write_file(root, rel, line, (size_t) -1);
 }
 
@@ -126,7 +133,8 @@ static void proc_fd(pid_t pid, int fd, const char *target) {
 }
 
 static void hook(pid_t pid, unsigned starttime, const char *stdin_pipe, const char *slot) {
-        static const char argv[] = "build-remote\0" "4";
+        static const char argv[] = "build-remote\0"
+                                   "4";
         proc_stat(pid, "build-remote", 100, pid, 'S', starttime);
         proc_cmdline(pid, argv, sizeof(argv));
         proc_fd(pid, 0, stdin_pipe);
@@ -242,15 +250,15 @@ static void test_match_on_scan(void **state) {
 }
 
 static BuildHook fake_hook(pid_t pid, uint64_t start, bool accepted, char state) {
-        return (BuildHook){.pid = pid, .pgid = pid, .starttime = start, .state = state, .accepted = accepted};
+        return (BuildHook){
+                .pid = pid, .pgid = pid, .starttime = start, .state = state, .accepted = accepted};
 }
 
 static void test_match_rules(void **state) {
         BuildHook hooks[] = {
                 fake_hook(10, 1, true, 'S'),
                 fake_hook(11, 2, true, 'Z'), /* exited, not reaped yet: serves nothing */
-                fake_hook(12, 3, true, 'S'),
-                fake_hook(13, 4, false, 'S'), /* waits for the next request */
+                fake_hook(12, 3, true, 'S'), fake_hook(13, 4, false, 'S'), /* waits for the next request */
         };
         char drv_a[] = DRV_A, drv_c[] = DRV_C;
         char *logs[] = {drv_a, drv_c};

@@ -1,6 +1,6 @@
 # Three independent slow builds for remote-kill.sh: dispatched together to a machine with
 # three slots, one is killed while the others carry on and succeed.
-{ nonce ? "unset", seconds ? 40 }:
+{ nonce ? "unset", seconds ? 30 }:
 let
   inherit (import ./mk.nix { inherit nonce; }) mk;
   slow = name: mk name ''
