@@ -180,6 +180,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         test_rm_rf(root);
+        free(root);
+        root = NULL;
         return 0;
 }
 
