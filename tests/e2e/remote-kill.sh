@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Killing a build that runs on a remote machine, from this machine, over a real ssh on
-# loopback (remote-lib.sh), over ssh:// and then ssh-ng://: three builds of one nix-build are
-# dispatched to the remote at once (three slots); the one dispatched in the middle is killed
-# with `nix-analytics-ctl kill`. Its build hook and ssh go, its processes on the remote go,
-# it ends killed; the other two carry on and succeed. Freeze, thaw, nice and limits answer
-# "unsupported" for a remote build and change nothing.
+# loopback (remote-lib.sh), over ssh:// and then ssh-ng://: of four builds of one nix-build,
+# three are dispatched to the remote at once (three slots) and one waits for a slot (so nix
+# runs an idle build hook beside the three that took builds); the one dispatched in the
+# middle is killed with `nix-analytics-ctl kill`. Its build hook and ssh go, its processes on
+# the remote go, it ends killed; the other two carry on and succeed, and the waiting one
+# takes the freed slot and succeeds. Freeze, thaw, nice and limits answer "unsupported" for a
+# remote build and change nothing.
 source "$(dirname "$0")/lib.sh"
 # A port and build users of our own: remote-ssh.sh (2222, nixrbld) may run at the same time
 # from another tree.
@@ -52,33 +54,43 @@ hooks_of() {
 	echo "${pids[*]}"
 }
 
-# round SCHEME REMOTE-PROGRAM: one nix-build of three builds over SCHEME, the middle one killed.
+# round SCHEME REMOTE-PROGRAM: one nix-build of four builds over SCHEME, one killed.
 round() {
 	SCHEME=$1
 	URI="$1://$REMOTE_HOST?remote-program=$T/$2"
 	local x n k
 	declare -gA OUT=() BUILDER=() NAME=()
-	for x in a b c; do
+	for x in a b c d; do
 		OUT[rkill-$x]=$(nix-store -q --outputs "$(nix-instantiate "$FILE" -A "$x" --argstr nonce "$NONCE-$SCHEME" 2>/dev/null)")
 		[[ ${OUT[rkill-$x]} == /nix/store/* ]] || die "cannot instantiate $FILE -A $x"
 	done
 
-	log "$SCHEME: nix-build -A a -A b -A c -k -j 0 on $URI (3 slots) | ingest"
-	nix_bg "$FILE" -A a -A b -A c --argstr nonce "$NONCE-$SCHEME" -k -j 0 --builders "$URI x86_64-linux - 3 1"
+	log "$SCHEME: nix-build -A a -A b -A c -A d -k -j 0 on $URI (3 slots) | ingest"
+	nix_bg "$FILE" -A a -A b -A c -A d --argstr nonce "$NONCE-$SCHEME" -k -j 0 --builders "$URI x86_64-linux - 3 1"
 	running_here() { # the builds of this round running on the machine, by start time
 		ctl list-builds --name 'rkill-*' --state running 2>/dev/null |
 			jq -c --arg m "$URI" '[.builds[] | select(.machine == $m)] | sort_by(.started)'
 	}
-	all_remote() {
-		[[ $(running_here | jq length) == 3 ]] && [[ -n $(remote_builder "${OUT[rkill-a]}") &&
-			-n $(remote_builder "${OUT[rkill-b]}") && -n $(remote_builder "${OUT[rkill-c]}") ]]
+	waiting_here() { # the build of this round waiting for a machine
+		ctl list-builds --name 'rkill-*' --state queued 2>/dev/null |
+			jq -c '[.builds[] | select(.waiting_for_machine)]'
 	}
-	wait_for 120 "$SCHEME: the three builds running on the remote machine, their builders seen there" all_remote ||
-		die "the builds never ran on the remote: $(tail -c 2000 "$T/events.raw")"
-	local nixpid hooks
+	remote_builders() { # how many builds of this round have their builder on the remote
+		local n=0 x
+		for x in a b c d; do [[ -n $(remote_builder "${OUT[rkill-$x]}") ]] && n=$((n + 1)); done
+		echo "$n"
+	}
+	three_remote_one_waiting() {
+		[[ $(running_here | jq length) == 3 && $(waiting_here | jq length) == 1 && $(remote_builders) == 3 ]]
+	}
+	wait_for 120 "$SCHEME: three builds running on the remote machine (builders seen there), one waiting for a slot" \
+		three_remote_one_waiting || die "the builds never ran on the remote: $(tail -c 2000 "$T/events.raw")"
+	local nixpid hooks waiting
 	nixpid=$(cat "$T/nix.pid")
 	hooks=$(hooks_of "$nixpid")
-	assert_eq "$SCHEME: nix-build runs three build hooks" 3 "$(wc -w <<<"$hooks")"
+	waiting=$(waiting_here | jq -r '.[0].key')
+	assert_eq "$SCHEME: nix-build runs four build hooks (three took builds, one waits for the next)" 4 \
+		"$(wc -w <<<"$hooks")"
 
 	# The victim: dispatched in the middle (by start time), so that the right hook is
 	# neither the first nor the last one.
@@ -122,7 +134,7 @@ round() {
 	assert_contains "$SCHEME: the hook killed is one of nix-build's" " $hook " " $hooks "
 	hook_gone() { [[ " $(hooks_of "$nixpid") " != *" $hook "* ]]; }
 	wait_for 10 "$SCHEME: the killed build hook is gone" hook_gone
-	assert_eq "$SCHEME: two build hooks left" 2 "$(wc -w <<<"$(hooks_of "$nixpid")")"
+	assert_eq "$SCHEME: three build hooks left" 3 "$(wc -w <<<"$(hooks_of "$nixpid")")"
 	victim_remote_gone() { [[ -z $(remote_procs "$out_v") ]]; }
 	wait_for 20 "$SCHEME: the victim's processes on the remote machine are gone" victim_remote_gone
 	for p in $remote_v; do
@@ -143,7 +155,11 @@ round() {
 	out=$(ctl kill "$victim" 2>&1)
 	assert_contains "$SCHEME: killing it again: not running" "not-running: build $victim (${NAME[$victim]}) is killed" "$out"
 
-	# --- the others finish ---
+	# --- the waiting build takes the freed slot; the others finish ---
+	waiting_runs() { [[ $(field "$waiting" .state) == running && $(field "$waiting" .machine) == "$URI" ]]; }
+	wait_for 60 "$SCHEME: the waiting build runs on the machine in the freed slot" waiting_runs
+	survivors+=("$waiting")
+	NAME[$waiting]=$(field "$waiting" .name)
 	wait_for 120 "$SCHEME: nix-build ends" nix_done
 	assert_ne "$SCHEME: nix-build fails (one build was killed)" 0 "$(nix_rc)"
 	build_succeeded() { [[ $(field "$1" .state) == succeeded ]]; }

@@ -1,5 +1,6 @@
-# Three independent slow builds for remote-kill.sh: dispatched together to a machine with
-# three slots, one is killed while the others carry on and succeed.
+# Four independent slow builds for remote-kill.sh: three are dispatched together to a machine
+# with three slots while the fourth waits for a slot; one is killed, the others carry on and
+# succeed (the fourth in the slot the killed one left).
 { nonce ? "unset", seconds ? 30 }:
 let
   inherit (import ./mk.nix { inherit nonce; }) mk;
@@ -11,4 +12,5 @@ in {
   a = slow "rkill-a";
   b = slow "rkill-b";
   c = slow "rkill-c";
+  d = slow "rkill-d";
 }
