@@ -23,6 +23,7 @@
 #include "shared/buildhook.h"
 #include "shared/model-proc.h"
 #include "shared/proc.h"
+#include "shared/procfs.h"
 
 #define WATCH_INTERVAL (100 * USEC_PER_MSEC)
 #define WATCH_GIVE_UP  (30 * USEC_PER_SEC)
@@ -162,7 +163,9 @@ static void describe_pids(const BuildHook *h, char *buf, size_t size) {
                               (int) h->procs[i]);
 }
 
-static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
+/* The build hook serving remote build b, read from /proc into scan: its index, or < 0 with
+ * o saying why. */
+static ssize_t hook_of(Daemon *d, const Build *b, BuildHookScan *scan, ActionOutcome *o) {
         const Source *src = b->invocation ? b->invocation->source : NULL;
         if (!src || src->pid <= 0)
                 return action_fail(o, NA_ERR_NO_PROCESS,
@@ -177,8 +180,7 @@ static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
                                    "(pid %d) is gone",
                                    b->key, b->name, b->machine, (int) src->pid);
 
-        _cleanup_(buildhook_scan_done) BuildHookScan scan = {};
-        int r = buildhook_scan(proc_root(d), d->config.model.store_dir, src->pid, &scan);
+        int r = buildhook_scan(proc_root(d), d->config.model.store_dir, src->pid, scan);
         if (r == -ESRCH)
                 return action_fail(o, NA_ERR_NO_PROCESS,
                                    "build %" PRIu64 " (%s): its nix process (pid %d) is gone", b->key,
@@ -191,19 +193,28 @@ static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
         _cleanup_free_ RemoteBuildRef *refs = NULL;
         size_t n_refs = 0, target = 0;
         r = remote_builds_of(d, b, &refs, &n_refs, &target);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
-                return r == -ENOMEM ? r
-                                    : action_fail(o, NA_ERR_FAILED, "build %" PRIu64 " is not dispatched",
-                                                  b->key);
+                return action_fail(o, NA_ERR_NOT_RUNNING,
+                                   "build %" PRIu64 " (%s) is not running on a machine", b->key, b->name);
         BuildHookMiss miss;
-        ssize_t i = buildhook_match(&scan, refs, n_refs, target, &miss);
+        ssize_t i = buildhook_match(scan, refs, n_refs, target, &miss);
         if (i < 0)
                 return action_fail(o, miss == BUILDHOOK_MISS_ENDED ? NA_ERR_NOT_RUNNING : NA_ERR_NO_PROCESS,
                                    "build %" PRIu64
                                    " (%s) runs on %s, but which build hook of nix process %d "
                                    "serves it cannot be told: %s (%zu hook(s), %zu remote build(s) known)",
                                    b->key, b->name, b->machine, (int) src->pid,
-                                   buildhook_miss_to_string(miss), scan.n_hooks, n_refs);
+                                   buildhook_miss_to_string(miss), scan->n_hooks, n_refs);
+        return i;
+}
+
+static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
+        _cleanup_(buildhook_scan_done) BuildHookScan scan = {};
+        ssize_t i = hook_of(d, b, &scan, o);
+        if (i < 0)
+                return (int) i;
         const BuildHook *h = &scan.hooks[i];
 
         /* The hook leads its own process group (Nix kills it the same way); its children
@@ -255,4 +266,51 @@ int action_run_remote(Daemon *d, Build *b, const ActionRequest *req, ActionOutco
                            "build %" PRIu64 " (%s) runs on the remote machine %s: %s; %s it on that machine "
                            "(nix-analytics-ctl there, where nix-analyticsd runs); kill works from here",
                            b->key, b->name, b->machine, what, action_kind_to_string(req->kind));
+}
+
+void remote_local_side_free(TrackedProc *procs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(procs[i].cmdline);
+        free(procs);
+}
+
+static int local_proc(Daemon *d, pid_t pid, TrackedProc *ret) {
+        TrackedProc p = {};
+        int r = procfs_read_stat(proc_root(d), pid, &p.st);
+        if (r < 0)
+                return r;
+        (void) procfs_read_uid(proc_root(d), pid, &p.uid);
+        (void) proc_cmdline(proc_root(d), pid, &p.cmdline);
+        ProcIo io;
+        if (procfs_read_io(proc_root(d), pid, &io) == 0) {
+                p.io_read = io.read_bytes;
+                p.io_write = io.write_bytes;
+        }
+        *ret = p;
+        return 0;
+}
+
+int remote_local_side(Daemon *d, const Build *b, pid_t *ret_hook, TrackedProc **ret, char **ret_why) {
+        _cleanup_(buildhook_scan_done) BuildHookScan scan = {};
+        _cleanup_(action_outcome_done) ActionOutcome o = {};
+        ssize_t i = hook_of(d, b, &scan, &o);
+        if (i < 0) {
+                if (i == -ENOMEM || !o.error)
+                        return -ENOMEM;
+                *ret_why = TAKE_PTR(o.error);
+                return 0;
+        }
+        const BuildHook *h = &scan.hooks[i];
+        TrackedProc *procs = calloc(h->n_procs + 1, sizeof(TrackedProc));
+        if (!procs)
+                return -ENOMEM;
+        size_t n = 0;
+        if (local_proc(d, h->pid, &procs[n]) == 0)
+                n++;
+        for (size_t j = 0; j < h->n_procs; j++)
+                if (local_proc(d, h->procs[j], &procs[n]) == 0)
+                        n++;
+        *ret_hook = h->pid;
+        *ret = procs;
+        return (int) n;
 }

@@ -15,6 +15,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/actions-remote.h"
 #include "daemon/actions.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
@@ -159,11 +160,51 @@ cJSON *processes_to_json(Daemon *d, const Build *b) {
         return o;
 }
 
+/* A remote build's processes here: the build hook serving it and its ssh, looked for now
+ * (only on request: it reads all of /proc). */
+static cJSON *remote_processes_to_json(Daemon *d, const Build *b) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *arr = o ? cJSON_AddArrayToObject(o, "processes") : NULL;
+        if (!arr) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        cJSON_AddNumberToObject(o, "build", (double) b->key);
+        cJSON_AddNullToObject(o, "builder");
+        cJSON_AddNullToObject(o, "cgroup");
+        cJSON_AddStringToObject(o, "control", "remote-hook");
+        pid_t hook = 0;
+        TrackedProc *procs = NULL;
+        _cleanup_free_ char *why = NULL;
+        int n = build_state_is_active(b->state) ? remote_local_side(d, b, &hook, &procs, &why) : 0;
+        if (n < 0) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        if (hook > 0)
+                cJSON_AddNumberToObject(o, "hook", hook);
+        else
+                cJSON_AddNullToObject(o, "hook");
+        if (why)
+                cJSON_AddStringToObject(o, "hook_error", why);
+        for (int i = 0; i < n; i++) {
+                cJSON *p = proc_to_json(d, &procs[i]);
+                if (!p || !cJSON_AddItemToArray(arr, p)) {
+                        cJSON_Delete(p);
+                        cJSON_Delete(o);
+                        o = NULL;
+                        break;
+                }
+        }
+        remote_local_side_free(procs, (size_t) MAX(n, 0));
+        return o;
+}
+
 int command_get_processes(ControlConn *c, const ControlRequest *req, Reply *r) {
         Build *b;
         if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
                 return -EINVAL;
-        r->result = processes_to_json(c->daemon, b);
+        r->result = b->machine[0] ? remote_processes_to_json(c->daemon, b) : processes_to_json(c->daemon, b);
         if (!r->result)
                 return reply_oom(r);
         cJSON_AddStringToObject(r->result, "state", build_state_to_string(b->state));

@@ -124,6 +124,16 @@ round() {
 	assert_match "$SCHEME: its remote builder is not stopped" '^[RS]$' \
 		"$(awk '{print $3}' "/proc/${BUILDER[$victim]}/stat" 2>/dev/null)"
 
+	# --- ps: what runs here for it is its build hook and the hook's ssh ---
+	local ps_json ps_hook
+	ps_json=$(ctl ps --json "$victim" 2>/dev/null)
+	assert_json "$SCHEME: ps: the victim is acted on through its build hook" "$ps_json" \
+		'.control == "remote-hook" and (.hook | type) == "number" and .builder == null'
+	ps_hook=$(jq -r .hook <<<"$ps_json")
+	assert_json "$SCHEME: ps: lists the hook and its ssh to the machine" "$ps_json" \
+		"any(.processes[]; .pid == $ps_hook and (.cmdline | startswith(\"build-remote\"))) and any(.processes[]; .comm == \"ssh\" and .ppid == $ps_hook and (.cmdline | test(\"nixremote\")))"
+	assert_contains "$SCHEME: ps (text) names the hook" "build hook $ps_hook here" "$(ctl ps "$victim" 2>&1)"
+
 	# --- kill ---
 	local kill_json hook
 	ctl_ok kill_json kill "$victim"
@@ -132,6 +142,7 @@ round() {
 		'.action == "kill" and (.mechanism | startswith("remote-hook-kill"))'
 	hook=$(printf '%s' "$kill_json" | jq -r '.mechanism | capture("hook (?<p>[0-9]+)").p')
 	assert_contains "$SCHEME: the hook killed is one of nix-build's" " $hook " " $hooks "
+	assert_eq "$SCHEME: the hook killed is the one ps showed" "$ps_hook" "$hook"
 	hook_gone() { [[ " $(hooks_of "$nixpid") " != *" $hook "* ]]; }
 	wait_for 10 "$SCHEME: the killed build hook is gone" hook_gone
 	assert_eq "$SCHEME: three build hooks left" 3 "$(wc -w <<<"$(hooks_of "$nixpid")")"
@@ -152,6 +163,8 @@ round() {
 		assert_eq "$SCHEME: ${NAME[$k]}: its remote builder still runs, untouched" "${BUILDER[$k]}" \
 			"$(remote_builder "${OUT[${NAME[$k]}]}")"
 	done
+	assert_json "$SCHEME: ps of the killed build: no hook, no process" "$(ctl ps --json "$victim" 2>/dev/null)" \
+		'.hook == null and (.processes | length) == 0 and .state == "killed"'
 	out=$(ctl kill "$victim" 2>&1)
 	assert_contains "$SCHEME: killing it again: not running" "not-running: build $victim (${NAME[$victim]}) is killed" "$out"
 
