@@ -117,10 +117,8 @@ static cJSON *proc_to_json(Daemon *d, const TrackedProc *p) {
         return o;
 }
 
-/* What a build's processes look like: the list (ordered by pid, ppid gives the tree), its
- * cgroup and how it is acted on. NULL on allocation failure. */
-cJSON *processes_to_json(Daemon *d, const Build *b) {
-        Tracked *t = d->sampler ? sampler_find(d->sampler, b->key) : NULL;
+/* A get-processes object for b with its (empty) process list in *ret_arr. NULL on OOM. */
+static cJSON *processes_new(const Build *b, cJSON **ret_arr) {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = o ? cJSON_AddArrayToObject(o, "processes") : NULL;
         if (!arr) {
@@ -128,6 +126,17 @@ cJSON *processes_to_json(Daemon *d, const Build *b) {
                 return NULL;
         }
         cJSON_AddNumberToObject(o, "build", (double) b->key);
+        *ret_arr = arr;
+        return o;
+}
+
+/* What a build's processes look like: the list (ordered by pid, ppid gives the tree), its
+ * cgroup and how it is acted on. NULL on allocation failure. */
+cJSON *processes_to_json(Daemon *d, const Build *b) {
+        Tracked *t = d->sampler ? sampler_find(d->sampler, b->key) : NULL;
+        cJSON *arr, *o = processes_new(b, &arr);
+        if (!o)
+                return NULL;
         if (!t) {
                 cJSON_AddNullToObject(o, "builder");
                 cJSON_AddNullToObject(o, "cgroup");
@@ -163,13 +172,9 @@ cJSON *processes_to_json(Daemon *d, const Build *b) {
 /* A remote build's processes here: the build hook serving it and its ssh, looked for now
  * (only on request: it reads all of /proc). */
 static cJSON *remote_processes_to_json(Daemon *d, const Build *b) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON *arr = o ? cJSON_AddArrayToObject(o, "processes") : NULL;
-        if (!arr) {
-                cJSON_Delete(o);
+        cJSON *arr, *o = processes_new(b, &arr);
+        if (!o)
                 return NULL;
-        }
-        cJSON_AddNumberToObject(o, "build", (double) b->key);
         cJSON_AddNullToObject(o, "builder");
         cJSON_AddNullToObject(o, "cgroup");
         cJSON_AddStringToObject(o, "control", "remote-hook");
