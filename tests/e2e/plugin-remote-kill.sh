@@ -27,6 +27,7 @@ wait_for 10 "the private nix-daemon socket" test -S "$NIXD/nix.sock" || die "no 
 export NIX_REMOTE="unix://$NIXD/nix.sock"
 
 ROUTE="nix-build through a nix-daemon with the plugin"
+DISPATCHER=nix-daemon
 NIX_OUT="$T/nix.out"
 start_builds() {
 	rm -f "$T/nix.rc"

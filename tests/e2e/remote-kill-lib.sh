@@ -1,6 +1,7 @@
 # The remote-kill tests (remote-kill.sh through ingest, plugin-remote-kill.sh through a
 # nix-daemon with the plugin), sourced after lib.sh, remote-lib.sh and lib-proc.sh. The
-# caller defines ROUTE (words for the log), NIX_OUT (where Nix's messages land) and
+# caller defines ROUTE (words for the log), DISPATCHER (the comm of the nix process that
+# dispatches the builds), NIX_OUT (where Nix's messages land) and
 # start_builds NIX-BUILD-ARGS... (starts nix-build in the background; its exit status in
 # $T/nix.rc) and builds_done (stops what start_builds left running).
 
@@ -73,6 +74,7 @@ round() {
 	src=$(running_here | jq -r '.[0].source')
 	nixpid=$(ctl snapshot 2>/dev/null | jq -r --argjson s "$src" '.sources[] | select(.id == $s) | .pid')
 	assert_match "$SCHEME: the dispatching nix process is known ($ROUTE)" '^[0-9]+$' "$nixpid"
+	assert_eq "$SCHEME: it is a $DISPATCHER process" "$DISPATCHER" "$(cat "/proc/$nixpid/comm" 2>/dev/null)"
 	hooks=$(hooks_of "$nixpid")
 	waiting=$(waiting_here | jq -r '.[0].key')
 	assert_eq "$SCHEME: the nix process runs four build hooks (three took builds, one waits for the next)" 4 \

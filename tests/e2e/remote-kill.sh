@@ -23,6 +23,7 @@ source "$E2E_DIR/lib-proc.sh"
 start_daemon --machines-poll-interval 0 --history-db none
 
 ROUTE="nix-build | ingest"
+DISPATCHER=nix-build
 NIX_OUT="$T/events.raw"
 start_builds() { nix_bg "$FILE" "$@"; }
 builds_done() { stop_pid "$NIXPIPE"; }
