@@ -27,7 +27,6 @@
 
 #define WATCH_INTERVAL (100 * USEC_PER_MSEC)
 #define WATCH_GIVE_UP  (30 * USEC_PER_SEC)
-#define PIDS_TEXT_MAX  512
 
 typedef struct RemoteKill {
         uint64_t key;
@@ -155,12 +154,21 @@ static int remote_builds_of(Daemon *d, const Build *b, RemoteBuildRef **ret, siz
         return 0;
 }
 
-/* "hook 123, its processes 124 125" for the mechanism: what was signalled. */
-static void describe_pids(const BuildHook *h, char *buf, size_t size) {
-        int w = snprintf(buf, size, "hook %d", (int) h->pid);
-        for (size_t i = 0; i < h->n_procs && w > 0 && (size_t) w < size; i++)
-                w += snprintf(buf + w, size - (size_t) w, "%s%d", i == 0 ? ", its processes " : " ",
-                              (int) h->procs[i]);
+/* "hook 123, its processes 124 125" for the mechanism: what was signalled. NULL on OOM. */
+static char *describe_pids(const BuildHook *h) {
+        char *buf = NULL;
+        size_t len;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fprintf(f, "hook %d", (int) h->pid);
+        for (size_t i = 0; i < h->n_procs; i++)
+                fprintf(f, "%s%d", i == 0 ? ", its processes " : " ", (int) h->procs[i]);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
 }
 
 /* The build hook serving remote build b, read from /proc into scan: its index, or < 0 with
@@ -236,8 +244,9 @@ static int remote_kill(Daemon *d, Build *b, ActionOutcome *o) {
         if (watch_kill(d, b, h) < 0)
                 log_warning("build %" PRIu64 ": cannot watch its build hook's exit; Nix will end it",
                             b->key);
-        char pids[PIDS_TEXT_MAX];
-        describe_pids(h, pids, sizeof(pids));
+        _cleanup_free_ char *pids = describe_pids(h);
+        if (!pids)
+                return -ENOMEM;
         return action_say(o,
                           "remote-hook-kill: SIGKILL to the build hook serving it on %s (%s%s); the remote "
                           "side stops when its connection hangs up",
