@@ -14,6 +14,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/actions-remote.h"
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
 #include "daemon/daemon.h"
@@ -442,6 +443,7 @@ static int setup_machines(Daemon *d) {
 
 static void daemon_done(Daemon *d) {
         d->machines_poll = machines_poll_free(d->machines_poll);
+        d->remote_kills = remote_kills_free(d->remote_kills);
         d->machines_config = machines_config_free(d->machines_config);
         d->sampler = sampler_free(d->sampler);
         event_conns_free_all(d);
