@@ -5,6 +5,7 @@ set -l __na_commands status list-builds get-build log get-history deps stats lis
 set -l __na_states queued running frozen succeeded failed killed lost
 
 function __nix_analytics_ctl_builds
+    command -q nix-analytics-ctl; or return
     set -l sockdir
     set -l tokens (commandline -opc)
     for i in (seq (count $tokens))
