@@ -95,8 +95,8 @@ out=$(ok user-only)
 assert_json "userService alone: a rootless user unit on %t/nix-analytics, no system service" "$out" \
 	'(.config.systemd.services // {} | has("nix-analytics") | not) and (.config.systemd.user.services["nix-analytics"].serviceConfig | .Type == "notify" and (.ExecStart | contains("--socket-dir %t/nix-analytics")))'
 out=$(nix-instantiate --eval --strict --json -E "(import $EVAL { scenario = \"bad-types\"; }).errors" 2>&1)
-assert_json "wrong types are reported, each with its option" "$out" \
-	'length == 3 and any(.[]; startswith("services.nix-analytics.socketDir: 5 is not a str")) and any(.[]; startswith("services.nix-analytics.history.maxRows: -1")) and any(.[]; startswith("services.nix-analytics.captureMethod: \"magic\""))'
+assert_json "wrong types and unknown options are reported, each with its option" "$out" \
+	'length == 4 and any(.[]; . == "services.nix-analytics.sockeDir: no such option") and any(.[]; startswith("services.nix-analytics.socketDir: 5 is not a str")) and any(.[]; startswith("services.nix-analytics.history.maxRows: -1")) and any(.[]; startswith("services.nix-analytics.captureMethod: \"magic\""))'
 
 # --- the flake ---
 F=$(nix-instantiate --eval --strict --json "$SRC_ROOT/tests/e2e/nix/flake-eval.nix" 2>"$T/flake.err") ||
@@ -113,3 +113,9 @@ assert_json "checks: the package's suites and the five VM tests, each with a scr
 assert_json "apps: the three dev VMs" "$F" \
 	'.apps["x86_64-linux"] | keys == ["dev-vm", "dev-vm-daemonless", "dev-vm-root"] and (.["dev-vm"].program | endswith("/bin/run-dev-vm-vm"))'
 assert_json "the dev shell has the toolchain and test tools" "$F" '.devShell | contains(["clang", "clang-tools", "jq", "tmux", "scdoc"])'
+assert_json "every VM test's and dev VM's services.nix-analytics settings are declared options of the right types, with no failed assertion" "$F" \
+	'[.vmTestNodes[][], .nixosConfigurations[]] | length == 8 and all(.errors == [] and .failedAssertions == [])'
+assert_json "the VM tests configure what they test" "$F" \
+	'.vmTestNodes | .standard.machine.enable and .["custom-socket-dir"].machine.socketDir == "/run/na-custom" and .["root-no-daemon"].machine.enable and (.rootless.machine | .userService and (.enable | not))'
+assert_json "the dev VMs: with nix-daemon, root without daemon (no capture), rootless" "$F" \
+	'.nixosConfigurations | (.["dev-vm"] | .enable and .captureMethod == "plugin") and (.["dev-vm-root"] | .enable and .captureMethod == "none") and (.["dev-vm-daemonless"] | .userService and (.enable | not))'

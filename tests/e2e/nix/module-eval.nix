@@ -10,7 +10,7 @@
 # the package expression is evaluated too. What this cannot check: the real option types'
 # merge semantics beyond these, the options of other NixOS modules the config sets
 # (systemd.services.*, nix.settings, ...), and building anything; the flake's VM tests do.
-{ scenario ? "default" }:
+{ scenario ? "default", settings ? null, nixVersion ? "2.18.1" }:
 
 let
   inherit (builtins) isAttrs isList elem attrNames concatMap mapAttrs filter foldl' hasAttr toJSON;
@@ -30,6 +30,13 @@ let
       let d = decls.${n}; v = values.${n}; p = "${prefix}.${n}";
       in if isOption d then (if d.type.check v then [ ] else [ "${p}: ${toJSON v} is not a ${d.type.name}" ])
          else typeErrors p d v) (attrNames decls);
+  # Settings naming no declared option (a typo the module system would reject).
+  unknownSettings = prefix: decls: settings:
+    concatMap (n:
+      let p = "${prefix}.${n}";
+      in if !(hasAttr n decls) then [ "${p}: no such option" ]
+         else if isOption decls.${n} then [ ]
+         else unknownSettings p decls.${n} settings.${n}) (attrNames settings);
   optionPaths = prefix: decls:
     concatMap (n: if isOption decls.${n} then [ "${prefix}${n}" ] else optionPaths "${prefix}${n}." decls.${n})
       (attrNames decls);
@@ -68,7 +75,8 @@ let
       out = if isAbsent resolved then { } else resolved;
     in {
       options = optionPaths "" decls;
-      errors = typeErrors "services.nix-analytics" decls values;
+      errors = unknownSettings "services.nix-analytics" decls settings
+        ++ typeErrors "services.nix-analytics" decls values;
       inherit values;
       config = out;
       failedAssertions = map (a: a.message) (filter (a: !a.assertion) (out.assertions or [ ]));
@@ -98,9 +106,10 @@ let
     lix = { nix = nixOf "lix" "2.91.1"; settings.enable = true; };
     lix-plugin = { nix = nixOf "lix" "2.91.1"; settings = { enable = true; captureMethod = "plugin"; }; };
     user-only = { nix = nix218; settings.userService.enable = true; };
-    bad-types = { nix = nix218; settings = { enable = true; socketDir = 5; history.maxRows = -1; captureMethod = "magic"; }; };
+    bad-types = { nix = nix218; settings = { enable = true; socketDir = 5; history.maxRows = -1; captureMethod = "magic"; sockeDir = "/x"; }; };
   };
-  r = evalModule scenarios.${scenario};
+  # Given settings (e.g. a VM test's node, see flake-eval.nix) win over the named scenario.
+  r = evalModule (if settings != null then { nix = nixOf "nix" nixVersion; inherit settings; } else scenarios.${scenario});
   drvSummary = d: { inherit (d) name; path = d.outPath; mesonFlags = d.mesonFlags or [ ]; nixVersion = d.nixVersion or null; };
 in
   # Plain data for jq: packages as their names, paths and meson flags (an attribute set with
