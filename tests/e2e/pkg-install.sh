@@ -116,6 +116,12 @@ assert_eq "nix-analytics-ctl(1) documents every command" "" "$missing"
 missing=$(for c in $cmds; do for o in $("$NA_CTL" "$c" --help | grep -oE -- '--[a-z][a-z-]+' | grep -vx -- --help); do
 	grep -q -- "$o" "$CMAN" || printf '%s:%s ' "$c" "$o"; done; done)
 assert_eq "nix-analytics-ctl(1) documents every command's options" "" "$missing"
+if [[ -e "$DEST$PREFIX/bin/nix-analytics" ]]; then
+	MANWIDTH=200 man -l "$DEST$PREFIX/share/man/man1/nix-analytics.1" 2>/dev/null | col -b >"$T/nix-analytics.1.txt"
+	missing=$(for o in $("$DEST$PREFIX/bin/nix-analytics" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		grep -q -- "$o" "$T/nix-analytics.1.txt" || printf '%s ' "$o"; done)
+	assert_eq "nix-analytics(1) documents every option of the TUI's --help" "" "$missing"
+fi
 assert_true "man finds nix-analyticsd(8) by name in the installed tree" \
 	bash -c "MANWIDTH=80 man -M '$DEST$PREFIX/share/man' 8 nix-analyticsd 2>/dev/null | grep -q 'nix-analyticsd - watch every Nix build'"
 
