@@ -5,7 +5,7 @@
 { config, lib, pkgs, ... }:
 
 let
-  inherit (lib) mkOption mkEnableOption mkIf mkMerge types optionals literalExpression;
+  inherit (lib) mkOption mkEnableOption mkIf mkMerge mkDefault types optionals literalExpression;
 
   cfg = config.services.nix-analytics;
 
@@ -246,12 +246,14 @@ in
         };
       })
 
+      # Defaults only: the machine's own nix.settings and Nix's own unit (which has
+      # Delegate=yes from 2.25) win.
       (mkIf cfg.nixCgroups {
         nix.settings = {
           experimental-features = [ "cgroups" ];
-          use-cgroups = true;
+          use-cgroups = mkDefault true;
         };
-        systemd.services.nix-daemon.serviceConfig.Delegate = true;
+        systemd.services.nix-daemon.serviceConfig.Delegate = mkDefault true;
       })
     ]))
 

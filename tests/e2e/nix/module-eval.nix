@@ -4,7 +4,7 @@
 # stub-nixpkgs/lib.nix with NixOS's meaning (mkOption, mkIf, mkMerge, the option types it declares, version
 # comparisons), and a small evaluator does what the NixOS module system does for one module:
 # option values are the declared defaults overridden by a scenario's settings, each checked
-# against its declared type; the module's config is then resolved (mkIf, mkMerge, attribute
+# against its declared type; the module's config is then resolved (mkIf, mkMerge, mkDefault, attribute
 # sets merged recursively, lists concatenated, conflicting definitions an error). pkgs is the
 # stand-in's, whose callPackage really calls nix/package.nix with a recording mkDerivation, so
 # the package expression is evaluated too. What this cannot check: the real option types'
@@ -43,10 +43,12 @@ let
 
   absent = { _absent = true; };
   isAbsent = v: isAttrs v && v ? _absent;
-  isLeaf = v: !(isAttrs v) || (v.type or "") == "derivation" || v ? _type && !(elem v._type [ "if" "merge" ]);
+  isLeaf = v: !(isAttrs v) || (v.type or "") == "derivation" || v ? _type && !(elem v._type [ "if" "merge" "override" ]);
   resolve = v:
     if isAttrs v && (v._type or "") == "if" then (if v.condition then resolve v.content else absent)
     else if isAttrs v && (v._type or "") == "merge" then foldl' merge absent (map resolve v.contents)
+    # One module defines each value once here: a priority has nothing to win against.
+    else if isAttrs v && (v._type or "") == "override" then resolve v.content
     else if isLeaf v then v
     else
       let r = mapAttrs (_: resolve) v;

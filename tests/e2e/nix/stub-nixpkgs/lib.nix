@@ -15,6 +15,8 @@ let
     };
     mkIf = condition: content: { _type = "if"; inherit condition content; };
     mkMerge = contents: { _type = "merge"; inherit contents; };
+    mkOverride = priority: content: { _type = "override"; inherit priority content; };
+    mkDefault = mkOverride 1000;
     literalExpression = text: { _type = "literalExpression"; inherit text; };
     optionals = c: l: if c then l else [ ];
     optionalString = c: s: if c then s else "";
