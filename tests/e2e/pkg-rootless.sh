@@ -16,45 +16,9 @@ nix_setup
 command -v setpriv >/dev/null || skip "setpriv missing (package util-linux)"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate missing (package systemd)"
 
-RU=na-e2e-rootless
-id "$RU" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$RU" || die "cannot create user $RU"
-RUID=$(id -u "$RU") RGID=$(id -g "$RU") RHOME=$(getent passwd "$RU" | cut -d: -f6)
-[[ -d "$RHOME" ]] || die "$RU has no home directory $RHOME"
-log "user $RU (uid $RUID), home $RHOME"
-# The user's own per-run directories: a runtime directory as logind makes it, and a store.
-chmod 755 "$T"
-XRT="$T/run-user-$RUID"
-mkdir -m 700 "$XRT" && chown "$RU:" "$XRT"
-RSTORE="$RHOME/na-e2e-store-$$"
-rm -rf "$RHOME/.local/state/nix-analytics"
-cleanup_user() { rm -rf "$RSTORE" 2>/dev/null; chmod -R u+w "$RSTORE" 2>/dev/null; rm -rf "$RSTORE"; }
-trap 'cleanup_user; e2e_cleanup' EXIT
+source "$E2E_DIR/lib-rootless.sh"
+rootless_setup
 cp "$E2E_DIR/nix/rootless.nix" "$T/rootless.nix" && chmod 644 "$T/rootless.nix"
-
-# as_user CMD...: run CMD as the user, with a login-like environment and nothing of ours.
-# setpriv and env exec: a command started with "${AS_USER[@]}" CMD & has CMD's pid in $!.
-AS_USER=(setpriv --reuid="$RUID" --regid="$RGID" --init-groups --reset-env --
-	env HOME="$RHOME" USER="$RU" LOGNAME="$RU" XDG_RUNTIME_DIR="$XRT"
-	PATH="/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 NIX_CONFIG="$NIX_CONFIG"
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
-as_user() { "${AS_USER[@]}" ${NIX_REMOTE:+NIX_REMOTE=$NIX_REMOTE} "$@"; }
-# uctl ARGS...: the user's nix-analytics-ctl, finding the daemon by itself.
-uctl() { as_user "$NA_CTL" "$@"; }
-ufield() { uctl get-build "$1" 2>/dev/null | jq -r ".build | $2" 2>/dev/null; }
-
-USOCK="$XRT/nix-analytics"
-start_user_daemon() {
-	# As start_daemon in lib.sh, minus the socket directory and history: the defaults of a
-	# non-root daemon are under test here.
-	"${AS_USER[@]}" "$NA_DAEMON" -v --discover-scope $$ --cgroup-root "/nix-analytics-e2e-$$" "$@" >>"$T/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	log "the user's nix-analyticsd: pid $DAEMON_PID"
-	user_ready() {
-		kill -0 "$DAEMON_PID" 2>/dev/null || die "the user's daemon exited: $(tail -n 20 "$T/daemon.log")"
-		[[ -S "$USOCK/control.sock" ]] && uctl status >/dev/null 2>&1
-	}
-	wait_for 20 "the user's daemon answers on $USOCK" user_ready || die "the user's daemon did not come up"
-}
 
 start_user_daemon
 assert_eq "the daemon runs as $RU" "$RU" "$(ps -o user= -p "$DAEMON_PID" | tr -d ' ')"
@@ -113,9 +77,7 @@ start_user_daemon --store-dir "$RSTORE/store" --sample-interval 0.5
 assert_true "its sockets are back in the same place" test -S "$USOCK/control.sock"
 (
 	unset NIX_REMOTE
-	cd "$T" && as_user env NIX_STORE_DIR="$RSTORE/store" NIX_STATE_DIR="$RSTORE/var/nix" \
-		NIX_LOG_DIR="$RSTORE/var/log/nix" NIX_CONF_DIR="$RSTORE/etc" \
-		nix-build "$T/rootless.nix" --argstr nonce "$NONCE-b" --argstr name rl-own --arg seconds 12 \
+	cd "$T" && as_user "${USER_STORE_ENV[@]}" nix-build "$T/rootless.nix" --argstr nonce "$NONCE-b" --argstr name rl-own --arg seconds 12 \
 		--option sandbox false --no-out-link --log-format internal-json -v 2>&1 |
 		as_user "$NA_CTL" ingest >"$T/ingest-b.out" 2>"$T/ingest-b.err"
 	echo "${PIPESTATUS[*]}" >"$T/rc-b"
