@@ -119,3 +119,16 @@ assert_json "the VM tests configure what they test" "$F" \
 	'.vmTestNodes | .standard.machine.enable and .["custom-socket-dir"].machine.socketDir == "/run/na-custom" and .["root-no-daemon"].machine.enable and (.rootless.machine | .userService and (.enable | not))'
 assert_json "the dev VMs: with nix-daemon, root without daemon (no capture), rootless" "$F" \
 	'.nixosConfigurations | (.["dev-vm"] | .enable and .captureMethod == "plugin") and (.["dev-vm-root"] | .enable and .captureMethod == "none") and (.["dev-vm-daemonless"] | .userService and (.enable | not))'
+
+# --- the VM tests' derivation (nix/tests/common.nix), really built here ---
+# Its text is generated with the VM's bash and coreutils store paths; here they become "" so
+# its builder is /bin/bash and its PATH /bin, and Nix 2.8 builds it as the VMs would.
+TEXT=$(nix-instantiate --eval --strict --json -E "let s = import $SRC_ROOT/tests/e2e/nix/stub-nixpkgs/lib.nix;
+	in (import $SRC_ROOT/nix/tests/common.nix { pkgs = s.mkPkgs { }; }).testDrvFile.text" 2>"$T/common.err" | jq -r .)
+assert_contains "the VM tests' derivation names its builder by store path" 'builtins.storePath "/nix/store/' "$TEXT"
+printf '%s\n' "$TEXT" | sed -E 's#builtins.storePath "/nix/store/0{32}-(bash|coreutils)"#""#' >"$T/na-test.nix"
+nix_setup
+OUT=$(nix-build "$T/na-test.nix" --argstr nonce "$NONCE" --argstr name na-vm-drv --arg seconds 1 --no-out-link 2>"$T/build.err")
+assert_eq "it builds (nix-build exit 0)" 0 "$?"
+assert_eq "its output" ok "$(cat "$OUT" 2>/dev/null)"
+assert_eq "it printed a line every 0.25 s for 1 s" "$(printf 'na-vm-drv line %s\n' 1 2 3 4)" "$(grep 'na-vm-drv line' "$T/build.err")"
