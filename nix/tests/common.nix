@@ -1,22 +1,31 @@
-# What the NixOS VM tests share: a derivation file the VM can build without nixpkgs (its
-# builder and tools are store paths of the VM's own closure), and Python helpers.
+# What the NixOS VM tests share: derivation files the VM can build without nixpkgs, and
+# Python helpers.
 { pkgs }:
-{
-  # /etc/na-test.nix in the VM: { nonce, name ? "na-test", seconds ? 2 } builds a derivation
-  # printing a line every 0.25 s for `seconds`.
-  testDrvFile = pkgs.writeText "na-test.nix" ''
+let
+  mkTestDrvFile = fileName: builder: path: pkgs.writeText fileName ''
     { nonce, name ? "na-test", seconds ? 2 }:
     derivation {
       inherit name nonce;
       system = builtins.currentSystem;
-      builder = builtins.storePath "${pkgs.bash}" + "/bin/bash";
-      PATH = builtins.storePath "${pkgs.coreutils}" + "/bin";
+      builder = ${builder};
+      PATH = ${path};
       args = [ "-c" '''
         for i in $(seq 1 $(( ''${toString seconds} * 4 ))); do echo "''${name} line $i"; sleep 0.25; done
         echo ok > $out
       ''' ];
     }
   '';
+in
+{
+  # /etc/na-test.nix in the VM: { nonce, name ? "na-test", seconds ? 2 } builds a derivation
+  # printing a line every 0.25 s for `seconds`. Its builder and tools are store paths of the
+  # VM's closure, for builds in /nix/store.
+  testDrvFile = mkTestDrvFile "na-test.nix"
+    ''builtins.storePath "${pkgs.bash}" + "/bin/bash"''
+    ''builtins.storePath "${pkgs.coreutils}" + "/bin"'';
+  # The same for a user's own single-user store (outside /nix/store): the host's tools,
+  # used unsandboxed.
+  hostToolsDrvFile = mkTestDrvFile "na-test-host.nix" ''"/bin/sh"'' ''"/run/current-system/sw/bin"'';
 
   # Python for the test scripts: JSON from nix-analytics-ctl, polling with a deadline.
   pythonHelpers = ''

@@ -10,7 +10,7 @@ pkgs.testers.runNixOSTest {
     imports = [ self.nixosModules.default ];
     services.nix-analytics.userService.enable = true;
     users.users.alice = { isNormalUser = true; uid = 1000; linger = true; };
-    environment.etc."na-test.nix".source = common.testDrvFile;
+    environment.etc."na-test-host.nix".source = common.hostToolsDrvFile;
   };
   testScript = ''
     ${common.pythonHelpers}
@@ -24,8 +24,9 @@ pkgs.testers.runNixOSTest {
     # Her own store: the daemon is told its store directory.
     machine.succeed("su - alice -c 'XDG_RUNTIME_DIR=/run/user/1000 systemctl --user stop nix-analytics.service'")
     machine.succeed("su - alice -c 'XDG_RUNTIME_DIR=/run/user/1000 systemd-run --user --unit na-own -p Type=notify nix-analyticsd --store-dir /home/alice/nix/store'")
-    machine.wait_until_succeeds("test -S /run/user/1000/nix-analytics/control.sock")
-    machine.execute(f"su - alice -c '{env} {store} nix-build /etc/na-test.nix --argstr nonce rootless --argstr name na-own --arg seconds 20 --option sandbox false --no-out-link --log-format internal-json -v 2>&1 | {env} nix-analytics-ctl ingest' >/dev/null 2>&1 &")
+    # (the stopped daemon's socket file stays: wait for an answer, not for the file)
+    wait_json(machine, "status", lambda r: r["pid"] > 0, "the restarted daemon", user="alice", env=env)
+    machine.execute(f"su - alice -c '{env} {store} nix-build /etc/na-test-host.nix --argstr nonce rootless --argstr name na-own --arg seconds 20 --option sandbox false --no-out-link --log-format internal-json -v 2>&1 | {env} nix-analytics-ctl ingest' >/dev/null 2>&1 &")
     ps = wait_json(machine, "ps --json na-own", lambda r: r.get("builder"), "na-own's builder", user="alice", env=env)
     assert ps["control"] == "signals", ps
     r = ctl(machine, "freeze na-own", user="alice", env=env)

@@ -132,3 +132,10 @@ OUT=$(nix-build "$T/na-test.nix" --argstr nonce "$NONCE" --argstr name na-vm-drv
 assert_eq "it builds (nix-build exit 0)" 0 "$?"
 assert_eq "its output" ok "$(cat "$OUT" 2>/dev/null)"
 assert_eq "it printed a line every 0.25 s for 1 s" "$(printf 'na-vm-drv line %s\n' 1 2 3 4)" "$(grep 'na-vm-drv line' "$T/build.err")"
+
+# --- the VM tests' Python scripts compile (the NixOS test driver runs them) ---
+for t in standard custom-socket-dir root-no-daemon rootless e2e; do
+	jq -r --arg t "$t" '.checks["x86_64-linux"][$t].script' "$T/flake.json" >"$T/vm-$t.py"
+	out=$(python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$T/vm-$t.py" 2>&1)
+	assert_eq "the $t VM test's script is valid Python" "" "$out"
+done
