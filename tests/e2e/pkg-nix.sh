@@ -139,3 +139,33 @@ for t in standard custom-socket-dir root-no-daemon rootless e2e; do
 	out=$(python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$T/vm-$t.py" 2>&1)
 	assert_eq "the $t VM test's script is valid Python" "" "$out"
 done
+
+# --- the module's units, rendered as NixOS renders them, pass systemd-analyze verify ---
+# (serviceConfig lists become one line per element, booleans true/false; the placeholder
+# package path becomes the daemon under test)
+render_unit() { # JSON-OF-THE-SERVICE
+	jq -r --arg daemon "$NA_DAEMON" '
+		def val: if type == "boolean" then (if . then "true" else "false" end) else tostring end;
+		def lines($k): if type == "array" then .[] | "\($k)=\(val)" else "\($k)=\(val)" end;
+		"[Unit]",
+		"Description=\(.description)",
+		(if .documentation then "Documentation=\(.documentation | join(" "))" else empty end),
+		(if .before then "Before=\(.before | join(" "))" else empty end),
+		(if .startLimitIntervalSec then "StartLimitIntervalSec=\(.startLimitIntervalSec)" else empty end),
+		(if .startLimitBurst then "StartLimitBurst=\(.startLimitBurst)" else empty end),
+		"", "[Service]",
+		((.environment // {}) | to_entries[] | "Environment=\"\(.key)=\(.value)\""),
+		(.serviceConfig | to_entries[] | .key as $k | .value | lines($k)),
+		"", "[Install]",
+		(if .wantedBy then "WantedBy=\(.wantedBy | join(" "))" else empty end)
+		| sub("/nix/store/0{32}-nix-analytics-[0-9.]+/bin/nix-analyticsd"; $daemon)'
+}
+mkdir -p "$T/units" "$T/user-units" "$T/xdg-runtime" && chmod 700 "$T/xdg-runtime"
+printf '%s' "$D" | jq '.config.systemd.services["nix-analytics"]' | render_unit >"$T/units/nix-analytics.service"
+out=$(ok user-only)
+printf '%s' "$out" | jq '.config.systemd.user.services["nix-analytics"]' | render_unit >"$T/user-units/nix-analytics.service"
+assert_true "the rendered system unit runs the daemon under test" grep -q "^ExecStart=$NA_DAEMON '--socket-dir'" "$T/units/nix-analytics.service"
+systemd-analyze verify --man=no "$T/units/nix-analytics.service" >"$T/verify.out" 2>&1
+assert_eq "systemd-analyze verify: the module's system service, no complaint (exit 0, no output)" "0:" "$?:$(cat "$T/verify.out")"
+XDG_RUNTIME_DIR="$T/xdg-runtime" systemd-analyze verify --user --man=no "$T/user-units/nix-analytics.service" >"$T/verify.out" 2>&1
+assert_eq "systemd-analyze verify --user: the module's user service, no complaint" "0:" "$?:$(cat "$T/verify.out")"
