@@ -133,3 +133,31 @@ missing=$(for o in $(grep -oE '^#   --[a-z-]+' "$CONF" | sed 's/^#   //'); do
 assert_eq "every option the sample configuration shows exists" "" "$missing"
 assert_true "the nix-daemon drop-in example points at the installed plugin" \
 	grep -q "plugin-files = $LIBDIR/nix-analytics/libnix-analytics.so" "$DEST$PREFIX/share/doc/nix-analytics/examples/nix-daemon-analytics.conf"
+
+# --- the units' command lines start the installed daemon ---
+# ExecStart of each unit, with its directories moved under $T (and %t, %S as systemd expands
+# them for a user), the sample configuration's NIX_ANALYTICSD_OPTIONS, and this test's
+# private discovery scope and no cgroups (later options win): the daemon must accept every
+# option the unit gives it and answer on the unit's socket directory.
+run_unit_cmdline() { # DESCRIPTION UNIT-FILE SOCKET-DIR-IN-UNIT HISTORY-UNDER-$T
+	local desc=$1 unit=$2 sockdir=$3 history=$4 line pid
+	line=$(sed -n 's/^ExecStart=//p' "$unit")
+	line=${line//\$NIX_ANALYTICSD_OPTIONS/$(bash -c "source '$CONF'; printf '%s' \"\$NIX_ANALYTICSD_OPTIONS\"")}
+	line=${line//\/run\/nix-analytics/$T/run/nix-analytics}
+	line=${line//\/var\/lib\/nix-analytics/$T/state}
+	line=${line//%t/$T/run}
+	line=${line//%S/$T/state}
+	line=${line/#$PREFIX/$DEST$PREFIX}
+	local -a argv
+	eval "argv=($line)"
+	rm -rf "$T/run" "$T/state"
+	"${argv[@]}" --discover-scope $$ --no-cgroups >"$T/unit-daemon.log" 2>&1 &
+	pid=$!
+	up() { "$NA_CTL" -s "$T/run/nix-analytics" status >/dev/null 2>&1; }
+	wait_for 20 "$desc: the daemon answers" up && pass "$desc: the daemon starts with the unit's options and answers on $sockdir"
+	assert_true "$desc: history where the unit puts it" test -e "$T/$history"
+	stop_pid "$pid" 10
+	assert_eq "$desc: it exits 0 on SIGTERM" 0 "$STOP_RC"
+}
+run_unit_cmdline "system unit" "$DEST$SYS_UNIT" /run/nix-analytics state/history.db
+run_unit_cmdline "user unit" "$DEST$USER_UNIT" '%t/nix-analytics' state/nix-analytics/history.db

@@ -169,3 +169,26 @@ systemd-analyze verify --man=no "$T/units/nix-analytics.service" >"$T/verify.out
 assert_eq "systemd-analyze verify: the module's system service, no complaint (exit 0, no output)" "0:" "$?:$(cat "$T/verify.out")"
 XDG_RUNTIME_DIR="$T/xdg-runtime" systemd-analyze verify --user --man=no "$T/user-units/nix-analytics.service" >"$T/verify.out" 2>&1
 assert_eq "systemd-analyze verify --user: the module's user service, no complaint" "0:" "$?:$(cat "$T/verify.out")"
+
+# --- the module's command lines start the daemon under test ---
+# (directories under $T, the admin group one that exists here; this test's discovery scope
+# and no cgroups appended: later options win)
+module_cmdline_runs() { # SCENARIO SOCKET-DIR
+	local scenario=$1 sockdir=$2 line pid
+	line=$(ok "$scenario" | jq -r '.config.systemd.services["nix-analytics"].serviceConfig.ExecStart')
+	line=${line//$sockdir/$T/run-$scenario}
+	line=${line//\/var\/lib\/nix-analytics/$T/state-$scenario}
+	line=${line//\'nix-analytics\'/root}
+	line=$(printf '%s' "$line" | sed -E "s#/nix/store/0{32}-nix-analytics-[0-9.]+/bin/nix-analyticsd#$NA_DAEMON#")
+	local -a argv
+	eval "argv=($line)"
+	"${argv[@]}" --discover-scope $$ --no-cgroups >"$T/module-daemon-$scenario.log" 2>&1 &
+	pid=$!
+	up() { "$NA_CTL" -s "$T/run-$scenario" status >/dev/null 2>&1; }
+	wait_for 20 "$scenario: the daemon answers" up &&
+		pass "$scenario: the daemon starts with the module's ExecStart and answers on $sockdir"
+	stop_pid "$pid" 10
+	assert_eq "$scenario: it exits 0 on SIGTERM" 0 "$STOP_RC"
+}
+module_cmdline_runs default /run/nix-analytics
+module_cmdline_runs custom /run/na-custom
