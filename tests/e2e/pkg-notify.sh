@@ -43,7 +43,7 @@ assert_true "it answers status" ctl status
 assert_true "READY=1 comes with a STATUS= line" grep -q ' STATUS=' "$T/notify.log"
 sleep 2.5
 n=$(grep -c ' WATCHDOG=1$' "$T/notify.log")
-assert_ge "WATCHDOG=1 pings while it runs (>= 5 in 2.5 s at WATCHDOG_USEC=0.6 s)" 5 "$n"
+assert_ge "WATCHDOG=1 pings while it runs (about 8 in 2.5 s at WATCHDOG_USEC=0.6 s; >= 4 on a loaded machine)" 4 "$n"
 # Busy or not, the loop keeps petting: a flood of requests meanwhile.
 for _ in $(seq 1 50); do ctl status >/dev/null; done
 n2=$(grep -c ' WATCHDOG=1$' "$T/notify.log")
