@@ -227,8 +227,10 @@ in
             ExecStart = "${cfg.package}/bin/nix-analyticsd ${lib.escapeShellArgs daemonArgs}";
             Restart = "on-failure";
             RestartSec = "2s";
-            # Builds adopted into its own cgroup subtree survive a restart of the monitor.
+            # Builds adopted into its own cgroup subtree survive a restart of the monitor;
+            # systemd (>= 254) starts the daemon in <unit>/daemon, a leaf beside <unit>/builds.
             Delegate = true;
+            DelegateSubgroup = "daemon";
             KillMode = "process";
             StateDirectory = "nix-analytics";
             ReadWritePaths = [ cfg.socketDir ];
