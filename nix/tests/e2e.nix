@@ -15,6 +15,8 @@ pkgs.testers.runNixOSTest {
     virtualisation.memorySize = 4096;
     virtualisation.cores = 2;
     nix.settings = { sandbox = false; substituters = [ ]; };
+    # The suites build as root with no daemon, as on Debian: the store must be writable.
+    boot.readOnlyNixStore = false;
     environment.systemPackages = with pkgs; [ self.packages.${pkgs.system}.default jq tmux python3 openssh systemd ];
     systemd.tmpfiles.rules = [ "L+ /usr/bin - - - - ${tools}/bin" ];
   };
