@@ -88,6 +88,8 @@ for sh in "${SHELLS[@]}"; do
 done
 assert_eq "bash: '--state running,fa<TAB>' completes the list's last element" "running,failed" \
 	"$(bash_complete 'nix-analytics-ctl list-builds --state running,fa')"
+assert_eq "bash: '--order=du<TAB>' (bash splits at =) gives duration" "duration" \
+	"$(bash_complete 'nix-analytics-ctl get-history --order = du')"
 assert_eq "bash: loading the completions printed nothing on stderr" "" "$(cat "$T/bash.err")"
 
 # --- BUILD arguments from a real daemon after a real Nix build ---
@@ -112,3 +114,6 @@ for sh in "${SHELLS[@]}"; do
 	assert_eq "$sh: 'nix-analytics-ctl -s DIR freeze <TAB>' offers only active builds (none)" "" \
 		"$(complete_in "$sh" "nix-analytics-ctl -s $SOCKDIR freeze ")"
 done
+# bash sees "--socket-dir=DIR" as three words: "--socket-dir" "=" "DIR".
+assert_eq "bash: 'nix-analytics-ctl --socket-dir=DIR get-build <TAB>' names the daemon's build" "$NAME" \
+	"$(bash_complete "nix-analytics-ctl --socket-dir = $SOCKDIR get-build ")"
