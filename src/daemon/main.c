@@ -384,6 +384,8 @@ static int setup_loop(Daemon *d) {
             (r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
+        /* Under a unit with WatchdogSec= the loop pets systemd's watchdog; a no-op otherwise. */
+        (void) sd_event_set_watchdog(d->event, true);
 
         /* All sources share one priority: sd-event then serves pending sources oldest first,
          * and ingestion is favoured by how much each event dispatch reads (event-conn.c). */
