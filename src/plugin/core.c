@@ -82,6 +82,7 @@ typedef struct Core {
         pid_t req_pid;
         uid_t req_uid;
         char *req_cmdline;
+        bool cmdline_inherited, pre_inherited; /* req_cmdline, pre: the parent's (see core_adopt) */
 
         int fd;
         usec_t next_try, backoff;
@@ -202,9 +203,9 @@ char *na_default_socket_path(void) {
  * records and the requester are the parent's. A daemon worker (its parent, the daemon's main
  * process, never sends) starts afresh; a child of a process that sent (a builder, the build
  * hook between fork and exec) stays silent. After a raw clone() the parent's state may have
- * been half-way through a change by one of its threads: nothing it points to is freed here
- * (a few hundred bytes left behind), and the buffers are reused only by a child that never
- * had a sending parent, i.e. one whose parent had none. */
+ * been half-way through a change by one of its threads: what it points to is never freed
+ * here (the hello and the command line stay referenced, replaced without a free if ever),
+ * and the buffers are reused only by a child whose parent never sent. */
 static void core_adopt(Core *c, pid_t pid) {
         if (c->fd >= 0)
                 close(c->fd);
@@ -213,8 +214,7 @@ static void core_adopt(Core *c, pid_t pid) {
         c->sent_any = false;
         c->pid = pid;
         c->requester_known = false;
-        c->req_cmdline = NULL;
-        c->pre = NULL;
+        c->cmdline_inherited = c->pre_inherited = true;
         c->pre_len = c->pre_off = 0;
         c->len = c->out_len = c->out_off = 0;
         c->sending = c->partial = c->urgent = false;
@@ -268,6 +268,10 @@ static void core_learn_requester(Core *c, int except_fd) {
         if (c->requester_known)
                 return;
         c->requester_known = true;
+        if (!c->cmdline_inherited)
+                free(c->req_cmdline);
+        c->req_cmdline = NULL;
+        c->cmdline_inherited = false;
         c->req_pid = getpid();
         c->req_uid = getuid();
         if (c->role == NA_ROLE_DAEMON_WORKER) {
@@ -316,7 +320,9 @@ static int core_make_hello(Core *c) {
                 free(p);
                 return -ENOBUFS;
         }
-        free(c->pre);
+        if (!c->pre_inherited)
+                free(c->pre);
+        c->pre_inherited = false;
         c->pre = p;
         c->pre_len = w.len;
         c->pre_off = 0;
