@@ -43,6 +43,8 @@
  * daemon is found again within half a second of its socket reappearing. */
 #define BACKOFF_MIN_USEC (20 * 1000ULL)
 #define BACKOFF_MAX_USEC (500 * 1000ULL)
+/* The record that reports losses (a count follows). */
+#define DROPPED_PREFIX "{\"action\":\"dropped\",\"count\":"
 /* Waiting for a send under way at exit, at most. */
 #define EXIT_WAIT_USEC (100 * 1000ULL)
 
@@ -559,7 +561,7 @@ static bool record_begin(NaRole role, size_t least, JsonOut *w) {
         }
         if (_unlikely_(c->dropped > 0)) {
                 json_out_init(w, c->buf + c->len, BUF_CAP - c->len);
-                json_lit(w, "{\"action\":\"dropped\",\"count\":");
+                json_lit(w, DROPPED_PREFIX);
                 json_u64(w, c->dropped);
                 json_lit(w, "}\n");
                 if (!w->overflow) {
@@ -702,9 +704,48 @@ void na_emit_msg(NaRole role, int level, const char *msg, size_t msg_len, const 
         record_end(&w, /* urgent= */ true);
 }
 
+/* The records lost with unsent bytes: one per line, a dropped record's own count for it. */
+static uint64_t count_lost(const char *p, size_t n) {
+        const char *e = p + n, *nl;
+        uint64_t k = 0;
+        for (; (nl = memchr(p, '\n', (size_t) (e - p))); p = nl + 1) {
+                size_t l = strlen(DROPPED_PREFIX);
+                if ((size_t) (nl - p) > l && memcmp(p, DROPPED_PREFIX, l) == 0)
+                        k += strtoull(p + l, NULL, 10);
+                else
+                        k++;
+        }
+        return k;
+}
+
+/* At exit, with records that can no longer be sent on a connection that is full (a stopped
+ * nix-analyticsd): a second connection (it queues in the listener's backlog) carries a hello
+ * and their count, so the loss is reported once the daemon runs again. Non-blocking
+ * throughout; a daemon that is gone just gets nothing. */
+static void core_report_lost(Core *c, uint64_t lost) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char line[64];
+        JsonOut w;
+
+        int l = c->socket_path ? c->socket_path(sa.sun_path, sizeof(sa.sun_path)) : -1;
+        if (l <= 0 || (size_t) l >= sizeof(sa.sun_path) || core_make_hello(c) < 0)
+                return;
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return;
+        json_out_init(&w, line, sizeof(line));
+        json_lit(&w, DROPPED_PREFIX);
+        json_u64(&w, lost);
+        json_lit(&w, "}\n");
+        size_t pre_off = 0, off = 0;
+        if (!w.overflow && core_send(fd, c->pre, &pre_off, c->pre_len) > 0)
+                (void) core_send(fd, line, &off, w.len);
+}
+
 /* At exit (nix-build returning from main, a nix-daemon worker's exit(0)): what is still
  * buffered gets one last non-blocking send, after the flusher's send under way if any, so
- * the last records are not lost with the process. Bounded waits: exit never hangs here. */
+ * the last records are not lost with the process; what cannot be sent is counted and
+ * reported. Bounded waits: exit never hangs here. */
 __attribute__((destructor)) static void core_exit_flush(void) {
         Core *c = &core;
         struct timespec ts = timespec_of(now_usec(CLOCK_REALTIME) + EXIT_WAIT_USEC);
@@ -715,9 +756,16 @@ __attribute__((destructor)) static void core_exit_flush(void) {
                 ts = timespec_of(now_usec(CLOCK_MONOTONIC) + EXIT_WAIT_USEC);
                 while (c->sending && pthread_cond_timedwait(&c->sent, &c->lock, &ts) == 0)
                         ;
-                c->blocked_until = 0;
+                c->blocked_until = c->next_try = 0;
                 if (!c->sending && (c->len > 0 || c->out_off < c->out_len))
                         core_send_pending(c);
+                if (!c->sending && c->fd >= 0) {
+                        uint64_t lost = c->dropped +
+                                        count_lost(c->out + c->out_off, c->out_len - c->out_off) +
+                                        count_lost(c->buf, c->len);
+                        if (lost > 0)
+                                core_report_lost(c, lost);
+                }
         }
         pthread_mutex_unlock(&c->lock);
 }

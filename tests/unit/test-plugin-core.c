@@ -304,12 +304,75 @@ static void test_raw_clone(void **state) {
         in_child(raw_clone_body);
 }
 
+/* Reads fd to its end; counts the records that arrived (not hellos) and adds up the counts
+ * of the dropped records. */
+static void tally(int fd, uint64_t *ret_records, uint64_t *ret_dropped) {
+        static char buf[1 << 16];
+        char line[256];
+        size_t have = 0;
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof(buf))) > 0)
+                for (ssize_t i = 0; i < r; i++) {
+                        if (buf[i] != '\n') {
+                                if (have < sizeof(line) - 1)
+                                        line[have++] = buf[i];
+                                continue;
+                        }
+                        line[have] = '\0';
+                        have = 0;
+                        cJSON *j = parse(line);
+                        if (!strcmp(str_of(j, "action"), "dropped"))
+                                *ret_dropped += (uint64_t) num_of(j, "count");
+                        else if (strcmp(str_of(j, "action"), "hello"))
+                                (*ret_records)++;
+                        cJSON_Delete(j);
+                }
+}
+
+#define N_FLOOD 200000
+
+/* nix-analyticsd stopped (its connection accepted, never read) while a build floods: the
+ * process must not block, and every record is either delivered or counted as dropped, the
+ * count reaching the daemon through a second connection at exit. */
+static void lost_body(void) {
+        int lfd = listen_here();
+        pid_t pid = fork();
+        CHECK(pid >= 0, "fork: %m");
+        if (pid == 0) {
+                char line[128];
+                na_core_init("2.8.0", test_socket_path);
+                na_emit_start(NA_ROLE_CLI, 9, 3, 105, "building y", 10, NULL, 0, 0);
+                for (int i = 0; i < N_FLOOD; i++) {
+                        snprintf(line, sizeof(line),
+                                 "flood line %d with some padding to make it a usual length", i);
+                        emit_line(9, line);
+                }
+                na_emit_stop(NA_ROLE_CLI, 9);
+                exit(0);
+        }
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the nix process");
+        int fd1 = accept_within(lfd, 0), fd2 = accept_within(lfd, 0);
+        CHECK(fd1 >= 0, "the first connection");
+        CHECK(fd2 >= 0, "the second connection, with the count");
+        uint64_t records = 0, dropped = 0;
+        tally(fd1, &records, &dropped);
+        tally(fd2, &records, &dropped);
+        CHECK(dropped > 0, "a flood into a stopped daemon drops records");
+        CHECK(records + dropped == N_FLOOD + 2, "%llu arrived + %llu dropped != %d",
+              (unsigned long long) records, (unsigned long long) dropped, N_FLOOD + 2);
+}
+
+static void test_lost_reported(void **state) {
+        in_child(lost_body);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_records),
-                cmocka_unit_test(test_silent_child),
-                cmocka_unit_test(test_worker),
-                cmocka_unit_test(test_raw_clone),
+                cmocka_unit_test(test_records),       cmocka_unit_test(test_silent_child),
+                cmocka_unit_test(test_worker),        cmocka_unit_test(test_raw_clone),
+                cmocka_unit_test(test_lost_reported),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
