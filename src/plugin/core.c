@@ -87,6 +87,7 @@ typedef struct Core {
         bool cmdline_inherited, pre_inherited; /* req_cmdline, pre: the parent's (see core_adopt) */
 
         int fd;
+        struct sockaddr_un addr; /* the last socket path known (sun_family 0: none yet) */
         usec_t next_try, backoff;
         char *pre; /* the hello line of the current connection */
         size_t pre_len, pre_off;
@@ -181,6 +182,18 @@ void na_core_init(const char *nix_version, NaSocketPathFn socket_path) {
                 core_init_fork_guard(&core);
                 (void) pthread_atfork(atfork_prepare, atfork_release, atfork_release);
         }
+        pthread_mutex_unlock(&core.lock);
+}
+
+void na_core_detach(void) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        pthread_mutex_lock(&core.lock);
+        if (core.socket_path) {
+                int l = core.socket_path(sa.sun_path, sizeof(sa.sun_path));
+                if (l > 0 && (size_t) l < sizeof(sa.sun_path))
+                        core.addr = sa;
+        }
+        core.socket_path = NULL;
         pthread_mutex_unlock(&core.lock);
 }
 
@@ -341,8 +354,15 @@ static bool core_connect(Core *c, usec_t now) {
 
         if (now < c->next_try)
                 return false;
-        int l = c->socket_path ? c->socket_path(sa.sun_path, sizeof(sa.sun_path)) : -1;
-        if (l <= 0 || (size_t) l >= sizeof(sa.sun_path)) {
+        if (c->socket_path) {
+                int l = c->socket_path(sa.sun_path, sizeof(sa.sun_path));
+                if (l <= 0 || (size_t) l >= sizeof(sa.sun_path)) {
+                        core_schedule_retry(c, now);
+                        return false;
+                }
+        } else if (c->addr.sun_family == AF_UNIX)
+                sa = c->addr; /* detached (exiting): the last path known */
+        else {
                 core_schedule_retry(c, now);
                 return false;
         }
@@ -367,6 +387,7 @@ static bool core_connect(Core *c, usec_t now) {
                 return false;
         }
         c->fd = fd;
+        c->addr = sa;
         c->backoff = BACKOFF_MIN_USEC;
         c->blocked_until = 0;
         return true;
@@ -723,15 +744,13 @@ static uint64_t count_lost(const char *p, size_t n) {
  * and their count, so the loss is reported once the daemon runs again. Non-blocking
  * throughout; a daemon that is gone just gets nothing. */
 static void core_report_lost(Core *c, uint64_t lost) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char line[64];
         JsonOut w;
 
-        int l = c->socket_path ? c->socket_path(sa.sun_path, sizeof(sa.sun_path)) : -1;
-        if (l <= 0 || (size_t) l >= sizeof(sa.sun_path) || core_make_hello(c) < 0)
+        if (c->addr.sun_family != AF_UNIX || core_make_hello(c) < 0)
                 return;
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *) &c->addr, sizeof(c->addr)) < 0)
                 return;
         json_out_init(&w, line, sizeof(line));
         json_lit(&w, DROPPED_PREFIX);
@@ -743,9 +762,10 @@ static void core_report_lost(Core *c, uint64_t lost) {
 }
 
 /* At exit (nix-build returning from main, a nix-daemon worker's exit(0)): what is still
- * buffered gets one last non-blocking send, after the flusher's send under way if any, so
- * the last records are not lost with the process; what cannot be sent is counted and
- * reported. Bounded waits: exit never hangs here. */
+ * buffered gets one last non-blocking send (connecting if need be, to the last path known:
+ * the shim's settings may be gone by now), after the flusher's send under way if any, so the
+ * last records are not lost with the process; what cannot be sent on a connection that is
+ * full is counted and reported. Bounded waits: exit never hangs here. */
 __attribute__((destructor)) static void core_exit_flush(void) {
         Core *c = &core;
         struct timespec ts = timespec_of(now_usec(CLOCK_REALTIME) + EXIT_WAIT_USEC);

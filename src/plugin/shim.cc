@@ -62,6 +62,14 @@ struct AnalyticsSettings : nix::Config {
 AnalyticsSettings settings;
 nix::GlobalConfig::Register registerSettings(&settings);
 
+/* Destroyed at exit before settings (the reverse of construction): from then on the core
+ * (whose flusher thread and exit handler outlive this) no longer reads the setting. */
+struct DetachAtExit {
+        ~DetachAtExit() {
+                na_core_detach();
+        }
+} detachAtExit;
+
 int socketPath(char *buf, size_t size) noexcept {
         try {
                 const std::string &p = settings.socket.get();

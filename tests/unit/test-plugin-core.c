@@ -38,8 +38,10 @@
         } while (0)
 
 static char sock_path[108];
+static volatile bool path_gone; /* the shim's settings destroyed: asking for the path is a bug */
 
 static int test_socket_path(char *buf, size_t size) {
+        CHECK(!path_gone, "the socket path was asked for after na_core_detach()");
         size_t l = strlen(sock_path);
         if (l >= size)
                 return -1;
@@ -227,7 +229,8 @@ static void test_silent_child(void **state) {
 }
 
 /* A nix-daemon worker: its parent (the daemon's main process) never sends; the worker has a
- * connection and a hello of its own, and its last records are sent at exit. */
+ * connection and a hello of its own, and its last records are sent at exit, after the shim's
+ * settings are gone (C++ static destructors run before the core's exit handler). */
 static void worker_body(void) {
         int lfd = listen_here();
         char *lines[3];
@@ -239,6 +242,8 @@ static void worker_body(void) {
         if (pid == 0) {
                 emit_line(2, "worker line");
                 na_emit_stop(NA_ROLE_CLI, 2);
+                na_core_detach();
+                path_gone = true;
                 exit(0);
         }
         int status;
