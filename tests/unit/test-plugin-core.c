@@ -289,9 +289,9 @@ static void raw_clone_body(void) {
                 }
                 int status = 0;
                 int k;
-                for (k = 0; k < 500 && waitpid((pid_t) pid, &status, WNOHANG) == 0; k++)
+                for (k = 0; k < 5000 && waitpid((pid_t) pid, &status, WNOHANG) == 0; k++)
                         usleep(1000);
-                if (k == 500) {
+                if (k == 5000) {
                         kill((pid_t) pid, SIGKILL);
                         waitpid((pid_t) pid, &status, 0);
                         CHECK(false, "clone %d: the child hung in the core", i);
