@@ -40,9 +40,11 @@ uctl() { as_user "$NA_CTL" "$@"; }
 ufield() { uctl get-build "$1" 2>/dev/null | jq -r ".build | $2" 2>/dev/null; }
 
 # start_user_daemon [ARGS...]: the user's nix-analyticsd. As start_daemon in lib.sh, minus the
-# socket directory and history: the defaults of a non-root daemon are under test.
+# socket directory, history and cgroup root: the defaults of a non-root daemon are under test
+# (for the cgroup root "auto", as in the user unit; not in a delegated service, the user can
+# create nothing under the default root, so it acts by signals).
 start_user_daemon() {
-	"${AS_USER[@]}" "$NA_DAEMON" -v --discover-scope $$ --cgroup-root "/nix-analytics-e2e-$$" "$@" >>"$T/daemon.log" 2>&1 &
+	"${AS_USER[@]}" "$NA_DAEMON" -v --discover-scope $$ "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	log "the user's nix-analyticsd: pid $DAEMON_PID"
 	wait_for 20 "the user's daemon answers on $USOCK" user_daemon_ready || die "the user's daemon did not come up"

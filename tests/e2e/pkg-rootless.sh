@@ -27,6 +27,8 @@ assert_json "status: its socket directory is \$XDG_RUNTIME_DIR/nix-analytics" "$
 assert_json "status: it runs as the user's uid" "$ST" ".uid == $RUID"
 assert_json "status: history in ~/.local/state/nix-analytics" "$ST" \
 	".history.path == \"$RHOME/.local/state/nix-analytics/history.db\" and .history.state != \"disabled\""
+assert_json "status: not a delegated service: the default cgroup root, where the user may create nothing" "$ST" \
+	'.sampler.cgroup_root_source == "default" and .sampler.cgroup_service == null'
 assert_eq "the sockets belong to the user" "$RU $RU" "$(stat -c %U "$USOCK/events.sock" "$USOCK/control.sock" | xargs)"
 out=$(uctl list-builds)
 assert_json "empty at first" "$out" '.builds == []'
