@@ -1,6 +1,6 @@
 # The rootless tests' user (tests/e2e/pkg-rootless*.sh): a real unprivileged account with a
-# home, its own runtime directory ($XDG_RUNTIME_DIR, as logind makes it) and a single-user
-# Nix store under its home; commands run as it with a login-like environment, and its own
+# home, its own runtime and state directories ($XDG_RUNTIME_DIR as logind makes it,
+# $XDG_STATE_HOME) and a single-user Nix store under its home; commands run as it with a login-like environment, and its own
 # nix-analyticsd started with the defaults a non-root daemon picks. Sourced after lib.sh.
 
 rootless_setup() {
@@ -13,12 +13,15 @@ rootless_setup() {
 	XRT="$T/run-user-$RUID"
 	mkdir -m 700 "$XRT" && chown "$RU:" "$XRT"
 	USOCK="$XRT/nix-analytics"
+	# $XDG_STATE_HOME of its own per run: this test may run from two checkouts at once with
+	# the same user, and ~/.local/state would then be shared.
+	XSTATE="$T/state-$RUID"
+	mkdir -m 700 "$XSTATE" && chown "$RU:" "$XSTATE"
 	RSTORE="$RHOME/na-e2e-store-$$"
-	rm -rf "$RHOME/.local/state/nix-analytics"
 	trap 'rootless_cleanup; e2e_cleanup' EXIT
 	# setpriv and env exec: a command started with "${AS_USER[@]}" CMD & has CMD's pid in $!.
 	AS_USER=(setpriv --reuid="$RUID" --regid="$RGID" --init-groups --reset-env --
-		env HOME="$RHOME" USER="$RU" LOGNAME="$RU" XDG_RUNTIME_DIR="$XRT"
+		env HOME="$RHOME" USER="$RU" LOGNAME="$RU" XDG_RUNTIME_DIR="$XRT" XDG_STATE_HOME="$XSTATE"
 		PATH="/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 NIX_CONFIG="$NIX_CONFIG"
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
 	# The user's single-user store (builds run as the user, unsandboxed).
