@@ -73,9 +73,9 @@ static void action_reply(Client *c, const cJSON *result, const cJSON *error, voi
                 if (!b->error) {
                         const char *msg = error ? json_str(error, "message") : NULL;
                         const char *code = error ? json_str(error, "code") : NULL;
-                        if (asprintf(&b->error, "%s: refused: %s%s%s%s", b->name ?: "build",
-                                     msg ?: "connection lost", code ? " [" : "", code ?: "",
-                                     code ? "]" : "") < 0)
+                        /* The code first: the message may be long for a narrow terminal. */
+                        if (asprintf(&b->error, "%s refused [%s]: %s", b->name ?: "build",
+                                     code ?: "no answer", msg ?: "connection lost") < 0)
                                 b->error = NULL;
                 }
         }

@@ -184,15 +184,15 @@ static void draw_header(Tui *t, int w) {
         bool rev;
         const char *sort = view_builds_sort(t, &rev);
         draw_printf(scr, 0, 0, w, attr,
-                    " nix-analytics @ %s | %s | %u running %u queued %u frozen %u failed | %s%s%s%s%s",
+                    " nix-analytics @ %s | %s | %u running %u queued %u frozen %u failed | %s%s%s%s",
                     t->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN],
                     n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load, t->filter ? " | filter: " : "",
-                    t->filter ?: "", view_builds_visual(t) ? " | -- VISUAL --" : "",
-                    strcmp(sort, "arrival") ? " | sorted" : "");
+                    t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
 }
 
 static void draw_status(Tui *t, int y, int w) {
         const Screen *scr = t->screen;
+        int x = 0;
         if (t->prompt) {
                 char line[600];
                 snprintf(line, sizeof(line), "%s%s", t->prompt->label, t->prompt->text);
@@ -202,23 +202,30 @@ static void draw_status(Tui *t, int y, int w) {
                         mvaddstr(y, cx, "_");
                 return;
         }
+        if (view_builds_visual(t)) {
+                /* The mode first, as vim shows it; then the line as usual. */
+                x = draw_text(scr, y, 0, w, screen_attr(scr, COL_VISUAL), "-- VISUAL --", false, false) + 1;
+                w -= x;
+                if (w <= 0)
+                        return;
+        }
         const char *hint = keys_pending_hint(&t->keys);
         if (hint) {
-                draw_text(scr, y, 0, w, A_BOLD, hint, true, false);
+                draw_text(scr, y, x, w, A_BOLD, hint, true, false);
                 return;
         }
         if (t->status[0] && now_monotonic() - t->status_time < STATUS_KEEP_USEC) {
-                draw_text(scr, y, 0, w, t->status_error ? screen_attr(scr, COL_ERROR) : (int) A_BOLD,
+                draw_text(scr, y, x, w, t->status_error ? screen_attr(scr, COL_ERROR) : (int) A_BOLD,
                           t->status, true, false);
                 return;
         }
         View *fv = tui_focused_view(t);
         if (fv->search) {
-                draw_printf(scr, y, 0, w, A_BOLD, "search /%s in %s: n next match, N previous, Esc clears",
+                draw_printf(scr, y, x, w, A_BOLD, "search /%s in %s: n next match, N previous, Esc clears",
                             fv->search, fv->title);
                 return;
         }
-        draw_text(scr, y, 0, w, screen_attr(scr, COL_DIM),
+        draw_text(scr, y, x, w, screen_attr(scr, COL_DIM),
                   "? help  q quit  K act  n nice  c cpu  m mem  V visual  y yank  / search  f filter  l log "
                   " p procs"
                   "  d deps  h history  r machines",
