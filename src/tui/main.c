@@ -115,8 +115,8 @@ static double cpu_seconds(void) {
 }
 
 static void write_stats(const char *path, Tui *t, usec_t started) {
-        uint64_t frames, total, max;
-        screen_stats(t->screen, &frames, &total, &max);
+        ScreenStats st;
+        screen_stats(t->screen, &st);
         _cleanup_fclose_ FILE *f = fopen(path, "we");
         if (!f) {
                 log_error_errno(-errno, "cannot write statistics to %s: %m", path);
@@ -124,10 +124,11 @@ static void write_stats(const char *path, Tui *t, usec_t started) {
         }
         double wall = usec_to_sec(now_monotonic() - started);
         fprintf(f,
-                "{\"frames\":%llu,\"frame_avg_ms\":%.3f,\"frame_max_ms\":%.3f,\"events\":%llu,"
-                "\"builds\":%u,\"cpu_seconds\":%.3f,\"wall_seconds\":%.3f}\n",
-                (unsigned long long) frames, frames ? (double) total / (double) frames / 1000.0 : 0.0,
-                (double) max / 1000.0, (unsigned long long) t->store.events, HASH_COUNT(t->store.builds),
+                "{\"frames\":%llu,\"frame_avg_ms\":%.3f,\"frame_p99_ms\":%.1f,\"frame_max_ms\":%.3f,"
+                "\"events\":%llu,\"builds\":%u,\"cpu_seconds\":%.3f,\"wall_seconds\":%.3f}\n",
+                (unsigned long long) st.frames,
+                st.frames ? (double) st.total_usec / (double) st.frames / 1000.0 : 0.0,
+                (double) st.p99_usec / 1000.0, (double) st.max_usec / 1000.0, (unsigned long long) t->store.events, HASH_COUNT(t->store.builds),
                 cpu_seconds(), wall);
 }
 

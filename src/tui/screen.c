@@ -15,6 +15,8 @@
 #include "basic/time-util.h"
 #include "tui/keys.h"
 
+#define FRAME_BUCKETS 1001
+
 struct Screen {
         sd_event *event;
         sd_event_source *input, *winch, *frame;
@@ -26,6 +28,8 @@ struct Screen {
         int attrs[_COL_MAX];
         usec_t last_frame;
         uint64_t frames, frame_total, frame_max;
+        /* Frame times in 0.1 ms buckets (the last: 100 ms and more), for percentiles. */
+        uint32_t frame_hist[FRAME_BUCKETS];
         int mouse_row, mouse_col, mouse_wheel;
 };
 
@@ -185,6 +189,7 @@ static void screen_render(Screen *s) {
         s->frames++;
         s->frame_total += t1 - t0;
         s->frame_max = MAX(s->frame_max, t1 - t0);
+        s->frame_hist[MIN((t1 - t0) / 100, (usec_t) FRAME_BUCKETS - 1)]++;
 }
 
 static int screen_on_frame(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -282,8 +287,15 @@ void screen_mouse(const Screen *s, int *ret_row, int *ret_col, int *ret_wheel) {
         *ret_wheel = s->mouse_wheel;
 }
 
-void screen_stats(const Screen *s, uint64_t *ret_frames, uint64_t *ret_total_usec, uint64_t *ret_max_usec) {
-        *ret_frames = s->frames;
-        *ret_total_usec = s->frame_total;
-        *ret_max_usec = s->frame_max;
+void screen_stats(const Screen *s, ScreenStats *ret) {
+        *ret = (ScreenStats){.frames = s->frames, .total_usec = s->frame_total, .max_usec = s->frame_max};
+        /* The 99th percentile: the upper edge of the bucket holding it. */
+        uint64_t seen = 0, want = s->frames - s->frames / 100;
+        for (int i = 0; i < FRAME_BUCKETS && s->frames > 0; i++) {
+                seen += s->frame_hist[i];
+                if (seen >= want) {
+                        ret->p99_usec = MIN((uint64_t) (i + 1) * 100, s->frame_max);
+                        break;
+                }
+        }
 }

@@ -63,5 +63,9 @@ void screen_size(const Screen *s, int *ret_rows, int *ret_cols);
  * step (+1 down, -1 up) or a click (0). */
 void screen_mouse(const Screen *s, int *ret_row, int *ret_col, int *ret_wheel);
 
-/* Frame statistics (for the benchmark): frames drawn, total and longest draw time. */
-void screen_stats(const Screen *s, uint64_t *ret_frames, uint64_t *ret_total_usec, uint64_t *ret_max_usec);
+/* Frame statistics (for the benchmark): frames drawn, total, longest and 99th percentile
+ * draw time (to 0.1 ms). */
+typedef struct ScreenStats {
+        uint64_t frames, total_usec, max_usec, p99_usec;
+} ScreenStats;
+void screen_stats(const Screen *s, ScreenStats *ret);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <uthash.h>
+#include "tui/hash.h"
 
 typedef enum BuildState {
         BUILD_QUEUED,

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "tui/hash.h"
 
 #include "basic/macro.h"
 #include "basic/time-util.h"
