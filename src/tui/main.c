@@ -128,8 +128,8 @@ static void write_stats(const char *path, Tui *t, usec_t started) {
                 "\"events\":%llu,\"builds\":%u,\"cpu_seconds\":%.3f,\"wall_seconds\":%.3f}\n",
                 (unsigned long long) st.frames,
                 st.frames ? (double) st.total_usec / (double) st.frames / 1000.0 : 0.0,
-                (double) st.p99_usec / 1000.0, (double) st.max_usec / 1000.0, (unsigned long long) t->store.events, HASH_COUNT(t->store.builds),
-                cpu_seconds(), wall);
+                (double) st.p99_usec / 1000.0, (double) st.max_usec / 1000.0,
+                (unsigned long long) t->store.events, HASH_COUNT(t->store.builds), cpu_seconds(), wall);
 }
 
 int main(int argc, char **argv) {

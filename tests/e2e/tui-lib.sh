@@ -6,7 +6,9 @@
 
 NA_TUI=${NA_TUI:-}
 [[ -n "$NA_TUI" ]] && NA_TUI=$(realpath -m "$NA_TUI")
-TMUX_SOCK="na-e2e-$TEST_NAME-$$"
+TMUX_BASE="na-e2e-$TEST_NAME-$$"
+TMUX_SOCK=$TMUX_BASE
+TUI_RUNS=0
 TUI_SESSION=tui
 
 tmux_() { tmux -L "$TMUX_SOCK" "$@"; }
@@ -21,6 +23,9 @@ tui_start() {
 	local cols=$1 rows=$2
 	shift 2
 	rm -f "$T/tui.rc"
+	# A server of its own per run: a server being shut down keeps its socket for a moment.
+	TUI_RUNS=$((TUI_RUNS + 1))
+	TMUX_SOCK="$TMUX_BASE-$TUI_RUNS"
 	# The pane's command: the environment tmux would not pass on is given explicitly.
 	local cmd
 	cmd=$(printf '%q ' env "LANG=${LANG:-C.UTF-8}" "ASAN_OPTIONS=${ASAN_OPTIONS:-}" \

@@ -46,7 +46,8 @@ static void test_fit(void **state) {
         assert_string_equal(fmt_fit(b, sizeof(b), "hello world", 6, 1), "hello~");
         assert_string_equal(fmt_fit(b, sizeof(b), "hello world", 6, 0), "hello\xe2\x80\xa6");
         /* A cut never splits a UTF-8 character. */
-        assert_string_equal(fmt_fit(b, sizeof(b), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3, 1), "\xc3\xa9\xc3\xa9~");
+        assert_string_equal(fmt_fit(b, sizeof(b), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3, 1),
+                            "\xc3\xa9\xc3\xa9~");
         /* Wide characters count two cells. */
         assert_int_equal(fmt_width("\xe4\xb8\xad"), 2);
 }
@@ -73,9 +74,17 @@ static void test_columns(void **state) {
         assert_true(used <= 80);
 
         /* Formatters of a build. */
-        StoreBuild b = {.name = "hello-2.12", .phase = "buildPhase", .machine = "ssh-ng://root@builder1?x=y",
-                        .state = BUILD_FROZEN, .started = 100, .duration = 20, .received = 100, .eta_expected = 40,
-                        .cpu_percent = 12.34, .mem_current = 2097152, .user = "alice"};
+        StoreBuild b = {.name = "hello-2.12",
+                        .phase = "buildPhase",
+                        .machine = "ssh-ng://root@builder1?x=y",
+                        .state = BUILD_FROZEN,
+                        .started = 100,
+                        .duration = 20,
+                        .received = 100,
+                        .eta_expected = 40,
+                        .cpu_percent = 12.34,
+                        .mem_current = 2097152,
+                        .user = "alice"};
         char buf[64];
         columns[columns_find("phase")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "build");
@@ -144,8 +153,8 @@ static void test_prompt(void **state) {
 int main(void) {
         setlocale(LC_ALL, "C.UTF-8");
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_units),   cmocka_unit_test(test_fit),    cmocka_unit_test(test_columns),
-                cmocka_unit_test(test_osc52),   cmocka_unit_test(test_prompt),
+                cmocka_unit_test(test_units), cmocka_unit_test(test_fit),    cmocka_unit_test(test_columns),
+                cmocka_unit_test(test_osc52), cmocka_unit_test(test_prompt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

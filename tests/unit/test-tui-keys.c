@@ -28,20 +28,41 @@ static void test_single_keys(void **state) {
                 int key;
                 Cmd cmd;
         } table[] = {
-                {'j', CMD_DOWN},         {'k', CMD_UP},           {KC_CTRL('u'), CMD_HALF_UP},
-                {KC_CTRL('d'), CMD_HALF_DOWN}, {'G', CMD_BOTTOM}, {'V', CMD_VISUAL},
-                {'p', CMD_PROCS},        {'d', CMD_DEPS},         {'l', CMD_LOG},
-                {'h', CMD_HISTORY},      {'r', CMD_MACHINES},     {'f', CMD_FILTER},
-                {'/', CMD_SEARCH},       {'n', CMD_NICE_OR_NEXT}, {'N', CMD_PREV_MATCH},
-                {'c', CMD_CPU_LIMIT},    {'m', CMD_MEM_LIMIT},    {'a', CMD_ALL_ACTIVITY},
-                {'q', CMD_QUIT},         {'?', CMD_HELP},         {KC_ENTER, CMD_ENTER},
-                {KC_TAB, CMD_FOCUS},     {KC_ESC, CMD_ESCAPE},    {KC_UP, CMD_UP},
-                {KC_DOWN, CMD_DOWN},     {KC_PGUP, CMD_PAGE_UP},  {KC_PGDN, CMD_PAGE_DOWN},
-                {'s', CMD_SORT},         {'t', CMD_TREE},         {'x', CMD_NONE},
+                {'j', CMD_DOWN},
+                {'k', CMD_UP},
+                {KC_CTRL('u'), CMD_HALF_UP},
+                {KC_CTRL('d'), CMD_HALF_DOWN},
+                {'G', CMD_BOTTOM},
+                {'V', CMD_VISUAL},
+                {'p', CMD_PROCS},
+                {'d', CMD_DEPS},
+                {'l', CMD_LOG},
+                {'h', CMD_HISTORY},
+                {'r', CMD_MACHINES},
+                {'f', CMD_FILTER},
+                {'/', CMD_SEARCH},
+                {'n', CMD_NICE_OR_NEXT},
+                {'N', CMD_PREV_MATCH},
+                {'c', CMD_CPU_LIMIT},
+                {'m', CMD_MEM_LIMIT},
+                {'a', CMD_ALL_ACTIVITY},
+                {'q', CMD_QUIT},
+                {'?', CMD_HELP},
+                {KC_ENTER, CMD_ENTER},
+                {KC_TAB, CMD_FOCUS},
+                {KC_ESC, CMD_ESCAPE},
+                {KC_UP, CMD_UP},
+                {KC_DOWN, CMD_DOWN},
+                {KC_PGUP, CMD_PAGE_UP},
+                {KC_PGDN, CMD_PAGE_DOWN},
+                {'s', CMD_SORT},
+                {'t', CMD_TREE},
+                {'x', CMD_NONE},
         };
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
                 if (one(table[i].key) != table[i].cmd)
-                        fail_msg("key %d: expected command %d, got %d", table[i].key, table[i].cmd, one(table[i].key));
+                        fail_msg("key %d: expected command %d, got %d", table[i].key, table[i].cmd,
+                                 one(table[i].key));
         }
 }
 

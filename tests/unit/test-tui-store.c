@@ -21,11 +21,12 @@ static int apply(Store *s, const char *json, double now) {
 static void test_load_and_deltas(void **state) {
         Store s;
         store_init(&s);
-        cJSON *list = cJSON_Parse("{\"builds\":["
-                                  "{\"key\":1,\"name\":\"a-1\",\"drv\":\"/nix/store/x-a-1.drv\",\"state\":\"running\","
-                                  "\"invocation\":3,\"started\":100,\"duration\":5,\"requester\":{\"user\":\"alice\"},"
-                                  "\"usage\":{\"cpu_percent\":50,\"mem_current\":1048576}},"
-                                  "{\"key\":2,\"name\":\"b-1\",\"state\":\"queued\",\"invocation\":3}]}");
+        cJSON *list = cJSON_Parse(
+                "{\"builds\":["
+                "{\"key\":1,\"name\":\"a-1\",\"drv\":\"/nix/store/x-a-1.drv\",\"state\":\"running\","
+                "\"invocation\":3,\"started\":100,\"duration\":5,\"requester\":{\"user\":\"alice\"},"
+                "\"usage\":{\"cpu_percent\":50,\"mem_current\":1048576}},"
+                "{\"key\":2,\"name\":\"b-1\",\"state\":\"queued\",\"invocation\":3}]}");
         assert_int_equal(store_load_builds(&s, list, 105), 0);
         cJSON_Delete(list);
         assert_int_equal(s.counts[BUILD_RUNNING], 1);
@@ -40,18 +41,21 @@ static void test_load_and_deltas(void **state) {
 
         uint64_t gen = s.generation;
         /* A state change moves the counts. */
-        assert_int_equal(apply(&s, "{\"event\":\"build\",\"kind\":\"changed\",\"build\":{\"key\":1,\"name\":\"a-1\","
-                                   "\"state\":\"frozen\",\"invocation\":3}}",
-                               110),
-                         1);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"kind\":\"changed\",\"build\":{\"key\":1,\"name\":\"a-1\","
+                      "\"state\":\"frozen\",\"invocation\":3}}",
+                      110),
+                1);
         assert_true(s.generation > gen);
         assert_int_equal(s.counts[BUILD_RUNNING], 0);
         assert_int_equal(s.counts[BUILD_FROZEN], 1);
         assert_int_equal(store_build(&s, 1)->state, BUILD_FROZEN);
 
         /* A processes event updates only the usage. */
-        assert_int_equal(apply(&s, "{\"event\":\"processes\",\"build\":2,\"usage\":{\"cpu_percent\":150,"
-                                   "\"mem_current\":2048,\"nice\":10,\"cpu_limit\":0.5}}",
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"processes\",\"build\":2,\"usage\":{\"cpu_percent\":150,"
+                               "\"mem_current\":2048,\"nice\":10,\"cpu_limit\":0.5}}",
                                111),
                          1);
         StoreBuild *b = store_build(&s, 2);
@@ -61,25 +65,30 @@ static void test_load_and_deltas(void **state) {
         assert_int_equal(b->state, BUILD_QUEUED);
 
         /* New builds arrive by events; unknown events and malformed ones change nothing. */
-        assert_int_equal(apply(&s, "{\"event\":\"build\",\"kind\":\"finished\",\"build\":{\"key\":9,\"name\":\"c\","
-                                   "\"state\":\"failed\",\"invocation\":4}}",
-                               112),
-                         1);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"kind\":\"finished\",\"build\":{\"key\":9,\"name\":\"c\","
+                      "\"state\":\"failed\",\"invocation\":4}}",
+                      112),
+                1);
         assert_int_equal(s.counts[BUILD_FAILED], 1);
         assert_int_equal(apply(&s, "{\"event\":\"log\",\"build\":9,\"lines\":[\"x\"]}", 113), 0);
         assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"name\":\"no key\"}}", 113), 0);
         assert_int_equal(apply(&s, "{\"event\":\"processes\",\"build\":77,\"usage\":{}}", 113), 0);
         assert_int_equal(apply(&s, "{\"no\":\"event\"}", 113), 0);
-        assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"key\":10,\"state\":\"bogus\"}}", 113), 1);
+        assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"key\":10,\"state\":\"bogus\"}}", 113),
+                         1);
         assert_int_equal(store_build(&s, 10)->state, BUILD_UNKNOWN);
         assert_string_equal(store_build(&s, 10)->name, "?");
 
         /* Invocations. */
-        assert_int_equal(apply(&s, "{\"event\":\"invocation\",\"kind\":\"new\",\"invocation\":{\"id\":3,\"state\":"
-                                   "\"running\",\"requester\":{\"user\":\"bob\",\"cmdline\":\"nix-build x\"},"
-                                   "\"progress\":{\"done\":1,\"expected\":4,\"running\":2,\"failed\":0}}}",
-                               114),
-                         1);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"invocation\",\"kind\":\"new\",\"invocation\":{\"id\":3,\"state\":"
+                      "\"running\",\"requester\":{\"user\":\"bob\",\"cmdline\":\"nix-build x\"},"
+                      "\"progress\":{\"done\":1,\"expected\":4,\"running\":2,\"failed\":0}}}",
+                      114),
+                1);
         StoreInvocation *inv = store_invocation(&s, 3);
         assert_non_null(inv);
         assert_string_equal(inv->cmdline, "nix-build x");
@@ -100,17 +109,21 @@ static void test_load_and_deltas(void **state) {
 static void test_remaining(void **state) {
         Store s;
         store_init(&s);
-        assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
-                                   "\"started\":100,\"duration\":4,\"eta\":{\"expected\":10}}}",
-                               104),
-                         1);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"started\":100,\"duration\":4,\"eta\":{\"expected\":10}}}",
+                      104),
+                1);
         StoreBuild *b = store_build(&s, 1);
         assert_true(store_build_remaining(b, 106) == 4);
         assert_true(store_build_remaining(b, 200) == 0);
-        assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"succeeded\","
-                                   "\"started\":100,\"finished\":109,\"duration\":9}}",
-                               110),
-                         1);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"succeeded\","
+                      "\"started\":100,\"finished\":109,\"duration\":9}}",
+                      110),
+                1);
         assert_true(store_build_remaining(b, 110) < 0);
         assert_true(store_build_elapsed(store_build(&s, 1), 500) == 9);
         store_clear(&s);

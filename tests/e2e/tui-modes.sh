@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The TUI's display modes and movement keys against real builds: NO_COLOR and the ASCII
+# fallback (no colour codes, ASCII tree), colours and UTF-8 line drawing by default, folds
+# (zc/zo/za), the sort key, the flat list and `a`, Ctrl-d/Ctrl-u/gg/G, details on Enter.
+source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/tui-lib.sh"
+
+check_binaries
+check_tui
+nix_setup
+[[ $(id -u) == 0 ]] || skip "building with nixbld users needs root"
+source "$E2E_DIR/lib-proc.sh"
+trap 'rc=$?; tui_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
+
+start_daemon --cgroup-root "$CGROOT"
+FILE="$E2E_DIR/nix/tui.nix"
+nix_bg "$FILE" -A a -A b -A c -A quick --argstr nonce "$NONCE" --arg seconds 200 -k -j4
+tracked() { [[ -n "$(builder_of tui-a)" && -n "$(builder_of tui-b)" && -n "$(builder_of tui-c)" ]]; }
+wait_for 90 "the slow builds run" tracked || die "builds never ran"
+wait_for 60 "tui-quick succeeded" bash -c "[[ \$('$NA_CTL' -s '$SOCKDIR' get-build tui-quick | jq -r .build.state) == succeeded ]]"
+
+# colour SGR codes (foreground/background), as capture-pane -e shows them
+has_colour() { tmux_ capture-pane -e -p -t "$TUI_SESSION" | grep -qE $'\e\\[([0-9;]*;)?(3[0-7]|4[0-7]|38;5;[0-9]+|48;5;[0-9]+)(;[0-9;]*)?m'; }
+
+# --- defaults: colours, UTF-8 tree ---
+tui_start 120 30
+wait_screen "tui-quick .* succeeded" 20 "builds listed"
+wait_screen "^├─tui-" 5 "UTF-8 line drawing by default"
+assert_true "colours by default" has_colour
+tui_quit
+
+# --- NO_COLOR and --ascii ---
+TUI_ENV=(NO_COLOR=1)
+tui_start 120 30 --ascii
+wait_screen "tui-quick .* succeeded" 20 "builds listed (NO_COLOR, --ascii)"
+wait_screen '^\|-tui-' 5 "ASCII tree with --ascii"
+wait_screen '^`-tui-' 5 "ASCII corner"
+wait_screen '^- #[0-9]+ root' 5 "ASCII fold marker"
+no_colour() { ! has_colour; }
+assert_true "no colour under NO_COLOR" no_colour
+wait_screen "tui-a .* running" 5 "frozen/running states still readable without colour"
+TUI_ENV=()
+
+# --- folds ---
+keys g g
+keys z c
+wait_screen '^\+ #[0-9]+ root' 5 "zc folds the invocation"
+wait_screen_gone "tui-a" 5 "its builds are hidden"
+keys z o
+wait_screen "tui-a .* running" 5 "zo opens it again"
+keys z a
+wait_screen_gone "tui-a" 5 "za toggles it closed"
+keys z a
+wait_screen "tui-a .* running" 5 "za toggles it open"
+
+# --- sort by name, then movement ---
+keys s
+wait_screen "sort: NAME" 5 "s sorts by the next column (NAME)"
+wait_screen "^NAMEv " 5 "the sort column is marked"
+keys g g j Enter
+wait_screen "details: tui-a" 5 "sorted by name: the first build is tui-a"
+keys Escape G Enter
+wait_screen "details: tui-quick" 5 "G: the last row is tui-quick"
+keys Escape C-u C-u Enter
+wait_screen "details: invocation" 5 "Ctrl-u goes up half a page at a time, to the invocation row"
+keys Escape C-d Enter
+wait_screen "details: tui-quick" 5 "Ctrl-d goes down half a page (clamped at the last row)"
+keys Escape S
+wait_screen "descending" 5 "S reverses the order"
+keys g g j Enter
+wait_screen "details: tui-quick" 5 "reversed: the first build is tui-quick"
+keys Escape
+
+# --- flat list and a ---
+keys t
+wait_screen "flat list of active builds" 5 "t: the flat list"
+wait_screen_gone "tui-quick" 5 "the flat list shows active builds only"
+keys a
+wait_screen "tui-quick .* succeeded" 5 "a shows finished ones too"
+keys a t
+wait_screen "tree by invocation" 5 "t: back to the tree"
+
+tui_quit
