@@ -14,8 +14,9 @@ trap 'rc=$?; tui_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
 
 start_daemon --cgroup-root "$CGROOT"
 FILE="$E2E_DIR/nix/tui.nix"
-nix_bg "$FILE" -A a -A b -A c -A quick --argstr nonce "$NONCE" --arg seconds 200 -k -j4
-tracked() { [[ -n "$(builder_of tui-a)" && -n "$(builder_of tui-b)" && -n "$(builder_of tui-c)" ]]; }
+nix_bg "$FILE" -A a -A top -A quick --argstr nonce "$NONCE" --arg seconds 200 -k -j4
+running() { [[ "$(field "$1" .state)" == running ]]; }
+tracked() { running tui-a && running tui-b && running tui-c; }
 wait_for 90 "the slow builds run" tracked || die "builds never ran"
 wait_for 60 "tui-quick succeeded" bash -c "[[ \$('$NA_CTL' -s '$SOCKDIR' get-build tui-quick | jq -r .build.state) == succeeded ]]"
 
@@ -60,16 +61,36 @@ wait_screen "^NAMEv " 5 "the sort column is marked"
 keys g g j Enter
 wait_screen "details: tui-a" 5 "sorted by name: the first build is tui-a"
 keys Escape G Enter
-wait_screen "details: tui-quick" 5 "G: the last row is tui-quick"
+wait_screen "details: tui-top" 5 "G: the last row is tui-top"
 keys Escape C-u C-u Enter
 wait_screen "details: invocation" 5 "Ctrl-u goes up half a page at a time, to the invocation row"
 keys Escape C-d Enter
-wait_screen "details: tui-quick" 5 "Ctrl-d goes down half a page (clamped at the last row)"
+wait_screen "details: tui-top" 5 "Ctrl-d goes down half a page (clamped at the last row)"
 keys Escape S
 wait_screen "descending" 5 "S reverses the order"
 keys g g j Enter
-wait_screen "details: tui-quick" 5 "reversed: the first build is tui-quick"
+wait_screen "details: tui-top" 5 "reversed: the first build is tui-top"
 keys Escape
+
+# --- dependency tree: folds and search ---
+keys g g j d
+wait_screen "dependencies of invocation" 10 "d shows the dependency tree"
+wait_screen "pending +tui-top" 10 "tui-top waits for its inputs"
+wait_screen "^ {3,}building +tui-b" 5 "its inputs are shown under it, indented"
+keys /
+type_text tui-top
+keys Enter
+wait_screen "/tui-top: 1 matching rows in dependencies" 5 "/ searches the dependency tree"
+keys z c
+wait_screen "^\\+ pending +tui-top" 5 "zc folds the node"
+wait_screen_gone "building +tui-b" 5 "its inputs are hidden"
+keys z o
+wait_screen "building +tui-b" 5 "zo opens it"
+keys z a
+wait_screen_gone "building +tui-c" 5 "za toggles it closed"
+keys z a
+wait_screen "building +tui-c" 5 "za toggles it open"
+keys Escape Escape
 
 # --- flat list and a ---
 keys t

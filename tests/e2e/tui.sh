@@ -111,6 +111,13 @@ wait_screen "^log: tui-a .*following" 10 "l opens the log panel on the selected 
 wait_screen "^tui-a line [0-9]+" 10 "the log panel shows the builder's lines"
 keys Tab
 wait_screen "focused: j/k scroll" 5 "Tab focuses the log panel"
+keys /
+wait_screen "search log: /" 5 "/ in the focused log panel searches the log"
+type_text "tui-a line 2"
+keys Enter
+wait_screen "/tui-a line 2: [0-9]+ matching rows in log" 5 "the log search finds the builder's lines"
+keys Escape
+wait_screen "search cleared" 5 "Esc clears the log search"
 keys Tab l
 wait_screen_gone "^log: tui-a" 5 "l closes the log panel"
 
@@ -202,6 +209,11 @@ select_build tui-b
 keys h
 wait_screen "^history: [0-9]+ of [0-9]+ rows" 10 "h shows history"
 wait_screen "succeeded .* tui-quick" 15 "the finished build is in the history"
+keys Enter
+wait_screen "^details: tui-" 5 "Enter on a history row shows its details"
+wait_screen "^ *drv: /nix/store/.*\.drv" 5 "with its fields"
+keys Escape
+wait_screen "^history: " 5 "Esc goes back to the history"
 keys h r
 wait_screen "remote machines: 0" 10 "r shows the machines view"
 keys r '?'

@@ -10,10 +10,12 @@ let
     done
     echo ok > $out
   '' [ ];
-in {
+in rec {
   a = slow "tui-a";
   b = slow "tui-b";
   c = slow "tui-c";
+  # Waits for b and c: a node with inputs in the dependency tree.
+  top = mk "tui-top" "echo top; echo ok > $out" [ b c ];
   quick = mk "tui-quick" "echo quick done; sleep 1; echo ok > $out" [ ];
   # Long enough for the daemon to find its builder (whose exit ends the build: Nix 2.8
   # with -k reports the failure only when the whole invocation ends).
