@@ -32,7 +32,7 @@ static int c_phase(const StoreBuild *a, const StoreBuild *b, double now) {
 
 static void f_state(const StoreBuild *b, double now, char *buf, size_t n) {
         /* Frozen is unmistakable even without colours. */
-        snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : build_state_name(b->state));
+        snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : store_state_name(b->state));
 }
 static int c_state(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->state, b->state);
@@ -42,7 +42,7 @@ static double progress_of(const StoreBuild *b, double now) {
         if (b->state == BUILD_SUCCEEDED)
                 return 100;
         double e = store_build_elapsed(b, now);
-        if (b->eta_expected <= 0 || e < 0 || !build_state_active(b->state))
+        if (b->eta_expected <= 0 || e < 0 || !build_state_is_active(b->state))
                 return -1;
         return MIN(99.0, 100.0 * e / b->eta_expected);
 }
@@ -98,14 +98,14 @@ static int c_eta(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_cpu(const StoreBuild *b, double now, char *buf, size_t n) {
-        fmt_percent(buf, n, build_state_active(b->state) ? b->cpu_percent : -1);
+        fmt_percent(buf, n, build_state_is_active(b->state) ? b->cpu_percent : -1);
 }
 static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->cpu_percent, b->cpu_percent);
 }
 
 static void f_mem(const StoreBuild *b, double now, char *buf, size_t n) {
-        fmt_bytes(buf, n, build_state_active(b->state) ? b->mem_current : b->mem_peak);
+        fmt_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
 }
 static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->mem_current, b->mem_current);

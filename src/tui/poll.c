@@ -1,7 +1,11 @@
 /* A timer per open view that asks the daemon again. */
 #include "tui/poll.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "basic/time-util.h"
+#include "tui/json-util.h"
 
 static void poll_fetch(Poll *p) {
         if (p->inflight || !client_is_connected(p->tui->client))
@@ -43,4 +47,38 @@ void poll_done(Poll *p) {
 void poll_now(Poll *p) {
         if (p->timer)
                 poll_fetch(p);
+}
+
+bool poll_take(Poll *p, const cJSON *result, const cJSON *error) {
+        poll_done(p);
+        free(p->error);
+        p->error = NULL;
+        if (!result) {
+                const char *msg = error ? json_str(error, "message") ?: "refused" : "the daemon went away";
+                p->error = strdup(msg);
+                return false;
+        }
+        cJSON *copy = cJSON_Duplicate(result, true);
+        if (!copy) {
+                p->error = strdup("out of memory");
+                return false;
+        }
+        cJSON_Delete(p->result);
+        p->result = copy;
+        return true;
+}
+
+void poll_set_error(Poll *p, const char *error) {
+        free(p->error);
+        p->error = error ? strdup(error) : NULL;
+        cJSON_Delete(p->result);
+        p->result = NULL;
+}
+
+void poll_free(Poll *p) {
+        poll_stop(p);
+        cJSON_Delete(p->result);
+        p->result = NULL;
+        free(p->error);
+        p->error = NULL;
 }

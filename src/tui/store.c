@@ -6,26 +6,12 @@
 
 #include "tui/json-util.h"
 
-static const char *const state_names[_BUILD_STATE_MAX] = {
-        [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running", [BUILD_FROZEN] = "frozen",
-        [BUILD_SUCCEEDED] = "succeeded", [BUILD_FAILED] = "failed",   [BUILD_KILLED] = "killed",
-        [BUILD_LOST] = "lost",           [BUILD_UNKNOWN] = "?",
-};
-
-BuildState build_state_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < BUILD_UNKNOWN; i++)
-                        if (strcmp(state_names[i], s) == 0)
-                                return (BuildState) i;
-        return BUILD_UNKNOWN;
+const char *store_state_name(BuildState s) {
+        return build_state_to_string(s) ?: "?";
 }
 
-const char *build_state_name(BuildState s) {
-        return s >= 0 && s < _BUILD_STATE_MAX ? state_names[s] : "?";
-}
-
-bool build_state_active(BuildState s) {
-        return s == BUILD_QUEUED || s == BUILD_RUNNING || s == BUILD_FROZEN;
+static unsigned *store_count(Store *s, BuildState st) {
+        return &s->counts[st >= 0 && st < _BUILD_STATE_MAX ? st : _BUILD_STATE_MAX];
 }
 
 void store_init(Store *s) {
@@ -85,7 +71,8 @@ static void store_decode_build(StoreBuild *b, double now) {
         const cJSON *req = json_obj(o, "requester");
         b->user = json_str(req, "user");
         b->cmdline = json_str(req, "cmdline");
-        b->state = build_state_from_string(json_str(o, "state"));
+        const char *state = json_str(o, "state");
+        b->state = state ? build_state_from_string(state) : BUILD_UNKNOWN;
         b->invocation = (uint64_t) json_num(o, "invocation", 0);
         b->queued = json_num(o, "queued", -1);
         b->started = json_num(o, "started", -1);
@@ -115,12 +102,12 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
                 HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
         } else {
                 /* A processes event may have given fresher usage than the build object. */
-                s->counts[b->state]--;
+                (*store_count(s, b->state))--;
                 cJSON_Delete(b->json);
         }
         b->json = copy;
         store_decode_build(b, now);
-        s->counts[b->state]++;
+        (*store_count(s, b->state))++;
         s->generation++;
         return 1;
 }
@@ -220,7 +207,7 @@ int store_load_invocations(Store *s, const cJSON *result) {
 double store_build_elapsed(const StoreBuild *b, double now) {
         if (b->started <= 0)
                 return -1;
-        if (!build_state_active(b->state))
+        if (!build_state_is_active(b->state))
                 return b->duration >= 0 ? b->duration : (b->finished > 0 ? b->finished - b->started : -1);
         if (b->duration >= 0)
                 return b->duration + (now - b->received);
@@ -228,7 +215,7 @@ double store_build_elapsed(const StoreBuild *b, double now) {
 }
 
 double store_build_remaining(const StoreBuild *b, double now) {
-        if (b->eta_expected < 0 || !build_state_active(b->state))
+        if (b->eta_expected < 0 || !build_state_is_active(b->state))
                 return -1;
         double e = store_build_elapsed(b, now);
         double r = b->eta_expected - (e < 0 ? 0 : e);

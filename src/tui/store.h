@@ -7,23 +7,16 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include "shared/model.h"
 #include "tui/hash.h"
 
-typedef enum BuildState {
-        BUILD_QUEUED,
-        BUILD_RUNNING,
-        BUILD_FROZEN,
-        BUILD_SUCCEEDED,
-        BUILD_FAILED,
-        BUILD_KILLED,
-        BUILD_LOST,
-        BUILD_UNKNOWN,
-        _BUILD_STATE_MAX,
-} BuildState;
+/* States as the daemon's model names them (shared/model.h); one this TUI does not know (a
+ * newer daemon) is BUILD_UNKNOWN and counted apart. */
+#define BUILD_UNKNOWN     _BUILD_STATE_INVALID
+#define STORE_COUNT_SLOTS (_BUILD_STATE_MAX + 1)
 
-BuildState build_state_from_string(const char *s);
-const char *build_state_name(BuildState s);
-bool build_state_active(BuildState s); /* queued, running, frozen */
+/* The state's name for display ("?" when unknown). */
+const char *store_state_name(BuildState s);
 
 typedef struct StoreBuild {
         uint64_t key;
@@ -52,11 +45,11 @@ typedef struct StoreInvocation {
 } StoreInvocation;
 
 typedef struct Store {
-        StoreBuild *builds;           /* by key */
-        StoreInvocation *invocations; /* by id */
-        unsigned counts[_BUILD_STATE_MAX];
-        uint64_t generation; /* bumped by every change: views rebuild their rows lazily */
-        uint64_t events;     /* events applied */
+        StoreBuild *builds;                 /* by key */
+        StoreInvocation *invocations;       /* by id */
+        unsigned counts[STORE_COUNT_SLOTS]; /* by state; the last: unknown states */
+        uint64_t generation;                /* bumped by every change: views rebuild their rows lazily */
+        uint64_t events;                    /* events applied */
 } Store;
 
 void store_init(Store *s);

@@ -84,6 +84,20 @@ void tui_show_detail(Tui *t, const char *title, const cJSON *obj) {
         tui_show_view(t, VIEW_DETAIL);
 }
 
+int view_alloc(const View *proto, size_t data_size, View **ret) {
+        View *v = malloc(sizeof(View));
+        void *data = calloc(1, data_size);
+        if (!v || !data) {
+                free(v);
+                free(data);
+                return -ENOMEM;
+        }
+        *v = *proto;
+        v->data = data;
+        *ret = v;
+        return 0;
+}
+
 /* ---- the daemon connection ---- */
 
 static void notify_store_changed(Tui *t) {

@@ -77,6 +77,9 @@ struct Tui {
         void *action_batches; /* actions.c's unanswered requests */
 };
 
+/* A new view: a copy of proto with zeroed data of data_size bytes. -ENOMEM. */
+int view_alloc(const View *proto, size_t data_size, View **ret);
+
 /* Starts the TUI on the terminal, connecting to the control socket at socket_path. */
 int tui_new(sd_event *e, const char *socket_path, const ScreenOptions *so, Tui **ret);
 Tui *tui_free(Tui *t);

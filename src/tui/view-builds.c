@@ -88,7 +88,7 @@ static bool bv_push(BuildsView *bv, uint64_t key, bool invocation) {
 static bool filter_match(const char *filter, const StoreBuild *b) {
         if (!filter || !*filter)
                 return true;
-        const char *fields[] = {b->name, b->user ?: "", build_state_name(b->state), b->machine, b->drv};
+        const char *fields[] = {b->name, b->user ?: "", store_state_name(b->state), b->machine, b->drv};
         bool glob = strpbrk(filter, "*?[") != NULL;
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
                 if (glob ? fnmatch(filter, fields[i], 0) == 0 : strstr(fields[i], filter) != NULL)
@@ -131,7 +131,7 @@ static void bv_rebuild(Tui *t, View *v) {
         HASH_ITER(hh, s->builds, b, tb) {
                 if (!filter_match(t->filter, b))
                         continue;
-                if (bv->flat && !t->show_all && !build_state_active(b->state))
+                if (bv->flat && !t->show_all && !build_state_is_active(b->state))
                         continue;
                 all[k++] = b;
         }
@@ -158,7 +158,7 @@ static void bv_rebuild(Tui *t, View *v) {
                                 for (size_t j = 0; j < k; j++)
                                         if (all[j]->invocation == inv->id) {
                                                 any = true;
-                                                active |= build_state_active(all[j]->state);
+                                                active |= build_state_is_active(all[j]->state);
                                         }
                                 if (!any)
                                         continue;
@@ -249,7 +249,7 @@ static const char *bv_row_text(Tui *t, View *v, size_t i) {
                 StoreBuild *b = store_build(&t->store, r->key);
                 if (!b)
                         return "";
-                snprintf(bv->text, sizeof(bv->text), "%s %s %s %s", b->name, build_state_name(b->state),
+                snprintf(bv->text, sizeof(bv->text), "%s %s %s %s", b->name, store_state_name(b->state),
                          b->user ?: "", b->drv);
         }
         return bv->text;
@@ -452,15 +452,7 @@ static void bv_free(View *v) {
 }
 
 int view_builds_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        BuildsView *bv = calloc(1, sizeof(BuildsView));
-        if (!v || !bv) {
-                free(v);
-                free(bv);
-                return -ENOMEM;
-        }
-        bv->sort = -1;
-        *v = (View){
+        static const View proto = {
                 .title = "builds",
                 .count = bv_count,
                 .row_text = bv_row_text,
@@ -468,9 +460,12 @@ int view_builds_new(Tui *t, View **ret) {
                 .key = bv_key,
                 .store_changed = bv_store_changed,
                 .free = bv_free,
-                .data = bv,
         };
-        *ret = v;
+        int r = view_alloc(&proto, sizeof(BuildsView), ret);
+        if (r < 0)
+                return r;
+        BuildsView *bv = (*ret)->data;
+        bv->sort = -1;
         return 0;
 }
 
@@ -526,7 +521,7 @@ size_t view_builds_selection(Tui *t, uint64_t **ret) {
                 /* An invocation row stands for its active builds. */
                 StoreBuild *b, *tb;
                 HASH_ITER(hh, t->store.builds, b, tb) {
-                        if (b->invocation != r->key || !build_state_active(b->state) || n >= cap)
+                        if (b->invocation != r->key || !build_state_is_active(b->state) || n >= cap)
                                 continue;
                         bool dup = false;
                         for (size_t j = 0; j < n; j++)

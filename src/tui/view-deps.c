@@ -36,8 +36,6 @@ typedef struct DepsView {
         Tui *tui;
         Poll poll;
         uint64_t invocation;
-        cJSON *result;
-        char *error;
         Node *nodes;
         Fold *folds;
         DepRow *rows;
@@ -120,7 +118,7 @@ static void dv_rebuild(Tui *t, View *v) {
         dv_free_nodes(dv);
         dv->n = 0;
         const cJSON *o;
-        cJSON_ArrayForEach(o, json_arr(dv->result, "nodes")) {
+        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "nodes")) {
                 const char *drv = json_str(o, "drv");
                 Node *n;
                 if (!drv)
@@ -132,7 +130,7 @@ static void dv_rebuild(Tui *t, View *v) {
                 n->json = o;
                 HASH_ADD_KEYPTR(hh, dv->nodes, n->drv, strlen(n->drv), n);
         }
-        cJSON_ArrayForEach(o, json_arr(dv->result, "roots")) {
+        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "roots")) {
                 Node *n;
                 if (!cJSON_IsString(o))
                         continue;
@@ -161,18 +159,15 @@ static void dv_remember(View *v) {
 static void dv_got(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         View *v = userdata;
         DepsView *dv = v->data;
-        poll_done(&dv->poll);
-        free(dv->error);
-        dv->error = NULL;
-        if (!result) {
-                dv->error = strdup(error ? json_str(error, "message") ?: "refused" : "the daemon went away");
-                tui_invalidate(dv->tui);
-                return;
+        if (result) {
+                /* The nodes point into the answer about to be replaced. */
+                dv_free_nodes(dv);
+                dv->n = 0;
         }
-        dv_free_nodes(dv);
-        cJSON_Delete(dv->result);
-        dv->result = cJSON_Duplicate(result, true);
-        dv_rebuild(dv->tui, v);
+        if (poll_take(&dv->poll, result, error))
+                dv_rebuild(dv->tui, v);
+        else
+                listnav_set_count(&v->nav, dv->n);
         tui_invalidate(dv->tui);
 }
 
@@ -192,14 +187,13 @@ static void dv_fetch(Tui *t, View *v) {
 static void dv_open(Tui *t, View *v) {
         DepsView *dv = v->data;
         uint64_t inv = view_builds_current_invocation(t);
-        free(dv->error);
-        dv->error = inv ? NULL : strdup("no invocation selected (select a build or an invocation, then d)");
-        if (inv != dv->invocation) {
+        if (inv != dv->invocation || !inv) {
                 dv_free_nodes(dv);
-                cJSON_Delete(dv->result);
-                dv->result = NULL;
                 dv->n = 0;
                 listnav_set_count(&v->nav, 0);
+                poll_set_error(&dv->poll,
+                               inv ? NULL
+                                   : "no invocation selected (select a build or an invocation, then d)");
         }
         dv->invocation = inv;
         poll_start(&dv->poll, t, v, 2 * USEC_PER_SEC, dv_fetch);
@@ -244,17 +238,18 @@ static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
                     "dependencies of invocation #%llu  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
                     (unsigned long long) dv->invocation, (size_t) HASH_COUNT(dv->nodes),
-                    json_bool(dv->result, "complete") || !dv->result ? "" : "  (still resolving)");
+                    json_bool(dv->poll.result, "complete") || !dv->poll.result ? "" : "  (still resolving)");
         if (--h <= 0)
                 return;
         y++;
-        if (dv->error) {
-                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), dv->error, false, false);
+        if (dv->poll.error) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), dv->poll.error, false, false);
                 return;
         }
         if (dv->n == 0) {
                 draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM),
-                          dv->result ? "(no dependency graph yet)" : "(asking the daemon...)", false, false);
+                          dv->poll.result ? "(no dependency graph yet)" : "(asking the daemon...)", false,
+                          false);
                 return;
         }
         listnav_scroll(&v->nav, (size_t) h);
@@ -317,31 +312,21 @@ static void dv_store_changed(Tui *t, View *v) {
 
 static void dv_free(View *v) {
         DepsView *dv = v->data;
-        poll_stop(&dv->poll);
         dv_free_nodes(dv);
+        poll_free(&dv->poll);
         Fold *f, *tf;
         HASH_ITER(hh, dv->folds, f, tf) {
                 HASH_DEL(dv->folds, f);
                 free(f->drv);
                 free(f);
         }
-        cJSON_Delete(dv->result);
-        free(dv->error);
         free(dv->rows);
         free(dv->sel_drv);
         free(dv);
 }
 
 int view_deps_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        DepsView *dv = calloc(1, sizeof(DepsView));
-        if (!v || !dv) {
-                free(v);
-                free(dv);
-                return -ENOMEM;
-        }
-        dv->tui = t;
-        *v = (View){
+        static const View proto = {
                 .title = "dependencies",
                 .open = dv_open,
                 .close = dv_close,
@@ -351,8 +336,11 @@ int view_deps_new(Tui *t, View **ret) {
                 .key = dv_key,
                 .store_changed = dv_store_changed,
                 .free = dv_free,
-                .data = dv,
         };
-        *ret = v;
+        int r = view_alloc(&proto, sizeof(DepsView), ret);
+        if (r < 0)
+                return r;
+        DepsView *dv = (*ret)->data;
+        dv->tui = t;
         return 0;
 }

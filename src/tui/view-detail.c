@@ -131,21 +131,12 @@ static void dv_free(View *v) {
 }
 
 int view_detail_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        DetailView *dv = calloc(1, sizeof(DetailView));
-        if (!v || !dv) {
-                free(v);
-                free(dv);
-                return -ENOMEM;
-        }
-        *v = (View){
+        static const View proto = {
                 .title = "details",
                 .count = dv_count,
                 .row_text = dv_row_text,
                 .draw = dv_draw,
                 .free = dv_free,
-                .data = dv,
         };
-        *ret = v;
-        return 0;
+        return view_alloc(&proto, sizeof(DetailView), ret);
 }

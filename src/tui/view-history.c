@@ -19,8 +19,6 @@ static const char *const orders[] = {"finished", "started", "duration", "name"};
 typedef struct HistoryView {
         Tui *tui;
         Poll poll;
-        cJSON *result;
-        char *error;
         unsigned order;
         bool ascending;
         double total;
@@ -28,22 +26,16 @@ typedef struct HistoryView {
 } HistoryView;
 
 static const cJSON *hv_rows(HistoryView *hv) {
-        return json_arr(hv->result, "builds");
+        return json_arr(hv->poll.result, "builds");
 }
 
 static void hv_got(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         View *v = userdata;
         HistoryView *hv = v->data;
-        poll_done(&hv->poll);
-        free(hv->error);
-        hv->error = NULL;
-        if (!result) {
-                hv->error = strdup(error ? json_str(error, "message") ?: "refused" : "the daemon went away");
+        if (!poll_take(&hv->poll, result, error)) {
                 tui_invalidate(hv->tui);
                 return;
         }
-        cJSON_Delete(hv->result);
-        hv->result = cJSON_Duplicate(result, true);
         hv->total = json_num(result, "total", -1);
         listnav_set_count(&v->nav, (size_t) cJSON_GetArraySize(hv_rows(hv)));
         tui_invalidate(hv->tui);
@@ -113,14 +105,15 @@ static void hv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         if (--h <= 0)
                 return;
         y++;
-        if (hv->error) {
-                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), hv->error, false, false);
+        if (hv->poll.error) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), hv->poll.error, false, false);
                 return;
         }
         size_t n = hv_count(t, v);
         if (n == 0) {
                 draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM),
-                          hv->result ? "(no finished build in the history yet)" : "(asking the daemon...)",
+                          hv->poll.result ? "(no finished build in the history yet)"
+                                          : "(asking the daemon...)",
                           false, false);
                 return;
         }
@@ -165,22 +158,12 @@ static bool hv_key(Tui *t, View *v, Cmd cmd) {
 
 static void hv_free(View *v) {
         HistoryView *hv = v->data;
-        poll_stop(&hv->poll);
-        cJSON_Delete(hv->result);
-        free(hv->error);
+        poll_free(&hv->poll);
         free(hv);
 }
 
 int view_history_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        HistoryView *hv = calloc(1, sizeof(HistoryView));
-        if (!v || !hv) {
-                free(v);
-                free(hv);
-                return -ENOMEM;
-        }
-        hv->tui = t;
-        *v = (View){
+        static const View proto = {
                 .title = "history",
                 .open = hv_open,
                 .close = hv_close,
@@ -189,8 +172,11 @@ int view_history_new(Tui *t, View **ret) {
                 .draw = hv_draw,
                 .key = hv_key,
                 .free = hv_free,
-                .data = hv,
         };
-        *ret = v;
+        int r = view_alloc(&proto, sizeof(HistoryView), ret);
+        if (r < 0)
+                return r;
+        HistoryView *hv = (*ret)->data;
+        hv->tui = t;
         return 0;
 }

@@ -221,19 +221,7 @@ static void lv_close(Tui *t, View *v) {
 }
 
 int view_log_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        LogView *lv = calloc(1, sizeof(LogView));
-        char **lines = calloc(LOG_KEEP, sizeof(char *));
-        if (!v || !lv || !lines) {
-                free(v);
-                free(lv);
-                free(lines);
-                return -ENOMEM;
-        }
-        lv->lines = lines;
-        lv->stick = true;
-        lv->tui = t;
-        *v = (View){
+        static const View proto = {
                 .title = "log",
                 .count = lv_count,
                 .row_text = lv_row_text,
@@ -241,8 +229,19 @@ int view_log_new(Tui *t, View **ret) {
                 .key = lv_key,
                 .close = lv_close,
                 .free = lv_free,
-                .data = lv,
         };
-        *ret = v;
+        int r = view_alloc(&proto, sizeof(LogView), ret);
+        if (r < 0)
+                return r;
+        LogView *lv = (*ret)->data;
+        lv->lines = calloc(LOG_KEEP, sizeof(char *));
+        if (!lv->lines) {
+                lv_free(*ret);
+                free(*ret);
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        lv->stick = true;
+        lv->tui = t;
         return 0;
 }

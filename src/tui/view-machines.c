@@ -14,28 +14,20 @@
 typedef struct MachinesView {
         Tui *tui;
         Poll poll;
-        cJSON *result;
-        char *error;
         char text[2048];
 } MachinesView;
 
 static const cJSON *mv_rows(MachinesView *mv) {
-        return json_arr(mv->result, "machines");
+        return json_arr(mv->poll.result, "machines");
 }
 
 static void mv_got(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         View *v = userdata;
         MachinesView *mv = v->data;
-        poll_done(&mv->poll);
-        free(mv->error);
-        mv->error = NULL;
-        if (!result) {
-                mv->error = strdup(error ? json_str(error, "message") ?: "refused" : "the daemon went away");
+        if (!poll_take(&mv->poll, result, error)) {
                 tui_invalidate(mv->tui);
                 return;
         }
-        cJSON_Delete(mv->result);
-        mv->result = cJSON_Duplicate(result, true);
         listnav_set_count(&v->nav, (size_t) cJSON_GetArraySize(mv_rows(mv)));
         tui_invalidate(mv->tui);
 }
@@ -99,7 +91,7 @@ static void mv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         const Screen *scr = t->screen;
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
                     "remote machines: %zu, %d builds waiting for a machine  (Enter: details, r/Esc back)",
-                    mv_count(t, v), cJSON_GetArraySize(json_arr(mv->result, "waiting")));
+                    mv_count(t, v), cJSON_GetArraySize(json_arr(mv->poll.result, "waiting")));
         if (--h <= 0)
                 return;
         y++;
@@ -108,14 +100,14 @@ static void mv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         if (--h <= 0)
                 return;
         y++;
-        if (mv->error) {
-                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), mv->error, false, false);
+        if (mv->poll.error) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), mv->poll.error, false, false);
                 return;
         }
         size_t n = mv_count(t, v);
         if (n == 0) {
                 draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM),
-                          mv->result
+                          mv->poll.result
                                   ? "(no remote machine configured or seen: the builders setting is empty)"
                                   : "(asking the daemon...)",
                           false, false);
@@ -149,22 +141,12 @@ static bool mv_key(Tui *t, View *v, Cmd cmd) {
 
 static void mv_free(View *v) {
         MachinesView *mv = v->data;
-        poll_stop(&mv->poll);
-        cJSON_Delete(mv->result);
-        free(mv->error);
+        poll_free(&mv->poll);
         free(mv);
 }
 
 int view_machines_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        MachinesView *mv = calloc(1, sizeof(MachinesView));
-        if (!v || !mv) {
-                free(v);
-                free(mv);
-                return -ENOMEM;
-        }
-        mv->tui = t;
-        *v = (View){
+        static const View proto = {
                 .title = "machines",
                 .open = mv_open,
                 .close = mv_close,
@@ -173,8 +155,11 @@ int view_machines_new(Tui *t, View **ret) {
                 .draw = mv_draw,
                 .key = mv_key,
                 .free = mv_free,
-                .data = mv,
         };
-        *ret = v;
+        int r = view_alloc(&proto, sizeof(MachinesView), ret);
+        if (r < 0)
+                return r;
+        MachinesView *mv = (*ret)->data;
+        mv->tui = t;
         return 0;
 }

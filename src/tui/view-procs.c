@@ -24,8 +24,6 @@ typedef struct ProcsView {
         Tui *tui;
         Poll poll;
         uint64_t key; /* the build shown */
-        cJSON *result;
-        char *error;
         ProcRow *rows;
         size_t n;
         char text[1024];
@@ -62,7 +60,7 @@ static void pv_rows(ProcsView *pv) {
         free(pv->rows);
         pv->rows = NULL;
         pv->n = 0;
-        const cJSON *procs = json_arr(pv->result, "processes");
+        const cJSON *procs = json_arr(pv->poll.result, "processes");
         size_t cap = (size_t) cJSON_GetArraySize(procs);
         if (cap == 0 || !(pv->rows = calloc(cap, sizeof(ProcRow))))
                 return;
@@ -81,16 +79,10 @@ static void pv_rows(ProcsView *pv) {
 static void pv_got(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         View *v = userdata;
         ProcsView *pv = v->data;
-        poll_done(&pv->poll);
-        free(pv->error);
-        pv->error = NULL;
-        if (!result) {
-                pv->error = strdup(error ? json_str(error, "message") ?: "refused" : "the daemon went away");
+        if (!poll_take(&pv->poll, result, error)) {
                 tui_invalidate(pv->tui);
                 return;
         }
-        cJSON_Delete(pv->result);
-        pv->result = cJSON_Duplicate(result, true);
         pv_rows(pv);
         listnav_set_count(&v->nav, pv->n);
         tui_invalidate(pv->tui);
@@ -113,11 +105,8 @@ static void pv_open(Tui *t, View *v) {
         ProcsView *pv = v->data;
         StoreBuild *b = view_builds_current(t);
         pv->key = b ? b->key : 0;
-        cJSON_Delete(pv->result);
-        pv->result = NULL;
-        free(pv->error);
-        pv->error = b ? NULL : strdup("no build selected (select one in the build list, then p)");
-        pv->n = 0;
+        pv->n = 0; /* the rows point into the answer poll_set_error() drops */
+        poll_set_error(&pv->poll, b ? NULL : "no build selected (select one in the build list, then p)");
         listnav_set_count(&v->nav, 0);
         poll_start(&pv->poll, t, v, USEC_PER_SEC, pv_fetch);
 }
@@ -154,12 +143,12 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         const Screen *scr = t->screen;
         const Glyphs *g = screen_glyphs(scr);
         StoreBuild *b = pv->key ? store_build(&t->store, pv->key) : NULL;
-        const cJSON *u = json_obj(pv->result, "usage");
+        const cJSON *u = json_obj(pv->poll.result, "usage");
         char cpu[16], mem[16];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
                     "processes of %s  [%s, control: %s]  CPU %s  mem %s  (p/Esc back)", b ? b->name : "?",
-                    json_str(pv->result, "state") ?: (b ? build_state_name(b->state) : "?"),
-                    json_str(pv->result, "control") ?: "?",
+                    json_str(pv->poll.result, "state") ?: (b ? store_state_name(b->state) : "?"),
+                    json_str(pv->poll.result, "control") ?: "?",
                     fmt_percent(cpu, sizeof(cpu), json_num(u, "cpu_percent", -1)),
                     fmt_bytes(mem, sizeof(mem), json_num(u, "mem_current", -1)));
         if (--h <= 0)
@@ -170,14 +159,14 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         if (--h <= 0)
                 return;
         y++;
-        if (pv->error) {
-                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), pv->error, false, false);
+        if (pv->poll.error) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), pv->poll.error, false, false);
                 return;
         }
         if (pv->n == 0) {
                 draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM),
-                          pv->result ? "(no process: not started yet, ended, or remote)"
-                                     : "(asking the daemon...)",
+                          pv->poll.result ? "(no process: not started yet, ended, or remote)"
+                                          : "(asking the daemon...)",
                           false, false);
                 return;
         }
@@ -223,23 +212,13 @@ static void pv_connection(Tui *t, View *v, bool up) {
 
 static void pv_free(View *v) {
         ProcsView *pv = v->data;
-        poll_stop(&pv->poll);
-        cJSON_Delete(pv->result);
-        free(pv->error);
+        poll_free(&pv->poll);
         free(pv->rows);
         free(pv);
 }
 
 int view_procs_new(Tui *t, View **ret) {
-        View *v = calloc(1, sizeof(View));
-        ProcsView *pv = calloc(1, sizeof(ProcsView));
-        if (!v || !pv) {
-                free(v);
-                free(pv);
-                return -ENOMEM;
-        }
-        pv->tui = t;
-        *v = (View){
+        static const View proto = {
                 .title = "processes",
                 .open = pv_open,
                 .close = pv_close,
@@ -249,8 +228,11 @@ int view_procs_new(Tui *t, View **ret) {
                 .key = pv_key,
                 .connection = pv_connection,
                 .free = pv_free,
-                .data = pv,
         };
-        *ret = v;
+        int r = view_alloc(&proto, sizeof(ProcsView), ret);
+        if (r < 0)
+                return r;
+        ProcsView *pv = (*ret)->data;
+        pv->tui = t;
         return 0;
 }
