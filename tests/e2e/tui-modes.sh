@@ -12,7 +12,11 @@ nix_setup
 source "$E2E_DIR/lib-proc.sh"
 trap 'rc=$?; tui_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
 
-start_daemon --cgroup-root "$CGROOT"
+# One remote builder that cannot be reached (nothing listens on port 1): the machines view
+# shows it configured, polled and down, with ssh's reason.
+mkdir -p "$T/conf"
+printf 'builders = ssh://nobody@127.0.0.1:1 x86_64-linux - 2 1\n' >"$T/conf/nix.conf"
+start_daemon --cgroup-root "$CGROOT" --nix-conf-dir "$T/conf" --machines-poll-interval 1 --machines-poll-timeout 5
 FILE="$E2E_DIR/nix/tui.nix"
 nix_bg "$FILE" -A a -A top -A quick --argstr nonce "$NONCE" --arg seconds 200 -k -j4
 running() { [[ "$(field "$1" .state)" == running ]]; }
@@ -91,6 +95,16 @@ wait_screen_gone "building +tui-c" 5 "za toggles it closed"
 keys z a
 wait_screen "building +tui-c" 5 "za toggles it open"
 keys Escape Escape
+
+# --- machines ---
+keys r
+wait_screen "^remote machines: 1" 10 "r: the machines view lists the configured builder"
+wait_screen "ssh://nobody@127\.0\.0\.1:1 +down +0/2 .*ssh: connect to host 127.0.0.1 port 1" 20 "state down, slots 0/2, ssh's reason"
+keys Enter
+wait_screen "^details: ssh://nobody@127\.0\.0\.1:1" 5 "Enter shows the machine's details"
+wait_screen "^max_jobs: 2" 5 "with its configuration"
+keys Escape Escape
+wait_screen "^NAME" 5 "Esc back to the build list"
 
 # --- flat list and a ---
 keys t
