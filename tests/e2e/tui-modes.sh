@@ -76,6 +76,27 @@ keys g g j Enter
 wait_screen "details: tui-top" 5 "reversed: the first build is tui-top"
 keys Escape
 
+# --- mouse: xterm mouse reports typed into the pane (ESC [ M button x y, each + 32, 1-based) ---
+# Rows now: invocation, tui-top, tui-quick, tui-c, tui-b, tui-a (screen rows 2..7).
+# (A pause first: an Escape typed just before would run into the report's ESC.)
+mouse() {
+	sleep 0.2
+	tmux_ send-keys -t "$TUI_SESSION" -l $'\e[M'"$1"
+}
+mouse ' !&'
+mouse '#!&'
+keys Enter
+wait_screen "details: tui-c" 5 "a click selects the row under the mouse"
+keys Escape
+mouse '`!&'
+keys Enter
+wait_screen "details: invocation" 5 "the wheel scrolls up (3 rows)"
+keys Escape
+mouse 'a!&'
+keys Enter
+wait_screen "details: tui-c" 5 "the wheel scrolls down (3 rows)"
+keys Escape
+
 # --- dependency tree: folds and search ---
 keys g g j d
 wait_screen "dependencies of invocation" 10 "d shows the dependency tree"

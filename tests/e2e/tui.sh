@@ -134,6 +134,18 @@ keys y n
 wait_for 5 "tmux's buffer holds the name" buffer_is tui-a && pass "y n copied the name"
 keys y p
 wait_for 5 "tmux's buffer holds the builder pid" buffer_is "$(builder_of tui-a)" && pass "y p copied the builder pid"
+keys y o
+wait_for 5 "tmux's buffer holds the output path" buffer_is "$(nix-store -q --outputs "$DRV_A")" &&
+	pass "y o copied the output path"
+keys y c
+wait_for 5 "tmux's buffer holds the requester's command line" buffer_is "$(field tui-a .requester.cmdline)" &&
+	pass "y c copied the command line"
+keys y r
+wait_for 5 "tmux's buffer holds the requester" buffer_is "root (uid 0, pid $(field tui-a .requester.pid))" &&
+	pass "y r copied the requester"
+keys y l
+log_yanked() { tmux_ show-buffer 2>/dev/null | grep -q "^tui-a line 3$"; }
+wait_for 5 "tmux's buffer holds the log" log_yanked && pass "y l copied the log lines"
 
 # --- kill ---
 BUILDER_A=$(builder_of tui-a)
@@ -209,6 +221,10 @@ select_build tui-b
 keys h
 wait_screen "^history: [0-9]+ of [0-9]+ rows" 10 "h shows history"
 wait_screen "succeeded .* tui-quick" 15 "the finished build is in the history"
+keys s
+wait_screen "^history: .* by started descending" 10 "s orders the history by another column"
+keys S
+wait_screen "^history: .* by started ascending" 10 "S reverses it"
 keys Enter
 wait_screen "^details: tui-" 5 "Enter on a history row shows its details"
 wait_screen "^ *drv: /nix/store/.*\.drv" 5 "with its fields"
