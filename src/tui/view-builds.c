@@ -228,10 +228,19 @@ static size_t bv_count(Tui *t, View *v) {
 }
 
 static void invocation_text(const StoreInvocation *inv, char *buf, size_t n) {
-        snprintf(buf, n, "#%llu %s: %s  [%.0f/%.0f done, %.0f running, %.0f failed]%s",
-                 (unsigned long long) inv->id, inv->user ?: "?", inv->cmdline ?: "(unknown command)",
-                 inv->progress_done, inv->progress_expected, inv->progress_running, inv->progress_failed,
-                 inv->done ? " done" : "");
+        /* Progress before the command line, which is long and cut first. */
+        char eta[48] = "";
+        const cJSON *e = json_obj(inv->json, "eta");
+        if (!inv->done && json_has_num(e, "remaining")) {
+                char d[16];
+                snprintf(eta, sizeof(eta), ", ETA %s%s",
+                         fmt_duration(d, sizeof(d), json_num(e, "remaining", 0)),
+                         json_num(e, "unknown", 0) > 0 ? "+" : "");
+        }
+        snprintf(buf, n, "#%llu %s [%.0f/%.0f done, %.0f running, %.0f failed%s%s]: %s",
+                 (unsigned long long) inv->id, inv->user ?: "?", inv->progress_done, inv->progress_expected,
+                 inv->progress_running, inv->progress_failed, eta, inv->done ? ", ended" : "",
+                 inv->cmdline ?: "(unknown command)");
 }
 
 static const char *bv_row_text(Tui *t, View *v, size_t i) {

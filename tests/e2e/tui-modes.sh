@@ -12,6 +12,15 @@ nix_setup
 source "$E2E_DIR/lib-proc.sh"
 trap 'rc=$?; tui_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
 
+# --- the command line ---
+assert_match "--help explains itself" "usage: nix-analytics .*socket-dir" "$("$NA_TUI" --help | tr '\n' ' ')"
+"$NA_TUI" -s "$SOCKDIR" </dev/null >"$T/notty.out" 2>&1
+assert_eq "without a terminal: exit 1" 1 "$?"
+assert_contains "without a terminal: says why and what to use" "needs a terminal (for scripts: nix-analytics-ctl)" "$(cat "$T/notty.out")"
+"$NA_TUI" --fps 0 >"$T/badopt.out" 2>&1
+assert_eq "a bad option value: exit 2" 2 "$?"
+assert_contains "a bad option value: a clear error" "--fps: '0' is not a number from 1 to 1000" "$(cat "$T/badopt.out")"
+
 # One remote builder that cannot be reached (nothing listens on port 1): the machines view
 # shows it configured, polled and down, with ssh's reason.
 mkdir -p "$T/conf"
@@ -44,6 +53,13 @@ wait_screen '^- #[0-9]+ root' 5 "ASCII fold marker"
 no_colour() { ! has_colour; }
 assert_true "no colour under NO_COLOR" no_colour
 wait_screen "tui-a .* running" 5 "frozen/running states still readable without colour"
+TUI_ENV=()
+tui_quit
+
+# --- a locale without UTF-8: the ASCII fallback by itself ---
+TUI_ENV=(LANG=C LC_ALL=C)
+tui_start 120 30
+wait_screen '^\|-tui-' 20 "ASCII tree in the C locale"
 TUI_ENV=()
 
 # --- folds ---
