@@ -5,19 +5,22 @@ progress) for SECONDS, spread over the builds. The .drv files are written into S
 daemon's --store-dir) so that the daemon can read them like real ones. Prints how many records
 it sent and at what rate.
 
-usage: tui-feed.py EVENTS_SOCKET STORE N RATE SECONDS"""
+usage: tui-feed.py EVENTS_SOCKET STORE N RATE SECONDS
+  env: FEED_PREFIX (names of the builds, default "tui-bench-"), FEED_HOLD (seconds to keep the
+  connection open afterwards)"""
 import json, os, random, socket, sys, time
 
 sock_path, store, n, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 B32 = "0123456789abcdfghijklmnpqrsvwxyz"
 rnd = random.Random(5)
-h = lambda i: "".join(random.Random(i).choice(B32) for _ in range(32))
+prefix = os.environ.get("FEED_PREFIX", "tui-bench-")
+h = lambda i: "".join(random.Random(prefix + str(i)).choice(B32) for _ in range(32))
 drvs = []
 for i in range(n):
-    d = f"{store}/{h(i)}-tui-bench-{i}.drv"
+    d = f"{store}/{h(i)}-{prefix}{i}.drv"
     with open(d, "w") as f:
-        f.write(f'Derive([("out","{store}/{h(n + i)}-tui-bench-{i}","","")],[],[],"x86_64-linux","/bin/sh",[],'
-                f'[("name","tui-bench-{i}")])')
+        f.write(f'Derive([("out","{store}/{h(n + i)}-{prefix}{i}","","")],[],[],"x86_64-linux","/bin/sh",[],'
+                f'[("name","{prefix}{i}")])')
     drvs.append(d)
 
 s = socket.socket(socket.AF_UNIX)
@@ -30,6 +33,8 @@ send([{"action": "hello", "protocol": 1, "pid": os.getpid(), "ppid": os.getppid(
       {"action": "start", "id": 1, "level": 0, "text": "", "type": 104, "parent": 0}])
 send([{"action": "start", "id": 1000 + i, "level": 3, "text": f"building '{d}'", "type": 105,
        "fields": [d, "", 1, 1], "parent": 1} for i, d in enumerate(drvs)])
+
+print(f"started {time.time():.6f}", flush=True)
 
 phases = ["unpackPhase", "configurePhase", "buildPhase", "installPhase"]
 line = "x" * 40

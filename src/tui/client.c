@@ -291,7 +291,7 @@ int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_u
         c->cb = *cb;
         c->userdata = userdata;
         /* The first attempt from the loop, so callbacks never run inside client_new(). */
-        int r = sd_event_add_time_relative(e, &c->retry, CLOCK_MONOTONIC, 0, 0, client_retry, c);
+        int r = sd_event_add_time_relative(e, &c->retry, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, client_retry, c);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

@@ -204,7 +204,10 @@ void screen_invalidate(Screen *s) {
                 return;
         usec_t now = now_monotonic();
         usec_t due = s->last_frame + s->opt.min_frame_usec;
-        (void) sd_event_add_time(s->event, &s->frame, CLOCK_MONOTONIC, MAX(due, now), 0, screen_on_frame, s);
+        /* Accuracy 1 ms: sd-event's default (0) lets a timer slip by up to 250 ms to coalesce
+         * wakeups, which is right for the clock tick but would delay what the user waits for. */
+        (void) sd_event_add_time(s->event, &s->frame, CLOCK_MONOTONIC, MAX(due, now), USEC_PER_MSEC,
+                                 screen_on_frame, s);
 }
 
 void screen_draw_now(Screen *s) {
