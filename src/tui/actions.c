@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tui/fmt.h"
 #include "tui/json-util.h"
 
 typedef struct ActionBatch {
@@ -15,7 +16,7 @@ typedef struct ActionBatch {
         size_t n, answered, ok;
         char *name;      /* the build's name when there is one build */
         char *mechanism; /* of the first success */
-        char *state;     /* of the first success */
+        char *value;     /* what the first success set: "nice 10", "limit 0.5 cores", ... */
         char *error;     /* the first refusal, with the build's name */
         size_t refused;
         struct ActionBatch *prev, *next;
@@ -36,7 +37,7 @@ static void batch_free(Tui *t, ActionBatch *b) {
                 b->next->prev = b->prev;
         free(b->name);
         free(b->mechanism);
-        free(b->state);
+        free(b->value);
         free(b->error);
         free(b);
 }
@@ -45,18 +46,39 @@ static void batch_report(ActionBatch *b) {
         Tui *t = b->tui;
         if (b->n == 1) {
                 if (b->ok)
-                        tui_status(t, false, "%s %s: done, now %s (by %s)", b->cmd, b->name ?: "build",
-                                   b->state ?: "?", b->mechanism ?: "?");
+                        tui_status(t, false, "%s %s: done%s%s (by %s)", b->cmd, b->name ?: "build",
+                                   b->value ? ", " : "", b->value ?: "", b->mechanism ?: "?");
                 else
                         tui_status(t, true, "%s %s", b->cmd, b->error ?: "failed: no answer (daemon gone)");
                 return;
         }
         if (b->refused == 0 && b->ok == b->n)
-                tui_status(t, false, "%s %zu builds: all done (by %s)", b->cmd, b->n, b->mechanism ?: "?");
+                tui_status(t, false, "%s %zu builds: all done%s%s (by %s)", b->cmd, b->n,
+                           b->value ? ", " : "", b->value ?: "", b->mechanism ?: "?");
         else
                 tui_status(t, true, "%s %zu builds: %zu done%s%s, %zu refused: %s", b->cmd, b->n, b->ok,
                            b->mechanism ? " by " : "", b->mechanism ?: "", b->n - b->ok,
                            b->error ?: "no answer (daemon gone)");
+}
+
+/* The value an answer says was set, for the status line, or NULL. */
+static char *action_value(const cJSON *result) {
+        char buf[64];
+        const cJSON *v;
+        if (json_has_num(result, "nice"))
+                snprintf(buf, sizeof(buf), "nice %.0f", json_num(result, "nice", 0));
+        else if ((v = cJSON_GetObjectItemCaseSensitive(result, "cores")))
+                snprintf(buf, sizeof(buf), cJSON_IsNumber(v) ? "limit %g cores" : "limit lifted",
+                         cJSON_IsNumber(v) ? v->valuedouble : 0);
+        else if ((v = cJSON_GetObjectItemCaseSensitive(result, "bytes"))) {
+                char b[16];
+                if (cJSON_IsNumber(v))
+                        snprintf(buf, sizeof(buf), "limit %s", fmt_bytes(b, sizeof(b), v->valuedouble));
+                else
+                        snprintf(buf, sizeof(buf), "limit lifted");
+        } else
+                return NULL;
+        return strdup(buf);
 }
 
 static void action_reply(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
@@ -66,8 +88,8 @@ static void action_reply(Client *c, const cJSON *result, const cJSON *error, voi
                 b->ok++;
                 if (!b->mechanism && json_str(result, "mechanism"))
                         b->mechanism = strdup(json_str(result, "mechanism"));
-                if (!b->state && json_str(result, "state"))
-                        b->state = strdup(json_str(result, "state"));
+                if (!b->value)
+                        b->value = action_value(result);
         } else {
                 b->refused++;
                 if (!b->error) {

@@ -74,7 +74,7 @@ keys n
 wait_screen "nice for tui-a \(-20..19\)" 5 "n without a search opens the nice prompt"
 type_text 7
 keys Enter
-wait_screen "nice tui-a: done.*setpriority" 10 "nice reports setpriority"
+wait_screen "nice tui-a: done, nice 7 \\(by .*setpriority" 10 "nice reports the value and setpriority"
 all_nice() {
 	local p ni n=0
 	for p in $(ctl ps --json tui-a | jq -r '.processes[].pid'); do
@@ -90,14 +90,14 @@ keys c
 wait_screen "CPU limit for tui-a" 5 "c opens the CPU prompt"
 type_text 0.5
 keys Enter
-wait_screen "cpu-limit tui-a: done" 10 "the CPU limit reports"
+wait_screen "cpu-limit tui-a: done, limit 0.5 cores \\(by " 10 "the CPU limit reports its value and mechanism"
 wait_for 5 "usage.cpu_limit is 0.5" bash -c "[[ \$('$NA_CTL' -s '$SOCKDIR' get-build tui-a | jq -r .build.usage.cpu_limit) == 0.5 ]]" &&
 	pass "the CPU limit really applied"
 keys m
 wait_screen "memory limit for tui-a" 5 "m opens the memory prompt"
 type_text 256M
 keys Enter
-wait_screen "mem-limit tui-a: done" 10 "the memory limit reports"
+wait_screen "mem-limit tui-a: done, limit 256M \\(by " 10 "the memory limit reports its value and mechanism"
 wait_for 5 "usage.mem_limit is 256 MiB" bash -c "[[ \$('$NA_CTL' -s '$SOCKDIR' get-build tui-a | jq -r .build.usage.mem_limit) == 268435456 ]]" &&
 	pass "the memory limit really applied"
 keys m
@@ -177,6 +177,17 @@ wait_screen "^-- VISUAL --" 5 "still in visual mode after cancelling"
 keys K u y
 wait_screen "thaw 2 builds: all done" 10 "both thawed"
 wait_for 10 "tui-b and tui-c running" both running && pass "V range really thawed both"
+keys g g j V j n
+wait_screen "nice for 2 builds \\(-20..19\\)" 5 "n on a range: the nice prompt for both"
+type_text 5
+keys Enter
+wait_screen "nice 2 builds to 5\\? \\(y/n\\)" 5 "asks before renicing two builds"
+keys y
+wait_screen "nice 2 builds: all done, nice 5" 10 "both reniced, reported once"
+real_nice() { [[ "$(ps -o ni= -p "$(builder_of "$1")" | tr -d ' ')" == 5 ]]; }
+both_nice() { real_nice tui-b && real_nice tui-c; }
+wait_for 10 "the builders of tui-b and tui-c run at nice 5" both_nice &&
+	pass "the range's nice really applied to both"
 keys Escape Escape
 
 # --- search and n/N ---
