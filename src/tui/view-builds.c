@@ -13,6 +13,7 @@
 #include "tui/draw.h"
 #include "tui/fmt.h"
 #include "tui/json-util.h"
+#include "tui/view-detail.h"
 
 /* Done invocations stay in the tree this long (a: all of them). */
 #define DONE_KEEP_SEC 600.0
@@ -427,7 +428,7 @@ static bool bv_key(Tui *t, View *v, Cmd cmd) {
         case CMD_ENTER: {
                 StoreBuild *b = view_builds_current(t);
                 if (b)
-                        tui_show_detail(t, b->name, b->json);
+                        view_detail_build(t, b);
                 else if (v->nav.cur < bv->n_rows) {
                         StoreInvocation *inv = store_invocation(&t->store, bv->rows[v->nav.cur].key);
                         if (inv)

@@ -9,8 +9,11 @@
 #include "basic/macro.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
+#include "tui/json-util.h"
 
 typedef struct DetailView {
+        Tui *tui;
+        uint64_t build; /* the build shown, whose fuller get-build answer is awaited; 0: none */
         char title[256];
         char **lines;
         size_t n, cap;
@@ -91,11 +94,52 @@ static void dv_walk(DetailView *dv, const cJSON *o, int depth, const char *key) 
 void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
         View *v = t->views[VIEW_DETAIL];
         DetailView *dv = v->data;
+        dv->build = 0;
         dv_clear(dv);
         snprintf(dv->title, sizeof(dv->title), "%s", title);
         dv_walk(dv, obj, 0, NULL);
         listnav_set_count(&v->nav, dv->n);
         listnav_goto(&v->nav, 0);
+}
+
+static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        View *v = userdata;
+        DetailView *dv = v->data;
+        const cJSON *b = json_obj(result, "build");
+        /* Still showing that build? (The user may have gone elsewhere meanwhile.) */
+        if (!b || dv->build == 0 || (uint64_t) json_num(b, "key", 0) != dv->build)
+                return;
+        uint64_t key = dv->build;
+        size_t cur = v->nav.cur;
+        char title[256];
+        snprintf(title, sizeof(title), "%s", dv->title);
+        /* The build with its processes (a member of the answer beside it). */
+        _cleanup_(cJSON_Deletep) cJSON *all = cJSON_Duplicate(b, true);
+        const cJSON *procs = json_obj(result, "processes");
+        if (all && procs)
+                cJSON_AddItemToObject(all, "processes", cJSON_Duplicate(procs, true));
+        view_detail_set(dv->tui, title, all ?: b);
+        dv->build = key;
+        listnav_goto(&v->nav, cur);
+        tui_invalidate(dv->tui);
+}
+
+void view_detail_build(Tui *t, const StoreBuild *b) {
+        View *v = t->views[VIEW_DETAIL];
+        DetailView *dv = v->data;
+        /* What the store has at once; the daemon's get-build (log tail, processes) when it comes. */
+        tui_show_detail(t, b->name, b->json);
+        cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return;
+        cJSON_AddNumberToObject(args, "build", (double) b->key);
+        client_forget(t->client, v);
+        if (client_request(t->client, "get-build", args, dv_got_build, v) >= 0)
+                dv->build = b->key;
+}
+
+static void dv_close(Tui *t, View *v) {
+        ((DetailView *) v->data)->build = 0;
 }
 
 static size_t dv_count(Tui *t, View *v) {
@@ -136,7 +180,12 @@ int view_detail_new(Tui *t, View **ret) {
                 .count = dv_count,
                 .row_text = dv_row_text,
                 .draw = dv_draw,
+                .close = dv_close,
                 .free = dv_free,
         };
-        return view_alloc(&proto, sizeof(DetailView), ret);
+        int r = view_alloc(&proto, sizeof(DetailView), ret);
+        if (r < 0)
+                return r;
+        ((DetailView *) (*ret)->data)->tui = t;
+        return 0;
 }

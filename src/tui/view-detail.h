@@ -7,5 +7,8 @@
 #include "tui/tui.h"
 
 int view_detail_new(Tui *t, View **ret);
+/* Shows a build: its store object at once, then the daemon's fuller get-build answer (log
+ * tail, processes) when it comes. */
+void view_detail_build(Tui *t, const StoreBuild *b);
 /* Shows a copy of obj under title. */
 void view_detail_set(Tui *t, const char *title, const cJSON *obj);

@@ -202,7 +202,18 @@ wait_screen "search /tui-c in builds: n next match" 20 "the status line says n n
 keys Enter
 wait_screen "details: tui-c" 5 "the search moved the cursor to tui-c (Enter shows its details)"
 wait_screen "drv: /nix/store/.*-tui-c.drv" 5 "the details show its fields"
-keys Escape
+keys /
+type_text log_tail
+keys Enter
+wait_screen "^log_tail:" 10 "the details of a build carry its log tail (get-build)"
+keys j j j
+wait_screen "^  \\[[0-9]+\\]: tui-c line [0-9]+" 5 "with the builder's lines"
+keys Escape /
+type_text builder
+keys Enter
+keys j j
+wait_screen "^  builder: [0-9]+" 5 "and its processes"
+keys Escape Escape
 keys n
 wait_screen "/tui-c: 1 matching rows" 5 "n steps to the next match (not the nice prompt)"
 keys Escape Escape
