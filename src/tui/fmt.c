@@ -8,7 +8,7 @@
 
 char *fmt_bytes(char *buf, size_t n, double bytes) {
         static const char units[] = "BKMGTPE";
-        if (bytes < 0) {
+        if (!(bytes >= 0) || bytes > 1e30) {
                 snprintf(buf, n, "-");
                 return buf;
         }
@@ -27,7 +27,8 @@ char *fmt_bytes(char *buf, size_t n, double bytes) {
 }
 
 char *fmt_duration(char *buf, size_t n, double seconds) {
-        if (seconds < 0) {
+        /* Negative or NaN: unknown. Beyond a thousand years: not a real duration. */
+        if (!(seconds >= 0) || seconds > 3.2e10) {
                 snprintf(buf, n, "-");
                 return buf;
         }
@@ -44,7 +45,7 @@ char *fmt_duration(char *buf, size_t n, double seconds) {
 }
 
 char *fmt_percent(char *buf, size_t n, double percent) {
-        if (percent < 0)
+        if (!(percent >= 0) || percent > 1e9)
                 snprintf(buf, n, "-");
         else if (percent < 9.95)
                 snprintf(buf, n, "%.1f%%", percent);
@@ -54,7 +55,7 @@ char *fmt_percent(char *buf, size_t n, double percent) {
 }
 
 char *fmt_time(char *buf, size_t n, double unix_time, double now) {
-        if (unix_time <= 0) {
+        if (!(unix_time > 0 && unix_time < 1e11) || !(now > 0 && now < 1e11)) {
                 snprintf(buf, n, "-");
                 return buf;
         }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -18,6 +19,24 @@ static inline const char *json_str(const cJSON *o, const char *key) {
 static inline double json_num(const cJSON *o, const char *key, double def) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
         return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+/* A non-negative integer (a key, an id, a count): def when absent, negative, fractional or
+ * too large (converting such a double to an integer type would be undefined). */
+static inline uint64_t json_u64(const cJSON *o, const char *key, uint64_t def) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 18446744073709551616.0) ||
+            v->valuedouble != (double) (uint64_t) v->valuedouble)
+                return def;
+        return (uint64_t) v->valuedouble;
+}
+
+/* An int within [lo, hi], else def. */
+static inline int json_int(const cJSON *o, const char *key, int lo, int hi, int def) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+                return def;
+        return (int) v->valuedouble;
 }
 
 static inline bool json_has_num(const cJSON *o, const char *key) {

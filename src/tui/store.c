@@ -59,7 +59,7 @@ static void store_decode_usage(StoreBuild *b) {
         b->mem_peak = json_num(u, "mem_peak", -1);
         b->cpu_limit = json_num(u, "cpu_limit", -1);
         b->mem_limit = json_num(u, "mem_limit", -1);
-        b->nice = (int) json_num(u, "nice", 0);
+        b->nice = json_int(u, "nice", -20, 19, 0);
 }
 
 static void store_decode_build(StoreBuild *b, double now) {
@@ -73,7 +73,7 @@ static void store_decode_build(StoreBuild *b, double now) {
         b->cmdline = json_str(req, "cmdline");
         const char *state = json_str(o, "state");
         b->state = state ? build_state_from_string(state) : BUILD_UNKNOWN;
-        b->invocation = (uint64_t) json_num(o, "invocation", 0);
+        b->invocation = json_u64(o, "invocation", 0);
         b->queued = json_num(o, "queued", -1);
         b->started = json_num(o, "started", -1);
         b->finished = json_num(o, "finished", -1);
@@ -85,9 +85,9 @@ static void store_decode_build(StoreBuild *b, double now) {
 
 /* Takes a copy of the build object o and puts it in the store. */
 static int store_put_build(Store *s, const cJSON *o, double now) {
-        if (!json_has_num(o, "key"))
-                return 0;
-        uint64_t key = (uint64_t) json_num(o, "key", 0);
+        uint64_t key = json_u64(o, "key", UINT64_MAX);
+        if (key == UINT64_MAX)
+                return 0; /* no usable key: nothing to file it under */
         cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
         if (!copy)
                 return -ENOMEM;
@@ -113,9 +113,9 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
 }
 
 static int store_put_invocation(Store *s, const cJSON *o) {
-        if (!json_has_num(o, "id"))
+        uint64_t id = json_u64(o, "id", UINT64_MAX);
+        if (id == UINT64_MAX)
                 return 0;
-        uint64_t id = (uint64_t) json_num(o, "id", 0);
         cJSON *copy = cJSON_Duplicate(o, true);
         if (!copy)
                 return -ENOMEM;
@@ -147,7 +147,7 @@ static int store_put_invocation(Store *s, const cJSON *o) {
 
 /* A processes event: the build's current usage (build events come only on state changes). */
 static int store_put_usage(Store *s, const cJSON *ev) {
-        StoreBuild *b = store_build(s, (uint64_t) json_num(ev, "build", -1));
+        StoreBuild *b = store_build(s, json_u64(ev, "build", UINT64_MAX));
         const cJSON *u = json_obj(ev, "usage");
         if (!b || !u)
                 return 0;

@@ -107,7 +107,7 @@ static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, voi
         DetailView *dv = v->data;
         const cJSON *b = json_obj(result, "build");
         /* Still showing that build? (The user may have gone elsewhere meanwhile.) */
-        if (!b || dv->build == 0 || (uint64_t) json_num(b, "key", 0) != dv->build)
+        if (!b || dv->build == 0 || json_u64(b, "key", 0) != dv->build)
                 return;
         uint64_t key = dv->build;
         size_t cur = v->nav.cur;

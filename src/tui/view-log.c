@@ -81,7 +81,7 @@ static void lv_got_log(Client *c, const cJSON *result, const cJSON *error, void 
         }
         lv_clear(lv);
         lv_append_array(lv, json_arr(result, "lines"));
-        lv->total = (uint64_t) json_num(result, "total", 0);
+        lv->total = json_u64(result, "total", 0);
         snprintf(lv->state, sizeof(lv->state), "%s", json_str(result, "state") ?: "");
         lv_sync_nav(lv->tui);
         tui_invalidate(lv->tui);
@@ -106,7 +106,7 @@ static void lv_disconnected(Client *c, int error, void *userdata) {
 static void lv_event(Client *c, const cJSON *ev, void *userdata) {
         LogView *lv = userdata;
         const char *name = json_str(ev, "event");
-        if (!name || (uint64_t) json_num(ev, "build", 0) != lv->key)
+        if (!name || json_u64(ev, "build", 0) != lv->key)
                 return;
         if (strcmp(name, "log") == 0) {
                 lv_append_array(lv, json_arr(ev, "lines"));
