@@ -57,7 +57,12 @@ TUI_ENV=()
 tui_quit
 
 # --- a locale without UTF-8: the ASCII fallback by itself ---
-TUI_ENV=(LANG=C LC_ALL=C)
+# (With an X display and an xclip on PATH, which the yank below must feed: a stand-in that
+# records what it is given.)
+mkdir -p "$T/bin"
+printf '#!/bin/sh\necho "$*" >"%s/xclip.args"\ncat >"%s/xclip.in"\n' "$T" "$T" >"$T/bin/xclip"
+chmod +x "$T/bin/xclip"
+TUI_ENV=(LANG=C LC_ALL=C DISPLAY=:99 "PATH=$T/bin:$PATH")
 tui_start 120 30
 wait_screen '^\|-tui-' 20 "ASCII tree in the C locale"
 TUI_ENV=()
@@ -142,6 +147,13 @@ wait_screen "^details: ssh://nobody@127\.0\.0\.1:1" 5 "Enter shows the machine's
 wait_screen "^max_jobs: 2" 5 "with its configuration"
 keys Escape Escape
 wait_screen "^NAME" 5 "Esc back to the build list"
+
+# --- yank feeds xclip too when there is a display ---
+keys g g j y n
+wait_screen "yanked name .* by OSC 52 \\(tmux\\) \\+ xclip" 5 "y reports OSC 52 and xclip"
+xclip_got() { [[ "$(cat "$T/xclip.in" 2>/dev/null)" == tui-top ]]; }
+wait_for 5 "xclip received the name" xclip_got && pass "xclip got the yanked name on its stdin"
+assert_eq "xclip was asked for the clipboard selection" "-selection clipboard" "$(cat "$T/xclip.args" 2>/dev/null)"
 
 # --- flat list and a ---
 keys t
