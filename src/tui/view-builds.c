@@ -102,11 +102,14 @@ static bool filter_match(const char *filter, const StoreBuild *b) {
 static _Thread_local struct {
         int col;
         bool reverse;
+        bool by_invocation; /* the tree: grouped by invocation first */
         double now;
 } sort_ctx;
 
 static int cmp_builds(const void *x, const void *y) {
         const StoreBuild *a = *(StoreBuild *const *) x, *b = *(StoreBuild *const *) y;
+        if (sort_ctx.by_invocation && a->invocation != b->invocation)
+                return a->invocation < b->invocation ? -1 : 1;
         int r = sort_ctx.col >= 0 ? columns[sort_ctx.col].compare(a, b, sort_ctx.now) : 0;
         if (r == 0)
                 r = a->key < b->key ? -1 : a->key > b->key;
@@ -138,6 +141,7 @@ static void bv_rebuild(Tui *t, View *v) {
         }
         sort_ctx.col = bv->sort;
         sort_ctx.reverse = bv->reverse;
+        sort_ctx.by_invocation = !bv->flat;
         sort_ctx.now = now;
         qsort(all, k, sizeof(StoreBuild *), cmp_builds);
 
@@ -152,35 +156,36 @@ static void bv_rebuild(Tui *t, View *v) {
                         StoreInvocation *inv, *ti;
                         HASH_ITER(hh, s->invocations, inv, ti) invs[m++] = inv;
                         qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
+                        /* Builds and invocations are both in invocation order: one merge walk. */
+                        size_t j = 0;
                         for (size_t i = 0; i < m; i++) {
                                 inv = invs[i];
-                                size_t first = bv->n_rows;
-                                bool any = false, active = false;
-                                for (size_t j = 0; j < k; j++)
-                                        if (all[j]->invocation == inv->id) {
-                                                any = true;
-                                                active |= build_state_is_active(all[j]->state);
-                                        }
-                                if (!any)
+                                while (j < k && all[j]->invocation < inv->id)
+                                        j++; /* no such invocation: listed at the end */
+                                size_t from = j;
+                                bool active = false;
+                                for (; j < k && all[j]->invocation == inv->id; j++)
+                                        active |= build_state_is_active(all[j]->state);
+                                if (from == j)
                                         continue;
                                 /* Old finished invocations leave the tree unless a is on. */
                                 double fin = json_num(inv->json, "finished", -1);
                                 if (!t->show_all && inv->done && !active && fin > 0 &&
                                     now - fin > DONE_KEEP_SEC)
                                         continue;
+                                size_t first = bv->n_rows;
                                 bv_push(bv, inv->id, true);
                                 if (bv_folded(bv, inv->id))
                                         continue;
-                                for (size_t j = 0; j < k; j++)
-                                        if (all[j]->invocation == inv->id)
-                                                bv_push(bv, all[j]->key, false);
+                                for (size_t b2 = from; b2 < j; b2++)
+                                        bv_push(bv, all[b2]->key, false);
                                 if (bv->n_rows > first + 1)
                                         bv->rows[bv->n_rows - 1].last = true;
                         }
                         /* Builds whose invocation is unknown (not listed yet): at the end. */
-                        for (size_t j = 0; j < k; j++)
-                                if (!store_invocation(s, all[j]->invocation))
-                                        bv_push(bv, all[j]->key, false);
+                        for (size_t b2 = 0; b2 < k; b2++)
+                                if (!store_invocation(s, all[b2]->invocation))
+                                        bv_push(bv, all[b2]->key, false);
                         free(invs);
                 }
         }
