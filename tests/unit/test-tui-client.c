@@ -51,7 +51,8 @@ static int fake_on_conn(sd_event_source *s, int fd, uint32_t revents, void *user
                 double id = json_num(req, "id", -1);
                 char out[256];
                 if (strcmp(cmd, "hello") == 0)
-                        snprintf(out, sizeof(out), "{\"id\":%.0f,\"result\":{\"protocol\":1,\"version\":\"9.9\"}}\n", id);
+                        snprintf(out, sizeof(out),
+                                 "{\"id\":%.0f,\"result\":{\"protocol\":1,\"version\":\"9.9\"}}\n", id);
                 else if (strcmp(cmd, "ping") == 0) {
                         /* An event first: it must reach the event callback, not the answer's. */
                         fake_send(f, "{\"event\":\"build\",\"kind\":\"new\",\"build\":{\"key\":1}}\n");
@@ -61,7 +62,9 @@ static int fake_on_conn(sd_event_source *s, int fd, uint32_t revents, void *user
                         out[0] = 0; /* never answered */
                 else
                         snprintf(out, sizeof(out),
-                                 "{\"id\":%.0f,\"error\":{\"code\":\"unknown-command\",\"message\":\"no\"}}\n", id);
+                                 "{\"id\":%.0f,\"error\":{\"code\":\"unknown-command\",\"message\":\"no\"}}"
+                                 "\n",
+                                 id);
                 if (out[0])
                         fake_send(f, out);
                 cJSON_Delete(req);
@@ -126,13 +129,13 @@ static void on_answer(Client *c, const cJSON *result, const cJSON *error, void *
 }
 
 /* Runs the loop until cond or a deadline (2 s). */
-#define RUN_UNTIL(f, cond)                                                                 \
-        do {                                                                               \
-                usec_t deadline_ = now_monotonic() + 2 * USEC_PER_SEC;                     \
-                while (!(cond) && now_monotonic() < deadline_)                             \
-                        assert_true(sd_event_run((f)->e, 10 * USEC_PER_MSEC) >= 0);        \
-                if (!(cond))                                                               \
-                        fail_msg("timed out waiting for %s", #cond);                       \
+#define RUN_UNTIL(f, cond)                                                          \
+        do {                                                                        \
+                usec_t deadline_ = now_monotonic() + 2 * USEC_PER_SEC;              \
+                while (!(cond) && now_monotonic() < deadline_)                      \
+                        assert_true(sd_event_run((f)->e, 10 * USEC_PER_MSEC) >= 0); \
+                if (!(cond))                                                        \
+                        fail_msg("timed out waiting for %s", #cond);                \
         } while (0)
 
 static void test_client(void **state) {
