@@ -91,7 +91,9 @@ done
 LAT_MED=$(printf '%s\n' "${LAT[@]}" | sort -n | sed -n 3p)
 echo "new build on screen: ${LAT[*]} ms, median ${LAT_MED} ms (P4 target <= 100 ms; includes capture-pane polling)"
 
-python3 "$ROOT/bench/tui-feed.py" "$T/sock/events.sock" "$T/store" "$BUILDS" "$RATE" "$((LOAD + 5))" >"$T/feed.out" &
+# (The feeder keeps its connection afterwards, so the builds stay active for the idle phase.)
+FEED_HOLD=$((IDLE + 10)) python3 "$ROOT/bench/tui-feed.py" "$T/sock/events.sock" "$T/store" "$BUILDS" "$RATE" \
+	"$((LOAD + 5))" >"$T/feed.out" &
 FEED=$!
 PIDS+=("$FEED")
 until tmux -L "$SOCK" capture-pane -p -t b | grep -q "$BUILDS running"; do sleep 0.1; done
@@ -99,13 +101,15 @@ until tmux -L "$SOCK" capture-pane -p -t b | grep -q "$BUILDS running"; do sleep
 tmux -L "$SOCK" send-keys -t b j l
 sleep 2
 LOAD_PCT=$(measure "$LOAD")
-wait "$FEED" || true
-cat "$T/feed.out"
+until grep -q '^feed:' "$T/feed.out"; do sleep 0.1; done
+grep '^feed:' "$T/feed.out"
 echo "loaded ($BUILDS active builds, $RATE events/s, ${LOAD} s): TUI CPU ${LOAD_PCT} % of a core (target <= 5 %)"
 tmux -L "$SOCK" capture-pane -p -t b | head -n 3 | sed 's/^/  screen: /'
 
+sleep 2
 IDLE2_PCT=$(measure "$IDLE")
-echo "idle with $BUILDS builds listed, no events (${IDLE} s): TUI CPU ${IDLE2_PCT} % of a core"
+echo "idle with $BUILDS active builds listed, no events (${IDLE} s; the clock columns redrawn once a second): TUI CPU ${IDLE2_PCT} % of a core"
+wait "$FEED" || true
 
 tmux -L "$SOCK" send-keys -t b q
 for _ in $(seq 100); do [[ -s "$T/stats.json" ]] && break; sleep 0.05; done
