@@ -258,8 +258,10 @@ static void command(Tui *t, KeyResult k) {
                 return;
         case CMD_ALL_ACTIVITY:
                 t->show_all = !t->show_all;
+                view_builds_show_all(t, t->show_all);
                 tui_status(t, false, "%s",
-                           t->show_all ? "showing everything: finished builds and old invocations"
+                           t->show_all ? "showing everything: substitutions, downloads, copies, hooks, "
+                                         "finished builds"
                                        : "showing active builds and recent invocations");
                 return;
         case CMD_FILTER:

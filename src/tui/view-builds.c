@@ -13,15 +13,17 @@
 #include "tui/draw.h"
 #include "tui/fmt.h"
 #include "tui/json-util.h"
+#include "tui/poll.h"
 #include "tui/view-detail.h"
 
 /* Done invocations stay in the tree this long (a: all of them). */
 #define DONE_KEEP_SEC 600.0
 
 typedef struct Row {
-        uint64_t key; /* build key, or invocation id */
+        uint64_t key; /* build key, invocation id, or index in the activities answer */
         bool invocation;
-        bool last; /* last build of its invocation (tree glyph) */
+        bool activity; /* a substitution, download, copy or hook (a) */
+        bool last;     /* last build of its invocation (tree glyph) */
 } Row;
 
 typedef struct Folded {
@@ -30,6 +32,8 @@ typedef struct Folded {
 } Folded;
 
 typedef struct BuildsView {
+        Tui *tui;
+        Poll activities; /* list-activities while a is on */
         Row *rows;
         size_t n_rows, cap;
         uint64_t generation; /* of the store the rows were made from */
@@ -121,6 +125,54 @@ static int cmp_invocations(const void *x, const void *y) {
         return a->id < b->id ? -1 : a->id > b->id;
 }
 
+static const cJSON *bv_activities(BuildsView *bv) {
+        return json_arr(bv->activities.result, "activities");
+}
+
+static bool bv_has_activities(BuildsView *bv, uint64_t invocation) {
+        const cJSON *a;
+        cJSON_ArrayForEach(a, bv_activities(bv)) if (json_u64(a, "invocation", 0) == invocation) return true;
+        return false;
+}
+
+/* The activities of one invocation (or all, with invocation UINT64_MAX) as rows. */
+static void bv_push_activities(BuildsView *bv, uint64_t invocation) {
+        const cJSON *a;
+        uint64_t i = 0;
+        cJSON_ArrayForEach(a, bv_activities(bv)) {
+                if (invocation == UINT64_MAX || json_u64(a, "invocation", 0) == invocation)
+                        if (bv_push(bv, i, false))
+                                bv->rows[bv->n_rows - 1].activity = true;
+                i++;
+        }
+}
+
+static void activity_text(const cJSON *a, char *buf, size_t n) {
+        const char *what = json_str(a, "name") ?: json_str(a, "path") ?: "";
+        const char *uri = json_str(a, "uri"), *machine = json_str(a, "machine");
+        char d[16] = "";
+        if (json_has_num(a, "duration"))
+                fmt_duration(d, sizeof(d), json_num(a, "duration", -1));
+        snprintf(buf, n, "[%s] %s%s%s%s%s%s  %s", json_str(a, "kind") ?: "?", what, uri ? " from " : "",
+                 uri ?: "",
+                 machine ? (strcmp(json_str(a, "direction") ?: "", "to") == 0 ? " to " : " from ") : "",
+                 machine ?: "", "", d);
+}
+
+static void bv_got_activities(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        View *v = userdata;
+        BuildsView *bv = v->data;
+        /* Rows point at the answer by index: they are made again from the new one. */
+        poll_take(&bv->activities, result, error);
+        bv->built = false;
+        tui_invalidate(bv->tui);
+}
+
+static void bv_fetch_activities(Tui *t, View *v) {
+        if (client_request(t->client, "list-activities", NULL, bv_got_activities, v) < 0)
+                poll_done(&((BuildsView *) v->data)->activities);
+}
+
 static void bv_rebuild(Tui *t, View *v) {
         BuildsView *bv = v->data;
         Store *s = &t->store;
@@ -148,6 +200,8 @@ static void bv_rebuild(Tui *t, View *v) {
         if (bv->flat) {
                 for (size_t i = 0; i < k; i++)
                         bv_push(bv, all[i]->key, false);
+                if (t->show_all)
+                        bv_push_activities(bv, UINT64_MAX);
         } else {
                 size_t ni = HASH_COUNT(s->invocations);
                 StoreInvocation **invs = calloc(ni + 1, sizeof(StoreInvocation *));
@@ -166,11 +220,12 @@ static void bv_rebuild(Tui *t, View *v) {
                                 bool active = false;
                                 for (; j < k && all[j]->invocation == inv->id; j++)
                                         active |= build_state_is_active(all[j]->state);
-                                if (from == j)
+                                bool acts = t->show_all && bv_has_activities(bv, inv->id);
+                                if (from == j && !acts)
                                         continue;
                                 /* Old finished invocations leave the tree unless a is on. */
                                 double fin = json_num(inv->json, "finished", -1);
-                                if (!t->show_all && inv->done && !active && fin > 0 &&
+                                if (!t->show_all && inv->done && !active && !acts && fin > 0 &&
                                     now - fin > DONE_KEEP_SEC)
                                         continue;
                                 size_t first = bv->n_rows;
@@ -179,6 +234,8 @@ static void bv_rebuild(Tui *t, View *v) {
                                         continue;
                                 for (size_t b2 = from; b2 < j; b2++)
                                         bv_push(bv, all[b2]->key, false);
+                                if (acts)
+                                        bv_push_activities(bv, inv->id);
                                 if (bv->n_rows > first + 1)
                                         bv->rows[bv->n_rows - 1].last = true;
                         }
@@ -199,7 +256,8 @@ static void bv_rebuild(Tui *t, View *v) {
         /* Keep the cursor on the same row's object. */
         size_t cur = v->nav.cur;
         for (size_t i = 0; i < bv->n_rows; i++)
-                if (bv->rows[i].key == bv->sel_key && bv->rows[i].invocation == bv->sel_invocation) {
+                if (bv->rows[i].key == bv->sel_key && bv->rows[i].invocation == bv->sel_invocation &&
+                    !bv->rows[i].activity) {
                         cur = i;
                         break;
                 }
@@ -255,7 +313,10 @@ static const char *bv_row_text(Tui *t, View *v, size_t i) {
         if (i >= bv->n_rows)
                 return "";
         Row *r = &bv->rows[i];
-        if (r->invocation) {
+        if (r->activity)
+                activity_text(cJSON_GetArrayItem(bv_activities(bv), (int) r->key), bv->text,
+                              sizeof(bv->text));
+        else if (r->invocation) {
                 StoreInvocation *inv = store_invocation(&t->store, r->key);
                 if (!inv)
                         return "";
@@ -340,6 +401,15 @@ static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 int base = sel ? screen_attr(scr, COL_SELECTED) : vis ? screen_attr(scr, COL_VISUAL) : 0;
                 if (sel || vis)
                         draw_fill(row_y, x, w, base);
+                if (r->activity) {
+                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv), (int) r->key);
+                        char text[1024], line[1100];
+                        activity_text(a, text, sizeof(text));
+                        snprintf(line, sizeof(line), "%s%s", bv->flat ? "" : g->tee, text);
+                        draw_highlight(scr, row_y, x, w, base ? base : screen_attr(scr, COL_DIM),
+                                       screen_attr(scr, COL_MATCH), line, v->search);
+                        continue;
+                }
                 if (r->invocation) {
                         StoreInvocation *inv = store_invocation(&t->store, r->key);
                         if (!inv)
@@ -389,6 +459,8 @@ static void bv_fold(Tui *t, View *v, Cmd cmd) {
         if (v->nav.cur >= bv->n_rows)
                 return;
         Row *r = &bv->rows[v->nav.cur];
+        if (r->activity)
+                return;
         uint64_t id = r->invocation ? r->key : 0;
         if (!r->invocation) {
                 StoreBuild *b = store_build(&t->store, r->key);
@@ -434,7 +506,12 @@ static bool bv_key(Tui *t, View *v, Cmd cmd) {
                 StoreBuild *b = view_builds_current(t);
                 if (b)
                         view_detail_build(t, b);
-                else if (v->nav.cur < bv->n_rows) {
+                else if (v->nav.cur < bv->n_rows && bv->rows[v->nav.cur].activity) {
+                        const cJSON *a =
+                                cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key);
+                        if (a)
+                                tui_show_detail(t, json_str(a, "kind") ?: "activity", a);
+                } else if (v->nav.cur < bv->n_rows) {
                         StoreInvocation *inv = store_invocation(&t->store, bv->rows[v->nav.cur].key);
                         if (inv)
                                 tui_show_detail(t, "invocation", inv->json);
@@ -456,6 +533,7 @@ static void bv_store_changed(Tui *t, View *v) {
 
 static void bv_free(View *v) {
         BuildsView *bv = v->data;
+        poll_free(&bv->activities);
         Folded *f, *tf;
         HASH_ITER(hh, bv->folded, f, tf) {
                 HASH_DEL(bv->folded, f);
@@ -481,14 +559,25 @@ int view_builds_new(Tui *t, View **ret) {
                 return r;
         BuildsView *bv = (*ret)->data;
         bv->sort = -1;
+        bv->tui = t;
         return 0;
+}
+
+void view_builds_show_all(Tui *t, bool on) {
+        View *v = t->views[VIEW_BUILDS];
+        BuildsView *bv = v->data;
+        if (on)
+                poll_start(&bv->activities, t, v, USEC_PER_SEC, bv_fetch_activities);
+        else
+                poll_free(&bv->activities);
+        bv->built = false;
 }
 
 StoreBuild *view_builds_current(Tui *t) {
         View *v = t->views[VIEW_BUILDS];
         BuildsView *bv = v->data;
         bv_ensure(t, v);
-        if (v->nav.cur >= bv->n_rows || bv->rows[v->nav.cur].invocation)
+        if (v->nav.cur >= bv->n_rows || bv->rows[v->nav.cur].invocation || bv->rows[v->nav.cur].activity)
                 return NULL;
         return store_build(&t->store, bv->rows[v->nav.cur].key);
 }
@@ -499,6 +588,9 @@ uint64_t view_builds_current_invocation(Tui *t) {
         bv_ensure(t, v);
         if (v->nav.cur >= bv->n_rows)
                 return 0;
+        if (bv->rows[v->nav.cur].activity)
+                return json_u64(cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key),
+                                "invocation", 0);
         if (bv->rows[v->nav.cur].invocation)
                 return bv->rows[v->nav.cur].key;
         StoreBuild *b = store_build(&t->store, bv->rows[v->nav.cur].key);
@@ -524,6 +616,8 @@ size_t view_builds_selection(Tui *t, uint64_t **ret) {
         size_t n = 0;
         for (size_t i = lo; i <= hi; i++) {
                 Row *r = &bv->rows[i];
+                if (r->activity)
+                        continue; /* nothing to act on */
                 if (!r->invocation) {
                         /* A build listed under its (selected) invocation is counted once. */
                         bool dup = false;

@@ -23,3 +23,6 @@ uint64_t view_builds_current_invocation(Tui *t);
 /* Current sort: column title, reversed. */
 const char *view_builds_sort(Tui *t, bool *ret_reverse);
 bool view_builds_flat(Tui *t);
+/* a: also list what invocations do beside building (substitutions, downloads, copies, hooks;
+ * asked for every second while on) and finished builds. */
+void view_builds_show_all(Tui *t, bool on);

@@ -155,6 +155,19 @@ xclip_got() { [[ "$(cat "$T/xclip.in" 2>/dev/null)" == tui-top ]]; }
 wait_for 5 "xclip received the name" xclip_got && pass "xclip got the yanked name on its stdin"
 assert_eq "xclip was asked for the clipboard selection" "-selection clipboard" "$(cat "$T/xclip.args" 2>/dev/null)"
 
+# --- a: what invocations do beside building (here a post-build hook, activity 110; Nix 2.8
+# leaves OUT_PATHS empty, DRV_PATH names the build) ---
+printf '#!/bin/sh\ncase "$DRV_PATH" in *tui-hooked*) sleep 40 ;; esac\n' >"$T/hook.sh"
+chmod +x "$T/hook.sh"
+nix-build "$FILE" -A hooked --argstr nonce "$NONCE" --option post-build-hook "$T/hook.sh" --no-out-link \
+	--log-format internal-json -v 2>&1 | ctl ingest >"$T/ingest-hook.out" 2>&1 &
+track $!
+keys a
+wait_screen "showing everything" 5 "a: everything"
+wait_screen "\\[post-build-hook\\] tui-hooked +[0-9]+s" 60 "a shows the post-build hook running for tui-hooked"
+keys a
+wait_screen_gone "\\[post-build-hook\\]" 5 "a again hides it"
+
 # --- flat list and a ---
 keys t
 wait_screen "flat list of active builds" 5 "t: the flat list"

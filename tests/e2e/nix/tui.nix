@@ -16,6 +16,8 @@ in rec {
   c = slow "tui-c";
   # Waits for b and c: a node with inputs in the dependency tree.
   top = mk "tui-top" "echo top; echo ok > $out" [ b c ];
+  # Built with a post-build hook that takes its time (tui-modes: `a` shows it).
+  hooked = mk "tui-hooked" "echo ok > $out" [ ];
   quick = mk "tui-quick" "echo quick done; sleep 1; echo ok > $out" [ ];
   # Long enough for the daemon to find its builder (whose exit ends the build: Nix 2.8
   # with -k reports the failure only when the whole invocation ends).
