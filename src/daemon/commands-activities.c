@@ -34,7 +34,8 @@ static cJSON *activity_json(Daemon *d, Source *s, Activity *a, usec_t now) {
         cJSON_AddStringToObject(o, "kind", activity_kind(a->type));
         if (a->started) {
                 cJSON_AddNumberToObject(o, "started", usec_to_sec(a->started));
-                cJSON_AddNumberToObject(o, "duration", now > a->started ? usec_to_sec(now - a->started) : 0.0);
+                cJSON_AddNumberToObject(o, "duration",
+                                        now > a->started ? usec_to_sec(now - a->started) : 0.0);
         }
         /* A download inside a substitution is about the substitution's path. */
         Activity *about = a;
