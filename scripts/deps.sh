@@ -18,6 +18,7 @@ PKGS=(
 	dpkg-dev                       # apt-get source (scripts/nix-src.sh)
 	openssh-server openssh-client # the loopback remote builder of the remote-* e2e tests
 	systemd # systemd-socket-activate, for the private nix-daemon in the e2e tests
+	scdoc man-db zsh fish # man pages (built from scdoc), their rendering and the completions' tests (suite pkg)
 )
 
 missing=()

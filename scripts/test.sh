@@ -134,13 +134,14 @@ for b in "${BUILDS[@]}"; do
 	# .so (the asan build leaves the plugin out).
 	gcc) build_and_test gcc gcc "--no-suite e2e" -Dwerror=true -Dtests=enabled -Dplugin=enabled "${NIX_SRC_OPTS[@]}" ;;
 	# -Dfuzz=true: the libFuzzer binaries must build too (they are not run here).
-	clang) build_and_test clang clang "--no-suite e2e --no-suite plugin-e2e" -Dwerror=true -Dtests=enabled -Dfuzz=true \
+	# The packaging tests (suite pkg) run once, in the gcc build: installing the plugin too.
+	clang) build_and_test clang clang "--no-suite e2e --no-suite plugin-e2e --no-suite pkg" -Dwerror=true -Dtests=enabled -Dfuzz=true \
 		-Dplugin=enabled "${NIX_SRC_OPTS[@]}" ;;
 	asan)
 		# halt_on_error: a UBSan report fails the test instead of scrolling by.
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-			build_and_test asan clang "--timeout-multiplier 3" \
+			build_and_test asan clang "--timeout-multiplier 3 --no-suite pkg" \
 			-Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false
 		;;
 	*)

@@ -69,6 +69,11 @@ static int print_ps(const cJSON *r) {
         printf("build %.0f: %s, control by %s", num(r, "build"), str(r, "state"), str(r, "control"));
         if (cJSON_IsObject(cg) && cJSON_GetObjectItemCaseSensitive(cg, "v2"))
                 printf(", cgroup %s", str(cg, "v2"));
+        /* A remote build: what runs here is the build hook serving it and its ssh. */
+        if (num(r, "hook") > 0)
+                printf(", build hook %.0f here (the build runs on a remote machine)", num(r, "hook"));
+        if (str(r, "hook_error")[0])
+                printf("\n%s", str(r, "hook_error"));
         printf("\n%7s %7s %-9s %-2s %3s %5s %7s %8s %s\n", "PID", "PPID", "USER", "S", "NI", "CPU%", "RSS",
                "TIME", "COMMAND");
         /* Roots are processes whose parent is not in the list (the builder). */
@@ -137,7 +142,9 @@ static const ActionVerb action_verbs[] = {
          "Usage: nix-analytics-ctl kill BUILD\n\n"
          "Kills every process of the build (cgroup.kill, else SIGKILL to its process group and\n"
          "stragglers; a frozen build is thawed first where that is needed). Nix then reports it\n"
-         "failed by signal 9 and the daemon marks it killed.\n"},
+         "failed by signal 9 and the daemon marks it killed. A build on a remote machine is\n"
+         "killed through the build hook serving it here (the hook and its ssh); the remote side\n"
+         "then stops too. Freeze, thaw, nice and limits are not possible on remote builds.\n"},
         {"freeze", NULL,
          "Usage: nix-analytics-ctl freeze BUILD\n\n"
          "Stops every process of the build (cgroup freezer, else SIGSTOP). 'thaw' resumes it.\n"},

@@ -10,11 +10,9 @@
 #include <sys/resource.h>
 
 #include "basic/macro.h"
+#include "daemon/actions-remote.h"
 #include "shared/model-proc.h"
 #include "shared/proto.h"
-
-#define NA_ERR_UNSUPPORTED "unsupported"
-#define NA_ERR_FAILED      "failed"
 
 static const char *const action_names[_ACTION_MAX] = {
         [ACTION_KILL] = "kill", [ACTION_FREEZE] = "freeze",       [ACTION_THAW] = "thaw",
@@ -31,7 +29,7 @@ void action_outcome_done(ActionOutcome *o) {
         *o = (ActionOutcome){};
 }
 
-_printf_(3, 4) static int fail(ActionOutcome *o, const char *code, const char *fmt, ...) {
+int action_fail(ActionOutcome *o, const char *code, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         free(o->error);
@@ -42,7 +40,7 @@ _printf_(3, 4) static int fail(ActionOutcome *o, const char *code, const char *f
         return -EINVAL;
 }
 
-_printf_(2, 3) static int say(ActionOutcome *o, const char *fmt, ...) {
+int action_say(ActionOutcome *o, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         free(o->mechanism);
@@ -67,21 +65,23 @@ static unsigned signal_build(Tracked *t, int sig) {
 /* Why a cgroup action cannot run on this build: a sentence for the user. */
 static int no_controller(Sampler *s, Tracked *t, const char *what, ActionOutcome *o) {
         if (!sampler_cgroups_enabled(s))
-                return fail(o, NA_ERR_UNSUPPORTED,
-                            "no writable %s controller: cgroups are disabled or absent on this host (daemon "
-                            "started with --no-cgroups, or no cgroup mount)",
-                            what);
+                return action_fail(
+                        o, NA_ERR_UNSUPPORTED,
+                        "no writable %s controller: cgroups are disabled or absent on this host (daemon "
+                        "started with --no-cgroups, or no cgroup mount)",
+                        what);
         if (!t->has_group)
-                return fail(o, NA_ERR_UNSUPPORTED,
-                            "no writable %s controller for build %" PRIu64
-                            ": it could not be given a cgroup "
-                            "(see the daemon's log)",
-                            what, t->key);
+                return action_fail(o, NA_ERR_UNSUPPORTED,
+                                   "no writable %s controller for build %" PRIu64
+                                   ": it could not be given a cgroup "
+                                   "(see the daemon's log)",
+                                   what, t->key);
         const CgHost *h = sampler_host(s);
-        return fail(o, NA_ERR_UNSUPPORTED,
-                    "no writable %s controller on this host: cgroup layout %s, no %s controller in the "
-                    "build's v2 group%s and no v1 %s hierarchy",
-                    what, cg_layout_to_string(h->layout), what, t->nix_group ? " (Nix's own)" : "", what);
+        return action_fail(
+                o, NA_ERR_UNSUPPORTED,
+                "no writable %s controller on this host: cgroup layout %s, no %s controller in the "
+                "build's v2 group%s and no v1 %s hierarchy",
+                what, cg_layout_to_string(h->layout), what, t->nix_group ? " (Nix's own)" : "", what);
 }
 
 static int do_kill(Daemon *d, Sampler *s, Tracked *t, Build *b, ActionOutcome *o) {
@@ -94,21 +94,22 @@ static int do_kill(Daemon *d, Sampler *s, Tracked *t, Build *b, ActionOutcome *o
                 r = cg_group_kill(&t->group, &mech);
                 if (r == 0) {
                         model_build_kill_requested(d->model, b);
-                        return say(o, "%s", mech);
+                        return action_say(o, "%s", mech);
                 }
         }
         if (t->n_procs == 0 && kill(t->builder, 0) < 0)
-                return fail(o, NA_ERR_FAILED, "build %" PRIu64 " has no process left to kill", t->key);
+                return action_fail(o, NA_ERR_FAILED, "build %" PRIu64 " has no process left to kill",
+                                   t->key);
         unsigned n = signal_build(t, SIGKILL);
         if (t->signal_frozen)
                 signal_build(t, SIGCONT);
         t->signal_frozen = false;
         if (n == 0)
-                return fail(o, NA_ERR_FAILED, "SIGKILL to build %" PRIu64 " (process group %d): %s", t->key,
-                            (int) t->builder, strerror(errno));
+                return action_fail(o, NA_ERR_FAILED, "SIGKILL to build %" PRIu64 " (process group %d): %s",
+                                   t->key, (int) t->builder, strerror(errno));
         model_build_kill_requested(d->model, b);
-        return say(o, "SIGKILL to process group %d and its stragglers%s", (int) t->builder,
-                   r == -EOPNOTSUPP && t->has_group ? " (no cgroup.kill in its group)" : "");
+        return action_say(o, "SIGKILL to process group %d and its stragglers%s", (int) t->builder,
+                          r == -EOPNOTSUPP && t->has_group ? " (no cgroup.kill in its group)" : "");
 }
 
 static int do_freeze(Daemon *d, Sampler *s, Tracked *t, Build *b, bool freeze, ActionOutcome *o) {
@@ -123,21 +124,23 @@ static int do_freeze(Daemon *d, Sampler *s, Tracked *t, Build *b, bool freeze, A
                             u.freeze != CG_FREEZE_UNKNOWN && u.freeze != CG_FREEZE_FREEZING)
                                 model_build_set_frozen(d->model, b, u.freeze == CG_FREEZE_FROZEN);
                         sampler_kick(s);
-                        return say(o, "%s", mech);
+                        return action_say(o, "%s", mech);
                 }
                 if (r != -EOPNOTSUPP)
-                        return fail(o, NA_ERR_FAILED, "cannot %s build %" PRIu64 " through its cgroup: %s",
-                                    freeze ? "freeze" : "thaw", t->key, strerror(-r));
+                        return action_fail(o, NA_ERR_FAILED,
+                                           "cannot %s build %" PRIu64 " through its cgroup: %s",
+                                           freeze ? "freeze" : "thaw", t->key, strerror(-r));
         }
         unsigned n = signal_build(t, freeze ? SIGSTOP : SIGCONT);
         if (n == 0)
-                return fail(o, NA_ERR_FAILED, "%s to build %" PRIu64 " (process group %d): %s",
-                            freeze ? "SIGSTOP" : "SIGCONT", t->key, (int) t->builder, strerror(errno));
+                return action_fail(o, NA_ERR_FAILED, "%s to build %" PRIu64 " (process group %d): %s",
+                                   freeze ? "SIGSTOP" : "SIGCONT", t->key, (int) t->builder,
+                                   strerror(errno));
         t->signal_frozen = freeze;
         model_build_set_frozen(d->model, b, freeze);
         sampler_kick(s);
-        return say(o, "%s to process group %d and its stragglers", freeze ? "SIGSTOP" : "SIGCONT",
-                   (int) t->builder);
+        return action_say(o, "%s to process group %d and its stragglers", freeze ? "SIGSTOP" : "SIGCONT",
+                          (int) t->builder);
 }
 
 static int do_nice(Daemon *d, Sampler *s, Tracked *t, Build *b, int nice, ActionOutcome *o) {
@@ -154,8 +157,8 @@ static int do_nice(Daemon *d, Sampler *s, Tracked *t, Build *b, int nice, Action
                 }
         }
         if (done == 0 && failed > 0)
-                return fail(o, NA_ERR_FAILED, "setpriority(%d) on build %" PRIu64 ": %s", nice, t->key,
-                            strerror(first_errno));
+                return action_fail(o, NA_ERR_FAILED, "setpriority(%d) on build %" PRIu64 ": %s", nice,
+                                   t->key, strerror(first_errno));
         t->has_nice = true;
         t->nice = nice;
         b->usage.has_nice = true;
@@ -163,8 +166,8 @@ static int do_nice(Daemon *d, Sampler *s, Tracked *t, Build *b, int nice, Action
         const char *mech = NULL;
         if (t->has_group)
                 (void) cg_group_set_weight(&t->group, nice, &mech);
-        return say(o, "setpriority on %u process(es), and on new ones as they appear%s%s", done,
-                   mech ? ", " : "", mech ? mech : "");
+        return action_say(o, "setpriority on %u process(es), and on new ones as they appear%s%s", done,
+                          mech ? ", " : "", mech ? mech : "");
 }
 
 static int do_cpu_limit(Daemon *d, Sampler *s, Tracked *t, Build *b, double cores, ActionOutcome *o) {
@@ -175,11 +178,11 @@ static int do_cpu_limit(Daemon *d, Sampler *s, Tracked *t, Build *b, double core
         if (r == -EOPNOTSUPP)
                 return no_controller(s, t, "cpu", o);
         if (r < 0)
-                return fail(o, NA_ERR_FAILED, "cannot set the CPU limit of build %" PRIu64 ": %s", t->key,
-                            strerror(-r));
+                return action_fail(o, NA_ERR_FAILED, "cannot set the CPU limit of build %" PRIu64 ": %s",
+                                   t->key, strerror(-r));
         t->cpu_limit = cores;
         b->usage.cpu_limit = cores;
-        return say(o, "%s", mech);
+        return action_say(o, "%s", mech);
 }
 
 static int do_mem_limit(Daemon *d, Sampler *s, Tracked *t, Build *b, uint64_t bytes, ActionOutcome *o) {
@@ -190,19 +193,24 @@ static int do_mem_limit(Daemon *d, Sampler *s, Tracked *t, Build *b, uint64_t by
         if (r == -EOPNOTSUPP)
                 return no_controller(s, t, "memory", o);
         if (r == -EBUSY)
-                return fail(o, NA_ERR_FAILED,
-                            "cannot set the memory limit of build %" PRIu64 " to %" PRIu64
-                            " bytes: it uses more and the kernel could not reclaim enough",
-                            t->key, bytes);
+                return action_fail(o, NA_ERR_FAILED,
+                                   "cannot set the memory limit of build %" PRIu64 " to %" PRIu64
+                                   " bytes: it uses more and the kernel could not reclaim enough",
+                                   t->key, bytes);
         if (r < 0)
-                return fail(o, NA_ERR_FAILED, "cannot set the memory limit of build %" PRIu64 ": %s", t->key,
-                            strerror(-r));
+                return action_fail(o, NA_ERR_FAILED, "cannot set the memory limit of build %" PRIu64 ": %s",
+                                   t->key, strerror(-r));
         t->mem_limit = bytes;
         b->usage.mem_limit = bytes;
-        return say(o, "%s", mech);
+        return action_say(o, "%s", mech);
 }
 
 int action_run(Daemon *d, Sampler *s, Tracked *t, Build *b, const ActionRequest *req, ActionOutcome *ret) {
+        if (b->machine[0])
+                return action_run_remote(d, b, req, ret);
+        if (!t)
+                return action_fail(ret, NA_ERR_NO_PROCESS, "build %" PRIu64 " (%s) has no known process",
+                                   b->key, b->name);
         switch (req->kind) {
         case ACTION_KILL:
                 return do_kill(d, s, t, b, ret);
@@ -217,6 +225,6 @@ int action_run(Daemon *d, Sampler *s, Tracked *t, Build *b, const ActionRequest 
         case ACTION_MEM_LIMIT:
                 return do_mem_limit(d, s, t, b, req->bytes, ret);
         default:
-                return fail(ret, NA_ERR_BAD_REQUEST, "unknown action");
+                return action_fail(ret, NA_ERR_BAD_REQUEST, "unknown action");
         }
 }

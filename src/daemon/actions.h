@@ -5,7 +5,15 @@
 
 #include <stdint.h>
 
+#include "basic/macro.h"
+
 #include "daemon/tracker.h"
+
+/* Error codes of actions (docs/protocol.md "Action errors"). */
+#define NA_ERR_NOT_RUNNING "not-running"
+#define NA_ERR_NO_PROCESS  "no-process"
+#define NA_ERR_UNSUPPORTED "unsupported"
+#define NA_ERR_FAILED      "failed"
 
 typedef enum ActionKind {
         ACTION_KILL,
@@ -32,6 +40,11 @@ typedef struct ActionOutcome {
 
 const char *action_kind_to_string(ActionKind k);
 
-/* Runs the action on a tracked build. Returns 0, or < 0 with outcome->error set. */
+/* Runs the action on a build: a tracked one (t), or one running on a remote machine (t
+ * NULL, actions-remote.c). Returns 0, or < 0 with outcome->error set. */
 int action_run(Daemon *d, Sampler *s, Tracked *t, Build *b, const ActionRequest *req, ActionOutcome *ret);
 void action_outcome_done(ActionOutcome *o);
+/* Sets the outcome's error and code; returns -EINVAL. */
+_printf_(3, 4) int action_fail(ActionOutcome *o, const char *code, const char *fmt, ...);
+/* Sets the outcome's mechanism; returns 0 or -ENOMEM. */
+_printf_(2, 3) int action_say(ActionOutcome *o, const char *fmt, ...);

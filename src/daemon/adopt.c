@@ -4,9 +4,11 @@
  * the v1 hierarchies holding cpu, cpuacct, memory, pids (and freezer when there is no v2),
  * and its processes are moved in; every later sample moves any left outside (processes fork
  * while we move them; children forked after their parent moved are born inside), until a
- * sample finds none. A group named
- * after the drv is found again after a daemon restart. We only ever remove groups under our
- * own root. */
+ * sample finds none. A group named after the drv is found again after a daemon restart.
+ * Each hierarchy has its own root (cgroup-delegate.h: a delegated service's <service>/builds,
+ * --cgroup-root, or /nix-analytics). We only ever remove groups under our own roots; in a
+ * delegated service, builds still running when the daemon stops go back where they came
+ * from (adopt_hand_back). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,13 +34,13 @@ static bool member_of(ProcTable *tab, const ProcEntry *e, pid_t builder) {
 }
 
 /* The drv's hash part names our group: stable across daemon restarts, unique per build. */
-static int group_rel(const char *root, const char *drv, char **ret) {
+static int group_name(const char *drv, char **ret) {
         const char *base = strrchr(drv, '/');
         base = base ? base + 1 : drv;
         size_t n = strcspn(base, "-");
         if (n == 0 || n > 64)
                 return -EINVAL;
-        return asprintf(ret, "%s/build-%.*s", root, (int) n, base) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "build-%.*s", (int) n, base) < 0 ? -ENOMEM : 0;
 }
 
 static bool is_nix_group(const char *path) {
@@ -46,9 +48,13 @@ static bool is_nix_group(const char *path) {
         return base && strncmp(base + 1, "nix-build-", 10) == 0;
 }
 
-static bool under_root(const char *path, const char *root) {
-        size_t n = strlen(root);
-        return path && strncmp(path, root, n) == 0 && path[n] == '/';
+/* The name of our build group path is in: "build-…" right under root, else NULL. */
+static const char *name_under_root(const char *path, const char *root) {
+        size_t n = root ? strlen(root) : 0;
+        if (!path || n == 0 || strncmp(path, root, n) != 0 || path[n] != '/')
+                return NULL;
+        const char *name = path + n + 1;
+        return strncmp(name, "build-", 6) == 0 && !strchr(name, '/') ? name : NULL;
 }
 
 /* One pass: moves every member of the build not yet in the group. Returns how many moved. */
@@ -81,8 +87,8 @@ static int move_pass(Sampler *s, Tracked *t, ProcTable *tab, bool first) {
 
 int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
         const CgHost *h = sampler_host(s);
-        const char *root = sampler_config(s)->cgroup_root;
-        _cleanup_free_ char *buf = NULL, *rel = NULL;
+        const CgRoots *roots = sampler_roots(s);
+        _cleanup_free_ char *buf = NULL, *name = NULL;
         size_t len;
         int r = procfs_read(sampler_proc_root(s), t->builder, "cgroup", 1u << 16, &buf, &len);
         if (r < 0)
@@ -102,28 +108,28 @@ int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
                 return 0;
         }
         /* Ours from an earlier run of the daemon (it was restarted mid-build). */
-        const char *found = under_root(paths.v2, root) ? paths.v2 : NULL;
+        const char *found = name_under_root(paths.v2, roots->root.v2);
         for (int c = 0; !found && c < _CG_CONTROLLER_MAX; c++)
-                if (under_root(paths.v1[c], root))
-                        found = paths.v1[c];
+                found = name_under_root(paths.v1[c], roots->root.v1[c]);
         if (found) {
-                rel = strdup(found);
+                name = strdup(found);
                 cg_proc_paths_done(&paths);
-                if (!rel)
+                if (!name)
                         return -ENOMEM;
-                r = cg_group_open(h, rel, /* create= */ true, &t->group);
+                r = cg_group_open_under(h, &roots->root, name, /* create= */ true, &t->group);
                 if (r < 0)
                         return r;
                 t->has_group = true;
-                log_info("build %" PRIu64 ": found again in our cgroup %s", t->key, rel);
+                log_info("build %" PRIu64 ": found again in our cgroup %s", t->key,
+                         t->group.v2 ? t->group.v2 : name);
                 adopt_stragglers(s, t);
                 return 0;
         }
         cg_proc_paths_done(&paths);
 
-        if ((r = group_rel(root, t->drv, &rel)) < 0)
+        if ((r = group_name(t->drv, &name)) < 0)
                 return r;
-        r = cg_group_open(h, rel, /* create= */ true, &t->group);
+        r = cg_group_open_under(h, &roots->root, name, /* create= */ true, &t->group);
         if (r < 0)
                 return r;
         t->has_group = true;
@@ -139,7 +145,7 @@ int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
                 t->has_group = false;
                 return moved;
         }
-        log_info("build %" PRIu64 ": adopted into cgroup %s", t->key, rel);
+        log_info("build %" PRIu64 ": adopted into cgroup %s", t->key, t->group.v2 ? t->group.v2 : name);
         return 0;
 }
 
@@ -169,7 +175,7 @@ int adopt_release(Sampler *s, Tracked *t) {
 }
 
 static void cleanup_dir(const char *fs_root, const char *mount, const char *root) {
-        if (!mount)
+        if (!mount || !root)
                 return;
         _cleanup_free_ char *dir = NULL;
         if (asprintf(&dir, "%s%s%s", fs_root, mount, root) < 0)
@@ -185,22 +191,78 @@ static void cleanup_dir(const char *fs_root, const char *mount, const char *root
         closedir(d);
 }
 
-void adopt_cleanup_stale(const CgHost *h, const char *root) {
-        cleanup_dir(h->fs_root, h->v2, root);
+void adopt_cleanup_stale(const CgHost *h, const CgRoots *roots) {
+        cleanup_dir(h->fs_root, h->v2, roots->root.v2);
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
-                cleanup_dir(h->fs_root, h->v1[c], root);
+                cleanup_dir(h->fs_root, h->v1[c], roots->root.v1[c]);
 }
 
-static void remove_root(const char *fs_root, const char *mount, const char *root) {
-        _cleanup_free_ char *dir = NULL;
-        if (mount && asprintf(&dir, "%s%s%s", fs_root, mount, root) >= 0 && rmdir(dir) == 0)
-                log_debug("removed our empty cgroup root %s", dir);
+/* The group of the build's nix process (the builder's parent), the builder's group before we
+ * adopted it, in each hierarchy of our group; never one of ours. */
+static int origin_group(Sampler *s, Tracked *t, CgGroup *ret) {
+        const CgHost *h = sampler_host(s);
+        const CgRoots *roots = sampler_roots(s);
+        pid_t parent = 0;
+        for (uint32_t i = 0; i < t->n_procs && !parent; i++)
+                if (t->procs[i].st.pid == t->builder)
+                        parent = t->procs[i].st.ppid;
+        if (parent <= 1)
+                return -ESRCH;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = procfs_read(sampler_proc_root(s), parent, "cgroup", 1u << 16, &buf, &len);
+        if (r < 0)
+                return r;
+        CgProcPaths paths;
+        if ((r = cg_parse_proc_cgroup(buf, len, &paths)) < 0)
+                return r;
+        CgGroup g = {};
+        r = 0;
+        if (t->group.v2 && paths.v2 && !name_under_root(paths.v2, roots->root.v2) &&
+            asprintf(&g.v2, "%s%s%s", h->fs_root, h->v2, strcmp(paths.v2, "/") == 0 ? "" : paths.v2) < 0)
+                r = -ENOMEM;
+        for (int c = 0; r == 0 && c < _CG_CONTROLLER_MAX; c++)
+                if (t->group.v1[c] && paths.v1[c] && !name_under_root(paths.v1[c], roots->root.v1[c]) &&
+                    asprintf(&g.v1[c], "%s%s%s", h->fs_root, h->v1[c],
+                             strcmp(paths.v1[c], "/") == 0 ? "" : paths.v1[c]) < 0)
+                        r = -ENOMEM;
+        cg_proc_paths_done(&paths);
+        if (r < 0) {
+                cg_group_done(&g);
+                return r;
+        }
+        *ret = g;
+        return 0;
 }
 
-void adopt_remove_root(const CgHost *h, const char *root) {
-        /* Fails (and is meant to) while a group of a running build or another daemon's
-         * group is still in it. */
-        remove_root(h->fs_root, h->v2, root);
-        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
-                remove_root(h->fs_root, h->v1[c], root);
+int adopt_hand_back(Sampler *s, Tracked *t) {
+        if (!t->has_group || t->nix_group)
+                return 0;
+        const char *mechanism;
+        /* A frozen build must not stay stopped once it is no longer ours to thaw. */
+        (void) cg_group_freeze(&t->group, /* freeze= */ false, &mechanism);
+        CgGroup origin = {};
+        int r = origin_group(s, t, &origin);
+        if (r < 0)
+                return r;
+        int moved = 0;
+        for (int pass = 0; pass < 4 && r == 0; pass++) {
+                _cleanup_free_ pid_t *pids = NULL;
+                int n = cg_group_pids(&t->group, &pids);
+                if (n <= 0) {
+                        r = n;
+                        break;
+                }
+                for (int i = 0; i < n && r == 0; i++) {
+                        int e = cg_group_attach(&origin, pids[i]);
+                        if (e == 0)
+                                moved++;
+                        else if (e != -ESRCH)
+                                r = e;
+                }
+        }
+        log_info("build %" PRIu64 ": %d process(es) handed back to cgroup %s%s", t->key, moved,
+                 origin.v2 ? origin.v2 : "(v1)", r < 0 ? " (incomplete)" : "");
+        cg_group_done(&origin);
+        return r;
 }

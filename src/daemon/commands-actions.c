@@ -15,15 +15,14 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/actions-remote.h"
 #include "daemon/actions.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/procfs.h"
 #include "shared/units.h"
 
-#define NA_ERR_NOT_RUNNING "not-running"
-#define NA_ERR_NO_PROCESS  "no-process"
-#define PEER_GROUPS_MAX    256
+#define PEER_GROUPS_MAX 256
 
 static bool peer_in_group(ControlConn *c, gid_t gid) {
         if (c->gid == gid)
@@ -79,12 +78,13 @@ static int target(ControlConn *c, const ControlRequest *req, Reply *r, Build **r
                 return reply_error(r, NA_ERR_NOT_RUNNING, "build %" PRIu64 " (%s) is %s, not running",
                                    b->key, b->name, build_state_to_string(b->state));
         Tracked *t = c->daemon->sampler ? sampler_find(c->daemon->sampler, b->key) : NULL;
-        if (!t)
+        /* A remote build is acted on through its build hook (actions-remote.c). */
+        if (!t && !b->machine[0])
                 return reply_error(r, NA_ERR_NO_PROCESS,
-                                   "build %" PRIu64 " (%s) has no known process on this machine%s", b->key,
-                                   b->name,
-                                   b->machine[0] ? " (it runs on a remote builder)"
-                                                 : " yet (its builder is looked for as soon as it starts)");
+                                   "build %" PRIu64
+                                   " (%s) has no known process on this machine yet (its builder is "
+                                   "looked for as soon as it starts)",
+                                   b->key, b->name);
         *ret_b = b;
         *ret_t = t;
         return 0;
@@ -117,10 +117,8 @@ static cJSON *proc_to_json(Daemon *d, const TrackedProc *p) {
         return o;
 }
 
-/* What a build's processes look like: the list (ordered by pid, ppid gives the tree), its
- * cgroup and how it is acted on. NULL on allocation failure. */
-cJSON *processes_to_json(Daemon *d, const Build *b) {
-        Tracked *t = d->sampler ? sampler_find(d->sampler, b->key) : NULL;
+/* A get-processes object for b with its (empty) process list in *ret_arr. NULL on OOM. */
+static cJSON *processes_new(const Build *b, cJSON **ret_arr) {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = o ? cJSON_AddArrayToObject(o, "processes") : NULL;
         if (!arr) {
@@ -128,6 +126,17 @@ cJSON *processes_to_json(Daemon *d, const Build *b) {
                 return NULL;
         }
         cJSON_AddNumberToObject(o, "build", (double) b->key);
+        *ret_arr = arr;
+        return o;
+}
+
+/* What a build's processes look like: the list (ordered by pid, ppid gives the tree), its
+ * cgroup and how it is acted on. NULL on allocation failure. */
+cJSON *processes_to_json(Daemon *d, const Build *b) {
+        Tracked *t = d->sampler ? sampler_find(d->sampler, b->key) : NULL;
+        cJSON *arr, *o = processes_new(b, &arr);
+        if (!o)
+                return NULL;
         if (!t) {
                 cJSON_AddNullToObject(o, "builder");
                 cJSON_AddNullToObject(o, "cgroup");
@@ -160,11 +169,47 @@ cJSON *processes_to_json(Daemon *d, const Build *b) {
         return o;
 }
 
+/* A remote build's processes here: the build hook serving it and its ssh, looked for now
+ * (only on request: it reads all of /proc). */
+static cJSON *remote_processes_to_json(Daemon *d, const Build *b) {
+        cJSON *arr, *o = processes_new(b, &arr);
+        if (!o)
+                return NULL;
+        cJSON_AddNullToObject(o, "builder");
+        cJSON_AddNullToObject(o, "cgroup");
+        cJSON_AddStringToObject(o, "control", "remote-hook");
+        pid_t hook = 0;
+        TrackedProc *procs = NULL;
+        _cleanup_free_ char *why = NULL;
+        int n = build_state_is_active(b->state) ? remote_local_side(d, b, &hook, &procs, &why) : 0;
+        if (n < 0) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        if (hook > 0)
+                cJSON_AddNumberToObject(o, "hook", hook);
+        else
+                cJSON_AddNullToObject(o, "hook");
+        if (why)
+                cJSON_AddStringToObject(o, "hook_error", why);
+        for (int i = 0; i < n; i++) {
+                cJSON *p = proc_to_json(d, &procs[i]);
+                if (!p || !cJSON_AddItemToArray(arr, p)) {
+                        cJSON_Delete(p);
+                        cJSON_Delete(o);
+                        o = NULL;
+                        break;
+                }
+        }
+        remote_local_side_free(procs, (size_t) MAX(n, 0));
+        return o;
+}
+
 int command_get_processes(ControlConn *c, const ControlRequest *req, Reply *r) {
         Build *b;
         if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
                 return -EINVAL;
-        r->result = processes_to_json(c->daemon, b);
+        r->result = b->machine[0] ? remote_processes_to_json(c->daemon, b) : processes_to_json(c->daemon, b);
         if (!r->result)
                 return reply_oom(r);
         cJSON_AddStringToObject(r->result, "state", build_state_to_string(b->state));
@@ -291,6 +336,30 @@ int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
         return run_action(c, req, r, &a);
 }
 
+/* cgroup_root (v2's, else the first v1 hierarchy's), cgroup_roots (per hierarchy),
+ * cgroup_root_source, cgroup_service (the delegated service group). NULL roots: no cgroups. */
+static void roots_to_json(cJSON *o, const CgRoots *r) {
+        const char *primary = r ? cg_roots_primary(r) : NULL;
+        if (primary)
+                cJSON_AddStringToObject(o, "cgroup_root", primary);
+        else
+                cJSON_AddNullToObject(o, "cgroup_root");
+        cJSON *per = cJSON_AddObjectToObject(o, "cgroup_roots");
+        if (per && r && r->root.v2)
+                cJSON_AddStringToObject(per, "v2", r->root.v2);
+        for (int c = 0; per && r && c < _CG_CONTROLLER_MAX; c++)
+                if (r->root.v1[c])
+                        cJSON_AddStringToObject(per, cg_controller_to_string(c), r->root.v1[c]);
+        if (r)
+                cJSON_AddStringToObject(o, "cgroup_root_source", cg_root_source_to_string(r->source));
+        else
+                cJSON_AddNullToObject(o, "cgroup_root_source");
+        if (r && r->service)
+                cJSON_AddStringToObject(o, "cgroup_service", r->service);
+        else
+                cJSON_AddNullToObject(o, "cgroup_service");
+}
+
 cJSON *sampler_status_json(Daemon *d) {
         cJSON *o = cJSON_CreateObject();
         if (!o || !d->sampler)
@@ -302,7 +371,7 @@ cJSON *sampler_status_json(Daemon *d) {
         cJSON_AddStringToObject(o, "cgroups",
                                 sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
                                                                     : "disabled");
-        cJSON_AddStringToObject(o, "cgroup_root", sampler_config(d->sampler)->cgroup_root);
+        roots_to_json(o, sampler_cgroups_enabled(d->sampler) ? sampler_roots(d->sampler) : NULL);
         cJSON_AddNumberToObject(o, "builds", st.tracked);
         cJSON_AddNumberToObject(o, "processes_scanned", (double) st.last_procs);
         cJSON_AddNumberToObject(o, "samples", (double) st.ticks);

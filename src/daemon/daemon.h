@@ -66,6 +66,8 @@ typedef struct Daemon {
         QueryWorker *queries;
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
+        struct RemoteKills
+                *remote_kills; /* actions-remote.c: killed remote builds whose hook may still run */
 
         usec_t started_mono;
         uint64_t control_dropped_slow;

@@ -14,6 +14,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/actions-remote.h"
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
 #include "daemon/daemon.h"
@@ -27,6 +28,7 @@
 #include "daemon/machines-poll.h"
 #include "daemon/notify.h"
 #include "daemon/tracker.h"
+#include "shared/cgroup-delegate.h"
 #include "shared/sockdir.h"
 
 static void help(void) {
@@ -47,8 +49,9 @@ static void help(void) {
                "      --max-sources N      event connections at once (default 8192)\n"
                "      --sample-interval S  seconds between samples of builds' processes (default 1)\n"
                "      --no-cgroups         never use cgroups: figures from /proc, actions by signals\n"
-               "      --cgroup-root PATH   where builds are adopted in each cgroup hierarchy\n"
-               "                           (default /nix-analytics)\n"
+               "      --cgroup-root PATH|auto  where builds are adopted in each cgroup hierarchy\n"
+               "                           (default auto: the systemd service's delegated cgroup\n"
+               "                           (Delegate=yes) when there is one, else /nix-analytics)\n"
                "      --admin-group GROUP  members may act on every build (besides root and the\n"
                "                           user who requested it)\n"
                "      --discover-scope PID after a restart, rediscover only builds under PID\n"
@@ -127,15 +130,17 @@ static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
         case ARG_NO_CGROUPS:
                 cfg->no_cgroups = true;
                 return 0;
-        case ARG_CGROUP_ROOT:
-                if (arg[0] != '/' || strlen(arg) < 2 || strstr(arg, "..") || arg[strlen(arg) - 1] == '/')
-                        return log_error_errno(
-                                EINVAL,
-                                "--cgroup-root must be an absolute cgroup path such as /nix-analytics: '%s'",
-                                arg);
+        case ARG_CGROUP_ROOT: {
+                const char *path;
+                if (cg_root_option_parse(arg, &path) < 0)
+                        return log_error_errno(EINVAL,
+                                               "--cgroup-root must be 'auto' or an absolute cgroup path "
+                                               "such as /nix-analytics: '%s'",
+                                               arg);
                 free(cfg->cgroup_root);
-                cfg->cgroup_root = strdup(arg);
-                return cfg->cgroup_root ? 0 : log_error_errno(ENOMEM, "out of memory");
+                cfg->cgroup_root = path ? strdup(path) : NULL;
+                return !path || cfg->cgroup_root ? 0 : log_error_errno(ENOMEM, "out of memory");
+        }
         case ARG_ADMIN_GROUP: {
                 struct group *g = getgrnam(arg);
                 if (!g)
@@ -379,6 +384,8 @@ static int setup_loop(Daemon *d) {
             (r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
+        /* Under a unit with WatchdogSec= the loop pets systemd's watchdog; a no-op otherwise. */
+        (void) sd_event_set_watchdog(d->event, true);
 
         /* All sources share one priority: sd-event then serves pending sources oldest first,
          * and ingestion is favoured by how much each event dispatch reads (event-conn.c). */
@@ -407,7 +414,7 @@ static int setup_sampler(Daemon *d) {
         SamplerConfig sc = {
                 .interval = d->config.sample_interval,
                 .no_cgroups = d->config.no_cgroups,
-                .cgroup_root = d->config.cgroup_root ? d->config.cgroup_root : "/nix-analytics",
+                .cgroup_root = d->config.cgroup_root, /* NULL: auto */
                 .discover_scope = d->config.discover_scope,
                 .proc_root = d->config.model.proc_root,
                 .store_dir = d->config.model.store_dir,
@@ -438,6 +445,7 @@ static int setup_machines(Daemon *d) {
 
 static void daemon_done(Daemon *d) {
         d->machines_poll = machines_poll_free(d->machines_poll);
+        d->remote_kills = remote_kills_free(d->remote_kills);
         d->machines_config = machines_config_free(d->machines_config);
         d->sampler = sampler_free(d->sampler);
         event_conns_free_all(d);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
@@ -33,6 +34,7 @@ struct Sampler {
         Daemon *d;
         SamplerConfig cfg;
         CgHost host;
+        CgRoots roots;
         bool cgroups;
         Discovery *dsc;
         sd_event_source *timer;
@@ -526,6 +528,50 @@ void sampler_kick(Sampler *s) {
         sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
 
+/* Where builds go: the delegated service group (moving the daemon into <service>/daemon),
+ * --cgroup-root, or the default. */
+static int setup_roots(Sampler *s) {
+        _cleanup_free_ char *self = NULL;
+        size_t len = 0;
+        const char *why = NULL;
+        if (!s->cfg.cgroup_root &&
+            procfs_read(s->cfg.proc_root, getpid(), "cgroup", 1u << 16, &self, &len) < 0)
+                self = NULL;
+        int r = cg_roots_resolve(&s->host, s->cfg.cgroup_root, self, len, getenv("INVOCATION_ID"), &s->roots,
+                                 &why);
+        if (r < 0)
+                return log_error_errno(r, "cannot choose the builds' cgroup root: %m");
+        s->cgroups = true;
+        if (s->roots.source == CG_ROOT_SOURCE_DELEGATED) {
+                r = cg_roots_enter(&s->roots, &s->host);
+                if (r < 0)
+                        log_warning_errno(r,
+                                          "delegated cgroup %s: cannot move the daemon into %s/%s and "
+                                          "enable controllers for builds (limits may be unavailable): %m",
+                                          s->roots.service, s->roots.service, CG_DELEGATE_DAEMON);
+                else
+                        log_info("running as a systemd service with the delegated cgroup %s: daemon in "
+                                 "%s/%s%s",
+                                 s->roots.service, s->roots.service, CG_DELEGATE_DAEMON,
+                                 s->roots.xattr
+                                         ? " (systemd marks it delegated)"
+                                         : " (no delegate xattr: make sure the unit sets Delegate=yes)");
+        }
+        /* Under systemd without a usable delegated group the admin most likely forgot
+         * Delegate=yes: say so louder. */
+        if (why && getenv("INVOCATION_ID"))
+                log_notice("started by systemd, but not in a delegated service cgroup (%s): builds go "
+                           "under %s",
+                           why, CG_ROOT_DEFAULT_PATH);
+        log_info("cgroups: %s layout (v2 %s), builds adopted under %s (%s%s%s)",
+                 cg_layout_to_string(s->host.layout), s->host.v2 ? s->host.v2 : "absent",
+                 cg_roots_primary(&s->roots) ? cg_roots_primary(&s->roots) : "(none)",
+                 cg_root_source_to_string(s->roots.source), why ? ": no delegated service: " : "",
+                 why ? why : "");
+        adopt_cleanup_stale(&s->host, &s->roots);
+        return 0;
+}
+
 int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
         Sampler *s = calloc(1, sizeof(*s));
         if (!s)
@@ -542,13 +588,8 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                 else if (s->host.layout == CG_LAYOUT_NONE)
                         log_notice(
                                 "no cgroup hierarchy on this host: figures from /proc, actions by signals");
-                else {
-                        s->cgroups = true;
-                        log_info("cgroups: %s layout (v2 %s), builds adopted under %s",
-                                 cg_layout_to_string(s->host.layout), s->host.v2 ? s->host.v2 : "absent",
-                                 cfg->cgroup_root);
-                        adopt_cleanup_stale(&s->host, cfg->cgroup_root);
-                }
+                else if ((r = setup_roots(s)) < 0)
+                        goto fail;
         } else
                 log_info("cgroups disabled (--no-cgroups): figures from /proc, actions by signals");
 
@@ -568,12 +609,20 @@ Sampler *sampler_free(Sampler *s) {
                 return NULL;
         sd_event_source_disable_unref(s->timer);
         HASH_CLEAR(hh, s->by_builder);
+        bool delegated = s->roots.source == CG_ROOT_SOURCE_DELEGATED;
         while (s->tracked) {
                 Tracked *t = s->tracked;
                 s->tracked = t->next;
-                /* Groups of builds still running stay: the next daemon run finds them. */
-                if (t->has_group && !t->nix_group)
+                /* Groups of builds still running stay where we own the root: the next daemon
+                 * run finds them. In a delegated service they go back where they came from:
+                 * stopping the service must not take builds with it. */
+                if (t->has_group && !t->nix_group) {
+                        if (delegated && adopt_hand_back(s, t) < 0)
+                                log_warning("build %" PRIu64 ": could not hand all its processes back; "
+                                            "they stay in %s",
+                                            t->key, t->group.v2 ? t->group.v2 : "our cgroup");
                         (void) adopt_release(s, t);
+                }
                 tracked_free(t);
         }
         while (s->releasing) {
@@ -583,7 +632,8 @@ Sampler *sampler_free(Sampler *s) {
                 tracked_free(t);
         }
         if (s->cgroups)
-                adopt_remove_root(&s->host, s->cfg.cgroup_root);
+                cg_roots_leave(&s->roots, &s->host, getpid());
+        cg_roots_done(&s->roots);
         HASH_CLEAR(hh, s->table.by_pid);
         free(s->table.entries);
         discovery_free(s->dsc);
@@ -606,6 +656,10 @@ const char *sampler_proc_root(Sampler *s) {
 
 const SamplerConfig *sampler_config(Sampler *s) {
         return &s->cfg;
+}
+
+const CgRoots *sampler_roots(Sampler *s) {
+        return &s->roots;
 }
 
 void sampler_stats(Sampler *s, SamplerStats *ret) {

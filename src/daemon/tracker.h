@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "daemon/daemon.h"
+#include "shared/cgroup-delegate.h"
 #include "shared/cgroup.h"
 #include "shared/model.h"
 #include "shared/procfs.h"
@@ -79,7 +80,7 @@ typedef struct Sampler Sampler;
 typedef struct SamplerConfig {
         usec_t interval;
         bool no_cgroups;
-        const char *cgroup_root; /* relative to each hierarchy, e.g. "/nix-analytics" */
+        const char *cgroup_root; /* --cgroup-root PATH; NULL: auto (see cgroup-delegate.h) */
         pid_t discover_scope;    /* rediscover only under this pid (0: everywhere) */
         const char *proc_root;
         const char *store_dir;
@@ -95,6 +96,8 @@ const CgHost *sampler_host(Sampler *s);
 bool sampler_cgroups_enabled(Sampler *s);
 const char *sampler_proc_root(Sampler *s);
 const SamplerConfig *sampler_config(Sampler *s);
+/* Where builds are adopted, per hierarchy, and why there. */
+const CgRoots *sampler_roots(Sampler *s);
 
 typedef struct SamplerStats {
         uint64_t ticks;
@@ -134,7 +137,9 @@ int adopt_build(Sampler *s, Tracked *t, ProcTable *tab);
 void adopt_stragglers(Sampler *s, Tracked *t);
 /* Removes our group of an ended build. 0, -EBUSY while processes remain. */
 int adopt_release(Sampler *s, Tracked *t);
-/* Removes empty groups left by an earlier run under our root. */
-void adopt_cleanup_stale(const CgHost *h, const char *root);
-/* Removes our root itself where it is empty (at exit). */
-void adopt_remove_root(const CgHost *h, const char *root);
+/* Removes empty groups left by an earlier run under our roots. */
+void adopt_cleanup_stale(const CgHost *h, const CgRoots *roots);
+/* At exit in a delegated service: thaws the build and moves its processes back to the group
+ * of its nix process, so that stopping our service neither stops nor kills builds (limits
+ * set through our group end with it). 0, or -errno (processes left in our group). */
+int adopt_hand_back(Sampler *s, Tracked *t);

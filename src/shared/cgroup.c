@@ -14,128 +14,9 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "shared/cgroup-internal.h"
 
 #define CPU_PERIOD_USEC 100000
-
-static const char *const controller_names[_CG_CONTROLLER_MAX] = {
-        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",
-        [CG_FREEZER] = "freezer", [CG_PIDS] = "pids",       [CG_IO] = "io",
-};
-
-const char *cg_controller_to_string(CgController c) {
-        return c >= 0 && c < _CG_CONTROLLER_MAX ? controller_names[c] : NULL;
-}
-
-const char *cg_layout_to_string(CgLayout l) {
-        switch (l) {
-        case CG_LAYOUT_V1:
-                return "v1";
-        case CG_LAYOUT_HYBRID:
-                return "hybrid";
-        case CG_LAYOUT_V2:
-                return "v2";
-        default:
-                return "none";
-        }
-}
-
-static int controller_from_name(const char *s, size_t n) {
-        if (n == 5 && memcmp(s, "blkio", 5) == 0)
-                return CG_IO;
-        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
-                if (strlen(controller_names[i]) == n && memcmp(controller_names[i], s, n) == 0)
-                        return i;
-        return -1;
-}
-
-/* Mount points escape space, tab, newline and backslash as \ooo. */
-static char *unescape_mount(const char *s, size_t n) {
-        char *out = malloc(n + 1), *o = out;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-                    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-                        *o++ = (char) ((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-                        i += 3;
-                } else
-                        *o++ = s[i];
-        }
-        *o = '\0';
-        return out;
-}
-
-/* Splits a line into space-separated words (at most max). Returns the count. */
-static size_t split_words(const char *line, size_t len, const char **w, size_t *wl, size_t max) {
-        size_t n = 0, i = 0;
-        while (i < len && n < max) {
-                while (i < len && line[i] == ' ')
-                        i++;
-                if (i >= len)
-                        break;
-                size_t start = i;
-                while (i < len && line[i] != ' ')
-                        i++;
-                w[n] = line + start;
-                wl[n] = i - start;
-                n++;
-        }
-        return n;
-}
-
-int cg_host_parse_mountinfo(const char *buf, size_t len, CgHost *h) {
-        const char *p = buf, *end = buf + len;
-        CgHost host = {};
-        bool any_v1 = false;
-
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t ll = (size_t) ((nl ? nl : end) - p);
-                const char *w[64];
-                size_t wl[64];
-                size_t n = split_words(p, ll, w, wl, ELEMENTSOF(w));
-                p += ll + 1;
-
-                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
-                size_t dash = 0;
-                for (size_t i = 6; i < n; i++)
-                        if (wl[i] == 1 && w[i][0] == '-') {
-                                dash = i;
-                                break;
-                        }
-                if (n < 6 || dash == 0 || dash + 3 >= n)
-                        continue;
-                const char *fstype = w[dash + 1];
-                size_t fl = wl[dash + 1];
-
-                if (fl == 7 && memcmp(fstype, "cgroup2", 7) == 0) {
-                        if (!host.v2 && !(host.v2 = unescape_mount(w[4], wl[4])))
-                                goto oom;
-                } else if (fl == 6 && memcmp(fstype, "cgroup", 6) == 0) {
-                        const char *opts = w[dash + 3];
-                        size_t ol = wl[dash + 3];
-                        for (size_t i = 0; i < ol;) {
-                                size_t j = i;
-                                while (j < ol && opts[j] != ',')
-                                        j++;
-                                int c = controller_from_name(opts + i, j - i);
-                                if (c >= 0 && !host.v1[c]) {
-                                        if (!(host.v1[c] = unescape_mount(w[4], wl[4])))
-                                                goto oom;
-                                        any_v1 = true;
-                                }
-                                i = j + 1;
-                        }
-                }
-        }
-        host.layout = host.v2 ? (any_v1 ? CG_LAYOUT_HYBRID : CG_LAYOUT_V2)
-                              : (any_v1 ? CG_LAYOUT_V1 : CG_LAYOUT_NONE);
-        *h = host;
-        return 0;
-oom:
-        cg_host_done(&host);
-        return -ENOMEM;
-}
 
 /* Small files read into the caller's buffer. */
 static int read_at(const char *dir, const char *name, char *buf, size_t size, size_t *ret_len) {
@@ -213,9 +94,9 @@ int cg_host_detect(const char *fs_root, const char *mountinfo_path, CgHost *ret)
                         size_t wl[32];
                         while (cl > 0 && cbuf[cl - 1] == '\n')
                                 cl--;
-                        size_t n = split_words(cbuf, cl, w, wl, ELEMENTSOF(w));
+                        size_t n = cg_split_words(cbuf, cl, w, wl, ELEMENTSOF(w));
                         for (size_t i = 0; i < n; i++) {
-                                int c = controller_from_name(w[i], wl[i]);
+                                int c = cg_controller_from_name(w[i], wl[i]);
                                 if (c >= 0 && !(c == CG_IO && wl[i] == 5)) /* "blkio" is v1 only */
                                         h.v2_controllers |= 1u << c;
                                 if (wl[i] == 3 && memcmp(w[i], "cpu", 3) == 0)
@@ -233,47 +114,6 @@ void cg_host_done(CgHost *h) {
         for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
                 free(h->v1[i]);
         *h = (CgHost){};
-}
-
-int cg_parse_proc_cgroup(const char *buf, size_t len, CgProcPaths *ret) {
-        CgProcPaths p = {};
-        const char *s = buf, *end = buf + len;
-        while (s < end) {
-                const char *nl = memchr(s, '\n', (size_t) (end - s));
-                const char *le = nl ? nl : end;
-                /* "ID:CONTROLLERS:PATH" */
-                const char *c1 = memchr(s, ':', (size_t) (le - s));
-                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t) (le - c1 - 1)) : NULL;
-                if (c2 && c2 + 1 < le && c2[1] == '/') {
-                        size_t pl = (size_t) (le - c2 - 1);
-                        if (c2 == c1 + 1 && c1 - s == 1 && s[0] == '0') {
-                                if (!p.v2 && !(p.v2 = strndup(c2 + 1, pl)))
-                                        goto oom;
-                        } else {
-                                for (const char *o = c1 + 1; o < c2;) {
-                                        const char *comma = memchr(o, ',', (size_t) (c2 - o));
-                                        const char *oe = comma ? comma : c2;
-                                        int c = controller_from_name(o, (size_t) (oe - o));
-                                        if (c >= 0 && !p.v1[c] && !(p.v1[c] = strndup(c2 + 1, pl)))
-                                                goto oom;
-                                        o = oe + 1;
-                                }
-                        }
-                }
-                s = le + 1;
-        }
-        *ret = p;
-        return 0;
-oom:
-        cg_proc_paths_done(&p);
-        return -ENOMEM;
-}
-
-void cg_proc_paths_done(CgProcPaths *p) {
-        free(p->v2);
-        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
-                free(p->v1[i]);
-        *p = (CgProcPaths){};
 }
 
 void cg_group_done(CgGroup *g) {
@@ -322,43 +162,93 @@ static int mkdir_rel(const char *base, const char *rel) {
         return created;
 }
 
+/* The v2 controllers a build's group can use, in the order they are enabled. */
+static const CgController subtree_wanted[] = {CG_CPU, CG_MEMORY, CG_IO, CG_PIDS};
+
+/* Bits (per CgController) of the subtree_wanted controllers named in a controllers file. */
+static unsigned controllers_mask(const char *buf, size_t len) {
+        const char *w[32];
+        size_t wl[32];
+        unsigned mask = 0;
+        while (len > 0 && buf[len - 1] == '\n')
+                len--;
+        size_t n = cg_split_words(buf, len, w, wl, ELEMENTSOF(w));
+        for (size_t i = 0; i < ELEMENTSOF(subtree_wanted); i++) {
+                const char *name = cg_controller_to_string(subtree_wanted[i]);
+                for (size_t j = 0; j < n; j++)
+                        if (wl[j] == strlen(name) && memcmp(w[j], name, wl[j]) == 0)
+                                mask |= 1u << subtree_wanted[i];
+        }
+        return mask;
+}
+
+/* "+cpu +memory" (sign '+') or "-cpu -memory" for the controllers of mask. */
+static void subtree_line(unsigned mask, char sign, char *line, size_t size) {
+        size_t at = 0;
+        line[0] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(subtree_wanted); i++)
+                if (mask & (1u << subtree_wanted[i])) {
+                        int n = snprintf(line + at, size - at, "%s%c%s", at ? " " : "", sign,
+                                         cg_controller_to_string(subtree_wanted[i]));
+                        if (n < 0 || (size_t) n >= size - at)
+                                break;
+                        at += (size_t) n;
+                }
+}
+
+int cg_subtree_enable(const char *dir, unsigned *ret_enabled) {
+        char buf[512], line[128];
+        size_t len;
+        int r = read_at(dir, "cgroup.controllers", buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        unsigned avail = controllers_mask(buf, len), already = 0;
+        if (read_at(dir, "cgroup.subtree_control", buf, sizeof(buf), &len) == 0)
+                already = controllers_mask(buf, len);
+        unsigned want = avail & ~already;
+        if (want) {
+                subtree_line(want, '+', line, sizeof(line));
+                if ((r = write_at(dir, "cgroup.subtree_control", line)) < 0)
+                        return r;
+        }
+        if (ret_enabled)
+                *ret_enabled = want;
+        return 0;
+}
+
+int cg_subtree_disable(const char *dir, unsigned mask) {
+        char line[128];
+        if (!mask)
+                return 0;
+        subtree_line(mask, '-', line, sizeof(line));
+        return write_at(dir, "cgroup.subtree_control", line);
+}
+
 /* On v2, controllers reach a group only when every parent delegates them: our own root
  * delegates whatever its parent gave it (we never write above it). */
 static void v2_delegate(const char *dir) {
-        char buf[512];
-        size_t len;
-        if (read_at(dir, "cgroup.controllers", buf, sizeof(buf), &len) < 0)
-                return;
-        const char *wanted[] = {"cpu", "memory", "io", "pids"};
-        char line[128] = "";
-        for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
-                const char *w[32];
-                size_t wl[32];
-                size_t n = split_words(buf, len && buf[len - 1] == '\n' ? len - 1 : len, w, wl, 32);
-                for (size_t j = 0; j < n; j++)
-                        if (wl[j] == strlen(wanted[i]) && memcmp(w[j], wanted[i], wl[j]) == 0) {
-                                strcat(line, line[0] ? " +" : "+");
-                                strcat(line, wanted[i]);
-                        }
-        }
-        if (line[0])
-                (void) write_at(dir, "cgroup.subtree_control", line);
+        (void) cg_subtree_enable(dir, NULL);
 }
 
-int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
+static bool rel_valid(const char *rel) {
+        return rel && rel[0] == '/' && !strstr(rel, "/../") && !strstr(rel, "/./");
+}
+
+/* The group at v2rel in v2 and at v1rel[c] in each v1 hierarchy useful to a build (a NULL
+ * path leaves that hierarchy out). */
+static int group_open(const CgHost *h, const char *v2rel, const char *const v1rel[_CG_CONTROLLER_MAX],
+                      bool create, CgGroup *ret) {
         CgGroup g = {.owned = create};
         int r;
-        if (!rel || rel[0] != '/' || strstr(rel, "/../") || strstr(rel, "/./"))
-                return -EINVAL;
-        if (h->v2) {
+        if (h->v2 && v2rel) {
                 _cleanup_free_ char *base = join(h->fs_root, h->v2, NULL);
                 if (!base)
                         goto oom;
                 if (create) {
                         /* Delegate controllers down our own root (the parent of the build group). */
-                        const char *slash = strrchr(rel, '/');
-                        if (slash != rel) {
-                                _cleanup_free_ char *parent = strndup(rel, (size_t) (slash - rel));
+                        const char *slash = strrchr(v2rel, '/');
+                        if (slash != v2rel) {
+                                _cleanup_free_ char *parent = strndup(v2rel, (size_t) (slash - v2rel));
                                 if (!parent)
                                         goto oom;
                                 r = mkdir_rel(base, parent);
@@ -369,22 +259,22 @@ int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
                                         goto oom;
                                 v2_delegate(pdir);
                         }
-                        r = mkdir_rel(base, rel);
+                        r = mkdir_rel(base, v2rel);
                         if (r < 0)
                                 goto fail;
                 }
-                if (!(g.v2 = join(base, rel, NULL)))
+                if (!(g.v2 = join(base, v2rel, NULL)))
                         goto oom;
         }
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++) {
-                if (!h->v1[c] || !v1_wanted(h, c))
+                if (!h->v1[c] || !v1rel[c] || !v1_wanted(h, c))
                         continue;
                 _cleanup_free_ char *base = join(h->fs_root, h->v1[c], NULL);
                 if (!base)
                         goto oom;
-                if (create && (r = mkdir_rel(base, rel)) < 0)
+                if (create && (r = mkdir_rel(base, v1rel[c])) < 0)
                         goto fail;
-                if (!(g.v1[c] = join(base, rel, NULL)))
+                if (!(g.v1[c] = join(base, v1rel[c], NULL)))
                         goto oom;
         }
         if (!create) {
@@ -406,6 +296,40 @@ fail:
         if (create)
                 (void) cg_group_remove(&g);
         cg_group_done(&g);
+        return r;
+}
+
+int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret) {
+        if (!rel_valid(rel))
+                return -EINVAL;
+        const char *v1rel[_CG_CONTROLLER_MAX];
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                v1rel[c] = rel;
+        return group_open(h, rel, v1rel, create, ret);
+}
+
+int cg_group_open_under(const CgHost *h, const CgProcPaths *roots, const char *name, bool create,
+                        CgGroup *ret) {
+        if (!name || !name[0] || strchr(name, '/') || name[0] == '.')
+                return -EINVAL;
+        _cleanup_free_ char *v2rel = NULL;
+        char *v1rel[_CG_CONTROLLER_MAX] = {};
+        int r = -ENOMEM;
+        if (roots->v2 && !(v2rel = join(roots->v2, "/", name)))
+                goto done;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (roots->v1[c] && !(v1rel[c] = join(roots->v1[c], "/", name)))
+                        goto done;
+        r = -EINVAL;
+        if (v2rel && !rel_valid(v2rel))
+                goto done;
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (v1rel[c] && !rel_valid(v1rel[c]))
+                        goto done;
+        r = group_open(h, v2rel, (const char *const *) v1rel, create, ret);
+done:
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                free(v1rel[c]);
         return r;
 }
 
@@ -437,37 +361,6 @@ int cg_group_attach(const CgGroup *g, pid_t pid) {
         return first;
 }
 
-static int parse_pid_lines(const char *buf, size_t len, pid_t **ret) {
-        size_t n = 0, cap = 16;
-        pid_t *pids = malloc(cap * sizeof(pid_t));
-        if (!pids)
-                return -ENOMEM;
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                char *e;
-                long v = strtol(p, &e, 10);
-                if (e == p)
-                        break;
-                if (v > 0 && v <= INT_MAX) {
-                        if (n == cap) {
-                                pid_t *grown = realloc(pids, cap * 2 * sizeof(pid_t));
-                                if (!grown) {
-                                        free(pids);
-                                        return -ENOMEM;
-                                }
-                                pids = grown;
-                                cap *= 2;
-                        }
-                        pids[n++] = (pid_t) v;
-                }
-                p = e;
-                while (p < end && (*p == '\n' || *p == ' '))
-                        p++;
-        }
-        *ret = pids;
-        return (int) n;
-}
-
 int cg_group_pids(const CgGroup *g, pid_t **ret) {
         const char *dir = g->v2;
         for (int c = 0; !dir && c < _CG_CONTROLLER_MAX; c++)
@@ -481,7 +374,7 @@ int cg_group_pids(const CgGroup *g, pid_t **ret) {
         int r = read_full_file(path, 16u << 20, &buf, &len);
         if (r < 0)
                 return r;
-        return parse_pid_lines(buf, len, ret);
+        return cg_parse_pid_lines(buf, len, ret);
 }
 
 int cg_group_remove(CgGroup *g) {
@@ -492,103 +385,6 @@ int cg_group_remove(CgGroup *g) {
                 if (g->v1[c] && rmdir(g->v1[c]) < 0 && errno != ENOENT && first == 0)
                         first = -errno;
         return first;
-}
-
-int cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret) {
-        size_t kl = strlen(key);
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *le = nl ? nl : end;
-                if ((size_t) (le - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
-                        char num[32];
-                        size_t n = (size_t) (le - p) - kl - 1;
-                        if (n == 0 || n >= sizeof(num))
-                                return -EBADMSG;
-                        memcpy(num, p + kl + 1, n);
-                        num[n] = '\0';
-                        char *e;
-                        errno = 0;
-                        unsigned long long v = strtoull(num, &e, 10);
-                        if (errno || e == num || *e || num[0] == '-')
-                                return -EBADMSG;
-                        *ret = v;
-                        return 0;
-                }
-                p = le + 1;
-        }
-        return -ENOENT;
-}
-
-CgFreeze cg_parse_freezer_state(const char *buf, size_t len) {
-        uint64_t v;
-        if (cg_parse_keyed(buf, len, "frozen", &v) == 0)
-                return v ? CG_FREEZE_FROZEN : CG_FREEZE_THAWED;
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-                len--;
-        if (len == 6 && memcmp(buf, "FROZEN", 6) == 0)
-                return CG_FREEZE_FROZEN;
-        if (len == 8 && memcmp(buf, "FREEZING", 8) == 0)
-                return CG_FREEZE_FREEZING;
-        if (len == 6 && memcmp(buf, "THAWED", 6) == 0)
-                return CG_FREEZE_THAWED;
-        return CG_FREEZE_UNKNOWN;
-}
-
-int cg_parse_io_stat(const char *buf, size_t len, uint64_t *ret_read, uint64_t *ret_write) {
-        /* "MAJ:MIN rbytes=N wbytes=N rios=N ..." per device */
-        uint64_t rd = 0, wr = 0;
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *le = nl ? nl : end;
-                const char *w[16];
-                size_t wl[16];
-                size_t n = split_words(p, (size_t) (le - p), w, wl, 16);
-                for (size_t i = 1; i < n; i++) {
-                        uint64_t *dst = wl[i] > 7 && memcmp(w[i], "rbytes=", 7) == 0   ? &rd
-                                        : wl[i] > 7 && memcmp(w[i], "wbytes=", 7) == 0 ? &wr
-                                                                                       : NULL;
-                        if (dst) {
-                                char num[32];
-                                size_t k = MIN(wl[i] - 7, sizeof(num) - 1);
-                                memcpy(num, w[i] + 7, k);
-                                num[k] = '\0';
-                                *dst += strtoull(num, NULL, 10);
-                        }
-                }
-                p = le + 1;
-        }
-        *ret_read = rd;
-        *ret_write = wr;
-        return 0;
-}
-
-int cg_parse_blkio(const char *buf, size_t len, uint64_t *ret_read, uint64_t *ret_write) {
-        /* "MAJ:MIN Read N" ... lines per device, and a final "Total N" */
-        uint64_t rd = 0, wr = 0;
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *le = nl ? nl : end;
-                const char *w[4];
-                size_t wl[4];
-                size_t n = split_words(p, (size_t) (le - p), w, wl, 4);
-                if (n == 3) {
-                        char num[32];
-                        size_t k = MIN(wl[2], sizeof(num) - 1);
-                        memcpy(num, w[2], k);
-                        num[k] = '\0';
-                        if (wl[1] == 4 && memcmp(w[1], "Read", 4) == 0)
-                                rd += strtoull(num, NULL, 10);
-                        else if (wl[1] == 5 && memcmp(w[1], "Write", 5) == 0)
-                                wr += strtoull(num, NULL, 10);
-                }
-                p = le + 1;
-        }
-        *ret_read = rd;
-        *ret_write = wr;
-        return 0;
 }
 
 static int read_u64(const char *dir, const char *name, uint64_t *ret) {

@@ -71,9 +71,20 @@ typedef struct CgGroup {
  * mkdir where missing (owned), for v2 and the v1 controllers useful to a build (cpu,
  * cpuacct, memory, freezer when v2 cannot freeze, pids). Returns 0 or -errno. */
 int cg_group_open(const CgHost *h, const char *rel, bool create, CgGroup *ret);
+/* The group <roots>/name, each hierarchy under its own root (roots->v2, roots->v1[c]; a
+ * NULL root leaves that hierarchy out). name is one path component. As cg_group_open. */
+int cg_group_open_under(const CgHost *h, const CgProcPaths *roots, const char *name, bool create,
+                        CgGroup *ret);
 /* The group a process is in, from its /proc/<pid>/cgroup paths (not owned). */
 int cg_group_from_paths(const CgHost *h, const CgProcPaths *paths, CgGroup *ret);
 void cg_group_done(CgGroup *g);
+
+/* v2 cgroup.subtree_control of the group directory dir: enables the controllers a build
+ * can use (cpu, memory, io, pids) that dir's cgroup.controllers offers and that are not
+ * enabled yet; *ret_enabled (bits per CgController) says which it enabled. Disable takes
+ * such a mask back. 0 or -errno (-EBUSY: processes in dir, the no-internal-processes rule). */
+int cg_subtree_enable(const char *dir, unsigned *ret_enabled);
+int cg_subtree_disable(const char *dir, unsigned mask);
 
 /* Moves pid into every hierarchy of g. 0, -ESRCH when gone, -errno. */
 int cg_group_attach(const CgGroup *g, pid_t pid);

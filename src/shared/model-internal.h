@@ -27,6 +27,7 @@ struct Model {
 
         struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
         uint32_t n_discovered_machines;
+        uint64_t dispatches; /* builds dispatched to a machine so far (Build.dispatch_seq) */
         Substitution *substitutions, **substitutions_tail; /* ended, not yet drained */
         uint32_t n_substitutions;
 };

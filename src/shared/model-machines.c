@@ -278,6 +278,8 @@ void model_machines_activity_release(Model *m, Activity *a) {
 }
 
 void model_machines_build_dispatched(Model *m, Build *b, usec_t now) {
+        /* Nix's build hooks accept builds in this order (buildhook.h). */
+        b->dispatch_seq = ++m->dispatches;
         ModelMachine *mm = machine_get(m, b->machine);
         if (!mm)
                 return;

@@ -133,6 +133,7 @@ struct Build {
         /* remote builders (model-machines.c) */
         uint32_t machine_waits; /* open "waiting for a machine" activities (111) */
         char *system;           /* read from the .drv when it waits for a machine; NULL unknown */
+        uint64_t dispatch_seq;  /* order of its dispatch to a machine among all dispatches; 0 none */
 
         /* outputs not found at stop with no failure reported: checked again a few times,
          * because a stop may precede registration on some paths */

@@ -11,15 +11,18 @@
 
 REMOTE_PORT=${REMOTE_PORT:-2222}
 REMOTE_HOST=nixremote
+# The remote's build users: a test that may run beside another remote test (from another
+# tree) takes a group of its own, or each store's Nix kills the other's builders.
+REMOTE_BUILD_GROUP=${REMOTE_BUILD_GROUP:-nixrbld}
 
 # Installs the remote's build users once (idempotent; they stay, like nix-bin's nixbld users).
 remote_users() {
-	getent group nixrbld >/dev/null || groupadd -r nixrbld || die "groupadd nixrbld failed"
-	local i
+	local g=$REMOTE_BUILD_GROUP i
+	getent group "$g" >/dev/null || groupadd -r "$g" || die "groupadd $g failed"
 	for i in 1 2 3 4; do
-		id "nixrbld$i" >/dev/null 2>&1 ||
-			useradd -r -g nixrbld -G nixrbld -M -N -d /var/empty -s /usr/sbin/nologin "nixrbld$i" ||
-			die "useradd nixrbld$i failed"
+		id "$g$i" >/dev/null 2>&1 ||
+			useradd -r -g "$g" -G "$g" -M -N -d /var/empty -s /usr/sbin/nologin "$g$i" ||
+			die "useradd $g$i failed"
 	done
 }
 
@@ -83,7 +86,7 @@ EOF
 	for prog in nix-store nix-daemon; do
 		cat >"$T/remote-$prog" <<EOF
 #!/bin/sh
-export NIX_CONFIG='build-users-group = nixrbld
+export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
 exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $prog "\$@"' $prog "\$@"

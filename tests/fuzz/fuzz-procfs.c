@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
+#include "shared/cgroup-delegate.h"
 #include "shared/cgroup.h"
 #include "shared/procfs.h"
 
@@ -23,6 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CgProcPaths p;
         if (cg_parse_proc_cgroup(buf, size, &p) == 0)
                 cg_proc_paths_done(&p);
+        /* As /proc/self/cgroup when choosing the builds' root, on a pure v2 and a pure v1 host
+         * whose mounts do not exist (nothing is written, only looked at). */
+        CgHost v2host = {.layout = CG_LAYOUT_V2, .fs_root = (char *) "", .v2 = (char *) "/nonexistent-fuzz"};
+        CgHost v1host = {.layout = CG_LAYOUT_V1, .fs_root = (char *) ""};
+        v1host.v1[CG_MEMORY] = (char *) "/nonexistent-fuzz";
+        CgRoots roots;
+        const char *why;
+        if (cg_roots_resolve(&v2host, NULL, buf, size, "fuzz", &roots, &why) == 0)
+                cg_roots_done(&roots);
+        if (cg_roots_resolve(&v1host, NULL, buf, size, "fuzz", &roots, &why) == 0)
+                cg_roots_done(&roots);
         (void) cg_parse_keyed(buf, size, "oom_kill", &v);
         (void) cg_parse_freezer_state(buf, size);
         (void) cg_parse_io_stat(buf, size, &r, &w);

@@ -24,12 +24,16 @@ static const char mountinfo[] = "32 31 0:29 / /sys/fs/cgroup/memory rw,relatime 
 struct Sampler {
         CgHost host;
         SamplerConfig cfg;
+        CgRoots roots;
 };
 const CgHost *sampler_host(Sampler *s) {
         return &s->host;
 }
 const SamplerConfig *sampler_config(Sampler *s) {
         return &s->cfg;
+}
+const CgRoots *sampler_roots(Sampler *s) {
+        return &s->roots;
 }
 const char *sampler_proc_root(Sampler *s) {
         return s->cfg.proc_root;
@@ -59,10 +63,12 @@ static int setup(void **state) {
         test_write_file(root, "sys/fs/cgroup/memory/.keep", "", 0);
         assert_int_equal(cg_host_detect(root, NULL, &sampler.host), 0);
         sampler.cfg = (SamplerConfig){.cgroup_root = "/na", .proc_root = proc};
+        assert_int_equal(cg_roots_resolve(&sampler.host, "/na", NULL, 0, NULL, &sampler.roots, NULL), 0);
         return 0;
 }
 
 static int teardown(void **state) {
+        cg_roots_done(&sampler.roots);
         cg_host_done(&sampler.host);
         test_rm_rf(root);
         free(root);
@@ -77,22 +83,6 @@ static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid) {
         *e = (ProcEntry){
                 .st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .utime = 1000, .stime = 500}};
         HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
-}
-
-static char *slurp(const char *dir, const char *name) {
-        char *p = path_of(dir, name), *buf = NULL;
-        FILE *f = fopen(p, "re");
-        free(p);
-        if (!f)
-                return strdup("");
-        size_t cap = 0;
-        ssize_t n = getdelim(&buf, &cap, '\0', f);
-        fclose(f);
-        if (n < 0) {
-                free(buf);
-                return strdup("");
-        }
-        return buf;
 }
 
 static void test_nix_group(void **state) {
@@ -149,7 +139,7 @@ static void test_new_group(void **state) {
         /* The fake cgroup.procs keeps only the last write: the last member moved. The CPU
          * the three members used before counts (700, not a member, was not moved: it would
          * add its 1500). */
-        char *last = slurp(dv2, "/cgroup.procs");
+        char *last = test_read_file(dv2, "/cgroup.procs");
         assert_true(strcmp(last, "600") == 0 || strcmp(last, "601") == 0 || strcmp(last, "602") == 0);
         free(last);
         assert_int_equal(tr.cpu_base, 3 * 1500);
@@ -175,7 +165,7 @@ static void test_new_group(void **state) {
         assert_int_equal(stat(dv2, &st), -1);
         assert_int_equal(stat(dmem, &st), -1);
         /* Our empty root goes at exit; the machine's groups were never touched. */
-        adopt_remove_root(&sampler.host, "/na");
+        cg_roots_leave(&sampler.roots, &sampler.host, getpid());
         char *r = path_of(v2, "/na");
         assert_int_equal(stat(r, &st), -1);
         free(r);
@@ -190,10 +180,79 @@ static void test_new_group(void **state) {
         HASH_CLEAR(hh, t.by_pid);
 }
 
+/* In a delegated service: each hierarchy under its own root (v2 under the service group,
+ * memory under /na where the service is not ours), and at exit the build's processes go back
+ * to its nix process's groups, thawed, before our group is removed. */
+static void test_delegated_roots_and_hand_back(void **state) {
+        CgRoots saved = sampler.roots;
+        sampler.roots = (CgRoots){.source = CG_ROOT_SOURCE_DELEGATED};
+        sampler.roots.root.v2 = strdup("/s.service/builds");
+        sampler.roots.root.v1[CG_MEMORY] = strdup("/na");
+        const char *name = "build-0123456789abcdfghijklmnpqrsvwxyz";
+        test_write_file(
+                root,
+                "sys/fs/cgroup/unified/s.service/builds/build-0123456789abcdfghijklmnpqrsvwxyz/cgroup.procs",
+                "", 0);
+        test_write_file(root, "sys/fs/cgroup/memory/na/build-0123456789abcdfghijklmnpqrsvwxyz/cgroup.procs",
+                        "", 0);
+        test_write_file(root, "proc/800/cgroup", "4:memory:/user/x\n0::/user.slice/nix.scope\n",
+                        (size_t) -1);
+        test_write_file(root, "proc/100/cgroup", "4:memory:/user/x\n0::/user.slice/nix.scope\n",
+                        (size_t) -1);
+        test_write_file(root, "sys/fs/cgroup/unified/user.slice/nix.scope/cgroup.procs", "", 0);
+        test_write_file(root, "sys/fs/cgroup/memory/user/x/cgroup.procs", "", 0);
+        ProcEntry entries[4];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 100);
+        add_proc(&t, 800, 100, 800);
+        Tracked tr = {.key = 3,
+                      .builder = 800,
+                      .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-z.drv"};
+        assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
+        char *want_v2 = path_of(v2, "/s.service/builds/"), *want_mem = path_of(mem, "/na/");
+        char *w2 = path_of(want_v2, name), *wm = path_of(want_mem, name);
+        assert_string_equal(tr.group.v2, w2);
+        assert_string_equal(tr.group.v1[CG_MEMORY], wm);
+        /* Frozen when the daemon stops: thawed, and the members go back to the nix process's
+         * groups (the fake cgroup.procs keeps the last pid written). */
+        test_write_file(w2, "cgroup.freeze", "1", (size_t) -1);
+        test_write_file(w2, "cgroup.procs", "800\n", (size_t) -1);
+        TrackedProc procs[1] = {{.st = {.pid = 800, .ppid = 100, .sid = 800}}};
+        tr.procs = procs;
+        tr.n_procs = 1;
+        assert_int_equal(adopt_hand_back(&sampler, &tr), 0);
+        char *dir = path_of(v2, "/user.slice/nix.scope");
+        char *got = test_read_file(dir, "/cgroup.procs");
+        assert_string_equal(got, "800");
+        free(got);
+        got = test_read_file(w2, "/cgroup.freeze");
+        assert_string_equal(got, "0");
+        free(got);
+        char *mdir = path_of(mem, "/user/x");
+        got = test_read_file(mdir, "/cgroup.procs");
+        assert_string_equal(got, "800");
+        free(got);
+        /* Without a known nix process there is nowhere to go back to. */
+        tr.n_procs = 0;
+        assert_int_equal(adopt_hand_back(&sampler, &tr), -ESRCH);
+        tr.procs = NULL;
+        cg_group_done(&tr.group);
+        free(dir);
+        free(mdir);
+        free(w2);
+        free(wm);
+        free(want_v2);
+        free(want_mem);
+        cg_roots_done(&sampler.roots);
+        sampler.roots = saved;
+        HASH_CLEAR(hh, t.by_pid);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nix_group),
                 cmocka_unit_test(test_new_group),
+                cmocka_unit_test(test_delegated_roots_and_hand_back),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

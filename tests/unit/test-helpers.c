@@ -46,3 +46,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 void test_rm_rf(const char *dir) {
         (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+char *test_read_file(const char *dir, const char *name) {
+        char path[PATH_MAX], *buf = NULL;
+        assert_true(snprintf(path, sizeof(path), "%s%s", dir, name) < (int) sizeof(path));
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return strdup("");
+        size_t cap = 0;
+        ssize_t n = getdelim(&buf, &cap, '\0', f);
+        fclose(f);
+        if (n < 0) {
+                free(buf);
+                return strdup("");
+        }
+        return buf;
+}

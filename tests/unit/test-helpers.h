@@ -8,5 +8,7 @@ char *test_mkdtemp(void);
 /* Writes len bytes (or strlen(data) when len is (size_t)-1) to dir/relpath, creating
  * parent directories. Fails the test on error. */
 void test_write_file(const char *dir, const char *relpath, const char *data, size_t len);
+/* The content of dir + name (name starts with '/'), "" when missing; free() it. */
+char *test_read_file(const char *dir, const char *name);
 /* rm -rf dir. */
 void test_rm_rf(const char *dir);
