@@ -31,6 +31,9 @@ typedef int (*NaSocketPathFn)(char *buf, size_t size);
 
 /* Once, at load, in the process that loaded the plugin. */
 void na_core_init(const char *nix_version, NaSocketPathFn socket_path);
+/* The socket path callback is about to go away (the shim's static objects are destroyed at
+ * exit): never call it again. */
+void na_core_detach(void);
 /* This process must never send (the build hook; the daemon main process). Its forked
  * children start afresh. */
 void na_core_silence(void);

@@ -62,6 +62,14 @@ struct AnalyticsSettings : nix::Config {
 AnalyticsSettings settings;
 nix::GlobalConfig::Register registerSettings(&settings);
 
+/* Destroyed at exit before settings (the reverse of construction): from then on the core
+ * (whose flusher thread and exit handler outlive this) no longer reads the setting. */
+struct DetachAtExit {
+        ~DetachAtExit() {
+                na_core_detach();
+        }
+} detachAtExit;
+
 int socketPath(char *buf, size_t size) noexcept {
         try {
                 const std::string &p = settings.socket.get();
@@ -271,19 +279,19 @@ bool slotHolds(void *fn, const char *method) {
         return strstr(info.dli_sname, want) != nullptr;
 }
 
-void warnOnce(const char *what) {
+void warnNoCapture(const char *what) {
         fprintf(stderr, "libnix-analytics: warning: %s; nix-daemon workers are not captured\n", what);
 }
 
 void patchTunnelLogger() {
         void **vtable = (void **) dlsym(RTLD_DEFAULT, "_ZTVN3nix6daemon12TunnelLoggerE");
         if (!vtable)
-                return warnOnce(
+                return warnNoCapture(
                         "symbol _ZTVN3nix6daemon12TunnelLoggerE not found (Nix >= 2.35? use json-log-path)");
         void **slots = vtable + 2; /* after offset-to-top and the typeinfo pointer */
         void *typeinfo = dlsym(RTLD_DEFAULT, "_ZTIN3nix6daemon12TunnelLoggerE");
         if (typeinfo && vtable[1] != typeinfo)
-                return warnOnce("TunnelLogger vtable layout does not match (typeinfo)");
+                return warnNoCapture("TunnelLogger vtable layout does not match (typeinfo)");
 
         struct {
                 long slot;
@@ -305,7 +313,7 @@ void patchTunnelLogger() {
                         char what[128];
                         snprintf(what, sizeof(what), "TunnelLogger vtable layout does not match (%s)",
                                  p.method);
-                        return warnOnce(what);
+                        return warnNoCapture(what);
                 }
                 lo = std::min(lo, p.slot);
                 hi = std::max(hi, p.slot);
@@ -316,7 +324,7 @@ void patchTunnelLogger() {
         uintptr_t start = (uintptr_t) &slots[lo] & ~(uintptr_t) (page - 1);
         uintptr_t end = ((uintptr_t) &slots[hi + 1] + page - 1) & ~(uintptr_t) (page - 1);
         if (mprotect((void *) start, end - start, PROT_READ | PROT_WRITE) < 0)
-                return warnOnce("cannot make the TunnelLogger vtable writable");
+                return warnNoCapture("cannot make the TunnelLogger vtable writable");
         for (auto &p : patches) {
                 *p.save = slots[p.slot];
                 slots[p.slot] = p.hook;

@@ -121,4 +121,29 @@ assert_eq "the build completes across the restart" 0 $?
 got_ticks() { ctl status 2>/dev/null | jq -e '.events.total > 5' >/dev/null; }
 wait_for 5 "later events reach the restarted daemon" got_ticks
 
+# --- nix-analyticsd stopped (SIGSTOP) for a whole build ---
+# The build is not held up; the worker drops what does not fit and, at its exit, reports
+# everything it could not deliver (a second connection waits in the stopped daemon's backlog).
+status_of() { ctl status 2>/dev/null | jq -r ".events.$1"; }
+DROPPED0=$(status_of dropped_by_senders)
+TOTAL0=$(status_of total)
+STOPPED_LINES=150000
+cat >"$T/stopped.nix" <<X
+(import $E2E_DIR/nix/mk.nix { nonce = "$NONCE-stopped"; }).mk "stopped-flood" ''
+  seq -f 'flood line %g with some padding to make the records longer' 1 $STOPPED_LINES; echo ok > \$out
+'' [ ]
+X
+kill -STOP "$DAEMON_PID"
+timeout 120 nix-build "$T/stopped.nix" --no-out-link >"$T/out.stopped" 2>&1
+STOPPED_RC=$?
+kill -CONT "$DAEMON_PID"
+assert_eq "a build completes while nix-analyticsd is stopped" 0 "$STOPPED_RC"
+reported() { (($(status_of dropped_by_senders) - DROPPED0 >= STOPPED_LINES / 2)); }
+wait_for 10 "the worker's drop count reaches the resumed daemon" reported
+DROPPED=$(($(status_of dropped_by_senders) - DROPPED0))
+ARRIVED=$(($(status_of total) - TOTAL0))
+log "stopped daemon: $ARRIVED records arrived later, $DROPPED reported dropped"
+assert_ge "every log line arrived or was counted dropped" $STOPPED_LINES $((ARRIVED + DROPPED))
+assert_le "nothing counted twice" $((STOPPED_LINES + 1000)) $((ARRIVED + DROPPED))
+
 stop_pid "$NIXD_PID" 10

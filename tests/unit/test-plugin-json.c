@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "basic/macro.h"
 #include "basic/string-util.h"
 #include "plugin/ident.h"
 #include "plugin/json.h"
@@ -86,6 +87,74 @@ static void test_numbers_and_overflow(void **state) {
         assert_true(w.len <= 4);
 }
 
+/* Strings are scanned 8 bytes at a time: a byte that needs care must be found at every
+ * position of a word, in strings of every length around word sizes. */
+static void test_word_positions(void **state) {
+        static const struct {
+                const char *in, *out;
+        } special[] = {
+                {"\"", "\""},
+                {"\\", "\\"},
+                {"\n", "\n"},
+                {"\x1f", "\x1f"},
+                {" ", " "},
+                {"\x7f", "\x7f"},
+                {"~", "~"},
+                {"\x80", "\xef\xbf\xbd"},
+                {"\xc3\xa9", "\xc3\xa9"},
+                {"\xff", "\xef\xbf\xbd"},
+        };
+        char in[64], expected[128];
+
+        for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++)
+                for (size_t n = 1; n <= 40; n++)
+                        for (size_t at = 0; at < n; at++) {
+                                size_t sl = strlen(special[k].in), ol = strlen(special[k].out);
+                                memset(in, 'a', n);
+                                memcpy(in + at, special[k].in, sl);
+                                size_t len = MAX(n, at + sl);
+                                memset(expected, 'a', at);
+                                memcpy(expected + at, special[k].out, ol);
+                                memset(expected + at + ol, 'a', len - at - sl);
+                                expected[at + ol + len - at - sl] = '\0';
+                                assert_str(in, len, expected);
+                        }
+}
+
+static void test_plain_is_copied(void **state) {
+        char buf[128];
+        JsonOut w;
+        const char *s = "bench line 12345: some text of a usual build log line length, like a compiler";
+        json_out_init(&w, buf, sizeof(buf));
+        json_str(&w, s, strlen(s));
+        assert_false(w.overflow);
+        assert_int_equal(w.len, strlen(s) + 2);
+        assert_memory_equal(buf + 1, s, strlen(s));
+}
+
+static void test_digits(void **state) {
+        char buf[128];
+        JsonOut w;
+        json_out_init(&w, buf, sizeof(buf));
+        json_u64_digits(&w, 42, 6);
+        json_lit(&w, " ");
+        json_u64_digits(&w, 999999, 6);
+        json_lit(&w, " ");
+        json_u64_digits(&w, 7, 1);
+        json_lit(&w, " ");
+        json_u64_digits(&w, 5, 5);
+        json_lit(&w, " ");
+        for (uint64_t v = 1; v <= 1000000000000ULL; v *= 10) {
+                json_u64(&w, v - 1);
+                json_lit(&w, ",");
+        }
+        assert_false(w.overflow);
+        const char *want = "000042 999999 7 00005 0,9,99,999,9999,99999,999999,9999999,99999999,999999999,"
+                           "9999999999,99999999999,999999999999,";
+        assert_int_equal(w.len, strlen(want));
+        assert_memory_equal(buf, want, w.len);
+}
+
 #define KIND(s) ident_kind_from_cmdline(s, sizeof(s) - 1)
 
 static void test_ident_kind(void **state) {
@@ -108,7 +177,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plain_and_escapes), cmocka_unit_test(test_utf8),
                 cmocka_unit_test(test_every_byte),        cmocka_unit_test(test_numbers_and_overflow),
-                cmocka_unit_test(test_ident_kind),
+                cmocka_unit_test(test_ident_kind),        cmocka_unit_test(test_word_positions),
+                cmocka_unit_test(test_plain_is_copied),   cmocka_unit_test(test_digits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
