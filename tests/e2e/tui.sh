@@ -217,6 +217,30 @@ keys Escape Escape
 keys n
 wait_screen "/tui-c: 1 matching rows" 5 "n steps to the next match (not the nice prompt)"
 keys Escape Escape
+# Several matches: n and N step forward and back between them.
+detail_name() { screen | sed -nE 's/.*details: ([^ ]+) .*/\1/p' | head -n 1; }
+name_on_cursor() {
+	keys Enter
+	wait_screen "details: tui-" 5 "Enter shows the details of the build under the cursor" >/dev/null
+	detail_name
+	keys Escape
+	wait_screen_gone "details: tui-" 5 "Esc leaves the details" >/dev/null
+}
+keys /
+wait_screen "search builds: /" 5 "/ opens the search prompt again" >/dev/null
+keys C-u
+type_text "tui-"
+keys Enter
+wait_screen "/tui-: [2-9] matching rows" 5 "a search matching several builds counts them"
+FIRST=$(name_on_cursor)
+keys n
+SECOND=$(name_on_cursor)
+keys N
+BACK=$(name_on_cursor)
+log "search /tui-: cursor on $FIRST, n -> $SECOND, N -> $BACK"
+assert_true "n moves to another matching build ($FIRST -> $SECOND)" test -n "$SECOND" -a "$SECOND" != "$FIRST"
+assert_eq "N moves back to the previous match" "$FIRST" "$BACK"
+keys Escape Escape
 keys /
 type_text nothing-like-this
 keys Enter
