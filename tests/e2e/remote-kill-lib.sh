@@ -68,6 +68,8 @@ round() {
 	}
 	wait_for 120 "$SCHEME: three builds running on the remote machine (builders seen there), one waiting for a slot" \
 		three_remote_one_waiting || die "the builds never ran on the remote: $(tail -c 2000 "$NIX_OUT")"
+	# What a test wants to look at while three builds run remotely and one waits.
+	if declare -F while_three_remote >/dev/null; then while_three_remote; fi
 	local nixpid hooks waiting src
 	# The nix process that dispatches (nix-build, or the nix-daemon worker serving it): the
 	# builds' source, as the daemon knows it.

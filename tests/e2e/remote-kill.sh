@@ -29,5 +29,19 @@ start_builds() { nix_bg "$FILE" "$@"; }
 builds_done() { stop_pid "$NIXPIPE"; }
 source "$E2E_DIR/remote-kill-lib.sh"
 
+# The TUI's remote machines view (r) while the first round's builds run on the machine: the
+# machine with the three builds on it, and the one waiting for a slot.
+source "$E2E_DIR/tui-lib.sh"
+check_tui
+while_three_remote() {
+	[[ $SCHEME == ssh ]] || return 0
+	tui_start 220 30
+	wait_screen "rkill-[a-d] .* running " 30 "TUI: the remote builds are listed"
+	keys r
+	wait_screen "remote machines: [0-9]+, 1 builds waiting for a machine" 15 "TUI: r shows the remote machines and the build waiting for a slot"
+	wait_screen "ssh://nixremote.* rkill-[a-d], rkill-[a-d], rkill-[a-d]" 15 "TUI: the machine's row lists the three builds running on it"
+	tui_quit
+}
+
 round ssh remote-nix-store
 round ssh-ng remote-nix-daemon
