@@ -79,12 +79,22 @@ static int target(ControlConn *c, const ControlRequest *req, Reply *r, Build **r
                                    b->key, b->name, build_state_to_string(b->state));
         Tracked *t = c->daemon->sampler ? sampler_find(c->daemon->sampler, b->key) : NULL;
         /* A remote build is acted on through its build hook (actions-remote.c). */
-        if (!t && !b->machine[0])
+        if (!t && !b->machine[0]) {
+                /* An unprivileged daemon cannot read other users' processes: say so rather
+                 * than promise a builder that will never be found. */
+                if (geteuid() != 0)
+                        return reply_error(r, NA_ERR_NO_PROCESS,
+                                           "build %" PRIu64
+                                           " (%s) has no process this daemon can see: it runs "
+                                           "as uid %u and sees only that user's processes (a build "
+                                           "run by nix-daemon's build users needs a root daemon)",
+                                           b->key, b->name, (unsigned) geteuid());
                 return reply_error(r, NA_ERR_NO_PROCESS,
                                    "build %" PRIu64
                                    " (%s) has no known process on this machine yet (its builder is "
                                    "looked for as soon as it starts)",
                                    b->key, b->name);
+        }
         *ret_b = b;
         *ret_t = t;
         return 0;

@@ -62,6 +62,7 @@ out=$(uctl freeze rl-daemon 2>&1)
 assert_eq "the user's daemon cannot freeze a nixbld build (exit 1)" 1 "$?"
 log "freeze through the root daemon answered: $out"
 assert_contains "it says it knows no process of that build" "no-process" "$out"
+assert_contains "and why: an unprivileged daemon sees only its own user's processes" "sees only that user's processes" "$out"
 done_a() { [[ -s "$T/rc-a" ]]; }
 wait_for 60 "the build through the root daemon ends" done_a
 assert_eq "nix-build and ingest exit 0" "0 0" "$(cat "$T/rc-a")"
