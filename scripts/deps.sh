@@ -10,6 +10,7 @@ PKGS=(
 	libclang-rt-14-dev # ASan/UBSan/libFuzzer runtimes for clang
 	llvm               # llvm-symbolizer: readable sanitizer reports
 	libsystemd-dev libcjson-dev uthash-dev libcmocka-dev
+	libncurses-dev # ncursesw for the TUI
 	libsqlite3-dev # history store
 	jq tmux python3 procps
 	nix-bin

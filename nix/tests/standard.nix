@@ -25,6 +25,9 @@ pkgs.testers.runNixOSTest {
     status = ctl(machine, "status")
     assert status["socket_dir"] == "/run/nix-analytics", status
     assert ctl(machine, "list-builds")["builds"] == [], "not empty at start"
+    # Its own delegated cgroup (Delegate=yes): builds it adopts go under the service.
+    assert status["sampler"]["cgroup_root_source"] == "delegated-service", status["sampler"]
+    assert status["sampler"]["cgroup_service"].endswith("/nix-analytics.service"), status["sampler"]
 
     machine.succeed("su - alice -c 'echo $NIX_ANALYTICS_SOCKET_DIR' | grep -qx /run/nix-analytics")
     machine.succeed("su - alice -c 'nix-build /etc/na-test.nix --argstr nonce standard --no-out-link'")

@@ -15,6 +15,7 @@
 #include "daemon/commands-actions.h"
 #include "daemon/commands-history.h"
 #include "daemon/graphs.h"
+#include "daemon/commands-activities.h"
 #include "daemon/commands-machines.h"
 #include "daemon/notify.h"
 #include "daemon/reply.h"
@@ -355,6 +356,7 @@ static const struct {
         {"cpu-limit", command_cpu_limit},
         {"mem-limit", command_mem_limit},
         {"list-machines", command_list_machines},
+        {"list-activities", command_list_activities},
 };
 
 void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {

@@ -194,11 +194,15 @@ static bool is_nix_process(const ProcEntry *e) {
         return e && strncmp(e->st.comm, "nix", 3) == 0;
 }
 
-/* Session leaders whose parent is a nix process. */
+/* Session leaders whose parent is a nix process, once they run the builder: Nix forks, calls
+ * setsid() and sets the child up before execve(), and until then the child is a copy of its
+ * parent (same comm, the parent's environment). Its environment read then would be cached as
+ * the builder's, and the build never found; it is looked at again at the next scan. */
 static bool builder_like(ProcTable *t, const ProcEntry *e) {
         if (e->st.sid != e->st.pid || e->st.ppid <= 1 || e->st.state == 'Z')
                 return false;
-        return is_nix_process(proc_table_get(t, e->st.ppid));
+        const ProcEntry *parent = proc_table_get(t, e->st.ppid);
+        return is_nix_process(parent) && strcmp(parent->st.comm, e->st.comm) != 0;
 }
 
 static Candidate *candidate_get(Discovery *d, const ProcEntry *e) {

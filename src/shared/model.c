@@ -562,6 +562,7 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         a->type = rec->type;
         a->has_parent = rec->has_parent;
         a->parent = rec->parent;
+        a->started = now;
         HASH_ADD(hh, s->activities, id, sizeof(a->id), a);
 
         Invocation *inv = &s->invocation;

@@ -1,6 +1,6 @@
 # The rootless tests' user (tests/e2e/pkg-rootless*.sh): a real unprivileged account with a
-# home, its own runtime directory ($XDG_RUNTIME_DIR, as logind makes it) and a single-user
-# Nix store under its home; commands run as it with a login-like environment, and its own
+# home, its own runtime and state directories ($XDG_RUNTIME_DIR as logind makes it,
+# $XDG_STATE_HOME) and a single-user Nix store under its home; commands run as it with a login-like environment, and its own
 # nix-analyticsd started with the defaults a non-root daemon picks. Sourced after lib.sh.
 
 rootless_setup() {
@@ -13,12 +13,15 @@ rootless_setup() {
 	XRT="$T/run-user-$RUID"
 	mkdir -m 700 "$XRT" && chown "$RU:" "$XRT"
 	USOCK="$XRT/nix-analytics"
+	# $XDG_STATE_HOME of its own per run: this test may run from two checkouts at once with
+	# the same user, and ~/.local/state would then be shared.
+	XSTATE="$T/state-$RUID"
+	mkdir -m 700 "$XSTATE" && chown "$RU:" "$XSTATE"
 	RSTORE="$RHOME/na-e2e-store-$$"
-	rm -rf "$RHOME/.local/state/nix-analytics"
 	trap 'rootless_cleanup; e2e_cleanup' EXIT
 	# setpriv and env exec: a command started with "${AS_USER[@]}" CMD & has CMD's pid in $!.
 	AS_USER=(setpriv --reuid="$RUID" --regid="$RGID" --init-groups --reset-env --
-		env HOME="$RHOME" USER="$RU" LOGNAME="$RU" XDG_RUNTIME_DIR="$XRT"
+		env HOME="$RHOME" USER="$RU" LOGNAME="$RU" XDG_RUNTIME_DIR="$XRT" XDG_STATE_HOME="$XSTATE"
 		PATH="/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 NIX_CONFIG="$NIX_CONFIG"
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
 	# The user's single-user store (builds run as the user, unsandboxed).
@@ -40,9 +43,11 @@ uctl() { as_user "$NA_CTL" "$@"; }
 ufield() { uctl get-build "$1" 2>/dev/null | jq -r ".build | $2" 2>/dev/null; }
 
 # start_user_daemon [ARGS...]: the user's nix-analyticsd. As start_daemon in lib.sh, minus the
-# socket directory and history: the defaults of a non-root daemon are under test.
+# socket directory, history and cgroup root: the defaults of a non-root daemon are under test
+# (for the cgroup root "auto", as in the user unit; not in a delegated service, the user can
+# create nothing under the default root, so it acts by signals).
 start_user_daemon() {
-	"${AS_USER[@]}" "$NA_DAEMON" -v --discover-scope $$ --cgroup-root "/nix-analytics-e2e-$$" "$@" >>"$T/daemon.log" 2>&1 &
+	"${AS_USER[@]}" "$NA_DAEMON" -v --discover-scope $$ "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	log "the user's nix-analyticsd: pid $DAEMON_PID"
 	wait_for 20 "the user's daemon answers on $USOCK" user_daemon_ready || die "the user's daemon did not come up"

@@ -155,7 +155,9 @@ run_unit_cmdline() { # DESCRIPTION UNIT-FILE SOCKET-DIR-IN-UNIT HISTORY-UNDER-$T
 	pid=$!
 	up() { "$NA_CTL" -s "$T/run/nix-analytics" status >/dev/null 2>&1; }
 	wait_for 20 "$desc: the daemon answers" up && pass "$desc: the daemon starts with the unit's options and answers on $sockdir"
-	assert_true "$desc: history where the unit puts it" test -e "$T/$history"
+	# (the history thread creates the file after the sockets answer)
+	wait_for 10 "$desc: history where the unit puts it ($history)" test -e "$T/$history" &&
+		pass "$desc: history where the unit puts it"
 	stop_pid "$pid" 10
 	assert_eq "$desc: it exits 0 on SIGTERM" 0 "$STOP_RC"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rootless: a real unprivileged user runs its own nix-analyticsd with no options about
 # sockets or history: it listens in $XDG_RUNTIME_DIR/nix-analytics and keeps history in
-# ~/.local/state/nix-analytics. That user's own nix-analytics-ctl finds it there.
+# $XDG_STATE_HOME/nix-analytics. That user's own nix-analytics-ctl finds it there.
 #  A. A build the user starts through the root nix-daemon (fed by `ingest`) shows up with the
 #     user as requester, ends succeeded and goes to history; the user's daemon cannot act on
 #     its nixbld processes and says so.
@@ -25,8 +25,10 @@ assert_eq "the daemon runs as $RU" "$RU" "$(ps -o user= -p "$DAEMON_PID" | tr -d
 ST=$(uctl status)
 assert_json "status: its socket directory is \$XDG_RUNTIME_DIR/nix-analytics" "$ST" ".socket_dir == \"$USOCK\""
 assert_json "status: it runs as the user's uid" "$ST" ".uid == $RUID"
-assert_json "status: history in ~/.local/state/nix-analytics" "$ST" \
-	".history.path == \"$RHOME/.local/state/nix-analytics/history.db\" and .history.state != \"disabled\""
+assert_json "status: history in \$XDG_STATE_HOME/nix-analytics" "$ST" \
+	".history.path == \"$XSTATE/nix-analytics/history.db\" and .history.state != \"disabled\""
+assert_json "status: not a delegated service: the default cgroup root, where the user may create nothing" "$ST" \
+	'.sampler.cgroup_root_source == "default" and .sampler.cgroup_service == null'
 assert_eq "the sockets belong to the user" "$RU $RU" "$(stat -c %U "$USOCK/events.sock" "$USOCK/control.sock" | xargs)"
 out=$(uctl list-builds)
 assert_json "empty at first" "$out" '.builds == []'
@@ -68,8 +70,8 @@ wait_for 10 "rl-daemon succeeded" ended_a && pass "rl-daemon succeeded"
 assert_ge "its log lines reached the user's daemon" 16 "$(ufield rl-daemon .log_lines)"
 in_history() { uctl get-history --name rl-daemon | jq -e '.builds | length == 1 and .[0].state == "succeeded"' >/dev/null; }
 wait_for 10 "rl-daemon in the user's history" in_history && pass "rl-daemon is in the user's history"
-assert_true "the history file is in the user's home, owned by the user" \
-	test "$(stat -c %U "$RHOME/.local/state/nix-analytics/history.db" 2>/dev/null)" = "$RU"
+assert_true "the history file is in the user's state directory, owned by the user" \
+	test "$(stat -c %U "$XSTATE/nix-analytics/history.db" 2>/dev/null)" = "$RU"
 
 # --- B: the user's own single-user store, builds run as the user ---
 stop_daemon

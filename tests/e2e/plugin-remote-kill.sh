@@ -3,10 +3,10 @@
 # (the route of a real installation): the builds' source is the daemon worker serving the
 # client, whose children are the build hooks; the client's nix-build runs nothing itself.
 source "$(dirname "$0")/plugin-lib.sh"
-# A port and build users of our own: remote-ssh.sh and remote-kill.sh may run at the same
-# time from another tree.
-REMOTE_PORT=${REMOTE_PORT:-2233}
-REMOTE_BUILD_GROUP=${REMOTE_BUILD_GROUP:-nixpbld}
+# The first free port from 2270, and build users named after it: other trees' runs of the
+# remote tests may run at the same time.
+REMOTE_PORT=${REMOTE_PORT:-2270}
+REMOTE_BUILD_GROUP_PREFIX=nixp
 source "$E2E_DIR/remote-lib.sh"
 
 plugin_setup

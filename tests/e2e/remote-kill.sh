@@ -8,10 +8,10 @@
 # takes the freed slot and succeeds. Freeze, thaw, nice and limits answer "unsupported" for a
 # remote build and change nothing.
 source "$(dirname "$0")/lib.sh"
-# A port and build users of our own: remote-ssh.sh (2222, nixrbld) may run at the same time
-# from another tree.
-REMOTE_PORT=${REMOTE_PORT:-2232}
-REMOTE_BUILD_GROUP=${REMOTE_BUILD_GROUP:-nixkbld}
+# The first free port from 2240, and build users named after it: other trees' runs of the
+# remote tests may run at the same time.
+REMOTE_PORT=${REMOTE_PORT:-2240}
+REMOTE_BUILD_GROUP_PREFIX=nixk
 source "$(dirname "$0")/remote-lib.sh"
 
 check_binaries

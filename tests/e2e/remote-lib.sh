@@ -11,8 +11,10 @@
 
 REMOTE_PORT=${REMOTE_PORT:-2222}
 REMOTE_HOST=nixremote
-# The remote's build users: a test that may run beside another remote test (from another
-# tree) takes a group of its own, or each store's Nix kills the other's builders.
+# The remote's build users: tests that may run beside other remote tests (another tree's
+# run of the same suite) take a group of their own, or each store's Nix kills the other's
+# builders. With REMOTE_BUILD_GROUP_PREFIX the group is named after the port in use (one
+# sshd per port at a time, so one run per group).
 REMOTE_BUILD_GROUP=${REMOTE_BUILD_GROUP:-nixrbld}
 
 # Installs the remote's build users once (idempotent; they stay, like nix-bin's nixbld users).
@@ -35,8 +37,14 @@ remote_setup() {
 	command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || skip "sshd is not installed (scripts/deps.sh installs openssh-server)"
 	command -v ssh >/dev/null || skip "ssh is not installed (scripts/deps.sh installs openssh-client)"
 	command -v unshare >/dev/null || skip "unshare is not installed"
+	# The first free port from REMOTE_PORT: another tree's test may hold it.
+	local first=$REMOTE_PORT
+	while ! port_free "$REMOTE_PORT" || [[ $REMOTE_PORT == "$CLOSED_PORT" ]]; do
+		REMOTE_PORT=$((REMOTE_PORT + 1))
+		((REMOTE_PORT < first + 64)) || die "no free port on 127.0.0.1 from $first to $REMOTE_PORT for the loopback sshd"
+	done
+	[[ -n ${REMOTE_BUILD_GROUP_PREFIX:-} ]] && REMOTE_BUILD_GROUP=$REMOTE_BUILD_GROUP_PREFIX$REMOTE_PORT
 	remote_users
-	port_free "$REMOTE_PORT" || die "127.0.0.1:$REMOTE_PORT is in use: another sshd of a test still running?"
 
 	ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" || die "ssh-keygen (host) failed"
 	ssh-keygen -q -t ed25519 -N '' -f "$T/id" || die "ssh-keygen (client) failed"

@@ -112,6 +112,30 @@ static void test_find_builder(void **state) {
         discovery_free(d);
 }
 
+/* Nix forks the builder, calls setsid() and prepares it before execve(): until then the child
+ * is a copy of nix (same comm, nix's environment). Seen then, it must not be taken for the
+ * builder, nor its environment kept: once it has exec'd, it is found. */
+static void test_before_exec(void **state) {
+        char env[8192];
+        test_write_file(root, "proc/500/environ", "HOME=/root\0PATH=/bin", 21);
+        ProcEntry entries[4];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 50, "nix-build");
+        add_proc(&t, 500, 100, 500, "nix-build");
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, &d), 0);
+        pid_t pid = 0;
+        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 0);
+        /* execve(): the builder's comm and environment */
+        int n = snprintf(env, sizeof(env), "out=%s/" HO "-x%cdev=%s/" HO "-x-dev", store, 0, store);
+        test_write_file(root, "proc/500/environ", env, (size_t) n + 1);
+        snprintf(entries[1].st.comm, sizeof(entries[1].st.comm), "sh");
+        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(pid, 500);
+        HASH_CLEAR(hh, t.by_pid);
+        discovery_free(d);
+}
+
 static void test_structured_attrs(void **state) {
         ProcEntry entries[4];
         ProcTable t = {.entries = entries};
@@ -155,6 +179,7 @@ static void test_rediscover(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find_builder),
+                cmocka_unit_test(test_before_exec),
                 cmocka_unit_test(test_structured_attrs),
                 cmocka_unit_test(test_rediscover),
         };

@@ -1,0 +1,151 @@
+/* Action requests and their reports. */
+#include "tui/actions.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/fmt.h"
+#include "tui/json-util.h"
+
+typedef struct ActionBatch {
+        Tui *tui;
+        char cmd[32];
+        size_t n, answered, ok;
+        char *name;      /* the build's name when there is one build */
+        char *mechanism; /* of the first success */
+        char *value;     /* what the first success set: "nice 10", "limit 0.5 cores", ... */
+        char *error;     /* the first refusal, with the build's name */
+        size_t refused;
+        struct ActionBatch *prev, *next;
+} ActionBatch;
+
+/* Batches are kept on a list in the Tui (through this one pointer-sized hook). */
+static ActionBatch **batches(Tui *t) {
+        static_assert(sizeof(t->action_batches) == sizeof(ActionBatch *), "hook size");
+        return (ActionBatch **) &t->action_batches;
+}
+
+static void batch_free(Tui *t, ActionBatch *b) {
+        if (b->prev)
+                b->prev->next = b->next;
+        else
+                *batches(t) = b->next;
+        if (b->next)
+                b->next->prev = b->prev;
+        free(b->name);
+        free(b->mechanism);
+        free(b->value);
+        free(b->error);
+        free(b);
+}
+
+static void batch_report(ActionBatch *b) {
+        Tui *t = b->tui;
+        if (b->n == 1) {
+                if (b->ok)
+                        tui_status(t, false, "%s %s: done%s%s (by %s)", b->cmd, b->name ?: "build",
+                                   b->value ? ", " : "", b->value ?: "", b->mechanism ?: "?");
+                else
+                        tui_status(t, true, "%s %s", b->cmd, b->error ?: "failed: no answer (daemon gone)");
+                return;
+        }
+        if (b->refused == 0 && b->ok == b->n)
+                tui_status(t, false, "%s %zu builds: all done%s%s (by %s)", b->cmd, b->n,
+                           b->value ? ", " : "", b->value ?: "", b->mechanism ?: "?");
+        else
+                tui_status(t, true, "%s %zu builds: %zu done%s%s, %zu refused: %s", b->cmd, b->n, b->ok,
+                           b->mechanism ? " by " : "", b->mechanism ?: "", b->n - b->ok,
+                           b->error ?: "no answer (daemon gone)");
+}
+
+/* The value an answer says was set, for the status line, or NULL. */
+static char *action_value(const cJSON *result) {
+        char buf[64];
+        const cJSON *v;
+        if (json_has_num(result, "nice"))
+                snprintf(buf, sizeof(buf), "nice %.0f", json_num(result, "nice", 0));
+        else if ((v = cJSON_GetObjectItemCaseSensitive(result, "cores")))
+                snprintf(buf, sizeof(buf), cJSON_IsNumber(v) ? "limit %g cores" : "limit lifted",
+                         cJSON_IsNumber(v) ? v->valuedouble : 0);
+        else if ((v = cJSON_GetObjectItemCaseSensitive(result, "bytes"))) {
+                char b[16];
+                if (cJSON_IsNumber(v))
+                        snprintf(buf, sizeof(buf), "limit %s", fmt_bytes(b, sizeof(b), v->valuedouble));
+                else
+                        snprintf(buf, sizeof(buf), "limit lifted");
+        } else
+                return NULL;
+        return strdup(buf);
+}
+
+static void action_reply(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        ActionBatch *b = userdata;
+        b->answered++;
+        if (result) {
+                b->ok++;
+                if (!b->mechanism && json_str(result, "mechanism"))
+                        b->mechanism = strdup(json_str(result, "mechanism"));
+                if (!b->value)
+                        b->value = action_value(result);
+        } else {
+                b->refused++;
+                if (!b->error) {
+                        const char *msg = error ? json_str(error, "message") : NULL;
+                        const char *code = error ? json_str(error, "code") : NULL;
+                        /* The code first: the message may be long for a narrow terminal. */
+                        if (asprintf(&b->error, "%s refused [%s]: %s", b->name ?: "build",
+                                     code ?: "no answer", msg ?: "connection lost") < 0)
+                                b->error = NULL;
+                }
+        }
+        if (b->answered == b->n) {
+                batch_report(b);
+                tui_invalidate(b->tui);
+                batch_free(b->tui, b);
+        }
+}
+
+int actions_run(Tui *t, const char *cmd, const cJSON *args, const uint64_t *keys, size_t n) {
+        if (n == 0) {
+                tui_status(t, true, "%s: no build selected", cmd);
+                return -ENOENT;
+        }
+        if (!client_is_connected(t->client)) {
+                tui_status(t, true, "%s: the daemon is not connected", cmd);
+                return -ENOTCONN;
+        }
+        ActionBatch *b = calloc(1, sizeof(ActionBatch));
+        if (!b)
+                return -ENOMEM;
+        b->tui = t;
+        snprintf(b->cmd, sizeof(b->cmd), "%s", cmd);
+        b->n = n;
+        StoreBuild *sb = store_build(&t->store, keys[0]);
+        if (n == 1 && sb)
+                b->name = strdup(sb->name);
+        b->next = *batches(t);
+        if (b->next)
+                b->next->prev = b;
+        *batches(t) = b;
+        tui_status(t, false, "%s: asking the daemon...", cmd);
+        for (size_t i = 0; i < n; i++) {
+                cJSON *a = args ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
+                if (!a)
+                        return -ENOMEM;
+                cJSON_AddNumberToObject(a, "build", (double) keys[i]);
+                int r = client_request(t->client, cmd, a, action_reply, b);
+                if (r < 0)
+                        action_reply(t->client, NULL, NULL, b); /* counted as refused */
+        }
+        return 0;
+}
+
+void actions_free_all(Tui *t) {
+        while (*batches(t)) {
+                client_forget(t->client, *batches(t));
+                batch_free(t, *batches(t));
+        }
+}

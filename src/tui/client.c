@@ -1,0 +1,355 @@
+/* Asynchronous control-socket client: connect, hello, requests matched to their answers by
+ * id, events handed on, and a retry timer whenever the daemon is not there. */
+#include "tui/client.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "basic/time-util.h"
+#include "shared/linebuf.h"
+#include "shared/proto.h"
+#include "tui/json-util.h"
+
+/* Longest response line accepted (a big deps or history answer); longer lines are dropped. */
+#define CLIENT_MAX_LINE ((size_t) 64 * 1024 * 1024)
+/* Output queued for a daemon that does not read: more means the daemon is stuck. */
+#define CLIENT_MAX_OUT ((size_t) 4 * 1024 * 1024)
+
+typedef struct Pending {
+        double id;
+        ClientReplyFn fn;
+        void *userdata;
+        struct Pending *next;
+} Pending;
+
+struct Client {
+        sd_event *event;
+        sd_event_source *io, *retry;
+        char *path, *name;
+        uint64_t retry_usec;
+        ClientCallbacks cb;
+        void *userdata;
+
+        int fd;
+        LineBuf *in;
+        char *out;
+        size_t out_len, out_cap;
+        bool connected; /* hello answered */
+        bool reported_down;
+        int last_error;
+        char *daemon_version;
+
+        double next_id;
+        Pending *pending, *pending_tail;
+};
+
+static int client_arm_retry(Client *c);
+
+static void client_fail_pending(Client *c) {
+        /* Callbacks may send new requests (refused: not connected); detach the list first. */
+        Pending *p = c->pending;
+        c->pending = c->pending_tail = NULL;
+        while (p) {
+                Pending *next = p->next;
+                if (p->fn)
+                        p->fn(c, NULL, NULL, p->userdata);
+                free(p);
+                p = next;
+        }
+}
+
+static void client_close(Client *c, int error) {
+        bool was_up = c->fd >= 0;
+        c->io = sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -EBADF;
+        c->in = linebuf_free(c->in);
+        c->out_len = 0;
+        c->connected = false;
+        c->last_error = error;
+        client_fail_pending(c);
+        if ((was_up || !c->reported_down) && c->cb.disconnected) {
+                c->reported_down = true;
+                c->cb.disconnected(c, error, c->userdata);
+        }
+        (void) client_arm_retry(c);
+}
+
+static int client_flush(Client *c) {
+        size_t off = 0;
+        while (off < c->out_len) {
+                ssize_t n = send(c->fd, c->out + off, c->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        return -errno;
+                }
+                off += (size_t) n;
+        }
+        memmove(c->out, c->out + off, c->out_len - off);
+        c->out_len -= off;
+        return sd_event_source_set_io_events(c->io, EPOLLIN | (c->out_len > 0 ? EPOLLOUT : 0));
+}
+
+static void client_handle_line(Client *c, const char *line, size_t len) {
+        cJSON *m = cJSON_ParseWithLength(line, len);
+        if (!cJSON_IsObject(m)) {
+                cJSON_Delete(m);
+                return;
+        }
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        if (!id) {
+                if (c->cb.event)
+                        c->cb.event(c, m, c->userdata);
+                cJSON_Delete(m);
+                return;
+        }
+        /* Answers come in order: the head of the queue, unless an id does not match (then
+         * look further, and ignore an answer nobody waits for). */
+        Pending **pp = &c->pending, *prev = NULL;
+        while (*pp && !(cJSON_IsNumber(id) && (*pp)->id == id->valuedouble)) {
+                prev = *pp;
+                pp = &(*pp)->next;
+        }
+        Pending *p = *pp;
+        if (p) {
+                *pp = p->next;
+                if (c->pending_tail == p)
+                        c->pending_tail = prev;
+                const cJSON *result = cJSON_GetObjectItemCaseSensitive(m, "result");
+                const cJSON *error = cJSON_GetObjectItemCaseSensitive(m, "error");
+                if (p->fn)
+                        p->fn(c, error ? NULL : result, error, p->userdata);
+                free(p);
+        }
+        cJSON_Delete(m);
+}
+
+static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Client *c = userdata;
+        if (revents & EPOLLOUT) {
+                int r = client_flush(c);
+                if (r < 0) {
+                        client_close(c, r);
+                        return 0;
+                }
+        }
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                /* A bounded number of reads per wakeup: the terminal stays responsive during
+                 * a flood of events. */
+                for (int i = 0; i < 16 && c->fd >= 0; i++) {
+                        ssize_t n = linebuf_read(c->in, c->fd);
+                        if (n == -EAGAIN)
+                                break;
+                        if (n == 0 || (n < 0 && n != -ENOBUFS)) {
+                                client_close(c, n == 0 ? -ECONNRESET : (int) n);
+                                return 0;
+                        }
+                        char *line;
+                        size_t len;
+                        /* A callback may close the connection (c->in freed). */
+                        while (c->in && linebuf_next(c->in, &line, &len) > 0)
+                                client_handle_line(c, line, len);
+                }
+        }
+        return 0;
+}
+
+static int client_queue(Client *c, const char *cmd, cJSON *args, ClientReplyFn fn, void *userdata) {
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
+        Pending *p = calloc(1, sizeof(Pending));
+        if (!req || !p) {
+                free(p);
+                cJSON_Delete(args);
+                return -ENOMEM;
+        }
+        p->id = ++c->next_id;
+        p->fn = fn;
+        p->userdata = userdata;
+        cJSON_AddNumberToObject(req, "id", p->id);
+        cJSON_AddStringToObject(req, "cmd", cmd);
+        if (args)
+                cJSON_AddItemToObject(req, "args", args);
+        _cleanup_free_ char *line = cJSON_PrintUnformatted(req);
+        if (!line) {
+                free(p);
+                return -ENOMEM;
+        }
+        size_t len = strlen(line);
+        if (c->out_len + len + 1 > CLIENT_MAX_OUT) {
+                free(p);
+                return -ENOBUFS;
+        }
+        if (c->out_len + len + 1 > c->out_cap) {
+                size_t cap = MAX(c->out_cap * 2, c->out_len + len + 1);
+                char *n = realloc(c->out, cap);
+                if (!n) {
+                        free(p);
+                        return -ENOMEM;
+                }
+                c->out = n;
+                c->out_cap = cap;
+        }
+        memcpy(c->out + c->out_len, line, len);
+        c->out[c->out_len + len] = '\n';
+        c->out_len += len + 1;
+        if (c->pending_tail)
+                c->pending_tail->next = p;
+        else
+                c->pending = p;
+        c->pending_tail = p;
+        return sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
+}
+
+static void client_hello_reply(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        if (!result) {
+                if (c->fd >= 0)
+                        client_close(c, error ? -EPROTONOSUPPORT : -ECONNRESET);
+                return;
+        }
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, "version");
+        free(c->daemon_version);
+        c->daemon_version = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+        c->connected = true;
+        c->reported_down = false;
+        c->last_error = 0;
+        if (c->cb.connected)
+                c->cb.connected(c, c->userdata);
+}
+
+static int client_try_connect(Client *c) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(c->path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, c->path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        int r = linebuf_new(CLIENT_MAX_LINE, &c->in);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(c->event, &c->io, fd, EPOLLIN, client_io, c);
+        if (r < 0) {
+                c->in = linebuf_free(c->in);
+                return r;
+        }
+        c->fd = TAKE_FD(fd);
+
+        cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return -ENOMEM;
+        cJSON_AddNumberToObject(args, "protocol", NA_PROTOCOL);
+        cJSON_AddStringToObject(args, "client", c->name);
+        return client_queue(c, "hello", args, client_hello_reply, NULL);
+}
+
+static int client_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Client *c = userdata;
+        c->retry = sd_event_source_disable_unref(c->retry);
+        int r = client_try_connect(c);
+        if (r < 0) {
+                if (c->fd >= 0)
+                        client_close(c, r);
+                else {
+                        c->last_error = r;
+                        if (!c->reported_down && c->cb.disconnected) {
+                                c->reported_down = true;
+                                c->cb.disconnected(c, r, c->userdata);
+                        }
+                        (void) client_arm_retry(c);
+                }
+        }
+        return 0;
+}
+
+static int client_arm_retry(Client *c) {
+        if (c->retry)
+                return 0;
+        return sd_event_add_time_relative(c->event, &c->retry, CLOCK_MONOTONIC, c->retry_usec, 0,
+                                          client_retry, c);
+}
+
+int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_usec,
+               const ClientCallbacks *cb, void *userdata, Client **ret) {
+        _cleanup_(client_freep) Client *c = calloc(1, sizeof(Client));
+        if (!c)
+                return -ENOMEM;
+        c->fd = -EBADF;
+        c->event = sd_event_ref(e);
+        c->path = strdup(path);
+        c->name = strdup(name);
+        if (!c->path || !c->name)
+                return -ENOMEM;
+        c->retry_usec = retry_usec;
+        c->cb = *cb;
+        c->userdata = userdata;
+        /* The first attempt from the loop, so callbacks never run inside client_new(). */
+        int r = sd_event_add_time_relative(e, &c->retry, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, client_retry, c);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Client *client_free(Client *c) {
+        if (!c)
+                return NULL;
+        c->io = sd_event_source_disable_unref(c->io);
+        c->retry = sd_event_source_disable_unref(c->retry);
+        if (c->fd >= 0)
+                close(c->fd);
+        linebuf_free(c->in);
+        /* Owners are going away too: nobody is told. */
+        while (c->pending) {
+                Pending *next = c->pending->next;
+                free(c->pending);
+                c->pending = next;
+        }
+        sd_event_unref(c->event);
+        free(c->out);
+        free(c->path);
+        free(c->name);
+        free(c->daemon_version);
+        free(c);
+        return NULL;
+}
+
+bool client_is_connected(const Client *c) {
+        return c && c->connected;
+}
+
+const char *client_daemon_version(const Client *c) {
+        return c->daemon_version;
+}
+
+int client_last_error(const Client *c) {
+        return c->last_error;
+}
+
+const char *client_path(const Client *c) {
+        return c->path;
+}
+
+int client_request(Client *c, const char *cmd, cJSON *args, ClientReplyFn fn, void *userdata) {
+        if (!c->connected) {
+                cJSON_Delete(args);
+                return -ENOTCONN;
+        }
+        int r = client_queue(c, cmd, args, fn, userdata);
+        if (r == -ENOBUFS)
+                client_close(c, r);
+        return r;
+}
+
+void client_forget(Client *c, void *userdata) {
+        for (Pending *p = c->pending; p; p = p->next)
+                if (p->userdata == userdata)
+                        p->fn = NULL;
+}

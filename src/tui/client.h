@@ -1,0 +1,48 @@
+/* An asynchronous connection to the daemon's control socket on an sd-event loop: the hello
+ * exchange, requests with ids answered through callbacks, events, and reconnection with retry
+ * (the TUI starts without a daemon and survives its restart). */
+#pragma once
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
+
+#include "basic/macro.h"
+
+typedef struct Client Client;
+
+/* A response: exactly one of result and error is set, or both are NULL when the connection
+ * went away before the answer came. Both are only valid during the call. */
+typedef void (*ClientReplyFn)(Client *c, const cJSON *result, const cJSON *error, void *userdata);
+
+typedef struct ClientCallbacks {
+        /* The hello exchange succeeded: requests may be sent. */
+        void (*connected)(Client *c, void *userdata);
+        /* The connection was lost (or a connect attempt failed, error < 0): the client tries
+         * again every retry interval. Called once per loss, not once per failed attempt. */
+        void (*disconnected)(Client *c, int error, void *userdata);
+        /* An event line (no "id"). */
+        void (*event)(Client *c, const cJSON *ev, void *userdata);
+} ClientCallbacks;
+
+/* Starts connecting to the control socket at path at once, then every retry_usec while it
+ * is not connected. name is the client name sent in the hello. */
+int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_usec,
+               const ClientCallbacks *cb, void *userdata, Client **ret);
+Client *client_free(Client *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free)
+
+bool client_is_connected(const Client *c);
+/* The daemon's version from the hello, or NULL. */
+const char *client_daemon_version(const Client *c);
+/* The last connection error (-errno), 0 when none. */
+int client_last_error(const Client *c);
+const char *client_path(const Client *c);
+
+/* Sends a request (args consumed, may be NULL); fn (may be NULL) gets the answer. Returns 0,
+ * -ENOTCONN when not connected (args freed), -ENOMEM. */
+int client_request(Client *c, const char *cmd, cJSON *args, ClientReplyFn fn, void *userdata);
+
+/* Drops every pending callback whose userdata is this pointer (its owner goes away). */
+void client_forget(Client *c, void *userdata);

@@ -1,0 +1,158 @@
+/* The build list's fields. */
+#include "tui/columns.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "basic/macro.h"
+#include "tui/fmt.h"
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+static void f_name(const StoreBuild *b, double now, char *buf, size_t n) {
+        snprintf(buf, n, "%s", b->name);
+}
+static int c_name(const StoreBuild *a, const StoreBuild *b, double now) {
+        return strcasecmp(a->name, b->name);
+}
+
+static void f_phase(const StoreBuild *b, double now, char *buf, size_t n) {
+        const char *p = b->phase ?: "-";
+        /* "buildPhase" says no more than "build" in a narrow column. */
+        size_t l = strlen(p);
+        if (l > 5 && strcmp(p + l - 5, "Phase") == 0)
+                snprintf(buf, n, "%.*s", (int) (l - 5), p);
+        else
+                snprintf(buf, n, "%s", p);
+}
+static int c_phase(const StoreBuild *a, const StoreBuild *b, double now) {
+        return strcmp(a->phase ?: "", b->phase ?: "");
+}
+
+static void f_state(const StoreBuild *b, double now, char *buf, size_t n) {
+        /* Frozen is unmistakable even without colours. */
+        snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : store_state_name(b->state));
+}
+static int c_state(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(a->state, b->state);
+}
+
+static double progress_of(const StoreBuild *b, double now) {
+        if (b->state == BUILD_SUCCEEDED)
+                return 100;
+        double e = store_build_elapsed(b, now);
+        if (b->eta_expected <= 0 || e < 0 || !build_state_is_active(b->state))
+                return -1;
+        return MIN(99.0, 100.0 * e / b->eta_expected);
+}
+static void f_progress(const StoreBuild *b, double now, char *buf, size_t n) {
+        double p = progress_of(b, now);
+        if (p < 0)
+                snprintf(buf, n, "-");
+        else
+                snprintf(buf, n, "%.0f%%", p);
+}
+static int c_progress(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(progress_of(a, now), progress_of(b, now));
+}
+
+static void f_requester(const StoreBuild *b, double now, char *buf, size_t n) {
+        snprintf(buf, n, "%s", b->user ?: "-");
+}
+static int c_requester(const StoreBuild *a, const StoreBuild *b, double now) {
+        return strcmp(a->user ?: "", b->user ?: "");
+}
+
+static void f_machine(const StoreBuild *b, double now, char *buf, size_t n) {
+        const char *m = b->machine;
+        if (!*m) {
+                snprintf(buf, n, "local");
+                return;
+        }
+        /* ssh-ng://root@host?x -> host */
+        const char *p = strstr(m, "://");
+        p = p ? p + 3 : m;
+        const char *at = strchr(p, '@');
+        if (at)
+                p = at + 1;
+        size_t l = strcspn(p, "?/:");
+        snprintf(buf, n, "%.*s", (int) l, p);
+}
+static int c_machine(const StoreBuild *a, const StoreBuild *b, double now) {
+        return strcmp(a->machine, b->machine);
+}
+
+static void f_elapsed(const StoreBuild *b, double now, char *buf, size_t n) {
+        fmt_duration(buf, n, store_build_elapsed(b, now));
+}
+static int c_elapsed(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(store_build_elapsed(a, now), store_build_elapsed(b, now));
+}
+
+static void f_eta(const StoreBuild *b, double now, char *buf, size_t n) {
+        fmt_duration(buf, n, store_build_remaining(b, now));
+}
+static int c_eta(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(store_build_remaining(a, now), store_build_remaining(b, now));
+}
+
+static void f_cpu(const StoreBuild *b, double now, char *buf, size_t n) {
+        fmt_percent(buf, n, build_state_is_active(b->state) ? b->cpu_percent : -1);
+}
+static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(a->cpu_percent, b->cpu_percent);
+}
+
+static void f_mem(const StoreBuild *b, double now, char *buf, size_t n) {
+        fmt_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
+}
+static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(a->mem_current, b->mem_current);
+}
+
+const Column columns[] = {
+        {"NAME", 0, 100, false, f_name, c_name},
+        {"PHASE", 9, 3, false, f_phase, c_phase},
+        {"STATE", 9, 99, false, f_state, c_state},
+        {"PROG", 4, 4, true, f_progress, c_progress},
+        {"USER", 8, 6, false, f_requester, c_requester},
+        {"MACHINE", 9, 2, false, f_machine, c_machine},
+        {"ELAPSED", 7, 98, true, f_elapsed, c_elapsed},
+        {"ETA", 6, 5, true, f_eta, c_eta},
+        {"CPU%", 5, 97, true, f_cpu, c_cpu},
+        {"MEM", 6, 96, true, f_mem, c_mem},
+};
+const size_t n_columns = ELEMENTSOF(columns);
+
+/* The name column keeps at least this many cells before other columns are dropped. */
+#define NAME_MIN 24
+
+int columns_layout(int width, bool shown[], size_t n) {
+        int used = 0;
+        for (size_t i = 0; i < n; i++) {
+                shown[i] = true;
+                if (i != COLUMN_NAME)
+                        used += columns[i].width + 1;
+        }
+        while (width - used < NAME_MIN) {
+                /* Drop the shown column of lowest priority. */
+                int drop = -1;
+                for (size_t i = 0; i < n; i++)
+                        if (shown[i] && i != COLUMN_NAME &&
+                            (drop < 0 || columns[i].priority < columns[drop].priority))
+                                drop = (int) i;
+                if (drop < 0)
+                        break;
+                shown[drop] = false;
+                used -= columns[drop].width + 1;
+        }
+        return MAX(width - used, 1);
+}
+
+int columns_find(const char *title) {
+        for (size_t i = 0; i < n_columns; i++)
+                if (strcasecmp(columns[i].title, title) == 0)
+                        return (int) i;
+        return -1;
+}

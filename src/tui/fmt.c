@@ -1,0 +1,132 @@
+/* Figures for columns: short, fixed-width friendly, unit-suffixed. */
+#include "tui/fmt.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+
+char *fmt_bytes(char *buf, size_t n, double bytes) {
+        static const char units[] = "BKMGTPE";
+        if (!(bytes >= 0) || bytes > 1e30) {
+                snprintf(buf, n, "-");
+                return buf;
+        }
+        unsigned u = 0;
+        while (bytes >= 1024 && u + 1 < sizeof(units) - 1) {
+                bytes /= 1024;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, n, "%.0fB", bytes);
+        else if (bytes < 10)
+                snprintf(buf, n, "%.1f%c", bytes, units[u]);
+        else
+                snprintf(buf, n, "%.0f%c", bytes, units[u]);
+        return buf;
+}
+
+char *fmt_duration(char *buf, size_t n, double seconds) {
+        /* Negative or NaN: unknown. Beyond a thousand years: not a real duration. */
+        if (!(seconds >= 0) || seconds > 3.2e10) {
+                snprintf(buf, n, "-");
+                return buf;
+        }
+        unsigned long long s = (unsigned long long) (seconds + 0.5);
+        if (s < 60)
+                snprintf(buf, n, "%llus", s);
+        else if (s < 3600)
+                snprintf(buf, n, "%llum%02llus", s / 60, s % 60);
+        else if (s < 86400)
+                snprintf(buf, n, "%lluh%02llum", s / 3600, (s / 60) % 60);
+        else
+                snprintf(buf, n, "%llud%02lluh", s / 86400, (s / 3600) % 24);
+        return buf;
+}
+
+char *fmt_percent(char *buf, size_t n, double percent) {
+        if (!(percent >= 0) || percent > 1e9)
+                snprintf(buf, n, "-");
+        else if (percent < 9.95)
+                snprintf(buf, n, "%.1f%%", percent);
+        else
+                snprintf(buf, n, "%.0f%%", percent);
+        return buf;
+}
+
+char *fmt_time(char *buf, size_t n, double unix_time, double now) {
+        if (!(unix_time > 0 && unix_time < 1e11) || !(now > 0 && now < 1e11)) {
+                snprintf(buf, n, "-");
+                return buf;
+        }
+        time_t t = (time_t) unix_time, tn = (time_t) now;
+        struct tm tm, tmn;
+        if (!localtime_r(&t, &tm) || !localtime_r(&tn, &tmn)) {
+                snprintf(buf, n, "-");
+                return buf;
+        }
+        if (tm.tm_year == tmn.tm_year && tm.tm_yday == tmn.tm_yday)
+                strftime(buf, n, "%H:%M:%S", &tm);
+        else
+                strftime(buf, n, "%m-%d %H:%M", &tm);
+        return buf;
+}
+
+/* Decodes one UTF-8 character; returns its length (1 for an invalid byte, *ret = -1). */
+static size_t fmt_decode(const char *s, wchar_t *ret) {
+        mbstate_t st = {};
+        wchar_t wc;
+        size_t l = mbrtowc(&wc, s, strlen(s) < 4 ? strlen(s) : 4, &st);
+        if (l == 0 || l == (size_t) -1 || l == (size_t) -2) {
+                *ret = -1;
+                return 1;
+        }
+        *ret = wc;
+        return l;
+}
+
+static int fmt_cell_width(wchar_t wc) {
+        if (wc < 0)
+                return 1;
+        int w = wcwidth(wc);
+        return w < 0 ? 1 : w;
+}
+
+size_t fmt_width(const char *s) {
+        size_t w = 0;
+        while (*s) {
+                wchar_t wc;
+                s += fmt_decode(s, &wc);
+                w += (size_t) fmt_cell_width(wc);
+        }
+        return w;
+}
+
+char *fmt_fit(char *buf, size_t n, const char *s, size_t cells, int ascii) {
+        if (n == 0)
+                return buf;
+        const char *ell = ascii ? "~" : "\xe2\x80\xa6";
+        size_t ell_len = strlen(ell);
+        if (fmt_width(s) <= cells) {
+                snprintf(buf, n, "%s", s);
+                return buf;
+        }
+        size_t used = 0, out = 0;
+        while (*s && cells > 0) {
+                wchar_t wc;
+                size_t l = fmt_decode(s, &wc);
+                size_t w = (size_t) fmt_cell_width(wc);
+                if (used + w + 1 > cells || out + l + ell_len + 1 > n)
+                        break;
+                memcpy(buf + out, s, l);
+                out += l;
+                used += w;
+                s += l;
+        }
+        if (cells > 0 && out + ell_len + 1 <= n) {
+                memcpy(buf + out, ell, ell_len);
+                out += ell_len;
+        }
+        buf[out] = 0;
+        return buf;
+}

@@ -1,0 +1,22 @@
+/* Short renderings of figures for fixed-width columns: sizes, durations, percentages, times.
+ * Every function writes at most n bytes (NUL included) and returns buf. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1023B, 1.5K, 12M, 3.2G, "-" when negative (unknown). */
+char *fmt_bytes(char *buf, size_t n, double bytes);
+/* 42s, 3m05s, 1h02m, 2d03h, "-" when negative. */
+char *fmt_duration(char *buf, size_t n, double seconds);
+/* 98%, 1.5% (below 10), 250% (several cores), "-" when negative. */
+char *fmt_percent(char *buf, size_t n, double percent);
+/* Local time of a unix time as "HH:MM:SS" today, else "MM-DD HH:MM"; "-" when <= 0. */
+char *fmt_time(char *buf, size_t n, double unix_time, double now);
+
+/* Display width of a UTF-8 string in terminal cells (wide characters count 2, invalid
+ * bytes 1). */
+size_t fmt_width(const char *s);
+/* Copies at most `cells` terminal cells of s into buf (n bytes), cutting on a character
+ * boundary and ending with "…" (or "~" with ascii) when it had to cut. */
+char *fmt_fit(char *buf, size_t n, const char *s, size_t cells, int ascii);

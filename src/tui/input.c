@@ -1,0 +1,353 @@
+/* Key dispatch: one function per command family, the view's own keys first. */
+#include "tui/input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/actions.h"
+#include "tui/json-util.h"
+#include "tui/prompt.h"
+#include "tui/view-builds.h"
+#include "tui/view-log.h"
+#include "tui/yank-field.h"
+
+/* ---- search ---- */
+
+/* Moves the view's cursor to the next (dir 1) or previous (-1) row containing its search
+ * pattern, starting after the cursor (or at it, with inclusive). */
+static bool search_step(Tui *t, View *v, int dir, bool inclusive) {
+        if (!v->search || !v->row_text)
+                return false;
+        size_t n = v->count(t, v);
+        if (n == 0)
+                return false;
+        size_t cur = v->nav.cur;
+        for (size_t step = inclusive ? 0 : 1; step <= n; step++) {
+                size_t i = dir > 0 ? (cur + step) % n : (cur + n - step % n) % n;
+                if (strstr(v->row_text(t, v, i), v->search)) {
+                        listnav_goto(&v->nav, i);
+                        if (v->key)
+                                v->key(t, v, CMD_NONE); /* lets the view remember its selection */
+                        return true;
+                }
+        }
+        return false;
+}
+
+static size_t search_count(Tui *t, View *v) {
+        size_t n = v->count(t, v), m = 0;
+        for (size_t i = 0; i < n; i++)
+                m += strstr(v->row_text(t, v, i), v->search) != NULL;
+        return m;
+}
+
+static void search_report(Tui *t, View *v, bool found) {
+        if (found)
+                tui_status(t, false, "/%s: %zu matching rows in %s (n next, N previous, Esc clears)",
+                           v->search, search_count(t, v), v->title);
+        else
+                tui_status(t, true, "/%s: not found in %s", v->search, v->title);
+}
+
+/* ---- prompts ---- */
+
+static void start_prompt(Tui *t, PromptKind kind, const char *label, const char *initial, uint64_t *keys,
+                         size_t n) {
+        prompt_free(t->prompt);
+        t->prompt = prompt_new(kind, label, initial, keys, n);
+}
+
+static const char *targets_desc(Tui *t, const uint64_t *keys, size_t n, char *buf, size_t len) {
+        StoreBuild *b = n == 1 ? store_build(&t->store, keys[0]) : NULL;
+        if (b)
+                snprintf(buf, len, "%s", b->name);
+        else
+                snprintf(buf, len, "%zu builds", n);
+        return buf;
+}
+
+/* The action and its argument, as the daemon wants them. */
+static void run_action(Tui *t, const char *action, const char *value, const uint64_t *keys, size_t n) {
+        _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return;
+        if (strcmp(action, "nice") == 0) {
+                char *end;
+                long v = strtol(value, &end, 10);
+                if (!*value || *end || v < -20 || v > 19) {
+                        tui_status(t, true, "nice: '%s' is not a niceness from -20 to 19", value);
+                        return;
+                }
+                cJSON_AddNumberToObject(args, "nice", (double) v);
+        } else if (strcmp(action, "cpu-limit") == 0)
+                cJSON_AddStringToObject(args, "cores", value);
+        else if (strcmp(action, "mem-limit") == 0)
+                cJSON_AddStringToObject(args, "bytes", value);
+        actions_run(t, action, args, keys, n);
+}
+
+/* An action on the selection: asks first when it is more than one build. */
+static void act(Tui *t, const char *action, const char *value) {
+        uint64_t *keys;
+        size_t n = view_builds_selection(t, &keys);
+        if (n == 0) {
+                tui_status(t, true, "%s: no build selected", action);
+                return;
+        }
+        if (n > 1) {
+                char label[256];
+                snprintf(label, sizeof(label), "%s %zu builds%s%s? (y/n) ", action, n, value ? " to " : "",
+                         value ?: "");
+                start_prompt(t, PROMPT_CONFIRM, label, NULL, keys, n);
+                snprintf(t->prompt->action, sizeof(t->prompt->action), "%s", action);
+                snprintf(t->prompt->value, sizeof(t->prompt->value), "%s", value ?: "");
+                return;
+        }
+        run_action(t, action, value ?: "", keys, n);
+        free(keys);
+        view_builds_set_visual(t, false);
+}
+
+static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *hint) {
+        uint64_t *keys;
+        size_t n = view_builds_selection(t, &keys);
+        if (n == 0) {
+                tui_status(t, true, "%s: no build selected", what);
+                return;
+        }
+        char desc[256], label[512];
+        snprintf(label, sizeof(label), "%s for %s (%s): ", what,
+                 targets_desc(t, keys, n, desc, sizeof(desc)), hint);
+        start_prompt(t, kind, label, NULL, keys, n);
+}
+
+static void prompt_submit(Tui *t) {
+        struct Prompt *p = t->prompt;
+        t->prompt = NULL;
+        View *v = tui_focused_view(t);
+        switch (p->kind) {
+        case PROMPT_FILTER:
+                free(t->filter);
+                t->filter = p->len ? strdup(p->text) : NULL;
+                tui_status(t, false, t->filter ? "filter: %s (Esc clears)" : "filter cleared", p->text);
+                break;
+        case PROMPT_SEARCH:
+                free(v->search);
+                v->search = p->len ? strdup(p->text) : NULL;
+                if (v->search)
+                        search_report(t, v, search_step(t, v, 1, true));
+                break;
+        case PROMPT_NICE:
+        case PROMPT_CPU:
+        case PROMPT_MEM: {
+                const char *action = p->kind == PROMPT_NICE  ? "nice"
+                                     : p->kind == PROMPT_CPU ? "cpu-limit"
+                                                             : "mem-limit";
+                if (p->n_keys > 1) {
+                        /* The value first, then the confirmation. */
+                        char label[PROMPT_MAX + 64];
+                        snprintf(label, sizeof(label), "%s %zu builds to %s? (y/n) ", action, p->n_keys,
+                                 p->text);
+                        struct Prompt *c = prompt_new(PROMPT_CONFIRM, label, NULL, p->keys, p->n_keys);
+                        p->keys = NULL;
+                        if (c) {
+                                snprintf(c->action, sizeof(c->action), "%s", action);
+                                snprintf(c->value, sizeof(c->value), "%s", p->text);
+                        }
+                        t->prompt = c;
+                } else {
+                        run_action(t, action, p->text, p->keys, p->n_keys);
+                        view_builds_set_visual(t, false);
+                }
+                break;
+        }
+        case PROMPT_CONFIRM:
+                run_action(t, p->action, p->value, p->keys, p->n_keys);
+                view_builds_set_visual(t, false);
+                break;
+        }
+        prompt_free(p);
+}
+
+/* ---- commands ---- */
+
+static void toggle_view(Tui *t, ViewId id) {
+        tui_show_view(t, t->view == id ? VIEW_BUILDS : id);
+}
+
+static void escape(Tui *t) {
+        View *v = tui_focused_view(t);
+        if (view_builds_visual(t))
+                view_builds_set_visual(t, false);
+        else if (v->search) {
+                free(v->search);
+                v->search = NULL;
+                tui_status(t, false, "search cleared");
+        } else if (t->log_focused)
+                t->log_focused = false;
+        else if (t->view != VIEW_BUILDS)
+                tui_show_view(t, t->view == VIEW_DETAIL ? t->detail_return : VIEW_BUILDS);
+        else if (t->filter) {
+                free(t->filter);
+                t->filter = NULL;
+                tui_status(t, false, "filter cleared");
+        }
+}
+
+static void mouse(Tui *t) {
+        int row, col, wheel;
+        screen_mouse(t->screen, &row, &col, &wheel);
+        View *v = tui_focused_view(t);
+        if (wheel) {
+                for (int i = 0; i < 3; i++)
+                        v->key ? v->key(t, v, wheel > 0 ? CMD_DOWN : CMD_UP)
+                               : listnav_move(&v->nav, wheel > 0 ? CMD_DOWN : CMD_UP);
+                return;
+        }
+        /* A click on a row of the main view selects it (row 1 is the header, 2 titles). */
+        v = t->views[t->view];
+        int first = 2 + (!client_is_connected(t->client) && !t->loaded);
+        if (row >= first && (size_t) (row - first) + v->nav.top < v->count(t, v)) {
+                t->log_focused = false;
+                listnav_goto(&v->nav, v->nav.top + (size_t) (row - first));
+                if (v->key)
+                        v->key(t, v, CMD_NONE);
+        }
+}
+
+static void command(Tui *t, KeyResult k) {
+        View *v = tui_focused_view(t);
+        switch (k.cmd) {
+        case CMD_QUIT:
+                t->quit = true;
+                return;
+        case CMD_HELP:
+                t->show_help = true;
+                return;
+        case CMD_ESCAPE:
+                escape(t);
+                return;
+        case CMD_CANCELLED:
+                tui_status(t, false, "cancelled");
+                return;
+        case CMD_FOCUS:
+                if (t->show_log)
+                        t->log_focused = !t->log_focused;
+                else
+                        tui_status(t, false, "Tab: open the log panel (l) to move focus to it");
+                return;
+        case CMD_LOG:
+                t->show_log = !t->show_log;
+                t->log_focused = false;
+                if (!t->show_log)
+                        view_log_follow(t, 0);
+                return;
+        case CMD_PROCS:
+                toggle_view(t, VIEW_PROCS);
+                return;
+        case CMD_DEPS:
+                toggle_view(t, VIEW_DEPS);
+                return;
+        case CMD_HISTORY:
+                toggle_view(t, VIEW_HISTORY);
+                return;
+        case CMD_MACHINES:
+                toggle_view(t, VIEW_MACHINES);
+                return;
+        case CMD_ALL_ACTIVITY:
+                t->show_all = !t->show_all;
+                view_builds_show_all(t, t->show_all);
+                tui_status(t, false, "%s",
+                           t->show_all ? "showing everything: substitutions, downloads, copies, hooks, "
+                                         "finished builds"
+                                       : "showing active builds and recent invocations");
+                return;
+        case CMD_FILTER:
+                start_prompt(t, PROMPT_FILTER, "filter builds (text or glob; empty clears): ", t->filter,
+                             NULL, 0);
+                return;
+        case CMD_SEARCH: {
+                char label[64];
+                snprintf(label, sizeof(label), "search %s: /", v->title);
+                start_prompt(t, PROMPT_SEARCH, label, NULL, NULL, 0);
+                return;
+        }
+        case CMD_NICE_OR_NEXT:
+                if (v->search)
+                        search_report(t, v, search_step(t, v, 1, false));
+                else
+                        value_prompt(t, PROMPT_NICE, "nice", "-20..19");
+                return;
+        case CMD_PREV_MATCH:
+                if (v->search)
+                        search_report(t, v, search_step(t, v, -1, false));
+                else
+                        tui_status(t, false, "N: no search active (/ searches)");
+                return;
+        case CMD_CPU_LIMIT:
+                value_prompt(t, PROMPT_CPU, "CPU limit", "cores, e.g. 0.5; none lifts");
+                return;
+        case CMD_MEM_LIMIT:
+                value_prompt(t, PROMPT_MEM, "memory limit", "e.g. 512M, 2G; none lifts");
+                return;
+        case CMD_KILL:
+                act(t, "kill", NULL);
+                return;
+        case CMD_FREEZE:
+                act(t, "freeze", NULL);
+                return;
+        case CMD_THAW:
+                act(t, "thaw", NULL);
+                return;
+        case CMD_VISUAL:
+                if (t->view != VIEW_BUILDS || t->log_focused) {
+                        tui_status(t, false, "V: visual mode is for the build list");
+                        return;
+                }
+                view_builds_set_visual(t, !view_builds_visual(t));
+                return;
+        case CMD_YANK:
+                yank_field(t, k.arg);
+                return;
+        case CMD_MOUSE:
+                mouse(t);
+                return;
+        case CMD_RESIZE:
+        case CMD_NONE:
+        case CMD_PENDING:
+                return;
+        default:
+                break;
+        }
+        if (v->key && v->key(t, v, k.cmd))
+                return;
+        if (listnav_move(&v->nav, k.cmd))
+                return;
+        tui_status(t, false, "this key does nothing in the %s view (? for help)", v->title);
+}
+
+void input_key(Tui *t, int key) {
+        if (t->show_help) {
+                if (key != KC_RESIZE && key != KC_MOUSE)
+                        t->show_help = false;
+                return;
+        }
+        if (t->prompt) {
+                if (key == KC_RESIZE || key == KC_MOUSE)
+                        return;
+                PromptResult r = prompt_feed(t->prompt, key);
+                if (r == PROMPT_SUBMIT)
+                        prompt_submit(t);
+                else if (r == PROMPT_CANCEL) {
+                        t->prompt = prompt_free(t->prompt);
+                        tui_status(t, false, "cancelled");
+                }
+        } else {
+                KeyResult k = keys_feed(&t->keys, key);
+                if (k.cmd == CMD_PENDING)
+                        t->status[0] = 0;
+                command(t, k);
+        }
+}

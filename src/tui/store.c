@@ -1,0 +1,223 @@
+/* The TUI's model: builds and invocations by key, updated from deltas. */
+#include "tui/store.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "tui/json-util.h"
+
+const char *store_state_name(BuildState s) {
+        return build_state_to_string(s) ?: "?";
+}
+
+static unsigned *store_count(Store *s, BuildState st) {
+        return &s->counts[st >= 0 && st < _BUILD_STATE_MAX ? st : _BUILD_STATE_MAX];
+}
+
+void store_init(Store *s) {
+        *s = (Store){};
+}
+
+static void store_build_free(StoreBuild *b) {
+        cJSON_Delete(b->json);
+        free(b);
+}
+
+void store_clear(Store *s) {
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s->builds, b, tb) {
+                HASH_DEL(s->builds, b);
+                store_build_free(b);
+        }
+        StoreInvocation *i, *ti;
+        HASH_ITER(hh, s->invocations, i, ti) {
+                HASH_DEL(s->invocations, i);
+                cJSON_Delete(i->json);
+                free(i);
+        }
+        memset(s->counts, 0, sizeof(s->counts));
+        s->generation++;
+}
+
+StoreBuild *store_build(Store *s, uint64_t key) {
+        StoreBuild *b;
+        HASH_FIND(hh, s->builds, &key, sizeof(key), b);
+        return b;
+}
+
+StoreInvocation *store_invocation(Store *s, uint64_t id) {
+        StoreInvocation *i;
+        HASH_FIND(hh, s->invocations, &id, sizeof(id), i);
+        return i;
+}
+
+static void store_decode_usage(StoreBuild *b) {
+        const cJSON *u = json_obj(b->json, "usage");
+        b->has_usage = u != NULL;
+        b->cpu_percent = json_num(u, "cpu_percent", -1);
+        b->mem_current = json_num(u, "mem_current", -1);
+        b->mem_peak = json_num(u, "mem_peak", -1);
+        b->cpu_limit = json_num(u, "cpu_limit", -1);
+        b->mem_limit = json_num(u, "mem_limit", -1);
+        b->nice = json_int(u, "nice", -20, 19, 0);
+}
+
+static void store_decode_build(StoreBuild *b, double now) {
+        const cJSON *o = b->json;
+        b->name = json_str(o, "name") ?: "?";
+        b->drv = json_str(o, "drv") ?: "";
+        b->phase = json_str(o, "phase");
+        b->machine = json_str(o, "machine") ?: "";
+        const cJSON *req = json_obj(o, "requester");
+        b->user = json_str(req, "user");
+        b->cmdline = json_str(req, "cmdline");
+        const char *state = json_str(o, "state");
+        b->state = state ? build_state_from_string(state) : BUILD_UNKNOWN;
+        b->invocation = json_u64(o, "invocation", 0);
+        b->queued = json_num(o, "queued", -1);
+        b->started = json_num(o, "started", -1);
+        b->finished = json_num(o, "finished", -1);
+        b->duration = json_num(o, "duration", -1);
+        b->received = now;
+        b->eta_expected = json_num(json_obj(o, "eta"), "expected", -1);
+        store_decode_usage(b);
+}
+
+/* Takes a copy of the build object o and puts it in the store. */
+static int store_put_build(Store *s, const cJSON *o, double now) {
+        uint64_t key = json_u64(o, "key", UINT64_MAX);
+        if (key == UINT64_MAX)
+                return 0; /* no usable key: nothing to file it under */
+        cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
+        if (!copy)
+                return -ENOMEM;
+        StoreBuild *b = store_build(s, key);
+        if (!b) {
+                b = calloc(1, sizeof(StoreBuild));
+                if (!b) {
+                        cJSON_Delete(copy);
+                        return -ENOMEM;
+                }
+                b->key = key;
+                HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
+        } else {
+                /* A processes event may have given fresher usage than the build object. */
+                (*store_count(s, b->state))--;
+                cJSON_Delete(b->json);
+        }
+        b->json = copy;
+        store_decode_build(b, now);
+        (*store_count(s, b->state))++;
+        s->generation++;
+        return 1;
+}
+
+static int store_put_invocation(Store *s, const cJSON *o) {
+        uint64_t id = json_u64(o, "id", UINT64_MAX);
+        if (id == UINT64_MAX)
+                return 0;
+        cJSON *copy = cJSON_Duplicate(o, true);
+        if (!copy)
+                return -ENOMEM;
+        StoreInvocation *i = store_invocation(s, id);
+        if (!i) {
+                i = calloc(1, sizeof(StoreInvocation));
+                if (!i) {
+                        cJSON_Delete(copy);
+                        return -ENOMEM;
+                }
+                i->id = id;
+                HASH_ADD(hh, s->invocations, id, sizeof(i->id), i);
+        } else
+                cJSON_Delete(i->json);
+        i->json = copy;
+        const cJSON *req = json_obj(copy, "requester");
+        i->user = json_str(req, "user");
+        i->cmdline = json_str(req, "cmdline");
+        i->done = strcmp(json_str(copy, "state") ?: "", "done") == 0;
+        i->started = json_num(copy, "started", -1);
+        const cJSON *p = json_obj(copy, "progress");
+        i->progress_done = json_num(p, "done", 0);
+        i->progress_expected = json_num(p, "expected", 0);
+        i->progress_running = json_num(p, "running", 0);
+        i->progress_failed = json_num(p, "failed", 0);
+        s->generation++;
+        return 1;
+}
+
+/* A processes event: the build's current usage (build events come only on state changes). */
+static int store_put_usage(Store *s, const cJSON *ev) {
+        StoreBuild *b = store_build(s, json_u64(ev, "build", UINT64_MAX));
+        const cJSON *u = json_obj(ev, "usage");
+        if (!b || !u)
+                return 0;
+        cJSON *copy = cJSON_Duplicate(u, true);
+        if (!copy)
+                return -ENOMEM;
+        if (cJSON_GetObjectItemCaseSensitive(b->json, "usage"))
+                cJSON_ReplaceItemInObjectCaseSensitive(b->json, "usage", copy);
+        else
+                cJSON_AddItemToObject(b->json, "usage", copy);
+        store_decode_usage(b);
+        s->generation++;
+        return 1;
+}
+
+int store_apply_event(Store *s, const cJSON *ev, double now) {
+        const char *name = json_str(ev, "event");
+        if (!name)
+                return 0;
+        s->events++;
+        if (strcmp(name, "build") == 0)
+                return store_put_build(s, json_obj(ev, "build"), now);
+        if (strcmp(name, "invocation") == 0)
+                return store_put_invocation(s, json_obj(ev, "invocation"));
+        if (strcmp(name, "processes") == 0)
+                return store_put_usage(s, ev);
+        return 0;
+}
+
+int store_load_builds(Store *s, const cJSON *result, double now) {
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s->builds, b, tb) {
+                HASH_DEL(s->builds, b);
+                store_build_free(b);
+        }
+        memset(s->counts, 0, sizeof(s->counts));
+        s->generation++;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, json_arr(result, "builds")) {
+                int r = store_put_build(s, o, now);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_load_invocations(Store *s, const cJSON *result) {
+        const cJSON *o;
+        cJSON_ArrayForEach(o, json_arr(result, "invocations")) {
+                int r = store_put_invocation(s, o);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+double store_build_elapsed(const StoreBuild *b, double now) {
+        if (b->started <= 0)
+                return -1;
+        if (!build_state_is_active(b->state))
+                return b->duration >= 0 ? b->duration : (b->finished > 0 ? b->finished - b->started : -1);
+        if (b->duration >= 0)
+                return b->duration + (now - b->received);
+        return now - b->started;
+}
+
+double store_build_remaining(const StoreBuild *b, double now) {
+        if (b->eta_expected < 0 || !build_state_is_active(b->state))
+                return -1;
+        double e = store_build_elapsed(b, now);
+        double r = b->eta_expected - (e < 0 ? 0 : e);
+        return r < 0 ? 0 : r;
+}

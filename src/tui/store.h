@@ -1,0 +1,72 @@
+/* The TUI's own copy of the daemon's builds and invocations, loaded once per connection
+ * (list-builds, list-invocations) and kept current by subscription events: never a whole
+ * snapshot per second. Pure data: no I/O, so tests feed it events directly. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include "shared/model.h"
+#include "tui/hash.h"
+
+/* States as the daemon's model names them (shared/model.h); one this TUI does not know (a
+ * newer daemon) is BUILD_UNKNOWN and counted apart. */
+#define BUILD_UNKNOWN     _BUILD_STATE_INVALID
+#define STORE_COUNT_SLOTS (_BUILD_STATE_MAX + 1)
+
+/* The state's name for display ("?" when unknown). */
+const char *store_state_name(BuildState s);
+
+typedef struct StoreBuild {
+        uint64_t key;
+        cJSON *json; /* the build object as last received (usage kept current) */
+        /* Decoded from json (pointers into it): what rendering and sorting read. */
+        const char *name, *drv, *phase, *machine, *user, *cmdline;
+        BuildState state;
+        uint64_t invocation;
+        double queued, started, finished, duration;
+        double received;     /* when duration was received (running builds tick on) */
+        double eta_expected; /* < 0 unknown */
+        bool has_usage;
+        double cpu_percent, mem_current, mem_peak, cpu_limit, mem_limit;
+        int nice;
+        UT_hash_handle hh;
+} StoreBuild;
+
+typedef struct StoreInvocation {
+        uint64_t id;
+        cJSON *json;
+        const char *user, *cmdline;
+        bool done;
+        double started;
+        double progress_done, progress_expected, progress_running, progress_failed;
+        UT_hash_handle hh;
+} StoreInvocation;
+
+typedef struct Store {
+        StoreBuild *builds;                 /* by key */
+        StoreInvocation *invocations;       /* by id */
+        unsigned counts[STORE_COUNT_SLOTS]; /* by state; the last: unknown states */
+        uint64_t generation;                /* bumped by every change: views rebuild their rows lazily */
+        uint64_t events;                    /* events applied */
+} Store;
+
+void store_init(Store *s);
+void store_clear(Store *s);
+
+/* Applies one subscription event ("build", "invocation", "processes"); others are ignored.
+ * now is the local unix time (a running build's elapsed time counts from it). Returns 1
+ * when the store changed, 0 when not, -ENOMEM. */
+int store_apply_event(Store *s, const cJSON *ev, double now);
+/* Replaces everything with a list-builds / list-invocations result. */
+int store_load_builds(Store *s, const cJSON *result, double now);
+int store_load_invocations(Store *s, const cJSON *result);
+
+StoreBuild *store_build(Store *s, uint64_t key);
+StoreInvocation *store_invocation(Store *s, uint64_t id);
+
+/* Elapsed seconds of a build at local time now (from start; queued: -1). */
+double store_build_elapsed(const StoreBuild *b, double now);
+/* Remaining seconds by its ETA, < 0 when unknown. */
+double store_build_remaining(const StoreBuild *b, double now);

@@ -1,0 +1,99 @@
+/* The TUI's context, passed to every module (no globals): the connection, the store, the
+ * screen, the views and the modes. Views are small modules behind one interface (View), so a
+ * new view is a new file plus one line in view_table (tui.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
+
+#include "tui/client.h"
+#include "tui/keys.h"
+#include "tui/listnav.h"
+#include "tui/screen.h"
+#include "tui/store.h"
+
+typedef struct Tui Tui;
+typedef struct Prompt Prompt;
+
+typedef enum ViewId {
+        VIEW_BUILDS,
+        VIEW_PROCS,
+        VIEW_DEPS,
+        VIEW_HISTORY,
+        VIEW_MACHINES,
+        VIEW_DETAIL,
+        VIEW_LOG, /* the log panel: shown beside the builds view, focusable with Tab */
+        _VIEW_MAX,
+} ViewId;
+
+typedef struct View {
+        const char *title;
+        ListNav nav;
+        char *search; /* active search pattern in this view, or NULL */
+        /* All optional except draw and count. */
+        void (*open)(Tui *t, struct View *v);
+        void (*close)(Tui *t, struct View *v);
+        size_t (*count)(Tui *t, struct View *v);
+        /* Text of row i for search (valid until the next call). */
+        const char *(*row_text)(Tui *t, struct View *v, size_t i);
+        void (*draw)(Tui *t, struct View *v, int y, int x, int h, int w);
+        /* Keys the view gives a meaning of its own (Enter, folds, sort); true when handled. */
+        bool (*key)(Tui *t, struct View *v, Cmd cmd);
+        /* The daemon (re)connected or went away. */
+        void (*connection)(Tui *t, struct View *v, bool up);
+        /* The store changed (builds came, went or changed). */
+        void (*store_changed)(Tui *t, struct View *v);
+        void (*free)(struct View *v);
+        void *data;
+} View;
+
+struct Tui {
+        sd_event *event;
+        Client *client;
+        char *socket_path;
+        Store store;
+        Screen *screen;
+        KeyState keys;
+        Prompt *prompt;
+        View *views[_VIEW_MAX];
+        ViewId view;          /* the main area's view */
+        ViewId detail_return; /* where Esc leaves the detail view for */
+        bool show_log;        /* log panel under the builds list */
+        bool log_focused;     /* Tab: keys go to the log panel */
+        bool show_help;
+        bool show_all; /* a: every activity type, finished builds too */
+        char *filter;  /* builds filter (f), or NULL */
+        char status[1024];
+        bool status_error;
+        uint64_t status_time; /* monotonic usec */
+        bool loaded;          /* builds loaded since the last connect */
+        char hostname[256];
+        double load[3];
+        sd_event_source *tick;
+        bool quit;
+        void *action_batches; /* actions.c's unanswered requests */
+};
+
+/* A new view: a copy of proto with zeroed data of data_size bytes. -ENOMEM. */
+int view_alloc(const View *proto, size_t data_size, View **ret);
+
+/* Starts the TUI on the terminal, connecting to the control socket at socket_path. */
+int tui_new(sd_event *e, const char *socket_path, const ScreenOptions *so, Tui **ret);
+Tui *tui_free(Tui *t);
+
+/* The view that keys and search go to. */
+View *tui_focused_view(Tui *t);
+/* Switches the main area to view id (opening it; leaving the previous one). */
+void tui_show_view(Tui *t, ViewId id);
+/* A message in the status line (error: shown as an error). */
+void tui_status(Tui *t, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Schedules a redraw. */
+void tui_invalidate(Tui *t);
+/* Local unix time. */
+double tui_now(void);
+
+/* Shows a JSON object as the detail view (a copy is kept). */
+void tui_show_detail(Tui *t, const char *title, const cJSON *obj);

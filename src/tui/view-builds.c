@@ -1,0 +1,668 @@
+/* The build list: rows rebuilt from the store only when it changed (its generation), the
+ * selection kept on the same build across rebuilds. */
+#include "tui/view-builds.h"
+
+#include <curses.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "tui/columns.h"
+#include "tui/draw.h"
+#include "tui/fmt.h"
+#include "tui/json-util.h"
+#include "tui/poll.h"
+#include "tui/view-detail.h"
+
+/* Done invocations stay in the tree this long (a: all of them). */
+#define DONE_KEEP_SEC 600.0
+
+typedef struct Row {
+        uint64_t key; /* build key, invocation id, or index in the activities answer */
+        bool invocation;
+        bool activity; /* a substitution, download, copy or hook (a) */
+        bool last;     /* last build of its invocation (tree glyph) */
+} Row;
+
+typedef struct Folded {
+        uint64_t id;
+        UT_hash_handle hh;
+} Folded;
+
+typedef struct BuildsView {
+        Tui *tui;
+        Poll activities; /* list-activities while a is on */
+        Row *rows;
+        size_t n_rows, cap;
+        uint64_t generation; /* of the store the rows were made from */
+        bool built;
+        char *filter; /* the filter the rows were made with */
+        bool show_all;
+        bool flat;
+        int sort; /* column index, -1: by key (arrival order) */
+        bool reverse;
+        Folded *folded;
+        bool visual;
+        size_t anchor;
+        /* The selection, kept across rebuilds. */
+        uint64_t sel_key;
+        bool sel_invocation;
+        char text[1024];
+} BuildsView;
+
+static BuildsView *bv_of(Tui *t) {
+        return t->views[VIEW_BUILDS]->data;
+}
+
+static bool bv_folded(BuildsView *bv, uint64_t id) {
+        Folded *f;
+        HASH_FIND(hh, bv->folded, &id, sizeof(id), f);
+        return f != NULL;
+}
+
+static void bv_set_folded(BuildsView *bv, uint64_t id, bool fold) {
+        Folded *f;
+        HASH_FIND(hh, bv->folded, &id, sizeof(id), f);
+        if (fold && !f) {
+                f = calloc(1, sizeof(Folded));
+                if (!f)
+                        return;
+                f->id = id;
+                HASH_ADD(hh, bv->folded, id, sizeof(f->id), f);
+        } else if (!fold && f) {
+                HASH_DEL(bv->folded, f);
+                free(f);
+        }
+}
+
+static bool bv_push(BuildsView *bv, uint64_t key, bool invocation) {
+        if (bv->n_rows == bv->cap) {
+                size_t cap = MAX(bv->cap * 2, (size_t) 64);
+                Row *n = realloc(bv->rows, cap * sizeof(Row));
+                if (!n)
+                        return false;
+                bv->rows = n;
+                bv->cap = cap;
+        }
+        bv->rows[bv->n_rows++] = (Row){.key = key, .invocation = invocation};
+        return true;
+}
+
+static bool filter_match(const char *filter, const StoreBuild *b) {
+        if (!filter || !*filter)
+                return true;
+        const char *fields[] = {b->name, b->user ?: "", store_state_name(b->state), b->machine, b->drv};
+        bool glob = strpbrk(filter, "*?[") != NULL;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                if (glob ? fnmatch(filter, fields[i], 0) == 0 : strstr(fields[i], filter) != NULL)
+                        return true;
+        }
+        return false;
+}
+
+/* qsort has no context argument: the sort parameters travel in a thread-local. */
+static _Thread_local struct {
+        int col;
+        bool reverse;
+        bool by_invocation; /* the tree: grouped by invocation first */
+        double now;
+} sort_ctx;
+
+static int cmp_builds(const void *x, const void *y) {
+        const StoreBuild *a = *(StoreBuild *const *) x, *b = *(StoreBuild *const *) y;
+        if (sort_ctx.by_invocation && a->invocation != b->invocation)
+                return a->invocation < b->invocation ? -1 : 1;
+        int r = sort_ctx.col >= 0 ? columns[sort_ctx.col].compare(a, b, sort_ctx.now) : 0;
+        if (r == 0)
+                r = a->key < b->key ? -1 : a->key > b->key;
+        return sort_ctx.reverse ? -r : r;
+}
+
+static int cmp_invocations(const void *x, const void *y) {
+        const StoreInvocation *a = *(StoreInvocation *const *) x, *b = *(StoreInvocation *const *) y;
+        return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static const cJSON *bv_activities(BuildsView *bv) {
+        return json_arr(bv->activities.result, "activities");
+}
+
+static bool bv_has_activities(BuildsView *bv, uint64_t invocation) {
+        const cJSON *a;
+        cJSON_ArrayForEach(a, bv_activities(bv)) if (json_u64(a, "invocation", 0) == invocation) return true;
+        return false;
+}
+
+/* The activities of one invocation (or all, with invocation UINT64_MAX) as rows. */
+static void bv_push_activities(BuildsView *bv, uint64_t invocation) {
+        const cJSON *a;
+        uint64_t i = 0;
+        cJSON_ArrayForEach(a, bv_activities(bv)) {
+                if (invocation == UINT64_MAX || json_u64(a, "invocation", 0) == invocation)
+                        if (bv_push(bv, i, false))
+                                bv->rows[bv->n_rows - 1].activity = true;
+                i++;
+        }
+}
+
+static void activity_text(const cJSON *a, char *buf, size_t n) {
+        const char *what = json_str(a, "name") ?: json_str(a, "path") ?: "";
+        const char *uri = json_str(a, "uri"), *machine = json_str(a, "machine");
+        char d[16] = "";
+        if (json_has_num(a, "duration"))
+                fmt_duration(d, sizeof(d), json_num(a, "duration", -1));
+        snprintf(buf, n, "[%s] %s%s%s%s%s%s  %s", json_str(a, "kind") ?: "?", what, uri ? " from " : "",
+                 uri ?: "",
+                 machine ? (strcmp(json_str(a, "direction") ?: "", "to") == 0 ? " to " : " from ") : "",
+                 machine ?: "", "", d);
+}
+
+static void bv_got_activities(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        View *v = userdata;
+        BuildsView *bv = v->data;
+        /* Rows point at the answer by index: they are made again from the new one. */
+        poll_take(&bv->activities, result, error);
+        bv->built = false;
+        tui_invalidate(bv->tui);
+}
+
+static void bv_fetch_activities(Tui *t, View *v) {
+        if (client_request(t->client, "list-activities", NULL, bv_got_activities, v) < 0)
+                poll_done(&((BuildsView *) v->data)->activities);
+}
+
+static void bv_rebuild(Tui *t, View *v) {
+        BuildsView *bv = v->data;
+        Store *s = &t->store;
+        double now = tui_now();
+        bv->n_rows = 0;
+        size_t n = HASH_COUNT(s->builds);
+        StoreBuild **all = calloc(n + 1, sizeof(StoreBuild *));
+        if (!all)
+                return;
+        size_t k = 0;
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s->builds, b, tb) {
+                if (!filter_match(t->filter, b))
+                        continue;
+                if (bv->flat && !t->show_all && !build_state_is_active(b->state))
+                        continue;
+                all[k++] = b;
+        }
+        sort_ctx.col = bv->sort;
+        sort_ctx.reverse = bv->reverse;
+        sort_ctx.by_invocation = !bv->flat;
+        sort_ctx.now = now;
+        qsort(all, k, sizeof(StoreBuild *), cmp_builds);
+
+        if (bv->flat) {
+                for (size_t i = 0; i < k; i++)
+                        bv_push(bv, all[i]->key, false);
+                if (t->show_all)
+                        bv_push_activities(bv, UINT64_MAX);
+        } else {
+                size_t ni = HASH_COUNT(s->invocations);
+                StoreInvocation **invs = calloc(ni + 1, sizeof(StoreInvocation *));
+                if (invs) {
+                        size_t m = 0;
+                        StoreInvocation *inv, *ti;
+                        HASH_ITER(hh, s->invocations, inv, ti) invs[m++] = inv;
+                        qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
+                        /* Builds and invocations are both in invocation order: one merge walk. */
+                        size_t j = 0;
+                        for (size_t i = 0; i < m; i++) {
+                                inv = invs[i];
+                                while (j < k && all[j]->invocation < inv->id)
+                                        j++; /* no such invocation: listed at the end */
+                                size_t from = j;
+                                bool active = false;
+                                for (; j < k && all[j]->invocation == inv->id; j++)
+                                        active |= build_state_is_active(all[j]->state);
+                                bool acts = t->show_all && bv_has_activities(bv, inv->id);
+                                if (from == j && !acts)
+                                        continue;
+                                /* Old finished invocations leave the tree unless a is on. */
+                                double fin = json_num(inv->json, "finished", -1);
+                                if (!t->show_all && inv->done && !active && !acts && fin > 0 &&
+                                    now - fin > DONE_KEEP_SEC)
+                                        continue;
+                                size_t first = bv->n_rows;
+                                bv_push(bv, inv->id, true);
+                                if (bv_folded(bv, inv->id))
+                                        continue;
+                                for (size_t b2 = from; b2 < j; b2++)
+                                        bv_push(bv, all[b2]->key, false);
+                                if (acts)
+                                        bv_push_activities(bv, inv->id);
+                                if (bv->n_rows > first + 1)
+                                        bv->rows[bv->n_rows - 1].last = true;
+                        }
+                        /* Builds whose invocation is unknown (not listed yet): at the end. */
+                        for (size_t b2 = 0; b2 < k; b2++)
+                                if (!store_invocation(s, all[b2]->invocation))
+                                        bv_push(bv, all[b2]->key, false);
+                        free(invs);
+                }
+        }
+        free(all);
+        bv->generation = s->generation;
+        bv->built = true;
+        bv->show_all = t->show_all;
+        free(bv->filter);
+        bv->filter = t->filter ? strdup(t->filter) : NULL;
+
+        /* Keep the cursor on the same row's object. */
+        size_t cur = v->nav.cur;
+        for (size_t i = 0; i < bv->n_rows; i++)
+                if (bv->rows[i].key == bv->sel_key && bv->rows[i].invocation == bv->sel_invocation &&
+                    !bv->rows[i].activity) {
+                        cur = i;
+                        break;
+                }
+        listnav_set_count(&v->nav, bv->n_rows);
+        listnav_goto(&v->nav, cur);
+}
+
+static bool bv_stale(Tui *t, BuildsView *bv) {
+        bool filter_changed = (t->filter == NULL) != (bv->filter == NULL) ||
+                              (t->filter && bv->filter && strcmp(t->filter, bv->filter) != 0);
+        return !bv->built || bv->generation != t->store.generation || bv->show_all != t->show_all ||
+               filter_changed;
+}
+
+static void bv_ensure(Tui *t, View *v) {
+        BuildsView *bv = v->data;
+        if (bv_stale(t, bv))
+                bv_rebuild(t, v);
+}
+
+static void bv_remember(View *v) {
+        BuildsView *bv = v->data;
+        if (v->nav.cur < bv->n_rows) {
+                bv->sel_key = bv->rows[v->nav.cur].key;
+                bv->sel_invocation = bv->rows[v->nav.cur].invocation;
+        }
+}
+
+static size_t bv_count(Tui *t, View *v) {
+        bv_ensure(t, v);
+        return ((BuildsView *) v->data)->n_rows;
+}
+
+static void invocation_text(const StoreInvocation *inv, char *buf, size_t n) {
+        /* Progress before the command line, which is long and cut first. */
+        char eta[48] = "";
+        const cJSON *e = json_obj(inv->json, "eta");
+        if (!inv->done && json_has_num(e, "remaining")) {
+                char d[16];
+                snprintf(eta, sizeof(eta), ", ETA %s%s",
+                         fmt_duration(d, sizeof(d), json_num(e, "remaining", 0)),
+                         json_num(e, "unknown", 0) > 0 ? "+" : "");
+        }
+        snprintf(buf, n, "#%llu %s [%.0f/%.0f done, %.0f running, %.0f failed%s%s]: %s",
+                 (unsigned long long) inv->id, inv->user ?: "?", inv->progress_done, inv->progress_expected,
+                 inv->progress_running, inv->progress_failed, eta, inv->done ? ", ended" : "",
+                 inv->cmdline ?: "(unknown command)");
+}
+
+static const char *bv_row_text(Tui *t, View *v, size_t i) {
+        BuildsView *bv = v->data;
+        bv_ensure(t, v);
+        if (i >= bv->n_rows)
+                return "";
+        Row *r = &bv->rows[i];
+        if (r->activity)
+                activity_text(cJSON_GetArrayItem(bv_activities(bv), (int) r->key), bv->text,
+                              sizeof(bv->text));
+        else if (r->invocation) {
+                StoreInvocation *inv = store_invocation(&t->store, r->key);
+                if (!inv)
+                        return "";
+                invocation_text(inv, bv->text, sizeof(bv->text));
+        } else {
+                StoreBuild *b = store_build(&t->store, r->key);
+                if (!b)
+                        return "";
+                snprintf(bv->text, sizeof(bv->text), "%s %s %s %s", b->name, store_state_name(b->state),
+                         b->user ?: "", b->drv);
+        }
+        return bv->text;
+}
+
+static Colour state_colour(BuildState s) {
+        switch (s) {
+        case BUILD_RUNNING:
+                return COL_RUNNING;
+        case BUILD_QUEUED:
+                return COL_QUEUED;
+        case BUILD_FROZEN:
+                return COL_FROZEN;
+        case BUILD_SUCCEEDED:
+                return COL_SUCCEEDED;
+        case BUILD_FAILED:
+        case BUILD_KILLED:
+        case BUILD_LOST:
+                return COL_FAILED;
+        default:
+                return COL_NORMAL;
+        }
+}
+
+static bool bv_in_visual(BuildsView *bv, const View *v, size_t i) {
+        if (!bv->visual)
+                return false;
+        size_t lo = MIN(bv->anchor, v->nav.cur), hi = MAX(bv->anchor, v->nav.cur);
+        return i >= lo && i <= hi;
+}
+
+static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
+        BuildsView *bv = v->data;
+        const Screen *scr = t->screen;
+        const Glyphs *g = screen_glyphs(scr);
+        bv_ensure(t, v);
+        bool shown[16];
+        int name_w = columns_layout(w, shown, n_columns);
+        double now = tui_now();
+
+        /* Column titles, the sort column marked. */
+        draw_fill(y, x, w, screen_attr(scr, COL_TITLE));
+        int cx = x;
+        for (size_t c = 0; c < n_columns; c++) {
+                if (!shown[c])
+                        continue;
+                int cw = c == COLUMN_NAME ? name_w : columns[c].width;
+                char title[32];
+                snprintf(title, sizeof(title), "%s%s", columns[c].title,
+                         (int) c == bv->sort ? (bv->reverse ? "^" : "v") : "");
+                draw_text(scr, y, cx, cw, screen_attr(scr, COL_TITLE), title, true, columns[c].right);
+                cx += cw + 1;
+        }
+        h--;
+        y++;
+        if (h <= 0)
+                return;
+        listnav_scroll(&v->nav, (size_t) h);
+        if (bv->n_rows == 0) {
+                const char *msg = !client_is_connected(t->client) ? "(no daemon: waiting for it)"
+                                  : t->filter                     ? "(no build matches the filter)"
+                                  : bv->flat ? "(no active build; t: tree of invocations)"
+                                             : "(no build yet)";
+                draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM), msg, false, false);
+                return;
+        }
+        for (int i = 0; i < h && v->nav.top + (size_t) i < bv->n_rows; i++) {
+                size_t ri = v->nav.top + (size_t) i;
+                Row *r = &bv->rows[ri];
+                int row_y = y + i;
+                bool sel = ri == v->nav.cur && !t->log_focused;
+                bool vis = bv_in_visual(bv, v, ri);
+                int base = sel ? screen_attr(scr, COL_SELECTED) : vis ? screen_attr(scr, COL_VISUAL) : 0;
+                if (sel || vis)
+                        draw_fill(row_y, x, w, base);
+                if (r->activity) {
+                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv), (int) r->key);
+                        char text[1024], line[1100];
+                        activity_text(a, text, sizeof(text));
+                        snprintf(line, sizeof(line), "%s%s", bv->flat ? "" : g->tee, text);
+                        draw_highlight(scr, row_y, x, w, base ? base : screen_attr(scr, COL_DIM),
+                                       screen_attr(scr, COL_MATCH), line, v->search);
+                        continue;
+                }
+                if (r->invocation) {
+                        StoreInvocation *inv = store_invocation(&t->store, r->key);
+                        if (!inv)
+                                continue;
+                        char text[1024];
+                        invocation_text(inv, text, sizeof(text));
+                        char line[1100];
+                        snprintf(line, sizeof(line), "%s %s",
+                                 bv_folded(bv, r->key) ? g->fold_closed : g->fold_open, text);
+                        draw_highlight(scr, row_y, x, w, base | A_BOLD, screen_attr(scr, COL_MATCH), line,
+                                       v->search);
+                        continue;
+                }
+                StoreBuild *b = store_build(&t->store, r->key);
+                if (!b)
+                        continue;
+                int battr = base ? base : screen_attr(scr, state_colour(b->state));
+                if (b->state == BUILD_FROZEN && !sel)
+                        draw_fill(row_y, x, w, screen_attr(scr, COL_FROZEN));
+                cx = x;
+                for (size_t c = 0; c < n_columns; c++) {
+                        if (!shown[c])
+                                continue;
+                        int cw = c == COLUMN_NAME ? name_w : columns[c].width;
+                        char buf[512];
+                        columns[c].format(b, now, buf, sizeof(buf));
+                        if (c == COLUMN_NAME) {
+                                char name[600];
+                                if (!bv->flat && store_invocation(&t->store, b->invocation))
+                                        snprintf(name, sizeof(name), "%s%s", r->last ? g->corner : g->tee,
+                                                 buf);
+                                else
+                                        snprintf(name, sizeof(name), "%s", buf);
+                                draw_highlight(scr, row_y, cx, cw, base ? base : 0,
+                                               screen_attr(scr, COL_MATCH), name, v->search);
+                        } else {
+                                int a = (c == 2 || b->state == BUILD_FROZEN) ? battr : base;
+                                draw_text(scr, row_y, cx, cw, a, buf, true, columns[c].right);
+                        }
+                        cx += cw + 1;
+                }
+        }
+}
+
+static void bv_fold(Tui *t, View *v, Cmd cmd) {
+        BuildsView *bv = v->data;
+        if (v->nav.cur >= bv->n_rows)
+                return;
+        Row *r = &bv->rows[v->nav.cur];
+        if (r->activity)
+                return;
+        uint64_t id = r->invocation ? r->key : 0;
+        if (!r->invocation) {
+                StoreBuild *b = store_build(&t->store, r->key);
+                if (!b || bv->flat)
+                        return;
+                id = b->invocation;
+        }
+        bool folded = bv_folded(bv, id);
+        bool want = cmd == CMD_FOLD_CLOSE ? true : cmd == CMD_FOLD_OPEN ? false : !folded;
+        bv_set_folded(bv, id, want);
+        /* The cursor goes to the invocation's row. */
+        bv->sel_key = id;
+        bv->sel_invocation = true;
+        bv->built = false;
+}
+
+static bool bv_key(Tui *t, View *v, Cmd cmd) {
+        BuildsView *bv = v->data;
+        bv_ensure(t, v);
+        switch (cmd) {
+        case CMD_FOLD_CLOSE:
+        case CMD_FOLD_OPEN:
+        case CMD_FOLD_TOGGLE:
+                bv_fold(t, v, cmd);
+                return true;
+        case CMD_TREE:
+                bv->flat = !bv->flat;
+                bv->built = false;
+                tui_status(t, false, "%s", bv->flat ? "flat list of active builds" : "tree by invocation");
+                return true;
+        case CMD_SORT:
+                bv->sort = bv->sort + 1 >= (int) n_columns ? -1 : bv->sort + 1;
+                bv->built = false;
+                tui_status(t, false, "sort: %s", bv->sort < 0 ? "arrival" : columns[bv->sort].title);
+                return true;
+        case CMD_SORT_REVERSE:
+                bv->reverse = !bv->reverse;
+                bv->built = false;
+                tui_status(t, false, "sort: %s, %s", bv->sort < 0 ? "arrival" : columns[bv->sort].title,
+                           bv->reverse ? "descending" : "ascending");
+                return true;
+        case CMD_ENTER: {
+                StoreBuild *b = view_builds_current(t);
+                if (b)
+                        view_detail_build(t, b);
+                else if (v->nav.cur < bv->n_rows && bv->rows[v->nav.cur].activity) {
+                        const cJSON *a =
+                                cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key);
+                        if (a)
+                                tui_show_detail(t, json_str(a, "kind") ?: "activity", a);
+                } else if (v->nav.cur < bv->n_rows) {
+                        StoreInvocation *inv = store_invocation(&t->store, bv->rows[v->nav.cur].key);
+                        if (inv)
+                                tui_show_detail(t, "invocation", inv->json);
+                }
+                return true;
+        }
+        default:
+                if (listnav_move(&v->nav, cmd) || cmd == CMD_NONE) {
+                        bv_remember(v);
+                        return true;
+                }
+                return false;
+        }
+}
+
+static void bv_store_changed(Tui *t, View *v) {
+        bv_remember(v);
+}
+
+static void bv_free(View *v) {
+        BuildsView *bv = v->data;
+        poll_free(&bv->activities);
+        Folded *f, *tf;
+        HASH_ITER(hh, bv->folded, f, tf) {
+                HASH_DEL(bv->folded, f);
+                free(f);
+        }
+        free(bv->rows);
+        free(bv->filter);
+        free(bv);
+}
+
+int view_builds_new(Tui *t, View **ret) {
+        static const View proto = {
+                .title = "builds",
+                .count = bv_count,
+                .row_text = bv_row_text,
+                .draw = bv_draw,
+                .key = bv_key,
+                .store_changed = bv_store_changed,
+                .free = bv_free,
+        };
+        int r = view_alloc(&proto, sizeof(BuildsView), ret);
+        if (r < 0)
+                return r;
+        BuildsView *bv = (*ret)->data;
+        bv->sort = -1;
+        bv->tui = t;
+        return 0;
+}
+
+void view_builds_show_all(Tui *t, bool on) {
+        View *v = t->views[VIEW_BUILDS];
+        BuildsView *bv = v->data;
+        if (on)
+                poll_start(&bv->activities, t, v, USEC_PER_SEC, bv_fetch_activities);
+        else
+                poll_free(&bv->activities);
+        bv->built = false;
+}
+
+StoreBuild *view_builds_current(Tui *t) {
+        View *v = t->views[VIEW_BUILDS];
+        BuildsView *bv = v->data;
+        bv_ensure(t, v);
+        if (v->nav.cur >= bv->n_rows || bv->rows[v->nav.cur].invocation || bv->rows[v->nav.cur].activity)
+                return NULL;
+        return store_build(&t->store, bv->rows[v->nav.cur].key);
+}
+
+uint64_t view_builds_current_invocation(Tui *t) {
+        View *v = t->views[VIEW_BUILDS];
+        BuildsView *bv = v->data;
+        bv_ensure(t, v);
+        if (v->nav.cur >= bv->n_rows)
+                return 0;
+        if (bv->rows[v->nav.cur].activity)
+                return json_u64(cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key),
+                                "invocation", 0);
+        if (bv->rows[v->nav.cur].invocation)
+                return bv->rows[v->nav.cur].key;
+        StoreBuild *b = store_build(&t->store, bv->rows[v->nav.cur].key);
+        return b ? b->invocation : 0;
+}
+
+size_t view_builds_selection(Tui *t, uint64_t **ret) {
+        View *v = t->views[VIEW_BUILDS];
+        BuildsView *bv = v->data;
+        bv_ensure(t, v);
+        *ret = NULL;
+        if (bv->n_rows == 0)
+                return 0;
+        size_t lo = v->nav.cur, hi = v->nav.cur;
+        if (bv->visual) {
+                lo = MIN(bv->anchor, v->nav.cur);
+                hi = MIN(MAX(bv->anchor, v->nav.cur), bv->n_rows - 1);
+        }
+        size_t cap = bv->n_rows + HASH_COUNT(t->store.builds);
+        uint64_t *keys = calloc(cap, sizeof(uint64_t));
+        if (!keys)
+                return 0;
+        size_t n = 0;
+        for (size_t i = lo; i <= hi; i++) {
+                Row *r = &bv->rows[i];
+                if (r->activity)
+                        continue; /* nothing to act on */
+                if (!r->invocation) {
+                        /* A build listed under its (selected) invocation is counted once. */
+                        bool dup = false;
+                        for (size_t j = 0; j < n; j++)
+                                dup |= keys[j] == r->key;
+                        if (!dup)
+                                keys[n++] = r->key;
+                        continue;
+                }
+                /* An invocation row stands for its active builds. */
+                StoreBuild *b, *tb;
+                HASH_ITER(hh, t->store.builds, b, tb) {
+                        if (b->invocation != r->key || !build_state_is_active(b->state) || n >= cap)
+                                continue;
+                        bool dup = false;
+                        for (size_t j = 0; j < n; j++)
+                                dup |= keys[j] == b->key;
+                        if (!dup)
+                                keys[n++] = b->key;
+                }
+        }
+        if (n == 0) {
+                free(keys);
+                return 0;
+        }
+        *ret = keys;
+        return n;
+}
+
+bool view_builds_visual(Tui *t) {
+        return bv_of(t)->visual;
+}
+
+void view_builds_set_visual(Tui *t, bool on) {
+        BuildsView *bv = bv_of(t);
+        bv->visual = on;
+        bv->anchor = t->views[VIEW_BUILDS]->nav.cur;
+}
+
+const char *view_builds_sort(Tui *t, bool *ret_reverse) {
+        BuildsView *bv = bv_of(t);
+        *ret_reverse = bv->reverse;
+        return bv->sort < 0 ? "arrival" : columns[bv->sort].title;
+}
+
+bool view_builds_flat(Tui *t) {
+        return bv_of(t)->flat;
+}

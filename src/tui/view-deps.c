@@ -1,0 +1,346 @@
+/* Dependency tree from the daemon's deps answer: roots down through inputs; a node that is
+ * reachable along several paths is expanded where it first appears only. */
+#include "tui/view-deps.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tui/hash.h"
+
+#include "basic/macro.h"
+#include "basic/time-util.h"
+#include "tui/draw.h"
+#include "tui/json-util.h"
+#include "tui/poll.h"
+#include "tui/view-builds.h"
+
+typedef struct Node {
+        const char *drv; /* key, points into the answer */
+        const cJSON *json;
+        bool seen; /* expanded already in this rendering */
+        UT_hash_handle hh;
+} Node;
+
+typedef struct Fold {
+        char *drv;
+        UT_hash_handle hh;
+} Fold;
+
+typedef struct DepRow {
+        Node *node;
+        int depth;
+        bool has_children, repeated;
+} DepRow;
+
+typedef struct DepsView {
+        Tui *tui;
+        Poll poll;
+        uint64_t invocation;
+        Node *nodes;
+        Fold *folds;
+        DepRow *rows;
+        size_t n, cap;
+        char *sel_drv; /* keep the cursor on this node across refreshes */
+        char text[1024];
+} DepsView;
+
+static bool dv_folded(DepsView *dv, const char *drv) {
+        Fold *f;
+        HASH_FIND_STR(dv->folds, drv, f);
+        return f != NULL;
+}
+
+static void dv_set_fold(DepsView *dv, const char *drv, bool fold) {
+        Fold *f;
+        HASH_FIND_STR(dv->folds, drv, f);
+        if (fold && !f) {
+                f = calloc(1, sizeof(Fold));
+                if (!f || !(f->drv = strdup(drv))) {
+                        free(f);
+                        return;
+                }
+                HASH_ADD_KEYPTR(hh, dv->folds, f->drv, strlen(f->drv), f);
+        } else if (!fold && f) {
+                HASH_DEL(dv->folds, f);
+                free(f->drv);
+                free(f);
+        }
+}
+
+static void dv_free_nodes(DepsView *dv) {
+        Node *n, *tn;
+        HASH_ITER(hh, dv->nodes, n, tn) {
+                HASH_DEL(dv->nodes, n);
+                free(n);
+        }
+}
+
+static void dv_push(DepsView *dv, Node *n, int depth, bool children, bool repeated) {
+        if (dv->n == dv->cap) {
+                size_t cap = MAX(dv->cap * 2, (size_t) 64);
+                DepRow *r = realloc(dv->rows, cap * sizeof(DepRow));
+                if (!r)
+                        return;
+                dv->rows = r;
+                dv->cap = cap;
+        }
+        dv->rows[dv->n++] =
+                (DepRow){.node = n, .depth = depth, .has_children = children, .repeated = repeated};
+}
+
+static void dv_walk(DepsView *dv, Node *n, int depth) {
+        const cJSON *inputs = json_arr(n->json, "inputs");
+        bool children = false;
+        const cJSON *in;
+        cJSON_ArrayForEach(in, inputs) {
+                Node *c;
+                if (cJSON_IsString(in)) {
+                        HASH_FIND_STR(dv->nodes, in->valuestring, c);
+                        children |= c != NULL;
+                }
+        }
+        dv_push(dv, n, depth, children, n->seen);
+        if (n->seen || dv_folded(dv, n->drv) || depth > 200)
+                return;
+        n->seen = true;
+        cJSON_ArrayForEach(in, inputs) {
+                Node *c;
+                if (!cJSON_IsString(in))
+                        continue;
+                HASH_FIND_STR(dv->nodes, in->valuestring, c);
+                if (c)
+                        dv_walk(dv, c, depth + 1);
+        }
+}
+
+static void dv_rebuild(Tui *t, View *v) {
+        DepsView *dv = v->data;
+        dv_free_nodes(dv);
+        dv->n = 0;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "nodes")) {
+                const char *drv = json_str(o, "drv");
+                Node *n;
+                if (!drv)
+                        continue;
+                HASH_FIND_STR(dv->nodes, drv, n);
+                if (n || !(n = calloc(1, sizeof(Node))))
+                        continue;
+                n->drv = drv;
+                n->json = o;
+                HASH_ADD_KEYPTR(hh, dv->nodes, n->drv, strlen(n->drv), n);
+        }
+        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "roots")) {
+                Node *n;
+                if (!cJSON_IsString(o))
+                        continue;
+                HASH_FIND_STR(dv->nodes, o->valuestring, n);
+                if (n)
+                        dv_walk(dv, n, 0);
+        }
+        size_t cur = v->nav.cur;
+        for (size_t i = 0; dv->sel_drv && i < dv->n; i++)
+                if (strcmp(dv->rows[i].node->drv, dv->sel_drv) == 0) {
+                        cur = i;
+                        break;
+                }
+        listnav_set_count(&v->nav, dv->n);
+        listnav_goto(&v->nav, cur);
+}
+
+static void dv_remember(View *v) {
+        DepsView *dv = v->data;
+        if (v->nav.cur < dv->n) {
+                free(dv->sel_drv);
+                dv->sel_drv = strdup(dv->rows[v->nav.cur].node->drv);
+        }
+}
+
+static void dv_got(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        View *v = userdata;
+        DepsView *dv = v->data;
+        if (result) {
+                /* The nodes point into the answer about to be replaced. */
+                dv_free_nodes(dv);
+                dv->n = 0;
+        }
+        if (poll_take(&dv->poll, result, error))
+                dv_rebuild(dv->tui, v);
+        else
+                listnav_set_count(&v->nav, dv->n);
+        tui_invalidate(dv->tui);
+}
+
+static void dv_fetch(Tui *t, View *v) {
+        DepsView *dv = v->data;
+        cJSON *args = cJSON_CreateObject();
+        if (!args || !dv->invocation) {
+                cJSON_Delete(args);
+                poll_done(&dv->poll);
+                return;
+        }
+        cJSON_AddNumberToObject(args, "invocation", (double) dv->invocation);
+        if (client_request(t->client, "deps", args, dv_got, v) < 0)
+                poll_done(&dv->poll);
+}
+
+static void dv_open(Tui *t, View *v) {
+        DepsView *dv = v->data;
+        uint64_t inv = view_builds_current_invocation(t);
+        if (inv != dv->invocation || !inv) {
+                dv_free_nodes(dv);
+                dv->n = 0;
+                listnav_set_count(&v->nav, 0);
+                poll_set_error(&dv->poll,
+                               inv ? NULL
+                                   : "no invocation selected (select a build or an invocation, then d)");
+        }
+        dv->invocation = inv;
+        poll_start(&dv->poll, t, v, 2 * USEC_PER_SEC, dv_fetch);
+}
+
+static void dv_close(Tui *t, View *v) {
+        poll_stop(&((DepsView *) v->data)->poll);
+}
+
+static size_t dv_count(Tui *t, View *v) {
+        return ((DepsView *) v->data)->n;
+}
+
+static const char *dv_row_text(Tui *t, View *v, size_t i) {
+        DepsView *dv = v->data;
+        if (i >= dv->n)
+                return "";
+        const cJSON *j = dv->rows[i].node->json;
+        snprintf(dv->text, sizeof(dv->text), "%s %s %s", json_str(j, "name") ?: "",
+                 json_str(j, "state") ?: "", dv->rows[i].node->drv);
+        return dv->text;
+}
+
+static Colour node_colour(const char *state) {
+        if (!state)
+                return COL_NORMAL;
+        if (strcmp(state, "building") == 0 || strcmp(state, "substituting") == 0)
+                return COL_RUNNING;
+        if (strcmp(state, "failed") == 0)
+                return COL_FAILED;
+        if (strcmp(state, "done") == 0)
+                return COL_SUCCEEDED;
+        if (strcmp(state, "pending") == 0)
+                return COL_QUEUED;
+        return COL_DIM;
+}
+
+static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
+        DepsView *dv = v->data;
+        const Screen *scr = t->screen;
+        const Glyphs *g = screen_glyphs(scr);
+        draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
+                    "dependencies of invocation #%llu  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
+                    (unsigned long long) dv->invocation, (size_t) HASH_COUNT(dv->nodes),
+                    json_bool(dv->poll.result, "complete") || !dv->poll.result ? "" : "  (still resolving)");
+        if (--h <= 0)
+                return;
+        y++;
+        if (dv->poll.error) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_ERROR), dv->poll.error, false, false);
+                return;
+        }
+        if (dv->n == 0) {
+                draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM),
+                          dv->poll.result ? "(no dependency graph yet)" : "(asking the daemon...)", false,
+                          false);
+                return;
+        }
+        listnav_scroll(&v->nav, (size_t) h);
+        for (int i = 0; i < h && v->nav.top + (size_t) i < dv->n; i++) {
+                size_t ri = v->nav.top + (size_t) i;
+                DepRow *r = &dv->rows[ri];
+                const cJSON *j = r->node->json;
+                const char *state = json_str(j, "state");
+                char indent[512] = "";
+                for (int d = 0; d < r->depth && d < 60; d++)
+                        strcat(indent, "  ");
+                const char *mark = !r->has_children                             ? " "
+                                   : r->repeated || dv_folded(dv, r->node->drv) ? g->fold_closed
+                                                                                : g->fold_open;
+                char line[1024];
+                snprintf(line, sizeof(line), "%s%s %-9s %s%s%s%s", indent, mark, state ?: "?",
+                         json_str(j, "name") ?: "?", json_str(j, "phase") ? "  " : "",
+                         json_str(j, "phase") ?: "",
+                         r->repeated && r->has_children ? "  (inputs shown above)" : "");
+                bool sel = ri == v->nav.cur && !t->log_focused;
+                int attr = sel ? screen_attr(scr, COL_SELECTED) : screen_attr(scr, node_colour(state));
+                draw_highlight(scr, y + i, x, w, attr, screen_attr(scr, COL_MATCH), line, v->search);
+        }
+}
+
+static bool dv_key(Tui *t, View *v, Cmd cmd) {
+        DepsView *dv = v->data;
+        if (v->nav.cur >= dv->n)
+                return listnav_move(&v->nav, cmd);
+        DepRow *r = &dv->rows[v->nav.cur];
+        switch (cmd) {
+        case CMD_FOLD_CLOSE:
+        case CMD_FOLD_OPEN:
+        case CMD_FOLD_TOGGLE: {
+                bool folded = dv_folded(dv, r->node->drv);
+                dv_set_fold(dv, r->node->drv,
+                            cmd == CMD_FOLD_CLOSE  ? true
+                            : cmd == CMD_FOLD_OPEN ? false
+                                                   : !folded);
+                dv_remember(v);
+                dv_rebuild(t, v);
+                return true;
+        }
+        case CMD_ENTER:
+                tui_show_detail(t, json_str(r->node->json, "name") ?: "node", r->node->json);
+                return true;
+        default:
+                if (listnav_move(&v->nav, cmd) || cmd == CMD_NONE) {
+                        dv_remember(v);
+                        return true;
+                }
+                return false;
+        }
+}
+
+static void dv_store_changed(Tui *t, View *v) {
+        /* States change with the builds: the tree is asked for again by the poll; nothing
+         * to do per event. */
+}
+
+static void dv_free(View *v) {
+        DepsView *dv = v->data;
+        dv_free_nodes(dv);
+        poll_free(&dv->poll);
+        Fold *f, *tf;
+        HASH_ITER(hh, dv->folds, f, tf) {
+                HASH_DEL(dv->folds, f);
+                free(f->drv);
+                free(f);
+        }
+        free(dv->rows);
+        free(dv->sel_drv);
+        free(dv);
+}
+
+int view_deps_new(Tui *t, View **ret) {
+        static const View proto = {
+                .title = "dependencies",
+                .open = dv_open,
+                .close = dv_close,
+                .count = dv_count,
+                .row_text = dv_row_text,
+                .draw = dv_draw,
+                .key = dv_key,
+                .store_changed = dv_store_changed,
+                .free = dv_free,
+        };
+        int r = view_alloc(&proto, sizeof(DepsView), ret);
+        if (r < 0)
+                return r;
+        DepsView *dv = (*ret)->data;
+        dv->tui = t;
+        return 0;
+}

@@ -1,0 +1,191 @@
+/* The detail pane: a JSON object flattened into readable lines. */
+#include "tui/view-detail.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "basic/macro.h"
+#include "tui/draw.h"
+#include "tui/fmt.h"
+#include "tui/json-util.h"
+
+typedef struct DetailView {
+        Tui *tui;
+        uint64_t build; /* the build shown, whose fuller get-build answer is awaited; 0: none */
+        char title[256];
+        char **lines;
+        size_t n, cap;
+} DetailView;
+
+static void dv_clear(DetailView *dv) {
+        for (size_t i = 0; i < dv->n; i++)
+                free(dv->lines[i]);
+        dv->n = 0;
+}
+
+static void dv_add(DetailView *dv, int depth, const char *key, const char *value) {
+        if (dv->n == dv->cap) {
+                size_t cap = MAX(dv->cap * 2, (size_t) 32);
+                char **n = realloc(dv->lines, cap * sizeof(char *));
+                if (!n)
+                        return;
+                dv->lines = n;
+                dv->cap = cap;
+        }
+        char *s;
+        if (asprintf(&s, "%*s%s%s%s", depth * 2, "", key ?: "", key ? ": " : "", value) >= 0)
+                dv->lines[dv->n++] = s;
+}
+
+/* Unix times are shown as local times too. */
+static bool is_time_key(const char *k) {
+        static const char *const keys[] = {"queued",  "started",    "finished",
+                                           "time",    "connected",  "disconnected",
+                                           "checked", "last_build", "last_failure"};
+        for (size_t i = 0; k && i < ELEMENTSOF(keys); i++)
+                if (strcmp(k, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
+static void dv_walk(DetailView *dv, const cJSON *o, int depth, const char *key) {
+        char buf[256];
+        if (cJSON_IsObject(o) || cJSON_IsArray(o)) {
+                if (cJSON_GetArraySize(o) == 0) {
+                        dv_add(dv, depth, key, cJSON_IsArray(o) ? "[]" : "{}");
+                        return;
+                }
+                /* Arrays of plain strings or numbers (log tail, inputs) one per line. */
+                if (key)
+                        dv_add(dv, depth, key, "");
+                const cJSON *c;
+                int i = 0;
+                cJSON_ArrayForEach(c, o) {
+                        char idx[32];
+                        snprintf(idx, sizeof(idx), "[%d]", i++);
+                        dv_walk(dv, c, depth + (key ? 1 : 0), cJSON_IsArray(o) ? idx : c->string);
+                }
+                return;
+        }
+        if (cJSON_IsString(o))
+                dv_add(dv, depth, key, o->valuestring);
+        else if (cJSON_IsNumber(o)) {
+                double v = o->valuedouble;
+                if (is_time_key(key) && v > 1e9) {
+                        time_t tt = (time_t) v;
+                        struct tm tm;
+                        char ts[64] = "";
+                        if (localtime_r(&tt, &tm))
+                                strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+                        snprintf(buf, sizeof(buf), "%s (%.3f)", ts, v);
+                } else if (v == (double) (long long) v)
+                        snprintf(buf, sizeof(buf), "%lld", (long long) v);
+                else
+                        snprintf(buf, sizeof(buf), "%.3f", v);
+                dv_add(dv, depth, key, buf);
+        } else if (cJSON_IsBool(o))
+                dv_add(dv, depth, key, cJSON_IsTrue(o) ? "true" : "false");
+        else
+                dv_add(dv, depth, key, "-");
+}
+
+void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
+        View *v = t->views[VIEW_DETAIL];
+        DetailView *dv = v->data;
+        dv->build = 0;
+        dv_clear(dv);
+        snprintf(dv->title, sizeof(dv->title), "%s", title);
+        dv_walk(dv, obj, 0, NULL);
+        listnav_set_count(&v->nav, dv->n);
+        listnav_goto(&v->nav, 0);
+}
+
+static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        View *v = userdata;
+        DetailView *dv = v->data;
+        const cJSON *b = json_obj(result, "build");
+        /* Still showing that build? (The user may have gone elsewhere meanwhile.) */
+        if (!b || dv->build == 0 || json_u64(b, "key", 0) != dv->build)
+                return;
+        uint64_t key = dv->build;
+        size_t cur = v->nav.cur;
+        char title[256];
+        snprintf(title, sizeof(title), "%s", dv->title);
+        /* The build with its processes (a member of the answer beside it). */
+        _cleanup_(cJSON_Deletep) cJSON *all = cJSON_Duplicate(b, true);
+        const cJSON *procs = json_obj(result, "processes");
+        if (all && procs)
+                cJSON_AddItemToObject(all, "processes", cJSON_Duplicate(procs, true));
+        view_detail_set(dv->tui, title, all ?: b);
+        dv->build = key;
+        listnav_goto(&v->nav, cur);
+        tui_invalidate(dv->tui);
+}
+
+void view_detail_build(Tui *t, const StoreBuild *b) {
+        View *v = t->views[VIEW_DETAIL];
+        DetailView *dv = v->data;
+        /* What the store has at once; the daemon's get-build (log tail, processes) when it comes. */
+        tui_show_detail(t, b->name, b->json);
+        cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return;
+        cJSON_AddNumberToObject(args, "build", (double) b->key);
+        client_forget(t->client, v);
+        if (client_request(t->client, "get-build", args, dv_got_build, v) >= 0)
+                dv->build = b->key;
+}
+
+static void dv_close(Tui *t, View *v) {
+        ((DetailView *) v->data)->build = 0;
+}
+
+static size_t dv_count(Tui *t, View *v) {
+        return ((DetailView *) v->data)->n;
+}
+
+static const char *dv_row_text(Tui *t, View *v, size_t i) {
+        DetailView *dv = v->data;
+        return i < dv->n ? dv->lines[i] : "";
+}
+
+static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
+        DetailView *dv = v->data;
+        const Screen *scr = t->screen;
+        draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
+                    "details: %s  (j/k scroll, / search, Esc back)", dv->title);
+        if (--h <= 0)
+                return;
+        listnav_scroll(&v->nav, (size_t) h);
+        for (int i = 0; i < h && v->nav.top + (size_t) i < dv->n; i++) {
+                size_t li = v->nav.top + (size_t) i;
+                int attr = li == v->nav.cur && !t->log_focused ? screen_attr(scr, COL_SELECTED) : 0;
+                draw_highlight(scr, y + 1 + i, x, w, attr, screen_attr(scr, COL_MATCH), dv->lines[li],
+                               v->search);
+        }
+}
+
+static void dv_free(View *v) {
+        DetailView *dv = v->data;
+        dv_clear(dv);
+        free(dv->lines);
+        free(dv);
+}
+
+int view_detail_new(Tui *t, View **ret) {
+        static const View proto = {
+                .title = "details",
+                .count = dv_count,
+                .row_text = dv_row_text,
+                .draw = dv_draw,
+                .close = dv_close,
+                .free = dv_free,
+        };
+        int r = view_alloc(&proto, sizeof(DetailView), ret);
+        if (r < 0)
+                return r;
+        ((DetailView *) (*ret)->data)->tui = t;
+        return 0;
+}

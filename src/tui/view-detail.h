@@ -1,0 +1,14 @@
+/* Details of one object (a build, an invocation, a history row): every field of the daemon's
+ * JSON as "key: value" lines, nested objects indented. */
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include "tui/tui.h"
+
+int view_detail_new(Tui *t, View **ret);
+/* Shows a build: its store object at once, then the daemon's fuller get-build answer (log
+ * tail, processes) when it comes. */
+void view_detail_build(Tui *t, const StoreBuild *b);
+/* Shows a copy of obj under title. */
+void view_detail_set(Tui *t, const char *title, const cJSON *obj);

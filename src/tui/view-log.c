@@ -1,0 +1,247 @@
+/* The log panel: a bounded ring of lines, its own daemon connection per followed build. */
+#include "tui/view-log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "basic/time-util.h"
+#include "tui/draw.h"
+#include "tui/json-util.h"
+
+#define LOG_KEEP 10000 /* lines kept in the panel */
+#define LOG_TAIL 2000  /* lines asked for when following starts */
+
+typedef struct LogView {
+        Tui *tui;
+        Client *conn;
+        uint64_t key;
+        char **lines; /* ring of LOG_KEEP */
+        size_t start, n;
+        uint64_t total;
+        bool stick; /* the cursor follows the newest line */
+        bool ended;
+        char state[32];
+        char *error;
+} LogView;
+
+static LogView *lv_of(Tui *t) {
+        return t->views[VIEW_LOG]->data;
+}
+
+static void lv_clear(LogView *lv) {
+        for (size_t i = 0; i < lv->n; i++)
+                free(lv->lines[(lv->start + i) % LOG_KEEP]);
+        lv->start = lv->n = 0;
+        lv->total = 0;
+        lv->ended = false;
+        lv->state[0] = 0;
+        free(lv->error);
+        lv->error = NULL;
+}
+
+static void lv_append(LogView *lv, const char *s) {
+        char *copy = strdup(s);
+        if (!copy)
+                return;
+        if (lv->n == LOG_KEEP) {
+                free(lv->lines[lv->start]);
+                lv->lines[lv->start] = copy;
+                lv->start = (lv->start + 1) % LOG_KEEP;
+        } else
+                lv->lines[(lv->start + lv->n++) % LOG_KEEP] = copy;
+}
+
+static const char *lv_line(LogView *lv, size_t i) {
+        return i < lv->n ? lv->lines[(lv->start + i) % LOG_KEEP] : "";
+}
+
+static void lv_sync_nav(Tui *t) {
+        View *v = t->views[VIEW_LOG];
+        LogView *lv = v->data;
+        listnav_set_count(&v->nav, lv->n);
+        if (lv->stick && lv->n > 0)
+                v->nav.cur = lv->n - 1;
+}
+
+static void lv_append_array(LogView *lv, const cJSON *arr) {
+        const cJSON *l;
+        cJSON_ArrayForEach(l, arr) if (cJSON_IsString(l)) lv_append(lv, l->valuestring);
+}
+
+static void lv_got_log(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        LogView *lv = userdata;
+        if (!result) {
+                free(lv->error);
+                const char *msg = error ? json_str(error, "message") : NULL;
+                lv->error = strdup(msg ?: "the daemon went away");
+                tui_invalidate(lv->tui);
+                return;
+        }
+        lv_clear(lv);
+        lv_append_array(lv, json_arr(result, "lines"));
+        lv->total = json_u64(result, "total", 0);
+        snprintf(lv->state, sizeof(lv->state), "%s", json_str(result, "state") ?: "");
+        lv_sync_nav(lv->tui);
+        tui_invalidate(lv->tui);
+}
+
+static void lv_connected(Client *c, void *userdata) {
+        LogView *lv = userdata;
+        cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return;
+        cJSON_AddNumberToObject(args, "build", (double) lv->key);
+        cJSON_AddNumberToObject(args, "tail", LOG_TAIL);
+        cJSON_AddTrueToObject(args, "follow");
+        (void) client_request(c, "get-log", args, lv_got_log, lv);
+}
+
+static void lv_disconnected(Client *c, int error, void *userdata) {
+        LogView *lv = userdata;
+        tui_invalidate(lv->tui);
+}
+
+static void lv_event(Client *c, const cJSON *ev, void *userdata) {
+        LogView *lv = userdata;
+        const char *name = json_str(ev, "event");
+        if (!name || json_u64(ev, "build", 0) != lv->key)
+                return;
+        if (strcmp(name, "log") == 0) {
+                lv_append_array(lv, json_arr(ev, "lines"));
+                lv->total += (uint64_t) cJSON_GetArraySize(json_arr(ev, "lines"));
+        } else if (strcmp(name, "log-end") == 0) {
+                lv->ended = true;
+                snprintf(lv->state, sizeof(lv->state), "%s", json_str(ev, "state") ?: "ended");
+        } else
+                return;
+        lv_sync_nav(lv->tui);
+        tui_invalidate(lv->tui);
+}
+
+void view_log_follow(Tui *t, uint64_t key) {
+        LogView *lv = lv_of(t);
+        if (key == lv->key && (lv->conn || key == 0))
+                return;
+        lv->conn = client_free(lv->conn);
+        lv_clear(lv);
+        lv->key = key;
+        lv->stick = true;
+        listnav_set_count(&t->views[VIEW_LOG]->nav, 0);
+        if (key == 0)
+                return;
+        static const ClientCallbacks cb = {
+                .connected = lv_connected,
+                .disconnected = lv_disconnected,
+                .event = lv_event,
+        };
+        int r = client_new(t->event, t->socket_path, "nix-analytics-log", USEC_PER_SEC, &cb, lv, &lv->conn);
+        if (r < 0)
+                lv->error = strdup("cannot start a log connection");
+}
+
+char *view_log_text(Tui *t, size_t max_bytes) {
+        LogView *lv = lv_of(t);
+        size_t len = 0, first = lv->n;
+        /* The newest lines that fit. */
+        while (first > 0 && len + strlen(lv_line(lv, first - 1)) + 1 <= max_bytes) {
+                first--;
+                len += strlen(lv_line(lv, first)) + 1;
+        }
+        char *s = malloc(len + 1);
+        if (!s)
+                return NULL;
+        size_t o = 0;
+        for (size_t i = first; i < lv->n; i++) {
+                size_t l = strlen(lv_line(lv, i));
+                memcpy(s + o, lv_line(lv, i), l);
+                o += l;
+                s[o++] = '\n';
+        }
+        s[o] = 0;
+        return s;
+}
+
+static size_t lv_count(Tui *t, View *v) {
+        return ((LogView *) v->data)->n;
+}
+
+static const char *lv_row_text(Tui *t, View *v, size_t i) {
+        return lv_line(v->data, i);
+}
+
+static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
+        LogView *lv = v->data;
+        const Screen *scr = t->screen;
+        StoreBuild *b = lv->key ? store_build(&t->store, lv->key) : NULL;
+        char title[512];
+        if (!lv->key)
+                snprintf(title, sizeof(title), "log: (select a build)");
+        else
+                snprintf(title, sizeof(title), "log: %s  %zu lines  %s%s%s", b ? b->name : "?", lv->n,
+                         lv->ended ? "ended " : "following", lv->ended ? lv->state : "",
+                         t->log_focused ? "  [focused: j/k scroll, Tab back]" : "  [Tab: focus]");
+        draw_text(scr, y, x, w, screen_attr(scr, COL_TITLE), title, true, false);
+        y++;
+        h--;
+        if (h <= 0)
+                return;
+        if (lv->error) {
+                draw_printf(scr, y, x, w, screen_attr(scr, COL_ERROR), "log: %s", lv->error);
+                return;
+        }
+        listnav_scroll(&v->nav, (size_t) h);
+        for (int i = 0; i < h && v->nav.top + (size_t) i < lv->n; i++) {
+                size_t li = v->nav.top + (size_t) i;
+                int attr = t->log_focused && li == v->nav.cur ? screen_attr(scr, COL_SELECTED) : 0;
+                draw_highlight(scr, y + i, x, w, attr, screen_attr(scr, COL_MATCH), lv_line(lv, li),
+                               v->search);
+        }
+}
+
+static bool lv_key(Tui *t, View *v, Cmd cmd) {
+        LogView *lv = v->data;
+        if (!listnav_move(&v->nav, cmd))
+                return false;
+        lv->stick = lv->n == 0 || v->nav.cur == lv->n - 1;
+        return true;
+}
+
+static void lv_free(View *v) {
+        LogView *lv = v->data;
+        client_free(lv->conn);
+        lv_clear(lv);
+        free(lv->lines);
+        free(lv);
+}
+
+static void lv_close(Tui *t, View *v) {
+        view_log_follow(t, 0);
+}
+
+int view_log_new(Tui *t, View **ret) {
+        static const View proto = {
+                .title = "log",
+                .count = lv_count,
+                .row_text = lv_row_text,
+                .draw = lv_draw,
+                .key = lv_key,
+                .close = lv_close,
+                .free = lv_free,
+        };
+        int r = view_alloc(&proto, sizeof(LogView), ret);
+        if (r < 0)
+                return r;
+        LogView *lv = (*ret)->data;
+        lv->lines = calloc(LOG_KEEP, sizeof(char *));
+        if (!lv->lines) {
+                lv_free(*ret);
+                free(*ret);
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        lv->stick = true;
+        lv->tui = t;
+        return 0;
+}

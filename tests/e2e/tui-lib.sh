@@ -1,0 +1,94 @@
+# Helpers for the TUI's end-to-end tests: the real nix-analytics inside a private tmux server,
+# keys sent with send-keys, the screen read with capture-pane. Sourced after lib.sh.
+#
+# The binary comes from $NA_TUI (meson passes it). Its exit status lands in $T/tui.rc and
+# its stderr (sanitizer reports included) in $T/tui.err.
+
+NA_TUI=${NA_TUI:-}
+[[ -n "$NA_TUI" ]] && NA_TUI=$(realpath -m "$NA_TUI")
+TMUX_BASE="na-e2e-$TEST_NAME-$$"
+TMUX_SOCK=$TMUX_BASE
+TUI_RUNS=0
+TUI_SESSION=tui
+
+tmux_() { tmux -L "$TMUX_SOCK" "$@"; }
+
+check_tui() {
+	[[ -n "$NA_TUI" && -x "$NA_TUI" ]] || die "nix-analytics binary missing (NA_TUI=$NA_TUI)"
+	command -v tmux >/dev/null || skip "tmux is not installed (scripts/deps.sh installs it)"
+}
+
+# tui_start COLS ROWS [ARGS...]: nix-analytics in a new tmux server, on our socket directory.
+tui_start() {
+	local cols=$1 rows=$2
+	shift 2
+	rm -f "$T/tui.rc"
+	# A server of its own per run: a server being shut down keeps its socket for a moment.
+	TUI_RUNS=$((TUI_RUNS + 1))
+	TMUX_SOCK="$TMUX_BASE-$TUI_RUNS"
+	# The pane's command: the environment tmux would not pass on is given explicitly.
+	local cmd
+	cmd=$(printf '%q ' env "LANG=${LANG:-C.UTF-8}" "ASAN_OPTIONS=${ASAN_OPTIONS:-}" \
+		"UBSAN_OPTIONS=${UBSAN_OPTIONS:-}" "LSAN_OPTIONS=${LSAN_OPTIONS:-}" ${TUI_ENV[@]+"${TUI_ENV[@]}"} \
+		"$NA_TUI" -s "$SOCKDIR" "$@")
+	tmux_ -f /dev/null new-session -d -s "$TUI_SESSION" -x "$cols" -y "$rows" \
+		"$cmd 2>>'$T/tui.err'; echo \$? >'$T/tui.rc'; sleep 600" || die "tmux new-session failed"
+	tmux_ set-option -g remain-on-exit on >/dev/null 2>&1
+	TMUX_PID=$(tmux_ display-message -p '#{pid}')
+	track "$TMUX_PID"
+	log "nix-analytics in tmux (server pid $TMUX_PID, ${cols}x$rows)"
+}
+
+# The screen as text, one line per row.
+screen() { tmux_ capture-pane -p -t "$TUI_SESSION"; }
+
+# keys KEY...: tmux key names (Enter, Escape, C-d, ...) or literal strings with -l.
+keys() { tmux_ send-keys -t "$TUI_SESSION" "$@"; }
+# type TEXT: literal characters.
+type_text() { tmux_ send-keys -t "$TUI_SESSION" -l "$1"; }
+
+screen_has() { screen | grep -Eq -- "$1"; }
+
+# wait_screen PATTERN TIMEOUT [DESCRIPTION]: poll the screen until an extended regex matches
+# a line; on timeout, count a failure and print the screen.
+wait_screen() {
+	local pat=$1 timeout=$2 desc=${3:-screen shows /$1/}
+	E2E_CHECKS=$((E2E_CHECKS + 1))
+	if wait_for "$timeout" "$desc" screen_has "$pat"; then
+		pass "$desc"
+		return 0
+	fi
+	printf '    screen:\n' >&2
+	screen | sed 's/^/    | /' >&2
+	return 1
+}
+
+# wait_screen_gone PATTERN TIMEOUT [DESCRIPTION]
+wait_screen_gone() {
+	local pat=$1 timeout=$2 desc=${3:-screen no longer shows /$1/}
+	E2E_CHECKS=$((E2E_CHECKS + 1))
+	if wait_for "$timeout" "$desc" bash -c "! tmux -L '$TMUX_SOCK' capture-pane -p -t '$TUI_SESSION' | grep -Eq -- \"\$1\"" _ "$pat"; then
+		pass "$desc"
+		return 0
+	fi
+	screen | sed 's/^/    | /' >&2
+	return 1
+}
+
+# The status line (the last row).
+status_line() { screen | tail -n 1; }
+
+# tui_quit: q, then the TUI must exit 0 with nothing from the sanitizers on stderr.
+tui_quit() {
+	keys q
+	wait_for 15 "nix-analytics exits after q" test -s "$T/tui.rc"
+	assert_eq "nix-analytics exits 0" 0 "$(cat "$T/tui.rc" 2>/dev/null)"
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$T/tui.err" 2>/dev/null; then
+		fail "sanitizer report from nix-analytics" "$(grep -m 20 -E 'ERROR:|runtime error:|SUMMARY:|#[0-9]' "$T/tui.err")"
+	else
+		pass "no sanitizer report from nix-analytics"
+	fi
+	tmux_ kill-server 2>/dev/null
+}
+
+tui_cleanup() { tmux_ kill-server 2>/dev/null; return 0; }

@@ -1,0 +1,160 @@
+/* Unit tests for src/tui/fmt.c, columns.c, yank.c (OSC 52) and prompt.c. */
+#include <locale.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tui/columns.h"
+#include "tui/fmt.h"
+#include "tui/keys.h"
+#include "tui/prompt.h"
+#include "tui/yank.h"
+
+static void test_units(void **state) {
+        char b[32];
+        assert_string_equal(fmt_bytes(b, sizeof(b), 0), "0B");
+        assert_string_equal(fmt_bytes(b, sizeof(b), 1023), "1023B");
+        assert_string_equal(fmt_bytes(b, sizeof(b), 1536), "1.5K");
+        assert_string_equal(fmt_bytes(b, sizeof(b), 268435456), "256M");
+        assert_string_equal(fmt_bytes(b, sizeof(b), 3.5 * 1024 * 1024 * 1024), "3.5G");
+        assert_string_equal(fmt_bytes(b, sizeof(b), -1), "-");
+        assert_string_equal(fmt_duration(b, sizeof(b), 0), "0s");
+        assert_string_equal(fmt_duration(b, sizeof(b), 42.4), "42s");
+        assert_string_equal(fmt_duration(b, sizeof(b), 185), "3m05s");
+        assert_string_equal(fmt_duration(b, sizeof(b), 3720), "1h02m");
+        assert_string_equal(fmt_duration(b, sizeof(b), 2 * 86400 + 3 * 3600), "2d03h");
+        assert_string_equal(fmt_duration(b, sizeof(b), -1), "-");
+        assert_string_equal(fmt_percent(b, sizeof(b), 1.54), "1.5%");
+        assert_string_equal(fmt_percent(b, sizeof(b), 98.7), "99%");
+        assert_string_equal(fmt_percent(b, sizeof(b), 250), "250%");
+        assert_string_equal(fmt_percent(b, sizeof(b), -1), "-");
+        /* Never more than the buffer. */
+        char small[4];
+        assert_string_equal(fmt_duration(small, sizeof(small), 185), "3m0");
+}
+
+static void test_fit(void **state) {
+        char b[64];
+        assert_int_equal(fmt_width("h\xc3\xa9llo"), 5);
+        assert_int_equal(fmt_width("\xe2\x94\x9c\xe2\x94\x80x"), 3);
+        assert_string_equal(fmt_fit(b, sizeof(b), "hello", 10, 0), "hello");
+        assert_string_equal(fmt_fit(b, sizeof(b), "hello world", 6, 1), "hello~");
+        assert_string_equal(fmt_fit(b, sizeof(b), "hello world", 6, 0), "hello\xe2\x80\xa6");
+        /* A cut never splits a UTF-8 character. */
+        assert_string_equal(fmt_fit(b, sizeof(b), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3, 1),
+                            "\xc3\xa9\xc3\xa9~");
+        /* Wide characters count two cells. */
+        assert_int_equal(fmt_width("\xe4\xb8\xad"), 2);
+}
+
+static void test_columns(void **state) {
+        bool shown[16];
+        /* Wide: every column. */
+        int name = columns_layout(200, shown, n_columns);
+        for (size_t i = 0; i < n_columns; i++)
+                assert_true(shown[i]);
+        assert_true(name > 24);
+        /* 80 columns: the name keeps room, the essential columns stay. */
+        name = columns_layout(80, shown, n_columns);
+        assert_true(name >= 24);
+        assert_true(shown[columns_find("state")]);
+        assert_true(shown[columns_find("elapsed")]);
+        assert_true(shown[columns_find("cpu%")]);
+        assert_true(shown[columns_find("mem")]);
+        assert_false(shown[columns_find("machine")]);
+        int used = name;
+        for (size_t i = 1; i < n_columns; i++)
+                if (shown[i])
+                        used += columns[i].width + 1;
+        assert_true(used <= 80);
+
+        /* Formatters of a build. */
+        StoreBuild b = {.name = "hello-2.12",
+                        .phase = "buildPhase",
+                        .machine = "ssh-ng://root@builder1?x=y",
+                        .state = BUILD_FROZEN,
+                        .started = 100,
+                        .duration = 20,
+                        .received = 100,
+                        .eta_expected = 40,
+                        .cpu_percent = 12.34,
+                        .mem_current = 2097152,
+                        .user = "alice"};
+        char buf[64];
+        columns[columns_find("phase")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "build");
+        columns[columns_find("state")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "FROZEN");
+        columns[columns_find("machine")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "builder1");
+        columns[columns_find("prog")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "50%");
+        columns[columns_find("eta")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "20s");
+        columns[columns_find("cpu%")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "12%");
+        columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "2.0M");
+        b.machine = "";
+        columns[columns_find("machine")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "local");
+}
+
+static void test_osc52(void **state) {
+        char *s;
+        assert_int_equal(yank_osc52("hello", 5, false, &s), 0);
+        assert_string_equal(s, "\033]52;c;aGVsbG8=\a");
+        free(s);
+        assert_int_equal(yank_osc52("ab", 2, false, &s), 0);
+        assert_string_equal(s, "\033]52;c;YWI=\a");
+        free(s);
+        assert_int_equal(yank_osc52("", 0, false, &s), 0);
+        assert_string_equal(s, "\033]52;c;\a");
+        free(s);
+        /* In tmux: the plain sequence (tmux's own clipboard) and the passthrough one, whose
+         * inner ESCs are doubled. */
+        assert_int_equal(yank_osc52("/nix/store/x.drv", 16, true, &s), 0);
+        assert_string_equal(s, "\033]52;c;L25peC9zdG9yZS94LmRydg==\a"
+                               "\033Ptmux;\033\033]52;c;L25peC9zdG9yZS94LmRydg==\a\033\\");
+        free(s);
+}
+
+static void test_prompt(void **state) {
+        struct Prompt *p = prompt_new(PROMPT_NICE, "nice: ", NULL, NULL, 0);
+        assert_non_null(p);
+        assert_int_equal(prompt_feed(p, '1'), PROMPT_CONTINUE);
+        assert_int_equal(prompt_feed(p, '0'), PROMPT_CONTINUE);
+        assert_int_equal(prompt_feed(p, 0xe9), PROMPT_CONTINUE); /* é, two bytes */
+        assert_string_equal(p->text, "10\xc3\xa9");
+        assert_int_equal(prompt_feed(p, KC_BACKSPACE), PROMPT_CONTINUE);
+        assert_string_equal(p->text, "10");
+        assert_int_equal(prompt_feed(p, KC_UP), PROMPT_CONTINUE); /* ignored */
+        assert_string_equal(p->text, "10");
+        assert_int_equal(prompt_feed(p, KC_ENTER), PROMPT_SUBMIT);
+        prompt_free(p);
+
+        uint64_t *keys = calloc(2, sizeof(uint64_t));
+        p = prompt_new(PROMPT_CONFIRM, "kill 2 builds? ", NULL, keys, 2);
+        assert_int_equal(prompt_feed(p, 'n'), PROMPT_CANCEL);
+        assert_int_equal(prompt_feed(p, 'y'), PROMPT_SUBMIT);
+        prompt_free(p);
+
+        p = prompt_new(PROMPT_FILTER, "f: ", "abc", NULL, 0);
+        assert_string_equal(p->text, "abc");
+        assert_int_equal(prompt_feed(p, KC_ESC), PROMPT_CANCEL);
+        prompt_free(p);
+}
+
+int main(void) {
+        setlocale(LC_ALL, "C.UTF-8");
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_units), cmocka_unit_test(test_fit),    cmocka_unit_test(test_columns),
+                cmocka_unit_test(test_osc52), cmocka_unit_test(test_prompt),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

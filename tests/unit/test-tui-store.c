@@ -1,0 +1,138 @@
+/* Unit tests for src/tui/store.c: the TUI's copy of the daemon's state, kept by deltas. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tui/store.h"
+
+static int apply(Store *s, const char *json, double now) {
+        cJSON *ev = cJSON_Parse(json);
+        assert_non_null(ev);
+        int r = store_apply_event(s, ev, now);
+        cJSON_Delete(ev);
+        return r;
+}
+
+static void test_load_and_deltas(void **state) {
+        Store s;
+        store_init(&s);
+        cJSON *list = cJSON_Parse(
+                "{\"builds\":["
+                "{\"key\":1,\"name\":\"a-1\",\"drv\":\"/nix/store/x-a-1.drv\",\"state\":\"running\","
+                "\"invocation\":3,\"started\":100,\"duration\":5,\"requester\":{\"user\":\"alice\"},"
+                "\"usage\":{\"cpu_percent\":50,\"mem_current\":1048576}},"
+                "{\"key\":2,\"name\":\"b-1\",\"state\":\"queued\",\"invocation\":3}]}");
+        assert_int_equal(store_load_builds(&s, list, 105), 0);
+        cJSON_Delete(list);
+        assert_int_equal(s.counts[BUILD_RUNNING], 1);
+        assert_int_equal(s.counts[BUILD_QUEUED], 1);
+        StoreBuild *a = store_build(&s, 1);
+        assert_non_null(a);
+        assert_string_equal(a->name, "a-1");
+        assert_string_equal(a->user, "alice");
+        assert_true(a->cpu_percent == 50);
+        /* Elapsed goes on from the duration received, by the local clock. */
+        assert_true(store_build_elapsed(a, 108) == 8);
+
+        uint64_t gen = s.generation;
+        /* A state change moves the counts. */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"kind\":\"changed\",\"build\":{\"key\":1,\"name\":\"a-1\","
+                      "\"state\":\"frozen\",\"invocation\":3}}",
+                      110),
+                1);
+        assert_true(s.generation > gen);
+        assert_int_equal(s.counts[BUILD_RUNNING], 0);
+        assert_int_equal(s.counts[BUILD_FROZEN], 1);
+        assert_int_equal(store_build(&s, 1)->state, BUILD_FROZEN);
+
+        /* A processes event updates only the usage. */
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"processes\",\"build\":2,\"usage\":{\"cpu_percent\":150,"
+                               "\"mem_current\":2048,\"nice\":10,\"cpu_limit\":0.5}}",
+                               111),
+                         1);
+        StoreBuild *b = store_build(&s, 2);
+        assert_true(b->cpu_percent == 150);
+        assert_true(b->cpu_limit == 0.5);
+        assert_int_equal(b->nice, 10);
+        assert_int_equal(b->state, BUILD_QUEUED);
+
+        /* New builds arrive by events; unknown events and malformed ones change nothing. */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"kind\":\"finished\",\"build\":{\"key\":9,\"name\":\"c\","
+                      "\"state\":\"failed\",\"invocation\":4}}",
+                      112),
+                1);
+        assert_int_equal(s.counts[BUILD_FAILED], 1);
+        assert_int_equal(apply(&s, "{\"event\":\"log\",\"build\":9,\"lines\":[\"x\"]}", 113), 0);
+        assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"name\":\"no key\"}}", 113), 0);
+        assert_int_equal(apply(&s, "{\"event\":\"processes\",\"build\":77,\"usage\":{}}", 113), 0);
+        assert_int_equal(apply(&s, "{\"no\":\"event\"}", 113), 0);
+        assert_int_equal(apply(&s, "{\"event\":\"build\",\"build\":{\"key\":10,\"state\":\"bogus\"}}", 113),
+                         1);
+        assert_int_equal(store_build(&s, 10)->state, BUILD_UNKNOWN);
+        assert_string_equal(store_build(&s, 10)->name, "?");
+
+        /* Invocations. */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"invocation\",\"kind\":\"new\",\"invocation\":{\"id\":3,\"state\":"
+                      "\"running\",\"requester\":{\"user\":\"bob\",\"cmdline\":\"nix-build x\"},"
+                      "\"progress\":{\"done\":1,\"expected\":4,\"running\":2,\"failed\":0}}}",
+                      114),
+                1);
+        StoreInvocation *inv = store_invocation(&s, 3);
+        assert_non_null(inv);
+        assert_string_equal(inv->cmdline, "nix-build x");
+        assert_true(inv->progress_expected == 4);
+        assert_false(inv->done);
+
+        /* A reload replaces the builds wholesale (a restarted daemon numbers them anew). */
+        list = cJSON_Parse("{\"builds\":[{\"key\":5,\"name\":\"z\",\"state\":\"running\"}]}");
+        assert_int_equal(store_load_builds(&s, list, 120), 0);
+        cJSON_Delete(list);
+        assert_null(store_build(&s, 1));
+        assert_int_equal(s.counts[BUILD_RUNNING], 1);
+        assert_int_equal(s.counts[BUILD_FROZEN], 0);
+        store_clear(&s);
+        assert_null(store_invocation(&s, 3));
+}
+
+static void test_remaining(void **state) {
+        Store s;
+        store_init(&s);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"started\":100,\"duration\":4,\"eta\":{\"expected\":10}}}",
+                      104),
+                1);
+        StoreBuild *b = store_build(&s, 1);
+        assert_true(store_build_remaining(b, 106) == 4);
+        assert_true(store_build_remaining(b, 200) == 0);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"succeeded\","
+                      "\"started\":100,\"finished\":109,\"duration\":9}}",
+                      110),
+                1);
+        assert_true(store_build_remaining(b, 110) < 0);
+        assert_true(store_build_elapsed(store_build(&s, 1), 500) == 9);
+        store_clear(&s);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_load_and_deltas),
+                cmocka_unit_test(test_remaining),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
