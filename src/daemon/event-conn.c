@@ -15,6 +15,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "shared/json-arena.h"
 #include "shared/linebuf.h"
 #include "shared/nixlog.h"
 #include "shared/proto.h"
@@ -59,8 +60,12 @@ static void process_line(EventConn *c, const char *line, size_t len, usec_t now)
 
         if (len == 0)
                 return;
+        /* The record's tree lives only until nix_record_done() below: build it in the arena. */
+        json_arena_begin();
         int r = nix_record_parse(line, len, &rec);
+        json_arena_end();
         if (r < 0) {
+                json_arena_reset();
                 model_source_count_bad(d->model, c->source, 1);
                 log_debug_errno(r, "source %" PRIu64 ": unparsable record: %m", c->source->id);
                 return;
@@ -71,6 +76,7 @@ static void process_line(EventConn *c, const char *line, size_t len, usec_t now)
                 log_debug_errno(r, "source %" PRIu64 ": record rejected: %m", c->source->id);
         }
         nix_record_done(&rec);
+        json_arena_reset();
 }
 
 static int event_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -29,6 +29,7 @@
 #include "daemon/notify.h"
 #include "daemon/tracker.h"
 #include "shared/cgroup-delegate.h"
+#include "shared/json-arena.h"
 #include "shared/sockdir.h"
 
 static void help(void) {
@@ -502,6 +503,12 @@ int main(int argc, char *argv[]) {
         }
 
         raise_fd_limit();
+        /* Before any other thread exists (see json-arena.h). */
+        if ((r = json_arena_install()) < 0) {
+                log_error_errno(r, "cannot set up the JSON arena: %m");
+                config_done(&d.config);
+                return 1;
+        }
         d.started_mono = now_monotonic();
         if ((r = model_new(&d.config.model, &d.model)) < 0) {
                 log_error_errno(r, "cannot create the model: %m");

@@ -9,6 +9,7 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "shared/json-arena.h"
 
 /* 2^53: every integer below it is exact in a double, so cJSON's valuedouble can be trusted
  * there. Nix ids are (pid << 32) + counter: a pid of 2^21 or more pushes them above it. */
@@ -564,7 +565,9 @@ int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
 void nix_record_done(NixRecord *r) {
         if (!r)
                 return;
-        cJSON_Delete(r->root);
+        /* Records are read-only once parsed: a tree the JSON arena holds goes with its reset. */
+        if (!json_arena_holds_tree(r->root))
+                cJSON_Delete(r->root);
         *r = (NixRecord){.root = NULL};
 }
 

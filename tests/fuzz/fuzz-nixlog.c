@@ -2,11 +2,13 @@
  * record that keeps every documented promise (valid UTF-8, no ANSI escapes in text, ids
  * that agree with the number in the text). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "basic/string-util.h"
 #include "fuzz.h"
+#include "shared/json-arena.h"
 #include "shared/nixlog.h"
 
 static void check_string(const char *s, bool no_escapes) {
@@ -35,11 +37,18 @@ static void check_u64(const NixRecord *rec, bool has, uint64_t v, const char *ke
                 abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+static void check_input(const uint8_t *data, size_t size, bool in_arena) {
         NixRecord rec;
 
-        if (nix_record_parse((const char *) data, size, &rec) < 0)
-                return 0;
+        if (in_arena)
+                json_arena_begin();
+        int r = nix_record_parse((const char *) data, size, &rec);
+        if (in_arena)
+                json_arena_end();
+        if (r < 0) {
+                json_arena_reset();
+                return;
+        }
 
         if (!rec.root || !nix_action_to_string(rec.action))
                 abort();
@@ -57,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (unsigned i = 0;; i++) {
                 const char *s;
                 int64_t v;
-                int r = nix_record_field_str(&rec, i, &s);
+                r = nix_record_field_str(&rec, i, &s);
                 if (r == -ENOENT)
                         break;
                 if (r == 0)
@@ -66,5 +75,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
 
         nix_record_done(&rec);
+        json_arena_reset();
+}
+
+/* Each input is parsed as the daemon does it, its tree in the JSON arena (whose unused part
+ * ASan sees as poisoned), and once more with plain malloc. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        static bool installed;
+
+        if (!installed) {
+                if (json_arena_install() < 0)
+                        abort();
+                installed = true;
+        }
+        check_input(data, size, /* in_arena= */ true);
+        check_input(data, size, /* in_arena= */ false);
         return 0;
 }

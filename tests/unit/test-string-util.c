@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "basic/macro.h"
 #include "basic/string-util.h"
 
 /* Strips a copy of s and checks the result and the returned length. */
@@ -163,6 +164,39 @@ static void test_utf8_invalid(void **state) {
         assert_true(utf8_is_valid("ab\xff", 2));
 }
 
+/* ASCII is checked eight bytes at a time: a bad byte or sequence at any offset of a long
+ * ASCII run, on either side of a word boundary and in the tail, is still found. */
+static void test_utf8_in_ascii_runs(void **state) {
+        static const char *const seqs[] = {"\xff", "\x80", "\xc3", "\xed\xa0\x80", "\xf0\x9f\x98"};
+        static const char *const good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+        char buf[64];
+
+        for (size_t len = 0; len <= 40; len++) {
+                memset(buf, 'a', len);
+                assert_true(utf8_is_valid(buf, len));
+                for (size_t at = 0; at < len; at++)
+                        for (size_t k = 0; k < ELEMENTSOF(seqs); k++) {
+                                size_t n = strlen(seqs[k]);
+                                if (at + n > len)
+                                        continue;
+                                memset(buf, 'a', len);
+                                memcpy(buf + at, seqs[k], n);
+                                if (utf8_is_valid(buf, len))
+                                        fail_msg("'%s' at %zu of %zu taken as valid", seqs[k], at, len);
+                        }
+                for (size_t at = 0; at < len; at++)
+                        for (size_t k = 0; k < ELEMENTSOF(good); k++) {
+                                size_t n = strlen(good[k]);
+                                if (at + n > len)
+                                        continue;
+                                memset(buf, 'a', len);
+                                memcpy(buf + at, good[k], n);
+                                if (!utf8_is_valid(buf, len))
+                                        fail_msg("'%s' at %zu of %zu taken as invalid", good[k], at, len);
+                        }
+        }
+}
+
 static void test_utf8_sanitize(void **state) {
         assert_sanitize("", 0, "", 0);
         assert_sanitize("hello", 5, "hello", 5);
@@ -239,6 +273,7 @@ int main(void) {
                 cmocka_unit_test(test_ansi_strip_odd),
                 cmocka_unit_test(test_utf8_valid),
                 cmocka_unit_test(test_utf8_invalid),
+                cmocka_unit_test(test_utf8_in_ascii_runs),
                 cmocka_unit_test(test_utf8_sanitize),
                 cmocka_unit_test(test_utf8_sanitize_worst_case),
                 cmocka_unit_test(test_utf8_sanitize_every_byte),
