@@ -174,4 +174,3 @@ round() {
 	assert_contains "$SCHEME: Nix says the victim's hook died of signal 9" "failed due to signal 9" "$(cat "$NIX_OUT")"
 	builds_done
 }
-
