@@ -54,15 +54,16 @@ static void event_conn_free(EventConn *c) {
         daemon_schedule_tick(d, now_monotonic());
 }
 
-static void process_line(EventConn *c, const char *line, size_t len, usec_t now) {
+static void process_line(EventConn *c, char *line, size_t len, usec_t now) {
         Daemon *d = c->daemon;
         NixRecord rec;
 
         if (len == 0)
                 return;
-        /* The record's tree lives only until nix_record_done() below: build it in the arena. */
+        /* The line is ours until the next read. The record, a tree only when it is not a
+         * plain log line, lives until nix_record_done() below: build any tree in the arena. */
         json_arena_begin();
-        int r = nix_record_parse(line, len, &rec);
+        int r = nix_record_parse_in_place(line, len, &rec);
         json_arena_end();
         if (r < 0) {
                 json_arena_reset();

@@ -1,6 +1,7 @@
 /* Parser for Nix's internal-json records: cJSON checks the syntax, then one pass over the
  * root's members picks out the keys we know, each action checks what it needs, ids are read
- * exactly, and every string the record exposes is made valid UTF-8. */
+ * exactly, and every string the record exposes is made valid UTF-8. A log line parsed in
+ * place takes the quick path (nixlog-quick.c) instead, with the same result. */
 #include "shared/nixlog.h"
 
 #include <assert.h>
@@ -10,6 +11,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/json-arena.h"
+#include "shared/nixlog-quick.h"
 
 /* 2^53: every integer below it is exact in a double, so cJSON's valuedouble can be trusted
  * there. Nix ids are (pid << 32) + counter: a pid of 2^21 or more pushes them above it. */
@@ -520,14 +522,19 @@ static int parse_record(Parser *p, NixRecord *rec) {
         }
 }
 
+static size_t prefix_length(const char *buf, size_t len) {
+        return len >= strlen(NIX_PREFIX) && memcmp(buf, NIX_PREFIX, strlen(NIX_PREFIX)) == 0
+                       ? strlen(NIX_PREFIX)
+                       : 0;
+}
+
 int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
         assert(buf || len == 0);
         assert(ret);
 
-        if (len >= strlen(NIX_PREFIX) && memcmp(buf, NIX_PREFIX, strlen(NIX_PREFIX)) == 0) {
-                buf += strlen(NIX_PREFIX);
-                len -= strlen(NIX_PREFIX);
-        }
+        size_t skip = prefix_length(buf, len);
+        buf += skip;
+        len -= skip;
 
         /* JSON text never holds a NUL byte. cJSON would skip one as whitespace, and one inside
          * a string would silently cut the value short. */
@@ -562,6 +569,16 @@ int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
         return 0;
 }
 
+int nix_record_parse_in_place(char *buf, size_t len, NixRecord *ret) {
+        assert(buf || len == 0);
+        assert(ret);
+
+        size_t skip = prefix_length(buf, len);
+        if (nix_record_parse_quick(buf + skip, len - skip, ret))
+                return 0;
+        return nix_record_parse(buf, len, ret);
+}
+
 void nix_record_done(NixRecord *r) {
         if (!r)
                 return;
@@ -571,10 +588,22 @@ void nix_record_done(NixRecord *r) {
         *r = (NixRecord){.root = NULL};
 }
 
-int nix_record_field_str(const NixRecord *r, unsigned i, const char **ret) {
-        const cJSON *e =
-                r->fields ? cJSON_GetArrayItem(r->fields, (int) MIN(i, (unsigned) INT32_MAX)) : NULL;
+/* fields[i] of the tree, or NULL. */
+static const cJSON *tree_field(const NixRecord *r, unsigned i) {
+        return r->fields ? cJSON_GetArrayItem(r->fields, (int) MIN(i, (unsigned) INT32_MAX)) : NULL;
+}
 
+int nix_record_field_str(const NixRecord *r, unsigned i, const char **ret) {
+        if (!r->fields) {
+                if (i >= r->n_quick_fields)
+                        return -ENOENT;
+                if (!r->quick_fields[i].str)
+                        return -EINVAL;
+                *ret = r->quick_fields[i].str;
+                return 0;
+        }
+
+        const cJSON *e = tree_field(r, i);
         if (!e)
                 return -ENOENT;
         if (!cJSON_IsString(e) || !e->valuestring)
@@ -584,9 +613,16 @@ int nix_record_field_str(const NixRecord *r, unsigned i, const char **ret) {
 }
 
 int nix_record_field_int(const NixRecord *r, unsigned i, int64_t *ret) {
-        const cJSON *e =
-                r->fields ? cJSON_GetArrayItem(r->fields, (int) MIN(i, (unsigned) INT32_MAX)) : NULL;
+        if (!r->fields) {
+                if (i >= r->n_quick_fields)
+                        return -ENOENT;
+                if (r->quick_fields[i].str)
+                        return -EINVAL;
+                *ret = r->quick_fields[i].num;
+                return 0;
+        }
 
+        const cJSON *e = tree_field(r, i);
         if (!e)
                 return -ENOENT;
         return number_to_int(e, INT64_MIN, INT64_MAX, ret) ? 0 : -EINVAL;

@@ -60,9 +60,18 @@ typedef struct NixHello {
         const char *requester_cmdline;        /* NULL when absent */
 } NixHello;
 
-/* One parsed record. All string pointers point into the JSON tree owned by the record and
- * live until nix_record_done(). Text fields are valid UTF-8 with ANSI escapes stripped.
- * Absent optional values: has_* false, strings NULL, fields NULL. */
+/* How many "fields" a record parsed in place may have without a tree (Nix's have at most
+ * four), and one of them: a string, or an integer when str is NULL. */
+#define NIX_QUICK_FIELDS 4
+typedef struct NixQuickField {
+        const char *str;
+        int64_t num;
+} NixQuickField;
+
+/* One parsed record. All string pointers point into the JSON tree owned by the record, or
+ * into the line for one parsed in place, and live until nix_record_done(). Text fields are
+ * valid UTF-8 with ANSI escapes stripped. Absent optional values: has_* false, strings NULL,
+ * no fields. */
 typedef struct NixRecord {
         cJSON *root;
 
@@ -80,7 +89,11 @@ typedef struct NixRecord {
         const char *text;    /* start: text; msg: msg; setPhase: phase */
         const char *raw_msg; /* msg: raw_msg, or NULL */
 
-        const cJSON *fields; /* start/result: the "fields" array, or NULL */
+        /* start/result "fields", read with nix_record_field_str()/_int(): the tree's array
+         * (or NULL), or for a record that took the quick path, the values themselves. */
+        const cJSON *fields;
+        unsigned n_quick_fields;
+        NixQuickField quick_fields[NIX_QUICK_FIELDS];
 
         bool has_time;
         uint64_t time_usec; /* our extension "t": sender's unix time in microseconds */
@@ -99,6 +112,11 @@ typedef struct NixRecord {
  * whole uint64 range (a fraction or exponent above 2^53 is -EPROTO); keys an action does
  * not use are not checked. */
 int nix_record_parse(const char *buf, size_t len, NixRecord *ret);
+/* The same for a line the caller owns and will not read again: the record's strings may be
+ * cut out of it in place (NUL bytes written over its quotes), so buf must stay until
+ * nix_record_done(). The usual log line then costs no tree and no allocation. The result is
+ * always what nix_record_parse() gives for the same line. */
+int nix_record_parse_in_place(char *buf, size_t len, NixRecord *ret);
 void nix_record_done(NixRecord *r);
 
 /* fields[i] as a string or integer. Return 0, or -ENOENT (absent) / -EINVAL (wrong type).
