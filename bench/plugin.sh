@@ -5,8 +5,9 @@
 # derivation every run:
 #   A/A the daemon without the plugin against itself: the noise floor of this machine, what
 #       a ratio means when nothing differs;
-#   P2  the plugin's nix-daemon reports to a live nix-analyticsd with a `watch` client
-#       subscribed (the TUI's stand-in). The builds without the plugin are unmonitored:
+#   P2  the plugin's nix-daemon reports to a live nix-analyticsd with the TUI attached (the
+#       real nix-analytics in a private tmux, on its default builds view). The builds
+#       without the plugin are unmonitored:
 #       nix-analyticsd is stopped during them (running, it would watch them through /proc
 #       and make the baseline pay for monitoring too), and runs again for the plugged ones;
 #   P3  the same with nix-analyticsd stopped (SIGSTOP): the plugin must neither block nor
@@ -37,14 +38,16 @@ if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
 else
 	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Dplugin=enabled $(bash "$ROOT/scripts/nix-src.sh") >/dev/null
 fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl src/plugin/libnix-analytics.so \
-	bench/plugin-core-bench >/dev/null
+ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl src/tui/nix-analytics \
+	src/plugin/libnix-analytics.so bench/plugin-core-bench >/dev/null
 PLUGIN=$BUILD_DIR/src/plugin/libnix-analytics.so
 
 T=$(mktemp -d /tmp/na-bench-plugin.XXXXXX)
+TMUX_SOCK=na-bench-plugin-$$
 PIDS=()
 cleanup() {
 	local p
+	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true
 	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$T"
@@ -66,8 +69,17 @@ for i in $(seq 100); do
 	[[ -S $T/sock/control.sock && -S $T/plain/nix.sock && -S $T/plugged/nix.sock ]] && break
 	sleep 0.05
 done
-"$BUILD_DIR/src/ctl/nix-analytics-ctl" -s "$T/sock" watch --json >/dev/null 2>&1 &
-PIDS+=($!)
+tmux -L "$TMUX_SOCK" -f /dev/null new-session -d -s bench -x 120 -y 40 \
+	"exec env TERM=screen-256color LANG=C.UTF-8 '$BUILD_DIR/src/tui/nix-analytics' -s '$T/sock' 2>'$T/tui.err'"
+TUI=$(tmux -L "$TMUX_SOCK" display-message -p -t bench '#{pane_pid}')
+TMUX_SERVER=$(tmux -L "$TMUX_SOCK" display-message -p -t bench '#{pid}')
+# screen: what the TUI shows now.
+screen() { tmux -L "$TMUX_SOCK" capture-pane -p -t bench; }
+for i in $(seq 100); do
+	screen | grep -q "connected to nix-analyticsd" && break
+	sleep 0.05
+done
+screen | grep -q "connected to nix-analyticsd" || { echo "bench/plugin.sh: the TUI did not connect" >&2; screen >&2; exit 1; }
 
 # unmonitored DAEMON-DIR: whether builds through it run with nix-analyticsd stopped.
 unmonitored() { [[ $1 == "$T/plain" && ${AD_STATE:-running} == running ]]; }
@@ -144,12 +156,15 @@ if [[ ${NOISE:-1} != 0 ]]; then
 	echo "A/A: median ratio $AA (1 is no difference; the distance from 1 is this run's noise)"
 fi
 LABEL_A="without plugin" LABEL_B="with plugin"
-echo "P2: $LINES-line build, plugin + live nix-analyticsd + a watch client, $PAIRS alternating pairs"
+echo "P2: $LINES-line build, plugin + live nix-analyticsd + the TUI attached, $PAIRS alternating pairs"
 AD_CPU0=$(cpu_ticks "$AD")
+TUI_CPU0=$(cpu_ticks "$TUI")
+TMUX_CPU0=$(cpu_ticks "$TMUX_SERVER")
 P2=$(series P2 "$T/plain" "$T/plugged")
-AD_CPU=$(awk -v a="$AD_CPU0" -v b="$(cpu_ticks "$AD")" -v hz="$(getconf CLK_TCK)" -v n="$((PAIRS + 1))" \
-	'BEGIN {printf "%.2f", (b - a) / hz / n}')
-echo "P2: nix-analyticsd used $AD_CPU s of CPU per plugged-in build (the 2-core machine's other core is shared with it)"
+# per_build TICKS0 TICKS1: CPU seconds per plugged-in build (PAIRS and the warm-up).
+per_build() { awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" -v n="$((PAIRS + 1))" 'BEGIN {printf "%.3f", (b - a) / hz / n}'; }
+echo "P2: CPU per plugged-in build: nix-analyticsd $(per_build "$AD_CPU0" "$(cpu_ticks "$AD")") s, the TUI $(per_build "$TUI_CPU0" "$(cpu_ticks "$TUI")") s, tmux drawing it $(per_build "$TMUX_CPU0" "$(cpu_ticks "$TMUX_SERVER")") s (the 2-core machine's other core is shared with them)"
+screen | grep -q "bench-lines" || { echo "bench/plugin.sh: the TUI never showed the builds" >&2; screen >&2; exit 1; }
 DROPPED0=$("$BUILD_DIR/src/ctl/nix-analytics-ctl" -s "$T/sock" status | jq .events.dropped_by_senders)
 TOTAL=$("$BUILD_DIR/src/ctl/nix-analytics-ctl" -s "$T/sock" status | jq .events.total)
 echo "P2: median ratio $P2 (target <= $TARGET); nix-analyticsd received $TOTAL records, senders dropped $DROPPED0"
