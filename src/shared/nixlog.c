@@ -533,8 +533,10 @@ int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
         assert(ret);
 
         size_t skip = prefix_length(buf, len);
-        buf += skip;
-        len -= skip;
+        if (skip > 0) {
+                buf += skip;
+                len -= skip;
+        }
 
         /* JSON text never holds a NUL byte. cJSON would skip one as whitespace, and one inside
          * a string would silently cut the value short. */
@@ -574,7 +576,7 @@ int nix_record_parse_in_place(char *buf, size_t len, NixRecord *ret) {
         assert(ret);
 
         size_t skip = prefix_length(buf, len);
-        if (nix_record_parse_quick(buf + skip, len - skip, ret))
+        if (len > skip && nix_record_parse_quick(buf + skip, len - skip, ret))
                 return 0;
         return nix_record_parse(buf, len, ret);
 }
