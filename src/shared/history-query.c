@@ -453,12 +453,7 @@ fail:
 int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, double *ret,
                              char **ret_machines) {
         sqlite3_stmt *st = NULL;
-        const char *sql =
-                machine ? "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
-                          " AND kind = 'build' AND machine = ?2 AND duration IS NOT NULL ORDER BY finished "
-                          "DESC LIMIT ?3"
-                        : "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded'"
-                          " AND kind = 'build' AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3";
+        const char *sql = machine ? HISTORY_SQL_ETA_ON_MACHINE : HISTORY_SQL_ETA_ANY_MACHINE;
         int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
         if (code != SQLITE_OK)
                 return history_errno(code);

@@ -52,6 +52,11 @@ static const char *const migrations[] = {
         "CREATE INDEX builds_machine ON builds (machine, finished);"
         "CREATE INDEX builds_state ON builds (state, finished);"
         "CREATE INDEX builds_eta ON builds (pname, state, machine, finished);",
+
+        /* 3: the ETA lookup over every machine (a build not seen on this one yet). Without it
+         * SQLite walked builds_state, every successful build newest first, reading most of a
+         * big table from disk: seconds on a cold cache, with 70 k rows. */
+        "CREATE INDEX builds_eta_any ON builds (pname, state, finished);",
 };
 
 int history_schema_latest(void) {

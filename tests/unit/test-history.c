@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "shared/history-internal.h"
 #include "shared/history.h"
 
 #define SEC USEC_PER_SEC
@@ -332,6 +333,44 @@ static void test_substitution_rows(void **state) {
         unlink(path);
 }
 
+/* The query plan of sql on the database at path, every step's detail on one line. */
+static void query_plan(const char *sql, char *buf, size_t size) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        char explain[1024];
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", sql);
+        assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+        buf[0] = '\0';
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                size_t len = strlen(buf);
+                snprintf(buf + len, size - len, "%s; ", (const char *) sqlite3_column_text(st, 3));
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+/* The ETA lookups run on the daemon's main loop: each must search an index on pname and
+ * read its rows newest first, never walk every successful build (seconds on a big, cold
+ * database) nor sort. */
+static void test_eta_query_plans(void **state) {
+        History *h = NULL;
+        char *err = NULL;
+        char plan[1024];
+        assert_int_equal(history_open(path, 0, &h, &err), 0);
+        history_close(h);
+
+        query_plan(HISTORY_SQL_ETA_ON_MACHINE, plan, sizeof(plan));
+        print_message("on a machine: %s\n", plan);
+        assert_non_null(strstr(plan, "USING INDEX builds_eta (pname=? AND state=? AND machine=?)"));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+
+        query_plan(HISTORY_SQL_ETA_ANY_MACHINE, plan, sizeof(plan));
+        print_message("on any machine: %s\n", plan);
+        assert_non_null(strstr(plan, "USING INDEX builds_eta_any (pname=? AND state=?)"));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
@@ -339,6 +378,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
