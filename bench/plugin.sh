@@ -57,7 +57,7 @@ export NIX_CONFIG='substituters ='
 unset NIX_PATH
 
 mkdir -p "$T/sock" "$T/plain" "$T/plugged"
-"$BUILD_DIR/src/daemon/nix-analyticsd" --socket-dir "$T/sock" >"$T/analyticsd.log" 2>&1 &
+"$BUILD_DIR/src/daemon/nix-analyticsd" --socket-dir "$T/sock" --history-db "$T/history.db" >"$T/analyticsd.log" 2>&1 &
 AD=$!
 PIDS+=("$AD")
 systemd-socket-activate -E NIX_CONFIG -l "$T/plain/nix.sock" nix-daemon >"$T/plain/log" 2>&1 &

@@ -51,7 +51,7 @@ run_once() {
 	local i=$1
 	local sock="$T/sock.$i"
 	mkdir -p "$sock"
-	"$DAEMON" --socket-dir "$sock" >"$T/daemon.$i.log" 2>&1 &
+	"$DAEMON" --socket-dir "$sock" --history-db "$T/history.$i.db" >"$T/daemon.$i.log" 2>&1 &
 	DPID=$!
 	local deadline=$((SECONDS + 20))
 	until [[ -S "$sock/control.sock" && -S "$sock/events.sock" ]]; do

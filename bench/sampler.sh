@@ -66,7 +66,7 @@ run() {
 	local mode=$1 args=()
 	[[ $mode == cgroups ]] && args=(--cgroup-root "$CGROOT") || args=(--no-cgroups)
 	mkdir -p "$T/sock-$mode"
-	"$DAEMON" -s "$T/sock-$mode" -q --store-dir "$T/store" --discover-scope $$ "${args[@]}" 2>"$T/daemon-$mode.log" &
+	"$DAEMON" -s "$T/sock-$mode" -q --store-dir "$T/store" --history-db "$T/history-$mode.db" --discover-scope $$ "${args[@]}" 2>"$T/daemon-$mode.log" &
 	DPID=$!
 	for _ in $(seq 100); do "$CTL" -s "$T/sock-$mode" status >/dev/null 2>&1 && break; sleep 0.05; done
 

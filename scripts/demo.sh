@@ -37,7 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$SOCKDIR"
-"$DAEMON" --socket-dir "$SOCKDIR" >"$T/daemon.log" 2>&1 &
+"$DAEMON" --socket-dir "$SOCKDIR" --history-db "$T/history.db" >"$T/daemon.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 200); do
 	"$CTL" -s "$SOCKDIR" status >/dev/null 2>&1 && break
