@@ -15,6 +15,11 @@
 
 #define CACHE_MAX   4096
 #define TURN_BUDGET (2 * USEC_PER_MSEC)
+/* One lookup runs on the event loop: it is an index search (a few pages, test-history checks
+ * the plans), but a cold cache on a slow disk, or a database an older schema left without
+ * the index, must not stall ingestion behind it. A lookup cut short leaves the build without
+ * an estimate until new history rows come. */
+#define QUERY_BUDGET (5 * USEC_PER_MSEC)
 
 typedef struct Entry {
         char *key; /* pname '\0' machine, as one string "pname\nmachine" */
@@ -85,7 +90,7 @@ static int query(Daemon *d, const char *pname, const char *machine, BuildEta *re
         if (!h)
                 return -ENOTCONN;
         double v[ETA_SAMPLES];
-        int n = history_recent_durations(h, pname, machine, ETA_SAMPLES, v, NULL);
+        int n = history_recent_durations(h, pname, machine, ETA_SAMPLES, QUERY_BUDGET, v, NULL);
         if (n > 0)
                 return eta_from_durations(v, (size_t) n, false, ret);
         if (n < 0) {
@@ -93,7 +98,7 @@ static int query(Daemon *d, const char *pname, const char *machine, BuildEta *re
                 return n;
         }
         char *machines[ETA_SAMPLES] = {};
-        n = history_recent_durations(h, pname, NULL, ETA_SAMPLES, v, machines);
+        n = history_recent_durations(h, pname, NULL, ETA_SAMPLES, QUERY_BUDGET, v, machines);
         if (n < 0) {
                 history_writer_reader_failed(d->history, n);
                 return n;
@@ -121,7 +126,10 @@ int estimates_lookup(Daemon *d, const char *pname, const char *machine, BuildEta
         }
         BuildEta eta = {};
         int r = query(d, pname, machine, &eta);
-        if (r < 0 && r != -ENODATA)
+        if (r == -ETIME)
+                log_debug("ETA lookup for %s cut short after %u ms", pname,
+                          (unsigned) (QUERY_BUDGET / USEC_PER_MSEC));
+        else if (r < 0 && r != -ENODATA)
                 return r; /* unavailable: not cached, asked again next time */
         if (!x) {
                 if (e->n >= CACHE_MAX)

@@ -450,8 +450,8 @@ fail:
 
 /* ---- ETA input ---- */
 
-int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, double *ret,
-                             char **ret_machines) {
+int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, usec_t budget,
+                             double *ret, char **ret_machines) {
         sqlite3_stmt *st = NULL;
         const char *sql = machine ? HISTORY_SQL_ETA_ON_MACHINE : HISTORY_SQL_ETA_ANY_MACHINE;
         int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
@@ -461,6 +461,7 @@ int history_recent_durations(History *h, const char *pname, const char *machine,
         if (machine)
                 sqlite3_bind_text(st, 2, machine, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, (int) n);
+        history_set_budget(h, budget);
         int count = 0;
         while (count < (int) n && (code = sqlite3_step(st)) == SQLITE_ROW) {
                 ret[count] = (double) sqlite3_column_int64(st, 0) / 1e6;
@@ -472,5 +473,11 @@ int history_recent_durations(History *h, const char *pname, const char *machine,
         }
         int r = code == SQLITE_ROW || code == SQLITE_DONE ? count : history_errno(code);
         sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        if (r < 0 && ret_machines)
+                for (int i = 0; i < count; i++) {
+                        free(ret_machines[i]);
+                        ret_machines[i] = NULL;
+                }
         return r;
 }

@@ -110,6 +110,7 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
 
 /* Durations (seconds) of the last n successful builds of pname, newest first: on machine
  * when machine is non-NULL, else on any machine (then *ret_machines, if given, receives
- * each row's machine, to scale by speed). Returns the count found. */
-int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, double *ret,
-                             char **ret_machines);
+ * each row's machine, to scale by speed). Returns the count found, or -ETIME when the
+ * lookup outlived budget (0: none). */
+int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, usec_t budget,
+                             double *ret, char **ret_machines);

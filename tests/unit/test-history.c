@@ -278,11 +278,11 @@ static void test_recent_durations(void **state) {
         History *h = populated();
         double v[10];
         char *machines[10] = {};
-        assert_int_equal(history_recent_durations(h, "hello", "", 10, v, NULL), 2);
-        assert_true(v[0] == 20.0 && v[1] == 10.0);                                  /* newest first */
-        assert_int_equal(history_recent_durations(h, "world", "", 10, v, NULL), 1); /* successes only */
-        assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", 10, v, NULL), 0);
-        assert_int_equal(history_recent_durations(h, "hello", NULL, 1, v, machines), 1);
+        assert_int_equal(history_recent_durations(h, "hello", "", 10, 0, v, NULL), 2);
+        assert_true(v[0] == 20.0 && v[1] == 10.0);                                     /* newest first */
+        assert_int_equal(history_recent_durations(h, "world", "", 10, 0, v, NULL), 1); /* successes only */
+        assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", 10, 0, v, NULL), 0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, 1, 0, v, machines), 1);
         assert_string_equal(machines[0], "");
         free(machines[0]);
         history_close(h);
@@ -328,9 +328,38 @@ static void test_substitution_rows(void **state) {
 
         /* never an ETA for a build from a substitution's duration */
         double v[4];
-        assert_int_equal(history_recent_durations(h, "hello", NULL, 4, v, NULL), 0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, 4, 0, v, NULL), 0);
         history_close(h);
         unlink(path);
+}
+
+/* A lookup that outlives its budget stops with -ETIME and hands back nothing half-made. */
+static void test_recent_durations_budget(void **state) {
+        History *h = NULL;
+        enum { N = 400 };
+        static HistoryRecord r[N];
+        char drv[64];
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        for (int i = 0; i < N; i++) {
+                snprintf(drv, sizeof(drv), "/nix/store/%d-many.drv", i);
+                r[i] = rec(drv, "many", "succeeded", (1700000000 + (usec_t) i) * SEC, 1 + i % 7, 0);
+        }
+        insert(h, r, N, N);
+        for (int i = 0; i < N; i++)
+                history_record_done(&r[i]);
+
+        double v[N];
+        char *machines[N] = {};
+        /* 1 us is over before SQLite's first progress callback. */
+        assert_int_equal(history_recent_durations(h, "many", NULL, N, 1, v, machines), -ETIME);
+        for (int i = 0; i < N; i++)
+                assert_null(machines[i]);
+        /* The handle is still good, and without a budget the lookup completes. */
+        assert_int_equal(history_recent_durations(h, "many", NULL, N, 0, v, machines), N);
+        for (int i = 0; i < N; i++)
+                free(machines[i]);
+        assert_int_equal(history_recent_durations(h, "many", "", N, 10 * USEC_PER_SEC, v, NULL), N);
+        history_close(h);
 }
 
 /* The query plan of sql on the database at path, every step's detail on one line. */
@@ -378,6 +407,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recent_durations_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
         };
