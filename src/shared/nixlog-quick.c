@@ -13,8 +13,8 @@
  * strings stay where they are, NUL-terminated in place. It is a recogniser, not a JSON
  * parser: whatever it does not recognise (whitespace, escapes, control bytes, other keys or
  * actions, nesting, big or negative numbers, invalid UTF-8, a repeated key, a missing one)
- * it declines, and nix_record_parse() decides, so both paths always agree
- * (tests/unit/test-nixlog.c parses every case both ways). */
+ * it declines, and nix_record_parse() decides, so both paths always agree (test-nixlog
+ * parses every case both ways, test-nixlog-quick and fuzz-nixlog check the quick path). */
 #include "shared/nixlog-quick.h"
 
 #include <string.h>
@@ -89,8 +89,12 @@ static bool quick_uint(Quick *q, uint64_t limit, uint64_t *ret) {
         return true;
 }
 
+static bool quick_is(const QuickString *s, const char *literal) {
+        size_t n = strlen(literal);
+        return (size_t) (s->end - s->start) == n && memcmp(s->start, literal, n) == 0;
+}
+
 static QuickKey quick_key(const QuickString *k) {
-        size_t n = (size_t) (k->end - k->start);
         static const struct {
                 const char *name;
                 QuickKey key;
@@ -99,7 +103,7 @@ static QuickKey quick_key(const QuickString *k) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (strlen(table[i].name) == n && memcmp(table[i].name, k->start, n) == 0)
+                if (quick_is(k, table[i].name))
                         return table[i].key;
         return _QK_INVALID;
 }
@@ -108,10 +112,9 @@ static bool quick_action(Quick *q, NixRecord *rec) {
         QuickString s;
         if (!quick_string(q, &s))
                 return false;
-        size_t n = (size_t) (s.end - s.start);
-        if (n == 6 && memcmp(s.start, "result", 6) == 0)
+        if (quick_is(&s, "result"))
                 rec->action = NIX_ACTION_RESULT;
-        else if (n == 4 && memcmp(s.start, "stop", 4) == 0)
+        else if (quick_is(&s, "stop"))
                 rec->action = NIX_ACTION_STOP;
         else
                 return false;

@@ -528,16 +528,8 @@ static size_t prefix_length(const char *buf, size_t len) {
                        : 0;
 }
 
-int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
-        assert(buf || len == 0);
-        assert(ret);
-
-        size_t skip = prefix_length(buf, len);
-        if (skip > 0) {
-                buf += skip;
-                len -= skip;
-        }
-
+/* The general path: a tree from cJSON, then the checks. buf has no "@nix " prefix. */
+static int parse_tree(const char *buf, size_t len, NixRecord *ret) {
         /* JSON text never holds a NUL byte. cJSON would skip one as whitespace, and one inside
          * a string would silently cut the value short. */
         if (len == 0 || memchr(buf, '\0', len))
@@ -571,14 +563,23 @@ int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
         return 0;
 }
 
+int nix_record_parse(const char *buf, size_t len, NixRecord *ret) {
+        assert(buf || len == 0);
+        assert(ret);
+
+        size_t skip = prefix_length(buf, len);
+        return parse_tree(skip > 0 ? buf + skip : buf, len - skip, ret);
+}
+
 int nix_record_parse_in_place(char *buf, size_t len, NixRecord *ret) {
         assert(buf || len == 0);
         assert(ret);
 
         size_t skip = prefix_length(buf, len);
-        if (len > skip && nix_record_parse_quick(buf + skip, len - skip, ret))
+        char *rest = skip > 0 ? buf + skip : buf;
+        if (len > skip && nix_record_parse_quick(rest, len - skip, ret))
                 return 0;
-        return nix_record_parse(buf, len, ret);
+        return parse_tree(rest, len - skip, ret);
 }
 
 void nix_record_done(NixRecord *r) {
