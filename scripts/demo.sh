@@ -7,6 +7,12 @@
 # usage: scripts/demo.sh   (env: BUILD_DIR, default build/demo; SKIP_DEPS=1)
 set -euo pipefail
 
+# Root is needed (packages, private nix-daemons, cgroups): another user goes through sudo.
+if ((EUID != 0)); then
+	command -v sudo >/dev/null || { echo "$0: run as root (sudo is not installed)" >&2; exit 1; }
+	exec sudo bash "$0" "$@"
+fi
+
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/demo}
 

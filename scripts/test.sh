@@ -11,6 +11,12 @@
 # usage: scripts/test.sh [BUILD...]   (default: gcc clang asan)
 set -uo pipefail
 
+# Root is needed (packages, private nix-daemons, cgroups): another user goes through sudo.
+if ((EUID != 0)); then
+	command -v sudo >/dev/null || { echo "$0: run as root (sudo is not installed)" >&2; exit 1; }
+	exec sudo bash "$0" "$@"
+fi
+
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 T0=$SECONDS
