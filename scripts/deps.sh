@@ -3,6 +3,11 @@
 # Debian's archive (bookworm). Idempotent: installs only what is missing and refreshes the
 # package lists only when something is missing and the lists are absent or older than a day
 # (or an install fails on stale lists). Needs root (CI runs it on a fresh machine).
+#
+# Nix comes from Debian as Debian sets it up: nix-bin alone has no build users and no
+# nix.conf (every build then fails), nix-setup-systemd brings them. Its postinst adds only the
+# users and groups that are missing, and dpkg is told to keep a nix.conf the machine already
+# has (--force-confold). The check at the end says in one line what is still wrong.
 set -euo pipefail
 
 PKGS=(
@@ -13,13 +18,41 @@ PKGS=(
 	libncurses-dev # ncursesw for the TUI
 	libsqlite3-dev # history store
 	jq tmux python3 procps
-	nix-bin
+	nix-bin nix-setup-systemd # Nix, and what Debian's packaging sets it up with: the nixbld group,
+	                          # build users nixbld1..10 and /etc/nix/nix.conf (sandbox = false)
 	nlohmann-json3-dev libboost-dev # header-only libraries the Nix headers include (plugin)
 	dpkg-dev                       # apt-get source (scripts/nix-src.sh)
 	openssh-server openssh-client # the loopback remote builder of the remote-* e2e tests
 	systemd # systemd-socket-activate, for the private nix-daemon in the e2e tests
 	scdoc man-db zsh fish # man pages (built from scdoc), their rendering and the completions' tests (suite pkg)
 )
+
+# nix_ready: Nix can build here the way Debian sets it up. Mends what Debian's packaging would
+# have made (a nix.conf, the build users) when it is missing, never what the machine has.
+nix_ready() {
+	local conf=/etc/nix/nix.conf group
+	if [[ ! -e $conf ]]; then
+		((EUID == 0)) || { echo "deps: $conf is missing; run as root (or: sudo $0)" >&2; return 1; }
+		# dpkg does not bring back a conffile that was deleted: write what nix-setup-systemd ships.
+		mkdir -p /etc/nix
+		printf '# written by nix-analytics scripts/deps.sh, as nix-setup-systemd ships it:\n# the sandbox does not work with Debian'"'"'s Nix (no /bin/sh in it)\nsandbox = false\n' >"$conf"
+		echo "deps: wrote $conf (sandbox = false)"
+	fi
+	group=$(sed -n 's/^[[:space:]]*build-users-group[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$conf" | tail -n 1)
+	grep -Eq '^[[:space:]]*build-users-group[[:space:]]*=' "$conf" || group=nixbld # Nix's default as root
+	[[ -n $group ]] || return 0 # build-users-group = (empty): builds run as the caller
+	if ! getent group "$group" >/dev/null; then
+		((EUID == 0)) || { echo "deps: Nix's build-users-group '$group' does not exist; run as root (or: sudo $0)" >&2; return 1; }
+		if [[ $group == nixbld ]]; then
+			dpkg-reconfigure -f noninteractive nix-setup-systemd >/dev/null 2>&1 || true
+		fi
+		getent group "$group" >/dev/null || {
+			echo "deps: Nix's build-users-group '$group' (from $conf) does not exist: create it and its users, or change $conf" >&2
+			return 1
+		}
+		echo "deps: made Nix's build users (group $group)"
+	fi
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -29,7 +62,8 @@ for p in "${PKGS[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
 	echo "deps: all ${#PKGS[@]} packages present"
-	exit 0
+	nix_ready
+	exit
 fi
 
 if ((EUID != 0)); then
@@ -38,7 +72,8 @@ if ((EUID != 0)); then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-APT_OPTS=(-y -q -o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false)
+APT_OPTS=(-y -q -o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
 lists_fresh() {
 	# Any Packages index younger than a day counts as fresh.
@@ -61,4 +96,5 @@ if ! apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/deps-apt.log 2>&1; t
 		exit 1
 	fi
 fi
+nix_ready
 echo "deps: done"
