@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# P2 and P3 (docs targets.md): the plugin's cost on a real build. A derivation printing
-# 200,000 lines is built through a private nix-daemon that loads libnix-analytics.so and
-# through one that does not, alternating (which side goes first alternates too), a fresh
-# derivation every run:
+# P2 and P3 (targets and latest figures: docs/performance.md): the plugin's cost on a real
+# build. A derivation printing 200,000 lines is built through a private nix-daemon that
+# loads libnix-analytics.so and through one that does not, alternating (which side goes
+# first alternates too), a fresh derivation every run:
 #   A/A the daemon without the plugin against itself: the noise floor of this machine, what
 #       a ratio means when nothing differs;
 #   P2  the plugin's nix-daemon reports to a live nix-analyticsd with the TUI attached (the
@@ -181,6 +181,6 @@ TOTAL3=$("$BUILD_DIR/src/ctl/nix-analytics-ctl" -s "$T/sock" status | jq .events
 echo "P3: median ratio $P3 (target <= $TARGET); of $(((PAIRS + 1) * (LINES + 5))) or so records, $((TOTAL3 - TOTAL)) arrived once the daemon ran again and $((DROPPED - DROPPED0)) were reported dropped"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-verdict() { if awk -v r="$2" -v t="$TARGET" 'BEGIN {exit !(r <= t)}'; then echo "$1: PASS ($2 <= $TARGET)"; else echo "$1: FAIL ($2 > $TARGET)"; fi; }
+verdict() { if awk -v r="$2" -v t="$TARGET" 'BEGIN {exit !(r <= t)}'; then echo "$1: PASS ($2 <= $TARGET; docs/performance.md $1)"; else echo "$1: FAIL ($2 > $TARGET; docs/performance.md $1)"; fi; }
 verdict P2 "$P2"
 verdict P3 "$P3"

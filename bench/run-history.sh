@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# P8 and P9 (docs targets): a release build, then
+# P8 and P9 (targets and latest figures: docs/performance.md): a release build, then
 #   graph-bench       the graph code alone on a synthetic 20,000-derivation closure;
 #   graph-daemon.py   the same closure announced to a real nix-analyticsd as one build plan,
 #                     with a control client measuring status round trips meanwhile;
 #   history-bench     "last 100 builds" and "ETA for this name" over 1,000,000 history rows.
-# Each prints figures and a verdict. The machines are shared: run it twice, quote medians.
+# Each prints figures and a verdict against docs/performance.md. The machines are shared:
+# run it twice, quote medians.
 #
 # usage: bench/run-history.sh [NODES (default 20000)] [ROWS (default 1000000)]
 #   env: BUILD_DIR (default build/release), SKIP_DEPS=1

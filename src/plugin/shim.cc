@@ -1,6 +1,6 @@
 /* The only code that knows Nix's C++ types: registers the analytics-socket setting, wraps
  * nix::logger for nix/nix-build run directly, and patches nix-daemon's TunnelLogger vtable
- * so every daemon worker reports too (../shared/docs/nix-facts.md §5). Everything it hears
+ * so every daemon worker reports too (docs/nix-internals.md §5). Everything it hears
  * goes to the C core (core.h). Nothing here may throw into Nix.
  *
  * NA_NIX_VERSION is major * 100 + minor of the Nix whose headers we build against (meson

@@ -1,6 +1,6 @@
 /* The `builders` setting, read as Nix reads it: entries separated by newlines or ';', '#'
  * comments, "@file" includes, eight whitespace-separated fields with '-' for a default
- * (see ../shared/docs/nix-facts.md §7). Unlike Nix, a malformed entry is reported and
+ * (see docs/nix-internals.md §7). Unlike Nix, a malformed entry is reported and
  * skipped, and the good ones are kept. Also: store URIs normalised for matching. */
 #pragma once
 
