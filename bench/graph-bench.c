@@ -1,4 +1,4 @@
-/* P8 (docs targets): a synthetic 20,000-derivation closure, written as real .drv files in a
+/* P8 (docs/performance.md): a synthetic 20,000-derivation closure, written as real .drv files in a
  * temporary store directory, resolved by the daemon's graph code the way the daemon does it
  * (turns of at most 256 files or 2 ms); prints the total time, the longest turn, and the
  * critical-path computation time, with a verdict against <= 1 s and <= 10 ms.

@@ -1,4 +1,4 @@
-/* P9 (docs targets): a history database of 1,000,000 rows, then the two questions the
+/* P9 (docs/performance.md): a history database of 1,000,000 rows, then the two questions the
  * TUI and CLI ask most: "the last 100 builds" and "the ETA for this name". Prints medians
  * over repeated runs and a verdict against <= 5 ms each. Also times retention (prune).
  *

@@ -1,4 +1,4 @@
-/* The plugin core's cost per record, the part of P2/P3 (docs targets) the plugin itself adds
+/* The plugin core's cost per record, the part of P2/P3 (docs/performance.md) the plugin itself adds
  * to Nix: a build activity of N log lines (each a resBuildLogLine result, as a nix-daemon
  * worker reports them) emitted through the real core (src/plugin/core.c) to a Unix socket
  * whose reader is live (drains it), stalled (never reads: nix-analyticsd SIGSTOPped) or

@@ -8,7 +8,7 @@
  *
  * Handing each to cJSON (a tree, number conversion through strtod) was more than half of
  * nix-analyticsd's CPU on a 200 k-line build, and that CPU, taken from the core next to
- * Nix's, is what a monitored build pays for (docs/targets.md, P2). This module recognises
+ * Nix's, is what a monitored build pays for (docs/performance.md, P2). This module recognises
  * exactly that narrow shape in one pass over the line and fills the record from it; the
  * strings stay where they are, NUL-terminated in place. It is a recogniser, not a JSON
  * parser: whatever it does not recognise (whitespace, escapes, control bytes, other keys or

@@ -244,7 +244,7 @@ static void test_real_stream(void **state) {
         }
 }
 
-/* ---- Every activity type of nix-facts.md §1 ---- */
+/* ---- Every activity type of docs/nix-internals.md §1 ---- */
 
 typedef struct ActivityCase {
         int64_t type;
