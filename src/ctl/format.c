@@ -109,6 +109,7 @@ static const Field invocation_fields[] = {
         {"progress", NULL, 36, fmt_progress},
         {"requester", NULL, 10, fmt_requester_user},
         {"requester", NULL, 0, fmt_requester_cmdline},
+        {"error", "error:", 0, fmt_string},
 };
 
 static const Field source_fields[] = {

@@ -183,7 +183,8 @@ cJSON *invocation_to_json(const Invocation *inv) {
         cJSON_AddItemToObject(o, "requester", requester_to_json(&inv->requester));
         add_time(o, "started", inv->started);
         add_time(o, "finished", inv->done ? inv->finished : 0);
-        cJSON_AddStringToObject(o, "state", inv->done ? "done" : "running");
+        cJSON_AddStringToObject(o, "state", invocation_state_to_string(inv));
+        add_string_or_null(o, "error", inv->error);
         cJSON_AddBoolToObject(o, "complete", invocation_complete(inv));
 
         cJSON *p = cJSON_AddObjectToObject(o, "progress");
@@ -198,7 +199,7 @@ cJSON *invocation_to_json(const Invocation *inv) {
                 cJSON_AddItemToArray(builds, cJSON_CreateNumber((double) b->key));
         cJSON_AddNumberToObject(o, "messages", (double) inv->messages);
         cJSON_AddItemToObject(o, "eta", invocation_eta_to_json(inv));
-        return checked(o, 11);
+        return checked(o, 12);
 }
 
 cJSON *source_to_json(const Source *s) {

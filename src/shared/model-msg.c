@@ -11,6 +11,9 @@
 #include "shared/model-proc.h"
 #include "shared/storepath.h"
 
+/* Bytes of an invocation's error kept (Invocation.error), before the "…" of a cut. */
+#define INVOCATION_ERROR_MAX 512
+
 /* Parses an unsigned decimal right after prefix in text. */
 static bool parse_after(const char *text, const char *prefix, long *ret) {
         const char *p = strstr(text, prefix);
@@ -26,7 +29,8 @@ static bool parse_after(const char *text, const char *prefix, long *ret) {
         return true;
 }
 
-/* Build failures are only visible in Nix's error messages: attach them to the build. */
+/* Build failures are only visible in Nix's error messages: attach them to the build.
+ * Returns 1 when the message is about a build of the invocation, 0 when not, -errno. */
 static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
         _cleanup_free_ char *drv = NULL;
         int r = store_path_find_drv(m->config.store_dir, text, &drv);
@@ -44,11 +48,11 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
                                 return -ENOMEM;
                 }
                 if (build_state_is_final(b->state) || b->state != BUILD_QUEUED)
-                        return 0;
+                        return 1;
                 if (build_set_failure(b, FAILURE_DEPENDENCY, text) < 0)
                         return -ENOMEM;
                 build_finish(m, b, BUILD_FAILED, now);
-                return 0;
+                return 1;
         }
         if (!b)
                 return 0;
@@ -62,7 +66,7 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
         } else if (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS)
                 r = build_set_failure(b, FAILURE_OTHER, text);
         else
-                return 0;
+                return 1;
         if (r < 0)
                 return r;
         bool builder_ended = b->failure == FAILURE_EXIT_CODE || b->failure == FAILURE_SIGNAL;
@@ -79,6 +83,90 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
                 build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
         else if ((b->state == BUILD_FAILED || b->state == BUILD_KILLED) && b->failure != FAILURE_NO_OUTPUTS)
                 build_mark(m, b, CHANGE_CHANGED);
+        return 1;
+}
+
+/* Appends at most avail bytes of s[0..len) to buf at *pos, cut at a character boundary
+ * (the text is valid UTF-8), control characters made spaces. Returns false when it cut. */
+static bool append_bounded(char *buf, size_t *pos, size_t avail, const char *s, size_t len) {
+        bool cut = len > avail;
+        if (cut) {
+                len = avail;
+                while (len > 0 && ((unsigned char) s[len] & 0xC0) == 0x80)
+                        len--;
+        }
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) s[i];
+                buf[(*pos)++] = c < 0x20 || c == 0x7F ? ' ' : (char) c;
+        }
+        return !cut;
+}
+
+/* What of an error message is kept: its first paragraph (lines up to the first empty one,
+ * so not the "at file:line" context, the code excerpt or the trace that follow), each line
+ * without its indentation, joined by spaces into one line of at most INVOCATION_ERROR_MAX
+ * bytes (then ending in "…"). text is valid UTF-8 without ANSI escapes (nixlog made it so)
+ * and may be anything a local user wrote: only the kept part is looked at. NULL for a
+ * message with nothing in it. */
+static char *error_summary(const char *text) {
+        static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
+        char *buf = malloc(INVOCATION_ERROR_MAX + sizeof(ellipsis));
+        if (!buf)
+                return NULL;
+        size_t pos = 0;
+        bool whole = true;
+
+        text += strspn(text, " \t\r\n");
+        const char *e = startswith(text, "error: ");
+        if (e)
+                text = e;
+        for (const char *line = text; whole && *line;) {
+                size_t len = strcspn(line, "\n");
+                const char *next = line[len] ? line + len + 1 : line + len;
+                size_t skip = strspn(line, " \t\r");
+                line += MIN(skip, len);
+                len -= MIN(skip, len);
+                while (len > 0 && strchr(" \t\r", line[len - 1]))
+                        len--;
+                if (len == 0) {
+                        if (pos > 0)
+                                break; /* the end of the first paragraph */
+                } else {
+                        if (pos > 0)
+                                whole = append_bounded(buf, &pos, INVOCATION_ERROR_MAX - pos, " ", 1);
+                        if (whole)
+                                whole = append_bounded(buf, &pos, INVOCATION_ERROR_MAX - pos, line, len);
+                }
+                line = next;
+        }
+        if (pos == 0) {
+                free(buf);
+                return strdup("unknown error");
+        }
+        if (!whole) {
+                memcpy(buf + pos, ellipsis, sizeof(ellipsis) - 1);
+                pos += sizeof(ellipsis) - 1;
+        }
+        buf[pos] = '\0';
+        return buf;
+}
+
+/* An error Nix reported that is about none of the invocation's builds: the invocation's own
+ * (no build users, no store, evaluation, daemon unreachable). The last one counts: Nix
+ * reports what ends it last. A stream without a hello may be a nix-daemon's json-log-path,
+ * carrying the records of all its clients with nothing in a message to tell whose: an error
+ * there is pinned on no one. */
+static int invocation_set_error(Model *m, Source *s, const char *text) {
+        if (!s->hello)
+                return 0;
+        char *summary = error_summary(text);
+        if (!summary)
+                return -ENOMEM;
+        Invocation *inv = &s->invocation;
+        free(inv->error);
+        inv->error = summary;
+        inv->interrupted = strcmp(summary, "interrupted by the user") == 0;
+        model_invocation_changed(m, inv);
         return 0;
 }
 
@@ -127,7 +215,9 @@ int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 s->expect_is_build = false;
                 s->expect_drv_lines = 1;
         } else if (rec->level == 0 && e) {
-                return apply_error_message(m, s, rec->raw_msg ? rec->raw_msg : body, now);
+                const char *what = rec->raw_msg ? rec->raw_msg : body;
+                r = apply_error_message(m, s, what, now);
+                return r == 0 ? invocation_set_error(m, s, what) : MIN(r, 0);
         } else
                 return 0;
 

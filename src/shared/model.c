@@ -46,6 +46,7 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_CANCELLED] = "cancelled",
         [FAILURE_OTHER] = "other",
         [FAILURE_OOM] = "oom-kill",
+        [FAILURE_NOT_STARTED] = "not-started",
 };
 
 const char *build_state_to_string(BuildState s) {
@@ -73,6 +74,10 @@ bool build_state_is_active(BuildState s) {
 
 bool invocation_complete(const Invocation *inv) {
         return inv->done && inv->progress[2] == 0 && inv->progress[0] + inv->progress[3] >= inv->progress[1];
+}
+
+const char *invocation_state_to_string(const Invocation *inv) {
+        return !inv->done ? "running" : inv->error ? "failed" : "done";
 }
 
 void model_config_defaults(ModelConfig *c) {
@@ -380,6 +385,55 @@ static int build_outputs_exist(Model *m, const Build *b) {
         return r;
 }
 
+/* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */
+static bool build_never_ran(const Build *b) {
+        return b->log.total == 0 && b->n_phases == 0 && !b->usage.sampled && b->builder_exited == 0;
+}
+
+/* Fails b with "<prefix><the invocation's error>". */
+static int build_set_failure_from_invocation(Build *b, FailureKind kind, const char *prefix) {
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(&msg, "%s%s", prefix, b->invocation->error) < 0)
+                return -ENOMEM;
+        return build_set_failure(b, kind, msg);
+}
+
+/* A build that ended with no reason of its own, in an invocation that Nix ended with an
+ * error (not an interrupt): that error is the reason. A build that never ran did not
+ * start because of it; one that ran was stopped by it. Returns true when it ended b. */
+static bool build_end_by_invocation_error(Model *m, Build *b, usec_t when) {
+        const Invocation *inv = b->invocation;
+        if (!inv->error || inv->interrupted || b->failure != FAILURE_NONE)
+                return false;
+        bool never = b->state == BUILD_QUEUED || build_never_ran(b);
+        if (build_set_failure_from_invocation(b, never ? FAILURE_NOT_STARTED : FAILURE_OTHER,
+                                              never ? "not started: " : "") < 0)
+                return false;
+        build_finish(m, b, BUILD_FAILED, when);
+        return true;
+}
+
+/* A build announced but never started when its nix process ended. Nix's error for the
+ * invocation says why; an error Nix gave for this very build (kind other while it was still
+ * queued) says it better. Without either (an interrupt, or Nix dropped it after another
+ * build failed) it was cancelled. A dependency failure ended it when Nix reported it. */
+static void build_end_unstarted(Model *m, Build *b, usec_t now) {
+        if (build_end_by_invocation_error(m, b, now))
+                return;
+        if (b->failure == FAILURE_OTHER && b->failure_message) {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "not started: %s", b->failure_message) >= 0)
+                        build_set_failure(b, FAILURE_NOT_STARTED, msg);
+        } else if (b->failure == FAILURE_NONE) {
+                const Invocation *inv = b->invocation;
+                if (inv->interrupted)
+                        build_set_failure_from_invocation(b, FAILURE_CANCELLED, "never started: ");
+                else
+                        build_set_failure(b, FAILURE_CANCELLED, "never started: the nix process ended");
+        }
+        build_finish(m, b, BUILD_FAILED, now);
+}
+
 /* Decides the end state of a build whose activities all stopped. */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->failure != FAILURE_NONE) {
@@ -408,6 +462,8 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
                         return;
         }
         usec_t stopped = b->finished ? b->finished : now;
+        if (build_end_by_invocation_error(m, b, stopped))
+                return;
         build_set_failure(b, FAILURE_NO_OUTPUTS, "stopped by Nix with outputs missing and no reason given");
         build_finish(m, b, BUILD_FAILED, stopped);
 }
@@ -492,6 +548,7 @@ static void source_free(Model *m, Source *s) {
         else
                 m->sources_last = s->prev;
         requester_done(&s->invocation.requester);
+        free(s->invocation.error);
         free(s->role);
         free(s->nix_version);
         free(s);
@@ -567,6 +624,14 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
 
         Invocation *inv = &s->invocation;
         const char *drv = NULL, *machine = NULL;
+
+        /* Nix carried on after the error it reported: it was not what ended the invocation. */
+        if (inv->error) {
+                free(inv->error);
+                inv->error = NULL;
+                inv->interrupted = false;
+                invocation_mark(m, inv, CHANGE_CHANGED);
+        }
 
         if (rec->type == NIX_ACT_BUILD) {
                 if (nix_record_field_str(rec, 0, &drv) < 0 || drv[0] == '\0')
@@ -763,15 +828,14 @@ static void source_nix_exited(Model *m, Source *s, usec_t now) {
                 if (!build_state_is_active(b->state))
                         continue;
                 if (b->state == BUILD_QUEUED) {
-                        build_set_failure(b, FAILURE_CANCELLED, "never started: the nix process ended");
-                        build_finish(m, b, BUILD_FAILED, now);
+                        build_end_unstarted(m, b, now);
                 } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
                         continue; /* stopped, deciding its outcome */
                 } else if (b->rediscovered) {
                         /* No events will come for it: its outputs tell how it ended. */
                         b->n_activities_open = 0;
                         build_decide(m, b, now, now_monotonic());
-                } else
+                } else if (!build_never_ran(b) || !build_end_by_invocation_error(m, b, now))
                         build_finish(m, b, BUILD_LOST, now);
         }
 }

@@ -38,7 +38,8 @@ typedef enum FailureKind {
         FAILURE_NO_OUTPUTS,
         FAILURE_CANCELLED,
         FAILURE_OTHER,
-        FAILURE_OOM, /* killed by the kernel's OOM killer (memory limit) */
+        FAILURE_OOM,         /* killed by the kernel's OOM killer (memory limit) */
+        FAILURE_NOT_STARTED, /* never ran: its nix process ended on an error of its own */
         _FAILURE_KIND_MAX,
 } FailureKind;
 
@@ -187,6 +188,12 @@ struct Invocation {
         bool done;
         int64_t progress[4]; /* done, expected, running, failed */
         uint64_t messages;
+        /* The error Nix reported for the invocation itself, not for one of its builds (no
+         * build users, no store, evaluation, daemon unreachable): its first paragraph, one
+         * line, bounded. The last such error counts; an activity starting after it means
+         * Nix carried on, and clears it. NULL none. */
+        char *error;
+        bool interrupted;  /* that error is Nix's "interrupted by the user" */
         uint32_t n_builds; /* builds of this invocation still held */
         Build *by_drv;     /* hash by drv path (hh_drv) */
         InvocationEta eta;
@@ -287,6 +294,8 @@ BuildState build_state_from_string(const char *s);
 const char *failure_kind_to_string(FailureKind k);
 /* done + failed >= expected with nothing running, after the stream ended */
 bool invocation_complete(const Invocation *inv);
+/* "running", "done", or "failed" (ended with an error of its own, inv->error) */
+const char *invocation_state_to_string(const Invocation *inv);
 
 /* Change tracking: the model marks what changed; a view drains it once per loop iteration.
  * Callbacks get the union of change kinds since the last drain. */

@@ -31,8 +31,12 @@ static int c_phase(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_state(const StoreBuild *b, double now, char *buf, size_t n) {
-        /* Frozen is unmistakable even without colours. */
-        snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : store_state_name(b->state));
+        /* Frozen is unmistakable even without colours; a build that never ran is not said to
+         * have failed at building. */
+        if (b->state == BUILD_FAILED && b->failure_kind && strcmp(b->failure_kind, "not-started") == 0)
+                snprintf(buf, n, "not started");
+        else
+                snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : store_state_name(b->state));
 }
 static int c_state(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->state, b->state);
@@ -114,7 +118,7 @@ static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
 const Column columns[] = {
         {"NAME", 0, 100, false, f_name, c_name},
         {"PHASE", 9, 3, false, f_phase, c_phase},
-        {"STATE", 9, 99, false, f_state, c_state},
+        {"STATE", 11, 99, false, f_state, c_state},
         {"PROG", 4, 4, true, f_progress, c_progress},
         {"USER", 8, 6, false, f_requester, c_requester},
         {"MACHINE", 9, 2, false, f_machine, c_machine},

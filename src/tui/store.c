@@ -71,6 +71,7 @@ static void store_decode_build(StoreBuild *b, double now) {
         const cJSON *req = json_obj(o, "requester");
         b->user = json_str(req, "user");
         b->cmdline = json_str(req, "cmdline");
+        b->failure_kind = json_str(json_obj(o, "failure"), "kind");
         const char *state = json_str(o, "state");
         b->state = state ? build_state_from_string(state) : BUILD_UNKNOWN;
         b->invocation = json_u64(o, "invocation", 0);
@@ -134,7 +135,9 @@ static int store_put_invocation(Store *s, const cJSON *o) {
         const cJSON *req = json_obj(copy, "requester");
         i->user = json_str(req, "user");
         i->cmdline = json_str(req, "cmdline");
-        i->done = strcmp(json_str(copy, "state") ?: "", "done") == 0;
+        /* Anything but running has ended: "done", "failed", or a state a newer daemon adds. */
+        i->done = strcmp(json_str(copy, "state") ?: "running", "running") != 0;
+        i->error = json_str(copy, "error");
         i->started = json_num(copy, "started", -1);
         const cJSON *p = json_obj(copy, "progress");
         i->progress_done = json_num(p, "done", 0);

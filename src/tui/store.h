@@ -23,6 +23,7 @@ typedef struct StoreBuild {
         cJSON *json; /* the build object as last received (usage kept current) */
         /* Decoded from json (pointers into it): what rendering and sorting read. */
         const char *name, *drv, *phase, *machine, *user, *cmdline;
+        const char *failure_kind; /* NULL without a failure */
         BuildState state;
         uint64_t invocation;
         double queued, started, finished, duration;
@@ -38,7 +39,8 @@ typedef struct StoreInvocation {
         uint64_t id;
         cJSON *json;
         const char *user, *cmdline;
-        bool done;
+        const char *error; /* Nix's error for the invocation itself, NULL none */
+        bool done;         /* ended ("done" or "failed") */
         double started;
         double progress_done, progress_expected, progress_running, progress_failed;
         UT_hash_handle hh;

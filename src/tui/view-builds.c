@@ -301,10 +301,14 @@ static void invocation_text(const StoreInvocation *inv, char *buf, size_t n) {
                          fmt_duration(d, sizeof(d), json_num(e, "remaining", 0)),
                          json_num(e, "unknown", 0) > 0 ? "+" : "");
         }
-        snprintf(buf, n, "#%llu %s [%.0f/%.0f done, %.0f running, %.0f failed%s%s]: %s",
+        /* Nix's own error for it says why it ended, before the command line too. */
+        snprintf(buf, n, "#%llu %s [%.0f/%.0f done, %.0f running, %.0f failed%s%s%s]: %s",
                  (unsigned long long) inv->id, inv->user ?: "?", inv->progress_done, inv->progress_expected,
-                 inv->progress_running, inv->progress_failed, eta, inv->done ? ", ended" : "",
-                 inv->cmdline ?: "(unknown command)");
+                 inv->progress_running, inv->progress_failed, eta,
+                 inv->error  ? (inv->done ? ", failed: " : ", error: ")
+                 : inv->done ? ", ended"
+                             : "",
+                 inv->error ?: "", inv->cmdline ?: "(unknown command)");
 }
 
 static const char *bv_row_text(Tui *t, View *v, size_t i) {

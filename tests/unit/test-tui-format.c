@@ -103,6 +103,14 @@ static void test_columns(void **state) {
         b.machine = "";
         columns[columns_find("machine")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "local");
+        /* A build that never ran is not said to have failed building. */
+        b.state = BUILD_FAILED;
+        columns[columns_find("state")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "failed");
+        b.failure_kind = "not-started";
+        columns[columns_find("state")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "not started");
+        assert_true(columns[columns_find("state")].width >= (int) strlen(buf));
 }
 
 static void test_osc52(void **state) {

@@ -94,6 +94,16 @@ static void test_load_and_deltas(void **state) {
         assert_string_equal(inv->cmdline, "nix-build x");
         assert_true(inv->progress_expected == 4);
         assert_false(inv->done);
+        assert_null(inv->error);
+        /* Ended by Nix's own error: failed is ended too, and the error is kept. */
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"kind\":\"finished\",\"invocation\":{\"id\":3,"
+                               "\"state\":\"failed\",\"error\":\"no build users\"}}",
+                               115),
+                         1);
+        inv = store_invocation(&s, 3);
+        assert_true(inv->done);
+        assert_string_equal(inv->error, "no build users");
 
         /* A reload replaces the builds wholesale (a restarted daemon numbers them anew). */
         list = cJSON_Parse("{\"builds\":[{\"key\":5,\"name\":\"z\",\"state\":\"running\"}]}");
