@@ -153,7 +153,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM HUP
 
-mkdir -p "$RUN/upper/srv/nix-analytics" "$RUN/work" "$RUN/merged"
+mkdir -p "$RUN/upper/srv/nix-analytics" "$RUN/upper/etc" "$RUN/work" "$RUN/merged"
+# One thing differs from a fresh install, in the run's own layer: system users (Nix's build
+# users among them) get uids 600-799. The root shares the host's kernel and PIDs, and Nix
+# kills every process of a build uid before it builds with it: with the same uids as the
+# host's build users, a build on the host would kill the root's builds, and the other way.
+sed -E 's/^(SYS_UID_MIN|SYS_UID_MAX|SYS_GID_MIN|SYS_GID_MAX)\b.*//' "$PRISTINE/etc/login.defs" >"$RUN/upper/etc/login.defs"
+printf 'SYS_UID_MIN 600\nSYS_UID_MAX 799\nSYS_GID_MIN 600\nSYS_GID_MAX 799\n' >>"$RUN/upper/etc/login.defs"
 # The repository as git sees it: tracked and new files, no build directories.
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
 	xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
