@@ -156,10 +156,12 @@ start_build() {
 
 build_running() { kill -0 "$BUILD_PID" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$BUILD_PID/stat" 2>/dev/null)" != Z ]]; }
 
-echo "== nix-build scripts/demo.nix -k -j3 | nix-analytics-ctl ingest  (8 derivations, one fails on purpose and two depend on it; about 20 s)"
+echo "== nix-build scripts/demo.nix -k -j3 | nix-analytics-ctl ingest"
+echo "   8 derivations, about 20 s; one fails on purpose (exit code 3), two depend on it"
 if ((TUI_MODE)); then
 	start_build
-	echo "== the terminal UI on the live build, full screen: q leaves it (the build goes on, the summary follows), ? lists the keys  [any key starts it now]"
+	# one line, 80 columns: the keys that matter (any key starts the TUI before the 3 s)
+	echo "== the TUI on the live build: q quits (summary after), ? help, l a build's log"
 	read -r -s -n 1 -t 3 _ || true
 	if ! build_running && [[ "$("$CTL" -s "$SOCKDIR" status 2>/dev/null | jq -r '.events.total // 0')" == 0 ]]; then
 		echo "== (nix-build ended before sending anything: no terminal UI)"
