@@ -154,6 +154,9 @@ start_build() {
 	BUILD_PID=$!
 }
 
+# How many builds really ran, from list-builds: one succeeded, or got to its exit code 3.
+RAN_JQ='[.builds[] | select(.state == "succeeded" or .failure.exit_code == 3)] | length'
+
 build_running() { kill -0 "$BUILD_PID" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$BUILD_PID/stat" 2>/dev/null)" != Z ]]; }
 
 echo "== nix-build scripts/demo.nix -k -j3 | nix-analytics-ctl ingest"
@@ -163,8 +166,9 @@ if ((TUI_MODE)); then
 	# one line, 80 columns: the keys that matter (any key starts the TUI before the 3 s)
 	echo "== the TUI on the live build: q quits (summary after), ? help, l a build's log"
 	read -r -s -n 1 -t 3 _ || true
-	if ! build_running && [[ "$("$CTL" -s "$SOCKDIR" status 2>/dev/null | jq -r '.events.total // 0')" == 0 ]]; then
-		echo "== (nix-build ended before sending anything: no terminal UI)"
+	# Nix already gave up without building anything (no build users, say): straight to why.
+	if ! build_running && [[ "$("$CTL" -s "$SOCKDIR" list-builds 2>/dev/null | jq "$RAN_JQ")" == 0 ]]; then
+		echo "== (nix-build ended without building anything: no TUI)"
 	else
 		set +e
 		"$TUI" -s "$SOCKDIR" 2>"$T/tui.err"
@@ -243,8 +247,7 @@ DIFFS=$(printf '%s' "$BUILDS" | jq -r --argjson want "$WANT" '
 			else "\($n) is \($x | shown), want failed (dependency)" end)
 		end]
 	| join("; ")')
-# Did the builds run at all: one succeeded, or demo-fail got to its exit code 3.
-RAN=$(printf '%s' "$BUILDS" | jq '[.builds[] | select(.state == "succeeded" or .failure.exit_code == 3)] | length')
+RAN=$(printf '%s' "$BUILDS" | jq "$RAN_JQ")
 # Nix's own first error, without colours: its messages (ingest's echo), else its plain output.
 NIX_ERR=$(cat "$T/nix.err" "$T/nix.out" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' | grep -m 1 '^error:' || true)
 ELAPSED=$((SECONDS - T0))
