@@ -10,10 +10,11 @@
 #
 # How: the pristine debootstrap result is cached (nothing the project installs ever is) and
 # used read-only as the lower layer of an overlay; each run writes into its own upper layer,
-# thrown away at the end. The run lives in private mount and PID namespaces: /proc, /dev,
-# /sys (cgroups included) and a private /tmp, /run and /dev/shm are mounted inside, the host's
-# mount table never changes, and when the command ends or the run is interrupted every process
-# of the run dies with the namespace before its files are removed.
+# thrown away at the end. The run lives in private mount and PID namespaces, with the root
+# as the namespace's own root: /proc, /dev, /sys (cgroups included) and a private /tmp, /run
+# and /dev/shm are mounted inside, the host's mount table never changes, and when the command
+# ends or the run is interrupted every process of the run dies with the namespace before its
+# files are removed.
 #
 # usage: scripts/fresh-root.sh [--suite SUITE] [--refresh] [--keep] [--] [COMMAND...]
 #   --suite SUITE  Debian suite of the root (default: the machine's own, e.g. bookworm)
@@ -166,7 +167,9 @@ printf 'SYS_UID_MIN 600\nSYS_UID_MAX 799\nSYS_GID_MIN 600\nSYS_GID_MAX 799\n' >>
 	tar --null -T - -cf -) | tar -xf - -C "$RUN/upper/srv/nix-analytics"
 say "running in a fresh $SUITE root ($RUN): $*"
 
-# Inside the namespaces: mount the root, then run the command in it.
+# Inside the namespaces: mount the root, make it the namespace's root (pivot_root, not
+# chroot: Nix returns its children to its saved mount namespace with setns(), which puts them
+# at that namespace's root, outside a chroot), then run the command in it.
 # shellcheck disable=SC2016
 INNER='
 set -e
@@ -181,7 +184,10 @@ mount --rbind /sys "$R/sys"
 mount -t tmpfs -o mode=1777 tmp "$R/tmp"
 mount -t tmpfs -o mode=755 run "$R/run"
 cp -L /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
-exec chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+cd "$R"
+pivot_root . .
+umount -l .
+exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" \
 	bash -c "cd /srv/nix-analytics && exec \"\$@\"" bash "$@"
 '
