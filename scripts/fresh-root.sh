@@ -165,7 +165,9 @@ printf 'SYS_UID_MIN 600\nSYS_UID_MAX 799\nSYS_GID_MIN 600\nSYS_GID_MAX 799\n' >>
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
 	xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
 	tar --null -T - -cf -) | tar -xf - -C "$RUN/upper/srv/nix-analytics"
-say "running in a fresh $SUITE root ($RUN): $*"
+CMDLINE=$(printf '%s ' "$@" | tr -s '\n\t' '  ')
+((${#CMDLINE} <= 100)) || CMDLINE="${CMDLINE:0:97}..."
+say "running in a fresh $SUITE root ($RUN): $CMDLINE"
 
 # Inside the namespaces: mount the root, make it the namespace's root (pivot_root, not
 # chroot: Nix returns its children to its saved mount namespace with setns(), which puts them
