@@ -139,16 +139,16 @@ cleanup() {
 		kill -KILL "$NS_PID" 2>/dev/null || true
 		wait "$NS_PID" 2>/dev/null || true
 	fi
+	local tally=
+	[[ -s $RUN.tally ]] && tally=$(cat "$RUN.tally")
+	rm -f "$RUN.tally" "$RUN.out"
 	if [[ -n $KEEP ]]; then
 		say "kept the run's changes in $RUN/upper"
 	else
 		rm -rf --one-file-system "$RUN"
 	fi
 	say "done in $((SECONDS - T0)) s"
-	if [[ -s $RUN.tally ]]; then
-		cat "$RUN.tally"
-	fi
-	rm -f "$RUN.tally" "$RUN.out"
+	[[ -z $tally ]] || printf '%s\n' "$tally"
 	exit "$rc"
 }
 trap cleanup EXIT
