@@ -22,10 +22,10 @@
 #include "basic/macro.h"
 #include "daemon/tracker.h"
 #include "shared/drv.h"
+#include "shared/storepath.h"
 
 #define ENVIRON_MAX    (8u << 20)
 #define ATTRS_JSON_MAX (64u << 20)
-#define DRV_MAX        (64u << 20)
 #define PAIRS_MAX      512
 #define DRV_CACHE_MAX  1024
 #define LOG_DIR        "/nix/var/log/nix/drvs/"
@@ -117,7 +117,7 @@ static const DrvOutputs *drv_outputs(Discovery *d, const char *drv) {
         }
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        o->n = read_full_file(drv, DRV_MAX, &buf, &len);
+        o->n = store_file_read(d->store_dir, drv, STORE_DRV_MAX, &buf, &len);
         if (o->n == 0)
                 o->n = drv_parse_outputs(buf, len, &o->outs);
         HASH_ADD_KEYPTR(hh, d->drvs, o->drv, strlen(o->drv), o);
@@ -146,14 +146,20 @@ static int add_pair(Candidate *c, const char *name, size_t nl, const char *value
 
 /* Structured attrs: the outputs live in a JSON file inside the builder's root. */
 static void read_attrs_json(Discovery *d, Candidate *c, const char *file, size_t fl) {
-        char path[PATH_MAX];
+        char root[PATH_MAX], path[PATH_MAX];
         if (fl == 0 || file[0] != '/' ||
-            snprintf(path, sizeof(path), "%s/%d/root%.*s", d->proc_root, (int) c->pid, (int) fl, file) >=
-                    (int) sizeof(path))
+            snprintf(root, sizeof(root), "%s/%d/root", d->proc_root, (int) c->pid) >= (int) sizeof(root) ||
+            snprintf(path, sizeof(path), "%.*s", (int) fl, file) >= (int) sizeof(path))
+                return;
+        /* The builder named the file: resolve it inside the builder's root, so that neither
+         * ".." nor a symbolic link leads to a file of ours, and never block on a FIFO. */
+        _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
                 return;
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        if (read_full_file(path, ATTRS_JSON_MAX, &buf, &len) < 0)
+        if (read_full_file_at(root_fd, path, ATTRS_JSON_MAX, READ_FILE_IN_ROOT | READ_FILE_REFUSE_LARGER,
+                              &buf, &len) < 0)
                 return;
         cJSON *j = cJSON_ParseWithLength(buf, len);
         const cJSON *outs = cJSON_GetObjectItemCaseSensitive(j, "outputs"), *o;

@@ -12,8 +12,6 @@
 #include "shared/drv.h"
 #include "shared/storepath.h"
 
-#define DRV_FILE_MAX (64u << 20)
-
 int graph_new(const char *store_dir, uint32_t max_nodes, Graph **ret) {
         Graph *g = calloc(1, sizeof(*g));
         if (!g)
@@ -139,33 +137,6 @@ int graph_add(Graph *g, const char *drv, bool planned) {
         return (int) i;
 }
 
-static int read_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > DRV_FILE_MAX)
-                return -EBADMSG;
-        size_t size = (size_t) st.st_size, got = 0;
-        char *buf = malloc(size);
-        if (!buf)
-                return -ENOMEM;
-        while (got < size) {
-                ssize_t k = read(fd, buf + got, size - got);
-                if (k < 0) {
-                        free(buf);
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        *ret = buf;
-        *ret_len = got;
-        return 0;
-}
 
 /* Expands a planned node: its inputs become nodes (queued for an outputs check). */
 static int expand(Graph *g, uint32_t index, const Drv *d) {
@@ -215,7 +186,7 @@ static void resolve_one(Graph *g, uint32_t index) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         Drv *d = NULL;
-        int r = read_file(n->drv, &buf, &len);
+        int r = store_file_read(g->store_dir, n->drv, STORE_DRV_MAX, &buf, &len);
         g->files_read++;
         if (r >= 0)
                 r = drv_parse(buf, len, &d);

@@ -14,7 +14,6 @@
 #include "shared/model-internal.h"
 #include "shared/storepath.h"
 
-#define DRV_SYSTEM_READ_MAX (4u << 20)
 
 static void machine_free(ModelMachine *mm) {
         if (!mm)
@@ -151,22 +150,11 @@ bool model_machine_could_take(const ModelMachine *mm, const Build *b) {
 
 /* The system of a derivation: its env always holds ("system","…") (derivation{} puts
  * every attribute there). NULL when unreadable. */
-static char *drv_system(const char *drv) {
-        _cleanup_close_ int fd = open(drv, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+static char *drv_system(const char *store_dir, const char *drv) {
+        _cleanup_free_ char *buf = NULL;
+        size_t got;
+        if (store_file_read(store_dir, drv, STORE_DRV_MAX, &buf, &got) < 0)
                 return NULL;
-        size_t size = MIN((size_t) st.st_size, (size_t) DRV_SYSTEM_READ_MAX), got = 0;
-        _cleanup_free_ char *buf = malloc(size + 1);
-        if (!buf)
-                return NULL;
-        while (got < size) {
-                ssize_t k = read(fd, buf + got, size - got);
-                if (k <= 0)
-                        break;
-                got += (size_t) k;
-        }
-        buf[got] = '\0';
         static const char key[] = "(\"system\",\"";
         const char *p = memmem(buf, got, key, sizeof(key) - 1);
         if (!p)
@@ -215,7 +203,7 @@ static int waiting_start(Model *m, Source *s, Activity *a, const NixRecord *rec,
         if (!b && !(b = build_new(m, inv, drv, BUILD_QUEUED, now)))
                 return -ENOMEM;
         if (!b->system)
-                b->system = drv_system(b->drv);
+                b->system = drv_system(m->config.store_dir, b->drv);
         b->machine_waits++;
         a->waiting_key = b->key;
         build_mark(m, b, CHANGE_CHANGED);

@@ -28,7 +28,6 @@
 #define OUTPUT_RECHECKS     5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
 #define LOST_CHECK_USEC     (500 * USEC_PER_MSEC)
-#define DRV_MAX_SIZE        (64u << 20)
 #define FAILURE_MESSAGE_MAX 4096
 
 static const char *const build_state_table[_BUILD_STATE_MAX] = {
@@ -346,27 +345,11 @@ int build_set_failure(Build *b, FailureKind kind, const char *message) {
 /* Reads the .drv and checks that every output exists. 1 all present, 0 some missing,
  * -errno when it cannot be decided (unreadable or malformed .drv, unknown CA outputs). */
 static int build_outputs_exist(Model *m, const Build *b) {
-        _cleanup_close_ int fd = open(b->drv, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > DRV_MAX_SIZE)
-                return -EBADMSG;
-
-        size_t size = (size_t) st.st_size, got = 0;
-        _cleanup_free_ char *buf = malloc(size);
-        if (!buf)
-                return -ENOMEM;
-        while (got < size) {
-                ssize_t n = read(fd, buf + got, size - got);
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                got += (size_t) n;
-        }
+        _cleanup_free_ char *buf = NULL;
+        size_t got;
+        int k = store_file_read(m->config.store_dir, b->drv, STORE_DRV_MAX, &buf, &got);
+        if (k < 0)
+                return k;
 
         DrvOutput *outs = NULL;
         int n = drv_parse_outputs(buf, got, &outs);
@@ -634,7 +617,8 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         }
 
         if (rec->type == NIX_ACT_BUILD) {
-                if (nix_record_field_str(rec, 0, &drv) < 0 || drv[0] == '\0')
+                /* Paths from the wire are store paths or nothing (docs/protocol.md). */
+                if (nix_record_field_str(rec, 0, &drv) < 0 || !store_path_valid(m->config.store_dir, drv))
                         return -EPROTO;
                 (void) nix_record_field_str(rec, 1, &machine);
 

@@ -2,9 +2,12 @@
 #include "shared/storepath.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/fileio.h"
+#include "basic/macro.h"
 #include "basic/string-util.h"
 
 /* Nix's base-32 alphabet (no e, o, u, t). */
@@ -72,4 +75,16 @@ int store_path_find_drv(const char *store_dir, const char *text, char **ret) {
                 return 1;
         }
         return 0;
+}
+
+int store_file_read(const char *store_dir, const char *path, size_t max, char **ret, size_t *ret_len) {
+        if (!store_path_valid(store_dir, path))
+                return -EINVAL;
+        /* The store directory is configuration, not wire input: it may be reached through a
+         * symbolic link. The base name is the only part a peer chose, and it has no '/'. */
+        _cleanup_close_ int dir_fd = open(store_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        return read_full_file_at(dir_fd, path + strlen(store_dir) + 1, max,
+                                 READ_FILE_NOFOLLOW | READ_FILE_REFUSE_LARGER, ret, ret_len);
 }
