@@ -13,30 +13,6 @@
 
 #include "basic/macro.h"
 
-int listener_make_dir(const char *dir) {
-        char path[PATH_MAX];
-        size_t len = strlen(dir);
-        if (len == 0 || len >= sizeof(path))
-                return -EINVAL;
-        memcpy(path, dir, len + 1);
-
-        for (char *p = path + 1;; p++) {
-                if (*p != '/' && *p != '\0')
-                        continue;
-                char saved = *p;
-                *p = '\0';
-                if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = saved;
-                if (saved == '\0')
-                        break;
-        }
-        struct stat st;
-        if (stat(dir, &st) < 0)
-                return -errno;
-        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 static int fill_addr(const char *path, struct sockaddr_un *sa, socklen_t *ret_len) {
         size_t len = strlen(path);
         if (len >= sizeof(sa->sun_path))
@@ -66,7 +42,8 @@ int listener_open(const char *path, mode_t mode) {
 
         struct stat st;
         if (lstat(path, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode))
+                /* Only our own stale socket is replaced: anything else is not ours to remove. */
+                if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
                         return -EEXIST;
                 r = socket_in_use(&sa, salen);
                 if (r < 0)

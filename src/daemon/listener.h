@@ -4,10 +4,7 @@
 
 #include <sys/types.h>
 
-/* Creates dir (and parents) with mode 0755 when missing. 0 or -errno. */
-int listener_make_dir(const char *dir);
-
 /* Binds and listens on path with the given mode (applied through umask during bind).
  * Returns the fd (non-blocking, close-on-exec), -EADDRINUSE when another process is
- * listening there, -EEXIST when path exists and is not a socket, or -errno. */
+ * listening there, -EEXIST when path exists and is not a socket of ours, or -errno. */
 int listener_open(const char *path, mode_t mode);

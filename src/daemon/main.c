@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -345,11 +346,29 @@ static void raise_fd_limit(void) {
         }
 }
 
+/* Why an existing socket directory is refused, with its owner and mode, and what to do. */
+static int log_sockdir_refused(const char *dir, int r) {
+        struct stat st = {0};
+        (void) lstat(dir, &st);
+        log_error("refusing socket directory %s (owner uid %u, mode %04o): %s; another user could put "
+                  "her own sockets there. Use a directory owned by uid %u that only it can write "
+                  "(chown %u %s; chmod 755 %s), or another --socket-dir",
+                  dir, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777),
+                  r == -ELOOP     ? "it is a symbolic link"
+                  : r == -ENOTDIR ? "it is not a directory"
+                  : r == -EPERM   ? "it belongs to another user"
+                                  : "group or others may write to it",
+                  (unsigned) geteuid(), (unsigned) geteuid(), dir, dir);
+        return -EPERM;
+}
+
 static int open_sockets(Daemon *d) {
         _cleanup_free_ char *events = NULL, *control = NULL;
         int r;
 
-        r = listener_make_dir(d->config.socket_dir);
+        r = sockdir_make(d->config.socket_dir, geteuid());
+        if (r == -EPERM || r == -EACCES || r == -ELOOP || r == -ENOTDIR)
+                return log_sockdir_refused(d->config.socket_dir, r);
         if (r < 0)
                 return log_error_errno(r, "cannot create socket directory %s: %m", d->config.socket_dir);
         if ((r = sockdir_socket_path(d->config.socket_dir, NA_EVENTS_SOCKET, &events)) < 0 ||
@@ -371,6 +390,14 @@ static int open_sockets(Daemon *d) {
         return 0;
 }
 
+/* A hangup never ends the daemon: it has no terminal of its own (every path is opened
+ * O_NOCTTY), and a stray SIGHUP, from a terminal it was started on or from anyone allowed to
+ * signal it, is logged and ignored (docs/protocol.md, "Paths from the wire"). */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("ignoring SIGHUP from pid %u", si->ssi_pid);
+        return 0;
+}
+
 static int setup_loop(Daemon *d) {
         int r;
         sigset_t mask;
@@ -378,12 +405,14 @@ static int setup_loop(Daemon *d) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
         if ((r = sd_event_new(&d->event)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
-            (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0)
+            (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
         /* Under a unit with WatchdogSec= the loop pets systemd's watchdog; a no-op otherwise. */
         (void) sd_event_set_watchdog(d->event, true);

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,43 @@ int sockdir_socket_path(const char *dir, const char *name, char **ret) {
                 return -ENAMETOOLONG;
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int sockdir_check(const char *dir, uid_t owner) {
+        struct stat st;
+
+        assert(dir);
+        if (lstat(dir, &st) < 0)
+                return -errno;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (st.st_uid != owner)
+                return -EPERM;
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return -EACCES;
+        return 0;
+}
+
+int sockdir_make(const char *dir, uid_t owner) {
+        char path[PATH_MAX];
+        size_t len = strlen(dir);
+
+        if (len == 0 || len >= sizeof(path))
+                return -EINVAL;
+        memcpy(path, dir, len + 1);
+        /* Parents first, as mkdir -p would; the last one is dir itself. */
+        for (char *p = path + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char saved = *p;
+                *p = '\0';
+                if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = saved;
+                if (saved == '\0')
+                        break;
+        }
+        return sockdir_check(dir, owner);
 }

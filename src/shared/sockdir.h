@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define NA_EVENTS_SOCKET     "events.sock"
 #define NA_CONTROL_SOCKET    "control.sock"
@@ -25,3 +26,14 @@ int sockdir_resolve_env(SockDirUse use, const char *socket_name, char **ret);
 
 /* dir + "/" + name, newly allocated; -ENAMETOOLONG when it cannot fit a sockaddr_un. */
 int sockdir_socket_path(const char *dir, const char *name, char **ret);
+
+/* Whether dir may hold the sockets of a daemon running as owner: a directory, not a symbolic
+ * link, owned by owner, writable by nobody else (another user who can write there can put
+ * her own control socket in place of ours). Returns 0, -ENOTDIR (not a directory), -ELOOP (a
+ * symbolic link), -EPERM (owned by another uid), -EACCES (group or other may write), or
+ * -errno from lstat(). */
+int sockdir_check(const char *dir, uid_t owner);
+
+/* Creates dir (and missing parents) with mode 0755, then sockdir_check()s it: an existing
+ * directory is used only when it passes. Returns 0 or the errors above. */
+int sockdir_make(const char *dir, uid_t owner);
