@@ -170,6 +170,57 @@ static void test_socket_path(void **state) {
         assert_null(path);
 }
 
+/* A socket directory someone else owns or may write is refused, whatever its path. */
+static void test_check(void **state) {
+        char root[] = "/tmp/test-sockdir.XXXXXX";
+        assert_non_null(mkdtemp(root));
+        char d[96], l[96], f[96];
+        uid_t me = geteuid();
+
+        /* Created with 0755 and parents, then accepted; created again: still fine. */
+        snprintf(d, sizeof(d), "%s/a/b/sock", root);
+        assert_int_equal(sockdir_make(d, me), 0);
+        assert_int_equal(sockdir_make(d, me), 0);
+        struct stat st;
+        assert_int_equal(lstat(d, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 022, 0);
+
+        /* Owned by another uid. */
+        assert_int_equal(sockdir_check(d, me + 1), -EPERM);
+        assert_int_equal(sockdir_make(d, me + 1), -EPERM);
+        if (me == 0) {
+                assert_int_equal(chown(d, 65534, 65534), 0);
+                assert_int_equal(sockdir_check(d, 0), -EPERM);
+                assert_int_equal(chown(d, 0, 0), 0);
+        }
+
+        /* Group or others may write: refused, sticky or not. */
+        assert_int_equal(chmod(d, 0775), 0);
+        assert_int_equal(sockdir_check(d, me), -EACCES);
+        assert_int_equal(chmod(d, 01777), 0);
+        assert_int_equal(sockdir_make(d, me), -EACCES);
+        assert_int_equal(chmod(d, 0700), 0);
+        assert_int_equal(sockdir_check(d, me), 0);
+
+        /* A symbolic link to a good directory, and a file. */
+        snprintf(l, sizeof(l), "%s/link", root);
+        assert_int_equal(symlink(d, l), 0);
+        assert_int_equal(sockdir_check(l, me), -ELOOP);
+        assert_int_equal(sockdir_make(l, me), -ELOOP);
+        snprintf(f, sizeof(f), "%s/file", root);
+        int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(sockdir_check(f, me), -ENOTDIR);
+        snprintf(f, sizeof(f), "%s/none", root);
+        assert_int_equal(sockdir_check(f, me), -ENOENT);
+
+        char cmd[96];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_env_dir_wins, setup, teardown),
@@ -177,6 +228,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_client, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resolve_env, setup, teardown),
                 cmocka_unit_test(test_socket_path),
+                cmocka_unit_test(test_check),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
