@@ -20,6 +20,7 @@
 #include "daemon/commands-actions.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
+#include "shared/redact.h"
 
 #define FAST_INTERVAL     (100 * USEC_PER_MSEC)
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
@@ -220,7 +221,8 @@ static void read_cmdline(Sampler *s, TrackedProc *p) {
                 if (buf[i] == '\0')
                         buf[i] = ' ';
         buf[len] = '\0';
-        p->cmdline = buf;
+        (void) redact_cmdline(buf, &p->cmdline);
+        free(buf);
 }
 
 /* Adds e to the processes its build has in this sample. */
