@@ -19,25 +19,11 @@
 #include "basic/macro.h"
 #include "daemon/actions-remote.h"
 #include "daemon/actions.h"
+#include "daemon/privacy.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/procfs.h"
 #include "shared/units.h"
-
-#define PEER_GROUPS_MAX 256
-
-static bool peer_in_group(ControlConn *c, gid_t gid) {
-        if (c->gid == gid)
-                return true;
-        gid_t groups[PEER_GROUPS_MAX];
-        socklen_t len = sizeof(groups);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                return false;
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == gid)
-                        return true;
-        return false;
-}
 
 static void peer_name(uid_t uid, char *buf, size_t size) {
         struct passwd pw, *res = NULL;
@@ -50,8 +36,7 @@ static void peer_name(uid_t uid, char *buf, size_t size) {
 
 /* Root or the admin group: may act on any build, with any value. */
 static bool privileged(ControlConn *c) {
-        Daemon *d = c->daemon;
-        return c->uid == 0 || (d->config.has_admin_gid && peer_in_group(c, d->config.admin_gid));
+        return privacy_privileged(c);
 }
 
 /* Root, the admin group, or the build's requester. */
@@ -426,11 +411,29 @@ void notify_processes(Daemon *d, const Build *b) {
                 return;
         cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
         cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
-        size_t len;
+        /* Command lines as the requester, root and the admin group see them; null for others. */
+        cJSON *hidden_fields = cJSON_Duplicate(fields, true);
+        size_t len, hidden_len;
         _cleanup_free_ char *line = control_format_event("processes", fields, &len);
-        if (!line)
+        _cleanup_free_ char *hidden = NULL;
+        if (!line) {
+                cJSON_Delete(hidden_fields);
                 return;
-        for (ControlConn *c = d->control_conns; c; c = c->next)
-                if (!c->dead && c->sub.processes)
+        }
+        for (ControlConn *c = d->control_conns; c; c = c->next) {
+                if (c->dead || !c->sub.processes)
+                        continue;
+                if (privacy_sees(c, b->requester.uid))
                         control_conn_send(c, line, len);
+                else {
+                        if (!hidden && hidden_fields) {
+                                privacy_filter(c, hidden_fields);
+                                hidden = control_format_event("processes", TAKE_PTR(hidden_fields),
+                                                              &hidden_len);
+                        }
+                        if (hidden)
+                                control_conn_send(c, hidden, hidden_len);
+                }
+        }
+        cJSON_Delete(hidden_fields);
 }
