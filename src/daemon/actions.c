@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "basic/macro.h"
 #include "daemon/actions-remote.h"
@@ -51,15 +50,44 @@ int action_say(ActionOutcome *o, const char *fmt, ...) {
 }
 
 /* The signal fallback: the builder's process group (its whole session as Nix starts it),
- * then every process of the build one by one for those that left the group. */
-static unsigned signal_build(Tracked *t, int sig) {
+ * then every process of the build one by one for those that left the group. The group is
+ * signalled as a whole only while its leader, the builder, is verified the same process: a
+ * process group id cannot be reused while its leader lives. Otherwise (and for every
+ * straggler) each process is signalled through a pidfd opened after checking its start time.
+ * *ret_errno: the first error, for the message. */
+static unsigned signal_build(Sampler *s, Tracked *t, int sig, int *ret_errno) {
+        const char *root = sampler_proc_root(s);
         unsigned n = 0;
-        if (kill(-t->builder, sig) == 0)
-                n++;
-        for (uint32_t i = 0; i < t->n_procs; i++)
-                if (t->procs[i].st.pgid != t->builder && kill(t->procs[i].st.pid, sig) == 0)
+        int err = ESRCH;
+        bool leader = !t->builder_gone && pidref_verify(&t->builder_ref, root) == 0;
+        if (leader) {
+                if (kill(-t->builder, sig) == 0)
                         n++;
+                else
+                        err = errno;
+        }
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                const ProcStat *st = &t->procs[i].st;
+                if (leader && st->pgid == t->builder)
+                        continue;
+                int r = pidref_kill_pid(root, st->pid, st->starttime, sig);
+                if (r == 0)
+                        n++;
+                else if (r != -ESRCH && err == ESRCH)
+                        err = -r;
+        }
+        *ret_errno = err;
         return n;
+}
+
+/* An action on a build whose builder is gone would hit its pid, group or session, which
+ * may be someone else's by now: refused, whatever processes still carry its session id. */
+static bool builder_gone(Sampler *s, Tracked *t) {
+        if (!t->builder_gone && pidref_verify(&t->builder_ref, sampler_proc_root(s)) < 0) {
+                t->builder_gone = true;
+                pidref_done(&t->builder_ref);
+        }
+        return t->builder_gone;
 }
 
 /* Why a cgroup action cannot run on this build: a sentence for the user. */
@@ -97,16 +125,17 @@ static int do_kill(Daemon *d, Sampler *s, Tracked *t, Build *b, ActionOutcome *o
                         return action_say(o, "%s", mech);
                 }
         }
-        if (t->n_procs == 0 && kill(t->builder, 0) < 0)
-                return action_fail(o, NA_ERR_FAILED, "build %" PRIu64 " has no process left to kill",
-                                   t->key);
-        unsigned n = signal_build(t, SIGKILL);
+        int err, ignored;
+        unsigned n = signal_build(s, t, SIGKILL, &err);
         if (t->signal_frozen)
-                signal_build(t, SIGCONT);
+                signal_build(s, t, SIGCONT, &ignored);
         t->signal_frozen = false;
+        if (n == 0 && err == ESRCH)
+                return action_fail(o, NA_ERR_NO_PROCESS, "build %" PRIu64 " has no process left to kill",
+                                   t->key);
         if (n == 0)
                 return action_fail(o, NA_ERR_FAILED, "SIGKILL to build %" PRIu64 " (process group %d): %s",
-                                   t->key, (int) t->builder, strerror(errno));
+                                   t->key, (int) t->builder, strerror(err));
         model_build_kill_requested(d->model, b);
         return action_say(o, "SIGKILL to process group %d and its stragglers%s", (int) t->builder,
                           r == -EOPNOTSUPP && t->has_group ? " (no cgroup.kill in its group)" : "");
@@ -131,11 +160,14 @@ static int do_freeze(Daemon *d, Sampler *s, Tracked *t, Build *b, bool freeze, A
                                            "cannot %s build %" PRIu64 " through its cgroup: %s",
                                            freeze ? "freeze" : "thaw", t->key, strerror(-r));
         }
-        unsigned n = signal_build(t, freeze ? SIGSTOP : SIGCONT);
+        int err;
+        unsigned n = signal_build(s, t, freeze ? SIGSTOP : SIGCONT, &err);
+        if (n == 0 && err == ESRCH)
+                return action_fail(o, NA_ERR_NO_PROCESS, "build %" PRIu64 " has no process left to %s",
+                                   t->key, freeze ? "freeze" : "thaw");
         if (n == 0)
                 return action_fail(o, NA_ERR_FAILED, "%s to build %" PRIu64 " (process group %d): %s",
-                                   freeze ? "SIGSTOP" : "SIGCONT", t->key, (int) t->builder,
-                                   strerror(errno));
+                                   freeze ? "SIGSTOP" : "SIGCONT", t->key, (int) t->builder, strerror(err));
         t->signal_frozen = freeze;
         model_build_set_frozen(d->model, b, freeze);
         sampler_kick(s);
@@ -147,13 +179,15 @@ static int do_nice(Daemon *d, Sampler *s, Tracked *t, Build *b, int nice, Action
         unsigned done = 0, failed = 0;
         int first_errno = 0;
         for (uint32_t i = 0; i < t->n_procs; i++) {
-                if (setpriority(PRIO_PROCESS, (id_t) t->procs[i].st.pid, nice) == 0) {
+                int r = pidref_set_nice_pid(sampler_proc_root(s), t->procs[i].st.pid,
+                                            t->procs[i].st.starttime, nice);
+                if (r == 0) {
                         t->procs[i].st.nice = nice;
                         done++;
-                } else if (errno != ESRCH) {
+                } else if (r != -ESRCH) {
                         failed++;
                         if (!first_errno)
-                                first_errno = errno;
+                                first_errno = -r;
                 }
         }
         if (done == 0 && failed > 0)
@@ -211,6 +245,11 @@ int action_run(Daemon *d, Sampler *s, Tracked *t, Build *b, const ActionRequest 
         if (!t)
                 return action_fail(ret, NA_ERR_NO_PROCESS, "build %" PRIu64 " (%s) has no known process",
                                    b->key, b->name);
+        if (builder_gone(s, t))
+                return action_fail(ret, NA_ERR_NO_PROCESS,
+                                   "build %" PRIu64 " (%s): its builder (pid %d) is gone; nothing was %s",
+                                   b->key, b->name, (int) t->builder,
+                                   req->kind == ACTION_KILL ? "killed" : "acted on");
         switch (req->kind) {
         case ACTION_KILL:
                 return do_kill(d, s, t, b, ret);

@@ -21,10 +21,27 @@
 #include "basic/macro.h"
 #include "daemon/tracker.h"
 
-/* Does e belong to the build led by builder (its session, or a descendant)? */
-static bool member_of(ProcTable *tab, const ProcEntry *e, pid_t builder) {
+static int cmp_pid(const void *key, const void *elem) {
+        pid_t x = *(const pid_t *) key, y = ((const TrackedProc *) elem)->st.pid;
+        return x < y ? -1 : x > y;
+}
+
+bool tracked_leads(const Tracked *t, const ProcEntry *e) {
+        if (e->st.pid == t->builder)
+                return !t->builder_gone && e->st.starttime == t->builder_start;
+        if (e->st.sid != t->builder)
+                return false;
+        if (!t->builder_gone)
+                return true;
+        const TrackedProc *p =
+                t->n_procs ? bsearch(&e->st.pid, t->procs, t->n_procs, sizeof(TrackedProc), cmp_pid) : NULL;
+        return p && p->st.starttime == e->st.starttime;
+}
+
+/* Does e belong to the build of t (its builder's session, or a descendant)? */
+static bool member_of(ProcTable *tab, const ProcEntry *e, const Tracked *t) {
         for (int depth = 0; e && depth < 256; depth++) {
-                if (e->st.pid == builder || e->st.sid == builder)
+                if (tracked_leads(t, e))
                         return true;
                 if (e->st.ppid <= 1)
                         return false;
@@ -59,20 +76,22 @@ static const char *name_under_root(const char *path, const char *root) {
 
 /* One pass: moves every member of the build not yet in the group. Returns how many moved. */
 static int move_pass(Sampler *s, Tracked *t, ProcTable *tab, bool first) {
-        (void) s;
         _cleanup_free_ pid_t *inside = NULL;
         int n_inside = cg_group_pids(&t->group, &inside);
         int moved = 0;
         for (size_t i = 0; i < tab->n; i++) {
                 ProcEntry *e = &tab->entries[i];
-                if (!member_of(tab, e, t->builder))
+                if (!member_of(tab, e, t))
                         continue;
                 bool in = false;
                 for (int j = 0; j < n_inside && !in; j++)
                         in = inside[j] == e->st.pid;
                 if (in)
                         continue;
-                int r = cg_group_attach(&t->group, e->st.pid);
+                /* Checked right before the move: the pid may have been reused since the scan. */
+                int r = pidref_check_pid(sampler_proc_root(s), e->st.pid, e->st.starttime);
+                if (r == 0)
+                        r = cg_group_attach(&t->group, e->st.pid);
                 if (r == -ESRCH || r == -ENOENT)
                         continue; /* exited meanwhile */
                 if (r < 0)
@@ -159,7 +178,8 @@ void adopt_stragglers(Sampler *s, Tracked *t) {
                 bool in = false;
                 for (int j = 0; j < n && !in; j++)
                         in = inside[j] == pid;
-                if (!in && cg_group_attach(&t->group, pid) == 0)
+                if (!in && pidref_check_pid(sampler_proc_root(s), pid, t->procs[i].st.starttime) == 0 &&
+                    cg_group_attach(&t->group, pid) == 0)
                         log_debug("build %" PRIu64 ": moved straggler pid %d into its cgroup", t->key,
                                   (int) pid);
         }

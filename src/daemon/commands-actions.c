@@ -2,7 +2,9 @@
  * thaw, nice, cpu-limit, mem-limit (docs/protocol.md "Processes and actions").
  *
  * Who may act (from SO_PEERCRED): root, members of the admin group (--admin-group), and the
- * user who requested the build. Everyone may read. Every action is logged with who asked. */
+ * user who requested the build; a requester may only raise its niceness (to 0..19, never
+ * below its current value), as setpriority() would let her. Everyone may read. Every
+ * action is logged with who asked. */
 #include "daemon/commands-actions.h"
 
 #include <errno.h>
@@ -17,25 +19,11 @@
 #include "basic/macro.h"
 #include "daemon/actions-remote.h"
 #include "daemon/actions.h"
+#include "daemon/privacy.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/procfs.h"
 #include "shared/units.h"
-
-#define PEER_GROUPS_MAX 256
-
-static bool peer_in_group(ControlConn *c, gid_t gid) {
-        if (c->gid == gid)
-                return true;
-        gid_t groups[PEER_GROUPS_MAX];
-        socklen_t len = sizeof(groups);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                return false;
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == gid)
-                        return true;
-        return false;
-}
 
 static void peer_name(uid_t uid, char *buf, size_t size) {
         struct passwd pw, *res = NULL;
@@ -46,12 +34,15 @@ static void peer_name(uid_t uid, char *buf, size_t size) {
                 snprintf(buf, size, "uid %u", (unsigned) uid);
 }
 
+/* Root or the admin group: may act on any build, with any value. */
+static bool privileged(ControlConn *c) {
+        return privacy_privileged(c);
+}
+
 /* Root, the admin group, or the build's requester. */
 static int authorize(ControlConn *c, const Build *b, const char *action, Reply *r) {
         Daemon *d = c->daemon;
-        if (c->uid == 0)
-                return 0;
-        if (d->config.has_admin_gid && peer_in_group(c, d->config.admin_gid))
+        if (privileged(c))
                 return 0;
         if (b->requester.uid >= 0 && (uid_t) b->requester.uid == c->uid)
                 return 0;
@@ -239,6 +230,24 @@ static int run_action(ControlConn *c, const ControlRequest *req, Reply *r, Actio
 
         char who[300];
         peer_name(c->uid, who, sizeof(who));
+        /* Through the daemon a requester may do what setpriority() lets her do to her own
+         * processes, nothing more: raise the niceness, never below 0 nor below what the
+         * build has now. Lowering it takes root or the admin group. */
+        if (a->kind == ACTION_NICE && !privileged(c)) {
+                int floor = MAX(0, b->usage.has_nice ? b->usage.nice : 0);
+                if (a->nice < floor) {
+                        log_notice("refused nice %d on build %" PRIu64 " (%s) for %s (pid %d): below %d",
+                                   a->nice, b->key, b->name, who, (int) c->pid, floor);
+                        return reply_error(r, NA_ERR_PERMISSION_DENIED,
+                                           "%s may not set nice %d on build %" PRIu64
+                                           " (%s): a requester may only raise the niceness, to %d..19 "
+                                           "(lowering it takes root%s%s%s)",
+                                           who, a->nice, b->key, b->name, floor,
+                                           d->config.admin_group ? " or group '" : "",
+                                           d->config.admin_group ? d->config.admin_group : "",
+                                           d->config.admin_group ? "'" : "");
+                }
+        }
         _cleanup_(action_outcome_done) ActionOutcome o = {};
         int k = action_run(d, d->sampler, t, b, a, &o);
         if (k < 0) {
@@ -402,11 +411,29 @@ void notify_processes(Daemon *d, const Build *b) {
                 return;
         cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
         cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
-        size_t len;
+        /* Command lines as the requester, root and the admin group see them; null for others. */
+        cJSON *hidden_fields = cJSON_Duplicate(fields, true);
+        size_t len, hidden_len;
         _cleanup_free_ char *line = control_format_event("processes", fields, &len);
-        if (!line)
+        _cleanup_free_ char *hidden = NULL;
+        if (!line) {
+                cJSON_Delete(hidden_fields);
                 return;
-        for (ControlConn *c = d->control_conns; c; c = c->next)
-                if (!c->dead && c->sub.processes)
+        }
+        for (ControlConn *c = d->control_conns; c; c = c->next) {
+                if (c->dead || !c->sub.processes)
+                        continue;
+                if (privacy_sees(c, b->requester.uid))
                         control_conn_send(c, line, len);
+                else {
+                        if (!hidden && hidden_fields) {
+                                privacy_filter(c, hidden_fields);
+                                hidden = control_format_event("processes", TAKE_PTR(hidden_fields),
+                                                              &hidden_len);
+                        }
+                        if (hidden)
+                                control_conn_send(c, hidden, hidden_len);
+                }
+        }
+        cJSON_Delete(hidden_fields);
 }

@@ -18,6 +18,7 @@
 #include "daemon/commands-activities.h"
 #include "daemon/commands-machines.h"
 #include "daemon/notify.h"
+#include "daemon/privacy.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
@@ -365,8 +366,10 @@ void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {
         if (r->code) {
                 line = control_format_error(id, r->code, r->message ? r->message : r->code,
                                             TAKE_PTR(r->extra), &len);
-        } else
+        } else {
+                privacy_filter(c, r->result);
                 line = control_format_result(id, TAKE_PTR(r->result), &len);
+        }
         if (!line) {
                 /* Out of memory building the answer: say so in a line that needs no allocation. */
                 static const char oom[] =

@@ -1,5 +1,6 @@
 /* Subscriptions: turns the model's coalesced changes into events for control clients.
  * Each object is serialised once per flush, however many clients receive it. */
+#include "daemon/privacy.h"
 #include "daemon/notify.h"
 
 #include <stdlib.h>
@@ -68,6 +69,35 @@ static char *object_event(const char *event, const char *kind, const char *key, 
         return control_format_event(event, fields, ret_len);
 }
 
+/* An object about what requester_uid asked for: as is to those who may see its command
+ * lines, filtered (privacy.h) to the others; each form serialised once. */
+static void broadcast_private(Daemon *d, const char *event, const char *kind, const char *key, cJSON *obj,
+                              int64_t requester_uid, bool (*wants)(const ControlConn *c)) {
+        if (!obj)
+                return;
+        _cleanup_free_ char *full = NULL, *hidden = NULL;
+        size_t full_len = 0, hidden_len = 0;
+        for (ControlConn *c = d->control_conns; c; c = c->next) {
+                if (c->dead || !wants(c))
+                        continue;
+                if (privacy_sees(c, requester_uid)) {
+                        if (!full &&
+                            !(full = object_event(event, kind, key, cJSON_Duplicate(obj, true), &full_len)))
+                                continue;
+                        control_conn_send(c, full, full_len);
+                } else {
+                        if (!hidden) {
+                                cJSON *dup = cJSON_Duplicate(obj, true);
+                                privacy_filter(c, dup);
+                                if (!(hidden = object_event(event, kind, key, dup, &hidden_len)))
+                                        continue;
+                        }
+                        control_conn_send(c, hidden, hidden_len);
+                }
+        }
+        cJSON_Delete(obj);
+}
+
 /* The new lines of a build, as one "log" event (with "skipped" when the ring overflowed
  * between two flushes). */
 static char *log_event(const Build *b, uint64_t new_lines, size_t *ret_len) {
@@ -112,13 +142,9 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 }
         }
 
-        if ((kinds & ~(1u << CHANGE_LOG)) && anyone_wants(d, wants_builds)) {
-                size_t len;
-                _cleanup_free_ char *line =
-                        object_event("build", change_name(kinds), "build", build_to_json(b, now, 0), &len);
-                if (line)
-                        broadcast(d, line, len, wants_builds);
-        }
+        if ((kinds & ~(1u << CHANGE_LOG)) && anyone_wants(d, wants_builds))
+                broadcast_private(d, "build", change_name(kinds), "build", build_to_json(b, now, 0),
+                                  b->requester.uid, wants_builds);
 
         if ((kinds & (1u << CHANGE_FINISHED)) && b->followers > 0) {
                 for (ControlConn *c = d->control_conns; c; c = c->next) {
@@ -146,11 +172,8 @@ static void on_invocation(void *userdata, Invocation *inv, unsigned kinds) {
         Daemon *d = userdata;
         if (!anyone_wants(d, wants_invocations))
                 return;
-        size_t len;
-        _cleanup_free_ char *line =
-                object_event("invocation", change_name(kinds), "invocation", invocation_to_json(inv), &len);
-        if (line)
-                broadcast(d, line, len, wants_invocations);
+        broadcast_private(d, "invocation", change_name(kinds), "invocation", invocation_to_json(inv),
+                          inv->requester.uid, wants_invocations);
 }
 
 static void on_source(void *userdata, Source *s, unsigned kinds) {

@@ -20,6 +20,7 @@
 #include "daemon/commands-actions.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
+#include "shared/redact.h"
 
 #define FAST_INTERVAL     (100 * USEC_PER_MSEC)
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
@@ -92,6 +93,30 @@ static Tracked *builder_of(Sampler *s, pid_t pid) {
         return tr;
 }
 
+static Tracked *leader_of(Sampler *s, const ProcEntry *e) {
+        Tracked *t = builder_of(s, e->st.pid);
+        if (t && tracked_leads(t, e))
+                return t;
+        t = builder_of(s, e->st.sid);
+        return t && tracked_leads(t, e) ? t : NULL;
+}
+
+/* The builder is gone when its pid is absent, a zombie, or a process started at another
+ * time (the pid was reused). */
+static void check_builders(Sampler *s) {
+        for (Tracked *t = s->tracked; t; t = t->next) {
+                if (t->builder_gone)
+                        continue;
+                const ProcEntry *e = proc_table_get(&s->table, t->builder);
+                if (!e || e->st.starttime != t->builder_start || e->st.state == 'Z' || e->st.state == 'X') {
+                        t->builder_gone = true;
+                        pidref_done(&t->builder_ref);
+                        log_debug("build %" PRIu64 ": builder pid %d is gone%s", t->key, (int) t->builder,
+                                  e && e->st.starttime != t->builder_start ? " (its pid was reused)" : "");
+                }
+        }
+}
+
 /* A process belongs to the build whose builder is it, leads its session, or is an ancestor
  * (processes that made their own session still descend from the builder). */
 static Tracked *resolve_owner(Sampler *s, ProcEntry *e) {
@@ -103,7 +128,7 @@ static Tracked *resolve_owner(Sampler *s, ProcEntry *e) {
         while (e && !e->resolved && n < OWNER_DEPTH_MAX) {
                 e->resolved = 1;
                 chain[n++] = e;
-                if ((owner = builder_of(s, e->st.pid)) || (owner = builder_of(s, e->st.sid)))
+                if ((owner = leader_of(s, e)))
                         break;
                 if (e->st.ppid <= 1)
                         break;
@@ -135,6 +160,7 @@ static void tracked_free(Tracked *t) {
         if (!t)
                 return;
         cg_group_done(&t->group);
+        pidref_done(&t->builder_ref);
         procs_free(t->procs, t->n_procs);
         procs_free(t->next_procs, t->n_next);
         free(t->drv);
@@ -151,6 +177,9 @@ static Tracked *track(Sampler *s, Build *b, pid_t builder) {
         t->key = b->key;
         t->builder = builder;
         t->builder_start = e ? e->st.starttime : 0;
+        t->builder_ref = PIDREF_NULL;
+        if (pidref_open(s->cfg.proc_root, builder, t->builder_start, &t->builder_ref) < 0)
+                t->builder_gone = true; /* exited (or reused) since the scan */
         t->next = s->tracked;
         s->tracked = t;
         HASH_ADD(hh, s->by_builder, builder, sizeof(pid_t), t);
@@ -192,7 +221,8 @@ static void read_cmdline(Sampler *s, TrackedProc *p) {
                 if (buf[i] == '\0')
                         buf[i] = ' ';
         buf[len] = '\0';
-        p->cmdline = buf;
+        (void) redact_cmdline(buf, &p->cmdline);
+        free(buf);
 }
 
 /* Adds e to the processes its build has in this sample. */
@@ -293,12 +323,13 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
 }
 
 /* Keeps the niceness asked for on every process, new ones included. */
-static void apply_nice(Tracked *t) {
+static void apply_nice(Sampler *s, Tracked *t) {
         if (!t->has_nice)
                 return;
         for (uint32_t i = 0; i < t->n_procs; i++)
                 if (t->procs[i].st.nice != t->nice &&
-                    setpriority(PRIO_PROCESS, (id_t) t->procs[i].st.pid, t->nice) == 0)
+                    pidref_set_nice_pid(s->cfg.proc_root, t->procs[i].st.pid, t->procs[i].st.starttime,
+                                        t->nice) == 0)
                         t->procs[i].st.nice = t->nice;
 }
 
@@ -310,7 +341,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
          * processes inside are born inside). */
         if (t->has_group && !t->nix_group && t->new_procs)
                 adopt_stragglers(s, t);
-        apply_nice(t);
+        apply_nice(s, t);
 
         BuildUsage u = b->usage;
         u.sampled = true;
@@ -389,7 +420,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         model_build_set_frozen(s->d->model, b, frozen);
 
         /* The builder's end is the build's real end (Nix 2.8 may report it much later). */
-        if (!find_proc(t->procs, t->n_procs, t->builder))
+        if (t->builder_gone || !find_proc(t->procs, t->n_procs, t->builder))
                 model_build_builder_exited(s->d->model, b, now_realtime());
 }
 
@@ -477,6 +508,7 @@ void sampler_run(Sampler *s) {
                         if (t)
                                 t->seen = true;
                 }
+                check_builders(s);
                 gather(s);
                 for (Tracked *t = s->tracked; t; t = t->next) {
                         Build *b = t->seen ? model_build_by_key(m, t->key) : NULL;

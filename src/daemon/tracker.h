@@ -11,6 +11,7 @@
 #include "shared/cgroup-delegate.h"
 #include "shared/cgroup.h"
 #include "shared/model.h"
+#include "shared/pidref.h"
 #include "shared/procfs.h"
 
 /* One process of a build, as last sampled. */
@@ -27,6 +28,10 @@ struct Tracked {
         uint64_t key; /* the build's key */
         pid_t builder;
         uint64_t builder_start;
+        PidRef builder_ref; /* held from discovery on: pidfd where the kernel has them */
+        /* The builder exited (or its pid now has another start time): nothing is acted on
+         * through its pid, process group or session any more. Sticky. */
+        bool builder_gone;
         char *drv;
 
         /* cgroup: Nix's own (use-cgroups), ours (adopted), or none (signals, /proc figures) */
@@ -129,6 +134,10 @@ int discovery_rediscover(Discovery *dsc, ProcTable *t, pid_t scope,
                          void *userdata);
 
 /* ---- adopt.c ---- */
+/* Does e belong to t's builder: the builder itself (same start time), or its session while
+ * the builder lives? After the builder is gone only processes already known as the build's
+ * match by session: its pid may now lead someone else's session. */
+bool tracked_leads(const Tracked *t, const ProcEntry *e);
 /* Gives the tracked build a cgroup: Nix's own, ours from an earlier run, or a new one of
  * ours, and moves its processes in until none is left behind. 0, or -errno (then the build
  * is acted on with signals). */

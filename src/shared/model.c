@@ -19,6 +19,7 @@
 #include "basic/string-util.h"
 #include "shared/drv.h"
 #include "shared/proc.h"
+#include "shared/redact.h"
 #include "shared/proto.h"
 #include "shared/storepath.h"
 #include "shared/model-internal.h"
@@ -578,7 +579,7 @@ static int source_apply_hello(Model *m, Source *s, const NixHello *h) {
         free(req->cmdline);
         req->cmdline = NULL;
         if (h->requester_cmdline)
-                req->cmdline = strdup(h->requester_cmdline);
+                (void) redact_cmdline(h->requester_cmdline, &req->cmdline); /* secrets never kept */
         else
                 (void) proc_cmdline(m->config.proc_root, (pid_t) rpid, &req->cmdline);
         source_mark(m, s, CHANGE_CHANGED);

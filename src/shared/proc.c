@@ -1,5 +1,6 @@
 /* Reading /proc: process identity and liveness. */
 #include "shared/proc.h"
+#include "shared/redact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +102,5 @@ int proc_cmdline(const char *proc_root, pid_t pid, char **ret) {
                 if (buf[i] == '\0')
                         buf[i] = ' ';
         buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return redact_cmdline(buf, ret);
 }

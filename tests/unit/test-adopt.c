@@ -78,11 +78,27 @@ static int teardown(void **state) {
         return 0;
 }
 
+/* A process as the scan saw it, started at tick 1000 + pid; its <pid>/stat in the fake tree
+ * says the same unless the test changes it (the pid reused since the scan). */
+static void write_stat(pid_t pid, pid_t ppid, pid_t sid, uint64_t starttime) {
+        char name[64], line[256];
+        snprintf(name, sizeof(name), "proc/%d/stat", (int) pid);
+        snprintf(line, sizeof(line), "%d (sh) S %d %d %d 0 -1 0 0 0 0 0 100 50 0 0 20 0 1 0 %llu 0 0\n",
+                 (int) pid, (int) ppid, (int) sid, (int) sid, (unsigned long long) starttime);
+        test_write_file(root, name, line, (size_t) -1);
+}
+
 static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid) {
         ProcEntry *e = &t->entries[t->n++];
-        *e = (ProcEntry){
-                .st = {.pid = pid, .ppid = ppid, .pgid = sid, .sid = sid, .utime = 1000, .stime = 500}};
+        *e = (ProcEntry){.st = {.pid = pid,
+                                .ppid = ppid,
+                                .pgid = sid,
+                                .sid = sid,
+                                .utime = 1000,
+                                .stime = 500,
+                                .starttime = 1000 + (uint64_t) pid}};
         HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
+        write_stat(pid, ppid, sid, e->st.starttime);
 }
 
 static void test_nix_group(void **state) {
@@ -94,6 +110,7 @@ static void test_nix_group(void **state) {
         add_proc(&t, 500, 100, 500);
         Tracked tr = {.key = 1,
                       .builder = 500,
+                      .builder_start = 1500,
                       .drv = (char *) "/nix/store/"
                                       "0123456789abcdfghijklmnpqrsvwxyz-x.drv"};
         assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
@@ -130,6 +147,7 @@ static void test_new_group(void **state) {
         add_proc(&t, 700, 100, 700);
         Tracked tr = {.key = 2,
                       .builder = 600,
+                      .builder_start = 1600,
                       .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
         assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
         assert_true(tr.has_group);
@@ -152,6 +170,7 @@ static void test_new_group(void **state) {
         free(cg);
         Tracked again = {.key = 9,
                          .builder = 600,
+                         .builder_start = 1600,
                          .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-y.drv"};
         assert_int_equal(adopt_build(&sampler, &again, &t), 0);
         assert_string_equal(again.group.v2, dv2);
@@ -207,6 +226,7 @@ static void test_delegated_roots_and_hand_back(void **state) {
         add_proc(&t, 800, 100, 800);
         Tracked tr = {.key = 3,
                       .builder = 800,
+                      .builder_start = 1800,
                       .drv = (char *) "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-z.drv"};
         assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
         char *want_v2 = path_of(v2, "/s.service/builds/"), *want_mem = path_of(mem, "/na/");
@@ -248,11 +268,79 @@ static void test_delegated_roots_and_hand_back(void **state) {
         HASH_CLEAR(hh, t.by_pid);
 }
 
+/* PID reuse: a member whose pid was taken by a new process between the scan and the move is
+ * not moved; once the builder is gone, its session id no longer makes a process a member
+ * unless it was already known as one (a new session may lead under the recycled pid). */
+static void test_reused_pid(void **state) {
+        test_write_file(root, "proc/900/cgroup", "4:memory:/machine/x\n0::/machine.slice\n", (size_t) -1);
+        const char *g = "/na/build-1123456789abcdfghijklmnpqrsvwxyz";
+        char *rel = path_of(g + 1, "/cgroup.procs");
+        char *f1 = path_of("sys/fs/cgroup/unified/", rel), *f2 = path_of("sys/fs/cgroup/memory/", rel);
+        test_write_file(root, f1, "", 0);
+        test_write_file(root, f2, "", 0);
+        ProcEntry entries[8];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 100);
+        add_proc(&t, 900, 100, 900);
+        add_proc(&t, 901, 900, 900);
+        /* 901 exited after the scan and its pid went to someone else's process. */
+        write_stat(901, 1, 901, 777777);
+        Tracked tr = {.key = 4,
+                      .builder = 900,
+                      .builder_start = 1900,
+                      .drv = (char *) "/nix/store/1123456789abcdfghijklmnpqrsvwxyz-w.drv"};
+        assert_int_equal(adopt_build(&sampler, &tr, &t), 0);
+        char *dv2 = path_of(v2, g);
+        char *last = test_read_file(dv2, "/cgroup.procs");
+        assert_string_equal(last, "900");
+        free(last);
+        assert_int_equal(tr.cpu_base, 1500);
+
+        /* The builder 900 with another start time is not the builder. */
+        ProcEntry other = {.st = {.pid = 900, .sid = 900, .starttime = 424242}};
+        assert_false(tracked_leads(&tr, &other));
+        ProcEntry same = {.st = {.pid = 900, .sid = 900, .starttime = 1900}};
+        assert_true(tracked_leads(&tr, &same));
+        /* Gone: only known members still match by session. */
+        tr.builder_gone = true;
+        assert_false(tracked_leads(&tr, &same));
+        TrackedProc procs[1] = {{.st = {.pid = 905, .sid = 900, .starttime = 1905}}};
+        tr.procs = procs;
+        tr.n_procs = 1;
+        ProcEntry known = {.st = {.pid = 905, .sid = 900, .starttime = 1905}};
+        ProcEntry stranger = {.st = {.pid = 906, .sid = 900, .starttime = 99999}};
+        ProcEntry reused = {.st = {.pid = 905, .sid = 900, .starttime = 99998}};
+        assert_true(tracked_leads(&tr, &known));
+        assert_false(tracked_leads(&tr, &stranger));
+        assert_false(tracked_leads(&tr, &reused));
+        /* And stragglers are moved only while their start time is still theirs. */
+        test_write_file(dv2, "cgroup.procs", "", 0);
+        write_stat(905, 900, 900, 99998);
+        adopt_stragglers(&sampler, &tr);
+        last = test_read_file(dv2, "/cgroup.procs");
+        assert_string_equal(last, "");
+        free(last);
+        write_stat(905, 900, 900, 1905);
+        adopt_stragglers(&sampler, &tr);
+        last = test_read_file(dv2, "/cgroup.procs");
+        assert_string_equal(last, "905");
+        free(last);
+        tr.procs = NULL;
+        tr.n_procs = 0;
+        cg_group_done(&tr.group);
+        free(dv2);
+        free(f1);
+        free(f2);
+        free(rel);
+        HASH_CLEAR(hh, t.by_pid);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nix_group),
                 cmocka_unit_test(test_new_group),
                 cmocka_unit_test(test_delegated_roots_and_hand_back),
+                cmocka_unit_test(test_reused_pid),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
