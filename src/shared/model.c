@@ -231,10 +231,32 @@ void build_set_state(Model *m, Build *b, BuildState st) {
         b->state = st;
 }
 
+void model_set_build_quota(Model *m, const ModelBuildQuota *q) {
+        m->build_quota = *q;
+}
+
+static void build_free(Model *m, Build *b);
+
+/* Drops the oldest finished build held on uid's quota; views saw its end already. */
+static void evict_finished_of(Model *m, int64_t uid) {
+        for (Build *b = m->first; b; b = b->next)
+                if (b->quota_uid == uid && build_state_is_final(b->state) && !b->dirty) {
+                        build_free(m, b);
+                        return;
+                }
+}
+
 Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now) {
+        const Source *src = inv->source;
+        int64_t quota_uid = m->build_quota.take && src && !src->trusted ? (int64_t) src->peer_uid : -1;
+        if (quota_uid >= 0 && m->build_quota.full && m->build_quota.full(m->build_quota.userdata, (uid_t) quota_uid))
+                evict_finished_of(m, quota_uid);
+        if (quota_uid >= 0 && m->build_quota.take(m->build_quota.userdata, (uid_t) quota_uid) < 0)
+                return NULL;
         Build *b = calloc(1, sizeof(*b));
         if (!b)
-                return NULL;
+                goto fail_quota;
+        b->quota_uid = quota_uid;
         b->drv = strdup(drv);
         b->machine = strdup("");
         if (!b->drv || !b->machine || requester_copy(&inv->requester, &b->requester) < 0)
@@ -273,6 +295,9 @@ fail:
         free(b->name);
         requester_done(&b->requester);
         free(b);
+fail_quota:
+        if (quota_uid >= 0)
+                m->build_quota.release(m->build_quota.userdata, (uid_t) quota_uid);
         return NULL;
 }
 
@@ -311,6 +336,8 @@ static void build_free(Model *m, Build *b) {
         free(b->machine);
         free(b->failure_message);
         free(b->system);
+        if (b->quota_uid >= 0 && m->build_quota.release)
+                m->build_quota.release(m->build_quota.userdata, (uid_t) b->quota_uid);
         free(b);
 }
 
