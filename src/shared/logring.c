@@ -12,6 +12,7 @@ static char *log_line_copy(const char *line) {
         size_t len = strnlen(line, LOG_LINE_MAX + 1);
         if (len <= LOG_LINE_MAX)
                 return strdup(line);
+        len = LOG_LINE_MAX;
         /* Do not cut a UTF-8 sequence: back up over continuation bytes. */
         while (len > 0 && ((unsigned char) line[len - 1] & 0xC0) == 0x80)
                 len--;

@@ -249,7 +249,8 @@ static void evict_finished_of(Model *m, int64_t uid) {
 Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now) {
         const Source *src = inv->source;
         int64_t quota_uid = m->build_quota.take && src && !src->trusted ? (int64_t) src->peer_uid : -1;
-        if (quota_uid >= 0 && m->build_quota.full && m->build_quota.full(m->build_quota.userdata, (uid_t) quota_uid))
+        if (quota_uid >= 0 && m->build_quota.full &&
+            m->build_quota.full(m->build_quota.userdata, (uid_t) quota_uid))
                 evict_finished_of(m, quota_uid);
         if (quota_uid >= 0 && m->build_quota.take(m->build_quota.userdata, (uid_t) quota_uid) < 0)
                 return NULL;
@@ -632,6 +633,8 @@ static int source_apply_hello(Model *m, Source *s, const NixHello *h) {
 
 /* ---- records ---- */
 
+#define UNTRUSTED_ACTIVITIES_MAX 16384u
+
 static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
@@ -639,6 +642,10 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 /* Same id twice on one connection: Nix never does that; keep the newer. */
                 activity_free(m, s, a);
         }
+        /* Nix has a few hundred activities open at once; an untrusted peer that opens more
+         * only wants the daemon's memory. */
+        if (!s->trusted && HASH_COUNT(s->activities) >= UNTRUSTED_ACTIVITIES_MAX)
+                return -EPROTO;
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
@@ -672,8 +679,11 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         b = model_claim_rediscovered(m, inv, drv);
                 if (!b) {
                         b = build_new(m, inv, drv, BUILD_RUNNING, now);
-                        if (!b)
+                        if (!b) {
+                                /* Refused (a quota) or no memory: no activity is left behind. */
+                                activity_free(m, s, a);
                                 return -ENOMEM;
+                        }
                 } else if (b->state == BUILD_QUEUED) {
                         build_set_state(m, b, BUILD_RUNNING);
                         b->started = now;
