@@ -106,7 +106,7 @@ log_kept() { [[ "$(ctl get-build "$LOG_DRV" 2>/dev/null | jq -r '.build.log_tail
 wait_for 20 "(c) the hog's log line arrived" log_kept || fail "(c) the hog's log line never showed"
 LINE=$(ctl get-build "$LOG_DRV" | jq -r '.build.log_tail[-1]')
 assert_eq "(c) the 1 MiB log line is kept as 4096 bytes plus the marker" "4108" "${#LINE}"
-assert_match "(c) with the truncation marker" ' \[truncated\]$' "$LINE"
+assert_match "(c) with the truncation marker" ' \[truncated\]$' "${LINE: -40}"
 status_fast "(c) after the huge log line"
 touch "$H/log.stop"
 exits_within 10 "$HOG_PID"
