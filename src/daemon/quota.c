@@ -22,6 +22,7 @@
 typedef struct QuotaUser {
         uid_t uid;
         uint32_t held[_QUOTA_KIND_MAX]; /* connections and builds held now */
+        uint32_t builds_finished;       /* of the builds held, those that ended */
         double log_tokens;              /* bytes that may come now */
         usec_t log_refill;              /* monotonic time of the last refill */
         usec_t history_window;          /* start of the current hour */
@@ -265,21 +266,37 @@ cJSON *quota_status_json(const Quota *q) {
 
 static bool model_builds_full(void *userdata, uid_t uid) {
         Quota *q = userdata;
-        return !quota_uid_trusted(q, uid) && quota_used(q, QUOTA_BUILDS, uid) >= q->limits.builds;
+        QuotaUser *u = NULL;
+        HASH_FIND(hh, q->users, &uid, sizeof(uid), u);
+        return u && u->held[QUOTA_BUILDS] >= q->limits.builds && u->builds_finished > 0;
+}
+
+static void model_builds_finished(void *userdata, uid_t uid) {
+        Quota *q = userdata;
+        QuotaUser *u = NULL;
+        HASH_FIND(hh, q->users, &uid, sizeof(uid), u);
+        if (u)
+                u->builds_finished++;
 }
 
 static int model_builds_take(void *userdata, uid_t uid) {
         return quota_take(userdata, QUOTA_BUILDS, uid, now_monotonic());
 }
 
-static void model_builds_release(void *userdata, uid_t uid) {
-        quota_release(userdata, QUOTA_BUILDS, uid);
+static void model_builds_release(void *userdata, uid_t uid, bool finished) {
+        Quota *q = userdata;
+        QuotaUser *u = NULL;
+        HASH_FIND(hh, q->users, &uid, sizeof(uid), u);
+        if (u && finished && u->builds_finished > 0)
+                u->builds_finished--;
+        quota_release(q, QUOTA_BUILDS, uid);
 }
 
 void quota_attach_model(Quota *q, Model *m) {
         model_set_build_quota(m, &(ModelBuildQuota){
                                          .full = model_builds_full,
                                          .take = model_builds_take,
+                                         .finished = model_builds_finished,
                                          .release = model_builds_release,
                                          .userdata = q,
                                  });

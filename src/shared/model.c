@@ -226,8 +226,11 @@ void build_set_state(Model *m, Build *b, BuildState st) {
                 return;
         m->counters.by_state[b->state]--;
         m->counters.by_state[st]++;
-        if (build_state_is_final(st) && !build_state_is_final(b->state))
+        if (build_state_is_final(st) && !build_state_is_final(b->state)) {
                 m->n_finished++;
+                if (b->quota_uid >= 0)
+                        m->build_quota.finished(m->build_quota.userdata, (uid_t) b->quota_uid);
+        }
         b->state = st;
 }
 
@@ -298,7 +301,7 @@ fail:
         free(b);
 fail_quota:
         if (quota_uid >= 0)
-                m->build_quota.release(m->build_quota.userdata, (uid_t) quota_uid);
+                m->build_quota.release(m->build_quota.userdata, (uid_t) quota_uid, false);
         return NULL;
 }
 
@@ -337,8 +340,9 @@ static void build_free(Model *m, Build *b) {
         free(b->machine);
         free(b->failure_message);
         free(b->system);
-        if (b->quota_uid >= 0 && m->build_quota.release)
-                m->build_quota.release(m->build_quota.userdata, (uid_t) b->quota_uid);
+        if (b->quota_uid >= 0)
+                m->build_quota.release(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                       build_state_is_final(b->state));
         free(b);
 }
 

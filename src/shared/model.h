@@ -282,11 +282,13 @@ usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono);
  * take returns 0, or < 0 to refuse the build (the record making it is rejected); release
  * gives back what take took when the build is dropped. */
 typedef struct ModelBuildQuota {
-        /* The uid holds its whole quota: its oldest finished build is dropped first, so the
-         * quota limits what a user has running and recent, not how much she ever built. */
+        /* The uid holds its whole quota and some of it finished: its oldest finished build is
+         * dropped first, so the quota limits what a user has running and recent, not how
+         * much she ever built. */
         bool (*full)(void *userdata, uid_t uid);
         int (*take)(void *userdata, uid_t uid);
-        void (*release)(void *userdata, uid_t uid);
+        void (*finished)(void *userdata, uid_t uid); /* one of its builds reached a final state */
+        void (*release)(void *userdata, uid_t uid, bool finished);
         void *userdata;
 } ModelBuildQuota;
 void model_set_build_quota(Model *m, const ModelBuildQuota *q);
