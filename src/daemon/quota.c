@@ -23,6 +23,7 @@ typedef struct QuotaUser {
         uid_t uid;
         uint32_t held[_QUOTA_KIND_MAX]; /* connections and builds held now */
         uint32_t builds_finished;       /* of the builds held, those that ended */
+        uint64_t log_held;              /* log bytes its builds hold */
         double log_tokens;              /* bytes that may come now */
         usec_t log_refill;              /* monotonic time of the last refill */
         usec_t history_window;          /* start of the current hour */
@@ -58,6 +59,7 @@ void quota_limits_defaults(QuotaLimits *l) {
                 .builds = 4096,
                 .log_bytes_per_sec = 1u << 20,
                 .log_burst = 8u << 20,
+                .log_bytes_held = 64u << 20,
                 .history_rows_per_hour = 1000,
                 .reserved_connections = 64,
         };
@@ -79,6 +81,7 @@ int quota_limits_parse(QuotaLimits *l, const char *assignment) {
                 {"builds", offsetof(QuotaLimits, builds), false},
                 {"log-bytes-per-sec", offsetof(QuotaLimits, log_bytes_per_sec), true},
                 {"log-burst", offsetof(QuotaLimits, log_burst), true},
+                {"log-bytes-held", offsetof(QuotaLimits, log_bytes_held), true},
                 {"history-rows-per-hour", offsetof(QuotaLimits, history_rows_per_hour), false},
                 {"reserved-connections", offsetof(QuotaLimits, reserved_connections), false},
         };
@@ -258,6 +261,7 @@ cJSON *quota_status_json(const Quota *q) {
         cJSON_AddNumberToObject(limits, "builds", l->builds);
         cJSON_AddNumberToObject(limits, "log_bytes_per_sec", (double) l->log_bytes_per_sec);
         cJSON_AddNumberToObject(limits, "log_burst", (double) l->log_burst);
+        cJSON_AddNumberToObject(limits, "log_bytes_held", (double) l->log_bytes_held);
         cJSON_AddNumberToObject(limits, "history_rows_per_hour", l->history_rows_per_hour);
         cJSON_AddNumberToObject(limits, "reserved_connections", l->reserved_connections);
         cJSON_AddNumberToObject(limits, "log_line_bytes", LOG_LINE_MAX);
@@ -292,11 +296,40 @@ static void model_builds_release(void *userdata, uid_t uid, bool finished) {
         quota_release(q, QUOTA_BUILDS, uid);
 }
 
+static bool model_log_full(void *userdata, uid_t uid, size_t line_bytes) {
+        Quota *q = userdata;
+        QuotaUser *u = user_get(q, uid);
+        if (u && u->log_held < q->limits.log_bytes_held)
+                return false;
+        q->refused[QUOTA_LOG_BYTES] += line_bytes > 0 ? line_bytes - 1 : 0; /* in bytes */
+        (void) refuse(q, u, QUOTA_LOG_BYTES, now_monotonic());
+        return true;
+}
+
+static void model_log_held(void *userdata, uid_t uid, int64_t delta) {
+        Quota *q = userdata;
+        QuotaUser *u = user_get(q, uid);
+        if (!u)
+                return;
+        if (delta < 0 && (uint64_t) -delta > u->log_held)
+                u->log_held = 0;
+        else
+                u->log_held = (uint64_t) ((int64_t) u->log_held + delta);
+}
+
+uint64_t quota_log_held(const Quota *q, uid_t uid) {
+        QuotaUser *u = NULL;
+        HASH_FIND(hh, q->users, &uid, sizeof(uid), u);
+        return u ? u->log_held : 0;
+}
+
 void quota_attach_model(Quota *q, Model *m) {
         model_set_build_quota(m, &(ModelBuildQuota){
                                          .full = model_builds_full,
                                          .take = model_builds_take,
                                          .finished = model_builds_finished,
+                                         .log_full = model_log_full,
+                                         .log_held = model_log_held,
                                          .release = model_builds_release,
                                          .userdata = q,
                                  });

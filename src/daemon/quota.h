@@ -28,6 +28,7 @@ typedef struct QuotaLimits {
         uint32_t builds;                /* held in memory (active + finished kept) */
         uint64_t log_bytes_per_sec;     /* sustained rate of build log records */
         uint64_t log_burst;             /* bytes that may come at once */
+        uint64_t log_bytes_held;        /* log bytes its builds hold in memory */
         uint32_t history_rows_per_hour; /* finished builds written to history */
         uint32_t reserved_connections;  /* of each global cap, kept for trusted peers */
 } QuotaLimits;
@@ -57,6 +58,7 @@ int quota_take_history_row(Quota *q, uid_t uid, usec_t now_mono);
 
 uint64_t quota_refused(const Quota *q, QuotaKind kind);
 uint32_t quota_used(const Quota *q, QuotaKind kind, uid_t uid);
+uint64_t quota_log_held(const Quota *q, uid_t uid); /* log bytes its builds hold */
 const QuotaLimits *quota_limits(const Quota *q);
 const char *quota_kind_to_string(QuotaKind kind);
 

@@ -36,10 +36,12 @@ int log_ring_push(LogRing *ring, uint32_t cap, const char *line) {
         char *copy = log_line_copy(line);
         if (!copy)
                 return -ENOMEM;
+        ring->bytes += strlen(copy);
         if (ring->count < ring->cap) {
                 ring->lines[(ring->head + ring->count) % ring->cap] = copy;
                 ring->count++;
         } else {
+                ring->bytes -= strlen(ring->lines[ring->head]);
                 free(ring->lines[ring->head]);
                 ring->lines[ring->head] = copy;
                 ring->head = (ring->head + 1) % ring->cap;
@@ -60,8 +62,10 @@ void log_ring_shrink(LogRing *ring, uint32_t keep) {
                 char *l = ring->lines[(ring->head + i) % ring->cap];
                 if (i >= ring->count - n)
                         lines[i - (ring->count - n)] = l;
-                else
+                else {
+                        ring->bytes -= strlen(l);
                         free(l);
+                }
         }
         free(ring->lines);
         ring->lines = lines;

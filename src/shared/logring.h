@@ -12,6 +12,7 @@ typedef struct LogRing {
         char **lines;
         uint32_t cap, head, count; /* head: index of the oldest line */
         uint64_t total;            /* lines ever received */
+        uint64_t bytes;            /* of the lines held (their lengths) */
 } LogRing;
 
 /* Appends a copy of line (truncated past LOG_LINE_MAX), dropping the oldest when cap lines are held (the

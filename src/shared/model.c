@@ -333,6 +333,9 @@ static void build_free(Model *m, Build *b) {
         for (uint32_t i = 0; i < b->n_phases; i++)
                 free(b->phases[i].name);
         free(b->phases);
+        if (b->quota_uid >= 0 && b->log.bytes > 0)
+                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                        -(int64_t) b->log.bytes);
         log_ring_done(&b->log);
         requester_done(&b->requester);
         free(b->drv);
@@ -353,7 +356,11 @@ void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;
+        uint64_t bytes = b->log.bytes;
         log_ring_shrink(&b->log, m->config.log_ring_finished);
+        if (b->quota_uid >= 0 && bytes != b->log.bytes)
+                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                        (int64_t) b->log.bytes - (int64_t) bytes);
         build_mark(m, b, CHANGE_FINISHED);
 }
 
@@ -756,6 +763,21 @@ static void build_add_phase(Model *m, Build *b, const char *phase, usec_t now) {
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+/* A log line for b; an untrusted uid's lines count against the log bytes it may hold. */
+static int build_log_push(Model *m, Build *b, const char *line) {
+        const ModelBuildQuota *q = &m->build_quota;
+        if (b->quota_uid >= 0 && q->log_full(q->userdata, (uid_t) b->quota_uid, strlen(line)))
+                return 0; /* dropped, and counted, by the quota */
+        uint64_t before = b->log.bytes;
+        uint32_t cap = build_state_is_final(b->state) ? m->config.log_ring_finished : m->config.log_ring;
+        if (log_ring_push(&b->log, cap, line) < 0)
+                return -ENOMEM;
+        if (b->quota_uid >= 0 && b->log.bytes != before)
+                q->log_held(q->userdata, (uid_t) b->quota_uid, (int64_t) b->log.bytes - (int64_t) before);
+        build_mark(m, b, CHANGE_LOG);
+        return 0;
+}
+
 static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
@@ -770,13 +792,7 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         return 0;
                 if (nix_record_field_str(rec, 0, &str) < 0)
                         return -EPROTO;
-                if (log_ring_push(&a->build->log,
-                                  build_state_is_final(a->build->state) ? m->config.log_ring_finished
-                                                                        : m->config.log_ring,
-                                  str) < 0)
-                        return -ENOMEM;
-                build_mark(m, a->build, CHANGE_LOG);
-                return 0;
+                return build_log_push(m, a->build, str);
 
         case NIX_RES_SET_PHASE:
                 if (!a->build || a->type != NIX_ACT_BUILD)

@@ -289,6 +289,10 @@ typedef struct ModelBuildQuota {
         int (*take)(void *userdata, uid_t uid);
         void (*finished)(void *userdata, uid_t uid); /* one of its builds reached a final state */
         void (*release)(void *userdata, uid_t uid, bool finished);
+        /* Log bytes its builds hold: log_full says a new line would pass its limit (the line is
+         * dropped); log_held reports each change. */
+        bool (*log_full)(void *userdata, uid_t uid, size_t line_bytes);
+        void (*log_held)(void *userdata, uid_t uid, int64_t delta);
         void *userdata;
 } ModelBuildQuota;
 void model_set_build_quota(Model *m, const ModelBuildQuota *q);

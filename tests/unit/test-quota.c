@@ -39,6 +39,7 @@ static void small(QuotaLimits *l) {
         l->log_bytes_per_sec = 100;
         l->log_burst = 200;
         l->history_rows_per_hour = 2;
+        l->log_bytes_held = 10000;
 }
 
 static void test_connections(void **state) {
@@ -155,11 +156,12 @@ static void test_status_json(void **state) {
 
 static int feed(Model *m, Source *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int feed(Model *m, Source *s, const char *fmt, ...) {
-        char line[4096];
+        static char line[32768];
         va_list ap;
         va_start(ap, fmt);
         int n = vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
+        assert_true(n > 0 && n < (int) sizeof(line));
         NixRecord rec;
         if (nix_record_parse(line, (size_t) n, &rec) < 0)
                 fail_msg("unparsable test record: %s", line);
@@ -241,12 +243,76 @@ static void test_model_builds(void **state) {
         free(dir);
 }
 
+/* Log lines of the hog's builds count against the bytes it may hold; a finished build's
+ * shrunk log and a dropped build give them back. */
+static void test_model_log_held(void **state) {
+        char *dir = test_mkdtemp();
+        char proc[512];
+        snprintf(proc, sizeof(proc), "%s/proc", dir);
+        test_write_file(dir, "proc/.keep", "", 0);
+        ModelConfig c;
+        model_config_defaults(&c);
+        c.proc_root = proc;
+        c.log_ring_finished = 1;
+        Model *m = NULL;
+        assert_int_equal(model_new(&c, &m), 0);
+        Quota *q = new_quota(small);
+        quota_attach_model(q, m);
+
+        Source *hog = NULL, *root = NULL;
+        assert_int_equal(model_source_new(m, 4242, HOG, false, 1, &hog), 0);
+        assert_int_equal(model_source_new(m, 4243, 0, true, 1, &root), 0);
+        start(m, hog, 1, 0);
+        start(m, root, 2, 0);
+        char line[4200];
+        memset(line, 'x', 4000);
+        line[4000] = '\0';
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(feed(m, hog,
+                                      "{\"action\":\"result\",\"id\":1,\"type\":101,\"fields\":[\"%s\"]}",
+                                      line),
+                                 0);
+                assert_int_equal(feed(m, root,
+                                      "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}",
+                                      line),
+                                 0);
+        }
+        /* 3 lines (12000 bytes) pass the 10000 held: the fourth is dropped; root's are all kept. */
+        assert_int_equal(quota_log_held(q, HOG), 12000);
+        assert_int_equal(quota_refused(q, QUOTA_LOG_BYTES), 4000);
+        uint32_t hog_lines = 0, root_lines = 0;
+        for (Build *b = model_builds_first(m); b; b = b->next)
+                *(b->quota_uid >= 0 ? &hog_lines : &root_lines) += b->log.count;
+        assert_int_equal(hog_lines, 3);
+        assert_int_equal(root_lines, 4);
+        /* A line longer than the cap is held truncated. */
+        char *huge = malloc(20000);
+        memset(huge, 'y', 19999);
+        huge[19999] = '\0';
+        assert_int_equal(
+                feed(m, root, "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}", huge), 0);
+        free(huge);
+        Build *rb = model_builds_last(m);
+        const char *kept = build_log_line(rb, rb->log.count - 1);
+        assert_int_equal(strlen(kept), LOG_LINE_MAX + strlen(LOG_LINE_TRUNCATED));
+        assert_string_equal(kept + LOG_LINE_MAX, LOG_LINE_TRUNCATED);
+
+        /* The hog's build ends: its log shrinks to one line. */
+        model_source_disconnect(m, hog, 2);
+        assert_int_equal(quota_log_held(q, HOG), 4000);
+        model_free(m);
+        assert_int_equal(quota_log_held(q, HOG), 0);
+        quota_free(q);
+        test_rm_rf(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_connections),  cmocka_unit_test(test_trusted_never_limited),
                 cmocka_unit_test(test_log_bucket),   cmocka_unit_test(test_history_rows),
                 cmocka_unit_test(test_parse),        cmocka_unit_test(test_status_json),
-                cmocka_unit_test(test_model_builds),
+                cmocka_unit_test(test_model_builds), cmocka_unit_test(test_model_log_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
