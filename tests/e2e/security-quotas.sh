@@ -31,7 +31,7 @@ as_hog() { setpriv --reuid "$HOG_UID" --regid "$(id -g "$HOG")" --clear-groups -
 
 # Freed memory is held back by ASan (quarantine) in the sanitizer build: keep that small so
 # the RSS bound means the same in both builds.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=16"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=4"
 N_BUILDS=50 N_ROWS=20
 start_daemon --no-cgroups --max-clients 16 --max-sources 16 \
 	--quota event-connections=4 --quota control-connections=3 --quota reserved-connections=4 \
