@@ -15,8 +15,8 @@ typedef struct LogRing {
         uint64_t bytes;            /* of the lines held (their lengths) */
 } LogRing;
 
-/* Appends a copy of line (truncated past LOG_LINE_MAX), dropping the oldest when cap lines are held (the
- * array is allocated with cap slots on first use). 0 or -ENOMEM. */
+/* Appends a copy of line (truncated past LOG_LINE_MAX), dropping the oldest when cap lines
+ * are held (the array is allocated with cap slots on first use). 0 or -ENOMEM. */
 int log_ring_push(LogRing *ring, uint32_t cap, const char *line);
 /* Keeps only the newest keep lines, in a right-sized array. */
 void log_ring_shrink(LogRing *ring, uint32_t keep);
