@@ -1,7 +1,7 @@
 /* Per-uid quotas: what one untrusted local user may hold of the daemon (connections,
- * builds in memory, log bytes per second and held, history rows per hour). Root and the daemon's
- * own uid are never limited. Every refusal is counted per kind and logged, at most once
- * per uid and kind a minute. */
+ * builds in memory, log bytes per second and held, history rows per hour). Root and the
+ * daemon's own uid are never limited. Every refusal is counted per kind and logged, at most
+ * once per uid and kind a minute. */
 #pragma once
 
 #include <stdbool.h>
