@@ -7,6 +7,7 @@ complete -c nix-analyticsd -l max-finished -x -d 'finished builds kept in memory
 complete -c nix-analyticsd -l store-dir -r -a '(__fish_complete_directories)' -d 'Nix store directory'
 complete -c nix-analyticsd -l max-clients -x -d 'control clients at once'
 complete -c nix-analyticsd -l max-sources -x -d 'event connections at once'
+complete -c nix-analyticsd -l quota -x -a 'event-connections= control-connections= builds= log-bytes-per-sec= log-burst= log-bytes-held= history-rows-per-hour= reserved-connections=' -d 'a per-uid limit for untrusted users'
 complete -c nix-analyticsd -l sample-interval -x -d "seconds between samples of builds' processes"
 complete -c nix-analyticsd -l no-cgroups -d 'never use cgroups: actions by signals'
 complete -c nix-analyticsd -l cgroup-root -x -a auto -d 'where builds are adopted in each cgroup hierarchy'

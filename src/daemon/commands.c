@@ -19,6 +19,7 @@
 #include "daemon/commands-machines.h"
 #include "daemon/notify.h"
 #include "daemon/privacy.h"
+#include "daemon/quota.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
@@ -81,9 +82,10 @@ static cJSON *status_json(Daemon *d) {
                 cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
         }
         cJSON_AddItemToObject(o, "history", history_writer_status(d->history));
+        cJSON_AddItemToObject(o, "quotas", quota_status_json(d->quota));
         cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
         cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
-        if (cJSON_GetArraySize(o) < 13) {
+        if (cJSON_GetArraySize(o) < 14) {
                 cJSON_Delete(o);
                 return NULL;
         }

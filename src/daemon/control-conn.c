@@ -11,6 +11,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/commands.h"
+#include "daemon/quota.h"
 #include "shared/linebuf.h"
 #include "shared/proto.h"
 
@@ -26,6 +27,7 @@ static void control_conn_free(ControlConn *c) {
                 close(c->fd);
         linebuf_free(c->lines);
         free(c->out);
+        quota_release(d->quota, QUOTA_CONTROL_CONNECTIONS, c->uid);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -226,15 +228,26 @@ int control_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *user
                                 log_warning_errno(errno, "failed to accept a control connection: %m");
                         return 0;
                 }
-                if (d->n_control_conns >= d->config.max_control_conns) {
-                        d->control_conns_refused++;
-                        log_warning("refusing control connection: %u clients connected", d->n_control_conns);
-                        close(cfd);
-                        continue;
-                }
                 struct ucred cred = {.uid = (uid_t) -1, .gid = (gid_t) -1};
                 socklen_t cl = sizeof(cred);
                 if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+                        close(cfd);
+                        continue;
+                }
+                /* As for event connections: a reserve of the global cap for root and the
+                 * daemon's uid, a quota per untrusted uid. */
+                bool trusted = quota_uid_trusted(d->quota, cred.uid);
+                uint32_t cap = d->config.max_control_conns;
+                uint32_t reserve = MIN(d->config.quota.reserved_connections, cap - 1);
+                if (d->n_control_conns >= (trusted ? cap : cap - reserve)) {
+                        d->control_conns_refused++;
+                        log_warning("refusing control connection (uid %u): %u clients connected",
+                                    (unsigned) cred.uid, d->n_control_conns);
+                        close(cfd);
+                        continue;
+                }
+                if (quota_take(d->quota, QUOTA_CONTROL_CONNECTIONS, cred.uid, now_monotonic()) < 0) {
+                        d->control_conns_refused++;
                         close(cfd);
                         continue;
                 }
@@ -242,6 +255,7 @@ int control_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *user
                 if (!c || linebuf_new(NA_MAX_LINE, &c->lines) < 0) {
                         free(c);
                         close(cfd);
+                        quota_release(d->quota, QUOTA_CONTROL_CONNECTIONS, cred.uid);
                         /* Not an error for sd-event, which would disable the listener for good:
                          * the next connection may find memory again. */
                         log_error_errno(ENOMEM, "out of memory accepting a control connection");

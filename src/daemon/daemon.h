@@ -9,6 +9,7 @@
 
 #include "basic/time-util.h"
 #include "daemon/history-writer.h"
+#include "daemon/quota.h"
 #include "shared/model.h"
 
 typedef struct EventConn EventConn;
@@ -24,6 +25,7 @@ typedef struct DaemonConfig {
         uint32_t max_event_conns;
         uint32_t max_control_conns;
         size_t control_output_max; /* bytes queued for one control client before it is dropped */
+        QuotaLimits quota;         /* per untrusted uid (quota.c) */
 
         /* processes and cgroups (sampler.c, actions.c) */
         usec_t sample_interval;
@@ -49,6 +51,7 @@ typedef struct Daemon {
         sd_event *event;
         Model *model;
         Sampler *sampler;
+        Quota *quota;
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;

@@ -15,6 +15,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/quota.h"
 #include "shared/json-arena.h"
 #include "shared/linebuf.h"
 #include "shared/nixlog.h"
@@ -28,6 +29,7 @@ struct EventConn {
         sd_event_source *io;
         LineBuf *lines;
         Source *source;
+        uid_t uid; /* peer's, from SO_PEERCRED: holds one of its event connections */
         uint64_t oversized_seen;
         EventConn *prev, *next;
 };
@@ -42,6 +44,7 @@ static void event_conn_free(EventConn *c) {
         if (c->fd >= 0)
                 close(c->fd);
         linebuf_free(c->lines);
+        quota_release(d->quota, QUOTA_EVENT_CONNECTIONS, c->uid);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -69,6 +72,15 @@ static void process_line(EventConn *c, char *line, size_t len, usec_t now) {
                 json_arena_reset();
                 model_source_count_bad(d->model, c->source, 1);
                 log_debug_errno(r, "source %" PRIu64 ": unparsable record: %m", c->source->id);
+                return;
+        }
+        /* Build log lines of an untrusted source are paid for by its uid; past its rate they
+         * are dropped here, before they take memory or reach followers. */
+        if (rec.action == NIX_ACTION_RESULT &&
+            (rec.type == NIX_RES_BUILD_LOG_LINE || rec.type == NIX_RES_POST_BUILD_LOG_LINE) &&
+            !c->source->trusted && quota_take_log(d->quota, c->uid, len, now_monotonic()) < 0) {
+                nix_record_done(&rec);
+                json_arena_reset();
                 return;
         }
         r = model_apply(d->model, c->source, &rec, rec.has_time ? rec.time_usec : now);
@@ -130,17 +142,27 @@ int event_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *userda
                         log_warning_errno(errno, "failed to accept an event connection: %m");
                         return 0;
                 }
-                if (d->n_event_conns >= d->config.max_event_conns) {
-                        d->event_conns_refused++;
-                        log_warning("refusing event connection: %u connections open", d->n_event_conns);
-                        close(cfd);
-                        continue;
-                }
-
                 struct ucred cred = {.pid = 0, .uid = (uid_t) -1};
                 socklen_t cl = sizeof(cred);
                 if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
                         log_warning_errno(errno, "SO_PEERCRED on an event connection: %m");
+                        close(cfd);
+                        continue;
+                }
+                /* Untrusted peers share the global cap minus a reserve kept for root and the
+                 * daemon's own uid (the plugin in nix-daemon), and each uid its own quota. */
+                bool trusted = quota_uid_trusted(d->quota, cred.uid);
+                uint32_t cap = d->config.max_event_conns;
+                uint32_t reserve = MIN(d->config.quota.reserved_connections, cap - 1);
+                if (d->n_event_conns >= (trusted ? cap : cap - reserve)) {
+                        d->event_conns_refused++;
+                        log_warning("refusing event connection (uid %u): %u connections open",
+                                    (unsigned) cred.uid, d->n_event_conns);
+                        close(cfd);
+                        continue;
+                }
+                if (quota_take(d->quota, QUOTA_EVENT_CONNECTIONS, cred.uid, now_monotonic()) < 0) {
+                        d->event_conns_refused++;
                         close(cfd);
                         continue;
                 }
@@ -149,6 +171,7 @@ int event_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (!c || linebuf_new(NA_MAX_LINE, &c->lines) < 0) {
                         free(c);
                         close(cfd);
+                        quota_release(d->quota, QUOTA_EVENT_CONNECTIONS, cred.uid);
                         /* Not an error for sd-event, which would disable the listener for good:
                          * the next connection may find memory again. */
                         log_error_errno(ENOMEM, "out of memory accepting an event connection");
@@ -156,7 +179,7 @@ int event_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
                 c->daemon = d;
                 c->fd = cfd;
-                bool trusted = cred.uid == 0 || cred.uid == getuid();
+                c->uid = cred.uid;
                 int r = model_source_new(d->model, cred.pid, cred.uid, trusted, now_realtime(), &c->source);
                 if (r >= 0)
                         r = sd_event_add_io(d->event, &c->io, cfd, EPOLLIN, event_conn_io, c);

@@ -49,6 +49,11 @@ static void help(void) {
                "      --store-dir DIR      Nix store directory (default /nix/store)\n"
                "      --max-clients N      control clients at once (default 1024)\n"
                "      --max-sources N      event connections at once (default 8192)\n"
+               "      --quota KEY=N        a per-uid limit for untrusted users (repeatable); keys and\n"
+               "                           defaults: event-connections=64 control-connections=32\n"
+               "                           builds=4096 log-bytes-per-sec=1048576 log-burst=8388608\n"
+               "                           log-bytes-held=67108864 history-rows-per-hour=1000\n"
+               "                           reserved-connections=64\n"
                "      --sample-interval S  seconds between samples of builds' processes (default 1)\n"
                "      --no-cgroups         never use cgroups: figures from /proc, actions by signals\n"
                "      --cgroup-root PATH|auto  where builds are adopted in each cgroup hierarchy\n"
@@ -99,6 +104,7 @@ enum {
         ARG_STORE_DIR,
         ARG_MAX_CLIENTS,
         ARG_MAX_SOURCES,
+        ARG_QUOTA,
         ARG_HISTORY_DB,
         ARG_HISTORY_MAX_AGE,
         ARG_HISTORY_MAX_ROWS,
@@ -177,6 +183,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"store-dir", required_argument, NULL, ARG_STORE_DIR},
                 {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
                 {"max-sources", required_argument, NULL, ARG_MAX_SOURCES},
+                {"quota", required_argument, NULL, ARG_QUOTA},
                 {"sample-interval", required_argument, NULL, ARG_SAMPLE_INTERVAL},
                 {"no-cgroups", no_argument, NULL, ARG_NO_CGROUPS},
                 {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
@@ -232,6 +239,11 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 case ARG_MAX_SOURCES:
                         if (parse_u32("--max-sources", optarg, 1, &cfg->max_event_conns) < 0)
                                 return -EINVAL;
+                        break;
+                case ARG_QUOTA:
+                        if (quota_limits_parse(&cfg->quota, optarg) < 0)
+                                return log_error_errno(EINVAL, "invalid --quota '%s' (KEY=N, see --help)",
+                                                       optarg);
                         break;
                 case ARG_SAMPLE_INTERVAL:
                 case ARG_NO_CGROUPS:
@@ -495,6 +507,7 @@ static void daemon_done(Daemon *d) {
         /* After the loop: the last finished builds were queued by the final flush. */
         d->history = history_writer_stop(d->history);
         model_free(d->model);
+        d->quota = quota_free(d->quota); /* after the model, which releases its builds */
         config_done(&d->config);
 }
 
@@ -507,6 +520,7 @@ int main(int argc, char *argv[]) {
         d.config.max_event_conns = 8192;
         d.config.max_control_conns = 1024;
         d.config.control_output_max = 4u << 20;
+        quota_limits_defaults(&d.config.quota);
         d.config.history.max_age = 365 * 86400 * USEC_PER_SEC;
         d.config.history.max_rows = 1000000;
         d.config.history.queue_max = 100000;
@@ -543,6 +557,11 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot create the model: %m");
                 goto finish;
         }
+        if ((r = quota_new(&d.config.quota, getuid(), &d.quota)) < 0) {
+                log_error_errno(r, "cannot set up quotas: %m");
+                goto finish;
+        }
+        quota_attach_model(d.quota, d.model);
         if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0 || (r = setup_sampler(&d)) < 0)
                 goto finish;
         /* History problems never stop monitoring: the writer reports them in status. */

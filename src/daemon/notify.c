@@ -11,6 +11,7 @@
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/quota.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -116,6 +117,14 @@ static char *log_event(const Build *b, uint64_t new_lines, size_t *ret_len) {
         return control_format_event("log", fields, ret_len);
 }
 
+/* An untrusted uid writes at most its rows per hour: beyond, its builds stay live only, so
+ * one user can neither fill the history nor flood the estimates other builds use. */
+static bool notify_history_allowed(Daemon *d, const Build *b) {
+        if (b->quota_uid < 0)
+                return true;
+        return quota_take_history_row(d->quota, (uid_t) b->quota_uid, now_monotonic()) >= 0;
+}
+
 static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_lines) {
         Daemon *d = userdata;
         usec_t now = now_realtime();
@@ -126,7 +135,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 sampler_kick(d->sampler);
         /* History: an estimate when a build appears or starts, a row when it ends. */
         estimates_request(d, b, kinds);
-        if (kinds & (1u << CHANGE_FINISHED))
+        if ((kinds & (1u << CHANGE_FINISHED)) && notify_history_allowed(d, b))
                 history_writer_record(d->history, b);
         graphs_build_changed(d, b, kinds);
 

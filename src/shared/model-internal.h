@@ -30,6 +30,7 @@ struct Model {
         uint64_t dispatches; /* builds dispatched to a machine so far (Build.dispatch_seq) */
         Substitution *substitutions, **substitutions_tail; /* ended, not yet drained */
         uint32_t n_substitutions;
+        ModelBuildQuota build_quota;
 };
 
 void build_mark(Model *m, Build *b, ChangeKind k);

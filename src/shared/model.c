@@ -226,15 +226,41 @@ void build_set_state(Model *m, Build *b, BuildState st) {
                 return;
         m->counters.by_state[b->state]--;
         m->counters.by_state[st]++;
-        if (build_state_is_final(st) && !build_state_is_final(b->state))
+        if (build_state_is_final(st) && !build_state_is_final(b->state)) {
                 m->n_finished++;
+                if (b->quota_uid >= 0)
+                        m->build_quota.finished(m->build_quota.userdata, (uid_t) b->quota_uid);
+        }
         b->state = st;
 }
 
+void model_set_build_quota(Model *m, const ModelBuildQuota *q) {
+        m->build_quota = *q;
+}
+
+static void build_free(Model *m, Build *b);
+
+/* Drops the oldest finished build held on uid's quota; views saw its end already. */
+static void evict_finished_of(Model *m, int64_t uid) {
+        for (Build *b = m->first; b; b = b->next)
+                if (b->quota_uid == uid && build_state_is_final(b->state) && !b->dirty) {
+                        build_free(m, b);
+                        return;
+                }
+}
+
 Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now) {
+        const Source *src = inv->source;
+        int64_t quota_uid = m->build_quota.take && src && !src->trusted ? (int64_t) src->peer_uid : -1;
+        if (quota_uid >= 0 && m->build_quota.full &&
+            m->build_quota.full(m->build_quota.userdata, (uid_t) quota_uid))
+                evict_finished_of(m, quota_uid);
+        if (quota_uid >= 0 && m->build_quota.take(m->build_quota.userdata, (uid_t) quota_uid) < 0)
+                return NULL;
         Build *b = calloc(1, sizeof(*b));
         if (!b)
-                return NULL;
+                goto fail_quota;
+        b->quota_uid = quota_uid;
         b->drv = strdup(drv);
         b->machine = strdup("");
         if (!b->drv || !b->machine || requester_copy(&inv->requester, &b->requester) < 0)
@@ -273,6 +299,9 @@ fail:
         free(b->name);
         requester_done(&b->requester);
         free(b);
+fail_quota:
+        if (quota_uid >= 0)
+                m->build_quota.release(m->build_quota.userdata, (uid_t) quota_uid, false);
         return NULL;
 }
 
@@ -304,6 +333,9 @@ static void build_free(Model *m, Build *b) {
         for (uint32_t i = 0; i < b->n_phases; i++)
                 free(b->phases[i].name);
         free(b->phases);
+        if (b->quota_uid >= 0 && b->log.bytes > 0)
+                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                        -(int64_t) b->log.bytes);
         log_ring_done(&b->log);
         requester_done(&b->requester);
         free(b->drv);
@@ -311,6 +343,9 @@ static void build_free(Model *m, Build *b) {
         free(b->machine);
         free(b->failure_message);
         free(b->system);
+        if (b->quota_uid >= 0)
+                m->build_quota.release(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                       build_state_is_final(b->state));
         free(b);
 }
 
@@ -321,7 +356,11 @@ void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;
+        uint64_t bytes = b->log.bytes;
         log_ring_shrink(&b->log, m->config.log_ring_finished);
+        if (b->quota_uid >= 0 && bytes != b->log.bytes)
+                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                        (int64_t) b->log.bytes - (int64_t) bytes);
         build_mark(m, b, CHANGE_FINISHED);
 }
 
@@ -589,6 +628,8 @@ static int source_apply_hello(Model *m, Source *s, const NixHello *h) {
 
 /* ---- records ---- */
 
+#define UNTRUSTED_ACTIVITIES_MAX 16384u
+
 static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
@@ -596,6 +637,10 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                 /* Same id twice on one connection: Nix never does that; keep the newer. */
                 activity_free(m, s, a);
         }
+        /* Nix has a few hundred activities open at once; an untrusted peer that opens more
+         * only wants the daemon's memory. */
+        if (!s->trusted && HASH_COUNT(s->activities) >= UNTRUSTED_ACTIVITIES_MAX)
+                return -EPROTO;
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
@@ -630,8 +675,11 @@ static int apply_start(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         b = model_claim_rediscovered(m, inv, drv);
                 if (!b) {
                         b = build_new(m, inv, drv, BUILD_RUNNING, now);
-                        if (!b)
+                        if (!b) {
+                                /* Refused (a quota) or no memory: no activity is left behind. */
+                                activity_free(m, s, a);
                                 return -ENOMEM;
+                        }
                 } else if (b->state == BUILD_QUEUED) {
                         build_set_state(m, b, BUILD_RUNNING);
                         b->started = now;
@@ -700,6 +748,21 @@ static void build_add_phase(Model *m, Build *b, const char *phase, usec_t now) {
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+/* A log line for b; an untrusted uid's lines count against the log bytes it may hold. */
+static int build_log_push(Model *m, Build *b, const char *line) {
+        const ModelBuildQuota *q = &m->build_quota;
+        if (b->quota_uid >= 0 && q->log_full(q->userdata, (uid_t) b->quota_uid, strlen(line)))
+                return 0; /* dropped, and counted, by the quota */
+        uint64_t before = b->log.bytes;
+        uint32_t cap = build_state_is_final(b->state) ? m->config.log_ring_finished : m->config.log_ring;
+        if (log_ring_push(&b->log, cap, line) < 0)
+                return -ENOMEM;
+        if (b->quota_uid >= 0 && b->log.bytes != before)
+                q->log_held(q->userdata, (uid_t) b->quota_uid, (int64_t) b->log.bytes - (int64_t) before);
+        build_mark(m, b, CHANGE_LOG);
+        return 0;
+}
+
 static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
@@ -714,13 +777,7 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         return 0;
                 if (nix_record_field_str(rec, 0, &str) < 0)
                         return -EPROTO;
-                if (log_ring_push(&a->build->log,
-                                  build_state_is_final(a->build->state) ? m->config.log_ring_finished
-                                                                        : m->config.log_ring,
-                                  str) < 0)
-                        return -ENOMEM;
-                build_mark(m, a->build, CHANGE_LOG);
-                return 0;
+                return build_log_push(m, a->build, str);
 
         case NIX_RES_SET_PHASE:
                 if (!a->build || a->type != NIX_ACT_BUILD)

@@ -148,6 +148,7 @@ struct Build {
         uint64_t log_flushed; /* log.total at the last flush */
         Build *dirty_next;
         unsigned followers; /* control clients following this build's log (kept by views) */
+        int64_t quota_uid;  /* the untrusted uid whose build quota it takes; -1 none */
 
         Build *prev, *next; /* all builds by key */
         UT_hash_handle hh_key;
@@ -276,6 +277,25 @@ void model_source_disconnect(Model *m, Source *s, usec_t now);
 /* Periodic work: output re-checks, lost detection, eviction. Returns the monotonic time
  * at which it wants to run again (0: nothing pending). */
 usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono);
+
+/* Builds made for untrusted sources count against their peer uid's quota (daemon: quota.c):
+ * take returns 0, or < 0 to refuse the build (the record making it is rejected); release
+ * gives back what take took when the build is dropped. */
+typedef struct ModelBuildQuota {
+        /* The uid holds its whole quota and some of it finished: its oldest finished build is
+         * dropped first, so the quota limits what a user has running and recent, not how
+         * much she ever built. */
+        bool (*full)(void *userdata, uid_t uid);
+        int (*take)(void *userdata, uid_t uid);
+        void (*finished)(void *userdata, uid_t uid); /* one of its builds reached a final state */
+        void (*release)(void *userdata, uid_t uid, bool finished);
+        /* Log bytes its builds hold: log_full says a new line would pass its limit (the line is
+         * dropped); log_held reports each change. */
+        bool (*log_full)(void *userdata, uid_t uid, size_t line_bytes);
+        void (*log_held)(void *userdata, uid_t uid, int64_t delta);
+        void *userdata;
+} ModelBuildQuota;
+void model_set_build_quota(Model *m, const ModelBuildQuota *q);
 
 /* Lookups and iteration for views. */
 Build *model_build_by_key(Model *m, uint64_t key);
