@@ -244,7 +244,8 @@ static bool outputs_match(const DrvOutputs *o, const Candidate *c) {
         return true;
 }
 
-int discovery_find_builder(Discovery *d, ProcTable *t, const char *drv, pid_t *ret_pid) {
+int discovery_find_builder(Discovery *d, ProcTable *t, const char *drv,
+                           bool (*accept)(void *userdata, pid_t pid), void *userdata, pid_t *ret_pid) {
         const DrvOutputs *o = drv_outputs(d, drv);
         if (!o)
                 return -ENOMEM;
@@ -255,7 +256,7 @@ int discovery_find_builder(Discovery *d, ProcTable *t, const char *drv, pid_t *r
                 if (!builder_like(t, e))
                         continue;
                 Candidate *c = candidate_get(d, e);
-                if (c && outputs_match(o, c)) {
+                if (c && outputs_match(o, c) && (!accept || accept(userdata, e->st.pid))) {
                         *ret_pid = e->st.pid;
                         return 1;
                 }

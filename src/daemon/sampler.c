@@ -20,6 +20,7 @@
 #include "daemon/commands-actions.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
+#include "shared/trust.h"
 
 #define FAST_INTERVAL     (100 * USEC_PER_MSEC)
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
@@ -437,6 +438,18 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
                 (void) track(s, b, builder);
 }
 
+typedef struct AttachCheck {
+        Sampler *s;
+        const Build *b;
+} AttachCheck;
+
+/* The build's source may own this builder (the trust model, shared/trust.h). */
+static bool may_attach(void *userdata, pid_t pid) {
+        AttachCheck *ac = userdata;
+        const Source *src = ac->b->invocation ? ac->b->invocation->source : NULL;
+        return trust_may_attach(ac->s->cfg.proc_root, src, pid);
+}
+
 void sampler_run(Sampler *s) {
         usec_t t0 = now_monotonic();
         Model *m = s->d->model;
@@ -464,9 +477,11 @@ void sampler_run(Sampler *s) {
                         Tracked *t = sampler_find(s, b->key);
                         if (!t && b->machine[0] == '\0' && !b->builder_exited) {
                                 pid_t builder;
+                                AttachCheck ac = {.s = s, .b = b};
                                 if (new_tracked >= TRACK_PER_TICK)
                                         missing = true;
-                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, &builder) > 0 &&
+                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, may_attach, &ac,
+                                                                &builder) > 0 &&
                                          !builder_of(s, builder)) {
                                         t = track(s, b, builder);
                                         new_tracked++;

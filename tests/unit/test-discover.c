@@ -96,10 +96,10 @@ static void test_find_builder(void **state) {
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 200);
         /* A drv that does not exist or does not parse: nothing found, no error. */
-        assert_int_equal(discovery_find_builder(d, &t, "/nonexistent.drv", &pid), 0);
+        assert_int_equal(discovery_find_builder(d, &t, "/nonexistent.drv", NULL, NULL, &pid), 0);
 
         /* The builder vanishes: pruned, then not found. */
         HASH_CLEAR(hh, t.by_pid);
@@ -107,7 +107,7 @@ static void test_find_builder(void **state) {
         add_proc(&t, 100, 1, 50, "nix-build");
         add_proc(&t, 300, 100, 300, "sh");
         discovery_prune(d, &t);
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 0);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
 }
@@ -125,12 +125,12 @@ static void test_before_exec(void **state) {
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 0);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
         /* execve(): the builder's comm and environment */
         int n = snprintf(env, sizeof(env), "out=%s/" HO "-x%cdev=%s/" HO "-x-dev", store, 0, store);
         test_write_file(root, "proc/500/environ", env, (size_t) n + 1);
         snprintf(entries[1].st.comm, sizeof(entries[1].st.comm), "sh");
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 500);
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
@@ -144,7 +144,7 @@ static void test_structured_attrs(void **state) {
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 400);
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
