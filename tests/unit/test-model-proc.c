@@ -253,7 +253,6 @@ static void test_rediscovered_lost(void **state) {
         assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
 }
 
-
 /* An unprivileged stream (pid 5000, uid 1000, not an ancestor of nix pid 4242) reports the
  * drv of a rediscovered build: it gets a build of its own, never root's. */
 static Source *untrusted_source(Fixture *f, int pid, int ppid) {
@@ -329,7 +328,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rediscovered_after_stream, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_lost, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_not_taken_by_untrusted, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rediscovered_taken_by_own_untrusted_nix, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_taken_by_own_untrusted_nix, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
