@@ -443,11 +443,16 @@ typedef struct AttachCheck {
         const Build *b;
 } AttachCheck;
 
-/* The build's source may own this builder (the trust model, shared/trust.h). */
-static bool may_attach(void *userdata, pid_t pid) {
+/* May the build's source have this builder (the trust model, shared/trust.h)? 0 never; else
+ * 2 for a descendant of the source's own nix process, 1 for another (a trusted source
+ * speaks for any process, but its own is the better match: another user's process made to
+ * look like a builder of the same .drv must not be taken for it). */
+static int attach_rank(void *userdata, pid_t pid) {
         AttachCheck *ac = userdata;
         const Source *src = ac->b->invocation ? ac->b->invocation->source : NULL;
-        return trust_may_attach(ac->s->cfg.proc_root, src, pid);
+        if (!trust_may_attach(ac->s->cfg.proc_root, src, pid))
+                return 0;
+        return trust_descends_from(ac->s->cfg.proc_root, pid, src->pid, src->pid_starttime) ? 2 : 1;
 }
 
 void sampler_run(Sampler *s) {
@@ -480,7 +485,7 @@ void sampler_run(Sampler *s) {
                                 AttachCheck ac = {.s = s, .b = b};
                                 if (new_tracked >= TRACK_PER_TICK)
                                         missing = true;
-                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, may_attach, &ac,
+                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, attach_rank, &ac,
                                                                 &builder) > 0 &&
                                          !builder_of(s, builder)) {
                                         t = track(s, b, builder);
