@@ -250,23 +250,28 @@ static bool outputs_match(const DrvOutputs *o, const Candidate *c) {
         return true;
 }
 
-int discovery_find_builder(Discovery *d, ProcTable *t, const char *drv, pid_t *ret_pid) {
+int discovery_find_builder(Discovery *d, ProcTable *t, const char *drv,
+                           int (*rank)(void *userdata, pid_t pid), void *userdata, pid_t *ret_pid) {
         const DrvOutputs *o = drv_outputs(d, drv);
         if (!o)
                 return -ENOMEM;
         if (o->n <= 0)
                 return 0;
-        for (size_t i = 0; i < t->n; i++) {
+        int best = 0;
+        for (size_t i = 0; i < t->n && best < 2; i++) {
                 ProcEntry *e = &t->entries[i];
                 if (!builder_like(t, e))
                         continue;
                 Candidate *c = candidate_get(d, e);
-                if (c && outputs_match(o, c)) {
+                if (!c || !outputs_match(o, c))
+                        continue;
+                int r = rank ? rank(userdata, e->st.pid) : 2;
+                if (r > best) {
+                        best = r;
                         *ret_pid = e->st.pid;
-                        return 1;
                 }
         }
-        return 0;
+        return best > 0;
 }
 
 void discovery_prune(Discovery *d, ProcTable *t) {

@@ -21,6 +21,7 @@
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
 #include "shared/redact.h"
+#include "shared/trust.h"
 
 #define FAST_INTERVAL     (100 * USEC_PER_MSEC)
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
@@ -468,6 +469,23 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
                 (void) track(s, b, builder);
 }
 
+typedef struct AttachCheck {
+        Sampler *s;
+        const Build *b;
+} AttachCheck;
+
+/* May the build's source have this builder (the trust model, shared/trust.h)? 0 never; else
+ * 2 for a descendant of the source's own nix process, 1 for another (a trusted source
+ * speaks for any process, but its own is the better match: another user's process made to
+ * look like a builder of the same .drv must not be taken for it). */
+static int attach_rank(void *userdata, pid_t pid) {
+        AttachCheck *ac = userdata;
+        const Source *src = ac->b->invocation ? ac->b->invocation->source : NULL;
+        if (!trust_may_attach(ac->s->cfg.proc_root, src, pid))
+                return 0;
+        return trust_descends_from(ac->s->cfg.proc_root, pid, src->pid, src->pid_starttime) ? 2 : 1;
+}
+
 void sampler_run(Sampler *s) {
         usec_t t0 = now_monotonic();
         Model *m = s->d->model;
@@ -495,9 +513,11 @@ void sampler_run(Sampler *s) {
                         Tracked *t = sampler_find(s, b->key);
                         if (!t && b->machine[0] == '\0' && !b->builder_exited) {
                                 pid_t builder;
+                                AttachCheck ac = {.s = s, .b = b};
                                 if (new_tracked >= TRACK_PER_TICK)
                                         missing = true;
-                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, &builder) > 0 &&
+                                else if (discovery_find_builder(s->dsc, &s->table, b->drv, attach_rank, &ac,
+                                                                &builder) > 0 &&
                                          !builder_of(s, builder)) {
                                         t = track(s, b, builder);
                                         new_tracked++;

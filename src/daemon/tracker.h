@@ -123,8 +123,12 @@ typedef struct Discovery Discovery;
 int discovery_new(const char *proc_root, const char *store_dir, Discovery **ret);
 Discovery *discovery_free(Discovery *dsc);
 /* Finds the builder of drv among the builder-like processes of the table (session leaders
- * under a nix process). Returns 1 with *ret_pid, 0 not (yet) found, -errno. */
-int discovery_find_builder(Discovery *dsc, ProcTable *t, const char *drv, pid_t *ret_pid);
+ * under a nix process). rank (NULL: any is best) says whether the build may have that
+ * process (0: never, trust_may_attach), and which to prefer (2: a descendant of the build's
+ * own nix process, 1: another); the best ranked wins. Returns 1 with *ret_pid, 0 not (yet)
+ * found, -errno. */
+int discovery_find_builder(Discovery *dsc, ProcTable *t, const char *drv,
+                           int (*rank)(void *userdata, pid_t pid), void *userdata, pid_t *ret_pid);
 /* Forgets candidates whose processes are gone. */
 void discovery_prune(Discovery *dsc, ProcTable *t);
 /* Every running builder of the table whose .drv can be told (from its nix process's open

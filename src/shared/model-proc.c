@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "shared/model-internal.h"
+#include "shared/trust.h"
 
 void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
         if (*st == BUILD_FAILED && b->kill_requested &&
@@ -96,10 +97,11 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when) {
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
                              Build **ret) {
         /* A stream may already report this build (it reconnected before /proc was read):
-         * that build it is, not a second one. */
+         * that build it is, not a second one; but only a stream that may own nix_pid. */
         for (Source *i = model_sources_first(m); i; i = i->next) {
                 Build *known = invocation_find_build(&i->invocation, drv);
-                if (known && !known->rediscovered && build_state_is_active(known->state)) {
+                if (known && !known->rediscovered && build_state_is_active(known->state) &&
+                    trust_may_attach(m->config.proc_root, i, nix_pid)) {
                         *ret = known;
                         return 0;
                 }
@@ -145,6 +147,9 @@ Build *model_claim_rediscovered(Model *m, Invocation *inv, const char *drv) {
                         continue;
                 Build *b = invocation_find_build(&s->invocation, drv);
                 if (!b || !b->rediscovered || build_state_is_final(b->state))
+                        continue;
+                /* Only the stream of the nix process that runs it (or a trusted one). */
+                if (!trust_may_attach(m->config.proc_root, inv->source, s->pid))
                         continue;
 
                 Requester req;

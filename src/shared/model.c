@@ -311,11 +311,9 @@ static void build_free(Model *m, Build *b) {
         Invocation *inv = b->invocation;
 
         HASH_DELETE(hh_key, m->builds_by_key, b);
-        /* A later build of the same drv may have replaced this one in the drv index. */
-        Build *indexed = NULL;
-        HASH_FIND(hh_drv, inv->by_drv, b->drv, strlen(b->drv), indexed);
-        if (indexed == b)
-                HASH_DELETE(hh_drv, inv->by_drv, b);
+        /* Every build is in its invocation's drv index, beside any other build of the same
+         * drv (built again): it must leave it whichever of them a lookup would find. */
+        HASH_DELETE(hh_drv, inv->by_drv, b);
         if (b->prev)
                 b->prev->next = b->next;
         else

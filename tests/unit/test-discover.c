@@ -96,10 +96,10 @@ static void test_find_builder(void **state) {
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 200);
         /* A drv that does not exist or does not parse: nothing found, no error. */
-        assert_int_equal(discovery_find_builder(d, &t, "/nonexistent.drv", &pid), 0);
+        assert_int_equal(discovery_find_builder(d, &t, "/nonexistent.drv", NULL, NULL, &pid), 0);
 
         /* The builder vanishes: pruned, then not found. */
         HASH_CLEAR(hh, t.by_pid);
@@ -107,7 +107,7 @@ static void test_find_builder(void **state) {
         add_proc(&t, 100, 1, 50, "nix-build");
         add_proc(&t, 300, 100, 300, "sh");
         discovery_prune(d, &t);
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 0);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
 }
@@ -125,13 +125,50 @@ static void test_before_exec(void **state) {
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 0);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
         /* execve(): the builder's comm and environment */
         int n = snprintf(env, sizeof(env), "out=%s/" HO "-x%cdev=%s/" HO "-x-dev", store, 0, store);
         test_write_file(root, "proc/500/environ", env, (size_t) n + 1);
         snprintf(entries[1].st.comm, sizeof(entries[1].st.comm), "sh");
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 500);
+        HASH_CLEAR(hh, t.by_pid);
+        discovery_free(d);
+}
+
+/* Ranks by pid: the sampler's trust check, here a table. */
+static int rank_of(void *userdata, pid_t pid) {
+        const int *ranks = userdata; /* pairs pid, rank; 0-terminated */
+        for (; ranks[0]; ranks += 2)
+                if (ranks[0] == pid)
+                        return ranks[1];
+        return 0;
+}
+
+/* Two processes look like builders of the drv (400 a real one under nix-daemon, 200 another
+ * user's under a process she named nix-build): the build may refuse either, and prefers its
+ * own nix process's descendant whatever the order of the table. */
+static void test_rank(void **state) {
+        ProcEntry entries[8];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 50, "nix-build");
+        add_proc(&t, 200, 100, 200, "sh");
+        add_proc(&t, 110, 1, 110, "nix-daemon");
+        add_proc(&t, 400, 110, 400, "bash");
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, &d), 0);
+        pid_t pid = 0;
+        int none[] = {0};
+        assert_int_equal(discovery_find_builder(d, &t, drv, rank_of, none, &pid), 0);
+        int own_400[] = {200, 1, 400, 2, 0};
+        assert_int_equal(discovery_find_builder(d, &t, drv, rank_of, own_400, &pid), 1);
+        assert_int_equal(pid, 400);
+        int only_400[] = {400, 1, 0};
+        assert_int_equal(discovery_find_builder(d, &t, drv, rank_of, only_400, &pid), 1);
+        assert_int_equal(pid, 400);
+        int any[] = {200, 1, 400, 1, 0};
+        assert_int_equal(discovery_find_builder(d, &t, drv, rank_of, any, &pid), 1);
+        assert_int_equal(pid, 200); /* equal ranks: the first */
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
 }
@@ -144,7 +181,7 @@ static void test_structured_attrs(void **state) {
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, &d), 0);
         pid_t pid = 0;
-        assert_int_equal(discovery_find_builder(d, &t, drv, &pid), 1);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 400);
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
@@ -181,6 +218,7 @@ int main(void) {
                 cmocka_unit_test(test_find_builder),
                 cmocka_unit_test(test_before_exec),
                 cmocka_unit_test(test_structured_attrs),
+                cmocka_unit_test(test_rank),
                 cmocka_unit_test(test_rediscover),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -253,6 +253,67 @@ static void test_rediscovered_lost(void **state) {
         assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
 }
 
+/* An unprivileged stream (pid 5000, uid 1000, not an ancestor of nix pid 4242) reports the
+ * drv of a rediscovered build: it gets a build of its own, never root's. */
+static Source *untrusted_source(Fixture *f, int pid, int ppid) {
+        char rel[64], stat[256];
+        snprintf(rel, sizeof(rel), "proc/%d/stat", pid);
+        snprintf(stat, sizeof(stat), "%d (python3) S %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 44 0 0\n", pid,
+                 ppid, pid, pid);
+        test_write_file(f->dir, rel, stat, (size_t) -1);
+        Source *s;
+        assert_int_equal(model_source_new(f->m, pid, 1000, false, T0, &s), 0);
+        return s;
+}
+
+static void feed_from(Fixture *f, Source *s, const char *line) {
+        NixRecord rec;
+        assert_int_equal(nix_record_parse(line, strlen(line), &rec), 0);
+        (void) model_apply(f->m, s, &rec, T0);
+        nix_record_done(&rec);
+}
+
+static void test_rediscovered_not_taken_by_untrusted(void **state) {
+        Fixture *f = *state;
+        Build *r;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0 - USEC_PER_SEC, &r), 0);
+        Source *mallory = untrusted_source(f, 5000, 1);
+        char line[2048];
+        snprintf(line, sizeof(line), "{\"action\":\"start\",\"id\":1,\"type\":105,\"fields\":[\"%s\",\"\"]}",
+                 f->drv);
+        feed_from(f, mallory, line);
+        feed_from(f, mallory, "{\"action\":\"msg\",\"level\":0,\"msg\":\"this derivation will be built:\"}");
+        snprintf(line, sizeof(line), "{\"action\":\"msg\",\"level\":0,\"msg\":\"  %s\"}", f->drv);
+        feed_from(f, mallory, line);
+        assert_true(r->rediscovered);
+        assert_int_equal(r->requester.uid, 0);
+        assert_string_equal(r->invocation->source->role, "rediscovered");
+        Build *hers = mallory->invocation.by_drv;
+        assert_non_null(hers);
+        assert_ptr_not_equal(hers, r);
+        /* /proc read again with her stream already there: still root's build, not hers */
+        Build *again;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0, &again), 0);
+        assert_ptr_equal(again, r);
+}
+
+static void test_rediscovered_taken_by_own_untrusted_nix(void **state) {
+        Fixture *f = *state;
+        /* her own nix-build (pid 5000) forked nix pid 4243, which runs the build */
+        Source *own = untrusted_source(f, 5000, 1);
+        test_write_file(f->dir, "proc/4243/stat",
+                        "4243 (nix-build) S 5000 4243 4243 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 56 0 0\n",
+                        (size_t) -1);
+        Build *r;
+        assert_int_equal(model_rediscovered_build(f->m, 4243, 1000, f->drv, T0 - USEC_PER_SEC, &r), 0);
+        char line[2048];
+        snprintf(line, sizeof(line), "{\"action\":\"start\",\"id\":1,\"type\":105,\"fields\":[\"%s\",\"\"]}",
+                 f->drv);
+        feed_from(f, own, line);
+        assert_false(r->rediscovered);
+        assert_ptr_equal(r->invocation, &own->invocation);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_killed_by_nix_report, setup, teardown),
@@ -266,6 +327,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_after_stream, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_lost, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_not_taken_by_untrusted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rediscovered_taken_by_own_untrusted_nix, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

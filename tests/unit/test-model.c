@@ -276,6 +276,32 @@ static void test_colliding_ids(void **state) {
         assert_state(f->m, "a", BUILD_RUNNING);
 }
 
+/* The same drv built twice by one invocation (--check, or any peer's start/stop/start): both
+ * builds sit in its drv index, and each leaves it when freed, in either order (the older
+ * one freed first used to stay in the index, freed: ASan's use after free). */
+static void test_built_again_then_freed(void **state) {
+        Fixture *f = fx(state);
+        Source *s;
+        assert_int_equal(model_source_new(f->m, 999996, 1000, false, 1, &s), 0);
+        make_output(f, "a");
+        for (int id = 1; id <= 3; id++) {
+                assert_int_equal(feed(f, s,
+                                      "{\"action\":\"start\",\"fields\":[\"%s/" HA
+                                      "-a.drv\",\"\"],\"id\":%d,\"type\":105}",
+                                      f->store, id),
+                                 0);
+                assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":%d}", id), 0);
+        }
+        unsigned n = 0;
+        for (Build *b = model_builds_first(f->m); b; b = b->next)
+                n++;
+        assert_int_equal(n, 3);
+        assert_int_equal(s->invocation.n_builds, 3);
+        /* the oldest goes first (model_free, eviction) */
+        model_free(f->m);
+        f->m = new_model(f, 100, 100);
+}
+
 static void test_missing_outputs_then_message(void **state) {
         Fixture *f = fx(state);
         Source *s;
@@ -504,6 +530,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_graph_states, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_colliding_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_outputs_then_message, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_built_again_then_freed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_ends_build_before_stop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_outputs_no_reason, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lost_when_nix_gone, setup, teardown),
