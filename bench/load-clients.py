@@ -46,7 +46,8 @@ rtts = {}  # cmd -> [seconds]
 errors = {}  # error code -> count
 late = []  # how late the loop sent scheduled requests (s)
 log_lines = {}  # build key -> lines received by the first log subscriber
-log_skipped = 0
+skipped_with = set()  # how many lines the events that skipped some carried
+log_skipped = {}  # build key -> lines the first log subscriber was told it missed
 events = 0
 closed = 0
 
@@ -64,14 +65,16 @@ def send(c, cmd, args=None):
 
 
 def on_line(c, line, t):
-    global log_skipped, events
+    global events
     if line.startswith(b'{"event"'):
         events += 1
         if c.i == 0 and line.startswith(b'{"event":"log"'):
             ev = json.loads(line)
             k = ev.get("build")
             log_lines[k] = log_lines.get(k, 0) + len(ev.get("lines", []))
-            log_skipped += ev.get("skipped", 0)
+            if ev.get("skipped"):
+                log_skipped[k] = log_skipped.get(k, 0) + ev["skipped"]
+                skipped_with.add(len(ev.get("lines", [])))
         return
     if c.waiting is None:
         return
@@ -158,7 +161,9 @@ summary = {
     "errors": errors,
     "events": events,
     "log_lines": log_lines,
-    "log_skipped": log_skipped,
+    "log_skipped": sum(log_skipped.values()),
+    "log_skipped_builds": len(log_skipped),
+    "log_skipped_with_lines": sorted(skipped_with),
     "late_p99_ms": (pct(late, 99) or 0) * 1000,
     "late_max_ms": (max(late) if late else 0) * 1000,
 }
