@@ -17,7 +17,7 @@
 #   client between requests, default 100), SUBS (20), LOGSUBS (2), NICE (run the daemon and
 #   the clients at this niceness, e.g. -10: tells the daemon's own latency from waiting for a
 #   CPU on a busy machine), PERF=1 (perf record the daemon during the load, print its top
-#   functions). Root (Nix's store).
+#   functions; PERF=FILE also keeps the recording there). Root (Nix's store).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -178,6 +178,7 @@ if [[ -n $PERF ]]; then
 	echo "daemon CPU by function (perf, self time, >= 2 %):"
 	perf report -i "$T/perf.data" --no-children --percent-limit 2 --stdio -g none 2>/dev/null |
 		grep -v '^#' | grep -v '^$' | head -25
+	[[ $PERF == 1 ]] || cp "$T/perf.data" "$PERF"
 fi
 P99=$(jq .rtt_all.p99 <<<"$J")
 EXPECT_GOT=$((NIX_RECORDS + NIX_PLAIN + 1))
