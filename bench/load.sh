@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # R5 load benchmark (target and latest figures: docs/performance.md, R5): a real Nix build of
-# 16 derivations in parallel (-j16), each printing 20,000 log lines over about 10 s (fresh
+# 16 derivations in parallel (-j16), each printing 20,000 log lines over 10 s or more (fresh
 # derivations every run), piped through `nix-analytics-ctl ingest` into a private release
 # nix-analyticsd, while 200 control clients (bench/load-clients.py, one select loop) each
 # send `status`, `list-builds` and `get-build` requests one at a time with a think time
