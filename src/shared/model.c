@@ -145,6 +145,17 @@ bool model_has_changes(Model *m) {
         return m->dirty_builds || m->dirty_invocations || m->dirty_sources || m->substitutions;
 }
 
+/* A finished build keeps only its last lines, once views have seen every line. */
+static void build_shrink_finished_log(Model *m, Build *b) {
+        if (!build_state_is_final(b->state) || b->log.count <= m->config.log_ring_finished)
+                return;
+        uint64_t bytes = b->log.bytes;
+        log_ring_shrink(&b->log, m->config.log_ring_finished);
+        if (b->quota_uid >= 0 && bytes != b->log.bytes)
+                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
+                                        (int64_t) b->log.bytes - (int64_t) bytes);
+}
+
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) {
         /* Lists are built newest-first; views get them in that order, which is fine because
          * each object is reported once with the union of its changes. */
@@ -159,6 +170,7 @@ void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) 
                 b->log_flushed = b->log.total;
                 if (h && h->build)
                         h->build(userdata, b, kinds, new_lines);
+                build_shrink_finished_log(m, b);
                 b = next;
         }
         Invocation *inv = TAKE_PTR(m->dirty_invocations);
@@ -354,11 +366,8 @@ void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;
-        uint64_t bytes = b->log.bytes;
-        log_ring_shrink(&b->log, m->config.log_ring_finished);
-        if (b->quota_uid >= 0 && bytes != b->log.bytes)
-                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
-                                        (int64_t) b->log.bytes - (int64_t) bytes);
+        /* The log ring shrinks to its finished size only once views have had the last lines
+         * (model_drain_changes): followers must not miss the end of a build's log. */
         build_mark(m, b, CHANGE_FINISHED);
 }
 
