@@ -136,6 +136,13 @@ assert_le "(b) the daemon grew by less than 40 MB" $((40 * 1024)) $((RSS1 - RSS0
 status_fast "(b) after the start flood"
 
 # --- (d) a flood of fake failed builds ---
+# (b)'s builds hold the hog's whole build quota until they end (lost, once its process is
+# gone): only then may (d)'s builds be held, and end, and ask for history rows.
+hog_builds_ended() {
+	ctl list-builds --requester "$HOG" 2>/dev/null |
+		jq -e 'all(.builds[]; .state | IN("queued", "running", "frozen") | not)' >/dev/null
+}
+wait_for 30 "(b) the hog's builds have ended" hog_builds_ended
 N_FAILS=300
 as_hog fail "$N_FAILS" &
 HOG_PID=$!
