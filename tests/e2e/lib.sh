@@ -138,6 +138,33 @@ assert_json() {
 
 now_ms() { date +%s%3N; }
 
+# system_user NAME [GROUP]: a system user for the tests (no home, no shell), made once and
+# kept; with GROUP (a system group, made too) among its groups.
+system_user() {
+	local u=$1 g=${2:-}
+	if [[ -n $g ]]; then
+		getent group "$g" >/dev/null || groupadd --system "$g" || die "cannot create group $g"
+	fi
+	id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin ${g:+-G "$g"} "$u" ||
+		die "cannot create user $u"
+	[[ -z $g ]] || id -nG "$u" | grep -qw "$g" || usermod -aG "$g" "$u"
+}
+
+# assert_status_within MS DESCRIPTION: the daemon answers status, within MS milliseconds.
+assert_status_within() {
+	local t0 ms out rc
+	t0=$(now_ms)
+	out=$(timeout 10 "$NA_CTL" -s "$SOCKDIR" status 2>&1)
+	rc=$?
+	ms=$(($(now_ms) - t0))
+	E2E_CHECKS=$((E2E_CHECKS + 1))
+	if ((rc == 0)) && ((ms < $1)) && printf '%s' "$out" | jq -e '.pid' >/dev/null 2>&1; then
+		pass "$2 (${ms} ms)"
+	else
+		fail "$2" "exit $rc after ${ms} ms" "output: $(printf '%s' "$out" | head -c 300)"
+	fi
+}
+
 # wait_for TIMEOUT_SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
 # Returns 1 (after reporting) when the deadline passes.
 wait_for() {

@@ -16,10 +16,8 @@ command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate m
 source "$E2E_DIR/lib-proc.sh"
 
 ALICE=na-e2e-alice BOB=na-e2e-bob
-for u in "$ALICE" "$BOB"; do
-	id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$u" ||
-		die "cannot create test user $u"
-done
+system_user "$ALICE"
+system_user "$BOB"
 UID_A=$(id -u "$ALICE")
 
 start_daemon --sample-interval 0.5

@@ -18,8 +18,7 @@ command -v setpriv >/dev/null || skip "setpriv is not installed"
 source "$E2E_DIR/lib-proc.sh"
 
 MALLORY=na-e2e-mallory
-id "$MALLORY" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$MALLORY" ||
-	die "cannot create user $MALLORY"
+system_user "$MALLORY"
 MUID=$(id -u "$MALLORY")
 MGID=$(id -g "$MALLORY")
 # The system's python (a root-only pyenv shim may come first in PATH).
@@ -30,21 +29,6 @@ as_mallory() { setpriv --reuid="$MUID" --regid="$MGID" --clear-groups -- "$@"; }
 DAEMON_ARGS=(--cgroup-root "$CGROOT" --sample-interval 0.5)
 start_daemon "${DAEMON_ARGS[@]}"
 chmod 755 "$T" "$SOCKDIR"
-
-# timed_status LABEL: status answers within 2 s.
-timed_status() {
-	local t0 ms out rc
-	t0=$(now_ms)
-	out=$(timeout 10 "$NA_CTL" -s "$SOCKDIR" status 2>&1)
-	rc=$?
-	ms=$(($(now_ms) - t0))
-	E2E_CHECKS=$((E2E_CHECKS + 1))
-	if ((rc == 0)) && ((ms < 2000)) && printf '%s' "$out" | jq -e '.pid' >/dev/null 2>&1; then
-		pass "status answers $1 (${ms} ms)"
-	else
-		fail "status answers within 2 s $1" "exit $rc after ${ms} ms" "output: $(printf '%s' "$out" | head -c 300)"
-	fi
-}
 
 # mallory_send DRV: as mallory, a connection to events.sock that announces DRV (plan line,
 # then the start record of a build activity) and stays open (her "nix process" is this
@@ -102,7 +86,7 @@ assert_eq "mallory's build has no builder (root's is not hers)" "" "$(builder_of
 RKEY=$(root_key "$D_A")
 BUILDER=$(builder_of "$RKEY")
 [[ -n "$BUILDER" ]] || die "root's build has no builder"
-timed_status "while mallory holds a fake build of root's .drv"
+assert_status_within 2000 "status answers within 2 s while mallory holds a fake build of root's .drv"
 out=$(as_mallory "$NA_CTL" -s "$SOCKDIR" kill "$MKEY" 2>&1)
 assert_eq "mallory's kill of her fake build fails (exit 1)" 1 "$?"
 assert_contains "it finds no process" "no-process" "$out"
@@ -111,7 +95,7 @@ assert_contains "mallory's kill of root's build is refused" "permission-denied" 
 assert_true "root's builder still runs" kill -0 "$BUILDER"
 ctl_ok PS ps --json "$RKEY"
 assert_json "root's own record still shows its processes" "$PS" "any(.processes[]; .pid == $BUILDER)"
-timed_status "after mallory's kills"
+assert_status_within 2000 "status answers within 2 s after mallory's kills"
 wait_for 60 "root's nix-build ends" nix_done
 assert_eq "root's nix-build succeeds" 0 "$(nix_rc)"
 succeeded() { [[ "$(field "$RKEY" .state)" == succeeded ]]; }
@@ -141,7 +125,7 @@ wait_for 10 "mallory's plan and start for the rediscovered .drv are applied" has
 	fail "mallory's records made no build of her own" "builds: $(ctl list-builds | jq -c '[.builds[] | {key, drv, requester}]')"
 MKEY=$(her_key "$D_B")
 sleep 1
-timed_status "after mallory's claim of the rediscovered build"
+assert_status_within 2000 "status answers within 2 s after mallory's claim of the rediscovered build"
 ctl_ok GB get-build "$RKEY"
 assert_json "the rediscovered build's requester is still root" "$GB" '.build.requester.uid == 0'
 assert_ne "mallory's records made a build of her own, not root's" "$RKEY" "$MKEY"
@@ -153,7 +137,7 @@ if [[ -n "$MKEY" ]]; then
 fi
 assert_true "root's builder still runs" kill -0 "$BUILDER"
 assert_eq "root's build still shows its builder" "$BUILDER" "$(builder_of "$RKEY")"
-timed_status "after mallory's kills of the rediscovered build"
+assert_status_within 2000 "status answers within 2 s after mallory's kills of the rediscovered build"
 wait_for 60 "root's second nix-build ends" nix_done
 assert_eq "root's second nix-build succeeds" 0 "$(nix_rc)"
 stop_pid "$MPID" 5

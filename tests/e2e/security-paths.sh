@@ -24,8 +24,7 @@ command -v setsid >/dev/null || skip "setsid missing"
 command -v runuser >/dev/null || skip "runuser missing"
 
 MALLORY=na-e2e-mallory
-id "$MALLORY" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$MALLORY" ||
-	die "cannot create user $MALLORY"
+system_user "$MALLORY"
 as_mallory() { runuser -u "$MALLORY" -- "$@"; }
 
 chmod 755 "$T" # mallory reaches the sockets and her own directory
@@ -60,17 +59,7 @@ rchar() { awk '/^rchar:/ {print $2}' "/proc/$DAEMON_PID/io"; }
 
 # after ATTACK: status within 2 s, alive, still no terminal, less than 1 MiB read meanwhile.
 after() {
-	local t0 ms out rc
-	t0=$(now_ms)
-	out=$(timeout 10 "$NA_CTL" -s "$SOCKDIR" status 2>&1)
-	rc=$?
-	ms=$(($(now_ms) - t0))
-	E2E_CHECKS=$((E2E_CHECKS + 1))
-	if ((rc == 0)) && ((ms < 2000)) && printf '%s' "$out" | jq -e '.pid' >/dev/null 2>&1; then
-		pass "status answers within 2 s after $1 (${ms} ms)"
-	else
-		fail "status answers within 2 s after $1" "exit $rc after ${ms} ms" "output: $(printf '%s' "$out" | head -c 300)"
-	fi
+	assert_status_within 2000 "status answers within 2 s after $1"
 	kill -0 "$DAEMON_PID" 2>/dev/null || die "nix-analyticsd died after $1"
 	assert_eq "no controlling terminal after $1" 0 "$(stat_field 7)"
 }

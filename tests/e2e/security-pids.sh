@@ -16,12 +16,8 @@ nix_setup
 source "$E2E_DIR/lib-proc.sh"
 
 ACTOR=na-e2e-actor ADMIN=na-e2e-admin ADMINS=na-e2e-admins
-getent group "$ADMINS" >/dev/null || groupadd --system "$ADMINS" || die "cannot create group $ADMINS"
-id "$ADMIN" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin -G "$ADMINS" "$ADMIN" ||
-	die "cannot create user $ADMIN"
-id -nG "$ADMIN" | grep -qw "$ADMINS" || usermod -aG "$ADMINS" "$ADMIN"
-id "$ACTOR" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ACTOR" ||
-	die "cannot create user $ACTOR"
+system_user "$ADMIN" "$ADMINS"
+system_user "$ACTOR"
 
 start_daemon --no-cgroups --sample-interval 0.5 --admin-group "$ADMINS"
 chmod 755 "$T" "$SOCKDIR"

@@ -15,8 +15,7 @@ check_binaries
 command -v python3 >/dev/null || skip "python3 missing"
 
 HOG=na-e2e-hog
-id "$HOG" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$HOG" ||
-	die "cannot create user $HOG"
+system_user "$HOG"
 HOG_UID=$(id -u "$HOG")
 # The hog's own directory for its script and its reports; a system python3 (root's PATH may
 # lead into root's home, which the hog cannot read).
