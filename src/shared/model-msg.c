@@ -61,10 +61,21 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
         if (b->structured != 0 && !structured)
                 return 0;
         if (o->kind == FAILURE_NONE) {
-                /* Nix said it succeeded: only a structured result says so. */
+                /* Nix said it succeeded (only a structured result says so): whatever its
+                 * messages seemed to say is not how it ended. */
                 b->structured = 1;
-                if (b->state != BUILD_SUCCEEDED && !build_state_is_final(b->state) && b->n_activities_open == 0 &&
-                    b->output_check_at != 0)
+                if (b->failure != FAILURE_NONE) {
+                        r = build_set_failure(b, FAILURE_NONE, NULL);
+                        if (r < 0)
+                                return r;
+                        b->exit_code = -1;
+                        b->signal = 0;
+                        build_mark(m, b, CHANGE_CHANGED);
+                }
+                if (b->state == BUILD_FAILED) {
+                        build_set_state(m, b, BUILD_SUCCEEDED);
+                        build_mark(m, b, CHANGE_CHANGED);
+                } else if (!build_state_is_final(b->state) && b->n_activities_open == 0 && b->output_check_at != 0)
                         build_finish(m, b, BUILD_SUCCEEDED, b->finished ? b->finished : now);
                 return 0;
         }
@@ -139,7 +150,7 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
                 Build *b = invocation_sole_undecided(inv);
                 if (!b)
                         return 0; /* the invocation's own error then */
-                r = build_apply_outcome(m, b, &o, text, /* structured= */ false, now);
+                r = build_apply_outcome(m, b, &o, o.message, /* structured= */ false, now);
                 return r < 0 ? r : 0; /* also the invocation's error: it ended it */
         }
         if (r == 0) {
@@ -158,7 +169,7 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
         if (o.kind == FAILURE_OTHER && build_state_is_final(b->state) &&
             (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS) && b->state != BUILD_FAILED)
                 return 1; /* "build of … failed" after it succeeded or was killed: not news */
-        r = build_apply_outcome(m, b, &o, text, /* structured= */ false, now);
+        r = build_apply_outcome(m, b, &o, o.message ?: text, /* structured= */ false, now);
         return r < 0 ? r : 1;
 }
 
@@ -173,7 +184,7 @@ int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t n
                                        o.kind == FAILURE_CANCELLED
                                ? 0
                                : -ENOMEM;
-        r = build_apply_outcome(m, b, &o, rec->build_result.error, /* structured= */ true, now);
+        r = build_apply_outcome(m, b, &o, o.message, /* structured= */ true, now);
         return MIN(r, 0);
 }
 

@@ -126,6 +126,15 @@ static bool classify(const char *text, size_t len, NixOutcome *o) {
         return false;
 }
 
+void outcome_done(NixOutcome *o) {
+        if (!o)
+                return;
+        free(o->drv);
+        o->drv = NULL;
+        free(o->message);
+        o->message = NULL;
+}
+
 int outcome_from_message(const char *store_dir, const char *text, NixOutcome *ret) {
         NixOutcome o = NIX_OUTCOME_NULL;
 
@@ -146,6 +155,17 @@ int outcome_from_message(const char *store_dir, const char *text, NixOutcome *re
         int r = store_path_find_drv(store_dir, first, &o.drv);
         if (r < 0)
                 return r;
+        /* The words kept: the first line, and 2.29+'s reason that the second line gives. */
+        const char *reason;
+        size_t rlen;
+        if (startswith(first, "Cannot build '") && reason_line(text, len, &reason, &rlen))
+                r = asprintf(&o.message, "%s Reason: %.*s", first, (int) MIN(rlen, (size_t) INT32_MAX), reason);
+        else
+                r = (o.message = strdup(first)) ? 0 : -1;
+        if (r < 0) {
+                outcome_done(&o);
+                return -ENOMEM;
+        }
         *ret = o;
         return 1;
 }
@@ -181,8 +201,11 @@ int outcome_from_build_result(const char *store_dir, const NixBuildResult *br, N
                 int r = br->error ? outcome_from_message(store_dir, br->error, &said) : 0;
                 if (r < 0)
                         return r;
-                free(said.drv);
                 o.kind = r > 0 ? said.kind : FAILURE_OTHER;
+                o.message = TAKE_PTR(said.message);
+                outcome_done(&said);
+                if (!o.message && br->error && !(o.message = strndup(br->error, strcspn(br->error, "\n"))))
+                        return -ENOMEM;
                 o.exit_code = said.exit_code;
                 o.signal = said.signal;
                 if (streq(br->status, "TimedOut") && o.kind != FAILURE_SILENT_TIMEOUT)
@@ -194,11 +217,4 @@ int outcome_from_build_result(const char *store_dir, const NixBuildResult *br, N
         o.drv = TAKE_PTR(drv);
         *ret = o;
         return 1;
-}
-
-void outcome_done(NixOutcome *o) {
-        if (!o)
-                return;
-        free(o->drv);
-        o->drv = NULL;
 }

@@ -11,6 +11,8 @@ typedef struct NixOutcome {
         char *drv;        /* the .drv it is about, a whole store path; NULL when not named */
         int exit_code;    /* -1 unknown */
         int signal;       /* 0 none */
+        char *message;    /* Nix's words in one line (2.29+: "Cannot build '…'. Reason: …");
+                           * NULL: none (a success) */
 } NixOutcome;
 
 #define NIX_OUTCOME_NULL ((NixOutcome) { .kind = FAILURE_NONE, .exit_code = -1 })
