@@ -21,6 +21,7 @@
 #include "basic/time-util.h"
 #include "shared/model.h"
 #include "shared/nixlog.h"
+#include "shared/outcome.h"
 #include "test-helpers.h"
 
 static const char *fixtures_dir;
@@ -243,6 +244,137 @@ static void test_case(void **state) {
         run_case(*state);
 }
 
+/* Wordings the fixtures do not show, read by outcome.c alone. */
+static void test_wordings(void **state) {
+        static const struct {
+                const char *text;
+                int r;
+                const char *kind, *drv;
+                int exit_code, signal;
+        } t[] = {
+                {"error: Cannot build '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\n"
+                 "       Reason: 2 dependencies failed.\n       Output paths:\n         /nix/store/x",
+                 1, "dependency", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", -1, 0},
+                /* 2.29+ with the log tail (no -v): a log line may say anything */
+                {"Cannot build '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\n"
+                 "Reason: builder failed with exit code 2.\nLast 2 log lines:\n> make failed due to signal 11\n",
+                 1, "exit-code", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", 2, 0},
+                /* 2.8: a log line of the tail that looks like a dependency failure is not one */
+                {"builder for '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv' failed with exit code 1;\n"
+                 "       last 1 log lines:\n       > 3 dependencies of derivation '/nix/store/"
+                 "3v96ag6a0a9q4rzb6jdk1zyxs7f1dxk5-b.drv' failed to build",
+                 1, "exit-code", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", 1, 0},
+                {"Cannot build '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\n"
+                 "Reason: platform mismatch: requires aarch64-linux",
+                 0, NULL, NULL, -1, 0},
+                {"building of '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv^out' from .drv file "
+                 "killed after writing more than 1024 bytes of log output",
+                 1, "log-limit", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", -1, 0},
+                /* Lix: the goal's name and "of silence" */
+                {"building of '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv^out' from .drv file timed "
+                 "out after 30 seconds of silence",
+                 1, "max-silent-time", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", -1, 0},
+                {"timed out after 30 seconds", 1, "timeout", NULL, -1, 0},
+                {"the group 'nixbld' specified in 'build-users-group' does not exist", 0, NULL, NULL, -1, 0},
+                {"builder for '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv' failed to produce output "
+                 "path for output 'out'",
+                 0, NULL, NULL, -1, 0},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                NixOutcome o = NIX_OUTCOME_NULL;
+                int r = outcome_from_message("/nix/store", t[i].text, &o);
+                print_message("%zu: %d %s %s\n", i, r, failure_kind_to_string(o.kind) ?: "-", o.drv ?: "-");
+                assert_int_equal(r, t[i].r);
+                if (r > 0) {
+                        assert_string_equal(failure_kind_to_string(o.kind), t[i].kind);
+                        if (t[i].drv) {
+                                assert_non_null(o.drv);
+                                assert_string_equal(o.drv + strlen("/nix/store/"), t[i].drv);
+                        } else
+                                assert_null(o.drv);
+                        assert_int_equal(o.exit_code, t[i].exit_code);
+                        assert_int_equal(o.signal, t[i].signal);
+                }
+                outcome_done(&o);
+        }
+}
+
+/* Feeds records (one per string) to a fresh model and returns the build of drv "a". */
+static Build *feed_records(Model **ret_m, const char *store, const char *const *records) {
+        ModelConfig config;
+        model_config_defaults(&config);
+        config.store_dir = store;
+        config.proc_root = store; /* no pid there */
+        assert_int_equal(model_new(&config, ret_m), 0);
+        Source *s;
+        assert_int_equal(model_source_new(*ret_m, 4242, 0, /* trusted= */ true, 1, &s), 0);
+        for (size_t i = 0; records[i]; i++) {
+                _cleanup_free_ char *line = rewrite_store(records[i], strlen(records[i]), store);
+                NixRecord rec;
+                assert_int_equal(nix_record_parse(line, strlen(line), &rec), 0);
+                assert_int_equal(model_apply(*ret_m, s, &rec, 1000 * USEC_PER_SEC), 0);
+                nix_record_done(&rec);
+        }
+        model_source_disconnect(*ret_m, s, 1000 * USEC_PER_SEC);
+        usec_t mono = now_monotonic();
+        for (unsigned i = 0; i < 20; i++)
+                model_tick(*ret_m, 1000 * USEC_PER_SEC, mono + i * 300 * USEC_PER_MSEC);
+        Build *b = model_builds_first(*ret_m);
+        assert_non_null(b);
+        return b;
+}
+
+#define START_A                                                                                            "{\"action\":\"start\",\"id\":7,\"type\":105,\"fields\":[\"/nix/store/"                      "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"\",1,1]}"
+#define STOP_A "{\"action\":\"stop\",\"id\":7}"
+#define RESULT_A(ok, status, msg)                                                                          "{\"action\":\"result\",\"id\":1,\"type\":110,\"payload\":{\"success\":" ok                  ",\"status\":\"" status "\",\"errorMsg\":\"" msg "\",\"path\":{\"drvPath\":"                   "\"hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"outputs\":[\"*\"]}}}"
+#define MSG_A(words)                                                                                       "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: Cannot build '/nix/store/"                     "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\\nReason: " words "\"}"
+
+/* Determinate's structured result wins over the messages, before or after them; a record
+ * of another shape under 110 (or Determinate's 109) changes nothing. */
+static void test_structured_wins(void **state) {
+        _cleanup_free_ char *dir = test_mkdtemp();
+        Model *m;
+        Build *b;
+
+        static const char *const after[] = {
+                START_A, RESULT_A("false", "TimedOut", "timed out after 5 seconds"), STOP_A,
+                MSG_A("builder failed due to signal 9 (Killed)."), NULL};
+        b = feed_records(&m, dir, after);
+        assert_string_equal(build_state_to_string(b->state), "failed");
+        assert_string_equal(failure_kind_to_string(b->failure), "timeout");
+        model_free(m);
+
+        static const char *const before[] = {
+                START_A, MSG_A("builder failed with exit code 1."), STOP_A,
+                RESULT_A("false", "LogLimitExceeded", "killed after writing more than 10 bytes of log output"),
+                NULL};
+        b = feed_records(&m, dir, before);
+        assert_string_equal(build_state_to_string(b->state), "failed");
+        assert_string_equal(failure_kind_to_string(b->failure), "log-limit");
+        model_free(m);
+
+        /* Nix said it succeeded: a message that seemed to say otherwise is not how it ended */
+        static const char *const success[] = {
+                START_A, MSG_A("builder failed with exit code 1."), STOP_A,
+                RESULT_A("true", "Built", ""), NULL};
+        b = feed_records(&m, dir, success);
+        assert_string_equal(build_state_to_string(b->state), "succeeded");
+        assert_null(failure_kind_to_string(b->failure));
+        model_free(m);
+
+        static const char *const other_vendor[] = {
+                START_A, "{\"action\":\"result\",\"id\":7,\"type\":110,\"fields\":[\"x\"]}",
+                "{\"action\":\"result\",\"id\":7,\"type\":110,\"payload\":{\"status\":\"Built\"}}",
+                "{\"action\":\"result\",\"id\":7,\"type\":109,\"payload\":{\"storePath\":\"x\"}}",
+                STOP_A, MSG_A("builder failed with exit code 4."), NULL};
+        b = feed_records(&m, dir, other_vendor);
+        assert_string_equal(build_state_to_string(b->state), "failed");
+        assert_string_equal(failure_kind_to_string(b->failure), "exit-code");
+        assert_int_equal(b->exit_code, 4);
+        model_free(m);
+        test_rm_rf(dir);
+}
+
 static void test_invariant_ran(void **state) {
         /* The checks above saw real failures, not empty streams. */
         print_message("%u builds, %u with a failure Nix reported\n", n_builds_seen, n_reported_failures);
@@ -257,7 +389,7 @@ int main(int argc, char **argv) {
         }
         fixtures_dir = argv[1];
 
-        struct CMUnitTest tests[ELEMENTSOF(cases) + 1];
+        struct CMUnitTest tests[ELEMENTSOF(cases) + 3];
         static char names[ELEMENTSOF(cases)][128];
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 snprintf(names[i], sizeof(names[i]), "%s/%s", cases[i].dir, cases[i].file);
@@ -265,5 +397,8 @@ int main(int argc, char **argv) {
                         .name = names[i], .test_func = test_case, .initial_state = (void *) &cases[i]};
         }
         tests[ELEMENTSOF(cases)] = (struct CMUnitTest) {.name = "invariant", .test_func = test_invariant_ran};
+        tests[ELEMENTSOF(cases) + 1] = (struct CMUnitTest) {.name = "wordings", .test_func = test_wordings};
+        tests[ELEMENTSOF(cases) + 2] = (struct CMUnitTest) {.name = "structured-wins",
+                                                            .test_func = test_structured_wins};
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
