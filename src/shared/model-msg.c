@@ -47,8 +47,7 @@ static Build *outcome_build(Model *m, Source *s, const NixOutcome *o, usec_t now
         Build *b = invocation_find_build(inv, o->drv);
         if (b || (o->kind != FAILURE_DEPENDENCY && o->kind != FAILURE_SUBSTITUTION))
                 return b;
-        b = model_claim_rediscovered(m, inv, o->drv);
-        return b ?: build_new(m, inv, o->drv, BUILD_QUEUED, now);
+        return build_new(m, inv, o->drv, BUILD_QUEUED, now);
 }
 
 /* Applies what Nix reported about how b ended: message is Nix's words (NULL: keep b's). A
