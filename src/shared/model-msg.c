@@ -38,16 +38,21 @@ static bool failure_is_guess(FailureKind k) {
                k == FAILURE_NOT_STARTED;
 }
 
-/* A build Nix reported an outcome for that no event announced (a json-log-path stream
- * carries no "will be built" plan; a stream joined late): made in the invocation of the
- * source that reported it, under that source's quota like any build it starts. Only for
- * kinds that mean the build never ran: one that ran had a build activity. */
-static Build *outcome_build(Model *m, Source *s, const NixOutcome *o, usec_t now) {
+/* The build an outcome is about, in the invocation of the source that reported it. One that
+ * no event announced (a json-log-path stream carries no "will be built" plan; a stream
+ * joined late) is made there, under that source's quota like any build it starts, for the
+ * kinds that mean it never ran: one that ran had a build activity. Returns 1 and the build,
+ * 0 when there is none, -ENOMEM (no memory, or refused by the source's quota). */
+static int outcome_build(Model *m, Source *s, const NixOutcome *o, usec_t now, Build **ret) {
         Invocation *inv = &s->invocation;
         Build *b = invocation_find_build(inv, o->drv);
-        if (b || (o->kind != FAILURE_DEPENDENCY && o->kind != FAILURE_SUBSTITUTION))
-                return b;
-        return build_new(m, inv, o->drv, BUILD_QUEUED, now);
+        if (!b && (o->kind == FAILURE_DEPENDENCY || o->kind == FAILURE_SUBSTITUTION)) {
+                b = build_new(m, inv, o->drv, BUILD_QUEUED, now);
+                if (!b)
+                        return -ENOMEM;
+        }
+        *ret = b;
+        return !!b;
 }
 
 /* Applies what Nix reported about how b ended: message is Nix's words (NULL: keep b's). A
@@ -160,9 +165,10 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
                 o.kind = FAILURE_OTHER;
         }
 
-        Build *b = outcome_build(m, s, &o, now);
-        if (!b)
-                return invocation_find_build(inv, o.drv) || o.kind == FAILURE_OTHER ? 0 : -ENOMEM;
+        Build *b;
+        r = outcome_build(m, s, &o, now, &b);
+        if (r <= 0)
+                return r;
         if (o.kind == FAILURE_OTHER && b->failure != FAILURE_NONE && b->failure != FAILURE_NO_OUTPUTS)
                 return 1; /* the first words count */
         if (o.kind == FAILURE_OTHER && build_state_is_final(b->state) &&
@@ -177,12 +183,10 @@ int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t n
         int r = outcome_from_build_result(m->config.store_dir, &rec->build_result, &o);
         if (r <= 0)
                 return r;
-        Build *b = outcome_build(m, s, &o, now);
-        if (!b)
-                return invocation_find_build(&s->invocation, o.drv) || o.kind == FAILURE_NONE ||
-                                       o.kind == FAILURE_CANCELLED
-                               ? 0
-                               : -ENOMEM;
+        Build *b;
+        r = outcome_build(m, s, &o, now, &b);
+        if (r <= 0)
+                return r;
         r = build_apply_outcome(m, b, &o, o.message, /* structured= */ true, now);
         return MIN(r, 0);
 }
