@@ -7,6 +7,7 @@
  * reported is never shown succeeded, and none is left queued or running.
  * The store is a fresh empty directory (the fixtures' /nix/store is rewritten to it): no
  * .drv is readable, so only what Nix said decides an outcome. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -375,6 +376,72 @@ static void test_structured_wins(void **state) {
         test_rm_rf(dir);
 }
 
+static int quota_take(void *userdata, uid_t uid) {
+        unsigned *left = userdata;
+        if (*left == 0)
+                return -EDQUOT;
+        (*left)--;
+        return 0;
+}
+static void quota_release(void *userdata, uid_t uid, bool finished) {
+        (*(unsigned *) userdata)++;
+}
+static void quota_finished(void *userdata, uid_t uid) {
+}
+
+/* A dependency failure no event announced makes a build in the invocation of the source
+ * that reported it, with that source's requester, under its quota: an unprivileged peer
+ * naming a .drv makes a build of its own, never one in someone else's invocation. */
+static void test_unannounced_dependency(void **state) {
+        _cleanup_free_ char *dir = test_mkdtemp();
+        ModelConfig config;
+        model_config_defaults(&config);
+        config.store_dir = dir;
+        config.proc_root = dir;
+        Model *m;
+        assert_int_equal(model_new(&config, &m), 0);
+        unsigned left = 1;
+        model_set_build_quota(m, &(ModelBuildQuota) {.take = quota_take, .release = quota_release,
+                                                     .finished = quota_finished, .userdata = &left});
+        Source *root, *mallory;
+        assert_int_equal(model_source_new(m, 999990, 0, /* trusted= */ true, 1, &root), 0);
+        assert_int_equal(model_source_new(m, 999989, 1000, /* trusted= */ false, 1, &mallory), 0);
+
+        static const char *const words[] = {
+                MSG_A("1 dependency failed."),
+                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: Cannot build '/nix/store/"
+                "3v96ag6a0a9q4rzb6jdk1zyxs7f1dxk5-b.drv'.\\nReason: 2 dependencies failed.\"}",
+        };
+        NixRecord rec;
+        for (size_t i = 0; i < ELEMENTSOF(words); i++) {
+                _cleanup_free_ char *line = rewrite_store(words[i], strlen(words[i]), dir);
+                assert_int_equal(nix_record_parse(line, strlen(line), &rec), 0);
+                assert_true(model_apply(m, root, &rec, 1000 * USEC_PER_SEC) >= 0);
+                /* mallory's quota holds one build: her second is refused, not made */
+                int r = model_apply(m, mallory, &rec, 1000 * USEC_PER_SEC);
+                assert_int_equal(r, i == 0 ? 0 : -ENOMEM);
+                nix_record_done(&rec);
+        }
+        unsigned of_root = 0, of_mallory = 0;
+        for (Build *b = model_builds_first(m); b; b = b->next) {
+                assert_string_equal(build_state_to_string(b->state), "failed");
+                assert_string_equal(failure_kind_to_string(b->failure), "dependency");
+                if (b->invocation == &root->invocation) {
+                        of_root++;
+                        assert_int_equal(b->requester.uid, 0);
+                } else {
+                        assert_ptr_equal(b->invocation, &mallory->invocation);
+                        of_mallory++;
+                        assert_int_equal(b->requester.uid, 1000);
+                        assert_int_equal(b->quota_uid, 1000);
+                }
+        }
+        assert_int_equal(of_root, 2);
+        assert_int_equal(of_mallory, 1);
+        model_free(m);
+        test_rm_rf(dir);
+}
+
 static void test_invariant_ran(void **state) {
         /* The checks above saw real failures, not empty streams. */
         print_message("%u builds, %u with a failure Nix reported\n", n_builds_seen, n_reported_failures);
@@ -389,7 +456,7 @@ int main(int argc, char **argv) {
         }
         fixtures_dir = argv[1];
 
-        struct CMUnitTest tests[ELEMENTSOF(cases) + 3];
+        struct CMUnitTest tests[ELEMENTSOF(cases) + 4];
         static char names[ELEMENTSOF(cases)][128];
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 snprintf(names[i], sizeof(names[i]), "%s/%s", cases[i].dir, cases[i].file);
@@ -400,5 +467,7 @@ int main(int argc, char **argv) {
         tests[ELEMENTSOF(cases) + 1] = (struct CMUnitTest) {.name = "wordings", .test_func = test_wordings};
         tests[ELEMENTSOF(cases) + 2] = (struct CMUnitTest) {.name = "structured-wins",
                                                             .test_func = test_structured_wins};
+        tests[ELEMENTSOF(cases) + 3] = (struct CMUnitTest) {.name = "unannounced-dependency",
+                                                            .test_func = test_unannounced_dependency};
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
