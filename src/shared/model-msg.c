@@ -34,8 +34,8 @@ static bool parse_after(const char *text, const char *prefix, long *ret) {
 /* Kinds a reported outcome replaces: guesses made while Nix had not said (no outputs, an
  * end of the nix process) and its unrecognised words. */
 static bool failure_is_guess(FailureKind k) {
-        return k == FAILURE_NONE || k == FAILURE_OTHER || k == FAILURE_NO_OUTPUTS || k == FAILURE_CANCELLED ||
-               k == FAILURE_NOT_STARTED;
+        return k == FAILURE_NONE || k == FAILURE_OTHER || k == FAILURE_NO_OUTPUTS ||
+               k == FAILURE_CANCELLED || k == FAILURE_NOT_STARTED;
 }
 
 /* The build an outcome is about, in the invocation of the source that reported it. One that
@@ -79,7 +79,8 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                 if (b->state == BUILD_FAILED) {
                         build_set_state(m, b, BUILD_SUCCEEDED);
                         build_mark(m, b, CHANGE_CHANGED);
-                } else if (!build_state_is_final(b->state) && b->n_activities_open == 0 && b->output_check_at != 0)
+                } else if (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                           b->output_check_at != 0)
                         build_finish(m, b, BUILD_SUCCEEDED, b->finished ? b->finished : now);
                 return 0;
         }

@@ -38,13 +38,13 @@ typedef enum FailureKind {
         FAILURE_NO_OUTPUTS,
         FAILURE_CANCELLED,
         FAILURE_OTHER,
-        FAILURE_OOM,         /* killed by the kernel's OOM killer (memory limit) */
-        FAILURE_NOT_STARTED, /* never ran: its nix process ended on an error of its own */
-        FAILURE_HASH_MISMATCH,   /* a fixed-output derivation's output had another hash */
-        FAILURE_TIMEOUT,         /* Nix's `timeout` (or a timeout Nix words without its kind) */
-        FAILURE_SILENT_TIMEOUT,  /* Nix's `max-silent-time` */
-        FAILURE_LOG_LIMIT,       /* Nix's `max-build-log-size` */
-        FAILURE_SUBSTITUTION,    /* its outputs could not be substituted (no fallback build) */
+        FAILURE_OOM,            /* killed by the kernel's OOM killer (memory limit) */
+        FAILURE_NOT_STARTED,    /* never ran: its nix process ended on an error of its own */
+        FAILURE_HASH_MISMATCH,  /* a fixed-output derivation's output had another hash */
+        FAILURE_TIMEOUT,        /* Nix's `timeout` (or a timeout Nix words without its kind) */
+        FAILURE_SILENT_TIMEOUT, /* Nix's `max-silent-time` */
+        FAILURE_LOG_LIMIT,      /* Nix's `max-build-log-size` */
+        FAILURE_SUBSTITUTION,   /* its outputs could not be substituted (no fallback build) */
         _FAILURE_KIND_MAX,
 } FailureKind;
 

@@ -69,7 +69,8 @@ static bool builder_status(const char *text, size_t len, NixOutcome *o) {
 
 /* The line of the "Reason: …" of 2.29+'s "Cannot build '<drv>'." */
 static bool reason_line(const char *text, size_t len, const char **ret, size_t *ret_len) {
-        for (const char *p = memmem(text, len, "Reason: ", 8); p; p = memmem(p + 1, (size_t) (text + len - p - 1), "Reason: ", 8)) {
+        for (const char *p = memmem(text, len, "Reason: ", 8); p;
+             p = memmem(p + 1, (size_t) (text + len - p - 1), "Reason: ", 8)) {
                 const char *bol = p;
                 while (bol > text && (bol[-1] == ' ' || bol[-1] == '\t'))
                         bol--;
@@ -94,7 +95,8 @@ static bool classify(const char *text, size_t len, NixOutcome *o) {
         if (startswith(text, "Cannot build '") && reason_line(text, len, &reason, &rlen)) {
                 if (startswith(reason, "builder ") && builder_status(reason, rlen, o))
                         return true;
-                if (contains(reason, rlen, " dependency failed") || contains(reason, rlen, " dependencies failed")) {
+                if (contains(reason, rlen, " dependency failed") ||
+                    contains(reason, rlen, " dependencies failed")) {
                         o->kind = FAILURE_DEPENDENCY;
                         return true;
                 }
@@ -102,7 +104,8 @@ static bool classify(const char *text, size_t len, NixOutcome *o) {
         }
         if (startswith(text, "builder for '") && builder_status(text, first, o))
                 return true;
-        if (contains(text, first, " dependencies of derivation '") && contains(text, first, "' failed to build")) {
+        if (contains(text, first, " dependencies of derivation '") &&
+            contains(text, first, "' failed to build")) {
                 o->kind = FAILURE_DEPENDENCY;
                 return true;
         }
@@ -116,10 +119,12 @@ static bool classify(const char *text, size_t len, NixOutcome *o) {
         }
         long n;
         if (number_after(text, first, "timed out after ", &n) && contains(text, first, " seconds")) {
-                o->kind = contains(text, first, " seconds of silence") ? FAILURE_SILENT_TIMEOUT : FAILURE_TIMEOUT;
+                o->kind = contains(text, first, " seconds of silence") ? FAILURE_SILENT_TIMEOUT
+                                                                       : FAILURE_TIMEOUT;
                 return true;
         }
-        if (contains(text, first, " killed after writing more than ") && contains(text, first, " bytes of log output")) {
+        if (contains(text, first, " killed after writing more than ") &&
+            contains(text, first, " bytes of log output")) {
                 o->kind = FAILURE_LOG_LIMIT;
                 return true;
         }
@@ -159,7 +164,8 @@ int outcome_from_message(const char *store_dir, const char *text, NixOutcome *re
         const char *reason;
         size_t rlen;
         if (startswith(first, "Cannot build '") && reason_line(text, len, &reason, &rlen))
-                r = asprintf(&o.message, "%s Reason: %.*s", first, (int) MIN(rlen, (size_t) INT32_MAX), reason);
+                r = asprintf(&o.message, "%s Reason: %.*s", first, (int) MIN(rlen, (size_t) INT32_MAX),
+                             reason);
         else
                 r = (o.message = strdup(first)) ? 0 : -1;
         if (r < 0) {
@@ -176,10 +182,8 @@ static const struct {
 } status_table[] = {
         /* Nix's BuildResult statuses that say what failed by themselves; the others
          * (PermanentFailure, TransientFailure, MiscFailure, …) are told by errorMsg. */
-        {"DependencyFailed", FAILURE_DEPENDENCY},
-        {"HashMismatch", FAILURE_HASH_MISMATCH},
-        {"LogLimitExceeded", FAILURE_LOG_LIMIT},
-        {"NoSubstituters", FAILURE_SUBSTITUTION},
+        {"DependencyFailed", FAILURE_DEPENDENCY}, {"HashMismatch", FAILURE_HASH_MISMATCH},
+        {"LogLimitExceeded", FAILURE_LOG_LIMIT},  {"NoSubstituters", FAILURE_SUBSTITUTION},
         {"Cancelled", FAILURE_CANCELLED},
 };
 

@@ -15,7 +15,7 @@ typedef struct NixOutcome {
                            * NULL: none (a success) */
 } NixOutcome;
 
-#define NIX_OUTCOME_NULL ((NixOutcome) { .kind = FAILURE_NONE, .exit_code = -1 })
+#define NIX_OUTCOME_NULL ((NixOutcome){.kind = FAILURE_NONE, .exit_code = -1})
 
 /* Reads one of Nix's error messages (ANSI escapes stripped, with or without "error: "):
  *   2.8-2.28, Lix   builder for '<drv>' failed with exit code N / failed due to signal N (…)

@@ -289,7 +289,8 @@ static void step(State *st, Input *in) {
                                 "{\"action\":\"result\",\"id\":1,\"type\":110,\"payload\":{\"success\":"
                                 "true,\"status\":\"Built\",\"path\":{\"drvPath\":\"%s\"}}}",
                         };
-                        snprintf(line, sizeof(line), fmts[(k >> 2) % ELEMENTSOF(fmts)], drvs[(k >> 6) % N_DRVS]);
+                        snprintf(line, sizeof(line), fmts[(k >> 2) % ELEMENTSOF(fmts)],
+                                 drvs[(k >> 6) % N_DRVS]);
                 }
                 apply_line(st, s, line);
                 return;

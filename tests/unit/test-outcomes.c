@@ -41,22 +41,28 @@ typedef struct Case {
         Expect expect[6];
 } Case;
 
-#define OK(n)              {n, "succeeded", NULL, -1, 0}
-#define EXIT(n, c)         {n, "failed", "exit-code", c, 0}
-#define SIG(n, s)          {n, "failed", "signal", -1, s}
-#define FAILED(n, k)       {n, "failed", k, -1, 0}
-#define DEP(n)             FAILED(n, "dependency")
-#define DEP_GRAPH          EXIT("oc-dep-a", 3), DEP("oc-dep-b"), DEP("oc-dep-c"), DEP("oc-dep-top")
-#define DEP_GRAPH_K        DEP_GRAPH, OK("oc-dep-d")
+#define OK(n) \
+        { n, "succeeded", NULL, -1, 0 }
+#define EXIT(n, c) \
+        { n, "failed", "exit-code", c, 0 }
+#define SIG(n, s) \
+        { n, "failed", "signal", -1, s }
+#define FAILED(n, k) \
+        { n, "failed", k, -1, 0 }
+#define DEP(n)      FAILED(n, "dependency")
+#define DEP_GRAPH   EXIT("oc-dep-a", 3), DEP("oc-dep-b"), DEP("oc-dep-c"), DEP("oc-dep-top")
+#define DEP_GRAPH_K DEP_GRAPH, OK("oc-dep-d")
 
 /* What every Nix says the same way. */
 #define COMMON(d)                                                                                 \
-        {d, "success", false, {OK("oc-success")}},                                                \
-        {d, "exit-code", false, {EXIT("oc-exit", 3)}},                                            \
-        {d, "signal", false, {SIG("oc-signal", 9)}},                                              \
-        {d, "dep-fail-keep-going", false, {DEP_GRAPH_K}},                                         \
-        {d, "hash-mismatch", false, {FAILED("oc-fod", "hash-mismatch")}},                         \
-        {d, "timeout", false, {FAILED("oc-timeout", "timeout")}}
+        {d, "success", false, {OK("oc-success")}}, {d, "exit-code", false, {EXIT("oc-exit", 3)}}, \
+                {d, "signal", false, {SIG("oc-signal", 9)}},                                      \
+                {d, "dep-fail-keep-going", false, {DEP_GRAPH_K}},                                 \
+                {d, "hash-mismatch", false, {FAILED("oc-fod", "hash-mismatch")}}, {               \
+                d, "timeout", false, {                                                            \
+                        FAILED("oc-timeout", "timeout")                                           \
+                }                                                                                 \
+        }
 
 static const Case cases[] = {
         COMMON("nix-2.8"),
@@ -83,7 +89,9 @@ static const Case cases[] = {
         /* the same -k graph through a nix-daemon: the client's stream, and the daemon's
          * json-log-path, where dep-b and dep-c never started and appear only in messages */
         {"nix-2.34", "dep-fail-keep-going.client", false, {DEP_GRAPH_K}},
-        {"nix-2.34", "dep-fail-keep-going.daemon", true,
+        {"nix-2.34",
+         "dep-fail-keep-going.daemon",
+         true,
          {EXIT("oc-dep-a", 3), DEP("oc-dep-b"), DEP("oc-dep-c"), OK("oc-dep-d")}},
 
         COMMON("lix-2.95"),
@@ -174,7 +182,8 @@ static void run_case(const Case *c) {
         assert_int_equal(model_source_new(m, 4242, 0, /* trusted= */ true, now, &s), 0);
         if (!c->daemon) {
                 /* what `nix-analytics-ctl ingest` says first */
-                char hello[] = "{\"action\":\"hello\",\"protocol\":1,\"pid\":4242,\"uid\":0,\"role\":\"ingest\"}";
+                char hello[] =
+                        "{\"action\":\"hello\",\"protocol\":1,\"pid\":4242,\"uid\":0,\"role\":\"ingest\"}";
                 NixRecord rec;
                 assert_int_equal(nix_record_parse(hello, strlen(hello), &rec), 0);
                 assert_int_equal(model_apply(m, s, &rec, now), 0);
@@ -229,12 +238,13 @@ static void run_case(const Case *c) {
         for (Build *b = model_builds_first(m); b; b = b->next) {
                 n_builds_seen++;
                 if (!build_state_is_final(b->state))
-                        fail_msg("%s/%s: %s left %s", c->dir, c->file, build_name(b), build_state_to_string(b->state));
+                        fail_msg("%s/%s: %s left %s", c->dir, c->file, build_name(b),
+                                 build_state_to_string(b->state));
                 if (failure_kind_is_reported(b->failure)) {
                         n_reported_failures++;
                         if (b->state == BUILD_SUCCEEDED)
-                                fail_msg("%s/%s: %s succeeded with failure %s", c->dir, c->file, build_name(b),
-                                         failure_kind_to_string(b->failure));
+                                fail_msg("%s/%s: %s succeeded with failure %s", c->dir, c->file,
+                                         build_name(b), failure_kind_to_string(b->failure));
                 }
         }
         model_free(m);
@@ -258,7 +268,8 @@ static void test_wordings(void **state) {
                  1, "dependency", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", -1, 0},
                 /* 2.29+ with the log tail (no -v): a log line may say anything */
                 {"Cannot build '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\n"
-                 "Reason: builder failed with exit code 2.\nLast 2 log lines:\n> make failed due to signal 11\n",
+                 "Reason: builder failed with exit code 2.\nLast 2 log lines:\n> make failed due to signal "
+                 "11\n",
                  1, "exit-code", "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv", 2, 0},
                 /* 2.8: a log line of the tail that looks like a dependency failure is not one */
                 {"builder for '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv' failed with exit code 1;\n"
@@ -325,10 +336,17 @@ static Build *feed_records(Model **ret_m, const char *store, const char *const *
         return b;
 }
 
-#define START_A                                                                                            "{\"action\":\"start\",\"id\":7,\"type\":105,\"fields\":[\"/nix/store/"                      "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"\",1,1]}"
+#define START_A                                                                 \
+        "{\"action\":\"start\",\"id\":7,\"type\":105,\"fields\":[\"/nix/store/" \
+        "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"\",1,1]}"
 #define STOP_A "{\"action\":\"stop\",\"id\":7}"
-#define RESULT_A(ok, status, msg)                                                                          "{\"action\":\"result\",\"id\":1,\"type\":110,\"payload\":{\"success\":" ok                  ",\"status\":\"" status "\",\"errorMsg\":\"" msg "\",\"path\":{\"drvPath\":"                   "\"hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"outputs\":[\"*\"]}}}"
-#define MSG_A(words)                                                                                       "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: Cannot build '/nix/store/"                     "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\\nReason: " words "\"}"
+#define RESULT_A(ok, status, msg)                                                                           \
+        "{\"action\":\"result\",\"id\":1,\"type\":110,\"payload\":{\"success\":" ok ",\"status\":\"" status \
+        "\",\"errorMsg\":\"" msg "\",\"path\":{\"drvPath\":"                                                \
+        "\"hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"outputs\":[\"*\"]}}}"
+#define MSG_A(words)                                                                 \
+        "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: Cannot build '/nix/store/" \
+        "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.\\nReason: " words "\"}"
 
 /* Determinate's structured result wins over the messages, before or after them; a record
  * of another shape under 110 (or Determinate's 109) changes nothing. */
@@ -337,9 +355,9 @@ static void test_structured_wins(void **state) {
         Model *m;
         Build *b;
 
-        static const char *const after[] = {
-                START_A, RESULT_A("false", "TimedOut", "timed out after 5 seconds"), STOP_A,
-                MSG_A("builder failed due to signal 9 (Killed)."), NULL};
+        static const char *const after[] = {START_A,
+                                            RESULT_A("false", "TimedOut", "timed out after 5 seconds"),
+                                            STOP_A, MSG_A("builder failed due to signal 9 (Killed)."), NULL};
         b = feed_records(&m, dir, after);
         assert_string_equal(build_state_to_string(b->state), "failed");
         assert_string_equal(failure_kind_to_string(b->failure), "timeout");
@@ -347,7 +365,8 @@ static void test_structured_wins(void **state) {
 
         static const char *const before[] = {
                 START_A, MSG_A("builder failed with exit code 1."), STOP_A,
-                RESULT_A("false", "LogLimitExceeded", "killed after writing more than 10 bytes of log output"),
+                RESULT_A("false", "LogLimitExceeded",
+                         "killed after writing more than 10 bytes of log output"),
                 NULL};
         b = feed_records(&m, dir, before);
         assert_string_equal(build_state_to_string(b->state), "failed");
@@ -355,19 +374,21 @@ static void test_structured_wins(void **state) {
         model_free(m);
 
         /* Nix said it succeeded: a message that seemed to say otherwise is not how it ended */
-        static const char *const success[] = {
-                START_A, MSG_A("builder failed with exit code 1."), STOP_A,
-                RESULT_A("true", "Built", ""), NULL};
+        static const char *const success[] = {START_A, MSG_A("builder failed with exit code 1."), STOP_A,
+                                              RESULT_A("true", "Built", ""), NULL};
         b = feed_records(&m, dir, success);
         assert_string_equal(build_state_to_string(b->state), "succeeded");
         assert_null(failure_kind_to_string(b->failure));
         model_free(m);
 
         static const char *const other_vendor[] = {
-                START_A, "{\"action\":\"result\",\"id\":7,\"type\":110,\"fields\":[\"x\"]}",
+                START_A,
+                "{\"action\":\"result\",\"id\":7,\"type\":110,\"fields\":[\"x\"]}",
                 "{\"action\":\"result\",\"id\":7,\"type\":110,\"payload\":{\"status\":\"Built\"}}",
                 "{\"action\":\"result\",\"id\":7,\"type\":109,\"payload\":{\"storePath\":\"x\"}}",
-                STOP_A, MSG_A("builder failed with exit code 4."), NULL};
+                STOP_A,
+                MSG_A("builder failed with exit code 4."),
+                NULL};
         b = feed_records(&m, dir, other_vendor);
         assert_string_equal(build_state_to_string(b->state), "failed");
         assert_string_equal(failure_kind_to_string(b->failure), "exit-code");
@@ -401,8 +422,10 @@ static void test_unannounced_dependency(void **state) {
         Model *m;
         assert_int_equal(model_new(&config, &m), 0);
         unsigned left = 1;
-        model_set_build_quota(m, &(ModelBuildQuota) {.take = quota_take, .release = quota_release,
-                                                     .finished = quota_finished, .userdata = &left});
+        model_set_build_quota(m, &(ModelBuildQuota){.take = quota_take,
+                                                    .release = quota_release,
+                                                    .finished = quota_finished,
+                                                    .userdata = &left});
         Source *root, *mallory;
         assert_int_equal(model_source_new(m, 999990, 0, /* trusted= */ true, 1, &root), 0);
         assert_int_equal(model_source_new(m, 999989, 1000, /* trusted= */ false, 1, &mallory), 0);
@@ -460,14 +483,14 @@ int main(int argc, char **argv) {
         static char names[ELEMENTSOF(cases)][128];
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 snprintf(names[i], sizeof(names[i]), "%s/%s", cases[i].dir, cases[i].file);
-                tests[i] = (struct CMUnitTest) {
+                tests[i] = (struct CMUnitTest){
                         .name = names[i], .test_func = test_case, .initial_state = (void *) &cases[i]};
         }
-        tests[ELEMENTSOF(cases)] = (struct CMUnitTest) {.name = "invariant", .test_func = test_invariant_ran};
-        tests[ELEMENTSOF(cases) + 1] = (struct CMUnitTest) {.name = "wordings", .test_func = test_wordings};
-        tests[ELEMENTSOF(cases) + 2] = (struct CMUnitTest) {.name = "structured-wins",
-                                                            .test_func = test_structured_wins};
-        tests[ELEMENTSOF(cases) + 3] = (struct CMUnitTest) {.name = "unannounced-dependency",
-                                                            .test_func = test_unannounced_dependency};
+        tests[ELEMENTSOF(cases)] = (struct CMUnitTest){.name = "invariant", .test_func = test_invariant_ran};
+        tests[ELEMENTSOF(cases) + 1] = (struct CMUnitTest){.name = "wordings", .test_func = test_wordings};
+        tests[ELEMENTSOF(cases) + 2] =
+                (struct CMUnitTest){.name = "structured-wins", .test_func = test_structured_wins};
+        tests[ELEMENTSOF(cases) + 3] = (struct CMUnitTest){.name = "unannounced-dependency",
+                                                           .test_func = test_unannounced_dependency};
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
