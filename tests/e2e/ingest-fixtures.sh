@@ -38,8 +38,18 @@ FIXTURES=(nix-2.26/exit-code nix-2.26/signal nix-2.26/max-silent-time
 for f in "${FIXTURES[@]}"; do
 	ingest "$f"
 done
+# The same -k graph as a 2.34 nix-daemon's json-log-path wrote it: root's connection to
+# events.sock, no hello, and dep-b, dep-c only in "Cannot build … 1 dependency failed."
+log "nix-2.34/dep-fail-keep-going.daemon as json-log-path sends it"
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(open(sys.argv[2], "rb").read())
+s.close()' "$SOCKDIR/events.sock" "$FIX/nix-2.34/dep-fail-keep-going.daemon.jsonl"
+assert_eq "the json-log-path stream was sent" 0 "$?"
 all_ended() {
-	ctl list-builds 2>/dev/null | jq -e '.builds | length == 17 and all(.state != "queued" and .state != "running")' >/dev/null
+	ctl list-builds 2>/dev/null | jq -e '.builds | length == 21 and all(.state != "queued" and .state != "running")' >/dev/null
 }
 wait_for 20 "every ingested build ends" all_ended
 # (the Lix and Determinate fixtures are derived from the 2.26 and 2.34 ones: only cases whose
@@ -55,6 +65,11 @@ for d in oc-dep-b oc-dep-c oc-dep-top; do
 	expect nix-2.34/dep-fail-keep-going "$d" failed '"dependency"' null null
 done
 expect nix-2.34/dep-fail-keep-going oc-dep-d succeeded null null null
+expect nix-2.34/dep-fail-keep-going.daemon oc-dep-a failed '"exit-code"' 3 null
+for d in oc-dep-b oc-dep-c; do
+	expect nix-2.34/dep-fail-keep-going.daemon "$d" failed '"dependency"' null null
+done
+expect nix-2.34/dep-fail-keep-going.daemon oc-dep-d succeeded null null null
 expect nix-2.34/hash-mismatch oc-fod failed '"hash-mismatch"' null null
 expect nix-2.34/timeout oc-timeout failed '"timeout"' null null
 expect nix-2.34/subst-broken oc-subst failed '"substitution"' null null
