@@ -10,14 +10,16 @@
 #include "basic/string-util.h"
 #include "shared/storepath.h"
 
-/* The lines of a message Nix wrote itself: a build log tail follows "last N log lines:"
- * (up to 2.28, Lix) or "Last N log lines:" (2.29+), each of its lines starting with "> ". */
+/* The lines of a message Nix wrote itself: a build log tail may follow, from a line of its
+ * own "last N log lines:" (up to 2.28, Lix) or "Last N log lines:" (2.29+), each of its
+ * lines starting with "> ". One pass over the text: it may be big and anyone's. */
 static size_t message_len(const char *text) {
-        const char *tail = strstr(text, "ast ");
-        for (; tail; tail = strstr(tail + 1, "ast "))
-                if ((tail > text && (tail[-1] == 'l' || tail[-1] == 'L')) && strstr(tail, " log lines:"))
-                        return (size_t) (tail - 1 - text);
-        return strlen(text);
+        const char *tail = strstr(text, " log lines:");
+        if (!tail)
+                return strlen(text);
+        while (tail > text && tail[-1] != '\n')
+                tail--;
+        return (size_t) (tail - text);
 }
 
 /* Parses the decimal right after prefix in [text, text+len). */
