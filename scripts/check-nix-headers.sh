@@ -55,10 +55,10 @@ tree_version() {
 
 # Nix: what its configure or meson would generate.
 nix_generated() {
-	local d=$1 tag=$2
+	local d=$1
 	mkdir -p "$d/gen/nix/store" "$d/gen/nix/util" "$d/gen/nix/main" "$d/gen/nix/expr"
-	printf '#define SYSTEM "%s-linux"\n#define HAVE_STRUCT_DIRENT_D_TYPE 1\n#define PACKAGE_VERSION "%s"\n' \
-		"$(uname -m)" "$tag" >"$d/gen/config.h"
+	printf '#define SYSTEM "%s-linux"\n#define HAVE_STRUCT_DIRENT_D_TYPE 1\n' \
+		"$(uname -m)" >"$d/gen/config.h"
 	printf '#pragma once\n#define NIX_LOCAL_SYSTEM "%s-linux"\n#define NIX_SUPPORT_ACL 0\n#define NIX_WITH_AWS_AUTH 0\n#define NIX_WITH_S3_SUPPORT 0\n' \
 		"$(uname -m)" >"$d/gen/nix/store/config.hh"
 	printf '#pragma once\n#define HAVE_LIBCPUID 0\n#define NIX_UBSAN_ENABLED 0\n' >"$d/gen/nix/util/config.hh"
@@ -98,9 +98,9 @@ PY
 # Lix: the headers its meson makes from the settings and feature descriptions (the same
 # generator calls as lix/lib*/meson.build).
 lix_generated() {
-	local d=$1 tag=$2 gen=$1/lix/code-generation out=$1/gen/lix
+	local d=$1 gen=$1/lix/code-generation out=$1/gen/lix
 	mkdir -p "$out/libutil" "$out/libstore"
-	printf '#define SYSTEM "%s-linux"\n#define PACKAGE_VERSION "%s"\n' "$(uname -m)" "$tag" >"$d/gen/config.h"
+	printf '#define SYSTEM "%s-linux"\n' "$(uname -m)" >"$d/gen/config.h"
 	python3 "$gen/build_extra_features.py" --header "$out/libutil/experimental-features.gen.inc" \
 		--impl-header "$W/xp-impl.inc" --shortlist "$W/xp.md" --docs "$W/xp-docs.md" \
 		"$d"/lix/libutil/experimental-features/*.md || return
@@ -134,18 +134,18 @@ for rev in "${REVS[@]}"; do
 	label="$rev ($what $version)"
 	[[ $rev == "$version" ]] && label=$rev
 	[[ -z $LIX ]] || label="Lix $label"
-	inc=(-I"$d/gen")
+	inc=(-isystem "$d/gen")
 	if [[ -n $LIX ]]; then
 		git -C "$GIT_DIR" archive "$rev" lix | tar -x -C "$d"
 		std=c++23
 		define=-DNA_LIX_VERSION=$num
-		inc+=(-I"$d")
+		inc+=(-isystem "$d")
 		if ! python3 -c 'import frontmatter' 2>/dev/null && ! python3 -c 'import yaml' 2>/dev/null; then
 			echo "$label: SKIP (Lix's header generators need Python's yaml module: python3-yaml)"
 			continue
 		fi
 		python3 -c 'import frontmatter' 2>/dev/null || frontmatter_standin
-		if ! out=$(lix_generated "$d" "$version" 2>&1); then
+		if ! out=$(lix_generated "$d" 2>&1); then
 			echo "$label: SKIP (Lix's header generators failed: $(tail -n1 <<<"$out"))"
 			continue
 		fi
@@ -155,10 +155,10 @@ for rev in "${REVS[@]}"; do
 		((num >= 214)) && std=c++20
 		((num >= 231)) && std=c++23
 		define=-DNA_NIX_VERSION=$num
-		nix_generated "$d" "$version"
+		nix_generated "$d"
 		for lib in libutil libstore libmain; do
 			for sub in "" /include /unix /unix/include /linux /linux/include; do
-				[[ -d $d/src/$lib$sub ]] && inc+=(-I"$d/src/$lib$sub")
+				[[ -d $d/src/$lib$sub ]] && inc+=(-isystem "$d/src/$lib$sub")
 			done
 		done
 	fi
@@ -166,7 +166,10 @@ for rev in "${REVS[@]}"; do
 		echo "$label: SKIP ($CXX lacks -std=$std)"
 		continue
 	fi
-	if out=$("$CXX" -std="$std" -fsyntax-only "$define" -include "$d/gen/config.h" \
+	# The warnings of the real build (meson's warning_level=2, -Wshadow, -Werror) on the shim
+	# only: the Nix headers are system headers here, as in the build.
+	if out=$("$CXX" -std="$std" -fsyntax-only -Wall -Wextra -Wshadow -Wundef -Werror \
+		-Wno-unused-parameter -Wno-missing-field-initializers "$define" -include "$d/gen/config.h" \
 		-include "$W/na-config.h" -I"$ROOT" -I"$ROOT/src" "${inc[@]}" "$ROOT/src/plugin/shim.cc" 2>&1); then
 		echo "$label: ok ($std, $CXX $("$CXX" -dumpversion))"
 		continue
