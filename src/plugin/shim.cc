@@ -242,7 +242,7 @@ struct ImplAccess : Logger {
 #if NA_LOGGER_UNIQUE_PTR
 typedef std::unique_ptr<Logger> LoggerHandle;
 #else
-typedef Logger *LoggerHandle; /* Nix never frees it (2.35 leaks it on purpose) */
+typedef Logger *LoggerHandle; /* a raw global: the wrapper neither owns nor frees it */
 #endif
 
 class Wrapper : public Logger {
