@@ -25,7 +25,7 @@
 #if defined(NA_NIX_VERSION)
 #error "libnix-analytics: NA_NIX_VERSION and NA_LIX_VERSION are both set"
 #endif
-#define NA_LIX 1
+#define NA_LIX         1
 #define NA_NIX_VERSION 0 /* no CppNix version branch applies */
 #elif !defined(NA_NIX_VERSION)
 #error "libnix-analytics: NA_NIX_VERSION (or NA_LIX_VERSION) must give the version of the Nix headers"
@@ -38,9 +38,9 @@
 #endif
 
 /* What each layout has, named once. */
-#define NA_LOG_STRING_VIEW (NA_LIX || NA_NIX_VERSION >= 215)
+#define NA_LOG_STRING_VIEW   (NA_LIX || NA_NIX_VERSION >= 215)
 #define NA_LOGGER_UNIQUE_PTR (NA_NIX_VERSION >= 227 && NA_NIX_VERSION < 235)
-#define NA_LOGGER_NOEXCEPT (NA_NIX_VERSION >= 236)
+#define NA_LOGGER_NOEXCEPT   (NA_NIX_VERSION >= 236)
 /* TunnelLogger's vtable is a dynamic symbol nix-daemon's plugins can find. */
 #define NA_TUNNEL_VTABLE (NA_LIX || NA_NIX_VERSION < 235)
 
@@ -228,12 +228,12 @@ struct ImplAccess : Logger {
         static constexpr auto stop = &ImplAccess::stopActivityImpl;
         static constexpr auto result = &ImplAccess::resultImpl;
 };
-#define NA_START_FN startActivityImpl
-#define NA_STOP_FN stopActivityImpl
+#define NA_START_FN  startActivityImpl
+#define NA_STOP_FN   stopActivityImpl
 #define NA_RESULT_FN resultImpl
 #else
-#define NA_START_FN startActivity
-#define NA_STOP_FN stopActivity
+#define NA_START_FN  startActivity
+#define NA_STOP_FN   stopActivity
 #define NA_RESULT_FN result
 #endif
 
@@ -430,7 +430,7 @@ bool slotHolds(void *fn, const char *method) {
         return strstr(info.dli_sname, want) != nullptr;
 }
 
-#define NA_STR(x) NA_STR_(x)
+#define NA_STR(x)  NA_STR_(x)
 #define NA_STR_(x) #x
 
 void patchTunnelLogger() {
@@ -447,7 +447,8 @@ void patchTunnelLogger() {
              resultSlot = slotOf(ImplAccess::result);
 #else
         auto startSlot = slotOf(&Logger::startActivity), stopSlot = slotOf(&Logger::stopActivity),
-             resultSlot = slotOf(static_cast<void (Logger::*)(ActivityId, ResultType, FieldsArg)>(&Logger::result));
+             resultSlot = slotOf(
+                     static_cast<void (Logger::*)(ActivityId, ResultType, FieldsArg)>(&Logger::result));
 #endif
         struct {
                 long slot;
