@@ -16,6 +16,11 @@
 #   --lix:         GIT-DIR is a Lix checkout (headers under lix/<lib>/, version.json); REVs
 #                  default to 2.95.0.
 # env: CXX (default g++)
+# What a machine needs: Nix 2.11 to 2.30 compile with Debian 12's g++ 12 and Boost 1.74. From
+# 2.31 the headers use C++23 library features g++ 12's libstdc++ lacks (std::views::zip; clang
+# 14 uses the same library) and from 2.32 Boost's concurrent_flat_map (Boost >= 1.83); Lix 2.95
+# needs C++23, kj (libcapnp-dev) and a Python >= 3.12 for its generators. A Debian sid root has
+# all of it: g++ libboost-dev nlohmann-json3-dev libcapnp-dev python3-yaml git.
 # Exits 1 when the shim fails to compile against a release this machine can check.
 set -euo pipefail
 
