@@ -94,7 +94,7 @@ static void test_find_builder(void **state) {
         add_proc(&t, 201, 200, 200, "make"); /* its child: not a session leader */
         add_proc(&t, 250, 1, 250, "sh");     /* session leader, parent not nix */
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 200);
@@ -123,7 +123,7 @@ static void test_before_exec(void **state) {
         add_proc(&t, 100, 1, 50, "nix-build");
         add_proc(&t, 500, 100, 500, "nix-build");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
         /* execve(): the builder's comm and environment */
@@ -156,7 +156,7 @@ static void test_rank(void **state) {
         add_proc(&t, 110, 1, 110, "nix-daemon");
         add_proc(&t, 400, 110, 400, "bash");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         int none[] = {0};
         assert_int_equal(discovery_find_builder(d, &t, drv, rank_of, none, &pid), 0);
@@ -179,7 +179,7 @@ static void test_structured_attrs(void **state) {
         add_proc(&t, 100, 1, 50, "nix-daemon");
         add_proc(&t, 400, 100, 400, "bash");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 400);
@@ -201,7 +201,7 @@ static void test_rediscover(void **state) {
         add_proc(&t, 100, 1, 50, "nix-build");
         add_proc(&t, 200, 100, 200, "sh");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         found = 0;
         assert_int_equal(discovery_rediscover(d, &t, 0, on_found, NULL), 1);
         assert_int_equal(found, 1);
