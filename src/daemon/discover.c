@@ -302,8 +302,11 @@ static void attrs_read_release(WorkItem *item) {
 }
 
 static void attrs_read_run(WorkItem *item, void *userdata) {
+        Discovery *d = userdata; /* only proc_root, which never changes */
         AttrsRead *j = (AttrsRead *) item;
-        attrs_read(j->root_fd, j->path, &j->result);
+        /* Gone while it waited (a flood of short-lived fake builders): not worth a read. */
+        if (pidref_check_pid(d->proc_root, j->pid, j->starttime) == 0)
+                attrs_read(j->root_fd, j->path, &j->result);
         closep(&j->root_fd);
         j->root_fd = -EBADF;
 }
