@@ -25,9 +25,9 @@ struct WorkItem {
 };
 
 typedef struct WorkQueueStats {
-        uint32_t waiting;   /* submitted, not yet finished */
-        uint64_t done;      /* finished */
-        uint64_t refused;   /* submit() said -EBUSY */
+        uint32_t waiting;    /* submitted, not yet finished */
+        uint64_t done;       /* finished */
+        uint64_t refused;    /* submit() said -EBUSY */
         usec_t max_run_usec; /* the longest run() so far */
 } WorkQueueStats;
 
