@@ -186,8 +186,8 @@ static void drv_read_done(WorkItem *item, void *userdata) {
         DrvRead *j = (DrvRead *) item;
         DrvOutputs *o = NULL;
         HASH_FIND_STR(d->drvs, j->drv, o);
-        if (!o && drv_outputs_add(d, j->drv, &o) < 0)
-                o = NULL;
+        if (!o && drv_outputs_add(d, j->drv, &o) == 0)
+                o->n = DRV_PENDING;
         if (o && o->n == DRV_PENDING) {
                 o->outs = TAKE_PTR(j->outs);
                 o->n = j->n;
