@@ -1,5 +1,5 @@
 /* Adoption: a build acted on as one unit needs a cgroup. Nix's own build group
- * (use-cgroups, "nix-build-…") is used as it is and never removed by us. Otherwise the
+ * (use-cgroups, cgroup-nix.h) is used as it is, v2 only, and never removed by us. Otherwise the
  * build gets a group of ours, <root>/build-<drv hash>, in v2 (freeze, kill, cpu.stat) and in
  * the v1 hierarchies holding cpu, cpuacct, memory, pids (and freezer when there is no v2),
  * and its processes are moved in; every later sample moves any left outside (processes fork
@@ -20,6 +20,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/tracker.h"
+#include "shared/cgroup-nix.h"
 
 static int cmp_pid(const void *key, const void *elem) {
         pid_t x = *(const pid_t *) key, y = ((const TrackedProc *) elem)->st.pid;
@@ -58,11 +59,6 @@ static int group_name(const char *drv, char **ret) {
         if (n == 0 || n > 64)
                 return -EINVAL;
         return asprintf(ret, "build-%.*s", (int) n, base) < 0 ? -ENOMEM : 0;
-}
-
-static bool is_nix_group(const char *path) {
-        const char *base = path ? strrchr(path, '/') : NULL;
-        return base && strncmp(base + 1, "nix-build-", 10) == 0;
 }
 
 /* The name of our build group path is in: "build-…" right under root, else NULL. */
@@ -117,8 +113,8 @@ int adopt_build(Sampler *s, Tracked *t, ProcTable *tab) {
         if (r < 0)
                 return r;
 
-        if (is_nix_group(paths.v2)) {
-                r = cg_group_from_paths(h, &paths, &t->group);
+        r = cg_nix_build_group(h, &paths, &t->group);
+        if (r != 0) {
                 cg_proc_paths_done(&paths);
                 if (r < 0)
                         return r;

@@ -397,6 +397,16 @@ cJSON *sampler_status_json(Daemon *d) {
         cJSON_AddNumberToObject(o, "last_ms", (double) st.last_tick_usec / 1000.0);
         cJSON_AddNumberToObject(o, "max_ms", (double) st.max_tick_usec / 1000.0);
         cJSON_AddNumberToObject(o, "total_ms", (double) st.total_usec / 1000.0);
+        /* .drv and structured-attrs files read off the event loop (discover.c) */
+        WorkQueueStats ws;
+        sampler_read_stats(d->sampler, &ws);
+        cJSON *reads = cJSON_AddObjectToObject(o, "file_reads");
+        if (reads) {
+                cJSON_AddNumberToObject(reads, "waiting", ws.waiting);
+                cJSON_AddNumberToObject(reads, "done", (double) ws.done);
+                cJSON_AddNumberToObject(reads, "refused", (double) ws.refused);
+                cJSON_AddNumberToObject(reads, "max_ms", (double) ws.max_run_usec / 1000.0);
+        }
         return o;
 }
 

@@ -6,7 +6,14 @@
  * /proc/<pid>/root), which must equal the outputs written in the .drv. Each candidate's
  * environment is read once and kept (as its store-path variables only) while it lives.
  * After a daemon restart the .drv of a builder is found from its nix process's open build
- * log (/nix/var/log/nix/drvs/xx/<rest>.drv[.bz2]). */
+ * log (/nix/var/log/nix/drvs/xx/<rest>.drv[.bz2]).
+ *
+ * Files a local user may choose are read and parsed off the event loop, on a work queue
+ * (work-queue.h): a .drv (up to 16 MiB: anyone can add one to the store, and start records
+ * name it) and a structured-attrs JSON file (up to 64 MiB, any file the builder's root
+ * holds). Until the answer comes back the drv or candidate is "not yet known" and the next
+ * sampler pass looks again. The environment stays on the loop: /proc gives it in one read,
+ * and only a byte scan runs over it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +28,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/tracker.h"
+#include "daemon/work-queue.h"
 #include "shared/drv.h"
 #include "shared/storepath.h"
 
@@ -28,6 +36,7 @@
 #define ATTRS_JSON_MAX (64u << 20)
 #define PAIRS_MAX      512
 #define DRV_CACHE_MAX  1024
+#define READS_MAX      16 /* waiting on the work queue: one file is read at a time */
 #define LOG_DIR        "/nix/var/log/nix/drvs/"
 
 typedef struct Pair {
@@ -39,16 +48,19 @@ typedef struct Candidate {
         uint64_t starttime;
         Pair *pairs; /* its environment variables that hold store paths */
         size_t n_pairs;
-        bool seen;
+        char *attrs_file;   /* $NIX_ATTRS_JSON_FILE, until a read of it is queued */
+        bool attrs_pending; /* its read is queued: pairs are not complete yet */
         UT_hash_handle hh;
 } Candidate;
 
 typedef struct DrvOutputs {
         char *drv;
         DrvOutput *outs;
-        int n; /* < 0: unreadable */
+        int n; /* < 0: unreadable; DRV_PENDING: being read */
         UT_hash_handle hh;
 } DrvOutputs;
+
+#define DRV_PENDING (-EINPROGRESS)
 
 struct Discovery {
         char *proc_root;
@@ -56,16 +68,31 @@ struct Discovery {
         Candidate *candidates;
         DrvOutputs *drvs;
         unsigned n_drvs;
+        WorkQueue *reads; /* NULL: read on the caller's thread (unit tests on fake trees) */
 };
 
-int discovery_new(const char *proc_root, const char *store_dir, Discovery **ret) {
+int discovery_new(const char *proc_root, const char *store_dir, sd_event *event, Discovery **ret) {
         Discovery *d = calloc(1, sizeof(*d));
         if (!d || !(d->proc_root = strdup(proc_root)) || !(d->store_dir = strdup(store_dir))) {
                 discovery_free(d);
                 return -ENOMEM;
         }
+        if (event) {
+                int r = work_queue_new(event, "file read", READS_MAX, d, &d->reads);
+                if (r < 0) {
+                        discovery_free(d);
+                        return r;
+                }
+        }
         *ret = d;
         return 0;
+}
+
+void discovery_read_stats(Discovery *d, WorkQueueStats *ret) {
+        if (d->reads)
+                work_queue_stats(d->reads, ret);
+        else
+                *ret = (WorkQueueStats){};
 }
 
 static void candidate_free(Discovery *d, Candidate *c) {
@@ -75,17 +102,22 @@ static void candidate_free(Discovery *d, Candidate *c) {
                 free(c->pairs[i].value);
         }
         free(c->pairs);
+        free(c->attrs_file);
         free(c);
+}
+
+static void drv_outputs_entry_free(DrvOutputs *o) {
+        if (o->n > 0)
+                drv_outputs_free(o->outs, (size_t) o->n);
+        free(o->drv);
+        free(o);
 }
 
 static void drvs_clear(Discovery *d) {
         DrvOutputs *o, *tmp;
         HASH_ITER(hh, d->drvs, o, tmp) {
                 HASH_DEL(d->drvs, o);
-                if (o->n > 0)
-                        drv_outputs_free(o->outs, (size_t) o->n);
-                free(o->drv);
-                free(o);
+                drv_outputs_entry_free(o);
         }
         d->n_drvs = 0;
 }
@@ -93,6 +125,8 @@ static void drvs_clear(Discovery *d) {
 Discovery *discovery_free(Discovery *d) {
         if (!d)
                 return NULL;
+        /* First: the thread may be reading for us, and undelivered answers go with it. */
+        work_queue_free(d->reads);
         Candidate *c, *tmp;
         HASH_ITER(hh, d->candidates, c, tmp)
         candidate_free(d, c);
@@ -103,26 +137,95 @@ Discovery *discovery_free(Discovery *d) {
         return NULL;
 }
 
-static const DrvOutputs *drv_outputs(Discovery *d, const char *drv) {
-        DrvOutputs *o = NULL;
-        HASH_FIND_STR(d->drvs, drv, o);
-        if (o)
-                return o;
+static int drv_outputs_add(Discovery *d, const char *drv, DrvOutputs **ret) {
         if (d->n_drvs >= DRV_CACHE_MAX)
                 drvs_clear(d);
-        o = calloc(1, sizeof(*o));
+        DrvOutputs *o = calloc(1, sizeof(*o));
         if (!o || !(o->drv = strdup(drv))) {
                 free(o);
-                return NULL;
+                return -ENOMEM;
         }
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        o->n = store_file_read(d->store_dir, drv, STORE_DRV_MAX, &buf, &len);
-        if (o->n == 0)
-                o->n = drv_parse_outputs(buf, len, &o->outs);
         HASH_ADD_KEYPTR(hh, d->drvs, o->drv, strlen(o->drv), o);
         d->n_drvs++;
-        return o;
+        *ret = o;
+        return 0;
+}
+
+/* The read and parse, on whichever thread: the number of outputs, or -errno. */
+static int drv_read_outputs(const char *store_dir, const char *drv, DrvOutput **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = store_file_read(store_dir, drv, STORE_DRV_MAX, &buf, &len);
+        return r < 0 ? r : drv_parse_outputs(buf, len, ret);
+}
+
+typedef struct DrvRead {
+        WorkItem item;
+        char *drv;
+        DrvOutput *outs;
+        int n;
+} DrvRead;
+
+static void drv_read_release(WorkItem *item) {
+        DrvRead *j = (DrvRead *) item;
+        if (j->n > 0)
+                drv_outputs_free(j->outs, (size_t) j->n);
+        free(j->drv);
+        free(j);
+}
+
+static void drv_read_run(WorkItem *item, void *userdata) {
+        Discovery *d = userdata; /* only store_dir, which never changes */
+        DrvRead *j = (DrvRead *) item;
+        j->n = drv_read_outputs(d->store_dir, j->drv, &j->outs);
+}
+
+/* Back on the loop: fill the cache entry (or a new one, if the cache was cleared since). */
+static void drv_read_done(WorkItem *item, void *userdata) {
+        Discovery *d = userdata;
+        DrvRead *j = (DrvRead *) item;
+        DrvOutputs *o = NULL;
+        HASH_FIND_STR(d->drvs, j->drv, o);
+        if (!o && drv_outputs_add(d, j->drv, &o) == 0)
+                o->n = DRV_PENDING;
+        if (o && o->n == DRV_PENDING) {
+                o->outs = TAKE_PTR(j->outs);
+                o->n = j->n;
+                j->n = 0;
+        }
+        drv_read_release(item);
+}
+
+/* The outputs of drv: 1 with *ret (whose n < 0 when unreadable), 0 while being read (or its
+ * read was refused: the queue is full), -ENOMEM. */
+static int drv_outputs(Discovery *d, const char *drv, const DrvOutputs **ret) {
+        DrvOutputs *o = NULL;
+        HASH_FIND_STR(d->drvs, drv, o);
+        if (o) {
+                *ret = o;
+                return o->n != DRV_PENDING;
+        }
+        if (!d->reads) {
+                if (drv_outputs_add(d, drv, &o) < 0)
+                        return -ENOMEM;
+                o->n = drv_read_outputs(d->store_dir, drv, &o->outs);
+                *ret = o;
+                return 1;
+        }
+        DrvRead *j = calloc(1, sizeof(*j));
+        if (!j || !(j->drv = strdup(drv))) {
+                free(j);
+                return -ENOMEM;
+        }
+        j->item = (WorkItem){.run = drv_read_run, .done = drv_read_done, .release = drv_read_release};
+        if (work_queue_submit(d->reads, &j->item) < 0) {
+                drv_read_release(&j->item); /* not cached: asked again at the next pass */
+                return 0;
+        }
+        if (drv_outputs_add(d, drv, &o) < 0)
+                return -ENOMEM; /* the answer comes back to no entry and makes one */
+        o->n = DRV_PENDING;
+        return 0;
 }
 
 static int add_pair(Candidate *c, const char *name, size_t nl, const char *value, size_t vl) {
@@ -144,18 +247,11 @@ static int add_pair(Candidate *c, const char *name, size_t nl, const char *value
         return 0;
 }
 
-/* Structured attrs: the outputs live in a JSON file inside the builder's root. */
-static void read_attrs_json(Discovery *d, Candidate *c, const char *file, size_t fl) {
-        char root[PATH_MAX], path[PATH_MAX];
-        if (fl == 0 || file[0] != '/' ||
-            snprintf(root, sizeof(root), "%s/%d/root", d->proc_root, (int) c->pid) >= (int) sizeof(root) ||
-            snprintf(path, sizeof(path), "%.*s", (int) fl, file) >= (int) sizeof(path))
-                return;
-        /* The builder named the file: resolve it inside the builder's root, so that neither
-         * ".." nor a symbolic link leads to a file of ours, and never block on a FIFO. */
-        _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0)
-                return;
+/* Structured attrs: the outputs live in a JSON file inside the builder's root. The builder
+ * named the file: it is resolved inside that root (root_fd), so that neither ".." nor a
+ * symbolic link leads to a file of ours, and never blocks on a FIFO. Adds the "outputs"
+ * pairs to c; on whichever thread, c being private to it. */
+static void attrs_read(int root_fd, const char *path, Candidate *c) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         if (read_full_file_at(root_fd, path, ATTRS_JSON_MAX, READ_FILE_IN_ROOT | READ_FILE_REFUSE_LARGER,
@@ -169,6 +265,110 @@ static void read_attrs_json(Discovery *d, Candidate *c, const char *file, size_t
                                         strlen(o->valuestring));
         }
         cJSON_Delete(j);
+}
+
+/* The root of c's process, opened on the loop and checked to be c's (not a process that
+ * took its pid since): the worker then reads through this fd alone. */
+static int candidate_open_root(Discovery *d, const Candidate *c) {
+        char root[PATH_MAX];
+        if (snprintf(root, sizeof(root), "%s/%d/root", d->proc_root, (int) c->pid) >= (int) sizeof(root))
+                return -ENAMETOOLONG;
+        _cleanup_close_ int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = pidref_check_pid(d->proc_root, c->pid, c->starttime);
+        return r < 0 ? r : TAKE_FD(fd);
+}
+
+typedef struct AttrsRead {
+        WorkItem item;
+        int root_fd;
+        char *path;
+        pid_t pid;
+        uint64_t starttime;
+        Candidate result; /* its pairs only */
+} AttrsRead;
+
+static void attrs_read_release(WorkItem *item) {
+        AttrsRead *j = (AttrsRead *) item;
+        for (size_t i = 0; i < j->result.n_pairs; i++) {
+                free(j->result.pairs[i].name);
+                free(j->result.pairs[i].value);
+        }
+        free(j->result.pairs);
+        closep(&j->root_fd);
+        free(j->path);
+        free(j);
+}
+
+static void attrs_read_run(WorkItem *item, void *userdata) {
+        Discovery *d = userdata; /* only proc_root, which never changes */
+        AttrsRead *j = (AttrsRead *) item;
+        /* Gone while it waited (a flood of short-lived fake builders): not worth a read. */
+        if (pidref_check_pid(d->proc_root, j->pid, j->starttime) == 0)
+                attrs_read(j->root_fd, j->path, &j->result);
+        closep(&j->root_fd);
+        j->root_fd = -EBADF;
+}
+
+/* Back on the loop: the pairs go to the candidate only if it is still the process that
+ * named the file (same pid and start time, checked again now: the pid may have been
+ * reused while the worker read). */
+static void attrs_read_done(WorkItem *item, void *userdata) {
+        Discovery *d = userdata;
+        AttrsRead *j = (AttrsRead *) item;
+        Candidate *c = NULL;
+        HASH_FIND(hh, d->candidates, &j->pid, sizeof(pid_t), c);
+        if (c && c->starttime == j->starttime && c->attrs_pending &&
+            pidref_check_pid(d->proc_root, j->pid, j->starttime) == 0) {
+                c->attrs_pending = false;
+                for (size_t i = 0; i < j->result.n_pairs; i++)
+                        (void) add_pair(c, j->result.pairs[i].name, strlen(j->result.pairs[i].name),
+                                        j->result.pairs[i].value, strlen(j->result.pairs[i].value));
+        }
+        attrs_read_release(item);
+}
+
+/* Queues the read of c->attrs_file; when the queue is full it stays for the next pass. */
+static int attrs_submit(Discovery *d, Candidate *c) {
+        int fd = candidate_open_root(d, c);
+        if (fd < 0) {
+                free(TAKE_PTR(c->attrs_file)); /* gone: nothing to read */
+                return fd;
+        }
+        AttrsRead *j = calloc(1, sizeof(*j));
+        if (!j) {
+                closep(&fd);
+                return -ENOMEM;
+        }
+        *j = (AttrsRead){
+                .item = {.run = attrs_read_run, .done = attrs_read_done, .release = attrs_read_release},
+                .root_fd = fd,
+                .path = c->attrs_file,
+                .pid = c->pid,
+                .starttime = c->starttime,
+        };
+        if (work_queue_submit(d->reads, &j->item) < 0) {
+                j->path = NULL;
+                attrs_read_release(&j->item);
+                return -EBUSY;
+        }
+        c->attrs_file = NULL;
+        c->attrs_pending = true;
+        return 0;
+}
+
+static void candidate_attrs(Discovery *d, Candidate *c, const char *file, size_t fl) {
+        if (fl == 0 || fl >= PATH_MAX || file[0] != '/')
+                return;
+        free(c->attrs_file);
+        c->attrs_file = strndup(file, fl);
+        if (!c->attrs_file || d->reads)
+                return;
+        _cleanup_close_ int fd = candidate_open_root(d, c);
+        if (fd >= 0)
+                attrs_read(fd, c->attrs_file, c);
+        free(TAKE_PTR(c->attrs_file));
 }
 
 static int candidate_load(Discovery *d, Candidate *c) {
@@ -189,10 +389,12 @@ static int candidate_load(Discovery *d, Candidate *c) {
                             !memchr(v, ' ', vl))
                                 (void) add_pair(c, p, (size_t) (eq - p), v, vl);
                         else if ((size_t) (eq - p) == 19 && memcmp(p, "NIX_ATTRS_JSON_FILE", 19) == 0)
-                                read_attrs_json(d, c, v, vl);
+                                candidate_attrs(d, c, v, vl);
                 }
                 p = e + 1;
         }
+        if (c->attrs_file)
+                (void) attrs_submit(d, c);
         return 0;
 }
 
@@ -218,6 +420,8 @@ static Candidate *candidate_get(Discovery *d, const ProcEntry *e) {
                 candidate_free(d, c);
                 c = NULL;
         }
+        if (c && c->attrs_file)
+                (void) attrs_submit(d, c); /* refused at the last pass: the queue was full */
         if (c)
                 return c;
         c = calloc(1, sizeof(*c));
@@ -235,7 +439,7 @@ static Candidate *candidate_get(Discovery *d, const ProcEntry *e) {
 
 /* Every output of the .drv is in the candidate's environment under its own name. */
 static bool outputs_match(const DrvOutputs *o, const Candidate *c) {
-        if (!o || o->n <= 0)
+        if (!o || o->n <= 0 || c->attrs_pending || c->attrs_file)
                 return false;
         for (int i = 0; i < o->n; i++) {
                 bool found = false;
@@ -252,9 +456,10 @@ static bool outputs_match(const DrvOutputs *o, const Candidate *c) {
 
 int discovery_find_builder(Discovery *d, ProcTable *t, const char *drv,
                            int (*rank)(void *userdata, pid_t pid), void *userdata, pid_t *ret_pid) {
-        const DrvOutputs *o = drv_outputs(d, drv);
-        if (!o)
-                return -ENOMEM;
+        const DrvOutputs *o = NULL;
+        int known = drv_outputs(d, drv, &o);
+        if (known <= 0)
+                return known;
         if (o->n <= 0)
                 return 0;
         int best = 0;
@@ -298,6 +503,7 @@ typedef struct LogScan {
         Discovery *d;
         Candidate *c;
         char *found;
+        bool pending; /* a .drv still being read */
 } LogScan;
 
 /* "/nix/var/log/nix/drvs/18/3v96…-x.drv.bz2" names "<store>/183v96…-x.drv". */
@@ -313,7 +519,13 @@ static int on_log_fd(const char *target, void *userdata) {
         _cleanup_free_ char *drv = NULL;
         if (asprintf(&drv, "%s/%.2s%.*s", ls->d->store_dir, rest, (int) n, slash + 1) < 0)
                 return -ENOMEM;
-        if (outputs_match(drv_outputs(ls->d, drv), ls->c)) {
+        const DrvOutputs *o = NULL;
+        int r = drv_outputs(ls->d, drv, &o);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                ls->pending = true;
+        else if (outputs_match(o, ls->c)) {
                 ls->found = TAKE_PTR(drv);
                 return 1; /* stop */
         }
@@ -324,15 +536,19 @@ int discovery_rediscover(Discovery *d, ProcTable *t, pid_t scope,
                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
                          void *userdata) {
         unsigned found = 0;
+        bool pending = false;
         for (size_t i = 0; i < t->n; i++) {
                 ProcEntry *e = &t->entries[i];
                 if (!builder_like(t, e) || (scope > 0 && !under_scope(t, e, scope)))
                         continue;
                 Candidate *c = candidate_get(d, e);
+                if (c && (c->attrs_pending || c->attrs_file))
+                        pending = true;
                 if (!c || c->n_pairs == 0)
                         continue;
                 LogScan ls = {.d = d, .c = c};
                 (void) procfs_foreach_fd(d->proc_root, e->st.ppid, LOG_DIR, on_log_fd, &ls);
+                pending = pending || ls.pending;
                 if (ls.found) {
                         cb(userdata, e->st.ppid, e->st.pid, ls.found);
                         free(ls.found);
@@ -341,5 +557,5 @@ int discovery_rediscover(Discovery *d, ProcTable *t, pid_t scope,
         }
         if (found)
                 log_info("rediscovered %u running build(s) from /proc", found);
-        return (int) found;
+        return pending ? -EAGAIN : (int) found;
 }

@@ -1,14 +1,11 @@
-/* The history query thread (see the header). Jobs go in under a mutex; finished jobs come
- * back through an eventfd watched by the event loop, which sends each answer on its
- * connection if the client is still there. */
+/* History queries on a work queue (work-queue.h): the thread runs each query on its own
+ * read-only handle; back on the event loop, each answer goes to its connection if the
+ * client is still there. */
 #include "daemon/query-worker.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
@@ -16,8 +13,10 @@
 #include "daemon/control-conn.h"
 #include "daemon/history-writer.h"
 #include "daemon/reply.h"
+#include "daemon/work-queue.h"
 
 typedef struct Job {
+        WorkItem item; /* first: the queue hands items back */
         uint64_t conn;
         cJSON *id;   /* the request's id (a copy) */
         cJSON *args; /* the request's args (a copy): the query's strings point into it */
@@ -25,24 +24,13 @@ typedef struct Job {
         HistoryQuery q;
         unsigned top;
         Reply reply;
-        struct Job *next;
 } Job;
 
 struct QueryWorker {
         Daemon *d;
-        pthread_t thread;
-        bool started;
-        int efd;
-        sd_event_source *done_source;
+        WorkQueue *queue;
 
-        pthread_mutex_t lock;
-        pthread_cond_t wake;
-        bool stop;
-        Job *todo, **todo_tail;
-        Job *done;
-        unsigned n_todo;
-
-        /* worker thread only */
+        /* worker thread only (and query_worker_stop once the thread ended) */
         History *h;
         uint64_t opened_at;
 };
@@ -60,7 +48,12 @@ static void job_free(Job *j) {
 
 /* ---- worker thread ---- */
 
-static void run_job(QueryWorker *w, Job *j) {
+static void run_job(WorkItem *item, void *userdata) {
+        QueryWorker *w = userdata;
+        Job *j = (Job *) item;
+        /* The writer replaced the file (corrupt, recreated): reopen. */
+        if (w->h && w->opened_at != history_writer_reopened(w->d->history))
+                w->h = history_close(w->h);
         if (!w->h) {
                 char *error = NULL;
                 history_writer_wait_started(w->d->history, 5 * USEC_PER_SEC);
@@ -122,62 +115,22 @@ static void run_job(QueryWorker *w, Job *j) {
         }
 }
 
-static void *worker_main(void *userdata) {
-        QueryWorker *w = userdata;
-        for (;;) {
-                pthread_mutex_lock(&w->lock);
-                while (!w->stop && !w->todo)
-                        pthread_cond_wait(&w->wake, &w->lock);
-                if (w->stop) {
-                        pthread_mutex_unlock(&w->lock);
-                        break;
-                }
-                Job *j = w->todo;
-                w->todo = j->next;
-                if (!w->todo)
-                        w->todo_tail = &w->todo;
-                w->n_todo--;
-                pthread_mutex_unlock(&w->lock);
-
-                /* The writer replaced the file (corrupt, recreated): reopen. */
-                if (w->h && w->opened_at != history_writer_reopened(w->d->history))
-                        w->h = history_close(w->h);
-                run_job(w, j);
-
-                pthread_mutex_lock(&w->lock);
-                j->next = w->done;
-                w->done = j;
-                pthread_mutex_unlock(&w->lock);
-                uint64_t one = 1;
-                if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-                        log_warning_errno(errno, "query worker: cannot wake the event loop: %m");
-        }
-        history_close(w->h);
-        return NULL;
-}
-
 /* ---- event loop ---- */
 
-static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static void job_done(WorkItem *item, void *userdata) {
         QueryWorker *w = userdata;
-        uint64_t n;
-        (void) read(w->efd, &n, sizeof(n));
-        pthread_mutex_lock(&w->lock);
-        Job *list = TAKE_PTR(w->done);
-        pthread_mutex_unlock(&w->lock);
-        /* The list is newest first; answers to different connections may go in any order. */
-        while (list) {
-                Job *j = list;
-                list = j->next;
-                ControlConn *c = control_conn_by_serial(w->d, j->conn);
-                if (c) {
-                        commands_send_reply(c, j->id, &j->reply);
-                        j->reply = (Reply){};
-                        control_conn_resume(c);
-                }
-                job_free(j);
+        Job *j = (Job *) item;
+        ControlConn *c = control_conn_by_serial(w->d, j->conn);
+        if (c) {
+                commands_send_reply(c, j->id, &j->reply);
+                j->reply = (Reply){};
+                control_conn_resume(c);
         }
-        return 0;
+        job_free(j);
+}
+
+static void job_release(WorkItem *item) {
+        job_free((Job *) item);
 }
 
 int query_worker_start(Daemon *d, QueryWorker **ret) {
@@ -185,20 +138,11 @@ int query_worker_start(Daemon *d, QueryWorker **ret) {
         if (!w)
                 return -ENOMEM;
         w->d = d;
-        w->todo_tail = &w->todo;
-        pthread_mutex_init(&w->lock, NULL);
-        pthread_cond_init(&w->wake, NULL);
-        w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        int r = w->efd < 0 ? -errno : 0;
-        if (r == 0)
-                r = sd_event_add_io(d->event, &w->done_source, w->efd, EPOLLIN, on_done, w);
-        if (r == 0)
-                r = -pthread_create(&w->thread, NULL, worker_main, w);
+        int r = work_queue_new(d->event, "history query", QUERY_JOBS_MAX, w, &w->queue);
         if (r < 0) {
-                query_worker_stop(w);
+                free(w);
                 return r;
         }
-        w->started = true;
         *ret = w;
         return 0;
 }
@@ -206,28 +150,8 @@ int query_worker_start(Daemon *d, QueryWorker **ret) {
 QueryWorker *query_worker_stop(QueryWorker *w) {
         if (!w)
                 return NULL;
-        if (w->started) {
-                pthread_mutex_lock(&w->lock);
-                w->stop = true;
-                pthread_cond_signal(&w->wake);
-                pthread_mutex_unlock(&w->lock);
-                pthread_join(w->thread, NULL);
-        }
-        for (Job *j = w->todo; j;) {
-                Job *next = j->next;
-                job_free(j);
-                j = next;
-        }
-        for (Job *j = w->done; j;) {
-                Job *next = j->next;
-                job_free(j);
-                j = next;
-        }
-        sd_event_source_disable_unref(w->done_source);
-        if (w->efd >= 0)
-                close(w->efd);
-        pthread_cond_destroy(&w->wake);
-        pthread_mutex_destroy(&w->lock);
+        work_queue_free(w->queue);
+        history_close(w->h);
         free(w);
         return NULL;
 }
@@ -250,18 +174,12 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
                 job_free(j);
                 return -EINVAL;
         }
-        pthread_mutex_lock(&w->lock);
-        if (w->n_todo >= QUERY_JOBS_MAX) {
-                pthread_mutex_unlock(&w->lock);
+        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
+        if (work_queue_submit(w->queue, &j->item) < 0) {
                 job_free(j);
                 return reply_error(r, NA_ERR_UNAVAILABLE,
                                    "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
         }
-        *w->todo_tail = j;
-        w->todo_tail = &j->next;
-        w->n_todo++;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&w->lock);
         r->deferred = true;
         control_conn_defer(c);
         return 0;

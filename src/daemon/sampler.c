@@ -497,11 +497,10 @@ void sampler_run(Sampler *s) {
 
         if (work && table_scan(s) == 0) {
                 discovery_prune(s->dsc, &s->table);
-                if (!s->rediscovered) {
-                        s->rediscovered = true;
-                        (void) discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope,
-                                                    on_rediscovered, s);
-                }
+                if (!s->rediscovered)
+                        /* Again at the next pass while files are being read off the loop. */
+                        s->rediscovered = discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope,
+                                                               on_rediscovered, s) != -EAGAIN;
                 for (Tracked *t = s->tracked; t; t = t->next)
                         t->seen = false;
 
@@ -630,7 +629,7 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                 return -ENOMEM;
         s->d = d;
         s->cfg = *cfg;
-        int r = discovery_new(cfg->proc_root, cfg->store_dir, &s->dsc);
+        int r = discovery_new(cfg->proc_root, cfg->store_dir, d->event, &s->dsc);
         if (r < 0)
                 goto fail;
         if (!cfg->no_cgroups) {
@@ -712,6 +711,10 @@ const SamplerConfig *sampler_config(Sampler *s) {
 
 const CgRoots *sampler_roots(Sampler *s) {
         return &s->roots;
+}
+
+void sampler_read_stats(Sampler *s, WorkQueueStats *ret) {
+        discovery_read_stats(s->dsc, ret);
 }
 
 void sampler_stats(Sampler *s, SamplerStats *ret) {

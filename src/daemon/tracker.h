@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "daemon/daemon.h"
+#include "daemon/work-queue.h"
 #include "shared/cgroup-delegate.h"
 #include "shared/cgroup.h"
 #include "shared/model.h"
@@ -111,6 +112,8 @@ typedef struct SamplerStats {
         uint32_t tracked;
 } SamplerStats;
 void sampler_stats(Sampler *s, SamplerStats *ret);
+/* Its file-read worker (discover.c): .drv and structured-attrs files read off the loop. */
+void sampler_read_stats(Sampler *s, WorkQueueStats *ret);
 
 /* Runs one sample now (benchmarks, tests). */
 void sampler_run(Sampler *s);
@@ -120,7 +123,9 @@ ProcEntry *proc_table_get(ProcTable *t, pid_t pid);
 
 /* ---- discover.c ---- */
 typedef struct Discovery Discovery;
-int discovery_new(const char *proc_root, const char *store_dir, Discovery **ret);
+/* event: where answers of the file-read worker come back (NULL: files are read inline, for
+ * unit tests on fake trees). */
+int discovery_new(const char *proc_root, const char *store_dir, sd_event *event, Discovery **ret);
 Discovery *discovery_free(Discovery *dsc);
 /* Finds the builder of drv among the builder-like processes of the table (session leaders
  * under a nix process). rank (NULL: any is best) says whether the build may have that
@@ -129,10 +134,14 @@ Discovery *discovery_free(Discovery *dsc);
  * found, -errno. */
 int discovery_find_builder(Discovery *dsc, ProcTable *t, const char *drv,
                            int (*rank)(void *userdata, pid_t pid), void *userdata, pid_t *ret_pid);
+/* The file-read worker's figures (all 0 when reading inline). */
+void discovery_read_stats(Discovery *dsc, WorkQueueStats *ret);
 /* Forgets candidates whose processes are gone. */
 void discovery_prune(Discovery *dsc, ProcTable *t);
 /* Every running builder of the table whose .drv can be told (from its nix process's open
- * build log): calls cb(nix_pid, builder_pid, drv). scope: only under this pid (0: any). */
+ * build log): calls cb(nix_pid, builder_pid, drv). scope: only under this pid (0: any).
+ * Returns the number found, or -EAGAIN when some file is still being read: call it again
+ * later (cb may then see the builders found already once more). */
 int discovery_rediscover(Discovery *dsc, ProcTable *t, pid_t scope,
                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
                          void *userdata);

@@ -37,6 +37,15 @@ static void add_proc(ProcTable *t, pid_t pid, pid_t ppid, pid_t sid, const char 
         HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), e);
 }
 
+/* <pid>/stat with the start time the table says (100), or another one: the pid reused. */
+static void write_stat(pid_t pid, uint64_t starttime) {
+        char name[64], line[256];
+        snprintf(name, sizeof(name), "proc/%d/stat", (int) pid);
+        snprintf(line, sizeof(line), "%d (bash) S 100 %d %d 0 -1 0 0 0 0 0 100 50 0 0 20 0 1 0 %llu 0 0\n",
+                 (int) pid, (int) pid, (int) pid, (unsigned long long) starttime);
+        test_write_file(root, name, line, (size_t) -1);
+}
+
 static int setup(void **state) {
         root = test_mkdtemp();
         assert_true(asprintf(&proc, "%s/proc", root) > 0);
@@ -63,6 +72,7 @@ static int setup(void **state) {
         snprintf(json, sizeof(json), "{\"outputs\":{\"out\":\"%s/" HO "-x\",\"dev\":\"%s/" HO "-x-dev\"}}",
                  store, store);
         test_write_file(root, "proc/400/root/build/.attrs.json", json, (size_t) -1);
+        write_stat(400, 100);
         /* 100: the nix process holds the build log open */
         char *link;
         test_write_file(root, "proc/100/fd/.keep", "", 0);
@@ -94,7 +104,7 @@ static void test_find_builder(void **state) {
         add_proc(&t, 201, 200, 200, "make"); /* its child: not a session leader */
         add_proc(&t, 250, 1, 250, "sh");     /* session leader, parent not nix */
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 200);
@@ -123,7 +133,7 @@ static void test_before_exec(void **state) {
         add_proc(&t, 100, 1, 50, "nix-build");
         add_proc(&t, 500, 100, 500, "nix-build");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
         /* execve(): the builder's comm and environment */
@@ -156,7 +166,7 @@ static void test_rank(void **state) {
         add_proc(&t, 110, 1, 110, "nix-daemon");
         add_proc(&t, 400, 110, 400, "bash");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         int none[] = {0};
         assert_int_equal(discovery_find_builder(d, &t, drv, rank_of, none, &pid), 0);
@@ -179,12 +189,66 @@ static void test_structured_attrs(void **state) {
         add_proc(&t, 100, 1, 50, "nix-daemon");
         add_proc(&t, 400, 100, 400, "bash");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         pid_t pid = 0;
         assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 1);
         assert_int_equal(pid, 400);
         HASH_CLEAR(hh, t.by_pid);
         discovery_free(d);
+}
+
+/* Runs the loop until find says something other than "not yet" (or 5 s pass). */
+static int find_waiting(Discovery *d, sd_event *e, ProcTable *t, pid_t *pid) {
+        for (int i = 0; i < 500; i++) {
+                int r = discovery_find_builder(d, t, drv, NULL, NULL, pid);
+                if (r != 0)
+                        return r;
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        }
+        return 0;
+}
+
+/* With a work queue, the .drv and the attrs file are read on its thread: the first passes
+ * say "not yet", the answer comes through the event loop. */
+static void test_off_loop(void **state) {
+        ProcEntry entries[4];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 100, 1, 50, "nix-daemon");
+        add_proc(&t, 400, 100, 400, "bash");
+        sd_event *e = NULL;
+        assert_int_equal(sd_event_new(&e), 0);
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, e, &d), 0);
+        pid_t pid = 0;
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0); /* drv queued */
+        assert_int_equal(find_waiting(d, e, &t, &pid), 1);
+        assert_int_equal(pid, 400);
+        WorkQueueStats st;
+        discovery_read_stats(d, &st);
+        assert_int_equal(st.done, 2); /* the .drv, then the attrs file */
+        assert_int_equal(st.waiting, 0);
+        assert_int_equal(st.refused, 0);
+        discovery_free(d);
+
+        /* The pid is reused while its attrs file is read: nothing is attached to it. */
+        assert_int_equal(discovery_new(proc, store, e, &d), 0);
+        while (discovery_find_builder(d, &t, drv, NULL, NULL, &pid) == 0) {
+                discovery_read_stats(d, &st);
+                if (st.done == 1 && st.waiting == 1)
+                        break; /* the drv is known, the attrs read queued */
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        }
+        write_stat(400, 999);
+        for (int i = 0; i < 100 && st.waiting > 0; i++) {
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+                discovery_read_stats(d, &st);
+        }
+        assert_int_equal(st.done, 2);
+        assert_int_equal(discovery_find_builder(d, &t, drv, NULL, NULL, &pid), 0);
+        write_stat(400, 100);
+        HASH_CLEAR(hh, t.by_pid);
+        discovery_free(d);
+        sd_event_unref(e);
 }
 
 static int found;
@@ -201,7 +265,7 @@ static void test_rediscover(void **state) {
         add_proc(&t, 100, 1, 50, "nix-build");
         add_proc(&t, 200, 100, 200, "sh");
         Discovery *d;
-        assert_int_equal(discovery_new(proc, store, &d), 0);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         found = 0;
         assert_int_equal(discovery_rediscover(d, &t, 0, on_found, NULL), 1);
         assert_int_equal(found, 1);
@@ -218,6 +282,7 @@ int main(void) {
                 cmocka_unit_test(test_find_builder),
                 cmocka_unit_test(test_before_exec),
                 cmocka_unit_test(test_structured_attrs),
+                cmocka_unit_test(test_off_loop),
                 cmocka_unit_test(test_rank),
                 cmocka_unit_test(test_rediscover),
         };
