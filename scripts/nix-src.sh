@@ -61,6 +61,6 @@ src=${src%/src/libutil/logging.hh}
 # What Nix's configure (to 2.25) or its meson build (2.26, 2.27: config-util.hh,
 # config-store.hh) would have written for this machine.
 [[ -f $DIR/config.h ]] ||
-	printf '#define SYSTEM "%s-linux"\n#define HAVE_STRUCT_DIRENT_D_TYPE 1\n#define PACKAGE_VERSION "%s"\n' \
-		"$(uname -m)" "$(cat "$src/.version")" >"$DIR/config.h"
+	printf '#define SYSTEM "%s-linux"\n#define HAVE_STRUCT_DIRENT_D_TYPE 1\n' \
+		"$(uname -m)" >"$DIR/config.h"
 echo "-Dnix_src=$src -Dnix_config_h=$DIR/config.h"

@@ -312,9 +312,18 @@ nix_setup() {
 	# Single-user Nix (Debian's nix-bin, no daemon) writes the store itself: root only.
 	# (On a fresh machine the store does not exist until the first build makes it.)
 	[[ $(id -u) == 0 || -w /nix/store ]] || skip "/nix/store is not writable by $(id -un): the Nix tests run as root"
-	# No network: without this every build waits on DNS retries for cache.nixos.org.
+	# No network: without this every build waits on DNS retries for cache.nixos.org. No
+	# sandbox: the tests' builders are /bin/sh and the host's tools, which a sandbox hides
+	# (Debian 12 ships sandbox = false, Debian 13 and later sandbox = true).
 	export NIX_CONFIG='substituters =
+sandbox = false
 warn-dirty = false'
+	# The Nix under test (the version matrix runs these tests on 2.8, 2.26 and 2.34):
+	# NIX_VERSION as it prints it, NIX_NUM major * 100 + minor.
+	NIX_VERSION=$(nix-build --version | awk '{ print $NF }')
+	[[ $NIX_VERSION =~ ^([0-9]+)\.([0-9]+) ]] || die "cannot read Nix's version from: $(nix-build --version)"
+	NIX_NUM=$((BASH_REMATCH[1] * 100 + BASH_REMATCH[2]))
+	export NIX_VERSION NIX_NUM
 	unset NIX_REMOTE NIX_PATH
 	# A fresh nonce per run, or Nix reuses cached outputs and builds nothing.
 	NONCE="$(date +%s%N)-$$-$RANDOM"
