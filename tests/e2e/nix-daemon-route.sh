@@ -42,15 +42,13 @@ wait_for 10 "the private nix-daemon socket" test -S "$NIXD/nix.sock" || die "no 
 chmod 666 "$NIXD/nix.sock"
 export NIX_REMOTE="unix://$NIXD/nix.sock"
 
-# nix_build OUT ARGS...: nix-build through the nix-daemon, by the route under test; its exit
-# status is nix-build's.
+# nix_build ARGS...: nix-build through the nix-daemon by the route under test, its output on
+# stdout; its exit status is nix-build's.
 nix_build() {
-	local out=$1
-	shift
 	if [[ $ROUTE == json-log ]]; then
-		nix-build "$@" >"$out" 2>&1
+		nix-build "$@" 2>&1
 	else
-		nix-build "$@" --log-format internal-json -v 2>&1 | "$NA_CTL" -s "$SOCKDIR" ingest >"$out" 2>&1
+		nix-build "$@" --log-format internal-json -v 2>&1 | "$NA_CTL" -s "$SOCKDIR" ingest 2>&1
 		return "${PIPESTATUS[0]}"
 	fi
 }
@@ -61,12 +59,13 @@ for c in a b; do
 	DRVS[$c]=$(drvs_of "$CLIENTS" --argstr nonce "$NONCE" --argstr client "$c" \
 		--arg lines "${LINES[$c]}" --arg failCode "${CODE[$c]}")
 done
+# build_client CLIENT COMMAND...: its graph, with COMMAND before nix-build (env, runuser).
 build_client() {
 	local c=$1
 	shift
-	"$@" bash -c "$(declare -f nix_build); ROUTE=$ROUTE NA_CTL=$NA_CTL SOCKDIR=$SOCKDIR"'; nix_build "$@"' bash "$T/out.$c" \
+	"$@" bash -c "$(declare -f nix_build); ROUTE=$ROUTE NA_CTL=$NA_CTL SOCKDIR=$SOCKDIR"'; nix_build "$@"' bash \
 		"$CLIENTS" --argstr nonce "$NONCE" --argstr client "$c" \
-		--arg lines "${LINES[$c]}" --arg failCode "${CODE[$c]}" --no-out-link -k -j3
+		--arg lines "${LINES[$c]}" --arg failCode "${CODE[$c]}" --no-out-link -k -j3 >"$T/out.$c"
 	echo $? >"$T/rc.$c"
 }
 log "route $ROUTE: client a (root) and client b ($USER_B, uid $UID_B) at once through $NIX_REMOTE ($NIX_VERSION)"
@@ -119,7 +118,7 @@ X
 }
 slow_nix restart-slow 30 >"$T/slow.nix"
 slow_nix after-restart 5 >"$T/after.nix"
-nix_build "$T/out.slow" "$T/slow.nix" --no-out-link &
+nix_build "$T/slow.nix" --no-out-link >"$T/out.slow" &
 SLOW_PID=$!
 wait_for 20 "restart-slow is running" sh -c "'$NA_CTL' -s '$SOCKDIR' list-builds --state running 2>/dev/null | grep -q restart-slow"
 kill -KILL "$DAEMON_PID"
@@ -128,7 +127,7 @@ DAEMON_PID=
 start_daemon
 wait "$SLOW_PID"
 assert_eq "the build running while nix-analyticsd was killed completes" 0 $?
-nix_build "$T/out.after" "$T/after.nix" --no-out-link
+nix_build "$T/after.nix" --no-out-link >"$T/out.after"
 assert_eq "a build after the restart succeeds" 0 $?
 after_seen() { ctl list-builds --name after-restart 2>/dev/null | jq -e '.builds[0].state == "succeeded" and .builds[0].log_lines == 5' >/dev/null; }
 wait_for 10 "the build after the restart reaches nix-analyticsd, succeeded with its 5 lines" after_seen &&
