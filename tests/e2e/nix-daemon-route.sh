@@ -94,8 +94,11 @@ for c in a b; do
 	mine=$(printf '%s' "$BUILDS" | jq -c --argjson d "$drvs_json" '[.builds[] | select(.drv as $x | $d | index($x))]')
 	assert_eq "client $c: requester uid and user of all its builds" "${UIDS[$c]} ${USERS[$c]}" \
 		"$(printf '%s' "$mine" | jq -r '[.[] | "\(.requester.uid) \(.requester.user)"] | unique | join(",")')"
-	assert_match "client $c: requester command line is its nix-build" \
-		"^nix-build $CLIENTS --argstr nonce $NONCE --argstr client $c " \
+	# The requester's command line: its nix-build's; but an ingest run by another user than
+	# root is not believed about the process it speaks for (docs/protocol.md, Hello): its own.
+	want="^nix-build $CLIENTS --argstr nonce $NONCE --argstr client $c "
+	[[ $ROUTE == ingest && $c == b ]] && want="^$NA_CTL -s $SOCKDIR ingest\$"
+	assert_match "client $c: requester command line ($want)" "$want" \
 		"$(printf '%s' "$mine" | jq -r '[.[].requester.cmdline] | unique | join(",")')"
 	check_graph "$BUILDS" "$c" "${LINES[$c]}" "${CODE[$c]}" "${DRVS[$c]}"
 done
