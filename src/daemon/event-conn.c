@@ -70,17 +70,15 @@ static void json_log_worker_hello(EventConn *c, usec_t now) {
 
         if (proc_nix_daemon_client(d->config.model.proc_root, c->source->pid, &pid, &uid) < 0)
                 return;
-        NixRecord hello = {
-                .action = NIX_ACTION_HELLO,
-                .hello = {
-                        .protocol = NA_PROTOCOL,
-                        .pid = -1,
-                        .ppid = -1,
-                        .uid = -1,
-                        .role = "json-log",
-                        .requester_pid = pid,
-                        .requester_uid = uid,
-                },
+        NixRecord hello = {.action = NIX_ACTION_HELLO};
+        hello.hello = (NixHello){
+                .protocol = NA_PROTOCOL,
+                .pid = -1, /* the source stays the worker */
+                .ppid = -1,
+                .uid = -1,
+                .role = "json-log",
+                .requester_pid = pid,
+                .requester_uid = uid,
         };
         int r = model_apply(d->model, c->source, &hello, now);
         if (r < 0)

@@ -28,9 +28,14 @@ static int setup(void **state) {
         /* nix-daemon workers: 200 serves 100 (its argv[1] "--option" overwritten by "100"
          * and NULs), 201 has its argv[1] filled to the last byte (the pid may be cut), 202
          * names a client started after it (a reused pid), 203 is not a worker. */
-        const char worker[] = "/usr/bin/nix-daemon\0" "100\0\0\0\0\0" "sandbox\0false\0";
-        const char full[] = "nix\0" "100\0" "x\0";
-        static const char *const stat_fmt = "%d (nix-daemon) S 1 2 2 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n";
+        const char worker[] = "/usr/bin/nix-daemon\0"
+                              "100\0\0\0\0\0"
+                              "sandbox\0false\0";
+        const char full[] = "nix\0"
+                            "100\0"
+                            "x\0";
+        static const char *const stat_fmt =
+                "%d (nix-daemon) S 1 2 2 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n";
         char st[128];
         for (int pid = 200; pid <= 203; pid++) {
                 char name[32];
@@ -41,7 +46,10 @@ static int setup(void **state) {
         test_write_file(root, "200/cmdline", worker, sizeof(worker) - 1);
         test_write_file(root, "201/cmdline", full, sizeof(full) - 1);
         test_write_file(root, "202/cmdline", worker, sizeof(worker) - 1);
-        test_write_file(root, "203/cmdline", "nix-build\0" "100\0\0\0", 17);
+        test_write_file(root, "203/cmdline",
+                        "nix-build\0"
+                        "100\0\0\0",
+                        17);
         test_write_file(root, "100/status", "Name:\tnix-build\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\n",
                         (size_t) -1);
         return 0;
