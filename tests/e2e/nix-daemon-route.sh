@@ -8,7 +8,7 @@
 # The checks are plugin-daemon.sh's: every build attributed to its requester, states, exit
 # codes, dependency failures, phases, log lines (check_graph); then nix-analyticsd is killed
 # mid-build and restarted, and the next build reaches it.
-source "$(dirname "$0")/plugin-lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 ROUTE=${3:-}
 case $ROUTE in
