@@ -106,6 +106,10 @@ if [[ -f $BUILD/meson-logs/testlog.json ]]; then
 		*) failure "$tname: $result" ;;
 		esac
 	done < <(jq -r '[.name, .result] | @tsv' "$BUILD/meson-logs/testlog.json")
+	# Every failed check of every test (meson shows only a failed test's last lines).
+	jq -r 'select(.result != "OK") | .name as $n | ((.stdout // "") + "\n" + (.stderr // "")) | split("\n")[] |
+		select(test("^(FAIL|FATAL|SKIP):|timed out")) | "\($n): \(.)"' "$BUILD/meson-logs/testlog.json" |
+		cut -c1-200 | sed '1i\\nfailed checks:'
 else
 	failure "meson test wrote no testlog.json"
 fi
