@@ -12,7 +12,9 @@ let
   nixPackage = config.nix.package;
   nixVersion = nixPackage.version;
   isLix = lib.hasPrefix "lix" (nixPackage.pname or "");
-  # What the plugin is built for (src/plugin/meson.build): CppNix 2.8 to 2.34.
+  # Where the plugin captures nix-daemon's workers: CppNix 2.8 to 2.34. It builds for 2.35 and
+  # Lix 2.95 too (src/plugin/meson.build), but 2.35's TunnelLogger is internal to libnixstore
+  # and the Lix route has never been run, so the module does not load it there.
   pluginSupported = !isLix && lib.versionAtLeast nixVersion "2.8" && lib.versionOlder nixVersion "2.35";
   jsonLogPathSupported = !isLix && lib.versionAtLeast nixVersion "2.30";
 

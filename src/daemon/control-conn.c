@@ -267,6 +267,7 @@ int control_conn_accept(sd_event_source *s, int fd, uint32_t revents, void *user
                 c->pid = cred.pid;
                 c->uid = cred.uid;
                 c->gid = cred.gid;
+                c->privileged = -1;
                 c->next = d->control_conns;
                 if (d->control_conns)
                         d->control_conns->prev = c;

@@ -27,6 +27,8 @@ struct ControlConn {
         pid_t pid;
         uid_t uid;
         gid_t gid;
+        int privileged; /* privacy_privileged(): -1 until first asked (the peer's groups are
+                         * those it had at connect(), so one answer holds for the connection) */
         sd_event_source *io;
         struct LineBuf *lines;
 

@@ -12,7 +12,7 @@
 #define PEER_GROUPS_MAX 256
 #define DEPTH_MAX       16
 
-bool privacy_privileged(ControlConn *c) {
+static bool peer_privileged(ControlConn *c) {
         Daemon *d = c->daemon;
         if (c->uid == 0)
                 return true;
@@ -28,6 +28,13 @@ bool privacy_privileged(ControlConn *c) {
                 if (groups[i] == d->config.admin_gid)
                         return true;
         return false;
+}
+
+/* Asked for every event sent to the client: the kernel's answer is kept (see ControlConn). */
+bool privacy_privileged(ControlConn *c) {
+        if (c->privileged < 0)
+                c->privileged = peer_privileged(c);
+        return c->privileged;
 }
 
 bool privacy_sees(ControlConn *c, int64_t requester_uid) {

@@ -42,6 +42,8 @@ Build *invocation_find_build(Invocation *inv, const char *drv);
 
 /* A "msg" record: build plans ("these N derivations will be built:") and failures. */
 int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
+/* A structured build result (Determinate Nix's result type 110): the build's outcome. */
+int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t now);
 
 void build_set_state(Model *m, Build *b, BuildState st);
 /* Decides the end state of a build whose activities all stopped (outputs present?). */

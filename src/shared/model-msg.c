@@ -1,6 +1,7 @@
-/* What Nix's messages say about builds. Success is not an event in Nix's log: failures
- * ("builder for … failed with exit code 3", "N dependencies of derivation … failed to build")
- * and the plan of an invocation ("these N derivations will be built:") are only messages. */
+/* What Nix says about builds. Success is not an event in Nix's log: failures ("builder for …
+ * failed with exit code 3", "Cannot build '…'.\nReason: 1 dependency failed.", outcome.c
+ * reads every wording) and the plan of an invocation ("these N derivations will be built:")
+ * are only messages. Determinate Nix also reports each goal's outcome as a record. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "basic/string-util.h"
 #include "shared/model-internal.h"
 #include "shared/model-proc.h"
+#include "shared/outcome.h"
 #include "shared/storepath.h"
 
 /* Bytes of an invocation's error kept (Invocation.error), before the "…" of a cut. */
@@ -29,61 +31,165 @@ static bool parse_after(const char *text, const char *prefix, long *ret) {
         return true;
 }
 
-/* Build failures are only visible in Nix's error messages: attach them to the build.
- * Returns 1 when the message is about a build of the invocation, 0 when not, -errno. */
-static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
-        _cleanup_free_ char *drv = NULL;
-        int r = store_path_find_drv(m->config.store_dir, text, &drv);
-        if (r <= 0)
-                return r;
+/* Kinds a reported outcome replaces: guesses made while Nix had not said (no outputs, an
+ * end of the nix process) and its unrecognised words. */
+static bool failure_is_guess(FailureKind k) {
+        return k == FAILURE_NONE || k == FAILURE_OTHER || k == FAILURE_NO_OUTPUTS ||
+               k == FAILURE_CANCELLED || k == FAILURE_NOT_STARTED;
+}
 
+/* The build an outcome is about, in the invocation of the source that reported it. One that
+ * no event announced (a json-log-path stream carries no "will be built" plan; a stream
+ * joined late) is made there, under that source's quota like any build it starts, for the
+ * kinds that mean it never ran: one that ran had a build activity. Returns 1 and the build,
+ * 0 when there is none, -ENOMEM (no memory, or refused by the source's quota). */
+static int outcome_build(Model *m, Source *s, const NixOutcome *o, usec_t now, Build **ret) {
         Invocation *inv = &s->invocation;
-        Build *b = invocation_find_build(inv, drv);
-        long n;
-
-        if (strstr(text, "dependencies of derivation") && strstr(text, "failed to build")) {
-                if (!b) {
-                        b = build_new(m, inv, drv, BUILD_QUEUED, now);
-                        if (!b)
-                                return -ENOMEM;
-                }
-                if (build_state_is_final(b->state) || b->state != BUILD_QUEUED)
-                        return 1;
-                if (build_set_failure(b, FAILURE_DEPENDENCY, text) < 0)
+        Build *b = invocation_find_build(inv, o->drv);
+        if (!b && (o->kind == FAILURE_DEPENDENCY || o->kind == FAILURE_SUBSTITUTION)) {
+                b = build_new(m, inv, o->drv, BUILD_QUEUED, now);
+                if (!b)
                         return -ENOMEM;
-                build_finish(m, b, BUILD_FAILED, now);
-                return 1;
         }
-        if (!b)
-                return 0;
+        *ret = b;
+        return !!b;
+}
 
-        if (strstr(text, "builder for") && parse_after(text, "failed with exit code ", &n)) {
-                r = build_set_failure(b, FAILURE_EXIT_CODE, text);
-                b->exit_code = (int) n;
-        } else if (strstr(text, "builder for") && parse_after(text, "failed due to signal ", &n)) {
-                r = build_set_failure(b, FAILURE_SIGNAL, text);
-                b->signal = (int) n;
-        } else if (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS)
-                r = build_set_failure(b, FAILURE_OTHER, text);
-        else
-                return 1;
-        if (r < 0)
-                return r;
-        bool builder_ended = b->failure == FAILURE_EXIT_CODE || b->failure == FAILURE_SIGNAL;
+/* Applies what Nix reported about how b ended: message is Nix's words (NULL: keep b's). A
+ * structured outcome (Determinate's build result) wins over any message, before or after. */
+static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const char *message, bool structured,
+                               usec_t now) {
+        bool builder_ended = o->kind == FAILURE_EXIT_CODE || o->kind == FAILURE_SIGNAL;
+        int r;
+
+        if (b->structured != 0 && !structured)
+                return 0;
+        if (o->kind == FAILURE_NONE) {
+                /* Nix said it succeeded (only a structured result says so): whatever its
+                 * messages seemed to say is not how it ended. */
+                b->structured = 1;
+                if (b->failure != FAILURE_NONE) {
+                        r = build_set_failure(b, FAILURE_NONE, NULL);
+                        if (r < 0)
+                                return r;
+                        b->exit_code = -1;
+                        b->signal = 0;
+                        build_mark(m, b, CHANGE_CHANGED);
+                }
+                if (b->state == BUILD_FAILED) {
+                        build_set_state(m, b, BUILD_SUCCEEDED);
+                        build_mark(m, b, CHANGE_CHANGED);
+                } else if (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                           b->output_check_at != 0)
+                        build_finish(m, b, BUILD_SUCCEEDED, b->finished ? b->finished : now);
+                return 0;
+        }
+        if (structured)
+                b->structured = -1;
+
+        if (failure_is_guess(b->failure) || structured ||
+            /* the builder's end and the OOM killer's mark are told apart by the sampler */
+            (b->failure == FAILURE_OOM && builder_ended)) {
+                if (b->failure != FAILURE_OOM || !builder_ended) {
+                        r = build_set_failure(b, o->kind, message ?: b->failure_message);
+                        if (r < 0)
+                                return r;
+                }
+                if (o->exit_code >= 0)
+                        b->exit_code = o->exit_code;
+                if (o->signal > 0)
+                        b->signal = o->signal;
+        }
         if (builder_ended && b->usage.oom_killed)
                 b->failure = FAILURE_OOM; /* the sampler saw the OOM killer in its cgroup */
 
-        /* "builder for … failed" is the end of the build: its builder is gone. Nix 2.8 may
-         * hold the activity's stop back until the whole invocation ends (with -k after a
-         * failure), so the build ends here, not at the stop. Other errors end it only once
-         * it has stopped (the message may come after the stop while outputs are looked for
-         * again). */
-        if ((b->state == BUILD_RUNNING || b->state == BUILD_FROZEN) &&
-            (builder_ended || b->n_activities_open == 0))
-                build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
-        else if ((b->state == BUILD_FAILED || b->state == BUILD_KILLED) && b->failure != FAILURE_NO_OUTPUTS)
+        if (b->state == BUILD_QUEUED) {
+                /* Never ran: a dependency or a substitution failed. Nix's other words about
+                 * a queued build wait for the end of its nix process (build_end_unstarted). */
+                if (o->kind == FAILURE_OTHER)
+                        return 1;
+                build_finish(m, b, BUILD_FAILED, now);
+        } else if (b->state == BUILD_RUNNING || b->state == BUILD_FROZEN) {
+                /* The builder's end is the end of the build: Nix 2.8 may hold the activity's
+                 * stop back until the whole invocation ends (with -k after a failure). Other
+                 * failures end it once it has stopped (the message may come after the stop
+                 * while outputs are looked for again). */
+                if (builder_ended || b->n_activities_open == 0)
+                        build_finish(m, b, BUILD_FAILED, b->finished ? b->finished : now);
+        } else if (b->state == BUILD_SUCCEEDED) {
+                /* Decided from its outputs before Nix's word came (a hash mismatch registers
+                 * the output): a failure Nix reported is never shown succeeded. */
+                build_set_state(m, b, BUILD_FAILED);
+                build_mark(m, b, CHANGE_CHANGED);
+        } else
                 build_mark(m, b, CHANGE_CHANGED);
         return 1;
+}
+
+/* Of the invocation's builds, the one stopped with no reason and its outputs missing, when
+ * there is exactly one: what a failure naming no derivation (2.34's "timed out after N
+ * seconds", the invocation's last words) is about. */
+static Build *invocation_sole_undecided(Invocation *inv) {
+        Build *found = NULL;
+        for (Build *b = inv->by_drv; b; b = b->hh_drv.next) {
+                bool undecided = !build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                                 b->output_check_at != 0 && b->failure == FAILURE_NONE;
+                if (!undecided)
+                        continue;
+                if (found)
+                        return NULL;
+                found = b;
+        }
+        return found;
+}
+
+/* Build failures are only visible in Nix's error messages: attach them to the build.
+ * Returns 1 when the message is about a build of the invocation, 0 when not, -errno. */
+static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
+        _cleanup_(outcome_done) NixOutcome o = NIX_OUTCOME_NULL;
+        Invocation *inv = &s->invocation;
+        int r = outcome_from_message(m->config.store_dir, text, &o);
+        if (r < 0)
+                return r;
+        if (r > 0 && !o.drv) {
+                Build *b = invocation_sole_undecided(inv);
+                if (!b)
+                        return 0; /* the invocation's own error then */
+                r = build_apply_outcome(m, b, &o, o.message, /* structured= */ false, now);
+                return r < 0 ? r : 0; /* also the invocation's error: it ended it */
+        }
+        if (r == 0) {
+                /* Words of Nix's not known here about a derivation: kept as they are. */
+                r = store_path_find_drv(m->config.store_dir, text, &o.drv);
+                if (r <= 0)
+                        return r;
+                o.kind = FAILURE_OTHER;
+        }
+
+        Build *b;
+        r = outcome_build(m, s, &o, now, &b);
+        if (r <= 0)
+                return r;
+        if (o.kind == FAILURE_OTHER && b->failure != FAILURE_NONE && b->failure != FAILURE_NO_OUTPUTS)
+                return 1; /* the first words count */
+        if (o.kind == FAILURE_OTHER && build_state_is_final(b->state) &&
+            (b->failure == FAILURE_NONE || b->failure == FAILURE_NO_OUTPUTS) && b->state != BUILD_FAILED)
+                return 1; /* "build of … failed" after it succeeded or was killed: not news */
+        r = build_apply_outcome(m, b, &o, o.message ?: text, /* structured= */ false, now);
+        return r < 0 ? r : 1;
+}
+
+int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        _cleanup_(outcome_done) NixOutcome o = NIX_OUTCOME_NULL;
+        int r = outcome_from_build_result(m->config.store_dir, &rec->build_result, &o);
+        if (r <= 0)
+                return r;
+        Build *b;
+        r = outcome_build(m, s, &o, now, &b);
+        if (r <= 0)
+                return r;
+        r = build_apply_outcome(m, b, &o, o.message, /* structured= */ true, now);
+        return MIN(r, 0);
 }
 
 /* Appends at most avail bytes of s[0..len) to buf at *pos, cut at a character boundary

@@ -47,6 +47,11 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_OTHER] = "other",
         [FAILURE_OOM] = "oom-kill",
         [FAILURE_NOT_STARTED] = "not-started",
+        [FAILURE_HASH_MISMATCH] = "hash-mismatch",
+        [FAILURE_TIMEOUT] = "timeout",
+        [FAILURE_SILENT_TIMEOUT] = "max-silent-time",
+        [FAILURE_LOG_LIMIT] = "log-limit",
+        [FAILURE_SUBSTITUTION] = "substitution",
 };
 
 const char *build_state_to_string(BuildState s) {
@@ -62,6 +67,23 @@ BuildState build_state_from_string(const char *s) {
 
 const char *failure_kind_to_string(FailureKind k) {
         return k >= 0 && k < _FAILURE_KIND_MAX ? failure_kind_table[k] : NULL;
+}
+
+bool failure_kind_is_reported(FailureKind k) {
+        switch (k) {
+        case FAILURE_EXIT_CODE:
+        case FAILURE_SIGNAL:
+        case FAILURE_DEPENDENCY:
+        case FAILURE_OOM:
+        case FAILURE_HASH_MISMATCH:
+        case FAILURE_TIMEOUT:
+        case FAILURE_SILENT_TIMEOUT:
+        case FAILURE_LOG_LIMIT:
+        case FAILURE_SUBSTITUTION:
+                return true;
+        default:
+                return false;
+        }
 }
 
 bool build_state_is_final(BuildState s) {
@@ -466,20 +488,23 @@ static void build_end_unstarted(Model *m, Build *b, usec_t now) {
 
 /* Decides the end state of a build whose activities all stopped. */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
-        if (b->failure != FAILURE_NONE) {
+        if (b->failure != FAILURE_NONE || b->structured < 0) {
                 build_finish(m, b, BUILD_FAILED, now);
                 return;
         }
+        if (b->structured > 0) {
+                build_finish(m, b, BUILD_SUCCEEDED, now); /* Nix said so */
+                return;
+        }
         int r = build_outputs_exist(m, b);
-        if (r != 0) {
-                /* Present, or undecidable (no readable .drv, CA outputs): with no failure
-                 * reported by Nix, the build succeeded. */
+        if (r > 0) {
                 build_finish(m, b, BUILD_SUCCEEDED, now);
                 return;
         }
         if (b->output_checks_left == 0 && b->output_check_at == 0) {
-                /* First look: outputs missing with no failure reported yet. The failure
-                 * message may still be on its way (it can follow the stop), so look again. */
+                /* First look: outputs missing (or undecidable: no readable .drv, CA outputs)
+                 * with no failure reported yet. The failure message may still be on its way
+                 * (Nix 2.29+ sends it after the stop), so look again. */
                 b->output_checks_left = OUTPUT_RECHECKS;
                 b->output_check_at = now_mono + OUTPUT_RECHECK_USEC;
                 b->finished = now;
@@ -492,6 +517,11 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
                         return;
         }
         usec_t stopped = b->finished ? b->finished : now;
+        if (r < 0) {
+                /* Undecidable, and Nix reported no failure: it succeeded. */
+                build_finish(m, b, BUILD_SUCCEEDED, stopped);
+                return;
+        }
         if (build_end_by_invocation_error(m, b, stopped))
                 return;
         build_set_failure(b, FAILURE_NO_OUTPUTS, "stopped by Nix with outputs missing and no reason given");
@@ -771,6 +801,10 @@ static int build_log_push(Model *m, Build *b, const char *line) {
 }
 
 static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
+        /* Keyed by its derivation, not its activity (Nix sends it on the goal's). */
+        if (rec->has_build_result)
+                return model_apply_build_result(m, s, rec, now);
+
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
         if (!a)

@@ -38,8 +38,13 @@ typedef enum FailureKind {
         FAILURE_NO_OUTPUTS,
         FAILURE_CANCELLED,
         FAILURE_OTHER,
-        FAILURE_OOM,         /* killed by the kernel's OOM killer (memory limit) */
-        FAILURE_NOT_STARTED, /* never ran: its nix process ended on an error of its own */
+        FAILURE_OOM,            /* killed by the kernel's OOM killer (memory limit) */
+        FAILURE_NOT_STARTED,    /* never ran: its nix process ended on an error of its own */
+        FAILURE_HASH_MISMATCH,  /* a fixed-output derivation's output had another hash */
+        FAILURE_TIMEOUT,        /* Nix's `timeout` (or a timeout Nix words without its kind) */
+        FAILURE_SILENT_TIMEOUT, /* Nix's `max-silent-time` */
+        FAILURE_LOG_LIMIT,      /* Nix's `max-build-log-size` */
+        FAILURE_SUBSTITUTION,   /* its outputs could not be substituted (no fallback build) */
         _FAILURE_KIND_MAX,
 } FailureKind;
 
@@ -124,6 +129,8 @@ struct Build {
         int exit_code; /* -1 unknown */
         int signal;    /* 0 none */
         char *failure_message;
+        int8_t structured; /* Nix's structured outcome (Determinate's build result): 1
+                            * succeeded, -1 failed, 0 none; it wins over any message */
 
         BuildUsage usage;
         bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
@@ -312,6 +319,9 @@ bool build_state_is_active(BuildState s);
 const char *build_state_to_string(BuildState s);
 BuildState build_state_from_string(const char *s);
 const char *failure_kind_to_string(FailureKind k);
+/* A failure Nix itself reported for the build (its builder's end, a dependency, a hash, a
+ * timeout, a log limit, a substitution): a build with one is never shown succeeded. */
+bool failure_kind_is_reported(FailureKind k);
 /* done + failed >= expected with nothing running, after the stream ended */
 bool invocation_complete(const Invocation *inv);
 /* "running", "done", or "failed" (ended with an error of its own, inv->error) */

@@ -41,6 +41,7 @@ typedef enum Key {
         KEY_ROLE,
         KEY_NIX,
         KEY_REQUESTER,
+        KEY_PAYLOAD,
         _KEY_MAX,
         _KEY_INVALID = -1,
 } Key;
@@ -80,6 +81,8 @@ static Key key_from_string(const char *s) {
         case 'p':
                 if (streq(s, "parent"))
                         return KEY_PARENT;
+                if (streq(s, "payload"))
+                        return KEY_PAYLOAD;
                 if (streq(s, "phase"))
                         return KEY_PHASE;
                 if (streq(s, "pid"))
@@ -390,6 +393,51 @@ static int parse_start(const Parser *p, NixRecord *rec) {
         return parse_fields(p, rec);
 }
 
+/* A string member of a (sub)object, cleaned; NULL when absent or not a string. */
+static int object_string(cJSON *obj, const char *key, const char **ret) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+        *ret = NULL;
+        if (!cJSON_IsString(item) || !item->valuestring)
+                return 0;
+        int r = string_clean(item, /* strip_ansi= */ true);
+        if (r < 0)
+                return r;
+        *ret = item->valuestring;
+        return 0;
+}
+
+/* Determinate Nix's build result: a "payload" object with a boolean "success", a string
+ * "status" and a "path" (a string, or an object with a string "drvPath"). Anything else under
+ * the same number is some other vendor's record: left alone, not an error. */
+static int parse_build_result(const Parser *p, NixRecord *rec) {
+        cJSON *payload = p->member[KEY_PAYLOAD];
+        NixBuildResult br = {};
+        int r;
+
+        if (rec->type != NIX_RES_BUILD_RESULT || !cJSON_IsObject(payload))
+                return 0;
+        const cJSON *success = cJSON_GetObjectItemCaseSensitive(payload, "success");
+        if (!cJSON_IsBool(success))
+                return 0;
+        br.success = cJSON_IsTrue(success);
+        r = object_string(payload, "status", &br.status);
+        if (r < 0)
+                return r;
+        cJSON *path = cJSON_GetObjectItemCaseSensitive(payload, "path");
+        r = object_string(cJSON_IsObject(path) ? path : payload, cJSON_IsObject(path) ? "drvPath" : "path",
+                          &br.path);
+        if (r < 0)
+                return r;
+        if (!br.status || !br.path)
+                return 0;
+        r = object_string(payload, "errorMsg", &br.error);
+        if (r < 0)
+                return r;
+        rec->build_result = br;
+        rec->has_build_result = true;
+        return 0;
+}
+
 static int parse_result(const Parser *p, NixRecord *rec) {
         int r;
 
@@ -397,6 +445,9 @@ static int parse_result(const Parser *p, NixRecord *rec) {
         if (r < 0)
                 return r;
         r = required(member_int(p, KEY_TYPE, INT64_MIN, INT64_MAX, &rec->type));
+        if (r < 0)
+                return r;
+        r = parse_build_result(p, rec);
         if (r < 0)
                 return r;
         return parse_fields(p, rec);

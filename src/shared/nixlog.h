@@ -37,6 +37,10 @@ typedef enum NixResultType {
         NIX_RES_SET_EXPECTED = 106,
         NIX_RES_POST_BUILD_LOG_LINE = 107,
         NIX_RES_FETCH_STATUS = 108,
+        /* Vendors differ from here: Determinate Nix has 109 resHashMismatch and 110
+         * resBuildResult, upstream 109 resFetchToStore. Decoded by the record's shape
+         * ("payload"), never by the number alone. */
+        NIX_RES_BUILD_RESULT = 110,
 } NixResultType;
 
 typedef enum NixAction {
@@ -68,6 +72,18 @@ typedef struct NixQuickField {
         int64_t num;
 } NixQuickField;
 
+/* Determinate Nix's structured outcome of one goal (result type 110, its "payload" object):
+ * {"success":false,"status":"PermanentFailure","errorMsg":"Cannot build …","path":
+ * {"drvPath":"<hash>-x.drv","outputs":["*"]},"timesBuilt":…} for a derivation,
+ * "path":"<hash>-x" for a substitution. Strings point into the record, ANSI stripped. */
+typedef struct NixBuildResult {
+        bool success;
+        const char *status; /* Nix's BuildResult status name: "Built", "TimedOut", ... */
+        const char *path;   /* the drvPath (or the substituted path), as Nix wrote it: a
+                             * store path's base name, or a whole store path */
+        const char *error;  /* errorMsg, NULL when absent */
+} NixBuildResult;
+
 /* One parsed record. All string pointers point into the JSON tree owned by the record, or
  * into the line for one parsed in place, and live until nix_record_done(). Text fields are
  * valid UTF-8 with ANSI escapes stripped. Absent optional values: has_* false, strings NULL,
@@ -97,6 +113,9 @@ typedef struct NixRecord {
 
         bool has_time;
         uint64_t time_usec; /* our extension "t": sender's unix time in microseconds */
+
+        bool has_build_result; /* result type 110 of that shape */
+        NixBuildResult build_result;
 
         int64_t dropped; /* NIX_ACTION_DROPPED: count */
         NixHello hello;  /* NIX_ACTION_HELLO */

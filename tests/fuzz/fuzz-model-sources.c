@@ -6,7 +6,9 @@
  *    rediscovered from /proc) never moves to an untrusted source, unless that source's
  *    process is the ancestor of the build's nix process;
  *  - a build held by an untrusted source has that source's uid as its requester;
- *  - counters by state, connected sources and builds per invocation match what is held.
+ *  - counters by state, connected sources and builds per invocation match what is held;
+ *  - a build with a failure Nix reported (exit code, signal, dependency, hash, timeout, …)
+ *    is never shown succeeded, whatever order the messages and records came in.
  *
  * Input: a sequence of steps, each an opcode byte and its operand bytes; a raw step carries
  * a record line up to the next newline. */
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/macro.h"
 #include "fuzz.h"
 #include "shared/model-proc.h"
 #include "shared/model.h"
@@ -167,6 +170,8 @@ static void check(State *st) {
                 if (b->state < 0 || b->state >= _BUILD_STATE_MAX)
                         abort();
                 by_state[b->state]++;
+                if (b->state == BUILD_SUCCEEDED && failure_kind_is_reported(b->failure))
+                        abort();
                 Source *owner = b->invocation ? b->invocation->source : NULL;
                 if (!owner || model_source_by_id(m, owner->id) != owner)
                         abort(); /* a build of a source no longer held */
@@ -260,11 +265,33 @@ static void step(State *st, Input *in) {
                                 line, sizeof(line),
                                 "{\"action\":\"result\",\"id\":%u,\"type\":104,\"fields\":[\"buildPhase\"]}",
                                 id);
-                else
-                        snprintf(line, sizeof(line),
-                                 "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed "
-                                 "with exit code 1\"}",
-                                 drvs[k % N_DRVS]);
+                else {
+                        /* every wording of a failure (outcome.c), and Determinate's records */
+                        static const char *const fmts[] = {
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed "
+                                "with exit code 1\"}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: Cannot build '%s'.\\n"
+                                "Reason: builder failed due to signal 9 (Killed).\\nOutput paths: x\"}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: Cannot build '%s'.\\n"
+                                "Reason: 2 dependencies failed.\"}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: 1 dependencies of "
+                                "derivation '%s' failed to build\"}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: hash mismatch in "
+                                "fixed-output derivation '%s':\"}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: building of '%s^out' "
+                                "timed out after 1 seconds of silence\"}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: timed out after 2 "
+                                "seconds\"%.0s}",
+                                "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: some substitutes for "
+                                "the outputs of derivation '%s' failed\"}",
+                                "{\"action\":\"result\",\"id\":1,\"type\":110,\"payload\":{\"success\":"
+                                "false,\"status\":\"TimedOut\",\"path\":{\"drvPath\":\"%s\"}}}",
+                                "{\"action\":\"result\",\"id\":1,\"type\":110,\"payload\":{\"success\":"
+                                "true,\"status\":\"Built\",\"path\":{\"drvPath\":\"%s\"}}}",
+                        };
+                        snprintf(line, sizeof(line), fmts[(k >> 2) % ELEMENTSOF(fmts)],
+                                 drvs[(k >> 6) % N_DRVS]);
+                }
                 apply_line(st, s, line);
                 return;
         }

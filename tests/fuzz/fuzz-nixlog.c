@@ -73,6 +73,9 @@ static void check_in_place(const uint8_t *data, size_t size, int expected, const
                     rec.time_usec != tree->time_usec || rec.has_parent != tree->has_parent ||
                     rec.parent != tree->parent || rec.level != tree->level || rec.dropped != tree->dropped ||
                     !same_string(rec.text, tree->text) || !same_string(rec.raw_msg, tree->raw_msg) ||
+                    rec.has_build_result != tree->has_build_result ||
+                    !same_string(rec.build_result.status, tree->build_result.status) ||
+                    !same_string(rec.build_result.error, tree->build_result.error) ||
                     !same_fields(&rec, tree))
                         abort();
                 nix_record_done(&rec);
@@ -102,6 +105,14 @@ static void check_input(const uint8_t *data, size_t size, bool in_arena) {
         check_string(rec.hello.role, false);
         check_string(rec.hello.nix_version, false);
         check_string(rec.hello.requester_cmdline, false);
+        if (rec.has_build_result) {
+                /* Determinate's build result: its strings are clean like the record's own */
+                if (!rec.build_result.status || !rec.build_result.path || rec.type != NIX_RES_BUILD_RESULT)
+                        abort();
+                check_string(rec.build_result.status, true);
+                check_string(rec.build_result.path, true);
+                check_string(rec.build_result.error, true);
+        }
         check_u64(&rec, rec.has_id, rec.id, "id");
         check_u64(&rec, rec.has_parent, rec.parent, "parent");
         check_u64(&rec, rec.has_time, rec.time_usec, "t");

@@ -420,6 +420,54 @@ static void test_unknown_types_kept(void **state) {
         nix_record_done(&rec);
 }
 
+/* Determinate Nix's build result (result type 110, "payload"), decoded by its shape: the same
+ * number with another shape (another vendor's) is only an unknown result. */
+static void test_build_result(void **state) {
+        NixRecord rec;
+
+        parse_ok("{\"action\":\"result\",\"id\":3,\"type\":110,\"payload\":{\"timesBuilt\":1,"
+                 "\"success\":false,\"status\":\"PermanentFailure\",\"errorMsg\":\"Cannot build "
+                 "'\\u001b[35;1m/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\\u001b[0m'.\",\"path\":"
+                 "{\"drvPath\":\"hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv\",\"outputs\":[\"*\"]}}}",
+                 &rec);
+        assert_true(rec.has_build_result);
+        assert_false(rec.build_result.success);
+        assert_string_equal(rec.build_result.status, "PermanentFailure");
+        assert_string_equal(rec.build_result.path, "hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv");
+        assert_string_equal(rec.build_result.error,
+                            "Cannot build '/nix/store/hcdvxxibblyx54zh5h35428q32q9qwzb-a.drv'.");
+        nix_record_done(&rec);
+
+        /* a substitution's: "path" is the store path itself */
+        parse_ok("{\"action\":\"result\",\"id\":3,\"type\":110,\"payload\":{\"success\":true,"
+                 "\"status\":\"Substituted\",\"path\":\"hcdvxxibblyx54zh5h35428q32q9qwzb-a\"}}",
+                 &rec);
+        assert_true(rec.has_build_result);
+        assert_true(rec.build_result.success);
+        assert_string_equal(rec.build_result.path, "hcdvxxibblyx54zh5h35428q32q9qwzb-a");
+        assert_null(rec.build_result.error);
+        nix_record_done(&rec);
+
+        static const char *const not_one[] = {
+                "{\"action\":\"result\",\"id\":3,\"type\":110,\"fields\":[\"x\"]}",
+                "{\"action\":\"result\",\"id\":3,\"type\":110,\"payload\":[1]}",
+                "{\"action\":\"result\",\"id\":3,\"type\":110,\"payload\":{\"status\":\"Built\","
+                "\"path\":\"x\"}}",
+                "{\"action\":\"result\",\"id\":3,\"type\":110,\"payload\":{\"success\":1,"
+                "\"status\":\"Built\",\"path\":\"x\"}}",
+                "{\"action\":\"result\",\"id\":3,\"type\":110,\"payload\":{\"success\":true,"
+                "\"status\":\"Built\",\"path\":{\"drvPath\":7}}}",
+                /* Determinate's 109 (resHashMismatch) is upstream's resFetchToStore */
+                "{\"action\":\"result\",\"id\":3,\"type\":109,\"payload\":{\"success\":true,"
+                "\"status\":\"Built\",\"path\":\"x\"}}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(not_one); i++) {
+                parse_ok(not_one[i], &rec);
+                assert_false(rec.has_build_result);
+                nix_record_done(&rec);
+        }
+}
+
 static void test_type_names(void **state) {
         assert_string_equal(nix_action_to_string(NIX_ACTION_START), "start");
         assert_string_equal(nix_action_to_string(NIX_ACTION_STOP), "stop");
@@ -961,6 +1009,7 @@ int main(void) {
                 cmocka_unit_test(test_build_waiting_without_fields),
                 cmocka_unit_test(test_result_types),
                 cmocka_unit_test(test_unknown_types_kept),
+                cmocka_unit_test(test_build_result),
                 cmocka_unit_test(test_type_names),
                 cmocka_unit_test(test_parent_and_time),
                 cmocka_unit_test(test_set_phase),
