@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the build, the tests, the fuzzers, the benchmark and the demo need, from
-# Debian's archive (bookworm). Idempotent: installs only what is missing and refreshes the
+# Debian's archive: bookworm, and trixie and sid for the Nix version matrix (scripts/test-nix.sh
+# runs there; a few package names differ per release). Idempotent: installs only what is missing and refreshes the
 # package lists only when something is missing and the lists are absent or older than a day
 # (or an install fails on stale lists). Needs root (CI runs it on a fresh machine).
 #
@@ -12,7 +13,6 @@ set -euo pipefail
 
 PKGS=(
 	build-essential meson ninja-build pkg-config clang
-	libclang-rt-14-dev # ASan/UBSan/libFuzzer runtimes for clang
 	llvm               # llvm-symbolizer: readable sanitizer reports
 	libsystemd-dev libcjson-dev uthash-dev libcmocka-dev
 	libncurses-dev # ncursesw for the TUI
@@ -26,6 +26,14 @@ PKGS=(
 	systemd # systemd-socket-activate, for the private nix-daemon in the e2e tests
 	scdoc man-db zsh fish # man pages (built from scdoc), their rendering and the completions' tests (suite pkg)
 )
+case $(. /etc/os-release && echo "${VERSION_CODENAME:-}") in
+bookworm) PKGS+=(libclang-rt-14-dev) ;; # ASan/UBSan/libFuzzer runtimes for clang 14
+*) PKGS+=(libclang-rt-dev) ;;           # the same for the release's default clang (19 in trixie)
+esac
+# sid (os-release without a VERSION_ID, like testing): a mirror's snapshot of it keeps a
+# Release file past its Valid-Until date, which apt refuses unless told not to check.
+APT_UPDATE_OPTS=(-q -o Dpkg::Use-Pty=0)
+(. /etc/os-release && [[ -n ${VERSION_ID:-} ]]) || APT_UPDATE_OPTS+=(-o Acquire::Check-Valid-Until=false)
 
 # nix_ready: Nix can build here the way Debian sets it up. Mends what Debian's packaging would
 # have made (a nix.conf, the build users) when it is missing, never what the machine has.
@@ -82,7 +90,7 @@ lists_fresh() {
 
 update() {
 	echo "deps: apt-get update"
-	apt-get -q update -o Dpkg::Use-Pty=0 >/dev/null
+	apt-get "${APT_UPDATE_OPTS[@]}" update >/dev/null
 }
 
 echo "deps: installing ${missing[*]}"

@@ -19,6 +19,7 @@
 #include "shared/json-arena.h"
 #include "shared/linebuf.h"
 #include "shared/nixlog.h"
+#include "shared/proc.h"
 #include "shared/proto.h"
 
 #define READS_PER_DISPATCH 16
@@ -31,6 +32,7 @@ struct EventConn {
         Source *source;
         uid_t uid; /* peer's, from SO_PEERCRED: holds one of its event connections */
         uint64_t oversized_seen;
+        bool first_record_seen;
         EventConn *prev, *next;
 };
 
@@ -55,6 +57,33 @@ static void event_conn_free(EventConn *c) {
         free(c);
         /* A disconnect may make builds lost: let the model look soon. */
         daemon_schedule_tick(d, now_monotonic());
+}
+
+/* A stream that starts without a hello from a trusted peer that is a nix-daemon worker is
+ * that worker's json-log-path: one connection per client connection. Its requester is the
+ * worker's client, which the worker names in its argv[1] (proc_nix_daemon_client()), given to
+ * the model as the hello the worker did not send; else the requester stays the peer. */
+static void json_log_worker_hello(EventConn *c, usec_t now) {
+        Daemon *d = c->daemon;
+        pid_t pid;
+        uid_t uid;
+
+        if (proc_nix_daemon_client(d->config.model.proc_root, c->source->pid, &pid, &uid) < 0)
+                return;
+        NixRecord hello = {.action = NIX_ACTION_HELLO};
+        hello.hello = (NixHello){
+                .protocol = NA_PROTOCOL,
+                .pid = -1, /* the source stays the worker */
+                .ppid = -1,
+                .uid = -1,
+                .role = "json-log",
+                .requester_pid = pid,
+                .requester_uid = uid,
+        };
+        int r = model_apply(d->model, c->source, &hello, now);
+        if (r < 0)
+                log_debug_errno(r, "source %" PRIu64 ": nix-daemon worker's client %d not applied: %m",
+                                c->source->id, (int) pid);
 }
 
 static void process_line(EventConn *c, char *line, size_t len, usec_t now) {
@@ -82,6 +111,11 @@ static void process_line(EventConn *c, char *line, size_t len, usec_t now) {
                 nix_record_done(&rec);
                 json_arena_reset();
                 return;
+        }
+        if (!c->first_record_seen) {
+                c->first_record_seen = true;
+                if (rec.action != NIX_ACTION_HELLO && c->source->trusted)
+                        json_log_worker_hello(c, now);
         }
         r = model_apply(d->model, c->source, &rec, rec.has_time ? rec.time_usec : now);
         if (r < 0) {

@@ -14,3 +14,11 @@ bool proc_alive(const char *proc_root, pid_t pid, uint64_t starttime);
 
 /* Command line of pid with NULs turned into spaces (trailing one dropped). 0, -ESRCH, -ENOMEM. */
 int proc_cmdline(const char *proc_root, pid_t pid, char **ret);
+
+/* The client a nix-daemon worker serves, from the worker's own command line: every CppNix
+ * worker since 2.4 writes its client's pid over its argv[1] (padded with NULs), before it
+ * opens json-log-path (nix-internals.md §5). The pid is believed only when argv[0] is
+ * nix-daemon or nix, argv[1] is digits with NUL padding after them (no room for padding: it
+ * may be cut) and the client started no later than the worker. Returns 0 with its pid and
+ * real uid; -ENOENT when pid is not such a worker, -ESRCH when either is gone. */
+int proc_nix_daemon_client(const char *proc_root, pid_t worker, pid_t *ret_pid, uid_t *ret_uid);

@@ -312,9 +312,18 @@ nix_setup() {
 	# Single-user Nix (Debian's nix-bin, no daemon) writes the store itself: root only.
 	# (On a fresh machine the store does not exist until the first build makes it.)
 	[[ $(id -u) == 0 || -w /nix/store ]] || skip "/nix/store is not writable by $(id -un): the Nix tests run as root"
-	# No network: without this every build waits on DNS retries for cache.nixos.org.
+	# No network: without this every build waits on DNS retries for cache.nixos.org. No
+	# sandbox: the tests' builders are /bin/sh and the host's tools, which a sandbox hides
+	# (Debian 12 ships sandbox = false, Debian 13 and later sandbox = true).
 	export NIX_CONFIG='substituters =
+sandbox = false
 warn-dirty = false'
+	# The Nix under test (the version matrix runs these tests on 2.8, 2.26 and 2.34):
+	# NIX_VERSION as it prints it, NIX_NUM major * 100 + minor.
+	NIX_VERSION=$(nix-build --version | awk '{ print $NF }')
+	[[ $NIX_VERSION =~ ^([0-9]+)\.([0-9]+) ]] || die "cannot read Nix's version from: $(nix-build --version)"
+	NIX_NUM=$((BASH_REMATCH[1] * 100 + BASH_REMATCH[2]))
+	export NIX_VERSION NIX_NUM
 	unset NIX_REMOTE NIX_PATH
 	# A fresh nonce per run, or Nix reuses cached outputs and builds nothing.
 	NONCE="$(date +%s%N)-$$-$RANDOM"
@@ -340,4 +349,30 @@ drv_by_name() {
 # build_of BUILDS-JSON DRV: the build object (or null) for DRV from a list-builds result.
 build_of() {
 	printf '%s' "$1" | jq -c --arg d "$2" '[.builds[] | select(.drv == $d)] | first // null'
+}
+
+# check_graph BUILDS-JSON CLIENT LINES CODE DRVS: the clients.nix graph of one client (the
+# tests of a nix-daemon serving two clients) as nix-analytics-ctl shows it: states, exit code and message, phases, log lines.
+check_graph() {
+	local builds=$1 c=$2 lines=$3 code=$4 drvs=$5 n bf
+	d() { drv_by_name "$drvs" "$c-$1"; }
+	b() { build_of "$builds" "$(d "$1")"; }
+	for n in phases logs slow top; do
+		assert_eq "client $c: $c-$n succeeded" succeeded "$(b "$n" | jq -r .state)"
+	done
+	bf=$(b fail)
+	assert_eq "client $c: $c-fail failed with exit code $code" "failed $code" \
+		"$(printf '%s' "$bf" | jq -r '"\(.state) \(.failure.exit_code)"')"
+	# Nix's wording: "builder for '…' failed with exit code N" up to 2.2x, "Cannot build '…'.
+	# Reason: builder failed with exit code N." in 2.34.
+	assert_match "client $c: the failure's reason names its drv and exit code $code" \
+		"'$(d fail)'.* failed with exit code $code" "$(printf '%s' "$bf" | jq -r .failure.message)"
+	assert_eq "client $c: $c-dep failed as a dependency" "failed dependency" \
+		"$(b dep | jq -r '"\(.state) \(.failure.kind)"')"
+	assert_eq "client $c: phases" "[\"$c-unpack\",\"$c-build\",\"$c-install\"]" \
+		"$(b phases | jq -c '[.phases[].name]')"
+	assert_eq "client $c: $c-logs log_lines" "$lines" "$(b logs | jq -r .log_lines)"
+	assert_eq "client $c: last log line of $c-logs" "$c line $lines" \
+		"$(ctl log "$(d logs)" --json -n 1 2>&1 | jq -r '.lines[-1]')"
+	assert_eq "client $c: $c-slow log" "$(printf "$c slow %s\n" 1 2 3 4)" "$(ctl log "$(d slow)" 2>&1)"
 }

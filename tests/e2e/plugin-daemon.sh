@@ -86,7 +86,7 @@ ctl_ok SNAP snapshot
 printf '%s\n' "$SNAP" >"$T/snapshot.json"
 ACCEPTED=$(sed -n 's/^accepted connection from pid \([0-9]*\),.*/\1/p' "$NIXD/daemon.log" | sort -u | jq -R 'tonumber' | jq -sc .)
 assert_json "every source is a nix-daemon worker" "$SNAP" \
-	'(.sources | length) >= 2 and all(.sources[]; .role == "daemon-worker" and .nix == "2.8.0")'
+	"(.sources | length) >= 2 and all(.sources[]; .role == \"daemon-worker\" and .nix == \"$NIX_VERSION\")"
 assert_json "no more sources than client connections ($ACCEPTED)" "$SNAP" ".sources | length <= ($ACCEPTED | length)"
 assert_json "every invocation's requester is a client the nix-daemon accepted" "$SNAP" \
 	"all(.invocations[]; .requester.pid as \$p | $ACCEPTED | index(\$p) != null)"

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
@@ -24,6 +25,33 @@ static int setup(void **state) {
                         "101 (zombie) Z 1 101 101 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 888 0 0\n", (size_t) -1);
         test_write_file(root, "102/stat", "102 (short) S 1 2\n", (size_t) -1);
         test_write_file(root, "100/cmdline", "nix-build\0-A\0hello\0", 19);
+        /* nix-daemon workers: 200 serves 100 (its argv[1] "--option" overwritten by "100"
+         * and NULs), 201 has its argv[1] filled to the last byte (the pid may be cut), 202
+         * names a client started after it (a reused pid), 203 is not a worker. */
+        const char worker[] = "/usr/bin/nix-daemon\0"
+                              "100\0\0\0\0\0"
+                              "sandbox\0false\0";
+        const char full[] = "nix\0"
+                            "100\0"
+                            "x\0";
+        static const char *const stat_fmt =
+                "%d (nix-daemon) S 1 2 2 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n";
+        char st[128];
+        for (int pid = 200; pid <= 203; pid++) {
+                char name[32];
+                snprintf(st, sizeof(st), stat_fmt, pid, pid == 202 ? 500 : 800);
+                snprintf(name, sizeof(name), "%d/stat", pid);
+                test_write_file(root, name, st, (size_t) -1);
+        }
+        test_write_file(root, "200/cmdline", worker, sizeof(worker) - 1);
+        test_write_file(root, "201/cmdline", full, sizeof(full) - 1);
+        test_write_file(root, "202/cmdline", worker, sizeof(worker) - 1);
+        test_write_file(root, "203/cmdline",
+                        "nix-build\0"
+                        "100\0\0\0",
+                        17);
+        test_write_file(root, "100/status", "Name:\tnix-build\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\n",
+                        (size_t) -1);
         return 0;
 }
 
@@ -59,11 +87,25 @@ static void test_cmdline(void **state) {
         assert_int_equal(proc_cmdline(root, 999, &c), -ESRCH);
 }
 
+static void test_nix_daemon_client(void **state) {
+        pid_t pid = 0;
+        uid_t uid = 0;
+        assert_int_equal(proc_nix_daemon_client(root, 200, &pid, &uid), 0);
+        assert_int_equal(pid, 100);
+        assert_int_equal(uid, 1000);
+        assert_int_equal(proc_nix_daemon_client(root, 201, &pid, &uid), -ENOENT); /* no padding */
+        assert_int_equal(proc_nix_daemon_client(root, 202, &pid, &uid), -ENOENT); /* pid reused */
+        assert_int_equal(proc_nix_daemon_client(root, 203, &pid, &uid), -ENOENT); /* not nix-daemon */
+        assert_int_equal(proc_nix_daemon_client(root, 100, &pid, &uid), -ENOENT); /* nix-build */
+        assert_int_equal(proc_nix_daemon_client(root, 999, &pid, &uid), -ESRCH);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_starttime),
                 cmocka_unit_test(test_alive),
                 cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_nix_daemon_client),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
