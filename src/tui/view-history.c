@@ -12,7 +12,9 @@
 #include "tui/json-util.h"
 #include "tui/poll.h"
 
-#define HISTORY_ROWS 500
+/* Four screens of rows: each row costs the daemon about 10 us to read and encode, and the
+ * page is asked for again every 3 s while shown (500 rows took 5-8 ms of its CPU at 1 M). */
+#define HISTORY_ROWS 200
 
 static const char *const orders[] = {"finished", "started", "duration", "name"};
 
