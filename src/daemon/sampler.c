@@ -2,7 +2,9 @@
  * running build its builder (discover.c), its cgroup (adopt.c), its processes and figures.
  *
  * Cost is bounded by what is sampled, not by events: one stat read per process on the host,
- * plus io for the builds' own processes and a few cgroup files per build. The pass runs on
+ * plus io for the builds' own processes and a few cgroup files per build. The stat files
+ * stay open from one sample to the next and are read again with pread: opening and closing
+ * them had been most of the sampler's time (issue 22). The pass runs on
  * the event loop between dispatches; with 2,000 processes it takes a few milliseconds
  * (bench/sampler.sh measures it), so it never holds ingestion back for long. While a
  * running build has no builder yet, passes come every 100 ms so a new build shows its
@@ -31,6 +33,17 @@
 #define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
+/* Stat files kept open, at most: past it (a host with more processes) the rest are opened
+ * and closed on each sample as before. The daemon raises its fd limit to the hard one. */
+#define STAT_FDS_MAX 16384
+
+/* An open /proc/<pid>/stat, kept while the pid is listed. */
+typedef struct StatFd {
+        pid_t pid;
+        int fd;
+        uint64_t seen; /* the scan that last listed it */
+        UT_hash_handle hh;
+} StatFd;
 
 struct Sampler {
         Daemon *d;
@@ -47,6 +60,9 @@ struct Sampler {
 
         ProcTable table;
         size_t table_cap;
+        StatFd *stat_fds; /* hash, by pid */
+        size_t n_stat_fds;
+        uint64_t scans;
         bool rediscovered;
         SamplerStats stats;
 };
@@ -57,6 +73,45 @@ ProcEntry *proc_table_get(ProcTable *t, pid_t pid) {
         ProcEntry *e = NULL;
         HASH_FIND(hh, t->by_pid, &pid, sizeof(pid_t), e);
         return e;
+}
+
+static void stat_fd_drop(Sampler *s, StatFd *f) {
+        HASH_DEL(s->stat_fds, f);
+        close(f->fd);
+        free(f);
+        s->n_stat_fds--;
+}
+
+/* pid's stat, through its kept fd (opened on first sight). A kept fd of a process that has
+ * gone reads -ESRCH; its pid may since be another process's: open that one. */
+static int read_stat(Sampler *s, pid_t pid, ProcStat *ret) {
+        StatFd *f = NULL;
+        HASH_FIND(hh, s->stat_fds, &pid, sizeof(pid_t), f);
+        if (f) {
+                f->seen = s->scans;
+                int r = procfs_pread_stat(f->fd, ret);
+                if (r != -ESRCH)
+                        return r;
+                stat_fd_drop(s, f);
+        }
+        int fd = procfs_open(s->cfg.proc_root, pid, "stat");
+        if (fd < 0)
+                return fd;
+        int r = procfs_pread_stat(fd, ret);
+        if (r < 0 || s->n_stat_fds >= STAT_FDS_MAX || !(f = malloc(sizeof(*f)))) {
+                close(fd);
+                return r;
+        }
+        *f = (StatFd){.pid = pid, .fd = fd, .seen = s->scans};
+        HASH_ADD(hh, s->stat_fds, pid, sizeof(pid_t), f);
+        s->n_stat_fds++;
+        return 0;
+}
+
+static void stat_fds_clear(Sampler *s) {
+        StatFd *f, *tmp;
+        HASH_ITER(hh, s->stat_fds, f, tmp)
+                stat_fd_drop(s, f);
 }
 
 static int table_scan(Sampler *s) {
@@ -74,14 +129,20 @@ static int table_scan(Sampler *s) {
                 s->table_cap = (size_t) n;
         }
         t->n = 0;
+        s->scans++;
         for (int i = 0; i < n; i++) {
                 ProcEntry *e = &t->entries[t->n];
-                if (procfs_read_stat(s->cfg.proc_root, pids[i], &e->st) < 0)
+                if (read_stat(s, pids[i], &e->st) < 0)
                         continue; /* gone, or a kernel oddity: not ours to show */
                 e->owner = NULL;
                 e->resolved = 0;
                 t->n++;
         }
+        /* Processes no longer listed: their files go. */
+        StatFd *f, *tmp;
+        HASH_ITER(hh, s->stat_fds, f, tmp)
+                if (f->seen != s->scans)
+                        stat_fd_drop(s, f);
         /* The array no longer moves: hash it. */
         for (size_t i = 0; i < t->n; i++)
                 HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), &t->entries[i]);
@@ -688,6 +749,7 @@ Sampler *sampler_free(Sampler *s) {
         cg_roots_done(&s->roots);
         HASH_CLEAR(hh, s->table.by_pid);
         free(s->table.entries);
+        stat_fds_clear(s);
         discovery_free(s->dsc);
         cg_host_done(&s->host);
         free(s);
