@@ -33,8 +33,9 @@
 #define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
-/* Stat files kept open, at most: past it (a host with more processes) the rest are opened
- * and closed on each sample as before. The daemon raises its fd limit to the hard one. */
+/* Stat files kept open, at most (and at most half the fd limit, which the daemon raises to
+ * the hard one: clients and builds' cgroups need the rest). Past it the other processes'
+ * files are opened and closed on each sample as before. */
 #define STAT_FDS_MAX 16384
 
 /* An open /proc/<pid>/stat, kept while the pid is listed. */
@@ -61,7 +62,7 @@ struct Sampler {
         ProcTable table;
         size_t table_cap;
         StatFd *stat_fds; /* hash, by pid */
-        size_t n_stat_fds;
+        size_t n_stat_fds, max_stat_fds;
         uint64_t scans;
         bool rediscovered;
         SamplerStats stats;
@@ -98,7 +99,7 @@ static int read_stat(Sampler *s, pid_t pid, ProcStat *ret) {
         if (fd < 0)
                 return fd;
         int r = procfs_pread_stat(fd, ret);
-        if (r < 0 || s->n_stat_fds >= STAT_FDS_MAX || !(f = malloc(sizeof(*f)))) {
+        if (r < 0 || s->n_stat_fds >= s->max_stat_fds || !(f = malloc(sizeof(*f)))) {
                 close(fd);
                 return r;
         }
@@ -691,6 +692,10 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                 return -ENOMEM;
         s->d = d;
         s->cfg = *cfg;
+        struct rlimit rl;
+        s->max_stat_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                                  ? MIN((size_t) rl.rlim_cur / 2, (size_t) STAT_FDS_MAX)
+                                  : STAT_FDS_MAX;
         int r = discovery_new(cfg->proc_root, cfg->store_dir, &s->dsc);
         if (r < 0)
                 goto fail;
