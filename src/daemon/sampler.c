@@ -111,8 +111,9 @@ static int read_stat(Sampler *s, pid_t pid, ProcStat *ret) {
 
 static void stat_fds_clear(Sampler *s) {
         StatFd *f, *tmp;
-        HASH_ITER(hh, s->stat_fds, f, tmp)
+        HASH_ITER(hh, s->stat_fds, f, tmp) {
                 stat_fd_drop(s, f);
+        }
 }
 
 static int table_scan(Sampler *s) {
@@ -141,9 +142,10 @@ static int table_scan(Sampler *s) {
         }
         /* Processes no longer listed: their files go. */
         StatFd *f, *tmp;
-        HASH_ITER(hh, s->stat_fds, f, tmp)
+        HASH_ITER(hh, s->stat_fds, f, tmp) {
                 if (f->seen != s->scans)
                         stat_fd_drop(s, f);
+        }
         /* The array no longer moves: hash it. */
         for (size_t i = 0; i < t->n; i++)
                 HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), &t->entries[i]);

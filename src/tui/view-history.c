@@ -97,8 +97,8 @@ static void hv_draw(Tui *t, View *v, int y, int x, int h, int w) {
          * would cost more than the page itself on each refresh (issue 22). */
         size_t shown = hv_count(t, v);
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "history: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)", shown,
-                    shown >= HISTORY_ROWS ? "+" : "", orders[hv->order],
+                    "history: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
+                    shown, shown >= HISTORY_ROWS ? "+" : "", orders[hv->order],
                     hv->ascending ? "ascending" : "descending");
         if (--h <= 0)
                 return;
