@@ -62,7 +62,8 @@ export NIX_ANALYTICS_SOCKET_DIR=$T/sock
 
 # run plain|json|ingest TAG: wall seconds of one fresh LINES-line build that way.
 run() {
-	local nonce="$2-$RANDOM$RANDOM-$(date +%s%N)" t0 t1
+	local nonce t0 t1
+	nonce="$2-$RANDOM$RANDOM-$(date +%s%N)"
 	cat >"$T/b.nix" <<X
 derivation { name = "bench-lines"; system = builtins.currentSystem; builder = "/bin/sh";
   PATH = "/usr/bin:/bin"; nonce = "$nonce";

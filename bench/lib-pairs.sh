@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Paired timing for the bench scripts that compare a build with and without something
 # (plugin.sh, ingest.sh): sourced. The caller defines run A-OR-B (prints one wall time in
 # seconds), and LABEL_A, LABEL_B, PAIRS.
