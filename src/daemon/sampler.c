@@ -37,6 +37,9 @@
  * the hard one: clients and builds' cgroups need the rest). Past it the other processes'
  * files are opened and closed on each sample as before. */
 #define STAT_FDS_MAX 16384
+/* Builds whose cgroup files (CgKept: 4) stay open too, at most, and at most what a quarter
+ * of the fd limit holds. */
+#define KEPT_GROUPS_MAX 1024
 
 /* An open /proc/<pid>/stat, kept while the pid is listed. */
 typedef struct StatFd {
@@ -63,6 +66,7 @@ struct Sampler {
         size_t table_cap;
         StatFd *stat_fds; /* hash, by pid */
         size_t n_stat_fds, max_stat_fds;
+        size_t n_kept_groups, max_kept_groups;
         uint64_t scans;
         bool rediscovered;
         SamplerStats stats;
@@ -430,6 +434,10 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         }
         usec_t user = 0, sys = 0;
         CgUsage cu = {};
+        if (t->has_group && !t->group.keep_files && s->n_kept_groups < s->max_kept_groups) {
+                t->group.keep_files = true;
+                s->n_kept_groups++;
+        }
         if (t->has_group)
                 (void) cg_group_usage(&t->group, /* full= */ s->stats.ticks % FULL_EVERY == 0, &cu);
         /* Both figures can only miss time: the group's what ran before the build entered it
@@ -498,6 +506,10 @@ static void finish_tracked(Sampler *s, Tracked *t) {
                         model_build_oom_killed(s->d->model, b);
         }
         HASH_DELETE(hh, s->by_builder, t);
+        if (t->group.keep_files) {
+                cg_group_drop_files(&t->group);
+                s->n_kept_groups--;
+        }
         if (t->has_group && !t->nix_group && adopt_release(s, t) == -EBUSY) {
                 t->next = s->releasing;
                 s->releasing = t;
@@ -695,9 +707,10 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
         s->d = d;
         s->cfg = *cfg;
         struct rlimit rl;
-        s->max_stat_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                                  ? MIN((size_t) rl.rlim_cur / 2, (size_t) STAT_FDS_MAX)
-                                  : STAT_FDS_MAX;
+        bool limited = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+        s->max_stat_fds = limited ? MIN((size_t) rl.rlim_cur / 2, (size_t) STAT_FDS_MAX) : STAT_FDS_MAX;
+        s->max_kept_groups = limited ? MIN((size_t) rl.rlim_cur / 4 / _CG_KEPT_MAX, (size_t) KEPT_GROUPS_MAX)
+                                     : KEPT_GROUPS_MAX;
         int r = discovery_new(cfg->proc_root, cfg->store_dir, &s->dsc);
         if (r < 0)
                 goto fail;
