@@ -41,6 +41,8 @@ fi
 ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl src/tui/nix-analytics \
 	src/plugin/libnix-analytics.so bench/plugin-core-bench >/dev/null
 PLUGIN=$BUILD_DIR/src/plugin/libnix-analytics.so
+# shellcheck source=bench/lib-pairs.sh
+. "$ROOT/bench/lib-pairs.sh"
 
 T=$(mktemp -d /tmp/na-bench-plugin.XXXXXX)
 TMUX_SOCK=na-bench-plugin-$$
@@ -103,47 +105,6 @@ X
 	fi
 	awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", (b - a) / 1e9}'
 }
-
-median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-# spread: min, first quartile, third quartile, max of the numbers on stdin.
-spread() {
-	sort -n | awk '{a[NR] = $1} END {q1 = a[int((NR + 3) / 4)]; q3 = a[int((3 * NR + 3) / 4)]
-		printf "min %s, quartiles %s..%s, max %s", a[1], q1, q3, a[NR]}'
-}
-
-# series NAME A-DIR B-DIR: PAIRS alternating pairs (A = the reference); prints the median
-# ratio on stdout, the details on stderr.
-series() {
-	local name=$1 da=$2 db=$3 i a b ratios=() as=() bs=()
-	run "$da" warm >/dev/null
-	run "$db" warm >/dev/null
-	for ((i = 1; i <= PAIRS; i++)); do
-		if ((i % 2)); then
-			a=$(run "$da" p)
-			b=$(run "$db" q)
-		else
-			b=$(run "$db" q)
-			a=$(run "$da" p)
-		fi
-		as+=("$a")
-		bs+=("$b")
-		ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f\n", b / a}')")
-		printf '  %s pair %d: %s %6.3f s, %s %6.3f s, ratio %s\n' "$name" "$i" "$LABEL_A" "$a" "$LABEL_B" "$b" \
-			"${ratios[-1]}" >&2
-	done
-	local ma mb fa fb
-	ma=$(printf '%s\n' "${as[@]}" | median)
-	mb=$(printf '%s\n' "${bs[@]}" | median)
-	fa=$(printf '%s\n' "${as[@]}" | sort -n | head -n1)
-	fb=$(printf '%s\n' "${bs[@]}" | sort -n | head -n1)
-	printf '  %s: ratios %s; median times %.3f s and %.3f s (ratio %.4f); fastest %.3f s and %.3f s (ratio %.4f)\n' \
-		"$name" "$(printf '%s\n' "${ratios[@]}" | spread)" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {print b / a}')" \
-		"$fa" "$fb" "$(awk -v a="$fa" -v b="$fb" 'BEGIN {print b / a}')" >&2
-	printf '%s\n' "${ratios[@]}" | median
-}
-
-# cpu_ticks PID: user + system clock ticks the process used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # What the plugin itself adds to the Nix thread per log line, without Nix (steadier than the
 # build times below, which it explains: 200 k lines x N ns).

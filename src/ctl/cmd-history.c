@@ -25,6 +25,7 @@ enum {
         ARG_ASC,
         ARG_TOP,
         ARG_KIND,
+        ARG_COUNT,
 };
 
 /* "1732460000" (unix seconds) or an age: "90s", "30m", "12h", "7d" before now. */
@@ -124,12 +125,14 @@ static const char get_history_usage[] =
         "Usage: nix-analytics-ctl get-history [OPTIONS]\n"
         "\n"
         "Prints {\"builds\":[...],\"total\":N}: finished builds from the daemon's history\n"
-        "database (kept across daemon restarts), newest first.\n"
+        "database (kept across daemon restarts), newest first. \"total\" is null unless\n"
+        "--count asks for it.\n"
         "\n"
         "Options:\n" FILTER_HELP "      --limit N              at most N rows (default 100, at most 10000)\n"
         "      --offset N             skip the first N matches (paging)\n"
         "      --order KEY            finished (default), started, duration, name\n"
         "      --asc                  ascending order (default: descending)\n"
+        "      --count                also count every match in \"total\" (scans them all)\n"
         "  -h, --help                 show this help\n";
 
 static int parse_run(const CtlContext *ctx, const char *verb, const char *usage, int argc, char **argv,
@@ -176,6 +179,9 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *usage,
                 case ARG_ASC:
                         ok = ctl_add_item(args, "ascending", cJSON_CreateTrue());
                         break;
+                case ARG_COUNT:
+                        ok = ctl_add_item(args, "count", cJSON_CreateTrue());
+                        break;
                 case ARG_HELP:
                         fputs(usage, stdout);
                         return CTL_EXIT_OK;
@@ -199,6 +205,7 @@ int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
                 {"offset", required_argument, NULL, ARG_OFFSET},
                 {"order", required_argument, NULL, ARG_ORDER},
                 {"asc", no_argument, NULL, ARG_ASC},
+                {"count", no_argument, NULL, ARG_COUNT},
                 {},
         };
         return parse_run(ctx, "get-history", get_history_usage, argc, argv, options);

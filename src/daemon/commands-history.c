@@ -64,7 +64,9 @@ static int parse_history_filter(const ControlRequest *req, HistoryFilter *f, Rep
 }
 
 static int parse_get_history(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
-        *q = (HistoryQuery){.order = HISTORY_ORDER_FINISHED, .limit = 100, .count = true};
+        /* No count unless asked: counting every match costs a scan of them all on each page
+         * (8-9 ms at 1 M rows against 0.2 ms for the page itself, issue 22). */
+        *q = (HistoryQuery){.order = HISTORY_ORDER_FINISHED, .limit = 100};
         if (parse_history_filter(req, &q->filter, r) < 0)
                 return -EINVAL;
         long long limit = 100, offset = 0;

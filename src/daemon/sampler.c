@@ -2,7 +2,9 @@
  * running build its builder (discover.c), its cgroup (adopt.c), its processes and figures.
  *
  * Cost is bounded by what is sampled, not by events: one stat read per process on the host,
- * plus io for the builds' own processes and a few cgroup files per build. The pass runs on
+ * plus io for the builds' own processes and a few cgroup files per build. The stat files
+ * stay open from one sample to the next and are read again with pread: opening and closing
+ * them had been most of the sampler's time (issue 22). The pass runs on
  * the event loop between dispatches; with 2,000 processes it takes a few milliseconds
  * (bench/sampler.sh measures it), so it never holds ingestion back for long. While a
  * running build has no builder yet, passes come every 100 ms so a new build shows its
@@ -31,6 +33,21 @@
 #define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
+/* Stat files kept open, at most (and at most half the fd limit, which the daemon raises to
+ * the hard one: clients and builds' cgroups need the rest). Past it the other processes'
+ * files are opened and closed on each sample as before. */
+#define STAT_FDS_MAX 16384
+/* Builds whose cgroup files (CgKept: 4) stay open too, at most, and at most what a quarter
+ * of the fd limit holds. */
+#define KEPT_GROUPS_MAX 1024
+
+/* An open /proc/<pid>/stat, kept while the pid is listed. */
+typedef struct StatFd {
+        pid_t pid;
+        int fd;
+        uint64_t seen; /* the scan that last listed it */
+        UT_hash_handle hh;
+} StatFd;
 
 struct Sampler {
         Daemon *d;
@@ -47,6 +64,10 @@ struct Sampler {
 
         ProcTable table;
         size_t table_cap;
+        StatFd *stat_fds; /* hash, by pid */
+        size_t n_stat_fds, max_stat_fds;
+        size_t n_kept_groups, max_kept_groups;
+        uint64_t scans;
         bool rediscovered;
         SamplerStats stats;
 };
@@ -57,6 +78,46 @@ ProcEntry *proc_table_get(ProcTable *t, pid_t pid) {
         ProcEntry *e = NULL;
         HASH_FIND(hh, t->by_pid, &pid, sizeof(pid_t), e);
         return e;
+}
+
+static void stat_fd_drop(Sampler *s, StatFd *f) {
+        HASH_DEL(s->stat_fds, f);
+        close(f->fd);
+        free(f);
+        s->n_stat_fds--;
+}
+
+/* pid's stat, through its kept fd (opened on first sight). A kept fd of a process that has
+ * gone reads -ESRCH; its pid may since be another process's: open that one. */
+static int read_stat(Sampler *s, pid_t pid, ProcStat *ret) {
+        StatFd *f = NULL;
+        HASH_FIND(hh, s->stat_fds, &pid, sizeof(pid_t), f);
+        if (f) {
+                f->seen = s->scans;
+                int r = procfs_pread_stat(f->fd, ret);
+                if (r != -ESRCH)
+                        return r;
+                stat_fd_drop(s, f);
+        }
+        int fd = procfs_open(s->cfg.proc_root, pid, "stat");
+        if (fd < 0)
+                return fd;
+        int r = procfs_pread_stat(fd, ret);
+        if (r < 0 || s->n_stat_fds >= s->max_stat_fds || !(f = malloc(sizeof(*f)))) {
+                close(fd);
+                return r;
+        }
+        *f = (StatFd){.pid = pid, .fd = fd, .seen = s->scans};
+        HASH_ADD(hh, s->stat_fds, pid, sizeof(pid_t), f);
+        s->n_stat_fds++;
+        return 0;
+}
+
+static void stat_fds_clear(Sampler *s) {
+        StatFd *f, *tmp;
+        HASH_ITER(hh, s->stat_fds, f, tmp) {
+                stat_fd_drop(s, f);
+        }
 }
 
 static int table_scan(Sampler *s) {
@@ -74,13 +135,20 @@ static int table_scan(Sampler *s) {
                 s->table_cap = (size_t) n;
         }
         t->n = 0;
+        s->scans++;
         for (int i = 0; i < n; i++) {
                 ProcEntry *e = &t->entries[t->n];
-                if (procfs_read_stat(s->cfg.proc_root, pids[i], &e->st) < 0)
+                if (read_stat(s, pids[i], &e->st) < 0)
                         continue; /* gone, or a kernel oddity: not ours to show */
                 e->owner = NULL;
                 e->resolved = 0;
                 t->n++;
+        }
+        /* Processes no longer listed: their files go. */
+        StatFd *f, *tmp;
+        HASH_ITER(hh, s->stat_fds, f, tmp) {
+                if (f->seen != s->scans)
+                        stat_fd_drop(s, f);
         }
         /* The array no longer moves: hash it. */
         for (size_t i = 0; i < t->n; i++)
@@ -366,6 +434,10 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         }
         usec_t user = 0, sys = 0;
         CgUsage cu = {};
+        if (t->has_group && !t->group.keep_files && s->n_kept_groups < s->max_kept_groups) {
+                t->group.keep_files = true;
+                s->n_kept_groups++;
+        }
         if (t->has_group)
                 (void) cg_group_usage(&t->group, /* full= */ s->stats.ticks % FULL_EVERY == 0, &cu);
         /* Both figures can only miss time: the group's what ran before the build entered it
@@ -434,6 +506,10 @@ static void finish_tracked(Sampler *s, Tracked *t) {
                         model_build_oom_killed(s->d->model, b);
         }
         HASH_DELETE(hh, s->by_builder, t);
+        if (t->group.keep_files) {
+                cg_group_drop_files(&t->group);
+                s->n_kept_groups--;
+        }
         if (t->has_group && !t->nix_group && adopt_release(s, t) == -EBUSY) {
                 t->next = s->releasing;
                 s->releasing = t;
@@ -629,6 +705,11 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                 return -ENOMEM;
         s->d = d;
         s->cfg = *cfg;
+        struct rlimit rl;
+        bool limited = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+        s->max_stat_fds = limited ? MIN((size_t) rl.rlim_cur / 2, (size_t) STAT_FDS_MAX) : STAT_FDS_MAX;
+        s->max_kept_groups = limited ? MIN((size_t) rl.rlim_cur / 4 / _CG_KEPT_MAX, (size_t) KEPT_GROUPS_MAX)
+                                     : KEPT_GROUPS_MAX;
         int r = discovery_new(cfg->proc_root, cfg->store_dir, d->event, &s->dsc);
         if (r < 0)
                 goto fail;
@@ -687,6 +768,7 @@ Sampler *sampler_free(Sampler *s) {
         cg_roots_done(&s->roots);
         HASH_CLEAR(hh, s->table.by_pid);
         free(s->table.entries);
+        stat_fds_clear(s);
         discovery_free(s->dsc);
         cg_host_done(&s->host);
         free(s);

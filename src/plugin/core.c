@@ -614,10 +614,12 @@ skip:
         return false;
 }
 
-/* The record's timestamp: unix time in microseconds. */
+/* The record's timestamp: unix time in microseconds, from the coarse clock: the time of the
+ * last tick (1-4 ms old), read without the TSC; the precise clock was a third of the Nix
+ * thread's cost per log line (issue 22), and build times are not that fine. */
 static void put_time(Core *c, JsonOut *w) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         if (_unlikely_(ts.tv_sec <= 0)) {
                 json_u64(w, (uint64_t) now_usec(CLOCK_REALTIME));
                 return;

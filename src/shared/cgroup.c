@@ -116,7 +116,17 @@ void cg_host_done(CgHost *h) {
         *h = (CgHost){};
 }
 
+void cg_group_drop_files(CgGroup *g) {
+        for (int i = 0; i < _CG_KEPT_MAX; i++)
+                if (g->kept[i] > 0) {
+                        close(g->kept[i] - 1);
+                        g->kept[i] = 0;
+                }
+        g->keep_files = false;
+}
+
 void cg_group_done(CgGroup *g) {
+        cg_group_drop_files(g);
         free(g->v2);
         for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
                 free(g->v1[i]);
@@ -411,20 +421,58 @@ enum {
         ABSENT_CPU_STAT = 1u << 3,
 };
 
-static int read_opt(CgGroup *g, unsigned bit, const char *dir, const char *name, char *buf, size_t size,
-                    size_t *ret_len) {
+static int pread_small(int fd, char *buf, size_t size, size_t *ret_len) {
+        ssize_t n = pread(fd, buf, size - 1, 0);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        *ret_len = (size_t) n;
+        return 0;
+}
+
+/* A v2 file of the group through its kept descriptor, opened and kept when g->keep_files.
+ * A kept file that fails (its group removed) is closed and opened again once. */
+static int read_kept(CgGroup *g, CgKept k, const char *dir, const char *name, char *buf, size_t size,
+                     size_t *ret_len) {
+        if (k == _CG_KEPT_NONE)
+                return read_at(dir, name, buf, size, ret_len);
+        if (g->kept[k] > 0) {
+                if (pread_small(g->kept[k] - 1, buf, size, ret_len) == 0)
+                        return 0;
+                close(g->kept[k] - 1);
+                g->kept[k] = 0;
+        }
+        if (!g->keep_files)
+                return read_at(dir, name, buf, size, ret_len);
+        char path[PATH_MAX];
+        if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
+                return -ENOENT;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = pread_small(fd, buf, size, ret_len);
+        if (r < 0)
+                close(fd);
+        else
+                g->kept[k] = fd + 1;
+        return r;
+}
+
+static int read_opt(CgGroup *g, unsigned bit, CgKept k, const char *dir, const char *name, char *buf,
+                    size_t size, size_t *ret_len) {
         if (g->absent & bit)
                 return -ENOENT;
-        int r = read_at(dir, name, buf, size, ret_len);
+        int r = read_kept(g, k, dir, name, buf, size, ret_len);
         if (r == -ENOENT && dir)
                 g->absent |= bit;
         return r;
 }
 
-static int read_opt_u64(CgGroup *g, unsigned bit, const char *dir, const char *name, uint64_t *ret) {
+static int read_opt_u64(CgGroup *g, unsigned bit, CgKept k, const char *dir, const char *name,
+                        uint64_t *ret) {
         char buf[64];
         size_t len;
-        int r = read_opt(g, bit, dir, name, buf, sizeof(buf), &len);
+        int r = read_opt(g, bit, k, dir, name, buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
         char *e;
@@ -443,7 +491,7 @@ int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
         uint64_t a, b;
 
         /* CPU: v2 cpu.stat exists in every non-root v2 group; else v1 cpuacct. */
-        if (read_opt(g, ABSENT_CPU_STAT, g->v2, "cpu.stat", buf, sizeof(buf), &len) == 0 &&
+        if (read_opt(g, ABSENT_CPU_STAT, CG_KEPT_CPU_STAT, g->v2, "cpu.stat", buf, sizeof(buf), &len) == 0 &&
             cg_parse_keyed(buf, len, "user_usec", &a) == 0 &&
             cg_parse_keyed(buf, len, "system_usec", &b) == 0) {
                 u.has_cpu = true;
@@ -458,10 +506,12 @@ int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
 
         /* Memory: v2 where the group has the controller, else v1. The peak and the OOM
          * killer's count only when full (they change rarely; the final look is full). */
-        if (read_opt_u64(g, ABSENT_MEMORY_CURRENT, g->v2, "memory.current", &a) == 0) {
+        if (read_opt_u64(g, ABSENT_MEMORY_CURRENT, CG_KEPT_MEMORY_CURRENT, g->v2, "memory.current", &a) ==
+            0) {
                 u.has_mem = true;
                 u.mem_current = a;
-                if (full && read_opt_u64(g, ABSENT_MEMORY_PEAK, g->v2, "memory.peak", &b) == 0)
+                if (full &&
+                    read_opt_u64(g, ABSENT_MEMORY_PEAK, _CG_KEPT_NONE, g->v2, "memory.peak", &b) == 0)
                         u.has_peak = true, u.mem_peak = b;
                 if (full && read_at(g->v2, "memory.events", buf, sizeof(buf), &len) == 0 &&
                     cg_parse_keyed(buf, len, "oom_kill", &a) == 0)
@@ -476,12 +526,12 @@ int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
                         u.has_oom = true, u.oom_kills = a;
         }
 
-        if (read_opt(g, ABSENT_IO_STAT, g->v2, "io.stat", buf, sizeof(buf), &len) == 0 &&
+        if (read_opt(g, ABSENT_IO_STAT, CG_KEPT_IO_STAT, g->v2, "io.stat", buf, sizeof(buf), &len) == 0 &&
             cg_parse_io_stat(buf, len, &u.io_read, &u.io_write) == 0)
                 u.has_io = true;
 
         /* Frozen: the truth is cgroup.events / freezer.state, never /proc State. */
-        if (read_at(g->v2, "cgroup.events", buf, sizeof(buf), &len) == 0)
+        if (read_kept(g, CG_KEPT_EVENTS, g->v2, "cgroup.events", buf, sizeof(buf), &len) == 0)
                 u.freeze = cg_parse_freezer_state(buf, len);
         if ((u.freeze == CG_FREEZE_UNKNOWN || u.freeze == CG_FREEZE_THAWED) &&
             read_at(g->v1[CG_FREEZER], "freezer.state", buf, sizeof(buf), &len) == 0) {

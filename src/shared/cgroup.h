@@ -60,11 +60,25 @@ int cg_parse_proc_cgroup(const char *buf, size_t len, CgProcPaths *ret);
 void cg_proc_paths_done(CgProcPaths *p);
 
 /* One build's group: a directory per hierarchy (absolute filesystem paths). */
+/* The v2 files cg_group_usage() reads on every call, which it may keep open. */
+typedef enum CgKept {
+        CG_KEPT_CPU_STAT,
+        CG_KEPT_MEMORY_CURRENT,
+        CG_KEPT_IO_STAT,
+        CG_KEPT_EVENTS,
+        _CG_KEPT_MAX,
+        _CG_KEPT_NONE = -1,
+} CgKept;
+
 typedef struct CgGroup {
         char *v2;
         char *v1[_CG_CONTROLLER_MAX];
         bool owned;      /* created by us: removed when the build ends */
         unsigned absent; /* files found missing (see cg_group_usage) */
+        /* Set by the caller, who budgets the descriptors: cg_group_usage() keeps the files
+         * of CgKept open and preads them (no path lookup per sample). */
+        bool keep_files;
+        int kept[_CG_KEPT_MAX]; /* fd + 1, so that a zeroed group holds none */
 } CgGroup;
 
 /* The group at path rel (e.g. "/nix-analytics/build-12") in every hierarchy of h. create:
@@ -78,6 +92,8 @@ int cg_group_open_under(const CgHost *h, const CgProcPaths *roots, const char *n
 /* The group a process is in, from its /proc/<pid>/cgroup paths (not owned). */
 int cg_group_from_paths(const CgHost *h, const CgProcPaths *paths, CgGroup *ret);
 void cg_group_done(CgGroup *g);
+/* Closes the files cg_group_usage() kept and keeps no more. */
+void cg_group_drop_files(CgGroup *g);
 
 /* v2 cgroup.subtree_control of the group directory dir: enables the controllers a build
  * can use (cpu, memory, io, pids) that dir's cgroup.controllers offers and that are not

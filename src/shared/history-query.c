@@ -406,6 +406,10 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                 goto fail;
         }
 
+        /* "GROUP BY +pname": the unary plus (a no-op on any value) keeps SQLite from walking
+         * a whole (pname, ...) or (requester_uid, ...) index to avoid a sort, which it chose
+         * over the finished index of the time range: 60-240 ms at 1 M rows for a month with
+         * no rows at all, and 3 times slower over all of them (issue 22). */
         struct {
                 const char *key, *select, *where, *tail;
                 const Col *cols;
@@ -417,12 +421,13 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                 {"failing",
                  "pname, SUM(state != 'succeeded'), COUNT(*), MAX(CASE WHEN state != 'succeeded' THEN "
                  "finished END)",
-                 NULL, "GROUP BY pname HAVING SUM(state != 'succeeded') > 0 ORDER BY 2 DESC, 4 DESC",
+                 NULL, "GROUP BY +pname HAVING SUM(state != 'succeeded') > 0 ORDER BY 2 DESC, 4 DESC",
                  failing_cols, ELEMENTSOF(failing_cols)},
                 {"requesters",
                  "requester_uid, MAX(requester_user), COUNT(*), SUM(state != 'succeeded'), SUM(duration),"
                  " SUM(cpu_user + cpu_system)",
-                 NULL, "GROUP BY requester_uid ORDER BY 3 DESC", requester_cols, ELEMENTSOF(requester_cols)},
+                 NULL, "GROUP BY +requester_uid ORDER BY 3 DESC", requester_cols,
+                 ELEMENTSOF(requester_cols)},
                 {"by_day",
                  "date(finished / 1000000, 'unixepoch'), COUNT(*), SUM(state = 'succeeded'),"
                  " SUM(state != 'succeeded'), SUM(duration)",

@@ -57,6 +57,12 @@ static const char *const migrations[] = {
          * SQLite walked builds_state, every successful build newest first, reading most of a
          * big table from disk: seconds on a cold cache, with 70 k rows. */
         "CREATE INDEX builds_eta_any ON builds (pname, state, finished);",
+
+        /* 4: the TUI's history view orders by start time and by duration too; without these
+         * each of its pages sorted every row: 0.2-2.7 s at 1 M rows (issue 22). The rowid in
+         * each entry gives the "id" tie-break of get-history's ORDER BY for free. */
+        "CREATE INDEX builds_started ON builds (started);"
+        "CREATE INDEX builds_duration ON builds (duration);",
 };
 
 int history_schema_latest(void) {

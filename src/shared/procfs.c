@@ -209,6 +209,24 @@ int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
         return procfs_parse_stat(buf, len, ret);
 }
 
+int procfs_open(const char *root, pid_t pid, const char *name) {
+        char path[PATH_MAX];
+        int r = pid_path(root, pid, name, path, sizeof(path));
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? gone_or(errno) : fd;
+}
+
+int procfs_pread_stat(int fd, ProcStat *ret) {
+        char buf[2048];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0)
+                return gone_or(errno);
+        buf[n] = '\0';
+        return procfs_parse_stat(buf, (size_t) n, ret);
+}
+
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
         char buf[1024];
         size_t len;

@@ -40,6 +40,14 @@ const char *procfs_environ_get(const char *buf, size_t len, const char *name, si
 int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char **ret, size_t *ret_len);
 
 int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret);
+
+/* <root>/<pid>/<name> opened to be read again and again (procfs_pread_stat): a sampler that
+ * keeps it open pays the path lookup once per process, not once per sample. Returns the fd
+ * (O_CLOEXEC), -ESRCH when the process is gone, or -errno. */
+int procfs_open(const char *root, pid_t pid, const char *name);
+/* The stat file opened by procfs_open(), read afresh. -ESRCH once that process is gone: the
+ * fd never follows its pid to another process. */
+int procfs_pread_stat(int fd, ProcStat *ret);
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret);
 /* Owner of the process (the uid of its /proc directory). */
 int procfs_read_uid(const char *root, pid_t pid, uid_t *ret);

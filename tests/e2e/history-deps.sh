@@ -106,9 +106,9 @@ assert_json "deps subst-x: subst-y is an input, fetched (done), not built here" 
 assert_eq "deps subst-x: its inputs = nix-store -q --references" \
 	"$(nix-store -q --references "$(drv_by_name "$(drvs_of "$SG" -A x --argstr nonce "$NONCE")" subst-x)" | grep '\.drv$')" \
 	"$(jq -r '.nodes[] | select(.name == "subst-x") | .inputs[]' <<<"$X")"
-subst_row() { ctl get-history --name subst-y 2>/dev/null | jq -e '.total == 1' >/dev/null; }
+subst_row() { ctl get-history --count --name subst-y 2>/dev/null | jq -e '.total == 1' >/dev/null; }
 wait_for 10 "the substitution of subst-y is in history" subst_row
-assert_json "history: subst-y substituted from the cache" "$(ctl get-history --name subst-y)" \
+assert_json "history: subst-y substituted from the cache" "$(ctl get-history --count --name subst-y)" \
 	".builds[0].kind == \"substitution\" and .builds[0].drv == \"$Y\" and .builds[0].state == \"succeeded\""
 
 # Finished invocations' graphs go after --graph-keep.

@@ -33,9 +33,12 @@ written_at_least() { ctl status 2>/dev/null | jq -e ".history.rows >= $1 and .hi
 # ---- run 1: exactly those builds, states and durations ----
 run_graph 1
 RUN1=$DRVS
-ctl_ok H get-history
+ctl_ok H get-history --count
 assert_eq "history holds exactly run 1's derivations" "$RUN1" "$(jq -r '.builds[].drv' <<<"$H" | sort)"
-assert_eq "history total is 5" 5 "$(jq .total <<<"$H")"
+assert_eq "history total is 5 (--count)" 5 "$(jq .total <<<"$H")"
+ctl_ok H0 get-history
+assert_eq "without --count: the same rows, total null (no count per page)" "null $RUN1" \
+	"$(jq .total <<<"$H0") $(jq -r '.builds[].drv' <<<"$H0" | sort)"
 state_of() { jq -r --arg n "$2" '[.builds[] | select(.name == $n)][0].state' <<<"$1"; }
 dur_of() { jq -r --arg n "$2" '[.builds[] | select(.name == $n)][0].duration' <<<"$1"; }
 assert_eq "hist-a succeeded" succeeded "$(state_of "$H" hist-a)"
@@ -62,12 +65,12 @@ ctl_ok F get-history --state failed
 assert_eq "--state failed: hist-c only" hist-c "$(jq -r '[.builds[].name] | join(",")' <<<"$F")"
 ctl_ok F get-history --name 'hist-[ab]' --order duration --asc
 assert_eq "--name glob, --order duration --asc" "hist-a,hist-b" "$(jq -r '[.builds[].name] | join(",")' <<<"$F")"
-ctl_ok F get-history --limit 1 --offset 2 --order name
+ctl_ok F get-history --count --limit 1 --offset 2 --order name
 assert_eq "paging: third by name descending" hist-c "$(jq -r '.builds[0].name' <<<"$F")"
 assert_eq "paging: total counts every match" 5 "$(jq .total <<<"$F")"
-ctl_ok F get-history --requester root --machine local --since 1h
+ctl_ok F get-history --count --requester root --machine local --since 1h
 assert_eq "--requester root --machine local --since 1h: all 5" 5 "$(jq .total <<<"$F")"
-ctl_ok F get-history --until 1h
+ctl_ok F get-history --count --until 1h
 assert_eq "--until 1h: none" 0 "$(jq .total <<<"$F")"
 ctl_ok S stats
 assert_json "stats: totals 5 builds, 4 succeeded, 1 failed" "$S" \
@@ -120,7 +123,7 @@ run_graph 3
 E=$(eta_of 3 hist-b)
 assert_json "run 3: hist-b's ETA is the median of $B1 and $B2" "${E:-null}" \
 	"(.expected - (($B1 + $B2) / 2) | fabs) < 0.000001 and .samples == 2"
-ctl_ok H get-history
+ctl_ok H get-history --count
 assert_eq "15 rows after three runs" 15 "$(jq .total <<<"$H")"
 assert_eq "no drv recorded twice" 15 "$(jq -r '.builds[].drv' <<<"$H" | sort -u | wc -l)"
 
@@ -135,22 +138,22 @@ nix-build "$ONE" --argstr nonce "$NONCE-subst" --argstr name hist-subst --no-out
 	--option substituters "file://$T/cache" --option require-sigs false --log-format internal-json -v 2>&1 |
 	ctl ingest >/dev/null 2>>"$T/subst.err"
 assert_true "the path was substituted, not built" test -e "$OUT"
-subst_row() { ctl get-history --name hist-subst 2>/dev/null | jq -e '.total >= 1' >/dev/null; }
+subst_row() { ctl get-history --count --name hist-subst 2>/dev/null | jq -e '.total >= 1' >/dev/null; }
 wait_for 10 "the substitution reaches history" subst_row
-ctl_ok H get-history --name hist-subst
+ctl_ok H get-history --count --name hist-subst
 assert_json "history: one substitution row, from the file cache, succeeded" "$H" \
 	".total == 1 and .builds[0].kind == \"substitution\" and .builds[0].drv == \"$OUT\" and .builds[0].state == \"succeeded\" and .builds[0].machine == \"file://$T/cache\" and .builds[0].duration >= 0"
 ctl_ok S stats
 assert_json "stats count builds only by default" "$S" '.totals.builds == 15'
 ctl_ok S stats --kind substitution
 assert_json "stats --kind substitution: the one substitution" "$S" '.totals.builds == 1 and .totals.succeeded == 1'
-ctl_ok H get-history --kind build --name 'hist-subst'
+ctl_ok H get-history --count --kind build --name 'hist-subst'
 assert_eq "get-history --kind build: no build of hist-subst was recorded" 0 "$(jq .total <<<"$H")"
 
 # ---- what a build cost reaches its row (sampled by the daemon while it ran) ----
 nix-build "$E2E_DIR/nix/history-cpu.nix" --argstr nonce "$NONCE-cpu" --no-out-link --log-format internal-json -v 2>&1 |
 	ctl ingest >/dev/null 2>>"$T/cpu.err"
-cpu_row() { ctl get-history --name hist-cpu 2>/dev/null | jq -e '.total == 1' >/dev/null; }
+cpu_row() { ctl get-history --count --name hist-cpu 2>/dev/null | jq -e '.total == 1' >/dev/null; }
 wait_for 10 "hist-cpu reaches history" cpu_row
 ctl_ok H get-history --name hist-cpu
 assert_json "hist-cpu's row carries its CPU time (a builder doing ~3 s of CPU work: over 1 s of CPU)" "$H" \

@@ -75,7 +75,7 @@ for what in list-builds list-invocations; do
 done
 
 # --- history ---
-hist_rows() { ctl get-history 2>/dev/null | jq -e '.total == 2' >/dev/null; }
+hist_rows() { ctl get-history --count 2>/dev/null | jq -e '.total == 2' >/dev/null; }
 wait_for 15 "both builds are in history" hist_rows
 ctl_ok H get-history
 printf '%s\n' "$H" >"$T/history.json"

@@ -270,6 +270,24 @@ static void test_v2_group(void **state) {
         assert_true(u.has_io);
         assert_int_equal(u.io_read, 5);
         assert_int_equal(u.freeze, CG_FREEZE_UNKNOWN);
+
+        /* Kept open (as the sampler asks): read again from the same descriptor, which sees
+         * the new figure; a file gone (its group removed) is opened again, then missing. */
+        g.keep_files = true;
+        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_true(g.kept[CG_KEPT_MEMORY_CURRENT] > 0 && g.kept[CG_KEPT_IO_STAT] > 0);
+        assert_int_equal(g.kept[CG_KEPT_CPU_STAT], 0); /* missing: not kept, not tried again */
+        int kept_fd = g.kept[CG_KEPT_MEMORY_CURRENT];
+        test_write_file(g.v2, "memory.current", "150\n", (size_t) -1);
+        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(u.mem_current, 150);
+        assert_int_equal(g.kept[CG_KEPT_MEMORY_CURRENT], kept_fd);
+        cg_group_drop_files(&g);
+        assert_false(g.keep_files);
+        assert_int_equal(g.kept[CG_KEPT_MEMORY_CURRENT], 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(u.mem_current, 150);
+
         const char *mech;
         assert_int_equal(cg_group_set_mem_limit(&g, 4ull << 30, &mech), 0);
         assert_string_equal(mech, "cgroup-v2 memory.max");
