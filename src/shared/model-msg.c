@@ -259,9 +259,9 @@ static char *error_summary(const char *text) {
 
 /* An error Nix reported that is about none of the invocation's builds: the invocation's own
  * (no build users, no store, evaluation, daemon unreachable). The last one counts: Nix
- * reports what ends it last. A stream without a hello may be a nix-daemon's json-log-path,
- * carrying the records of all its clients with nothing in a message to tell whose: an error
- * there is pinned on no one. */
+ * reports what ends it last. A nix-daemon worker's json-log-path stream carries one client's
+ * records and is given a hello naming that client (event-conn.c); a stream still without a
+ * hello is one whose client could not be told: an error there is pinned on no one. */
 static int invocation_set_error(Model *m, Source *s, const char *text) {
         if (!s->hello)
                 return 0;
