@@ -55,7 +55,10 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-export NIX_CONFIG='substituters ='
+# No sandbox: the bench's builder is /bin/sh with the host's seq, which a sandbox hides (Debian
+# 13 and later ship sandbox = true).
+export NIX_CONFIG='substituters =
+sandbox = false'
 unset NIX_PATH
 
 mkdir -p "$T/sock" "$T/plain" "$T/plugged"
@@ -97,7 +100,11 @@ X
 	nix-instantiate "$T/b.nix" >/dev/null 2>&1
 	if unmonitored "$1"; then kill -STOP "$AD"; fi
 	t0=$(date +%s%N)
-	NIX_REMOTE="unix://$1/nix.sock" nix-build "$T/b.nix" --no-out-link >/dev/null 2>&1
+	NIX_REMOTE="unix://$1/nix.sock" nix-build "$T/b.nix" --no-out-link >/dev/null 2>"$T/build.err" || {
+		# A failed build times nothing: no figure from it.
+		echo "bench/plugin.sh: the bench build failed: $(tail -n 3 "$T/build.err")" >&2
+		exit 1
+	}
 	t1=$(date +%s%N)
 	if unmonitored "$1"; then
 		kill -CONT "$AD"

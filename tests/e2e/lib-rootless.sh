@@ -20,9 +20,13 @@ rootless_setup() {
 	RSTORE="$RHOME/na-e2e-store-$$"
 	trap 'rootless_cleanup; e2e_cleanup' EXIT
 	# setpriv and env exec: a command started with "${AS_USER[@]}" CMD & has CMD's pid in $!.
+	# The user's PATH starts with the directory of the Nix under test (the one on ours: a
+	# Nix built elsewhere than /usr/bin, as scripts/nix-shared-build.sh makes, included).
+	local nixbin
+	nixbin=$(dirname "$(command -v nix-build)")
 	AS_USER=(setpriv --reuid="$RUID" --regid="$RGID" --init-groups --reset-env --
 		env HOME="$RHOME" USER="$RU" LOGNAME="$RU" XDG_RUNTIME_DIR="$XRT" XDG_STATE_HOME="$XSTATE"
-		PATH="/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 NIX_CONFIG="$NIX_CONFIG"
+		PATH="$nixbin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 NIX_CONFIG="$NIX_CONFIG"
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
 	# The user's single-user store (builds run as the user, unsandboxed).
 	USER_STORE_ENV=(NIX_STORE_DIR="$RSTORE/store" NIX_STATE_DIR="$RSTORE/var/nix"

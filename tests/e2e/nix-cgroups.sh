@@ -27,6 +27,9 @@ start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5
 # The features first: a setting of an experimental feature not (yet) enabled is ignored. Only
 # sandboxed builds get a group of Nix's; the tests' builders are /bin/sh and the host's tools,
 # so the sandbox shows them the host's /usr (and /bin, /lib, /lib64, links on merged-usr).
+# sandbox-paths, not extra-sandbox-paths: Nix's default one, /bin/sh=<its sandbox shell>, would
+# be bound over /bin/sh inside a /bin that is the host's /usr/bin, and Nix makes that mount
+# point by writing an empty file there: through the sh link it truncates the host's dash.
 paths=/usr
 for d in /bin /lib /lib64; do
 	[[ -e $d && $(readlink -f "$d") != /usr ]] || continue
@@ -37,7 +40,7 @@ extra-experimental-features = cgroups auto-allocate-uids
 use-cgroups = true
 auto-allocate-uids = true
 sandbox = true
-extra-sandbox-paths = $paths"
+sandbox-paths = $paths"
 log "nix-build -A busy with use-cgroups and auto-allocate-uids (Nix $V, cgroup2 at $CG2)"
 nix_bg "$E2E_DIR/nix/actions.nix" -A busy --argstr nonce "$NONCE" --arg seconds 60
 tracked() { [[ "$(builder_of act-busy)" =~ ^[0-9]+$ ]]; }

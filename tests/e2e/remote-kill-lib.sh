@@ -27,12 +27,15 @@ remote_builder() {
 # pid_start PID: the start time (clock ticks since boot) of a live process PID (a zombie is
 # not live): a pid with its start time names one process, even when the pid is used again.
 pid_start() { awk '$3 ~ /^[RSDT]$/ {print $22}' "/proc/$1/stat" 2>/dev/null; }
+# A build hook's command line: "build-remote ..." as Debian 12's Nix 2.8 runs it, "nix __build-remote ..."
+# (the nix binary under its own name) as Nix 2.26 does.
+HOOK_CMDLINE_RE='^(build-remote|[^ ]*nix __build-remote)( |$)'
 # hooks_of PID: the build hooks (build-remote) that are children of nix process PID.
 hooks_of() {
 	local p pids=()
 	for p in /proc/[0-9]*; do
 		[[ $(awk '{print $4}' "$p/stat" 2>/dev/null) == "$1" ]] || continue
-		[[ $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) == build-remote* ]] && pids+=("${p#/proc/}")
+		[[ $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) =~ $HOOK_CMDLINE_RE ]] && pids+=("${p#/proc/}")
 	done
 	echo "${pids[*]}"
 }
@@ -121,7 +124,7 @@ round() {
 		'.control == "remote-hook" and (.hook | type) == "number" and .builder == null'
 	ps_hook=$(jq -r .hook <<<"$ps_json")
 	assert_json "$SCHEME: ps: lists the hook and its ssh to the machine" "$ps_json" \
-		"any(.processes[]; .pid == $ps_hook and (.cmdline | startswith(\"build-remote\"))) and any(.processes[]; .comm == \"ssh\" and .ppid == $ps_hook and (.cmdline | test(\"nixremote\")))"
+		"any(.processes[]; .pid == $ps_hook and (.cmdline | test(\"$HOOK_CMDLINE_RE\"))) and any(.processes[]; .comm == \"ssh\" and .ppid == $ps_hook and (.cmdline | test(\"nixremote\")))"
 	assert_contains "$SCHEME: ps (text) names the hook" "build hook $ps_hook here" "$(ctl ps "$victim" 2>&1)"
 
 	# --- kill ---
