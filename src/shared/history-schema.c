@@ -61,8 +61,8 @@ static const char *const migrations[] = {
         /* 4: the TUI's history view orders by start time and by duration too; without these
          * each of its pages sorted every row: 0.2-2.7 s at 1 M rows (issue 22). The rowid in
          * each entry gives the "id" tie-break of get-history's ORDER BY for free. */
-        "CREATE INDEX builds_started ON builds (started);"
-        "CREATE INDEX builds_duration ON builds (duration);",
+        ("CREATE INDEX builds_started ON builds (started);"
+         "CREATE INDEX builds_duration ON builds (duration);"),
 };
 
 int history_schema_latest(void) {
