@@ -27,27 +27,12 @@ cd "$ROOT" || exit 1
 T0=$SECONDS
 CI=${CI:-}
 BUILD=build/nix-matrix
-PASSED=0
-FAILED=0
-SKIPPED=0
-FAILURES=()
+# shellcheck source=scripts/lib-tally.sh
+source "$ROOT/scripts/lib-tally.sh"
 
 note() { printf '\n==== test-nix: %s (%ds)\n' "$*" $((SECONDS - T0)); }
-failure() {
-	FAILED=$((FAILED + 1))
-	FAILURES+=("$*")
-}
 finish() {
-	if ((${#FAILURES[@]})); then
-		echo
-		echo "failed:"
-		printf '  %s\n' "${FAILURES[@]}"
-	fi
-	((SKIPPED)) && echo "$SKIPPED skipped (not counted; CI=true counts skips as failures)"
-	echo "test-nix: Nix ${NIX_VERSION:-?} in $(. /etc/os-release && echo "$PRETTY_NAME"): $((SECONDS - T0)) s"
-	echo "$PASSED passed, $FAILED failed"
-	((FAILED == 0))
-	exit
+	tally_finish "test-nix: Nix ${NIX_VERSION:-?} in $(. /etc/os-release && echo "$PRETTY_NAME"): $((SECONDS - T0)) s"
 }
 
 note "dependencies"
@@ -97,19 +82,7 @@ note "test ${TESTS[*]}"
 rm -f "$BUILD/meson-logs/testlog.json"
 meson test -C "$BUILD" --print-errorlogs "${TESTS[@]}"
 if [[ -f $BUILD/meson-logs/testlog.json ]]; then
-	while IFS=$'\t' read -r tname result; do
-		case $result in
-		OK | EXPECTEDFAIL) PASSED=$((PASSED + 1)) ;;
-		SKIP)
-			if [[ $CI == true ]]; then
-				failure "$tname: SKIP (a skip is a failure in CI)"
-			else
-				SKIPPED=$((SKIPPED + 1))
-			fi
-			;;
-		*) failure "$tname: $result" ;;
-		esac
-	done < <(jq -r '[.name, .result] | @tsv' "$BUILD/meson-logs/testlog.json")
+	count_testlog "" "$BUILD/meson-logs/testlog.json"
 	# Every failed check of every test (meson shows only a failed test's last lines).
 	jq -r 'select(.result != "OK") | .name as $n | ((.stdout // "") + "\n" + (.stderr // "")) | split("\n")[] |
 		select(test("^(FAIL|FATAL|SKIP):|timed out")) | "\($n): \(.)"' "$BUILD/meson-logs/testlog.json" |

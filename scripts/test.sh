@@ -23,30 +23,15 @@ T0=$SECONDS
 CI=${CI:-}
 RESULTS="$ROOT/build/results"
 
-PASSED=0
-FAILED=0
-SKIPPED=0
-FAILURES=()
+# shellcheck source=scripts/lib-tally.sh
+source "$ROOT/scripts/lib-tally.sh"
 
 note() { printf '\n==== %s (%ds)\n' "$*" $((SECONDS - T0)); }
-
-finish() {
-	if ((${#FAILURES[@]})); then
-		echo
-		echo "failed:"
-		printf '  %s\n' "${FAILURES[@]}"
-	fi
-	((SKIPPED)) && echo "$SKIPPED skipped (not counted; CI=true counts skips as failures)"
-	echo "total time: $((SECONDS - T0)) s"
-	echo "$PASSED passed, $FAILED failed"
-	((FAILED == 0))
-	exit
-}
+finish() { tally_finish "total time: $((SECONDS - T0)) s"; }
 
 note "dependencies"
 if ! bash scripts/deps.sh; then
-	FAILED=$((FAILED + 1))
-	FAILURES+=("deps: scripts/deps.sh failed")
+	failure "deps: scripts/deps.sh failed"
 	finish
 fi
 
@@ -63,28 +48,6 @@ configure() {
 	fi
 }
 
-# count NAME TESTLOG: add one meson test run's results to the totals.
-count() {
-	local name=$1 log=$2 tname result
-	while IFS=$'\t' read -r tname result; do
-		case $result in
-		OK | EXPECTEDFAIL) PASSED=$((PASSED + 1)) ;;
-		SKIP)
-			if [[ $CI == true ]]; then
-				FAILED=$((FAILED + 1))
-				FAILURES+=("$name: $tname: SKIP (a skip is a failure in CI)")
-			else
-				SKIPPED=$((SKIPPED + 1))
-			fi
-			;;
-		*)
-			FAILED=$((FAILED + 1))
-			FAILURES+=("$name: $tname: $result")
-			;;
-		esac
-	done < <(jq -r '[.name, .result] | @tsv' "$log")
-}
-
 # build_and_test NAME CC "MESON-TEST-ARGS" MESON-SETUP-OPTION...
 build_and_test() {
 	local name=$1 cc=$2 dir="build/$1" t
@@ -94,16 +57,14 @@ build_and_test() {
 	note "$name: configure ($cc $*)"
 	if ! configure "$name" "$cc" "$@"; then
 		cat "build/$name.setup.log"
-		FAILED=$((FAILED + 1))
-		FAILURES+=("$name: meson setup failed (build/$name.setup.log)")
+		failure "$name: meson setup failed (build/$name.setup.log)"
 		return
 	fi
 	note "$name: build"
 	if ! ninja -C "$dir" >"build/$name.build.log" 2>&1; then
 		# the failing commands with what the compiler or linker said about them
 		grep -E -A 12 '^FAILED' "build/$name.build.log" | grep -v '^\[' | head -n 80
-		FAILED=$((FAILED + 1))
-		FAILURES+=("$name: build failed (build/$name.build.log)")
+		failure "$name: build failed (build/$name.build.log)"
 		return
 	fi
 	note "$name: test ${test_args[*]}"
@@ -114,17 +75,15 @@ build_and_test() {
 	mkdir -p "$RESULTS"
 	if [[ -f "$dir/meson-logs/testlog.json" ]]; then
 		cp "$dir/meson-logs/testlog.json" "$RESULTS/$name.json"
-		count "$name" "$dir/meson-logs/testlog.json"
+		count_testlog "$name: " "$dir/meson-logs/testlog.json"
 	else
-		FAILED=$((FAILED + 1))
-		FAILURES+=("$name: meson test wrote no testlog.json")
+		failure "$name: meson test wrote no testlog.json"
 	fi
 }
 
 # Nix headers for the plugin (Debian ships none): Debian's own Nix source, fetched once.
 if ! NIX_SRC_OPTS=$(bash scripts/nix-src.sh); then
-	FAILED=$((FAILED + 1))
-	FAILURES+=("deps: scripts/nix-src.sh failed (no Nix headers for the plugin)")
+	failure "deps: scripts/nix-src.sh failed (no Nix headers for the plugin)"
 	NIX_SRC_OPTS=
 fi
 # shellcheck disable=SC2206
@@ -153,8 +112,7 @@ for b in "${BUILDS[@]}"; do
 		;;
 	*)
 		echo "unknown build '$b' (gcc, clang, asan)" >&2
-		FAILED=$((FAILED + 1))
-		FAILURES+=("usage: unknown build $b")
+		failure "usage: unknown build $b"
 		;;
 	esac
 done
