@@ -351,6 +351,34 @@ build_of() {
 	printf '%s' "$1" | jq -c --arg d "$2" '[.builds[] | select(.drv == $d)] | first // null'
 }
 
+# wait_both_graphs SECONDS: clients a and b built their graphs (DRVS[a], DRVS[b]: 12
+# derivations in all) at once; waits until the daemon lists their builds ended, then checks
+# they are exactly those derivations. Sets BUILDS (also in $T/list-builds.json).
+wait_both_graphs() {
+	all_done() {
+		ctl list-builds 2>/dev/null | jq -e '(.builds | length) >= 12 and all(.builds[]; .state != "running" and .state != "queued")' >/dev/null
+	}
+	wait_for "$1" "all 12 builds ended" all_done
+	ctl_ok BUILDS list-builds || die "list-builds failed"
+	printf '%s\n' "$BUILDS" >"$T/list-builds.json"
+	assert_eq "exactly the 12 derivations of both graphs" \
+		"$(printf '%s\n' "${DRVS[a]}" "${DRVS[b]}" | sort)" "$(printf '%s' "$BUILDS" | jq -r '.builds[].drv' | sort)"
+}
+
+# check_client C UID USER CMDLINE-RE: client C's builds in BUILDS were asked for by UID (USER)
+# with a command line matching CMDLINE-RE, and its graph ended as Nix built it (check_graph,
+# with LINES[C], CODE[C], DRVS[C]).
+check_client() {
+	local c=$1 uid=$2 user=$3 want=$4 drvs_json mine
+	drvs_json=$(printf '%s\n' "${DRVS[$c]}" | jq -R . | jq -sc .)
+	mine=$(printf '%s' "$BUILDS" | jq -c --argjson d "$drvs_json" '[.builds[] | select(.drv as $x | $d | index($x))]')
+	assert_eq "client $c: requester uid and user of all its builds" "$uid $user" \
+		"$(printf '%s' "$mine" | jq -r '[.[] | "\(.requester.uid) \(.requester.user)"] | unique | join(",")')"
+	assert_match "client $c: requester command line ($want)" "$want" \
+		"$(printf '%s' "$mine" | jq -r '[.[].requester.cmdline] | unique | join(",")')"
+	check_graph "$BUILDS" "$c" "${LINES[$c]}" "${CODE[$c]}" "${DRVS[$c]}"
+}
+
 # check_graph BUILDS-JSON CLIENT LINES CODE DRVS: the clients.nix graph of one client (the
 # tests of a nix-daemon serving two clients) as nix-analytics-ctl shows it: states, exit code and message, phases, log lines.
 check_graph() {

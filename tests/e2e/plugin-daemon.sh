@@ -59,25 +59,11 @@ assert_true "the plugin patched TunnelLogger without a warning" \
 	test -z "$(grep libnix-analytics "$NIXD/daemon.log" | grep -v '^Execing')"
 grep -q "user $USER_B" "$NIXD/daemon.log" || fail "the nix-daemon never saw $USER_B" "$(cat "$NIXD/daemon.log")"
 
-all_done() {
-	ctl list-builds 2>/dev/null | jq -e '(.builds | length) == 12 and all(.builds[]; .state != "running" and .state != "queued")' >/dev/null
-}
-wait_for 15 "all 12 builds ended" all_done
-ctl_ok BUILDS list-builds || die "list-builds failed"
-printf '%s\n' "$BUILDS" >"$T/list-builds.json"
-assert_eq "exactly the 12 derivations of both graphs" \
-	"$(printf '%s\n' "${DRVS[a]}" "${DRVS[b]}" | sort)" "$(printf '%s' "$BUILDS" | jq -r '.builds[].drv' | sort)"
+wait_both_graphs 15
 
 declare -A UIDS=([a]=0 [b]=$UID_B) USERS=([a]=root [b]=$USER_B)
 for c in a b; do
-	drvs_json=$(printf '%s\n' "${DRVS[$c]}" | jq -R . | jq -sc .)
-	mine=$(printf '%s' "$BUILDS" | jq -c --argjson d "$drvs_json" '[.builds[] | select(.drv as $x | $d | index($x))]')
-	assert_eq "client $c: requester uid and user of all its builds" "${UIDS[$c]} ${USERS[$c]}" \
-		"$(printf '%s' "$mine" | jq -r '[.[] | "\(.requester.uid) \(.requester.user)"] | unique | join(",")')"
-	assert_match "client $c: requester command line is its nix-build" \
-		"^nix-build $CLIENTS --argstr nonce $NONCE --argstr client $c " \
-		"$(printf '%s' "$mine" | jq -r '[.[].requester.cmdline] | unique | join(",")')"
-	check_graph "$BUILDS" "$c" "${LINES[$c]}" "${CODE[$c]}" "${DRVS[$c]}"
+	check_client "$c" "${UIDS[$c]}" "${USERS[$c]}" "^nix-build $CLIENTS --argstr nonce $NONCE --argstr client $c "
 done
 
 # Who connected: daemon workers only, one per client connection, each speaking for a
