@@ -182,7 +182,7 @@ int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char 
         return r < 0 ? gone_or(-r) : 0;
 }
 
-/* stat and io are small: read them into the stack, once, without allocating. */
+/* io is small: read it into the stack, once, without allocating (stat: procfs_pread_stat). */
 static int read_small(const char *root, pid_t pid, const char *name, char *buf, size_t size,
                       size_t *ret_len) {
         char path[PATH_MAX];
@@ -198,15 +198,6 @@ static int read_small(const char *root, pid_t pid, const char *name, char *buf, 
         buf[n] = '\0';
         *ret_len = (size_t) n;
         return 0;
-}
-
-int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
-        char buf[2048];
-        size_t len;
-        int r = read_small(root, pid, "stat", buf, sizeof(buf), &len);
-        if (r < 0)
-                return r;
-        return procfs_parse_stat(buf, len, ret);
 }
 
 int procfs_open(const char *root, pid_t pid, const char *name) {
@@ -225,6 +216,13 @@ int procfs_pread_stat(int fd, ProcStat *ret) {
                 return gone_or(errno);
         buf[n] = '\0';
         return procfs_parse_stat(buf, (size_t) n, ret);
+}
+
+int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
+        _cleanup_close_ int fd = procfs_open(root, pid, "stat");
+        if (fd < 0)
+                return fd;
+        return procfs_pread_stat(fd, ret);
 }
 
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
