@@ -227,7 +227,7 @@ int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
 
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
         char buf[1024];
-        size_t len;
+        size_t len = 0;
         int r = read_small(root, pid, "io", buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
