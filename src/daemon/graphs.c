@@ -9,11 +9,13 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/work-queue.h"
 #include "shared/eta.h"
 #include "shared/graph.h"
 
-#define TURN_BUDGET    (2 * USEC_PER_MSEC) /* resolution per loop turn */
-#define TURN_FILES     256
+#define TURN_BUDGET    (2 * USEC_PER_MSEC) /* graph updates per loop turn */
+#define BATCH_FILES    256                 /* .drv files per worker item */
+#define BATCHES_MAX    2 /* out at once: one read on the worker while the loop applies one */
 #define SWEEP_INTERVAL (1 * USEC_PER_SEC)
 #define ETA_NOW_NODES  2000 /* graphs up to this size get their ETA at once */
 
@@ -31,8 +33,21 @@ typedef struct Entry {
         usec_t eta_mono;   /* monotonic time of the last ETA computation */
         PathSet *fetched;  /* paths the invocation substituted (owned) */
         uint32_t n_fetched;
+        uint64_t serial;     /* tells this graph from a later one of the same invocation */
+        uint64_t last_batch; /* when it last had files read: the least recent goes next */
         UT_hash_handle hh;
 } Entry;
+
+/* .drv files of one graph, read and parsed on the worker thread. The item holds copies
+ * (GraphRead) and names its graph by invocation and serial, never by pointer: the graph may
+ * be dropped while the worker reads. */
+typedef struct Batch {
+        WorkItem item; /* first: the queue hands items back */
+        uint64_t inv, serial;
+        GraphRead *reads;
+        size_t n, applied;
+        struct Batch *next;
+} Batch;
 
 struct Graphs {
         Entry *entries;
@@ -42,6 +57,13 @@ struct Graphs {
         sd_event_source *defer, *timer;
         uint64_t turns;
         usec_t longest_turn;
+        /* Reading and parsing .drv files (up to 16 MiB each, chosen by any local user) happens
+         * on a worker of its own: discovery's reads must not wait behind a 20,000-file graph. */
+        char *store_dir; /* the worker's copy; never changes */
+        WorkQueue *reads;
+        unsigned out;                /* batches submitted, not yet back */
+        Batch *ready, **ready_tail;  /* back from the worker, applied in order on the loop */
+        uint64_t serials, batches;
 };
 
 static void entry_free(Graphs *gs, Entry *e) {
@@ -57,9 +79,23 @@ static void entry_free(Graphs *gs, Entry *e) {
         free(e);
 }
 
+static void batch_release(WorkItem *item) {
+        Batch *b = (Batch *) item;
+        graph_reads_free(b->reads, b->n);
+        free(b);
+}
+
 Graphs *graphs_free(Graphs *gs) {
         if (!gs)
                 return NULL;
+        /* First: the thread may be reading for us, and undelivered batches go with it. */
+        work_queue_free(gs->reads);
+        while (gs->ready) {
+                Batch *b = gs->ready;
+                gs->ready = b->next;
+                batch_release(&b->item);
+        }
+        free(gs->store_dir);
         Entry *e, *tmp;
         HASH_ITER(hh, gs->entries, e, tmp)
         entry_free(gs, e);
@@ -246,33 +282,97 @@ static void add_pending(Daemon *d, usec_t deadline) {
         gs->n_adds = gs->next_add = 0;
 }
 
+/* On the worker: the slow part, touching only the batch (and the store). */
+static void batch_run(WorkItem *item, void *userdata) {
+        Graphs *gs = userdata; /* only store_dir, which never changes */
+        Batch *b = (Batch *) item;
+        for (size_t i = 0; i < b->n; i++)
+                graph_read_run(gs->store_dir, &b->reads[i]);
+}
+
+/* Back on the loop: queued for on_defer, which applies batches in order within its budget. */
+static void batch_done(WorkItem *item, void *userdata) {
+        Graphs *gs = userdata;
+        Batch *b = (Batch *) item;
+        gs->out--;
+        *gs->ready_tail = b;
+        gs->ready_tail = &b->next;
+        sd_event_source_set_enabled(gs->defer, SD_EVENT_ONESHOT);
+}
+
+static Entry *batch_entry(Graphs *gs, const Batch *b) {
+        Entry *e = entry_find(gs, b->inv);
+        return e && e->serial == b->serial ? e : NULL;
+}
+
+/* Applies ready batches until the deadline: 1 while some remain. */
+static int apply_ready(Daemon *d, usec_t deadline) {
+        Graphs *gs = d->graphs;
+        while (gs->ready) {
+                Batch *b = gs->ready;
+                Entry *e = batch_entry(gs, b);
+                while (e && b->applied < b->n) {
+                        if (now_monotonic() >= deadline)
+                                return 1;
+                        if (graph_read_apply(e->g, &b->reads[b->applied], deadline) > 0)
+                                return 1;
+                        graph_read_clear(&b->reads[b->applied++]);
+                }
+                gs->ready = b->next;
+                if (!gs->ready)
+                        gs->ready_tail = &gs->ready;
+                batch_release(&b->item);
+                if (e && !graph_busy(e->g) && gs->n_adds == 0) {
+                        /* Resolved: an ETA right away, not at the next sweep. */
+                        e->eta_dirty = true;
+                        maybe_update_eta(d, e);
+                }
+        }
+        return 0;
+}
+
+/* Hands queued files to the worker, least recently served graph first. */
+static void submit_batches(Graphs *gs) {
+        while (gs->out < BATCHES_MAX) {
+                Entry *e, *tmp, *best = NULL;
+                HASH_ITER(hh, gs->entries, e, tmp)
+                if (e->g->q_len > 0 && (!best || e->last_batch < best->last_batch))
+                        best = e;
+                if (!best)
+                        return;
+                Batch *b = calloc(1, sizeof(*b));
+                if (!b || graph_take(best->g, BATCH_FILES, &b->reads, &b->n) < 0) {
+                        free(b);
+                        return; /* out of memory: the next turn tries again */
+                }
+                best->last_batch = ++gs->batches;
+                if (b->n == 0) { /* all it had queued was answered already */
+                        free(b);
+                        continue;
+                }
+                b->inv = best->inv;
+                b->serial = best->serial;
+                b->item = (WorkItem){.run = batch_run, .done = batch_done, .release = batch_release};
+                if (work_queue_submit(gs->reads, &b->item) < 0) {
+                        /* cannot happen (at most BATCHES_MAX out); the files wait for later */
+                        for (size_t i = 0; i < b->n; i++)
+                                graph_read_drop(best->g, &b->reads[i]);
+                        batch_release(&b->item);
+                        return;
+                }
+                gs->out++;
+        }
+}
+
 static int on_defer(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
         Graphs *gs = d->graphs;
         usec_t start = now_monotonic();
-        bool more = false;
         add_pending(d, start + TURN_BUDGET);
-        if (gs->n_adds > 0)
+        bool more = gs->n_adds > 0;
+        if (apply_ready(d, start + TURN_BUDGET) > 0)
                 more = true;
-        Entry *e, *tmp;
-        HASH_ITER(hh, gs->entries, e, tmp) {
-                if (!graph_busy(e->g))
-                        continue;
-                usec_t spent = now_monotonic() - start;
-                if (spent >= TURN_BUDGET) {
-                        more = true;
-                        break;
-                }
-                if (graph_resolve(e->g, TURN_FILES, TURN_BUDGET - spent) > 0) {
-                        more = true;
-                        continue;
-                }
-                if (gs->n_adds > 0)
-                        continue; /* more builds to add: not resolved yet */
-                /* Resolved: an ETA right away, not at the next sweep. */
-                e->eta_dirty = true;
-                maybe_update_eta(d, e);
-        }
+        submit_batches(gs);
         usec_t took = now_monotonic() - start;
         gs->turns++;
         gs->longest_turn = MAX(gs->longest_turn, took);
@@ -325,8 +425,14 @@ int graphs_new(Daemon *d, Graphs **ret) {
         Graphs *gs = calloc(1, sizeof(*gs));
         if (!gs)
                 return -ENOMEM;
+        gs->ready_tail = &gs->ready;
+        if (!(gs->store_dir = strdup(d->config.model.store_dir))) {
+                free(gs);
+                return -ENOMEM;
+        }
         int r;
-        if ((r = sd_event_add_defer(d->event, &gs->defer, on_defer, d)) < 0 ||
+        if ((r = work_queue_new(d->event, "graph read", BATCHES_MAX, gs, &gs->reads)) < 0 ||
+            (r = sd_event_add_defer(d->event, &gs->defer, on_defer, d)) < 0 ||
             (r = sd_event_source_set_enabled(gs->defer, SD_EVENT_OFF)) < 0 ||
             (r = sd_event_add_time(d->event, &gs->timer, CLOCK_MONOTONIC, 0, 100 * USEC_PER_MSEC, on_timer,
                                    d)) < 0 ||
@@ -349,6 +455,7 @@ static Entry *entry_get(Daemon *d, uint64_t id) {
                 return NULL;
         }
         e->inv = id;
+        e->serial = ++gs->serials;
         HASH_ADD(hh, gs->entries, inv, sizeof(e->inv), e);
         gs->n++;
         arm_timer(gs);
@@ -601,7 +708,10 @@ cJSON *graphs_status_json(Daemon *d) {
         cJSON_AddNumberToObject(o, "resolving", (double) busy);
         cJSON_AddNumberToObject(o, "files_read", (double) files);
         cJSON_AddNumberToObject(o, "longest_turn_ms", (double) gs->longest_turn / 1000.0);
-        if (cJSON_GetArraySize(o) < 5) {
+        WorkQueueStats ws;
+        work_queue_stats(gs->reads, &ws);
+        cJSON_AddNumberToObject(o, "longest_read_ms", (double) ws.max_run_usec / 1000.0);
+        if (cJSON_GetArraySize(o) < 6) {
                 cJSON_Delete(o);
                 return NULL;
         }

@@ -1,7 +1,8 @@
 /* The daemon's dependency graphs, one per invocation: fed by the builds the invocation
- * announces, resolved from .drv files a few at a time on an idle (defer) event source so
- * ingestion never waits more than a couple of milliseconds, dropped some time after their
- * invocation ends. Also computes each invocation's ETA along its critical path. */
+ * announces, resolved from .drv files read and parsed on a worker thread of their own (batches
+ * of files; the event loop only applies the parsed results, in order, a couple of milliseconds
+ * at a time), dropped some time after their invocation ends. Also computes each invocation's
+ * ETA along its critical path. */
 #pragma once
 
 #include <cjson/cJSON.h>

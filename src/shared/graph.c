@@ -138,39 +138,11 @@ int graph_add(Graph *g, const char *drv, bool planned) {
 }
 
 
-/* Expands a planned node: its inputs become nodes (queued for an outputs check). */
-static int expand(Graph *g, uint32_t index, const Drv *d) {
-        uint32_t *inputs = d->n_inputs ? calloc(d->n_inputs, sizeof(uint32_t)) : NULL;
-        if (d->n_inputs && !inputs)
-                return -ENOMEM;
-        uint32_t k = 0;
-        for (size_t i = 0; i < d->n_inputs; i++) {
-                if (!store_path_valid(g->store_dir, d->inputs[i].path))
-                        continue; /* not in our store: nothing we could look at */
-                uint32_t in;
-                int r = node_get(g, d->inputs[i].path, &in);
-                if (r == -ENOSPC)
-                        break;
-                if (r < 0) {
-                        free(inputs);
-                        return r;
-                }
-                inputs[k++] = in;
-                if (!g->nodes[in]->planned && g->nodes[in]->outputs < 0 && (r = enqueue(g, in)) < 0) {
-                        free(inputs);
-                        return r;
-                }
-        }
-        GraphNode *n = g->nodes[index];
-        free(n->inputs);
-        n->inputs = inputs;
-        n->n_inputs = k;
-        return 0;
-}
+/* ---- reading, on any thread: only the GraphRead and the store ---- */
 
-static int8_t outputs_present(Graph *g, const Drv *d) {
+static int8_t outputs_present(const char *store_dir, const Drv *d) {
         for (size_t i = 0; i < d->n_outputs; i++) {
-                if (d->outputs[i].path[0] == '\0' || !store_path_valid(g->store_dir, d->outputs[i].path))
+                if (d->outputs[i].path[0] == '\0' || !store_path_valid(store_dir, d->outputs[i].path))
                         return -1; /* content-addressed or foreign: unknown */
                 if (access(d->outputs[i].path, F_OK) < 0)
                         return 0;
@@ -178,51 +150,212 @@ static int8_t outputs_present(Graph *g, const Drv *d) {
         return 1;
 }
 
-static void resolve_one(Graph *g, uint32_t index) {
-        GraphNode *n = g->nodes[index];
-        n->queued = false;
-        if (n->parsed && (!n->planned || n->expanded))
-                return;
+/* The inputs in our store (others: nothing we could look at), packed in one buffer so the
+ * graph's thread frees one block however many there are. */
+static int inputs_pack(const char *store_dir, GraphRead *r, const Drv *d) {
+        size_t size = 1;
+        uint32_t n = 0;
+        for (size_t i = 0; i < d->n_inputs; i++) {
+                if (!store_path_valid(store_dir, d->inputs[i].path))
+                        continue;
+                if (n == r->max_inputs) {
+                        r->truncated = true;
+                        break;
+                }
+                size += strlen(d->inputs[i].path) + 1;
+                n++;
+        }
+        char *buf = malloc(size), *p = buf;
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0, k = 0; k < n; i++) {
+                if (!store_path_valid(store_dir, d->inputs[i].path))
+                        continue;
+                size_t len = strlen(d->inputs[i].path) + 1;
+                memcpy(p, d->inputs[i].path, len);
+                p += len;
+                k++;
+        }
+        r->inputs = buf;
+        r->n_inputs = n;
+        return 0;
+}
+
+void graph_read_run(const char *store_dir, GraphRead *r) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         Drv *d = NULL;
-        int r = store_file_read(g->store_dir, n->drv, STORE_DRV_MAX, &buf, &len);
-        g->files_read++;
-        if (r >= 0)
-                r = drv_parse(buf, len, &d);
-        if (r < 0) {
-                n->error = r;
-                n->parsed = true;
+        int k = store_file_read(store_dir, r->drv, STORE_DRV_MAX, &buf, &len);
+        if (k >= 0)
+                k = drv_parse(buf, len, &d);
+        if (k < 0) {
+                r->error = k;
                 return;
         }
-        n->outputs = outputs_present(g, d);
-        if (!n->out && d->n_outputs > 0 && d->outputs[0].path[0])
-                n->out = strdup(d->outputs[0].path); /* best effort: only for "substituting" */
-        if (n->planned) {
-                r = expand(g, index, d);
-                if (r < 0)
-                        n->error = r;
-                n->expanded = true;
-        }
-        n->parsed = true;
+        r->outputs = outputs_present(store_dir, d);
+        if (d->n_outputs > 0 && d->outputs[0].path[0])
+                r->out = strdup(d->outputs[0].path); /* best effort: only for "substituting" */
+        if (r->planned && (k = inputs_pack(store_dir, r, d)) < 0)
+                r->error = k;
         drv_free(d);
+}
+
+void graph_read_clear(GraphRead *r) {
+        free(r->drv);
+        free(r->out);
+        free(r->inputs);
+        free(r->indices);
+        *r = (GraphRead){};
+}
+
+void graph_reads_free(GraphRead *reads, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                graph_read_clear(&reads[i]);
+        free(reads);
+}
+
+/* ---- the graph's side ---- */
+
+int graph_take(Graph *g, unsigned max, GraphRead **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        size_t want = MIN((size_t) max, (size_t) g->q_len);
+        if (want == 0)
+                return 0;
+        GraphRead *reads = calloc(want, sizeof(GraphRead));
+        if (!reads)
+                return -ENOMEM;
+        size_t n = 0;
+        while (g->q_len > 0 && n < want) {
+                uint32_t index = g->queue[g->q_head];
+                g->q_head = (g->q_head + 1) % g->q_cap;
+                g->q_len--;
+                GraphNode *node = g->nodes[index];
+                node->queued = false;
+                if (node->parsed && (!node->planned || node->expanded))
+                        continue;
+                if (node->taken == 2 || (node->taken == 1 && !node->planned))
+                        continue; /* the read out answers this too */
+                GraphRead *r = &reads[n];
+                *r = (GraphRead){
+                        .index = index,
+                        .planned = node->planned,
+                        .max_inputs = g->max_nodes,
+                        .outputs = -1,
+                        .drv = strdup(node->drv),
+                };
+                if (!r->drv) {
+                        node->error = -ENOMEM;
+                        node->parsed = true;
+                        continue;
+                }
+                node->taken = node->planned ? 2 : 1;
+                n++;
+        }
+        if (n == 0) {
+                free(reads);
+                return 0;
+        }
+        g->in_flight += n;
+        *ret = reads;
+        *ret_n = n;
+        return 0;
+}
+
+static void read_finished(Graph *g, GraphNode *n) {
+        n->taken = 0;
+        n->parsed = true;
+        g->in_flight--;
+}
+
+int graph_read_apply(Graph *g, GraphRead *r, usec_t deadline) {
+        GraphNode *n = g->nodes[r->index];
+        int k;
+        if (!r->next) { /* first call */
+                g->files_read++;
+                if (r->error) {
+                        n->error = r->error;
+                        read_finished(g, n);
+                        return 0;
+                }
+                n->outputs = r->outputs;
+                if (!n->out && r->out)
+                        n->out = TAKE_PTR(r->out);
+                if (!r->planned) {
+                        read_finished(g, n);
+                        return 0;
+                }
+                if (r->n_inputs > 0 && !(r->indices = calloc(r->n_inputs, sizeof(uint32_t)))) {
+                        k = -ENOMEM;
+                        goto fail;
+                }
+                r->next = r->inputs;
+        }
+        /* Its inputs become nodes (queued for an outputs check), a few at a time: a forged
+         * .drv may list very many. */
+        while (r->applied < r->n_inputs) {
+                const char *path = r->next;
+                r->next += strlen(path) + 1;
+                r->applied++;
+                uint32_t in;
+                k = node_get(g, path, &in);
+                if (k == -ENOSPC)
+                        break;
+                if (k < 0)
+                        goto fail;
+                r->indices[r->n_indices++] = in;
+                if (!g->nodes[in]->planned && g->nodes[in]->outputs < 0 && (k = enqueue(g, in)) < 0)
+                        goto fail;
+                if (deadline && (r->applied & 63) == 0 && r->applied < r->n_inputs &&
+                    now_monotonic() > deadline)
+                        return 1;
+        }
+        free(n->inputs);
+        n->inputs = TAKE_PTR(r->indices);
+        n->n_inputs = r->n_indices;
+        if (r->truncated)
+                g->truncated = true;
+        n->expanded = true;
+        read_finished(g, n);
+        return 0;
+fail:
+        n->error = k;
+        n->expanded = true;
+        read_finished(g, n);
+        return 0;
+}
+
+void graph_read_drop(Graph *g, GraphRead *r) {
+        GraphNode *n = g->nodes[r->index];
+        n->taken = 0;
+        g->in_flight--;
+        if (enqueue(g, r->index) < 0) {
+                n->error = -ENOMEM;
+                n->parsed = true;
+        }
 }
 
 int graph_resolve(Graph *g, unsigned max_files, usec_t budget) {
         usec_t deadline = budget ? now_monotonic() + budget : 0;
         for (unsigned done = 0; g->q_len > 0 && done < max_files; done++) {
-                uint32_t index = g->queue[g->q_head];
-                g->q_head = (g->q_head + 1) % g->q_cap;
-                g->q_len--;
-                resolve_one(g, index);
+                GraphRead *r;
+                size_t n;
+                int k = graph_take(g, 1, &r, &n);
+                if (k < 0)
+                        return k;
+                if (n > 0) {
+                        graph_read_run(g->store_dir, r);
+                        (void) graph_read_apply(g, r, /* deadline= */ 0);
+                        graph_reads_free(r, n);
+                }
                 if (deadline && (done & 7) == 7 && now_monotonic() > deadline)
                         break;
         }
-        return g->q_len > 0;
+        return graph_busy(g);
 }
 
 bool graph_busy(const Graph *g) {
-        return g->q_len > 0;
+        return g->q_len > 0 || g->in_flight > 0;
 }
 
 double graph_critical_path(const Graph *g, const double *cost, uint32_t **ret_path, uint32_t *ret_len) {

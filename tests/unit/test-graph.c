@@ -1,7 +1,9 @@
 /* Unit tests for src/shared/graph.c over a fake store directory: expansion of planned
  * derivations, cached inputs, unreadable and malformed .drv files, bounded resolution,
- * node limits, and the critical path. */
+ * node limits, the critical path, and resolution split between a reading thread and the
+ * graph's own (as the daemon does it). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,11 +186,144 @@ static void test_deep_chain(void **state) {
         graph_free(g);
 }
 
+typedef struct Reads {
+        GraphRead *r;
+        size_t n;
+} Reads;
+
+static void *read_thread(void *userdata) {
+        Reads *reads = userdata;
+        for (size_t i = 0; i < reads->n; i++)
+                graph_read_run(store, &reads->r[i]);
+        return NULL;
+}
+
+/* Takes everything queued, reads it on another thread, applies it
+ * with an expired deadline (so a large read is applied in several calls). Returns how many
+ * apply calls said "not finished". */
+static unsigned resolve_split(Graph *g) {
+        unsigned partial = 0;
+        while (graph_busy(g)) {
+                Reads reads;
+                assert_int_equal(graph_take(g, 1000, &reads.r, &reads.n), 0);
+                assert_true(graph_busy(g)); /* taken, not applied: still resolving */
+                pthread_t t;
+                assert_int_equal(pthread_create(&t, NULL, read_thread, &reads), 0);
+                assert_int_equal(pthread_join(t, NULL), 0);
+                for (size_t i = 0; i < reads.n; i++) {
+                        int r;
+                        while ((r = graph_read_apply(g, &reads.r[i], /* deadline= */ 1)) > 0)
+                                partial++;
+                        assert_int_equal(r, 0);
+                }
+                graph_reads_free(reads.r, reads.n);
+        }
+        return partial;
+}
+
+static void plan_more(Graph *g) {
+        /* dep7 was queued as a mere input (its read is out); now the invocation builds it */
+        assert_true(add(g, 107, "dep7", true) >= 0);
+}
+
+/*   top -> dep0 ... dep299 (dep7 -> lib), dep0 built before */
+static void test_split(void **state) {
+        enum { N = 300 };
+        int ins[N];
+        const char *names[N];
+        char name[N][16];
+        make_drv(1, "lib", NULL, NULL, 0, true);
+        for (int i = 0; i < N; i++) {
+                snprintf(name[i], sizeof(name[i]), "dep%d", i);
+                ins[i] = 100 + i;
+                names[i] = name[i];
+                if (i == 7)
+                        make_drv(100 + i, name[i], (int[]){1}, (const char *[]){"lib"}, 1, false);
+                else
+                        make_drv(100 + i, name[i], NULL, NULL, 0, i == 0);
+        }
+        make_drv(2, "top", ins, names, N, false);
+
+        Graph *g, *ref;
+        assert_int_equal(graph_new(store, 1000, &g), 0);
+        assert_int_equal(graph_new(store, 1000, &ref), 0);
+        assert_true(add(g, 2, "top", true) >= 0);
+        assert_true(add(ref, 2, "top", true) >= 0);
+        assert_true(resolve_split(g) >= 3); /* 300 inputs, 64 per call at most */
+        while (graph_resolve(ref, 16, 0) > 0)
+                ;
+        assert_int_equal(g->n_nodes, ref->n_nodes);
+        assert_int_equal(g->n_nodes, N + 1);
+        assert_int_equal(g->files_read, ref->files_read);
+        for (uint32_t i = 0; i < g->n_nodes; i++) {
+                GraphNode *a = g->nodes[i], *b = graph_find(ref, a->drv);
+                assert_non_null(b);
+                assert_int_equal(a->n_inputs, b->n_inputs);
+                assert_int_equal(a->outputs, b->outputs);
+                assert_int_equal(a->error, b->error);
+                assert_int_equal(a->taken, 0);
+                for (uint32_t k = 0; k < a->n_inputs; k++)
+                        assert_string_equal(g->nodes[a->inputs[k]]->drv, ref->nodes[b->inputs[k]]->drv);
+        }
+        assert_int_equal(node(g, 100, "dep0")->outputs, 1);
+        assert_int_equal(node(g, 101, "dep1")->outputs, 0);
+        assert_int_equal(g->in_flight, 0);
+        graph_free(ref);
+        graph_free(g);
+
+        /* Planned while its read for outputs only was out: read again and expanded. */
+        assert_int_equal(graph_new(store, 1000, &g), 0);
+        assert_true(add(g, 2, "top", true) >= 0);
+        Reads reads;
+        assert_int_equal(graph_take(g, 1, &reads.r, &reads.n), 0);
+        assert_int_equal(reads.n, 1);
+        read_thread(&reads);
+        while (graph_read_apply(g, &reads.r[0], 0) > 0)
+                ;
+        graph_reads_free(reads.r, reads.n);
+        Reads first, second;
+        assert_int_equal(graph_take(g, 1000, &first.r, &first.n), 0);
+        assert_int_equal(first.n, N);
+        plan_more(g);
+        assert_int_equal(graph_take(g, 1000, &second.r, &second.n), 0);
+        assert_int_equal(second.n, 1); /* dep7 again, now to expand */
+        assert_true(second.r[0].planned);
+        read_thread(&first);
+        read_thread(&second);
+        for (size_t i = 0; i < first.n; i++)
+                assert_int_equal(graph_read_apply(g, &first.r[i], 0), 0);
+        assert_int_equal(graph_read_apply(g, &second.r[0], 0), 0);
+        graph_reads_free(first.r, first.n);
+        graph_reads_free(second.r, second.n);
+        resolve_split(g);
+        GraphNode *dep7 = node(g, 107, "dep7");
+        assert_true(dep7->planned && dep7->expanded);
+        assert_int_equal(dep7->n_inputs, 1);
+        assert_non_null(node(g, 1, "lib"));
+        assert_int_equal(node(g, 1, "lib")->outputs, 1);
+        assert_false(graph_busy(g));
+        graph_free(g);
+
+        /* A read dropped (never run) puts its node back in the queue. */
+        assert_int_equal(graph_new(store, 1000, &g), 0);
+        assert_true(add(g, 2, "top", true) >= 0);
+        assert_int_equal(graph_take(g, 1, &reads.r, &reads.n), 0);
+        assert_int_equal(g->q_len, 0);
+        graph_read_drop(g, &reads.r[0]);
+        graph_reads_free(reads.r, reads.n);
+        assert_int_equal(g->q_len, 1);
+        assert_int_equal(g->in_flight, 0);
+        resolve_split(g);
+        assert_int_equal(g->n_nodes, N + 1);
+        graph_free(g);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_and_limits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_split, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
