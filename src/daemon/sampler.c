@@ -4,7 +4,12 @@
  * Cost is bounded by what is sampled, not by events: one stat read per process on the host,
  * plus io for the builds' own processes and a few cgroup files per build. The stat files
  * stay open from one sample to the next and are read again with pread: opening and closing
- * them had been most of the sampler's time (issue 22). The pass runs on
+ * them had been most of the sampler's time (issue 22). A process whose stat nothing needs
+ * fresh (one of a build with its own cgroup, or of no build and away from nix processes) is
+ * read once every LAZY_EVERY samples: formatting stat is most of what the kernel spends on
+ * the sampler. Its pid staying listed stands for it in between; should it be reused
+ * meanwhile, the start time read next tells the processes apart, and nothing is acted on
+ * through a stale entry (actions check the start time through a pidref). The pass runs on
  * the event loop between dispatches; with 2,000 processes it takes a few milliseconds
  * (bench/sampler.sh measures it), so it never holds ingestion back for long. While a
  * running build has no builder yet, passes come every 100 ms so a new build shows its
