@@ -4,7 +4,12 @@
  * Cost is bounded by what is sampled, not by events: one stat read per process on the host,
  * plus io for the builds' own processes and a few cgroup files per build. The stat files
  * stay open from one sample to the next and are read again with pread: opening and closing
- * them had been most of the sampler's time (issue 22). The pass runs on
+ * them had been most of the sampler's time (issue 22). A process whose stat nothing needs
+ * fresh (one of a build with its own cgroup, or of no build and away from nix processes) is
+ * read once every LAZY_EVERY samples: formatting stat is most of what the kernel spends on
+ * the sampler. Its pid staying listed stands for it in between; should it be reused
+ * meanwhile, the start time read next tells the processes apart, and nothing is acted on
+ * through a stale entry (actions check the start time through a pidref). The pass runs on
  * the event loop between dispatches; with 2,000 processes it takes a few milliseconds
  * (bench/sampler.sh measures it), so it never holds ingestion back for long. While a
  * running build has no builder yet, passes come every 100 ms so a new build shows its
@@ -41,13 +46,20 @@
  * of the fd limit holds. */
 #define KEPT_GROUPS_MAX 1024
 
-/* An open /proc/<pid>/stat, kept while the pid is listed. */
-typedef struct StatFd {
+/* A process that needs no fresh stat every sample (see lazy_process()) is read again once in
+ * this many samples, each in its own (pid modulo it), so that the reads spread evenly. */
+#define LAZY_EVERY 4
+
+/* An open /proc/<pid>/stat, kept while the pid is listed, with what it last read. */
+struct StatFd {
         pid_t pid;
         int fd;
         uint64_t seen; /* the scan that last listed it */
+        bool lazy;     /* read again only every LAZY_EVERY samples */
+        ProcStat st;   /* its last read */
+        usec_t read_at;
         UT_hash_handle hh;
-} StatFd;
+};
 
 struct Sampler {
         Daemon *d;
@@ -87,30 +99,84 @@ static void stat_fd_drop(Sampler *s, StatFd *f) {
         s->n_stat_fds--;
 }
 
-/* pid's stat, through its kept fd (opened on first sight). A kept fd of a process that has
- * gone reads -ESRCH; its pid may since be another process's: open that one. */
-static int read_stat(Sampler *s, pid_t pid, ProcStat *ret) {
+/* pid's stat into e, through its kept fd (opened on first sight). A kept fd of a process
+ * that has gone reads -ESRCH; its pid may since be another process's: open that one. A lazy
+ * process's last read is given instead, except in its own sample (or when must). */
+static int read_stat(Sampler *s, pid_t pid, bool must, ProcEntry *e) {
         StatFd *f = NULL;
+        ProcStat st;
+        usec_t now = now_monotonic();
         HASH_FIND(hh, s->stat_fds, &pid, sizeof(pid_t), f);
+        *e = (ProcEntry){.kept = f};
         if (f) {
                 f->seen = s->scans;
-                int r = procfs_pread_stat(f->fd, ret);
+                if (f->lazy && !must && ((uint64_t) pid + s->scans) % LAZY_EVERY != 0) {
+                        e->st = f->st;
+                        e->read_at = f->read_at;
+                        return 0;
+                }
+                int r = procfs_pread_stat(f->fd, &st);
+                if (r == 0) {
+                        f->st = e->st = st;
+                        f->read_at = e->read_at = now;
+                        e->fresh = true;
+                }
                 if (r != -ESRCH)
                         return r;
                 stat_fd_drop(s, f);
+                e->kept = NULL;
         }
+        e->born = true;
         int fd = procfs_open(s->cfg.proc_root, pid, "stat");
         if (fd < 0)
                 return fd;
-        int r = procfs_pread_stat(fd, ret);
+        int r = procfs_pread_stat(fd, &st);
+        if (r == 0) {
+                e->st = st;
+                e->read_at = now;
+                e->fresh = true;
+        }
         if (r < 0 || s->n_stat_fds >= s->max_stat_fds || !(f = malloc(sizeof(*f)))) {
                 close(fd);
                 return r;
         }
-        *f = (StatFd){.pid = pid, .fd = fd, .seen = s->scans};
+        *f = (StatFd){.pid = pid, .fd = fd, .seen = s->scans, .st = st, .read_at = now};
         HASH_ADD(hh, s->stat_fds, pid, sizeof(pid_t), f);
         s->n_stat_fds++;
+        e->kept = f;
         return 0;
+}
+
+static Tracked *builder_of(Sampler *s, pid_t pid);
+
+static bool is_nix_comm(const ProcStat *st) {
+        return strncmp(st->comm, "nix", 3) == 0;
+}
+
+/* May e's stat be a few samples old? Not for a builder (its end), a nix process or its
+ * children (discovery: a new builder turns builder-like when it calls setsid() and execve()),
+ * nor a process of a build without its own cgroup (its figures are its processes'). A
+ * process of a build with a group gives only its line in the process view. Processes new
+ * since the last sample are always read, and so is the parent of each (see table_scan()). */
+static bool lazy_process(Sampler *s, ProcTable *t, const ProcEntry *e) {
+        if (is_nix_comm(&e->st) || builder_of(s, e->st.pid))
+                return false;
+        const ProcEntry *parent = e->st.ppid > 1 ? proc_table_get(t, e->st.ppid) : NULL;
+        if (parent && is_nix_comm(&parent->st))
+                return false;
+        if (!e->resolved)
+                return false;
+        const Tracked *o = e->owner;
+        return !o || (o->has_group && !o->adopt_failed && !o->signal_frozen);
+}
+
+/* After the sample: which processes the next ones may read lazily. */
+static void classify_lazy(Sampler *s) {
+        for (size_t i = 0; i < s->table.n; i++) {
+                ProcEntry *e = &s->table.entries[i];
+                if (e->kept)
+                        e->kept->lazy = lazy_process(s, &s->table, e);
+        }
 }
 
 static void stat_fds_clear(Sampler *s) {
@@ -138,10 +204,8 @@ static int table_scan(Sampler *s) {
         s->scans++;
         for (int i = 0; i < n; i++) {
                 ProcEntry *e = &t->entries[t->n];
-                if (read_stat(s, pids[i], &e->st) < 0)
+                if (read_stat(s, pids[i], /* must= */ false, e) < 0)
                         continue; /* gone, or a kernel oddity: not ours to show */
-                e->owner = NULL;
-                e->resolved = 0;
                 t->n++;
         }
         /* Processes no longer listed: their files go. */
@@ -153,6 +217,21 @@ static int table_scan(Sampler *s) {
         /* The array no longer moves: hash it. */
         for (size_t i = 0; i < t->n; i++)
                 HASH_ADD(hh, t->by_pid, st.pid, sizeof(pid_t), &t->entries[i]);
+        /* A new process's parent is read now too: it may have become a nix process by
+         * execve() since its last read, which makes the new one a builder. */
+        for (size_t i = 0; i < t->n; i++) {
+                ProcEntry *e = &t->entries[i], *p;
+                if (!e->born || e->st.ppid <= 1 || !(p = proc_table_get(t, e->st.ppid)) || p->fresh)
+                        continue;
+                ProcEntry fresh;
+                if (read_stat(s, p->st.pid, /* must= */ true, &fresh) == 0 && fresh.st.pid == p->st.pid) {
+                        p->st = fresh.st;
+                        p->read_at = fresh.read_at;
+                        p->fresh = true;
+                        p->kept = fresh.kept;
+                } else
+                        p->kept = NULL; /* gone: its entry stays as last read for this sample */
+        }
         return 0;
 }
 
@@ -305,12 +384,18 @@ static int gather_one(Sampler *s, Tracked *t, const ProcEntry *e) {
                 t->cap_next = cap;
         }
         TrackedProc *p = &t->next_procs[t->n_next++];
-        *p = (TrackedProc){.st = e->st};
+        *p = (TrackedProc){.st = e->st, .read_at = e->read_at};
         /* A process's owner is looked up once (builders do not change user), and its I/O
          * counters again only when it ran since the last sample (or every IO_REFRESH
          * samples): thousands of sleeping processes then cost one stat read each. */
         TrackedProc *old = (TrackedProc *) find_proc(t->procs, t->n_procs, e->st.pid);
         bool known = old && old->st.starttime == e->st.starttime;
+        if (known && !e->fresh) {
+                /* Not read again this sample: what it was (its niceness as we set it). */
+                p->st = old->st;
+                p->read_at = old->read_at;
+                p->cpu_percent = old->cpu_percent;
+        }
         if (known) {
                 p->uid = old->uid;
                 p->io_read = old->io_read;
@@ -359,15 +444,16 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
         uint32_t n = t->n_next;
         qsort(procs, n, sizeof(TrackedProc), cmp_proc);
 
-        /* Rates, and what processes that exited since the last sample had used. */
+        /* Rates (between two reads of the process: a lazy one's span several samples), and
+         * what processes that exited since the last sample had used. */
         for (uint32_t i = 0; i < n; i++) {
                 const TrackedProc *old = find_proc(t->procs, t->n_procs, procs[i].st.pid);
-                if (old && old->st.starttime == procs[i].st.starttime && dt > 0) {
-                        usec_t before = old->st.utime + old->st.stime,
-                               now = procs[i].st.utime + procs[i].st.stime;
-                        procs[i].cpu_percent =
-                                now > before ? 100.0 * (double) (now - before) / (double) dt : 0;
-                }
+                if (!old || old->st.starttime != procs[i].st.starttime || dt == 0 ||
+                    procs[i].read_at == old->read_at)
+                        continue;
+                usec_t span = procs[i].read_at > old->read_at ? procs[i].read_at - old->read_at : dt;
+                usec_t before = old->st.utime + old->st.stime, now = procs[i].st.utime + procs[i].st.stime;
+                procs[i].cpu_percent = now > before ? 100.0 * (double) (now - before) / (double) span : 0;
         }
         for (uint32_t i = 0; i < t->n_procs; i++) {
                 const TrackedProc *old = &t->procs[i];
@@ -605,6 +691,7 @@ void sampler_run(Sampler *s) {
                 }
                 check_builders(s);
                 gather(s);
+                classify_lazy(s);
                 for (Tracked *t = s->tracked; t; t = t->next) {
                         Build *b = t->seen ? model_build_by_key(m, t->key) : NULL;
                         if (b) {

@@ -22,6 +22,7 @@ typedef struct TrackedProc {
         char *cmdline; /* read once, bounded; NULL unreadable */
         uint64_t io_read, io_write;
         double cpu_percent;
+        usec_t read_at; /* when st was read (monotonic): rates are per read, not per sample */
 } TrackedProc;
 
 typedef struct Tracked Tracked;
@@ -66,9 +67,17 @@ struct Tracked {
         UT_hash_handle hh; /* by builder pid */
 };
 
-/* The /proc table of one sample: every process, by pid. */
+/* The /proc table of one sample: every process, by pid. A process that neither discovery
+ * nor a build's figures need every second (one of a build with its own cgroup, or no
+ * build's and not near a nix process) keeps the stat of its last read for a few samples:
+ * fresh says whether st was read in this one (sampler.c, LAZY_EVERY). */
+typedef struct StatFd StatFd;
 typedef struct ProcEntry {
         ProcStat st;
+        usec_t read_at; /* when st was read (monotonic) */
+        bool fresh;     /* st was read in this sample */
+        bool born;      /* first seen in this sample */
+        StatFd *kept;   /* its open stat file, if kept */
         Tracked *owner;  /* build it belongs to, resolved lazily */
         int8_t resolved; /* 0 not yet, 1 done */
         UT_hash_handle hh;
