@@ -99,7 +99,10 @@ while kill -0 "$FLOOD" 2>/dev/null; do
 done
 wait "$FLOOD"
 assert_eq "mallory's flood ran to its end" "spawned $((WAVES * 8))" "$(cat "$T/flood.out")"
-assert_ge "status was probed throughout the flood" 20 "$probes"
+# Each probe answers within 1 s and the next starts 0.25 s later, so probes cover the flood
+# without gaps; the count only shows the flood lasted (about 8 s: 10 probes even when a busy
+# machine makes each answer take 500 ms).
+assert_ge "status was probed throughout the flood" 10 "$probes"
 pass "status answered $probes probes during the flood, the slowest in ${slowest} ms"
 
 ctl_ok ST status
