@@ -344,6 +344,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_post(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
+        usec_t wake = model_take_wake(d->model);
+        if (wake)
+                daemon_schedule_tick(d, wake);
         notify_flush(d);
         control_conns_reap(d);
         return 0;

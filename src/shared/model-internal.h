@@ -24,6 +24,7 @@ struct Model {
         Source *dirty_sources;
 
         usec_t next_lost_check; /* monotonic */
+        usec_t wake_at;         /* monotonic: the earliest model_tick asked for since the last take */
 
         struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
         uint32_t n_discovered_machines;

@@ -486,6 +486,13 @@ static void build_end_unstarted(Model *m, Build *b, usec_t now) {
         build_finish(m, b, BUILD_FAILED, now);
 }
 
+/* b's outputs are looked at again at when (monotonic), by model_tick. */
+static void build_recheck_at(Model *m, Build *b, usec_t when) {
+        b->output_check_at = when;
+        if (m->wake_at == 0 || when < m->wake_at)
+                m->wake_at = when;
+}
+
 /* Decides the end state of a build whose activities all stopped. */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->failure != FAILURE_NONE || b->structured < 0) {
@@ -506,13 +513,13 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
                  * with no failure reported yet. The failure message may still be on its way
                  * (Nix 2.29+ sends it after the stop), so look again. */
                 b->output_checks_left = OUTPUT_RECHECKS;
-                b->output_check_at = now_mono + OUTPUT_RECHECK_USEC;
+                build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
                 b->finished = now;
                 return;
         }
         if (b->output_checks_left > 0) {
                 b->output_checks_left--;
-                b->output_check_at = now_mono + OUTPUT_RECHECK_USEC;
+                build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
                 if (b->output_checks_left > 0)
                         return;
         }
@@ -998,6 +1005,12 @@ usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
 
         model_evict(m);
         return next;
+}
+
+usec_t model_take_wake(Model *m) {
+        usec_t when = m->wake_at;
+        m->wake_at = 0;
+        return when;
 }
 
 Build *model_build_by_key(Model *m, uint64_t key) {
