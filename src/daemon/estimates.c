@@ -2,6 +2,7 @@
 #include "daemon/estimates.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@
 #define QUERY_BUDGET (5 * USEC_PER_MSEC)
 
 typedef struct Entry {
-        char *key; /* pname '\0' machine, as one string "pname\nmachine" */
+        char *key; /* "pname\nmachine\nuid": an estimate is per requester (her own rows) */
         BuildEta eta;
         uint64_t generation;
         UT_hash_handle hh;
@@ -84,13 +85,13 @@ static double machine_speed(Daemon *d, const char *machine) {
         return mm->spec.speed_factor;
 }
 
-static int query(Daemon *d, const char *pname, const char *machine, BuildEta *ret) {
+static int query(Daemon *d, const char *pname, const char *machine, int64_t uid, BuildEta *ret) {
         const char *error = NULL;
         History *h = history_writer_reader(d->history, &error);
         if (!h)
                 return -ENOTCONN;
         double v[ETA_SAMPLES];
-        int n = history_recent_durations(h, pname, machine, ETA_SAMPLES, QUERY_BUDGET, v, NULL);
+        int n = history_recent_durations(h, pname, machine, uid, ETA_SAMPLES, QUERY_BUDGET, v, NULL);
         if (n > 0)
                 return eta_from_durations(v, (size_t) n, false, ret);
         if (n < 0) {
@@ -98,7 +99,7 @@ static int query(Daemon *d, const char *pname, const char *machine, BuildEta *re
                 return n;
         }
         char *machines[ETA_SAMPLES] = {};
-        n = history_recent_durations(h, pname, NULL, ETA_SAMPLES, QUERY_BUDGET, v, machines);
+        n = history_recent_durations(h, pname, NULL, uid, ETA_SAMPLES, QUERY_BUDGET, v, machines);
         if (n < 0) {
                 history_writer_reader_failed(d->history, n);
                 return n;
@@ -111,11 +112,13 @@ static int query(Daemon *d, const char *pname, const char *machine, BuildEta *re
         return n > 0 ? eta_from_durations(v, (size_t) n, true, ret) : -ENODATA;
 }
 
-int estimates_lookup(Daemon *d, const char *pname, const char *machine, BuildEta *ret) {
+int estimates_lookup(Daemon *d, const char *pname, const char *machine, int64_t uid, BuildEta *ret) {
         Estimates *e = d->estimates;
         uint64_t gen = history_writer_generation(d->history);
         _cleanup_free_ char *key = NULL;
-        if (asprintf(&key, "%s\n%s", pname, machine) < 0)
+        if (uid < 0)
+                uid = -1;
+        if (asprintf(&key, "%s\n%s\n%" PRIi64, pname, machine, uid) < 0)
                 return -ENOMEM;
 
         Entry *x = NULL;
@@ -125,7 +128,7 @@ int estimates_lookup(Daemon *d, const char *pname, const char *machine, BuildEta
                 return x->eta.samples ? 0 : -ENODATA;
         }
         BuildEta eta = {};
-        int r = query(d, pname, machine, &eta);
+        int r = query(d, pname, machine, uid, &eta);
         if (r == -ETIME)
                 log_debug("ETA lookup for %s cut short after %u ms", pname,
                           (unsigned) (QUERY_BUDGET / USEC_PER_MSEC));
@@ -152,7 +155,9 @@ void estimates_annotate(Daemon *d, Build *b) {
         if (!pname)
                 return;
         BuildEta eta = {};
-        if (estimates_lookup(d, pname, b->machine ? b->machine : "", &eta) < 0)
+        /* Trusted rows, and the requester's own untrusted ones (docs/protocol.md "Trust
+         * model"): another user's fake builds never move this estimate. */
+        if (estimates_lookup(d, pname, b->machine ? b->machine : "", b->requester.uid, &eta) < 0)
                 eta = (BuildEta){};
         eta.looked_up = true;
         b->eta = eta;

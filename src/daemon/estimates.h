@@ -1,7 +1,8 @@
 /* Build ETAs from history: the median duration of the last ETA_SAMPLES successful builds of
- * the same pname on the same machine, else on any machine (scaled by speed factor).
- * Looked up once per (pname, machine) and cached until new rows are written, so a build
- * starting costs a hash lookup, not a query. */
+ * the same pname on the same machine, else on any machine (scaled by speed factor), counting
+ * rows of trusted sources and the requester's own. Looked up once per (pname, machine,
+ * requester uid) and cached until new rows are written, so a build starting costs a hash
+ * lookup, not a query. */
 #pragma once
 
 #include "daemon/daemon.h"
@@ -17,5 +18,7 @@ Estimates *estimates_free(Estimates *e);
 void estimates_request(Daemon *d, Build *b, unsigned kinds);
 /* Sets b->eta now (samples 0 when there is no history). */
 void estimates_annotate(Daemon *d, Build *b);
-/* The estimate for pname on machine (local: ""); 0 with *ret, -ENODATA without history. */
-int estimates_lookup(Daemon *d, const char *pname, const char *machine, BuildEta *ret);
+/* The estimate for pname on machine (local: "") for a build requested by uid (-1 unknown):
+ * from trusted history rows and uid's own untrusted ones. 0 with *ret, -ENODATA without
+ * history. */
+int estimates_lookup(Daemon *d, const char *pname, const char *machine, int64_t uid, BuildEta *ret);

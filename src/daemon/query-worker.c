@@ -174,6 +174,13 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
                 job_free(j);
                 return -EINVAL;
         }
+        if (kind == QUERY_STATS) {
+                /* Stats are figures shown to this client: they rest on trusted rows and on its
+                 * own, never on another user's claims (docs/protocol.md "Trust model"). The
+                 * rows themselves (get-history) are all listed, each with its "trusted". */
+                j->q.filter.viewer_set = true;
+                j->q.filter.viewer_uid = c->uid;
+        }
         j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
         if (work_queue_submit(w->queue, &j->item) < 0) {
                 job_free(j);

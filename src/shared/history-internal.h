@@ -15,14 +15,20 @@ struct History {
 };
 
 /* The ETA lookups (history_recent_durations): the newest successful durations of a pname,
- * on one machine (?2) or any. They run on the daemon's main loop, so each must be an index
- * search that stops after ?3 rows (test-history checks their query plans). */
-#define HISTORY_SQL_ETA_ON_MACHINE                                                                         \
-        "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded' AND kind = 'build'" \
-        " AND machine = ?2 AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3"
-#define HISTORY_SQL_ETA_ANY_MACHINE                                                                        \
-        "SELECT duration, machine FROM builds WHERE pname = ?1 AND state = 'succeeded' AND kind = 'build'" \
-        " AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3"
+ * on one machine (?2) or any, from trusted rows and from the untrusted rows of uid ?4 (NULL:
+ * none). Each branch is its own index range, read newest first and stopped after ?3 rows;
+ * only those 2 * ?3 rows are merged. They run on the daemon's main loop, so each branch must
+ * be an index search (test-history checks their query plans): another user's rows, however
+ * many, are never read. */
+#define HISTORY_SQL_ETA_BRANCH(owner, on_machine)                                                          \
+        "SELECT * FROM (SELECT duration, machine, finished FROM builds WHERE pname = ?1"                   \
+        " AND state = 'succeeded' AND untrusted_uid " owner on_machine                                    \
+        " AND kind = 'build' AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3)"
+#define HISTORY_SQL_ETA(on_machine)                                                                        \
+        "SELECT duration, machine FROM (" HISTORY_SQL_ETA_BRANCH("IS NULL", on_machine) " UNION ALL "      \
+        HISTORY_SQL_ETA_BRANCH("= ?4", on_machine) ") ORDER BY finished DESC LIMIT ?3"
+#define HISTORY_SQL_ETA_ON_MACHINE  HISTORY_SQL_ETA(" AND machine = ?2")
+#define HISTORY_SQL_ETA_ANY_MACHINE HISTORY_SQL_ETA("")
 
 /* SQLite's result code as -errno. */
 int history_errno(int sqlite_code);

@@ -71,6 +71,8 @@ static bool sql_where(Sql *s, const HistoryFilter *f) {
                 else
                         AND(sql_int(s, "requester_uid = ?", f->requester_uid));
         }
+        if (f->viewer_set)
+                AND(sql_int(s, "(untrusted_uid IS NULL OR untrusted_uid = ?)", f->viewer_uid));
         if (f->since)
                 AND(sql_int(s, "finished >= ?", (int64_t) f->since));
         if (f->until)
@@ -135,7 +137,7 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail";
+        " log_tail, untrusted_uid IS NULL";
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -177,6 +179,7 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                 add_col_string(req, "user", st, 8);
                 add_col_string(req, "cmdline", st, 9);
         }
+        cJSON_AddBoolToObject(o, "trusted", sqlite3_column_int(st, 28) != 0);
         add_col_seconds(o, "queued", st, 10);
         add_col_seconds(o, "started", st, 11);
         add_col_seconds(o, "finished", st, 12);
@@ -455,8 +458,8 @@ fail:
 
 /* ---- ETA input ---- */
 
-int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, usec_t budget,
-                             double *ret, char **ret_machines) {
+int history_recent_durations(History *h, const char *pname, const char *machine, int64_t uid, unsigned n,
+                             usec_t budget, double *ret, char **ret_machines) {
         sqlite3_stmt *st = NULL;
         const char *sql = machine ? HISTORY_SQL_ETA_ON_MACHINE : HISTORY_SQL_ETA_ANY_MACHINE;
         int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
@@ -466,6 +469,8 @@ int history_recent_durations(History *h, const char *pname, const char *machine,
         if (machine)
                 sqlite3_bind_text(st, 2, machine, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, (int) n);
+        if (uid >= 0)
+                sqlite3_bind_int64(st, 4, uid);
         history_set_budget(h, budget);
         int count = 0;
         while (count < (int) n && (code = sqlite3_step(st)) == SQLITE_ROW) {

@@ -63,6 +63,18 @@ static const char *const migrations[] = {
          * each entry gives the "id" tie-break of get-history's ORDER BY for free. */
         ("CREATE INDEX builds_started ON builds (started);"
          "CREATE INDEX builds_duration ON builds (duration);"),
+
+        /* 5: whose word a row is (issue 15). untrusted_uid is NULL for a build reported by a
+         * trusted source (the plugin in nix-daemon, root's nix), else the uid of the untrusted
+         * peer that reported it. ETAs and stats read trusted rows plus the asker's own, so one
+         * user's fake builds skew only her own figures. Older rows predate the column: NULL,
+         * trusted. The ETA indexes gain the column before the finish time, so that both the
+         * trusted rows and one user's own stay a single index range each, newest first. */
+        ("ALTER TABLE builds ADD COLUMN untrusted_uid INTEGER;"
+         "DROP INDEX builds_eta;"
+         "DROP INDEX builds_eta_any;"
+         "CREATE INDEX builds_eta ON builds (pname, state, untrusted_uid, machine, finished);"
+         "CREATE INDEX builds_eta_any ON builds (pname, state, untrusted_uid, finished);"),
 };
 
 int history_schema_latest(void) {

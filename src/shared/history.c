@@ -195,6 +195,7 @@ static char *log_tail(const Build *b) {
 int history_record_from_build(const Build *b, HistoryRecord *rec) {
         HistoryRecord r = {
                 .requester_uid = b->requester.uid,
+                .untrusted = !b->invocation || !b->invocation->source || !b->invocation->source->trusted,
                 .queued = b->queued,
                 .started = b->started,
                 .finished = b->finished,
@@ -221,6 +222,7 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
 int history_record_from_substitution(const Substitution *x, HistoryRecord *rec) {
         HistoryRecord r = {
                 .requester_uid = x->requester.uid,
+                .untrusted = x->untrusted,
                 .queued = x->started,
                 .started = x->started,
                 .finished = x->finished,
@@ -248,9 +250,9 @@ static const char insert_sql[] =
         "INSERT OR IGNORE INTO builds (kind, drv, name, pname, machine, state, requester_uid,"
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
-        " nice, cpu_limit, mem_limit, oom_killed, log_tail)"
+        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
         if (s)
@@ -302,6 +304,9 @@ static int insert_one(History *h, const HistoryRecord *rec) {
         bind_int(st, 25, (int64_t) u->mem_limit, u->mem_limit > 0);
         bind_int(st, 26, u->oom_killed, u->sampled);
         bind_text(st, 27, rec->log_tail);
+        /* An untrusted row always has an owner: -1 (its uid unknown) matches no one's lookup,
+         * where NULL would make it trusted. */
+        bind_int(st, 28, rec->requester_uid >= 0 ? rec->requester_uid : -1, rec->untrusted);
         int code = sqlite3_step(st);
         sqlite3_reset(st);
         if (code != SQLITE_DONE)

@@ -23,6 +23,9 @@ typedef struct HistoryRecord {
         char *drv, *name, *pname, *machine, *state;
         int64_t requester_uid; /* -1 unknown */
         char *requester_user, *requester_cmdline;
+        /* Reported by an untrusted source (docs/protocol.md "Trust model"): the row counts
+         * only in requester_uid's own ETAs and stats. false: a trusted source. */
+        bool untrusted;
         usec_t queued, started, finished;
         char *failure_kind, *failure_message; /* NULL: no failure */
         int exit_code;                        /* -1 unknown */
@@ -88,6 +91,10 @@ typedef struct HistoryFilter {
         const char *requester_user;
         const char *machine; /* exact; "" local */
         usec_t since, until; /* on finish time; 0 open */
+        /* Only rows of trusted sources and the untrusted rows of viewer_uid (-1: none): what
+         * the figures shown to a user may rest on. */
+        bool viewer_set;
+        int64_t viewer_uid;
 } HistoryFilter;
 
 typedef struct HistoryQuery {
@@ -110,7 +117,8 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
 
 /* Durations (seconds) of the last n successful builds of pname, newest first: on machine
  * when machine is non-NULL, else on any machine (then *ret_machines, if given, receives
- * each row's machine, to scale by speed). Returns the count found, or -ETIME when the
- * lookup outlived budget (0: none). */
-int history_recent_durations(History *h, const char *pname, const char *machine, unsigned n, usec_t budget,
-                             double *ret, char **ret_machines);
+ * each row's machine, to scale by speed). Rows of trusted sources count, and the untrusted
+ * rows of uid (the requester the estimate is for; -1: none). Returns the count found, or
+ * -ETIME when the lookup outlived budget (0: none). */
+int history_recent_durations(History *h, const char *pname, const char *machine, int64_t uid, unsigned n,
+                             usec_t budget, double *ret, char **ret_machines);

@@ -61,6 +61,7 @@ void subst_stop(Model *m, Source *s, Activity *a, usec_t now) {
         x->finished = now;
         x->succeeded = store_path_valid(m->config.store_dir, x->path) && access(x->path, F_OK) == 0;
         x->invocation = s->invocation.id;
+        x->untrusted = !s->trusted;
         if (!x->name || requester_copy(&s->invocation.requester, &x->requester) < 0) {
                 x->requester = (Requester){.uid = -1, .pid = -1};
                 subst_free(x);

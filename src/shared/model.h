@@ -183,6 +183,7 @@ typedef struct Substitution {
         char *path, *name, *uri;
         usec_t started, finished; /* realtime */
         bool succeeded;           /* the path is in the store after the stop */
+        bool untrusted;           /* reported by an untrusted source */
         uint64_t invocation;
         Requester requester;
         struct Substitution *next;

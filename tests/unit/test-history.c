@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "basic/macro.h"
 #include "shared/history-internal.h"
 #include "shared/history.h"
 
@@ -96,6 +97,12 @@ static void test_migrations(void **state) {
         uint64_t n = 0;
         assert_int_equal(history_count(h, &n), 0);
         assert_int_equal(n, 1);
+        /* It predates the trust column: counted as trusted. */
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "trusted")));
+        cJSON_Delete(rows);
         history_close(h);
 
         /* Newer than this code: refused, untouched. */
@@ -278,11 +285,11 @@ static void test_recent_durations(void **state) {
         History *h = populated();
         double v[10];
         char *machines[10] = {};
-        assert_int_equal(history_recent_durations(h, "hello", "", 10, 0, v, NULL), 2);
+        assert_int_equal(history_recent_durations(h, "hello", "", -1, 10, 0, v, NULL), 2);
         assert_true(v[0] == 20.0 && v[1] == 10.0);                                     /* newest first */
-        assert_int_equal(history_recent_durations(h, "world", "", 10, 0, v, NULL), 1); /* successes only */
-        assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", 10, 0, v, NULL), 0);
-        assert_int_equal(history_recent_durations(h, "hello", NULL, 1, 0, v, machines), 1);
+        assert_int_equal(history_recent_durations(h, "world", "", -1, 10, 0, v, NULL), 1); /* successes only */
+        assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", -1, 10, 0, v, NULL), 0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, -1, 1, 0, v, machines), 1);
         assert_string_equal(machines[0], "");
         free(machines[0]);
         history_close(h);
@@ -306,6 +313,7 @@ static void test_substitution_rows(void **state) {
         x.succeeded = false;
         x.path = (char *) "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-world-1";
         x.name = (char *) "world-1";
+        x.untrusted = true;
         assert_int_equal(history_record_from_substitution(&x, &r[1]), 0);
         assert_string_equal(r[0].pname, "hello");
         insert(h, r, 2, 2);
@@ -324,13 +332,92 @@ static void test_substitution_rows(void **state) {
         assert_true(cJSON_GetObjectItem(first, "duration")->valuedouble == 2.0);
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "state")),
                             "failed");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(first, "trusted")));
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "trusted")));
         cJSON_Delete(rows);
 
         /* never an ETA for a build from a substitution's duration */
         double v[4];
-        assert_int_equal(history_recent_durations(h, "hello", NULL, 4, 0, v, NULL), 0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, -1, 4, 0, v, NULL), 0);
         history_close(h);
         unlink(path);
+}
+
+/* Issue 15: an untrusted user's fake builds (many, newer, absurd durations) never reach the
+ * ETA of anyone else, nor the stats another user sees; her own lookups do see them. */
+static void test_untrusted_rows(void **state) {
+        History *h = NULL;
+        enum { FAKES = 50, MALLORY = 1001 };
+        static HistoryRecord r[3 + FAKES];
+        char drv[64];
+        usec_t t0 = 1700000000 * SEC;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        r[0] = rec("/nix/store/1-hello.drv", "hello", "succeeded", t0, 2, 0);
+        r[1] = rec("/nix/store/2-hello.drv", "hello", "succeeded", t0 + 10 * SEC, 2, 1000);
+        /* through a trusted source (the plugin in nix-daemon): counts for everyone */
+        r[2] = rec("/nix/store/3-hello.drv", "hello", "succeeded", t0 + 20 * SEC, 2, MALLORY);
+        for (int i = 0; i < FAKES; i++) {
+                snprintf(drv, sizeof(drv), "/nix/store/f%d-hello.drv", i);
+                r[3 + i] = rec(drv, "hello", i % 2 ? "failed" : "succeeded", t0 + (100 + (usec_t) i) * SEC,
+                               9999, MALLORY);
+                r[3 + i].untrusted = true;
+        }
+        /* an untrusted row whose uid is unknown counts for no one */
+        free(r[3].requester_user);
+        r[3].requester_user = NULL;
+        r[3].requester_uid = -1;
+        insert(h, r, ELEMENTSOF(r), (int) ELEMENTSOF(r));
+        for (size_t i = 0; i < ELEMENTSOF(r); i++)
+                history_record_done(&r[i]);
+
+        double v[10];
+        char *machines[10] = {};
+        /* root's, another user's, an unknown requester's: the three trusted rows only */
+        int64_t others[] = {0, 1000, 1002, -1};
+        for (size_t k = 0; k < ELEMENTSOF(others); k++) {
+                assert_int_equal(history_recent_durations(h, "hello", "", others[k], 10, 0, v, NULL), 3);
+                for (int i = 0; i < 3; i++)
+                        assert_true(v[i] == 2.0);
+                assert_int_equal(history_recent_durations(h, "hello", NULL, others[k], 10, 0, v, machines), 3);
+                for (int i = 0; i < 3; i++) {
+                        assert_true(v[i] == 2.0);
+                        free(machines[i]);
+                        machines[i] = NULL;
+                }
+        }
+        /* hers: her newest successful fakes first, then the trusted rows */
+        assert_int_equal(history_recent_durations(h, "hello", "", MALLORY, 10, 0, v, NULL), 10);
+        for (int i = 0; i < 10; i++)
+                assert_true(v[i] == 9999.0);
+        double all[40];
+        /* 24 of her successful fakes with a known uid (f0 lost its uid), then the 3 trusted */
+        assert_int_equal(history_recent_durations(h, "hello", NULL, MALLORY, 40, 0, all, NULL), 27);
+        assert_true(all[23] == 9999.0 && all[24] == 2.0 && all[26] == 2.0);
+
+        /* stats for root see neither her builds nor her failures; hers see them */
+        HistoryFilter f = {.viewer_set = true, .viewer_uid = 0};
+        cJSON *st = NULL;
+        assert_int_equal(history_stats(h, &f, 10, 0, &st), 0);
+        cJSON *totals = cJSON_GetObjectItem(st, "totals");
+        assert_int_equal((int) cJSON_GetObjectItem(totals, "builds")->valuedouble, 3);
+        assert_int_equal((int) cJSON_GetObjectItem(totals, "failed")->valuedouble, 0);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(st, "failing")), 0);
+        cJSON_Delete(st);
+        f.viewer_uid = MALLORY;
+        assert_int_equal(history_stats(h, &f, 10, 0, &st), 0);
+        totals = cJSON_GetObjectItem(st, "totals");
+        assert_int_equal((int) cJSON_GetObjectItem(totals, "builds")->valuedouble, 3 + FAKES - 1);
+        cJSON_Delete(st);
+
+        /* every row is listed, each saying whose word it is */
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .ascending = true, .limit = 100};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 3 + FAKES);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 2), "trusted")));
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 3), "trusted")));
+        cJSON_Delete(rows);
+        history_close(h);
 }
 
 /* A lookup that outlives its budget stops with -ETIME and hands back nothing half-made. */
@@ -351,14 +438,14 @@ static void test_recent_durations_budget(void **state) {
         double v[N];
         char *machines[N] = {};
         /* 1 us is over before SQLite's first progress callback. */
-        assert_int_equal(history_recent_durations(h, "many", NULL, N, 1, v, machines), -ETIME);
+        assert_int_equal(history_recent_durations(h, "many", NULL, -1, N, 1, v, machines), -ETIME);
         for (int i = 0; i < N; i++)
                 assert_null(machines[i]);
         /* The handle is still good, and without a budget the lookup completes. */
-        assert_int_equal(history_recent_durations(h, "many", NULL, N, 0, v, machines), N);
+        assert_int_equal(history_recent_durations(h, "many", NULL, -1, N, 0, v, machines), N);
         for (int i = 0; i < N; i++)
                 free(machines[i]);
-        assert_int_equal(history_recent_durations(h, "many", "", N, 10 * USEC_PER_SEC, v, NULL), N);
+        assert_int_equal(history_recent_durations(h, "many", "", -1, N, 10 * USEC_PER_SEC, v, NULL), N);
         history_close(h);
 }
 
@@ -379,6 +466,18 @@ static void query_plan(const char *sql, char *buf, size_t size) {
         sqlite3_close(db);
 }
 
+/* plan: two searches of the index (never a scan of builds), neither sorted; the only sort is
+ * the merge of their rows, after both. */
+static void assert_merge_of_two_searches(const char *plan, const char *search) {
+        const char *first = strstr(plan, search);
+        assert_non_null(first);
+        const char *second = strstr(first + 1, search);
+        assert_non_null(second);
+        assert_null(strstr(plan, "SCAN builds"));
+        const char *sort = strstr(plan, "TEMP B-TREE");
+        assert_true(!sort || (sort > second && !strstr(sort + 1, "TEMP B-TREE")));
+}
+
 /* The ETA lookups run on the daemon's main loop: each must search an index on pname and
  * read its rows newest first, never walk every successful build (seconds on a big, cold
  * database) nor sort. */
@@ -389,15 +488,18 @@ static void test_eta_query_plans(void **state) {
         assert_int_equal(history_open(path, 0, &h, &err), 0);
         history_close(h);
 
+        /* Two index ranges (trusted rows; the requester's own), each read newest first; only
+         * their first LIMIT rows each are merged. */
         query_plan(HISTORY_SQL_ETA_ON_MACHINE, plan, sizeof(plan));
         print_message("on a machine: %s\n", plan);
-        assert_non_null(strstr(plan, "USING INDEX builds_eta (pname=? AND state=? AND machine=?)"));
-        assert_null(strstr(plan, "TEMP B-TREE"));
+        const char *on =
+                "USING INDEX builds_eta (pname=? AND state=? AND untrusted_uid=? AND machine=?)";
+        assert_merge_of_two_searches(plan, on);
 
         query_plan(HISTORY_SQL_ETA_ANY_MACHINE, plan, sizeof(plan));
         print_message("on any machine: %s\n", plan);
-        assert_non_null(strstr(plan, "USING INDEX builds_eta_any (pname=? AND state=?)"));
-        assert_null(strstr(plan, "TEMP B-TREE"));
+        const char *any = "USING INDEX builds_eta_any (pname=? AND state=? AND untrusted_uid=?)";
+        assert_merge_of_two_searches(plan, any);
 }
 
 int main(void) {
@@ -408,6 +510,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations_budget, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_untrusted_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
         };
