@@ -113,7 +113,8 @@ int main(int argc, char **argv) {
                 double v[ETA_SAMPLES];
                 BuildEta e;
                 t = now_monotonic();
-                int n = history_recent_durations(h, pname, "ssh://a", 1000 + i % 20, ETA_SAMPLES, 0, v, NULL);
+                int n = history_recent_durations(h, pname, "ssh://a", 1000 + i % 20, ETA_SAMPLES, 0, v,
+                                                 NULL);
                 if (n > 0)
                         eta_from_durations(v, (size_t) n, false, &e);
                 eta[i] = now_monotonic() - t;

@@ -20,13 +20,18 @@ struct History {
  * only those 2 * ?3 rows are merged. They run on the daemon's main loop, so each branch must
  * be an index search (test-history checks their query plans): another user's rows, however
  * many, are never read. */
-#define HISTORY_SQL_ETA_BRANCH(owner, on_machine)                                                          \
-        "SELECT * FROM (SELECT duration, machine, finished FROM builds WHERE pname = ?1"                   \
-        " AND state = 'succeeded' AND untrusted_uid " owner on_machine                                    \
+#define HISTORY_SQL_ETA_BRANCH(owner, on_machine)                                        \
+        "SELECT * FROM (SELECT duration, machine, finished FROM builds WHERE pname = ?1" \
+        " AND state = 'succeeded' AND untrusted_uid " owner on_machine                   \
         " AND kind = 'build' AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3)"
-#define HISTORY_SQL_ETA(on_machine)                                                                        \
-        "SELECT duration, machine FROM (" HISTORY_SQL_ETA_BRANCH("IS NULL", on_machine) " UNION ALL "      \
-        HISTORY_SQL_ETA_BRANCH("= ?4", on_machine) ") ORDER BY finished DESC LIMIT ?3"
+/* clang-format off */
+#define HISTORY_SQL_ETA(on_machine)                                                      \
+        "SELECT duration, machine FROM ("                                                \
+        HISTORY_SQL_ETA_BRANCH("IS NULL", on_machine)                                    \
+        " UNION ALL "                                                                    \
+        HISTORY_SQL_ETA_BRANCH("= ?4", on_machine)                                       \
+        ") ORDER BY finished DESC LIMIT ?3"
+/* clang-format on */
 #define HISTORY_SQL_ETA_ON_MACHINE  HISTORY_SQL_ETA(" AND machine = ?2")
 #define HISTORY_SQL_ETA_ANY_MACHINE HISTORY_SQL_ETA("")
 

@@ -286,8 +286,9 @@ static void test_recent_durations(void **state) {
         double v[10];
         char *machines[10] = {};
         assert_int_equal(history_recent_durations(h, "hello", "", -1, 10, 0, v, NULL), 2);
-        assert_true(v[0] == 20.0 && v[1] == 10.0);                                     /* newest first */
-        assert_int_equal(history_recent_durations(h, "world", "", -1, 10, 0, v, NULL), 1); /* successes only */
+        assert_true(v[0] == 20.0 && v[1] == 10.0); /* newest first */
+        assert_int_equal(history_recent_durations(h, "world", "", -1, 10, 0, v, NULL),
+                         1); /* successes only */
         assert_int_equal(history_recent_durations(h, "hello", "ssh://elsewhere", -1, 10, 0, v, NULL), 0);
         assert_int_equal(history_recent_durations(h, "hello", NULL, -1, 1, 0, v, machines), 1);
         assert_string_equal(machines[0], "");
@@ -378,7 +379,8 @@ static void test_untrusted_rows(void **state) {
                 assert_int_equal(history_recent_durations(h, "hello", "", others[k], 10, 0, v, NULL), 3);
                 for (int i = 0; i < 3; i++)
                         assert_true(v[i] == 2.0);
-                assert_int_equal(history_recent_durations(h, "hello", NULL, others[k], 10, 0, v, machines), 3);
+                assert_int_equal(history_recent_durations(h, "hello", NULL, others[k], 10, 0, v, machines),
+                                 3);
                 for (int i = 0; i < 3; i++) {
                         assert_true(v[i] == 2.0);
                         free(machines[i]);
@@ -492,8 +494,7 @@ static void test_eta_query_plans(void **state) {
          * their first LIMIT rows each are merged. */
         query_plan(HISTORY_SQL_ETA_ON_MACHINE, plan, sizeof(plan));
         print_message("on a machine: %s\n", plan);
-        const char *on =
-                "USING INDEX builds_eta (pname=? AND state=? AND untrusted_uid=? AND machine=?)";
+        const char *on = "USING INDEX builds_eta (pname=? AND state=? AND untrusted_uid=? AND machine=?)";
         assert_merge_of_two_searches(plan, on);
 
         query_plan(HISTORY_SQL_ETA_ANY_MACHINE, plan, sizeof(plan));
