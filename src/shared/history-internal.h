@@ -10,6 +10,7 @@ struct History {
         sqlite3 *db;
         bool readonly;
         sqlite3_stmt *insert; /* prepared once */
+        sqlite3_stmt *eta[2]; /* the ETA lookups, on a machine and on any: prepared once */
         usec_t deadline;      /* monotonic; for the progress handler, 0 none */
         bool interrupted;
 };

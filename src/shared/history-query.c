@@ -460,19 +460,27 @@ fail:
 
 int history_recent_durations(History *h, const char *pname, const char *machine, int64_t uid, unsigned n,
                              usec_t budget, double *ret, char **ret_machines) {
-        sqlite3_stmt *st = NULL;
-        const char *sql = machine ? HISTORY_SQL_ETA_ON_MACHINE : HISTORY_SQL_ETA_ANY_MACHINE;
-        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
-        if (code != SQLITE_OK)
-                return history_errno(code);
+        /* Prepared once per handle: the lookup runs on the event loop, and planning the
+         * compound query cost more than running it. */
+        sqlite3_stmt **stp = &h->eta[machine ? 0 : 1];
+        if (!*stp) {
+                int code = sqlite3_prepare_v3(
+                        h->db, machine ? HISTORY_SQL_ETA_ON_MACHINE : HISTORY_SQL_ETA_ANY_MACHINE, -1,
+                        SQLITE_PREPARE_PERSISTENT, stp, NULL);
+                if (code != SQLITE_OK)
+                        return history_errno(code);
+        }
+        sqlite3_stmt *st = *stp;
         sqlite3_bind_text(st, 1, pname, -1, SQLITE_STATIC);
         if (machine)
                 sqlite3_bind_text(st, 2, machine, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, (int) n);
         if (uid >= 0)
                 sqlite3_bind_int64(st, 4, uid);
+        else
+                sqlite3_bind_null(st, 4);
         history_set_budget(h, budget);
-        int count = 0;
+        int code = SQLITE_DONE, count = 0;
         while (count < (int) n && (code = sqlite3_step(st)) == SQLITE_ROW) {
                 ret[count] = (double) sqlite3_column_int64(st, 0) / 1e6;
                 if (ret_machines) {
@@ -482,7 +490,9 @@ int history_recent_durations(History *h, const char *pname, const char *machine,
                 count++;
         }
         int r = code == SQLITE_ROW || code == SQLITE_DONE ? count : history_errno(code);
-        sqlite3_finalize(st);
+        /* Reset: no read transaction is left open, and pname (bound static) is let go. */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         history_set_budget(h, 0);
         if (r < 0 && ret_machines)
                 for (int i = 0; i < count; i++) {

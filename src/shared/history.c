@@ -70,6 +70,8 @@ History *history_close(History *h) {
         if (!h)
                 return NULL;
         sqlite3_finalize(h->insert);
+        for (size_t i = 0; i < ELEMENTSOF(h->eta); i++)
+                sqlite3_finalize(h->eta[i]);
         sqlite3_close_v2(h->db);
         free(h);
         return NULL;
