@@ -96,7 +96,8 @@ ctl_ok STATS stats --pname "$PNAME" --since 0
 assert_json "root's stats count root's builds only" "$STATS" '.totals.builds == 2 and .totals.succeeded == 2'
 
 # ---- (d) mallory's own build of eta-a sees her rows ----
-as_mallory "$PY3" - "$SOCKDIR/events.sock" "$D1" <<'PY' &
+# setpriv itself in the background (not the function): $! is then her python, which stop_pid ends.
+setpriv --reuid="$MUID" --regid="$MGID" --clear-groups -- "$PY3" - "$SOCKDIR/events.sock" "$D1" <<'PY' &
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
