@@ -50,11 +50,16 @@ static size_t line_kept(const char *line, bool *ret_cut) {
         if (!*ret_cut)
                 return len;
         len = LOG_LINE_MAX;
-        /* Do not cut a UTF-8 sequence: back up over continuation bytes. */
-        while (len > 0 && ((unsigned char) line[len - 1] & 0xC0) == 0x80)
-                len--;
-        if (len > 0 && ((unsigned char) line[len - 1] & 0x80))
-                len--; /* the lead byte whose sequence was cut */
+        /* Do not cut a UTF-8 sequence: find the lead byte of the last one (at most 3
+         * continuation bytes back; bytes that are not UTF-8 are cut where they are) and
+         * leave the sequence out when its end is past the limit. */
+        size_t lead = len;
+        while (lead > 0 && len - lead < 3 && ((unsigned char) line[lead - 1] & 0xC0) == 0x80)
+                lead--;
+        unsigned char c = lead > 0 ? (unsigned char) line[lead - 1] : 0;
+        size_t seq = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+        if (seq > 0 && len - (lead - 1) < seq)
+                len = lead - 1;
         return len;
 }
 

@@ -1,7 +1,7 @@
 /* Fuzz target for the log rings and their budget: lines of any length pushed to a few rings
  * under a small budget, shrunk and freed in any order. After every step each ring holds the
  * newest lines pushed to it, in order, truncated as documented; the budget counts exactly
- * the rings' memory and holds, unless the ring just pushed to keeps only its newest line
+ * the rings' memory and holds, unless the ring last pushed to keeps only its newest line
  * and no other ring has anything left to give.
  * Input: byte 0 picks the budget (0: none), byte 1 the rings' line cap; then operations: a
  * byte whose low 2 bits pick a ring and the rest the operation, a length byte for pushes,
@@ -48,8 +48,8 @@ static void check_line(const char *kept, const char *raw) {
         size_t k = strlen(kept);
         if (k < mark || strcmp(kept + k - mark, LOG_LINE_TRUNCATED) != 0)
                 abort();
-        k -= mark; /* at most one UTF-8 character (4 bytes) cut off before the limit */
-        if (k > LOG_LINE_MAX || k + 4 < LOG_LINE_MAX || memcmp(kept, raw, k) != 0)
+        k -= mark; /* at most the 3 bytes of a UTF-8 character cut off before the limit */
+        if (k > LOG_LINE_MAX || k + 3 < LOG_LINE_MAX || memcmp(kept, raw, k) != 0)
                 abort();
 }
 
@@ -86,11 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint32_t cap = data[1] % KEEP_MAX + 1;
         LogRing rings[RINGS] = {};
         Ref refs[RINGS] = {};
+        LogRing *pushed = NULL; /* the ring last pushed to */
 
         for (size_t at = 2; at < size;) {
                 uint8_t op = data[at++];
                 int k = op & 3;
-                LogRing *pushed = NULL;
                 switch (op >> 2 & 7) {
                 case 6:
                         log_ring_shrink(&rings[k], op >> 5);
@@ -99,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 case 7:
                         log_ring_done(&rings[k]);
                         ref_clear(&refs[k]);
+                        if (pushed == &rings[k])
+                                pushed = NULL;
                         break;
                 default: {
                         if (at >= size)

@@ -123,9 +123,30 @@ static void test_truncation_and_utf8(void **state) {
         assert_int_equal(log_ring_push(&r, NULL, 10, line), 0);
         assert_string_equal(log_ring_line(&r, 1), line);
 
+        /* a whole character ending at the limit stays; a 4-byte one cut after 3 goes */
+        memcpy(line + LOG_LINE_MAX - 2, "\xc3\xa9", 2);
+        line[LOG_LINE_MAX] = 'z';
+        assert_int_equal(log_ring_push(&r, NULL, 10, line), 0);
+        kept = log_ring_line(&r, 2);
+        assert_memory_equal(kept, line, LOG_LINE_MAX);
+        assert_string_equal(kept + LOG_LINE_MAX, LOG_LINE_TRUNCATED);
+        memcpy(line + LOG_LINE_MAX - 3, "\xf0\x9f\x90\xa7", 4);
+        assert_int_equal(log_ring_push(&r, NULL, 10, line), 0);
+        kept = log_ring_line(&r, 3);
+        assert_int_equal(strlen(kept), LOG_LINE_MAX - 3 + strlen(LOG_LINE_TRUNCATED));
+        assert_memory_equal(kept, line, LOG_LINE_MAX - 3);
+
+        /* not UTF-8 at all (continuation bytes only): cut at the limit, not emptied */
+        memset(line, 0x80, LOG_LINE_MAX + 10);
+        line[LOG_LINE_MAX + 10] = 0;
+        assert_int_equal(log_ring_push(&r, NULL, 10, line), 0);
+        kept = log_ring_line(&r, 4);
+        assert_int_equal(strlen(kept), LOG_LINE_MAX + strlen(LOG_LINE_TRUNCATED));
+        assert_memory_equal(kept, line, LOG_LINE_MAX);
+
         static const char utf8[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7 \xff\xfe bad";
         assert_int_equal(log_ring_push(&r, NULL, 10, utf8), 0);
-        assert_string_equal(log_ring_line(&r, 2), utf8);
+        assert_string_equal(log_ring_line(&r, 5), utf8);
         free(line);
         log_ring_done(&r);
 }
