@@ -14,6 +14,8 @@ source "$E2E_DIR/lib-proc.sh"
 trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 
 LINES=3000
+# The builders (nixbld users) look for $T/release: they may pass through $T, not list it.
+chmod o+x "$T"
 start_daemon --log-budget 64K
 FILE="$E2E_DIR/nix/log-budget.nix"
 NIX_ARGS=(--argstr nonce "$NONCE" --arg lines "$LINES" --argstr release "$T/release")
