@@ -8,7 +8,7 @@ where a thousand builds each printed a long log. Once the daemon's status has co
 record, its resident memory (VmRSS) is read from /proc, a few seconds after (it must not
 have been a peak). The connection, and so the builds, stays open meanwhile: they are active.
 
-Prints RSS with no log lines yet, RSS with full rings, the high-water mark, what the daemon
+Prints the daemon's CPU time for the log lines, RSS with no log lines yet, RSS with full rings, the high-water mark, what the daemon
 reports for its log memory (`status`: logs, where the daemon has it), one build's log tail
 as `get-log` gives it, and the verdict against the target: RSS <= 32 MiB (VmRSS / 1024).
 
@@ -47,6 +47,13 @@ def rss_kb(key="VmRSS"):
             if l.startswith(key + ":"):
                 return int(l.split()[1])
     return 0
+
+
+def cpu_s():
+    """The daemon's CPU time (user + system, all threads), seconds."""
+    with open(f"/proc/{d.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 try:
@@ -102,7 +109,7 @@ try:
     rnd = random.Random(7)
     words = ["gcc", "-O2", "-Wall", "-c", "src/module.c", "-o", "build/module.o", "-I", "include",
              "-DNDEBUG", "-fPIC", "-pipe", "-g", "CC", "LD", "libfoo.la", "warning:", "note:"]
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), cpu_s()
     for n in range(lines):
         batch = []
         for b in range(builds):
@@ -113,7 +120,7 @@ try:
             batch.append(f'{{"action":"result","id":{1000 + b},"type":101,"fields":["{text[:want]}"]}}\n')
         send(batch)
     wait_events(sent)
-    feed_s = time.monotonic() - t0
+    feed_s, feed_cpu = time.monotonic() - t0, cpu_s() - cpu0
     time.sleep(3)
     rss, hwm = rss_kb(), rss_kb("VmHWM")
     st = ask("status")
@@ -122,6 +129,7 @@ try:
 
     print(f"nix-analyticsd: {builds} active builds, {lines} log lines each "
           f"({builds * lines} lines fed in {feed_s:.1f} s), options: {' '.join(args[6:8] + args[12:])}")
+    print(f"daemon CPU for the log lines: {feed_cpu:.2f} s ({feed_cpu * 1e9 / (builds * lines):.0f} ns a line)")
     print(f"RSS with no log lines: {rss_empty / 1024:.1f} MiB")
     print(f"RSS with the rings full: {rss / 1024:.1f} MiB (high-water mark {hwm / 1024:.1f} MiB)")
     if logs:
