@@ -308,8 +308,63 @@ static void test_model_log_held(void **state) {
         free(dir);
 }
 
+/* The daemon's log budget takes the hog's oldest lines to make room for root's: the bytes the
+ * hog's builds hold go down with them, so the quota does not refuse lines it no longer holds. */
+static void test_model_log_budget_gives_back(void **state) {
+        char *dir = test_mkdtemp();
+        char proc[512];
+        snprintf(proc, sizeof(proc), "%s/proc", dir);
+        test_write_file(dir, "proc/.keep", "", 0);
+        ModelConfig c;
+        model_config_defaults(&c);
+        c.proc_root = proc;
+        c.log_budget = 16384;
+        Model *m = NULL;
+        assert_int_equal(model_new(&c, &m), 0);
+        Quota *q = new_quota(small);
+        quota_attach_model(q, m);
+
+        Source *hog = NULL, *root = NULL;
+        assert_int_equal(model_source_new(m, 4242, HOG, false, 1, &hog), 0);
+        assert_int_equal(model_source_new(m, 4243, 0, true, 1, &root), 0);
+        start(m, hog, 1, 0);
+        start(m, root, 2, 0);
+        char line[4200];
+        memset(line, 'x', 4000);
+        line[4000] = '\0';
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(feed(m, hog, "{\"action\":\"result\",\"id\":1,\"type\":101,\"fields\":[\"%s\"]}",
+                                      line),
+                                 0);
+        assert_int_equal(quota_log_held(q, HOG), 12000); /* the whole budget, nearly */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(feed(m, root, "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}",
+                                      line),
+                                 0);
+        Build *hb = NULL, *rb = NULL;
+        for (Build *b = model_builds_first(m); b; b = b->next)
+                *(b->quota_uid >= 0 ? &hb : &rb) = b;
+        assert_non_null(hb);
+        assert_non_null(rb);
+        const LogBudget *lb = model_log_budget(m);
+        assert_true(lb->used <= lb->limit);
+        assert_true(lb->dropped > 0);
+        assert_true(hb->log.count < 3);
+        assert_int_equal(quota_log_held(q, HOG), hb->log.bytes);
+        assert_int_equal(hb->log.total, 3);
+        assert_int_equal(rb->log.total, 3);
+        assert_true(rb->log.count >= 1);
+
+        model_free(m);
+        assert_int_equal(quota_log_held(q, HOG), 0);
+        quota_free(q);
+        test_rm_rf(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_model_log_budget_gives_back),
                 cmocka_unit_test(test_connections),  cmocka_unit_test(test_trusted_never_limited),
                 cmocka_unit_test(test_log_bucket),   cmocka_unit_test(test_history_rows),
                 cmocka_unit_test(test_parse),        cmocka_unit_test(test_status_json),
