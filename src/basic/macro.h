@@ -18,7 +18,7 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* The struct of type holding member at ptr. */
-#define container_of(ptr, type, member) ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
 
 /* Hand ownership of a pointer (or fd) out of a cleanup scope. */
 #define TAKE_PTR(p)                        \

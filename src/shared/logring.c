@@ -2,10 +2,10 @@
  *
  * A daemon holds the last lines of a thousand builds at once: one allocation per line cost
  * more in malloc headers and slack than the text itself. Here a ring's lines sit whole and
- * NUL-terminated in a circular byte arena, behind a small circular index of their offsets,
- * in a single allocation that is resized (and compacted) only when it must grow or give
- * memory back. A line never wraps around the arena's end, so it can be handed out as a
- * plain string. */
+ * NUL-terminated in a circular byte arena, behind a small circular index of their offsets and
+ * lengths (dropping the oldest line does not read its cold bytes), in a single allocation
+ * that is resized (and compacted) only when it must grow or give memory back. A line never
+ * wraps around the arena's end, so it can be handed out as a plain string. */
 #include "shared/logring.h"
 
 #include <assert.h>
@@ -21,16 +21,20 @@
 #define SLOTS_MIN     8u
 #define TRUNCATED_LEN (sizeof(LOG_LINE_TRUNCATED) - 1)
 
-static uint32_t *ring_index(const LogRing *ring) {
-        return (uint32_t *) (void *) ring->mem;
+typedef struct LineSlot {
+        uint32_t off, len; /* in the arena; len without the NUL */
+} LineSlot;
+
+static LineSlot *ring_index(const LogRing *ring) {
+        return (LineSlot *) (void *) ring->mem;
 }
 
 static char *ring_arena(const LogRing *ring) {
-        return ring->mem + (size_t) ring->n_slots * sizeof(uint32_t);
+        return ring->mem + (size_t) ring->n_slots * sizeof(LineSlot);
 }
 
 static uint64_t memory_of(uint32_t n_slots, uint32_t size) {
-        return (uint64_t) n_slots * sizeof(uint32_t) + size;
+        return (uint64_t) n_slots * sizeof(LineSlot) + size;
 }
 
 uint64_t log_ring_memory(const LogRing *ring) {
@@ -115,11 +119,10 @@ static int ring_resize(LogRing *ring, LogBudget *budget, uint32_t n_slots, uint3
         }
         uint32_t wpos = 0;
         for (uint32_t i = 0; i < ring->count; i++) {
-                const char *l = log_ring_line(ring, i);
-                size_t n = strlen(l) + 1;
-                ((uint32_t *) (void *) mem)[i] = wpos;
-                memcpy(mem + (size_t) n_slots * sizeof(uint32_t) + wpos, l, n);
-                wpos += (uint32_t) n;
+                uint32_t len = ring_index(ring)[((uint64_t) ring->head + i) % ring->n_slots].len;
+                ((LineSlot *) (void *) mem)[i] = (LineSlot){.off = wpos, .len = len};
+                memcpy(mem + (size_t) n_slots * sizeof(LineSlot) + wpos, log_ring_line(ring, i), len + 1);
+                wpos += len + 1;
         }
 
         uint64_t before = log_ring_memory(ring);
@@ -147,7 +150,7 @@ static int ring_resize(LogRing *ring, LogBudget *budget, uint32_t n_slots, uint3
 
 static void ring_drop_oldest(LogRing *ring) {
         assert(ring->count > 0);
-        ring->bytes -= strlen(log_ring_line(ring, 0));
+        ring->bytes -= ring_index(ring)[ring->head].len;
         ring->head = (ring->head + 1) % ring->n_slots;
         if (--ring->count == 0)
                 ring->head = ring->wpos = 0;
@@ -157,7 +160,7 @@ static void ring_drop_oldest(LogRing *ring) {
 static uint32_t ring_place(const LogRing *ring, uint32_t n) {
         if (ring->count == 0)
                 return n <= ring->size ? 0 : NO_ROOM;
-        uint32_t start = ring_index(ring)[ring->head];
+        uint32_t start = ring_index(ring)[ring->head].off;
         if (ring->wpos > start) { /* lines in [start, wpos): room after them, or before */
                 if (n <= ring->size - ring->wpos)
                         return ring->wpos;
@@ -258,7 +261,8 @@ int log_ring_push(LogRing *ring, LogBudget *budget, uint32_t max_lines, const ch
                         ring_drop_oldest(ring); /* only past 4 GiB of lines */
                         continue;
                 }
-                uint64_t grow = memory_of(n_slots, size) - MIN(memory_of(n_slots, size), log_ring_memory(ring));
+                uint64_t grow =
+                        memory_of(n_slots, size) - MIN(memory_of(n_slots, size), log_ring_memory(ring));
                 if (ring->count > 0 && budget_tight(budget, ring, grow)) {
                         ring_drop_oldest(ring);
                         budget->dropped++;
@@ -274,7 +278,8 @@ int log_ring_push(LogRing *ring, LogBudget *budget, uint32_t max_lines, const ch
         if (cut)
                 memcpy(dst + kept, LOG_LINE_TRUNCATED, TRUNCATED_LEN);
         dst[n - 1] = 0;
-        ring_index(ring)[(ring->head + ring->count) % ring->n_slots] = at;
+        LineSlot *slot = &ring_index(ring)[((uint64_t) ring->head + ring->count) % ring->n_slots];
+        *slot = (LineSlot){.off = at, .len = n - 1};
         ring->count++;
         ring->wpos = at + n;
         ring->bytes += n - 1;
@@ -306,5 +311,5 @@ void log_ring_done(LogRing *ring) {
 const char *log_ring_line(const LogRing *ring, uint32_t i) {
         if (i >= ring->count)
                 return NULL;
-        return ring_arena(ring) + ring_index(ring)[((uint64_t) ring->head + i) % ring->n_slots];
+        return ring_arena(ring) + ring_index(ring)[((uint64_t) ring->head + i) % ring->n_slots].off;
 }

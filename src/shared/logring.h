@@ -27,8 +27,9 @@ typedef struct LogBudget {
         void *userdata;
 } LogBudget;
 
-/* One allocation: an index of line offsets (n_slots, circular from head), then the lines,
- * each whole and NUL-terminated, in a circle of size bytes. All zero is an empty ring. */
+/* One allocation: an index of the lines' offsets and lengths (n_slots, circular from head),
+ * then the lines, each whole and NUL-terminated, in a circle of size bytes. All zero is an
+ * empty ring. */
 struct LogRing {
         char *mem;
         uint32_t n_slots, size;

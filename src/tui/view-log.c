@@ -22,7 +22,7 @@ typedef struct LogView {
         size_t start, n;
         uint64_t total;
         uint64_t dropped; /* older lines the daemon no longer had to send (its log budget) */
-        bool stick; /* the cursor follows the newest line */
+        bool stick;       /* the cursor follows the newest line */
         bool ended;
         char state[32];
         char *error;

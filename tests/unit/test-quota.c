@@ -333,12 +333,14 @@ static void test_model_log_budget_gives_back(void **state) {
         memset(line, 'x', 4000);
         line[4000] = '\0';
         for (int i = 0; i < 3; i++)
-                assert_int_equal(feed(m, hog, "{\"action\":\"result\",\"id\":1,\"type\":101,\"fields\":[\"%s\"]}",
+                assert_int_equal(feed(m, hog,
+                                      "{\"action\":\"result\",\"id\":1,\"type\":101,\"fields\":[\"%s\"]}",
                                       line),
                                  0);
         assert_int_equal(quota_log_held(q, HOG), 12000); /* the whole budget, nearly */
         for (int i = 0; i < 3; i++)
-                assert_int_equal(feed(m, root, "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}",
+                assert_int_equal(feed(m, root,
+                                      "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}",
                                       line),
                                  0);
         Build *hb = NULL, *rb = NULL;
@@ -365,10 +367,14 @@ static void test_model_log_budget_gives_back(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_model_log_budget_gives_back),
-                cmocka_unit_test(test_connections),  cmocka_unit_test(test_trusted_never_limited),
-                cmocka_unit_test(test_log_bucket),   cmocka_unit_test(test_history_rows),
-                cmocka_unit_test(test_parse),        cmocka_unit_test(test_status_json),
-                cmocka_unit_test(test_model_builds), cmocka_unit_test(test_model_log_held),
+                cmocka_unit_test(test_connections),
+                cmocka_unit_test(test_trusted_never_limited),
+                cmocka_unit_test(test_log_bucket),
+                cmocka_unit_test(test_history_rows),
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_status_json),
+                cmocka_unit_test(test_model_builds),
+                cmocka_unit_test(test_model_log_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

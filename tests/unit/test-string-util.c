@@ -29,8 +29,17 @@ static void test_parse_size(void **state) {
         assert_true(v == UINT64_MAX);
 
         v = 7;
-        static const char *const bad[] = {"", "M", "-1", "1.5M", "16MB", "16m", "16 M", "1T", "0x10",
-                                          "18446744073709551616", "17179869184G"};
+        static const char *const bad[] = {"",
+                                          "M",
+                                          "-1",
+                                          "1.5M",
+                                          "16MB",
+                                          "16m",
+                                          "16 M",
+                                          "1T",
+                                          "0x10",
+                                          "18446744073709551616",
+                                          "17179869184G"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 assert_int_equal(parse_size(bad[i], &v), -EINVAL);
                 assert_int_equal(v, 7);
