@@ -3,6 +3,7 @@ complete -c nix-analyticsd -f
 complete -c nix-analyticsd -s s -l socket-dir -r -a '(__fish_complete_directories)' -d 'socket directory'
 complete -c nix-analyticsd -l log-ring -x -d 'log lines kept per running build'
 complete -c nix-analyticsd -l log-ring-finished -x -d 'log lines kept per finished build'
+complete -c nix-analyticsd -l log-budget -x -d "memory for all builds' log lines (K, M, G suffixes)"
 complete -c nix-analyticsd -l max-finished -x -d 'finished builds kept in memory'
 complete -c nix-analyticsd -l store-dir -r -a '(__fish_complete_directories)' -d 'Nix store directory'
 complete -c nix-analyticsd -l max-clients -x -d 'control clients at once'

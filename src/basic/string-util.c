@@ -22,6 +22,30 @@ bool string_is_digits(const char *s) {
         return true;
 }
 
+int parse_size(const char *s, uint64_t *ret) {
+        static const char units[] = "KMG";
+        uint64_t v = 0;
+        const char *p = s;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (p == s)
+                return -EINVAL;
+        if (*p) {
+                const char *u = strchr(units, *p);
+                if (!u || p[1])
+                        return -EINVAL;
+                unsigned shift = 10 * (unsigned) (u - units + 1);
+                if (v > UINT64_MAX >> shift)
+                        return -EINVAL;
+                v <<= shift;
+        }
+        *ret = v;
+        return 0;
+}
+
 size_t ansi_strip(char *s) {
         char *w = s;
         const char *r = s;

@@ -1,14 +1,19 @@
-/* String helpers: prefixes, ANSI escape stripping, UTF-8 validation and repair. */
+/* String helpers: prefixes, byte counts, ANSI escape stripping, UTF-8 validation and repair. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Returns a pointer just past the prefix in s, or NULL when s does not start with it. */
 const char *startswith(const char *s, const char *prefix);
 
 /* True when s is non-empty and only ASCII digits. */
 bool string_is_digits(const char *s);
+
+/* A byte count: digits, then optionally K, M or G (times 1024, 1024², 1024³). 0 or -EINVAL
+ * (not such a number, or past UINT64_MAX). */
+int parse_size(const char *s, uint64_t *ret);
 
 /* Removes ANSI/VT100 escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL/ST",
  * and two-byte ESC sequences) in place. Returns the new length. */

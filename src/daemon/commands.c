@@ -81,11 +81,19 @@ static cJSON *status_json(Daemon *d) {
                 cJSON_AddNumberToObject(ctl, "dropped_slow", (double) d->control_dropped_slow);
                 cJSON_AddNumberToObject(ctl, "refused", (double) d->control_conns_refused);
         }
+        const LogBudget *lb = model_log_budget(d->model);
+        cJSON *logs = cJSON_AddObjectToObject(o, "logs");
+        if (logs) {
+                cJSON_AddNumberToObject(logs, "memory", (double) lb->used);
+                cJSON_AddNumberToObject(logs, "budget", (double) lb->limit);
+                cJSON_AddNumberToObject(logs, "rings", lb->n_rings);
+                cJSON_AddNumberToObject(logs, "dropped", (double) lb->dropped);
+        }
         cJSON_AddItemToObject(o, "history", history_writer_status(d->history));
         cJSON_AddItemToObject(o, "quotas", quota_status_json(d->quota));
         cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
         cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
-        if (cJSON_GetArraySize(o) < 14) {
+        if (cJSON_GetArraySize(o) < 15) {
                 cJSON_Delete(o);
                 return NULL;
         }

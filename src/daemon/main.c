@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "basic/log.h"
+#include "basic/string-util.h"
 #include "basic/macro.h"
 #include "daemon/actions-remote.h"
 #include "daemon/commands.h"
@@ -45,6 +46,9 @@ static void help(void) {
                "                           else " NA_SYSTEM_SOCKET_DIR ")\n"
                "      --log-ring N         log lines kept per running build (default 1000)\n"
                "      --log-ring-finished N  log lines kept per finished build (default 20)\n"
+               "      --log-budget BYTES   memory for all builds' log lines (default 16M; K, M, G\n"
+               "                           suffixes; 0 no limit): the oldest lines of the largest\n"
+               "                           rings go first ('nix log DRV' keeps every line)\n"
                "      --max-finished N     finished builds kept in memory (default 5000)\n"
                "      --store-dir DIR      Nix store directory (default /nix/store)\n"
                "      --max-clients N      control clients at once (default 1024)\n"
@@ -100,6 +104,7 @@ static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t *ret
 enum {
         ARG_LOG_RING = 0x100,
         ARG_LOG_RING_FINISHED,
+        ARG_LOG_BUDGET,
         ARG_MAX_FINISHED,
         ARG_STORE_DIR,
         ARG_MAX_CLIENTS,
@@ -179,6 +184,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"socket-dir", required_argument, NULL, 's'},
                 {"log-ring", required_argument, NULL, ARG_LOG_RING},
                 {"log-ring-finished", required_argument, NULL, ARG_LOG_RING_FINISHED},
+                {"log-budget", required_argument, NULL, ARG_LOG_BUDGET},
                 {"max-finished", required_argument, NULL, ARG_MAX_FINISHED},
                 {"store-dir", required_argument, NULL, ARG_STORE_DIR},
                 {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
@@ -221,6 +227,13 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 case ARG_LOG_RING_FINISHED:
                         if (parse_u32("--log-ring-finished", optarg, 0, &cfg->model.log_ring_finished) < 0)
                                 return -EINVAL;
+                        break;
+                case ARG_LOG_BUDGET:
+                        if (parse_size(optarg, &cfg->model.log_budget) < 0)
+                                return log_error_errno(EINVAL,
+                                                       "invalid value for --log-budget: '%s' (bytes, "
+                                                       "optionally with K, M or G; 0 no limit)",
+                                                       optarg);
                         break;
                 case ARG_MAX_FINISHED:
                         if (parse_u32("--max-finished", optarg, 0, &cfg->model.max_finished) < 0)

@@ -1,4 +1,5 @@
-/* A bounded ring of log lines: the last N lines of a build, oldest first. */
+/* A bounded ring of log lines (the last N lines of a build, oldest first), stored in one
+ * allocation per ring, and a byte budget shared by many rings. */
 #pragma once
 
 #include <stdint.h>
@@ -8,18 +9,45 @@
 #define LOG_LINE_MAX       4096u
 #define LOG_LINE_TRUNCATED " [truncated]"
 
-typedef struct LogRing {
-        char **lines;
-        uint32_t cap, head, count; /* head: index of the oldest line */
-        uint64_t total;            /* lines ever received */
-        uint64_t bytes;            /* of the lines held (their lengths) */
-} LogRing;
+typedef struct LogRing LogRing;
 
-/* Appends a copy of line (truncated past LOG_LINE_MAX), dropping the oldest when cap lines
- * are held (the array is allocated with cap slots on first use). 0 or -ENOMEM. */
-int log_ring_push(LogRing *ring, uint32_t cap, const char *line);
-/* Keeps only the newest keep lines, in a right-sized array. */
+/* The memory of every ring pushed with it, within limit bytes (0: no limit). A ring that
+ * needs room while the budget is spent takes it first from the largest ring (its oldest
+ * lines go): each ring always keeps its newest line. */
+typedef struct LogBudget {
+        uint64_t limit;
+        uint64_t used;    /* bytes the rings hold allocated (lines and their index) */
+        uint64_t dropped; /* lines dropped to stay within limit */
+        uint32_t n_rings; /* rings holding memory */
+        LogRing *rings;
+        LogRing *largest; /* NULL: to be found again */
+        /* A ring other than the one pushed to lost bytes of its lines (bytes_delta < 0):
+         * its owner may account for them. NULL: nobody asks. */
+        void (*trimmed)(void *userdata, LogRing *ring, int64_t bytes_delta);
+        void *userdata;
+} LogBudget;
+
+/* One allocation: an index of the lines' offsets and lengths (n_slots, circular from head),
+ * then the lines, each whole and NUL-terminated, in a circle of size bytes. All zero is an
+ * empty ring. */
+struct LogRing {
+        char *mem;
+        uint32_t n_slots, size;
+        uint32_t head, count; /* head: index slot of the oldest line */
+        uint32_t wpos;        /* where the line after the newest goes */
+        uint64_t total;       /* lines ever received; total - count were dropped */
+        uint64_t bytes;       /* of the lines held (their lengths) */
+        LogBudget *budget;    /* while mem is allocated */
+        LogRing *budget_prev, *budget_next;
+};
+
+/* Appends a copy of line (truncated past LOG_LINE_MAX), dropping the oldest lines when
+ * max_lines (>= 1) are held or the budget (NULL: none) has no room. 0 or -ENOMEM. */
+int log_ring_push(LogRing *ring, LogBudget *budget, uint32_t max_lines, const char *line);
+/* Keeps only the newest keep lines, in right-sized memory. */
 void log_ring_shrink(LogRing *ring, uint32_t keep);
 void log_ring_done(LogRing *ring);
-/* Line i, oldest first, i in [0, count); NULL out of range. */
+/* Line i, oldest first, i in [0, count); NULL out of range. Valid until the ring changes. */
 const char *log_ring_line(const LogRing *ring, uint32_t i);
+/* Bytes of memory the ring holds. */
+uint64_t log_ring_memory(const LogRing *ring);

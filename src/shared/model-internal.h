@@ -32,6 +32,7 @@ struct Model {
         Substitution *substitutions, **substitutions_tail; /* ended, not yet drained */
         uint32_t n_substitutions;
         ModelBuildQuota build_quota;
+        LogBudget log_budget; /* of every build's log ring */
 };
 
 void build_mark(Model *m, Build *b, ChangeKind k);

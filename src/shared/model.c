@@ -108,9 +108,18 @@ void model_config_defaults(ModelConfig *c) {
                 .proc_root = "/proc",
                 .log_ring = 1000,
                 .log_ring_finished = 20,
+                .log_budget = MODEL_LOG_BUDGET_DEFAULT,
                 .max_finished = 5000,
                 .max_phases = 64,
         };
+}
+
+/* The log budget took lines from the ring of a build other than the one a line came for. */
+static void build_log_trimmed(void *userdata, LogRing *ring, int64_t bytes_delta) {
+        Model *m = userdata;
+        Build *b = container_of(ring, Build, log);
+        if (b->quota_uid >= 0)
+                m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid, bytes_delta);
 }
 
 int model_new(const ModelConfig *config, Model **ret) {
@@ -120,6 +129,11 @@ int model_new(const ModelConfig *config, Model **ret) {
         m->config = *config;
         if (m->config.log_ring == 0)
                 m->config.log_ring = 1;
+        m->log_budget = (LogBudget){
+                .limit = m->config.log_budget,
+                .trimmed = build_log_trimmed,
+                .userdata = m,
+        };
         m->next_key = 1;
         m->next_source_id = 1;
         *ret = m;
@@ -799,7 +813,7 @@ static int build_log_push(Model *m, Build *b, const char *line) {
                 return 0; /* dropped, and counted, by the quota */
         uint64_t before = b->log.bytes;
         uint32_t cap = build_state_is_final(b->state) ? m->config.log_ring_finished : m->config.log_ring;
-        if (log_ring_push(&b->log, cap, line) < 0)
+        if (log_ring_push(&b->log, &m->log_budget, cap, line) < 0)
                 return -ENOMEM;
         if (b->quota_uid >= 0 && b->log.bytes != before)
                 q->log_held(q->userdata, (uid_t) b->quota_uid, (int64_t) b->log.bytes - (int64_t) before);
@@ -1039,6 +1053,10 @@ Source *model_source_by_id(Model *m, uint64_t id) {
 
 void model_counters(Model *m, ModelCounters *ret) {
         *ret = m->counters;
+}
+
+const LogBudget *model_log_budget(Model *m) {
+        return &m->log_budget;
 }
 
 Model *model_free(Model *m) {

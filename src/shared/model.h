@@ -247,11 +247,16 @@ struct Source {
         UT_hash_handle hh;
 };
 
+/* The memory all builds' log lines may take at once, by default: the oldest lines of the
+ * largest rings go first (the whole log stays in Nix: `nix log`). */
+#define MODEL_LOG_BUDGET_DEFAULT (UINT64_C(16) << 20)
+
 typedef struct ModelConfig {
         const char *store_dir; /* default /nix/store */
         const char *proc_root; /* default /proc */
         uint32_t log_ring;     /* lines kept per running build */
         uint32_t log_ring_finished;
+        uint64_t log_budget;   /* bytes of memory for all builds' log lines; 0 no limit */
         uint32_t max_finished; /* finished builds kept in memory */
         uint32_t max_phases;
 } ModelConfig;
@@ -316,6 +321,8 @@ Build *model_builds_last(Model *m);  /* newest; b->prev towards older */
 Source *model_sources_first(Model *m);
 Source *model_source_by_id(Model *m, uint64_t id);
 void model_counters(Model *m, ModelCounters *ret);
+/* The memory the builds' log lines hold, within its limit, and the lines dropped for it. */
+const LogBudget *model_log_budget(Model *m);
 
 /* Log lines of a build, oldest first: i in [0, log.count). */
 const char *build_log_line(const Build *b, uint32_t i);

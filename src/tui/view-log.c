@@ -1,6 +1,7 @@
 /* The log panel: a bounded ring of lines, its own daemon connection per followed build. */
 #include "tui/view-log.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ typedef struct LogView {
         char **lines; /* ring of LOG_KEEP */
         size_t start, n;
         uint64_t total;
-        bool stick; /* the cursor follows the newest line */
+        uint64_t dropped; /* older lines the daemon no longer had to send (its log budget) */
+        bool stick;       /* the cursor follows the newest line */
         bool ended;
         char state[32];
         char *error;
@@ -35,6 +37,7 @@ static void lv_clear(LogView *lv) {
                 free(lv->lines[(lv->start + i) % LOG_KEEP]);
         lv->start = lv->n = 0;
         lv->total = 0;
+        lv->dropped = 0;
         lv->ended = false;
         lv->state[0] = 0;
         free(lv->error);
@@ -82,6 +85,7 @@ static void lv_got_log(Client *c, const cJSON *result, const cJSON *error, void 
         lv_clear(lv);
         lv_append_array(lv, json_arr(result, "lines"));
         lv->total = json_u64(result, "total", 0);
+        lv->dropped = json_u64(result, "truncated", 0);
         snprintf(lv->state, sizeof(lv->state), "%s", json_str(result, "state") ?: "");
         lv_sync_nav(lv->tui);
         tui_invalidate(lv->tui);
@@ -111,6 +115,7 @@ static void lv_event(Client *c, const cJSON *ev, void *userdata) {
         if (strcmp(name, "log") == 0) {
                 lv_append_array(lv, json_arr(ev, "lines"));
                 lv->total += (uint64_t) cJSON_GetArraySize(json_arr(ev, "lines"));
+                lv->dropped += json_u64(ev, "skipped", 0);
         } else if (strcmp(name, "log-end") == 0) {
                 lv->ended = true;
                 snprintf(lv->state, sizeof(lv->state), "%s", json_str(ev, "state") ?: "ended");
@@ -190,6 +195,17 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         if (lv->error) {
                 draw_printf(scr, y, x, w, screen_attr(scr, COL_ERROR), "log: %s", lv->error);
                 return;
+        }
+        if (lv->dropped > 0) {
+                /* The daemon keeps the newest lines within its memory budget; Nix keeps them all. */
+                draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
+                            "%" PRIu64 " older lines dropped by the daemon; the whole log: "
+                            "nix log %s (once the build has ended)",
+                            lv->dropped, b && b->drv ? b->drv : "DRV");
+                y++;
+                h--;
+                if (h <= 0)
+                        return;
         }
         listnav_scroll(&v->nav, (size_t) h);
         for (int i = 0; i < h && v->nav.top + (size_t) i < lv->n; i++) {

@@ -243,45 +243,64 @@ static void test_model_builds(void **state) {
         free(dir);
 }
 
-/* Log lines of the hog's builds count against the bytes it may hold; a finished build's
- * shrunk log and a dropped build give them back. */
-static void test_model_log_held(void **state) {
-        char *dir = test_mkdtemp();
+/* A model with the small quota attached, a hog's build (id 1) and root's (id 2). */
+typedef struct LogFixture {
+        char *dir;
+        Model *m;
+        Quota *q;
+        Source *hog, *root;
+        char line[4001]; /* 4000 bytes */
+} LogFixture;
+
+static void log_fixture_new(LogFixture *f, uint32_t log_ring_finished, uint64_t log_budget) {
+        *f = (LogFixture){.dir = test_mkdtemp()};
         char proc[512];
-        snprintf(proc, sizeof(proc), "%s/proc", dir);
-        test_write_file(dir, "proc/.keep", "", 0);
+        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
+        test_write_file(f->dir, "proc/.keep", "", 0);
         ModelConfig c;
         model_config_defaults(&c);
         c.proc_root = proc;
-        c.log_ring_finished = 1;
-        Model *m = NULL;
-        assert_int_equal(model_new(&c, &m), 0);
-        Quota *q = new_quota(small);
-        quota_attach_model(q, m);
+        c.log_ring_finished = log_ring_finished;
+        c.log_budget = log_budget;
+        assert_int_equal(model_new(&c, &f->m), 0);
+        f->q = new_quota(small);
+        quota_attach_model(f->q, f->m);
+        assert_int_equal(model_source_new(f->m, 4242, HOG, false, 1, &f->hog), 0);
+        assert_int_equal(model_source_new(f->m, 4243, 0, true, 1, &f->root), 0);
+        start(f->m, f->hog, 1, 0);
+        start(f->m, f->root, 2, 0);
+        memset(f->line, 'x', 4000);
+        f->line[4000] = '\0';
+}
 
-        Source *hog = NULL, *root = NULL;
-        assert_int_equal(model_source_new(m, 4242, HOG, false, 1, &hog), 0);
-        assert_int_equal(model_source_new(m, 4243, 0, true, 1, &root), 0);
-        start(m, hog, 1, 0);
-        start(m, root, 2, 0);
-        char line[4200];
-        memset(line, 'x', 4000);
-        line[4000] = '\0';
+/* One log line for build id of s. */
+static int feed_line(Model *m, Source *s, unsigned id, const char *line) {
+        return feed(m, s, "{\"action\":\"result\",\"id\":%u,\"type\":101,\"fields\":[\"%s\"]}", id, line);
+}
+
+/* Frees the model: the hog then holds nothing. */
+static void log_fixture_done(LogFixture *f) {
+        model_free(f->m);
+        assert_int_equal(quota_log_held(f->q, HOG), 0);
+        quota_free(f->q);
+        test_rm_rf(f->dir);
+        free(f->dir);
+}
+
+/* Log lines of the hog's builds count against the bytes it may hold; a finished build's
+ * shrunk log and a dropped build give them back. */
+static void test_model_log_held(void **state) {
+        LogFixture f;
+        log_fixture_new(&f, /* log_ring_finished= */ 1, MODEL_LOG_BUDGET_DEFAULT);
         for (int i = 0; i < 4; i++) {
-                assert_int_equal(feed(m, hog,
-                                      "{\"action\":\"result\",\"id\":1,\"type\":101,\"fields\":[\"%s\"]}",
-                                      line),
-                                 0);
-                assert_int_equal(feed(m, root,
-                                      "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}",
-                                      line),
-                                 0);
+                assert_int_equal(feed_line(f.m, f.hog, 1, f.line), 0);
+                assert_int_equal(feed_line(f.m, f.root, 2, f.line), 0);
         }
         /* 3 lines (12000 bytes) pass the 10000 held: the fourth is dropped; root's are all kept. */
-        assert_int_equal(quota_log_held(q, HOG), 12000);
-        assert_int_equal(quota_refused(q, QUOTA_LOG_BYTES), 4000);
+        assert_int_equal(quota_log_held(f.q, HOG), 12000);
+        assert_int_equal(quota_refused(f.q, QUOTA_LOG_BYTES), 4000);
         uint32_t hog_lines = 0, root_lines = 0;
-        for (Build *b = model_builds_first(m); b; b = b->next)
+        for (Build *b = model_builds_first(f.m); b; b = b->next)
                 *(b->quota_uid >= 0 ? &hog_lines : &root_lines) += b->log.count;
         assert_int_equal(hog_lines, 3);
         assert_int_equal(root_lines, 4);
@@ -289,31 +308,57 @@ static void test_model_log_held(void **state) {
         char *huge = malloc(20000);
         memset(huge, 'y', 19999);
         huge[19999] = '\0';
-        assert_int_equal(
-                feed(m, root, "{\"action\":\"result\",\"id\":2,\"type\":101,\"fields\":[\"%s\"]}", huge), 0);
+        assert_int_equal(feed_line(f.m, f.root, 2, huge), 0);
         free(huge);
-        Build *rb = model_builds_last(m);
+        Build *rb = model_builds_last(f.m);
         const char *kept = build_log_line(rb, rb->log.count - 1);
         assert_int_equal(strlen(kept), LOG_LINE_MAX + strlen(LOG_LINE_TRUNCATED));
         assert_string_equal(kept + LOG_LINE_MAX, LOG_LINE_TRUNCATED);
 
         /* The hog's build ends: its log shrinks to one line once views have had it. */
-        model_source_disconnect(m, hog, 2);
-        model_drain_changes(m, NULL, NULL);
-        assert_int_equal(quota_log_held(q, HOG), 4000);
-        model_free(m);
-        assert_int_equal(quota_log_held(q, HOG), 0);
-        quota_free(q);
-        test_rm_rf(dir);
-        free(dir);
+        model_source_disconnect(f.m, f.hog, 2);
+        model_drain_changes(f.m, NULL, NULL);
+        assert_int_equal(quota_log_held(f.q, HOG), 4000);
+        log_fixture_done(&f);
+}
+
+/* The daemon's log budget takes the hog's oldest lines to make room for root's: the bytes the
+ * hog's builds hold go down with them, so the quota does not refuse lines it no longer holds. */
+static void test_model_log_budget_gives_back(void **state) {
+        LogFixture f;
+        log_fixture_new(&f, /* log_ring_finished= */ 20, /* log_budget= */ 16384);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(feed_line(f.m, f.hog, 1, f.line), 0);
+        assert_int_equal(quota_log_held(f.q, HOG), 12000); /* the whole budget, nearly */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(feed_line(f.m, f.root, 2, f.line), 0);
+        Build *hb = NULL, *rb = NULL;
+        for (Build *b = model_builds_first(f.m); b; b = b->next)
+                *(b->quota_uid >= 0 ? &hb : &rb) = b;
+        assert_non_null(hb);
+        assert_non_null(rb);
+        const LogBudget *lb = model_log_budget(f.m);
+        assert_true(lb->used <= lb->limit);
+        assert_true(lb->dropped > 0);
+        assert_true(hb->log.count < 3);
+        assert_int_equal(quota_log_held(f.q, HOG), hb->log.bytes);
+        assert_int_equal(hb->log.total, 3);
+        assert_int_equal(rb->log.total, 3);
+        assert_true(rb->log.count >= 1);
+        log_fixture_done(&f);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_connections),  cmocka_unit_test(test_trusted_never_limited),
-                cmocka_unit_test(test_log_bucket),   cmocka_unit_test(test_history_rows),
-                cmocka_unit_test(test_parse),        cmocka_unit_test(test_status_json),
-                cmocka_unit_test(test_model_builds), cmocka_unit_test(test_model_log_held),
+                cmocka_unit_test(test_connections),
+                cmocka_unit_test(test_trusted_never_limited),
+                cmocka_unit_test(test_log_bucket),
+                cmocka_unit_test(test_history_rows),
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_status_json),
+                cmocka_unit_test(test_model_builds),
+                cmocka_unit_test(test_model_log_held),
+                cmocka_unit_test(test_model_log_budget_gives_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

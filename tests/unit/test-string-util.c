@@ -1,5 +1,6 @@
 /* Unit tests for src/basic/string-util.c: prefixes, ANSI stripping, UTF-8 checks and repair
  * on the inputs that trip such code up. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,39 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
+
+static void test_parse_size(void **state) {
+        uint64_t v = 1;
+        assert_int_equal(parse_size("0", &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(parse_size("65536", &v), 0);
+        assert_int_equal(v, 65536);
+        assert_int_equal(parse_size("64K", &v), 0);
+        assert_int_equal(v, 64 << 10);
+        assert_int_equal(parse_size("16M", &v), 0);
+        assert_int_equal(v, 16 << 20);
+        assert_int_equal(parse_size("2G", &v), 0);
+        assert_int_equal(v, UINT64_C(2) << 30);
+        assert_int_equal(parse_size("18446744073709551615", &v), 0);
+        assert_true(v == UINT64_MAX);
+
+        v = 7;
+        static const char *const bad[] = {"",
+                                          "M",
+                                          "-1",
+                                          "1.5M",
+                                          "16MB",
+                                          "16m",
+                                          "16 M",
+                                          "1T",
+                                          "0x10",
+                                          "18446744073709551616",
+                                          "17179869184G"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(parse_size(bad[i], &v), -EINVAL);
+                assert_int_equal(v, 7);
+        }
+}
 
 /* Strips a copy of s and checks the result and the returned length. */
 static void assert_strip(const char *s, const char *expected) {
@@ -274,6 +308,7 @@ int main(void) {
                 cmocka_unit_test(test_utf8_valid),
                 cmocka_unit_test(test_utf8_invalid),
                 cmocka_unit_test(test_utf8_in_ascii_runs),
+                cmocka_unit_test(test_parse_size),
                 cmocka_unit_test(test_utf8_sanitize),
                 cmocka_unit_test(test_utf8_sanitize_worst_case),
                 cmocka_unit_test(test_utf8_sanitize_every_byte),
