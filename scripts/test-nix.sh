@@ -90,7 +90,7 @@ configure_build() {
 run_tests() {
 	local dir=$1 label=$2 log=$1/meson-logs/testlog.json
 	shift 2
-	note "test $* in $dir, against $label ($(command -v nix-daemon))"
+	note "test $* in $dir, against $label: $(command -v nix-daemon)"
 	rm -f "$log"
 	meson test -C "$dir" --print-errorlogs "$@"
 	if [[ ! -f $log ]]; then
