@@ -11,7 +11,8 @@
 # Minimal: no docs, unit or functional tests, no Perl bindings; -O1, niced. The build tree
 # stays in BUILD_DIR, so a second run only rebuilds what changed. Meson 1.1+ (Nix 2.26 and
 # later, whose source has a top-level meson.build: trixie's, not bookworm's 2.8). Long: 16 min
-# on two busy cores for 2.26. For development: CI runs Debian's own nix-bin. Needs root.
+# on two busy cores for 2.26. CI runs it in its trixie root (scripts/test-nix.sh --shared-nix)
+# for the plugin's tests; every other test there runs Debian's own nix-bin. Needs root.
 #
 # usage: scripts/nix-shared-build.sh [PREFIX]   (default /opt/nix-VERSION)
 # env: NA_NIX_BUILD_DIR (default /var/tmp/nix-shared-build), NA_NIX_JOBS (default 2)
@@ -50,7 +51,7 @@ fi
 say "building Nix $VERSION in $BUILD (log: $BUILD/build.log)"
 T0=$SECONDS
 nice -n 10 ninja -C "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1 ||
-	{ grep -A 12 '^FAILED' "$BUILD/build.log" | head -n 40 >&2; say "build failed"; exit 1; }
+	{ grep -A 12 '^FAILED' "$BUILD/build.log" | head -n 40 >&2; tail -n 5 "$BUILD/build.log" >&2; say "build failed"; exit 1; }
 meson install -C "$BUILD" --no-rebuild >"$BUILD/install.log" 2>&1 ||
 	{ tail -n 20 "$BUILD/install.log" >&2; say "meson install failed"; exit 1; }
 say "built and installed to $PREFIX in $((SECONDS - T0)) s"
