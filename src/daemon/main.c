@@ -1,6 +1,7 @@
 /* nix-analyticsd: watches every Nix build on the machine and serves what it sees. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -355,6 +356,18 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Log lines, builds and records come and go by the million on two threads: the allocator
+ * keeps the freed pages, so RSS creeps up although the heap in use is flat (30 M records of
+ * bench/run.sh: 55.6 MB RSS, 34.6 MB after one trim). Every HEAP_TRIM_USEC they go back. */
+#define HEAP_TRIM_USEC (30 * USEC_PER_SEC)
+
+static int on_heap_trim(sd_event_source *s, uint64_t usec, void *userdata) {
+        usec_t t0 = now_monotonic();
+        (void) malloc_trim(0);
+        log_debug("heap trimmed in %.1f ms", (double) (now_monotonic() - t0) / USEC_PER_MSEC);
+        return sd_event_source_set_time(s, usec + HEAP_TRIM_USEC);
+}
+
 static int on_post(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
         usec_t wake = model_take_wake(d->model);
@@ -454,7 +467,10 @@ static int setup_loop(Daemon *d) {
             (r = sd_event_add_post(d->event, &d->post, on_post, d)) < 0 ||
             (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) <
                     0 ||
-            (r = sd_event_source_set_enabled(d->tick, SD_EVENT_OFF)) < 0)
+            (r = sd_event_source_set_enabled(d->tick, SD_EVENT_OFF)) < 0 ||
+            (r = sd_event_add_time_relative(d->event, &d->heap_trim, CLOCK_MONOTONIC, HEAP_TRIM_USEC,
+                                            USEC_PER_SEC, on_heap_trim, d)) < 0 ||
+            (r = sd_event_source_set_enabled(d->heap_trim, SD_EVENT_ON)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
         return 0;
 }
@@ -512,6 +528,7 @@ static void daemon_done(Daemon *d) {
         sd_event_source_disable_unref(d->control_listener);
         sd_event_source_disable_unref(d->post);
         sd_event_source_disable_unref(d->tick);
+        sd_event_source_disable_unref(d->heap_trim);
         if (d->events_fd >= 0)
                 close(d->events_fd);
         if (d->control_fd >= 0)
