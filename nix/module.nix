@@ -38,6 +38,7 @@ let
       "--history-max-age" (toString cfg.history.maxAgeDays)
       "--history-max-rows" (toString cfg.history.maxRows)
       "--sample-interval" (toString cfg.sampleInterval)
+      "--log-budget" cfg.logBudget
       "--machines-poll-interval" (toString cfg.machines.pollInterval)
       "--machines-poll-timeout" (toString cfg.machines.pollTimeout)
     ]
@@ -148,6 +149,17 @@ in
       type = types.either types.ints.positive types.float;
       default = 1;
       description = "Seconds between samples of the builds' processes (0.05 to 3600).";
+    };
+
+    logBudget = mkOption {
+      type = types.strMatching "[0-9]+[KMG]?";
+      default = "16M";
+      example = "64M";
+      description = ''
+        Memory for all builds' log lines together (bytes; K, M, G suffixes; "0": no limit). When
+        it is spent the oldest lines of the largest logs go first; the whole log stays in
+        `nix log`.
+      '';
     };
 
     machines = {

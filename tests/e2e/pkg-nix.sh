@@ -35,7 +35,7 @@ ok() { local out; out=$(ev "$1") || fail "module evaluation, scenario $1" "$(hea
 D=$(ok default)
 assert_json "the module declares the issue's options" "$D" '.options | contains(["enable", "package",
 	"pluginPackage", "socketDir", "adminGroup", "history.enable", "history.maxAgeDays", "history.maxRows",
-	"sampleInterval", "machines.pollInterval", "machines.pollTimeout", "captureMethod", "nixCgroups",
+	"sampleInterval", "logBudget", "machines.pollInterval", "machines.pollTimeout", "captureMethod", "nixCgroups",
 	"userService.enable", "extraArgs"])'
 assert_json "every default has its declared type" "$D" '.errors == []'
 assert_json "defaults: /run/nix-analytics, the plugin for Nix 2.18, cgroups, admin group nix-analytics" "$D" \
@@ -74,8 +74,8 @@ assert_json "custom socketDir: the service, the sessions, tmpfiles and the plugi
 	and .config.environment.sessionVariables.NIX_ANALYTICS_SOCKET_DIR == "/run/na-custom"
 	and .config.systemd.tmpfiles.rules == ["d /run/na-custom 0755 root root -"]
 	and (.config.systemd.services["nix-daemon"].environment.NIX_CONFIG | endswith("analytics-socket = /run/na-custom/events.sock"))'
-assert_json "custom: history off, no admin group, sampling, polling and extra options passed on" "$out" \
-	'(.config.systemd.services["nix-analytics"].serviceConfig.ExecStart | contains("--history-db\u0027 \u0027none") and contains("--sample-interval\u0027 \u00270.5") and contains("--machines-poll-interval\u0027 \u00270\u0027") and contains("--log-ring\u0027 \u00272000") and (contains("--admin-group") | not)) and ((.config.users.groups // {}) == {})'
+assert_json "custom: history off, no admin group, sampling, log budget, polling and extra options passed on" "$out" \
+	'(.config.systemd.services["nix-analytics"].serviceConfig.ExecStart | contains("--history-db\u0027 \u0027none") and contains("--sample-interval\u0027 \u00270.5") and contains("--log-budget\u0027 \u00278M\u0027") and contains("--machines-poll-interval\u0027 \u00270\u0027") and contains("--log-ring\u0027 \u00272000") and (contains("--admin-group") | not)) and ((.config.users.groups // {}) == {})'
 out=$(ok nix231-json)
 assert_json "Nix 2.31, json-log-path: nix-daemon writes to events.sock, no plugin" "$out" \
 	'.config.systemd.services["nix-daemon"].environment.NIX_CONFIG == "json-log-path = /run/nix-analytics/events.sock" and .failedAssertions == []'
@@ -96,7 +96,7 @@ assert_json "userService alone: a rootless user unit on %t/nix-analytics, no sys
 	'(.config.systemd.services // {} | has("nix-analytics") | not) and (.config.systemd.user.services["nix-analytics"].serviceConfig | .Type == "notify" and (.ExecStart | contains("--socket-dir %t/nix-analytics")))'
 out=$(nix-instantiate --eval --strict --json -E "(import $EVAL { scenario = \"bad-types\"; }).errors" 2>&1)
 assert_json "wrong types and unknown options are reported, each with its option" "$out" \
-	'length == 4 and any(.[]; . == "services.nix-analytics.sockeDir: no such option") and any(.[]; startswith("services.nix-analytics.socketDir: 5 is not a str")) and any(.[]; startswith("services.nix-analytics.history.maxRows: -1")) and any(.[]; startswith("services.nix-analytics.captureMethod: \"magic\""))'
+	'length == 5 and any(.[]; . == "services.nix-analytics.sockeDir: no such option") and any(.[]; startswith("services.nix-analytics.logBudget: \"lots\" is not a string matching")) and any(.[]; startswith("services.nix-analytics.socketDir: 5 is not a str")) and any(.[]; startswith("services.nix-analytics.history.maxRows: -1")) and any(.[]; startswith("services.nix-analytics.captureMethod: \"magic\""))'
 
 # --- the flake ---
 F=$(nix-instantiate --eval --strict --json "$SRC_ROOT/tests/e2e/nix/flake-eval.nix" 2>"$T/flake.err") ||

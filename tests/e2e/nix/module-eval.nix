@@ -97,6 +97,7 @@ let
         adminGroup = null;
         history.enable = false;
         sampleInterval = 0.5;
+        logBudget = "8M";
         machines.pollInterval = 0;
         extraArgs = [ "--log-ring" "2000" ];
       };
@@ -108,7 +109,7 @@ let
     lix = { nix = nixOf "lix" "2.91.1"; settings.enable = true; };
     lix-plugin = { nix = nixOf "lix" "2.91.1"; settings = { enable = true; captureMethod = "plugin"; }; };
     user-only = { nix = nix218; settings.userService.enable = true; };
-    bad-types = { nix = nix218; settings = { enable = true; socketDir = 5; history.maxRows = -1; captureMethod = "magic"; sockeDir = "/x"; }; };
+    bad-types = { nix = nix218; settings = { enable = true; socketDir = 5; history.maxRows = -1; captureMethod = "magic"; sockeDir = "/x"; logBudget = "lots"; }; };
   };
   # Given settings (e.g. a VM test's node, see flake-eval.nix) win over the named scenario.
   r = evalModule (if settings != null then { nix = nixOf "nix" nixVersion; inherit settings; } else scenarios.${scenario});

@@ -41,6 +41,7 @@ let
       mk = name: check: { inherit name check; };
       bool = mk "bool" isBool;
       str = mk "str" isString;
+      strMatching = re: mk "string matching the pattern ${re}" (v: isString v && builtins.match re v != null);
       float = mk "float" isFloat;
       package = mk "package" (v: isAttrs v && (v.type or "") == "derivation");
       ints = {
