@@ -15,7 +15,10 @@
 # for the plugin's tests; every other test there runs Debian's own nix-bin. Needs root.
 #
 # usage: scripts/nix-shared-build.sh [PREFIX]   (default /opt/nix-VERSION)
-# env: NA_NIX_BUILD_DIR (default /var/tmp/nix-shared-build), NA_NIX_JOBS (default 2)
+# env: NA_NIX_BUILD_DIR (default /var/tmp/nix-shared-build), NA_NIX_JOBS (default 2),
+#      NA_NIX_SRC=DIR: build that Nix tree instead of Debian's source (sid's mirror serves
+#      none: a 2.34 tree fetched by hand, for development only). apt-get build-dep still
+#      installs this release's build dependencies (it needs the deb-src entry nix-src.sh adds).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,8 +28,12 @@ say() { printf 'nix-shared-build: %s\n' "$*" >&2; }
 
 ((EUID == 0)) || { say "run as root (apt-get build-dep, install to PREFIX)"; exit 1; }
 # Debian's source, and the two options that point the plugin's build at its headers.
-SRC_OPTS=$(bash "$ROOT/scripts/nix-src.sh" | tail -n 1)
-SRC=$(sed -n 's/.*-Dnix_src=\([^ ]*\).*/\1/p' <<<"$SRC_OPTS")
+if [[ -n ${NA_NIX_SRC:-} ]]; then
+	SRC=$(realpath "$NA_NIX_SRC")
+else
+	SRC_OPTS=$(bash "$ROOT/scripts/nix-src.sh" | tail -n 1)
+	SRC=$(sed -n 's/.*-Dnix_src=\([^ ]*\).*/\1/p' <<<"$SRC_OPTS")
+fi
 VERSION=$(cat "$SRC/.version")
 PREFIX=${1:-/opt/nix-$VERSION}
 [[ -f $SRC/meson.build ]] || { say "Nix $VERSION in $SRC has no meson build (2.26 and later have)"; exit 1; }
@@ -39,13 +46,16 @@ if [[ ! -f $BUILD/.build-deps ]]; then
 	touch "$BUILD/.build-deps"
 fi
 
+# 2.33 and later: JSON schema checks, on by default, need a validator Debian does not ship.
+EXTRA_OPTS=()
+grep -qs "'json-schema-checks'" "$SRC/meson.options" && EXTRA_OPTS+=(-Djson-schema-checks=false)
 if [[ ! -f $BUILD/build.ninja ]]; then
 	# Debian's own options (debian/rules), but shared libraries, -O1 and nothing but Nix.
 	CFLAGS=-O1 CXXFLAGS=-O1 meson setup "$BUILD" "$SRC" --prefix="$PREFIX" --libdir=lib \
 		--buildtype=plain --localstatedir=/nix/var --sysconfdir=/etc \
 		-Ddefault_library=shared -Ddoc-gen=false -Dbindings=false -Dunit-tests=false \
 		-Dlibcmd:readline-flavor=readline -Dlibexpr:gc=enabled \
-		-Dlibstore:sandbox-shell=/usr/bin/bash-static -Dnix:profile-dir=/etc/profile.d \
+		-Dlibstore:sandbox-shell=/usr/bin/bash-static -Dnix:profile-dir=/etc/profile.d "${EXTRA_OPTS[@]}" \
 		>"$BUILD/setup.log" 2>&1 || { tail -n 30 "$BUILD/setup.log" >&2; say "meson setup failed"; exit 1; }
 fi
 say "building Nix $VERSION in $BUILD (log: $BUILD/build.log)"
@@ -62,10 +72,12 @@ if [[ $(cat "/etc/ld.so.conf.d/nix-$VERSION.conf" 2>/dev/null) != "$LIBDIR" ]]; 
 	echo "$LIBDIR" >"/etc/ld.so.conf.d/nix-$VERSION.conf"
 	ldconfig
 fi
-# The config headers this build generated (what nix-src.sh can only approximate), less
-# PACKAGE_VERSION: the project's own config.h defines it too.
-cat "$BUILD"/src/libutil/config-util.hh "$BUILD"/src/libstore/config-store.hh \
-	"$BUILD"/src/libmain/config-main.hh | grep -Ev '^#pragma once|PACKAGE_VERSION' >"$BUILD/nix-config.h"
+# The config headers this build generated (2.26, 2.27: what nix-src.sh can only approximate;
+# 2.28 and later have none of these, src/plugin/meson.build writes their public config.hh),
+# less PACKAGE_VERSION: the project's own config.h defines it too.
+for f in libutil/config-util libstore/config-store libmain/config-main; do
+	[[ ! -f $BUILD/src/$f.hh ]] || grep -Ev '^#pragma once|PACKAGE_VERSION' "$BUILD/src/$f.hh" || true
+done >"$BUILD/nix-config.h"
 "$PREFIX/bin/nix-daemon" --version >&2
 printf 'NIX_SHARED_OPTS="-Dnix_src=%s -Dnix_config_h=%s -Dnix_libdir=%s"\n' "$SRC" "$BUILD/nix-config.h" "$LIBDIR"
 # shellcheck disable=SC2016 # $PATH is for the eval to expand
