@@ -150,6 +150,37 @@ system_user() {
 	[[ -z $g ]] || id -nG "$u" | grep -qw "$g" || usermod -aG "$g" "$u"
 }
 
+# mallory_user: the security tests' unprivileged second uid, na-e2e-mallory (MALLORY, MUID,
+# MGID), as_mallory CMD... to run as her (setpriv: no other groups), PY3 the system's python
+# (a root-only pyenv shim may come first in PATH).
+mallory_user() {
+	MALLORY=na-e2e-mallory
+	system_user "$MALLORY"
+	MUID=$(id -u "$MALLORY")
+	MGID=$(id -g "$MALLORY")
+	PY3=/usr/bin/python3
+	[[ -x $PY3 ]] || PY3=$(command -v python3)
+}
+as_mallory() { setpriv --reuid="$MUID" --regid="$MGID" --clear-groups -- "$@"; }
+
+# probe_status_while PID WHAT: while PID runs, status every 0.25 s, each answered within 1 s
+# (a failed check otherwise); PROBES and SLOWEST (ms) after.
+probe_status_while() {
+	local pid=$1 what=$2 t0 ms out
+	PROBES=0 SLOWEST=0
+	while kill -0 "$pid" 2>/dev/null; do
+		t0=$(now_ms)
+		out=$(timeout 10 "$NA_CTL" -s "$SOCKDIR" status 2>&1)
+		ms=$(($(now_ms) - t0))
+		PROBES=$((PROBES + 1))
+		((ms > SLOWEST)) && SLOWEST=$ms
+		if ! printf '%s' "$out" | jq -e .pid >/dev/null 2>&1 || ((ms >= 1000)); then
+			fail "status answers within 1 s $what (probe $PROBES)" "after ${ms} ms: $(head -c 300 <<<"$out")"
+		fi
+		sleep 0.25
+	done
+}
+
 # assert_status_within MS DESCRIPTION: the daemon answers status, within MS milliseconds.
 assert_status_within() {
 	local t0 ms out rc

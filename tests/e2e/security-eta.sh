@@ -18,14 +18,7 @@ command -v setpriv >/dev/null || skip "setpriv is not installed"
 
 source "$E2E_DIR/lib-proc.sh"
 
-MALLORY=na-e2e-mallory
-system_user "$MALLORY"
-MUID=$(id -u "$MALLORY")
-MGID=$(id -g "$MALLORY")
-# The system's python (a root-only pyenv shim may come first in PATH).
-PY3=/usr/bin/python3
-[[ -x $PY3 ]] || PY3=$(command -v python3)
-as_mallory() { setpriv --reuid="$MUID" --regid="$MGID" --clear-groups -- "$@"; }
+mallory_user
 
 start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5
 chmod 755 "$T" "$SOCKDIR"

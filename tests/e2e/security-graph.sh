@@ -59,23 +59,12 @@ FLOOD=$!
 track "$FLOOD"
 
 # While her graph resolves: status every 0.25 s, each within 1 s; the slowest kept.
-slowest=0 probes=0
-while kill -0 "$FLOOD" 2>/dev/null; do
-	t0=$(now_ms)
-	out=$(timeout 10 "$NA_CTL" -s "$SOCKDIR" status 2>&1)
-	ms=$(($(now_ms) - t0))
-	probes=$((probes + 1))
-	((ms > slowest)) && slowest=$ms
-	if ! printf '%s' "$out" | jq -e .pid >/dev/null 2>&1 || ((ms >= 1000)); then
-		fail "status answers within 1 s while her graph resolves (probe $probes)" "after ${ms} ms: $(head -c 300 <<<"$out")"
-	fi
-	sleep 0.25
-done
+probe_status_while "$FLOOD" "while her graph resolves"
 wait "$FLOOD"
 assert_eq "mallory announced her 8 builds" "announced 8" "$(cat "$T/announce.out")"
 # Each probe answers within 1 s and the next starts 0.25 s later: no gap longer than 1.25 s.
-assert_ge "status was probed throughout (8 s)" 6 "$probes"
-pass "status answered $probes probes while her graph resolved, the slowest in ${slowest} ms"
+assert_ge "status was probed throughout (8 s)" 6 "$PROBES"
+pass "status answered $PROBES probes while her graph resolved, the slowest in ${SLOWEST} ms"
 
 resolved() { ctl status 2>/dev/null | jq -e '.graphs.resolving == 0' >/dev/null; }
 wait_for 120 "her graph is resolved (or given up) once she stops" resolved && pass "the graphs' queue drained"
@@ -84,7 +73,7 @@ log "graphs: $(jq -c .graphs <<<"$ST")"
 assert_json "the daemon read her 8 files" "$ST" '.graphs.files_read >= 8'
 READ_MS=$(jq '.graphs.longest_read_ms | floor' <<<"$ST")
 # Had the reads run on the event loop, some status would have waited for a whole batch.
-assert_ge "one batch of reads took longer than the slowest status answer (${READ_MS} ms)" "$slowest" "$READ_MS"
+assert_ge "one batch of reads took longer than the slowest status answer (${READ_MS} ms)" "$SLOWEST" "$READ_MS"
 # The loop only applies parsed results, a couple of milliseconds a turn (250: preemption on
 # a busy machine; a file parsed on the loop takes seconds here).
 assert_json "the loop's longest graph turn stays short" "$ST" '.graphs.longest_turn_ms < 250'

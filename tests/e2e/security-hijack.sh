@@ -17,14 +17,7 @@ command -v setpriv >/dev/null || skip "setpriv is not installed"
 
 source "$E2E_DIR/lib-proc.sh"
 
-MALLORY=na-e2e-mallory
-system_user "$MALLORY"
-MUID=$(id -u "$MALLORY")
-MGID=$(id -g "$MALLORY")
-# The system's python (a root-only pyenv shim may come first in PATH).
-PY3=/usr/bin/python3
-[[ -x $PY3 ]] || PY3=$(command -v python3)
-as_mallory() { setpriv --reuid="$MUID" --regid="$MGID" --clear-groups -- "$@"; }
+mallory_user
 
 DAEMON_ARGS=(--cgroup-root "$CGROOT" --sample-interval 0.5)
 start_daemon "${DAEMON_ARGS[@]}"
