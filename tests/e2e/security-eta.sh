@@ -76,12 +76,14 @@ assert_json "her fakes are far from root's durations" "$HER" 'all(.[]; .duration
 
 # ---- (c) root's next build of eta-a: its ETA, as nix-analytics-ctl shows it ----
 nix_bg "$FILE" -A a --arg prefix '"eta"' --argstr nonce "$NONCE-3" --arg seconds 6
-root_eta() {
-	ROOT_ETA=$(ctl list-builds 2>/dev/null |
-		jq -c --arg p "$PNAME" '[.builds[] | select(.name == $p and .requester.uid == 0 and .state == "running")] | first | .eta // empty')
-	[[ -n "$ROOT_ETA" ]]
+# running_eta UID: ETA gets the ETA of UID's running build of $PNAME, as list-builds shows it.
+running_eta() {
+	ETA=$(ctl list-builds 2>/dev/null |
+		jq -c --arg p "$PNAME" --argjson u "$1" '[.builds[] | select(.name == $p and .requester.uid == $u and .state == "running")] | first | .eta // empty')
+	[[ -n "$ETA" ]]
 }
-wait_for 60 "root's third build of $PNAME runs with an ETA" root_eta || die "root's build never showed an ETA"
+wait_for 60 "root's third build of $PNAME runs with an ETA" running_eta 0 || die "root's build never showed an ETA"
+ROOT_ETA=$ETA
 log "root's ETA: $ROOT_ETA"
 assert_json "root's ETA rests on root's 2 rows, none of mallory's $N_FAKES" "$ROOT_ETA" \
 	".samples == 2 and (.expected - $WANT | fabs) < 0.01"
@@ -100,12 +102,8 @@ time.sleep(120)
 PY
 MPID=$!
 track "$MPID"
-her_eta() {
-	HER_ETA=$(ctl list-builds 2>/dev/null |
-		jq -c --argjson u "$MUID" '[.builds[] | select(.requester.uid == $u and .state == "running")] | first | .eta // empty')
-	[[ -n "$HER_ETA" ]]
-}
-wait_for 15 "mallory's running build shows an ETA" her_eta || fail "mallory's build has no ETA (her own rows unseen)"
+wait_for 15 "mallory's running build shows an ETA" running_eta "$MUID" || fail "mallory's build has no ETA (her own rows unseen)"
+HER_ETA=$ETA
 log "mallory's ETA: $HER_ETA"
 assert_json "mallory's ETA rests on her own 10 newest rows" "$HER_ETA" '.samples == 10 and .expected < 0.5'
 HER_STATS=$(as_mallory "$NA_CTL" -s "$SOCKDIR" stats --pname "$PNAME" --since 0)
