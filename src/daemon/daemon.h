@@ -78,6 +78,3 @@ typedef struct Daemon {
         uint64_t control_serial; /* the last serial given to a control connection */
         uint64_t event_conns_refused, control_conns_refused;
 } Daemon;
-
-/* Makes sure model_tick runs at the time the model asked for (or now). */
-void daemon_schedule_tick(Daemon *d, usec_t when_mono);

@@ -55,8 +55,6 @@ static void event_conn_free(EventConn *c) {
                 c->next->prev = c->prev;
         d->n_event_conns--;
         free(c);
-        /* A disconnect may make builds lost: let the model look soon. */
-        daemon_schedule_tick(d, now_monotonic());
 }
 
 /* A stream that starts without a hello from a trusted peer that is a nix-daemon worker is

@@ -337,7 +337,8 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
         return 1;
 }
 
-void daemon_schedule_tick(Daemon *d, usec_t when_mono) {
+/* Makes sure model_tick runs at when_mono (monotonic) or before. */
+static void daemon_schedule_tick(Daemon *d, usec_t when_mono) {
         uint64_t current;
         int enabled;
         if (sd_event_source_get_enabled(d->tick, &enabled) >= 0 && enabled != SD_EVENT_OFF &&

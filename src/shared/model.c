@@ -500,11 +500,16 @@ static void build_end_unstarted(Model *m, Build *b, usec_t now) {
         build_finish(m, b, BUILD_FAILED, now);
 }
 
+/* model_tick is wanted at when (monotonic) or before. */
+static void model_wake_at(Model *m, usec_t when) {
+        if (m->wake_at == 0 || when < m->wake_at)
+                m->wake_at = when;
+}
+
 /* b's outputs are looked at again at when (monotonic), by model_tick. */
 static void build_recheck_at(Model *m, Build *b, usec_t when) {
         b->output_check_at = when;
-        if (m->wake_at == 0 || when < m->wake_at)
-                m->wake_at = when;
+        model_wake_at(m, when);
 }
 
 /* Decides the end state of a build whose activities all stopped. */
@@ -970,6 +975,8 @@ void model_source_disconnect(Model *m, Source *s, usec_t now) {
                 source_nix_exited(m, s, now);
         else
                 m->sources_waiting++;
+        /* Lost builds and sources with nothing left are model_tick's: soon. */
+        model_wake_at(m, now_monotonic());
 }
 
 /* Drops the oldest finished builds beyond the configured number, and sources that have

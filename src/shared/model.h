@@ -290,8 +290,9 @@ void model_source_disconnect(Model *m, Source *s, usec_t now);
 /* Periodic work: output re-checks, lost detection, eviction. Returns the monotonic time
  * at which it wants to run again (0: nothing pending). */
 usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono);
-/* The earliest monotonic time at which applying records asked model_tick to run (a stopped
- * build's outputs to look at again), then forgets it; 0: nothing asked. The caller runs
+/* The earliest monotonic time at which applying records or a disconnect asked model_tick to
+ * run (a stopped build's outputs to look at again, lost builds), then forgets it; 0:
+ * nothing asked. The caller runs
  * model_tick then, whatever else wakes it. */
 usec_t model_take_wake(Model *m);
 
