@@ -67,42 +67,109 @@ static size_t line_kept(const char *line, bool *ret_cut) {
         return len;
 }
 
-/* ---- the budget's list of rings ---- */
+/* ---- the budget's heap of rings ----
+ *
+ * The budget takes memory from the largest ring first. Rings are kept in a binary max-heap
+ * by the memory they hold, each knowing its place: the largest is at the top, the largest but
+ * one is a child of the top, and a ring whose memory changed (only when its arena is
+ * resized, never per line) moves in O(log n). */
+
+static bool heap_above(const LogRing *a, const LogRing *b) {
+        return log_ring_memory(a) > log_ring_memory(b);
+}
+
+static void heap_set(LogBudget *b, uint32_t i, LogRing *ring) {
+        b->heap[i] = ring;
+        ring->budget_idx = i;
+}
+
+static void heap_up(LogBudget *b, uint32_t i) {
+        LogRing *ring = b->heap[i];
+        while (i > 0 && heap_above(ring, b->heap[(i - 1) / 2])) {
+                heap_set(b, i, b->heap[(i - 1) / 2]);
+                i = (i - 1) / 2;
+        }
+        heap_set(b, i, ring);
+}
+
+static void heap_down(LogBudget *b, uint32_t i) {
+        LogRing *ring = b->heap[i];
+        for (;;) {
+                uint32_t c = 2 * i + 1;
+                if (c >= b->n_rings)
+                        break;
+                if (c + 1 < b->n_rings && heap_above(b->heap[c + 1], b->heap[c]))
+                        c++;
+                if (!heap_above(b->heap[c], ring))
+                        break;
+                heap_set(b, i, b->heap[c]);
+                i = c;
+        }
+        heap_set(b, i, ring);
+}
+
+/* Room in the heap for one more ring, so that adding it cannot fail. */
+static int budget_reserve(LogBudget *b) {
+        if (b->n_rings < b->n_alloc)
+                return 0;
+        uint32_t n = MAX(b->n_alloc * 2, 16u);
+        LogRing **heap = reallocarray(b->heap, n, sizeof(LogRing *));
+        if (!heap)
+                return -ENOMEM;
+        b->heap = heap;
+        b->n_alloc = n;
+        return 0;
+}
 
 static void budget_add(LogBudget *b, LogRing *ring) {
+        assert(b->n_rings < b->n_alloc);
         ring->budget = b;
-        ring->budget_prev = NULL;
-        ring->budget_next = b->rings;
-        if (b->rings)
-                b->rings->budget_prev = ring;
-        b->rings = ring;
-        b->n_rings++;
+        heap_set(b, b->n_rings++, ring);
+        heap_up(b, ring->budget_idx);
 }
 
 static void budget_remove(LogRing *ring) {
         LogBudget *b = ring->budget;
-        if (ring->budget_prev)
-                ring->budget_prev->budget_next = ring->budget_next;
-        else
-                b->rings = ring->budget_next;
-        if (ring->budget_next)
-                ring->budget_next->budget_prev = ring->budget_prev;
-        b->n_rings--;
-        if (b->largest == ring)
-                b->largest = NULL;
+        uint32_t i = ring->budget_idx;
+        LogRing *last = b->heap[--b->n_rings];
+        if (last != ring) {
+                heap_set(b, i, last);
+                heap_up(b, i);
+                heap_down(b, last->budget_idx);
+        }
+        if (b->n_rings == 0) {
+                free(b->heap);
+                b->heap = NULL;
+                b->n_alloc = 0;
+        }
         ring->budget = NULL;
-        ring->budget_prev = ring->budget_next = NULL;
+        ring->budget_idx = 0;
 }
 
-/* The ring holding the most memory. Found again (all rings) only after the last one found
- * shrank or went, which happens when memory is taken from it, not per line. */
-static LogRing *budget_largest(LogBudget *b) {
-        if (b->largest)
-                return b->largest;
-        for (LogRing *r = b->rings; r; r = r->budget_next)
-                if (!b->largest || log_ring_memory(r) > log_ring_memory(b->largest))
-                        b->largest = r;
-        return b->largest;
+/* ring's memory changed from before: it takes its place again. */
+static void budget_moved(LogRing *ring, uint64_t before) {
+        if (log_ring_memory(ring) > before)
+                heap_up(ring->budget, ring->budget_idx);
+        else
+                heap_down(ring->budget, ring->budget_idx);
+}
+
+/* The ring holding the most memory. */
+static LogRing *budget_largest(const LogBudget *b) {
+        return b->n_rings > 0 ? b->heap[0] : NULL;
+}
+
+/* The largest ring but except: the top, or the larger child of the top. */
+static LogRing *budget_largest_except(const LogBudget *b, const LogRing *except) {
+        if (b->n_rings == 0)
+                return NULL;
+        if (b->heap[0] != except)
+                return b->heap[0];
+        if (b->n_rings == 1)
+                return NULL;
+        if (b->n_rings == 2 || heap_above(b->heap[1], b->heap[2]))
+                return b->heap[1];
+        return b->heap[2];
 }
 
 /* ---- the arena ---- */
@@ -111,6 +178,8 @@ static LogRing *budget_largest(LogBudget *b) {
  * size bytes (both 0: none), which must hold them all. */
 static int ring_resize(LogRing *ring, LogBudget *budget, uint32_t n_slots, uint32_t size) {
         assert(n_slots >= ring->count && size >= ring_content(ring));
+        if (!ring->budget && budget && (n_slots > 0 || size > 0) && budget_reserve(budget) < 0)
+                return -ENOMEM;
         char *mem = NULL;
         if (n_slots > 0 || size > 0) {
                 mem = malloc(memory_of(n_slots, size));
@@ -141,10 +210,8 @@ static int ring_resize(LogRing *ring, LogBudget *budget, uint32_t n_slots, uint3
                 budget_remove(ring);
         else if (!ring->budget)
                 budget_add(b, ring);
-        if (b->largest == ring && log_ring_memory(ring) < before)
-                b->largest = NULL;
-        else if (b->largest && log_ring_memory(ring) > log_ring_memory(b->largest))
-                b->largest = ring;
+        else
+                budget_moved(ring, before);
         return 0;
 }
 
@@ -214,15 +281,6 @@ static uint64_t ring_trim(LogRing *ring, uint64_t want, bool keep_newest) {
         if (ring_resize(ring, b, ring->count, (uint32_t) ring_content(ring)) < 0)
                 return 0; /* no memory to move it: it keeps its arena, with fewer lines */
         return mem - log_ring_memory(ring);
-}
-
-/* The largest ring but one. */
-static LogRing *budget_largest_except(LogBudget *b, LogRing *except) {
-        LogRing *largest = NULL;
-        for (LogRing *r = b->rings; r; r = r->budget_next)
-                if (r != except && (!largest || log_ring_memory(r) > log_ring_memory(largest)))
-                        largest = r;
-        return largest;
 }
 
 /* Takes from the largest rings until the budget holds; pushed keeps its newest line (and

@@ -19,8 +19,9 @@ typedef struct LogBudget {
         uint64_t used;    /* bytes the rings hold allocated (lines and their index) */
         uint64_t dropped; /* lines dropped to stay within limit */
         uint32_t n_rings; /* rings holding memory */
-        LogRing *rings;
-        LogRing *largest; /* NULL: to be found again */
+        uint32_t n_alloc;
+        LogRing **heap; /* the rings holding memory, the largest first (a max-heap); freed
+                         * when the last ring gives its memory back */
         /* A ring other than the one pushed to lost bytes of its lines (bytes_delta < 0):
          * its owner may account for them. NULL: nobody asks. */
         void (*trimmed)(void *userdata, LogRing *ring, int64_t bytes_delta);
@@ -38,7 +39,7 @@ struct LogRing {
         uint64_t total;       /* lines ever received; total - count were dropped */
         uint64_t bytes;       /* of the lines held (their lengths) */
         LogBudget *budget;    /* while mem is allocated */
-        LogRing *budget_prev, *budget_next;
+        uint32_t budget_idx;  /* place in budget's heap */
 };
 
 /* Appends a copy of line (truncated past LOG_LINE_MAX), dropping the oldest lines when

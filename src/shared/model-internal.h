@@ -9,6 +9,7 @@ struct Model {
 
         Build *builds_by_key; /* hh_key */
         Build *first, *last;  /* by key */
+        Build *rechecks;      /* builds with an output_check_at (maybe past): model_tick's */
         uint64_t next_key;
         uint32_t n_finished;
 
@@ -38,6 +39,8 @@ struct Model {
 void build_mark(Model *m, Build *b, ChangeKind k);
 Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now);
 void build_finish(Model *m, Build *b, BuildState st, usec_t now);
+/* b becomes a build of invocation to (its drv index, count and running list). */
+void build_move(Build *b, Invocation *to);
 /* Records why a build failed: the first line of message, without Nix's trailing ';'. */
 int build_set_failure(Build *b, FailureKind kind, const char *message);
 Build *invocation_find_build(Invocation *inv, const char *drv);

@@ -157,11 +157,7 @@ Build *model_claim_rediscovered(Model *m, Invocation *inv, const char *drv) {
                         return NULL; /* out of memory: the stream's build is made anew */
                 requester_done(&b->requester);
                 b->requester = req;
-                HASH_DELETE(hh_drv, s->invocation.by_drv, b);
-                s->invocation.n_builds--;
-                HASH_ADD_KEYPTR(hh_drv, inv->by_drv, b->drv, strlen(b->drv), b);
-                inv->n_builds++;
-                b->invocation = inv;
+                build_move(b, inv);
                 b->rediscovered = false;
                 b->n_activities_open = 0;
                 build_mark(m, b, CHANGE_CHANGED);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utlist.h>
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -272,6 +273,10 @@ const char *build_log_line(const Build *b, uint32_t i) {
 void build_set_state(Model *m, Build *b, BuildState st) {
         if (b->state == st)
                 return;
+        if (b->state == BUILD_RUNNING)
+                DL_DELETE2(b->invocation->running, b, run_prev, run_next);
+        else if (st == BUILD_RUNNING)
+                DL_APPEND2(b->invocation->running, b, run_prev, run_next);
         m->counters.by_state[b->state]--;
         m->counters.by_state[st]++;
         if (build_state_is_final(st) && !build_state_is_final(b->state)) {
@@ -325,8 +330,10 @@ Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec
         b->exit_code = -1;
         b->invocation = inv;
         b->queued = now;
-        if (st == BUILD_RUNNING)
+        if (st == BUILD_RUNNING) {
                 b->started = now;
+                DL_APPEND2(inv->running, b, run_prev, run_next);
+        }
         m->counters.by_state[st]++;
 
         HASH_ADD_KEYPTR(hh_key, m->builds_by_key, &b->key, sizeof(b->key), b);
@@ -355,10 +362,34 @@ fail_quota:
 
 static void source_free(Model *m, Source *s);
 
+void build_move(Build *b, Invocation *to) {
+        Invocation *from = b->invocation;
+        HASH_DELETE(hh_drv, from->by_drv, b);
+        from->n_builds--;
+        HASH_ADD_KEYPTR(hh_drv, to->by_drv, b->drv, strlen(b->drv), b);
+        to->n_builds++;
+        if (b->state == BUILD_RUNNING) {
+                DL_DELETE2(from->running, b, run_prev, run_next);
+                DL_APPEND2(to->running, b, run_prev, run_next);
+        }
+        b->invocation = to;
+}
+
+/* b leaves the list of builds to look at again (it is over, or active again). */
+static void build_recheck_done(Model *m, Build *b) {
+        if (!b->rechecking)
+                return;
+        DL_DELETE2(m->rechecks, b, recheck_prev, recheck_next);
+        b->rechecking = false;
+}
+
 static void build_free(Model *m, Build *b) {
         Invocation *inv = b->invocation;
 
         HASH_DELETE(hh_key, m->builds_by_key, b);
+        build_recheck_done(m, b);
+        if (b->state == BUILD_RUNNING)
+                DL_DELETE2(inv->running, b, run_prev, run_next);
         /* Every build is in its invocation's drv index, beside any other build of the same
          * drv (built again): it must leave it whichever of them a lookup would find. */
         HASH_DELETE(hh_drv, inv->by_drv, b);
@@ -509,8 +540,13 @@ static void model_wake_at(Model *m, usec_t when) {
 /* b's outputs are looked at again at when (monotonic), by model_tick. */
 static void build_recheck_at(Model *m, Build *b, usec_t when) {
         b->output_check_at = when;
+        if (!b->rechecking) {
+                DL_APPEND2(m->rechecks, b, recheck_prev, recheck_next);
+                b->rechecking = true;
+        }
         model_wake_at(m, when);
 }
+
 
 /* Decides the end state of a build whose activities all stopped. */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
@@ -559,9 +595,9 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
  * does, the running builds whose outputs now all exist are over: they end now, so their
  * durations (history, ETAs) are the builder's, not the invocation's. */
 static void invocation_check_outputs(Model *m, Invocation *inv, usec_t now) {
-        for (Build *b = inv->by_drv; b; b = b->hh_drv.next)
-                if (b->state == BUILD_RUNNING && b->failure == FAILURE_NONE &&
-                    build_outputs_exist(m, b) == 1)
+        Build *b, *tmp;
+        DL_FOREACH_SAFE2(inv->running, b, tmp, run_next)
+                if (b->failure == FAILURE_NONE && build_outputs_exist(m, b) == 1)
                         build_finish(m, b, BUILD_SUCCEEDED, now);
 }
 
@@ -1000,13 +1036,16 @@ static void model_evict(Model *m) {
 usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
         usec_t next = 0;
 
-        for (Build *b = m->first; b; b = b->next) {
-                if (b->output_check_at == 0 || build_state_is_final(b->state))
-                        continue;
-                if (b->output_check_at <= now_mono)
+        Build *b, *tmp;
+        DL_FOREACH_SAFE2(m->rechecks, b, tmp, recheck_next) {
+                if (b->output_check_at != 0 && !build_state_is_final(b->state) &&
+                    b->output_check_at <= now_mono)
                         build_decide(m, b, now_real, now_mono);
-                if (!build_state_is_final(b->state) && b->output_check_at &&
-                    (next == 0 || b->output_check_at < next))
+                if (b->output_check_at == 0 || build_state_is_final(b->state)) {
+                        build_recheck_done(m, b);
+                        continue;
+                }
+                if (next == 0 || b->output_check_at < next)
                         next = b->output_check_at;
         }
 

@@ -74,6 +74,17 @@ static void check(const LogBudget *b, const LogRing *rings, const Ref *refs, con
         }
         if (b && used != b->used)
                 abort();
+        /* The heap holds exactly the rings with memory, each parent at least as large as
+         * its children, each ring knowing its place. */
+        for (uint32_t i = 0; b && i < b->n_rings; i++)
+                if (b->heap[i]->budget_idx != i || log_ring_memory(b->heap[i]) == 0 ||
+                    (i > 0 && log_ring_memory(b->heap[i]) > log_ring_memory(b->heap[(i - 1) / 2])))
+                        abort();
+        uint32_t holding = 0;
+        for (int k = 0; b && k < RINGS; k++)
+                holding += log_ring_memory(&rings[k]) > 0;
+        if (b && holding != b->n_rings)
+                abort();
         if (b && b->limit > 0 && b->used > b->limit && !(others_empty && pushed && pushed->count <= 1))
                 abort();
 }
@@ -132,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 log_ring_done(&rings[k]);
                 ref_clear(&refs[k]);
         }
-        if (b && (budget.used != 0 || budget.n_rings != 0 || budget.rings))
+        if (b && (budget.used != 0 || budget.n_rings != 0 || budget.heap))
                 abort();
         return 0;
 }

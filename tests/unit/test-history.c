@@ -503,6 +503,29 @@ static void test_eta_query_plans(void **state) {
         assert_merge_of_two_searches(plan, any);
 }
 
+/* get-history of one package, newest first (ctl get-history --pname, as root and as another
+ * user): one index range read in order, no sort, no scan. */
+static void test_pname_query_plan(void **state) {
+        History *h = NULL;
+        char *err = NULL;
+        char plan[1024];
+        assert_int_equal(history_open(path, 0, &h, &err), 0);
+        history_close(h);
+
+        const char *const queries[] = {
+                "SELECT * FROM builds WHERE pname = ? ORDER BY finished DESC, id DESC LIMIT 50",
+                "SELECT * FROM builds WHERE pname = ? AND (untrusted_uid IS NULL OR untrusted_uid = ?) "
+                "ORDER BY finished DESC, id DESC LIMIT 50",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(queries); i++) {
+                query_plan(queries[i], plan, sizeof(plan));
+                print_message("%s\n  %s\n", queries[i], plan);
+                assert_non_null(strstr(plan, "USING INDEX builds_pname (pname=?)"));
+                assert_null(strstr(plan, "SCAN builds"));
+                assert_null(strstr(plan, "TEMP B-TREE"));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
@@ -513,6 +536,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_recent_durations_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_untrusted_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pname_query_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

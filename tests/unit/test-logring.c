@@ -254,7 +254,7 @@ static void test_budget_takes_from_largest(void **state) {
         log_ring_done(&rings[2]);
         assert_int_equal(b.used, 0);
         assert_int_equal(b.n_rings, 0);
-        assert_null(b.rings);
+        assert_null(b.heap);
 }
 
 /* A budget smaller than one line: each ring still keeps its newest line. */
