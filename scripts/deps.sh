@@ -13,6 +13,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential meson ninja-build pkg-config clang
+	clang-format # scripts/format.sh; its --check is the test format-check (suite rules)
 	llvm               # llvm-symbolizer: readable sanitizer reports
 	libsystemd-dev libcjson-dev uthash-dev libcmocka-dev
 	libncurses-dev # ncursesw for the TUI

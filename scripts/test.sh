@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build and test everything, as CI does:
-#   build/gcc    gcc,   -Werror              unit + fuzz + plugin-e2e + pkg + demo suites
+#   build/gcc    gcc,   -Werror              unit + fuzz + plugin-e2e + pkg + demo + rules suites
 #   build/clang  clang, -Werror              unit + fuzz suites
 #   build/asan   clang, ASan+UBSan           unit + fuzz + e2e suites (the real daemon under ASan)
 # Results come from each run's meson-logs/testlog.json. With CI=true a skipped test (exit 77)
@@ -99,15 +99,16 @@ for b in "${BUILDS[@]}"; do
 	# .so (the asan build leaves the plugin out).
 	gcc) build_and_test gcc gcc "--no-suite e2e" -Dwerror=true -Dtests=enabled -Dplugin=enabled "${NIX_SRC_OPTS[@]}" ;;
 	# -Dfuzz=true: the libFuzzer binaries must build too (they are not run here).
-	# The packaging tests (suite pkg: installing the plugin too) and the demo's (suite demo)
-	# run once, in the gcc build.
-	clang) build_and_test clang clang "--no-suite e2e --no-suite plugin-e2e --no-suite pkg --no-suite demo" -Dwerror=true -Dtests=enabled -Dfuzz=true \
+	# The packaging tests (suite pkg: installing the plugin too), the demo's (suite demo) and
+	# the checks on the source tree (suite rules: include layers, formatting) run once, in the
+	# gcc build.
+	clang) build_and_test clang clang "--no-suite e2e --no-suite plugin-e2e --no-suite pkg --no-suite demo --no-suite rules" -Dwerror=true -Dtests=enabled -Dfuzz=true \
 		-Dplugin=enabled "${NIX_SRC_OPTS[@]}" ;;
 	asan)
 		# halt_on_error: a UBSan report fails the test instead of scrolling by.
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-			build_and_test asan clang "--timeout-multiplier 3 --no-suite pkg --no-suite demo" \
+			build_and_test asan clang "--timeout-multiplier 3 --no-suite pkg --no-suite demo --no-suite rules" \
 			-Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false
 		;;
 	*)

@@ -52,7 +52,7 @@ static void build_name_free(Names *names, BuildName *b) {
 static void names_done(Names *names) {
         BuildName *b, *tmp;
         HASH_ITER(hh, names->by_key, b, tmp)
-        build_name_free(names, b);
+                build_name_free(names, b);
 }
 
 static void names_remember(Names *names, const cJSON *build) {

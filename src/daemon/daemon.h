@@ -55,8 +55,8 @@ typedef struct Daemon {
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;
-        sd_event_source *post; /* drains model changes after every dispatch */
-        sd_event_source *tick; /* model timers (output re-checks, lost builds) */
+        sd_event_source *post;      /* drains model changes after every dispatch */
+        sd_event_source *tick;      /* model timers (output re-checks, lost builds) */
         sd_event_source *heap_trim; /* hands freed heap back to the kernel now and then */
 
         EventConn *event_conns;

@@ -129,7 +129,7 @@ Discovery *discovery_free(Discovery *d) {
         work_queue_free(d->reads);
         Candidate *c, *tmp;
         HASH_ITER(hh, d->candidates, c, tmp)
-        candidate_free(d, c);
+                candidate_free(d, c);
         drvs_clear(d);
         free(d->proc_root);
         free(d->store_dir);

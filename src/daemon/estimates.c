@@ -66,7 +66,7 @@ Estimates *estimates_free(Estimates *e) {
                 return NULL;
         Entry *x, *tmp;
         HASH_ITER(hh, e->entries, x, tmp)
-        entry_free(e, x);
+                entry_free(e, x);
         sd_event_source_disable_unref(e->defer);
         free(e->pending);
         free(e);

@@ -61,8 +61,8 @@ struct Graphs {
          * on a worker of its own: discovery's reads must not wait behind a 20,000-file graph. */
         char *store_dir; /* the worker's copy; never changes */
         WorkQueue *reads;
-        unsigned out;                /* batches submitted, not yet back */
-        Batch *ready, **ready_tail;  /* back from the worker, applied in order on the loop */
+        unsigned out;               /* batches submitted, not yet back */
+        Batch *ready, **ready_tail; /* back from the worker, applied in order on the loop */
         uint64_t serials, batches;
 };
 
@@ -98,7 +98,7 @@ Graphs *graphs_free(Graphs *gs) {
         free(gs->store_dir);
         Entry *e, *tmp;
         HASH_ITER(hh, gs->entries, e, tmp)
-        entry_free(gs, e);
+                entry_free(gs, e);
         sd_event_source_disable_unref(gs->defer);
         sd_event_source_disable_unref(gs->timer);
         free(gs->adds);
@@ -336,8 +336,8 @@ static void submit_batches(Graphs *gs) {
         while (gs->out < BATCHES_MAX) {
                 Entry *e, *tmp, *best = NULL;
                 HASH_ITER(hh, gs->entries, e, tmp)
-                if (e->g->q_len > 0 && (!best || e->last_batch < best->last_batch))
-                        best = e;
+                        if (e->g->q_len > 0 && (!best || e->last_batch < best->last_batch))
+                                best = e;
                 if (!best)
                         return;
                 Batch *b = calloc(1, sizeof(*b));
@@ -747,5 +747,5 @@ void graphs_estimates_ready(Daemon *d) {
         if (!gs)
                 return;
         HASH_ITER(hh, gs->entries, e, tmp)
-        maybe_update_eta(d, e);
+                maybe_update_eta(d, e);
 }

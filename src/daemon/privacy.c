@@ -71,13 +71,15 @@ static void walk(ControlConn *c, cJSON *o, int depth) {
                         const Build *b = model_build_by_key(c->daemon->model, (uint64_t) key->valuedouble);
                         if (!b || !own(c, b->requester.uid)) {
                                 cJSON *p;
-                                cJSON_ArrayForEach(p, procs) hide(p, "cmdline");
+                                cJSON_ArrayForEach(p, procs)
+                                        hide(p, "cmdline");
                         }
                 }
         }
         cJSON *child;
-        cJSON_ArrayForEach(child, o) if (cJSON_IsObject(child) || cJSON_IsArray(child))
-                walk(c, child, depth + 1);
+        cJSON_ArrayForEach(child, o)
+                if (cJSON_IsObject(child) || cJSON_IsArray(child))
+                        walk(c, child, depth + 1);
 }
 
 void privacy_filter(ControlConn *c, cJSON *root) {

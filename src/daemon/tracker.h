@@ -74,10 +74,10 @@ struct Tracked {
 typedef struct StatFd StatFd;
 typedef struct ProcEntry {
         ProcStat st;
-        usec_t read_at; /* when st was read (monotonic) */
-        bool fresh;     /* st was read in this sample */
-        bool born;      /* first seen in this sample */
-        StatFd *kept;   /* its open stat file, if kept */
+        usec_t read_at;  /* when st was read (monotonic) */
+        bool fresh;      /* st was read in this sample */
+        bool born;       /* first seen in this sample */
+        StatFd *kept;    /* its open stat file, if kept */
         Tracked *owner;  /* build it belongs to, resolved lazily */
         int8_t resolved; /* 0 not yet, 1 done */
         UT_hash_handle hh;

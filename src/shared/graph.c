@@ -137,7 +137,6 @@ int graph_add(Graph *g, const char *drv, bool planned) {
         return (int) i;
 }
 
-
 /* ---- reading, on any thread: only the GraphRead and the store ---- */
 
 static int8_t outputs_present(const char *store_dir, const Drv *d) {

@@ -14,7 +14,6 @@
 #include "shared/model-internal.h"
 #include "shared/storepath.h"
 
-
 static void machine_free(ModelMachine *mm) {
         if (!mm)
                 return;

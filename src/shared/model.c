@@ -659,7 +659,7 @@ int model_source_new(Model *m, pid_t pid, uid_t uid, bool trusted, usec_t now, S
 static void source_free(Model *m, Source *s) {
         Activity *a, *tmp;
         HASH_ITER(hh, s->activities, a, tmp)
-        activity_free(m, s, a);
+                activity_free(m, s, a);
         HASH_DEL(m->sources, s);
         if (s->prev)
                 s->prev->next = s->next;
@@ -994,7 +994,7 @@ void model_source_disconnect(Model *m, Source *s, usec_t now) {
 
         Activity *a, *tmp;
         HASH_ITER(hh, s->activities, a, tmp)
-        activity_free(m, s, a);
+                activity_free(m, s, a);
 
         Invocation *inv = &s->invocation;
         inv->done = true;

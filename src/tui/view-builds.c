@@ -131,7 +131,9 @@ static const cJSON *bv_activities(BuildsView *bv) {
 
 static bool bv_has_activities(BuildsView *bv, uint64_t invocation) {
         const cJSON *a;
-        cJSON_ArrayForEach(a, bv_activities(bv)) if (json_u64(a, "invocation", 0) == invocation) return true;
+        cJSON_ArrayForEach(a, bv_activities(bv))
+                if (json_u64(a, "invocation", 0) == invocation)
+                        return true;
         return false;
 }
 
@@ -208,7 +210,8 @@ static void bv_rebuild(Tui *t, View *v) {
                 if (invs) {
                         size_t m = 0;
                         StoreInvocation *inv, *ti;
-                        HASH_ITER(hh, s->invocations, inv, ti) invs[m++] = inv;
+                        HASH_ITER(hh, s->invocations, inv, ti)
+                                invs[m++] = inv;
                         qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
                         /* Builds and invocations are both in invocation order: one merge walk. */
                         size_t j = 0;

@@ -70,7 +70,9 @@ static void lv_sync_nav(Tui *t) {
 
 static void lv_append_array(LogView *lv, const cJSON *arr) {
         const cJSON *l;
-        cJSON_ArrayForEach(l, arr) if (cJSON_IsString(l)) lv_append(lv, l->valuestring);
+        cJSON_ArrayForEach(l, arr)
+                if (cJSON_IsString(l))
+                        lv_append(lv, l->valuestring);
 }
 
 static void lv_got_log(Client *c, const cJSON *result, const cJSON *error, void *userdata) {

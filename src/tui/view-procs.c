@@ -52,7 +52,9 @@ static void pv_add_children(ProcsView *pv, const cJSON *procs, double ppid, int 
 
 static bool pv_has_pid(const cJSON *procs, double pid) {
         const cJSON *p;
-        cJSON_ArrayForEach(p, procs) if (json_num(p, "pid", -2) == pid) return true;
+        cJSON_ArrayForEach(p, procs)
+                if (json_num(p, "pid", -2) == pid)
+                        return true;
         return false;
 }
 

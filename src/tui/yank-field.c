@@ -48,13 +48,15 @@ static void got_log(Client *c, const cJSON *result, const cJSON *error, void *us
         }
         size_t len = 0;
         const cJSON *l;
-        cJSON_ArrayForEach(l, json_arr(result, "lines")) if (cJSON_IsString(l)) len +=
-                strlen(l->valuestring) + 1;
+        cJSON_ArrayForEach(l, json_arr(result, "lines"))
+                if (cJSON_IsString(l))
+                        len += strlen(l->valuestring) + 1;
         char *s = malloc(len + 1), *p = s;
         if (!s)
                 return;
-        cJSON_ArrayForEach(l, json_arr(result, "lines")) if (cJSON_IsString(l)) p =
-                stpcpy(stpcpy(p, l->valuestring), "\n");
+        cJSON_ArrayForEach(l, json_arr(result, "lines"))
+                if (cJSON_IsString(l))
+                        p = stpcpy(stpcpy(p, l->valuestring), "\n");
         *p = 0;
         yank_do(t, "log", s);
         free(s);
