@@ -110,7 +110,7 @@ static int follow(Client *c, int stop_fd, double key, bool json) {
                 if (r < 0)
                         return ctl_transport_failure(c, r);
 
-                const char *name = cJSON_GetObjectItemCaseSensitive(ev, "event")->valuestring;
+                const char *name = json_str(ev, "event");
                 bool is_log = strcmp(name, "log") == 0, is_end = strcmp(name, "log-end") == 0;
                 if (!(is_log || is_end) || !event_is_for(ev, key))
                         continue;

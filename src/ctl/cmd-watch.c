@@ -191,7 +191,7 @@ int verb_watch(const CtlContext *ctx, int argc, char **argv) {
                 if (json) {
                         r = ctl_print_json_line(ev);
                 } else {
-                        const char *event = cJSON_GetObjectItemCaseSensitive(ev, "event")->valuestring;
+                        const char *event = json_str(ev, "event");
                         if (strcmp(event, "build") == 0)
                                 names_remember(&names, cJSON_GetObjectItemCaseSensitive(ev, "build"));
                         r = format_event(stdout, ev, time(NULL), names_lookup, &names);

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "basic/time-util.h"
+#include "shared/json-read.h"
 #include "tui/client.h"
-#include "tui/json-util.h"
 
 typedef struct Fake {
         sd_event *e;
