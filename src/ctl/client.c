@@ -7,11 +7,11 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "shared/json-read.h"
 #include "shared/linebuf.h"
 #include "shared/proto-client.h"
+#include "shared/socket-util.h"
 
 struct Client {
         int fd;
@@ -33,18 +33,11 @@ void client_reply_done(ClientReply *reply) {
 }
 
 int client_connect(const char *path, Client **ret) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-
-        /* Non-blocking from the start: a daemon whose listen backlog is full (stopped, or
-         * overwhelmed) makes connect() fail with EAGAIN instead of hanging past --timeout. */
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
+        /* Non-blocking: a daemon with a full backlog cannot hold us past --timeout. */
+        _cleanup_close_ int fd = -EBADF;
+        int r = socket_connect_unix(path, &fd);
+        if (r < 0)
+                return r;
 
         _cleanup_client_free_ Client *c = calloc(1, sizeof(Client));
         if (!c)
@@ -53,7 +46,7 @@ int client_connect(const char *path, Client **ret) {
         c->events = cJSON_CreateArray();
         if (!c->events)
                 return -ENOMEM;
-        int r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
+        r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
         if (r < 0)
                 return r;
         c->path = strdup(path);

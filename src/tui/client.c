@@ -5,12 +5,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "shared/linebuf.h"
 #include "shared/proto-client.h"
+#include "shared/socket-util.h"
 
 /* Output queued for a daemon that does not read: more means the daemon is stuck. */
 #define CLIENT_MAX_OUT ((size_t) 4 * 1024 * 1024)
@@ -222,16 +222,11 @@ static void client_hello_reply(Client *c, const cJSON *result, const cJSON *erro
 }
 
 static int client_try_connect(Client *c) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(c->path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, c->path);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        int r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
+        _cleanup_close_ int fd = -EBADF;
+        int r = socket_connect_unix(c->path, &fd);
+        if (r < 0)
+                return r;
+        r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
         if (r < 0)
                 return r;
         r = sd_event_add_io(c->event, &c->io, fd, EPOLLIN, client_io, c);
