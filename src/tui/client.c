@@ -147,6 +147,12 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 client_close(c, n == 0 ? -ECONNRESET : (int) n);
                                 return 0;
                         }
+                        /* A line too long to take may be an answer: its request would wait
+                         * forever. The daemon is dropped, as ctl does (-EMSGSIZE). */
+                        if (linebuf_oversized(c->in) > 0) {
+                                client_close(c, -EMSGSIZE);
+                                return 0;
+                        }
                         char *line;
                         size_t len;
                         /* A callback may close the connection (c->in freed). */
