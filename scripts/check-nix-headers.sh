@@ -47,7 +47,7 @@ CXX=${CXX:-g++}
 
 W=$(mktemp -d /tmp/na-nix-headers.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-printf '#define NA_PROTOCOL_VERSION 1\n#define PACKAGE_VERSION "check"\n' >"$W/na-config.h"
+printf '#define PACKAGE_VERSION "check"\n' >"$W/na-config.h"
 
 # The version a rev's tree calls itself: "2.35.0" (Nix .version, Lix version.json).
 tree_version() {

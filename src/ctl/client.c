@@ -7,15 +7,16 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
+#include "shared/json-read.h"
 #include "shared/linebuf.h"
-#include "shared/proto.h"
+#include "shared/proto-client.h"
+#include "shared/socket-util.h"
 
 struct Client {
         int fd;
         LineBuf *in;
-        double next_id;
+        uint64_t next_id;
         /* Events read while waiting for a response, oldest first (a cJSON array is a linked
          * list with a tail pointer: appending and detaching the head are O(1)). */
         cJSON *events;
@@ -32,18 +33,11 @@ void client_reply_done(ClientReply *reply) {
 }
 
 int client_connect(const char *path, Client **ret) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-
-        /* Non-blocking from the start: a daemon whose listen backlog is full (stopped, or
-         * overwhelmed) makes connect() fail with EAGAIN instead of hanging past --timeout. */
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
+        /* Non-blocking: a daemon with a full backlog cannot hold us past --timeout. */
+        _cleanup_close_ int fd = -EBADF;
+        int r = socket_connect_unix(path, &fd);
+        if (r < 0)
+                return r;
 
         _cleanup_client_free_ Client *c = calloc(1, sizeof(Client));
         if (!c)
@@ -52,7 +46,7 @@ int client_connect(const char *path, Client **ret) {
         c->events = cJSON_CreateArray();
         if (!c->events)
                 return -ENOMEM;
-        int r = linebuf_new(CLIENT_MAX_LINE, &c->in);
+        r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
         if (r < 0)
                 return r;
         c->path = strdup(path);
@@ -147,22 +141,17 @@ static int send_all(Client *c, const char *buf, size_t len, usec_t deadline) {
         return 0;
 }
 
-/* Reads the next line and parses it. Returns 1 with an object in *ret, 0 when stop_fd
+/* Reads the next line and classifies it. Returns 1 with a message in *ret, 0 when stop_fd
  * became readable, or -errno. */
-static int read_message(Client *c, int stop_fd, usec_t deadline, cJSON **ret) {
+static int read_message(Client *c, int stop_fd, usec_t deadline, ProtoMessage *ret) {
         for (;;) {
                 char *line;
                 size_t len;
                 if (linebuf_next(c->in, &line, &len) > 0) {
                         if (len == 0)
                                 continue;
-                        cJSON *v = cJSON_ParseWithLength(line, len);
-                        if (!cJSON_IsObject(v)) {
-                                cJSON_Delete(v);
-                                return -EBADMSG;
-                        }
-                        *ret = v;
-                        return 1;
+                        int r = proto_message_parse(line, len, ret);
+                        return r < 0 ? r : 1;
                 }
 
                 int r = wait_fd(c, POLLIN, stop_fd, deadline);
@@ -180,114 +169,67 @@ static int read_message(Client *c, int stop_fd, usec_t deadline, cJSON **ret) {
         }
 }
 
-static int queue_event(Client *c, cJSON *ev) {
+static int queue_event(Client *c, ProtoMessage *ev) {
         if (c->n_events >= CLIENT_MAX_QUEUED_EVENTS) {
-                cJSON_Delete(ev);
+                proto_message_done(ev);
                 return -ENOBUFS;
         }
-        cJSON_AddItemToArray(c->events, ev);
+        cJSON_AddItemToArray(c->events, TAKE_PTR(ev->root));
         c->n_events++;
         return 0;
 }
 
-static bool is_event(const cJSON *msg) {
-        return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "event")) &&
-               !cJSON_GetObjectItemCaseSensitive(msg, "id");
-}
-
-/* Checks a response to request id want and fills *ret from it (taking msg). */
-static int take_reply(cJSON *msg, double want, ClientReply *ret) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-        const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
-        const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
-
-        /* A daemon that could not read our request may answer with a null id; as requests
-         * are answered in order, that answer is still ours. */
-        bool error_without_id = cJSON_IsNull(id) && error;
-        if (!error_without_id && !(cJSON_IsNumber(id) && id->valuedouble == want))
-                goto bad;
-        if (!result == !error)
-                goto bad;
-        if (error &&
-            !(cJSON_IsObject(error) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(error, "code"))))
-                goto bad;
-
-        *ret = (ClientReply){.root = msg, .result = result, .error = error};
-        return 0;
-bad:
-        cJSON_Delete(msg);
-        return -EPROTO;
-}
-
 int client_call(Client *c, const char *cmd, cJSON *args, usec_t timeout, ClientReply *ret) {
         usec_t deadline = deadline_after(timeout);
-        double id = c->next_id++;
+        uint64_t id = c->next_id++;
 
-        cJSON *req = cJSON_CreateObject();
-        if (!req || !cJSON_AddNumberToObject(req, "id", id) || !cJSON_AddStringToObject(req, "cmd", cmd)) {
-                cJSON_Delete(req);
-                cJSON_Delete(args);
-                return -ENOMEM;
-        }
-        if (args)
-                cJSON_AddItemToObject(req, "args", args);
-        _cleanup_free_ char *text = cJSON_PrintUnformatted(req);
-        cJSON_Delete(req);
-        if (!text)
-                return -ENOMEM;
-
-        size_t len = strlen(text);
-        char *line = realloc(text, len + 2);
-        if (!line)
-                return -ENOMEM;
-        text = line;
-        memcpy(text + len, "\n", 2);
-
-        int r = send_all(c, text, len + 1, deadline);
+        _cleanup_free_ char *line = NULL;
+        size_t len;
+        int r = proto_request_format(id, cmd, args, &line, &len);
+        if (r < 0)
+                return r;
+        r = send_all(c, line, len, deadline);
         if (r < 0)
                 return r;
 
         for (;;) {
-                cJSON *msg;
+                ProtoMessage msg;
                 r = read_message(c, -1, deadline, &msg);
                 if (r < 0)
                         return r;
-                if (is_event(msg)) {
-                        r = queue_event(c, msg);
+                if (msg.kind == PROTO_EVENT) {
+                        r = queue_event(c, &msg);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                return take_reply(msg, id, ret);
+                /* Requests are answered in order and only one is outstanding. */
+                if (!proto_message_answers(&msg, id)) {
+                        proto_message_done(&msg);
+                        return -EPROTO;
+                }
+                *ret = (ClientReply){.root = TAKE_PTR(msg.root),
+                                     .result = msg.result,
+                                     .error = msg.error,
+                                     .code = msg.code};
+                return 0;
         }
 }
 
 int client_hello(Client *c, const char *client_name, usec_t timeout) {
-        cJSON *args = cJSON_CreateObject();
-        if (!args || !cJSON_AddNumberToObject(args, "protocol", NA_PROTOCOL) ||
-            !cJSON_AddStringToObject(args, "client", client_name)) {
-                cJSON_Delete(args);
+        cJSON *args = proto_hello_args(client_name);
+        if (!args)
                 return -ENOMEM;
-        }
 
         _cleanup_(client_reply_done) ClientReply reply = {};
         int r = client_call(c, "hello", args, timeout, &reply);
         if (r < 0)
                 return r;
-        if (reply.error) {
-                const cJSON *code = cJSON_GetObjectItemCaseSensitive(reply.error, "code");
-                return strcmp(code->valuestring, NA_ERR_UNSUPPORTED_PROTOCOL) == 0 ? -EPROTONOSUPPORT
-                                                                                   : -EPROTO;
-        }
+        r = proto_hello_check(reply.result, reply.error);
+        if (r < 0)
+                return r;
 
-        const cJSON *protocol = cJSON_GetObjectItemCaseSensitive(reply.result, "protocol");
-        if (!cJSON_IsNumber(protocol))
-                return -EPROTO;
-        if (protocol->valuedouble != NA_PROTOCOL)
-                return -EPROTONOSUPPORT;
-
-        const char *version =
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply.result, "version"));
+        const char *version = json_str(reply.result, "version");
         if (version) {
                 c->daemon_version = strdup(version);
                 if (!c->daemon_version)
@@ -303,15 +245,15 @@ int client_next_event(Client *c, int stop_fd, usec_t timeout, cJSON **ret) {
                 return 1;
         }
 
-        cJSON *msg;
+        ProtoMessage msg;
         int r = read_message(c, stop_fd, deadline_after(timeout), &msg);
         if (r <= 0)
                 return r;
-        if (!is_event(msg)) {
+        if (msg.kind != PROTO_EVENT) {
                 /* No request is outstanding, so this cannot be a response. */
-                cJSON_Delete(msg);
+                proto_message_done(&msg);
                 return -EPROTO;
         }
-        *ret = msg;
+        *ret = TAKE_PTR(msg.root);
         return 1;
 }

@@ -11,9 +11,6 @@
 
 #define CLIENT_NO_TIMEOUT UINT64_MAX
 
-/* Longest response or event line accepted; longer is a protocol error (-EMSGSIZE). */
-#define CLIENT_MAX_LINE ((size_t) 64 * 1024 * 1024)
-
 /* Events received while waiting for a response are kept for client_next_event(); more than
  * this many unread is a protocol error (-ENOBUFS). */
 #define CLIENT_MAX_QUEUED_EVENTS 100000
@@ -25,6 +22,7 @@ typedef struct ClientReply {
         cJSON *root;
         const cJSON *result;
         const cJSON *error; /* object with "code", "message", maybe "candidates" */
+        const char *code;   /* error: its code (NA_ERR_* in shared/proto.h) */
 } ClientReply;
 
 void client_reply_done(ClientReply *reply);
@@ -47,9 +45,9 @@ const char *client_path(const Client *c);
 const char *client_daemon_version(const Client *c);
 
 /* Sends {"id":N,"cmd":cmd,"args":args} (args consumed, may be NULL) and waits for its
- * response. Returns 0 with *ret filled whether the daemon answered with a result or an
- * error; otherwise -ETIMEDOUT, -ECONNRESET (the daemon closed the connection), -EBADMSG
- * (a line that is not a JSON object), -EPROTO (a response that breaks the protocol),
+ * response (a line longer than PROTO_MAX_REPLY_LINE is -EMSGSIZE). Returns 0 with *ret filled whether the
+ * daemon answered with a result or an error; otherwise -ETIMEDOUT, -ECONNRESET (the daemon closed the
+ * connection), -EBADMSG (a line that is not a JSON object), -EPROTO (a response that breaks the protocol),
  * -EMSGSIZE, -ENOBUFS, -ENOMEM or another -errno from the socket. */
 int client_call(Client *c, const char *cmd, cJSON *args, usec_t timeout, ClientReply *ret);
 

@@ -10,33 +10,23 @@
 #include "basic/log.h"
 #include "ctl/commands.h"
 #include "ctl/query.h"
+#include "shared/json-read.h"
 #include "shared/units.h"
 
 enum { ARG_HELP = 'h', ARG_JSON = 0x100 };
 
+/* The process fields this file prints: a missing one reads as 0 or "". */
 static double num(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? v->valuedouble : 0;
+        return json_num(o, key, 0);
 }
 
 static const char *str(const cJSON *o, const char *key) {
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-        return s ? s : "";
-}
-
-static void format_bytes(double b, char *buf, size_t size) {
-        const char *units[] = {"B", "K", "M", "G", "T"};
-        int i = 0;
-        while (b >= 1024 && i < 4) {
-                b /= 1024;
-                i++;
-        }
-        snprintf(buf, size, i == 0 ? "%.0f%s" : "%.1f%s", b, units[i]);
+        return json_str(o, key) ?: "";
 }
 
 static void print_row(const cJSON *p, int depth) {
         char rss[32], user[64];
-        format_bytes(num(p, "rss"), rss, sizeof(rss));
+        units_format_bytes(rss, sizeof(rss), num(p, "rss"));
         struct passwd *pw = getpwuid((uid_t) num(p, "uid"));
         snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "?");
         /* One line per process: control characters of the command line become spaces. */

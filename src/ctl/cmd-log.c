@@ -6,6 +6,7 @@
 
 #include "basic/log.h"
 #include "ctl/commands.h"
+#include "shared/json-read.h"
 
 static const char usage[] =
         "Usage: nix-analytics-ctl log [OPTIONS] BUILD\n"
@@ -110,7 +111,7 @@ static int follow(Client *c, int stop_fd, double key, bool json) {
                 if (r < 0)
                         return ctl_transport_failure(c, r);
 
-                const char *name = cJSON_GetObjectItemCaseSensitive(ev, "event")->valuestring;
+                const char *name = json_str(ev, "event");
                 bool is_log = strcmp(name, "log") == 0, is_end = strcmp(name, "log-end") == 0;
                 if (!(is_log || is_end) || !event_is_for(ev, key))
                         continue;
@@ -161,8 +162,8 @@ int verb_log(const CtlContext *ctx, int argc, char **argv) {
         const cJSON *key = cJSON_GetObjectItemCaseSensitive(build, "key");
         if (!cJSON_IsNumber(key))
                 return ctl_transport_failure(c, -EPROTO);
-        const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(build, "state"));
-        const char *drv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(build, "drv"));
+        const char *state = json_str(build, "state");
+        const char *drv = json_str(build, "drv");
         bool follow_now = o.follow && !state_is_final(state);
 
         args = cJSON_CreateObject();
@@ -193,8 +194,7 @@ int verb_log(const CtlContext *ctx, int argc, char **argv) {
         /* The build may have ended between the two requests: then the daemon does not follow
          * it and no log-end comes. Its get-log result says the state it saw (an extension of
          * protocol.md; without it, the get-build state decides). */
-        const char *state_now =
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(log_reply.result, "state"));
+        const char *state_now = json_str(log_reply.result, "state");
         if (!follow_now || state_is_final(state_now))
                 return CTL_EXIT_OK;
         return follow(c, stop_fd, key->valuedouble, o.json);

@@ -14,6 +14,7 @@
 #include "basic/log.h"
 #include "ctl/commands.h"
 #include "ctl/format.h"
+#include "shared/json-read.h"
 
 static const char usage[] =
         "Usage: nix-analytics-ctl watch [OPTIONS]\n"
@@ -57,7 +58,7 @@ static void names_done(Names *names) {
 
 static void names_remember(Names *names, const cJSON *build) {
         const cJSON *key = cJSON_GetObjectItemCaseSensitive(build, "key");
-        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(build, "name"));
+        const char *name = json_str(build, "name");
         if (!cJSON_IsNumber(key) || !name)
                 return;
 
@@ -191,7 +192,7 @@ int verb_watch(const CtlContext *ctx, int argc, char **argv) {
                 if (json) {
                         r = ctl_print_json_line(ev);
                 } else {
-                        const char *event = cJSON_GetObjectItemCaseSensitive(ev, "event")->valuestring;
+                        const char *event = json_str(ev, "event");
                         if (strcmp(event, "build") == 0)
                                 names_remember(&names, cJSON_GetObjectItemCaseSensitive(ev, "build"));
                         r = format_event(stdout, ev, time(NULL), names_lookup, &names);

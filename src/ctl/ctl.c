@@ -11,6 +11,8 @@
 
 #include "basic/log.h"
 #include "basic/string-util.h"
+#include "shared/json-read.h"
+#include "shared/proto-client.h"
 #include "shared/proto.h"
 #include "shared/sockdir.h"
 
@@ -84,7 +86,8 @@ int ctl_transport_failure(Client *c, int r) {
                 log_error("%s: the daemon does not speak protocol %d", path, NA_PROTOCOL);
                 break;
         case -EMSGSIZE:
-                log_error("%s: the daemon sent a line longer than %zu MiB", path, CLIENT_MAX_LINE >> 20);
+                log_error("%s: the daemon sent a line longer than %zu MiB", path,
+                          PROTO_MAX_REPLY_LINE >> 20);
                 break;
         case -EBADMSG:
                 log_error("%s: the daemon sent a line that is not a JSON object", path);
@@ -127,10 +130,8 @@ int ctl_call(const CtlContext *ctx, Client *c, const char *cmd, cJSON *args, Cli
                 return ctl_transport_failure(c, r);
 
         if (reply.error) {
-                const char *code = cJSON_GetObjectItemCaseSensitive(reply.error, "code")->valuestring;
-                const char *message =
-                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply.error, "message"));
-                log_error("%s: %s", code, message ?: "(no message)");
+                const char *message = json_str(reply.error, "message");
+                log_error("%s: %s", reply.code, message ?: "(no message)");
                 print_candidates(cJSON_GetObjectItemCaseSensitive(reply.error, "candidates"));
                 client_reply_done(&reply);
                 return CTL_EXIT_DAEMON_ERROR;

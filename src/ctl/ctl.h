@@ -12,6 +12,7 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "ctl/client.h"
+#include "shared/json-read.h"
 
 /* The exit codes are an interface for scripts: documented in docs/ctl.md and --help. */
 typedef enum CtlExit {
@@ -27,8 +28,6 @@ typedef struct CtlContext {
         usec_t timeout;         /* per request; CLIENT_NO_TIMEOUT with --timeout 0 */
         bool stdout_is_tty;
 } CtlContext;
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 #define ctl_log_oom() log_error_errno(ENOMEM, "out of memory")
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "basic/macro.h"
+#include "shared/json-read.h"
 
 /* Renders the value of a field (NULL when the object lacks it) as new text, or NULL when
  * there is nothing to show. */
@@ -48,7 +49,7 @@ static char *fmt_string(const cJSON *v) {
 }
 
 static char *fmt_requester_user(const cJSON *v) {
-        const char *user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "user"));
+        const char *user = json_str(v, "user");
         if (user && *user)
                 return strdup(user);
         const cJSON *uid = cJSON_GetObjectItemCaseSensitive(v, "uid");
@@ -158,8 +159,8 @@ static void write_log_lines(FILE *f, const cJSON *ev, time_t when, FormatBuildNa
 }
 
 int format_event(FILE *f, const cJSON *ev, time_t when, FormatBuildName build_name, void *userdata) {
-        const char *event = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "event"));
-        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "kind"));
+        const char *event = json_str(ev, "event");
+        const char *kind = json_str(ev, "kind");
         if (!event)
                 return -EINVAL;
 

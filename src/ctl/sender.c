@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "shared/socket-util.h"
 
 #define BACKOFF_FIRST    (100 * USEC_PER_MSEC)
 #define BACKOFF_MAX      (1 * USEC_PER_SEC)
@@ -159,21 +160,15 @@ static int build_preamble(Sender *s) {
 }
 
 static int try_connect(Sender *s) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (!s->path)
                 return -EDESTADDRREQ;
-        if (strlen(s->path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, s->path);
-
         /* Non-blocking: a daemon that is stopped with a full backlog gives EAGAIN here. */
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
+        _cleanup_close_ int fd = -EBADF;
+        int r = socket_connect_unix(s->path, &fd);
+        if (r < 0)
+                return r;
 
-        int r = build_preamble(s);
+        r = build_preamble(s);
         if (r < 0)
                 return r;
         s->fd = TAKE_FD(fd);

@@ -8,12 +8,7 @@
 #include "basic/macro.h"
 
 #include "daemon/tracker.h"
-
-/* Error codes of actions (docs/protocol.md "Action errors"). */
-#define NA_ERR_NOT_RUNNING "not-running"
-#define NA_ERR_NO_PROCESS  "no-process"
-#define NA_ERR_UNSUPPORTED "unsupported"
-#define NA_ERR_FAILED      "failed"
+#include "shared/proto.h" /* the error codes of actions, NA_ERR_* */
 
 typedef enum ActionKind {
         ACTION_KILL,

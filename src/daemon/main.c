@@ -33,6 +33,7 @@
 #include "daemon/tracker.h"
 #include "shared/cgroup-delegate.h"
 #include "shared/json-arena.h"
+#include "shared/proto-version.h"
 #include "shared/sockdir.h"
 
 static void help(void) {
@@ -322,7 +323,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         help();
                         return 0;
                 case ARG_VERSION:
-                        printf("nix-analyticsd %s (protocol %d)\n", PACKAGE_VERSION, NA_PROTOCOL_VERSION);
+                        printf("nix-analyticsd %s (protocol %d)\n", PACKAGE_VERSION, NA_PROTOCOL);
                         return 0;
                 default:
                         fprintf(stderr, "Try 'nix-analyticsd --help'.\n");

@@ -25,6 +25,7 @@
 #include "basic/macro.h"
 #include "plugin/ident.h"
 #include "plugin/json.h"
+#include "shared/proto-version.h"
 #include "shared/sockdir.h"
 
 /* What is kept while nix-analyticsd is slow or gone: two buffers of this size (the one
@@ -313,28 +314,29 @@ static int core_make_hello(Core *c) {
         if (!p)
                 return -ENOMEM;
         json_out_init(&w, p, cap);
-        json_lit(&w, "{\"action\":\"hello\",\"protocol\":");
-        json_u64(&w, NA_PROTOCOL_VERSION);
-        json_lit(&w, ",\"pid\":");
-        json_i64(&w, c->pid);
-        json_lit(&w, ",\"ppid\":");
-        json_i64(&w, getppid());
-        json_lit(&w, ",\"uid\":");
-        json_u64(&w, getuid());
-        json_lit(&w, c->role == NA_ROLE_DAEMON_WORKER ? ",\"role\":\"daemon-worker\"" : ",\"role\":\"cli\"");
+        json_out_lit(&w, "{\"action\":\"hello\",\"protocol\":");
+        json_out_u64(&w, NA_PROTOCOL);
+        json_out_lit(&w, ",\"pid\":");
+        json_out_i64(&w, c->pid);
+        json_out_lit(&w, ",\"ppid\":");
+        json_out_i64(&w, getppid());
+        json_out_lit(&w, ",\"uid\":");
+        json_out_u64(&w, getuid());
+        json_out_lit(&w,
+                     c->role == NA_ROLE_DAEMON_WORKER ? ",\"role\":\"daemon-worker\"" : ",\"role\":\"cli\"");
         if (c->nix_version[0]) {
-                json_lit(&w, ",\"nix\":");
-                json_str(&w, c->nix_version, strlen(c->nix_version));
+                json_out_lit(&w, ",\"nix\":");
+                json_out_str(&w, c->nix_version, strlen(c->nix_version));
         }
-        json_lit(&w, ",\"requester\":{\"pid\":");
-        json_i64(&w, c->req_pid);
-        json_lit(&w, ",\"uid\":");
-        json_u64(&w, c->req_uid);
+        json_out_lit(&w, ",\"requester\":{\"pid\":");
+        json_out_i64(&w, c->req_pid);
+        json_out_lit(&w, ",\"uid\":");
+        json_out_u64(&w, c->req_uid);
         if (c->req_cmdline) {
-                json_lit(&w, ",\"cmdline\":");
-                json_str(&w, c->req_cmdline, cmd_len);
+                json_out_lit(&w, ",\"cmdline\":");
+                json_out_str(&w, c->req_cmdline, cmd_len);
         }
-        json_lit(&w, "}}\n");
+        json_out_lit(&w, "}}\n");
         if (w.overflow) {
                 free(p);
                 return -ENOBUFS;
@@ -595,9 +597,9 @@ static bool record_begin(NaRole role, size_t least, JsonOut *w) {
         }
         if (_unlikely_(c->dropped > 0)) {
                 json_out_init(w, c->buf + c->len, BUF_CAP - c->len);
-                json_lit(w, DROPPED_PREFIX);
-                json_u64(w, c->dropped);
-                json_lit(w, "}\n");
+                json_out_lit(w, DROPPED_PREFIX);
+                json_out_u64(w, c->dropped);
+                json_out_lit(w, "}\n");
                 if (!w->overflow) {
                         c->len += w->len;
                         c->dropped = 0;
@@ -621,32 +623,32 @@ static void put_time(Core *c, JsonOut *w) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         if (_unlikely_(ts.tv_sec <= 0)) {
-                json_u64(w, (uint64_t) now_usec(CLOCK_REALTIME));
+                json_out_u64(w, (uint64_t) now_usec(CLOCK_REALTIME));
                 return;
         }
         if (ts.tv_sec != c->t_sec || c->t_sec_digits.len == 0) {
                 json_out_init(&c->t_sec_digits, c->t_sec_buf, sizeof(c->t_sec_buf));
-                json_u64(&c->t_sec_digits, (uint64_t) ts.tv_sec);
+                json_out_u64(&c->t_sec_digits, (uint64_t) ts.tv_sec);
                 c->t_sec = ts.tv_sec;
         }
-        json_raw(w, c->t_sec_buf, c->t_sec_digits.len);
-        json_u64_digits(w, (uint32_t) (ts.tv_nsec / 1000), 6);
+        json_out_raw(w, c->t_sec_buf, c->t_sec_digits.len);
+        json_out_u64_digits(w, (uint32_t) (ts.tv_nsec / 1000), 6);
 }
 
 static void put_id(Core *c, JsonOut *w, uint64_t id) {
         if (id != c->last_id || c->last_id_digits.len == 0) {
                 json_out_init(&c->last_id_digits, c->last_id_buf, sizeof(c->last_id_buf));
-                json_u64(&c->last_id_digits, id);
+                json_out_u64(&c->last_id_digits, id);
                 c->last_id = id;
         }
-        json_raw(w, c->last_id_buf, c->last_id_digits.len);
+        json_out_raw(w, c->last_id_buf, c->last_id_digits.len);
 }
 
 static void record_end(JsonOut *w, bool urgent) {
         Core *c = &core;
-        json_lit(w, ",\"t\":");
+        json_out_lit(w, ",\"t\":");
         put_time(c, w);
-        json_lit(w, "}\n");
+        json_out_lit(w, "}\n");
         if (_unlikely_(w->overflow))
                 c->dropped++;
         else {
@@ -668,16 +670,16 @@ static size_t fields_least(const NaField *fields, size_t n) {
 }
 
 static void write_fields(JsonOut *w, const NaField *fields, size_t n) {
-        json_lit(w, ",\"fields\":[");
+        json_out_lit(w, ",\"fields\":[");
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
-                        json_raw(w, ",", 1);
+                        json_out_raw(w, ",", 1);
                 if (fields[i].is_string)
-                        json_str(w, fields[i].s, fields[i].len);
+                        json_out_str(w, fields[i].s, fields[i].len);
                 else
-                        json_u64(w, fields[i].i);
+                        json_out_u64(w, fields[i].i);
         }
-        json_raw(w, "]", 1);
+        json_out_raw(w, "]", 1);
 }
 
 void na_emit_start(NaRole role, uint64_t id, int level, int type, const char *text, size_t text_len,
@@ -685,17 +687,17 @@ void na_emit_start(NaRole role, uint64_t id, int level, int type, const char *te
         JsonOut w;
         if (!record_begin(role, RECORD_LEAST + text_len + fields_least(fields, n_fields), &w))
                 return;
-        json_lit(&w, "{\"action\":\"start\",\"id\":");
-        json_u64(&w, id);
-        json_lit(&w, ",\"level\":");
-        json_i64(&w, level);
-        json_lit(&w, ",\"type\":");
-        json_i64(&w, type);
-        json_lit(&w, ",\"text\":");
-        json_str(&w, text, text_len);
+        json_out_lit(&w, "{\"action\":\"start\",\"id\":");
+        json_out_u64(&w, id);
+        json_out_lit(&w, ",\"level\":");
+        json_out_i64(&w, level);
+        json_out_lit(&w, ",\"type\":");
+        json_out_i64(&w, type);
+        json_out_lit(&w, ",\"text\":");
+        json_out_str(&w, text, text_len);
         if (parent) {
-                json_lit(&w, ",\"parent\":");
-                json_u64(&w, parent);
+                json_out_lit(&w, ",\"parent\":");
+                json_out_u64(&w, parent);
         }
         if (n_fields > 0)
                 write_fields(&w, fields, n_fields);
@@ -706,8 +708,8 @@ void na_emit_stop(NaRole role, uint64_t id) {
         JsonOut w;
         if (!record_begin(role, RECORD_LEAST, &w))
                 return;
-        json_lit(&w, "{\"action\":\"stop\",\"id\":");
-        json_u64(&w, id);
+        json_out_lit(&w, "{\"action\":\"stop\",\"id\":");
+        json_out_u64(&w, id);
         record_end(&w, /* urgent= */ true);
 }
 
@@ -715,10 +717,10 @@ void na_emit_result(NaRole role, uint64_t id, int type, const NaField *fields, s
         JsonOut w;
         if (!record_begin(role, RECORD_LEAST + fields_least(fields, n_fields), &w))
                 return;
-        json_lit(&w, "{\"action\":\"result\",\"id\":");
+        json_out_lit(&w, "{\"action\":\"result\",\"id\":");
         put_id(&core, &w, id);
-        json_lit(&w, ",\"type\":");
-        json_i64(&w, type);
+        json_out_lit(&w, ",\"type\":");
+        json_out_i64(&w, type);
         if (n_fields > 0)
                 write_fields(&w, fields, n_fields);
         record_end(&w,
@@ -729,13 +731,13 @@ void na_emit_msg(NaRole role, int level, const char *msg, size_t msg_len, const 
         JsonOut w;
         if (!record_begin(role, RECORD_LEAST + msg_len + (raw ? raw_len : 0), &w))
                 return;
-        json_lit(&w, "{\"action\":\"msg\",\"level\":");
-        json_i64(&w, level);
-        json_lit(&w, ",\"msg\":");
-        json_str(&w, msg, msg_len);
+        json_out_lit(&w, "{\"action\":\"msg\",\"level\":");
+        json_out_i64(&w, level);
+        json_out_lit(&w, ",\"msg\":");
+        json_out_str(&w, msg, msg_len);
         if (raw) {
-                json_lit(&w, ",\"raw_msg\":");
-                json_str(&w, raw, raw_len);
+                json_out_lit(&w, ",\"raw_msg\":");
+                json_out_str(&w, raw, raw_len);
         }
         record_end(&w, /* urgent= */ true);
 }
@@ -768,9 +770,9 @@ static void core_report_lost(Core *c, uint64_t lost) {
         if (fd < 0 || connect(fd, (struct sockaddr *) &c->addr, sizeof(c->addr)) < 0)
                 return;
         json_out_init(&w, line, sizeof(line));
-        json_lit(&w, DROPPED_PREFIX);
-        json_u64(&w, lost);
-        json_lit(&w, "}\n");
+        json_out_lit(&w, DROPPED_PREFIX);
+        json_out_u64(&w, lost);
+        json_out_lit(&w, "}\n");
         size_t pre_off = 0, off = 0;
         if (!w.overflow && core_send(fd, c->pre, &pre_off, c->pre_len) > 0)
                 (void) core_send(fd, line, &off, w.len);

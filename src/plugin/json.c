@@ -9,7 +9,7 @@ static const char digit_pairs[] =
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
 
-void json_u64(JsonOut *w, uint64_t v) {
+void json_out_u64(JsonOut *w, uint64_t v) {
         char tmp[U64_DIGITS_MAX];
         size_t i = sizeof(tmp);
         while (v >= 100) {
@@ -23,10 +23,10 @@ void json_u64(JsonOut *w, uint64_t v) {
                 tmp[--i] = digit_pairs[2 * v];
         } else
                 tmp[--i] = (char) ('0' + v);
-        json_raw(w, tmp + i, sizeof(tmp) - i);
+        json_out_raw(w, tmp + i, sizeof(tmp) - i);
 }
 
-void json_u64_digits(JsonOut *w, uint32_t v, unsigned digits) {
+void json_out_u64_digits(JsonOut *w, uint32_t v, unsigned digits) {
         char tmp[10];
         size_t i = digits < sizeof(tmp) ? digits : sizeof(tmp);
         size_t n = i;
@@ -38,15 +38,15 @@ void json_u64_digits(JsonOut *w, uint32_t v, unsigned digits) {
         }
         if (i > 0)
                 tmp[--i] = (char) ('0' + v % 10);
-        json_raw(w, tmp, n);
+        json_out_raw(w, tmp, n);
 }
 
-void json_i64(JsonOut *w, int64_t v) {
+void json_out_i64(JsonOut *w, int64_t v) {
         if (v < 0) {
-                json_raw(w, "-", 1);
-                json_u64(w, (uint64_t) 0 - (uint64_t) v);
+                json_out_raw(w, "-", 1);
+                json_out_u64(w, (uint64_t) 0 - (uint64_t) v);
         } else
-                json_u64(w, (uint64_t) v);
+                json_out_u64(w, (uint64_t) v);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available), or 0 when the first
@@ -98,7 +98,7 @@ static inline bool word_is_plain(const unsigned char *s) {
         return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b) | x) & HIGHS ? false : true;
 }
 
-static void json_escape(JsonOut *w, unsigned char c) {
+static void json_out_escape(JsonOut *w, unsigned char c) {
         static const char hex[] = "0123456789abcdef";
         char esc[6] = {'\\', 0};
 
@@ -106,36 +106,36 @@ static void json_escape(JsonOut *w, unsigned char c) {
         case '"':
         case '\\':
                 esc[1] = (char) c;
-                json_raw(w, esc, 2);
+                json_out_raw(w, esc, 2);
                 break;
         case '\n':
-                json_raw(w, "\\n", 2);
+                json_out_raw(w, "\\n", 2);
                 break;
         case '\r':
-                json_raw(w, "\\r", 2);
+                json_out_raw(w, "\\r", 2);
                 break;
         case '\t':
-                json_raw(w, "\\t", 2);
+                json_out_raw(w, "\\t", 2);
                 break;
         default:
                 if (c < 0x20) {
                         memcpy(esc, "\\u00", 4);
                         esc[4] = hex[c >> 4];
                         esc[5] = hex[c & 0xf];
-                        json_raw(w, esc, 6);
+                        json_out_raw(w, esc, 6);
                 } else
-                        json_raw(w, "\xef\xbf\xbd", 3); /* U+FFFD */
+                        json_out_raw(w, "\xef\xbf\xbd", 3); /* U+FFFD */
                 break;
         }
 }
 
 /* One pass: runs of bytes that need nothing are found a word at a time and copied in one
  * piece; escapes and UTF-8 checks happen only at the bytes that need them. */
-void json_str(JsonOut *w, const char *s, size_t n) {
+void json_out_str(JsonOut *w, const char *s, size_t n) {
         const unsigned char *u = (const unsigned char *) s;
         size_t i = 0, run = 0; /* run: bytes before i that need no escaping, not yet copied */
 
-        json_raw(w, "\"", 1);
+        json_out_raw(w, "\"", 1);
         while (i < n) {
                 if (i + 8 <= n && word_is_plain(u + i)) {
                         i += 8;
@@ -154,11 +154,11 @@ void json_str(JsonOut *w, const char *s, size_t n) {
                         run += l;
                         continue;
                 }
-                json_raw(w, (const char *) u + i - run, run);
+                json_out_raw(w, (const char *) u + i - run, run);
                 run = 0;
-                json_escape(w, c);
+                json_out_escape(w, c);
                 i++;
         }
-        json_raw(w, (const char *) u + i - run, run);
-        json_raw(w, "\"", 1);
+        json_out_raw(w, (const char *) u + i - run, run);
+        json_out_raw(w, "\"", 1);
 }

@@ -19,7 +19,7 @@ static inline void json_out_init(JsonOut *w, char *p, size_t cap) {
         *w = (JsonOut){.p = p, .cap = cap};
 }
 
-static inline void json_raw(JsonOut *w, const char *s, size_t n) {
+static inline void json_out_raw(JsonOut *w, const char *s, size_t n) {
         if (w->overflow || n > w->cap - w->len) {
                 w->overflow = true;
                 return;
@@ -29,18 +29,18 @@ static inline void json_raw(JsonOut *w, const char *s, size_t n) {
 }
 
 /* A NUL-terminated literal, copied as is (inline: its length is a compile-time constant). */
-static inline void json_lit(JsonOut *w, const char *s) {
-        json_raw(w, s, strlen(s));
+static inline void json_out_lit(JsonOut *w, const char *s) {
+        json_out_raw(w, s, strlen(s));
 }
 
-void json_u64(JsonOut *w, uint64_t v);
-void json_i64(JsonOut *w, int64_t v);
+void json_out_u64(JsonOut *w, uint64_t v);
+void json_out_i64(JsonOut *w, int64_t v);
 /* v < 10^digits as exactly that many digits, zero-padded (digits <= 10). */
-void json_u64_digits(JsonOut *w, uint32_t v, unsigned digits);
+void json_out_u64_digits(JsonOut *w, uint32_t v, unsigned digits);
 /* A quoted string: escapes what JSON requires, replaces each byte that is not part of a
  * well-formed UTF-8 sequence (overlongs, surrogates, > U+10FFFF included) by U+FFFD. */
-void json_str(JsonOut *w, const char *s, size_t n);
-/* The most json_str() can write for n bytes of input (each byte may become \u00XX). */
-static inline size_t json_str_bound(size_t n) {
+void json_out_str(JsonOut *w, const char *s, size_t n);
+/* The most json_out_str() can write for n bytes of input (each byte may become \u00XX). */
+static inline size_t json_out_str_bound(size_t n) {
         return 2 + 6 * n;
 }

@@ -6,7 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#define NA_PROTOCOL 1
+#include "shared/proto-version.h"
+
 #define NA_MAX_LINE (1024 * 1024) /* longest event or control request line */
 
 /* Error codes of responses. */
@@ -19,6 +20,12 @@
 #define NA_ERR_TOO_LARGE            "too-large"
 #define NA_ERR_INTERNAL             "internal"
 #define NA_ERR_UNAVAILABLE          "unavailable" /* history store unavailable, or a query over its time budget */
+
+/* Error codes of actions (docs/protocol.md "Action errors"). */
+#define NA_ERR_NOT_RUNNING "not-running"
+#define NA_ERR_NO_PROCESS  "no-process"
+#define NA_ERR_UNSUPPORTED "unsupported"
+#define NA_ERR_FAILED      "failed"
 
 typedef struct ControlRequest {
         cJSON *root;

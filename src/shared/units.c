@@ -1,9 +1,10 @@
-/* Values of resource limits as people type them. */
+/* Values of resource limits as people type them, and sizes as people read them. */
 #include "shared/units.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -67,4 +68,24 @@ int units_parse_bytes(const char *s, uint64_t *ret) {
                 return -ERANGE;
         *ret = bytes;
         return 0;
+}
+
+char *units_format_bytes(char *buf, size_t n, double bytes) {
+        static const char units[] = "BKMGTPE";
+        if (!(bytes >= 0) || bytes > 1e30) {
+                snprintf(buf, n, "-");
+                return buf;
+        }
+        unsigned u = 0;
+        while (bytes >= 1024 && u + 1 < sizeof(units) - 1) {
+                bytes /= 1024;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, n, "%.0fB", bytes);
+        else if (bytes < 10)
+                snprintf(buf, n, "%.1f%c", bytes, units[u]);
+        else
+                snprintf(buf, n, "%.0f%c", bytes, units[u]);
+        return buf;
 }

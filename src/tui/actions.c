@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/json-read.h"
+#include "shared/units.h"
 #include "tui/fmt.h"
-#include "tui/json-util.h"
 
 typedef struct ActionBatch {
         Tui *tui;
@@ -73,7 +74,8 @@ static char *action_value(const cJSON *result) {
         else if ((v = cJSON_GetObjectItemCaseSensitive(result, "bytes"))) {
                 char b[16];
                 if (cJSON_IsNumber(v))
-                        snprintf(buf, sizeof(buf), "limit %s", fmt_bytes(b, sizeof(b), v->valuedouble));
+                        snprintf(buf, sizeof(buf), "limit %s",
+                                 units_format_bytes(b, sizeof(b), v->valuedouble));
                 else
                         snprintf(buf, sizeof(buf), "limit lifted");
         } else

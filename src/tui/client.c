@@ -5,20 +5,18 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "basic/time-util.h"
+#include "shared/json-read.h"
 #include "shared/linebuf.h"
-#include "shared/proto.h"
-#include "tui/json-util.h"
+#include "shared/proto-client.h"
+#include "shared/socket-util.h"
 
-/* Longest response line accepted (a big deps or history answer); longer lines are dropped. */
-#define CLIENT_MAX_LINE ((size_t) 64 * 1024 * 1024)
 /* Output queued for a daemon that does not read: more means the daemon is stuck. */
 #define CLIENT_MAX_OUT ((size_t) 4 * 1024 * 1024)
 
 typedef struct Pending {
-        double id;
+        uint64_t id;
         ClientReplyFn fn;
         void *userdata;
         struct Pending *next;
@@ -41,7 +39,7 @@ struct Client {
         int last_error;
         char *daemon_version;
 
-        double next_id;
+        uint64_t next_id;
         Pending *pending, *pending_tail;
 };
 
@@ -96,23 +94,24 @@ static int client_flush(Client *c) {
         return sd_event_source_set_io_events(c->io, EPOLLIN | (c->out_len > 0 ? EPOLLOUT : 0));
 }
 
-static void client_handle_line(Client *c, const char *line, size_t len) {
-        cJSON *m = cJSON_ParseWithLength(line, len);
-        if (!cJSON_IsObject(m)) {
-                cJSON_Delete(m);
-                return;
-        }
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-        if (!id) {
+/* Hands on one line; returns 0, or < 0 when it breaks the protocol (the connection is then
+ * dropped like a lost one: what was pending fails, and the client tries again). */
+static int client_handle_line(Client *c, const char *line, size_t len) {
+        if (len == 0)
+                return 0;
+        _cleanup_(proto_message_done) ProtoMessage m = {};
+        int r = proto_message_parse(line, len, &m);
+        if (r < 0)
+                return r;
+        if (m.kind == PROTO_EVENT) {
                 if (c->cb.event)
-                        c->cb.event(c, m, c->userdata);
-                cJSON_Delete(m);
-                return;
+                        c->cb.event(c, m.root, c->userdata);
+                return 0;
         }
         /* Answers come in order: the head of the queue, unless an id does not match (then
          * look further, and ignore an answer nobody waits for). */
         Pending **pp = &c->pending, *prev = NULL;
-        while (*pp && !(cJSON_IsNumber(id) && (*pp)->id == id->valuedouble)) {
+        while (*pp && !proto_message_answers(&m, (*pp)->id)) {
                 prev = *pp;
                 pp = &(*pp)->next;
         }
@@ -121,13 +120,11 @@ static void client_handle_line(Client *c, const char *line, size_t len) {
                 *pp = p->next;
                 if (c->pending_tail == p)
                         c->pending_tail = prev;
-                const cJSON *result = cJSON_GetObjectItemCaseSensitive(m, "result");
-                const cJSON *error = cJSON_GetObjectItemCaseSensitive(m, "error");
                 if (p->fn)
-                        p->fn(c, error ? NULL : result, error, p->userdata);
+                        p->fn(c, m.result, m.error, p->userdata);
                 free(p);
         }
-        cJSON_Delete(m);
+        return 0;
 }
 
 static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -150,43 +147,49 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 client_close(c, n == 0 ? -ECONNRESET : (int) n);
                                 return 0;
                         }
+                        /* A line too long to take may be an answer: its request would wait
+                         * forever. The daemon is dropped, as ctl does (-EMSGSIZE). */
+                        if (linebuf_oversized(c->in) > 0) {
+                                client_close(c, -EMSGSIZE);
+                                return 0;
+                        }
                         char *line;
                         size_t len;
                         /* A callback may close the connection (c->in freed). */
-                        while (c->in && linebuf_next(c->in, &line, &len) > 0)
-                                client_handle_line(c, line, len);
+                        while (c->in && linebuf_next(c->in, &line, &len) > 0) {
+                                int r = client_handle_line(c, line, len);
+                                if (r < 0) {
+                                        client_close(c, r);
+                                        return 0;
+                                }
+                        }
                 }
         }
         return 0;
 }
 
 static int client_queue(Client *c, const char *cmd, cJSON *args, ClientReplyFn fn, void *userdata) {
-        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
         Pending *p = calloc(1, sizeof(Pending));
-        if (!req || !p) {
-                free(p);
+        if (!p) {
                 cJSON_Delete(args);
                 return -ENOMEM;
         }
         p->id = ++c->next_id;
         p->fn = fn;
         p->userdata = userdata;
-        cJSON_AddNumberToObject(req, "id", p->id);
-        cJSON_AddStringToObject(req, "cmd", cmd);
-        if (args)
-                cJSON_AddItemToObject(req, "args", args);
-        _cleanup_free_ char *line = cJSON_PrintUnformatted(req);
-        if (!line) {
+        _cleanup_free_ char *line = NULL;
+        size_t len;
+        int r = proto_request_format(p->id, cmd, args, &line, &len);
+        if (r < 0) {
                 free(p);
-                return -ENOMEM;
+                return r;
         }
-        size_t len = strlen(line);
-        if (c->out_len + len + 1 > CLIENT_MAX_OUT) {
+        if (c->out_len + len > CLIENT_MAX_OUT) {
                 free(p);
                 return -ENOBUFS;
         }
-        if (c->out_len + len + 1 > c->out_cap) {
-                size_t cap = MAX(c->out_cap * 2, c->out_len + len + 1);
+        if (c->out_len + len > c->out_cap) {
+                size_t cap = MAX(c->out_cap * 2, c->out_len + len);
                 char *n = realloc(c->out, cap);
                 if (!n) {
                         free(p);
@@ -196,8 +199,7 @@ static int client_queue(Client *c, const char *cmd, cJSON *args, ClientReplyFn f
                 c->out_cap = cap;
         }
         memcpy(c->out + c->out_len, line, len);
-        c->out[c->out_len + len] = '\n';
-        c->out_len += len + 1;
+        c->out_len += len;
         if (c->pending_tail)
                 c->pending_tail->next = p;
         else
@@ -207,14 +209,17 @@ static int client_queue(Client *c, const char *cmd, cJSON *args, ClientReplyFn f
 }
 
 static void client_hello_reply(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
-        if (!result) {
+        if (!result && !error)
+                return; /* the connection is gone already */
+        int r = proto_hello_check(result, error);
+        if (r < 0) {
                 if (c->fd >= 0)
-                        client_close(c, error ? -EPROTONOSUPPORT : -ECONNRESET);
+                        client_close(c, r);
                 return;
         }
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, "version");
+        const char *v = json_str(result, "version");
         free(c->daemon_version);
-        c->daemon_version = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+        c->daemon_version = v ? strdup(v) : NULL;
         c->connected = true;
         c->reported_down = false;
         c->last_error = 0;
@@ -223,16 +228,11 @@ static void client_hello_reply(Client *c, const cJSON *result, const cJSON *erro
 }
 
 static int client_try_connect(Client *c) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(c->path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, c->path);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        int r = linebuf_new(CLIENT_MAX_LINE, &c->in);
+        _cleanup_close_ int fd = -EBADF;
+        int r = socket_connect_unix(c->path, &fd);
+        if (r < 0)
+                return r;
+        r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
         if (r < 0)
                 return r;
         r = sd_event_add_io(c->event, &c->io, fd, EPOLLIN, client_io, c);
@@ -242,11 +242,9 @@ static int client_try_connect(Client *c) {
         }
         c->fd = TAKE_FD(fd);
 
-        cJSON *args = cJSON_CreateObject();
+        cJSON *args = proto_hello_args(c->name);
         if (!args)
                 return -ENOMEM;
-        cJSON_AddNumberToObject(args, "protocol", NA_PROTOCOL);
-        cJSON_AddStringToObject(args, "client", c->name);
         return client_queue(c, "hello", args, client_hello_reply, NULL);
 }
 

@@ -20,7 +20,10 @@ typedef struct ClientCallbacks {
         /* The hello exchange succeeded: requests may be sent. */
         void (*connected)(Client *c, void *userdata);
         /* The connection was lost (or a connect attempt failed, error < 0): the client tries
-         * again every retry interval. Called once per loss, not once per failed attempt. */
+         * again every retry interval. Called once per loss, not once per failed attempt. A
+         * daemon that breaks the protocol (a line proto_message_parse() rejects, one longer
+         * than PROTO_MAX_REPLY_LINE, a hello answer for another protocol) is dropped like a
+         * lost one (-EBADMSG, -EPROTO, -EMSGSIZE, -EPROTONOSUPPORT). */
         void (*disconnected)(Client *c, int error, void *userdata);
         /* An event line (no "id"). */
         void (*event)(Client *c, const cJSON *ev, void *userdata);

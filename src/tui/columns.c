@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "basic/macro.h"
+#include "shared/units.h"
 #include "tui/fmt.h"
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
@@ -109,7 +110,7 @@ static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_mem(const StoreBuild *b, double now, char *buf, size_t n) {
-        fmt_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
+        units_format_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
 }
 static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->mem_current, b->mem_current);

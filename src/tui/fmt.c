@@ -6,26 +6,6 @@
 #include <time.h>
 #include <wchar.h>
 
-char *fmt_bytes(char *buf, size_t n, double bytes) {
-        static const char units[] = "BKMGTPE";
-        if (!(bytes >= 0) || bytes > 1e30) {
-                snprintf(buf, n, "-");
-                return buf;
-        }
-        unsigned u = 0;
-        while (bytes >= 1024 && u + 1 < sizeof(units) - 1) {
-                bytes /= 1024;
-                u++;
-        }
-        if (u == 0)
-                snprintf(buf, n, "%.0fB", bytes);
-        else if (bytes < 10)
-                snprintf(buf, n, "%.1f%c", bytes, units[u]);
-        else
-                snprintf(buf, n, "%.0f%c", bytes, units[u]);
-        return buf;
-}
-
 char *fmt_duration(char *buf, size_t n, double seconds) {
         /* Negative or NaN: unknown. Beyond a thousand years: not a real duration. */
         if (!(seconds >= 0) || seconds > 3.2e10) {

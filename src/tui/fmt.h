@@ -1,12 +1,11 @@
-/* Short renderings of figures for fixed-width columns: sizes, durations, percentages, times.
+/* Short renderings of figures for fixed-width columns: durations, percentages, times (sizes:
+ * units_format_bytes() in shared/units.h).
  * Every function writes at most n bytes (NUL included) and returns buf. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* 1023B, 1.5K, 12M, 3.2G, "-" when negative (unknown). */
-char *fmt_bytes(char *buf, size_t n, double bytes);
 /* 42s, 3m05s, 1h02m, 2d03h, "-" when negative. */
 char *fmt_duration(char *buf, size_t n, double seconds);
 /* 98%, 1.5% (below 10), 250% (several cores), "-" when negative. */

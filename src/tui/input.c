@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/json-read.h"
 #include "tui/actions.h"
-#include "tui/json-util.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
 #include "tui/view-log.h"

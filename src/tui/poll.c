@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "basic/time-util.h"
-#include "tui/json-util.h"
+#include "shared/json-read.h"
 
 static void poll_fetch(Poll *p) {
         if (p->inflight || !client_is_connected(p->tui->client))

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "tui/json-util.h"
+#include "shared/json-read.h"
 
 const char *store_state_name(BuildState s) {
         return build_state_to_string(s) ?: "?";

@@ -11,16 +11,16 @@
 #include <unistd.h>
 
 #include "basic/time-util.h"
+#include "shared/json-read.h"
 #include "tui/actions.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
 #include "tui/help.h"
 #include "tui/input.h"
-#include "tui/json-util.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
-#include "tui/view-detail.h"
 #include "tui/view-deps.h"
+#include "tui/view-detail.h"
 #include "tui/view-history.h"
 #include "tui/view-log.h"
 #include "tui/view-machines.h"

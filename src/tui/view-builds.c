@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "basic/macro.h"
+#include "shared/json-read.h"
 #include "tui/columns.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
-#include "tui/json-util.h"
 #include "tui/poll.h"
 #include "tui/view-detail.h"
 

@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "basic/macro.h"
+#include "shared/json-read.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
-#include "tui/json-util.h"
 
 typedef struct DetailView {
         Tui *tui;

@@ -7,9 +7,10 @@
 
 #include "basic/macro.h"
 #include "basic/time-util.h"
+#include "shared/json-read.h"
+#include "shared/units.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
-#include "tui/json-util.h"
 #include "tui/poll.h"
 
 /* Four screens of rows: each row costs the daemon about 10 us to read and encode, and the
@@ -77,8 +78,8 @@ static void hv_line(HistoryView *hv, const cJSON *r, char *buf, size_t n) {
                  fmt_time(fin, sizeof(fin), json_num(r, "finished", -1), tui_now()),
                  json_str(r, "state") ?: "?", fmt_duration(dur, sizeof(dur), json_num(r, "duration", -1)),
                  fmt_duration(cpu, sizeof(cpu), cpu_s),
-                 fmt_bytes(mem, sizeof(mem), json_num(u, "mem_peak", -1)), json_str(req, "user") ?: "?",
-                 m && *m ? m : "local", json_str(r, "name") ?: "?");
+                 units_format_bytes(mem, sizeof(mem), json_num(u, "mem_peak", -1)),
+                 json_str(req, "user") ?: "?", m && *m ? m : "local", json_str(r, "name") ?: "?");
 }
 
 static const char *hv_row_text(Tui *t, View *v, size_t i) {

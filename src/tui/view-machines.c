@@ -7,8 +7,8 @@
 
 #include "basic/macro.h"
 #include "basic/time-util.h"
+#include "shared/json-read.h"
 #include "tui/draw.h"
-#include "tui/json-util.h"
 #include "tui/poll.h"
 
 typedef struct MachinesView {

@@ -8,9 +8,10 @@
 
 #include "basic/macro.h"
 #include "basic/time-util.h"
+#include "shared/json-read.h"
+#include "shared/units.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
-#include "tui/json-util.h"
 #include "tui/poll.h"
 #include "tui/view-builds.h"
 
@@ -152,7 +153,7 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                     json_str(pv->poll.result, "state") ?: (b ? store_state_name(b->state) : "?"),
                     json_str(pv->poll.result, "control") ?: "?",
                     fmt_percent(cpu, sizeof(cpu), json_num(u, "cpu_percent", -1)),
-                    fmt_bytes(mem, sizeof(mem), json_num(u, "mem_current", -1)));
+                    units_format_bytes(mem, sizeof(mem), json_num(u, "mem_current", -1)));
         if (--h <= 0)
                 return;
         y++;
@@ -185,7 +186,7 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 snprintf(line, sizeof(line), "%8.0f %-9.9s %1.1s %6s %7s  %s%s", json_num(p, "pid", 0),
                          user_name(json_num(p, "uid", -1), user, sizeof(user)), json_str(p, "state") ?: "?",
                          fmt_percent(c, sizeof(c), json_num(p, "cpu_percent", -1)),
-                         fmt_bytes(rss, sizeof(rss), json_num(p, "rss", -1)), tree,
+                         units_format_bytes(rss, sizeof(rss), json_num(p, "rss", -1)), tree,
                          json_str(p, "cmdline") && *json_str(p, "cmdline") ? json_str(p, "cmdline")
                                                                            : json_str(p, "comm") ?: "?");
                 int attr = ri == v->nav.cur && !t->log_focused ? screen_attr(scr, COL_SELECTED) : 0;

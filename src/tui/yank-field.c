@@ -8,7 +8,7 @@
 
 #include "basic/fileio.h"
 #include "shared/drv.h"
-#include "tui/json-util.h"
+#include "shared/json-read.h"
 #include "tui/view-builds.h"
 #include "tui/view-log.h"
 #include "tui/yank.h"

@@ -21,7 +21,7 @@ static void assert_str(const char *s, size_t n, const char *expected) {
         char buf[4096];
         JsonOut w;
         json_out_init(&w, buf, sizeof(buf) - 1);
-        json_str(&w, s, n);
+        json_out_str(&w, s, n);
         assert_false(w.overflow);
         buf[w.len] = '\0';
         assert_true(utf8_is_valid(buf, w.len));
@@ -61,7 +61,7 @@ static void test_every_byte(void **state) {
         for (int i = 0; i < 256; i++)
                 in[i] = (char) i;
         json_out_init(&w, buf, sizeof(buf));
-        json_str(&w, in, sizeof(in));
+        json_out_str(&w, in, sizeof(in));
         assert_false(w.overflow);
         assert_true(utf8_is_valid(buf, w.len));
         cJSON *j = cJSON_ParseWithLength(buf, w.len);
@@ -73,16 +73,16 @@ static void test_numbers_and_overflow(void **state) {
         char buf[64];
         JsonOut w;
         json_out_init(&w, buf, sizeof(buf));
-        json_u64(&w, UINT64_MAX);
-        json_lit(&w, " ");
-        json_i64(&w, INT64_MIN);
-        json_lit(&w, " ");
-        json_u64(&w, 0);
+        json_out_u64(&w, UINT64_MAX);
+        json_out_lit(&w, " ");
+        json_out_i64(&w, INT64_MIN);
+        json_out_lit(&w, " ");
+        json_out_u64(&w, 0);
         assert_false(w.overflow);
         assert_memory_equal(buf, "18446744073709551615 -9223372036854775808 0", w.len);
 
         json_out_init(&w, buf, 4);
-        json_str(&w, "abcdef", 6);
+        json_out_str(&w, "abcdef", 6);
         assert_true(w.overflow);
         assert_true(w.len <= 4);
 }
@@ -126,7 +126,7 @@ static void test_plain_is_copied(void **state) {
         JsonOut w;
         const char *s = "bench line 12345: some text of a usual build log line length, like a compiler";
         json_out_init(&w, buf, sizeof(buf));
-        json_str(&w, s, strlen(s));
+        json_out_str(&w, s, strlen(s));
         assert_false(w.overflow);
         assert_int_equal(w.len, strlen(s) + 2);
         assert_memory_equal(buf + 1, s, strlen(s));
@@ -136,17 +136,17 @@ static void test_digits(void **state) {
         char buf[128];
         JsonOut w;
         json_out_init(&w, buf, sizeof(buf));
-        json_u64_digits(&w, 42, 6);
-        json_lit(&w, " ");
-        json_u64_digits(&w, 999999, 6);
-        json_lit(&w, " ");
-        json_u64_digits(&w, 7, 1);
-        json_lit(&w, " ");
-        json_u64_digits(&w, 5, 5);
-        json_lit(&w, " ");
+        json_out_u64_digits(&w, 42, 6);
+        json_out_lit(&w, " ");
+        json_out_u64_digits(&w, 999999, 6);
+        json_out_lit(&w, " ");
+        json_out_u64_digits(&w, 7, 1);
+        json_out_lit(&w, " ");
+        json_out_u64_digits(&w, 5, 5);
+        json_out_lit(&w, " ");
         for (uint64_t v = 1; v <= 1000000000000ULL; v *= 10) {
-                json_u64(&w, v - 1);
-                json_lit(&w, ",");
+                json_out_u64(&w, v - 1);
+                json_out_lit(&w, ",");
         }
         assert_false(w.overflow);
         const char *want = "000042 999999 7 00005 0,9,99,999,9999,99999,999999,9999999,99999999,999999999,"

@@ -1,6 +1,7 @@
 /* Unit tests for src/tui/client.c: the TUI's asynchronous control connection against a fake
  * daemon in the same event loop: retry while absent (told once), hello, answers matched to
- * requests, events, a lost connection failing what was pending, reconnection. */
+ * requests, events, a lost connection failing what was pending, reconnection, a daemon that
+ * breaks the protocol dropped. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +17,8 @@
 #include <cmocka.h>
 
 #include "basic/time-util.h"
+#include "shared/json-read.h"
 #include "tui/client.h"
-#include "tui/json-util.h"
 
 typedef struct Fake {
         sd_event *e;
@@ -38,6 +39,12 @@ static void fake_send(Fake *f, const char *line) {
 static int fake_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Fake *f = userdata;
         ssize_t n = read(fd, f->buf + f->len, sizeof(f->buf) - f->len - 1);
+        if (n == 0) {
+                /* The client hung up: the next connection is accepted anew. */
+                f->conn_src = sd_event_source_disable_unref(f->conn_src);
+                close(f->conn_fd);
+                f->conn_fd = -1;
+        }
         if (n <= 0)
                 return 0;
         f->len += (size_t) n;
@@ -58,7 +65,9 @@ static int fake_on_conn(sd_event_source *s, int fd, uint32_t revents, void *user
                         fake_send(f, "{\"event\":\"build\",\"kind\":\"new\",\"build\":{\"key\":1}}\n");
                         snprintf(out, sizeof(out), "{\"id\":%.0f,\"result\":{\"pong\":%.0f}}\n", id,
                                  json_num(json_obj(req, "args"), "n", -1));
-                } else if (strcmp(cmd, "hang") == 0)
+                } else if (strcmp(cmd, "garbage") == 0)
+                        snprintf(out, sizeof(out), "{\"id\":%.0f}\n", id); /* neither result nor error */
+                else if (strcmp(cmd, "hang") == 0)
                         out[0] = 0; /* never answered */
                 else
                         snprintf(out, sizeof(out),
@@ -190,6 +199,16 @@ static void test_client(void **state) {
         fake_stop(&f, path);
         RUN_UNTIL(&f, f.disconnected == 3);
         assert_int_equal(f.failed, 2);
+
+        /* A daemon that breaks the protocol is dropped like a lost one, and tried again. */
+        fake_listen(&f, path);
+        RUN_UNTIL(&f, f.connected == 3);
+        assert_int_equal(client_request(c, "garbage", NULL, on_answer, &f), 0);
+        RUN_UNTIL(&f, f.disconnected == 4);
+        assert_int_equal(f.last_error, -EPROTO);
+        assert_int_equal(f.failed, 3);
+        RUN_UNTIL(&f, f.connected == 4);
+        fake_stop(&f, path);
 
         client_free(c);
         sd_event_unref(f.e);

@@ -43,10 +43,27 @@ static void test_bytes(void **state) {
                 assert_int_equal(units_parse_bytes(bad[i], &v), -EINVAL);
 }
 
+static void test_format_bytes(void **state) {
+        char b[32];
+        assert_string_equal(units_format_bytes(b, sizeof(b), 0), "0B");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 1023), "1023B");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 1536), "1.5K");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 12.0 * 1024 * 1024), "12M");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 268435456), "256M");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 3.5 * 1024 * 1024 * 1024), "3.5G");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 1e20), "87E"); /* past the last unit */
+        assert_string_equal(units_format_bytes(b, sizeof(b), -1), "-");
+        assert_string_equal(units_format_bytes(b, sizeof(b), 1e31), "-");
+        /* A short buffer is cut, never overrun. */
+        char small[3];
+        assert_string_equal(units_format_bytes(small, sizeof(small), 1023), "10");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cores),
                 cmocka_unit_test(test_bytes),
+                cmocka_unit_test(test_format_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
