@@ -547,7 +547,6 @@ static void build_recheck_at(Model *m, Build *b, usec_t when) {
         model_wake_at(m, when);
 }
 
-
 /* Decides the end state of a build whose activities all stopped. */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->failure != FAILURE_NONE || b->structured < 0) {

@@ -147,10 +147,10 @@ struct Build {
          * because a stop may precede registration on some paths */
         unsigned n_activities_open; /* its build activities not stopped yet */
         unsigned output_checks_left;
-        usec_t output_check_at;              /* monotonic */
+        usec_t output_check_at;             /* monotonic */
         Build *recheck_prev, *recheck_next; /* in the model's list of builds to look at again */
         Build *run_prev, *run_next;         /* in its invocation's running builds */
-        bool rechecking;                     /* in that list (model_tick walks only it) */
+        bool rechecking;                    /* in that list (model_tick walks only it) */
 
         /* change tracking for views */
         bool dirty;
