@@ -8,6 +8,7 @@
  * new one created, loudly. */
 #include "daemon/history-writer.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,8 +35,8 @@ struct HistoryWriter {
         pthread_mutex_t lock;
         pthread_cond_t wake;
         bool stop;
-        HistoryRecord *queue; /* ring of queue_max */
-        uint32_t head, count;
+        HistoryRecord *queue; /* ring of size, grown up to queue_max while records wait */
+        uint32_t size, head, count;
 
         /* guarded by lock: the health shown in status */
         const char *state; /* "starting", "ok", "unavailable", "disabled" */
@@ -54,6 +55,41 @@ struct HistoryWriter {
         uint64_t reader_opened_at; /* reopened count when it was opened */
         char *reader_error;
 };
+
+/* ---- the queue (under lock) ----
+ *
+ * It holds the records the thread has not taken yet: a few at a time while the database
+ * keeps up, up to queue_max while it is unavailable. Its memory follows: allocated up front,
+ * 100 000 records (24 MB) would be touched page by page as the ring goes round, and the
+ * daemon's memory would creep up for hours before it settled. */
+
+#define QUEUE_KEEP 64u /* records' room kept once the queue is drained */
+
+/* Doubles the ring (up to queue_max), its records in order from index 0. -ENOSPC at
+ * queue_max, -ENOMEM. */
+static int queue_grow(HistoryWriter *w) {
+        if (w->size >= w->config.queue_max)
+                return -ENOSPC;
+        uint32_t size = (uint32_t) MIN(MAX((uint64_t) w->size * 2, QUEUE_KEEP), w->config.queue_max);
+        HistoryRecord *q = calloc(size, sizeof(HistoryRecord));
+        if (!q)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < w->count; i++)
+                q[i] = w->queue[(w->head + i) % w->size];
+        free(w->queue);
+        w->queue = q;
+        w->size = size;
+        w->head = 0;
+        return 0;
+}
+
+/* The drained ring's memory goes back; the next record allocates QUEUE_KEEP again. */
+static void queue_release(HistoryWriter *w) {
+        assert(w->count == 0);
+        free(w->queue);
+        w->queue = NULL;
+        w->size = w->head = 0;
+}
 
 /* ---- paths ---- */
 
@@ -236,9 +272,11 @@ static void *writer_main(void *userdata) {
                 while (n < BATCH_MAX && w->count > 0) {
                         batch[n++] = w->queue[w->head];
                         w->queue[w->head] = (HistoryRecord){};
-                        w->head = (w->head + 1) % w->config.queue_max;
+                        w->head = (w->head + 1) % w->size;
                         w->count--;
                 }
+                if (w->count == 0 && w->size > QUEUE_KEEP)
+                        queue_release(w);
                 w->pending = n;
                 pthread_mutex_unlock(&w->lock);
 
@@ -317,8 +355,7 @@ int history_writer_start(const HistoryConfig *cfg, HistoryWriter **ret) {
                 return 0;
         }
         w->state = "starting";
-        w->queue = calloc(w->config.queue_max, sizeof(HistoryRecord));
-        if (!w->config.path || !w->queue) {
+        if (!w->config.path) {
                 history_writer_stop(w);
                 return -ENOMEM;
         }
@@ -342,8 +379,8 @@ HistoryWriter *history_writer_stop(HistoryWriter *w) {
                 pthread_mutex_unlock(&w->lock);
                 pthread_join(w->thread, NULL);
         }
-        for (uint32_t i = 0; w->queue && i < w->count; i++)
-                history_record_done(&w->queue[(w->head + i) % w->config.queue_max]);
+        for (uint32_t i = 0; i < w->count; i++)
+                history_record_done(&w->queue[(w->head + i) % w->size]);
         free(w->queue);
         history_close(w->reader);
         free(w->reader_error);
@@ -364,14 +401,20 @@ static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
                 pthread_mutex_unlock(&w->lock);
                 return;
         }
-        if (w->count == w->config.queue_max) {
+        if (w->count == w->size && queue_grow(w) < 0) {
+                if (w->size == 0) {
+                        history_record_done(rec);
+                        w->dropped++;
+                        pthread_mutex_unlock(&w->lock);
+                        return;
+                }
                 /* Full (the database has been unavailable for long): the oldest goes. */
                 history_record_done(&w->queue[w->head]);
-                w->head = (w->head + 1) % w->config.queue_max;
+                w->head = (w->head + 1) % w->size;
                 w->count--;
                 w->dropped++;
         }
-        w->queue[(w->head + w->count) % w->config.queue_max] = *rec;
+        w->queue[(w->head + w->count) % w->size] = *rec;
         w->count++;
         pthread_cond_signal(&w->wake);
         pthread_mutex_unlock(&w->lock);
