@@ -420,6 +420,8 @@ static void build_free(Model *m, Build *b) {
         free(b->machine);
         free(b->failure_message);
         free(b->system);
+        if (b->outputs)
+                drv_outputs_free(b->outputs, (size_t) MAX(b->n_outputs, 0));
         if (b->quota_uid >= 0)
                 m->build_quota.release(m->build_quota.userdata, (uid_t) b->quota_uid,
                                        build_state_is_final(b->state));
@@ -456,30 +458,39 @@ int build_set_failure(Build *b, FailureKind kind, const char *message) {
         return 0;
 }
 
-/* Reads the .drv and checks that every output exists. 1 all present, 0 some missing,
- * -errno when it cannot be decided (unreadable or malformed .drv, unknown CA outputs). */
-static int build_outputs_exist(Model *m, const Build *b) {
+/* b's outputs (b->outputs, b->n_outputs), read from its .drv the first time. A failure
+ * that may pass (memory, file descriptors) is not kept: the next look reads again. */
+static int build_outputs_load(Model *m, Build *b) {
+        if (b->outputs_read)
+                return b->n_outputs;
         _cleanup_free_ char *buf = NULL;
         size_t got;
-        int k = store_file_read(m->config.store_dir, b->drv, STORE_DRV_MAX, &buf, &got);
-        if (k < 0)
-                return k;
+        int n = store_file_read(m->config.store_dir, b->drv, STORE_DRV_MAX, &buf, &got);
+        if (n >= 0)
+                n = drv_parse_outputs(buf, got, &b->outputs);
+        if (n == -ENOMEM || n == -EMFILE || n == -ENFILE || n == -EINTR || n == -EAGAIN)
+                return n;
+        b->n_outputs = n;
+        b->outputs_read = true;
+        return n;
+}
 
-        DrvOutput *outs = NULL;
-        int n = drv_parse_outputs(buf, got, &outs);
+/* Checks that every output of b exists. 1 all present, 0 some missing, -errno when it
+ * cannot be decided (unreadable or malformed .drv, unknown CA outputs). */
+static int build_outputs_exist(Model *m, Build *b) {
+        int n = build_outputs_load(m, b);
         if (n < 0)
                 return n;
-        int r = 1;
-        for (int i = 0; i < n && r == 1; i++) {
-                if (outs[i].path[0] == '\0')
-                        r = -ENODATA; /* content-addressed: the path is not known here */
-                else if (!store_path_valid(m->config.store_dir, outs[i].path))
-                        r = -EBADMSG;
-                else if (access(outs[i].path, F_OK) < 0)
-                        r = errno == ENOENT ? 0 : -errno;
+        for (int i = 0; i < n; i++) {
+                const char *path = b->outputs[i].path;
+                if (path[0] == '\0')
+                        return -ENODATA; /* content-addressed: the path is not known here */
+                if (!store_path_valid(m->config.store_dir, path))
+                        return -EBADMSG;
+                if (access(path, F_OK) < 0)
+                        return errno == ENOENT ? 0 : -errno;
         }
-        drv_outputs_free(outs, (size_t) n);
-        return r;
+        return 1;
 }
 
 /* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */

@@ -15,6 +15,7 @@
 #include <uthash.h>
 
 #include "basic/time-util.h"
+#include "shared/drv.h"
 #include "shared/logring.h"
 #include "shared/nixlog.h"
 
@@ -150,7 +151,12 @@ struct Build {
         usec_t output_check_at;             /* monotonic */
         Build *recheck_prev, *recheck_next; /* in the model's list of builds to look at again */
         Build *run_prev, *run_next;         /* in its invocation's running builds */
-        bool rechecking;                    /* in that list (model_tick walks only it) */
+        /* its outputs as its .drv names them, read once at the first look (they never
+         * change); n_outputs -errno: the .drv cannot tell (unreadable, malformed) */
+        DrvOutput *outputs;
+        int n_outputs;
+        bool outputs_read;
+        bool rechecking; /* in that list (model_tick walks only it) */
 
         /* change tracking for views */
         bool dirty;
