@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "shared/cgroup-internal.h"
 
 static const char *const controller_names[_CG_CONTROLLER_MAX] = {
@@ -210,16 +211,9 @@ int cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret) 
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 const char *le = nl ? nl : end;
                 if ((size_t) (le - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
-                        char num[32];
-                        size_t n = (size_t) (le - p) - kl - 1;
-                        if (n == 0 || n >= sizeof(num))
-                                return -EBADMSG;
-                        memcpy(num, p + kl + 1, n);
-                        num[n] = '\0';
-                        char *e;
-                        errno = 0;
-                        unsigned long long v = strtoull(num, &e, 10);
-                        if (errno || e == num || *e || num[0] == '-')
+                        const char *e;
+                        uint64_t v;
+                        if (parse_u64_prefix(p + kl + 1, (size_t) (le - p) - kl - 1, &e, &v) < 0 || e != le)
                                 return -EBADMSG;
                         *ret = v;
                         return 0;
