@@ -77,6 +77,20 @@ int parse_pid(const char *s, pid_t *ret) {
         return 0;
 }
 
+const char *record_value(const char *buf, size_t len, char end, const char *key, char sep, size_t *ret_len) {
+        size_t kl = strlen(key);
+        const char *stop = buf + len;
+        for (const char *p = buf; p < stop;) {
+                const char *e = memchr(p, end, (size_t) (stop - p)) ?: stop;
+                if ((size_t) (e - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == sep) {
+                        *ret_len = (size_t) (e - p) - kl - 1;
+                        return p + kl + 1;
+                }
+                p = e + 1;
+        }
+        return NULL;
+}
+
 int parse_size(const char *s, uint64_t *ret) {
         static const char units[] = "KMG";
         uint64_t v;

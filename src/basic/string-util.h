@@ -26,6 +26,12 @@ int safe_atoi64(const char *s, int64_t *ret);
 /* A process id: digits only, 1 to INT_MAX. 0, -EINVAL, -ERANGE. */
 int parse_pid(const char *s, pid_t *ret);
 
+/* The value of the first record "<key><sep><value>" in buf[0..len), records ending at each
+ * byte end ("Uid:\t0 …" lines of /proc/<pid>/status: '\n' and ':'; "oom_kill 3" lines of a
+ * cgroup file: '\n' and ' '; "K=V" in an environ block: '\0' and '='). Returns the value and
+ * its length up to its record's end in *ret_len, or NULL. */
+const char *record_value(const char *buf, size_t len, char end, const char *key, char sep, size_t *ret_len);
+
 /* A byte count: digits, then optionally K, M or G (times 1024, 1024², 1024³). 0 or -EINVAL
  * (not such a number, or past UINT64_MAX). */
 int parse_size(const char *s, uint64_t *ret);

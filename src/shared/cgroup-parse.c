@@ -205,22 +205,15 @@ int cg_parse_pid_lines(const char *buf, size_t len, pid_t **ret) {
 }
 
 int cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret) {
-        size_t kl = strlen(key);
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *le = nl ? nl : end;
-                if ((size_t) (le - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
-                        const char *e;
-                        uint64_t v;
-                        if (parse_u64_prefix(p + kl + 1, (size_t) (le - p) - kl - 1, &e, &v) < 0 || e != le)
-                                return -EBADMSG;
-                        *ret = v;
-                        return 0;
-                }
-                p = le + 1;
-        }
-        return -ENOENT;
+        size_t n;
+        const char *v = record_value(buf, len, '\n', key, ' ', &n), *e;
+        if (!v)
+                return -ENOENT;
+        uint64_t x;
+        if (parse_u64_prefix(v, n, &e, &x) < 0 || e != v + n)
+                return -EBADMSG;
+        *ret = x;
+        return 0;
 }
 
 CgFreeze cg_parse_freezer_state(const char *buf, size_t len) {

@@ -120,22 +120,15 @@ int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret) {
 }
 
 const char *procfs_field(const char *buf, size_t len, const char *name, size_t *ret_len) {
-        size_t name_len = strlen(name);
-        const char *end = buf + len;
-        for (const char *p = buf; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *line_end = nl ?: end;
-                if ((size_t) (line_end - p) > name_len && memcmp(p, name, name_len) == 0 &&
-                    p[name_len] == ':') {
-                        const char *v = p + name_len + 1;
-                        while (v < line_end && (*v == '\t' || *v == ' '))
-                                v++;
-                        *ret_len = (size_t) (line_end - v);
-                        return v;
-                }
-                p = line_end + 1;
-        }
-        return NULL;
+        size_t n;
+        const char *v = record_value(buf, len, '\n', name, ':', &n);
+        if (!v)
+                return NULL;
+        const char *line_end = v + n;
+        while (v < line_end && (*v == '\t' || *v == ' '))
+                v++;
+        *ret_len = (size_t) (line_end - v);
+        return v;
 }
 
 /* The first number of a field's value, at most max, up to a blank or the line's end (status's
@@ -171,18 +164,7 @@ int procfs_parse_status(const char *buf, size_t len, ProcStatus *ret) {
 }
 
 const char *procfs_environ_get(const char *buf, size_t len, const char *name, size_t *ret_len) {
-        size_t nl = strlen(name);
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *z = memchr(p, '\0', (size_t) (end - p));
-                const char *e = z ? z : end;
-                if ((size_t) (e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-                        *ret_len = (size_t) (e - p) - nl - 1;
-                        return p + nl + 1;
-                }
-                p = e + 1;
-        }
-        return NULL;
+        return record_value(buf, len, '\0', name, '=', ret_len);
 }
 
 static int pid_path(const char *root, pid_t pid, const char *name, char *buf, size_t size) {
@@ -200,8 +182,10 @@ int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char 
         return r < 0 ? gone_or(-r) : 0;
 }
 
-/* io and status are small: read them into the stack, once, without allocating (stat: procfs_pread_stat). */
-static int read_small(const char *root, pid_t pid, const char *name, char *buf, size_t size,
+/* io and status are small: read into the stack, once, without allocating (stat:
+ * procfs_pread_stat). PPid and Uid are in status's first lines; the whole is shorter anyway. */
+#define SMALL_MAX 4096
+static int read_small(const char *root, pid_t pid, const char *name, char buf[static SMALL_MAX],
                       size_t *ret_len) {
         char path[PATH_MAX];
         int r = pid_path(root, pid, name, path, sizeof(path));
@@ -210,7 +194,7 @@ static int read_small(const char *root, pid_t pid, const char *name, char *buf, 
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return gone_or(errno);
-        ssize_t n = read(fd, buf, size - 1);
+        ssize_t n = read(fd, buf, SMALL_MAX - 1);
         if (n < 0)
                 return gone_or(errno);
         buf[n] = '\0';
@@ -244,22 +228,17 @@ int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
 }
 
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
-        char buf[1024];
-        size_t len = 0;
-        int r = read_small(root, pid, "io", buf, sizeof(buf), &len);
-        if (r < 0)
-                return r;
-        return procfs_parse_io(buf, len, ret);
+        char buf[SMALL_MAX];
+        size_t len;
+        int r = read_small(root, pid, "io", buf, &len);
+        return r < 0 ? r : procfs_parse_io(buf, len, ret);
 }
 
 int procfs_read_status(const char *root, pid_t pid, ProcStatus *ret) {
-        /* PPid and Uid are in its first lines; the whole file is far shorter than this. */
-        char buf[4096];
-        size_t len = 0;
-        int r = read_small(root, pid, "status", buf, sizeof(buf), &len);
-        if (r < 0)
-                return r;
-        return procfs_parse_status(buf, len, ret);
+        char buf[SMALL_MAX];
+        size_t len;
+        int r = read_small(root, pid, "status", buf, &len);
+        return r < 0 ? r : procfs_parse_status(buf, len, ret);
 }
 
 int procfs_read_uid(const char *root, pid_t pid, uid_t *ret) {

@@ -85,6 +85,34 @@ static void test_parse_pid(void **state) {
         assert_int_equal(pid, 2147483647);
 }
 
+static void test_record_value(void **state) {
+        static const char events[] = "low 0\nhigh 0\nmax 7\noom 2\noom_kill 3\n";
+        size_t n = 99;
+        const char *v = record_value(events, strlen(events), '\n', "oom_kill", ' ', &n);
+        assert_non_null(v);
+        assert_int_equal(n, 1);
+        assert_int_equal(*v, '3');
+        v = record_value(events, strlen(events), '\n', "oom", ' ', &n); /* not oom_kill's */
+        assert_non_null(v);
+        assert_int_equal(*v, '2');
+        assert_null(record_value(events, strlen(events), '\n', "oo", ' ', &n));
+        assert_null(record_value(events, strlen(events), '\n', "max 7", ' ', &n));
+        /* Bounded by len: "max 7" is cut off. */
+        assert_null(record_value(events, strlen("low 0\nhigh 0\nmax"), '\n', "max", ' ', &n));
+        v = record_value(events, strlen("low 0\nhigh 0\nmax "), '\n', "max", ' ', &n);
+        assert_non_null(v);
+        assert_int_equal(n, 0);
+
+        static const char environ[] = "A=1\0out=/nix/store/x\0empty=\0";
+        v = record_value(environ, sizeof(environ) - 1, '\0', "out", '=', &n);
+        assert_non_null(v);
+        assert_int_equal(n, strlen("/nix/store/x"));
+        v = record_value(environ, sizeof(environ) - 1, '\0', "empty", '=', &n);
+        assert_non_null(v);
+        assert_int_equal(n, 0);
+        assert_null(record_value("", 0, '\n', "x", ':', &n));
+}
+
 static void test_parse_size(void **state) {
         uint64_t v = 1;
         assert_int_equal(parse_size("0", &v), 0);
@@ -385,6 +413,7 @@ int main(void) {
                 cmocka_unit_test(test_safe_atou64),
                 cmocka_unit_test(test_safe_atoi64),
                 cmocka_unit_test(test_parse_pid),
+                cmocka_unit_test(test_record_value),
                 cmocka_unit_test(test_utf8_sanitize),
                 cmocka_unit_test(test_utf8_sanitize_worst_case),
                 cmocka_unit_test(test_utf8_sanitize_every_byte),
