@@ -9,6 +9,7 @@
 #include "daemon/history-writer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@
 struct HistoryWriter {
         HistoryConfig config;
 
-        Worker worker; /* the thread; its lock guards the queue and the health */
+        Worker worker;        /* the thread; its lock guards the queue and the health */
         HistoryRecord *queue; /* ring of queue_max */
         uint32_t head, count;
 

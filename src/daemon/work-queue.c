@@ -4,6 +4,7 @@
 #include "daemon/work-queue.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>

@@ -401,7 +401,6 @@ int machines_parse(const char *spec, size_t len, const MachinesParseOptions *o, 
 int machines_read_file(const char *path, char **ret, size_t *ret_len, void *userdata) {
         /* Symbolic links are followed (NixOS links /etc/nix/machines into the store); a FIFO, a
          * tty or a device is refused without blocking on it, said as ever: EBADF. */
-        int r = read_full_file_at(AT_FDCWD, path, MACHINES_FILE_MAX, READ_FILE_REFUSE_LARGER, ret,
-                                  ret_len);
+        int r = read_full_file_at(AT_FDCWD, path, MACHINES_FILE_MAX, READ_FILE_REFUSE_LARGER, ret, ret_len);
         return r == -EBADMSG ? -EBADF : r;
 }

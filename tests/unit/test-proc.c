@@ -52,7 +52,8 @@ static int setup(void **state) {
                         "nix-build\0"
                         "100\0\0\0",
                         17);
-        test_write_file(root, "100/status", "Name:\tnix-build\nUmask:\t0022\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n",
+        test_write_file(root, "100/status",
+                        "Name:\tnix-build\nUmask:\t0022\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n",
                         (size_t) -1);
         return 0;
 }
@@ -121,10 +122,8 @@ static void test_nix_daemon_client(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_starttime),
-                cmocka_unit_test(test_alive),
-                cmocka_unit_test(test_cmdline),
-                cmocka_unit_test(test_nix_daemon_client),
+                cmocka_unit_test(test_starttime), cmocka_unit_test(test_alive),
+                cmocka_unit_test(test_cmdline),   cmocka_unit_test(test_nix_daemon_client),
                 cmocka_unit_test(test_real_self),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -72,8 +72,9 @@ static void test_parse_stat_garbage(void **state) {
 /* comm is whatever the process named itself: blanks, parentheses, a fake rest of the line. */
 static void test_parse_stat_hostile_comm(void **state) {
         ProcStat st;
-        static const char fake[] = "7 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0) S 42 7 7 0 -1 0 0 0 0 0 "
-                                   "5 6 0 0 20 0 2 0 999 0 3\n";
+        static const char fake[] =
+                "7 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0) S 42 7 7 0 -1 0 0 0 0 0 "
+                "5 6 0 0 20 0 2 0 999 0 3\n";
         assert_int_equal(procfs_parse_stat(fake, strlen(fake), &st), 0);
         assert_int_equal(st.pid, 7);
         assert_string_equal(st.comm, "x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0");
@@ -165,21 +166,26 @@ static void test_parse_status(void **state) {
         assert_int_equal(ps.uid, 4294967294u);
 
         static const char *const bad[] = {
-                "Name:\tx\nPPid:\t1\n",               /* no Uid */
-                "PPid:\tabc\nUid:\t-\n",              /* not numbers */
-                "PPid:\t1\nUid:\t4294967295\n",        /* (uid_t) -1 */
-                "PPid:\t2147483648\nUid:\t0\n",        /* past a pid */
-                "PPid:\t1\nUid:\t-1\t0\t0\t0\n",      /* negative */
-                "PPid:\t1\nUid:\t10x\n",               /* trailing garbage */
-                "PPid:\t1\nUi",                         /* truncated */
-                "PPid:\t1\nUid:",                       /* truncated after the colon */
-                "PPid:\t1\nXUid:\t0\n",                /* another key */
-                "PPid:\t1\nUid :\t0\n",                /* not "Uid:" */
+                "Name:\tx\nPPid:\t1\n",          /* no Uid */
+                "PPid:\tabc\nUid:\t-\n",         /* not numbers */
+                "PPid:\t1\nUid:\t4294967295\n",  /* (uid_t) -1 */
+                "PPid:\t2147483648\nUid:\t0\n",  /* past a pid */
+                "PPid:\t1\nUid:\t-1\t0\t0\t0\n", /* negative */
+                "PPid:\t1\nUid:\t10x\n",         /* trailing garbage */
+                "PPid:\t1\nUi",                  /* truncated */
+                "PPid:\t1\nUid:",                /* truncated after the colon */
+                "PPid:\t1\nXUid:\t0\n",          /* another key */
+                "PPid:\t1\nUid :\t0\n",          /* not "Uid:" */
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_int_equal(procfs_parse_status(bad[i], strlen(bad[i]), &ps), -EBADMSG);
         /* Bounded by len: a Uid line past it does not count. */
-        assert_int_equal(procfs_parse_status(status, strlen(status) - strlen("Uid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), &ps), -EBADMSG);
+        assert_int_equal(
+                procfs_parse_status(
+                        status,
+                        strlen(status) - strlen("Uid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"),
+                        &ps),
+                -EBADMSG);
 }
 
 static void test_field(void **state) {
@@ -206,7 +212,8 @@ static void test_io(void **state) {
         assert_int_equal(io.write_bytes, 8192);
         assert_int_equal(procfs_read_io(root, 999, &io), -ESRCH);
         assert_int_equal(procfs_parse_io("read_bytes: 1\n", 14, &io), -EBADMSG);
-        static const char *const bad[] = {"read_bytes: -1\nwrite_bytes: 2\n", "read_bytes: 1x\nwrite_bytes: 2\n",
+        static const char *const bad[] = {"read_bytes: -1\nwrite_bytes: 2\n",
+                                          "read_bytes: 1x\nwrite_bytes: 2\n",
                                           "read_bytes: 1\nwrite_bytes: 99999999999999999999\n",
                                           "read_bytes: 1\ncancelled_write_bytes: 2\n"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -256,11 +263,16 @@ static void test_fds_real(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_stat), cmocka_unit_test(test_parse_stat_garbage),
-                cmocka_unit_test(test_io),   cmocka_unit_test(test_environ),
-                cmocka_unit_test(test_list), cmocka_unit_test(test_fds_real),
-                cmocka_unit_test(test_parse_stat_hostile_comm), cmocka_unit_test(test_parse_stat_truncated),
-                cmocka_unit_test(test_real_self), cmocka_unit_test(test_parse_status),
+                cmocka_unit_test(test_stat),
+                cmocka_unit_test(test_parse_stat_garbage),
+                cmocka_unit_test(test_io),
+                cmocka_unit_test(test_environ),
+                cmocka_unit_test(test_list),
+                cmocka_unit_test(test_fds_real),
+                cmocka_unit_test(test_parse_stat_hostile_comm),
+                cmocka_unit_test(test_parse_stat_truncated),
+                cmocka_unit_test(test_real_self),
+                cmocka_unit_test(test_parse_status),
                 cmocka_unit_test(test_field),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -46,7 +46,8 @@ static void test_safe_atou64(void **state) {
         assert_int_equal(safe_atou64("18446744073709551615", &v), 0);
         assert_true(v == UINT64_MAX);
         assert_int_equal(safe_atou64("18446744073709551616", &v), -ERANGE);
-        static const char *const bad[] = {"", " ", "1 ", " 1", "+1", "-0", "-1", "0x10", "1e3", "1.0", "12\n"};
+        static const char *const bad[] = {"",   " ",    "1 ",  " 1",  "+1",  "-0",
+                                          "-1", "0x10", "1e3", "1.0", "12\n"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(safe_atou64(bad[i], &v), -EINVAL);
 }
