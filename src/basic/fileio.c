@@ -40,6 +40,8 @@ int read_full_file_at(int dir_fd, const char *path, size_t max, ReadFileFlags fl
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
         if (!S_ISREG(st.st_mode))
                 return -EBADMSG;
         if ((flags & READ_FILE_REFUSE_LARGER) && (uintmax_t) st.st_size > (uintmax_t) max)

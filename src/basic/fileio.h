@@ -19,8 +19,9 @@ typedef enum ReadFileFlags {
 /* Reads the regular file at path (relative to dir_fd, or AT_FDCWD) whole, at most max bytes,
  * NUL terminated. Always opened O_NONBLOCK|O_NOCTTY|O_CLOEXEC and refused unless regular, so
  * a FIFO, tty or device planted where a file was expected can neither stall the caller nor
- * become its controlling terminal. Returns 0, -EBADMSG for a file that is not regular,
- * -EFBIG (READ_FILE_REFUSE_LARGER), -ELOOP (a refused symbolic link), or -errno. */
+ * become its controlling terminal. Returns 0, -EISDIR for a directory, -EBADMSG for any
+ * other file that is not regular, -EFBIG (READ_FILE_REFUSE_LARGER), -ELOOP (a refused
+ * symbolic link), or -errno. */
 int read_full_file_at(int dir_fd, const char *path, size_t max, ReadFileFlags flags, char **ret,
                       size_t *ret_len);
 

@@ -2,6 +2,7 @@
 #include "basic/string-util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,79 @@ bool string_is_digits(const char *s) {
         return true;
 }
 
+int parse_u64_prefix(const char *s, size_t len, const char **ret_end, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t i = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+                unsigned d = (unsigned) (s[i] - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (i == 0)
+                return -EINVAL;
+        *ret_end = s + i;
+        *ret = v;
+        return 0;
+}
+
+int safe_atou64(const char *s, uint64_t *ret) {
+        const char *end;
+        uint64_t v;
+        int r = parse_u64_prefix(s, strlen(s), &end, &v);
+        if (r < 0)
+                return r;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atoi64(const char *s, int64_t *ret) {
+        bool neg = *s == '-';
+        uint64_t v;
+        int r = safe_atou64(s + neg, &v);
+        if (r < 0)
+                return r;
+        /* -INT64_MIN is one more than INT64_MAX. */
+        if (v > (uint64_t) INT64_MAX + neg)
+                return -ERANGE;
+        *ret = neg && v > 0 ? -(int64_t) (v - 1) - 1 : (int64_t) v;
+        return 0;
+}
+
+int parse_pid(const char *s, pid_t *ret) {
+        uint64_t v;
+        int r = safe_atou64(s, &v);
+        if (r < 0)
+                return r;
+        if (v == 0)
+                return -EINVAL;
+        if (v > INT_MAX)
+                return -ERANGE;
+        *ret = (pid_t) v;
+        return 0;
+}
+
+const char *record_value(const char *buf, size_t len, char end, const char *key, char sep, size_t *ret_len) {
+        size_t kl = strlen(key);
+        const char *stop = buf + len;
+        for (const char *p = buf; p < stop;) {
+                const char *e = memchr(p, end, (size_t) (stop - p)) ?: stop;
+                if ((size_t) (e - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == sep) {
+                        *ret_len = (size_t) (e - p) - kl - 1;
+                        return p + kl + 1;
+                }
+                p = e + 1;
+        }
+        return NULL;
+}
+
 int parse_size(const char *s, uint64_t *ret) {
         static const char units[] = "KMG";
-        uint64_t v = 0;
-        const char *p = s;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (*p - '0');
-        }
-        if (p == s)
+        uint64_t v;
+        const char *p;
+        if (parse_u64_prefix(s, strlen(s), &p, &v) < 0)
                 return -EINVAL;
         if (*p) {
                 const char *u = strchr(units, *p);

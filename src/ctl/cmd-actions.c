@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "basic/log.h"
+#include "basic/string-util.h"
 #include "ctl/commands.h"
 #include "ctl/query.h"
 #include "shared/json-read.h"
@@ -184,10 +185,8 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
         cJSON *item = NULL;
         const char *key = NULL;
         if (strcmp(v->name, "nice") == 0) {
-                long long n;
-                char *end;
-                n = strtoll(val, &end, 10);
-                if (end == val || *end || n < -20 || n > 19) {
+                int64_t n;
+                if (safe_atoi64(val, &n) < 0 || n < -20 || n > 19) {
                         cJSON_Delete(args);
                         log_error("nice: '%s' is not a niceness from -20 to 19", val);
                         return ctl_usage_hint(v->name);

@@ -3,6 +3,7 @@
 #include "ctl/ctl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,18 +163,13 @@ int ctl_print_json_line(const cJSON *v) {
 }
 
 int ctl_parse_uint(const char *option, const char *s, long long *ret) {
-        if (s[0] < '0' || s[0] > '9')
-                goto bad;
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno != 0 || *end != '\0')
-                goto bad;
-        *ret = v;
+        uint64_t v;
+        if (safe_atou64(s, &v) < 0 || v > LLONG_MAX) {
+                log_error("%s: expected a non-negative integer, got '%s'", option, s);
+                return -EINVAL;
+        }
+        *ret = (long long) v;
         return 0;
-bad:
-        log_error("%s: expected a non-negative integer, got '%s'", option, s);
-        return -EINVAL;
 }
 
 cJSON *ctl_int_or_string(const char *s) {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "ctl/proc-ident.h"
+#include "shared/procfs.h"
 
 /* More processes than this sharing one pipe is not a nix pipeline; the rest are ignored. */
 #define MAX_CANDIDATES 64
@@ -31,30 +33,22 @@ static void closedirp(DIR **d) {
 }
 
 int pipe_peer_parse_fdinfo_flags(const char *buf, size_t len, int *ret_flags) {
-        const char *end = buf + len;
-        for (const char *p = buf; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *line_end = nl ?: end;
-                if (line_end - p > 6 && memcmp(p, "flags:", 6) == 0) {
-                        const char *v = p + 6;
-                        while (v < line_end && (*v == '\t' || *v == ' '))
-                                v++;
-                        unsigned long flags = 0;
-                        const char *start = v;
-                        for (; v < line_end && *v >= '0' && *v <= '7'; v++) {
-                                flags = flags * 8 + (unsigned long) (*v - '0');
-                                if (flags > 0x7fffffff)
-                                        return -EBADMSG;
-                        }
-                        /* The value is all octal digits up to the end of the line. */
-                        if (v == start || (v < line_end && *v != ' ' && *v != '\t'))
-                                return -EBADMSG;
-                        *ret_flags = (int) flags;
-                        return 0;
-                }
-                p = line_end + 1;
+        size_t n;
+        const char *v = procfs_field(buf, len, "flags", &n);
+        if (!v)
+                return -EBADMSG;
+        const char *start = v, *line_end = v + n;
+        unsigned long flags = 0;
+        for (; v < line_end && *v >= '0' && *v <= '7'; v++) {
+                flags = flags * 8 + (unsigned long) (*v - '0');
+                if (flags > 0x7fffffff)
+                        return -EBADMSG;
         }
-        return -EBADMSG;
+        /* The value is all octal digits up to the end of the line. */
+        if (v == start || (v < line_end && *v != ' ' && *v != '\t'))
+                return -EBADMSG;
+        *ret_flags = (int) flags;
+        return 0;
 }
 
 static bool fd_opened_for_writing(int proc_fd, pid_t pid, const char *fd_name) {
@@ -147,9 +141,8 @@ static int find_writer_of(const char *proc_root, ino_t ino, pid_t self, Candidat
         size_t n = 0;
         struct dirent *de;
         while ((de = readdir(proc)) && n < MAX_CANDIDATES) {
-                char *end;
-                long pid = strtol(de->d_name, &end, 10);
-                if (*end != '\0' || pid <= 0 || pid == self)
+                pid_t pid;
+                if (parse_pid(de->d_name, &pid) < 0 || pid == self)
                         continue;
                 if (!holds_write_end(dirfd(proc), (pid_t) pid, want))
                         continue;

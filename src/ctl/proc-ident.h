@@ -13,13 +13,10 @@ typedef struct ProcIdent {
         char *nix_version; /* or NULL when unknown */
 } ProcIdent;
 
-/* Reads pid's identity. Returns 0, -ESRCH when the process is gone, -EBADMSG on an
- * unreadable status file, or -errno. */
+/* Reads pid's identity (its status through procfs_read_status()). Returns 0, -ESRCH when the
+ * process is gone, -EBADMSG on an unreadable status file, or -errno. */
 int proc_ident_read(const char *proc_root, pid_t pid, ProcIdent *ret);
 void proc_ident_done(ProcIdent *p);
-
-/* Parses PPid and the real Uid out of a /proc/<pid>/status buffer. Returns 0 or -EBADMSG. */
-int proc_ident_parse_status(const char *buf, size_t len, pid_t *ret_ppid, uid_t *ret_uid);
 
 /* The version in an executable path inside a Nix or Lix package in the store
  * ("/nix/store/<hash>-nix-2.18.1/bin/nix" gives "2.18.1"). Returns 0, -ENOENT when the path

@@ -20,6 +20,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/worker.h"
 
 #define BATCH_MAX         256
 #define RETRY_USEC        (1 * USEC_PER_SEC)
@@ -29,12 +30,8 @@
 
 struct HistoryWriter {
         HistoryConfig config;
-        pthread_t thread;
-        bool started;
 
-        pthread_mutex_t lock;
-        pthread_cond_t wake;
-        bool stop;
+        Worker worker;        /* the thread; its lock guards the queue and the health */
         HistoryRecord *queue; /* ring of size, grown up to queue_max while records wait */
         uint32_t size, head, count;
 
@@ -145,9 +142,9 @@ static void set_error_locked(HistoryWriter *w, const char *msg) {
 }
 
 static void set_error(HistoryWriter *w, const char *msg) {
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&w->worker.lock);
         set_error_locked(w, msg);
-        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&w->worker.lock);
 }
 
 static void set_errorf(HistoryWriter *w, int r, const char *what, History *h) {
@@ -181,11 +178,11 @@ static void move_aside(HistoryWriter *w) {
                 (void) unlink(shm);
         log_error("history: %s is corrupt or not a database: moved to %s, starting a new one",
                   w->config.path, dest);
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&w->worker.lock);
         free(w->recovered);
         if (asprintf(&w->recovered, "moved a corrupt database to %s", dest) < 0)
                 w->recovered = NULL;
-        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&w->worker.lock);
         atomic_fetch_add(&w->reopened, 1);
 }
 
@@ -209,11 +206,11 @@ static History *open_store(HistoryWriter *w) {
         }
         uint64_t rows = 0;
         (void) history_count(h, &rows);
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&w->worker.lock);
         w->schema = history_schema_version(h);
         w->rows = rows;
         set_error_locked(w, NULL);
-        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&w->worker.lock);
         atomic_fetch_add(&w->reopened, 1);
         return h;
 }
@@ -232,14 +229,14 @@ static void *writer_main(void *userdata) {
         usec_t retry_at = 0, prune_at = 0, stop_deadline = 0;
 
         for (;;) {
-                pthread_mutex_lock(&w->lock);
+                pthread_mutex_lock(&w->worker.lock);
                 for (;;) {
                         usec_t now = now_monotonic();
                         bool can_try = now >= retry_at;
                         bool work = n > 0 || w->count > 0 || (h && now >= prune_at);
-                        if (w->stop && (!work || (stop_deadline && now >= stop_deadline)))
+                        if (w->worker.stop && (!work || (stop_deadline && now >= stop_deadline)))
                                 break;
-                        if (w->stop && !stop_deadline)
+                        if (w->worker.stop && !stop_deadline)
                                 stop_deadline = now + STOP_PATIENCE;
                         if ((work || !h) && can_try)
                                 break;
@@ -251,21 +248,12 @@ static void *writer_main(void *userdata) {
                                 until = MIN(until, prune_at);
                         if (!h && retry_at <= now)
                                 until = now;
-                        struct timespec ts;
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        usec_t wait = until > now ? until - now : 0;
-                        ts.tv_sec += (time_t) (wait / USEC_PER_SEC);
-                        ts.tv_nsec += (long) (wait % USEC_PER_SEC) * 1000;
-                        if (ts.tv_nsec >= 1000000000) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000;
-                        }
-                        pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+                        worker_wait_locked(&w->worker, until);
                 }
-                bool stopping = w->stop;
+                bool stopping = w->worker.stop;
                 usec_t now = now_monotonic();
                 if (stopping && (n == 0 && w->count == 0 ? true : stop_deadline && now >= stop_deadline)) {
-                        pthread_mutex_unlock(&w->lock);
+                        pthread_mutex_unlock(&w->worker.lock);
                         break;
                 }
                 /* Take more records into the batch. */
@@ -278,7 +266,7 @@ static void *writer_main(void *userdata) {
                 if (w->count == 0 && w->size > QUEUE_KEEP)
                         queue_release(w);
                 w->pending = n;
-                pthread_mutex_unlock(&w->lock);
+                pthread_mutex_unlock(&w->worker.lock);
 
                 if (!h && !(h = open_store(w))) {
                         retry_at = now_monotonic() + RETRY_USEC;
@@ -298,14 +286,14 @@ static void *writer_main(void *userdata) {
                                 retry_at = now_monotonic() + RETRY_USEC;
                                 continue;
                         }
-                        pthread_mutex_lock(&w->lock);
+                        pthread_mutex_lock(&w->worker.lock);
                         w->written += (uint64_t) r;
                         w->ignored += n - (uint32_t) r;
                         w->rows += (uint64_t) r;
                         w->pending = 0;
                         if (w->error)
                                 set_error_locked(w, NULL);
-                        pthread_mutex_unlock(&w->lock);
+                        pthread_mutex_unlock(&w->worker.lock);
                         batch_free(batch, &n);
                         atomic_fetch_add(&w->generation, 1);
                 }
@@ -315,12 +303,12 @@ static void *writer_main(void *userdata) {
                         int r = history_prune(h, now_realtime(), w->config.max_age, w->config.max_rows);
                         uint64_t rows = 0;
                         bool counted = r >= 0 && history_count(h, &rows) >= 0;
-                        pthread_mutex_lock(&w->lock);
+                        pthread_mutex_lock(&w->worker.lock);
                         if (r > 0)
                                 w->pruned += (uint64_t) r;
                         if (counted)
                                 w->rows = rows;
-                        pthread_mutex_unlock(&w->lock);
+                        pthread_mutex_unlock(&w->worker.lock);
                         if (r > 0)
                                 log_info("history: deleted %d rows past retention", r);
                 }
@@ -343,12 +331,7 @@ int history_writer_start(const HistoryConfig *cfg, HistoryWriter **ret) {
         w->config.path = cfg->path ? strdup(cfg->path) : NULL;
         if (w->config.queue_max == 0)
                 w->config.queue_max = 1;
-        pthread_mutex_init(&w->lock, NULL);
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&w->wake, &ca);
-        pthread_condattr_destroy(&ca);
+        worker_init(&w->worker);
         w->state = "disabled";
         if (!cfg->path) {
                 *ret = w;
@@ -359,12 +342,11 @@ int history_writer_start(const HistoryConfig *cfg, HistoryWriter **ret) {
                 history_writer_stop(w);
                 return -ENOMEM;
         }
-        int r = pthread_create(&w->thread, NULL, writer_main, w);
-        if (r != 0) {
+        int r = worker_start(&w->worker, writer_main, w);
+        if (r < 0) {
                 history_writer_stop(w);
-                return -r;
+                return r;
         }
-        w->started = true;
         *ret = w;
         return 0;
 }
@@ -372,13 +354,7 @@ int history_writer_start(const HistoryConfig *cfg, HistoryWriter **ret) {
 HistoryWriter *history_writer_stop(HistoryWriter *w) {
         if (!w)
                 return NULL;
-        if (w->started) {
-                pthread_mutex_lock(&w->lock);
-                w->stop = true;
-                pthread_cond_signal(&w->wake);
-                pthread_mutex_unlock(&w->lock);
-                pthread_join(w->thread, NULL);
-        }
+        worker_done(&w->worker);
         for (uint32_t i = 0; i < w->count; i++)
                 history_record_done(&w->queue[(w->head + i) % w->size]);
         free(w->queue);
@@ -387,25 +363,23 @@ HistoryWriter *history_writer_stop(HistoryWriter *w) {
         free(w->error);
         free(w->recovered);
         free(w->config.path);
-        pthread_cond_destroy(&w->wake);
-        pthread_mutex_destroy(&w->lock);
         free(w);
         return NULL;
 }
 
 /* Takes rec (r == 0) into the queue, or counts it dropped (r < 0). */
 static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&w->worker.lock);
         if (r < 0) {
                 w->dropped++;
-                pthread_mutex_unlock(&w->lock);
+                pthread_mutex_unlock(&w->worker.lock);
                 return;
         }
         if (w->count == w->size && queue_grow(w) < 0) {
                 if (w->size == 0) {
                         history_record_done(rec);
                         w->dropped++;
-                        pthread_mutex_unlock(&w->lock);
+                        pthread_mutex_unlock(&w->worker.lock);
                         return;
                 }
                 /* Full (the database has been unavailable for long): the oldest goes. */
@@ -416,19 +390,19 @@ static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
         }
         w->queue[(w->head + w->count) % w->size] = *rec;
         w->count++;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&w->lock);
+        worker_wake_locked(&w->worker);
+        pthread_mutex_unlock(&w->worker.lock);
 }
 
 void history_writer_record(HistoryWriter *w, const Build *b) {
-        if (!w || !w->started)
+        if (!w || !w->worker.started)
                 return;
         HistoryRecord rec;
         queue_push(w, &rec, history_record_from_build(b, &rec));
 }
 
 void history_writer_record_substitution(HistoryWriter *w, const Substitution *x) {
-        if (!w || !w->started)
+        if (!w || !w->worker.started)
                 return;
         HistoryRecord rec;
         queue_push(w, &rec, history_record_from_substitution(x, &rec));
@@ -452,7 +426,7 @@ cJSON *history_writer_status(HistoryWriter *w) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&w->worker.lock);
         cJSON_AddStringToObject(o, "state", w->state);
         add_string_or_null(o, "path", w->config.path);
         add_string_or_null(o, "error", w->error);
@@ -465,7 +439,7 @@ cJSON *history_writer_status(HistoryWriter *w) {
         cJSON_AddNumberToObject(o, "queued", (double) (w->count + w->pending));
         cJSON_AddNumberToObject(o, "dropped", (double) w->dropped);
         cJSON_AddNumberToObject(o, "pruned", (double) w->pruned);
-        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&w->worker.lock);
         if (cJSON_GetArraySize(o) < 12) {
                 cJSON_Delete(o);
                 return NULL;
@@ -485,10 +459,10 @@ History *history_writer_reader(HistoryWriter *w, const char **ret_error) {
                 return w->reader;
         if (reopened == 0) {
                 *ret_error = "history is not open yet";
-                pthread_mutex_lock(&w->lock);
+                pthread_mutex_lock(&w->worker.lock);
                 free(w->reader_error);
                 w->reader_error = w->error ? strdup(w->error) : NULL;
-                pthread_mutex_unlock(&w->lock);
+                pthread_mutex_unlock(&w->worker.lock);
                 if (w->reader_error)
                         *ret_error = w->reader_error;
                 return NULL;
@@ -522,11 +496,11 @@ const char *history_writer_path(HistoryWriter *w) {
 char *history_writer_error(HistoryWriter *w) {
         if (!w)
                 return NULL;
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&w->worker.lock);
         char *e = w->error                            ? strdup(w->error)
                   : strcmp(w->state, "starting") == 0 ? strdup("history is not open yet")
                                                       : NULL;
-        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&w->worker.lock);
         return e;
 }
 
@@ -539,9 +513,9 @@ void history_writer_wait_started(HistoryWriter *w, usec_t timeout) {
                 return;
         usec_t deadline = now_monotonic() + timeout;
         for (;;) {
-                pthread_mutex_lock(&w->lock);
+                pthread_mutex_lock(&w->worker.lock);
                 bool starting = strcmp(w->state, "starting") == 0;
-                pthread_mutex_unlock(&w->lock);
+                pthread_mutex_unlock(&w->worker.lock);
                 if (!starting || now_monotonic() >= deadline)
                         return;
                 usleep(10 * 1000);

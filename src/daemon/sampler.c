@@ -27,7 +27,7 @@
 #include "daemon/commands-actions.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
-#include "shared/redact.h"
+#include "shared/proc.h"
 #include "shared/trust.h"
 
 #define FAST_INTERVAL     (100 * USEC_PER_MSEC)
@@ -359,18 +359,7 @@ static const TrackedProc *find_proc(const TrackedProc *procs, uint32_t n, pid_t 
 /* A command line for views: read once per process (an exec'ing process keeps the one it
  * had when first seen, which is what ps shows for a moment too), NULs as spaces. */
 static void read_cmdline(Sampler *s, TrackedProc *p) {
-        char *buf;
-        size_t len;
-        if (procfs_read(s->cfg.proc_root, p->st.pid, "cmdline", CMDLINE_MAX, &buf, &len) < 0)
-                return;
-        while (len > 0 && buf[len - 1] == '\0')
-                len--;
-        for (size_t i = 0; i < len; i++)
-                if (buf[i] == '\0')
-                        buf[i] = ' ';
-        buf[len] = '\0';
-        (void) redact_cmdline(buf, &p->cmdline);
-        free(buf);
+        (void) proc_cmdline_max(s->cfg.proc_root, p->st.pid, CMDLINE_MAX, &p->cmdline);
 }
 
 /* Adds e to the processes its build has in this sample. */

@@ -1,6 +1,6 @@
-/* The worker thread (see the header). One mutex guards both lists; the thread takes items
- * from the head of todo and pushes finished ones on done, then writes the eventfd, whose
- * handler on the event loop takes the whole done list at once. */
+/* The worker thread (see the header), on worker.h. Its lock guards both lists; the thread
+ * takes items from the head of todo and pushes finished ones on done, then writes the
+ * eventfd, whose handler on the event loop takes the whole done list at once. */
 #include "daemon/work-queue.h"
 
 #include <errno.h>
@@ -13,19 +13,16 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/worker.h"
 
 struct WorkQueue {
         char *name;
         void *userdata;
         unsigned max;
-        pthread_t thread;
-        bool started;
         int efd;
         sd_event_source *done_source;
 
-        pthread_mutex_t lock;
-        pthread_cond_t wake;
-        bool stop;
+        Worker worker; /* its lock guards what follows */
         WorkItem *todo, **todo_tail;
         WorkItem *done; /* newest first */
         unsigned waiting;
@@ -36,28 +33,28 @@ struct WorkQueue {
 static void *worker_main(void *userdata) {
         WorkQueue *q = userdata;
         for (;;) {
-                pthread_mutex_lock(&q->lock);
-                while (!q->stop && !q->todo)
-                        pthread_cond_wait(&q->wake, &q->lock);
-                if (q->stop) {
-                        pthread_mutex_unlock(&q->lock);
+                pthread_mutex_lock(&q->worker.lock);
+                while (!q->worker.stop && !q->todo)
+                        worker_wait_locked(&q->worker, /* until= */ 0);
+                if (q->worker.stop) {
+                        pthread_mutex_unlock(&q->worker.lock);
                         break;
                 }
                 WorkItem *item = q->todo;
                 q->todo = item->next;
                 if (!q->todo)
                         q->todo_tail = &q->todo;
-                pthread_mutex_unlock(&q->lock);
+                pthread_mutex_unlock(&q->worker.lock);
 
                 usec_t t0 = now_monotonic();
                 item->run(item, q->userdata);
                 usec_t took = now_monotonic() - t0;
 
-                pthread_mutex_lock(&q->lock);
+                pthread_mutex_lock(&q->worker.lock);
                 item->next = q->done;
                 q->done = item;
                 q->max_run = MAX(q->max_run, took);
-                pthread_mutex_unlock(&q->lock);
+                pthread_mutex_unlock(&q->worker.lock);
                 uint64_t one = 1;
                 if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
                         log_warning_errno(errno, "%s worker: cannot wake the event loop: %m", q->name);
@@ -69,14 +66,14 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         WorkQueue *q = userdata;
         uint64_t n;
         (void) read(q->efd, &n, sizeof(n));
-        pthread_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->worker.lock);
         WorkItem *list = TAKE_PTR(q->done);
         unsigned count = 0;
         for (WorkItem *i = list; i; i = i->next)
                 count++;
         q->waiting -= count;
         q->n_done += count;
-        pthread_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->worker.lock);
         /* Back to submission order: done() of one item may depend on an earlier one's. */
         WorkItem *ordered = NULL;
         while (list) {
@@ -101,8 +98,7 @@ int work_queue_new(sd_event *e, const char *name, unsigned max, void *userdata, 
         q->userdata = userdata;
         q->max = max;
         q->todo_tail = &q->todo;
-        pthread_mutex_init(&q->lock, NULL);
-        pthread_cond_init(&q->wake, NULL);
+        worker_init(&q->worker);
         q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         int r = q->efd < 0 ? -errno : 0;
         if (r == 0 && !(q->name = strdup(name)))
@@ -110,12 +106,11 @@ int work_queue_new(sd_event *e, const char *name, unsigned max, void *userdata, 
         if (r == 0)
                 r = sd_event_add_io(e, &q->done_source, q->efd, EPOLLIN, on_done, q);
         if (r == 0)
-                r = -pthread_create(&q->thread, NULL, worker_main, q);
+                r = worker_start(&q->worker, worker_main, q);
         if (r < 0) {
                 work_queue_free(q);
                 return r;
         }
-        q->started = true;
         *ret = q;
         return 0;
 }
@@ -131,20 +126,12 @@ static void release_list(WorkItem *list) {
 WorkQueue *work_queue_free(WorkQueue *q) {
         if (!q)
                 return NULL;
-        if (q->started) {
-                pthread_mutex_lock(&q->lock);
-                q->stop = true;
-                pthread_cond_signal(&q->wake);
-                pthread_mutex_unlock(&q->lock);
-                pthread_join(q->thread, NULL);
-        }
+        worker_done(&q->worker);
         release_list(q->todo);
         release_list(q->done);
         sd_event_source_disable_unref(q->done_source);
         if (q->efd >= 0)
                 close(q->efd);
-        pthread_cond_destroy(&q->wake);
-        pthread_mutex_destroy(&q->lock);
         free(q->name);
         free(q);
         return NULL;
@@ -152,27 +139,27 @@ WorkQueue *work_queue_free(WorkQueue *q) {
 
 int work_queue_submit(WorkQueue *q, WorkItem *item) {
         item->next = NULL;
-        pthread_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->worker.lock);
         if (q->waiting >= q->max) {
                 q->refused++;
-                pthread_mutex_unlock(&q->lock);
+                pthread_mutex_unlock(&q->worker.lock);
                 return -EBUSY;
         }
         *q->todo_tail = item;
         q->todo_tail = &item->next;
         q->waiting++;
-        pthread_cond_signal(&q->wake);
-        pthread_mutex_unlock(&q->lock);
+        worker_wake_locked(&q->worker);
+        pthread_mutex_unlock(&q->worker.lock);
         return 0;
 }
 
 void work_queue_stats(WorkQueue *q, WorkQueueStats *ret) {
-        pthread_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->worker.lock);
         *ret = (WorkQueueStats){
                 .waiting = q->waiting,
                 .done = q->n_done,
                 .refused = q->refused,
                 .max_run_usec = q->max_run,
         };
-        pthread_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->worker.lock);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "shared/cgroup-internal.h"
 
 static const char *const controller_names[_CG_CONTROLLER_MAX] = {
@@ -204,29 +205,15 @@ int cg_parse_pid_lines(const char *buf, size_t len, pid_t **ret) {
 }
 
 int cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret) {
-        size_t kl = strlen(key);
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *le = nl ? nl : end;
-                if ((size_t) (le - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
-                        char num[32];
-                        size_t n = (size_t) (le - p) - kl - 1;
-                        if (n == 0 || n >= sizeof(num))
-                                return -EBADMSG;
-                        memcpy(num, p + kl + 1, n);
-                        num[n] = '\0';
-                        char *e;
-                        errno = 0;
-                        unsigned long long v = strtoull(num, &e, 10);
-                        if (errno || e == num || *e || num[0] == '-')
-                                return -EBADMSG;
-                        *ret = v;
-                        return 0;
-                }
-                p = le + 1;
-        }
-        return -ENOENT;
+        size_t n;
+        const char *v = record_value(buf, len, '\n', key, ' ', &n), *e;
+        if (!v)
+                return -ENOENT;
+        uint64_t x;
+        if (parse_u64_prefix(v, n, &e, &x) < 0 || e != v + n)
+                return -EBADMSG;
+        *ret = x;
+        return 0;
 }
 
 CgFreeze cg_parse_freezer_state(const char *buf, size_t len) {

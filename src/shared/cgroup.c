@@ -14,6 +14,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "shared/cgroup-internal.h"
 
 #define CPU_PERIOD_USEC 100000
@@ -397,19 +398,19 @@ int cg_group_remove(CgGroup *g) {
         return first;
 }
 
+/* A file of one number ("4096\n"). */
+static int parse_u64_line(const char *buf, size_t len, uint64_t *ret) {
+        const char *e;
+        return parse_u64_prefix(buf, len, &e, ret) < 0 ? -EBADMSG : 0;
+}
+
 static int read_u64(const char *dir, const char *name, uint64_t *ret) {
         char buf[64];
         size_t len;
         int r = read_at(dir, name, buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
-        char *e;
-        errno = 0;
-        unsigned long long v = strtoull(buf, &e, 10);
-        if (errno || e == buf || buf[0] == '-')
-                return -EBADMSG;
-        *ret = v;
-        return 0;
+        return parse_u64_line(buf, len, ret);
 }
 
 /* Files a group may lack (v2 controllers absent on a hybrid host): once a read says
@@ -475,13 +476,7 @@ static int read_opt_u64(CgGroup *g, unsigned bit, CgKept k, const char *dir, con
         int r = read_opt(g, bit, k, dir, name, buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
-        char *e;
-        errno = 0;
-        unsigned long long v = strtoull(buf, &e, 10);
-        if (errno || e == buf || buf[0] == '-')
-                return -EBADMSG;
-        *ret = v;
-        return 0;
+        return parse_u64_line(buf, len, ret);
 }
 
 int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {

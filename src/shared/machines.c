@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/string-util.h"
 
 #define ORIGIN_BUILDERS "builders"
 #define N_FIELDS        8
@@ -139,12 +140,8 @@ static bool field_set(char **tok, size_t n, size_t i) {
 }
 
 static int parse_uint_field(const char *s, unsigned *ret) {
-        if (!*s || !isdigit((unsigned char) s[0]))
-                return -EINVAL;
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno != 0 || *end || v > 0xffffffffUL)
+        uint64_t v;
+        if (safe_atou64(s, &v) < 0 || v > UINT32_MAX)
                 return -EINVAL;
         *ret = (unsigned) v;
         return 0;
@@ -402,37 +399,8 @@ int machines_parse(const char *spec, size_t len, const MachinesParseOptions *o, 
 }
 
 int machines_read_file(const char *path, char **ret, size_t *ret_len, void *userdata) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if ((uint64_t) st.st_size > MACHINES_FILE_MAX)
-                return -EFBIG;
-        _cleanup_free_ char *buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        size_t got = 0;
-        while (got <= (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + got, (size_t) st.st_size + 1 - got);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        if (got > (size_t) st.st_size)
-                return -EFBIG; /* grew while we read it */
-        buf[got] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = got;
-        return 0;
+        /* Symbolic links are followed (NixOS links /etc/nix/machines into the store); a FIFO, a
+         * tty or a device is refused without blocking on it, said as ever: EBADF. */
+        int r = read_full_file_at(AT_FDCWD, path, MACHINES_FILE_MAX, READ_FILE_REFUSE_LARGER, ret, ret_len);
+        return r == -EBADMSG ? -EBADF : r;
 }

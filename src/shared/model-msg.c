@@ -3,6 +3,7 @@
  * reads every wording) and the plan of an invocation ("these N derivations will be built:")
  * are only messages. Determinate Nix also reports each goal's outcome as a record. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,11 @@ static bool parse_after(const char *text, const char *prefix, long *ret) {
         if (!p)
                 return false;
         p += strlen(prefix);
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno != 0 || end == p)
+        const char *end;
+        uint64_t v;
+        if (parse_u64_prefix(p, strlen(p), &end, &v) < 0 || v > LONG_MAX)
                 return false;
-        *ret = v;
+        *ret = (long) v;
         return true;
 }
 

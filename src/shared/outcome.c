@@ -28,14 +28,11 @@ static bool number_after(const char *text, size_t len, const char *prefix, long 
         if (!p)
                 return false;
         p += strlen(prefix);
-        if (p >= text + len || *p < '0' || *p > '9')
+        const char *end;
+        uint64_t v;
+        if (parse_u64_prefix(p, (size_t) (text + len - p), &end, &v) < 0 || v > INT32_MAX)
                 return false;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno != 0 || v < 0 || v > INT32_MAX)
-                return false;
-        *ret = v;
+        *ret = (long) v;
         return true;
 }
 

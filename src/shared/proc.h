@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -12,8 +13,11 @@ int proc_starttime(const char *proc_root, pid_t pid, uint64_t *ret);
 /* True while the process that had starttime (0: any) still runs (not a zombie, not reused). */
 bool proc_alive(const char *proc_root, pid_t pid, uint64_t starttime);
 
-/* Command line of pid with NULs turned into spaces (trailing one dropped). 0, -ESRCH, -ENOMEM. */
+/* Command line of pid with NULs turned into spaces (trailing one dropped), secrets redacted
+ * (redact.h), read up to 1 MiB. 0, -ESRCH, -ENOMEM. */
 int proc_cmdline(const char *proc_root, pid_t pid, char **ret);
+/* The same from the first max bytes of it (a view's line needs no more). */
+int proc_cmdline_max(const char *proc_root, pid_t pid, size_t max, char **ret);
 
 /* The client a nix-daemon worker serves, from the worker's own command line: every CppNix
  * worker since 2.4 writes its client's pid over its argv[1] (padded with NULs), before it

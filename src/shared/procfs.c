@@ -13,6 +13,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/string-util.h"
 
 static usec_t ticks_to_usec(uint64_t ticks) {
         static long hz;
@@ -29,24 +30,17 @@ static int gone_or(int e) {
         return e == ENOENT || e == ESRCH ? -ESRCH : -e;
 }
 
+/* One field of a line of numbers: blanks, an optional '-', digits, then a blank, a newline
+ * or the end. */
 static int next_field(const char **p, const char *end, long long *ret) {
         const char *s = *p;
         while (s < end && *s == ' ')
                 s++;
-        if (s >= end)
+        bool neg = s < end && *s == '-';
+        s += neg;
+        uint64_t v;
+        if (s >= end || parse_u64_prefix(s, (size_t) (end - s), &s, &v) < 0 || v > LLONG_MAX)
                 return -EBADMSG;
-        bool neg = *s == '-';
-        if (neg)
-                s++;
-        if (s >= end || *s < '0' || *s > '9')
-                return -EBADMSG;
-        unsigned long long v = 0;
-        while (s < end && *s >= '0' && *s <= '9') {
-                if (v > (ULLONG_MAX - 9) / 10)
-                        return -EBADMSG;
-                v = v * 10 + (unsigned long long) (*s - '0');
-                s++;
-        }
         if (s < end && *s != ' ' && *s != '\n')
                 return -EBADMSG;
         *p = s;
@@ -125,46 +119,52 @@ int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret) {
         return 0;
 }
 
+const char *procfs_field(const char *buf, size_t len, const char *name, size_t *ret_len) {
+        size_t n;
+        const char *v = record_value(buf, len, '\n', name, ':', &n);
+        if (!v)
+                return NULL;
+        const char *line_end = v + n;
+        while (v < line_end && (*v == '\t' || *v == ' '))
+                v++;
+        *ret_len = (size_t) (line_end - v);
+        return v;
+}
+
+/* The first number of a field's value, at most max, up to a blank or the line's end (status's
+ * Uid line goes on with the effective, saved and file system uids). */
+static int field_number(const char *buf, size_t len, const char *name, uint64_t max, uint64_t *ret) {
+        size_t n;
+        const char *v = procfs_field(buf, len, name, &n), *end;
+        uint64_t x;
+        if (!v || parse_u64_prefix(v, n, &end, &x) < 0 || x > max ||
+            (end < v + n && *end != ' ' && *end != '\t'))
+                return -EBADMSG;
+        *ret = x;
+        return 0;
+}
+
 int procfs_parse_io(const char *buf, size_t len, ProcIo *ret) {
-        ProcIo io = {};
-        unsigned found = 0;
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                const char *line_end = nl ? nl : end;
-                uint64_t *dst = NULL;
-                const char *val = NULL;
-                if ((size_t) (line_end - p) > 12 && memcmp(p, "read_bytes: ", 12) == 0)
-                        dst = &io.read_bytes, val = p + 12, found |= 1;
-                else if ((size_t) (line_end - p) > 13 && memcmp(p, "write_bytes: ", 13) == 0)
-                        dst = &io.write_bytes, val = p + 13, found |= 2;
-                if (dst) {
-                        long long v;
-                        if (next_field(&val, line_end, &v) < 0 || v < 0)
-                                return -EBADMSG;
-                        *dst = (uint64_t) v;
-                }
-                p = line_end + 1;
-        }
-        if (found != 3)
+        ProcIo io;
+        if (field_number(buf, len, "read_bytes", UINT64_MAX, &io.read_bytes) < 0 ||
+            field_number(buf, len, "write_bytes", UINT64_MAX, &io.write_bytes) < 0)
                 return -EBADMSG;
         *ret = io;
         return 0;
 }
 
+int procfs_parse_status(const char *buf, size_t len, ProcStatus *ret) {
+        uint64_t ppid, uid;
+        /* (uid_t) -1 is no uid. */
+        if (field_number(buf, len, "PPid", INT_MAX, &ppid) < 0 ||
+            field_number(buf, len, "Uid", (uid_t) -1 - 1, &uid) < 0)
+                return -EBADMSG;
+        *ret = (ProcStatus){.ppid = (pid_t) ppid, .uid = (uid_t) uid};
+        return 0;
+}
+
 const char *procfs_environ_get(const char *buf, size_t len, const char *name, size_t *ret_len) {
-        size_t nl = strlen(name);
-        const char *p = buf, *end = buf + len;
-        while (p < end) {
-                const char *z = memchr(p, '\0', (size_t) (end - p));
-                const char *e = z ? z : end;
-                if ((size_t) (e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-                        *ret_len = (size_t) (e - p) - nl - 1;
-                        return p + nl + 1;
-                }
-                p = e + 1;
-        }
-        return NULL;
+        return record_value(buf, len, '\0', name, '=', ret_len);
 }
 
 static int pid_path(const char *root, pid_t pid, const char *name, char *buf, size_t size) {
@@ -182,8 +182,10 @@ int procfs_read(const char *root, pid_t pid, const char *name, size_t max, char 
         return r < 0 ? gone_or(-r) : 0;
 }
 
-/* io is small: read it into the stack, once, without allocating (stat: procfs_pread_stat). */
-static int read_small(const char *root, pid_t pid, const char *name, char *buf, size_t size,
+/* io and status are small: read into the stack, once, without allocating (stat:
+ * procfs_pread_stat). PPid and Uid are in status's first lines; the whole is shorter anyway. */
+#define SMALL_MAX 4096
+static int read_small(const char *root, pid_t pid, const char *name, char buf[static SMALL_MAX],
                       size_t *ret_len) {
         char path[PATH_MAX];
         int r = pid_path(root, pid, name, path, sizeof(path));
@@ -192,7 +194,7 @@ static int read_small(const char *root, pid_t pid, const char *name, char *buf, 
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return gone_or(errno);
-        ssize_t n = read(fd, buf, size - 1);
+        ssize_t n = read(fd, buf, SMALL_MAX - 1);
         if (n < 0)
                 return gone_or(errno);
         buf[n] = '\0';
@@ -226,12 +228,17 @@ int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
 }
 
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
-        char buf[1024];
-        size_t len = 0;
-        int r = read_small(root, pid, "io", buf, sizeof(buf), &len);
-        if (r < 0)
-                return r;
-        return procfs_parse_io(buf, len, ret);
+        char buf[SMALL_MAX];
+        size_t len;
+        int r = read_small(root, pid, "io", buf, &len);
+        return r < 0 ? r : procfs_parse_io(buf, len, ret);
+}
+
+int procfs_read_status(const char *root, pid_t pid, ProcStatus *ret) {
+        char buf[SMALL_MAX];
+        size_t len;
+        int r = read_small(root, pid, "status", buf, &len);
+        return r < 0 ? r : procfs_parse_status(buf, len, ret);
 }
 
 int procfs_read_uid(const char *root, pid_t pid, uid_t *ret) {
@@ -244,21 +251,6 @@ int procfs_read_uid(const char *root, pid_t pid, uid_t *ret) {
                 return gone_or(errno);
         *ret = st.st_uid;
         return 0;
-}
-
-static bool parse_pid_name(const char *s, pid_t *ret) {
-        long v = 0;
-        if (!*s)
-                return false;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9' || v > INT_MAX / 10)
-                        return false;
-                v = v * 10 + (*s - '0');
-        }
-        if (v <= 0)
-                return false;
-        *ret = (pid_t) v;
-        return true;
 }
 
 int procfs_list_pids(const char *root, pid_t **ret) {
@@ -274,7 +266,7 @@ int procfs_list_pids(const char *root, pid_t **ret) {
         struct dirent *de;
         while ((de = readdir(d))) {
                 pid_t pid;
-                if (!parse_pid_name(de->d_name, &pid))
+                if (parse_pid(de->d_name, &pid) < 0)
                         continue;
                 if (n == cap) {
                         if (cap >= (size_t) INT_MAX / 2)

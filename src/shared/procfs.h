@@ -28,10 +28,21 @@ typedef struct ProcIo {
         uint64_t read_bytes, write_bytes; /* storage I/O caused by the process */
 } ProcIo;
 
-/* Parses a <pid>/stat line. Returns 0 or -EBADMSG. */
+typedef struct ProcStatus {
+        pid_t ppid;
+        uid_t uid; /* real */
+} ProcStatus;
+
+/* Parses a <pid>/stat line (comm may hold blanks and parentheses: the last ')' ends it).
+ * Returns 0 or -EBADMSG. The project's one reader of stat lines. */
 int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret);
 /* Parses <pid>/io. Returns 0 or -EBADMSG. */
 int procfs_parse_io(const char *buf, size_t len, ProcIo *ret);
+/* Parses PPid and the real Uid out of <pid>/status. Returns 0 or -EBADMSG. */
+int procfs_parse_status(const char *buf, size_t len, ProcStatus *ret);
+/* The value of the line "name:<blanks>value" in a file of such lines (status, io, fdinfo),
+ * blanks skipped, or NULL. *ret_len is its length up to the end of its line. */
+const char *procfs_field(const char *buf, size_t len, const char *name, size_t *ret_len);
 /* The value of name in an environ block (NUL-separated "K=V"), or NULL. *ret_len is its length. */
 const char *procfs_environ_get(const char *buf, size_t len, const char *name, size_t *ret_len);
 
@@ -49,6 +60,7 @@ int procfs_open(const char *root, pid_t pid, const char *name);
  * fd never follows its pid to another process. */
 int procfs_pread_stat(int fd, ProcStat *ret);
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret);
+int procfs_read_status(const char *root, pid_t pid, ProcStatus *ret);
 /* Owner of the process (the uid of its /proc directory). */
 int procfs_read_uid(const char *root, pid_t pid, uid_t *ret);
 

@@ -24,6 +24,6 @@ int store_path_find_drv(const char *store_dir, const char *text, char **ret);
 /* Reads the store file named by path, which may come from an untrusted peer: it must be a
  * valid store path (-EINVAL otherwise), is opened relative to the store directory without
  * following a symbolic link (-ELOOP), never blocks on a FIFO nor becomes a controlling
- * terminal, must be a regular file (-EBADMSG) of at most max bytes (-EFBIG). Returns 0 and a
+ * terminal, must be a regular file (-EISDIR, -EBADMSG) of at most max bytes (-EFBIG). Returns 0 and a
  * NUL-terminated buffer, or -errno. */
 int store_file_read(const char *store_dir, const char *path, size_t max, char **ret, size_t *ret_len);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "basic/string-util.h"
+
 int units_parse_cores(const char *s, double *ret) {
         if (!s || !*s || isspace((unsigned char) s[0]) || s[0] == '-' || s[0] == '+')
                 return -EINVAL;
@@ -26,13 +28,13 @@ int units_parse_cores(const char *s, double *ret) {
 }
 
 int units_parse_bytes(const char *s, uint64_t *ret) {
-        if (!s || !isdigit((unsigned char) s[0]))
+        if (!s)
                 return -EINVAL;
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno)
-                return -ERANGE;
+        const char *end;
+        uint64_t v;
+        int r = parse_u64_prefix(s, strlen(s), &end, &v);
+        if (r < 0)
+                return r;
         unsigned shift = 0;
         const char *u = end;
         if (*u) {

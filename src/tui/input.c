@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/string-util.h"
 #include "shared/json-read.h"
 #include "tui/actions.h"
 #include "tui/prompt.h"
@@ -74,9 +75,8 @@ static void run_action(Tui *t, const char *action, const char *value, const uint
         if (!args)
                 return;
         if (strcmp(action, "nice") == 0) {
-                char *end;
-                long v = strtol(value, &end, 10);
-                if (!*value || *end || v < -20 || v > 19) {
+                int64_t v;
+                if (safe_atoi64(value, &v) < 0 || v < -20 || v > 19) {
                         tui_status(t, true, "nice: '%s' is not a niceness from -20 to 19", value);
                         return;
                 }

@@ -13,10 +13,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *buf = (const char *) data;
         ProcStat st;
         ProcIo io;
+        ProcStatus status;
         size_t vl;
         uint64_t v, r, w;
         (void) procfs_parse_stat(buf, size, &st);
         (void) procfs_parse_io(buf, size, &io);
+        (void) procfs_parse_status(buf, size, &status);
         (void) procfs_environ_get(buf, size, "out", &vl);
         CgHost h;
         if (cg_host_parse_mountinfo(buf, size, &h) == 0)

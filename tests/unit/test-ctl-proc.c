@@ -17,22 +17,6 @@
 #include "ctl/pipe-peer.h"
 #include "ctl/proc-ident.h"
 
-static void test_parse_status(void **state) {
-        static const char status[] = "Name:\tnix-build\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\n"
-                                     "Ngid:\t0\nPid:\t4242\nPPid:\t4200\nTracerPid:\t0\n"
-                                     "Uid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n";
-        pid_t ppid = 0;
-        uid_t uid = 0;
-        assert_int_equal(proc_ident_parse_status(status, strlen(status), &ppid, &uid), 0);
-        assert_int_equal(ppid, 4200);
-        assert_int_equal(uid, 1000);
-
-        static const char no_uid[] = "Name:\tx\nPPid:\t1\n";
-        assert_int_equal(proc_ident_parse_status(no_uid, strlen(no_uid), &ppid, &uid), -EBADMSG);
-        static const char garbage[] = "PPid:\tabc\nUid:\t-\n";
-        assert_int_equal(proc_ident_parse_status(garbage, strlen(garbage), &ppid, &uid), -EBADMSG);
-}
-
 static void test_nix_version_from_exe(void **state) {
         char *v = NULL;
         assert_int_equal(proc_ident_nix_version_from_exe(
@@ -86,7 +70,6 @@ static void test_find_writer_real_pipe(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_status),
                 cmocka_unit_test(test_nix_version_from_exe),
                 cmocka_unit_test(test_fdinfo_flags),
                 cmocka_unit_test(test_find_writer_real_pipe),

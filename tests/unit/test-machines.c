@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "shared/machines.h"
 #include "shared/nixconf.h"
+#include "test-helpers.h"
 
 typedef struct FakeFile {
         const char *path, *text;
@@ -254,6 +257,50 @@ static void test_nixconf_include_loop(void **state) {
         fake_files = NULL;
 }
 
+/* The real reader, on what a machines path may hold: a file, a link to one (NixOS), and
+ * what must be refused at once rather than read or waited on. */
+static void test_machines_read_file(void **state) {
+        char *dir = test_mkdtemp(), path[512], link[512];
+        test_write_file(dir, "machines", "ssh://a x86_64-linux\n", (size_t) -1);
+        snprintf(path, sizeof(path), "%s/machines", dir);
+        char *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(machines_read_file(path, &buf, &len, NULL), 0);
+        assert_string_equal(buf, "ssh://a x86_64-linux\n");
+        assert_int_equal(len, 21);
+        free(buf);
+        buf = NULL;
+
+        snprintf(link, sizeof(link), "%s/link", dir);
+        assert_int_equal(symlink(path, link), 0);
+        assert_int_equal(machines_read_file(link, &buf, &len, NULL), 0);
+        assert_string_equal(buf, "ssh://a x86_64-linux\n");
+        free(buf);
+        buf = NULL;
+
+        /* A FIFO nobody writes to: refused, not waited on. */
+        snprintf(path, sizeof(path), "%s/fifo", dir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        assert_int_equal(machines_read_file(path, &buf, &len, NULL), -EBADF);
+        assert_int_equal(machines_read_file("/dev/null", &buf, &len, NULL), -EBADF);
+        assert_int_equal(machines_read_file(dir, &buf, &len, NULL), -EISDIR);
+        snprintf(path, sizeof(path), "%s/missing", dir);
+        assert_int_equal(machines_read_file(path, &buf, &len, NULL), -ENOENT);
+
+        /* Past MACHINES_FILE_MAX: refused whole, not cut. */
+        char *big = malloc(MACHINES_FILE_MAX + 2);
+        assert_non_null(big);
+        memset(big, '#', MACHINES_FILE_MAX + 1);
+        big[MACHINES_FILE_MAX + 1] = '\0';
+        test_write_file(dir, "big", big, (size_t) -1);
+        free(big);
+        snprintf(path, sizeof(path), "%s/big", dir);
+        assert_int_equal(machines_read_file(path, &buf, &len, NULL), -EFBIG);
+        assert_null(buf);
+        test_rm_rf(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_all_fields),
@@ -265,6 +312,7 @@ int main(void) {
                 cmocka_unit_test(test_base64),
                 cmocka_unit_test(test_nixconf),
                 cmocka_unit_test(test_nixconf_include_loop),
+                cmocka_unit_test(test_machines_read_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

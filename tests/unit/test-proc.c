@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -50,7 +52,8 @@ static int setup(void **state) {
                         "nix-build\0"
                         "100\0\0\0",
                         17);
-        test_write_file(root, "100/status", "Name:\tnix-build\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\n",
+        test_write_file(root, "100/status",
+                        "Name:\tnix-build\nUmask:\t0022\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n",
                         (size_t) -1);
         return 0;
 }
@@ -85,6 +88,23 @@ static void test_cmdline(void **state) {
         assert_string_equal(c, "nix-build -A hello");
         free(c);
         assert_int_equal(proc_cmdline(root, 999, &c), -ESRCH);
+        /* Bounded: the first bytes only. */
+        assert_int_equal(proc_cmdline_max(root, 100, 11, &c), 0);
+        assert_string_equal(c, "nix-build -");
+        free(c);
+}
+
+/* Our own process through the real /proc. */
+static void test_real_self(void **state) {
+        uint64_t st = 0;
+        assert_int_equal(proc_starttime("/proc", getpid(), &st), 0);
+        assert_true(st > 0);
+        assert_true(proc_alive("/proc", getpid(), st));
+        assert_false(proc_alive("/proc", getpid(), st + 1));
+        char *c = NULL;
+        assert_int_equal(proc_cmdline("/proc", getpid(), &c), 0);
+        assert_non_null(strstr(c, "test-proc"));
+        free(c);
 }
 
 static void test_nix_daemon_client(void **state) {
@@ -102,10 +122,9 @@ static void test_nix_daemon_client(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_starttime),
-                cmocka_unit_test(test_alive),
-                cmocka_unit_test(test_cmdline),
-                cmocka_unit_test(test_nix_daemon_client),
+                cmocka_unit_test(test_starttime), cmocka_unit_test(test_alive),
+                cmocka_unit_test(test_cmdline),   cmocka_unit_test(test_nix_daemon_client),
+                cmocka_unit_test(test_real_self),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

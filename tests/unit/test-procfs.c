@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -67,6 +69,142 @@ static void test_parse_stat_garbage(void **state) {
                 assert_int_equal(procfs_parse_stat(bad[i], strlen(bad[i]), &st), -EBADMSG);
 }
 
+/* comm is whatever the process named itself: blanks, parentheses, a fake rest of the line. */
+static void test_parse_stat_hostile_comm(void **state) {
+        ProcStat st;
+        static const char fake[] =
+                "7 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0) S 42 7 7 0 -1 0 0 0 0 0 "
+                "5 6 0 0 20 0 2 0 999 0 3\n";
+        assert_int_equal(procfs_parse_stat(fake, strlen(fake), &st), 0);
+        assert_int_equal(st.pid, 7);
+        assert_string_equal(st.comm, "x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0");
+        assert_int_equal(st.state, 'S');
+        assert_int_equal(st.ppid, 42);
+        assert_int_equal(st.threads, 2);
+        assert_int_equal(st.starttime, 999);
+
+        static const char empty[] = "8 () R 1 8 8 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0\n";
+        assert_int_equal(procfs_parse_stat(empty, strlen(empty), &st), 0);
+        assert_string_equal(st.comm, "");
+        assert_int_equal(st.starttime, 5);
+
+        /* A newline and a NUL inside comm are comm's. */
+        static const char odd[] = "9 (a\nb\0c) R 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 6 0 0\n";
+        assert_int_equal(procfs_parse_stat(odd, sizeof(odd) - 1, &st), 0);
+        assert_int_equal(st.state, 'R');
+        assert_int_equal(st.starttime, 6);
+
+        /* A comm longer than the kernel's is cut, never overflowing ours. */
+        char longer[512];
+        char comm[300];
+        memset(comm, 'c', sizeof(comm) - 1);
+        comm[sizeof(comm) - 1] = '\0';
+        snprintf(longer, sizeof(longer), "10 (%s) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 6 0 0\n", comm);
+        assert_int_equal(procfs_parse_stat(longer, strlen(longer), &st), 0);
+        assert_int_equal(strlen(st.comm), PROCFS_COMM_MAX);
+}
+
+/* Cut anywhere before its last field, a stat line is refused; numbers past 64 bits too. */
+static void test_parse_stat_truncated(void **state) {
+        static const char line[] =
+                "100 (sh (x) y) S 42 100 100 0 -1 4194560 1 0 0 0 300 100 7 9 25 5 3 0 777 1000 10\n";
+        size_t last = strlen(line) - strlen("10\n");
+        ProcStat st;
+        for (size_t n = 0; n <= last; n++)
+                assert_int_equal(procfs_parse_stat(line, n, &st), -EBADMSG);
+        assert_int_equal(procfs_parse_stat(line, last + 1, &st), 0); /* "... 1000 1" */
+        assert_int_equal(procfs_parse_stat(line, strlen(line), &st), 0);
+        assert_int_equal(st.starttime, 777);
+
+        static const char huge[] =
+                "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99999999999999999999999 0 0\n";
+        assert_int_equal(procfs_parse_stat(huge, strlen(huge), &st), -EBADMSG);
+        static const char plus[] = "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 +5 0 0\n";
+        assert_int_equal(procfs_parse_stat(plus, strlen(plus), &st), -EBADMSG);
+}
+
+/* Our own stat and status through the real /proc, under a hostile name we gave ourselves. */
+static void test_real_self(void **state) {
+        ProcStat st;
+        assert_int_equal(procfs_read_stat("/proc", getpid(), &st), 0);
+        assert_int_equal(st.pid, getpid());
+        assert_int_equal(st.ppid, getppid());
+        assert_int_equal(st.state, 'R');
+        assert_true(st.starttime > 0);
+        assert_true(st.threads >= 1);
+        uint64_t start = st.starttime;
+
+        char saved[17] = "";
+        assert_int_equal(prctl(PR_GET_NAME, saved), 0);
+        assert_int_equal(prctl(PR_SET_NAME, "a) Z 1 (b c"), 0);
+        int r = procfs_read_stat("/proc", getpid(), &st);
+        assert_int_equal(prctl(PR_SET_NAME, saved), 0);
+        assert_int_equal(r, 0);
+        assert_string_equal(st.comm, "a) Z 1 (b c");
+        assert_int_equal(st.state, 'R');
+        assert_int_equal(st.ppid, getppid());
+        assert_true(st.starttime == start);
+
+        ProcStatus status;
+        assert_int_equal(procfs_read_status("/proc", getpid(), &status), 0);
+        assert_int_equal(status.ppid, getppid());
+        assert_int_equal(status.uid, getuid());
+}
+
+static void test_parse_status(void **state) {
+        static const char status[] = "Name:\tnix-build\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\n"
+                                     "Ngid:\t0\nPid:\t4242\nPPid:\t4200\nTracerPid:\t0\n"
+                                     "Uid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n";
+        ProcStatus ps = {};
+        assert_int_equal(procfs_parse_status(status, strlen(status), &ps), 0);
+        assert_int_equal(ps.ppid, 4200);
+        assert_int_equal(ps.uid, 1000);
+        /* The last line without its newline, no blank after the colon. */
+        static const char tight[] = "PPid:0\nUid:4294967294";
+        assert_int_equal(procfs_parse_status(tight, strlen(tight), &ps), 0);
+        assert_int_equal(ps.ppid, 0);
+        assert_int_equal(ps.uid, 4294967294u);
+
+        static const char *const bad[] = {
+                "Name:\tx\nPPid:\t1\n",          /* no Uid */
+                "PPid:\tabc\nUid:\t-\n",         /* not numbers */
+                "PPid:\t1\nUid:\t4294967295\n",  /* (uid_t) -1 */
+                "PPid:\t2147483648\nUid:\t0\n",  /* past a pid */
+                "PPid:\t1\nUid:\t-1\t0\t0\t0\n", /* negative */
+                "PPid:\t1\nUid:\t10x\n",         /* trailing garbage */
+                "PPid:\t1\nUi",                  /* truncated */
+                "PPid:\t1\nUid:",                /* truncated after the colon */
+                "PPid:\t1\nXUid:\t0\n",          /* another key */
+                "PPid:\t1\nUid :\t0\n",          /* not "Uid:" */
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_int_equal(procfs_parse_status(bad[i], strlen(bad[i]), &ps), -EBADMSG);
+        /* Bounded by len: a Uid line past it does not count. */
+        assert_int_equal(
+                procfs_parse_status(
+                        status,
+                        strlen(status) - strlen("Uid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"),
+                        &ps),
+                -EBADMSG);
+}
+
+static void test_field(void **state) {
+        static const char io[] = "read_bytes: 1\nwrite_bytes: 2\ncancelled_write_bytes: 3\nflags:\t0100001";
+        size_t n;
+        const char *v = procfs_field(io, strlen(io), "write_bytes", &n);
+        assert_non_null(v);
+        assert_int_equal(n, 1);
+        assert_int_equal(*v, '2');
+        v = procfs_field(io, strlen(io), "flags", &n);
+        assert_non_null(v);
+        assert_int_equal(n, 7);
+        assert_memory_equal(v, "0100001", 7);
+        assert_null(procfs_field(io, strlen(io), "bytes", &n));
+        assert_null(procfs_field(io, strlen(io), "read_bytes: 1", &n));
+        assert_null(procfs_field(io, 4, "read_bytes", &n));
+        assert_null(procfs_field("", 0, "x", &n));
+}
+
 static void test_io(void **state) {
         ProcIo io;
         assert_int_equal(procfs_read_io(root, 100, &io), 0);
@@ -74,6 +212,12 @@ static void test_io(void **state) {
         assert_int_equal(io.write_bytes, 8192);
         assert_int_equal(procfs_read_io(root, 999, &io), -ESRCH);
         assert_int_equal(procfs_parse_io("read_bytes: 1\n", 14, &io), -EBADMSG);
+        static const char *const bad[] = {"read_bytes: -1\nwrite_bytes: 2\n",
+                                          "read_bytes: 1x\nwrite_bytes: 2\n",
+                                          "read_bytes: 1\nwrite_bytes: 99999999999999999999\n",
+                                          "read_bytes: 1\ncancelled_write_bytes: 2\n"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_int_equal(procfs_parse_io(bad[i], strlen(bad[i]), &io), -EBADMSG);
 }
 
 static void test_environ(void **state) {
@@ -119,9 +263,17 @@ static void test_fds_real(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_stat), cmocka_unit_test(test_parse_stat_garbage),
-                cmocka_unit_test(test_io),   cmocka_unit_test(test_environ),
-                cmocka_unit_test(test_list), cmocka_unit_test(test_fds_real),
+                cmocka_unit_test(test_stat),
+                cmocka_unit_test(test_parse_stat_garbage),
+                cmocka_unit_test(test_io),
+                cmocka_unit_test(test_environ),
+                cmocka_unit_test(test_list),
+                cmocka_unit_test(test_fds_real),
+                cmocka_unit_test(test_parse_stat_hostile_comm),
+                cmocka_unit_test(test_parse_stat_truncated),
+                cmocka_unit_test(test_real_self),
+                cmocka_unit_test(test_parse_status),
+                cmocka_unit_test(test_field),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,6 +13,107 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 
+static void test_parse_u64_prefix(void **state) {
+        const char *end = NULL;
+        uint64_t v = 7;
+        static const char digits[] = "4096\n";
+        assert_int_equal(parse_u64_prefix(digits, strlen(digits), &end, &v), 0);
+        assert_true(v == 4096);
+        assert_ptr_equal(end, digits + 4);
+        /* Bounded by len, not by a NUL: "12" of "1234". */
+        assert_int_equal(parse_u64_prefix("1234", 2, &end, &v), 0);
+        assert_true(v == 12);
+        assert_int_equal(parse_u64_prefix("18446744073709551615x", 21, &end, &v), 0);
+        assert_true(v == UINT64_MAX);
+        assert_int_equal(*end, 'x');
+        v = 7;
+        assert_int_equal(parse_u64_prefix("18446744073709551616", 20, &end, &v), -ERANGE);
+        assert_int_equal(parse_u64_prefix("99999999999999999999999", 23, &end, &v), -ERANGE);
+        /* What strtoull would take: blanks, signs, nothing at all. */
+        static const char *const bad[] = {"", " 1", "+1", "-1", "\t1", "x1", "\n"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse_u64_prefix(bad[i], strlen(bad[i]), &end, &v), -EINVAL);
+        assert_int_equal(parse_u64_prefix("1", 0, &end, &v), -EINVAL);
+        assert_true(v == 7); /* untouched on failure */
+}
+
+static void test_safe_atou64(void **state) {
+        uint64_t v = 7;
+        assert_int_equal(safe_atou64("0", &v), 0);
+        assert_true(v == 0);
+        assert_int_equal(safe_atou64("000123", &v), 0);
+        assert_true(v == 123);
+        assert_int_equal(safe_atou64("18446744073709551615", &v), 0);
+        assert_true(v == UINT64_MAX);
+        assert_int_equal(safe_atou64("18446744073709551616", &v), -ERANGE);
+        static const char *const bad[] = {"",   " ",    "1 ",  " 1",  "+1",  "-0",
+                                          "-1", "0x10", "1e3", "1.0", "12\n"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(safe_atou64(bad[i], &v), -EINVAL);
+}
+
+static void test_safe_atoi64(void **state) {
+        int64_t v = 7;
+        assert_int_equal(safe_atoi64("-20", &v), 0);
+        assert_true(v == -20);
+        assert_int_equal(safe_atoi64("19", &v), 0);
+        assert_true(v == 19);
+        assert_int_equal(safe_atoi64("-0", &v), 0);
+        assert_true(v == 0);
+        assert_int_equal(safe_atoi64("9223372036854775807", &v), 0);
+        assert_true(v == INT64_MAX);
+        assert_int_equal(safe_atoi64("-9223372036854775808", &v), 0);
+        assert_true(v == INT64_MIN);
+        assert_int_equal(safe_atoi64("9223372036854775808", &v), -ERANGE);
+        assert_int_equal(safe_atoi64("-9223372036854775809", &v), -ERANGE);
+        assert_int_equal(safe_atoi64("-18446744073709551616", &v), -ERANGE);
+        static const char *const bad[] = {"", "-", "--1", "+1", " -1", "- 1", "-1x", "1-"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(safe_atoi64(bad[i], &v), -EINVAL);
+}
+
+static void test_parse_pid(void **state) {
+        pid_t pid = 7;
+        assert_int_equal(parse_pid("1", &pid), 0);
+        assert_int_equal(pid, 1);
+        assert_int_equal(parse_pid("2147483647", &pid), 0);
+        assert_int_equal(pid, 2147483647);
+        assert_int_equal(parse_pid("2147483648", &pid), -ERANGE);
+        assert_int_equal(parse_pid("4294967297", &pid), -ERANGE); /* not wrapped to 1 */
+        static const char *const bad[] = {"", "0", "self", "-1", "12a", " 12", "thread-self"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse_pid(bad[i], &pid), -EINVAL);
+        assert_int_equal(pid, 2147483647);
+}
+
+static void test_record_value(void **state) {
+        static const char events[] = "low 0\nhigh 0\nmax 7\noom 2\noom_kill 3\n";
+        size_t n = 99;
+        const char *v = record_value(events, strlen(events), '\n', "oom_kill", ' ', &n);
+        assert_non_null(v);
+        assert_int_equal(n, 1);
+        assert_int_equal(*v, '3');
+        v = record_value(events, strlen(events), '\n', "oom", ' ', &n); /* not oom_kill's */
+        assert_non_null(v);
+        assert_int_equal(*v, '2');
+        assert_null(record_value(events, strlen(events), '\n', "oo", ' ', &n));
+        assert_null(record_value(events, strlen(events), '\n', "max 7", ' ', &n));
+        /* Bounded by len: "max 7" is cut off. */
+        assert_null(record_value(events, strlen("low 0\nhigh 0\nmax"), '\n', "max", ' ', &n));
+        v = record_value(events, strlen("low 0\nhigh 0\nmax "), '\n', "max", ' ', &n);
+        assert_non_null(v);
+        assert_int_equal(n, 0);
+
+        static const char environ[] = "A=1\0out=/nix/store/x\0empty=\0";
+        v = record_value(environ, sizeof(environ) - 1, '\0', "out", '=', &n);
+        assert_non_null(v);
+        assert_int_equal(n, strlen("/nix/store/x"));
+        v = record_value(environ, sizeof(environ) - 1, '\0', "empty", '=', &n);
+        assert_non_null(v);
+        assert_int_equal(n, 0);
+        assert_null(record_value("", 0, '\n', "x", ':', &n));
+}
+
 static void test_parse_size(void **state) {
         uint64_t v = 1;
         assert_int_equal(parse_size("0", &v), 0);
@@ -309,6 +410,11 @@ int main(void) {
                 cmocka_unit_test(test_utf8_invalid),
                 cmocka_unit_test(test_utf8_in_ascii_runs),
                 cmocka_unit_test(test_parse_size),
+                cmocka_unit_test(test_parse_u64_prefix),
+                cmocka_unit_test(test_safe_atou64),
+                cmocka_unit_test(test_safe_atoi64),
+                cmocka_unit_test(test_parse_pid),
+                cmocka_unit_test(test_record_value),
                 cmocka_unit_test(test_utf8_sanitize),
                 cmocka_unit_test(test_utf8_sanitize_worst_case),
                 cmocka_unit_test(test_utf8_sanitize_every_byte),
