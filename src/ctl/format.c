@@ -181,7 +181,7 @@ int format_event(FILE *f, const cJSON *ev, time_t when, FormatBuildName build_na
                 write_fields(f, cJSON_GetObjectItemCaseSensitive(ev, event), tables[i].fields,
                              tables[i].n_fields);
                 fputc('\n', f);
-                goto done;
+                goto check_stream;
         }
 
         if (strcmp(event, "log") == 0) {
@@ -196,7 +196,7 @@ int format_event(FILE *f, const cJSON *ev, time_t when, FormatBuildName build_na
                 write_prefix(f, when, event, kind);
                 fprintf(f, " %s\n", json ?: "");
         }
-done:
+check_stream:
         if (ferror(f))
                 return -EIO;
         return 0;

@@ -581,7 +581,7 @@ static bool record_begin(NaRole role, size_t least, JsonOut *w) {
         Core *c = &core;
         core_lock(c);
         if (_unlikely_(!c->initialised || c->silent))
-                goto skip;
+                goto unlock;
         c->sent_any = true;
         c->role = role;
         if (_unlikely_(!c->buf)) {
@@ -592,7 +592,7 @@ static bool record_begin(NaRole role, size_t least, JsonOut *w) {
                         free(c->out);
                         c->buf = c->out = NULL;
                         c->dropped++;
-                        goto skip;
+                        goto unlock;
                 }
         }
         if (_unlikely_(c->dropped > 0)) {
@@ -607,11 +607,11 @@ static bool record_begin(NaRole role, size_t least, JsonOut *w) {
         }
         if (_unlikely_(BUF_CAP - c->len < least)) {
                 c->dropped++;
-                goto skip;
+                goto unlock;
         }
         json_out_init(w, c->buf + c->len, BUF_CAP - c->len);
         return true;
-skip:
+unlock:
         pthread_mutex_unlock(&c->lock);
         return false;
 }

@@ -152,11 +152,11 @@ static int detect(const CgHost *h, const char *self_cgroup, size_t len, const ch
         if (!primary) {
                 *ret_why = h->v2 ? "no v2 (0::) line in /proc/self/cgroup"
                                  : "no name=systemd line in /proc/self/cgroup";
-                goto done;
+                goto free_own;
         }
         if (!service) {
                 *ret_why = "own cgroup is not a systemd service's (*.service)";
-                goto done;
+                goto free_own;
         }
         const char *mount = h->v2;
         if (!mount) {
@@ -166,17 +166,17 @@ static int detect(const CgHost *h, const char *self_cgroup, size_t len, const ch
                                 mount = h->v1[c];
                 if (!mount) {
                         *ret_why = "no cgroup controller hierarchy holds our service group";
-                        goto done;
+                        goto free_own;
                 }
         }
         r->xattr = has_delegate_xattr(h->fs_root, mount, service);
         if (!r->xattr && (!invocation_id || !invocation_id[0])) {
                 *ret_why = "not started by systemd ($INVOCATION_ID unset, no delegate xattr)";
-                goto done;
+                goto free_own;
         }
         if (!writable(h->fs_root, mount, service)) {
                 *ret_why = "service cgroup not writable (is Delegate=yes set?)";
-                goto done;
+                goto free_own;
         }
         r->delegated_v2 = h->v2 != NULL;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
@@ -184,7 +184,7 @@ static int detect(const CgHost *h, const char *self_cgroup, size_t len, const ch
                                      writable(h->fs_root, h->v1[c], service);
         r->started_in_daemon = in_daemon;
         r->service = TAKE_PTR(service);
-done:
+free_own:
         cg_proc_paths_done(&own);
         return ret;
 }
@@ -197,34 +197,34 @@ int cg_roots_resolve(const CgHost *h, const char *option, const char *self_cgrou
         if (option) {
                 r.source = CG_ROOT_SOURCE_OPTION;
                 if ((rr = set_all(h, option, &r)) < 0)
-                        goto fail;
-                goto done;
+                        goto free_roots;
+                goto found;
         }
         if ((rr = detect(h, self_cgroup, len, invocation_id, &r, &why)) < 0)
-                goto fail;
+                goto free_roots;
         if (r.service) {
                 _cleanup_free_ char *builds = join3(r.service, "/", CG_DELEGATE_BUILDS);
                 rr = -ENOMEM;
                 if (!builds)
-                        goto fail;
+                        goto free_roots;
                 r.source = CG_ROOT_SOURCE_DELEGATED;
                 if (r.delegated_v2 && !(r.root.v2 = strdup(builds)))
-                        goto fail;
+                        goto free_roots;
                 for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                         if (r.delegated_v1[c] && !(r.root.v1[c] = strdup(builds)))
-                                goto fail;
+                                goto free_roots;
         } else
                 r.source = CG_ROOT_SOURCE_DEFAULT;
         /* Hierarchies outside the service (a v1 controller systemd does not manage, such as
          * the freezer) keep the default root. */
         if ((rr = set_all(h, CG_ROOT_DEFAULT_PATH, &r)) < 0)
-                goto fail;
-done:
+                goto free_roots;
+found:
         if (ret_why)
                 *ret_why = why;
         *ret = r;
         return 0;
-fail:
+free_roots:
         cg_roots_done(&r);
         return rr;
 }

@@ -105,7 +105,7 @@ int cg_host_parse_mountinfo(const char *buf, size_t len, CgHost *h) {
 
                 if (fl == 7 && memcmp(fstype, "cgroup2", 7) == 0) {
                         if (!host.v2 && !(host.v2 = unescape_mount(w[4], wl[4])))
-                                goto oom;
+                                goto free_host;
                 } else if (fl == 6 && memcmp(fstype, "cgroup", 6) == 0) {
                         const char *opts = w[dash + 3];
                         size_t ol = wl[dash + 3];
@@ -116,7 +116,7 @@ int cg_host_parse_mountinfo(const char *buf, size_t len, CgHost *h) {
                                 int c = cg_controller_from_name(opts + i, j - i);
                                 if (c >= 0 && !host.v1[c]) {
                                         if (!(host.v1[c] = unescape_mount(w[4], wl[4])))
-                                                goto oom;
+                                                goto free_host;
                                         any_v1 = true;
                                 }
                                 i = j + 1;
@@ -127,7 +127,7 @@ int cg_host_parse_mountinfo(const char *buf, size_t len, CgHost *h) {
                               : (any_v1 ? CG_LAYOUT_V1 : CG_LAYOUT_NONE);
         *h = host;
         return 0;
-oom:
+free_host:
         cg_host_done(&host);
         return -ENOMEM;
 }
@@ -145,14 +145,14 @@ int cg_parse_proc_cgroup(const char *buf, size_t len, CgProcPaths *ret) {
                         size_t pl = (size_t) (le - c2 - 1);
                         if (c2 == c1 + 1 && c1 - s == 1 && s[0] == '0') {
                                 if (!p.v2 && !(p.v2 = strndup(c2 + 1, pl)))
-                                        goto oom;
+                                        goto free_paths;
                         } else {
                                 for (const char *o = c1 + 1; o < c2;) {
                                         const char *comma = memchr(o, ',', (size_t) (c2 - o));
                                         const char *oe = comma ? comma : c2;
                                         int c = cg_controller_from_name(o, (size_t) (oe - o));
                                         if (c >= 0 && !p.v1[c] && !(p.v1[c] = strndup(c2 + 1, pl)))
-                                                goto oom;
+                                                goto free_paths;
                                         o = oe + 1;
                                 }
                         }
@@ -161,7 +161,7 @@ int cg_parse_proc_cgroup(const char *buf, size_t len, CgProcPaths *ret) {
         }
         *ret = p;
         return 0;
-oom:
+free_paths:
         cg_proc_paths_done(&p);
         return -ENOMEM;
 }

@@ -254,39 +254,39 @@ static int group_open(const CgHost *h, const char *v2rel, const char *const v1re
         if (h->v2 && v2rel) {
                 _cleanup_free_ char *base = join(h->fs_root, h->v2, NULL);
                 if (!base)
-                        goto oom;
+                        goto oom_remove_group;
                 if (create) {
                         /* Delegate controllers down our own root (the parent of the build group). */
                         const char *slash = strrchr(v2rel, '/');
                         if (slash != v2rel) {
                                 _cleanup_free_ char *parent = strndup(v2rel, (size_t) (slash - v2rel));
                                 if (!parent)
-                                        goto oom;
+                                        goto oom_remove_group;
                                 r = mkdir_rel(base, parent);
                                 if (r < 0)
-                                        goto fail;
+                                        goto remove_group;
                                 _cleanup_free_ char *pdir = join(base, parent, NULL);
                                 if (!pdir)
-                                        goto oom;
+                                        goto oom_remove_group;
                                 v2_delegate(pdir);
                         }
                         r = mkdir_rel(base, v2rel);
                         if (r < 0)
-                                goto fail;
+                                goto remove_group;
                 }
                 if (!(g.v2 = join(base, v2rel, NULL)))
-                        goto oom;
+                        goto oom_remove_group;
         }
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++) {
                 if (!h->v1[c] || !v1rel[c] || !v1_wanted(h, c))
                         continue;
                 _cleanup_free_ char *base = join(h->fs_root, h->v1[c], NULL);
                 if (!base)
-                        goto oom;
+                        goto oom_remove_group;
                 if (create && (r = mkdir_rel(base, v1rel[c])) < 0)
-                        goto fail;
+                        goto remove_group;
                 if (!(g.v1[c] = join(base, v1rel[c], NULL)))
-                        goto oom;
+                        goto oom_remove_group;
         }
         if (!create) {
                 struct stat st;
@@ -296,14 +296,14 @@ static int group_open(const CgHost *h, const char *v2rel, const char *const v1re
                                 if (g.v1[c] && stat(g.v1[c], &st) == 0)
                                         r = 0;
                         if (r < 0)
-                                goto fail;
+                                goto remove_group;
                 }
         }
         *ret = g;
         return 0;
-oom:
+oom_remove_group:
         r = -ENOMEM;
-fail:
+remove_group:
         if (create)
                 (void) cg_group_remove(&g);
         cg_group_done(&g);
@@ -327,18 +327,18 @@ int cg_group_open_under(const CgHost *h, const CgProcPaths *roots, const char *n
         char *v1rel[_CG_CONTROLLER_MAX] = {};
         int r = -ENOMEM;
         if (roots->v2 && !(v2rel = join(roots->v2, "/", name)))
-                goto done;
+                goto free_v1rel;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 if (roots->v1[c] && !(v1rel[c] = join(roots->v1[c], "/", name)))
-                        goto done;
+                        goto free_v1rel;
         r = -EINVAL;
         if (v2rel && !rel_valid(v2rel))
-                goto done;
+                goto free_v1rel;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 if (v1rel[c] && !rel_valid(v1rel[c]))
-                        goto done;
+                        goto free_v1rel;
         r = group_open(h, v2rel, (const char *const *) v1rel, create, ret);
-done:
+free_v1rel:
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 free(v1rel[c]);
         return r;
@@ -348,14 +348,14 @@ int cg_group_from_paths(const CgHost *h, const CgProcPaths *paths, CgGroup *ret)
         CgGroup g = {};
         if (h->v2 && paths->v2 && strcmp(paths->v2, "/") != 0 &&
             !(g.v2 = join(h->fs_root, h->v2, paths->v2)))
-                goto oom;
+                goto free_group;
         for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
                 if (h->v1[c] && paths->v1[c] && strcmp(paths->v1[c], "/") != 0 &&
                     !(g.v1[c] = join(h->fs_root, h->v1[c], paths->v1[c])))
-                        goto oom;
+                        goto free_group;
         *ret = g;
         return 0;
-oom:
+free_group:
         cg_group_done(&g);
         return -ENOMEM;
 }

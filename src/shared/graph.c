@@ -286,7 +286,7 @@ int graph_read_apply(Graph *g, GraphRead *r, usec_t deadline) {
                 }
                 if (r->n_inputs > 0 && !(r->indices = calloc(r->n_inputs, sizeof(uint32_t)))) {
                         k = -ENOMEM;
-                        goto fail;
+                        goto mark_unreadable;
                 }
                 r->next = r->inputs;
         }
@@ -301,10 +301,10 @@ int graph_read_apply(Graph *g, GraphRead *r, usec_t deadline) {
                 if (k == -ENOSPC)
                         break;
                 if (k < 0)
-                        goto fail;
+                        goto mark_unreadable;
                 r->indices[r->n_indices++] = in;
                 if (!g->nodes[in]->planned && g->nodes[in]->outputs < 0 && (k = enqueue(g, in)) < 0)
-                        goto fail;
+                        goto mark_unreadable;
                 if (deadline && (r->applied & 63) == 0 && r->applied < r->n_inputs &&
                     now_monotonic() > deadline)
                         return 1;
@@ -317,7 +317,7 @@ int graph_read_apply(Graph *g, GraphRead *r, usec_t deadline) {
         n->expanded = true;
         read_finished(g, n);
         return 0;
-fail:
+mark_unreadable:
         n->error = k;
         n->expanded = true;
         read_finished(g, n);
@@ -372,7 +372,7 @@ double graph_critical_path(const Graph *g, const double *cost, uint32_t **ret_pa
         double best = 0;
         uint32_t best_start = 0;
         if (!longest || !next || !mark || !stack || !edge)
-                goto finish;
+                goto free_walk;
 
         /* Iterative post-order DFS: deep chains (20,000 nodes) must not recurse. A cycle
          * (impossible in a real store, possible in a forged one) counts its back edge as 0. */
@@ -423,7 +423,7 @@ double graph_critical_path(const Graph *g, const double *cost, uint32_t **ret_pa
                 *ret_path = path;
                 *ret_len = path ? len : 0;
         }
-finish:
+free_walk:
         free(longest);
         free(next);
         free(mark);

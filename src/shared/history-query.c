@@ -268,12 +268,12 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
         sql_int(&s, " LIMIT ?", (int64_t) MIN(q->limit, (uint64_t) INT64_MAX));
         sql_int(&s, " OFFSET ?", (int64_t) MIN(q->offset, (uint64_t) INT64_MAX));
         if ((r = sql_prepare(h, &s, &st)) < 0)
-                goto finish;
+                goto finalize;
 
         cJSON *rows = cJSON_CreateArray();
         if (!rows) {
                 r = -ENOMEM;
-                goto finish;
+                goto finalize;
         }
         int code;
         while ((code = sqlite3_step(st)) == SQLITE_ROW) {
@@ -282,21 +282,21 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
                         cJSON_Delete(o);
                         cJSON_Delete(rows);
                         r = -ENOMEM;
-                        goto finish;
+                        goto finalize;
                 }
         }
         if (code != SQLITE_DONE) {
                 cJSON_Delete(rows);
                 r = step_error(h, code);
-                goto finish;
+                goto finalize;
         }
         if (q->count && (r = query_total(h, &q->filter, ret_total)) < 0) {
                 cJSON_Delete(rows);
-                goto finish;
+                goto finalize;
         }
         *ret_rows = rows;
         r = 0;
-finish:
+finalize:
         sqlite3_finalize(st);
         history_set_budget(h, 0);
         return r;
@@ -400,13 +400,13 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                           " SUM(state = 'lost'), SUM(duration), SUM(cpu_user + cpu_system)",
                           NULL, "", 0, totals_cols, ELEMENTSOF(totals_cols), &totals);
         if (r < 0)
-                goto fail;
+                goto delete_stats;
         cJSON *t = cJSON_DetachItemFromArray(totals, 0);
         cJSON_Delete(totals);
         if (!t || !cJSON_AddItemToObject(o, "totals", t)) {
                 cJSON_Delete(t);
                 r = -ENOMEM;
-                goto fail;
+                goto delete_stats;
         }
 
         /* "GROUP BY +pname": the unary plus (a no-op on any value) keeps SQLite from walking
@@ -440,17 +440,17 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                 r = stats_section(h, f, sections[i].select, sections[i].where, sections[i].tail, top,
                                   sections[i].cols, sections[i].n_cols, &section);
                 if (r < 0)
-                        goto fail;
+                        goto delete_stats;
                 if (!cJSON_AddItemToObject(o, sections[i].key, section)) {
                         cJSON_Delete(section);
                         r = -ENOMEM;
-                        goto fail;
+                        goto delete_stats;
                 }
         }
         history_set_budget(h, 0);
         *ret = o;
         return 0;
-fail:
+delete_stats:
         history_set_budget(h, 0);
         cJSON_Delete(o);
         return r;

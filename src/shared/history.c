@@ -96,7 +96,7 @@ int history_open(const char *path, HistoryOpenFlags flags, History **ret, char *
         int code = sqlite3_open_v2(path, &h->db, oflags, NULL);
         int r = history_errno(code);
         if (r < 0)
-                goto fail;
+                goto report_and_close;
 
         sqlite3_extended_result_codes(h->db, 0);
         /* A locked database is reported, not waited for long: the caller retries later. */
@@ -104,27 +104,27 @@ int history_open(const char *path, HistoryOpenFlags flags, History **ret, char *
         /* The first real read tells a database from garbage (open is lazy). */
         r = history_schema_version(h);
         if (r < 0)
-                goto fail;
+                goto report_and_close;
         if (!h->readonly && sqlite3_db_readonly(h->db, "main") == 1) {
                 /* SQLite quietly opens read-only what it cannot write (file mode, a
                  * read-only file system): for the writer that is a failure to report. */
                 r = -EROFS;
-                goto fail;
+                goto report_and_close;
         }
         if (!h->readonly) {
                 /* WAL: readers (the daemon's queries, other tools) never block the writer,
                  * and a crash loses at most the last transaction. */
                 if ((r = history_exec(h, "PRAGMA journal_mode = WAL")) < 0 ||
                     (r = history_exec(h, "PRAGMA synchronous = NORMAL")) < 0)
-                        goto fail;
+                        goto report_and_close;
         }
         r = history_migrate(h);
         if (r < 0)
-                goto fail;
+                goto report_and_close;
         *ret = h;
         return 0;
 
-fail:
+report_and_close:
         /* SQLite says "unable to open" when it cannot create its -wal/-shm files: name the
          * real cause when it is a read-only file (system). */
         if (!h->readonly && r != -EPROTONOSUPPORT && access(path, W_OK) < 0 &&

@@ -252,57 +252,57 @@ static int parse_entry(Parser *p, const char *entry, const char *origin, unsigne
 
         if (!field_set(tok, n, 0)) {
                 r = add_error(p, origin, line, "no store URI in the first field: '%s'", entry);
-                goto out;
+                goto free_tokens;
         }
         if (field_set(tok, n, 3) && parse_uint_field(tok[3], &m.max_jobs) < 0) {
                 r = add_error(p, origin, line, "field 4 (maxJobs) is not a whole number: '%s'", tok[3]);
-                goto out;
+                goto free_tokens;
         }
         if (field_set(tok, n, 4) && parse_speed_field(tok[4], &m.speed_factor) < 0) {
                 r = add_error(p, origin, line, "field 5 (speedFactor) is not a number >= 0: '%s'", tok[4]);
-                goto out;
+                goto free_tokens;
         }
         if (field_set(tok, n, 7) && !machines_base64_valid(tok[7])) {
                 r = add_error(p, origin, line, "field 8 (public host key) is not base64: '%s'", tok[7]);
-                goto out;
+                goto free_tokens;
         }
         if (p->l->n_machines >= MACHINES_MAX_MACHINES) {
                 r = add_error(p, origin, line, "more than %d machines: '%s' ignored", MACHINES_MAX_MACHINES,
                               tok[0]);
-                goto out;
+                goto free_tokens;
         }
 
         r = -ENOMEM;
         if (machine_uri_canonical(tok[0], &m.uri) < 0 || !(m.origin = strdup(origin)))
-                goto out;
+                goto free_tokens;
         if (field_set(tok, n, 1)) {
                 if (split(tok[1], strlen(tok[1]), ",", &m.systems, &m.n_systems) < 0)
-                        goto out;
+                        goto free_tokens;
         } else {
                 m.systems = calloc(1, sizeof(char *));
                 if (!m.systems ||
                     !(m.systems[0] = strdup(p->o->this_system ? p->o->this_system : "x86_64-linux")))
-                        goto out;
+                        goto free_tokens;
                 m.n_systems = 1;
         }
         if (!(m.ssh_key = strdup(field_set(tok, n, 2) ? tok[2] : "")) ||
             !(m.host_key = strdup(field_set(tok, n, 7) ? tok[7] : "")))
-                goto out;
+                goto free_tokens;
         if (field_set(tok, n, 5) &&
             split(tok[5], strlen(tok[5]), ",", &m.supported_features, &m.n_supported_features) < 0)
-                goto out;
+                goto free_tokens;
         if (field_set(tok, n, 6) &&
             split(tok[6], strlen(tok[6]), ",", &m.mandatory_features, &m.n_mandatory_features) < 0)
-                goto out;
+                goto free_tokens;
 
         MachineSpec *grown = realloc(p->l->machines, (p->l->n_machines + 1) * sizeof(MachineSpec));
         if (!grown)
-                goto out;
+                goto free_tokens;
         p->l->machines = grown;
         grown[p->l->n_machines++] = m;
         m = (MachineSpec){};
         r = 0;
-out:
+free_tokens:
         machine_spec_done(&m);
         strv_free(tok, n);
         return r;

@@ -312,18 +312,18 @@ Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec
                 return NULL;
         Build *b = calloc(1, sizeof(*b));
         if (!b)
-                goto fail_quota;
+                goto release_quota;
         b->quota_uid = quota_uid;
         b->drv = strdup(drv);
         b->machine = strdup("");
         if (!b->drv || !b->machine || requester_copy(&inv->requester, &b->requester) < 0)
-                goto fail;
+                goto free_build;
         if (store_path_name(m->config.store_dir, drv, &b->name) < 0) {
                 /* Not a store path we recognise (another store dir?): show the base name. */
                 const char *slash = strrchr(drv, '/');
                 b->name = strdup(slash ? slash + 1 : drv);
                 if (!b->name)
-                        goto fail;
+                        goto free_build;
         }
         b->key = m->next_key++;
         b->state = st;
@@ -348,13 +348,13 @@ Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec
         build_mark(m, b, CHANGE_NEW);
         return b;
 
-fail:
+free_build:
         free(b->drv);
         free(b->machine);
         free(b->name);
         requester_done(&b->requester);
         free(b);
-fail_quota:
+release_quota:
         if (quota_uid >= 0)
                 m->build_quota.release(m->build_quota.userdata, (uid_t) quota_uid, false);
         return NULL;

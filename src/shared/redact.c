@@ -132,7 +132,7 @@ int redact_cmdline(const char *cmdline, char **ret) {
                 while (p < end && is_blank(*p))
                         p++;
                 if (out_put(&o, w, (size_t) (p - w)) < 0)
-                        goto oom;
+                        goto free_buf;
                 if (p >= end)
                         break;
                 w = p;
@@ -142,7 +142,7 @@ int redact_cmdline(const char *cmdline, char **ret) {
                 const char *eq;
                 if (pending == 1 || (pending == 2 && token_pair(w, n))) {
                         if (pending == 1 && out_put(&o, REDACTED, strlen(REDACTED)) < 0)
-                                goto oom;
+                                goto free_buf;
                         if (pending == 2 && o.len > 0) /* drop the blank before it too */
                                 o.len -= 1, o.buf[o.len] = '\0';
                         pending = 2;
@@ -154,7 +154,7 @@ int redact_cmdline(const char *cmdline, char **ret) {
                         after_option = false;
                         if (secret_name(w, n)) {
                                 if (out_put(&o, w, n) < 0)
-                                        goto oom;
+                                        goto free_buf;
                                 pending = 1;
                                 continue;
                         }
@@ -162,18 +162,18 @@ int redact_cmdline(const char *cmdline, char **ret) {
                 if (n == 8 && memcmp(w, "--option", 8) == 0) {
                         after_option = true;
                         if (out_put(&o, w, n) < 0)
-                                goto oom;
+                                goto free_buf;
                         continue;
                 }
                 if (secret_flag(w, n, &eq)) {
                         if (eq) {
                                 if (out_put(&o, w, (size_t) (eq - w) + 1) < 0 ||
                                     out_put(&o, REDACTED, strlen(REDACTED)) < 0)
-                                        goto oom;
+                                        goto free_buf;
                                 pending = 2;
                         } else {
                                 if (out_put(&o, w, n) < 0)
-                                        goto oom;
+                                        goto free_buf;
                                 pending = 1;
                         }
                         continue;
@@ -183,17 +183,17 @@ int redact_cmdline(const char *cmdline, char **ret) {
                 if (v) {
                         if (out_put(&o, w, (size_t) (v - w)) < 0 ||
                             out_put(&o, " " REDACTED, strlen(REDACTED) + 1) < 0)
-                                goto oom;
+                                goto free_buf;
                         const char *nl = memchr(v, '\n', (size_t) (end - v));
                         p = nl ? nl : end;
                         continue;
                 }
                 if (put_word(&o, w, n) < 0)
-                        goto oom;
+                        goto free_buf;
         }
         *ret = o.buf;
         return 0;
-oom:
+free_buf:
         free(o.buf);
         return -ENOMEM;
 }
