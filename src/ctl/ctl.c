@@ -175,8 +175,9 @@ int ctl_parse_uint(const char *option, const char *s, long long *ret) {
 cJSON *ctl_int_or_string(const char *s) {
         /* Keys and uids are far below 2^53, where a JSON number stays exact; longer digit
          * strings are left as strings for the daemon to judge. */
-        if (string_is_digits(s) && strlen(s) <= 15)
-                return cJSON_CreateNumber((double) strtoll(s, NULL, 10));
+        uint64_t v;
+        if (strlen(s) <= 15 && safe_atou64(s, &v) == 0)
+                return cJSON_CreateNumber((double) v);
         return cJSON_CreateString(s);
 }
 

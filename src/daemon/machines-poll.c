@@ -124,6 +124,17 @@ static const char *last_line(char *s) {
         return nl ? nl + 1 : s;
 }
 
+/* "   123456 kB" of a /proc/meminfo line, in bytes; 0 when it is anything else. */
+static uint64_t meminfo_bytes(const char *s) {
+        uint64_t kb;
+        const char *end;
+        s += strspn(s, " ");
+        if (parse_u64_prefix(s, strlen(s), &end, &kb) < 0 || kb > UINT64_MAX / 1024 ||
+            (*end != '\0' && strcmp(end, " kB") != 0))
+                return 0;
+        return kb * 1024;
+}
+
 static void parse_output(Target *t) {
         char *save = NULL, *line;
         int step = 0;
@@ -140,12 +151,13 @@ static void parse_output(Target *t) {
                 if (step == 1) {
                         if (sscanf(line, "%lf %lf %lf", &t->load[0], &t->load[1], &t->load[2]) == 3)
                                 t->has_figures = true;
-                } else if (step == 2)
-                        t->cpus = strtol(line, NULL, 10);
-                else if (startswith(line, "MemTotal:"))
-                        t->mem_total = strtoull(line + 9, NULL, 10) * 1024;
+                } else if (step == 2) {
+                        uint64_t v;
+                        t->cpus = safe_atou64(line, &v) == 0 && v <= INT32_MAX ? (long) v : 0;
+                } else if (startswith(line, "MemTotal:"))
+                        t->mem_total = meminfo_bytes(line + 9);
                 else if (startswith(line, "MemAvailable:"))
-                        t->mem_available = strtoull(line + 13, NULL, 10) * 1024;
+                        t->mem_available = meminfo_bytes(line + 13);
                 else if (strcmp(line, "no-ctl") == 0)
                         t->remote_ctl = 0;
                 else if (startswith(line, "ctl-rc ")) {

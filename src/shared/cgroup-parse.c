@@ -245,13 +245,10 @@ int cg_parse_io_stat(const char *buf, size_t len, uint64_t *ret_read, uint64_t *
                         uint64_t *dst = wl[i] > 7 && memcmp(w[i], "rbytes=", 7) == 0   ? &rd
                                         : wl[i] > 7 && memcmp(w[i], "wbytes=", 7) == 0 ? &wr
                                                                                        : NULL;
-                        if (dst) {
-                                char num[32];
-                                size_t k = MIN(wl[i] - 7, sizeof(num) - 1);
-                                memcpy(num, w[i] + 7, k);
-                                num[k] = '\0';
-                                *dst += strtoull(num, NULL, 10);
-                        }
+                        uint64_t v;
+                        const char *e;
+                        if (dst && parse_u64_prefix(w[i] + 7, wl[i] - 7, &e, &v) == 0 && e == w[i] + wl[i])
+                                *dst += v;
                 }
                 p = le + 1;
         }
@@ -270,15 +267,13 @@ int cg_parse_blkio(const char *buf, size_t len, uint64_t *ret_read, uint64_t *re
                 const char *w[4];
                 size_t wl[4];
                 size_t n = cg_split_words(p, (size_t) (le - p), w, wl, 4);
-                if (n == 3) {
-                        char num[32];
-                        size_t k = MIN(wl[2], sizeof(num) - 1);
-                        memcpy(num, w[2], k);
-                        num[k] = '\0';
+                uint64_t v;
+                const char *e;
+                if (n == 3 && parse_u64_prefix(w[2], wl[2], &e, &v) == 0 && e == w[2] + wl[2]) {
                         if (wl[1] == 4 && memcmp(w[1], "Read", 4) == 0)
-                                rd += strtoull(num, NULL, 10);
+                                rd += v;
                         else if (wl[1] == 5 && memcmp(w[1], "Write", 5) == 0)
-                                wr += strtoull(num, NULL, 10);
+                                wr += v;
                 }
                 p = le + 1;
         }

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "basic/log.h"
+#include "basic/string-util.h"
 #include "basic/macro.h"
 #include "basic/time-util.h"
 #include "shared/sockdir.h"
@@ -72,9 +73,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                         a->screen.mouse = false;
                         break;
                 case OPT_FPS: {
-                        char *end;
-                        long fps = strtol(optarg, &end, 10);
-                        if (*end || fps < 1 || fps > 1000) {
+                        uint64_t fps;
+                        if (safe_atou64(optarg, &fps) < 0 || fps < 1 || fps > 1000) {
                                 log_error("--fps: '%s' is not a number from 1 to 1000", optarg);
                                 return -EINVAL;
                         }
