@@ -57,6 +57,7 @@ typedef struct Daemon {
         sd_event_source *events_listener, *control_listener;
         sd_event_source *post;      /* drains model changes after every dispatch */
         sd_event_source *tick;      /* model timers (output re-checks, lost builds) */
+        usec_t tick_last;           /* monotonic: when model_tick last ran */
         sd_event_source *heap_trim; /* hands freed heap back to the kernel now and then */
 
         EventConn *event_conns;

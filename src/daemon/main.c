@@ -339,14 +339,17 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
 }
 
 /* model_tick's wake-ups (output re-checks 200 ms apart, lost sources every 500 ms) are
- * gathered within TICK_ACCURACY_USEC: a thousand builds ending per second then cost a few
- * ticks per second, not one walk of the model per build. */
-#define TICK_ACCURACY_USEC (50 * USEC_PER_MSEC)
+ * gathered: model_tick runs at most once per TICK_INTERVAL_USEC. sd-event's accuracy alone
+ * does not do it: a loop busy with events dispatches a timer as soon as it is due, and a
+ * thousand builds ending per second then cost hundreds of walks of the model. */
+#define TICK_INTERVAL_USEC (50 * USEC_PER_MSEC)
 
-/* Makes sure model_tick runs at when_mono (monotonic), give or take TICK_ACCURACY_USEC. */
+/* Makes sure model_tick runs at when_mono (monotonic), or TICK_INTERVAL_USEC after the last
+ * run if that is later. */
 static void daemon_schedule_tick(Daemon *d, usec_t when_mono) {
         uint64_t current;
         int enabled;
+        when_mono = MAX(when_mono, d->tick_last + TICK_INTERVAL_USEC);
         if (sd_event_source_get_enabled(d->tick, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
             sd_event_source_get_time(d->tick, &current) >= 0 && current <= when_mono)
                 return;
@@ -356,7 +359,8 @@ static void daemon_schedule_tick(Daemon *d, usec_t when_mono) {
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
-        usec_t next = model_tick(d->model, now_realtime(), now_monotonic());
+        d->tick_last = now_monotonic();
+        usec_t next = model_tick(d->model, now_realtime(), d->tick_last);
         notify_flush(d);
         if (next)
                 daemon_schedule_tick(d, next);
@@ -472,7 +476,7 @@ static int setup_loop(Daemon *d) {
             (r = sd_event_add_io(d->event, &d->control_listener, d->control_fd, EPOLLIN, control_conn_accept,
                                  d)) < 0 ||
             (r = sd_event_add_post(d->event, &d->post, on_post, d)) < 0 ||
-            (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, TICK_ACCURACY_USEC, on_tick, d)) <
+            (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) <
                     0 ||
             (r = sd_event_source_set_enabled(d->tick, SD_EVENT_OFF)) < 0 ||
             (r = sd_event_add_time_relative(d->event, &d->heap_trim, CLOCK_MONOTONIC, HEAP_TRIM_USEC,

@@ -472,7 +472,7 @@ static int read_opt(CgGroup *g, unsigned bit, CgKept k, const char *dir, const c
 static int read_opt_u64(CgGroup *g, unsigned bit, CgKept k, const char *dir, const char *name,
                         uint64_t *ret) {
         char buf[64];
-        size_t len;
+        size_t len = 0;
         int r = read_opt(g, bit, k, dir, name, buf, sizeof(buf), &len);
         if (r < 0)
                 return r;

@@ -134,7 +134,7 @@ const char *procfs_field(const char *buf, size_t len, const char *name, size_t *
 /* The first number of a field's value, at most max, up to a blank or the line's end (status's
  * Uid line goes on with the effective, saved and file system uids). */
 static int field_number(const char *buf, size_t len, const char *name, uint64_t max, uint64_t *ret) {
-        size_t n;
+        size_t n = 0;
         const char *v = procfs_field(buf, len, name, &n), *end;
         uint64_t x;
         if (!v || parse_u64_prefix(v, n, &end, &x) < 0 || x > max ||
@@ -229,14 +229,14 @@ int procfs_read_stat(const char *root, pid_t pid, ProcStat *ret) {
 
 int procfs_read_io(const char *root, pid_t pid, ProcIo *ret) {
         char buf[SMALL_MAX];
-        size_t len;
+        size_t len = 0;
         int r = read_small(root, pid, "io", buf, &len);
         return r < 0 ? r : procfs_parse_io(buf, len, ret);
 }
 
 int procfs_read_status(const char *root, pid_t pid, ProcStatus *ret) {
         char buf[SMALL_MAX];
-        size_t len;
+        size_t len = 0;
         int r = read_small(root, pid, "status", buf, &len);
         return r < 0 ? r : procfs_parse_status(buf, len, ret);
 }
