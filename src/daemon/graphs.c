@@ -18,6 +18,8 @@
 #define BATCHES_MAX    2 /* out at once: one read on the worker while the loop applies one */
 #define SWEEP_INTERVAL (1 * USEC_PER_SEC)
 #define ETA_NOW_NODES  2000 /* graphs up to this size get their ETA at once */
+#define COMPACT_MIN    8192 /* nodes before a graph lets go of the builds the model forgot */
+#define COMPACT_RETRY  (10 * USEC_PER_SEC)
 
 /* A set of store paths (borrowed, or owned when the set says so). */
 typedef struct PathSet {
@@ -33,8 +35,10 @@ typedef struct Entry {
         usec_t eta_mono;   /* monotonic time of the last ETA computation */
         PathSet *fetched;  /* paths the invocation substituted (owned) */
         uint32_t n_fetched;
-        uint64_t serial;     /* tells this graph from a later one of the same invocation */
-        uint64_t last_batch; /* when it last had files read: the least recent goes next */
+        uint64_t serial;      /* tells this graph from a later one of the same invocation */
+        uint64_t last_batch;  /* when it last had files read: the least recent goes next */
+        uint32_t compact_at;  /* nodes at which forgotten builds' nodes are dropped next */
+        usec_t compact_retry; /* monotonic: or at this time, with COMPACT_MIN nodes at least */
         UT_hash_handle hh;
 } Entry;
 
@@ -390,6 +394,34 @@ static void arm_timer(Graphs *gs) {
 }
 
 /* Once a second: ETAs of graphs that changed, and expiry of finished invocations' graphs. */
+/* A node the graph keeps for itself: a build of the invocation the model still holds. */
+static bool node_wanted(const GraphNode *n, void *userdata) {
+        Daemon *d = userdata;
+        return n->planned && (n->build_key == 0 || model_build_by_key(d->model, n->build_key));
+}
+
+/* An invocation that goes on for days (a nix-daemon client connection, json-log-path)
+ * would hold a node for every derivation it built. From COMPACT_MIN nodes on, those of builds
+ * the model no longer holds (evicted: gone from every view too) go, with the inputs only they
+ * needed: when the graph has doubled since, or every COMPACT_RETRY (its builds may still have
+ * been held the last time). One pass costs a walk of the nodes: doubling keeps the cost per
+ * node added flat, and the retry costs one walk per COMPACT_RETRY at most. */
+static void maybe_compact(Daemon *d, Entry *e, usec_t now) {
+        if (e->g->n_nodes < COMPACT_MIN || (e->g->n_nodes < e->compact_at && now < e->compact_retry) ||
+            graph_busy(e->g))
+                return;
+        int r = graph_compact(e->g, node_wanted, d);
+        if (r < 0) {
+                log_debug("graph of invocation %llu: cannot compact: %s", (unsigned long long) e->inv,
+                          strerror(-r));
+                return;
+        }
+        e->compact_at = 2 * e->g->n_nodes;
+        e->compact_retry = now + COMPACT_RETRY;
+        if (r > 0)
+                e->eta_dirty = true;
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         usec_t start = now_monotonic();
         Daemon *d = userdata;
@@ -409,7 +441,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         entry_free(gs, e);
                         continue;
                 }
-                /* Running builds' remaining times shrink by themselves: recompute while any run. */
+                maybe_compact(d, e, now);
                 /* Between changes a running invocation's ETA counts down by itself (from
                  * `at`); it is recomputed when builds start or end. */
                 if (!graph_busy(e->g) && e->eta_dirty)

@@ -26,22 +26,82 @@ int graph_new(const char *store_dir, uint32_t max_nodes, Graph **ret) {
         return 0;
 }
 
+static void node_free(GraphNode *n) {
+        free(n->drv);
+        free(n->name);
+        free(n->out);
+        free(n->inputs);
+        free(n);
+}
+
 Graph *graph_free(Graph *g) {
         if (!g)
                 return NULL;
         HASH_CLEAR(hh, g->by_drv);
-        for (uint32_t i = 0; i < g->n_nodes; i++) {
-                free(g->nodes[i]->drv);
-                free(g->nodes[i]->name);
-                free(g->nodes[i]->out);
-                free(g->nodes[i]->inputs);
-                free(g->nodes[i]);
-        }
+        for (uint32_t i = 0; i < g->n_nodes; i++)
+                node_free(g->nodes[i]);
         free(g->nodes);
         free(g->queue);
         free(g->store_dir);
         free(g);
         return NULL;
+}
+
+int graph_compact(Graph *g, bool (*keep)(const GraphNode *n, void *userdata), void *userdata) {
+        if (graph_busy(g))
+                return -EBUSY;
+        if (g->n_nodes == 0)
+                return 0;
+        _cleanup_free_ uint32_t *map = malloc(g->n_nodes * sizeof(uint32_t));
+        _cleanup_free_ uint32_t *stack = malloc(g->n_nodes * sizeof(uint32_t));
+        if (!map || !stack)
+                return -ENOMEM;
+
+        /* map[i]: UINT32_MAX dropped, else kept. What keep() wants, and everything it needs. */
+        uint32_t n_stack = 0;
+        for (uint32_t i = 0; i < g->n_nodes; i++) {
+                map[i] = keep(g->nodes[i], userdata) ? 0 : UINT32_MAX;
+                if (map[i] == 0)
+                        stack[n_stack++] = i;
+        }
+        while (n_stack > 0) {
+                const GraphNode *n = g->nodes[stack[--n_stack]];
+                for (uint32_t k = 0; k < n->n_inputs; k++)
+                        if (map[n->inputs[k]] == UINT32_MAX) {
+                                map[n->inputs[k]] = 0;
+                                stack[n_stack++] = n->inputs[k];
+                        }
+        }
+
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < g->n_nodes; i++) {
+                GraphNode *n = g->nodes[i];
+                if (map[i] == UINT32_MAX) {
+                        HASH_DEL(g->by_drv, n);
+                        node_free(n);
+                        continue;
+                }
+                map[i] = kept;
+                n->index = kept;
+                g->nodes[kept++] = n;
+        }
+        for (uint32_t i = 0; i < kept; i++) {
+                GraphNode *n = g->nodes[i];
+                for (uint32_t k = 0; k < n->n_inputs; k++)
+                        n->inputs[k] = map[n->inputs[k]];
+        }
+        uint32_t dropped = g->n_nodes - kept;
+        g->n_nodes = kept;
+        /* The pointer array shrinks with the graph (it never grows past twice the nodes). */
+        if (g->cap > 64 && kept < g->cap / 4) {
+                uint32_t cap = MAX(kept * 2, 64u);
+                GraphNode **nodes = realloc(g->nodes, cap * sizeof(GraphNode *));
+                if (nodes) {
+                        g->nodes = nodes;
+                        g->cap = cap;
+                }
+        }
+        return (int) MIN(dropped, (uint32_t) INT32_MAX);
 }
 
 GraphNode *graph_find(Graph *g, const char *drv) {

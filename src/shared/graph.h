@@ -80,6 +80,13 @@ int graph_add(Graph *g, const char *drv, bool planned);
 GraphNode *graph_find(Graph *g, const char *drv);
 int graph_index(Graph *g, const char *drv);
 
+/* Drops the nodes keep() refuses, except those a kept node needs (its inputs, transitively),
+ * and numbers the rest anew in the same order. A long-lived invocation (one nix-daemon
+ * client connection feeding builds for days) would otherwise hold a node for every
+ * derivation it ever built. Only while nothing is queued or taken (-EBUSY): reads name nodes
+ * by index. Returns the nodes dropped, or -ENOMEM. */
+int graph_compact(Graph *g, bool (*keep)(const GraphNode *n, void *userdata), void *userdata);
+
 /* Reads up to max_files queued .drv files, stopping early once budget (monotonic usec,
  * 0 none) has passed. Returns 1 while work remains, 0 when everything is resolved. */
 int graph_resolve(Graph *g, unsigned max_files, usec_t budget);

@@ -318,12 +318,96 @@ static void test_split(void **state) {
         graph_free(g);
 }
 
+/* keep(), as the daemon's: the planned nodes whose build_key is not in the "gone" list
+ * (inputs stay only while a kept node needs them). */
+static bool keep_not_gone(const GraphNode *n, void *userdata) {
+        const uint64_t *gone = userdata;
+        if (!n->planned)
+                return false;
+        for (; *gone; gone++)
+                if (n->build_key == *gone)
+                        return false;
+        return true;
+}
+
+/* An invocation that never ends: its early builds' nodes go once the daemon forgets those
+ * builds, unless a build it still knows needs them; the rest keep their facts and edges. */
+static void test_compact(void **state) {
+        /* old1 -> lib (cached); old2; keep -> old2 (an input of a node kept); new -> lib */
+        make_drv(1, "lib", NULL, NULL, 0, true);
+        make_drv(2, "old1", (int[]){1}, (const char *[]){"lib"}, 1, true);
+        make_drv(3, "old2", NULL, NULL, 0, true);
+        make_drv(4, "keep", (int[]){3}, (const char *[]){"old2"}, 1, false);
+        make_drv(5, "new", (int[]){1}, (const char *[]){"lib"}, 1, false);
+        make_drv(6, "only-old", NULL, NULL, 0, true);
+        make_drv(7, "old3", (int[]){6}, (const char *[]){"only-old"}, 1, true);
+
+        Graph *g;
+        assert_int_equal(graph_new(store, 100, &g), 0);
+        const struct {
+                int i;
+                const char *name;
+        } planned[] = {{2, "old1"}, {3, "old2"}, {7, "old3"}, {4, "keep"}, {5, "new"}};
+        for (size_t k = 0; k < sizeof(planned) / sizeof(planned[0]); k++) {
+                int r = add(g, planned[k].i, planned[k].name, true);
+                assert_true(r >= 0);
+                g->nodes[r]->build_key = 100 + planned[k].i;
+        }
+        /* Busy: reads name nodes by index. */
+        uint64_t gone[] = {102, 103, 107, 0};
+        assert_int_equal(graph_compact(g, keep_not_gone, gone), -EBUSY);
+        while (graph_resolve(g, 8, 0) > 0)
+                ;
+        assert_int_equal(g->n_nodes, 7);
+
+        /* old1 and old3 go, and only-old with them (nobody else needs it); old2 stays, keep
+         * needs it; lib stays, new needs it. */
+        assert_int_equal(graph_compact(g, keep_not_gone, gone), 3);
+        assert_int_equal(g->n_nodes, 4);
+        assert_null(node(g, 2, "old1"));
+        assert_null(node(g, 7, "old3"));
+        assert_null(node(g, 6, "only-old"));
+        for (uint32_t i = 0; i < g->n_nodes; i++)
+                assert_int_equal(g->nodes[i]->index, i);
+        GraphNode *k = node(g, 4, "keep"), *n = node(g, 5, "new");
+        assert_non_null(k);
+        assert_non_null(n);
+        assert_int_equal(k->n_inputs, 1);
+        assert_ptr_equal(g->nodes[k->inputs[0]], node(g, 3, "old2"));
+        assert_int_equal(n->n_inputs, 1);
+        assert_ptr_equal(g->nodes[n->inputs[0]], node(g, 1, "lib"));
+        assert_int_equal(node(g, 1, "lib")->outputs, 1);
+
+        /* The graph goes on: a new build joins, and the critical path reads the new indices. */
+        make_drv(8, "later", (int[]){5}, (const char *[]){"new"}, 1, false);
+        int r = add(g, 8, "later", true);
+        assert_int_equal(r, 4);
+        while (graph_resolve(g, 8, 0) > 0)
+                ;
+        double cost[5] = {};
+        cost[node(g, 8, "later")->index] = 1;
+        cost[n->index] = 2;
+        cost[k->index] = 10;
+        uint32_t *path = NULL, len = 0;
+        assert_true(graph_critical_path(g, cost, &path, &len) == 10.0);
+        assert_int_equal(len, 1);
+        assert_int_equal(path[0], k->index);
+        free(path);
+
+        /* Nothing to drop: nothing moves. */
+        uint64_t none[] = {0};
+        assert_int_equal(graph_compact(g, keep_not_gone, none), 0);
+        assert_int_equal(g->n_nodes, 5);
+        graph_free(g);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_and_limits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_split, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
