@@ -3,9 +3,9 @@
  * The event loop only copies a finished build into the queue under a mutex. The thread takes
  * up to BATCH_MAX records at a time into its own batch and commits them in one transaction;
  * a batch that fails stays with the thread and is retried, so nothing is lost while the
- * database is locked or full, up to queue_max records, after which the oldest queued record
- * is dropped and counted. A database that is not a database (corrupt) is moved aside and a
- * new one created, loudly. */
+ * database is locked or full, up to queue_max records or QUEUE_BYTES_MAX of them, after
+ * which the oldest queued records are dropped and counted. A database that is not a database (corrupt) is
+ * moved aside and a new one created, loudly. */
 #include "daemon/history-writer.h"
 
 #include <assert.h>
@@ -34,6 +34,7 @@ struct HistoryWriter {
         Worker worker;        /* the thread; its lock guards the queue and the health */
         HistoryRecord *queue; /* ring of size, grown up to queue_max while records wait */
         uint32_t size, head, count;
+        uint64_t bytes; /* the queued records' memory, about */
 
         /* guarded by lock: the health shown in status */
         const char *state; /* "starting", "ok", "unavailable", "disabled" */
@@ -60,7 +61,32 @@ struct HistoryWriter {
  * 100 000 records (24 MB) would be touched page by page as the ring goes round, and the
  * daemon's memory would creep up for hours before it settled. */
 
-#define QUEUE_KEEP 64u /* records' room kept once the queue is drained */
+#define QUEUE_KEEP      64u         /* records' room kept once the queue is drained */
+#define QUEUE_BYTES_MAX (32u << 20) /* and memory: a record keeps a log tail of up to 8 KiB */
+
+/* About the memory rec holds: itself and its strings. */
+static uint64_t record_bytes(const HistoryRecord *rec) {
+        const char *const strs[] = {rec->kind,           rec->drv,
+                                    rec->name,           rec->pname,
+                                    rec->machine,        rec->state,
+                                    rec->requester_user, rec->requester_cmdline,
+                                    rec->failure_kind,   rec->failure_message,
+                                    rec->log_tail};
+        uint64_t n = sizeof(*rec);
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                n += strs[i] ? strlen(strs[i]) + 1 : 0;
+        return n;
+}
+
+/* The oldest queued record goes (counted dropped). */
+static void queue_drop_oldest(HistoryWriter *w) {
+        assert(w->count > 0);
+        w->bytes -= MIN(w->bytes, record_bytes(&w->queue[w->head]));
+        history_record_done(&w->queue[w->head]);
+        w->head = (w->head + 1) % w->size;
+        w->count--;
+        w->dropped++;
+}
 
 /* Doubles the ring (up to queue_max), its records in order from index 0. -ENOSPC at
  * queue_max, -ENOMEM. */
@@ -258,6 +284,7 @@ static void *writer_main(void *userdata) {
                 }
                 /* Take more records into the batch. */
                 while (n < BATCH_MAX && w->count > 0) {
+                        w->bytes -= MIN(w->bytes, record_bytes(&w->queue[w->head]));
                         batch[n++] = w->queue[w->head];
                         w->queue[w->head] = (HistoryRecord){};
                         w->head = (w->head + 1) % w->size;
@@ -375,6 +402,10 @@ static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
                 pthread_mutex_unlock(&w->worker.lock);
                 return;
         }
+        /* Full (the database has been unavailable for long): the oldest go. */
+        uint64_t bytes = record_bytes(rec);
+        while (w->count > 0 && w->bytes + bytes > QUEUE_BYTES_MAX)
+                queue_drop_oldest(w);
         if (w->count == w->size && queue_grow(w) < 0) {
                 if (w->size == 0) {
                         history_record_done(rec);
@@ -382,14 +413,11 @@ static void queue_push(HistoryWriter *w, HistoryRecord *rec, int r) {
                         pthread_mutex_unlock(&w->worker.lock);
                         return;
                 }
-                /* Full (the database has been unavailable for long): the oldest goes. */
-                history_record_done(&w->queue[w->head]);
-                w->head = (w->head + 1) % w->size;
-                w->count--;
-                w->dropped++;
+                queue_drop_oldest(w);
         }
         w->queue[(w->head + w->count) % w->size] = *rec;
         w->count++;
+        w->bytes += bytes;
         worker_wake_locked(&w->worker);
         pthread_mutex_unlock(&w->worker.lock);
 }

@@ -17,7 +17,8 @@ typedef struct HistoryConfig {
         char *path;         /* NULL: history disabled */
         usec_t max_age;     /* rows older than this are deleted; 0 keeps them */
         uint64_t max_rows;  /* the oldest rows beyond this are deleted; 0 no limit */
-        uint32_t queue_max; /* records waiting to be written; beyond it the oldest is dropped */
+        uint32_t queue_max; /* records waiting to be written (and at most 32 MiB of them);
+                             * beyond, the oldest are dropped */
 } HistoryConfig;
 
 typedef struct HistoryWriter HistoryWriter;

@@ -51,17 +51,21 @@ static bool wait_number(HistoryWriter *w, const char *key, double want) {
         return false;
 }
 
-static void record(HistoryWriter *w, int i) {
+static void record_via(HistoryWriter *w, int i, const char *uri) {
         char path[128];
         snprintf(path, sizeof(path), "/nix/store/%032d-fetched-%d", i, i);
         Substitution x = {.path = path,
                           .name = path + strlen("/nix/store/") + 33,
-                          .uri = (char *) "https://cache.invalid",
+                          .uri = (char *) uri,
                           .started = (usec_t) (1000 + i) * USEC_PER_SEC,
                           .finished = (usec_t) (1001 + i) * USEC_PER_SEC,
                           .succeeded = true,
                           .requester = {.uid = -1, .pid = -1}};
         history_writer_record_substitution(w, &x);
+}
+
+static void record(HistoryWriter *w, int i) {
+        record_via(w, i, "https://cache.invalid");
 }
 
 /* The drv column of every row, oldest first, as "first,last,count". */
@@ -139,9 +143,49 @@ static void test_queue_while_locked(void **state) {
         free(dir);
 }
 
+/* The queue is bounded in memory too (32 MiB): records of 4 KiB each, far fewer than
+ * queue_max, and the oldest go. */
+static void test_queue_bytes(void **state) {
+        char *dir = test_mkdtemp(); /* free()d */
+        char db_path[4096];
+        snprintf(db_path, sizeof(db_path), "%s/history.db", dir);
+        History *h = NULL;
+        char *err = NULL;
+        assert_int_equal(history_open(db_path, 0, &h, &err), 0);
+        history_close(h);
+        sqlite3 *locker;
+        assert_int_equal(sqlite3_open(db_path, &locker), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+        HistoryConfig cfg = {.path = db_path, .queue_max = 1000000};
+        HistoryWriter *w = NULL;
+        assert_int_equal(history_writer_start(&cfg, &w), 0);
+        history_writer_wait_started(w, 5 * USEC_PER_SEC);
+        char uri[4096];
+        memset(uri, 'u', sizeof(uri) - 1);
+        uri[sizeof(uri) - 1] = '\0';
+        const int n = 12000; /* about 48 MiB */
+        for (int i = 0; i < n; i++)
+                record_via(w, i, uri);
+        double queued = status_number(w, "queued"), dropped = status_number(w, "dropped");
+        print_message("4 KiB records: queued %.0f, dropped %.0f\n", queued, dropped);
+        assert_int_equal((int) (queued + dropped), n);
+        /* 32 MiB of them, give or take the thread's own batch (up to 256) */
+        assert_true(queued >= 7000 && queued <= 8192 + 256);
+        assert_true(dropped >= n - 8192 - 256);
+
+        assert_int_equal(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(locker);
+        assert_true(wait_number(w, "written", queued));
+        w = history_writer_stop(w);
+        test_rm_rf(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_queue_while_locked),
+                cmocka_unit_test(test_queue_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
