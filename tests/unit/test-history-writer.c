@@ -83,12 +83,10 @@ static void rows_summary(const char *db_path, char *buf, size_t size) {
         sqlite3_close(db);
 }
 
-static void test_queue_while_locked(void **state) {
-        char *dir = test_mkdtemp(); /* free()d */
-        char db_path[4096];
-        snprintf(db_path, sizeof(db_path), "%s/history.db", dir);
-
-        /* The database exists, and another connection holds it locked. */
+/* A history database in dir (its path in db_path), held locked by another connection, as
+ * another process would: the returned one, to COMMIT and close. */
+static sqlite3 *locked_store(const char *dir, char *db_path, size_t size) {
+        snprintf(db_path, size, "%s/history.db", dir);
         History *h = NULL;
         char *err = NULL;
         assert_int_equal(history_open(db_path, 0, &h, &err), 0);
@@ -96,6 +94,13 @@ static void test_queue_while_locked(void **state) {
         sqlite3 *locker;
         assert_int_equal(sqlite3_open(db_path, &locker), SQLITE_OK);
         assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+        return locker;
+}
+
+static void test_queue_while_locked(void **state) {
+        char *dir = test_mkdtemp(); /* free()d */
+        char db_path[4096];
+        sqlite3 *locker = locked_store(dir, db_path, sizeof(db_path));
 
         HistoryConfig cfg = {.path = db_path, .queue_max = QUEUE_MAX};
         HistoryWriter *w = NULL;
@@ -148,14 +153,7 @@ static void test_queue_while_locked(void **state) {
 static void test_queue_bytes(void **state) {
         char *dir = test_mkdtemp(); /* free()d */
         char db_path[4096];
-        snprintf(db_path, sizeof(db_path), "%s/history.db", dir);
-        History *h = NULL;
-        char *err = NULL;
-        assert_int_equal(history_open(db_path, 0, &h, &err), 0);
-        history_close(h);
-        sqlite3 *locker;
-        assert_int_equal(sqlite3_open(db_path, &locker), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3 *locker = locked_store(dir, db_path, sizeof(db_path));
 
         HistoryConfig cfg = {.path = db_path, .queue_max = 1000000};
         HistoryWriter *w = NULL;
