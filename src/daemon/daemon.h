@@ -64,6 +64,7 @@ typedef struct Daemon {
         uint32_t n_event_conns;
         ControlConn *control_conns;
         uint32_t n_control_conns;
+        uint32_t n_follows; /* builds followed, summed over control connections (control-conn.c) */
 
         HistoryWriter *history;
         Estimates *estimates;

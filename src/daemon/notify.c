@@ -155,7 +155,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 broadcast_private(d, "build", change_name(kinds), "build", build_to_json(b, now, 0),
                                   b->requester.uid, wants_builds);
 
-        if ((kinds & (1u << CHANGE_FINISHED)) && b->followers > 0) {
+        if ((kinds & (1u << CHANGE_FINISHED)) && d->n_follows > 0) {
                 for (ControlConn *c = d->control_conns; c; c = c->next) {
                         int i = c->dead ? -1 : follow_index(c, b->key);
                         if (i < 0)

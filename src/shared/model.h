@@ -163,8 +163,7 @@ struct Build {
         unsigned dirty_kinds; /* bitmask of 1 << ChangeKind */
         uint64_t log_flushed; /* log.total at the last flush */
         Build *dirty_next;
-        unsigned followers; /* control clients following this build's log (kept by views) */
-        int64_t quota_uid;  /* the untrusted uid whose build quota it takes; -1 none */
+        int64_t quota_uid; /* the untrusted uid whose build quota it takes; -1 none */
 
         Build *prev, *next; /* all builds by key */
         UT_hash_handle hh_key;
