@@ -133,8 +133,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
             b->state == BUILD_RUNNING)
                 sampler_kick(d->sampler);
-        /* History: an estimate when a build appears or starts, a row when it ends. */
-        estimates_request(d, b, kinds);
+        /* History: a row when it ends (its estimate came before the drain, estimates_update). */
         if ((kinds & (1u << CHANGE_FINISHED)) && notify_history_allowed(d, b))
                 history_writer_record(d->history, b);
         graphs_build_changed(d, b, kinds);
@@ -213,5 +212,8 @@ void notify_flush(Daemon *d) {
         };
         if (!model_has_changes(d->model))
                 return;
+        /* A build's ETA is part of what its event says: computed first, never while the drain
+         * runs (the handlers only report). */
+        estimates_update(d);
         model_drain_changes(d->model, &handler, d);
 }
