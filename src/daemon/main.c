@@ -30,7 +30,7 @@
 #include "daemon/machines-config.h"
 #include "daemon/machines-poll.h"
 #include "daemon/notify.h"
-#include "daemon/tracker.h"
+#include "daemon/sampler.h"
 #include "shared/cgroup-delegate.h"
 #include "shared/json-arena.h"
 #include "shared/proto-version.h"

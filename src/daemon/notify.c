@@ -1,17 +1,18 @@
 /* Subscriptions: turns the model's coalesced changes into events for control clients.
  * Each object is serialised once per flush, however many clients receive it. */
-#include "daemon/privacy.h"
 #include "daemon/notify.h"
 
 #include <stdlib.h>
 
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
-#include "daemon/tracker.h"
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/privacy.h"
+#include "daemon/processes.h"
 #include "daemon/quota.h"
+#include "daemon/sampler.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -216,4 +217,42 @@ void notify_flush(Daemon *d) {
          * runs (the handlers only report). */
         estimates_update(d);
         model_drain_changes(d->model, &handler, d);
+}
+
+void notify_processes(Daemon *d, const Build *b) {
+        bool any = false;
+        for (ControlConn *c = d->control_conns; c && !any; c = c->next)
+                any = !c->dead && c->sub.processes;
+        if (!any)
+                return;
+        cJSON *fields = processes_to_json(d, b);
+        if (!fields)
+                return;
+        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
+        cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
+        /* Command lines as the requester, root and the admin group see them; null for others. */
+        cJSON *hidden_fields = cJSON_Duplicate(fields, true);
+        size_t len, hidden_len;
+        _cleanup_free_ char *line = control_format_event("processes", fields, &len);
+        _cleanup_free_ char *hidden = NULL;
+        if (!line) {
+                cJSON_Delete(hidden_fields);
+                return;
+        }
+        for (ControlConn *c = d->control_conns; c; c = c->next) {
+                if (c->dead || !c->sub.processes)
+                        continue;
+                if (privacy_sees(c, b->requester.uid))
+                        control_conn_send(c, line, len);
+                else {
+                        if (!hidden && hidden_fields) {
+                                privacy_filter(c, hidden_fields);
+                                hidden = control_format_event("processes", TAKE_PTR(hidden_fields),
+                                                              &hidden_len);
+                        }
+                        if (hidden)
+                                control_conn_send(c, hidden, hidden_len);
+                }
+        }
+        cJSON_Delete(hidden_fields);
 }
