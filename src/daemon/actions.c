@@ -195,8 +195,7 @@ static int do_nice(Daemon *d, Sampler *s, Tracked *t, Build *b, int nice, Action
                                    t->key, strerror(first_errno));
         t->has_nice = true;
         t->nice = nice;
-        b->usage.has_nice = true;
-        b->usage.nice = nice;
+        model_build_set_nice(d->model, b, t->nice);
         const char *mech = NULL;
         if (t->has_group)
                 (void) cg_group_set_weight(&t->group, nice, &mech);
@@ -215,7 +214,7 @@ static int do_cpu_limit(Daemon *d, Sampler *s, Tracked *t, Build *b, double core
                 return action_fail(o, NA_ERR_FAILED, "cannot set the CPU limit of build %" PRIu64 ": %s",
                                    t->key, strerror(-r));
         t->cpu_limit = cores;
-        b->usage.cpu_limit = cores;
+        model_build_set_limits(d->model, b, t->cpu_limit, t->mem_limit);
         return action_say(o, "%s", mech);
 }
 
@@ -235,7 +234,7 @@ static int do_mem_limit(Daemon *d, Sampler *s, Tracked *t, Build *b, uint64_t by
                 return action_fail(o, NA_ERR_FAILED, "cannot set the memory limit of build %" PRIu64 ": %s",
                                    t->key, strerror(-r));
         t->mem_limit = bytes;
-        b->usage.mem_limit = bytes;
+        model_build_set_limits(d->model, b, t->cpu_limit, t->mem_limit);
         return action_say(o, "%s", mech);
 }
 

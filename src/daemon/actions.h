@@ -7,6 +7,7 @@
 
 #include "basic/macro.h"
 
+#include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/proto.h" /* the error codes of actions, NA_ERR_* */
 

@@ -19,6 +19,8 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/adopt.h"
+#include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/cgroup-nix.h"
 

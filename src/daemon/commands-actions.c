@@ -20,9 +20,9 @@
 #include "daemon/actions-remote.h"
 #include "daemon/actions.h"
 #include "daemon/privacy.h"
+#include "daemon/processes.h"
 #include "daemon/reply.h"
 #include "shared/model-json.h"
-#include "shared/procfs.h"
 #include "shared/units.h"
 
 static void peer_name(uid_t uid, char *buf, size_t size) {
@@ -91,126 +91,11 @@ static int target(ControlConn *c, const ControlRequest *req, Reply *r, Build **r
         return 0;
 }
 
-static cJSON *proc_to_json(Daemon *d, const TrackedProc *p) {
-        cJSON *o = cJSON_CreateObject();
-        if (!o)
-                return NULL;
-        cJSON_AddNumberToObject(o, "pid", p->st.pid);
-        cJSON_AddNumberToObject(o, "ppid", p->st.ppid);
-        cJSON_AddNumberToObject(o, "pgid", p->st.pgid);
-        cJSON_AddNumberToObject(o, "sid", p->st.sid);
-        cJSON_AddNumberToObject(o, "uid", p->uid);
-        cJSON_AddStringToObject(o, "comm", p->st.comm);
-        if (p->cmdline)
-                cJSON_AddStringToObject(o, "cmdline", p->cmdline);
-        else
-                cJSON_AddNullToObject(o, "cmdline");
-        char state[2] = {p->st.state, '\0'};
-        cJSON_AddStringToObject(o, "state", state);
-        cJSON_AddNumberToObject(o, "cpu_user", usec_to_sec(p->st.utime));
-        cJSON_AddNumberToObject(o, "cpu_system", usec_to_sec(p->st.stime));
-        cJSON_AddNumberToObject(o, "cpu_percent", round(p->cpu_percent * 10) / 10);
-        cJSON_AddNumberToObject(o, "rss", (double) p->st.rss);
-        cJSON_AddNumberToObject(o, "threads", p->st.threads);
-        cJSON_AddNumberToObject(o, "nice", p->st.nice);
-        cJSON_AddNumberToObject(o, "io_read", (double) p->io_read);
-        cJSON_AddNumberToObject(o, "io_write", (double) p->io_write);
-        return o;
-}
-
-/* A get-processes object for b with its (empty) process list in *ret_arr. NULL on OOM. */
-static cJSON *processes_new(const Build *b, cJSON **ret_arr) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON *arr = o ? cJSON_AddArrayToObject(o, "processes") : NULL;
-        if (!arr) {
-                cJSON_Delete(o);
-                return NULL;
-        }
-        cJSON_AddNumberToObject(o, "build", (double) b->key);
-        *ret_arr = arr;
-        return o;
-}
-
-/* What a build's processes look like: the list (ordered by pid, ppid gives the tree), its
- * cgroup and how it is acted on. NULL on allocation failure. */
-cJSON *processes_to_json(Daemon *d, const Build *b) {
-        Tracked *t = d->sampler ? sampler_find(d->sampler, b->key) : NULL;
-        cJSON *arr, *o = processes_new(b, &arr);
-        if (!o)
-                return NULL;
-        if (!t) {
-                cJSON_AddNullToObject(o, "builder");
-                cJSON_AddNullToObject(o, "cgroup");
-                cJSON_AddStringToObject(o, "control", "none");
-                return o;
-        }
-        cJSON_AddNumberToObject(o, "builder", t->builder);
-        if (t->has_group) {
-                cJSON *cg = cJSON_AddObjectToObject(o, "cgroup");
-                if (cg) {
-                        if (t->group.v2)
-                                cJSON_AddStringToObject(cg, "v2", t->group.v2);
-                        for (int i = 0; i < _CG_CONTROLLER_MAX; i++)
-                                if (t->group.v1[i])
-                                        cJSON_AddStringToObject(cg, cg_controller_to_string(i),
-                                                                t->group.v1[i]);
-                        cJSON_AddStringToObject(cg, "owner", t->nix_group ? "nix" : "nix-analyticsd");
-                }
-        } else
-                cJSON_AddNullToObject(o, "cgroup");
-        cJSON_AddStringToObject(o, "control", t->has_group ? "cgroup" : "signals");
-        for (uint32_t i = 0; i < t->n_procs; i++) {
-                cJSON *p = proc_to_json(d, &t->procs[i]);
-                if (!p || !cJSON_AddItemToArray(arr, p)) {
-                        cJSON_Delete(p);
-                        cJSON_Delete(o);
-                        return NULL;
-                }
-        }
-        return o;
-}
-
-/* A remote build's processes here: the build hook serving it and its ssh, looked for now
- * (only on request: it reads all of /proc). */
-static cJSON *remote_processes_to_json(Daemon *d, const Build *b) {
-        cJSON *arr, *o = processes_new(b, &arr);
-        if (!o)
-                return NULL;
-        cJSON_AddNullToObject(o, "builder");
-        cJSON_AddNullToObject(o, "cgroup");
-        cJSON_AddStringToObject(o, "control", "remote-hook");
-        pid_t hook = 0;
-        TrackedProc *procs = NULL;
-        _cleanup_free_ char *why = NULL;
-        int n = build_state_is_active(b->state) ? remote_local_side(d, b, &hook, &procs, &why) : 0;
-        if (n < 0) {
-                cJSON_Delete(o);
-                return NULL;
-        }
-        if (hook > 0)
-                cJSON_AddNumberToObject(o, "hook", hook);
-        else
-                cJSON_AddNullToObject(o, "hook");
-        if (why)
-                cJSON_AddStringToObject(o, "hook_error", why);
-        for (int i = 0; i < n; i++) {
-                cJSON *p = proc_to_json(d, &procs[i]);
-                if (!p || !cJSON_AddItemToArray(arr, p)) {
-                        cJSON_Delete(p);
-                        cJSON_Delete(o);
-                        o = NULL;
-                        break;
-                }
-        }
-        remote_local_side_free(procs, (size_t) MAX(n, 0));
-        return o;
-}
-
 int command_get_processes(ControlConn *c, const ControlRequest *req, Reply *r) {
         Build *b;
         if (resolve_build(c->daemon, control_arg(req, "build"), r, &b) < 0)
                 return -EINVAL;
-        r->result = b->machine[0] ? remote_processes_to_json(c->daemon, b) : processes_to_json(c->daemon, b);
+        r->result = b->machine[0] ? processes_remote_to_json(c->daemon, b) : processes_to_json(c->daemon, b);
         if (!r->result)
                 return reply_oom(r);
         cJSON_AddStringToObject(r->result, "state", build_state_to_string(b->state));
@@ -353,97 +238,4 @@ int command_mem_limit(ControlConn *c, const ControlRequest *req, Reply *r) {
                                 "G or T (e.g. \"512M\", \"4G\"), or null/\"none\" to lift the limit");
         }
         return run_action(c, req, r, &a);
-}
-
-/* cgroup_root (v2's, else the first v1 hierarchy's), cgroup_roots (per hierarchy),
- * cgroup_root_source, cgroup_service (the delegated service group). NULL roots: no cgroups. */
-static void roots_to_json(cJSON *o, const CgRoots *r) {
-        const char *primary = r ? cg_roots_primary(r) : NULL;
-        if (primary)
-                cJSON_AddStringToObject(o, "cgroup_root", primary);
-        else
-                cJSON_AddNullToObject(o, "cgroup_root");
-        cJSON *per = cJSON_AddObjectToObject(o, "cgroup_roots");
-        if (per && r && r->root.v2)
-                cJSON_AddStringToObject(per, "v2", r->root.v2);
-        for (int c = 0; per && r && c < _CG_CONTROLLER_MAX; c++)
-                if (r->root.v1[c])
-                        cJSON_AddStringToObject(per, cg_controller_to_string(c), r->root.v1[c]);
-        if (r)
-                cJSON_AddStringToObject(o, "cgroup_root_source", cg_root_source_to_string(r->source));
-        else
-                cJSON_AddNullToObject(o, "cgroup_root_source");
-        if (r && r->service)
-                cJSON_AddStringToObject(o, "cgroup_service", r->service);
-        else
-                cJSON_AddNullToObject(o, "cgroup_service");
-}
-
-cJSON *sampler_status_json(Daemon *d) {
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !d->sampler)
-                return o;
-        SamplerStats st;
-        sampler_stats(d->sampler, &st);
-        const CgHost *h = sampler_host(d->sampler);
-        cJSON_AddNumberToObject(o, "interval", usec_to_sec(d->config.sample_interval));
-        cJSON_AddStringToObject(o, "cgroups",
-                                sampler_cgroups_enabled(d->sampler) ? cg_layout_to_string(h->layout)
-                                                                    : "disabled");
-        roots_to_json(o, sampler_cgroups_enabled(d->sampler) ? sampler_roots(d->sampler) : NULL);
-        cJSON_AddNumberToObject(o, "builds", st.tracked);
-        cJSON_AddNumberToObject(o, "processes_scanned", (double) st.last_procs);
-        cJSON_AddNumberToObject(o, "samples", (double) st.ticks);
-        cJSON_AddNumberToObject(o, "last_ms", (double) st.last_tick_usec / 1000.0);
-        cJSON_AddNumberToObject(o, "max_ms", (double) st.max_tick_usec / 1000.0);
-        cJSON_AddNumberToObject(o, "total_ms", (double) st.total_usec / 1000.0);
-        /* .drv and structured-attrs files read off the event loop (discover.c) */
-        WorkQueueStats ws;
-        sampler_read_stats(d->sampler, &ws);
-        cJSON *reads = cJSON_AddObjectToObject(o, "file_reads");
-        if (reads) {
-                cJSON_AddNumberToObject(reads, "waiting", ws.waiting);
-                cJSON_AddNumberToObject(reads, "done", (double) ws.done);
-                cJSON_AddNumberToObject(reads, "refused", (double) ws.refused);
-                cJSON_AddNumberToObject(reads, "max_ms", (double) ws.max_run_usec / 1000.0);
-        }
-        return o;
-}
-
-void notify_processes(Daemon *d, const Build *b) {
-        bool any = false;
-        for (ControlConn *c = d->control_conns; c && !any; c = c->next)
-                any = !c->dead && c->sub.processes;
-        if (!any)
-                return;
-        cJSON *fields = processes_to_json(d, b);
-        if (!fields)
-                return;
-        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
-        cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
-        /* Command lines as the requester, root and the admin group see them; null for others. */
-        cJSON *hidden_fields = cJSON_Duplicate(fields, true);
-        size_t len, hidden_len;
-        _cleanup_free_ char *line = control_format_event("processes", fields, &len);
-        _cleanup_free_ char *hidden = NULL;
-        if (!line) {
-                cJSON_Delete(hidden_fields);
-                return;
-        }
-        for (ControlConn *c = d->control_conns; c; c = c->next) {
-                if (c->dead || !c->sub.processes)
-                        continue;
-                if (privacy_sees(c, b->requester.uid))
-                        control_conn_send(c, line, len);
-                else {
-                        if (!hidden && hidden_fields) {
-                                privacy_filter(c, hidden_fields);
-                                hidden = control_format_event("processes", TAKE_PTR(hidden_fields),
-                                                              &hidden_len);
-                        }
-                        if (hidden)
-                                control_conn_send(c, hidden, hidden_len);
-                }
-        }
-        cJSON_Delete(hidden_fields);
 }

@@ -19,8 +19,10 @@
 #include "daemon/commands-machines.h"
 #include "daemon/notify.h"
 #include "daemon/privacy.h"
+#include "daemon/processes.h"
 #include "daemon/quota.h"
 #include "daemon/reply.h"
+#include "daemon/sampler-status.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 

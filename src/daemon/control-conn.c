@@ -17,11 +17,7 @@
 
 static void control_conn_free(ControlConn *c) {
         Daemon *d = c->daemon;
-        for (unsigned i = 0; i < c->sub.n_follow; i++) {
-                Build *b = model_build_by_key(d->model, c->sub.follow[i]);
-                if (b && b->followers > 0)
-                        b->followers--;
-        }
+        d->n_follows -= c->sub.n_follow;
         sd_event_source_disable_unref(c->io);
         if (c->fd >= 0)
                 close(c->fd);
@@ -118,18 +114,14 @@ int control_conn_follow(ControlConn *c, uint64_t key, bool notify_end) {
         c->sub.follow[c->sub.n_follow] = key;
         c->sub.follow_end[c->sub.n_follow] = notify_end;
         c->sub.n_follow++;
-        Build *b = model_build_by_key(c->daemon->model, key);
-        if (b)
-                b->followers++;
+        c->daemon->n_follows++;
         return 0;
 }
 
 void control_conn_unfollow(ControlConn *c, unsigned index) {
         if (index >= c->sub.n_follow)
                 return;
-        Build *b = model_build_by_key(c->daemon->model, c->sub.follow[index]);
-        if (b && b->followers > 0)
-                b->followers--;
+        c->daemon->n_follows--;
         c->sub.n_follow--;
         c->sub.follow[index] = c->sub.follow[c->sub.n_follow];
         c->sub.follow_end[index] = c->sub.follow_end[c->sub.n_follow];

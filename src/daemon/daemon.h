@@ -14,6 +14,7 @@
 
 typedef struct EventConn EventConn;
 typedef struct Sampler Sampler;
+typedef struct Scheduler Scheduler;
 typedef struct Estimates Estimates;
 typedef struct Graphs Graphs;
 typedef struct QueryWorker QueryWorker;
@@ -55,15 +56,13 @@ typedef struct Daemon {
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;
-        sd_event_source *post;      /* drains model changes after every dispatch */
-        sd_event_source *tick;      /* model timers (output re-checks, lost builds) */
-        usec_t tick_last;           /* monotonic: when model_tick last ran */
-        sd_event_source *heap_trim; /* hands freed heap back to the kernel now and then */
+        Scheduler *scheduler; /* model changes out after every dispatch, model timers */
 
         EventConn *event_conns;
         uint32_t n_event_conns;
         ControlConn *control_conns;
         uint32_t n_control_conns;
+        uint32_t n_follows; /* builds followed, summed over control connections (control-conn.c) */
 
         HistoryWriter *history;
         Estimates *estimates;

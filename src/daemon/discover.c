@@ -27,6 +27,7 @@
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/discover.h"
 #include "daemon/tracker.h"
 #include "daemon/work-queue.h"
 #include "shared/drv.h"

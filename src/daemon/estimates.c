@@ -150,7 +150,8 @@ int estimates_lookup(Daemon *d, const char *pname, const char *machine, int64_t 
         return eta.samples ? 0 : -ENODATA;
 }
 
-void estimates_annotate(Daemon *d, Build *b) {
+/* Gives b its ETA now (samples 0 when there is no history). */
+static void annotate(Daemon *d, Build *b) {
         _cleanup_free_ char *pname = drv_name_pname(b->name);
         if (!pname)
                 return;
@@ -160,7 +161,7 @@ void estimates_annotate(Daemon *d, Build *b) {
         if (estimates_lookup(d, pname, b->machine ? b->machine : "", b->requester.uid, &eta) < 0)
                 eta = (BuildEta){};
         eta.looked_up = true;
-        b->eta = eta;
+        model_build_set_eta(d->model, b, &eta);
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {
@@ -169,10 +170,8 @@ static int on_defer(sd_event_source *s, void *userdata) {
         usec_t deadline = now_monotonic() + TURN_BUDGET;
         while (e->next_pending < e->n_pending) {
                 Build *b = model_build_by_key(d->model, e->pending[e->next_pending++]);
-                if (b && build_state_is_active(b->state) && !b->eta.looked_up) {
-                        estimates_annotate(d, b);
-                        model_build_changed(d->model, b);
-                }
+                if (b && build_state_is_active(b->state) && !b->eta.looked_up)
+                        annotate(d, b); /* reported changed: it was not looked up before */
                 if (now_monotonic() >= deadline)
                         break;
         }
@@ -186,14 +185,15 @@ static int on_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-void estimates_request(Daemon *d, Build *b, unsigned kinds) {
+static void on_changed_build(void *userdata, Build *b, unsigned kinds) {
+        Daemon *d = userdata;
         Estimates *e = d->estimates;
-        if (!e || build_state_is_final(b->state))
+        if (build_state_is_final(b->state))
                 return;
         if (b->state != BUILD_QUEUED) {
                 /* running: one lookup (usually cached); also on a change of machine */
                 if (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED) | (1u << CHANGE_CHANGED)))
-                        estimates_annotate(d, b);
+                        annotate(d, b);
                 return;
         }
         if (!(kinds & (1u << CHANGE_NEW)) || b->eta.looked_up)
@@ -202,7 +202,7 @@ void estimates_request(Daemon *d, Build *b, unsigned kinds) {
                 size_t cap = e->cap_pending ? e->cap_pending * 2 : 256;
                 uint64_t *p = realloc(e->pending, cap * sizeof(uint64_t));
                 if (!p) {
-                        estimates_annotate(d, b); /* no room to defer: now, once */
+                        annotate(d, b); /* no room to defer: now, once */
                         return;
                 }
                 e->pending = p;
@@ -210,4 +210,9 @@ void estimates_request(Daemon *d, Build *b, unsigned kinds) {
         }
         e->pending[e->n_pending++] = b->key;
         sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
+}
+
+void estimates_update(Daemon *d) {
+        if (d->estimates)
+                model_visit_changed_builds(d->model, on_changed_build, d);
 }

@@ -12,12 +12,12 @@ typedef struct Estimates Estimates;
 int estimates_new(Daemon *d, Estimates **ret);
 Estimates *estimates_free(Estimates *e);
 
-/* A build appeared or changed (kinds: ChangeKind bits): a running build gets its ETA now;
- * queued ones (a plan can announce thousands at once, each a possible query) are looked up
- * a few at a time from an idle source, at most 2 ms per loop turn, then reported changed. */
-void estimates_request(Daemon *d, Build *b, unsigned kinds);
-/* Sets b->eta now (samples 0 when there is no history). */
-void estimates_annotate(Daemon *d, Build *b);
+/* Before the model's changes are reported (notify_flush), never while they are: builds that
+ * appeared or changed since the last report get their ETA. A running one gets it now, so that
+ * its event carries it; queued ones (a plan can announce thousands at once, each a possible
+ * query) are looked up a few at a time from an idle source, at most 2 ms per loop turn, then
+ * reported changed. */
+void estimates_update(Daemon *d);
 /* The estimate for pname on machine (local: "") for a build requested by uid (-1 unknown):
  * from trusted history rows and uid's own untrusted ones. 0 with *ret, -ENODATA without
  * history. */

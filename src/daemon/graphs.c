@@ -242,10 +242,7 @@ static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
         free(cost);
         e->eta_dirty = false;
         e->eta_mono = now_monotonic();
-        if (memcmp(&eta, &inv->eta, sizeof(eta)) != 0) {
-                inv->eta = eta;
-                model_invocation_changed(d->model, inv);
-        }
+        model_invocation_set_eta(d->model, inv, &eta);
 }
 
 /* Small graphs get their ETA at once; big ones at most once per sweep interval, so a plan of

@@ -1,7 +1,6 @@
 /* nix-analyticsd: watches every Nix build on the machine and serves what it sees. */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,8 +28,8 @@
 #include "daemon/listener.h"
 #include "daemon/machines-config.h"
 #include "daemon/machines-poll.h"
-#include "daemon/notify.h"
-#include "daemon/tracker.h"
+#include "daemon/sampler.h"
+#include "daemon/scheduler.h"
 #include "shared/cgroup-delegate.h"
 #include "shared/json-arena.h"
 #include "shared/proto-version.h"
@@ -338,57 +337,6 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
         return 1;
 }
 
-/* model_tick's wake-ups (output re-checks 200 ms apart, lost sources every 500 ms) are
- * gathered: model_tick runs at most once per TICK_INTERVAL_USEC. sd-event's accuracy alone
- * does not do it: a loop busy with events dispatches a timer as soon as it is due, and a
- * thousand builds ending per second then cost hundreds of walks of the model. */
-#define TICK_INTERVAL_USEC (50 * USEC_PER_MSEC)
-
-/* Makes sure model_tick runs at when_mono (monotonic), or TICK_INTERVAL_USEC after the last
- * run if that is later. */
-static void daemon_schedule_tick(Daemon *d, usec_t when_mono) {
-        uint64_t current;
-        int enabled;
-        when_mono = MAX(when_mono, d->tick_last + TICK_INTERVAL_USEC);
-        if (sd_event_source_get_enabled(d->tick, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
-            sd_event_source_get_time(d->tick, &current) >= 0 && current <= when_mono)
-                return;
-        sd_event_source_set_time(d->tick, when_mono);
-        sd_event_source_set_enabled(d->tick, SD_EVENT_ONESHOT);
-}
-
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
-        Daemon *d = userdata;
-        d->tick_last = now_monotonic();
-        usec_t next = model_tick(d->model, now_realtime(), d->tick_last);
-        notify_flush(d);
-        if (next)
-                daemon_schedule_tick(d, next);
-        return 0;
-}
-
-/* Log lines, builds and records come and go by the million on two threads: the allocator
- * keeps the freed pages, so RSS creeps up although the heap in use is flat (30 M records of
- * bench/run.sh: 55.6 MB RSS, 34.6 MB after one trim). Every HEAP_TRIM_USEC they go back. */
-#define HEAP_TRIM_USEC (30 * USEC_PER_SEC)
-
-static int on_heap_trim(sd_event_source *s, uint64_t usec, void *userdata) {
-        usec_t t0 = now_monotonic();
-        (void) malloc_trim(0);
-        log_debug("heap trimmed in %.1f ms", (double) (now_monotonic() - t0) / USEC_PER_MSEC);
-        return sd_event_source_set_time(s, usec + HEAP_TRIM_USEC);
-}
-
-static int on_post(sd_event_source *s, void *userdata) {
-        Daemon *d = userdata;
-        usec_t wake = model_take_wake(d->model);
-        if (wake)
-                daemon_schedule_tick(d, wake);
-        notify_flush(d);
-        control_conns_reap(d);
-        return 0;
-}
-
 /* Enough descriptors for thousands of senders and clients. */
 static void raise_fd_limit(void) {
         struct rlimit rl;
@@ -475,13 +423,7 @@ static int setup_loop(Daemon *d) {
                                  d)) < 0 ||
             (r = sd_event_add_io(d->event, &d->control_listener, d->control_fd, EPOLLIN, control_conn_accept,
                                  d)) < 0 ||
-            (r = sd_event_add_post(d->event, &d->post, on_post, d)) < 0 ||
-            (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC, on_tick, d)) <
-                    0 ||
-            (r = sd_event_source_set_enabled(d->tick, SD_EVENT_OFF)) < 0 ||
-            (r = sd_event_add_time_relative(d->event, &d->heap_trim, CLOCK_MONOTONIC, HEAP_TRIM_USEC,
-                                            USEC_PER_SEC, on_heap_trim, d)) < 0 ||
-            (r = sd_event_source_set_enabled(d->heap_trim, SD_EVENT_ON)) < 0)
+            (r = scheduler_new(d, &d->scheduler)) < 0)
                 return log_error_errno(r, "failed to set up the event loop: %m");
         return 0;
 }
@@ -537,9 +479,7 @@ static void daemon_done(Daemon *d) {
         control_conns_free_all(d);
         sd_event_source_disable_unref(d->events_listener);
         sd_event_source_disable_unref(d->control_listener);
-        sd_event_source_disable_unref(d->post);
-        sd_event_source_disable_unref(d->tick);
-        sd_event_source_disable_unref(d->heap_trim);
+        d->scheduler = scheduler_free(d->scheduler);
         if (d->events_fd >= 0)
                 close(d->events_fd);
         if (d->control_fd >= 0)

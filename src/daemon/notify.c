@@ -1,17 +1,18 @@
 /* Subscriptions: turns the model's coalesced changes into events for control clients.
  * Each object is serialised once per flush, however many clients receive it. */
-#include "daemon/privacy.h"
 #include "daemon/notify.h"
 
 #include <stdlib.h>
 
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
-#include "daemon/tracker.h"
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/privacy.h"
+#include "daemon/processes.h"
 #include "daemon/quota.h"
+#include "daemon/sampler.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -133,8 +134,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
             b->state == BUILD_RUNNING)
                 sampler_kick(d->sampler);
-        /* History: an estimate when a build appears or starts, a row when it ends. */
-        estimates_request(d, b, kinds);
+        /* History: a row when it ends (its estimate came before the drain, estimates_update). */
         if ((kinds & (1u << CHANGE_FINISHED)) && notify_history_allowed(d, b))
                 history_writer_record(d->history, b);
         graphs_build_changed(d, b, kinds);
@@ -155,7 +155,7 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 broadcast_private(d, "build", change_name(kinds), "build", build_to_json(b, now, 0),
                                   b->requester.uid, wants_builds);
 
-        if ((kinds & (1u << CHANGE_FINISHED)) && b->followers > 0) {
+        if ((kinds & (1u << CHANGE_FINISHED)) && d->n_follows > 0) {
                 for (ControlConn *c = d->control_conns; c; c = c->next) {
                         int i = c->dead ? -1 : follow_index(c, b->key);
                         if (i < 0)
@@ -213,5 +213,46 @@ void notify_flush(Daemon *d) {
         };
         if (!model_has_changes(d->model))
                 return;
+        /* A build's ETA is part of what its event says: computed first, never while the drain
+         * runs (the handlers only report). */
+        estimates_update(d);
         model_drain_changes(d->model, &handler, d);
+}
+
+void notify_processes(Daemon *d, const Build *b) {
+        bool any = false;
+        for (ControlConn *c = d->control_conns; c && !any; c = c->next)
+                any = !c->dead && c->sub.processes;
+        if (!any)
+                return;
+        cJSON *fields = processes_to_json(d, b);
+        if (!fields)
+                return;
+        cJSON_AddStringToObject(fields, "state", build_state_to_string(b->state));
+        cJSON_AddItemToObject(fields, "usage", usage_to_json(&b->usage));
+        /* Command lines as the requester, root and the admin group see them; null for others. */
+        cJSON *hidden_fields = cJSON_Duplicate(fields, true);
+        size_t len, hidden_len;
+        _cleanup_free_ char *line = control_format_event("processes", fields, &len);
+        _cleanup_free_ char *hidden = NULL;
+        if (!line) {
+                cJSON_Delete(hidden_fields);
+                return;
+        }
+        for (ControlConn *c = d->control_conns; c; c = c->next) {
+                if (c->dead || !c->sub.processes)
+                        continue;
+                if (privacy_sees(c, b->requester.uid))
+                        control_conn_send(c, line, len);
+                else {
+                        if (!hidden && hidden_fields) {
+                                privacy_filter(c, hidden_fields);
+                                hidden = control_format_event("processes", TAKE_PTR(hidden_fields),
+                                                              &hidden_len);
+                        }
+                        if (hidden)
+                                control_conn_send(c, hidden, hidden_len);
+                }
+        }
+        cJSON_Delete(hidden_fields);
 }

@@ -24,7 +24,10 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
-#include "daemon/commands-actions.h"
+#include "daemon/adopt.h"
+#include "daemon/discover.h"
+#include "daemon/notify.h"
+#include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
 #include "shared/proc.h"

@@ -43,6 +43,20 @@ void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+void model_build_set_nice(Model *m, Build *b, int nice) {
+        BuildUsage u = b->usage;
+        u.has_nice = true;
+        u.nice = nice;
+        model_build_set_usage(m, b, &u);
+}
+
+void model_build_set_limits(Model *m, Build *b, double cpu_limit, uint64_t mem_limit) {
+        BuildUsage u = b->usage;
+        u.cpu_limit = cpu_limit;
+        u.mem_limit = mem_limit;
+        model_build_set_usage(m, b, &u);
+}
+
 void model_build_set_frozen(Model *m, Build *b, bool frozen) {
         if (frozen && b->state == BUILD_RUNNING)
                 build_set_state(m, b, BUILD_FROZEN);

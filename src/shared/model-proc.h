@@ -5,6 +5,11 @@
 
 /* New figures (marks the build changed when they differ). */
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u);
+/* An action set the build's niceness, or its CPU (cores, 0 none) and memory (bytes, 0 none)
+ * limits: shown (and reported changed) at once rather than at the next sample, which copies
+ * them again from what the daemon applied. */
+void model_build_set_nice(Model *m, Build *b, int nice);
+void model_build_set_limits(Model *m, Build *b, double cpu_limit, uint64_t mem_limit);
 /* Frozen (from cgroup.events / freezer.state, or every process stopped) or running again. */
 void model_build_set_frozen(Model *m, Build *b, bool frozen);
 /* A kill action hit the build: the failure Nix reports for it makes it "killed". */

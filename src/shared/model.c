@@ -174,12 +174,33 @@ void model_invocation_changed(Model *m, Invocation *inv) {
         invocation_mark(m, inv, CHANGE_CHANGED);
 }
 
-void model_build_changed(Model *m, Build *b) {
+static bool build_eta_equal(const BuildEta *a, const BuildEta *b) {
+        return a->looked_up == b->looked_up && a->samples == b->samples && a->expected == b->expected &&
+               a->confidence == b->confidence && a->other_machines == b->other_machines;
+}
+
+void model_build_set_eta(Model *m, Build *b, const BuildEta *eta) {
+        if (build_eta_equal(&b->eta, eta))
+                return;
+        b->eta = *eta;
         build_mark(m, b, CHANGE_CHANGED);
+}
+
+void model_invocation_set_eta(Model *m, Invocation *inv, const InvocationEta *eta) {
+        if (memcmp(&inv->eta, eta, sizeof(*eta)) == 0)
+                return;
+        inv->eta = *eta;
+        invocation_mark(m, inv, CHANGE_CHANGED);
 }
 
 bool model_has_changes(Model *m) {
         return m->dirty_builds || m->dirty_invocations || m->dirty_sources || m->substitutions;
+}
+
+void model_visit_changed_builds(Model *m, void (*cb)(void *userdata, Build *b, unsigned kinds),
+                                void *userdata) {
+        for (Build *b = m->dirty_builds; b; b = b->dirty_next)
+                cb(userdata, b, b->dirty_kinds);
 }
 
 /* A finished build keeps only its last lines, once views have seen every line. */

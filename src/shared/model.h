@@ -163,8 +163,7 @@ struct Build {
         unsigned dirty_kinds; /* bitmask of 1 << ChangeKind */
         uint64_t log_flushed; /* log.total at the last flush */
         Build *dirty_next;
-        unsigned followers; /* control clients following this build's log (kept by views) */
-        int64_t quota_uid;  /* the untrusted uid whose build quota it takes; -1 none */
+        int64_t quota_uid; /* the untrusted uid whose build quota it takes; -1 none */
 
         Build *prev, *next; /* all builds by key */
         UT_hash_handle hh_key;
@@ -359,10 +358,17 @@ typedef struct ModelChangeHandler {
         void (*substitution)(void *userdata, const Substitution *s);
 } ModelChangeHandler;
 
-/* Something a view computes about an invocation or a build changed (an ETA): report it as
- * changed. */
+/* What the daemon computes from history (estimates.c, graphs.c): an ETA. Reported as changed
+ * when it differs. */
+void model_build_set_eta(Model *m, Build *b, const BuildEta *eta);
+void model_invocation_set_eta(Model *m, Invocation *inv, const InvocationEta *eta);
+/* Something about an invocation changed that the model itself does not track: report it. */
 void model_invocation_changed(Model *m, Invocation *inv);
-void model_build_changed(Model *m, Build *b);
 
 bool model_has_changes(Model *m);
+/* The builds changed since the last drain, with the kinds so far, without draining them: what
+ * a view adds to a build (its ETA) is computed here, before the drain reports it. cb may
+ * change the build through model_* functions, never drain. */
+void model_visit_changed_builds(Model *m, void (*cb)(void *userdata, Build *b, unsigned kinds),
+                                void *userdata);
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata);

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "daemon/adopt.h"
+#include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "test-helpers.h"
 

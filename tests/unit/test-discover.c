@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "daemon/discover.h"
 #include "daemon/tracker.h"
 #include "test-helpers.h"
 

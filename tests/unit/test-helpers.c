@@ -1,4 +1,4 @@
-/* Helpers shared by unit tests: temporary directory trees. */
+/* Helpers shared by unit tests: temporary directory trees; records fed to a model. */
 #include "test-helpers.h"
 
 #include <fcntl.h>
@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "shared/nixlog.h"
 
 char *test_mkdtemp(void) {
         char *t = strdup("/tmp/na-unit-XXXXXX");
@@ -61,4 +63,18 @@ char *test_read_file(const char *dir, const char *name) {
                 return strdup("");
         }
         return buf;
+}
+
+int test_feed(Model *m, Source *s, usec_t now, const char *fmt, ...) {
+        char line[4096];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        assert_true(n > 0 && (size_t) n < sizeof(line));
+        NixRecord rec;
+        assert_int_equal(nix_record_parse(line, (size_t) n, &rec), 0);
+        int r = model_apply(m, s, &rec, now);
+        nix_record_done(&rec);
+        return r;
 }

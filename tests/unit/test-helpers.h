@@ -1,7 +1,9 @@
-/* Helpers shared by unit tests: temporary directory trees. */
+/* Helpers shared by unit tests: temporary directory trees; records fed to a model. */
 #pragma once
 
 #include <stddef.h>
+
+#include "shared/model.h"
 
 /* Creates a fresh temporary directory; returns its path (static storage per call site). */
 char *test_mkdtemp(void);
@@ -12,3 +14,6 @@ void test_write_file(const char *dir, const char *relpath, const char *data, siz
 char *test_read_file(const char *dir, const char *name);
 /* rm -rf dir. */
 void test_rm_rf(const char *dir);
+/* Parses one internal-json record (printf format) and applies it to m as from s at now; fails
+ * the test when it does not parse. Returns model_apply's result. */
+int test_feed(Model *m, Source *s, usec_t now, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

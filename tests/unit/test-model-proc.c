@@ -167,6 +167,33 @@ static void test_builder_exit_is_end_time(void **state) {
         assert_int_equal(b->finished, T0 + 3 * USEC_PER_SEC);
 }
 
+/* What an action applied is reported at once, and only what it changed: a limit keeps the
+ * niceness the sampler showed. */
+static void test_action_settings(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .has_nice = true, .nice = 5, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        model_drain_changes(f->m, NULL, NULL);
+        assert_false(b->dirty);
+
+        model_build_set_limits(f->m, b, 1.5, 64 << 20);
+        assert_true(b->dirty);
+        assert_true(b->usage.cpu_limit == 1.5);
+        assert_int_equal(b->usage.mem_limit, 64 << 20);
+        assert_true(b->usage.has_nice);
+        assert_int_equal(b->usage.nice, 5);
+        model_drain_changes(f->m, NULL, NULL);
+
+        model_build_set_nice(f->m, b, 5); /* no change, nothing to report */
+        assert_false(b->dirty);
+        model_build_set_nice(f->m, b, 12);
+        assert_true(b->dirty);
+        assert_int_equal(b->usage.nice, 12);
+        assert_int_equal(b->usage.n_procs, 1);
+        assert_int_equal(b->usage.mem_limit, 64 << 20);
+}
+
 static void test_rediscovered(void **state) {
         Fixture *f = *state;
         Build *b, *b2;
@@ -321,6 +348,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oom_seen_after_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_action_settings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_stream, setup, teardown),

@@ -462,8 +462,8 @@ static void count_build(void *u, Build *b, unsigned kinds, uint64_t new_lines) {
         seen_lines += (unsigned) new_lines;
 }
 
-static void test_changes_coalesced(void **state) {
-        Fixture *f = fx(state);
+/* A source whose build a.drv (activity 1) just started, reported as new by the next drain. */
+static Source *start_one(Fixture *f) {
         Source *s;
         assert_int_equal(model_source_new(f->m, 999994, 0, true, 1, &s), 0);
         model_drain_changes(f->m, NULL, NULL);
@@ -472,6 +472,12 @@ static void test_changes_coalesced(void **state) {
                               "-a.drv\",\"\",1,1],\"id\":1,\"level\":3,\"text\":\"\",\"type\":105}",
                               f->store),
                          0);
+        return s;
+}
+
+static void test_changes_coalesced(void **state) {
+        Fixture *f = fx(state);
+        Source *s = start_one(f);
         for (int i = 0; i < 50; i++)
                 assert_int_equal(
                         feed(f, s, "{\"action\":\"result\",\"fields\":[\"x\"],\"id\":1,\"type\":101}"), 0);
@@ -485,6 +491,47 @@ static void test_changes_coalesced(void **state) {
         assert_true(seen_kinds & (1u << CHANGE_NEW));
         assert_true(seen_kinds & (1u << CHANGE_LOG));
         assert_false(model_has_changes(f->m));
+}
+
+/* A view annotates the changed builds before the drain reports them (daemon: estimates.c):
+ * the ETA set there is in the one report, and an unchanged ETA marks nothing. */
+typedef struct Annotate {
+        Model *m;
+        unsigned visited;
+} Annotate;
+
+static void annotate_eta(void *u, Build *b, unsigned kinds) {
+        Annotate *a = u;
+        a->visited++;
+        assert_true(kinds & (1u << CHANGE_NEW));
+        model_build_set_eta(a->m, b, &(BuildEta){.looked_up = true, .samples = 3, .expected = 42});
+}
+
+static unsigned seen_samples;
+static void eta_seen(void *u, Build *b, unsigned kinds, uint64_t new_lines) {
+        seen_builds++;
+        seen_samples = b->eta.samples;
+}
+
+static void test_eta_before_drain(void **state) {
+        Fixture *f = fx(state);
+        (void) start_one(f);
+        Annotate a = {.m = f->m};
+        model_visit_changed_builds(f->m, annotate_eta, &a);
+        assert_int_equal(a.visited, 1);
+        const ModelChangeHandler h = {.build = eta_seen};
+        seen_builds = seen_samples = 0;
+        model_drain_changes(f->m, &h, NULL);
+        assert_int_equal(seen_builds, 1);
+        assert_int_equal(seen_samples, 3);
+
+        Build *b = model_builds_first(f->m);
+        model_build_set_eta(f->m, b, &(BuildEta){.looked_up = true, .samples = 3, .expected = 42});
+        assert_false(model_has_changes(f->m));
+        model_build_set_eta(f->m, b, &(BuildEta){.looked_up = true, .samples = 4, .expected = 40});
+        assert_true(b->dirty);
+        assert_int_equal(b->dirty_kinds, 1u << CHANGE_CHANGED);
+        assert_int_equal(b->eta.samples, 4);
 }
 
 static void test_hello_trust(void **state) {
@@ -548,6 +595,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lost_when_nix_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_log_ring_and_eviction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changes_coalesced, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_eta_before_drain, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hello_trust, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_junk_is_harmless, setup, teardown),
         };
