@@ -91,10 +91,8 @@ static void help(void) {
 }
 
 static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t *ret) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end || s[0] == '-' || v < min || v > UINT32_MAX) {
+        uint64_t v;
+        if (safe_atou64(s, &v) < 0 || v < min || v > UINT32_MAX) {
                 log_error("invalid value for %s: '%s' (a whole number >= %u)", opt, s, (unsigned) min);
                 return -EINVAL;
         }
@@ -165,15 +163,11 @@ static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
                 cfg->has_admin_gid = true;
                 return cfg->admin_group ? 0 : log_error_errno(ENOMEM, "out of memory");
         }
-        case ARG_DISCOVER_SCOPE: {
-                errno = 0;
-                long v = strtol(arg, &end, 10);
-                if (errno || end == arg || *end || v <= 0 || v > INT_MAX)
+        case ARG_DISCOVER_SCOPE:
+                if (parse_pid(arg, &cfg->discover_scope) < 0)
                         return log_error_errno(EINVAL, "invalid value for --discover-scope: '%s' (a pid)",
                                                arg);
-                cfg->discover_scope = (pid_t) v;
                 return 0;
-        }
         default:
                 return -EINVAL;
         }
