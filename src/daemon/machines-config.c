@@ -97,10 +97,10 @@ static int load(MachinesConfig *mc) {
         if (asprintf(&path, "%s/nix.conf", mc->conf_dir) < 0)
                 return -ENOMEM;
         if ((r = nixconf_apply_file(&conf, path, NULL, NULL)) < 0)
-                goto fail;
+                goto free_lists;
         const char *env = getenv("NIX_CONFIG");
         if (env && (r = nixconf_apply(&conf, env, strlen(env), "NIX_CONFIG", NULL, NULL)) < 0)
-                goto fail;
+                goto free_lists;
 
         const char *b = nixconf_get(&conf, "builders");
         if (b)
@@ -109,19 +109,19 @@ static int load(MachinesConfig *mc) {
                 builders = NULL;
         if (!builders) {
                 r = -ENOMEM;
-                goto fail;
+                goto free_lists;
         }
         const char *sys = nixconf_get(&conf, "system");
         MachinesParseOptions o = {.this_system = sys ? sys : this_system()};
         if ((r = machines_parse(builders, strlen(builders), &o, &list)) < 0)
-                goto fail;
+                goto free_lists;
 
         files_clear(mc);
         if ((r = files_add(mc, conf.files, conf.n_files)) < 0 ||
             (r = files_add(mc, list.files, list.n_files)) < 0)
-                goto fail;
+                goto free_lists;
         if ((r = model_set_machines(mc->daemon->model, &list)) < 0)
-                goto fail;
+                goto free_lists;
 
         for (size_t i = 0; i < conf.n_errors; i++)
                 log_warning("nix configuration: %s", conf.errors[i]);
@@ -143,7 +143,7 @@ static int load(MachinesConfig *mc) {
         if (mc->daemon->machines_poll)
                 machines_poll_sync(mc->daemon->machines_poll);
         return 0;
-fail:
+free_lists:
         nixconf_done(&conf);
         machine_list_done(&list);
         return r;

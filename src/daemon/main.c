@@ -533,31 +533,31 @@ int main(int argc, char *argv[]) {
         d.started_mono = now_monotonic();
         if ((r = model_new(&d.config.model, &d.model)) < 0) {
                 log_error_errno(r, "cannot create the model: %m");
-                goto finish;
+                goto free_daemon;
         }
         if ((r = quota_new(&d.config.quota, getuid(), &d.quota)) < 0) {
                 log_error_errno(r, "cannot set up quotas: %m");
-                goto finish;
+                goto free_daemon;
         }
         quota_attach_model(d.quota, d.model);
         if ((r = open_sockets(&d)) < 0 || (r = setup_loop(&d)) < 0 || (r = setup_sampler(&d)) < 0)
-                goto finish;
+                goto free_daemon;
         /* History problems never stop monitoring: the writer reports them in status. */
         if ((r = graphs_new(&d, &d.graphs)) < 0) {
                 log_error_errno(r, "cannot set up dependency graphs: %m");
-                goto finish;
+                goto free_daemon;
         }
         if ((r = estimates_new(&d, &d.estimates)) < 0 ||
             (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");
-                goto finish;
+                goto free_daemon;
         }
         if ((r = query_worker_start(&d, &d.queries)) < 0) {
                 log_error_errno(r, "cannot start the history query thread: %m");
-                goto finish;
+                goto free_daemon;
         }
         if ((r = setup_machines(&d)) < 0)
-                goto finish;
+                goto free_daemon;
         if (d.config.history.path)
                 log_info("history in %s", d.config.history.path);
         else
@@ -571,7 +571,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "event loop failed: %m");
         (void) sd_notify(0, "STOPPING=1");
 
-finish:
+free_daemon:
         daemon_done(&d);
         return r < 0 ? 1 : 0;
 }

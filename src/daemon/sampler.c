@@ -791,7 +791,7 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                                      : KEPT_GROUPS_MAX;
         int r = discovery_new(cfg->proc_root, cfg->store_dir, d->event, &s->dsc);
         if (r < 0)
-                goto fail;
+                goto free_sampler;
         if (!cfg->no_cgroups) {
                 r = cg_host_detect(NULL, NULL, &s->host);
                 if (r < 0)
@@ -800,17 +800,17 @@ int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret) {
                         log_notice(
                                 "no cgroup hierarchy on this host: figures from /proc, actions by signals");
                 else if ((r = setup_roots(s)) < 0)
-                        goto fail;
+                        goto free_sampler;
         } else
                 log_info("cgroups disabled (--no-cgroups): figures from /proc, actions by signals");
 
         r = sd_event_add_time(d->event, &s->timer, CLOCK_MONOTONIC, now_monotonic(), 10 * USEC_PER_MSEC,
                               on_timer, s);
         if (r < 0)
-                goto fail;
+                goto free_sampler;
         *ret = s;
         return 0;
-fail:
+free_sampler:
         sampler_free(s);
         return r;
 }
