@@ -1,5 +1,5 @@
-/* Internals shared by the model's own files (model.c: sources, activities, builds;
- * model-msg.c: what Nix's messages say about builds). Not for views. */
+/* Internals shared by the model's own files (model.c lists them with their jobs). Not for
+ * views. */
 #pragma once
 
 #include "shared/model.h"
@@ -36,7 +36,20 @@ struct Model {
         LogBudget log_budget; /* of every build's log ring */
 };
 
+/* model-changes.c: b, inv or s changed in the way k says; views hear of it at the drain. */
 void build_mark(Model *m, Build *b, ChangeKind k);
+void invocation_mark(Model *m, Invocation *inv, ChangeKind k);
+void source_mark(Model *m, Source *s, ChangeKind k);
+
+/* model.c: finished builds past max_finished (and sources with nothing left) are dropped. */
+void model_evict(Model *m);
+void model_evict_if_needed(Model *m);
+
+/* model-apply.c */
+void activity_free(Model *m, Source *s, Activity *a);
+void source_free(Model *m, Source *s);
+
+/* model-build.c */
 Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec_t now);
 void build_finish(Model *m, Build *b, BuildState st, usec_t now);
 /* b becomes a build of invocation to (its drv index, count and running list). */
@@ -44,15 +57,27 @@ void build_move(Build *b, Invocation *to);
 /* Records why a build failed: the first line of message, without Nix's trailing ';'. */
 int build_set_failure(Build *b, FailureKind kind, const char *message);
 Build *invocation_find_build(Invocation *inv, const char *drv);
+void build_set_state(Model *m, Build *b, BuildState st);
+void build_free(Model *m, Build *b);
+/* b leaves the list of builds model_tick looks at again (it is over, or active again). */
+void build_recheck_done(Model *m, Build *b);
 
 /* A "msg" record: build plans ("these N derivations will be built:") and failures. */
 int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
 /* A structured build result (Determinate Nix's result type 110): the build's outcome. */
 int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t now);
 
-void build_set_state(Model *m, Build *b, BuildState st);
+/* model-outcome.c */
 /* Decides the end state of a build whose activities all stopped (outputs present?). */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);
+/* No sign that b's builder ever ran. */
+bool build_never_ran(const Build *b);
+/* The running builds of inv whose outputs all exist end now (Nix's "done" count moved). */
+void invocation_check_outputs(Model *m, Invocation *inv, usec_t now);
+/* s's nix process is gone: its builds that are still active end (lost, failed, decided). */
+void source_nix_exited(Model *m, Source *s, usec_t now);
+/* model_tick is wanted at when (monotonic) or before. */
+void model_wake_at(Model *m, usec_t when);
 /* What processes tell about an ending build (model-proc.c): a requested kill makes a
  * failure "killed"; the builder's exit is the real end time. */
 void build_finish_adjust(Build *b, BuildState *st, usec_t *when);

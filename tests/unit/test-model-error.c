@@ -1,4 +1,4 @@
-/* Unit tests for Nix's invocation-level errors in the model (model-msg.c, model.c): an error
+/* Unit tests for Nix's invocation-level errors in the model (model-msg.c, model-outcome.c): an error
  * about none of the builds is kept on the invocation, and the builds it announced but never
  * started say "not started: <error>", not "cancelled". Records as Nix 2.8 printed them for
  * nix-build with build-users-group = nosuch-group, on a fake store and a fake /proc. */

@@ -1,5 +1,5 @@
-/* Unit tests for src/shared/model.c: Nix 2.8 record sequences (as recorded from real builds)
- * applied to the model, with a fake store and a fake /proc. */
+/* Unit tests for the model (src/shared/model*.c): Nix 2.8 record sequences (as recorded from
+ * real builds) applied to the model, with a fake store and a fake /proc. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* How every build in a real Nix stream ends in the model (outcome.c, model-msg.c, model.c):
+/* How every build in a real Nix stream ends in the model (outcome.c, model-msg.c, model-outcome.c):
  * each fixture of tests/fixtures (streams captured from real Nix 2.8, 2.26 and 2.34 with
  * tests/fixtures/capture.sh, and the Lix and Determinate streams written from their sources,
  * see tests/fixtures/README.md) goes through the daemon's own parser and model, as

@@ -1,0 +1,233 @@
+/* How a build ends when Nix does not say: its activities stopped and its outputs are (or are
+ * not) in the store, its invocation ended with an error, or its nix process went away. Looks
+ * that must wait (outputs not there yet, a nix process still alive) are model_tick's. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utlist.h>
+
+#include "basic/macro.h"
+#include "shared/drv.h"
+#include "shared/model-internal.h"
+#include "shared/proc.h"
+#include "shared/storepath.h"
+
+#define OUTPUT_RECHECKS     5
+#define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
+#define LOST_CHECK_USEC     (500 * USEC_PER_MSEC)
+
+/* b's outputs (b->outputs, b->n_outputs), read from its .drv the first time. A failure
+ * that may pass (memory, file descriptors) is not kept: the next look reads again. */
+static int build_outputs_load(Model *m, Build *b) {
+        if (b->outputs_read)
+                return b->n_outputs;
+        _cleanup_free_ char *buf = NULL;
+        size_t got;
+        int n = store_file_read(m->config.store_dir, b->drv, STORE_DRV_MAX, &buf, &got);
+        if (n >= 0)
+                n = drv_parse_outputs(buf, got, &b->outputs);
+        if (n == -ENOMEM || n == -EMFILE || n == -ENFILE || n == -EINTR || n == -EAGAIN)
+                return n;
+        b->n_outputs = n;
+        b->outputs_read = true;
+        return n;
+}
+
+/* Checks that every output of b exists. 1 all present, 0 some missing, -errno when it
+ * cannot be decided (unreadable or malformed .drv, unknown CA outputs). */
+static int build_outputs_exist(Model *m, Build *b) {
+        int n = build_outputs_load(m, b);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++) {
+                const char *path = b->outputs[i].path;
+                if (path[0] == '\0')
+                        return -ENODATA; /* content-addressed: the path is not known here */
+                if (!store_path_valid(m->config.store_dir, path))
+                        return -EBADMSG;
+                if (access(path, F_OK) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+        }
+        return 1;
+}
+
+/* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */
+bool build_never_ran(const Build *b) {
+        return b->log.total == 0 && b->n_phases == 0 && !b->usage.sampled && b->builder_exited == 0;
+}
+
+/* Fails b with "<prefix><the invocation's error>". */
+static int build_set_failure_from_invocation(Build *b, FailureKind kind, const char *prefix) {
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(&msg, "%s%s", prefix, b->invocation->error) < 0)
+                return -ENOMEM;
+        return build_set_failure(b, kind, msg);
+}
+
+/* A build that ended with no reason of its own, in an invocation that Nix ended with an
+ * error (not an interrupt): that error is the reason. A build that never ran did not
+ * start because of it; one that ran was stopped by it. Returns true when it ended b. */
+static bool build_end_by_invocation_error(Model *m, Build *b, usec_t when) {
+        const Invocation *inv = b->invocation;
+        if (!inv->error || inv->interrupted || b->failure != FAILURE_NONE)
+                return false;
+        bool never = b->state == BUILD_QUEUED || build_never_ran(b);
+        if (build_set_failure_from_invocation(b, never ? FAILURE_NOT_STARTED : FAILURE_OTHER,
+                                              never ? "not started: " : "") < 0)
+                return false;
+        build_finish(m, b, BUILD_FAILED, when);
+        return true;
+}
+
+/* A build announced but never started when its nix process ended. Nix's error for the
+ * invocation says why; an error Nix gave for this very build (kind other while it was still
+ * queued) says it better. Without either (an interrupt, or Nix dropped it after another
+ * build failed) it was cancelled. A dependency failure ended it when Nix reported it. */
+static void build_end_unstarted(Model *m, Build *b, usec_t now) {
+        if (build_end_by_invocation_error(m, b, now))
+                return;
+        if (b->failure == FAILURE_OTHER && b->failure_message) {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "not started: %s", b->failure_message) >= 0)
+                        build_set_failure(b, FAILURE_NOT_STARTED, msg);
+        } else if (b->failure == FAILURE_NONE) {
+                const Invocation *inv = b->invocation;
+                if (inv->interrupted)
+                        build_set_failure_from_invocation(b, FAILURE_CANCELLED, "never started: ");
+                else
+                        build_set_failure(b, FAILURE_CANCELLED, "never started: the nix process ended");
+        }
+        build_finish(m, b, BUILD_FAILED, now);
+}
+
+/* model_tick is wanted at when (monotonic) or before. */
+void model_wake_at(Model *m, usec_t when) {
+        if (m->wake_at == 0 || when < m->wake_at)
+                m->wake_at = when;
+}
+
+/* b's outputs are looked at again at when (monotonic), by model_tick. */
+static void build_recheck_at(Model *m, Build *b, usec_t when) {
+        b->output_check_at = when;
+        if (!b->rechecking) {
+                DL_APPEND2(m->rechecks, b, recheck_prev, recheck_next);
+                b->rechecking = true;
+        }
+        model_wake_at(m, when);
+}
+
+/* Decides the end state of a build whose activities all stopped. */
+void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
+        if (b->failure != FAILURE_NONE || b->structured < 0) {
+                build_finish(m, b, BUILD_FAILED, now);
+                return;
+        }
+        if (b->structured > 0) {
+                build_finish(m, b, BUILD_SUCCEEDED, now); /* Nix said so */
+                return;
+        }
+        int r = build_outputs_exist(m, b);
+        if (r > 0) {
+                build_finish(m, b, BUILD_SUCCEEDED, now);
+                return;
+        }
+        if (b->output_checks_left == 0 && b->output_check_at == 0) {
+                /* First look: outputs missing (or undecidable: no readable .drv, CA outputs)
+                 * with no failure reported yet. The failure message may still be on its way
+                 * (Nix 2.29+ sends it after the stop), so look again. */
+                b->output_checks_left = OUTPUT_RECHECKS;
+                build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
+                b->finished = now;
+                return;
+        }
+        if (b->output_checks_left > 0) {
+                b->output_checks_left--;
+                build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
+                if (b->output_checks_left > 0)
+                        return;
+        }
+        usec_t stopped = b->finished ? b->finished : now;
+        if (r < 0) {
+                /* Undecidable, and Nix reported no failure: it succeeded. */
+                build_finish(m, b, BUILD_SUCCEEDED, stopped);
+                return;
+        }
+        if (build_end_by_invocation_error(m, b, stopped))
+                return;
+        build_set_failure(b, FAILURE_NO_OUTPUTS, "stopped by Nix with outputs missing and no reason given");
+        build_finish(m, b, BUILD_FAILED, stopped);
+}
+
+/* Nix 2.8 keeps a finished build's activity open until its goal is freed, often when the
+ * whole invocation ends; the "done" counter of the progress result moves on time. When it
+ * does, the running builds whose outputs now all exist are over: they end now, so their
+ * durations (history, ETAs) are the builder's, not the invocation's. */
+void invocation_check_outputs(Model *m, Invocation *inv, usec_t now) {
+        Build *b, *tmp;
+        DL_FOREACH_SAFE2(inv->running, b, tmp, run_next)
+                if (b->failure == FAILURE_NONE && build_outputs_exist(m, b) == 1)
+                        build_finish(m, b, BUILD_SUCCEEDED, now);
+}
+
+/* The nix process of a source is gone: what it was doing will never be reported. */
+void source_nix_exited(Model *m, Source *s, usec_t now) {
+        s->nix_exited = true;
+        /* The drv index holds every active build of the invocation (only a finished build
+         * is ever replaced in it). */
+        for (Build *b = s->invocation.by_drv; b; b = b->hh_drv.next) {
+                if (!build_state_is_active(b->state))
+                        continue;
+                if (b->state == BUILD_QUEUED) {
+                        build_end_unstarted(m, b, now);
+                } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
+                        continue; /* stopped, deciding its outcome */
+                } else if (b->rediscovered) {
+                        /* No events will come for it: its outputs tell how it ended. */
+                        b->n_activities_open = 0;
+                        build_decide(m, b, now, now_monotonic());
+                } else if (!build_never_ran(b) || !build_end_by_invocation_error(m, b, now))
+                        build_finish(m, b, BUILD_LOST, now);
+        }
+}
+
+usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
+        usec_t next = 0;
+
+        Build *b, *tmp;
+        DL_FOREACH_SAFE2(m->rechecks, b, tmp, recheck_next) {
+                if (b->output_check_at != 0 && !build_state_is_final(b->state) &&
+                    b->output_check_at <= now_mono)
+                        build_decide(m, b, now_real, now_mono);
+                if (b->output_check_at == 0 || build_state_is_final(b->state)) {
+                        build_recheck_done(m, b);
+                        continue;
+                }
+                if (next == 0 || b->output_check_at < next)
+                        next = b->output_check_at;
+        }
+
+        if (m->sources_waiting > 0) {
+                if (m->next_lost_check <= now_mono) {
+                        m->next_lost_check = now_mono + LOST_CHECK_USEC;
+                        for (Source *s = m->sources_first; s; s = s->next)
+                                if (s->gone && !s->nix_exited &&
+                                    !proc_alive(m->config.proc_root, s->pid, s->pid_starttime)) {
+                                        source_nix_exited(m, s, now_real);
+                                        m->sources_waiting--;
+                                }
+                }
+                if (m->sources_waiting > 0 && (next == 0 || m->next_lost_check < next))
+                        next = m->next_lost_check;
+        }
+
+        model_evict(m);
+        return next;
+}
+
+usec_t model_take_wake(Model *m) {
+        usec_t when = m->wake_at;
+        m->wake_at = 0;
+        return when;
+}
