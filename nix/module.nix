@@ -43,6 +43,7 @@ let
       "--machines-poll-timeout" (toString cfg.machines.pollTimeout)
     ]
     ++ optionals (cfg.adminGroup != null) [ "--admin-group" cfg.adminGroup ]
+    ++ optionals (cfg.metrics.listen != null) [ "--metrics-listen" cfg.metrics.listen ]
     ++ cfg.extraArgs;
 
   # What the daemon can live with (systemd/nix-analytics.service.in explains each choice):
@@ -160,6 +161,19 @@ in
         it is spent the oldest lines of the largest logs go first; the whole log stays in
         `nix log`.
       '';
+    };
+
+    metrics = {
+      listen = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "127.0.0.1:9479";
+        description = ''
+          Serve Prometheus metrics at http://ADDRESS/metrics (HOST:PORT, [IPV6]:PORT, or PORT
+          alone for 127.0.0.1). Off (null) by default. The endpoint has no authentication:
+          keep it on loopback and let a local Prometheus or a TLS proxy reach it.
+        '';
+      };
     };
 
     machines = {

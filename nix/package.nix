@@ -12,6 +12,7 @@
   cjson,
   uthash,
   sqlite,
+  libmicrohttpd,
   ncurses,
   cmocka,
   nix,
@@ -31,7 +32,7 @@ stdenv.mkDerivation {
   inherit version src;
 
   nativeBuildInputs = [ meson ninja pkg-config scdoc ];
-  buildInputs = [ systemd cjson uthash sqlite ncurses ]
+  buildInputs = [ systemd cjson uthash sqlite ncurses libmicrohttpd ]
     ++ lib.optionals pluginOnly [ nix boost nlohmann_json ];
   nativeCheckInputs = [ ];
   checkInputs = [ cmocka ];

@@ -18,6 +18,8 @@ PKGS=(
 	libsystemd-dev libcjson-dev uthash-dev libcmocka-dev
 	libncurses-dev # ncursesw for the TUI
 	libsqlite3-dev # history store
+	libmicrohttpd-dev # the metrics endpoint's HTTP server
+	prometheus        # the metrics e2e test scrapes the daemon with a real Prometheus (promtool too)
 	jq tmux python3 procps
 	nix-bin nix-setup-systemd # Nix, and what Debian's packaging sets it up with: the nixbld group,
 	                          # build users nixbld1..10 and /etc/nix/nix.conf (sandbox = false)

@@ -19,6 +19,7 @@ typedef struct Estimates Estimates;
 typedef struct Graphs Graphs;
 typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
+typedef struct Metrics Metrics;
 
 typedef struct DaemonConfig {
         char *socket_dir;
@@ -45,6 +46,8 @@ typedef struct DaemonConfig {
         char *nix_conf_dir;
         usec_t machines_poll_interval, machines_poll_timeout;
         char *machines_remote_ctl;
+
+        char *metrics_listen; /* --metrics-listen: NULL serves no metrics (metrics.c) */
 } DaemonConfig;
 
 typedef struct Daemon {
@@ -68,6 +71,7 @@ typedef struct Daemon {
         Estimates *estimates;
         Graphs *graphs;
         QueryWorker *queries;
+        Metrics *metrics; /* NULL unless --metrics-listen */
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
         struct RemoteKills

@@ -475,6 +475,21 @@ cJSON *history_writer_status(HistoryWriter *w) {
         return o;
 }
 
+void history_writer_stats(HistoryWriter *w, HistoryWriterStats *ret) {
+        if (!w) {
+                *ret = (HistoryWriterStats){.state = "disabled"};
+                return;
+        }
+        pthread_mutex_lock(&w->worker.lock);
+        *ret = (HistoryWriterStats){
+                .state = w->state,
+                .written = w->written,
+                .dropped = w->dropped,
+                .queued = w->count + w->pending,
+        };
+        pthread_mutex_unlock(&w->worker.lock);
+}
+
 History *history_writer_reader(HistoryWriter *w, const char **ret_error) {
         if (!w || !w->config.path) {
                 *ret_error = "history is disabled (--history-db none)";

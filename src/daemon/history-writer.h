@@ -40,6 +40,13 @@ void history_writer_record_substitution(HistoryWriter *w, const Substitution *x)
 /* The "history" member of status. */
 cJSON *history_writer_status(HistoryWriter *w);
 
+typedef struct HistoryWriterStats {
+        const char *state; /* static: "starting", "ok", "unavailable", "disabled" */
+        uint64_t written, dropped, queued;
+} HistoryWriterStats;
+/* The same figures as numbers (the metrics endpoint). */
+void history_writer_stats(HistoryWriter *w, HistoryWriterStats *ret);
+
 /* The read-only handle for queries, opened on first use; NULL when history is disabled or
  * unavailable (then *ret_error says why, a static or owned-by-w string). */
 History *history_writer_reader(HistoryWriter *w, const char **ret_error);

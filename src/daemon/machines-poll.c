@@ -487,6 +487,17 @@ MachinesPoll *machines_poll_free(MachinesPoll *p) {
         return NULL;
 }
 
+MachinePollState machines_poll_state(MachinesPoll *p, const ModelMachine *mm) {
+        Target *t = NULL;
+        if (p)
+                HASH_FIND(hh, p->targets, mm->key, strlen(mm->key), t);
+        if (!t || t->stale)
+                return MACHINE_POLL_NONE;
+        return t->state == POLL_UP     ? MACHINE_POLL_UP
+               : t->state == POLL_DOWN ? MACHINE_POLL_DOWN
+                                       : MACHINE_POLL_UNKNOWN;
+}
+
 cJSON *machines_poll_to_json(MachinesPoll *p, const ModelMachine *mm) {
         cJSON *o = cJSON_CreateObject();
         if (!o)

@@ -22,5 +22,12 @@ int machines_poll_new(Daemon *d, const MachinesPollConfig *c, MachinesPoll **ret
 MachinesPoll *machines_poll_free(MachinesPoll *p);
 /* Brings the polled set in line with the model's configured ssh machines. */
 void machines_poll_sync(MachinesPoll *p);
+typedef enum MachinePollState {
+        MACHINE_POLL_NONE, /* not polled (not an ssh machine, polling off, or not yet) */
+        MACHINE_POLL_UNKNOWN,
+        MACHINE_POLL_UP,
+        MACHINE_POLL_DOWN,
+} MachinePollState;
+MachinePollState machines_poll_state(MachinesPoll *p, const ModelMachine *mm);
 /* The poll state of a machine as JSON ({"state":"unknown"} before the first answer). */
 cJSON *machines_poll_to_json(MachinesPoll *p, const ModelMachine *mm);

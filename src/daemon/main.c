@@ -27,6 +27,8 @@
 #include "daemon/query-worker.h"
 #include "daemon/listener.h"
 #include "daemon/machines-config.h"
+#include "daemon/metrics-http.h"
+#include "daemon/metrics.h"
 #include "daemon/machines-poll.h"
 #include "daemon/sampler.h"
 #include "daemon/scheduler.h"
@@ -82,6 +84,9 @@ static void help(void) {
                "      --machines-poll-timeout S   give up on one poll after S seconds (default 10)\n"
                "      --machines-remote-ctl CMD   nix-analytics-ctl on the remote builders\n"
                "                           (default nix-analytics-ctl)\n"
+               "      --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics; ADDR is\n"
+               "                           HOST:PORT, [IPV6]:PORT or PORT (then 127.0.0.1); off by\n"
+               "                           default (see docs/metrics.md before exposing it)\n"
                "  -v, --verbose            log debug messages\n"
                "  -q, --quiet              log warnings and errors only\n"
                "  -h, --help               show this help\n"
@@ -124,6 +129,7 @@ enum {
         ARG_MACHINES_POLL_INTERVAL,
         ARG_MACHINES_POLL_TIMEOUT,
         ARG_MACHINES_REMOTE_CTL,
+        ARG_METRICS_LISTEN,
 };
 
 static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
@@ -203,6 +209,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"machines-poll-interval", required_argument, NULL, ARG_MACHINES_POLL_INTERVAL},
                 {"machines-poll-timeout", required_argument, NULL, ARG_MACHINES_POLL_TIMEOUT},
                 {"machines-remote-ctl", required_argument, NULL, ARG_MACHINES_REMOTE_CTL},
+                {"metrics-listen", required_argument, NULL, ARG_METRICS_LISTEN},
                 {},
         };
         int c;
@@ -306,6 +313,19 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         if (machines_parse_option(c - ARG_NIX_CONF_DIR, optarg, cfg) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_METRICS_LISTEN: {
+                        _cleanup_free_ char *host = NULL, *port = NULL;
+                        if (metrics_http_parse_address(optarg, &host, &port) < 0) {
+                                log_error("invalid value for --metrics-listen: '%s' (HOST:PORT, [IPV6]:PORT "
+                                          "or PORT)",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        free(cfg->metrics_listen);
+                        if (!(cfg->metrics_listen = strdup(optarg)))
+                                return log_error_errno(ENOMEM, "out of memory");
+                        break;
+                }
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -429,6 +449,7 @@ static void config_done(DaemonConfig *c) {
         free(c->history.path);
         free(c->nix_conf_dir);
         free(c->machines_remote_ctl);
+        free(c->metrics_listen);
 }
 
 static int setup_sampler(Daemon *d) {
@@ -465,6 +486,7 @@ static int setup_machines(Daemon *d) {
 }
 
 static void daemon_done(Daemon *d) {
+        d->metrics = metrics_free(d->metrics); /* first: its threads wait on the loop */
         d->machines_poll = machines_poll_free(d->machines_poll);
         d->remote_kills = remote_kills_free(d->remote_kills);
         d->machines_config = machines_config_free(d->machines_config);
@@ -557,6 +579,8 @@ int main(int argc, char *argv[]) {
                 goto free_daemon;
         }
         if ((r = setup_machines(&d)) < 0)
+                goto free_daemon;
+        if (d.config.metrics_listen && (r = metrics_new(&d, d.config.metrics_listen, &d.metrics)) < 0)
                 goto free_daemon;
         if (d.config.history.path)
                 log_info("history in %s", d.config.history.path);

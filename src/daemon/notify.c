@@ -9,6 +9,7 @@
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/metrics.h"
 #include "daemon/privacy.h"
 #include "daemon/processes.h"
 #include "daemon/quota.h"
@@ -137,6 +138,8 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         /* History: a row when it ends (its estimate came before the drain, estimates_update). */
         if ((kinds & (1u << CHANGE_FINISHED)) && notify_history_allowed(d, b))
                 history_writer_record(d->history, b);
+        if (kinds & (1u << CHANGE_FINISHED))
+                metrics_build_finished(d->metrics, b);
         graphs_build_changed(d, b, kinds);
 
         if (new_lines > 0 && d->n_control_conns > 0) {

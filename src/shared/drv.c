@@ -350,3 +350,15 @@ char *drv_name_pname(const char *name) {
                         return strndup(name, (size_t) (p - name));
         return strdup(name);
 }
+
+char *drv_buf_system(const char *buf, size_t len) {
+        static const char key[] = "(\"system\",\"";
+        const char *p = memmem(buf, len, key, sizeof(key) - 1);
+        if (!p)
+                return NULL;
+        p += sizeof(key) - 1;
+        const char *end = memchr(p, '"', len - (size_t) (p - buf));
+        if (!end || end == p || end - p > 64)
+                return NULL;
+        return strndup(p, (size_t) (end - p));
+}

@@ -46,6 +46,11 @@ typedef struct Drv {
 int drv_parse_outputs(const char *buf, size_t len, DrvOutput **ret);
 void drv_outputs_free(DrvOutput *o, size_t n);
 
+/* The system of a .drv held in buf[0..len): its env always holds ("system","…")
+ * (derivation{} puts every attribute there). A new string, or NULL when absent, longer than
+ * 64 bytes, or out of memory. */
+char *drv_buf_system(const char *buf, size_t len);
+
 /* Parses a whole .drv held in buf[0..len). Returns 0 and a new Drv, -EBADMSG on malformed
  * input (trailing bytes other than whitespace included), -E2BIG past the bounds above,
  * -ENOMEM. */

@@ -147,24 +147,6 @@ bool model_machine_could_take(const ModelMachine *mm, const Build *b) {
         return false;
 }
 
-/* The system of a derivation: its env always holds ("system","…") (derivation{} puts
- * every attribute there). NULL when unreadable. */
-static char *drv_system(const char *store_dir, const char *drv) {
-        _cleanup_free_ char *buf = NULL;
-        size_t got;
-        if (store_file_read(store_dir, drv, STORE_DRV_MAX, &buf, &got) < 0)
-                return NULL;
-        static const char key[] = "(\"system\",\"";
-        const char *p = memmem(buf, got, key, sizeof(key) - 1);
-        if (!p)
-                return NULL;
-        p += sizeof(key) - 1;
-        const char *end = memchr(p, '"', got - (size_t) (p - buf));
-        if (!end || end == p || end - p > 64)
-                return NULL;
-        return strndup(p, (size_t) (end - p));
-}
-
 /* "copying dependencies to '<uri>'" / "copying outputs from '<uri>'": the URI, or NULL. */
 static char *copy_text_uri(const char *text, int *ret_dir) {
         const char *p = startswith(text, "copying dependencies to '");
@@ -202,7 +184,7 @@ static int waiting_start(Model *m, Source *s, Activity *a, const NixRecord *rec,
         if (!b && !(b = build_new(m, inv, drv, BUILD_QUEUED, now)))
                 return -ENOMEM;
         if (!b->system)
-                b->system = drv_system(m->config.store_dir, b->drv);
+                b->system = store_drv_system(m->config.store_dir, b->drv);
         b->machine_waits++;
         a->waiting_key = b->key;
         build_mark(m, b, CHANGE_CHANGED);

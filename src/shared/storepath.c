@@ -9,6 +9,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "shared/drv.h"
 
 /* Nix's base-32 alphabet (no e, o, u, t). */
 static bool is_hash_char(char c) {
@@ -87,4 +88,12 @@ int store_file_read(const char *store_dir, const char *path, size_t max, char **
                 return -errno;
         return read_full_file_at(dir_fd, path + strlen(store_dir) + 1, max,
                                  READ_FILE_NOFOLLOW | READ_FILE_REFUSE_LARGER, ret, ret_len);
+}
+
+char *store_drv_system(const char *store_dir, const char *drv) {
+        _cleanup_free_ char *buf = NULL;
+        size_t got;
+        if (store_file_read(store_dir, drv, STORE_DRV_MAX, &buf, &got) < 0)
+                return NULL;
+        return drv_buf_system(buf, got);
 }

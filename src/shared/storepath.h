@@ -27,3 +27,7 @@ int store_path_find_drv(const char *store_dir, const char *text, char **ret);
  * terminal, must be a regular file (-EISDIR, -EBADMSG) of at most max bytes (-EFBIG). Returns 0 and a
  * NUL-terminated buffer, or -errno. */
 int store_file_read(const char *store_dir, const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* The system of the .drv at path drv (read with store_file_read, parsed by drv_buf_system).
+ * A new string, or NULL when unreadable or absent. */
+char *store_drv_system(const char *store_dir, const char *drv);
