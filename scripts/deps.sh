@@ -107,5 +107,17 @@ if ! apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/deps-apt.log 2>&1; t
 		exit 1
 	fi
 fi
+# Debian starts and enables the prometheus service it installs, listening on every address
+# (:9090). The tests start their own on loopback: a service this script brought is stopped and
+# disabled (one the machine had already is left alone).
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+	if [[ -d /run/systemd/system ]]; then
+		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	else
+		invoke-rc.d prometheus stop >/dev/null 2>&1 || true
+		update-rc.d prometheus disable >/dev/null 2>&1 || true
+	fi
+	echo "deps: installed prometheus for the tests; its system service is stopped and disabled"
+fi
 nix_ready
 echo "deps: done"
