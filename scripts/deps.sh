@@ -19,7 +19,7 @@ PKGS=(
 	libncurses-dev # ncursesw for the TUI
 	libsqlite3-dev # history store
 	libmicrohttpd-dev # the metrics endpoint's HTTP server
-	prometheus        # the metrics e2e test scrapes the daemon with a real Prometheus (promtool too)
+	prometheus curl   # the metrics e2e test: a real Prometheus (and promtool) scrapes the daemon; curl asks it
 	jq tmux python3 procps
 	nix-bin nix-setup-systemd # Nix, and what Debian's packaging sets it up with: the nixbld group,
 	                          # build users nixbld1..10 and /etc/nix/nix.conf (sandbox = false)
