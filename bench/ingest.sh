@@ -25,13 +25,8 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 TARGET=1.05
 
 ((EUID == 0)) || { echo "bench/ingest.sh: run as root (builds in the Nix store)" >&2; exit 1; }
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" >/dev/null
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl >/dev/null
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl || exit 1
 CTL=$BUILD_DIR/src/ctl/nix-analytics-ctl
 # shellcheck source=bench/lib-pairs.sh
 . "$ROOT/bench/lib-pairs.sh"

@@ -34,13 +34,8 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 TARGET_P99_MS=50
 
 ((EUID == 0)) || { echo "bench/load.sh: run as root (single-user Nix writes the store)" >&2; exit 1; }
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" >/dev/null
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl >/dev/null
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl || exit 1
 DAEMON="$BUILD_DIR/src/daemon/nix-analyticsd"
 CTL="$BUILD_DIR/src/ctl/nix-analytics-ctl"
 

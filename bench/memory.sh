@@ -17,14 +17,8 @@ REPEATS=${3:-3}
 HISTORY_ROWS=${HISTORY_ROWS:-1000000}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh"
-
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd bench/history-bench >/dev/null
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd bench/history-bench || exit 1
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/na-memory-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT

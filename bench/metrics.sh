@@ -19,13 +19,8 @@ SECONDS_PER=${3:-10}
 ROUNDS=${4:-3}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" >/dev/null
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd >/dev/null
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd || exit 1
 
 T=$(mktemp -d /tmp/na-bench-metrics.XXXXXX)
 PIDS=()

@@ -30,16 +30,10 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 TARGET=1.03
 
 ((EUID == 0)) || { echo "bench/plugin.sh: run as root (private nix-daemons, the Nix store)" >&2; exit 1; }
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" >/dev/null
+source "$ROOT/bench/lib-build.sh"
 # shellcheck disable=SC2046
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none -Dplugin=enabled \
-		$(bash "$ROOT/scripts/nix-src.sh") >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Dplugin=enabled $(bash "$ROOT/scripts/nix-src.sh") >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl src/tui/nix-analytics \
-	src/plugin/libnix-analytics.so bench/plugin-core-bench >/dev/null
+bench_build -Dplugin=enabled $(bash "$ROOT/scripts/nix-src.sh") -- src/daemon/nix-analyticsd \
+	src/ctl/nix-analytics-ctl src/tui/nix-analytics src/plugin/libnix-analytics.so bench/plugin-core-bench || exit 1
 PLUGIN=$BUILD_DIR/src/plugin/libnix-analytics.so
 # shellcheck source=bench/lib-pairs.sh
 . "$ROOT/bench/lib-pairs.sh"

@@ -19,13 +19,8 @@ NODES=${1:-20000}
 ROWS=${2:-1000000}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" || exit 1
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi || exit 1
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd bench/graph-bench bench/history-bench >/dev/null || exit 1
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd bench/graph-bench bench/history-bench || exit 1
 
 rc=0
 echo "== P8: graph code, $NODES derivations"

@@ -23,14 +23,8 @@ TARGET_RATE=1000000
 FLAT_PCT=5
 FLAT_SLACK_KB=1024
 
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh"
-
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl bench/replay >/dev/null
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd src/ctl/nix-analytics-ctl bench/replay || exit 1
 
 DAEMON="$BUILD_DIR/src/daemon/nix-analyticsd"
 REPLAY="$BUILD_DIR/bench/replay"

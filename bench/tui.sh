@@ -21,13 +21,8 @@ LOAD=${3:-20}
 IDLE=${4:-10}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 
-[[ -n "${SKIP_DEPS:-}" ]] || bash "$ROOT/scripts/deps.sh" >/dev/null
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-	meson setup --reconfigure "$BUILD_DIR" "$ROOT" -Dbuildtype=release -Db_sanitize=none >/dev/null
-else
-	meson setup "$BUILD_DIR" "$ROOT" -Dbuildtype=release >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/daemon/nix-analyticsd src/tui/nix-analytics >/dev/null
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd src/tui/nix-analytics || exit 1
 
 T=$(mktemp -d /tmp/na-bench-tui.XXXXXX)
 SOCK="na-bench-tui-$$"
