@@ -1,7 +1,7 @@
 # fish completion for nix-analytics-ctl: commands, their options and values, and BUILD
 # arguments completed with the names of the builds the daemon knows.
 
-set -l __na_commands status list-builds get-build log get-history deps stats list-invocations snapshot watch list-machines ingest ps kill freeze thaw nice cpu-limit mem-limit
+set -l __na_commands status list-builds get-build log get-history deps stats list-invocations snapshot watch list-machines ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
 set -l __na_states queued running frozen succeeded failed killed lost
 
 function __nix_analytics_ctl_builds
@@ -10,7 +10,10 @@ function __nix_analytics_ctl_builds
     set -l tokens (commandline -opc)
     for i in (seq (count $tokens))
         if contains -- $tokens[$i] -s --socket-dir
-            set sockdir -s $tokens[(math $i + 1)]
+            set sockdir $sockdir -s $tokens[(math $i + 1)]
+        end
+        if contains -- $tokens[$i] -H --host
+            set sockdir $sockdir -H $tokens[(math $i + 1)]
         end
     end
     nix-analytics-ctl $sockdir --timeout 1 list-builds $argv 2>/dev/null | string match -ar '"drv":"[^"]*"' | string replace -r '^"drv":".*/[0-9a-z]{32}-(.*)\.drv"$' '$1' | sort -u
@@ -19,6 +22,8 @@ end
 complete -c nix-analytics-ctl -f
 # global options, before the command
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -s s -l socket-dir -r -a '(__fish_complete_directories)' -d "the daemon's socket directory"
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -s H -l host -x -a '(__fish_print_hostnames)' -d 'talk to the daemon on HOST through ssh'
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l remote-ctl -x -a '(__fish_complete_command)' -d 'what runs bridge on HOST'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l timeout -x -d 'seconds to wait for each answer'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l version -d 'show the version'
 complete -c nix-analytics-ctl -s h -l help -d 'show help'
@@ -43,6 +48,7 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a nice -d "set the niceness of a build's processes"
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a cpu-limit -d "cap a build's CPU"
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a mem-limit -d "cap a build's memory"
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a bridge -d 'relay stdin and stdout to the control socket (what -H runs over ssh)'
 
 # BUILD arguments
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-build log deps ps" -a '(__nix_analytics_ctl_builds)'

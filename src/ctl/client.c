@@ -6,12 +6,18 @@
 #include <limits.h>
 #include <poll.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "shared/json-read.h"
 #include "shared/linebuf.h"
 #include "shared/proto-client.h"
 #include "shared/socket-util.h"
+#include "shared/ssh-command.h"
 
 struct Client {
         int fd;
@@ -22,7 +28,9 @@ struct Client {
         cJSON *events;
         size_t n_events;
         char *daemon_version;
-        char *path;
+        char *path;     /* the socket path, or "ssh HOST" */
+        pid_t ssh;      /* the ssh child of client_connect_ssh(), 0 none */
+        int ssh_status; /* its wait status once reaped, -1 before */
 };
 
 void client_reply_done(ClientReply *reply) {
@@ -32,29 +40,90 @@ void client_reply_done(ClientReply *reply) {
         *reply = (ClientReply){};
 }
 
-int client_connect(const char *path, Client **ret) {
-        /* Non-blocking: a daemon with a full backlog cannot hold us past --timeout. */
-        _cleanup_close_ int fd = -EBADF;
-        int r = socket_connect_unix(path, &fd);
-        if (r < 0)
-                return r;
-
+/* A client on fd (taken, also on failure), named name in messages. */
+static int client_new(int fd, const char *name, Client **ret) {
+        _cleanup_close_ int owned = fd;
         _cleanup_client_free_ Client *c = calloc(1, sizeof(Client));
         if (!c)
                 return -ENOMEM;
         c->fd = -EBADF;
+        c->ssh_status = -1;
         c->events = cJSON_CreateArray();
         if (!c->events)
                 return -ENOMEM;
-        r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
+        int r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
         if (r < 0)
                 return r;
-        c->path = strdup(path);
+        c->path = strdup(name);
         if (!c->path)
                 return -ENOMEM;
-        c->fd = TAKE_FD(fd);
+        c->fd = TAKE_FD(owned);
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int client_connect(const char *path, Client **ret) {
+        /* Non-blocking: a daemon with a full backlog cannot hold us past --timeout. */
+        int fd = -EBADF;
+        int r = socket_connect_unix(path, &fd);
+        if (r < 0)
+                return r;
+        return client_new(fd, path, ret);
+}
+
+int client_connect_ssh(char **ssh_argv, const char *host, Client **ret) {
+        int fd;
+        pid_t pid;
+        int r = ssh_spawn_stdio(ssh_argv, false, &fd, &pid);
+        if (r < 0)
+                return r;
+        if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+                r = -errno;
+                close(fd);
+                (void) kill(pid, SIGTERM);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        _cleanup_free_ char *name = NULL;
+        if (asprintf(&name, "ssh %s", host) < 0)
+                name = NULL;
+        r = client_new(fd, name ? name : host, ret);
+        if (r < 0) {
+                (void) kill(pid, SIGTERM);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        (*ret)->ssh = pid;
+        return 0;
+}
+
+/* Reaps the ssh child: it ends once its stdin closes (the remote bridge sees the end);
+ * one that does not within a second is terminated. */
+static void reap_ssh(Client *c, bool wait_for_it) {
+        if (c->ssh <= 0 || c->ssh_status >= 0)
+                return;
+        for (int i = 0; i < (wait_for_it ? 100 : 1); i++) {
+                int st;
+                if (waitpid(c->ssh, &st, WNOHANG) == c->ssh) {
+                        c->ssh_status = st;
+                        return;
+                }
+                if (wait_for_it)
+                        usleep(10 * 1000);
+        }
+        if (!wait_for_it)
+                return;
+        (void) kill(c->ssh, SIGTERM);
+        int st;
+        if (waitpid(c->ssh, &st, 0) == c->ssh)
+                c->ssh_status = st;
+}
+
+int client_ssh_exit_status(Client *c) {
+        reap_ssh(c, true);
+        if (c->ssh_status < 0)
+                return -1;
+        return WIFEXITED(c->ssh_status) ? WEXITSTATUS(c->ssh_status) : 128 + WTERMSIG(c->ssh_status);
 }
 
 Client *client_free(Client *c) {
@@ -62,6 +131,7 @@ Client *client_free(Client *c) {
                 return NULL;
         if (c->fd >= 0)
                 close(c->fd);
+        reap_ssh(c, true);
         linebuf_free(c->in);
         cJSON_Delete(c->events);
         free(c->daemon_version);

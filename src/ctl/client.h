@@ -30,6 +30,13 @@ void client_reply_done(ClientReply *reply);
 /* Connects to the socket at path. Errors are those of connect(2) (-ENOENT, -ECONNREFUSED,
  * -EACCES, ...), which all mean "no daemon there". */
 int client_connect(const char *path, Client **ret);
+/* Runs ssh_argv (shared/ssh-command.h; its remote command a `nix-analytics-ctl bridge`) and
+ * talks to the remote daemon through it; host names it in messages ("ssh HOST"). ssh's own
+ * messages go to stderr. */
+int client_connect_ssh(char **ssh_argv, const char *host, Client **ret);
+/* The ssh child's exit status (>= 128: killed by signal - 128), once the connection ended:
+ * waits a second for ssh to end, then ends it. -1 for a local connection. */
+int client_ssh_exit_status(Client *c);
 Client *client_free(Client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free)
 #define _cleanup_client_free_ _cleanup_(client_freep)

@@ -431,6 +431,12 @@ int verb_ingest(const CtlContext *ctx, int argc, char **argv) {
         int r = parse_options(argc, argv, &g);
         if (r >= 0)
                 return r;
+        if (ctx->host) {
+                log_error("ingest feeds the daemon on this machine (its events.sock): run it on %s instead "
+                          "of -H",
+                          ctx->host);
+                return CTL_EXIT_USAGE;
+        }
 
         _cleanup_close_ int sigint_fd = -EBADF;
         if (setup_signals(&sigint_fd) < 0)

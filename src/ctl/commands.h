@@ -22,4 +22,5 @@ int verb_thaw(const CtlContext *ctx, int argc, char **argv);
 int verb_nice(const CtlContext *ctx, int argc, char **argv);
 int verb_cpu_limit(const CtlContext *ctx, int argc, char **argv);
 int verb_mem_limit(const CtlContext *ctx, int argc, char **argv);
+int verb_bridge(const CtlContext *ctx, int argc, char **argv);
 int verb_list_machines(const CtlContext *ctx, int argc, char **argv);

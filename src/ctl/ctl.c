@@ -16,6 +16,7 @@
 #include "shared/proto-client.h"
 #include "shared/proto.h"
 #include "shared/sockdir.h"
+#include "shared/ssh-command.h"
 
 static int resolve_dir(const CtlContext *ctx, const char *socket_name, char **ret) {
         if (ctx->socket_dir) {
@@ -51,7 +52,62 @@ void ctl_hint_start_daemon(const char *socket_path) {
                   dir_len, socket_path);
 }
 
+/* The daemon on ctx->host: ssh runs `nix-analytics-ctl bridge` there, which relays to that
+ * host's control socket. Authentication, host keys and the user the daemon sees are ssh's. */
+static int open_remote(const CtlContext *ctx, Client **ret) {
+        _cleanup_free_ char *dest = NULL, *dir = NULL, *cmd = NULL;
+        unsigned port = 0;
+        int r = ssh_target_parse(ctx->host, &dest, &port);
+        if (r == -ENOMEM)
+                return ctl_exit_oom();
+        if (r < 0) {
+                log_error("-H %s: expected HOST, USER@HOST or ssh://[USER@]HOST[:PORT]", ctx->host);
+                return CTL_EXIT_USAGE;
+        }
+        if (ctx->socket_dir && !(dir = ssh_quote_arg(ctx->socket_dir)))
+                return ctl_exit_oom();
+        if (asprintf(&cmd, "%s%s%s bridge", ctx->remote_ctl, dir ? " -s " : "", dir ? dir : "") < 0)
+                return ctl_exit_oom();
+        usec_t secs = ctx->timeout == CLIENT_NO_TIMEOUT ? 0 : ctx->timeout / USEC_PER_SEC;
+        SshTarget target = {
+                .destination = dest, .port = port, .connect_timeout = (unsigned) MIN(secs, 3600u)};
+        _cleanup_(ssh_argv_freep) char **argv = NULL;
+        if (ssh_argv(&target, cmd, &argv) < 0)
+                return ctl_exit_oom();
+
+        _cleanup_client_free_ Client *c = NULL;
+        r = client_connect_ssh(argv, ctx->host, &c);
+        if (r == -ENOMEM)
+                return ctl_exit_oom();
+        if (r < 0) {
+                log_error_errno(r, "cannot run ssh for %s: %m", ctx->host);
+                return CTL_EXIT_UNREACHABLE;
+        }
+        r = client_hello(c, "nix-analytics-ctl", ctx->timeout);
+        if (r == -ECONNRESET) {
+                /* ssh or the bridge ended: their own message is above, on stderr. */
+                int st = client_ssh_exit_status(c);
+                if (st == 255)
+                        log_error("%s: ssh could not connect or log in", ctx->host);
+                else if (st == 127)
+                        log_error("%s: '%s' was not found there (see --remote-ctl)", ctx->host,
+                                  ctx->remote_ctl);
+                else if (st == CTL_EXIT_UNREACHABLE)
+                        log_error("%s: no nix-analytics daemon is running there", ctx->host);
+                else
+                        log_error("%s: the connection through ssh ended (ssh exit status %d)", ctx->host,
+                                  st);
+                return CTL_EXIT_UNREACHABLE;
+        }
+        if (r < 0)
+                return ctl_transport_failure(c, r);
+        *ret = TAKE_PTR(c);
+        return CTL_EXIT_OK;
+}
+
 int ctl_open(const CtlContext *ctx, Client **ret) {
+        if (ctx->host)
+                return open_remote(ctx, ret);
         _cleanup_free_ char *path = NULL;
         if (ctl_socket_path(ctx, NA_CONTROL_SOCKET, &path) < 0)
                 return CTL_EXIT_UNREACHABLE;

@@ -24,7 +24,10 @@ typedef enum CtlExit {
 } CtlExit;
 
 typedef struct CtlContext {
-        const char *socket_dir; /* from --socket-dir, or NULL: resolve per socket */
+        const char *socket_dir; /* from --socket-dir, or NULL: resolve per socket (with -H: the
+                                 * remote's, passed on to its bridge) */
+        const char *host;       /* -H: the daemon on this host, through ssh; NULL: local */
+        const char *remote_ctl; /* --remote-ctl: what runs the bridge there */
         usec_t timeout;         /* per request; CLIENT_NO_TIMEOUT with --timeout 0 */
         bool stdout_is_tty;
 } CtlContext;

@@ -37,6 +37,7 @@ static const Verb verbs[] = {
         {"nice", verb_nice, "set the niceness of a build's processes"},
         {"cpu-limit", verb_cpu_limit, "cap a build's CPU (cores; 'none' lifts)"},
         {"mem-limit", verb_mem_limit, "cap a build's memory (4G, 512M; 'none' lifts)"},
+        {"bridge", verb_bridge, "relay stdin and stdout to the control socket (what -H runs over ssh)"},
 };
 
 static void help(FILE *f) {
@@ -53,6 +54,10 @@ static void help(FILE *f) {
               "  -s, --socket-dir DIR   the daemon's socket directory (default:\n"
               "                         $NIX_ANALYTICS_SOCKET_DIR, else $XDG_RUNTIME_DIR/nix-analytics\n"
               "                         when the socket is there, else /run/nix-analytics)\n"
+              "  -H, --host [USER@]HOST talk to the daemon on HOST through ssh (ssh's own keys and\n"
+              "                         configuration; $NIX_SSHOPTS as Nix uses it); also\n"
+              "                         ssh://[USER@]HOST[:PORT]\n"
+              "      --remote-ctl CMD   what runs 'bridge' on HOST (default: nix-analytics-ctl)\n"
               "      --timeout SECONDS  wait at most this long for each answer (default 10, 0: forever)\n"
               "  -h, --help             show this help\n"
               "      --version          show the version\n"
@@ -90,9 +95,11 @@ static const Verb *find_verb(const char *name) {
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_TIMEOUT };
+        enum { ARG_VERSION = 0x100, ARG_TIMEOUT, ARG_REMOTE_CTL };
         static const struct option options[] = {
                 {"socket-dir", required_argument, NULL, 's'},
+                {"host", required_argument, NULL, 'H'},
+                {"remote-ctl", required_argument, NULL, ARG_REMOTE_CTL},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -103,11 +110,12 @@ int main(int argc, char **argv) {
         CtlContext ctx = {
                 .timeout = 10 * USEC_PER_SEC,
                 .stdout_is_tty = isatty(STDOUT_FILENO) == 1,
+                .remote_ctl = "nix-analytics-ctl",
         };
 
         int c;
         /* "+": stop at the verb, whose options are its own. */
-        while ((c = getopt_long(argc, argv, "+hs:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+hs:H:", options, NULL)) >= 0) {
                 switch (c) {
                 case 's':
                         if (!*optarg) {
@@ -115,6 +123,20 @@ int main(int argc, char **argv) {
                                 return ctl_usage_hint(NULL);
                         }
                         ctx.socket_dir = optarg;
+                        break;
+                case 'H':
+                        if (ctx.host) {
+                                log_error("-H: one host at a time (the TUI shows several)");
+                                return ctl_usage_hint(NULL);
+                        }
+                        ctx.host = optarg;
+                        break;
+                case ARG_REMOTE_CTL:
+                        if (!*optarg) {
+                                log_error("--remote-ctl: empty command");
+                                return ctl_usage_hint(NULL);
+                        }
+                        ctx.remote_ctl = optarg;
                         break;
                 case ARG_TIMEOUT:
                         if (parse_timeout(optarg, &ctx.timeout) < 0)

@@ -16,6 +16,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/machines.h"
+#include "shared/ssh-command.h"
 
 #define OUTPUT_MAX        (512u << 10)
 #define STDERR_MAX        4096
@@ -305,48 +306,24 @@ static int spawn(Target *t) {
         ModelMachine *mm = model_machine_find(p->daemon->model, t->uri);
         if (mm && mm->configured)
                 spec = &mm->spec;
-        _cleanup_free_ char *dest = NULL, *timeout_opt = NULL, *port = NULL;
+        _cleanup_free_ char *dest = NULL, *cmd = NULL;
         unsigned portn = 0;
         int r = machine_uri_ssh_target(t->uri, &dest, &portn);
         if (r < 0)
                 return r;
-        if (asprintf(&timeout_opt, "ConnectTimeout=%u",
-                     (unsigned) MAX(1, p->config.timeout / USEC_PER_SEC)) < 0 ||
-            asprintf(&port, "%u", portn) < 0)
-                return -ENOMEM;
-
-        /* argv: ssh $NIX_SSHOPTS (as Nix does) -x -a -T -o BatchMode=yes ... dest sh -c SCRIPT sh CTL */
-        const char *argv[64];
-        size_t n = 0;
-        argv[n++] = "ssh";
-        _cleanup_free_ char *opts = getenv("NIX_SSHOPTS") ? strdup(getenv("NIX_SSHOPTS")) : NULL;
-        char *save = NULL;
-        for (char *tok = opts ? strtok_r(opts, " \t", &save) : NULL; tok && n < 40;
-             tok = strtok_r(NULL, " \t", &save))
-                argv[n++] = tok;
-        argv[n++] = "-x";
-        argv[n++] = "-a";
-        argv[n++] = "-T";
-        argv[n++] = "-o";
-        argv[n++] = "BatchMode=yes";
-        argv[n++] = "-o";
-        argv[n++] = timeout_opt;
-        if (spec && spec->ssh_key[0]) {
-                argv[n++] = "-i";
-                argv[n++] = spec->ssh_key;
-        }
-        if (portn) {
-                argv[n++] = "-p";
-                argv[n++] = port;
-        }
-        argv[n++] = "--";
-        argv[n++] = dest;
-        /* the remote shell joins these words: quote the script once */
-        _cleanup_free_ char *cmd = NULL;
+        /* the remote shell joins the words: the script is quoted once */
         if (asprintf(&cmd, "sh -c '%s' sh '%s'", remote_script, p->config.remote_ctl) < 0)
                 return -ENOMEM;
-        argv[n++] = cmd;
-        argv[n] = NULL;
+        SshTarget target = {
+                .destination = dest,
+                .port = portn,
+                .identity = spec ? spec->ssh_key : NULL,
+                .connect_timeout = (unsigned) MAX(1, p->config.timeout / USEC_PER_SEC),
+        };
+        _cleanup_(ssh_argv_freep) char **argv = NULL;
+        r = ssh_argv(&target, cmd, &argv);
+        if (r < 0)
+                return r;
 
         int out[2], err[2];
         if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -374,7 +351,7 @@ static int spawn(Target *t) {
                 if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
                         _exit(127);
                 setsid(); /* no controlling terminal: ssh can never prompt */
-                execvp("ssh", (char *const *) argv);
+                execvp(argv[0], argv);
                 _exit(127);
         }
         close(out[1]);
