@@ -16,8 +16,11 @@
 #include "shared/eta.h"
 #include "shared/model-machines.h"
 
-#define CACHE_MAX   4096 /* answers kept, and lookups waiting (each holds an entry) */
-#define TURN_BUDGET (2 * USEC_PER_MSEC)
+#define CACHE_MAX 4096 /* answers kept, and lookups waiting (each holds an entry) */
+/* Queued builds ask at most this many lookups at once; the rest of a big plan waits for
+ * answers, so its builds never find the cache full of questions. */
+#define ASK_QUEUED_MAX 256
+#define TURN_BUDGET    (2 * USEC_PER_MSEC)
 /* One lookup is an index search (a few pages, test-history checks the plans); a cold cache
  * on a slow disk, or a database an older schema left without the index, takes longer, and
  * the lookups behind it wait. A lookup cut short leaves the build without an estimate until
@@ -173,6 +176,7 @@ static int lookup_estimate(Daemon *d, Lookup *l, BuildEta *ret) {
 static char *build_key(const Build *b) {
         _cleanup_free_ char *pname = drv_name_pname(b->name);
         char *key;
+        /* The uid comes last and holds no newline: two uids never share a key. */
         if (!pname || asprintf(&key, "%s\n%s\n%" PRIi64, pname, b->machine ? b->machine : "",
                                b->requester.uid < 0 ? (int64_t) -1 : b->requester.uid) < 0)
                 return NULL;
@@ -211,7 +215,9 @@ static void lookup_done(WorkItem *item, void *userdata) {
         if (!x->answered)
                 entry_free(e, x);
         lookup_free(l);
-        if (estimates_settled(e))
+        if (e->next_pending < e->n_pending)
+                sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
+        else if (estimates_settled(e))
                 /* Every queued build has its estimate: invocation ETAs can be computed. */
                 graphs_estimates_ready(d);
 }
@@ -220,18 +226,13 @@ static void lookup_release(WorkItem *item) {
         lookup_free((Lookup *) item);
 }
 
-static int ask(Estimates *e, Entry *x, uint64_t generation) {
+/* Queues the lookup of x, the entry of b's key. */
+static int ask(Estimates *e, Entry *x, const Build *b, uint64_t generation) {
         _cleanup_(lookup_freep) Lookup *l = calloc(1, sizeof(*l));
-        if (!l || !(l->key = strdup(x->key)))
+        if (!l || !(l->key = strdup(x->key)) || !(l->pname = drv_name_pname(b->name)) ||
+            !(l->machine = strdup(b->machine ? b->machine : "")))
                 return -ENOMEM;
-        /* The key's parts: pname and machine never hold a newline (drv names do not). */
-        const char *nl1 = strchr(x->key, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
-        if (!nl2)
-                return -EINVAL;
-        if (!(l->pname = strndup(x->key, (size_t) (nl1 - x->key))) ||
-            !(l->machine = strndup(nl1 + 1, (size_t) (nl2 - nl1 - 1))))
-                return -ENOMEM;
-        l->uid = strtoll(nl2 + 1, NULL, 10);
+        l->uid = b->requester.uid < 0 ? -1 : b->requester.uid;
         l->item = (WorkItem){.run = run_lookup, .done = lookup_done, .release = lookup_release};
         int r = work_queue_submit(e->queue, &l->item);
         if (r < 0)
@@ -302,7 +303,7 @@ static void annotate(Daemon *d, Build *b) {
         }
         /* Trusted rows, and the requester's own untrusted ones (docs/protocol.md "Trust
          * model"): another user's fake builds never move this estimate. */
-        if (x && entry_wait(x, b->key) >= 0 && (x->asked || ask(e, x, generation) >= 0))
+        if (x && entry_wait(x, b->key) >= 0 && (x->asked || ask(e, x, b, generation) >= 0))
                 return;
         if (x && x->n_waiting > 0 && x->waiting[x->n_waiting - 1] == b->key)
                 x->n_waiting--;
@@ -316,6 +317,8 @@ static int on_defer(sd_event_source *s, void *userdata) {
         Estimates *e = d->estimates;
         usec_t deadline = now_monotonic() + TURN_BUDGET;
         while (e->next_pending < e->n_pending) {
+                if (e->n_asked >= ASK_QUEUED_MAX)
+                        return 0; /* lookup_done() turns the source on again */
                 Build *b = model_build_by_key(d->model, e->pending[e->next_pending++]);
                 if (b && build_state_is_active(b->state) && !b->eta.looked_up)
                         annotate(d, b); /* reported changed once it has its estimate */
