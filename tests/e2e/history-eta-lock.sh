@@ -20,16 +20,7 @@ start_daemon --cgroup-root "$CGROOT"
 history_ok() { ctl status 2>/dev/null | jq -e '.history.state == "ok"' >/dev/null; }
 wait_for 10 "the history database is open" history_ok
 
-python3 - "$DB" <<'PY' || die "cannot add the history rows"
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], timeout=10)
-for i, secs in enumerate((10, 14)):
-    q = int((time.time() - 3600 + i * 100) * 1e6)  # an hour ago: inside any retention
-    c.execute("INSERT INTO builds (drv, name, pname, machine, state, queued, started, finished, duration)"
-              " VALUES (?, 'lock-eta-1.0', 'lock-eta', '', 'succeeded', ?, ?, ?, ?)",
-              ("/nix/store/%032d-lock-eta-1.0.drv" % i, q, q, q + secs * 1000000, secs * 1000000))
-c.commit()
-PY
+history_add_rows "$DB" lock-eta-1.0 lock-eta "" 10 14 || die "cannot add the history rows"
 
 # ---- the lock ----
 # SQLite's WAL locks are bytes 120.. of the -shm file: write, checkpoint, recovery, then the
