@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/graphs.h"
@@ -55,6 +57,7 @@ struct Estimates {
         Daemon *d;
         Entry *entries;
         uint32_t n, n_asked;
+        uint64_t asked;    /* lookups queued, ever */
         uint64_t *pending; /* keys of queued builds waiting for a lookup */
         size_t n_pending, cap_pending, next_pending;
         sd_event_source *defer;
@@ -242,6 +245,7 @@ static int ask(Estimates *e, Entry *x, const Build *b, uint64_t generation) {
         x->answered = false;
         x->generation = generation;
         e->n_asked++;
+        e->asked++;
         return 0;
 }
 
@@ -360,6 +364,24 @@ static void on_changed_build(void *userdata, Build *b, unsigned kinds) {
         }
         e->pending[e->n_pending++] = b->key;
         sd_event_source_set_enabled(e->defer, SD_EVENT_ONESHOT);
+}
+
+cJSON *estimates_status_json(Daemon *d) {
+        Estimates *e = d->estimates;
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !e)
+                return o;
+        WorkQueueStats ws;
+        work_queue_stats(e->queue, &ws);
+        cJSON_AddNumberToObject(o, "cached", e->n - e->n_asked);
+        cJSON_AddNumberToObject(o, "asking", e->n_asked);
+        cJSON_AddNumberToObject(o, "lookups", (double) e->asked);
+        cJSON_AddNumberToObject(o, "longest_lookup_ms", (double) ws.max_run_usec / 1000.0);
+        if (cJSON_GetArraySize(o) < 4) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
 }
 
 void estimates_update(Daemon *d) {

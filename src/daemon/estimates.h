@@ -7,6 +7,8 @@
  * never a query: a slow or locked database delays ETAs, not the loop. */
 #pragma once
 
+#include <cjson/cJSON.h>
+
 #include "daemon/daemon.h"
 
 typedef struct Estimates Estimates;
@@ -20,3 +22,7 @@ Estimates *estimates_free(Estimates *e);
  * a few at a time from an idle source, at most 2 ms per loop turn), else once its lookup
  * answers; they are then reported changed. */
 void estimates_update(Daemon *d);
+
+/* The "estimates" member of status: answers cached, lookups asked and not yet answered
+ * ("asking"), lookups asked since start, and the longest one (ms). */
+cJSON *estimates_status_json(Daemon *d);
