@@ -17,6 +17,7 @@
 #include "daemon/graphs.h"
 #include "daemon/commands-activities.h"
 #include "daemon/commands-machines.h"
+#include "daemon/estimates.h"
 #include "daemon/notify.h"
 #include "daemon/privacy.h"
 #include "daemon/processes.h"
@@ -94,8 +95,9 @@ static cJSON *status_json(Daemon *d) {
         cJSON_AddItemToObject(o, "history", history_writer_status(d->history));
         cJSON_AddItemToObject(o, "quotas", quota_status_json(d->quota));
         cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
+        cJSON_AddItemToObject(o, "estimates", estimates_status_json(d));
         cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
-        if (cJSON_GetArraySize(o) < 15) {
+        if (cJSON_GetArraySize(o) < 16) {
                 cJSON_Delete(o);
                 return NULL;
         }

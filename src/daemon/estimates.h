@@ -1,9 +1,13 @@
 /* Build ETAs from history: the median duration of the last ETA_SAMPLES successful builds of
  * the same pname on the same machine, else on any machine (scaled by speed factor), counting
- * rows of trusted sources and the requester's own. Looked up once per (pname, machine,
- * requester uid) and cached until new rows are written, so a build starting costs a hash
- * lookup, not a query. */
+ * rows of trusted sources and the requester's own. The event loop keeps the answers per
+ * (pname, machine, requester uid), until new rows are written; a miss is looked up on a
+ * worker thread (work-queue.h), once however many builds wait for it, and the answer comes
+ * back to the loop, which gives it to those builds. A build starting costs a hash lookup,
+ * never a query: a slow or locked database delays ETAs, not the loop. */
 #pragma once
+
+#include <cjson/cJSON.h>
 
 #include "daemon/daemon.h"
 
@@ -13,12 +17,12 @@ int estimates_new(Daemon *d, Estimates **ret);
 Estimates *estimates_free(Estimates *e);
 
 /* Before the model's changes are reported (notify_flush), never while they are: builds that
- * appeared or changed since the last report get their ETA. A running one gets it now, so that
- * its event carries it; queued ones (a plan can announce thousands at once, each a possible
- * query) are looked up a few at a time from an idle source, at most 2 ms per loop turn, then
- * reported changed. */
+ * appeared or changed since the last report get their ETA if it is known (a running one now,
+ * so that its event carries it; queued ones, of which a plan can announce thousands at once,
+ * a few at a time from an idle source, at most 2 ms per loop turn), else once its lookup
+ * answers; they are then reported changed. */
 void estimates_update(Daemon *d);
-/* The estimate for pname on machine (local: "") for a build requested by uid (-1 unknown):
- * from trusted history rows and uid's own untrusted ones. 0 with *ret, -ENODATA without
- * history. */
-int estimates_lookup(Daemon *d, const char *pname, const char *machine, int64_t uid, BuildEta *ret);
+
+/* The "estimates" member of status: answers cached, lookups asked and not yet answered
+ * ("asking"), lookups asked since start, and the longest one (ms). */
+cJSON *estimates_status_json(Daemon *d);

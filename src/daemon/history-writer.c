@@ -22,11 +22,10 @@
 #include "basic/macro.h"
 #include "daemon/worker.h"
 
-#define BATCH_MAX         256
-#define RETRY_USEC        (1 * USEC_PER_SEC)
-#define PRUNE_EVERY_USEC  (60 * USEC_PER_SEC)
-#define STOP_PATIENCE     (3 * USEC_PER_SEC)
-#define READER_BUDGET_ERR "history is unavailable"
+#define BATCH_MAX        256
+#define RETRY_USEC       (1 * USEC_PER_SEC)
+#define PRUNE_EVERY_USEC (60 * USEC_PER_SEC)
+#define STOP_PATIENCE    (3 * USEC_PER_SEC)
 
 struct HistoryWriter {
         HistoryConfig config;
@@ -47,11 +46,6 @@ struct HistoryWriter {
 
         _Atomic uint64_t generation;
         _Atomic uint64_t reopened; /* the file was replaced: readers reopen */
-
-        /* event loop only */
-        History *reader;
-        uint64_t reader_opened_at; /* reopened count when it was opened */
-        char *reader_error;
 };
 
 /* ---- the queue (under lock) ----
@@ -385,8 +379,6 @@ HistoryWriter *history_writer_stop(HistoryWriter *w) {
         for (uint32_t i = 0; i < w->count; i++)
                 history_record_done(&w->queue[(w->head + i) % w->size]);
         free(w->queue);
-        history_close(w->reader);
-        free(w->reader_error);
         free(w->error);
         free(w->recovered);
         free(w->config.path);
@@ -490,42 +482,32 @@ void history_writer_stats(HistoryWriter *w, HistoryWriterStats *ret) {
         pthread_mutex_unlock(&w->worker.lock);
 }
 
-History *history_writer_reader(HistoryWriter *w, const char **ret_error) {
-        if (!w || !w->config.path) {
-                *ret_error = "history is disabled (--history-db none)";
-                return NULL;
+History *history_reader_get(HistoryWriter *w, HistoryReader *r, char **ret_error) {
+        /* The writer replaced the file (corrupt, recreated): reopen. */
+        if (r->h && r->opened_at != history_writer_reopened(w))
+                r->h = history_close(r->h);
+        if (r->h)
+                return r->h;
+        char *error = NULL;
+        history_writer_wait_started(w, 5 * USEC_PER_SEC);
+        const char *path = history_writer_path(w);
+        if (path && history_open(path, HISTORY_OPEN_READONLY, &r->h, &error) >= 0) {
+                r->opened_at = history_writer_reopened(w);
+                return r->h;
         }
-        uint64_t reopened = atomic_load(&w->reopened);
-        if (w->reader && w->reader_opened_at != reopened)
-                w->reader = history_close(w->reader);
-        if (w->reader)
-                return w->reader;
-        if (reopened == 0) {
-                *ret_error = "history is not open yet";
-                pthread_mutex_lock(&w->worker.lock);
-                free(w->reader_error);
-                w->reader_error = w->error ? strdup(w->error) : NULL;
-                pthread_mutex_unlock(&w->worker.lock);
-                if (w->reader_error)
-                        *ret_error = w->reader_error;
-                return NULL;
-        }
-        free(w->reader_error);
-        w->reader_error = NULL;
-        int r = history_open(w->config.path, HISTORY_OPEN_READONLY, &w->reader, &w->reader_error);
-        if (r < 0) {
-                w->reader = NULL;
-                *ret_error = w->reader_error ? w->reader_error : READER_BUDGET_ERR;
-                return NULL;
-        }
-        w->reader_opened_at = reopened;
-        return w->reader;
+        r->h = NULL;
+        char *why = history_writer_error(w);
+        if (!why)
+                why = error  ? TAKE_PTR(error)
+                      : path ? strdup("history is unavailable")
+                             : strdup("history is disabled (--history-db none)");
+        free(error);
+        *ret_error = why;
+        return NULL;
 }
 
-void history_writer_reader_failed(HistoryWriter *w, int r) {
-        if (r == -ETIME || r == -ENOMEM || r == -EINVAL)
-                return;
-        w->reader = history_close(w->reader);
+void history_reader_close(HistoryReader *r) {
+        r->h = history_close(r->h);
 }
 
 uint64_t history_writer_generation(HistoryWriter *w) {

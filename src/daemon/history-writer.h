@@ -1,7 +1,8 @@
 /* The daemon's history: finished builds are queued on the event path (a copy, no I/O) and
  * written by a thread in batched transactions, so a slow, locked, full or broken database
- * never stalls ingestion. Queries run on the event loop over a second, read-only handle
- * with a time budget. The store's condition is reported in `status`. */
+ * never stalls ingestion. Queries run on worker threads (query-worker.h, estimates.h), each
+ * over a read-only handle of its own (HistoryReader) with a time budget. The store's
+ * condition is reported in `status`. */
 #pragma once
 
 #include <stdbool.h>
@@ -47,11 +48,17 @@ typedef struct HistoryWriterStats {
 /* The same figures as numbers (the metrics endpoint). */
 void history_writer_stats(HistoryWriter *w, HistoryWriterStats *ret);
 
-/* The read-only handle for queries, opened on first use; NULL when history is disabled or
- * unavailable (then *ret_error says why, a static or owned-by-w string). */
-History *history_writer_reader(HistoryWriter *w, const char **ret_error);
-/* A query failed with r: drop the read handle if the file may have changed under it. */
-void history_writer_reader_failed(HistoryWriter *w, int r);
+/* A read-only handle owned by one worker thread, reopened when the writer replaced the file. */
+typedef struct HistoryReader {
+        History *h;
+        uint64_t opened_at; /* history_writer_reopened() when it was opened */
+} HistoryReader;
+/* On the reader's thread: its handle, opened on first use (after waiting a few seconds for
+ * the writer to open the file first); NULL with *ret_error (a new string, may be NULL on
+ * OOM) saying why history cannot be read. */
+History *history_reader_get(HistoryWriter *w, HistoryReader *r, char **ret_error);
+/* Closes the handle (a query failed and the file may have changed, or the thread ends). */
+void history_reader_close(HistoryReader *r);
 /* For other threads: the database path (NULL: disabled), what is wrong with it now (a new
  * string, or NULL when nothing is), and a counter that changes when the file was (re)made. */
 const char *history_writer_path(HistoryWriter *w);

@@ -31,8 +31,7 @@ struct QueryWorker {
         WorkQueue *queue;
 
         /* worker thread only (and query_worker_stop once the thread ended) */
-        History *h;
-        uint64_t opened_at;
+        HistoryReader reader;
 };
 
 static void job_free(Job *j) {
@@ -51,33 +50,20 @@ static void job_free(Job *j) {
 static void run_job(WorkItem *item, void *userdata) {
         QueryWorker *w = userdata;
         Job *j = (Job *) item;
-        /* The writer replaced the file (corrupt, recreated): reopen. */
-        if (w->h && w->opened_at != history_writer_reopened(w->d->history))
-                w->h = history_close(w->h);
-        if (!w->h) {
-                char *error = NULL;
-                history_writer_wait_started(w->d->history, 5 * USEC_PER_SEC);
-                const char *path = history_writer_path(w->d->history);
-                int k = path ? history_open(path, HISTORY_OPEN_READONLY, &w->h, &error) : -ENOENT;
-                if (k < 0) {
-                        w->h = NULL;
-                        char *why = history_writer_error(w->d->history);
-                        reply_error(&j->reply, NA_ERR_UNAVAILABLE, "%s",
-                                    why     ? why
-                                    : error ? error
-                                    : path  ? "history is unavailable"
-                                            : "history is disabled (--history-db none)");
-                        free(why);
-                        free(error);
-                        return;
-                }
-                w->opened_at = history_writer_reopened(w->d->history);
+        _cleanup_free_ char *error = NULL;
+        History *h = history_reader_get(w->d->history, &w->reader, &error);
+        if (!h) {
+                if (error)
+                        reply_error(&j->reply, NA_ERR_UNAVAILABLE, "%s", error);
+                else
+                        reply_oom(&j->reply);
+                return;
         }
         int k;
         if (j->kind == QUERY_HISTORY) {
                 cJSON *rows = NULL;
                 uint64_t total = 0;
-                k = history_query(w->h, &j->q, QUERY_BUDGET, &rows, &total);
+                k = history_query(h, &j->q, QUERY_BUDGET, &rows, &total);
                 if (k >= 0) {
                         j->reply.result = cJSON_CreateObject();
                         if (!j->reply.result || !cJSON_AddItemToObject(j->reply.result, "builds", rows)) {
@@ -90,7 +76,7 @@ static void run_job(WorkItem *item, void *userdata) {
                 }
         } else {
                 cJSON *stats = NULL;
-                k = history_stats(w->h, &j->q.filter, j->top, QUERY_BUDGET, &stats);
+                k = history_stats(h, &j->q.filter, j->top, QUERY_BUDGET, &stats);
                 if (k >= 0) {
                         cJSON_AddNumberToObject(stats, "since", usec_to_sec(j->q.filter.since));
                         if (j->q.filter.until)
@@ -110,8 +96,8 @@ static void run_job(WorkItem *item, void *userdata) {
                 reply_error(&j->reply, NA_ERR_UNAVAILABLE, "the query took longer than %llu s: narrow it",
                             (unsigned long long) (QUERY_BUDGET / USEC_PER_SEC));
         else {
-                reply_error(&j->reply, NA_ERR_UNAVAILABLE, "history query failed: %s", history_errmsg(w->h));
-                w->h = history_close(w->h); /* the file may have changed: open afresh */
+                reply_error(&j->reply, NA_ERR_UNAVAILABLE, "history query failed: %s", history_errmsg(h));
+                history_reader_close(&w->reader); /* the file may have changed: open afresh */
         }
 }
 
@@ -151,7 +137,7 @@ QueryWorker *query_worker_stop(QueryWorker *w) {
         if (!w)
                 return NULL;
         work_queue_free(w->queue);
-        history_close(w->h);
+        history_reader_close(&w->reader);
         free(w);
         return NULL;
 }

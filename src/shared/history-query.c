@@ -460,7 +460,7 @@ delete_stats:
 
 int history_recent_durations(History *h, const char *pname, const char *machine, int64_t uid, unsigned n,
                              usec_t budget, double *ret, char **ret_machines) {
-        /* Prepared once per handle: the lookup runs on the event loop, and planning the
+        /* Prepared once per handle: lookups come once per package (a cache miss), and planning the
          * compound query cost more than running it. */
         sqlite3_stmt **stp = &h->eta[machine ? 0 : 1];
         if (!*stp) {

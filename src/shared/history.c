@@ -49,8 +49,8 @@ const char *history_errmsg(History *h) {
         return h && h->db ? sqlite3_errmsg(h->db) : "no database";
 }
 
-/* Interrupts a query that outlives its budget: the daemon answers on its event loop and
- * must not stall ingestion behind a scan of a million rows. */
+/* Interrupts a query that outlives its budget: the daemon's worker threads answer one query
+ * at a time, and the next must not wait behind a scan of a million rows. */
 static int progress(void *userdata) {
         History *h = userdata;
         if (h->deadline && now_monotonic() > h->deadline) {

@@ -21,16 +21,7 @@ ctl_ok LM list-machines
 assert_json "ssh://fast is configured with speed factor 4" "$LM" \
 	'any(.machines[]; .key == "ssh://fast" and .speed_factor == 4)'
 stop_daemon
-python3 - "$T/history.db" <<'PY'
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1])
-for i, secs in enumerate((10, 12)):
-    q = int((time.time() - 3600 + i * 100) * 1e6)  # an hour ago: inside any retention
-    c.execute("INSERT INTO builds (drv, name, pname, machine, state, queued, started, finished, duration)"
-              " VALUES (?, 'hist-speed-1.0', 'hist-speed', 'ssh://fast', 'succeeded', ?, ?, ?, ?)",
-              ("/nix/store/%032d-hist-speed-1.0.drv" % i, q, q, q + secs * 1000000, secs * 1000000))
-c.commit()
-PY
+history_add_rows "$T/history.db" hist-speed-1.0 hist-speed ssh://fast 10 12 || die "cannot add the history rows"
 start_daemon "${DAEMON_OPTS[@]}"
 
 FILE="$T/speed.nix"

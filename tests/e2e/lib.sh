@@ -361,6 +361,23 @@ warn-dirty = false'
 	export NONCE
 }
 
+# history_add_rows DB NAME PNAME MACHINE SECONDS...: one successful build of NAME per duration,
+# an hour ago (inside any retention), written straight into the history database DB.
+history_add_rows() {
+	python3 - "$@" <<'PY'
+import sqlite3, sys, time
+db, name, pname, machine = sys.argv[1:5]
+c = sqlite3.connect(db, timeout=10)
+for i, secs in enumerate(int(s) for s in sys.argv[5:]):
+    q = int((time.time() - 3600 + i * 100) * 1e6)
+    c.execute("INSERT INTO builds (drv, name, pname, machine, state, queued, started, finished, duration)"
+              " VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)",
+              ("/nix/store/%032d-%s.drv" % (i, name), name, pname, machine, q, q, q + secs * 1000000,
+               secs * 1000000))
+c.commit()
+PY
+}
+
 # drvs_of NIXFILE ARGS...: the sorted .drv closure of the file's derivations.
 drvs_of() {
 	local roots
