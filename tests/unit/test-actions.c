@@ -144,8 +144,7 @@ static void assert_all_killed(Fixture *x) {
         static const TestProcName order[] = {TP_BUILDER, TP_SUB, TP_CHILD, TP_GRAND, TP_SESSION, TP_ORPHAN};
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 pid_t pid = x->f.pids[order[i]];
-                int status;
-                assert_int_equal(waitpid(pid, &status, 0), pid);
+                int status = test_wait_exit(pid);
                 if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
                         fail_msg("pid %d: status 0x%x, not killed by SIGKILL", (int) pid, (unsigned) status);
                 x->f.pids[order[i]] = 0;
@@ -288,7 +287,7 @@ static void test_refusals(void **state) {
         /* The builder is gone: its pid and group may be someone else's by now. Nothing is
          * acted on, whatever processes still carry its session. */
         assert_int_equal(kill(p[TP_BUILDER], SIGKILL), 0);
-        assert_int_equal(waitpid(p[TP_BUILDER], NULL, 0), p[TP_BUILDER]);
+        (void) test_wait_exit(p[TP_BUILDER]);
         char text[128];
         snprintf(text, sizeof(text), "its builder (pid %d) is gone; nothing was acted on",
                  (int) p[TP_BUILDER]);

@@ -253,3 +253,16 @@ void test_wait_state(pid_t pid, const char *states) {
                 usleep(2000);
         }
 }
+
+int test_wait_exit(pid_t pid) {
+        usec_t deadline = now_monotonic() + 10 * USEC_PER_SEC;
+        int status;
+        pid_t r;
+        while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
+                if (now_monotonic() >= deadline)
+                        fail_msg("pid %d (state %c) did not end", (int) pid, test_proc_state(pid));
+                usleep(2000);
+        }
+        assert_int_equal(r, pid);
+        return status;
+}

@@ -51,5 +51,8 @@ Tracked *test_daemon_track(TestDaemon *f, uint32_t n);
 pid_t test_spawn_at_pid(pid_t pid, pid_t *ret_child);
 /* The process's state letter from its stat ('?' when it is gone). */
 char test_proc_state(pid_t pid);
+/* Waits up to 10 s for pid (a child of ours) to end and reaps it; its wait status. Fails the
+ * test when it is still running then. */
+int test_wait_exit(pid_t pid);
 /* Waits up to 10 s for pid's state to be one of states; fails the test otherwise. */
 void test_wait_state(pid_t pid, const char *states);

@@ -60,9 +60,7 @@ static void assert_not_in(const Tracked *t, pid_t pid) {
 }
 
 static void reap(pid_t pid) {
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFSIGNALED(status));
+        assert_true(WIFSIGNALED(test_wait_exit(pid)));
 }
 
 static void test_resolution(void **state) {
