@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "basic/macro.h"
 #include "shared/procfs.h"
 #include "test-helpers.h"
 
@@ -31,10 +32,10 @@
 static const char build_script[] =
         "r() { echo \"$1 $2\" >&3; }\n"
         "r builder $$\n"
-        "sleep 1000 3>&- & r child $!\n"
-        "( sleep 1000 3>&- & r grand $!; setsid sleep 1000 3>&- & r session $!; exec 3>&-; wait ) &\n"
+        "sleep 300 3>&- & r child $!\n"
+        "( sleep 300 3>&- & r grand $!; setsid sleep 300 3>&- & r session $!; exec 3>&-; wait ) &\n"
         "r sub $!\n"
-        "( sleep 1000 3>&- & r orphan $! )\n"
+        "( sleep 300 3>&- & r orphan $! )\n"
         "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done\n"
         "( i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done )\n"
         "echo ready >&3\n"
@@ -92,13 +93,29 @@ void test_daemon_init(TestDaemon *f) {
         assert_int_equal(f->b->state, BUILD_RUNNING);
 }
 
+/* Kills every process we started, also after a failed assertion: each comes back to us
+ * (subreaper) as its parent dies, until we have no child left. */
+static void kill_children(void) {
+        for (;;) {
+                _cleanup_free_ pid_t *pids = NULL;
+                int n = procfs_list_pids("/proc", &pids);
+                assert_true(n >= 0);
+                for (int i = 0; i < n; i++) {
+                        ProcStat st;
+                        if (procfs_read_stat("/proc", pids[i], &st) == 0 && st.ppid == getpid())
+                                (void) kill(pids[i], SIGKILL);
+                }
+                pid_t r;
+                while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
+                        ;
+                if (r < 0 && errno == ECHILD)
+                        return;
+                usleep(1000);
+        }
+}
+
 void test_daemon_done(TestDaemon *f) {
-        for (int i = 0; i < _TP_MAX; i++)
-                if (f->pids[i] > 0)
-                        (void) kill(f->pids[i], SIGKILL);
-        /* Everything left was started by us or came back to us (subreaper). */
-        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-                ;
+        kill_children();
         Daemon *d = &f->d;
         sampler_free(d->sampler);
         model_free(d->model);
@@ -110,16 +127,20 @@ void test_daemon_done(TestDaemon *f) {
 
 /* Forks a process that runs argv with env, fd 3 its output, in a new session if setsid. */
 static pid_t spawn(char *const argv[], char *const env[], int fd3, bool new_session) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        assert_true(null >= 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                if (new_session && setsid() < 0)
+                /* Nothing of the tree holds the test's output open. */
+                if ((new_session && setsid() < 0) || dup2(null, 1) < 0 || dup2(null, 2) < 0)
                         _exit(126);
                 if (fd3 >= 0 && (fd3 == 3 ? fcntl(3, F_SETFD, 0) : dup2(fd3, 3)) < 0)
                         _exit(126);
                 execve(argv[0], argv, env);
                 _exit(127);
         }
+        close(null);
         return pid;
 }
 
@@ -167,7 +188,7 @@ void test_daemon_spawn(TestDaemon *f) {
         char *env[] = {out_env, (char *) "PATH=/usr/bin:/bin", NULL};
         char *plain_env[] = {(char *) "PATH=/usr/bin:/bin", NULL};
         char *builder[] = {(char *) "/bin/sh", (char *) "-c", (char *) build_script, NULL};
-        char *sleeper[] = {(char *) "/bin/sleep", (char *) "1000", NULL};
+        char *sleeper[] = {(char *) "/bin/sleep", (char *) "300", NULL};
         int p[2];
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
         f->pids[TP_BUILDER] = spawn(builder, env, p[1], /* new_session= */ true);
@@ -204,10 +225,11 @@ Tracked *test_daemon_track(TestDaemon *f, uint32_t n) {
 
 pid_t test_spawn_at_pid(pid_t pid, pid_t *ret_child) {
         static char *const argv[] = {(char *) "/bin/sh", (char *) "-c",
-                                     (char *) "sleep 1000 3>&- & echo $! >&3; exec 3>&-; exec sleep 1000",
+                                     (char *) "sleep 300 3>&- & echo $! >&3; exec 3>&-; exec sleep 300",
                                      NULL};
         static char *const env[] = {(char *) "PATH=/usr/bin:/bin", NULL};
-        int p[2];
+        int p[2], null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        assert_true(null >= 0);
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
         pid_t want = pid;
         struct clone_args args = {
@@ -217,7 +239,7 @@ pid_t test_spawn_at_pid(pid_t pid, pid_t *ret_child) {
         };
         long r = syscall(SYS_clone3, &args, sizeof(args));
         if (r == 0) {
-                if (setsid() < 0 || dup2(p[1], 3) < 0)
+                if (setsid() < 0 || dup2(p[1], 3) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
                         _exit(126);
                 execve(argv[0], argv, env);
                 _exit(127);
@@ -225,6 +247,7 @@ pid_t test_spawn_at_pid(pid_t pid, pid_t *ret_child) {
         if (r < 0)
                 fail_msg("clone3 with set_tid %d: %s", (int) pid, strerror(errno));
         assert_int_equal(r, pid);
+        close(null);
         close(p[1]);
         char buf[64] = "";
         ssize_t n = 0;

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "basic/macro.h"
 #include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/procfs.h"
@@ -64,35 +65,33 @@ static void reap(pid_t pid) {
 }
 
 static void test_resolution(void **state) {
-        TestDaemon f;
-        test_daemon_init(&f);
-        test_daemon_spawn(&f);
-        pid_t *p = f.pids;
+        TestDaemon *f = *state;
+        pid_t *p = f->pids;
 
         /* The builder, its child, the subshell and its two children (one in a session of its
          * own), the orphan still in the builder's session; not the nix process, not a
          * session leader under it that builds nothing, nor its other child. */
-        Tracked *t = test_daemon_track(&f, TEST_BUILD_PROCS);
+        Tracked *t = test_daemon_track(f, TEST_BUILD_PROCS);
         assert_int_equal(t->builder, p[TP_BUILDER]);
         assert_false(t->builder_gone);
         const pid_t all[] = {p[TP_BUILDER], p[TP_CHILD],   p[TP_SUB],
                              p[TP_GRAND],   p[TP_SESSION], p[TP_ORPHAN]};
-        assert_build(&f, t, all, TEST_BUILD_PROCS, 0);
+        assert_build(f, t, all, TEST_BUILD_PROCS, 0);
         assert_not_in(t, getpid());
         assert_not_in(t, p[TP_OUTSIDE]);
         assert_not_in(t, p[TP_STRAY]);
         /* The builder's own loop and the child it waited for ran: the CPU is theirs. */
-        assert_true(f.b->usage.cpu_user + f.b->usage.cpu_system > 0);
-        usec_t cpu_before = f.b->usage.cpu_user + f.b->usage.cpu_system;
+        assert_true(f->b->usage.cpu_user + f->b->usage.cpu_system > 0);
+        usec_t cpu_before = f->b->usage.cpu_user + f->b->usage.cpu_system;
 
         /* A process exits: gone from the build at the next sample; the CPU does not go back. */
         assert_int_equal(kill(p[TP_CHILD], SIGKILL), 0);
         test_wait_state(p[TP_CHILD], "?"); /* the builder reaps it */
         p[TP_CHILD] = 0;
-        t = test_daemon_track(&f, TEST_BUILD_PROCS - 1);
+        t = test_daemon_track(f, TEST_BUILD_PROCS - 1);
         const pid_t five[] = {p[TP_BUILDER], p[TP_SUB], p[TP_GRAND], p[TP_SESSION], p[TP_ORPHAN]};
-        assert_build(&f, t, five, 5, cpu_before);
-        cpu_before = f.b->usage.cpu_user + f.b->usage.cpu_system;
+        assert_build(f, t, five, 5, cpu_before);
+        cpu_before = f->b->usage.cpu_user + f->b->usage.cpu_system;
 
         /* The builder exits while Nix still reports the build running: the processes it
          * left in its session stay the build's, and so does the one in its own session below
@@ -101,12 +100,12 @@ static void test_resolution(void **state) {
         assert_int_equal(kill(builder, SIGKILL), 0);
         reap(builder);
         p[TP_BUILDER] = 0;
-        t = test_daemon_track(&f, 4);
+        t = test_daemon_track(f, 4);
         assert_true(t->builder_gone);
-        assert_true(f.b->builder_exited > 0);
-        assert_int_equal(f.b->state, BUILD_RUNNING);
+        assert_true(f->b->builder_exited > 0);
+        assert_int_equal(f->b->state, BUILD_RUNNING);
         const pid_t four[] = {p[TP_SUB], p[TP_GRAND], p[TP_SESSION], p[TP_ORPHAN]};
-        assert_build(&f, t, four, 4, cpu_before);
+        assert_build(f, t, four, 4, cpu_before);
 
         /* The rest of its session ends, which frees its pid (a session or group id is not
          * given out while in use); a new process takes it, leads a session of the same id and
@@ -119,17 +118,57 @@ static void test_resolution(void **state) {
         p[TP_SUB] = p[TP_ORPHAN] = p[TP_GRAND] = 0;
         pid_t child;
         pid_t reused = test_spawn_at_pid(builder, &child);
-        t = test_daemon_track(&f, 0);
-        assert_int_equal(f.b->usage.n_procs, 0);
+        t = test_daemon_track(f, 0);
+        assert_int_equal(f->b->usage.n_procs, 0);
         assert_int_equal(t->builder, reused);
-        assert_int_equal(kill(reused, SIGKILL), 0);
-        assert_int_equal(kill(child, SIGKILL), 0);
-        test_daemon_done(&f);
+}
+
+/* The builder and its whole session end between two samples and a new process takes the
+ * builder's pid at once, leading a session of the same id with a child in it: the sampler
+ * never sees the pid free, only a process of another start time. Neither is the build's. */
+static void test_reused_builder_pid(void **state) {
+        TestDaemon *f = *state;
+        pid_t *p = f->pids;
+        Tracked *t = test_daemon_track(f, TEST_BUILD_PROCS);
+        pid_t builder = p[TP_BUILDER];
+        uint64_t start = t->builder_start;
+
+        assert_int_equal(kill(-builder, SIGKILL), 0);
+        static const TestProcName order[] = {TP_BUILDER, TP_SUB, TP_CHILD, TP_GRAND, TP_ORPHAN};
+        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+                reap(p[order[i]]);
+                p[order[i]] = 0;
+        }
+        pid_t child, reused = test_spawn_at_pid(builder, &child);
+        ProcStat st;
+        assert_int_equal(procfs_read_stat("/proc", reused, &st), 0);
+        assert_int_not_equal(st.starttime, start);
+
+        t = test_daemon_track(f, 0);
+        assert_true(t->builder_gone);
+        assert_true(f->b->builder_exited > 0);
+        assert_int_equal(f->b->usage.n_procs, 0);
+}
+
+static int setup(void **state) {
+        TestDaemon *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        test_daemon_init(f);
+        test_daemon_spawn(f);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        test_daemon_done(*state);
+        free(*state);
+        return 0;
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_resolution),
+                cmocka_unit_test_setup_teardown(test_resolution, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reused_builder_pid, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
