@@ -197,11 +197,13 @@ void test_daemon_spawn(TestDaemon *f) {
         close(p[0]);
         f->pids[TP_OUTSIDE] = spawn(sleeper, plain_env, -1, /* new_session= */ true);
         f->pids[TP_STRAY] = spawn(sleeper, plain_env, -1, /* new_session= */ false);
-        /* Every process has exec'd (its comm is no longer ours), as the sampler will see it. */
+        /* Every process has exec'd (its comm is no longer ours) and sleeps: its figures stand
+         * still from now on. */
         for (int i = 0; i < _TP_MAX; i++) {
                 usec_t deadline = now_monotonic() + 10 * USEC_PER_SEC;
                 ProcStat st;
-                while (procfs_read_stat("/proc", f->pids[i], &st) == 0 && strcmp(st.comm, "nix-unit") == 0) {
+                while (procfs_read_stat("/proc", f->pids[i], &st) == 0 &&
+                       (strcmp(st.comm, "nix-unit") == 0 || st.state != 'S')) {
                         assert_true(now_monotonic() < deadline);
                         usleep(1000);
                 }
