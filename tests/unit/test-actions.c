@@ -17,7 +17,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,7 +58,6 @@ static int teardown(void **state) {
         /* The group is the test's: the sampler must not try to release it. */
         cg_group_done(&x->t->group);
         x->t->has_group = false;
-        control_conns_free_all(&x->f.d);
         test_daemon_done(&x->f);
         cg_host_done(&x->host);
         free(x->fs);
@@ -331,15 +329,6 @@ static void test_signals(void **state) {
 
 /* ---- requests over the control socket: the values a client sends ---- */
 
-static int connect_to(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        return fd;
-}
-
 /* Sends one request line and returns the reply's error code, or NULL for a result. */
 static const char *request(Fixture *x, int fd, const char *line) {
         static char code[64];
@@ -368,13 +357,9 @@ static void test_requests(void **state) {
         Fixture *x = *state;
         Daemon *d = &x->f.d;
         give_group(x);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", x->f.dir);
-        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        assert_true(lfd >= 0);
-        assert_int_equal(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(listen(lfd, 8), 0);
-        int fd = connect_to(sa.sun_path);
+        char path[4096];
+        int lfd = test_control_listen(x->f.dir, path, sizeof(path));
+        int fd = test_connect(path);
         assert_int_equal(control_conn_accept(NULL, lfd, EPOLLIN, d), 0);
 
         static const char *const bad[] = {

@@ -14,13 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "basic/macro.h"
+#include "daemon/control-conn.h"
+#include "daemon/quota.h"
 #include "shared/procfs.h"
 #include "test-helpers.h"
 
@@ -47,6 +51,45 @@ static const char *const proc_names[_TP_MAX] = {
         [TP_SESSION] = "session", [TP_ORPHAN] = "orphan", [TP_OUTSIDE] = "outside", [TP_STRAY] = "stray",
 };
 
+void test_daemon_base(Daemon *d, const char *store) {
+        d->events_fd = d->control_fd = -EBADF;
+        model_config_defaults(&d->config.model);
+        d->config.model.store_dir = store;
+        d->config.max_control_conns = 16;
+        d->config.control_output_max = 1 << 20;
+        quota_limits_defaults(&d->config.quota);
+        assert_int_equal(sd_event_new(&d->event), 0);
+        assert_int_equal(model_new(&d->config.model, &d->model), 0);
+        assert_int_equal(quota_new(&d->config.quota, getuid(), &d->quota), 0);
+}
+
+void test_daemon_base_done(Daemon *d) {
+        control_conns_free_all(d);
+        model_free(d->model);
+        quota_free(d->quota);
+        sd_event_unref(d->event);
+}
+
+int test_control_listen(const char *dir, char *ret_path, size_t size) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", dir);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 8), 0);
+        snprintf(ret_path, size, "%s", sa.sun_path);
+        return fd;
+}
+
+int test_connect(const char *path) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return fd;
+}
+
 void test_daemon_init(TestDaemon *f) {
         *f = (TestDaemon){};
         /* The builder's parent must look like a nix process; orphans come back to us. */
@@ -62,15 +105,7 @@ void test_daemon_init(TestDaemon *f) {
         test_write_file(f->dir, "store/" HD "-x.drv", text, (size_t) -1);
 
         Daemon *d = &f->d;
-        d->events_fd = d->control_fd = -EBADF;
-        model_config_defaults(&d->config.model);
-        d->config.model.store_dir = f->store;
-        d->config.max_control_conns = 16;
-        d->config.control_output_max = 1 << 20;
-        quota_limits_defaults(&d->config.quota);
-        assert_int_equal(sd_event_new(&d->event), 0);
-        assert_int_equal(model_new(&d->config.model, &d->model), 0);
-        assert_int_equal(quota_new(&d->config.quota, getuid(), &d->quota), 0);
+        test_daemon_base(d, f->store);
         SamplerConfig cfg = {
                 .interval = USEC_PER_SEC,
                 .no_cgroups = true,         /* builds are resolved to processes through /proc alone */
@@ -116,11 +151,9 @@ static void kill_children(void) {
 
 void test_daemon_done(TestDaemon *f) {
         kill_children();
-        Daemon *d = &f->d;
-        sampler_free(d->sampler);
-        model_free(d->model);
-        quota_free(d->quota);
-        sd_event_unref(d->event);
+        sampler_free(f->d.sampler);
+        f->d.sampler = NULL;
+        test_daemon_base_done(&f->d);
         test_rm_rf(f->dir);
         free(f->dir);
 }

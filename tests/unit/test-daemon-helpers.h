@@ -33,6 +33,17 @@ typedef struct TestDaemon {
         pid_t pids[_TP_MAX];
 } TestDaemon;
 
+/* The daemon's context without its listeners and modules: a model whose store is store, the
+ * quota of untrusted sources, an event loop. */
+void test_daemon_base(Daemon *d, const char *store);
+/* Frees what test_daemon_base made and the control connections. */
+void test_daemon_base_done(Daemon *d);
+/* A control socket listening at dir/control.sock, non-blocking as the daemon's: its fd, its
+ * path in ret_path. */
+int test_control_listen(const char *dir, char *ret_path, size_t size);
+/* A client connected to the unix socket at path. */
+int test_connect(const char *path);
+
 /* The test process stands for the nix process (its comm starts with "nix") and is the
  * subreaper of everything it starts, so that it can wait for every process of the tree. Sets
  * up f, with the build started in the model and its processes not yet running. */
