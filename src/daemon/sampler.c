@@ -434,7 +434,9 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
         }
         TrackedProc *procs = t->next_procs;
         uint32_t n = t->n_next;
-        qsort(procs, n, sizeof(TrackedProc), cmp_proc);
+        /* With no process procs may be NULL (never allocated), which qsort must not be given. */
+        if (n > 1)
+                qsort(procs, n, sizeof(TrackedProc), cmp_proc);
 
         /* Rates (between two reads of the process: a lazy one's span several samples), and
          * what processes that exited since the last sample had used. */

@@ -128,31 +128,10 @@ static char *read_back(const char *dir, const char *name) {
         return buf;
 }
 
-/* Detects a host from a fake mountinfo under a fresh fs root. */
-static void fake_host(const char *name, const char *mountinfo, CgHost *h, char **ret_fs) {
-        char *fs;
-        assert_true(asprintf(&fs, "%s/%s", root, name) > 0);
-        assert_int_equal(mkdir(fs, 0755), 0);
-        test_write_file(fs, "proc/self/mountinfo", mountinfo, (size_t) -1);
-        assert_int_equal(cg_host_detect(fs, NULL, h), 0);
-        /* The mount points exist, as on a real host. */
-        char keep[4096];
-        if (h->v2) {
-                snprintf(keep, sizeof(keep), "%s/.keep", h->v2 + 1);
-                test_write_file(fs, keep, "", 0);
-        }
-        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
-                if (h->v1[c]) {
-                        snprintf(keep, sizeof(keep), "%s/.keep", h->v1[c] + 1);
-                        test_write_file(fs, keep, "", 0);
-                }
-        *ret_fs = fs;
-}
-
 static void test_hybrid_group(void **state) {
         CgHost h;
         char *fs;
-        fake_host("hybrid", mountinfo_hybrid, &h, &fs);
+        test_cg_fake_host(root, "hybrid", mountinfo_hybrid, &h, &fs);
         assert_int_equal(h.layout, CG_LAYOUT_HYBRID);
 
         CgGroup g;
@@ -234,7 +213,7 @@ static void test_hybrid_group(void **state) {
 static void test_v2_group(void **state) {
         CgHost h;
         char *fs;
-        fake_host("v2", mountinfo_v2, &h, &fs);
+        test_cg_fake_host(root, "v2", mountinfo_v2, &h, &fs);
         /* Controllers the root offers. */
         char *rootdir;
         assert_true(asprintf(&rootdir, "%s/sys/fs/cgroup", fs) > 0);
@@ -317,7 +296,7 @@ static const char mountinfo_v1_freezer[] =
 static void test_v1_group(void **state) {
         CgHost h;
         char *fs;
-        fake_host("v1", mountinfo_v1_freezer, &h, &fs);
+        test_cg_fake_host(root, "v1", mountinfo_v1_freezer, &h, &fs);
         assert_int_equal(h.layout, CG_LAYOUT_V1);
         CgGroup g;
         assert_int_equal(cg_group_open(&h, "/nix-analytics/build-1", true, &g), 0);
@@ -350,7 +329,7 @@ static void test_v1_group(void **state) {
 static void test_none(void **state) {
         CgHost h;
         char *fs;
-        fake_host("none", mountinfo_none, &h, &fs);
+        test_cg_fake_host(root, "none", mountinfo_none, &h, &fs);
         assert_int_equal(h.layout, CG_LAYOUT_NONE);
         CgGroup g;
         assert_int_equal(cg_group_open(&h, "/nix-analytics/build-1", true, &g), 0);

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "shared/cgroup.h"
 #include "shared/nixlog.h"
 
 char *test_mkdtemp(void) {
@@ -63,6 +64,26 @@ char *test_read_file(const char *dir, const char *name) {
                 return strdup("");
         }
         return buf;
+}
+
+void test_cg_fake_host(const char *root, const char *name, const char *mountinfo, CgHost *h, char **ret_fs) {
+        char *fs;
+        assert_true(asprintf(&fs, "%s/%s", root, name) > 0);
+        assert_int_equal(mkdir(fs, 0755), 0);
+        test_write_file(fs, "proc/self/mountinfo", mountinfo, (size_t) -1);
+        assert_int_equal(cg_host_detect(fs, NULL, h), 0);
+        /* The mount points exist, as on a real host. */
+        char keep[4096];
+        if (h->v2) {
+                snprintf(keep, sizeof(keep), "%s/.keep", h->v2 + 1);
+                test_write_file(fs, keep, "", 0);
+        }
+        for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+                if (h->v1[c]) {
+                        snprintf(keep, sizeof(keep), "%s/.keep", h->v1[c] + 1);
+                        test_write_file(fs, keep, "", 0);
+                }
+        *ret_fs = fs;
 }
 
 int test_feed(Model *m, Source *s, usec_t now, const char *fmt, ...) {

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "shared/cgroup.h"
 #include "shared/model.h"
 
 /* Creates a fresh temporary directory; returns its path (static storage per call site). */
@@ -14,6 +15,9 @@ void test_write_file(const char *dir, const char *relpath, const char *data, siz
 char *test_read_file(const char *dir, const char *name);
 /* rm -rf dir. */
 void test_rm_rf(const char *dir);
+/* A fake cgroup host under root/name: its mountinfo, detected into h, and its mount points
+ * made. *ret_fs: the host's fs root (free() it). */
+void test_cg_fake_host(const char *root, const char *name, const char *mountinfo, CgHost *h, char **ret_fs);
 /* Parses one internal-json record (printf format) and applies it to m as from s at now; fails
  * the test when it does not parse. Returns model_apply's result. */
 int test_feed(Model *m, Source *s, usec_t now, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -22,6 +22,7 @@
 #include "daemon/quota.h"
 #include "shared/model-proc.h"
 #include "shared/model.h"
+#include "test-daemon-helpers.h"
 #include "test-helpers.h"
 
 #define HA "hcdvxxibblyx54zh5h35428q32q9qwzb"
@@ -37,15 +38,6 @@ typedef struct Fixture {
         Source *s;
 } Fixture;
 
-static int connect_to(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        return fd;
-}
-
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
         f->dir = test_mkdtemp();
@@ -53,25 +45,13 @@ static int setup(void **state) {
         snprintf(f->drv, sizeof(f->drv), "%s/" HA "-a.drv", f->store);
 
         Daemon *d = &f->d;
-        d->events_fd = d->control_fd = -EBADF;
-        model_config_defaults(&d->config.model);
-        d->config.model.store_dir = f->store;
-        d->config.max_control_conns = 16;
-        d->config.control_output_max = 1 << 20;
-        quota_limits_defaults(&d->config.quota);
-        assert_int_equal(sd_event_new(&d->event), 0);
-        assert_int_equal(model_new(&d->config.model, &d->model), 0);
-        assert_int_equal(quota_new(&d->config.quota, getuid(), &d->quota), 0);
+        test_daemon_base(d, f->store);
 
         /* Two clients of a real control socket, accepted as the daemon accepts them. */
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", f->dir);
-        f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        assert_true(f->listen_fd >= 0);
-        assert_int_equal(bind(f->listen_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(listen(f->listen_fd, 8), 0);
-        f->follower_fd = connect_to(sa.sun_path);
-        f->watcher_fd = connect_to(sa.sun_path);
+        char path[4096];
+        f->listen_fd = test_control_listen(f->dir, path, sizeof(path));
+        f->follower_fd = test_connect(path);
+        f->watcher_fd = test_connect(path);
         assert_int_equal(control_conn_accept(NULL, f->listen_fd, EPOLLIN, d), 0);
         assert_int_equal(d->n_control_conns, 2);
         f->watcher = d->control_conns; /* newest first */
@@ -84,10 +64,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        control_conns_free_all(&f->d);
-        model_free(f->d.model);
-        quota_free(f->d.quota);
-        sd_event_unref(f->d.event);
+        test_daemon_base_done(&f->d);
         close(f->listen_fd);
         close(f->follower_fd);
         close(f->watcher_fd);
