@@ -241,8 +241,16 @@ static void v2_delegate(const char *dir) {
         (void) cg_subtree_enable(dir, NULL);
 }
 
+/* An absolute path inside the hierarchy: no "." or ".." component anywhere, last included. */
 static bool rel_valid(const char *rel) {
-        return rel && rel[0] == '/' && !strstr(rel, "/../") && !strstr(rel, "/./");
+        if (!rel || rel[0] != '/')
+                return false;
+        for (const char *p = rel; p; p = strchr(p + 1, '/')) {
+                size_t n = strcspn(p + 1, "/");
+                if ((n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+                        return false;
+        }
+        return true;
 }
 
 /* The group at v2rel in v2 and at v1rel[c] in each v1 hierarchy useful to a build (a NULL

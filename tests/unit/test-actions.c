@@ -420,6 +420,10 @@ static void test_escape(void **state) {
                 if (cg_group_open_under(&x->host, &roots, names[i], /* create= */ true, &g) != -EINVAL)
                         fail_msg("group name \"%s\" was not refused", names[i]);
         assert_int_equal(cg_group_open(&x->host, "/nix-analytics/../escaped", true, &g), -EINVAL);
+        /* A "." or ".." as the last component too. */
+        assert_int_equal(cg_group_open(&x->host, "/nix-analytics/..", true, &g), -EINVAL);
+        assert_int_equal(cg_group_open(&x->host, "/nix-analytics/.", true, &g), -EINVAL);
+        assert_int_equal(cg_group_open(&x->host, "/..", true, &g), -EINVAL);
         assert_int_equal(cg_group_open(&x->host, "nix-analytics", true, &g), -EINVAL);
         char path[4096];
         struct stat st;
