@@ -74,7 +74,7 @@ int client_connect(const char *path, Client **ret) {
 int client_connect_ssh(char **ssh_argv, const char *host, Client **ret) {
         int fd;
         pid_t pid;
-        int r = ssh_spawn_stdio(ssh_argv, false, &fd, &pid);
+        int r = ssh_spawn_stdio(ssh_argv, -1, &fd, &pid);
         if (r < 0)
                 return r;
         if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {

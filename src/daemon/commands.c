@@ -24,6 +24,7 @@
 #include "daemon/quota.h"
 #include "daemon/reply.h"
 #include "daemon/sampler-status.h"
+#include "shared/procfs.h"
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
@@ -61,6 +62,20 @@ static cJSON *status_json(Daemon *d) {
         cJSON_AddNumberToObject(o, "uid", (double) getuid());
         cJSON_AddNumberToObject(o, "uptime", usec_to_sec(now_monotonic() - d->started_mono));
         cJSON_AddStringToObject(o, "socket_dir", d->config.socket_dir);
+        /* The machine, for clients that are not on it (nix-analytics -H). */
+        cJSON *host = cJSON_AddObjectToObject(o, "host");
+        if (host) {
+                char name[256] = "";
+                (void) gethostname(name, sizeof(name) - 1);
+                cJSON_AddStringToObject(host, "name", name);
+                double load[3];
+                if (procfs_read_loadavg(d->config.model.proc_root, load) == 0) {
+                        cJSON *l = cJSON_AddArrayToObject(host, "load");
+                        for (int i = 0; l && i < 3; i++)
+                                cJSON_AddItemToArray(l, cJSON_CreateNumber(load[i]));
+                } else
+                        cJSON_AddNullToObject(host, "load");
+        }
 
         cJSON *ev = cJSON_AddObjectToObject(o, "events");
         if (ev) {

@@ -16,6 +16,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/machines.h"
+#include "shared/procfs.h"
 #include "shared/ssh-command.h"
 
 #define OUTPUT_MAX        (512u << 10)
@@ -150,7 +151,8 @@ static void parse_output(Target *t) {
                 if (step == 0 && strcmp(line, "na-poll-1") != 0)
                         return;
                 if (step == 1) {
-                        if (sscanf(line, "%lf %lf %lf", &t->load[0], &t->load[1], &t->load[2]) == 3)
+                        /* strtok_r ended the line at its newline */
+                        if (procfs_parse_loadavg(line, strlen(line), t->load) == 0)
                                 t->has_figures = true;
                 } else if (step == 2) {
                         uint64_t v;

@@ -241,6 +241,36 @@ int procfs_read_status(const char *root, pid_t pid, ProcStatus *ret) {
         return r < 0 ? r : procfs_parse_status(buf, len, ret);
 }
 
+int procfs_parse_loadavg(const char *buf, size_t len, double ret[3]) {
+        char line[128];
+        size_t n = MIN(len, sizeof(line) - 1);
+        memcpy(line, buf, n);
+        line[n] = '\0';
+        double v[3];
+        char *p = line, *end;
+        for (int i = 0; i < 3; i++) {
+                errno = 0;
+                v[i] = strtod(p, &end);
+                if (end == p || errno != 0 || !(v[i] >= 0) || v[i] > 1e9 || (*end != ' ' && *end != '\n'))
+                        return -EBADMSG;
+                p = end;
+        }
+        memcpy(ret, v, sizeof(v));
+        return 0;
+}
+
+int procfs_read_loadavg(const char *root, double ret[3]) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/loadavg", root) >= (int) sizeof(path))
+                return -ENAMETOOLONG;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_full_file(path, 128, &buf, &len);
+        if (r < 0)
+                return r;
+        return procfs_parse_loadavg(buf, len, ret);
+}
+
 int procfs_read_uid(const char *root, pid_t pid, uid_t *ret) {
         char path[PATH_MAX];
         int r = pid_path(root, pid, NULL, path, sizeof(path));

@@ -40,6 +40,11 @@ int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret);
 int procfs_parse_io(const char *buf, size_t len, ProcIo *ret);
 /* Parses PPid and the real Uid out of <pid>/status. Returns 0 or -EBADMSG. */
 int procfs_parse_status(const char *buf, size_t len, ProcStatus *ret);
+/* Parses /proc/loadavg (or the same line from a remote host): the 1, 5 and 15 minute load
+ * averages. Returns 0 or -EBADMSG. */
+int procfs_parse_loadavg(const char *buf, size_t len, double ret[3]);
+/* Reads <root>/loadavg. 0 or -errno. */
+int procfs_read_loadavg(const char *root, double ret[3]);
 /* The value of the line "name:<blanks>value" in a file of such lines (status, io, fdinfo),
  * blanks skipped, or NULL. *ret_len is its length up to the end of its line. */
 const char *procfs_field(const char *buf, size_t len, const char *name, size_t *ret_len);

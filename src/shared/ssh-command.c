@@ -25,6 +25,19 @@ char **ssh_argv_free(char **argv) {
         return NULL;
 }
 
+char **ssh_argv_copy(char *const *argv) {
+        size_t n = 0;
+        while (argv[n])
+                n++;
+        char **copy = calloc(n + 1, sizeof(char *));
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!(copy[i] = strdup(argv[i])))
+                        return ssh_argv_free(copy);
+        return copy;
+}
+
 int ssh_argv(const SshTarget *t, const char *command, char ***ret) {
         if (!t->destination || !t->destination[0] || t->destination[0] == '-')
                 return -EINVAL; /* never an option to ssh */
@@ -56,6 +69,10 @@ int ssh_argv(const SshTarget *t, const char *command, char ***ret) {
                 char *o = NULL;
                 ADD(strdup("-o"));
                 ADD(asprintf(&o, "ConnectTimeout=%u", t->connect_timeout) < 0 ? NULL : o);
+        }
+        for (const char *const *o = t->options; o && *o; o++) {
+                ADD(strdup("-o"));
+                ADD(strdup(*o));
         }
         if (t->identity && t->identity[0]) {
                 ADD(strdup("-i"));
@@ -133,7 +150,7 @@ int ssh_target_parse(const char *s, char **ret_destination, unsigned *ret_port) 
         return 0;
 }
 
-int ssh_spawn_stdio(char **argv, bool quiet, int *ret_fd, pid_t *ret_pid) {
+int ssh_spawn_stdio(char **argv, int stderr_fd, int *ret_fd, pid_t *ret_pid) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -151,11 +168,8 @@ int ssh_spawn_stdio(char **argv, bool quiet, int *ret_fd, pid_t *ret_pid) {
                 signal(SIGPIPE, SIG_DFL);
                 if (dup2(sv[1], STDIN_FILENO) < 0 || dup2(sv[1], STDOUT_FILENO) < 0)
                         _exit(127);
-                if (quiet) {
-                        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                        if (devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
-                                _exit(127);
-                }
+                if (stderr_fd >= 0 && dup2(stderr_fd, STDERR_FILENO) < 0)
+                        _exit(127);
                 setsid(); /* no controlling terminal: ssh can never prompt */
                 execvp(argv[0], argv);
                 fprintf(stderr, "cannot run %s: %m\n", argv[0]);

@@ -4,13 +4,19 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "shared/linebuf.h"
 #include "shared/proto-client.h"
 #include "shared/socket-util.h"
+#include "shared/ssh-command.h"
 
 /* Output queued for a daemon that does not read: more means the daemon is stuck. */
 #define CLIENT_MAX_OUT ((size_t) 4 * 1024 * 1024)
@@ -22,10 +28,18 @@ typedef struct Pending {
         struct Pending *next;
 } Pending;
 
+/* A daemon that has not answered the hello this long after the connection (an ssh that hangs
+ * on a slow host) is given up on and tried again later. */
+#define CLIENT_HELLO_TIMEOUT_USEC (15 * USEC_PER_SEC)
+
 struct Client {
         sd_event *event;
-        sd_event_source *io, *retry;
-        char *path, *name;
+        sd_event_source *io, *retry, *hello_timer;
+        char *path, *name;   /* path: the socket, or "ssh HOST" */
+        char **ssh_argv;     /* client_new_ssh(): run for each connection, else NULL */
+        pid_t ssh_pid;       /* the running ssh, 0 none */
+        int ssh_err;         /* its stderr (read end), -1 none */
+        char ssh_error[256]; /* the last line ssh (or the far bridge) said, "" none */
         uint64_t retry_usec;
         ClientCallbacks cb;
         void *userdata;
@@ -58,12 +72,40 @@ static void client_fail_pending(Client *c) {
         }
 }
 
+/* The ssh of a connection that ended: its last words kept for the user, the process ended
+ * and reaped (it ends at once: its stdin is gone or it is told to). */
+static void client_end_ssh(Client *c) {
+        if (c->ssh_err >= 0) {
+                char buf[4096];
+                ssize_t n = read(c->ssh_err, buf, sizeof(buf) - 1);
+                if (n > 0) {
+                        buf[n] = '\0';
+                        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                                buf[--n] = '\0';
+                        const char *last = strrchr(buf, '\n');
+                        const char *msg = last ? last + 1 : buf;
+                        size_t len = MIN(strlen(msg), sizeof(c->ssh_error) - 1);
+                        memcpy(c->ssh_error, msg, len);
+                        c->ssh_error[len] = '\0';
+                }
+                close(c->ssh_err);
+                c->ssh_err = -1;
+        }
+        if (c->ssh_pid > 0) {
+                (void) kill(c->ssh_pid, SIGTERM);
+                (void) waitpid(c->ssh_pid, NULL, 0);
+                c->ssh_pid = 0;
+        }
+}
+
 static void client_close(Client *c, int error) {
         bool was_up = c->fd >= 0;
         c->io = sd_event_source_disable_unref(c->io);
+        c->hello_timer = sd_event_source_disable_unref(c->hello_timer);
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -EBADF;
+        client_end_ssh(c);
         c->in = linebuf_free(c->in);
         c->out_len = 0;
         c->connected = false;
@@ -220,27 +262,70 @@ static void client_hello_reply(Client *c, const cJSON *result, const cJSON *erro
         const char *v = json_str(result, "version");
         free(c->daemon_version);
         c->daemon_version = v ? strdup(v) : NULL;
+        c->hello_timer = sd_event_source_disable_unref(c->hello_timer);
         c->connected = true;
         c->reported_down = false;
         c->last_error = 0;
+        c->ssh_error[0] = '\0';
         if (c->cb.connected)
                 c->cb.connected(c, c->userdata);
 }
 
+static int client_hello_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Client *c = userdata;
+        if (!c->connected && c->fd >= 0)
+                client_close(c, -ETIMEDOUT);
+        return 0;
+}
+
+/* Starts ssh for a connection: *ret_fd talks to the far bridge. */
+static int client_spawn_ssh(Client *c, int *ret_fd) {
+        int errp[2];
+        if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        int fd;
+        pid_t pid;
+        int r = ssh_spawn_stdio(c->ssh_argv, errp[1], &fd, &pid);
+        close(errp[1]);
+        if (r < 0) {
+                close(errp[0]);
+                return r;
+        }
+        c->ssh_pid = pid;
+        c->ssh_err = errp[0];
+        c->ssh_error[0] = '\0';
+        if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+                r = -errno;
+                close(fd);
+                client_end_ssh(c);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
 static int client_try_connect(Client *c) {
         _cleanup_close_ int fd = -EBADF;
-        int r = socket_connect_unix(c->path, &fd);
+        int r = c->ssh_argv ? client_spawn_ssh(c, &fd) : socket_connect_unix(c->path, &fd);
         if (r < 0)
                 return r;
+
         r = linebuf_new(PROTO_MAX_REPLY_LINE, &c->in);
-        if (r < 0)
+        if (r < 0) {
+                client_end_ssh(c);
                 return r;
+        }
         r = sd_event_add_io(c->event, &c->io, fd, EPOLLIN, client_io, c);
         if (r < 0) {
                 c->in = linebuf_free(c->in);
+                client_end_ssh(c);
                 return r;
         }
         c->fd = TAKE_FD(fd);
+        r = sd_event_add_time_relative(c->event, &c->hello_timer, CLOCK_MONOTONIC, CLIENT_HELLO_TIMEOUT_USEC,
+                                       USEC_PER_SEC, client_hello_timeout, c);
+        if (r < 0)
+                return r; /* the caller closes: c->fd is set */
 
         cJSON *args = proto_hello_args(c->name);
         if (!args)
@@ -274,12 +359,16 @@ static int client_arm_retry(Client *c) {
                                           client_retry, c);
 }
 
-int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_usec,
-               const ClientCallbacks *cb, void *userdata, Client **ret) {
+static int client_make(sd_event *e, const char *path, const char *name, uint64_t retry_usec,
+                       const ClientCallbacks *cb, void *userdata, char **ssh_argv, Client **ret) {
         _cleanup_(client_freep) Client *c = calloc(1, sizeof(Client));
-        if (!c)
+        if (!c) {
+                ssh_argv_free(ssh_argv);
                 return -ENOMEM;
+        }
         c->fd = -EBADF;
+        c->ssh_err = -1;
+        c->ssh_argv = ssh_argv;
         c->event = sd_event_ref(e);
         c->path = strdup(path);
         c->name = strdup(name);
@@ -296,13 +385,31 @@ int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_u
         return 0;
 }
 
+int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_usec,
+               const ClientCallbacks *cb, void *userdata, Client **ret) {
+        return client_make(e, path, name, retry_usec, cb, userdata, NULL, ret);
+}
+
+int client_new_ssh(sd_event *e, char **ssh_argv, const char *host, const char *name, uint64_t retry_usec,
+                   const ClientCallbacks *cb, void *userdata, Client **ret) {
+        _cleanup_free_ char *label = NULL;
+        if (asprintf(&label, "ssh %s", host) < 0) {
+                ssh_argv_free(ssh_argv);
+                return -ENOMEM;
+        }
+        return client_make(e, label, name, retry_usec, cb, userdata, ssh_argv, ret);
+}
+
 Client *client_free(Client *c) {
         if (!c)
                 return NULL;
         c->io = sd_event_source_disable_unref(c->io);
         c->retry = sd_event_source_disable_unref(c->retry);
+        c->hello_timer = sd_event_source_disable_unref(c->hello_timer);
         if (c->fd >= 0)
                 close(c->fd);
+        client_end_ssh(c);
+        ssh_argv_free(c->ssh_argv);
         linebuf_free(c->in);
         /* Owners are going away too: nobody is told. */
         while (c->pending) {
@@ -329,6 +436,12 @@ const char *client_daemon_version(const Client *c) {
 
 int client_last_error(const Client *c) {
         return c->last_error;
+}
+
+const char *client_error_text(const Client *c) {
+        if (c->ssh_error[0])
+                return c->ssh_error;
+        return c->last_error ? strerror(-c->last_error) : "not connected yet";
 }
 
 const char *client_path(const Client *c) {

@@ -33,6 +33,11 @@ typedef struct ClientCallbacks {
  * is not connected. name is the client name sent in the hello. */
 int client_new(sd_event *e, const char *path, const char *name, uint64_t retry_usec,
                const ClientCallbacks *cb, void *userdata, Client **ret);
+/* The same through ssh: ssh_argv (taken; shared/ssh-command.h, its remote command a
+ * `nix-analytics-ctl bridge`) is run for each connection, and ended with it. host names it
+ * in messages ("ssh HOST"); what ssh or the far bridge said last is client_error_text(). */
+int client_new_ssh(sd_event *e, char **ssh_argv, const char *host, const char *name, uint64_t retry_usec,
+                   const ClientCallbacks *cb, void *userdata, Client **ret);
 Client *client_free(Client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free)
 
@@ -42,6 +47,9 @@ const char *client_daemon_version(const Client *c);
 /* The last connection error (-errno), 0 when none. */
 int client_last_error(const Client *c);
 const char *client_path(const Client *c);
+/* Why the last connection failed, for people: ssh's (or the far bridge's) last message, else
+ * the error's text. */
+const char *client_error_text(const Client *c);
 
 /* Sends a request (args consumed, may be NULL); fn (may be NULL) gets the answer. Returns 0,
  * -ENOTCONN when not connected (args freed), -ENOMEM. */

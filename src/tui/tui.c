@@ -12,6 +12,8 @@
 
 #include "basic/time-util.h"
 #include "shared/json-read.h"
+#include "shared/procfs.h"
+#include "shared/ssh-command.h"
 #include "tui/actions.h"
 #include "tui/draw.h"
 #include "tui/fmt.h"
@@ -159,7 +161,8 @@ static void on_connected(Client *c, void *userdata) {
 static void on_disconnected(Client *c, int error, void *userdata) {
         Tui *t = userdata;
         t->loaded = false;
-        tui_status(t, true, "no daemon at %s: %s; retrying every second", client_path(c), strerror(-error));
+        tui_status(t, true, "no daemon at %s: %s; retrying every %s", client_path(c), client_error_text(c),
+                   t->host ? "5 seconds" : "second");
         for (int i = 0; i < _VIEW_MAX; i++)
                 if (t->views[i]->connection)
                         t->views[i]->connection(t, t->views[i], false);
@@ -175,9 +178,29 @@ static void on_event(Client *c, const cJSON *ev, void *userdata) {
 
 /* ---- the frame ---- */
 
+static void got_status(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        Tui *t = userdata;
+        t->status_pending = false;
+        const cJSON *host = result ? json_obj(result, "host") : NULL;
+        const char *name = host ? json_str(host, "name") : NULL;
+        if (name && name[0])
+                snprintf(t->hostname, sizeof(t->hostname), "%s", name);
+        const cJSON *load = host ? json_arr(host, "load") : NULL;
+        for (int i = 0; i < 3; i++) {
+                const cJSON *v = load ? cJSON_GetArrayItem(load, i) : NULL;
+                t->load[i] = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        }
+}
+
+/* The host's load: this machine's from /proc, a far host's from its daemon's status. */
 static void read_load(Tui *t) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/loadavg", "re");
-        if (!f || fscanf(f, "%lf %lf %lf", &t->load[0], &t->load[1], &t->load[2]) != 3)
+        if (t->host) {
+                if (client_is_connected(t->client) && !t->status_pending &&
+                    client_request(t->client, "status", NULL, got_status, t) >= 0)
+                        t->status_pending = true;
+                return;
+        }
+        if (procfs_read_loadavg("/proc", t->load) < 0)
                 t->load[0] = t->load[1] = t->load[2] = -1;
 }
 
@@ -256,8 +279,8 @@ static void tui_draw(void *userdata) {
         int main_y = 1, main_h = rows - 2;
         if (!client_is_connected(t->client) && !t->loaded) {
                 draw_printf(t->screen, 1, 0, cols, screen_attr(t->screen, COL_ERROR),
-                            " nix-analyticsd is not running (no answer at %s): waiting for it...",
-                            client_path(t->client));
+                            " nix-analyticsd is not running (no answer at %s: %s): waiting for it...",
+                            client_path(t->client), client_error_text(t->client));
                 main_y++;
                 main_h--;
         }
@@ -296,19 +319,36 @@ static int tui_on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
-int tui_new(sd_event *e, const char *socket_path, const ScreenOptions *so, Tui **ret) {
-        Tui *t = calloc(1, sizeof(Tui));
-        if (!t)
+int tui_client_new(Tui *t, const char *name, const ClientCallbacks *cb, void *userdata, Client **ret) {
+        if (!t->host)
+                return client_new(t->event, t->socket_path, name, USEC_PER_SEC, cb, userdata, ret);
+        char **argv = ssh_argv_copy(t->ssh_argv);
+        if (!argv)
                 return -ENOMEM;
+        /* ssh takes longer and costs more: a host that is down is tried every 5 s. */
+        return client_new_ssh(t->event, argv, t->host, name, 5 * USEC_PER_SEC, cb, userdata, ret);
+}
+
+int tui_new(sd_event *e, const char *socket_path, const char *host, char **ssh_argv, const ScreenOptions *so,
+            Tui **ret) {
+        Tui *t = calloc(1, sizeof(Tui));
+        if (!t) {
+                ssh_argv_free(ssh_argv);
+                return -ENOMEM;
+        }
         t->event = sd_event_ref(e);
         store_init(&t->store);
-        t->socket_path = strdup(socket_path);
-        if (!t->socket_path) {
+        t->ssh_argv = ssh_argv;
+        if ((socket_path && !(t->socket_path = strdup(socket_path))) ||
+            (host && !(t->host = strdup(host)))) {
                 tui_free(t);
                 return -ENOMEM;
         }
-        if (gethostname(t->hostname, sizeof(t->hostname) - 1) < 0)
+        if (host)
+                snprintf(t->hostname, sizeof(t->hostname), "%s", host); /* its own name once it answers */
+        else if (gethostname(t->hostname, sizeof(t->hostname) - 1) < 0)
                 snprintf(t->hostname, sizeof(t->hostname), "?");
+        t->load[0] = t->load[1] = t->load[2] = -1;
         read_load(t);
         for (size_t i = 0; i < sizeof(view_table) / sizeof(view_table[0]); i++) {
                 int r = view_table[i].make(t, &t->views[view_table[i].id]);
@@ -327,7 +367,7 @@ int tui_new(sd_event *e, const char *socket_path, const ScreenOptions *so, Tui *
                 .disconnected = on_disconnected,
                 .event = on_event,
         };
-        r = client_new(e, socket_path, "nix-analytics", USEC_PER_SEC, &cb, t, &t->client);
+        r = tui_client_new(t, "nix-analytics", &cb, t, &t->client);
         if (r >= 0)
                 r = sd_event_add_time_relative(e, &t->tick, CLOCK_MONOTONIC, USEC_PER_SEC, 0, tui_on_tick,
                                                t);
@@ -337,7 +377,7 @@ int tui_new(sd_event *e, const char *socket_path, const ScreenOptions *so, Tui *
                 tui_free(t);
                 return r;
         }
-        tui_status(t, false, "connecting to %s...", socket_path);
+        tui_status(t, false, "connecting to %s...", client_path(t->client));
         screen_draw_now(t->screen);
         *ret = t;
         return 0;
@@ -362,6 +402,8 @@ Tui *tui_free(Tui *t) {
         store_clear(&t->store);
         free(t->filter);
         free(t->socket_path);
+        free(t->host);
+        ssh_argv_free(t->ssh_argv);
         sd_event_unref(t->event);
         free(t);
         return NULL;

@@ -53,7 +53,10 @@ typedef struct View {
 struct Tui {
         sd_event *event;
         Client *client;
-        char *socket_path;
+        char *socket_path;   /* the local daemon's control socket, or NULL with host */
+        char *host;          /* -H: the daemon on this host, through ssh; NULL: local */
+        char **ssh_argv;     /* with host: the ssh command every connection runs */
+        bool status_pending; /* with host: a status request (its name and load) is out */
         Store store;
         Screen *screen;
         KeyState keys;
@@ -80,8 +83,13 @@ struct Tui {
 /* A new view: a copy of proto with zeroed data of data_size bytes. -ENOMEM. */
 int view_alloc(const View *proto, size_t data_size, View **ret);
 
-/* Starts the TUI on the terminal, connecting to the control socket at socket_path. */
-int tui_new(sd_event *e, const char *socket_path, const ScreenOptions *so, Tui **ret);
+/* Starts the TUI on the terminal, connecting to the control socket at socket_path, or with
+ * host to that host's daemon through ssh_argv (taken; shared/ssh-command.h). */
+int tui_new(sd_event *e, const char *socket_path, const char *host, char **ssh_argv, const ScreenOptions *so,
+            Tui **ret);
+/* A new connection to the daemon the TUI shows (local or through ssh), for views that need
+ * one of their own (the log panel). */
+int tui_client_new(Tui *t, const char *name, const ClientCallbacks *cb, void *userdata, Client **ret);
 Tui *tui_free(Tui *t);
 
 /* The view that keys and search go to. */

@@ -143,7 +143,7 @@ void view_log_follow(Tui *t, uint64_t key) {
                 .disconnected = lv_disconnected,
                 .event = lv_event,
         };
-        int r = client_new(t->event, t->socket_path, "nix-analytics-log", USEC_PER_SEC, &cb, lv, &lv->conn);
+        int r = tui_client_new(t, "nix-analytics-log", &cb, lv, &lv->conn);
         if (r < 0)
                 lv->error = strdup("cannot start a log connection");
 }

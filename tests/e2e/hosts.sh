@@ -7,11 +7,17 @@
 #   - actions are authorised by the far daemon as the ssh login's user: an unprivileged login
 #     is refused the kill of root's build, root's login kills it;
 #   - a host that cannot be reached, a missing remote command and a host without a daemon
-#     each end with exit status 3 and say which it was; ingest refuses -H.
+#     each end with exit status 3 and say which it was; ingest refuses -H;
+#   - the TUI (`nix-analytics -H`, in tmux) shows the far builds, kills one there, says when
+#     the far daemon is gone while its keys keep working, and shows the builds again when it
+#     is back.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/remote-lib.sh"
+source "$(dirname "$0")/tui-lib.sh"
 
 check_binaries
+check_tui
+trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 nix_setup
 remote_setup
 start_daemon --history-db none
@@ -47,11 +53,12 @@ R() { "$NA_CTL" -H "$REMOTE_HOST" --remote-ctl "$NA_CTL" "$@"; }
 U() { "$NA_CTL" -H userremote --remote-ctl "$NA_CTL" "$@"; }
 
 # ---- a build on the far daemon only ----
-(nix-build "$E2E_DIR/nix/hosts.nix" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
+(nix-build "$E2E_DIR/nix/hosts.nix" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v -k -j2 2>&1 |
 	"$NA_CTL" -s "$T/rsock" ingest >/dev/null 2>"$T/ingest.err") &
 track $!
-far_running() { "$NA_CTL" -s "$T/rsock" list-builds 2>/dev/null | jq -e '.builds[] | select(.name == "hosts-long" and .state == "running")' >/dev/null; }
-wait_for 30 "hosts-long runs on the far daemon" far_running || die "no build on the far daemon"
+far_state() { "$NA_CTL" -s "$T/rsock" list-builds 2>/dev/null | jq -e --arg n "$1" --arg s "$2" '.builds[] | select(.name == $n and .state == $s)' >/dev/null; }
+far_running() { far_state hosts-long running && far_state hosts-tui running; }
+wait_for 30 "hosts-long and hosts-tui run on the far daemon" far_running || die "no build on the far daemon"
 
 OUT=$(R list-builds)
 assert_eq "-H: list-builds answers (exit 0)" 0 $?
@@ -69,8 +76,38 @@ assert_match "... and says why" "permission-denied|not permitted|may not" "$(cat
 assert_true "the build still runs" far_running
 R kill hosts-long >"$T/rkill.out" 2>"$T/rkill.err"
 assert_eq "root's login kills it (exit 0)" 0 $?
-far_killed() { "$NA_CTL" -s "$T/rsock" list-builds 2>/dev/null | jq -e '.builds[] | select(.name == "hosts-long" and .state == "killed")' >/dev/null; }
-wait_for 20 "the far build ends killed" far_killed || fail "the far build was not killed" "$("$NA_CTL" -s "$T/rsock" list-builds | jq -c '.builds[] | {name, state}')"
+wait_for 20 "the far build ends killed" far_state hosts-long killed ||
+	fail "the far build was not killed" "$("$NA_CTL" -s "$T/rsock" list-builds | jq -c '.builds[] | {name, state}')"
+
+# ---- the TUI on the far host ----
+TUI_ENV=("NIX_SSHOPTS=$NIX_SSHOPTS")
+tui_start 140 40 -s "$T/rsock" -H "$REMOTE_HOST" --remote-ctl "$NA_CTL"
+wait_screen "hosts-tui" 20 "the TUI shows the far daemon's build"
+assert_true "... and not the local daemon's view (no local build there)" screen_has "daemon up"
+keys f
+wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
+type_text hosts-tui
+keys Enter
+wait_screen "filter: hosts-tui" 5 "the list is down to hosts-tui"
+keys G K k
+wait_screen "kill hosts-tui: done" 10 "K k from the TUI reports"
+wait_for 20 "hosts-tui ends killed on the far daemon" far_state hosts-tui killed && pass "the TUI's kill reached the far host"
+wait_screen "hosts-tui .* killed" 10 "the TUI shows it killed"
+
+# The far daemon goes away: the TUI says so and stays responsive; it comes back by itself.
+stop_pid "$RDAEMON"
+wait_screen "daemon DOWN" 15 "the header says the far daemon is down"
+wait_screen "no daemon at ssh $REMOTE_HOST: .*cannot connect to the daemon at $T/rsock/control.sock" 15 \
+	"the status line gives the far side's reason"
+keys '?'
+wait_screen "this help .* quit" 5 "keys still work while the host is down (? opens the help)"
+keys Escape
+"$NA_DAEMON" --socket-dir "$T/rsock" --history-db none --discover-scope $$ \
+	--cgroup-root "/nix-analytics-e2e-r-$$" -v >>"$T/rdaemon.log" 2>&1 &
+RDAEMON=$!
+track "$RDAEMON"
+wait_screen "daemon up" 20 "the TUI reconnects once the far daemon is back"
+tui_quit
 
 # ---- what goes wrong, said plainly ----
 "$NA_CTL" -H closedport --remote-ctl "$NA_CTL" status >/dev/null 2>"$T/closed.err"
