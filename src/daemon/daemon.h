@@ -11,6 +11,7 @@
 #include "daemon/history-writer.h"
 #include "daemon/quota.h"
 #include "shared/model.h"
+#include "shared/store-db.h"
 
 typedef struct EventConn EventConn;
 typedef struct Sampler Sampler;
@@ -45,6 +46,7 @@ typedef struct DaemonConfig {
         char *nix_conf_dir;
         usec_t machines_poll_interval, machines_poll_timeout;
         char *machines_remote_ctl;
+        char *store_db; /* Nix's database, read only: which outputs are valid */
 } DaemonConfig;
 
 typedef struct Daemon {
@@ -53,6 +55,7 @@ typedef struct Daemon {
         Model *model;
         Sampler *sampler;
         Quota *quota;
+        StoreDb *store_db;
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;

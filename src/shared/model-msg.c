@@ -109,7 +109,7 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                 if (o->kind == FAILURE_OTHER)
                         return 1;
                 build_finish(m, b, BUILD_FAILED, now);
-        } else if (b->state == BUILD_RUNNING || b->state == BUILD_FROZEN) {
+        } else if (b->state == BUILD_RUNNING || b->state == BUILD_FROZEN || b->state == BUILD_FINISHING) {
                 /* The builder's end is the end of the build: Nix 2.8 may hold the activity's
                  * stop back until the whole invocation ends (with -k after a failure). Other
                  * failures end it once it has stopped (the message may come after the stop

@@ -108,6 +108,18 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when) {
         build_decide(m, b, when, now_monotonic());
 }
 
+void model_build_processes_gone(Model *m, Build *b, usec_t when) {
+        if (b->procs_gone || (b->state != BUILD_RUNNING && b->state != BUILD_FROZEN))
+                return;
+        b->procs_gone = when;
+        if (!b->builder_exited)
+                b->builder_exited = when;
+        /* Nothing of it runs any more: finishing until its outputs or Nix say how it ended. */
+        build_set_state(m, b, BUILD_FINISHING);
+        build_mark(m, b, CHANGE_CHANGED);
+        build_decide(m, b, when, now_monotonic());
+}
+
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
                              Build **ret) {
         /* A stream may already report this build (it reconnected before /proc was read):
