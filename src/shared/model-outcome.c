@@ -249,8 +249,9 @@ void source_nix_exited(Model *m, Source *s, usec_t now) {
                         b->n_activities_open = 0;
                         b->output_checks_left = 1;
                         build_decide(m, b, now, now_monotonic());
-                } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
-                        continue; /* stopped, deciding its outcome */
+                } else if (b->n_activities_open == 0 &&
+                           (b->output_check_at != 0 || build_has_processes(b))) {
+                        continue; /* stopped, deciding its outcome (or its processes' end will) */
                 } else if (b->rediscovered) {
                         /* No events will come for it: its outputs tell how it ended. */
                         b->n_activities_open = 0;

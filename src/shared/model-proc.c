@@ -17,10 +17,12 @@ void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
         if (*st == BUILD_FAILED && b->usage.oom_killed &&
             (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE))
                 b->failure = FAILURE_OOM;
-        /* Nix 2.8 may hold a build's stop until the whole invocation ends (-k): the builder's
-         * exit is when the work really ended. */
-        if (b->builder_exited && b->builder_exited < *when && b->builder_exited >= b->started)
-                *when = b->builder_exited;
+        /* Nix 2.8 may hold a build's stop until the whole invocation ends (-k): the end of its
+         * processes (else its builder's exit) is when the work really ended. Processes seen
+         * after Nix's stop (a child that outlived the builder) end it later. */
+        usec_t ended = b->procs_gone ? b->procs_gone : b->builder_exited;
+        if (ended && ended >= b->started && (ended < *when || b->procs_after_stop))
+                *when = ended;
 }
 
 /* Figures change all the time; CPU % is compared at a resolution that matters to a view. */
@@ -34,6 +36,9 @@ static bool usage_differs(const BuildUsage *a, const BuildUsage *b) {
 }
 
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
+        /* A sample after Nix's stop still finds processes of it: they are part of the build. */
+        if (u->n_procs > 0 && b->n_activities_open == 0 && b->finished && !build_state_is_final(b->state))
+                b->procs_after_stop = true;
         if (!usage_differs(&b->usage, u))
                 return;
         bool oom = !b->usage.oom_killed && u->oom_killed;

@@ -141,6 +141,7 @@ struct Build {
         bool rediscovered;     /* found in /proc after a daemon restart, not from events */
         usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
         usec_t procs_gone;     /* realtime; the builder and every process of it ended (0: not seen) */
+        bool procs_after_stop; /* a sample after Nix's stop still found processes of it */
         BuildEta eta;
 
         /* remote builders (model-machines.c) */
