@@ -265,6 +265,26 @@ static void test_stopped_with_leftover(void **state) {
         assert_int_equal(b->finished, T0 + 30 * USEC_PER_SEC); /* its last process's end */
 }
 
+/* Nix 2.8 stops its last build's activity and exits right after: a build stopped while the
+ * sampler still saw its processes is not lost with the nix process; their end decides it. */
+static void test_nix_exits_before_processes_seen_gone(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        feed(f, T0 + 5 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/4242/stat", f->proc);
+        assert_int_equal(unlink(path), 0);
+        model_source_disconnect(f->m, f->s, T0 + 5 * USEC_PER_SEC);
+        (void) model_tick(f->m, T0 + 6 * USEC_PER_SEC, now_monotonic() + USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_RUNNING);
+        model_build_processes_gone(f->m, b, T0 + 6 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+        assert_int_equal(b->finished, T0 + 5 * USEC_PER_SEC);
+}
+
 /* What an action applied is reported at once, and only what it changed: a limit keeps the
  * niceness the sampler showed. */
 static void test_action_settings(void **state) {
@@ -449,6 +469,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_finishing_then_failed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_process_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stopped_with_leftover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nix_exits_before_processes_seen_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_action_settings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
