@@ -79,8 +79,9 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                 if (b->state == BUILD_FAILED) {
                         build_set_state(m, b, BUILD_SUCCEEDED);
                         build_mark(m, b, CHANGE_CHANGED);
-                } else if (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
-                           b->output_check_at != 0)
+                } else if (b->state == BUILD_FINISHING ||
+                           (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                            b->output_check_at != 0))
                         build_finish(m, b, BUILD_SUCCEEDED, b->finished ? b->finished : now);
                 return 0;
         }

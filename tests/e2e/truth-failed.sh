@@ -5,41 +5,15 @@
 # few seconds of its exit (its processes are gone) and end `failed`, with a reason, well before
 # nix-build ends; once Nix words it, the reason is Nix's (exit code 3). Real Nix through
 # `nix-analytics-ctl ingest`, the real daemon and its sampler.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/truth-lib.sh"
 
-check_binaries
-nix_setup
-start_daemon
-
-TRUTH="$E2E_DIR/nix/truth.nix"
-DRVS=$(drvs_of "$TRUTH" -A fail -A long --argstr nonce "$NONCE")
-D_FAIL=$(drv_by_name "$DRVS" truth-fail)
-D_LONG=$(drv_by_name "$DRVS" truth-long)
-[[ -n $D_FAIL && -n $D_LONG ]] || die "truth.nix: no truth-fail or truth-long derivation in: $DRVS"
-
-# What the daemon says about truth-fail, every 0.2 s: "<ms> <state> <failure kind>".
-poll_states() {
-	while :; do
-		printf '%s %s\n' "$(now_ms)" \
-			"$(ctl get-build "$D_FAIL" 2>/dev/null | jq -r '"\(.build.state) \(.build.failure.kind)"' 2>/dev/null)"
-		sleep 0.2
-	done >"$T/states.txt"
-}
-poll_states &
-POLLER=$!
-track "$POLLER"
-
+truth_drvs fail truth-fail long truth-long
+D_FAIL=$D1 D_LONG=$D2
+# What the daemon says about truth-fail: "<ms> <state> <failure kind>".
+truth_poll "$D_FAIL" '"\(.build.state) \(.build.failure.kind)"'
 log "nix-build -k -j3 (truth-fail beside truth-long) | ingest"
 START_MS=$(now_ms)
-(
-	nix-build "$TRUTH" -A fail -A long --argstr nonce "$NONCE" --no-out-link \
-		--log-format internal-json -v -k -j3 2>&1 |
-		tee "$T/events.raw" |
-		ctl ingest >"$T/ingest.out" 2>"$T/ingest.err"
-	echo "${PIPESTATUS[0]} $(now_ms)" >"$T/nix.done"
-) &
-NIXJOB=$!
-track "$NIXJOB"
+truth_build -k -j3
 
 # The builder's exit: it prints "exiting 3" as its last line (Nix passes it on at once).
 exited() { grep -q 'exiting 3' "$T/events.raw" 2>/dev/null; }

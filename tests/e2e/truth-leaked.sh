@@ -6,40 +6,15 @@
 # build must not be `succeeded`: it runs, with the child counted and shown as its process
 # (`ps`); once the child ends, Nix registers the output and the build ends `succeeded`.
 # Real Nix through `nix-analytics-ctl ingest`, the real daemon and its sampler.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/truth-lib.sh"
 
-check_binaries
-nix_setup
-start_daemon
-
-TRUTH="$E2E_DIR/nix/truth.nix"
-DRVS=$(drvs_of "$TRUTH" -A leaky -A quick --argstr nonce "$NONCE")
-D_LEAKY=$(drv_by_name "$DRVS" truth-leaky)
-D_QUICK=$(drv_by_name "$DRVS" truth-quick)
-[[ -n $D_LEAKY && -n $D_QUICK ]] || die "truth.nix: no truth-leaky or truth-quick derivation in: $DRVS"
+truth_drvs leaky truth-leaky quick truth-quick
+D_LEAKY=$D1 D_QUICK=$D2
 OUT_LEAKY=$(nix-store -q --outputs "$D_LEAKY")
-
-# What the daemon says about truth-leaky, every 0.2 s: "<ms> <state>".
-poll_states() {
-	while :; do
-		printf '%s %s\n' "$(now_ms)" "$(ctl get-build "$D_LEAKY" 2>/dev/null | jq -r .build.state 2>/dev/null)"
-		sleep 0.2
-	done >"$T/states.txt"
-}
-poll_states &
-POLLER=$!
-track "$POLLER"
-
+# What the daemon says about truth-leaky: "<ms> <state>".
+truth_poll "$D_LEAKY" .build.state
 log "nix-build -j3 (truth-leaky beside truth-quick) | ingest"
-(
-	nix-build "$TRUTH" -A leaky -A quick --argstr nonce "$NONCE" --no-out-link \
-		--log-format internal-json -v -j3 2>&1 |
-		tee "$T/events.raw" |
-		ctl ingest >"$T/ingest.out" 2>"$T/ingest.err"
-	echo "${PIPESTATUS[0]} $(now_ms)" >"$T/nix.done"
-) &
-NIXJOB=$!
-track "$NIXJOB"
+truth_build -j3
 
 exited() { grep -q 'builder exits' "$T/events.raw" 2>/dev/null; }
 wait_for 60 "truth-leaky's builder prints its last line" exited || die "truth-leaky never ran"

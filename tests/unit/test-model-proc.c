@@ -248,16 +248,24 @@ static void test_leftover_process_keeps_running(void **state) {
         assert_int_equal(b->finished, T0 + 20 * USEC_PER_SEC); /* its child's end */
 }
 
+/* Build a, its one process sampled, its output written, stopped by Nix at T0 + 5 s: still
+ * running, as the sampler has not seen that process end. */
+static Build *stopped_with_process(Fixture *f, BuildUsage *u) {
+        Build *b = start_a(f);
+        *u = (BuildUsage){.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, u);
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        feed(f, T0 + 5 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        assert_int_equal(b->state, BUILD_RUNNING);
+        return b;
+}
+
 /* Nix stopped the build (and registered its output) while a process of it lives on: it is
  * shown running with that process until the sampler sees it gone. */
 static void test_stopped_with_leftover(void **state) {
         Fixture *f = *state;
-        Build *b = start_a(f);
-        BuildUsage u = {.sampled = true, .n_procs = 1};
-        model_build_set_usage(f->m, b, &u);
-        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
-        feed(f, T0 + 5 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
-        assert_int_equal(b->state, BUILD_RUNNING);
+        BuildUsage u;
+        Build *b = stopped_with_process(f, &u);
         model_build_set_usage(f->m, b, &u); /* the next sample still finds it */
         assert_int_equal(b->state, BUILD_RUNNING);
         model_build_processes_gone(f->m, b, T0 + 30 * USEC_PER_SEC);
@@ -269,11 +277,8 @@ static void test_stopped_with_leftover(void **state) {
  * sampler still saw its processes is not lost with the nix process; their end decides it. */
 static void test_nix_exits_before_processes_seen_gone(void **state) {
         Fixture *f = *state;
-        Build *b = start_a(f);
-        BuildUsage u = {.sampled = true, .n_procs = 1};
-        model_build_set_usage(f->m, b, &u);
-        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
-        feed(f, T0 + 5 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        BuildUsage u;
+        Build *b = stopped_with_process(f, &u);
         char path[1024];
         snprintf(path, sizeof(path), "%s/4242/stat", f->proc);
         assert_int_equal(unlink(path), 0);
