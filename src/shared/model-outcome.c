@@ -79,11 +79,11 @@ static bool build_has_processes(const Build *b) {
         return b->usage.sampled && b->procs_gone == 0;
 }
 
-/* Nix has moved on from b's invocation's builds without registering its outputs: it counted
- * more failures than the model knows of, or its stream ended. */
+/* Nix has moved on from b without registering its outputs: since processes of b were last
+ * seen, it counted a failure that no build of the invocation explains, or its stream ended. */
 static bool build_nix_moved_on(const Build *b) {
         const Invocation *inv = b->invocation;
-        return inv->done || inv->progress[3] > (int64_t) inv->n_failed_ran;
+        return inv->done || inv->progress[3] - (int64_t) inv->n_failed_ran > b->failed_base;
 }
 
 /* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */

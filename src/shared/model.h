@@ -142,6 +142,8 @@ struct Build {
         usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
         usec_t procs_gone;     /* realtime; the builder and every process of it ended (0: not seen) */
         bool procs_after_stop; /* a sample after Nix's stop still found processes of it */
+        int64_t failed_base;   /* its invocation's failures Nix counted and no build explained,
+                                * when a sample last found processes of it */
         BuildEta eta;
 
         /* remote builders (model-machines.c) */

@@ -209,6 +209,22 @@ static void test_finishing_then_failed(void **state) {
         assert_int_equal(b->exit_code, 3);
 }
 
+/* A failure Nix counted while processes of the build still ran was another's (one this
+ * stream never showed): the build is finishing, its output being registered, not failed. */
+static void test_earlier_failure_is_another(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        progress(f, T0 + USEC_PER_SEC, 0, 1);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
+        progress(f, T0 + 3 * USEC_PER_SEC, 1, 1); /* another one done */
+        assert_int_equal(b->state, BUILD_FINISHING);
+        test_write_file(f->dir, "store/" HO "-a", "registered", (size_t) -1);
+        progress(f, T0 + 4 * USEC_PER_SEC, 2, 1);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+}
+
 /* The builder exited, a child of it lives on: running (not succeeded) while the child does,
  * even with its output on disk and Nix's done count moving; succeeded once nothing of it runs
  * and Nix's database says its output is valid. */
@@ -472,6 +488,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oom_seen_after_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_finishing_then_failed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_earlier_failure_is_another, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_process_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stopped_with_leftover, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nix_exits_before_processes_seen_gone, setup, teardown),
