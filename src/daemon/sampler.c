@@ -693,7 +693,7 @@ void sampler_run(Sampler *s) {
                                 t->seen = true;
                         /* Stopped by Nix: its end waits for this sampler to see its processes
                          * gone (soon, unless a sample since found some left). */
-                        if (t && b->n_activities_open == 0 && b->state == BUILD_RUNNING &&
+                        if (t && (b->n_activities_open == 0 || b->finished) && b->state == BUILD_RUNNING &&
                             !b->procs_after_stop)
                                 missing = true;
                 }

@@ -60,6 +60,7 @@ static int outcome_build(Model *m, Source *s, const NixOutcome *o, usec_t now, B
 static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const char *message, bool structured,
                                usec_t now) {
         bool builder_ended = o->kind == FAILURE_EXIT_CODE || o->kind == FAILURE_SIGNAL;
+        bool was_no_outputs = b->failure == FAILURE_NO_OUTPUTS;
         int r;
 
         if (b->structured != 0 && !structured)
@@ -122,8 +123,13 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                  * the output): a failure Nix reported is never shown succeeded. */
                 build_set_state(m, b, BUILD_FAILED);
                 build_mark(m, b, CHANGE_CHANGED);
-        } else
+        } else {
                 build_mark(m, b, CHANGE_CHANGED);
+                /* Failed once Nix moved on without its outputs (2.8 under -k words it only at
+                 * the end): its record takes Nix's reason. */
+                if (was_no_outputs && b->failure != FAILURE_NO_OUTPUTS && build_state_is_final(b->state))
+                        build_mark(m, b, CHANGE_REVISED);
+        }
         return 1;
 }
 

@@ -228,9 +228,12 @@ void invocation_progress_moved(Model *m, Invocation *inv, usec_t now) {
         DL_FOREACH_SAFE2(inv->running, b, tmp, run_next) {
                 if (b->state == BUILD_FINISHING)
                         build_decide(m, b, now, now_mono);
-                else if (b->failure == FAILURE_NONE && !build_has_processes(b) &&
-                         build_outputs_valid(m, b) == 1)
-                        build_finish(m, b, BUILD_SUCCEEDED, now);
+                else if (b->failure == FAILURE_NONE && build_outputs_valid(m, b) == 1) {
+                        if (!build_has_processes(b))
+                                build_finish(m, b, BUILD_SUCCEEDED, now);
+                        else if (b->finished == 0)
+                                b->finished = now; /* Nix's end of it, unless a process outlives it */
+                }
         }
 }
 

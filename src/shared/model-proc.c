@@ -36,8 +36,9 @@ static bool usage_differs(const BuildUsage *a, const BuildUsage *b) {
 }
 
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
-        /* A sample after Nix's stop still finds processes of it: they are part of the build. */
-        if (u->n_procs > 0 && b->n_activities_open == 0 && b->finished && !build_state_is_final(b->state))
+        /* A sample after Nix's end of it (its stop, its outputs registered) still finds processes
+         * of it: they are part of the build. */
+        if (u->n_procs > 0 && b->finished && !build_state_is_final(b->state))
                 b->procs_after_stop = true;
         /* Failures Nix counts from now on may be this build's (build_nix_moved_on). */
         if (u->n_procs > 0)

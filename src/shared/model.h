@@ -59,6 +59,7 @@ typedef enum ChangeKind {
         CHANGE_CHANGED,  /* phase, machine, counters */
         CHANGE_FINISHED, /* reached a final state */
         CHANGE_LOG,      /* new log lines only */
+        CHANGE_REVISED,  /* ended failed on a guess (no-outputs), now with Nix's own reason */
 } ChangeKind;
 
 typedef struct Requester {
@@ -141,7 +142,8 @@ struct Build {
         bool rediscovered;     /* found in /proc after a daemon restart, not from events */
         usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
         usec_t procs_gone;     /* realtime; the builder and every process of it ended (0: not seen) */
-        bool procs_after_stop; /* a sample after Nix's stop still found processes of it */
+        bool procs_after_stop; /* a sample after Nix ended it (stop, outputs registered) still found
+                                  processes of it */
         int64_t failed_base;   /* its invocation's failures Nix counted and no build explained,
                                 * when a sample last found processes of it */
         BuildEta eta;

@@ -207,6 +207,7 @@ static void test_finishing_then_failed(void **state) {
         assert_int_equal(b->state, BUILD_FAILED);
         assert_int_equal(b->failure, FAILURE_EXIT_CODE);
         assert_int_equal(b->exit_code, 3);
+        assert_true(b->dirty_kinds & (1u << CHANGE_REVISED)); /* history takes the new reason */
 }
 
 /* A failure Nix counted while processes of the build still ran was another's (one this
