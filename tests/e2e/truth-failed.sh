@@ -61,9 +61,13 @@ AFTER=$(awk -v t="$LEFT_MS" '$1 >= t { print $2 }' "$T/states.txt" | sort -u | t
 assert_match "truth-fail is only finishing or failed once it left running (seen: $AFTER)" \
 	'^((finishing|failed) )+$' "$AFTER"
 
-# History keeps the final state, never finishing.
-hist() { ctl get-history --name truth-fail 2>/dev/null | jq -e '.builds | length == 1' >/dev/null; }
-wait_for 15 "truth-fail is in history" hist
+# History keeps the final state (never finishing) with Nix's reason, which came after it.
+hist() {
+	ctl get-history --name truth-fail 2>/dev/null |
+		jq -e '.builds | length == 1 and .[0].failure.kind == "exit-code"' >/dev/null
+}
+wait_for 15 "truth-fail is in history with Nix's reason" hist
 ctl_ok H get-history --name truth-fail
-assert_json "history: truth-fail failed" "$H" '.builds[0].state == "failed"'
+assert_json "history: truth-fail failed, exit code 3, its builder's duration" "$H" \
+	'.builds[0].state == "failed" and .builds[0].failure.exit_code == 3 and .builds[0].duration < 10'
 stop_daemon
