@@ -67,6 +67,9 @@ int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
 /* A structured build result (Determinate Nix's result type 110): the build's outcome. */
 int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t now);
 
+/* A failure's message when the kernel's OOM killer is all that is known of it. */
+#define OOM_REASON "the kernel's OOM killer ended a process of it (memory limit)"
+
 /* model-outcome.c */
 /* Decides the end state of a build whose activities all stopped (outputs present?). */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);

@@ -182,9 +182,13 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->n_activities_open > 0) {
                 /* Finishing, Nix 2.8 still holding its activity (until its goal is freed). */
                 if (r == 0 && build_nix_moved_on(b) && !build_end_by_invocation_error(m, b, now)) {
-                        build_set_failure(b, FAILURE_NO_OUTPUTS,
-                                          "its processes ended and Nix moved on without registering its "
-                                          "outputs, no reason given yet");
+                        /* The best reason known until Nix words its own. */
+                        if (b->usage.oom_killed)
+                                build_set_failure(b, FAILURE_OOM, OOM_REASON);
+                        else
+                                build_set_failure(b, FAILURE_NO_OUTPUTS,
+                                                  "its processes ended and Nix moved on without registering "
+                                                  "its outputs, no reason given yet");
                         build_finish(m, b, BUILD_FAILED, now);
                 }
                 return;

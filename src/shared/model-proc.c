@@ -92,6 +92,11 @@ void model_build_oom_killed(Model *m, Build *b) {
         if (b->state == BUILD_FAILED && (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE)) {
                 b->failure = FAILURE_OOM;
                 build_mark(m, b, CHANGE_CHANGED);
+        } else if (b->state == BUILD_FAILED && b->failure == FAILURE_NO_OUTPUTS &&
+                   build_set_failure(b, FAILURE_OOM, OOM_REASON) >= 0) {
+                /* Failed before Nix's word, the group's last look found it: a better reason. */
+                build_mark(m, b, CHANGE_CHANGED);
+                build_mark(m, b, CHANGE_REVISED);
         }
 }
 

@@ -210,6 +210,22 @@ static void test_finishing_then_failed(void **state) {
         assert_true(b->dirty_kinds & (1u << CHANGE_REVISED)); /* history takes the new reason */
 }
 
+/* Failed before Nix's word; the group's last look then finds the OOM killer's mark: that is
+ * the better reason, and history takes it. */
+static void test_oom_seen_after_moved_on(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
+        progress(f, T0 + 3 * USEC_PER_SEC, 0, 1);
+        assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
+        model_build_oom_killed(f->m, b);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_OOM);
+        assert_true(b->dirty_kinds & (1u << CHANGE_REVISED));
+}
+
 /* A failure Nix counted while processes of the build still ran was another's (one this
  * stream never showed): the build is finishing, its output being registered, not failed. */
 static void test_earlier_failure_is_another(void **state) {
@@ -490,6 +506,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_finishing_then_failed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_earlier_failure_is_another, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom_seen_after_moved_on, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_process_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stopped_with_leftover, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nix_exits_before_processes_seen_gone, setup, teardown),
