@@ -11,6 +11,7 @@
 #include "daemon/history-writer.h"
 #include "daemon/quota.h"
 #include "shared/model.h"
+#include "shared/store-db.h"
 
 typedef struct EventConn EventConn;
 typedef struct Sampler Sampler;
@@ -46,6 +47,7 @@ typedef struct DaemonConfig {
         char *nix_conf_dir;
         usec_t machines_poll_interval, machines_poll_timeout;
         char *machines_remote_ctl;
+        char *store_db; /* Nix's database, read only: which outputs are valid */
 
         char *metrics_listen; /* --metrics-listen: NULL serves no metrics (metrics.c) */
 } DaemonConfig;
@@ -56,6 +58,7 @@ typedef struct Daemon {
         Model *model;
         Sampler *sampler;
         Quota *quota;
+        StoreDb *store_db;
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;

@@ -241,7 +241,7 @@ static double get_eta(const Build *b) {
 }
 
 static void render_builds(MetricsText *t, Daemon *d) {
-        static const BuildState active[] = {BUILD_QUEUED, BUILD_RUNNING, BUILD_FROZEN};
+        static const BuildState active[] = {BUILD_QUEUED, BUILD_RUNNING, BUILD_FROZEN, BUILD_FINISHING};
         uint32_t by_state[_BUILD_STATE_MAX] = {}, untrusted = 0, waiting = 0;
         size_t n = 0;
         for (Build *b = model_builds_first(d->model); b; b = b->next) {

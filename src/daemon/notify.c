@@ -135,8 +135,9 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
             b->state == BUILD_RUNNING)
                 sampler_kick(d->sampler);
-        /* History: a row when it ends (its estimate came before the drain, estimates_update). */
-        if ((kinds & (1u << CHANGE_FINISHED)) && notify_history_allowed(d, b))
+        /* History: a row when it ends (its estimate came before the drain, estimates_update),
+         * and Nix's reason when it comes after the end (the row's no-outputs is replaced). */
+        if ((kinds & ((1u << CHANGE_FINISHED) | (1u << CHANGE_REVISED))) && notify_history_allowed(d, b))
                 history_writer_record(d->history, b);
         if (kinds & (1u << CHANGE_FINISHED))
                 metrics_build_finished(d->metrics, b);

@@ -482,6 +482,13 @@ static void apply_nice(Sampler *s, Tracked *t) {
                         t->procs[i].st.nice = t->nice;
 }
 
+/* Processes left in t's group that its session no longer tells (they made their own and
+ * their parent died). A group that cannot be read (Nix removed its own) holds none. */
+static bool group_populated(const Tracked *t) {
+        _cleanup_free_ pid_t *pids = NULL;
+        return t->has_group && cg_group_pids(&t->group, &pids) > 0;
+}
+
 static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
         if (collect_procs(s, t, dt) < 0)
@@ -572,9 +579,13 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                                                                      : t->signal_frozen && all_stopped;
         model_build_set_frozen(s->d->model, b, frozen);
 
-        /* The builder's end is the build's real end (Nix 2.8 may report it much later). */
-        if (t->builder_gone || !find_proc(t->procs, t->n_procs, t->builder))
+        /* The builder's end is the build's real end (Nix 2.8 may report it much later); the
+         * build runs on while any process of it does (in its group, or its session). */
+        if (t->builder_gone || !find_proc(t->procs, t->n_procs, t->builder)) {
                 model_build_builder_exited(s->d->model, b, now_realtime());
+                if (t->n_procs == 0 && !group_populated(t))
+                        model_build_processes_gone(s->d->model, b, now_realtime());
+        }
 }
 
 /* The build ended: a last look at its group (the OOM killer's count), then remove it. */
@@ -682,6 +693,11 @@ void sampler_run(Sampler *s) {
                         }
                         if (t)
                                 t->seen = true;
+                        /* Stopped by Nix: its end waits for this sampler to see its processes
+                         * gone (soon, unless a sample since found some left). */
+                        if (t && (b->n_activities_open == 0 || b->finished) && b->state == BUILD_RUNNING &&
+                            !b->procs_after_stop)
+                                missing = true;
                 }
                 check_builders(s);
                 gather(s);

@@ -248,13 +248,19 @@ int history_record_from_substitution(const Substitution *x, HistoryRecord *rec) 
 
 /* ---- writes ---- */
 
+/* A build recorded again keeps its row, except a failure recorded as no-outputs (decided
+ * before Nix gave its reason): that takes Nix's reason. */
 static const char insert_sql[] =
         "INSERT OR IGNORE INTO builds (kind, drv, name, pname, machine, state, requester_uid,"
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
         " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+        " ON CONFLICT (drv, queued) DO UPDATE SET state = excluded.state,"
+        " failure_kind = excluded.failure_kind, failure_message = excluded.failure_message,"
+        " exit_code = excluded.exit_code, signal = excluded.signal, log_tail = excluded.log_tail"
+        " WHERE builds.failure_kind = 'no-outputs' AND excluded.failure_kind != 'no-outputs'";
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
         if (s)

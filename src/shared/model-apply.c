@@ -314,10 +314,10 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         if (nix_record_field_int(rec, i, &v[i]) < 0)
                                 return -EPROTO;
                 if (memcmp(v, s->invocation.progress, sizeof(v)) != 0) {
-                        bool more_done = v[0] > s->invocation.progress[0];
+                        bool moved = v[0] > s->invocation.progress[0] || v[3] > s->invocation.progress[3];
                         memcpy(s->invocation.progress, v, sizeof(v));
-                        if (more_done)
-                                invocation_check_outputs(m, &s->invocation, now);
+                        if (moved)
+                                invocation_progress_moved(m, &s->invocation, now);
                         invocation_mark(m, &s->invocation, CHANGE_CHANGED);
                 }
                 return 0;

@@ -13,13 +13,29 @@
 
 #define FAILURE_MESSAGE_MAX 4096
 
+/* Running or finishing: on its invocation's running list (what a progress move looks at). */
+static bool state_on_run_list(BuildState st) {
+        return st == BUILD_RUNNING || st == BUILD_FINISHING;
+}
+
+/* Ran and failed: what Nix counts in its "failed" progress figure (all but dependencies). */
+static bool state_failed_ran(const Build *b, BuildState st) {
+        return (st == BUILD_FAILED || st == BUILD_KILLED) && b->started != 0;
+}
+
 void build_set_state(Model *m, Build *b, BuildState st) {
         if (b->state == st)
                 return;
-        if (b->state == BUILD_RUNNING)
+        bool was_on = state_on_run_list(b->state), on = state_on_run_list(st);
+        if (was_on && !on)
                 DL_DELETE2(b->invocation->running, b, run_prev, run_next);
-        else if (st == BUILD_RUNNING)
+        else if (on && !was_on)
                 DL_APPEND2(b->invocation->running, b, run_prev, run_next);
+        bool was_failed = state_failed_ran(b, b->state), failed = state_failed_ran(b, st);
+        if (failed && !was_failed)
+                b->invocation->n_failed_ran++;
+        else if (was_failed && !failed && b->invocation->n_failed_ran > 0)
+                b->invocation->n_failed_ran--;
         m->counters.by_state[b->state]--;
         m->counters.by_state[st]++;
         if (build_state_is_final(st) && !build_state_is_final(b->state)) {
@@ -107,7 +123,7 @@ void build_move(Build *b, Invocation *to) {
         from->n_builds--;
         HASH_ADD_KEYPTR(hh_drv, to->by_drv, b->drv, strlen(b->drv), b);
         to->n_builds++;
-        if (b->state == BUILD_RUNNING) {
+        if (state_on_run_list(b->state)) {
                 DL_DELETE2(from->running, b, run_prev, run_next);
                 DL_APPEND2(to->running, b, run_prev, run_next);
         }
@@ -127,7 +143,7 @@ void build_free(Model *m, Build *b) {
 
         HASH_DELETE(hh_key, m->builds_by_key, b);
         build_recheck_done(m, b);
-        if (b->state == BUILD_RUNNING)
+        if (state_on_run_list(b->state))
                 DL_DELETE2(inv->running, b, run_prev, run_next);
         /* Every build is in its invocation's drv index, beside any other build of the same
          * drv (built again): it must leave it whichever of them a lookup would find. */

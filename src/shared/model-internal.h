@@ -67,13 +67,17 @@ int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
 /* A structured build result (Determinate Nix's result type 110): the build's outcome. */
 int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t now);
 
+/* A failure's message when the kernel's OOM killer is all that is known of it. */
+#define OOM_REASON "the kernel's OOM killer ended a process of it (memory limit)"
+
 /* model-outcome.c */
 /* Decides the end state of a build whose activities all stopped (outputs present?). */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);
 /* No sign that b's builder ever ran. */
 bool build_never_ran(const Build *b);
-/* The running builds of inv whose outputs all exist end now (Nix's "done" count moved). */
-void invocation_check_outputs(Model *m, Invocation *inv, usec_t now);
+/* inv's progress counters moved: its finishing builds are decided again, and running builds
+ * whose processes are not followed end once their outputs are valid. */
+void invocation_progress_moved(Model *m, Invocation *inv, usec_t now);
 /* s's nix process is gone: its builds that are still active end (lost, failed, decided). */
 void source_nix_exited(Model *m, Source *s, usec_t now);
 /* model_tick is wanted at when (monotonic) or before. */

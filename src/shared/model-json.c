@@ -154,7 +154,10 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         add_time(o, "started", b->started);
         add_time(o, "finished", build_state_is_final(b->state) ? b->finished : 0);
         if (b->started) {
-                usec_t end = build_state_is_final(b->state) ? b->finished : now;
+                /* A finishing build's work ended with its processes. */
+                usec_t end = build_state_is_final(b->state)                     ? b->finished
+                             : b->state == BUILD_FINISHING && b->builder_exited ? b->builder_exited
+                                                                                : now;
                 cJSON_AddNumberToObject(o, "duration",
                                         end > b->started ? usec_to_sec(end - b->started) : 0.0);
         } else

@@ -25,9 +25,9 @@
 #include "shared/storepath.h"
 
 static const char *const build_state_table[_BUILD_STATE_MAX] = {
-        [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running", [BUILD_FROZEN] = "frozen",
-        [BUILD_SUCCEEDED] = "succeeded", [BUILD_FAILED] = "failed",   [BUILD_KILLED] = "killed",
-        [BUILD_LOST] = "lost",
+        [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running",     [BUILD_FROZEN] = "frozen",
+        [BUILD_SUCCEEDED] = "succeeded", [BUILD_FAILED] = "failed",       [BUILD_KILLED] = "killed",
+        [BUILD_LOST] = "lost",           [BUILD_FINISHING] = "finishing",
 };
 
 static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
@@ -84,7 +84,7 @@ bool build_state_is_final(BuildState s) {
 }
 
 bool build_state_is_active(BuildState s) {
-        return s == BUILD_QUEUED || s == BUILD_RUNNING || s == BUILD_FROZEN;
+        return s == BUILD_QUEUED || s == BUILD_RUNNING || s == BUILD_FROZEN || s == BUILD_FINISHING;
 }
 
 bool invocation_complete(const Invocation *inv) {

@@ -27,6 +27,9 @@ typedef enum BuildState {
         BUILD_FAILED,
         BUILD_KILLED,
         BUILD_LOST,
+        /* Its builder and every process of it are gone; Nix has not said how it ended (its
+         * outputs are not valid yet and Nix has not moved on): not running, not final. */
+        BUILD_FINISHING,
         _BUILD_STATE_MAX,
         _BUILD_STATE_INVALID = -1,
 } BuildState;
@@ -56,6 +59,7 @@ typedef enum ChangeKind {
         CHANGE_CHANGED,  /* phase, machine, counters */
         CHANGE_FINISHED, /* reached a final state */
         CHANGE_LOG,      /* new log lines only */
+        CHANGE_REVISED,  /* ended failed on a guess (no-outputs), now with Nix's own reason */
 } ChangeKind;
 
 typedef struct Requester {
@@ -137,6 +141,11 @@ struct Build {
         bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
         bool rediscovered;     /* found in /proc after a daemon restart, not from events */
         usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
+        usec_t procs_gone;     /* realtime; the builder and every process of it ended (0: not seen) */
+        bool procs_after_stop; /* a sample after Nix ended it (stop, outputs registered) still found
+                                  processes of it */
+        int64_t failed_base;   /* its invocation's failures Nix counted and no build explained,
+                                * when a sample last found processes of it */
         BuildEta eta;
 
         /* remote builders (model-machines.c) */
@@ -210,10 +219,11 @@ struct Invocation {
          * line, bounded. The last such error counts; an activity starting after it means
          * Nix carried on, and clears it. NULL none. */
         char *error;
-        bool interrupted;  /* that error is Nix's "interrupted by the user" */
-        uint32_t n_builds; /* builds of this invocation still held */
-        Build *by_drv;     /* hash by drv path (hh_drv) */
-        Build *running;    /* its builds in BUILD_RUNNING (run_prev, run_next) */
+        bool interrupted;      /* that error is Nix's "interrupted by the user" */
+        uint32_t n_builds;     /* builds of this invocation still held */
+        Build *by_drv;         /* hash by drv path (hh_drv) */
+        Build *running;        /* its builds in BUILD_RUNNING or BUILD_FINISHING (run_prev, run_next) */
+        uint32_t n_failed_ran; /* its builds that ran and failed: what Nix counts as failed */
         InvocationEta eta;
 
         bool dirty;
@@ -268,6 +278,12 @@ typedef struct ModelConfig {
         uint64_t log_budget;   /* bytes of memory for all builds' log lines; 0 no limit */
         uint32_t max_finished; /* finished builds kept in memory */
         uint32_t max_phases;
+        /* Is a store path valid in Nix's database (registered, not only present)? 1 yes, 0
+         * no, -EAGAIN undecided now (the database is busy: looked at again later), another
+         * -errno when the database cannot tell (absent, unreadable): then the path's
+         * existence counts. NULL: existence only. */
+        int (*path_valid)(void *userdata, const char *path);
+        void *path_valid_userdata;
 } ModelConfig;
 
 typedef struct ModelCounters {

@@ -346,6 +346,8 @@ static Colour state_colour(BuildState s) {
                 return COL_QUEUED;
         case BUILD_FROZEN:
                 return COL_FROZEN;
+        case BUILD_FINISHING:
+                return COL_FINISHING;
         case BUILD_SUCCEEDED:
                 return COL_SUCCEEDED;
         case BUILD_FAILED:

@@ -1,0 +1,22 @@
+# Scenarios of the truth tests (tests/e2e/truth-*.sh): what Nix, the store and the kernel say
+# about a build, against what the daemon shows.
+{ nonce ? "unset" }:
+let
+  inherit (import ./mk.nix { inherit nonce; }) mk;
+in {
+  # truth-failed: a builder that exits 3 after 2 s, beside one that runs for about 20 s
+  # (nix-build -k).
+  fail = mk "truth-fail" ''echo "failing soon"; sleep 2; echo "exiting 3"; exit 3'' [ ];
+  long = mk "truth-long" ''
+    for i in $(seq 1 40); do echo "long $i"; sleep 0.5; done; echo ok > $out
+  '' [ ];
+  # truth-leaked: a builder that writes its output, starts a child that outlives it by about
+  # 12 s (holding the build's log open, so Nix waits for it), and exits after 2 s; beside a
+  # quick one whose success moves Nix's done count meanwhile.
+  leaky = mk "truth-leaky" ''
+    echo ok > $out
+    (sleep 14; echo "child done") &
+    echo "child started"; sleep 2; echo "builder exits"
+  '' [ ];
+  quick = mk "truth-quick" ''sleep 4; echo ok > $out'' [ ];
+}
