@@ -43,8 +43,19 @@ typedef struct DurationHistogram {
         double sum;
 } DurationHistogram;
 
+/* A build that ended failed on the model's guess (no-outputs) while its nix process runs: Nix
+ * may give its own reason later (CHANGE_REVISED; a -k failure on Nix 2.8 is explained when
+ * nix-build ends). Its kind is counted once known, as counters never go back. */
+typedef struct PendingKind {
+        uint64_t key;
+        UT_hash_handle hh;
+} PendingKind;
+#define PENDING_KINDS_MAX 4096
+
 struct Metrics {
         Daemon *daemon;
+        PendingKind *pending_kinds; /* by build key */
+        uint32_t n_pending_kinds;
         MetricsHttp *http;
         FinishedKey *finished; /* hash by key, in insertion order */
         uint32_t n_finished_keys;
@@ -81,6 +92,11 @@ Metrics *metrics_free(Metrics *m) {
         if (!m)
                 return NULL;
         m->http = metrics_http_free(m->http);
+        PendingKind *p, *ptmp;
+        HASH_ITER(hh, m->pending_kinds, p, ptmp) {
+                HASH_DEL(m->pending_kinds, p);
+                free(p);
+        }
         FinishedKey *k, *tmp;
         HASH_ITER(hh, m->finished, k, tmp) {
                 HASH_DEL(m->finished, k);
@@ -119,6 +135,54 @@ static FinishedKey *finished_key(Metrics *m, const char *result, const char *sys
         return k;
 }
 
+static void count_kind(Metrics *m, FailureKind k) {
+        if (k >= 0 && k < _FAILURE_KIND_MAX)
+                m->failed_by_kind[k]++;
+}
+
+static bool kind_may_change(const Build *b) {
+        return b->failure == FAILURE_NO_OUTPUTS && b->invocation && !b->invocation->done;
+}
+
+static void count_kind_or_wait(Metrics *m, const Build *b) {
+        PendingKind *p = NULL;
+        if (kind_may_change(b) && m->n_pending_kinds < PENDING_KINDS_MAX && (p = calloc(1, sizeof(*p)))) {
+                p->key = b->key;
+                HASH_ADD(hh, m->pending_kinds, key, sizeof(p->key), p);
+                m->n_pending_kinds++;
+                return;
+        }
+        count_kind(m, b->failure);
+}
+
+static void pending_done(Metrics *m, PendingKind *p, FailureKind k) {
+        count_kind(m, k);
+        HASH_DEL(m->pending_kinds, p);
+        m->n_pending_kinds--;
+        free(p);
+}
+
+void metrics_build_revised(Metrics *m, const Build *b) {
+        PendingKind *p = NULL;
+        if (m)
+                HASH_FIND(hh, m->pending_kinds, &b->key, sizeof(b->key), p);
+        if (p)
+                pending_done(m, p, b->failure);
+}
+
+/* Builds still waiting for Nix's word: counted as they are once their invocation ended or the
+ * model let go of them. */
+static void settle_pending(Metrics *m) {
+        PendingKind *p, *tmp;
+        HASH_ITER(hh, m->pending_kinds, p, tmp) {
+                const Build *b = model_build_by_key(m->daemon->model, p->key);
+                if (!b)
+                        pending_done(m, p, FAILURE_NO_OUTPUTS);
+                else if (!kind_may_change(b))
+                        pending_done(m, p, b->failure);
+        }
+}
+
 void metrics_build_finished(Metrics *m, const Build *b) {
         if (!m || !build_state_is_final(b->state))
                 return;
@@ -135,8 +199,8 @@ void metrics_build_finished(Metrics *m, const Build *b) {
                 finished_key(m, result, system ? system : "unknown", b->machine[0] ? b->machine : "local");
         if (k)
                 k->count++;
-        if (b->state == BUILD_FAILED && b->failure >= 0 && b->failure < _FAILURE_KIND_MAX)
-                m->failed_by_kind[b->failure]++;
+        if (b->state == BUILD_FAILED)
+                count_kind_or_wait(m, b);
         if (b->started && b->finished >= b->started) {
                 DurationHistogram *h = &m->durations[b->state];
                 double secs = usec_to_sec(b->finished - b->started);
@@ -477,6 +541,8 @@ int metrics_render(Daemon *d, MetricsFormat f, char **ret, size_t *ret_len) {
         metrics_text_sample(&t, NULL, 0, usec_to_sec(now_real - (now_mono - d->started_mono)));
 
         render_builds(&t, d);
+        if (d->metrics)
+                settle_pending(d->metrics);
         render_finished(&t, d->metrics);
         render_sources(&t, d);
         render_machines(&t, d);

@@ -141,6 +141,8 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
                 history_writer_record(d->history, b);
         if (kinds & (1u << CHANGE_FINISHED))
                 metrics_build_finished(d->metrics, b);
+        if (kinds & (1u << CHANGE_REVISED))
+                metrics_build_revised(d->metrics, b);
         graphs_build_changed(d, b, kinds);
 
         if (new_lines > 0 && d->n_control_conns > 0) {
