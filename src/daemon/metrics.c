@@ -273,6 +273,12 @@ static double get_mem(const Build *b) {
 static double get_mem_peak(const Build *b) {
         return (double) b->usage.mem_peak;
 }
+static bool has_mem_cgroup(const Build *b) {
+        return b->usage.sampled && b->usage.has_mem_cgroup;
+}
+static double get_mem_cgroup(const Build *b) {
+        return (double) b->usage.mem_cgroup;
+}
 static bool has_mem_limit(const Build *b) {
         return b->usage.mem_limit > 0;
 }
@@ -365,10 +371,14 @@ static void render_builds(MetricsText *t, Daemon *d) {
         per_build(t, d, labels, n, "nix_analytics_build_cpu_seconds", METRIC_COUNTER, "seconds",
                   "CPU time used by the build's processes (user and system).", get_cpu, has_usage);
         per_build(t, d, labels, n, "nix_analytics_build_memory_bytes", METRIC_GAUGE, "bytes",
-                  "Memory in use by the build (its cgroup's, else its processes' resident sizes).", get_mem,
-                  has_usage);
+                  "Memory of the build: the sum of its processes' resident sizes.", get_mem, has_usage);
+        per_build(t, d, labels, n, "nix_analytics_build_memory_charged_bytes", METRIC_GAUGE, "bytes",
+                  "Memory the kernel charges to the build's cgroup (its limit goes by this; absent "
+                  "without a cgroup).",
+                  get_mem_cgroup, has_mem_cgroup);
         per_build(t, d, labels, n, "nix_analytics_build_memory_peak_bytes", METRIC_GAUGE, "bytes",
-                  "The build's peak memory use so far.", get_mem_peak, has_usage);
+                  "The largest sum of the build's processes' resident sizes so far.", get_mem_peak,
+                  has_usage);
         per_build(t, d, labels, n, "nix_analytics_build_memory_limit_bytes", METRIC_GAUGE, "bytes",
                   "The memory limit set on the build (absent when none).", get_mem_limit, has_mem_limit);
         per_build(t, d, labels, n, "nix_analytics_build_cpu_limit_cores", METRIC_GAUGE, NULL,

@@ -550,14 +550,19 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         t->last_mono = now_mono;
         u.cpu_user = user;
         u.cpu_system = sys;
-        if (cu.has_mem) {
-                u.mem_current = cu.mem_current;
-                t->mem_peak = MAX(t->mem_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
-        } else {
-                u.mem_current = rss;
-                t->mem_peak = MAX(t->mem_peak, rss);
-        }
+        /* MEM is one figure everywhere: the processes' resident sizes summed (docs/protocol.md,
+         * "usage"). The cgroup's charge differs (pages charged before the build was moved in
+         * stay with the old group; page cache counts; shared pages count once) and is kept
+         * apart: limits and the OOM killer go by it. */
+        u.mem_current = rss;
+        t->mem_peak = MAX(t->mem_peak, rss);
         u.mem_peak = t->mem_peak;
+        u.has_mem_cgroup = cu.has_mem;
+        if (cu.has_mem) {
+                u.mem_cgroup = cu.mem_current;
+                t->mem_cgroup_peak = MAX(t->mem_cgroup_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
+                u.mem_cgroup_peak = t->mem_cgroup_peak;
+        }
         if (cu.has_io) {
                 u.io_read = cu.io_read;
                 u.io_write = cu.io_write;

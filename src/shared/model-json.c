@@ -74,6 +74,13 @@ cJSON *usage_to_json(const BuildUsage *u) {
         cJSON_AddNumberToObject(o, "cpu_percent", u->cpu_percent);
         cJSON_AddNumberToObject(o, "mem_current", (double) u->mem_current);
         cJSON_AddNumberToObject(o, "mem_peak", (double) u->mem_peak);
+        if (u->has_mem_cgroup) {
+                cJSON_AddNumberToObject(o, "mem_cgroup", (double) u->mem_cgroup);
+                cJSON_AddNumberToObject(o, "mem_cgroup_peak", (double) u->mem_cgroup_peak);
+        } else {
+                cJSON_AddNullToObject(o, "mem_cgroup");
+                cJSON_AddNullToObject(o, "mem_cgroup_peak");
+        }
         cJSON_AddNumberToObject(o, "io_read", (double) u->io_read);
         cJSON_AddNumberToObject(o, "io_write", (double) u->io_write);
         cJSON_AddNumberToObject(o, "procs", u->n_procs);

@@ -29,9 +29,11 @@ void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
 static bool usage_differs(const BuildUsage *a, const BuildUsage *b) {
         return a->sampled != b->sampled || a->cpu_user != b->cpu_user || a->cpu_system != b->cpu_system ||
                fabs(a->cpu_percent - b->cpu_percent) >= 0.05 || a->mem_current != b->mem_current ||
-               a->mem_peak != b->mem_peak || a->io_read != b->io_read || a->io_write != b->io_write ||
-               a->n_procs != b->n_procs || a->n_threads != b->n_threads || a->has_nice != b->has_nice ||
-               a->nice != b->nice || a->cpu_limit != b->cpu_limit || a->mem_limit != b->mem_limit ||
+               a->mem_peak != b->mem_peak || a->has_mem_cgroup != b->has_mem_cgroup ||
+               a->mem_cgroup != b->mem_cgroup || a->mem_cgroup_peak != b->mem_cgroup_peak ||
+               a->io_read != b->io_read || a->io_write != b->io_write || a->n_procs != b->n_procs ||
+               a->n_threads != b->n_threads || a->has_nice != b->has_nice || a->nice != b->nice ||
+               a->cpu_limit != b->cpu_limit || a->mem_limit != b->mem_limit ||
                a->oom_killed != b->oom_killed;
 }
 

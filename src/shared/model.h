@@ -78,10 +78,16 @@ typedef struct Phase {
  * build's cgroup or its processes. Zero until the first sample (sampled == false). */
 typedef struct BuildUsage {
         bool sampled;
-        usec_t cpu_user, cpu_system;    /* CPU time, microseconds */
-        double cpu_percent;             /* over the last sampling interval; 100 = one core */
-        uint64_t mem_current, mem_peak; /* bytes */
-        uint64_t io_read, io_write;     /* bytes */
+        usec_t cpu_user, cpu_system; /* CPU time, microseconds */
+        double cpu_percent;          /* over the last sampling interval; 100 = one core */
+        /* bytes: MEM, the sum of the build's processes' resident sizes (what ps and top show
+         * per process, so the process view's rows add up to it), and its largest sum seen */
+        uint64_t mem_current, mem_peak;
+        /* bytes: what the kernel charges to the build's cgroup (its limit and the OOM killer
+         * go by this), and its peak; has_mem_cgroup false without a cgroup */
+        bool has_mem_cgroup;
+        uint64_t mem_cgroup, mem_cgroup_peak;
+        uint64_t io_read, io_write; /* bytes */
         uint32_t n_procs, n_threads;
         bool has_nice;
         int nice;

@@ -19,4 +19,12 @@ in {
     echo "child started"; sleep 2; echo "builder exits"
   '' [ ];
   quick = mk "truth-quick" ''sleep 4; echo ok > $out'' [ ];
+  # truth-mem: three processes that each hold 8 MiB from their first moment (so most of it may
+  # be charged to whatever cgroup the build was in before the daemon adopted it), then sleep.
+  mem = mk "truth-mem" ''
+    for i in 1 2 3; do
+      (x=$(head -c 8388608 /dev/zero | tr '\0' x); echo "child $i ready"; sleep 20; echo "''${#x}") &
+    done
+    sleep 21; echo ok > $out
+  '' [ ];
 }
