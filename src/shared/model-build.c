@@ -83,6 +83,7 @@ Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec
                         goto free_build;
         }
         b->key = m->next_key++;
+        b->counted = _COUNT_NONE;
         b->state = st;
         b->exit_code = -1;
         b->invocation = inv;
@@ -119,6 +120,11 @@ release_quota:
 
 void build_move(Build *b, Invocation *to) {
         Invocation *from = b->invocation;
+        if (b->counted != _COUNT_NONE) {
+                if (from->counts[b->counted] > 0)
+                        from->counts[b->counted]--;
+                to->counts[b->counted]++;
+        }
         HASH_DELETE(hh_drv, from->by_drv, b);
         from->n_builds--;
         HASH_ADD_KEYPTR(hh_drv, to->by_drv, b->drv, strlen(b->drv), b);
@@ -140,6 +146,9 @@ void build_recheck_done(Model *m, Build *b) {
 
 void build_free(Model *m, Build *b) {
         Invocation *inv = b->invocation;
+        /* An ended build stays counted: the invocation still had it. */
+        if (b->counted != _COUNT_NONE && !build_count_is_final(b->counted) && inv->counts[b->counted] > 0)
+                inv->counts[b->counted]--;
 
         HASH_DELETE(hh_key, m->builds_by_key, b);
         build_recheck_done(m, b);

@@ -40,6 +40,9 @@ struct Model {
 void build_mark(Model *m, Build *b, ChangeKind k);
 void invocation_mark(Model *m, Invocation *inv, ChangeKind k);
 void source_mark(Model *m, Source *s, ChangeKind k);
+/* Brings b's invocation's counts up to b's state and failure (at the drain, and before b
+ * leaves its invocation). */
+void build_recount(Model *m, Build *b);
 
 /* model.c: finished builds past max_finished (and sources with nothing left) are dropped. */
 void model_evict(Model *m);

@@ -204,12 +204,23 @@ cJSON *invocation_to_json(const Invocation *inv) {
                 cJSON_AddNumberToObject(p, "running", (double) inv->progress[2]);
                 cJSON_AddNumberToObject(p, "failed", (double) inv->progress[3]);
         }
+        cJSON *counts = cJSON_AddObjectToObject(o, "counts");
+        if (counts) {
+                uint64_t total = 0, done = 0;
+                for (BuildCount c = 0; c < _COUNT_MAX; c++) {
+                        cJSON_AddNumberToObject(counts, build_count_to_string(c), inv->counts[c]);
+                        total += inv->counts[c];
+                        done += build_count_is_final(c) ? inv->counts[c] : 0;
+                }
+                cJSON_AddNumberToObject(counts, "builds", (double) total);
+                cJSON_AddNumberToObject(counts, "done", (double) done);
+        }
         cJSON *builds = cJSON_AddArrayToObject(o, "builds");
         for (const Build *b = inv->by_drv; builds && b; b = b->hh_drv.next)
                 cJSON_AddItemToArray(builds, cJSON_CreateNumber((double) b->key));
         cJSON_AddNumberToObject(o, "messages", (double) inv->messages);
         cJSON_AddItemToObject(o, "eta", invocation_eta_to_json(inv));
-        return checked(o, 12);
+        return checked(o, 13);
 }
 
 cJSON *source_to_json(const Source *s) {

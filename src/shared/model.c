@@ -47,6 +47,48 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_SUBSTITUTION] = "substitution",
 };
 
+static const char *const build_count_table[_COUNT_MAX] = {
+        [COUNT_QUEUED] = "queued",         [COUNT_RUNNING] = "running",
+        [COUNT_FINISHING] = "finishing",   [COUNT_FROZEN] = "frozen",
+        [COUNT_SUCCEEDED] = "succeeded",   [COUNT_FAILED] = "failed",
+        [COUNT_DEPENDENCY] = "dependency", [COUNT_CANCELLED] = "cancelled",
+        [COUNT_KILLED] = "killed",         [COUNT_LOST] = "lost",
+};
+
+const char *build_count_to_string(BuildCount c) {
+        return c >= 0 && c < _COUNT_MAX ? build_count_table[c] : NULL;
+}
+
+bool build_count_is_final(BuildCount c) {
+        return c >= COUNT_SUCCEEDED && c < _COUNT_MAX;
+}
+
+BuildCount build_count_of(const Build *b) {
+        switch (b->state) {
+        case BUILD_QUEUED:
+                return COUNT_QUEUED;
+        case BUILD_RUNNING:
+                return COUNT_RUNNING;
+        case BUILD_FINISHING:
+                return COUNT_FINISHING;
+        case BUILD_FROZEN:
+                return COUNT_FROZEN;
+        case BUILD_SUCCEEDED:
+                return COUNT_SUCCEEDED;
+        case BUILD_KILLED:
+                return COUNT_KILLED;
+        case BUILD_LOST:
+                return COUNT_LOST;
+        case BUILD_FAILED:
+                return b->failure == FAILURE_DEPENDENCY ? COUNT_DEPENDENCY
+                       : b->failure == FAILURE_CANCELLED || b->failure == FAILURE_NOT_STARTED
+                               ? COUNT_CANCELLED
+                               : COUNT_FAILED;
+        default:
+                return _COUNT_NONE;
+        }
+}
+
 const char *build_state_to_string(BuildState s) {
         return s >= 0 && s < _BUILD_STATE_MAX ? build_state_table[s] : NULL;
 }

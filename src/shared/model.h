@@ -118,6 +118,25 @@ typedef struct InvocationEta {
 
 typedef struct Source Source;
 typedef struct Invocation Invocation;
+
+/* What an invocation's builds are, one count each (docs/protocol.md, "invocation"): every
+ * build is in exactly one. A failed build counts by why: its own failure, a dependency's, or
+ * cancelled (Nix stopped, or it never started). */
+typedef enum BuildCount {
+        COUNT_QUEUED,
+        COUNT_RUNNING,
+        COUNT_FINISHING,
+        COUNT_FROZEN,
+        COUNT_SUCCEEDED,
+        COUNT_FAILED,
+        COUNT_DEPENDENCY,
+        COUNT_CANCELLED,
+        COUNT_KILLED,
+        COUNT_LOST,
+        _COUNT_MAX,
+        _COUNT_NONE = -1,
+} BuildCount;
+
 typedef struct Build Build;
 
 struct Build {
@@ -178,7 +197,8 @@ struct Build {
         unsigned dirty_kinds; /* bitmask of 1 << ChangeKind */
         uint64_t log_flushed; /* log.total at the last flush */
         Build *dirty_next;
-        int64_t quota_uid; /* the untrusted uid whose build quota it takes; -1 none */
+        int64_t quota_uid;  /* the untrusted uid whose build quota it takes; -1 none */
+        BuildCount counted; /* the count of its invocation it is in (model-changes.c) */
 
         Build *prev, *next; /* all builds by key */
         UT_hash_handle hh_key;
@@ -230,6 +250,10 @@ struct Invocation {
         Build *by_drv;         /* hash by drv path (hh_drv) */
         Build *running;        /* its builds in BUILD_RUNNING or BUILD_FINISHING (run_prev, run_next) */
         uint32_t n_failed_ran; /* its builds that ran and failed: what Nix counts as failed */
+        /* Its builds by count, brought up to date at each change drain. Ended builds stay
+         * counted after the model let go of them (max_finished): the counts are the
+         * invocation's, not the window's. */
+        uint32_t counts[_COUNT_MAX];
         InvocationEta eta;
 
         bool dirty;
@@ -360,6 +384,11 @@ const LogBudget *model_log_budget(Model *m);
 const char *build_log_line(const Build *b, uint32_t i);
 bool build_state_is_final(BuildState s);
 bool build_state_is_active(BuildState s);
+const char *build_count_to_string(BuildCount c);
+/* The count a build is in now. */
+BuildCount build_count_of(const Build *b);
+/* True for the counts of ended builds (succeeded to lost). */
+bool build_count_is_final(BuildCount c);
 const char *build_state_to_string(BuildState s);
 BuildState build_state_from_string(const char *s);
 const char *failure_kind_to_string(FailureKind k);

@@ -144,6 +144,18 @@ static int store_put_invocation(Store *s, const cJSON *o) {
         i->progress_expected = json_num(p, "expected", 0);
         i->progress_running = json_num(p, "running", 0);
         i->progress_failed = json_num(p, "failed", 0);
+        const cJSON *c = json_obj(copy, "counts");
+        i->has_counts = c != NULL;
+        i->n_builds = json_num(c, "builds", 0);
+        i->n_done = json_num(c, "done", 0);
+        i->n_queued = json_num(c, "queued", 0);
+        i->n_running = json_num(c, "running", 0) + json_num(c, "finishing", 0);
+        i->n_frozen = json_num(c, "frozen", 0);
+        i->n_failed = json_num(c, "failed", 0);
+        i->n_dependency = json_num(c, "dependency", 0);
+        i->n_cancelled = json_num(c, "cancelled", 0);
+        i->n_killed = json_num(c, "killed", 0);
+        i->n_lost = json_num(c, "lost", 0);
         s->generation++;
         return 1;
 }

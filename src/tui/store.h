@@ -43,6 +43,10 @@ typedef struct StoreInvocation {
         bool done;         /* ended ("done" or "failed") */
         double started;
         double progress_done, progress_expected, progress_running, progress_failed;
+        /* The daemon's counts of its builds (invocation "counts"), when it sends them. */
+        bool has_counts;
+        double n_builds, n_done, n_queued, n_running, n_frozen, n_failed, n_dependency, n_cancelled,
+                n_killed, n_lost;
         UT_hash_handle hh;
 } StoreInvocation;
 
