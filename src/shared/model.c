@@ -48,11 +48,17 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
 };
 
 static const char *const build_count_table[_COUNT_MAX] = {
-        [COUNT_QUEUED] = "queued",         [COUNT_RUNNING] = "running",
-        [COUNT_FINISHING] = "finishing",   [COUNT_FROZEN] = "frozen",
-        [COUNT_SUCCEEDED] = "succeeded",   [COUNT_FAILED] = "failed",
-        [COUNT_DEPENDENCY] = "dependency", [COUNT_CANCELLED] = "cancelled",
-        [COUNT_KILLED] = "killed",         [COUNT_LOST] = "lost",
+        [COUNT_QUEUED] = "queued",
+        [COUNT_RUNNING] = "running",
+        [COUNT_FINISHING] = "finishing",
+        [COUNT_FROZEN] = "frozen",
+        [COUNT_SUCCEEDED] = "succeeded",
+        [COUNT_FAILED] = "failed",
+        [COUNT_DEPENDENCY] = "dependency",
+        [COUNT_CANCELLED] = "cancelled",
+        [COUNT_NOT_STARTED] = "not_started",
+        [COUNT_KILLED] = "killed",
+        [COUNT_LOST] = "lost",
 };
 
 const char *build_count_to_string(BuildCount c) {
@@ -80,10 +86,16 @@ BuildCount build_count_of(const Build *b) {
         case BUILD_LOST:
                 return COUNT_LOST;
         case BUILD_FAILED:
-                return b->failure == FAILURE_DEPENDENCY ? COUNT_DEPENDENCY
-                       : b->failure == FAILURE_CANCELLED || b->failure == FAILURE_NOT_STARTED
-                               ? COUNT_CANCELLED
-                               : COUNT_FAILED;
+                switch (b->failure) {
+                case FAILURE_DEPENDENCY:
+                        return COUNT_DEPENDENCY;
+                case FAILURE_CANCELLED:
+                        return COUNT_CANCELLED;
+                case FAILURE_NOT_STARTED:
+                        return COUNT_NOT_STARTED;
+                default:
+                        return COUNT_FAILED;
+                }
         default:
                 return _COUNT_NONE;
         }

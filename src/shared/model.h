@@ -131,6 +131,7 @@ typedef enum BuildCount {
         COUNT_FAILED,
         COUNT_DEPENDENCY,
         COUNT_CANCELLED,
+        COUNT_NOT_STARTED,
         COUNT_KILLED,
         COUNT_LOST,
         _COUNT_MAX,

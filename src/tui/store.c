@@ -154,6 +154,7 @@ static int store_put_invocation(Store *s, const cJSON *o) {
         i->n_failed = json_num(c, "failed", 0);
         i->n_dependency = json_num(c, "dependency", 0);
         i->n_cancelled = json_num(c, "cancelled", 0);
+        i->n_not_started = json_num(c, "not_started", 0);
         i->n_killed = json_num(c, "killed", 0);
         i->n_lost = json_num(c, "lost", 0);
         s->generation++;

@@ -46,7 +46,7 @@ typedef struct StoreInvocation {
         /* The daemon's counts of its builds (invocation "counts"), when it sends them. */
         bool has_counts;
         double n_builds, n_done, n_queued, n_running, n_frozen, n_failed, n_dependency, n_cancelled,
-                n_killed, n_lost;
+                n_not_started, n_killed, n_lost;
         UT_hash_handle hh;
 } StoreInvocation;
 

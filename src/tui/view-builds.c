@@ -316,8 +316,8 @@ static void invocation_text(const StoreInvocation *inv, char *buf, size_t n) {
                 } parts[] = {
                         {inv->n_queued, "queued"},       {inv->n_frozen, "frozen"},
                         {inv->n_failed, "failed"},       {inv->n_dependency, "dependency failed"},
-                        {inv->n_cancelled, "cancelled"}, {inv->n_killed, "killed"},
-                        {inv->n_lost, "lost"},
+                        {inv->n_cancelled, "cancelled"}, {inv->n_not_started, "not started"},
+                        {inv->n_killed, "killed"},       {inv->n_lost, "lost"},
                 };
                 for (size_t i = 0; i < ELEMENTSOF(parts) && o > 0 && (size_t) o < sizeof(counts); i++)
                         if (parts[i].n > 0)
