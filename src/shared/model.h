@@ -140,6 +140,8 @@ struct Build {
         BuildUsage usage;
         bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
         bool rediscovered;     /* found in /proc after a daemon restart, not from events */
+        bool start_unknown;    /* started is a guess (rediscovered, no earlier record of it, no
+                                * builder start time): its duration is approximate */
         usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
         usec_t procs_gone;     /* realtime; the builder and every process of it ended (0: not seen) */
         bool procs_after_stop; /* a sample after Nix ended it (stop, outputs registered) still found
