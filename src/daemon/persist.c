@@ -318,11 +318,11 @@ void persist_rediscovery_done(Persist *p) {
         save_async(p);
 }
 
-const ResumeBuild *persist_take(Persist *p, const char *drv, pid_t nix_pid) {
+const ResumeBuild *persist_take(Persist *p, const char *drv, pid_t nix_pid, uint64_t nix_start) {
         for (size_t i = 0; p && i < p->n_records; i++) {
                 ResumeBuild *r = &p->records[i];
-                if (!r->matched && r->drv && strcmp(r->drv, drv) == 0 &&
-                    (r->nix_pid == 0 || r->nix_pid == nix_pid)) {
+                if (!r->matched && r->drv && strcmp(r->drv, drv) == 0 && r->nix_pid == nix_pid &&
+                    (r->nix_start == 0 || nix_start == 0 || r->nix_start == nix_start)) {
                         r->matched = true;
                         return r;
                 }

@@ -29,8 +29,10 @@ int persist_new(Daemon *d, const PersistConfig *cfg, Persist **ret);
 /* Writes the running builds a last time (at shutdown, after the loop), then frees. */
 Persist *persist_free(Persist *p);
 
-/* The record of drv built by nix_pid before the restart, once (NULL: none). p may be NULL. */
-const ResumeBuild *persist_take(Persist *p, const char *drv, pid_t nix_pid);
+/* The record of drv built by the nix process nix_pid (started nix_start ticks after boot; 0
+ * unknown) before the restart, once (NULL: none). Another process that took the pid since is
+ * not it. p may be NULL. */
+const ResumeBuild *persist_take(Persist *p, const char *drv, pid_t nix_pid, uint64_t nix_start);
 /* Rediscovery is complete: every record not taken is a build that ended while the daemon was
  * down; its outcome and end are read off the loop from what Nix left, and it goes to history
  * with its duration marked approximate. From now on the state file follows the model. */

@@ -630,9 +630,9 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
         uid_t uid = 0;
         (void) procfs_read_uid(s->cfg.proc_root, nix_pid, &uid);
         /* Its start: as the daemon knew it before the restart, else its builder's. */
-        const ProcEntry *e = proc_table_get(&s->table, builder);
+        const ProcEntry *e = proc_table_get(&s->table, builder), *nix = proc_table_get(&s->table, nix_pid);
         usec_t builder_start = e ? proc_start_realtime(e->st.starttime) : 0;
-        const ResumeBuild *r = persist_take(s->d->persist, drv, nix_pid);
+        const ResumeBuild *r = persist_take(s->d->persist, drv, nix_pid, nix ? nix->st.starttime : 0);
         usec_t started = r ? r->started : builder_start ? builder_start : now_realtime();
         Build *b;
         if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, started, &b) < 0)

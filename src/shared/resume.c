@@ -43,6 +43,7 @@ static cJSON *build_to_resume_json(const Build *b) {
                   cJSON_AddBoolToObject(o, "start_unknown", b->start_unknown) &&
                   add_u64(o, "log_lines", b->log.total) &&
                   add_u64(o, "nix_pid", src ? (uint64_t) src->pid : 0) &&
+                  add_u64(o, "nix_start", src ? src->pid_starttime : 0) &&
                   cJSON_AddBoolToObject(o, "untrusted", !src || !src->trusted) &&
                   (req = cJSON_AddObjectToObject(o, "requester")) &&
                   cJSON_AddNumberToObject(req, "uid", (double) b->requester.uid) &&
@@ -161,6 +162,7 @@ static int parse_one(const cJSON *o, ResumeBuild *r) {
         (void) get_u64(o, "log_lines", UINT64_MAX, &r->log_lines);
         if (get_u64(o, "nix_pid", INT32_MAX, &v))
                 r->nix_pid = (pid_t) v;
+        (void) get_u64(o, "nix_start", UINT64_MAX, &r->nix_start);
         r->start_unknown = get_bool(o, "start_unknown");
         r->untrusted = get_bool(o, "untrusted") || !cJSON_HasObjectItem(o, "untrusted");
         const cJSON *prog = cJSON_GetObjectItemCaseSensitive(o, "progress");

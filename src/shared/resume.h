@@ -23,6 +23,7 @@ typedef struct ResumeBuild {
         bool start_unknown;     /* started is a guess (see Build.start_unknown) */
         uint64_t log_lines;     /* lines ever received */
         pid_t nix_pid;          /* the nix process that builds it (its source's pid) */
+        uint64_t nix_start;     /* and its start time (ticks after boot; 0 unknown): pid reuse */
         bool untrusted;         /* reported by an untrusted source */
         BuildUsage usage;       /* the last sample */
         /* its invocation */

@@ -67,10 +67,11 @@ static int teardown(void **state) {
 static Build *running_build(Fixture *f) {
         test_feed(f->m, f->s, T0, "{\"action\":\"start\",\"id\":4,\"type\":104,\"level\":0,\"text\":\"\"}");
         test_feed(f->m, f->s, T0, "{\"action\":\"result\",\"id\":4,\"type\":105,\"fields\":[0,2,1,0]}");
-        test_feed(f->m, f->s, T0 + USEC_PER_SEC,
-                  "{\"action\":\"start\",\"id\":7,\"type\":105,\"level\":3,\"parent\":4,\"text\":\"building\","
-                  "\"fields\":[\"%s\",\"\",1,1]}",
-                  f->drv);
+        test_feed(
+                f->m, f->s, T0 + USEC_PER_SEC,
+                "{\"action\":\"start\",\"id\":7,\"type\":105,\"level\":3,\"parent\":4,\"text\":\"building\","
+                "\"fields\":[\"%s\",\"\",1,1]}",
+                f->drv);
         for (int i = 0; i < 3; i++)
                 test_feed(f->m, f->s, T0 + 2 * USEC_PER_SEC,
                           "{\"action\":\"result\",\"id\":7,\"type\":101,\"fields\":[\"line %d\"]}", i);
@@ -99,6 +100,7 @@ static void test_round_trip(void **state) {
         assert_false(r[0].start_unknown);
         assert_int_equal(r[0].log_lines, 3);
         assert_int_equal(r[0].nix_pid, 4242);
+        assert_int_equal(r[0].nix_start, 55);
         assert_false(r[0].untrusted);
         assert_int_equal(r[0].progress[1], 2);
         assert_int_equal(r[0].progress[2], 1);
@@ -111,11 +113,7 @@ static void test_round_trip(void **state) {
 
 static void test_hostile(void **state) {
         static const char *const bad[] = {
-                "",
-                "not json",
-                "[]",
-                "{\"version\":2,\"builds\":[]}",
-                "{\"version\":1,\"builds\":{}}",
+                "", "not json", "[]", "{\"version\":2,\"builds\":[]}", "{\"version\":1,\"builds\":{}}",
         };
         ResumeBuild *r = NULL;
         size_t n = 0;
@@ -123,15 +121,16 @@ static void test_hostile(void **state) {
                 assert_int_equal(resume_parse(bad[i], strlen(bad[i]), &r, &n), -EBADMSG);
         /* Records without a drv or a start, with absurd numbers or wrong types: skipped or
          * defaulted, never trusted. */
-        const char *doc = "{\"version\":1,\"builds\":["
-                          "{\"name\":\"x\",\"started\":5},"
-                          "{\"drv\":\"/s/x.drv\",\"name\":\"x\",\"started\":-1},"
-                          "{\"drv\":\"/s/x.drv\",\"name\":\"x\",\"started\":1e300},"
-                          "{\"drv\":7,\"name\":\"x\",\"started\":5},"
-                          "3,"
-                          "{\"drv\":\"/s/y.drv\",\"name\":\"y\",\"started\":5,\"nix_pid\":-3,\"log_lines\":\"x\","
-                          "\"progress\":[1,2],\"requester\":{\"uid\":-99,\"user\":5},\"usage\":[]}"
-                          "]}";
+        const char *doc =
+                "{\"version\":1,\"builds\":["
+                "{\"name\":\"x\",\"started\":5},"
+                "{\"drv\":\"/s/x.drv\",\"name\":\"x\",\"started\":-1},"
+                "{\"drv\":\"/s/x.drv\",\"name\":\"x\",\"started\":1e300},"
+                "{\"drv\":7,\"name\":\"x\",\"started\":5},"
+                "3,"
+                "{\"drv\":\"/s/y.drv\",\"name\":\"y\",\"started\":5,\"nix_pid\":-3,\"log_lines\":\"x\","
+                "\"progress\":[1,2],\"requester\":{\"uid\":-99,\"user\":5},\"usage\":[]}"
+                "]}";
         assert_int_equal(resume_parse(doc, strlen(doc), &r, &n), 0);
         assert_int_equal(n, 1);
         assert_string_equal(r[0].drv, "/s/y.drv");
