@@ -19,52 +19,10 @@
 #include "shared/resume.h"
 #include "test-helpers.h"
 
-#define HA "hcdvxxibblyx54zh5h35428q32q9qwzb"
-#define HO "8gp0x1zy0kk0fmxyw2v1jyjps2xrygcy"
-#define T0 (1000 * USEC_PER_SEC)
-
-typedef struct Fixture {
-        char *dir;
-        char store[512], proc[512], drv[1024];
-        Model *m;
-        Source *s;
-} Fixture;
-
-static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(*f));
-        f->dir = test_mkdtemp();
-        snprintf(f->store, sizeof(f->store), "%s/store", f->dir);
-        snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
-        snprintf(f->drv, sizeof(f->drv), "%s/" HA "-a.drv", f->store);
-        test_write_file(f->dir, "proc/4242/stat",
-                        "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
-                        (size_t) -1);
-        char drv[1024];
-        snprintf(drv, sizeof(drv),
-                 "Derive([(\"out\",\"%s/" HO "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
-                 f->store);
-        test_write_file(f->dir, "store/" HA "-a.drv", drv, (size_t) -1);
-        ModelConfig c;
-        model_config_defaults(&c);
-        c.store_dir = f->store;
-        c.proc_root = f->proc;
-        assert_int_equal(model_new(&c, &f->m), 0);
-        assert_int_equal(model_source_new(f->m, 4242, 0, true, T0, &f->s), 0);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-        model_free(f->m);
-        test_rm_rf(f->dir);
-        free(f->dir);
-        free(f);
-        return 0;
-}
+#define T0 (1000 * USEC_PER_SEC) /* when the fixture's source connected */
 
 /* A build reported by a stream, running with 3 log lines, its invocation at 0/2 done. */
-static Build *running_build(Fixture *f) {
+static Build *running_build(TestModelFixture *f) {
         test_feed(f->m, f->s, T0, "{\"action\":\"start\",\"id\":4,\"type\":104,\"level\":0,\"text\":\"\"}");
         test_feed(f->m, f->s, T0, "{\"action\":\"result\",\"id\":4,\"type\":105,\"fields\":[0,2,1,0]}");
         test_feed(
@@ -83,7 +41,7 @@ static Build *running_build(Fixture *f) {
 }
 
 static void test_round_trip(void **state) {
-        Fixture *f = *state;
+        TestModelFixture *f = *state;
         Build *b = running_build(f);
         b->usage = (BuildUsage){.sampled = true, .cpu_user = 5 * USEC_PER_SEC, .mem_peak = 1 << 20};
         char *doc;
@@ -146,7 +104,7 @@ static void test_hostile(void **state) {
 
 /* Found in /proc after a restart: the record gives back its start, log count, invocation. */
 static void test_resume_rediscovered(void **state) {
-        Fixture *f = *state;
+        TestModelFixture *f = *state;
         ResumeBuild r = {
                 .drv = f->drv,
                 .name = (char *) "a",
@@ -187,7 +145,7 @@ static void test_resume_rediscovered(void **state) {
 
 /* No record: the builder's start; neither: a guess, marked. */
 static void test_resume_without_record(void **state) {
-        Fixture *f = *state;
+        TestModelFixture *f = *state;
         Build *b;
         assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0 + 9 * USEC_PER_SEC, &b), 0);
         model_build_resume(f->m, b, NULL, T0 + 2 * USEC_PER_SEC);
@@ -196,7 +154,7 @@ static void test_resume_without_record(void **state) {
         assert_true(b->queued <= b->started);
 
         Build *c;
-        snprintf(f->drv, sizeof(f->drv), "%s/" HO "-b.drv", f->store);
+        snprintf(f->drv, sizeof(f->drv), "%s/" TEST_FIXTURE_HO "-b.drv", f->store);
         assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, T0 + 9 * USEC_PER_SEC, &c), 0);
         model_build_resume(f->m, c, NULL, 0);
         assert_true(c->start_unknown);
@@ -204,10 +162,13 @@ static void test_resume_without_record(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_round_trip, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
                 cmocka_unit_test(test_hostile),
-                cmocka_unit_test_setup_teardown(test_resume_rediscovered, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_resume_without_record, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_resume_rediscovered, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_resume_without_record, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
