@@ -29,6 +29,19 @@ static cJSON *usage_to_json(const BuildUsage *u) {
         return o;
 }
 
+/* The id of b's build activity on its stream, 0 none. */
+static uint64_t build_activity_id(const Build *b) {
+        const Source *s = b->invocation ? b->invocation->source : NULL;
+        if (!s)
+                return 0;
+        if (b->rediscovered)
+                return b->resume_activity;
+        for (const Activity *a = s->activities; a; a = a->hh.next)
+                if (a->build == b && a->type == NIX_ACT_BUILD)
+                        return a->id;
+        return 0;
+}
+
 static cJSON *build_to_resume_json(const Build *b) {
         const Invocation *inv = b->invocation;
         const Source *src = inv ? inv->source : NULL;
@@ -44,6 +57,11 @@ static cJSON *build_to_resume_json(const Build *b) {
                   add_u64(o, "log_lines", b->log.total) &&
                   add_u64(o, "nix_pid", src ? (uint64_t) src->pid : 0) &&
                   add_u64(o, "nix_start", src ? src->pid_starttime : 0) &&
+                  add_u64(o, "activity", build_activity_id(b)) &&
+                  add_u64(o, "builds_activity",
+                          !src                 ? 0
+                          : src->has_builds_id ? src->builds_id
+                                               : src->resume_builds_id) &&
                   cJSON_AddBoolToObject(o, "untrusted", !src || !src->trusted) &&
                   (req = cJSON_AddObjectToObject(o, "requester")) &&
                   cJSON_AddNumberToObject(req, "uid", (double) b->requester.uid) &&
@@ -163,6 +181,8 @@ static int parse_one(const cJSON *o, ResumeBuild *r) {
         if (get_u64(o, "nix_pid", INT32_MAX, &v))
                 r->nix_pid = (pid_t) v;
         (void) get_u64(o, "nix_start", UINT64_MAX, &r->nix_start);
+        (void) get_u64(o, "activity", UINT64_MAX, &r->activity);
+        (void) get_u64(o, "builds_activity", UINT64_MAX, &r->builds_activity);
         r->start_unknown = get_bool(o, "start_unknown");
         r->untrusted = get_bool(o, "untrusted") || !cJSON_HasObjectItem(o, "untrusted");
         const cJSON *prog = cJSON_GetObjectItemCaseSensitive(o, "progress");

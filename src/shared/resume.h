@@ -19,13 +19,15 @@
 
 typedef struct ResumeBuild {
         char *drv, *name;
-        usec_t queued, started; /* realtime; 0 unknown */
-        bool start_unknown;     /* started is a guess (see Build.start_unknown) */
-        uint64_t log_lines;     /* lines ever received */
-        pid_t nix_pid;          /* the nix process that builds it (its source's pid) */
-        uint64_t nix_start;     /* and its start time (ticks after boot; 0 unknown): pid reuse */
-        bool untrusted;         /* reported by an untrusted source */
-        BuildUsage usage;       /* the last sample */
+        usec_t queued, started;   /* realtime; 0 unknown */
+        bool start_unknown;       /* started is a guess (see Build.start_unknown) */
+        uint64_t log_lines;       /* lines ever received */
+        pid_t nix_pid;            /* the nix process that builds it (its source's pid) */
+        uint64_t nix_start;       /* and its start time (ticks after boot; 0 unknown): pid reuse */
+        bool untrusted;           /* reported by an untrusted source */
+        uint64_t activity;        /* its build activity's id on its stream (0 none) */
+        uint64_t builds_activity; /* its invocation's builds activity (104) id (0 none) */
+        BuildUsage usage;         /* the last sample */
         /* its invocation */
         Requester requester;
         usec_t inv_started;

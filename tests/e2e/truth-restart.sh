@@ -2,8 +2,8 @@
 # Continuity across daemon restarts (issue 18, case 3), against real Nix builds whose
 # builders write their own start and end times (tests/e2e/nix/truth-restart.nix):
 #  (a) the daemon is killed (SIGKILL) mid-build and started again: the build's start (so its
-#      elapsed time), its log line count and its invocation (progress, running) continue, and
-#      its history row has the real duration;
+#      elapsed time), its log line count (also counting on when its stream connects again) and
+#      its invocation (progress, running) continue, and its history row has the real duration;
 #  (b) the daemon is killed, builds end while it is down (one succeeds, one fails), it is
 #      started again: both are in history with the right outcome, marked approximate, with a
 #      plausible duration.
@@ -89,6 +89,10 @@ assert_true "its start is the builder's, within ${START_TOL}s" within "$STARTED"
 assert_true "ELAPSED continues: within ${ELAPSED_TOL}s of the time since the builder started" \
 	within "$ELAPSED" "$(jq -n "$NOW - $REAL_START")" "$ELAPSED_TOL"
 assert_json "its log line count continues (>= $LINES1 seen before the kill)" "$B2" ".build.log_lines >= $LINES1"
+# The stream (ctl ingest) connects again and its records for the build's activity count on.
+LINES2=$(jq .build.log_lines <<<"$B2")
+wait_for 10 "log lines printed after the restart are counted ($LINES2 at the restart)" \
+	eval '(( $(build_json "$D_SLOW" | jq ".build.log_lines // 0") >= LINES2 + 4 ))'
 INV2=$(jq .build.invocation <<<"$B2")
 ctl_ok INVS list-invocations
 INV=$(jq -c --argjson i "$INV2" '.invocations[] | select(.id == $i)' <<<"$INVS")

@@ -160,12 +160,54 @@ static void test_resume_without_record(void **state) {
         assert_true(c->start_unknown);
 }
 
+/* The stream of the build's nix process comes back after the restart (ingest, the plugin):
+ * its records for the activities it had before name the rediscovered build and invocation,
+ * which it takes over; its log lines count on from the record's. */
+static void test_stream_comes_back(void **state) {
+        TestModelFixture *f = *state;
+        ResumeBuild r = {
+                .drv = f->drv,
+                .name = (char *) "a",
+                .started = T0,
+                .log_lines = 40,
+                .nix_pid = 4242,
+                .activity = 7,
+                .builds_activity = 4,
+                .progress = {0, 1, 1, 0},
+        };
+        Build *b;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, r.started, &b), 0);
+        model_build_resume(f->m, b, &r, 0);
+        Invocation *old = b->invocation;
+        /* the fixture's source stands for the stream, connected again */
+        test_feed(f->m, f->s, T0 + 5 * USEC_PER_SEC,
+                  "{\"action\":\"result\",\"id\":7,\"type\":101,\"fields\":[\"line 41\"]}");
+        assert_ptr_equal(b->invocation, &f->s->invocation);
+        assert_false(b->rediscovered);
+        assert_int_equal(b->log.total, 41);
+        assert_int_equal(b->started, T0);
+        assert_int_equal(f->s->invocation.progress[1], 1); /* taken over from the record */
+        assert_true(old->done);                            /* nothing of it left running */
+        test_feed(f->m, f->s, T0 + 6 * USEC_PER_SEC,
+                  "{\"action\":\"result\",\"id\":4,\"type\":105,\"fields\":[1,1,0,0]}");
+        assert_int_equal(f->s->invocation.progress[0], 1);
+        /* its stop ends it by events */
+        test_write_file(f->dir, "store/" TEST_FIXTURE_HO "-a", "done", (size_t) -1);
+        test_feed(f->m, f->s, T0 + 7 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+        assert_int_equal(b->finished - b->started, 7 * USEC_PER_SEC);
+        /* an unknown activity of another stream claims nothing */
+        test_feed(f->m, f->s, T0, "{\"action\":\"result\",\"id\":99,\"type\":101,\"fields\":[\"x\"]}");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_round_trip, test_model_fixture_setup,
                                                 test_model_fixture_teardown),
                 cmocka_unit_test(test_hostile),
                 cmocka_unit_test_setup_teardown(test_resume_rediscovered, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_stream_comes_back, test_model_fixture_setup,
                                                 test_model_fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_resume_without_record, test_model_fixture_setup,
                                                 test_model_fixture_teardown),
