@@ -77,10 +77,30 @@ void model_build_resume(Model *m, Build *b, const ResumeBuild *r, usec_t builder
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+static Activity *activity_add(Source *s, uint64_t id, int64_t type, Build *b) {
+        Activity *a = calloc(1, sizeof(*a));
+        if (!a)
+                return NULL;
+        *a = (Activity){.id = id, .type = type, .build = b, .started = now_realtime()};
+        HASH_ADD(hh, s->activities, id, sizeof(a->id), a);
+        return a;
+}
+
 /* What the stream s tells about the invocation of the rediscovered source r is now s's: its
- * progress, and its start if earlier. r ends when none of its builds is left running. */
+ * builds activity, its progress, and its start if earlier. r ends when none of its builds is
+ * left running. */
 static void invocation_taken_over(Model *m, Source *s, Source *r) {
         Invocation *to = &s->invocation, *from = &r->invocation;
+        /* Its builds activity too: its progress records are s's from now on. */
+        Activity *a = NULL;
+        uint64_t id = r->resume_builds_id;
+        if (id)
+                HASH_FIND(hh, s->activities, &id, sizeof(id), a);
+        if (id && !a && activity_add(s, id, NIX_ACT_BUILDS, NULL) && !s->has_builds_id) {
+                s->has_builds_id = true;
+                s->builds_id = id;
+        }
+        r->resume_builds_id = 0;
         bool none = true;
         for (unsigned i = 0; i < 4; i++)
                 none = none && to->progress[i] == 0;
@@ -92,20 +112,19 @@ static void invocation_taken_over(Model *m, Source *s, Source *r) {
         bool active = false;
         for (Build *b = from->by_drv; b && !active; b = b->hh_drv.next)
                 active = build_state_is_active(b->state);
-        if (!active && !from->done) {
+        if (active)
+                return;
+        /* Nothing of it left: its counts are the stream's now, and it goes (model_evict). */
+        memset(from->progress, 0, sizeof(from->progress));
+        if (!from->done) {
                 from->done = true;
                 from->finished = now_realtime();
-                invocation_mark(m, from, CHANGE_FINISHED);
         }
-}
-
-static Activity *activity_add(Source *s, uint64_t id, int64_t type, Build *b) {
-        Activity *a = calloc(1, sizeof(*a));
-        if (!a)
-                return NULL;
-        *a = (Activity){.id = id, .type = type, .build = b, .started = now_realtime()};
-        HASH_ADD(hh, s->activities, id, sizeof(a->id), a);
-        return a;
+        invocation_mark(m, from, CHANGE_FINISHED);
+        if (r->gone && !r->nix_exited) {
+                r->nix_exited = true;
+                m->sources_waiting--; /* counted by model_source_disconnect */
+        }
 }
 
 Activity *activity_resume(Model *m, Source *s, uint64_t id) {
@@ -122,13 +141,9 @@ Activity *activity_resume(Model *m, Source *s, uint64_t id) {
                 if (id == r->resume_builds_id) {
                         if (!trust_may_attach(m->config.proc_root, s, r->pid))
                                 return NULL;
-                        Activity *a = activity_add(s, id, NIX_ACT_BUILDS, NULL);
-                        if (a && !s->has_builds_id) {
-                                s->has_builds_id = true;
-                                s->builds_id = id;
-                        }
-                        r->resume_builds_id = 0;
                         invocation_taken_over(m, s, r);
+                        Activity *a = NULL;
+                        HASH_FIND(hh, s->activities, &id, sizeof(id), a);
                         return a;
                 }
                 for (Build *b = r->invocation.by_drv; b; b = b->hh_drv.next) {

@@ -187,7 +187,9 @@ static void test_stream_comes_back(void **state) {
         assert_int_equal(b->log.total, 41);
         assert_int_equal(b->started, T0);
         assert_int_equal(f->s->invocation.progress[1], 1); /* taken over from the record */
-        assert_true(old->done);                            /* nothing of it left running */
+        assert_true(old->done);                            /* nothing of it left running: it goes */
+        assert_int_equal(old->progress[2], 0);
+        assert_true(old->source->nix_exited);
         test_feed(f->m, f->s, T0 + 6 * USEC_PER_SEC,
                   "{\"action\":\"result\",\"id\":4,\"type\":105,\"fields\":[1,1,0,0]}");
         assert_int_equal(f->s->invocation.progress[0], 1);
