@@ -4,13 +4,15 @@
 #  (a) the daemon is killed (SIGKILL) mid-build and started again: the build's start (so its
 #      elapsed time), its log line count (also counting on when its stream connects again) and
 #      its invocation (progress, running) continue, and its history row has the real duration;
+#  (c) the same without the daemon's state file (lost): the build starts at its builder's start;
 #  (b) the daemon is killed, builds end while it is down (one succeeds, one fails), it is
 #      started again: both are in history with the right outcome, marked approximate, with a
 #      plausible duration.
 # Tolerances (seconds), against the builder's own timestamps:
 #  - start after the restart: within START_TOL of the builder's start (Nix starts the build a
-#    moment before it execs the builder; the state file keeps the daemon's own record);
-#  - history duration of (a): within DUR_TOL of the builder's (end - start) (the daemon sees the
+#    moment before it execs the builder; the state file keeps the daemon's own record; without
+#    it, the builder's start from /proc, in clock ticks);
+#  - history duration of (a) and (c): within DUR_TOL of the builder's (end - start) (the daemon sees the
 #    builder's exit at its next sample, every 0.5 s here);
 #  - history duration of (b): at least the builder's minus DUR_TOL and at most its plus
 #    DOWN_TOL (the end is the mtime of the build log Nix keeps, written until the build ends).
@@ -111,6 +113,27 @@ REAL=$(jq -n "$(cat "$STAMPS/slow.end") - $REAL_START")
 log "history: $(jq -c '{state, duration, approximate, started}' <<<"$ROW"), builder's real duration $REAL s"
 assert_json "history: succeeded, exact (not approximate)" "$ROW" '.state == "succeeded" and .approximate == false'
 assert_true "history duration within ${DUR_TOL}s of the builder's $REAL s" within "$(jq .duration <<<"$ROW")" "$REAL" "$DUR_TOL"
+
+# ---- (c) no record of the build (the state file lost): its builder's start, from /proc ----
+D_LOST=$(nix-instantiate "$FILE" -A lost "${ARGS[@]}" --arg seconds 10 2>/dev/null)
+nix_bg "$FILE" -A lost "${ARGS[@]}" --arg seconds 10
+wait_for 60 "the build runs with its builder found" eval '[[ -n "$(builder_of "$D_LOST")" ]]' || die "build not tracked"
+wait_for 10 "the builder wrote its start" test -s "$STAMPS/lost.start"
+kill_daemon
+rm -f "$STATE"
+start_daemon "${DAEMON_ARGS[@]}"
+wait_for 5 "the build is back, running" eval '[[ "$(build_json "$D_LOST" | jq -r .build.state)" == running ]]'
+STARTED=$(build_json "$D_LOST" | jq .build.started)
+log "without a record: started $STARTED (builder $(cat "$STAMPS/lost.start"))"
+assert_true "without a record its start is its builder's (/proc), within ${START_TOL}s" \
+	within "$STARTED" "$(cat "$STAMPS/lost.start")" "$START_TOL"
+wait_for 60 "nix-build ends" nix_done
+wait_for 15 "its history row" has_row "$D_LOST"
+ROW=$(history_row "$D_LOST")
+REAL=$(jq -n "$(cat "$STAMPS/lost.end") - $(cat "$STAMPS/lost.start")")
+log "history: $(jq -c '{state, duration, approximate}' <<<"$ROW"), builder's real duration $REAL s"
+assert_json "history: its duration from the builder's start, within ${DUR_TOL}s of $REAL s" "$ROW" \
+	".state == \"succeeded\" and .approximate == false and .duration >= $REAL - $DUR_TOL and .duration <= $REAL + $DUR_TOL"
 
 # ---- (b) builds that end while the daemon is down ----
 nix_bg "$FILE" -A quick -A bad "${ARGS[@]}" --arg seconds 16 -k -j2

@@ -16,6 +16,7 @@ let
   '' [ ];
 in {
   slow = timed "slow" seconds 0;
+  lost = timed "lost" seconds 0;
   quick = timed "quick" (seconds / 2) 0;
   bad = timed "bad" (seconds / 2) 3;
 }
