@@ -529,7 +529,11 @@ static int setup_persist(Daemon *d) {
         const char *db = d->config.history.path, *slash = db ? strrchr(db, '/') : NULL;
         if (slash && asprintf(&path, "%.*s/running-builds.json", (int) (slash - db), db) < 0)
                 return log_error_errno(ENOMEM, "out of memory");
-        PersistConfig pc = {.path = path, .store_dir = d->config.model.store_dir};
+        PersistConfig pc = {
+                .path = path,
+                .store_dir = d->config.model.store_dir,
+                .nix_db = d->config.store_db,
+        };
         int r = persist_new(d, &pc, &d->persist);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the state file %s: %m", path);

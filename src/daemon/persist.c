@@ -32,7 +32,7 @@
 #include "daemon/work-queue.h"
 #include "shared/drv.h"
 #include "shared/history.h"
-#include "shared/nixdb.h"
+#include "shared/store-db.h"
 #include "shared/storepath.h"
 
 struct Persist {
@@ -155,6 +155,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 typedef struct ResolveJob {
         WorkItem item;
         char *store_dir, *nix_db, *nix_log_dir;
+        StoreDb *db;         /* the worker's own handle */
         usec_t fallback_end; /* the daemon's start */
         ResumeBuild *records;
         size_t n;
@@ -166,6 +167,7 @@ static void resolve_job_release(WorkItem *item) {
         for (size_t i = 0; j->rows && i < j->n; i++)
                 history_record_done(&j->rows[i]);
         free(j->rows);
+        store_db_free(j->db);
         resume_builds_free(j->records, j->n);
         free(j->store_dir);
         free(j->nix_db);
@@ -194,7 +196,7 @@ static usec_t build_log_mtime(const char *log_dir, const char *store_dir, const 
 
 /* 1 when every output of drv is valid in the store (with the latest registration time), 0
  * when one is not, < 0 when that cannot be told. */
-static int outputs_valid(const ResolveJob *j, const char *drv, usec_t *ret_registered) {
+static int outputs_valid(ResolveJob *j, const char *drv, usec_t *ret_registered) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         DrvOutput *outs = NULL;
@@ -210,7 +212,12 @@ static int outputs_valid(const ResolveJob *j, const char *drv, usec_t *ret_regis
                         r = -EOPNOTSUPP; /* content-addressed: its path is not in the .drv */
                         break;
                 }
-                r = nixdb_path_registered(j->nix_db, outs[i].path, &t);
+                /* Nix holding its lock is a moment: this is a worker thread, it may wait. */
+                r = j->db ? store_db_path_registered(j->db, outs[i].path, &t) : -ENOENT;
+                for (int tries = 0; r == -EAGAIN && tries < 20; tries++) {
+                        (void) usleep(50 * 1000);
+                        r = store_db_path_registered(j->db, outs[i].path, &t);
+                }
                 if (r < 0) {
                         /* Nix's database unreadable: a path present in the store is the next
                          * best sign (Nix registers it before the build ends). */
@@ -225,7 +232,7 @@ static int outputs_valid(const ResolveJob *j, const char *drv, usec_t *ret_regis
         return r;
 }
 
-static int resolve_one(const ResolveJob *j, const ResumeBuild *b, HistoryRecord *rec) {
+static int resolve_one(ResolveJob *j, const ResumeBuild *b, HistoryRecord *rec) {
         usec_t registered = 0;
         int valid = outputs_valid(j, b->drv, &registered);
         usec_t end = build_log_mtime(j->nix_log_dir, j->store_dir, b->drv);
@@ -265,6 +272,7 @@ static int resolve_one(const ResolveJob *j, const ResumeBuild *b, HistoryRecord 
 
 static void resolve_job_run(WorkItem *item, void *userdata) {
         ResolveJob *j = (ResolveJob *) item;
+        (void) store_db_new(j->nix_db, &j->db);
         j->rows = calloc(j->n, sizeof(HistoryRecord));
         for (size_t i = 0; j->rows && i < j->n; i++)
                 if (resolve_one(j, &j->records[i], &j->rows[i]) < 0)
@@ -358,7 +366,7 @@ int persist_new(Daemon *d, const PersistConfig *cfg, Persist **ret) {
         *p = (Persist){.d = d, .interval = cfg->interval ? cfg->interval : PERSIST_INTERVAL_DEFAULT};
         int r = -ENOMEM;
         if (!(p->path = strdup(cfg->path)) || !(p->store_dir = strdup(cfg->store_dir)) ||
-            !(p->nix_db = strdup(cfg->nix_db ? cfg->nix_db : NIXDB_PATH_DEFAULT)) ||
+            !(p->nix_db = strdup(cfg->nix_db)) ||
             !(p->nix_log_dir = strdup(cfg->nix_log_dir ? cfg->nix_log_dir : PERSIST_LOG_DIR_DEFAULT)) ||
             (r = work_queue_new(d->event, "state file", 2, p, &p->queue)) < 0 ||
             (r = sd_event_add_time_relative(d->event, &p->timer, CLOCK_MONOTONIC, p->interval,

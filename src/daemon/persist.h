@@ -15,7 +15,7 @@ typedef struct Persist Persist;
 typedef struct PersistConfig {
         const char *path;      /* the state file; NULL: nothing is kept */
         const char *store_dir; /* Nix's store, its database and the build logs it keeps */
-        const char *nix_db;
+        const char *nix_db;    /* its database (store-db.h) */
         const char *nix_log_dir;
         usec_t interval; /* between writes while builds run */
 } PersistConfig;

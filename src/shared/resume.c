@@ -88,7 +88,8 @@ int resume_snapshot(Model *m, usec_t now, char **ret, size_t *ret_count) {
         }
         size_t n = 0;
         for (Build *b = model_builds_first(m); b; b = b->next) {
-                if ((b->state != BUILD_RUNNING && b->state != BUILD_FROZEN) || b->machine[0] || !b->started)
+                if ((b->state != BUILD_RUNNING && b->state != BUILD_FROZEN && b->state != BUILD_FINISHING) ||
+                    b->machine[0] || !b->started)
                         continue;
                 cJSON *o = build_to_resume_json(b);
                 if (!o || !cJSON_AddItemToArray(builds, o)) {

@@ -35,7 +35,7 @@ typedef struct ResumeBuild {
         bool matched;        /* found running again (persist.c's bookkeeping) */
 } ResumeBuild;
 
-/* The document for the model's running and frozen local builds, NUL-terminated. */
+/* The document for the model's running, frozen and finishing local builds, NUL-terminated. */
 int resume_snapshot(Model *m, usec_t now, char **ret, size_t *ret_count);
 /* The records of a document (never trusted: bounded, every field checked; a record
  * missing its drv or start is skipped). -EBADMSG: not a document of ours. */
