@@ -21,6 +21,7 @@ typedef struct Graphs Graphs;
 typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
 typedef struct Metrics Metrics;
+typedef struct Persist Persist;
 
 typedef struct DaemonConfig {
         char *socket_dir;
@@ -75,6 +76,7 @@ typedef struct Daemon {
         Graphs *graphs;
         QueryWorker *queries;
         Metrics *metrics; /* NULL unless --metrics-listen */
+        Persist *persist; /* running builds kept across restarts (persist.c) */
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
         struct RemoteKills

@@ -24,6 +24,7 @@
 #include "daemon/event-conn.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/persist.h"
 #include "daemon/query-worker.h"
 #include "daemon/listener.h"
 #include "daemon/machines-config.h"
@@ -521,8 +522,28 @@ static int setup_machines(Daemon *d) {
         return 0;
 }
 
+/* The state file lives beside the history database (docs/history.md): without one, nothing
+ * is kept across restarts. */
+static int setup_persist(Daemon *d) {
+        _cleanup_free_ char *path = NULL;
+        const char *db = d->config.history.path, *slash = db ? strrchr(db, '/') : NULL;
+        if (slash && asprintf(&path, "%.*s/running-builds.json", (int) (slash - db), db) < 0)
+                return log_error_errno(ENOMEM, "out of memory");
+        PersistConfig pc = {
+                .path = path,
+                .store_dir = d->config.model.store_dir,
+                .nix_db = d->config.store_db,
+        };
+        int r = persist_new(d, &pc, &d->persist);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the state file %s: %m", path);
+        return 0;
+}
+
 static void daemon_done(Daemon *d) {
         d->metrics = metrics_free(d->metrics); /* first: its threads wait on the loop */
+        /* While the loop and the model are whole: the running builds' last record. */
+        d->persist = persist_free(d->persist);
         d->machines_poll = machines_poll_free(d->machines_poll);
         d->remote_kills = remote_kills_free(d->remote_kills);
         d->machines_config = machines_config_free(d->machines_config);
@@ -617,7 +638,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot start the history query thread: %m");
                 goto free_daemon;
         }
-        if ((r = setup_machines(&d)) < 0)
+        if ((r = setup_machines(&d)) < 0 || (r = setup_persist(&d)) < 0)
                 goto free_daemon;
         if (d.config.metrics_listen && (r = metrics_new(&d, d.config.metrics_listen, &d.metrics)) < 0)
                 goto free_daemon;

@@ -27,9 +27,11 @@
 #include "daemon/adopt.h"
 #include "daemon/discover.h"
 #include "daemon/notify.h"
+#include "daemon/persist.h"
 #include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
+#include "shared/model-resume.h"
 #include "shared/proc.h"
 #include "shared/trust.h"
 
@@ -632,9 +634,15 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
                 return;
         uid_t uid = 0;
         (void) procfs_read_uid(s->cfg.proc_root, nix_pid, &uid);
+        /* Its start: as the daemon knew it before the restart, else its builder's. */
+        const ProcEntry *e = proc_table_get(&s->table, builder), *nix = proc_table_get(&s->table, nix_pid);
+        usec_t builder_start = e ? proc_start_realtime(e->st.starttime) : 0;
+        const ResumeBuild *r = persist_take(s->d->persist, drv, nix_pid, nix ? nix->st.starttime : 0);
+        usec_t started = r ? r->started : builder_start ? builder_start : now_realtime();
         Build *b;
-        if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, now_realtime(), &b) < 0)
+        if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, started, &b) < 0)
                 return;
+        model_build_resume(s->d->model, b, r, builder_start);
         log_info("rediscovered build %" PRIu64 " (%s) of nix pid %d, builder pid %d", b->key, b->name,
                  (int) nix_pid, (int) builder);
         if (!sampler_find(s, b->key))
@@ -669,10 +677,13 @@ void sampler_run(Sampler *s) {
 
         if (work && table_scan(s) == 0) {
                 discovery_prune(s->dsc, &s->table);
-                if (!s->rediscovered)
+                if (!s->rediscovered) {
                         /* Again at the next pass while files are being read off the loop. */
                         s->rediscovered = discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope,
                                                                on_rediscovered, s) != -EAGAIN;
+                        if (s->rediscovered)
+                                persist_rediscovery_done(s->d->persist);
+                }
                 for (Tracked *t = s->tracked; t; t = t->next)
                         t->seen = false;
 

@@ -32,6 +32,10 @@ typedef struct HistoryRecord {
         int signal;                           /* 0 none */
         BuildUsage usage;
         char *log_tail; /* last lines, '\n'-joined, bounded */
+        /* The duration is not exact: the start or the end is a guess (a build the daemon
+         * found again after a restart without knowing its start, or one that ended while it
+         * was down). ETAs never use such a row. */
+        bool approximate;
 } HistoryRecord;
 
 /* Fills rec from a finished build (copies). 0 or -ENOMEM. */

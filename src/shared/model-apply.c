@@ -236,6 +236,8 @@ static int apply_stop(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
         if (!a)
+                a = activity_resume(m, s, rec->id);
+        if (!a)
                 return 0; /* started before we connected: nothing to end */
 
         Build *b = a->type == NIX_ACT_BUILD ? a->build : NULL;
@@ -285,6 +287,8 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
 
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
+        if (!a)
+                a = activity_resume(m, s, rec->id);
         if (!a)
                 return 0;
 

@@ -34,6 +34,9 @@ struct Model {
         uint32_t n_substitutions;
         ModelBuildQuota build_quota;
         LogBudget log_budget; /* of every build's log ring */
+        /* Some rediscovered build or invocation waits for its stream to come back
+         * (model-resume.c): records for unknown activities are looked at only then. */
+        bool resumable;
 };
 
 /* model-changes.c: b, inv or s changed in the way k says; views hear of it at the drain. */
@@ -47,6 +50,11 @@ void build_recount(Model *m, Build *b);
 /* model.c: finished builds past max_finished (and sources with nothing left) are dropped. */
 void model_evict(Model *m);
 void model_evict_if_needed(Model *m);
+
+/* model-resume.c: a record of s for an activity it never started here, id: an activity a
+ * rediscovered build (or its invocation) had on this nix process's stream before the daemon's
+ * restart, taken over by s when it may own that process; else NULL. */
+Activity *activity_resume(Model *m, Source *s, uint64_t id);
 
 /* model-apply.c */
 void activity_free(Model *m, Source *s, Activity *a);

@@ -244,6 +244,12 @@ void invocation_progress_moved(Model *m, Invocation *inv, usec_t now) {
 /* The nix process of a source is gone: what it was doing will never be reported. */
 void source_nix_exited(Model *m, Source *s, usec_t now) {
         s->nix_exited = true;
+        /* An invocation rediscovered from /proc ran until now (model-resume.c). */
+        if (!s->invocation.done) {
+                s->invocation.done = true;
+                s->invocation.finished = now;
+                invocation_mark(m, &s->invocation, CHANGE_FINISHED);
+        }
         /* The drv index holds every active build of the invocation (only a finished build
          * is ever replaced in it). */
         for (Build *b = s->invocation.by_drv; b; b = b->hh_drv.next) {

@@ -164,14 +164,19 @@ struct Build {
                             * succeeded, -1 failed, 0 none; it wins over any message */
 
         BuildUsage usage;
-        bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
-        bool rediscovered;     /* found in /proc after a daemon restart, not from events */
-        usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
-        usec_t procs_gone;     /* realtime; the builder and every process of it ended (0: not seen) */
-        bool procs_after_stop; /* a sample after Nix ended it (stop, outputs registered) still found
-                                  processes of it */
-        int64_t failed_base;   /* its invocation's failures Nix counted and no build explained,
-                                * when a sample last found processes of it */
+        bool kill_requested;      /* a kill action hit it: a failure by signal ends it "killed" */
+        bool rediscovered;        /* found in /proc after a daemon restart, not from events */
+        uint64_t resume_activity; /* rediscovered: its build activity's id on the stream that
+                                   * reported it before the restart (0 unknown): that stream,
+                                   * back, takes it over by its records (model-resume.c) */
+        bool start_unknown;       /* started is a guess (rediscovered, no earlier record of it, no
+                                   * builder start time): its duration is approximate */
+        usec_t builder_exited;    /* realtime; its builder process ended (0: running or unknown) */
+        usec_t procs_gone;        /* realtime; the builder and every process of it ended (0: not seen) */
+        bool procs_after_stop;    /* a sample after Nix ended it (stop, outputs registered) still found
+                                     processes of it */
+        int64_t failed_base;      /* its invocation's failures Nix counted and no build explained,
+                                   * when a sample last found processes of it */
         BuildEta eta;
 
         /* remote builders (model-machines.c) */
@@ -285,6 +290,8 @@ struct Source {
 
         bool has_builds_id; /* the invocation's own builds activity (104) */
         uint64_t builds_id;
+        uint64_t resume_builds_id; /* rediscovered: the builds activity of the stream before the
+                                    * restart (0 unknown), see resume_activity */
 
         bool gone;       /* disconnected */
         bool nix_exited; /* its nix process is gone too */

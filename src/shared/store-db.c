@@ -92,8 +92,8 @@ static int store_db_open(StoreDb *db) {
         int code = sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
         if (code == SQLITE_OK) {
                 sqlite3_busy_timeout(db->db, 0);
-                code = sqlite3_prepare_v2(db->db, "SELECT 1 FROM ValidPaths WHERE path = ?", -1, &db->query,
-                                          NULL);
+                code = sqlite3_prepare_v2(db->db, "SELECT registrationTime FROM ValidPaths WHERE path = ?",
+                                          -1, &db->query, NULL);
         }
         if (code == SQLITE_OK) {
                 db->failed_at = 0;
@@ -109,15 +109,22 @@ static int store_db_open(StoreDb *db) {
 }
 
 int store_db_path_valid(StoreDb *db, const char *path) {
+        return store_db_path_registered(db, path, NULL);
+}
+
+int store_db_path_registered(StoreDb *db, const char *path, usec_t *ret_registered) {
         int r = store_db_open(db);
         if (r < 0)
                 return r;
         int code = sqlite3_bind_text(db->query, 1, path, -1, SQLITE_STATIC);
         if (code == SQLITE_OK)
                 code = sqlite3_step(db->query);
-        if (code == SQLITE_ROW)
+        if (code == SQLITE_ROW) {
+                sqlite3_int64 t = sqlite3_column_int64(db->query, 0);
+                if (ret_registered)
+                        *ret_registered = t > 0 ? (usec_t) t * USEC_PER_SEC : 0;
                 r = 1;
-        else if (code == SQLITE_DONE)
+        } else if (code == SQLITE_DONE)
                 r = 0;
         else
                 r = sqlite_errno(code);

@@ -376,6 +376,35 @@ static void test_substitution_rows(void **state) {
         unlink(path);
 }
 
+/* Issue 18: a row whose duration is approximate (a build that ended while the daemon was
+ * down) is stored and shown as such, and never feeds an ETA, however recent. */
+static void test_approximate_rows(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        HistoryRecord r[2] = {
+                rec("/nix/store/a-hello.drv", "hello", "succeeded", 1700000000 * SEC, 40, 0),
+                rec("/nix/store/b-hello.drv", "hello", "succeeded", 1700000100 * SEC, 15, 0),
+        };
+        r[1].approximate = true;
+        insert(h, r, 2, 2);
+        history_record_done(&r[0]);
+        history_record_done(&r[1]);
+        double v[4];
+        assert_int_equal(history_recent_durations(h, "hello", "", -1, 4, 0, v, NULL), 1);
+        assert_true(v[0] == 40.0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, -1, 4, 0, v, NULL), 1);
+
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "approximate")));
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "approximate")));
+        cJSON_Delete(rows);
+        history_close(h);
+        unlink(path);
+}
+
 /* Issue 15: an untrusted user's fake builds (many, newer, absurd durations) never reach the
  * ETA of anyone else, nor the stats another user sees; her own lookups do see them. */
 static void test_untrusted_rows(void **state) {
@@ -567,6 +596,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations_budget, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_approximate_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_untrusted_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pname_query_plan, setup, teardown),

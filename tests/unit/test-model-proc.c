@@ -18,50 +18,13 @@
 #include "shared/nixlog.h"
 #include "test-helpers.h"
 
-#define HA "hcdvxxibblyx54zh5h35428q32q9qwzb"
-#define HO "8gp0x1zy0kk0fmxyw2v1jyjps2xrygcy"
+#define HA TEST_FIXTURE_HA
+#define HO TEST_FIXTURE_HO
 #define T0 (1000 * USEC_PER_SEC)
 
-typedef struct Fixture {
-        char *dir;
-        char store[512], proc[512], drv[1024];
-        Model *m;
-        Source *s;
-} Fixture;
-
-static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(*f));
-        f->dir = test_mkdtemp();
-        snprintf(f->store, sizeof(f->store), "%s/store", f->dir);
-        snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
-        snprintf(f->drv, sizeof(f->drv), "%s/" HA "-a.drv", f->store);
-        /* a live nix process, pid 4242 */
-        test_write_file(f->dir, "proc/4242/stat",
-                        "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
-                        (size_t) -1);
-        char drv[1024];
-        snprintf(drv, sizeof(drv),
-                 "Derive([(\"out\",\"%s/" HO "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
-                 f->store);
-        test_write_file(f->dir, "store/" HA "-a.drv", drv, (size_t) -1);
-        ModelConfig c;
-        model_config_defaults(&c);
-        c.store_dir = f->store;
-        c.proc_root = f->proc;
-        assert_int_equal(model_new(&c, &f->m), 0);
-        assert_int_equal(model_source_new(f->m, 4242, 0, true, T0, &f->s), 0);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-        model_free(f->m);
-        test_rm_rf(f->dir);
-        free(f->dir);
-        free(f);
-        return 0;
-}
+typedef TestModelFixture Fixture;
+#define setup    test_model_fixture_setup
+#define teardown test_model_fixture_teardown
 
 static void feed(Fixture *f, usec_t now, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void feed(Fixture *f, usec_t now, const char *fmt, ...) {

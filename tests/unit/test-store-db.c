@@ -44,15 +44,22 @@ static void test_valid_paths(void **state) {
         /* Nix's table, as far as this reader uses it; Nix's own lock held (a write). */
         sqlite3 *nix = NULL;
         assert_int_equal(sqlite3_open(path, &nix), SQLITE_OK);
-        exec_ok(nix, "CREATE TABLE ValidPaths (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL);"
-                     "INSERT INTO ValidPaths (path) VALUES ('/nix/store/aaaa-x');");
-        exec_ok(nix, "BEGIN EXCLUSIVE; INSERT INTO ValidPaths (path) VALUES ('/nix/store/bbbb-y');");
+        exec_ok(nix,
+                "CREATE TABLE ValidPaths (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
+                " registrationTime INTEGER NOT NULL);"
+                "INSERT INTO ValidPaths (path, registrationTime) VALUES ('/nix/store/aaaa-x', 1700000000);");
+        exec_ok(nix, "BEGIN EXCLUSIVE; INSERT INTO ValidPaths (path, registrationTime)"
+                     " VALUES ('/nix/store/bbbb-y', 1700000005);");
         assert_int_equal(store_db_new(path, &db), 0);
         assert_int_equal(store_db_path_valid(db, "/nix/store/aaaa-x"), -EAGAIN); /* never waits */
         exec_ok(nix, "COMMIT;");
         assert_int_equal(store_db_path_valid(db, "/nix/store/aaaa-x"), 1);
         assert_int_equal(store_db_path_valid(db, "/nix/store/bbbb-y"), 1);
         assert_int_equal(store_db_path_valid(db, "/nix/store/cccc-z"), 0);
+        /* When Nix registered it (a build that ended while the daemon was down ends then). */
+        usec_t t = 0;
+        assert_int_equal(store_db_path_registered(db, "/nix/store/bbbb-y", &t), 1);
+        assert_int_equal(t, 1700000005 * USEC_PER_SEC);
         /* Busy again after it was open: undecided, then the answer. */
         exec_ok(nix, "BEGIN EXCLUSIVE; DELETE FROM ValidPaths WHERE path = '/nix/store/bbbb-y';");
         assert_int_equal(store_db_path_valid(db, "/nix/store/bbbb-y"), -EAGAIN);
