@@ -27,4 +27,12 @@ in {
     done
     sleep 21; echo ok > $out
   '' [ ];
+  # truth-counts: nine derivations, Nix's plan for all of them: five that succeed, one that exits
+  # 3, two that need it and a top that needs it too (dependency failures under -k).
+  counts = let
+    ok = i: mk "truth-c-ok${toString i}" ''sleep 1; echo ok > $out'' [ ];
+    fail = mk "truth-c-fail" ''sleep 1; exit 3'' [ ];
+    dep = i: mk "truth-c-dep${toString i}" ''echo ok > $out'' [ fail ];
+  in mk "truth-c-top" ''echo ok > $out'' [ (ok 1) (ok 2) (ok 3) (ok 4) (dep 1) (dep 2) ];
+  counts-extra = mk "truth-c-ok5" ''sleep 1; echo ok > $out'' [ ];
 }
