@@ -1,6 +1,8 @@
 /* The build list's fields. */
 #include "tui/columns.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -95,11 +97,23 @@ static int c_elapsed(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(store_build_elapsed(a, now), store_build_elapsed(b, now));
 }
 
+/* Time left by the build's history, or the time it runs over it ("+2m05s"): never a 0 that
+ * stands still. */
 static void f_eta(const StoreBuild *b, double now, char *buf, size_t n) {
-        fmt_duration(buf, n, store_build_remaining(b, now));
+        double r = store_build_remaining(b, now);
+        if (r < 0) {
+                char d[16];
+                snprintf(buf, n, "+%s", fmt_duration(d, sizeof(d), -r));
+                return;
+        }
+        fmt_duration(buf, n, r);
 }
 static int c_eta(const StoreBuild *a, const StoreBuild *b, double now) {
-        return CMP(store_build_remaining(a, now), store_build_remaining(b, now));
+        /* Unknown last; the most overdue first among the rest. */
+        double ra = store_build_remaining(a, now), rb = store_build_remaining(b, now);
+        if (isnan(ra) || isnan(rb))
+                return isnan(ra) - isnan(rb);
+        return CMP(ra, rb);
 }
 
 static void f_cpu(const StoreBuild *b, double now, char *buf, size_t n) {

@@ -2,6 +2,7 @@
 #include "tui/store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "shared/json-read.h"
@@ -232,8 +233,7 @@ double store_build_elapsed(const StoreBuild *b, double now) {
 
 double store_build_remaining(const StoreBuild *b, double now) {
         if (b->eta_expected < 0 || !build_state_is_active(b->state))
-                return -1;
+                return NAN;
         double e = store_build_elapsed(b, now);
-        double r = b->eta_expected - (e < 0 ? 0 : e);
-        return r < 0 ? 0 : r;
+        return b->eta_expected - (e < 0 ? 0 : e); /* < 0: over its expected time by that much */
 }

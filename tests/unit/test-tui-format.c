@@ -90,6 +90,9 @@ static void test_columns(void **state) {
         assert_string_equal(buf, "50%");
         columns[columns_find("eta")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "20s");
+        /* Past its expected 40 s (at 70 s elapsed): the time it runs over, not a 0 standing still. */
+        columns[columns_find("eta")].format(&b, 150, buf, sizeof(buf));
+        assert_string_equal(buf, "+30s");
         columns[columns_find("cpu%")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "12%");
         columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
