@@ -38,7 +38,8 @@ void model_invocation_changed(Model *m, Invocation *inv) {
 
 static bool build_eta_equal(const BuildEta *a, const BuildEta *b) {
         return a->looked_up == b->looked_up && a->samples == b->samples && a->expected == b->expected &&
-               a->confidence == b->confidence && a->other_machines == b->other_machines;
+               a->low == b->low && a->high == b->high && a->confidence == b->confidence &&
+               a->other_machines == b->other_machines;
 }
 
 void model_build_set_eta(Model *m, Build *b, const BuildEta *eta) {

@@ -101,7 +101,8 @@ typedef struct BuildUsage {
 typedef struct BuildEta {
         bool looked_up; /* history was asked (samples 0 then: nothing found) */
         uint32_t samples;
-        double expected;        /* seconds, start to end */
+        double expected;        /* seconds, start to end: the median of the samples */
+        double low, high;       /* seconds: the shortest and the longest of them */
         const char *confidence; /* static: "high", "medium", "low" */
         bool other_machines;    /* from builds on other machines, scaled by speed */
 } BuildEta;

@@ -106,6 +106,12 @@ static void f_eta(const StoreBuild *b, double now, char *buf, size_t n) {
                 snprintf(buf, n, "+%s", fmt_duration(d, sizeof(d), -r));
                 return;
         }
+        if (b->eta_weak && r >= 0) {
+                char d[16];
+                snprintf(buf, n, "~%s",
+                         fmt_duration(d, sizeof(d), r)); /* a guess: few or scattered samples */
+                return;
+        }
         fmt_duration(buf, n, r);
 }
 static int c_eta(const StoreBuild *a, const StoreBuild *b, double now) {

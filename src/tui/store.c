@@ -81,7 +81,10 @@ static void store_decode_build(StoreBuild *b, double now) {
         b->finished = json_num(o, "finished", -1);
         b->duration = json_num(o, "duration", -1);
         b->received = now;
-        b->eta_expected = json_num(json_obj(o, "eta"), "expected", -1);
+        const cJSON *eta = json_obj(o, "eta");
+        b->eta_expected = json_num(eta, "expected", -1);
+        /* Few or scattered samples: the ETA is shown as a guess. */
+        b->eta_weak = b->eta_expected >= 0 && strcmp(json_str(eta, "confidence") ?: "low", "low") == 0;
         store_decode_usage(b);
 }
 

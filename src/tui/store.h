@@ -29,6 +29,7 @@ typedef struct StoreBuild {
         double queued, started, finished, duration;
         double received;     /* when duration was received (running builds tick on) */
         double eta_expected; /* < 0 unknown */
+        bool eta_weak;       /* its confidence is low (few samples, or far apart) */
         bool has_usage;
         double cpu_percent, mem_current, mem_peak, cpu_limit, mem_limit;
         int nice;
