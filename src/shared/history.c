@@ -201,6 +201,7 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 .queued = b->queued,
                 .started = b->started,
                 .finished = b->finished,
+                .duration = build_duration(b, b->finished),
                 .exit_code = b->exit_code,
                 .signal = b->signal,
                 .usage = b->usage,
@@ -294,8 +295,9 @@ static int insert_one(History *h, const HistoryRecord *rec) {
         bind_int(st, 10, (int64_t) rec->queued, true);
         bind_int(st, 11, (int64_t) rec->started, rec->started != 0);
         bind_int(st, 12, (int64_t) rec->finished, true);
-        bind_int(st, 13, (int64_t) (rec->finished - rec->started),
-                 rec->started != 0 && rec->finished >= rec->started);
+        /* Frozen time is not building time (rows made otherwise, substitutions: end - start). */
+        usec_t duration = rec->duration ? rec->duration : rec->finished - rec->started;
+        bind_int(st, 13, (int64_t) duration, rec->started != 0 && rec->finished >= rec->started);
         bind_text(st, 14, rec->failure_kind);
         bind_text(st, 15, rec->failure_message);
         bind_int(st, 16, rec->exit_code, rec->exit_code >= 0);

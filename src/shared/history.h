@@ -27,6 +27,7 @@ typedef struct HistoryRecord {
          * only in requester_uid's own ETAs and stats. false: a trusted source. */
         bool untrusted;
         usec_t queued, started, finished;
+        usec_t duration;                      /* finished - started, frozen time left out (build_duration) */
         char *failure_kind, *failure_message; /* NULL: no failure */
         int exit_code;                        /* -1 unknown */
         int signal;                           /* 0 none */

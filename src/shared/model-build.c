@@ -192,10 +192,30 @@ void build_free(Model *m, Build *b) {
         free(b);
 }
 
+usec_t build_frozen_time(const Build *b, usec_t now) {
+        return b->frozen_usec + (b->frozen_since && now > b->frozen_since ? now - b->frozen_since : 0);
+}
+
+usec_t build_duration(const Build *b, usec_t now) {
+        if (!b->started)
+                return 0;
+        /* A finishing build's work ended with its processes. */
+        usec_t end = build_state_is_final(b->state)                     ? b->finished
+                     : b->state == BUILD_FINISHING && b->builder_exited ? b->builder_exited
+                                                                        : now;
+        usec_t frozen = build_frozen_time(b, end);
+        return end > b->started + frozen ? end - b->started - frozen : 0;
+}
+
 void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         if (build_state_is_final(b->state))
                 return;
         build_finish_adjust(b, &st, &now);
+        if (b->frozen_since) {
+                /* Ended while frozen (killed): its frozen time stops with it. */
+                b->frozen_usec = build_frozen_time(b, now);
+                b->frozen_since = 0;
+        }
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;

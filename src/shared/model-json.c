@@ -134,7 +134,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 19;
+        int members = 20;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -162,15 +162,14 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         add_time(o, "queued", b->queued);
         add_time(o, "started", b->started);
         add_time(o, "finished", build_state_is_final(b->state) ? b->finished : 0);
-        if (b->started) {
-                /* A finishing build's work ended with its processes. */
-                usec_t end = build_state_is_final(b->state)                     ? b->finished
-                             : b->state == BUILD_FINISHING && b->builder_exited ? b->builder_exited
-                                                                                : now;
-                cJSON_AddNumberToObject(o, "duration",
-                                        end > b->started ? usec_to_sec(end - b->started) : 0.0);
-        } else
+        if (b->started)
+                cJSON_AddNumberToObject(o, "duration", usec_to_sec(build_duration(b, now)));
+        else
                 cJSON_AddNullToObject(o, "duration");
+        /* Frozen time is not building time: apart from the duration. */
+        cJSON_AddNumberToObject(
+                o, "frozen_time",
+                usec_to_sec(build_frozen_time(b, build_state_is_final(b->state) ? b->finished : now)));
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
         cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));

@@ -69,11 +69,15 @@ void model_build_set_limits(Model *m, Build *b, double cpu_limit, uint64_t mem_l
 }
 
 void model_build_set_frozen(Model *m, Build *b, bool frozen) {
-        if (frozen && b->state == BUILD_RUNNING)
+        usec_t now = now_realtime();
+        if (frozen && b->state == BUILD_RUNNING) {
                 build_set_state(m, b, BUILD_FROZEN);
-        else if (!frozen && b->state == BUILD_FROZEN)
+                b->frozen_since = now;
+        } else if (!frozen && b->state == BUILD_FROZEN) {
                 build_set_state(m, b, BUILD_RUNNING);
-        else
+                b->frozen_usec = build_frozen_time(b, now);
+                b->frozen_since = 0;
+        } else
                 return;
         build_mark(m, b, CHANGE_CHANGED);
 }

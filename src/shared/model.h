@@ -155,6 +155,8 @@ struct Build {
         Requester requester; /* copied from the invocation at creation */
 
         usec_t queued, started, finished; /* realtime; 0 unknown */
+        usec_t frozen_usec,
+                frozen_since; /* time spent frozen before now; since when it is (realtime, 0 not) */
         LogRing log;
 
         FailureKind failure;
@@ -390,6 +392,11 @@ void model_counters(Model *m, ModelCounters *ret);
 const LogBudget *model_log_budget(Model *m);
 
 /* Log lines of a build, oldest first: i in [0, log.count). */
+/* How long b has been building at now (realtime): from its start to its end (or to its
+ * processes' end while finishing, or to now), frozen time left out. 0 before it started. */
+usec_t build_duration(const Build *b, usec_t now);
+/* How long b was (or is, until now) frozen. */
+usec_t build_frozen_time(const Build *b, usec_t now);
 const char *build_log_line(const Build *b, uint32_t i);
 bool build_state_is_final(BuildState s);
 bool build_state_is_active(BuildState s);

@@ -229,8 +229,10 @@ double store_build_elapsed(const StoreBuild *b, double now) {
                 return -1;
         if (!build_state_is_active(b->state))
                 return b->duration >= 0 ? b->duration : (b->finished > 0 ? b->finished - b->started : -1);
+        /* Frozen time is not building time, nor the time after its processes ended. */
+        bool ticking = b->state == BUILD_RUNNING || b->state == BUILD_QUEUED;
         if (b->duration >= 0)
-                return b->duration + (now - b->received);
+                return b->duration + (ticking ? now - b->received : 0);
         return now - b->started;
 }
 

@@ -90,9 +90,14 @@ static void test_columns(void **state) {
         assert_string_equal(buf, "50%");
         columns[columns_find("eta")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "20s");
-        /* Past its expected 40 s (at 70 s elapsed): the time it runs over, not a 0 standing still. */
+        /* A frozen build's clock stands still: frozen time is not building time. */
+        columns[columns_find("eta")].format(&b, 150, buf, sizeof(buf));
+        assert_string_equal(buf, "20s");
+        /* Running past its expected 40 s (at 70 s): the time it runs over, not a 0 standing still. */
+        b.state = BUILD_RUNNING;
         columns[columns_find("eta")].format(&b, 150, buf, sizeof(buf));
         assert_string_equal(buf, "+30s");
+        b.state = BUILD_FROZEN;
         columns[columns_find("cpu%")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "12%");
         columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));

@@ -35,4 +35,9 @@ in {
     dep = i: mk "truth-c-dep${toString i}" ''echo ok > $out'' [ fail ];
   in mk "truth-c-top" ''echo ok > $out'' [ (ok 1) (ok 2) (ok 3) (ok 4) (dep 1) (dep 2) ];
   counts-extra = mk "truth-c-ok5" ''sleep 1; echo ok > $out'' [ ];
+  # truth-frozen: 5 s of work in 20 steps of 0.25 s: time it spends frozen adds to its wall
+  # time, not to its work.
+  frozen = mk "truth-frozen" ''
+    for i in $(seq 1 20); do echo "step $i"; sleep 0.25; done; echo ok > $out
+  '' [ ];
 }
