@@ -30,6 +30,10 @@ typedef struct StoreBuild {
         double received;     /* when duration was received (running builds tick on) */
         double eta_expected; /* < 0 unknown */
         bool has_usage;
+        /* CPU and memory as the remote machine's daemon sees a remote build, when it does
+         * (the build's "remote" object: then phase, cpu_percent, mem_current and mem_peak are
+         * the remote's, not the local build hook's) */
+        bool remote;
         double cpu_percent, mem_current, mem_peak, cpu_limit, mem_limit;
         int nice;
         UT_hash_handle hh;
