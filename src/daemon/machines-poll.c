@@ -205,7 +205,7 @@ static bool remote_view_of(const Target *t, const char *drv, BuildRemoteView *re
                 if (!d || strcmp(d, drv) != 0)
                         continue;
                 const cJSON *u = json_obj(rb, "usage");
-                *ret = (BuildRemoteView) {
+                *ret = (BuildRemoteView){
                         .present = true,
                         .state = (char *) remote_text(rb, "state"),
                         .phase = (char *) remote_text(rb, "phase"),
@@ -237,8 +237,8 @@ static bool update_remote_views(Target *t) {
                 BuildRemoteView v;
                 bool found = t->state == POLL_UP && remote_view_of(t, b->drv, &v);
                 if (model_build_set_remote_view(m, b, found ? &v : NULL) < 0)
-                        log_warning("machine %s: cannot keep the remote view of %s: out of memory",
-                                    t->uri, b->drv);
+                        log_warning("machine %s: cannot keep the remote view of %s: out of memory", t->uri,
+                                    b->drv);
         }
         return busy;
 }

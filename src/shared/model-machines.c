@@ -259,7 +259,7 @@ void model_machines_build_dispatched(Model *m, Build *b, usec_t now) {
 static void remote_view_done(BuildRemoteView *v) {
         free(v->state);
         free(v->phase);
-        *v = (BuildRemoteView) {};
+        *v = (BuildRemoteView){};
 }
 
 static bool streq_null(const char *a, const char *b) {
@@ -271,8 +271,8 @@ static bool remote_view_equal(const BuildRemoteView *a, const BuildRemoteView *b
                 return a->present == b->present;
         return streq_null(a->state, b->state) && streq_null(a->phase, b->phase) &&
                a->sampled == b->sampled && a->cpu_percent == b->cpu_percent &&
-               a->mem_current == b->mem_current && a->mem_peak == b->mem_peak &&
-               a->n_procs == b->n_procs && a->log_lines == b->log_lines && a->seen == b->seen;
+               a->mem_current == b->mem_current && a->mem_peak == b->mem_peak && a->n_procs == b->n_procs &&
+               a->log_lines == b->log_lines && a->seen == b->seen;
 }
 
 int model_build_set_remote_view(Model *m, Build *b, const BuildRemoteView *v) {

@@ -41,10 +41,9 @@ static void dv_add(DetailView *dv, int depth, const char *key, const char *value
 
 /* Unix times are shown as local times too. */
 static bool is_time_key(const char *k) {
-        static const char *const keys[] = {"queued",  "started",    "finished",
-                                           "time",    "connected",  "disconnected",
-                                           "checked", "last_build", "last_failure",
-                                           "seen"};
+        static const char *const keys[] = {"queued",       "started",      "finished", "time",
+                                           "connected",    "disconnected", "checked",  "last_build",
+                                           "last_failure", "seen"};
         for (size_t i = 0; k && i < ELEMENTSOF(keys); i++)
                 if (strcmp(k, keys[i]) == 0)
                         return true;
