@@ -5,15 +5,18 @@
 # The daemon here polls the machine over ssh and gives the local build the remote daemon's
 # view of the same .drv ("remote" in get-build): its phase, CPU and memory, following the
 # build poll after poll (every 5 s while it runs, though the interval is 30 s), and null
-# while the machine runs no daemon.
+# while the machine runs no daemon. The TUI shows the remote's phase, CPU% and MEM marked @,
+# and the poll's age in the build's details.
 source "$(dirname "$0")/plugin-lib.sh"
 # The first free port from 2290, and build users named after it: other trees' runs of the
 # remote tests may run at the same time.
 REMOTE_PORT=${REMOTE_PORT:-2290}
 REMOTE_BUILD_GROUP_PREFIX=nixv
 source "$E2E_DIR/remote-lib.sh"
+source "$E2E_DIR/tui-lib.sh"
 
 plugin_setup
+check_tui
 [[ $(id -u) == 0 ]] || skip "a loopback remote builder with its own store needs root"
 remote_setup
 
@@ -80,9 +83,20 @@ wait_for 10 "the remote daemon's socket" test -S "$T/rsock/control.sock" || die 
 RDAEMON=$(cat "$T/rdaemon.pid")
 [[ -n "$RDAEMON" ]] && track "$RDAEMON"
 
+tui_start 160 60
 build_bg view 12 10
 wait_for 60 "view: the build runs on the remote" running_there view
-samples view
+samples view &
+SAMPLER=$!
+track "$SAMPLER"
+# The TUI: the remote's phase, CPU and memory, marked with @; the poll's age in the details.
+wait_screen 'rview-view +spin .*[0-9]%@ +[0-9.]+[KMG]?@' 20 "tui: the remote's spin phase, CPU%@ and MEM@"
+keys t
+wait_screen '^.*rview-view' 5 "tui: the flat list of active builds" && keys Enter
+wait_screen 'seen: .*\([0-9]+ s ago\)' 10 "tui: the details show the remote view's age"
+keys Escape
+wait_screen 'rview-view +quiet .*%@' 30 "tui: the remote's quiet phase follows"
+wait "$SAMPLER"
 assert_eq "view: nix-build succeeds" 0 "$(cat "$T/nix-view.rc")"
 S=$(jq -s -c '[.[] | select(.state == "running")]' "$T/samples-view.jsonl")
 RS=$(printf '%s' "$S" | jq -c '[.[] | select(.remote != null) | .remote]')
