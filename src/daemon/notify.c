@@ -9,6 +9,7 @@
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/machines-poll.h"
 #include "daemon/metrics.h"
 #include "daemon/privacy.h"
 #include "daemon/processes.h"
@@ -144,6 +145,8 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         if (kinds & (1u << CHANGE_REVISED))
                 metrics_build_revised(d->metrics, b);
         graphs_build_changed(d, b, kinds);
+        if (kinds & ~(1u << CHANGE_LOG))
+                machines_poll_build_running(d->machines_poll, b);
 
         if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;

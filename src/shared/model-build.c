@@ -9,6 +9,7 @@
 #include "basic/macro.h"
 #include "shared/drv.h"
 #include "shared/model-internal.h"
+#include "shared/model-machines.h"
 #include "shared/storepath.h"
 
 #define FAILURE_MESSAGE_MAX 4096
@@ -171,6 +172,7 @@ void build_free(Model *m, Build *b) {
                 m->n_finished--;
         inv->n_builds--;
 
+        model_machines_build_release(b);
         for (uint32_t i = 0; i < b->n_phases; i++)
                 free(b->phases[i].name);
         free(b->phases);

@@ -130,11 +130,36 @@ static cJSON *invocation_eta_to_json(const Invocation *inv) {
         return checked(o, 4);
 }
 
+/* The machine's own daemon's view of a remote build; null without one. */
+static cJSON *remote_view_to_json(const BuildRemoteView *v) {
+        if (!v->present)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        add_string_or_null(o, "state", v->state);
+        add_string_or_null(o, "phase", v->phase);
+        if (v->sampled) {
+                cJSON_AddNumberToObject(o, "cpu_percent", v->cpu_percent);
+                cJSON_AddNumberToObject(o, "mem_current", (double) v->mem_current);
+                cJSON_AddNumberToObject(o, "mem_peak", (double) v->mem_peak);
+                cJSON_AddNumberToObject(o, "procs", v->n_procs);
+        } else {
+                cJSON_AddNullToObject(o, "cpu_percent");
+                cJSON_AddNullToObject(o, "mem_current");
+                cJSON_AddNullToObject(o, "mem_peak");
+                cJSON_AddNullToObject(o, "procs");
+        }
+        cJSON_AddNumberToObject(o, "log_lines", (double) v->log_lines);
+        add_time(o, "seen", v->seen);
+        return checked(o, 8);
+}
+
 cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 20;
+        int members = 21;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -174,6 +199,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
         cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
         cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));
+        cJSON_AddItemToObject(o, "remote", remote_view_to_json(&b->remote));
 
         if (log_tail > 0) {
                 members++;

@@ -117,6 +117,20 @@ typedef struct InvocationEta {
         const char *confidence;
 } InvocationEta;
 
+/* A remote build as the daemon on its machine sees it, from the last poll of that machine
+ * (daemon: machines-poll.c; set through model_build_set_remote_view). present == false: none
+ * (a local build, a machine without a daemon, or the remote daemon does not show it). */
+typedef struct BuildRemoteView {
+        bool present;
+        char *state, *phase; /* as the remote reported them; NULL unknown */
+        bool sampled;        /* the usage figures below are known */
+        double cpu_percent;
+        uint64_t mem_current, mem_peak;
+        uint32_t n_procs;
+        uint64_t log_lines;
+        usec_t seen; /* realtime of the poll that saw it */
+} BuildRemoteView;
+
 typedef struct Source Source;
 typedef struct Invocation Invocation;
 
@@ -186,6 +200,7 @@ struct Build {
         uint32_t machine_waits; /* open "waiting for a machine" activities (111) */
         char *system;           /* read from the .drv when it waits for a machine; NULL unknown */
         uint64_t dispatch_seq;  /* order of its dispatch to a machine among all dispatches; 0 none */
+        BuildRemoteView remote; /* the machine's own daemon's view; kept as last seen */
 
         /* outputs not found at stop with no failure reported: checked again a few times,
          * because a stop may precede registration on some paths */

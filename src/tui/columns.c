@@ -122,8 +122,18 @@ static int c_eta(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(ra, rb);
 }
 
+/* A trailing "@": the figure is the remote machine's daemon's (StoreBuild.remote). */
+static void mark_remote(const StoreBuild *b, char *buf, size_t n) {
+        size_t l = strlen(buf);
+        if (b->remote && strcmp(buf, "-") != 0 && l + 1 < n) {
+                buf[l] = '@';
+                buf[l + 1] = '\0';
+        }
+}
+
 static void f_cpu(const StoreBuild *b, double now, char *buf, size_t n) {
         fmt_percent(buf, n, build_state_is_active(b->state) ? b->cpu_percent : -1);
+        mark_remote(b, buf, n);
 }
 static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->cpu_percent, b->cpu_percent);
@@ -131,6 +141,7 @@ static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
 
 static void f_mem(const StoreBuild *b, double now, char *buf, size_t n) {
         units_format_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
+        mark_remote(b, buf, n);
 }
 static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->mem_current, b->mem_current);

@@ -61,13 +61,23 @@ static void store_decode_usage(StoreBuild *b) {
         b->cpu_limit = json_num(u, "cpu_limit", -1);
         b->mem_limit = json_num(u, "mem_limit", -1);
         b->nice = json_int(u, "nice", -20, 19, 0);
+        /* A remote build's own figures come from its machine's daemon: the local side is
+         * only the build hook and its ssh. */
+        const cJSON *r = json_obj(b->json, "remote");
+        b->remote = json_has_num(r, "cpu_percent");
+        if (b->remote) {
+                b->has_usage = true;
+                b->cpu_percent = json_num(r, "cpu_percent", -1);
+                b->mem_current = json_num(r, "mem_current", -1);
+                b->mem_peak = json_num(r, "mem_peak", -1);
+        }
 }
 
 static void store_decode_build(StoreBuild *b, double now) {
         const cJSON *o = b->json;
         b->name = json_str(o, "name") ?: "?";
         b->drv = json_str(o, "drv") ?: "";
-        b->phase = json_str(o, "phase");
+        b->phase = json_str(json_obj(o, "remote"), "phase") ?: json_str(o, "phase");
         b->machine = json_str(o, "machine") ?: "";
         const cJSON *req = json_obj(o, "requester");
         b->user = json_str(req, "user");

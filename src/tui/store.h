@@ -31,6 +31,10 @@ typedef struct StoreBuild {
         double eta_expected; /* < 0 unknown */
         bool eta_weak;       /* its confidence is low (few samples, or far apart) */
         bool has_usage;
+        /* CPU and memory as the remote machine's daemon sees a remote build, when it does
+         * (the build's "remote" object: then phase, cpu_percent, mem_current and mem_peak are
+         * the remote's, not the local build hook's) */
+        bool remote;
         double cpu_percent, mem_current, mem_peak, cpu_limit, mem_limit;
         int nice;
         UT_hash_handle hh;

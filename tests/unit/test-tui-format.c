@@ -102,6 +102,13 @@ static void test_columns(void **state) {
         assert_string_equal(buf, "12%");
         columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "2.0M");
+        /* Figures from the remote machine's daemon are marked. */
+        b.remote = true;
+        columns[columns_find("cpu%")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "12%@");
+        columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "2.0M@");
+        b.remote = false;
         b.machine = "";
         columns[columns_find("machine")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "local");
