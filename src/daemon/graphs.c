@@ -238,7 +238,13 @@ static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
                                                                    : 0;
                 level = MIN(level, l);
         }
-        eta.remaining = graph_critical_path(g, cost, NULL, NULL);
+        /* What is left takes at least its longest chain, and at least its work spread over as
+         * many builds at once as Nix has run for it (its -j, as far as seen; one at least). */
+        eta.critical_path = graph_critical_path(g, cost, NULL, NULL);
+        for (uint32_t i = 0; i < g->n_nodes; i++)
+                eta.work += cost[i];
+        eta.slots = MAX(inv->max_running, 1u);
+        eta.remaining = MAX(eta.critical_path, eta.work / eta.slots);
         eta.confidence = levels[level];
         free(cost);
         e->eta_dirty = false;

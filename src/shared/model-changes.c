@@ -89,6 +89,7 @@ void build_recount(Model *m, Build *b) {
         if (c != _COUNT_NONE)
                 inv->counts[c]++;
         b->counted = c;
+        inv->max_running = MAX(inv->max_running, inv->counts[COUNT_RUNNING] + inv->counts[COUNT_FINISHING]);
         invocation_mark(m, inv, CHANGE_CHANGED);
 }
 

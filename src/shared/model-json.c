@@ -126,8 +126,11 @@ static cJSON *invocation_eta_to_json(const Invocation *inv) {
         cJSON_AddNumberToObject(o, "remaining", MAX(inv->eta.remaining - since, 0.0));
         cJSON_AddNumberToObject(o, "left", inv->eta.left);
         cJSON_AddNumberToObject(o, "unknown", inv->eta.unknown);
+        cJSON_AddNumberToObject(o, "critical_path", inv->eta.critical_path);
+        cJSON_AddNumberToObject(o, "work", inv->eta.work);
+        cJSON_AddNumberToObject(o, "slots", inv->eta.slots);
         cJSON_AddStringToObject(o, "confidence", inv->eta.confidence ? inv->eta.confidence : "low");
-        return checked(o, 4);
+        return checked(o, 7);
 }
 
 /* The machine's own daemon's view of a remote build; null without one. */

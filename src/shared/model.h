@@ -110,10 +110,13 @@ typedef struct BuildEta {
 /* What is left of an invocation along its longest remaining dependency chain. */
 typedef struct InvocationEta {
         bool known;
-        double remaining; /* seconds, as of `at` */
-        usec_t at;        /* realtime */
-        uint32_t left;    /* builds not finished */
-        uint32_t unknown; /* of those, without history (counted as 0 s) */
+        double remaining;     /* seconds, as of `at` */
+        usec_t at;            /* realtime */
+        uint32_t left;        /* builds not finished */
+        uint32_t unknown;     /* of those, without history (counted as 0 s) */
+        double critical_path; /* seconds: its longest chain of unfinished builds */
+        double work;          /* seconds: all its unfinished builds' work together */
+        uint32_t slots;       /* builds it ran at once at most so far (Nix's -j, as seen) */
         const char *confidence;
 } InvocationEta;
 
@@ -278,6 +281,7 @@ struct Invocation {
          * counted after the model let go of them (max_finished): the counts are the
          * invocation's, not the window's. */
         uint32_t counts[_COUNT_MAX];
+        uint32_t max_running; /* the most of its builds seen running at once (counts) */
         InvocationEta eta;
 
         bool dirty;
