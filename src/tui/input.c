@@ -54,14 +54,14 @@ static void search_report(Tui *t, View *v, bool found) {
 
 /* ---- prompts ---- */
 
-static void start_prompt(Tui *t, PromptKind kind, const char *label, const char *initial, uint64_t *keys,
+static void start_prompt(Tui *t, PromptKind kind, const char *label, const char *initial, BuildRef *keys,
                          size_t n) {
         prompt_free(t->prompt);
         t->prompt = prompt_new(kind, label, initial, keys, n);
 }
 
-static const char *targets_desc(Tui *t, const uint64_t *keys, size_t n, char *buf, size_t len) {
-        StoreBuild *b = n == 1 ? store_build(&t->store, keys[0]) : NULL;
+static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, char *buf, size_t len) {
+        StoreBuild *b = n == 1 ? store_build(&tui_host(t, keys[0].host)->store, keys[0].key) : NULL;
         if (b)
                 snprintf(buf, len, "%s", b->name);
         else
@@ -70,7 +70,7 @@ static const char *targets_desc(Tui *t, const uint64_t *keys, size_t n, char *bu
 }
 
 /* The action and its argument, as the daemon wants them. */
-static void run_action(Tui *t, const char *action, const char *value, const uint64_t *keys, size_t n) {
+static void run_action(Tui *t, const char *action, const char *value, const BuildRef *keys, size_t n) {
         _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
         if (!args)
                 return;
@@ -90,7 +90,7 @@ static void run_action(Tui *t, const char *action, const char *value, const uint
 
 /* An action on the selection: asks first when it is more than one build. */
 static void act(Tui *t, const char *action, const char *value) {
-        uint64_t *keys;
+        BuildRef *keys;
         size_t n = view_builds_selection(t, &keys);
         if (n == 0) {
                 tui_status(t, true, "%s: no build selected", action);
@@ -111,7 +111,7 @@ static void act(Tui *t, const char *action, const char *value) {
 }
 
 static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *hint) {
-        uint64_t *keys;
+        BuildRef *keys;
         size_t n = view_builds_selection(t, &keys);
         if (n == 0) {
                 tui_status(t, true, "%s: no build selected", what);
@@ -208,7 +208,7 @@ static void mouse(Tui *t) {
         }
         /* A click on a row of the main view selects it (row 1 is the header, 2 titles). */
         v = t->views[t->view];
-        int first = 2 + (!client_is_connected(t->client) && !t->loaded);
+        int first = tui_main_y(t) + 1;
         if (row >= first && (size_t) (row - first) + v->nav.top < v->count(t, v)) {
                 t->log_focused = false;
                 listnav_goto(&v->nav, v->nav.top + (size_t) (row - first));
@@ -242,7 +242,7 @@ static void command(Tui *t, KeyResult k) {
                 t->show_log = !t->show_log;
                 t->log_focused = false;
                 if (!t->show_log)
-                        view_log_follow(t, 0);
+                        view_log_follow(t, (BuildRef){});
                 return;
         case CMD_PROCS:
                 toggle_view(t, VIEW_PROCS);

@@ -36,6 +36,7 @@ typedef struct DepsView {
         Tui *tui;
         Poll poll;
         uint64_t invocation;
+        unsigned host; /* the invocation's */
         Node *nodes;
         Fold *folds;
         DepRow *rows;
@@ -180,14 +181,15 @@ static void dv_fetch(Tui *t, View *v) {
                 return;
         }
         cJSON_AddNumberToObject(args, "invocation", (double) dv->invocation);
-        if (client_request(t->client, "deps", args, dv_got, v) < 0)
+        if (client_request(tui_host(t, dv->host)->client, "deps", args, dv_got, v) < 0)
                 poll_done(&dv->poll);
 }
 
 static void dv_open(Tui *t, View *v) {
         DepsView *dv = v->data;
         uint64_t inv = view_builds_current_invocation(t);
-        if (inv != dv->invocation || !inv) {
+        unsigned host = tui_current_host(t)->index;
+        if (inv != dv->invocation || host != dv->host || !inv) {
                 dv_free_nodes(dv);
                 dv->n = 0;
                 listnav_set_count(&v->nav, 0);
@@ -196,7 +198,8 @@ static void dv_open(Tui *t, View *v) {
                                    : "no invocation selected (select a build or an invocation, then d)");
         }
         dv->invocation = inv;
-        poll_start(&dv->poll, t, v, 2 * USEC_PER_SEC, dv_fetch);
+        dv->host = host;
+        poll_start(&dv->poll, t, dv->host, v, 2 * USEC_PER_SEC, dv_fetch);
 }
 
 static void dv_close(Tui *t, View *v) {

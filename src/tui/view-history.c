@@ -25,6 +25,7 @@ typedef struct HistoryView {
         unsigned order;
         bool ascending;
         char text[1024];
+        unsigned host; /* the host whose history: the current one when opened */
 } HistoryView;
 
 static const cJSON *hv_rows(HistoryView *hv) {
@@ -52,12 +53,14 @@ static void hv_fetch(Tui *t, View *v) {
         cJSON_AddNumberToObject(args, "limit", HISTORY_ROWS);
         cJSON_AddStringToObject(args, "order", orders[hv->order]);
         cJSON_AddBoolToObject(args, "ascending", hv->ascending);
-        if (client_request(t->client, "get-history", args, hv_got, v) < 0)
+        if (client_request(tui_host(t, hv->host)->client, "get-history", args, hv_got, v) < 0)
                 poll_done(&hv->poll);
 }
 
 static void hv_open(Tui *t, View *v) {
-        poll_start(&((HistoryView *) v->data)->poll, t, v, 3 * USEC_PER_SEC, hv_fetch);
+        ((HistoryView *) v->data)->host = tui_current_host(t)->index;
+        poll_start(&((HistoryView *) v->data)->poll, t, ((HistoryView *) v->data)->host, v, 3 * USEC_PER_SEC,
+                   hv_fetch);
 }
 
 static void hv_close(Tui *t, View *v) {

@@ -15,6 +15,7 @@ typedef struct MachinesView {
         Tui *tui;
         Poll poll;
         char text[2048];
+        unsigned host; /* the host whose machines: the current one when opened */
 } MachinesView;
 
 static const cJSON *mv_rows(MachinesView *mv) {
@@ -33,12 +34,15 @@ static void mv_got(Client *c, const cJSON *result, const cJSON *error, void *use
 }
 
 static void mv_fetch(Tui *t, View *v) {
-        if (client_request(t->client, "list-machines", NULL, mv_got, v) < 0)
+        if (client_request(tui_host(t, ((MachinesView *) v->data)->host)->client, "list-machines", NULL,
+                           mv_got, v) < 0)
                 poll_done(&((MachinesView *) v->data)->poll);
 }
 
 static void mv_open(Tui *t, View *v) {
-        poll_start(&((MachinesView *) v->data)->poll, t, v, 2 * USEC_PER_SEC, mv_fetch);
+        ((MachinesView *) v->data)->host = tui_current_host(t)->index;
+        poll_start(&((MachinesView *) v->data)->poll, t, ((MachinesView *) v->data)->host, v,
+                   2 * USEC_PER_SEC, mv_fetch);
 }
 
 static void mv_close(Tui *t, View *v) {

@@ -20,7 +20,7 @@ static int apply(Store *s, const char *json, double now) {
 
 static void test_load_and_deltas(void **state) {
         Store s;
-        store_init(&s);
+        store_init(&s, 0);
         cJSON *list = cJSON_Parse(
                 "{\"builds\":["
                 "{\"key\":1,\"name\":\"a-1\",\"drv\":\"/nix/store/x-a-1.drv\",\"state\":\"running\","
@@ -118,7 +118,7 @@ static void test_load_and_deltas(void **state) {
 
 static void test_remaining(void **state) {
         Store s;
-        store_init(&s);
+        store_init(&s, 0);
         assert_int_equal(
                 apply(&s,
                       "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
