@@ -265,8 +265,8 @@ static void command(Tui *t, KeyResult k) {
                                        : "showing active builds and recent invocations");
                 return;
         case CMD_FILTER:
-                start_prompt(t, PROMPT_FILTER, "filter builds (text or glob; empty clears): ", t->filter,
-                             NULL, 0);
+                start_prompt(t, PROMPT_FILTER,
+                             "filter builds (text or glob, host:NAME; empty clears): ", t->filter, NULL, 0);
                 return;
         case CMD_SEARCH: {
                 char label[64];
