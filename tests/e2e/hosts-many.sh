@@ -85,7 +85,7 @@ pkill -P "${SSHD_PIDS[alpha]}"
 stop_pid "${SSHD_PIDS[alpha]}"
 wait_screen "^ alpha: DOWN \(.*(refused|closed|ssh)" 30 "alpha's header line says it is down, and why"
 assert_true "beta stays up" screen_has "^ beta \(.*\): up"
-screen >"$T/screen-alpha-down.txt"
+log "the screen with alpha down:"; screen >&2
 "$NA_CTL" -s "$T/sock-beta" kill mh-beta-one >/dev/null || fail "ctl kill on beta failed"
 wait_screen "beta +.*mh-beta-one.*killed" 15 "beta's builds keep updating while alpha is down"
 keys '?'

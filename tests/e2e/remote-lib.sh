@@ -33,6 +33,22 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# ssh_host_entry NAME PORT: an ssh_config entry for root on the loopback sshd at PORT (its
+# host key is known as $REMOTE_HOST's).
+ssh_host_entry() {
+	cat <<EOF
+Host $1
+  HostName 127.0.0.1
+  Port $2
+  User root
+  IdentityFile $T/id
+  IdentitiesOnly yes
+  HostKeyAlias $REMOTE_HOST
+  UserKnownHostsFile $T/known_hosts
+  StrictHostKeyChecking yes
+EOF
+}
+
 remote_setup() {
 	command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || skip "sshd is not installed (scripts/deps.sh installs openssh-server)"
 	command -v ssh >/dev/null || skip "ssh is not installed (scripts/deps.sh installs openssh-client)"
@@ -67,16 +83,8 @@ MaxStartups 100:30:200
 MaxSessions 100
 SetEnv NIX_ANALYTICS_SOCKET_DIR=$T/rsock
 EOF
-	cat >"$T/ssh_config" <<EOF
-Host $REMOTE_HOST
-  HostName 127.0.0.1
-  Port $REMOTE_PORT
-  User root
-  IdentityFile $T/id
-  IdentitiesOnly yes
-  HostKeyAlias $REMOTE_HOST
-  UserKnownHostsFile $T/known_hosts
-  StrictHostKeyChecking yes
+	ssh_host_entry "$REMOTE_HOST" "$REMOTE_PORT" >"$T/ssh_config"
+	cat >>"$T/ssh_config" <<EOF
 Host closedport
   HostName 127.0.0.1
   Port $CLOSED_PORT
@@ -126,17 +134,7 @@ remote_add_host() {
 	mkdir -p "$dir"
 	sed -e "s|^Port .*|Port $port|" -e "s|^PidFile .*|PidFile $T/sshd-$name.pid|" \
 		-e "s|^SetEnv .*|SetEnv NIX_ANALYTICS_SOCKET_DIR=$dir|" "$T/sshd_config" >"$T/sshd_config-$name"
-	cat >>"$T/ssh_config" <<EOF
-Host $name
-  HostName 127.0.0.1
-  Port $port
-  User root
-  IdentityFile $T/id
-  IdentitiesOnly yes
-  HostKeyAlias $REMOTE_HOST
-  UserKnownHostsFile $T/known_hosts
-  StrictHostKeyChecking yes
-EOF
+	ssh_host_entry "$name" "$port" >>"$T/ssh_config"
 	/usr/sbin/sshd -D -e -f "$T/sshd_config-$name" >"$T/sshd-$name.log" 2>&1 &
 	SSHD_PIDS[$name]=$!
 	track "${SSHD_PIDS[$name]}"
