@@ -80,6 +80,7 @@ static int read_hosts_file(Args *a, const char *path) {
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         unsigned lineno = 0;
+        size_t before = a->n_hosts;
         ssize_t len;
         while ((len = getline(&line, &cap, f)) >= 0) {
                 lineno++;
@@ -95,6 +96,11 @@ static int read_hosts_file(Args *a, const char *path) {
                 int r = add_host(a, s, where);
                 if (r < 0)
                         return r;
+        }
+        if (a->n_hosts == before) {
+                /* Not the local daemon in its stead: that would show another machine's builds. */
+                log_error("--hosts-file %s: no host in it", path);
+                return -EINVAL;
         }
         return 0;
 }

@@ -47,6 +47,10 @@ assert_eq "both daemons number their builds alike (the same keys on two hosts)" 
 	"$("$NA_CTL" -s "$T/sock-alpha" list-builds | jq -c '[.builds[].key] | sort')" \
 	"$("$NA_CTL" -s "$T/sock-beta" list-builds | jq -c '[.builds[].key] | sort')"
 
+printf '# nothing but comments\n\n' >"$T/no-hosts"
+"$NA_TUI" --hosts-file "$T/no-hosts" </dev/null >/dev/null 2>"$T/no-hosts.err"
+assert_eq "a hosts file without a host is a usage error (not the local daemon instead)" 2 $?
+assert_match "... and says so" "no host in it" "$(cat "$T/no-hosts.err")"
 printf '# the far hosts\nbeta  # the second\n\n' >"$T/hosts"
 TUI_ENV=("NIX_SSHOPTS=$NIX_SSHOPTS")
 TUI_NO_SOCKET_DIR=1
