@@ -123,6 +123,27 @@ static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *
         start_prompt(t, kind, label, NULL, keys, n);
 }
 
+/* H: the filter host:NAME for the first host, then the next, ..., then no filter. */
+static void next_host(Tui *t) {
+        if (t->n_hosts < 2) {
+                tui_status(t, false, "H: one host only (give -H again for more)");
+                return;
+        }
+        size_t next = 0;
+        if (t->filter && strncmp(t->filter, "host:", 5) == 0)
+                for (size_t i = 0; i < t->n_hosts; i++)
+                        if (strcmp(t->filter + 5, tui_host_label(t->hosts[i])) == 0) {
+                                next = i + 1;
+                                break;
+                        }
+        free(t->filter);
+        t->filter = NULL;
+        if (next < t->n_hosts && asprintf(&t->filter, "host:%s", tui_host_label(t->hosts[next])) < 0)
+                t->filter = NULL;
+        tui_status(t, false, t->filter ? "filter: %s (H next host, Esc clears)" : "every host's builds",
+                   t->filter);
+}
+
 static void prompt_submit(Tui *t) {
         struct Prompt *p = t->prompt;
         t->prompt = NULL;
@@ -263,6 +284,9 @@ static void command(Tui *t, KeyResult k) {
                            t->show_all ? "showing everything: substitutions, downloads, copies, hooks, "
                                          "finished builds"
                                        : "showing active builds and recent invocations");
+                return;
+        case CMD_HOST:
+                next_host(t);
                 return;
         case CMD_FILTER:
                 start_prompt(t, PROMPT_FILTER,

@@ -3,7 +3,7 @@
 # (remote-lib.sh's remote_add_host), each an ssh host of its own whose logins get their own
 # socket directory, each in front of a nix-analyticsd with real Nix builds of its own. In tmux:
 #   - every host's builds are listed together, each with its HOST, and a header line per host;
-#   - the filter host:NAME keeps one host's builds;
+#   - H, and the filter host:NAME, keep one host's builds;
 #   - a kill from the TUI on a build of beta ends that build on beta's daemon only (the builds
 #     of both daemons have the same keys: a build is named by its host and its key);
 #   - alpha's sshd going away (the listener and its sessions) shows alpha DOWN in its header
@@ -61,6 +61,17 @@ assert_true "the HOST column has a title" screen_has "^HOST +NAME|^HOST "
 assert_true "a header line for alpha: up, its builds" screen_has "^ alpha \(.*\): up .*2 running"
 assert_true "a header line for beta (from --hosts-file): up, its builds" screen_has "^ beta \(.*\): up .*2 running"
 assert_true "the summary: two hosts, both up" screen_has "2 hosts, 2 up \| 4 running"
+
+# ---- H: one host, the next, all ----
+keys H
+wait_screen "filter: host:alpha" 5 "H: alpha's builds alone"
+wait_screen_gone "mh-beta-one" 10 "... beta's are hidden"
+keys H
+wait_screen "filter: host:beta" 5 "H again: beta's"
+wait_screen_gone "mh-alpha-one" 10 "... alpha's are hidden"
+keys H
+wait_screen "alpha +.*mh-alpha-one" 10 "H once more: every host's builds"
+assert_true "... beta's too" screen_has "beta +.*mh-beta-one"
 
 # ---- host:NAME ----
 keys f
