@@ -31,10 +31,11 @@ for h in alpha beta; do
 done
 
 # Real builds on each: the same derivation shapes, named after their host.
+# nix-build's own pid is tracked: ending it ends its ingest too (end of input).
 for h in alpha beta; do
-	(nix-build "$E2E_DIR/nix/hosts-many.nix" --argstr nonce "$NONCE" --argstr host "$h" --no-out-link \
-		--log-format internal-json -v -k -j2 2>&1 |
-		"$NA_CTL" -s "$T/sock-$h" ingest >/dev/null 2>"$T/ingest-$h.err") &
+	nix-build "$E2E_DIR/nix/hosts-many.nix" --argstr nonce "$NONCE" --argstr host "$h" --no-out-link \
+		--log-format internal-json -v -k -j2 \
+		2> >("$NA_CTL" -s "$T/sock-$h" ingest >/dev/null 2>"$T/ingest-$h.err") >/dev/null &
 	track $!
 done
 far_state() { "$NA_CTL" -s "$T/sock-$1" list-builds 2>/dev/null | jq -e --arg n "$2" --arg s "$3" '.builds[] | select(.name == $n and .state == $s)' >/dev/null; }
