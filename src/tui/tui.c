@@ -284,6 +284,13 @@ static void draw_header(Tui *t, int w) {
         }
 }
 
+const char *tui_host_on(Tui *t, unsigned index, char *buf, size_t n) {
+        if (t->n_hosts < 2 || n == 0)
+                return "";
+        snprintf(buf, n, " on %s", tui_host_label(tui_host(t, index)));
+        return buf;
+}
+
 int tui_main_y(Tui *t) {
         if (t->n_hosts > 1)
                 return 1 + (int) t->n_hosts;

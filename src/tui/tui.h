@@ -111,6 +111,8 @@ Host *tui_host(Tui *t, unsigned index);
 Host *tui_current_host(Tui *t);
 /* The name shown for a host: its -H name, else the daemon's host name. */
 const char *tui_host_label(const Host *h);
+/* " on NAME" for a view of one host's data among several (in buf); "" with one host. */
+const char *tui_host_on(Tui *t, unsigned index, char *buf, size_t n);
 /* The first line below the header: the header has one line, plus one per host with more. */
 int tui_main_y(Tui *t);
 Tui *tui_free(Tui *t);

@@ -238,9 +238,11 @@ static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         DepsView *dv = v->data;
         const Screen *scr = t->screen;
         const Glyphs *g = screen_glyphs(scr);
+        char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "dependencies of invocation #%llu  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
-                    (unsigned long long) dv->invocation, (size_t) HASH_COUNT(dv->nodes),
+                    "dependencies of invocation #%llu%s  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
+                    (unsigned long long) dv->invocation, tui_host_on(t, dv->host, on, sizeof(on)),
+                    (size_t) HASH_COUNT(dv->nodes),
                     json_bool(dv->poll.result, "complete") || !dv->poll.result ? "" : "  (still resolving)");
         if (--h <= 0)
                 return;

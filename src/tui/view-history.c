@@ -100,10 +100,11 @@ static void hv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         /* A full page may have more behind it: how many is not asked for, as counting every row
          * would cost more than the page itself on each refresh (issue 22). */
         size_t shown = hv_count(t, v);
+        char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "history: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
-                    shown, shown >= HISTORY_ROWS ? "+" : "", orders[hv->order],
-                    hv->ascending ? "ascending" : "descending");
+                    "history%s: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
+                    tui_host_on(t, hv->host, on, sizeof(on)), shown, shown >= HISTORY_ROWS ? "+" : "",
+                    orders[hv->order], hv->ascending ? "ascending" : "descending");
         if (--h <= 0)
                 return;
         y++;

@@ -185,12 +185,13 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         LogView *lv = v->data;
         const Screen *scr = t->screen;
         StoreBuild *b = lv->key ? store_build(&tui_host(t, lv->host)->store, lv->key) : NULL;
-        char title[512];
+        char title[800], on[300];
         if (!lv->key)
                 snprintf(title, sizeof(title), "log: (select a build)");
         else
-                snprintf(title, sizeof(title), "log: %s  %zu lines  %s%s%s", b ? b->name : "?", lv->n,
-                         lv->ended ? "ended " : "following", lv->ended ? lv->state : "",
+                snprintf(title, sizeof(title), "log: %s%s  %zu lines  %s%s%s", b ? b->name : "?",
+                         tui_host_on(t, lv->host, on, sizeof(on)), lv->n, lv->ended ? "ended " : "following",
+                         lv->ended ? lv->state : "",
                          t->log_focused ? "  [focused: j/k scroll, Tab back]" : "  [Tab: focus]");
         draw_text(scr, y, x, w, screen_attr(scr, COL_TITLE), title, true, false);
         y++;

@@ -93,9 +93,11 @@ static const char *mv_row_text(Tui *t, View *v, size_t i) {
 static void mv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         MachinesView *mv = v->data;
         const Screen *scr = t->screen;
+        char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "remote machines: %zu, %d builds waiting for a machine  (Enter: details, r/Esc back)",
-                    mv_count(t, v), cJSON_GetArraySize(json_arr(mv->poll.result, "waiting")));
+                    "remote machines%s: %zu, %d builds waiting for a machine  (Enter: details, r/Esc back)",
+                    tui_host_on(t, mv->host, on, sizeof(on)), mv_count(t, v),
+                    cJSON_GetArraySize(json_arr(mv->poll.result, "waiting")));
         if (--h <= 0)
                 return;
         y++;

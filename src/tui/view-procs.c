@@ -149,9 +149,10 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         const Glyphs *g = screen_glyphs(scr);
         StoreBuild *b = pv->key ? store_build(&tui_host(t, pv->host)->store, pv->key) : NULL;
         const cJSON *u = json_obj(pv->poll.result, "usage");
-        char cpu[16], mem[16];
+        char cpu[16], mem[16], on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "processes of %s  [%s, control: %s]  CPU %s  mem %s  (p/Esc back)", b ? b->name : "?",
+                    "processes of %s%s  [%s, control: %s]  CPU %s  mem %s  (p/Esc back)", b ? b->name : "?",
+                    tui_host_on(t, pv->host, on, sizeof(on)),
                     json_str(pv->poll.result, "state") ?: (b ? store_state_name(b->state) : "?"),
                     json_str(pv->poll.result, "control") ?: "?",
                     fmt_percent(cpu, sizeof(cpu), json_num(u, "cpu_percent", -1)),

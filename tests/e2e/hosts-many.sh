@@ -93,6 +93,12 @@ wait_for 20 "mh-beta-two ends killed on beta's daemon" far_state beta mh-beta-tw
 	pass "the TUI's kill reached beta"
 assert_true "alpha's build with the same key still runs" far_state alpha mh-alpha-two running
 assert_true "beta's other build still runs" far_state beta mh-beta-one running
+keys l
+wait_screen "log: mh-beta-two on beta .*lines" 10 "the log panel follows beta's build, from beta"
+keys p
+wait_screen "processes of mh-beta-two on beta" 10 "the process view asks beta"
+keys Escape l
+wait_screen_gone "log: mh-beta-two" 5 "l closes the log panel"
 keys f C-u Enter
 wait_screen "alpha +.*mh-alpha-two" 10 "the filter cleared: every host's builds again"
 

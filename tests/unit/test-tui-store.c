@@ -20,7 +20,7 @@ static int apply(Store *s, const char *json, double now) {
 
 static void test_load_and_deltas(void **state) {
         Store s;
-        store_init(&s, 0);
+        store_init(&s, 2);
         cJSON *list = cJSON_Parse(
                 "{\"builds\":["
                 "{\"key\":1,\"name\":\"a-1\",\"drv\":\"/nix/store/x-a-1.drv\",\"state\":\"running\","
@@ -34,6 +34,7 @@ static void test_load_and_deltas(void **state) {
         StoreBuild *a = store_build(&s, 1);
         assert_non_null(a);
         assert_string_equal(a->name, "a-1");
+        assert_int_equal(a->host, 2); /* a build is (host, key): its store's host */
         assert_string_equal(a->user, "alice");
         assert_true(a->cpu_percent == 50);
         /* Elapsed goes on from the duration received, by the local clock. */
