@@ -227,7 +227,7 @@ static void mouse(Tui *t) {
                                : listnav_move(&v->nav, wheel > 0 ? CMD_DOWN : CMD_UP);
                 return;
         }
-        /* A click on a row of the main view selects it (row 1 is the header, 2 titles). */
+        /* A click on a row of the main view selects it (below the header and the titles). */
         v = t->views[t->view];
         int first = tui_main_y(t) + 1;
         if (row >= first && (size_t) (row - first) + v->nav.top < v->count(t, v)) {

@@ -231,6 +231,17 @@ static void format_load(const Host *h, char *buf, size_t n) {
                 snprintf(buf, n, "load ?");
 }
 
+/* Header lines for hosts: one each, within a third of the screen (the last then counts the
+ * rest). */
+static size_t host_lines(Tui *t) {
+        if (t->n_hosts < 2)
+                return 0;
+        int rows = 0, cols = 0;
+        if (t->screen)
+                screen_size(t->screen, &rows, &cols);
+        return MIN(t->n_hosts, (size_t) MAX(rows / 3, 1));
+}
+
 static void draw_header(Tui *t, int w) {
         const Screen *scr = t->screen;
         int attr = screen_attr(scr, COL_HEADER);
@@ -267,9 +278,19 @@ static void draw_header(Tui *t, int w) {
                     t->n_hosts, up, sum[BUILD_RUNNING], sum[BUILD_QUEUED], sum[BUILD_FROZEN],
                     sum[BUILD_FAILED] + sum[BUILD_KILLED] + sum[BUILD_LOST], t->filter ? " | filter: " : "",
                     t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
-        for (size_t i = 0; i < t->n_hosts; i++) {
+        size_t lines = host_lines(t);
+        for (size_t i = 0; i < lines; i++) {
                 Host *h = t->hosts[i];
                 const unsigned *n = h->store.counts;
+                if (i + 1 == lines && lines < t->n_hosts) {
+                        unsigned down = 0;
+                        for (size_t j = i; j < t->n_hosts; j++)
+                                down += !client_is_connected(t->hosts[j]->client);
+                        draw_printf(scr, 1 + (int) i, 0, w, down ? screen_attr(scr, COL_ERROR) : 0,
+                                    " ... %zu more hosts, %u of them down (H or host:NAME shows one)",
+                                    t->n_hosts - i, down);
+                        break;
+                }
                 format_load(h, load, sizeof(load));
                 if (client_is_connected(h->client))
                         draw_printf(scr, 1 + (int) i, 0, w, 0,
@@ -293,7 +314,7 @@ const char *tui_host_on(Tui *t, unsigned index, char *buf, size_t n) {
 
 int tui_main_y(Tui *t) {
         if (t->n_hosts > 1)
-                return 1 + (int) t->n_hosts;
+                return 1 + (int) host_lines(t);
         return 1 + (!client_is_connected(t->hosts[0]->client) && !t->hosts[0]->loaded);
 }
 
@@ -352,9 +373,7 @@ static void tui_draw(void *userdata) {
                 draw_printf(t->screen, 1, 0, cols, screen_attr(t->screen, COL_ERROR),
                             " nix-analyticsd is not running (no answer at %s: %s): waiting for it...",
                             client_path(h0->client), client_error_text(h0->client));
-        if (main_h < 2)
-                return;
-        if (t->show_log) {
+        if (main_h >= 2 && t->show_log) {
                 /* The log panel follows the selected build (once per frame, not per event). */
                 StoreBuild *b = view_builds_current(t);
                 view_log_follow(t, b ? (BuildRef){b->host, b->key} : (BuildRef){});
@@ -364,7 +383,8 @@ static void tui_draw(void *userdata) {
                 lv->draw(t, lv, main_y + main_h, 0, log_h, cols);
         }
         View *v = t->views[t->view];
-        v->draw(t, v, main_y, 0, main_h, cols);
+        if (main_h >= 2)
+                v->draw(t, v, main_y, 0, main_h, cols);
         draw_status(t, rows - 1, cols);
         if (t->show_help)
                 help_draw(t, rows, cols);

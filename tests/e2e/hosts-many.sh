@@ -115,4 +115,10 @@ wait_screen "this help .* quit" 5 "keys still work while alpha is down (? opens 
 keys Escape
 tui_quit
 
+# ---- more hosts than header lines (a third of the screen): the last line counts the rest ----
+tui_start 160 6 -H beta -H closedport -H alpha --remote-ctl "$NA_CTL"
+wait_screen "^ beta \(.*\): up" 20 "beta's header line, beside two hosts that cannot be reached"
+wait_screen "^ \.\.\. 2 more hosts, 2 of them down" 20 "the hosts past the header's room are counted, the down ones too"
+tui_quit
+
 for h in alpha beta; do stop_pid "${FAR[$h]}"; done
