@@ -11,7 +11,7 @@ static void poll_fetch(Poll *p) {
         if (p->inflight || !client_is_connected(tui_host(p->tui, p->host)->client))
                 return;
         p->inflight = true;
-        p->fetch(p->tui, p->view);
+        p->fetch(p->tui, p->view, p);
 }
 
 static int poll_tick(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -22,7 +22,7 @@ static int poll_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void poll_start(Poll *p, Tui *t, unsigned host, View *v, uint64_t interval_usec,
-                void (*fetch)(Tui *t, View *v)) {
+                void (*fetch)(Tui *t, View *v, Poll *p)) {
         poll_stop(p);
         p->tui = t;
         p->host = host;

@@ -3,6 +3,7 @@
 #include "tui/view-builds.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,8 @@ typedef struct Folded {
 
 typedef struct BuildsView {
         Tui *tui;
-        Poll activities;   /* list-activities while a is on */
-        unsigned act_host; /* whose activities: the current host's when a was pressed */
+        Poll *activities; /* list-activities while a is on: one per host */
+        size_t n_activities;
         Row *rows;
         size_t n_rows, cap;
         uint64_t generation; /* of the stores the rows were made from (their sum) */
@@ -161,25 +162,25 @@ static int cmp_invocations(const void *x, const void *y) {
         return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static const cJSON *bv_activities(BuildsView *bv) {
-        return json_arr(bv->activities.result, "activities");
+static const cJSON *bv_activities(BuildsView *bv, unsigned host) {
+        return host < bv->n_activities ? json_arr(bv->activities[host].result, "activities") : NULL;
 }
 
-static bool bv_has_activities(BuildsView *bv, uint64_t invocation) {
+static bool bv_has_activities(BuildsView *bv, unsigned host, uint64_t invocation) {
         const cJSON *a;
-        cJSON_ArrayForEach(a, bv_activities(bv))
+        cJSON_ArrayForEach(a, bv_activities(bv, host))
                 if (json_u64(a, "invocation", 0) == invocation)
                         return true;
         return false;
 }
 
 /* The activities of one invocation (or all, with invocation UINT64_MAX) as rows. */
-static void bv_push_activities(BuildsView *bv, uint64_t invocation) {
+static void bv_push_activities(BuildsView *bv, unsigned host, uint64_t invocation) {
         const cJSON *a;
         uint64_t i = 0;
-        cJSON_ArrayForEach(a, bv_activities(bv)) {
+        cJSON_ArrayForEach(a, bv_activities(bv, host)) {
                 if (invocation == UINT64_MAX || json_u64(a, "invocation", 0) == invocation)
-                        if (bv_push(bv, bv->act_host, i, false))
+                        if (bv_push(bv, host, i, false))
                                 bv->rows[bv->n_rows - 1].activity = true;
                 i++;
         }
@@ -201,15 +202,16 @@ static void bv_got_activities(Client *c, const cJSON *result, const cJSON *error
         View *v = userdata;
         BuildsView *bv = v->data;
         /* Rows point at the answer by index: they are made again from the new one. */
-        poll_take(&bv->activities, result, error);
+        for (size_t i = 0; i < bv->n_activities; i++)
+                if (bv->tui->hosts[i]->client == c)
+                        poll_take(&bv->activities[i], result, error);
         bv->built = false;
         tui_invalidate(bv->tui);
 }
 
-static void bv_fetch_activities(Tui *t, View *v) {
-        if (client_request(tui_host(t, ((BuildsView *) v->data)->act_host)->client, "list-activities", NULL,
-                           bv_got_activities, v) < 0)
-                poll_done(&((BuildsView *) v->data)->activities);
+static void bv_fetch_activities(Tui *t, View *v, Poll *p) {
+        if (client_request(tui_host(t, p->host)->client, "list-activities", NULL, bv_got_activities, v) < 0)
+                poll_done(p);
 }
 
 static uint64_t bv_generation(Tui *t) {
@@ -231,7 +233,6 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
         HASH_ITER(hh, s->invocations, inv, ti)
                 invs[m++] = inv;
         qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
-        bool host_acts = t->show_all && bv->act_host == h->index;
         /* Builds and invocations are both in invocation order: one merge walk. */
         size_t j = 0;
         for (size_t i = 0; i < m; i++) {
@@ -242,7 +243,7 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
                 bool active = false;
                 for (; j < k && all[j]->invocation == inv->id; j++)
                         active |= build_state_is_active(all[j]->state);
-                bool acts = host_acts && bv_has_activities(bv, inv->id);
+                bool acts = t->show_all && bv_has_activities(bv, h->index, inv->id);
                 if (from == j && !acts)
                         continue;
                 /* Old finished invocations leave the tree unless a is on. */
@@ -256,7 +257,7 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
                 for (size_t b2 = from; b2 < j; b2++)
                         bv_push(bv, h->index, all[b2]->key, false);
                 if (acts)
-                        bv_push_activities(bv, inv->id);
+                        bv_push_activities(bv, h->index, inv->id);
                 if (bv->n_rows > first + 1)
                         bv->rows[bv->n_rows - 1].last = true;
         }
@@ -298,7 +299,8 @@ static void bv_rebuild(Tui *t, View *v) {
                 for (size_t i = 0; i < k; i++)
                         bv_push(bv, all[i]->host, all[i]->key, false);
                 if (t->show_all)
-                        bv_push_activities(bv, UINT64_MAX);
+                        for (size_t i = 0; i < t->n_hosts; i++)
+                                bv_push_activities(bv, (unsigned) i, UINT64_MAX);
         } else
                 /* Host by host (the sort put each host's builds together, in host order). */
                 for (size_t i = 0, from = 0; i < t->n_hosts; i++) {
@@ -381,7 +383,7 @@ static const char *bv_row_text(Tui *t, View *v, size_t i) {
                 return "";
         Row *r = &bv->rows[i];
         if (r->activity)
-                activity_text(cJSON_GetArrayItem(bv_activities(bv), (int) r->key), bv->text,
+                activity_text(cJSON_GetArrayItem(bv_activities(bv, r->host), (int) r->key), bv->text,
                               sizeof(bv->text));
         else if (r->invocation) {
                 StoreInvocation *inv = store_invocation(row_store(t, r), r->key);
@@ -489,7 +491,7 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                         draw_text(scr, row_y, x0, hw, base, tui_host_label(tui_host(t, r->host)), true,
                                   false);
                 if (r->activity) {
-                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv), (int) r->key);
+                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv, r->host), (int) r->key);
                         char text[1024], line[1100];
                         activity_text(a, text, sizeof(text));
                         snprintf(line, sizeof(line), "%s%s", bv->flat ? "" : g->tee, text);
@@ -595,8 +597,8 @@ static bool bv_key(Tui *t, View *v, Cmd cmd) {
                 if (b)
                         view_detail_build(t, b);
                 else if (v->nav.cur < bv->n_rows && bv->rows[v->nav.cur].activity) {
-                        const cJSON *a =
-                                cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key);
+                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv, bv->rows[v->nav.cur].host),
+                                                            (int) bv->rows[v->nav.cur].key);
                         if (a)
                                 tui_show_detail(t, json_str(a, "kind") ?: "activity", a);
                 } else if (v->nav.cur < bv->n_rows) {
@@ -622,7 +624,9 @@ static void bv_store_changed(Tui *t, View *v) {
 
 static void bv_free(View *v) {
         BuildsView *bv = v->data;
-        poll_free(&bv->activities);
+        for (size_t i = 0; i < bv->n_activities; i++)
+                poll_free(&bv->activities[i]);
+        free(bv->activities);
         Folded *f, *tf;
         HASH_ITER(hh, bv->folded, f, tf) {
                 HASH_DEL(bv->folded, f);
@@ -647,6 +651,14 @@ int view_builds_new(Tui *t, View **ret) {
         if (r < 0)
                 return r;
         BuildsView *bv = (*ret)->data;
+        bv->activities = calloc(t->n_hosts, sizeof(Poll));
+        if (!bv->activities) {
+                bv_free(*ret);
+                free(*ret);
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        bv->n_activities = t->n_hosts;
         bv->sort = -1;
         bv->tui = t;
         return 0;
@@ -655,11 +667,13 @@ int view_builds_new(Tui *t, View **ret) {
 void view_builds_show_all(Tui *t, bool on) {
         View *v = t->views[VIEW_BUILDS];
         BuildsView *bv = v->data;
-        if (on) {
-                bv->act_host = tui_current_host(t)->index;
-                poll_start(&bv->activities, t, bv->act_host, v, USEC_PER_SEC, bv_fetch_activities);
-        } else
-                poll_free(&bv->activities);
+        /* Every host's, each asked apart: one that is down or slow delays no other. */
+        for (size_t i = 0; i < bv->n_activities; i++)
+                if (on)
+                        poll_start(&bv->activities[i], t, (unsigned) i, v, USEC_PER_SEC,
+                                   bv_fetch_activities);
+                else
+                        poll_free(&bv->activities[i]);
         bv->built = false;
 }
 
@@ -679,7 +693,8 @@ uint64_t view_builds_current_invocation(Tui *t) {
         if (v->nav.cur >= bv->n_rows)
                 return 0;
         if (bv->rows[v->nav.cur].activity)
-                return json_u64(cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key),
+                return json_u64(cJSON_GetArrayItem(bv_activities(bv, bv->rows[v->nav.cur].host),
+                                                   (int) bv->rows[v->nav.cur].key),
                                 "invocation", 0);
         if (bv->rows[v->nav.cur].invocation)
                 return bv->rows[v->nav.cur].key;

@@ -172,7 +172,7 @@ static void dv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(dv->tui);
 }
 
-static void dv_fetch(Tui *t, View *v) {
+static void dv_fetch(Tui *t, View *v, Poll *p) {
         DepsView *dv = v->data;
         cJSON *args = cJSON_CreateObject();
         if (!args || !dv->invocation) {

@@ -43,7 +43,7 @@ static void hv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(hv->tui);
 }
 
-static void hv_fetch(Tui *t, View *v) {
+static void hv_fetch(Tui *t, View *v, Poll *p) {
         HistoryView *hv = v->data;
         cJSON *args = cJSON_CreateObject();
         if (!args) {

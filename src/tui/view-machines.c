@@ -33,7 +33,7 @@ static void mv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(mv->tui);
 }
 
-static void mv_fetch(Tui *t, View *v) {
+static void mv_fetch(Tui *t, View *v, Poll *p) {
         if (client_request(tui_host(t, ((MachinesView *) v->data)->host)->client, "list-machines", NULL,
                            mv_got, v) < 0)
                 poll_done(&((MachinesView *) v->data)->poll);

@@ -92,7 +92,7 @@ static void pv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(pv->tui);
 }
 
-static void pv_fetch(Tui *t, View *v) {
+static void pv_fetch(Tui *t, View *v, Poll *p) {
         ProcsView *pv = v->data;
         cJSON *args = cJSON_CreateObject();
         if (!args || !pv->key) {

@@ -102,6 +102,14 @@ wait_screen_gone "log: mh-beta-two" 5 "l closes the log panel"
 keys f C-u Enter
 wait_screen "alpha +.*mh-alpha-two" 10 "the filter cleared: every host's builds again"
 
+# ---- a: every host asked for its activities (each apart) ----
+keys a
+wait_screen "showing everything" 5 "a: everything, from both hosts"
+assert_true "... alpha's builds still listed" screen_has "alpha +.*mh-alpha-one"
+assert_true "... beta's too" screen_has "beta +.*mh-beta-one"
+keys a
+wait_screen "showing active builds" 5 "a again: back to active builds"
+
 # ---- alpha goes away: its sshd and its sessions ----
 pkill -P "${SSHD_PIDS[alpha]}"
 stop_pid "${SSHD_PIDS[alpha]}"
