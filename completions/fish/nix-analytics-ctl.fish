@@ -2,7 +2,7 @@
 # arguments completed with the names of the builds the daemon knows.
 
 set -l __na_commands status list-builds get-build log get-history deps stats list-invocations snapshot watch list-machines ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
-set -l __na_states queued running frozen succeeded failed killed lost
+set -l __na_states queued running frozen finishing succeeded failed killed lost
 
 function __nix_analytics_ctl_builds
     command -q nix-analytics-ctl; or return
@@ -60,7 +60,7 @@ complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds get-hi
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds get-history stats" -l name -x -d 'names matching a glob'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds get-history stats" -l requester -x -a '(__fish_complete_users)' -d 'requested by this user'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds" -l invocation -x -d 'only builds of this invocation'
-complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds" -l active -d 'only queued, running and frozen builds'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds" -l active -d 'only queued, running, frozen and finishing builds'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l pname -x -d 'this package name'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l kind -x -a 'build substitution'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l machine -x -a local -d 'built on this machine'

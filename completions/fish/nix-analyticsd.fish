@@ -6,6 +6,7 @@ complete -c nix-analyticsd -l log-ring-finished -x -d 'log lines kept per finish
 complete -c nix-analyticsd -l log-budget -x -d "memory for all builds' log lines (K, M, G suffixes)"
 complete -c nix-analyticsd -l max-finished -x -d 'finished builds kept in memory'
 complete -c nix-analyticsd -l store-dir -r -a '(__fish_complete_directories)' -d 'Nix store directory'
+complete -c nix-analyticsd -l store-db -r -F -d 'Nix store database, read only'
 complete -c nix-analyticsd -l max-clients -x -d 'control clients at once'
 complete -c nix-analyticsd -l max-sources -x -d 'event connections at once'
 complete -c nix-analyticsd -l quota -x -a 'event-connections= control-connections= builds= log-bytes-per-sec= log-burst= log-bytes-held= history-rows-per-hour= reserved-connections=' -d 'a per-uid limit for untrusted users'

@@ -93,8 +93,8 @@ int verb_snapshot(const CtlContext *ctx, int argc, char **argv) {
 
 /* The build states of protocol.md: a typo is a usage error here rather than an empty list. */
 static bool state_is_valid(const char *s, size_t len) {
-        static const char *const states[] = {"queued", "running", "frozen", "succeeded",
-                                             "failed", "killed",  "lost"};
+        static const char *const states[] = {"queued",    "running", "frozen", "finishing",
+                                             "succeeded", "failed",  "killed", "lost"};
         for (size_t i = 0; i < ELEMENTSOF(states); i++)
                 if (strlen(states[i]) == len && memcmp(states[i], s, len) == 0)
                         return true;
@@ -106,9 +106,8 @@ int ctl_check_states(const char *option, const char *s) {
         for (const char *p = s;;) {
                 size_t n = strcspn(p, ",");
                 if (!state_is_valid(p, n)) {
-                        log_error("%s: '%.*s' is not a build state (queued, running, frozen, succeeded, "
-                                  "failed, "
-                                  "killed, lost)",
+                        log_error("%s: '%.*s' is not a build state (queued, running, frozen, finishing, "
+                                  "succeeded, failed, killed, lost)",
                                   option, (int) n, p);
                         return -EINVAL;
                 }
@@ -161,11 +160,11 @@ static const char list_builds_usage[] =
         "\n"
         "Options:\n"
         "      --state S[,S...]       only builds in these states (queued, running, frozen,\n"
-        "                             succeeded, failed, killed, lost)\n"
+        "                             finishing, succeeded, failed, killed, lost)\n"
         "      --name GLOB            only builds whose name matches the shell glob\n"
         "      --requester UID|USER   only builds requested by this user\n"
         "      --invocation ID        only builds of this invocation\n"
-        "      --active               only queued, running and frozen builds\n"
+        "      --active               only queued, running, frozen and finishing builds\n"
         "  -h, --help                 show this help\n";
 
 int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {

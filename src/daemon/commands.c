@@ -144,7 +144,8 @@ static int parse_filter(const ControlRequest *req, BuildFilter *f, Reply *r) {
         if (control_arg_bool(req, "active", &active) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"active\" must be a boolean");
         if (active)
-                f->states |= (1u << BUILD_QUEUED) | (1u << BUILD_RUNNING) | (1u << BUILD_FROZEN);
+                f->states |= (1u << BUILD_QUEUED) | (1u << BUILD_RUNNING) | (1u << BUILD_FROZEN) |
+                             (1u << BUILD_FINISHING);
         if (control_arg_string(req, "name", &f->name) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"name\" must be a string");
         if (control_arg_int(req, "invocation", &f->invocation) == -EINVAL)

@@ -11,6 +11,7 @@
 #include "daemon/history-writer.h"
 #include "daemon/quota.h"
 #include "shared/model.h"
+#include "shared/store-db.h"
 
 typedef struct EventConn EventConn;
 typedef struct Sampler Sampler;
@@ -20,6 +21,7 @@ typedef struct Graphs Graphs;
 typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
 typedef struct Metrics Metrics;
+typedef struct Persist Persist;
 
 typedef struct DaemonConfig {
         char *socket_dir;
@@ -46,6 +48,7 @@ typedef struct DaemonConfig {
         char *nix_conf_dir;
         usec_t machines_poll_interval, machines_poll_timeout;
         char *machines_remote_ctl;
+        char *store_db; /* Nix's database, read only: which outputs are valid */
 
         char *metrics_listen; /* --metrics-listen: NULL serves no metrics (metrics.c) */
 } DaemonConfig;
@@ -56,6 +59,7 @@ typedef struct Daemon {
         Model *model;
         Sampler *sampler;
         Quota *quota;
+        StoreDb *store_db;
 
         int events_fd, control_fd;
         sd_event_source *events_listener, *control_listener;
@@ -72,6 +76,7 @@ typedef struct Daemon {
         Graphs *graphs;
         QueryWorker *queries;
         Metrics *metrics; /* NULL unless --metrics-listen */
+        Persist *persist; /* running builds kept across restarts (persist.c) */
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
         struct RemoteKills

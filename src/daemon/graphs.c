@@ -183,6 +183,7 @@ static const char *node_state_with(Daemon *d, Invocation *inv, const GraphNode *
                         return "pending";
                 case BUILD_RUNNING:
                 case BUILD_FROZEN:
+                case BUILD_FINISHING:
                         return "building";
                 case BUILD_SUCCEEDED:
                         return "done";

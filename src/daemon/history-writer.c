@@ -421,6 +421,16 @@ void history_writer_record(HistoryWriter *w, const Build *b) {
         queue_push(w, &rec, history_record_from_build(b, &rec));
 }
 
+void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec) {
+        HistoryRecord r = *rec;
+        *rec = (HistoryRecord){.requester_uid = -1, .exit_code = -1};
+        if (!w || !w->worker.started) {
+                history_record_done(&r);
+                return;
+        }
+        queue_push(w, &r, 0);
+}
+
 void history_writer_record_substitution(HistoryWriter *w, const Substitution *x) {
         if (!w || !w->worker.started)
                 return;

@@ -35,6 +35,9 @@ HistoryWriter *history_writer_stop(HistoryWriter *w);
 
 /* Queues a row for a build that just finished. Never blocks on I/O. */
 void history_writer_record(HistoryWriter *w, const Build *b);
+/* A row made elsewhere (persist.c: a build that ended while the daemon was down): takes
+ * *rec, which is left empty. */
+void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec);
 /* The same for a substitution that ended. */
 void history_writer_record_substitution(HistoryWriter *w, const Substitution *x);
 

@@ -16,6 +16,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/machines.h"
+#include "shared/json-read.h"
 #include "shared/procfs.h"
 #include "shared/ssh-command.h"
 
@@ -23,6 +24,11 @@
 #define STDERR_MAX        4096
 #define BACKOFF_MAX       8
 #define REMOTE_BUILDS_MAX 256
+#define REMOTE_TEXT_MAX   256 /* longest state or phase name taken from the remote */
+/* between polls of a machine with builds dispatched to it running: their remote view is
+ * that fresh */
+#define BUSY_INTERVAL  (5 * USEC_PER_SEC)
+#define DISPATCH_DELAY (1 * USEC_PER_SEC)
 
 typedef enum PollState { POLL_UNKNOWN, POLL_UP, POLL_DOWN } PollState;
 
@@ -186,6 +192,57 @@ static void parse_output(Target *t) {
         }
 }
 
+static const char *remote_text(const cJSON *o, const char *key) {
+        const char *v = json_str(o, key);
+        return v && strlen(v) <= REMOTE_TEXT_MAX ? v : NULL;
+}
+
+/* The remote daemon's build of drv in the last answer, as a view; false when absent. */
+static bool remote_view_of(const Target *t, const char *drv, BuildRemoteView *ret) {
+        const cJSON *rb;
+        cJSON_ArrayForEach(rb, t->remote_builds) {
+                const char *d = json_str(rb, "drv");
+                if (!d || strcmp(d, drv) != 0)
+                        continue;
+                const cJSON *u = json_obj(rb, "usage");
+                *ret = (BuildRemoteView){
+                        .present = true,
+                        .state = (char *) remote_text(rb, "state"),
+                        .phase = (char *) remote_text(rb, "phase"),
+                        .sampled = u != NULL,
+                        .cpu_percent = MAX(json_num(u, "cpu_percent", 0), 0.0),
+                        .mem_current = json_u64(u, "mem_current", 0),
+                        .mem_peak = json_u64(u, "mem_peak", 0),
+                        .n_procs = (uint32_t) json_int(u, "procs", 0, INT32_MAX, 0),
+                        .log_lines = json_u64(rb, "log_lines", 0),
+                        .seen = t->checked,
+                };
+                return true;
+        }
+        return false;
+}
+
+/* Gives each running build dispatched to t's machine the remote daemon's view of it from
+ * this poll, or none. Returns whether any such build runs. */
+static bool update_remote_views(Target *t) {
+        Model *m = t->poll->daemon->model;
+        ModelMachine *mm = model_machine_find(m, t->uri);
+        bool busy = false;
+        if (!mm)
+                return false;
+        for (Build *b = model_builds_first(m); b; b = b->next) {
+                if (b->state != BUILD_RUNNING || !model_machine_has_build(mm, b))
+                        continue;
+                busy = true;
+                BuildRemoteView v;
+                bool found = t->state == POLL_UP && remote_view_of(t, b->drv, &v);
+                if (model_build_set_remote_view(m, b, found ? &v : NULL) < 0)
+                        log_warning("machine %s: cannot keep the remote view of %s: out of memory", t->uri,
+                                    b->drv);
+        }
+        return busy;
+}
+
 static void poll_finish(Target *t, int status) {
         MachinesPoll *p = t->poll;
         t->checked = now_realtime();
@@ -218,9 +275,12 @@ static void poll_finish(Target *t, int status) {
         } else
                 t->failures = 0;
         poll_reset(t);
+        bool busy = !t->stale && update_remote_views(t);
         usec_t delay = p->config.interval << MIN(t->failures, 3u);
         if (t->failures > 0)
                 delay = MIN(delay, p->config.interval * BACKOFF_MAX);
+        else if (busy)
+                delay = MIN(delay, BUSY_INTERVAL);
         if (t->stale) {
                 HASH_DEL(p->targets, t);
                 target_free(t);
@@ -464,6 +524,25 @@ MachinesPoll *machines_poll_free(MachinesPoll *p) {
         }
         free(p);
         return NULL;
+}
+
+void machines_poll_build_running(MachinesPoll *p, const Build *b) {
+        if (!p || b->state != BUILD_RUNNING || !b->machine || !b->machine[0])
+                return;
+        _cleanup_free_ char *key = NULL;
+        Target *t = NULL;
+        if (machine_uri_key(b->machine, &key) >= 0)
+                HASH_FIND(hh, p->targets, key, strlen(key), t);
+        /* A poll under way (the timer is its deadline), a failing machine (its backoff), or
+         * one due soon anyway: nothing to bring forward. */
+        if (!t || t->stale || t->pid > 0 || t->failures > 0)
+                return;
+        usec_t due = 0, now = now_monotonic();
+        if (sd_event_source_get_time(t->timer, &due) >= 0 && due <= now + BUSY_INTERVAL)
+                return;
+        /* The first look at the remote daemon's view, a moment after the dispatch: it learns
+         * of the build as its Nix starts it. */
+        schedule(t, MIN(p->config.interval, DISPATCH_DELAY));
 }
 
 MachinePollState machines_poll_state(MachinesPoll *p, const ModelMachine *mm) {

@@ -22,6 +22,10 @@ int machines_poll_new(Daemon *d, const MachinesPollConfig *c, MachinesPoll **ret
 MachinesPoll *machines_poll_free(MachinesPoll *p);
 /* Brings the polled set in line with the model's configured ssh machines. */
 void machines_poll_sync(MachinesPoll *p);
+/* Build b runs here, maybe on a polled machine (its changes call this): while the machine's
+ * next poll is more than a busy interval (5 s) away, it is brought forward, so that b's remote
+ * view (model_build_set_remote_view) comes soon after its dispatch. */
+void machines_poll_build_running(MachinesPoll *p, const Build *b);
 typedef enum MachinePollState {
         MACHINE_POLL_NONE, /* not polled (not an ssh machine, polling off, or not yet) */
         MACHINE_POLL_UNKNOWN,

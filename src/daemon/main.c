@@ -24,6 +24,7 @@
 #include "daemon/event-conn.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/persist.h"
 #include "daemon/query-worker.h"
 #include "daemon/listener.h"
 #include "daemon/machines-config.h"
@@ -54,6 +55,9 @@ static void help(void) {
                "                           rings go first ('nix log DRV' keeps every line)\n"
                "      --max-finished N     finished builds kept in memory (default 5000)\n"
                "      --store-dir DIR      Nix store directory (default /nix/store)\n"
+               "      --store-db PATH      Nix's store database, read only: outputs count as built\n"
+               "                           once valid there (default DIR/../var/nix/db/db.sqlite;\n"
+               "                           unreadable: once they exist)\n"
                "      --max-clients N      control clients at once (default 1024)\n"
                "      --max-sources N      event connections at once (default 8192)\n"
                "      --quota KEY=N        a per-uid limit for untrusted users (repeatable); keys and\n"
@@ -111,6 +115,7 @@ enum {
         ARG_LOG_BUDGET,
         ARG_MAX_FINISHED,
         ARG_STORE_DIR,
+        ARG_STORE_DB,
         ARG_MAX_CLIENTS,
         ARG_MAX_SOURCES,
         ARG_QUOTA,
@@ -188,6 +193,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"log-budget", required_argument, NULL, ARG_LOG_BUDGET},
                 {"max-finished", required_argument, NULL, ARG_MAX_FINISHED},
                 {"store-dir", required_argument, NULL, ARG_STORE_DIR},
+                {"store-db", required_argument, NULL, ARG_STORE_DB},
                 {"max-clients", required_argument, NULL, ARG_MAX_CLIENTS},
                 {"max-sources", required_argument, NULL, ARG_MAX_SOURCES},
                 {"quota", required_argument, NULL, ARG_QUOTA},
@@ -246,6 +252,11 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                                 return log_error_errno(EINVAL, "--store-dir must be an absolute path: '%s'",
                                                        optarg);
                         cfg->model.store_dir = optarg;
+                        break;
+                case ARG_STORE_DB:
+                        free(cfg->store_db);
+                        if (!(cfg->store_db = strdup(optarg)))
+                                return log_error_errno(ENOMEM, "out of memory");
                         break;
                 case ARG_MAX_CLIENTS:
                         if (parse_u32("--max-clients", optarg, 1, &cfg->max_control_conns) < 0)
@@ -450,6 +461,32 @@ static void config_done(DaemonConfig *c) {
         free(c->nix_conf_dir);
         free(c->machines_remote_ctl);
         free(c->metrics_listen);
+        free(c->store_db);
+}
+
+/* The model's look at Nix's database (ModelConfig.path_valid). */
+static int path_valid(void *userdata, const char *path) {
+        Daemon *d = userdata;
+        return store_db_path_valid(d->store_db, path);
+}
+
+/* Outputs count as built once Nix registered them; where its database cannot be read (not
+ * root), once they exist. */
+static int setup_store_db(Daemon *d) {
+        if (!d->config.store_db && store_db_default_path(d->config.model.store_dir, &d->config.store_db) < 0)
+                return log_error_errno(ENOMEM, "out of memory");
+        int r = store_db_new(d->config.store_db, &d->store_db);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the store database reader: %m");
+        r = store_db_path_valid(d->store_db, d->config.model.store_dir);
+        if (r < 0 && r != -EAGAIN)
+                log_internal(LOG_LEVEL_NOTICE, r,
+                             "cannot read Nix's store database %s (%m): a build's outputs count as "
+                             "built once they exist",
+                             d->config.store_db);
+        d->config.model.path_valid = path_valid;
+        d->config.model.path_valid_userdata = d;
+        return 0;
 }
 
 static int setup_sampler(Daemon *d) {
@@ -485,8 +522,28 @@ static int setup_machines(Daemon *d) {
         return 0;
 }
 
+/* The state file lives beside the history database (docs/history.md): without one, nothing
+ * is kept across restarts. */
+static int setup_persist(Daemon *d) {
+        _cleanup_free_ char *path = NULL;
+        const char *db = d->config.history.path, *slash = db ? strrchr(db, '/') : NULL;
+        if (slash && asprintf(&path, "%.*s/running-builds.json", (int) (slash - db), db) < 0)
+                return log_error_errno(ENOMEM, "out of memory");
+        PersistConfig pc = {
+                .path = path,
+                .store_dir = d->config.model.store_dir,
+                .nix_db = d->config.store_db,
+        };
+        int r = persist_new(d, &pc, &d->persist);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the state file %s: %m", path);
+        return 0;
+}
+
 static void daemon_done(Daemon *d) {
         d->metrics = metrics_free(d->metrics); /* first: its threads wait on the loop */
+        /* While the loop and the model are whole: the running builds' last record. */
+        d->persist = persist_free(d->persist);
         d->machines_poll = machines_poll_free(d->machines_poll);
         d->remote_kills = remote_kills_free(d->remote_kills);
         d->machines_config = machines_config_free(d->machines_config);
@@ -507,6 +564,7 @@ static void daemon_done(Daemon *d) {
         /* After the loop: the last finished builds were queued by the final flush. */
         d->history = history_writer_stop(d->history);
         model_free(d->model);
+        d->store_db = store_db_free(d->store_db);
         d->quota = quota_free(d->quota); /* after the model, which releases its builds */
         config_done(&d->config);
 }
@@ -553,6 +611,8 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         d.started_mono = now_monotonic();
+        if ((r = setup_store_db(&d)) < 0)
+                goto free_daemon;
         if ((r = model_new(&d.config.model, &d.model)) < 0) {
                 log_error_errno(r, "cannot create the model: %m");
                 goto free_daemon;
@@ -578,7 +638,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot start the history query thread: %m");
                 goto free_daemon;
         }
-        if ((r = setup_machines(&d)) < 0)
+        if ((r = setup_machines(&d)) < 0 || (r = setup_persist(&d)) < 0)
                 goto free_daemon;
         if (d.config.metrics_listen && (r = metrics_new(&d, d.config.metrics_listen, &d.metrics)) < 0)
                 goto free_daemon;

@@ -43,8 +43,19 @@ typedef struct DurationHistogram {
         double sum;
 } DurationHistogram;
 
+/* A build that ended failed on the model's guess (no-outputs) while its nix process runs: Nix
+ * may give its own reason later (CHANGE_REVISED; a -k failure on Nix 2.8 is explained when
+ * nix-build ends). Its kind is counted once known, as counters never go back. */
+typedef struct PendingKind {
+        uint64_t key;
+        UT_hash_handle hh;
+} PendingKind;
+#define PENDING_KINDS_MAX 4096
+
 struct Metrics {
         Daemon *daemon;
+        PendingKind *pending_kinds; /* by build key */
+        uint32_t n_pending_kinds;
         MetricsHttp *http;
         FinishedKey *finished; /* hash by key, in insertion order */
         uint32_t n_finished_keys;
@@ -81,6 +92,11 @@ Metrics *metrics_free(Metrics *m) {
         if (!m)
                 return NULL;
         m->http = metrics_http_free(m->http);
+        PendingKind *p, *ptmp;
+        HASH_ITER(hh, m->pending_kinds, p, ptmp) {
+                HASH_DEL(m->pending_kinds, p);
+                free(p);
+        }
         FinishedKey *k, *tmp;
         HASH_ITER(hh, m->finished, k, tmp) {
                 HASH_DEL(m->finished, k);
@@ -119,6 +135,54 @@ static FinishedKey *finished_key(Metrics *m, const char *result, const char *sys
         return k;
 }
 
+static void count_kind(Metrics *m, FailureKind k) {
+        if (k >= 0 && k < _FAILURE_KIND_MAX)
+                m->failed_by_kind[k]++;
+}
+
+static bool kind_may_change(const Build *b) {
+        return b->failure == FAILURE_NO_OUTPUTS && b->invocation && !b->invocation->done;
+}
+
+static void count_kind_or_wait(Metrics *m, const Build *b) {
+        PendingKind *p = NULL;
+        if (kind_may_change(b) && m->n_pending_kinds < PENDING_KINDS_MAX && (p = calloc(1, sizeof(*p)))) {
+                p->key = b->key;
+                HASH_ADD(hh, m->pending_kinds, key, sizeof(p->key), p);
+                m->n_pending_kinds++;
+                return;
+        }
+        count_kind(m, b->failure);
+}
+
+static void pending_done(Metrics *m, PendingKind *p, FailureKind k) {
+        count_kind(m, k);
+        HASH_DEL(m->pending_kinds, p);
+        m->n_pending_kinds--;
+        free(p);
+}
+
+void metrics_build_revised(Metrics *m, const Build *b) {
+        PendingKind *p = NULL;
+        if (m)
+                HASH_FIND(hh, m->pending_kinds, &b->key, sizeof(b->key), p);
+        if (p)
+                pending_done(m, p, b->failure);
+}
+
+/* Builds still waiting for Nix's word: counted as they are once their invocation ended or the
+ * model let go of them. */
+static void settle_pending(Metrics *m) {
+        PendingKind *p, *tmp;
+        HASH_ITER(hh, m->pending_kinds, p, tmp) {
+                const Build *b = model_build_by_key(m->daemon->model, p->key);
+                if (!b)
+                        pending_done(m, p, FAILURE_NO_OUTPUTS);
+                else if (!kind_may_change(b))
+                        pending_done(m, p, b->failure);
+        }
+}
+
 void metrics_build_finished(Metrics *m, const Build *b) {
         if (!m || !build_state_is_final(b->state))
                 return;
@@ -135,8 +199,8 @@ void metrics_build_finished(Metrics *m, const Build *b) {
                 finished_key(m, result, system ? system : "unknown", b->machine[0] ? b->machine : "local");
         if (k)
                 k->count++;
-        if (b->state == BUILD_FAILED && b->failure >= 0 && b->failure < _FAILURE_KIND_MAX)
-                m->failed_by_kind[b->failure]++;
+        if (b->state == BUILD_FAILED)
+                count_kind_or_wait(m, b);
         if (b->started && b->finished >= b->started) {
                 DurationHistogram *h = &m->durations[b->state];
                 double secs = usec_to_sec(b->finished - b->started);
@@ -209,6 +273,12 @@ static double get_mem(const Build *b) {
 static double get_mem_peak(const Build *b) {
         return (double) b->usage.mem_peak;
 }
+static bool has_mem_cgroup(const Build *b) {
+        return b->usage.sampled && b->usage.has_mem_cgroup;
+}
+static double get_mem_cgroup(const Build *b) {
+        return (double) b->usage.mem_cgroup;
+}
 static bool has_mem_limit(const Build *b) {
         return b->usage.mem_limit > 0;
 }
@@ -241,7 +311,7 @@ static double get_eta(const Build *b) {
 }
 
 static void render_builds(MetricsText *t, Daemon *d) {
-        static const BuildState active[] = {BUILD_QUEUED, BUILD_RUNNING, BUILD_FROZEN};
+        static const BuildState active[] = {BUILD_QUEUED, BUILD_RUNNING, BUILD_FROZEN, BUILD_FINISHING};
         uint32_t by_state[_BUILD_STATE_MAX] = {}, untrusted = 0, waiting = 0;
         size_t n = 0;
         for (Build *b = model_builds_first(d->model); b; b = b->next) {
@@ -301,10 +371,14 @@ static void render_builds(MetricsText *t, Daemon *d) {
         per_build(t, d, labels, n, "nix_analytics_build_cpu_seconds", METRIC_COUNTER, "seconds",
                   "CPU time used by the build's processes (user and system).", get_cpu, has_usage);
         per_build(t, d, labels, n, "nix_analytics_build_memory_bytes", METRIC_GAUGE, "bytes",
-                  "Memory in use by the build (its cgroup's, else its processes' resident sizes).", get_mem,
-                  has_usage);
+                  "Memory of the build: the sum of its processes' resident sizes.", get_mem, has_usage);
+        per_build(t, d, labels, n, "nix_analytics_build_memory_charged_bytes", METRIC_GAUGE, "bytes",
+                  "Memory the kernel charges to the build's cgroup (its limit goes by this; absent "
+                  "without a cgroup).",
+                  get_mem_cgroup, has_mem_cgroup);
         per_build(t, d, labels, n, "nix_analytics_build_memory_peak_bytes", METRIC_GAUGE, "bytes",
-                  "The build's peak memory use so far.", get_mem_peak, has_usage);
+                  "The largest sum of the build's processes' resident sizes so far.", get_mem_peak,
+                  has_usage);
         per_build(t, d, labels, n, "nix_analytics_build_memory_limit_bytes", METRIC_GAUGE, "bytes",
                   "The memory limit set on the build (absent when none).", get_mem_limit, has_mem_limit);
         per_build(t, d, labels, n, "nix_analytics_build_cpu_limit_cores", METRIC_GAUGE, NULL,
@@ -477,6 +551,8 @@ int metrics_render(Daemon *d, MetricsFormat f, char **ret, size_t *ret_len) {
         metrics_text_sample(&t, NULL, 0, usec_to_sec(now_real - (now_mono - d->started_mono)));
 
         render_builds(&t, d);
+        if (d->metrics)
+                settle_pending(d->metrics);
         render_finished(&t, d->metrics);
         render_sources(&t, d);
         render_machines(&t, d);

@@ -14,6 +14,8 @@ Metrics *metrics_free(Metrics *m);
 
 /* b ended (the change drain): the finished-by-result counters and the duration histogram. */
 void metrics_build_finished(Metrics *m, const Build *b);
+/* b's failure was revised (CHANGE_REVISED): Nix's own reason replaced the model's guess. */
+void metrics_build_revised(Metrics *m, const Build *b);
 
 /* The exposition in format f, from the daemon's state now. 0 or -ENOMEM. */
 int metrics_render(Daemon *d, MetricsFormat f, char **ret, size_t *ret_len);

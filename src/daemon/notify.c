@@ -9,6 +9,7 @@
 #include "daemon/estimates.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/machines-poll.h"
 #include "daemon/metrics.h"
 #include "daemon/privacy.h"
 #include "daemon/processes.h"
@@ -135,12 +136,17 @@ static void on_build(void *userdata, Build *b, unsigned kinds, uint64_t new_line
         if (d->sampler && (kinds & ((1u << CHANGE_NEW) | (1u << CHANGE_STARTED))) &&
             b->state == BUILD_RUNNING)
                 sampler_kick(d->sampler);
-        /* History: a row when it ends (its estimate came before the drain, estimates_update). */
-        if ((kinds & (1u << CHANGE_FINISHED)) && notify_history_allowed(d, b))
+        /* History: a row when it ends (its estimate came before the drain, estimates_update),
+         * and Nix's reason when it comes after the end (the row's no-outputs is replaced). */
+        if ((kinds & ((1u << CHANGE_FINISHED) | (1u << CHANGE_REVISED))) && notify_history_allowed(d, b))
                 history_writer_record(d->history, b);
         if (kinds & (1u << CHANGE_FINISHED))
                 metrics_build_finished(d->metrics, b);
+        if (kinds & (1u << CHANGE_REVISED))
+                metrics_build_revised(d->metrics, b);
         graphs_build_changed(d, b, kinds);
+        if (kinds & ~(1u << CHANGE_LOG))
+                machines_poll_build_running(d->machines_poll, b);
 
         if (new_lines > 0 && d->n_control_conns > 0) {
                 size_t len = 0;

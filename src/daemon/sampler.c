@@ -27,9 +27,11 @@
 #include "daemon/adopt.h"
 #include "daemon/discover.h"
 #include "daemon/notify.h"
+#include "daemon/persist.h"
 #include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
+#include "shared/model-resume.h"
 #include "shared/proc.h"
 #include "shared/trust.h"
 
@@ -482,6 +484,13 @@ static void apply_nice(Sampler *s, Tracked *t) {
                         t->procs[i].st.nice = t->nice;
 }
 
+/* Processes left in t's group that its session no longer tells (they made their own and
+ * their parent died). A group that cannot be read (Nix removed its own) holds none. */
+static bool group_populated(const Tracked *t) {
+        _cleanup_free_ pid_t *pids = NULL;
+        return t->has_group && cg_group_pids(&t->group, &pids) > 0;
+}
+
 static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
         if (collect_procs(s, t, dt) < 0)
@@ -543,14 +552,19 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         t->last_mono = now_mono;
         u.cpu_user = user;
         u.cpu_system = sys;
-        if (cu.has_mem) {
-                u.mem_current = cu.mem_current;
-                t->mem_peak = MAX(t->mem_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
-        } else {
-                u.mem_current = rss;
-                t->mem_peak = MAX(t->mem_peak, rss);
-        }
+        /* MEM is one figure everywhere: the processes' resident sizes summed (docs/protocol.md,
+         * "usage"). The cgroup's charge differs (pages charged before the build was moved in
+         * stay with the old group; page cache counts; shared pages count once) and is kept
+         * apart: limits and the OOM killer go by it. */
+        u.mem_current = rss;
+        t->mem_peak = MAX(t->mem_peak, rss);
         u.mem_peak = t->mem_peak;
+        u.has_mem_cgroup = cu.has_mem;
+        if (cu.has_mem) {
+                u.mem_cgroup = cu.mem_current;
+                t->mem_cgroup_peak = MAX(t->mem_cgroup_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
+                u.mem_cgroup_peak = t->mem_cgroup_peak;
+        }
         if (cu.has_io) {
                 u.io_read = cu.io_read;
                 u.io_write = cu.io_write;
@@ -572,9 +586,13 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                                                                      : t->signal_frozen && all_stopped;
         model_build_set_frozen(s->d->model, b, frozen);
 
-        /* The builder's end is the build's real end (Nix 2.8 may report it much later). */
-        if (t->builder_gone || !find_proc(t->procs, t->n_procs, t->builder))
+        /* The builder's end is the build's real end (Nix 2.8 may report it much later); the
+         * build runs on while any process of it does (in its group, or its session). */
+        if (t->builder_gone || !find_proc(t->procs, t->n_procs, t->builder)) {
                 model_build_builder_exited(s->d->model, b, now_realtime());
+                if (t->n_procs == 0 && !group_populated(t))
+                        model_build_processes_gone(s->d->model, b, now_realtime());
+        }
 }
 
 /* The build ended: a last look at its group (the OOM killer's count), then remove it. */
@@ -616,9 +634,15 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
                 return;
         uid_t uid = 0;
         (void) procfs_read_uid(s->cfg.proc_root, nix_pid, &uid);
+        /* Its start: as the daemon knew it before the restart, else its builder's. */
+        const ProcEntry *e = proc_table_get(&s->table, builder), *nix = proc_table_get(&s->table, nix_pid);
+        usec_t builder_start = e ? proc_start_realtime(e->st.starttime) : 0;
+        const ResumeBuild *r = persist_take(s->d->persist, drv, nix_pid, nix ? nix->st.starttime : 0);
+        usec_t started = r ? r->started : builder_start ? builder_start : now_realtime();
         Build *b;
-        if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, now_realtime(), &b) < 0)
+        if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, started, &b) < 0)
                 return;
+        model_build_resume(s->d->model, b, r, builder_start);
         log_info("rediscovered build %" PRIu64 " (%s) of nix pid %d, builder pid %d", b->key, b->name,
                  (int) nix_pid, (int) builder);
         if (!sampler_find(s, b->key))
@@ -653,10 +677,13 @@ void sampler_run(Sampler *s) {
 
         if (work && table_scan(s) == 0) {
                 discovery_prune(s->dsc, &s->table);
-                if (!s->rediscovered)
+                if (!s->rediscovered) {
                         /* Again at the next pass while files are being read off the loop. */
                         s->rediscovered = discovery_rediscover(s->dsc, &s->table, s->cfg.discover_scope,
                                                                on_rediscovered, s) != -EAGAIN;
+                        if (s->rediscovered)
+                                persist_rediscovery_done(s->d->persist);
+                }
                 for (Tracked *t = s->tracked; t; t = t->next)
                         t->seen = false;
 
@@ -682,6 +709,11 @@ void sampler_run(Sampler *s) {
                         }
                         if (t)
                                 t->seen = true;
+                        /* Stopped by Nix: its end waits for this sampler to see its processes
+                         * gone (soon, unless a sample since found some left). */
+                        if (t && (b->n_activities_open == 0 || b->finished) && b->state == BUILD_RUNNING &&
+                            !b->procs_after_stop)
+                                missing = true;
                 }
                 check_builders(s);
                 gather(s);

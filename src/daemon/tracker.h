@@ -50,7 +50,7 @@ struct Tracked {
 
         /* figures between samples */
         usec_t last_cpu, last_mono;
-        uint64_t mem_peak, io_read_dead, io_write_dead;
+        uint64_t mem_peak, mem_cgroup_peak, io_read_dead, io_write_dead;
 
         /* what was applied */
         bool has_nice;

@@ -62,10 +62,16 @@ IdentKind ident_kind_from_cmdline(const char *buf, size_t len) {
                 return IDENT_NIX;
         if ((strcmp(base, "build-remote") == 0) || (strcmp(argv1, "__build-remote") == 0))
                 return IDENT_BUILD_HOOK;
-        if ((strcmp(base, "nix-daemon") == 0) ||
-            ((strcmp(base, "nix") == 0) && (strcmp(argv1, "daemon") == 0)))
-                return IDENT_NIX_DAEMON;
-        return IDENT_NIX;
+        if ((strcmp(base, "nix-daemon") != 0) &&
+            ((strcmp(base, "nix") != 0) || (strcmp(argv1, "daemon") != 0)))
+                return IDENT_NIX;
+        for (const char *a = nul + 1; a < end;) {
+                size_t l = strnlen(a, (size_t) (end - a));
+                if (l == strlen("--stdio") && memcmp(a, "--stdio", l) == 0)
+                        return IDENT_NIX_DAEMON_STDIO;
+                a += l + 1;
+        }
+        return IDENT_NIX_DAEMON;
 }
 
 IdentKind ident_kind_self(void) {

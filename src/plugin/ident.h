@@ -9,6 +9,10 @@
 typedef enum IdentKind {
         IDENT_NIX,        /* nix, nix-build, nix-store, ... run directly */
         IDENT_NIX_DAEMON, /* nix-daemon (or nix daemon) */
+        /* nix-daemon --stdio (how ssh-ng runs it on a remote builder): one process serving
+         * its standard streams itself, as a worker would, when its store is local (root);
+         * else it only relays to the system daemon, whose worker reports */
+        IDENT_NIX_DAEMON_STDIO,
         IDENT_BUILD_HOOK, /* build-remote / nix __build-remote: stays silent */
 } IdentKind;
 

@@ -509,6 +509,10 @@ __attribute__((constructor)) void pluginLoad() {
                         na_core_silence(); /* the main process itself; workers start afresh */
                         patchTunnelLogger();
                         break;
+                case IDENT_NIX_DAEMON_STDIO:
+                        /* No workers: this process serves the connection (its TunnelLogger). */
+                        patchTunnelLogger();
+                        break;
                 case IDENT_NIX:
                         wrapLogger();
                         break;

@@ -24,7 +24,8 @@ int eta_from_durations(const double *durations, size_t n, bool other_machines, B
         double v[ETA_SAMPLES * 4];
         n = MIN(n, ELEMENTSOF(v));
         memcpy(v, durations, n * sizeof(double));
-        double median = eta_median(v, n);
+        double median = eta_median(v, n); /* sorts v */
+        double low = v[0], high = v[n - 1];
         for (size_t i = 0; i < n; i++)
                 v[i] = fabs(v[i] - median);
         double mad = eta_median(v, n);
@@ -37,6 +38,8 @@ int eta_from_durations(const double *durations, size_t n, bool other_machines, B
         *ret = (BuildEta){
                 .samples = (uint32_t) n,
                 .expected = median,
+                .low = low,
+                .high = high,
                 .confidence = names[level],
                 .other_machines = other_machines,
         };

@@ -24,7 +24,8 @@ struct History {
 #define HISTORY_SQL_ETA_BRANCH(owner, on_machine)                                        \
         "SELECT * FROM (SELECT duration, machine, finished FROM builds WHERE pname = ?1" \
         " AND state = 'succeeded' AND untrusted_uid " owner on_machine                   \
-        " AND kind = 'build' AND duration IS NOT NULL ORDER BY finished DESC LIMIT ?3)"
+        " AND kind = 'build' AND duration IS NOT NULL AND approximate = 0"               \
+        " ORDER BY finished DESC LIMIT ?3)"
 /* clang-format off */
 #define HISTORY_SQL_ETA(on_machine)                                                      \
         "SELECT duration, machine FROM ("                                                \

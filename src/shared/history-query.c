@@ -137,7 +137,7 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail, untrusted_uid IS NULL";
+        " log_tail, untrusted_uid IS NULL, approximate";
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -184,6 +184,7 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
         add_col_seconds(o, "started", st, 11);
         add_col_seconds(o, "finished", st, 12);
         add_col_seconds(o, "duration", st, 13);
+        cJSON_AddBoolToObject(o, "approximate", sqlite3_column_int(st, 29) != 0);
         if (sqlite3_column_type(st, 14) == SQLITE_NULL)
                 cJSON_AddNullToObject(o, "failure");
         else {
@@ -225,7 +226,7 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                 free(line);
                 p = nl ? nl + 1 : NULL;
         }
-        if (cJSON_GetArraySize(o) < 15) {
+        if (cJSON_GetArraySize(o) < 16) {
                 cJSON_Delete(o);
                 return NULL;
         }

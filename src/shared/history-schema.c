@@ -81,6 +81,12 @@ static const char *const migrations[] = {
          * every row of the package through builds_eta_any and sorted them, 3-5 ms at 1 M
          * rows for a common package. */
         "CREATE INDEX builds_pname ON builds (pname, finished);",
+
+        /* 7: durations that are not exact (issue 18): a build found again after a daemon
+         * restart whose start was unknown, or one that ended while the daemon was down and was
+         * recorded afterwards from what Nix left. Shown as such; ETAs never read them. Older
+         * rows are exact as far as anyone knows: 0. */
+        "ALTER TABLE builds ADD COLUMN approximate INTEGER NOT NULL DEFAULT 0;",
 };
 
 int history_schema_latest(void) {

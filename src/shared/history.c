@@ -201,9 +201,11 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 .queued = b->queued,
                 .started = b->started,
                 .finished = b->finished,
+                .duration = build_duration(b, b->finished),
                 .exit_code = b->exit_code,
                 .signal = b->signal,
                 .usage = b->usage,
+                .approximate = b->start_unknown,
         };
         if (!dup_or_null("build", &r.kind) || !dup_or_null(b->drv, &r.drv) ||
             !dup_or_null(b->name, &r.name) || !(r.pname = drv_name_pname(b->name)) ||
@@ -248,13 +250,19 @@ int history_record_from_substitution(const Substitution *x, HistoryRecord *rec) 
 
 /* ---- writes ---- */
 
+/* A build recorded again keeps its row, except a failure recorded as no-outputs (decided
+ * before Nix gave its reason): that takes Nix's reason. */
 static const char insert_sql[] =
         "INSERT OR IGNORE INTO builds (kind, drv, name, pname, machine, state, requester_uid,"
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
-        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid)"
+        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+        " ON CONFLICT (drv, queued) DO UPDATE SET state = excluded.state,"
+        " failure_kind = excluded.failure_kind, failure_message = excluded.failure_message,"
+        " exit_code = excluded.exit_code, signal = excluded.signal, log_tail = excluded.log_tail"
+        " WHERE builds.failure_kind = 'no-outputs' AND excluded.failure_kind != 'no-outputs'";
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
         if (s)
@@ -287,8 +295,9 @@ static int insert_one(History *h, const HistoryRecord *rec) {
         bind_int(st, 10, (int64_t) rec->queued, true);
         bind_int(st, 11, (int64_t) rec->started, rec->started != 0);
         bind_int(st, 12, (int64_t) rec->finished, true);
-        bind_int(st, 13, (int64_t) (rec->finished - rec->started),
-                 rec->started != 0 && rec->finished >= rec->started);
+        /* Frozen time is not building time (rows made otherwise, substitutions: end - start). */
+        usec_t duration = rec->duration ? rec->duration : rec->finished - rec->started;
+        bind_int(st, 13, (int64_t) duration, rec->started != 0 && rec->finished >= rec->started);
         bind_text(st, 14, rec->failure_kind);
         bind_text(st, 15, rec->failure_message);
         bind_int(st, 16, rec->exit_code, rec->exit_code >= 0);
@@ -309,6 +318,7 @@ static int insert_one(History *h, const HistoryRecord *rec) {
         /* An untrusted row always has an owner: -1 (its uid unknown) matches no one's lookup,
          * where NULL would make it trusted. */
         bind_int(st, 28, rec->requester_uid >= 0 ? rec->requester_uid : -1, rec->untrusted);
+        bind_int(st, 29, rec->approximate, true);
         int code = sqlite3_step(st);
         sqlite3_reset(st);
         if (code != SQLITE_DONE)

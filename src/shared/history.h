@@ -27,11 +27,16 @@ typedef struct HistoryRecord {
          * only in requester_uid's own ETAs and stats. false: a trusted source. */
         bool untrusted;
         usec_t queued, started, finished;
+        usec_t duration;                      /* finished - started, frozen time left out (build_duration) */
         char *failure_kind, *failure_message; /* NULL: no failure */
         int exit_code;                        /* -1 unknown */
         int signal;                           /* 0 none */
         BuildUsage usage;
         char *log_tail; /* last lines, '\n'-joined, bounded */
+        /* The duration is not exact: the start or the end is a guess (a build the daemon
+         * found again after a restart without knowing its start, or one that ended while it
+         * was down). ETAs never use such a row. */
+        bool approximate;
 } HistoryRecord;
 
 /* Fills rec from a finished build (copies). 0 or -ENOMEM. */

@@ -236,6 +236,8 @@ static int apply_stop(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
         if (!a)
+                a = activity_resume(m, s, rec->id);
+        if (!a)
                 return 0; /* started before we connected: nothing to end */
 
         Build *b = a->type == NIX_ACT_BUILD ? a->build : NULL;
@@ -286,6 +288,8 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
         Activity *a = NULL;
         HASH_FIND(hh, s->activities, &rec->id, sizeof(rec->id), a);
         if (!a)
+                a = activity_resume(m, s, rec->id);
+        if (!a)
                 return 0;
 
         const char *str;
@@ -314,10 +318,10 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         if (nix_record_field_int(rec, i, &v[i]) < 0)
                                 return -EPROTO;
                 if (memcmp(v, s->invocation.progress, sizeof(v)) != 0) {
-                        bool more_done = v[0] > s->invocation.progress[0];
+                        bool moved = v[0] > s->invocation.progress[0] || v[3] > s->invocation.progress[3];
                         memcpy(s->invocation.progress, v, sizeof(v));
-                        if (more_done)
-                                invocation_check_outputs(m, &s->invocation, now);
+                        if (moved)
+                                invocation_progress_moved(m, &s->invocation, now);
                         invocation_mark(m, &s->invocation, CHANGE_CHANGED);
                 }
                 return 0;

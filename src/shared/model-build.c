@@ -9,17 +9,34 @@
 #include "basic/macro.h"
 #include "shared/drv.h"
 #include "shared/model-internal.h"
+#include "shared/model-machines.h"
 #include "shared/storepath.h"
 
 #define FAILURE_MESSAGE_MAX 4096
 
+/* Running or finishing: on its invocation's running list (what a progress move looks at). */
+static bool state_on_run_list(BuildState st) {
+        return st == BUILD_RUNNING || st == BUILD_FINISHING;
+}
+
+/* Ran and failed: what Nix counts in its "failed" progress figure (all but dependencies). */
+static bool state_failed_ran(const Build *b, BuildState st) {
+        return (st == BUILD_FAILED || st == BUILD_KILLED) && b->started != 0;
+}
+
 void build_set_state(Model *m, Build *b, BuildState st) {
         if (b->state == st)
                 return;
-        if (b->state == BUILD_RUNNING)
+        bool was_on = state_on_run_list(b->state), on = state_on_run_list(st);
+        if (was_on && !on)
                 DL_DELETE2(b->invocation->running, b, run_prev, run_next);
-        else if (st == BUILD_RUNNING)
+        else if (on && !was_on)
                 DL_APPEND2(b->invocation->running, b, run_prev, run_next);
+        bool was_failed = state_failed_ran(b, b->state), failed = state_failed_ran(b, st);
+        if (failed && !was_failed)
+                b->invocation->n_failed_ran++;
+        else if (was_failed && !failed && b->invocation->n_failed_ran > 0)
+                b->invocation->n_failed_ran--;
         m->counters.by_state[b->state]--;
         m->counters.by_state[st]++;
         if (build_state_is_final(st) && !build_state_is_final(b->state)) {
@@ -67,6 +84,7 @@ Build *build_new(Model *m, Invocation *inv, const char *drv, BuildState st, usec
                         goto free_build;
         }
         b->key = m->next_key++;
+        b->counted = _COUNT_NONE;
         b->state = st;
         b->exit_code = -1;
         b->invocation = inv;
@@ -103,11 +121,16 @@ release_quota:
 
 void build_move(Build *b, Invocation *to) {
         Invocation *from = b->invocation;
+        if (b->counted != _COUNT_NONE) {
+                if (from->counts[b->counted] > 0)
+                        from->counts[b->counted]--;
+                to->counts[b->counted]++;
+        }
         HASH_DELETE(hh_drv, from->by_drv, b);
         from->n_builds--;
         HASH_ADD_KEYPTR(hh_drv, to->by_drv, b->drv, strlen(b->drv), b);
         to->n_builds++;
-        if (b->state == BUILD_RUNNING) {
+        if (state_on_run_list(b->state)) {
                 DL_DELETE2(from->running, b, run_prev, run_next);
                 DL_APPEND2(to->running, b, run_prev, run_next);
         }
@@ -124,10 +147,13 @@ void build_recheck_done(Model *m, Build *b) {
 
 void build_free(Model *m, Build *b) {
         Invocation *inv = b->invocation;
+        /* An ended build stays counted: the invocation still had it. */
+        if (b->counted != _COUNT_NONE && !build_count_is_final(b->counted) && inv->counts[b->counted] > 0)
+                inv->counts[b->counted]--;
 
         HASH_DELETE(hh_key, m->builds_by_key, b);
         build_recheck_done(m, b);
-        if (b->state == BUILD_RUNNING)
+        if (state_on_run_list(b->state))
                 DL_DELETE2(inv->running, b, run_prev, run_next);
         /* Every build is in its invocation's drv index, beside any other build of the same
          * drv (built again): it must leave it whichever of them a lookup would find. */
@@ -146,6 +172,7 @@ void build_free(Model *m, Build *b) {
                 m->n_finished--;
         inv->n_builds--;
 
+        model_machines_build_release(b);
         for (uint32_t i = 0; i < b->n_phases; i++)
                 free(b->phases[i].name);
         free(b->phases);
@@ -167,10 +194,30 @@ void build_free(Model *m, Build *b) {
         free(b);
 }
 
+usec_t build_frozen_time(const Build *b, usec_t now) {
+        return b->frozen_usec + (b->frozen_since && now > b->frozen_since ? now - b->frozen_since : 0);
+}
+
+usec_t build_duration(const Build *b, usec_t now) {
+        if (!b->started)
+                return 0;
+        /* A finishing build's work ended with its processes. */
+        usec_t end = build_state_is_final(b->state)                     ? b->finished
+                     : b->state == BUILD_FINISHING && b->builder_exited ? b->builder_exited
+                                                                        : now;
+        usec_t frozen = build_frozen_time(b, end);
+        return end > b->started + frozen ? end - b->started - frozen : 0;
+}
+
 void build_finish(Model *m, Build *b, BuildState st, usec_t now) {
         if (build_state_is_final(b->state))
                 return;
         build_finish_adjust(b, &st, &now);
+        if (b->frozen_since) {
+                /* Ended while frozen (killed): its frozen time stops with it. */
+                b->frozen_usec = build_frozen_time(b, now);
+                b->frozen_since = 0;
+        }
         build_set_state(m, b, st);
         b->finished = now;
         b->output_checks_left = 0;

@@ -38,7 +38,8 @@ void model_invocation_changed(Model *m, Invocation *inv) {
 
 static bool build_eta_equal(const BuildEta *a, const BuildEta *b) {
         return a->looked_up == b->looked_up && a->samples == b->samples && a->expected == b->expected &&
-               a->confidence == b->confidence && a->other_machines == b->other_machines;
+               a->low == b->low && a->high == b->high && a->confidence == b->confidence &&
+               a->other_machines == b->other_machines;
 }
 
 void model_build_set_eta(Model *m, Build *b, const BuildEta *eta) {
@@ -76,12 +77,28 @@ static void build_shrink_finished_log(Model *m, Build *b) {
                                         (int64_t) b->log.bytes - (int64_t) bytes);
 }
 
+/* b's invocation counts it where it is now; the invocation's event says so when they moved.
+ * Every change of a build's state or failure marks it, so the drain is where counts settle. */
+void build_recount(Model *m, Build *b) {
+        BuildCount c = build_count_of(b);
+        if (c == b->counted)
+                return;
+        Invocation *inv = b->invocation;
+        if (b->counted != _COUNT_NONE && inv->counts[b->counted] > 0)
+                inv->counts[b->counted]--;
+        if (c != _COUNT_NONE)
+                inv->counts[c]++;
+        b->counted = c;
+        invocation_mark(m, inv, CHANGE_CHANGED);
+}
+
 void model_drain_changes(Model *m, const ModelChangeHandler *h, void *userdata) {
         /* Lists are built newest-first; views get them in that order, which is fine because
          * each object is reported once with the union of its changes. */
         Build *b = TAKE_PTR(m->dirty_builds);
         while (b) {
                 Build *next = b->dirty_next;
+                build_recount(m, b);
                 uint64_t new_lines = b->log.total - b->log_flushed;
                 unsigned kinds = b->dirty_kinds;
                 b->dirty = false;

@@ -34,16 +34,27 @@ struct Model {
         uint32_t n_substitutions;
         ModelBuildQuota build_quota;
         LogBudget log_budget; /* of every build's log ring */
+        /* Some rediscovered build or invocation waits for its stream to come back
+         * (model-resume.c): records for unknown activities are looked at only then. */
+        bool resumable;
 };
 
 /* model-changes.c: b, inv or s changed in the way k says; views hear of it at the drain. */
 void build_mark(Model *m, Build *b, ChangeKind k);
 void invocation_mark(Model *m, Invocation *inv, ChangeKind k);
 void source_mark(Model *m, Source *s, ChangeKind k);
+/* Brings b's invocation's counts up to b's state and failure (at the drain, and before b
+ * leaves its invocation). */
+void build_recount(Model *m, Build *b);
 
 /* model.c: finished builds past max_finished (and sources with nothing left) are dropped. */
 void model_evict(Model *m);
 void model_evict_if_needed(Model *m);
+
+/* model-resume.c: a record of s for an activity it never started here, id: an activity a
+ * rediscovered build (or its invocation) had on this nix process's stream before the daemon's
+ * restart, taken over by s when it may own that process; else NULL. */
+Activity *activity_resume(Model *m, Source *s, uint64_t id);
 
 /* model-apply.c */
 void activity_free(Model *m, Source *s, Activity *a);
@@ -67,13 +78,17 @@ int model_apply_msg(Model *m, Source *s, const NixRecord *rec, usec_t now);
 /* A structured build result (Determinate Nix's result type 110): the build's outcome. */
 int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t now);
 
+/* A failure's message when the kernel's OOM killer is all that is known of it. */
+#define OOM_REASON "the kernel's OOM killer ended a process of it (memory limit)"
+
 /* model-outcome.c */
 /* Decides the end state of a build whose activities all stopped (outputs present?). */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);
 /* No sign that b's builder ever ran. */
 bool build_never_ran(const Build *b);
-/* The running builds of inv whose outputs all exist end now (Nix's "done" count moved). */
-void invocation_check_outputs(Model *m, Invocation *inv, usec_t now);
+/* inv's progress counters moved: its finishing builds are decided again, and running builds
+ * whose processes are not followed end once their outputs are valid. */
+void invocation_progress_moved(Model *m, Invocation *inv, usec_t now);
 /* s's nix process is gone: its builds that are still active end (lost, failed, decided). */
 void source_nix_exited(Model *m, Source *s, usec_t now);
 /* model_tick is wanted at when (monotonic) or before. */

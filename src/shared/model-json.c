@@ -74,6 +74,13 @@ cJSON *usage_to_json(const BuildUsage *u) {
         cJSON_AddNumberToObject(o, "cpu_percent", u->cpu_percent);
         cJSON_AddNumberToObject(o, "mem_current", (double) u->mem_current);
         cJSON_AddNumberToObject(o, "mem_peak", (double) u->mem_peak);
+        if (u->has_mem_cgroup) {
+                cJSON_AddNumberToObject(o, "mem_cgroup", (double) u->mem_cgroup);
+                cJSON_AddNumberToObject(o, "mem_cgroup_peak", (double) u->mem_cgroup_peak);
+        } else {
+                cJSON_AddNullToObject(o, "mem_cgroup");
+                cJSON_AddNullToObject(o, "mem_cgroup_peak");
+        }
         cJSON_AddNumberToObject(o, "io_read", (double) u->io_read);
         cJSON_AddNumberToObject(o, "io_write", (double) u->io_write);
         cJSON_AddNumberToObject(o, "procs", u->n_procs);
@@ -96,6 +103,8 @@ static cJSON *build_eta_to_json(const Build *b, usec_t now) {
         if (!o)
                 return NULL;
         cJSON_AddNumberToObject(o, "expected", b->eta.expected);
+        cJSON_AddNumberToObject(o, "low", b->eta.low);
+        cJSON_AddNumberToObject(o, "high", b->eta.high);
         if (build_state_is_active(b->state) && b->started)
                 cJSON_AddNumberToObject(o, "remaining", eta_remaining(&b->eta, b->started, now));
         else
@@ -103,7 +112,7 @@ static cJSON *build_eta_to_json(const Build *b, usec_t now) {
         cJSON_AddNumberToObject(o, "samples", b->eta.samples);
         cJSON_AddStringToObject(o, "confidence", b->eta.confidence ? b->eta.confidence : "low");
         cJSON_AddStringToObject(o, "basis", b->eta.other_machines ? "other-machines" : "same-machine");
-        return checked(o, 5);
+        return checked(o, 7);
 }
 
 static cJSON *invocation_eta_to_json(const Invocation *inv) {
@@ -121,11 +130,36 @@ static cJSON *invocation_eta_to_json(const Invocation *inv) {
         return checked(o, 4);
 }
 
+/* The machine's own daemon's view of a remote build; null without one. */
+static cJSON *remote_view_to_json(const BuildRemoteView *v) {
+        if (!v->present)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        add_string_or_null(o, "state", v->state);
+        add_string_or_null(o, "phase", v->phase);
+        if (v->sampled) {
+                cJSON_AddNumberToObject(o, "cpu_percent", v->cpu_percent);
+                cJSON_AddNumberToObject(o, "mem_current", (double) v->mem_current);
+                cJSON_AddNumberToObject(o, "mem_peak", (double) v->mem_peak);
+                cJSON_AddNumberToObject(o, "procs", v->n_procs);
+        } else {
+                cJSON_AddNullToObject(o, "cpu_percent");
+                cJSON_AddNullToObject(o, "mem_current");
+                cJSON_AddNullToObject(o, "mem_peak");
+                cJSON_AddNullToObject(o, "procs");
+        }
+        cJSON_AddNumberToObject(o, "log_lines", (double) v->log_lines);
+        add_time(o, "seen", v->seen);
+        return checked(o, 8);
+}
+
 cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 19;
+        int members = 21;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -153,16 +187,19 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         add_time(o, "queued", b->queued);
         add_time(o, "started", b->started);
         add_time(o, "finished", build_state_is_final(b->state) ? b->finished : 0);
-        if (b->started) {
-                usec_t end = build_state_is_final(b->state) ? b->finished : now;
-                cJSON_AddNumberToObject(o, "duration",
-                                        end > b->started ? usec_to_sec(end - b->started) : 0.0);
-        } else
+        if (b->started)
+                cJSON_AddNumberToObject(o, "duration", usec_to_sec(build_duration(b, now)));
+        else
                 cJSON_AddNullToObject(o, "duration");
+        /* Frozen time is not building time: apart from the duration. */
+        cJSON_AddNumberToObject(
+                o, "frozen_time",
+                usec_to_sec(build_frozen_time(b, build_state_is_final(b->state) ? b->finished : now)));
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
         cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
         cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));
+        cJSON_AddItemToObject(o, "remote", remote_view_to_json(&b->remote));
 
         if (log_tail > 0) {
                 members++;
@@ -194,12 +231,23 @@ cJSON *invocation_to_json(const Invocation *inv) {
                 cJSON_AddNumberToObject(p, "running", (double) inv->progress[2]);
                 cJSON_AddNumberToObject(p, "failed", (double) inv->progress[3]);
         }
+        cJSON *counts = cJSON_AddObjectToObject(o, "counts");
+        if (counts) {
+                uint64_t total = 0, done = 0;
+                for (BuildCount c = 0; c < _COUNT_MAX; c++) {
+                        cJSON_AddNumberToObject(counts, build_count_to_string(c), inv->counts[c]);
+                        total += inv->counts[c];
+                        done += build_count_is_final(c) ? inv->counts[c] : 0;
+                }
+                cJSON_AddNumberToObject(counts, "builds", (double) total);
+                cJSON_AddNumberToObject(counts, "done", (double) done);
+        }
         cJSON *builds = cJSON_AddArrayToObject(o, "builds");
         for (const Build *b = inv->by_drv; builds && b; b = b->hh_drv.next)
                 cJSON_AddItemToArray(builds, cJSON_CreateNumber((double) b->key));
         cJSON_AddNumberToObject(o, "messages", (double) inv->messages);
         cJSON_AddItemToObject(o, "eta", invocation_eta_to_json(inv));
-        return checked(o, 12);
+        return checked(o, 13);
 }
 
 cJSON *source_to_json(const Source *s) {

@@ -256,6 +256,48 @@ void model_machines_build_dispatched(Model *m, Build *b, usec_t now) {
         mm->last_build = now;
 }
 
+static void remote_view_done(BuildRemoteView *v) {
+        free(v->state);
+        free(v->phase);
+        *v = (BuildRemoteView){};
+}
+
+static bool streq_null(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool remote_view_equal(const BuildRemoteView *a, const BuildRemoteView *b) {
+        if (!a->present || !b->present)
+                return a->present == b->present;
+        return streq_null(a->state, b->state) && streq_null(a->phase, b->phase) &&
+               a->sampled == b->sampled && a->cpu_percent == b->cpu_percent &&
+               a->mem_current == b->mem_current && a->mem_peak == b->mem_peak && a->n_procs == b->n_procs &&
+               a->log_lines == b->log_lines && a->seen == b->seen;
+}
+
+int model_build_set_remote_view(Model *m, Build *b, const BuildRemoteView *v) {
+        static const BuildRemoteView none = {};
+        if (!v || !v->present)
+                v = &none;
+        if (remote_view_equal(&b->remote, v))
+                return 0;
+        BuildRemoteView copy = *v;
+        copy.state = v->state ? strdup(v->state) : NULL;
+        copy.phase = v->phase ? strdup(v->phase) : NULL;
+        if ((v->state && !copy.state) || (v->phase && !copy.phase)) {
+                remote_view_done(&copy);
+                return -ENOMEM;
+        }
+        remote_view_done(&b->remote);
+        b->remote = copy;
+        build_mark(m, b, CHANGE_CHANGED);
+        return 0;
+}
+
+void model_machines_build_release(Build *b) {
+        remote_view_done(&b->remote);
+}
+
 void model_machines_free(Model *m) {
         ModelMachine *mm, *tmp;
         HASH_ITER(hh, m->machines, mm, tmp) {

@@ -47,8 +47,13 @@ bool model_machine_could_take(const ModelMachine *mm, const Build *b);
 /* A build queued because every machine slot is busy (activity 111). */
 bool build_waiting_for_machine(const Build *b);
 
+/* The view of build b from its machine's daemon (v copied), or none (v NULL or not present).
+ * Reported as a change when it differs, seen time included. 0 or -ENOMEM (b unchanged). */
+int model_build_set_remote_view(Model *m, Build *b, const BuildRemoteView *v);
+
 /* For the model's own files (model.c). */
 int model_machines_activity_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now);
 void model_machines_activity_release(Model *m, Activity *a);
 void model_machines_build_dispatched(Model *m, Build *b, usec_t now);
+void model_machines_build_release(Build *b);
 void model_machines_free(Model *m);

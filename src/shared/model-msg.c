@@ -60,6 +60,7 @@ static int outcome_build(Model *m, Source *s, const NixOutcome *o, usec_t now, B
 static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const char *message, bool structured,
                                usec_t now) {
         bool builder_ended = o->kind == FAILURE_EXIT_CODE || o->kind == FAILURE_SIGNAL;
+        bool was_no_outputs = b->failure == FAILURE_NO_OUTPUTS;
         int r;
 
         if (b->structured != 0 && !structured)
@@ -79,8 +80,9 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                 if (b->state == BUILD_FAILED) {
                         build_set_state(m, b, BUILD_SUCCEEDED);
                         build_mark(m, b, CHANGE_CHANGED);
-                } else if (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
-                           b->output_check_at != 0)
+                } else if (b->state == BUILD_FINISHING ||
+                           (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                            b->output_check_at != 0))
                         build_finish(m, b, BUILD_SUCCEEDED, b->finished ? b->finished : now);
                 return 0;
         }
@@ -109,7 +111,7 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                 if (o->kind == FAILURE_OTHER)
                         return 1;
                 build_finish(m, b, BUILD_FAILED, now);
-        } else if (b->state == BUILD_RUNNING || b->state == BUILD_FROZEN) {
+        } else if (b->state == BUILD_RUNNING || b->state == BUILD_FROZEN || b->state == BUILD_FINISHING) {
                 /* The builder's end is the end of the build: Nix 2.8 may hold the activity's
                  * stop back until the whole invocation ends (with -k after a failure). Other
                  * failures end it once it has stopped (the message may come after the stop
@@ -121,8 +123,13 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
                  * the output): a failure Nix reported is never shown succeeded. */
                 build_set_state(m, b, BUILD_FAILED);
                 build_mark(m, b, CHANGE_CHANGED);
-        } else
+        } else {
                 build_mark(m, b, CHANGE_CHANGED);
+                /* Failed once Nix moved on without its outputs (2.8 under -k words it only at
+                 * the end): its record takes Nix's reason. */
+                if (was_no_outputs && b->failure != FAILURE_NO_OUTPUTS && build_state_is_final(b->state))
+                        build_mark(m, b, CHANGE_REVISED);
+        }
         return 1;
 }
 

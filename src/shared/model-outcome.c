@@ -35,22 +35,55 @@ static int build_outputs_load(Model *m, Build *b) {
         return n;
 }
 
-/* Checks that every output of b exists. 1 all present, 0 some missing, -errno when it
- * cannot be decided (unreadable or malformed .drv, unknown CA outputs). */
-static int build_outputs_exist(Model *m, Build *b) {
+/* Is path valid in the store: registered in Nix's database where the daemon can read it,
+ * else present. 1 yes, 0 no, -EAGAIN the database is busy, -errno. */
+static int store_output_valid(Model *m, const char *path) {
+        if (m->config.path_valid) {
+                int r = m->config.path_valid(m->config.path_valid_userdata, path);
+                if (r >= 0 || r == -EAGAIN)
+                        return r;
+        }
+        if (access(path, F_OK) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return 1;
+}
+
+/* Checks that every output of b is valid. 1 all valid, 0 some not, -EAGAIN undecided for
+ * now (Nix's database is busy), other -errno when it cannot be decided (unreadable or
+ * malformed .drv, unknown CA outputs). */
+static int build_outputs_valid(Model *m, Build *b) {
         int n = build_outputs_load(m, b);
         if (n < 0)
                 return n;
+        bool busy = false;
         for (int i = 0; i < n; i++) {
                 const char *path = b->outputs[i].path;
                 if (path[0] == '\0')
                         return -ENODATA; /* content-addressed: the path is not known here */
                 if (!store_path_valid(m->config.store_dir, path))
                         return -EBADMSG;
-                if (access(path, F_OK) < 0)
-                        return errno == ENOENT ? 0 : -errno;
+                int r = store_output_valid(m, path);
+                if (r == 0)
+                        return 0;
+                if (r == -EAGAIN)
+                        busy = true;
+                else if (r < 0)
+                        return r;
         }
-        return 1;
+        return busy ? -EAGAIN : 1;
+}
+
+/* The sampler follows b's processes and has not seen them all gone: b still runs, whatever
+ * Nix says (a child of its builder may outlive it). */
+static bool build_has_processes(const Build *b) {
+        return b->usage.sampled && b->procs_gone == 0;
+}
+
+/* Nix has moved on from b without registering its outputs: since processes of b were last
+ * seen, it counted a failure that no build of the invocation explains, or its stream ended. */
+static bool build_nix_moved_on(const Build *b) {
+        const Invocation *inv = b->invocation;
+        return inv->done || inv->progress[3] - (int64_t) inv->n_failed_ran > b->failed_base;
 }
 
 /* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */
@@ -118,7 +151,9 @@ static void build_recheck_at(Model *m, Build *b, usec_t when) {
         model_wake_at(m, when);
 }
 
-/* Decides the end state of a build whose activities all stopped. */
+/* Decides the end state of a build whose activities all stopped, or whose processes are all
+ * gone (finishing). Succeeded needs its outputs valid and no process of it left; a build
+ * still holding its activity open fails once Nix has moved on without registering them. */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         if (b->failure != FAILURE_NONE || b->structured < 0) {
                 build_finish(m, b, BUILD_FAILED, now);
@@ -128,9 +163,34 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
                 build_finish(m, b, BUILD_SUCCEEDED, now); /* Nix said so */
                 return;
         }
-        int r = build_outputs_exist(m, b);
+        if (build_has_processes(b)) {
+                /* Nix stopped it but processes of it live on: it runs until the sampler sees
+                 * them gone (model_build_processes_gone decides again). */
+                if (b->n_activities_open == 0 && b->finished == 0)
+                        b->finished = now;
+                return;
+        }
+        int r = build_outputs_valid(m, b);
         if (r > 0) {
-                build_finish(m, b, BUILD_SUCCEEDED, now);
+                build_finish(m, b, BUILD_SUCCEEDED, b->finished ? b->finished : now);
+                return;
+        }
+        if (r == -EAGAIN) {
+                build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
+                return;
+        }
+        if (b->n_activities_open > 0) {
+                /* Finishing, Nix 2.8 still holding its activity (until its goal is freed). */
+                if (r == 0 && build_nix_moved_on(b) && !build_end_by_invocation_error(m, b, now)) {
+                        /* The best reason known until Nix words its own. */
+                        if (b->usage.oom_killed)
+                                build_set_failure(b, FAILURE_OOM, OOM_REASON);
+                        else
+                                build_set_failure(b, FAILURE_NO_OUTPUTS,
+                                                  "its processes ended and Nix moved on without registering "
+                                                  "its outputs, no reason given yet");
+                        build_finish(m, b, BUILD_FAILED, now);
+                }
                 return;
         }
         if (b->output_checks_left == 0 && b->output_check_at == 0) {
@@ -139,7 +199,8 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
                  * (Nix 2.29+ sends it after the stop), so look again. */
                 b->output_checks_left = OUTPUT_RECHECKS;
                 build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
-                b->finished = now;
+                if (b->finished == 0)
+                        b->finished = now;
                 return;
         }
         if (b->output_checks_left > 0) {
@@ -161,19 +222,34 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
 }
 
 /* Nix 2.8 keeps a finished build's activity open until its goal is freed, often when the
- * whole invocation ends; the "done" counter of the progress result moves on time. When it
- * does, the running builds whose outputs now all exist are over: they end now, so their
- * durations (history, ETAs) are the builder's, not the invocation's. */
-void invocation_check_outputs(Model *m, Invocation *inv, usec_t now) {
+ * whole invocation ends; the progress counters move on time. When they do, finishing builds
+ * are decided again (outputs now valid, or Nix counted a failure), and running builds whose
+ * processes the sampler does not follow (remote, never found) end once their outputs are
+ * valid: so their durations (history, ETAs) are the builder's, not the invocation's. */
+void invocation_progress_moved(Model *m, Invocation *inv, usec_t now) {
         Build *b, *tmp;
-        DL_FOREACH_SAFE2(inv->running, b, tmp, run_next)
-                if (b->failure == FAILURE_NONE && build_outputs_exist(m, b) == 1)
-                        build_finish(m, b, BUILD_SUCCEEDED, now);
+        usec_t now_mono = now_monotonic();
+        DL_FOREACH_SAFE2(inv->running, b, tmp, run_next) {
+                if (b->state == BUILD_FINISHING)
+                        build_decide(m, b, now, now_mono);
+                else if (b->failure == FAILURE_NONE && build_outputs_valid(m, b) == 1) {
+                        if (!build_has_processes(b))
+                                build_finish(m, b, BUILD_SUCCEEDED, now);
+                        else if (b->finished == 0)
+                                b->finished = now; /* Nix's end of it, unless a process outlives it */
+                }
+        }
 }
 
 /* The nix process of a source is gone: what it was doing will never be reported. */
 void source_nix_exited(Model *m, Source *s, usec_t now) {
         s->nix_exited = true;
+        /* An invocation rediscovered from /proc ran until now (model-resume.c). */
+        if (!s->invocation.done) {
+                s->invocation.done = true;
+                s->invocation.finished = now;
+                invocation_mark(m, &s->invocation, CHANGE_FINISHED);
+        }
         /* The drv index holds every active build of the invocation (only a finished build
          * is ever replaced in it). */
         for (Build *b = s->invocation.by_drv; b; b = b->hh_drv.next) {
@@ -181,8 +257,14 @@ void source_nix_exited(Model *m, Source *s, usec_t now) {
                         continue;
                 if (b->state == BUILD_QUEUED) {
                         build_end_unstarted(m, b, now);
-                } else if (b->n_activities_open == 0 && b->output_check_at != 0) {
-                        continue; /* stopped, deciding its outcome */
+                } else if (b->state == BUILD_FINISHING) {
+                        /* Nix said all it will: its outputs tell. */
+                        b->n_activities_open = 0;
+                        b->output_checks_left = 1;
+                        build_decide(m, b, now, now_monotonic());
+                } else if (b->n_activities_open == 0 &&
+                           (b->output_check_at != 0 || build_has_processes(b))) {
+                        continue; /* stopped, deciding its outcome (or its processes' end will) */
                 } else if (b->rediscovered) {
                         /* No events will come for it: its outputs tell how it ended. */
                         b->n_activities_open = 0;

@@ -17,23 +17,34 @@ void build_finish_adjust(Build *b, BuildState *st, usec_t *when) {
         if (*st == BUILD_FAILED && b->usage.oom_killed &&
             (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE))
                 b->failure = FAILURE_OOM;
-        /* Nix 2.8 may hold a build's stop until the whole invocation ends (-k): the builder's
-         * exit is when the work really ended. */
-        if (b->builder_exited && b->builder_exited < *when && b->builder_exited >= b->started)
-                *when = b->builder_exited;
+        /* Nix 2.8 may hold a build's stop until the whole invocation ends (-k): the end of its
+         * processes (else its builder's exit) is when the work really ended. Processes seen
+         * after Nix's stop (a child that outlived the builder) end it later. */
+        usec_t ended = b->procs_gone ? b->procs_gone : b->builder_exited;
+        if (ended && ended >= b->started && (ended < *when || b->procs_after_stop))
+                *when = ended;
 }
 
 /* Figures change all the time; CPU % is compared at a resolution that matters to a view. */
 static bool usage_differs(const BuildUsage *a, const BuildUsage *b) {
         return a->sampled != b->sampled || a->cpu_user != b->cpu_user || a->cpu_system != b->cpu_system ||
                fabs(a->cpu_percent - b->cpu_percent) >= 0.05 || a->mem_current != b->mem_current ||
-               a->mem_peak != b->mem_peak || a->io_read != b->io_read || a->io_write != b->io_write ||
-               a->n_procs != b->n_procs || a->n_threads != b->n_threads || a->has_nice != b->has_nice ||
-               a->nice != b->nice || a->cpu_limit != b->cpu_limit || a->mem_limit != b->mem_limit ||
+               a->mem_peak != b->mem_peak || a->has_mem_cgroup != b->has_mem_cgroup ||
+               a->mem_cgroup != b->mem_cgroup || a->mem_cgroup_peak != b->mem_cgroup_peak ||
+               a->io_read != b->io_read || a->io_write != b->io_write || a->n_procs != b->n_procs ||
+               a->n_threads != b->n_threads || a->has_nice != b->has_nice || a->nice != b->nice ||
+               a->cpu_limit != b->cpu_limit || a->mem_limit != b->mem_limit ||
                a->oom_killed != b->oom_killed;
 }
 
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
+        /* A sample after Nix's end of it (its stop, its outputs registered) still finds processes
+         * of it: they are part of the build. */
+        if (u->n_procs > 0 && b->finished && !build_state_is_final(b->state))
+                b->procs_after_stop = true;
+        /* Failures Nix counts from now on may be this build's (build_nix_moved_on). */
+        if (u->n_procs > 0)
+                b->failed_base = b->invocation->progress[3] - (int64_t) b->invocation->n_failed_ran;
         if (!usage_differs(&b->usage, u))
                 return;
         bool oom = !b->usage.oom_killed && u->oom_killed;
@@ -58,11 +69,15 @@ void model_build_set_limits(Model *m, Build *b, double cpu_limit, uint64_t mem_l
 }
 
 void model_build_set_frozen(Model *m, Build *b, bool frozen) {
-        if (frozen && b->state == BUILD_RUNNING)
+        usec_t now = now_realtime();
+        if (frozen && b->state == BUILD_RUNNING) {
                 build_set_state(m, b, BUILD_FROZEN);
-        else if (!frozen && b->state == BUILD_FROZEN)
+                b->frozen_since = now;
+        } else if (!frozen && b->state == BUILD_FROZEN) {
                 build_set_state(m, b, BUILD_RUNNING);
-        else
+                b->frozen_usec = build_frozen_time(b, now);
+                b->frozen_since = 0;
+        } else
                 return;
         build_mark(m, b, CHANGE_CHANGED);
 }
@@ -83,6 +98,11 @@ void model_build_oom_killed(Model *m, Build *b) {
         if (b->state == BUILD_FAILED && (b->failure == FAILURE_SIGNAL || b->failure == FAILURE_EXIT_CODE)) {
                 b->failure = FAILURE_OOM;
                 build_mark(m, b, CHANGE_CHANGED);
+        } else if (b->state == BUILD_FAILED && b->failure == FAILURE_NO_OUTPUTS &&
+                   build_set_failure(b, FAILURE_OOM, OOM_REASON) >= 0) {
+                /* Failed before Nix's word, the group's last look found it: a better reason. */
+                build_mark(m, b, CHANGE_CHANGED);
+                build_mark(m, b, CHANGE_REVISED);
         }
 }
 
@@ -105,6 +125,18 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when) {
         /* No events will ever end a rediscovered build: its builder's exit does, and its
          * outputs say how. */
         b->n_activities_open = 0;
+        build_decide(m, b, when, now_monotonic());
+}
+
+void model_build_processes_gone(Model *m, Build *b, usec_t when) {
+        if (b->procs_gone || (b->state != BUILD_RUNNING && b->state != BUILD_FROZEN))
+                return;
+        b->procs_gone = when;
+        if (!b->builder_exited)
+                b->builder_exited = when;
+        /* Nothing of it runs any more: finishing until its outputs or Nix say how it ended. */
+        build_set_state(m, b, BUILD_FINISHING);
+        build_mark(m, b, CHANGE_CHANGED);
         build_decide(m, b, when, now_monotonic());
 }
 

@@ -19,6 +19,11 @@ void model_build_oom_killed(Model *m, Build *b);
 /* Its builder process ended at when (realtime): the build's real end time. A rediscovered
  * build (no events) ends here, succeeded when its outputs exist. */
 void model_build_builder_exited(Model *m, Build *b, usec_t when);
+/* Its builder and every process of it (its cgroup's, or its session's) are gone at when
+ * (realtime): it is no longer running. It is finishing until its outputs are valid
+ * (succeeded) or Nix moves on without them (failed), or succeeded or failed at once when
+ * that is known already. */
+void model_build_processes_gone(Model *m, Build *b, usec_t when);
 /* A running build found in /proc after a restart: nix_pid builds drv. One source (role
  * "rediscovered") per nix process; the build is lost if that process ends first. When a
  * stream already reports an active build of drv, that build is returned instead. */

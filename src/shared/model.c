@@ -25,9 +25,9 @@
 #include "shared/storepath.h"
 
 static const char *const build_state_table[_BUILD_STATE_MAX] = {
-        [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running", [BUILD_FROZEN] = "frozen",
-        [BUILD_SUCCEEDED] = "succeeded", [BUILD_FAILED] = "failed",   [BUILD_KILLED] = "killed",
-        [BUILD_LOST] = "lost",
+        [BUILD_QUEUED] = "queued",       [BUILD_RUNNING] = "running",     [BUILD_FROZEN] = "frozen",
+        [BUILD_SUCCEEDED] = "succeeded", [BUILD_FAILED] = "failed",       [BUILD_KILLED] = "killed",
+        [BUILD_LOST] = "lost",           [BUILD_FINISHING] = "finishing",
 };
 
 static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
@@ -46,6 +46,60 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_LOG_LIMIT] = "log-limit",
         [FAILURE_SUBSTITUTION] = "substitution",
 };
+
+static const char *const build_count_table[_COUNT_MAX] = {
+        [COUNT_QUEUED] = "queued",
+        [COUNT_RUNNING] = "running",
+        [COUNT_FINISHING] = "finishing",
+        [COUNT_FROZEN] = "frozen",
+        [COUNT_SUCCEEDED] = "succeeded",
+        [COUNT_FAILED] = "failed",
+        [COUNT_DEPENDENCY] = "dependency",
+        [COUNT_CANCELLED] = "cancelled",
+        [COUNT_NOT_STARTED] = "not_started",
+        [COUNT_KILLED] = "killed",
+        [COUNT_LOST] = "lost",
+};
+
+const char *build_count_to_string(BuildCount c) {
+        return c >= 0 && c < _COUNT_MAX ? build_count_table[c] : NULL;
+}
+
+bool build_count_is_final(BuildCount c) {
+        return c >= COUNT_SUCCEEDED && c < _COUNT_MAX;
+}
+
+BuildCount build_count_of(const Build *b) {
+        switch (b->state) {
+        case BUILD_QUEUED:
+                return COUNT_QUEUED;
+        case BUILD_RUNNING:
+                return COUNT_RUNNING;
+        case BUILD_FINISHING:
+                return COUNT_FINISHING;
+        case BUILD_FROZEN:
+                return COUNT_FROZEN;
+        case BUILD_SUCCEEDED:
+                return COUNT_SUCCEEDED;
+        case BUILD_KILLED:
+                return COUNT_KILLED;
+        case BUILD_LOST:
+                return COUNT_LOST;
+        case BUILD_FAILED:
+                switch (b->failure) {
+                case FAILURE_DEPENDENCY:
+                        return COUNT_DEPENDENCY;
+                case FAILURE_CANCELLED:
+                        return COUNT_CANCELLED;
+                case FAILURE_NOT_STARTED:
+                        return COUNT_NOT_STARTED;
+                default:
+                        return COUNT_FAILED;
+                }
+        default:
+                return _COUNT_NONE;
+        }
+}
 
 const char *build_state_to_string(BuildState s) {
         return s >= 0 && s < _BUILD_STATE_MAX ? build_state_table[s] : NULL;
@@ -84,7 +138,7 @@ bool build_state_is_final(BuildState s) {
 }
 
 bool build_state_is_active(BuildState s) {
-        return s == BUILD_QUEUED || s == BUILD_RUNNING || s == BUILD_FROZEN;
+        return s == BUILD_QUEUED || s == BUILD_RUNNING || s == BUILD_FROZEN || s == BUILD_FINISHING;
 }
 
 bool invocation_complete(const Invocation *inv) {

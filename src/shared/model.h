@@ -27,6 +27,9 @@ typedef enum BuildState {
         BUILD_FAILED,
         BUILD_KILLED,
         BUILD_LOST,
+        /* Its builder and every process of it are gone; Nix has not said how it ended (its
+         * outputs are not valid yet and Nix has not moved on): not running, not final. */
+        BUILD_FINISHING,
         _BUILD_STATE_MAX,
         _BUILD_STATE_INVALID = -1,
 } BuildState;
@@ -56,6 +59,7 @@ typedef enum ChangeKind {
         CHANGE_CHANGED,  /* phase, machine, counters */
         CHANGE_FINISHED, /* reached a final state */
         CHANGE_LOG,      /* new log lines only */
+        CHANGE_REVISED,  /* ended failed on a guess (no-outputs), now with Nix's own reason */
 } ChangeKind;
 
 typedef struct Requester {
@@ -74,10 +78,16 @@ typedef struct Phase {
  * build's cgroup or its processes. Zero until the first sample (sampled == false). */
 typedef struct BuildUsage {
         bool sampled;
-        usec_t cpu_user, cpu_system;    /* CPU time, microseconds */
-        double cpu_percent;             /* over the last sampling interval; 100 = one core */
-        uint64_t mem_current, mem_peak; /* bytes */
-        uint64_t io_read, io_write;     /* bytes */
+        usec_t cpu_user, cpu_system; /* CPU time, microseconds */
+        double cpu_percent;          /* over the last sampling interval; 100 = one core */
+        /* bytes: MEM, the sum of the build's processes' resident sizes (what ps and top show
+         * per process, so the process view's rows add up to it), and its largest sum seen */
+        uint64_t mem_current, mem_peak;
+        /* bytes: what the kernel charges to the build's cgroup (its limit and the OOM killer
+         * go by this), and its peak; has_mem_cgroup false without a cgroup */
+        bool has_mem_cgroup;
+        uint64_t mem_cgroup, mem_cgroup_peak;
+        uint64_t io_read, io_write; /* bytes */
         uint32_t n_procs, n_threads;
         bool has_nice;
         int nice;
@@ -91,7 +101,8 @@ typedef struct BuildUsage {
 typedef struct BuildEta {
         bool looked_up; /* history was asked (samples 0 then: nothing found) */
         uint32_t samples;
-        double expected;        /* seconds, start to end */
+        double expected;        /* seconds, start to end: the median of the samples */
+        double low, high;       /* seconds: the shortest and the longest of them */
         const char *confidence; /* static: "high", "medium", "low" */
         bool other_machines;    /* from builds on other machines, scaled by speed */
 } BuildEta;
@@ -106,8 +117,42 @@ typedef struct InvocationEta {
         const char *confidence;
 } InvocationEta;
 
+/* A remote build as the daemon on its machine sees it, from the last poll of that machine
+ * (daemon: machines-poll.c; set through model_build_set_remote_view). present == false: none
+ * (a local build, a machine without a daemon, or the remote daemon does not show it). */
+typedef struct BuildRemoteView {
+        bool present;
+        char *state, *phase; /* as the remote reported them; NULL unknown */
+        bool sampled;        /* the usage figures below are known */
+        double cpu_percent;
+        uint64_t mem_current, mem_peak;
+        uint32_t n_procs;
+        uint64_t log_lines;
+        usec_t seen; /* realtime of the poll that saw it */
+} BuildRemoteView;
+
 typedef struct Source Source;
 typedef struct Invocation Invocation;
+
+/* What an invocation's builds are, one count each (docs/protocol.md, "invocation"): every
+ * build is in exactly one. A failed build counts by why: its own failure, a dependency's, or
+ * cancelled (Nix stopped, or it never started). */
+typedef enum BuildCount {
+        COUNT_QUEUED,
+        COUNT_RUNNING,
+        COUNT_FINISHING,
+        COUNT_FROZEN,
+        COUNT_SUCCEEDED,
+        COUNT_FAILED,
+        COUNT_DEPENDENCY,
+        COUNT_CANCELLED,
+        COUNT_NOT_STARTED,
+        COUNT_KILLED,
+        COUNT_LOST,
+        _COUNT_MAX,
+        _COUNT_NONE = -1,
+} BuildCount;
+
 typedef struct Build Build;
 
 struct Build {
@@ -124,6 +169,8 @@ struct Build {
         Requester requester; /* copied from the invocation at creation */
 
         usec_t queued, started, finished; /* realtime; 0 unknown */
+        usec_t frozen_usec,
+                frozen_since; /* time spent frozen before now; since when it is (realtime, 0 not) */
         LogRing log;
 
         FailureKind failure;
@@ -134,15 +181,26 @@ struct Build {
                             * succeeded, -1 failed, 0 none; it wins over any message */
 
         BuildUsage usage;
-        bool kill_requested;   /* a kill action hit it: a failure by signal ends it "killed" */
-        bool rediscovered;     /* found in /proc after a daemon restart, not from events */
-        usec_t builder_exited; /* realtime; its builder process ended (0: running or unknown) */
+        bool kill_requested;      /* a kill action hit it: a failure by signal ends it "killed" */
+        bool rediscovered;        /* found in /proc after a daemon restart, not from events */
+        uint64_t resume_activity; /* rediscovered: its build activity's id on the stream that
+                                   * reported it before the restart (0 unknown): that stream,
+                                   * back, takes it over by its records (model-resume.c) */
+        bool start_unknown;       /* started is a guess (rediscovered, no earlier record of it, no
+                                   * builder start time): its duration is approximate */
+        usec_t builder_exited;    /* realtime; its builder process ended (0: running or unknown) */
+        usec_t procs_gone;        /* realtime; the builder and every process of it ended (0: not seen) */
+        bool procs_after_stop;    /* a sample after Nix ended it (stop, outputs registered) still found
+                                     processes of it */
+        int64_t failed_base;      /* its invocation's failures Nix counted and no build explained,
+                                   * when a sample last found processes of it */
         BuildEta eta;
 
         /* remote builders (model-machines.c) */
         uint32_t machine_waits; /* open "waiting for a machine" activities (111) */
         char *system;           /* read from the .drv when it waits for a machine; NULL unknown */
         uint64_t dispatch_seq;  /* order of its dispatch to a machine among all dispatches; 0 none */
+        BuildRemoteView remote; /* the machine's own daemon's view; kept as last seen */
 
         /* outputs not found at stop with no failure reported: checked again a few times,
          * because a stop may precede registration on some paths */
@@ -163,7 +221,8 @@ struct Build {
         unsigned dirty_kinds; /* bitmask of 1 << ChangeKind */
         uint64_t log_flushed; /* log.total at the last flush */
         Build *dirty_next;
-        int64_t quota_uid; /* the untrusted uid whose build quota it takes; -1 none */
+        int64_t quota_uid;  /* the untrusted uid whose build quota it takes; -1 none */
+        BuildCount counted; /* the count of its invocation it is in (model-changes.c) */
 
         Build *prev, *next; /* all builds by key */
         UT_hash_handle hh_key;
@@ -210,10 +269,15 @@ struct Invocation {
          * line, bounded. The last such error counts; an activity starting after it means
          * Nix carried on, and clears it. NULL none. */
         char *error;
-        bool interrupted;  /* that error is Nix's "interrupted by the user" */
-        uint32_t n_builds; /* builds of this invocation still held */
-        Build *by_drv;     /* hash by drv path (hh_drv) */
-        Build *running;    /* its builds in BUILD_RUNNING (run_prev, run_next) */
+        bool interrupted;      /* that error is Nix's "interrupted by the user" */
+        uint32_t n_builds;     /* builds of this invocation still held */
+        Build *by_drv;         /* hash by drv path (hh_drv) */
+        Build *running;        /* its builds in BUILD_RUNNING or BUILD_FINISHING (run_prev, run_next) */
+        uint32_t n_failed_ran; /* its builds that ran and failed: what Nix counts as failed */
+        /* Its builds by count, brought up to date at each change drain. Ended builds stay
+         * counted after the model let go of them (max_finished): the counts are the
+         * invocation's, not the window's. */
+        uint32_t counts[_COUNT_MAX];
         InvocationEta eta;
 
         bool dirty;
@@ -244,6 +308,8 @@ struct Source {
 
         bool has_builds_id; /* the invocation's own builds activity (104) */
         uint64_t builds_id;
+        uint64_t resume_builds_id; /* rediscovered: the builds activity of the stream before the
+                                    * restart (0 unknown), see resume_activity */
 
         bool gone;       /* disconnected */
         bool nix_exited; /* its nix process is gone too */
@@ -268,6 +334,12 @@ typedef struct ModelConfig {
         uint64_t log_budget;   /* bytes of memory for all builds' log lines; 0 no limit */
         uint32_t max_finished; /* finished builds kept in memory */
         uint32_t max_phases;
+        /* Is a store path valid in Nix's database (registered, not only present)? 1 yes, 0
+         * no, -EAGAIN undecided now (the database is busy: looked at again later), another
+         * -errno when the database cannot tell (absent, unreadable): then the path's
+         * existence counts. NULL: existence only. */
+        int (*path_valid)(void *userdata, const char *path);
+        void *path_valid_userdata;
 } ModelConfig;
 
 typedef struct ModelCounters {
@@ -335,9 +407,19 @@ void model_counters(Model *m, ModelCounters *ret);
 const LogBudget *model_log_budget(Model *m);
 
 /* Log lines of a build, oldest first: i in [0, log.count). */
+/* How long b has been building at now (realtime): from its start to its end (or to its
+ * processes' end while finishing, or to now), frozen time left out. 0 before it started. */
+usec_t build_duration(const Build *b, usec_t now);
+/* How long b was (or is, until now) frozen. */
+usec_t build_frozen_time(const Build *b, usec_t now);
 const char *build_log_line(const Build *b, uint32_t i);
 bool build_state_is_final(BuildState s);
 bool build_state_is_active(BuildState s);
+const char *build_count_to_string(BuildCount c);
+/* The count a build is in now. */
+BuildCount build_count_of(const Build *b);
+/* True for the counts of ended builds (succeeded to lost). */
+bool build_count_is_final(BuildCount c);
 const char *build_state_to_string(BuildState s);
 BuildState build_state_from_string(const char *s);
 const char *failure_kind_to_string(FailureKind k);

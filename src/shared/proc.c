@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -12,6 +14,21 @@
 
 /* Bounds a command line read whole: enough for any we show. */
 #define CMDLINE_READ_MAX (1u << 20)
+
+usec_t proc_start_realtime(uint64_t starttime) {
+        long hz = sysconf(_SC_CLK_TCK);
+        struct timespec boot;
+        if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+                return 0;
+        /* Now on both clocks, and how long ago (on the boot clock) the process started. */
+        usec_t real = now_realtime();
+        usec_t since_boot = (usec_t) boot.tv_sec * USEC_PER_SEC + (usec_t) boot.tv_nsec / 1000;
+        usec_t at = starttime / (uint64_t) hz * USEC_PER_SEC +
+                    starttime % (uint64_t) hz * USEC_PER_SEC / (uint64_t) hz;
+        if (at > since_boot || since_boot - at > real)
+                return 0;
+        return real - (since_boot - at);
+}
 
 int proc_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
         ProcStat st;

@@ -6,9 +6,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "basic/time-util.h"
+
 /* Start time of pid (field 22 of <proc_root>/<pid>/stat, clock ticks since boot).
  * Returns 0, -ESRCH when the process is gone or a zombie, -EBADMSG on an unreadable stat. */
 int proc_starttime(const char *proc_root, pid_t pid, uint64_t *ret);
+
+/* The realtime at which a process started starttime clock ticks after boot (field 22 of its
+ * stat); 0 when the clocks cannot tell. */
+usec_t proc_start_realtime(uint64_t starttime);
 
 /* True while the process that had starttime (0: any) still runs (not a zombie, not reused). */
 bool proc_alive(const char *proc_root, pid_t pid, uint64_t starttime);

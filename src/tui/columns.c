@@ -1,6 +1,8 @@
 /* The build list's fields. */
 #include "tui/columns.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -95,15 +97,43 @@ static int c_elapsed(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(store_build_elapsed(a, now), store_build_elapsed(b, now));
 }
 
+/* Time left by the build's history, or the time it runs over it ("+2m05s"): never a 0 that
+ * stands still. */
 static void f_eta(const StoreBuild *b, double now, char *buf, size_t n) {
-        fmt_duration(buf, n, store_build_remaining(b, now));
+        double r = store_build_remaining(b, now);
+        if (r < 0) {
+                char d[16];
+                snprintf(buf, n, "+%s", fmt_duration(d, sizeof(d), -r));
+                return;
+        }
+        if (b->eta_weak && r >= 0) {
+                char d[16];
+                snprintf(buf, n, "~%s",
+                         fmt_duration(d, sizeof(d), r)); /* a guess: few or scattered samples */
+                return;
+        }
+        fmt_duration(buf, n, r);
 }
 static int c_eta(const StoreBuild *a, const StoreBuild *b, double now) {
-        return CMP(store_build_remaining(a, now), store_build_remaining(b, now));
+        /* Unknown last; the most overdue first among the rest. */
+        double ra = store_build_remaining(a, now), rb = store_build_remaining(b, now);
+        if (isnan(ra) || isnan(rb))
+                return isnan(ra) - isnan(rb);
+        return CMP(ra, rb);
+}
+
+/* A trailing "@": the figure is the remote machine's daemon's (StoreBuild.remote). */
+static void mark_remote(const StoreBuild *b, char *buf, size_t n) {
+        size_t l = strlen(buf);
+        if (b->remote && strcmp(buf, "-") != 0 && l + 1 < n) {
+                buf[l] = '@';
+                buf[l + 1] = '\0';
+        }
 }
 
 static void f_cpu(const StoreBuild *b, double now, char *buf, size_t n) {
         fmt_percent(buf, n, build_state_is_active(b->state) ? b->cpu_percent : -1);
+        mark_remote(b, buf, n);
 }
 static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->cpu_percent, b->cpu_percent);
@@ -111,6 +141,7 @@ static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
 
 static void f_mem(const StoreBuild *b, double now, char *buf, size_t n) {
         units_format_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
+        mark_remote(b, buf, n);
 }
 static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->mem_current, b->mem_current);

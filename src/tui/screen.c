@@ -68,6 +68,7 @@ static void screen_setup_colours(Screen *s) {
                 {COL_RUNNING, COLOR_GREEN, -1, A_BOLD, A_BOLD},
                 {COL_QUEUED, COLOR_BLUE, -1, 0, 0},
                 {COL_FROZEN, COLOR_WHITE, COLOR_BLUE, A_BOLD, A_BOLD | A_UNDERLINE},
+                {COL_FINISHING, COLOR_YELLOW, -1, 0, A_DIM},
                 {COL_SUCCEEDED, COLOR_GREEN, -1, 0, 0},
                 {COL_FAILED, COLOR_RED, -1, A_BOLD, A_BOLD},
                 {COL_DIM, COLOR_WHITE, -1, A_DIM, A_DIM},

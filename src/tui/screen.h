@@ -17,6 +17,7 @@ typedef enum Colour {
         COL_RUNNING,
         COL_QUEUED,
         COL_FROZEN,
+        COL_FINISHING,
         COL_SUCCEEDED,
         COL_FAILED,
         COL_DIM,

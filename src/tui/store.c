@@ -2,6 +2,7 @@
 #include "tui/store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "shared/json-read.h"
@@ -60,13 +61,23 @@ static void store_decode_usage(StoreBuild *b) {
         b->cpu_limit = json_num(u, "cpu_limit", -1);
         b->mem_limit = json_num(u, "mem_limit", -1);
         b->nice = json_int(u, "nice", -20, 19, 0);
+        /* A remote build's own figures come from its machine's daemon: the local side is
+         * only the build hook and its ssh. */
+        const cJSON *r = json_obj(b->json, "remote");
+        b->remote = json_has_num(r, "cpu_percent");
+        if (b->remote) {
+                b->has_usage = true;
+                b->cpu_percent = json_num(r, "cpu_percent", -1);
+                b->mem_current = json_num(r, "mem_current", -1);
+                b->mem_peak = json_num(r, "mem_peak", -1);
+        }
 }
 
 static void store_decode_build(StoreBuild *b, double now) {
         const cJSON *o = b->json;
         b->name = json_str(o, "name") ?: "?";
         b->drv = json_str(o, "drv") ?: "";
-        b->phase = json_str(o, "phase");
+        b->phase = json_str(json_obj(o, "remote"), "phase") ?: json_str(o, "phase");
         b->machine = json_str(o, "machine") ?: "";
         const cJSON *req = json_obj(o, "requester");
         b->user = json_str(req, "user");
@@ -80,7 +91,10 @@ static void store_decode_build(StoreBuild *b, double now) {
         b->finished = json_num(o, "finished", -1);
         b->duration = json_num(o, "duration", -1);
         b->received = now;
-        b->eta_expected = json_num(json_obj(o, "eta"), "expected", -1);
+        const cJSON *eta = json_obj(o, "eta");
+        b->eta_expected = json_num(eta, "expected", -1);
+        /* Few or scattered samples: the ETA is shown as a guess. */
+        b->eta_weak = b->eta_expected >= 0 && strcmp(json_str(eta, "confidence") ?: "low", "low") == 0;
         store_decode_usage(b);
 }
 
@@ -145,6 +159,19 @@ static int store_put_invocation(Store *s, const cJSON *o) {
         i->progress_expected = json_num(p, "expected", 0);
         i->progress_running = json_num(p, "running", 0);
         i->progress_failed = json_num(p, "failed", 0);
+        const cJSON *c = json_obj(copy, "counts");
+        i->has_counts = c != NULL;
+        i->n_builds = json_num(c, "builds", 0);
+        i->n_done = json_num(c, "done", 0);
+        i->n_queued = json_num(c, "queued", 0);
+        i->n_running = json_num(c, "running", 0) + json_num(c, "finishing", 0);
+        i->n_frozen = json_num(c, "frozen", 0);
+        i->n_failed = json_num(c, "failed", 0);
+        i->n_dependency = json_num(c, "dependency", 0);
+        i->n_cancelled = json_num(c, "cancelled", 0);
+        i->n_not_started = json_num(c, "not_started", 0);
+        i->n_killed = json_num(c, "killed", 0);
+        i->n_lost = json_num(c, "lost", 0);
         s->generation++;
         return 1;
 }
@@ -213,15 +240,16 @@ double store_build_elapsed(const StoreBuild *b, double now) {
                 return -1;
         if (!build_state_is_active(b->state))
                 return b->duration >= 0 ? b->duration : (b->finished > 0 ? b->finished - b->started : -1);
+        /* Frozen time is not building time, nor the time after its processes ended. */
+        bool ticking = b->state == BUILD_RUNNING || b->state == BUILD_QUEUED;
         if (b->duration >= 0)
-                return b->duration + (now - b->received);
+                return b->duration + (ticking ? now - b->received : 0);
         return now - b->started;
 }
 
 double store_build_remaining(const StoreBuild *b, double now) {
         if (b->eta_expected < 0 || !build_state_is_active(b->state))
-                return -1;
+                return NAN;
         double e = store_build_elapsed(b, now);
-        double r = b->eta_expected - (e < 0 ? 0 : e);
-        return r < 0 ? 0 : r;
+        return b->eta_expected - (e < 0 ? 0 : e); /* < 0: over its expected time by that much */
 }

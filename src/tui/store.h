@@ -30,7 +30,12 @@ typedef struct StoreBuild {
         double queued, started, finished, duration;
         double received;     /* when duration was received (running builds tick on) */
         double eta_expected; /* < 0 unknown */
+        bool eta_weak;       /* its confidence is low (few samples, or far apart) */
         bool has_usage;
+        /* CPU and memory as the remote machine's daemon sees a remote build, when it does
+         * (the build's "remote" object: then phase, cpu_percent, mem_current and mem_peak are
+         * the remote's, not the local build hook's) */
+        bool remote;
         double cpu_percent, mem_current, mem_peak, cpu_limit, mem_limit;
         int nice;
         UT_hash_handle hh;
@@ -44,6 +49,10 @@ typedef struct StoreInvocation {
         bool done;         /* ended ("done" or "failed") */
         double started;
         double progress_done, progress_expected, progress_running, progress_failed;
+        /* The daemon's counts of its builds (invocation "counts"), when it sends them. */
+        bool has_counts;
+        double n_builds, n_done, n_queued, n_running, n_frozen, n_failed, n_dependency, n_cancelled,
+                n_not_started, n_killed, n_lost;
         UT_hash_handle hh;
 } StoreInvocation;
 
@@ -78,5 +87,6 @@ StoreInvocation *store_invocation(Store *s, uint64_t id);
 
 /* Elapsed seconds of a build at local time now (from start; queued: -1). */
 double store_build_elapsed(const StoreBuild *b, double now);
-/* Remaining seconds by its ETA, < 0 when unknown. */
+/* Seconds left by its ETA: negative once it runs over its expected time (by that much), NAN
+ * when unknown (no history, or it ended). For a queued build, its whole expected time. */
 double store_build_remaining(const StoreBuild *b, double now);

@@ -258,12 +258,17 @@ static void draw_header(Tui *t, int w) {
                 else
                         snprintf(daemon, sizeof(daemon), "daemon DOWN (retrying)");
                 format_load(h, load, sizeof(load));
-                draw_printf(scr, 0, 0, w, attr,
-                            " nix-analytics @ %s | %s | %u running %u queued %u frozen %u failed | %s%s%s%s",
-                            h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN],
-                            n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load,
-                            t->filter ? " | filter: " : "", t->filter ?: "",
-                            strcmp(sort, "arrival") ? " | sorted" : "");
+                /* Builds whose processes ended, waiting for Nix's word: shown only while there are. */
+                char finishing[32] = "";
+                if (n[BUILD_FINISHING] > 0)
+                        snprintf(finishing, sizeof(finishing), "%u finishing ", n[BUILD_FINISHING]);
+                draw_printf(
+                        scr, 0, 0, w, attr,
+                        " nix-analytics @ %s | %s | %u running %u queued %u frozen %s%u failed | %s%s%s%s",
+                        h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN], finishing,
+                        n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load,
+                        t->filter ? " | filter: " : "", t->filter ?: "",
+                        strcmp(sort, "arrival") ? " | sorted" : "");
                 return;
         }
         /* Several hosts: a summary, then a line per host (up or down and why, its counts, its load). */

@@ -366,10 +366,32 @@ static void invocation_text(const StoreInvocation *inv, char *buf, size_t n) {
                          fmt_duration(d, sizeof(d), json_num(e, "remaining", 0)),
                          json_num(e, "unknown", 0) > 0 ? "+" : "");
         }
+        /* The daemon's counts of the builds it saw and Nix announced (one definition each,
+         * docs/protocol.md); Nix's own progress from a daemon that has none. */
+        char counts[160];
+        if (inv->has_counts) {
+                int o = snprintf(counts, sizeof(counts), "%.0f/%.0f done, %.0f running", inv->n_done,
+                                 inv->n_builds, inv->n_running);
+                const struct {
+                        double n;
+                        const char *what;
+                } parts[] = {
+                        {inv->n_queued, "queued"},       {inv->n_frozen, "frozen"},
+                        {inv->n_failed, "failed"},       {inv->n_dependency, "dependency failed"},
+                        {inv->n_cancelled, "cancelled"}, {inv->n_not_started, "not started"},
+                        {inv->n_killed, "killed"},       {inv->n_lost, "lost"},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(parts) && o > 0 && (size_t) o < sizeof(counts); i++)
+                        if (parts[i].n > 0)
+                                o += snprintf(counts + o, sizeof(counts) - (size_t) o, ", %.0f %s",
+                                              parts[i].n, parts[i].what);
+        } else
+                snprintf(counts, sizeof(counts), "%.0f/%.0f done, %.0f running, %.0f failed",
+                         inv->progress_done, inv->progress_expected, inv->progress_running,
+                         inv->progress_failed);
         /* Nix's own error for it says why it ended, before the command line too. */
-        snprintf(buf, n, "#%llu %s [%.0f/%.0f done, %.0f running, %.0f failed%s%s%s]: %s",
-                 (unsigned long long) inv->id, inv->user ?: "?", inv->progress_done, inv->progress_expected,
-                 inv->progress_running, inv->progress_failed, eta,
+        snprintf(buf, n, "#%llu %s [%s%s%s%s]: %s", (unsigned long long) inv->id, inv->user ?: "?", counts,
+                 eta,
                  inv->error  ? (inv->done ? ", failed: " : ", error: ")
                  : inv->done ? ", ended"
                              : "",
@@ -408,6 +430,8 @@ static Colour state_colour(BuildState s) {
                 return COL_QUEUED;
         case BUILD_FROZEN:
                 return COL_FROZEN;
+        case BUILD_FINISHING:
+                return COL_FINISHING;
         case BUILD_SUCCEEDED:
                 return COL_SUCCEEDED;
         case BUILD_FAILED:

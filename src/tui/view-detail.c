@@ -42,9 +42,9 @@ static void dv_add(DetailView *dv, int depth, const char *key, const char *value
 
 /* Unix times are shown as local times too. */
 static bool is_time_key(const char *k) {
-        static const char *const keys[] = {"queued",  "started",    "finished",
-                                           "time",    "connected",  "disconnected",
-                                           "checked", "last_build", "last_failure"};
+        static const char *const keys[] = {"queued",       "started",      "finished", "time",
+                                           "connected",    "disconnected", "checked",  "last_build",
+                                           "last_failure", "seen"};
         for (size_t i = 0; k && i < ELEMENTSOF(keys); i++)
                 if (strcmp(k, keys[i]) == 0)
                         return true;
@@ -80,7 +80,12 @@ static void dv_walk(DetailView *dv, const cJSON *o, int depth, const char *key) 
                         char ts[64] = "";
                         if (localtime_r(&tt, &tm))
                                 strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-                        snprintf(buf, sizeof(buf), "%s (%.3f)", ts, v);
+                        /* a remote view's age: how old the poll behind it is */
+                        double age = (double) time(NULL) - v;
+                        if (strcmp(key, "seen") == 0)
+                                snprintf(buf, sizeof(buf), "%s (%.0f s ago)", ts, MAX(age, 0.0));
+                        else
+                                snprintf(buf, sizeof(buf), "%s (%.3f)", ts, v);
                 } else if (v == (double) (long long) v)
                         snprintf(buf, sizeof(buf), "%lld", (long long) v);
                 else

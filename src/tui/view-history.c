@@ -72,15 +72,17 @@ static size_t hv_count(Tui *t, View *v) {
 }
 
 static void hv_line(HistoryView *hv, const cJSON *r, char *buf, size_t n) {
-        char fin[32], dur[16], cpu[16], mem[16];
+        char fin[32], dur[16], shown[20], cpu[16], mem[16];
         const cJSON *u = json_obj(r, "usage");
         double cpu_s = u ? json_num(u, "cpu_user", 0) + json_num(u, "cpu_system", 0) : -1;
         const cJSON *req = json_obj(r, "requester");
         const char *m = json_str(r, "machine");
+        /* "~": an approximate duration (a build that ended while the daemon was down). */
+        snprintf(shown, sizeof(shown), "%s%s", json_bool(r, "approximate") ? "~" : "",
+                 fmt_duration(dur, sizeof(dur), json_num(r, "duration", -1)));
         snprintf(buf, n, "%-11s %-9s %7s %7s %7s %-8.8s %-9.9s %s",
                  fmt_time(fin, sizeof(fin), json_num(r, "finished", -1), tui_now()),
-                 json_str(r, "state") ?: "?", fmt_duration(dur, sizeof(dur), json_num(r, "duration", -1)),
-                 fmt_duration(cpu, sizeof(cpu), cpu_s),
+                 json_str(r, "state") ?: "?", shown, fmt_duration(cpu, sizeof(cpu), cpu_s),
                  units_format_bytes(mem, sizeof(mem), json_num(u, "mem_peak", -1)),
                  json_str(req, "user") ?: "?", m && *m ? m : "local", json_str(r, "name") ?: "?");
 }

@@ -149,14 +149,19 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         const Glyphs *g = screen_glyphs(scr);
         StoreBuild *b = pv->key ? store_build(&tui_host(t, pv->host)->store, pv->key) : NULL;
         const cJSON *u = json_obj(pv->poll.result, "usage");
-        char cpu[16], mem[16], on[300];
+        /* MEM is the sum of the processes' RSS: the rows below, summed (docs/protocol.md). */
+        double rss_sum = pv->n > 0 ? 0 : -1;
+        for (size_t i = 0; i < pv->n; i++)
+                rss_sum += MAX(json_num(pv->rows[i].proc, "rss", 0), 0.0);
+        char cpu[16], mem[16], peak[16], on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "processes of %s%s  [%s, control: %s]  CPU %s  mem %s  (p/Esc back)", b ? b->name : "?",
-                    tui_host_on(t, pv->host, on, sizeof(on)),
+                    "processes of %s%s  [%s, control: %s]  CPU %s  MEM %s (peak %s)  (p/Esc back)",
+                    b ? b->name : "?", tui_host_on(t, pv->host, on, sizeof(on)),
                     json_str(pv->poll.result, "state") ?: (b ? store_state_name(b->state) : "?"),
                     json_str(pv->poll.result, "control") ?: "?",
                     fmt_percent(cpu, sizeof(cpu), json_num(u, "cpu_percent", -1)),
-                    units_format_bytes(mem, sizeof(mem), json_num(u, "mem_current", -1)));
+                    units_format_bytes(mem, sizeof(mem), rss_sum),
+                    units_format_bytes(peak, sizeof(peak), json_num(u, "mem_peak", -1)));
         if (--h <= 0)
                 return;
         y++;

@@ -33,6 +33,7 @@ static void test_estimate(void **state) {
         double five[] = {10, 11, 9, 10, 10.5};
         assert_int_equal(eta_from_durations(five, 5, false, &e), 0);
         assert_true(e.expected == 10.0);
+        assert_true(e.low == 9 && e.high == 11); /* the range the samples span */
         assert_string_equal(e.confidence, "high");
         assert_true(five[0] == 10 && five[1] == 11);
         /* the same from other machines: one level lower */

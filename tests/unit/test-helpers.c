@@ -99,3 +99,38 @@ int test_feed(Model *m, Source *s, usec_t now, const char *fmt, ...) {
         nix_record_done(&rec);
         return r;
 }
+
+int test_model_fixture_setup(void **state) {
+        TestModelFixture *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        f->dir = test_mkdtemp();
+        snprintf(f->store, sizeof(f->store), "%s/store", f->dir);
+        snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
+        snprintf(f->drv, sizeof(f->drv), "%s/" TEST_FIXTURE_HA "-a.drv", f->store);
+        test_write_file(f->dir, "proc/4242/stat",
+                        "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
+                        (size_t) -1);
+        char drv[1024];
+        snprintf(drv, sizeof(drv),
+                 "Derive([(\"out\",\"%s/" TEST_FIXTURE_HO
+                 "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
+                 f->store);
+        test_write_file(f->dir, "store/" TEST_FIXTURE_HA "-a.drv", drv, (size_t) -1);
+        ModelConfig c;
+        model_config_defaults(&c);
+        c.store_dir = f->store;
+        c.proc_root = f->proc;
+        assert_int_equal(model_new(&c, &f->m), 0);
+        assert_int_equal(model_source_new(f->m, 4242, 0, true, 1000 * USEC_PER_SEC, &f->s), 0);
+        *state = f;
+        return 0;
+}
+
+int test_model_fixture_teardown(void **state) {
+        TestModelFixture *f = *state;
+        model_free(f->m);
+        test_rm_rf(f->dir);
+        free(f->dir);
+        free(f);
+        return 0;
+}

@@ -21,3 +21,17 @@ void test_cg_fake_host(const char *root, const char *name, const char *mountinfo
 /* Parses one internal-json record (printf format) and applies it to m as from s at now; fails
  * the test when it does not parse. Returns model_apply's result. */
 int test_feed(Model *m, Source *s, usec_t now, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A model over a fake store and /proc in a temporary directory (cmocka setup and teardown):
+ * <store>/TEST_FIXTURE_HA-a.drv whose output is <store>/TEST_FIXTURE_HO-a (not built yet), a
+ * live nix process 4242 (start time 55), and a trusted source of it connected at 1000 s. */
+#define TEST_FIXTURE_HA "hcdvxxibblyx54zh5h35428q32q9qwzb"
+#define TEST_FIXTURE_HO "8gp0x1zy0kk0fmxyw2v1jyjps2xrygcy"
+typedef struct TestModelFixture {
+        char *dir;
+        char store[512], proc[512], drv[1024];
+        Model *m;
+        Source *s;
+} TestModelFixture;
+int test_model_fixture_setup(void **state);
+int test_model_fixture_teardown(void **state);

@@ -189,6 +189,38 @@ static const char *name_at(cJSON *rows, int i) {
         return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, i), "name"));
 }
 
+/* A failure first recorded as no-outputs (decided before Nix's reason came) takes Nix's
+ * reason when recorded again; any other row stays as first recorded. */
+static void test_revised_failure(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        usec_t t0 = 1700000000 * SEC;
+        HistoryRecord r = rec("/nix/store/f-f.drv", "f", "failed", t0, 2, 0);
+        free(r.failure_kind);
+        r.failure_kind = strdup("no-outputs");
+        r.exit_code = -1;
+        insert(h, &r, 1, 1);
+        free(r.failure_kind);
+        r.failure_kind = strdup("exit-code");
+        r.exit_code = 3;
+        insert(h, &r, 1, 1);
+        free(r.failure_kind);
+        r.failure_kind = strdup("other"); /* a third word changes nothing */
+        insert(h, &r, 1, 0);
+        uint64_t n;
+        assert_int_equal(history_count(h, &n), 0);
+        assert_int_equal(n, 1);
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        cJSON *failure = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "failure");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(failure, "kind")), "exit-code");
+        assert_int_equal(cJSON_GetObjectItem(failure, "exit_code")->valuedouble, 3);
+        cJSON_Delete(rows);
+        history_record_done(&r);
+        history_close(h);
+}
+
 static void test_queries(void **state) {
         History *h = populated();
         cJSON *rows = NULL;
@@ -340,6 +372,35 @@ static void test_substitution_rows(void **state) {
         /* never an ETA for a build from a substitution's duration */
         double v[4];
         assert_int_equal(history_recent_durations(h, "hello", NULL, -1, 4, 0, v, NULL), 0);
+        history_close(h);
+        unlink(path);
+}
+
+/* Issue 18: a row whose duration is approximate (a build that ended while the daemon was
+ * down) is stored and shown as such, and never feeds an ETA, however recent. */
+static void test_approximate_rows(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        HistoryRecord r[2] = {
+                rec("/nix/store/a-hello.drv", "hello", "succeeded", 1700000000 * SEC, 40, 0),
+                rec("/nix/store/b-hello.drv", "hello", "succeeded", 1700000100 * SEC, 15, 0),
+        };
+        r[1].approximate = true;
+        insert(h, r, 2, 2);
+        history_record_done(&r[0]);
+        history_record_done(&r[1]);
+        double v[4];
+        assert_int_equal(history_recent_durations(h, "hello", "", -1, 4, 0, v, NULL), 1);
+        assert_true(v[0] == 40.0);
+        assert_int_equal(history_recent_durations(h, "hello", NULL, -1, 4, 0, v, NULL), 1);
+
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "approximate")));
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "approximate")));
+        cJSON_Delete(rows);
         history_close(h);
         unlink(path);
 }
@@ -530,10 +591,12 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_insert_dedupe_prune, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_revised_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recent_durations_budget, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_approximate_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_untrusted_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pname_query_plan, setup, teardown),

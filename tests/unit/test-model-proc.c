@@ -18,50 +18,13 @@
 #include "shared/nixlog.h"
 #include "test-helpers.h"
 
-#define HA "hcdvxxibblyx54zh5h35428q32q9qwzb"
-#define HO "8gp0x1zy0kk0fmxyw2v1jyjps2xrygcy"
+#define HA TEST_FIXTURE_HA
+#define HO TEST_FIXTURE_HO
 #define T0 (1000 * USEC_PER_SEC)
 
-typedef struct Fixture {
-        char *dir;
-        char store[512], proc[512], drv[1024];
-        Model *m;
-        Source *s;
-} Fixture;
-
-static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(*f));
-        f->dir = test_mkdtemp();
-        snprintf(f->store, sizeof(f->store), "%s/store", f->dir);
-        snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
-        snprintf(f->drv, sizeof(f->drv), "%s/" HA "-a.drv", f->store);
-        /* a live nix process, pid 4242 */
-        test_write_file(f->dir, "proc/4242/stat",
-                        "4242 (nix-build) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n",
-                        (size_t) -1);
-        char drv[1024];
-        snprintf(drv, sizeof(drv),
-                 "Derive([(\"out\",\"%s/" HO "-a\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
-                 f->store);
-        test_write_file(f->dir, "store/" HA "-a.drv", drv, (size_t) -1);
-        ModelConfig c;
-        model_config_defaults(&c);
-        c.store_dir = f->store;
-        c.proc_root = f->proc;
-        assert_int_equal(model_new(&c, &f->m), 0);
-        assert_int_equal(model_source_new(f->m, 4242, 0, true, T0, &f->s), 0);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-        model_free(f->m);
-        test_rm_rf(f->dir);
-        free(f->dir);
-        free(f);
-        return 0;
-}
+typedef TestModelFixture Fixture;
+#define setup    test_model_fixture_setup
+#define teardown test_model_fixture_teardown
 
 static void feed(Fixture *f, usec_t now, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void feed(Fixture *f, usec_t now, const char *fmt, ...) {
@@ -160,11 +123,167 @@ static void test_builder_exit_is_end_time(void **state) {
         model_build_set_usage(f->m, b, &u);
         assert_true(b->dirty);
         model_build_builder_exited(f->m, b, T0 + 3 * USEC_PER_SEC);
-        assert_int_equal(b->state, BUILD_RUNNING); /* Nix decides, not us */
+        assert_int_equal(b->state, BUILD_RUNNING); /* its other process still runs */
+        model_build_processes_gone(f->m, b, T0 + 3 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FINISHING); /* Nix decides, not us */
         test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
         feed(f, T0 + 60 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
         assert_int_equal(b->state, BUILD_SUCCEEDED);
         assert_int_equal(b->finished, T0 + 3 * USEC_PER_SEC);
+}
+
+/* The builds activity (104) and its progress counters: done, expected, running, failed. */
+static void progress(Fixture *f, usec_t now, int done, int failed) {
+        feed(f, now, "{\"action\":\"start\",\"id\":1,\"level\":0,\"text\":\"\",\"type\":104}");
+        feed(f, now, "{\"action\":\"result\",\"fields\":[%d,2,0,%d],\"id\":1,\"type\":105}", done, failed);
+}
+
+/* Nix 2.8 under -k: the builder exited 3, Nix counted the failure at once but keeps the
+ * activity open and words the reason only when nix-build ends. The build is finishing once
+ * its processes are gone, failed once Nix counted a failure it cannot be another's, and
+ * takes Nix's reason when it comes. */
+static void test_finishing_then_failed(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        model_build_builder_exited(f->m, b, T0 + 2 * USEC_PER_SEC);
+        model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FINISHING);
+        assert_true(build_state_is_active(b->state));
+        assert_false(build_state_is_final(b->state));
+        cJSON *j = build_to_json(b, T0 + 9 * USEC_PER_SEC, 0);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")), "finishing");
+        assert_int_equal(cJSON_GetObjectItem(j, "duration")->valuedouble, 2); /* its processes' end */
+        cJSON_Delete(j);
+        /* Another build succeeded: not a word about this one. */
+        progress(f, T0 + 3 * USEC_PER_SEC, 1, 0);
+        assert_int_equal(b->state, BUILD_FINISHING);
+        /* A failure Nix counted that no build of the invocation explains: this one. */
+        progress(f, T0 + 4 * USEC_PER_SEC, 1, 1);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
+        assert_int_equal(b->finished, T0 + 2 * USEC_PER_SEC);
+        feed(f, T0 + 60 * USEC_PER_SEC,
+             "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed with exit code 3\"}",
+             f->drv);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_EXIT_CODE);
+        assert_int_equal(b->exit_code, 3);
+        assert_true(b->dirty_kinds & (1u << CHANGE_REVISED)); /* history takes the new reason */
+}
+
+/* Failed before Nix's word; the group's last look then finds the OOM killer's mark: that is
+ * the better reason, and history takes it. */
+static void test_oom_seen_after_moved_on(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
+        progress(f, T0 + 3 * USEC_PER_SEC, 0, 1);
+        assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
+        model_build_oom_killed(f->m, b);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_OOM);
+        assert_true(b->dirty_kinds & (1u << CHANGE_REVISED));
+}
+
+/* A failure Nix counted while processes of the build still ran was another's (one this
+ * stream never showed): the build is finishing, its output being registered, not failed. */
+static void test_earlier_failure_is_another(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        progress(f, T0 + USEC_PER_SEC, 0, 1);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
+        progress(f, T0 + 3 * USEC_PER_SEC, 1, 1); /* another one done */
+        assert_int_equal(b->state, BUILD_FINISHING);
+        test_write_file(f->dir, "store/" HO "-a", "registered", (size_t) -1);
+        progress(f, T0 + 4 * USEC_PER_SEC, 2, 1);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+}
+
+/* The builder exited, a child of it lives on: running (not succeeded) while the child does,
+ * even with its output on disk and Nix's done count moving; succeeded once nothing of it runs
+ * and Nix's database says its output is valid. */
+static bool output_registered;
+static int fake_path_valid(void *userdata, const char *path) {
+        return output_registered;
+}
+
+static void test_leftover_process_keeps_running(void **state) {
+        Fixture *f = *state;
+        ModelConfig c;
+        model_config_defaults(&c);
+        c.store_dir = f->store;
+        c.proc_root = f->proc;
+        c.path_valid = fake_path_valid;
+        model_free(f->m);
+        assert_int_equal(model_new(&c, &f->m), 0);
+        assert_int_equal(model_source_new(f->m, 4242, 0, true, T0, &f->s), 0);
+        output_registered = false;
+
+        Build *b = start_a(f);
+        BuildUsage u = {.sampled = true, .n_procs = 2};
+        model_build_set_usage(f->m, b, &u);
+        test_write_file(f->dir, "store/" HO "-a", "written, not registered", (size_t) -1);
+        model_build_builder_exited(f->m, b, T0 + 2 * USEC_PER_SEC);
+        progress(f, T0 + 3 * USEC_PER_SEC, 1, 0); /* another build */
+        assert_int_equal(b->state, BUILD_RUNNING);
+        u.n_procs = 1; /* the child */
+        model_build_set_usage(f->m, b, &u);
+        assert_int_equal(b->state, BUILD_RUNNING);
+        /* The child ends; Nix has not registered the output yet. */
+        model_build_processes_gone(f->m, b, T0 + 20 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FINISHING);
+        output_registered = true;
+        progress(f, T0 + 21 * USEC_PER_SEC, 2, 0);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+        assert_int_equal(b->finished, T0 + 20 * USEC_PER_SEC); /* its child's end */
+}
+
+/* Build a, its one process sampled, its output written, stopped by Nix at T0 + 5 s: still
+ * running, as the sampler has not seen that process end. */
+static Build *stopped_with_process(Fixture *f, BuildUsage *u) {
+        Build *b = start_a(f);
+        *u = (BuildUsage){.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, u);
+        test_write_file(f->dir, "store/" HO "-a", "done", (size_t) -1);
+        feed(f, T0 + 5 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        assert_int_equal(b->state, BUILD_RUNNING);
+        return b;
+}
+
+/* Nix stopped the build (and registered its output) while a process of it lives on: it is
+ * shown running with that process until the sampler sees it gone. */
+static void test_stopped_with_leftover(void **state) {
+        Fixture *f = *state;
+        BuildUsage u;
+        Build *b = stopped_with_process(f, &u);
+        model_build_set_usage(f->m, b, &u); /* the next sample still finds it */
+        assert_int_equal(b->state, BUILD_RUNNING);
+        model_build_processes_gone(f->m, b, T0 + 30 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+        assert_int_equal(b->finished, T0 + 30 * USEC_PER_SEC); /* its last process's end */
+}
+
+/* Nix 2.8 stops its last build's activity and exits right after: a build stopped while the
+ * sampler still saw its processes is not lost with the nix process; their end decides it. */
+static void test_nix_exits_before_processes_seen_gone(void **state) {
+        Fixture *f = *state;
+        BuildUsage u;
+        Build *b = stopped_with_process(f, &u);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/4242/stat", f->proc);
+        assert_int_equal(unlink(path), 0);
+        model_source_disconnect(f->m, f->s, T0 + 5 * USEC_PER_SEC);
+        (void) model_tick(f->m, T0 + 6 * USEC_PER_SEC, now_monotonic() + USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_RUNNING);
+        model_build_processes_gone(f->m, b, T0 + 6 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+        assert_int_equal(b->finished, T0 + 5 * USEC_PER_SEC);
 }
 
 /* What an action applied is reported at once, and only what it changed: a limit keeps the
@@ -348,6 +467,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oom_seen_after_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_finishing_then_failed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_earlier_failure_is_another, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom_seen_after_moved_on, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_leftover_process_keeps_running, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stopped_with_leftover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nix_exits_before_processes_seen_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_action_settings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),

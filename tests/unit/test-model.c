@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "shared/model-json.h"
+#include "shared/model-machines.h"
 #include "shared/model.h"
 #include "shared/nixlog.h"
 #include "test-helpers.h"
@@ -534,6 +535,69 @@ static void test_eta_before_drain(void **state) {
         assert_int_equal(b->eta.samples, 4);
 }
 
+/* The remote machine's daemon's view of a build (daemon: machines-poll.c): copied, a change
+ * only when it differs, "remote" in the build's JSON, null when cleared; freed with the model. */
+static void test_remote_view(void **state) {
+        Fixture *f = fx(state);
+        (void) start_one(f);
+        model_drain_changes(f->m, &(ModelChangeHandler){}, NULL);
+        Build *b = model_builds_first(f->m);
+        cJSON *j = build_to_json(b, 0, 0);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "remote")));
+        cJSON_Delete(j);
+
+        char phase[] = "buildPhase";
+        BuildRemoteView v = {.present = true,
+                             .state = (char *) "running",
+                             .phase = phase,
+                             .sampled = true,
+                             .cpu_percent = 97.5,
+                             .mem_current = 4096,
+                             .mem_peak = 8192,
+                             .n_procs = 2,
+                             .log_lines = 7,
+                             .seen = 5 * USEC_PER_SEC};
+        assert_int_equal(model_build_set_remote_view(f->m, b, &v), 0);
+        assert_int_equal(b->dirty_kinds, 1u << CHANGE_CHANGED);
+        phase[0] = 'X'; /* a copy was taken */
+        j = build_to_json(b, 0, 0);
+        cJSON *r = cJSON_GetObjectItem(j, "remote");
+        assert_string_equal(cJSON_GetObjectItem(r, "phase")->valuestring, "buildPhase");
+        assert_string_equal(cJSON_GetObjectItem(r, "state")->valuestring, "running");
+        assert_true(cJSON_GetObjectItem(r, "cpu_percent")->valuedouble == 97.5);
+        assert_true(cJSON_GetObjectItem(r, "mem_peak")->valuedouble == 8192);
+        assert_true(cJSON_GetObjectItem(r, "procs")->valuedouble == 2);
+        assert_true(cJSON_GetObjectItem(r, "log_lines")->valuedouble == 7);
+        assert_true(cJSON_GetObjectItem(r, "seen")->valuedouble == 5);
+        cJSON_Delete(j);
+
+        /* The same view again: nothing to report; a later poll (seen) is a change. */
+        model_drain_changes(f->m, &(ModelChangeHandler){}, NULL);
+        strcpy(phase, "buildPhase");
+        assert_int_equal(model_build_set_remote_view(f->m, b, &v), 0);
+        assert_false(model_has_changes(f->m));
+        v.seen += USEC_PER_SEC;
+        v.sampled = false;
+        assert_int_equal(model_build_set_remote_view(f->m, b, &v), 0);
+        assert_true(model_has_changes(f->m));
+        j = build_to_json(b, 0, 0);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "remote"), "cpu_percent")));
+        cJSON_Delete(j);
+
+        /* Cleared: null again, and clearing twice reports once. */
+        model_drain_changes(f->m, &(ModelChangeHandler){}, NULL);
+        assert_int_equal(model_build_set_remote_view(f->m, b, NULL), 0);
+        assert_true(model_has_changes(f->m));
+        model_drain_changes(f->m, &(ModelChangeHandler){}, NULL);
+        assert_int_equal(model_build_set_remote_view(f->m, b, &(BuildRemoteView){}), 0);
+        assert_false(model_has_changes(f->m));
+        j = build_to_json(b, 0, 0);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "remote")));
+        cJSON_Delete(j);
+        /* Left set: the model frees it with the build (ASan checks). */
+        assert_int_equal(model_build_set_remote_view(f->m, b, &v), 0);
+}
+
 static void test_hello_trust(void **state) {
         Fixture *f = fx(state);
         Source *trusted, *untrusted;
@@ -596,6 +660,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_log_ring_and_eviction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changes_coalesced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_before_drain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_remote_view, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hello_trust, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_junk_is_harmless, setup, teardown),
         };

@@ -167,6 +167,11 @@ static void test_ident_kind(void **state) {
         assert_int_equal(KIND("/usr/bin/nix-daemon\0--option\0x\0y\0"), IDENT_NIX_DAEMON);
         assert_int_equal(KIND("nix-daemon\0"), IDENT_NIX_DAEMON);
         assert_int_equal(KIND("/bin/nix\0daemon\0"), IDENT_NIX_DAEMON);
+        assert_int_equal(KIND("nix-daemon\0--option\0a\0b\0--stdio\0"), IDENT_NIX_DAEMON_STDIO);
+        assert_int_equal(KIND("/bin/nix\0daemon\0--stdio\0"), IDENT_NIX_DAEMON_STDIO);
+        assert_int_equal(KIND("nix-daemon\0--stdio"), IDENT_NIX_DAEMON_STDIO); /* no final NUL */
+        assert_int_equal(KIND("nix-build\0--stdio\0"), IDENT_NIX);
+        assert_int_equal(KIND("nix-daemon\0--stdiox\0"), IDENT_NIX_DAEMON);
         assert_int_equal(KIND("nix-build\0a.nix\0"), IDENT_NIX);
         assert_int_equal(KIND("/bin/nix\0build\0"), IDENT_NIX);
         assert_int_equal(KIND("no-nul-at-all"), IDENT_NIX);

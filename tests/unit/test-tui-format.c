@@ -90,10 +90,25 @@ static void test_columns(void **state) {
         assert_string_equal(buf, "50%");
         columns[columns_find("eta")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "20s");
+        /* A frozen build's clock stands still: frozen time is not building time. */
+        columns[columns_find("eta")].format(&b, 150, buf, sizeof(buf));
+        assert_string_equal(buf, "20s");
+        /* Running past its expected 40 s (at 70 s): the time it runs over, not a 0 standing still. */
+        b.state = BUILD_RUNNING;
+        columns[columns_find("eta")].format(&b, 150, buf, sizeof(buf));
+        assert_string_equal(buf, "+30s");
+        b.state = BUILD_FROZEN;
         columns[columns_find("cpu%")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "12%");
         columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "2.0M");
+        /* Figures from the remote machine's daemon are marked. */
+        b.remote = true;
+        columns[columns_find("cpu%")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "12%@");
+        columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "2.0M@");
+        b.remote = false;
         b.machine = "";
         columns[columns_find("machine")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "local");

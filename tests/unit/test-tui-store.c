@@ -1,4 +1,5 @@
 /* Unit tests for src/tui/store.c: the TUI's copy of the daemon's state, kept by deltas. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,6 +118,45 @@ static void test_load_and_deltas(void **state) {
         assert_null(store_invocation(&s, 3));
 }
 
+/* A remote build's phase, CPU and memory are its machine's daemon's, whatever the local
+ * build hook's usage says, and stay so across processes events. */
+static void test_remote_view(void **state) {
+        Store s;
+        store_init(&s, 0);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"kind\":\"changed\",\"build\":{\"key\":1,\"name\":\"r\","
+                      "\"state\":\"running\",\"machine\":\"ssh-ng://b\",\"phase\":\"unpackPhase\","
+                      "\"usage\":{\"cpu_percent\":1,\"mem_current\":10,\"mem_peak\":20},"
+                      "\"remote\":{\"state\":\"running\",\"phase\":\"buildPhase\",\"cpu_percent\":95,"
+                      "\"mem_current\":4096,\"mem_peak\":8192,\"procs\":2,\"log_lines\":7,\"seen\":100}}}",
+                      101),
+                1);
+        StoreBuild *b = store_build(&s, 1);
+        assert_true(b->remote);
+        assert_string_equal(b->phase, "buildPhase");
+        assert_true(b->cpu_percent == 95 && b->mem_current == 4096 && b->mem_peak == 8192);
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"processes\",\"build\":1,\"usage\":{\"cpu_percent\":2,"
+                               "\"mem_current\":11}}",
+                               102),
+                         1);
+        assert_true(b->remote && b->cpu_percent == 95 && b->mem_current == 4096);
+        /* Without a sampled remote view (null usage there, or none): the local figures. */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"kind\":\"changed\",\"build\":{\"key\":1,\"name\":\"r\","
+                      "\"state\":\"running\",\"phase\":\"unpackPhase\",\"usage\":{\"cpu_percent\":3},"
+                      "\"remote\":{\"state\":\"running\",\"phase\":null,\"cpu_percent\":null}}}",
+                      103),
+                1);
+        b = store_build(&s, 1);
+        assert_false(b->remote);
+        assert_string_equal(b->phase, "unpackPhase");
+        assert_true(b->cpu_percent == 3);
+        store_clear(&s);
+}
+
 static void test_remaining(void **state) {
         Store s;
         store_init(&s, 0);
@@ -128,14 +168,14 @@ static void test_remaining(void **state) {
                 1);
         StoreBuild *b = store_build(&s, 1);
         assert_true(store_build_remaining(b, 106) == 4);
-        assert_true(store_build_remaining(b, 200) == 0);
+        assert_true(store_build_remaining(b, 200) == -90); /* 90 s over, not a 0 standing still */
         assert_int_equal(
                 apply(&s,
                       "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"succeeded\","
                       "\"started\":100,\"finished\":109,\"duration\":9}}",
                       110),
                 1);
-        assert_true(store_build_remaining(b, 110) < 0);
+        assert_true(isnan(store_build_remaining(b, 110))); /* ended: no ETA */
         assert_true(store_build_elapsed(store_build(&s, 1), 500) == 9);
         store_clear(&s);
 }
@@ -144,6 +184,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_load_and_deltas),
                 cmocka_unit_test(test_remaining),
+                cmocka_unit_test(test_remote_view),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
