@@ -110,12 +110,12 @@ static void action_reply(Client *c, const cJSON *result, const cJSON *error, voi
         }
 }
 
-int actions_run(Tui *t, const char *cmd, const cJSON *args, const uint64_t *keys, size_t n) {
+int actions_run(Tui *t, const char *cmd, const cJSON *args, const BuildRef *keys, size_t n) {
         if (n == 0) {
                 tui_status(t, true, "%s: no build selected", cmd);
                 return -ENOENT;
         }
-        if (!client_is_connected(t->client)) {
+        if (t->n_hosts == 1 && !client_is_connected(t->hosts[0]->client)) {
                 tui_status(t, true, "%s: the daemon is not connected", cmd);
                 return -ENOTCONN;
         }
@@ -125,7 +125,7 @@ int actions_run(Tui *t, const char *cmd, const cJSON *args, const uint64_t *keys
         b->tui = t;
         snprintf(b->cmd, sizeof(b->cmd), "%s", cmd);
         b->n = n;
-        StoreBuild *sb = store_build(&t->store, keys[0]);
+        StoreBuild *sb = store_build(&tui_host(t, keys[0].host)->store, keys[0].key);
         if (n == 1 && sb)
                 b->name = strdup(sb->name);
         b->next = *batches(t);
@@ -133,21 +133,26 @@ int actions_run(Tui *t, const char *cmd, const cJSON *args, const uint64_t *keys
                 b->next->prev = b;
         *batches(t) = b;
         tui_status(t, false, "%s: asking the daemon...", cmd);
+        /* Each build's request goes to its own host's daemon, which authorises it as the ssh
+         * login there; one that is down refuses its builds (-ENOTCONN) without delaying the rest. */
         for (size_t i = 0; i < n; i++) {
+                Client *c = tui_host(t, keys[i].host)->client;
                 cJSON *a = args ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
                 if (!a)
                         return -ENOMEM;
-                cJSON_AddNumberToObject(a, "build", (double) keys[i]);
-                int r = client_request(t->client, cmd, a, action_reply, b);
+                cJSON_AddNumberToObject(a, "build", (double) keys[i].key);
+                int r = client_request(c, cmd, a, action_reply, b);
                 if (r < 0)
-                        action_reply(t->client, NULL, NULL, b); /* counted as refused */
+                        action_reply(c, NULL, NULL, b); /* counted as refused */
         }
         return 0;
 }
 
 void actions_free_all(Tui *t) {
         while (*batches(t)) {
-                client_forget(t->client, *batches(t));
+                for (size_t i = 0; i < t->n_hosts; i++)
+                        if (t->hosts[i]->client)
+                                client_forget(t->hosts[i]->client, *batches(t));
                 batch_free(t, *batches(t));
         }
 }

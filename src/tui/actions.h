@@ -10,9 +10,9 @@
 
 #include "tui/tui.h"
 
-/* Sends cmd for each key with the members of args (may be NULL; copied per build) added.
- * Returns 0 or -errno (not connected). */
-int actions_run(Tui *t, const char *cmd, const cJSON *args, const uint64_t *keys, size_t n);
+/* Sends cmd for each build (to its host's daemon) with the members of args (may be NULL; copied per build)
+ * added. Returns 0 or -errno (not connected). */
+int actions_run(Tui *t, const char *cmd, const cJSON *args, const BuildRef *keys, size_t n);
 
 /* Frees the bookkeeping of actions still unanswered (at exit). */
 void actions_free_all(Tui *t);

@@ -20,6 +20,7 @@ static const char *const help_lines[] = {
         "f                filter builds       /  search in the focused view",
         "a                all activities: substitutions, downloads, copies, hooks",
         "t                tree by invocation / flat list of active builds",
+        "H                one host's builds, the next one's, ... all (with several -H)",
         "s / S            sort by next column / reverse the order",
         "z then c/o/a     fold close/open/toggle (invocation, dependency node)",
         "Enter            details             Esc  leave a mode/view/search/filter",

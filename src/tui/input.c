@@ -54,14 +54,14 @@ static void search_report(Tui *t, View *v, bool found) {
 
 /* ---- prompts ---- */
 
-static void start_prompt(Tui *t, PromptKind kind, const char *label, const char *initial, uint64_t *keys,
+static void start_prompt(Tui *t, PromptKind kind, const char *label, const char *initial, BuildRef *keys,
                          size_t n) {
         prompt_free(t->prompt);
         t->prompt = prompt_new(kind, label, initial, keys, n);
 }
 
-static const char *targets_desc(Tui *t, const uint64_t *keys, size_t n, char *buf, size_t len) {
-        StoreBuild *b = n == 1 ? store_build(&t->store, keys[0]) : NULL;
+static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, char *buf, size_t len) {
+        StoreBuild *b = n == 1 ? store_build(&tui_host(t, keys[0].host)->store, keys[0].key) : NULL;
         if (b)
                 snprintf(buf, len, "%s", b->name);
         else
@@ -70,7 +70,7 @@ static const char *targets_desc(Tui *t, const uint64_t *keys, size_t n, char *bu
 }
 
 /* The action and its argument, as the daemon wants them. */
-static void run_action(Tui *t, const char *action, const char *value, const uint64_t *keys, size_t n) {
+static void run_action(Tui *t, const char *action, const char *value, const BuildRef *keys, size_t n) {
         _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
         if (!args)
                 return;
@@ -90,7 +90,7 @@ static void run_action(Tui *t, const char *action, const char *value, const uint
 
 /* An action on the selection: asks first when it is more than one build. */
 static void act(Tui *t, const char *action, const char *value) {
-        uint64_t *keys;
+        BuildRef *keys;
         size_t n = view_builds_selection(t, &keys);
         if (n == 0) {
                 tui_status(t, true, "%s: no build selected", action);
@@ -111,7 +111,7 @@ static void act(Tui *t, const char *action, const char *value) {
 }
 
 static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *hint) {
-        uint64_t *keys;
+        BuildRef *keys;
         size_t n = view_builds_selection(t, &keys);
         if (n == 0) {
                 tui_status(t, true, "%s: no build selected", what);
@@ -121,6 +121,27 @@ static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *
         snprintf(label, sizeof(label), "%s for %s (%s): ", what,
                  targets_desc(t, keys, n, desc, sizeof(desc)), hint);
         start_prompt(t, kind, label, NULL, keys, n);
+}
+
+/* H: the filter host:NAME for the first host, then the next, ..., then no filter. */
+static void next_host(Tui *t) {
+        if (t->n_hosts < 2) {
+                tui_status(t, false, "H: one host only (give -H again for more)");
+                return;
+        }
+        size_t next = 0;
+        if (t->filter && strncmp(t->filter, "host:", 5) == 0)
+                for (size_t i = 0; i < t->n_hosts; i++)
+                        if (strcmp(t->filter + 5, tui_host_label(t->hosts[i])) == 0) {
+                                next = i + 1;
+                                break;
+                        }
+        free(t->filter);
+        t->filter = NULL;
+        if (next < t->n_hosts && asprintf(&t->filter, "host:%s", tui_host_label(t->hosts[next])) < 0)
+                t->filter = NULL;
+        tui_status(t, false, t->filter ? "filter: %s (H next host, Esc clears)" : "every host's builds",
+                   t->filter);
 }
 
 static void prompt_submit(Tui *t) {
@@ -206,9 +227,9 @@ static void mouse(Tui *t) {
                                : listnav_move(&v->nav, wheel > 0 ? CMD_DOWN : CMD_UP);
                 return;
         }
-        /* A click on a row of the main view selects it (row 1 is the header, 2 titles). */
+        /* A click on a row of the main view selects it (below the header and the titles). */
         v = t->views[t->view];
-        int first = 2 + (!client_is_connected(t->client) && !t->loaded);
+        int first = tui_main_y(t) + 1;
         if (row >= first && (size_t) (row - first) + v->nav.top < v->count(t, v)) {
                 t->log_focused = false;
                 listnav_goto(&v->nav, v->nav.top + (size_t) (row - first));
@@ -242,7 +263,7 @@ static void command(Tui *t, KeyResult k) {
                 t->show_log = !t->show_log;
                 t->log_focused = false;
                 if (!t->show_log)
-                        view_log_follow(t, 0);
+                        view_log_follow(t, (BuildRef){});
                 return;
         case CMD_PROCS:
                 toggle_view(t, VIEW_PROCS);
@@ -264,9 +285,12 @@ static void command(Tui *t, KeyResult k) {
                                          "finished builds"
                                        : "showing active builds and recent invocations");
                 return;
+        case CMD_HOST:
+                next_host(t);
+                return;
         case CMD_FILTER:
-                start_prompt(t, PROMPT_FILTER, "filter builds (text or glob; empty clears): ", t->filter,
-                             NULL, 0);
+                start_prompt(t, PROMPT_FILTER,
+                             "filter builds (text or glob, host:NAME; empty clears): ", t->filter, NULL, 0);
                 return;
         case CMD_SEARCH: {
                 char label[64];

@@ -47,6 +47,7 @@ static const struct {
         {'s', CMD_SORT},
         {'S', CMD_SORT_REVERSE},
         {'t', CMD_TREE},
+        {'H', CMD_HOST},
         {KC_MOUSE, CMD_MOUSE},
         {KC_RESIZE, CMD_RESIZE},
 };

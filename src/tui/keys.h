@@ -65,6 +65,7 @@ typedef enum Cmd {
         CMD_SORT,         /* s: next sort column */
         CMD_SORT_REVERSE, /* S */
         CMD_TREE,         /* t: tree by invocation / flat list of active builds */
+        CMD_HOST,         /* H: the next host's builds alone (several hosts) */
         CMD_MOUSE,
         CMD_RESIZE,
         CMD_CANCELLED, /* Esc (or an unbound key) ended a pending sequence */

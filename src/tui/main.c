@@ -27,7 +27,9 @@ static void help(void) {
                "                        $NIX_ANALYTICS_SOCKET_DIR, else $XDG_RUNTIME_DIR/nix-analytics\n"
                "                        when the socket is there, else /run/nix-analytics)\n"
                "  -H, --host [USER@]HOST  the daemon on HOST, through ssh (ssh's own keys and\n"
-               "                        configuration, $NIX_SSHOPTS); also ssh://[USER@]HOST[:PORT]\n"
+               "                        configuration, $NIX_SSHOPTS); also ssh://[USER@]HOST[:PORT];\n"
+               "                        again for more hosts, all shown together\n"
+               "      --hosts-file FILE  more hosts, one [USER@]HOST a line (# comments)\n"
                "      --remote-ctl CMD  what runs 'nix-analytics-ctl bridge' on HOST\n"
                "                        (default: nix-analytics-ctl)\n"
                "      --ascii           ASCII line drawing instead of UTF-8\n"
@@ -41,12 +43,67 @@ static void help(void) {
                "for it and reconnects when it restarts.\n");
 }
 
+/* Hosts a TUI shows at most: each is a connection (and an ssh) of its own. */
+#define HOSTS_MAX 64
+
 typedef struct Args {
         char *socket_dir;
-        const char *host, *remote_ctl;
+        char *hosts[HOSTS_MAX]; /* -H and --hosts-file, in order */
+        size_t n_hosts;
+        const char *remote_ctl;
         const char *stats;
         ScreenOptions screen;
 } Args;
+
+static void args_done(Args *a) {
+        free(a->socket_dir);
+        for (size_t i = 0; i < a->n_hosts; i++)
+                free(a->hosts[i]);
+}
+
+static int add_host(Args *a, const char *host, const char *where) {
+        if (a->n_hosts >= HOSTS_MAX) {
+                log_error("%s %s: at most %d hosts", where, host, HOSTS_MAX);
+                return -E2BIG;
+        }
+        if (!(a->hosts[a->n_hosts] = strdup(host)))
+                return log_error_errno(ENOMEM, "out of memory");
+        a->n_hosts++;
+        return 0;
+}
+
+/* --hosts-file: one [USER@]HOST a line; blank lines and # comments are skipped. */
+static int read_hosts_file(Args *a, const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return log_error_errno(-errno, "--hosts-file %s: %m", path), -EINVAL;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        unsigned lineno = 0;
+        size_t before = a->n_hosts;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) >= 0) {
+                lineno++;
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = 0;
+                char *s = line + strspn(line, " \t\r\n");
+                s[strcspn(s, " \t\r\n")] = 0;
+                if (!*s)
+                        continue;
+                char where[64];
+                snprintf(where, sizeof(where), "--hosts-file line %u:", lineno);
+                int r = add_host(a, s, where);
+                if (r < 0)
+                        return r;
+        }
+        if (a->n_hosts == before) {
+                /* Not the local daemon in its stead: that would show another machine's builds. */
+                log_error("--hosts-file %s: no host in it", path);
+                return -EINVAL;
+        }
+        return 0;
+}
 
 static int parse_args(int argc, char **argv, Args *a) {
         enum {
@@ -56,12 +113,14 @@ static int parse_args(int argc, char **argv, Args *a) {
                 OPT_FPS,
                 OPT_STATS,
                 OPT_VERSION,
-                OPT_REMOTE_CTL
+                OPT_REMOTE_CTL,
+                OPT_HOSTS_FILE,
         };
         static const struct option opts[] = {
                 {"socket-dir", required_argument, NULL, 's'},
                 {"host", required_argument, NULL, 'H'},
                 {"remote-ctl", required_argument, NULL, OPT_REMOTE_CTL},
+                {"hosts-file", required_argument, NULL, OPT_HOSTS_FILE},
                 {"ascii", no_argument, NULL, OPT_ASCII},
                 {"no-color", no_argument, NULL, OPT_NO_COLOR},
                 {"no-mouse", no_argument, NULL, OPT_NO_MOUSE},
@@ -82,13 +141,18 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (!a->socket_dir)
                                 return -ENOMEM;
                         break;
-                case 'H':
-                        if (a->host) {
-                                log_error("-H: one host at a time");
-                                return -EINVAL;
-                        }
-                        a->host = optarg;
+                case 'H': {
+                        int r = add_host(a, optarg, "-H");
+                        if (r < 0)
+                                return r;
                         break;
+                }
+                case OPT_HOSTS_FILE: {
+                        int r = read_hosts_file(a, optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                }
                 case OPT_REMOTE_CTL:
                         if (!*optarg) {
                                 log_error("--remote-ctl: empty command");
@@ -156,25 +220,32 @@ static void write_stats(const char *path, Tui *t, usec_t started) {
                 return;
         }
         double wall = usec_to_sec(now_monotonic() - started);
+        unsigned long long events = 0;
+        unsigned builds = 0;
+        for (size_t i = 0; i < t->n_hosts; i++) {
+                events += t->hosts[i]->store.events;
+                builds += HASH_COUNT(t->hosts[i]->store.builds);
+        }
         fprintf(f,
                 "{\"frames\":%llu,\"frame_avg_ms\":%.3f,\"frame_p99_ms\":%.1f,\"frame_max_ms\":%.3f,"
                 "\"events\":%llu,\"builds\":%u,\"cpu_seconds\":%.3f,\"wall_seconds\":%.3f}\n",
                 (unsigned long long) st.frames,
                 st.frames ? (double) st.total_usec / (double) st.frames / 1000.0 : 0.0,
-                (double) st.p99_usec / 1000.0, (double) st.max_usec / 1000.0,
-                (unsigned long long) t->store.events, HASH_COUNT(t->store.builds), cpu_seconds(), wall);
+                (double) st.p99_usec / 1000.0, (double) st.max_usec / 1000.0, (unsigned long long) events,
+                builds, cpu_seconds(), wall);
 }
 
 /* The ssh command for -H: `REMOTE_CTL [-s DIR] bridge` on the host. The log panel opens a
  * connection per build it follows: they share the first one's ssh connection (ControlMaster,
  * its socket in a directory of this process's own, removed at exit), so moving through builds
  * costs no new login. */
-static int remote_argv(const Args *a, const char *socket_dir, char **ret_mux_dir, char ***ret) {
+static int remote_argv(const Args *a, const char *host, const char *socket_dir, char **ret_mux_dir,
+                       char ***ret) {
         _cleanup_free_ char *dest = NULL, *qdir = NULL, *cmd = NULL, *mux = NULL, *path_opt = NULL;
         unsigned port = 0;
-        int r = ssh_target_parse(a->host, &dest, &port);
+        int r = ssh_target_parse(host, &dest, &port);
         if (r == -EINVAL)
-                return log_error("-H %s: expected HOST, USER@HOST or ssh://[USER@]HOST[:PORT]", a->host),
+                return log_error("-H %s: expected HOST, USER@HOST or ssh://[USER@]HOST[:PORT]", host),
                        -EINVAL;
         if (r < 0)
                 return log_error_errno(r, "out of memory");
@@ -218,73 +289,91 @@ static void remove_mux_dir(const char *dir) {
         (void) rmdir(dir);
 }
 
+/* The TUI's hosts: the local daemon, or each -H host through ssh (a ControlMaster directory
+ * each, kept in mux_dirs for removal at exit). Returns 0, or the exit status. */
+static int make_specs(const Args *a, char **dir, char **ret_path, HostSpec *specs, char **mux_dirs) {
+        if (a->n_hosts == 0) {
+                if (!*dir && sockdir_resolve_env(SOCKDIR_FOR_CLIENT, NA_CONTROL_SOCKET, dir) < 0)
+                        return log_error("out of memory"), 1;
+                int r = sockdir_socket_path(*dir, NA_CONTROL_SOCKET, ret_path);
+                if (r < 0) {
+                        log_error_errno(r, "socket directory %s: %m", *dir);
+                        return 2;
+                }
+                specs[0] = (HostSpec){.socket_path = *ret_path};
+                return 0;
+        }
+        for (size_t i = 0; i < a->n_hosts; i++) {
+                specs[i] = (HostSpec){.name = a->hosts[i]};
+                int r = remote_argv(a, a->hosts[i], *dir, &mux_dirs[i], &specs[i].ssh_argv);
+                if (r < 0)
+                        return r == -EINVAL ? 2 : 1;
+        }
+        return 0;
+}
+
+static int run(Args *a) {
+        HostSpec specs[HOSTS_MAX] = {};
+        char *mux_dirs[HOSTS_MAX] = {};
+        _cleanup_free_ char *path = NULL;
+        size_t n = MAX(a->n_hosts, (size_t) 1);
+        int r = make_specs(a, &a->socket_dir, &path, specs, mux_dirs);
+        if (r == 0) {
+                /* Signals become event sources (SIGWINCH: resize; SIGCHLD: clipboard tools). */
+                sigset_t mask;
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGWINCH);
+                sigaddset(&mask, SIGINT);
+                sigaddset(&mask, SIGTERM);
+                sigaddset(&mask, SIGHUP);
+                sigaddset(&mask, SIGCHLD);
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+
+                sd_event *e = NULL;
+                Tui *t = NULL;
+                usec_t started = now_monotonic();
+                r = sd_event_default(&e);
+                if (r < 0)
+                        log_error_errno(r, "cannot start the event loop: %m");
+                else {
+                        (void) sd_event_add_signal(e, NULL, SIGINT, on_exit_signal, NULL);
+                        (void) sd_event_add_signal(e, NULL, SIGTERM, on_exit_signal, NULL);
+                        (void) sd_event_add_signal(e, NULL, SIGHUP, on_exit_signal, NULL);
+                        r = tui_new(e, specs, n, &a->screen, &t);
+                        if (r == -ENOTTY)
+                                log_error("nix-analytics needs a terminal (for scripts: nix-analytics-ctl)");
+                        else if (r < 0)
+                                log_error_errno(r, "cannot start: %m");
+                }
+                if (r >= 0) {
+                        r = sd_event_loop(e);
+                        if (a->stats)
+                                write_stats(a->stats, t, started);
+                        if (r < 0)
+                                log_error_errno(r, "event loop: %m");
+                }
+                tui_free(t);
+                sd_event_unref(e);
+                r = r < 0 ? 1 : 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                ssh_argv_free(specs[i].ssh_argv); /* those tui_new() did not take */
+                remove_mux_dir(mux_dirs[i]);
+                free(mux_dirs[i]);
+        }
+        return r;
+}
+
 int main(int argc, char **argv) {
         log_set_prefix("nix-analytics");
         /* UTF-8 line drawing and wide characters follow the user's locale. */
         setlocale(LC_ALL, "");
         Args a = {};
         int r = parse_args(argc, argv, &a);
-        if (r <= 0) {
-                free(a.socket_dir);
-                return r < 0 ? 2 : 0;
-        }
-        _cleanup_free_ char *dir = a.socket_dir, *path = NULL, *mux_dir = NULL;
-        char **ssh = NULL;
-        if (a.host) {
-                r = remote_argv(&a, dir, &mux_dir, &ssh);
-                if (r < 0)
-                        return r == -EINVAL ? 2 : 1;
-        } else {
-                if (!dir && sockdir_resolve_env(SOCKDIR_FOR_CLIENT, NA_CONTROL_SOCKET, &dir) < 0)
-                        return log_error("out of memory"), 1;
-                r = sockdir_socket_path(dir, NA_CONTROL_SOCKET, &path);
-                if (r < 0) {
-                        log_error_errno(r, "socket directory %s: %m", dir);
-                        return 2;
-                }
-        }
-
-        /* Signals become event sources (SIGWINCH: resize; SIGCHLD: clipboard tools). */
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGWINCH);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-
-        sd_event *e = NULL;
-        r = sd_event_default(&e);
-        if (r < 0) {
-                log_error_errno(r, "cannot start the event loop: %m");
-                return 1;
-        }
-        (void) sd_event_add_signal(e, NULL, SIGINT, on_exit_signal, NULL);
-        (void) sd_event_add_signal(e, NULL, SIGTERM, on_exit_signal, NULL);
-        (void) sd_event_add_signal(e, NULL, SIGHUP, on_exit_signal, NULL);
-
-        usec_t started = now_monotonic();
-        Tui *t = NULL;
-        r = tui_new(e, path, a.host, ssh, &a.screen, &t);
-        if (r < 0) {
-                if (r == -ENOTTY)
-                        log_error("nix-analytics needs a terminal (for scripts: nix-analytics-ctl)");
-                else
-                        log_error_errno(r, "cannot start: %m");
-                sd_event_unref(e);
-                remove_mux_dir(mux_dir);
-                return 1;
-        }
-        r = sd_event_loop(e);
-        if (a.stats)
-                write_stats(a.stats, t, started);
-        tui_free(t);
-        sd_event_unref(e);
-        remove_mux_dir(mux_dir);
-        if (r < 0) {
-                log_error_errno(r, "event loop: %m");
-                return 1;
-        }
-        return 0;
+        if (r > 0)
+                r = run(&a);
+        else
+                r = r < 0 ? 2 : 0;
+        args_done(&a);
+        return r;
 }

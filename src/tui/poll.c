@@ -8,10 +8,10 @@
 #include "shared/json-read.h"
 
 static void poll_fetch(Poll *p) {
-        if (p->inflight || !client_is_connected(p->tui->client))
+        if (p->inflight || !client_is_connected(tui_host(p->tui, p->host)->client))
                 return;
         p->inflight = true;
-        p->fetch(p->tui, p->view);
+        p->fetch(p->tui, p->view, p);
 }
 
 static int poll_tick(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -21,9 +21,11 @@ static int poll_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
-void poll_start(Poll *p, Tui *t, View *v, uint64_t interval_usec, void (*fetch)(Tui *t, View *v)) {
+void poll_start(Poll *p, Tui *t, unsigned host, View *v, uint64_t interval_usec,
+                void (*fetch)(Tui *t, View *v, Poll *p)) {
         poll_stop(p);
         p->tui = t;
+        p->host = host;
         p->view = v;
         p->interval = interval_usec;
         p->fetch = fetch;
@@ -36,7 +38,7 @@ void poll_start(Poll *p, Tui *t, View *v, uint64_t interval_usec, void (*fetch)(
 void poll_stop(Poll *p) {
         p->timer = sd_event_source_disable_unref(p->timer);
         if (p->inflight && p->tui)
-                client_forget(p->tui->client, p->view);
+                client_forget(tui_host(p->tui, p->host)->client, p->view);
         p->inflight = false;
 }
 

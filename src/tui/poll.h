@@ -10,15 +10,18 @@
 typedef struct Poll {
         sd_event_source *timer;
         Tui *tui;
+        unsigned host; /* whose daemon is asked */
         View *view;
         uint64_t interval;
-        void (*fetch)(Tui *t, View *v); /* sends the request; the reply calls poll_done() */
+        void (*fetch)(Tui *t, View *v, struct Poll *p); /* sends the request; the reply calls poll_done() */
         bool inflight;
         cJSON *result; /* the last answer (a copy) */
         char *error;   /* why there is none: the daemon's message, or the view's own */
 } Poll;
 
-void poll_start(Poll *p, Tui *t, View *v, uint64_t interval_usec, void (*fetch)(Tui *t, View *v));
+/* Asks host's daemon (an index in Tui.hosts). */
+void poll_start(Poll *p, Tui *t, unsigned host, View *v, uint64_t interval_usec,
+                void (*fetch)(Tui *t, View *v, Poll *p));
 void poll_stop(Poll *p);
 /* The request's answer came (or failed): the next fetch may go. */
 void poll_done(Poll *p);

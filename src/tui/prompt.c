@@ -7,7 +7,7 @@
 
 #include "tui/keys.h"
 
-struct Prompt *prompt_new(PromptKind kind, const char *label, const char *initial, uint64_t *keys,
+struct Prompt *prompt_new(PromptKind kind, const char *label, const char *initial, BuildRef *keys,
                           size_t n_keys) {
         struct Prompt *p = calloc(1, sizeof(struct Prompt));
         if (!p) {

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tui/store.h"
+
 typedef enum PromptKind {
         PROMPT_NICE,
         PROMPT_CPU,
@@ -26,7 +28,7 @@ struct Prompt {
         /* For PROMPT_CONFIRM and the value prompts: the action and its targets. */
         char action[32];
         char value[PROMPT_MAX];
-        uint64_t *keys;
+        BuildRef *keys;
         size_t n_keys;
 };
 
@@ -37,7 +39,7 @@ typedef enum PromptResult {
 } PromptResult;
 
 /* A new prompt; keys (may be NULL) are taken over. */
-struct Prompt *prompt_new(PromptKind kind, const char *label, const char *initial, uint64_t *keys,
+struct Prompt *prompt_new(PromptKind kind, const char *label, const char *initial, BuildRef *keys,
                           size_t n_keys);
 struct Prompt *prompt_free(struct Prompt *p);
 

@@ -15,8 +15,8 @@ static unsigned *store_count(Store *s, BuildState st) {
         return &s->counts[st >= 0 && st < _BUILD_STATE_MAX ? st : _BUILD_STATE_MAX];
 }
 
-void store_init(Store *s) {
-        *s = (Store){};
+void store_init(Store *s, unsigned host) {
+        *s = (Store){.host = host};
 }
 
 static void store_build_free(StoreBuild *b) {
@@ -114,6 +114,7 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
                         return -ENOMEM;
                 }
                 b->key = key;
+                b->host = s->host;
                 HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
         } else {
                 /* A processes event may have given fresher usage than the build object. */

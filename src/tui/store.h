@@ -20,7 +20,8 @@ const char *store_state_name(BuildState s);
 
 typedef struct StoreBuild {
         uint64_t key;
-        cJSON *json; /* the build object as last received (usage kept current) */
+        unsigned host; /* its store's host: a build is (host, key) */
+        cJSON *json;   /* the build object as last received (usage kept current) */
         /* Decoded from json (pointers into it): what rendering and sorting read. */
         const char *name, *drv, *phase, *machine, *user, *cmdline;
         const char *failure_kind; /* NULL without a failure */
@@ -56,6 +57,7 @@ typedef struct StoreInvocation {
 } StoreInvocation;
 
 typedef struct Store {
+        unsigned host;                      /* which of the TUI's hosts this is the copy of */
         StoreBuild *builds;                 /* by key */
         StoreInvocation *invocations;       /* by id */
         unsigned counts[STORE_COUNT_SLOTS]; /* by state; the last: unknown states */
@@ -63,7 +65,13 @@ typedef struct Store {
         uint64_t events;                    /* events applied */
 } Store;
 
-void store_init(Store *s);
+/* A build wherever it is named apart from its StoreBuild: rows, selections, prompts. */
+typedef struct BuildRef {
+        unsigned host;
+        uint64_t key;
+} BuildRef;
+
+void store_init(Store *s, unsigned host);
 void store_clear(Store *s);
 
 /* Applies one subscription event ("build", "invocation", "processes"); others are ignored.

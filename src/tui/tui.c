@@ -2,6 +2,7 @@
  * view, the log panel, the status line, the help overlay) and the view table. */
 #include "tui/tui.h"
 
+#include <assert.h>
 #include <curses.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -100,7 +101,15 @@ int view_alloc(const View *proto, size_t data_size, View **ret) {
         return 0;
 }
 
-/* ---- the daemon connection ---- */
+/* ---- the daemon connections ---- */
+
+Host *tui_host(Tui *t, unsigned index) {
+        return index < t->n_hosts ? t->hosts[index] : t->hosts[0];
+}
+
+const char *tui_host_label(const Host *h) {
+        return h->name ?: h->hostname;
+}
 
 static void notify_store_changed(Tui *t) {
         for (int i = 0; i < _VIEW_MAX; i++)
@@ -111,124 +120,207 @@ static void notify_store_changed(Tui *t) {
 }
 
 static void got_invocations(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
-        Tui *t = userdata;
-        if (result && store_load_invocations(&t->store, result) < 0)
-                tui_status(t, true, "out of memory loading invocations");
-        notify_store_changed(t);
+        Host *h = userdata;
+        if (result && store_load_invocations(&h->store, result) < 0)
+                tui_status(h->tui, true, "out of memory loading invocations");
+        notify_store_changed(h->tui);
 }
 
 static void got_builds(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
-        Tui *t = userdata;
+        Host *h = userdata;
         if (!result) {
                 if (error)
-                        tui_status(t, true, "list-builds: %s", json_str(error, "message") ?: "refused");
+                        tui_status(h->tui, true, "list-builds: %s", json_str(error, "message") ?: "refused");
                 return;
         }
-        if (store_load_builds(&t->store, result, tui_now()) < 0)
-                tui_status(t, true, "out of memory loading builds");
-        t->loaded = true;
-        notify_store_changed(t);
+        if (store_load_builds(&h->store, result, tui_now()) < 0)
+                tui_status(h->tui, true, "out of memory loading builds");
+        h->loaded = true;
+        notify_store_changed(h->tui);
 }
 
 static void got_subscribed(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
-        Tui *t = userdata;
+        Host *h = userdata;
         if (!result && error)
-                tui_status(t, true, "subscribe refused: %s", json_str(error, "message") ?: "?");
+                tui_status(h->tui, true, "subscribe refused: %s", json_str(error, "message") ?: "?");
 }
 
 static void on_connected(Client *c, void *userdata) {
-        Tui *t = userdata;
+        Host *h = userdata;
+        Tui *t = h->tui;
         /* A restarted daemon numbers builds anew: start from nothing. Subscribing first and
          * listing after is enough: a response never overtakes the events before it. */
-        store_clear(&t->store);
-        t->loaded = false;
+        store_clear(&h->store);
+        h->loaded = false;
         cJSON *args = cJSON_CreateObject();
         if (args) {
                 cJSON_AddTrueToObject(args, "builds");
                 cJSON_AddTrueToObject(args, "invocations");
                 cJSON_AddTrueToObject(args, "processes");
         }
-        (void) client_request(c, "subscribe", args, got_subscribed, t);
-        (void) client_request(c, "list-invocations", NULL, got_invocations, t);
-        (void) client_request(c, "list-builds", NULL, got_builds, t);
-        tui_status(t, false, "connected to nix-analyticsd %s", client_daemon_version(c) ?: "");
+        (void) client_request(c, "subscribe", args, got_subscribed, h);
+        (void) client_request(c, "list-invocations", NULL, got_invocations, h);
+        (void) client_request(c, "list-builds", NULL, got_builds, h);
+        if (t->n_hosts > 1)
+                tui_status(t, false, "%s: connected to nix-analyticsd %s", tui_host_label(h),
+                           client_daemon_version(c) ?: "");
+        else
+                tui_status(t, false, "connected to nix-analyticsd %s", client_daemon_version(c) ?: "");
         for (int i = 0; i < _VIEW_MAX; i++)
                 if (t->views[i]->connection)
                         t->views[i]->connection(t, t->views[i], true);
-        tui_invalidate(t);
+        notify_store_changed(t);
 }
 
 static void on_disconnected(Client *c, int error, void *userdata) {
-        Tui *t = userdata;
-        t->loaded = false;
+        Host *h = userdata;
+        Tui *t = h->tui;
+        h->loaded = false;
+        /* With several hosts, the builds of one that went away leave the list (its header
+         * line says why); with one, the last known state stays on screen as before. */
+        if (t->n_hosts > 1)
+                store_clear(&h->store);
         tui_status(t, true, "no daemon at %s: %s; retrying every %s", client_path(c), client_error_text(c),
-                   t->host ? "5 seconds" : "second");
+                   h->name ? "5 seconds" : "second");
         for (int i = 0; i < _VIEW_MAX; i++)
                 if (t->views[i]->connection)
                         t->views[i]->connection(t, t->views[i], false);
-        tui_invalidate(t);
+        notify_store_changed(t);
 }
 
 static void on_event(Client *c, const cJSON *ev, void *userdata) {
-        Tui *t = userdata;
-        int r = store_apply_event(&t->store, ev, tui_now());
+        Host *h = userdata;
+        int r = store_apply_event(&h->store, ev, tui_now());
         if (r > 0)
-                notify_store_changed(t);
+                notify_store_changed(h->tui);
 }
 
 /* ---- the frame ---- */
 
 static void got_status(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
-        Tui *t = userdata;
-        t->status_pending = false;
+        Host *h = userdata;
+        h->status_pending = false;
         const cJSON *host = result ? json_obj(result, "host") : NULL;
         const char *name = host ? json_str(host, "name") : NULL;
         if (name && name[0])
-                snprintf(t->hostname, sizeof(t->hostname), "%s", name);
+                snprintf(h->hostname, sizeof(h->hostname), "%s", name);
         const cJSON *load = host ? json_arr(host, "load") : NULL;
         for (int i = 0; i < 3; i++) {
                 const cJSON *v = load ? cJSON_GetArrayItem(load, i) : NULL;
-                t->load[i] = cJSON_IsNumber(v) ? v->valuedouble : -1;
+                h->load[i] = cJSON_IsNumber(v) ? v->valuedouble : -1;
         }
+        tui_invalidate(h->tui);
 }
 
 /* The host's load: this machine's from /proc, a far host's from its daemon's status. */
-static void read_load(Tui *t) {
-        if (t->host) {
-                if (client_is_connected(t->client) && !t->status_pending &&
-                    client_request(t->client, "status", NULL, got_status, t) >= 0)
-                        t->status_pending = true;
+static void read_load(Host *h) {
+        if (h->name) {
+                if (client_is_connected(h->client) && !h->status_pending &&
+                    client_request(h->client, "status", NULL, got_status, h) >= 0)
+                        h->status_pending = true;
                 return;
         }
-        if (procfs_read_loadavg("/proc", t->load) < 0)
-                t->load[0] = t->load[1] = t->load[2] = -1;
+        if (procfs_read_loadavg("/proc", h->load) < 0)
+                h->load[0] = h->load[1] = h->load[2] = -1;
+}
+
+static void format_load(const Host *h, char *buf, size_t n) {
+        if (h->load[0] >= 0)
+                snprintf(buf, n, "load %.2f %.2f %.2f", h->load[0], h->load[1], h->load[2]);
+        else
+                snprintf(buf, n, "load ?");
+}
+
+/* Header lines for hosts: one each, within a third of the screen (the last then counts the
+ * rest). */
+static size_t host_lines(Tui *t) {
+        if (t->n_hosts < 2)
+                return 0;
+        int rows = 0, cols = 0;
+        if (t->screen)
+                screen_size(t->screen, &rows, &cols);
+        return MIN(t->n_hosts, (size_t) MAX(rows / 3, 1));
 }
 
 static void draw_header(Tui *t, int w) {
         const Screen *scr = t->screen;
         int attr = screen_attr(scr, COL_HEADER);
-        const unsigned *n = t->store.counts;
-        char daemon[160];
-        if (client_is_connected(t->client))
-                snprintf(daemon, sizeof(daemon), "daemon up %s", client_daemon_version(t->client) ?: "");
-        else
-                snprintf(daemon, sizeof(daemon), "daemon DOWN (retrying)");
-        char load[64];
-        if (t->load[0] >= 0)
-                snprintf(load, sizeof(load), "load %.2f %.2f %.2f", t->load[0], t->load[1], t->load[2]);
-        else
-                snprintf(load, sizeof(load), "load ?");
         bool rev;
         const char *sort = view_builds_sort(t, &rev);
-        /* Builds whose processes ended, waiting for Nix's word: shown only while there are. */
-        char finishing[32] = "";
-        if (n[BUILD_FINISHING] > 0)
-                snprintf(finishing, sizeof(finishing), "%u finishing ", n[BUILD_FINISHING]);
+        char load[64];
+        if (t->n_hosts == 1) {
+                Host *h = t->hosts[0];
+                const unsigned *n = h->store.counts;
+                char daemon[160];
+                if (client_is_connected(h->client))
+                        snprintf(daemon, sizeof(daemon), "daemon up %s",
+                                 client_daemon_version(h->client) ?: "");
+                else
+                        snprintf(daemon, sizeof(daemon), "daemon DOWN (retrying)");
+                format_load(h, load, sizeof(load));
+                /* Builds whose processes ended, waiting for Nix's word: shown only while there are. */
+                char finishing[32] = "";
+                if (n[BUILD_FINISHING] > 0)
+                        snprintf(finishing, sizeof(finishing), "%u finishing ", n[BUILD_FINISHING]);
+                draw_printf(
+                        scr, 0, 0, w, attr,
+                        " nix-analytics @ %s | %s | %u running %u queued %u frozen %s%u failed | %s%s%s%s",
+                        h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN], finishing,
+                        n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load,
+                        t->filter ? " | filter: " : "", t->filter ?: "",
+                        strcmp(sort, "arrival") ? " | sorted" : "");
+                return;
+        }
+        /* Several hosts: a summary, then a line per host (up or down and why, its counts, its load). */
+        unsigned up = 0, sum[STORE_COUNT_SLOTS] = {};
+        for (size_t i = 0; i < t->n_hosts; i++) {
+                up += client_is_connected(t->hosts[i]->client);
+                for (size_t s = 0; s < STORE_COUNT_SLOTS; s++)
+                        sum[s] += t->hosts[i]->store.counts[s];
+        }
         draw_printf(scr, 0, 0, w, attr,
-                    " nix-analytics @ %s | %s | %u running %u queued %u frozen %s%u failed | %s%s%s%s",
-                    t->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN], finishing,
-                    n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load, t->filter ? " | filter: " : "",
+                    " nix-analytics | %zu hosts, %u up | %u running %u queued %u frozen %u failed%s%s%s",
+                    t->n_hosts, up, sum[BUILD_RUNNING], sum[BUILD_QUEUED], sum[BUILD_FROZEN],
+                    sum[BUILD_FAILED] + sum[BUILD_KILLED] + sum[BUILD_LOST], t->filter ? " | filter: " : "",
                     t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
+        size_t lines = host_lines(t);
+        for (size_t i = 0; i < lines; i++) {
+                Host *h = t->hosts[i];
+                const unsigned *n = h->store.counts;
+                if (i + 1 == lines && lines < t->n_hosts) {
+                        unsigned down = 0;
+                        for (size_t j = i; j < t->n_hosts; j++)
+                                down += !client_is_connected(t->hosts[j]->client);
+                        draw_printf(scr, 1 + (int) i, 0, w, down ? screen_attr(scr, COL_ERROR) : 0,
+                                    " ... %zu more hosts, %u of them down (H or host:NAME shows one)",
+                                    t->n_hosts - i, down);
+                        break;
+                }
+                format_load(h, load, sizeof(load));
+                if (client_is_connected(h->client))
+                        draw_printf(scr, 1 + (int) i, 0, w, 0,
+                                    " %s (%s): up %s | %u running %u queued %u failed | %s",
+                                    tui_host_label(h), h->hostname, client_daemon_version(h->client) ?: "",
+                                    n[BUILD_RUNNING], n[BUILD_QUEUED],
+                                    n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load);
+                else
+                        draw_printf(scr, 1 + (int) i, 0, w, screen_attr(scr, COL_ERROR),
+                                    " %s: DOWN (%s; retrying)", tui_host_label(h),
+                                    client_error_text(h->client));
+        }
+}
+
+const char *tui_host_on(Tui *t, unsigned index, char *buf, size_t n) {
+        if (t->n_hosts < 2 || n == 0)
+                return "";
+        snprintf(buf, n, " on %s", tui_host_label(tui_host(t, index)));
+        return buf;
+}
+
+int tui_main_y(Tui *t) {
+        if (t->n_hosts > 1)
+                return 1 + (int) host_lines(t);
+        return 1 + (!client_is_connected(t->hosts[0]->client) && !t->hosts[0]->loaded);
 }
 
 static void draw_status(Tui *t, int y, int w) {
@@ -280,25 +372,24 @@ static void tui_draw(void *userdata) {
         if (rows < 3 || cols < 10)
                 return;
         draw_header(t, cols);
-        int main_y = 1, main_h = rows - 2;
-        if (!client_is_connected(t->client) && !t->loaded) {
+        int main_y = tui_main_y(t), main_h = rows - 1 - main_y;
+        Host *h0 = t->hosts[0];
+        if (t->n_hosts == 1 && main_y > 1)
                 draw_printf(t->screen, 1, 0, cols, screen_attr(t->screen, COL_ERROR),
                             " nix-analyticsd is not running (no answer at %s: %s): waiting for it...",
-                            client_path(t->client), client_error_text(t->client));
-                main_y++;
-                main_h--;
-        }
-        if (t->show_log) {
+                            client_path(h0->client), client_error_text(h0->client));
+        if (main_h >= 2 && t->show_log) {
                 /* The log panel follows the selected build (once per frame, not per event). */
                 StoreBuild *b = view_builds_current(t);
-                view_log_follow(t, b ? b->key : 0);
+                view_log_follow(t, b ? (BuildRef){b->host, b->key} : (BuildRef){});
                 int log_h = main_h / 2;
                 main_h -= log_h;
                 View *lv = t->views[VIEW_LOG];
                 lv->draw(t, lv, main_y + main_h, 0, log_h, cols);
         }
         View *v = t->views[t->view];
-        v->draw(t, v, main_y, 0, main_h, cols);
+        if (main_h >= 2)
+                v->draw(t, v, main_y, 0, main_h, cols);
         draw_status(t, rows - 1, cols);
         if (t->show_help)
                 help_draw(t, rows, cols);
@@ -316,62 +407,107 @@ static void tui_on_key(int key, void *userdata) {
 
 static int tui_on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Tui *t = userdata;
-        read_load(t);
+        for (size_t i = 0; i < t->n_hosts; i++)
+                read_load(t->hosts[i]);
         /* Elapsed times and ETAs move on: one frame a second is all an idle screen costs. */
         tui_invalidate(t);
         int r = sd_event_source_set_time(s, usec + USEC_PER_SEC);
         return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
-int tui_client_new(Tui *t, const char *name, const ClientCallbacks *cb, void *userdata, Client **ret) {
-        if (!t->host)
-                return client_new(t->event, t->socket_path, name, USEC_PER_SEC, cb, userdata, ret);
-        char **argv = ssh_argv_copy(t->ssh_argv);
+int tui_client_new(Tui *t, Host *h, const char *name, const ClientCallbacks *cb, void *userdata,
+                   Client **ret) {
+        if (!h->name)
+                return client_new(t->event, h->socket_path, name, USEC_PER_SEC, cb, userdata, ret);
+        char **argv = ssh_argv_copy(h->ssh_argv);
         if (!argv)
                 return -ENOMEM;
         /* ssh takes longer and costs more: a host that is down is tried every 5 s. */
-        return client_new_ssh(t->event, argv, t->host, name, 5 * USEC_PER_SEC, cb, userdata, ret);
+        return client_new_ssh(t->event, argv, h->name, name, 5 * USEC_PER_SEC, cb, userdata, ret);
 }
 
-int tui_new(sd_event *e, const char *socket_path, const char *host, char **ssh_argv, const ScreenOptions *so,
-            Tui **ret) {
-        Tui *t = calloc(1, sizeof(Tui));
-        if (!t) {
-                ssh_argv_free(ssh_argv);
+static Host *host_free(Host *h) {
+        if (!h)
+                return NULL;
+        client_free(h->client);
+        store_clear(&h->store);
+        free(h->socket_path);
+        free(h->name);
+        ssh_argv_free(h->ssh_argv);
+        free(h);
+        return NULL;
+}
+
+static int host_new(Tui *t, HostSpec *spec, unsigned index, Host **ret) {
+        Host *h = calloc(1, sizeof(Host));
+        if (!h)
+                return -ENOMEM;
+        h->tui = t;
+        h->index = index;
+        store_init(&h->store, index);
+        h->ssh_argv = TAKE_PTR(spec->ssh_argv);
+        if ((spec->socket_path && !(h->socket_path = strdup(spec->socket_path))) ||
+            (spec->name && !(h->name = strdup(spec->name)))) {
+                host_free(h);
                 return -ENOMEM;
         }
-        t->event = sd_event_ref(e);
-        store_init(&t->store);
-        t->ssh_argv = ssh_argv;
-        if ((socket_path && !(t->socket_path = strdup(socket_path))) ||
-            (host && !(t->host = strdup(host)))) {
-                tui_free(t);
-                return -ENOMEM;
-        }
-        if (host)
-                snprintf(t->hostname, sizeof(t->hostname), "%s", host); /* its own name once it answers */
-        else if (gethostname(t->hostname, sizeof(t->hostname) - 1) < 0)
-                snprintf(t->hostname, sizeof(t->hostname), "?");
-        t->load[0] = t->load[1] = t->load[2] = -1;
-        read_load(t);
-        for (size_t i = 0; i < sizeof(view_table) / sizeof(view_table[0]); i++) {
-                int r = view_table[i].make(t, &t->views[view_table[i].id]);
-                if (r < 0) {
-                        tui_free(t);
-                        return r;
-                }
-        }
-        int r = screen_new(e, so, tui_draw, tui_on_key, t, &t->screen);
-        if (r < 0) {
-                tui_free(t);
-                return r;
-        }
+        if (h->name)
+                snprintf(h->hostname, sizeof(h->hostname), "%s", h->name); /* its own name once it answers */
+        else if (gethostname(h->hostname, sizeof(h->hostname) - 1) < 0)
+                snprintf(h->hostname, sizeof(h->hostname), "?");
+        h->load[0] = h->load[1] = h->load[2] = -1;
+        *ret = h;
+        return 0;
+}
+
+static int host_start(Host *h) {
         static const ClientCallbacks cb = {
                 .connected = on_connected,
                 .disconnected = on_disconnected,
                 .event = on_event,
         };
-        r = tui_client_new(t, "nix-analytics", &cb, t, &t->client);
+        int r = tui_client_new(h->tui, h, "nix-analytics", &cb, h, &h->client);
+        if (r >= 0)
+                read_load(h);
+        return r;
+}
+
+int tui_new(sd_event *e, HostSpec *specs, size_t n, const ScreenOptions *so, Tui **ret) {
+        assert(n > 0);
+        Tui *t = calloc(1, sizeof(Tui));
+        if (t)
+                t->hosts = calloc(n, sizeof(Host *));
+        if (!t || !t->hosts) {
+                free(t);
+                for (size_t i = 0; i < n; i++)
+                        specs[i].ssh_argv = ssh_argv_free(specs[i].ssh_argv);
+                return -ENOMEM;
+        }
+        t->event = sd_event_ref(e);
+        int r = 0;
+        for (size_t i = 0; i < n; i++)
+                if (r >= 0 && (r = host_new(t, &specs[i], (unsigned) i, &t->hosts[i])) >= 0)
+                        t->n_hosts++;
+                else
+                        specs[i].ssh_argv = ssh_argv_free(specs[i].ssh_argv);
+        if (r < 0) {
+                tui_free(t);
+                return r;
+        }
+        for (size_t i = 0; i < sizeof(view_table) / sizeof(view_table[0]); i++) {
+                r = view_table[i].make(t, &t->views[view_table[i].id]);
+                if (r < 0) {
+                        tui_free(t);
+                        return r;
+                }
+        }
+        r = screen_new(e, so, tui_draw, tui_on_key, t, &t->screen);
+        if (r < 0) {
+                tui_free(t);
+                return r;
+        }
+        for (size_t i = 0; i < t->n_hosts && r >= 0; i++)
+                r = host_start(t->hosts[i]);
         if (r >= 0)
                 r = sd_event_add_time_relative(e, &t->tick, CLOCK_MONOTONIC, USEC_PER_SEC, 0, tui_on_tick,
                                                t);
@@ -381,7 +517,10 @@ int tui_new(sd_event *e, const char *socket_path, const char *host, char **ssh_a
                 tui_free(t);
                 return r;
         }
-        tui_status(t, false, "connecting to %s...", client_path(t->client));
+        if (t->n_hosts == 1)
+                tui_status(t, false, "connecting to %s...", client_path(t->hosts[0]->client));
+        else
+                tui_status(t, false, "connecting to %zu hosts...", t->n_hosts);
         screen_draw_now(t->screen);
         *ret = t;
         return 0;
@@ -391,8 +530,7 @@ Tui *tui_free(Tui *t) {
         if (!t)
                 return NULL;
         t->tick = sd_event_source_disable_unref(t->tick);
-        if (t->client)
-                actions_free_all(t);
+        actions_free_all(t);
         for (int i = 0; i < _VIEW_MAX; i++)
                 if (t->views[i]) {
                         free(t->views[i]->search);
@@ -400,14 +538,12 @@ Tui *tui_free(Tui *t) {
                                 t->views[i]->free(t->views[i]);
                         free(t->views[i]);
                 }
-        client_free(t->client);
+        for (size_t i = 0; i < t->n_hosts; i++)
+                host_free(t->hosts[i]);
+        free(t->hosts);
         t->screen = screen_free(t->screen);
         prompt_free(t->prompt);
-        store_clear(&t->store);
         free(t->filter);
-        free(t->socket_path);
-        free(t->host);
-        ssh_argv_free(t->ssh_argv);
         sd_event_unref(t->event);
         free(t);
         return NULL;

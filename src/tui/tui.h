@@ -50,14 +50,33 @@ typedef struct View {
         void *data;
 } View;
 
+/* One daemon the TUI shows: its connection and its own copy of builds and invocations. A
+ * host never waits for another: each connection is asynchronous and retries on its own. */
+typedef struct Host {
+        Tui *tui;
+        unsigned index; /* in Tui.hosts, and Store.host of its builds */
+        Client *client;
+        char *socket_path;   /* the local daemon's control socket, or NULL with name */
+        char *name;          /* -H: the daemon on this host, through ssh; NULL: local */
+        char **ssh_argv;     /* with name: the ssh command every connection runs */
+        bool status_pending; /* with name: a status request (its name and load) is out */
+        bool loaded;         /* builds loaded since the last connect */
+        Store store;
+        char hostname[256];
+        double load[3];
+} Host;
+
+/* Where the TUI's daemons are: a local socket, or -H hosts with their ssh commands. */
+typedef struct HostSpec {
+        const char *socket_path; /* NULL with name */
+        const char *name;
+        char **ssh_argv; /* taken by tui_new() */
+} HostSpec;
+
 struct Tui {
         sd_event *event;
-        Client *client;
-        char *socket_path;   /* the local daemon's control socket, or NULL with host */
-        char *host;          /* -H: the daemon on this host, through ssh; NULL: local */
-        char **ssh_argv;     /* with host: the ssh command every connection runs */
-        bool status_pending; /* with host: a status request (its name and load) is out */
-        Store store;
+        Host **hosts; /* at least one; more with several -H */
+        size_t n_hosts;
         Screen *screen;
         KeyState keys;
         Prompt *prompt;
@@ -68,13 +87,10 @@ struct Tui {
         bool log_focused;     /* Tab: keys go to the log panel */
         bool show_help;
         bool show_all; /* a: every activity type, finished builds too */
-        char *filter;  /* builds filter (f), or NULL */
+        char *filter;  /* builds filter (f; "host:NAME" for a host's builds), or NULL */
         char status[1024];
         bool status_error;
         uint64_t status_time; /* monotonic usec */
-        bool loaded;          /* builds loaded since the last connect */
-        char hostname[256];
-        double load[3];
         sd_event_source *tick;
         bool quit;
         void *action_batches; /* actions.c's unanswered requests */
@@ -83,13 +99,22 @@ struct Tui {
 /* A new view: a copy of proto with zeroed data of data_size bytes. -ENOMEM. */
 int view_alloc(const View *proto, size_t data_size, View **ret);
 
-/* Starts the TUI on the terminal, connecting to the control socket at socket_path, or with
- * host to that host's daemon through ssh_argv (taken; shared/ssh-command.h). */
-int tui_new(sd_event *e, const char *socket_path, const char *host, char **ssh_argv, const ScreenOptions *so,
-            Tui **ret);
-/* A new connection to the daemon the TUI shows (local or through ssh), for views that need
- * one of their own (the log panel). */
-int tui_client_new(Tui *t, const char *name, const ClientCallbacks *cb, void *userdata, Client **ret);
+/* Starts the TUI on the terminal, connecting to each of the n daemons of specs (their
+ * ssh_argv taken, also on failure; shared/ssh-command.h). */
+int tui_new(sd_event *e, HostSpec *specs, size_t n, const ScreenOptions *so, Tui **ret);
+/* A new connection to host h's daemon (local or through ssh), for views that need one of
+ * their own (the log panel). */
+int tui_client_new(Tui *t, Host *h, const char *name, const ClientCallbacks *cb, void *userdata,
+                   Client **ret);
+/* The host of a build, or of the row under the cursor (the first host when none). */
+Host *tui_host(Tui *t, unsigned index);
+Host *tui_current_host(Tui *t);
+/* The name shown for a host: its -H name, else the daemon's host name. */
+const char *tui_host_label(const Host *h);
+/* " on NAME" for a view of one host's data among several (in buf); "" with one host. */
+const char *tui_host_on(Tui *t, unsigned index, char *buf, size_t n);
+/* The first line below the header: the header has one line, plus one per host with more. */
+int tui_main_y(Tui *t);
 Tui *tui_free(Tui *t);
 
 /* The view that keys and search go to. */

@@ -3,6 +3,7 @@
 #include "tui/view-builds.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,29 +15,34 @@
 #include "tui/draw.h"
 #include "tui/fmt.h"
 #include "tui/poll.h"
+#include "tui/prompt.h"
 #include "tui/view-detail.h"
 
 /* Done invocations stay in the tree this long (a: all of them). */
 #define DONE_KEEP_SEC 600.0
 
 typedef struct Row {
-        uint64_t key; /* build key, invocation id, or index in the activities answer */
+        uint64_t key;  /* build key, invocation id, or index in the activities answer */
+        unsigned host; /* whose build, invocation or activity */
         bool invocation;
         bool activity; /* a substitution, download, copy or hook (a) */
         bool last;     /* last build of its invocation (tree glyph) */
 } Row;
 
 typedef struct Folded {
-        uint64_t id;
+        struct FoldKey {
+                uint64_t host, id; /* no padding: the key is hashed as bytes */
+        } k;
         UT_hash_handle hh;
 } Folded;
 
 typedef struct BuildsView {
         Tui *tui;
-        Poll activities; /* list-activities while a is on */
+        Poll *activities; /* list-activities while a is on: one per host */
+        size_t n_activities;
         Row *rows;
         size_t n_rows, cap;
-        uint64_t generation; /* of the store the rows were made from */
+        uint64_t generation; /* of the stores the rows were made from (their sum) */
         bool built;
         char *filter; /* the filter the rows were made with */
         bool show_all;
@@ -48,6 +54,7 @@ typedef struct BuildsView {
         size_t anchor;
         /* The selection, kept across rebuilds. */
         uint64_t sel_key;
+        unsigned sel_host;
         bool sel_invocation;
         char text[1024];
 } BuildsView;
@@ -56,28 +63,34 @@ static BuildsView *bv_of(Tui *t) {
         return t->views[VIEW_BUILDS]->data;
 }
 
-static bool bv_folded(BuildsView *bv, uint64_t id) {
+static bool bv_folded(BuildsView *bv, unsigned host, uint64_t id) {
+        struct FoldKey k = {host, id};
         Folded *f;
-        HASH_FIND(hh, bv->folded, &id, sizeof(id), f);
+        HASH_FIND(hh, bv->folded, &k, sizeof(k), f);
         return f != NULL;
 }
 
-static void bv_set_folded(BuildsView *bv, uint64_t id, bool fold) {
+static void bv_set_folded(BuildsView *bv, unsigned host, uint64_t id, bool fold) {
+        struct FoldKey k = {host, id};
         Folded *f;
-        HASH_FIND(hh, bv->folded, &id, sizeof(id), f);
+        HASH_FIND(hh, bv->folded, &k, sizeof(k), f);
         if (fold && !f) {
                 f = calloc(1, sizeof(Folded));
                 if (!f)
                         return;
-                f->id = id;
-                HASH_ADD(hh, bv->folded, id, sizeof(f->id), f);
+                f->k = k;
+                HASH_ADD(hh, bv->folded, k, sizeof(f->k), f);
         } else if (!fold && f) {
                 HASH_DEL(bv->folded, f);
                 free(f);
         }
 }
 
-static bool bv_push(BuildsView *bv, uint64_t key, bool invocation) {
+static Store *row_store(Tui *t, const Row *r) {
+        return &tui_host(t, r->host)->store;
+}
+
+static bool bv_push(BuildsView *bv, unsigned host, uint64_t key, bool invocation) {
         if (bv->n_rows == bv->cap) {
                 size_t cap = MAX(bv->cap * 2, (size_t) 64);
                 Row *n = realloc(bv->rows, cap * sizeof(Row));
@@ -86,19 +99,39 @@ static bool bv_push(BuildsView *bv, uint64_t key, bool invocation) {
                 bv->rows = n;
                 bv->cap = cap;
         }
-        bv->rows[bv->n_rows++] = (Row){.key = key, .invocation = invocation};
+        bv->rows[bv->n_rows++] = (Row){.key = key, .host = host, .invocation = invocation};
         return true;
 }
 
-static bool filter_match(const char *filter, const StoreBuild *b) {
+static bool text_match(const char *pattern, size_t len, const char *text) {
+        char p[PROMPT_MAX + 1];
+        snprintf(p, sizeof(p), "%.*s", (int) MIN(len, (size_t) PROMPT_MAX), pattern);
+        return strpbrk(p, "*?[") ? fnmatch(p, text, 0) == 0 : strstr(text, p) != NULL;
+}
+
+/* The filter: "host:NAME" (a word of its own, NAME a glob or a part of the -H name or the
+ * daemon's host name) keeps one host's builds; the rest matches name, user, state, machine
+ * or derivation. */
+static bool filter_match(Tui *t, const char *filter, const StoreBuild *b) {
         if (!filter || !*filter)
                 return true;
-        const char *fields[] = {b->name, b->user ?: "", store_state_name(b->state), b->machine, b->drv};
-        bool glob = strpbrk(filter, "*?[") != NULL;
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                if (glob ? fnmatch(filter, fields[i], 0) == 0 : strstr(fields[i], filter) != NULL)
+        const char *rest = filter;
+        size_t rest_len = strlen(filter);
+        if (strncmp(filter, "host:", 5) == 0) {
+                const char *name = filter + 5, *end = strchrnul(name, ' ');
+                const Host *h = tui_host(t, b->host);
+                if (!text_match(name, (size_t) (end - name), h->name ?: "") &&
+                    !text_match(name, (size_t) (end - name), h->hostname))
+                        return false;
+                rest = *end ? end + 1 : end;
+                rest_len = strlen(rest);
+                if (rest_len == 0)
                         return true;
         }
+        const char *fields[] = {b->name, b->user ?: "", store_state_name(b->state), b->machine, b->drv};
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (text_match(rest, rest_len, fields[i]))
+                        return true;
         return false;
 }
 
@@ -112,11 +145,15 @@ static _Thread_local struct {
 
 static int cmp_builds(const void *x, const void *y) {
         const StoreBuild *a = *(StoreBuild *const *) x, *b = *(StoreBuild *const *) y;
+        if (sort_ctx.by_invocation && a->host != b->host)
+                return a->host < b->host ? -1 : 1;
         if (sort_ctx.by_invocation && a->invocation != b->invocation)
                 return a->invocation < b->invocation ? -1 : 1;
         int r = sort_ctx.col >= 0 ? columns[sort_ctx.col].compare(a, b, sort_ctx.now) : 0;
         if (r == 0)
                 r = a->key < b->key ? -1 : a->key > b->key;
+        if (r == 0)
+                r = a->host < b->host ? -1 : a->host > b->host;
         return sort_ctx.reverse ? -r : r;
 }
 
@@ -125,25 +162,25 @@ static int cmp_invocations(const void *x, const void *y) {
         return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static const cJSON *bv_activities(BuildsView *bv) {
-        return json_arr(bv->activities.result, "activities");
+static const cJSON *bv_activities(BuildsView *bv, unsigned host) {
+        return host < bv->n_activities ? json_arr(bv->activities[host].result, "activities") : NULL;
 }
 
-static bool bv_has_activities(BuildsView *bv, uint64_t invocation) {
+static bool bv_has_activities(BuildsView *bv, unsigned host, uint64_t invocation) {
         const cJSON *a;
-        cJSON_ArrayForEach(a, bv_activities(bv))
+        cJSON_ArrayForEach(a, bv_activities(bv, host))
                 if (json_u64(a, "invocation", 0) == invocation)
                         return true;
         return false;
 }
 
 /* The activities of one invocation (or all, with invocation UINT64_MAX) as rows. */
-static void bv_push_activities(BuildsView *bv, uint64_t invocation) {
+static void bv_push_activities(BuildsView *bv, unsigned host, uint64_t invocation) {
         const cJSON *a;
         uint64_t i = 0;
-        cJSON_ArrayForEach(a, bv_activities(bv)) {
+        cJSON_ArrayForEach(a, bv_activities(bv, host)) {
                 if (invocation == UINT64_MAX || json_u64(a, "invocation", 0) == invocation)
-                        if (bv_push(bv, i, false))
+                        if (bv_push(bv, host, i, false))
                                 bv->rows[bv->n_rows - 1].activity = true;
                 i++;
         }
@@ -165,33 +202,92 @@ static void bv_got_activities(Client *c, const cJSON *result, const cJSON *error
         View *v = userdata;
         BuildsView *bv = v->data;
         /* Rows point at the answer by index: they are made again from the new one. */
-        poll_take(&bv->activities, result, error);
+        for (size_t i = 0; i < bv->n_activities; i++)
+                if (bv->tui->hosts[i]->client == c)
+                        poll_take(&bv->activities[i], result, error);
         bv->built = false;
         tui_invalidate(bv->tui);
 }
 
-static void bv_fetch_activities(Tui *t, View *v) {
-        if (client_request(t->client, "list-activities", NULL, bv_got_activities, v) < 0)
-                poll_done(&((BuildsView *) v->data)->activities);
+static void bv_fetch_activities(Tui *t, View *v, Poll *p) {
+        if (client_request(tui_host(t, p->host)->client, "list-activities", NULL, bv_got_activities, v) < 0)
+                poll_done(p);
+}
+
+static uint64_t bv_generation(Tui *t) {
+        uint64_t g = 0;
+        for (size_t i = 0; i < t->n_hosts; i++)
+                g += t->hosts[i]->store.generation;
+        return g;
+}
+
+/* One host's invocations, each followed by its builds (all[from..k), sorted by invocation). */
+static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size_t k, double now) {
+        Store *s = &h->store;
+        size_t ni = HASH_COUNT(s->invocations);
+        StoreInvocation **invs = calloc(ni + 1, sizeof(StoreInvocation *));
+        if (!invs)
+                return;
+        size_t m = 0;
+        StoreInvocation *inv, *ti;
+        HASH_ITER(hh, s->invocations, inv, ti)
+                invs[m++] = inv;
+        qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
+        /* Builds and invocations are both in invocation order: one merge walk. */
+        size_t j = 0;
+        for (size_t i = 0; i < m; i++) {
+                inv = invs[i];
+                while (j < k && all[j]->invocation < inv->id)
+                        j++; /* no such invocation: listed at the end */
+                size_t from = j;
+                bool active = false;
+                for (; j < k && all[j]->invocation == inv->id; j++)
+                        active |= build_state_is_active(all[j]->state);
+                bool acts = t->show_all && bv_has_activities(bv, h->index, inv->id);
+                if (from == j && !acts)
+                        continue;
+                /* Old finished invocations leave the tree unless a is on. */
+                double fin = json_num(inv->json, "finished", -1);
+                if (!t->show_all && inv->done && !active && !acts && fin > 0 && now - fin > DONE_KEEP_SEC)
+                        continue;
+                size_t first = bv->n_rows;
+                bv_push(bv, h->index, inv->id, true);
+                if (bv_folded(bv, h->index, inv->id))
+                        continue;
+                for (size_t b2 = from; b2 < j; b2++)
+                        bv_push(bv, h->index, all[b2]->key, false);
+                if (acts)
+                        bv_push_activities(bv, h->index, inv->id);
+                if (bv->n_rows > first + 1)
+                        bv->rows[bv->n_rows - 1].last = true;
+        }
+        /* Builds whose invocation is unknown (not listed yet): at the end. */
+        for (size_t b2 = 0; b2 < k; b2++)
+                if (!store_invocation(s, all[b2]->invocation))
+                        bv_push(bv, h->index, all[b2]->key, false);
+        free(invs);
 }
 
 static void bv_rebuild(Tui *t, View *v) {
         BuildsView *bv = v->data;
-        Store *s = &t->store;
         double now = tui_now();
         bv->n_rows = 0;
-        size_t n = HASH_COUNT(s->builds);
+        size_t n = 0;
+        for (size_t i = 0; i < t->n_hosts; i++)
+                n += HASH_COUNT(t->hosts[i]->store.builds);
         StoreBuild **all = calloc(n + 1, sizeof(StoreBuild *));
         if (!all)
                 return;
         size_t k = 0;
-        StoreBuild *b, *tb;
-        HASH_ITER(hh, s->builds, b, tb) {
-                if (!filter_match(t->filter, b))
-                        continue;
-                if (bv->flat && !t->show_all && !build_state_is_active(b->state))
-                        continue;
-                all[k++] = b;
+        for (size_t i = 0; i < t->n_hosts; i++) {
+                StoreBuild *b, *tb;
+                HASH_ITER(hh, t->hosts[i]->store.builds, b, tb) {
+                        if (!filter_match(t, t->filter, b))
+                                continue;
+                        if (bv->flat && !t->show_all && !build_state_is_active(b->state))
+                                continue;
+                        all[k++] = b;
+                }
         }
         sort_ctx.col = bv->sort;
         sort_ctx.reverse = bv->reverse;
@@ -201,56 +297,21 @@ static void bv_rebuild(Tui *t, View *v) {
 
         if (bv->flat) {
                 for (size_t i = 0; i < k; i++)
-                        bv_push(bv, all[i]->key, false);
+                        bv_push(bv, all[i]->host, all[i]->key, false);
                 if (t->show_all)
-                        bv_push_activities(bv, UINT64_MAX);
-        } else {
-                size_t ni = HASH_COUNT(s->invocations);
-                StoreInvocation **invs = calloc(ni + 1, sizeof(StoreInvocation *));
-                if (invs) {
-                        size_t m = 0;
-                        StoreInvocation *inv, *ti;
-                        HASH_ITER(hh, s->invocations, inv, ti)
-                                invs[m++] = inv;
-                        qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
-                        /* Builds and invocations are both in invocation order: one merge walk. */
-                        size_t j = 0;
-                        for (size_t i = 0; i < m; i++) {
-                                inv = invs[i];
-                                while (j < k && all[j]->invocation < inv->id)
-                                        j++; /* no such invocation: listed at the end */
-                                size_t from = j;
-                                bool active = false;
-                                for (; j < k && all[j]->invocation == inv->id; j++)
-                                        active |= build_state_is_active(all[j]->state);
-                                bool acts = t->show_all && bv_has_activities(bv, inv->id);
-                                if (from == j && !acts)
-                                        continue;
-                                /* Old finished invocations leave the tree unless a is on. */
-                                double fin = json_num(inv->json, "finished", -1);
-                                if (!t->show_all && inv->done && !active && !acts && fin > 0 &&
-                                    now - fin > DONE_KEEP_SEC)
-                                        continue;
-                                size_t first = bv->n_rows;
-                                bv_push(bv, inv->id, true);
-                                if (bv_folded(bv, inv->id))
-                                        continue;
-                                for (size_t b2 = from; b2 < j; b2++)
-                                        bv_push(bv, all[b2]->key, false);
-                                if (acts)
-                                        bv_push_activities(bv, inv->id);
-                                if (bv->n_rows > first + 1)
-                                        bv->rows[bv->n_rows - 1].last = true;
-                        }
-                        /* Builds whose invocation is unknown (not listed yet): at the end. */
-                        for (size_t b2 = 0; b2 < k; b2++)
-                                if (!store_invocation(s, all[b2]->invocation))
-                                        bv_push(bv, all[b2]->key, false);
-                        free(invs);
+                        for (size_t i = 0; i < t->n_hosts; i++)
+                                bv_push_activities(bv, (unsigned) i, UINT64_MAX);
+        } else
+                /* Host by host (the sort put each host's builds together, in host order). */
+                for (size_t i = 0, from = 0; i < t->n_hosts; i++) {
+                        size_t to = from;
+                        while (to < k && all[to]->host == i)
+                                to++;
+                        bv_push_tree(t, bv, t->hosts[i], all + from, to - from, now);
+                        from = to;
                 }
-        }
         free(all);
-        bv->generation = s->generation;
+        bv->generation = bv_generation(t);
         bv->built = true;
         bv->show_all = t->show_all;
         free(bv->filter);
@@ -259,8 +320,8 @@ static void bv_rebuild(Tui *t, View *v) {
         /* Keep the cursor on the same row's object. */
         size_t cur = v->nav.cur;
         for (size_t i = 0; i < bv->n_rows; i++)
-                if (bv->rows[i].key == bv->sel_key && bv->rows[i].invocation == bv->sel_invocation &&
-                    !bv->rows[i].activity) {
+                if (bv->rows[i].key == bv->sel_key && bv->rows[i].host == bv->sel_host &&
+                    bv->rows[i].invocation == bv->sel_invocation && !bv->rows[i].activity) {
                         cur = i;
                         break;
                 }
@@ -271,7 +332,7 @@ static void bv_rebuild(Tui *t, View *v) {
 static bool bv_stale(Tui *t, BuildsView *bv) {
         bool filter_changed = (t->filter == NULL) != (bv->filter == NULL) ||
                               (t->filter && bv->filter && strcmp(t->filter, bv->filter) != 0);
-        return !bv->built || bv->generation != t->store.generation || bv->show_all != t->show_all ||
+        return !bv->built || bv->generation != bv_generation(t) || bv->show_all != t->show_all ||
                filter_changed;
 }
 
@@ -285,6 +346,7 @@ static void bv_remember(View *v) {
         BuildsView *bv = v->data;
         if (v->nav.cur < bv->n_rows) {
                 bv->sel_key = bv->rows[v->nav.cur].key;
+                bv->sel_host = bv->rows[v->nav.cur].host;
                 bv->sel_invocation = bv->rows[v->nav.cur].invocation;
         }
 }
@@ -343,15 +405,15 @@ static const char *bv_row_text(Tui *t, View *v, size_t i) {
                 return "";
         Row *r = &bv->rows[i];
         if (r->activity)
-                activity_text(cJSON_GetArrayItem(bv_activities(bv), (int) r->key), bv->text,
+                activity_text(cJSON_GetArrayItem(bv_activities(bv, r->host), (int) r->key), bv->text,
                               sizeof(bv->text));
         else if (r->invocation) {
-                StoreInvocation *inv = store_invocation(&t->store, r->key);
+                StoreInvocation *inv = store_invocation(row_store(t, r), r->key);
                 if (!inv)
                         return "";
                 invocation_text(inv, bv->text, sizeof(bv->text));
         } else {
-                StoreBuild *b = store_build(&t->store, r->key);
+                StoreBuild *b = store_build(row_store(t, r), r->key);
                 if (!b)
                         return "";
                 snprintf(bv->text, sizeof(bv->text), "%s %s %s %s", b->name, store_state_name(b->state),
@@ -388,17 +450,33 @@ static bool bv_in_visual(BuildsView *bv, const View *v, size_t i) {
         return i >= lo && i <= hi;
 }
 
-static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
+/* The HOST column's width: only with several hosts, as wide as the longest name (capped). */
+static int bv_host_width(Tui *t, int w) {
+        if (t->n_hosts < 2)
+                return 0;
+        size_t hw = 4;
+        for (size_t i = 0; i < t->n_hosts; i++)
+                hw = MAX(hw, fmt_width(tui_host_label(t->hosts[i])));
+        return (int) MIN(hw, (size_t) MAX(w / 5, 4));
+}
+
+static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
         BuildsView *bv = v->data;
         const Screen *scr = t->screen;
         const Glyphs *g = screen_glyphs(scr);
         bv_ensure(t, v);
+        /* With several hosts, each row starts with its host's name. */
+        int hw = bv_host_width(t, w0), x = hw ? x0 + hw + 1 : x0, w = hw ? w0 - hw - 1 : w0;
+        if (w <= 0)
+                return;
         bool shown[16];
         int name_w = columns_layout(w, shown, n_columns);
         double now = tui_now();
 
         /* Column titles, the sort column marked. */
-        draw_fill(y, x, w, screen_attr(scr, COL_TITLE));
+        draw_fill(y, x0, w0, screen_attr(scr, COL_TITLE));
+        if (hw)
+                draw_text(scr, y, x0, hw, screen_attr(scr, COL_TITLE), "HOST", true, false);
         int cx = x;
         for (size_t c = 0; c < n_columns; c++) {
                 if (!shown[c])
@@ -416,10 +494,11 @@ static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 return;
         listnav_scroll(&v->nav, (size_t) h);
         if (bv->n_rows == 0) {
-                const char *msg = !client_is_connected(t->client) ? "(no daemon: waiting for it)"
-                                  : t->filter                     ? "(no build matches the filter)"
-                                  : bv->flat ? "(no active build; t: tree of invocations)"
-                                             : "(no build yet)";
+                const char *msg = t->n_hosts == 1 && !client_is_connected(t->hosts[0]->client)
+                                          ? "(no daemon: waiting for it)"
+                                  : t->filter ? "(no build matches the filter)"
+                                  : bv->flat  ? "(no active build; t: tree of invocations)"
+                                              : "(no build yet)";
                 draw_text(scr, y, x + 1, w - 1, screen_attr(scr, COL_DIM), msg, false, false);
                 return;
         }
@@ -431,9 +510,12 @@ static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 bool vis = bv_in_visual(bv, v, ri);
                 int base = sel ? screen_attr(scr, COL_SELECTED) : vis ? screen_attr(scr, COL_VISUAL) : 0;
                 if (sel || vis)
-                        draw_fill(row_y, x, w, base);
+                        draw_fill(row_y, x0, w0, base);
+                if (hw)
+                        draw_text(scr, row_y, x0, hw, base, tui_host_label(tui_host(t, r->host)), true,
+                                  false);
                 if (r->activity) {
-                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv), (int) r->key);
+                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv, r->host), (int) r->key);
                         char text[1024], line[1100];
                         activity_text(a, text, sizeof(text));
                         snprintf(line, sizeof(line), "%s%s", bv->flat ? "" : g->tee, text);
@@ -442,24 +524,24 @@ static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                         continue;
                 }
                 if (r->invocation) {
-                        StoreInvocation *inv = store_invocation(&t->store, r->key);
+                        StoreInvocation *inv = store_invocation(row_store(t, r), r->key);
                         if (!inv)
                                 continue;
                         char text[1024];
                         invocation_text(inv, text, sizeof(text));
                         char line[1100];
                         snprintf(line, sizeof(line), "%s %s",
-                                 bv_folded(bv, r->key) ? g->fold_closed : g->fold_open, text);
+                                 bv_folded(bv, r->host, r->key) ? g->fold_closed : g->fold_open, text);
                         draw_highlight(scr, row_y, x, w, base | A_BOLD, screen_attr(scr, COL_MATCH), line,
                                        v->search);
                         continue;
                 }
-                StoreBuild *b = store_build(&t->store, r->key);
+                StoreBuild *b = store_build(row_store(t, r), r->key);
                 if (!b)
                         continue;
                 int battr = base ? base : screen_attr(scr, state_colour(b->state));
                 if (b->state == BUILD_FROZEN && !sel)
-                        draw_fill(row_y, x, w, screen_attr(scr, COL_FROZEN));
+                        draw_fill(row_y, x0, w0, screen_attr(scr, COL_FROZEN));
                 cx = x;
                 for (size_t c = 0; c < n_columns; c++) {
                         if (!shown[c])
@@ -469,7 +551,7 @@ static void bv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                         columns[c].format(b, now, buf, sizeof(buf));
                         if (c == COLUMN_NAME) {
                                 char name[600];
-                                if (!bv->flat && store_invocation(&t->store, b->invocation))
+                                if (!bv->flat && store_invocation(row_store(t, r), b->invocation))
                                         snprintf(name, sizeof(name), "%s%s", r->last ? g->corner : g->tee,
                                                  buf);
                                 else
@@ -494,16 +576,17 @@ static void bv_fold(Tui *t, View *v, Cmd cmd) {
                 return;
         uint64_t id = r->invocation ? r->key : 0;
         if (!r->invocation) {
-                StoreBuild *b = store_build(&t->store, r->key);
+                StoreBuild *b = store_build(row_store(t, r), r->key);
                 if (!b || bv->flat)
                         return;
                 id = b->invocation;
         }
-        bool folded = bv_folded(bv, id);
+        bool folded = bv_folded(bv, r->host, id);
         bool want = cmd == CMD_FOLD_CLOSE ? true : cmd == CMD_FOLD_OPEN ? false : !folded;
-        bv_set_folded(bv, id, want);
+        bv_set_folded(bv, r->host, id, want);
         /* The cursor goes to the invocation's row. */
         bv->sel_key = id;
+        bv->sel_host = r->host;
         bv->sel_invocation = true;
         bv->built = false;
 }
@@ -538,12 +621,13 @@ static bool bv_key(Tui *t, View *v, Cmd cmd) {
                 if (b)
                         view_detail_build(t, b);
                 else if (v->nav.cur < bv->n_rows && bv->rows[v->nav.cur].activity) {
-                        const cJSON *a =
-                                cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key);
+                        const cJSON *a = cJSON_GetArrayItem(bv_activities(bv, bv->rows[v->nav.cur].host),
+                                                            (int) bv->rows[v->nav.cur].key);
                         if (a)
                                 tui_show_detail(t, json_str(a, "kind") ?: "activity", a);
                 } else if (v->nav.cur < bv->n_rows) {
-                        StoreInvocation *inv = store_invocation(&t->store, bv->rows[v->nav.cur].key);
+                        StoreInvocation *inv = store_invocation(row_store(t, &bv->rows[v->nav.cur]),
+                                                                bv->rows[v->nav.cur].key);
                         if (inv)
                                 tui_show_detail(t, "invocation", inv->json);
                 }
@@ -564,7 +648,9 @@ static void bv_store_changed(Tui *t, View *v) {
 
 static void bv_free(View *v) {
         BuildsView *bv = v->data;
-        poll_free(&bv->activities);
+        for (size_t i = 0; i < bv->n_activities; i++)
+                poll_free(&bv->activities[i]);
+        free(bv->activities);
         Folded *f, *tf;
         HASH_ITER(hh, bv->folded, f, tf) {
                 HASH_DEL(bv->folded, f);
@@ -589,6 +675,14 @@ int view_builds_new(Tui *t, View **ret) {
         if (r < 0)
                 return r;
         BuildsView *bv = (*ret)->data;
+        bv->activities = calloc(t->n_hosts, sizeof(Poll));
+        if (!bv->activities) {
+                bv_free(*ret);
+                free(*ret);
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        bv->n_activities = t->n_hosts;
         bv->sort = -1;
         bv->tui = t;
         return 0;
@@ -597,10 +691,13 @@ int view_builds_new(Tui *t, View **ret) {
 void view_builds_show_all(Tui *t, bool on) {
         View *v = t->views[VIEW_BUILDS];
         BuildsView *bv = v->data;
-        if (on)
-                poll_start(&bv->activities, t, v, USEC_PER_SEC, bv_fetch_activities);
-        else
-                poll_free(&bv->activities);
+        /* Every host's, each asked apart: one that is down or slow delays no other. */
+        for (size_t i = 0; i < bv->n_activities; i++)
+                if (on)
+                        poll_start(&bv->activities[i], t, (unsigned) i, v, USEC_PER_SEC,
+                                   bv_fetch_activities);
+                else
+                        poll_free(&bv->activities[i]);
         bv->built = false;
 }
 
@@ -610,7 +707,7 @@ StoreBuild *view_builds_current(Tui *t) {
         bv_ensure(t, v);
         if (v->nav.cur >= bv->n_rows || bv->rows[v->nav.cur].invocation || bv->rows[v->nav.cur].activity)
                 return NULL;
-        return store_build(&t->store, bv->rows[v->nav.cur].key);
+        return store_build(row_store(t, &bv->rows[v->nav.cur]), bv->rows[v->nav.cur].key);
 }
 
 uint64_t view_builds_current_invocation(Tui *t) {
@@ -620,15 +717,26 @@ uint64_t view_builds_current_invocation(Tui *t) {
         if (v->nav.cur >= bv->n_rows)
                 return 0;
         if (bv->rows[v->nav.cur].activity)
-                return json_u64(cJSON_GetArrayItem(bv_activities(bv), (int) bv->rows[v->nav.cur].key),
+                return json_u64(cJSON_GetArrayItem(bv_activities(bv, bv->rows[v->nav.cur].host),
+                                                   (int) bv->rows[v->nav.cur].key),
                                 "invocation", 0);
         if (bv->rows[v->nav.cur].invocation)
                 return bv->rows[v->nav.cur].key;
-        StoreBuild *b = store_build(&t->store, bv->rows[v->nav.cur].key);
+        StoreBuild *b = store_build(row_store(t, &bv->rows[v->nav.cur]), bv->rows[v->nav.cur].key);
         return b ? b->invocation : 0;
 }
 
-size_t view_builds_selection(Tui *t, uint64_t **ret) {
+static bool refs_add(BuildRef *refs, size_t *n, size_t cap, unsigned host, uint64_t key) {
+        for (size_t j = 0; j < *n; j++)
+                if (refs[j].host == host && refs[j].key == key)
+                        return false;
+        if (*n >= cap)
+                return false;
+        refs[(*n)++] = (BuildRef){host, key};
+        return true;
+}
+
+size_t view_builds_selection(Tui *t, BuildRef **ret) {
         View *v = t->views[VIEW_BUILDS];
         BuildsView *bv = v->data;
         bv_ensure(t, v);
@@ -640,9 +748,11 @@ size_t view_builds_selection(Tui *t, uint64_t **ret) {
                 lo = MIN(bv->anchor, v->nav.cur);
                 hi = MIN(MAX(bv->anchor, v->nav.cur), bv->n_rows - 1);
         }
-        size_t cap = bv->n_rows + HASH_COUNT(t->store.builds);
-        uint64_t *keys = calloc(cap, sizeof(uint64_t));
-        if (!keys)
+        size_t cap = bv->n_rows;
+        for (size_t i = 0; i < t->n_hosts; i++)
+                cap += HASH_COUNT(t->hosts[i]->store.builds);
+        BuildRef *refs = calloc(cap, sizeof(BuildRef));
+        if (!refs)
                 return 0;
         size_t n = 0;
         for (size_t i = lo; i <= hi; i++) {
@@ -651,31 +761,28 @@ size_t view_builds_selection(Tui *t, uint64_t **ret) {
                         continue; /* nothing to act on */
                 if (!r->invocation) {
                         /* A build listed under its (selected) invocation is counted once. */
-                        bool dup = false;
-                        for (size_t j = 0; j < n; j++)
-                                dup |= keys[j] == r->key;
-                        if (!dup)
-                                keys[n++] = r->key;
+                        refs_add(refs, &n, cap, r->host, r->key);
                         continue;
                 }
-                /* An invocation row stands for its active builds. */
+                /* An invocation row stands for its active builds (on its own host). */
                 StoreBuild *b, *tb;
-                HASH_ITER(hh, t->store.builds, b, tb) {
-                        if (b->invocation != r->key || !build_state_is_active(b->state) || n >= cap)
-                                continue;
-                        bool dup = false;
-                        for (size_t j = 0; j < n; j++)
-                                dup |= keys[j] == b->key;
-                        if (!dup)
-                                keys[n++] = b->key;
-                }
+                HASH_ITER(hh, row_store(t, r)->builds, b, tb)
+                        if (b->invocation == r->key && build_state_is_active(b->state))
+                                refs_add(refs, &n, cap, b->host, b->key);
         }
         if (n == 0) {
-                free(keys);
+                free(refs);
                 return 0;
         }
-        *ret = keys;
+        *ret = refs;
         return n;
+}
+
+Host *tui_current_host(Tui *t) {
+        View *v = t->views[VIEW_BUILDS];
+        BuildsView *bv = v->data;
+        bv_ensure(t, v);
+        return tui_host(t, v->nav.cur < bv->n_rows ? bv->rows[v->nav.cur].host : 0);
 }
 
 bool view_builds_visual(Tui *t) {

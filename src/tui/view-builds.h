@@ -13,12 +13,13 @@ int view_builds_new(Tui *t, View **ret);
 /* The build under the cursor, or NULL (an invocation row, or nothing). */
 StoreBuild *view_builds_current(Tui *t);
 /* The builds acted on: the visual range, else the one under the cursor (an invocation row:
- * its active builds). Returns how many, and a new array of keys in *ret (NULL when none). */
-size_t view_builds_selection(Tui *t, uint64_t **ret);
+ * its active builds), each with its host. Returns how many, and a new array in *ret (NULL
+ * when none). */
+size_t view_builds_selection(Tui *t, BuildRef **ret);
 /* Visual mode on/off. */
 bool view_builds_visual(Tui *t);
 void view_builds_set_visual(Tui *t, bool on);
-/* The invocation of the row under the cursor (0 when none). */
+/* The invocation of the row under the cursor (0 when none; on tui_current_host()). */
 uint64_t view_builds_current_invocation(Tui *t);
 /* Current sort: column title, reversed. */
 const char *view_builds_sort(Tui *t, bool *ret_reverse);

@@ -36,6 +36,7 @@ typedef struct DepsView {
         Tui *tui;
         Poll poll;
         uint64_t invocation;
+        unsigned host; /* the invocation's */
         Node *nodes;
         Fold *folds;
         DepRow *rows;
@@ -171,7 +172,7 @@ static void dv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(dv->tui);
 }
 
-static void dv_fetch(Tui *t, View *v) {
+static void dv_fetch(Tui *t, View *v, Poll *p) {
         DepsView *dv = v->data;
         cJSON *args = cJSON_CreateObject();
         if (!args || !dv->invocation) {
@@ -180,14 +181,15 @@ static void dv_fetch(Tui *t, View *v) {
                 return;
         }
         cJSON_AddNumberToObject(args, "invocation", (double) dv->invocation);
-        if (client_request(t->client, "deps", args, dv_got, v) < 0)
+        if (client_request(tui_host(t, dv->host)->client, "deps", args, dv_got, v) < 0)
                 poll_done(&dv->poll);
 }
 
 static void dv_open(Tui *t, View *v) {
         DepsView *dv = v->data;
         uint64_t inv = view_builds_current_invocation(t);
-        if (inv != dv->invocation || !inv) {
+        unsigned host = tui_current_host(t)->index;
+        if (inv != dv->invocation || host != dv->host || !inv) {
                 dv_free_nodes(dv);
                 dv->n = 0;
                 listnav_set_count(&v->nav, 0);
@@ -196,7 +198,8 @@ static void dv_open(Tui *t, View *v) {
                                    : "no invocation selected (select a build or an invocation, then d)");
         }
         dv->invocation = inv;
-        poll_start(&dv->poll, t, v, 2 * USEC_PER_SEC, dv_fetch);
+        dv->host = host;
+        poll_start(&dv->poll, t, dv->host, v, 2 * USEC_PER_SEC, dv_fetch);
 }
 
 static void dv_close(Tui *t, View *v) {
@@ -235,9 +238,11 @@ static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         DepsView *dv = v->data;
         const Screen *scr = t->screen;
         const Glyphs *g = screen_glyphs(scr);
+        char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "dependencies of invocation #%llu  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
-                    (unsigned long long) dv->invocation, (size_t) HASH_COUNT(dv->nodes),
+                    "dependencies of invocation #%llu%s  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
+                    (unsigned long long) dv->invocation, tui_host_on(t, dv->host, on, sizeof(on)),
+                    (size_t) HASH_COUNT(dv->nodes),
                     json_bool(dv->poll.result, "complete") || !dv->poll.result ? "" : "  (still resolving)");
         if (--h <= 0)
                 return;

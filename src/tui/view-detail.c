@@ -14,6 +14,7 @@
 typedef struct DetailView {
         Tui *tui;
         uint64_t build; /* the build shown, whose fuller get-build answer is awaited; 0: none */
+        unsigned host;  /* the build's */
         char title[256];
         char **lines;
         size_t n, cap;
@@ -112,7 +113,8 @@ static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, voi
         DetailView *dv = v->data;
         const cJSON *b = json_obj(result, "build");
         /* Still showing that build? (The user may have gone elsewhere meanwhile.) */
-        if (!b || dv->build == 0 || json_u64(b, "key", 0) != dv->build)
+        if (!b || dv->build == 0 || json_u64(b, "key", 0) != dv->build ||
+            c != tui_host(dv->tui, dv->host)->client)
                 return;
         uint64_t key = dv->build;
         size_t cur = v->nav.cur;
@@ -138,9 +140,12 @@ void view_detail_build(Tui *t, const StoreBuild *b) {
         if (!args)
                 return;
         cJSON_AddNumberToObject(args, "build", (double) b->key);
-        client_forget(t->client, v);
-        if (client_request(t->client, "get-build", args, dv_got_build, v) >= 0)
+        for (size_t i = 0; i < t->n_hosts; i++)
+                client_forget(t->hosts[i]->client, v);
+        if (client_request(tui_host(t, b->host)->client, "get-build", args, dv_got_build, v) >= 0) {
                 dv->build = b->key;
+                dv->host = b->host;
+        }
 }
 
 static void dv_close(Tui *t, View *v) {

@@ -25,6 +25,7 @@ typedef struct HistoryView {
         unsigned order;
         bool ascending;
         char text[1024];
+        unsigned host; /* the host whose history: the current one when opened */
 } HistoryView;
 
 static const cJSON *hv_rows(HistoryView *hv) {
@@ -42,7 +43,7 @@ static void hv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(hv->tui);
 }
 
-static void hv_fetch(Tui *t, View *v) {
+static void hv_fetch(Tui *t, View *v, Poll *p) {
         HistoryView *hv = v->data;
         cJSON *args = cJSON_CreateObject();
         if (!args) {
@@ -52,12 +53,14 @@ static void hv_fetch(Tui *t, View *v) {
         cJSON_AddNumberToObject(args, "limit", HISTORY_ROWS);
         cJSON_AddStringToObject(args, "order", orders[hv->order]);
         cJSON_AddBoolToObject(args, "ascending", hv->ascending);
-        if (client_request(t->client, "get-history", args, hv_got, v) < 0)
+        if (client_request(tui_host(t, hv->host)->client, "get-history", args, hv_got, v) < 0)
                 poll_done(&hv->poll);
 }
 
 static void hv_open(Tui *t, View *v) {
-        poll_start(&((HistoryView *) v->data)->poll, t, v, 3 * USEC_PER_SEC, hv_fetch);
+        ((HistoryView *) v->data)->host = tui_current_host(t)->index;
+        poll_start(&((HistoryView *) v->data)->poll, t, ((HistoryView *) v->data)->host, v, 3 * USEC_PER_SEC,
+                   hv_fetch);
 }
 
 static void hv_close(Tui *t, View *v) {
@@ -99,10 +102,11 @@ static void hv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         /* A full page may have more behind it: how many is not asked for, as counting every row
          * would cost more than the page itself on each refresh (issue 22). */
         size_t shown = hv_count(t, v);
+        char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "history: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
-                    shown, shown >= HISTORY_ROWS ? "+" : "", orders[hv->order],
-                    hv->ascending ? "ascending" : "descending");
+                    "history%s: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
+                    tui_host_on(t, hv->host, on, sizeof(on)), shown, shown >= HISTORY_ROWS ? "+" : "",
+                    orders[hv->order], hv->ascending ? "ascending" : "descending");
         if (--h <= 0)
                 return;
         y++;

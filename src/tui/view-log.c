@@ -18,7 +18,8 @@ typedef struct LogView {
         Tui *tui;
         Client *conn;
         uint64_t key;
-        char **lines; /* ring of LOG_KEEP */
+        unsigned host; /* the followed build's */
+        char **lines;  /* ring of LOG_KEEP */
         size_t start, n;
         uint64_t total;
         uint64_t dropped; /* older lines the daemon no longer had to send (its log budget) */
@@ -127,13 +128,15 @@ static void lv_event(Client *c, const cJSON *ev, void *userdata) {
         tui_invalidate(lv->tui);
 }
 
-void view_log_follow(Tui *t, uint64_t key) {
+void view_log_follow(Tui *t, BuildRef ref) {
         LogView *lv = lv_of(t);
-        if (key == lv->key && (lv->conn || key == 0))
+        uint64_t key = ref.key;
+        if (key == lv->key && ref.host == lv->host && (lv->conn || key == 0))
                 return;
         lv->conn = client_free(lv->conn);
         lv_clear(lv);
         lv->key = key;
+        lv->host = ref.host;
         lv->stick = true;
         listnav_set_count(&t->views[VIEW_LOG]->nav, 0);
         if (key == 0)
@@ -143,7 +146,7 @@ void view_log_follow(Tui *t, uint64_t key) {
                 .disconnected = lv_disconnected,
                 .event = lv_event,
         };
-        int r = tui_client_new(t, "nix-analytics-log", &cb, lv, &lv->conn);
+        int r = tui_client_new(t, tui_host(t, ref.host), "nix-analytics-log", &cb, lv, &lv->conn);
         if (r < 0)
                 lv->error = strdup("cannot start a log connection");
 }
@@ -181,13 +184,14 @@ static const char *lv_row_text(Tui *t, View *v, size_t i) {
 static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         LogView *lv = v->data;
         const Screen *scr = t->screen;
-        StoreBuild *b = lv->key ? store_build(&t->store, lv->key) : NULL;
-        char title[512];
+        StoreBuild *b = lv->key ? store_build(&tui_host(t, lv->host)->store, lv->key) : NULL;
+        char title[800], on[300];
         if (!lv->key)
                 snprintf(title, sizeof(title), "log: (select a build)");
         else
-                snprintf(title, sizeof(title), "log: %s  %zu lines  %s%s%s", b ? b->name : "?", lv->n,
-                         lv->ended ? "ended " : "following", lv->ended ? lv->state : "",
+                snprintf(title, sizeof(title), "log: %s%s  %zu lines  %s%s%s", b ? b->name : "?",
+                         tui_host_on(t, lv->host, on, sizeof(on)), lv->n, lv->ended ? "ended " : "following",
+                         lv->ended ? lv->state : "",
                          t->log_focused ? "  [focused: j/k scroll, Tab back]" : "  [Tab: focus]");
         draw_text(scr, y, x, w, screen_attr(scr, COL_TITLE), title, true, false);
         y++;
@@ -235,7 +239,7 @@ static void lv_free(View *v) {
 }
 
 static void lv_close(Tui *t, View *v) {
-        view_log_follow(t, 0);
+        view_log_follow(t, (BuildRef){});
 }
 
 int view_log_new(Tui *t, View **ret) {

@@ -8,7 +8,7 @@
 #include "tui/tui.h"
 
 int view_log_new(Tui *t, View **ret);
-/* Follows this build's log (0: none). Does nothing when it is already followed. */
-void view_log_follow(Tui *t, uint64_t key);
+/* Follows this build's log (key 0: none). Does nothing when it is already followed. */
+void view_log_follow(Tui *t, BuildRef ref);
 /* The lines held, joined by newlines (a new string, for yank), or NULL. */
 char *view_log_text(Tui *t, size_t max_bytes);

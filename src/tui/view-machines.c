@@ -15,6 +15,7 @@ typedef struct MachinesView {
         Tui *tui;
         Poll poll;
         char text[2048];
+        unsigned host; /* the host whose machines: the current one when opened */
 } MachinesView;
 
 static const cJSON *mv_rows(MachinesView *mv) {
@@ -32,13 +33,16 @@ static void mv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(mv->tui);
 }
 
-static void mv_fetch(Tui *t, View *v) {
-        if (client_request(t->client, "list-machines", NULL, mv_got, v) < 0)
+static void mv_fetch(Tui *t, View *v, Poll *p) {
+        if (client_request(tui_host(t, ((MachinesView *) v->data)->host)->client, "list-machines", NULL,
+                           mv_got, v) < 0)
                 poll_done(&((MachinesView *) v->data)->poll);
 }
 
 static void mv_open(Tui *t, View *v) {
-        poll_start(&((MachinesView *) v->data)->poll, t, v, 2 * USEC_PER_SEC, mv_fetch);
+        ((MachinesView *) v->data)->host = tui_current_host(t)->index;
+        poll_start(&((MachinesView *) v->data)->poll, t, ((MachinesView *) v->data)->host, v,
+                   2 * USEC_PER_SEC, mv_fetch);
 }
 
 static void mv_close(Tui *t, View *v) {
@@ -89,9 +93,11 @@ static const char *mv_row_text(Tui *t, View *v, size_t i) {
 static void mv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         MachinesView *mv = v->data;
         const Screen *scr = t->screen;
+        char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "remote machines: %zu, %d builds waiting for a machine  (Enter: details, r/Esc back)",
-                    mv_count(t, v), cJSON_GetArraySize(json_arr(mv->poll.result, "waiting")));
+                    "remote machines%s: %zu, %d builds waiting for a machine  (Enter: details, r/Esc back)",
+                    tui_host_on(t, mv->host, on, sizeof(on)), mv_count(t, v),
+                    cJSON_GetArraySize(json_arr(mv->poll.result, "waiting")));
         if (--h <= 0)
                 return;
         y++;

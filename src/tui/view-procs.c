@@ -25,6 +25,7 @@ typedef struct ProcsView {
         Tui *tui;
         Poll poll;
         uint64_t key; /* the build shown */
+        unsigned host;
         ProcRow *rows;
         size_t n;
         char text[1024];
@@ -91,7 +92,7 @@ static void pv_got(Client *c, const cJSON *result, const cJSON *error, void *use
         tui_invalidate(pv->tui);
 }
 
-static void pv_fetch(Tui *t, View *v) {
+static void pv_fetch(Tui *t, View *v, Poll *p) {
         ProcsView *pv = v->data;
         cJSON *args = cJSON_CreateObject();
         if (!args || !pv->key) {
@@ -100,7 +101,7 @@ static void pv_fetch(Tui *t, View *v) {
                 return;
         }
         cJSON_AddNumberToObject(args, "build", (double) pv->key);
-        if (client_request(t->client, "get-processes", args, pv_got, v) < 0)
+        if (client_request(tui_host(t, pv->host)->client, "get-processes", args, pv_got, v) < 0)
                 poll_done(&pv->poll);
 }
 
@@ -108,10 +109,11 @@ static void pv_open(Tui *t, View *v) {
         ProcsView *pv = v->data;
         StoreBuild *b = view_builds_current(t);
         pv->key = b ? b->key : 0;
+        pv->host = b ? b->host : 0;
         pv->n = 0; /* the rows point into the answer poll_set_error() drops */
         poll_set_error(&pv->poll, b ? NULL : "no build selected (select one in the build list, then p)");
         listnav_set_count(&v->nav, 0);
-        poll_start(&pv->poll, t, v, USEC_PER_SEC, pv_fetch);
+        poll_start(&pv->poll, t, pv->host, v, USEC_PER_SEC, pv_fetch);
 }
 
 static void pv_close(Tui *t, View *v) {
@@ -145,16 +147,16 @@ static void pv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         ProcsView *pv = v->data;
         const Screen *scr = t->screen;
         const Glyphs *g = screen_glyphs(scr);
-        StoreBuild *b = pv->key ? store_build(&t->store, pv->key) : NULL;
+        StoreBuild *b = pv->key ? store_build(&tui_host(t, pv->host)->store, pv->key) : NULL;
         const cJSON *u = json_obj(pv->poll.result, "usage");
         /* MEM is the sum of the processes' RSS: the rows below, summed (docs/protocol.md). */
         double rss_sum = pv->n > 0 ? 0 : -1;
         for (size_t i = 0; i < pv->n; i++)
                 rss_sum += MAX(json_num(pv->rows[i].proc, "rss", 0), 0.0);
-        char cpu[16], mem[16], peak[16];
+        char cpu[16], mem[16], peak[16], on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "processes of %s  [%s, control: %s]  CPU %s  MEM %s (peak %s)  (p/Esc back)",
-                    b ? b->name : "?",
+                    "processes of %s%s  [%s, control: %s]  CPU %s  MEM %s (peak %s)  (p/Esc back)",
+                    b ? b->name : "?", tui_host_on(t, pv->host, on, sizeof(on)),
                     json_str(pv->poll.result, "state") ?: (b ? store_state_name(b->state) : "?"),
                     json_str(pv->poll.result, "control") ?: "?",
                     fmt_percent(cpu, sizeof(cpu), json_num(u, "cpu_percent", -1)),

@@ -125,8 +125,8 @@ void yank_field(Tui *t, int field) {
                 cJSON_AddNumberToObject(args, "build", (double) b->key);
                 if (field == 'l')
                         cJSON_AddNumberToObject(args, "tail", 1000);
-                if (client_request(t->client, field == 'p' ? "get-processes" : "get-log", args,
-                                   field == 'p' ? got_processes : got_log, t) < 0)
+                if (client_request(tui_host(t, b->host)->client, field == 'p' ? "get-processes" : "get-log",
+                                   args, field == 'p' ? got_processes : got_log, t) < 0)
                         tui_status(t, true, "yank: the daemon is not connected");
                 return;
         }

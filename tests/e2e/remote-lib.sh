@@ -33,6 +33,22 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# ssh_host_entry NAME PORT: an ssh_config entry for root on the loopback sshd at PORT (its
+# host key is known as $REMOTE_HOST's).
+ssh_host_entry() {
+	cat <<EOF
+Host $1
+  HostName 127.0.0.1
+  Port $2
+  User root
+  IdentityFile $T/id
+  IdentitiesOnly yes
+  HostKeyAlias $REMOTE_HOST
+  UserKnownHostsFile $T/known_hosts
+  StrictHostKeyChecking yes
+EOF
+}
+
 remote_setup() {
 	command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || skip "sshd is not installed (scripts/deps.sh installs openssh-server)"
 	command -v ssh >/dev/null || skip "ssh is not installed (scripts/deps.sh installs openssh-client)"
@@ -67,16 +83,8 @@ MaxStartups 100:30:200
 MaxSessions 100
 SetEnv NIX_ANALYTICS_SOCKET_DIR=$T/rsock
 EOF
-	cat >"$T/ssh_config" <<EOF
-Host $REMOTE_HOST
-  HostName 127.0.0.1
-  Port $REMOTE_PORT
-  User root
-  IdentityFile $T/id
-  IdentitiesOnly yes
-  HostKeyAlias $REMOTE_HOST
-  UserKnownHostsFile $T/known_hosts
-  StrictHostKeyChecking yes
+	ssh_host_entry "$REMOTE_HOST" "$REMOTE_PORT" >"$T/ssh_config"
+	cat >>"$T/ssh_config" <<EOF
 Host closedport
   HostName 127.0.0.1
   Port $CLOSED_PORT
@@ -112,3 +120,25 @@ EOF
 
 # A port nothing listens on (for the machine that must show as down).
 CLOSED_PORT=${CLOSED_PORT:-2223}
+
+# remote_add_host NAME SOCKDIR: one more loopback sshd (the next free port, the same keys),
+# named NAME in ssh_config, whose logins get NIX_ANALYTICS_SOCKET_DIR=SOCKDIR: another "host"
+# for the tests that show several. After remote_setup; its pid is in SSHD_PIDS[NAME].
+declare -A SSHD_PIDS
+remote_add_host() {
+	local name=$1 dir=$2 port=$((REMOTE_PORT + 1))
+	while ! port_free "$port" || [[ $port == "$CLOSED_PORT" ]]; do
+		port=$((port + 1))
+		((port < REMOTE_PORT + 128)) || die "no free port for the sshd of $name"
+	done
+	mkdir -p "$dir"
+	sed -e "s|^Port .*|Port $port|" -e "s|^PidFile .*|PidFile $T/sshd-$name.pid|" \
+		-e "s|^SetEnv .*|SetEnv NIX_ANALYTICS_SOCKET_DIR=$dir|" "$T/sshd_config" >"$T/sshd_config-$name"
+	ssh_host_entry "$name" "$port" >>"$T/ssh_config"
+	/usr/sbin/sshd -D -e -f "$T/sshd_config-$name" >"$T/sshd-$name.log" 2>&1 &
+	SSHD_PIDS[$name]=$!
+	track "${SSHD_PIDS[$name]}"
+	log "sshd of $name: pid ${SSHD_PIDS[$name]} on 127.0.0.1:$port, sockets in $dir"
+	wait_for 10 "sshd of $name accepts a login" ssh -F "$T/ssh_config" -o BatchMode=yes "$name" true ||
+		die "cannot log in to the sshd of $name: $(tail -n 5 "$T/sshd-$name.log")"
+}

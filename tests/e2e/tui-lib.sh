@@ -27,10 +27,12 @@ tui_start() {
 	TUI_RUNS=$((TUI_RUNS + 1))
 	TMUX_SOCK="$TMUX_BASE-$TUI_RUNS"
 	# The pane's command: the environment tmux would not pass on is given explicitly.
-	local cmd
+	local cmd sock=(-s "$SOCKDIR")
+	# TUI_NO_SOCKET_DIR: no -s (with -H it would be every far host's socket directory).
+	[[ -n ${TUI_NO_SOCKET_DIR:-} ]] && sock=()
 	cmd=$(printf '%q ' env "LANG=${LANG:-C.UTF-8}" "ASAN_OPTIONS=${ASAN_OPTIONS:-}" \
 		"UBSAN_OPTIONS=${UBSAN_OPTIONS:-}" "LSAN_OPTIONS=${LSAN_OPTIONS:-}" ${TUI_ENV[@]+"${TUI_ENV[@]}"} \
-		"$NA_TUI" -s "$SOCKDIR" "$@")
+		"$NA_TUI" ${sock[@]+"${sock[@]}"} "$@")
 	tmux_ -f /dev/null new-session -d -s "$TUI_SESSION" -x "$cols" -y "$rows" \
 		"$cmd 2>>'$T/tui.err'; echo \$? >'$T/tui.rc'; sleep 600" || die "tmux new-session failed"
 	tmux_ set-option -g remain-on-exit on >/dev/null 2>&1

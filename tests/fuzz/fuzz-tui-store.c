@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Store s;
-        store_init(&s);
+        store_init(&s, 0);
         const char *p = (const char *) data, *end = p + size;
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));

@@ -155,7 +155,7 @@ static void test_prompt(void **state) {
         assert_int_equal(prompt_feed(p, KC_ENTER), PROMPT_SUBMIT);
         prompt_free(p);
 
-        uint64_t *keys = calloc(2, sizeof(uint64_t));
+        BuildRef *keys = calloc(2, sizeof(BuildRef));
         p = prompt_new(PROMPT_CONFIRM, "kill 2 builds? ", NULL, keys, 2);
         assert_int_equal(prompt_feed(p, 'n'), PROMPT_CANCEL);
         assert_int_equal(prompt_feed(p, 'y'), PROMPT_SUBMIT);

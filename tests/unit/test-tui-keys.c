@@ -57,6 +57,7 @@ static void test_single_keys(void **state) {
                 {KC_PGDN, CMD_PAGE_DOWN},
                 {'s', CMD_SORT},
                 {'t', CMD_TREE},
+                {'H', CMD_HOST},
                 {'x', CMD_NONE},
         };
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {

@@ -21,7 +21,7 @@ static int apply(Store *s, const char *json, double now) {
 
 static void test_load_and_deltas(void **state) {
         Store s;
-        store_init(&s);
+        store_init(&s, 2);
         cJSON *list = cJSON_Parse(
                 "{\"builds\":["
                 "{\"key\":1,\"name\":\"a-1\",\"drv\":\"/nix/store/x-a-1.drv\",\"state\":\"running\","
@@ -35,6 +35,7 @@ static void test_load_and_deltas(void **state) {
         StoreBuild *a = store_build(&s, 1);
         assert_non_null(a);
         assert_string_equal(a->name, "a-1");
+        assert_int_equal(a->host, 2); /* a build is (host, key): its store's host */
         assert_string_equal(a->user, "alice");
         assert_true(a->cpu_percent == 50);
         /* Elapsed goes on from the duration received, by the local clock. */
@@ -121,7 +122,7 @@ static void test_load_and_deltas(void **state) {
  * build hook's usage says, and stay so across processes events. */
 static void test_remote_view(void **state) {
         Store s;
-        store_init(&s);
+        store_init(&s, 0);
         assert_int_equal(
                 apply(&s,
                       "{\"event\":\"build\",\"kind\":\"changed\",\"build\":{\"key\":1,\"name\":\"r\","
@@ -158,7 +159,7 @@ static void test_remote_view(void **state) {
 
 static void test_remaining(void **state) {
         Store s;
-        store_init(&s);
+        store_init(&s, 0);
         assert_int_equal(
                 apply(&s,
                       "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
