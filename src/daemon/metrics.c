@@ -117,7 +117,7 @@ static FinishedKey *finished_key(Metrics *m, const char *result, const char *sys
         if (k)
                 return k;
         if (m->n_finished_keys >= FINISHED_KEYS_MAX &&
-            !((strcmp(system, "other") == 0) && (strcmp(machine, "other") == 0)))
+            !(strcmp(system, "other") == 0 && strcmp(machine, "other") == 0))
                 return finished_key(m, result, "other", "other");
         k = calloc(1, sizeof(*k));
         if (!k || !(k->parts = strdup(key))) {
@@ -190,6 +190,8 @@ void metrics_build_finished(Metrics *m, const Build *b) {
                 m->untrusted_finished++;
                 return;
         }
+        /* The model reads the .drv for the outputs of most builds and keeps its system then;
+         * only one that ended without that look (a failure Nix reported) is read here. */
         _cleanup_free_ char *read_system = NULL;
         const char *system = b->system;
         if (!system)
@@ -436,7 +438,7 @@ static void render_finished(MetricsText *t, Metrics *m) {
 static const char *source_role(const Source *s) {
         static const char *const known[] = {"daemon-worker", "cli", "ingest", "json-log"};
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                if (s->role && (strcmp(s->role, known[i]) == 0))
+                if (s->role && strcmp(s->role, known[i]) == 0)
                         return known[i];
         return "other";
 }
@@ -459,7 +461,7 @@ static void render_sources(MetricsText *t, Daemon *d) {
         for (Source *s = model_sources_first(d->model); s; s = s->next)
                 if (!s->gone)
                         for (size_t i = 0; i < ELEMENTSOF(roles); i++)
-                                if ((strcmp(source_role(s), roles[i]) == 0))
+                                if (strcmp(source_role(s), roles[i]) == 0)
                                         by_role[i]++;
         metrics_text_family(t, "nix_analytics_sources", METRIC_GAUGE, NULL,
                             "Connected event sources (the plugin in a nix-daemon worker or a nix command, "
@@ -523,7 +525,7 @@ static void render_history(MetricsText *t, Daemon *d) {
         history_writer_stats(d->history, &hs);
         metrics_text_family(t, "nix_analytics_history_up", METRIC_GAUGE, NULL,
                             "Whether the history store takes rows (0 while unavailable or disabled).");
-        metrics_text_sample(t, NULL, 0, (strcmp(hs.state, "ok") == 0));
+        metrics_text_sample(t, NULL, 0, strcmp(hs.state, "ok") == 0);
         metrics_text_family(t, "nix_analytics_history_rows_written", METRIC_COUNTER, NULL,
                             "History rows written since the daemon started.");
         metrics_text_sample(t, NULL, 0, (double) hs.written);

@@ -26,8 +26,11 @@ static int build_outputs_load(Model *m, Build *b) {
         _cleanup_free_ char *buf = NULL;
         size_t got;
         int n = store_file_read(m->config.store_dir, b->drv, STORE_DRV_MAX, &buf, &got);
-        if (n >= 0)
+        if (n >= 0) {
                 n = drv_parse_outputs(buf, got, &b->outputs);
+                if (!b->system)
+                        b->system = drv_buf_system(buf, got); /* the same read, for views */
+        }
         if (n == -ENOMEM || n == -EMFILE || n == -ENFILE || n == -EINTR || n == -EAGAIN)
                 return n;
         b->n_outputs = n;

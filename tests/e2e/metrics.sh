@@ -158,4 +158,3 @@ assert_eq "a port in use: the daemon does not start (exit 1)" 1 "$RC2"
 assert_match "... saying why" "cannot listen for metrics on 127.0.0.1:$MPORT: Address already in use" "$(cat "$T/inuse.log")"
 
 stop_daemon
-
