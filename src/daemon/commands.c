@@ -23,6 +23,7 @@
 #include "daemon/processes.h"
 #include "daemon/quota.h"
 #include "daemon/reply.h"
+#include "daemon/outcomes.h"
 #include "daemon/sampler-status.h"
 #include "shared/procfs.h"
 #include "shared/model-json.h"
@@ -111,6 +112,7 @@ static cJSON *status_json(Daemon *d) {
         cJSON_AddItemToObject(o, "quotas", quota_status_json(d->quota));
         cJSON_AddItemToObject(o, "graphs", graphs_status_json(d));
         cJSON_AddItemToObject(o, "estimates", estimates_status_json(d));
+        cJSON_AddItemToObject(o, "recent", outcomes_status_json(d));
         cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
         if (cJSON_GetArraySize(o) < 16) {
                 cJSON_Delete(o);

@@ -17,6 +17,7 @@ typedef struct EventConn EventConn;
 typedef struct Sampler Sampler;
 typedef struct Scheduler Scheduler;
 typedef struct Estimates Estimates;
+typedef struct Outcomes Outcomes;
 typedef struct Graphs Graphs;
 typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
@@ -73,6 +74,7 @@ typedef struct Daemon {
 
         HistoryWriter *history;
         Estimates *estimates;
+        Outcomes *outcomes; /* the last hour's outcomes from history (outcomes.c) */
         Graphs *graphs;
         QueryWorker *queries;
         Metrics *metrics; /* NULL unless --metrics-listen */

@@ -21,6 +21,7 @@
 #include "daemon/control-conn.h"
 #include "daemon/daemon.h"
 #include "daemon/estimates.h"
+#include "daemon/outcomes.h"
 #include "daemon/event-conn.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
@@ -559,6 +560,7 @@ static void daemon_done(Daemon *d) {
                 close(d->control_fd);
         d->graphs = graphs_free(d->graphs);
         d->estimates = estimates_free(d->estimates);
+        d->outcomes = outcomes_free(d->outcomes);
         d->queries = query_worker_stop(d->queries);
         sd_event_unref(d->event);
         /* After the loop: the last finished builds were queued by the final flush. */
@@ -629,7 +631,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot set up dependency graphs: %m");
                 goto free_daemon;
         }
-        if ((r = estimates_new(&d, &d.estimates)) < 0 ||
+        if ((r = estimates_new(&d, &d.estimates)) < 0 || (r = outcomes_new(&d, &d.outcomes)) < 0 ||
             (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");
                 goto free_daemon;

@@ -459,6 +459,31 @@ delete_stats:
 
 /* ---- ETA input ---- */
 
+int history_outcome_counts(History *h, usec_t since, usec_t budget, uint64_t ret[static _COUNT_MAX]) {
+        /* builds_finished leads: the window's rows only, however long the history. */
+        static const char sql[] = "SELECT state, failure_kind, COUNT(*) FROM builds"
+                                  " WHERE finished >= ?1 AND kind = 'build' GROUP BY state, failure_kind";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        sqlite3_bind_int64(st, 1, (int64_t) since);
+        for (size_t i = 0; i < _COUNT_MAX; i++)
+                ret[i] = 0;
+        history_set_budget(h, budget);
+        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *state = (const char *) sqlite3_column_text(st, 0);
+                const char *kind = (const char *) sqlite3_column_text(st, 1);
+                BuildCount c = build_count_for(build_state_from_string(state ?: ""),
+                                               failure_kind_from_string(kind));
+                if (build_count_is_final(c))
+                        ret[c] += (uint64_t) sqlite3_column_int64(st, 2);
+        }
+        sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        return code == SQLITE_DONE ? 0 : history_errno(code);
+}
+
 int history_recent_durations(History *h, const char *pname, const char *machine, int64_t uid, unsigned n,
                              usec_t budget, double *ret, char **ret_machines) {
         /* Prepared once per handle: lookups come once per package (a cache miss), and planning the

@@ -120,6 +120,11 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
 /* The stats object of docs/protocol.md: totals, slowest, failing, requesters, by_day. */
 int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret);
 
+/* The builds (not substitutions) that finished at or after since, counted the way an
+ * invocation counts its builds (build_count_for): ret[c] for each final count c, the
+ * others 0. -ETIME when the query outlived budget (0: none). */
+int history_outcome_counts(History *h, usec_t since, usec_t budget, uint64_t ret[static _COUNT_MAX]);
+
 /* Durations (seconds) of the last n successful builds of pname, newest first: on machine
  * when machine is non-NULL, else on any machine (then *ret_machines, if given, receives
  * each row's machine, to scale by speed). Rows of trusted sources count, and the untrusted

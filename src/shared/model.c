@@ -69,8 +69,8 @@ bool build_count_is_final(BuildCount c) {
         return c >= COUNT_SUCCEEDED && c < _COUNT_MAX;
 }
 
-BuildCount build_count_of(const Build *b) {
-        switch (b->state) {
+BuildCount build_count_for(BuildState state, FailureKind failure) {
+        switch (state) {
         case BUILD_QUEUED:
                 return COUNT_QUEUED;
         case BUILD_RUNNING:
@@ -86,7 +86,7 @@ BuildCount build_count_of(const Build *b) {
         case BUILD_LOST:
                 return COUNT_LOST;
         case BUILD_FAILED:
-                switch (b->failure) {
+                switch (failure) {
                 case FAILURE_DEPENDENCY:
                         return COUNT_DEPENDENCY;
                 case FAILURE_CANCELLED:
@@ -99,6 +99,10 @@ BuildCount build_count_of(const Build *b) {
         default:
                 return _COUNT_NONE;
         }
+}
+
+BuildCount build_count_of(const Build *b) {
+        return build_count_for(b->state, b->failure);
 }
 
 const char *build_state_to_string(BuildState s) {
@@ -114,6 +118,13 @@ BuildState build_state_from_string(const char *s) {
 
 const char *failure_kind_to_string(FailureKind k) {
         return k >= 0 && k < _FAILURE_KIND_MAX ? failure_kind_table[k] : NULL;
+}
+
+FailureKind failure_kind_from_string(const char *s) {
+        for (int i = FAILURE_NONE + 1; s && i < _FAILURE_KIND_MAX; i++)
+                if (strcmp(failure_kind_table[i], s) == 0)
+                        return (FailureKind) i;
+        return FAILURE_NONE;
 }
 
 bool failure_kind_is_reported(FailureKind k) {

@@ -422,11 +422,15 @@ bool build_state_is_active(BuildState s);
 const char *build_count_to_string(BuildCount c);
 /* The count a build is in now. */
 BuildCount build_count_of(const Build *b);
+/* The same for a build known by its state and failure (a history row). */
+BuildCount build_count_for(BuildState state, FailureKind failure);
 /* True for the counts of ended builds (succeeded to lost). */
 bool build_count_is_final(BuildCount c);
 const char *build_state_to_string(BuildState s);
 BuildState build_state_from_string(const char *s);
 const char *failure_kind_to_string(FailureKind k);
+/* FAILURE_NONE for NULL or a name it does not know. */
+FailureKind failure_kind_from_string(const char *s);
 /* A failure Nix itself reported for the build (its builder's end, a dependency, a hash, a
  * timeout, a log limit, a substitution): a build with one is never shown succeeded. */
 bool failure_kind_is_reported(FailureKind k);

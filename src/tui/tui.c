@@ -200,6 +200,11 @@ static void on_event(Client *c, const cJSON *ev, void *userdata) {
 static void got_status(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         Host *h = userdata;
         h->status_pending = false;
+        recent_parse(&h->recent, result);
+        if (!h->name) {
+                tui_invalidate(h->tui);
+                return;
+        }
         const cJSON *host = result ? json_obj(result, "host") : NULL;
         const char *name = host ? json_str(host, "name") : NULL;
         if (name && name[0])
@@ -212,15 +217,13 @@ static void got_status(Client *c, const cJSON *result, const cJSON *error, void 
         tui_invalidate(h->tui);
 }
 
-/* The host's load: this machine's from /proc, a far host's from its daemon's status. */
-static void read_load(Host *h) {
-        if (h->name) {
-                if (client_is_connected(h->client) && !h->status_pending &&
-                    client_request(h->client, "status", NULL, got_status, h) >= 0)
-                        h->status_pending = true;
-                return;
-        }
-        if (procfs_read_loadavg("/proc", h->load) < 0)
+/* The host's status (how its last hour's builds ended; a far host's name and load), and
+ * this machine's load from /proc. */
+static void read_status(Host *h) {
+        if (client_is_connected(h->client) && !h->status_pending &&
+            client_request(h->client, "status", NULL, got_status, h) >= 0)
+                h->status_pending = true;
+        if (!h->name && procfs_read_loadavg("/proc", h->load) < 0)
                 h->load[0] = h->load[1] = h->load[2] = -1;
 }
 
@@ -259,29 +262,31 @@ static void draw_header(Tui *t, int w) {
                         snprintf(daemon, sizeof(daemon), "daemon DOWN (retrying)");
                 format_load(h, load, sizeof(load));
                 /* Builds whose processes ended, waiting for Nix's word: shown only while there are. */
-                char finishing[32] = "";
+                char finishing[32] = "", ended[160];
                 if (n[BUILD_FINISHING] > 0)
-                        snprintf(finishing, sizeof(finishing), "%u finishing ", n[BUILD_FINISHING]);
-                draw_printf(
-                        scr, 0, 0, w, attr,
-                        " nix-analytics @ %s | %s | %u running %u queued %u frozen %s%u failed | %s%s%s%s",
-                        h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN], finishing,
-                        n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load,
-                        t->filter ? " | filter: " : "", t->filter ?: "",
-                        strcmp(sort, "arrival") ? " | sorted" : "");
+                        snprintf(finishing, sizeof(finishing), " %u finishing", n[BUILD_FINISHING]);
+                draw_printf(scr, 0, 0, w, attr,
+                            " nix-analytics @ %s | %s | %u running %u queued %u frozen%s | %s | %s%s%s%s",
+                            h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN],
+                            finishing, recent_format(&h->recent, n, ended, sizeof(ended)), load,
+                            t->filter ? " | filter: " : "", t->filter ?: "",
+                            strcmp(sort, "arrival") ? " | sorted" : "");
                 return;
         }
         /* Several hosts: a summary, then a line per host (up or down and why, its counts, its load). */
         unsigned up = 0, sum[STORE_COUNT_SLOTS] = {};
+        Recent recent = {};
         for (size_t i = 0; i < t->n_hosts; i++) {
                 up += client_is_connected(t->hosts[i]->client);
                 for (size_t s = 0; s < STORE_COUNT_SLOTS; s++)
                         sum[s] += t->hosts[i]->store.counts[s];
+                recent_add(&recent, &t->hosts[i]->recent);
         }
+        char ended[160];
         draw_printf(scr, 0, 0, w, attr,
-                    " nix-analytics | %zu hosts, %u up | %u running %u queued %u frozen %u failed%s%s%s",
+                    " nix-analytics | %zu hosts, %u up | %u running %u queued %u frozen | %s%s%s%s",
                     t->n_hosts, up, sum[BUILD_RUNNING], sum[BUILD_QUEUED], sum[BUILD_FROZEN],
-                    sum[BUILD_FAILED] + sum[BUILD_KILLED] + sum[BUILD_LOST], t->filter ? " | filter: " : "",
+                    recent_format(&recent, sum, ended, sizeof(ended)), t->filter ? " | filter: " : "",
                     t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
         size_t lines = host_lines(t);
         for (size_t i = 0; i < lines; i++) {
@@ -299,10 +304,10 @@ static void draw_header(Tui *t, int w) {
                 format_load(h, load, sizeof(load));
                 if (client_is_connected(h->client))
                         draw_printf(scr, 1 + (int) i, 0, w, 0,
-                                    " %s (%s): up %s | %u running %u queued %u failed | %s",
-                                    tui_host_label(h), h->hostname, client_daemon_version(h->client) ?: "",
-                                    n[BUILD_RUNNING], n[BUILD_QUEUED],
-                                    n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load);
+                                    " %s (%s): up %s | %u running %u queued | %s | %s", tui_host_label(h),
+                                    h->hostname, client_daemon_version(h->client) ?: "", n[BUILD_RUNNING],
+                                    n[BUILD_QUEUED], recent_format(&h->recent, n, ended, sizeof(ended)),
+                                    load);
                 else
                         draw_printf(scr, 1 + (int) i, 0, w, screen_attr(scr, COL_ERROR),
                                     " %s: DOWN (%s; retrying)", tui_host_label(h),
@@ -408,7 +413,7 @@ static void tui_on_key(int key, void *userdata) {
 static int tui_on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Tui *t = userdata;
         for (size_t i = 0; i < t->n_hosts; i++)
-                read_load(t->hosts[i]);
+                read_status(t->hosts[i]);
         /* Elapsed times and ETAs move on: one frame a second is all an idle screen costs. */
         tui_invalidate(t);
         int r = sd_event_source_set_time(s, usec + USEC_PER_SEC);
@@ -468,7 +473,7 @@ static int host_start(Host *h) {
         };
         int r = tui_client_new(h->tui, h, "nix-analytics", &cb, h, &h->client);
         if (r >= 0)
-                read_load(h);
+                read_status(h);
         return r;
 }
 

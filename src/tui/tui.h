@@ -12,6 +12,7 @@
 #include "tui/client.h"
 #include "tui/keys.h"
 #include "tui/listnav.h"
+#include "tui/recent.h"
 #include "tui/screen.h"
 #include "tui/store.h"
 
@@ -64,6 +65,7 @@ typedef struct Host {
         Store store;
         char hostname[256];
         double load[3];
+        Recent recent; /* how its builds of the last hour ended (its daemon's status) */
 } Host;
 
 /* Where the TUI's daemons are: a local socket, or -H hosts with their ssh commands. */
