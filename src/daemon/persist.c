@@ -175,8 +175,16 @@ static void resolve_job_release(WorkItem *item) {
         free(j);
 }
 
-/* The modification time of the build log Nix keeps for drv (<dir>/<2 chars>/<rest>[.bz2]). */
-static usec_t build_log_mtime(const char *log_dir, const char *store_dir, const char *drv) {
+static usec_t statx_usec(const struct statx_timestamp *t) {
+        return t->tv_sec < 0 ? 0 : (usec_t) t->tv_sec * USEC_PER_SEC + t->tv_nsec / 1000;
+}
+
+/* The times of the build log Nix keeps for drv (<dir>/<2 chars>/<rest>[.bz2]): made when the
+ * build started (*ret_born; 0 when the filesystem does not keep it) and last written, when it
+ * ended (*ret_modified). 0 when there is none. */
+static int build_log_times(const char *log_dir, const char *store_dir, const char *drv, usec_t *ret_born,
+                           usec_t *ret_modified) {
+        *ret_born = *ret_modified = 0;
         const char *base = startswith(drv, store_dir);
         if (!base || *base != '/' || strlen(base + 1) < 3 || strchr(base + 1, '/'))
                 return 0;
@@ -184,12 +192,16 @@ static usec_t build_log_mtime(const char *log_dir, const char *store_dir, const 
         static const char *const suffixes[] = {".bz2", ""};
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 _cleanup_free_ char *path = NULL;
-                struct stat st;
+                struct statx stx;
                 if (asprintf(&path, "%s/%.2s/%s%s", log_dir, base, base + 2, suffixes[i]) < 0)
-                        return 0;
-                if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-                        return (usec_t) st.st_mtim.tv_sec * USEC_PER_SEC +
-                               (usec_t) st.st_mtim.tv_nsec / 1000;
+                        return -ENOMEM;
+                if (statx(AT_FDCWD, path, 0, STATX_TYPE | STATX_MTIME | STATX_BTIME, &stx) < 0 ||
+                    !S_ISREG(stx.stx_mode))
+                        continue;
+                *ret_modified = statx_usec(&stx.stx_mtime);
+                if (stx.stx_mask & STATX_BTIME)
+                        *ret_born = statx_usec(&stx.stx_btime);
+                return 1;
         }
         return 0;
 }
@@ -232,19 +244,30 @@ static int outputs_valid(ResolveJob *j, const char *drv, usec_t *ret_registered)
         return r;
 }
 
+/* The history row of a build that ended while the daemon was down: 1 (in *rec), 0 when there
+ * is none to write (a queued build Nix did not start meanwhile), -ENOMEM. */
 static int resolve_one(ResolveJob *j, const ResumeBuild *b, HistoryRecord *rec) {
-        usec_t registered = 0;
+        usec_t registered = 0, born, end;
+        (void) build_log_times(j->nix_log_dir, j->store_dir, b->drv, &born, &end);
+        usec_t started = b->started;
+        if (!started) {
+                /* Queued at the stop: it ran meanwhile only if Nix made its log since (a log
+                 * of an earlier build of it is older). Its start is when the log was made;
+                 * where the filesystem does not keep that, it is not known. */
+                if (!end || end < b->queued || (born && born < b->queued))
+                        return 0;
+                started = born;
+        }
         int valid = outputs_valid(j, b->drv, &registered);
-        usec_t end = build_log_mtime(j->nix_log_dir, j->store_dir, b->drv);
-        if (end < b->started)
-                end = registered >= b->started ? registered : 0;
+        if (end < started)
+                end = registered >= started ? registered : 0;
         if (!end)
-                end = MAX(j->fallback_end, b->started);
+                end = MAX(j->fallback_end, started);
         HistoryRecord r = {
                 .requester_uid = b->requester.uid,
                 .untrusted = b->untrusted,
-                .queued = b->queued ? b->queued : b->started,
-                .started = b->started,
+                .queued = b->queued ? b->queued : started,
+                .started = started,
                 .finished = end,
                 .exit_code = -1,
                 .usage = b->usage,
@@ -267,7 +290,7 @@ static int resolve_one(ResolveJob *j, const ResumeBuild *b, HistoryRecord *rec) 
                 return -ENOMEM;
         }
         *rec = r;
-        return 0;
+        return 1;
 }
 
 static void resolve_job_run(WorkItem *item, void *userdata) {
@@ -275,7 +298,7 @@ static void resolve_job_run(WorkItem *item, void *userdata) {
         (void) store_db_new(j->nix_db, &j->db);
         j->rows = calloc(j->n, sizeof(HistoryRecord));
         for (size_t i = 0; j->rows && i < j->n; i++)
-                if (resolve_one(j, &j->records[i], &j->rows[i]) < 0)
+                if (resolve_one(j, &j->records[i], &j->rows[i]) <= 0)
                         j->rows[i] = (HistoryRecord){.requester_uid = -1, .exit_code = -1};
 }
 
@@ -352,7 +375,8 @@ static void load(Persist *p) {
                 log_warning_errno(r, "state file %s: cannot read it, starting without: %m", p->path);
                 return;
         }
-        log_info("state file %s: %zu build(s) were running at the last stop", p->path, p->n_records);
+        log_info("state file %s: %zu build(s) were queued or running at the last stop", p->path,
+                 p->n_records);
 }
 
 int persist_new(Daemon *d, const PersistConfig *cfg, Persist **ret) {

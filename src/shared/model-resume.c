@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "basic/macro.h"
 #include "shared/model-internal.h"
 #include "shared/model-proc.h"
 #include "shared/nixlog.h"
@@ -37,6 +38,15 @@ static void resume_invocation(Model *m, Build *b, const ResumeBuild *r) {
                         none = none && inv->progress[i] == 0;
                 if (none)
                         memcpy(inv->progress, r->progress, sizeof(inv->progress));
+                /* Its builds that ended before the restart: counted, as builds the model let
+                 * go of are (once per invocation: every record of it says the same). */
+                if (!inv->resumed) {
+                        inv->resumed = true;
+                        for (size_t c = 0; c < _COUNT_MAX; c++) {
+                                inv->resumed_ended[c] = r->ended[c];
+                                inv->counts[c] += r->ended[c];
+                        }
+                }
         }
         /* No stream will end it: it runs while its nix process does (source_nix_exited). */
         if (!inv->source->nix_exited && inv->done) {
@@ -108,6 +118,16 @@ static void invocation_taken_over(Model *m, Source *s, Source *r) {
                 memcpy(to->progress, from->progress, sizeof(to->progress));
         if (from->started && from->started < to->started)
                 to->started = from->started;
+        /* The builds that ended before the restart are the stream's invocation's too. */
+        if (from->resumed && !to->resumed) {
+                to->resumed = true;
+                for (size_t c = 0; c < _COUNT_MAX; c++) {
+                        from->counts[c] -= MIN(from->counts[c], from->resumed_ended[c]);
+                        to->counts[c] += from->resumed_ended[c];
+                        to->resumed_ended[c] = from->resumed_ended[c];
+                        from->resumed_ended[c] = 0;
+                }
+        }
         invocation_mark(m, to, CHANGE_CHANGED);
         bool active = false;
         for (Build *b = from->by_drv; b && !active; b = b->hh_drv.next)

@@ -281,6 +281,11 @@ struct Invocation {
          * counted after the model let go of them (max_finished): the counts are the
          * invocation's, not the window's. */
         uint32_t counts[_COUNT_MAX];
+        /* The ended builds counts[] held before a daemon restart, taken back from its record
+         * (model-resume.c; no Build is left of them): they go with the invocation when a
+         * stream takes it over. */
+        uint32_t resumed_ended[_COUNT_MAX];
+        bool resumed;
         uint32_t max_running; /* the most of its builds seen running at once (counts) */
         InvocationEta eta;
 

@@ -72,6 +72,11 @@ static cJSON *build_to_resume_json(const Build *b) {
                   (prog = cJSON_AddArrayToObject(o, "progress"));
         for (unsigned i = 0; ok && i < 4; i++)
                 ok = cJSON_AddItemToArray(prog, cJSON_CreateNumber(inv ? (double) inv->progress[i] : 0));
+        cJSON *ended = ok && inv ? cJSON_AddObjectToObject(o, "ended") : NULL;
+        for (BuildCount c = 0; ended && c < _COUNT_MAX; c++)
+                if (build_count_is_final(c))
+                        ok = ok && add_u64(ended, build_count_to_string(c), inv->counts[c]);
+        ok = ok && (!inv || ended);
         if (!ok) {
                 cJSON_Delete(o);
                 return NULL;
@@ -86,11 +91,14 @@ int resume_snapshot(Model *m, usec_t now, char **ret, size_t *ret_count) {
                 cJSON_Delete(doc);
                 return -ENOMEM;
         }
-        size_t n = 0;
+        size_t n = 0, n_queued = 0;
         for (Build *b = model_builds_first(m); b; b = b->next) {
-                if ((b->state != BUILD_RUNNING && b->state != BUILD_FROZEN && b->state != BUILD_FINISHING) ||
-                    b->machine[0] || !b->started)
+                bool queued = b->state == BUILD_QUEUED && b->queued && n_queued < RESUME_QUEUED_MAX;
+                if (b->machine[0] || (!queued && ((b->state != BUILD_RUNNING && b->state != BUILD_FROZEN &&
+                                                   b->state != BUILD_FINISHING) ||
+                                                  !b->started)))
                         continue;
+                n_queued += queued;
                 cJSON *o = build_to_resume_json(b);
                 if (!o || !cJSON_AddItemToArray(builds, o)) {
                         cJSON_Delete(o);
@@ -172,11 +180,12 @@ static int parse_one(const cJSON *o, ResumeBuild *r) {
                 resume_build_done(r);
                 return -ENOMEM;
         }
-        if (!r->drv || !r->name || !get_u64(o, "started", UINT64_MAX, &r->started) || r->started == 0) {
+        (void) get_u64(o, "started", UINT64_MAX, &r->started);
+        (void) get_u64(o, "queued", UINT64_MAX, &r->queued);
+        if (!r->drv || !r->name || (r->started == 0 && r->queued == 0)) {
                 resume_build_done(r);
                 return 0;
         }
-        (void) get_u64(o, "queued", UINT64_MAX, &r->queued);
         (void) get_u64(o, "invocation_started", UINT64_MAX, &r->inv_started);
         (void) get_u64(o, "log_lines", UINT64_MAX, &r->log_lines);
         if (get_u64(o, "nix_pid", INT32_MAX, &v))
@@ -193,6 +202,10 @@ static int parse_one(const cJSON *o, ResumeBuild *r) {
                         if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble < 1e15)
                                 r->progress[i] = (int64_t) p->valuedouble;
                 }
+        const cJSON *ended = cJSON_GetObjectItemCaseSensitive(o, "ended");
+        for (BuildCount c = 0; cJSON_IsObject(ended) && c < _COUNT_MAX; c++)
+                if (build_count_is_final(c) && get_u64(ended, build_count_to_string(c), UINT32_MAX, &v))
+                        r->ended[c] = (uint32_t) v;
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "usage");
         if (cJSON_IsObject(u)) {
                 BuildUsage *x = &r->usage;

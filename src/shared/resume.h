@@ -16,10 +16,13 @@
 #define RESUME_VERSION  1
 #define RESUME_FILE_MAX (16u << 20) /* a document larger than this is not ours */
 #define RESUME_MAX      100000u     /* records read from one document, at most */
+/* Queued builds kept, at most (the oldest first): a plan of thousands must not make the
+ * periodic write a cost on the loop. */
+#define RESUME_QUEUED_MAX 1024u
 
 typedef struct ResumeBuild {
         char *drv, *name;
-        usec_t queued, started;   /* realtime; 0 unknown */
+        usec_t queued, started;   /* realtime; 0 unknown (started 0: it was queued) */
         bool start_unknown;       /* started is a guess (see Build.start_unknown) */
         uint64_t log_lines;       /* lines ever received */
         pid_t nix_pid;            /* the nix process that builds it (its source's pid) */
@@ -31,13 +34,15 @@ typedef struct ResumeBuild {
         /* its invocation */
         Requester requester;
         usec_t inv_started;
-        int64_t progress[4]; /* done, expected, running, failed */
-        bool matched;        /* found running again (persist.c's bookkeeping) */
+        int64_t progress[4];        /* done, expected, running, failed */
+        uint32_t ended[_COUNT_MAX]; /* its counts of ended builds (succeeded to lost), the others 0 */
+        bool matched;               /* found running again (persist.c's bookkeeping) */
 } ResumeBuild;
 
-/* The document for the model's running, frozen and finishing local builds, NUL-terminated. */
+/* The document for the model's running, frozen and finishing local builds, and its first
+ * RESUME_QUEUED_MAX queued ones, NUL-terminated. */
 int resume_snapshot(Model *m, usec_t now, char **ret, size_t *ret_count);
 /* The records of a document (never trusted: bounded, every field checked; a record
- * missing its drv or start is skipped). -EBADMSG: not a document of ours. */
+ * missing its drv, or both its queue time and start, is skipped). -EBADMSG: not a document of ours. */
 int resume_parse(const char *buf, size_t len, ResumeBuild **ret, size_t *ret_n);
 void resume_builds_free(ResumeBuild *r, size_t n);

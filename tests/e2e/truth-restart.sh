@@ -3,11 +3,13 @@
 # builders write their own start and end times (tests/e2e/nix/truth-restart.nix):
 #  (a) the daemon is killed (SIGKILL) mid-build and started again: the build's start (so its
 #      elapsed time), its log line count (also counting on when its stream connects again) and
-#      its invocation (progress, running) continue, and its history row has the real duration;
+#      its invocation (progress, running, and its counts: a build of it that ended before the
+#      kill stays counted) continue, and its history row has the real duration;
 #  (c) the same without the daemon's state file (lost): the build starts at its builder's start;
-#  (b) the daemon is killed, builds end while it is down (one succeeds, one fails), it is
-#      started again: both are in history with the right outcome, marked approximate, with a
-#      plausible duration.
+#  (b) the daemon is killed, builds end while it is down (one succeeds, one fails, and one that
+#      was still queued at the kill runs and succeeds), it is started again: all three are in
+#      history with the right outcome, marked approximate, with a plausible duration (the
+#      queued one's start is when Nix made its build log, where the filesystem keeps that).
 # Tolerances (seconds), against the builder's own timestamps:
 #  - start after the restart: within START_TOL of the builder's start (Nix starts the build a
 #    moment before it execs the builder; the state file keeps the daemon's own record; without
@@ -38,7 +40,8 @@ ARGS=(--argstr nonce "$NONCE" --argstr stamps "$STAMPS")
 D_SLOW=$(nix-instantiate "$FILE" -A slow "${ARGS[@]}" --arg seconds 20 2>/dev/null)
 D_QUICK=$(nix-instantiate "$FILE" -A quick "${ARGS[@]}" --arg seconds 16 2>/dev/null)
 D_BAD=$(nix-instantiate "$FILE" -A bad "${ARGS[@]}" --arg seconds 16 2>/dev/null)
-[[ -n "$D_SLOW" && -n "$D_QUICK" && -n "$D_BAD" ]] || die "nix-instantiate failed"
+D_AFTER=$(nix-instantiate "$FILE" -A after "${ARGS[@]}" --arg seconds 16 2>/dev/null)
+[[ -n "$D_SLOW" && -n "$D_QUICK" && -n "$D_BAD" && -n "$D_AFTER" ]] || die "nix-instantiate failed"
 
 # within A B TOL: |A - B| <= TOL (floats)
 within() { jq -en --argjson a "$1" --argjson b "$2" --argjson t "$3" '($a - $b) | fabs <= $t' >/dev/null; }
@@ -66,8 +69,11 @@ kill_daemon() {
 }
 
 # ---- (a) killed mid-build, restarted while it runs ----
-nix_bg "$FILE" -A slow "${ARGS[@]}" --arg seconds 20
+D_PRE=$(nix-instantiate "$FILE" -A pre "${ARGS[@]}" 2>/dev/null)
+nix_bg "$FILE" -A slow -A pre "${ARGS[@]}" --arg seconds 20 -j2
 wait_for 60 "the build runs with its builder found" eval '[[ -n "$(builder_of "$D_SLOW")" ]]' || die "build not tracked"
+wait_for 15 "the other build of the invocation succeeded" eval '[[ "$(build_json "$D_PRE" | jq -r .build.state)" == succeeded ]]' ||
+	die "truth-pre did not end"
 wait_for 10 "a few log lines" eval '(( $(build_json "$D_SLOW" | jq ".build.log_lines // 0") >= 6 ))'
 B1=$(build_json "$D_SLOW")
 LINES1=$(jq .build.log_lines <<<"$B1")
@@ -104,9 +110,17 @@ assert_json "its invocation is running, not ended" "$INV" '.state == "running" a
 assert_json "its invocation shows its true progress (1 expected, 1 running), as before the kill ($PROG1)" "$INV" \
 	".progress.expected >= 1 and .progress.running >= 1 and .progress == $PROG1"
 assert_json "its invocation keeps its requester" "$INV" '.requester.uid == 0 and (.requester.cmdline // "" | test("nix-build"))'
+assert_json "its counts keep the build that ended before the kill: 2 builds, 1 succeeded, 1 running" "$INV" \
+	'.counts | .builds == 2 and .succeeded == 1 and .running == 1 and .done == 1'
 
 wait_for 60 "nix-build ends" nix_done
 assert_eq "nix-build succeeds" 0 "$(nix_rc)"
+ended_both() {
+	ctl list-invocations 2>/dev/null | jq -e --argjson i "$(build_json "$D_SLOW" | jq .build.invocation)" \
+		'.invocations[] | select(.id == $i) | .counts | .builds == 2 and .succeeded == 2 and .done == 2' >/dev/null
+}
+wait_for 10 "its invocation counts both builds succeeded" ended_both ||
+	fail "counts at the end" "$(ctl list-invocations | jq -c '.invocations[] | {id, counts}')"
 wait_for 15 "its history row" has_row "$D_SLOW" || die "no history row"
 ROW=$(history_row "$D_SLOW")
 REAL=$(jq -n "$(cat "$STAMPS/slow.end") - $REAL_START")
@@ -137,18 +151,27 @@ assert_json "history: its duration from the builder's start, within ${DUR_TOL}s 
 	".state == \"succeeded\" and .approximate == false and .duration >= $REAL - $DUR_TOL and .duration <= $REAL + $DUR_TOL"
 
 # ---- (b) builds that end while the daemon is down ----
-nix_bg "$FILE" -A quick -A bad "${ARGS[@]}" --arg seconds 16 -k -j2
+nix_bg "$FILE" -A quick -A bad -A after "${ARGS[@]}" --arg seconds 16 -k -j2
 wait_for 60 "both builds run with their builders found" \
 	eval '[[ -n "$(builder_of "$D_QUICK")" && -n "$(builder_of "$D_BAD")" ]]' || die "builds not tracked"
-settle eval 'in_state_file "$D_QUICK" 0 && in_state_file "$D_BAD" 0'
+assert_eq "truth-after waits, queued" queued "$(build_json "$D_AFTER" | jq -r .build.state)"
+settle eval 'in_state_file "$D_QUICK" 0 && in_state_file "$D_BAD" 0 && in_state_file "$D_AFTER" 0'
 kill_daemon
 wait_for 60 "nix-build ends while the daemon is down" nix_done
 assert_eq "nix-build fails (one build fails)" 100 "$(nix_rc)"
 start_daemon "${DAEMON_ARGS[@]}"
-wait_for 15 "both are in history" eval 'has_row "$D_QUICK" && has_row "$D_BAD"'
-for b in quick bad; do
+wait_for 15 "all three are in history" eval 'has_row "$D_QUICK" && has_row "$D_BAD" && has_row "$D_AFTER"'
+BORN=$(stat -c %W "$(find /nix/var/log/nix/drvs -name "$(basename "$D_AFTER")*" | head -n 1)")
+for b in quick bad after; do
 	d=$D_QUICK want=succeeded
 	[[ $b == bad ]] && d=$D_BAD want=failed
+	[[ $b == after ]] && d=$D_AFTER
+	if [[ $b == after && $BORN == 0 ]]; then
+		# The filesystem keeps no birth time: the start is unknown, so is the duration.
+		assert_json "after: recorded succeeded, approximate, start and duration unknown" "$(history_row "$d")" \
+			'.state == "succeeded" and .approximate == true and .started == null and .duration == null'
+		continue
+	fi
 	ROW=$(history_row "$d")
 	REAL=$(jq -n "$(cat "$STAMPS/$b.end") - $(cat "$STAMPS/$b.start")")
 	log "history of $b: $(jq -c '{state, duration, approximate, failure}' <<<"$ROW"), builder's real duration $REAL s"

@@ -44,6 +44,8 @@ static void test_round_trip(void **state) {
         TestModelFixture *f = *state;
         Build *b = running_build(f);
         b->usage = (BuildUsage){.sampled = true, .cpu_user = 5 * USEC_PER_SEC, .mem_peak = 1 << 20};
+        b->invocation->counts[COUNT_SUCCEEDED] = 4; /* as if four had ended and been let go of */
+        b->invocation->counts[COUNT_DEPENDENCY] = 2;
         char *doc;
         size_t count;
         assert_int_equal(resume_snapshot(f->m, T0 + 3 * USEC_PER_SEC, &doc, &count), 0);
@@ -62,6 +64,9 @@ static void test_round_trip(void **state) {
         assert_false(r[0].untrusted);
         assert_int_equal(r[0].progress[1], 2);
         assert_int_equal(r[0].progress[2], 1);
+        assert_int_equal(r[0].ended[COUNT_SUCCEEDED], 4);
+        assert_int_equal(r[0].ended[COUNT_DEPENDENCY], 2);
+        assert_int_equal(r[0].ended[COUNT_RUNNING], 0); /* ended builds only */
         assert_true(r[0].usage.sampled);
         assert_int_equal(r[0].usage.cpu_user, 5 * USEC_PER_SEC);
         assert_int_equal(r[0].usage.mem_peak, 1 << 20);
@@ -87,7 +92,8 @@ static void test_hostile(void **state) {
                 "{\"drv\":7,\"name\":\"x\",\"started\":5},"
                 "3,"
                 "{\"drv\":\"/s/y.drv\",\"name\":\"y\",\"started\":5,\"nix_pid\":-3,\"log_lines\":\"x\","
-                "\"progress\":[1,2],\"requester\":{\"uid\":-99,\"user\":5},\"usage\":[]}"
+                "\"progress\":[1,2],\"requester\":{\"uid\":-99,\"user\":5},\"usage\":[],"
+                "\"ended\":{\"succeeded\":-1,\"failed\":1e12,\"killed\":\"x\",\"running\":5,\"lost\":2}}"
                 "]}";
         assert_int_equal(resume_parse(doc, strlen(doc), &r, &n), 0);
         assert_int_equal(n, 1);
@@ -95,6 +101,11 @@ static void test_hostile(void **state) {
         assert_int_equal(r[0].nix_pid, 0);
         assert_int_equal(r[0].log_lines, 0);
         assert_int_equal(r[0].progress[0], 0);
+        assert_int_equal(r[0].ended[COUNT_SUCCEEDED], 0);
+        assert_int_equal(r[0].ended[COUNT_FAILED], 0);
+        assert_int_equal(r[0].ended[COUNT_KILLED], 0);
+        assert_int_equal(r[0].ended[COUNT_RUNNING], 0);
+        assert_int_equal(r[0].ended[COUNT_LOST], 2);
         assert_int_equal(r[0].requester.uid, -1);
         assert_null(r[0].requester.user);
         assert_false(r[0].usage.sampled);
@@ -115,6 +126,7 @@ static void test_resume_rediscovered(void **state) {
                 .requester = {.uid = 1000, .pid = 4242, .cmdline = (char *) "nix-build x.nix"},
                 .inv_started = T0 - 2 * USEC_PER_SEC,
                 .progress = {1, 3, 1, 0},
+                .ended = {[COUNT_SUCCEEDED] = 1, [COUNT_FAILED] = 1},
                 .usage = {.sampled = true, .cpu_user = 7},
         };
         Build *b;
@@ -131,6 +143,10 @@ static void test_resume_rediscovered(void **state) {
         assert_false(inv->done); /* its nix process runs */
         assert_string_equal(invocation_state_to_string(inv), "running");
         assert_int_equal(inv->progress[1], 3);
+        assert_int_equal(inv->counts[COUNT_SUCCEEDED], 1); /* ended before the restart */
+        assert_int_equal(inv->counts[COUNT_FAILED], 1);
+        model_build_resume(f->m, b, &r, 0); /* every record of the invocation says it: once */
+        assert_int_equal(inv->counts[COUNT_SUCCEEDED], 1);
         assert_int_equal(inv->started, T0 - 2 * USEC_PER_SEC);
         assert_string_equal(inv->requester.cmdline, "nix-build x.nix");
 
@@ -174,6 +190,7 @@ static void test_stream_comes_back(void **state) {
                 .activity = 7,
                 .builds_activity = 4,
                 .progress = {0, 1, 1, 0},
+                .ended = {[COUNT_SUCCEEDED] = 3},
         };
         Build *b;
         assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, r.started, &b), 0);
@@ -187,7 +204,10 @@ static void test_stream_comes_back(void **state) {
         assert_int_equal(b->log.total, 41);
         assert_int_equal(b->started, T0);
         assert_int_equal(f->s->invocation.progress[1], 1); /* taken over from the record */
-        assert_true(old->done);                            /* nothing of it left running: it goes */
+        /* the three that ended before the restart are the stream's invocation's now */
+        assert_int_equal(f->s->invocation.counts[COUNT_SUCCEEDED], 3);
+        assert_int_equal(old->counts[COUNT_SUCCEEDED], 0);
+        assert_true(old->done); /* nothing of it left running: it goes */
         assert_int_equal(old->progress[2], 0);
         assert_true(old->source->nix_exited);
         test_feed(f->m, f->s, T0 + 6 * USEC_PER_SEC,

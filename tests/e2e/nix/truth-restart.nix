@@ -4,7 +4,7 @@
 { nonce ? "unset", stamps ? "/nonexistent", seconds ? 20 }:
 let
   inherit (import ./mk.nix { inherit nonce; }) mk;
-  timed = name: secs: rc: mk "truth-${name}" ''
+  timedOn = name: secs: rc: deps: mk "truth-${name}" ''
     date +%s.%N > ${stamps}/${name}.start
     i=0
     while [ $i -lt ${toString (secs * 2)} ]; do
@@ -13,10 +13,14 @@ let
     date +%s.%N > ${stamps}/${name}.end
     [ ${toString rc} = 0 ] || exit ${toString rc}
     echo ok > $out
-  '' [ ];
-in {
+  '' deps;
+  timed = name: secs: rc: timedOn name secs rc [ ];
+in rec {
   slow = timed "slow" seconds 0;
+  pre = timed "pre" 1 0;
   lost = timed "lost" seconds 0;
   quick = timed "quick" (seconds / 2) 0;
   bad = timed "bad" (seconds / 2) 3;
+  # queued while quick runs: it runs (and ends) while the daemon is down in (b)
+  after = timedOn "after" 3 0 [ quick ];
 }
