@@ -231,8 +231,9 @@ static void update_eta(Daemon *d, Entry *e, Invocation *inv) {
                         level = 0;
                         continue;
                 }
-                cost[i] =
-                        b->state == BUILD_QUEUED ? b->eta.expected : eta_remaining(&b->eta, b->started, now);
+                cost[i] = b->state == BUILD_QUEUED
+                                  ? b->eta.expected
+                                  : eta_remaining(&b->eta, usec_to_sec(build_duration(b, now)));
                 int l = strcmp(b->eta.confidence, "high") == 0     ? 2
                         : strcmp(b->eta.confidence, "medium") == 0 ? 1
                                                                    : 0;

@@ -46,9 +46,14 @@ int eta_from_durations(const double *durations, size_t n, bool other_machines, B
         return 0;
 }
 
-double eta_remaining(const BuildEta *eta, usec_t started, usec_t now) {
+double eta_remaining(const BuildEta *eta, double elapsed) {
         if (eta->samples == 0)
                 return 0;
-        double elapsed = started && now > started ? (double) (now - started) / 1e6 : 0;
-        return MAX(eta->expected - elapsed, 0.0);
+        return MAX(eta->expected - MAX(elapsed, 0.0), 0.0);
+}
+
+double eta_overtime(const BuildEta *eta, double elapsed) {
+        if (eta->samples == 0)
+                return 0;
+        return MAX(elapsed - eta->expected, 0.0);
 }

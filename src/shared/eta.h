@@ -21,6 +21,8 @@ int eta_from_durations(const double *durations, size_t n, bool other_machines, B
 /* The median of v[0..n) (sorted in place). n > 0. */
 double eta_median(double *v, size_t n);
 
-/* Seconds left of a running build started at `started` (realtime) with an estimate: never
- * negative (an overrun build is "about to finish", 0). */
-double eta_remaining(const BuildEta *eta, usec_t started, usec_t now);
+/* Seconds left of a build that has run `elapsed` seconds (frozen time left out, see
+ * build_duration) with an estimate: never negative; what it ran past its estimate is
+ * eta_overtime. */
+double eta_remaining(const BuildEta *eta, double elapsed);
+double eta_overtime(const BuildEta *eta, double elapsed);

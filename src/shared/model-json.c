@@ -105,14 +105,18 @@ static cJSON *build_eta_to_json(const Build *b, usec_t now) {
         cJSON_AddNumberToObject(o, "expected", b->eta.expected);
         cJSON_AddNumberToObject(o, "low", b->eta.low);
         cJSON_AddNumberToObject(o, "high", b->eta.high);
-        if (build_state_is_active(b->state) && b->started)
-                cJSON_AddNumberToObject(o, "remaining", eta_remaining(&b->eta, b->started, now));
-        else
+        if (build_state_is_active(b->state) && b->state != BUILD_QUEUED && b->started) {
+                double elapsed = usec_to_sec(build_duration(b, now));
+                cJSON_AddNumberToObject(o, "remaining", eta_remaining(&b->eta, elapsed));
+                cJSON_AddNumberToObject(o, "overtime", eta_overtime(&b->eta, elapsed));
+        } else {
                 cJSON_AddNullToObject(o, "remaining");
+                cJSON_AddNullToObject(o, "overtime");
+        }
         cJSON_AddNumberToObject(o, "samples", b->eta.samples);
         cJSON_AddStringToObject(o, "confidence", b->eta.confidence ? b->eta.confidence : "low");
         cJSON_AddStringToObject(o, "basis", b->eta.other_machines ? "other-machines" : "same-machine");
-        return checked(o, 7);
+        return checked(o, 8);
 }
 
 static cJSON *invocation_eta_to_json(const Invocation *inv) {

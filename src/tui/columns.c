@@ -97,8 +97,10 @@ static int c_elapsed(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(store_build_elapsed(a, now), store_build_elapsed(b, now));
 }
 
-/* Time left by the build's history, or the time it runs over it ("+2m05s"): never a 0 that
- * stands still. */
+/* Time left of a running (or frozen, finishing) build by its history, or the time it runs
+ * over it ("+2m05s"): never a 0 that stands still. A queued build has none: when it ends
+ * depends on when it starts (its expected duration is in its details, the invocation's ETA
+ * counts it). */
 static void f_eta(const StoreBuild *b, double now, char *buf, size_t n) {
         double r = store_build_remaining(b, now);
         if (r < 0) {
@@ -139,12 +141,22 @@ static int c_cpu(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->cpu_percent, b->cpu_percent);
 }
 
+/* MEM: the memory its processes hold now (the sum of their RSS), while it runs; PEAK: the
+ * most that sum reached, whatever its state. One meaning each. */
 static void f_mem(const StoreBuild *b, double now, char *buf, size_t n) {
-        units_format_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : b->mem_peak);
+        units_format_bytes(buf, n, build_state_is_active(b->state) ? b->mem_current : -1);
         mark_remote(b, buf, n);
 }
 static int c_mem(const StoreBuild *a, const StoreBuild *b, double now) {
-        return CMP(a->mem_current, b->mem_current);
+        return CMP(build_state_is_active(a->state) ? a->mem_current : -1,
+                   build_state_is_active(b->state) ? b->mem_current : -1);
+}
+static void f_peak(const StoreBuild *b, double now, char *buf, size_t n) {
+        units_format_bytes(buf, n, b->mem_peak > 0 ? b->mem_peak : -1);
+        mark_remote(b, buf, n);
+}
+static int c_peak(const StoreBuild *a, const StoreBuild *b, double now) {
+        return CMP(a->mem_peak, b->mem_peak);
 }
 
 const Column columns[] = {
@@ -158,6 +170,7 @@ const Column columns[] = {
         {"ETA", 6, 5, true, f_eta, c_eta},
         {"CPU%", 5, 97, true, f_cpu, c_cpu},
         {"MEM", 6, 96, true, f_mem, c_mem},
+        {"PEAK", 6, 1, true, f_peak, c_peak},
 };
 const size_t n_columns = ELEMENTSOF(columns);
 

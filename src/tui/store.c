@@ -248,7 +248,7 @@ double store_build_elapsed(const StoreBuild *b, double now) {
 }
 
 double store_build_remaining(const StoreBuild *b, double now) {
-        if (b->eta_expected < 0 || !build_state_is_active(b->state))
+        if (b->eta_expected < 0 || !build_state_is_active(b->state) || b->state == BUILD_QUEUED)
                 return NAN;
         double e = store_build_elapsed(b, now);
         return b->eta_expected - (e < 0 ? 0 : e); /* < 0: over its expected time by that much */

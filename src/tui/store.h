@@ -88,5 +88,5 @@ StoreInvocation *store_invocation(Store *s, uint64_t id);
 /* Elapsed seconds of a build at local time now (from start; queued: -1). */
 double store_build_elapsed(const StoreBuild *b, double now);
 /* Seconds left by its ETA: negative once it runs over its expected time (by that much), NAN
- * when unknown (no history, or it ended). For a queued build, its whole expected time. */
+ * when unknown (no history, queued, or it ended). */
 double store_build_remaining(const StoreBuild *b, double now);

@@ -55,12 +55,14 @@ static void test_estimate(void **state) {
 
 static void test_remaining(void **state) {
         BuildEta e = {.samples = 3, .expected = 10, .confidence = "medium"};
-        usec_t start = 1000 * USEC_PER_SEC;
-        assert_true(eta_remaining(&e, start, start + 4 * USEC_PER_SEC) == 6.0);
-        assert_true(eta_remaining(&e, start, start + 30 * USEC_PER_SEC) == 0.0); /* overrun */
-        assert_true(eta_remaining(&e, 0, start) == 10.0);                        /* not started */
+        assert_true(eta_remaining(&e, 4) == 6.0);
+        assert_true(eta_overtime(&e, 4) == 0.0);
+        assert_true(eta_remaining(&e, 30) == 0.0); /* overrun: by 20 s */
+        assert_true(eta_overtime(&e, 30) == 20.0);
+        assert_true(eta_remaining(&e, 0) == 10.0); /* not started */
         BuildEta none = {};
-        assert_true(eta_remaining(&none, start, start) == 0.0);
+        assert_true(eta_remaining(&none, 5) == 0.0);
+        assert_true(eta_overtime(&none, 5) == 0.0);
 }
 
 int main(void) {

@@ -61,6 +61,7 @@ static void test_columns(void **state) {
         assert_true(shown[columns_find("cpu%")]);
         assert_true(shown[columns_find("mem")]);
         assert_false(shown[columns_find("machine")]);
+        assert_false(shown[columns_find("peak")]); /* the first to go */
         int used = name;
         for (size_t i = 1; i < n_columns; i++)
                 if (shown[i])
@@ -78,6 +79,7 @@ static void test_columns(void **state) {
                         .eta_expected = 40,
                         .cpu_percent = 12.34,
                         .mem_current = 2097152,
+                        .mem_peak = 3145728,
                         .user = "alice"};
         char buf[64];
         columns[columns_find("phase")].format(&b, 100, buf, sizeof(buf));
@@ -109,6 +111,21 @@ static void test_columns(void **state) {
         columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "2.0M@");
         b.remote = false;
+        /* MEM is what it holds now, PEAK the most it held: an ended build holds nothing. */
+        columns[columns_find("peak")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "3.0M");
+        b.state = BUILD_SUCCEEDED;
+        columns[columns_find("mem")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "-");
+        columns[columns_find("peak")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "3.0M");
+        columns[columns_find("eta")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "-");
+        /* Queued: no ETA of its own (when it ends depends on when it starts). */
+        b.state = BUILD_QUEUED;
+        columns[columns_find("eta")].format(&b, 100, buf, sizeof(buf));
+        assert_string_equal(buf, "-");
+        b.state = BUILD_FROZEN;
         b.machine = "";
         columns[columns_find("machine")].format(&b, 100, buf, sizeof(buf));
         assert_string_equal(buf, "local");

@@ -160,6 +160,14 @@ static void test_remote_view(void **state) {
 static void test_remaining(void **state) {
         Store s;
         store_init(&s, 0);
+        /* Queued: no time left to tell (when it ends depends on when it starts). */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"queued\","
+                      "\"eta\":{\"expected\":10}}}",
+                      99),
+                1);
+        assert_true(isnan(store_build_remaining(store_build(&s, 1), 100)));
         assert_int_equal(
                 apply(&s,
                       "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
