@@ -13,6 +13,8 @@
 #   json-log-daemon  the same, seen through the nix-daemon's json-log-path          2.30 and later
 #   nix-cgroups      builds in Nix's own cgroups under allocated uids, measured and acted on
 #                    there (use-cgroups, auto-allocate-uids)                    2.12 and later
+#   truth-*          the truth suite: states, failure kinds, counts, durations, memory,
+#                    restarts, compared with what this Nix, its store and the kernel say  every Nix
 #   plugin-daemon    the same, seen by the plugin loaded into the nix-daemon        a Nix that can
 #                    load it (one whose libnixstore is a shared library: not Debian 13's or sid's)
 # --shared-nix: the plugin route too where nix-bin cannot load a plugin. Builds the same Debian
@@ -125,6 +127,9 @@ fi
 BUILD=build/nix-matrix
 if configure_build "$BUILD" "${PLUGIN_OPTS[@]}"; then
 	TESTS=(ingest ingest-daemon)
+	# The truth suite: the daemon's states, counts, durations and figures against what this
+	# Nix, its store and the kernel say (one outcome model across Nix versions).
+	mapfile -t -O 2 TESTS < <(meson test -C "$BUILD" --list --suite truth 2>/dev/null | sed -n 's|.* / ||p')
 	minor=$(cut -d. -f2 <<<"$NIX_VERSION")
 	((minor >= 30)) && TESTS+=(json-log-daemon)
 	# Nix's own build cgroups (use-cgroups, sandboxed builds) and allocated uids: 2.12 and later.
