@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,11 @@ MetricsFormat metrics_format_from_accept(const char *accept) {
 int metrics_text_begin(MetricsText *t, MetricsFormat f) {
         *t = (MetricsText){.format = f};
         t->f = open_memstream(&t->buf, &t->len);
-        return t->f ? 0 : -errno;
+        if (!t->f)
+                return -errno;
+        /* One thread writes it: no lock taken per character (tens of thousands per scrape). */
+        __fsetlocking(t->f, FSETLOCKING_BYCALLER);
+        return 0;
 }
 
 void metrics_text_abort(MetricsText *t) {
@@ -103,7 +108,12 @@ static void put_value(FILE *f, double v) {
 }
 
 static void put_label_value(FILE *f, const char *v) {
-        for (const char *p = v ? v : ""; *p; p++)
+        for (const char *p = v ? v : ""; *p; p++) {
+                size_t plain = strcspn(p, "\\\"\n"); /* written as it is, in one go */
+                fwrite(p, 1, plain, f);
+                p += plain;
+                if (!*p)
+                        break;
                 switch (*p) {
                 case '\\':
                         fputs("\\\\", f);
@@ -114,9 +124,8 @@ static void put_label_value(FILE *f, const char *v) {
                 case '\n':
                         fputs("\\n", f);
                         break;
-                default:
-                        fputc(*p, f);
                 }
+        }
 }
 
 static void put_labels(FILE *f, const MetricLabel *labels, size_t n, const char *le) {
