@@ -68,6 +68,7 @@ typedef struct Candidate {
 typedef struct NixProc {
         pid_t pid;
         uint64_t starttime;
+        char comm[PROCFS_COMM_MAX + 1]; /* an execve() since: looked at again */
         bool serves;
         UT_hash_handle hh;
 } NixProc;
@@ -621,23 +622,25 @@ static bool cmdline_serves(const char *buf, size_t len) {
         return false;
 }
 
-/* The verdict on nix process e, looked at once while it lives: 1 it serves (and is root's),
- * 0 not, -ENOMEM. A process gone meanwhile is not cached (the table drops it anyway). */
+/* The verdict on nix process e, looked at once per program it runs: 1 it serves (and is
+ * root's), 0 not, -ENOMEM. A process gone meanwhile is not cached (the table drops it anyway). */
 static int nix_proc_serves(Discovery *d, const ProcEntry *e) {
         NixProc *np = NULL;
         HASH_FIND(hh, d->nix_procs, &e->st.pid, sizeof(pid_t), np);
-        if (np && np->starttime == e->st.starttime)
+        if (np && np->starttime == e->st.starttime && strcmp(np->comm, e->st.comm) == 0)
                 return np->serves;
         if (np) {
                 HASH_DEL(d->nix_procs, np);
                 free(np);
         }
-        uid_t uid;
+        /* Its real uid: the owner of /proc/<pid> is root for any process that made itself
+         * non-dumpable, and only root can make its real uid 0. */
+        ProcStatus status;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         bool serves = false;
-        int r = procfs_read_uid(d->proc_root, e->st.pid, &uid);
-        if (r == 0 && uid == d->serve_owner) {
+        int r = procfs_read_status(d->proc_root, e->st.pid, &status);
+        if (r == 0 && status.uid == d->serve_owner) {
                 r = procfs_read(d->proc_root, e->st.pid, "cmdline", CMDLINE_MAX, &buf, &len);
                 serves = r == 0 && cmdline_serves(buf, len);
         }
@@ -649,6 +652,7 @@ static int nix_proc_serves(Discovery *d, const ProcEntry *e) {
         if (!(np = calloc(1, sizeof(*np))))
                 return -ENOMEM;
         *np = (NixProc){.pid = e->st.pid, .starttime = e->st.starttime, .serves = serves};
+        memcpy(np->comm, e->st.comm, sizeof(np->comm));
         HASH_ADD(hh, d->nix_procs, pid, sizeof(pid_t), np);
         return serves;
 }

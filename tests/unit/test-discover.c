@@ -309,6 +309,11 @@ static void test_served(void **state) {
         add_proc(&t, 300, 100, 300, "sh");
         write_stat(600, 100);
         write_stat(100, 100);
+        char status[128];
+        snprintf(status, sizeof(status), "Name:\tnix-daemon\nPPid:\t1\nUid:\t%u\t0\t0\t0\n",
+                 (unsigned) getuid());
+        test_write_file(root, "proc/600/status", status, (size_t) -1);
+        test_write_file(root, "proc/100/status", status, (size_t) -1);
         test_write_file(root, "proc/600/cmdline", "nix-daemon\0--option\0x\0y\0--stdio\0",
                         sizeof("nix-daemon\0--option\0x\0y\0--stdio\0") - 1);
         test_write_file(root, "proc/100/cmdline", "nix-build\0--serve-x\0",
@@ -320,7 +325,7 @@ static void test_served(void **state) {
         fd_link(600, 4, "/nix/var/log/nix/drvs/01/23456789abcdfghijklmnpqrsvwxyz-x.drv.bz2");
         fd_link(600, 5, "/nix/var/log/nix/drvs/01/not-a-log");
 
-        /* Root's serving processes only: here the test's user stands for root. */
+        /* Root's serving processes only (its real uid): here the test's user stands for root. */
         Discovery *d;
         assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         discovery_set_serve_owner(d, getuid() + 1);
@@ -350,8 +355,17 @@ static void test_served(void **state) {
         fd_link(600, 6, "/nix/var/log/nix/drvs/aa/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x.drv");
         assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
         discovery_set_serve_owner(d, getuid());
+        found = 0;
         assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 1);
+        assert_int_equal(found, 0);
+        /* 100 runs another program since (same pid, same start): looked at again. */
+        test_write_file(root, "proc/100/cmdline", "nix-store\0--serve\0",
+                        sizeof("nix-store\0--serve\0") - 1);
+        snprintf(entries[3].st.comm, sizeof(entries[3].st.comm), "nix-store");
+        assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 2);
         assert_int_equal(found, 1);
+        assert_int_equal(served_nix, 100);
+        assert_int_equal(served_builder, 300);
         discovery_free(d);
         HASH_CLEAR(hh, t.by_pid);
 }
