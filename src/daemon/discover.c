@@ -46,8 +46,8 @@
 #define DRV_CACHE_MAX   1024
 #define READS_MAX       16 /* waiting on the work queue: one file is read at a time */
 #define LOG_DIR         "/nix/var/log/nix/drvs/"
-#define CMDLINE_MAX     4096
-#define SERVED_LOGS_MAX 64 /* build logs one serving process holds open, at most */
+#define CMDLINE_MAX     (64u << 10) /* Nix appends --stdio after the remote program's options */
+#define SERVED_LOGS_MAX 64          /* build logs one serving process holds open, at most */
 
 typedef struct Pair {
         char *name, *value;
@@ -615,7 +615,7 @@ static bool cmdline_serves(const char *buf, size_t len) {
         for (p = p ? p + 1 : end; p < end;) {
                 const char *z = memchr(p, '\0', (size_t) (end - p));
                 size_t n = (size_t) ((z ? z : end) - p);
-                if ((n == 7 && memcmp(p, "--stdio", 7) == 0) || (n == 7 && memcmp(p, "--serve", 7) == 0))
+                if (n == 7 && (memcmp(p, "--stdio", 7) == 0 || memcmp(p, "--serve", 7) == 0))
                         return true;
                 p += n + 1;
         }
