@@ -10,6 +10,8 @@
 # (the Nix users of this release run):
 #   ingest           nix-build | nix-analytics-ctl ingest (tests/e2e/ingest.sh)     every Nix
 #   ingest-daemon    two users through one nix-daemon, each client piped into ingest every Nix
+#   remote-view      a build dispatched over ssh-ng to a loopback remote whose own daemon
+#                    finds it under the remote's nix-daemon --stdio, seen here     every Nix
 #   json-log-daemon  the same, seen through the nix-daemon's json-log-path          2.30 and later
 #   nix-cgroups      builds in Nix's own cgroups under allocated uids, measured and acted on
 #                    there (use-cgroups, auto-allocate-uids)                    2.12 and later
@@ -126,7 +128,7 @@ fi
 
 BUILD=build/nix-matrix
 if configure_build "$BUILD" "${PLUGIN_OPTS[@]}"; then
-	TESTS=(ingest ingest-daemon)
+	TESTS=(ingest ingest-daemon remote-view)
 	minor=$(cut -d. -f2 <<<"$NIX_VERSION")
 	((minor >= 30)) && TESTS+=(json-log-daemon)
 	# Nix's own build cgroups (use-cgroups, sandboxed builds) and allocated uids: 2.12 and later.

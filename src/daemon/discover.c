@@ -8,6 +8,13 @@
  * After a daemon restart the .drv of a builder is found from its nix process's open build
  * log (/nix/var/log/nix/drvs/xx/<rest>.drv[.bz2]).
  *
+ * Builds of remote clients (ssh-ng runs `nix-daemon --stdio`, ssh:// `nix-store --serve`)
+ * are found the same way while the daemon runs: nothing reports them unless a plugin inside
+ * that process does, and the .drv is often not in this store (a trusted client sends the
+ * derivation itself, not its file). Only root's serving processes count (their command line
+ * and open files come from the kernel and root); the builder is the one whose outputs carry
+ * the name of one of the build logs that process holds open.
+ *
  * Files a local user may choose are read and parsed off the event loop, on a work queue
  * (work-queue.h): a .drv (up to 16 MiB: anyone can add one to the store, and start records
  * name it) and a structured-attrs JSON file (up to 64 MiB, any file the builder's root
@@ -33,12 +40,14 @@
 #include "shared/drv.h"
 #include "shared/storepath.h"
 
-#define ENVIRON_MAX    (8u << 20)
-#define ATTRS_JSON_MAX (64u << 20)
-#define PAIRS_MAX      512
-#define DRV_CACHE_MAX  1024
-#define READS_MAX      16 /* waiting on the work queue: one file is read at a time */
-#define LOG_DIR        "/nix/var/log/nix/drvs/"
+#define ENVIRON_MAX     (8u << 20)
+#define ATTRS_JSON_MAX  (64u << 20)
+#define PAIRS_MAX       512
+#define DRV_CACHE_MAX   1024
+#define READS_MAX       16 /* waiting on the work queue: one file is read at a time */
+#define LOG_DIR         "/nix/var/log/nix/drvs/"
+#define CMDLINE_MAX     (64u << 10) /* Nix appends --stdio after the remote program's options */
+#define SERVED_LOGS_MAX 64          /* build logs one serving process holds open, at most */
 
 typedef struct Pair {
         char *name, *value;
@@ -51,8 +60,18 @@ typedef struct Candidate {
         size_t n_pairs;
         char *attrs_file;   /* $NIX_ATTRS_JSON_FILE, until a read of it is queued */
         bool attrs_pending; /* its read is queued: pairs are not complete yet */
+        bool served_done;   /* under a serving process: handed over, or found to be no build */
         UT_hash_handle hh;
 } Candidate;
+
+/* A nix process, once looked at: does it serve a remote client? */
+typedef struct NixProc {
+        pid_t pid;
+        uint64_t starttime;
+        char comm[PROCFS_COMM_MAX + 1]; /* an execve() since: looked at again */
+        bool serves;
+        UT_hash_handle hh;
+} NixProc;
 
 typedef struct DrvOutputs {
         char *drv;
@@ -69,7 +88,9 @@ struct Discovery {
         Candidate *candidates;
         DrvOutputs *drvs;
         unsigned n_drvs;
-        WorkQueue *reads; /* NULL: read on the caller's thread (unit tests on fake trees) */
+        NixProc *nix_procs;
+        uid_t serve_owner; /* whose serving processes count: root, but for tests */
+        WorkQueue *reads;  /* NULL: read on the caller's thread (unit tests on fake trees) */
 };
 
 int discovery_new(const char *proc_root, const char *store_dir, sd_event *event, Discovery **ret) {
@@ -131,6 +152,11 @@ Discovery *discovery_free(Discovery *d) {
         Candidate *c, *tmp;
         HASH_ITER(hh, d->candidates, c, tmp)
                 candidate_free(d, c);
+        NixProc *np, *ntmp;
+        HASH_ITER(hh, d->nix_procs, np, ntmp) {
+                HASH_DEL(d->nix_procs, np);
+                free(np);
+        }
         drvs_clear(d);
         free(d->proc_root);
         free(d->store_dir);
@@ -487,6 +513,14 @@ void discovery_prune(Discovery *d, ProcTable *t) {
                 if (!e || e->st.starttime != c->starttime)
                         candidate_free(d, c);
         }
+        NixProc *np, *ntmp;
+        HASH_ITER(hh, d->nix_procs, np, ntmp) {
+                ProcEntry *e = proc_table_get(t, np->pid);
+                if (!e || e->st.starttime != np->starttime) {
+                        HASH_DEL(d->nix_procs, np);
+                        free(np);
+                }
+        }
 }
 
 static bool under_scope(ProcTable *t, const ProcEntry *e, pid_t scope) {
@@ -507,9 +541,9 @@ typedef struct LogScan {
         bool pending; /* a .drv still being read */
 } LogScan;
 
-/* "/nix/var/log/nix/drvs/18/3v96…-x.drv.bz2" names "<store>/183v96…-x.drv". */
-static int on_log_fd(const char *target, void *userdata) {
-        LogScan *ls = userdata;
+/* "/nix/var/log/nix/drvs/18/3v96…-x.drv.bz2" names "<store>/183v96…-x.drv": 1 with *ret, 0
+ * when target is no build log, -ENOMEM. */
+static int log_drv(const Discovery *d, const char *target, char **ret) {
         const char *rest = target + strlen(LOG_DIR);
         const char *slash = strchr(rest, '/');
         if (!slash || slash - rest != 2)
@@ -517,11 +551,19 @@ static int on_log_fd(const char *target, void *userdata) {
         size_t n = strlen(slash + 1);
         if (n > 4 && strcmp(slash + 1 + n - 4, ".bz2") == 0)
                 n -= 4;
+        if (n < 5 || strncmp(slash + 1 + n - 4, ".drv", 4) != 0 || memchr(slash + 1, '/', n))
+                return 0;
+        return asprintf(ret, "%s/%.2s%.*s", d->store_dir, rest, (int) n, slash + 1) < 0 ? -ENOMEM : 1;
+}
+
+static int on_log_fd(const char *target, void *userdata) {
+        LogScan *ls = userdata;
         _cleanup_free_ char *drv = NULL;
-        if (asprintf(&drv, "%s/%.2s%.*s", ls->d->store_dir, rest, (int) n, slash + 1) < 0)
-                return -ENOMEM;
+        int r = log_drv(ls->d, target, &drv);
+        if (r <= 0)
+                return r;
         const DrvOutputs *o = NULL;
-        int r = drv_outputs(ls->d, drv, &o);
+        r = drv_outputs(ls->d, drv, &o);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -559,4 +601,148 @@ int discovery_rediscover(Discovery *d, ProcTable *t, pid_t scope,
         if (found)
                 log_info("rediscovered %u running build(s) from /proc", found);
         return pending ? -EAGAIN : (int) found;
+}
+
+void discovery_set_serve_owner(Discovery *d, uid_t uid) {
+        d->serve_owner = uid;
+}
+
+/* `nix-daemon --stdio` (ssh-ng's remote program) or `nix-store --serve` (ssh://): an argument
+ * of its command line says so. */
+static bool cmdline_serves(const char *buf, size_t len) {
+        const char *end = buf + len;
+        const char *p = memchr(buf, '\0', len); /* argv[0] names the program, not the mode */
+        for (p = p ? p + 1 : end; p < end;) {
+                const char *z = memchr(p, '\0', (size_t) (end - p));
+                size_t n = (size_t) ((z ? z : end) - p);
+                if (n == 7 && (memcmp(p, "--stdio", 7) == 0 || memcmp(p, "--serve", 7) == 0))
+                        return true;
+                p += n + 1;
+        }
+        return false;
+}
+
+/* The verdict on nix process e, looked at once per program it runs: 1 it serves (and is
+ * root's), 0 not, -ENOMEM. A process gone meanwhile is not cached (the table drops it anyway). */
+static int nix_proc_serves(Discovery *d, const ProcEntry *e) {
+        NixProc *np = NULL;
+        HASH_FIND(hh, d->nix_procs, &e->st.pid, sizeof(pid_t), np);
+        if (np && np->starttime == e->st.starttime && strcmp(np->comm, e->st.comm) == 0)
+                return np->serves;
+        if (np) {
+                HASH_DEL(d->nix_procs, np);
+                free(np);
+        }
+        /* Its real uid: the owner of /proc/<pid> is root for any process that made itself
+         * non-dumpable, and only root can make its real uid 0. */
+        ProcStatus status;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        bool serves = false;
+        int r = procfs_read_status(d->proc_root, e->st.pid, &status);
+        if (r == 0 && status.uid == d->serve_owner) {
+                r = procfs_read(d->proc_root, e->st.pid, "cmdline", CMDLINE_MAX, &buf, &len);
+                serves = r == 0 && cmdline_serves(buf, len);
+        }
+        if (r == -ENOMEM)
+                return r;
+        /* Read from the process the table lists, not one that took its pid since. */
+        if (pidref_check_pid(d->proc_root, e->st.pid, e->st.starttime) < 0)
+                return 0;
+        if (!(np = calloc(1, sizeof(*np))))
+                return -ENOMEM;
+        *np = (NixProc){.pid = e->st.pid, .starttime = e->st.starttime, .serves = serves};
+        memcpy(np->comm, e->st.comm, sizeof(np->comm));
+        HASH_ADD(hh, d->nix_procs, pid, sizeof(pid_t), np);
+        return serves;
+}
+
+/* Does c's environment hold an output of a derivation named name (Nix names output o of
+ * derivation n "n" for out, "n-o" for the others)? */
+static bool outputs_named(const Discovery *d, const Candidate *c, const char *name, size_t nl) {
+        size_t sl = strlen(d->store_dir);
+        for (size_t i = 0; i < c->n_pairs; i++) {
+                const char *v = c->pairs[i].value; /* from structured attrs: any string */
+                if (strncmp(v, d->store_dir, sl) != 0 || v[sl] != '/')
+                        continue;
+                const char *base = v + sl + 1, *dash = strchr(base, '-');
+                if (!dash || strchr(base, '/'))
+                        continue;
+                const char *out = c->pairs[i].name, *have = dash + 1;
+                if (strncmp(have, name, nl) != 0)
+                        continue;
+                if (strcmp(out, "out") == 0 ? have[nl] == '\0'
+                                            : have[nl] == '-' && strcmp(have + nl + 1, out) == 0)
+                        return true;
+        }
+        return false;
+}
+
+typedef struct ServedScan {
+        const Discovery *d;
+        const Candidate *c;
+        char *found;
+        unsigned logs, matches;
+        int error;
+} ServedScan;
+
+static int on_served_log(const char *target, void *userdata) {
+        ServedScan *ss = userdata;
+        _cleanup_free_ char *drv = NULL;
+        int r = log_drv(ss->d, target, &drv);
+        if (r <= 0)
+                return r;
+        if (++ss->logs > SERVED_LOGS_MAX)
+                return 1;
+        /* "<store>/<hash>-<name>.drv": the name is what the outputs carry. */
+        const char *base = drv + strlen(ss->d->store_dir) + 1, *dash = strchr(base, '-');
+        if (!dash || !outputs_named(ss->d, ss->c, dash + 1, strlen(dash + 1) - 4))
+                return 0;
+        if (++ss->matches == 1)
+                ss->found = TAKE_PTR(drv);
+        return 0;
+}
+
+int discovery_find_served(Discovery *d, ProcTable *t, pid_t scope,
+                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
+                          void *userdata) {
+        unsigned serving = 0;
+        for (size_t i = 0; i < t->n; i++) {
+                const ProcEntry *e = &t->entries[i];
+                if (!is_nix_process(e) || e->st.state == 'Z' || (scope > 0 && !under_scope(t, e, scope)))
+                        continue;
+                int r = nix_proc_serves(d, e);
+                if (r < 0)
+                        return r;
+                serving += r;
+        }
+        for (size_t i = 0; serving > 0 && i < t->n; i++) {
+                ProcEntry *e = &t->entries[i];
+                if (!builder_like(t, e) || (scope > 0 && !under_scope(t, e, scope)))
+                        continue;
+                NixProc *np = NULL;
+                HASH_FIND(hh, d->nix_procs, &e->st.ppid, sizeof(pid_t), np);
+                if (!np || !np->serves)
+                        continue;
+                Candidate *c = candidate_get(d, e);
+                if (!c || c->served_done || c->attrs_pending || c->attrs_file)
+                        continue; /* structured attrs: again once its file is read */
+                ServedScan ss = {.d = d, .c = c};
+                int r = procfs_foreach_fd(d->proc_root, e->st.ppid, LOG_DIR, on_served_log, &ss);
+                if (r == -ENOMEM) {
+                        free(ss.found);
+                        return r;
+                }
+                c->served_done = true;
+                if (ss.matches == 1 && ss.logs <= SERVED_LOGS_MAX) {
+                        log_debug("builder pid %d of serving nix pid %d builds %s", (int) e->st.pid,
+                                  (int) e->st.ppid, ss.found);
+                        cb(userdata, e->st.ppid, e->st.pid, ss.found);
+                } else
+                        log_debug("builder pid %d of serving nix pid %d: %u of its %u build log(s) match, "
+                                  "not taken",
+                                  (int) e->st.pid, (int) e->st.ppid, ss.matches, ss.logs);
+                free(ss.found);
+        }
+        return (int) serving;
 }

@@ -32,3 +32,14 @@ void discovery_prune(Discovery *dsc, ProcTable *t);
 int discovery_rediscover(Discovery *dsc, ProcTable *t, pid_t scope,
                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
                          void *userdata);
+/* Builds of remote clients: every builder of the table under a root-owned `nix-daemon
+ * --stdio` or `nix-store --serve` whose .drv that process's open build logs tell (the one log
+ * whose derivation name the builder's outputs carry), each handed to cb once. scope as above.
+ * Returns how many serving processes the table holds (the sampler looks every pass while
+ * there are some), or -ENOMEM. */
+int discovery_find_served(Discovery *dsc, ProcTable *t, pid_t scope,
+                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
+                          void *userdata);
+/* Whose serving processes count (default root): for tests on fake trees, which the test's
+ * user owns. */
+void discovery_set_serve_owner(Discovery *dsc, uid_t uid);

@@ -43,6 +43,10 @@
 #define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
+/* With no build to sample, the table is still read every this many intervals, and every
+ * interval while a nix process serves a remote client: its builds are reported by nothing
+ * (discovery_find_served). */
+#define WATCH_EVERY 5
 /* Stat files kept open, at most (and at most half the fd limit, which the daemon raises to
  * the hard one: clients and builds' cgroups need the rest). Past it the other processes'
  * files are opened and closed on each sample as before. */
@@ -86,6 +90,7 @@ struct Sampler {
         size_t n_kept_groups, max_kept_groups;
         uint64_t scans;
         bool rediscovered;
+        bool serving; /* the last table held a nix process serving a remote client */
         SamplerStats stats;
 };
 
@@ -642,6 +647,10 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
         Build *b;
         if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, started, &b) < 0)
                 return;
+        /* A build this daemon dispatched to a machine, served here (a loopback builder): the
+         * hook and its ssh are its processes here, the machine's daemon samples the rest. */
+        if (!b->rediscovered && b->machine[0])
+                return;
         model_build_resume(s->d->model, b, r, builder_start);
         log_info("rediscovered build %" PRIu64 " (%s) of nix pid %d, builder pid %d", b->key, b->name,
                  (int) nix_pid, (int) builder);
@@ -673,9 +682,10 @@ void sampler_run(Sampler *s) {
         model_counters(m, &mc);
         bool work = !s->rediscovered || s->tracked || s->releasing ||
                     mc.by_state[BUILD_RUNNING] + mc.by_state[BUILD_FROZEN] > 0;
+        bool watch = s->rediscovered && (s->serving || s->stats.ticks % WATCH_EVERY == 0);
         bool missing = false;
 
-        if (work && table_scan(s) == 0) {
+        if ((work || watch) && table_scan(s) == 0) {
                 discovery_prune(s->dsc, &s->table);
                 if (!s->rediscovered) {
                         /* Again at the next pass while files are being read off the loop. */
@@ -684,6 +694,10 @@ void sampler_run(Sampler *s) {
                         if (s->rediscovered)
                                 persist_rediscovery_done(s->d->persist);
                 }
+                /* After the first rediscovery, which may find the same builders. */
+                if (s->rediscovered)
+                        s->serving = discovery_find_served(s->dsc, &s->table, s->cfg.discover_scope,
+                                                           on_rediscovered, s) > 0;
                 for (Tracked *t = s->tracked; t; t = t->next)
                         t->seen = false;
 

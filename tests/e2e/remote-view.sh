@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # A remote build as its machine's own nix-analyticsd sees it: a nix-build here (piped to
-# ingest) dispatches a build over ssh-ng to the loopback remote (remote-lib.sh), whose
-# nix-daemon loads the plugin and reports to a nix-analyticsd running under the ssh login.
-# The daemon here polls the machine over ssh and gives the local build the remote daemon's
-# view of the same .drv ("remote" in get-build): its phase, CPU and memory, following the
-# build poll after poll (every 5 s while it runs, though the interval is 30 s), and null
-# while the machine runs no daemon. The TUI shows the remote's phase, CPU% and MEM marked @,
-# and the poll's age in the build's details.
+# ingest) dispatches a build over ssh-ng to the loopback remote (remote-lib.sh), where a
+# nix-analyticsd runs under the ssh login. The daemon here polls the machine over ssh and
+# gives the local build the remote daemon's view of the same .drv ("remote" in get-build):
+# its CPU and memory, following the build poll after poll (every 5 s while it runs, though
+# the interval is 30 s), and null while the machine runs no daemon. The TUI shows the remote's
+# CPU% and MEM marked @, and the poll's age in the build's details.
+#
+# The remote daemon learns of the build without any plugin: it finds the builder under the
+# root `nix-daemon --stdio` that ssh-ng runs, from the build log that process holds open
+# (discover.c, discovery_find_served); any Nix. With the plugin (argument 3) and a Nix whose
+# plugin reports from `nix-daemon --stdio` (2.8), a second build runs through a remote program
+# that loads it: the remote daemon then has the build's phases and log lines too, and still
+# one build of it (the plugin's report and /proc's finding merge).
 source "$(dirname "$0")/plugin-lib.sh"
 # The first free port from 2290, and build users named after it: other trees' runs of the
 # remote tests may run at the same time.
@@ -15,22 +21,29 @@ REMOTE_BUILD_GROUP_PREFIX=nixv
 source "$E2E_DIR/remote-lib.sh"
 source "$E2E_DIR/tui-lib.sh"
 
-plugin_setup
+if [[ -n "$NA_PLUGIN" ]]; then
+	plugin_setup
+else
+	check_binaries
+	nix_setup
+fi
 check_tui
 [[ $(id -u) == 0 ]] || skip "a loopback remote builder with its own store needs root"
 remote_setup
 
+NIX_MINOR=$(nix-daemon --version | awk '{ print $NF }' | cut -d. -f2)
 # The remote's nix-daemon (its own store, as remote-lib.sh's) with the plugin, reporting to
 # the remote nix-analyticsd's socket directory.
-cat >"$T/remote-nix-daemon-plugin" <<EOF
+[[ -n "$NA_PLUGIN" ]] && cat >"$T/remote-nix-daemon-plugin" <<EOF
 #!/bin/sh
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
 exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec nix-daemon --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
 EOF
-chmod +x "$T/remote-nix-daemon-plugin"
-NG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-plugin"
+[[ -n "$NA_PLUGIN" ]] && chmod +x "$T/remote-nix-daemon-plugin"
+NG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon"
+PLUGIN_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-plugin"
 mkdir -p "$T/conf"
 printf 'builders = %s x86_64-linux - 1 1\n' "$NG_URI" >"$T/conf/nix.conf"
 start_daemon --nix-conf-dir "$T/conf" --machines-poll-interval 30 --machines-poll-timeout 10 \
@@ -40,11 +53,12 @@ remote_poll() { ctl list-machines | jq -c '.machines[] | select(.key == "ssh-ng:
 remote_up() { remote_poll 2>/dev/null | jq -e '.state == "up"' >/dev/null 2>&1; }
 wait_for 20 "the machine's first poll" remote_up
 
-# build_bg TAG SPIN QUIET: nix-build -j 0 of remote-view.nix in the background, piped to ingest.
+# build_bg TAG SPIN QUIET [URI]: nix-build -j 0 of remote-view.nix in the background, piped to
+# ingest, built on the machine URI (default NG_URI: no plugin on the remote).
 build_bg() {
 	(
 		nix-build "$E2E_DIR/nix/remote-view.nix" --argstr nonce "$NONCE" --argstr tag "$1" \
-			--argstr spin "$2" --argstr quiet "$3" --no-out-link -j 0 --builders "$NG_URI x86_64-linux - 1 1" \
+			--argstr spin "$2" --argstr quiet "$3" --no-out-link -j 0 --builders "${4:-$NG_URI} x86_64-linux - 1 1" \
 			--log-format internal-json -v 2>&1 | ctl ingest >"$T/ingest-$1.out" 2>&1
 		echo "${PIPESTATUS[0]}" >"$T/nix-$1.rc"
 	) &
@@ -52,10 +66,16 @@ build_bg() {
 	track "$BUILD_BG"
 }
 build_json() { ctl get-build "rview-$1" 2>/dev/null | jq -c '.build'; }
-# samples TAG: get-build every 0.3 s into $T/samples-TAG.jsonl until the nix-build ends.
+rctl() { "$NA_CTL" -s "$T/rsock" "$@"; }
+# samples TAG: get-build every 0.3 s into $T/samples-TAG.jsonl until the nix-build ends, with
+# how many builds of it each daemon lists (here: "here", the remote's: "there").
 samples() {
 	while [[ ! -f "$T/nix-$1.rc" ]]; do
-		build_json "$1" | jq -c --arg now "$(date +%s.%N)" '. + {now: ($now | tonumber)}' 2>/dev/null
+		local here there
+		here=$(ctl list-builds --name "rview-$1" 2>/dev/null | jq '.builds | length')
+		there=$(rctl list-builds --name "rview-$1" 2>/dev/null | jq '[.builds[] | select(.state == "running")] | length')
+		build_json "$1" | jq -c --arg now "$(date +%s.%N)" --argjson here "${here:-null}" \
+			--argjson there "${there:-null}" '. + {now: ($now | tonumber), here: $here, there: $there}' 2>/dev/null
 		sleep 0.3
 	done >"$T/samples-$1.jsonl"
 }
@@ -76,42 +96,77 @@ wait_for 60 "nodaemon: nix-build ends" test -f "$T/nix-nodaemon.rc"
 assert_eq "nodaemon: nix-build succeeds" 0 "$(cat "$T/nix-nodaemon.rc")"
 
 # --- a nix-analyticsd on the remote (under the ssh login: its own socket directory) ---
+# Idle: it reads /proc only every few intervals until a nix process serves a client.
 ssh -F "$T/ssh_config" -o BatchMode=yes "$REMOTE_HOST" \
-	"echo \$\$ >$T/rdaemon.pid; exec $NA_DAEMON --history-db none --machines-poll-interval 0 -v" >"$T/rdaemon.log" 2>&1 &
+	"echo \$\$ >$T/rdaemon.pid; exec $NA_DAEMON --history-db none --machines-poll-interval 0 -v --discover-scope $$ --cgroup-root /nix-analytics-e2e-rv-$$" \
+	>"$T/rdaemon.log" 2>&1 &
 track $!
 wait_for 10 "the remote daemon's socket" test -S "$T/rsock/control.sock" || die "no remote daemon"
 RDAEMON=$(cat "$T/rdaemon.pid")
 [[ -n "$RDAEMON" ]] && track "$RDAEMON"
 
+# run_view TAG SPIN QUIET URI: a build seen by the remote daemon, followed here; leaves its
+# running samples in S and those with a remote view in RS.
+run_view() {
+	build_bg "$1" "$2" "$3" "$4"
+	wait_for 60 "$1: the build runs on the remote" running_there "$1"
+	samples "$1" &
+	SAMPLER=$!
+	track "$SAMPLER"
+}
+end_view() {
+	wait "$SAMPLER"
+	assert_eq "$1: nix-build succeeds" 0 "$(cat "$T/nix-$1.rc")"
+	S=$(jq -s -c '[.[] | select(.state == "running")]' "$T/samples-$1.jsonl")
+	RS=$(printf '%s' "$S" | jq -c '[.[] | select(.remote != null) | .remote]')
+	log "$1: samples: $(printf '%s' "$S" | jq length) running, $(printf '%s' "$RS" | jq length) with a remote view"
+	assert_json "$1: the remote daemon's own build (running, one process or more)" "$RS" \
+		'any(.[]; .state == "running" and .procs >= 1 and .mem_current > 0 and .mem_peak >= .mem_current)'
+	assert_json "$1: it follows: at least 3 polls, seen growing" "$RS" \
+		'([.[].seen] | unique | length) >= 3 and ([.[].seen] == ([.[].seen] | sort))'
+	assert_json "$1: polled every 5 s while it runs (interval 30 s): no gap above 9 s" "$RS" \
+		'[.[].seen] | unique | [range(1; length) as $i | .[$i] - .[$i - 1]] | all(. <= 9)'
+	assert_json "$1: each view at most one busy interval old (+ ssh) when read" "$S" \
+		'[.[] | select(.remote != null) | .now - .remote.seen] | all(. < 10)'
+	assert_json "$1: one build of it here, one running there (never two)" "$S" \
+		'all(.[]; .here == 1) and all(.[]; .there == null or .there <= 1) and any(.[]; .there == 1)'
+}
+
+# --- no plugin on the remote: the remote daemon finds the build in /proc ---
 tui_start 160 60
-build_bg view 12 10
-wait_for 60 "view: the build runs on the remote" running_there view
-samples view &
-SAMPLER=$!
-track "$SAMPLER"
-# The TUI: the remote's phase, CPU and memory, marked with @; the poll's age in the details.
-wait_screen 'rview-view +spin .*[0-9]%@ +[0-9.]+[KMG]?@' 20 "tui: the remote's spin phase, CPU%@ and MEM@"
+run_view view 20 10 "$NG_URI"
+# The TUI: the remote's CPU and memory, marked with @; the poll's age in the build's details.
+wait_screen 'rview-view .*[0-9]%@ +[0-9.]+[KMG]?@' 30 "tui: the remote's CPU%@ and MEM@"
 keys t
 wait_screen '^.*rview-view' 5 "tui: the flat list of active builds" && keys Enter
 wait_screen 'seen: .*\([0-9]+ s ago\)' 10 "tui: the details show the remote view's age"
 keys Escape
-wait_screen 'rview-view +quiet .*%@' 30 "tui: the remote's quiet phase follows"
-wait "$SAMPLER"
-assert_eq "view: nix-build succeeds" 0 "$(cat "$T/nix-view.rc")"
-S=$(jq -s -c '[.[] | select(.state == "running")]' "$T/samples-view.jsonl")
-RS=$(printf '%s' "$S" | jq -c '[.[] | select(.remote != null) | .remote]')
-log "samples: $(printf '%s' "$S" | jq length) running, $(printf '%s' "$RS" | jq length) with a remote view"
-assert_json "view: the remote daemon's own build (running, one process or more)" "$RS" \
-	'any(.[]; .state == "running" and .procs >= 1 and .mem_current > 0 and .mem_peak >= .mem_current)'
-assert_json "view: spinPhase seen with the remote's CPU (one core busy: > 30 %)" "$RS" \
-	'any(.[]; .phase == "spinPhase" and .cpu_percent > 30)'
-assert_json "view: then quietPhase, the CPU down (< 30 %)" "$RS" \
-	'any(.[]; .phase == "quietPhase" and .cpu_percent < 30)'
-assert_json "view: it follows: at least 3 polls, seen and log_lines growing" "$RS" \
-	'([.[].seen] | unique | length) >= 3 and ([.[].log_lines] | unique | length) >= 3 and ([.[].seen] == ([.[].seen] | sort))'
-assert_json "view: polled every 5 s while it runs (interval 30 s): no gap above 9 s" "$RS" \
-	'[.[].seen] | unique | [range(1; length) as $i | .[$i] - .[$i - 1]] | all(. <= 9)'
-assert_json "view: each view at most one busy interval old (+ ssh) when read" "$S" \
-	'[.[] | select(.remote != null) | .now - .remote.seen] | all(. < 10)'
+end_view view
+assert_json "view: the spin keeps one CPU busy (> 30 %), then the quiet part (< 30 %)" "$RS" \
+	'[.[] | .cpu_percent // empty] as $c | ($c | map(. > 30) | index(true)) as $i | $i != null and ($c[$i:] | any(. < 30))'
 assert_json "view: list-builds carries the remote view too" "$(ctl list-builds --name rview-view)" \
 	'.builds[0].remote | type == "object" and .state != null'
+assert_json "view: the remote daemon found it in /proc (no plugin there)" \
+	"$(rctl list-builds --name rview-view | jq -c '.builds[0]')" '.drv | endswith("-rview-view.drv")'
+grep -q 'of serving nix pid' "$T/rdaemon.log" || fail "view: the remote daemon's log does not say it found the build under a serving nix process"
+
+# --- the plugin in the remote's nix-daemon --stdio: phases and log lines, one build ---
+# The plugin reports from that process on Nix 2.8 (docs/protocol.md, "Remote builders").
+if [[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 10)); then
+	run_view plug 12 8 "$PLUGIN_URI"
+	wait_screen 'rview-plug +spin .*[0-9]%@ +[0-9.]+[KMG]?@' 30 "tui: the remote's spin phase, CPU%@ and MEM@"
+	wait_screen 'rview-plug +quiet .*%@' 30 "tui: the remote's quiet phase follows"
+	end_view plug
+	assert_json "plug: spinPhase seen with the remote's CPU (one core busy: > 30 %)" "$RS" \
+		'any(.[]; .phase == "spinPhase" and .cpu_percent > 30)'
+	assert_json "plug: then quietPhase, the CPU down (< 30 %)" "$RS" \
+		'any(.[]; .phase == "quietPhase" and .cpu_percent < 30)'
+	assert_json "plug: log lines growing" "$RS" '([.[].log_lines] | unique | length) >= 3'
+else
+	# Not a skip: what this Nix offers ran above.
+	if [[ -n "$NA_PLUGIN" ]]; then
+		log "plug: not run: on Nix 2.$NIX_MINOR the plugin reports nothing from nix-daemon --stdio"
+	else
+		log "plug: not run: no plugin (this build has none that Nix loads)"
+	fi
+fi

@@ -1,7 +1,9 @@
 /* Unit tests for src/daemon/discover.c on a fake /proc and store: which process builds which
  * derivation (outputs in the environment, structured attrs), rediscovery from the build log
- * a nix process holds open, and processes that vanish. */
+ * a nix process holds open, builds of a process serving a remote client, and processes that
+ * vanish. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -278,6 +280,96 @@ static void test_rediscover(void **state) {
         discovery_free(d);
 }
 
+static pid_t served_nix, served_builder;
+static char served_drv[PATH_MAX];
+static void on_served(void *userdata, pid_t nix_pid, pid_t builder, const char *d) {
+        served_nix = nix_pid;
+        served_builder = builder;
+        snprintf(served_drv, sizeof(served_drv), "%s", d);
+        found++;
+}
+
+/* proc/<pid>/fd/<fd> -> target */
+static void fd_link(pid_t pid, int fd, const char *target) {
+        char *link;
+        assert_true(asprintf(&link, "%s/%d/fd/%d", proc, (int) pid, fd) > 0);
+        assert_int_equal(symlink(target, link), 0);
+        free(link);
+}
+
+/* A serving process's builds: `nix-daemon --stdio` (600) holds the logs of two builds, "x"
+ * (HD-x.drv, whose outputs builder 200 has) and "y"; builder 700 has outputs of neither. */
+static void test_served(void **state) {
+        ProcEntry entries[8];
+        ProcTable t = {.entries = entries};
+        add_proc(&t, 600, 1, 600, "nix-daemon");
+        add_proc(&t, 200, 600, 200, "sh");
+        add_proc(&t, 700, 600, 700, "sh");
+        add_proc(&t, 100, 1, 50, "nix-build"); /* no --stdio: its builds are not looked at */
+        add_proc(&t, 300, 100, 300, "sh");
+        write_stat(600, 100);
+        write_stat(100, 100);
+        char status[128];
+        snprintf(status, sizeof(status), "Name:\tnix-daemon\nPPid:\t1\nUid:\t%u\t0\t0\t0\n",
+                 (unsigned) getuid());
+        test_write_file(root, "proc/600/status", status, (size_t) -1);
+        test_write_file(root, "proc/100/status", status, (size_t) -1);
+        test_write_file(root, "proc/600/cmdline", "nix-daemon\0--option\0x\0y\0--stdio\0",
+                        sizeof("nix-daemon\0--option\0x\0y\0--stdio\0") - 1);
+        test_write_file(root, "proc/100/cmdline", "nix-build\0--serve-x\0",
+                        sizeof("nix-build\0--serve-x\0") - 1);
+        test_write_file(root, "proc/700/environ", "out=/elsewhere/" HO "-x\0name=x",
+                        sizeof("out=/elsewhere/" HO "-x\0name=x") - 1);
+        test_write_file(root, "proc/600/fd/.keep", "", 0);
+        fd_link(600, 3, "/nix/var/log/nix/drvs/9z/yxwvsrqpnmlkjihgfdcba876543210-y.drv.bz2");
+        fd_link(600, 4, "/nix/var/log/nix/drvs/01/23456789abcdfghijklmnpqrsvwxyz-x.drv.bz2");
+        fd_link(600, 5, "/nix/var/log/nix/drvs/01/not-a-log");
+
+        /* Root's serving processes only (its real uid): here the test's user stands for root. */
+        Discovery *d;
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
+        discovery_set_serve_owner(d, getuid() + 1);
+        found = 0;
+        assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 0);
+        assert_int_equal(found, 0);
+        discovery_free(d);
+
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
+        discovery_set_serve_owner(d, getuid());
+        assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 1);
+        assert_int_equal(found, 1);
+        assert_int_equal(served_nix, 600);
+        assert_int_equal(served_builder, 200);
+        assert_string_equal(served_drv, drv);
+        /* Once per builder; out of scope (not under pid 7), nothing either. */
+        assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 1);
+        assert_int_equal(found, 1);
+        discovery_free(d);
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
+        discovery_set_serve_owner(d, getuid());
+        assert_int_equal(discovery_find_served(d, &t, 7, on_served, NULL), 0);
+        assert_int_equal(found, 1);
+        discovery_free(d);
+
+        /* Two logs of builds named "x": which one 200 runs cannot be told, so neither. */
+        fd_link(600, 6, "/nix/var/log/nix/drvs/aa/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x.drv");
+        assert_int_equal(discovery_new(proc, store, NULL, &d), 0);
+        discovery_set_serve_owner(d, getuid());
+        found = 0;
+        assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 1);
+        assert_int_equal(found, 0);
+        /* 100 runs another program since (same pid, same start): looked at again. */
+        test_write_file(root, "proc/100/cmdline", "nix-store\0--serve\0",
+                        sizeof("nix-store\0--serve\0") - 1);
+        snprintf(entries[3].st.comm, sizeof(entries[3].st.comm), "nix-store");
+        assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 2);
+        assert_int_equal(found, 1);
+        assert_int_equal(served_nix, 100);
+        assert_int_equal(served_builder, 300);
+        discovery_free(d);
+        HASH_CLEAR(hh, t.by_pid);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find_builder),
@@ -286,6 +378,7 @@ int main(void) {
                 cmocka_unit_test(test_off_loop),
                 cmocka_unit_test(test_rank),
                 cmocka_unit_test(test_rediscover),
+                cmocka_unit_test(test_served),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
