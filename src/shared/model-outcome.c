@@ -89,6 +89,13 @@ static bool build_nix_moved_on(const Build *b) {
         return inv->done || inv->progress[3] - (int64_t) inv->n_failed_ran > b->failed_base;
 }
 
+/* Nix stopped b, which ran, because another build failed (no -k): a build of the invocation
+ * failed and Nix's failed counter counts no failure of b (build_nix_moved_on). */
+static bool build_stopped_for_another(const Build *b) {
+        const Invocation *inv = b->invocation;
+        return inv->n_failed_ran > 0 && inv->progress[3] - (int64_t) inv->n_failed_ran <= b->failed_base;
+}
+
 /* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */
 bool build_never_ran(const Build *b) {
         return b->log.total == 0 && b->n_phases == 0 && !b->usage.sampled && b->builder_exited == 0;
@@ -220,7 +227,11 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         }
         if (build_end_by_invocation_error(m, b, stopped))
                 return;
-        build_set_failure(b, FAILURE_NO_OUTPUTS, "stopped by Nix with outputs missing and no reason given");
+        if (build_stopped_for_another(b))
+                build_set_failure(b, FAILURE_CANCELLED, "stopped by Nix after another build failed");
+        else
+                build_set_failure(b, FAILURE_NO_OUTPUTS,
+                                  "stopped by Nix with outputs missing and no reason given");
         build_finish(m, b, BUILD_FAILED, stopped);
 }
 

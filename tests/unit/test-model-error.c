@@ -301,6 +301,51 @@ static void test_started_activity_never_ran(void **state) {
         assert_failure(f->m, "f", FAILURE_NOT_STARTED, "not started: " GROUP_ERROR);
 }
 
+/* Nix 2.8 without -k: a builds fails, Nix stops d, which runs, and never starts f; its last
+ * words name all three ("build of … failed") and say why of none. d was stopped because of
+ * a (Nix's failed counter counts only a): cancelled, like f, not a failure of its own. */
+static void test_stopped_after_another_failure(void **state) {
+        Fixture *f = fx(state);
+        Source *s = new_source(f, 999982);
+        feed_plan(f, s);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"start\",\"id\":1,\"level\":0,\"text\":\"\",\"type\":104}"), 0);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(feed(f, s,
+                                      "{\"action\":\"start\",\"fields\":[\"%s/%s\",\"\",1,1],\"id\":%d,"
+                                      "\"level\":3,\"text\":\"\",\"type\":105}",
+                                      f->store, i == 0 ? HA "-a.drv" : HD "-d.drv", 10 + i),
+                                 0);
+                assert_int_equal(feed(f, s,
+                                      "{\"action\":\"result\",\"fields\":[\"line\"],\"id\":%d,\"type\":101}",
+                                      10 + i),
+                                 0);
+        }
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[0,3,2,1],\"id\":1,\"type\":105}"),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HA
+                              "-a.drv' failed with exit code 3\"}",
+                              f->store),
+                         0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":10}"), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":11}"), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":1}"), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: build of '%s/" HF
+                              "-f.drv', '%s/" HA "-a.drv', '%s/" HD "-d.drv' failed\"}",
+                              f->store, f->store, f->store),
+                         0);
+        assert_null(s->invocation.error); /* about builds: not the invocation's own */
+        model_source_disconnect(f->m, s, 10 * USEC_PER_SEC);
+        usec_t mono = now_monotonic();
+        for (int i = 0; i < 10; i++)
+                model_tick(f->m, 3000 * USEC_PER_SEC, mono + (usec_t) (i + 1) * USEC_PER_SEC);
+        assert_int_equal(find(f->m, "a")->failure, FAILURE_EXIT_CODE);
+        assert_failure(f->m, "d", FAILURE_CANCELLED, "stopped by Nix after another build failed");
+        assert_failure(f->m, "f", FAILURE_CANCELLED, "never started: the nix process ended");
+}
+
 /* What is kept of a message: its first paragraph on one line, bounded, valid UTF-8. */
 static void test_error_summary(void **state) {
         Fixture *f = fx(state);
@@ -350,6 +395,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_error_then_more_work, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shared_stream_pins_no_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_started_activity_never_ran, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stopped_after_another_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_summary, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
