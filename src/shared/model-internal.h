@@ -26,6 +26,9 @@ struct Model {
 
         usec_t next_lost_check; /* monotonic */
         usec_t wake_at;         /* monotonic: the earliest model_tick asked for since the last take */
+        /* Nix counted a build done or failed while builds of its invocation still had
+         * processes at the last sample: one of them may have just ended (model_take_sample). */
+        bool sample_wanted;
 
         struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
         uint32_t n_discovered_machines;

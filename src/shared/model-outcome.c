@@ -252,6 +252,8 @@ void invocation_progress_moved(Model *m, Invocation *inv, usec_t now) {
                         else if (b->finished == 0)
                                 b->finished = now; /* Nix's end of it, unless a process outlives it */
                 }
+                if (b->state == BUILD_RUNNING && build_has_processes(b))
+                        m->sample_wanted = true; /* this may be the one that ended */
         }
 }
 
@@ -320,6 +322,12 @@ usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
 
         model_evict(m);
         return next;
+}
+
+bool model_take_sample(Model *m) {
+        bool wanted = m->sample_wanted;
+        m->sample_wanted = false;
+        return wanted;
 }
 
 usec_t model_take_wake(Model *m) {
