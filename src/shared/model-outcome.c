@@ -82,18 +82,28 @@ static bool build_has_processes(const Build *b) {
         return b->usage.sampled && b->procs_gone == 0;
 }
 
+int64_t invocation_failed_ran(const Invocation *inv) {
+        int64_t n = inv->n_failed_ran;
+        const Build *r;
+        DL_FOREACH2(inv->running, r, run_next) {
+                if (failure_kind_is_reported(r->failure) && r->failure != FAILURE_DEPENDENCY)
+                        n++;
+        }
+        return n;
+}
+
 /* Nix has moved on from b without registering its outputs: since processes of b were last
  * seen, it counted a failure that no build of the invocation explains, or its stream ended. */
 static bool build_nix_moved_on(const Build *b) {
         const Invocation *inv = b->invocation;
-        return inv->done || inv->progress[3] - (int64_t) inv->n_failed_ran > b->failed_base;
+        return inv->done || inv->progress[3] - invocation_failed_ran(inv) > b->failed_base;
 }
 
 /* Nix stopped b, which ran, because another build failed (no -k): a build of the invocation
  * failed and Nix's failed counter counts no failure of b (build_nix_moved_on). */
 static bool build_stopped_for_another(const Build *b) {
-        const Invocation *inv = b->invocation;
-        return inv->n_failed_ran > 0 && inv->progress[3] - (int64_t) inv->n_failed_ran <= b->failed_base;
+        int64_t failed = invocation_failed_ran(b->invocation);
+        return failed > 0 && b->invocation->progress[3] - failed <= b->failed_base;
 }
 
 /* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */

@@ -53,7 +53,7 @@ nix_errors() {
 
 # nix_says DIR DRV: "<state> <kind> <exit code> <signal>" as Nix and its store have it.
 nix_says() {
-	local dir=$1 drv=$2 m n
+	local dir=$1 drv=$2 m
 	m=$(grep -F -- "'$drv" "$dir/errors" | grep -v '^error: build of ' | head -n 1)
 	if [[ -n $m ]]; then
 		if [[ $m =~ failed\ with\ exit\ code\ ([0-9]+) ]]; then

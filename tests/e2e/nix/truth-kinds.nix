@@ -3,7 +3,7 @@
 # `--timeout 4` / `--max-silent-time 3` stop it); `dep` needs it; `long` -> `after` -> `last`
 # is a chain that succeeds under `-k`. The chain is timed so that without `-k` one build of it
 # runs when `fail` fails (Nix stops it) and the rest never starts: `long` runs 4 s (2 s under
-# `--timeout 4`, then `after` runs 3.25 s, across the timeout). Derivation names carry the
+# `--timeout 4`, then `after` runs 3 s, across the timeout). Derivation names carry the
 # kind and the mode (`tag`), so every scenario's builds are its own.
 { nonce ? "unset", kind ? "exit", tag ? "k" }:
 let
@@ -43,7 +43,7 @@ let
   };
   fail = if kind == "hash" then hash else mk "${n}-fail" fails.${kind} [ ];
   long = mk "${n}-long" ''${lines (if timed then 8 else 16)} echo ok > $out'' [ ];
-  after = mk "${n}-after" ''${lines (if timed then 13 else 2)} echo ok > $out'' [ long ];
+  after = mk "${n}-after" ''${lines (if timed then 12 else 2)} echo ok > $out'' [ long ];
 in {
   inherit fail;
   dep = mk "${n}-dep" ''echo ok > $out'' [ fail ];
