@@ -37,20 +37,18 @@ assert_eq "36 derivations to build" 36 "$(wc -l <"$DIR/drvs")"
 name_of() { sed -E 's|^.*-truth-many-([a-z0-9]+)\.drv$|\1|' <<<"$1"; }
 
 # kernel_builders: "<count> <names>" of the scenario's live builders (by the marker its
-# builders' command lines start with; a forked child of one has its parent's: left out).
+# builders' command lines start with; a forked child of one has its parent's: left out). One
+# look at the kernel's process table (ps).
 kernel_builders() {
-	local n=0 pid ppid cmd names=()
-	for pid in $(pgrep -f "^sh -c : $MARK"); do
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
-		[[ $cmd == "sh -c : $MARK"* ]] || continue # gone, or it exec'd something else
-		ppid=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null) || continue
-		grep -qF -- "$MARK" "/proc/$ppid/cmdline" 2>/dev/null && continue
-		[[ $cmd =~ stamps/([a-z0-9]+)\.start ]] || continue
-		n=$((n + 1))
-		names+=("truth-many-${BASH_REMATCH[1]}")
-	done
-	local IFS=,
-	echo "$n ${names[*]}"
+	ps -e -ww -o pid=,ppid=,args= | awk -v mark="sh -c : $MARK" '
+		{ pid = $1; ppid = $2; sub(/^ *[0-9]+ +[0-9]+ /, "") }
+		index($0, mark) == 1 && match($0, /stamps\/[a-z0-9]+\.start/) {
+			mine[pid] = 1; parent[pid] = ppid; name[pid] = "truth-many-" substr($0, RSTART + 7, RLENGTH - 13)
+		}
+		END {
+			for (p in mine) if (!(parent[p] in mine)) { n++; list = list (list == "" ? "" : ",") name[p] }
+			print n + 0, list
+		}'
 }
 
 (
@@ -72,7 +70,7 @@ log "nix-build ended after $(($(now_ms) - START_MS)) ms, status $(cat "$DIR/rc")
 assert_ne "nix-build fails (two leaves exit 1)" 0 "$(cat "$DIR/rc")"
 
 # ---- every sample ----
-assert_ge "at least 20 samples while it ran" 20 "$(grep -c '^D' "$DIR/samples")"
+assert_ge "at least 10 samples while it ran" 10 "$(grep -c '^D' "$DIR/samples")"
 assert_eq "the daemon always answered" 0 "$(grep -c '^D [0-9]* x$' "$DIR/samples")"
 MAX_D=$(awk '$1 == "D" { if ($3 > m) m = $3 } END { print m + 0 }' "$DIR/samples")
 MAX_K=$(awk '$1 == "K" { if ($3 > m) m = $3 } END { print m + 0 }' "$DIR/samples")
