@@ -60,7 +60,7 @@ nix_says() {
 			echo "failed exit-code ${BASH_REMATCH[1]} -"
 		elif [[ $m =~ failed\ due\ to\ signal\ ([0-9]+) ]]; then
 			echo "failed signal - ${BASH_REMATCH[1]}"
-		elif [[ $m == *"dependencies of derivation"* ]]; then
+		elif [[ $m == *"dependencies of derivation"* || $m =~ Reason:\ [0-9]+\ dependenc ]]; then
 			echo "failed dependency - -"
 		elif [[ $m == *"failed to produce output path"* ]]; then
 			echo "failed other - -" # Nix's own words, kept as its message
