@@ -9,6 +9,7 @@
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
 #include "daemon/notify.h"
+#include "daemon/sampler.h"
 
 /* model_tick's wake-ups (output re-checks 200 ms apart, lost sources every 500 ms) are
  * gathered: model_tick runs at most once per TICK_INTERVAL_USEC. sd-event's accuracy alone
@@ -64,6 +65,10 @@ static int on_post(sd_event_source *source, void *userdata) {
         usec_t wake = model_take_wake(s->d->model);
         if (wake)
                 schedule_tick(s, wake);
+        /* Now, not at a kick's timer: Nix starts the next build in the slot of the one that
+         * ended, and no control request may see both running. */
+        if (model_take_sample(s->d->model) && s->d->sampler)
+                sampler_run(s->d->sampler);
         notify_flush(s->d);
         control_conns_reap(s->d);
         return 0;

@@ -26,6 +26,9 @@ struct Model {
 
         usec_t next_lost_check; /* monotonic */
         usec_t wake_at;         /* monotonic: the earliest model_tick asked for since the last take */
+        /* Nix counted a build done or failed while builds of its invocation still had
+         * processes at the last sample: one of them may have just ended (model_take_sample). */
+        bool sample_wanted;
 
         struct ModelMachine *machines; /* model-machines.c: hash by key, in display order */
         uint32_t n_discovered_machines;
@@ -91,6 +94,9 @@ bool build_never_ran(const Build *b);
 void invocation_progress_moved(Model *m, Invocation *inv, usec_t now);
 /* s's nix process is gone: its builds that are still active end (lost, failed, decided). */
 void source_nix_exited(Model *m, Source *s, usec_t now);
+/* The invocation's builds that ran and failed as Nix counts them: those ended so, and those
+ * Nix gave its reason for that have not ended yet (their processes not yet seen gone). */
+int64_t invocation_failed_ran(const Invocation *inv);
 /* model_tick is wanted at when (monotonic) or before. */
 void model_wake_at(Model *m, usec_t when);
 /* What processes tell about an ending build (model-proc.c): a requested kill makes a

@@ -150,6 +150,14 @@ static Build *invocation_sole_undecided(Invocation *inv) {
         return found;
 }
 
+/* Nix's last words when several of the derivations asked for were not built: "build of
+ * '<drv>', '<drv>' failed". They name builds that failed, that Nix stopped and that never
+ * started alike, and say why of none: the reason of each is its own message, or none. */
+static bool is_goals_summary(const char *text) {
+        size_t first = strcspn(text, "\n");
+        return startswith(text, "build of '") && first >= 7 && memcmp(text + first - 7, " failed", 7) == 0;
+}
+
 /* Build failures are only visible in Nix's error messages: attach them to the build.
  * Returns 1 when the message is about a build of the invocation, 0 when not, -errno. */
 static int apply_error_message(Model *m, Source *s, const char *text, usec_t now) {
@@ -165,6 +173,8 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
                 r = build_apply_outcome(m, b, &o, o.message, /* structured= */ false, now);
                 return r < 0 ? r : 0; /* also the invocation's error: it ended it */
         }
+        if (r == 0 && is_goals_summary(text))
+                return 1;
         if (r == 0) {
                 /* Words of Nix's not known here about a derivation: kept as they are. */
                 r = store_path_find_drv(m->config.store_dir, text, &o.drv);

@@ -82,11 +82,28 @@ static bool build_has_processes(const Build *b) {
         return b->usage.sampled && b->procs_gone == 0;
 }
 
+int64_t invocation_failed_ran(const Invocation *inv) {
+        int64_t n = inv->n_failed_ran;
+        const Build *r;
+        DL_FOREACH2(inv->running, r, run_next) {
+                if (failure_kind_is_reported(r->failure) && r->failure != FAILURE_DEPENDENCY)
+                        n++;
+        }
+        return n;
+}
+
 /* Nix has moved on from b without registering its outputs: since processes of b were last
  * seen, it counted a failure that no build of the invocation explains, or its stream ended. */
 static bool build_nix_moved_on(const Build *b) {
         const Invocation *inv = b->invocation;
-        return inv->done || inv->progress[3] - (int64_t) inv->n_failed_ran > b->failed_base;
+        return inv->done || inv->progress[3] - invocation_failed_ran(inv) > b->failed_base;
+}
+
+/* Nix stopped b, which ran, because another build failed (no -k): a build of the invocation
+ * failed and Nix's failed counter counts no failure of b (build_nix_moved_on). */
+static bool build_stopped_for_another(const Build *b) {
+        int64_t failed = invocation_failed_ran(b->invocation);
+        return failed > 0 && b->invocation->progress[3] - failed <= b->failed_base;
 }
 
 /* No sign that its builder ever ran: no log line, no phase, never sampled, no exit seen. */
@@ -220,7 +237,11 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         }
         if (build_end_by_invocation_error(m, b, stopped))
                 return;
-        build_set_failure(b, FAILURE_NO_OUTPUTS, "stopped by Nix with outputs missing and no reason given");
+        if (build_stopped_for_another(b))
+                build_set_failure(b, FAILURE_CANCELLED, "stopped by Nix after another build failed");
+        else
+                build_set_failure(b, FAILURE_NO_OUTPUTS,
+                                  "stopped by Nix with outputs missing and no reason given");
         build_finish(m, b, BUILD_FAILED, stopped);
 }
 
@@ -241,6 +262,8 @@ void invocation_progress_moved(Model *m, Invocation *inv, usec_t now) {
                         else if (b->finished == 0)
                                 b->finished = now; /* Nix's end of it, unless a process outlives it */
                 }
+                if (b->state == BUILD_RUNNING && build_has_processes(b))
+                        m->sample_wanted = true; /* this may be the one that ended */
         }
 }
 
@@ -309,6 +332,12 @@ usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
 
         model_evict(m);
         return next;
+}
+
+bool model_take_sample(Model *m) {
+        bool wanted = m->sample_wanted;
+        m->sample_wanted = false;
+        return wanted;
 }
 
 usec_t model_take_wake(Model *m) {

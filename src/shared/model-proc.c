@@ -44,7 +44,7 @@ void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
                 b->procs_after_stop = true;
         /* Failures Nix counts from now on may be this build's (build_nix_moved_on). */
         if (u->n_procs > 0)
-                b->failed_base = b->invocation->progress[3] - (int64_t) b->invocation->n_failed_ran;
+                b->failed_base = b->invocation->progress[3] - invocation_failed_ran(b->invocation);
         if (!usage_differs(&b->usage, u))
                 return;
         bool oom = !b->usage.oom_killed && u->oom_killed;

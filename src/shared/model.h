@@ -385,6 +385,10 @@ usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono);
  * nothing asked. The caller runs
  * model_tick then, whatever else wakes it. */
 usec_t model_take_wake(Model *m);
+/* Whether applying records since the last take made a sample of the builds' processes due
+ * now (Nix ended a build its sampler still sees running, and may start another in its slot:
+ * a running count above Nix's -j until the next sample otherwise), then forgets it. */
+bool model_take_sample(Model *m);
 
 /* Builds made for untrusted sources count against their peer uid's quota (daemon: quota.c):
  * take returns 0, or < 0 to refuse the build (the record making it is rejected); release

@@ -41,3 +41,98 @@ truth_build() {
 	) &
 	track $!
 }
+
+# ---- what Nix, its store and the daemon say about a build (truth-kinds, truth-many) ----
+
+# nix_errors DIR: Nix's level-0 messages in DIR/raw (its records), one a line, ANSI escapes
+# stripped, into DIR/errors.
+nix_errors() {
+	sed -n 's/^@nix //p' "$1/raw" | jq -r 'select(.action == "msg" and .level == 0) | .msg | gsub("\n"; " ")' |
+		sed 's/\x1b\[[0-9;]*m//g' >"$1/errors"
+}
+
+# nix_says DIR DRV: "<state> <kind> <exit code> <signal>" as Nix and its store have it.
+nix_says() {
+	local dir=$1 drv=$2 m
+	m=$(grep -F -- "'$drv" "$dir/errors" | grep -v '^error: build of ' | head -n 1)
+	if [[ -n $m ]]; then
+		if [[ $m =~ failed\ with\ exit\ code\ ([0-9]+) ]]; then
+			echo "failed exit-code ${BASH_REMATCH[1]} -"
+		elif [[ $m =~ failed\ due\ to\ signal\ ([0-9]+) ]]; then
+			echo "failed signal - ${BASH_REMATCH[1]}"
+		elif [[ $m == *"dependencies of derivation"* || $m =~ Reason:\ [0-9]+\ dependenc ]]; then
+			echo "failed dependency - -"
+		elif [[ $m == *"failed to produce output path"* ]]; then
+			echo "failed other - -" # Nix's own words, kept as its message
+		elif [[ $m == *"hash mismatch in fixed-output derivation"* ]]; then
+			echo "failed hash-mismatch - -"
+		elif [[ $m == *"bytes of log output"* ]]; then
+			echo "failed log-limit - -"
+		elif [[ $m == *"seconds of silence"* ]]; then
+			echo "failed max-silent-time - -"
+		elif [[ $m == *"timed out after"* ]]; then
+			echo "failed timeout - -"
+		else
+			echo "failed unknown:$m - -"
+		fi
+	elif outputs_valid "$drv"; then
+		echo "succeeded - - -"
+	elif sed -n 's/^@nix //p' "$dir/raw" | jq -c --arg d "$drv" 'select(.action == "start" and .type == 105 and .fields[0] == $d)' | grep -q .; then
+		echo "stopped - - -"
+	else
+		echo "unstarted - - -"
+	fi
+}
+
+# outputs_valid DRV: all of its outputs are valid in the store.
+outputs_valid() {
+	# shellcheck disable=SC2046
+	nix-store --check-validity $(nix-store -q --outputs "$1") 2>/dev/null
+}
+# outputs_none_valid DRV
+outputs_none_valid() {
+	local o
+	for o in $(nix-store -q --outputs "$1"); do
+		nix-store --check-validity "$o" 2>/dev/null && return 1
+	done
+	return 0
+}
+
+# What the daemon shows: "<state> <kind> <exit code> <signal>".
+daemon_says() {
+	ctl get-build "$1" 2>/dev/null |
+		jq -r '.build | "\(.state) \(.failure.kind // "-") \(.failure.exit_code // "-") \(.failure.signal // "-")"'
+}
+
+# The count a build is in (docs/protocol.md, invocation counts).
+count_of() {
+	case $1 in
+	"succeeded "*) echo succeeded ;;
+	"failed dependency "*) echo dependency ;;
+	"failed cancelled "*) echo cancelled ;;
+	"failed not-started "*) echo not_started ;;
+	failed*) echo failed ;;
+	*) echo "${1%% *}" ;;
+	esac
+}
+
+
+# What the daemon must show for what Nix says: Nix's own kinds as they are; a build Nix
+# stopped or never started is cancelled.
+daemon_should() {
+	case $1 in
+	stopped* | unstarted*) echo "failed cancelled - -" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# list_counts INV: the invocation's builds as list-builds shows them, counted as the
+# invocation's counts are defined (zeros left out; sorted keys).
+list_counts() {
+	ctl list-builds --invocation "$1" | jq -cS '[.builds[] | if .state == "failed" then (if .failure.kind == "dependency" then "dependency" elif .failure.kind == "cancelled" then "cancelled" elif .failure.kind == "not-started" then "not_started" else "failed" end) else .state end] | group_by(.) | map({(.[0]): length}) | add'
+}
+
+# nonzero_counts COUNTS-JSON: an invocation's counts without builds, done and zeros.
+nonzero_counts() {
+	jq -cS '[to_entries[] | select(.key != "builds" and .key != "done" and .value != 0)] | from_entries' <<<"$1"
+}

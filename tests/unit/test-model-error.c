@@ -15,6 +15,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/model-json.h"
+#include "shared/model-proc.h"
 #include "shared/model.h"
 #include "shared/nixlog.h"
 #include "test-helpers.h"
@@ -301,6 +302,91 @@ static void test_started_activity_never_ran(void **state) {
         assert_failure(f->m, "f", FAILURE_NOT_STARTED, "not started: " GROUP_ERROR);
 }
 
+/* Nix 2.8 without -k: a builds fails, Nix stops d, which runs, and never starts f; its last
+ * words name all three ("build of … failed") and say why of none. d was stopped because of
+ * a (Nix's failed counter counts only a): cancelled, like f, not a failure of its own. */
+static void test_stopped_after_another_failure(void **state) {
+        Fixture *f = fx(state);
+        Source *s = new_source(f, 999982);
+        feed_plan(f, s);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"start\",\"id\":1,\"level\":0,\"text\":\"\",\"type\":104}"), 0);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(feed(f, s,
+                                      "{\"action\":\"start\",\"fields\":[\"%s/%s\",\"\",1,1],\"id\":%d,"
+                                      "\"level\":3,\"text\":\"\",\"type\":105}",
+                                      f->store, i == 0 ? HA "-a.drv" : HD "-d.drv", 10 + i),
+                                 0);
+                assert_int_equal(feed(f, s,
+                                      "{\"action\":\"result\",\"fields\":[\"line\"],\"id\":%d,\"type\":101}",
+                                      10 + i),
+                                 0);
+        }
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[0,3,2,1],\"id\":1,\"type\":105}"),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s/" HA
+                              "-a.drv' failed with exit code 3\"}",
+                              f->store),
+                         0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":10}"), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":11}"), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":1}"), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: build of '%s/" HF
+                              "-f.drv', '%s/" HA "-a.drv', '%s/" HD "-d.drv' failed\"}",
+                              f->store, f->store, f->store),
+                         0);
+        assert_null(s->invocation.error); /* about builds: not the invocation's own */
+        model_source_disconnect(f->m, s, 10 * USEC_PER_SEC);
+        usec_t mono = now_monotonic();
+        for (int i = 0; i < 10; i++)
+                model_tick(f->m, 3000 * USEC_PER_SEC, mono + (usec_t) (i + 1) * USEC_PER_SEC);
+        assert_int_equal(find(f->m, "a")->failure, FAILURE_EXIT_CODE);
+        assert_failure(f->m, "d", FAILURE_CANCELLED, "stopped by Nix after another build failed");
+        assert_failure(f->m, "f", FAILURE_CANCELLED, "never started: the nix process ended");
+}
+
+/* The same, Nix's reason for a coming first (a timeout), and the sampler seeing d's processes
+ * gone (Nix killed its builder) before a's and before either stop: a's reason explains Nix's
+ * failed count, so d is not taken for the failure it counted. */
+static void test_stopped_seen_gone_first(void **state) {
+        Fixture *f = fx(state);
+        Source *s = new_source(f, 999981);
+        feed_plan(f, s);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"start\",\"id\":1,\"level\":0,\"text\":\"\",\"type\":104}"), 0);
+        Build *b[2];
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(feed(f, s,
+                                      "{\"action\":\"start\",\"fields\":[\"%s/%s\",\"\",1,1],\"id\":%d,"
+                                      "\"level\":3,\"text\":\"\",\"type\":105}",
+                                      f->store, i == 0 ? HA "-a.drv" : HD "-d.drv", 10 + i),
+                                 0);
+                b[i] = find(f->m, i == 0 ? "a" : "d");
+                BuildUsage u = {.sampled = true, .n_procs = 1};
+                model_build_set_usage(f->m, b[i], &u);
+        }
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[0,3,2,1],\"id\":1,\"type\":105}"),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: building of '%s/" HA
+                              "-a.drv!out' from .drv file timed out after 3 seconds of silence\"}",
+                              f->store),
+                         0);
+        model_build_processes_gone(f->m, b[1], 1001 * USEC_PER_SEC);
+        model_build_processes_gone(f->m, b[0], 1001 * USEC_PER_SEC);
+        assert_int_equal(b[1]->state, BUILD_FINISHING); /* not failed: a's failure was counted */
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":11}"), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":10}"), 0);
+        model_source_disconnect(f->m, s, 1002 * USEC_PER_SEC);
+        usec_t mono = now_monotonic();
+        for (int i = 0; i < 10; i++)
+                model_tick(f->m, 3000 * USEC_PER_SEC, mono + (usec_t) (i + 1) * USEC_PER_SEC);
+        assert_int_equal(b[0]->failure, FAILURE_SILENT_TIMEOUT);
+        assert_failure(f->m, "d", FAILURE_CANCELLED, "stopped by Nix after another build failed");
+}
+
 /* What is kept of a message: its first paragraph on one line, bounded, valid UTF-8. */
 static void test_error_summary(void **state) {
         Fixture *f = fx(state);
@@ -350,6 +436,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_error_then_more_work, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shared_stream_pins_no_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_started_activity_never_ran, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stopped_after_another_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stopped_seen_gone_first, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_summary, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,6 +173,25 @@ static void test_finishing_then_failed(void **state) {
         assert_true(b->dirty_kinds & (1u << CHANGE_REVISED)); /* history takes the new reason */
 }
 
+/* Nix counted a build done or failed while the sampler last saw this one's processes: it may
+ * be the one that ended (Nix starts another in its slot), so a sample is due now, once. */
+static void test_progress_wants_a_sample(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        progress(f, T0 + USEC_PER_SEC, 0, 0);
+        assert_false(model_take_sample(f->m)); /* nothing counted */
+        progress(f, T0 + 2 * USEC_PER_SEC, 1, 0);
+        assert_false(model_take_sample(f->m)); /* never sampled: the sampler has nothing to look at */
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        progress(f, T0 + 3 * USEC_PER_SEC, 1, 1);
+        assert_true(model_take_sample(f->m));
+        assert_false(model_take_sample(f->m)); /* taken */
+        model_build_processes_gone(f->m, b, T0 + 4 * USEC_PER_SEC);
+        progress(f, T0 + 5 * USEC_PER_SEC, 2, 1);
+        assert_false(model_take_sample(f->m)); /* its processes are gone already */
+}
+
 /* Failed before Nix's word; the group's last look then finds the OOM killer's mark: that is
  * the better reason, and history takes it. */
 static void test_oom_seen_after_moved_on(void **state) {
@@ -469,6 +488,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_finishing_then_failed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_earlier_failure_is_another, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_progress_wants_a_sample, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oom_seen_after_moved_on, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_process_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stopped_with_leftover, setup, teardown),
