@@ -142,13 +142,41 @@ static void put_labels(FILE *f, const MetricLabel *labels, size_t n, const char 
         fputc('}', f);
 }
 
-void metrics_text_sample(MetricsText *t, const MetricLabel *labels, size_t n_labels, double value) {
+static void put_sample_name(MetricsText *t) {
         fputs(t->family, t->f);
         if (t->type == METRIC_COUNTER)
                 fputs("_total", t->f);
         else if (t->type == METRIC_INFO)
                 fputs("_info", t->f);
+}
+
+void metrics_text_sample(MetricsText *t, const MetricLabel *labels, size_t n_labels, double value) {
+        put_sample_name(t);
         put_labels(t->f, labels, n_labels, NULL);
+        fputc(' ', t->f);
+        put_value(t->f, value);
+        fputc('\n', t->f);
+}
+
+char *metrics_labels_format(const MetricLabel *labels, size_t n_labels) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        __fsetlocking(f, FSETLOCKING_BYCALLER);
+        put_labels(f, labels, n_labels, NULL);
+        bool bad = ferror(f);
+        if (fclose(f) != 0 || bad) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+void metrics_text_sample_formatted(MetricsText *t, const char *labels, double value) {
+        put_sample_name(t);
+        fputs(labels, t->f);
         fputc(' ', t->f);
         put_value(t->f, value);
         fputc('\n', t->f);

@@ -52,6 +52,11 @@ void metrics_text_family(MetricsText *t, const char *name, MetricType type, cons
                          const char *help);
 /* One sample of the current gauge, counter or info family. */
 void metrics_text_sample(MetricsText *t, const MetricLabel *labels, size_t n_labels, double value);
+/* A label set written once ("{a=\"x\",b=\"y\"}", escaped) for the samples of many families
+ * (a build's, in each per-build family): a new string, or NULL on OOM. */
+char *metrics_labels_format(const MetricLabel *labels, size_t n_labels);
+/* One sample with such a label set. */
+void metrics_text_sample_formatted(MetricsText *t, const char *labels, double value);
 
 /* A histogram's buckets: upper bounds in increasing order, without +Inf. */
 typedef struct MetricsBuckets {

@@ -220,6 +220,7 @@ typedef struct BuildLabels {
         char *pname;
         char hash[SHORT_HASH_LEN + 1];
         MetricLabel l[2];
+        char *text; /* l, written once for every per-build family */
 } BuildLabels;
 
 /* pname and the first characters of the .drv's store hash: short, and enough to tell two
@@ -235,6 +236,12 @@ static int build_labels(const Build *b, BuildLabels *ret) {
         snprintf(ret->hash, sizeof(ret->hash), "%.*s", (int) MIN(n, (size_t) SHORT_HASH_LEN), base);
         ret->l[0] = (MetricLabel){"pname", ret->pname};
         ret->l[1] = (MetricLabel){"hash", ret->hash};
+        ret->text = metrics_labels_format(ret->l, ELEMENTSOF(ret->l));
+        if (!ret->text) {
+                free(ret->pname);
+                ret->pname = NULL;
+                return -ENOMEM;
+        }
         return 0;
 }
 
@@ -252,8 +259,8 @@ static void per_build(MetricsText *t, Daemon *d, BuildLabels *labels, size_t n, 
                 if (!build_exported(b))
                         continue;
                 BuildLabels *bl = &labels[i++];
-                if (bl->pname && (!has || has(b)))
-                        metrics_text_sample(t, bl->l, ELEMENTSOF(bl->l), get(b));
+                if (bl->text && (!has || has(b)))
+                        metrics_text_sample_formatted(t, bl->text, get(b));
         }
 }
 
@@ -397,8 +404,10 @@ static void render_builds(MetricsText *t, Daemon *d) {
         per_build(t, d, labels, n, "nix_analytics_build_expected_duration_seconds", METRIC_GAUGE, "seconds",
                   "How long the build should take, from the history of its pname (absent when unknown).",
                   get_eta, has_eta);
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
                 free(labels[i].pname);
+                free(labels[i].text);
+        }
 }
 
 static void render_finished(MetricsText *t, Metrics *m) {
