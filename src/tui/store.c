@@ -24,22 +24,6 @@ static void store_build_free(StoreBuild *b) {
         free(b);
 }
 
-void store_clear(Store *s) {
-        StoreBuild *b, *tb;
-        HASH_ITER(hh, s->builds, b, tb) {
-                HASH_DEL(s->builds, b);
-                store_build_free(b);
-        }
-        StoreInvocation *i, *ti;
-        HASH_ITER(hh, s->invocations, i, ti) {
-                HASH_DEL(s->invocations, i);
-                cJSON_Delete(i->json);
-                free(i);
-        }
-        memset(s->counts, 0, sizeof(s->counts));
-        s->generation++;
-}
-
 StoreBuild *store_build(Store *s, uint64_t key) {
         StoreBuild *b;
         HASH_FIND(hh, s->builds, &key, sizeof(key), b);
@@ -122,6 +106,7 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
                 cJSON_Delete(b->json);
         }
         b->json = copy;
+        b->stale_since = 0; /* the daemon's word again */
         store_decode_build(b, now);
         (*store_count(s, b->state))++;
         s->generation++;
@@ -208,7 +193,7 @@ int store_apply_event(Store *s, const cJSON *ev, double now) {
         return 0;
 }
 
-int store_load_builds(Store *s, const cJSON *result, double now) {
+static void store_clear_builds(Store *s) {
         StoreBuild *b, *tb;
         HASH_ITER(hh, s->builds, b, tb) {
                 HASH_DEL(s->builds, b);
@@ -216,6 +201,27 @@ int store_load_builds(Store *s, const cJSON *result, double now) {
         }
         memset(s->counts, 0, sizeof(s->counts));
         s->generation++;
+}
+
+static void store_clear_invocations(Store *s) {
+        StoreInvocation *i, *ti;
+        HASH_ITER(hh, s->invocations, i, ti) {
+                HASH_DEL(s->invocations, i);
+                cJSON_Delete(i->json);
+                free(i);
+        }
+        s->generation++;
+}
+
+void store_clear(Store *s) {
+        store_clear_builds(s);
+        store_clear_invocations(s);
+        s->stale_since = 0;
+}
+
+int store_load_builds(Store *s, const cJSON *result, double now) {
+        store_clear_builds(s);
+        s->stale_since = 0;
         const cJSON *o;
         cJSON_ArrayForEach(o, json_arr(result, "builds")) {
                 int r = store_put_build(s, o, now);
@@ -226,6 +232,8 @@ int store_load_builds(Store *s, const cJSON *result, double now) {
 }
 
 int store_load_invocations(Store *s, const cJSON *result) {
+        /* A restarted daemon numbers invocations anew: the last ones' leftovers go. */
+        store_clear_invocations(s);
         const cJSON *o;
         cJSON_ArrayForEach(o, json_arr(result, "invocations")) {
                 int r = store_put_invocation(s, o);
@@ -235,7 +243,20 @@ int store_load_invocations(Store *s, const cJSON *result) {
         return 0;
 }
 
+void store_mark_stale(Store *s, double now) {
+        if (s->stale_since <= 0)
+                s->stale_since = now;
+        /* Builds an event refreshed since an earlier loss stop now; the others stopped then. */
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s->builds, b, tb)
+                if (b->stale_since <= 0)
+                        b->stale_since = now;
+        s->generation++;
+}
+
 double store_build_elapsed(const StoreBuild *b, double now) {
+        if (b->stale_since > 0 && now > b->stale_since)
+                now = b->stale_since;
         if (b->started <= 0)
                 return -1;
         if (!build_state_is_active(b->state))

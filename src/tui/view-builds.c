@@ -90,6 +90,15 @@ static Store *row_store(Tui *t, const Row *r) {
         return &tui_host(t, r->host)->store;
 }
 
+/* Whether the row is what its daemon said before it went away (Store.stale_since). */
+static bool row_stale(Tui *t, const Row *r) {
+        Store *s = row_store(t, r);
+        if (r->activity || r->invocation)
+                return s->stale_since > 0;
+        StoreBuild *b = store_build(s, r->key);
+        return b && b->stale_since > 0;
+}
+
 static bool bv_push(BuildsView *bv, unsigned host, uint64_t key, bool invocation) {
         if (bv->n_rows == bv->cap) {
                 size_t cap = MAX(bv->cap * 2, (size_t) 64);
@@ -109,6 +118,13 @@ static bool text_match(const char *pattern, size_t len, const char *text) {
         return strpbrk(p, "*?[") ? fnmatch(p, text, 0) == 0 : strstr(text, p) != NULL;
 }
 
+/* Whether host h is one the filter "host:NAME ..." names. */
+static bool host_match(const char *filter, const Host *h) {
+        const char *name = filter + 5, *end = strchrnul(name, ' ');
+        return text_match(name, (size_t) (end - name), h->name ?: "") ||
+               text_match(name, (size_t) (end - name), h->hostname);
+}
+
 /* The filter: "host:NAME" (a word of its own, NAME a glob or a part of the -H name or the
  * daemon's host name) keeps one host's builds; the rest matches name, user, state, machine
  * or derivation. */
@@ -118,10 +134,8 @@ static bool filter_match(Tui *t, const char *filter, const StoreBuild *b) {
         const char *rest = filter;
         size_t rest_len = strlen(filter);
         if (strncmp(filter, "host:", 5) == 0) {
-                const char *name = filter + 5, *end = strchrnul(name, ' ');
-                const Host *h = tui_host(t, b->host);
-                if (!text_match(name, (size_t) (end - name), h->name ?: "") &&
-                    !text_match(name, (size_t) (end - name), h->hostname))
+                const char *end = strchrnul(filter + 5, ' ');
+                if (!host_match(filter, tui_host(t, b->host)))
                         return false;
                 rest = *end ? end + 1 : end;
                 rest_len = strlen(rest);
@@ -509,6 +523,10 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                 bool sel = ri == v->nav.cur && !t->log_focused;
                 bool vis = bv_in_visual(bv, v, ri);
                 int base = sel ? screen_attr(scr, COL_SELECTED) : vis ? screen_attr(scr, COL_VISUAL) : 0;
+                /* A row its daemon no longer vouches for (it went away) is greyed throughout. */
+                bool stale = row_stale(t, r);
+                if (stale)
+                        base = base ? base | (int) A_DIM : screen_attr(scr, COL_DIM);
                 if (sel || vis)
                         draw_fill(row_y, x0, w0, base);
                 if (hw)
@@ -532,15 +550,15 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                         char line[1100];
                         snprintf(line, sizeof(line), "%s %s",
                                  bv_folded(bv, r->host, r->key) ? g->fold_closed : g->fold_open, text);
-                        draw_highlight(scr, row_y, x, w, base | A_BOLD, screen_attr(scr, COL_MATCH), line,
-                                       v->search);
+                        draw_highlight(scr, row_y, x, w, stale ? base : base | (int) A_BOLD,
+                                       screen_attr(scr, COL_MATCH), line, v->search);
                         continue;
                 }
                 StoreBuild *b = store_build(row_store(t, r), r->key);
                 if (!b)
                         continue;
                 int battr = base ? base : screen_attr(scr, state_colour(b->state));
-                if (b->state == BUILD_FROZEN && !sel)
+                if (b->state == BUILD_FROZEN && !sel && !stale)
                         draw_fill(row_y, x0, w0, screen_attr(scr, COL_FROZEN));
                 cx = x;
                 for (size_t c = 0; c < n_columns; c++) {
@@ -782,7 +800,14 @@ Host *tui_current_host(Tui *t) {
         View *v = t->views[VIEW_BUILDS];
         BuildsView *bv = v->data;
         bv_ensure(t, v);
-        return tui_host(t, v->nav.cur < bv->n_rows ? bv->rows[v->nav.cur].host : 0);
+        if (v->nav.cur < bv->n_rows)
+                return tui_host(t, bv->rows[v->nav.cur].host);
+        /* No row (none matches, or the host has no build yet): the host the filter names. */
+        if (t->filter && strncmp(t->filter, "host:", 5) == 0)
+                for (size_t i = 0; i < t->n_hosts; i++)
+                        if (host_match(t->filter, t->hosts[i]))
+                                return t->hosts[i];
+        return t->hosts[0];
 }
 
 bool view_builds_visual(Tui *t) {
