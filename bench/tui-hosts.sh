@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# P12 (targets and latest figures: docs/performance.md): the TUI's cost with three hosts of
+# 1,000 builds each. A release build of nix-analyticsd, nix-analytics and nix-analytics-ctl;
+# three daemons, each on a private socket directory and store, each behind a loopback sshd of
+# its own (its logins get that socket directory, as tests/e2e/hosts-many.sh does), so the TUI
+# reaches them as it reaches any host: `nix-analytics -H h1 -H h2 -H h3`, ssh running
+# `nix-analytics-ctl bridge` on the far side. The TUI runs in a private tmux (160x50); then
+#   idle      no build at all, for IDLE seconds                           P5: <= 0.2 % of a core
+#   loaded    1,000 active builds on each host, RATE records/s to each daemon (bench/tui-feed.py;
+#             default 3,400: 10,200 in all, P5's 10,000), CHURN builds/s per host finishing and
+#             replaced, the log panel open, for LOAD seconds                P5: <= 5 % of a core
+#   listed    the 3,000 builds listed, no events, for IDLE seconds (clocks redrawn once a second)
+#   down      one host's sshd gone (its 1,000 rows greyed, clocks stopped), for IDLE seconds
+#   frames    the TUI's own frame times (--stats)                         P5: p99 <= 5 ms
+# CPU from /proc/<pid>/stat (utime + stime) over each phase; the ssh clients' CPU is given
+# apart (they carry the bytes; the TUI's figure is the TUI's alone). Needs root (sshd).
+#
+# usage: bench/tui-hosts.sh [BUILDS (1000)] [RATE (3400)] [LOAD (30)] [IDLE (10)] [CHURN (10)]
+#   env: BUILD_DIR (default build/release), SKIP_DEPS=1
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILDS=${1:-1000}
+RATE=${2:-3400}
+LOAD=${3:-30}
+IDLE=${4:-10}
+CHURN=${5:-10}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
+HOSTS=(h1 h2 h3)
+
+[[ $(id -u) == 0 ]] || { echo "bench/tui-hosts.sh: run as root (it starts sshd)" >&2; exit 1; }
+[[ -x /usr/sbin/sshd ]] || { echo "bench/tui-hosts.sh: sshd is missing (scripts/deps.sh)" >&2; exit 1; }
+source "$ROOT/bench/lib-build.sh"
+bench_build -- src/daemon/nix-analyticsd src/tui/nix-analytics src/ctl/nix-analytics-ctl || exit 1
+DAEMON=$BUILD_DIR/src/daemon/nix-analyticsd
+CTL=$BUILD_DIR/src/ctl/nix-analytics-ctl
+
+T=$(mktemp -d /tmp/na-bench-th.XXXXXX)
+SOCK="na-bench-tui-hosts-$$"
+PIDS=()
+declare -A SSHD DAEMONS
+cleanup() {
+	tmux -L "$SOCK" kill-server 2>/dev/null || true
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- three hosts: a daemon and an sshd each ----
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$T/id"
+cp "$T/id.pub" "$T/authorized_keys"
+chmod 600 "$T/authorized_keys"
+printf 'benchhost %s\n' "$(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
+mkdir -p /run/sshd
+: >"$T/ssh_config"
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=2400
+for h in "${HOSTS[@]}"; do
+	mkdir -p "$T/sock-$h" "$T/store-$h"
+	"$DAEMON" --socket-dir "$T/sock-$h" --store-dir "$T/store-$h" --history-db none \
+		--discover-scope $$ --no-cgroups -q >"$T/daemon-$h.log" 2>&1 &
+	DAEMONS[$h]=$!
+	PIDS+=($!)
+	while ! port_free "$port"; do port=$((port + 1)); done
+	cat >"$T/sshd_config-$h" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $T/host_key
+PidFile $T/sshd-$h.pid
+AuthorizedKeysFile $T/authorized_keys
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+MaxStartups 100:30:200
+MaxSessions 100
+SetEnv NIX_ANALYTICS_SOCKET_DIR=$T/sock-$h
+EOF
+	cat >>"$T/ssh_config" <<EOF
+Host $h
+  HostName 127.0.0.1
+  Port $port
+  User root
+  IdentityFile $T/id
+  IdentitiesOnly yes
+  HostKeyAlias benchhost
+  UserKnownHostsFile $T/known_hosts
+  StrictHostKeyChecking yes
+EOF
+	/usr/sbin/sshd -D -e -f "$T/sshd_config-$h" >"$T/sshd-$h.log" 2>&1 &
+	SSHD[$h]=$!
+	PIDS+=($!)
+	port=$((port + 1))
+done
+for h in "${HOSTS[@]}"; do
+	for _ in $(seq 100); do
+		ssh -F "$T/ssh_config" -o BatchMode=yes "$h" "$CTL" status >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ssh -F "$T/ssh_config" -o BatchMode=yes "$h" "$CTL" status >/dev/null ||
+		{ echo "bench/tui-hosts.sh: $h does not answer through ssh: $(tail -n 5 "$T/sshd-$h.log")" >&2; exit 1; }
+done
+
+# ---- the TUI ----
+HOST_ARGS=()
+for h in "${HOSTS[@]}"; do HOST_ARGS+=(-H "$h"); done
+tmux -L "$SOCK" -f /dev/null new-session -d -s b -x 160 -y 50 \
+	"LANG=C.UTF-8 NIX_SSHOPTS='-F $T/ssh_config' $BUILD_DIR/src/tui/nix-analytics ${HOST_ARGS[*]} --remote-ctl $CTL --stats $T/stats.json; sleep 600"
+PANE=$(tmux -L "$SOCK" display-message -p -t b '#{pane_pid}')
+TUI=
+for _ in $(seq 100); do
+	TUI=$(ps -o pid= --ppid "$PANE" | tr -d ' ' | head -n 1)
+	[[ -n "$TUI" ]] && break
+	sleep 0.05
+done
+[[ -n "$TUI" ]] || { echo "bench/tui-hosts.sh: the TUI did not start" >&2; exit 1; }
+screen_has() { tmux -L "$SOCK" capture-pane -p -t b | grep -Eq -- "$1"; }
+wait_screen() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		screen_has "$1" && return 0
+		sleep 0.1
+	done
+	echo "bench/tui-hosts.sh: timed out waiting for /$1/ on the screen:" >&2
+	tmux -L "$SOCK" capture-pane -p -t b | head -n 8 >&2
+	exit 1
+}
+wait_screen "3 hosts, 3 up"
+
+TICK=$(getconf CLK_TCK)
+proc_ticks() {
+	local p s=0
+	for p in "$@"; do
+		[[ -r /proc/$p/stat ]] && s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$s"
+}
+# The TUI's ssh clients (and the ControlMaster ones they start).
+ssh_pids() { pgrep -f "ssh .*nix-analytics-ssh-" | tr '\n' ' '; }
+# measure SECONDS: "TUI% SSH%": percent of one core the TUI, and its ssh clients together, used
+measure() {
+	local c0 c1 s0 s1 t0 t1 ssh
+	ssh=$(ssh_pids)
+	c0=$(proc_ticks "$TUI")
+	# shellcheck disable=SC2086
+	s0=$(proc_ticks $ssh)
+	t0=$(date +%s.%N)
+	sleep "$1"
+	c1=$(proc_ticks "$TUI")
+	# shellcheck disable=SC2086
+	s1=$(proc_ticks $ssh)
+	t1=$(date +%s.%N)
+	echo "$c0 $c1 $s0 $s1 $t0 $t1 $TICK" |
+		awk '{ printf "%.2f %.2f", 100 * ($2 - $1) / $7 / ($6 - $5), 100 * ($4 - $3) / $7 / ($6 - $5) }'
+}
+
+sleep 2
+read -r IDLE_PCT IDLE_SSH <<<"$(measure "$IDLE")"
+echo "idle (3 hosts up, no build, ${IDLE} s): TUI CPU ${IDLE_PCT} % of a core (P5 target <= 0.2 %); its ssh clients ${IDLE_SSH} %"
+
+FEEDS=()
+for h in "${HOSTS[@]}"; do
+	FEED_PREFIX="$h-build-" FEED_CHURN=$CHURN FEED_HOLD=$((3 * IDLE + 20)) \
+		python3 "$ROOT/bench/tui-feed.py" "$T/sock-$h/events.sock" "$T/store-$h" "$BUILDS" "$RATE" \
+		"$((LOAD + 5))" >"$T/feed-$h.out" &
+	FEEDS+=($!)
+	PIDS+=($!)
+done
+wait_screen "3 hosts, 3 up \| $((3 * BUILDS)) running"
+# The log panel open on a build, as a user watching would have it.
+tmux -L "$SOCK" send-keys -t b j l
+sleep 2
+read -r LOAD_PCT LOAD_SSH <<<"$(measure "$LOAD")"
+for h in "${HOSTS[@]}"; do
+	until grep -q '^feed:' "$T/feed-$h.out"; do sleep 0.1; done
+	echo "$h $(grep '^feed:' "$T/feed-$h.out")"
+done
+echo "loaded (3 hosts x $BUILDS active builds, $RATE records/s and $CHURN builds/s finishing on each, ${LOAD} s): TUI CPU ${LOAD_PCT} % of a core (P5 target <= 5 %); its ssh clients ${LOAD_SSH} %"
+tmux -L "$SOCK" capture-pane -p -t b | head -n 5 | sed 's/^/  screen: /'
+
+sleep 2
+read -r LISTED_PCT LISTED_SSH <<<"$(measure "$IDLE")"
+echo "listed ($((3 * BUILDS)) active builds, no events, ${IDLE} s; clocks redrawn once a second): TUI CPU ${LISTED_PCT} % of a core; its ssh clients ${LISTED_SSH} %"
+
+# One host stops: its sshd and sessions end; its rows stay greyed.
+pkill -P "${SSHD[h2]}" || true
+kill -TERM "${SSHD[h2]}"
+wait_screen "^ h2: DOWN \\($BUILDS builds greyed"
+sleep 2
+read -r DOWN_PCT DOWN_SSH <<<"$(measure "$IDLE")"
+echo "one host down (h2's $BUILDS rows greyed, clocks stopped; it is retried every 5 s), ${IDLE} s: TUI CPU ${DOWN_PCT} % of a core; its ssh clients ${DOWN_SSH} %"
+# Keys still answer at once: the help opens.
+K0=$(date +%s%N)
+tmux -L "$SOCK" send-keys -t b '?'
+wait_screen "nix-analytics keys"
+K1=$(date +%s%N)
+echo "a key with h2 down: the help on screen after $(((K1 - K0) / 1000000)) ms (includes capture-pane polling)"
+tmux -L "$SOCK" send-keys -t b Escape
+
+tmux -L "$SOCK" send-keys -t b q
+for _ in $(seq 100); do [[ -s "$T/stats.json" ]] && break; sleep 0.05; done
+STATS=$(cat "$T/stats.json")
+echo "TUI stats: $STATS"
+AVG=$(jq -r .frame_avg_ms <<<"$STATS")
+P99=$(jq -r .frame_p99_ms <<<"$STATS")
+MAX=$(jq -r .frame_max_ms <<<"$STATS")
+echo "frames: average ${AVG} ms, 99th percentile ${P99} ms, longest ${MAX} ms (P5 target <= 5 ms)"
+
+verdict() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }' && echo PASS || echo FAIL; }
+echo "P12 verdict (P5's bars): loaded CPU $(verdict "$LOAD_PCT" 5), idle CPU $(verdict "$IDLE_PCT" 0.2), frame p99 $(verdict "$P99" 5) (longest $MAX ms on a shared machine; target: docs/performance.md P12)"

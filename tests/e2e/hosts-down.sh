@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# A host that goes down keeps its builds on screen (`nix-analytics -H alpha -H beta`, in tmux):
+# two loopback sshd instances (remote-lib.sh's remote_add_host), each in front of a
+# nix-analyticsd with real Nix builds of its own. When alpha's sshd goes away:
+#   - alpha's rows stay, drawn dim (checked in tmux's attributes), its header line says DOWN
+#     and how many builds are greyed; their elapsed times stand still; beta's rows are not dim;
+#   - an action on a greyed row is refused, naming the host, and nothing reaches alpha;
+# and when alpha's sshd is back, alpha's rows are reloaded from its daemon: not dim, ticking.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/remote-lib.sh"
+source "$(dirname "$0")/tui-lib.sh"
+
+check_binaries
+check_tui
+trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
+nix_setup
+remote_setup
+
+declare -A FAR
+far_up() { "$NA_CTL" -s "$T/sock-$1" status >/dev/null 2>&1; }
+for h in alpha beta; do
+	remote_add_host "$h" "$T/sock-$h"
+	"$NA_DAEMON" --socket-dir "$T/sock-$h" --history-db none --discover-scope $$ \
+		--cgroup-root "/nix-analytics-e2e-$h-$$" -v >>"$T/daemon-$h.log" 2>&1 &
+	FAR[$h]=$!
+	track "${FAR[$h]}"
+	wait_for 20 "the daemon of $h answers" far_up "$h" ||
+		die "daemon of $h: $(tail -n 20 "$T/daemon-$h.log")"
+done
+
+# Real builds on each (they run until killed, at most 60 s).
+for h in alpha beta; do
+	nix-build "$E2E_DIR/nix/hosts-many.nix" --argstr nonce "$NONCE" --argstr host "$h" --no-out-link \
+		--log-format internal-json -v -k -j2 \
+		2> >("$NA_CTL" -s "$T/sock-$h" ingest >/dev/null 2>"$T/ingest-$h.err") >/dev/null &
+	track $!
+done
+far_state() { "$NA_CTL" -s "$T/sock-$1" list-builds 2>/dev/null | jq -e --arg n "$2" --arg s "$3" '.builds[] | select(.name == $n and .state == $s)' >/dev/null; }
+all_running() {
+	far_state alpha mh-alpha-one running && far_state alpha mh-alpha-two running &&
+		far_state beta mh-beta-one running && far_state beta mh-beta-two running
+}
+wait_for 40 "two builds run on each far daemon" all_running || die "the far builds do not run"
+
+TUI_ENV=("NIX_SSHOPTS=$NIX_SSHOPTS")
+TUI_NO_SOCKET_DIR=1
+tui_start 160 30 -H alpha -H beta --remote-ctl "$NA_CTL"
+wait_screen "alpha +.*mh-alpha-one .* running" 30 "alpha's builds are listed"
+wait_screen "beta +.*mh-beta-one .* running" 30 "beta's builds are listed"
+# The row's elapsed time moves while its host is up (the frame ticks every second).
+ROW1=$(row_of "alpha +.*mh-alpha-one")
+row_moved() { [[ "$(row_of "$1")" != "$2" ]]; }
+wait_for 5 "alpha's row ticks" row_moved "alpha +.*mh-alpha-one" "$ROW1" &&
+	pass "a live row's elapsed time moves"
+row_dim "alpha +.*mh-alpha-one" "mh-alpha-one"
+assert_eq "a live row is not dim" 1 $?
+
+# ---- alpha goes away: its sshd and its sessions ----
+pkill -P "${SSHD_PIDS[alpha]}"
+stop_pid "${SSHD_PIDS[alpha]}"
+wait_screen "^ alpha: DOWN \(2 builds greyed, as last seen; " 30 \
+	"alpha's header line says it is down, and that its 2 builds are greyed"
+log "the screen with alpha down:"; screen >&2
+assert_true "alpha's builds stay listed" screen_has "alpha +.*mh-alpha-one .* running"
+assert_true "... both" screen_has "alpha +.*mh-alpha-two .* running"
+row_dim "alpha +.*mh-alpha-one" "mh-alpha-one"
+assert_eq "alpha's row is dim (SGR 2)" 0 $?
+row_dim "alpha +.*mh-alpha-two" "alpha"
+assert_eq "... its HOST cell too" 0 $?
+row_dim "beta +.*mh-beta-one" "mh-beta-one"
+assert_eq "beta's rows are not dim" 1 $?
+ROW1=$(row_of "alpha +.*mh-alpha-one")
+ROW2=$(row_of "alpha +.*mh-alpha-two")
+sleep 2.5
+assert_eq "alpha's greyed row stands still (elapsed, ETA) after 2.5 s" "$ROW1" "$(row_of "alpha +.*mh-alpha-one")"
+assert_eq "... the other too" "$ROW2" "$(row_of "alpha +.*mh-alpha-two")"
+
+# An action on a greyed row: refused at once, naming the host; nothing reaches alpha.
+keys f C-u
+type_text "host:alpha mh-alpha-two"
+keys Enter
+wait_screen "filter: host:alpha mh-alpha-two" 5 "the list is down to alpha's mh-alpha-two"
+keys G K k
+wait_screen "kill refused: alpha is down: this build is greyed, as last seen \(nothing sent\)" 10 \
+	"K k on a greyed row is refused, naming the host"
+assert_true "the build still runs on alpha" far_state alpha mh-alpha-two running
+keys f C-u Enter
+wait_screen "beta +.*mh-beta-two" 10 "the filter cleared"
+
+# ---- alpha's sshd is back: a connection reloads its builds ----
+/usr/sbin/sshd -D -e -f "$T/sshd_config-alpha" >>"$T/sshd-alpha.log" 2>&1 &
+SSHD_PIDS[alpha]=$!
+track "${SSHD_PIDS[alpha]}"
+wait_screen "^ alpha \(.*\): up .*2 running" 30 "alpha is up again (the TUI retries every 5 s)"
+alpha_live() { ! row_dim "alpha +.*mh-alpha-one" "mh-alpha-one"; }
+wait_for 10 "alpha's rows are no longer dim" alpha_live && pass "alpha's rows are live again (not dim)"
+assert_true "... still both listed" screen_has "alpha +.*mh-alpha-two .* running"
+ROW1=$(row_of "alpha +.*mh-alpha-one")
+wait_for 5 "alpha's row ticks again" row_moved "alpha +.*mh-alpha-one" "$ROW1" &&
+	pass "its elapsed time moves again"
+tui_quit
+
+for h in alpha beta; do stop_pid "${FAR[$h]}"; done
