@@ -10,6 +10,7 @@
 #             default 3,400: 10,200 in all, P5's 10,000), CHURN builds/s per host finishing and
 #             replaced, the log panel open, for LOAD seconds                P5: <= 5 % of a core
 #   listed    the 3,000 builds listed, no events, for IDLE seconds (clocks redrawn once a second)
+#   stopped   one host's daemon stopped (SIGSTOP): a key's effect on screen must not wait for it
 #   down      one host's sshd gone (its 1,000 rows greyed, clocks stopped), for IDLE seconds
 #   frames    the TUI's own frame times (--stats)                         P5: p99 <= 5 ms
 # CPU from /proc/<pid>/stat (utime + stime) over each phase; the ssh clients' CPU is given
@@ -186,20 +187,35 @@ sleep 2
 read -r LISTED_PCT LISTED_SSH <<<"$(measure "$IDLE")"
 echo "listed ($((3 * BUILDS)) active builds, no events, ${IDLE} s; clocks redrawn once a second): TUI CPU ${LISTED_PCT} % of a core; its ssh clients ${LISTED_SSH} %"
 
-# One host stops: its sshd and sessions end; its rows stay greyed.
+# key_ms: from a key to its effect on the screen (the help opens), in ms; polled with
+# capture-pane, so an upper bound.
+key_ms() {
+	local k0 k1
+	k0=$(date +%s%N)
+	tmux -L "$SOCK" send-keys -t b '?'
+	wait_screen "nix-analytics keys"
+	k1=$(date +%s%N)
+	tmux -L "$SOCK" send-keys -t b Escape
+	echo $(((k1 - k0) / 1000000))
+}
+
+# One host stops answering (its daemon stopped with SIGSTOP: the connection stays, nothing
+# comes back): the screen must not wait for it.
+kill -STOP "${DAEMONS[h3]}"
+sleep 3
+STOPPED_MS=$(key_ms)
+read -r STOPPED_PCT STOPPED_SSH <<<"$(measure 5)"
+kill -CONT "${DAEMONS[h3]}"
+echo "h3's daemon stopped (SIGSTOP), 3 s in: a key's effect on screen after ${STOPPED_MS} ms (includes capture-pane polling); TUI CPU over the next 5 s ${STOPPED_PCT} %"
+
+# One host goes down: its sshd and sessions end; its rows stay greyed.
 pkill -P "${SSHD[h2]}" || true
 kill -TERM "${SSHD[h2]}"
 wait_screen "^ h2: DOWN \\($BUILDS builds greyed"
 sleep 2
 read -r DOWN_PCT DOWN_SSH <<<"$(measure "$IDLE")"
 echo "one host down (h2's $BUILDS rows greyed, clocks stopped; it is retried every 5 s), ${IDLE} s: TUI CPU ${DOWN_PCT} % of a core; its ssh clients ${DOWN_SSH} %"
-# Keys still answer at once: the help opens.
-K0=$(date +%s%N)
-tmux -L "$SOCK" send-keys -t b '?'
-wait_screen "nix-analytics keys"
-K1=$(date +%s%N)
-echo "a key with h2 down: the help on screen after $(((K1 - K0) / 1000000)) ms (includes capture-pane polling)"
-tmux -L "$SOCK" send-keys -t b Escape
+echo "a key with h2 down: its effect on screen after $(key_ms) ms (includes capture-pane polling)"
 
 tmux -L "$SOCK" send-keys -t b q
 for _ in $(seq 100); do [[ -s "$T/stats.json" ]] && break; sleep 0.05; done
