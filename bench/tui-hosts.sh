@@ -13,7 +13,7 @@
 #   stopped   one host's daemon stopped (SIGSTOP): a key's effect on screen must not wait for it
 #   down      one host's sshd gone (its 1,000 rows greyed, clocks stopped), for IDLE seconds
 #   frames    the TUI's own frame times (--stats)                         P5: p99 <= 5 ms
-# CPU from /proc/<pid>/stat (utime + stime) over each phase; the ssh clients' CPU is given
+# CPU from /proc/<pid>/schedstat (time on a CPU, in ns) over each phase; the ssh clients' CPU is given
 # apart (they carry the bytes; the TUI's figure is the TUI's alone). Needs root (sshd).
 #
 # usage: bench/tui-hosts.sh [BUILDS (1000)] [RATE (3400)] [LOAD (30)] [IDLE (10)] [CHURN (10)]
@@ -119,6 +119,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [[ -n "$TUI" ]] || { echo "bench/tui-hosts.sh: the TUI did not start" >&2; exit 1; }
+echo "TUI pid $TUI: $(tr '\0' ' ' <"/proc/$TUI/cmdline" | cut -c1-120)"
 screen_has() { tmux -L "$SOCK" capture-pane -p -t b | grep -Eq -- "$1"; }
 wait_screen() {
 	local i
@@ -132,31 +133,29 @@ wait_screen() {
 }
 wait_screen "3 hosts, 3 up"
 
-TICK=$(getconf CLK_TCK)
-proc_ticks() {
-	local p s=0
-	for p in "$@"; do
-		[[ -r /proc/$p/stat ]] && s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-	done
-	echo "$s"
-}
 # The TUI's ssh clients (and the ControlMaster ones they start).
 ssh_pids() { pgrep -f "ssh .*nix-analytics-ssh-" | tr '\n' ' '; }
-# measure SECONDS: "TUI% SSH%": percent of one core the TUI, and its ssh clients together, used
+# ns_of PID...: "PID NS" lines.
+ns_of() {
+	local p ns
+	for p in "$@"; do
+		read -r ns _ <"/proc/$p/schedstat" 2>/dev/null && echo "$p $ns"
+	done
+}
+# measure SECONDS: "TUI% SSH%": percent of one core the TUI, and its ssh clients together (those
+# alive from start to end), used over that time
 measure() {
-	local c0 c1 s0 s1 t0 t1 ssh
-	ssh=$(ssh_pids)
-	c0=$(proc_ticks "$TUI")
-	# shellcheck disable=SC2086
-	s0=$(proc_ticks $ssh)
-	t0=$(date +%s.%N)
+	local t0 t1
+	# shellcheck disable=SC2046
+	ns_of "$TUI" $(ssh_pids) >"$T/ns0"
+	t0=$(date +%s%N)
 	sleep "$1"
-	c1=$(proc_ticks "$TUI")
-	# shellcheck disable=SC2086
-	s1=$(proc_ticks $ssh)
-	t1=$(date +%s.%N)
-	echo "$c0 $c1 $s0 $s1 $t0 $t1 $TICK" |
-		awk '{ printf "%.2f %.2f", 100 * ($2 - $1) / $7 / ($6 - $5), 100 * ($4 - $3) / $7 / ($6 - $5) }'
+	# shellcheck disable=SC2046
+	ns_of "$TUI" $(ssh_pids) >"$T/ns1"
+	t1=$(date +%s%N)
+	awk -v tui="$TUI" -v wall=$((t1 - t0)) 'NR == FNR { a[$1] = $2; next }
+		$1 in a { d = $2 - a[$1]; if ($1 == tui) t += d; else s += d }
+		END { printf "%.2f %.2f", 100 * t / wall, 100 * s / wall }' "$T/ns0" "$T/ns1"
 }
 
 sleep 2
@@ -165,7 +164,7 @@ echo "idle (3 hosts up, no build, ${IDLE} s): TUI CPU ${IDLE_PCT} % of a core (P
 
 FEEDS=()
 for h in "${HOSTS[@]}"; do
-	FEED_PREFIX="$h-build-" FEED_CHURN=$CHURN FEED_HOLD=$((3 * IDLE + 20)) \
+	FEED_PREFIX="$h-build-" FEED_CHURN=$CHURN FEED_HOLD=3600 \
 		python3 "$ROOT/bench/tui-feed.py" "$T/sock-$h/events.sock" "$T/store-$h" "$BUILDS" "$RATE" \
 		"$((LOAD + 5))" >"$T/feed-$h.out" &
 	FEEDS+=($!)
@@ -211,7 +210,7 @@ echo "h3's daemon stopped (SIGSTOP), 3 s in: a key's effect on screen after ${ST
 # One host goes down: its sshd and sessions end; its rows stay greyed.
 pkill -P "${SSHD[h2]}" || true
 kill -TERM "${SSHD[h2]}"
-wait_screen "^ h2: DOWN \\($BUILDS builds greyed"
+wait_screen "^ h2: DOWN \\([0-9]+ builds greyed"
 sleep 2
 read -r DOWN_PCT DOWN_SSH <<<"$(measure "$IDLE")"
 echo "one host down (h2's $BUILDS rows greyed, clocks stopped; it is retried every 5 s), ${IDLE} s: TUI CPU ${DOWN_PCT} % of a core; its ssh clients ${DOWN_SSH} %"

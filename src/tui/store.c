@@ -82,6 +82,18 @@ static void store_decode_build(StoreBuild *b, double now) {
         store_decode_usage(b);
 }
 
+static bool str_differ(const char *a, const char *b) {
+        return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Whether a build's new state may add, remove or move its row (Store.layout): what rows are
+ * grouped, ordered and filtered by. */
+static bool build_moves_rows(const StoreBuild *old, const StoreBuild *b) {
+        return old->state != b->state || old->invocation != b->invocation ||
+               str_differ(old->name, b->name) || str_differ(old->drv, b->drv) ||
+               str_differ(old->machine, b->machine) || str_differ(old->user, b->user);
+}
+
 /* Takes a copy of the build object o and puts it in the store. */
 static int store_put_build(Store *s, const cJSON *o, double now) {
         uint64_t key = json_u64(o, "key", UINT64_MAX);
@@ -100,15 +112,17 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
                 b->key = key;
                 b->host = s->host;
                 HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
-        } else {
+        } else
                 /* A processes event may have given fresher usage than the build object. */
                 (*store_count(s, b->state))--;
-                cJSON_Delete(b->json);
-        }
+        StoreBuild old = *b; /* its strings point into old.json, freed below */
         b->json = copy;
         b->stale_since = 0; /* the daemon's word again */
         store_decode_build(b, now);
         (*store_count(s, b->state))++;
+        if (!old.json || build_moves_rows(&old, b))
+                s->layout++;
+        cJSON_Delete(old.json);
         s->generation++;
         return 1;
 }
@@ -129,8 +143,13 @@ static int store_put_invocation(Store *s, const cJSON *o) {
                 }
                 i->id = id;
                 HASH_ADD(hh, s->invocations, id, sizeof(i->id), i);
-        } else
-                cJSON_Delete(i->json);
+                s->layout++;
+        }
+        /* Ending (or its end time) decides whether it stays in the tree; progress does not. */
+        if (i->done != (strcmp(json_str(copy, "state") ?: "running", "running") != 0) ||
+            json_num(i->json, "finished", -1) != json_num(copy, "finished", -1))
+                s->layout++;
+        cJSON_Delete(i->json);
         i->json = copy;
         const cJSON *req = json_obj(copy, "requester");
         i->user = json_str(req, "user");
@@ -201,6 +220,7 @@ static void store_clear_builds(Store *s) {
         }
         memset(s->counts, 0, sizeof(s->counts));
         s->generation++;
+        s->layout++;
 }
 
 static void store_clear_invocations(Store *s) {
@@ -211,6 +231,7 @@ static void store_clear_invocations(Store *s) {
                 free(i);
         }
         s->generation++;
+        s->layout++;
 }
 
 void store_clear(Store *s) {

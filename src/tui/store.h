@@ -66,7 +66,11 @@ typedef struct Store {
         unsigned counts[STORE_COUNT_SLOTS]; /* by state; the last: unknown states */
         uint64_t generation;                /* bumped by every change: views rebuild their rows lazily */
         uint64_t events;                    /* events applied */
-        double stale_since;                 /* > 0: the daemon went away then (store_mark_stale) */
+        /* Bumped only by changes that may add, remove or move rows of a list in arrival order:
+         * a new build or invocation, a build's state, invocation or fields a filter reads
+         * changed, an invocation ended, a reload. Usage and phase changes leave it. */
+        uint64_t layout;
+        double stale_since; /* > 0: the daemon went away then (store_mark_stale) */
 } Store;
 
 /* A build wherever it is named apart from its StoreBuild: rows, selections, prompts. */

@@ -241,13 +241,13 @@ static size_t host_lines(Tui *t) {
         return MIN(t->n_hosts, (size_t) MAX(rows / 3, 1));
 }
 
-/* What a down host's header line adds about the rows it left: " | N builds greyed, as last
- * seen", or "". */
+/* What a down host's line says first about the rows it left ("N builds greyed, as last
+ * seen; "), or "": first, as the reason after it may be long. */
 static const char *stale_note(const Host *h, char *buf, size_t n) {
         unsigned k = HASH_COUNT(h->store.builds);
         if (h->store.stale_since <= 0 || k == 0)
                 return "";
-        snprintf(buf, n, " | %u build%s greyed, as last seen", k, k == 1 ? "" : "s");
+        snprintf(buf, n, "%u build%s greyed, as last seen; ", k, k == 1 ? "" : "s");
         return buf;
 }
 
@@ -315,8 +315,8 @@ static void draw_header(Tui *t, int w) {
                                     n[BUILD_FAILED] + n[BUILD_KILLED] + n[BUILD_LOST], load);
                 else
                         draw_printf(scr, 1 + (int) i, 0, w, screen_attr(scr, COL_ERROR),
-                                    " %s: DOWN (%s; retrying)%s", tui_host_label(h),
-                                    client_error_text(h->client), stale_note(h, note, sizeof(note)));
+                                    " %s: DOWN (%s%s; retrying)", tui_host_label(h),
+                                    stale_note(h, note, sizeof(note)), client_error_text(h->client));
         }
 }
 
@@ -387,9 +387,9 @@ static void tui_draw(void *userdata) {
         if (t->n_hosts == 1 && main_y > 1) {
                 char note[64];
                 draw_printf(t->screen, 1, 0, cols, screen_attr(t->screen, COL_ERROR),
-                            " nix-analyticsd is not running (no answer at %s: %s): waiting for it...%s",
-                            client_path(h0->client), client_error_text(h0->client),
-                            stale_note(h0, note, sizeof(note)));
+                            " nix-analyticsd is not running (%sno answer at %s: %s): waiting for it...",
+                            stale_note(h0, note, sizeof(note)), client_path(h0->client),
+                            client_error_text(h0->client));
         }
         if (main_h >= 2 && t->show_log) {
                 /* The log panel follows the selected build (once per frame, not per event). */

@@ -1,5 +1,5 @@
-/* The build list: rows rebuilt from the store only when it changed (its generation), the
- * selection kept on the same build across rebuilds. */
+/* The build list: rows rebuilt from the store only when it changed in a way that may move
+ * them (bv_generation), the selection kept on the same build across rebuilds. */
 #include "tui/view-builds.h"
 
 #include <curses.h>
@@ -42,7 +42,9 @@ typedef struct BuildsView {
         size_t n_activities;
         Row *rows;
         size_t n_rows, cap;
-        uint64_t generation; /* of the stores the rows were made from (their sum) */
+        StoreBuild **all; /* bv_rebuild()'s scratch: the builds to list, kept for the next */
+        size_t all_cap;
+        uint64_t generation; /* of the stores the rows were made from (bv_generation) */
         bool built;
         char *filter; /* the filter the rows were made with */
         bool show_all;
@@ -228,10 +230,13 @@ static void bv_fetch_activities(Tui *t, View *v, Poll *p) {
                 poll_done(p);
 }
 
-static uint64_t bv_generation(Tui *t) {
+/* What the rows depend on: in arrival order only what may add, remove or move a row
+ * (Store.layout: phase and usage changes are drawn from the store without a rebuild); sorted
+ * by a column, any change. */
+static uint64_t bv_generation(Tui *t, const BuildsView *bv) {
         uint64_t g = 0;
         for (size_t i = 0; i < t->n_hosts; i++)
-                g += t->hosts[i]->store.generation;
+                g += bv->sort < 0 ? t->hosts[i]->store.layout : t->hosts[i]->store.generation;
         return g;
 }
 
@@ -247,12 +252,14 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
         HASH_ITER(hh, s->invocations, inv, ti)
                 invs[m++] = inv;
         qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
-        /* Builds and invocations are both in invocation order: one merge walk. */
-        size_t j = 0;
+        /* Builds and invocations are both in invocation order: one merge walk. The builds it
+         * steps over have no invocation (not listed yet): they go to the end, moved to the
+         * front of all[] meanwhile (n_orphans of them, their order kept). */
+        size_t j = 0, n_orphans = 0;
         for (size_t i = 0; i < m; i++) {
                 inv = invs[i];
                 while (j < k && all[j]->invocation < inv->id)
-                        j++; /* no such invocation: listed at the end */
+                        all[n_orphans++] = all[j++];
                 size_t from = j;
                 bool active = false;
                 for (; j < k && all[j]->invocation == inv->id; j++)
@@ -275,10 +282,10 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
                 if (bv->n_rows > first + 1)
                         bv->rows[bv->n_rows - 1].last = true;
         }
-        /* Builds whose invocation is unknown (not listed yet): at the end. */
-        for (size_t b2 = 0; b2 < k; b2++)
-                if (!store_invocation(s, all[b2]->invocation))
-                        bv_push(bv, h->index, all[b2]->key, false);
+        while (j < k)
+                all[n_orphans++] = all[j++];
+        for (size_t b2 = 0; b2 < n_orphans; b2++)
+                bv_push(bv, h->index, all[b2]->key, false);
         free(invs);
 }
 
@@ -289,9 +296,14 @@ static void bv_rebuild(Tui *t, View *v) {
         size_t n = 0;
         for (size_t i = 0; i < t->n_hosts; i++)
                 n += HASH_COUNT(t->hosts[i]->store.builds);
-        StoreBuild **all = calloc(n + 1, sizeof(StoreBuild *));
-        if (!all)
-                return;
+        if (n + 1 > bv->all_cap) {
+                StoreBuild **a = realloc(bv->all, (n + 1) * sizeof(StoreBuild *));
+                if (!a)
+                        return;
+                bv->all = a;
+                bv->all_cap = n + 1;
+        }
+        StoreBuild **all = bv->all;
         size_t k = 0;
         for (size_t i = 0; i < t->n_hosts; i++) {
                 StoreBuild *b, *tb;
@@ -307,7 +319,13 @@ static void bv_rebuild(Tui *t, View *v) {
         sort_ctx.reverse = bv->reverse;
         sort_ctx.by_invocation = !bv->flat;
         sort_ctx.now = now;
-        qsort(all, k, sizeof(StoreBuild *), cmp_builds);
+        /* Builds come from the stores mostly in arrival order already: a look costs k
+         * comparisons, a sort k log k. */
+        bool sorted = true;
+        for (size_t i = 1; i < k && sorted; i++)
+                sorted = cmp_builds(&all[i - 1], &all[i]) <= 0;
+        if (!sorted)
+                qsort(all, k, sizeof(StoreBuild *), cmp_builds);
 
         if (bv->flat) {
                 for (size_t i = 0; i < k; i++)
@@ -324,8 +342,7 @@ static void bv_rebuild(Tui *t, View *v) {
                         bv_push_tree(t, bv, t->hosts[i], all + from, to - from, now);
                         from = to;
                 }
-        free(all);
-        bv->generation = bv_generation(t);
+        bv->generation = bv_generation(t, bv);
         bv->built = true;
         bv->show_all = t->show_all;
         free(bv->filter);
@@ -346,7 +363,7 @@ static void bv_rebuild(Tui *t, View *v) {
 static bool bv_stale(Tui *t, BuildsView *bv) {
         bool filter_changed = (t->filter == NULL) != (bv->filter == NULL) ||
                               (t->filter && bv->filter && strcmp(t->filter, bv->filter) != 0);
-        return !bv->built || bv->generation != bv_generation(t) || bv->show_all != t->show_all ||
+        return !bv->built || bv->generation != bv_generation(t, bv) || bv->show_all != t->show_all ||
                filter_changed;
 }
 
@@ -675,6 +692,7 @@ static void bv_free(View *v) {
                 free(f);
         }
         free(bv->rows);
+        free(bv->all);
         free(bv->filter);
         free(bv);
 }

@@ -253,12 +253,73 @@ static void test_stale(void **state) {
         store_clear(&s);
 }
 
+/* Store.layout moves only with what may add, remove or move a row: not with a phase, usage
+ * or progress. */
+static void test_layout(void **state) {
+        Store s;
+        store_init(&s, 0);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"phase\":\"unpackPhase\",\"invocation\":7}}",
+                      100),
+                1);
+        uint64_t l = s.layout, g = s.generation;
+        assert_true(l > 0); /* a new build */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"phase\":\"buildPhase\",\"invocation\":7}}",
+                      101),
+                1);
+        assert_int_equal(
+                apply(&s, "{\"event\":\"processes\",\"build\":1,\"usage\":{\"cpu_percent\":90}}", 101), 1);
+        assert_true(s.generation > g);
+        assert_true(s.layout == l); /* phase and usage: drawn, no row moves */
+        assert_string_equal(store_build(&s, 1)->phase, "buildPhase");
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"frozen\","
+                      "\"phase\":\"buildPhase\",\"invocation\":7}}",
+                      102),
+                1);
+        assert_true(s.layout > l); /* a state: the flat list of active builds, the counts */
+        l = s.layout;
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"frozen\","
+                      "\"phase\":\"buildPhase\",\"invocation\":7,\"machine\":\"ssh://b\"}}",
+                      103),
+                1);
+        assert_true(s.layout > l); /* the filter reads the machine */
+        l = s.layout;
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"running\","
+                               "\"progress\":{\"done\":0}}}",
+                               104),
+                         1);
+        assert_true(s.layout > l); /* a new invocation */
+        l = s.layout;
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"running\","
+                               "\"progress\":{\"done\":1}}}",
+                               105),
+                         1);
+        assert_true(s.layout == l); /* progress */
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"done\","
+                               "\"finished\":106}}",
+                               106),
+                         1);
+        assert_true(s.layout > l); /* ended: it may leave the tree */
+        store_clear(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_load_and_deltas),
-                cmocka_unit_test(test_remaining),
-                cmocka_unit_test(test_remote_view),
-                cmocka_unit_test(test_stale),
+                cmocka_unit_test(test_load_and_deltas), cmocka_unit_test(test_remaining),
+                cmocka_unit_test(test_remote_view),     cmocka_unit_test(test_stale),
+                cmocka_unit_test(test_layout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
