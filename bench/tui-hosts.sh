@@ -17,7 +17,8 @@
 # apart (they carry the bytes; the TUI's figure is the TUI's alone). Needs root (sshd).
 #
 # usage: bench/tui-hosts.sh [BUILDS (1000)] [RATE (3400)] [LOAD (30)] [IDLE (10)] [CHURN (10)]
-#   env: BUILD_DIR (default build/release), SKIP_DEPS=1
+#   env: BUILD_DIR (default build/release), SKIP_DEPS=1, TUI_BIN (the TUI to measure instead
+#        of the build's: another build of it, to compare)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,7 @@ source "$ROOT/bench/lib-build.sh"
 bench_build -- src/daemon/nix-analyticsd src/tui/nix-analytics src/ctl/nix-analytics-ctl || exit 1
 DAEMON=$BUILD_DIR/src/daemon/nix-analyticsd
 CTL=$BUILD_DIR/src/ctl/nix-analytics-ctl
+TUI_BIN=${TUI_BIN:-$BUILD_DIR/src/tui/nix-analytics}
 
 T=$(mktemp -d /tmp/na-bench-th.XXXXXX)
 SOCK="na-bench-tui-hosts-$$"
@@ -110,7 +112,7 @@ done
 HOST_ARGS=()
 for h in "${HOSTS[@]}"; do HOST_ARGS+=(-H "$h"); done
 tmux -L "$SOCK" -f /dev/null new-session -d -s b -x 160 -y 50 \
-	"LANG=C.UTF-8 NIX_SSHOPTS='-F $T/ssh_config' $BUILD_DIR/src/tui/nix-analytics ${HOST_ARGS[*]} --remote-ctl $CTL --stats $T/stats.json; sleep 600"
+	"LANG=C.UTF-8 NIX_SSHOPTS='-F $T/ssh_config' $TUI_BIN ${HOST_ARGS[*]} --remote-ctl $CTL --stats $T/stats.json; sleep 600"
 PANE=$(tmux -L "$SOCK" display-message -p -t b '#{pane_pid}')
 TUI=
 for _ in $(seq 100); do

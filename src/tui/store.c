@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "shared/json-read.h"
 
 const char *store_state_name(BuildState s) {
@@ -94,6 +95,10 @@ static bool build_moves_rows(const StoreBuild *old, const StoreBuild *b) {
                str_differ(old->machine, b->machine) || str_differ(old->user, b->user);
 }
 
+static int build_key_order(const StoreBuild *a, const StoreBuild *b) {
+        return a->key < b->key ? -1 : a->key > b->key;
+}
+
 /* Takes a copy of the build object o and puts it in the store. */
 static int store_put_build(Store *s, const cJSON *o, double now) {
         uint64_t key = json_u64(o, "key", UINT64_MAX);
@@ -111,7 +116,13 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
                 }
                 b->key = key;
                 b->host = s->host;
-                HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
+                /* Kept in key (arrival) order, so that a list in that order needs no sort: a
+                 * new key is nearly always the largest, and only then appended at once. */
+                if (!s->builds || key > s->max_key)
+                        HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
+                else
+                        HASH_ADD_INORDER(hh, s->builds, key, sizeof(b->key), b, build_key_order);
+                s->max_key = MAX(s->max_key, key);
         } else
                 /* A processes event may have given fresher usage than the build object. */
                 (*store_count(s, b->state))--;
@@ -219,6 +230,7 @@ static void store_clear_builds(Store *s) {
                 store_build_free(b);
         }
         memset(s->counts, 0, sizeof(s->counts));
+        s->max_key = 0;
         s->generation++;
         s->layout++;
 }

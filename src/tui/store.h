@@ -61,7 +61,8 @@ typedef struct StoreInvocation {
 
 typedef struct Store {
         unsigned host;                      /* which of the TUI's hosts this is the copy of */
-        StoreBuild *builds;                 /* by key */
+        StoreBuild *builds;                 /* by key; iterated in key order */
+        uint64_t max_key;                   /* the largest key in builds */
         StoreInvocation *invocations;       /* by id */
         unsigned counts[STORE_COUNT_SLOTS]; /* by state; the last: unknown states */
         uint64_t generation;                /* bumped by every change: views rebuild their rows lazily */

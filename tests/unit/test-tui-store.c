@@ -315,11 +315,35 @@ static void test_layout(void **state) {
         store_clear(&s);
 }
 
+/* Builds are iterated in key order however their events came. */
+static void test_key_order(void **state) {
+        Store s;
+        store_init(&s, 0);
+        const char *evs[] = {
+                "{\"event\":\"build\",\"build\":{\"key\":5,\"name\":\"e\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":2,\"name\":\"b\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":9,\"name\":\"i\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":7,\"name\":\"g\",\"state\":\"running\"}}",
+        };
+        for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+                assert_int_equal(apply(&s, evs[i], 100), 1);
+        char order[16] = "";
+        size_t n = 0;
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s.builds, b, tb)
+                order[n++] = b->name[0];
+        assert_string_equal(order, "abegi");
+        assert_true(s.max_key == 9);
+        store_clear(&s);
+        assert_true(s.max_key == 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_load_and_deltas), cmocka_unit_test(test_remaining),
                 cmocka_unit_test(test_remote_view),     cmocka_unit_test(test_stale),
-                cmocka_unit_test(test_layout),
+                cmocka_unit_test(test_layout),          cmocka_unit_test(test_key_order),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
