@@ -33,6 +33,7 @@ HOSTS=(h1 h2 h3)
 [[ $(id -u) == 0 ]] || { echo "bench/tui-hosts.sh: run as root (it starts sshd)" >&2; exit 1; }
 [[ -x /usr/sbin/sshd ]] || { echo "bench/tui-hosts.sh: sshd is missing (scripts/deps.sh)" >&2; exit 1; }
 source "$ROOT/bench/lib-build.sh"
+source "$ROOT/bench/lib-tui.sh"
 bench_build -- src/daemon/nix-analyticsd src/tui/nix-analytics src/ctl/nix-analytics-ctl || exit 1
 DAEMON=$BUILD_DIR/src/daemon/nix-analyticsd
 CTL=$BUILD_DIR/src/ctl/nix-analytics-ctl
@@ -111,16 +112,9 @@ done
 # ---- the TUI ----
 HOST_ARGS=()
 for h in "${HOSTS[@]}"; do HOST_ARGS+=(-H "$h"); done
-tmux -L "$SOCK" -f /dev/null new-session -d -s b -x 160 -y 50 \
-	"LANG=C.UTF-8 NIX_SSHOPTS='-F $T/ssh_config' $TUI_BIN ${HOST_ARGS[*]} --remote-ctl $CTL --stats $T/stats.json; sleep 600"
-PANE=$(tmux -L "$SOCK" display-message -p -t b '#{pane_pid}')
-TUI=
-for _ in $(seq 100); do
-	TUI=$(ps -o pid= --ppid "$PANE" | tr -d ' ' | head -n 1)
-	[[ -n "$TUI" ]] && break
-	sleep 0.05
-done
-[[ -n "$TUI" ]] || { echo "bench/tui-hosts.sh: the TUI did not start" >&2; exit 1; }
+bench_tui_start "$SOCK" 160 50 \
+	"LANG=C.UTF-8 NIX_SSHOPTS='-F $T/ssh_config' $TUI_BIN ${HOST_ARGS[*]} --remote-ctl $CTL --stats $T/stats.json" ||
+	exit 1
 echo "TUI pid $TUI: $(tr '\0' ' ' <"/proc/$TUI/cmdline" | cut -c1-120)"
 screen_has() { tmux -L "$SOCK" capture-pane -p -t b | grep -Eq -- "$1"; }
 wait_screen() {

@@ -8,6 +8,7 @@
 # and when alpha's sshd is back, alpha's rows are reloaded from its daemon: not dim, ticking.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/remote-lib.sh"
+source "$(dirname "$0")/hosts-lib.sh"
 source "$(dirname "$0")/tui-lib.sh"
 
 check_binaries
@@ -16,31 +17,7 @@ trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 nix_setup
 remote_setup
 
-declare -A FAR
-far_up() { "$NA_CTL" -s "$T/sock-$1" status >/dev/null 2>&1; }
-for h in alpha beta; do
-	remote_add_host "$h" "$T/sock-$h"
-	"$NA_DAEMON" --socket-dir "$T/sock-$h" --history-db none --discover-scope $$ \
-		--cgroup-root "/nix-analytics-e2e-$h-$$" -v >>"$T/daemon-$h.log" 2>&1 &
-	FAR[$h]=$!
-	track "${FAR[$h]}"
-	wait_for 20 "the daemon of $h answers" far_up "$h" ||
-		die "daemon of $h: $(tail -n 20 "$T/daemon-$h.log")"
-done
-
-# Real builds on each (they run until killed, at most 60 s).
-for h in alpha beta; do
-	nix-build "$E2E_DIR/nix/hosts-many.nix" --argstr nonce "$NONCE" --argstr host "$h" --no-out-link \
-		--log-format internal-json -v -k -j2 \
-		2> >("$NA_CTL" -s "$T/sock-$h" ingest >/dev/null 2>"$T/ingest-$h.err") >/dev/null &
-	track $!
-done
-far_state() { "$NA_CTL" -s "$T/sock-$1" list-builds 2>/dev/null | jq -e --arg n "$2" --arg s "$3" '.builds[] | select(.name == $n and .state == $s)' >/dev/null; }
-all_running() {
-	far_state alpha mh-alpha-one running && far_state alpha mh-alpha-two running &&
-		far_state beta mh-beta-one running && far_state beta mh-beta-two running
-}
-wait_for 40 "two builds run on each far daemon" all_running || die "the far builds do not run"
+far_hosts_start alpha beta
 
 TUI_ENV=("NIX_SSHOPTS=$NIX_SSHOPTS")
 TUI_NO_SOCKET_DIR=1
