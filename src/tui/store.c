@@ -99,14 +99,13 @@ static int build_key_order(const StoreBuild *a, const StoreBuild *b) {
         return a->key < b->key ? -1 : a->key > b->key;
 }
 
-/* Takes a copy of the build object o and puts it in the store. */
-static int store_put_build(Store *s, const cJSON *o, double now) {
-        uint64_t key = json_u64(o, "key", UINT64_MAX);
-        if (key == UINT64_MAX)
+/* Puts the build object copy in the store: it is taken (kept, or freed). */
+static int store_put_build(Store *s, cJSON *copy, double now) {
+        uint64_t key = json_u64(copy, "key", UINT64_MAX);
+        if (key == UINT64_MAX) {
+                cJSON_Delete(copy);
                 return 0; /* no usable key: nothing to file it under */
-        cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
-        if (!copy)
-                return -ENOMEM;
+        }
         StoreBuild *b = store_build(s, key);
         if (!b) {
                 b = calloc(1, sizeof(StoreBuild));
@@ -138,13 +137,13 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
         return 1;
 }
 
-static int store_put_invocation(Store *s, const cJSON *o) {
-        uint64_t id = json_u64(o, "id", UINT64_MAX);
-        if (id == UINT64_MAX)
+/* The same for an invocation object. */
+static int store_put_invocation(Store *s, cJSON *copy) {
+        uint64_t id = json_u64(copy, "id", UINT64_MAX);
+        if (id == UINT64_MAX) {
+                cJSON_Delete(copy);
                 return 0;
-        cJSON *copy = cJSON_Duplicate(o, true);
-        if (!copy)
-                return -ENOMEM;
+        }
         StoreInvocation *i = store_invocation(s, id);
         if (!i) {
                 i = calloc(1, sizeof(StoreInvocation));
@@ -191,15 +190,18 @@ static int store_put_invocation(Store *s, const cJSON *o) {
         return 1;
 }
 
+/* The object member name of ev, detached from it (an event's parts are kept as they are: no
+ * copy), or NULL. */
+static cJSON *take_object(cJSON *ev, const char *name) {
+        return json_obj(ev, name) ? cJSON_DetachItemFromObjectCaseSensitive(ev, name) : NULL;
+}
+
 /* A processes event: the build's current usage (build events come only on state changes). */
-static int store_put_usage(Store *s, const cJSON *ev) {
+static int store_put_usage(Store *s, cJSON *ev) {
         StoreBuild *b = store_build(s, json_u64(ev, "build", UINT64_MAX));
-        const cJSON *u = json_obj(ev, "usage");
-        if (!b || !u)
-                return 0;
-        cJSON *copy = cJSON_Duplicate(u, true);
+        cJSON *copy = b ? take_object(ev, "usage") : NULL;
         if (!copy)
-                return -ENOMEM;
+                return 0;
         if (cJSON_GetObjectItemCaseSensitive(b->json, "usage"))
                 cJSON_ReplaceItemInObjectCaseSensitive(b->json, "usage", copy);
         else
@@ -209,15 +211,16 @@ static int store_put_usage(Store *s, const cJSON *ev) {
         return 1;
 }
 
-int store_apply_event(Store *s, const cJSON *ev, double now) {
+int store_apply_event(Store *s, cJSON *ev, double now) {
         const char *name = json_str(ev, "event");
         if (!name)
                 return 0;
         s->events++;
+        cJSON *o;
         if (strcmp(name, "build") == 0)
-                return store_put_build(s, json_obj(ev, "build"), now);
+                return (o = take_object(ev, "build")) ? store_put_build(s, o, now) : 0;
         if (strcmp(name, "invocation") == 0)
-                return store_put_invocation(s, json_obj(ev, "invocation"));
+                return (o = take_object(ev, "invocation")) ? store_put_invocation(s, o) : 0;
         if (strcmp(name, "processes") == 0)
                 return store_put_usage(s, ev);
         return 0;
@@ -257,7 +260,10 @@ int store_load_builds(Store *s, const cJSON *result, double now) {
         s->stale_since = 0;
         const cJSON *o;
         cJSON_ArrayForEach(o, json_arr(result, "builds")) {
-                int r = store_put_build(s, o, now);
+                cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
+                if (!copy)
+                        return -ENOMEM;
+                int r = store_put_build(s, copy, now);
                 if (r < 0)
                         return r;
         }
@@ -269,7 +275,10 @@ int store_load_invocations(Store *s, const cJSON *result) {
         store_clear_invocations(s);
         const cJSON *o;
         cJSON_ArrayForEach(o, json_arr(result, "invocations")) {
-                int r = store_put_invocation(s, o);
+                cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
+                if (!copy)
+                        return -ENOMEM;
+                int r = store_put_invocation(s, copy);
                 if (r < 0)
                         return r;
         }

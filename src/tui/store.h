@@ -84,9 +84,10 @@ void store_init(Store *s, unsigned host);
 void store_clear(Store *s);
 
 /* Applies one subscription event ("build", "invocation", "processes"); others are ignored.
- * now is the local unix time (a running build's elapsed time counts from it). Returns 1
- * when the store changed, 0 when not, -ENOMEM. */
-int store_apply_event(Store *s, const cJSON *ev, double now);
+ * The object it keeps is taken out of ev (detached, not copied: an event comes hundreds of
+ * times a second). now is the local unix time (a running build's elapsed time counts from
+ * it). Returns 1 when the store changed, 0 when not, -ENOMEM. */
+int store_apply_event(Store *s, cJSON *ev, double now);
 /* Replaces everything with a list-builds / list-invocations result. Loading the builds
  * ends the store's staleness: the daemon vouches for all of it again. */
 int store_load_builds(Store *s, const cJSON *result, double now);

@@ -187,7 +187,7 @@ static void on_disconnected(Client *c, int error, void *userdata) {
         notify_store_changed(t);
 }
 
-static void on_event(Client *c, const cJSON *ev, void *userdata) {
+static void on_event(Client *c, cJSON *ev, void *userdata) {
         Host *h = userdata;
         int r = store_apply_event(&h->store, ev, tui_now());
         if (r > 0)
