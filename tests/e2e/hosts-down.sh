@@ -5,6 +5,8 @@
 #   - alpha's rows stay, drawn dim (checked in tmux's attributes), its header line says DOWN
 #     and how many builds are greyed; their elapsed times stand still; beta's rows are not dim;
 #   - an action on a greyed row is refused, naming the host, and nothing reaches alpha;
+# (and, before that, the history, machines and dependency views follow the host of the row
+# under the cursor, or the host a filter names when no row is there, and say which);
 # and when alpha's sshd is back, alpha's rows are reloaded from its daemon: not dim, ticking.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/remote-lib.sh"
@@ -31,6 +33,32 @@ wait_for 5 "alpha's row ticks" row_moved "alpha +.*mh-alpha-one" "$ROW1" &&
 	pass "a live row's elapsed time moves"
 row_dim "alpha +.*mh-alpha-one" "mh-alpha-one"
 assert_eq "a live row is not dim" 1 $?
+
+# ---- the history, machines and dependency views ask the host of the row under the cursor ----
+keys f C-u
+type_text "host:beta mh-beta-one"
+keys Enter
+wait_screen "filter: host:beta mh-beta-one" 5 "the list is down to beta's mh-beta-one"
+keys G h
+wait_screen "^history on beta: " 10 "h on beta's build: beta's history, the title says so"
+keys Escape r
+wait_screen "^remote machines on beta: " 10 "r: beta's machines"
+keys Escape
+keys f C-u
+type_text "host:alpha"
+keys Enter
+keys G d
+wait_screen "dependencies of invocation #[0-9]+ on alpha" 10 "d on alpha's build: alpha's dependency tree"
+keys Escape
+# No row under the cursor: the host the filter names (beta, not the first host).
+keys f C-u
+type_text "host:beta no-such-build"
+keys Enter
+wait_screen "no build matches the filter" 5 "a filter on beta that matches no build"
+keys h
+wait_screen "^history on beta: " 10 "h with no row: the history of the host the filter names"
+keys Escape f C-u Enter
+wait_screen "beta +.*mh-beta-two" 10 "the filter cleared"
 
 # ---- alpha goes away: its sshd and its sessions ----
 pkill -P "${SSHD_PIDS[alpha]}"
