@@ -7,7 +7,8 @@ it sent and at what rate.
 
 usage: tui-feed.py EVENTS_SOCKET STORE N RATE SECONDS
   env: FEED_PREFIX (names of the builds, default "tui-bench-"), FEED_HOLD (seconds to keep the
-  connection open afterwards)"""
+  connection open afterwards), FEED_CHURN (builds a second that finish, each replaced by a new
+  one: the number running stays N; default 0)"""
 import json, os, random, socket, sys, time
 
 sock_path, store, n, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
@@ -15,8 +16,10 @@ B32 = "0123456789abcdfghijklmnpqrsvwxyz"
 rnd = random.Random(5)
 prefix = os.environ.get("FEED_PREFIX", "tui-bench-")
 h = lambda i: "".join(random.Random(prefix + str(i)).choice(B32) for _ in range(32))
+churn = float(os.environ.get("FEED_CHURN", "0"))
+extra = int(churn * seconds) + 1 if churn > 0 else 0
 drvs = []
-for i in range(n):
+for i in range(n + extra):
     d = f"{store}/{h(i)}-{prefix}{i}.drv"
     with open(d, "w") as f:
         f.write(f'Derive([("out","{store}/{h(n + i)}-{prefix}{i}","","")],[],[],"x86_64-linux","/bin/sh",[],'
@@ -31,8 +34,12 @@ def send(records):
 send([{"action": "hello", "protocol": 1, "pid": os.getpid(), "ppid": os.getppid(), "uid": 0, "role": "cli",
        "nix": "2.8.0", "requester": {"pid": os.getpid(), "uid": 0, "cmdline": "tui-bench"}},
       {"action": "start", "id": 1, "level": 0, "text": "", "type": 104, "parent": 0}])
-send([{"action": "start", "id": 1000 + i, "level": 3, "text": f"building '{d}'", "type": 105,
-       "fields": [d, "", 1, 1], "parent": 1} for i, d in enumerate(drvs)])
+def start_build(i):
+    return {"action": "start", "id": 1000 + i, "level": 3, "text": f"building '{drvs[i]}'", "type": 105,
+            "fields": [drvs[i], "", 1, 1], "parent": 1}
+send([start_build(i) for i in range(n)])
+running = list(range(n))  # activity ids - 1000, oldest first
+started_n, finished = n, 0
 
 print(f"started {time.time():.6f}", flush=True)
 
@@ -43,8 +50,19 @@ tick = 0.01
 per_tick = max(1, int(rate * tick))
 while time.monotonic() - t0 < seconds:
     batch = []
+    # Churn: the oldest builds finish and new ones start, at FEED_CHURN a second.
+    while churn > 0 and finished < (time.monotonic() - t0) * churn and started_n < len(drvs):
+        done = running.pop(0)
+        # Its output registered first: the daemon finds it valid and the build succeeded.
+        with open(f"{store}/{h(n + done)}-{prefix}{done}", "w") as f:
+            f.write("built\n")
+        batch.append({"action": "stop", "id": 1000 + done})
+        batch.append(start_build(started_n))
+        running.append(started_n)
+        started_n += 1
+        finished += 1
     for _ in range(per_tick):
-        b = 1000 + rnd.randrange(n)
+        b = 1000 + rnd.choice(running)
         k = rnd.random()
         if k < 0.02:
             batch.append({"action": "result", "id": b, "type": 104, "fields": [rnd.choice(phases)]})
@@ -61,7 +79,8 @@ while time.monotonic() - t0 < seconds:
     if delay > 0:
         time.sleep(delay)
 el = time.monotonic() - t0
-print(f"feed: {n} builds, {sent} records in {el:.1f} s ({sent / el:.0f}/s)", flush=True)
+print(f"feed: {n} builds, {sent} records in {el:.1f} s ({sent / el:.0f}/s), {finished} finished and replaced",
+      flush=True)
 # Keep the connection (and so the builds) until told to stop.
 if os.environ.get("FEED_HOLD"):
     time.sleep(float(os.environ["FEED_HOLD"]))

@@ -22,6 +22,7 @@ IDLE=${4:-10}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
 
 source "$ROOT/bench/lib-build.sh"
+source "$ROOT/bench/lib-tui.sh"
 bench_build -- src/daemon/nix-analyticsd src/tui/nix-analytics || exit 1
 
 T=$(mktemp -d /tmp/na-bench-tui.XXXXXX)
@@ -42,16 +43,8 @@ mkdir -p "$T/sock" "$T/store"
 PIDS+=($!)
 for _ in $(seq 100); do [[ -S "$T/sock/control.sock" ]] && break; sleep 0.05; done
 
-tmux -L "$SOCK" -f /dev/null new-session -d -s b -x 120 -y 40 \
-	"LANG=C.UTF-8 $BUILD_DIR/src/tui/nix-analytics -s $T/sock --stats $T/stats.json; sleep 600"
-PANE=$(tmux -L "$SOCK" display-message -p -t b '#{pane_pid}')
-TUI=
-for _ in $(seq 100); do
-	TUI=$(ps -o pid= --ppid "$PANE" | tr -d ' ' | head -n 1)
-	[[ -n "$TUI" ]] && break
-	sleep 0.05
-done
-[[ -n "$TUI" ]] || { echo "bench/tui.sh: the TUI did not start" >&2; exit 1; }
+bench_tui_start "$SOCK" 120 40 "LANG=C.UTF-8 $BUILD_DIR/src/tui/nix-analytics -s $T/sock --stats $T/stats.json" ||
+	exit 1
 until tmux -L "$SOCK" capture-pane -p -t b | grep -q "daemon up"; do sleep 0.1; done
 
 TICK=$(getconf CLK_TCK)

@@ -110,13 +110,37 @@ static void action_reply(Client *c, const cJSON *result, const cJSON *error, voi
         }
 }
 
+/* A greyed row is what a daemon said before it went away: nothing is sent for it, as the
+ * build may have ended or another now have its key (a restarted daemon numbers anew). */
+static Host *ref_down(Tui *t, const BuildRef *ref) {
+        Host *h = tui_host(t, ref->host);
+        StoreBuild *b = store_build(&h->store, ref->key);
+        return !client_is_connected(h->client) || (b && b->stale_since > 0) ? h : NULL;
+}
+
+static void batch_refuse_down(ActionBatch *b, const Host *h) {
+        if (!b->error &&
+            asprintf(&b->error, "%s refused [down]: %s is down (its rows are greyed, as last seen)",
+                     b->name ?: "build", tui_host_label(h)) < 0)
+                b->error = NULL;
+        action_reply(NULL, NULL, NULL, b);
+}
+
 int actions_run(Tui *t, const char *cmd, const cJSON *args, const BuildRef *keys, size_t n) {
         if (n == 0) {
                 tui_status(t, true, "%s: no build selected", cmd);
                 return -ENOENT;
         }
-        if (t->n_hosts == 1 && !client_is_connected(t->hosts[0]->client)) {
-                tui_status(t, true, "%s: the daemon is not connected", cmd);
+        size_t down = 0;
+        Host *first_down = NULL;
+        for (size_t i = 0; i < n; i++) {
+                Host *h = ref_down(t, &keys[i]);
+                down += h != NULL;
+                first_down = first_down ?: h;
+        }
+        if (down == n) {
+                tui_status(t, true, "%s refused: %s is down: %s greyed, as last seen (nothing sent)", cmd,
+                           tui_host_label(first_down), n == 1 ? "this build is" : "these builds are");
                 return -ENOTCONN;
         }
         ActionBatch *b = calloc(1, sizeof(ActionBatch));
@@ -136,6 +160,11 @@ int actions_run(Tui *t, const char *cmd, const cJSON *args, const BuildRef *keys
         /* Each build's request goes to its own host's daemon, which authorises it as the ssh
          * login there; one that is down refuses its builds (-ENOTCONN) without delaying the rest. */
         for (size_t i = 0; i < n; i++) {
+                Host *h = ref_down(t, &keys[i]);
+                if (h) {
+                        batch_refuse_down(b, h);
+                        continue;
+                }
                 Client *c = tui_host(t, keys[i].host)->client;
                 cJSON *a = args ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
                 if (!a)

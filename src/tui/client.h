@@ -25,8 +25,9 @@ typedef struct ClientCallbacks {
          * than PROTO_MAX_REPLY_LINE, a hello answer for another protocol) is dropped like a
          * lost one (-EBADMSG, -EPROTO, -EMSGSIZE, -EPROTONOSUPPORT). */
         void (*disconnected)(Client *c, int error, void *userdata);
-        /* An event line (no "id"). */
-        void (*event)(Client *c, const cJSON *ev, void *userdata);
+        /* An event line (no "id"): the callee may take parts of ev (detach them); the rest is
+         * freed after the call. */
+        void (*event)(Client *c, cJSON *ev, void *userdata);
 } ClientCallbacks;
 
 /* Starts connecting to the control socket at path at once, then every retry_usec while it

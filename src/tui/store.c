@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "shared/json-read.h"
 
 const char *store_state_name(BuildState s) {
@@ -22,22 +23,6 @@ void store_init(Store *s, unsigned host) {
 static void store_build_free(StoreBuild *b) {
         cJSON_Delete(b->json);
         free(b);
-}
-
-void store_clear(Store *s) {
-        StoreBuild *b, *tb;
-        HASH_ITER(hh, s->builds, b, tb) {
-                HASH_DEL(s->builds, b);
-                store_build_free(b);
-        }
-        StoreInvocation *i, *ti;
-        HASH_ITER(hh, s->invocations, i, ti) {
-                HASH_DEL(s->invocations, i);
-                cJSON_Delete(i->json);
-                free(i);
-        }
-        memset(s->counts, 0, sizeof(s->counts));
-        s->generation++;
 }
 
 StoreBuild *store_build(Store *s, uint64_t key) {
@@ -98,14 +83,29 @@ static void store_decode_build(StoreBuild *b, double now) {
         store_decode_usage(b);
 }
 
-/* Takes a copy of the build object o and puts it in the store. */
-static int store_put_build(Store *s, const cJSON *o, double now) {
-        uint64_t key = json_u64(o, "key", UINT64_MAX);
-        if (key == UINT64_MAX)
+static bool str_differ(const char *a, const char *b) {
+        return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Whether a build's new state may add, remove or move its row (Store.layout): what rows are
+ * grouped, ordered and filtered by. */
+static bool build_moves_rows(const StoreBuild *old, const StoreBuild *b) {
+        return old->state != b->state || old->invocation != b->invocation ||
+               str_differ(old->name, b->name) || str_differ(old->drv, b->drv) ||
+               str_differ(old->machine, b->machine) || str_differ(old->user, b->user);
+}
+
+static int build_key_order(const StoreBuild *a, const StoreBuild *b) {
+        return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* Puts the build object copy in the store: it is taken (kept, or freed). */
+static int store_put_build(Store *s, cJSON *copy, double now) {
+        uint64_t key = json_u64(copy, "key", UINT64_MAX);
+        if (key == UINT64_MAX) {
+                cJSON_Delete(copy);
                 return 0; /* no usable key: nothing to file it under */
-        cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
-        if (!copy)
-                return -ENOMEM;
+        }
         StoreBuild *b = store_build(s, key);
         if (!b) {
                 b = calloc(1, sizeof(StoreBuild));
@@ -115,26 +115,35 @@ static int store_put_build(Store *s, const cJSON *o, double now) {
                 }
                 b->key = key;
                 b->host = s->host;
-                HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
-        } else {
+                /* Kept in key (arrival) order, so that a list in that order needs no sort: a
+                 * new key is nearly always the largest, and only then appended at once. */
+                if (!s->builds || key > s->max_key)
+                        HASH_ADD(hh, s->builds, key, sizeof(b->key), b);
+                else
+                        HASH_ADD_INORDER(hh, s->builds, key, sizeof(b->key), b, build_key_order);
+                s->max_key = MAX(s->max_key, key);
+        } else
                 /* A processes event may have given fresher usage than the build object. */
                 (*store_count(s, b->state))--;
-                cJSON_Delete(b->json);
-        }
+        StoreBuild old = *b; /* its strings point into old.json, freed below */
         b->json = copy;
+        b->stale_since = 0; /* the daemon's word again */
         store_decode_build(b, now);
         (*store_count(s, b->state))++;
+        if (!old.json || build_moves_rows(&old, b))
+                s->layout++;
+        cJSON_Delete(old.json);
         s->generation++;
         return 1;
 }
 
-static int store_put_invocation(Store *s, const cJSON *o) {
-        uint64_t id = json_u64(o, "id", UINT64_MAX);
-        if (id == UINT64_MAX)
+/* The same for an invocation object. */
+static int store_put_invocation(Store *s, cJSON *copy) {
+        uint64_t id = json_u64(copy, "id", UINT64_MAX);
+        if (id == UINT64_MAX) {
+                cJSON_Delete(copy);
                 return 0;
-        cJSON *copy = cJSON_Duplicate(o, true);
-        if (!copy)
-                return -ENOMEM;
+        }
         StoreInvocation *i = store_invocation(s, id);
         if (!i) {
                 i = calloc(1, sizeof(StoreInvocation));
@@ -144,8 +153,13 @@ static int store_put_invocation(Store *s, const cJSON *o) {
                 }
                 i->id = id;
                 HASH_ADD(hh, s->invocations, id, sizeof(i->id), i);
-        } else
-                cJSON_Delete(i->json);
+                s->layout++;
+        }
+        /* Ending (or its end time) decides whether it stays in the tree; progress does not. */
+        if (i->done != (strcmp(json_str(copy, "state") ?: "running", "running") != 0) ||
+            json_num(i->json, "finished", -1) != json_num(copy, "finished", -1))
+                s->layout++;
+        cJSON_Delete(i->json);
         i->json = copy;
         const cJSON *req = json_obj(copy, "requester");
         i->user = json_str(req, "user");
@@ -176,15 +190,18 @@ static int store_put_invocation(Store *s, const cJSON *o) {
         return 1;
 }
 
+/* The object member name of ev, detached from it (an event's parts are kept as they are: no
+ * copy), or NULL. */
+static cJSON *take_object(cJSON *ev, const char *name) {
+        return json_obj(ev, name) ? cJSON_DetachItemFromObjectCaseSensitive(ev, name) : NULL;
+}
+
 /* A processes event: the build's current usage (build events come only on state changes). */
-static int store_put_usage(Store *s, const cJSON *ev) {
+static int store_put_usage(Store *s, cJSON *ev) {
         StoreBuild *b = store_build(s, json_u64(ev, "build", UINT64_MAX));
-        const cJSON *u = json_obj(ev, "usage");
-        if (!b || !u)
-                return 0;
-        cJSON *copy = cJSON_Duplicate(u, true);
+        cJSON *copy = b ? take_object(ev, "usage") : NULL;
         if (!copy)
-                return -ENOMEM;
+                return 0;
         if (cJSON_GetObjectItemCaseSensitive(b->json, "usage"))
                 cJSON_ReplaceItemInObjectCaseSensitive(b->json, "usage", copy);
         else
@@ -194,31 +211,59 @@ static int store_put_usage(Store *s, const cJSON *ev) {
         return 1;
 }
 
-int store_apply_event(Store *s, const cJSON *ev, double now) {
+int store_apply_event(Store *s, cJSON *ev, double now) {
         const char *name = json_str(ev, "event");
         if (!name)
                 return 0;
         s->events++;
+        cJSON *o;
         if (strcmp(name, "build") == 0)
-                return store_put_build(s, json_obj(ev, "build"), now);
+                return (o = take_object(ev, "build")) ? store_put_build(s, o, now) : 0;
         if (strcmp(name, "invocation") == 0)
-                return store_put_invocation(s, json_obj(ev, "invocation"));
+                return (o = take_object(ev, "invocation")) ? store_put_invocation(s, o) : 0;
         if (strcmp(name, "processes") == 0)
                 return store_put_usage(s, ev);
         return 0;
 }
 
-int store_load_builds(Store *s, const cJSON *result, double now) {
+static void store_clear_builds(Store *s) {
         StoreBuild *b, *tb;
         HASH_ITER(hh, s->builds, b, tb) {
                 HASH_DEL(s->builds, b);
                 store_build_free(b);
         }
         memset(s->counts, 0, sizeof(s->counts));
+        s->max_key = 0;
         s->generation++;
+        s->layout++;
+}
+
+static void store_clear_invocations(Store *s) {
+        StoreInvocation *i, *ti;
+        HASH_ITER(hh, s->invocations, i, ti) {
+                HASH_DEL(s->invocations, i);
+                cJSON_Delete(i->json);
+                free(i);
+        }
+        s->generation++;
+        s->layout++;
+}
+
+void store_clear(Store *s) {
+        store_clear_builds(s);
+        store_clear_invocations(s);
+        s->stale_since = 0;
+}
+
+int store_load_builds(Store *s, const cJSON *result, double now) {
+        store_clear_builds(s);
+        s->stale_since = 0;
         const cJSON *o;
         cJSON_ArrayForEach(o, json_arr(result, "builds")) {
-                int r = store_put_build(s, o, now);
+                cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
+                if (!copy)
+                        return -ENOMEM;
+                int r = store_put_build(s, copy, now);
                 if (r < 0)
                         return r;
         }
@@ -226,16 +271,34 @@ int store_load_builds(Store *s, const cJSON *result, double now) {
 }
 
 int store_load_invocations(Store *s, const cJSON *result) {
+        /* A restarted daemon numbers invocations anew: the last ones' leftovers go. */
+        store_clear_invocations(s);
         const cJSON *o;
         cJSON_ArrayForEach(o, json_arr(result, "invocations")) {
-                int r = store_put_invocation(s, o);
+                cJSON *copy = cJSON_Duplicate(o, /* recurse= */ true);
+                if (!copy)
+                        return -ENOMEM;
+                int r = store_put_invocation(s, copy);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
+void store_mark_stale(Store *s, double now) {
+        if (s->stale_since <= 0)
+                s->stale_since = now;
+        /* Builds an event refreshed since an earlier loss stop now; the others stopped then. */
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s->builds, b, tb)
+                if (b->stale_since <= 0)
+                        b->stale_since = now;
+        s->generation++;
+}
+
 double store_build_elapsed(const StoreBuild *b, double now) {
+        if (b->stale_since > 0 && now > b->stale_since)
+                now = b->stale_since;
         if (b->started <= 0)
                 return -1;
         if (!build_state_is_active(b->state))

@@ -28,7 +28,10 @@ typedef struct StoreBuild {
         BuildState state;
         uint64_t invocation;
         double queued, started, finished, duration;
-        double received;     /* when duration was received (running builds tick on) */
+        double received; /* when duration was received (running builds tick on) */
+        /* > 0: its daemon went away at this local time, and the row is its last known state
+         * (shown greyed, its clock standing at that time) until the daemon vouches again. */
+        double stale_since;
         double eta_expected; /* < 0 unknown */
         bool eta_weak;       /* its confidence is low (few samples, or far apart) */
         bool has_usage;
@@ -58,11 +61,17 @@ typedef struct StoreInvocation {
 
 typedef struct Store {
         unsigned host;                      /* which of the TUI's hosts this is the copy of */
-        StoreBuild *builds;                 /* by key */
+        StoreBuild *builds;                 /* by key; iterated in key order */
+        uint64_t max_key;                   /* the largest key in builds */
         StoreInvocation *invocations;       /* by id */
         unsigned counts[STORE_COUNT_SLOTS]; /* by state; the last: unknown states */
         uint64_t generation;                /* bumped by every change: views rebuild their rows lazily */
         uint64_t events;                    /* events applied */
+        /* Bumped only by changes that may add, remove or move rows of a list in arrival order:
+         * a new build or invocation, a build's state, invocation or fields a filter reads
+         * changed, an invocation ended, a reload. Usage and phase changes leave it. */
+        uint64_t layout;
+        double stale_since; /* > 0: the daemon went away then (store_mark_stale) */
 } Store;
 
 /* A build wherever it is named apart from its StoreBuild: rows, selections, prompts. */
@@ -75,17 +84,23 @@ void store_init(Store *s, unsigned host);
 void store_clear(Store *s);
 
 /* Applies one subscription event ("build", "invocation", "processes"); others are ignored.
- * now is the local unix time (a running build's elapsed time counts from it). Returns 1
- * when the store changed, 0 when not, -ENOMEM. */
-int store_apply_event(Store *s, const cJSON *ev, double now);
-/* Replaces everything with a list-builds / list-invocations result. */
+ * The object it keeps is taken out of ev (detached, not copied: an event comes hundreds of
+ * times a second). now is the local unix time (a running build's elapsed time counts from
+ * it). Returns 1 when the store changed, 0 when not, -ENOMEM. */
+int store_apply_event(Store *s, cJSON *ev, double now);
+/* Replaces everything with a list-builds / list-invocations result. Loading the builds
+ * ends the store's staleness: the daemon vouches for all of it again. */
 int store_load_builds(Store *s, const cJSON *result, double now);
 int store_load_invocations(Store *s, const cJSON *result);
+/* The daemon went away at local time now: what the store holds stays, stale (elapsed times
+ * and ETAs stop at now) until a build event or the next store_load_builds() replaces it. */
+void store_mark_stale(Store *s, double now);
 
 StoreBuild *store_build(Store *s, uint64_t key);
 StoreInvocation *store_invocation(Store *s, uint64_t id);
 
-/* Elapsed seconds of a build at local time now (from start; queued: -1). */
+/* Elapsed seconds of a build at local time now (from start; queued: -1); a stale build's
+ * clock stands at the time it went stale. */
 double store_build_elapsed(const StoreBuild *b, double now);
 /* Seconds left by its ETA: negative once it runs over its expected time (by that much), NAN
  * when unknown (no history, queued, or it ended). */

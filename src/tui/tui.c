@@ -148,9 +148,9 @@ static void got_subscribed(Client *c, const cJSON *result, const cJSON *error, v
 static void on_connected(Client *c, void *userdata) {
         Host *h = userdata;
         Tui *t = h->tui;
-        /* A restarted daemon numbers builds anew: start from nothing. Subscribing first and
+        /* What was shown stays (greyed, if the daemon went away) until the lists come: they
+         * replace all of it, as a restarted daemon numbers builds anew. Subscribing first and
          * listing after is enough: a response never overtakes the events before it. */
-        store_clear(&h->store);
         h->loaded = false;
         cJSON *args = cJSON_CreateObject();
         if (args) {
@@ -176,10 +176,9 @@ static void on_disconnected(Client *c, int error, void *userdata) {
         Host *h = userdata;
         Tui *t = h->tui;
         h->loaded = false;
-        /* With several hosts, the builds of one that went away leave the list (its header
-         * line says why); with one, the last known state stays on screen as before. */
-        if (t->n_hosts > 1)
-                store_clear(&h->store);
+        /* Its builds stay as last seen, greyed with their clocks stopped: nobody vouches for
+         * them until a connection reloads them (on_connected). */
+        store_mark_stale(&h->store, tui_now());
         tui_status(t, true, "no daemon at %s: %s; retrying every %s", client_path(c), client_error_text(c),
                    h->name ? "5 seconds" : "second");
         for (int i = 0; i < _VIEW_MAX; i++)
@@ -188,7 +187,7 @@ static void on_disconnected(Client *c, int error, void *userdata) {
         notify_store_changed(t);
 }
 
-static void on_event(Client *c, const cJSON *ev, void *userdata) {
+static void on_event(Client *c, cJSON *ev, void *userdata) {
         Host *h = userdata;
         int r = store_apply_event(&h->store, ev, tui_now());
         if (r > 0)
@@ -245,6 +244,16 @@ static size_t host_lines(Tui *t) {
         return MIN(t->n_hosts, (size_t) MAX(rows / 3, 1));
 }
 
+/* What a down host's line says first about the rows it left ("N builds greyed, as last
+ * seen; "), or "": first, as the reason after it may be long. */
+static const char *stale_note(const Host *h, char *buf, size_t n) {
+        unsigned k = HASH_COUNT(h->store.builds);
+        if (h->store.stale_since <= 0 || k == 0)
+                return "";
+        snprintf(buf, n, "%u build%s greyed, as last seen; ", k, k == 1 ? "" : "s");
+        return buf;
+}
+
 static void draw_header(Tui *t, int w) {
         const Screen *scr = t->screen;
         int attr = screen_attr(scr, COL_HEADER);
@@ -289,6 +298,7 @@ static void draw_header(Tui *t, int w) {
                     recent_format(&recent, sum, ended, sizeof(ended)), t->filter ? " | filter: " : "",
                     t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
         size_t lines = host_lines(t);
+        char note[64];
         for (size_t i = 0; i < lines; i++) {
                 Host *h = t->hosts[i];
                 const unsigned *n = h->store.counts;
@@ -310,8 +320,8 @@ static void draw_header(Tui *t, int w) {
                                     load);
                 else
                         draw_printf(scr, 1 + (int) i, 0, w, screen_attr(scr, COL_ERROR),
-                                    " %s: DOWN (%s; retrying)", tui_host_label(h),
-                                    client_error_text(h->client));
+                                    " %s: DOWN (%s%s; retrying)", tui_host_label(h),
+                                    stale_note(h, note, sizeof(note)), client_error_text(h->client));
         }
 }
 
@@ -379,10 +389,13 @@ static void tui_draw(void *userdata) {
         draw_header(t, cols);
         int main_y = tui_main_y(t), main_h = rows - 1 - main_y;
         Host *h0 = t->hosts[0];
-        if (t->n_hosts == 1 && main_y > 1)
+        if (t->n_hosts == 1 && main_y > 1) {
+                char note[64];
                 draw_printf(t->screen, 1, 0, cols, screen_attr(t->screen, COL_ERROR),
-                            " nix-analyticsd is not running (no answer at %s: %s): waiting for it...",
-                            client_path(h0->client), client_error_text(h0->client));
+                            " nix-analyticsd is not running (%sno answer at %s: %s): waiting for it...",
+                            stale_note(h0, note, sizeof(note)), client_path(h0->client),
+                            client_error_text(h0->client));
+        }
         if (main_h >= 2 && t->show_log) {
                 /* The log panel follows the selected build (once per frame, not per event). */
                 StoreBuild *b = view_builds_current(t);

@@ -108,7 +108,8 @@ int tui_new(sd_event *e, HostSpec *specs, size_t n, const ScreenOptions *so, Tui
  * their own (the log panel). */
 int tui_client_new(Tui *t, Host *h, const char *name, const ClientCallbacks *cb, void *userdata,
                    Client **ret);
-/* The host of a build, or of the row under the cursor (the first host when none). */
+/* The host of a build, or of the row under the cursor (with no row, the host the filter
+ * host:NAME names, else the first). */
 Host *tui_host(Tui *t, unsigned index);
 Host *tui_current_host(Tui *t);
 /* The name shown for a host: its -H name, else the daemon's host name. */

@@ -1,5 +1,5 @@
-/* The build list: rows rebuilt from the store only when it changed (its generation), the
- * selection kept on the same build across rebuilds. */
+/* The build list: rows rebuilt from the store only when it changed in a way that may move
+ * them (bv_generation), the selection kept on the same build across rebuilds. */
 #include "tui/view-builds.h"
 
 #include <curses.h>
@@ -42,7 +42,9 @@ typedef struct BuildsView {
         size_t n_activities;
         Row *rows;
         size_t n_rows, cap;
-        uint64_t generation; /* of the stores the rows were made from (their sum) */
+        StoreBuild **all; /* bv_rebuild()'s scratch: the builds to list, kept for the next */
+        size_t all_cap;
+        uint64_t generation; /* of the stores the rows were made from (bv_generation) */
         bool built;
         char *filter; /* the filter the rows were made with */
         bool show_all;
@@ -90,6 +92,15 @@ static Store *row_store(Tui *t, const Row *r) {
         return &tui_host(t, r->host)->store;
 }
 
+/* Whether the row is what its daemon said before it went away (Store.stale_since). */
+static bool row_stale(Tui *t, const Row *r) {
+        Store *s = row_store(t, r);
+        if (r->activity || r->invocation)
+                return s->stale_since > 0;
+        StoreBuild *b = store_build(s, r->key);
+        return b && b->stale_since > 0;
+}
+
 static bool bv_push(BuildsView *bv, unsigned host, uint64_t key, bool invocation) {
         if (bv->n_rows == bv->cap) {
                 size_t cap = MAX(bv->cap * 2, (size_t) 64);
@@ -109,6 +120,13 @@ static bool text_match(const char *pattern, size_t len, const char *text) {
         return strpbrk(p, "*?[") ? fnmatch(p, text, 0) == 0 : strstr(text, p) != NULL;
 }
 
+/* Whether host h is one the filter "host:NAME ..." names. */
+static bool host_match(const char *filter, const Host *h) {
+        const char *name = filter + 5, *end = strchrnul(name, ' ');
+        return text_match(name, (size_t) (end - name), h->name ?: "") ||
+               text_match(name, (size_t) (end - name), h->hostname);
+}
+
 /* The filter: "host:NAME" (a word of its own, NAME a glob or a part of the -H name or the
  * daemon's host name) keeps one host's builds; the rest matches name, user, state, machine
  * or derivation. */
@@ -118,10 +136,8 @@ static bool filter_match(Tui *t, const char *filter, const StoreBuild *b) {
         const char *rest = filter;
         size_t rest_len = strlen(filter);
         if (strncmp(filter, "host:", 5) == 0) {
-                const char *name = filter + 5, *end = strchrnul(name, ' ');
-                const Host *h = tui_host(t, b->host);
-                if (!text_match(name, (size_t) (end - name), h->name ?: "") &&
-                    !text_match(name, (size_t) (end - name), h->hostname))
+                const char *end = strchrnul(filter + 5, ' ');
+                if (!host_match(filter, tui_host(t, b->host)))
                         return false;
                 rest = *end ? end + 1 : end;
                 rest_len = strlen(rest);
@@ -214,10 +230,13 @@ static void bv_fetch_activities(Tui *t, View *v, Poll *p) {
                 poll_done(p);
 }
 
-static uint64_t bv_generation(Tui *t) {
+/* What the rows depend on: in arrival order only what may add, remove or move a row
+ * (Store.layout: phase and usage changes are drawn from the store without a rebuild); sorted
+ * by a column, any change. */
+static uint64_t bv_generation(Tui *t, const BuildsView *bv) {
         uint64_t g = 0;
         for (size_t i = 0; i < t->n_hosts; i++)
-                g += t->hosts[i]->store.generation;
+                g += bv->sort < 0 ? t->hosts[i]->store.layout : t->hosts[i]->store.generation;
         return g;
 }
 
@@ -233,12 +252,14 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
         HASH_ITER(hh, s->invocations, inv, ti)
                 invs[m++] = inv;
         qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
-        /* Builds and invocations are both in invocation order: one merge walk. */
-        size_t j = 0;
+        /* Builds and invocations are both in invocation order: one merge walk. The builds it
+         * steps over have no invocation (not listed yet): they go to the end, moved to the
+         * front of all[] meanwhile (n_orphans of them, their order kept). */
+        size_t j = 0, n_orphans = 0;
         for (size_t i = 0; i < m; i++) {
                 inv = invs[i];
                 while (j < k && all[j]->invocation < inv->id)
-                        j++; /* no such invocation: listed at the end */
+                        all[n_orphans++] = all[j++];
                 size_t from = j;
                 bool active = false;
                 for (; j < k && all[j]->invocation == inv->id; j++)
@@ -261,10 +282,10 @@ static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size
                 if (bv->n_rows > first + 1)
                         bv->rows[bv->n_rows - 1].last = true;
         }
-        /* Builds whose invocation is unknown (not listed yet): at the end. */
-        for (size_t b2 = 0; b2 < k; b2++)
-                if (!store_invocation(s, all[b2]->invocation))
-                        bv_push(bv, h->index, all[b2]->key, false);
+        while (j < k)
+                all[n_orphans++] = all[j++];
+        for (size_t b2 = 0; b2 < n_orphans; b2++)
+                bv_push(bv, h->index, all[b2]->key, false);
         free(invs);
 }
 
@@ -275,9 +296,14 @@ static void bv_rebuild(Tui *t, View *v) {
         size_t n = 0;
         for (size_t i = 0; i < t->n_hosts; i++)
                 n += HASH_COUNT(t->hosts[i]->store.builds);
-        StoreBuild **all = calloc(n + 1, sizeof(StoreBuild *));
-        if (!all)
-                return;
+        if (n + 1 > bv->all_cap) {
+                StoreBuild **a = realloc(bv->all, (n + 1) * sizeof(StoreBuild *));
+                if (!a)
+                        return;
+                bv->all = a;
+                bv->all_cap = n + 1;
+        }
+        StoreBuild **all = bv->all;
         size_t k = 0;
         for (size_t i = 0; i < t->n_hosts; i++) {
                 StoreBuild *b, *tb;
@@ -293,7 +319,13 @@ static void bv_rebuild(Tui *t, View *v) {
         sort_ctx.reverse = bv->reverse;
         sort_ctx.by_invocation = !bv->flat;
         sort_ctx.now = now;
-        qsort(all, k, sizeof(StoreBuild *), cmp_builds);
+        /* Builds come from the stores mostly in arrival order already: a look costs k
+         * comparisons, a sort k log k. */
+        bool sorted = true;
+        for (size_t i = 1; i < k && sorted; i++)
+                sorted = cmp_builds(&all[i - 1], &all[i]) <= 0;
+        if (!sorted)
+                qsort(all, k, sizeof(StoreBuild *), cmp_builds);
 
         if (bv->flat) {
                 for (size_t i = 0; i < k; i++)
@@ -310,8 +342,7 @@ static void bv_rebuild(Tui *t, View *v) {
                         bv_push_tree(t, bv, t->hosts[i], all + from, to - from, now);
                         from = to;
                 }
-        free(all);
-        bv->generation = bv_generation(t);
+        bv->generation = bv_generation(t, bv);
         bv->built = true;
         bv->show_all = t->show_all;
         free(bv->filter);
@@ -332,7 +363,7 @@ static void bv_rebuild(Tui *t, View *v) {
 static bool bv_stale(Tui *t, BuildsView *bv) {
         bool filter_changed = (t->filter == NULL) != (bv->filter == NULL) ||
                               (t->filter && bv->filter && strcmp(t->filter, bv->filter) != 0);
-        return !bv->built || bv->generation != bv_generation(t) || bv->show_all != t->show_all ||
+        return !bv->built || bv->generation != bv_generation(t, bv) || bv->show_all != t->show_all ||
                filter_changed;
 }
 
@@ -509,6 +540,10 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                 bool sel = ri == v->nav.cur && !t->log_focused;
                 bool vis = bv_in_visual(bv, v, ri);
                 int base = sel ? screen_attr(scr, COL_SELECTED) : vis ? screen_attr(scr, COL_VISUAL) : 0;
+                /* A row its daemon no longer vouches for (it went away) is greyed throughout. */
+                bool stale = row_stale(t, r);
+                if (stale)
+                        base = base ? base | (int) A_DIM : screen_attr(scr, COL_DIM);
                 if (sel || vis)
                         draw_fill(row_y, x0, w0, base);
                 if (hw)
@@ -532,15 +567,15 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                         char line[1100];
                         snprintf(line, sizeof(line), "%s %s",
                                  bv_folded(bv, r->host, r->key) ? g->fold_closed : g->fold_open, text);
-                        draw_highlight(scr, row_y, x, w, base | A_BOLD, screen_attr(scr, COL_MATCH), line,
-                                       v->search);
+                        draw_highlight(scr, row_y, x, w, stale ? base : base | (int) A_BOLD,
+                                       screen_attr(scr, COL_MATCH), line, v->search);
                         continue;
                 }
                 StoreBuild *b = store_build(row_store(t, r), r->key);
                 if (!b)
                         continue;
                 int battr = base ? base : screen_attr(scr, state_colour(b->state));
-                if (b->state == BUILD_FROZEN && !sel)
+                if (b->state == BUILD_FROZEN && !sel && !stale)
                         draw_fill(row_y, x0, w0, screen_attr(scr, COL_FROZEN));
                 cx = x;
                 for (size_t c = 0; c < n_columns; c++) {
@@ -657,6 +692,7 @@ static void bv_free(View *v) {
                 free(f);
         }
         free(bv->rows);
+        free(bv->all);
         free(bv->filter);
         free(bv);
 }
@@ -782,7 +818,14 @@ Host *tui_current_host(Tui *t) {
         View *v = t->views[VIEW_BUILDS];
         BuildsView *bv = v->data;
         bv_ensure(t, v);
-        return tui_host(t, v->nav.cur < bv->n_rows ? bv->rows[v->nav.cur].host : 0);
+        if (v->nav.cur < bv->n_rows)
+                return tui_host(t, bv->rows[v->nav.cur].host);
+        /* No row (none matches, or the host has no build yet): the host the filter names. */
+        if (t->filter && strncmp(t->filter, "host:", 5) == 0)
+                for (size_t i = 0; i < t->n_hosts; i++)
+                        if (host_match(t->filter, t->hosts[i]))
+                                return t->hosts[i];
+        return t->hosts[0];
 }
 
 bool view_builds_visual(Tui *t) {

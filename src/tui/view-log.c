@@ -110,7 +110,7 @@ static void lv_disconnected(Client *c, int error, void *userdata) {
         tui_invalidate(lv->tui);
 }
 
-static void lv_event(Client *c, const cJSON *ev, void *userdata) {
+static void lv_event(Client *c, cJSON *ev, void *userdata) {
         LogView *lv = userdata;
         const char *name = json_str(ev, "event");
         if (!name || json_u64(ev, "build", 0) != lv->key)

@@ -10,6 +10,7 @@
 #     line, while beta's builds keep changing on screen and keys keep working.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/remote-lib.sh"
+source "$(dirname "$0")/hosts-lib.sh"
 source "$(dirname "$0")/tui-lib.sh"
 
 check_binaries
@@ -18,32 +19,7 @@ trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 nix_setup
 remote_setup
 
-declare -A FAR
-far_up() { "$NA_CTL" -s "$T/sock-$1" status >/dev/null 2>&1; }
-for h in alpha beta; do
-	remote_add_host "$h" "$T/sock-$h"
-	"$NA_DAEMON" --socket-dir "$T/sock-$h" --history-db none --discover-scope $$ \
-		--cgroup-root "/nix-analytics-e2e-$h-$$" -v >>"$T/daemon-$h.log" 2>&1 &
-	FAR[$h]=$!
-	track "${FAR[$h]}"
-	wait_for 20 "the daemon of $h answers" far_up "$h" ||
-		die "daemon of $h: $(tail -n 20 "$T/daemon-$h.log")"
-done
-
-# Real builds on each: the same derivation shapes, named after their host.
-# nix-build's own pid is tracked: ending it ends its ingest too (end of input).
-for h in alpha beta; do
-	nix-build "$E2E_DIR/nix/hosts-many.nix" --argstr nonce "$NONCE" --argstr host "$h" --no-out-link \
-		--log-format internal-json -v -k -j2 \
-		2> >("$NA_CTL" -s "$T/sock-$h" ingest >/dev/null 2>"$T/ingest-$h.err") >/dev/null &
-	track $!
-done
-far_state() { "$NA_CTL" -s "$T/sock-$1" list-builds 2>/dev/null | jq -e --arg n "$2" --arg s "$3" '.builds[] | select(.name == $n and .state == $s)' >/dev/null; }
-all_running() {
-	far_state alpha mh-alpha-one running && far_state alpha mh-alpha-two running &&
-		far_state beta mh-beta-one running && far_state beta mh-beta-two running
-}
-wait_for 40 "two builds run on each far daemon" all_running || die "the far builds do not run"
+far_hosts_start alpha beta
 assert_eq "both daemons number their builds alike (the same keys on two hosts)" \
 	"$("$NA_CTL" -s "$T/sock-alpha" list-builds | jq -c '[.builds[].key] | sort')" \
 	"$("$NA_CTL" -s "$T/sock-beta" list-builds | jq -c '[.builds[].key] | sort')"

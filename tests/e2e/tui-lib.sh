@@ -51,6 +51,41 @@ type_text() { tmux_ send-keys -t "$TUI_SESSION" -l "$1"; }
 
 screen_has() { screen | grep -Eq -- "$1"; }
 
+# The screen with its attributes: tmux's SGR escapes before the characters they apply to.
+screen_attrs() { tmux_ capture-pane -p -e -t "$TUI_SESSION"; }
+
+# row_dim ROW TEXT: whether TEXT, on the first row matching the extended regex ROW, is drawn
+# dim (SGR 2 in effect at its first character; 0 and 22 end it; tmux's capture carries the
+# attributes over from one line to the next).
+row_dim() {
+	screen_attrs | perl -e '
+		my ($row, $text) = @ARGV;
+		my $dim = 0; # tmux gives only changes, also from one line to the next
+		while (my $line = <STDIN>) {
+			my ($plain, @dim) = ("");
+			while ($line =~ /\G(?:\e\[([0-9;]*)m|(.))/gs) {
+				if (defined $1) {
+					my @p = split /;/, $1 eq "" ? "0" : $1;
+					while (defined(my $p = shift @p)) {
+						if ($p eq "38" || $p eq "48") { splice @p, 0, ($p[0] // "") eq "5" ? 2 : 4; next }
+						$dim = 1 if $p eq "2";
+						$dim = 0 if $p eq "0" || $p eq "22";
+					}
+				} else {
+					$plain .= $2;
+					push @dim, $dim;
+				}
+			}
+			next unless $plain =~ /$row/;
+			my $at = index($plain, $text);
+			exit($at >= 0 && $dim[$at] ? 0 : 1);
+		}
+		exit 2;' "$1" "$2"
+}
+
+# row_of ROW: the first row matching the extended regex ROW, as text.
+row_of() { screen | grep -E -m1 -- "$1"; }
+
 # wait_screen PATTERN TIMEOUT [DESCRIPTION]: poll the screen until an extended regex matches
 # a line; on timeout, count a failure and print the screen.
 wait_screen() {

@@ -292,12 +292,28 @@ tmux_ resize-window -t "$TUI_SESSION" -x 120 -y 40
 wait_screen "^NAME +PHASE +STATE" 10 "back at 120 columns"
 
 # --- daemon restart ---
+# While the daemon is away its rows stay, as last seen: greyed, their clocks stopped, and not
+# acted on; the restarted daemon's lists replace them.
+row_dim "tui-b .* running" "tui-b"
+assert_eq "a live row is not dim" 1 $?
 stop_daemon
 wait_screen "daemon DOWN" 10 "the daemon stopping is shown"
+wait_screen "not running \([0-9]+ builds? greyed, as last seen; no answer" 5 "the header says its builds are greyed"
+assert_true "tui-b's row stays" screen_has "tui-b .* running"
+row_dim "tui-b .* running" "tui-b"
+assert_eq "... drawn dim (SGR 2)" 0 $?
+ROW_B=$(row_of "tui-b .* running")
+sleep 2.5
+assert_eq "... standing still (elapsed, ETA) after 2.5 s" "$ROW_B" "$(row_of "tui-b .* running")"
+keys K f
+wait_screen "freeze refused: $(hostname) is down: this build is greyed, as last seen \(nothing sent\)" 5 \
+	"an action on a greyed row is refused, naming the host"
 start_daemon "${DAEMON_ARGS[@]}"
 wait_screen "daemon up" 10 "the TUI reconnects to the restarted daemon"
 keys Escape
 wait_screen "tui-b .* running" 15 "the running builds come back (rediscovered)"
+tui_b_live() { ! row_dim "tui-b .* running" "tui-b"; }
+wait_for 10 "tui-b's row is live again" tui_b_live && pass "the restarted daemon's rows are not dim"
 
 tui_quit
 

@@ -123,7 +123,7 @@ static void on_disconnected(Client *c, int error, void *userdata) {
         f->disconnected++;
         f->last_error = error;
 }
-static void on_event(Client *c, const cJSON *ev, void *userdata) {
+static void on_event(Client *c, cJSON *ev, void *userdata) {
         Fake *f = userdata;
         assert_string_equal(json_str(ev, "event"), "build");
         f->events++;

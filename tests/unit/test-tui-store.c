@@ -188,11 +188,170 @@ static void test_remaining(void **state) {
         store_clear(&s);
 }
 
+/* The daemon went away: rows stay as last seen with clocks stopped; an event or a reload
+ * makes them the daemon's word again; a reload also drops what the daemon no longer has. */
+static void test_stale(void **state) {
+        Store s;
+        store_init(&s, 0);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"started\":100,\"duration\":4,\"eta\":{\"expected\":10},\"invocation\":7}}",
+                      104),
+                1);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":2,\"name\":\"b\",\"state\":\"running\","
+                      "\"started\":100,\"duration\":4}}",
+                      104),
+                1);
+        assert_int_equal(
+                apply(&s, "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"running\"}}", 104),
+                1);
+        uint64_t gen = s.generation;
+        store_mark_stale(&s, 106);
+        assert_true(s.generation > gen);
+        assert_true(s.stale_since == 106);
+        StoreBuild *a = store_build(&s, 1);
+        assert_non_null(a);
+        assert_true(a->stale_since == 106);
+        assert_int_equal(s.counts[BUILD_RUNNING], 2); /* kept, counted as last seen */
+        /* The clock stands where the daemon was lost: elapsed 6 s, 4 s left, however late. */
+        assert_true(store_build_elapsed(a, 106) == 6);
+        assert_true(store_build_elapsed(a, 500) == 6);
+        assert_true(store_build_remaining(a, 500) == 4);
+
+        /* A second loss before any reload keeps the first time. */
+        store_mark_stale(&s, 120);
+        assert_true(s.stale_since == 106);
+        assert_true(store_build_elapsed(a, 500) == 6);
+
+        /* Reconnected: an event for a build is the daemon's word on it again, and it ticks. */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"started\":100,\"duration\":30}}",
+                      130),
+                1);
+        a = store_build(&s, 1);
+        assert_true(a->stale_since == 0);
+        assert_true(store_build_elapsed(a, 131) == 31);
+        assert_true(store_build(&s, 2)->stale_since == 106); /* the other still greyed */
+        /* Lost again before the reload: the refreshed build stops at the new time, the
+         * other keeps its first. */
+        store_mark_stale(&s, 132);
+        assert_true(store_build(&s, 1)->stale_since == 132);
+        assert_true(store_build(&s, 2)->stale_since == 106);
+
+        /* The reload replaces everything: build 2 and invocation 7 are gone from the daemon. */
+        cJSON *list = cJSON_Parse("{\"builds\":[{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                                  "\"started\":100,\"duration\":40}]}");
+        assert_int_equal(store_load_builds(&s, list, 140), 0);
+        cJSON_Delete(list);
+        cJSON *invs = cJSON_Parse("{\"invocations\":[{\"id\":1,\"state\":\"running\"}]}");
+        assert_int_equal(store_load_invocations(&s, invs), 0);
+        cJSON_Delete(invs);
+        assert_true(s.stale_since == 0);
+        assert_null(store_build(&s, 2));
+        assert_int_equal(s.counts[BUILD_RUNNING], 1);
+        assert_true(store_build(&s, 1)->stale_since == 0);
+        assert_true(store_build_elapsed(store_build(&s, 1), 145) == 45);
+        assert_null(store_invocation(&s, 7));
+        assert_non_null(store_invocation(&s, 1));
+        store_clear(&s);
+}
+
+/* Store.layout moves only with what may add, remove or move a row: not with a phase, usage
+ * or progress. */
+static void test_layout(void **state) {
+        Store s;
+        store_init(&s, 0);
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"phase\":\"unpackPhase\",\"invocation\":7}}",
+                      100),
+                1);
+        uint64_t l = s.layout, g = s.generation;
+        assert_true(l > 0); /* a new build */
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\","
+                      "\"phase\":\"buildPhase\",\"invocation\":7}}",
+                      101),
+                1);
+        assert_int_equal(
+                apply(&s, "{\"event\":\"processes\",\"build\":1,\"usage\":{\"cpu_percent\":90}}", 101), 1);
+        assert_true(s.generation > g);
+        assert_true(s.layout == l); /* phase and usage: drawn, no row moves */
+        assert_string_equal(store_build(&s, 1)->phase, "buildPhase");
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"frozen\","
+                      "\"phase\":\"buildPhase\",\"invocation\":7}}",
+                      102),
+                1);
+        assert_true(s.layout > l); /* a state: the flat list of active builds, the counts */
+        l = s.layout;
+        assert_int_equal(
+                apply(&s,
+                      "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"frozen\","
+                      "\"phase\":\"buildPhase\",\"invocation\":7,\"machine\":\"ssh://b\"}}",
+                      103),
+                1);
+        assert_true(s.layout > l); /* the filter reads the machine */
+        l = s.layout;
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"running\","
+                               "\"progress\":{\"done\":0}}}",
+                               104),
+                         1);
+        assert_true(s.layout > l); /* a new invocation */
+        l = s.layout;
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"running\","
+                               "\"progress\":{\"done\":1}}}",
+                               105),
+                         1);
+        assert_true(s.layout == l); /* progress */
+        assert_int_equal(apply(&s,
+                               "{\"event\":\"invocation\",\"invocation\":{\"id\":7,\"state\":\"done\","
+                               "\"finished\":106}}",
+                               106),
+                         1);
+        assert_true(s.layout > l); /* ended: it may leave the tree */
+        store_clear(&s);
+}
+
+/* Builds are iterated in key order however their events came. */
+static void test_key_order(void **state) {
+        Store s;
+        store_init(&s, 0);
+        const char *evs[] = {
+                "{\"event\":\"build\",\"build\":{\"key\":5,\"name\":\"e\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":2,\"name\":\"b\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":9,\"name\":\"i\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":1,\"name\":\"a\",\"state\":\"running\"}}",
+                "{\"event\":\"build\",\"build\":{\"key\":7,\"name\":\"g\",\"state\":\"running\"}}",
+        };
+        for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+                assert_int_equal(apply(&s, evs[i], 100), 1);
+        char order[16] = "";
+        size_t n = 0;
+        StoreBuild *b, *tb;
+        HASH_ITER(hh, s.builds, b, tb)
+                order[n++] = b->name[0];
+        assert_string_equal(order, "abegi");
+        assert_true(s.max_key == 9);
+        store_clear(&s);
+        assert_true(s.max_key == 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_load_and_deltas),
-                cmocka_unit_test(test_remaining),
-                cmocka_unit_test(test_remote_view),
+                cmocka_unit_test(test_load_and_deltas), cmocka_unit_test(test_remaining),
+                cmocka_unit_test(test_remote_view),     cmocka_unit_test(test_stale),
+                cmocka_unit_test(test_layout),          cmocka_unit_test(test_key_order),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
