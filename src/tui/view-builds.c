@@ -392,10 +392,16 @@ static void invocation_text(const StoreInvocation *inv, char *buf, size_t n) {
         char eta[48] = "";
         const cJSON *e = json_obj(inv->json, "eta");
         if (!inv->done && json_has_num(e, "remaining")) {
+                /* "+": builds without history come on top; nothing known is said so, and a
+                 * time used up is overdue, never a 0 standing still. */
+                double left = json_num(e, "remaining", 0);
+                bool unknown = json_num(e, "unknown", 0) > 0;
                 char d[16];
-                snprintf(eta, sizeof(eta), ", ETA %s%s",
-                         fmt_duration(d, sizeof(d), json_num(e, "remaining", 0)),
-                         json_num(e, "unknown", 0) > 0 ? "+" : "");
+                if (left > 0.5)
+                        snprintf(eta, sizeof(eta), ", ETA %s%s", fmt_duration(d, sizeof(d), left),
+                                 unknown ? "+" : "");
+                else
+                        snprintf(eta, sizeof(eta), ", ETA %s", unknown ? "unknown" : "overdue");
         }
         /* The daemon's counts of the builds it saw and Nix announced (one definition each,
          * docs/protocol.md); Nix's own progress from a daemon that has none. */

@@ -37,6 +37,8 @@ wait_screen "tui-quick .* succeeded" 60 "tui-quick ends succeeded"
 wait_screen "tui-fail .* failed" 60 "tui-fail ends failed"
 wait_screen "#[0-9]+ root \\[[0-9]+/[0-9]+ done, [0-9]+ running.*\\]: nix-build .*tui.nix -A a -A b -A c" 5 "the tree groups builds under the invocation (requester and command)"
 wait_screen "#[0-9]+ root \\[.*, ended\\]: nix-build .*tui.nix -A quick -A fail" 5 "each invocation has its own group"
+wait_screen "#[0-9]+ root \\[[0-9]+/3 done, [0-9]+ running, ETA unknown\\]: nix-build .*tui.nix -A a -A b -A c" 5 \
+	"an invocation whose builds have no history says its ETA is unknown (not a 0 standing still)"
 wait_screen "NAME +PHASE +STATE +PROG +USER +MACHINE +ELAPSED +ETA +CPU% +MEM" 5 "the columns of the issue"
 wait_screen "[0-9] running [0-9] queued [0-9] frozen \\| last hour: 1 ok 1 failed \\|" 10 "the header counts what runs, and how the last hour's builds ended (from history)"
 tracked() { [[ -n "$(builder_of tui-a)" && -n "$(builder_of tui-b)" && -n "$(builder_of tui-c)" ]]; }
