@@ -347,6 +347,9 @@ static int run(Args *a) {
                 }
                 if (r >= 0) {
                         r = sd_event_loop(e);
+                        /* The loop no longer takes signals: let them end whatever is left to do
+                         * (the terminal may be gone, and with it any reason to wait). */
+                        sigprocmask(SIG_UNBLOCK, &mask, NULL);
                         if (a->stats)
                                 write_stats(a->stats, t, started);
                         if (r < 0)
