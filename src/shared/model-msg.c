@@ -133,21 +133,35 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
         return 1;
 }
 
-/* Of the invocation's builds, the one stopped with no reason and its outputs missing, when
- * there is exactly one: what a failure naming no derivation (2.34's "timed out after N
- * seconds", the invocation's last words) is about. */
-static Build *invocation_sole_undecided(Invocation *inv) {
+/* Of the invocation's builds, the one that ended with no reason of Nix's, when there is
+ * exactly one: what a failure naming no derivation (2.34's "timed out after N seconds") is
+ * about. Nix words it right after the build's activity stops: the build is stopped and
+ * undecided then, or already failed on the daemon's own guess (its processes gone and Nix's
+ * failed count moved on before the stop came). */
+static Build *invocation_sole_unexplained(Invocation *inv) {
         Build *found = NULL;
         for (Build *b = inv->by_drv; b; b = b->hh_drv.next) {
-                bool undecided = !build_state_is_final(b->state) && b->n_activities_open == 0 &&
-                                 b->output_check_at != 0 && b->failure == FAILURE_NONE;
-                if (!undecided)
+                bool unexplained =
+                        b->failure == FAILURE_NO_OUTPUTS ||
+                        (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                         b->failure == FAILURE_NONE && (b->output_check_at != 0 || b->finished != 0));
+                if (!unexplained)
                         continue;
                 if (found)
                         return NULL;
                 found = b;
         }
         return found;
+}
+
+/* A build of the invocation whose failure Nix already gave in these words: 2.34 repeats a
+ * drv-less failure for each goal that waited on the build (and once more at the end). */
+static bool invocation_failure_said(Invocation *inv, const NixOutcome *o) {
+        for (Build *b = inv->by_drv; b; b = b->hh_drv.next)
+                if (b->failure == o->kind && b->failure_message && o->message &&
+                    strcmp(b->failure_message, o->message) == 0)
+                        return true;
+        return false;
 }
 
 /* Nix's last words when several of the derivations asked for were not built: "build of
@@ -167,11 +181,12 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
         if (r < 0)
                 return r;
         if (r > 0 && !o.drv) {
-                Build *b = invocation_sole_undecided(inv);
+                Build *b = invocation_sole_unexplained(inv);
                 if (!b)
-                        return 0; /* the invocation's own error then */
+                        /* Said again, or the invocation's own error then. */
+                        return invocation_failure_said(inv, &o) ? 1 : 0;
                 r = build_apply_outcome(m, b, &o, o.message, /* structured= */ false, now);
-                return r < 0 ? r : 0; /* also the invocation's error: it ended it */
+                return r < 0 ? r : 1;
         }
         if (r == 0 && is_goals_summary(text))
                 return 1;
