@@ -111,9 +111,9 @@ designed() {
 # ---- the checks ----
 
 # nix_errors_drvless DIR: Nix 2.34+ words both timeouts "timed out after N seconds" and names
-# no derivation. It says it as it ends the build: it kills the builder, which stops the build's
-# activity, then logs the error (DerivationBuildingGoal::doneFailure). So the words are about
-# the build whose activity stopped right before them (no other activity started or stopped
+# no derivation. It ends the build in this order: it counts the failure, stops the build's
+# activity, then logs the words (its streams show it: tests/fixtures/nix-2.34/timeout-waited.jsonl).
+# So the words are about the build whose activity stopped right before them (no other activity started or stopped
 # in between); said again later (for each goal that waited on it, and at the very end) they
 # are about the same build, not the one that stopped last. Appended to DIR/errors as Nix's
 # words followed by that build, for nix_says.
