@@ -133,21 +133,42 @@ static int build_apply_outcome(Model *m, Build *b, const NixOutcome *o, const ch
         return 1;
 }
 
-/* Of the invocation's builds, the one stopped with no reason and its outputs missing, when
- * there is exactly one: what a failure naming no derivation (2.34's "timed out after N
- * seconds", the invocation's last words) is about. */
-static Build *invocation_sole_undecided(Invocation *inv) {
+/* What a failure naming no derivation (2.34's "timed out after N seconds") is about. Nix
+ * counts the failure, stops the build's activity (it kills the builder) and then logs the
+ * words; it says them again for each goal that waited on the build and once more at the
+ * end. So: when Nix's failed count is above the failures it reported for builds that ran,
+ * of the builds that ended with no reason of Nix's the one that stopped last (stopped and
+ * undecided, or failed on the daemon's own guess when its processes were gone before the
+ * stop came); else the words are said again, about a build that has them already. Returns
+ * the build (*ret), 1 said again, 0 neither (none, or two stopped at the same time). */
+static int drvless_failure_build(Invocation *inv, const NixOutcome *o, Build **ret) {
         Build *found = NULL;
+        bool tie = false, said = false;
+        int64_t reported = 0;
+        *ret = NULL;
         for (Build *b = inv->by_drv; b; b = b->hh_drv.next) {
-                bool undecided = !build_state_is_final(b->state) && b->n_activities_open == 0 &&
-                                 b->output_check_at != 0 && b->failure == FAILURE_NONE;
-                if (!undecided)
+                if (b->started != 0 && failure_kind_is_reported(b->failure) &&
+                    b->failure != FAILURE_DEPENDENCY)
+                        reported++;
+                if (b->failure == o->kind && b->failure_message &&
+                    strcmp(b->failure_message, o->message) == 0)
+                        said = true;
+                bool unexplained = b->failure == FAILURE_NO_OUTPUTS ||
+                                   (!build_state_is_final(b->state) && b->n_activities_open == 0 &&
+                                    b->failure == FAILURE_NONE);
+                if (!unexplained || b->finished == 0)
                         continue;
-                if (found)
-                        return NULL;
-                found = b;
+                if (found && b->finished == found->finished)
+                        tie = true;
+                else if (!found || b->finished > found->finished) {
+                        found = b;
+                        tie = false;
+                }
         }
-        return found;
+        if (inv->progress[3] <= reported)
+                return said;
+        *ret = tie ? NULL : found;
+        return 0;
 }
 
 /* Nix's last words when several of the derivations asked for were not built: "build of
@@ -167,11 +188,12 @@ static int apply_error_message(Model *m, Source *s, const char *text, usec_t now
         if (r < 0)
                 return r;
         if (r > 0 && !o.drv) {
-                Build *b = invocation_sole_undecided(inv);
+                Build *b;
+                r = drvless_failure_build(inv, &o, &b);
                 if (!b)
-                        return 0; /* the invocation's own error then */
+                        return r; /* said again, or the invocation's own error */
                 r = build_apply_outcome(m, b, &o, o.message, /* structured= */ false, now);
-                return r < 0 ? r : 0; /* also the invocation's error: it ended it */
+                return r < 0 ? r : 1;
         }
         if (r == 0 && is_goals_summary(text))
                 return 1;

@@ -201,7 +201,31 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
         }
         if (b->n_activities_open > 0) {
                 /* Finishing, Nix 2.8 still holding its activity (until its goal is freed). */
-                if (r == 0 && build_nix_moved_on(b) && !build_end_by_invocation_error(m, b, now)) {
+                if (r != 0 || !build_nix_moved_on(b)) {
+                        /* Nix has not moved on (any more): its stop or its words end it. */
+                        b->output_checks_left = 0;
+                        b->output_check_at = 0;
+                        return;
+                }
+                /* The failure Nix counted may be another build's, its words on their way:
+                 * Nix counts a failure before it words it, and without -k kills the other
+                 * builds right after, which the sampler may see before the words are read.
+                 * Look again for a while before taking it for this build's. */
+                if (b->output_checks_left == 0) {
+                        b->output_checks_left = OUTPUT_RECHECKS;
+                        build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
+                        if (b->finished == 0)
+                                b->finished = now; /* ended as far as its processes go */
+                        return;
+                }
+                if (b->output_check_at > now_mono)
+                        return; /* decided again before the next look (Nix's progress moved) */
+                if (--b->output_checks_left > 0) {
+                        build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
+                        return;
+                }
+                b->output_check_at = 0;
+                if (!build_end_by_invocation_error(m, b, now)) {
                         /* The best reason known until Nix words its own. */
                         if (b->usage.oom_killed)
                                 build_set_failure(b, FAILURE_OOM, OOM_REASON);

@@ -142,6 +142,14 @@ wait_screen '^.*rview-view' 5 "tui: the flat list of active builds" && keys Ente
 wait_screen 'seen: .*\([0-9]+ s ago\)' 10 "tui: the details show the remote view's age"
 keys Escape
 end_view view
+# A poll that fails while the build runs (the daemon logs the machine "down") leaves the build
+# without a remote view and the next poll a backoff away: say why sshd refused it, if it did
+# (OpenSSH 9.8+ drops connections from a source it penalises: every loopback client of every
+# run on this machine is 127.0.0.1).
+if grep -q ': down: ' "$T/daemon.log" 2>/dev/null; then
+	log "view: a poll failed while the build ran: $(grep ': down: ' "$T/daemon.log" | head -n 3 | tr '\n' ' ')"
+	grep -E 'penalt|drop connection|MaxStartups' "$T/sshd.log" | tail -n 5 >&2 || true
+fi
 assert_json "view: the spin keeps one CPU busy (> 30 %), then the quiet part (< 30 %)" "$RS" \
 	'[.[] | .cpu_percent // empty] as $c | ($c | map(. > 30) | index(true)) as $i | $i != null and ($c[$i:] | any(. < 30))'
 assert_json "view: list-builds carries the remote view too" "$(ctl list-builds --name rview-view)" \

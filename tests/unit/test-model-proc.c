@@ -138,6 +138,13 @@ static void progress(Fixture *f, usec_t now, int done, int failed) {
         feed(f, now, "{\"action\":\"result\",\"fields\":[%d,2,0,%d],\"id\":1,\"type\":105}", done, failed);
 }
 
+/* The daemon's ticks for two seconds from now (monotonic): what waits on a later look. */
+static void settle(Fixture *f, usec_t now) {
+        usec_t mono = now_monotonic();
+        for (unsigned i = 1; i <= 10; i++)
+                (void) model_tick(f->m, now, mono + i * 200 * USEC_PER_MSEC);
+}
+
 /* Nix 2.8 under -k: the builder exited 3, Nix counted the failure at once but keeps the
  * activity open and words the reason only when nix-build ends. The build is finishing once
  * its processes are gone, failed once Nix counted a failure it cannot be another's, and
@@ -159,8 +166,11 @@ static void test_finishing_then_failed(void **state) {
         /* Another build succeeded: not a word about this one. */
         progress(f, T0 + 3 * USEC_PER_SEC, 1, 0);
         assert_int_equal(b->state, BUILD_FINISHING);
-        /* A failure Nix counted that no build of the invocation explains: this one. */
+        /* A failure Nix counted that no build of the invocation explains: this one, once
+         * Nix's words about another build had the time to come (the daemon's ticks). */
         progress(f, T0 + 4 * USEC_PER_SEC, 1, 1);
+        assert_int_equal(b->state, BUILD_FINISHING);
+        settle(f, T0 + 5 * USEC_PER_SEC);
         assert_int_equal(b->state, BUILD_FAILED);
         assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
         assert_int_equal(b->finished, T0 + 2 * USEC_PER_SEC);
@@ -171,6 +181,36 @@ static void test_finishing_then_failed(void **state) {
         assert_int_equal(b->failure, FAILURE_EXIT_CODE);
         assert_int_equal(b->exit_code, 3);
         assert_true(b->dirty_kinds & (1u << CHANGE_REVISED)); /* history takes the new reason */
+}
+
+/* Without -k, Nix counts another build's failure, words it, then kills this one: the sampler
+ * may see this one's processes gone before the daemon has read those words. The failure Nix
+ * counted is the other build's once its words come: this one is then stopped for it, not
+ * failed on its own. */
+static void test_counted_failure_worded_later_is_another(void **state) {
+        Fixture *f = *state;
+        Build *b = start_a(f);
+        char x[1024];
+        snprintf(x, sizeof(x), "%s/" HO "-x.drv", f->store);
+        feed(f, T0,
+             "{\"action\":\"start\",\"fields\":[\"%s\",\"\",1,1],\"id\":8,\"level\":3,\"text\":\"x\","
+             "\"type\":105}",
+             x);
+        BuildUsage u = {.sampled = true, .n_procs = 1};
+        model_build_set_usage(f->m, b, &u);
+        progress(f, T0 + 2 * USEC_PER_SEC, 0, 1); /* x's failure, counted */
+        model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FINISHING);
+        feed(f, T0 + 2 * USEC_PER_SEC,
+             "{\"action\":\"msg\",\"level\":0,\"msg\":\"error: builder for '%s' failed with exit code 3\"}",
+             x);
+        settle(f, T0 + 3 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FINISHING);
+        assert_int_equal(b->failure, FAILURE_NONE);
+        feed(f, T0 + 3 * USEC_PER_SEC, "{\"action\":\"stop\",\"id\":7}");
+        settle(f, T0 + 4 * USEC_PER_SEC);
+        assert_int_equal(b->state, BUILD_FAILED);
+        assert_int_equal(b->failure, FAILURE_CANCELLED);
 }
 
 /* Nix counted a build done or failed while the sampler last saw this one's processes: it may
@@ -201,6 +241,7 @@ static void test_oom_seen_after_moved_on(void **state) {
         model_build_set_usage(f->m, b, &u);
         model_build_processes_gone(f->m, b, T0 + 2 * USEC_PER_SEC);
         progress(f, T0 + 3 * USEC_PER_SEC, 0, 1);
+        settle(f, T0 + 4 * USEC_PER_SEC);
         assert_int_equal(b->failure, FAILURE_NO_OUTPUTS);
         model_build_oom_killed(f->m, b);
         assert_int_equal(b->state, BUILD_FAILED);
@@ -488,6 +529,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_builder_exit_is_end_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_finishing_then_failed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_earlier_failure_is_another, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_counted_failure_worded_later_is_another, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_progress_wants_a_sample, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oom_seen_after_moved_on, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leftover_process_keeps_running, setup, teardown),

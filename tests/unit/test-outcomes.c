@@ -86,6 +86,20 @@ static const Case cases[] = {
         {"nix-2.34", "max-silent-time", false, {FAILED("oc-silent", "timeout")}},
         {"nix-2.34", "subst-broken", false, {FAILED("oc-subst", "substitution")}},
         {"nix-2.34", "subst-missing", false, {OK("oc-subst")}},
+        /* truth-kinds.nix: a timeout that another build waited on, said once by each goal
+         * right after the build stopped: the build's reason, not the invocation's, so the
+         * builds Nix never started are cancelled. (after, stopped with it, is left out: no
+         * .drv here tells its outputs.) */
+        {"nix-2.34",
+         "timeout-waited",
+         false,
+         {FAILED("truth-n-timeout-fail", "timeout"), OK("truth-n-timeout-long"),
+          FAILED("truth-n-timeout-dep", "cancelled"), FAILED("truth-n-timeout-last", "cancelled")}},
+        {"nix-2.34",
+         "max-silent-time-waited-keep-going",
+         false,
+         {FAILED("truth-k-silent-fail", "timeout"), DEP("truth-k-silent-dep"), OK("truth-k-silent-long"),
+          OK("truth-k-silent-after"), OK("truth-k-silent-last")}},
         /* the same -k graph through a nix-daemon: the client's stream, and the daemon's
          * json-log-path, where dep-b and dep-c never started and appear only in messages */
         {"nix-2.34", "dep-fail-keep-going.client", false, {DEP_GRAPH_K}},
