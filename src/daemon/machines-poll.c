@@ -222,8 +222,14 @@ static bool remote_view_of(const Target *t, const char *drv, BuildRemoteView *re
         return false;
 }
 
+/* A poll that failed while builds run there keeps their last views (their `seen` tells their
+ * age) and is tried again soon, this many times in a row, before they are dropped and the
+ * machine backs off like any down one: one refused ssh is not a machine gone. */
+#define BUSY_RETRIES 3
+
 /* Gives each running build dispatched to t's machine the remote daemon's view of it from
- * this poll, or none. Returns whether any such build runs. */
+ * this poll, or none (after a failed poll: the last one, for BUSY_RETRIES failures). Returns
+ * whether any such build runs. */
 static bool update_remote_views(Target *t) {
         Model *m = t->poll->daemon->model;
         ModelMachine *mm = model_machine_find(m, t->uri);
@@ -234,6 +240,8 @@ static bool update_remote_views(Target *t) {
                 if (b->state != BUILD_RUNNING || !model_machine_has_build(mm, b))
                         continue;
                 busy = true;
+                if (t->state != POLL_UP && t->failures <= BUSY_RETRIES)
+                        continue;
                 BuildRemoteView v;
                 bool found = t->state == POLL_UP && remote_view_of(t, b->drv, &v);
                 if (model_build_set_remote_view(m, b, found ? &v : NULL) < 0)
@@ -279,7 +287,7 @@ static void poll_finish(Target *t, int status) {
         usec_t delay = p->config.interval << MIN(t->failures, 3u);
         if (t->failures > 0)
                 delay = MIN(delay, p->config.interval * BACKOFF_MAX);
-        else if (busy)
+        if (busy && t->failures <= BUSY_RETRIES)
                 delay = MIN(delay, BUSY_INTERVAL);
         if (t->stale) {
                 HASH_DEL(p->targets, t);
