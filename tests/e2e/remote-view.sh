@@ -28,6 +28,7 @@ else
 	nix_setup
 fi
 check_tui
+trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 [[ $(id -u) == 0 ]] || skip "a loopback remote builder with its own store needs root"
 remote_setup
 
