@@ -90,7 +90,8 @@ struct Sampler {
         size_t n_kept_groups, max_kept_groups;
         uint64_t scans;
         bool rediscovered;
-        bool serving; /* the last table held a nix process serving a remote client */
+        bool serving;    /* the last table held a nix process serving a remote client */
+        usec_t last_run; /* monotonic: when the last sample began */
         SamplerStats stats;
 };
 
@@ -677,6 +678,7 @@ static int attach_rank(void *userdata, pid_t pid) {
 
 void sampler_run(Sampler *s) {
         usec_t t0 = now_monotonic();
+        s->last_run = t0;
         Model *m = s->d->model;
         ModelCounters mc;
         model_counters(m, &mc);
@@ -766,6 +768,49 @@ void sampler_run(Sampler *s) {
         usec_t next = missing ? MIN(FAST_INTERVAL, s->cfg.interval) : s->cfg.interval;
         sd_event_source_set_time(s->timer, now_monotonic() + next);
         sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+/* Are all the processes t had at its last sample gone (exited, zombies, or pids reused)? */
+static bool known_procs_gone(Sampler *s, const Tracked *t) {
+        for (uint32_t i = 0; i < t->n_procs; i++)
+                if (pidref_check_pid(s->cfg.proc_root, t->procs[i].st.pid, t->procs[i].st.starttime) == 0)
+                        return false;
+        return true;
+}
+
+void sampler_check_ended(Sampler *s) {
+        Model *m = s->d->model;
+        bool full = false;
+        for (Tracked *t = s->tracked; t; t = t->next) {
+                Build *b = model_build_by_key(m, t->key);
+                if (!b || b->state != BUILD_RUNNING)
+                        continue;
+                if (!t->builder_gone) {
+                        if (pidref_verify(&t->builder_ref, s->cfg.proc_root) != -ESRCH)
+                                continue;
+                        t->builder_gone = true;
+                        pidref_done(&t->builder_ref);
+                }
+                /* Without a group of its own, a process forked since the last sample is seen
+                 * only in the whole table. */
+                if (!t->has_group || t->adopt_failed) {
+                        full = true;
+                        continue;
+                }
+                if (!known_procs_gone(s, t) || group_populated(t))
+                        continue;
+                /* Its last sample, with nothing left: the group's final figures, and its end. */
+                t->n_next = 0;
+                t->gather_failed = false;
+                sample_build(s, t, b, now_monotonic());
+                notify_processes(s->d, b);
+        }
+        if (!full)
+                return;
+        if (now_monotonic() >= s->last_run + FAST_INTERVAL)
+                sampler_run(s);
+        else
+                sampler_kick(s);
 }
 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
