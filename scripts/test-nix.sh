@@ -32,6 +32,9 @@
 # above it every test with the Nix it ran against; the exit status is non-zero when anything
 # failed.
 #
+# NIX_MATRIX_ONLY="TEST..." runs only those tests of the first build (no truth suite, no
+# --shared-nix part): for working on one of them.
+#
 # usage: scripts/test-nix.sh [--shared-nix]
 set -uo pipefail
 
@@ -138,6 +141,11 @@ if configure_build "$BUILD" "${PLUGIN_OPTS[@]}"; then
 	elif grep -q 'cannot load it' "$BUILD.setup.log"; then
 		echo "test-nix: plugin-daemon not run against $NIX_LABEL: it is linked statically and exports none of its symbols, so it cannot load a plugin"
 		((SHARED_NIX)) && echo "test-nix: --shared-nix: suite plugin-e2e runs against Nix $NIX_VERSION built with shared libraries below"
+	fi
+	if [[ -n ${NIX_MATRIX_ONLY:-} ]]; then
+		read -ra TESTS <<<"$NIX_MATRIX_ONLY"
+		run_tests "$BUILD" "$NIX_LABEL" "${TESTS[@]}"
+		finish
 	fi
 	run_tests "$BUILD" "$NIX_LABEL" "${TESTS[@]}"
 	# The truth suite: the daemon's states, counts, durations and figures against what this

@@ -634,7 +634,8 @@ static void retry_releases(Sampler *s) {
         }
 }
 
-static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const char *drv) {
+static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const char *drv,
+                            const DrvOutput *outs, size_t n_outs) {
         Sampler *s = userdata;
         if (builder_of(s, builder))
                 return;
@@ -648,6 +649,7 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
         Build *b;
         if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, started, &b) < 0)
                 return;
+        model_build_builder_outputs(s->d->model, b, outs, n_outs);
         /* A build this daemon dispatched to a machine, served here (a loopback builder): the
          * hook and its ssh are its processes here, the machine's daemon samples the rest. */
         if (!b->rediscovered && b->machine[0])

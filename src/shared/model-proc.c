@@ -140,6 +140,10 @@ void model_build_processes_gone(Model *m, Build *b, usec_t when) {
         build_decide(m, b, when, now_monotonic());
 }
 
+void model_build_builder_outputs(Model *m, Build *b, const DrvOutput *outs, size_t n) {
+        build_outputs_offer(m, b, outs, n);
+}
+
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,
                              Build **ret) {
         /* A stream may already report this build (it reconnected before /proc was read):

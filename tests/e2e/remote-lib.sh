@@ -83,6 +83,12 @@ MaxStartups 100:30:200
 MaxSessions 100
 SetEnv NIX_ANALYTICS_SOCKET_DIR=$T/rsock
 EOF
+	# OpenSSH 9.8 and later penalise a source address whose connections fail or go away
+	# abruptly, and every loopback client of every run here is 127.0.0.1: not in a test
+	# (older sshd, bookworm's 9.2, knows no such option and refuses it).
+	if /usr/sbin/sshd -t -f "$T/sshd_config" -o PerSourcePenalties=no 2>/dev/null; then
+		echo 'PerSourcePenalties no' >>"$T/sshd_config"
+	fi
 	ssh_host_entry "$REMOTE_HOST" "$REMOTE_PORT" >"$T/ssh_config"
 	cat >>"$T/ssh_config" <<EOF
 Host closedport
