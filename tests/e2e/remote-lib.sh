@@ -102,7 +102,8 @@ Host closedport
 EOF
 	export NIX_SSHOPTS="-F $T/ssh_config"
 
-	# The remote's own store, and remote-programs entering it.
+	# The remote's own store, and remote-programs entering it: the Nix under test (the first
+	# on this PATH; an ssh login's PATH is sshd's own).
 	mkdir -p "$T/rnix/store" "$T/rnix/var/nix"
 	local prog
 	for prog in nix-store nix-daemon; do
@@ -111,7 +112,7 @@ EOF
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $prog "\$@"' $prog "\$@"
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v $prog) "\$@"' $prog "\$@"
 EOF
 		chmod +x "$T/remote-$prog"
 	done

@@ -46,7 +46,7 @@ NIX_MINOR=$(nix-daemon --version | awk '{ print $NF }' | cut -d. -f2)
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec nix-daemon --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v nix-daemon) --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
 EOF
 [[ -n "$NA_PLUGIN" ]] && chmod +x "$T/remote-nix-daemon-plugin"
 # Or its json-log-path to the remote nix-analyticsd's events socket (Nix 2.30 and later).
@@ -55,7 +55,7 @@ cat >"$T/remote-nix-daemon-jsonlog" <<EOF
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec nix-daemon --option json-log-path $T/rsock/events.sock "\$@"' nix-daemon "\$@"
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v nix-daemon) --option json-log-path $T/rsock/events.sock "\$@"' nix-daemon "\$@"
 EOF
 chmod +x "$T/remote-nix-daemon-jsonlog"
 NG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon"
@@ -197,7 +197,7 @@ assert_json "fail: the remote daemon found it and says it failed (its outputs ne
 # 2.8 (docs/protocol.md, "Remote builders").
 STREAM_URI=
 ((NIX_MINOR >= 30)) && STREAM_URI=$JSONLOG_URI
-[[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 10)) && STREAM_URI=$PLUGIN_URI
+[[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 30)) && STREAM_URI=$PLUGIN_URI
 if [[ -n $STREAM_URI ]]; then
 	log "plug: the stream from the remote's nix-daemon --stdio: ${STREAM_URI##*remote-nix-daemon-}"
 	run_view plug 12 8 "$STREAM_URI"
