@@ -206,6 +206,20 @@ static double failed_count(const cJSON *counts) {
         return n;
 }
 
+/* What is left of a running invocation by its builds' history; "-" when none of its builds
+ * left has any, "~" when some have none or the samples scatter. */
+static void invocation_eta(char *buf, const cJSON *inv, const char *state) {
+        const cJSON *eta = json_obj(inv, "eta");
+        double left = json_num(eta, "left", 0), unknown = json_num(eta, "unknown", 0);
+        char d[CELL];
+        if (strcmp(state, "running") != 0 || !eta || (left > 0 && unknown >= left))
+                snprintf(buf, CELL, "-");
+        else if (strcmp(json_str(eta, "confidence") ?: "low", "low") == 0)
+                snprintf(buf, CELL, "~%s", fmt_duration(d, sizeof(d), json_num(eta, "remaining", -1)));
+        else
+                fmt_duration(buf, CELL, json_num(eta, "remaining", -1));
+}
+
 int report_invocations(FILE *f, const cJSON *result, const ReportOptions *o) {
         _cleanup_table_free_ Table *t = NULL;
         if (table_new(invocation_columns, ELEMENTSOF(invocation_columns), &t) < 0)
@@ -222,9 +236,7 @@ int report_invocations(FILE *f, const cJSON *result, const ReportOptions *o) {
                 snprintf(run, sizeof(run), "%.0f", json_num(counts, "running", 0));
                 double nf = failed_count(counts);
                 snprintf(failed, sizeof(failed), "%.0f", nf);
-                fmt_duration(eta, sizeof(eta),
-                             strcmp(st, "running") == 0 ? json_num(json_obj(inv, "eta"), "remaining", -1)
-                                                        : -1);
+                invocation_eta(eta, inv, st);
                 fmt_time(started, sizeof(started), start, o->now);
                 fmt_duration(elapsed, sizeof(elapsed), start > 0 ? (end > 0 ? end : o->now) - start : -1);
                 const char *error = json_str(inv, "error");
