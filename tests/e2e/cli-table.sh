@@ -48,7 +48,7 @@ cat >"$T/t.nix" <<NIX
   inherit name nonce; system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/usr/bin:/bin";
   args = [ "-c" script ]; };
 in {
-  fail = mk "tbl-fail-$SUFFIX" "echo going to fail; exit 3";
+  fail = mk "tbl-fail-x$SUFFIX" "echo going to fail; exit 3";
   ok = mk "tbl-ok-$SUFFIX-2.1" "echo fine; echo done > \$out";
   long = mk "$LONG" "echo running; sleep 120; echo x > \$out";
 }.\${what}
@@ -88,7 +88,7 @@ for key in $(jq -r '.builds[].key' <<<"$JSON"); do
 	assert_match "build $key: the row has its key, name and state as the JSON says" \
 		"^ *$key +$name +$state " "$(grep -E "^ *$key " <<<"$TABLE")"
 done
-FAIL_ROW=$(grep "tbl-fail-$SUFFIX" <<<"$TABLE")
+FAIL_ROW=$(grep "tbl-fail-x$SUFFIX" <<<"$TABLE")
 RUN_ROW=$(grep "$LONG" <<<"$TABLE")
 assert_match "the failed build reads failed, ran about no time ('0s', the TUI's unit)" ' failed +.* [0-9]s( |$)' "$FAIL_ROW"
 assert_match "the running build: running, its phase unknown, elapsed in seconds, CPU% and MEM" \
@@ -115,7 +115,7 @@ assert_eq "--table through a pipe has no colour by default" 0 "$(grep -c $'\033'
 
 # --- colour: on a terminal by default, NO_COLOR and --color=never turn it off ---
 COLORED=$(on_tty 200 list-builds)
-assert_contains "on a terminal the failed row is red (bold red, as in the TUI)" $'\033[1;31m' "$(grep "tbl-fail-$SUFFIX" <<<"$COLORED")"
+assert_contains "on a terminal the failed row is red (bold red, as in the TUI)" $'\033[1;31m' "$(grep "tbl-fail-x$SUFFIX" <<<"$COLORED")"
 assert_contains "on a terminal the running row is bold green" $'\033[1;32m' "$(grep "$LONG" <<<"$COLORED")"
 NOCOLOR=$(NO_COLOR=1 on_tty 200 list-builds)
 assert_eq "NO_COLOR: no escape codes" 0 "$(grep -c $'\033' <<<"$NOCOLOR")"
@@ -140,10 +140,12 @@ wait_for 10 "history has the two ended builds" wait_hist
 HIST=$(on_tty 200 get-history --color=never)
 assert_match "get-history: the TUI's history columns" '^FINISHED +STATE +TIME +(CPU +)?(MEMPEAK +)?USER +NAME$' "$(head -n 1 <<<"$HIST")"
 assert_match "get-history: the failed build, with its time in seconds" \
-	'^[0-9]{2}:[0-9]{2}:[0-9]{2} +failed +[0-9]+s .* tbl-fail-' "$(grep "tbl-fail-$SUFFIX" <<<"$HIST")"
+	'^[0-9]{2}:[0-9]{2}:[0-9]{2} +failed +[0-9]+s .* tbl-fail-' "$(grep "tbl-fail-x$SUFFIX" <<<"$HIST")"
 assert_true "get-history through a pipe: JSON" jq -e '.builds | length == 2' <<<"$(ctl get-history)"
 assert_eq "get-history --state killed: said in words" "no finished builds match" "$(on_tty 200 get-history --state killed)"
 
+counted() { ctl status | jq -e '.recent.counts.failed == 1 and .recent.counts.succeeded == 1' >/dev/null; }
+wait_for 10 "the daemon counted the last hour's outcomes" counted
 STATUS=$(on_tty 200 status --color=never)
 assert_match "status: builds by state, in words" '^builds +1 running, 0 queued, 0 frozen, 1 succeeded, 1 failed' \
 	"$(grep '^builds' <<<"$STATUS")"
@@ -159,8 +161,8 @@ assert_match "list-invocations: the running one" ' running +0/1 +1 +0 ' "$(grep 
 
 STATS=$(on_tty 200 stats --color=never)
 assert_match "stats: totals in words" '^2 builds since .*: 1 succeeded, 1 failed' "$(head -n 1 <<<"$STATS")"
-# (its package name: Nix's, the name up to a dash before a digit)
-assert_match "stats: the failing package" "^tbl-fail +1 +1 " "$(grep "^tbl-fail " <<<"$STATS")"
+# (its package name is its whole name: no dash before a digit in it)
+assert_match "stats: the failing package" "^tbl-fail-x$SUFFIX +1 +1 " "$(grep "^tbl-fail-x$SUFFIX " <<<"$STATS")"
 
 PS=$(on_tty 200 ps --color=never "$LONG")
 assert_match "ps: the TUI's units (CPU%, RSS)" '^ +PID +PPID +USER +S +NI +CPU% +RSS +TIME +COMMAND$' "$(sed -n 2p <<<"$PS")"
