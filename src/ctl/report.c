@@ -28,6 +28,25 @@ static int table_done(FILE *f, Table *t, const ReportOptions *o, const char *emp
         return table_write(t, f, o->width, o->color);
 }
 
+/* Adds one row for an item of a list. */
+typedef int (*RowFn)(Table *t, const cJSON *item, const ReportOptions *o);
+
+/* A table of the columns with one row per item of list (NULL or not an array: none). */
+static int table_of(const cJSON *list, const TableColumn *cols, size_t n_cols, RowFn row,
+                    const ReportOptions *o, Table **ret) {
+        _cleanup_table_free_ Table *t = NULL;
+        if (table_new(cols, n_cols, &t) < 0)
+                return -ENOMEM;
+        const cJSON *item;
+        cJSON_ArrayForEach(item, list) {
+                int r = row(t, item, o);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
 /* ---- builds: the TUI's build list (src/tui/columns.c), with the key to act on ---- */
 
 static const TableColumn build_columns[] = {
@@ -86,7 +105,7 @@ static void build_progress(char *buf, const cJSON *b, bool active) {
                 snprintf(buf, CELL, "-");
 }
 
-static int add_build_row(Table *t, const cJSON *b) {
+static int build_row(Table *t, const cJSON *b, const ReportOptions *o) {
         char key[CELL], state[CELL], phase[CELL], prog[CELL], machine[CELL], elapsed[CELL], eta[CELL],
                 cpu[CELL], mem[CELL], peak[CELL];
         const char *st = json_str(b, "state");
@@ -124,15 +143,9 @@ static int add_build_row(Table *t, const cJSON *b) {
 
 int report_builds(FILE *f, const cJSON *result, const ReportOptions *o) {
         _cleanup_table_free_ Table *t = NULL;
-        if (table_new(build_columns, ELEMENTSOF(build_columns), &t) < 0)
-                return -ENOMEM;
-        const cJSON *b;
-        cJSON_ArrayForEach(b, json_arr(result, "builds")) {
-                int r = add_build_row(t, b);
-                if (r < 0)
-                        return r;
-        }
-        return table_done(f, t, o, "no builds");
+        int r = table_of(json_arr(result, "builds"), build_columns, ELEMENTSOF(build_columns), build_row, o,
+                         &t);
+        return r < 0 ? r : table_done(f, t, o, "no builds");
 }
 
 /* ---- history: the TUI's history view (src/tui/view-history.c) ---- */
@@ -148,34 +161,33 @@ static const TableColumn history_columns[] = {
         {.title = "NAME", .shrink = true},
 };
 
+static int history_row(Table *t, const cJSON *h, const ReportOptions *o) {
+        char fin[CELL], state[CELL], dur[CELL], time[CELL], cpu[CELL], mem[CELL], machine[CELL];
+        const cJSON *u = json_obj(h, "usage");
+        double cpu_s = u ? json_num(u, "cpu_user", 0) + json_num(u, "cpu_system", 0) : -1;
+        const char *st = json_str(h, "state");
+        fmt_time(fin, sizeof(fin), json_num(h, "finished", -1), o->now);
+        fmt_state(state, sizeof(state), st, json_str(json_obj(h, "failure"), "kind"));
+        /* "~": an approximate duration (a build that ended while the daemon was down). */
+        snprintf(time, sizeof(time), "%s%s", json_bool(h, "approximate") ? "~" : "",
+                 fmt_duration(dur, sizeof(dur), json_num(h, "duration", -1)));
+        fmt_duration(cpu, sizeof(cpu), cpu_s);
+        units_format_bytes(mem, sizeof(mem), json_num(u, "mem_peak", -1));
+        fmt_machine(machine, sizeof(machine), json_str(h, "machine"));
+        const char *cells[] = {fin,     state,
+                               time,    cpu,
+                               mem,     json_str(json_obj(h, "requester"), "user"),
+                               machine, json_str(h, "name")};
+        return table_add_row(t, st && strcmp(st, "succeeded") == 0 ? TABLE_NORMAL : TABLE_FAILED, cells);
+}
+
 int report_history(FILE *f, const cJSON *result, const ReportOptions *o) {
         _cleanup_table_free_ Table *t = NULL;
-        if (table_new(history_columns, ELEMENTSOF(history_columns), &t) < 0)
-                return -ENOMEM;
-        const cJSON *h;
-        cJSON_ArrayForEach(h, json_arr(result, "builds")) {
-                char fin[CELL], state[CELL], dur[CELL], time[CELL], cpu[CELL], mem[CELL], machine[CELL];
-                const cJSON *u = json_obj(h, "usage");
-                double cpu_s = u ? json_num(u, "cpu_user", 0) + json_num(u, "cpu_system", 0) : -1;
-                const char *st = json_str(h, "state");
-                fmt_time(fin, sizeof(fin), json_num(h, "finished", -1), o->now);
-                fmt_state(state, sizeof(state), st, json_str(json_obj(h, "failure"), "kind"));
-                /* "~": an approximate duration (a build that ended while the daemon was down). */
-                snprintf(time, sizeof(time), "%s%s", json_bool(h, "approximate") ? "~" : "",
-                         fmt_duration(dur, sizeof(dur), json_num(h, "duration", -1)));
-                fmt_duration(cpu, sizeof(cpu), cpu_s);
-                units_format_bytes(mem, sizeof(mem), json_num(u, "mem_peak", -1));
-                fmt_machine(machine, sizeof(machine), json_str(h, "machine"));
-                const char *cells[] = {fin,     state,
-                                       time,    cpu,
-                                       mem,     json_str(json_obj(h, "requester"), "user"),
-                                       machine, json_str(h, "name")};
-                int r = table_add_row(t, st && strcmp(st, "succeeded") == 0 ? TABLE_NORMAL : TABLE_FAILED,
-                                      cells);
-                if (r < 0)
-                        return r;
-        }
-        int r = table_done(f, t, o, "no finished builds in the history");
+        int r = table_of(json_arr(result, "builds"), history_columns, ELEMENTSOF(history_columns),
+                         history_row, o, &t);
+        if (r < 0)
+                return r;
+        r = table_done(f, t, o, "no finished builds in the history");
         double total = json_num(result, "total", -1);
         if (r >= 0 && total >= 0 && table_n_rows(t) > 0)
                 fprintf(f, "%zu of %.0f\n", table_n_rows(t), total);
@@ -220,43 +232,43 @@ static void invocation_eta(char *buf, const cJSON *inv, const char *state) {
                 fmt_duration(buf, CELL, json_num(eta, "remaining", -1));
 }
 
+static int invocation_row(Table *t, const cJSON *inv, const ReportOptions *o) {
+        char id[CELL], done[CELL], run[CELL], failed[CELL], eta[CELL], started[CELL], elapsed[CELL];
+        const cJSON *counts = json_obj(inv, "counts"), *req = json_obj(inv, "requester");
+        const char *st = json_str(inv, "state") ?: "?";
+        double start = json_num(inv, "started", -1), end = json_num(inv, "finished", -1);
+        snprintf(id, sizeof(id), "%.0f", json_num(inv, "id", -1));
+        snprintf(done, sizeof(done), "%.0f/%.0f", json_num(counts, "done", 0),
+                 json_num(counts, "builds", 0));
+        snprintf(run, sizeof(run), "%.0f", json_num(counts, "running", 0));
+        double nf = failed_count(counts);
+        snprintf(failed, sizeof(failed), "%.0f", nf);
+        invocation_eta(eta, inv, st);
+        fmt_time(started, sizeof(started), start, o->now);
+        fmt_duration(elapsed, sizeof(elapsed), start > 0 ? (end > 0 ? end : o->now) - start : -1);
+        const char *error = json_str(inv, "error");
+        const char *cells[] = {id,
+                               st,
+                               done,
+                               run,
+                               failed,
+                               eta,
+                               started,
+                               elapsed,
+                               json_str(req, "user"),
+                               error ?: json_str(req, "cmdline")};
+        TableColor c = strcmp(st, "running") == 0 ? TABLE_RUNNING
+                       : error || nf > 0          ? TABLE_FAILED
+                                                  : TABLE_NORMAL;
+        return table_add_row(t, c, cells);
+}
+
 int report_invocations(FILE *f, const cJSON *result, const ReportOptions *o) {
         _cleanup_table_free_ Table *t = NULL;
-        if (table_new(invocation_columns, ELEMENTSOF(invocation_columns), &t) < 0)
-                return -ENOMEM;
-        const cJSON *inv;
-        cJSON_ArrayForEach(inv, json_arr(result, "invocations")) {
-                char id[CELL], done[CELL], run[CELL], failed[CELL], eta[CELL], started[CELL], elapsed[CELL];
-                const cJSON *counts = json_obj(inv, "counts"), *req = json_obj(inv, "requester");
-                const char *st = json_str(inv, "state") ?: "?";
-                double start = json_num(inv, "started", -1), end = json_num(inv, "finished", -1);
-                snprintf(id, sizeof(id), "%.0f", json_num(inv, "id", -1));
-                snprintf(done, sizeof(done), "%.0f/%.0f", json_num(counts, "done", 0),
-                         json_num(counts, "builds", 0));
-                snprintf(run, sizeof(run), "%.0f", json_num(counts, "running", 0));
-                double nf = failed_count(counts);
-                snprintf(failed, sizeof(failed), "%.0f", nf);
-                invocation_eta(eta, inv, st);
-                fmt_time(started, sizeof(started), start, o->now);
-                fmt_duration(elapsed, sizeof(elapsed), start > 0 ? (end > 0 ? end : o->now) - start : -1);
-                const char *error = json_str(inv, "error");
-                const char *cells[] = {id,
-                                       st,
-                                       done,
-                                       run,
-                                       failed,
-                                       eta,
-                                       started,
-                                       elapsed,
-                                       json_str(req, "user"),
-                                       error ?: json_str(req, "cmdline")};
-                TableColor c = strcmp(st, "running") == 0 ? TABLE_RUNNING
-                               : error || nf > 0          ? TABLE_FAILED
-                                                          : TABLE_NORMAL;
-                int r = table_add_row(t, c, cells);
-                if (r < 0)
-                        return r;
-        }
+        int r = table_of(json_arr(result, "invocations"), invocation_columns, ELEMENTSOF(invocation_columns),
+                         invocation_row, o, &t);
+        if (r < 0)
+                return r;
         return table_done(f, t, o, "no invocations");
 }
 
@@ -275,45 +287,45 @@ static const TableColumn machine_columns[] = {
         {.title = "BUILDS", .shrink = true},
 };
 
+static int machine_row(Table *t, const cJSON *m, const ReportOptions *o) {
+        const cJSON *poll = json_obj(m, "poll"), *slots = json_obj(m, "slots");
+        const cJSON *load = json_arr(poll, "load");
+        char l[CELL] = "-", s[CELL];
+        if (cJSON_GetArraySize(load) >= 3)
+                snprintf(l, sizeof(l), "%.2f %.2f %.2f", arr_num(load, 0), arr_num(load, 1),
+                         arr_num(load, 2));
+        snprintf(s, sizeof(s), "%.0f/%.0f", json_num(slots, "used", 0), json_num(slots, "total", 0));
+        /* The names of the builds there, or why the machine is down. */
+        _cleanup_free_ char *builds = NULL;
+        size_t len = 0;
+        FILE *bf = open_memstream(&builds, &len);
+        if (!bf)
+                return -ENOMEM;
+        const cJSON *b;
+        cJSON_ArrayForEach(b, json_arr(m, "running")) {
+                fprintf(bf, "%s%s", ftell(bf) > 0 ? ", " : "", json_str(b, "name") ?: "?");
+        }
+        if (json_str(poll, "error"))
+                fprintf(bf, "%s%s", ftell(bf) > 0 ? "; " : "", json_str(poll, "error"));
+        if (fclose(bf) != 0)
+                return -ENOMEM;
+        const char *state =
+                json_bool(m, "configured") ? json_str(poll, "state") ?: "unknown" : "unconfigured";
+        const char *cells[] = {json_str(m, "key") ?: json_str(m, "uri"), state, s, l,
+                               builds && *builds ? builds : "-"};
+        TableColor c = strcmp(state, "up") == 0     ? TABLE_RUNNING
+                       : strcmp(state, "down") == 0 ? TABLE_FAILED
+                                                    : TABLE_NORMAL;
+        return table_add_row(t, c, cells);
+}
+
 int report_machines(FILE *f, const cJSON *result, const ReportOptions *o) {
         _cleanup_table_free_ Table *t = NULL;
-        if (table_new(machine_columns, ELEMENTSOF(machine_columns), &t) < 0)
-                return -ENOMEM;
-        const cJSON *m;
-        cJSON_ArrayForEach(m, json_arr(result, "machines")) {
-                const cJSON *poll = json_obj(m, "poll"), *slots = json_obj(m, "slots");
-                const cJSON *load = json_arr(poll, "load");
-                char l[CELL] = "-", s[CELL];
-                if (cJSON_GetArraySize(load) >= 3)
-                        snprintf(l, sizeof(l), "%.2f %.2f %.2f", arr_num(load, 0), arr_num(load, 1),
-                                 arr_num(load, 2));
-                snprintf(s, sizeof(s), "%.0f/%.0f", json_num(slots, "used", 0), json_num(slots, "total", 0));
-                /* The names of the builds there, or why the machine is down. */
-                _cleanup_free_ char *builds = NULL;
-                size_t len = 0;
-                FILE *bf = open_memstream(&builds, &len);
-                if (!bf)
-                        return -ENOMEM;
-                const cJSON *b;
-                cJSON_ArrayForEach(b, json_arr(m, "running")) {
-                        fprintf(bf, "%s%s", ftell(bf) > 0 ? ", " : "", json_str(b, "name") ?: "?");
-                }
-                if (json_str(poll, "error"))
-                        fprintf(bf, "%s%s", ftell(bf) > 0 ? "; " : "", json_str(poll, "error"));
-                if (fclose(bf) != 0)
-                        return -ENOMEM;
-                const char *state =
-                        json_bool(m, "configured") ? json_str(poll, "state") ?: "unknown" : "unconfigured";
-                const char *cells[] = {json_str(m, "key") ?: json_str(m, "uri"), state, s, l,
-                                       builds && *builds ? builds : "-"};
-                TableColor c = strcmp(state, "up") == 0     ? TABLE_RUNNING
-                               : strcmp(state, "down") == 0 ? TABLE_FAILED
-                                                            : TABLE_NORMAL;
-                int r = table_add_row(t, c, cells);
-                if (r < 0)
-                        return r;
-        }
-        int r = table_done(f, t, o, "no remote machines (the builders setting is empty)");
+        int r = table_of(json_arr(result, "machines"), machine_columns, ELEMENTSOF(machine_columns),
+                         machine_row, o, &t);
+        if (r < 0)
+                return r;
+        r = table_done(f, t, o, "no remote machines (the builders setting is empty)");
         int waiting = cJSON_GetArraySize(json_arr(result, "waiting"));
         if (r >= 0 && waiting > 0)
                 fprintf(f, "%d build%s waiting for a machine\n", waiting, waiting == 1 ? "" : "s");
@@ -348,19 +360,13 @@ static const TableColumn day_columns[] = {
 
 /* One stats list as a table under a blank line; nothing when the list is empty. */
 static int stats_section(FILE *f, const cJSON *list, const TableColumn *cols, size_t n_cols,
-                         const ReportOptions *o,
-                         int (*row)(Table *t, const cJSON *e, const ReportOptions *o)) {
+                         const ReportOptions *o, RowFn row) {
         if (cJSON_GetArraySize(list) == 0)
                 return 0;
         _cleanup_table_free_ Table *t = NULL;
-        if (table_new(cols, n_cols, &t) < 0)
-                return -ENOMEM;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, list) {
-                int r = row(t, e, o);
-                if (r < 0)
-                        return r;
-        }
+        int r = table_of(list, cols, n_cols, row, o, &t);
+        if (r < 0)
+                return r;
         fputc('\n', f);
         return table_write(t, f, o->width, o->color);
 }

@@ -95,15 +95,19 @@ assert_eq "bash: loading the completions printed nothing on stderr" "" "$(cat "$
 # --- BUILD arguments from a real daemon after a real Nix build ---
 nix_setup
 start_daemon
+# one.nix: a quick build, or with kind = "run" one that runs until it is killed.
 cat >"$T/one.nix" <<'NIX'
-{ nonce }: derivation {
-  name = "pkg-compl-${builtins.substring 0 6 (builtins.hashString "sha256" nonce)}";
+{ nonce, kind ? "" }: derivation {
+  name = "pkg-compl-${kind}${builtins.substring 0 6 (builtins.hashString "sha256" nonce)}";
   system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/usr/bin:/bin"; inherit nonce;
-  args = [ "-c" "echo hello; echo done > $out" ];
+  args = [ "-c" (if kind == "run" then "echo running; sleep 120; echo done > $out" else "echo hello; echo done > $out") ];
 }
 NIX
-nix-build "$T/one.nix" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
-	ctl ingest --quiet >/dev/null
+nix_one() {
+	nix-build "$T/one.nix" --argstr nonce "$NONCE" "$@" --no-out-link --log-format internal-json -v 2>&1 |
+		ctl ingest --quiet >/dev/null
+}
+nix_one
 NAME=$(ctl list-builds | jq -r '.builds[0].name // empty')
 assert_match "the daemon knows the build" '^pkg-compl-' "$NAME"
 settled() { [[ "$(ctl list-builds | jq -r '.builds[0].state')" == succeeded ]]; }
@@ -119,15 +123,7 @@ assert_eq "bash: 'nix-analytics-ctl --socket-dir=DIR get-build <TAB>' names the 
 	"$(bash_complete "nix-analytics-ctl --socket-dir = $SOCKDIR get-build ")"
 
 # --- a running build: its name, its key and its .drv path, from the running daemon ---
-cat >"$T/long.nix" <<'NIX'
-{ nonce }: derivation {
-  name = "pkg-compl-run-${builtins.substring 0 6 (builtins.hashString "sha256" nonce)}";
-  system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/usr/bin:/bin"; inherit nonce;
-  args = [ "-c" "echo running; sleep 120; echo done > $out" ];
-}
-NIX
-nix-build "$T/long.nix" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
-	ctl ingest --quiet >/dev/null &
+nix_one --argstr kind run &
 LONG_PID=$!
 track "$LONG_PID"
 running() { ctl list-builds --state running | jq -e '.builds | length == 1' >/dev/null; }
