@@ -64,6 +64,12 @@ static const TableColumn build_columns[] = {
         {.title = "PEAK", .right = true, .empty = "-"},
 };
 
+/* The state of a build object; invalid when it has none. */
+static BuildState state_of(const cJSON *b) {
+        const char *s = json_str(b, "state");
+        return s ? build_state_from_string(s) : _BUILD_STATE_INVALID;
+}
+
 /* A trailing "@": the figure is the remote machine's daemon's, as in the TUI. */
 static void mark_remote(char *buf, bool remote) {
         size_t l = strlen(buf);
@@ -77,7 +83,7 @@ static void build_eta(char *buf, const cJSON *b, bool active) {
         const cJSON *eta = json_obj(b, "eta");
         double expected = json_num(eta, "expected", -1);
         double elapsed = json_num(b, "duration", -1);
-        BuildState s = build_state_from_string(json_str(b, "state"));
+        BuildState s = state_of(b);
         char d[CELL];
         if (!active || s == BUILD_QUEUED || expected < 0 || elapsed < 0) {
                 snprintf(buf, CELL, "-");
@@ -109,7 +115,7 @@ static int build_row(Table *t, const cJSON *b, const ReportOptions *o) {
         char key[CELL], state[CELL], phase[CELL], prog[CELL], machine[CELL], elapsed[CELL], eta[CELL],
                 cpu[CELL], mem[CELL], peak[CELL];
         const char *st = json_str(b, "state");
-        bool active = build_state_is_active(build_state_from_string(st));
+        bool active = build_state_is_active(state_of(b));
         /* A remote build's usage is its remote daemon's, when it has one. */
         const cJSON *usage = json_obj(b, "usage"), *remote = json_obj(b, "remote");
         bool from_remote = !usage && remote;

@@ -12,12 +12,13 @@ command -v script >/dev/null || die "script(1) is missing (util-linux)"
 nix_setup
 start_daemon
 
-# on_tty COLS CMD...: runs nix-analytics-ctl on a pty COLS wide, prints what it wrote (no \r).
+# on_tty COLS CMD...: runs nix-analytics-ctl on a pty COLS wide (TERM=$TTY_TERM, else xterm),
+# prints what it wrote (no \r).
 on_tty() {
 	local cols=$1 q
 	shift
 	printf -v q '%q ' "$NA_CTL" -s "$SOCKDIR" "$@"
-	TERM=xterm script -qec "stty cols $cols rows 50; $q" /dev/null </dev/null 2>&1 | tr -d '\r'
+	TERM=${TTY_TERM:-xterm} script -qec "stty cols $cols rows 50; $q" /dev/null </dev/null 2>&1 | tr -d '\r'
 }
 # widest LINES: the widest line in terminal cells.
 widest() { python3 -c 'import sys, unicodedata
@@ -121,6 +122,7 @@ NOCOLOR=$(NO_COLOR=1 on_tty 200 list-builds)
 assert_eq "NO_COLOR: no escape codes" 0 "$(grep -c $'\033' <<<"$NOCOLOR")"
 # (but for the running build's figures, which move)
 assert_eq "NO_COLOR: the same table otherwise" "$(grep -v "$LONG" <<<"$TABLE")" "$(grep -v "$LONG" <<<"$NOCOLOR")"
+assert_eq "TERM=dumb: no escape codes" 0 "$(grep -c $'\033' <<<"$(TTY_TERM=dumb on_tty 200 list-builds)")"
 assert_eq "--color=never: no escape codes" 0 "$(grep -c $'\033' <<<"$(on_tty 200 list-builds --color=never)")"
 assert_contains "--color=always through a pipe: escape codes" $'\033[1;31m' "$(ctl list-builds --table --color=always)"
 assert_contains "--color=always beats NO_COLOR" $'\033[' "$(NO_COLOR=1 on_tty 200 list-builds --color=always)"

@@ -172,12 +172,45 @@ static void test_report_builds(void **state) {
         free(s);
 }
 
+/* Whatever the daemon (or a peer posing as one over -H) sends, every report prints something
+ * and neither crashes nor lets a control character through. */
+static void test_report_garbage(void **state) {
+        static const ReportFn fns[] = {report_builds, report_history, report_invocations, report_machines,
+                                       report_stats,  report_status,  report_processes};
+        static const char *const inputs[] = {
+                "null",
+                "{}",
+                "[]",
+                "{\"builds\":7,\"invocations\":\"x\",\"machines\":{},\"processes\":null}",
+                "{\"builds\":[1,\"a\",null,[],{}],\"invocations\":[{}],\"machines\":[{\"poll\":{\"load\":[1]"
+                "}}]}",
+                "{\"builds\":[{\"key\":1e300,\"name\":\"x\\u001b[2J\\ny\",\"state\":\"running\","
+                "\"duration\":-5,"
+                "\"eta\":{\"expected\":1e308},\"usage\":{\"cpu_percent\":1e300,\"mem_current\":-1}}],"
+                "\"processes\":[{\"pid\":1,\"ppid\":1},{\"pid\":2,\"ppid\":3},{\"pid\":3,\"ppid\":2}],"
+                "\"totals\":[],\"slowest\":[{\"pname\":5}],\"by_day\":[null],\"host\":{\"load\":\"x\"},"
+                "\"machines\":[{\"running\":[{\"name\":null},{}],\"poll\":{\"state\":\"down\",\"error\":"
+                "\"e\\r\"}}]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(inputs); i++)
+                for (size_t j = 0; j < ELEMENTSOF(fns); j++) {
+                        char *s = report(fns[j], inputs[i], 20);
+                        assert_true(strlen(s) > 0);
+                        for (const char *p = s; *p; p++)
+                                if ((unsigned char) *p < ' ' && *p != '\n')
+                                        fail_msg("report %zu of input %zu printed control character %#x", j,
+                                                 i, (unsigned) *p);
+                        free(s);
+                }
+}
+
 int main(void) {
         setlocale(LC_CTYPE, "C.UTF-8");
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_natural),      cmocka_unit_test(test_cut_to_width),
-                cmocka_unit_test(test_color),        cmocka_unit_test(test_hostile_cells),
-                cmocka_unit_test(test_state_colors), cmocka_unit_test(test_report_builds),
+                cmocka_unit_test(test_natural),        cmocka_unit_test(test_cut_to_width),
+                cmocka_unit_test(test_color),          cmocka_unit_test(test_hostile_cells),
+                cmocka_unit_test(test_state_colors),   cmocka_unit_test(test_report_builds),
+                cmocka_unit_test(test_report_garbage),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
