@@ -144,6 +144,7 @@ assert_match "get-history: the TUI's history columns" '^FINISHED +STATE +TIME +(
 assert_match "get-history: the failed build, with its time in seconds" \
 	'^[0-9]{2}:[0-9]{2}:[0-9]{2} +failed +[0-9]+s .* tbl-fail-' "$(grep "tbl-fail-x$SUFFIX" <<<"$HIST")"
 assert_true "get-history through a pipe: JSON" jq -e '.builds | length == 2' <<<"$(ctl get-history)"
+assert_eq "get-history --count: how many of how many" "2 of 2" "$(on_tty 200 get-history --count | tail -n 1)"
 assert_eq "get-history --state killed: said in words" "no finished builds match" "$(on_tty 200 get-history --state killed)"
 
 counted() { ctl status | jq -e '.recent.counts.failed == 1 and .recent.counts.succeeded == 1' >/dev/null; }
