@@ -422,15 +422,19 @@ static int day_row(Table *t, const cJSON *e, const ReportOptions *o) {
 
 int report_stats(FILE *f, const cJSON *result, const ReportOptions *o) {
         const cJSON *tot = json_obj(result, "totals");
-        char since[CELL], time[CELL], cpu[CELL];
+        char since[CELL], until[CELL] = "", time[CELL], cpu[CELL];
         fmt_time(since, sizeof(since), json_num(result, "since", -1), o->now);
-        double until = json_num(result, "until", -1);
+        double end = json_num(result, "until", -1);
+        if (end > 0) {
+                char t[CELL];
+                snprintf(until, sizeof(until), " until %s", fmt_time(t, sizeof(t), end, o->now));
+        }
         fprintf(f,
                 "%.0f builds since %s%s: %.0f succeeded, %.0f failed, %.0f killed, %.0f lost; build time "
                 "%s, CPU %s\n",
-                json_num(tot, "builds", 0), since, until > 0 ? " (to a set end)" : "",
-                json_num(tot, "succeeded", 0), json_num(tot, "failed", 0), json_num(tot, "killed", 0),
-                json_num(tot, "lost", 0), fmt_duration(time, sizeof(time), json_num(tot, "build_time", -1)),
+                json_num(tot, "builds", 0), since, until, json_num(tot, "succeeded", 0),
+                json_num(tot, "failed", 0), json_num(tot, "killed", 0), json_num(tot, "lost", 0),
+                fmt_duration(time, sizeof(time), json_num(tot, "build_time", -1)),
                 fmt_duration(cpu, sizeof(cpu), json_num(tot, "cpu_time", -1)));
         int r = stats_section(f, json_arr(result, "slowest"), slowest_columns, ELEMENTSOF(slowest_columns),
                               o, slowest_row);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -172,6 +173,27 @@ static void test_report_builds(void **state) {
         free(s);
 }
 
+static void test_report_history(void **state) {
+        setenv("TZ", "UTC", 1);
+        tzset();
+        char *s =
+                report(report_history,
+                       "{\"builds\":[{\"name\":\"hello-2.12\",\"state\":\"succeeded\",\"machine\":\"ssh://"
+                       "root@b1\","
+                       "\"finished\":1732460004,\"duration\":4.2,\"approximate\":true,\"requester\":{"
+                       "\"user\":\"alice\"},"
+                       "\"usage\":{\"cpu_user\":3.1,\"cpu_system\":0.4,\"mem_peak\":104857600}},"
+                       "{\"name\":\"broken\",\"state\":\"failed\",\"machine\":\"\",\"finished\":1732300000,"
+                       "\"duration\":3725,\"usage\":null}],\"total\":7}",
+                       0);
+        /* Today's finish as a clock, an older one with its date; "~" approximate. */
+        assert_string_equal(s, "FINISHED     STATE       TIME  CPU  MEMPEAK  USER   MACHINE  NAME\n"
+                               "14:53:24     succeeded    ~4s   4s     100M  alice  b1       hello-2.12\n"
+                               "11-22 18:26  failed     1h02m    -        -  -      local    broken\n"
+                               "2 of 7\n");
+        free(s);
+}
+
 /* Whatever the daemon (or a peer posing as one over -H) sends, every report prints something
  * and neither crashes nor lets a control character through. */
 static void test_report_garbage(void **state) {
@@ -210,7 +232,7 @@ int main(void) {
                 cmocka_unit_test(test_natural),        cmocka_unit_test(test_cut_to_width),
                 cmocka_unit_test(test_color),          cmocka_unit_test(test_hostile_cells),
                 cmocka_unit_test(test_state_colors),   cmocka_unit_test(test_report_builds),
-                cmocka_unit_test(test_report_garbage),
+                cmocka_unit_test(test_report_garbage), cmocka_unit_test(test_report_history),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
