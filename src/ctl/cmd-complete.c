@@ -1,8 +1,10 @@
 /* complete: what shell completions offer for a BUILD argument, from the running daemon. Not
  * in --help: an interface for completions/, which call it with a short --timeout. Silent on
  * every error (no daemon, a slow one): a completion that prints or waits is worse than none. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "basic/log.h"
@@ -14,29 +16,40 @@ static const char complete_usage[] =
         "Usage: nix-analytics-ctl complete [--active] builds|keys|drvs\n"
         "\n"
         "For shell completions: the names, keys or .drv paths of the builds the daemon\n"
-        "knows, one per line, each once (--active: only queued, running, frozen and finishing\n"
-        "ones). Prints nothing and exits 0 when no daemon answers.\n";
+        "knows, one per line, each once (names and paths sorted); --active: only queued,\n"
+        "running, frozen and finishing ones. Prints nothing and exits 0 when no daemon\n"
+        "answers.\n";
 
-/* Prints field of each build once, in the daemon's order (keys ascending). */
-static void print_field(const cJSON *builds, const char *field) {
-        const cJSON *b, *prev;
-        cJSON_ArrayForEach(b, builds) {
-                bool seen = false;
-                char key[32];
-                const char *v = json_str(b, field);
-                if (strcmp(field, "key") == 0) {
-                        snprintf(key, sizeof(key), "%.0f", json_num(b, "key", -1));
-                        v = key;
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Prints field of each build once: keys in the daemon's order, names and drvs sorted (a
+ * sort, not a scan per build: the daemon may hold thousands). */
+static int print_field(const cJSON *builds, const char *field) {
+        const cJSON *b;
+        if (strcmp(field, "key") == 0) {
+                cJSON_ArrayForEach(b, builds) {
+                        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "key")))
+                                printf("%.0f\n", json_num(b, "key", -1));
                 }
-                if (!v || !*v || strchr(v, '\n'))
-                        continue;
-                /* Names repeat (a rebuild); a few hundred builds make the quadratic look cheap. */
-                for (prev = builds->child; prev && prev != b && !seen; prev = prev->next)
-                        seen = strcmp(field, "key") != 0 && json_str(prev, field) &&
-                               strcmp(json_str(prev, field), v) == 0;
-                if (!seen)
-                        printf("%s\n", v);
+                return 0;
         }
+        size_t n = 0;
+        _cleanup_free_ const char **v = calloc((size_t) MAX(cJSON_GetArraySize(builds), 1), sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        cJSON_ArrayForEach(b, builds) {
+                const char *s = json_str(b, field);
+                /* One word per line: a name with a newline would complete as two. */
+                if (s && *s && !strchr(s, '\n'))
+                        v[n++] = s;
+        }
+        qsort(v, n, sizeof(char *), compare_strings);
+        for (size_t i = 0; i < n; i++)
+                if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
+                        printf("%s\n", v[i]);
+        return 0;
 }
 
 int verb_complete(const CtlContext *ctx, int argc, char **argv) {
@@ -81,6 +94,7 @@ int verb_complete(const CtlContext *ctx, int argc, char **argv) {
         _cleanup_(client_reply_done) ClientReply reply = {};
         if (ctl_call(ctx, cl, "list-builds", args, &reply) != CTL_EXIT_OK)
                 return CTL_EXIT_OK;
-        print_field(json_arr(reply.result, "builds"), field);
+        if (print_field(json_arr(reply.result, "builds"), field) < 0)
+                return CTL_EXIT_OK;
         return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_PROTOCOL;
 }

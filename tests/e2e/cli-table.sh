@@ -173,7 +173,7 @@ assert_match "ps: the builder's sleep, indented under its shell" '^ *[0-9]+ .* [
 assert_true "ps --json: JSON" jq -e '.processes | length >= 2' <<<"$(ctl ps --json "$LONG")"
 
 # --- the completion verb: names, keys and drvs of the running daemon; silent without one ---
-assert_eq "complete builds: every name once" "$(jq -r '.builds[].name' <<<"$JSON")" "$(ctl complete builds)"
+assert_eq "complete builds: every name once, sorted" "$(jq -r '.builds[].name' <<<"$JSON" | LC_ALL=C sort -u)" "$(ctl complete builds)"
 assert_eq "complete keys" "$(jq -r '.builds[].key' <<<"$JSON")" "$(ctl complete keys)"
 assert_eq "complete --active drvs: the running build's drv" "$(jq -r '.builds[] | select(.state == "running") | .drv' <<<"$JSON")" \
 	"$(ctl complete --active drvs)"
