@@ -131,7 +131,8 @@ static void write_cell(FILE *f, const char *s, size_t cells, bool right, bool la
                 size_t n = strlen(s) + 4;
                 cut = malloc(n);
                 if (cut) {
-                        s = fmt_fit(cut, n, s, cells, /* ascii= */ 0);
+                        /* "…" where the locale can show it, else "~" as the TUI's --ascii. */
+                        s = fmt_fit(cut, n, s, cells, /* ascii= */ MB_CUR_MAX == 1);
                         w = fmt_width(s);
                 }
         }

@@ -50,6 +50,7 @@ const char *table_color_on(TableColor c);
 #define TABLE_COLOR_OFF "\033[0m"
 
 /* Writes the title line and the rows to f. width: the terminal's columns, 0 for no limit:
- * the shrink column gives up cells (down to its title's width) so that rows fit. color:
+ * the shrink column gives up cells (down to its title's width) so that rows fit, cut cells
+ * ending in "…" (in a locale without multibyte characters, "~"). color:
  * titles bold, rows in their colour. No line ends in spaces. Returns 0 or -EIO. */
 int table_write(const Table *t, FILE *f, size_t width, bool color);
