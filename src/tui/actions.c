@@ -9,7 +9,7 @@
 
 #include "shared/json-read.h"
 #include "shared/units.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 typedef struct ActionBatch {
         Tui *tui;

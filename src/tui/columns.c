@@ -9,7 +9,7 @@
 
 #include "basic/macro.h"
 #include "shared/units.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
@@ -21,25 +21,14 @@ static int c_name(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_phase(const StoreBuild *b, double now, char *buf, size_t n) {
-        const char *p = b->phase ?: "-";
-        /* "buildPhase" says no more than "build" in a narrow column. */
-        size_t l = strlen(p);
-        if (l > 5 && strcmp(p + l - 5, "Phase") == 0)
-                snprintf(buf, n, "%.*s", (int) (l - 5), p);
-        else
-                snprintf(buf, n, "%s", p);
+        fmt_phase(buf, n, b->phase);
 }
 static int c_phase(const StoreBuild *a, const StoreBuild *b, double now) {
         return strcmp(a->phase ?: "", b->phase ?: "");
 }
 
 static void f_state(const StoreBuild *b, double now, char *buf, size_t n) {
-        /* Frozen is unmistakable even without colours; a build that never ran is not said to
-         * have failed at building. */
-        if (b->state == BUILD_FAILED && b->failure_kind && strcmp(b->failure_kind, "not-started") == 0)
-                snprintf(buf, n, "not started");
-        else
-                snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : store_state_name(b->state));
+        fmt_state(buf, n, store_state_name(b->state), b->failure_kind);
 }
 static int c_state(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->state, b->state);
@@ -72,19 +61,7 @@ static int c_requester(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_machine(const StoreBuild *b, double now, char *buf, size_t n) {
-        const char *m = b->machine;
-        if (!*m) {
-                snprintf(buf, n, "local");
-                return;
-        }
-        /* ssh-ng://root@host?x -> host */
-        const char *p = strstr(m, "://");
-        p = p ? p + 3 : m;
-        const char *at = strchr(p, '@');
-        if (at)
-                p = at + 1;
-        size_t l = strcspn(p, "?/:");
-        snprintf(buf, n, "%.*s", (int) l, p);
+        fmt_machine(buf, n, b->machine);
 }
 static int c_machine(const StoreBuild *a, const StoreBuild *b, double now) {
         return strcmp(a->machine, b->machine);
