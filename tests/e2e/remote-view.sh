@@ -187,7 +187,8 @@ assert_eq "view: the remote daemon says it succeeded" succeeded "$(remote_state 
 FAIL=3 build_bg fail 2 6
 wait_for 60 "fail: nix-build ends" test -f "$T/nix-fail.rc"
 assert_ne "fail: nix-build fails" 0 "$(cat "$T/nix-fail.rc")"
-wait_for 20 "fail: the remote daemon ends its build" remote_ended fail
+wait_for 20 "fail: the remote daemon ends its build" remote_ended fail ||
+	log "fail: the remote daemon has: $(rctl list-builds --name rview-fail 2>&1 | jq -c '.builds' 2>&1); its log: $(grep -E 'rview-fail|build [0-9]+:' "$T/rdaemon.log" | tail -n 8 | tr '\n' ' ')"
 assert_json "fail: the remote daemon found it and says it failed (its outputs never registered)" \
 	"$(rctl list-builds --name rview-fail | jq -c '.builds[0]')" \
 	'.state == "failed" and (.drv | endswith("-rview-fail.drv"))'
