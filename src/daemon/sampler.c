@@ -587,6 +587,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         if (cu.has_oom && cu.oom_kills > 0)
                 u.oom_killed = true;
         model_build_set_usage(s->d->model, b, &u);
+        model_build_add_sample(s->d->model, b, now_realtime());
 
         bool frozen = t->has_group && cu.freeze != CG_FREEZE_UNKNOWN ? cu.freeze == CG_FREEZE_FROZEN
                                                                      : t->signal_frozen && all_stopped;
