@@ -387,6 +387,84 @@ int history_insert(History *h, const HistoryRecord *recs, size_t n) {
         return inserted;
 }
 
+int history_insert_machine_samples(History *h, const MachineSample *s, size_t n) {
+        if (h->readonly)
+                return -EROFS;
+        static const char sql[] =
+                "INSERT OR REPLACE INTO machine_samples (t, cpu, load1, mem_total, mem_used,"
+                " swap_total, swap_used, psi_cpu, psi_mem, psi_io, builds)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        int r = history_exec(h, "BEGIN IMMEDIATE");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const MachineSample *m = &s[i];
+                sqlite3_reset(st);
+                sqlite3_bind_int64(st, 1, (int64_t) (m->t / USEC_PER_SEC));
+                const double reals[] = {m->cpu, m->load1};
+                for (int k = 0; k < 2; k++)
+                        if (reals[k] >= 0)
+                                sqlite3_bind_double(st, 2 + k, reals[k]);
+                        else
+                                sqlite3_bind_null(st, 2 + k);
+                const uint64_t ints[] = {m->mem_total, m->mem_used, m->swap_total, m->swap_used};
+                for (int k = 0; k < 4; k++)
+                        bind_int(st, 4 + k, (int64_t) ints[k], m->mem_total > 0);
+                const double psi[] = {m->psi_cpu, m->psi_mem, m->psi_io};
+                for (int k = 0; k < 3; k++)
+                        if (psi[k] >= 0)
+                                sqlite3_bind_double(st, 8 + k, psi[k]);
+                        else
+                                sqlite3_bind_null(st, 8 + k);
+                sqlite3_bind_int64(st, 11, m->builds);
+                code = sqlite3_step(st);
+                if (code != SQLITE_DONE)
+                        r = history_errno(code);
+        }
+        sqlite3_finalize(st);
+        if (r >= 0 && (r = history_exec(h, "COMMIT")) >= 0)
+                return (int) n;
+        (void) history_exec(h, "ROLLBACK");
+        return r;
+}
+
+int history_machine_sample_at(History *h, usec_t t, usec_t max_gap, MachineSample *ret) {
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(
+                h->db,
+                "SELECT t, cpu, load1, mem_total, mem_used, swap_total, swap_used, psi_cpu,"
+                " psi_mem, psi_io, builds FROM machine_samples WHERE t <= ?1"
+                " ORDER BY t DESC LIMIT 1",
+                -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        sqlite3_bind_int64(st, 1, (int64_t) (t / USEC_PER_SEC));
+        code = sqlite3_step(st);
+        int r = -ENOENT;
+        if (code == SQLITE_ROW) {
+                MachineSample m = {.t = (usec_t) sqlite3_column_int64(st, 0) * USEC_PER_SEC};
+                double *reals[] = {&m.cpu, &m.load1, &m.psi_cpu, &m.psi_mem, &m.psi_io};
+                const int cols[] = {1, 2, 7, 8, 9};
+                for (int k = 0; k < 5; k++)
+                        *reals[k] = sqlite3_column_type(st, cols[k]) == SQLITE_NULL
+                                            ? -1
+                                            : sqlite3_column_double(st, cols[k]);
+                uint64_t *ints[] = {&m.mem_total, &m.mem_used, &m.swap_total, &m.swap_used};
+                for (int k = 0; k < 4; k++)
+                        *ints[k] = (uint64_t) MAX(sqlite3_column_int64(st, 3 + k), 0);
+                m.builds = (uint32_t) MAX(sqlite3_column_int64(st, 10), 0);
+                if (t - m.t <= max_gap) {
+                        *ret = m;
+                        r = 0;
+                }
+        } else if (code != SQLITE_DONE)
+                r = history_errno(code);
+        sqlite3_finalize(st);
+        return r;
+}
+
 int history_count(History *h, uint64_t *ret) {
         sqlite3_stmt *st = NULL;
         int code = sqlite3_prepare_v2(h->db, "SELECT COUNT(*) FROM builds", -1, &st, NULL);
@@ -420,6 +498,17 @@ int history_prune(History *h, usec_t now, usec_t max_age, uint64_t max_rows) {
                         return r;
                 deleted += r;
         }
+        /* Machine samples: a week at 10 s, one a minute after that, none past max_age. */
+        if (now > HISTORY_MACHINE_FULL_USEC) {
+                r = run_delete(h, "DELETE FROM machine_samples WHERE t < ?1 AND t % 60 >= 10",
+                               (int64_t) ((now - HISTORY_MACHINE_FULL_USEC) / USEC_PER_SEC));
+                if (r < 0)
+                        return r;
+        }
+        if (max_age > 0 && now > max_age &&
+            (r = run_delete(h, "DELETE FROM machine_samples WHERE t < ?1",
+                            (int64_t) ((now - max_age) / USEC_PER_SEC))) < 0)
+                return r;
         if (max_rows > 0) {
                 uint64_t n;
                 if ((r = history_count(h, &n)) < 0)

@@ -74,6 +74,25 @@ int history_schema_latest(void);
  * with nothing committed. */
 int history_insert(History *h, const HistoryRecord *recs, size_t n);
 
+/* The machine's own figures at one instant (every 10 s, hoststats.h). */
+typedef struct MachineSample {
+        usec_t t;     /* realtime, a whole second */
+        double cpu;   /* percent of all CPUs busy over the span before t (100: all); < 0 unknown */
+        double load1; /* < 0 unknown */
+        uint64_t mem_total, mem_used, swap_total, swap_used; /* bytes; total 0 unknown */
+        double psi_cpu, psi_mem, psi_io;                     /* "some" avg10 in percent; < 0 without PSI */
+        uint32_t builds;                                     /* builds running */
+} MachineSample;
+
+/* Stores samples in one transaction (one at the same second replaces it). Returns how many,
+ * or -errno with nothing committed. */
+int history_insert_machine_samples(History *h, const MachineSample *s, size_t n);
+/* The sample at or before t, at most max_gap older (else -ENOENT): 0 with *ret. */
+int history_machine_sample_at(History *h, usec_t t, usec_t max_gap, MachineSample *ret);
+/* Machine samples are kept every 10 s for a week, then one a minute (what history_prune
+ * thins), and go with max_age like builds. */
+#define HISTORY_MACHINE_FULL_USEC (7 * 24 * 3600 * USEC_PER_SEC)
+
 /* Deletes rows that finished before now - max_age (0: no age limit) and the oldest rows
  * beyond max_rows (0: no limit). Returns the number deleted. */
 int history_prune(History *h, usec_t now, usec_t max_age, uint64_t max_rows);
