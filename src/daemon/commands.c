@@ -385,6 +385,7 @@ static const struct {
         {"snapshot", cmd_snapshot},
         {"get-history", cmd_get_history},
         {"stats", cmd_stats},
+        {"at", cmd_at},
         {"deps", cmd_deps},
         {"subscribe", cmd_subscribe},
         {"unsubscribe", cmd_unsubscribe},

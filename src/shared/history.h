@@ -141,6 +141,13 @@ HistoryOrder history_order_from_string(const char *s);
  * interrupted: -ETIME. */
 int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows, uint64_t *ret_total);
 
+/* The builds (not substitutions) running at t, as history rows with "then": what they held
+ * and did at t from their timelines (timeline.h; null for rows without one). -ETIME after
+ * budget (0: none). */
+int history_at(History *h, usec_t t, usec_t budget, cJSON **ret);
+/* A timeline point as the "then" object (docs/protocol.md "at"). */
+cJSON *history_timeline_point_json(const TimelinePoint *p);
+
 /* The stats object of docs/protocol.md: totals, slowest, failing, requesters, by_day. */
 int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret);
 
