@@ -239,8 +239,12 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 return -ENOMEM;
         }
         r.log_tail = log_tail(b);
-        if (timeline_encode(&b->timeline, &r.timeline, &r.timeline_len) < 0 ||
-            (b->n_phases > 0 && !(r.phases = phases_json(b)))) {
+        Timeline thin;
+        int k = timeline_thin(&b->timeline, HISTORY_TIMELINE_POINTS, HISTORY_TIMELINE_STEP, &thin);
+        if (k >= 0)
+                k = timeline_encode(&thin, &r.timeline, &r.timeline_len);
+        timeline_done(&thin);
+        if (k < 0 || (b->n_phases > 0 && !(r.phases = phases_json(b)))) {
                 history_record_done(&r);
                 return -ENOMEM;
         }

@@ -15,7 +15,10 @@
 #include "shared/model.h"
 
 #define HISTORY_LOG_TAIL_LINES 20
-#define HISTORY_LOG_TAIL_BYTES 8192
+/* A build's timeline in history: at most 64 points, 4 s apart or more (timeline_thin). */
+#define HISTORY_TIMELINE_POINTS 64
+#define HISTORY_TIMELINE_STEP   (4 * USEC_PER_SEC)
+#define HISTORY_LOG_TAIL_BYTES  8192
 
 /* A row, owning its strings. Times are realtime microseconds, 0 when unknown. */
 typedef struct HistoryRecord {

@@ -40,6 +40,22 @@ static void halve(Timeline *tl) {
         tl->merged = 2;
 }
 
+int timeline_thin(const Timeline *tl, uint32_t max_points, usec_t min_step, Timeline *ret) {
+        *ret = (Timeline){};
+        if (tl->n == 0)
+                return 0;
+        TimelinePoint *points = malloc(tl->n * sizeof(TimelinePoint));
+        if (!points)
+                return -ENOMEM;
+        memcpy(points, tl->points, tl->n * sizeof(TimelinePoint));
+        *ret = (Timeline){
+                .points = points, .n = tl->n, .cap = tl->n, .step = tl->step, .merged = tl->merged};
+        /* A single point has no step to grow: it stays. */
+        while (ret->n > 1 && (ret->n > MAX(max_points, 1u) || ret->step < min_step))
+                halve(ret);
+        return 0;
+}
+
 int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint32_t procs, uint64_t io) {
         if (tl->n > 0 && t <= tl->points[tl->n - 1].t)
                 return 0;

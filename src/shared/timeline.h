@@ -35,6 +35,10 @@ void timeline_done(Timeline *tl);
  * dropped). 0 or -ENOMEM (the timeline stays as it was). */
 int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint32_t procs, uint64_t io);
 
+/* A copy of tl merged down (two points into one, as when full) until it has at most
+ * max_points and its step is min_step or more: what history keeps. 0 or -ENOMEM. */
+int timeline_thin(const Timeline *tl, uint32_t max_points, usec_t min_step, Timeline *ret);
+
 /* The point covering t: the first whose time is >= t, or the last when t is at most a step
  * (1 s at least) after it; NULL when t is outside the timeline by more than that. */
 const TimelinePoint *timeline_at(const Timeline *tl, usec_t t);

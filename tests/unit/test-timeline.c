@@ -73,6 +73,33 @@ static void test_cpu_averaged_peak_kept(void **state) {
         timeline_done(&tl);
 }
 
+static void test_thin(void **state) {
+        Timeline tl = {}, thin;
+        for (uint32_t i = 1; i <= 30; i++)
+                add_sample(&tl, i);
+        /* 30 s at 1 s: at least 4 s apart, so 8 points of 4 s (the last one open) */
+        assert_int_equal(timeline_thin(&tl, 64, 4 * USEC_PER_SEC, &thin), 0);
+        assert_int_equal(thin.step, 4 * USEC_PER_SEC);
+        assert_int_equal(thin.n, 8);
+        assert_int_equal(thin.points[thin.n - 1].t, T0 + 30 * USEC_PER_SEC);
+        assert_int_equal(thin.points[thin.n - 1].mem, 30ull << 20);
+        assert_int_equal(tl.n, 30); /* the original is left alone */
+        timeline_done(&thin);
+        for (uint32_t i = 31; i <= 3600; i++)
+                add_sample(&tl, i);
+        assert_int_equal(timeline_thin(&tl, 64, 4 * USEC_PER_SEC, &thin), 0);
+        assert_true(thin.n <= 64);
+        assert_int_equal(thin.points[thin.n - 1].t, T0 + 3600 * USEC_PER_SEC);
+        timeline_done(&thin);
+        timeline_done(&tl);
+        /* one sample: kept as it is */
+        add_sample(&tl, 7);
+        assert_int_equal(timeline_thin(&tl, 64, 4 * USEC_PER_SEC, &thin), 0);
+        assert_int_equal(thin.n, 1);
+        timeline_done(&thin);
+        timeline_done(&tl);
+}
+
 static void test_at(void **state) {
         Timeline tl = {};
         assert_null(timeline_at(&tl, T0));
@@ -138,8 +165,11 @@ static void test_blob_round_trip(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_one_point_per_sample),   cmocka_unit_test(test_bounded_whole_life),
-                cmocka_unit_test(test_cpu_averaged_peak_kept), cmocka_unit_test(test_at),
+                cmocka_unit_test(test_one_point_per_sample),
+                cmocka_unit_test(test_bounded_whole_life),
+                cmocka_unit_test(test_cpu_averaged_peak_kept),
+                cmocka_unit_test(test_at),
+                cmocka_unit_test(test_thin),
                 cmocka_unit_test(test_blob_round_trip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
