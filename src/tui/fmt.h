@@ -19,3 +19,8 @@ size_t fmt_width(const char *s);
 /* Copies at most `cells` terminal cells of s into buf (n bytes), cutting on a character
  * boundary and ending with "…" (or "~" with ascii) when it had to cut. */
 char *fmt_fit(char *buf, size_t n, const char *s, size_t cells, int ascii);
+/* The same for a derivation name: when it has to be cut, its middle goes and its version
+ * stays ("python3.12-som…-1.2.3"; the version: from the first "-" not followed by a
+ * letter, as Nix splits names). Names without a version, or whose version leaves no room,
+ * are cut at the end as fmt_fit() does. */
+char *fmt_fit_name(char *buf, size_t n, const char *s, size_t cells, int ascii);
