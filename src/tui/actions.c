@@ -218,12 +218,16 @@ size_t actions_applicable(Tui *t, const char *action, BuildRef *keys, size_t n) 
         return 0;
 }
 
-const char *actions_names(Tui *t, const BuildRef *keys, size_t n, char *buf, size_t len) {
+const char *actions_names(Tui *t, const BuildRef *keys, size_t n, size_t cells, char *buf, size_t len) {
         size_t o = 0, shown = MIN(n, (size_t) 3);
+        /* Each name's share, past the separators and " and N more". */
+        size_t each = MAX((cells > 16 ? cells - 16 : 0) / shown, (size_t) 12);
         buf[0] = 0;
         for (size_t i = 0; i < shown && o < len; i++) {
                 const StoreBuild *b = store_build(&tui_host(t, keys[i].host)->store, keys[i].key);
-                int r = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", b ? b->name : "?");
+                char name[256];
+                fmt_fit_name(name, sizeof(name), b ? b->name : "?", each, screen_glyphs(t->screen)->ascii);
+                int r = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", name);
                 o += r > 0 ? (size_t) r : 0;
         }
         if (n > shown && o < len)

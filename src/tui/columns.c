@@ -83,7 +83,7 @@ static int c_state(const StoreBuild *a, const StoreBuild *b, double now) {
         return CMP(a->state, b->state);
 }
 
-void columns_limits_marker(const StoreBuild *b, char *buf, size_t n) {
+void columns_limits_marker(const StoreBuild *b, bool compact, char *buf, size_t n) {
         int o = 0;
         buf[0] = 0;
         if (!build_state_is_active(b->state))
@@ -91,10 +91,11 @@ void columns_limits_marker(const StoreBuild *b, char *buf, size_t n) {
         if (b->nice != 0)
                 o += snprintf(buf + o, n - (size_t) o, "n%d", b->nice);
         if (b->cpu_limit > 0 && o >= 0 && (size_t) o < n)
-                o += snprintf(buf + o, n - (size_t) o, "%scpu%g", o ? " " : "", b->cpu_limit);
+                o += snprintf(buf + o, n - (size_t) o, "%s%s%g", o ? " " : "", compact ? "c" : "cpu",
+                              b->cpu_limit);
         if (b->mem_limit > 0 && o >= 0 && (size_t) o < n) {
                 char m[16];
-                snprintf(buf + o, n - (size_t) o, "%smem%s", o ? " " : "",
+                snprintf(buf + o, n - (size_t) o, "%s%s%s", o ? " " : "", compact ? "m" : "mem",
                          units_format_bytes(m, sizeof(m), b->mem_limit));
         }
 }

@@ -46,8 +46,9 @@ int columns_compare(int col, bool descending, const StoreBuild *a, const StoreBu
  * "oom", ...); its state's name when it did not fail. */
 void columns_state_words(const StoreBuild *b, char *buf, size_t n);
 
-/* The limits in force on an active build, as a short marker ("n10 cpu0.5 mem64M"), or "". */
-void columns_limits_marker(const StoreBuild *b, char *buf, size_t n);
+/* The limits in force on an active build, as a short marker ("n10 cpu0.5 mem64M"; compact:
+ * "n10 c0.5 m64M"), or "". */
+void columns_limits_marker(const StoreBuild *b, bool compact, char *buf, size_t n);
 
 /* Column index by title (case-insensitive), or -1. */
 int columns_find(const char *title);

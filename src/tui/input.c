@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/json-read.h"
 #include "tui/actions.h"
+#include "tui/fmt.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
 #include "tui/view-log.h"
@@ -60,14 +62,22 @@ static void start_prompt(Tui *t, PromptKind kind, const char *label, const char 
         t->prompt = prompt_new(kind, label, initial, keys, n);
 }
 
-/* "tui-a", or "3 builds (tui-a, tui-b, tui-c)": what an action will touch, by name. */
-static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, char *buf, size_t len) {
-        char names[160];
-        actions_names(t, keys, n, names, sizeof(names));
+/* "tui-a", or "3 builds (tui-a, tui-b, tui-c)": what an action will touch, by name, the
+ * names cut to leave `others` cells of the screen to the rest of the prompt. */
+static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, size_t others, char *buf, size_t len) {
+        int rows, cols;
+        screen_size(t->screen, &rows, &cols);
+        size_t cells = MAX((size_t) MAX(cols, 0), others + 28) - others - 12;
+        int ascii = screen_glyphs(t->screen)->ascii;
+        char names[512];
+        actions_names(t, keys, n, cells, names, sizeof(names));
         if (n == 1)
-                snprintf(buf, len, "%s", names);
-        else
-                snprintf(buf, len, "%zu builds (%s)", n, names);
+                return fmt_fit(buf, len, names, cells, ascii);
+        int o = snprintf(buf, len, "%zu builds (", n);
+        if (o < 0 || (size_t) o + 2 >= len)
+                return buf;
+        fmt_fit(buf + o, len - (size_t) o - 1, names, cells, ascii);
+        strcat(buf, ")");
         return buf;
 }
 
@@ -92,8 +102,9 @@ static size_t action_targets(Tui *t, const char *action, BuildRef **ret) {
 /* Asks before an action on several builds, naming them. */
 static void confirm_action(Tui *t, const char *action, const char *value, BuildRef *keys, size_t n) {
         char desc[256], label[sizeof(desc) + PROMPT_MAX + 64]; /* the prompt keeps what fits */
-        snprintf(label, sizeof(label), "%s %s%s%s? (y/n) ", action, targets_desc(t, keys, n, desc, sizeof(desc)),
-                 value && *value ? " to " : "", value ?: "");
+        size_t others = strlen(action) + strlen(value ?: "") + 16;
+        snprintf(label, sizeof(label), "%s %s%s%s? (y/n) ", action,
+                 targets_desc(t, keys, n, others, desc, sizeof(desc)), value && *value ? " to " : "", value ?: "");
         start_prompt(t, PROMPT_CONFIRM, label, NULL, keys, n);
         if (!t->prompt)
                 return;
@@ -143,7 +154,7 @@ static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *
                 return;
         char desc[256], label[512];
         snprintf(label, sizeof(label), "%s for %s (%s): ", what,
-                 targets_desc(t, keys, n, desc, sizeof(desc)), hint);
+                 targets_desc(t, keys, n, strlen(what) + strlen(hint) + 24, desc, sizeof(desc)), hint);
         start_prompt(t, kind, label, NULL, keys, n);
 }
 

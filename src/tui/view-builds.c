@@ -536,16 +536,24 @@ static unsigned bv_idle_columns(Tui *t) {
         return (phase ? 0 : 1u << COLUMN_PHASE) | (machine ? 0 : 1u << COLUMN_MACHINE);
 }
 
+/* Cells of the name kept before the limits marker gets the rest. */
+#define NAME_KEEP 12
+
 /* The NAME cell: the tree glyph, the name cut in its middle when it must be (its version
- * kept), and the limits in force ("n10 cpu0.5 mem64M"), dim, after it. */
+ * kept), and the limits in force ("n10 cpu0.5 mem64M"), dim, at its right end: compact and
+ * cut when narrow, the name keeping NAME_KEEP cells. */
 static void bv_draw_name(Tui *t, const StoreBuild *b, const char *glyph, int y, int x, int w, int attr,
                          const char *search) {
         const Screen *scr = t->screen;
         char marker[64], name[512], line[600];
-        columns_limits_marker(b, marker, sizeof(marker));
-        int gw = (int) fmt_width(glyph), mw = *marker ? (int) fmt_width(marker) + 1 : 0;
-        /* The marker goes before the name is cut below a few cells. */
-        if (w - gw - mw < 12)
+        int gw = (int) fmt_width(glyph), nw = (int) fmt_width(b->name);
+        columns_limits_marker(b, false, marker, sizeof(marker));
+        if (*marker && w - gw - nw - 1 < (int) fmt_width(marker))
+                columns_limits_marker(b, true, marker, sizeof(marker));
+        int mw = 0;
+        if (*marker)
+                mw = MIN((int) fmt_width(marker) + 1, w - gw - MIN(nw, NAME_KEEP));
+        if (mw < 3)
                 mw = 0;
         fmt_fit_name(name, sizeof(name), b->name, (size_t) MAX(w - gw - mw, 0), screen_glyphs(scr)->ascii);
         snprintf(line, sizeof(line), "%s%s", glyph, name);

@@ -10,6 +10,7 @@
 #include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "tui/draw.h"
+#include "tui/fmt.h"
 
 #define LOG_KEEP 10000 /* lines kept in the panel */
 #define LOG_TAIL 2000  /* lines asked for when following starts */
@@ -204,10 +205,15 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 snprintf(mode, sizeof(mode), "following");
         if (!lv->key)
                 snprintf(title, sizeof(title), "log: (select a build)");
-        else
-                snprintf(title, sizeof(title), "log: %s%s  %zu lines  %s%s", b ? b->name : "?",
-                         tui_host_on(t, lv->host, on, sizeof(on)), lv->n, mode,
-                         t->log_focused ? "  [focused: j/k scroll, Tab back]" : "  [Tab: focus]");
+        else {
+                /* The name gives way (its middle) before what the panel says of itself. */
+                char rest[400], name[256];
+                snprintf(rest, sizeof(rest), "%s  %zu lines  %s%s", tui_host_on(t, lv->host, on, sizeof(on)),
+                         lv->n, mode, t->log_focused ? "  [j/k scroll, Tab back]" : "  [Tab: focus]");
+                int room = MAX(w - 5 - (int) fmt_width(rest), 12);
+                fmt_fit_name(name, sizeof(name), b ? b->name : "?", (size_t) room, screen_glyphs(scr)->ascii);
+                snprintf(title, sizeof(title), "log: %s%s", name, rest);
+        }
         draw_text(scr, y, x, w, screen_attr(scr, COL_TITLE), title, true, false);
         y++;
         h--;
@@ -218,18 +224,22 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 return;
         }
         uint64_t older = lv->total > lv->n ? lv->total - lv->n : 0;
-        if (older > 0) {
+        if (older > 0 && h > 2) {
                 /* The daemon keeps the newest lines within its memory budget and the panel the
-                 * last LOG_KEEP; Nix keeps them all. */
-                draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
-                            "%" PRIu64 " older lines not shown%s; the whole log: nix log %s (once "
-                            "ended); the daemon's %" PRIu64 " lines: nix-analytics-ctl log %" PRIu64,
-                            older, lv->dropped > 0 ? " (the daemon dropped them)" : "",
-                            b && b->drv && *b->drv ? b->drv : "DRV", lv->total - lv->dropped, lv->key);
-                y++;
-                h--;
-                if (h <= 0)
-                        return;
+                 * last LOG_KEEP; Nix keeps them all. Two lines: the commands stay whole. */
+                if (lv->dropped > 0)
+                        draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
+                                    "%" PRIu64 " older lines dropped by the daemon; its last %" PRIu64
+                                    ": nix-analytics-ctl log %" PRIu64,
+                                    older, lv->total - lv->dropped, lv->key);
+                else
+                        draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
+                                    "%" PRIu64 " older lines not kept here; all %" PRIu64 ": nix-analytics-ctl log %" PRIu64,
+                                    older, lv->total, lv->key);
+                draw_printf(scr, y + 1, x, w, screen_attr(scr, COL_TITLE), "whole log (once ended): nix log %s",
+                            b && b->drv && *b->drv ? b->drv : "DRV");
+                y += 2;
+                h -= 2;
         }
         listnav_scroll(&v->nav, (size_t) h);
         for (int i = 0; i < h && v->nav.top + (size_t) i < lv->n; i++) {

@@ -187,14 +187,16 @@ static void test_glance(void **state) {
         sb.nice = 10;
         sb.cpu_limit = 0.5;
         sb.mem_limit = 64.0 * 1024 * 1024;
-        columns_limits_marker(&sb, b, sizeof(b));
+        columns_limits_marker(&sb, false, b, sizeof(b));
         assert_string_equal(b, "n10 cpu0.5 mem64M");
+        columns_limits_marker(&sb, true, b, sizeof(b));
+        assert_string_equal(b, "n10 c0.5 m64M");
         sb.nice = 0;
         sb.cpu_limit = -1;
-        columns_limits_marker(&sb, b, sizeof(b));
+        columns_limits_marker(&sb, false, b, sizeof(b));
         assert_string_equal(b, "mem64M");
         sb.state = BUILD_SUCCEEDED; /* nothing in force once it ended */
-        columns_limits_marker(&sb, b, sizeof(b));
+        columns_limits_marker(&sb, false, b, sizeof(b));
         assert_string_equal(b, "");
 
         /* Sorting: CPU highest first, builds without a figure last either way. */
