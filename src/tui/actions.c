@@ -211,10 +211,11 @@ size_t actions_applicable(Tui *t, const char *action, BuildRef *keys, size_t n) 
         if (first)
                 columns_state_words(first, state, sizeof(state));
         if (n == 1)
-                tui_status(t, true, "%s: %s is %s: %s (nothing sent)", action, first ? first->name : "the build",
-                           state, rule);
+                tui_status(t, true, "%s: %s is %s: %s (nothing sent)", action,
+                           first ? first->name : "the build", state, rule);
         else
-                tui_status(t, true, "%s: none of the %zu selected builds: %s (nothing sent)", action, n, rule);
+                tui_status(t, true, "%s: none of the %zu selected builds: %s (nothing sent)", action, n,
+                           rule);
         return 0;
 }
 

@@ -41,16 +41,11 @@ static int c_phase(const StoreBuild *a, const StoreBuild *b, double now) {
 static const struct {
         const char *kind, *words;
 } failure_words[] = {
-        {"oom-kill", "oom"},
-        {"dependency", "dep failed"},
-        {"no-outputs", "no outputs"},
-        {"not-started", "not started"},
-        {"cancelled", "cancelled"},
-        {"hash-mismatch", "bad hash"},
-        {"timeout", "timeout"},
-        {"max-silent-time", "silent"},
-        {"log-limit", "log limit"},
-        {"substitution", "subst fail"},
+        {"oom-kill", "oom"},          {"dependency", "dep failed"},
+        {"no-outputs", "no outputs"}, {"not-started", "not started"},
+        {"cancelled", "cancelled"},   {"hash-mismatch", "bad hash"},
+        {"timeout", "timeout"},       {"max-silent-time", "silent"},
+        {"log-limit", "log limit"},   {"substitution", "subst fail"},
 };
 
 void columns_state_words(const StoreBuild *b, char *buf, size_t n) {

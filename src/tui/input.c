@@ -64,7 +64,8 @@ static void start_prompt(Tui *t, PromptKind kind, const char *label, const char 
 
 /* "tui-a", or "3 builds (tui-a, tui-b, tui-c)": what an action will touch, by name, the
  * names cut to leave `others` cells of the screen to the rest of the prompt. */
-static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, size_t others, char *buf, size_t len) {
+static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, size_t others, char *buf,
+                                size_t len) {
         int rows, cols;
         screen_size(t->screen, &rows, &cols);
         size_t cells = MAX((size_t) MAX(cols, 0), others + 28) - others - 12;
@@ -104,7 +105,8 @@ static void confirm_action(Tui *t, const char *action, const char *value, BuildR
         char desc[256], label[sizeof(desc) + PROMPT_MAX + 64]; /* the prompt keeps what fits */
         size_t others = strlen(action) + strlen(value ?: "") + 16;
         snprintf(label, sizeof(label), "%s %s%s%s? (y/n) ", action,
-                 targets_desc(t, keys, n, others, desc, sizeof(desc)), value && *value ? " to " : "", value ?: "");
+                 targets_desc(t, keys, n, others, desc, sizeof(desc)), value && *value ? " to " : "",
+                 value ?: "");
         start_prompt(t, PROMPT_CONFIRM, label, NULL, keys, n);
         if (!t->prompt)
                 return;

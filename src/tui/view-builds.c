@@ -559,8 +559,8 @@ static void bv_draw_name(Tui *t, const StoreBuild *b, const char *glyph, int y, 
         snprintf(line, sizeof(line), "%s%s", glyph, name);
         draw_highlight(scr, y, x, w, attr, screen_attr(scr, COL_MATCH), line, search);
         if (mw > 0)
-                draw_text(scr, y, x + w - mw + 1, mw - 1, attr ? attr : screen_attr(scr, COL_DIM), marker, false,
-                          false);
+                draw_text(scr, y, x + w - mw + 1, mw - 1, attr ? attr : screen_attr(scr, COL_DIM), marker,
+                          false, false);
 }
 
 static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
@@ -681,7 +681,7 @@ static void bv_sort_status(Tui *t, const BuildsView *bv) {
                                           : "running first, then queued, then ended");
         else
                 tui_status(t, false, "sort: %s, %s (empty last; S reverses)", columns[bv->sort].title,
-                           bv->descending ? "highest first" : "lowest first");
+                           bv->descending ? "descending, highest first" : "ascending, lowest first");
 }
 
 static void bv_fold(Tui *t, View *v, Cmd cmd) {

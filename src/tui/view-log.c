@@ -124,7 +124,8 @@ static void lv_event(Client *c, cJSON *ev, void *userdata) {
                 return;
         if (strcmp(name, "log") == 0) {
                 lv_append_array(lv, json_arr(ev, "lines"));
-                lv->total += (uint64_t) cJSON_GetArraySize(json_arr(ev, "lines")) + json_u64(ev, "skipped", 0);
+                lv->total +=
+                        (uint64_t) cJSON_GetArraySize(json_arr(ev, "lines")) + json_u64(ev, "skipped", 0);
                 lv->dropped += json_u64(ev, "skipped", 0);
         } else if (strcmp(name, "log-end") == 0) {
                 lv->ended = true;
@@ -200,7 +201,8 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         else if (!lv->connected)
                 snprintf(mode, sizeof(mode), "not following: no connection (retrying)");
         else if (!lv->stick)
-                snprintf(mode, sizeof(mode), "paused at line %zu (G or F: follow)", t->views[VIEW_LOG]->nav.cur + 1);
+                snprintf(mode, sizeof(mode), "paused at line %zu (G or F: follow)",
+                         t->views[VIEW_LOG]->nav.cur + 1);
         else
                 snprintf(mode, sizeof(mode), "following");
         if (!lv->key)
@@ -209,9 +211,11 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 /* The name gives way (its middle) before what the panel says of itself. */
                 char rest[400], name[256];
                 snprintf(rest, sizeof(rest), "%s  %zu lines  %s%s", tui_host_on(t, lv->host, on, sizeof(on)),
-                         lv->n, mode, t->log_focused ? "  [j/k scroll, Tab back]" : "  [Tab: focus]");
+                         lv->n, mode,
+                         t->log_focused ? "  [focused: j/k scroll, Tab back]" : "  [Tab: focus]");
                 int room = MAX(w - 5 - (int) fmt_width(rest), 12);
-                fmt_fit_name(name, sizeof(name), b ? b->name : "?", (size_t) room, screen_glyphs(scr)->ascii);
+                fmt_fit_name(name, sizeof(name), b ? b->name : "?", (size_t) room,
+                             screen_glyphs(scr)->ascii);
                 snprintf(title, sizeof(title), "log: %s%s", name, rest);
         }
         draw_text(scr, y, x, w, screen_attr(scr, COL_TITLE), title, true, false);
@@ -234,10 +238,11 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                                     older, lv->total - lv->dropped, lv->key);
                 else
                         draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
-                                    "%" PRIu64 " older lines not kept here; all %" PRIu64 ": nix-analytics-ctl log %" PRIu64,
+                                    "%" PRIu64 " older lines not kept here; all %" PRIu64
+                                    ": nix-analytics-ctl log %" PRIu64,
                                     older, lv->total, lv->key);
-                draw_printf(scr, y + 1, x, w, screen_attr(scr, COL_TITLE), "whole log (once ended): nix log %s",
-                            b && b->drv && *b->drv ? b->drv : "DRV");
+                draw_printf(scr, y + 1, x, w, screen_attr(scr, COL_TITLE),
+                            "whole log (once ended): nix log %s", b && b->drv && *b->drv ? b->drv : "DRV");
                 y += 2;
                 h -= 2;
         }

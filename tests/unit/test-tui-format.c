@@ -168,9 +168,9 @@ static void test_glance(void **state) {
         assert_string_equal(b, "signal 9");
         cJSON_Delete(j);
         sb.json = NULL;
-        const char *kinds[][2] = {{"dependency", "dep failed"},   {"not-started", "not started"},
-                                  {"no-outputs", "no outputs"},   {"oom-kill", "oom"},
-                                  {"timeout", "timeout"},         {"other", "failed"},
+        const char *kinds[][2] = {{"dependency", "dep failed"}, {"not-started", "not started"},
+                                  {"no-outputs", "no outputs"}, {"oom-kill", "oom"},
+                                  {"timeout", "timeout"},       {"other", "failed"},
                                   {"exit-code", "failed"} /* no exit code given */};
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
                 sb.failure_kind = kinds[i][0];
