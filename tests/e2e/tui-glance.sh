@@ -40,37 +40,12 @@ log "failures: $(ctl list-builds | jq -c '[.builds[] | select(.failure) | [.name
 busy_cpu() { [[ "$(field 'glance-busy*' '.usage.cpu_percent // 0 | floor')" -ge 3 ]]; }
 wait_for 30 "glance-busy uses some CPU" busy_cpu
 
-# The SGR attributes in effect at the first character of TEXT on the first row matching ROW
-# (foreground and background as "fg/bg", "-" for the default).
+# colours_at ROW TEXT: "FG/BG" at TEXT on that row (attrs_at, tui-lib.sh).
 colours_at() {
-	screen_attrs | perl -e '
-		my ($row, $text) = @ARGV;
-		my ($fg, $bg) = ("-", "-");
-		while (my $line = <STDIN>) {
-			my ($plain, @at) = ("");
-			while ($line =~ /\G(?:\e\[([0-9;]*)m|(.))/gs) {
-				if (defined $1) {
-					my @p = split /;/, $1 eq "" ? "0" : $1;
-					while (defined(my $p = shift @p)) {
-						if ($p eq "38" || $p eq "48") { splice @p, 0, ($p[0] // "") eq "5" ? 2 : 4; next }
-						($fg, $bg) = ("-", "-") if $p eq "0";
-						$fg = $p if $p =~ /^3[0-7]$/ || $p =~ /^9[0-7]$/;
-						$fg = "-" if $p eq "39";
-						$bg = $p if $p =~ /^4[0-7]$/ || $p =~ /^10[0-7]$/;
-						$bg = "-" if $p eq "49";
-					}
-				} else {
-					$plain .= $2;
-					push @at, "$fg/$bg";
-				}
-			}
-			next unless $plain =~ /$row/;
-			my $i = index($plain, $text);
-			exit 2 if $i < 0;
-			print $at[$i], "\n";
-			exit 0;
-		}
-		exit 2;' "$1" "$2"
+	local a
+	a=$(attrs_at "$1" "$2") || return 2
+	read -r _ fg bg <<<"$a"
+	echo "$fg/$bg"
 }
 
 # The rows' order: the line numbers of the first rows matching each pattern, ascending.
