@@ -555,7 +555,11 @@ static void bv_draw_name(Tui *t, const StoreBuild *b, const char *glyph, int y, 
                 mw = MIN((int) fmt_width(marker) + 1, w - gw - MIN(nw, NAME_KEEP));
         if (mw < 3)
                 mw = 0;
-        fmt_fit_name(name, sizeof(name), b->name, (size_t) MAX(w - gw - mw, 0), screen_glyphs(scr)->ascii);
+        if (nw <= w - gw - mw)
+                snprintf(name, sizeof(name), "%s", b->name); /* most rows: no second measure */
+        else
+                fmt_fit_name(name, sizeof(name), b->name, (size_t) MAX(w - gw - mw, 0),
+                             screen_glyphs(scr)->ascii);
         snprintf(line, sizeof(line), "%s%s", glyph, name);
         draw_highlight(scr, y, x, w, attr, screen_attr(scr, COL_MATCH), line, search);
         if (mw > 0)
