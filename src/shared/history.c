@@ -10,6 +10,7 @@
 #include "basic/macro.h"
 #include "shared/drv.h"
 #include "shared/history-internal.h"
+#include "shared/json-read.h"
 
 int history_errno(int code) {
         switch (code & 0xff) {
@@ -157,12 +158,31 @@ void history_record_done(HistoryRecord *rec) {
         free(rec->failure_kind);
         free(rec->failure_message);
         free(rec->log_tail);
+        free(rec->timeline);
+        free(rec->phases);
         *rec = (HistoryRecord){.requester_uid = -1, .exit_code = -1};
 }
 
 static bool dup_or_null(const char *s, char **ret) {
         *ret = s ? strdup(s) : NULL;
         return !s || *ret;
+}
+
+/* b's phases with when each started and how long it lasted (to the next, or the build's end),
+ * as JSON text; NULL out of memory. */
+static char *phases_json(const Build *b) {
+        _cleanup_(cJSON_Deletep) cJSON *a = cJSON_CreateArray();
+        for (uint32_t i = 0; a && i < b->n_phases; i++) {
+                usec_t start = b->phases[i].time,
+                       end = i + 1 < b->n_phases ? b->phases[i + 1].time : b->finished;
+                cJSON *p = cJSON_CreateObject();
+                if (!p || !cJSON_AddItemToArray(a, p) ||
+                    !cJSON_AddStringToObject(p, "name", b->phases[i].name) ||
+                    !cJSON_AddNumberToObject(p, "start", usec_to_sec(start)) ||
+                    !cJSON_AddNumberToObject(p, "duration", end > start ? usec_to_sec(end - start) : 0))
+                        return NULL;
+        }
+        return a ? cJSON_PrintUnformatted(a) : NULL;
 }
 
 /* The newest lines of the ring that fit the bounds, '\n'-joined. */
@@ -219,6 +239,11 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 return -ENOMEM;
         }
         r.log_tail = log_tail(b);
+        if (timeline_encode(&b->timeline, &r.timeline, &r.timeline_len) < 0 ||
+            (b->n_phases > 0 && !(r.phases = phases_json(b)))) {
+                history_record_done(&r);
+                return -ENOMEM;
+        }
         *rec = r;
         return 0;
 }
@@ -256,9 +281,10 @@ static const char insert_sql[] =
         "INSERT OR IGNORE INTO builds (kind, drv, name, pname, machine, state, requester_uid,"
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
-        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate)"
+        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate, timeline,"
+        " phases)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
         " ON CONFLICT (drv, queued) DO UPDATE SET state = excluded.state,"
         " failure_kind = excluded.failure_kind, failure_message = excluded.failure_message,"
         " exit_code = excluded.exit_code, signal = excluded.signal, log_tail = excluded.log_tail"
@@ -319,6 +345,11 @@ static int insert_one(History *h, const HistoryRecord *rec) {
          * where NULL would make it trusted. */
         bind_int(st, 28, rec->requester_uid >= 0 ? rec->requester_uid : -1, rec->untrusted);
         bind_int(st, 29, rec->approximate, true);
+        if (rec->timeline)
+                sqlite3_bind_blob(st, 30, rec->timeline, (int) rec->timeline_len, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 30);
+        bind_text(st, 31, rec->phases);
         int code = sqlite3_step(st);
         sqlite3_reset(st);
         if (code != SQLITE_DONE)

@@ -33,6 +33,11 @@ typedef struct HistoryRecord {
         int signal;                           /* 0 none */
         BuildUsage usage;
         char *log_tail; /* last lines, '\n'-joined, bounded */
+        /* Its usage over its life (timeline_encode's blob; NULL none) and its phases, a JSON
+         * array of {"name", "start", "duration"} (seconds; NULL none). */
+        uint8_t *timeline;
+        size_t timeline_len;
+        char *phases;
         /* The duration is not exact: the start or the end is a guess (a build the daemon
          * found again after a restart without knowing its start, or one that ended while it
          * was down). ETAs never use such a row. */

@@ -10,8 +10,8 @@
 #include "basic/macro.h"
 #include "shared/json-read.h"
 #include "shared/units.h"
+#include "shared/fmt.h"
 #include "tui/columns.h"
-#include "tui/fmt.h"
 
 typedef struct ActionBatch {
         Tui *tui;

@@ -10,7 +10,7 @@
 #include "basic/macro.h"
 #include "shared/json-read.h"
 #include "shared/units.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
@@ -22,13 +22,7 @@ static int c_name(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_phase(const StoreBuild *b, double now, char *buf, size_t n) {
-        const char *p = b->phase ?: "-";
-        /* "buildPhase" says no more than "build" in a narrow column. */
-        size_t l = strlen(p);
-        if (l > 5 && strcmp(p + l - 5, "Phase") == 0)
-                snprintf(buf, n, "%.*s", (int) (l - 5), p);
-        else
-                snprintf(buf, n, "%s", p);
+        fmt_phase(buf, n, b->phase);
 }
 static bool e_phase(const StoreBuild *b, double now) {
         return !b->phase || !*b->phase;
@@ -37,38 +31,11 @@ static int c_phase(const StoreBuild *a, const StoreBuild *b, double now) {
         return strcmp(a->phase ?: "", b->phase ?: "");
 }
 
-/* A failure kind (docs/protocol.md, "failure") in the few words of a STATE cell. */
-static const struct {
-        const char *kind, *words;
-} failure_words[] = {
-        {"oom-kill", "oom"},          {"dependency", "dep failed"},
-        {"no-outputs", "no outputs"}, {"not-started", "not started"},
-        {"cancelled", "cancelled"},   {"hash-mismatch", "bad hash"},
-        {"timeout", "timeout"},       {"max-silent-time", "silent"},
-        {"log-limit", "log limit"},   {"substitution", "subst fail"},
-};
-
 void columns_state_words(const StoreBuild *b, char *buf, size_t n) {
-        /* Frozen is unmistakable even without colours. */
-        if (b->state != BUILD_FAILED || !b->failure_kind) {
-                snprintf(buf, n, "%s", b->state == BUILD_FROZEN ? "FROZEN" : store_state_name(b->state));
-                return;
-        }
         const cJSON *f = json_obj(b->json, "failure");
-        if (strcmp(b->failure_kind, "exit-code") == 0 && json_has_num(f, "exit_code")) {
-                snprintf(buf, n, "exit %d", json_int(f, "exit_code", -255, 255, 0));
-                return;
-        }
-        if (strcmp(b->failure_kind, "signal") == 0 && json_has_num(f, "signal")) {
-                snprintf(buf, n, "signal %d", json_int(f, "signal", 0, 255, 0));
-                return;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(failure_words); i++)
-                if (strcmp(b->failure_kind, failure_words[i].kind) == 0) {
-                        snprintf(buf, n, "%s", failure_words[i].words);
-                        return;
-                }
-        snprintf(buf, n, "failed"); /* "other", or a kind newer than this TUI */
+        fmt_state_why(buf, n, store_state_name(b->state), b->failure_kind,
+                      json_has_num(f, "exit_code") ? json_int(f, "exit_code", -255, 255, 0) : FMT_NONE,
+                      json_has_num(f, "signal") ? json_int(f, "signal", 0, 255, 0) : FMT_NONE);
 }
 
 static void f_state(const StoreBuild *b, double now, char *buf, size_t n) {
@@ -128,19 +95,7 @@ static int c_requester(const StoreBuild *a, const StoreBuild *b, double now) {
 }
 
 static void f_machine(const StoreBuild *b, double now, char *buf, size_t n) {
-        const char *m = b->machine;
-        if (!*m) {
-                snprintf(buf, n, "local");
-                return;
-        }
-        /* ssh-ng://root@host?x -> host */
-        const char *p = strstr(m, "://");
-        p = p ? p + 3 : m;
-        const char *at = strchr(p, '@');
-        if (at)
-                p = at + 1;
-        size_t l = strcspn(p, "?/:");
-        snprintf(buf, n, "%.*s", (int) l, p);
+        fmt_machine(buf, n, b->machine);
 }
 static int c_machine(const StoreBuild *a, const StoreBuild *b, double now) {
         return strcmp(a->machine, b->machine);

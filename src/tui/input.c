@@ -10,7 +10,7 @@
 #include "basic/string-util.h"
 #include "shared/json-read.h"
 #include "tui/actions.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
 #include "tui/view-log.h"

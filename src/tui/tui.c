@@ -17,7 +17,7 @@
 #include "shared/ssh-command.h"
 #include "tui/actions.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/help.h"
 #include "tui/input.h"
 #include "tui/prompt.h"

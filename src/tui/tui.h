@@ -12,7 +12,7 @@
 #include "tui/client.h"
 #include "tui/keys.h"
 #include "tui/listnav.h"
-#include "tui/recent.h"
+#include "shared/recent.h"
 #include "tui/screen.h"
 #include "tui/store.h"
 

@@ -13,7 +13,7 @@
 #include "shared/json-read.h"
 #include "tui/columns.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/poll.h"
 #include "tui/prompt.h"
 #include "tui/view-detail.h"

@@ -9,7 +9,7 @@
 #include "basic/macro.h"
 #include "shared/json-read.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 typedef struct DetailView {
         Tui *tui;

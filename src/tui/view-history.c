@@ -10,7 +10,7 @@
 #include "shared/json-read.h"
 #include "shared/units.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/poll.h"
 
 /* Four screens of rows: each row costs the daemon about 10 us to read and encode, and the

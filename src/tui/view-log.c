@@ -10,7 +10,7 @@
 #include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 #define LOG_KEEP 10000 /* lines kept in the panel */
 #define LOG_TAIL 2000  /* lines asked for when following starts */

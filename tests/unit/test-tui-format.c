@@ -1,4 +1,4 @@
-/* Unit tests for src/tui/fmt.c, columns.c, yank.c (OSC 52) and prompt.c. */
+/* Unit tests for src/shared/fmt.c, columns.c, yank.c (OSC 52) and prompt.c. */
 #include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "tui/columns.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/keys.h"
 #include "tui/prompt.h"
 #include "tui/yank.h"

@@ -1,4 +1,5 @@
-/* Short renderings of figures for fixed-width columns: durations, percentages, times (sizes:
+/* Short renderings of figures and words for fixed-width columns, shared by the TUI and the
+ * CLI's tables: durations, percentages, times, phases, states, machines (sizes:
  * units_format_bytes() in shared/units.h).
  * Every function writes at most n bytes (NUL included) and returns buf. */
 #pragma once
@@ -12,6 +13,21 @@ char *fmt_duration(char *buf, size_t n, double seconds);
 char *fmt_percent(char *buf, size_t n, double percent);
 /* Local time of a unix time as "HH:MM:SS" today, else "MM-DD HH:MM"; "-" when <= 0. */
 char *fmt_time(char *buf, size_t n, double unix_time, double now);
+
+/* A phase short: "buildPhase" says no more than "build" in a narrow column; "-" for none. */
+char *fmt_phase(char *buf, size_t n, const char *phase);
+/* A build's state as the build list shows it: "FROZEN" unmistakable even without colours,
+ * "not started" for a failure of kind not-started, else the state. */
+char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind);
+/* "Not given" for the figures below. */
+#define FMT_NONE (-1000)
+/* The same, and for a failed build why in a few words, from its failure's kind (and exit
+ * status or signal, FMT_NONE when not given): "exit 3", "signal 9", "oom", "dep failed",
+ * "not started", "no outputs", "timeout", ...; "failed" for a kind without words of its own. */
+char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
+                    int signal);
+/* A machine as a short name: "" is "local", "ssh-ng://root@host?x" is "host". */
+char *fmt_machine(char *buf, size_t n, const char *uri);
 
 /* Display width of a UTF-8 string in terminal cells (wide characters count 2, invalid
  * bytes 1). */

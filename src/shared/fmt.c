@@ -1,5 +1,5 @@
-/* Figures for columns: short, fixed-width friendly, unit-suffixed. */
-#include "tui/fmt.h"
+/* Figures and words for columns: short, fixed-width friendly, unit-suffixed. */
+#include "shared/fmt.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -52,6 +52,71 @@ char *fmt_time(char *buf, size_t n, double unix_time, double now) {
                 strftime(buf, n, "%H:%M:%S", &tm);
         else
                 strftime(buf, n, "%m-%d %H:%M", &tm);
+        return buf;
+}
+
+char *fmt_phase(char *buf, size_t n, const char *phase) {
+        const char *p = phase ?: "-";
+        size_t l = strlen(p);
+        if (l > 5 && strcmp(p + l - 5, "Phase") == 0)
+                snprintf(buf, n, "%.*s", (int) (l - 5), p);
+        else
+                snprintf(buf, n, "%s", p);
+        return buf;
+}
+
+char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind) {
+        /* A build that never ran is not said to have failed at building. */
+        if (state && strcmp(state, "failed") == 0 && failure_kind &&
+            strcmp(failure_kind, "not-started") == 0)
+                snprintf(buf, n, "not started");
+        else if (state && strcmp(state, "frozen") == 0)
+                snprintf(buf, n, "FROZEN");
+        else
+                snprintf(buf, n, "%s", state ?: "-");
+        return buf;
+}
+
+/* A failure kind (docs/protocol.md, "failure") in the few words of a STATE cell (11). */
+static const struct {
+        const char *kind, *words;
+} failure_words[] = {
+        {"oom-kill", "oom"},          {"dependency", "dep failed"},
+        {"no-outputs", "no outputs"}, {"not-started", "not started"},
+        {"cancelled", "cancelled"},   {"hash-mismatch", "bad hash"},
+        {"timeout", "timeout"},       {"max-silent-time", "silent"},
+        {"log-limit", "log limit"},   {"substitution", "subst fail"},
+};
+
+char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
+                    int signal) {
+        if (!state || strcmp(state, "failed") != 0 || !failure_kind)
+                return fmt_state(buf, n, state, failure_kind);
+        if (strcmp(failure_kind, "exit-code") == 0 && exit_code != FMT_NONE)
+                snprintf(buf, n, "exit %d", exit_code);
+        else if (strcmp(failure_kind, "signal") == 0 && signal != FMT_NONE)
+                snprintf(buf, n, "signal %d", signal);
+        else {
+                snprintf(buf, n, "failed"); /* "other", or a kind newer than this program */
+                for (size_t i = 0; i < ELEMENTSOF(failure_words); i++)
+                        if (strcmp(failure_kind, failure_words[i].kind) == 0)
+                                snprintf(buf, n, "%s", failure_words[i].words);
+        }
+        return buf;
+}
+
+char *fmt_machine(char *buf, size_t n, const char *uri) {
+        if (!uri || !*uri) {
+                snprintf(buf, n, "local");
+                return buf;
+        }
+        const char *p = strstr(uri, "://");
+        p = p ? p + 3 : uri;
+        const char *at = strchr(p, '@');
+        if (at)
+                p = at + 1;
+        size_t l = strcspn(p, "?/:");
+        snprintf(buf, n, "%.*s", (int) l, p);
         return buf;
 }
 
