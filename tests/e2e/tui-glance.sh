@@ -130,6 +130,16 @@ glance() {
 }
 
 glance 140 40
+# The help says what is seen, not only the keys.
+tui_start 140 40
+wait_screen "glance-busy" 20 "builds listed" >/dev/null
+keys '?'
+wait_screen "Running first, then queued, then ended; an ended invocation folds itself" 5 "the help explains the order"
+wait_screen "STATE says why \(exit 3, signal 9, dep failed, oom" 2 "... the failure words"
+wait_screen "n10 cpu0.5 mem64M after a name: its nice and limits in force" 2 "... the limits marker"
+wait_screen "^ *│? *F +the log panel follows again" 2 "... and F"
+keys Escape
+tui_quit
 glance 80 24
 # 100 columns: idle columns give their room to the name, which is then whole.
 tui_start 100 30
