@@ -47,6 +47,13 @@ static int table_of(const cJSON *list, const TableColumn *cols, size_t n_cols, R
         return 0;
 }
 
+/* STATE as the TUI words it: for a failed build why, in a few words ("exit 3", "oom"). */
+static void state_words(char *buf, size_t n, const char *state, const cJSON *failure) {
+        fmt_state_why(buf, n, state, json_str(failure, "kind"),
+                      (int) json_num(failure, "exit_code", FMT_NONE),
+                      (int) json_num(failure, "signal", FMT_NONE));
+}
+
 /* ---- builds: the TUI's build list (src/tui/columns.c), with the key to act on ---- */
 
 static const TableColumn build_columns[] = {
@@ -122,7 +129,7 @@ static int build_row(Table *t, const cJSON *b, const ReportOptions *o) {
         const cJSON *u = from_remote ? remote : usage;
 
         snprintf(key, sizeof(key), "%.0f", json_num(b, "key", -1));
-        fmt_state(state, sizeof(state), st, json_str(json_obj(b, "failure"), "kind"));
+        state_words(state, sizeof(state), st, json_obj(b, "failure"));
         fmt_phase(phase, sizeof(phase), json_str(from_remote ? remote : b, "phase") ?: json_str(b, "phase"));
         build_progress(prog, b, active);
         fmt_machine(machine, sizeof(machine), json_str(b, "machine"));
@@ -173,7 +180,7 @@ static int history_row(Table *t, const cJSON *h, const ReportOptions *o) {
         double cpu_s = u ? json_num(u, "cpu_user", 0) + json_num(u, "cpu_system", 0) : -1;
         const char *st = json_str(h, "state");
         fmt_time(fin, sizeof(fin), json_num(h, "finished", -1), o->now);
-        fmt_state(state, sizeof(state), st, json_str(json_obj(h, "failure"), "kind"));
+        state_words(state, sizeof(state), st, json_obj(h, "failure"));
         /* "~": an approximate duration (a build that ended while the daemon was down). */
         snprintf(time, sizeof(time), "%s%s", json_bool(h, "approximate") ? "~" : "",
                  fmt_duration(dur, sizeof(dur), json_num(h, "duration", -1)));
@@ -219,7 +226,7 @@ static int at_row(Table *t, const cJSON *b, const ReportOptions *o) {
         const cJSON *then = json_obj(b, "then");
         const char *st = json_str(b, "state");
         fmt_time(started, sizeof(started), json_num(b, "started", -1), o->now);
-        fmt_state(state, sizeof(state), st, json_str(json_obj(b, "failure"), "kind"));
+        state_words(state, sizeof(state), st, json_obj(b, "failure"));
         if (then) {
                 fmt_percent(cpu, sizeof(cpu), json_num(then, "cpu_percent", -1));
                 units_format_bytes(mem, sizeof(mem), json_num(then, "mem", -1));
