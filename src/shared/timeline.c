@@ -47,11 +47,22 @@ int timeline_thin(const Timeline *tl, uint32_t max_points, usec_t min_step, Time
         TimelinePoint *points = malloc(tl->n * sizeof(TimelinePoint));
         if (!points)
                 return -ENOMEM;
-        memcpy(points, tl->points, tl->n * sizeof(TimelinePoint));
+        /* Points in the same min_step since the first become one (samples may come closer
+         * than the step: the sampler looks every 100 ms while a build starts). */
+        usec_t t0 = tl->points[0].t, step = MAX(min_step, (usec_t) 1);
+        uint32_t n = 0, weight = 0;
+        for (uint32_t i = 0; i < tl->n; i++) {
+                const TimelinePoint *p = &tl->points[i];
+                if (n > 0 && (p->t - t0 + step - 1) / step == (points[n - 1].t - t0 + step - 1) / step)
+                        point_merge(&points[n - 1], p, weight++);
+                else {
+                        points[n++] = *p;
+                        weight = 1;
+                }
+        }
         *ret = (Timeline){
-                .points = points, .n = tl->n, .cap = tl->n, .step = tl->step, .merged = tl->merged};
-        /* A single point has no step to grow: it stays. */
-        while (ret->n > 1 && (ret->n > MAX(max_points, 1u) || ret->step < min_step))
+                .points = points, .n = n, .cap = tl->n, .step = MAX(tl->step, min_step), .merged = weight};
+        while (ret->n > MAX(max_points, 1u))
                 halve(ret);
         return 0;
 }

@@ -77,10 +77,12 @@ static void test_thin(void **state) {
         Timeline tl = {}, thin;
         for (uint32_t i = 1; i <= 30; i++)
                 add_sample(&tl, i);
-        /* 30 s at 1 s: at least 4 s apart, so 8 points of 4 s (the last one open) */
+        /* 30 s at 1 s, 4 s apart: the first sample, then one point per 4 s after it */
         assert_int_equal(timeline_thin(&tl, 64, 4 * USEC_PER_SEC, &thin), 0);
         assert_int_equal(thin.step, 4 * USEC_PER_SEC);
-        assert_int_equal(thin.n, 8);
+        assert_int_equal(thin.n, 9);
+        assert_int_equal(thin.points[1].t, T0 + 5 * USEC_PER_SEC);
+        assert_int_equal(thin.points[1].mem, 5ull << 20); /* the most of samples 2-5 */
         assert_int_equal(thin.points[thin.n - 1].t, T0 + 30 * USEC_PER_SEC);
         assert_int_equal(thin.points[thin.n - 1].mem, 30ull << 20);
         assert_int_equal(tl.n, 30); /* the original is left alone */
@@ -90,6 +92,17 @@ static void test_thin(void **state) {
         assert_int_equal(timeline_thin(&tl, 64, 4 * USEC_PER_SEC, &thin), 0);
         assert_true(thin.n <= 64);
         assert_int_equal(thin.points[thin.n - 1].t, T0 + 3600 * USEC_PER_SEC);
+        timeline_done(&thin);
+        timeline_done(&tl);
+        /* a start sampled every 100 ms (the sampler looks often while a build starts), then
+         * every second: thinned by time, not by the first interval */
+        for (uint32_t i = 0; i < 10; i++)
+                assert_int_equal(timeline_add(&tl, T0 + i * 100 * USEC_PER_MSEC, 50, 1 << 20, 1, 0), 0);
+        for (uint32_t i = 1; i <= 30; i++)
+                add_sample(&tl, i);
+        assert_int_equal(timeline_thin(&tl, 64, 4 * USEC_PER_SEC, &thin), 0);
+        assert_int_equal(thin.n, 9);
+        assert_int_equal(thin.points[thin.n - 1].t, T0 + 30 * USEC_PER_SEC);
         timeline_done(&thin);
         timeline_done(&tl);
         /* one sample: kept as it is */
