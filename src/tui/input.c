@@ -12,7 +12,10 @@
 #include "tui/actions.h"
 #include "shared/fmt.h"
 #include "tui/prompt.h"
+#include "shared/when.h"
+#include "tui/view-at.h"
 #include "tui/view-builds.h"
+#include "tui/view-history.h"
 #include "tui/view-log.h"
 #include "tui/yank-field.h"
 
@@ -217,6 +220,18 @@ static void prompt_submit(Tui *t) {
                 run_action(t, p->action, p->value, p->keys, p->n_keys);
                 view_builds_set_visual(t, false);
                 break;
+        case PROMPT_AT: {
+                usec_t when;
+                if (when_parse(p->text, now_realtime(), &when) < 0)
+                        tui_status(t, true,
+                                   "'%s': not a time (03:12, -2h, yesterday 14:00, 2026-12-07T03:12)",
+                                   p->text);
+                else if (when > now_realtime())
+                        tui_status(t, true, "'%s' is still to come", p->text);
+                else
+                        view_at_show(t, tui_current_host(t)->index, when);
+                break;
+        }
         }
         prompt_free(p);
 }
@@ -322,6 +337,22 @@ static void command(Tui *t, KeyResult k) {
                 return;
         case CMD_HOST:
                 next_host(t);
+                return;
+        case CMD_AT: {
+                /* From a history row: the moment in the middle of that build. */
+                const cJSON *r = t->view == VIEW_HISTORY ? view_history_selected(t) : NULL;
+                double s = r ? json_num(r, "started", -1) : -1, f = r ? json_num(r, "finished", -1) : -1;
+                if (s > 0 && f >= s)
+                        view_at_show(t, view_history_host(t), (usec_t) ((s + f) / 2 * 1e6));
+                else
+                        start_prompt(t, PROMPT_AT, "at (03:12, -2h, yesterday 14:00): ", NULL, NULL, 0);
+                return;
+        }
+        case CMD_TIME:
+                if (t->view == VIEW_AT)
+                        view_at_move(t, k.arg);
+                else
+                        tui_status(t, false, "[ ] { }: move through time in the at view (@ opens it)");
                 return;
         case CMD_FILTER:
                 start_prompt(t, PROMPT_FILTER,

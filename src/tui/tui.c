@@ -24,6 +24,7 @@
 #include "tui/view-builds.h"
 #include "tui/view-deps.h"
 #include "tui/view-detail.h"
+#include "tui/view-at.h"
 #include "tui/view-history.h"
 #include "tui/view-log.h"
 #include "tui/view-machines.h"
@@ -38,8 +39,8 @@ static const struct {
         int (*make)(Tui *t, View **ret);
 } view_table[] = {
         {VIEW_BUILDS, view_builds_new},   {VIEW_PROCS, view_procs_new},       {VIEW_DEPS, view_deps_new},
-        {VIEW_HISTORY, view_history_new}, {VIEW_MACHINES, view_machines_new}, {VIEW_DETAIL, view_detail_new},
-        {VIEW_LOG, view_log_new},
+        {VIEW_HISTORY, view_history_new}, {VIEW_MACHINES, view_machines_new}, {VIEW_AT, view_at_new},
+        {VIEW_DETAIL, view_detail_new},   {VIEW_LOG, view_log_new},
 };
 
 double tui_now(void) {

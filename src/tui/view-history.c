@@ -104,7 +104,8 @@ static void hv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         size_t shown = hv_count(t, v);
         char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "history%s: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
+                    "history%s: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, @: what ran "
+                    "then, h/Esc back)",
                     tui_host_on(t, hv->host, on, sizeof(on)), shown, shown >= HISTORY_ROWS ? "+" : "",
                     orders[hv->order], hv->ascending ? "ascending" : "descending");
         if (--h <= 0)
@@ -189,4 +190,13 @@ int view_history_new(Tui *t, View **ret) {
         HistoryView *hv = (*ret)->data;
         hv->tui = t;
         return 0;
+}
+
+const cJSON *view_history_selected(Tui *t) {
+        View *v = t->views[VIEW_HISTORY];
+        return cJSON_GetArrayItem(hv_rows(v->data), (int) v->nav.cur);
+}
+
+unsigned view_history_host(Tui *t) {
+        return ((HistoryView *) t->views[VIEW_HISTORY]->data)->host;
 }

@@ -8,7 +8,10 @@
 # with their durations. The table on a terminal, the forms of TIME people type, and a bad TIME
 # refused.
 source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/tui-lib.sh"
 check_binaries
+check_tui
+trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 nix_setup
 start_daemon
 
@@ -85,3 +88,30 @@ assert_eq "a bad TIME: exit 2" 2 "$?"
 assert_match "a bad TIME: says which forms it takes" "cannot read 'soon-ish' as a time" "$ERR"
 "$NA_CTL" -s "$SOCKDIR" at "+2h" >/dev/null 2>&1
 assert_eq "a future TIME: refused" 2 "$?"
+
+# --- the TUI: --at TIME, moving through time, @ from the history view ---
+MEM_CLOCK=$(date -d "@${T_MEM%.*}" +%H:%M:%S)
+tui_start 140 30 --at "@$T_MEM"
+wait_screen "^at $MEM_CLOCK" 10 "tui --at: the instant in the header"
+wait_screen 'machine: CPU [0-9]+%, load [0-9.]+, memory [0-9.]+[KMGT]? of' 10 "tui --at: the machine then"
+wait_screen 'succeeded +[0-9.]+% +6[4-9](\.[0-9])?M +[0-9]+ .*at-mem' 10 "tui --at: the build, its memory then"
+keys '['
+wait_screen "^at $(date -d "@$((${T_MEM%.*} - 60))" +%H:%M:%S)" 10 "tui: [ moves a minute back"
+wait_screen '\(no builds were running\)' 10 "tui: a minute before, the build had not started"
+keys ']'
+wait_screen "^at $MEM_CLOCK" 10 "tui: ] moves a minute on, back to the instant"
+wait_screen 'at-mem' 10 "tui: the build again"
+keys '@'
+wait_screen 'at \(03:12, -2h, yesterday 14:00\):' 5 "tui: @ asks for a time"
+type_text "@${T_BEFORE%.*}"
+keys Enter
+wait_screen "^at $(date -d "@${T_BEFORE%.*}" +%H:%M:%S)" 10 "tui: the time typed"
+wait_screen '\(no builds were running\)' 10 "tui: before the build, nothing ran"
+keys Escape
+keys h
+wait_screen '^history' 10 "tui: the history view"
+wait_screen 'at-mem' 10 "tui: the build in the history view"
+keys '@'
+wait_screen '^at [0-9:]+ ' 10 "tui: @ on a history row opens the at view"
+wait_screen 'succeeded .*at-mem' 10 "tui: at the middle of that build, the build itself"
+tui_quit
