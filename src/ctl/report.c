@@ -436,6 +436,17 @@ static const TableColumn day_columns[] = {
         {.title = "TIME", .right = true},
 };
 
+static const TableColumn memory_columns[] = {
+        {.title = "MOST MEMORY", .shrink = true}, {.title = "BUILDS", .right = true},
+        {.title = "PEAK", .right = true},         {.title = "MEAN PEAK", .right = true},
+        {.title = "MEDIAN TIME", .right = true},
+};
+static const TableColumn cpu_columns[] = {
+        {.title = "MOST CPU", .shrink = true}, {.title = "BUILDS", .right = true},
+        {.title = "CPU MEAN", .right = true},  {.title = "CPU MAX", .right = true},
+        {.title = "PEAK", .right = true},      {.title = "MEDIAN TIME", .right = true},
+};
+
 /* One stats list as a table under a blank line; nothing when the list is empty. */
 static int stats_section(FILE *f, const cJSON *list, const TableColumn *cols, size_t n_cols,
                          const ReportOptions *o, RowFn row) {
@@ -456,6 +467,28 @@ static int slowest_row(Table *t, const cJSON *e, const ReportOptions *o) {
                                fmt_duration(mean, sizeof(mean), json_num(e, "mean", -1)),
                                fmt_duration(max, sizeof(max), json_num(e, "max", -1)),
                                fmt_duration(total, sizeof(total), json_num(e, "total", -1))};
+        return table_add_row(t, TABLE_NORMAL, cells);
+}
+
+static int memory_row(Table *t, const cJSON *e, const ReportOptions *o) {
+        char n[CELL], peak[CELL], mean[CELL], median[CELL];
+        snprintf(n, sizeof(n), "%.0f", json_num(e, "builds", 0));
+        const char *cells[] = {json_str(e, "pname"), n,
+                               units_format_bytes(peak, sizeof(peak), json_num(e, "mem_peak", -1)),
+                               units_format_bytes(mean, sizeof(mean), json_num(e, "mem_peak_mean", -1)),
+                               fmt_duration(median, sizeof(median), json_num(e, "median_duration", -1))};
+        return table_add_row(t, TABLE_NORMAL, cells);
+}
+
+static int cpu_row(Table *t, const cJSON *e, const ReportOptions *o) {
+        char n[CELL], mean[CELL], max[CELL], peak[CELL], median[CELL];
+        snprintf(n, sizeof(n), "%.0f", json_num(e, "builds", 0));
+        const char *cells[] = {json_str(e, "pname"),
+                               n,
+                               fmt_duration(mean, sizeof(mean), json_num(e, "cpu_mean", -1)),
+                               fmt_duration(max, sizeof(max), json_num(e, "cpu_max", -1)),
+                               units_format_bytes(peak, sizeof(peak), json_num(e, "mem_peak", -1)),
+                               fmt_duration(median, sizeof(median), json_num(e, "median_duration", -1))};
         return table_add_row(t, TABLE_NORMAL, cells);
 }
 
@@ -513,6 +546,12 @@ int report_stats(FILE *f, const cJSON *result, const ReportOptions *o) {
         if (r >= 0)
                 r = stats_section(f, json_arr(result, "failing"), failing_columns,
                                   ELEMENTSOF(failing_columns), o, failing_row);
+        if (r >= 0)
+                r = stats_section(f, json_arr(result, "memory"), memory_columns, ELEMENTSOF(memory_columns),
+                                  o, memory_row);
+        if (r >= 0)
+                r = stats_section(f, json_arr(result, "cpu"), cpu_columns, ELEMENTSOF(cpu_columns), o,
+                                  cpu_row);
         if (r >= 0)
                 r = stats_section(f, json_arr(result, "requesters"), requester_columns,
                                   ELEMENTSOF(requester_columns), o, requester_row);

@@ -456,6 +456,51 @@ static int stats_section(History *h, const HistoryFilter *f, const char *select,
         return 0;
 }
 
+/* The median duration (seconds, *ret < 0 none) of f's n successful builds of pname. */
+static int median_duration(History *h, const HistoryFilter *f, const char *pname, int64_t n, double *ret) {
+        *ret = -1;
+        if (n <= 0 || !pname)
+                return 0;
+        HistoryFilter g = *f;
+        g.pname = pname;
+        _cleanup_(sql_done) Sql s = {};
+        sqlite3_stmt *st = NULL;
+        int r;
+        if ((r = sql_begin(&s)) < 0)
+                return r;
+        fputs("SELECT duration FROM builds", s.f);
+        bool where = sql_where(&s, &g);
+        fprintf(s.f, " %s state = 'succeeded' AND duration IS NOT NULL ORDER BY duration",
+                where ? "AND" : "WHERE");
+        sql_int(&s, " LIMIT 1 OFFSET ?", (n - 1) / 2);
+        if ((r = sql_prepare(h, &s, &st)) < 0)
+                return r;
+        int code = sqlite3_step(st);
+        if (code == SQLITE_ROW)
+                *ret = sqlite3_column_double(st, 0) / 1e6;
+        r = code == SQLITE_ROW || code == SQLITE_DONE ? 0 : step_error(h, code);
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* Each entry of a ranking gets "median_duration" (its successful builds', from "succeeded"). */
+static int add_medians(History *h, const HistoryFilter *f, cJSON *list) {
+        cJSON *e;
+        cJSON_ArrayForEach(e, list) {
+                const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "pname"),
+                            *n = cJSON_GetObjectItemCaseSensitive(e, "succeeded");
+                double median;
+                int r = median_duration(h, f, cJSON_IsString(p) ? p->valuestring : NULL,
+                                        cJSON_IsNumber(n) ? (int64_t) n->valuedouble : 0, &median);
+                if (r < 0)
+                        return r;
+                if (!(median >= 0 ? cJSON_AddNumberToObject(e, "median_duration", median)
+                                  : cJSON_AddNullToObject(e, "median_duration")))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret) {
         static const Col totals_cols[] = {
                 {"builds", COL_NUMBER},    {"succeeded", COL_NUMBER}, {"failed", COL_NUMBER},
@@ -475,6 +520,14 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
         static const Col requester_cols[] = {
                 {"uid", COL_NUMBER},      {"user", COL_TEXT},          {"builds", COL_NUMBER},
                 {"failures", COL_NUMBER}, {"build_time", COL_SECONDS}, {"cpu_time", COL_SECONDS},
+        };
+        static const Col memory_cols[] = {
+                {"pname", COL_TEXT},           {"builds", COL_NUMBER},    {"mem_peak", COL_NUMBER},
+                {"mem_peak_mean", COL_NUMBER}, {"succeeded", COL_NUMBER},
+        };
+        static const Col cpu_cols[] = {
+                {"pname", COL_TEXT},      {"builds", COL_NUMBER},   {"cpu_mean", COL_SECONDS},
+                {"cpu_max", COL_SECONDS}, {"mem_peak", COL_NUMBER}, {"succeeded", COL_NUMBER},
         };
         static const Col day_cols[] = {
                 {"day", COL_TEXT},      {"builds", COL_NUMBER},      {"succeeded", COL_NUMBER},
@@ -526,10 +579,25 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                  "date(finished / 1000000, 'unixepoch'), COUNT(*), SUM(state = 'succeeded'),"
                  " SUM(state != 'succeeded'), SUM(duration)",
                  NULL, "GROUP BY 1 ORDER BY 1 DESC", day_cols, ELEMENTSOF(day_cols)},
+                /* The packages whose builds held the most memory, and used the most CPU: each
+                 * with its peak and (add_medians) the median duration of its successful builds. */
+                {"memory",
+                 "pname, COUNT(*), MAX(mem_peak), AVG(mem_peak),"
+                 " SUM(state = 'succeeded' AND duration IS NOT NULL)",
+                 "mem_peak IS NOT NULL", "GROUP BY +pname ORDER BY 3 DESC", memory_cols,
+                 ELEMENTSOF(memory_cols)},
+                {"cpu",
+                 "pname, COUNT(*), AVG(cpu_user + cpu_system), MAX(cpu_user + cpu_system), MAX(mem_peak),"
+                 " SUM(state = 'succeeded' AND duration IS NOT NULL)",
+                 "cpu_user IS NOT NULL", "GROUP BY +pname ORDER BY 3 DESC", cpu_cols, ELEMENTSOF(cpu_cols)},
         };
         for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
                 r = stats_section(h, f, sections[i].select, sections[i].where, sections[i].tail, top,
                                   sections[i].cols, sections[i].n_cols, &section);
+                if (r >= 0 &&
+                    (strcmp(sections[i].key, "memory") == 0 || strcmp(sections[i].key, "cpu") == 0) &&
+                    (r = add_medians(h, f, section)) < 0)
+                        cJSON_Delete(section);
                 if (r < 0)
                         goto delete_stats;
                 if (!cJSON_AddItemToObject(o, sections[i].key, section)) {

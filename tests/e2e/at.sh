@@ -66,6 +66,15 @@ ctl_ok H get-history --name at-mem
 assert_json "history: growPhase lasted about 10 s, then quietPhase about 6 s" "$H" \
 	'.builds[0].phases | map({(.name): .duration}) | add | (.growPhase > 9 and .growPhase < 14) and (.quietPhase > 5 and .quietPhase < 9)'
 
+# --- stats: the packages that held the most memory, with the peak beside the median time ---
+ctl_ok S stats
+assert_json "stats: at-mem ranks by memory, its peak >= 60 MiB, its median time about 17 s" "$S" \
+	'.memory[0].pname == "at-mem" and .memory[0].mem_peak >= 62914560 and (.memory[0].median_duration > 14 and .memory[0].median_duration < 25)'
+assert_json "stats: and by CPU, with its peak" "$S" '[.cpu[] | select(.pname == "at-mem")][0].mem_peak >= 62914560'
+OUT=$(script -qec "stty cols 160; $NA_CTL -s $SOCKDIR stats --color=never" /dev/null | tr -d '\r')
+assert_match "stats table: MOST MEMORY with PEAK and MEDIAN TIME" 'MOST MEMORY +BUILDS +PEAK +MEAN PEAK +MEDIAN TIME' "$OUT"
+assert_match "stats table: the build's row" 'at-mem +1 +6[4-9](\.[0-9])?M +6[4-9](\.[0-9])?M +1[0-9]s' "$OUT"
+
 # --- after a restart: from history ---
 stop_daemon
 start_daemon
