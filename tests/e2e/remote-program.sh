@@ -33,6 +33,15 @@ fake 'nix-daemon (Nix) 3.0.1'
 assert_eq "3.0: json-log-path" "--option json-log-path $T/sock/events.sock --stdio" "$(run)"
 fake 'nix-daemon (Nix) 2.29.2'
 assert_eq "2.29: unchanged" "--stdio" "$(run)"
+: >"$T/libnix-analytics.so"
+assert_eq "2.29 with NIX_ANALYTICS_PLUGIN: the plugin, reporting to the socket" \
+	"--option plugin-files $T/libnix-analytics.so --option analytics-socket $T/sock/events.sock --stdio" \
+	"$(NIX_ANALYTICS_PLUGIN=$T/libnix-analytics.so run)"
+assert_eq "2.29 with NIX_ANALYTICS_PLUGIN naming no file: unchanged" "--stdio" \
+	"$(NIX_ANALYTICS_PLUGIN=$T/none.so run)"
+fake 'nix-daemon (Nix) 2.34.8'
+assert_eq "2.34 with NIX_ANALYTICS_PLUGIN: json-log-path still (no plugin needed)" \
+	"--option json-log-path $T/sock/events.sock --stdio" "$(NIX_ANALYTICS_PLUGIN=$T/libnix-analytics.so run)"
 fake 'nix-daemon (Nix) 2.8.0'
 assert_eq "2.8: unchanged" "--stdio" "$(run)"
 fake 'nix-daemon (Lix, like Nix) 2.93.3'

@@ -14,11 +14,12 @@
 # there comes from the outputs the builder's environment names, in the remote's database, and
 # a build that fails there is failed, not taken for a success.
 #
-# Phases and log lines need a stream from that nix-daemon --stdio: its json-log-path on Nix
-# 2.30 and later, or, with the plugin (argument 3) on a Nix whose plugin reports from
-# `nix-daemon --stdio` (2.8), the plugin. A second build runs through a remote program that
-# sends one: the remote daemon then has the build's phases and log lines too, and still one
-# build of it (the stream's report and /proc's finding merge). Nix 2.9 to 2.29 offer neither.
+# Phases and log lines need a stream from that nix-daemon --stdio, which the project's remote
+# program (src/remote/nix-analytics-remote-daemon) sets up: json-log-path on Nix 2.30 and
+# later, else the plugin (argument 3: 2.8 here, 2.26 built with shared libraries in the trixie
+# matrix). A second build runs through it: the remote daemon then has the build's phases and
+# log lines too, and still one build of it (the stream's report and /proc's finding merge).
+# Debian's static nix-bin before 2.30 can offer neither (it loads no plugin).
 source "$(dirname "$0")/plugin-lib.sh"
 # The first free port from 2290, and build users named after it: other trees' runs of the
 # remote tests may run at the same time.
@@ -39,31 +40,22 @@ trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 remote_setup
 
 NIX_MINOR=$(nix-daemon --version | awk '{ print $NF }' | cut -d. -f2)
-# The remote's nix-daemon (its own store, as remote-lib.sh's) with the plugin, reporting to
-# the remote nix-analyticsd's socket directory.
-[[ -n "$NA_PLUGIN" ]] && cat >"$T/remote-nix-daemon-plugin" <<EOF
-#!/bin/sh
-export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
-substituters =
-sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v nix-daemon) --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
-EOF
-[[ -n "$NA_PLUGIN" ]] && chmod +x "$T/remote-nix-daemon-plugin"
-# Or the project's remote program, nix-analytics-remote-daemon: json-log-path to the remote
-# nix-analyticsd's events socket (NIX_ANALYTICS_SOCKET_DIR from the login) on Nix 2.30 and
-# later.
-cat >"$T/remote-nix-daemon-jsonlog" <<EOF
+# The project's remote program, nix-analytics-remote-daemon, entering the remote's store: the
+# remote's nix-daemon with json-log-path to the remote nix-analyticsd's events socket
+# (NIX_ANALYTICS_SOCKET_DIR from the login) on Nix 2.30 and later, else the plugin
+# (NIX_ANALYTICS_PLUGIN, argument 3) where this test has one.
+cat >"$T/remote-nix-daemon-stream" <<EOF
 #!/bin/sh
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
 export NIX_ANALYTICS_NIX_DAEMON=$(command -v nix-daemon)
+export NIX_ANALYTICS_PLUGIN='${NA_PLUGIN:-}'
 exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(cd "$E2E_DIR/../.." && pwd)/src/remote/nix-analytics-remote-daemon "\$@"' nix-analytics-remote-daemon "\$@"
 EOF
-chmod +x "$T/remote-nix-daemon-jsonlog"
+chmod +x "$T/remote-nix-daemon-stream"
 NG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon"
-PLUGIN_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-plugin"
-JSONLOG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-jsonlog"
+STREAM_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-stream"
 mkdir -p "$T/conf"
 printf 'builders = %s x86_64-linux - 1 1\n' "$NG_URI" >"$T/conf/nix.conf"
 start_daemon --nix-conf-dir "$T/conf" --machines-poll-interval 30 --machines-poll-timeout 10 \
@@ -197,13 +189,9 @@ assert_json "fail: the remote daemon found it and says it failed (its outputs ne
 	'.state == "failed" and (.drv | endswith("-rview-fail.drv"))'
 
 # --- a stream from the remote's nix-daemon --stdio: phases and log lines, one build ---
-# Its json-log-path (2.30 and later), or the plugin, which reports from that process on Nix
-# 2.8 (docs/protocol.md, "Remote builders").
-STREAM_URI=
-((NIX_MINOR >= 30)) && STREAM_URI=$JSONLOG_URI
-[[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 30)) && STREAM_URI=$PLUGIN_URI
-if [[ -n $STREAM_URI ]]; then
-	log "plug: the stream from the remote's nix-daemon --stdio: ${STREAM_URI##*remote-nix-daemon-}"
+# Its json-log-path (2.30 and later), or the plugin (docs/protocol.md, "Remote builders").
+if ((NIX_MINOR >= 30)) || [[ -n "$NA_PLUGIN" ]]; then
+	log "plug: the stream from the remote's nix-daemon --stdio: $( ((NIX_MINOR >= 30)) && echo json-log-path || echo the plugin)"
 	run_view plug 12 8 "$STREAM_URI"
 	wait_screen 'rview-plug +spin .*[0-9]%@ +[0-9.]+[KMG]?@' 30 "tui: the remote's spin phase, CPU%@ and MEM@"
 	wait_screen 'rview-plug +quiet .*%@' 30 "tui: the remote's quiet phase follows"
