@@ -24,6 +24,7 @@
 #include "tui/view-builds.h"
 #include "tui/view-deps.h"
 #include "tui/view-detail.h"
+#include "tui/spark.h"
 #include "tui/view-at.h"
 #include "tui/view-history.h"
 #include "tui/view-log.h"
@@ -197,10 +198,30 @@ static void on_event(Client *c, cJSON *ev, void *userdata) {
 
 /* ---- the frame ---- */
 
+/* A new 10 s machine sample of h's daemon (status.host.sample) onto its graph. */
+static void graph_add(Host *h, const cJSON *sample) {
+        double t = json_num(sample, "t", -1), cpu = json_num(sample, "cpu_percent", -1),
+               total = json_num(sample, "mem_total", -1), used = json_num(sample, "mem_used", -1);
+        if (t <= h->graph_t)
+                return;
+        h->graph_t = t;
+        if (h->n_graph == HOST_GRAPH_POINTS) {
+                memmove(h->cpu_graph, h->cpu_graph + 1, (HOST_GRAPH_POINTS - 1) * sizeof(double));
+                memmove(h->mem_graph, h->mem_graph + 1, (HOST_GRAPH_POINTS - 1) * sizeof(double));
+                h->n_graph--;
+        }
+        h->cpu_graph[h->n_graph] = cpu;
+        h->mem_graph[h->n_graph] = total > 0 && used >= 0 ? 100.0 * used / total : -1;
+        h->n_graph++;
+}
+
 static void got_status(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         Host *h = userdata;
         h->status_pending = false;
         recent_parse(&h->recent, result);
+        const cJSON *sample = result ? json_obj(json_obj(result, "host"), "sample") : NULL;
+        if (sample)
+                graph_add(h, sample);
         if (!h->name) {
                 tui_invalidate(h->tui);
                 return;
@@ -232,6 +253,24 @@ static void format_load(const Host *h, char *buf, size_t n) {
                 snprintf(buf, n, "load %.2f %.2f %.2f", h->load[0], h->load[1], h->load[2]);
         else
                 snprintf(buf, n, "load ?");
+}
+
+/* " | cpu ▂▃▇█ mem ▄▄▅▅": the machine's last minutes (its daemon's 10 s samples), when the line
+ * has room for it after the rest (rest_cells wide); "" otherwise. */
+static const char *format_graph(Tui *t, const Host *h, int w, size_t rest_cells, char *buf, size_t n) {
+        buf[0] = '\0';
+        /* The newest points that fit, two at least. */
+        size_t room = (size_t) MAX(w, 0) > rest_cells + 13 ? ((size_t) w - rest_cells - 13) / 2 : 0;
+        unsigned k = (unsigned) MIN((size_t) h->n_graph, room);
+        if (k < 2)
+                return buf;
+        char cpu[HOST_GRAPH_POINTS * 4 + 1], mem[HOST_GRAPH_POINTS * 4 + 1];
+        bool ascii = screen_glyphs(t->screen)->ascii;
+        unsigned from = h->n_graph - k;
+        snprintf(buf, n, " | cpu %s mem %s",
+                 spark_render(h->cpu_graph + from, k, 100, ascii, cpu, sizeof(cpu)),
+                 spark_render(h->mem_graph + from, k, 100, ascii, mem, sizeof(mem)));
+        return buf;
 }
 
 /* Header lines for hosts: one each, within a third of the screen (the last then counts the
@@ -275,12 +314,16 @@ static void draw_header(Tui *t, int w) {
                 char finishing[32] = "", ended[160];
                 if (n[BUILD_FINISHING] > 0)
                         snprintf(finishing, sizeof(finishing), " %u finishing", n[BUILD_FINISHING]);
-                draw_printf(scr, 0, 0, w, attr,
-                            " nix-analytics @ %s | %s | %u running %u queued %u frozen%s | %s | %s%s%s%s",
-                            h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN],
-                            finishing, recent_format(&h->recent, n, ended, sizeof(ended)), load,
-                            t->filter ? " | filter: " : "", t->filter ?: "",
-                            strcmp(sort, "activity") ? " | sorted" : "");
+                char line[1024], graph[300];
+                int len = snprintf(
+                        line, sizeof(line),
+                        " nix-analytics @ %s | %s | %u running %u queued %u frozen%s | %s | %s%s%s%s",
+                        h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN], finishing,
+                        recent_format(&h->recent, n, ended, sizeof(ended)), load,
+                        t->filter ? " | filter: " : "", t->filter ?: "",
+                        strcmp(sort, "activity") ? " | sorted" : "");
+                draw_printf(scr, 0, 0, w, attr, "%s%s", line,
+                            format_graph(t, h, w, (size_t) MAX(len, 0), graph, sizeof(graph)));
                 return;
         }
         /* Several hosts: a summary, then a line per host (up or down and why, its counts, its load). */

@@ -52,6 +52,8 @@ typedef struct View {
         void *data;
 } View;
 
+#define HOST_GRAPH_POINTS 30 /* five minutes of the daemon's 10 s machine samples */
+
 /* One daemon the TUI shows: its connection and its own copy of builds and invocations. A
  * host never waits for another: each connection is asynchronous and retries on its own. */
 typedef struct Host {
@@ -67,6 +69,11 @@ typedef struct Host {
         char hostname[256];
         double load[3];
         Recent recent; /* how its builds of the last hour ended (its daemon's status) */
+        /* its machine's CPU and memory use (percent), one per 10 s sample of its daemon since
+         * this TUI started, oldest first: the header's graph */
+        double cpu_graph[HOST_GRAPH_POINTS], mem_graph[HOST_GRAPH_POINTS];
+        unsigned n_graph;
+        double graph_t; /* the last sample's time */
 } Host;
 
 /* Where the TUI's daemons are: a local socket, or -H hosts with their ssh commands. */

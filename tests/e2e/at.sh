@@ -124,3 +124,9 @@ keys '@'
 wait_screen '^at [0-9:]+ ' 10 "tui: @ on a history row opens the at view"
 wait_screen 'succeeded .*at-mem' 10 "tui: at the middle of that build, the build itself"
 tui_quit
+
+# --- the header's machine graph: the daemon's 10 s samples since the TUI started ---
+tui_start 200 30
+BLOCK='(▁|▂|▃|▄|▅|▆|▇|█)'
+wait_screen "cpu $BLOCK$BLOCK+ mem $BLOCK$BLOCK+" 30 "tui: the header graphs the machine's CPU and memory"
+tui_quit
