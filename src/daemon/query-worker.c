@@ -220,6 +220,19 @@ QueryWorker *query_worker_stop(QueryWorker *w) {
         return NULL;
 }
 
+/* Queues j (taken) for the thread; c waits for its answer. */
+static int job_queue(QueryWorker *w, ControlConn *c, Job *j, Reply *r) {
+        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
+        if (work_queue_submit(w->queue, &j->item) < 0) {
+                job_free(j);
+                return reply_error(r, NA_ERR_UNAVAILABLE,
+                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
+        }
+        r->deferred = true;
+        control_conn_defer(c);
+        return 0;
+}
+
 int query_worker_submit_at(QueryWorker *w, ControlConn *c, const ControlRequest *req, usec_t t, cJSON *live,
                            const MachineSample *machine, Reply *r) {
         Job *j = calloc(1, sizeof(*j));
@@ -240,15 +253,7 @@ int query_worker_submit_at(QueryWorker *w, ControlConn *c, const ControlRequest 
                 job_free(j);
                 return reply_oom(r);
         }
-        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
-        if (work_queue_submit(w->queue, &j->item) < 0) {
-                job_free(j);
-                return reply_error(r, NA_ERR_UNAVAILABLE,
-                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
-        }
-        r->deferred = true;
-        control_conn_defer(c);
-        return 0;
+        return job_queue(w, c, j, r);
 }
 
 int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,
@@ -276,13 +281,5 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
                 j->q.filter.viewer_set = true;
                 j->q.filter.viewer_uid = c->uid;
         }
-        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
-        if (work_queue_submit(w->queue, &j->item) < 0) {
-                job_free(j);
-                return reply_error(r, NA_ERR_UNAVAILABLE,
-                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
-        }
-        r->deferred = true;
-        control_conn_defer(c);
-        return 0;
+        return job_queue(w, c, j, r);
 }

@@ -138,6 +138,7 @@ static const char row_columns[] =
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
         " log_tail, untrusted_uid IS NULL, approximate, phases";
+#define ROW_COLUMNS 31 /* in row_columns */
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -241,6 +242,55 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
         return o;
 }
 
+cJSON *history_timeline_point_json(const TimelinePoint *p) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "t", usec_to_sec(p->t));
+        cJSON_AddNumberToObject(o, "cpu_percent", p->cpu_permil / 10.0);
+        cJSON_AddNumberToObject(o, "mem", (double) p->mem);
+        cJSON_AddNumberToObject(o, "procs", p->procs);
+        cJSON_AddNumberToObject(o, "io", (double) p->io);
+        return o;
+}
+
+/* The "then" member of a row from its timeline blob (column i): null without one. */
+static void add_then(cJSON *o, sqlite3_stmt *st, int i, usec_t t) {
+        Timeline tl;
+        const TimelinePoint *p;
+        if (timeline_decode(sqlite3_column_blob(st, i), (size_t) sqlite3_column_bytes(st, i), &tl) == 0 &&
+            (p = timeline_at(&tl, t)))
+                cJSON_AddItemToObject(o, "then", history_timeline_point_json(p));
+        else
+                cJSON_AddNullToObject(o, "then");
+        timeline_done(&tl);
+}
+
+/* Every row st gives, as JSON; with then (a time), each with its "then" (the timeline column
+ * after the row's). */
+static int rows_collect(History *h, sqlite3_stmt *st, usec_t then, cJSON **ret) {
+        cJSON *rows = cJSON_CreateArray();
+        if (!rows)
+                return -ENOMEM;
+        int code;
+        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = row_to_json(st);
+                if (!o || !cJSON_AddItemToArray(rows, o)) {
+                        cJSON_Delete(o);
+                        cJSON_Delete(rows);
+                        return -ENOMEM;
+                }
+                if (then)
+                        add_then(o, st, ROW_COLUMNS, then);
+        }
+        if (code != SQLITE_DONE) {
+                cJSON_Delete(rows);
+                return step_error(h, code);
+        }
+        *ret = rows;
+        return 0;
+}
+
 static int query_total(History *h, const HistoryFilter *f, uint64_t *ret) {
         _cleanup_(sql_done) Sql s = {};
         sqlite3_stmt *st = NULL;
@@ -279,26 +329,9 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
         if ((r = sql_prepare(h, &s, &st)) < 0)
                 goto finalize;
 
-        cJSON *rows = cJSON_CreateArray();
-        if (!rows) {
-                r = -ENOMEM;
+        cJSON *rows;
+        if ((r = rows_collect(h, st, 0, &rows)) < 0)
                 goto finalize;
-        }
-        int code;
-        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
-                cJSON *o = row_to_json(st);
-                if (!o || !cJSON_AddItemToArray(rows, o)) {
-                        cJSON_Delete(o);
-                        cJSON_Delete(rows);
-                        r = -ENOMEM;
-                        goto finalize;
-                }
-        }
-        if (code != SQLITE_DONE) {
-                cJSON_Delete(rows);
-                r = step_error(h, code);
-                goto finalize;
-        }
         if (q->count && (r = query_total(h, &q->filter, ret_total)) < 0) {
                 cJSON_Delete(rows);
                 goto finalize;
@@ -312,30 +345,6 @@ finalize:
 }
 
 /* ---- at an instant ---- */
-
-cJSON *history_timeline_point_json(const TimelinePoint *p) {
-        cJSON *o = cJSON_CreateObject();
-        if (!o)
-                return NULL;
-        cJSON_AddNumberToObject(o, "t", usec_to_sec(p->t));
-        cJSON_AddNumberToObject(o, "cpu_percent", p->cpu_permil / 10.0);
-        cJSON_AddNumberToObject(o, "mem", (double) p->mem);
-        cJSON_AddNumberToObject(o, "procs", p->procs);
-        cJSON_AddNumberToObject(o, "io", (double) p->io);
-        return o;
-}
-
-/* The "then" member of a row from its timeline blob (column i): null without one. */
-static void add_then(cJSON *o, sqlite3_stmt *st, int i, usec_t t) {
-        Timeline tl;
-        const TimelinePoint *p;
-        if (timeline_decode(sqlite3_column_blob(st, i), (size_t) sqlite3_column_bytes(st, i), &tl) == 0 &&
-            (p = timeline_at(&tl, t)))
-                cJSON_AddItemToObject(o, "then", history_timeline_point_json(p));
-        else
-                cJSON_AddNullToObject(o, "then");
-        timeline_done(&tl);
-}
 
 int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
         sqlite3_stmt *st = NULL;
@@ -366,26 +375,9 @@ int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
         usec_t day = 24 * 3600 * USEC_PER_SEC;
         sqlite3_bind_int64(st, 1, (int64_t) t);
         sqlite3_bind_int64(st, 2, (int64_t) MIN(t + (usec_t) longest + day, (usec_t) INT64_MAX));
-        cJSON *rows = cJSON_CreateArray();
-        if (!rows) {
-                r = -ENOMEM;
+        cJSON *rows;
+        if ((r = rows_collect(h, st, t, &rows)) < 0)
                 goto finalize;
-        }
-        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
-                cJSON *o = row_to_json(st);
-                if (!o || !cJSON_AddItemToArray(rows, o)) {
-                        cJSON_Delete(o);
-                        cJSON_Delete(rows);
-                        r = -ENOMEM;
-                        goto finalize;
-                }
-                add_then(o, st, 31, t);
-        }
-        if (code != SQLITE_DONE) {
-                cJSON_Delete(rows);
-                r = step_error(h, code);
-                goto finalize;
-        }
         *ret = rows;
 finalize:
         sqlite3_finalize(st);
