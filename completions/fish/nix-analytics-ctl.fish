@@ -77,6 +77,7 @@ complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s f -l follo
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log watch" -l json -d 'JSON lines'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from ps" -l json -d 'the get-processes result'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s i -l invocation -x -d 'the graph of this invocation'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s H -l history -x -d 'the graph of the derivation of this history row'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s t -l tree -d 'a tree for people'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s w -l why -d 'why BUILD is built'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s n -l limit -x -d 'list at most N derivations'

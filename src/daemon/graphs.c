@@ -173,25 +173,26 @@ static const char *input_state(const GraphNode *n, PathSet *subst, PathSet *fetc
         return n->out && access(n->out, F_OK) == 0 ? "cached" : "pending";
 }
 
+const char *graphs_build_state(const Build *b) {
+        switch (b->state) {
+        case BUILD_QUEUED:
+                return "pending";
+        case BUILD_RUNNING:
+        case BUILD_FROZEN:
+        case BUILD_FINISHING:
+                return "building";
+        case BUILD_SUCCEEDED:
+                return "done";
+        default:
+                return "failed";
+        }
+}
+
 static const char *node_state_with(Daemon *d, Invocation *inv, const GraphNode *n, PathSet *subst,
                                    PathSet *fetched, Build **ret_b) {
         Build *b = node_build(d, inv, n);
         *ret_b = b;
-        if (b) {
-                switch (b->state) {
-                case BUILD_QUEUED:
-                        return "pending";
-                case BUILD_RUNNING:
-                case BUILD_FROZEN:
-                case BUILD_FINISHING:
-                        return "building";
-                case BUILD_SUCCEEDED:
-                        return "done";
-                default:
-                        return "failed";
-                }
-        }
-        return input_state(n, subst, fetched);
+        return b ? graphs_build_state(b) : input_state(n, subst, fetched);
 }
 
 static const char *node_state(Daemon *d, Invocation *inv, const GraphNode *n, Build **ret_b) {
@@ -533,6 +534,10 @@ static Graph *graph_of(Daemon *d, Invocation *inv, const char **ret_error) {
                 return NULL;
         }
         return e->g;
+}
+
+bool graphs_has(Daemon *d, Invocation *inv) {
+        return inv && d->graphs && entry_find(d->graphs, inv->id);
 }
 
 /* Which nodes are inputs of some planned node: the others among planned are the roots. */

@@ -11,6 +11,7 @@
 #include "basic/macro.h"
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
+#include "daemon/deps-store.h"
 #include "daemon/history-writer.h"
 #include "daemon/reply.h"
 #include "daemon/work-queue.h"
@@ -23,6 +24,7 @@ typedef struct Job {
         QueryKind kind;
         HistoryQuery q;
         unsigned top;
+        DepsStore *deps; /* QUERY_DEPS */
         Reply reply;
 } Job;
 
@@ -39,6 +41,7 @@ static void job_free(Job *j) {
                 return;
         cJSON_Delete(j->id);
         cJSON_Delete(j->args);
+        deps_store_free(j->deps);
         cJSON_Delete(j->reply.result);
         cJSON_Delete(j->reply.extra);
         free(j->reply.message);
@@ -52,6 +55,11 @@ static void run_job(WorkItem *item, void *userdata) {
         Job *j = (Job *) item;
         _cleanup_free_ char *error = NULL;
         History *h = history_reader_get(w->d->history, &w->reader, &error);
+        if (j->kind == QUERY_DEPS) {
+                /* The store answers without a history, only with no past. */
+                deps_store_run(j->deps, h, &j->reply);
+                return;
+        }
         if (!h) {
                 if (error)
                         reply_error(&j->reply, NA_ERR_UNAVAILABLE, "%s", error);
@@ -107,6 +115,8 @@ static void job_done(WorkItem *item, void *userdata) {
         QueryWorker *w = userdata;
         Job *j = (Job *) item;
         ControlConn *c = control_conn_by_serial(w->d, j->conn);
+        if (c && j->kind == QUERY_DEPS && !j->reply.code)
+                deps_store_finish(w->d, j->deps, &j->reply);
         if (c) {
                 commands_send_reply(c, j->id, &j->reply);
                 j->reply = (Reply){};
@@ -142,19 +152,38 @@ QueryWorker *query_worker_stop(QueryWorker *w) {
         return NULL;
 }
 
-int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,
-                        QueryParse parse, Reply *r) {
+static Job *job_new(ControlConn *c, const ControlRequest *req, QueryKind kind) {
         Job *j = calloc(1, sizeof(*j));
         if (!j)
-                return reply_oom(r);
+                return NULL;
         j->conn = c->serial;
         j->kind = kind;
         j->id = req->id ? cJSON_Duplicate(req->id, true) : cJSON_CreateNull();
         j->args = req->args ? cJSON_Duplicate(req->args, true) : cJSON_CreateObject();
+        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
         if (!j->id || !j->args) {
                 job_free(j);
-                return reply_oom(r);
+                return NULL;
         }
+        return j;
+}
+
+static int job_submit(QueryWorker *w, ControlConn *c, Job *j, Reply *r) {
+        if (work_queue_submit(w->queue, &j->item) < 0) {
+                job_free(j);
+                return reply_error(r, NA_ERR_UNAVAILABLE,
+                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
+        }
+        r->deferred = true;
+        control_conn_defer(c);
+        return 0;
+}
+
+int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,
+                        QueryParse parse, Reply *r) {
+        Job *j = job_new(c, req, kind);
+        if (!j)
+                return reply_oom(r);
         ControlRequest copy = {.args = j->args};
         if (parse(&copy, &j->q, &j->top, r) < 0) {
                 job_free(j);
@@ -167,13 +196,16 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
                 j->q.filter.viewer_set = true;
                 j->q.filter.viewer_uid = c->uid;
         }
-        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
-        if (work_queue_submit(w->queue, &j->item) < 0) {
-                job_free(j);
-                return reply_error(r, NA_ERR_UNAVAILABLE,
-                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
+        return job_submit(w, c, j, r);
+}
+
+int query_worker_submit_deps(QueryWorker *w, ControlConn *c, const ControlRequest *req, DepsStore *deps,
+                             Reply *r) {
+        Job *j = job_new(c, req, QUERY_DEPS);
+        if (!j) {
+                deps_store_free(deps);
+                return reply_oom(r);
         }
-        r->deferred = true;
-        control_conn_defer(c);
-        return 0;
+        j->deps = deps;
+        return job_submit(w, c, j, r);
 }
