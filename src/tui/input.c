@@ -11,6 +11,8 @@
 #include "tui/actions.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
+#include "tui/view-deps.h"
+#include "tui/view-history.h"
 #include "tui/view-log.h"
 #include "tui/yank-field.h"
 
@@ -268,9 +270,16 @@ static void command(Tui *t, KeyResult k) {
         case CMD_PROCS:
                 toggle_view(t, VIEW_PROCS);
                 return;
-        case CMD_DEPS:
-                toggle_view(t, VIEW_DEPS);
+        case CMD_DEPS: {
+                /* From the history: that row's derivation, as the store has it. */
+                unsigned host;
+                const cJSON *row = t->view == VIEW_HISTORY ? view_history_current(t, &host) : NULL;
+                if (row && json_u64(row, "id", 0))
+                        view_deps_show_history(t, host, json_u64(row, "id", 0), json_str(row, "name"));
+                else
+                        toggle_view(t, VIEW_DEPS);
                 return;
+        }
         case CMD_HISTORY:
                 toggle_view(t, VIEW_HISTORY);
                 return;

@@ -63,6 +63,13 @@ static void hv_open(Tui *t, View *v) {
                    hv_fetch);
 }
 
+const cJSON *view_history_current(Tui *t, unsigned *ret_host) {
+        View *v = t->views[VIEW_HISTORY];
+        HistoryView *hv = v->data;
+        *ret_host = hv->host;
+        return cJSON_GetArrayItem(hv_rows(hv), (int) v->nav.cur);
+}
+
 static void hv_close(Tui *t, View *v) {
         poll_stop(&((HistoryView *) v->data)->poll);
 }

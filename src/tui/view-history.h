@@ -5,3 +5,5 @@
 #include "tui/tui.h"
 
 int view_history_new(Tui *t, View **ret);
+/* The row under the cursor (NULL: none) and the host whose history it is. */
+const cJSON *view_history_current(Tui *t, unsigned *ret_host);

@@ -8,8 +8,11 @@
 # restart, deps of a .drv path or of a history row is read from the store with each node's
 # last outcome; hostile paths (outside the store, a link, a FIFO, a directory) are refused.
 source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/tui-lib.sh"
 
 check_binaries
+check_tui
+trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 nix_setup
 start_daemon
 
@@ -149,6 +152,19 @@ want=$(nix-store -q --tree "$D_TOP" |
 got=$(ctl deps --tree "$D_TOP" | sed -E 's/ \[[^]]*\]( \(last: [^)]*\))?( \(see above\))?$//')
 assert_eq "deps --tree of a .drv from the store = nix-store -q --tree" "$want" "$got"
 assert_contains "the tree shows the last outcome" "e2e-top [cached] (last: succeeded" "$(ctl deps --tree "$D_TOP")"
+# The TUI's deps view asks the same: d on a history row shows its derivation's graph.
+tui_start 160 40
+wait_screen "nix-analytics" 10 "the TUI is up"
+keys h
+wait_screen "e2e-top" 10 "the history view lists e2e-top"
+keys /
+type_text e2e-top
+keys Enter d
+wait_screen "dependencies of e2e-top \(history #$HID, from the store\)" 10 "d on a history row: its graph, from the store"
+wait_screen "cached +e2e-top" 10 "with the store's state of each node"
+wait_screen "^ +cached +e2e-slow-a" 5 "its inputs under it, indented"
+tui_quit
+
 ctl deps --history 999999 >/dev/null 2>"$T/err"
 assert_eq "deps of an unknown history row: exit 1" 1 "$?"
 assert_contains "deps of an unknown history row: says so" "no build row 999999" "$(cat "$T/err")"
