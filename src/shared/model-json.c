@@ -166,7 +166,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 21;
+        int members = 24;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -203,6 +203,15 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
                 o, "frozen_time",
                 usec_to_sec(build_frozen_time(b, build_state_is_final(b->state) ? b->finished : now)));
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
+        add_time(o, "last_output", b->last_output);
+        /* How long a running build has printed nothing: since its last line, or its start. */
+        usec_t quiet_since = b->last_output ? b->last_output : b->started;
+        if (b->state == BUILD_RUNNING && quiet_since)
+                cJSON_AddNumberToObject(o, "silent_for",
+                                        usec_to_sec(now > quiet_since ? now - quiet_since : 0));
+        else
+                cJSON_AddNullToObject(o, "silent_for");
+        cJSON_AddBoolToObject(o, "waiting_for_lock", build_waiting_for_lock(b));
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
         cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
         cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));

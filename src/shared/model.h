@@ -175,6 +175,10 @@ struct Build {
         usec_t frozen_usec,
                 frozen_since; /* time spent frozen before now; since when it is (realtime, 0 not) */
         LogRing log;
+        usec_t last_output; /* realtime of its last log line; 0 none yet */
+        /* Nix waits for the lock on an output of it (activity 111, "waiting for lock on …"):
+         * another process builds or substitutes the same output. Open such activities. */
+        uint32_t lock_waits;
 
         FailureKind failure;
         int exit_code; /* -1 unknown */
@@ -240,6 +244,7 @@ typedef struct Activity {
         Build *build; /* build (105) and postBuildHook (110) activities */
         /* remote builders (model-machines.c) */
         uint64_t waiting_key;         /* 111: key of the build waiting for a machine */
+        bool lock_wait;               /* ... or for a lock on its output */
         struct ModelMachine *machine; /* a copy to or from this machine */
         int8_t copy_dir;              /* 1 to the machine, -1 from it */
         char *path;                   /* substitute (108): the store path fetched, and from where */

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Stalls (issue 19, item 3), real Nix through ingest: a build that prints a line and then
+# nothing for 7 s shows how long it has been silent (silent_for, from its last line, not
+# its start); a second nix-build of a derivation a first one is building waits for the lock
+# on its output, and its build says so (waiting_for_lock) until the first is done.
+source "$(dirname "$0")/lib.sh"
+
+check_binaries
+nix_setup
+start_daemon
+
+NIXF="$E2E_DIR/nix/stalls.nix"
+drv_of() { nix-instantiate "$NIXF" -A "$1" --argstr nonce "$NONCE" 2>"$T/instantiate.err" || die "nix-instantiate -A $1: $(cat "$T/instantiate.err")"; }
+build() { # build ATTR: nix-build of ATTR through ingest, in the background
+	nix-build "$NIXF" -A "$1" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
+		ctl ingest >/dev/null 2>>"$T/ingest.err" &
+	track $!
+}
+
+# --- silence ---
+D_SILENT=$(drv_of silent)
+build silent
+printed() {
+	ctl get-build "$D_SILENT" 2>/dev/null >"$T/silent.json" &&
+		jq -e '.build.state == "running" and .build.last_output != null' "$T/silent.json" >/dev/null
+}
+wait_for 60 "stall-silent runs and has printed its first line" printed || die "stall-silent never printed"
+assert_json "just after its line: silent for less than 3 s, since its last line (not its start)" \
+	"$(cat "$T/silent.json")" '.build.silent_for < 3 and .build.last_output >= .build.started'
+silent_long() {
+	ctl get-build "$D_SILENT" 2>/dev/null >"$T/silent.json" &&
+		jq -e '.build.state == "running" and .build.silent_for >= 6' "$T/silent.json" >/dev/null
+}
+wait_for 15 "stall-silent shows silent_for >= 6 after 7 s without a line" silent_long
+assert_json "the silence is measured from the last line: last_output + silent_for is about now" \
+	"$(cat "$T/silent.json")" "(.build.last_output + .build.silent_for - $(date +%s)) | fabs < 3"
+over() { ctl get-build "$D_SILENT" 2>/dev/null | jq -e '.build.state == "succeeded"' >/dev/null; }
+wait_for 20 "stall-silent succeeds" over
+ctl_ok GB get-build "$D_SILENT"
+assert_json "a finished build has no silence, keeps its last output time" "$GB" \
+	'.build.silent_for == null and .build.last_output != null'
+
+# --- lock wait ---
+D_LOCK=$(drv_of lock)
+build lock
+lock_running() {
+	ctl list-builds 2>/dev/null |
+		jq -e --arg d "$D_LOCK" 'any(.builds[]; .drv == $d and .state == "running")' >/dev/null
+}
+wait_for 60 "the first nix-build of stall-lock runs" lock_running || die "stall-lock never ran"
+build lock
+waiting() {
+	ctl list-builds 2>/dev/null >"$T/builds.json" &&
+		jq -e --arg d "$D_LOCK" 'any(.builds[]; .drv == $d and .state == "queued" and .waiting_for_lock)' \
+			"$T/builds.json" >/dev/null
+}
+wait_for 20 "the second nix-build's stall-lock waits for the lock on its output" waiting
+assert_json "the running one does not wait for a lock" "$(cat "$T/builds.json")" \
+	"[.builds[] | select(.drv == \"$D_LOCK\" and .state == \"running\")] | length == 1 and all(.waiting_for_lock | not)"
+no_wait() {
+	ctl list-builds 2>/dev/null |
+		jq -e --arg d "$D_LOCK" 'all(.builds[] | select(.drv == $d); .waiting_for_lock | not)' >/dev/null
+}
+wait_for 30 "once the first is done, nothing waits for the lock" no_wait
