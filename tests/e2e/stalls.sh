@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
 # Stalls (issue 19, item 3), real Nix through ingest: a build that prints a line and then
-# nothing for 7 s shows how long it has been silent (silent_for, from its last line, not
-# its start); a second nix-build of a derivation a first one is building waits for the lock
-# on its output, and its build says so (waiting_for_lock) until the first is done.
+# nothing for 10 s shows how long it has been silent (silent_for >= 9, from its last line,
+# not its start; in the TUI's detail panel too); a second nix-build of a derivation a first
+# one is building waits for the lock on its output, and its build says so
+# (waiting_for_lock, and the TUI's detail panel) until the first is done.
 source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/tui-lib.sh"
 
 check_binaries
+check_tui
 nix_setup
+trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
 start_daemon
+tui_start 160 40
+
+# tui_detail NAME: the builds view's search puts the cursor on NAME, Enter shows its details.
+tui_detail() {
+	keys Escape Escape /
+	wait_screen "search builds: /" 5 "/ opens the search prompt" >/dev/null
+	type_text "$1"
+	keys Enter
+	wait_screen "/$1: [0-9]+ matching rows" 10 "the search finds $1" >/dev/null
+	keys Enter
+	wait_screen "details: $1" 5 "Enter shows the details of $1" >/dev/null
+}
 
 NIXF="$E2E_DIR/nix/stalls.nix"
 drv_of() { nix-instantiate "$NIXF" -A "$1" --argstr nonce "$NONCE" 2>"$T/instantiate.err" || die "nix-instantiate -A $1: $(cat "$T/instantiate.err")"; }
@@ -27,11 +43,14 @@ printed() {
 wait_for 60 "stall-silent runs and has printed its first line" printed || die "stall-silent never printed"
 assert_json "just after its line: silent for less than 3 s, since its last line (not its start)" \
 	"$(cat "$T/silent.json")" '.build.silent_for < 3 and .build.last_output >= .build.started'
+tui_detail stall-silent
+wait_screen "silent for [0-9]+s: no output since [0-9:]+" 5 "the detail panel shows the build's silence"
+wait_screen "silent for [3-9]s" 10 "the silence counts on in the detail panel"
 silent_long() {
 	ctl get-build "$D_SILENT" 2>/dev/null >"$T/silent.json" &&
-		jq -e '.build.state == "running" and .build.silent_for >= 6' "$T/silent.json" >/dev/null
+		jq -e '.build.state == "running" and .build.silent_for >= 9' "$T/silent.json" >/dev/null
 }
-wait_for 15 "stall-silent shows silent_for >= 6 after 7 s without a line" silent_long
+wait_for 15 "stall-silent shows silent_for >= 9 after 10 s without a line" silent_long
 assert_json "the silence is measured from the last line: last_output + silent_for is about now" \
 	"$(cat "$T/silent.json")" "(.build.last_output + .build.silent_for - $(date +%s)) | fabs < 3"
 over() { ctl get-build "$D_SILENT" 2>/dev/null | jq -e '.build.state == "succeeded"' >/dev/null; }
@@ -55,6 +74,15 @@ waiting() {
 			"$T/builds.json" >/dev/null
 }
 wait_for 20 "the second nix-build's stall-lock waits for the lock on its output" waiting
+tui_detail stall-lock
+# Two rows match: the running build and the waiting one; n moves to the other.
+wait_screen "state: (queued|running)" 5 "the details show the build's state" >/dev/null
+if ! screen_has "state: queued"; then
+	keys Escape n Enter
+	wait_screen "state: queued" 5 "n and Enter: the details of the queued stall-lock" >/dev/null
+fi
+wait_screen "waiting for a lock: another process builds or fetches its output" 5 \
+	"the detail panel of the waiting build says it waits for a lock"
 assert_json "the running one does not wait for a lock" "$(cat "$T/builds.json")" \
 	"[.builds[] | select(.drv == \"$D_LOCK\" and .state == \"running\")] | length == 1 and all(.waiting_for_lock | not)"
 no_wait() {
@@ -62,3 +90,4 @@ no_wait() {
 		jq -e --arg d "$D_LOCK" 'all(.builds[] | select(.drv == $d); .waiting_for_lock | not)' >/dev/null
 }
 wait_for 30 "once the first is done, nothing waits for the lock" no_wait
+tui_quit
