@@ -77,8 +77,9 @@ typedef struct Daemon {
         Outcomes *outcomes; /* the last hour's outcomes from history (outcomes.c) */
         Graphs *graphs;
         QueryWorker *queries;
-        Metrics *metrics; /* NULL unless --metrics-listen */
-        Persist *persist; /* running builds kept across restarts (persist.c) */
+        struct BuildDirs *build_dirs; /* builddirs.c: build directories measured */
+        Metrics *metrics;             /* NULL unless --metrics-listen */
+        Persist *persist;             /* running builds kept across restarts (persist.c) */
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
         struct RemoteKills

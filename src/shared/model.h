@@ -96,6 +96,18 @@ typedef struct BuildUsage {
         bool oom_killed;    /* the kernel's OOM killer ended one of its processes */
 } BuildUsage;
 
+/* A running local build's temporary build directory as last measured by the daemon
+ * (daemon: builddirs.c; set through model_build_set_dir_usage). sampled false until then. */
+typedef struct BuildDirUsage {
+        bool sampled;
+        char *path;                /* as the builder sees it: "/tmp/nix-build-hello.drv-0", "/build" */
+        uint64_t used;             /* bytes allocated under it, on its filesystem */
+        bool truncated;            /* the walk hit a bound: used is a lower bound */
+        uint64_t fs_free, fs_size; /* its filesystem: available to users, total (bytes) */
+        bool fs_nearly_full;
+        usec_t at; /* realtime of the measure */
+} BuildDirUsage;
+
 /* How long a build should take, from the history of its pname (daemon: estimates.c).
  * Unknown while samples == 0. */
 typedef struct BuildEta {
@@ -188,6 +200,7 @@ struct Build {
                             * succeeded, -1 failed, 0 none; it wins over any message */
 
         BuildUsage usage;
+        BuildDirUsage dir;
         bool kill_requested;      /* a kill action hit it: a failure by signal ends it "killed" */
         bool rediscovered;        /* found in /proc after a daemon restart, not from events */
         uint64_t resume_activity; /* rediscovered: its build activity's id on the stream that
@@ -465,6 +478,8 @@ typedef struct ModelChangeHandler {
 /* What the daemon computes from history (estimates.c, graphs.c): an ETA. Reported as changed
  * when it differs. */
 void model_build_set_eta(Model *m, Build *b, const BuildEta *eta);
+/* The build directory's measure (u copied; its path too). 0 or -ENOMEM (b unchanged). */
+int model_build_set_dir_usage(Model *m, Build *b, const BuildDirUsage *u);
 void model_invocation_set_eta(Model *m, Invocation *inv, const InvocationEta *eta);
 /* Something about an invocation changed that the model itself does not track: report it. */
 void model_invocation_changed(Model *m, Invocation *inv);

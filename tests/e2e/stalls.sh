@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Stalls (issue 19, item 3), real Nix through ingest: a build that prints a line and then
+# Stalls (issue 19, item 3), real Nix through ingest: a build that writes 50 MiB in its build
+# directory (on a 64 MiB tmpfs) shows that usage and its nearly full filesystem; a build
+# that prints a line and then
 # nothing for 10 s shows how long it has been silent (silent_for >= 9, from its last line,
 # not its start; in the TUI's detail panel too); a second nix-build of a derivation a first
 # one is building waits for the lock on its output, and its build says so
@@ -10,7 +12,8 @@ source "$E2E_DIR/tui-lib.sh"
 check_binaries
 check_tui
 nix_setup
-trap 'rc=$?; tui_cleanup; (exit $rc); e2e_cleanup' EXIT
+SMALL_MOUNTED=
+trap 'rc=$?; tui_cleanup; [[ -n $SMALL_MOUNTED ]] && umount -l "$T/small"; (exit $rc); e2e_cleanup' EXIT
 start_daemon
 tui_start 160 40
 
@@ -28,10 +31,31 @@ tui_detail() {
 NIXF="$E2E_DIR/nix/stalls.nix"
 drv_of() { nix-instantiate "$NIXF" -A "$1" --argstr nonce "$NONCE" 2>"$T/instantiate.err" || die "nix-instantiate -A $1: $(cat "$T/instantiate.err")"; }
 build() { # build ATTR: nix-build of ATTR through ingest, in the background
-	nix-build "$NIXF" -A "$1" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
+	${BUILD_TMPDIR:+env TMPDIR="$BUILD_TMPDIR"} nix-build "$NIXF" -A "$1" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
 		ctl ingest >/dev/null 2>>"$T/ingest.err" &
 	track $!
 }
+
+# --- build directory ---
+# Its build directory on a 64 MiB tmpfs of the test's own (Nix without a daemon makes it
+# under its TMPDIR): 50 MiB written there leave it nearly full.
+mkdir -p "$T/small"
+mount -t tmpfs -o size=64m tmpfs "$T/small" || die "cannot mount a tmpfs on $T/small"
+SMALL_MOUNTED=1
+D_TMP=$(drv_of tmp)
+BUILD_TMPDIR="$T/small" build tmp
+measured() {
+	ctl get-build "$D_TMP" 2>/dev/null >"$T/tmp.json" &&
+		jq -e '.build.state == "running" and .build.build_dir.used >= 52428800' "$T/tmp.json" >/dev/null
+}
+wait_for 60 "stall-tmp's build directory is measured at 50 MiB or more" measured || die "no measure: $(cat "$T/tmp.json")"
+assert_json "its path is the build directory Nix made, as the builder sees it" "$(cat "$T/tmp.json")" \
+	".build.build_dir.path | test(\"^$T/small/nix-build-stall-tmp\\\\.drv-[0-9]+\$\")"
+assert_json "its filesystem (the 64 MiB tmpfs): size, free space, nearly full" "$(cat "$T/tmp.json")" \
+	'.build.build_dir | .fs_size == 67108864 and .fs_free < 16777216 and .fs_nearly_full and (.truncated | not)'
+tmp_done() { ctl get-build "$D_TMP" 2>/dev/null | jq -e '.build.state == "succeeded"' >/dev/null; }
+wait_for 30 "stall-tmp succeeds" tmp_done
+umount "$T/small" && SMALL_MOUNTED=
 
 # --- silence ---
 D_SILENT=$(drv_of silent)
