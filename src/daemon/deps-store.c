@@ -197,23 +197,10 @@ static const char *state_of(const GraphNode *n, Build *const *live) {
 }
 
 static cJSON *node_json(const Graph *g, const GraphNode *n, Build *const *live, const HistoryLast *last) {
-        Build *b = live[n->index];
         const char *state = state_of(n, live);
-        cJSON *o = cJSON_CreateObject();
+        cJSON *o = graphs_node_json(n, state, live[n->index], n->index == 0);
         if (!o)
                 return NULL;
-        cJSON_AddStringToObject(o, "drv", n->drv);
-        cJSON_AddStringToObject(o, "name", n->name);
-        cJSON_AddStringToObject(o, "state", state);
-        if (b && b->n_phases && strcmp(state, "building") == 0)
-                cJSON_AddStringToObject(o, "phase", b->phases[b->n_phases - 1].name);
-        else
-                cJSON_AddNullToObject(o, "phase");
-        if (b)
-                cJSON_AddNumberToObject(o, "build", (double) b->key);
-        else
-                cJSON_AddNullToObject(o, "build");
-        cJSON_AddBoolToObject(o, "requested", n->index == 0);
         cJSON *inputs = cJSON_AddArrayToObject(o, "inputs");
         cJSON *blocked = cJSON_AddArrayToObject(o, "blocked_on");
         bool waiting = strcmp(state, "pending") == 0 || strcmp(state, "missing") == 0;

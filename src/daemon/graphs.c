@@ -549,10 +549,7 @@ static bool *input_flags(const Graph *g) {
         return is_input;
 }
 
-static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphNode *n, bool root,
-                        PathSet *subst, PathSet *fetched) {
-        Build *b;
-        const char *state = node_state_with(d, inv, n, subst, fetched, &b);
+cJSON *graphs_node_json(const GraphNode *n, const char *state, const Build *b, bool requested) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
@@ -567,7 +564,17 @@ static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphN
                 cJSON_AddNumberToObject(o, "build", (double) b->key);
         else
                 cJSON_AddNullToObject(o, "build");
-        cJSON_AddBoolToObject(o, "requested", root);
+        cJSON_AddBoolToObject(o, "requested", requested);
+        return o;
+}
+
+static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphNode *n, bool root,
+                        PathSet *subst, PathSet *fetched) {
+        Build *b;
+        const char *state = node_state_with(d, inv, n, subst, fetched, &b);
+        cJSON *o = graphs_node_json(n, state, b, root);
+        if (!o)
+                return NULL;
         cJSON *inputs = cJSON_AddArrayToObject(o, "inputs");
         cJSON *blocked = cJSON_AddArrayToObject(o, "blocked_on");
         bool waiting = strcmp(state, "pending") == 0;
