@@ -52,31 +52,6 @@ struct BuildDirs {
 
 /* ---- on the worker ---- */
 
-/* How many levels the build directory is above a cwd, and its path: the first component
- * starting with "nix-build-" (its whole name), else "/build" at the root (a sandbox).
- * -ENOENT when the cwd is under neither. */
-static int build_dir_of(const char *cwd, char **ret_path, unsigned *ret_up) {
-        size_t top = 0;
-        if (strncmp(cwd, SANDBOX_DIR, strlen(SANDBOX_DIR)) == 0 &&
-            (cwd[strlen(SANDBOX_DIR)] == '/' || cwd[strlen(SANDBOX_DIR)] == '\0'))
-                top = strlen(SANDBOX_DIR);
-        for (const char *p = cwd; !top && (p = strchr(p, '/')); p++)
-                if (strncmp(p + 1, TMP_DIR_MARK, strlen(TMP_DIR_MARK)) == 0)
-                        top = (size_t) (p + 1 - cwd) + strcspn(p + 1, "/");
-        if (!top)
-                return -ENOENT;
-        unsigned up = 0;
-        for (const char *p = cwd + top; *p; p++)
-                if (*p == '/' && p[1] && p[1] != '/')
-                        up++;
-        char *path = strndup(cwd, top);
-        if (!path)
-                return -ENOMEM;
-        *ret_path = path;
-        *ret_up = up;
-        return 0;
-}
-
 /* The build directory of the builder, opened through its cwd: the kernel's link to the
  * directory, not a path anyone can swap, then ".." as many times as the cwd is below it
  * (never a symbolic link). It must belong to the builder's user: whatever the cwd says,
@@ -90,7 +65,7 @@ static int open_build_dir(const char *proc_root, Measure *m, int *ret_fd) {
                 return errno == ENOENT ? -ESRCH : -errno;
         cwd[n] = '\0';
         unsigned up;
-        int k = build_dir_of(cwd, &m->path, &up);
+        int k = dir_size_build_dir(cwd, &m->path, &up);
         if (k < 0)
                 return k;
         int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

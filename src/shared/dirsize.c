@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -12,6 +13,8 @@
 #include "basic/macro.h"
 
 #define NEARLY_FULL_BYTES (UINT64_C(1) << 30)
+#define SANDBOX_DIR       "/build"     /* Nix's sandbox-build-dir default */
+#define TMP_DIR_MARK      "nix-build-" /* the start of a build directory's name outside a sandbox */
 
 static bool is_dot(const char *name) {
         return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
@@ -97,4 +100,26 @@ int dir_size(int dir_fd, usec_t budget, DirSize *ret) {
 
 bool dir_size_fs_nearly_full(const DirSize *s) {
         return s->fs_size > 0 && (s->fs_free < s->fs_size / 20 || s->fs_free < NEARLY_FULL_BYTES);
+}
+
+int dir_size_build_dir(const char *cwd, char **ret_path, unsigned *ret_up) {
+        size_t top = 0;
+        if (strncmp(cwd, SANDBOX_DIR, strlen(SANDBOX_DIR)) == 0 &&
+            (cwd[strlen(SANDBOX_DIR)] == '/' || cwd[strlen(SANDBOX_DIR)] == '\0'))
+                top = strlen(SANDBOX_DIR);
+        for (const char *p = cwd; !top && (p = strchr(p, '/')); p++)
+                if (strncmp(p + 1, TMP_DIR_MARK, strlen(TMP_DIR_MARK)) == 0)
+                        top = (size_t) (p + 1 - cwd) + strcspn(p + 1, "/");
+        if (!top)
+                return -ENOENT;
+        unsigned up = 0;
+        for (const char *p = cwd + top; *p; p++)
+                if (*p == '/' && p[1] && p[1] != '/')
+                        up++;
+        char *path = strndup(cwd, top);
+        if (!path)
+                return -ENOMEM;
+        *ret_path = path;
+        *ret_up = up;
+        return 0;
 }

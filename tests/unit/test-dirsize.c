@@ -116,11 +116,41 @@ static void test_nearly_full(void **state) {
         assert_false(dir_size_fs_nearly_full(&s)); /* unknown */
 }
 
+static void test_build_dir(void **state) {
+        static const struct {
+                const char *cwd, *path;
+                unsigned up;
+        } ok[] = {
+                {"/tmp/nix-build-hello.drv-0", "/tmp/nix-build-hello.drv-0", 0},
+                {"/tmp/nix-build-hello.drv-0/build/source", "/tmp/nix-build-hello.drv-0", 2},
+                {"/build", "/build", 0},
+                {"/build/source/", "/build", 1},
+                {"/a/nix-build-x/nix-build-y/z", "/a/nix-build-x", 2},
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                char *p = NULL;
+                unsigned up = 99;
+                assert_int_equal(dir_size_build_dir(ok[i].cwd, &p, &up), 0);
+                assert_string_equal(p, ok[i].path);
+                assert_int_equal(up, ok[i].up);
+                free(p);
+        }
+        static const char *const none[] = {"/",       "", "/buildx", "/home/alice", "/tmp/xnix-build-a",
+                                           "/a/build"};
+        for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+                char *p = NULL;
+                unsigned up;
+                assert_int_equal(dir_size_build_dir(none[i], &p, &up), -ENOENT);
+                assert_null(p);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tree),
                 cmocka_unit_test(test_depth_bound),
                 cmocka_unit_test(test_nearly_full),
+                cmocka_unit_test(test_build_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
