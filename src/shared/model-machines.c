@@ -209,6 +209,7 @@ static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *re
         if (!found)
                 return 0;
         found->lock_waits++;
+        found->lock_waited = true;
         a->waiting_key = found->key;
         a->lock_wait = true;
         build_mark(m, found, CHANGE_CHANGED);

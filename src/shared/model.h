@@ -191,6 +191,8 @@ struct Build {
         /* Nix waits for the lock on an output of it (activity 111, "waiting for lock on …"):
          * another process builds or substitutes the same output. Open such activities. */
         uint32_t lock_waits;
+        bool lock_waited; /* it did at some point (sticky): Nix may then find its outputs
+                           * valid, built by the other process, and never start it */
 
         FailureKind failure;
         int exit_code; /* -1 unknown */
