@@ -15,6 +15,8 @@
 #define NEARLY_FULL_BYTES (UINT64_C(1) << 30)
 #define SANDBOX_DIR       "/build"     /* Nix's sandbox-build-dir default */
 #define TMP_DIR_MARK      "nix-build-" /* the start of a build directory's name outside a sandbox */
+#define BUILDS_DIR        "builds"     /* from 2.30 or so: <state dir>/builds/nix-<pid>-<n> */
+#define BUILDS_MARK       "nix-"
 
 static bool is_dot(const char *name) {
         return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
@@ -107,9 +109,17 @@ int dir_size_build_dir(const char *cwd, char **ret_path, unsigned *ret_up) {
         if (strncmp(cwd, SANDBOX_DIR, strlen(SANDBOX_DIR)) == 0 &&
             (cwd[strlen(SANDBOX_DIR)] == '/' || cwd[strlen(SANDBOX_DIR)] == '\0'))
                 top = strlen(SANDBOX_DIR);
-        for (const char *p = cwd; !top && (p = strchr(p, '/')); p++)
-                if (strncmp(p + 1, TMP_DIR_MARK, strlen(TMP_DIR_MARK)) == 0)
-                        top = (size_t) (p + 1 - cwd) + strcspn(p + 1, "/");
+        const char *parent = NULL; /* the previous component */
+        for (const char *p = cwd; !top && (p = strchr(p, '/')); p++) {
+                const char *name = p + 1;
+                size_t len = strcspn(name, "/");
+                bool under_builds = parent && strncmp(parent, BUILDS_DIR "/", strlen(BUILDS_DIR) + 1) == 0;
+                if (strncmp(name, TMP_DIR_MARK, strlen(TMP_DIR_MARK)) == 0 ||
+                    (under_builds && strncmp(name, BUILDS_MARK, strlen(BUILDS_MARK)) == 0))
+                        top = (size_t) (name - cwd) + len;
+                if (len > 0)
+                        parent = name;
+        }
         if (!top)
                 return -ENOENT;
         unsigned up = 0;

@@ -27,8 +27,9 @@ int dir_size(int dir_fd, usec_t budget, DirSize *ret);
 /* The filesystem is nearly full: under 5 % or under 1 GiB available. */
 bool dir_size_fs_nearly_full(const DirSize *s);
 
-/* The build directory a builder's working directory (as /proc/<pid>/cwd reads) lies in: the
- * first component whose name starts with "nix-build-" (outside a sandbox, under TMPDIR or
- * build-dir), else "/build" at the root (a sandbox). Its path (new) and how many levels it
- * is above the cwd; -ENOENT when the cwd is in neither, -ENOMEM. */
+/* The build directory a builder's working directory (as /proc/<pid>/cwd reads) lies in:
+ * "/build" at the root (a sandbox), else the first component whose name starts with
+ * "nix-build-" (outside a sandbox, under TMPDIR or build-dir, up to Nix 2.2x) or with "nix-"
+ * in a directory named "builds" (later Nix: /nix/var/nix/builds/nix-<pid>-<n>). Its path (new) and how many
+ * levels it is above the cwd; -ENOENT when the cwd is in neither, -ENOMEM. */
 int dir_size_build_dir(const char *cwd, char **ret_path, unsigned *ret_up);

@@ -126,6 +126,8 @@ static void test_build_dir(void **state) {
                 {"/build", "/build", 0},
                 {"/build/source/", "/build", 1},
                 {"/a/nix-build-x/nix-build-y/z", "/a/nix-build-x", 2},
+                {"/nix/var/nix/builds/nix-4242-0", "/nix/var/nix/builds/nix-4242-0", 0},
+                {"/nix/var/nix/builds/nix-4242-0/build/src", "/nix/var/nix/builds/nix-4242-0", 2},
         };
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
                 char *p = NULL;
