@@ -18,11 +18,10 @@
 #include "shared/dirsize.h"
 #include "shared/pidref.h"
 
-#define INTERVAL     (5 * USEC_PER_SEC)
-#define WALK_BUDGET  (1 * USEC_PER_SEC) /* per build */
-#define BUILDS_MAX   32                 /* per round: the rest wait for the next */
-#define SANDBOX_DIR  "/build"           /* Nix's sandbox-build-dir default */
-#define TMP_DIR_MARK "nix-build-"       /* the start of a build directory's name outside a sandbox */
+#define INTERVAL         (5 * USEC_PER_SEC)
+#define WALK_BUDGET      (1 * USEC_PER_SEC) /* per build */
+#define BUILDS_MAX       32                 /* per round: the rest wait for the next */
+#define BUILD_DIR_MAX_UP 64                 /* levels climbed from a builder's cwd at most */
 
 typedef struct Measure {
         uint64_t key;
@@ -52,42 +51,74 @@ struct BuildDirs {
 
 /* ---- on the worker ---- */
 
+/* The directory above fd ("..", never a symbolic link), if it is on the same filesystem and
+ * owned by uid: its fd (and *st), else -1. */
+static int parent_owned(int fd, const struct stat *cur, uid_t uid, struct stat *st) {
+        int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (parent < 0)
+                return -1;
+        if (fstat(parent, st) < 0 || st->st_uid != uid || st->st_dev != cur->st_dev ||
+            (st->st_ino == cur->st_ino && st->st_dev == cur->st_dev)) {
+                close(parent);
+                return -1;
+        }
+        return parent;
+}
+
 /* The build directory of the builder, opened through its cwd: the kernel's link to the
- * directory, not a path anyone can swap, then ".." as many times as the cwd is below it
- * (never a symbolic link). It must belong to the builder's user: whatever the cwd says,
- * nothing else is measured. */
+ * directory, not a path anyone can swap, then ".." (never a symbolic link) up to the build
+ * directory. A builder under a build user owns its build directory and Nix (root) owns the
+ * one above (TMPDIR, build-dir, <state>/builds, a sandbox's root): the highest directory of
+ * the builder's user above its cwd, on the same filesystem. A builder running as root owns
+ * everything: then the build directory is known by its name only (dir_size_build_dir), and
+ * must be root's. Its path is the one the daemon sees (outside a sandbox). */
 static int open_build_dir(const char *proc_root, Measure *m, int *ret_fd) {
         char p[64 + PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%d/cwd", proc_root, (int) m->pid);
-        char cwd[PATH_MAX];
-        ssize_t n = readlink(p, cwd, sizeof(cwd) - 1);
-        if (n < 0)
+        snprintf(p, sizeof(p), "%s/%d", proc_root, (int) m->pid);
+        struct stat proc, cur;
+        if (stat(p, &proc) < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
-        cwd[n] = '\0';
-        unsigned up;
-        int k = dir_size_build_dir(cwd, &m->path, &up);
-        if (k < 0)
-                return k;
+        snprintf(p, sizeof(p), "%s/%d/cwd", proc_root, (int) m->pid);
+        unsigned up = BUILD_DIR_MAX_UP;
+        if (proc.st_uid == 0) {
+                char cwd[PATH_MAX];
+                ssize_t n = readlink(p, cwd, sizeof(cwd) - 1);
+                if (n < 0)
+                        return errno == ENOENT ? -ESRCH : -errno;
+                cwd[n] = '\0';
+                _cleanup_free_ char *named = NULL;
+                int k = dir_size_build_dir(cwd, &named, &up);
+                if (k < 0)
+                        return k;
+        }
         int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
-        for (unsigned i = 0; i < up && fd >= 0; i++) {
-                int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fstat(fd, &cur) < 0 || cur.st_uid != proc.st_uid) {
+                close(fd);
+                return -EPERM; /* its cwd is not its own: nothing of it to measure */
+        }
+        for (unsigned i = 0; i < up; i++) {
+                struct stat st;
+                int parent = parent_owned(fd, &cur, proc.st_uid, &st);
+                if (parent < 0) {
+                        if (proc.st_uid == 0) { /* the name said how far: it must be there */
+                                close(fd);
+                                return -EPERM;
+                        }
+                        break;
+                }
                 close(fd);
                 fd = parent;
+                cur = st;
         }
-        if (fd < 0)
-                return -errno;
-        snprintf(p, sizeof(p), "%s/%d", proc_root, (int) m->pid);
-        struct stat proc, dir;
-        if (stat(p, &proc) < 0 || fstat(fd, &dir) < 0) {
-                k = errno == ENOENT ? -ESRCH : -errno;
-                close(fd);
-                return k;
-        }
-        if (dir.st_uid != proc.st_uid) {
-                close(fd);
-                return -EPERM;
+        /* Its path as the daemon sees it: where a user looks at it from outside. */
+        char self[64], path[PATH_MAX];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(self, path, sizeof(path) - 1);
+        if (n > 0) {
+                path[n] = '\0';
+                m->path = strdup(path);
         }
         *ret_fd = fd;
         return 0;
