@@ -12,8 +12,8 @@ source "$E2E_DIR/tui-lib.sh"
 check_binaries
 check_tui
 nix_setup
-SMALL_MOUNTED=
-trap 'rc=$?; tui_cleanup; [[ -n $SMALL_MOUNTED ]] && umount -l "$T/small"; (exit $rc); e2e_cleanup' EXIT
+SMALL=
+trap 'rc=$?; tui_cleanup; [[ -n $SMALL ]] && umount -l "$SMALL" && rmdir "$SMALL"; (exit $rc); e2e_cleanup' EXIT
 start_daemon
 tui_start 160 40
 
@@ -45,24 +45,25 @@ build() { # build ATTR: nix-build of ATTR through ingest, in the background
 
 # --- build directory ---
 # Its build directory on a 64 MiB tmpfs of the test's own: 50 MiB written there leave it
-# nearly full. (Not world-writable: later Nix refuses such a build-dir.)
-mkdir -p "$T/small"
-mount -t tmpfs -o size=64m,mode=0755 tmpfs "$T/small" || die "cannot mount a tmpfs on $T/small"
-SMALL_MOUNTED=1
+# nearly full. Not under /tmp: later Nix refuses a build-dir with a world-writable directory
+# above it.
+SMALL=$(mktemp -d /run/na-e2e-stalls.XXXXXX) || die "cannot make a directory in /run"
+chmod 0755 "$SMALL"
+mount -t tmpfs -o size=64m,mode=0755 tmpfs "$SMALL" || { rmdir "$SMALL"; SMALL=; die "cannot mount a tmpfs"; }
 D_TMP=$(drv_of tmp)
-BUILD_TMPDIR="$T/small" build tmp
+BUILD_TMPDIR="$SMALL" build tmp
 measured() {
 	ctl get-build "$D_TMP" 2>/dev/null >"$T/tmp.json" &&
 		jq -e '.build.state == "running" and .build.build_dir.used >= 52428800' "$T/tmp.json" >/dev/null
 }
 wait_for 60 "stall-tmp's build directory is measured at 50 MiB or more" measured || die "no measure: $(cat "$T/tmp.json")"
 assert_json "its path is the build directory Nix made there (nix-build-<name>-N, or nix-<pid>-N from 2.30)" \
-	"$(cat "$T/tmp.json")" ".build.build_dir.path | test(\"^$T/small/nix-[^/]+\$\")"
+	"$(cat "$T/tmp.json")" ".build.build_dir.path | test(\"^$SMALL/nix-[^/]+\$\")"
 assert_json "its filesystem (the 64 MiB tmpfs): size, free space, nearly full" "$(cat "$T/tmp.json")" \
 	'.build.build_dir | .fs_size == 67108864 and .fs_free < 16777216 and .fs_nearly_full and (.truncated | not)'
 tmp_done() { ctl get-build "$D_TMP" 2>/dev/null | jq -e '.build.state == "succeeded"' >/dev/null; }
 wait_for 30 "stall-tmp succeeds" tmp_done
-umount "$T/small" && SMALL_MOUNTED=
+umount "$SMALL" && rmdir "$SMALL" && SMALL=
 
 # --- silence ---
 D_SILENT=$(drv_of silent)
