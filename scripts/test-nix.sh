@@ -32,6 +32,9 @@
 # above it every test with the Nix it ran against; the exit status is non-zero when anything
 # failed.
 #
+# NIX_MATRIX_ONLY="TEST..." runs only those tests (no truth suite; with --shared-nix, those
+# of suite plugin-e2e against the shared Nix): for working on one of them.
+#
 # usage: scripts/test-nix.sh [--shared-nix]
 set -uo pipefail
 
@@ -126,6 +129,8 @@ else
 	echo "test-nix: no Nix $NIX_VERSION source here: the plugin is not built"
 fi
 
+ONLY=()
+[[ -n ${NIX_MATRIX_ONLY:-} ]] && read -ra ONLY <<<"$NIX_MATRIX_ONLY"
 BUILD=build/nix-matrix
 if configure_build "$BUILD" "${PLUGIN_OPTS[@]}"; then
 	TESTS=(ingest ingest-daemon remote-view)
@@ -139,10 +144,14 @@ if configure_build "$BUILD" "${PLUGIN_OPTS[@]}"; then
 		echo "test-nix: plugin-daemon not run against $NIX_LABEL: it is linked statically and exports none of its symbols, so it cannot load a plugin"
 		((SHARED_NIX)) && echo "test-nix: --shared-nix: suite plugin-e2e runs against Nix $NIX_VERSION built with shared libraries below"
 	fi
-	run_tests "$BUILD" "$NIX_LABEL" "${TESTS[@]}"
-	# The truth suite: the daemon's states, counts, durations and figures against what this
-	# Nix, its store and the kernel say (one outcome model across Nix versions).
-	run_tests "$BUILD" "$NIX_LABEL" --suite truth
+	if ((${#ONLY[@]})); then
+		run_tests "$BUILD" "$NIX_LABEL" "${ONLY[@]}"
+	else
+		run_tests "$BUILD" "$NIX_LABEL" "${TESTS[@]}"
+		# The truth suite: the daemon's states, counts, durations and figures against what
+		# this Nix, its store and the kernel say (one outcome model across Nix versions).
+		run_tests "$BUILD" "$NIX_LABEL" --suite truth
+	fi
 fi
 ((SHARED_NIX)) || finish
 
@@ -167,7 +176,11 @@ if configure_build "$BUILD" -Dplugin=enabled $NIX_SHARED_OPTS; then
 	if grep -q 'cannot load it' "$BUILD.setup.log"; then
 		failure "$SHARED_LABEL: the plugin was not linked to its libraries ($BUILD.setup.log)"
 	else
-		run_tests "$BUILD" "$SHARED_LABEL" --suite plugin-e2e
+		if ((${#ONLY[@]})); then
+			run_tests "$BUILD" "$SHARED_LABEL" "${ONLY[@]}"
+		else
+			run_tests "$BUILD" "$SHARED_LABEL" --suite plugin-e2e
+		fi
 	fi
 fi
 finish

@@ -1,7 +1,8 @@
 # fish completion for nix-analytics-ctl: commands, their options and values, and BUILD
-# arguments completed with the names of the builds the daemon knows.
+# arguments completed from the daemon: build names, keys when the word starts with a digit,
+# .drv paths when it starts with /.
 
-set -l __na_commands status list-builds get-build log get-history deps stats list-invocations snapshot watch list-machines ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
+set -l __na_commands status list-builds get-build log get-history deps stats at list-invocations snapshot watch list-machines ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
 set -l __na_states queued running frozen finishing succeeded failed killed lost
 
 function __nix_analytics_ctl_builds
@@ -16,7 +17,14 @@ function __nix_analytics_ctl_builds
             set sockdir $sockdir -H $tokens[(math $i + 1)]
         end
     end
-    nix-analytics-ctl $sockdir --timeout 1 list-builds $argv 2>/dev/null | string match -ar '"drv":"[^"]*"' | string replace -r '^"drv":".*/[0-9a-z]{32}-(.*)\.drv"$' '$1' | sort -u
+    set -l what builds
+    set -l word (commandline -ct)
+    if string match -qr '^[0-9]' -- $word
+        set what keys
+    else if string match -q '/*' -- $word
+        set what drvs
+    end
+    nix-analytics-ctl $sockdir --timeout 1 complete $argv $what 2>/dev/null
 end
 
 complete -c nix-analytics-ctl -f
@@ -26,6 +34,11 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l remote-ctl -x -a '(__fish_complete_command)' -d 'what runs bridge on HOST'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l timeout -x -d 'seconds to wait for each answer'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l version -d 'show the version'
+# output options: before the command and after the commands that print tables
+set -l __na_output "not __fish_seen_subcommand_from $__na_commands; or __fish_seen_subcommand_from status list-builds get-history stats at list-invocations list-machines ps"
+complete -c nix-analytics-ctl -n "$__na_output" -l json -d 'JSON for scripts'
+complete -c nix-analytics-ctl -n "$__na_output" -l table -d 'a table for people, also through a pipe'
+complete -c nix-analytics-ctl -n "$__na_output" -l color -x -a 'auto always never' -d 'colour the table'
 complete -c nix-analytics-ctl -s h -l help -d 'show help'
 
 # commands
@@ -36,6 +49,7 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a get-history -d 'finished builds from the history database'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a deps -d 'dependency graph of an invocation or build'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a stats -d 'slowest and most failing derivations, busiest requesters'
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a at -d 'what ran at a past moment'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a list-invocations -d 'what each client asked for'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a snapshot -d 'status, sources, invocations and builds at once'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a watch -d 'print live events until interrupted'
@@ -75,7 +89,6 @@ complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from stats" -l top -x -
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s n -l tail -x -d 'only the last N lines'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s f -l follow -d 'print new lines as they come'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log watch" -l json -d 'JSON lines'
-complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from ps" -l json -d 'the get-processes result'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s i -l invocation -x -d 'the graph of this invocation'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s H -l history -x -d 'the graph of the derivation of this history row'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s t -l tree -d 'a tree for people'

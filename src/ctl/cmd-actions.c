@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,104 +9,42 @@
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "ctl/commands.h"
+#include "ctl/output.h"
 #include "ctl/query.h"
 #include "shared/json-read.h"
 #include "shared/units.h"
 
-enum { ARG_HELP = 'h', ARG_JSON = 0x100 };
-
-/* The process fields this file prints: a missing one reads as 0 or "". */
-static double num(const cJSON *o, const char *key) {
-        return json_num(o, key, 0);
-}
-
-static const char *str(const cJSON *o, const char *key) {
-        return json_str(o, key) ?: "";
-}
-
-static void print_row(const cJSON *p, int depth) {
-        char rss[32], user[64];
-        units_format_bytes(rss, sizeof(rss), num(p, "rss"));
-        struct passwd *pw = getpwuid((uid_t) num(p, "uid"));
-        snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "?");
-        /* One line per process: control characters of the command line become spaces. */
-        _cleanup_free_ char *cmd = strdup(str(p, "cmdline")[0] ? str(p, "cmdline") : str(p, "comm"));
-        if (!cmd)
-                return;
-        for (char *c = cmd; *c; c++)
-                if ((unsigned char) *c < ' ' || *c == 0x7f)
-                        *c = ' ';
-        printf("%7.0f %7.0f %-9.9s %-2s %3.0f %5.1f %7s %8.2f %*s%s\n", num(p, "pid"), num(p, "ppid"), user,
-               str(p, "state"), num(p, "nice"), num(p, "cpu_percent"), rss,
-               num(p, "cpu_user") + num(p, "cpu_system"), depth * 2, "", cmd);
-}
-
-/* Prints the processes as a tree: children under their parent, indented. budget bounds
- * the walk (a pid loop in bad data cannot recurse forever). */
-static void print_subtree(const cJSON *procs, double parent, int depth, int *budget) {
-        const cJSON *p;
-        cJSON_ArrayForEach(p, procs) {
-                if (num(p, "ppid") != parent || num(p, "pid") == parent || (*budget)-- <= 0)
-                        continue;
-                print_row(p, depth);
-                print_subtree(procs, num(p, "pid"), depth + 1, budget);
-        }
-}
-
-static int print_ps(const cJSON *r) {
-        const cJSON *procs = cJSON_GetObjectItemCaseSensitive(r, "processes");
-        const cJSON *cg = cJSON_GetObjectItemCaseSensitive(r, "cgroup");
-        printf("build %.0f: %s, control by %s", num(r, "build"), str(r, "state"), str(r, "control"));
-        if (cJSON_IsObject(cg) && cJSON_GetObjectItemCaseSensitive(cg, "v2"))
-                printf(", cgroup %s", str(cg, "v2"));
-        /* A remote build: what runs here is the build hook serving it and its ssh. */
-        if (num(r, "hook") > 0)
-                printf(", build hook %.0f here (the build runs on a remote machine)", num(r, "hook"));
-        if (str(r, "hook_error")[0])
-                printf("\n%s", str(r, "hook_error"));
-        printf("\n%7s %7s %-9s %-2s %3s %5s %7s %8s %s\n", "PID", "PPID", "USER", "S", "NI", "CPU%", "RSS",
-               "TIME", "COMMAND");
-        /* Roots are processes whose parent is not in the list (the builder). */
-        int budget = cJSON_GetArraySize(procs);
-        const cJSON *p, *q;
-        cJSON_ArrayForEach(p, procs) {
-                bool has_parent = false;
-                cJSON_ArrayForEach(q, procs) {
-                        if (q != p && num(q, "pid") == num(p, "ppid"))
-                                has_parent = true;
-                }
-                if (has_parent || budget-- <= 0)
-                        continue;
-                print_row(p, 0);
-                print_subtree(procs, num(p, "pid"), 1, &budget);
-        }
-        return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_PROTOCOL;
-}
+enum { ARG_HELP = 'h' };
 
 static const char ps_usage[] =
-        "Usage: nix-analytics-ctl ps [--json] BUILD\n"
+        "Usage: nix-analytics-ctl ps [--json|--table] [--color=WHEN] BUILD\n"
         "\n"
         "The processes of a running build as a tree: pid, parent, user, state, niceness, CPU %\n"
-        "over the last sample, resident memory, CPU time and command line. --json prints the\n"
-        "daemon's get-processes result instead.\n";
+        "over the last sample, resident memory, CPU time and command line (cut to fit the\n"
+        "terminal). A table also through a pipe, as before tables were the rule; --json\n"
+        "prints the daemon's get-processes result instead.\n"
+        "\n"
+        "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
 
 int verb_ps(const CtlContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, ARG_HELP},
-                {"json", no_argument, NULL, ARG_JSON},
+                CTL_OUTPUT_OPTIONS,
                 {},
         };
-        bool json = false;
+        CtlContext local = *ctx;
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c == ARG_JSON)
-                        json = true;
-                else if (c == ARG_HELP) {
+                if (c == ARG_HELP) {
                         fputs(ps_usage, stdout);
                         return CTL_EXIT_OK;
-                } else
+                }
+                if (ctl_output_option(&local, c, optarg) <= 0)
                         return ctl_usage_hint("ps");
         }
+        /* ps printed its table through pipes before the other verbs had tables: it still does. */
+        if (local.format == CTL_FORMAT_AUTO)
+                local.format = CTL_FORMAT_TABLE;
         if (argc - optind != 1) {
                 log_error("ps: expected one BUILD");
                 return ctl_usage_hint("ps");
@@ -119,7 +56,7 @@ int verb_ps(const CtlContext *ctx, int argc, char **argv) {
                 cJSON_Delete(t);
                 return ctl_exit_oom();
         }
-        return ctl_run_query_with(ctx, "get-processes", args, json, print_ps);
+        return ctl_run_query_with(&local, "get-processes", args, report_processes, NULL);
 }
 
 typedef struct ActionVerb {
@@ -221,7 +158,7 @@ static int run_action(const CtlContext *ctx, const ActionVerb *v, int argc, char
                 cJSON_Delete(args);
                 return ctl_exit_oom();
         }
-        return ctl_run_query_with(ctx, v->name, args, true, NULL);
+        return ctl_run_query(ctx, v->name, args);
 }
 
 static int run_named(const CtlContext *ctx, const char *name, int argc, char **argv) {

@@ -8,7 +8,9 @@
 
 #include "basic/log.h"
 #include "ctl/commands.h"
+#include "ctl/output.h"
 #include "ctl/query.h"
+#include "shared/when.h"
 
 enum {
         ARG_HELP = 'h',
@@ -107,7 +109,8 @@ static int filter_option(int c, cJSON *args) {
         {"machine", required_argument, NULL, ARG_MACHINE}, \
         {"since", required_argument, NULL, ARG_SINCE}, \
         {"until", required_argument, NULL, ARG_UNTIL}, \
-        {"help", no_argument, NULL, ARG_HELP}
+        {"help", no_argument, NULL, ARG_HELP}, \
+        CTL_OUTPUT_OPTIONS
 /* clang-format on */
 
 #define FILTER_HELP                                                                              \
@@ -119,14 +122,15 @@ static int filter_option(int c, cJSON *args) {
         "      --machine URI|local    built on this machine\n"                                   \
         "      --since WHEN           finished at or after WHEN: unix seconds, or an age such\n" \
         "                             as 90s, 30m, 12h, 7d\n"                                    \
-        "      --until WHEN           finished before WHEN\n"
+        "      --until WHEN           finished before WHEN\n" CTL_OUTPUT_HELP
 
 static const char get_history_usage[] =
         "Usage: nix-analytics-ctl get-history [OPTIONS]\n"
         "\n"
-        "Prints {\"builds\":[...],\"total\":N}: finished builds from the daemon's history\n"
-        "database (kept across daemon restarts), newest first. \"total\" is null unless\n"
-        "--count asks for it.\n"
+        "Finished builds from the daemon's history database (kept across daemon\n"
+        "restarts), newest first. On a terminal a table with the TUI's history columns:\n"
+        "FINISHED, STATE, TIME, CPU, MEMPEAK, USER, MACHINE, NAME. --json (or a pipe)\n"
+        "prints {\"builds\":[...],\"total\":N}; \"total\" is null unless --count asks for it.\n"
         "\n"
         "Options:\n" FILTER_HELP "      --limit N              at most N rows (default 100, at most 10000)\n"
         "      --offset N             skip the first N matches (paging)\n"
@@ -136,7 +140,9 @@ static const char get_history_usage[] =
         "  -h, --help                 show this help\n";
 
 static int parse_run(const CtlContext *ctx, const char *verb, const char *usage, int argc, char **argv,
-                     const struct option *options) {
+                     const struct option *options, ReportFn report) {
+        CtlContext local = *ctx;
+        bool filtered = false;
         _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
         if (!args)
                 return ctl_exit_oom();
@@ -149,8 +155,10 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *usage,
                         return ctl_exit_oom();
                 if (r < 0)
                         return ctl_usage_hint(verb);
-                if (r > 0)
+                if (r > 0) {
+                        filtered = true;
                         continue;
+                }
                 bool ok = true;
                 switch (c) {
                 case ARG_LIMIT:
@@ -186,7 +194,8 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *usage,
                         fputs(usage, stdout);
                         return CTL_EXIT_OK;
                 default:
-                        return ctl_usage_hint(verb);
+                        if (ctl_output_option(&local, c, optarg) <= 0)
+                                return ctl_usage_hint(verb);
                 }
                 if (!ok)
                         return ctl_exit_oom();
@@ -195,7 +204,8 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *usage,
                 log_error("%s: unexpected argument '%s'", verb, argv[optind]);
                 return ctl_usage_hint(verb);
         }
-        return ctl_run_query(ctx, verb, TAKE_PTR(args));
+        return ctl_run_query_with(&local, verb, TAKE_PTR(args), report,
+                                  filtered ? "no finished builds match" : NULL);
 }
 
 int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
@@ -208,16 +218,17 @@ int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
                 {"count", no_argument, NULL, ARG_COUNT},
                 {},
         };
-        return parse_run(ctx, "get-history", get_history_usage, argc, argv, options);
+        return parse_run(ctx, "get-history", get_history_usage, argc, argv, options, report_history);
 }
 
 static const char stats_usage[] =
         "Usage: nix-analytics-ctl stats [OPTIONS]\n"
         "\n"
-        "Prints {\"totals\",\"slowest\",\"failing\",\"requesters\",\"by_day\",\"since\",\"until\"}\n"
-        "over the history database: build counts and time, the slowest packages (mean\n"
+        "Over the history database: build counts and time, the slowest packages (mean\n"
         "duration of successful builds), the most failing, the busiest requesters, and totals\n"
-        "per day. Without --since, the last 30 days.\n"
+        "per day, as a short report with one table per list on a terminal. --json (or a\n"
+        "pipe) prints {\"totals\",\"slowest\",\"failing\",\"requesters\",\"by_day\",\"since\",\n"
+        "\"until\"}. Without --since, the last 30 days.\n"
         "\n"
         "Options:\n" FILTER_HELP "      --top N                entries per list (default 10)\n"
         "  -h, --help                 show this help\n";
@@ -228,5 +239,64 @@ int verb_stats(const CtlContext *ctx, int argc, char **argv) {
                 {"top", required_argument, NULL, ARG_TOP},
                 {},
         };
-        return parse_run(ctx, "stats", stats_usage, argc, argv, options);
+        return parse_run(ctx, "stats", stats_usage, argc, argv, options, report_stats);
+}
+
+static const char at_usage[] =
+        "Usage: nix-analytics-ctl at [OPTIONS] TIME\n"
+        "\n"
+        "What ran at TIME: the builds running then, with the CPU, memory and processes each had\n"
+        "then and how each ended, and the machine's CPU, load, memory, swap and pressure. From\n"
+        "the builds the daemon holds and from history, so it answers after a daemon restart.\n"
+        "TIME: 03:12 (today, or yesterday when that is still to come), 'yesterday 14:00',\n"
+        "'today 9:30', -2h, '90m ago', 2026-12-07T03:12 (local time; Z or +01:00 for a zone),\n"
+        "@UNIXSECONDS, now. --json (or a pipe) prints {\"at\",\"builds\":[...],\"machine\",\n"
+        "\"history\"}; each build has \"then\": {\"t\",\"cpu_percent\",\"mem\",\"procs\",\"io\"}.\n"
+        "\n"
+        "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
+
+int verb_at(const CtlContext *ctx, int argc, char **argv) {
+        static const struct option options[] = {
+                {"help", no_argument, NULL, ARG_HELP},
+                CTL_OUTPUT_OPTIONS,
+                {},
+        };
+        CtlContext local = *ctx;
+        int c;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                if (c == ARG_HELP) {
+                        fputs(at_usage, stdout);
+                        return CTL_EXIT_OK;
+                }
+                if (ctl_output_option(&local, c, optarg) <= 0)
+                        return ctl_usage_hint("at");
+        }
+        if (optind >= argc) {
+                log_error("at: TIME is missing (e.g. 03:12, -2h, 'yesterday 14:00')");
+                return ctl_usage_hint("at");
+        }
+        /* "yesterday 14:00" may come as two words. */
+        char when[256] = "";
+        for (int i = optind; i < argc; i++)
+                if (strlen(when) + strlen(argv[i]) + 2 > sizeof(when)) {
+                        log_error("at: TIME is too long");
+                        return ctl_usage_hint("at");
+                } else
+                        snprintf(when + strlen(when), sizeof(when) - strlen(when), "%s%s",
+                                 i > optind ? " " : "", argv[i]);
+        usec_t t;
+        if (when_parse(when, now_realtime(), &t) < 0) {
+                log_error("at: cannot read '%s' as a time: give 03:12, 'yesterday 14:00', -2h, '90m ago', "
+                          "2026-12-07T03:12 or @UNIXSECONDS",
+                          when);
+                return ctl_usage_hint("at");
+        }
+        if (t > now_realtime()) {
+                log_error("at: '%s' is in the future", when);
+                return ctl_usage_hint("at");
+        }
+        _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
+        if (!args || !ctl_add_item(args, "time", cJSON_CreateNumber((double) t / 1e6)))
+                return ctl_exit_oom();
+        return ctl_run_query_with(&local, "at", TAKE_PTR(args), report_at, NULL);
 }

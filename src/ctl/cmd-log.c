@@ -133,7 +133,8 @@ static int follow(Client *c, int stop_fd, double key, bool json) {
 }
 
 int verb_log(const CtlContext *ctx, int argc, char **argv) {
-        LogOptions o = {.tail = -1};
+        /* A global --json asks for JSON lines here too. */
+        LogOptions o = {.tail = -1, .json = ctx->format == CTL_FORMAT_JSON};
         int r = parse_options(argc, argv, &o);
         if (r >= 0)
                 return r;

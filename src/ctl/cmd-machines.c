@@ -4,25 +4,33 @@
 
 #include "basic/log.h"
 #include "ctl/commands.h"
+#include "ctl/output.h"
+#include "ctl/query.h"
 
 int verb_list_machines(const CtlContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
+                CTL_OUTPUT_OPTIONS,
                 {},
         };
+        CtlContext local = *ctx;
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c != 'h')
-                        return ctl_usage_hint("list-machines");
-                fputs("Usage: nix-analytics-ctl list-machines\n"
+                if (c != 'h') {
+                        if (ctl_output_option(&local, c, optarg) <= 0)
+                                return ctl_usage_hint("list-machines");
+                        continue;
+                }
+                fputs("Usage: nix-analytics-ctl list-machines [--json|--table] [--color=WHEN]\n"
                       "\n"
-                      "Prints {\"machines\":[...],\"waiting\":[...],\"config\":{...}}: each remote builder "
-                      "of\n"
-                      "the builders setting (and those seen only in events), its slots in use out of\n"
-                      "maxJobs, the builds running there and waiting for it, copies to and from it, and\n"
-                      "its state as last polled over ssh (up or down and why, latency, load, CPUs,\n"
-                      "memory, the remote daemon's running builds); then every build waiting for a\n"
-                      "machine, and where the configuration was read.\n",
+                      "Each remote builder of the builders setting (and those seen only in events):\n"
+                      "its state as last polled over ssh (up or down and why), slots in use out of\n"
+                      "maxJobs, load, and the builds running there; then how many builds wait for a\n"
+                      "machine. --json (or a pipe) prints {\"machines\":[...],\"waiting\":[...],\n"
+                      "\"config\":{...}}, with copies to and from each machine, latency, CPUs, memory,\n"
+                      "the remote daemon's running builds, and where the configuration was read.\n"
+                      "\n"
+                      "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n",
                       stdout);
                 return CTL_EXIT_OK;
         }
@@ -30,13 +38,5 @@ int verb_list_machines(const CtlContext *ctx, int argc, char **argv) {
                 log_error("list-machines: unexpected argument '%s'", argv[optind]);
                 return ctl_usage_hint("list-machines");
         }
-        _cleanup_client_free_ Client *cl = NULL;
-        int r = ctl_open(ctx, &cl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        _cleanup_(client_reply_done) ClientReply reply = {};
-        r = ctl_call(ctx, cl, "list-machines", NULL, &reply);
-        if (r != CTL_EXIT_OK)
-                return r;
-        return ctl_print_json(ctx, reply.result);
+        return ctl_run_query_with(&local, "list-machines", NULL, report_machines, NULL);
 }

@@ -1,18 +1,36 @@
-/* The query verbs: one request each, the daemon's result printed as JSON on stdout. */
+/* The query verbs: one request each, the daemon's result on stdout as a table for people
+ * or as JSON for scripts (ctl/output.h). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "basic/log.h"
 #include "ctl/commands.h"
+#include "ctl/output.h"
 #include "ctl/query.h"
 
 enum { ARG_HELP = 'h' };
 
-/* Connects, runs cmd with args (consumed) and prints the result: as JSON, or through print
- * when one is given and json is false. */
-int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, bool json,
-                       int (*print)(const cJSON *result)) {
+static int print_report(const CtlContext *ctx, const cJSON *result, ReportFn report, const char *empty) {
+        ReportOptions o = {
+                .width = ctl_output_width(),
+                .color = ctl_output_color(ctx),
+                .now = (double) now_realtime() / (double) USEC_PER_SEC,
+                .empty = empty,
+        };
+        int r = report(stdout, result, &o);
+        if (r == -ENOMEM)
+                return ctl_exit_oom();
+        if (r < 0 || fflush(stdout) == EOF) {
+                log_error_errno(r < 0 ? r : errno, "cannot write to standard output: %m");
+                return CTL_EXIT_PROTOCOL;
+        }
+        return CTL_EXIT_OK;
+}
+
+int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, ReportFn report,
+                       const char *empty) {
         _cleanup_client_free_ Client *c = NULL;
         int r = ctl_open(ctx, &c);
         if (r != CTL_EXIT_OK) {
@@ -24,27 +42,33 @@ int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, bool
         r = ctl_call(ctx, c, cmd, args, &reply);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (json || !print)
-                return ctl_print_json(ctx, reply.result);
-        return print(reply.result);
+        if (report && ctl_output_table(ctx))
+                return print_report(ctx, reply.result, report, empty);
+        return ctl_print_json(ctx, reply.result);
 }
 
 int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
-        return ctl_run_query_with(ctx, cmd, args, true, NULL);
+        return ctl_run_query_with(ctx, cmd, args, NULL, NULL);
 }
 
-/* For verbs without options or arguments: handles --help and rejects anything else. */
-static int parse_bare(const char *verb, const char *usage, int argc, char **argv) {
+/* For verbs without arguments: handles --help, the output options when the verb has a
+ * report, and rejects anything else. Returns 0 for "go", 1 for "help shown", else an exit
+ * code. */
+static int parse_bare(CtlContext *ctx, const char *verb, const char *usage, bool report, int argc,
+                      char **argv) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, ARG_HELP},
+                CTL_OUTPUT_OPTIONS,
                 {},
         };
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c != ARG_HELP)
+                if (c == ARG_HELP) {
+                        fputs(usage, stdout);
+                        return 1;
+                }
+                if (!report || ctl_output_option(ctx, c, optarg) <= 0)
                         return ctl_usage_hint(verb);
-                fputs(usage, stdout);
-                return 1;
         }
         if (optind < argc) {
                 log_error("%s: unexpected argument '%s'", verb, argv[optind]);
@@ -53,32 +77,42 @@ static int parse_bare(const char *verb, const char *usage, int argc, char **argv
         return 0;
 }
 
-/* Runs a verb that takes nothing: 0 from parse_bare means "go", 1 "help shown". */
-static int run_bare(const CtlContext *ctx, const char *verb, const char *usage, int argc, char **argv) {
-        int r = parse_bare(verb, usage, argc, argv);
+/* Runs a verb that takes no arguments, shown through report (NULL: JSON only). */
+static int run_bare(const CtlContext *ctx, const char *verb, const char *usage, ReportFn report, int argc,
+                    char **argv) {
+        CtlContext local = *ctx;
+        int r = parse_bare(&local, verb, usage, report != NULL, argc, argv);
         if (r == 1)
                 return CTL_EXIT_OK;
         if (r != 0)
                 return r;
-        return ctl_run_query(ctx, verb, NULL);
+        return ctl_run_query_with(&local, verb, NULL, report, NULL);
 }
 
 int verb_status(const CtlContext *ctx, int argc, char **argv) {
         return run_bare(ctx, "status",
-                        "Usage: nix-analytics-ctl status\n"
+                        "Usage: nix-analytics-ctl status [--json|--table] [--color=WHEN]\n"
                         "\n"
-                        "Prints the daemon's status object: version, uptime, socket directory, event\n"
-                        "counters, connected sources, builds per state, control clients, history store.\n",
-                        argc, argv);
+                        "The daemon's status: version, uptime, socket directory, builds per state and\n"
+                        "how builds ended in the last hour, sources, event counters, control clients,\n"
+                        "log memory, history store. On a terminal a short report; --json (or a pipe)\n"
+                        "prints the status object.\n"
+                        "\n"
+                        "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n",
+                        report_status, argc, argv);
 }
 
 int verb_list_invocations(const CtlContext *ctx, int argc, char **argv) {
         return run_bare(ctx, "list-invocations",
-                        "Usage: nix-analytics-ctl list-invocations\n"
+                        "Usage: nix-analytics-ctl list-invocations [--json|--table] [--color=WHEN]\n"
                         "\n"
-                        "Prints {\"invocations\":[...]}: what each client (one event connection) asked\n"
-                        "for, with its progress counters and build keys.\n",
-                        argc, argv);
+                        "What each client (one event connection) asked for: its state, builds done\n"
+                        "out of all, running and failed, ETA, start, elapsed time, user and command.\n"
+                        "--json (or a pipe) prints {\"invocations\":[...]} with progress counters and\n"
+                        "build keys.\n"
+                        "\n"
+                        "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n",
+                        report_invocations, argc, argv);
 }
 
 int verb_snapshot(const CtlContext *ctx, int argc, char **argv) {
@@ -88,7 +122,7 @@ int verb_snapshot(const CtlContext *ctx, int argc, char **argv) {
                 "\n"
                 "Prints {\"status\",\"sources\",\"invocations\",\"builds\"}: the daemon's whole live\n"
                 "state in one answer.\n",
-                argc, argv);
+                NULL, argc, argv);
 }
 
 /* The build states of protocol.md: a typo is a usage error here rather than an empty list. */
@@ -156,7 +190,10 @@ bool ctl_add_item(cJSON *obj, const char *key, cJSON *item) {
 static const char list_builds_usage[] =
         "Usage: nix-analytics-ctl list-builds [OPTIONS]\n"
         "\n"
-        "Prints {\"builds\":[...]}: the builds the daemon knows, ordered by key.\n"
+        "The builds the daemon knows, ordered by key. On a terminal a table with the TUI's\n"
+        "columns: KEY, NAME, STATE, PHASE, PROG, USER, MACHINE, ELAPSED, ETA, CPU%, MEM,\n"
+        "PEAK (columns no build has a value in are left out; NAME is cut to fit the\n"
+        "terminal). --json (or a pipe) prints {\"builds\":[...]}.\n"
         "\n"
         "Options:\n"
         "      --state S[,S...]       only builds in these states (queued, running, frozen,\n"
@@ -164,7 +201,7 @@ static const char list_builds_usage[] =
         "      --name GLOB            only builds whose name matches the shell glob\n"
         "      --requester UID|USER   only builds requested by this user\n"
         "      --invocation ID        only builds of this invocation\n"
-        "      --active               only queued, running, frozen and finishing builds\n"
+        "      --active               only queued, running, frozen and finishing builds\n" CTL_OUTPUT_HELP
         "  -h, --help                 show this help\n";
 
 int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
@@ -176,15 +213,20 @@ int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
                 {"invocation", required_argument, NULL, ARG_INVOCATION},
                 {"active", no_argument, NULL, ARG_ACTIVE},
                 {"help", no_argument, NULL, ARG_HELP},
+                CTL_OUTPUT_OPTIONS,
                 {},
         };
         const char *verb = "list-builds";
+        CtlContext local = *ctx;
+        /* An empty table says what was asked for in words. */
+        _cleanup_free_ char *empty = NULL;
+        bool filtered = false;
 
         _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
         if (!args)
                 return ctl_exit_oom();
 
-        int c;
+        int c, r;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 bool ok = true;
                 long long n;
@@ -193,11 +235,19 @@ int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
                         if (ctl_check_states("--state", optarg) < 0)
                                 return ctl_usage_hint(verb);
                         ok = ctl_add_item(args, "state", ctl_state_filter(optarg));
+                        free(empty);
+                        empty = NULL;
+                        if (strchr(optarg, ','))
+                                filtered = true;
+                        else if (ok && asprintf(&empty, "no builds %s", optarg) < 0)
+                                return ctl_exit_oom();
                         break;
                 case ARG_NAME:
                         ok = ctl_add_item(args, "name", cJSON_CreateString(optarg));
+                        filtered = true;
                         break;
                 case ARG_REQUESTER:
+                        filtered = true;
                         /* A uid in digits, else a user name: the daemon resolves names. */
                         ok = ctl_add_item(args, "requester", ctl_int_or_string(optarg));
                         break;
@@ -205,15 +255,20 @@ int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
                         if (ctl_parse_uint("--invocation", optarg, &n) < 0)
                                 return ctl_usage_hint(verb);
                         ok = ctl_add_item(args, "invocation", cJSON_CreateNumber((double) n));
+                        filtered = true;
                         break;
                 case ARG_ACTIVE:
                         ok = ctl_add_item(args, "active", cJSON_CreateTrue());
+                        if (ok && !empty && !(empty = strdup("no builds running or queued")))
+                                return ctl_exit_oom();
                         break;
                 case ARG_HELP:
                         fputs(list_builds_usage, stdout);
                         return CTL_EXIT_OK;
                 default:
-                        return ctl_usage_hint(verb);
+                        r = ctl_output_option(&local, c, optarg);
+                        if (r <= 0)
+                                return ctl_usage_hint(verb);
                 }
                 if (!ok)
                         return ctl_exit_oom();
@@ -222,7 +277,8 @@ int verb_list_builds(const CtlContext *ctx, int argc, char **argv) {
                 log_error("%s: unexpected argument '%s'", verb, argv[optind]);
                 return ctl_usage_hint(verb);
         }
-        return ctl_run_query(ctx, verb, TAKE_PTR(args));
+        return ctl_run_query_with(&local, verb, TAKE_PTR(args), report_builds,
+                                  filtered ? "no builds match" : empty ?: "no builds yet");
 }
 
 static const char get_build_usage[] =

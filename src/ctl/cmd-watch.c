@@ -120,7 +120,8 @@ int verb_watch(const CtlContext *ctx, int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        bool json = false, logs = false, sources = false;
+        /* A global --json asks for JSON here too. */
+        bool json = ctx->format == CTL_FORMAT_JSON, logs = false, sources = false;
 
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {

@@ -23,6 +23,19 @@ typedef enum CtlExit {
         CTL_EXIT_PROTOCOL = 4,    /* protocol or I/O error with the daemon */
 } CtlExit;
 
+/* How results are shown: --json, --table, or by whether stdout is a terminal. */
+typedef enum CtlFormat {
+        CTL_FORMAT_AUTO,
+        CTL_FORMAT_JSON,
+        CTL_FORMAT_TABLE,
+} CtlFormat;
+
+typedef enum CtlColor {
+        CTL_COLOR_AUTO, /* on a terminal, unless NO_COLOR is set or TERM is dumb */
+        CTL_COLOR_ALWAYS,
+        CTL_COLOR_NEVER,
+} CtlColor;
+
 typedef struct CtlContext {
         const char *socket_dir; /* from --socket-dir, or NULL: resolve per socket (with -H: the
                                  * remote's, passed on to its bridge) */
@@ -30,6 +43,8 @@ typedef struct CtlContext {
         const char *remote_ctl; /* --remote-ctl: what runs the bridge there */
         usec_t timeout;         /* per request; CLIENT_NO_TIMEOUT with --timeout 0 */
         bool stdout_is_tty;
+        CtlFormat format;
+        CtlColor color;
 } CtlContext;
 
 #define ctl_log_oom() log_error_errno(ENOMEM, "out of memory")

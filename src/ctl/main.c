@@ -1,6 +1,7 @@
 /* nix-analytics-ctl: global options, then dispatch to one verb. */
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,12 @@
 #include "basic/log.h"
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
 
 typedef struct Verb {
         const char *name;
         int (*run)(const CtlContext *ctx, int argc, char **argv);
-        const char *summary;
+        const char *summary; /* NULL: not listed (an interface for completions/) */
 } Verb;
 
 static const Verb verbs[] = {
@@ -25,6 +27,7 @@ static const Verb verbs[] = {
         {"get-history", verb_get_history, "finished builds from the history database, newest first"},
         {"deps", verb_deps, "dependency graph of an invocation or build (--tree, --why)"},
         {"stats", verb_stats, "slowest and most failing derivations, busiest requesters, totals by day"},
+        {"at", verb_at, "what ran at a past moment: builds, their CPU and memory then, the machine"},
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
         {"watch", verb_watch, "print live events until interrupted"},
@@ -38,6 +41,7 @@ static const Verb verbs[] = {
         {"cpu-limit", verb_cpu_limit, "cap a build's CPU (cores; 'none' lifts)"},
         {"mem-limit", verb_mem_limit, "cap a build's memory (4G, 512M; 'none' lifts)"},
         {"bridge", verb_bridge, "relay stdin and stdout to the control socket (what -H runs over ssh)"},
+        {"complete", verb_complete, NULL},
 };
 
 static void help(FILE *f) {
@@ -48,7 +52,8 @@ static void help(FILE *f) {
               "Commands:\n",
               f);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %-18s %s\n", verbs[i].name, verbs[i].summary);
+                if (verbs[i].summary)
+                        fprintf(f, "  %-18s %s\n", verbs[i].name, verbs[i].summary);
         fputs("\n"
               "Options:\n"
               "  -s, --socket-dir DIR   the daemon's socket directory (default:\n"
@@ -59,11 +64,19 @@ static void help(FILE *f) {
               "                         ssh://[USER@]HOST[:PORT]\n"
               "      --remote-ctl CMD   what runs 'bridge' on HOST (default: nix-analytics-ctl)\n"
               "      --timeout SECONDS  wait at most this long for each answer (default 10, 0: forever)\n"
+              "      --json             JSON for scripts (the default when stdout is not a terminal)\n"
+              "      --table            tables for people, also through a pipe (the default on a\n"
+              "                         terminal)\n"
+              "      --color[=WHEN]     colour tables: auto (on a terminal, unless NO_COLOR is set),\n"
+              "                         always, never\n"
               "  -h, --help             show this help\n"
               "      --version          show the version\n"
               "\n"
               "BUILD is a build key, a .drv path, a derivation name or a glob over names.\n"
-              "Query results are the daemon's JSON: indented on a terminal, one line otherwise.\n"
+              "On a terminal, status, list-builds, get-history, stats, list-invocations,\n"
+              "list-machines and ps print tables and short reports, with the TUI's columns and\n"
+              "units; through a pipe, or with --json, the daemon's JSON on one line (other\n"
+              "queries: JSON, indented on a terminal).\n"
               "'nix-analytics-ctl COMMAND --help' describes a command.\n"
               "\n"
               "Exit status:\n"
@@ -96,6 +109,7 @@ static const Verb *find_verb(const char *name) {
 
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_TIMEOUT, ARG_REMOTE_CTL };
+        /* The output options (ctl/output.h) are taken before the verb too. */
         static const struct option options[] = {
                 {"socket-dir", required_argument, NULL, 's'},
                 {"host", required_argument, NULL, 'H'},
@@ -103,9 +117,12 @@ int main(int argc, char **argv) {
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
+                CTL_OUTPUT_OPTIONS,
                 {},
         };
 
+        /* Names are cut and aligned by terminal cells: wide characters need the locale. */
+        setlocale(LC_CTYPE, "");
         log_set_prefix("nix-analytics-ctl");
         CtlContext ctx = {
                 .timeout = 10 * USEC_PER_SEC,
@@ -149,7 +166,8 @@ int main(int argc, char **argv) {
                         printf("nix-analytics-ctl %s\n", PACKAGE_VERSION);
                         return CTL_EXIT_OK;
                 default:
-                        return ctl_usage_hint(NULL);
+                        if (ctl_output_option(&ctx, c, optarg) <= 0)
+                                return ctl_usage_hint(NULL);
                 }
         }
 

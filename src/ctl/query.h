@@ -4,12 +4,15 @@
 #include <stdbool.h>
 
 #include "ctl/ctl.h"
+#include "ctl/report.h"
 
-/* Connects, runs cmd with args (consumed) and prints the result; returns the exit code. */
+/* Connects, runs cmd with args (consumed) and prints the result as JSON; returns the exit
+ * code. */
 int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args);
-/* The same, printing through print (unless json is set or print is NULL). */
-int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, bool json,
-                       int (*print)(const cJSON *result));
+/* The same, shown through report when the output is a table (ctl_output_table()); empty:
+ * what an empty list says, NULL for the report's default. */
+int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, ReportFn report,
+                       const char *empty);
 /* Checks every state of a "S[,S...]" option value; logs the first bad one. 0 or -EINVAL. */
 int ctl_check_states(const char *option, const char *s);
 /* "a,b,c" as the protocol's "string or array of strings"; NULL on allocation failure. */

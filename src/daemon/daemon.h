@@ -74,7 +74,8 @@ typedef struct Daemon {
 
         HistoryWriter *history;
         Estimates *estimates;
-        Outcomes *outcomes; /* the last hour's outcomes from history (outcomes.c) */
+        Outcomes *outcomes;          /* the last hour's outcomes from history (outcomes.c) */
+        struct HostStats *hoststats; /* the machine's own figures every 10 s (hoststats.c) */
         Graphs *graphs;
         QueryWorker *queries;
         struct BuildDirs *build_dirs; /* builddirs.c: build directories measured */

@@ -575,9 +575,7 @@ static int on_log_fd(const char *target, void *userdata) {
         return 0;
 }
 
-int discovery_rediscover(Discovery *d, ProcTable *t, pid_t scope,
-                         void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
-                         void *userdata) {
+int discovery_rediscover(Discovery *d, ProcTable *t, pid_t scope, DiscoveryFound cb, void *userdata) {
         unsigned found = 0;
         bool pending = false;
         for (size_t i = 0; i < t->n; i++) {
@@ -593,7 +591,7 @@ int discovery_rediscover(Discovery *d, ProcTable *t, pid_t scope,
                 (void) procfs_foreach_fd(d->proc_root, e->st.ppid, LOG_DIR, on_log_fd, &ls);
                 pending = pending || ls.pending;
                 if (ls.found) {
-                        cb(userdata, e->st.ppid, e->st.pid, ls.found);
+                        cb(userdata, e->st.ppid, e->st.pid, ls.found, NULL, 0);
                         free(ls.found);
                         found++;
                 }
@@ -657,33 +655,49 @@ static int nix_proc_serves(Discovery *d, const ProcEntry *e) {
         return serves;
 }
 
-/* Does c's environment hold an output of a derivation named name (Nix names output o of
- * derivation n "n" for out, "n-o" for the others)? */
-static bool outputs_named(const Discovery *d, const Candidate *c, const char *name, size_t nl) {
+/* Is pair p an output of a derivation named name: a store path "<hash>-n" for output out,
+ * "<hash>-n-o" for output o? */
+static bool pair_is_output_of(const Discovery *d, const Pair *p, const char *name, size_t nl) {
         size_t sl = strlen(d->store_dir);
+        const char *v = p->value; /* from structured attrs: any string */
+        if (strncmp(v, d->store_dir, sl) != 0 || v[sl] != '/')
+                return false;
+        const char *base = v + sl + 1, *dash = strchr(base, '-');
+        if (!dash || strchr(base, '/'))
+                return false;
+        const char *have = dash + 1;
+        if (strncmp(have, name, nl) != 0)
+                return false;
+        return strcmp(p->name, "out") == 0 ? have[nl] == '\0'
+                                           : have[nl] == '-' && strcmp(have + nl + 1, p->name) == 0;
+}
+
+/* The outputs of a derivation named name that c's environment holds (borrowed strings):
+ * how many, or -ENOMEM. */
+static int outputs_named(const Discovery *d, const Candidate *c, const char *name, size_t nl,
+                         DrvOutput **ret) {
+        _cleanup_free_ DrvOutput *outs = NULL;
+        size_t n = 0;
         for (size_t i = 0; i < c->n_pairs; i++) {
-                const char *v = c->pairs[i].value; /* from structured attrs: any string */
-                if (strncmp(v, d->store_dir, sl) != 0 || v[sl] != '/')
+                if (!pair_is_output_of(d, &c->pairs[i], name, nl))
                         continue;
-                const char *base = v + sl + 1, *dash = strchr(base, '-');
-                if (!dash || strchr(base, '/'))
-                        continue;
-                const char *out = c->pairs[i].name, *have = dash + 1;
-                if (strncmp(have, name, nl) != 0)
-                        continue;
-                if (strcmp(out, "out") == 0 ? have[nl] == '\0'
-                                            : have[nl] == '-' && strcmp(have + nl + 1, out) == 0)
-                        return true;
+                DrvOutput *grown = realloc(outs, (n + 1) * sizeof(DrvOutput));
+                if (!grown)
+                        return -ENOMEM;
+                outs = grown;
+                outs[n++] = (DrvOutput){.name = c->pairs[i].name, .path = c->pairs[i].value};
         }
-        return false;
+        *ret = TAKE_PTR(outs);
+        return (int) n;
 }
 
 typedef struct ServedScan {
         const Discovery *d;
         const Candidate *c;
         char *found;
+        DrvOutput *outs; /* found's outputs in c's environment (borrowed strings) */
+        int n_outs;
         unsigned logs, matches;
-        int error;
 } ServedScan;
 
 static int on_served_log(const char *target, void *userdata) {
@@ -696,16 +710,21 @@ static int on_served_log(const char *target, void *userdata) {
                 return 1;
         /* "<store>/<hash>-<name>.drv": the name is what the outputs carry. */
         const char *base = drv + strlen(ss->d->store_dir) + 1, *dash = strchr(base, '-');
-        if (!dash || !outputs_named(ss->d, ss->c, dash + 1, strlen(dash + 1) - 4))
+        if (!dash)
                 return 0;
-        if (++ss->matches == 1)
+        _cleanup_free_ DrvOutput *outs = NULL;
+        int n = outputs_named(ss->d, ss->c, dash + 1, strlen(dash + 1) - 4, &outs);
+        if (n <= 0)
+                return n;
+        if (++ss->matches == 1) {
                 ss->found = TAKE_PTR(drv);
+                ss->outs = TAKE_PTR(outs);
+                ss->n_outs = n;
+        }
         return 0;
 }
 
-int discovery_find_served(Discovery *d, ProcTable *t, pid_t scope,
-                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
-                          void *userdata) {
+int discovery_find_served(Discovery *d, ProcTable *t, pid_t scope, DiscoveryFound cb, void *userdata) {
         unsigned serving = 0;
         for (size_t i = 0; i < t->n; i++) {
                 const ProcEntry *e = &t->entries[i];
@@ -731,18 +750,20 @@ int discovery_find_served(Discovery *d, ProcTable *t, pid_t scope,
                 int r = procfs_foreach_fd(d->proc_root, e->st.ppid, LOG_DIR, on_served_log, &ss);
                 if (r == -ENOMEM) {
                         free(ss.found);
+                        free(ss.outs);
                         return r;
                 }
                 c->served_done = true;
                 if (ss.matches == 1 && ss.logs <= SERVED_LOGS_MAX) {
                         log_debug("builder pid %d of serving nix pid %d builds %s", (int) e->st.pid,
                                   (int) e->st.ppid, ss.found);
-                        cb(userdata, e->st.ppid, e->st.pid, ss.found);
+                        cb(userdata, e->st.ppid, e->st.pid, ss.found, ss.outs, (size_t) ss.n_outs);
                 } else
                         log_debug("builder pid %d of serving nix pid %d: %u of its %u build log(s) match, "
                                   "not taken",
                                   (int) e->st.pid, (int) e->st.ppid, ss.matches, ss.logs);
                 free(ss.found);
+                free(ss.outs);
         }
         return (int) serving;
 }

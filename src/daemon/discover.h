@@ -8,8 +8,15 @@
 
 #include "daemon/tracker.h"
 #include "daemon/work-queue.h"
+#include "shared/drv.h"
 
 typedef struct Discovery Discovery;
+
+/* A running build found: nix_pid builds drv in builder. outs: its outputs as the builder's
+ * environment names them (n_outs 0 when the .drv is what tells them), for a build whose .drv
+ * the store here may not hold (a remote client's). */
+typedef void (*DiscoveryFound)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv,
+                               const DrvOutput *outs, size_t n_outs);
 /* event: where answers of the file-read worker come back (NULL: files are read inline, for
  * unit tests on fake trees). */
 int discovery_new(const char *proc_root, const char *store_dir, sd_event *event, Discovery **ret);
@@ -26,20 +33,17 @@ void discovery_read_stats(Discovery *dsc, WorkQueueStats *ret);
 /* Forgets candidates whose processes are gone. */
 void discovery_prune(Discovery *dsc, ProcTable *t);
 /* Every running builder of the table whose .drv can be told (from its nix process's open
- * build log): calls cb(nix_pid, builder_pid, drv). scope: only under this pid (0: any).
+ * build log): calls cb(nix_pid, builder_pid, drv, NULL, 0). scope: only under this pid (0: any).
  * Returns the number found, or -EAGAIN when some file is still being read: call it again
  * later (cb may then see the builders found already once more). */
-int discovery_rediscover(Discovery *dsc, ProcTable *t, pid_t scope,
-                         void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
-                         void *userdata);
+int discovery_rediscover(Discovery *dsc, ProcTable *t, pid_t scope, DiscoveryFound cb, void *userdata);
 /* Builds of remote clients: every builder of the table under a root-owned `nix-daemon
  * --stdio` or `nix-store --serve` whose .drv that process's open build logs tell (the one log
- * whose derivation name the builder's outputs carry), each handed to cb once. scope as above.
+ * whose derivation name the builder's outputs carry), each handed to cb once with those
+ * outputs. scope as above.
  * Returns how many serving processes the table holds (the sampler looks every pass while
  * there are some), or -ENOMEM. */
-int discovery_find_served(Discovery *dsc, ProcTable *t, pid_t scope,
-                          void (*cb)(void *userdata, pid_t nix_pid, pid_t builder, const char *drv),
-                          void *userdata);
+int discovery_find_served(Discovery *dsc, ProcTable *t, pid_t scope, DiscoveryFound cb, void *userdata);
 /* Whose serving processes count (default root): for tests on fake trees, which the test's
  * user owns. */
 void discovery_set_serve_owner(Discovery *dsc, uid_t uid);

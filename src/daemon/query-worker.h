@@ -15,6 +15,7 @@ typedef enum QueryKind {
         QUERY_HISTORY,
         QUERY_STATS,
         QUERY_DEPS, /* deps of a .drv from the store (deps-store.h) */
+        QUERY_AT,
 } QueryKind;
 
 int query_worker_start(Daemon *d, QueryWorker **ret);
@@ -31,3 +32,8 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
 typedef struct DepsStore DepsStore;
 int query_worker_submit_deps(QueryWorker *w, ControlConn *c, const ControlRequest *req, DepsStore *deps,
                              struct Reply *r);
+/* `at` (docs/protocol.md): the builds history has running at t, after live (builds the
+ * daemon holds, as JSON objects with "then": taken), and machine (from memory; NULL: read
+ * history's). With history unavailable, live alone answers, saying why. */
+int query_worker_submit_at(QueryWorker *w, ControlConn *c, const ControlRequest *req, usec_t t, cJSON *live,
+                           const MachineSample *machine, struct Reply *r);

@@ -90,7 +90,8 @@ struct Sampler {
         size_t n_kept_groups, max_kept_groups;
         uint64_t scans;
         bool rediscovered;
-        bool serving; /* the last table held a nix process serving a remote client */
+        bool serving;    /* the last table held a nix process serving a remote client */
+        usec_t last_run; /* monotonic: when the last sample began */
         SamplerStats stats;
 };
 
@@ -586,6 +587,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         if (cu.has_oom && cu.oom_kills > 0)
                 u.oom_killed = true;
         model_build_set_usage(s->d->model, b, &u);
+        model_build_add_sample(s->d->model, b, now_realtime());
 
         bool frozen = t->has_group && cu.freeze != CG_FREEZE_UNKNOWN ? cu.freeze == CG_FREEZE_FROZEN
                                                                      : t->signal_frozen && all_stopped;
@@ -633,7 +635,8 @@ static void retry_releases(Sampler *s) {
         }
 }
 
-static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const char *drv) {
+static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const char *drv,
+                            const DrvOutput *outs, size_t n_outs) {
         Sampler *s = userdata;
         if (builder_of(s, builder))
                 return;
@@ -647,6 +650,7 @@ static void on_rediscovered(void *userdata, pid_t nix_pid, pid_t builder, const 
         Build *b;
         if (model_rediscovered_build(s->d->model, nix_pid, uid, drv, started, &b) < 0)
                 return;
+        model_build_builder_outputs(s->d->model, b, outs, n_outs);
         /* A build this daemon dispatched to a machine, served here (a loopback builder): the
          * hook and its ssh are its processes here, the machine's daemon samples the rest. */
         if (!b->rediscovered && b->machine[0])
@@ -677,6 +681,7 @@ static int attach_rank(void *userdata, pid_t pid) {
 
 void sampler_run(Sampler *s) {
         usec_t t0 = now_monotonic();
+        s->last_run = t0;
         Model *m = s->d->model;
         ModelCounters mc;
         model_counters(m, &mc);
@@ -766,6 +771,49 @@ void sampler_run(Sampler *s) {
         usec_t next = missing ? MIN(FAST_INTERVAL, s->cfg.interval) : s->cfg.interval;
         sd_event_source_set_time(s->timer, now_monotonic() + next);
         sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+/* Are all the processes t had at its last sample gone (exited, zombies, or pids reused)? */
+static bool known_procs_gone(Sampler *s, const Tracked *t) {
+        for (uint32_t i = 0; i < t->n_procs; i++)
+                if (pidref_check_pid(s->cfg.proc_root, t->procs[i].st.pid, t->procs[i].st.starttime) == 0)
+                        return false;
+        return true;
+}
+
+void sampler_check_ended(Sampler *s) {
+        Model *m = s->d->model;
+        bool full = false;
+        for (Tracked *t = s->tracked; t; t = t->next) {
+                Build *b = model_build_by_key(m, t->key);
+                if (!b || b->state != BUILD_RUNNING)
+                        continue;
+                if (!t->builder_gone) {
+                        if (pidref_verify(&t->builder_ref, s->cfg.proc_root) != -ESRCH)
+                                continue;
+                        t->builder_gone = true;
+                        pidref_done(&t->builder_ref);
+                }
+                /* Without a group of its own, a process forked since the last sample is seen
+                 * only in the whole table. */
+                if (!t->has_group || t->adopt_failed) {
+                        full = true;
+                        continue;
+                }
+                if (!known_procs_gone(s, t) || group_populated(t))
+                        continue;
+                /* Its last sample, with nothing left: the group's final figures, and its end. */
+                t->n_next = 0;
+                t->gather_failed = false;
+                sample_build(s, t, b, now_monotonic());
+                notify_processes(s->d, b);
+        }
+        if (!full)
+                return;
+        if (now_monotonic() >= s->last_run + FAST_INTERVAL)
+                sampler_run(s);
+        else
+                sampler_kick(s);
 }
 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {

@@ -68,7 +68,7 @@ static int on_post(sd_event_source *source, void *userdata) {
         /* Now, not at a kick's timer: Nix starts the next build in the slot of the one that
          * ended, and no control request may see both running. */
         if (model_take_sample(s->d->model) && s->d->sampler)
-                sampler_run(s->d->sampler);
+                sampler_check_ended(s->d->sampler);
         notify_flush(s->d);
         control_conns_reap(s->d);
         return 0;

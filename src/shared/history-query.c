@@ -137,7 +137,7 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail, untrusted_uid IS NULL, approximate";
+        " log_tail, untrusted_uid IS NULL, approximate, phases";
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -226,6 +226,14 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                 free(line);
                 p = nl ? nl + 1 : NULL;
         }
+        const char *phases = (const char *) sqlite3_column_text(st, 30);
+        cJSON *ph = phases ? cJSON_Parse(phases) : NULL;
+        if (cJSON_IsArray(ph))
+                cJSON_AddItemToObject(o, "phases", ph);
+        else {
+                cJSON_Delete(ph); /* none recorded, or not what this code wrote */
+                cJSON_AddNullToObject(o, "phases");
+        }
         if (cJSON_GetArraySize(o) < 16) {
                 cJSON_Delete(o);
                 return NULL;
@@ -303,6 +311,88 @@ finalize:
         return r;
 }
 
+/* ---- at an instant ---- */
+
+cJSON *history_timeline_point_json(const TimelinePoint *p) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "t", usec_to_sec(p->t));
+        cJSON_AddNumberToObject(o, "cpu_percent", p->cpu_permil / 10.0);
+        cJSON_AddNumberToObject(o, "mem", (double) p->mem);
+        cJSON_AddNumberToObject(o, "procs", p->procs);
+        cJSON_AddNumberToObject(o, "io", (double) p->io);
+        return o;
+}
+
+/* The "then" member of a row from its timeline blob (column i): null without one. */
+static void add_then(cJSON *o, sqlite3_stmt *st, int i, usec_t t) {
+        Timeline tl;
+        const TimelinePoint *p;
+        if (timeline_decode(sqlite3_column_blob(st, i), (size_t) sqlite3_column_bytes(st, i), &tl) == 0 &&
+            (p = timeline_at(&tl, t)))
+                cJSON_AddItemToObject(o, "then", history_timeline_point_json(p));
+        else
+                cJSON_AddNullToObject(o, "then");
+        timeline_done(&tl);
+}
+
+int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
+        sqlite3_stmt *st = NULL;
+        history_set_budget(h, budget);
+        /* A build running at t finished at t or later, and at most its length after: the
+         * longest duration known bounds the range of the finished index to read (frozen time
+         * is outside durations: a day more for it). */
+        int64_t longest = 0;
+        int code = sqlite3_prepare_v2(h->db, "SELECT max(duration) FROM builds", -1, &st, NULL);
+        if (code == SQLITE_OK && (code = sqlite3_step(st)) == SQLITE_ROW)
+                longest = MAX(sqlite3_column_int64(st, 0), 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (code != SQLITE_ROW && code != SQLITE_DONE) {
+                history_set_budget(h, 0);
+                return step_error(h, code);
+        }
+        char sql[sizeof(row_columns) + 256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, timeline FROM builds WHERE finished >= ?1 AND finished <= ?2 AND started <= ?1"
+                 " AND kind = 'build' ORDER BY started, id",
+                 row_columns);
+        int r = 0;
+        if ((code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL)) != SQLITE_OK) {
+                r = history_errno(code);
+                goto finalize;
+        }
+        usec_t day = 24 * 3600 * USEC_PER_SEC;
+        sqlite3_bind_int64(st, 1, (int64_t) t);
+        sqlite3_bind_int64(st, 2, (int64_t) MIN(t + (usec_t) longest + day, (usec_t) INT64_MAX));
+        cJSON *rows = cJSON_CreateArray();
+        if (!rows) {
+                r = -ENOMEM;
+                goto finalize;
+        }
+        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = row_to_json(st);
+                if (!o || !cJSON_AddItemToArray(rows, o)) {
+                        cJSON_Delete(o);
+                        cJSON_Delete(rows);
+                        r = -ENOMEM;
+                        goto finalize;
+                }
+                add_then(o, st, 31, t);
+        }
+        if (code != SQLITE_DONE) {
+                cJSON_Delete(rows);
+                r = step_error(h, code);
+                goto finalize;
+        }
+        *ret = rows;
+finalize:
+        sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        return r;
+}
+
 /* ---- stats ---- */
 
 typedef enum ColKind { COL_TEXT, COL_NUMBER, COL_SECONDS } ColKind;
@@ -366,6 +456,51 @@ static int stats_section(History *h, const HistoryFilter *f, const char *select,
         return 0;
 }
 
+/* The median duration (seconds, *ret < 0 none) of f's n successful builds of pname. */
+static int median_duration(History *h, const HistoryFilter *f, const char *pname, int64_t n, double *ret) {
+        *ret = -1;
+        if (n <= 0 || !pname)
+                return 0;
+        HistoryFilter g = *f;
+        g.pname = pname;
+        _cleanup_(sql_done) Sql s = {};
+        sqlite3_stmt *st = NULL;
+        int r;
+        if ((r = sql_begin(&s)) < 0)
+                return r;
+        fputs("SELECT duration FROM builds", s.f);
+        bool where = sql_where(&s, &g);
+        fprintf(s.f, " %s state = 'succeeded' AND duration IS NOT NULL ORDER BY duration",
+                where ? "AND" : "WHERE");
+        sql_int(&s, " LIMIT 1 OFFSET ?", (n - 1) / 2);
+        if ((r = sql_prepare(h, &s, &st)) < 0)
+                return r;
+        int code = sqlite3_step(st);
+        if (code == SQLITE_ROW)
+                *ret = sqlite3_column_double(st, 0) / 1e6;
+        r = code == SQLITE_ROW || code == SQLITE_DONE ? 0 : step_error(h, code);
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* Each entry of a ranking gets "median_duration" (its successful builds', from "succeeded"). */
+static int add_medians(History *h, const HistoryFilter *f, cJSON *list) {
+        cJSON *e;
+        cJSON_ArrayForEach(e, list) {
+                const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "pname"),
+                            *n = cJSON_GetObjectItemCaseSensitive(e, "succeeded");
+                double median;
+                int r = median_duration(h, f, cJSON_IsString(p) ? p->valuestring : NULL,
+                                        cJSON_IsNumber(n) ? (int64_t) n->valuedouble : 0, &median);
+                if (r < 0)
+                        return r;
+                if (!(median >= 0 ? cJSON_AddNumberToObject(e, "median_duration", median)
+                                  : cJSON_AddNullToObject(e, "median_duration")))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret) {
         static const Col totals_cols[] = {
                 {"builds", COL_NUMBER},    {"succeeded", COL_NUMBER}, {"failed", COL_NUMBER},
@@ -385,6 +520,14 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
         static const Col requester_cols[] = {
                 {"uid", COL_NUMBER},      {"user", COL_TEXT},          {"builds", COL_NUMBER},
                 {"failures", COL_NUMBER}, {"build_time", COL_SECONDS}, {"cpu_time", COL_SECONDS},
+        };
+        static const Col memory_cols[] = {
+                {"pname", COL_TEXT},           {"builds", COL_NUMBER},    {"mem_peak", COL_NUMBER},
+                {"mem_peak_mean", COL_NUMBER}, {"succeeded", COL_NUMBER},
+        };
+        static const Col cpu_cols[] = {
+                {"pname", COL_TEXT},      {"builds", COL_NUMBER},   {"cpu_mean", COL_SECONDS},
+                {"cpu_max", COL_SECONDS}, {"mem_peak", COL_NUMBER}, {"succeeded", COL_NUMBER},
         };
         static const Col day_cols[] = {
                 {"day", COL_TEXT},      {"builds", COL_NUMBER},      {"succeeded", COL_NUMBER},
@@ -436,10 +579,25 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
                  "date(finished / 1000000, 'unixepoch'), COUNT(*), SUM(state = 'succeeded'),"
                  " SUM(state != 'succeeded'), SUM(duration)",
                  NULL, "GROUP BY 1 ORDER BY 1 DESC", day_cols, ELEMENTSOF(day_cols)},
+                /* The packages whose builds held the most memory, and used the most CPU: each
+                 * with its peak and (add_medians) the median duration of its successful builds. */
+                {"memory",
+                 "pname, COUNT(*), MAX(mem_peak), AVG(mem_peak),"
+                 " SUM(state = 'succeeded' AND duration IS NOT NULL)",
+                 "mem_peak IS NOT NULL", "GROUP BY +pname ORDER BY 3 DESC", memory_cols,
+                 ELEMENTSOF(memory_cols)},
+                {"cpu",
+                 "pname, COUNT(*), AVG(cpu_user + cpu_system), MAX(cpu_user + cpu_system), MAX(mem_peak),"
+                 " SUM(state = 'succeeded' AND duration IS NOT NULL)",
+                 "cpu_user IS NOT NULL", "GROUP BY +pname ORDER BY 3 DESC", cpu_cols, ELEMENTSOF(cpu_cols)},
         };
         for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
                 r = stats_section(h, f, sections[i].select, sections[i].where, sections[i].tail, top,
                                   sections[i].cols, sections[i].n_cols, &section);
+                if (r >= 0 &&
+                    (strcmp(sections[i].key, "memory") == 0 || strcmp(sections[i].key, "cpu") == 0) &&
+                    (r = add_medians(h, f, section)) < 0)
+                        cJSON_Delete(section);
                 if (r < 0)
                         goto delete_stats;
                 if (!cJSON_AddItemToObject(o, sections[i].key, section)) {

@@ -87,6 +87,26 @@ static const char *const migrations[] = {
          * recorded afterwards from what Nix left. Shown as such; ETAs never read them. Older
          * rows are exact as far as anyone knows: 0. */
         "ALTER TABLE builds ADD COLUMN approximate INTEGER NOT NULL DEFAULT 0;",
+
+        /* 8: after the fact (issue 19). Each build's usage over its life (timeline.h's blob,
+         * at most 4,627 bytes) and its phases with their durations (JSON); the machine's own
+         * figures every 10 s (t: unix time, seconds), thinned to one a minute after a week
+         * (history_prune). Older rows have neither: NULL. */
+        ("ALTER TABLE builds ADD COLUMN timeline BLOB;"
+         "ALTER TABLE builds ADD COLUMN phases TEXT;"
+         "CREATE TABLE machine_samples ("
+         "  t INTEGER PRIMARY KEY,"
+         "  cpu REAL,"
+         "  load1 REAL,"
+         "  mem_total INTEGER,"
+         "  mem_used INTEGER,"
+         "  swap_total INTEGER,"
+         "  swap_used INTEGER,"
+         "  psi_cpu REAL,"
+         "  psi_mem REAL,"
+         "  psi_io REAL,"
+         "  builds INTEGER"
+         ");"),
 };
 
 int history_schema_latest(void) {

@@ -87,6 +87,9 @@ int model_apply_build_result(Model *m, Source *s, const NixRecord *rec, usec_t n
 /* model-outcome.c */
 /* Decides the end state of a build whose activities all stopped (outputs present?). */
 void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono);
+/* Outputs of b from elsewhere than its .drv (its builder's environment), taken only when the
+ * .drv cannot tell them (not in this store). */
+void build_outputs_offer(Model *m, Build *b, const DrvOutput *outs, size_t n);
 /* No sign that b's builder ever ran. */
 bool build_never_ran(const Build *b);
 /* inv's progress counters moved: its finishing builds are decided again, and running builds

@@ -2,6 +2,7 @@
  * not) in the store, its invocation ended with an error, or its nix process went away. Looks
  * that must wait (outputs not there yet, a nix process still alive) are model_tick's. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,11 @@
 
 #define OUTPUT_RECHECKS     5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
-#define LOST_CHECK_USEC     (500 * USEC_PER_MSEC)
+/* A build found in /proc has no events: after its processes, only Nix's registration of its
+ * outputs (hashed and scanned for references first: seconds for large ones) is left to wait
+ * for, 10 s at most while its nix process lives. */
+#define OUTPUT_RECHECKS_REDISCOVERED 50
+#define LOST_CHECK_USEC              (500 * USEC_PER_MSEC)
 
 /* b's outputs (b->outputs, b->n_outputs), read from its .drv the first time. A failure
  * that may pass (memory, file descriptors) is not kept: the next look reads again. */
@@ -36,6 +41,22 @@ static int build_outputs_load(Model *m, Build *b) {
         b->n_outputs = n;
         b->outputs_read = true;
         return n;
+}
+
+void build_outputs_offer(Model *m, Build *b, const DrvOutput *outs, size_t n) {
+        if (n == 0 || n > INT_MAX || build_outputs_load(m, b) >= 0 || !b->outputs_read)
+                return; /* the .drv tells (or may, at the next look) */
+        DrvOutput *copy = calloc(n, sizeof(DrvOutput));
+        if (!copy)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (!(copy[i].name = strdup(outs[i].name)) || !(copy[i].path = strdup(outs[i].path))) {
+                        drv_outputs_free(copy, n);
+                        return;
+                }
+        drv_outputs_free(b->outputs, 0);
+        b->outputs = copy;
+        b->n_outputs = (int) n;
 }
 
 /* Is path valid in the store: registered in Nix's database where the daemon can read it,
@@ -241,7 +262,10 @@ void build_decide(Model *m, Build *b, usec_t now, usec_t now_mono) {
                 /* First look: outputs missing (or undecidable: no readable .drv, CA outputs)
                  * with no failure reported yet. The failure message may still be on its way
                  * (Nix 2.29+ sends it after the stop), so look again. */
-                b->output_checks_left = OUTPUT_RECHECKS;
+                const Source *src = b->invocation ? b->invocation->source : NULL;
+                b->output_checks_left = b->rediscovered && src && !src->nix_exited
+                                                ? OUTPUT_RECHECKS_REDISCOVERED
+                                                : OUTPUT_RECHECKS;
                 build_recheck_at(m, b, now_mono + OUTPUT_RECHECK_USEC);
                 if (b->finished == 0)
                         b->finished = now;

@@ -54,6 +54,13 @@ void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+void model_build_add_sample(Model *m, Build *b, usec_t at) {
+        const BuildUsage *u = &b->usage;
+        /* Out of memory: this sample is missing from it, nothing else. */
+        (void) timeline_add(&b->timeline, at, u->cpu_percent, u->mem_current, u->n_procs,
+                            u->io_read + u->io_write);
+}
+
 void model_build_set_nice(Model *m, Build *b, int nice) {
         BuildUsage u = b->usage;
         u.has_nice = true;
@@ -138,6 +145,10 @@ void model_build_processes_gone(Model *m, Build *b, usec_t when) {
         build_set_state(m, b, BUILD_FINISHING);
         build_mark(m, b, CHANGE_CHANGED);
         build_decide(m, b, when, now_monotonic());
+}
+
+void model_build_builder_outputs(Model *m, Build *b, const DrvOutput *outs, size_t n) {
+        build_outputs_offer(m, b, outs, n);
 }
 
 int model_rediscovered_build(Model *m, pid_t nix_pid, uid_t uid, const char *drv, usec_t started,

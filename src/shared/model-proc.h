@@ -5,6 +5,8 @@
 
 /* New figures (marks the build changed when they differ). */
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u);
+/* The sampler took the figures now in b->usage at at (realtime): a point of its timeline. */
+void model_build_add_sample(Model *m, Build *b, usec_t at);
 /* An action set the build's niceness, or its CPU (cores, 0 none) and memory (bytes, 0 none)
  * limits: shown (and reported changed) at once rather than at the next sample, which copies
  * them again from what the daemon applied. */
@@ -24,6 +26,9 @@ void model_build_builder_exited(Model *m, Build *b, usec_t when);
  * (succeeded) or Nix moves on without them (failed), or succeeded or failed at once when
  * that is known already. */
 void model_build_processes_gone(Model *m, Build *b, usec_t when);
+/* The outputs its builder's environment names (a remote client's build, whose .drv this
+ * store may not hold): what decides its end when the .drv cannot. */
+void model_build_builder_outputs(Model *m, Build *b, const DrvOutput *outs, size_t n);
 /* A running build found in /proc after a restart: nix_pid builds drv. One source (role
  * "rediscovered") per nix process; the build is lost if that process ends first. When a
  * stream already reports an active build of drv, that build is returned instead. */

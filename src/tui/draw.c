@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 int draw_text(const Screen *scr, int y, int x, int w, int attr, const char *s, bool pad, bool right) {
         if (w <= 0)

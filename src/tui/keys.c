@@ -25,6 +25,8 @@ static const struct {
         {KC_PGUP, CMD_PAGE_UP},
         {KC_HOME, CMD_TOP},
         {'G', CMD_BOTTOM},
+        {'F', CMD_FOLLOW},
+        {'@', CMD_AT},
         {KC_END, CMD_BOTTOM},
         {'V', CMD_VISUAL},
         {'p', CMD_PROCS},
@@ -105,6 +107,16 @@ KeyResult keys_feed(KeyState *ks, int key) {
         for (size_t i = 0; i < ELEMENTSOF(single); i++)
                 if (single[i].key == key)
                         return key_result(single[i].cmd, 0);
+        switch (key) {
+        case '[':
+                return key_result(CMD_TIME, -60);
+        case ']':
+                return key_result(CMD_TIME, 60);
+        case '{':
+                return key_result(CMD_TIME, -600);
+        case '}':
+                return key_result(CMD_TIME, 600);
+        }
         return key_result(CMD_NONE, 0);
 }
 

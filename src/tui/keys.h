@@ -69,6 +69,9 @@ typedef enum Cmd {
         CMD_MOUSE,
         CMD_RESIZE,
         CMD_CANCELLED, /* Esc (or an unbound key) ended a pending sequence */
+        CMD_FOLLOW,    /* F: the log panel follows its build again */
+        CMD_AT,        /* @: the at view (history: at the selected build's middle; else asks a time) */
+        CMD_TIME,      /* [ ] { }: the at view's instant moves by arg seconds */
         _CMD_MAX,
 } Cmd;
 

@@ -18,7 +18,9 @@
 #include "basic/time-util.h"
 #include "shared/sockdir.h"
 #include "shared/ssh-command.h"
+#include "shared/when.h"
 #include "tui/tui.h"
+#include "tui/view-at.h"
 
 static void help(void) {
         printf("usage: nix-analytics [OPTION...]\n"
@@ -36,6 +38,9 @@ static void help(void) {
                "      --no-color        no colours (also when NO_COLOR is set)\n"
                "      --no-mouse        leave the mouse to the terminal\n"
                "      --fps N           at most N frames a second (default 30)\n"
+               "      --at TIME         start on the screen as it was at TIME: the builds running then\n"
+               "                        with their CPU and memory then, and the machine (03:12,\n"
+               "                        'yesterday 14:00', -2h, 2026-12-07T03:12, @UNIXSECONDS)\n"
                "      --stats FILE      write frame and CPU statistics (JSON) to FILE at exit\n"
                "  -h, --help            this help\n"
                "      --version         the version\n\n"
@@ -52,6 +57,7 @@ typedef struct Args {
         size_t n_hosts;
         const char *remote_ctl;
         const char *stats;
+        usec_t at; /* --at: realtime, 0 none */
         ScreenOptions screen;
 } Args;
 
@@ -115,6 +121,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 OPT_VERSION,
                 OPT_REMOTE_CTL,
                 OPT_HOSTS_FILE,
+                OPT_AT,
         };
         static const struct option opts[] = {
                 {"socket-dir", required_argument, NULL, 's'},
@@ -126,6 +133,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 {"no-mouse", no_argument, NULL, OPT_NO_MOUSE},
                 {"fps", required_argument, NULL, OPT_FPS},
                 {"stats", required_argument, NULL, OPT_STATS},
+                {"at", required_argument, NULL, OPT_AT},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -180,6 +188,19 @@ static int parse_args(int argc, char **argv, Args *a) {
                 }
                 case OPT_STATS:
                         a->stats = optarg;
+                        break;
+                case OPT_AT:
+                        if (when_parse(optarg, now_realtime(), &a->at) < 0) {
+                                log_error("--at: cannot read '%s' as a time: give 03:12, 'yesterday 14:00', "
+                                          "-2h, "
+                                          "'90m ago', 2026-12-07T03:12 or @UNIXSECONDS",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        if (a->at > now_realtime()) {
+                                log_error("--at: '%s' is still to come", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case 'h':
                         help();
@@ -345,6 +366,8 @@ static int run(Args *a) {
                         else if (r < 0)
                                 log_error_errno(r, "cannot start: %m");
                 }
+                if (r >= 0 && a->at)
+                        view_at_show(t, 0, a->at);
                 if (r >= 0) {
                         r = sd_event_loop(e);
                         /* The loop no longer takes signals: let them end whatever is left to do

@@ -16,6 +16,7 @@ typedef enum PromptKind {
         PROMPT_FILTER,
         PROMPT_SEARCH,
         PROMPT_CONFIRM, /* y/n: an action on several builds */
+        PROMPT_AT,      /* a time for the at view */
 } PromptKind;
 
 #define PROMPT_MAX 256

@@ -17,13 +17,14 @@
 #include "shared/ssh-command.h"
 #include "tui/actions.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/help.h"
 #include "tui/input.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
 #include "tui/view-deps.h"
 #include "tui/view-detail.h"
+#include "tui/view-at.h"
 #include "tui/view-history.h"
 #include "tui/view-log.h"
 #include "tui/view-machines.h"
@@ -38,8 +39,8 @@ static const struct {
         int (*make)(Tui *t, View **ret);
 } view_table[] = {
         {VIEW_BUILDS, view_builds_new},   {VIEW_PROCS, view_procs_new},       {VIEW_DEPS, view_deps_new},
-        {VIEW_HISTORY, view_history_new}, {VIEW_MACHINES, view_machines_new}, {VIEW_DETAIL, view_detail_new},
-        {VIEW_LOG, view_log_new},
+        {VIEW_HISTORY, view_history_new}, {VIEW_MACHINES, view_machines_new}, {VIEW_AT, view_at_new},
+        {VIEW_DETAIL, view_detail_new},   {VIEW_LOG, view_log_new},
 };
 
 double tui_now(void) {
@@ -279,7 +280,7 @@ static void draw_header(Tui *t, int w) {
                             h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN],
                             finishing, recent_format(&h->recent, n, ended, sizeof(ended)), load,
                             t->filter ? " | filter: " : "", t->filter ?: "",
-                            strcmp(sort, "arrival") ? " | sorted" : "");
+                            strcmp(sort, "activity") ? " | sorted" : "");
                 return;
         }
         /* Several hosts: a summary, then a line per host (up or down and why, its counts, its load). */
@@ -296,7 +297,7 @@ static void draw_header(Tui *t, int w) {
                     " nix-analytics | %zu hosts, %u up | %u running %u queued %u frozen | %s%s%s%s",
                     t->n_hosts, up, sum[BUILD_RUNNING], sum[BUILD_QUEUED], sum[BUILD_FROZEN],
                     recent_format(&recent, sum, ended, sizeof(ended)), t->filter ? " | filter: " : "",
-                    t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
+                    t->filter ?: "", strcmp(sort, "activity") ? " | sorted" : "");
         size_t lines = host_lines(t);
         char note[64];
         for (size_t i = 0; i < lines; i++) {

@@ -12,7 +12,7 @@
 #include "tui/client.h"
 #include "tui/keys.h"
 #include "tui/listnav.h"
-#include "tui/recent.h"
+#include "shared/recent.h"
 #include "tui/screen.h"
 #include "tui/store.h"
 
@@ -25,6 +25,7 @@ typedef enum ViewId {
         VIEW_DEPS,
         VIEW_HISTORY,
         VIEW_MACHINES,
+        VIEW_AT, /* the screen as it was at a past instant (view-at.h) */
         VIEW_DETAIL,
         VIEW_LOG, /* the log panel: shown beside the builds view, focusable with Tab */
         _VIEW_MAX,

@@ -11,7 +11,7 @@
 #include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 typedef struct DetailView {
         Tui *tui;

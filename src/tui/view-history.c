@@ -10,7 +10,7 @@
 #include "shared/json-read.h"
 #include "shared/units.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/poll.h"
 
 /* Four screens of rows: each row costs the daemon about 10 us to read and encode, and the
@@ -63,13 +63,6 @@ static void hv_open(Tui *t, View *v) {
                    hv_fetch);
 }
 
-const cJSON *view_history_current(Tui *t, unsigned *ret_host) {
-        View *v = t->views[VIEW_HISTORY];
-        HistoryView *hv = v->data;
-        *ret_host = hv->host;
-        return cJSON_GetArrayItem(hv_rows(hv), (int) v->nav.cur);
-}
-
 static void hv_close(Tui *t, View *v) {
         poll_stop(&((HistoryView *) v->data)->poll);
 }
@@ -111,7 +104,8 @@ static void hv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         size_t shown = hv_count(t, v);
         char on[300];
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "history%s: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, h/Esc back)",
+                    "history%s: %zu%s rows, by %s %s  (s: order, S: reverse, Enter: details, @: what ran "
+                    "then, h/Esc back)",
                     tui_host_on(t, hv->host, on, sizeof(on)), shown, shown >= HISTORY_ROWS ? "+" : "",
                     orders[hv->order], hv->ascending ? "ascending" : "descending");
         if (--h <= 0)
@@ -196,4 +190,13 @@ int view_history_new(Tui *t, View **ret) {
         HistoryView *hv = (*ret)->data;
         hv->tui = t;
         return 0;
+}
+
+const cJSON *view_history_selected(Tui *t) {
+        View *v = t->views[VIEW_HISTORY];
+        return cJSON_GetArrayItem(hv_rows(v->data), (int) v->nav.cur);
+}
+
+unsigned view_history_host(Tui *t) {
+        return ((HistoryView *) t->views[VIEW_HISTORY]->data)->host;
 }

@@ -5,5 +5,6 @@
 #include "tui/tui.h"
 
 int view_history_new(Tui *t, View **ret);
-/* The row under the cursor (NULL: none) and the host whose history it is. */
-const cJSON *view_history_current(Tui *t, unsigned *ret_host);
+/* The row under the cursor (NULL: none), and the host whose history is shown. */
+const cJSON *view_history_selected(Tui *t);
+unsigned view_history_host(Tui *t);

@@ -11,7 +11,7 @@
 #include "shared/json-read.h"
 #include "shared/units.h"
 #include "tui/draw.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 #include "tui/poll.h"
 #include "tui/view-builds.h"
 

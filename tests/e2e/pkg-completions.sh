@@ -95,15 +95,19 @@ assert_eq "bash: loading the completions printed nothing on stderr" "" "$(cat "$
 # --- BUILD arguments from a real daemon after a real Nix build ---
 nix_setup
 start_daemon
+# one.nix: a quick build, or with kind = "run" one that runs until it is killed.
 cat >"$T/one.nix" <<'NIX'
-{ nonce }: derivation {
-  name = "pkg-compl-${builtins.substring 0 6 (builtins.hashString "sha256" nonce)}";
+{ nonce, kind ? "" }: derivation {
+  name = "pkg-compl-${kind}${builtins.substring 0 6 (builtins.hashString "sha256" nonce)}";
   system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/usr/bin:/bin"; inherit nonce;
-  args = [ "-c" "echo hello; echo done > $out" ];
+  args = [ "-c" (if kind == "run" then "echo running; sleep 120; echo done > $out" else "echo hello; echo done > $out") ];
 }
 NIX
-nix-build "$T/one.nix" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
-	ctl ingest --quiet >/dev/null
+nix_one() {
+	nix-build "$T/one.nix" --argstr nonce "$NONCE" "$@" --no-out-link --log-format internal-json -v 2>&1 |
+		ctl ingest --quiet >/dev/null
+}
+nix_one
 NAME=$(ctl list-builds | jq -r '.builds[0].name // empty')
 assert_match "the daemon knows the build" '^pkg-compl-' "$NAME"
 settled() { [[ "$(ctl list-builds | jq -r '.builds[0].state')" == succeeded ]]; }
@@ -117,3 +121,31 @@ done
 # bash sees "--socket-dir=DIR" as three words: "--socket-dir" "=" "DIR".
 assert_eq "bash: 'nix-analytics-ctl --socket-dir=DIR get-build <TAB>' names the daemon's build" "$NAME" \
 	"$(bash_complete "nix-analytics-ctl --socket-dir = $SOCKDIR get-build ")"
+
+# --- a running build: its name, its key and its .drv path, from the running daemon ---
+nix_one --argstr kind run &
+LONG_PID=$!
+track "$LONG_PID"
+running() { ctl list-builds --state running | jq -e '.builds | length == 1' >/dev/null; }
+wait_for 60 "the long build runs" running || die "the long build never ran"
+RUN=$(ctl list-builds --state running | jq -c '.builds[0]')
+RUN_NAME=$(jq -r .name <<<"$RUN") RUN_KEY=$(jq -r .key <<<"$RUN") RUN_DRV=$(jq -r .drv <<<"$RUN")
+# /nix/store/ and the first letters of its hash: one .drv in the daemon's builds
+DRV_PREFIX=${RUN_DRV:0:16}
+for sh in "${SHELLS[@]}"; do
+	assert_eq "$sh: 'freeze <TAB>' offers the running build, by name" "$RUN_NAME" \
+		"$(complete_in "$sh" "nix-analytics-ctl -s $SOCKDIR freeze ")"
+	assert_eq "$sh: 'get-build <TAB>' offers both builds' names" "$(printf '%s\n' "$NAME" "$RUN_NAME" | sort)" \
+		"$(complete_in "$sh" "nix-analytics-ctl -s $SOCKDIR get-build ")"
+	assert_eq "$sh: 'kill $RUN_KEY<TAB>' completes the running build's key" "$RUN_KEY" \
+		"$(complete_in "$sh" "nix-analytics-ctl -s $SOCKDIR kill $RUN_KEY")"
+	assert_eq "$sh: 'ps ${DRV_PREFIX}<TAB>' completes its .drv path" "$RUN_DRV" \
+		"$(complete_in "$sh" "nix-analytics-ctl -s $SOCKDIR ps $DRV_PREFIX")"
+done
+# bash sees "--color=" as two words: "--color" "=".
+assert_eq "bash: 'list-builds --color=<TAB>' offers when" "$(printf '%s\n' always auto never)" \
+	"$(bash_complete "nix-analytics-ctl list-builds --color = ")"
+assert_eq "fish: 'list-builds --color=<TAB>' offers when" "$(printf '%s\n' always auto never)" \
+	"$(fish_complete "nix-analytics-ctl list-builds --color=" | sed 's/^--color=//')"
+ctl kill "$RUN_KEY" >/dev/null 2>&1
+wait "$LONG_PID" 2>/dev/null || true # nix-build fails: its build was killed

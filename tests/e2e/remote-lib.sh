@@ -83,6 +83,12 @@ MaxStartups 100:30:200
 MaxSessions 100
 SetEnv NIX_ANALYTICS_SOCKET_DIR=$T/rsock
 EOF
+	# OpenSSH 9.8 and later penalise a source address whose connections fail or go away
+	# abruptly, and every loopback client of every run here is 127.0.0.1: not in a test
+	# (older sshd, bookworm's 9.2, knows no such option and refuses it).
+	if /usr/sbin/sshd -t -f "$T/sshd_config" -o PerSourcePenalties=no 2>/dev/null; then
+		echo 'PerSourcePenalties no' >>"$T/sshd_config"
+	fi
 	ssh_host_entry "$REMOTE_HOST" "$REMOTE_PORT" >"$T/ssh_config"
 	cat >>"$T/ssh_config" <<EOF
 Host closedport
@@ -96,7 +102,8 @@ Host closedport
 EOF
 	export NIX_SSHOPTS="-F $T/ssh_config"
 
-	# The remote's own store, and remote-programs entering it.
+	# The remote's own store, and remote-programs entering it: the Nix under test (the first
+	# on this PATH; an ssh login's PATH is sshd's own).
 	mkdir -p "$T/rnix/store" "$T/rnix/var/nix"
 	local prog
 	for prog in nix-store nix-daemon; do
@@ -105,7 +112,7 @@ EOF
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $prog "\$@"' $prog "\$@"
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v $prog) "\$@"' $prog "\$@"
 EOF
 		chmod +x "$T/remote-$prog"
 	done

@@ -9,10 +9,16 @@
 #
 # The remote daemon learns of the build without any plugin: it finds the builder under the
 # root `nix-daemon --stdio` that ssh-ng runs, from the build log that process holds open
-# (discover.c, discovery_find_served); any Nix. With the plugin (argument 3) and a Nix whose
-# plugin reports from `nix-daemon --stdio` (2.8), a second build runs through a remote program
-# that loads it: the remote daemon then has the build's phases and log lines too, and still
-# one build of it (the plugin's report and /proc's finding merge).
+# (discover.c, discovery_find_served); any Nix. It runs in the remote's mount namespace (its
+# store), where the .drv is absent (ssh-ng sends the derivation itself): how the build ended
+# there comes from the outputs the builder's environment names, in the remote's database, and
+# a build that fails there is failed, not taken for a success.
+#
+# Phases and log lines need a stream from that nix-daemon --stdio: its json-log-path on Nix
+# 2.30 and later, or, with the plugin (argument 3) on a Nix whose plugin reports from
+# `nix-daemon --stdio` (2.8), the plugin. A second build runs through a remote program that
+# sends one: the remote daemon then has the build's phases and log lines too, and still one
+# build of it (the stream's report and /proc's finding merge). Nix 2.9 to 2.29 offer neither.
 source "$(dirname "$0")/plugin-lib.sh"
 # The first free port from 2290, and build users named after it: other trees' runs of the
 # remote tests may run at the same time.
@@ -40,11 +46,24 @@ NIX_MINOR=$(nix-daemon --version | awk '{ print $NF }' | cut -d. -f2)
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec nix-daemon --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v nix-daemon) --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
 EOF
 [[ -n "$NA_PLUGIN" ]] && chmod +x "$T/remote-nix-daemon-plugin"
+# Or the project's remote program, nix-analytics-remote-daemon: json-log-path to the remote
+# nix-analyticsd's events socket (NIX_ANALYTICS_SOCKET_DIR from the login) on Nix 2.30 and
+# later.
+cat >"$T/remote-nix-daemon-jsonlog" <<EOF
+#!/bin/sh
+export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
+substituters =
+sandbox = false'
+export NIX_ANALYTICS_NIX_DAEMON=$(command -v nix-daemon)
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(cd "$E2E_DIR/../.." && pwd)/src/remote/nix-analytics-remote-daemon "\$@"' nix-analytics-remote-daemon "\$@"
+EOF
+chmod +x "$T/remote-nix-daemon-jsonlog"
 NG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon"
 PLUGIN_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-plugin"
+JSONLOG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon-jsonlog"
 mkdir -p "$T/conf"
 printf 'builders = %s x86_64-linux - 1 1\n' "$NG_URI" >"$T/conf/nix.conf"
 start_daemon --nix-conf-dir "$T/conf" --machines-poll-interval 30 --machines-poll-timeout 10 \
@@ -59,7 +78,7 @@ wait_for 20 "the machine's first poll" remote_up
 build_bg() {
 	(
 		nix-build "$E2E_DIR/nix/remote-view.nix" --argstr nonce "$NONCE" --argstr tag "$1" \
-			--argstr spin "$2" --argstr quiet "$3" --no-out-link -j 0 --builders "${4:-$NG_URI} x86_64-linux - 1 1" \
+			--argstr spin "$2" --argstr quiet "$3" --argstr fail "${FAIL:-0}" --no-out-link -j 0 --builders "${4:-$NG_URI} x86_64-linux - 1 1" \
 			--log-format internal-json -v 2>&1 | ctl ingest >"$T/ingest-$1.out" 2>&1
 		echo "${PIPESTATUS[0]}" >"$T/nix-$1.rc"
 	) &
@@ -97,9 +116,10 @@ wait_for 60 "nodaemon: nix-build ends" test -f "$T/nix-nodaemon.rc"
 assert_eq "nodaemon: nix-build succeeds" 0 "$(cat "$T/nix-nodaemon.rc")"
 
 # --- a nix-analyticsd on the remote (under the ssh login: its own socket directory) ---
-# Idle: it reads /proc only every few intervals until a nix process serves a client.
+# Idle: it reads /proc only every few intervals until a nix process serves a client. It sees
+# the remote's store, as the remote programs do.
 ssh -F "$T/ssh_config" -o BatchMode=yes "$REMOTE_HOST" \
-	"echo \$\$ >$T/rdaemon.pid; exec $NA_DAEMON --history-db none --machines-poll-interval 0 -v --discover-scope $$ --cgroup-root /nix-analytics-e2e-rv-$$" \
+	"echo \$\$ >$T/rdaemon.pid; exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $NA_DAEMON --history-db none --machines-poll-interval 0 -v --discover-scope $$ --cgroup-root /nix-analytics-e2e-rv-$$'" \
 	>"$T/rdaemon.log" 2>&1 &
 track $!
 wait_for 10 "the remote daemon's socket" test -S "$T/rsock/control.sock" || die "no remote daemon"
@@ -158,11 +178,33 @@ assert_json "view: list-builds carries the remote view too" "$(ctl list-builds -
 assert_json "view: the remote daemon found it in /proc (no plugin there)" \
 	"$(rctl list-builds --name rview-view | jq -c '.builds[0]')" '.drv | endswith("-rview-view.drv")'
 grep -q 'of serving nix pid' "$T/rdaemon.log" || fail "view: the remote daemon's log does not say it found the build under a serving nix process"
+# How it ended there: the .drv is not in the remote's store (ssh-ng sends the derivation
+# itself), so the outputs its builder's environment names decide, in the remote's database.
+remote_state() { rctl list-builds --name "rview-$1" 2>/dev/null | jq -r '.builds[0].state // empty'; }
+remote_ended() { [[ $(remote_state "$1") =~ ^(succeeded|failed|killed|lost)$ ]]; }
+wait_for 15 "view: the remote daemon ends its build" remote_ended view
+assert_eq "view: the remote daemon says it succeeded" succeeded "$(remote_state view)"
 
-# --- the plugin in the remote's nix-daemon --stdio: phases and log lines, one build ---
-# The plugin reports from that process on Nix 2.8 (docs/protocol.md, "Remote builders").
-if [[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 10)); then
-	run_view plug 12 8 "$PLUGIN_URI"
+# --- a build that fails there: failed in the remote daemon's view too, never "succeeded" ---
+# (12 s: an idle remote daemon looks for serving processes every 5 s)
+FAIL=3 build_bg fail 2 10
+wait_for 60 "fail: nix-build ends" test -f "$T/nix-fail.rc"
+assert_ne "fail: nix-build fails" 0 "$(cat "$T/nix-fail.rc")"
+wait_for 20 "fail: the remote daemon ends its build" remote_ended fail ||
+	log "fail: the remote daemon has: $(rctl list-builds --name rview-fail 2>&1 | jq -c '.builds' 2>&1); its log: $(grep -E 'rview-fail|build [0-9]+:' "$T/rdaemon.log" | tail -n 8 | tr '\n' ' ')"
+assert_json "fail: the remote daemon found it and says it failed (its outputs never registered)" \
+	"$(rctl list-builds --name rview-fail | jq -c '.builds[0]')" \
+	'.state == "failed" and (.drv | endswith("-rview-fail.drv"))'
+
+# --- a stream from the remote's nix-daemon --stdio: phases and log lines, one build ---
+# Its json-log-path (2.30 and later), or the plugin, which reports from that process on Nix
+# 2.8 (docs/protocol.md, "Remote builders").
+STREAM_URI=
+((NIX_MINOR >= 30)) && STREAM_URI=$JSONLOG_URI
+[[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 30)) && STREAM_URI=$PLUGIN_URI
+if [[ -n $STREAM_URI ]]; then
+	log "plug: the stream from the remote's nix-daemon --stdio: ${STREAM_URI##*remote-nix-daemon-}"
+	run_view plug 12 8 "$STREAM_URI"
 	wait_screen 'rview-plug +spin .*[0-9]%@ +[0-9.]+[KMG]?@' 30 "tui: the remote's spin phase, CPU%@ and MEM@"
 	wait_screen 'rview-plug +quiet .*%@' 30 "tui: the remote's quiet phase follows"
 	end_view plug
@@ -174,8 +216,8 @@ if [[ -n "$NA_PLUGIN" ]] && ((NIX_MINOR < 10)); then
 else
 	# Not a skip: what this Nix offers ran above.
 	if [[ -n "$NA_PLUGIN" ]]; then
-		log "plug: not run: on Nix 2.$NIX_MINOR the plugin reports nothing from nix-daemon --stdio"
+		log "plug: not run: Nix 2.$NIX_MINOR has no json-log-path and its plugin reports nothing from nix-daemon --stdio"
 	else
-		log "plug: not run: no plugin (this build has none that Nix loads)"
+		log "plug: not run: Nix 2.$NIX_MINOR has no json-log-path, and this build has no plugin that Nix loads"
 	fi
 fi

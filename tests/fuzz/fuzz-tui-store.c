@@ -1,4 +1,4 @@
-/* Fuzz target: what the TUI reads from the daemon (src/tui/store.c, columns.c, fmt.c): lines of
+/* Fuzz target: what the TUI reads from the daemon (src/tui/store.c, columns.c, shared/fmt.c): lines of
  * JSON, each a subscription event or a list-builds / list-invocations result, applied to the
  * TUI's store, then every build rendered through every column. */
 #include <stddef.h>

@@ -255,7 +255,9 @@ static void test_off_loop(void **state) {
 }
 
 static int found;
-static void on_found(void *userdata, pid_t nix_pid, pid_t builder, const char *d) {
+static void on_found(void *userdata, pid_t nix_pid, pid_t builder, const char *d, const DrvOutput *outs,
+                     size_t n_outs) {
+        assert_int_equal(n_outs, 0); /* the .drv tells them */
         assert_int_equal(nix_pid, 100);
         assert_int_equal(builder, 200);
         assert_string_equal(d, drv);
@@ -281,11 +283,17 @@ static void test_rediscover(void **state) {
 }
 
 static pid_t served_nix, served_builder;
-static char served_drv[PATH_MAX];
-static void on_served(void *userdata, pid_t nix_pid, pid_t builder, const char *d) {
+static char served_drv[PATH_MAX], served_outs[PATH_MAX * 2];
+/* Its outputs as "name=path,name=path", in the environment's order. */
+static void on_served(void *userdata, pid_t nix_pid, pid_t builder, const char *d, const DrvOutput *outs,
+                      size_t n_outs) {
         served_nix = nix_pid;
         served_builder = builder;
         snprintf(served_drv, sizeof(served_drv), "%s", d);
+        served_outs[0] = '\0';
+        for (size_t i = 0; i < n_outs; i++)
+                snprintf(served_outs + strlen(served_outs), sizeof(served_outs) - strlen(served_outs),
+                         "%s%s=%s", i ? "," : "", outs[i].name, outs[i].path);
         found++;
 }
 
@@ -341,6 +349,10 @@ static void test_served(void **state) {
         assert_int_equal(served_nix, 600);
         assert_int_equal(served_builder, 200);
         assert_string_equal(served_drv, drv);
+        /* Both of x's outputs, not its input src (the .drv need not be in this store). */
+        char want[PATH_MAX * 2];
+        snprintf(want, sizeof(want), "out=%s/" HO "-x,dev=%s/" HO "-x-dev", store, store);
+        assert_string_equal(served_outs, want);
         /* Once per builder; out of scope (not under pid 7), nothing either. */
         assert_int_equal(discovery_find_served(d, &t, 0, on_served, NULL), 1);
         assert_int_equal(found, 1);

@@ -388,6 +388,40 @@ static void test_rediscovered(void **state) {
         assert_int_equal(b->state, BUILD_SUCCEEDED);
 }
 
+/* A remote client's build, its .drv not in this store: the outputs its builder's environment
+ * names decide, missing ones a failure (once Nix had time to register them), not a success
+ * taken on trust. */
+static void test_served_outputs(void **state) {
+        Fixture *f = *state;
+        char drv[1024], out[1024], other[1024], name[] = "out";
+        snprintf(drv, sizeof(drv), "%s/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-remote.drv", f->store);
+        snprintf(out, sizeof(out), "%s/" HO "-remote", f->store);
+        snprintf(other, sizeof(other), "%s/yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy-remote", f->store);
+        Build *b, *c;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, drv, T0, &b), 0);
+        model_build_builder_outputs(f->m, b, &(DrvOutput){.name = name, .path = out}, 1);
+        model_build_builder_exited(f->m, b, T0 + USEC_PER_SEC);
+        model_build_processes_gone(f->m, b, T0 + USEC_PER_SEC);
+        usec_t mono = now_monotonic();
+        (void) model_tick(f->m, T0 + 2 * USEC_PER_SEC, mono += 300 * USEC_PER_MSEC);
+        assert_int_equal(b->state, BUILD_FINISHING); /* Nix may still be registering them */
+        test_write_file(f->dir, "store/" HO "-remote", "built", (size_t) -1);
+        (void) model_tick(f->m, T0 + 3 * USEC_PER_SEC, mono += 300 * USEC_PER_MSEC);
+        assert_int_equal(b->state, BUILD_SUCCEEDED);
+
+        snprintf(drv, sizeof(drv), "%s/" HO "-remote.drv", f->store);
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, drv, T0, &c), 0);
+        model_build_builder_outputs(f->m, c, &(DrvOutput){.name = name, .path = other}, 1);
+        model_build_builder_exited(f->m, c, T0 + USEC_PER_SEC);
+        model_build_processes_gone(f->m, c, T0 + USEC_PER_SEC);
+        int ticks = 0;
+        for (; ticks < 60 && c->state == BUILD_FINISHING; ticks++)
+                (void) model_tick(f->m, T0 + 2 * USEC_PER_SEC, mono += 300 * USEC_PER_MSEC);
+        assert_int_equal(c->state, BUILD_FAILED);
+        assert_int_equal(c->failure, FAILURE_NO_OUTPUTS);
+        assert_true(ticks > 5); /* looked for longer than a build with events */
+}
+
 static void test_rediscovered_nix_exits(void **state) {
         Fixture *f = *state;
         Build *b;
@@ -538,6 +572,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_nix_exits_before_processes_seen_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_action_settings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_served_outputs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_nix_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_stream, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rediscovered_claimed_by_plan, setup, teardown),

@@ -1,5 +1,6 @@
-# remote-view.sh's build: a phase that keeps one CPU busy, then a quiet one, each logging.
-{ nonce ? "unset", tag ? "view", spin ? "10", quiet ? "8" }:
+# remote-view.sh's build: a phase that keeps one CPU busy, then a quiet one, each logging;
+# then it exits with code fail (0: it writes its output).
+{ nonce ? "unset", tag ? "view", spin ? "10", quiet ? "8", fail ? "0" }:
 let
   inherit (import ./mk.nix { inherit nonce; }) mk phase;
 in
@@ -12,5 +13,6 @@ mk "rview-${tag}" ''
   done
   ${phase "quietPhase"}
   for j in $(seq 1 $((${quiet} * 2))); do echo "quiet $j"; sleep 0.5; done
+  if [ ${fail} -ne 0 ]; then echo "failing with ${fail}"; exit ${fail}; fi
   echo ok > $out
 '' [ ]

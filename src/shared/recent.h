@@ -1,6 +1,6 @@
-/* The header's count of how builds ended: the last hour's outcomes a daemon counts from its
+/* How builds ended lately, in a few words: the last hour's outcomes a daemon counts from its
  * history (status "recent"), so that they survive its restarts; without history, the builds
- * the TUI holds, by state. */
+ * a client holds, by state. Shown by the TUI's header and `nix-analytics-ctl status`. */
 #pragma once
 
 #include <stdbool.h>

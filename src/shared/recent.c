@@ -1,12 +1,12 @@
 /* The header's outcome counts (see recent.h). */
-#include "tui/recent.h"
+#include "shared/recent.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "basic/macro.h"
 #include "shared/json-read.h"
-#include "tui/fmt.h"
+#include "shared/fmt.h"
 
 /* Short words for the header, in the order counts are defined. */
 static const char *const labels[_COUNT_MAX] = {
