@@ -90,6 +90,7 @@ complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s n -l tail 
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s f -l follow -d 'print new lines as they come'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log watch" -l json -d 'JSON lines'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s i -l invocation -x -d 'the graph of this invocation'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s H -l history -x -d 'the graph of the derivation of this history row'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s t -l tree -d 'a tree for people'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s w -l why -d 'why BUILD is built'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from deps" -s n -l limit -x -d 'list at most N derivations'

@@ -14,13 +14,18 @@
 static const char deps_usage[] =
         "Usage: nix-analytics-ctl deps [OPTIONS] BUILD\n"
         "       nix-analytics-ctl deps [OPTIONS] --invocation ID\n"
+        "       nix-analytics-ctl deps [OPTIONS] --history ID\n"
         "\n"
         "Prints the dependency graph the daemon resolved from the .drv files: of a whole\n"
         "invocation, or of what BUILD needs. Each node has its state (pending, building with\n"
-        "its phase, done, failed, cached), its inputs and what it is blocked on.\n"
+        "its phase, done, failed, cached), its inputs and what it is blocked on. A BUILD given\n"
+        "as a .drv path the daemon does not hold (any derivation in the store), or a history\n"
+        "row, is read from the store: nodes are then also missing (outputs absent) or unknown,\n"
+        "each with its last outcome in history.\n"
         "\n"
         "Options:\n"
         "  -i, --invocation ID   the graph of this invocation (see list-invocations)\n"
+        "  -H, --history ID      the graph of this history row's derivation (see get-history)\n"
         "  -t, --tree            a tree for people instead of JSON (shared subtrees once)\n"
         "  -w, --why             why BUILD is built: the chain from what was requested to it\n"
         "  -n, --limit N         list at most N derivations (daemon default 2000, at most 5000)\n"
@@ -35,8 +40,17 @@ static void print_node_line(const cJSON *node, const char *prefix, const char *b
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
         const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(node, "state"));
         const char *phase = cJSON_GetStringValue(cJSON_GetObjectItem(node, "phase"));
-        printf("%s%s%s [%s%s%s]%s\n", prefix, branch, name ? name : "?", state ? state : "?",
-               phase ? " " : "", phase ? phase : "", repeated ? " (see above)" : "");
+        printf("%s%s%s [%s%s%s]", prefix, branch, name ? name : "?", state ? state : "?", phase ? " " : "",
+               phase ? phase : "");
+        /* A graph read from the store has each derivation's last outcome in history. */
+        const cJSON *last = cJSON_GetObjectItem(node, "last");
+        const char *last_state = cJSON_GetStringValue(cJSON_GetObjectItem(last, "state"));
+        const cJSON *took = cJSON_GetObjectItem(last, "duration");
+        if (last_state && cJSON_IsNumber(took))
+                printf(" (last: %s %.1f s)", last_state, took->valuedouble);
+        else if (last_state)
+                printf(" (last: %s)", last_state);
+        printf("%s\n", repeated ? " (see above)" : "");
 }
 
 static void print_subtree(Tree *t, const cJSON *node, char *prefix, size_t depth) {
@@ -112,6 +126,7 @@ static int print_chain(const cJSON *result) {
 int verb_deps(const CtlContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
                 {"invocation", required_argument, NULL, 'i'},
+                {"history", required_argument, NULL, 'H'},
                 {"limit", required_argument, NULL, 'n'},
                 {"tree", no_argument, NULL, 't'},
                 {"why", no_argument, NULL, 'w'},
@@ -120,9 +135,9 @@ int verb_deps(const CtlContext *ctx, int argc, char **argv) {
         };
         const char *verb = "deps";
         bool tree = false, why = false;
-        long long inv = -1, limit = -1;
+        long long inv = -1, hist = -1, limit = -1;
         int c;
-        while ((c = getopt_long(argc, argv, "i:n:twh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "i:H:n:twh", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
                         if (ctl_parse_uint("--limit", optarg, &limit) < 0)
@@ -130,6 +145,10 @@ int verb_deps(const CtlContext *ctx, int argc, char **argv) {
                         break;
                 case 'i':
                         if (ctl_parse_uint("--invocation", optarg, &inv) < 0)
+                                return ctl_usage_hint(verb);
+                        break;
+                case 'H':
+                        if (ctl_parse_uint("--history", optarg, &hist) < 0)
                                 return ctl_usage_hint(verb);
                         break;
                 case 't':
@@ -145,19 +164,20 @@ int verb_deps(const CtlContext *ctx, int argc, char **argv) {
                         return ctl_usage_hint(verb);
                 }
         }
-        if ((inv >= 0) == (argc - optind == 1) || argc - optind > 1) {
-                log_error("%s: expected one BUILD, or --invocation ID", verb);
+        if ((inv >= 0) + (hist >= 0) + (argc - optind == 1) != 1 || argc - optind > 1) {
+                log_error("%s: expected one BUILD, --invocation ID or --history ID", verb);
                 return ctl_usage_hint(verb);
         }
-        if (why && inv >= 0) {
+        if (why && (inv >= 0 || hist >= 0)) {
                 log_error("%s: --why needs a BUILD", verb);
                 return ctl_usage_hint(verb);
         }
 
         _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
         if (!args ||
-            !(inv >= 0 ? ctl_add_item(args, "invocation", cJSON_CreateNumber((double) inv))
-                       : ctl_add_item(args, "build", ctl_int_or_string(argv[optind]))) ||
+            !(inv >= 0    ? ctl_add_item(args, "invocation", cJSON_CreateNumber((double) inv))
+              : hist >= 0 ? ctl_add_item(args, "history", cJSON_CreateNumber((double) hist))
+                          : ctl_add_item(args, "build", ctl_int_or_string(argv[optind]))) ||
             (why && !ctl_add_item(args, "why", cJSON_CreateTrue())) ||
             (limit >= 0 && !ctl_add_item(args, "limit", cJSON_CreateNumber((double) limit))))
                 return ctl_exit_oom();

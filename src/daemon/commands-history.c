@@ -8,6 +8,7 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "daemon/deps-store.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
 #include "daemon/hoststats.h"
@@ -118,6 +119,19 @@ int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
         return query_worker_submit(c->daemon->queries, c, req, QUERY_STATS, parse_stats, r);
 }
 
+/* deps of a derivation from the store: drv (checked) or a history row's (history_id). */
+static int deps_from_store(ControlConn *c, const ControlRequest *req, const char *drv, int64_t history_id,
+                           long long limit, Reply *r) {
+        Daemon *d = c->daemon;
+        const char *store_dir = d->config.model.store_dir;
+        if (drv && deps_store_check(store_dir, drv, r) < 0)
+                return -EINVAL;
+        DepsStore *ds;
+        if (deps_store_new(store_dir, drv, history_id, (uint32_t) limit, (int64_t) c->uid, &ds) < 0)
+                return reply_oom(r);
+        return query_worker_submit_deps(d->queries, c, req, ds, r);
+}
+
 /* at: the builds running at an instant and the machine then. The builds the daemon holds
  * answer from memory (their timelines), history the rest on the query thread. */
 int cmd_at(ControlConn *c, const ControlRequest *req, Reply *r) {
@@ -155,13 +169,19 @@ int cmd_at(ControlConn *c, const ControlRequest *req, Reply *r) {
 }
 
 /* deps: the graph of an invocation, or of what one build needs; with "why", the chain from
- * a requested root down to the build. */
+ * a requested root down to the build. A build the daemon no longer holds (a .drv path, or a
+ * history row) is answered from the store, off the loop. */
 int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r) {
         Daemon *d = c->daemon;
-        long long id = -1;
+        long long id = -1, hist = -1;
+        const char *drv = NULL;
         bool why = false;
         if (control_arg_int(req, "invocation", &id) == -EINVAL || (control_arg(req, "invocation") && id < 0))
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"invocation\" must be an invocation id");
+        if (control_arg_int(req, "history", &hist) == -EINVAL || (control_arg(req, "history") && hist < 1))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"history\" must be a history row id");
+        if (control_arg_string(req, "drv", &drv) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"drv\" must be a path");
         if (control_arg_bool(req, "why", &why) == -EINVAL)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" must be a boolean");
         /* The answer goes through the client's bounded output buffer, and is built on the
@@ -170,26 +190,44 @@ int cmd_deps(ControlConn *c, const ControlRequest *req, Reply *r) {
         if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 1 || limit > DEPS_LIMIT_MAX)
                 return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be an integer from 1 to %d",
                                    DEPS_LIMIT_MAX);
-        if ((id >= 0) == (control_arg(req, "build") != NULL))
-                return reply_error(r, NA_ERR_BAD_REQUEST, "give either \"invocation\" or \"build\"");
+        const cJSON *target = control_arg(req, "build");
+        if ((id >= 0) + (target != NULL) + (hist >= 0) + (drv != NULL) != 1)
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "give one of \"invocation\", \"build\", \"drv\" or \"history\"");
+        if (why && !target)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" needs a \"build\"");
+        if (drv || hist >= 0)
+                return deps_from_store(c, req, drv, hist, limit, r);
 
         Build *b = NULL;
         Invocation *inv;
         if (id >= 0) {
-                if (why)
-                        return reply_error(r, NA_ERR_BAD_REQUEST, "\"why\" needs a \"build\"");
                 Source *s = model_source_by_id(d->model, (uint64_t) id);
                 if (!s)
                         return reply_error(r, NA_ERR_NOT_FOUND, "no invocation %lld", id);
                 inv = &s->invocation;
         } else {
-                if (resolve_build(d, control_arg(req, "build"), r, &b) < 0)
+                Reply miss = {};
+                if (resolve_build(d, target, &miss, &b) < 0) {
+                        /* Not held any more (a restart, an old build): a path is read from
+                         * the store. */
+                        if (cJSON_IsString(target) && target->valuestring[0] == '/' && !why && miss.code &&
+                            strcmp(miss.code, NA_ERR_NOT_FOUND) == 0) {
+                                free(miss.message);
+                                cJSON_Delete(miss.extra);
+                                return deps_from_store(c, req, target->valuestring, -1, limit, r);
+                        }
+                        *r = miss;
                         return -EINVAL;
+                }
                 inv = b->invocation;
         }
         const char *error = NULL;
         cJSON *o = why ? graphs_why_json(d, inv, b->drv, &error)
                        : graphs_deps_json(d, inv, b ? b->drv : NULL, (uint32_t) limit, &error);
+        /* A build whose invocation's graph is gone: its .drv from the store. */
+        if (!o && error && b && !why && !graphs_has(d, inv))
+                return deps_from_store(c, req, b->drv, -1, limit, r);
         if (!o)
                 return error ? reply_error(r, NA_ERR_NOT_FOUND, "%s", error) : reply_oom(r);
         r->result = o;

@@ -78,8 +78,9 @@ typedef struct Daemon {
         struct HostStats *hoststats; /* the machine's own figures every 10 s (hoststats.c) */
         Graphs *graphs;
         QueryWorker *queries;
-        Metrics *metrics; /* NULL unless --metrics-listen */
-        Persist *persist; /* running builds kept across restarts (persist.c) */
+        struct BuildDirs *build_dirs; /* builddirs.c: build directories measured */
+        Metrics *metrics;             /* NULL unless --metrics-listen */
+        Persist *persist;             /* running builds kept across restarts (persist.c) */
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
         struct RemoteKills

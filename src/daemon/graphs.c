@@ -173,25 +173,26 @@ static const char *input_state(const GraphNode *n, PathSet *subst, PathSet *fetc
         return n->out && access(n->out, F_OK) == 0 ? "cached" : "pending";
 }
 
+const char *graphs_build_state(const Build *b) {
+        switch (b->state) {
+        case BUILD_QUEUED:
+                return "pending";
+        case BUILD_RUNNING:
+        case BUILD_FROZEN:
+        case BUILD_FINISHING:
+                return "building";
+        case BUILD_SUCCEEDED:
+                return "done";
+        default:
+                return "failed";
+        }
+}
+
 static const char *node_state_with(Daemon *d, Invocation *inv, const GraphNode *n, PathSet *subst,
                                    PathSet *fetched, Build **ret_b) {
         Build *b = node_build(d, inv, n);
         *ret_b = b;
-        if (b) {
-                switch (b->state) {
-                case BUILD_QUEUED:
-                        return "pending";
-                case BUILD_RUNNING:
-                case BUILD_FROZEN:
-                case BUILD_FINISHING:
-                        return "building";
-                case BUILD_SUCCEEDED:
-                        return "done";
-                default:
-                        return "failed";
-                }
-        }
-        return input_state(n, subst, fetched);
+        return b ? graphs_build_state(b) : input_state(n, subst, fetched);
 }
 
 static const char *node_state(Daemon *d, Invocation *inv, const GraphNode *n, Build **ret_b) {
@@ -535,6 +536,10 @@ static Graph *graph_of(Daemon *d, Invocation *inv, const char **ret_error) {
         return e->g;
 }
 
+bool graphs_has(Daemon *d, Invocation *inv) {
+        return inv && d->graphs && entry_find(d->graphs, inv->id);
+}
+
 /* Which nodes are inputs of some planned node: the others among planned are the roots. */
 static bool *input_flags(const Graph *g) {
         bool *is_input = calloc(MAX(g->n_nodes, 1u), sizeof(bool));
@@ -544,10 +549,7 @@ static bool *input_flags(const Graph *g) {
         return is_input;
 }
 
-static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphNode *n, bool root,
-                        PathSet *subst, PathSet *fetched) {
-        Build *b;
-        const char *state = node_state_with(d, inv, n, subst, fetched, &b);
+cJSON *graphs_node_json(const GraphNode *n, const char *state, const Build *b, bool requested) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
@@ -562,7 +564,17 @@ static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphN
                 cJSON_AddNumberToObject(o, "build", (double) b->key);
         else
                 cJSON_AddNullToObject(o, "build");
-        cJSON_AddBoolToObject(o, "requested", root);
+        cJSON_AddBoolToObject(o, "requested", requested);
+        return o;
+}
+
+static cJSON *node_json(Daemon *d, Invocation *inv, const Graph *g, const GraphNode *n, bool root,
+                        PathSet *subst, PathSet *fetched) {
+        Build *b;
+        const char *state = node_state_with(d, inv, n, subst, fetched, &b);
+        cJSON *o = graphs_node_json(n, state, b, root);
+        if (!o)
+                return NULL;
         cJSON *inputs = cJSON_AddArrayToObject(o, "inputs");
         cJSON *blocked = cJSON_AddArrayToObject(o, "blocked_on");
         bool waiting = strcmp(state, "pending") == 0;

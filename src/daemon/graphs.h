@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "daemon/daemon.h"
+#include "shared/graph.h"
 
 typedef struct Graphs Graphs;
 
@@ -28,7 +29,14 @@ void graphs_substitution_done(Daemon *d, const Substitution *x);
  * when there is no graph. */
 cJSON *graphs_deps_json(Daemon *d, Invocation *inv, const char *root_drv, uint32_t limit,
                         const char **ret_error);
+/* Whether the daemon holds a graph for inv (dropped after --graph-keep, or never made). */
+bool graphs_has(Daemon *d, Invocation *inv);
 /* The chain of derivations from a requested root of the invocation down to drv. */
 cJSON *graphs_why_json(Daemon *d, Invocation *inv, const char *drv, const char **ret_error);
+/* A build's state as a graph node shows it: pending, building, done or failed. */
+const char *graphs_build_state(const Build *b);
+/* A node's first members (drv, name, state, phase, build, requested), as both kinds of
+ * "deps" answers list them; b: its build (NULL none). */
+cJSON *graphs_node_json(const GraphNode *n, const char *state, const Build *b, bool requested);
 /* Counters for status. */
 cJSON *graphs_status_json(Daemon *d);

@@ -24,6 +24,7 @@
 #include "daemon/hoststats.h"
 #include "daemon/outcomes.h"
 #include "daemon/event-conn.h"
+#include "daemon/builddirs.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
 #include "daemon/persist.h"
@@ -561,6 +562,7 @@ static void daemon_done(Daemon *d) {
         if (d->control_fd >= 0)
                 close(d->control_fd);
         d->graphs = graphs_free(d->graphs);
+        d->build_dirs = build_dirs_free(d->build_dirs);
         d->estimates = estimates_free(d->estimates);
         d->outcomes = outcomes_free(d->outcomes);
         d->hoststats = hoststats_free(d->hoststats);
@@ -632,6 +634,10 @@ int main(int argc, char *argv[]) {
         /* History problems never stop monitoring: the writer reports them in status. */
         if ((r = graphs_new(&d, &d.graphs)) < 0) {
                 log_error_errno(r, "cannot set up dependency graphs: %m");
+                goto free_daemon;
+        }
+        if ((r = build_dirs_new(&d, &d.build_dirs)) < 0) {
+                log_error_errno(r, "cannot set up build directory measures: %m");
                 goto free_daemon;
         }
         if ((r = estimates_new(&d, &d.estimates)) < 0 || (r = outcomes_new(&d, &d.outcomes)) < 0 ||

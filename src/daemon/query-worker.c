@@ -12,6 +12,7 @@
 #include "basic/macro.h"
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
+#include "daemon/deps-store.h"
 #include "daemon/history-writer.h"
 #include "daemon/hoststats.h"
 #include "daemon/reply.h"
@@ -25,6 +26,7 @@ typedef struct Job {
         QueryKind kind;
         HistoryQuery q;
         unsigned top;
+        DepsStore *deps; /* QUERY_DEPS */
         /* QUERY_AT */
         usec_t at;
         cJSON *live;
@@ -46,6 +48,7 @@ static void job_free(Job *j) {
                 return;
         cJSON_Delete(j->id);
         cJSON_Delete(j->args);
+        deps_store_free(j->deps);
         cJSON_Delete(j->live);
         cJSON_Delete(j->reply.result);
         cJSON_Delete(j->reply.extra);
@@ -122,6 +125,11 @@ static void run_job(WorkItem *item, void *userdata) {
         Job *j = (Job *) item;
         _cleanup_free_ char *error = NULL;
         History *h = history_reader_get(w->d->history, &w->reader, &error);
+        if (j->kind == QUERY_DEPS) {
+                /* The store answers without a history, only with no past. */
+                deps_store_run(j->deps, h, &j->reply);
+                return;
+        }
         if (!h && j->kind == QUERY_AT) {
                 /* What the daemon holds still answers. */
                 if (run_at(j, NULL, error ? error : "history is unavailable") < 0)
@@ -185,6 +193,8 @@ static void job_done(WorkItem *item, void *userdata) {
         QueryWorker *w = userdata;
         Job *j = (Job *) item;
         ControlConn *c = control_conn_by_serial(w->d, j->conn);
+        if (c && j->kind == QUERY_DEPS && !j->reply.code)
+                deps_store_finish(w->d, j->deps, &j->reply);
         if (c) {
                 commands_send_reply(c, j->id, &j->reply);
                 j->reply = (Reply){};
@@ -220,9 +230,23 @@ QueryWorker *query_worker_stop(QueryWorker *w) {
         return NULL;
 }
 
-/* Queues j (taken) for the thread; c waits for its answer. */
-static int job_queue(QueryWorker *w, ControlConn *c, Job *j, Reply *r) {
+static Job *job_new(ControlConn *c, const ControlRequest *req, QueryKind kind) {
+        Job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return NULL;
+        j->conn = c->serial;
+        j->kind = kind;
+        j->id = req->id ? cJSON_Duplicate(req->id, true) : cJSON_CreateNull();
+        j->args = req->args ? cJSON_Duplicate(req->args, true) : cJSON_CreateObject();
         j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
+        if (!j->id || !j->args) {
+                job_free(j);
+                return NULL;
+        }
+        return j;
+}
+
+static int job_submit(QueryWorker *w, ControlConn *c, Job *j, Reply *r) {
         if (work_queue_submit(w->queue, &j->item) < 0) {
                 job_free(j);
                 return reply_error(r, NA_ERR_UNAVAILABLE,
@@ -235,40 +259,25 @@ static int job_queue(QueryWorker *w, ControlConn *c, Job *j, Reply *r) {
 
 int query_worker_submit_at(QueryWorker *w, ControlConn *c, const ControlRequest *req, usec_t t, cJSON *live,
                            const MachineSample *machine, Reply *r) {
-        Job *j = calloc(1, sizeof(*j));
+        Job *j = job_new(c, req, QUERY_AT);
         if (!j) {
                 cJSON_Delete(live);
                 return reply_oom(r);
         }
-        j->conn = c->serial;
-        j->kind = QUERY_AT;
         j->at = t;
         j->live = live;
         if (machine) {
                 j->machine = *machine;
                 j->has_machine = true;
         }
-        j->id = req->id ? cJSON_Duplicate(req->id, true) : cJSON_CreateNull();
-        if (!j->id) {
-                job_free(j);
-                return reply_oom(r);
-        }
-        return job_queue(w, c, j, r);
+        return job_submit(w, c, j, r);
 }
 
 int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,
                         QueryParse parse, Reply *r) {
-        Job *j = calloc(1, sizeof(*j));
+        Job *j = job_new(c, req, kind);
         if (!j)
                 return reply_oom(r);
-        j->conn = c->serial;
-        j->kind = kind;
-        j->id = req->id ? cJSON_Duplicate(req->id, true) : cJSON_CreateNull();
-        j->args = req->args ? cJSON_Duplicate(req->args, true) : cJSON_CreateObject();
-        if (!j->id || !j->args) {
-                job_free(j);
-                return reply_oom(r);
-        }
         ControlRequest copy = {.args = j->args};
         if (parse(&copy, &j->q, &j->top, r) < 0) {
                 job_free(j);
@@ -281,5 +290,16 @@ int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *re
                 j->q.filter.viewer_set = true;
                 j->q.filter.viewer_uid = c->uid;
         }
-        return job_queue(w, c, j, r);
+        return job_submit(w, c, j, r);
+}
+
+int query_worker_submit_deps(QueryWorker *w, ControlConn *c, const ControlRequest *req, DepsStore *deps,
+                             Reply *r) {
+        Job *j = job_new(c, req, QUERY_DEPS);
+        if (!j) {
+                deps_store_free(deps);
+                return reply_oom(r);
+        }
+        j->deps = deps;
+        return job_submit(w, c, j, r);
 }

@@ -1,7 +1,7 @@
-/* History queries off the event loop: get-history and stats run on a worker thread with its
- * own read-only database handle; the client's connection waits (reads no further request)
- * and gets its answer when the query is done, while ingestion and every other client carry
- * on. Bounded: at most QUERY_JOBS_MAX queries wait, each stopped after QUERY_BUDGET. */
+/* History queries off the event loop: get-history, stats and deps from the store run on a worker thread with
+ * its own read-only database handle; the client's connection waits (reads no further request) and gets its
+ * answer when the query is done, while ingestion and every other client carry on. Bounded: at most
+ * QUERY_JOBS_MAX queries wait, each stopped after QUERY_BUDGET. */
 #pragma once
 
 #include "daemon/daemon.h"
@@ -14,6 +14,7 @@
 typedef enum QueryKind {
         QUERY_HISTORY,
         QUERY_STATS,
+        QUERY_DEPS, /* deps of a .drv from the store (deps-store.h) */
         QUERY_AT,
 } QueryKind;
 
@@ -27,6 +28,10 @@ struct Reply;
 typedef int (*QueryParse)(const ControlRequest *req, HistoryQuery *q, unsigned *top, struct Reply *r);
 int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,
                         QueryParse parse, struct Reply *r);
+/* Runs deps (taken, freed on every path) on the thread, and answers c from the loop. */
+typedef struct DepsStore DepsStore;
+int query_worker_submit_deps(QueryWorker *w, ControlConn *c, const ControlRequest *req, DepsStore *deps,
+                             struct Reply *r);
 /* `at` (docs/protocol.md): the builds history has running at t, after live (builds the
  * daemon holds, as JSON objects with "then": taken), and machine (from memory; NULL: read
  * history's). With history unavailable, live alone answers, saying why. */

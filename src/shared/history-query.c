@@ -677,3 +677,79 @@ int history_recent_durations(History *h, const char *pname, const char *machine,
                 }
         return r;
 }
+
+/* ---- one derivation's past (deps of a .drv) ---- */
+
+int history_row_drv(History *h, int64_t id, char **ret) {
+        static const char sql[] = "SELECT drv FROM builds WHERE id = ?1 AND kind = 'build'";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        sqlite3_bind_int64(st, 1, id);
+        int r;
+        code = sqlite3_step(st);
+        if (code == SQLITE_ROW) {
+                const char *drv = (const char *) sqlite3_column_text(st, 0);
+                char *copy = strdup(drv ? drv : "");
+                r = copy ? 0 : -ENOMEM;
+                if (copy)
+                        *ret = copy;
+        } else
+                r = code == SQLITE_DONE ? -ENOENT : history_errno(code);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int history_last_builds(History *h, const char *const *drvs, size_t n, int64_t viewer_uid, usec_t budget,
+                        HistoryLast *ret) {
+        /* (drv, queued) is the table's unique index: each lookup reads one drv's rows,
+         * newest first, and stops at the first the viewer may rely on. */
+        static const char sql[] = "SELECT id, state, failure_kind, finished, duration FROM builds"
+                                  " WHERE drv = ?1 AND kind = 'build'"
+                                  " AND (untrusted_uid IS NULL OR untrusted_uid = ?2)"
+                                  " ORDER BY queued DESC LIMIT 1";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        if (viewer_uid >= 0)
+                sqlite3_bind_int64(st, 2, viewer_uid);
+        else
+                sqlite3_bind_null(st, 2);
+        for (size_t i = 0; i < n; i++)
+                ret[i] = (HistoryLast){};
+        history_set_budget(h, budget);
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                sqlite3_bind_text(st, 1, drvs[i], -1, SQLITE_STATIC);
+                code = sqlite3_step(st);
+                if (code == SQLITE_ROW) {
+                        const char *state = (const char *) sqlite3_column_text(st, 1);
+                        const char *kind = (const char *) sqlite3_column_text(st, 2);
+                        ret[i].id = sqlite3_column_int64(st, 0);
+                        ret[i].state = strdup(state ? state : "");
+                        ret[i].failure_kind = kind ? strdup(kind) : NULL;
+                        ret[i].finished = (usec_t) sqlite3_column_int64(st, 3);
+                        ret[i].has_duration = sqlite3_column_type(st, 4) != SQLITE_NULL;
+                        ret[i].duration = (usec_t) sqlite3_column_int64(st, 4);
+                        if (!ret[i].state || (kind && !ret[i].failure_kind))
+                                r = -ENOMEM;
+                } else if (code != SQLITE_DONE)
+                        r = step_error(h, code);
+                sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        if (r < 0)
+                history_last_free(ret, n);
+        return r;
+}
+
+void history_last_free(HistoryLast *l, size_t n) {
+        for (size_t i = 0; l && i < n; i++) {
+                free(l[i].state);
+                free(l[i].failure_kind);
+                l[i] = (HistoryLast){};
+        }
+}

@@ -166,3 +166,20 @@ int history_outcome_counts(History *h, usec_t since, usec_t budget, uint64_t ret
  * -ETIME when the lookup outlived budget (0: none). */
 int history_recent_durations(History *h, const char *pname, const char *machine, int64_t uid, unsigned n,
                              usec_t budget, double *ret, char **ret_machines);
+
+/* The newest build row of a derivation that a viewer may rely on (trusted, or its own). */
+typedef struct HistoryLast {
+        int64_t id;  /* the row's id; 0: no row */
+        char *state; /* NULL: no row */
+        char *failure_kind;
+        usec_t finished, duration;
+        bool has_duration;
+} HistoryLast;
+
+/* The drv of build row id (not a substitution's): 0 and a new string, -ENOENT. */
+int history_row_drv(History *h, int64_t id, char **ret);
+/* ret[i]: the newest row of drvs[i] from trusted sources or viewer_uid's own (-1: trusted
+ * only). -ETIME past budget (0: none); on failure ret holds nothing. */
+int history_last_builds(History *h, const char *const *drvs, size_t n, int64_t viewer_uid, usec_t budget,
+                        HistoryLast *ret);
+void history_last_free(HistoryLast *l, size_t n);

@@ -266,8 +266,9 @@ static void build_add_phase(Model *m, Build *b, const char *phase, usec_t now) {
 }
 
 /* A log line for b; an untrusted uid's lines count against the log bytes it may hold. */
-static int build_log_push(Model *m, Build *b, const char *line) {
+static int build_log_push(Model *m, Build *b, const char *line, usec_t now) {
         const ModelBuildQuota *q = &m->build_quota;
+        b->last_output = now; /* it printed, even if the quota drops the line */
         if (b->quota_uid >= 0 && q->log_full(q->userdata, (uid_t) b->quota_uid, strlen(line)))
                 return 0; /* dropped, and counted, by the quota */
         uint64_t before = b->log.bytes;
@@ -300,7 +301,7 @@ static int apply_result(Model *m, Source *s, const NixRecord *rec, usec_t now) {
                         return 0;
                 if (nix_record_field_str(rec, 0, &str) < 0)
                         return -EPROTO;
-                return build_log_push(m, a->build, str);
+                return build_log_push(m, a->build, str, now);
 
         case NIX_RES_SET_PHASE:
                 if (!a->build || a->type != NIX_ACT_BUILD)

@@ -187,6 +187,7 @@ void build_free(Model *m, Build *b) {
         free(b->machine);
         free(b->failure_message);
         free(b->system);
+        free(b->dir.path);
         if (b->outputs)
                 drv_outputs_free(b->outputs, (size_t) MAX(b->n_outputs, 0));
         if (b->quota_uid >= 0)
@@ -254,4 +255,20 @@ Build *invocation_find_build(Invocation *inv, const char *drv) {
 
 const char *build_log_line(const Build *b, uint32_t i) {
         return log_ring_line(&b->log, i);
+}
+
+int model_build_set_dir_usage(Model *m, Build *b, const BuildDirUsage *u) {
+        char *path = u->path ? strdup(u->path) : NULL;
+        if (u->path && !path)
+                return -ENOMEM;
+        bool same = b->dir.sampled && b->dir.used == u->used && b->dir.fs_nearly_full == u->fs_nearly_full &&
+                    b->dir.truncated == u->truncated && b->dir.path && path &&
+                    strcmp(b->dir.path, path) == 0;
+        free(b->dir.path);
+        b->dir = *u;
+        b->dir.path = path;
+        b->dir.sampled = true;
+        if (!same)
+                build_mark(m, b, CHANGE_CHANGED);
+        return 0;
 }

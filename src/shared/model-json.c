@@ -137,6 +137,23 @@ static cJSON *invocation_eta_to_json(const Invocation *inv) {
         return checked(o, 7);
 }
 
+/* The build directory as last measured; null before (or without: remote, not found). */
+static cJSON *dir_usage_to_json(const BuildDirUsage *u) {
+        if (!u->sampled)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        add_string_or_null(o, "path", u->path);
+        cJSON_AddNumberToObject(o, "used", (double) u->used);
+        cJSON_AddBoolToObject(o, "truncated", u->truncated);
+        cJSON_AddNumberToObject(o, "fs_free", (double) u->fs_free);
+        cJSON_AddNumberToObject(o, "fs_size", (double) u->fs_size);
+        cJSON_AddBoolToObject(o, "fs_nearly_full", u->fs_nearly_full);
+        add_time(o, "at", u->at);
+        return checked(o, 7);
+}
+
 /* The machine's own daemon's view of a remote build; null without one. */
 static cJSON *remote_view_to_json(const BuildRemoteView *v) {
         if (!v->present)
@@ -166,7 +183,7 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        int members = 21;
+        int members = 25;
 
         cJSON_AddNumberToObject(o, "key", (double) b->key);
         cJSON_AddStringToObject(o, "drv", b->drv);
@@ -203,10 +220,20 @@ cJSON *build_to_json(const Build *b, usec_t now, unsigned log_tail) {
                 o, "frozen_time",
                 usec_to_sec(build_frozen_time(b, build_state_is_final(b->state) ? b->finished : now)));
         cJSON_AddNumberToObject(o, "log_lines", (double) b->log.total);
+        add_time(o, "last_output", b->last_output);
+        /* How long a running build has printed nothing: since its last line, or its start. */
+        usec_t quiet_since = b->last_output ? b->last_output : b->started;
+        if (b->state == BUILD_RUNNING && quiet_since)
+                cJSON_AddNumberToObject(o, "silent_for",
+                                        usec_to_sec(now > quiet_since ? now - quiet_since : 0));
+        else
+                cJSON_AddNullToObject(o, "silent_for");
+        cJSON_AddBoolToObject(o, "waiting_for_lock", build_waiting_for_lock(b));
         cJSON_AddItemToObject(o, "failure", failure_to_json(b));
         cJSON_AddItemToObject(o, "usage", usage_to_json(&b->usage));
         cJSON_AddItemToObject(o, "eta", build_eta_to_json(b, now));
         cJSON_AddItemToObject(o, "remote", remote_view_to_json(&b->remote));
+        cJSON_AddItemToObject(o, "build_dir", dir_usage_to_json(&b->dir));
 
         if (log_tail > 0) {
                 members++;

@@ -164,8 +164,62 @@ static char *copy_text_uri(const char *text, int *ret_dir) {
         return strndup(p, (size_t) (end - p));
 }
 
+bool build_waiting_for_lock(const Build *b) {
+        return b->state == BUILD_QUEUED && b->lock_waits > 0;
+}
+
+/* Whether output path (its base name "<hash>-<name>") may be one of b's: known outputs are
+ * compared, else the name ("<drv name>" for out, "<drv name>-<output>" for the others). */
+static bool build_may_output(const Build *b, const char *path, const char *name, size_t len) {
+        if (b->outputs_read && b->n_outputs > 0) {
+                for (int i = 0; i < b->n_outputs; i++)
+                        if (strlen(b->outputs[i].path) == (size_t) (name - path) + len &&
+                            strncmp(b->outputs[i].path, path, (size_t) (name - path) + len) == 0)
+                                return true;
+                return false;
+        }
+        size_t n = strlen(b->name);
+        return len >= n && strncmp(name, b->name, n) == 0 && (len == n || name[n] == '-');
+}
+
+/* "waiting for lock on '<output>'[, '<output>'…]" (docs/nix-internals.md §1, activity 111):
+ * another process holds the lock on an output, building or substituting it. The text names
+ * outputs, not the derivation: the invocation's build not started yet that may have the
+ * first of them. */
+static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *rec) {
+        const char *dir = m->config.store_dir, *p = strstr(rec->text, dir);
+        size_t dlen = strlen(dir);
+        if (!p || p[dlen] != '/')
+                return 0;
+        const char *base = p + dlen + 1;
+        size_t blen = strcspn(base, "', \n");
+        if (blen <= NIX_HASH_LEN + 1 || base[NIX_HASH_LEN] != '-')
+                return 0;
+        const char *name = base + NIX_HASH_LEN + 1;
+        size_t len = blen - NIX_HASH_LEN - 1;
+        Build *b, *tmp, *found = NULL;
+        /* The one whose name is the output's whole name ("out") wins over a prefix. */
+        HASH_ITER(hh_drv, s->invocation.by_drv, b, tmp) {
+                if (b->state != BUILD_QUEUED || !build_may_output(b, p, name, len))
+                        continue;
+                found = b;
+                if (strlen(b->name) == len)
+                        break;
+        }
+        if (!found)
+                return 0;
+        found->lock_waits++;
+        found->lock_waited = true;
+        a->waiting_key = found->key;
+        a->lock_wait = true;
+        build_mark(m, found, CHANGE_CHANGED);
+        return 0;
+}
+
 static int waiting_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now) {
-        /* Also "waiting for lock on …" and "waiting for UID …": not about machines. */
+        if (rec->text && startswith(rec->text, "waiting for lock on "))
+                return lock_wait_start(m, s, a, rec);
+        /* Also "waiting for UID …": not about machines. */
         if (!rec->text || !startswith(rec->text, "waiting for a machine to build"))
                 return 0;
         _cleanup_free_ char *drv = NULL;
@@ -231,9 +285,11 @@ void model_machines_activity_release(Model *m, Activity *a) {
         if (a->waiting_key) {
                 /* By key: the build may have been evicted while Nix still waited. */
                 Build *b = model_build_by_key(m, a->waiting_key);
-                if (b && b->machine_waits > 0 && --b->machine_waits == 0)
+                uint32_t *waits = b ? (a->lock_wait ? &b->lock_waits : &b->machine_waits) : NULL;
+                if (waits && *waits > 0 && --*waits == 0)
                         build_mark(m, b, CHANGE_CHANGED);
                 a->waiting_key = 0;
+                a->lock_wait = false;
         }
         ModelMachine *mm = a->machine;
         if (mm) {

@@ -46,6 +46,8 @@ bool model_machine_has_build(const ModelMachine *mm, const Build *b);
 bool model_machine_could_take(const ModelMachine *mm, const Build *b);
 /* A build queued because every machine slot is busy (activity 111). */
 bool build_waiting_for_machine(const Build *b);
+/* A build not started because Nix waits for the lock on an output of it (activity 111). */
+bool build_waiting_for_lock(const Build *b);
 
 /* The view of build b from its machine's daemon (v copied), or none (v NULL or not present).
  * Reported as a change when it differs, seen time included. 0 or -ENOMEM (b unchanged). */

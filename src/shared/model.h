@@ -97,6 +97,18 @@ typedef struct BuildUsage {
         bool oom_killed;    /* the kernel's OOM killer ended one of its processes */
 } BuildUsage;
 
+/* A running local build's temporary build directory as last measured by the daemon
+ * (daemon: builddirs.c; set through model_build_set_dir_usage). sampled false until then. */
+typedef struct BuildDirUsage {
+        bool sampled;
+        char *path;                /* as the builder sees it: "/tmp/nix-build-hello.drv-0", "/build" */
+        uint64_t used;             /* bytes allocated under it, on its filesystem */
+        bool truncated;            /* the walk hit a bound: used is a lower bound */
+        uint64_t fs_free, fs_size; /* its filesystem: available to users, total (bytes) */
+        bool fs_nearly_full;
+        usec_t at; /* realtime of the measure */
+} BuildDirUsage;
+
 /* How long a build should take, from the history of its pname (daemon: estimates.c).
  * Unknown while samples == 0. */
 typedef struct BuildEta {
@@ -176,6 +188,12 @@ struct Build {
         usec_t frozen_usec,
                 frozen_since; /* time spent frozen before now; since when it is (realtime, 0 not) */
         LogRing log;
+        usec_t last_output; /* realtime of its last log line; 0 none yet */
+        /* Nix waits for the lock on an output of it (activity 111, "waiting for lock on …"):
+         * another process builds or substitutes the same output. Open such activities. */
+        uint32_t lock_waits;
+        bool lock_waited; /* it did at some point (sticky): Nix may then find its outputs
+                           * valid, built by the other process, and never start it */
 
         FailureKind failure;
         int exit_code; /* -1 unknown */
@@ -185,6 +203,7 @@ struct Build {
                             * succeeded, -1 failed, 0 none; it wins over any message */
 
         BuildUsage usage;
+        BuildDirUsage dir;
         Timeline timeline;        /* usage over its life, a point per sample (timeline.h) */
         bool kill_requested;      /* a kill action hit it: a failure by signal ends it "killed" */
         bool rediscovered;        /* found in /proc after a daemon restart, not from events */
@@ -242,6 +261,7 @@ typedef struct Activity {
         Build *build; /* build (105) and postBuildHook (110) activities */
         /* remote builders (model-machines.c) */
         uint64_t waiting_key;         /* 111: key of the build waiting for a machine */
+        bool lock_wait;               /* ... or for a lock on its output */
         struct ModelMachine *machine; /* a copy to or from this machine */
         int8_t copy_dir;              /* 1 to the machine, -1 from it */
         char *path;                   /* substitute (108): the store path fetched, and from where */
@@ -462,6 +482,8 @@ typedef struct ModelChangeHandler {
 /* What the daemon computes from history (estimates.c, graphs.c): an ETA. Reported as changed
  * when it differs. */
 void model_build_set_eta(Model *m, Build *b, const BuildEta *eta);
+/* The build directory's measure (u copied; its path too). 0 or -ENOMEM (b unchanged). */
+int model_build_set_dir_usage(Model *m, Build *b, const BuildDirUsage *u);
 void model_invocation_set_eta(Model *m, Invocation *inv, const InvocationEta *eta);
 /* Something about an invocation changed that the model itself does not track: report it. */
 void model_invocation_changed(Model *m, Invocation *inv);

@@ -15,7 +15,7 @@ static const char *const help_lines[] = {
         "c / m            CPU limit (cores) / memory limit (bytes) prompt",
         "V                visual mode: a range of rows; actions apply to all of it",
         "y then d/n/o/p/r/c/l  yank drv/name/output/pid/requester/command/log",
-        "p                process view        d  dependency tree of the invocation",
+        "p                process view        d  dependency tree (invocation, history row)",
         "l                log panel           Tab focus the log panel / the list",
         "h                history             r  remote machines",
         "f                filter builds       /  search in the focused view",

@@ -15,6 +15,7 @@
 #include "shared/when.h"
 #include "tui/view-at.h"
 #include "tui/view-builds.h"
+#include "tui/view-deps.h"
 #include "tui/view-history.h"
 #include "tui/view-log.h"
 #include "tui/yank-field.h"
@@ -318,9 +319,16 @@ static void command(Tui *t, KeyResult k) {
         case CMD_PROCS:
                 toggle_view(t, VIEW_PROCS);
                 return;
-        case CMD_DEPS:
-                toggle_view(t, VIEW_DEPS);
+        case CMD_DEPS: {
+                /* From the history: that row's derivation, as the store has it. */
+                const cJSON *row = t->view == VIEW_HISTORY ? view_history_selected(t) : NULL;
+                if (row && json_u64(row, "id", 0))
+                        view_deps_show_history(t, view_history_host(t), json_u64(row, "id", 0),
+                                               json_str(row, "name"));
+                else
+                        toggle_view(t, VIEW_DEPS);
                 return;
+        }
         case CMD_HISTORY:
                 toggle_view(t, VIEW_HISTORY);
                 return;

@@ -36,7 +36,12 @@ typedef struct DepsView {
         Tui *tui;
         Poll poll;
         uint64_t invocation;
-        unsigned host; /* the invocation's */
+        unsigned host;     /* the invocation's */
+        uint64_t history;  /* or this history row's .drv (from the store) */
+        bool history_next; /* the next open is for history, not the builds view's selection */
+        char *drv;         /* the selected build's, asked for when the invocation's graph is gone */
+        char *name;        /* of history's or drv's derivation, for the title */
+        bool by_drv;
         Node *nodes;
         Fold *folds;
         DepRow *rows;
@@ -160,6 +165,15 @@ static void dv_remember(View *v) {
 static void dv_got(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         View *v = userdata;
         DepsView *dv = v->data;
+        /* The daemon holds no graph for the invocation (a restart, --graph-keep): the build's
+         * .drv, read from the store. */
+        const char *code = json_str(error, "code");
+        if (code && strcmp(code, "not-found") == 0 && dv->drv && !dv->by_drv && !dv->history) {
+                dv->by_drv = true;
+                poll_done(&dv->poll);
+                poll_now(&dv->poll);
+                return;
+        }
         if (result) {
                 /* The nodes point into the answer about to be replaced. */
                 dv_free_nodes(dv);
@@ -175,31 +189,74 @@ static void dv_got(Client *c, const cJSON *result, const cJSON *error, void *use
 static void dv_fetch(Tui *t, View *v, Poll *p) {
         DepsView *dv = v->data;
         cJSON *args = cJSON_CreateObject();
-        if (!args || !dv->invocation) {
+        if (!args || !(dv->invocation || dv->history || dv->by_drv)) {
                 cJSON_Delete(args);
                 poll_done(&dv->poll);
                 return;
         }
-        cJSON_AddNumberToObject(args, "invocation", (double) dv->invocation);
+        if (dv->history)
+                cJSON_AddNumberToObject(args, "history", (double) dv->history);
+        else if (dv->by_drv)
+                cJSON_AddStringToObject(args, "build", dv->drv);
+        else
+                cJSON_AddNumberToObject(args, "invocation", (double) dv->invocation);
         if (client_request(tui_host(t, dv->host)->client, "deps", args, dv_got, v) < 0)
                 poll_done(&dv->poll);
 }
 
+static void dv_reset(DepsView *dv, View *v) {
+        dv_free_nodes(dv);
+        dv->n = 0;
+        listnav_set_count(&v->nav, 0);
+        poll_set_error(&dv->poll, NULL);
+}
+
+static void dv_set_string(char **p, const char *s) {
+        free(*p);
+        *p = s ? strdup(s) : NULL;
+}
+
 static void dv_open(Tui *t, View *v) {
         DepsView *dv = v->data;
+        if (dv->history_next) {
+                dv->history_next = false;
+                poll_start(&dv->poll, t, dv->host, v, 2 * USEC_PER_SEC, dv_fetch);
+                return;
+        }
         uint64_t inv = view_builds_current_invocation(t);
         unsigned host = tui_current_host(t)->index;
-        if (inv != dv->invocation || host != dv->host || !inv) {
-                dv_free_nodes(dv);
-                dv->n = 0;
-                listnav_set_count(&v->nav, 0);
-                poll_set_error(&dv->poll,
-                               inv ? NULL
-                                   : "no invocation selected (select a build or an invocation, then d)");
+        StoreBuild *b = view_builds_current(t);
+        const char *drv = b ? b->drv : NULL;
+        bool same = inv == dv->invocation && host == dv->host && !dv->history &&
+                    (drv && dv->drv ? strcmp(drv, dv->drv) == 0 : drv == dv->drv);
+        if (!same || (!inv && !drv)) {
+                dv_reset(dv, v);
+                dv->by_drv = !inv && drv;
+                if (!inv && !drv)
+                        poll_set_error(&dv->poll,
+                                       "no invocation selected (select a build or an invocation, then d)");
         }
+        dv->history = 0;
+        dv_set_string(&dv->drv, drv);
+        dv_set_string(&dv->name, b ? b->name : NULL);
         dv->invocation = inv;
         dv->host = host;
         poll_start(&dv->poll, t, dv->host, v, 2 * USEC_PER_SEC, dv_fetch);
+}
+
+void view_deps_show_history(Tui *t, unsigned host, uint64_t id, const char *name) {
+        View *v = t->views[VIEW_DEPS];
+        DepsView *dv = v->data;
+        if (dv->history != id || dv->host != host)
+                dv_reset(dv, v);
+        dv->history = id;
+        dv->host = host;
+        dv->invocation = 0;
+        dv->by_drv = false;
+        dv_set_string(&dv->drv, NULL);
+        dv_set_string(&dv->name, name);
+        dv->history_next = true;
+        tui_show_view(t, VIEW_DEPS);
 }
 
 static void dv_close(Tui *t, View *v) {
@@ -229,7 +286,7 @@ static Colour node_colour(const char *state) {
                 return COL_FAILED;
         if (strcmp(state, "done") == 0)
                 return COL_SUCCEEDED;
-        if (strcmp(state, "pending") == 0)
+        if (strcmp(state, "pending") == 0 || strcmp(state, "missing") == 0)
                 return COL_QUEUED;
         return COL_DIM;
 }
@@ -239,10 +296,17 @@ static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         const Screen *scr = t->screen;
         const Glyphs *g = screen_glyphs(scr);
         char on[300];
+        char of[300];
+        if (dv->history)
+                snprintf(of, sizeof(of), "%s (history #%llu, from the store)", dv->name ?: "?",
+                         (unsigned long long) dv->history);
+        else if (dv->by_drv)
+                snprintf(of, sizeof(of), "%s (from the store)", dv->name ?: "?");
+        else
+                snprintf(of, sizeof(of), "invocation #%llu", (unsigned long long) dv->invocation);
         draw_printf(scr, y, x, w, screen_attr(scr, COL_HEADER),
-                    "dependencies of invocation #%llu%s  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)",
-                    (unsigned long long) dv->invocation, tui_host_on(t, dv->host, on, sizeof(on)),
-                    (size_t) HASH_COUNT(dv->nodes),
+                    "dependencies of %s%s  %zu nodes%s  (zc/zo/za fold, / search, d/Esc back)", of,
+                    tui_host_on(t, dv->host, on, sizeof(on)), (size_t) HASH_COUNT(dv->nodes),
                     json_bool(dv->poll.result, "complete") || !dv->poll.result ? "" : "  (still resolving)");
         if (--h <= 0)
                 return;
@@ -327,6 +391,8 @@ static void dv_free(View *v) {
         }
         free(dv->rows);
         free(dv->sel_drv);
+        free(dv->drv);
+        free(dv->name);
         free(dv);
 }
 

@@ -1,4 +1,5 @@
-/* The detail pane: a JSON object flattened into readable lines. */
+/* The detail pane: a JSON object flattened into readable lines; for a build, its stall
+ * (silent for how long, waiting for a lock) on a line of its own above them. */
 #include "tui/view-detail.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "basic/macro.h"
+#include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "tui/draw.h"
 #include "shared/fmt.h"
@@ -18,6 +20,8 @@ typedef struct DetailView {
         char title[256];
         char **lines;
         size_t n, cap;
+        double quiet_since; /* a running build's last output (or start), unix time; 0: none */
+        bool lock_wait;     /* a queued build waiting for the lock on its output */
 } DetailView;
 
 static void dv_clear(DetailView *dv) {
@@ -42,9 +46,9 @@ static void dv_add(DetailView *dv, int depth, const char *key, const char *value
 
 /* Unix times are shown as local times too. */
 static bool is_time_key(const char *k) {
-        static const char *const keys[] = {"queued",       "started",      "finished", "time",
-                                           "connected",    "disconnected", "checked",  "last_build",
-                                           "last_failure", "seen"};
+        static const char *const keys[] = {"queued",       "started",      "finished",   "time",
+                                           "connected",    "disconnected", "checked",    "last_build",
+                                           "last_failure", "seen",         "last_output"};
         for (size_t i = 0; k && i < ELEMENTSOF(keys); i++)
                 if (strcmp(k, keys[i]) == 0)
                         return true;
@@ -103,6 +107,10 @@ void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
         dv->build = 0;
         dv_clear(dv);
         snprintf(dv->title, sizeof(dv->title), "%s", title);
+        /* silent_for is as of the answer: the line counts on from there. */
+        const cJSON *silent = cJSON_GetObjectItem(obj, "silent_for");
+        dv->quiet_since = cJSON_IsNumber(silent) ? (double) now_realtime() / 1e6 - silent->valuedouble : 0;
+        dv->lock_wait = json_bool(obj, "waiting_for_lock");
         dv_walk(dv, obj, 0, NULL);
         listnav_set_count(&v->nav, dv->n);
         listnav_goto(&v->nav, 0);
@@ -161,6 +169,22 @@ static const char *dv_row_text(Tui *t, View *v, size_t i) {
         return i < dv->n ? dv->lines[i] : "";
 }
 
+/* The stall line of a build: what it waits for, or how long it has printed nothing. */
+static bool dv_stall(DetailView *dv, char *buf, size_t n) {
+        if (dv->lock_wait) {
+                snprintf(buf, n, "waiting for a lock: another process builds or fetches its output");
+                return true;
+        }
+        if (dv->quiet_since <= 0)
+                return false;
+        double now = (double) now_realtime() / 1e6;
+        char d[32], at[32];
+        snprintf(buf, n, "silent for %s: no output since %s",
+                 fmt_duration(d, sizeof(d), now - dv->quiet_since),
+                 fmt_time(at, sizeof(at), dv->quiet_since, now));
+        return true;
+}
+
 static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         DetailView *dv = v->data;
         const Screen *scr = t->screen;
@@ -168,11 +192,18 @@ static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                     "details: %s  (j/k scroll, / search, Esc back)", dv->title);
         if (--h <= 0)
                 return;
+        y++;
+        char stall[160];
+        if (dv_stall(dv, stall, sizeof(stall))) {
+                draw_text(scr, y++, x, w, screen_attr(scr, COL_QUEUED), stall, false, false);
+                if (--h <= 0)
+                        return;
+        }
         listnav_scroll(&v->nav, (size_t) h);
         for (int i = 0; i < h && v->nav.top + (size_t) i < dv->n; i++) {
                 size_t li = v->nav.top + (size_t) i;
                 int attr = li == v->nav.cur && !t->log_focused ? screen_attr(scr, COL_SELECTED) : 0;
-                draw_highlight(scr, y + 1 + i, x, w, attr, screen_attr(scr, COL_MATCH), dv->lines[li],
+                draw_highlight(scr, y + i, x, w, attr, screen_attr(scr, COL_MATCH), dv->lines[li],
                                v->search);
         }
 }

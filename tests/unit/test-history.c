@@ -587,6 +587,53 @@ static void test_pname_query_plan(void **state) {
         }
 }
 
+/* deps from the store (issue 19): each derivation's newest row a viewer may rely on, and a
+ * row's derivation by its id. */
+static void test_last_builds(void **state) {
+        History *h = NULL;
+        enum { MALLORY = 1001 };
+        usec_t t0 = 1700000000 * SEC;
+        HistoryRecord r[4];
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        r[0] = rec("/nix/store/x-hello.drv", "hello", "failed", t0, 1, 0);
+        r[1] = rec("/nix/store/x-hello.drv", "hello", "succeeded", t0 + 10 * SEC, 2.5, 1000);
+        r[2] = rec("/nix/store/x-hello.drv", "hello", "failed", t0 + 20 * SEC, 1, MALLORY);
+        r[2].untrusted = true;
+        r[3] = rec("/nix/store/y-other.drv", "other", "succeeded", t0, 1, MALLORY);
+        r[3].untrusted = true;
+        insert(h, r, ELEMENTSOF(r), (int) ELEMENTSOF(r));
+        for (size_t i = 0; i < ELEMENTSOF(r); i++)
+                history_record_done(&r[i]);
+
+        const char *drvs[] = {"/nix/store/x-hello.drv", "/nix/store/y-other.drv", "/nix/store/z-none.drv"};
+        HistoryLast l[3];
+        /* Anyone else: the trusted rows only, the newest of them. */
+        assert_int_equal(history_last_builds(h, drvs, 3, 1000, 0, l), 0);
+        assert_string_equal(l[0].state, "succeeded");
+        assert_int_equal(l[0].id, 2);
+        assert_true(l[0].has_duration);
+        assert_int_equal(l[0].duration, 2500000);
+        assert_int_equal(l[0].finished, t0 + 12500000);
+        assert_null(l[0].failure_kind);
+        assert_null(l[1].state);
+        assert_int_equal(l[1].id, 0);
+        assert_null(l[2].state);
+        history_last_free(l, 3);
+        /* Her own rows count for her. */
+        assert_int_equal(history_last_builds(h, drvs, 3, MALLORY, 0, l), 0);
+        assert_string_equal(l[0].state, "failed");
+        assert_string_equal(l[0].failure_kind, "exit-code");
+        assert_string_equal(l[1].state, "succeeded");
+        history_last_free(l, 3);
+
+        char *drv = NULL;
+        assert_int_equal(history_row_drv(h, 4, &drv), 0);
+        assert_string_equal(drv, "/nix/store/y-other.drv");
+        free(drv);
+        assert_int_equal(history_row_drv(h, 99, &drv), -ENOENT);
+        history_close(h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
@@ -601,6 +648,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pname_query_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_last_builds, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

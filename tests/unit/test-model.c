@@ -118,6 +118,70 @@ static void assert_state(Model *m, const char *name, BuildState st) {
                          build_state_to_string(st));
 }
 
+/* Issue 19, stalls: a queued build whose output another process holds the lock on (Nix's
+ * activity 111 naming the output, not the derivation), and a running build's silence. */
+static void test_lock_wait_and_silence(void **state) {
+        Fixture *f = fx(state);
+        Source *s;
+        const char *S = f->store;
+        assert_int_equal(model_source_new(f->m, 999990, 0, true, 1, &s), 0);
+        assert_int_equal(
+                feed(f, s,
+                     "{\"action\":\"msg\",\"level\":3,\"msg\":\"these 2 derivations will be built:\"}"),
+                0);
+        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"  %s/" HA "-a.drv\"}", S), 0);
+        assert_int_equal(feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"  %s/" HF "-f.drv\"}", S), 0);
+        Build *a = find(f->m, "a"), *fb = find(f->m, "f");
+        assert_non_null(a);
+        assert_non_null(fb);
+        /* As 2.8 words it, colour escapes and quotes around the path. */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":41,\"level\":1,\"text\":\"waiting for lock on "
+                              "\\u001b[35;1m'%s/" HO "-a'\\u001b[0m\",\"type\":111}",
+                              S),
+                         0);
+        assert_true(build_waiting_for_lock(a));
+        assert_false(build_waiting_for_lock(fb));
+        assert_false(build_waiting_for_machine(a));
+        cJSON *j = build_to_json(a, 1000 * USEC_PER_SEC, 0);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "waiting_for_lock")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "silent_for")));
+        cJSON_Delete(j);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":41}"), 0);
+        assert_false(build_waiting_for_lock(a));
+        /* Another output of f ("<name>-dev"); a path outside the store names nothing. */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":42,\"level\":1,\"text\":\"waiting for lock on "
+                              "'/elsewhere/" HO "-a', '%s/" HO "-f-dev'\",\"type\":111}",
+                              S),
+                         0);
+        assert_false(build_waiting_for_lock(a));
+        assert_true(build_waiting_for_lock(fb));
+
+        /* a runs, prints at 1000 s (the feed's time), then nothing. */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HA
+                              "-a.drv\",\"\",1,1],\"id\":43,\"level\":3,\"text\":\"\",\"type\":105}",
+                              S),
+                         0);
+        assert_int_equal(a->state, BUILD_RUNNING);
+        j = build_to_json(a, 1000 * USEC_PER_SEC, 0);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "last_output")));
+        cJSON_Delete(j);
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"hi\"],\"id\":43,\"type\":101}"),
+                         0);
+        assert_int_equal(a->last_output, 1000 * USEC_PER_SEC);
+        j = build_to_json(a, 1012 * USEC_PER_SEC, 0);
+        assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "silent_for")), 12.0, 1e-6);
+        assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "last_output")), 1000.0, 1e-6);
+        assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "waiting_for_lock")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "build_dir")));
+        cJSON_Delete(j);
+        j = build_to_json(fb, 1012 * USEC_PER_SEC, 0);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "silent_for"))); /* queued */
+        cJSON_Delete(j);
+}
+
 /* The sequence Nix 2.8 printed for: top <- (a, d <- f), f exiting 3, built with -k. */
 static void feed_graph(Fixture *f, Source *s, uint64_t base) {
         const char *S = f->store;
@@ -663,6 +727,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_remote_view, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hello_trust, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_junk_is_harmless, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lock_wait_and_silence, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
