@@ -157,9 +157,16 @@ static bool build_end_by_invocation_error(Model *m, Build *b, usec_t when) {
 
 /* A build announced but never started when its nix process ended. Nix's error for the
  * invocation says why; an error Nix gave for this very build (kind other while it was still
- * queued) says it better. Without either (an interrupt, or Nix dropped it after another
- * build failed) it was cancelled. A dependency failure ended it when Nix reported it. */
+ * queued) says it better. With its outputs valid it succeeded: another process built them. Without either
+ * (an interrupt, or Nix dropped it after another build failed) it was cancelled. A dependency failure ended
+ * it when Nix reported it. */
 static void build_end_unstarted(Model *m, Build *b, usec_t now) {
+        /* Its outputs are there: another nix process built them while this one waited for
+         * their lock (or they came from elsewhere). Nothing of it failed. */
+        if (b->failure == FAILURE_NONE && build_outputs_valid(m, b) > 0) {
+                build_finish(m, b, BUILD_SUCCEEDED, now);
+                return;
+        }
         if (build_end_by_invocation_error(m, b, now))
                 return;
         if (b->failure == FAILURE_OTHER && b->failure_message) {

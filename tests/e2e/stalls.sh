@@ -122,4 +122,13 @@ no_wait() {
 		jq -e --arg d "$D_LOCK" 'all(.builds[] | select(.drv == $d); .waiting_for_lock | not)' >/dev/null
 }
 wait_for 30 "once the first is done, nothing waits for the lock" no_wait
+# The second nix-build found the output built and ended: its build succeeded (the first one
+# built it), neither cancelled nor failed, here and in history.
+both_ended() {
+	ctl list-builds 2>/dev/null | jq -e --arg d "$D_LOCK" \
+		'[.builds[] | select(.drv == $d)] | length == 2 and all(.state != "queued" and .state != "running")' >/dev/null
+}
+wait_for 30 "both nix-builds' stall-lock builds ended" both_ended
+assert_json "both stall-lock builds succeeded (the waiting one: built by the other)" "$(ctl list-builds)" \
+	"[.builds[] | select(.drv == \"$D_LOCK\") | .state] == [\"succeeded\", \"succeeded\"]"
 tui_quit

@@ -229,6 +229,19 @@ static void test_interrupt_and_silence_stay_cancelled(void **state) {
         assert_failure(f->m, "f", FAILURE_CANCELLED, "never started: interrupted by the user");
 }
 
+/* A second nix-build of the same derivation waits for the first's lock, then finds the output
+ * built and ends: its queued build succeeded (the first built it), it was not cancelled. */
+static void test_outputs_built_elsewhere(void **state) {
+        Fixture *f = fx(state);
+        Source *s = new_source(f, 999986);
+        feed_plan(f, s);
+        test_write_file(f->dir, "store/" HO "-a", "built by another nix process", (size_t) -1);
+        model_source_disconnect(f->m, s, 10 * USEC_PER_SEC);
+        assert_int_equal(find(f->m, "a")->state, BUILD_SUCCEEDED);
+        assert_int_equal(find(f->m, "a")->failure, FAILURE_NONE);
+        assert_failure(f->m, "f", FAILURE_CANCELLED, "never started: the nix process ended");
+}
+
 static void test_dependency_failure_stays(void **state) {
         Fixture *f = fx(state);
         Source *s = new_source(f, 999987);
@@ -432,6 +445,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_not_started_by_nix_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_interrupt_and_silence_stay_cancelled, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_outputs_built_elsewhere, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dependency_failure_stays, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_then_more_work, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shared_stream_pins_no_error, setup, teardown),
