@@ -66,7 +66,7 @@ static uint64_t record_bytes(const HistoryRecord *rec) {
                                     rec->requester_user, rec->requester_cmdline,
                                     rec->failure_kind,   rec->failure_message,
                                     rec->log_tail};
-        uint64_t n = sizeof(*rec);
+        uint64_t n = sizeof(*rec) + (rec->oom ? sizeof(*rec->oom) + 512 : 0);
         for (size_t i = 0; i < ELEMENTSOF(strs); i++)
                 n += strs[i] ? strlen(strs[i]) + 1 : 0;
         return n;
@@ -429,6 +429,20 @@ void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec) {
                 return;
         }
         queue_push(w, &r, 0);
+}
+
+void history_writer_record_oom(HistoryWriter *w, HistoryOom *o) {
+        HistoryRecord rec = {.requester_uid = -1, .exit_code = -1, .oom = malloc(sizeof(HistoryOom))};
+        if (rec.oom)
+                *rec.oom = *o;
+        else
+                history_oom_done(o);
+        *o = (HistoryOom){.requester_uid = -1};
+        if (!w || !w->worker.started) {
+                history_record_done(&rec);
+                return;
+        }
+        queue_push(w, &rec, rec.oom ? 0 : -ENOMEM);
 }
 
 void history_writer_record_substitution(HistoryWriter *w, const Substitution *x) {

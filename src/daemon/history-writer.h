@@ -38,6 +38,8 @@ void history_writer_record(HistoryWriter *w, const Build *b);
 /* A row made elsewhere (persist.c: a build that ended while the daemon was down): takes
  * *rec, which is left empty. */
 void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec);
+/* An OOM kill (oom.c): takes *o's strings, which is left empty. */
+void history_writer_record_oom(HistoryWriter *w, HistoryOom *o);
 /* The same for a substitution that ended. */
 void history_writer_record_substitution(HistoryWriter *w, const Substitution *x);
 

@@ -137,7 +137,7 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail, untrusted_uid IS NULL, approximate";
+        " log_tail, untrusted_uid IS NULL, approximate, COALESCE(mem_limit_peak, mem_peak)";
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -194,6 +194,13 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                         add_col_number(fl, "exit_code", st, 16);
                         add_col_number(fl, "signal", st, 17);
                         add_col_string(fl, "message", st, 15);
+                        /* Killed at its memory limit: the limit in force and how high it went
+                         * (the cgroup's charge; the processes' peak in rows before schema 8). */
+                        const unsigned char *kind = sqlite3_column_text(st, 14);
+                        if (kind && failure_kind_from_string((const char *) kind) == FAILURE_OOM) {
+                                add_col_number(fl, "mem_limit", st, 25);
+                                add_col_number(fl, "mem_peak", st, 30);
+                        }
                 }
         }
         if (sqlite3_column_type(st, 18) == SQLITE_NULL && sqlite3_column_type(st, 23) == SQLITE_NULL &&

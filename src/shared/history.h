@@ -17,6 +17,21 @@
 #define HISTORY_LOG_TAIL_LINES 20
 #define HISTORY_LOG_TAIL_BYTES 8192
 
+/* An OOM kill (the oom_events table), owning its strings. */
+typedef struct HistoryOom {
+        usec_t time;
+        const char *source; /* static: "cgroup", "kmsg", "cgroup+kmsg" */
+        int64_t pid;        /* 0 unknown */
+        char *command, *memcg, *constraint;
+        char *drv, *name; /* the build it belonged to, NULL: not a build's */
+        int64_t requester_uid;
+        char *requester_user;
+        uint64_t mem_limit, mem_peak; /* the build's, 0 unknown */
+        char *top;                    /* not a build's: the builds holding the most memory, JSON */
+} HistoryOom;
+void history_oom_done(HistoryOom *o);
+#define HISTORY_OOM_EVENTS_MAX 100000 /* rows of oom_events kept, the newest */
+
 /* A row, owning its strings. Times are realtime microseconds, 0 when unknown. */
 typedef struct HistoryRecord {
         char *kind; /* "build" or "substitution" */
@@ -37,6 +52,8 @@ typedef struct HistoryRecord {
          * found again after a restart without knowing its start, or one that ended while it
          * was down). ETAs never use such a row. */
         bool approximate;
+        /* Not a build's row but an OOM kill's (then only this is set), or NULL. */
+        HistoryOom *oom;
 } HistoryRecord;
 
 /* Fills rec from a finished build (copies). 0 or -ENOMEM. */

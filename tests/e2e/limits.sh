@@ -90,7 +90,7 @@ wait_for 90 "nix-build ends" nix_done
 assert_true "Nix reports act-hog killed by signal 9" grep -q "act-hog.drv.*failed due to signal 9" "$T/events.raw"
 hog_final() { [[ "$(field act-hog .state)" == failed ]]; }
 wait_for 10 "act-hog failed" hog_final
-assert_eq "act-hog: failure reason oom-kill" oom-kill "$(field act-hog .failure.kind)"
+assert_eq "act-hog: failure reason oom-killed" oom-killed "$(field act-hog .failure.kind)"
 b_ok() { [[ "$(field act-b .state)" == succeeded && "$(field act-busy .state)" == succeeded ]]; }
 wait_for 10 "act-b and act-busy succeed" b_ok && pass "act-b and act-busy succeeded"
 assert_json "act-b: no OOM kill" "$(ctl get-build act-b)" '.build.usage.oom_killed == false and .build.failure == null'
