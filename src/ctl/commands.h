@@ -24,4 +24,5 @@ int verb_cpu_limit(const CtlContext *ctx, int argc, char **argv);
 int verb_mem_limit(const CtlContext *ctx, int argc, char **argv);
 int verb_bridge(const CtlContext *ctx, int argc, char **argv);
 int verb_list_machines(const CtlContext *ctx, int argc, char **argv);
+int verb_oom(const CtlContext *ctx, int argc, char **argv);
 int verb_complete(const CtlContext *ctx, int argc, char **argv);

@@ -67,6 +67,10 @@ char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind
         if (state && strcmp(state, "failed") == 0 && failure_kind &&
             strcmp(failure_kind, "not-started") == 0)
                 snprintf(buf, n, "not started");
+        /* Killed at its memory limit: its own word, not one more failure. */
+        else if (state && strcmp(state, "failed") == 0 && failure_kind &&
+                 strcmp(failure_kind, "oom-killed") == 0)
+                snprintf(buf, n, "oom-killed");
         else if (state && strcmp(state, "frozen") == 0)
                 snprintf(buf, n, "FROZEN");
         else

@@ -17,7 +17,8 @@ char *fmt_time(char *buf, size_t n, double unix_time, double now);
 /* A phase short: "buildPhase" says no more than "build" in a narrow column; "-" for none. */
 char *fmt_phase(char *buf, size_t n, const char *phase);
 /* A build's state as the build list shows it: "FROZEN" unmistakable even without colours,
- * "not started" for a failure of kind not-started, else the state. */
+ * "not started" for a failure of kind not-started, "oom-killed" for one of kind oom-killed,
+ * else the state. */
 char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind);
 /* A machine as a short name: "" is "local", "ssh-ng://root@host?x" is "host". */
 char *fmt_machine(char *buf, size_t n, const char *uri);

@@ -10,6 +10,7 @@
 #include "shared/json-read.h"
 #include "tui/draw.h"
 #include "shared/fmt.h"
+#include "shared/units.h"
 
 typedef struct DetailView {
         Tui *tui;
@@ -97,12 +98,27 @@ static void dv_walk(DetailView *dv, const cJSON *o, int depth, const char *key) 
                 dv_add(dv, depth, key, "-");
 }
 
+/* A build's outcome first, in words, where the fields below say it less plainly. */
+static void dv_outcome(DetailView *dv, const cJSON *obj) {
+        const cJSON *f = json_obj(obj, "failure");
+        const char *kind = json_str(f, "kind");
+        char state[32], limit[32], peak[32], line[160];
+        if (!kind || strcmp(kind, "oom-killed") != 0)
+                return;
+        units_format_bytes(limit, sizeof(limit), json_num(f, "mem_limit", -1));
+        units_format_bytes(peak, sizeof(peak), json_num(f, "mem_peak", -1));
+        snprintf(line, sizeof(line), "%s at its memory limit (limit %s, peak %s)",
+                 fmt_state(state, sizeof(state), json_str(obj, "state"), kind), limit, peak);
+        dv_add(dv, 0, "outcome", line);
+}
+
 void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
         View *v = t->views[VIEW_DETAIL];
         DetailView *dv = v->data;
         dv->build = 0;
         dv_clear(dv);
         snprintf(dv->title, sizeof(dv->title), "%s", title);
+        dv_outcome(dv, obj);
         dv_walk(dv, obj, 0, NULL);
         listnav_set_count(&v->nav, dv->n);
         listnav_goto(&v->nav, 0);

@@ -88,6 +88,10 @@ static void test_migrations(void **state) {
                         "REAL, mem_limit INTEGER, oom_killed INTEGER, log_tail TEXT, UNIQUE (drv, queued));"
                         "INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
                         " ('/d', 'x', 'x', 'succeeded', 1, 2);"
+                        /* killed at its memory limit, under the kind's old name */
+                        "INSERT INTO builds (drv, name, pname, state, queued, finished, failure_kind,"
+                        " mem_peak, mem_limit, oom_killed) VALUES"
+                        " ('/o', 'o', 'o', 'failed', 1, 3, 'oom-kill', 60000000, 67108864, 1);"
                         "PRAGMA user_version = 1;",
                         NULL, NULL, NULL),
                 SQLITE_OK);
@@ -96,12 +100,18 @@ static void test_migrations(void **state) {
         assert_int_equal(history_schema_version(h), history_schema_latest());
         uint64_t n = 0;
         assert_int_equal(history_count(h, &n), 0);
-        assert_int_equal(n, 1);
+        assert_int_equal(n, 2);
         /* It predates the trust column: counted as trusted. */
         cJSON *rows = NULL;
         HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
         assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
-        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "trusted")));
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "trusted")));
+        /* The OOM kill reads with today's kind, its limit, and the peak it has (the
+         * processes', from before the cgroup's was kept). */
+        cJSON *fl = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "failure");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(fl, "kind")), "oom-killed");
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(fl, "mem_limit")), 67108864);
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(fl, "mem_peak")), 60000000);
         cJSON_Delete(rows);
         history_close(h);
 
