@@ -234,6 +234,10 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
                         e->source = "cgroup+kmsg";
                         break;
                 }
+        if (b)
+                sampler_note_oom(o->d->sampler, t, b);
+        if (e && b)
+                e->mem_peak = usage_limit_peak(&b->usage);
         if (!e) {
                 e = event_add(o, "kmsg");
                 if (b) {

@@ -956,6 +956,17 @@ Sampler *sampler_free(Sampler *s) {
         return NULL;
 }
 
+void sampler_note_oom(Sampler *s, Tracked *t, Build *b) {
+        CgUsage cu;
+        if (!t->has_group || cg_group_usage(&t->group, /* full= */ true, &cu) < 0 || !cu.has_mem)
+                return;
+        t->mem_cgroup_peak = MAX(t->mem_cgroup_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
+        BuildUsage u = b->usage;
+        u.has_mem_cgroup = true;
+        u.mem_cgroup_peak = t->mem_cgroup_peak;
+        model_build_set_usage(s->d->model, b, &u);
+}
+
 /* memcg names path's group when path is <fs_root><mount><memcg>, or a group below it. */
 static bool memcg_is(const CgHost *h, const char *mount, const char *path, const char *memcg) {
         const char *p = path, *root = h->fs_root ? h->fs_root : "";

@@ -28,6 +28,9 @@ typedef struct SamplerConfig {
 
 int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret);
 Sampler *sampler_free(Sampler *s);
+/* The OOM killer struck in t's group: its memory peak read now, as the kill gave the memory
+ * back before the next sample could see how high it went. */
+void sampler_note_oom(Sampler *s, Tracked *t, Build *b);
 /* Looks at builds soon (a build started: find its builder without waiting a full interval). */
 void sampler_kick(Sampler *s);
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The OOM killer, attributed (issue 19): a real Nix build limited to 64M that reads 200 MB is
+# OOM-killed, and the CLI, history and the TUI say oom-killed with its limit and peak; the
+# kill is an event naming its victim (pid, command) and its build. A process outside every
+# build, in a cgroup of its own with a small limit, killed by the OOM killer, is an event of
+# "not a build" from the kernel log, with the builds that held the most memory then. What an
+# unprivileged client sees of the victims follows the privacy rules.
+source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/tui-lib.sh"
+
+check_binaries
+check_tui
+nix_setup
+[[ $(id -u) == 0 ]] || skip "limiting builds of nixbld users and reading /dev/kmsg need root"
+[[ -d /sys/fs/cgroup ]] || skip "no /sys/fs/cgroup on this machine"
+source "$E2E_DIR/lib-proc.sh"
+
+# The transient group of the victim outside builds: v1 memory where the host has it, else v2.
+if [[ -d /sys/fs/cgroup/memory ]]; then
+	LONE_CG=/sys/fs/cgroup/memory/na-e2e-oom-$$ LONE_MAX=memory.limit_in_bytes
+else
+	LONE_CG=/sys/fs/cgroup/na-e2e-oom-$$ LONE_MAX=memory.max
+fi
+LONE_PID=
+lone_cleanup() {
+	[[ -n $LONE_PID ]] && kill -9 "$LONE_PID" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$LONE_CG" 2>/dev/null && break; sleep 0.2; done
+}
+trap 'rc=$?; tui_cleanup; lone_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
+
+start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
+ctl_ok ST status
+assert_json "status: the kernel log is read (root)" "$ST" '.oom.kmsg == "reading" and .oom.kmsg_error == null'
+
+GATE="$T/gate"
+chmod 755 "$T" # the hog (a nixbld user) looks for the gate file
+nix_bg "$E2E_DIR/nix/oom.nix" -A hog -A bystander --argstr nonce "$NONCE" --arg seconds 40 \
+	--argstr gate "$GATE" -k -j2
+tracked() { [[ -n "$(builder_of oom-hog)" && -n "$(builder_of oom-bystander)" ]]; }
+wait_for 90 "both builds run with their builders found" tracked || die "builds not tracked"
+
+# --- a build past its memory limit ---
+ctl_ok ML mem-limit oom-hog 64M
+HOG_BUILDER=$(builder_of oom-hog)
+touch "$GATE"
+hog_failed() { [[ "$(field oom-hog .state)" == failed ]]; }
+wait_for 60 "oom-hog fails" hog_failed || die "oom-hog did not fail: $(ctl get-build oom-hog)"
+ctl_ok GB get-build oom-hog
+printf '%s\n' "$GB" >"$T/hog.json"
+assert_json "get-build: failure kind oom-killed" "$GB" '.build.failure.kind == "oom-killed"'
+assert_json "get-build: the limit in force (64M)" "$GB" '.build.failure.mem_limit == 67108864'
+assert_json "get-build: the peak, the kernel's at the kill: the limit, not past it by much" "$GB" \
+	'.build.failure.mem_peak >= 60*1048576 and .build.failure.mem_peak <= 72*1048576'
+PEAK=$(printf '%s' "$GB" | jq -r .build.failure.mem_peak)
+log "oom-hog: limit 64M, peak $PEAK bytes"
+ctl_ok LB list-builds
+assert_json "list-builds: oom-killed too" "$LB" \
+	'any(.builds[]; .name == "oom-hog" and .failure.kind == "oom-killed" and .failure.mem_limit == 67108864)'
+ctl list-builds --table >"$T/list.txt" 2>&1
+assert_true "the table's state says oom-killed" grep -Eq "oom-hog .*oom-killed" "$T/list.txt"
+
+# --- its OOM event: victim and build ---
+hog_event() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-hog" and .victim.pid != null)' >/dev/null; }
+wait_for 10 "the OOM event of oom-hog names its victim" hog_event
+ctl_ok OE oom
+printf '%s\n' "$OE" >"$T/oom-1.json"
+EV='.events[] | select(.build.name == "oom-hog")'
+assert_json "one event for the one kill" "$OE" "[$EV] | length == 1"
+assert_json "its victim: the builder (pid $HOG_BUILDER), a shell" "$OE" \
+	"[$EV][0] | .victim.pid == $HOG_BUILDER and .victim.command == \"sh\""
+assert_json "its build: limit, peak, requester root" "$OE" \
+	"[$EV][0] | .build.mem_limit == 67108864 and .build.mem_peak > 0 and .build.requester.uid == 0"
+assert_json "seen by both witnesses (cgroup count and kernel log)" "$OE" \
+	"[$EV][0] | (.source == \"cgroup+kmsg\" or .source == \"kmsg\") and (.victim.memcg | test(\"/build-\"))"
+ctl oom --table >"$T/oom.txt" 2>&1
+assert_true "ctl oom's table names the build and the victim" grep -Eq "$HOG_BUILDER +sh +oom-hog +64M" "$T/oom.txt"
+
+# --- a process outside every build ---
+mkdir -p "$LONE_CG" || die "cannot create $LONE_CG"
+echo $((32 * 1048576)) >"$LONE_CG/$LONE_MAX"
+sh -c "echo \$\$ > '$LONE_CG/cgroup.procs' && exec tail /dev/zero" &
+LONE_PID=$!
+lone_event() { ctl oom --json | jq -e "any(.events[]; .victim.pid == $LONE_PID)" >/dev/null; }
+wait_for 30 "the kill outside builds is recorded" lone_event || die "no event for pid $LONE_PID: $(ctl oom --json)"
+wait "$LONE_PID" 2>/dev/null
+LONE_RC=$?
+assert_eq "tail was SIGKILLed" 137 "$LONE_RC"
+ctl_ok OE2 oom
+printf '%s\n' "$OE2" >"$T/oom-2.json"
+LE=".events[] | select(.victim.pid == $LONE_PID)"
+assert_json "not a build, from the kernel log" "$OE2" \
+	"[$LE][0] | .build == null and .source == \"kmsg\" and .victim.command == \"tail\" and .victim.memcg == \"/${LONE_CG##*/}\""
+assert_json "with the builds that held the most memory then: the bystander first" "$OE2" \
+	"[$LE][0] | (.top | length) >= 1 and .top[0].name == \"oom-bystander\" and .top[0].mem >= 20000000"
+ctl oom --table >"$T/oom2.txt" 2>&1
+assert_true "ctl oom: not a build, the bystander beside it" grep -Eq "$LONE_PID +tail +not a build .*oom-bystander" "$T/oom2.txt"
+
+# --- what an unprivileged client sees ---
+mallory_user
+chmod 755 "$SOCKDIR"
+MOE=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom --json) || die "mallory cannot list OOM kills"
+assert_json "another user sees the kills but not their commands" "$MOE" \
+	"all(.events[]; .victim.command == null) and any(.events[]; .victim.pid == $LONE_PID)"
+
+# --- the TUI: the state word and the detail's outcome line ---
+tui_start 160 40
+wait_screen "oom-hog .*oom-killed" 20 "the build list says oom-killed"
+keys f
+wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
+keys C-u
+type_text "oom-hog"
+keys Enter
+wait_screen "filter: oom-hog" 5 "filtered to oom-hog" >/dev/null
+keys G Enter
+wait_screen "details: oom-hog" 5 "Enter shows its details"
+wait_screen "outcome: oom-killed at its memory limit \\(limit 64M, peak [0-9.]+M\\)" 5 \
+	"the details say oom-killed with the limit and the peak"
+screen >"$T/tui-detail.txt"
+tui_quit
+
+# --- history: the row keeps the kind, the limit and the peak; the kills are kept ---
+wait_for 90 "nix-build ends" nix_done
+in_history() { ctl get-history --name oom-hog 2>/dev/null | jq -e '.builds | length >= 1' >/dev/null; }
+wait_for 15 "oom-hog is in history" in_history
+ctl_ok GH get-history --name oom-hog
+assert_json "get-history: oom-killed with its limit and peak" "$GH" \
+	".builds[0].failure.kind == \"oom-killed\" and .builds[0].failure.mem_limit == 67108864 and .builds[0].failure.mem_peak == $PEAK"
+stop_daemon
+ROWS=$(python3 -c 'import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); print(json.dumps([dict(zip([d[0] for d in r.description], x)) for r in [c.execute("SELECT * FROM oom_events ORDER BY id")] for x in r]))' "$T/history.db")
+printf '%s\n' "$ROWS" >"$T/oom-history.json"
+assert_json "history keeps the build's kill" "$ROWS" \
+	"any(.[]; .name == \"oom-hog\" and .pid == $HOG_BUILDER and .command == \"sh\" and .mem_limit == 67108864)"
+assert_json "and the kill outside builds, with the builds that held the most memory" "$ROWS" \
+	"any(.[]; .pid == $LONE_PID and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
