@@ -513,6 +513,14 @@ int report_status(FILE *f, const cJSON *s, const ReportOptions *o) {
                             json_str(h, "path") ?: "?");
         else
                 status_line(f, o, "history", "off");
+
+        /* OOM kills outside builds are seen only in the kernel log: say when it is not read. */
+        const cJSON *oom = json_obj(s, "oom");
+        const char *kmsg = json_str(oom, "kmsg");
+        if (oom)
+                status_line(f, o, "oom kills", "%.0f seen; kernel log %s%s%s", json_num(oom, "events", 0),
+                            kmsg && strcmp(kmsg, "reading") == 0 ? "read" : kmsg ?: "?",
+                            json_str(oom, "kmsg_error") ? ": " : "", json_str(oom, "kmsg_error") ?: "");
         return ferror(f) ? -EIO : 0;
 }
 

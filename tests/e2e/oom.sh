@@ -102,6 +102,27 @@ MOE=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom --json) || die "mallory cannot list
 assert_json "another user sees the kills but not their commands" "$MOE" \
 	"all(.events[]; .victim.command == null) and any(.events[]; .victim.pid == $LONE_PID)"
 
+# --- a daemon that may not read the kernel log (an unprivileged one) says so, and runs ---
+MSOCK="$T/msock"
+mkdir -p "$MSOCK" && chown "$MUID:$MGID" "$MSOCK"
+# (setpriv itself, not the as_mallory function: a function in the background is a subshell,
+# and the pid to stop must be the daemon's.)
+setpriv --reuid="$MUID" --regid="$MGID" --clear-groups -- "$NA_DAEMON" --socket-dir "$MSOCK" --history-db none --no-cgroups --discover-scope $$ \
+	>>"$T/mallory-daemon.log" 2>&1 &
+MDAEMON=$!
+track "$MDAEMON"
+m_ready() { as_mallory "$NA_CTL" -s "$MSOCK" status --json >/dev/null 2>&1; }
+wait_for 20 "the unprivileged daemon answers" m_ready || die "$(tail -n 20 "$T/mallory-daemon.log")"
+MST=$(as_mallory "$NA_CTL" -s "$MSOCK" status --json)
+assert_json "its status: the kernel log unavailable, and why" "$MST" \
+	'.oom.kmsg == "unavailable" and (.oom.kmsg_error | test("/dev/kmsg: (Operation not permitted|Permission denied)"))'
+as_mallory "$NA_CTL" -s "$MSOCK" status --table >"$T/mallory-status.txt" 2>&1
+assert_true "ctl status says the kernel log is not read" grep -Eq "oom kills.*kernel log unavailable: /dev/kmsg" "$T/mallory-status.txt"
+as_mallory "$NA_CTL" -s "$MSOCK" oom --table >"$T/mallory-oom.txt" 2>&1
+assert_true "ctl oom says kills outside builds are not seen" grep -q "OOM kills outside builds are not seen" "$T/mallory-oom.txt"
+stop_pid "$MDAEMON" 10
+assert_eq "the unprivileged daemon exits 0" 0 "$STOP_RC"
+
 # --- the TUI: the state word and the detail's outcome line ---
 tui_start 160 40
 wait_screen "oom-hog .*oom-killed" 20 "the build list says oom-killed"
