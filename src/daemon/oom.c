@@ -296,6 +296,19 @@ static void kmsg_record(Oom *o, const char *buf, size_t len) {
         kmsg_oom_done(&k);
 }
 
+/* /dev/kmsg gives one record per read; anything else (a pipe that stands in for it) may give
+ * several: a record ends at a newline not followed by a dictionary line (" KEY=VALUE"). */
+static void kmsg_records(Oom *o, const char *buf, size_t n) {
+        size_t start = 0;
+        for (size_t i = 0; i < n; i++)
+                if (buf[i] == '\n' && (i + 1 == n || buf[i + 1] != ' ')) {
+                        kmsg_record(o, buf + start, i + 1 - start);
+                        start = i + 1;
+                }
+        if (start < n)
+                kmsg_record(o, buf + start, n - start);
+}
+
 static void kmsg_stop(Oom *o, const char *state, int error) {
         o->kmsg_source = sd_event_source_disable_unref(o->kmsg_source);
         if (o->kmsg_fd >= 0)
@@ -314,10 +327,17 @@ static int on_kmsg(sd_event_source *es, int fd, uint32_t revents, void *userdata
         for (int i = 0; i < KMSG_READS_PER_RUN; i++) {
                 ssize_t n = read(fd, buf, sizeof(buf));
                 if (n > 0) {
-                        kmsg_record(o, buf, (size_t) n);
+                        kmsg_records(o, buf, (size_t) n);
                         continue;
                 }
-                if (n == 0 || errno == EAGAIN)
+                if (n == 0) { /* never from /dev/kmsg: a file or pipe that ended */
+                        log_warning("kernel log %s: end of file, no longer read", o->kmsg_path);
+                        kmsg_stop(o, "unavailable", 0);
+                        if (asprintf(&o->kmsg_error, "%s: end of file", o->kmsg_path) < 0)
+                                o->kmsg_error = NULL;
+                        break;
+                }
+                if (errno == EAGAIN)
                         break;
                 if (errno == EINTR)
                         continue;

@@ -153,3 +153,47 @@ assert_json "history keeps the build's kill" "$ROWS" \
 	"any(.[]; .name == \"oom-hog\" and .pid == $HOG_BUILDER and .command == \"sh\" and .mem_limit == 67108864)"
 assert_json "and the kill outside builds, with the builds that held the most memory" "$ROWS" \
 	"any(.[]; .pid == $LONE_PID and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
+
+# --- hostile kernel log records, through the real daemon ---
+# /dev/kmsg cannot be written with the kernel's facility (that is the point), so a pipe stands
+# in for it here: the daemon reads it as it reads the log (a record per line).
+FIFO="$T/kmsg.fifo"
+mkfifo "$FIFO"
+exec 9<>"$FIFO" # a writer held open: the daemon sees the end only when we close it
+FSOCK="$T/fsock"
+mkdir -p "$FSOCK"
+"$NA_DAEMON" --socket-dir "$FSOCK" --history-db none --no-cgroups --discover-scope $$ --kmsg "$FIFO" \
+	>>"$T/fifo-daemon.log" 2>&1 9>&- & # (not holding the pipe's writer itself)
+FDAEMON=$!
+track "$FDAEMON"
+f_ctl() { "$NA_CTL" -s "$FSOCK" "$@"; }
+f_ready() { f_ctl status --json >/dev/null 2>&1; }
+wait_for 20 "the daemon on the pipe answers" f_ready || die "$(tail -n 20 "$T/fifo-daemon.log")"
+{
+	printf '6,1,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,task_memcg=,task=x,pid=1\n'
+	printf '3,2,1,-;Out of memory: Killed process 99999999999 (a) total-vm:1kB\n'
+	printf '3,3,1,-;Out of memory: Killed process 77 (abc\n'
+	printf '14,4,1,-;Out of memory: Killed process 1 (init) total-vm:1kB\n'
+	printf '6,5,1,-;%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)"
+	printf '3,6,1,-;Out of memory: Killed process 4242 (\033[2Jevil) total-vm:1kB\n'
+	printf '6,7,1,-;oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/x,y,task=big,pid=31337,uid=0\n'
+	printf '3,8,1,-;Out of memory: Killed process 31337 (big) total-vm:1kB, anon-rss:1kB\n'
+} >&9
+f_events() { f_ctl oom --json | jq -e '.events | length == 2' >/dev/null; }
+wait_for 10 "the two well-formed kills are recorded" f_events
+FOE=$(f_ctl oom --json)
+printf '%s\n' "$FOE" >"$T/fifo-oom.json"
+assert_json "malformed and cut records are counted, not recorded" "$FOE" '.status.kmsg_bad >= 3'
+assert_json "a record without the kernel's facility is ignored" "$FOE" 'all(.events[]; .victim.pid != 1)'
+assert_json "a command's escape bytes never reach clients" "$FOE" \
+	'any(.events[]; .victim.pid == 4242 and .victim.command == "?[2Jevil")'
+assert_json "fields from the end: a memcg with a comma, the constraint, the command" "$FOE" \
+	'any(.events[]; .victim.pid == 31337 and .victim.memcg == "/x,y" and .victim.constraint == "CONSTRAINT_NONE" and .victim.command == "big" and .build == null)'
+exec 9>&-
+f_eof() { f_ctl status --json | jq -e '.oom.kmsg == "unavailable" and (.oom.kmsg_error | test("end of file"))' >/dev/null; }
+wait_for 10 "the end of the pipe: no longer read, said in status, the daemon runs on" f_eof
+stop_pid "$FDAEMON" 10
+assert_eq "the daemon on the pipe exits 0" 0 "$STOP_RC"
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' "$T/fifo-daemon.log"; then
+	fail "sanitizer report in the pipe daemon's log" "$(grep -m 5 -E 'ERROR:|runtime error:|SUMMARY:' "$T/fifo-daemon.log")"
+fi
