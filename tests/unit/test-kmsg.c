@@ -121,8 +121,8 @@ static void test_hostile(void **state) {
                 "3,1,1,-;Out of memory: Killed process 0 (a) total-vm:1kB",
                 "3,1,1,-;Out of memory: Killed process -5 (a) total-vm:1kB",
                 "3,1,1,-;Out of memory: Killed process 99999999999 (a) total-vm:1kB",
-                "3,1,1,-;Out of memory: Killed process 5 (0123456789012345678901234567890123456789"
-                "01234567890123456789012345678901234567890123456789) total-vm:1kB",
+                ("3,1,1,-;Out of memory: Killed process 5 (0123456789012345678901234567890123456789"
+                 "01234567890123456789012345678901234567890123456789) total-vm:1kB"),
                 "6,1,1,-;oom-kill:",
                 "6,1,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,task_memcg=/a,task=x,pid=",
                 "6,1,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,task_memcg=/a,task=x,pid=1x",
