@@ -309,7 +309,10 @@ static void *writer_main(void *userdata) {
                         }
                         pthread_mutex_lock(&w->worker.lock);
                         w->written += (uint64_t) r;
-                        w->ignored += n - (uint32_t) r;
+                        uint32_t n_oom = 0; /* OOM kills' rows are not builds' */
+                        for (uint32_t i = 0; i < n; i++)
+                                n_oom += batch[i].oom != NULL;
+                        w->ignored += n - n_oom - (uint32_t) r;
                         w->rows += (uint64_t) r;
                         w->pending = 0;
                         if (w->error)

@@ -367,7 +367,7 @@ static int insert_oom(History *h, const HistoryOom *o) {
         bind_text(st, 13, o->top);
         code = sqlite3_step(st);
         sqlite3_finalize(st);
-        return code == SQLITE_DONE ? 1 : history_errno(code);
+        return code == SQLITE_DONE ? 0 : history_errno(code);
 }
 
 int history_insert(History *h, const HistoryRecord *recs, size_t n) {
@@ -388,8 +388,7 @@ int history_insert(History *h, const HistoryRecord *recs, size_t n) {
                                 (void) history_exec(h, "ROLLBACK");
                                 return r;
                         }
-                        inserted += r;
-                        continue;
+                        continue; /* not a build's row: not counted */
                 }
                 if (!recs[i].drv || !recs[i].name || !recs[i].pname || !recs[i].state)
                         continue; /* cannot be stored; never happens for model builds */

@@ -82,8 +82,8 @@ int history_schema_version(History *h);
 int history_schema_latest(void);
 
 /* Inserts recs in one transaction; rows already present (same drv and queue time) are
- * skipped, so re-sent batches never duplicate. Returns the number inserted, or -errno
- * with nothing committed. */
+ * skipped, so re-sent batches never duplicate. Returns the number of builds' rows inserted
+ * (OOM kills' rows, rec->oom, are written and not counted), or -errno with nothing committed. */
 int history_insert(History *h, const HistoryRecord *recs, size_t n);
 
 /* Deletes rows that finished before now - max_age (0: no age limit) and the oldest rows
