@@ -154,7 +154,7 @@ assert_json "history keeps the build's kill" "$ROWS" \
 assert_json "and the kill outside builds, with the builds that held the most memory" "$ROWS" \
 	"any(.[]; .pid == $LONE_PID and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
 
-# --- hostile kernel log records, through the real daemon ---
+# --- a pipe for the kernel log: hostile records, and the log's word after the cgroup's ---
 # /dev/kmsg cannot be written with the kernel's facility (that is the point), so a pipe stands
 # in for it here: the daemon reads it as it reads the log (a record per line).
 FIFO="$T/kmsg.fifo"
@@ -162,7 +162,8 @@ mkfifo "$FIFO"
 exec 9<>"$FIFO" # a writer held open: the daemon sees the end only when we close it
 FSOCK="$T/fsock"
 mkdir -p "$FSOCK"
-"$NA_DAEMON" --socket-dir "$FSOCK" --history-db none --no-cgroups --discover-scope $$ --kmsg "$FIFO" \
+"$NA_DAEMON" --socket-dir "$FSOCK" --history-db none --cgroup-root "$CGROOT" --sample-interval 0.25 \
+	--discover-scope $$ --kmsg "$FIFO" \
 	>>"$T/fifo-daemon.log" 2>&1 9>&- & # (not holding the pipe's writer itself)
 FDAEMON=$!
 track "$FDAEMON"
@@ -189,6 +190,48 @@ assert_json "a command's escape bytes never reach clients" "$FOE" \
 	'any(.events[]; .victim.pid == 4242 and .victim.command == "?[2Jevil")'
 assert_json "fields from the end: a memcg with a comma, the constraint, the command" "$FOE" \
 	'any(.events[]; .victim.pid == 31337 and .victim.memcg == "/x,y" and .victim.constraint == "CONSTRAINT_NONE" and .victim.command == "big" and .build == null)'
+
+# The OOM killer in a child of a build, seen first in the build's cgroup: an event with no
+# victim; the kernel's record of it then names the victim in that event (not a second one).
+rm -f "$GATE" "${GATE}2"
+CTL_SOCK=$SOCKDIR
+SOCKDIR=$FSOCK # ctl (and so nix_bg's ingest), field, builder_of: the daemon on the pipe
+nix_bg "$E2E_DIR/nix/oom.nix" -A child --argstr nonce "$NONCE" --argstr gate "$GATE"
+c_tracked() { [[ -n "$(builder_of oom-child)" ]]; }
+wait_for 90 "oom-child runs with its builder found" c_tracked || die "oom-child not tracked"
+ctl_ok ML2 mem-limit oom-child 64M
+PSJ=$(ctl ps --json oom-child)
+if [[ -d /sys/fs/cgroup/memory ]]; then
+	MEMCG=$(printf '%s' "$PSJ" | jq -r .cgroup.memory) MEMCG=${MEMCG#/sys/fs/cgroup/memory}
+else
+	MEMCG=$(printf '%s' "$PSJ" | jq -r .cgroup.v2) MEMCG=${MEMCG#/sys/fs/cgroup}
+fi
+touch "$GATE"
+c_event() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-child")' >/dev/null; }
+wait_for 30 "the kill in oom-child's group is an event" c_event || die "no event: $(ctl oom --json)"
+ctl_ok CE oom
+assert_json "from the cgroup's count, its victim not named yet" "$CE" \
+	'[.events[] | select(.build.name == "oom-child")] | length == 1 and .[0].source == "cgroup" and .[0].victim.pid == null'
+assert_eq "the builder lives on" running "$(field oom-child .state)"
+# The kernel's two records of that kill, as the kernel words them (the pid is made up: the
+# victim is known by its memory cgroup).
+{
+	printf '6,9,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=%s,task_memcg=%s,task=sh,pid=4123456,uid=30001\n' "$MEMCG" "$MEMCG"
+	printf '3,10,1,-;Memory cgroup out of memory: Killed process 4123456 (sh) total-vm:1kB, anon-rss:1kB\n'
+} >&9
+c_named() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-child" and .victim.pid == 4123456)' >/dev/null; }
+wait_for 10 "the kernel's record names the victim" c_named
+ctl_ok CE2 oom
+assert_json "in the same event: one kill, both witnesses" "$CE2" \
+	"[.events[] | select(.build.name == \"oom-child\")] | length == 1 and .[0].source == \"cgroup+kmsg\" and .[0].victim.command == \"sh\" and .[0].victim.memcg == \"$MEMCG\""
+touch "${GATE}2"
+wait_for 60 "nix-build of oom-child ends" nix_done
+c_done() { [[ "$(field oom-child .state)" == succeeded ]]; }
+wait_for 10 "oom-child succeeds: the builder survived its child's kill" c_done
+assert_json "and its usage says the OOM killer struck in it" "$(ctl get-build oom-child)" \
+	'.build.usage.oom_killed == true and .build.failure == null'
+SOCKDIR=$CTL_SOCK
+
 exec 9>&-
 f_eof() { f_ctl status --json | jq -e '.oom.kmsg == "unavailable" and (.oom.kmsg_error | test("end of file"))' >/dev/null; }
 wait_for 10 "the end of the pipe: no longer read, said in status, the daemon runs on" f_eof
