@@ -458,7 +458,8 @@ static cJSON *event_json(const OomEvent *e) {
         cJSON_AddNumberToObject(j, "id", (double) e->id);
         cJSON_AddNumberToObject(j, "time", usec_to_sec(e->time));
         cJSON_AddStringToObject(j, "source", e->source);
-        /* The victim's command is a command line's start: privacy.c hides it by requester_uid. */
+        /* The victim's command is a command line's start, its cgroup names what its user runs:
+         * privacy.c hides both by requester_uid. */
         cJSON *v = cJSON_AddObjectToObject(j, "victim");
         if (v) {
                 add_num(v, "pid", e->pid, e->pid > 0);

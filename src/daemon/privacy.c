@@ -65,10 +65,13 @@ static void walk(ControlConn *c, cJSON *o, int depth) {
                 cJSON *ruid = cJSON_GetObjectItemCaseSensitive(o, "requester_uid");
                 if (cJSON_GetObjectItemCaseSensitive(o, "requester_cmdline") && !own(c, uid_of(ruid)))
                         hide(o, "requester_cmdline");
-                /* An OOM kill's victim: its command, as a command line's (not a build's: no one's). */
+                /* An OOM kill's victim: its command, as a command line's, and its cgroup (a
+                 * session's unit names say what its user runs); not a build's: no one's. */
                 cJSON *victim = cJSON_GetObjectItemCaseSensitive(o, "victim");
-                if (cJSON_IsObject(victim) && !own(c, uid_of(ruid)))
+                if (cJSON_IsObject(victim) && !own(c, uid_of(ruid))) {
                         hide(victim, "command");
+                        hide(victim, "memcg");
+                }
                 cJSON *procs = cJSON_GetObjectItemCaseSensitive(o, "processes");
                 cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "build");
                 if (cJSON_IsArray(procs) && cJSON_IsNumber(key)) {
