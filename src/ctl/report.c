@@ -659,7 +659,7 @@ int report_oom(FILE *f, const cJSON *result, const ReportOptions *o) {
         int r = table_of(json_arr(result, "events"), oom_columns, ELEMENTSOF(oom_columns), oom_row, o, &t);
         if (r < 0)
                 return r;
-        r = table_done(f, t, o, "no OOM kills since the daemon started");
+        r = table_done(f, t, o, "no OOM kills");
         const cJSON *s = json_obj(result, "status");
         const char *kmsg = json_str(s, "kmsg");
         if (r >= 0 && kmsg && strcmp(kmsg, "reading") != 0)

@@ -107,13 +107,29 @@ static int parse_stats(const ControlRequest *req, HistoryQuery *q, unsigned *top
         return 0;
 }
 
-/* Both run on the query thread; the client gets its answer when it is ready. */
+static int parse_oom_history(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
+        *q = (HistoryQuery){.limit = 100};
+        long long limit = 100;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be a non-negative integer");
+        q->limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
+        if (parse_time(req, "since", &q->filter.since, r) < 0 ||
+            parse_time(req, "until", &q->filter.until, r) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+/* They run on the query thread; the client gets its answer when it is ready. */
 int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
         return query_worker_submit(c->daemon->queries, c, req, QUERY_HISTORY, parse_get_history, r);
 }
 
 int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
         return query_worker_submit(c->daemon->queries, c, req, QUERY_STATS, parse_stats, r);
+}
+
+int cmd_get_oom_history(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return query_worker_submit(c->daemon->queries, c, req, QUERY_OOM, parse_oom_history, r);
 }
 
 /* deps: the graph of an invocation, or of what one build needs; with "why", the chain from

@@ -404,6 +404,7 @@ static const struct {
         {"list-machines", command_list_machines},
         {"list-activities", command_list_activities},
         {"list-oom", cmd_list_oom},
+        {"get-oom-history", cmd_get_oom_history},
 };
 
 void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {

@@ -74,6 +74,14 @@ static void run_job(WorkItem *item, void *userdata) {
                         else
                                 cJSON_AddNullToObject(j->reply.result, "total");
                 }
+        } else if (j->kind == QUERY_OOM) {
+                cJSON *rows = NULL;
+                k = history_oom_query(h, &j->q, QUERY_BUDGET, &rows);
+                if (k >= 0 && (!(j->reply.result = cJSON_CreateObject()) ||
+                               !cJSON_AddItemToObject(j->reply.result, "events", rows))) {
+                        cJSON_Delete(rows);
+                        k = -ENOMEM;
+                }
         } else {
                 cJSON *stats = NULL;
                 k = history_stats(h, &j->q.filter, j->top, QUERY_BUDGET, &stats);

@@ -14,6 +14,7 @@
 typedef enum QueryKind {
         QUERY_HISTORY,
         QUERY_STATS,
+        QUERY_OOM, /* get-oom-history */
 } QueryKind;
 
 int query_worker_start(Daemon *d, QueryWorker **ret);

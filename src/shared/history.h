@@ -142,6 +142,10 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
  * others 0. -ETIME when the query outlived budget (0: none). */
 int history_outcome_counts(History *h, usec_t since, usec_t budget, uint64_t ret[static _COUNT_MAX]);
 
+/* OOM kills (table oom_events) in [q->filter.since, q->filter.until] (until 0: no end), newest
+ * first, at most q->limit, as list-oom's events (without build keys). -ETIME past budget. */
+int history_oom_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows);
+
 /* Durations (seconds) of the last n successful builds of pname, newest first: on machine
  * when machine is non-NULL, else on any machine (then *ret_machines, if given, receives
  * each row's machine, to scale by speed). Rows of trusted sources count, and the untrusted

@@ -147,6 +147,20 @@ ctl_ok GH get-history --name oom-hog
 assert_json "get-history: oom-killed with its limit and peak" "$GH" \
 	".builds[0].failure.kind == \"oom-killed\" and .builds[0].failure.mem_limit == 67108864 and .builds[0].failure.mem_peak == $PEAK"
 stop_daemon
+# After a restart the kills are still there, through the daemon (newest first).
+start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
+ctl_ok OH oom-history
+printf '%s\n' "$OH" >"$T/oom-history-ctl.json"
+assert_json "oom-history after a restart: both kills, newest first" "$OH" \
+	".events[0].victim.pid == $LONE_PID and .events[0].build == null and .events[0].top[0].name == \"oom-bystander\" and .events[1].build.name == \"oom-hog\" and .events[1].victim.pid == $HOG_BUILDER and .events[1].build.mem_limit == 67108864 and .events[1].build.mem_peak == $PEAK"
+assert_json "oom-history --since: only what came after" "$(ctl oom-history --since "$(jq -r '.events[0].time' <<<"$OH")")" \
+	".events | length == 1 and .[0].victim.pid == $LONE_PID"
+ctl oom-history --table >"$T/oom-history.txt" 2>&1
+assert_true "oom-history's table" grep -Eq "$HOG_BUILDER +sh +oom-hog +64M +64M" "$T/oom-history.txt"
+MOH=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom-history --json) || die "mallory cannot read the OOM history"
+assert_json "another user: the kills, not their commands" "$MOH" \
+	'(.events | length) == 2 and all(.events[]; .victim.command == null and .victim.memcg == null)'
+stop_daemon
 ROWS=$(python3 -c 'import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); print(json.dumps([dict(zip([d[0] for d in r.description], x)) for r in [c.execute("SELECT * FROM oom_events ORDER BY id")] for x in r]))' "$T/history.db")
 printf '%s\n' "$ROWS" >"$T/oom-history.json"
 assert_json "history keeps the build's kill" "$ROWS" \
