@@ -55,6 +55,7 @@ struct Oom {
         OomEvent events[OOM_EVENTS_MAX]; /* oldest first */
         unsigned n;
         uint64_t next_id, total, dropped, uncounted;
+        uint64_t kills_build, kills_other;
 
         char *kmsg_path;
         int kmsg_fd;
@@ -207,6 +208,7 @@ void oom_build_count(Oom *o, Tracked *t, Build *b, uint64_t kills) {
         }
         while (add-- > 0) {
                 OomEvent *e = event_add(o, "cgroup");
+                o->kills_build++;
                 if (event_set_build(e, b) < 0)
                         log_warning("OOM event %" PRIu64 ": out of memory recording build %s", e->id,
                                     b->drv);
@@ -240,6 +242,10 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
                 e->mem_peak = usage_limit_peak(&b->usage);
         if (!e) {
                 e = event_add(o, "kmsg");
+                if (b)
+                        o->kills_build++;
+                else
+                        o->kills_other++;
                 if (b) {
                         t->oom_recorded++;
                         if (event_set_build(e, b) < 0)
@@ -416,6 +422,11 @@ void oom_tick(Oom *o) {
                 if (!o->events[i].written &&
                     (!o->kmsg_source || now - o->events[i].recorded_mono >= SETTLE_USEC))
                         write_history(o, &o->events[i]);
+}
+
+void oom_counts(Oom *o, uint64_t *ret_builds, uint64_t *ret_other) {
+        *ret_builds = o ? o->kills_build : 0;
+        *ret_other = o ? o->kills_other : 0;
 }
 
 cJSON *oom_status_json(Oom *o) {

@@ -24,6 +24,8 @@ void oom_build_count(Oom *o, Tracked *t, Build *b, uint64_t kills);
 /* Writes to history the events that have waited long enough for the kernel log's word. */
 void oom_tick(Oom *o);
 
+/* Kills recorded since the start: in builds, and of processes of no build. */
+void oom_counts(Oom *o, uint64_t *ret_builds, uint64_t *ret_other);
 /* The "oom" member of status: whether the kernel log is read, counts. */
 cJSON *oom_status_json(Oom *o);
 /* The events, oldest first (list-oom's "events"). */

@@ -28,7 +28,8 @@ lone_cleanup() {
 }
 trap 'rc=$?; tui_cleanup; lone_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
 
-start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
+MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25 --metrics-listen "127.0.0.1:$MPORT"
 ctl_ok ST status
 assert_json "status: the kernel log is read (root)" "$ST" '.oom.kmsg == "reading" and .oom.kmsg_error == null'
 
@@ -94,6 +95,10 @@ assert_json "with the builds that held the most memory then: the bystander first
 	"[$LE][0] | (.top | length) >= 1 and .top[0].name == \"oom-bystander\" and .top[0].mem >= 20000000"
 ctl oom --table >"$T/oom2.txt" 2>&1
 assert_true "ctl oom: not a build, the bystander beside it" grep -Eq "$LONE_PID +tail +not a build .*oom-bystander" "$T/oom2.txt"
+
+kills() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v v="$1" '$1 == "nix_analytics_oom_kills_total{victim=\"" v "\"}" { print $2 }'; }
+assert_eq "metrics: one kill of a build's process" 1 "$(kills build)"
+assert_eq "metrics: one kill of another process" 1 "$(kills other)"
 
 # --- what an unprivileged client sees ---
 mallory_user
