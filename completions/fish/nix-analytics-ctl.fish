@@ -2,7 +2,7 @@
 # arguments completed from the daemon: build names, keys when the word starts with a digit,
 # .drv paths when it starts with /.
 
-set -l __na_commands status list-builds get-build log get-history deps stats list-invocations snapshot watch list-machines oom oom-history ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
+set -l __na_commands status list-builds get-build log get-history deps stats at list-invocations snapshot watch list-machines oom oom-history ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
 set -l __na_states queued running frozen finishing succeeded failed killed lost
 
 function __nix_analytics_ctl_builds
@@ -35,7 +35,7 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l timeout -x -d 'seconds to wait for each answer'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l version -d 'show the version'
 # output options: before the command and after the commands that print tables
-set -l __na_output "not __fish_seen_subcommand_from $__na_commands; or __fish_seen_subcommand_from status list-builds get-history stats list-invocations list-machines oom oom-history ps"
+set -l __na_output "not __fish_seen_subcommand_from $__na_commands; or __fish_seen_subcommand_from status list-builds get-history stats at list-invocations list-machines oom oom-history ps"
 complete -c nix-analytics-ctl -n "$__na_output" -l json -d 'JSON for scripts'
 complete -c nix-analytics-ctl -n "$__na_output" -l table -d 'a table for people, also through a pipe'
 complete -c nix-analytics-ctl -n "$__na_output" -l color -x -a 'auto always never' -d 'colour the table'
@@ -49,6 +49,7 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a get-history -d 'finished builds from the history database'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a deps -d 'dependency graph of an invocation or build'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a stats -d 'slowest and most failing derivations, busiest requesters'
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a at -d 'what ran at a past moment'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a list-invocations -d 'what each client asked for'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a snapshot -d 'status, sources, invocations and builds at once'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a watch -d 'print live events until interrupted'

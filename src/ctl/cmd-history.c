@@ -10,6 +10,7 @@
 #include "ctl/commands.h"
 #include "ctl/output.h"
 #include "ctl/query.h"
+#include "shared/when.h"
 
 enum {
         ARG_HELP = 'h',
@@ -268,4 +269,63 @@ int verb_oom_history(const CtlContext *ctx, int argc, char **argv) {
         };
         return parse_run(ctx, "oom-history", "get-oom-history", "no OOM kills in that time",
                          oom_history_usage, argc, argv, options, report_oom);
+}
+
+static const char at_usage[] =
+        "Usage: nix-analytics-ctl at [OPTIONS] TIME\n"
+        "\n"
+        "What ran at TIME: the builds running then, with the CPU, memory and processes each had\n"
+        "then and how each ended, and the machine's CPU, load, memory, swap and pressure. From\n"
+        "the builds the daemon holds and from history, so it answers after a daemon restart.\n"
+        "TIME: 03:12 (today, or yesterday when that is still to come), 'yesterday 14:00',\n"
+        "'today 9:30', -2h, '90m ago', 2026-12-07T03:12 (local time; Z or +01:00 for a zone),\n"
+        "@UNIXSECONDS, now. --json (or a pipe) prints {\"at\",\"builds\":[...],\"machine\",\n"
+        "\"history\"}; each build has \"then\": {\"t\",\"cpu_percent\",\"mem\",\"procs\",\"io\"}.\n"
+        "\n"
+        "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
+
+int verb_at(const CtlContext *ctx, int argc, char **argv) {
+        static const struct option options[] = {
+                {"help", no_argument, NULL, ARG_HELP},
+                CTL_OUTPUT_OPTIONS,
+                {},
+        };
+        CtlContext local = *ctx;
+        int c;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                if (c == ARG_HELP) {
+                        fputs(at_usage, stdout);
+                        return CTL_EXIT_OK;
+                }
+                if (ctl_output_option(&local, c, optarg) <= 0)
+                        return ctl_usage_hint("at");
+        }
+        if (optind >= argc) {
+                log_error("at: TIME is missing (e.g. 03:12, -2h, 'yesterday 14:00')");
+                return ctl_usage_hint("at");
+        }
+        /* "yesterday 14:00" may come as two words. */
+        char when[256] = "";
+        for (int i = optind; i < argc; i++)
+                if (strlen(when) + strlen(argv[i]) + 2 > sizeof(when)) {
+                        log_error("at: TIME is too long");
+                        return ctl_usage_hint("at");
+                } else
+                        snprintf(when + strlen(when), sizeof(when) - strlen(when), "%s%s",
+                                 i > optind ? " " : "", argv[i]);
+        usec_t t;
+        if (when_parse(when, now_realtime(), &t) < 0) {
+                log_error("at: cannot read '%s' as a time: give 03:12, 'yesterday 14:00', -2h, '90m ago', "
+                          "2026-12-07T03:12 or @UNIXSECONDS",
+                          when);
+                return ctl_usage_hint("at");
+        }
+        if (t > now_realtime()) {
+                log_error("at: '%s' is in the future", when);
+                return ctl_usage_hint("at");
+        }
+        _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
+        if (!args || !ctl_add_item(args, "time", cJSON_CreateNumber((double) t / 1e6)))
+                return ctl_exit_oom();
+        return ctl_run_query_with(&local, "at", TAKE_PTR(args), report_at, NULL);
 }

@@ -10,6 +10,7 @@ int verb_get_build(const CtlContext *ctx, int argc, char **argv);
 int verb_get_history(const CtlContext *ctx, int argc, char **argv);
 int verb_deps(const CtlContext *ctx, int argc, char **argv);
 int verb_stats(const CtlContext *ctx, int argc, char **argv);
+int verb_at(const CtlContext *ctx, int argc, char **argv);
 int verb_list_invocations(const CtlContext *ctx, int argc, char **argv);
 int verb_snapshot(const CtlContext *ctx, int argc, char **argv);
 int verb_log(const CtlContext *ctx, int argc, char **argv);

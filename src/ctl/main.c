@@ -27,6 +27,7 @@ static const Verb verbs[] = {
         {"get-history", verb_get_history, "finished builds from the history database, newest first"},
         {"deps", verb_deps, "dependency graph of an invocation or build (--tree, --why)"},
         {"stats", verb_stats, "slowest and most failing derivations, busiest requesters, totals by day"},
+        {"at", verb_at, "what ran at a past moment: builds, their CPU and memory then, the machine"},
         {"list-invocations", verb_list_invocations, "what each client asked for"},
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
         {"watch", verb_watch, "print live events until interrupted"},

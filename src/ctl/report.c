@@ -47,6 +47,13 @@ static int table_of(const cJSON *list, const TableColumn *cols, size_t n_cols, R
         return 0;
 }
 
+/* STATE as the TUI words it: for a failed build why, in a few words ("exit 3", "oom-killed"). */
+static void state_words(char *buf, size_t n, const char *state, const cJSON *failure) {
+        fmt_state_why(buf, n, state, json_str(failure, "kind"),
+                      (int) json_num(failure, "exit_code", FMT_NONE),
+                      (int) json_num(failure, "signal", FMT_NONE));
+}
+
 /* ---- builds: the TUI's build list (src/tui/columns.c), with the key to act on ---- */
 
 static const TableColumn build_columns[] = {
@@ -122,7 +129,7 @@ static int build_row(Table *t, const cJSON *b, const ReportOptions *o) {
         const cJSON *u = from_remote ? remote : usage;
 
         snprintf(key, sizeof(key), "%.0f", json_num(b, "key", -1));
-        fmt_state(state, sizeof(state), st, json_str(json_obj(b, "failure"), "kind"));
+        state_words(state, sizeof(state), st, json_obj(b, "failure"));
         fmt_phase(phase, sizeof(phase), json_str(from_remote ? remote : b, "phase") ?: json_str(b, "phase"));
         build_progress(prog, b, active);
         fmt_machine(machine, sizeof(machine), json_str(b, "machine"));
@@ -173,7 +180,7 @@ static int history_row(Table *t, const cJSON *h, const ReportOptions *o) {
         double cpu_s = u ? json_num(u, "cpu_user", 0) + json_num(u, "cpu_system", 0) : -1;
         const char *st = json_str(h, "state");
         fmt_time(fin, sizeof(fin), json_num(h, "finished", -1), o->now);
-        fmt_state(state, sizeof(state), st, json_str(json_obj(h, "failure"), "kind"));
+        state_words(state, sizeof(state), st, json_obj(h, "failure"));
         /* "~": an approximate duration (a build that ended while the daemon was down). */
         snprintf(time, sizeof(time), "%s%s", json_bool(h, "approximate") ? "~" : "",
                  fmt_duration(dur, sizeof(dur), json_num(h, "duration", -1)));
@@ -197,6 +204,71 @@ int report_history(FILE *f, const cJSON *result, const ReportOptions *o) {
         double total = json_num(result, "total", -1);
         if (r >= 0 && total >= 0 && table_n_rows(t) > 0)
                 fprintf(f, "%zu of %.0f\n", table_n_rows(t), total);
+        return r < 0 ? r : ferror(f) ? -EIO : 0;
+}
+
+/* ---- at an instant ---- */
+
+static const TableColumn at_columns[] = {
+        {.title = "STARTED"},
+        {.title = "STATE"},
+        {.title = "CPU%", .right = true, .empty = "-"},
+        {.title = "MEM", .right = true, .empty = "-"},
+        {.title = "PROCS", .right = true, .empty = "-"},
+        {.title = "USER", .empty = "-"},
+        {.title = "MACHINE", .empty = "local"},
+        {.title = "NAME", .shrink = true},
+};
+
+/* A build running at the instant: what it held and did then ("then"), and how it ended. */
+static int at_row(Table *t, const cJSON *b, const ReportOptions *o) {
+        char started[CELL], state[CELL], cpu[CELL] = "-", mem[CELL] = "-", procs[CELL] = "-", machine[CELL];
+        const cJSON *then = json_obj(b, "then");
+        const char *st = json_str(b, "state");
+        fmt_time(started, sizeof(started), json_num(b, "started", -1), o->now);
+        state_words(state, sizeof(state), st, json_obj(b, "failure"));
+        if (then) {
+                fmt_percent(cpu, sizeof(cpu), json_num(then, "cpu_percent", -1));
+                units_format_bytes(mem, sizeof(mem), json_num(then, "mem", -1));
+                snprintf(procs, sizeof(procs), "%.0f", json_num(then, "procs", 0));
+        }
+        fmt_machine(machine, sizeof(machine), json_str(b, "machine"));
+        const char *cells[] = {started, state,
+                               cpu,     mem,
+                               procs,   json_str(json_obj(b, "requester"), "user"),
+                               machine, json_str(b, "name")};
+        bool failed =
+                st && (strcmp(st, "failed") == 0 || strcmp(st, "killed") == 0 || strcmp(st, "lost") == 0);
+        return table_add_row(t, failed ? TABLE_FAILED : TABLE_NORMAL, cells);
+}
+
+int report_at(FILE *f, const cJSON *result, const ReportOptions *o) {
+        char when[CELL], cpu[CELL], used[CELL], total[CELL], swap[CELL];
+        fmt_time(when, sizeof(when), json_num(result, "at", -1), o->now);
+        fprintf(f, "at %s\n", when);
+        const cJSON *m = json_obj(result, "machine");
+        if (m) {
+                fmt_percent(cpu, sizeof(cpu), json_num(m, "cpu_percent", -1));
+                units_format_bytes(used, sizeof(used), json_num(m, "mem_used", -1));
+                units_format_bytes(total, sizeof(total), json_num(m, "mem_total", -1));
+                units_format_bytes(swap, sizeof(swap), json_num(m, "swap_used", -1));
+                fprintf(f, "machine: CPU %s, load %.2f, memory %s of %s, swap %s", cpu,
+                        json_num(m, "load1", 0), used, total, swap);
+                const cJSON *p = json_obj(m, "pressure");
+                double pm = json_num(p, "memory", -1);
+                if (pm >= 0)
+                        fprintf(f, ", memory pressure %.1f%%", pm);
+                fputc('\n', f);
+        } else
+                fputs("machine: no sample of that time\n", f);
+        const char *herr = json_str(result, "history");
+        if (herr)
+                fprintf(f, "history: %s (only the builds the daemon holds)\n", herr);
+        _cleanup_table_free_ Table *t = NULL;
+        int r = table_of(json_arr(result, "builds"), at_columns, ELEMENTSOF(at_columns), at_row, o, &t);
+        if (r < 0)
+                return r;
+        r = table_done(f, t, o, "no builds were running");
         return r < 0 ? r : ferror(f) ? -EIO : 0;
 }
 

@@ -10,8 +10,10 @@
 #include "basic/string-util.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/hoststats.h"
 #include "daemon/query-worker.h"
 #include "shared/history.h"
+#include "shared/model-json.h"
 
 #define HISTORY_LIMIT_MAX  10000
 #define STATS_TOP_MAX      1000
@@ -130,6 +132,42 @@ int cmd_stats(ControlConn *c, const ControlRequest *req, Reply *r) {
 
 int cmd_get_oom_history(ControlConn *c, const ControlRequest *req, Reply *r) {
         return query_worker_submit(c->daemon->queries, c, req, QUERY_OOM, parse_oom_history, r);
+}
+
+/* at: the builds running at an instant and the machine then. The builds the daemon holds
+ * answer from memory (their timelines), history the rest on the query thread. */
+int cmd_at(ControlConn *c, const ControlRequest *req, Reply *r) {
+        Daemon *d = c->daemon;
+        usec_t t = 0, now = now_realtime();
+        if (!control_arg(req, "time"))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"time\" (a unix time in seconds) is required");
+        if (parse_time(req, "time", &t, r) < 0)
+                return -EINVAL;
+        if (t > now)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"time\" is in the future");
+        cJSON *live = cJSON_CreateArray();
+        if (!live)
+                return reply_oom(r);
+        for (Build *b = model_builds_first(d->model); b; b = b->next) {
+                usec_t end = b->finished ? b->finished : build_state_is_final(b->state) ? 0 : now;
+                if (!b->started || b->started > t || end < t ||
+                    (build_state_is_final(b->state) && !b->finished))
+                        continue;
+                cJSON *o = build_to_json(b, now, 0);
+                const TimelinePoint *p = timeline_at(&b->timeline, t);
+                if (!o || !cJSON_AddItemToArray(live, o)) {
+                        cJSON_Delete(o);
+                        cJSON_Delete(live);
+                        return reply_oom(r);
+                }
+                if (p)
+                        cJSON_AddItemToObject(o, "then", history_timeline_point_json(p));
+                else
+                        cJSON_AddNullToObject(o, "then");
+        }
+        MachineSample ms;
+        bool in_memory = hoststats_at(d->hoststats, t, &ms) == 0;
+        return query_worker_submit_at(d->queries, c, req, t, live, in_memory ? &ms : NULL, r);
 }
 
 /* deps: the graph of an invocation, or of what one build needs; with "why", the chain from

@@ -14,6 +14,7 @@
 #include "basic/string-util.h"
 #include "daemon/commands-actions.h"
 #include "daemon/commands-history.h"
+#include "daemon/hoststats.h"
 #include "daemon/graphs.h"
 #include "daemon/commands-activities.h"
 #include "daemon/commands-machines.h"
@@ -77,6 +78,12 @@ static cJSON *status_json(Daemon *d) {
                                 cJSON_AddItemToArray(l, cJSON_CreateNumber(load[i]));
                 } else
                         cJSON_AddNullToObject(host, "load");
+                /* Its figures at the last 10 s mark (hoststats.h), null before the first. */
+                MachineSample ms;
+                if (hoststats_latest(d->hoststats, &ms) == 0)
+                        cJSON_AddItemToObject(host, "sample", hoststats_sample_json(&ms));
+                else
+                        cJSON_AddNullToObject(host, "sample");
         }
 
         cJSON *ev = cJSON_AddObjectToObject(o, "events");
@@ -391,6 +398,7 @@ static const struct {
         {"snapshot", cmd_snapshot},
         {"get-history", cmd_get_history},
         {"stats", cmd_stats},
+        {"at", cmd_at},
         {"deps", cmd_deps},
         {"subscribe", cmd_subscribe},
         {"unsubscribe", cmd_unsubscribe},

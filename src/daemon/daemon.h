@@ -77,7 +77,8 @@ typedef struct Daemon {
 
         HistoryWriter *history;
         Estimates *estimates;
-        Outcomes *outcomes; /* the last hour's outcomes from history (outcomes.c) */
+        Outcomes *outcomes;          /* the last hour's outcomes from history (outcomes.c) */
+        struct HostStats *hoststats; /* the machine's own figures every 10 s (hoststats.c) */
         Graphs *graphs;
         QueryWorker *queries;
         Metrics *metrics; /* NULL unless --metrics-listen */

@@ -22,10 +22,11 @@
 #include "basic/macro.h"
 #include "daemon/worker.h"
 
-#define BATCH_MAX        256
-#define RETRY_USEC       (1 * USEC_PER_SEC)
-#define PRUNE_EVERY_USEC (60 * USEC_PER_SEC)
-#define STOP_PATIENCE    (3 * USEC_PER_SEC)
+#define BATCH_MAX         256
+#define RETRY_USEC        (1 * USEC_PER_SEC)
+#define PRUNE_EVERY_USEC  (60 * USEC_PER_SEC)
+#define STOP_PATIENCE     (3 * USEC_PER_SEC)
+#define MACHINE_QUEUE_MAX 360 /* an hour of machine samples */
 
 struct HistoryWriter {
         HistoryConfig config;
@@ -43,6 +44,10 @@ struct HistoryWriter {
         uint64_t written, ignored, dropped, pruned, rows;
         int schema;
         uint32_t pending; /* records in the thread's batch */
+        /* machine samples waiting (a ring: the oldest go when the database is away long) */
+        MachineSample samples[MACHINE_QUEUE_MAX];
+        uint32_t samples_head, samples_count;
+        uint64_t samples_written;
 
         _Atomic uint64_t generation;
         _Atomic uint64_t reopened; /* the file was replaced: readers reopen */
@@ -66,7 +71,8 @@ static uint64_t record_bytes(const HistoryRecord *rec) {
                                     rec->requester_user, rec->requester_cmdline,
                                     rec->failure_kind,   rec->failure_message,
                                     rec->log_tail};
-        uint64_t n = sizeof(*rec) + (rec->oom ? sizeof(*rec->oom) + 512 : 0);
+        uint64_t n = sizeof(*rec) + rec->timeline_len + (rec->phases ? strlen(rec->phases) + 1 : 0) +
+                     (rec->oom ? sizeof(*rec->oom) + 512 : 0);
         for (size_t i = 0; i < ELEMENTSOF(strs); i++)
                 n += strs[i] ? strlen(strs[i]) + 1 : 0;
         return n;
@@ -253,7 +259,7 @@ static void *writer_main(void *userdata) {
                 for (;;) {
                         usec_t now = now_monotonic();
                         bool can_try = now >= retry_at;
-                        bool work = n > 0 || w->count > 0 || (h && now >= prune_at);
+                        bool work = n > 0 || w->count > 0 || w->samples_count > 0 || (h && now >= prune_at);
                         if (w->worker.stop && (!work || (stop_deadline && now >= stop_deadline)))
                                 break;
                         if (w->worker.stop && !stop_deadline)
@@ -287,6 +293,12 @@ static void *writer_main(void *userdata) {
                 if (w->count == 0 && w->size > QUEUE_KEEP)
                         queue_release(w);
                 w->pending = n;
+                MachineSample samples[MACHINE_QUEUE_MAX];
+                uint32_t n_samples = 0;
+                for (; h && w->samples_count > 0; w->samples_count--) { /* once open: else kept */
+                        samples[n_samples++] = w->samples[w->samples_head];
+                        w->samples_head = (w->samples_head + 1) % MACHINE_QUEUE_MAX;
+                }
                 pthread_mutex_unlock(&w->worker.lock);
 
                 if (!h && !(h = open_store(w))) {
@@ -320,6 +332,18 @@ static void *writer_main(void *userdata) {
                         pthread_mutex_unlock(&w->worker.lock);
                         batch_free(batch, &n);
                         atomic_fetch_add(&w->generation, 1);
+                }
+
+                if (n_samples > 0) {
+                        int r = history_insert_machine_samples(h, samples, n_samples);
+                        pthread_mutex_lock(&w->worker.lock);
+                        if (r >= 0)
+                                w->samples_written += (uint64_t) r;
+                        else
+                                w->dropped += n_samples; /* figures, not builds: not retried */
+                        pthread_mutex_unlock(&w->worker.lock);
+                        if (r < 0)
+                                set_errorf(w, r, "cannot write machine samples", h);
                 }
 
                 if (now_monotonic() >= prune_at) {
@@ -422,6 +446,21 @@ void history_writer_record(HistoryWriter *w, const Build *b) {
                 return;
         HistoryRecord rec;
         queue_push(w, &rec, history_record_from_build(b, &rec));
+}
+
+void history_writer_machine_sample(HistoryWriter *w, const MachineSample *s) {
+        if (!w || !w->worker.started)
+                return;
+        pthread_mutex_lock(&w->worker.lock);
+        if (w->samples_count == MACHINE_QUEUE_MAX) {
+                w->samples_head = (w->samples_head + 1) % MACHINE_QUEUE_MAX;
+                w->samples_count--;
+                w->dropped++;
+        }
+        w->samples[(w->samples_head + w->samples_count) % MACHINE_QUEUE_MAX] = *s;
+        w->samples_count++;
+        worker_wake_locked(&w->worker);
+        pthread_mutex_unlock(&w->worker.lock);
 }
 
 void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec) {

@@ -21,6 +21,7 @@
 #include "daemon/control-conn.h"
 #include "daemon/daemon.h"
 #include "daemon/estimates.h"
+#include "daemon/hoststats.h"
 #include "daemon/outcomes.h"
 #include "daemon/event-conn.h"
 #include "daemon/graphs.h"
@@ -584,6 +585,7 @@ static void daemon_done(Daemon *d) {
         d->graphs = graphs_free(d->graphs);
         d->estimates = estimates_free(d->estimates);
         d->outcomes = outcomes_free(d->outcomes);
+        d->hoststats = hoststats_free(d->hoststats);
         d->queries = query_worker_stop(d->queries);
         sd_event_unref(d->event);
         /* After the loop: the last finished builds were queued by the final flush. */
@@ -655,6 +657,7 @@ int main(int argc, char *argv[]) {
                 goto free_daemon;
         }
         if ((r = estimates_new(&d, &d.estimates)) < 0 || (r = outcomes_new(&d, &d.outcomes)) < 0 ||
+            (r = hoststats_new(&d, &d.hoststats)) < 0 ||
             (r = history_writer_start(&d.config.history, &d.history)) < 0) {
                 log_error_errno(r, "cannot start the history writer: %m");
                 goto free_daemon;

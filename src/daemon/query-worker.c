@@ -4,6 +4,7 @@
 #include "daemon/query-worker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "daemon/commands.h"
 #include "daemon/control-conn.h"
 #include "daemon/history-writer.h"
+#include "daemon/hoststats.h"
 #include "daemon/reply.h"
 #include "daemon/work-queue.h"
 
@@ -23,6 +25,11 @@ typedef struct Job {
         QueryKind kind;
         HistoryQuery q;
         unsigned top;
+        /* QUERY_AT */
+        usec_t at;
+        cJSON *live;
+        MachineSample machine;
+        bool has_machine;
         Reply reply;
 } Job;
 
@@ -39,6 +46,7 @@ static void job_free(Job *j) {
                 return;
         cJSON_Delete(j->id);
         cJSON_Delete(j->args);
+        cJSON_Delete(j->live);
         cJSON_Delete(j->reply.result);
         cJSON_Delete(j->reply.extra);
         free(j->reply.message);
@@ -47,11 +55,79 @@ static void job_free(Job *j) {
 
 /* ---- worker thread ---- */
 
+/* Is the history row one of the live builds (the same drv queued at the same time)? */
+static bool row_is_live(const cJSON *live, const cJSON *row) {
+        const cJSON *drv = cJSON_GetObjectItemCaseSensitive(row, "drv"),
+                    *queued = cJSON_GetObjectItemCaseSensitive(row, "queued"), *b;
+        if (!cJSON_IsString(drv) || !cJSON_IsNumber(queued))
+                return false;
+        cJSON_ArrayForEach(b, live) {
+                const cJSON *d = cJSON_GetObjectItemCaseSensitive(b, "drv"),
+                            *q = cJSON_GetObjectItemCaseSensitive(b, "queued");
+                if (cJSON_IsString(d) && cJSON_IsNumber(q) &&
+                    strcmp(d->valuestring, drv->valuestring) == 0 &&
+                    fabs(q->valuedouble - queued->valuedouble) < 1e-3)
+                        return true;
+        }
+        return false;
+}
+
+/* {"at", "builds", "machine", "history"}: live builds first, then history's others. */
+static int run_at(Job *j, History *h, const char *history_error) {
+        cJSON *rows = NULL;
+        int k = h ? history_at(h, j->at, QUERY_BUDGET, &rows) : 0;
+        if (k < 0)
+                return k;
+        MachineSample ms;
+        bool has_machine = j->has_machine;
+        if (has_machine)
+                ms = j->machine;
+        else if (h) {
+                /* 10 s marks for a week, then one a minute. */
+                usec_t gap = now_realtime() - MIN(now_realtime(), j->at) > HISTORY_MACHINE_FULL_USEC
+                                     ? 70 * USEC_PER_SEC
+                                     : 2 * HOSTSTATS_INTERVAL;
+                has_machine = history_machine_sample_at(h, j->at, gap, &ms) == 0;
+        }
+        cJSON *o = cJSON_CreateObject(), *builds = TAKE_PTR(j->live), *row;
+        if (!o || !builds) {
+                cJSON_Delete(o);
+                cJSON_Delete(builds);
+                cJSON_Delete(rows);
+                return -ENOMEM;
+        }
+        cJSON_AddNumberToObject(o, "at", usec_to_sec(j->at));
+        cJSON_AddItemToObject(o, "builds", builds);
+        while (rows && (row = cJSON_DetachItemFromArray(rows, 0))) {
+                if (row_is_live(builds, row))
+                        cJSON_Delete(row);
+                else
+                        cJSON_AddItemToArray(builds, row);
+        }
+        cJSON_Delete(rows);
+        if (has_machine)
+                cJSON_AddItemToObject(o, "machine", hoststats_sample_json(&ms));
+        else
+                cJSON_AddNullToObject(o, "machine");
+        if (history_error)
+                cJSON_AddStringToObject(o, "history", history_error);
+        else
+                cJSON_AddNullToObject(o, "history");
+        j->reply.result = o;
+        return 0;
+}
+
 static void run_job(WorkItem *item, void *userdata) {
         QueryWorker *w = userdata;
         Job *j = (Job *) item;
         _cleanup_free_ char *error = NULL;
         History *h = history_reader_get(w->d->history, &w->reader, &error);
+        if (!h && j->kind == QUERY_AT) {
+                /* What the daemon holds still answers. */
+                if (run_at(j, NULL, error ? error : "history is unavailable") < 0)
+                        reply_oom(&j->reply);
+                return;
+        }
         if (!h) {
                 if (error)
                         reply_error(&j->reply, NA_ERR_UNAVAILABLE, "%s", error);
@@ -82,6 +158,8 @@ static void run_job(WorkItem *item, void *userdata) {
                         cJSON_Delete(rows);
                         k = -ENOMEM;
                 }
+        } else if (j->kind == QUERY_AT) {
+                k = run_at(j, h, NULL);
         } else {
                 cJSON *stats = NULL;
                 k = history_stats(h, &j->q.filter, j->top, QUERY_BUDGET, &stats);
@@ -148,6 +226,37 @@ QueryWorker *query_worker_stop(QueryWorker *w) {
         history_reader_close(&w->reader);
         free(w);
         return NULL;
+}
+
+int query_worker_submit_at(QueryWorker *w, ControlConn *c, const ControlRequest *req, usec_t t, cJSON *live,
+                           const MachineSample *machine, Reply *r) {
+        Job *j = calloc(1, sizeof(*j));
+        if (!j) {
+                cJSON_Delete(live);
+                return reply_oom(r);
+        }
+        j->conn = c->serial;
+        j->kind = QUERY_AT;
+        j->at = t;
+        j->live = live;
+        if (machine) {
+                j->machine = *machine;
+                j->has_machine = true;
+        }
+        j->id = req->id ? cJSON_Duplicate(req->id, true) : cJSON_CreateNull();
+        if (!j->id) {
+                job_free(j);
+                return reply_oom(r);
+        }
+        j->item = (WorkItem){.run = run_job, .done = job_done, .release = job_release};
+        if (work_queue_submit(w->queue, &j->item) < 0) {
+                job_free(j);
+                return reply_error(r, NA_ERR_UNAVAILABLE,
+                                   "%d history queries are waiting already; try again", QUERY_JOBS_MAX);
+        }
+        r->deferred = true;
+        control_conn_defer(c);
+        return 0;
 }
 
 int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,

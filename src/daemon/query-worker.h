@@ -15,6 +15,7 @@ typedef enum QueryKind {
         QUERY_HISTORY,
         QUERY_STATS,
         QUERY_OOM, /* get-oom-history */
+        QUERY_AT,
 } QueryKind;
 
 int query_worker_start(Daemon *d, QueryWorker **ret);
@@ -27,3 +28,8 @@ struct Reply;
 typedef int (*QueryParse)(const ControlRequest *req, HistoryQuery *q, unsigned *top, struct Reply *r);
 int query_worker_submit(QueryWorker *w, ControlConn *c, const ControlRequest *req, QueryKind kind,
                         QueryParse parse, struct Reply *r);
+/* `at` (docs/protocol.md): the builds history has running at t, after live (builds the
+ * daemon holds, as JSON objects with "then": taken), and machine (from memory; NULL: read
+ * history's). With history unavailable, live alone answers, saying why. */
+int query_worker_submit_at(QueryWorker *w, ControlConn *c, const ControlRequest *req, usec_t t, cJSON *live,
+                           const MachineSample *machine, struct Reply *r);

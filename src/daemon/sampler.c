@@ -588,6 +588,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         if (cu.has_oom && cu.oom_kills > 0)
                 u.oom_killed = true;
         model_build_set_usage(s->d->model, b, &u);
+        model_build_add_sample(s->d->model, b, now_realtime());
         if (cu.has_oom)
                 oom_build_count(s->d->oom, t, b, cu.oom_kills);
 

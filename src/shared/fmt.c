@@ -1,10 +1,13 @@
 /* Figures and words for columns: short, fixed-width friendly, unit-suffixed. */
 #include "shared/fmt.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <wchar.h>
+
+#include "basic/macro.h"
 
 char *fmt_duration(char *buf, size_t n, double seconds) {
         /* Negative or NaN: unknown. Beyond a thousand years: not a real duration. */
@@ -75,6 +78,33 @@ char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind
                 snprintf(buf, n, "FROZEN");
         else
                 snprintf(buf, n, "%s", state ?: "-");
+        return buf;
+}
+
+/* A failure kind (docs/protocol.md, "failure") in the few words of a STATE cell (11). */
+static const struct {
+        const char *kind, *words;
+} failure_words[] = {
+        {"oom-killed", "oom-killed"},   {"dependency", "dep failed"},  {"no-outputs", "no outputs"},
+        {"not-started", "not started"}, {"cancelled", "cancelled"},    {"hash-mismatch", "bad hash"},
+        {"timeout", "timeout"},         {"max-silent-time", "silent"}, {"log-limit", "log limit"},
+        {"substitution", "subst fail"},
+};
+
+char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
+                    int signal) {
+        if (!state || strcmp(state, "failed") != 0 || !failure_kind)
+                return fmt_state(buf, n, state, failure_kind);
+        if (strcmp(failure_kind, "exit-code") == 0 && exit_code != FMT_NONE)
+                snprintf(buf, n, "exit %d", exit_code);
+        else if (strcmp(failure_kind, "signal") == 0 && signal != FMT_NONE)
+                snprintf(buf, n, "signal %d", signal);
+        else {
+                snprintf(buf, n, "failed"); /* "other", or a kind newer than this program */
+                for (size_t i = 0; i < ELEMENTSOF(failure_words); i++)
+                        if (strcmp(failure_kind, failure_words[i].kind) == 0)
+                                snprintf(buf, n, "%s", failure_words[i].words);
+        }
         return buf;
 }
 
@@ -149,5 +179,31 @@ char *fmt_fit(char *buf, size_t n, const char *s, size_t cells, int ascii) {
                 out += ell_len;
         }
         buf[out] = 0;
+        return buf;
+}
+
+/* Cells of the name kept before the ellipsis at least, or the version is not worth keeping. */
+#define NAME_HEAD_MIN 3
+
+char *fmt_fit_name(char *buf, size_t n, const char *s, size_t cells, int ascii) {
+        if (n == 0)
+                return buf;
+        if (fmt_width(s) <= cells)
+                return fmt_fit(buf, n, s, cells, ascii);
+        const char *v = s;
+        while ((v = strchr(v, '-')) && (!v[1] || isalpha((unsigned char) v[1])))
+                v++;
+        size_t vw = v ? fmt_width(v) : 0;
+        if (!v || vw + NAME_HEAD_MIN + 1 > cells)
+                return fmt_fit(buf, n, s, cells, ascii);
+        /* The name before the version, cut to the cells the version leaves: fmt_fit() ends
+         * it with the ellipsis (it does not fit, or the whole would have). */
+        size_t vl = strlen(v), head_len = (size_t) (v - s);
+        if (n <= vl + 1)
+                return fmt_fit(buf, n, s, cells, ascii);
+        char head[256];
+        snprintf(head, sizeof(head), "%.*s", (int) MIN(head_len, sizeof(head) - 1), s);
+        fmt_fit(buf, n - vl, head, cells - vw, ascii);
+        memcpy(buf + strlen(buf), v, vl + 1);
         return buf;
 }

@@ -20,6 +20,13 @@ char *fmt_phase(char *buf, size_t n, const char *phase);
  * "not started" for a failure of kind not-started, "oom-killed" for one of kind oom-killed,
  * else the state. */
 char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind);
+/* "Not given" for the figures below. */
+#define FMT_NONE (-1000)
+/* The same, and for a failed build why in a few words, from its failure's kind (and exit
+ * status or signal, FMT_NONE when not given): "exit 3", "signal 9", "oom-killed", "dep failed",
+ * "not started", "no outputs", "timeout", ...; "failed" for a kind without words of its own. */
+char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
+                    int signal);
 /* A machine as a short name: "" is "local", "ssh-ng://root@host?x" is "host". */
 char *fmt_machine(char *buf, size_t n, const char *uri);
 
@@ -29,3 +36,8 @@ size_t fmt_width(const char *s);
 /* Copies at most `cells` terminal cells of s into buf (n bytes), cutting on a character
  * boundary and ending with "…" (or "~" with ascii) when it had to cut. */
 char *fmt_fit(char *buf, size_t n, const char *s, size_t cells, int ascii);
+/* The same for a derivation name: when it has to be cut, its middle goes and its version
+ * stays ("python3.12-som…-1.2.3"; the version: from the first "-" not followed by a
+ * letter, as Nix splits names). Names without a version, or whose version leaves no room,
+ * are cut at the end as fmt_fit() does. */
+char *fmt_fit_name(char *buf, size_t n, const char *s, size_t cells, int ascii);

@@ -137,7 +137,7 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail, untrusted_uid IS NULL, approximate, COALESCE(mem_limit_peak, mem_peak)";
+        " log_tail, untrusted_uid IS NULL, approximate, phases, COALESCE(mem_limit_peak, mem_peak)";
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -195,11 +195,11 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                         add_col_number(fl, "signal", st, 17);
                         add_col_string(fl, "message", st, 15);
                         /* Killed at its memory limit: the limit in force and how high it went
-                         * (the cgroup's charge; the processes' peak in rows before schema 8). */
+                         * (the cgroup's charge; the processes' peak in rows before schema 9). */
                         const unsigned char *kind = sqlite3_column_text(st, 14);
                         if (kind && failure_kind_from_string((const char *) kind) == FAILURE_OOM) {
                                 add_col_number(fl, "mem_limit", st, 25);
-                                add_col_number(fl, "mem_peak", st, 30);
+                                add_col_number(fl, "mem_peak", st, 31);
                         }
                 }
         }
@@ -232,6 +232,14 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                 cJSON_AddItemToArray(tail, cJSON_CreateString(line ? line : ""));
                 free(line);
                 p = nl ? nl + 1 : NULL;
+        }
+        const char *phases = (const char *) sqlite3_column_text(st, 30);
+        cJSON *ph = phases ? cJSON_Parse(phases) : NULL;
+        if (cJSON_IsArray(ph))
+                cJSON_AddItemToObject(o, "phases", ph);
+        else {
+                cJSON_Delete(ph); /* none recorded, or not what this code wrote */
+                cJSON_AddNullToObject(o, "phases");
         }
         if (cJSON_GetArraySize(o) < 16) {
                 cJSON_Delete(o);
@@ -304,6 +312,88 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
         }
         *ret_rows = rows;
         r = 0;
+finalize:
+        sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        return r;
+}
+
+/* ---- at an instant ---- */
+
+cJSON *history_timeline_point_json(const TimelinePoint *p) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "t", usec_to_sec(p->t));
+        cJSON_AddNumberToObject(o, "cpu_percent", p->cpu_permil / 10.0);
+        cJSON_AddNumberToObject(o, "mem", (double) p->mem);
+        cJSON_AddNumberToObject(o, "procs", p->procs);
+        cJSON_AddNumberToObject(o, "io", (double) p->io);
+        return o;
+}
+
+/* The "then" member of a row from its timeline blob (column i): null without one. */
+static void add_then(cJSON *o, sqlite3_stmt *st, int i, usec_t t) {
+        Timeline tl;
+        const TimelinePoint *p;
+        if (timeline_decode(sqlite3_column_blob(st, i), (size_t) sqlite3_column_bytes(st, i), &tl) == 0 &&
+            (p = timeline_at(&tl, t)))
+                cJSON_AddItemToObject(o, "then", history_timeline_point_json(p));
+        else
+                cJSON_AddNullToObject(o, "then");
+        timeline_done(&tl);
+}
+
+int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
+        sqlite3_stmt *st = NULL;
+        history_set_budget(h, budget);
+        /* A build running at t finished at t or later, and at most its length after: the
+         * longest duration known bounds the range of the finished index to read (frozen time
+         * is outside durations: a day more for it). */
+        int64_t longest = 0;
+        int code = sqlite3_prepare_v2(h->db, "SELECT max(duration) FROM builds", -1, &st, NULL);
+        if (code == SQLITE_OK && (code = sqlite3_step(st)) == SQLITE_ROW)
+                longest = MAX(sqlite3_column_int64(st, 0), 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (code != SQLITE_ROW && code != SQLITE_DONE) {
+                history_set_budget(h, 0);
+                return step_error(h, code);
+        }
+        char sql[sizeof(row_columns) + 256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, timeline FROM builds WHERE finished >= ?1 AND finished <= ?2 AND started <= ?1"
+                 " AND kind = 'build' ORDER BY started, id",
+                 row_columns);
+        int r = 0;
+        if ((code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL)) != SQLITE_OK) {
+                r = history_errno(code);
+                goto finalize;
+        }
+        usec_t day = 24 * 3600 * USEC_PER_SEC;
+        sqlite3_bind_int64(st, 1, (int64_t) t);
+        sqlite3_bind_int64(st, 2, (int64_t) MIN(t + (usec_t) longest + day, (usec_t) INT64_MAX));
+        cJSON *rows = cJSON_CreateArray();
+        if (!rows) {
+                r = -ENOMEM;
+                goto finalize;
+        }
+        while ((code = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = row_to_json(st);
+                if (!o || !cJSON_AddItemToArray(rows, o)) {
+                        cJSON_Delete(o);
+                        cJSON_Delete(rows);
+                        r = -ENOMEM;
+                        goto finalize;
+                }
+                add_then(o, st, 31, t);
+        }
+        if (code != SQLITE_DONE) {
+                cJSON_Delete(rows);
+                r = step_error(h, code);
+                goto finalize;
+        }
+        *ret = rows;
 finalize:
         sqlite3_finalize(st);
         history_set_budget(h, 0);

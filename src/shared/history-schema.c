@@ -88,7 +88,27 @@ static const char *const migrations[] = {
          * rows are exact as far as anyone knows: 0. */
         "ALTER TABLE builds ADD COLUMN approximate INTEGER NOT NULL DEFAULT 0;",
 
-        /* 8: the OOM killer (issue 19). mem_limit_peak is the peak of what the kernel charged
+        /* 8: after the fact (issue 19). Each build's usage over its life (timeline.h's blob,
+         * at most 4,627 bytes) and its phases with their durations (JSON); the machine's own
+         * figures every 10 s (t: unix time, seconds), thinned to one a minute after a week
+         * (history_prune). Older rows have neither: NULL. */
+        ("ALTER TABLE builds ADD COLUMN timeline BLOB;"
+         "ALTER TABLE builds ADD COLUMN phases TEXT;"
+         "CREATE TABLE machine_samples ("
+         "  t INTEGER PRIMARY KEY,"
+         "  cpu REAL,"
+         "  load1 REAL,"
+         "  mem_total INTEGER,"
+         "  mem_used INTEGER,"
+         "  swap_total INTEGER,"
+         "  swap_used INTEGER,"
+         "  psi_cpu REAL,"
+         "  psi_mem REAL,"
+         "  psi_io REAL,"
+         "  builds INTEGER"
+         ");"),
+
+        /* 9: the OOM killer (issue 19). mem_limit_peak is the peak of what the kernel charged
          * to the build's memory cgroup, which its memory limit goes by (mem_peak is its
          * processes' resident sizes); NULL without a memory cgroup and in older rows. The
          * failure kind "oom-kill" was renamed "oom-killed". oom_events keeps each kill the

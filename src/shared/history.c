@@ -10,6 +10,7 @@
 #include "basic/macro.h"
 #include "shared/drv.h"
 #include "shared/history-internal.h"
+#include "shared/json-read.h"
 
 int history_errno(int code) {
         switch (code & 0xff) {
@@ -159,6 +160,8 @@ void history_record_done(HistoryRecord *rec) {
         free(rec->log_tail);
         history_oom_done(rec->oom);
         free(rec->oom);
+        free(rec->timeline);
+        free(rec->phases);
         *rec = (HistoryRecord){.requester_uid = -1, .exit_code = -1};
 }
 
@@ -178,6 +181,23 @@ void history_oom_done(HistoryOom *o) {
 static bool dup_or_null(const char *s, char **ret) {
         *ret = s ? strdup(s) : NULL;
         return !s || *ret;
+}
+
+/* b's phases with when each started and how long it lasted (to the next, or the build's end),
+ * as JSON text; NULL out of memory. */
+static char *phases_json(const Build *b) {
+        _cleanup_(cJSON_Deletep) cJSON *a = cJSON_CreateArray();
+        for (uint32_t i = 0; a && i < b->n_phases; i++) {
+                usec_t start = b->phases[i].time,
+                       end = i + 1 < b->n_phases ? b->phases[i + 1].time : b->finished;
+                cJSON *p = cJSON_CreateObject();
+                if (!p || !cJSON_AddItemToArray(a, p) ||
+                    !cJSON_AddStringToObject(p, "name", b->phases[i].name) ||
+                    !cJSON_AddNumberToObject(p, "start", usec_to_sec(start)) ||
+                    !cJSON_AddNumberToObject(p, "duration", end > start ? usec_to_sec(end - start) : 0))
+                        return NULL;
+        }
+        return a ? cJSON_PrintUnformatted(a) : NULL;
 }
 
 /* The newest lines of the ring that fit the bounds, '\n'-joined. */
@@ -234,6 +254,15 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 return -ENOMEM;
         }
         r.log_tail = log_tail(b);
+        Timeline thin;
+        int k = timeline_thin(&b->timeline, HISTORY_TIMELINE_POINTS, HISTORY_TIMELINE_STEP, &thin);
+        if (k >= 0)
+                k = timeline_encode(&thin, &r.timeline, &r.timeline_len);
+        timeline_done(&thin);
+        if (k < 0 || (b->n_phases > 0 && !(r.phases = phases_json(b)))) {
+                history_record_done(&r);
+                return -ENOMEM;
+        }
         *rec = r;
         return 0;
 }
@@ -271,9 +300,10 @@ static const char insert_sql[] =
         "INSERT OR IGNORE INTO builds (kind, drv, name, pname, machine, state, requester_uid,"
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
-        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate, mem_limit_peak)"
+        " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate, timeline,"
+        " phases, mem_limit_peak)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)"
         " ON CONFLICT (drv, queued) DO UPDATE SET state = excluded.state,"
         " failure_kind = excluded.failure_kind, failure_message = excluded.failure_message,"
         " exit_code = excluded.exit_code, signal = excluded.signal, log_tail = excluded.log_tail"
@@ -334,7 +364,12 @@ static int insert_one(History *h, const HistoryRecord *rec) {
          * where NULL would make it trusted. */
         bind_int(st, 28, rec->requester_uid >= 0 ? rec->requester_uid : -1, rec->untrusted);
         bind_int(st, 29, rec->approximate, true);
-        bind_int(st, 30, (int64_t) usage_limit_peak(u), u->sampled && u->has_mem_cgroup);
+        if (rec->timeline)
+                sqlite3_bind_blob(st, 30, rec->timeline, (int) rec->timeline_len, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 30);
+        bind_text(st, 31, rec->phases);
+        bind_int(st, 32, (int64_t) usage_limit_peak(u), u->sampled && u->has_mem_cgroup);
         int code = sqlite3_step(st);
         sqlite3_reset(st);
         if (code != SQLITE_DONE)
@@ -407,6 +442,84 @@ int history_insert(History *h, const HistoryRecord *recs, size_t n) {
         return inserted;
 }
 
+int history_insert_machine_samples(History *h, const MachineSample *s, size_t n) {
+        if (h->readonly)
+                return -EROFS;
+        static const char sql[] =
+                "INSERT OR REPLACE INTO machine_samples (t, cpu, load1, mem_total, mem_used,"
+                " swap_total, swap_used, psi_cpu, psi_mem, psi_io, builds)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        int r = history_exec(h, "BEGIN IMMEDIATE");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const MachineSample *m = &s[i];
+                sqlite3_reset(st);
+                sqlite3_bind_int64(st, 1, (int64_t) (m->t / USEC_PER_SEC));
+                const double reals[] = {m->cpu, m->load1};
+                for (int k = 0; k < 2; k++)
+                        if (reals[k] >= 0)
+                                sqlite3_bind_double(st, 2 + k, reals[k]);
+                        else
+                                sqlite3_bind_null(st, 2 + k);
+                const uint64_t ints[] = {m->mem_total, m->mem_used, m->swap_total, m->swap_used};
+                for (int k = 0; k < 4; k++)
+                        bind_int(st, 4 + k, (int64_t) ints[k], m->mem_total > 0);
+                const double psi[] = {m->psi_cpu, m->psi_mem, m->psi_io};
+                for (int k = 0; k < 3; k++)
+                        if (psi[k] >= 0)
+                                sqlite3_bind_double(st, 8 + k, psi[k]);
+                        else
+                                sqlite3_bind_null(st, 8 + k);
+                sqlite3_bind_int64(st, 11, m->builds);
+                code = sqlite3_step(st);
+                if (code != SQLITE_DONE)
+                        r = history_errno(code);
+        }
+        sqlite3_finalize(st);
+        if (r >= 0 && (r = history_exec(h, "COMMIT")) >= 0)
+                return (int) n;
+        (void) history_exec(h, "ROLLBACK");
+        return r;
+}
+
+int history_machine_sample_at(History *h, usec_t t, usec_t max_gap, MachineSample *ret) {
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(
+                h->db,
+                "SELECT t, cpu, load1, mem_total, mem_used, swap_total, swap_used, psi_cpu,"
+                " psi_mem, psi_io, builds FROM machine_samples WHERE t <= ?1"
+                " ORDER BY t DESC LIMIT 1",
+                -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        sqlite3_bind_int64(st, 1, (int64_t) (t / USEC_PER_SEC));
+        code = sqlite3_step(st);
+        int r = -ENOENT;
+        if (code == SQLITE_ROW) {
+                MachineSample m = {.t = (usec_t) sqlite3_column_int64(st, 0) * USEC_PER_SEC};
+                double *reals[] = {&m.cpu, &m.load1, &m.psi_cpu, &m.psi_mem, &m.psi_io};
+                const int cols[] = {1, 2, 7, 8, 9};
+                for (int k = 0; k < 5; k++)
+                        *reals[k] = sqlite3_column_type(st, cols[k]) == SQLITE_NULL
+                                            ? -1
+                                            : sqlite3_column_double(st, cols[k]);
+                uint64_t *ints[] = {&m.mem_total, &m.mem_used, &m.swap_total, &m.swap_used};
+                for (int k = 0; k < 4; k++)
+                        *ints[k] = (uint64_t) MAX(sqlite3_column_int64(st, 3 + k), 0);
+                m.builds = (uint32_t) MAX(sqlite3_column_int64(st, 10), 0);
+                if (t - m.t <= max_gap) {
+                        *ret = m;
+                        r = 0;
+                }
+        } else if (code != SQLITE_DONE)
+                r = history_errno(code);
+        sqlite3_finalize(st);
+        return r;
+}
+
 int history_count(History *h, uint64_t *ret) {
         sqlite3_stmt *st = NULL;
         int code = sqlite3_prepare_v2(h->db, "SELECT COUNT(*) FROM builds", -1, &st, NULL);
@@ -448,6 +561,17 @@ int history_prune(History *h, usec_t now, usec_t max_age, uint64_t max_rows) {
         r = run_delete(h, "DELETE FROM oom_events WHERE id <= (SELECT MAX(id) FROM oom_events) - ?1",
                        HISTORY_OOM_EVENTS_MAX);
         if (r < 0)
+                return r;
+        /* Machine samples: a week at 10 s, one a minute after that, none past max_age. */
+        if (now > HISTORY_MACHINE_FULL_USEC) {
+                r = run_delete(h, "DELETE FROM machine_samples WHERE t < ?1 AND t % 60 >= 10",
+                               (int64_t) ((now - HISTORY_MACHINE_FULL_USEC) / USEC_PER_SEC));
+                if (r < 0)
+                        return r;
+        }
+        if (max_age > 0 && now > max_age &&
+            (r = run_delete(h, "DELETE FROM machine_samples WHERE t < ?1",
+                            (int64_t) ((now - max_age) / USEC_PER_SEC))) < 0)
                 return r;
         if (max_rows > 0) {
                 uint64_t n;

@@ -15,7 +15,10 @@
 #include "shared/model.h"
 
 #define HISTORY_LOG_TAIL_LINES 20
-#define HISTORY_LOG_TAIL_BYTES 8192
+/* A build's timeline in history: at most 64 points, 4 s apart or more (timeline_thin). */
+#define HISTORY_TIMELINE_POINTS 64
+#define HISTORY_TIMELINE_STEP   (4 * USEC_PER_SEC)
+#define HISTORY_LOG_TAIL_BYTES  8192
 
 /* An OOM kill (the oom_events table), owning its strings. */
 typedef struct HistoryOom {
@@ -48,6 +51,11 @@ typedef struct HistoryRecord {
         int signal;                           /* 0 none */
         BuildUsage usage;
         char *log_tail; /* last lines, '\n'-joined, bounded */
+        /* Its usage over its life (timeline_encode's blob; NULL none) and its phases, a JSON
+         * array of {"name", "start", "duration"} (seconds; NULL none). */
+        uint8_t *timeline;
+        size_t timeline_len;
+        char *phases;
         /* The duration is not exact: the start or the end is a guess (a build the daemon
          * found again after a restart without knowing its start, or one that ended while it
          * was down). ETAs never use such a row. */
@@ -85,6 +93,25 @@ int history_schema_latest(void);
  * skipped, so re-sent batches never duplicate. Returns the number of builds' rows inserted
  * (OOM kills' rows, rec->oom, are written and not counted), or -errno with nothing committed. */
 int history_insert(History *h, const HistoryRecord *recs, size_t n);
+
+/* The machine's own figures at one instant (every 10 s, hoststats.h). */
+typedef struct MachineSample {
+        usec_t t;     /* realtime, a whole second */
+        double cpu;   /* percent of all CPUs busy over the span before t (100: all); < 0 unknown */
+        double load1; /* < 0 unknown */
+        uint64_t mem_total, mem_used, swap_total, swap_used; /* bytes; total 0 unknown */
+        double psi_cpu, psi_mem, psi_io;                     /* "some" avg10 in percent; < 0 without PSI */
+        uint32_t builds;                                     /* builds running */
+} MachineSample;
+
+/* Stores samples in one transaction (one at the same second replaces it). Returns how many,
+ * or -errno with nothing committed. */
+int history_insert_machine_samples(History *h, const MachineSample *s, size_t n);
+/* The sample at or before t, at most max_gap older (else -ENOENT): 0 with *ret. */
+int history_machine_sample_at(History *h, usec_t t, usec_t max_gap, MachineSample *ret);
+/* Machine samples are kept every 10 s for a week, then one a minute (what history_prune
+ * thins), and go with max_age like builds. */
+#define HISTORY_MACHINE_FULL_USEC (7 * 24 * 3600 * USEC_PER_SEC)
 
 /* Deletes rows that finished before now - max_age (0: no age limit) and the oldest rows
  * beyond max_rows (0: no limit). Returns the number deleted. */
@@ -133,6 +160,13 @@ HistoryOrder history_order_from_string(const char *s);
  * matches in *ret_total when q->count. A query running longer than budget (0: none) is
  * interrupted: -ETIME. */
 int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows, uint64_t *ret_total);
+
+/* The builds (not substitutions) running at t, as history rows with "then": what they held
+ * and did at t from their timelines (timeline.h; null for rows without one). -ETIME after
+ * budget (0: none). */
+int history_at(History *h, usec_t t, usec_t budget, cJSON **ret);
+/* A timeline point as the "then" object (docs/protocol.md "at"). */
+cJSON *history_timeline_point_json(const TimelinePoint *p);
 
 /* The stats object of docs/protocol.md: totals, slowest, failing, requesters, by_day. */
 int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budget, cJSON **ret);

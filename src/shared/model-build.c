@@ -180,6 +180,7 @@ void build_free(Model *m, Build *b) {
                 m->build_quota.log_held(m->build_quota.userdata, (uid_t) b->quota_uid,
                                         -(int64_t) b->log.bytes);
         log_ring_done(&b->log);
+        timeline_done(&b->timeline);
         requester_done(&b->requester);
         free(b->drv);
         free(b->name);

@@ -54,6 +54,13 @@ void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+void model_build_add_sample(Model *m, Build *b, usec_t at) {
+        const BuildUsage *u = &b->usage;
+        /* Out of memory: this sample is missing from it, nothing else. */
+        (void) timeline_add(&b->timeline, at, u->cpu_percent, u->mem_current, u->n_procs,
+                            u->io_read + u->io_write);
+}
+
 void model_build_set_nice(Model *m, Build *b, int nice) {
         BuildUsage u = b->usage;
         u.has_nice = true;

@@ -5,6 +5,8 @@
 
 /* New figures (marks the build changed when they differ). */
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u);
+/* The sampler took the figures now in b->usage at at (realtime): a point of its timeline. */
+void model_build_add_sample(Model *m, Build *b, usec_t at);
 /* An action set the build's niceness, or its CPU (cores, 0 none) and memory (bytes, 0 none)
  * limits: shown (and reported changed) at once rather than at the next sample, which copies
  * them again from what the daemon applied. */

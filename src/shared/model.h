@@ -18,6 +18,7 @@
 #include "shared/drv.h"
 #include "shared/logring.h"
 #include "shared/nixlog.h"
+#include "shared/timeline.h"
 
 typedef enum BuildState {
         BUILD_QUEUED,
@@ -184,6 +185,7 @@ struct Build {
                             * succeeded, -1 failed, 0 none; it wins over any message */
 
         BuildUsage usage;
+        Timeline timeline;        /* usage over its life, a point per sample (timeline.h) */
         bool kill_requested;      /* a kill action hit it: a failure by signal ends it "killed" */
         bool rediscovered;        /* found in /proc after a daemon restart, not from events */
         uint64_t resume_activity; /* rediscovered: its build activity's id on the stream that

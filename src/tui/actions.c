@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "shared/json-read.h"
 #include "shared/units.h"
 #include "shared/fmt.h"
+#include "tui/columns.h"
 
 typedef struct ActionBatch {
         Tui *tui;
@@ -175,6 +177,63 @@ int actions_run(Tui *t, const char *cmd, const cJSON *args, const BuildRef *keys
                         action_reply(c, NULL, NULL, b); /* counted as refused */
         }
         return 0;
+}
+
+/* Which states an action applies to, and the rule in words for a refusal. */
+static bool action_applies(const char *action, BuildState s, const char **ret_rule) {
+        if (strcmp(action, "freeze") == 0) {
+                *ret_rule = "only running builds can be frozen";
+                return s == BUILD_RUNNING;
+        }
+        if (strcmp(action, "thaw") == 0) {
+                *ret_rule = "only frozen builds can be unfrozen";
+                return s == BUILD_FROZEN;
+        }
+        *ret_rule = strcmp(action, "kill") == 0 ? "only running or frozen builds can be killed"
+                                                : "only running or frozen builds take it";
+        return s == BUILD_RUNNING || s == BUILD_FROZEN;
+}
+
+size_t actions_applicable(Tui *t, const char *action, BuildRef *keys, size_t n) {
+        size_t kept = 0;
+        const char *rule = "";
+        const StoreBuild *first = NULL;
+        for (size_t i = 0; i < n; i++) {
+                const StoreBuild *b = store_build(&tui_host(t, keys[i].host)->store, keys[i].key);
+                if (b && action_applies(action, b->state, &rule))
+                        keys[kept++] = keys[i];
+                else
+                        first = first ?: b;
+        }
+        if (kept > 0)
+                return kept;
+        char state[32] = "gone";
+        if (first)
+                columns_state_words(first, state, sizeof(state));
+        if (n == 1)
+                tui_status(t, true, "%s: %s is %s: %s (nothing sent)", action,
+                           first ? first->name : "the build", state, rule);
+        else
+                tui_status(t, true, "%s: none of the %zu selected builds: %s (nothing sent)", action, n,
+                           rule);
+        return 0;
+}
+
+const char *actions_names(Tui *t, const BuildRef *keys, size_t n, size_t cells, char *buf, size_t len) {
+        size_t o = 0, shown = MIN(n, (size_t) 3);
+        /* Each name's share, past the separators and " and N more". */
+        size_t each = MAX((cells > 16 ? cells - 16 : 0) / shown, (size_t) 12);
+        buf[0] = 0;
+        for (size_t i = 0; i < shown && o < len; i++) {
+                const StoreBuild *b = store_build(&tui_host(t, keys[i].host)->store, keys[i].key);
+                char name[256];
+                fmt_fit_name(name, sizeof(name), b ? b->name : "?", each, screen_glyphs(t->screen)->ascii);
+                int r = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", name);
+                o += r > 0 ? (size_t) r : 0;
+        }
+        if (n > shown && o < len)
+                snprintf(buf + o, len - o, " and %zu more", n - shown);
+        return buf;
 }
 
 void actions_free_all(Tui *t) {

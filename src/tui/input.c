@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/json-read.h"
 #include "tui/actions.h"
+#include "shared/fmt.h"
 #include "tui/prompt.h"
 #include "tui/view-builds.h"
 #include "tui/view-log.h"
@@ -60,13 +62,56 @@ static void start_prompt(Tui *t, PromptKind kind, const char *label, const char 
         t->prompt = prompt_new(kind, label, initial, keys, n);
 }
 
-static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, char *buf, size_t len) {
-        StoreBuild *b = n == 1 ? store_build(&tui_host(t, keys[0].host)->store, keys[0].key) : NULL;
-        if (b)
-                snprintf(buf, len, "%s", b->name);
-        else
-                snprintf(buf, len, "%zu builds", n);
+/* "tui-a", or "3 builds (tui-a, tui-b, tui-c)": what an action will touch, by name, the
+ * names cut to leave `others` cells of the screen to the rest of the prompt. */
+static const char *targets_desc(Tui *t, const BuildRef *keys, size_t n, size_t others, char *buf,
+                                size_t len) {
+        int rows, cols;
+        screen_size(t->screen, &rows, &cols);
+        size_t cells = MAX((size_t) MAX(cols, 0), others + 28) - others - 12;
+        int ascii = screen_glyphs(t->screen)->ascii;
+        char names[512];
+        actions_names(t, keys, n, cells, names, sizeof(names));
+        if (n == 1)
+                return fmt_fit(buf, len, names, cells, ascii);
+        int o = snprintf(buf, len, "%zu builds (", n);
+        if (o < 0 || (size_t) o + 2 >= len)
+                return buf;
+        fmt_fit(buf + o, len - (size_t) o - 1, names, cells, ascii);
+        strcat(buf, ")");
         return buf;
+}
+
+/* The selection's builds that action applies to (none: the status line says why). */
+static size_t action_targets(Tui *t, const char *action, BuildRef **ret) {
+        BuildRef *keys;
+        size_t n = view_builds_selection(t, &keys);
+        if (n == 0) {
+                tui_status(t, true, "%s: no build selected", action);
+                *ret = NULL;
+                return 0;
+        }
+        size_t k = actions_applicable(t, action, keys, n);
+        if (k == 0) {
+                free(keys);
+                keys = NULL;
+        }
+        *ret = keys;
+        return k;
+}
+
+/* Asks before an action on several builds, naming them. */
+static void confirm_action(Tui *t, const char *action, const char *value, BuildRef *keys, size_t n) {
+        char desc[256], label[sizeof(desc) + PROMPT_MAX + 64]; /* the prompt keeps what fits */
+        size_t others = strlen(action) + strlen(value ?: "") + 16;
+        snprintf(label, sizeof(label), "%s %s%s%s? (y/n) ", action,
+                 targets_desc(t, keys, n, others, desc, sizeof(desc)), value && *value ? " to " : "",
+                 value ?: "");
+        start_prompt(t, PROMPT_CONFIRM, label, NULL, keys, n);
+        if (!t->prompt)
+                return;
+        snprintf(t->prompt->action, sizeof(t->prompt->action), "%s", action);
+        snprintf(t->prompt->value, sizeof(t->prompt->value), "%s", value ?: "");
 }
 
 /* The action and its argument, as the daemon wants them. */
@@ -91,18 +136,11 @@ static void run_action(Tui *t, const char *action, const char *value, const Buil
 /* An action on the selection: asks first when it is more than one build. */
 static void act(Tui *t, const char *action, const char *value) {
         BuildRef *keys;
-        size_t n = view_builds_selection(t, &keys);
-        if (n == 0) {
-                tui_status(t, true, "%s: no build selected", action);
+        size_t n = action_targets(t, action, &keys);
+        if (n == 0)
                 return;
-        }
         if (n > 1) {
-                char label[256];
-                snprintf(label, sizeof(label), "%s %zu builds%s%s? (y/n) ", action, n, value ? " to " : "",
-                         value ?: "");
-                start_prompt(t, PROMPT_CONFIRM, label, NULL, keys, n);
-                snprintf(t->prompt->action, sizeof(t->prompt->action), "%s", action);
-                snprintf(t->prompt->value, sizeof(t->prompt->value), "%s", value ?: "");
+                confirm_action(t, action, value, keys, n);
                 return;
         }
         run_action(t, action, value ?: "", keys, n);
@@ -111,15 +149,14 @@ static void act(Tui *t, const char *action, const char *value) {
 }
 
 static void value_prompt(Tui *t, PromptKind kind, const char *what, const char *hint) {
+        const char *action = kind == PROMPT_NICE ? "nice" : kind == PROMPT_CPU ? "cpu-limit" : "mem-limit";
         BuildRef *keys;
-        size_t n = view_builds_selection(t, &keys);
-        if (n == 0) {
-                tui_status(t, true, "%s: no build selected", what);
+        size_t n = action_targets(t, action, &keys);
+        if (n == 0)
                 return;
-        }
         char desc[256], label[512];
         snprintf(label, sizeof(label), "%s for %s (%s): ", what,
-                 targets_desc(t, keys, n, desc, sizeof(desc)), hint);
+                 targets_desc(t, keys, n, strlen(what) + strlen(hint) + 24, desc, sizeof(desc)), hint);
         start_prompt(t, kind, label, NULL, keys, n);
 }
 
@@ -168,16 +205,8 @@ static void prompt_submit(Tui *t) {
                                                              : "mem-limit";
                 if (p->n_keys > 1) {
                         /* The value first, then the confirmation. */
-                        char label[PROMPT_MAX + 64];
-                        snprintf(label, sizeof(label), "%s %zu builds to %s? (y/n) ", action, p->n_keys,
-                                 p->text);
-                        struct Prompt *c = prompt_new(PROMPT_CONFIRM, label, NULL, p->keys, p->n_keys);
+                        confirm_action(t, action, p->text, p->keys, p->n_keys);
                         p->keys = NULL;
-                        if (c) {
-                                snprintf(c->action, sizeof(c->action), "%s", action);
-                                snprintf(c->value, sizeof(c->value), "%s", p->text);
-                        }
-                        t->prompt = c;
                 } else {
                         run_action(t, action, p->text, p->keys, p->n_keys);
                         view_builds_set_visual(t, false);
@@ -264,6 +293,12 @@ static void command(Tui *t, KeyResult k) {
                 t->log_focused = false;
                 if (!t->show_log)
                         view_log_follow(t, (BuildRef){});
+                return;
+        case CMD_FOLLOW:
+                if (t->show_log)
+                        view_log_resume(t);
+                else
+                        tui_status(t, false, "F: the log panel follows its build (l opens it)");
                 return;
         case CMD_PROCS:
                 toggle_view(t, VIEW_PROCS);

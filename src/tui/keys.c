@@ -25,6 +25,7 @@ static const struct {
         {KC_PGUP, CMD_PAGE_UP},
         {KC_HOME, CMD_TOP},
         {'G', CMD_BOTTOM},
+        {'F', CMD_FOLLOW},
         {KC_END, CMD_BOTTOM},
         {'V', CMD_VISUAL},
         {'p', CMD_PROCS},

@@ -69,6 +69,7 @@ typedef enum Cmd {
         CMD_MOUSE,
         CMD_RESIZE,
         CMD_CANCELLED, /* Esc (or an unbound key) ended a pending sequence */
+        CMD_FOLLOW,    /* F: the log panel follows its build again */
         _CMD_MAX,
 } Cmd;
 

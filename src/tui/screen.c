@@ -41,6 +41,8 @@ static const Glyphs glyphs_utf8 = {
         .fold_open = "▾",
         .fold_closed = "▸",
         .ellipsis = "…",
+        .sort_up = "▲",
+        .sort_down = "▼",
         .ascii = false,
 };
 static const Glyphs glyphs_ascii = {
@@ -51,6 +53,8 @@ static const Glyphs glyphs_ascii = {
         .fold_open = "-",
         .fold_closed = "+",
         .ellipsis = "~",
+        .sort_up = "^",
+        .sort_down = "v",
         .ascii = true,
 };
 
@@ -63,7 +67,8 @@ static void screen_setup_colours(Screen *s) {
         } table[] = {
                 {COL_HEADER, COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
                 {COL_TITLE, COLOR_BLACK, COLOR_GREEN, 0, A_REVERSE},
-                {COL_SELECTED, COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+                /* Not the header's colours: the selection must not read as a title bar. */
+                {COL_SELECTED, COLOR_BLACK, COLOR_WHITE, 0, A_REVERSE | A_BOLD},
                 {COL_VISUAL, COLOR_BLACK, COLOR_YELLOW, 0, A_REVERSE | A_UNDERLINE},
                 {COL_RUNNING, COLOR_GREEN, -1, A_BOLD, A_BOLD},
                 {COL_QUEUED, COLOR_BLUE, -1, 0, 0},

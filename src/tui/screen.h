@@ -28,6 +28,7 @@ typedef enum Colour {
 
 typedef struct Glyphs {
         const char *tee, *corner, *vbar, *hbar, *fold_open, *fold_closed, *ellipsis;
+        const char *sort_up, *sort_down; /* after the sort column's title: ascending, descending */
         bool ascii;
 } Glyphs;
 

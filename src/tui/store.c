@@ -129,6 +129,8 @@ static int store_put_build(Store *s, cJSON *copy, double now) {
         b->json = copy;
         b->stale_since = 0; /* the daemon's word again */
         store_decode_build(b, now);
+        s->seen_phase |= b->phase != NULL;
+        s->seen_machine |= *b->machine != 0;
         (*store_count(s, b->state))++;
         if (!old.json || build_moves_rows(&old, b))
                 s->layout++;

@@ -72,6 +72,9 @@ typedef struct Store {
          * changed, an invocation ended, a reload. Usage and phase changes leave it. */
         uint64_t layout;
         double stale_since; /* > 0: the daemon went away then (store_mark_stale) */
+        /* Whether any build so far had a phase / ran on a remote machine: columns that carry
+         * nothing on this machine give their room to the name at narrow widths. */
+        bool seen_phase, seen_machine;
 } Store;
 
 /* A build wherever it is named apart from its StoreBuild: rows, selections, prompts. */

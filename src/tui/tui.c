@@ -279,7 +279,7 @@ static void draw_header(Tui *t, int w) {
                             h->hostname, daemon, n[BUILD_RUNNING], n[BUILD_QUEUED], n[BUILD_FROZEN],
                             finishing, recent_format(&h->recent, n, ended, sizeof(ended)), load,
                             t->filter ? " | filter: " : "", t->filter ?: "",
-                            strcmp(sort, "arrival") ? " | sorted" : "");
+                            strcmp(sort, "activity") ? " | sorted" : "");
                 return;
         }
         /* Several hosts: a summary, then a line per host (up or down and why, its counts, its load). */
@@ -296,7 +296,7 @@ static void draw_header(Tui *t, int w) {
                     " nix-analytics | %zu hosts, %u up | %u running %u queued %u frozen | %s%s%s%s",
                     t->n_hosts, up, sum[BUILD_RUNNING], sum[BUILD_QUEUED], sum[BUILD_FROZEN],
                     recent_format(&recent, sum, ended, sizeof(ended)), t->filter ? " | filter: " : "",
-                    t->filter ?: "", strcmp(sort, "arrival") ? " | sorted" : "");
+                    t->filter ?: "", strcmp(sort, "activity") ? " | sorted" : "");
         size_t lines = host_lines(t);
         char note[64];
         for (size_t i = 0; i < lines; i++) {

@@ -27,12 +27,17 @@ typedef struct Row {
         bool invocation;
         bool activity; /* a substitution, download, copy or hook (a) */
         bool last;     /* last build of its invocation (tree glyph) */
+        bool folded;   /* an invocation whose builds are not listed */
 } Row;
 
+/* A fold the user made or undid: it belongs to that invocation, not to its number (a
+ * restarted daemon numbers anew), so the key holds when it started too. Without one, an
+ * invocation that ended with nothing of its own still running is folded. */
 typedef struct Folded {
         struct FoldKey {
-                uint64_t host, id; /* no padding: the key is hashed as bytes */
+                uint64_t host, id, started; /* no padding: the key is hashed as bytes */
         } k;
+        bool folded;
         UT_hash_handle hh;
 } Folded;
 
@@ -49,8 +54,8 @@ typedef struct BuildsView {
         char *filter; /* the filter the rows were made with */
         bool show_all;
         bool flat;
-        int sort; /* column index, -1: by key (arrival order) */
-        bool reverse;
+        int sort; /* column index, -1: active work first (columns_compare) */
+        bool descending;
         Folded *folded;
         bool visual;
         size_t anchor;
@@ -65,27 +70,33 @@ static BuildsView *bv_of(Tui *t) {
         return t->views[VIEW_BUILDS]->data;
 }
 
-static bool bv_folded(BuildsView *bv, unsigned host, uint64_t id) {
-        struct FoldKey k = {host, id};
-        Folded *f;
-        HASH_FIND(hh, bv->folded, &k, sizeof(k), f);
-        return f != NULL;
+static struct FoldKey fold_key(unsigned host, const StoreInvocation *inv) {
+        struct FoldKey k = {.host = host, .id = inv->id};
+        memcpy(&k.started, &inv->started, sizeof(k.started));
+        return k;
 }
 
-static void bv_set_folded(BuildsView *bv, unsigned host, uint64_t id, bool fold) {
-        struct FoldKey k = {host, id};
+/* Whether an invocation's builds are hidden: as the user last said, else when it ended and
+ * none of its builds is active. */
+static bool bv_folded(BuildsView *bv, unsigned host, const StoreInvocation *inv, bool active) {
+        struct FoldKey k = fold_key(host, inv);
         Folded *f;
         HASH_FIND(hh, bv->folded, &k, sizeof(k), f);
-        if (fold && !f) {
+        return f ? f->folded : inv->done && !active;
+}
+
+static void bv_set_folded(BuildsView *bv, unsigned host, const StoreInvocation *inv, bool fold) {
+        struct FoldKey k = fold_key(host, inv);
+        Folded *f;
+        HASH_FIND(hh, bv->folded, &k, sizeof(k), f);
+        if (!f) {
                 f = calloc(1, sizeof(Folded));
                 if (!f)
                         return;
                 f->k = k;
                 HASH_ADD(hh, bv->folded, k, sizeof(f->k), f);
-        } else if (!fold && f) {
-                HASH_DEL(bv->folded, f);
-                free(f);
         }
+        f->folded = fold;
 }
 
 static Store *row_store(Tui *t, const Row *r) {
@@ -154,7 +165,7 @@ static bool filter_match(Tui *t, const char *filter, const StoreBuild *b) {
 /* qsort has no context argument: the sort parameters travel in a thread-local. */
 static _Thread_local struct {
         int col;
-        bool reverse;
+        bool descending;
         bool by_invocation; /* the tree: grouped by invocation first */
         double now;
 } sort_ctx;
@@ -165,17 +176,22 @@ static int cmp_builds(const void *x, const void *y) {
                 return a->host < b->host ? -1 : 1;
         if (sort_ctx.by_invocation && a->invocation != b->invocation)
                 return a->invocation < b->invocation ? -1 : 1;
-        int r = sort_ctx.col >= 0 ? columns[sort_ctx.col].compare(a, b, sort_ctx.now) : 0;
-        if (r == 0)
-                r = a->key < b->key ? -1 : a->key > b->key;
-        if (r == 0)
-                r = a->host < b->host ? -1 : a->host > b->host;
-        return sort_ctx.reverse ? -r : r;
+        return columns_compare(sort_ctx.col, sort_ctx.descending, a, b, sort_ctx.now);
 }
 
-static int cmp_invocations(const void *x, const void *y) {
-        const StoreInvocation *a = *(StoreInvocation *const *) x, *b = *(StoreInvocation *const *) y;
-        return a->id < b->id ? -1 : a->id > b->id;
+/* An invocation of the tree with its builds (all[from..to)): those with running builds
+ * first, then those with builds waiting, then the rest, each in arrival order. */
+typedef struct TreeNode {
+        StoreInvocation *inv;
+        size_t from, to;
+        int rank;
+} TreeNode;
+
+static int cmp_nodes(const void *x, const void *y) {
+        const TreeNode *a = x, *b = y;
+        if (a->rank != b->rank)
+                return a->rank < b->rank ? -1 : 1;
+        return a->inv->id < b->inv->id ? -1 : a->inv->id > b->inv->id;
 }
 
 static const cJSON *bv_activities(BuildsView *bv, unsigned host) {
@@ -244,49 +260,61 @@ static uint64_t bv_generation(Tui *t, const BuildsView *bv) {
 static void bv_push_tree(Tui *t, BuildsView *bv, Host *h, StoreBuild **all, size_t k, double now) {
         Store *s = &h->store;
         size_t ni = HASH_COUNT(s->invocations);
-        StoreInvocation **invs = calloc(ni + 1, sizeof(StoreInvocation *));
-        if (!invs)
+        TreeNode *nodes = calloc(ni + 1, sizeof(TreeNode));
+        if (!nodes)
                 return;
         size_t m = 0;
         StoreInvocation *inv, *ti;
+        /* Kept in id order by the daemon's numbering, mostly: sorted below with their ranks. */
         HASH_ITER(hh, s->invocations, inv, ti)
-                invs[m++] = inv;
-        qsort(invs, m, sizeof(StoreInvocation *), cmp_invocations);
+                nodes[m++].inv = inv;
+        qsort(nodes, m, sizeof(TreeNode), cmp_nodes);
         /* Builds and invocations are both in invocation order: one merge walk. The builds it
-         * steps over have no invocation (not listed yet): they go to the end, moved to the
-         * front of all[] meanwhile (n_orphans of them, their order kept). */
-        size_t j = 0, n_orphans = 0;
+         * steps over have no invocation (not listed yet): they go to the end. */
+        size_t j = 0, kept = 0;
         for (size_t i = 0; i < m; i++) {
-                inv = invs[i];
+                inv = nodes[i].inv;
                 while (j < k && all[j]->invocation < inv->id)
-                        all[n_orphans++] = all[j++];
+                        j++;
                 size_t from = j;
-                bool active = false;
-                for (; j < k && all[j]->invocation == inv->id; j++)
-                        active |= build_state_is_active(all[j]->state);
+                bool running = false, waiting = false;
+                for (; j < k && all[j]->invocation == inv->id; j++) {
+                        running |= build_state_is_active(all[j]->state) && all[j]->state != BUILD_QUEUED;
+                        waiting |= all[j]->state == BUILD_QUEUED;
+                }
                 bool acts = t->show_all && bv_has_activities(bv, h->index, inv->id);
                 if (from == j && !acts)
                         continue;
                 /* Old finished invocations leave the tree unless a is on. */
                 double fin = json_num(inv->json, "finished", -1);
-                if (!t->show_all && inv->done && !active && !acts && fin > 0 && now - fin > DONE_KEEP_SEC)
+                if (!t->show_all && inv->done && !running && !waiting && !acts && fin > 0 &&
+                    now - fin > DONE_KEEP_SEC)
                         continue;
+                nodes[kept++] = (TreeNode){inv, from, j, running ? 0 : waiting || !inv->done ? 1 : 2};
+        }
+        /* Active work first. */
+        qsort(nodes, kept, sizeof(TreeNode), cmp_nodes);
+        for (size_t i = 0; i < kept; i++) {
+                TreeNode *nd = &nodes[i];
+                inv = nd->inv;
                 size_t first = bv->n_rows;
-                bv_push(bv, h->index, inv->id, true);
-                if (bv_folded(bv, h->index, inv->id))
+                bool folded = bv_folded(bv, h->index, inv, nd->rank < 2);
+                if (!bv_push(bv, h->index, inv->id, true))
+                        break;
+                bv->rows[first].folded = folded;
+                if (folded)
                         continue;
-                for (size_t b2 = from; b2 < j; b2++)
+                for (size_t b2 = nd->from; b2 < nd->to; b2++)
                         bv_push(bv, h->index, all[b2]->key, false);
-                if (acts)
+                if (t->show_all && bv_has_activities(bv, h->index, inv->id))
                         bv_push_activities(bv, h->index, inv->id);
                 if (bv->n_rows > first + 1)
                         bv->rows[bv->n_rows - 1].last = true;
         }
-        while (j < k)
-                all[n_orphans++] = all[j++];
-        for (size_t b2 = 0; b2 < n_orphans; b2++)
-                bv_push(bv, h->index, all[b2]->key, false);
-        free(invs);
+        for (size_t b2 = 0; b2 < k; b2++)
+                if (!store_invocation(s, all[b2]->invocation))
+                        bv_push(bv, h->index, all[b2]->key, false);
+        free(nodes);
 }
 
 static void bv_rebuild(Tui *t, View *v) {
@@ -316,7 +344,7 @@ static void bv_rebuild(Tui *t, View *v) {
                 }
         }
         sort_ctx.col = bv->sort;
-        sort_ctx.reverse = bv->reverse;
+        sort_ctx.descending = bv->descending;
         sort_ctx.by_invocation = !bv->flat;
         sort_ctx.now = now;
         /* Builds come from the stores mostly in arrival order already: a look costs k
@@ -497,6 +525,48 @@ static int bv_host_width(Tui *t, int w) {
         return (int) MIN(hw, (size_t) MAX(w / 5, 4));
 }
 
+/* Columns with nothing to say on any host so far: PHASE before any phase was seen, MACHINE
+ * without remote builds (a bit per column index, columns_layout()). */
+static unsigned bv_idle_columns(Tui *t) {
+        bool phase = false, machine = false;
+        for (size_t i = 0; i < t->n_hosts; i++) {
+                phase |= t->hosts[i]->store.seen_phase;
+                machine |= t->hosts[i]->store.seen_machine;
+        }
+        return (phase ? 0 : 1u << COLUMN_PHASE) | (machine ? 0 : 1u << COLUMN_MACHINE);
+}
+
+/* Cells of the name kept before the limits marker gets the rest. */
+#define NAME_KEEP 12
+
+/* The NAME cell: the tree glyph, the name cut in its middle when it must be (its version
+ * kept), and the limits in force ("n10 cpu0.5 mem64M"), dim, at its right end: compact and
+ * cut when narrow, the name keeping NAME_KEEP cells. */
+static void bv_draw_name(Tui *t, const StoreBuild *b, const char *glyph, int y, int x, int w, int attr,
+                         const char *search) {
+        const Screen *scr = t->screen;
+        char marker[64], name[512], line[600];
+        int gw = (int) fmt_width(glyph), nw = (int) fmt_width(b->name);
+        columns_limits_marker(b, false, marker, sizeof(marker));
+        if (*marker && w - gw - nw - 1 < (int) fmt_width(marker))
+                columns_limits_marker(b, true, marker, sizeof(marker));
+        int mw = 0;
+        if (*marker)
+                mw = MIN((int) fmt_width(marker) + 1, w - gw - MIN(nw, NAME_KEEP));
+        if (mw < 3)
+                mw = 0;
+        if (nw <= w - gw - mw)
+                snprintf(name, sizeof(name), "%s", b->name); /* most rows: no second measure */
+        else
+                fmt_fit_name(name, sizeof(name), b->name, (size_t) MAX(w - gw - mw, 0),
+                             screen_glyphs(scr)->ascii);
+        snprintf(line, sizeof(line), "%s%s", glyph, name);
+        draw_highlight(scr, y, x, w, attr, screen_attr(scr, COL_MATCH), line, search);
+        if (mw > 0)
+                draw_text(scr, y, x + w - mw + 1, mw - 1, attr ? attr : screen_attr(scr, COL_DIM), marker,
+                          false, false);
+}
+
 static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
         BuildsView *bv = v->data;
         const Screen *scr = t->screen;
@@ -507,7 +577,7 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
         if (w <= 0)
                 return;
         bool shown[16];
-        int name_w = columns_layout(w, shown, n_columns);
+        int name_w = columns_layout(w, bv_idle_columns(t), shown, n_columns);
         double now = tui_now();
 
         /* Column titles, the sort column marked. */
@@ -521,7 +591,9 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                 int cw = c == COLUMN_NAME ? name_w : columns[c].width;
                 char title[32];
                 snprintf(title, sizeof(title), "%s%s", columns[c].title,
-                         (int) c == bv->sort ? (bv->reverse ? "^" : "v") : "");
+                         (int) c != bv->sort ? ""
+                         : bv->descending    ? g->sort_down
+                                             : g->sort_up);
                 draw_text(scr, y, cx, cw, screen_attr(scr, COL_TITLE), title, true, columns[c].right);
                 cx += cw + 1;
         }
@@ -571,8 +643,8 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                         char text[1024];
                         invocation_text(inv, text, sizeof(text));
                         char line[1100];
-                        snprintf(line, sizeof(line), "%s %s",
-                                 bv_folded(bv, r->host, r->key) ? g->fold_closed : g->fold_open, text);
+                        snprintf(line, sizeof(line), "%s %s", r->folded ? g->fold_closed : g->fold_open,
+                                 text);
                         draw_highlight(scr, row_y, x, w, stale ? base : base | (int) A_BOLD,
                                        screen_attr(scr, COL_MATCH), line, v->search);
                         continue;
@@ -581,6 +653,8 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                 if (!b)
                         continue;
                 int battr = base ? base : screen_attr(scr, state_colour(b->state));
+                /* A failure reads as one in its name as well as in its STATE. */
+                int nattr = base ? base : state_colour(b->state) == COL_FAILED ? battr : 0;
                 if (b->state == BUILD_FROZEN && !sel && !stale)
                         draw_fill(row_y, x0, w0, screen_attr(scr, COL_FROZEN));
                 cx = x;
@@ -589,23 +663,29 @@ static void bv_draw(Tui *t, View *v, int y, int x0, int h, int w0) {
                                 continue;
                         int cw = c == COLUMN_NAME ? name_w : columns[c].width;
                         char buf[512];
-                        columns[c].format(b, now, buf, sizeof(buf));
+                        if (c != COLUMN_NAME)
+                                columns[c].format(b, now, buf, sizeof(buf));
                         if (c == COLUMN_NAME) {
-                                char name[600];
-                                if (!bv->flat && store_invocation(row_store(t, r), b->invocation))
-                                        snprintf(name, sizeof(name), "%s%s", r->last ? g->corner : g->tee,
-                                                 buf);
-                                else
-                                        snprintf(name, sizeof(name), "%s", buf);
-                                draw_highlight(scr, row_y, cx, cw, base ? base : 0,
-                                               screen_attr(scr, COL_MATCH), name, v->search);
+                                bool tree = !bv->flat && store_invocation(row_store(t, r), b->invocation);
+                                bv_draw_name(t, b, tree ? (r->last ? g->corner : g->tee) : "", row_y, cx, cw,
+                                             nattr, v->search);
                         } else {
-                                int a = (c == 2 || b->state == BUILD_FROZEN) ? battr : base;
+                                int a = (c == COLUMN_STATE || b->state == BUILD_FROZEN) ? battr : base;
                                 draw_text(scr, row_y, cx, cw, a, buf, true, columns[c].right);
                         }
                         cx += cw + 1;
                 }
         }
+}
+
+static void bv_sort_status(Tui *t, const BuildsView *bv) {
+        if (bv->sort < 0)
+                tui_status(t, false, "sort: %s (s: by the next column, S: reverse)",
+                           bv->descending ? "ended first, then queued, then running"
+                                          : "running first, then queued, then ended");
+        else
+                tui_status(t, false, "sort: %s, %s (empty last; S reverses)", columns[bv->sort].title,
+                           bv->descending ? "descending, highest first" : "ascending, lowest first");
 }
 
 static void bv_fold(Tui *t, View *v, Cmd cmd) {
@@ -622,9 +702,13 @@ static void bv_fold(Tui *t, View *v, Cmd cmd) {
                         return;
                 id = b->invocation;
         }
-        bool folded = bv_folded(bv, r->host, id);
+        StoreInvocation *inv = store_invocation(row_store(t, r), id);
+        if (!inv)
+                return;
+        /* A build's row is listed: its invocation is open. */
+        bool folded = r->invocation && r->folded;
         bool want = cmd == CMD_FOLD_CLOSE ? true : cmd == CMD_FOLD_OPEN ? false : !folded;
-        bv_set_folded(bv, r->host, id, want);
+        bv_set_folded(bv, r->host, inv, want);
         /* The cursor goes to the invocation's row. */
         bv->sel_key = id;
         bv->sel_host = r->host;
@@ -647,15 +731,16 @@ static bool bv_key(Tui *t, View *v, Cmd cmd) {
                 tui_status(t, false, "%s", bv->flat ? "flat list of active builds" : "tree by invocation");
                 return true;
         case CMD_SORT:
+                /* Each column first the way people read it: the most CPU, memory or time on top. */
                 bv->sort = bv->sort + 1 >= (int) n_columns ? -1 : bv->sort + 1;
+                bv->descending = bv->sort >= 0 && columns[bv->sort].descending;
                 bv->built = false;
-                tui_status(t, false, "sort: %s", bv->sort < 0 ? "arrival" : columns[bv->sort].title);
+                bv_sort_status(t, bv);
                 return true;
         case CMD_SORT_REVERSE:
-                bv->reverse = !bv->reverse;
+                bv->descending = !bv->descending;
                 bv->built = false;
-                tui_status(t, false, "sort: %s, %s", bv->sort < 0 ? "arrival" : columns[bv->sort].title,
-                           bv->reverse ? "descending" : "ascending");
+                bv_sort_status(t, bv);
                 return true;
         case CMD_ENTER: {
                 StoreBuild *b = view_builds_current(t);
@@ -806,10 +891,12 @@ size_t view_builds_selection(Tui *t, BuildRef **ret) {
                         refs_add(refs, &n, cap, r->host, r->key);
                         continue;
                 }
-                /* An invocation row stands for its active builds (on its own host). */
+                /* An invocation row stands for its active builds (on its own host) that the
+                 * filter shows: what is hidden is not acted on. */
                 StoreBuild *b, *tb;
                 HASH_ITER(hh, row_store(t, r)->builds, b, tb)
-                        if (b->invocation == r->key && build_state_is_active(b->state))
+                        if (b->invocation == r->key && build_state_is_active(b->state) &&
+                            filter_match(t, t->filter, b))
                                 refs_add(refs, &n, cap, b->host, b->key);
         }
         if (n == 0) {
@@ -844,10 +931,10 @@ void view_builds_set_visual(Tui *t, bool on) {
         bv->anchor = t->views[VIEW_BUILDS]->nav.cur;
 }
 
-const char *view_builds_sort(Tui *t, bool *ret_reverse) {
+const char *view_builds_sort(Tui *t, bool *ret_descending) {
         BuildsView *bv = bv_of(t);
-        *ret_reverse = bv->reverse;
-        return bv->sort < 0 ? "arrival" : columns[bv->sort].title;
+        *ret_descending = bv->descending;
+        return bv->sort < 0 ? "activity" : columns[bv->sort].title;
 }
 
 bool view_builds_flat(Tui *t) {

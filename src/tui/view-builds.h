@@ -22,7 +22,7 @@ void view_builds_set_visual(Tui *t, bool on);
 /* The invocation of the row under the cursor (0 when none; on tui_current_host()). */
 uint64_t view_builds_current_invocation(Tui *t);
 /* Current sort: column title, reversed. */
-const char *view_builds_sort(Tui *t, bool *ret_reverse);
+const char *view_builds_sort(Tui *t, bool *ret_descending);
 bool view_builds_flat(Tui *t);
 /* a: also list what invocations do beside building (substitutions, downloads, copies, hooks;
  * asked for every second while on) and finished builds. */

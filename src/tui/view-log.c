@@ -10,6 +10,7 @@
 #include "basic/time-util.h"
 #include "shared/json-read.h"
 #include "tui/draw.h"
+#include "shared/fmt.h"
 
 #define LOG_KEEP 10000 /* lines kept in the panel */
 #define LOG_TAIL 2000  /* lines asked for when following starts */
@@ -23,7 +24,8 @@ typedef struct LogView {
         size_t start, n;
         uint64_t total;
         uint64_t dropped; /* older lines the daemon no longer had to send (its log budget) */
-        bool stick;       /* the cursor follows the newest line */
+        bool stick;       /* the cursor follows the newest line; scrolling up pauses it */
+        bool connected;   /* its connection is up: only then is it followed */
         bool ended;
         char state[32];
         char *error;
@@ -90,6 +92,10 @@ static void lv_got_log(Client *c, const cJSON *result, const cJSON *error, void 
         lv->total = json_u64(result, "total", 0);
         lv->dropped = json_u64(result, "truncated", 0);
         snprintf(lv->state, sizeof(lv->state), "%s", json_str(result, "state") ?: "");
+        /* A build that had already ended is not followed (docs/protocol.md, get-log). */
+        BuildState st = build_state_from_string(lv->state);
+        if (st >= 0 && !build_state_is_active(st))
+                lv->ended = true;
         lv_sync_nav(lv->tui);
         tui_invalidate(lv->tui);
 }
@@ -102,11 +108,12 @@ static void lv_connected(Client *c, void *userdata) {
         cJSON_AddNumberToObject(args, "build", (double) lv->key);
         cJSON_AddNumberToObject(args, "tail", LOG_TAIL);
         cJSON_AddTrueToObject(args, "follow");
-        (void) client_request(c, "get-log", args, lv_got_log, lv);
+        lv->connected = client_request(c, "get-log", args, lv_got_log, lv) >= 0;
 }
 
 static void lv_disconnected(Client *c, int error, void *userdata) {
         LogView *lv = userdata;
+        lv->connected = false;
         tui_invalidate(lv->tui);
 }
 
@@ -117,7 +124,8 @@ static void lv_event(Client *c, cJSON *ev, void *userdata) {
                 return;
         if (strcmp(name, "log") == 0) {
                 lv_append_array(lv, json_arr(ev, "lines"));
-                lv->total += (uint64_t) cJSON_GetArraySize(json_arr(ev, "lines"));
+                lv->total +=
+                        (uint64_t) cJSON_GetArraySize(json_arr(ev, "lines")) + json_u64(ev, "skipped", 0);
                 lv->dropped += json_u64(ev, "skipped", 0);
         } else if (strcmp(name, "log-end") == 0) {
                 lv->ended = true;
@@ -138,6 +146,7 @@ void view_log_follow(Tui *t, BuildRef ref) {
         lv->key = key;
         lv->host = ref.host;
         lv->stick = true;
+        lv->connected = false;
         listnav_set_count(&t->views[VIEW_LOG]->nav, 0);
         if (key == 0)
                 return;
@@ -185,14 +194,30 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         LogView *lv = v->data;
         const Screen *scr = t->screen;
         StoreBuild *b = lv->key ? store_build(&tui_host(t, lv->host)->store, lv->key) : NULL;
-        char title[800], on[300];
+        char title[800], on[300], mode[64];
+        /* "following" only while it does: the newest line in view and the connection up. */
+        if (lv->ended)
+                snprintf(mode, sizeof(mode), "ended %s", lv->state);
+        else if (!lv->connected)
+                snprintf(mode, sizeof(mode), "not following: no connection (retrying)");
+        else if (!lv->stick)
+                snprintf(mode, sizeof(mode), "paused at line %zu (G or F: follow)",
+                         t->views[VIEW_LOG]->nav.cur + 1);
+        else
+                snprintf(mode, sizeof(mode), "following");
         if (!lv->key)
                 snprintf(title, sizeof(title), "log: (select a build)");
-        else
-                snprintf(title, sizeof(title), "log: %s%s  %zu lines  %s%s%s", b ? b->name : "?",
-                         tui_host_on(t, lv->host, on, sizeof(on)), lv->n, lv->ended ? "ended " : "following",
-                         lv->ended ? lv->state : "",
+        else {
+                /* The name gives way (its middle) before what the panel says of itself. */
+                char rest[400], name[256];
+                snprintf(rest, sizeof(rest), "%s  %zu lines  %s%s", tui_host_on(t, lv->host, on, sizeof(on)),
+                         lv->n, mode,
                          t->log_focused ? "  [focused: j/k scroll, Tab back]" : "  [Tab: focus]");
+                int room = MAX(w - 5 - (int) fmt_width(rest), 12);
+                fmt_fit_name(name, sizeof(name), b ? b->name : "?", (size_t) room,
+                             screen_glyphs(scr)->ascii);
+                snprintf(title, sizeof(title), "log: %s%s", name, rest);
+        }
         draw_text(scr, y, x, w, screen_attr(scr, COL_TITLE), title, true, false);
         y++;
         h--;
@@ -202,16 +227,24 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 draw_printf(scr, y, x, w, screen_attr(scr, COL_ERROR), "log: %s", lv->error);
                 return;
         }
-        if (lv->dropped > 0) {
-                /* The daemon keeps the newest lines within its memory budget; Nix keeps them all. */
-                draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
-                            "%" PRIu64 " older lines dropped by the daemon; the whole log: "
-                            "nix log %s (once the build has ended)",
-                            lv->dropped, b && b->drv ? b->drv : "DRV");
-                y++;
-                h--;
-                if (h <= 0)
-                        return;
+        uint64_t older = lv->total > lv->n ? lv->total - lv->n : 0;
+        if (older > 0 && h > 2) {
+                /* The daemon keeps the newest lines within its memory budget and the panel the
+                 * last LOG_KEEP; Nix keeps them all. Two lines: the commands stay whole. */
+                if (lv->dropped > 0)
+                        draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
+                                    "%" PRIu64 " older lines dropped by the daemon; its last %" PRIu64
+                                    ": nix-analytics-ctl log %" PRIu64,
+                                    older, lv->total - lv->dropped, lv->key);
+                else
+                        draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
+                                    "%" PRIu64 " older lines not kept here; all %" PRIu64
+                                    ": nix-analytics-ctl log %" PRIu64,
+                                    older, lv->total, lv->key);
+                draw_printf(scr, y + 1, x, w, screen_attr(scr, COL_TITLE),
+                            "whole log (once ended): nix log %s", b && b->drv && *b->drv ? b->drv : "DRV");
+                y += 2;
+                h -= 2;
         }
         listnav_scroll(&v->nav, (size_t) h);
         for (int i = 0; i < h && v->nav.top + (size_t) i < lv->n; i++) {
@@ -220,6 +253,14 @@ static void lv_draw(Tui *t, View *v, int y, int x, int h, int w) {
                 draw_highlight(scr, y + i, x, w, attr, screen_attr(scr, COL_MATCH), lv_line(lv, li),
                                v->search);
         }
+}
+
+void view_log_resume(Tui *t) {
+        View *v = t->views[VIEW_LOG];
+        LogView *lv = v->data;
+        lv->stick = true;
+        lv_sync_nav(t);
+        tui_status(t, false, "log: following %s", lv->ended ? "(the build has ended)" : "the newest line");
 }
 
 static bool lv_key(Tui *t, View *v, Cmd cmd) {

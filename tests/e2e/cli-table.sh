@@ -85,13 +85,15 @@ assert_eq "the table's columns are the TUI's with something in them" "$WANT" "$(
 assert_eq "one row per build, under the title" 4 "$(wc -l <<<"$TABLE")"
 for key in $(jq -r '.builds[].key' <<<"$JSON"); do
 	name=$(jq -r --argjson k "$key" '.builds[] | select(.key == $k) | .name' <<<"$JSON")
-	state=$(jq -r --argjson k "$key" '.builds[] | select(.key == $k) | .state' <<<"$JSON")
+	# A failed build's STATE says why, as the TUI's does (exit 3).
+	state=$(jq -r --argjson k "$key" '.builds[] | select(.key == $k) |
+		if .state == "failed" and .failure.kind == "exit-code" then "exit \(.failure.exit_code)" else .state end' <<<"$JSON")
 	assert_match "build $key: the row has its key, name and state as the JSON says" \
 		"^ *$key +$name +$state " "$(grep -E "^ *$key " <<<"$TABLE")"
 done
 FAIL_ROW=$(grep "tbl-fail-x$SUFFIX" <<<"$TABLE")
 RUN_ROW=$(grep "$LONG" <<<"$TABLE")
-assert_match "the failed build reads failed, ran about no time ('0s', the TUI's unit)" ' failed +.* [0-9]s( |$)' "$FAIL_ROW"
+assert_match "the failed build reads why it failed (exit 3), ran about no time ('0s', the TUI's unit)" ' exit 3 +.* [0-9]s( |$)' "$FAIL_ROW"
 assert_match "the running build: running, its phase unknown, elapsed in seconds, CPU% and MEM" \
 	' running +(- +)?- +root +[0-9]+s +[0-9.]+% +[0-9.]+[KMG] +[0-9.]+[KMG]$' "$RUN_ROW"
 assert_match "the succeeded build reads 100% done" ' succeeded +(- +)?100% ' "$(grep "tbl-ok-$SUFFIX" <<<"$TABLE")"
@@ -141,8 +143,8 @@ wait_hist() { [[ $(ctl get-history | jq '.builds | length') -ge 2 ]]; }
 wait_for 10 "history has the two ended builds" wait_hist
 HIST=$(on_tty 200 get-history --color=never)
 assert_match "get-history: the TUI's history columns" '^FINISHED +STATE +TIME +(CPU +)?(MEMPEAK +)?USER +NAME$' "$(head -n 1 <<<"$HIST")"
-assert_match "get-history: the failed build, with its time in seconds" \
-	'^[0-9]{2}:[0-9]{2}:[0-9]{2} +failed +[0-9]+s .* tbl-fail-' "$(grep "tbl-fail-x$SUFFIX" <<<"$HIST")"
+assert_match "get-history: the failed build, why (exit 3), with its time in seconds" \
+	'^[0-9]{2}:[0-9]{2}:[0-9]{2} +exit 3 +[0-9]+s .* tbl-fail-' "$(grep "tbl-fail-x$SUFFIX" <<<"$HIST")"
 assert_true "get-history through a pipe: JSON" jq -e '.builds | length == 2' <<<"$(ctl get-history)"
 assert_eq "get-history --count: how many of how many" "2 of 2" "$(on_tty 200 get-history --count | tail -n 1)"
 assert_eq "get-history --state killed: said in words" "no finished builds match" "$(on_tty 200 get-history --state killed)"

@@ -92,6 +92,9 @@ wait_screen "filter: hosts-tui" 5 "the list is down to hosts-tui"
 keys G K k
 wait_screen "kill hosts-tui: done" 10 "K k from the TUI reports"
 wait_for 20 "hosts-tui ends killed on the far daemon" far_state hosts-tui killed && pass "the TUI's kill reached the far host"
+# Its invocation ends with it, and folds itself (nothing of it runs): z o opens it.
+wait_screen "hosts-tui .* killed|^▸ #[0-9]+ root \[.*killed, ended\]" 10 "the TUI shows it killed (or its ended invocation, folded)" >/dev/null
+keys G z o
 wait_screen "hosts-tui .* killed" 10 "the TUI shows it killed"
 
 # The far daemon goes away: the TUI says so and stays responsive; it comes back by itself.

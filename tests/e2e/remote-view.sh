@@ -49,13 +49,16 @@ sandbox = false'
 exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v nix-daemon) --option plugin-files $NA_PLUGIN --option analytics-socket $T/rsock/events.sock "\$@"' nix-daemon "\$@"
 EOF
 [[ -n "$NA_PLUGIN" ]] && chmod +x "$T/remote-nix-daemon-plugin"
-# Or its json-log-path to the remote nix-analyticsd's events socket (Nix 2.30 and later).
+# Or the project's remote program, nix-analytics-remote-daemon: json-log-path to the remote
+# nix-analyticsd's events socket (NIX_ANALYTICS_SOCKET_DIR from the login) on Nix 2.30 and
+# later.
 cat >"$T/remote-nix-daemon-jsonlog" <<EOF
 #!/bin/sh
 export NIX_CONFIG='build-users-group = $REMOTE_BUILD_GROUP
 substituters =
 sandbox = false'
-exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(command -v nix-daemon) --option json-log-path $T/rsock/events.sock "\$@"' nix-daemon "\$@"
+export NIX_ANALYTICS_NIX_DAEMON=$(command -v nix-daemon)
+exec unshare -m sh -c 'mount --bind $T/rnix /nix && exec $(cd "$E2E_DIR/../.." && pwd)/src/remote/nix-analytics-remote-daemon "\$@"' nix-analytics-remote-daemon "\$@"
 EOF
 chmod +x "$T/remote-nix-daemon-jsonlog"
 NG_URI="ssh-ng://$REMOTE_HOST?remote-program=$T/remote-nix-daemon"
@@ -183,11 +186,12 @@ wait_for 15 "view: the remote daemon ends its build" remote_ended view
 assert_eq "view: the remote daemon says it succeeded" succeeded "$(remote_state view)"
 
 # --- a build that fails there: failed in the remote daemon's view too, never "succeeded" ---
-# (8 s: an idle remote daemon looks for serving processes every 5 s)
-FAIL=3 build_bg fail 2 6
+# (12 s: an idle remote daemon looks for serving processes every 5 s)
+FAIL=3 build_bg fail 2 10
 wait_for 60 "fail: nix-build ends" test -f "$T/nix-fail.rc"
 assert_ne "fail: nix-build fails" 0 "$(cat "$T/nix-fail.rc")"
-wait_for 20 "fail: the remote daemon ends its build" remote_ended fail
+wait_for 20 "fail: the remote daemon ends its build" remote_ended fail ||
+	log "fail: the remote daemon has: $(rctl list-builds --name rview-fail 2>&1 | jq -c '.builds' 2>&1); its log: $(grep -E 'rview-fail|build [0-9]+:' "$T/rdaemon.log" | tail -n 8 | tr '\n' ' ')"
 assert_json "fail: the remote daemon found it and says it failed (its outputs never registered)" \
 	"$(rctl list-builds --name rview-fail | jq -c '.builds[0]')" \
 	'.state == "failed" and (.drv | endswith("-rview-fail.drv"))'

@@ -54,33 +54,48 @@ screen_has() { screen | grep -Eq -- "$1"; }
 # The screen with its attributes: tmux's SGR escapes before the characters they apply to.
 screen_attrs() { tmux_ capture-pane -p -e -t "$TUI_SESSION"; }
 
-# row_dim ROW TEXT: whether TEXT, on the first row matching the extended regex ROW, is drawn
-# dim (SGR 2 in effect at its first character; 0 and 22 end it; tmux's capture carries the
-# attributes over from one line to the next).
-row_dim() {
+# attrs_at ROW TEXT: the attributes in effect at the first character of TEXT on the first row
+# matching the extended regex ROW, as "DIM FG BG" (DIM 1 or 0, FG and BG the SGR colour codes
+# or "-" for the default), "none" when the row lacks TEXT; exit 2 without such a row. (tmux's
+# capture gives only changes, also from one line to the next: they are carried over.)
+attrs_at() {
 	screen_attrs | perl -e '
 		my ($row, $text) = @ARGV;
-		my $dim = 0; # tmux gives only changes, also from one line to the next
+		my ($dim, $fg, $bg) = (0, "-", "-");
 		while (my $line = <STDIN>) {
-			my ($plain, @dim) = ("");
+			my ($plain, @at) = ("");
 			while ($line =~ /\G(?:\e\[([0-9;]*)m|(.))/gs) {
 				if (defined $1) {
 					my @p = split /;/, $1 eq "" ? "0" : $1;
 					while (defined(my $p = shift @p)) {
 						if ($p eq "38" || $p eq "48") { splice @p, 0, ($p[0] // "") eq "5" ? 2 : 4; next }
+						($dim, $fg, $bg) = (0, "-", "-") if $p eq "0";
 						$dim = 1 if $p eq "2";
-						$dim = 0 if $p eq "0" || $p eq "22";
+						$dim = 0 if $p eq "22";
+						$fg = $p if $p =~ /^(3[0-7]|9[0-7])$/;
+						$fg = "-" if $p eq "39";
+						$bg = $p if $p =~ /^(4[0-7]|10[0-7])$/;
+						$bg = "-" if $p eq "49";
 					}
 				} else {
 					$plain .= $2;
-					push @dim, $dim;
+					push @at, "$dim $fg $bg";
 				}
 			}
 			next unless $plain =~ /$row/;
-			my $at = index($plain, $text);
-			exit($at >= 0 && $dim[$at] ? 0 : 1);
+			my $i = index($plain, $text);
+			print $i >= 0 ? $at[$i] : "none", "\n";
+			exit 0;
 		}
 		exit 2;' "$1" "$2"
+}
+
+# row_dim ROW TEXT: whether TEXT, on the first row matching ROW, is drawn dim (SGR 2 in
+# effect at its first character; 0 and 22 end it); 2 without such a row.
+row_dim() {
+	local a
+	a=$(attrs_at "$1" "$2") || return 2
+	[[ $a == "1 "* ]]
 }
 
 # row_of ROW: the first row matching the extended regex ROW, as text.

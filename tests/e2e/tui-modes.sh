@@ -82,7 +82,7 @@ wait_screen "tui-a .* running" 5 "za toggles it open"
 # --- sort by name, then movement ---
 keys s
 wait_screen "sort: NAME" 5 "s sorts by the next column (NAME)"
-wait_screen "^NAMEv " 5 "the sort column is marked"
+wait_screen "^NAME\\^ " 5 "the sort column is marked, ascending (^ in ASCII)"
 keys g g j Enter
 wait_screen "details: tui-a" 5 "sorted by name: the first build is tui-a"
 keys Escape G Enter

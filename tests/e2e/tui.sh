@@ -33,10 +33,12 @@ nix_bg "$FILE" -A a -A b -A c --argstr nonce "$NONCE" --arg seconds 400 -k -j3
 for n in tui-a tui-b tui-c; do
 	wait_screen "$n .* running " 90 "$n appears running"
 done
-wait_screen "tui-quick .* succeeded" 60 "tui-quick ends succeeded"
-wait_screen "tui-fail .* failed" 60 "tui-fail ends failed"
 wait_screen "#[0-9]+ root \\[[0-9]+/[0-9]+ done, [0-9]+ running.*\\]: nix-build .*tui.nix -A a -A b -A c" 5 "the tree groups builds under the invocation (requester and command)"
-wait_screen "#[0-9]+ root \\[.*, ended\\]: nix-build .*tui.nix -A quick -A fail" 5 "each invocation has its own group"
+# The invocation that ended is folded on its own (nothing of it runs), after the running one.
+wait_screen "^▸ #[0-9]+ root \\[.*, ended\\]: nix-build .*tui.nix -A quick -A fail" 60 "each invocation has its own group; the ended one folded"
+keys G z o
+wait_screen "tui-quick .* succeeded" 10 "tui-quick ends succeeded"
+wait_screen "tui-fail .* exit 3 " 10 "tui-fail ends failed, why on its row (exit 3)"
 wait_screen "#[0-9]+ root \\[[0-9]+/3 done, [0-9]+ running, ETA unknown\\]: nix-build .*tui.nix -A a -A b -A c" 5 \
 	"an invocation whose builds have no history says its ETA is unknown (not a 0 standing still)"
 wait_screen "NAME +PHASE +STATE +PROG +USER +MACHINE +ELAPSED +ETA +CPU% +MEM" 5 "the columns of the issue"
@@ -165,13 +167,13 @@ keys g g j
 keys V
 wait_screen "^-- VISUAL --" 5 "V enters visual mode (shown in the status line)"
 keys j K f
-wait_screen "freeze 2 builds\? \(y/n\)" 5 "an action on a range asks first"
+wait_screen "freeze 2 builds \(tui-[abc], tui-[abc]\)\? \(y/n\)" 5 "an action on a range asks first"
 keys y
 wait_screen "freeze 2 builds: all done" 10 "both frozen, reported once"
 both() { state_is tui-b "$1" && state_is tui-c "$1"; }
 wait_for 10 "tui-b and tui-c frozen" both frozen && pass "V range really froze both"
 keys g g j V j K u
-wait_screen "thaw 2 builds\? \(y/n\)" 5 "thaw asks too"
+wait_screen "thaw 2 builds \(tui-[abc], tui-[abc]\)\? \(y/n\)" 5 "thaw asks too"
 keys n
 wait_screen "cancelled" 5 "n at the confirmation cancels"
 assert_true "still frozen after cancelling" both frozen
@@ -180,10 +182,10 @@ keys K u y
 wait_screen "thaw 2 builds: all done" 10 "both thawed"
 wait_for 10 "tui-b and tui-c running" both running && pass "V range really thawed both"
 keys g g j V j n
-wait_screen "nice for 2 builds \\(-20..19\\)" 5 "n on a range: the nice prompt for both"
+wait_screen "nice for 2 builds \\(tui-[bc], tui-[bc]\\) \\(-20..19\\)" 5 "n on a range: the nice prompt for both"
 type_text 5
 keys Enter
-wait_screen "nice 2 builds to 5\\? \\(y/n\\)" 5 "asks before renicing two builds"
+wait_screen "nice 2 builds \\(tui-[abc], tui-[abc]\\) to 5\\? \\(y/n\\)" 5 "asks before renicing two builds"
 keys y
 wait_screen "nice 2 builds: all done, nice 5" 10 "both reniced, reported once"
 real_nice() { [[ "$(ps -o ni= -p "$(builder_of "$1")" | tr -d ' ')" == 5 ]]; }

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
 #include "tui/columns.h"
 #include "shared/fmt.h"
 #include "tui/keys.h"
@@ -49,12 +51,12 @@ static void test_fit(void **state) {
 static void test_columns(void **state) {
         bool shown[16];
         /* Wide: every column. */
-        int name = columns_layout(200, shown, n_columns);
+        int name = columns_layout(200, 0, shown, n_columns);
         for (size_t i = 0; i < n_columns; i++)
                 assert_true(shown[i]);
         assert_true(name > 24);
         /* 80 columns: the name keeps room, the essential columns stay. */
-        name = columns_layout(80, shown, n_columns);
+        name = columns_layout(80, 0, shown, n_columns);
         assert_true(name >= 24);
         assert_true(shown[columns_find("state")]);
         assert_true(shown[columns_find("elapsed")]);
@@ -139,6 +141,95 @@ static void test_columns(void **state) {
         assert_true(columns[columns_find("state")].width >= (int) strlen(buf));
 }
 
+/* Names cut in their middle keep their version; failures in a few words; limits marked. */
+static void test_glance(void **state) {
+        char b[64];
+        assert_string_equal(fmt_fit_name(b, sizeof(b), "hello-2.12", 20, 0), "hello-2.12");
+        assert_string_equal(fmt_fit_name(b, sizeof(b), "python3.12-requests-toolbelt-1.0.0", 20, 1),
+                            "python3.12-re~-1.0.0");
+        assert_int_equal(fmt_width(fmt_fit_name(b, sizeof(b), "python3.12-requests-toolbelt-1.0.0", 20, 0)),
+                         20);
+        assert_string_equal(b, "python3.12-re\xe2\x80\xa6-1.0.0");
+        /* No version: cut at the end; a version with no room left: the same. */
+        assert_string_equal(fmt_fit_name(b, sizeof(b), "some-very-long-name-without", 10, 1), "some-very~");
+        assert_string_equal(fmt_fit_name(b, sizeof(b), "gcc-13.2.0-unwrapped-extra", 10, 1), "gcc-13.2.~");
+        assert_string_equal(fmt_fit_name(b, sizeof(b), "tui-fail-unset-nonce-1", 12, 1), "tui-fail-~-1");
+
+        StoreBuild sb = {.name = "f", .state = BUILD_FAILED, .failure_kind = "exit-code"};
+        cJSON *j = cJSON_Parse("{\"failure\": {\"kind\": \"exit-code\", \"exit_code\": 3}}");
+        sb.json = j;
+        columns_state_words(&sb, b, sizeof(b));
+        assert_string_equal(b, "exit 3");
+        cJSON_Delete(j);
+        j = cJSON_Parse("{\"failure\": {\"kind\": \"signal\", \"signal\": 9}}");
+        sb.json = j;
+        sb.failure_kind = "signal";
+        columns_state_words(&sb, b, sizeof(b));
+        assert_string_equal(b, "signal 9");
+        cJSON_Delete(j);
+        sb.json = NULL;
+        const char *kinds[][2] = {{"dependency", "dep failed"}, {"not-started", "not started"},
+                                  {"no-outputs", "no outputs"}, {"oom-killed", "oom-killed"},
+                                  {"timeout", "timeout"},       {"other", "failed"},
+                                  {"exit-code", "failed"} /* no exit code given */};
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                sb.failure_kind = kinds[i][0];
+                columns_state_words(&sb, b, sizeof(b));
+                assert_string_equal(b, kinds[i][1]);
+                /* Within the STATE column. */
+                assert_true(strlen(b) <= (size_t) columns[COLUMN_STATE].width);
+        }
+        sb.state = BUILD_KILLED;
+        columns_state_words(&sb, b, sizeof(b));
+        assert_string_equal(b, "killed");
+
+        sb.state = BUILD_RUNNING;
+        sb.nice = 10;
+        sb.cpu_limit = 0.5;
+        sb.mem_limit = 64.0 * 1024 * 1024;
+        columns_limits_marker(&sb, false, b, sizeof(b));
+        assert_string_equal(b, "n10 cpu0.5 mem64M");
+        columns_limits_marker(&sb, true, b, sizeof(b));
+        assert_string_equal(b, "n10 c0.5 m64M");
+        sb.nice = 0;
+        sb.cpu_limit = -1;
+        columns_limits_marker(&sb, false, b, sizeof(b));
+        assert_string_equal(b, "mem64M");
+        sb.state = BUILD_SUCCEEDED; /* nothing in force once it ended */
+        columns_limits_marker(&sb, false, b, sizeof(b));
+        assert_string_equal(b, "");
+
+        /* Sorting: CPU highest first, builds without a figure last either way. */
+        StoreBuild hi = {.key = 1, .state = BUILD_RUNNING, .cpu_percent = 90},
+                   lo = {.key = 2, .state = BUILD_RUNNING, .cpu_percent = 5},
+                   none = {.key = 3, .state = BUILD_QUEUED, .cpu_percent = -1};
+        int cpu = columns_find("cpu%");
+        assert_true(columns[cpu].descending);
+        assert_true(columns_compare(cpu, true, &hi, &lo, 0) < 0);
+        assert_true(columns_compare(cpu, true, &lo, &none, 0) < 0);
+        assert_true(columns_compare(cpu, false, &lo, &hi, 0) < 0);
+        assert_true(columns_compare(cpu, false, &hi, &none, 0) < 0);
+        /* The default order: running, then queued, then ended, each in arrival order. */
+        StoreBuild done = {.key = 0, .state = BUILD_SUCCEEDED};
+        assert_true(columns_compare(-1, false, &hi, &none, 0) < 0);
+        assert_true(columns_compare(-1, false, &none, &done, 0) < 0);
+        assert_true(columns_compare(-1, false, &hi, &lo, 0) < 0);
+
+        /* At 80-100 cells, idle PHASE and MACHINE give their room to the name. */
+        bool shown[16];
+        int with = columns_layout(100, 0, shown, n_columns);
+        int without = columns_layout(100, (1u << COLUMN_PHASE) | (1u << COLUMN_MACHINE), shown, n_columns);
+        assert_false(shown[COLUMN_PHASE]);
+        assert_false(shown[COLUMN_MACHINE]);
+        assert_true(shown[columns_find("peak")]);
+        assert_true(without > with);
+        columns_layout(140, (1u << COLUMN_PHASE) | (1u << COLUMN_MACHINE), shown, n_columns);
+        assert_true(shown[COLUMN_PHASE]); /* wide: the table stays as it is */
+        /* Every title fits with the sort arrow after it. */
+        for (size_t i = 1; i < n_columns; i++)
+                assert_true((int) strlen(columns[i].title) + 1 <= columns[i].width);
+}
+
 static void test_osc52(void **state) {
         char *s;
         assert_int_equal(yank_osc52("hello", 5, false, &s), 0);
@@ -188,7 +279,7 @@ int main(void) {
         setlocale(LC_ALL, "C.UTF-8");
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_units), cmocka_unit_test(test_fit),    cmocka_unit_test(test_columns),
-                cmocka_unit_test(test_osc52), cmocka_unit_test(test_prompt),
+                cmocka_unit_test(test_osc52), cmocka_unit_test(test_prompt), cmocka_unit_test(test_glance),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

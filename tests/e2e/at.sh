@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# After the fact (issue 19): `nix-analytics-ctl at TIME` shows the builds running at a past
+# instant with what each held then, and the machine then, from the builds the daemon holds
+# and, after a restart, from history. A real nix-build (through ingest) of at.nix: 64 MiB held
+# for 10 s in growPhase, then a quiet phase. At an instant of each phase, `at` must show the
+# build with its memory then (>= 60 MiB, then < 20 MiB), running then and succeeded now, and
+# a machine sample of that time; before the build, nothing. The history row keeps the phases
+# with their durations. The table on a terminal, the forms of TIME people type, and a bad TIME
+# refused.
+source "$(dirname "$0")/lib.sh"
+check_binaries
+nix_setup
+start_daemon
+
+# The machine's figures come every 10 s (on whole tens of seconds): the first before the build.
+sampled() { ctl status | jq -e '.host.sample.mem_total > 0' >/dev/null 2>&1; }
+wait_for 15 "the daemon's first machine sample" sampled
+T_BEFORE=$(date +%s.%N)
+sleep 1
+(
+	nix-build "$E2E_DIR/nix/at.nix" --argstr nonce "$NONCE" --no-out-link --log-format internal-json -v 2>&1 |
+		tee "$T/events.raw" | ctl ingest >"$T/ingest.out" 2>&1
+	echo "${PIPESTATUS[0]}" >"$T/nix.rc"
+) &
+track $!
+holding() { grep -q 'holding 67108864' "$T/events.raw" 2>/dev/null; }
+wait_for 60 "the build holds its 64 MiB" holding || die "the build never got to hold its memory"
+sleep 4
+T_MEM=$(date +%s.%N)
+quiet() { grep -q '"fields":\["quiet"\]' "$T/events.raw" 2>/dev/null; }
+wait_for 30 "the build's quiet phase" quiet || die "the build never got to its quiet phase"
+sleep 5 # history keeps a point per 4 s: one wholly inside the quiet phase
+T_QUIET=$(date +%s.%N)
+wait_for 60 "nix-build ends" test -f "$T/nix.rc"
+assert_eq "nix-build succeeds" 0 "$(cat "$T/nix.rc")"
+sleep 1
+
+# check_at LABEL SLACK: the answers at T_MEM, T_QUIET and T_BEFORE; the point shown is at most
+# SLACK seconds from the instant (a sample a second while the daemon holds the build, a point
+# per 4 s in history).
+check_at() {
+	local label=$1 slack=$2 A
+	ctl_ok A at "@$T_MEM"
+	printf '%s\n' "$A" >"$T/at-mem-$label.json"
+	assert_json "$label: at the memory phase, the build is listed, succeeded now" "$A" \
+		'[.builds[] | select(.name == "at-mem")] | length == 1 and .[0].state == "succeeded"'
+	assert_json "$label: it held >= 60 MiB then, with its processes" "$A" \
+		'.builds[] | select(.name == "at-mem") | .then.mem >= 62914560 and .then.procs >= 1'
+	assert_json "$label: the point shown is of that time (within $slack s)" "$A" \
+		".builds[] | select(.name == \"at-mem\") | (.then.t - $T_MEM) | fabs <= $slack"
+	assert_json "$label: the machine then (a 10 s sample, memory known)" "$A" \
+		".machine.mem_total > 0 and .machine.mem_used > 0 and ($T_MEM - .machine.t) >= 0 and ($T_MEM - .machine.t) <= 20"
+	ctl_ok A at "@$T_QUIET"
+	assert_json "$label: in its quiet phase it held < 20 MiB" "$A" \
+		'.builds[] | select(.name == "at-mem") | .then.mem < 20971520'
+	ctl_ok A at "@$T_BEFORE"
+	assert_json "$label: before it started, it is not listed" "$A" '[.builds[] | select(.name == "at-mem")] | length == 0'
+}
+check_at live 2
+
+# --- the history row: phases with their durations ---
+ctl_ok H get-history --name at-mem
+assert_json "history: growPhase lasted about 10 s, then quietPhase about 6 s" "$H" \
+	'.builds[0].phases | map({(.name): .duration}) | add | (.growPhase > 9 and .growPhase < 14) and (.quietPhase > 5 and .quietPhase < 9)'
+
+# --- after a restart: from history ---
+stop_daemon
+start_daemon
+check_at restarted 4.5
+
+# --- for people: the table, the forms of TIME, a bad TIME ---
+OUT=$(script -qec "stty cols 160; $NA_CTL -s $SOCKDIR at @$T_MEM" /dev/null | tr -d '\r')
+printf '%s\n' "$OUT" >"$T/at-table.txt"
+assert_match "table: the machine line" 'machine: CPU .*, load [0-9.]+, memory [0-9.]+[KMGT]? of [0-9.]+[KMGT]?' "$OUT"
+assert_match "table: the columns" 'STARTED +STATE +CPU% +MEM +PROCS' "$OUT"
+assert_match "table: the build, its memory then in MiB" 'succeeded .* 6[4-9](\.[0-9])?M .* at-mem' "$OUT"
+ctl_ok A at -- -1m
+assert_json "TIME -1m: a minute ago" "$A" "(.at - $(date +%s) + 60) | fabs <= 3"
+ctl_ok A at "$(date -d "@${T_MEM%.*}" +%H:%M:%S)"
+assert_json "TIME HH:MM:SS (local): the same build" "$A" '[.builds[] | select(.name == "at-mem")] | length == 1'
+ctl_ok A at "$(date -d "@${T_MEM%.*}" +%Y-%m-%dT%H:%M:%S)"
+assert_json "TIME ISO (local): the same build" "$A" '[.builds[] | select(.name == "at-mem")] | length == 1'
+ERR=$("$NA_CTL" -s "$SOCKDIR" at "soon-ish" 2>&1)
+assert_eq "a bad TIME: exit 2" 2 "$?"
+assert_match "a bad TIME: says which forms it takes" "cannot read 'soon-ish' as a time" "$ERR"
+"$NA_CTL" -s "$SOCKDIR" at "+2h" >/dev/null 2>&1
+assert_eq "a future TIME: refused" 2 "$?"
