@@ -138,6 +138,7 @@ static const char row_columns[] =
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
         " log_tail, untrusted_uid IS NULL, approximate, phases, COALESCE(mem_limit_peak, mem_peak)";
+#define ROW_COLUMNS_N 32 /* the columns above: a query's own come after them */
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -386,7 +387,7 @@ int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
                         r = -ENOMEM;
                         goto finalize;
                 }
-                add_then(o, st, 31, t);
+                add_then(o, st, ROW_COLUMNS_N, t);
         }
         if (code != SQLITE_DONE) {
                 cJSON_Delete(rows);
