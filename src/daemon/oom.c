@@ -228,10 +228,10 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         Build *b = t ? model_build_by_key(o->d->model, t->key) : NULL;
         OomEvent *e = NULL;
 
-        /* The build's count came first: fill its blank. */
+        /* The build's count came first: fill its blank (in memory only once it went to history,
+         * 2 s on: a record that late is one kill all the same). */
         for (unsigned i = o->n; b && i > 0; i--)
-                if (o->events[i - 1].key == b->key && o->events[i - 1].pid == 0 &&
-                    !o->events[i - 1].written) {
+                if (o->events[i - 1].key == b->key && o->events[i - 1].pid == 0) {
                         e = &o->events[i - 1];
                         e->source = "cgroup+kmsg";
                         break;
@@ -242,16 +242,16 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
                 e->mem_peak = usage_limit_peak(&b->usage);
         if (!e) {
                 e = event_add(o, "kmsg");
-                if (b)
-                        o->kills_build++;
-                else
-                        o->kills_other++;
                 if (b) {
+                        o->kills_build++;
                         t->oom_recorded++;
                         if (event_set_build(e, b) < 0)
                                 goto oom;
-                } else if (event_set_top(o, e) < 0)
-                        goto oom;
+                } else {
+                        o->kills_other++;
+                        if (event_set_top(o, e) < 0)
+                                goto oom;
+                }
         }
         /* The record's time since boot, on the wall clock. */
         usec_t mono = now_monotonic(), real = now_realtime();
