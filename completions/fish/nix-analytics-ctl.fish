@@ -2,7 +2,7 @@
 # arguments completed from the daemon: build names, keys when the word starts with a digit,
 # .drv paths when it starts with /.
 
-set -l __na_commands status list-builds get-build log get-history deps stats at list-invocations snapshot watch list-machines ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
+set -l __na_commands status list-builds get-build log get-history deps stats at list-invocations snapshot watch list-machines oom oom-history ingest ps kill freeze thaw nice cpu-limit mem-limit bridge
 set -l __na_states queued running frozen finishing succeeded failed killed lost
 
 function __nix_analytics_ctl_builds
@@ -35,7 +35,7 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l timeout -x -d 'seconds to wait for each answer'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -l version -d 'show the version'
 # output options: before the command and after the commands that print tables
-set -l __na_output "not __fish_seen_subcommand_from $__na_commands; or __fish_seen_subcommand_from status list-builds get-history stats at list-invocations list-machines ps"
+set -l __na_output "not __fish_seen_subcommand_from $__na_commands; or __fish_seen_subcommand_from status list-builds get-history stats at list-invocations list-machines oom oom-history ps"
 complete -c nix-analytics-ctl -n "$__na_output" -l json -d 'JSON for scripts'
 complete -c nix-analytics-ctl -n "$__na_output" -l table -d 'a table for people, also through a pipe'
 complete -c nix-analytics-ctl -n "$__na_output" -l color -x -a 'auto always never' -d 'colour the table'
@@ -54,6 +54,8 @@ complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a snapshot -d 'status, sources, invocations and builds at once'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a watch -d 'print live events until interrupted'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a list-machines -d 'remote builders: slots, builds, polled state'
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a oom -d 'the OOM killer kills: victim, its build, limit and peak'
+complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a oom-history -d 'the OOM kills kept in history'
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a ingest -d "forward nix's internal-json output from stdin"
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a ps -d "a running build's processes as a tree"
 complete -c nix-analytics-ctl -n "not __fish_seen_subcommand_from $__na_commands" -a kill -d 'kill every process of a build'
@@ -78,9 +80,9 @@ complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from list-builds" -l ac
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l pname -x -d 'this package name'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l kind -x -a 'build substitution'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l machine -x -a local -d 'built on this machine'
-complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l since -x -d 'unix seconds or an age: 90s, 30m, 12h, 7d'
-complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats" -l until -x -d 'unix seconds or an age'
-complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l limit -x -d 'at most N rows'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats oom-history" -l since -x -d 'unix seconds or an age: 90s, 30m, 12h, 7d'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history stats oom-history" -l until -x -d 'unix seconds or an age'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history oom-history" -l limit -x -d 'at most N rows'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l offset -x -d 'skip the first N matches'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l order -x -a 'finished started duration name'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l asc -d 'ascending order'

@@ -12,6 +12,7 @@ complete -c nix-analyticsd -l max-sources -x -d 'event connections at once'
 complete -c nix-analyticsd -l quota -x -a 'event-connections= control-connections= builds= log-bytes-per-sec= log-burst= log-bytes-held= history-rows-per-hour= reserved-connections=' -d 'a per-uid limit for untrusted users'
 complete -c nix-analyticsd -l sample-interval -x -d "seconds between samples of builds' processes"
 complete -c nix-analyticsd -l no-cgroups -d 'never use cgroups: actions by signals'
+complete -c nix-analyticsd -l kmsg -r -F -a none -d 'the kernel log read for OOM kills, or none'
 complete -c nix-analyticsd -l cgroup-root -x -a auto -d 'where builds are adopted in each cgroup hierarchy'
 complete -c nix-analyticsd -l admin-group -x -a '(__fish_complete_groups)' -d 'members may act on every build'
 complete -c nix-analyticsd -l discover-scope -x -a '(__fish_complete_pids)' -d 'rediscover only builds under PID'

@@ -139,8 +139,10 @@ static const char get_history_usage[] =
         "      --count                also count every match in \"total\" (scans them all)\n"
         "  -h, --help                 show this help\n";
 
-static int parse_run(const CtlContext *ctx, const char *verb, const char *usage, int argc, char **argv,
-                     const struct option *options, ReportFn report) {
+/* Runs verb as the daemon's command cmd; empty: what no match says (NULL: the report's). */
+static int parse_run(const CtlContext *ctx, const char *verb, const char *cmd, const char *empty,
+                     const char *usage, int argc, char **argv, const struct option *options,
+                     ReportFn report) {
         CtlContext local = *ctx;
         bool filtered = false;
         _cleanup_(cJSON_Deletep) cJSON *args = cJSON_CreateObject();
@@ -204,8 +206,7 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *usage,
                 log_error("%s: unexpected argument '%s'", verb, argv[optind]);
                 return ctl_usage_hint(verb);
         }
-        return ctl_run_query_with(&local, verb, TAKE_PTR(args), report,
-                                  filtered ? "no finished builds match" : NULL);
+        return ctl_run_query_with(&local, cmd, TAKE_PTR(args), report, filtered ? empty : NULL);
 }
 
 int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
@@ -218,7 +219,8 @@ int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
                 {"count", no_argument, NULL, ARG_COUNT},
                 {},
         };
-        return parse_run(ctx, "get-history", get_history_usage, argc, argv, options, report_history);
+        return parse_run(ctx, "get-history", "get-history", "no finished builds match", get_history_usage,
+                         argc, argv, options, report_history);
 }
 
 static const char stats_usage[] =
@@ -239,7 +241,34 @@ int verb_stats(const CtlContext *ctx, int argc, char **argv) {
                 {"top", required_argument, NULL, ARG_TOP},
                 {},
         };
-        return parse_run(ctx, "stats", stats_usage, argc, argv, options, report_stats);
+        return parse_run(ctx, "stats", "stats", "no finished builds match", stats_usage, argc, argv, options,
+                         report_stats);
+}
+
+static const char oom_history_usage[] =
+        "Usage: nix-analytics-ctl oom-history [OPTIONS]\n"
+        "\n"
+        "The OOM kills kept in the history database (across daemon restarts), newest first,\n"
+        "with the columns of 'oom'. --json (or a pipe) prints {\"events\":[...]}.\n"
+        "\n"
+        "Options:\n"
+        "      --since WHEN           at or after WHEN: unix seconds, or an age such as 90s,\n"
+        "                             30m, 12h, 7d\n"
+        "      --until WHEN           before WHEN\n"
+        "      --limit N              at most N kills (default 100, at most 10000)\n" CTL_OUTPUT_HELP
+        "  -h, --help                 show this help\n";
+
+int verb_oom_history(const CtlContext *ctx, int argc, char **argv) {
+        static const struct option options[] = {
+                {"since", required_argument, NULL, ARG_SINCE},
+                {"until", required_argument, NULL, ARG_UNTIL},
+                {"limit", required_argument, NULL, ARG_LIMIT},
+                {"help", no_argument, NULL, ARG_HELP},
+                CTL_OUTPUT_OPTIONS,
+                {},
+        };
+        return parse_run(ctx, "oom-history", "get-oom-history", "no OOM kills in that time",
+                         oom_history_usage, argc, argv, options, report_oom);
 }
 
 static const char at_usage[] =

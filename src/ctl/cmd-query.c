@@ -77,16 +77,23 @@ static int parse_bare(CtlContext *ctx, const char *verb, const char *usage, bool
         return 0;
 }
 
-/* Runs a verb that takes no arguments, shown through report (NULL: JSON only). */
-static int run_bare(const CtlContext *ctx, const char *verb, const char *usage, ReportFn report, int argc,
-                    char **argv) {
+/* Runs a verb that takes no arguments as the daemon's command cmd, shown through report
+ * (NULL: JSON only). */
+static int run_bare_as(const CtlContext *ctx, const char *verb, const char *cmd, const char *usage,
+                       ReportFn report, int argc, char **argv) {
         CtlContext local = *ctx;
         int r = parse_bare(&local, verb, usage, report != NULL, argc, argv);
         if (r == 1)
                 return CTL_EXIT_OK;
         if (r != 0)
                 return r;
-        return ctl_run_query_with(&local, verb, NULL, report, NULL);
+        return ctl_run_query_with(&local, cmd, NULL, report, NULL);
+}
+
+/* The same where the verb is the command's name. */
+static int run_bare(const CtlContext *ctx, const char *verb, const char *usage, ReportFn report, int argc,
+                    char **argv) {
+        return run_bare_as(ctx, verb, verb, usage, report, argc, argv);
 }
 
 int verb_status(const CtlContext *ctx, int argc, char **argv) {
@@ -113,6 +120,22 @@ int verb_list_invocations(const CtlContext *ctx, int argc, char **argv) {
                         "\n"
                         "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n",
                         report_invocations, argc, argv);
+}
+
+int verb_oom(const CtlContext *ctx, int argc, char **argv) {
+        return run_bare_as(
+                ctx, "oom", "list-oom",
+                "Usage: nix-analytics-ctl oom [--json|--table] [--color=WHEN]\n"
+                "\n"
+                "The kernel's OOM kills since the daemon started (the last 64), oldest first:\n"
+                "the victim's pid and command and the build it belonged to, with that build's\n"
+                "memory limit and peak; a victim outside every build is \"not a build\", with the\n"
+                "builds that held the most memory then. Kills inside builds are seen in their\n"
+                "cgroups; the others only in the kernel log, which only a root daemon reads.\n"
+                "--json (or a pipe) prints {\"events\":[...],\"status\":{...}} (list-oom).\n"
+                "\n"
+                "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n",
+                report_oom, argc, argv);
 }
 
 int verb_snapshot(const CtlContext *ctx, int argc, char **argv) {

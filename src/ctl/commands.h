@@ -25,4 +25,6 @@ int verb_cpu_limit(const CtlContext *ctx, int argc, char **argv);
 int verb_mem_limit(const CtlContext *ctx, int argc, char **argv);
 int verb_bridge(const CtlContext *ctx, int argc, char **argv);
 int verb_list_machines(const CtlContext *ctx, int argc, char **argv);
+int verb_oom(const CtlContext *ctx, int argc, char **argv);
+int verb_oom_history(const CtlContext *ctx, int argc, char **argv);
 int verb_complete(const CtlContext *ctx, int argc, char **argv);

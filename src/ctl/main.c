@@ -32,6 +32,8 @@ static const Verb verbs[] = {
         {"snapshot", verb_snapshot, "status, sources, invocations and builds at once"},
         {"watch", verb_watch, "print live events until interrupted"},
         {"list-machines", verb_list_machines, "remote builders: slots, builds there, polled state"},
+        {"oom", verb_oom, "the OOM killer's kills: victim, its build, limit and peak"},
+        {"oom-history", verb_oom_history, "the OOM kills kept in history, newest first"},
         {"ingest", verb_ingest, "forward 'nix ... --log-format internal-json' output from stdin"},
         {"ps", verb_ps, "a running build's processes as a tree"},
         {"kill", verb_kill, "kill every process of a build"},

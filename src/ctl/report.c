@@ -47,7 +47,7 @@ static int table_of(const cJSON *list, const TableColumn *cols, size_t n_cols, R
         return 0;
 }
 
-/* STATE as the TUI words it: for a failed build why, in a few words ("exit 3", "oom"). */
+/* STATE as the TUI words it: for a failed build why, in a few words ("exit 3", "oom-killed"). */
 static void state_words(char *buf, size_t n, const char *state, const cJSON *failure) {
         fmt_state_why(buf, n, state, json_str(failure, "kind"),
                       (int) json_num(failure, "exit_code", FMT_NONE),
@@ -624,6 +624,14 @@ int report_status(FILE *f, const cJSON *s, const ReportOptions *o) {
                             json_str(h, "path") ?: "?");
         else
                 status_line(f, o, "history", "off");
+
+        /* OOM kills outside builds are seen only in the kernel log: say when it is not read. */
+        const cJSON *oom = json_obj(s, "oom");
+        const char *kmsg = json_str(oom, "kmsg");
+        if (oom)
+                status_line(f, o, "oom kills", "%.0f seen; kernel log %s%s%s", json_num(oom, "events", 0),
+                            kmsg && strcmp(kmsg, "reading") == 0 ? "read" : kmsg ?: "?",
+                            json_str(oom, "kmsg_error") ? ": " : "", json_str(oom, "kmsg_error") ?: "");
         return ferror(f) ? -EIO : 0;
 }
 
@@ -713,4 +721,60 @@ int report_processes(FILE *f, const cJSON *r, const ReportOptions *o) {
                         return k;
         }
         return table_done(f, t, o, "no processes");
+}
+
+/* ---- OOM kills (list-oom) ---- */
+
+static const TableColumn oom_columns[] = {
+        {.title = "TIME"},
+        {.title = "PID", .right = true},
+        {.title = "COMMAND", .empty = "-"},
+        {.title = "BUILD"},
+        {.title = "LIMIT", .right = true},
+        {.title = "PEAK", .right = true},
+        {.title = "HELD THE MOST MEMORY", .shrink = true, .empty = "-"},
+};
+
+static int oom_row(Table *t, const cJSON *e, const ReportOptions *o) {
+        const cJSON *v = json_obj(e, "victim"), *b = json_obj(e, "build");
+        char when[CELL], pid[CELL] = "?", limit[CELL] = "-", peak[CELL] = "-";
+        fmt_time(when, sizeof(when), json_num(e, "time", -1), o->now);
+        if (json_num(v, "pid", 0) > 0)
+                snprintf(pid, sizeof(pid), "%.0f", json_num(v, "pid", 0));
+        if (b) {
+                units_format_bytes(limit, sizeof(limit), json_num(b, "mem_limit", -1));
+                units_format_bytes(peak, sizeof(peak), json_num(b, "mem_peak", -1));
+        }
+        /* Not a build's: the builds that held the most memory then. */
+        _cleanup_free_ char *top = NULL;
+        size_t len = 0;
+        FILE *tf = open_memstream(&top, &len);
+        if (!tf)
+                return -ENOMEM;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, json_arr(e, "top")) {
+                char mem[CELL];
+                units_format_bytes(mem, sizeof(mem), json_num(x, "mem", -1));
+                fprintf(tf, "%s%s %s", ftell(tf) > 0 ? ", " : "", json_str(x, "name") ?: "?", mem);
+        }
+        if (fclose(tf) != 0)
+                return -ENOMEM;
+        const char *cells[] = {
+                when,  pid,  json_str(v, "command"),  b ? json_str(b, "name") ?: "?" : "not a build",
+                limit, peak, top && *top ? top : NULL};
+        return table_add_row(t, b ? TABLE_FAILED : TABLE_NORMAL, cells);
+}
+
+int report_oom(FILE *f, const cJSON *result, const ReportOptions *o) {
+        _cleanup_table_free_ Table *t = NULL;
+        int r = table_of(json_arr(result, "events"), oom_columns, ELEMENTSOF(oom_columns), oom_row, o, &t);
+        if (r < 0)
+                return r;
+        r = table_done(f, t, o, "no OOM kills");
+        const cJSON *s = json_obj(result, "status");
+        const char *kmsg = json_str(s, "kmsg");
+        if (r >= 0 && kmsg && strcmp(kmsg, "reading") != 0)
+                fprintf(f, "kernel log not read (%s%s%s): OOM kills outside builds are not seen\n", kmsg,
+                        json_str(s, "kmsg_error") ? ": " : "", json_str(s, "kmsg_error") ?: "");
+        return r < 0 ? r : ferror(f) ? -EIO : 0;
 }

@@ -25,4 +25,5 @@ int report_machines(FILE *f, const cJSON *result, const ReportOptions *o);    /*
 int report_stats(FILE *f, const cJSON *result, const ReportOptions *o);       /* stats */
 int report_status(FILE *f, const cJSON *result, const ReportOptions *o);      /* status */
 int report_processes(FILE *f, const cJSON *result, const ReportOptions *o);   /* ps */
+int report_oom(FILE *f, const cJSON *result, const ReportOptions *o);         /* list-oom */
 int report_at(FILE *f, const cJSON *result, const ReportOptions *o);          /* at */

@@ -110,7 +110,19 @@ static int parse_stats(const ControlRequest *req, HistoryQuery *q, unsigned *top
         return 0;
 }
 
-/* Both run on the query thread; the client gets its answer when it is ready. */
+static int parse_oom_history(const ControlRequest *req, HistoryQuery *q, unsigned *top, Reply *r) {
+        *q = (HistoryQuery){.limit = 100};
+        long long limit = 100;
+        if (control_arg_int(req, "limit", &limit) == -EINVAL || limit < 0)
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"limit\" must be a non-negative integer");
+        q->limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
+        if (parse_time(req, "since", &q->filter.since, r) < 0 ||
+            parse_time(req, "until", &q->filter.until, r) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+/* They run on the query thread; the client gets its answer when it is ready. */
 int cmd_get_history(ControlConn *c, const ControlRequest *req, Reply *r) {
         return query_worker_submit(c->daemon->queries, c, req, QUERY_HISTORY, parse_get_history, r);
 }
@@ -130,6 +142,10 @@ static int deps_from_store(ControlConn *c, const ControlRequest *req, const char
         if (deps_store_new(store_dir, drv, history_id, (uint32_t) limit, (int64_t) c->uid, &ds) < 0)
                 return reply_oom(r);
         return query_worker_submit_deps(d->queries, c, req, ds, r);
+}
+
+int cmd_get_oom_history(ControlConn *c, const ControlRequest *req, Reply *r) {
+        return query_worker_submit(c->daemon->queries, c, req, QUERY_OOM, parse_oom_history, r);
 }
 
 /* at: the builds running at an instant and the machine then. The builds the daemon holds

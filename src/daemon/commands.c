@@ -20,6 +20,7 @@
 #include "daemon/commands-machines.h"
 #include "daemon/estimates.h"
 #include "daemon/notify.h"
+#include "daemon/oom.h"
 #include "daemon/privacy.h"
 #include "daemon/processes.h"
 #include "daemon/quota.h"
@@ -121,6 +122,7 @@ static cJSON *status_json(Daemon *d) {
         cJSON_AddItemToObject(o, "estimates", estimates_status_json(d));
         cJSON_AddItemToObject(o, "recent", outcomes_status_json(d));
         cJSON_AddItemToObject(o, "sampler", sampler_status_json(d));
+        cJSON_AddItemToObject(o, "oom", oom_status_json(d->oom));
         if (cJSON_GetArraySize(o) < 16) {
                 cJSON_Delete(o);
                 return NULL;
@@ -322,6 +324,17 @@ static int cmd_snapshot(ControlConn *c, const ControlRequest *req, Reply *r) {
         return 0;
 }
 
+static int cmd_list_oom(ControlConn *c, const ControlRequest *req, Reply *r) {
+        r->result = cJSON_CreateObject();
+        cJSON *events = oom_events_json(c->daemon->oom);
+        if (!r->result || !events || !cJSON_AddItemToObject(r->result, "events", events)) {
+                cJSON_Delete(events);
+                return reply_oom(r);
+        }
+        cJSON_AddItemToObject(r->result, "status", oom_status_json(c->daemon->oom));
+        return 0;
+}
+
 static int cmd_subscribe(ControlConn *c, const ControlRequest *req, Reply *r) {
         Subscription *sub = &c->sub;
         bool builds = true, invocations = true, sources = false, processes = false;
@@ -398,6 +411,8 @@ static const struct {
         {"mem-limit", command_mem_limit},
         {"list-machines", command_list_machines},
         {"list-activities", command_list_activities},
+        {"list-oom", cmd_list_oom},
+        {"get-oom-history", cmd_get_oom_history},
 };
 
 void commands_send_reply(ControlConn *c, const cJSON *id, Reply *r) {

@@ -23,6 +23,7 @@ typedef struct QueryWorker QueryWorker;
 typedef struct ControlConn ControlConn;
 typedef struct Metrics Metrics;
 typedef struct Persist Persist;
+typedef struct Oom Oom;
 
 typedef struct DaemonConfig {
         char *socket_dir;
@@ -35,6 +36,8 @@ typedef struct DaemonConfig {
         /* processes and cgroups (sampler.c, actions.c) */
         usec_t sample_interval;
         bool no_cgroups;
+        char *kmsg;         /* --kmsg: the kernel log read for OOM kills (NULL: /dev/kmsg) */
+        bool kmsg_disabled; /* --kmsg none */
         char *cgroup_root;
         pid_t discover_scope;
         char *admin_group; /* may act on every build */
@@ -81,6 +84,7 @@ typedef struct Daemon {
         struct BuildDirs *build_dirs; /* builddirs.c: build directories measured */
         Metrics *metrics;             /* NULL unless --metrics-listen */
         Persist *persist;             /* running builds kept across restarts (persist.c) */
+        Oom *oom;                     /* the OOM killer's kills: cgroups and the kernel log (oom.c) */
         struct MachinesConfig *machines_config;
         struct MachinesPoll *machines_poll;
         struct RemoteKills

@@ -71,7 +71,8 @@ static uint64_t record_bytes(const HistoryRecord *rec) {
                                     rec->requester_user, rec->requester_cmdline,
                                     rec->failure_kind,   rec->failure_message,
                                     rec->log_tail};
-        uint64_t n = sizeof(*rec) + rec->timeline_len + (rec->phases ? strlen(rec->phases) + 1 : 0);
+        uint64_t n = sizeof(*rec) + rec->timeline_len + (rec->phases ? strlen(rec->phases) + 1 : 0) +
+                     (rec->oom ? sizeof(*rec->oom) + 512 : 0);
         for (size_t i = 0; i < ELEMENTSOF(strs); i++)
                 n += strs[i] ? strlen(strs[i]) + 1 : 0;
         return n;
@@ -320,7 +321,10 @@ static void *writer_main(void *userdata) {
                         }
                         pthread_mutex_lock(&w->worker.lock);
                         w->written += (uint64_t) r;
-                        w->ignored += n - (uint32_t) r;
+                        uint32_t n_oom = 0; /* OOM kills' rows are not builds' */
+                        for (uint32_t i = 0; i < n; i++)
+                                n_oom += batch[i].oom != NULL;
+                        w->ignored += n - n_oom - (uint32_t) r;
                         w->rows += (uint64_t) r;
                         w->pending = 0;
                         if (w->error)
@@ -467,6 +471,20 @@ void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec) {
                 return;
         }
         queue_push(w, &r, 0);
+}
+
+void history_writer_record_oom(HistoryWriter *w, HistoryOom *o) {
+        HistoryRecord rec = {.requester_uid = -1, .exit_code = -1, .oom = malloc(sizeof(HistoryOom))};
+        if (rec.oom)
+                *rec.oom = *o;
+        else
+                history_oom_done(o);
+        *o = (HistoryOom){.requester_uid = -1};
+        if (!w || !w->worker.started) {
+                history_record_done(&rec);
+                return;
+        }
+        queue_push(w, &rec, rec.oom ? 0 : -ENOMEM);
 }
 
 void history_writer_record_substitution(HistoryWriter *w, const Substitution *x) {

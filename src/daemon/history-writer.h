@@ -38,6 +38,8 @@ void history_writer_record(HistoryWriter *w, const Build *b);
 /* A row made elsewhere (persist.c: a build that ended while the daemon was down): takes
  * *rec, which is left empty. */
 void history_writer_record_row(HistoryWriter *w, HistoryRecord *rec);
+/* An OOM kill (oom.c): takes *o's strings, which is left empty. */
+void history_writer_record_oom(HistoryWriter *w, HistoryOom *o);
 /* Queues the machine's figures at one instant (at most an hour of them wait). */
 void history_writer_machine_sample(HistoryWriter *w, const MachineSample *s);
 /* The same for a substitution that ended. */

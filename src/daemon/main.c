@@ -27,6 +27,7 @@
 #include "daemon/builddirs.h"
 #include "daemon/graphs.h"
 #include "daemon/history-writer.h"
+#include "daemon/oom.h"
 #include "daemon/persist.h"
 #include "daemon/query-worker.h"
 #include "daemon/listener.h"
@@ -70,6 +71,8 @@ static void help(void) {
                "                           reserved-connections=64\n"
                "      --sample-interval S  seconds between samples of builds' processes (default 1)\n"
                "      --no-cgroups         never use cgroups: figures from /proc, actions by signals\n"
+               "      --kmsg PATH|none     the kernel log read for OOM kills (default /dev/kmsg;\n"
+               "                           unreadable: only kills inside builds are seen)\n"
                "      --cgroup-root PATH|auto  where builds are adopted in each cgroup hierarchy\n"
                "                           (default auto: the systemd service's delegated cgroup\n"
                "                           (Delegate=yes) when there is one, else /nix-analytics)\n"
@@ -139,6 +142,7 @@ enum {
         ARG_MACHINES_POLL_TIMEOUT,
         ARG_MACHINES_REMOTE_CTL,
         ARG_METRICS_LISTEN,
+        ARG_KMSG,
 };
 
 static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
@@ -156,6 +160,13 @@ static int parse_sampler_option(int c, const char *arg, DaemonConfig *cfg) {
         }
         case ARG_NO_CGROUPS:
                 cfg->no_cgroups = true;
+                return 0;
+        case ARG_KMSG:
+                free(cfg->kmsg);
+                cfg->kmsg = NULL;
+                cfg->kmsg_disabled = strcmp(arg, "none") == 0;
+                if (!cfg->kmsg_disabled && !(cfg->kmsg = strdup(arg)))
+                        return log_error_errno(ENOMEM, "out of memory");
                 return 0;
         case ARG_CGROUP_ROOT: {
                 const char *path;
@@ -203,6 +214,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                 {"quota", required_argument, NULL, ARG_QUOTA},
                 {"sample-interval", required_argument, NULL, ARG_SAMPLE_INTERVAL},
                 {"no-cgroups", no_argument, NULL, ARG_NO_CGROUPS},
+                {"kmsg", required_argument, NULL, ARG_KMSG},
                 {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
                 {"admin-group", required_argument, NULL, ARG_ADMIN_GROUP},
                 {"discover-scope", required_argument, NULL, ARG_DISCOVER_SCOPE},
@@ -277,6 +289,7 @@ static int parse_argv(int argc, char *argv[], DaemonConfig *cfg) {
                         break;
                 case ARG_SAMPLE_INTERVAL:
                 case ARG_NO_CGROUPS:
+                case ARG_KMSG:
                 case ARG_CGROUP_ROOT:
                 case ARG_ADMIN_GROUP:
                 case ARG_DISCOVER_SCOPE:
@@ -460,6 +473,7 @@ static int setup_loop(Daemon *d) {
 static void config_done(DaemonConfig *c) {
         free(c->socket_dir);
         free(c->cgroup_root);
+        free(c->kmsg);
         free(c->admin_group);
         free(c->history.path);
         free(c->nix_conf_dir);
@@ -505,6 +519,13 @@ static int setup_sampler(Daemon *d) {
         int r = sampler_new(d, &sc, &d->sampler);
         if (r < 0)
                 return log_error_errno(r, "cannot start the process sampler: %m");
+        r = oom_new(d,
+                    d->config.kmsg_disabled ? NULL
+                    : d->config.kmsg        ? d->config.kmsg
+                                            : "/dev/kmsg",
+                    &d->oom);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up OOM kill records: %m");
         return 0;
 }
 
@@ -552,6 +573,7 @@ static void daemon_done(Daemon *d) {
         d->remote_kills = remote_kills_free(d->remote_kills);
         d->machines_config = machines_config_free(d->machines_config);
         d->sampler = sampler_free(d->sampler);
+        d->oom = oom_free(d->oom); /* its last events to history, before the writer stops */
         event_conns_free_all(d);
         control_conns_free_all(d);
         sd_event_source_disable_unref(d->events_listener);

@@ -18,6 +18,7 @@
 #include "basic/string-util.h"
 #include "daemon/machines-poll.h"
 #include "daemon/metrics-http.h"
+#include "daemon/oom.h"
 #include "shared/drv.h"
 #include "shared/model-machines.h"
 #include "shared/proto-version.h"
@@ -546,6 +547,16 @@ static void render_history(MetricsText *t, Daemon *d) {
         metrics_text_sample(t, NULL, 0, (double) hs.queued);
 }
 
+static void render_oom(MetricsText *t, Daemon *d) {
+        uint64_t builds, other;
+        oom_counts(d->oom, &builds, &other);
+        metrics_text_family(t, "nix_analytics_oom_kills", METRIC_COUNTER, NULL,
+                            "Kills of the kernel's OOM killer since the daemon started: of a build's "
+                            "process, or of another (seen in the kernel log only).");
+        metrics_text_sample(t, (MetricLabel[]){{"victim", "build"}}, 1, (double) builds);
+        metrics_text_sample(t, (MetricLabel[]){{"victim", "other"}}, 1, (double) other);
+}
+
 int metrics_render(Daemon *d, MetricsFormat f, char **ret, size_t *ret_len) {
         MetricsText t;
         int r = metrics_text_begin(&t, f);
@@ -568,5 +579,6 @@ int metrics_render(Daemon *d, MetricsFormat f, char **ret, size_t *ret_len) {
         render_sources(&t, d);
         render_machines(&t, d);
         render_history(&t, d);
+        render_oom(&t, d);
         return metrics_text_end(&t, ret, ret_len);
 }

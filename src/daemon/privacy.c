@@ -1,7 +1,7 @@
 /* Hiding other users' command lines from control clients (privacy.h). Replies and events are
  * built once as the daemon sees them; this pass nulls what the peer may not see, by the
  * requester each object names: a build or invocation's "requester", a history row's
- * "requester_uid", a process list's "build". */
+ * "requester_uid", a process list's "build", an OOM kill's "requester_uid" (its victim). */
 #include "daemon/privacy.h"
 
 #include <sys/socket.h>
@@ -65,6 +65,13 @@ static void walk(ControlConn *c, cJSON *o, int depth) {
                 cJSON *ruid = cJSON_GetObjectItemCaseSensitive(o, "requester_uid");
                 if (cJSON_GetObjectItemCaseSensitive(o, "requester_cmdline") && !own(c, uid_of(ruid)))
                         hide(o, "requester_cmdline");
+                /* An OOM kill's victim: its command, as a command line's, and its cgroup (a
+                 * session's unit names say what its user runs); not a build's: no one's. */
+                cJSON *victim = cJSON_GetObjectItemCaseSensitive(o, "victim");
+                if (cJSON_IsObject(victim) && !own(c, uid_of(ruid))) {
+                        hide(victim, "command");
+                        hide(victim, "memcg");
+                }
                 cJSON *procs = cJSON_GetObjectItemCaseSensitive(o, "processes");
                 cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "build");
                 if (cJSON_IsArray(procs) && cJSON_IsNumber(key)) {

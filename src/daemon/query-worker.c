@@ -158,9 +158,17 @@ static void run_job(WorkItem *item, void *userdata) {
                         else
                                 cJSON_AddNullToObject(j->reply.result, "total");
                 }
-        } else if (j->kind == QUERY_AT)
+        } else if (j->kind == QUERY_OOM) {
+                cJSON *rows = NULL;
+                k = history_oom_query(h, &j->q, QUERY_BUDGET, &rows);
+                if (k >= 0 && (!(j->reply.result = cJSON_CreateObject()) ||
+                               !cJSON_AddItemToObject(j->reply.result, "events", rows))) {
+                        cJSON_Delete(rows);
+                        k = -ENOMEM;
+                }
+        } else if (j->kind == QUERY_AT) {
                 k = run_at(j, h, NULL);
-        else {
+        } else {
                 cJSON *stats = NULL;
                 k = history_stats(h, &j->q.filter, j->top, QUERY_BUDGET, &stats);
                 if (k >= 0) {

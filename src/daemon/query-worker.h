@@ -15,6 +15,7 @@ typedef enum QueryKind {
         QUERY_HISTORY,
         QUERY_STATS,
         QUERY_DEPS, /* deps of a .drv from the store (deps-store.h) */
+        QUERY_OOM,  /* get-oom-history */
         QUERY_AT,
 } QueryKind;
 

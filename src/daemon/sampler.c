@@ -25,6 +25,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "daemon/adopt.h"
+#include "daemon/oom.h"
 #include "daemon/discover.h"
 #include "daemon/notify.h"
 #include "daemon/persist.h"
@@ -588,6 +589,8 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 u.oom_killed = true;
         model_build_set_usage(s->d->model, b, &u);
         model_build_add_sample(s->d->model, b, now_realtime());
+        if (cu.has_oom)
+                oom_build_count(s->d->oom, t, b, cu.oom_kills);
 
         bool frozen = t->has_group && cu.freeze != CG_FREEZE_UNKNOWN ? cu.freeze == CG_FREEZE_FROZEN
                                                                      : t->signal_frozen && all_stopped;
@@ -607,8 +610,11 @@ static void finish_tracked(Sampler *s, Tracked *t) {
         Build *b = model_build_by_key(s->d->model, t->key);
         if (b && t->has_group) {
                 CgUsage cu;
-                if (cg_group_usage(&t->group, /* full= */ true, &cu) == 0 && cu.has_oom && cu.oom_kills > 0)
+                if (cg_group_usage(&t->group, /* full= */ true, &cu) == 0 && cu.has_oom &&
+                    cu.oom_kills > 0) {
                         model_build_oom_killed(s->d->model, b);
+                        oom_build_count(s->d->oom, t, b, cu.oom_kills);
+                }
         }
         HASH_DELETE(hh, s->by_builder, t);
         if (t->group.keep_files) {
@@ -758,6 +764,7 @@ void sampler_run(Sampler *s) {
                 retry_releases(s);
                 s->stats.last_procs = s->table.n;
         }
+        oom_tick(s->d->oom);
 
         usec_t took = now_monotonic() - t0;
         s->stats.ticks++;
@@ -947,6 +954,45 @@ Sampler *sampler_free(Sampler *s) {
         discovery_free(s->dsc);
         cg_host_done(&s->host);
         free(s);
+        return NULL;
+}
+
+void sampler_note_oom(Sampler *s, Tracked *t, Build *b) {
+        CgUsage cu;
+        if (!t->has_group || cg_group_usage(&t->group, /* full= */ true, &cu) < 0 || !cu.has_mem)
+                return;
+        t->mem_cgroup_peak = MAX(t->mem_cgroup_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
+        BuildUsage u = b->usage;
+        u.has_mem_cgroup = true;
+        u.mem_cgroup_peak = t->mem_cgroup_peak;
+        model_build_set_usage(s->d->model, b, &u);
+}
+
+/* memcg names path's group when path is <fs_root><mount><memcg>, or a group below it. */
+static bool memcg_is(const CgHost *h, const char *mount, const char *path, const char *memcg) {
+        const char *p = path, *root = h->fs_root ? h->fs_root : "";
+        if (!mount || !p || strncmp(p, root, strlen(root)) != 0)
+                return false;
+        p += strlen(root);
+        if (strncmp(p, mount, strlen(mount)) != 0)
+                return false;
+        p += strlen(mount);
+        size_t n = strlen(p);
+        return n > 0 && strncmp(memcg, p, n) == 0 && (memcg[n] == '\0' || memcg[n] == '/');
+}
+
+Tracked *sampler_find_victim(Sampler *s, const char *memcg, pid_t pid) {
+        for (Tracked *t = s->tracked; memcg && t; t = t->next) {
+                if (!t->has_group)
+                        continue;
+                if (s->host.v1[CG_MEMORY]
+                            ? memcg_is(&s->host, s->host.v1[CG_MEMORY], t->group.v1[CG_MEMORY], memcg)
+                            : memcg_is(&s->host, s->host.v2, t->group.v2, memcg))
+                        return t;
+        }
+        for (Tracked *t = s->tracked; pid > 0 && t; t = t->next)
+                if (t->builder == pid || find_proc(t->procs, t->n_procs, pid))
+                        return t;
         return NULL;
 }
 

@@ -57,7 +57,8 @@ struct Tracked {
         int nice;
         double cpu_limit;
         uint64_t mem_limit;
-        bool signal_frozen; /* SIGSTOP fallback */
+        bool signal_frozen;    /* SIGSTOP fallback */
+        uint64_t oom_recorded; /* OOM kills in its group recorded as events (oom.c) */
         unsigned release_tries;
 
         bool seen; /* still in the model as an active build this tick */

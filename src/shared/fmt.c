@@ -70,6 +70,10 @@ char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind
         if (state && strcmp(state, "failed") == 0 && failure_kind &&
             strcmp(failure_kind, "not-started") == 0)
                 snprintf(buf, n, "not started");
+        /* Killed at its memory limit: its own word, not one more failure. */
+        else if (state && strcmp(state, "failed") == 0 && failure_kind &&
+                 strcmp(failure_kind, "oom-killed") == 0)
+                snprintf(buf, n, "oom-killed");
         else if (state && strcmp(state, "frozen") == 0)
                 snprintf(buf, n, "FROZEN");
         else
@@ -81,11 +85,10 @@ char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind
 static const struct {
         const char *kind, *words;
 } failure_words[] = {
-        {"oom-kill", "oom"},          {"dependency", "dep failed"},
-        {"no-outputs", "no outputs"}, {"not-started", "not started"},
-        {"cancelled", "cancelled"},   {"hash-mismatch", "bad hash"},
-        {"timeout", "timeout"},       {"max-silent-time", "silent"},
-        {"log-limit", "log limit"},   {"substitution", "subst fail"},
+        {"oom-killed", "oom-killed"},   {"dependency", "dep failed"},  {"no-outputs", "no outputs"},
+        {"not-started", "not started"}, {"cancelled", "cancelled"},    {"hash-mismatch", "bad hash"},
+        {"timeout", "timeout"},         {"max-silent-time", "silent"}, {"log-limit", "log limit"},
+        {"substitution", "subst fail"},
 };
 
 char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,

@@ -17,12 +17,13 @@ char *fmt_time(char *buf, size_t n, double unix_time, double now);
 /* A phase short: "buildPhase" says no more than "build" in a narrow column; "-" for none. */
 char *fmt_phase(char *buf, size_t n, const char *phase);
 /* A build's state as the build list shows it: "FROZEN" unmistakable even without colours,
- * "not started" for a failure of kind not-started, else the state. */
+ * "not started" for a failure of kind not-started, "oom-killed" for one of kind oom-killed,
+ * else the state. */
 char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind);
 /* "Not given" for the figures below. */
 #define FMT_NONE (-1000)
 /* The same, and for a failed build why in a few words, from its failure's kind (and exit
- * status or signal, FMT_NONE when not given): "exit 3", "signal 9", "oom", "dep failed",
+ * status or signal, FMT_NONE when not given): "exit 3", "signal 9", "oom-killed", "dep failed",
  * "not started", "no outputs", "timeout", ...; "failed" for a kind without words of its own. */
 char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
                     int signal);

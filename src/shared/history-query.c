@@ -137,8 +137,8 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail, untrusted_uid IS NULL, approximate, phases";
-#define ROW_COLUMNS 31 /* in row_columns */
+        " log_tail, untrusted_uid IS NULL, approximate, phases, COALESCE(mem_limit_peak, mem_peak)";
+#define ROW_COLUMNS 32 /* in row_columns: a query's own come after them */
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -195,6 +195,13 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                         add_col_number(fl, "exit_code", st, 16);
                         add_col_number(fl, "signal", st, 17);
                         add_col_string(fl, "message", st, 15);
+                        /* Killed at its memory limit: the limit in force and how high it went
+                         * (the cgroup's charge; the processes' peak in rows before schema 9). */
+                        const unsigned char *kind = sqlite3_column_text(st, 14);
+                        if (kind && failure_kind_from_string((const char *) kind) == FAILURE_OOM) {
+                                add_col_number(fl, "mem_limit", st, 25);
+                                add_col_number(fl, "mem_peak", st, 31);
+                        }
                 }
         }
         if (sqlite3_column_type(st, 18) == SQLITE_NULL && sqlite3_column_type(st, 23) == SQLITE_NULL &&
@@ -752,4 +759,88 @@ void history_last_free(HistoryLast *l, size_t n) {
                 free(l[i].failure_kind);
                 l[i] = (HistoryLast){};
         }
+}
+
+/* ---- OOM kills ---- */
+
+static cJSON *oom_row_to_json(sqlite3_stmt *st) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "id", (double) sqlite3_column_int64(st, 0));
+        add_col_seconds(o, "time", st, 1);
+        add_col_string(o, "source", st, 2);
+        cJSON *v = cJSON_AddObjectToObject(o, "victim");
+        if (v) {
+                add_col_number(v, "pid", st, 3);
+                add_col_string(v, "command", st, 4);
+                add_col_string(v, "memcg", st, 5);
+                add_col_string(v, "constraint", st, 6);
+        }
+        /* A build's kill names its build; a kill of no build, the builds holding the most. */
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+                cJSON *b = cJSON_AddObjectToObject(o, "build");
+                if (b) {
+                        add_col_string(b, "drv", st, 7);
+                        add_col_string(b, "name", st, 8);
+                        add_col_number(b, "mem_limit", st, 11);
+                        add_col_number(b, "mem_peak", st, 12);
+                        cJSON *r = cJSON_AddObjectToObject(b, "requester");
+                        if (r) {
+                                add_col_number(r, "uid", st, 9);
+                                add_col_string(r, "user", st, 10);
+                        }
+                }
+                cJSON_AddNullToObject(o, "top");
+        } else {
+                cJSON_AddNullToObject(o, "build");
+                const unsigned char *top = sqlite3_column_text(st, 13);
+                cJSON *t = top ? cJSON_Parse((const char *) top) : NULL;
+                cJSON_AddItemToObject(o, "top", cJSON_IsArray(t) ? t : cJSON_CreateArray());
+                if (t && !cJSON_IsArray(t))
+                        cJSON_Delete(t);
+        }
+        add_col_number(o, "requester_uid", st, 9);
+        if (cJSON_GetArraySize(o) < 7) { /* a member lost to out of memory */
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+int history_oom_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows) {
+        static const char sql[] =
+                "SELECT id, time, source, pid, command, memcg, oom_constraint, drv, name, requester_uid,"
+                " requester_user, mem_limit, mem_peak, top FROM oom_events"
+                " WHERE time >= ?1 AND (?2 = 0 OR time <= ?2) ORDER BY time DESC, id DESC LIMIT ?3";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        sqlite3_bind_int64(st, 1, (int64_t) q->filter.since);
+        sqlite3_bind_int64(st, 2, (int64_t) q->filter.until);
+        sqlite3_bind_int64(st, 3, (int64_t) MIN(q->limit, (uint64_t) INT64_MAX));
+        history_set_budget(h, budget);
+        int r = 0;
+        cJSON *rows = cJSON_CreateArray();
+        while (rows && (code = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = oom_row_to_json(st);
+                if (!o || !cJSON_AddItemToArray(rows, o)) {
+                        cJSON_Delete(o);
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (!rows)
+                r = -ENOMEM;
+        else if (r == 0 && code != SQLITE_DONE)
+                r = step_error(h, code);
+        sqlite3_finalize(st);
+        history_set_budget(h, 0);
+        if (r < 0) {
+                cJSON_Delete(rows);
+                return r;
+        }
+        *ret_rows = rows;
+        return 0;
 }

@@ -107,6 +107,32 @@ static const char *const migrations[] = {
          "  psi_io REAL,"
          "  builds INTEGER"
          ");"),
+
+        /* 9: the OOM killer (issue 19). mem_limit_peak is the peak of what the kernel charged
+         * to the build's memory cgroup, which its memory limit goes by (mem_peak is its
+         * processes' resident sizes); NULL without a memory cgroup and in older rows. The
+         * failure kind "oom-kill" was renamed "oom-killed". oom_events keeps each kill the
+         * daemon saw: its victim, and the build it belonged to or, for a victim outside any
+         * build, the builds that held the most memory then (top, a JSON array). */
+        ("ALTER TABLE builds ADD COLUMN mem_limit_peak INTEGER;"
+         "UPDATE builds SET failure_kind = 'oom-killed' WHERE failure_kind = 'oom-kill';"
+         "CREATE TABLE oom_events ("
+         "  id INTEGER PRIMARY KEY,"
+         "  time INTEGER NOT NULL,"
+         "  source TEXT NOT NULL,"
+         "  pid INTEGER,"
+         "  command TEXT,"
+         "  memcg TEXT,"
+         "  oom_constraint TEXT,"
+         "  drv TEXT,"
+         "  name TEXT,"
+         "  requester_uid INTEGER,"
+         "  requester_user TEXT,"
+         "  mem_limit INTEGER,"
+         "  mem_peak INTEGER,"
+         "  top TEXT"
+         ");"
+         "CREATE INDEX oom_events_time ON oom_events (time);"),
 };
 
 int history_schema_latest(void) {

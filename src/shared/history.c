@@ -158,9 +158,24 @@ void history_record_done(HistoryRecord *rec) {
         free(rec->failure_kind);
         free(rec->failure_message);
         free(rec->log_tail);
+        history_oom_done(rec->oom);
+        free(rec->oom);
         free(rec->timeline);
         free(rec->phases);
         *rec = (HistoryRecord){.requester_uid = -1, .exit_code = -1};
+}
+
+void history_oom_done(HistoryOom *o) {
+        if (!o)
+                return;
+        free(o->command);
+        free(o->memcg);
+        free(o->constraint);
+        free(o->drv);
+        free(o->name);
+        free(o->requester_user);
+        free(o->top);
+        *o = (HistoryOom){.requester_uid = -1};
 }
 
 static bool dup_or_null(const char *s, char **ret) {
@@ -286,9 +301,9 @@ static const char insert_sql[] =
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
         " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate, timeline,"
-        " phases)"
+        " phases, mem_limit_peak)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)"
         " ON CONFLICT (drv, queued) DO UPDATE SET state = excluded.state,"
         " failure_kind = excluded.failure_kind, failure_message = excluded.failure_message,"
         " exit_code = excluded.exit_code, signal = excluded.signal, log_tail = excluded.log_tail"
@@ -354,11 +369,40 @@ static int insert_one(History *h, const HistoryRecord *rec) {
         else
                 sqlite3_bind_null(st, 30);
         bind_text(st, 31, rec->phases);
+        bind_int(st, 32, (int64_t) usage_limit_peak(u), u->sampled && u->has_mem_cgroup);
         int code = sqlite3_step(st);
         sqlite3_reset(st);
         if (code != SQLITE_DONE)
                 return history_errno(code);
         return sqlite3_changes(h->db);
+}
+
+/* OOM kills are rare: a statement of their own, made each time. */
+static int insert_oom(History *h, const HistoryOom *o) {
+        static const char sql[] =
+                "INSERT INTO oom_events (time, source, pid, command, memcg, oom_constraint, drv, name,"
+                " requester_uid, requester_user, mem_limit, mem_peak, top)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+        sqlite3_stmt *st = NULL;
+        int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+        if (code != SQLITE_OK)
+                return history_errno(code);
+        bind_int(st, 1, (int64_t) o->time, true);
+        bind_text(st, 2, o->source);
+        bind_int(st, 3, o->pid, o->pid > 0);
+        bind_text(st, 4, o->command);
+        bind_text(st, 5, o->memcg);
+        bind_text(st, 6, o->constraint);
+        bind_text(st, 7, o->drv);
+        bind_text(st, 8, o->name);
+        bind_int(st, 9, o->requester_uid, o->requester_uid >= 0);
+        bind_text(st, 10, o->requester_user);
+        bind_int(st, 11, (int64_t) o->mem_limit, o->mem_limit > 0);
+        bind_int(st, 12, (int64_t) o->mem_peak, o->drv != NULL);
+        bind_text(st, 13, o->top);
+        code = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return code == SQLITE_DONE ? 0 : history_errno(code);
 }
 
 int history_insert(History *h, const HistoryRecord *recs, size_t n) {
@@ -374,6 +418,13 @@ int history_insert(History *h, const HistoryRecord *recs, size_t n) {
                 return r;
         int inserted = 0;
         for (size_t i = 0; i < n; i++) {
+                if (recs[i].oom) {
+                        if ((r = insert_oom(h, recs[i].oom)) < 0) {
+                                (void) history_exec(h, "ROLLBACK");
+                                return r;
+                        }
+                        continue; /* not a build's row: not counted */
+                }
                 if (!recs[i].drv || !recs[i].name || !recs[i].pname || !recs[i].state)
                         continue; /* cannot be stored; never happens for model builds */
                 r = insert_one(h, &recs[i]);
@@ -501,7 +552,16 @@ int history_prune(History *h, usec_t now, usec_t max_age, uint64_t max_rows) {
                 if (r < 0)
                         return r;
                 deleted += r;
+                r = run_delete(h, "DELETE FROM oom_events WHERE time < ?1", (int64_t) (now - max_age));
+                if (r < 0)
+                        return r;
         }
+        /* OOM kills are few; a runaway (a machine killing a process a second for a year) is
+         * bounded all the same. */
+        r = run_delete(h, "DELETE FROM oom_events WHERE id <= (SELECT MAX(id) FROM oom_events) - ?1",
+                       HISTORY_OOM_EVENTS_MAX);
+        if (r < 0)
+                return r;
         /* Machine samples: a week at 10 s, one a minute after that, none past max_age. */
         if (now > HISTORY_MACHINE_FULL_USEC) {
                 r = run_delete(h, "DELETE FROM machine_samples WHERE t < ?1 AND t % 60 >= 10",

@@ -20,6 +20,21 @@
 #define HISTORY_TIMELINE_STEP   (4 * USEC_PER_SEC)
 #define HISTORY_LOG_TAIL_BYTES  8192
 
+/* An OOM kill (the oom_events table), owning its strings. */
+typedef struct HistoryOom {
+        usec_t time;
+        const char *source; /* static: "cgroup", "kmsg", "cgroup+kmsg" */
+        int64_t pid;        /* 0 unknown */
+        char *command, *memcg, *constraint;
+        char *drv, *name; /* the build it belonged to, NULL: not a build's */
+        int64_t requester_uid;
+        char *requester_user;
+        uint64_t mem_limit, mem_peak; /* the build's, 0 unknown */
+        char *top;                    /* not a build's: the builds holding the most memory, JSON */
+} HistoryOom;
+void history_oom_done(HistoryOom *o);
+#define HISTORY_OOM_EVENTS_MAX 100000 /* rows of oom_events kept, the newest */
+
 /* A row, owning its strings. Times are realtime microseconds, 0 when unknown. */
 typedef struct HistoryRecord {
         char *kind; /* "build" or "substitution" */
@@ -45,6 +60,8 @@ typedef struct HistoryRecord {
          * found again after a restart without knowing its start, or one that ended while it
          * was down). ETAs never use such a row. */
         bool approximate;
+        /* Not a build's row but an OOM kill's (then only this is set), or NULL. */
+        HistoryOom *oom;
 } HistoryRecord;
 
 /* Fills rec from a finished build (copies). 0 or -ENOMEM. */
@@ -73,8 +90,8 @@ int history_schema_version(History *h);
 int history_schema_latest(void);
 
 /* Inserts recs in one transaction; rows already present (same drv and queue time) are
- * skipped, so re-sent batches never duplicate. Returns the number inserted, or -errno
- * with nothing committed. */
+ * skipped, so re-sent batches never duplicate. Returns the number of builds' rows inserted
+ * (OOM kills' rows, rec->oom, are written and not counted), or -errno with nothing committed. */
 int history_insert(History *h, const HistoryRecord *recs, size_t n);
 
 /* The machine's own figures at one instant (every 10 s, hoststats.h). */
@@ -158,6 +175,10 @@ int history_stats(History *h, const HistoryFilter *f, unsigned top, usec_t budge
  * invocation counts its builds (build_count_for): ret[c] for each final count c, the
  * others 0. -ETIME when the query outlived budget (0: none). */
 int history_outcome_counts(History *h, usec_t since, usec_t budget, uint64_t ret[static _COUNT_MAX]);
+
+/* OOM kills (table oom_events) in [q->filter.since, q->filter.until] (until 0: no end), newest
+ * first, at most q->limit, as list-oom's events (without build keys). -ETIME past budget. */
+int history_oom_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows);
 
 /* Durations (seconds) of the last n successful builds of pname, newest first: on machine
  * when machine is non-NULL, else on any machine (then *ret_machines, if given, receives

@@ -60,6 +60,12 @@ static cJSON *failure_to_json(const Build *b) {
         add_int_or_null(o, "exit_code", b->exit_code, b->exit_code >= 0);
         add_int_or_null(o, "signal", b->signal, b->signal > 0);
         add_string_or_null(o, "message", b->failure_message);
+        /* Killed at its memory limit: the limit in force and how high it went. */
+        if (b->failure == FAILURE_OOM) {
+                add_int_or_null(o, "mem_limit", (int64_t) b->usage.mem_limit, b->usage.mem_limit > 0);
+                add_int_or_null(o, "mem_peak", (int64_t) usage_limit_peak(&b->usage), b->usage.sampled);
+                return checked(o, 6);
+        }
         return checked(o, 4);
 }
 

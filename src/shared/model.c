@@ -38,7 +38,7 @@ static const char *const failure_kind_table[_FAILURE_KIND_MAX] = {
         [FAILURE_NO_OUTPUTS] = "no-outputs",
         [FAILURE_CANCELLED] = "cancelled",
         [FAILURE_OTHER] = "other",
-        [FAILURE_OOM] = "oom-kill",
+        [FAILURE_OOM] = "oom-killed",
         [FAILURE_NOT_STARTED] = "not-started",
         [FAILURE_HASH_MISMATCH] = "hash-mismatch",
         [FAILURE_TIMEOUT] = "timeout",
@@ -121,6 +121,9 @@ const char *failure_kind_to_string(FailureKind k) {
 }
 
 FailureKind failure_kind_from_string(const char *s) {
+        /* Its former name, in history rows and saved state written before the rename. */
+        if (s && strcmp(s, "oom-kill") == 0)
+                return FAILURE_OOM;
         for (int i = FAILURE_NONE + 1; s && i < _FAILURE_KIND_MAX; i++)
                 if (strcmp(failure_kind_table[i], s) == 0)
                         return (FailureKind) i;
@@ -142,6 +145,10 @@ bool failure_kind_is_reported(FailureKind k) {
         default:
                 return false;
         }
+}
+
+uint64_t usage_limit_peak(const BuildUsage *u) {
+        return u->has_mem_cgroup ? MAX(u->mem_cgroup_peak, u->mem_cgroup) : u->mem_peak;
 }
 
 bool build_state_is_final(BuildState s) {

@@ -465,6 +465,9 @@ FailureKind failure_kind_from_string(const char *s);
 /* A failure Nix itself reported for the build (its builder's end, a dependency, a hash, a
  * timeout, a log limit, a substitution): a build with one is never shown succeeded. */
 bool failure_kind_is_reported(FailureKind k);
+/* The memory peak a memory limit goes by: the cgroup's charge where the build has a memory
+ * cgroup, else its processes' resident sizes (what an oom-killed failure reports). */
+uint64_t usage_limit_peak(const BuildUsage *u);
 /* done + failed >= expected with nothing running, after the stream ended */
 bool invocation_complete(const Invocation *inv);
 /* "running", "done", or "failed" (ended with an error of its own, inv->error) */

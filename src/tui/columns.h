@@ -43,7 +43,7 @@ int columns_layout(int width, unsigned idle, bool shown[], size_t n);
 int columns_compare(int col, bool descending, const StoreBuild *a, const StoreBuild *b, double now);
 
 /* Why a build failed, in a few words for its STATE cell ("exit 3", "signal 9", "dep failed",
- * "oom", ...); its state's name when it did not fail. */
+ * "oom-killed", ...); its state's name when it did not fail. */
 void columns_state_words(const StoreBuild *b, char *buf, size_t n);
 
 /* The limits in force on an active build, as a short marker ("n10 cpu0.5 mem64M"; compact:

@@ -25,7 +25,7 @@ static const char *const help_lines[] = {
         "s / S            sort by next column (CPU, memory, times: highest first) / reverse",
         "z then c/o/a     fold close/open/toggle (invocation, dependency node)",
         "Running first, then queued, then ended; an ended invocation folds itself.",
-        "A failed build's STATE says why (exit 3, signal 9, dep failed, oom, ...), in red;",
+        "A failed build's STATE says why (exit 3, signal 9, dep failed, oom-killed) in red;",
         "n10 cpu0.5 mem64M after a name: its nice and limits in force.",
         "Enter            details             Esc  leave a mode/view/search/filter",
         "mouse            click selects a row, wheel scrolls",

@@ -12,6 +12,7 @@
 #include "shared/json-read.h"
 #include "tui/draw.h"
 #include "shared/fmt.h"
+#include "shared/units.h"
 
 typedef struct DetailView {
         Tui *tui;
@@ -101,6 +102,20 @@ static void dv_walk(DetailView *dv, const cJSON *o, int depth, const char *key) 
                 dv_add(dv, depth, key, "-");
 }
 
+/* A build's outcome first, in words, where the fields below say it less plainly. */
+static void dv_outcome(DetailView *dv, const cJSON *obj) {
+        const cJSON *f = json_obj(obj, "failure");
+        const char *kind = json_str(f, "kind");
+        char state[32], limit[32], peak[32], line[160];
+        if (!kind || strcmp(kind, "oom-killed") != 0)
+                return;
+        units_format_bytes(limit, sizeof(limit), json_num(f, "mem_limit", -1));
+        units_format_bytes(peak, sizeof(peak), json_num(f, "mem_peak", -1));
+        snprintf(line, sizeof(line), "%s at its memory limit (limit %s, peak %s)",
+                 fmt_state(state, sizeof(state), json_str(obj, "state"), kind), limit, peak);
+        dv_add(dv, 0, "outcome", line);
+}
+
 void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
         View *v = t->views[VIEW_DETAIL];
         DetailView *dv = v->data;
@@ -111,6 +126,7 @@ void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
         const cJSON *silent = cJSON_GetObjectItem(obj, "silent_for");
         dv->quiet_since = cJSON_IsNumber(silent) ? (double) now_realtime() / 1e6 - silent->valuedouble : 0;
         dv->lock_wait = json_bool(obj, "waiting_for_lock");
+        dv_outcome(dv, obj);
         dv_walk(dv, obj, 0, NULL);
         listnav_set_count(&v->nav, dv->n);
         listnav_goto(&v->nav, 0);

@@ -12,7 +12,8 @@ nix_setup
 
 source "$E2E_DIR/lib-proc.sh"
 
-start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
+# --kmsg none: the OOM kill is known from the build's cgroup alone (oom.sh has the kernel log).
+start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25 --kmsg none
 HZ=$(getconf CLK_TCK)
 GATE="$T/gate"
 chmod 755 "$T" # the hog (a nixbld user) looks for the gate file
@@ -43,6 +44,11 @@ oom_seen() { [[ "$(field act-hog .usage.oom_killed)" == true ]]; }
 wait_for 30 "the daemon sees the OOM kill in act-hog's group" oom_seen && pass "OOM kill seen in act-hog"
 assert_true "and not in act-b's" grep -qx "oom_kill 0" "$B_CG/memory.oom_control"
 assert_eq "act-b still runs" running "$(field act-b .state)"
+OE=$(ctl oom --json)
+assert_json "the kill is an event of act-hog's, from its cgroup, its victim unnamed (no kernel log)" "$OE" \
+	'[.events[] | select(.build.name == "act-hog")] | length == 1 and .[0].source == "cgroup" and .[0].victim.pid == null and .[0].build.mem_limit == 67108864'
+assert_json "and no event of act-b's; status says the kernel log is not read" "$OE" \
+	'all(.events[]; .build.name != "act-b") and .status.kmsg == "disabled"'
 
 # --- CPU limit of 0.2 cores on a busy build ---
 BUSY=$(builder_of act-busy)
@@ -90,7 +96,7 @@ wait_for 90 "nix-build ends" nix_done
 assert_true "Nix reports act-hog killed by signal 9" grep -q "act-hog.drv.*failed due to signal 9" "$T/events.raw"
 hog_final() { [[ "$(field act-hog .state)" == failed ]]; }
 wait_for 10 "act-hog failed" hog_final
-assert_eq "act-hog: failure reason oom-kill" oom-kill "$(field act-hog .failure.kind)"
+assert_eq "act-hog: failure reason oom-killed" oom-killed "$(field act-hog .failure.kind)"
 b_ok() { [[ "$(field act-b .state)" == succeeded && "$(field act-busy .state)" == succeeded ]]; }
 wait_for 10 "act-b and act-busy succeed" b_ok && pass "act-b and act-busy succeeded"
 assert_json "act-b: no OOM kill" "$(ctl get-build act-b)" '.build.usage.oom_killed == false and .build.failure == null'

@@ -88,6 +88,10 @@ static void test_migrations(void **state) {
                         "REAL, mem_limit INTEGER, oom_killed INTEGER, log_tail TEXT, UNIQUE (drv, queued));"
                         "INSERT INTO builds (drv, name, pname, state, queued, finished) VALUES"
                         " ('/d', 'x', 'x', 'succeeded', 1, 2);"
+                        /* killed at its memory limit, under the kind's old name */
+                        "INSERT INTO builds (drv, name, pname, state, queued, finished, failure_kind,"
+                        " mem_peak, mem_limit, oom_killed) VALUES"
+                        " ('/o', 'o', 'o', 'failed', 1, 3, 'oom-kill', 60000000, 67108864, 1);"
                         "PRAGMA user_version = 1;",
                         NULL, NULL, NULL),
                 SQLITE_OK);
@@ -96,12 +100,18 @@ static void test_migrations(void **state) {
         assert_int_equal(history_schema_version(h), history_schema_latest());
         uint64_t n = 0;
         assert_int_equal(history_count(h, &n), 0);
-        assert_int_equal(n, 1);
+        assert_int_equal(n, 2);
         /* It predates the trust column: counted as trusted. */
         cJSON *rows = NULL;
         HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
         assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
-        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "trusted")));
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "trusted")));
+        /* The OOM kill reads with today's kind, its limit, and the peak it has (the
+         * processes', from before the cgroup's was kept). */
+        cJSON *fl = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "failure");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(fl, "kind")), "oom-killed");
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(fl, "mem_limit")), 67108864);
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(fl, "mem_peak")), 60000000);
         cJSON_Delete(rows);
         history_close(h);
 
@@ -544,6 +554,86 @@ static void assert_merge_of_two_searches(const char *plan, const char *search) {
 /* The ETA lookups run on the daemon's main loop: each must search an index on pname and
  * read its rows newest first, never walk every successful build (seconds on a big, cold
  * database) nor sort. */
+/* OOM kills: written beside builds (not counted as theirs), read newest first, in a range,
+ * pruned by age. */
+static void test_oom_events(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        usec_t t0 = 1700000000 * SEC;
+        HistoryRecord r[3] = {
+                rec("/nix/store/a-x.drv", "x", "failed", t0, 10, 0),
+                {.requester_uid = -1, .exit_code = -1, .oom = calloc(1, sizeof(HistoryOom))},
+                {.requester_uid = -1, .exit_code = -1, .oom = calloc(1, sizeof(HistoryOom))},
+        };
+        assert_non_null(r[1].oom);
+        assert_non_null(r[2].oom);
+        *r[1].oom = (HistoryOom){
+                .time = t0 + 5 * SEC,
+                .source = "cgroup+kmsg",
+                .pid = 4242,
+                .command = strdup("sh"),
+                .memcg = strdup("/na/build-1"),
+                .drv = strdup("/nix/store/a-x.drv"),
+                .name = strdup("x"),
+                .requester_uid = 0,
+                .requester_user = strdup("root"),
+                .mem_limit = 64 << 20,
+                .mem_peak = 64 << 20,
+        };
+        *r[2].oom = (HistoryOom){
+                .time = t0 + 60 * SEC,
+                .source = "kmsg",
+                .pid = 77,
+                .command = strdup("tail"),
+                .requester_uid = -1,
+                .top = strdup("[{\"name\":\"x\",\"mem\":1000}]"),
+        };
+        insert(h, r, 3, 1); /* one build's row; the kills are not counted */
+        uint64_t n;
+        assert_int_equal(history_count(h, &n), 0);
+        assert_int_equal(n, 1);
+
+        cJSON *rows = NULL;
+        HistoryQuery q = {.limit = 10};
+        assert_int_equal(history_oom_query(h, &q, 0, &rows), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        cJSON *lone = cJSON_GetArrayItem(rows, 0), *built = cJSON_GetArrayItem(rows, 1);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(lone, "build")));
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(lone, "victim"), "command")),
+                "tail");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+                                    cJSON_GetArrayItem(cJSON_GetObjectItem(lone, "top"), 0), "name")),
+                            "x");
+        cJSON *b = cJSON_GetObjectItem(built, "build");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")), "x");
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(b, "mem_limit")), 64 << 20);
+        assert_int_equal((int64_t) cJSON_GetNumberValue(
+                                 cJSON_GetObjectItem(cJSON_GetObjectItem(built, "victim"), "pid")),
+                         4242);
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(built, "requester_uid")), 0);
+        cJSON_Delete(rows);
+
+        /* since: only the later one */
+        q.filter.since = t0 + 10 * SEC;
+        assert_int_equal(history_oom_query(h, &q, 0, &rows), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 1);
+        cJSON_Delete(rows);
+
+        /* pruned with the builds past their age */
+        assert_int_equal(history_prune(h, t0 + 100 * SEC, 50 * SEC, 0), 1);
+        q.filter.since = 0;
+        assert_int_equal(history_oom_query(h, &q, 0, &rows), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 1);
+        assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(
+                                 cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "victim"), "pid")),
+                         77);
+        cJSON_Delete(rows);
+        for (int i = 0; i < 3; i++)
+                history_record_done(&r[i]);
+        history_close(h);
+}
+
 static void test_eta_query_plans(void **state) {
         History *h = NULL;
         char *err = NULL;
@@ -646,6 +736,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_approximate_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_untrusted_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eta_query_plans, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom_events, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pname_query_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_last_builds, setup, teardown),

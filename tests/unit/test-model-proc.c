@@ -100,7 +100,7 @@ static void test_oom(void **state) {
         cJSON *j = build_to_json(b, T0, 0);
         assert_string_equal(
                 cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "failure"), "kind")),
-                "oom-kill");
+                "oom-killed");
         assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "oom_killed")));
         assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "mem_limit")->valuedouble,
                          64 << 20);

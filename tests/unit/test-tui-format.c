@@ -169,7 +169,7 @@ static void test_glance(void **state) {
         cJSON_Delete(j);
         sb.json = NULL;
         const char *kinds[][2] = {{"dependency", "dep failed"}, {"not-started", "not started"},
-                                  {"no-outputs", "no outputs"}, {"oom-kill", "oom"},
+                                  {"no-outputs", "no outputs"}, {"oom-killed", "oom-killed"},
                                   {"timeout", "timeout"},       {"other", "failed"},
                                   {"exit-code", "failed"} /* no exit code given */};
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
