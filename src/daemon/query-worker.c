@@ -56,6 +56,10 @@ static void job_free(Job *j) {
         free(j);
 }
 
+/* at: the OOM kills within this of the instant, at most this many. */
+#define AT_OOM_SPAN (5 * 60 * USEC_PER_SEC)
+#define AT_OOM_MAX  20
+
 /* ---- worker thread ---- */
 
 /* Is the history row one of the live builds (the same drv queued at the same time)? */
@@ -112,6 +116,13 @@ static int run_at(Job *j, History *h, const char *history_error) {
                 cJSON_AddItemToObject(o, "machine", hoststats_sample_json(&ms));
         else
                 cJSON_AddNullToObject(o, "machine");
+        /* The OOM killer's kills around it (history has each within seconds of the kill). */
+        cJSON *kills = NULL;
+        HistoryQuery q = {.filter = {.since = j->at - MIN(j->at, AT_OOM_SPAN), .until = j->at + AT_OOM_SPAN},
+                          .limit = AT_OOM_MAX};
+        if (h && history_oom_query(h, &q, QUERY_BUDGET, &kills) < 0)
+                kills = NULL;
+        cJSON_AddItemToObject(o, "oom", kills ? kills : cJSON_CreateArray());
         if (history_error)
                 cJSON_AddStringToObject(o, "history", history_error);
         else

@@ -160,6 +160,14 @@ assert_json "oom-history after a restart: both kills, newest first" "$OH" \
 	".events[0].victim.pid == $LONE_PID and .events[0].build == null and .events[0].top[0].name == \"oom-bystander\" and .events[1].build.name == \"oom-hog\" and .events[1].victim.pid == $HOG_BUILDER and .events[1].build.mem_limit == 67108864 and .events[1].build.mem_peak == $PEAK"
 assert_json "oom-history --since: only what came after" "$(ctl oom-history --since "$(jq -r '.events[0].time' <<<"$OH")")" \
 	".events | length == 1 and .[0].victim.pid == $LONE_PID"
+# `at` the build's kill: the kills around that instant, the build oom-killed with its limit.
+KILL_T=$(jq -r '.events[1].time' <<<"$OH")
+ctl_ok AT at "@$KILL_T"
+printf '%s\n' "$AT" >"$T/at-kill.json"
+assert_json "at the kill: both kills around it, the build's victim named" "$AT" \
+	"(.oom | length) == 2 and any(.oom[]; .victim.pid == $HOG_BUILDER and .build.name == \"oom-hog\")"
+assert_json "at the kill: oom-hog ran then and is oom-killed, with its limit" "$AT" \
+	'any(.builds[]; .name == "oom-hog" and .failure.kind == "oom-killed" and .failure.mem_limit == 67108864)'
 ctl oom-history --table >"$T/oom-history.txt" 2>&1
 assert_true "oom-history's table" grep -Eq "$HOG_BUILDER +sh +oom-hog +64M +64M" "$T/oom-history.txt"
 MOH=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom-history --json) || die "mallory cannot read the OOM history"
