@@ -264,6 +264,11 @@ int report_at(FILE *f, const cJSON *result, const ReportOptions *o) {
         const char *herr = json_str(result, "history");
         if (herr)
                 fprintf(f, "history: %s (only the builds the daemon holds)\n", herr);
+        const cJSON *kill;
+        cJSON_ArrayForEach(kill, json_arr(result, "oom")) {
+                char line[512];
+                fprintf(f, "%s\n", fmt_oom_kill(line, sizeof(line), kill, o->now));
+        }
         _cleanup_table_free_ Table *t = NULL;
         int r = table_of(json_arr(result, "builds"), at_columns, ELEMENTSOF(at_columns), at_row, o, &t);
         if (r < 0)

@@ -8,6 +8,7 @@
 #include <wchar.h>
 
 #include "basic/macro.h"
+#include "shared/json-read.h"
 
 char *fmt_duration(char *buf, size_t n, double seconds) {
         /* Negative or NaN: unknown. Beyond a thousand years: not a real duration. */
@@ -205,5 +206,17 @@ char *fmt_fit_name(char *buf, size_t n, const char *s, size_t cells, int ascii) 
         snprintf(head, sizeof(head), "%.*s", (int) MIN(head_len, sizeof(head) - 1), s);
         fmt_fit(buf, n - vl, head, cells - vw, ascii);
         memcpy(buf + strlen(buf), v, vl + 1);
+        return buf;
+}
+
+char *fmt_oom_kill(char *buf, size_t n, const cJSON *kill, double now) {
+        char when[32], pid[32] = "?";
+        const cJSON *v = json_obj(kill, "victim"), *b = json_obj(kill, "build");
+        double p = json_num(v, "pid", -1);
+        if (p > 0)
+                snprintf(pid, sizeof(pid), "%.0f", p);
+        snprintf(buf, n, "%s OOM kill: pid %s (%s) of %s",
+                 fmt_time(when, sizeof(when), json_num(kill, "time", -1), now), pid,
+                 json_str(v, "command") ?: "?", b ? json_str(b, "name") ?: "a build" : "no build");
         return buf;
 }

@@ -4,6 +4,8 @@
  * Every function writes at most n bytes (NUL included) and returns buf. */
 #pragma once
 
+#include <cjson/cJSON.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +29,9 @@ char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind
  * "not started", "no outputs", "timeout", ...; "failed" for a kind without words of its own. */
 char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
                     int signal);
+/* An OOM kill (a get-oom-history row) in a line: "03:12:04 OOM kill: pid 4242 (cc1plus) of
+ * chromium-131" or "... of no build". */
+char *fmt_oom_kill(char *buf, size_t n, const cJSON *kill, double now);
 /* A machine as a short name: "" is "local", "ssh-ng://root@host?x" is "host". */
 char *fmt_machine(char *buf, size_t n, const char *uri);
 

@@ -140,6 +140,14 @@ static void av_draw(Tui *t, View *v, int y, int x, int h, int w) {
                         return;
                 y++;
         }
+        const cJSON *kill;
+        cJSON_ArrayForEach(kill, json_arr(av->poll.result, "oom")) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_FAILED),
+                          fmt_oom_kill(line, sizeof(line), kill, tui_now()), false, false);
+                if (--h <= 0)
+                        return;
+                y++;
+        }
         draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE), "%-11s %-12s %6s %7s %5s %-8s %s", "STARTED",
                     "STATE", "CPU%", "MEM", "PROCS", "USER", "NAME");
         if (--h <= 0)

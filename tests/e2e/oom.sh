@@ -168,6 +168,8 @@ assert_json "at the kill: both kills around it, the build's victim named" "$AT" 
 	"(.oom | length) == 2 and any(.oom[]; .victim.pid == $HOG_BUILDER and .build.name == \"oom-hog\")"
 assert_json "at the kill: oom-hog ran then and is oom-killed, with its limit" "$AT" \
 	'any(.builds[]; .name == "oom-hog" and .failure.kind == "oom-killed" and .failure.mem_limit == 67108864)'
+ctl at --table "@$KILL_T" >"$T/at-kill.txt" 2>&1
+assert_true "at's table: the kill in words" grep -Eq "OOM kill: pid $HOG_BUILDER \(sh\) of oom-hog" "$T/at-kill.txt"
 ctl oom-history --table >"$T/oom-history.txt" 2>&1
 assert_true "oom-history's table" grep -Eq "$HOG_BUILDER +sh +oom-hog +64M +64M" "$T/oom-history.txt"
 MOH=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom-history --json) || die "mallory cannot read the OOM history"
