@@ -31,7 +31,8 @@
 #include "shared/model-json.h"
 #include "shared/proto.h"
 
-#define GET_BUILD_LOG_TAIL 20
+#define GET_BUILD_LOG_TAIL        20
+#define GET_BUILD_TIMELINE_POINTS 64
 
 /* ---- commands ---- */
 
@@ -225,6 +226,10 @@ static int cmd_get_build(ControlConn *c, const ControlRequest *req, Reply *r) {
         }
         if (build_state_is_active(b->state) &&
             !cJSON_AddItemToObject(r->result, "processes", processes_to_json(c->daemon, b)))
+                return reply_oom(r);
+        /* Its CPU and memory over its life so far (the detail panel's graphs). */
+        if (!cJSON_AddItemToObject(r->result, "timeline",
+                                   timeline_to_json(&b->timeline, GET_BUILD_TIMELINE_POINTS)))
                 return reply_oom(r);
         return 0;
 }

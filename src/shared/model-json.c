@@ -307,3 +307,27 @@ cJSON *source_to_json(const Source *s) {
         cJSON_AddNumberToObject(o, "dropped_by_sender", (double) s->dropped_by_sender);
         return checked(o, 11);
 }
+
+cJSON *timeline_to_json(const Timeline *tl, uint32_t max_points) {
+        Timeline thin;
+        if (timeline_thin(tl, max_points, 0, &thin) < 0)
+                return NULL;
+        cJSON *o = cJSON_CreateObject(), *t = cJSON_AddArrayToObject(o, "t"),
+              *cpu = cJSON_AddArrayToObject(o, "cpu_percent"), *mem = cJSON_AddArrayToObject(o, "mem"),
+              *procs = cJSON_AddArrayToObject(o, "procs");
+        if (!t || !cpu || !mem || !procs) {
+                timeline_done(&thin);
+                cJSON_Delete(o);
+                return NULL;
+        }
+        cJSON_AddNumberToObject(o, "step", usec_to_sec(thin.step));
+        for (uint32_t i = 0; i < thin.n; i++) {
+                const TimelinePoint *p = &thin.points[i];
+                cJSON_AddItemToArray(t, cJSON_CreateNumber(usec_to_sec(p->t)));
+                cJSON_AddItemToArray(cpu, cJSON_CreateNumber(p->cpu_permil / 10.0));
+                cJSON_AddItemToArray(mem, cJSON_CreateNumber((double) p->mem));
+                cJSON_AddItemToArray(procs, cJSON_CreateNumber(p->procs));
+        }
+        timeline_done(&thin);
+        return o;
+}

@@ -15,3 +15,6 @@ cJSON *source_to_json(const Source *s);
 cJSON *requester_to_json(const Requester *r);
 /* A build's figures (BuildUsage) as docs/protocol.md "usage"; null before the first sample. */
 cJSON *usage_to_json(const BuildUsage *u);
+/* A build's timeline thinned to at most max_points, as parallel arrays (docs/protocol.md
+ * get-build "timeline"); NULL out of memory. */
+cJSON *timeline_to_json(const Timeline *tl, uint32_t max_points);

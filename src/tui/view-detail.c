@@ -1,5 +1,8 @@
-/* The detail pane: a JSON object flattened into readable lines; for a build, its stall
- * (silent for how long, waiting for a lock) on a line of its own above them. */
+/* The detail pane. A build (live or a history row) reads as a page first: what it is and how
+ * it is or ended in words, who asked with their whole command line, its times in local time
+ * and relative, what it uses and the limits on it, its CPU and memory over its life as
+ * sparklines, its last log lines; then every field of the object, flattened, for search and
+ * yank. Its stall (silent for how long, waiting for a lock) has a line of its own above. */
 #include "tui/view-detail.h"
 
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "tui/draw.h"
 #include "shared/fmt.h"
 #include "shared/units.h"
+#include "tui/spark.h"
 
 typedef struct DetailView {
         Tui *tui;
@@ -23,6 +27,10 @@ typedef struct DetailView {
         size_t n, cap;
         double quiet_since; /* a running build's last output (or start), unix time; 0: none */
         bool lock_wait;     /* a queued build waiting for the lock on its output */
+        cJSON *obj;         /* what is shown (a copy): the page is made again every second */
+        double rendered;    /* when the lines were made, unix time */
+        double asked;       /* a live build: when get-build was last asked (again every 2 s) */
+        bool asking;
 } DetailView;
 
 static void dv_clear(DetailView *dv) {
@@ -102,6 +110,134 @@ static void dv_walk(DetailView *dv, const cJSON *o, int depth, const char *key) 
                 dv_add(dv, depth, key, "-");
 }
 
+/* "key:      value", value cut into lines of at most width cells (a command line whole). */
+static void dv_field(DetailView *dv, const char *key, const char *value, size_t width) {
+        char head[32];
+        snprintf(head, sizeof(head), "%-10s", key);
+        size_t len = strlen(value), cut = MAX(width, (size_t) 20);
+        for (size_t at = 0; at < len || at == 0; at += cut) {
+                char line[1024];
+                snprintf(line, sizeof(line), "%s %.*s", at == 0 ? head : "          ",
+                         (int) MIN(cut, len - at), value + at);
+                dv_add(dv, 0, NULL, line);
+                if (len == 0)
+                        break;
+        }
+}
+
+/* "08:33:38, 2m ago" */
+static char *when(char *buf, size_t n, double t, double now) {
+        char at[32], ago[32];
+        snprintf(buf, n, "%s, %s ago", fmt_time(at, sizeof(at), t, now),
+                 fmt_duration(ago, sizeof(ago), now - t));
+        return buf;
+}
+
+/* A series of the timeline as a sparkline scaled to its own top (CPU: one core at least). */
+static void dv_graph(DetailView *dv, const char *key, const cJSON *series, double floor_max, bool bytes,
+                     bool ascii) {
+        double v[128], max = floor_max;
+        size_t n = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, series) {
+                if (n == ELEMENTSOF(v))
+                        break;
+                v[n] = cJSON_IsNumber(e) ? e->valuedouble : -1;
+                max = MAX(max, v[n]);
+                n++;
+        }
+        if (n < 2)
+                return;
+        char spark[ELEMENTSOF(v) * 4 + 1], top[32], line[700];
+        if (bytes)
+                units_format_bytes(top, sizeof(top), max);
+        else
+                fmt_percent(top, sizeof(top), max);
+        snprintf(line, sizeof(line), "%s  (top %s)", spark_render(v, n, max, ascii, spark, sizeof(spark)),
+                 top);
+        dv_field(dv, key, line, sizeof(line));
+}
+
+/* The page of a build object (one with "drv" and "state"); nothing for other objects. */
+static void dv_page(DetailView *dv, const cJSON *b, size_t width) {
+        const char *st = json_str(b, "state"), *drv = json_str(b, "drv");
+        if (!st || !drv)
+                return;
+        double now = (double) now_realtime() / 1e6;
+        const cJSON *f = json_obj(b, "failure"), *req = json_obj(b, "requester"), *u = json_obj(b, "usage");
+        char buf[1024], a[64], c[64], d[64];
+        fmt_state_why(a, sizeof(a), st, json_str(f, "kind"), (int) json_num(f, "exit_code", FMT_NONE),
+                      (int) json_num(f, "signal", FMT_NONE));
+        const char *phase = json_str(b, "phase");
+        snprintf(buf, sizeof(buf), "%s%s%s", a, phase ? ", in " : "", phase ?: "");
+        dv_field(dv, "state", buf, width);
+        if (json_str(f, "message"))
+                dv_field(dv, "why", json_str(f, "message"), width);
+        dv_field(dv, "drv", drv, width);
+        const char *m = json_str(b, "machine");
+        dv_field(dv, "machine", m && *m ? m : "local (this machine)", width);
+        double uid = json_num(req, "uid", -1);
+        if (uid >= 0 || json_str(req, "user")) {
+                snprintf(buf, sizeof(buf), "%s (uid %.0f)", json_str(req, "user") ?: "?", uid);
+                dv_field(dv, "requester", buf, width);
+        }
+        if (json_str(req, "cmdline"))
+                dv_field(dv, "command", json_str(req, "cmdline"), width);
+        static const char *const times[] = {"queued", "started", "finished"};
+        for (size_t i = 0; i < ELEMENTSOF(times); i++) {
+                double t = json_num(b, times[i], -1);
+                if (t > 0)
+                        dv_field(dv, times[i], when(buf, sizeof(buf), t, now), width);
+        }
+        double dur = json_num(b, "duration", -1), started = json_num(b, "started", -1),
+               finished = json_num(b, "finished", -1);
+        if (finished > 0 && dur >= 0)
+                dv_field(dv, "took", fmt_duration(a, sizeof(a), dur), width);
+        else if (started > 0 && finished <= 0)
+                dv_field(dv, "elapsed", fmt_duration(a, sizeof(a), now - started), width);
+        if (u) {
+                double cpu_s = json_num(u, "cpu_user", 0) + json_num(u, "cpu_system", 0);
+                double procs = json_num(u, "procs", -1);
+                char peak[32], np[32] = "";
+                if (procs >= 0)
+                        snprintf(np, sizeof(np), "; processes %.0f", procs);
+                snprintf(buf, sizeof(buf), "CPU %s now, %s in all; MEM %s (peak %s)%s",
+                         fmt_percent(a, sizeof(a), json_num(u, "cpu_percent", -1)),
+                         fmt_duration(c, sizeof(c), cpu_s),
+                         units_format_bytes(d, sizeof(d), json_num(u, "mem_current", -1)),
+                         units_format_bytes(peak, sizeof(peak), json_num(u, "mem_peak", -1)), np);
+                dv_field(dv, "usage", buf, width);
+                double nice = json_num(u, "nice", FMT_NONE), cpu_limit = json_num(u, "cpu_limit", 0),
+                       mem_limit = json_num(u, "mem_limit", 0);
+                buf[0] = '\0';
+                if (nice != FMT_NONE && nice != 0) /* 0: the default, nothing applied */
+                        snprintf(buf, sizeof(buf), "nice %.0f", nice);
+                if (cpu_limit > 0)
+                        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sCPU %.2g cores",
+                                 buf[0] ? ", " : "", cpu_limit);
+                if (mem_limit > 0)
+                        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%smemory %s",
+                                 buf[0] ? ", " : "", units_format_bytes(a, sizeof(a), mem_limit));
+                dv_field(dv, "limits", buf[0] ? buf : "none", width);
+        }
+        const cJSON *tl = json_obj(b, "timeline");
+        if (tl) {
+                bool ascii = screen_glyphs(dv->tui->screen)->ascii;
+                dv_graph(dv, "cpu", json_arr(tl, "cpu_percent"), 100, false, ascii);
+                dv_graph(dv, "memory", json_arr(tl, "mem"), 1, true, ascii);
+        }
+        const cJSON *tail = json_arr(b, "log_tail"), *line;
+        if (cJSON_GetArraySize(tail) > 0) {
+                dv_add(dv, 0, NULL, "log (its last lines):");
+                cJSON_ArrayForEach(line, tail) {
+                        if (cJSON_IsString(line))
+                                dv_add(dv, 1, NULL, line->valuestring);
+                }
+        }
+        dv_add(dv, 0, NULL, "");
+        dv_add(dv, 0, NULL, "every field:");
+}
+
 /* A build's outcome first, in words, where the fields below say it less plainly. */
 static void dv_outcome(DetailView *dv, const cJSON *obj) {
         const cJSON *f = json_obj(obj, "failure");
@@ -116,20 +252,42 @@ static void dv_outcome(DetailView *dv, const cJSON *obj) {
         dv_add(dv, 0, "outcome", line);
 }
 
-void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
-        View *v = t->views[VIEW_DETAIL];
+/* The lines of dv->obj, made again (relative times move on); the cursor stays. */
+static void dv_render(Tui *t, View *v) {
         DetailView *dv = v->data;
-        dv->build = 0;
+        size_t cur = v->nav.cur;
+        int rows = 0, cols = 0;
         dv_clear(dv);
+        dv->rendered = (double) now_realtime() / 1e6;
+        if (!dv->obj)
+                return;
+        screen_size(t->screen, &rows, &cols);
+        dv_outcome(dv, dv->obj);
+        dv_page(dv, dv->obj, (size_t) MAX(cols - 12, 20));
+        dv_walk(dv, dv->obj, 0, NULL);
+        listnav_set_count(&v->nav, dv->n);
+        listnav_goto(&v->nav, MIN(cur, dv->n ? dv->n - 1 : 0));
+}
+
+/* Shows obj (copied); top of the page when top. */
+static void dv_show(Tui *t, View *v, const char *title, const cJSON *obj, bool top) {
+        DetailView *dv = v->data;
         snprintf(dv->title, sizeof(dv->title), "%s", title);
+        cJSON_Delete(dv->obj);
+        dv->obj = cJSON_Duplicate(obj, true);
         /* silent_for is as of the answer: the line counts on from there. */
         const cJSON *silent = cJSON_GetObjectItem(obj, "silent_for");
         dv->quiet_since = cJSON_IsNumber(silent) ? (double) now_realtime() / 1e6 - silent->valuedouble : 0;
         dv->lock_wait = json_bool(obj, "waiting_for_lock");
-        dv_outcome(dv, obj);
-        dv_walk(dv, obj, 0, NULL);
-        listnav_set_count(&v->nav, dv->n);
-        listnav_goto(&v->nav, 0);
+        if (top)
+                listnav_goto(&v->nav, 0);
+        dv_render(t, v);
+}
+
+void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
+        View *v = t->views[VIEW_DETAIL];
+        ((DetailView *) v->data)->build = 0;
+        dv_show(t, v, title, obj, true);
 }
 
 static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
@@ -140,36 +298,42 @@ static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, voi
         if (!b || dv->build == 0 || json_u64(b, "key", 0) != dv->build ||
             c != tui_host(dv->tui, dv->host)->client)
                 return;
-        uint64_t key = dv->build;
-        size_t cur = v->nav.cur;
+        dv->asking = false;
         char title[256];
         snprintf(title, sizeof(title), "%s", dv->title);
-        /* The build with its processes (a member of the answer beside it). */
+        /* The build with its processes and timeline (members of the answer beside it). */
         _cleanup_(cJSON_Deletep) cJSON *all = cJSON_Duplicate(b, true);
-        const cJSON *procs = json_obj(result, "processes");
+        const cJSON *procs = json_obj(result, "processes"), *tl = json_obj(result, "timeline");
         if (all && procs)
                 cJSON_AddItemToObject(all, "processes", cJSON_Duplicate(procs, true));
-        view_detail_set(dv->tui, title, all ?: b);
-        dv->build = key;
-        listnav_goto(&v->nav, cur);
+        if (all && tl)
+                cJSON_AddItemToObject(all, "timeline", cJSON_Duplicate(tl, true));
+        dv_show(dv->tui, v, title, all ?: b, false);
         tui_invalidate(dv->tui);
+}
+
+/* Asks dv->build's daemon for it (log tail, processes, timeline). */
+static void dv_ask(Tui *t, View *v) {
+        DetailView *dv = v->data;
+        cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return;
+        cJSON_AddNumberToObject(args, "build", (double) dv->build);
+        dv->asked = (double) now_realtime() / 1e6;
+        dv->asking = client_request(tui_host(t, dv->host)->client, "get-build", args, dv_got_build, v) >= 0;
 }
 
 void view_detail_build(Tui *t, const StoreBuild *b) {
         View *v = t->views[VIEW_DETAIL];
         DetailView *dv = v->data;
-        /* What the store has at once; the daemon's get-build (log tail, processes) when it comes. */
+        /* What the store has at once; the daemon's get-build (log tail, processes, timeline)
+         * when it comes, and again every 2 s while shown. */
         tui_show_detail(t, b->name, b->json);
-        cJSON *args = cJSON_CreateObject();
-        if (!args)
-                return;
-        cJSON_AddNumberToObject(args, "build", (double) b->key);
         for (size_t i = 0; i < t->n_hosts; i++)
                 client_forget(t->hosts[i]->client, v);
-        if (client_request(tui_host(t, b->host)->client, "get-build", args, dv_got_build, v) >= 0) {
-                dv->build = b->key;
-                dv->host = b->host;
-        }
+        dv->build = b->key;
+        dv->host = b->host;
+        dv_ask(t, v);
 }
 
 static void dv_close(Tui *t, View *v) {
@@ -204,6 +368,12 @@ static bool dv_stall(DetailView *dv, char *buf, size_t n) {
 static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
         DetailView *dv = v->data;
         const Screen *scr = t->screen;
+        double now = (double) now_realtime() / 1e6;
+        /* Again every 2 s; an answer lost with its connection is given up after 10 s. */
+        if (dv->build && now - dv->asked >= (dv->asking ? 10 : 2))
+                dv_ask(t, v);
+        if (now - dv->rendered >= 1)
+                dv_render(t, v);
         draw_printf(scr, y, x, w, screen_attr(scr, COL_TITLE),
                     "details: %s  (j/k scroll, / search, Esc back)", dv->title);
         if (--h <= 0)
@@ -227,6 +397,7 @@ static void dv_draw(Tui *t, View *v, int y, int x, int h, int w) {
 static void dv_free(View *v) {
         DetailView *dv = v->data;
         dv_clear(dv);
+        cJSON_Delete(dv->obj);
         free(dv->lines);
         free(dv);
 }

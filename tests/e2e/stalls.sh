@@ -78,6 +78,19 @@ assert_json "just after its line: silent for less than 3 s, since its last line 
 tui_detail stall-silent
 wait_screen "silent for [0-9]+s: no output since [0-9:]+" 5 "the detail panel shows the build's silence"
 wait_screen "silent for [3-9]s" 10 "the silence counts on in the detail panel"
+# The panel reads as a page (issue 21): state and times in words, local and relative, the
+# requester, the command line, usage and limits, CPU and memory over its life as sparklines.
+wait_screen '^state +running' 5 "detail page: its state in words"
+wait_screen '^started +[0-9]{2}:[0-9]{2}:[0-9]{2}, [0-9]+s ago' 5 "detail page: started, local and relative"
+wait_screen '^requester +[a-z0-9_-]+ \(uid [0-9]+\)' 5 "detail page: who asked"
+wait_screen '^command +.*nix-build' 5 "detail page: the whole command line"
+wait_screen '^usage +CPU [0-9.]+% now, .* in all; MEM [0-9.]+[KMG]? \(peak [0-9.]+[KMG]?\); processes [0-9]+' 5 \
+	"detail page: what it uses"
+wait_screen '^limits +none' 5 "detail page: the limits on it (none)"
+BLOCK='(▁|▂|▃|▄|▅|▆|▇|█)'
+wait_screen "^cpu +$BLOCK$BLOCK+ +\(top [0-9.]+%\)" 10 "detail page: its CPU over its life"
+wait_screen "^memory +$BLOCK$BLOCK+ +\(top [0-9.]+[KMG]?\)" 5 "detail page: its memory over its life"
+wait_screen '^every field:' 5 "detail page: then every field"
 silent_long() {
 	ctl get-build "$D_SILENT" 2>/dev/null >"$T/silent.json" &&
 		jq -e '.build.state == "running" and .build.silent_for >= 9' "$T/silent.json" >/dev/null
