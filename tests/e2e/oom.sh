@@ -35,7 +35,7 @@ assert_json "status: the kernel log is read (root)" "$ST" '.oom.kmsg == "reading
 
 GATE="$T/gate"
 chmod 755 "$T" # the hog (a nixbld user) looks for the gate file
-nix_bg "$E2E_DIR/nix/oom.nix" -A hog -A bystander --argstr nonce "$NONCE" --arg seconds 40 \
+nix_bg "$E2E_DIR/nix/oom.nix" -A hog -A bystander --argstr nonce "$NONCE" --arg seconds 90 \
 	--argstr gate "$GATE" -k -j2
 tracked() { [[ -n "$(builder_of oom-hog)" && -n "$(builder_of oom-bystander)" ]]; }
 wait_for 90 "both builds run with their builders found" tracked || die "builds not tracked"
@@ -137,7 +137,8 @@ keys C-u
 type_text "oom-hog"
 keys Enter
 wait_screen "filter: oom-hog" 5 "filtered to oom-hog" >/dev/null
-keys G Enter
+# Its invocation may have ended and folded itself: open it, then the last row is oom-hog.
+keys g g z o G Enter
 wait_screen "details: oom-hog" 5 "Enter shows its details"
 wait_screen "outcome: oom-killed at its memory limit \\(limit 64M, peak [0-9.]+M\\)" 5 \
 	"the details say oom-killed with the limit and the peak"
@@ -145,7 +146,7 @@ screen >"$T/tui-detail.txt"
 tui_quit
 
 # --- history: the row keeps the kind, the limit and the peak; the kills are kept ---
-wait_for 90 "nix-build ends" nix_done
+wait_for 150 "nix-build ends" nix_done
 in_history() { ctl get-history --name oom-hog 2>/dev/null | jq -e '.builds | length >= 1' >/dev/null; }
 wait_for 15 "oom-hog is in history" in_history
 ctl_ok GH get-history --name oom-hog
