@@ -10,6 +10,7 @@
 #include "basic/string-util.h"
 #include "shared/json-read.h"
 #include "tui/actions.h"
+#include "tui/help.h"
 #include "shared/fmt.h"
 #include "tui/prompt.h"
 #include "shared/when.h"
@@ -290,7 +291,7 @@ static void command(Tui *t, KeyResult k) {
                 t->quit = true;
                 return;
         case CMD_HELP:
-                t->show_help = true;
+                help_open(t);
                 return;
         case CMD_ESCAPE:
                 escape(t);
@@ -428,8 +429,7 @@ static void command(Tui *t, KeyResult k) {
 
 void input_key(Tui *t, int key) {
         if (t->show_help) {
-                if (key != KC_RESIZE && key != KC_MOUSE)
-                        t->show_help = false;
+                help_key(t, keys_feed(&t->keys, key));
                 return;
         }
         if (t->prompt) {

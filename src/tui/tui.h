@@ -96,6 +96,7 @@ struct Tui {
         bool show_log;        /* log panel under the builds list */
         bool log_focused;     /* Tab: keys go to the log panel */
         bool show_help;
+        size_t help_top; /* the help page's first line shown */
         bool show_all; /* a: every activity type, finished builds too */
         char *filter;  /* builds filter (f; "host:NAME" for a host's builds), or NULL */
         char status[1024];
