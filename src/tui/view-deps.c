@@ -2,6 +2,8 @@
  * reachable along several paths is expanded where it first appears only. */
 #include "tui/view-deps.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +279,117 @@ static const char *dv_row_text(Tui *t, View *v, size_t i) {
         return dv->text;
 }
 
+/* ---- search: over the whole tree, folds ignored ---- */
+
+/* A node where it is expanded in the whole tree (each node once), and the row of its parent
+ * there (SIZE_MAX for a root): the path whose folds a match opens. */
+typedef struct FullRow {
+        Node *node;
+        size_t parent;
+} FullRow;
+
+typedef struct FullTree {
+        FullRow *rows;
+        size_t n, cap;
+} FullTree;
+
+static int dv_walk_full(DepsView *dv, FullTree *ft, Node *n, size_t parent, int depth) {
+        if (n->seen || depth > 200)
+                return 0;
+        n->seen = true;
+        if (ft->n == ft->cap) {
+                size_t cap = MAX(ft->cap * 2, (size_t) 64);
+                FullRow *r = realloc(ft->rows, cap * sizeof(FullRow));
+                if (!r)
+                        return -ENOMEM;
+                ft->rows = r;
+                ft->cap = cap;
+        }
+        size_t me = ft->n++;
+        ft->rows[me] = (FullRow){.node = n, .parent = parent};
+        const cJSON *in;
+        cJSON_ArrayForEach(in, json_arr(n->json, "inputs")) {
+                Node *c;
+                if (!cJSON_IsString(in))
+                        continue;
+                HASH_FIND_STR(dv->nodes, in->valuestring, c);
+                if (c) {
+                        int r = dv_walk_full(dv, ft, c, me, depth + 1);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static bool dv_node_matches(DepsView *dv, const Node *n, const char *pattern) {
+        snprintf(dv->text, sizeof(dv->text), "%s %s %s", json_str(n->json, "name") ?: "",
+                 json_str(n->json, "state") ?: "", n->drv);
+        return strstr(dv->text, pattern) != NULL;
+}
+
+static int dv_search(Tui *t, View *v, const char *pattern, int dir, bool inclusive, size_t *ret_index,
+                     size_t *ret_count) {
+        DepsView *dv = v->data;
+        _cleanup_free_ FullRow *rows = NULL;
+        FullTree ft = {};
+        Node *n, *tn;
+        if (dv->n == 0)
+                return 0;
+        HASH_ITER(hh, dv->nodes, n, tn)
+                n->seen = false;
+        const cJSON *o;
+        int r = 0;
+        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "roots")) {
+                if (!cJSON_IsString(o))
+                        continue;
+                HASH_FIND_STR(dv->nodes, o->valuestring, n);
+                if (n && (r = dv_walk_full(dv, &ft, n, SIZE_MAX, 0)) < 0)
+                        break;
+        }
+        rows = ft.rows;
+        if (r < 0)
+                return r;
+
+        /* The cursor's place in the whole tree, and the matches before, at and after it. */
+        const Node *cur_node = v->nav.cur < dv->n ? dv->rows[v->nav.cur].node : NULL;
+        size_t cur = 0, count = 0, first = SIZE_MAX, last = SIZE_MAX, next = SIZE_MAX, prev = SIZE_MAX;
+        for (size_t i = 0; i < ft.n; i++)
+                if (rows[i].node == cur_node)
+                        cur = i;
+        for (size_t i = 0; i < ft.n; i++) {
+                if (!dv_node_matches(dv, rows[i].node, pattern))
+                        continue;
+                count++;
+                if (first == SIZE_MAX)
+                        first = i;
+                last = i;
+                if (next == SIZE_MAX && (i > cur || (inclusive && i == cur)))
+                        next = i;
+                if (i < cur || (inclusive && i == cur))
+                        prev = i;
+        }
+        if (count == 0)
+                return 0;
+        size_t k = dir > 0 ? (next != SIZE_MAX ? next : first) : (prev != SIZE_MAX ? prev : last);
+
+        /* Open the folds on its path, then put the cursor on it. */
+        for (size_t p = rows[k].parent; p != SIZE_MAX; p = rows[p].parent)
+                dv_set_fold(dv, rows[p].node->drv, false);
+        size_t index = 0;
+        for (size_t i = 0; i <= k; i++)
+                index += dv_node_matches(dv, rows[i].node, pattern);
+        char *drv = strdup(rows[k].node->drv);
+        if (!drv)
+                return -ENOMEM;
+        free(dv->sel_drv);
+        dv->sel_drv = drv;
+        dv_rebuild(t, v); /* keeps the cursor on sel_drv */
+        *ret_index = index;
+        *ret_count = count;
+        return 1;
+}
+
 static Colour node_colour(const char *state) {
         if (!state)
                 return COL_NORMAL;
@@ -403,6 +516,7 @@ int view_deps_new(Tui *t, View **ret) {
                 .close = dv_close,
                 .count = dv_count,
                 .row_text = dv_row_text,
+                .search_fn = dv_search,
                 .draw = dv_draw,
                 .key = dv_key,
                 .store_changed = dv_store_changed,
