@@ -161,7 +161,8 @@ static int help_entry(HelpText *h, const char *term, const char *text, bool colo
                         return -ENOMEM;
                 HelpLine l = {.text = s};
                 if (first && coloured)
-                        l = (HelpLine){.text = s, .colour = colour, .sample_at = TERM_INDENT, .sample_len = tl};
+                        l = (HelpLine){
+                                .text = s, .colour = colour, .sample_at = TERM_INDENT, .sample_len = tl};
                 int r = help_push(h, l);
                 if (r < 0) {
                         free(s);
@@ -233,11 +234,12 @@ int help_text_build(HelpText *h, int width) {
         for (size_t i = 0; fmt_failure_word(i, &words, &meaning) > 0; i++)
                 if ((r = help_entry(h, words, meaning, false, 0)) < 0)
                         return r;
-        if ((r = help_entry(h, "failed", "a failure without words of its own (the details say more)",
-                            false, 0)) < 0)
+        if ((r = help_entry(h, "failed", "a failure without words of its own (the details say more)", false,
+                            0)) < 0)
                 return r;
 
-        if ((r = help_line(h, false, "")) < 0 || (r = help_line(h, false, "  end of help: q, Esc or ? closes it")) < 0)
+        if ((r = help_line(h, false, "")) < 0 ||
+            (r = help_line(h, false, "  end of help: q, Esc or ? closes it")) < 0)
                 return r;
         return 0;
 }

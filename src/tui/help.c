@@ -100,7 +100,8 @@ void help_draw(Tui *t, int rows, int cols) {
                 if (l->sample_len > 0) {
                         /* The sample in its colour, over its own text (ASCII: a byte a cell). */
                         char sample[64];
-                        snprintf(sample, sizeof(sample), "%.*s", (int) l->sample_len, l->text + l->sample_at);
+                        snprintf(sample, sizeof(sample), "%.*s", (int) l->sample_len,
+                                 l->text + l->sample_at);
                         draw_text(scr, y, (int) l->sample_at, cols - (int) l->sample_at,
                                   screen_attr(scr, l->colour), sample, false, false);
                 }

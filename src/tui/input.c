@@ -61,8 +61,8 @@ static void search_report(Tui *t, View *v, int dir, bool inclusive) {
         size_t i = 0, n = 0;
         int r = search_step(t, v, dir, inclusive, &i, &n);
         if (r > 0)
-                tui_status(t, false, "/%s: match %zu of %zu in %s (n next, N previous, Esc clears)", v->search,
-                           i, n, v->title);
+                tui_status(t, false, "/%s: match %zu of %zu in %s (n next, N previous, Esc clears)",
+                           v->search, i, n, v->title);
         else if (r < 0)
                 tui_status(t, true, "/%s: search in %s failed: %s", v->search, v->title, strerror(-r));
         else

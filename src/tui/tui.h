@@ -47,7 +47,7 @@ typedef struct View {
          * it, with inclusive), wrapping; 1 with the match's place (from 1) among all
          * *ret_count, 0 without a match, -errno. Without it, search goes over row_text. */
         int (*search_fn)(Tui *t, struct View *v, const char *pattern, int dir, bool inclusive,
-                      size_t *ret_index, size_t *ret_count);
+                         size_t *ret_index, size_t *ret_count);
         /* Keys the view gives a meaning of its own (Enter, folds, sort); true when handled. */
         bool (*key)(Tui *t, struct View *v, Cmd cmd);
         /* The daemon (re)connected or went away. */
@@ -103,8 +103,8 @@ struct Tui {
         bool log_focused;     /* Tab: keys go to the log panel */
         bool show_help;
         size_t help_top; /* the help page's first line shown */
-        bool show_all; /* a: every activity type, finished builds too */
-        char *filter;  /* builds filter (f; "host:NAME" for a host's builds), or NULL */
+        bool show_all;   /* a: every activity type, finished builds too */
+        char *filter;    /* builds filter (f; "host:NAME" for a host's builds), or NULL */
         char status[1024];
         bool status_error;
         uint64_t status_time; /* monotonic usec */

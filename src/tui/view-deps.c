@@ -96,29 +96,43 @@ static void dv_push(DepsView *dv, Node *n, int depth, bool children, bool repeat
                 (DepRow){.node = n, .depth = depth, .has_children = children, .repeated = repeated};
 }
 
-static void dv_walk(DepsView *dv, Node *n, int depth) {
-        const cJSON *inputs = json_arr(n->json, "inputs");
-        bool children = false;
+static int node_compare(const void *a, const void *b) {
+        const Node *x = *(Node *const *) a, *y = *(Node *const *) b;
+        int r = strcmp(json_str(x->json, "name") ?: "", json_str(y->json, "name") ?: "");
+        return r ? r : strcmp(x->drv, y->drv);
+}
+
+/* The known nodes an array of drv paths names (roots, a node's inputs), by name: the tree
+ * reads the same on every refresh and every run, whatever order the daemon lists them in.
+ * Returns how many (0 also when out of memory); *ret to free. */
+static size_t dv_sorted(DepsView *dv, const cJSON *drvs, Node ***ret) {
+        size_t n = 0, cap = (size_t) MAX(cJSON_GetArraySize(drvs), 0);
+        Node **v = cap ? calloc(cap, sizeof(Node *)) : NULL;
         const cJSON *in;
-        cJSON_ArrayForEach(in, inputs) {
+        *ret = v;
+        if (!v)
+                return 0;
+        cJSON_ArrayForEach(in, drvs) {
                 Node *c;
-                if (cJSON_IsString(in)) {
-                        HASH_FIND_STR(dv->nodes, in->valuestring, c);
-                        children |= c != NULL;
-                }
-        }
-        dv_push(dv, n, depth, children, n->seen);
-        if (n->seen || dv_folded(dv, n->drv) || depth > 200)
-                return;
-        n->seen = true;
-        cJSON_ArrayForEach(in, inputs) {
-                Node *c;
-                if (!cJSON_IsString(in))
+                if (!cJSON_IsString(in) || n >= cap)
                         continue;
                 HASH_FIND_STR(dv->nodes, in->valuestring, c);
                 if (c)
-                        dv_walk(dv, c, depth + 1);
+                        v[n++] = c;
         }
+        qsort(v, n, sizeof(Node *), node_compare);
+        return n;
+}
+
+static void dv_walk(DepsView *dv, Node *n, int depth) {
+        _cleanup_free_ Node **children = NULL;
+        size_t k = dv_sorted(dv, json_arr(n->json, "inputs"), &children);
+        dv_push(dv, n, depth, k > 0, n->seen);
+        if (n->seen || dv_folded(dv, n->drv) || depth > 200)
+                return;
+        n->seen = true;
+        for (size_t i = 0; i < k; i++)
+                dv_walk(dv, children[i], depth + 1);
 }
 
 static void dv_rebuild(Tui *t, View *v) {
@@ -138,14 +152,10 @@ static void dv_rebuild(Tui *t, View *v) {
                 n->json = o;
                 HASH_ADD_KEYPTR(hh, dv->nodes, n->drv, strlen(n->drv), n);
         }
-        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "roots")) {
-                Node *n;
-                if (!cJSON_IsString(o))
-                        continue;
-                HASH_FIND_STR(dv->nodes, o->valuestring, n);
-                if (n)
-                        dv_walk(dv, n, 0);
-        }
+        _cleanup_free_ Node **roots = NULL;
+        size_t k = dv_sorted(dv, json_arr(dv->poll.result, "roots"), &roots);
+        for (size_t i = 0; i < k; i++)
+                dv_walk(dv, roots[i], 0);
         size_t cur = v->nav.cur;
         for (size_t i = 0; dv->sel_drv && i < dv->n; i++)
                 if (strcmp(dv->rows[i].node->drv, dv->sel_drv) == 0) {
@@ -307,17 +317,12 @@ static int dv_walk_full(DepsView *dv, FullTree *ft, Node *n, size_t parent, int 
         }
         size_t me = ft->n++;
         ft->rows[me] = (FullRow){.node = n, .parent = parent};
-        const cJSON *in;
-        cJSON_ArrayForEach(in, json_arr(n->json, "inputs")) {
-                Node *c;
-                if (!cJSON_IsString(in))
-                        continue;
-                HASH_FIND_STR(dv->nodes, in->valuestring, c);
-                if (c) {
-                        int r = dv_walk_full(dv, ft, c, me, depth + 1);
-                        if (r < 0)
-                                return r;
-                }
+        _cleanup_free_ Node **children = NULL;
+        size_t k = dv_sorted(dv, json_arr(n->json, "inputs"), &children);
+        for (size_t i = 0; i < k; i++) {
+                int r = dv_walk_full(dv, ft, children[i], me, depth + 1);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -338,15 +343,11 @@ static int dv_search(Tui *t, View *v, const char *pattern, int dir, bool inclusi
                 return 0;
         HASH_ITER(hh, dv->nodes, n, tn)
                 n->seen = false;
-        const cJSON *o;
+        _cleanup_free_ Node **roots = NULL;
+        size_t n_roots = dv_sorted(dv, json_arr(dv->poll.result, "roots"), &roots);
         int r = 0;
-        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "roots")) {
-                if (!cJSON_IsString(o))
-                        continue;
-                HASH_FIND_STR(dv->nodes, o->valuestring, n);
-                if (n && (r = dv_walk_full(dv, &ft, n, SIZE_MAX, 0)) < 0)
-                        break;
-        }
+        for (size_t i = 0; i < n_roots && r >= 0; i++)
+                r = dv_walk_full(dv, &ft, roots[i], SIZE_MAX, 0);
         rows = ft.rows;
         if (r < 0)
                 return r;
