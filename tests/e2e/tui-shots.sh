@@ -97,7 +97,8 @@ shot() {
 # The TUI under a host name of its own (a UTS namespace): the header, cut at 100 columns, is
 # cut at the same place on every machine.
 unshare --uts true 2>/dev/null || die "unshare --uts fails here (the shots need a fixed host name)"
-printf '#!/bin/sh\nexec unshare --uts sh -c '\''hostname shots && exec "$@"'\'' sh %q "$@"\n' "$NA_TUI" >"$T/tui-shots"
+printf '#!/bin/sh\nexec unshare --uts sh -c '\''echo shots >/proc/sys/kernel/hostname && exec "$@"'\'' sh %q "$@"\n' \
+	"$NA_TUI" >"$T/tui-shots"
 chmod +x "$T/tui-shots"
 NA_TUI="$T/tui-shots"
 # Sampled often enough that tui-quick's second has its figures.
@@ -105,9 +106,13 @@ start_daemon --cgroup-root "$CGROOT" --sample-interval 0.2
 # One invocation that failed (exit 3), then one with three slow builds, one waiting for two
 # of them and one that succeeded quickly.
 nix-build tui.nix -A fail -k --no-out-link --log-format internal-json -v --argstr nonce "$NONCE" 2>&1 |
-	ctl ingest >"$T/ingest-fail.out" 2>&1
+	tee "$T/events-fail.raw" | ctl ingest >"$T/ingest-fail.out" 2>&1
 failed() { [[ "$(field tui-fail .state)" == failed ]]; }
-wait_for 30 "tui-fail failed" failed || die "tui-fail did not fail"
+if ! wait_for 60 "tui-fail failed" failed; then
+	grep -v '^@nix' "$T/events-fail.raw" | tail -n 20 >&2
+	ctl list-builds >&2
+	die "tui-fail did not fail"
+fi
 nix_bg tui.nix -A a -A top -A quick --arg seconds 400 -k -j4 --argstr nonce "$NONCE"
 running() { [[ "$(field "$1" .state)" == running ]]; }
 sampled() { [[ "$(field "$1" '.usage.procs // 0')" -ge 1 ]]; }
