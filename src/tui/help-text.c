@@ -37,6 +37,7 @@ static const HelpEntry help_keys[] = {
               "elsewhere it asks for a time: 03:12, -2h, yesterday 14:00)"},
         {"h", "history of finished builds"},
         {"r", "remote machines"},
+        {"[ / ], { / }", "in the at view: a minute back / on, ten minutes back / on"},
         {"f", "filter builds (text or glob, host:NAME)"},
         {"/", "search in the focused view; the status line says match i of N"},
         {"n / N", "next / previous match, wrapping; without a search n is the nice prompt (-20..19)"},

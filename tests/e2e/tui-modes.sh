@@ -70,7 +70,7 @@ assert_match "memory columns say their unit" "PEAK +the most memory .*\(bytes: K
 assert_match "a colour explained" "FROZEN +frozen \(K f\): its processes are stopped" "$(cat "$T/help.txt")"
 assert_match "the dimmed rows of a host that is down explained" "dimmed row +a host that is down" "$(cat "$T/help.txt")"
 assert_match "the limits marker explained" "n10 cpu0.5 mem64M" "$(cat "$T/help.txt")"
-assert_match "a failure word explained" "oom +the kernel's OOM killer ended it" "$(cat "$T/help.txt")"
+assert_match "a failure word explained" "oom-killed +the kernel's OOM killer ended one of its processes" "$(cat "$T/help.txt")"
 assert_match "exit N explained" "exit N +the builder exited with status N" "$(cat "$T/help.txt")"
 assert_match "a state explained" "lost +its nix process went away" "$(cat "$T/help.txt")"
 assert_eq "the colour sample is drawn in the colour it explains (running: green)" "32" "$(cut -d' ' -f2 <<<"$running_attrs")"

@@ -44,10 +44,10 @@ static void test_everything_explained(void **state) {
                         fail_msg("failure word %s not in the help", words);
         assert_true(n >= 10);
         static const char *const expected[] = {
-                "exit N",    "signal N",  "oom",     "dep failed", "not started", "no outputs",
-                "timeout",   "cancelled", "running", "queued",     "FROZEN",      "finishing",
-                "succeeded", "killed",    "lost",    "selection",  "dimmed row",  "n10 cpu0.5 mem64M",
-                "match",
+                "exit N",     "signal N",   "oom-killed",        "dep failed", "not started",
+                "no outputs", "timeout",    "cancelled",         "running",    "queued",
+                "FROZEN",     "finishing",  "succeeded",         "killed",     "lost",
+                "selection",  "dimmed row", "n10 cpu0.5 mem64M", "match",
         };
         for (size_t i = 0; i < ELEMENTSOF(expected); i++)
                 if (!find_term(&h, expected[i]))
@@ -91,7 +91,8 @@ static void test_failure_words(void **state) {
         /* Without its figure, exit-code is not "exit N". */
         assert_string_equal(fmt_state_why(b, sizeof(b), "failed", "exit-code", FMT_NONE, FMT_NONE),
                             "failed");
-        assert_string_equal(fmt_state_why(b, sizeof(b), "failed", "oom-kill", FMT_NONE, FMT_NONE), "oom");
+        assert_string_equal(fmt_state_why(b, sizeof(b), "failed", "oom-killed", FMT_NONE, FMT_NONE),
+                            "oom-killed");
         const char *words, *meaning;
         assert_int_equal(fmt_failure_word(0, &words, &meaning), 1);
         assert_string_equal(words, "exit N");
