@@ -188,7 +188,7 @@ key_ms() {
 	local k0 k1
 	k0=$(date +%s%N)
 	tmux -L "$SOCK" send-keys -t b '?'
-	wait_screen "nix-analytics keys"
+	wait_screen "^nix-analytics help"
 	k1=$(date +%s%N)
 	tmux -L "$SOCK" send-keys -t b Escape
 	echo $(((k1 - k0) / 1000000))

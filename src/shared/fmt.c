@@ -82,14 +82,24 @@ char *fmt_state(char *buf, size_t n, const char *state, const char *failure_kind
         return buf;
 }
 
-/* A failure kind (docs/protocol.md, "failure") in the few words of a STATE cell (11). */
+/* A failure kind (docs/protocol.md, "failure") in the few words of a STATE cell (11), and
+ * what those words mean (the TUI's help lists them). "exit N" and "signal N" take their
+ * figure from the failure; the others are fixed words. */
 static const struct {
-        const char *kind, *words;
+        const char *kind, *words, *meaning;
 } failure_words[] = {
-        {"oom-killed", "oom-killed"},   {"dependency", "dep failed"},  {"no-outputs", "no outputs"},
-        {"not-started", "not started"}, {"cancelled", "cancelled"},    {"hash-mismatch", "bad hash"},
-        {"timeout", "timeout"},         {"max-silent-time", "silent"}, {"log-limit", "log limit"},
-        {"substitution", "subst fail"},
+        {"exit-code", "exit N", "the builder exited with status N"},
+        {"signal", "signal N", "a signal N ended the builder (9: SIGKILL, 15: SIGTERM)"},
+        {"oom-killed", "oom-killed", "the kernel's OOM killer ended one of its processes (memory limit)"},
+        {"dependency", "dep failed", "not built: one of its inputs failed"},
+        {"no-outputs", "no outputs", "the builder ended but left no valid outputs"},
+        {"not-started", "not started", "never ran: its nix process ended on an error of its own"},
+        {"cancelled", "cancelled", "Nix stopped before it ended (another build failed, Ctrl-C)"},
+        {"hash-mismatch", "bad hash", "a fixed-output derivation's output had another hash"},
+        {"timeout", "timeout", "it ran longer than Nix's timeout"},
+        {"max-silent-time", "silent", "it printed nothing for longer than max-silent-time"},
+        {"log-limit", "log limit", "its log grew past max-build-log-size"},
+        {"substitution", "subst fail", "its outputs could not be substituted (no fallback build)"},
 };
 
 char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_kind, int exit_code,
@@ -102,11 +112,20 @@ char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_
                 snprintf(buf, n, "signal %d", signal);
         else {
                 snprintf(buf, n, "failed"); /* "other", or a kind newer than this program */
-                for (size_t i = 0; i < ELEMENTSOF(failure_words); i++)
+                /* The first two need their figure: without it, plain "failed". */
+                for (size_t i = 2; i < ELEMENTSOF(failure_words); i++)
                         if (strcmp(failure_kind, failure_words[i].kind) == 0)
                                 snprintf(buf, n, "%s", failure_words[i].words);
         }
         return buf;
+}
+
+int fmt_failure_word(size_t i, const char **ret_words, const char **ret_meaning) {
+        if (i >= ELEMENTSOF(failure_words))
+                return 0;
+        *ret_words = failure_words[i].words;
+        *ret_meaning = failure_words[i].meaning;
+        return 1;
 }
 
 char *fmt_machine(char *buf, size_t n, const char *uri) {

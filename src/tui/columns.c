@@ -189,17 +189,29 @@ static int c_peak(const StoreBuild *a, const StoreBuild *b, double now) {
 
 /* Each title fits its column with the sort arrow after it: a title is never cut. */
 const Column columns[] = {
-        {"NAME", 0, 100, false, false, f_name, c_name, NULL},
-        {"PHASE", 9, 3, false, false, f_phase, c_phase, e_phase},
-        {"STATE", 11, 99, false, false, f_state, c_state, NULL},
-        {"PROG", 5, 4, true, true, f_progress, c_progress, e_progress},
-        {"USER", 8, 6, false, false, f_requester, c_requester, e_requester},
-        {"MACHINE", 9, 2, false, false, f_machine, c_machine, NULL},
-        {"ELAPSED", 8, 98, true, true, f_elapsed, c_elapsed, e_elapsed},
-        {"ETA", 6, 5, true, false, f_eta, c_eta, e_eta},
-        {"CPU%", 5, 97, true, true, f_cpu, c_cpu, e_cpu},
-        {"MEM", 6, 96, true, true, f_mem, c_mem, e_mem},
-        {"PEAK", 6, 1, true, true, f_peak, c_peak, e_peak},
+        {"NAME", 0, 100, false, false, f_name, c_name, NULL,
+         "the derivation's name, under its invocation (#N user: who ran which nix command)"},
+        {"PHASE", 9, 3, false, false, f_phase, c_phase, e_phase,
+         "the phase it is in (unpack, configure, build, install, ...; - for none)"},
+        {"STATE", 11, 99, false, false, f_state, c_state, NULL,
+         "its state, or for a failed build why it failed (see the words below)"},
+        {"PROG", 5, 4, true, true, f_progress, c_progress, e_progress,
+         "progress: % of the time its past builds took (- without history)"},
+        {"USER", 8, 6, false, false, f_requester, c_requester, e_requester,
+         "the user who asked for the build"},
+        {"MACHINE", 9, 2, false, false, f_machine, c_machine, NULL,
+         "where it builds: local, or the remote builder's host name"},
+        {"ELAPSED", 8, 98, true, true, f_elapsed, c_elapsed, e_elapsed,
+         "time since it started (42s, 3m05s, 1h02m, 2d03h)"},
+        {"ETA", 6, 5, true, false, f_eta, c_eta, e_eta,
+         "time left by its history; ~: a rough guess; +2m05s: over its usual time by that much"},
+        {"CPU%", 5, 97, true, true, f_cpu, c_cpu, e_cpu,
+         "CPU use now, % of one core (250%: two and a half cores); a trailing @: the remote "
+         "machine's daemon measured it"},
+        {"MEM", 6, 96, true, true, f_mem, c_mem, e_mem,
+         "memory its processes hold now (sum of their RSS; bytes: K, M, G)"},
+        {"PEAK", 6, 1, true, true, f_peak, c_peak, e_peak,
+         "the most memory its processes held at once (bytes: K, M, G)"},
 };
 const size_t n_columns = ELEMENTSOF(columns);
 

@@ -19,6 +19,8 @@ typedef struct Column {
         int (*compare)(const StoreBuild *a, const StoreBuild *b, double now);
         /* Optional: the build has no value here ("-"); such rows sort last either way. */
         bool (*empty)(const StoreBuild *b, double now);
+        /* What the column shows and in which unit, for the help page. */
+        const char *help;
 } Column;
 
 extern const Column columns[];

@@ -1,66 +1,109 @@
-/* Help text: the keymap of keys.c in words. */
+/* The help page (? or F1): help-text.c's lines over the whole screen, scrolled with the
+ * movement keys, closed by q, Esc or ? (or any key without a meaning here). */
 #include "tui/help.h"
 
 #include <curses.h>
+#include <stdio.h>
 
 #include "basic/macro.h"
 #include "tui/draw.h"
+#include "tui/help-text.h"
 
-static const char *const help_lines[] = {
-        "j/k, arrows      down/up             Ctrl-d/Ctrl-u  half page down/up",
-        "gg/G, Home/End   top/bottom          PgDn/PgUp      page down/up",
-        "F                the log panel follows again (scrolling up in it pauses; G too)",
-        "K then k/f/u     kill/freeze/unfreeze the selected build(s)",
-        "n                nice prompt; with a search active: next match (N: previous)",
-        "c / m            CPU limit (cores) / memory limit (bytes) prompt",
-        "V                visual mode: a range of rows; actions apply to all of it",
-        "y then d/n/o/p/r/c/l  yank drv/name/output/pid/requester/command/log",
-        "p                process view        d  dependency tree (invocation, history row)",
-        "l                log panel           Tab focus the log panel / the list",
-        "h                history             r  remote machines",
-        "f                filter builds       /  search in the focused view",
-        "a                all activities: substitutions, downloads, copies, hooks",
-        "t                tree by invocation / flat list of active builds",
-        "H                one host's builds, the next one's, ... all (with several -H)",
-        "s / S            sort by next column (CPU, memory, times: highest first) / reverse",
-        "z then c/o/a     fold close/open/toggle (invocation, dependency node)",
-        "Running first, then queued, then ended; an ended invocation folds itself.",
-        "A failed build's STATE says why (exit 3, signal 9, dep failed, oom-killed) in red;",
-        "n10 cpu0.5 mem64M after a name: its nice and limits in force.",
-        "Enter            details             Esc  leave a mode/view/search/filter",
-        "mouse            click selects a row, wheel scrolls",
-        "?                this help           q  quit",
-        "",
-        "Actions go to the running or frozen builds shown in the selection, name them and",
-        "ask first for several; the status line shows the result and the mechanism, the",
-        "daemon's error, or why nothing was sent.",
-        "                                  (any key closes this help)",
-};
+/* The lines below the title row. */
+static size_t help_height(Tui *t) {
+        int rows, cols;
+        screen_size(t->screen, &rows, &cols);
+        return (size_t) MAX(rows - 1, 1);
+}
+
+/* Text is wrapped one cell short of the width: the last column stays empty. */
+static int help_width(Tui *t) {
+        int rows, cols;
+        screen_size(t->screen, &rows, &cols);
+        return MAX(cols - 1, 1);
+}
+
+static size_t help_last_top(size_t n, size_t height) {
+        return n > height ? n - height : 0;
+}
+
+void help_open(Tui *t) {
+        t->show_help = true;
+        t->help_top = 0;
+}
+
+void help_key(Tui *t, KeyResult k) {
+        _cleanup_(help_text_done) HelpText h = {};
+        if (help_text_build(&h, help_width(t)) < 0)
+                return;
+        size_t height = help_height(t), last = help_last_top(h.n, height), top = MIN(t->help_top, last);
+        int row, col, wheel;
+        switch (k.cmd) {
+        case CMD_DOWN:
+                top = MIN(top + 1, last);
+                break;
+        case CMD_UP:
+                top = top > 0 ? top - 1 : 0;
+                break;
+        case CMD_HALF_DOWN:
+        case CMD_PAGE_DOWN:
+                top = MIN(top + (k.cmd == CMD_PAGE_DOWN ? height : height / 2), last);
+                break;
+        case CMD_HALF_UP:
+        case CMD_PAGE_UP: {
+                size_t step = k.cmd == CMD_PAGE_UP ? height : height / 2;
+                top = top > step ? top - step : 0;
+                break;
+        }
+        case CMD_TOP:
+                top = 0;
+                break;
+        case CMD_BOTTOM:
+                top = last;
+                break;
+        case CMD_MOUSE:
+                screen_mouse(t->screen, &row, &col, &wheel);
+                if (wheel > 0)
+                        top = MIN(top + 3, last);
+                else if (wheel < 0)
+                        top = top > 3 ? top - 3 : 0;
+                break;
+        case CMD_PENDING:   /* g of gg */
+        case CMD_CANCELLED: /* a sequence that came to nothing */
+        case CMD_RESIZE:
+                break;
+        default: /* q, Esc, ? and keys without a meaning here */
+                t->show_help = false;
+                break;
+        }
+        t->help_top = top;
+}
 
 void help_draw(Tui *t, int rows, int cols) {
         const Screen *scr = t->screen;
-        int h = MIN((int) ELEMENTSOF(help_lines) + 2, rows), w = MIN(84, cols);
-        int y = MAX((rows - h) / 2, 0), x = MAX((cols - w) / 2, 0);
-        const Glyphs *g = screen_glyphs(scr);
-        for (int i = 0; i < h; i++)
-                draw_fill(y + i, x, w, A_REVERSE);
-        if (!g->ascii) {
-                attron(A_REVERSE);
-                mvaddstr(y, x, "┌");
-                mvaddstr(y, x + w - 1, "┐");
-                mvaddstr(y + h - 1, x, "└");
-                mvaddstr(y + h - 1, x + w - 1, "┘");
-                for (int i = 1; i < w - 1; i++) {
-                        mvaddstr(y, x + i, "─");
-                        mvaddstr(y + h - 1, x + i, "─");
+        _cleanup_(help_text_done) HelpText h = {};
+        if (help_text_build(&h, help_width(t)) < 0)
+                return;
+        size_t height = help_height(t);
+        t->help_top = MIN(t->help_top, help_last_top(h.n, height));
+        size_t end = MIN(t->help_top + height, h.n);
+        draw_printf(scr, 0, 0, cols, screen_attr(scr, COL_HEADER),
+                    "nix-analytics help  lines %zu-%zu of %zu  (j/k PgDn/PgUp g/G scroll, q/Esc close)",
+                    t->help_top + 1, end, h.n);
+        for (int y = 1; y < rows; y++) {
+                size_t i = t->help_top + (size_t) (y - 1);
+                draw_fill(y, 0, cols, 0);
+                if (i >= h.n)
+                        continue;
+                const HelpLine *l = &h.lines[i];
+                draw_text(scr, y, 0, cols, l->heading ? A_BOLD : 0, l->text, true, false);
+                if (l->sample_len > 0) {
+                        /* The sample in its colour, over its own text (ASCII: a byte a cell). */
+                        char sample[64];
+                        snprintf(sample, sizeof(sample), "%.*s", (int) l->sample_len,
+                                 l->text + l->sample_at);
+                        draw_text(scr, y, (int) l->sample_at, cols - (int) l->sample_at,
+                                  screen_attr(scr, l->colour), sample, false, false);
                 }
-                for (int i = 1; i < h - 1; i++) {
-                        mvaddstr(y + i, x, "│");
-                        mvaddstr(y + i, x + w - 1, "│");
-                }
-                attroff(A_REVERSE);
         }
-        draw_text(scr, y, x + 2, w - 4, A_REVERSE | A_BOLD, " nix-analytics keys ", false, false);
-        for (int i = 0; i + 2 < h && i < (int) ELEMENTSOF(help_lines); i++)
-                draw_text(scr, y + 1 + i, x + 2, w - 4, A_REVERSE, help_lines[i], false, false);
 }

@@ -10,6 +10,7 @@
 #include "basic/string-util.h"
 #include "shared/json-read.h"
 #include "tui/actions.h"
+#include "tui/help.h"
 #include "shared/fmt.h"
 #include "tui/prompt.h"
 #include "shared/when.h"
@@ -23,37 +24,47 @@
 /* ---- search ---- */
 
 /* Moves the view's cursor to the next (dir 1) or previous (-1) row containing its search
- * pattern, starting after the cursor (or at it, with inclusive). */
-static bool search_step(Tui *t, View *v, int dir, bool inclusive) {
-        if (!v->search || !v->row_text)
-                return false;
+ * pattern, starting after the cursor (or at it, with inclusive), wrapping: 1 with the match's
+ * place among all matches, 0 when none. */
+static int search_step(Tui *t, View *v, int dir, bool inclusive, size_t *ret_index, size_t *ret_count) {
+        if (!v->search)
+                return 0;
+        if (v->search_fn)
+                return v->search_fn(t, v, v->search, dir, inclusive, ret_index, ret_count);
+        if (!v->row_text)
+                return 0;
         size_t n = v->count(t, v);
         if (n == 0)
-                return false;
+                return 0;
         size_t cur = v->nav.cur;
         for (size_t step = inclusive ? 0 : 1; step <= n; step++) {
                 size_t i = dir > 0 ? (cur + step) % n : (cur + n - step % n) % n;
-                if (strstr(v->row_text(t, v, i), v->search)) {
-                        listnav_goto(&v->nav, i);
-                        if (v->key)
-                                v->key(t, v, CMD_NONE); /* lets the view remember its selection */
-                        return true;
-                }
+                if (!strstr(v->row_text(t, v, i), v->search))
+                        continue;
+                listnav_goto(&v->nav, i);
+                if (v->key)
+                        v->key(t, v, CMD_NONE); /* lets the view remember its selection */
+                size_t before = 0, all = 0;
+                for (size_t j = 0; j < n; j++)
+                        if (strstr(v->row_text(t, v, j), v->search)) {
+                                all++;
+                                before += j <= i;
+                        }
+                *ret_index = before;
+                *ret_count = all;
+                return 1;
         }
-        return false;
+        return 0;
 }
 
-static size_t search_count(Tui *t, View *v) {
-        size_t n = v->count(t, v), m = 0;
-        for (size_t i = 0; i < n; i++)
-                m += strstr(v->row_text(t, v, i), v->search) != NULL;
-        return m;
-}
-
-static void search_report(Tui *t, View *v, bool found) {
-        if (found)
-                tui_status(t, false, "/%s: %zu matching rows in %s (n next, N previous, Esc clears)",
-                           v->search, search_count(t, v), v->title);
+static void search_report(Tui *t, View *v, int dir, bool inclusive) {
+        size_t i = 0, n = 0;
+        int r = search_step(t, v, dir, inclusive, &i, &n);
+        if (r > 0)
+                tui_status(t, false, "/%s: match %zu of %zu in %s (n next, N previous, Esc clears)",
+                           v->search, i, n, v->title);
+        else if (r < 0)
+                tui_status(t, true, "/%s: search in %s failed: %s", v->search, v->title, strerror(-r));
         else
                 tui_status(t, true, "/%s: not found in %s", v->search, v->title);
 }
@@ -199,7 +210,7 @@ static void prompt_submit(Tui *t) {
                 free(v->search);
                 v->search = p->len ? strdup(p->text) : NULL;
                 if (v->search)
-                        search_report(t, v, search_step(t, v, 1, true));
+                        search_report(t, v, 1, /* inclusive= */ true);
                 break;
         case PROMPT_NICE:
         case PROMPT_CPU:
@@ -290,7 +301,7 @@ static void command(Tui *t, KeyResult k) {
                 t->quit = true;
                 return;
         case CMD_HELP:
-                t->show_help = true;
+                help_open(t);
                 return;
         case CMD_ESCAPE:
                 escape(t);
@@ -374,13 +385,13 @@ static void command(Tui *t, KeyResult k) {
         }
         case CMD_NICE_OR_NEXT:
                 if (v->search)
-                        search_report(t, v, search_step(t, v, 1, false));
+                        search_report(t, v, 1, false);
                 else
                         value_prompt(t, PROMPT_NICE, "nice", "-20..19");
                 return;
         case CMD_PREV_MATCH:
                 if (v->search)
-                        search_report(t, v, search_step(t, v, -1, false));
+                        search_report(t, v, -1, false);
                 else
                         tui_status(t, false, "N: no search active (/ searches)");
                 return;
@@ -428,8 +439,7 @@ static void command(Tui *t, KeyResult k) {
 
 void input_key(Tui *t, int key) {
         if (t->show_help) {
-                if (key != KC_RESIZE && key != KC_MOUSE)
-                        t->show_help = false;
+                help_key(t, keys_feed(&t->keys, key));
                 return;
         }
         if (t->prompt) {

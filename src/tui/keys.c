@@ -43,6 +43,7 @@ static const struct {
         {'a', CMD_ALL_ACTIVITY},
         {'q', CMD_QUIT},
         {'?', CMD_HELP},
+        {KC_F1, CMD_HELP},
         {KC_ENTER, CMD_ENTER},
         {KC_TAB, CMD_FOCUS},
         {KC_ESC, CMD_ESCAPE},

@@ -22,6 +22,7 @@ enum {
         KC_BACKSPACE,
         KC_MOUSE,
         KC_RESIZE,
+        KC_F1,
 };
 
 #define KC_CTRL(c) ((c) &0x1f)

@@ -120,6 +120,8 @@ static int screen_map_key(Screen *s, int r, wint_t wc) {
                         return KC_BACKSPACE;
                 case KEY_RESIZE:
                         return KC_RESIZE;
+                case KEY_F(1):
+                        return KC_F1;
                 case KEY_MOUSE: {
                         MEVENT me;
                         if (getmouse(&me) != OK)

@@ -42,6 +42,12 @@ typedef struct View {
         /* Text of row i for search (valid until the next call). */
         const char *(*row_text)(Tui *t, struct View *v, size_t i);
         void (*draw)(Tui *t, struct View *v, int y, int x, int h, int w);
+        /* Searches more than the rows shown (a tree opens the folds on the path to a
+         * match): moves the cursor to the next (dir 1) or previous (-1) match after it (or at
+         * it, with inclusive), wrapping; 1 with the match's place (from 1) among all
+         * *ret_count, 0 without a match, -errno. Without it, search goes over row_text. */
+        int (*search_fn)(Tui *t, struct View *v, const char *pattern, int dir, bool inclusive,
+                         size_t *ret_index, size_t *ret_count);
         /* Keys the view gives a meaning of its own (Enter, folds, sort); true when handled. */
         bool (*key)(Tui *t, struct View *v, Cmd cmd);
         /* The daemon (re)connected or went away. */
@@ -96,8 +102,9 @@ struct Tui {
         bool show_log;        /* log panel under the builds list */
         bool log_focused;     /* Tab: keys go to the log panel */
         bool show_help;
-        bool show_all; /* a: every activity type, finished builds too */
-        char *filter;  /* builds filter (f; "host:NAME" for a host's builds), or NULL */
+        size_t help_top; /* the help page's first line shown */
+        bool show_all;   /* a: every activity type, finished builds too */
+        char *filter;    /* builds filter (f; "host:NAME" for a host's builds), or NULL */
         char status[1024];
         bool status_error;
         uint64_t status_time; /* monotonic usec */

@@ -2,6 +2,8 @@
  * reachable along several paths is expanded where it first appears only. */
 #include "tui/view-deps.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,29 +96,43 @@ static void dv_push(DepsView *dv, Node *n, int depth, bool children, bool repeat
                 (DepRow){.node = n, .depth = depth, .has_children = children, .repeated = repeated};
 }
 
-static void dv_walk(DepsView *dv, Node *n, int depth) {
-        const cJSON *inputs = json_arr(n->json, "inputs");
-        bool children = false;
+static int node_compare(const void *a, const void *b) {
+        const Node *x = *(Node *const *) a, *y = *(Node *const *) b;
+        int r = strcmp(json_str(x->json, "name") ?: "", json_str(y->json, "name") ?: "");
+        return r ? r : strcmp(x->drv, y->drv);
+}
+
+/* The known nodes an array of drv paths names (roots, a node's inputs), by name: the tree
+ * reads the same on every refresh and every run, whatever order the daemon lists them in.
+ * Returns how many (0 also when out of memory); *ret to free. */
+static size_t dv_sorted(DepsView *dv, const cJSON *drvs, Node ***ret) {
+        size_t n = 0, cap = (size_t) MAX(cJSON_GetArraySize(drvs), 0);
+        Node **v = cap ? calloc(cap, sizeof(Node *)) : NULL;
         const cJSON *in;
-        cJSON_ArrayForEach(in, inputs) {
+        *ret = v;
+        if (!v)
+                return 0;
+        cJSON_ArrayForEach(in, drvs) {
                 Node *c;
-                if (cJSON_IsString(in)) {
-                        HASH_FIND_STR(dv->nodes, in->valuestring, c);
-                        children |= c != NULL;
-                }
-        }
-        dv_push(dv, n, depth, children, n->seen);
-        if (n->seen || dv_folded(dv, n->drv) || depth > 200)
-                return;
-        n->seen = true;
-        cJSON_ArrayForEach(in, inputs) {
-                Node *c;
-                if (!cJSON_IsString(in))
+                if (!cJSON_IsString(in) || n >= cap)
                         continue;
                 HASH_FIND_STR(dv->nodes, in->valuestring, c);
                 if (c)
-                        dv_walk(dv, c, depth + 1);
+                        v[n++] = c;
         }
+        qsort(v, n, sizeof(Node *), node_compare);
+        return n;
+}
+
+static void dv_walk(DepsView *dv, Node *n, int depth) {
+        _cleanup_free_ Node **children = NULL;
+        size_t k = dv_sorted(dv, json_arr(n->json, "inputs"), &children);
+        dv_push(dv, n, depth, k > 0, n->seen);
+        if (n->seen || dv_folded(dv, n->drv) || depth > 200)
+                return;
+        n->seen = true;
+        for (size_t i = 0; i < k; i++)
+                dv_walk(dv, children[i], depth + 1);
 }
 
 static void dv_rebuild(Tui *t, View *v) {
@@ -136,14 +152,10 @@ static void dv_rebuild(Tui *t, View *v) {
                 n->json = o;
                 HASH_ADD_KEYPTR(hh, dv->nodes, n->drv, strlen(n->drv), n);
         }
-        cJSON_ArrayForEach(o, json_arr(dv->poll.result, "roots")) {
-                Node *n;
-                if (!cJSON_IsString(o))
-                        continue;
-                HASH_FIND_STR(dv->nodes, o->valuestring, n);
-                if (n)
-                        dv_walk(dv, n, 0);
-        }
+        _cleanup_free_ Node **roots = NULL;
+        size_t k = dv_sorted(dv, json_arr(dv->poll.result, "roots"), &roots);
+        for (size_t i = 0; i < k; i++)
+                dv_walk(dv, roots[i], 0);
         size_t cur = v->nav.cur;
         for (size_t i = 0; dv->sel_drv && i < dv->n; i++)
                 if (strcmp(dv->rows[i].node->drv, dv->sel_drv) == 0) {
@@ -277,6 +289,108 @@ static const char *dv_row_text(Tui *t, View *v, size_t i) {
         return dv->text;
 }
 
+/* ---- search: over the whole tree, folds ignored ---- */
+
+/* A node where it is expanded in the whole tree (each node once), and the row of its parent
+ * there (SIZE_MAX for a root): the path whose folds a match opens. */
+typedef struct FullRow {
+        Node *node;
+        size_t parent;
+} FullRow;
+
+typedef struct FullTree {
+        FullRow *rows;
+        size_t n, cap;
+} FullTree;
+
+static int dv_walk_full(DepsView *dv, FullTree *ft, Node *n, size_t parent, int depth) {
+        if (n->seen || depth > 200)
+                return 0;
+        n->seen = true;
+        if (ft->n == ft->cap) {
+                size_t cap = MAX(ft->cap * 2, (size_t) 64);
+                FullRow *r = realloc(ft->rows, cap * sizeof(FullRow));
+                if (!r)
+                        return -ENOMEM;
+                ft->rows = r;
+                ft->cap = cap;
+        }
+        size_t me = ft->n++;
+        ft->rows[me] = (FullRow){.node = n, .parent = parent};
+        _cleanup_free_ Node **children = NULL;
+        size_t k = dv_sorted(dv, json_arr(n->json, "inputs"), &children);
+        for (size_t i = 0; i < k; i++) {
+                int r = dv_walk_full(dv, ft, children[i], me, depth + 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool dv_node_matches(DepsView *dv, const Node *n, const char *pattern) {
+        snprintf(dv->text, sizeof(dv->text), "%s %s %s", json_str(n->json, "name") ?: "",
+                 json_str(n->json, "state") ?: "", n->drv);
+        return strstr(dv->text, pattern) != NULL;
+}
+
+static int dv_search(Tui *t, View *v, const char *pattern, int dir, bool inclusive, size_t *ret_index,
+                     size_t *ret_count) {
+        DepsView *dv = v->data;
+        _cleanup_free_ FullRow *rows = NULL;
+        FullTree ft = {};
+        Node *n, *tn;
+        if (dv->n == 0)
+                return 0;
+        HASH_ITER(hh, dv->nodes, n, tn)
+                n->seen = false;
+        _cleanup_free_ Node **roots = NULL;
+        size_t n_roots = dv_sorted(dv, json_arr(dv->poll.result, "roots"), &roots);
+        int r = 0;
+        for (size_t i = 0; i < n_roots && r >= 0; i++)
+                r = dv_walk_full(dv, &ft, roots[i], SIZE_MAX, 0);
+        rows = ft.rows;
+        if (r < 0)
+                return r;
+
+        /* The cursor's place in the whole tree, and the matches before, at and after it. */
+        const Node *cur_node = v->nav.cur < dv->n ? dv->rows[v->nav.cur].node : NULL;
+        size_t cur = 0, count = 0, first = SIZE_MAX, last = SIZE_MAX, next = SIZE_MAX, prev = SIZE_MAX;
+        for (size_t i = 0; i < ft.n; i++)
+                if (rows[i].node == cur_node)
+                        cur = i;
+        for (size_t i = 0; i < ft.n; i++) {
+                if (!dv_node_matches(dv, rows[i].node, pattern))
+                        continue;
+                count++;
+                if (first == SIZE_MAX)
+                        first = i;
+                last = i;
+                if (next == SIZE_MAX && (i > cur || (inclusive && i == cur)))
+                        next = i;
+                if (i < cur || (inclusive && i == cur))
+                        prev = i;
+        }
+        if (count == 0)
+                return 0;
+        size_t k = dir > 0 ? (next != SIZE_MAX ? next : first) : (prev != SIZE_MAX ? prev : last);
+
+        /* Open the folds on its path, then put the cursor on it. */
+        for (size_t p = rows[k].parent; p != SIZE_MAX; p = rows[p].parent)
+                dv_set_fold(dv, rows[p].node->drv, false);
+        size_t index = 0;
+        for (size_t i = 0; i <= k; i++)
+                index += dv_node_matches(dv, rows[i].node, pattern);
+        char *drv = strdup(rows[k].node->drv);
+        if (!drv)
+                return -ENOMEM;
+        free(dv->sel_drv);
+        dv->sel_drv = drv;
+        dv_rebuild(t, v); /* keeps the cursor on sel_drv */
+        *ret_index = index;
+        *ret_count = count;
+        return 1;
+}
+
 static Colour node_colour(const char *state) {
         if (!state)
                 return COL_NORMAL;
@@ -403,6 +517,7 @@ int view_deps_new(Tui *t, View **ret) {
                 .close = dv_close,
                 .count = dv_count,
                 .row_text = dv_row_text,
+                .search_fn = dv_search,
                 .draw = dv_draw,
                 .key = dv_key,
                 .store_changed = dv_store_changed,

@@ -97,7 +97,7 @@ log "the screen with alpha down:"; screen >&2
 wait_screen "beta +.*mh-beta-one.*killed|^beta +▸ #[0-9]+ root \[.*, 2 killed, ended\]" 15 \
 	"beta's builds keep updating while alpha is down"
 keys '?'
-wait_screen "this help .* quit" 5 "keys still work while alpha is down (? opens the help)"
+wait_screen "^nix-analytics help .*q/Esc close" 5 "keys still work while alpha is down (? opens the help)"
 keys Escape
 tui_quit
 

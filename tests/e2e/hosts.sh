@@ -103,7 +103,7 @@ wait_screen "daemon DOWN" 15 "the header says the far daemon is down"
 wait_screen "no daemon at ssh $REMOTE_HOST: .*cannot connect to the daemon at $T/rsock/control.sock" 15 \
 	"the status line gives the far side's reason"
 keys '?'
-wait_screen "this help .* quit" 5 "keys still work while the host is down (? opens the help)"
+wait_screen "^nix-analytics help .*q/Esc close" 5 "keys still work while the host is down (? opens the help)"
 keys Escape
 "$NA_DAEMON" --socket-dir "$T/rsock" --history-db none --discover-scope $$ \
 	--cgroup-root "/nix-analytics-e2e-r-$$" -v >>"$T/rdaemon.log" 2>&1 &

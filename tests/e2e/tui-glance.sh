@@ -134,10 +134,12 @@ glance 140 40
 tui_start 140 40
 wait_screen "glance-busy" 20 "builds listed" >/dev/null
 keys '?'
-wait_screen "Running first, then queued, then ended; an ended invocation folds itself" 5 "the help explains the order"
-wait_screen "STATE says why \(exit 3, signal 9, dep failed, oom" 2 "... the failure words"
-wait_screen "n10 cpu0.5 mem64M after a name: its nice and limits in force" 2 "... the limits marker"
+wait_screen "Running builds come first, then queued ones, then those that ended; an invocation whose builds all ended folds itself" 5 "the help explains the order"
 wait_screen "^ *│? *F +the log panel follows again" 2 "... and F"
+keys G
+wait_screen "^ +exit N +the builder exited with status N" 5 "... the failure words (at its end)"
+wait_screen "^ +n10 cpu0.5 mem64M$" 2 "... the limits marker"
+wait_screen "^ +the limits marker at a row's end: nice, CPU limit \(cores\), memory limit in force" 2 "... what it says"
 keys Escape
 tui_quit
 glance 80 24

@@ -41,6 +41,52 @@ tui_start 120 30
 wait_screen "tui-quick .* succeeded" 20 "builds listed"
 wait_screen "^├─tui-" 5 "UTF-8 line drawing by default"
 assert_true "colours by default" has_colour
+
+# --- the help page at 80x24: it scrolls to its last line and explains the columns, the
+# colours and the failure words as well as the keys ---
+tmux_ resize-window -t "$TUI_SESSION" -x 80 -y 24
+keys '?'
+wait_screen "^nix-analytics help +lines 1-23 of [0-9]+" 5 "? shows the help page, 23 lines at 80x24"
+assert_le "the help fits 80 columns" 80 "$(screen | LC_ALL=C.UTF-8 wc -L)"
+keys j
+wait_screen "^nix-analytics help +lines 2-24 of" 5 "j scrolls the help a line"
+keys k
+wait_screen "^nix-analytics help +lines 1-23 of" 5 "k scrolls it back"
+# Page by page to the end, keeping every page: the whole text must be reachable.
+: >"$T/help.txt"
+help_first() { screen | head -n 1 | sed -E 's/.*lines ([0-9]+)-.*/\1/'; }
+running_attrs=
+for _ in $(seq 1 20); do
+	screen | tail -n +2 >>"$T/help.txt"
+	row_of "^  running +a build that runs now" >/dev/null && running_attrs=$(attrs_at "^  running +a build that runs now" running)
+	screen_has "end of help" && break
+	before=$(help_first)
+	keys NPage
+	wait_for 5 "PgDn scrolls the help" bash -c '[[ "$(tmux -L "$1" capture-pane -p -t "$2" | head -n 1)" != *"lines $3-"* ]]' _ "$TMUX_SOCK" "$TUI_SESSION" "$before"
+done
+assert_contains "PgDn reaches the help's last line" "end of help: q, Esc or ? closes it" "$(cat "$T/help.txt")"
+assert_match "a column explained, with its unit" "CPU% +CPU use now, % of one core" "$(cat "$T/help.txt")"
+assert_match "memory columns say their unit" "PEAK +the most memory .*\(bytes: K, M, G\)" "$(cat "$T/help.txt")"
+assert_match "a colour explained" "FROZEN +frozen \(K f\): its processes are stopped" "$(cat "$T/help.txt")"
+assert_match "the dimmed rows of a host that is down explained" "dimmed row +a host that is down" "$(cat "$T/help.txt")"
+assert_match "the limits marker explained" "n10 cpu0.5 mem64M" "$(cat "$T/help.txt")"
+assert_match "a failure word explained" "oom-killed +the kernel's OOM killer ended one of its processes" "$(cat "$T/help.txt")"
+assert_match "exit N explained" "exit N +the builder exited with status N" "$(cat "$T/help.txt")"
+assert_match "a state explained" "lost +its nix process went away" "$(cat "$T/help.txt")"
+assert_eq "the colour sample is drawn in the colour it explains (running: green)" "32" "$(cut -d' ' -f2 <<<"$running_attrs")"
+keys g g
+wait_screen "^nix-analytics help +lines 1-23 of" 5 "gg goes back to the help's top"
+keys G
+wait_screen "^  end of help: q, Esc or \? closes it" 5 "G goes to the help's last line"
+keys PPage
+wait_screen_gone "end of help" 5 "PgUp scrolls back a page"
+keys q
+wait_screen "^NAME" 5 "q closes the help (and does not quit)"
+keys F1
+wait_screen "^nix-analytics help +lines 1-" 5 "F1 shows the help too"
+keys Escape
+wait_screen_gone "^nix-analytics help" 5 "Esc closes the help"
+tmux_ resize-window -t "$TUI_SESSION" -x 120 -y 30
 tui_quit
 
 # --- NO_COLOR and --ascii ---
@@ -126,7 +172,7 @@ wait_screen "^ {3,}building +tui-b" 5 "its inputs are shown under it, indented"
 keys /
 type_text tui-top
 keys Enter
-wait_screen "/tui-top: 1 matching rows in dependencies" 5 "/ searches the dependency tree"
+wait_screen "/tui-top: match 1 of 1 in dependencies" 5 "/ searches the dependency tree"
 keys z c
 wait_screen "^\\+ pending +tui-top" 5 "zc folds the node"
 wait_screen_gone "building +tui-b" 5 "its inputs are hidden"
@@ -136,6 +182,29 @@ keys z a
 wait_screen_gone "building +tui-c" 5 "za toggles it closed"
 keys z a
 wait_screen "building +tui-c" 5 "za toggles it open"
+# Search finds what folds hide: tui-b and tui-c (building) under a folded tui-top, tui-a
+# (building) beside it; the first search from the top is match 1 of 3, then n and N step
+# through the three, wrapping, and open the fold on the way.
+keys z c
+wait_screen_gone "building +tui-b" 5 "tui-top folded again"
+keys Escape
+wait_screen "search cleared" 5 "Esc clears the search"
+keys g g /
+type_text building
+keys Enter
+wait_screen "/building: match 1 of 3 in dependencies" 5 "the search counts the matches inside the folded node"
+keys n
+wait_screen "/building: match 2 of 3 in dependencies" 5 "n: match 2 of 3"
+keys n
+wait_screen "/building: match 3 of 3 in dependencies" 5 "n: match 3 of 3"
+wait_screen "building +tui-b" 5 "a match inside the folded node opened it"
+wait_screen "building +tui-c" 5 "both of its inputs shown"
+keys n
+wait_screen "/building: match 1 of 3 in dependencies" 5 "n wraps to the first match"
+keys N
+wait_screen "/building: match 3 of 3 in dependencies" 5 "N wraps back to the last"
+keys N
+wait_screen "/building: match 2 of 3 in dependencies" 5 "N: the previous match"
 keys Escape Escape
 
 # --- machines ---

@@ -119,7 +119,7 @@ keys /
 wait_screen "search log: /" 5 "/ in the focused log panel searches the log"
 type_text "tui-a line 2"
 keys Enter
-wait_screen "/tui-a line 2: [0-9]+ matching rows in log" 5 "the log search finds the builder's lines"
+wait_screen "/tui-a line 2: match [0-9]+ of [0-9]+ in log" 5 "the log search finds the builder's lines"
 keys Escape
 wait_screen "search cleared" 5 "Esc clears the log search"
 keys Tab l
@@ -201,7 +201,7 @@ keys /
 wait_screen "search builds: /" 5 "/ opens the search prompt"
 type_text tui-c
 keys Enter
-wait_screen "/tui-c: 1 matching rows" 5 "the search finds its row"
+wait_screen "/tui-c: match 1 of 1 in builds" 5 "the search finds its row"
 wait_screen "search /tui-c in builds: n next match" 20 "the status line says n now means next match"
 keys Enter
 wait_screen "details: tui-c" 5 "the search moved the cursor to tui-c (Enter shows its details)"
@@ -219,7 +219,7 @@ keys j j
 wait_screen "^  builder: [0-9]+" 5 "and its processes"
 keys Escape Escape
 keys n
-wait_screen "/tui-c: 1 matching rows" 5 "n steps to the next match (not the nice prompt)"
+wait_screen "/tui-c: match 1 of 1 in builds" 5 "n steps to the next match (not the nice prompt)"
 keys Escape Escape
 # Several matches: n and N step forward and back between them.
 detail_name() { screen | sed -nE 's/.*details: ([^ ]+) .*/\1/p' | head -n 1; }
@@ -235,7 +235,7 @@ wait_screen "search builds: /" 5 "/ opens the search prompt again" >/dev/null
 keys C-u
 type_text "tui-"
 keys Enter
-wait_screen "/tui-: [2-9] matching rows" 5 "a search matching several builds counts them"
+wait_screen "/tui-: match [0-9]+ of [2-9]" 5 "a search matching several builds counts them"
 FIRST=$(name_on_cursor)
 keys n
 SECOND=$(name_on_cursor)
@@ -283,9 +283,9 @@ wait_screen "^history: " 5 "Esc goes back to the history"
 keys h r
 wait_screen "remote machines: 0" 10 "r shows the machines view"
 keys r '?'
-wait_screen "nix-analytics keys" 5 "? shows the help"
+wait_screen "^nix-analytics help" 5 "? shows the help"
 keys Escape
-wait_screen_gone "nix-analytics keys" 5 "any key closes the help"
+wait_screen_gone "^nix-analytics help" 5 "Esc closes the help"
 
 # --- resize ---
 tmux_ resize-window -t "$TUI_SESSION" -x 80 -y 24
