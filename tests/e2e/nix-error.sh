@@ -111,11 +111,14 @@ if [[ -n "${NA_TUI:-}" ]] && command -v tmux >/dev/null; then
 	tui_start 220 30
 	wait_screen "#$INV_ID .*failed: the group 'nosuch-group' specified in 'build-users-group' does not exist" 15 \
 		"the TUI's invocation row shows Nix's error"
+	# An ended invocation folds itself: open it (the failed one is the first row).
+	wait_screen "^▸ #$INV_ID " 5 "the ended invocation is the first row, folded" >/dev/null
+	keys g g z o
 	wait_screen "nixerr-leaf +- +not started" 10 "the TUI's build list says not started"
 	if screen | grep -qi cancel; then fail "the TUI says cancelled" "$(screen)"; else pass "the TUI never says cancelled"; fi
 	# Enter on the build: its failure in full.
 	keys / && type_text nixerr-leaf && keys Enter Enter
-	wait_screen "message: not started: the group 'nosuch-group'" 10 "the build's details show Nix's message"
+	wait_screen "^why +not started: the group 'nosuch-group'" 10 "the build's details show Nix's message"
 	tui_quit
 else
 	log "no TUI binary or no tmux: the TUI part is left out"
