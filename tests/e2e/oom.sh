@@ -22,6 +22,8 @@ else
 	LONE_CG=/sys/fs/cgroup/na-e2e-oom-$$ LONE_MAX=memory.max
 fi
 LONE_PID=
+# Is this test (and the daemon) in a pid namespace other than the host's (whose inode is fixed)?
+in_child_pidns() { [[ $(readlink /proc/self/ns/pid) != "pid:[4026531836]" ]]; }
 lone_cleanup() {
 	[[ -n $LONE_PID ]] && kill -9 "$LONE_PID" 2>/dev/null
 	for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$LONE_CG" 2>/dev/null && break; sleep 0.2; done
@@ -43,6 +45,7 @@ wait_for 90 "both builds run with their builders found" tracked || die "builds n
 # --- a build past its memory limit ---
 ctl_ok ML mem-limit oom-hog 64M
 HOG_BUILDER=$(builder_of oom-hog)
+HOG_VICTIM=$HOG_BUILDER
 touch "$GATE"
 hog_failed() { [[ "$(field oom-hog .state)" == failed ]]; }
 wait_for 60 "oom-hog fails" hog_failed || die "oom-hog did not fail: $(ctl get-build oom-hog)"
@@ -63,38 +66,49 @@ assert_true "the table's state says oom-killed" grep -Eq "oom-hog .*oom-killed" 
 # --- its OOM event: victim and build ---
 hog_event() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-hog" and .victim.pid != null)' >/dev/null; }
 wait_for 10 "the OOM event of oom-hog names its victim" hog_event
+# In a pid namespace (a container, the CI's fresh root) the kernel log's pids are the host's,
+# not those this test and the daemon see: the victim is then known by its build and command,
+# and its pid as the kernel gave it.
+if in_child_pidns; then
+	HOG_VICTIM=$(ctl oom --json | jq '[.events[] | select(.build.name == "oom-hog")][0].victim.pid')
+	log "in a pid namespace: the kernel log names the builder (pid $HOG_BUILDER here) as host pid $HOG_VICTIM"
+fi
 ctl_ok OE oom
 printf '%s\n' "$OE" >"$T/oom-1.json"
 EV='.events[] | select(.build.name == "oom-hog")'
 assert_json "one event for the one kill" "$OE" "[$EV] | length == 1"
-assert_json "its victim: the builder (pid $HOG_BUILDER), a shell" "$OE" \
-	"[$EV][0] | .victim.pid == $HOG_BUILDER and .victim.command == \"sh\""
+assert_json "its victim: the builder (pid $HOG_VICTIM), a shell" "$OE" \
+	"[$EV][0] | .victim.pid == $HOG_VICTIM and .victim.command == \"sh\""
 assert_json "its build: limit, peak, requester root" "$OE" \
 	"[$EV][0] | .build.mem_limit == 67108864 and .build.mem_peak > 0 and .build.requester.uid == 0"
 assert_json "seen by both witnesses (cgroup count and kernel log)" "$OE" \
 	"[$EV][0] | (.source == \"cgroup+kmsg\" or .source == \"kmsg\") and (.victim.memcg | test(\"/build-\"))"
 ctl oom --table >"$T/oom.txt" 2>&1
-assert_true "ctl oom's table names the build and the victim" grep -Eq "$HOG_BUILDER +sh +oom-hog +64M" "$T/oom.txt"
+assert_true "ctl oom's table names the build and the victim" grep -Eq "$HOG_VICTIM +sh +oom-hog +64M" "$T/oom.txt"
 
 # --- a process outside every build ---
 mkdir -p "$LONE_CG" || die "cannot create $LONE_CG"
 echo $((32 * 1048576)) >"$LONE_CG/$LONE_MAX"
 sh -c "echo \$\$ > '$LONE_CG/cgroup.procs' && exec tail /dev/zero" &
 LONE_PID=$!
-lone_event() { ctl oom --json | jq -e "any(.events[]; .victim.pid == $LONE_PID)" >/dev/null; }
+LONE_MEMCG="/${LONE_CG##*/}"
+lone_event() { ctl oom --json | jq -e --arg m "$LONE_MEMCG" 'any(.events[]; .victim.memcg == $m)' >/dev/null; }
 wait_for 30 "the kill outside builds is recorded" lone_event || die "no event for pid $LONE_PID: $(ctl oom --json)"
 wait "$LONE_PID" 2>/dev/null
 LONE_RC=$?
+LONE_VICTIM=$LONE_PID
+in_child_pidns &&
+	LONE_VICTIM=$(ctl oom --json | jq --arg m "$LONE_MEMCG" '[.events[] | select(.victim.memcg == $m)][0].victim.pid')
 assert_eq "tail was SIGKILLed" 137 "$LONE_RC"
 ctl_ok OE2 oom
 printf '%s\n' "$OE2" >"$T/oom-2.json"
-LE=".events[] | select(.victim.pid == $LONE_PID)"
+LE=".events[] | select(.victim.pid == $LONE_VICTIM)"
 assert_json "not a build, from the kernel log" "$OE2" \
 	"[$LE][0] | .build == null and .source == \"kmsg\" and .victim.command == \"tail\" and .victim.memcg == \"/${LONE_CG##*/}\""
 assert_json "with the builds that held the most memory then: the bystander first" "$OE2" \
 	"[$LE][0] | (.top | length) >= 1 and .top[0].name == \"oom-bystander\" and .top[0].mem >= 20000000"
 ctl oom --table >"$T/oom2.txt" 2>&1
-assert_true "ctl oom: not a build, the bystander beside it" grep -Eq "$LONE_PID +tail +not a build .*oom-bystander" "$T/oom2.txt"
+assert_true "ctl oom: not a build, the bystander beside it" grep -Eq "$LONE_VICTIM +tail +not a build .*oom-bystander" "$T/oom2.txt"
 
 kills() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v v="$1" '$1 == "nix_analytics_oom_kills_total{victim=\"" v "\"}" { print $2 }'; }
 assert_eq "metrics: one kill of a build's process" 1 "$(kills build)"
@@ -105,7 +119,7 @@ mallory_user
 chmod 755 "$SOCKDIR"
 MOE=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom --json) || die "mallory cannot list OOM kills"
 assert_json "another user sees the kills but not their commands nor cgroups" "$MOE" \
-	"all(.events[]; .victim.command == null and .victim.memcg == null) and any(.events[]; .victim.pid == $LONE_PID)"
+	"all(.events[]; .victim.command == null and .victim.memcg == null) and any(.events[]; .victim.pid == $LONE_VICTIM)"
 
 # --- a daemon that may not read the kernel log (an unprivileged one) says so, and runs ---
 MSOCK="$T/msock"
@@ -158,21 +172,21 @@ start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
 ctl_ok OH oom-history
 printf '%s\n' "$OH" >"$T/oom-history-ctl.json"
 assert_json "oom-history after a restart: both kills, newest first" "$OH" \
-	".events[0].victim.pid == $LONE_PID and .events[0].build == null and .events[0].top[0].name == \"oom-bystander\" and .events[1].build.name == \"oom-hog\" and .events[1].victim.pid == $HOG_BUILDER and .events[1].build.mem_limit == 67108864 and .events[1].build.mem_peak == $PEAK"
+	".events[0].victim.pid == $LONE_VICTIM and .events[0].build == null and .events[0].top[0].name == \"oom-bystander\" and .events[1].build.name == \"oom-hog\" and .events[1].victim.pid == $HOG_VICTIM and .events[1].build.mem_limit == 67108864 and .events[1].build.mem_peak == $PEAK"
 assert_json "oom-history --since: only what came after" "$(ctl oom-history --since "$(jq -r '.events[0].time' <<<"$OH")")" \
-	".events | length == 1 and .[0].victim.pid == $LONE_PID"
+	".events | length == 1 and .[0].victim.pid == $LONE_VICTIM"
 # `at` the build's kill: the kills around that instant, the build oom-killed with its limit.
 KILL_T=$(jq -r '.events[1].time' <<<"$OH")
 ctl_ok AT at "@$KILL_T"
 printf '%s\n' "$AT" >"$T/at-kill.json"
 assert_json "at the kill: both kills around it, the build's victim named" "$AT" \
-	"(.oom | length) == 2 and any(.oom[]; .victim.pid == $HOG_BUILDER and .build.name == \"oom-hog\")"
+	"(.oom | length) == 2 and any(.oom[]; .victim.pid == $HOG_VICTIM and .build.name == \"oom-hog\")"
 assert_json "at the kill: oom-hog ran then and is oom-killed, with its limit" "$AT" \
 	'any(.builds[]; .name == "oom-hog" and .failure.kind == "oom-killed" and .failure.mem_limit == 67108864)'
 ctl at --table "@$KILL_T" >"$T/at-kill.txt" 2>&1
-assert_true "at's table: the kill in words" grep -Eq "OOM kill: pid $HOG_BUILDER \(sh\) of oom-hog" "$T/at-kill.txt"
+assert_true "at's table: the kill in words" grep -Eq "OOM kill: pid $HOG_VICTIM \(sh\) of oom-hog" "$T/at-kill.txt"
 ctl oom-history --table >"$T/oom-history.txt" 2>&1
-assert_true "oom-history's table" grep -Eq "$HOG_BUILDER +sh +oom-hog +64M +64M" "$T/oom-history.txt"
+assert_true "oom-history's table" grep -Eq "$HOG_VICTIM +sh +oom-hog +64M +64M" "$T/oom-history.txt"
 MOH=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom-history --json) || die "mallory cannot read the OOM history"
 assert_json "another user: the kills, not their commands" "$MOH" \
 	'(.events | length) == 2 and all(.events[]; .victim.command == null and .victim.memcg == null)'
@@ -180,9 +194,9 @@ stop_daemon
 ROWS=$(python3 -c 'import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); print(json.dumps([dict(zip([d[0] for d in r.description], x)) for r in [c.execute("SELECT * FROM oom_events ORDER BY id")] for x in r]))' "$T/history.db")
 printf '%s\n' "$ROWS" >"$T/oom-history.json"
 assert_json "history keeps the build's kill" "$ROWS" \
-	"any(.[]; .name == \"oom-hog\" and .pid == $HOG_BUILDER and .command == \"sh\" and .mem_limit == 67108864)"
+	"any(.[]; .name == \"oom-hog\" and .pid == $HOG_VICTIM and .command == \"sh\" and .mem_limit == 67108864)"
 assert_json "and the kill outside builds, with the builds that held the most memory" "$ROWS" \
-	"any(.[]; .pid == $LONE_PID and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
+	"any(.[]; .pid == $LONE_VICTIM and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
 
 # --- a pipe for the kernel log: hostile records, and the log's word after the cgroup's ---
 # /dev/kmsg cannot be written with the kernel's facility (that is the point), so a pipe stands
