@@ -128,8 +128,11 @@ assert_true "man finds nix-analyticsd(8) by name in the installed tree" \
 # --- the sample configuration ---
 CONF="$DEST$SYSCONFDIR/nix-analytics/nix-analyticsd.conf"
 assert_true "the sample configuration sets NIX_ANALYTICSD_OPTIONS" bash -c "set -e; source '$CONF'; [[ -v NIX_ANALYTICSD_OPTIONS ]]"
+# The help read once: `--help | grep -q` fails under pipefail when grep leaves before the
+# longer help is all written (SIGPIPE).
+DAEMON_HELP=$("$NA_DAEMON" --help)
 missing=$(for o in $(grep -oE '^#   --[a-z-]+' "$CONF" | sed 's/^#   //'); do
-	"$NA_DAEMON" --help | grep -q -- "$o" || printf '%s ' "$o"; done)
+	grep -q -- "$o" <<<"$DAEMON_HELP" || printf '%s ' "$o"; done)
 assert_eq "every option the sample configuration shows exists" "" "$missing"
 assert_true "the nix-daemon drop-in example points at the installed plugin" \
 	grep -q "plugin-files = $LIBDIR/nix-analytics/libnix-analytics.so" "$DEST$PREFIX/share/doc/nix-analytics/examples/nix-daemon-analytics.conf"
