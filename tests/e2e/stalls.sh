@@ -23,7 +23,7 @@ tui_detail() {
 	wait_screen "search builds: /" 5 "/ opens the search prompt" >/dev/null
 	type_text "$1"
 	keys Enter
-	wait_screen "/$1: [0-9]+ matching rows" 10 "the search finds $1" >/dev/null
+	wait_screen "/$1: ([0-9]+ matching rows|match [0-9]+ of [0-9]+)" 10 "the search finds $1" >/dev/null
 	keys Enter
 	wait_screen "details: $1" 5 "Enter shows the details of $1" >/dev/null
 }
@@ -121,10 +121,10 @@ waiting() {
 wait_for 20 "the second nix-build's stall-lock waits for the lock on its output" waiting
 tui_detail stall-lock
 # Two rows match: the running build and the waiting one; n moves to the other.
-wait_screen "state: (queued|running)" 5 "the details show the build's state" >/dev/null
-if ! screen_has "state: queued"; then
+wait_screen "^state +(queued|running)" 5 "the details show the build's state" >/dev/null
+if ! screen_has "^state +queued"; then
 	keys Escape n Enter
-	wait_screen "state: queued" 5 "n and Enter: the details of the queued stall-lock" >/dev/null
+	wait_screen "^state +queued" 5 "n and Enter: the details of the queued stall-lock" >/dev/null
 fi
 wait_screen "waiting for a lock: another process builds or fetches its output" 5 \
 	"the detail panel of the waiting build says it waits for a lock"

@@ -5,8 +5,8 @@
 let
   inherit (import ./mk.nix { inherit nonce; }) mk;
 in {
-  silent = mk "stall-silent" ''echo started; sleep 10; echo ok > $out'' [ ];
-  lock = mk "stall-lock" ''echo holding; sleep 10; echo ok > $out'' [ ];
+  silent = mk "stall-silent" ''echo started; sleep 20; echo ok > $out'' [ ];
+  lock = mk "stall-lock" ''echo holding; sleep 25; echo ok > $out'' [ ];
   tmp = mk "stall-tmp" ''
     head -c 52428800 /dev/zero > big; echo written; sleep 8; echo ok > $out
   '' [ ];
