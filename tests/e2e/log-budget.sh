@@ -59,8 +59,9 @@ wait_screen "filter builds" 10 "f opens the filter prompt" >/dev/null
 type_text budget-a
 keys Enter G l
 wait_screen "^log: budget-a .*following" 15 "l opens the log panel on budget-a"
-wait_screen "^[0-9]+ older lines dropped by the daemon; the whole log: nix log $D_A \\(once the build has ended\\)" 10 \
-	"the log panel says how many older lines were dropped and where the whole log is"
+wait_screen "^[0-9]+ older lines dropped by the daemon; its last [0-9]+: nix-analytics-ctl log [0-9]+" 10 \
+	"the log panel says how many older lines were dropped and how to read what the daemon keeps"
+wait_screen "^whole log \\(once ended\\): nix log $D_A" 5 "the log panel says where the whole log is"
 wait_screen "^budget-a line $LINES: " 10 "the log panel shows the newest line"
 DROPPED=$(screen | sed -nE 's/^([0-9]+) older lines dropped by the daemon.*/\1/p' | head -n 1)
 assert_ge "the TUI's count of dropped lines is at least what ctl saw dropped" "$((LINES - KEPT))" "${DROPPED:-0}"
