@@ -279,7 +279,7 @@ static const char at_usage[] =
         "the builds the daemon holds and from history, so it answers after a daemon restart.\n"
         "TIME: 03:12 (today, or yesterday when that is still to come), 'yesterday 14:00',\n"
         "'today 9:30', -2h, '90m ago', 2026-12-07T03:12 (local time; Z or +01:00 for a zone),\n"
-        "@UNIXSECONDS, now. --json (or a pipe) prints {\"at\",\"builds\":[...],\"machine\",\n"
+        "@UNIXSECONDS, now. --json (or a pipe) prints {\"at\",\"builds\":[...],\"machine\",\"oom\",\n"
         "\"history\"}; each build has \"then\": {\"t\",\"cpu_percent\",\"mem\",\"procs\",\"io\"}.\n"
         "\n"
         "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
