@@ -27,21 +27,11 @@ static const char ps_usage[] =
         "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
 
 int verb_ps(const CtlContext *ctx, int argc, char **argv) {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, ARG_HELP},
-                CTL_OUTPUT_OPTIONS,
-                {},
-        };
         CtlContext local = *ctx;
-        int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c == ARG_HELP) {
-                        fputs(ps_usage, stdout);
-                        return CTL_EXIT_OK;
-                }
-                if (ctl_output_option(&local, c, optarg) <= 0)
-                        return ctl_usage_hint("ps");
-        }
+        bool done;
+        int r = ctl_parse_simple_options(&local, "ps", ps_usage, true, argc, argv, &done);
+        if (r != CTL_EXIT_OK || done)
+                return r;
         /* ps printed its table through pipes before the other verbs had tables: it still does. */
         if (local.format == CTL_FORMAT_AUTO)
                 local.format = CTL_FORMAT_TABLE;

@@ -285,21 +285,11 @@ static const char at_usage[] =
         "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
 
 int verb_at(const CtlContext *ctx, int argc, char **argv) {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, ARG_HELP},
-                CTL_OUTPUT_OPTIONS,
-                {},
-        };
         CtlContext local = *ctx;
-        int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c == ARG_HELP) {
-                        fputs(at_usage, stdout);
-                        return CTL_EXIT_OK;
-                }
-                if (ctl_output_option(&local, c, optarg) <= 0)
-                        return ctl_usage_hint("at");
-        }
+        bool done;
+        int r = ctl_parse_simple_options(&local, "at", at_usage, true, argc, argv, &done);
+        if (r != CTL_EXIT_OK || done)
+                return r;
         if (optind >= argc) {
                 log_error("at: TIME is missing (e.g. 03:12, -2h, 'yesterday 14:00')");
                 return ctl_usage_hint("at");

@@ -51,49 +51,24 @@ int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args) {
         return ctl_run_query_with(ctx, cmd, args, NULL, NULL);
 }
 
-/* For verbs without arguments: handles --help, the output options when the verb has a
- * report, and rejects anything else. Returns 0 for "go", 1 for "help shown", else an exit
- * code. */
-static int parse_bare(CtlContext *ctx, const char *verb, const char *usage, bool report, int argc,
-                      char **argv) {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, ARG_HELP},
-                CTL_OUTPUT_OPTIONS,
-                {},
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c == ARG_HELP) {
-                        fputs(usage, stdout);
-                        return 1;
-                }
-                if (!report || ctl_output_option(ctx, c, optarg) <= 0)
-                        return ctl_usage_hint(verb);
-        }
+int ctl_run_bare(const CtlContext *ctx, const char *verb, const char *cmd, const char *usage,
+                 ReportFn report, int argc, char **argv) {
+        CtlContext local = *ctx;
+        bool done;
+        int r = ctl_parse_simple_options(&local, verb, usage, report != NULL, argc, argv, &done);
+        if (r != CTL_EXIT_OK || done)
+                return r;
         if (optind < argc) {
                 log_error("%s: unexpected argument '%s'", verb, argv[optind]);
                 return ctl_usage_hint(verb);
         }
-        return 0;
-}
-
-/* Runs a verb that takes no arguments as the daemon's command cmd, shown through report
- * (NULL: JSON only). */
-static int run_bare_as(const CtlContext *ctx, const char *verb, const char *cmd, const char *usage,
-                       ReportFn report, int argc, char **argv) {
-        CtlContext local = *ctx;
-        int r = parse_bare(&local, verb, usage, report != NULL, argc, argv);
-        if (r == 1)
-                return CTL_EXIT_OK;
-        if (r != 0)
-                return r;
         return ctl_run_query_with(&local, cmd, NULL, report, NULL);
 }
 
 /* The same where the verb is the command's name. */
 static int run_bare(const CtlContext *ctx, const char *verb, const char *usage, ReportFn report, int argc,
                     char **argv) {
-        return run_bare_as(ctx, verb, verb, usage, report, argc, argv);
+        return ctl_run_bare(ctx, verb, verb, usage, report, argc, argv);
 }
 
 int verb_status(const CtlContext *ctx, int argc, char **argv) {
@@ -123,7 +98,7 @@ int verb_list_invocations(const CtlContext *ctx, int argc, char **argv) {
 }
 
 int verb_oom(const CtlContext *ctx, int argc, char **argv) {
-        return run_bare_as(
+        return ctl_run_bare(
                 ctx, "oom", "list-oom",
                 "Usage: nix-analytics-ctl oom [--json|--table] [--color=WHEN]\n"
                 "\n"
@@ -312,19 +287,12 @@ static const char get_build_usage[] =
         "matches are an 'ambiguous' error listing the candidate keys.\n";
 
 int verb_get_build(const CtlContext *ctx, int argc, char **argv) {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, ARG_HELP},
-                {},
-        };
         const char *verb = "get-build";
-
-        int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (c != ARG_HELP)
-                        return ctl_usage_hint(verb);
-                fputs(get_build_usage, stdout);
-                return CTL_EXIT_OK;
-        }
+        CtlContext local = *ctx;
+        bool done;
+        int r = ctl_parse_simple_options(&local, verb, get_build_usage, false, argc, argv, &done);
+        if (r != CTL_EXIT_OK || done)
+                return r;
         if (argc - optind != 1) {
                 log_error("%s: expected one BUILD", verb);
                 return ctl_usage_hint(verb);

@@ -2,6 +2,8 @@
 #include "ctl/output.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,6 +36,27 @@ int ctl_output_option(CtlContext *ctx, int c, const char *arg) {
         default:
                 return 0;
         }
+}
+
+int ctl_parse_simple_options(CtlContext *ctx, const char *verb, const char *usage, bool outputs, int argc,
+                             char **argv, bool *ret_done) {
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                CTL_OUTPUT_OPTIONS,
+                {},
+        };
+        *ret_done = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                if (c == 'h') {
+                        fputs(usage, stdout);
+                        *ret_done = true;
+                        return CTL_EXIT_OK;
+                }
+                if (!outputs || ctl_output_option(ctx, c, optarg) <= 0)
+                        return ctl_usage_hint(verb);
+        }
+        return CTL_EXIT_OK;
 }
 
 bool ctl_output_table(const CtlContext *ctx) {

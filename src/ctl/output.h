@@ -32,6 +32,13 @@ enum {
  * not, -EINVAL (logged) for a bad --color value. */
 int ctl_output_option(CtlContext *ctx, int c, const char *arg);
 
+/* Parses the options of a verb whose only options are --help and, when outputs is set, the
+ * output options (applied to ctx); optind is left at the first operand. Returns CTL_EXIT_OK,
+ * with *ret_done set when --help was shown (nothing is left to do), or the usage error's exit
+ * code. */
+int ctl_parse_simple_options(CtlContext *ctx, const char *verb, const char *usage, bool outputs, int argc,
+                             char **argv, bool *ret_done);
+
 /* Whether results are shown as a table (else as JSON). */
 bool ctl_output_table(const CtlContext *ctx);
 /* Whether the table is coloured. */

@@ -13,6 +13,10 @@ int ctl_run_query(const CtlContext *ctx, const char *cmd, cJSON *args);
  * what an empty list says, NULL for the report's default. */
 int ctl_run_query_with(const CtlContext *ctx, const char *cmd, cJSON *args, ReportFn report,
                        const char *empty);
+/* Runs a verb that takes no arguments (only --help, and the output options when it has a
+ * report) as the daemon's command cmd, shown through report (NULL: JSON only). */
+int ctl_run_bare(const CtlContext *ctx, const char *verb, const char *cmd, const char *usage,
+                 ReportFn report, int argc, char **argv);
 /* Checks every state of a "S[,S...]" option value; logs the first bad one. 0 or -EINVAL. */
 int ctl_check_states(const char *option, const char *s);
 /* "a,b,c" as the protocol's "string or array of strings"; NULL on allocation failure. */
