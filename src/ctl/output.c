@@ -40,14 +40,19 @@ int ctl_output_option(CtlContext *ctx, int c, const char *arg) {
 
 int ctl_parse_simple_options(CtlContext *ctx, const char *verb, const char *usage, bool outputs, int argc,
                              char **argv, bool *ret_done) {
-        static const struct option options[] = {
+        static const struct option with_outputs[] = {
                 {"help", no_argument, NULL, 'h'},
                 CTL_OUTPUT_OPTIONS,
                 {},
         };
+        /* Without them getopt itself says which option is not known here. */
+        static const struct option help_only[] = {
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
         *ret_done = false;
         int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "h", outputs ? with_outputs : help_only, NULL)) >= 0) {
                 if (c == 'h') {
                         fputs(usage, stdout);
                         *ret_done = true;
