@@ -6,7 +6,7 @@
 # build with its memory then (>= 60 MiB, then < 20 MiB), running then and succeeded now, and
 # a machine sample of that time; before the build, nothing. The history row keeps the phases
 # with their durations. The table on a terminal, the forms of TIME people type, and a bad TIME
-# refused.
+# refused. Another user sees the build then, not its requester's command line.
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/tui-lib.sh"
 check_binaries
@@ -79,6 +79,17 @@ assert_match "stats table: the build's row" 'at-mem +1 +6[4-9](\.[0-9])?M +6[4-9
 stop_daemon
 start_daemon
 check_at restarted 4.5
+
+# --- what another user sees of it then (the trust model's rules hold in replay) ---
+mallory_user
+chmod 755 "$T" "$SOCKDIR"
+ctl_ok A at "@$T_MEM"
+assert_json "root sees the requester's command line then" "$A" \
+	'.builds[] | select(.name == "at-mem") | .requester.uid == 0 and (.requester.cmdline | type) == "string"'
+MA=$(as_mallory "$NA_CTL" -s "$SOCKDIR" at --json "@$T_MEM") || die "mallory cannot ask at"
+printf '%s\n' "$MA" >"$T/at-mallory.json"
+assert_json "another user sees the build and its memory then, not its command line" "$MA" \
+	'.builds[] | select(.name == "at-mem") | .then.mem >= 62914560 and .requester.uid == 0 and .requester.cmdline == null'
 
 # --- for people: the table, the forms of TIME, a bad TIME ---
 OUT=$(script -qec "stty cols 160; $NA_CTL -s $SOCKDIR at @$T_MEM" /dev/null | tr -d '\r')
