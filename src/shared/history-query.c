@@ -273,15 +273,17 @@ static void add_then(cJSON *o, sqlite3_stmt *st, int i, usec_t t) {
         timeline_done(&tl);
 }
 
-/* Every row st gives, as JSON; with then (a time), each with its "then" (the timeline column
- * after the row's). */
-static int rows_collect(History *h, sqlite3_stmt *st, usec_t then, cJSON **ret) {
+typedef cJSON *(*RowToJson)(sqlite3_stmt *st);
+
+/* Every row st gives, as JSON by to_json; with then (a time), each with its "then" (the
+ * timeline column after the row's). */
+static int rows_collect(History *h, sqlite3_stmt *st, RowToJson to_json, usec_t then, cJSON **ret) {
         cJSON *rows = cJSON_CreateArray();
         if (!rows)
                 return -ENOMEM;
         int code;
         while ((code = sqlite3_step(st)) == SQLITE_ROW) {
-                cJSON *o = row_to_json(st);
+                cJSON *o = to_json(st);
                 if (!o || !cJSON_AddItemToArray(rows, o)) {
                         cJSON_Delete(o);
                         cJSON_Delete(rows);
@@ -336,8 +338,8 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
         if ((r = sql_prepare(h, &s, &st)) < 0)
                 goto finalize;
 
-        cJSON *rows;
-        if ((r = rows_collect(h, st, 0, &rows)) < 0)
+        cJSON *rows = NULL;
+        if ((r = rows_collect(h, st, row_to_json, 0, &rows)) < 0)
                 goto finalize;
         if (q->count && (r = query_total(h, &q->filter, ret_total)) < 0) {
                 cJSON_Delete(rows);
@@ -382,8 +384,8 @@ int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
         usec_t day = 24 * 3600 * USEC_PER_SEC;
         sqlite3_bind_int64(st, 1, (int64_t) t);
         sqlite3_bind_int64(st, 2, (int64_t) MIN(t + (usec_t) longest + day, (usec_t) INT64_MAX));
-        cJSON *rows;
-        if ((r = rows_collect(h, st, t, &rows)) < 0)
+        cJSON *rows = NULL;
+        if ((r = rows_collect(h, st, row_to_json, t, &rows)) < 0)
                 goto finalize;
         *ret = rows;
 finalize:
@@ -821,26 +823,8 @@ int history_oom_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **
         sqlite3_bind_int64(st, 2, (int64_t) q->filter.until);
         sqlite3_bind_int64(st, 3, (int64_t) MIN(q->limit, (uint64_t) INT64_MAX));
         history_set_budget(h, budget);
-        int r = 0;
-        cJSON *rows = cJSON_CreateArray();
-        while (rows && (code = sqlite3_step(st)) == SQLITE_ROW) {
-                cJSON *o = oom_row_to_json(st);
-                if (!o || !cJSON_AddItemToArray(rows, o)) {
-                        cJSON_Delete(o);
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (!rows)
-                r = -ENOMEM;
-        else if (r == 0 && code != SQLITE_DONE)
-                r = step_error(h, code);
+        int r = rows_collect(h, st, oom_row_to_json, 0, ret_rows);
         sqlite3_finalize(st);
         history_set_budget(h, 0);
-        if (r < 0) {
-                cJSON_Delete(rows);
-                return r;
-        }
-        *ret_rows = rows;
-        return 0;
+        return r;
 }
