@@ -87,6 +87,8 @@ complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l of
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l order -x -a 'finished started duration name'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l asc -d 'ascending order'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l count -d 'also count every match'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l id -x -d 'only the row of this id'
+complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from get-history" -l timeline -d 'each row with its CPU and memory over its life'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from stats" -l top -x -d 'entries per list'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s n -l tail -x -d 'only the last N lines'
 complete -c nix-analytics-ctl -n "__fish_seen_subcommand_from log" -s f -l follow -d 'print new lines as they come'

@@ -28,6 +28,8 @@ enum {
         ARG_TOP,
         ARG_KIND,
         ARG_COUNT,
+        ARG_ID,
+        ARG_TIMELINE,
 };
 
 /* "1732460000" (unix seconds) or an age: "90s", "30m", "12h", "7d" before now. */
@@ -137,6 +139,9 @@ static const char get_history_usage[] =
         "      --order KEY            finished (default), started, duration, name\n"
         "      --asc                  ascending order (default: descending)\n"
         "      --count                also count every match in \"total\" (scans them all)\n"
+        "      --id N                 only the row of this id (each row's \"id\")\n"
+        "      --timeline             each row with its CPU and memory over its life:\n"
+        "                             \"timeline\" as get-build's (at most 100 rows)\n"
         "  -h, --help                 show this help\n";
 
 /* Runs verb as the daemon's command cmd; empty: what no match says (NULL: the report's). */
@@ -166,16 +171,20 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *cmd, c
                 case ARG_LIMIT:
                 case ARG_OFFSET:
                 case ARG_TOP:
+                case ARG_ID:
                         if (ctl_parse_uint(c == ARG_LIMIT    ? "--limit"
                                            : c == ARG_OFFSET ? "--offset"
+                                           : c == ARG_ID     ? "--id"
                                                              : "--top",
                                            optarg, &n) < 0)
                                 return ctl_usage_hint(verb);
                         ok = ctl_add_item(args,
                                           c == ARG_LIMIT    ? "limit"
                                           : c == ARG_OFFSET ? "offset"
+                                          : c == ARG_ID     ? "id"
                                                             : "top",
                                           cJSON_CreateNumber((double) n));
+                        filtered = filtered || c == ARG_ID;
                         break;
                 case ARG_ORDER:
                         if (strcmp(optarg, "finished") && strcmp(optarg, "started") &&
@@ -190,7 +199,8 @@ static int parse_run(const CtlContext *ctx, const char *verb, const char *cmd, c
                         ok = ctl_add_item(args, "ascending", cJSON_CreateTrue());
                         break;
                 case ARG_COUNT:
-                        ok = ctl_add_item(args, "count", cJSON_CreateTrue());
+                case ARG_TIMELINE:
+                        ok = ctl_add_item(args, c == ARG_COUNT ? "count" : "timeline", cJSON_CreateTrue());
                         break;
                 case ARG_HELP:
                         fputs(usage, stdout);
@@ -217,6 +227,8 @@ int verb_get_history(const CtlContext *ctx, int argc, char **argv) {
                 {"order", required_argument, NULL, ARG_ORDER},
                 {"asc", no_argument, NULL, ARG_ASC},
                 {"count", no_argument, NULL, ARG_COUNT},
+                {"id", required_argument, NULL, ARG_ID},
+                {"timeline", no_argument, NULL, ARG_TIMELINE},
                 {},
         };
         return parse_run(ctx, "get-history", "get-history", "no finished builds match", get_history_usage,

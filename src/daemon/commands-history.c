@@ -16,11 +16,13 @@
 #include "shared/history.h"
 #include "shared/model-json.h"
 
-#define HISTORY_LIMIT_MAX  10000
-#define STATS_TOP_MAX      1000
-#define STATS_DEFAULT_DAYS 30
-#define DEPS_LIMIT_DEFAULT 2000
-#define DEPS_LIMIT_MAX     5000
+#define HISTORY_LIMIT_MAX 10000
+/* Rows with their timelines (about 3 KiB each on the wire) in one answer, at most. */
+#define HISTORY_TIMELINE_LIMIT_MAX 100
+#define STATS_TOP_MAX              1000
+#define STATS_DEFAULT_DAYS         30
+#define DEPS_LIMIT_DEFAULT         2000
+#define DEPS_LIMIT_MAX             5000
 
 /* A unix time in seconds (number) as microseconds. */
 static int parse_time(const ControlRequest *req, const char *key, usec_t *ret, Reply *r) {
@@ -83,9 +85,16 @@ static int parse_get_history(const ControlRequest *req, HistoryQuery *q, unsigne
                 return reply_error(r, NA_ERR_BAD_REQUEST,
                                    "\"order\" must be one of finished, started, duration, name");
         if (control_arg_bool(req, "ascending", &q->ascending) == -EINVAL ||
-            control_arg_bool(req, "count", &q->count) == -EINVAL)
-                return reply_error(r, NA_ERR_BAD_REQUEST, "\"ascending\" and \"count\" are booleans");
-        q->limit = (uint64_t) MIN(limit, (long long) HISTORY_LIMIT_MAX);
+            control_arg_bool(req, "count", &q->count) == -EINVAL ||
+            control_arg_bool(req, "timeline", &q->timeline) == -EINVAL)
+                return reply_error(r, NA_ERR_BAD_REQUEST,
+                                   "\"ascending\", \"count\" and \"timeline\" are booleans");
+        long long id = 0;
+        if (control_arg_int(req, "id", &id) == -EINVAL || (control_arg(req, "id") && id < 1))
+                return reply_error(r, NA_ERR_BAD_REQUEST, "\"id\" must be a history row id");
+        q->filter.id = id;
+        q->limit = (uint64_t) MIN(
+                limit, (long long) (q->timeline ? HISTORY_TIMELINE_LIMIT_MAX : HISTORY_LIMIT_MAX));
         q->offset = (uint64_t) offset;
         return 0;
 }

@@ -285,7 +285,8 @@ static int resolve_one(ResolveJob *j, const ResumeBuild *b, HistoryRecord *rec) 
             (b->requester.user && !(r.requester_user = strdup(b->requester.user))) ||
             (b->requester.cmdline && !(r.requester_cmdline = strdup(b->requester.cmdline))) ||
             (msg && (!(r.failure_kind = strdup(failure_kind_to_string(FAILURE_NO_OUTPUTS))) ||
-                     !(r.failure_message = strdup(msg))))) {
+                     !(r.failure_message = strdup(msg)))) ||
+            history_timeline_blob(&b->timeline, &r.timeline, &r.timeline_len) < 0) {
                 history_record_done(&r);
                 return -ENOMEM;
         }

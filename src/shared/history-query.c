@@ -9,6 +9,7 @@
 
 #include "basic/macro.h"
 #include "shared/history-internal.h"
+#include "shared/model-json.h"
 
 #define MAX_BINDS 32
 
@@ -61,6 +62,8 @@ static bool sql_where(Sql *s, const HistoryFilter *f) {
                 AND(sql_text(s, "pname = ?", f->pname));
         if (f->drv)
                 AND(sql_text(s, "drv = ?", f->drv));
+        if (f->id)
+                AND(sql_int(s, "id = ?", f->id));
         if (f->kind)
                 AND(sql_text(s, "kind = ?", f->kind));
         if (f->machine)
@@ -273,11 +276,27 @@ static void add_then(cJSON *o, sqlite3_stmt *st, int i, usec_t t) {
         timeline_done(&tl);
 }
 
+/* The "timeline" member of a row from its blob (column i), as get-build's: null without one,
+ * or when the blob cannot be read (an old or damaged database). */
+static void add_timeline(cJSON *o, sqlite3_stmt *st, int i) {
+        Timeline tl;
+        cJSON *j = NULL;
+        if (timeline_decode(sqlite3_column_blob(st, i), (size_t) sqlite3_column_bytes(st, i), &tl) == 0 &&
+            tl.n > 0)
+                j = timeline_to_json(&tl, HISTORY_TIMELINE_POINTS);
+        if (j)
+                cJSON_AddItemToObject(o, "timeline", j);
+        else
+                cJSON_AddNullToObject(o, "timeline");
+        timeline_done(&tl);
+}
+
 typedef cJSON *(*RowToJson)(sqlite3_stmt *st);
 
-/* Every row st gives, as JSON by to_json; with then (a time), each with its "then" (the
- * timeline column after the row's). */
-static int rows_collect(History *h, sqlite3_stmt *st, RowToJson to_json, usec_t then, cJSON **ret) {
+/* Every row st gives, as JSON by to_json; with then (a time), each with its "then", with
+ * timeline its "timeline" (both from the timeline column after the row's). */
+static int rows_collect(History *h, sqlite3_stmt *st, RowToJson to_json, usec_t then, bool timeline,
+                        cJSON **ret) {
         cJSON *rows = cJSON_CreateArray();
         if (!rows)
                 return -ENOMEM;
@@ -291,6 +310,8 @@ static int rows_collect(History *h, sqlite3_stmt *st, RowToJson to_json, usec_t 
                 }
                 if (then)
                         add_then(o, st, ROW_COLUMNS, then);
+                if (timeline)
+                        add_timeline(o, st, ROW_COLUMNS);
         }
         if (code != SQLITE_DONE) {
                 cJSON_Delete(rows);
@@ -328,7 +349,7 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
         if ((r = sql_begin(&s)) < 0)
                 return r;
         history_set_budget(h, budget);
-        fprintf(s.f, "SELECT %s FROM builds", row_columns);
+        fprintf(s.f, "SELECT %s%s FROM builds", row_columns, q->timeline ? ", timeline" : "");
         sql_where(&s, &q->filter);
         /* id breaks ties so pages never overlap or skip. */
         const char *dir = q->ascending ? "ASC" : "DESC";
@@ -339,7 +360,7 @@ int history_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_
                 goto finalize;
 
         cJSON *rows = NULL;
-        if ((r = rows_collect(h, st, row_to_json, 0, &rows)) < 0)
+        if ((r = rows_collect(h, st, row_to_json, 0, q->timeline, &rows)) < 0)
                 goto finalize;
         if (q->count && (r = query_total(h, &q->filter, ret_total)) < 0) {
                 cJSON_Delete(rows);
@@ -385,7 +406,7 @@ int history_at(History *h, usec_t t, usec_t budget, cJSON **ret) {
         sqlite3_bind_int64(st, 1, (int64_t) t);
         sqlite3_bind_int64(st, 2, (int64_t) MIN(t + (usec_t) longest + day, (usec_t) INT64_MAX));
         cJSON *rows = NULL;
-        if ((r = rows_collect(h, st, row_to_json, t, &rows)) < 0)
+        if ((r = rows_collect(h, st, row_to_json, t, /* timeline= */ false, &rows)) < 0)
                 goto finalize;
         *ret = rows;
 finalize:
@@ -823,7 +844,7 @@ int history_oom_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **
         sqlite3_bind_int64(st, 2, (int64_t) q->filter.until);
         sqlite3_bind_int64(st, 3, (int64_t) MIN(q->limit, (uint64_t) INT64_MAX));
         history_set_budget(h, budget);
-        int r = rows_collect(h, st, oom_row_to_json, 0, ret_rows);
+        int r = rows_collect(h, st, oom_row_to_json, 0, /* timeline= */ false, ret_rows);
         sqlite3_finalize(st);
         history_set_budget(h, 0);
         return r;

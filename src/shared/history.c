@@ -229,6 +229,15 @@ static char *log_tail(const Build *b) {
         return s;
 }
 
+int history_timeline_blob(const Timeline *tl, uint8_t **ret, size_t *ret_len) {
+        Timeline thin;
+        int k = timeline_thin(tl, HISTORY_TIMELINE_POINTS, HISTORY_TIMELINE_STEP, &thin);
+        if (k >= 0)
+                k = timeline_encode(&thin, ret, ret_len);
+        timeline_done(&thin);
+        return k;
+}
+
 int history_record_from_build(const Build *b, HistoryRecord *rec) {
         HistoryRecord r = {
                 .requester_uid = b->requester.uid,
@@ -254,11 +263,7 @@ int history_record_from_build(const Build *b, HistoryRecord *rec) {
                 return -ENOMEM;
         }
         r.log_tail = log_tail(b);
-        Timeline thin;
-        int k = timeline_thin(&b->timeline, HISTORY_TIMELINE_POINTS, HISTORY_TIMELINE_STEP, &thin);
-        if (k >= 0)
-                k = timeline_encode(&thin, &r.timeline, &r.timeline_len);
-        timeline_done(&thin);
+        int k = history_timeline_blob(&b->timeline, &r.timeline, &r.timeline_len);
         if (k < 0 || (b->n_phases > 0 && !(r.phases = phases_json(b)))) {
                 history_record_done(&r);
                 return -ENOMEM;

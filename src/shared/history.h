@@ -64,6 +64,9 @@ typedef struct HistoryRecord {
         HistoryOom *oom;
 } HistoryRecord;
 
+/* A timeline as history keeps it (thinned, timeline_encode's blob; NULL with 0 for none).
+ * 0 or -ENOMEM. */
+int history_timeline_blob(const Timeline *tl, uint8_t **ret, size_t *ret_len);
 /* Fills rec from a finished build (copies). 0 or -ENOMEM. */
 int history_record_from_build(const Build *b, HistoryRecord *rec);
 /* A substitution's row: drv holds the store path fetched, machine the substituter. */
@@ -133,6 +136,7 @@ typedef struct HistoryFilter {
         const char *name;   /* glob over names */
         const char *pname;  /* exact */
         const char *drv;    /* exact */
+        int64_t id;         /* one row by its id; 0 any */
         unsigned states;    /* bitmask of 1 << BuildState; 0 any */
         const char *kind;   /* "build", "substitution"; NULL any */
         bool requester_set; /* then requester_user, or requester_uid */
@@ -151,7 +155,8 @@ typedef struct HistoryQuery {
         HistoryOrder order;
         bool ascending;
         uint64_t limit, offset;
-        bool count; /* also count every match (costs a scan of the matches) */
+        bool count;    /* also count every match (costs a scan of the matches) */
+        bool timeline; /* each row with its "timeline" (get-build's arrays; null: none kept) */
 } HistoryQuery;
 
 HistoryOrder history_order_from_string(const char *s);

@@ -3,6 +3,7 @@
  * invocation stay true and history never records a duration that starts at the restart. */
 #include "shared/model-resume.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "basic/macro.h"
@@ -56,6 +57,33 @@ static void resume_invocation(Model *m, Build *b, const ResumeBuild *r) {
         invocation_mark(m, inv, CHANGE_CHANGED);
 }
 
+/* Its timeline from before the restart goes before what was sampled since: the points older
+ * than its first own (and not in the future: a wrong clock or a damaged file must not stop
+ * new samples, which come in time order), merged down to the bound as when full. */
+static void resume_timeline(Build *b, const Timeline *old, usec_t now) {
+        Timeline *tl = &b->timeline;
+        usec_t first = tl->n ? tl->points[0].t : now + 1;
+        uint32_t k = 0;
+        while (k < old->n && old->points[k].t < first && old->points[k].t <= now)
+                k++;
+        if (k == 0)
+                return;
+        Timeline all = {.points = calloc((size_t) k + tl->n, sizeof(TimelinePoint)),
+                        .n = k + tl->n,
+                        .step = MAX(old->step, tl->step)};
+        if (!all.points)
+                return; /* out of memory: it goes on without its past */
+        memcpy(all.points, old->points, k * sizeof(TimelinePoint));
+        if (tl->n)
+                memcpy(all.points + k, tl->points, tl->n * sizeof(TimelinePoint));
+        Timeline thin;
+        if (timeline_thin(&all, TIMELINE_POINTS_MAX, all.step, &thin) == 0) {
+                timeline_done(tl);
+                *tl = thin;
+        }
+        timeline_done(&all);
+}
+
 void model_build_resume(Model *m, Build *b, const ResumeBuild *r, usec_t builder_start) {
         if (r && r->started && (b->rediscovered || r->started < b->started)) {
                 b->started = r->started;
@@ -77,6 +105,8 @@ void model_build_resume(Model *m, Build *b, const ResumeBuild *r, usec_t builder
         }
         if (r && r->usage.sampled && !b->usage.sampled)
                 b->usage = r->usage;
+        if (r)
+                resume_timeline(b, &r->timeline, now_realtime());
         if (r && b->rediscovered) {
                 b->resume_activity = r->activity;
                 if (b->invocation && invocation_from_proc(b->invocation) && r->builds_activity)

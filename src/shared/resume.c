@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "basic/base64.h"
 #include "basic/macro.h"
 
 static bool add_u64(cJSON *o, const char *key, uint64_t v) {
@@ -42,6 +43,18 @@ static uint64_t build_activity_id(const Build *b) {
         return 0;
 }
 
+/* Its timeline as base64 text (it is binary, and 3 to 4 times smaller than arrays would be:
+ * the document is written every few seconds); true when there is none. */
+static bool add_timeline(cJSON *o, const Timeline *tl) {
+        _cleanup_free_ uint8_t *blob = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (tl->n == 0)
+                return true;
+        return timeline_encode(tl, &blob, &len) == 0 && base64_encode(blob, len, &text) == 0 &&
+               cJSON_AddStringToObject(o, "timeline", text);
+}
+
 static cJSON *build_to_resume_json(const Build *b) {
         const Invocation *inv = b->invocation;
         const Source *src = inv ? inv->source : NULL;
@@ -69,7 +82,7 @@ static cJSON *build_to_resume_json(const Build *b) {
                   (!b->requester.user || cJSON_AddStringToObject(req, "user", b->requester.user)) &&
                   (!b->requester.cmdline || cJSON_AddStringToObject(req, "cmdline", b->requester.cmdline)) &&
                   add_u64(o, "invocation_started", inv ? inv->started : 0) &&
-                  (prog = cJSON_AddArrayToObject(o, "progress"));
+                  add_timeline(o, &b->timeline) && (prog = cJSON_AddArrayToObject(o, "progress"));
         for (unsigned i = 0; ok && i < 4; i++)
                 ok = cJSON_AddItemToArray(prog, cJSON_CreateNumber(inv ? (double) inv->progress[i] : 0));
         cJSON *ended = ok && inv ? cJSON_AddObjectToObject(o, "ended") : NULL;
@@ -150,6 +163,7 @@ static char *get_str(const cJSON *o, const char *key, size_t max, bool *ok) {
 }
 
 static void resume_build_done(ResumeBuild *r) {
+        timeline_done(&r->timeline);
         free(r->drv);
         free(r->name);
         free(r->requester.user);
@@ -206,6 +220,20 @@ static int parse_one(const cJSON *o, ResumeBuild *r) {
         for (BuildCount c = 0; cJSON_IsObject(ended) && c < _COUNT_MAX; c++)
                 if (build_count_is_final(c) && get_u64(ended, build_count_to_string(c), UINT32_MAX, &v))
                         r->ended[c] = (uint32_t) v;
+        /* A timeline that does not read back (damaged, or of a newer blob) is left out: the
+         * build goes on with what is sampled from now on. */
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(o, "timeline");
+        _cleanup_free_ uint8_t *blob = NULL;
+        size_t len;
+        if (cJSON_IsString(tl) && strlen(tl->valuestring) <= RESUME_TIMELINE_TEXT_MAX) {
+                int k = base64_decode(tl->valuestring, strlen(tl->valuestring), &blob, &len);
+                if (k == 0)
+                        k = timeline_decode(blob, len, &r->timeline);
+                if (k == -ENOMEM) {
+                        resume_build_done(r);
+                        return -ENOMEM;
+                }
+        }
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "usage");
         if (cJSON_IsObject(u)) {
                 BuildUsage *x = &r->usage;

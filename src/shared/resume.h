@@ -12,10 +12,14 @@
 
 #include "basic/time-util.h"
 #include "shared/model.h"
+#include "shared/timeline.h"
 
 #define RESUME_VERSION  1
 #define RESUME_FILE_MAX (16u << 20) /* a document larger than this is not ours */
 #define RESUME_MAX      100000u     /* records read from one document, at most */
+/* A build's timeline in the document: timeline_encode's blob in base64 (at most
+ * TIMELINE_POINTS_MAX points, 6.2 KB for a full one); a longer string is not read. */
+#define RESUME_TIMELINE_TEXT_MAX (64u << 10)
 /* Queued builds kept, at most (the oldest first): a plan of thousands must not make the
  * periodic write a cost on the loop. */
 #define RESUME_QUEUED_MAX 1024u
@@ -31,6 +35,7 @@ typedef struct ResumeBuild {
         uint64_t activity;        /* its build activity's id on its stream (0 none) */
         uint64_t builds_activity; /* its invocation's builds activity (104) id (0 none) */
         BuildUsage usage;         /* the last sample */
+        Timeline timeline;        /* its usage over its life so far (empty: none, or unreadable) */
         /* its invocation */
         Requester requester;
         usec_t inv_started;
@@ -43,6 +48,7 @@ typedef struct ResumeBuild {
  * RESUME_QUEUED_MAX queued ones, NUL-terminated. */
 int resume_snapshot(Model *m, usec_t now, char **ret, size_t *ret_count);
 /* The records of a document (never trusted: bounded, every field checked; a record
- * missing its drv, or both its queue time and start, is skipped). -EBADMSG: not a document of ours. */
+ * missing its drv, or both its queue time and start, is skipped; a timeline that does not
+ * decode is left out of its record). -EBADMSG: not a document of ours. */
 int resume_parse(const char *buf, size_t len, ResumeBuild **ret, size_t *ret_n);
 void resume_builds_free(ResumeBuild *r, size_t n);

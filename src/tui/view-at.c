@@ -11,6 +11,7 @@
 #include "shared/units.h"
 #include "tui/draw.h"
 #include "tui/poll.h"
+#include "tui/view-detail.h"
 
 /* The past does not change, but the builds still running then may end meanwhile. */
 #define AT_REFRESH (10 * USEC_PER_SEC)
@@ -180,7 +181,10 @@ static bool av_key(Tui *t, View *v, Cmd cmd) {
         if (cmd != CMD_ENTER)
                 return false;
         const cJSON *b = cJSON_GetArrayItem(av_rows(av), (int) v->nav.cur);
-        if (b)
+        /* A history row (it has an "id"): with its timeline once get-history answers. */
+        if (b && json_num(b, "id", 0) >= 1)
+                view_detail_history(t, av->host, b);
+        else if (b)
                 tui_show_detail(t, json_str(b, "name") ?: "build", b);
         return true;
 }

@@ -5,6 +5,7 @@
  * yank. Its stall (silent for how long, waiting for a lock) has a line of its own above. */
 #include "tui/view-detail.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,9 @@ typedef struct DetailView {
         double rendered;    /* when the lines were made, unix time */
         double asked;       /* a live build: when get-build was last asked (again every 2 s) */
         bool asking;
+        /* A history row shown, whose timeline is asked for once (get-history "id"); or, for
+         * an ended build the daemon no longer holds, its newest row by drv (-1). 0: none. */
+        int64_t history;
 } DetailView;
 
 static void dv_clear(DetailView *dv) {
@@ -158,6 +162,30 @@ static void dv_graph(DetailView *dv, const char *key, const cJSON *series, doubl
         dv_field(dv, key, line, sizeof(line));
 }
 
+/* Its phases with how long each took: a history row's have "start" and "duration", a live
+ * build's "time" (each lasts to the next, the last to its end or now). */
+static void dv_phases(DetailView *dv, const cJSON *b, size_t width, double now) {
+        const cJSON *phases = json_arr(b, "phases"), *p;
+        if (cJSON_GetArraySize(phases) == 0)
+                return;
+        double end = json_num(b, "finished", -1) > 0 ? json_num(b, "finished", -1) : now;
+        char line[1024] = "", d[32];
+        size_t len = 0;
+        cJSON_ArrayForEach(p, phases) {
+                const char *name = json_str(p, "name");
+                double took = json_num(p, "duration", -1);
+                if (took < 0 && json_num(p, "time", -1) > 0)
+                        took = (p->next ? json_num(p->next, "time", end) : end) - json_num(p, "time", 0);
+                if (!name || len >= sizeof(line))
+                        continue;
+                int k = snprintf(line + len, sizeof(line) - len, "%s%s %s", len ? ", " : "", name,
+                                 fmt_duration(d, sizeof(d), took));
+                len += k > 0 ? (size_t) k : 0;
+        }
+        if (line[0])
+                dv_field(dv, "phases", line, width);
+}
+
 /* The page of a build object (one with "drv" and "state"); nothing for other objects. */
 static void dv_page(DetailView *dv, const cJSON *b, size_t width) {
         const char *st = json_str(b, "state"), *drv = json_str(b, "drv");
@@ -220,6 +248,7 @@ static void dv_page(DetailView *dv, const cJSON *b, size_t width) {
                                  buf[0] ? ", " : "", units_format_bytes(a, sizeof(a), mem_limit));
                 dv_field(dv, "limits", buf[0] ? buf : "none", width);
         }
+        dv_phases(dv, b, width, now);
         const cJSON *tl = json_obj(b, "timeline");
         if (tl) {
                 bool ascii = screen_glyphs(dv->tui->screen)->ascii;
@@ -287,13 +316,75 @@ static void dv_show(Tui *t, View *v, const char *title, const cJSON *obj, bool t
 void view_detail_set(Tui *t, const char *title, const cJSON *obj) {
         View *v = t->views[VIEW_DETAIL];
         ((DetailView *) v->data)->build = 0;
+        ((DetailView *) v->data)->history = 0;
         dv_show(t, v, title, obj, true);
+}
+
+/* get-history's row with its timeline: shown in place of what is, if it is the row asked for
+ * (by id, or the newest of the ended build's drv queued at the same time). */
+static void dv_got_history(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
+        View *v = userdata;
+        DetailView *dv = v->data;
+        const cJSON *row = cJSON_GetArrayItem(json_arr(result, "builds"), 0);
+        if (!row || !dv->obj || c != tui_host(dv->tui, dv->host)->client)
+                return;
+        bool same =
+                dv->history > 0
+                        ? json_num(row, "id", 0) == (double) dv->history
+                        : dv->history < 0 && json_str(row, "drv") && json_str(dv->obj, "drv") &&
+                                  strcmp(json_str(row, "drv"), json_str(dv->obj, "drv")) == 0 &&
+                                  fabs(json_num(row, "queued", 0) - json_num(dv->obj, "queued", -1)) < 1e-3;
+        if (!same)
+                return;
+        dv->history = 0;
+        char title[256];
+        snprintf(title, sizeof(title), "%s", dv->title);
+        dv_show(dv->tui, v, title, row, false);
+        tui_invalidate(dv->tui);
+}
+
+/* Asks for one history row with its timeline: by id, or the newest row of drv. */
+static void dv_ask_history(Tui *t, View *v, int64_t id, const char *drv) {
+        DetailView *dv = v->data;
+        cJSON *args = cJSON_CreateObject();
+        if (!args)
+                return;
+        if (id > 0)
+                cJSON_AddNumberToObject(args, "id", (double) id);
+        else
+                cJSON_AddStringToObject(args, "drv", drv);
+        cJSON_AddBoolToObject(args, "timeline", true);
+        cJSON_AddNumberToObject(args, "limit", 1);
+        dv->history = id > 0 ? id : -1;
+        if (client_request(tui_host(t, dv->host)->client, "get-history", args, dv_got_history, v) < 0)
+                dv->history = 0;
+}
+
+void view_detail_history(Tui *t, unsigned host, const cJSON *row) {
+        View *v = t->views[VIEW_DETAIL];
+        DetailView *dv = v->data;
+        /* The row at once; its timeline (get-history leaves it out of its pages) when it comes. */
+        tui_show_detail(t, json_str(row, "name") ?: "history row", row);
+        for (size_t i = 0; i < t->n_hosts; i++)
+                client_forget(t->hosts[i]->client, v);
+        dv->host = host;
+        if (json_num(row, "id", 0) >= 1)
+                dv_ask_history(t, v, (int64_t) json_num(row, "id", 0), NULL);
 }
 
 static void dv_got_build(Client *c, const cJSON *result, const cJSON *error, void *userdata) {
         View *v = userdata;
         DetailView *dv = v->data;
         const cJSON *b = json_obj(result, "build");
+        /* Ended, and the daemon holds it no more (it let go of it, or restarted): its
+         * history row has its timeline. */
+        if (!b && dv->build && dv->obj && strcmp(json_str(error, "code") ?: "", "not-found") == 0 &&
+            json_str(dv->obj, "drv") && json_num(dv->obj, "finished", -1) > 0) {
+                dv->build = 0;
+                dv->asking = false;
+                dv_ask_history(dv->tui, v, 0, json_str(dv->obj, "drv"));
+                return;
+        }
         /* Still showing that build? (The user may have gone elsewhere meanwhile.) */
         if (!b || dv->build == 0 || json_u64(b, "key", 0) != dv->build ||
             c != tui_host(dv->tui, dv->host)->client)

@@ -12,6 +12,7 @@
 #include "tui/draw.h"
 #include "shared/fmt.h"
 #include "tui/poll.h"
+#include "tui/view-detail.h"
 
 /* Four screens of rows: each row costs the daemon about 10 us to read and encode, and the
  * page is asked for again every 3 s while shown (500 rows took 5-8 ms of its CPU at 1 M). */
@@ -154,7 +155,7 @@ static bool hv_key(Tui *t, View *v, Cmd cmd) {
         case CMD_ENTER: {
                 const cJSON *r = cJSON_GetArrayItem(hv_rows(hv), (int) v->nav.cur);
                 if (r)
-                        tui_show_detail(t, json_str(r, "name") ?: "history row", r);
+                        view_detail_history(t, hv->host, r);
                 return true;
         }
         default:

@@ -16,10 +16,21 @@
 #include "shared/model-proc.h"
 #include "shared/model-resume.h"
 #include "shared/model.h"
+#include "basic/base64.h"
+#include "basic/macro.h"
 #include "shared/resume.h"
 #include "test-helpers.h"
 
-#define T0 (1000 * USEC_PER_SEC) /* when the fixture's source connected */
+#define T0  (1000 * USEC_PER_SEC) /* when the fixture's source connected */
+#define MiB (1024 * 1024)
+
+/* n samples a second apart from t: 2 cores, 64 MiB from the 10th on, 3 processes. */
+static void sample(Timeline *tl, usec_t t, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(
+                        timeline_add(tl, t + i * USEC_PER_SEC, 200, i >= 10 ? 64 * MiB : MiB, 3, i * 4096),
+                        0);
+}
 
 /* A build reported by a stream, running with 3 log lines, its invocation at 0/2 done. */
 static Build *running_build(TestModelFixture *f) {
@@ -222,6 +233,175 @@ static void test_stream_comes_back(void **state) {
         test_feed(f->m, f->s, T0, "{\"action\":\"result\",\"id\":99,\"type\":101,\"fields\":[\"x\"]}");
 }
 
+/* The timeline goes with the build: every point back, to the millisecond and KiB of the blob. */
+static void test_timeline_round_trip(void **state) {
+        TestModelFixture *f = *state;
+        Build *b = running_build(f);
+        sample(&b->timeline, T0 + USEC_PER_SEC, 600); /* ten minutes: merged down to its bound */
+        assert_true(b->timeline.n <= TIMELINE_POINTS_MAX);
+        assert_true(b->timeline.step >= 2 * USEC_PER_SEC);
+        char *doc;
+        size_t count, n;
+        assert_int_equal(resume_snapshot(f->m, T0 + 601 * USEC_PER_SEC, &doc, &count), 0);
+        ResumeBuild *r;
+        assert_int_equal(resume_parse(doc, strlen(doc), &r, &n), 0);
+        assert_int_equal(n, 1);
+        const Timeline *tl = &r[0].timeline;
+        assert_int_equal(tl->n, b->timeline.n);
+        assert_int_equal(tl->step, b->timeline.step);
+        for (uint32_t i = 0; i < tl->n; i++) {
+                assert_int_equal(tl->points[i].t, b->timeline.points[i].t);
+                assert_int_equal(tl->points[i].mem, b->timeline.points[i].mem);
+                assert_int_equal(tl->points[i].cpu_permil, b->timeline.points[i].cpu_permil);
+                assert_int_equal(tl->points[i].procs, 3);
+        }
+
+        /* Found again after the restart, with two samples of its own already: its past comes
+         * first, and sampling goes on after them. */
+        Build *again;
+        usec_t restart = T0 + 610 * USEC_PER_SEC;
+        /* (another drv: the fixture's stream still reports this one, which would be it) */
+        char drv[1024];
+        snprintf(drv, sizeof(drv), "%s/00%s-a.drv", f->store, TEST_FIXTURE_HA + 2);
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, drv, r[0].started, &again), 0);
+        assert_ptr_not_equal(again, b);
+        assert_int_equal(again->timeline.n, 0);
+        sample(&again->timeline, restart, 2);
+        model_build_resume(f->m, again, &r[0], 0);
+        const Timeline *got = &again->timeline;
+        assert_true(got->n > 2 && got->n <= TIMELINE_POINTS_MAX);
+        assert_int_equal(got->points[0].t, tl->points[0].t);
+        assert_int_equal(got->points[got->n - 1].t, restart + USEC_PER_SEC);
+        unsigned before = 0;
+        uint64_t mem = 0;
+        for (uint32_t i = 0; i < got->n; i++) {
+                if (i > 0)
+                        assert_true(got->points[i].t > got->points[i - 1].t);
+                if (got->points[i].t < restart) {
+                        before++;
+                        mem = MAX(mem, got->points[i].mem);
+                }
+        }
+        assert_true(before >= tl->n - 1);
+        assert_int_equal(mem, 64 * MiB);
+        assert_int_equal(timeline_add(&again->timeline, restart + 5 * USEC_PER_SEC, 100, MiB, 1, 0), 0);
+        assert_int_equal(got->points[got->n - 1].t, restart + 5 * USEC_PER_SEC);
+        resume_builds_free(r, n);
+        free(doc);
+}
+
+/* A record whose timeline is damaged keeps the rest and goes without it; points in the future
+ * are not taken back (new samples must still come after the last). */
+static void test_timeline_damaged(void **state) {
+        TestModelFixture *f = *state;
+        Timeline tl = {};
+        sample(&tl, T0, 20);
+        _cleanup_free_ uint8_t *blob = NULL;
+        size_t len;
+        assert_int_equal(timeline_encode(&tl, &blob, &len), 0);
+        /* cut short; a point count beyond the bound; a version unknown */
+        uint8_t *cut = malloc(len), *many = malloc(len), *version = malloc(len);
+        assert_non_null(cut && many && version);
+        memcpy(cut, blob, len);
+        memcpy(many, blob, len);
+        memcpy(version, blob, len);
+        many[17] = 0xff;
+        many[18] = 0xff;
+        version[0] = 0xee;
+        char *texts[4];
+        assert_int_equal(base64_encode(cut, len - 5, &texts[0]), 0);
+        assert_int_equal(base64_encode(many, len, &texts[1]), 0);
+        assert_int_equal(base64_encode(version, len, &texts[2]), 0);
+        char *huge = malloc(RESUME_TIMELINE_TEXT_MAX + 8);
+        assert_non_null(huge);
+        memset(huge, 'A', RESUME_TIMELINE_TEXT_MAX + 4);
+        huge[RESUME_TIMELINE_TEXT_MAX + 4] = '\0';
+        texts[3] = huge;
+        const char *plain[] = {"!!!!", "QUJD", "QQ=", "Q===", "=AAA", "", "AAAA"};
+        size_t n_docs = 4 + ELEMENTSOF(plain) + 2;
+        for (size_t i = 0; i < n_docs; i++) {
+                char *doc;
+                if (i < 4)
+                        assert_true(
+                                asprintf(&doc,
+                                         "{\"version\":1,\"builds\":[{\"drv\":\"/s/x.drv\",\"name\":\"x\","
+                                         "\"started\":5,\"timeline\":\"%s\"}]}",
+                                         texts[i]) > 0);
+                else if (i < 4 + ELEMENTSOF(plain))
+                        assert_true(
+                                asprintf(&doc,
+                                         "{\"version\":1,\"builds\":[{\"drv\":\"/s/x.drv\",\"name\":\"x\","
+                                         "\"started\":5,\"timeline\":\"%s\"}]}",
+                                         plain[i - 4]) > 0);
+                else
+                        assert_true(
+                                asprintf(&doc,
+                                         "{\"version\":1,\"builds\":[{\"drv\":\"/s/x.drv\",\"name\":\"x\","
+                                         "\"started\":5,\"timeline\":%s}]}",
+                                         i % 2 ? "[1,2]" : "7") > 0);
+                ResumeBuild *r;
+                size_t n;
+                assert_int_equal(resume_parse(doc, strlen(doc), &r, &n), 0);
+                assert_int_equal(n, 1);
+                assert_string_equal(r[0].drv, "/s/x.drv");
+                assert_int_equal(r[0].timeline.n, 0);
+                resume_builds_free(r, n);
+                free(doc);
+        }
+        for (size_t i = 0; i < 3; i++)
+                free(texts[i]);
+        free(huge);
+        free(cut);
+        free(many);
+        free(version);
+
+        /* From the future (a clock set back, or a forged file): not taken. */
+        ResumeBuild r = {.drv = f->drv, .name = (char *) "a", .started = T0, .nix_pid = 4242};
+        usec_t future = now_realtime() + 3600 * USEC_PER_SEC;
+        sample(&r.timeline, future, 5);
+        Build *b;
+        assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, r.started, &b), 0);
+        model_build_resume(f->m, b, &r, 0);
+        assert_int_equal(b->timeline.n, 0);
+        timeline_done(&r.timeline);
+        timeline_done(&tl);
+}
+
+/* What the state file costs: 50 running builds with full timelines (measured, not bounded
+ * here beyond the document's own limit; docs/history.md states the figure). */
+static void test_timeline_size(void **state) {
+        TestModelFixture *f = *state;
+        static const char digits[] = "0123456789abcdfghijklmnpqrsvwxyz";
+        for (unsigned i = 0; i < 50; i++) {
+                char drv[1024];
+                snprintf(drv, sizeof(drv), "%s/%c%c%s-b%u.drv", f->store, digits[i / 32], digits[i % 32],
+                         TEST_FIXTURE_HA + 2, i);
+                Build *b;
+                assert_int_equal(model_rediscovered_build(f->m, 4242, 0, drv, T0, &b), 0);
+                b->usage.sampled = true;
+                sample(&b->timeline, T0, TIMELINE_POINTS_MAX);
+                assert_int_equal(b->timeline.n, TIMELINE_POINTS_MAX);
+        }
+        char *doc;
+        size_t count;
+        usec_t t = now_monotonic();
+        assert_int_equal(resume_snapshot(f->m, T0 + 300 * USEC_PER_SEC, &doc, &count), 0);
+        t = now_monotonic() - t;
+        assert_int_equal(count, 50);
+        size_t len = strlen(doc);
+        printf("state file for 50 running builds with full timelines: %zu bytes, made in %.2f ms\n", len,
+               (double) t / 1e3);
+        assert_true(len < 50 * 7000);
+        ResumeBuild *r;
+        size_t n;
+        assert_int_equal(resume_parse(doc, len, &r, &n), 0);
+        assert_int_equal(n, 50);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(r[i].timeline.n, TIMELINE_POINTS_MAX);
+        resume_builds_free(r, n);
+        free(doc);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_round_trip, test_model_fixture_setup,
@@ -232,6 +412,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stream_comes_back, test_model_fixture_setup,
                                                 test_model_fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_resume_without_record, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_timeline_round_trip, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_timeline_damaged, test_model_fixture_setup,
+                                                test_model_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_timeline_size, test_model_fixture_setup,
                                                 test_model_fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
