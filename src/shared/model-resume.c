@@ -84,6 +84,33 @@ static void resume_timeline(Build *b, const Timeline *old, usec_t now) {
         timeline_done(&all);
 }
 
+/* Its phases from before the restart go before those reported since (by a stream that came
+ * back), within the model's bound; none from the future. */
+static void resume_phases(Model *m, Build *b, const ResumeBuild *r, usec_t now) {
+        usec_t first = b->n_phases ? b->phases[0].time : now + 1;
+        uint32_t k = 0;
+        while (k < r->n_phases && r->phases[k].time < first && r->phases[k].time <= now)
+                k++;
+        k = MIN(k, m->config.max_phases - MIN(m->config.max_phases, b->n_phases));
+        if (k == 0)
+                return;
+        Phase *all = calloc((size_t) k + b->n_phases, sizeof(Phase));
+        if (!all)
+                return;
+        for (uint32_t i = 0; i < k; i++)
+                if (!(all[i] = (Phase){.name = strdup(r->phases[i].name), .time = r->phases[i].time}).name) {
+                        while (i > 0)
+                                free(all[--i].name);
+                        free(all);
+                        return;
+                }
+        if (b->n_phases)
+                memcpy(all + k, b->phases, b->n_phases * sizeof(Phase));
+        free(b->phases);
+        b->phases = all;
+        b->n_phases += k;
+}
+
 void model_build_resume(Model *m, Build *b, const ResumeBuild *r, usec_t builder_start) {
         if (r && r->started && (b->rediscovered || r->started < b->started)) {
                 b->started = r->started;
@@ -105,8 +132,10 @@ void model_build_resume(Model *m, Build *b, const ResumeBuild *r, usec_t builder
         }
         if (r && r->usage.sampled && !b->usage.sampled)
                 b->usage = r->usage;
-        if (r)
+        if (r) {
                 resume_timeline(b, &r->timeline, now_realtime());
+                resume_phases(m, b, r, now_realtime());
+        }
         if (r && b->rediscovered) {
                 b->resume_activity = r->activity;
                 if (b->invocation && invocation_from_proc(b->invocation) && r->builds_activity)

@@ -55,6 +55,21 @@ static bool add_timeline(cJSON *o, const Timeline *tl) {
                cJSON_AddStringToObject(o, "timeline", text);
 }
 
+/* Its phases so far, [{"name", "time"}...]; true when there are none. */
+static bool add_phases(cJSON *o, const Build *b) {
+        cJSON *a = b->n_phases ? cJSON_AddArrayToObject(o, "phases") : NULL;
+        if (b->n_phases && !a)
+                return false;
+        for (uint32_t i = 0; i < b->n_phases; i++) {
+                cJSON *p = cJSON_CreateObject();
+                if (!p || !cJSON_AddItemToArray(a, p) ||
+                    !cJSON_AddStringToObject(p, "name", b->phases[i].name) ||
+                    !add_u64(p, "time", b->phases[i].time))
+                        return false;
+        }
+        return true;
+}
+
 static cJSON *build_to_resume_json(const Build *b) {
         const Invocation *inv = b->invocation;
         const Source *src = inv ? inv->source : NULL;
@@ -82,7 +97,8 @@ static cJSON *build_to_resume_json(const Build *b) {
                   (!b->requester.user || cJSON_AddStringToObject(req, "user", b->requester.user)) &&
                   (!b->requester.cmdline || cJSON_AddStringToObject(req, "cmdline", b->requester.cmdline)) &&
                   add_u64(o, "invocation_started", inv ? inv->started : 0) &&
-                  add_timeline(o, &b->timeline) && (prog = cJSON_AddArrayToObject(o, "progress"));
+                  add_timeline(o, &b->timeline) && add_phases(o, b) &&
+                  (prog = cJSON_AddArrayToObject(o, "progress"));
         for (unsigned i = 0; ok && i < 4; i++)
                 ok = cJSON_AddItemToArray(prog, cJSON_CreateNumber(inv ? (double) inv->progress[i] : 0));
         cJSON *ended = ok && inv ? cJSON_AddObjectToObject(o, "ended") : NULL;
@@ -164,6 +180,9 @@ static char *get_str(const cJSON *o, const char *key, size_t max, bool *ok) {
 
 static void resume_build_done(ResumeBuild *r) {
         timeline_done(&r->timeline);
+        for (uint32_t i = 0; i < r->n_phases; i++)
+                free(r->phases[i].name);
+        free(r->phases);
         free(r->drv);
         free(r->name);
         free(r->requester.user);
@@ -174,6 +193,30 @@ void resume_builds_free(ResumeBuild *r, size_t n) {
         for (size_t i = 0; r && i < n; i++)
                 resume_build_done(&r[i]);
         free(r);
+}
+
+/* Its phases: each a name and a time, in time order; the first that is not ends the list. 0 or
+ * -ENOMEM. */
+static int parse_phases(const cJSON *a, ResumeBuild *r) {
+        if (!cJSON_IsArray(a))
+                return 0;
+        uint32_t n = (uint32_t) MIN((size_t) cJSON_GetArraySize(a), (size_t) RESUME_PHASES_MAX);
+        if (n == 0 || !(r->phases = calloc(n, sizeof(Phase))))
+                return n == 0 ? 0 : -ENOMEM;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, a) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+                usec_t t;
+                if (r->n_phases == n || !cJSON_IsString(name) || !name->valuestring[0] ||
+                    strlen(name->valuestring) > RESUME_PHASE_NAME_MAX ||
+                    !get_u64(p, "time", UINT64_MAX, &t) ||
+                    (r->n_phases > 0 && t < r->phases[r->n_phases - 1].time))
+                        break;
+                if (!(r->phases[r->n_phases].name = strdup(name->valuestring)))
+                        return -ENOMEM;
+                r->phases[r->n_phases++].time = t;
+        }
+        return 0;
 }
 
 /* One record from o: 1, 0 to skip it, -ENOMEM. */
@@ -233,6 +276,10 @@ static int parse_one(const cJSON *o, ResumeBuild *r) {
                         resume_build_done(r);
                         return -ENOMEM;
                 }
+        }
+        if (parse_phases(cJSON_GetObjectItemCaseSensitive(o, "phases"), r) < 0) {
+                resume_build_done(r);
+                return -ENOMEM;
         }
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "usage");
         if (cJSON_IsObject(u)) {

@@ -20,6 +20,9 @@
 /* A build's timeline in the document: timeline_encode's blob in base64 (at most
  * TIMELINE_POINTS_MAX points, 6.2 KB for a full one); a longer string is not read. */
 #define RESUME_TIMELINE_TEXT_MAX (64u << 10)
+/* Phases read back per build, at most, and their names' length. */
+#define RESUME_PHASES_MAX     256u
+#define RESUME_PHASE_NAME_MAX 256u
 /* Queued builds kept, at most (the oldest first): a plan of thousands must not make the
  * periodic write a cost on the loop. */
 #define RESUME_QUEUED_MAX 1024u
@@ -36,6 +39,8 @@ typedef struct ResumeBuild {
         uint64_t builds_activity; /* its invocation's builds activity (104) id (0 none) */
         BuildUsage usage;         /* the last sample */
         Timeline timeline;        /* its usage over its life so far (empty: none, or unreadable) */
+        Phase *phases;            /* the phases it reported so far, in time order */
+        uint32_t n_phases;
         /* its invocation */
         Requester requester;
         usec_t inv_started;

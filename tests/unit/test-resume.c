@@ -237,6 +237,11 @@ static void test_stream_comes_back(void **state) {
 static void test_timeline_round_trip(void **state) {
         TestModelFixture *f = *state;
         Build *b = running_build(f);
+        test_feed(f->m, f->s, T0 + 2 * USEC_PER_SEC,
+                  "{\"action\":\"result\",\"id\":7,\"type\":104,\"fields\":[\"growPhase\"]}");
+        test_feed(f->m, f->s, T0 + 300 * USEC_PER_SEC,
+                  "{\"action\":\"result\",\"id\":7,\"type\":104,\"fields\":[\"quietPhase\"]}");
+        assert_int_equal(b->n_phases, 2);
         sample(&b->timeline, T0 + USEC_PER_SEC, 600); /* ten minutes: merged down to its bound */
         assert_true(b->timeline.n <= TIMELINE_POINTS_MAX);
         assert_true(b->timeline.step >= 2 * USEC_PER_SEC);
@@ -246,6 +251,10 @@ static void test_timeline_round_trip(void **state) {
         ResumeBuild *r;
         assert_int_equal(resume_parse(doc, strlen(doc), &r, &n), 0);
         assert_int_equal(n, 1);
+        assert_int_equal(r[0].n_phases, 2);
+        assert_string_equal(r[0].phases[0].name, "growPhase");
+        assert_int_equal(r[0].phases[0].time, T0 + 2 * USEC_PER_SEC);
+        assert_string_equal(r[0].phases[1].name, "quietPhase");
         const Timeline *tl = &r[0].timeline;
         assert_int_equal(tl->n, b->timeline.n);
         assert_int_equal(tl->step, b->timeline.step);
@@ -284,6 +293,13 @@ static void test_timeline_round_trip(void **state) {
         }
         assert_true(before >= tl->n - 1);
         assert_int_equal(mem, 64 * MiB);
+        /* and its phases */
+        assert_int_equal(again->n_phases, 2);
+        assert_string_equal(again->phases[0].name, "growPhase");
+        assert_int_equal(again->phases[1].time, T0 + 300 * USEC_PER_SEC);
+        model_build_resume(f->m, again, &r[0], 0); /* once only */
+        assert_int_equal(again->n_phases, 2);
+        assert_int_equal(again->timeline.n, got->n);
         assert_int_equal(timeline_add(&again->timeline, restart + 5 * USEC_PER_SEC, 100, MiB, 1, 0), 0);
         assert_int_equal(got->points[got->n - 1].t, restart + 5 * USEC_PER_SEC);
         resume_builds_free(r, n);
@@ -355,14 +371,47 @@ static void test_timeline_damaged(void **state) {
         free(many);
         free(version);
 
+        /* Phases: wrong types, empty or long names, times going back end the list. */
+        char *doc, *name = malloc(RESUME_PHASE_NAME_MAX + 2);
+        assert_non_null(name);
+        memset(name, 'p', RESUME_PHASE_NAME_MAX + 1);
+        name[RESUME_PHASE_NAME_MAX + 1] = '\0';
+        static const char *const tails[] = {
+                "{\"name\":\"\",\"time\":9}",   "{\"name\":7,\"time\":9}", "{\"name\":\"b\",\"time\":-1}",
+                "{\"name\":\"b\",\"time\":4}",  "{\"name\":\"b\"}",        "3",
+                "{\"name\":\"%s\",\"time\":9}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(tails); i++) {
+                char tail[RESUME_PHASE_NAME_MAX + 64];
+                snprintf(tail, sizeof(tail), tails[i], name);
+                assert_true(asprintf(&doc,
+                                     "{\"version\":1,\"builds\":[{\"drv\":\"/s/"
+                                     "x.drv\",\"name\":\"x\",\"started\":5,"
+                                     "\"phases\":[{\"name\":\"a\",\"time\":5},%s,{\"name\":\"c\",\"time\":"
+                                     "10}]}]}",
+                                     tail) > 0);
+                ResumeBuild *r;
+                size_t n;
+                assert_int_equal(resume_parse(doc, strlen(doc), &r, &n), 0);
+                assert_int_equal(n, 1);
+                assert_int_equal(r[0].n_phases, 1);
+                assert_string_equal(r[0].phases[0].name, "a");
+                resume_builds_free(r, n);
+                free(doc);
+        }
+        free(name);
+
         /* From the future (a clock set back, or a forged file): not taken. */
         ResumeBuild r = {.drv = f->drv, .name = (char *) "a", .started = T0, .nix_pid = 4242};
         usec_t future = now_realtime() + 3600 * USEC_PER_SEC;
         sample(&r.timeline, future, 5);
+        r.phases = &(Phase){.name = (char *) "later", .time = future};
+        r.n_phases = 1;
         Build *b;
         assert_int_equal(model_rediscovered_build(f->m, 4242, 0, f->drv, r.started, &b), 0);
         model_build_resume(f->m, b, &r, 0);
         assert_int_equal(b->timeline.n, 0);
+        assert_int_equal(b->n_phases, 0);
         timeline_done(&r.timeline);
         timeline_done(&tl);
 }
