@@ -5,7 +5,8 @@
 # build comes back with its timeline and phases from before: get-build has points older than
 # the restart with MEM >= 60 MiB, and its growPhase. Once it ended, its history row has that timeline too (get-history --id
 # --timeline), and the TUI's detail of the row, opened from the history view, draws its CPU
-# and memory sparklines and lists its phases with their durations.
+# and memory sparklines and lists its phases with their durations; so does the detail of the
+# ended build opened from the builds view once the daemon, restarted, no longer holds it.
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/tui-lib.sh"
 
@@ -21,9 +22,10 @@ MiB60=62914560
 DAEMON_ARGS=(--cgroup-root "$CGROOT")
 start_daemon "${DAEMON_ARGS[@]}"
 
-FILE="$E2E_DIR/nix/timeline-restart.nix"
-DRV=$(nix-instantiate "$FILE" --argstr nonce "$NONCE" 2>/dev/null)
-nix_bg "$FILE" --argstr nonce "$NONCE"
+FILE="$E2E_DIR/nix/at.nix"
+ARGS=(--argstr nonce "$NONCE" --argstr name tl-restart --arg hold 30)
+DRV=$(nix-instantiate "$FILE" "${ARGS[@]}" 2>/dev/null)
+nix_bg "$FILE" "${ARGS[@]}"
 holding() { grep -q 'holding 67108864' "$T/events.raw" 2>/dev/null; }
 wait_for 60 "the build holds its 64 MiB" holding || die "the build never got to hold its memory"
 # its timeline has 8 s of the memory phase (a sample a second; history keeps a point per 4 s
@@ -122,4 +124,26 @@ wait_screen "^cpu +$BLOCK{2,}.*\(top " 10 "tui: the CPU sparkline of the history
 wait_screen "^memory +$BLOCK{2,}.*\(top 6[4-9](\.[0-9])?M" 10 "tui: the memory sparkline, its top >= 64 MiB"
 wait_screen '^phases +growPhase [34][0-9]s, quietPhase [0-9]s' 10 "tui: its phases with their durations"
 screen >"$T/tui-detail.txt"
+tui_quit
+
+# --- the detail of an ended build the TUI still shows once the daemon holds it no more (it
+# restarted): the build's history row, with its graphs ---
+tui_start 160 45
+keys t # the flat list
+keys a # with the finished builds
+wait_screen 'tl-restart' 10 "tui: the ended build in the builds view"
+screen >"$T/tui-builds.txt"
+keys /
+type_text tl-restart
+keys Enter
+keys Enter
+wait_screen '^details: tl-restart' 10 "tui: its detail page (the daemon holds it)"
+wait_screen '^key: [0-9]+' 10 "tui: the daemon's build (it has a key)"
+stop_daemon
+start_daemon "${DAEMON_ARGS[@]}"
+wait_screen '^kind: build' 20 "tui: after the restart, its history row (a row's kind)"
+wait_screen '^details: tl-restart' 10 "tui: the same build's"
+wait_screen "^memory +$BLOCK{2,}.*\(top 6[4-9](\.[0-9])?M" 10 "tui: with its memory sparkline"
+wait_screen '^phases +growPhase [34][0-9]s, quietPhase [0-9]s' 10 "tui: and its phases"
+screen >"$T/tui-detail-restarted.txt"
 tui_quit
