@@ -271,7 +271,7 @@ static void test_timeline_round_trip(void **state) {
         usec_t restart = T0 + 610 * USEC_PER_SEC;
         /* (another drv: the fixture's stream still reports this one, which would be it) */
         char drv[1024];
-        snprintf(drv, sizeof(drv), "%s/00%s-a.drv", f->store, TEST_FIXTURE_HA + 2);
+        snprintf(drv, sizeof(drv), "%s/00%s-a.drv", f->store, &TEST_FIXTURE_HA[2]);
         assert_int_equal(model_rediscovered_build(f->m, 4242, 0, drv, r[0].started, &again), 0);
         assert_ptr_not_equal(again, b);
         assert_int_equal(again->timeline.n, 0);
@@ -424,7 +424,7 @@ static void test_timeline_size(void **state) {
         for (unsigned i = 0; i < 50; i++) {
                 char drv[1024];
                 snprintf(drv, sizeof(drv), "%s/%c%c%s-b%u.drv", f->store, digits[i / 32], digits[i % 32],
-                         TEST_FIXTURE_HA + 2, i);
+                         &TEST_FIXTURE_HA[2], i);
                 Build *b;
                 assert_int_equal(model_rediscovered_build(f->m, 4242, 0, drv, T0, &b), 0);
                 b->usage.sampled = true;
