@@ -4,7 +4,7 @@
 # stopped (SIGTERM) and started again, then killed (SIGKILL) and started again. Each time the
 # build comes back with its timeline and phases from before: get-build has points older than
 # the restart with MEM >= 60 MiB, and its growPhase. Once it ended, its history row has that timeline too (get-history --id
-# --timeline), and the TUI's detail of the row, opened from the history view, draws its CPU
+# --timeline; another user sees it without the requester's command line), and the TUI's detail of the row, opened from the history view, draws its CPU
 # and memory sparklines and lists its phases with their durations; so does the detail of the
 # ended build opened from the builds view once the daemon, restarted, no longer holds it.
 source "$(dirname "$0")/lib.sh"
@@ -107,6 +107,16 @@ assert_json "and its phases with their durations" "$H" \
 	'.builds[0].phases | length >= 1 and all(.[]; (.name | type) == "string" and .duration >= 0)'
 assert_json "growPhase (from before the restarts) lasted about 30 s, quietPhase about 6 s" "$H" \
 	'.builds[0].phases | map({(.name): .duration}) | add | (.growPhase > 28 and .growPhase < 40) and (.quietPhase > 4 and .quietPhase < 10)'
+# what another user sees of the row: its figures over time, not the requester's command line
+# (protocol.md "What each client sees", as for every history row)
+mallory_user
+chmod 755 "$T" "$SOCKDIR"
+assert_json "root sees the requester's command line" "$H" '(.builds[0].requester.cmdline | type) == "string"'
+MH=$(as_mallory "$NA_CTL" -s "$SOCKDIR" get-history --id "$ID" --timeline --json) || die "mallory cannot ask get-history"
+printf '%s
+' "$MH" >"$T/history-mallory.json"
+assert_json "another user sees the row and its timeline, not its command line" "$MH" \
+	".builds[0].id == $ID and (.builds[0].timeline.mem | max) >= $MiB60 and .builds[0].requester.uid == 0 and .builds[0].requester.cmdline == null"
 ctl_ok N get-history --id 999999 --timeline
 assert_json "get-history --id of no row: none" "$N" '.builds == []'
 ERR=$(ctl get-history --id 0 2>&1)
