@@ -415,6 +415,74 @@ static void test_approximate_rows(void **state) {
         unlink(path);
 }
 
+/* One row by its id, with its timeline as get-build's arrays when asked (issue 19): a page
+ * leaves timelines out; a row without one, or whose blob is damaged, has null. */
+static void test_row_timeline(void **state) {
+        History *h = NULL;
+        assert_int_equal(history_open(path, 0, &h, NULL), 0);
+        HistoryRecord r[3] = {
+                rec("/nix/store/a-tl.drv", "tl", "succeeded", 1700000000 * SEC, 60, 0),
+                rec("/nix/store/b-tl.drv", "tl", "succeeded", 1700000100 * SEC, 60, 0),
+                rec("/nix/store/c-tl.drv", "tl", "succeeded", 1700000200 * SEC, 60, 0),
+        };
+        Timeline tl = {};
+        for (unsigned i = 0; i < 60; i++) /* 1 s samples: thinned to 4 s points */
+                assert_int_equal(
+                        timeline_add(&tl, 1700000000 * SEC + i * SEC, 150, (i < 30 ? 64 : 1) << 20, 2, 0),
+                        0);
+        assert_int_equal(history_timeline_blob(&tl, &r[0].timeline, &r[0].timeline_len), 0);
+        r[2].timeline = (uint8_t *) strdup("not a timeline");
+        r[2].timeline_len = strlen("not a timeline");
+        insert(h, r, 3, 3);
+        for (size_t i = 0; i < ELEMENTSOF(r); i++)
+                history_record_done(&r[i]);
+        timeline_done(&tl);
+
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_STARTED, .ascending = true, .limit = 10};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 3);
+        assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "timeline"));
+        int64_t id = (int64_t) cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "id")->valuedouble;
+        cJSON_Delete(rows);
+
+        q.filter.id = id;
+        q.timeline = true;
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 1);
+        const cJSON *row = cJSON_GetArrayItem(rows, 0), *t = cJSON_GetObjectItem(row, "timeline");
+        assert_string_equal(cJSON_GetObjectItem(row, "drv")->valuestring, "/nix/store/a-tl.drv");
+        assert_true(cJSON_IsObject(t));
+        const cJSON *times = cJSON_GetObjectItem(t, "t"), *mem = cJSON_GetObjectItem(t, "mem"),
+                    *cpu = cJSON_GetObjectItem(t, "cpu_percent");
+        int n = cJSON_GetArraySize(times);
+        assert_true(n >= 14 && n <= 16); /* a minute at 4 s a point */
+        assert_int_equal(cJSON_GetArraySize(mem), n);
+        assert_int_equal(cJSON_GetArraySize(cpu), n);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "procs")), n);
+        assert_true(cJSON_GetObjectItem(t, "step")->valuedouble >= 4);
+        assert_true(cJSON_GetArrayItem(mem, 0)->valuedouble == 64 << 20);
+        assert_true(cJSON_GetArrayItem(mem, n - 1)->valuedouble == 1 << 20);
+        assert_true(cJSON_GetArrayItem(cpu, 1)->valuedouble == 150);
+        assert_true(cJSON_GetArrayItem(times, 0)->valuedouble >= 1700000000);
+        cJSON_Delete(rows);
+
+        q.filter.id = 0; /* every row: none kept, or a damaged blob, is null */
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 3);
+        assert_true(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "timeline")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "timeline")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 2), "timeline")));
+        cJSON_Delete(rows);
+
+        q.filter.id = id + 100; /* no such row */
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 0);
+        cJSON_Delete(rows);
+        history_close(h);
+        unlink(path);
+}
+
 /* Issue 15: an untrusted user's fake builds (many, newer, absurd durations) never reach the
  * ETA of anyone else, nor the stats another user sees; her own lookups do see them. */
 static void test_untrusted_rows(void **state) {
@@ -740,6 +808,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_pname_query_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_substitution_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_last_builds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_row_timeline, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
