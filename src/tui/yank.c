@@ -11,35 +11,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "basic/base64.h"
 #include "basic/macro.h"
 
 extern char **environ;
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static size_t base64_encode(const unsigned char *in, size_t len, char *out) {
-        size_t o = 0;
-        for (size_t i = 0; i < len; i += 3) {
-                unsigned v = (unsigned) in[i] << 16;
-                if (i + 1 < len)
-                        v |= (unsigned) in[i + 1] << 8;
-                if (i + 2 < len)
-                        v |= in[i + 2];
-                out[o++] = b64[(v >> 18) & 63];
-                out[o++] = b64[(v >> 12) & 63];
-                out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-                out[o++] = i + 2 < len ? b64[v & 63] : '=';
-        }
-        out[o] = 0;
-        return o;
-}
-
 int yank_osc52(const char *data, size_t len, bool tmux, char **ret) {
-        size_t enc_len = (len + 2) / 3 * 4;
-        _cleanup_free_ char *enc = malloc(enc_len + 1);
-        if (!enc)
+        _cleanup_free_ char *enc = NULL;
+        if (base64_encode((const uint8_t *) data, len, &enc) < 0)
                 return -ENOMEM;
-        base64_encode((const unsigned char *) data, len, enc);
+        size_t enc_len = strlen(enc);
         /* Plain: ESC ] 52 ; c ; <base64> BEL. Inside tmux the plain form is what tmux itself
          * takes (set-clipboard on), the wrapped one what it hands to the outer terminal
          * (allow-passthrough on): both are sent, either may be configured. */
