@@ -6,13 +6,19 @@
  * one. So each Tracked build counts the kills recorded for it: a log record for a build's
  * group records one (and counts it), a count beyond what was recorded records the rest with
  * no victim yet, and a later log record for that build fills the first such blank rather
- * than adding a kill. */
+ * than adding a kill.
+ *
+ * The kernel logs a victim's pid in the initial pid namespace. A daemon in a child one (a
+ * container) sees other pids: there the kernel's number is the victim's host_pid, and its own
+ * pid is told by its build (found by memory cgroup): the one process of the build's last
+ * sample with the victim's command that is gone once the log's word has settled. */
 #include "daemon/oom.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/log.h"
@@ -21,11 +27,16 @@
 #include "shared/history.h"
 #include "shared/json-read.h"
 #include "shared/kmsg.h"
+#include "shared/procfs.h"
 
 #define KMSG_RECORD_MAX    8192               /* a read smaller than the record fails (EINVAL) */
 #define KMSG_READS_PER_RUN 64                 /* then back to the loop; the rest on its next turn */
 #define SETTLE_USEC        (2 * USEC_PER_SEC) /* a count's event waits this for the log's word */
 #define ADD_PER_COUNT_MAX  8                  /* events one count adds at most (the rest only counted) */
+#define CANDIDATES_MAX     8 /* a build's processes with the victim's command looked at, at most */
+/* The initial pid namespace's inode (PROC_PID_INIT_INO, include/linux/proc_ns.h): fixed by the
+ * kernel, every other namespace's is allocated from 0xF0000000 on. */
+#define PIDNS_INIT_INO 0xEFFFFFFCU
 
 typedef struct OomTop {
         uint64_t key, mem;
@@ -33,11 +44,20 @@ typedef struct OomTop {
         int64_t requester_uid;
 } OomTop;
 
+/* A process of the victim's build with its command, as last sampled: the victim if it is gone. */
+typedef struct OomCandidate {
+        pid_t pid;
+        uint64_t starttime;
+} OomCandidate;
+
 typedef struct OomEvent {
         uint64_t id;
-        usec_t time, recorded_mono;
-        const char *source; /* "cgroup", "kmsg", "cgroup+kmsg" */
-        pid_t pid;          /* 0: not known */
+        usec_t time, recorded_mono, named_mono;
+        const char *source;                /* "cgroup", "kmsg", "cgroup+kmsg" */
+        pid_t pid;                         /* ours; 0: not known */
+        pid_t host_pid;                    /* the kernel's (the initial namespace's); 0: not named yet */
+        OomCandidate cand[CANDIDATES_MAX]; /* a child namespace's: who the victim may be */
+        unsigned n_cand;
         char *command, *memcg, *constraint;
         bool written; /* queued for history */
         /* the build it belonged to (key 0: not a build's) */
@@ -52,6 +72,7 @@ typedef struct OomEvent {
 
 struct Oom {
         Daemon *d;
+        bool child_pidns;                /* the kernel's pids are not ours */
         OomEvent events[OOM_EVENTS_MAX]; /* oldest first */
         unsigned n;
         uint64_t next_id, total, dropped, uncounted;
@@ -105,8 +126,62 @@ static cJSON *top_json(const OomEvent *e) {
         return a;
 }
 
+/* Where does the daemon run: in the initial pid namespace, whose pids the kernel logs, or in
+ * a child one? The namespace's inode says it for sure (the initial one's is fixed). Not pid
+ * 1's namespace (in a container that is the container's), nor NSpid in /proc/self/status (it
+ * lists pids from the namespace of the /proc mount down: a container's own /proc shows one). */
+static bool in_child_pidns(void) {
+        struct stat st;
+        if (stat("/proc/self/ns/pid", &st) < 0) {
+                /* No namespaces in this kernel: there is only the initial one. */
+                if (errno == ENOENT)
+                        return false;
+                log_warning_errno(-errno,
+                                  "/proc/self/ns/pid: %m: the kernel log's pids are taken as not ours");
+                return true;
+        }
+        return st.st_ino != PIDNS_INIT_INO;
+}
+
+/* A child namespace's victim: the build's processes with its command, as last sampled. */
+static void event_note_candidates(OomEvent *e, const Tracked *t, const char *comm) {
+        e->n_cand = 0;
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                if (strcmp(t->procs[i].st.comm, comm) != 0)
+                        continue;
+                if (e->n_cand == CANDIDATES_MAX) { /* too many to tell: not named */
+                        e->n_cand = 0;
+                        return;
+                }
+                e->cand[e->n_cand++] = (OomCandidate){t->procs[i].st.pid, t->procs[i].st.starttime};
+        }
+}
+
+/* The victim's own pid: the one candidate gone since (its pid free, another process's, or a
+ * zombie), if exactly one is. Two gone, or none, and it stays unknown. */
+static void event_resolve_pid(Oom *o, OomEvent *e) {
+        const char *root = o->d->sampler ? sampler_proc_root(o->d->sampler) : "/proc";
+        unsigned gone = 0;
+        pid_t found = 0;
+        for (unsigned i = 0; i < e->n_cand; i++) {
+                ProcStat st;
+                int r = procfs_read_stat(root, e->cand[i].pid, &st);
+                if (r == -ESRCH || r == -ENOENT ||
+                    (r >= 0 &&
+                     (st.starttime != e->cand[i].starttime || st.state == 'Z' || st.state == 'X'))) {
+                        gone++;
+                        found = e->cand[i].pid;
+                }
+        }
+        if (gone == 1)
+                e->pid = found;
+        e->n_cand = 0;
+}
+
 /* The event as written to history, once it is settled. */
 static void write_history(Oom *o, OomEvent *e) {
+        if (e->n_cand > 0)
+                event_resolve_pid(o, e);
         if (e->written || !o->d->history)
                 return;
         e->written = true;
@@ -114,6 +189,7 @@ static void write_history(Oom *o, OomEvent *e) {
                 .time = e->time,
                 .source = e->source,
                 .pid = e->pid,
+                .host_pid = e->host_pid,
                 .requester_uid = e->key ? e->requester_uid : -1,
                 .mem_limit = e->mem_limit,
                 .mem_peak = e->mem_peak,
@@ -224,14 +300,16 @@ void oom_build_count(Oom *o, Tracked *t, Build *b, uint64_t kills) {
 /* The kernel's word on a kill: its victim, attributed to a build or to none. */
 static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         const char *memcg = info ? info->task_memcg : NULL;
-        Tracked *t = o->d->sampler ? sampler_find_victim(o->d->sampler, memcg, k->pid) : NULL;
+        /* In a child namespace the kernel's pid may be any process's of ours: by cgroup only. */
+        pid_t pid = o->child_pidns ? 0 : k->pid;
+        Tracked *t = o->d->sampler ? sampler_find_victim(o->d->sampler, memcg, pid) : NULL;
         Build *b = t ? model_build_by_key(o->d->model, t->key) : NULL;
         OomEvent *e = NULL;
 
         /* The build's count came first: fill its blank (in memory only once it went to history,
          * 2 s on: a record that late is one kill all the same). */
         for (unsigned i = o->n; b && i > 0; i--)
-                if (o->events[i - 1].key == b->key && o->events[i - 1].pid == 0) {
+                if (o->events[i - 1].key == b->key && o->events[i - 1].host_pid == 0) {
                         e = &o->events[i - 1];
                         e->source = "cgroup+kmsg";
                         break;
@@ -257,7 +335,11 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         usec_t mono = now_monotonic(), real = now_realtime();
         if (k->boot_usec <= mono && mono - k->boot_usec < real)
                 e->time = real - (mono - k->boot_usec);
-        e->pid = k->pid;
+        e->host_pid = k->pid;
+        e->pid = o->child_pidns ? 0 : k->pid;
+        e->named_mono = now_monotonic();
+        if (o->child_pidns && t)
+                event_note_candidates(e, t, k->comm);
         free(e->command);
         free(e->memcg);
         free(e->constraint);
@@ -265,12 +347,15 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         if (!(e->command = strdup(k->comm)) || (memcg && !(e->memcg = strdup(memcg))) ||
             (info && info->constraint && !(e->constraint = strdup(info->constraint))))
                 goto oom;
+        const char *which = o->child_pidns ? "host pid" : "process";
         if (b)
-                log_notice("OOM killer: process %d (%s) of build %s", (int) k->pid, k->comm, b->drv);
+                log_notice("OOM killer: %s %d (%s) of build %s", which, (int) k->pid, k->comm, b->drv);
         else
-                log_notice("OOM killer: process %d (%s), not a build's (memory cgroup %s)", (int) k->pid,
+                log_notice("OOM killer: %s %d (%s), not a build's (memory cgroup %s)", which, (int) k->pid,
                            k->comm, memcg ? memcg : "unknown");
-        write_history(o, e);
+        /* Who of ours it was is told once it is gone: oom_tick. */
+        if (e->n_cand == 0)
+                write_history(o, e);
         return;
 oom:
         log_warning("OOM event %" PRIu64 ": out of memory recording it", e->id);
@@ -389,6 +474,7 @@ int oom_new(Daemon *d, const char *kmsg_path, Oom **ret) {
         o->d = d;
         o->kmsg_fd = -EBADF;
         o->kmsg_state = "disabled";
+        o->child_pidns = in_child_pidns();
         if (kmsg_path) {
                 if (!(o->kmsg_path = strdup(kmsg_path))) {
                         free(o);
@@ -418,10 +504,14 @@ void oom_tick(Oom *o) {
         if (!o)
                 return;
         usec_t now = now_monotonic();
-        for (unsigned i = 0; i < o->n; i++)
-                if (!o->events[i].written &&
-                    (!o->kmsg_source || now - o->events[i].recorded_mono >= SETTLE_USEC))
-                        write_history(o, &o->events[i]);
+        for (unsigned i = 0; i < o->n; i++) {
+                OomEvent *e = &o->events[i];
+                if (e->n_cand > 0 && now - e->named_mono >= SETTLE_USEC)
+                        event_resolve_pid(o, e);
+                if (!e->written && e->n_cand == 0 &&
+                    (!o->kmsg_source || now - e->recorded_mono >= SETTLE_USEC))
+                        write_history(o, e);
+        }
 }
 
 void oom_counts(Oom *o, uint64_t *ret_builds, uint64_t *ret_other) {
@@ -434,6 +524,7 @@ cJSON *oom_status_json(Oom *o) {
         if (!s || !o)
                 return s;
         cJSON_AddStringToObject(s, "kmsg", o->kmsg_state);
+        cJSON_AddStringToObject(s, "pid_namespace", o->child_pidns ? "child" : "initial");
         if (o->kmsg_error)
                 cJSON_AddStringToObject(s, "kmsg_error", o->kmsg_error);
         else
@@ -474,6 +565,7 @@ static cJSON *event_json(const OomEvent *e) {
         cJSON *v = cJSON_AddObjectToObject(j, "victim");
         if (v) {
                 add_num(v, "pid", e->pid, e->pid > 0);
+                add_num(v, "host_pid", e->host_pid, e->host_pid > 0);
                 add_str(v, "command", e->command);
                 add_str(v, "memcg", e->memcg);
                 add_str(v, "constraint", e->constraint);
