@@ -11,11 +11,13 @@
  * The kernel logs a victim's pid in the initial pid namespace. A daemon in a child one (a
  * container) sees other pids: there the kernel's number is the victim's host_pid, and its own
  * pid is told by its build (found by memory cgroup): the one process of the build's last
- * sample with the victim's command that is gone once the log's word has settled. */
+ * sample with the victim's command that the kill reached (gone, dead, exiting or with SIGKILL
+ * pending) when the log's record is read, a moment after the kill. */
 #include "daemon/oom.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +36,8 @@
 #define SETTLE_USEC        (2 * USEC_PER_SEC) /* a count's event waits this for the log's word */
 #define ADD_PER_COUNT_MAX  8                  /* events one count adds at most (the rest only counted) */
 #define CANDIDATES_MAX     8 /* a build's processes with the victim's command looked at, at most */
+#define PF_EXITING         0x4U
+#define SIGKILL_BIT        (UINT64_C(1) << (SIGKILL - 1)) /* in SigPnd/ShdPnd of <pid>/status */
 /* The initial pid namespace's inode (PROC_PID_INIT_INO, include/linux/proc_ns.h): fixed by the
  * kernel, every other namespace's is allocated from 0xF0000000 on. */
 #define PIDNS_INIT_INO 0xEFFFFFFCU
@@ -44,20 +48,12 @@ typedef struct OomTop {
         int64_t requester_uid;
 } OomTop;
 
-/* A process of the victim's build with its command, as last sampled: the victim if it is gone. */
-typedef struct OomCandidate {
-        pid_t pid;
-        uint64_t starttime;
-} OomCandidate;
-
 typedef struct OomEvent {
         uint64_t id;
-        usec_t time, recorded_mono, named_mono;
-        const char *source;                /* "cgroup", "kmsg", "cgroup+kmsg" */
-        pid_t pid;                         /* ours; 0: not known */
-        pid_t host_pid;                    /* the kernel's (the initial namespace's); 0: not named yet */
-        OomCandidate cand[CANDIDATES_MAX]; /* a child namespace's: who the victim may be */
-        unsigned n_cand;
+        usec_t time, recorded_mono;
+        const char *source; /* "cgroup", "kmsg", "cgroup+kmsg" */
+        pid_t pid;          /* ours; 0: not known */
+        pid_t host_pid;     /* the kernel's (the initial namespace's); 0: not named yet */
         char *command, *memcg, *constraint;
         bool written; /* queued for history */
         /* the build it belonged to (key 0: not a build's) */
@@ -143,45 +139,55 @@ static bool in_child_pidns(void) {
         return st.st_ino != PIDNS_INIT_INO;
 }
 
-/* A child namespace's victim: the build's processes with its command, as last sampled. */
-static void event_note_candidates(OomEvent *e, const Tracked *t, const char *comm) {
-        e->n_cand = 0;
-        for (uint32_t i = 0; i < t->n_procs; i++) {
-                if (strcmp(t->procs[i].st.comm, comm) != 0)
-                        continue;
-                if (e->n_cand == CANDIDATES_MAX) { /* too many to tell: not named */
-                        e->n_cand = 0;
-                        return;
-                }
-                e->cand[e->n_cand++] = (OomCandidate){t->procs[i].st.pid, t->procs[i].st.starttime};
+/* Did the kill reach pid (sampled with starttime)? Gone, another process's now, dead, exiting,
+ * or with SIGKILL pending. */
+static bool killed(const char *root, pid_t pid, uint64_t starttime) {
+        ProcStat st;
+        int r = procfs_read_stat(root, pid, &st);
+        if (r == -ESRCH || r == -ENOENT)
+                return true;
+        if (r < 0)
+                return false;
+        if (st.starttime != starttime || st.state == 'Z' || st.state == 'X' || (st.flags & PF_EXITING))
+                return true;
+        _cleanup_free_ char *status = NULL;
+        size_t len = 0;
+        if (procfs_read(root, pid, "status", 16384, &status, &len) < 0)
+                return false;
+        static const char *const pending[] = {"SigPnd", "ShdPnd"};
+        for (size_t i = 0; i < ELEMENTSOF(pending); i++) {
+                size_t n = 0;
+                const char *v = procfs_field(status, len, pending[i], &n);
+                _cleanup_free_ char *hex = v ? strndup(v, n) : NULL;
+                if (hex && (strtoull(hex, NULL, 16) & SIGKILL_BIT))
+                        return true;
         }
+        return false;
 }
 
-/* The victim's own pid: the one candidate gone since (its pid free, another process's, or a
- * zombie), if exactly one is. Two gone, or none, and it stays unknown. */
-static void event_resolve_pid(Oom *o, OomEvent *e) {
+/* A child namespace's victim: the one process of t's last sample with its command that the
+ * kill reached. None, or more than one (its group killed at once): not told. */
+static pid_t victim_local_pid(Oom *o, const Tracked *t, const char *comm) {
         const char *root = o->d->sampler ? sampler_proc_root(o->d->sampler) : "/proc";
-        unsigned gone = 0;
         pid_t found = 0;
-        for (unsigned i = 0; i < e->n_cand; i++) {
-                ProcStat st;
-                int r = procfs_read_stat(root, e->cand[i].pid, &st);
-                if (r == -ESRCH || r == -ENOENT ||
-                    (r >= 0 &&
-                     (st.starttime != e->cand[i].starttime || st.state == 'Z' || st.state == 'X'))) {
-                        gone++;
-                        found = e->cand[i].pid;
-                }
+        unsigned looked = 0;
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                const TrackedProc *p = &t->procs[i];
+                if (strcmp(p->st.comm, comm) != 0)
+                        continue;
+                if (++looked > CANDIDATES_MAX)
+                        return 0;
+                if (!killed(root, p->st.pid, p->st.starttime))
+                        continue;
+                if (found)
+                        return 0;
+                found = p->st.pid;
         }
-        if (gone == 1)
-                e->pid = found;
-        e->n_cand = 0;
+        return found;
 }
 
 /* The event as written to history, once it is settled. */
 static void write_history(Oom *o, OomEvent *e) {
-        if (e->n_cand > 0)
-                event_resolve_pid(o, e);
         if (e->written || !o->d->history)
                 return;
         e->written = true;
@@ -336,10 +342,7 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         if (k->boot_usec <= mono && mono - k->boot_usec < real)
                 e->time = real - (mono - k->boot_usec);
         e->host_pid = k->pid;
-        e->pid = o->child_pidns ? 0 : k->pid;
-        e->named_mono = now_monotonic();
-        if (o->child_pidns && t)
-                event_note_candidates(e, t, k->comm);
+        e->pid = !o->child_pidns ? k->pid : t ? victim_local_pid(o, t, k->comm) : 0;
         free(e->command);
         free(e->memcg);
         free(e->constraint);
@@ -353,9 +356,7 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         else
                 log_notice("OOM killer: %s %d (%s), not a build's (memory cgroup %s)", which, (int) k->pid,
                            k->comm, memcg ? memcg : "unknown");
-        /* Who of ours it was is told once it is gone: oom_tick. */
-        if (e->n_cand == 0)
-                write_history(o, e);
+        write_history(o, e);
         return;
 oom:
         log_warning("OOM event %" PRIu64 ": out of memory recording it", e->id);
@@ -504,14 +505,10 @@ void oom_tick(Oom *o) {
         if (!o)
                 return;
         usec_t now = now_monotonic();
-        for (unsigned i = 0; i < o->n; i++) {
-                OomEvent *e = &o->events[i];
-                if (e->n_cand > 0 && now - e->named_mono >= SETTLE_USEC)
-                        event_resolve_pid(o, e);
-                if (!e->written && e->n_cand == 0 &&
-                    (!o->kmsg_source || now - e->recorded_mono >= SETTLE_USEC))
-                        write_history(o, e);
-        }
+        for (unsigned i = 0; i < o->n; i++)
+                if (!o->events[i].written &&
+                    (!o->kmsg_source || now - o->events[i].recorded_mono >= SETTLE_USEC))
+                        write_history(o, &o->events[i]);
 }
 
 void oom_counts(Oom *o, uint64_t *ret_builds, uint64_t *ret_other) {
