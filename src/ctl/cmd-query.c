@@ -107,6 +107,8 @@ int verb_oom(const CtlContext *ctx, int argc, char **argv) {
                 "memory limit and peak; a victim outside every build is \"not a build\", with the\n"
                 "builds that held the most memory then. Kills inside builds are seen in their\n"
                 "cgroups; the others only in the kernel log, which only a root daemon reads.\n"
+                "A daemon in a child pid namespace (a container) adds HOST PID, the kernel's pid\n"
+                "of the victim; PID is then the victim's in the daemon's namespace, where known.\n"
                 "--json (or a pipe) prints {\"events\":[...],\"status\":{...}} (list-oom).\n"
                 "\n"
                 "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n",

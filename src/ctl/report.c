@@ -733,6 +733,7 @@ int report_processes(FILE *f, const cJSON *r, const ReportOptions *o) {
 static const TableColumn oom_columns[] = {
         {.title = "TIME"},
         {.title = "PID", .right = true},
+        {.title = "HOST PID", .right = true, .empty = "-"},
         {.title = "COMMAND", .empty = "-"},
         {.title = "BUILD"},
         {.title = "LIMIT", .right = true},
@@ -742,10 +743,15 @@ static const TableColumn oom_columns[] = {
 
 static int oom_row(Table *t, const cJSON *e, const ReportOptions *o) {
         const cJSON *v = json_obj(e, "victim"), *b = json_obj(e, "build");
-        char when[CELL], pid[CELL] = "?", limit[CELL] = "-", peak[CELL] = "-";
+        char when[CELL], pid[CELL] = "?", host_pid[CELL] = "-", limit[CELL] = "-", peak[CELL] = "-";
         fmt_time(when, sizeof(when), json_num(e, "time", -1), o->now);
-        if (json_num(v, "pid", 0) > 0)
-                snprintf(pid, sizeof(pid), "%.0f", json_num(v, "pid", 0));
+        double p = json_num(v, "pid", 0), hp = json_num(v, "host_pid", 0);
+        if (p > 0)
+                snprintf(pid, sizeof(pid), "%.0f", p);
+        /* The kernel's pid where it is not ours (a daemon in a container): the column is left
+         * out when every victim's is its own. */
+        if (hp > 0 && hp != p)
+                snprintf(host_pid, sizeof(host_pid), "%.0f", hp);
         if (b) {
                 units_format_bytes(limit, sizeof(limit), json_num(b, "mem_limit", -1));
                 units_format_bytes(peak, sizeof(peak), json_num(b, "mem_peak", -1));
@@ -764,9 +770,14 @@ static int oom_row(Table *t, const cJSON *e, const ReportOptions *o) {
         }
         if (fclose(tf) != 0)
                 return -ENOMEM;
-        const char *cells[] = {
-                when,  pid,  json_str(v, "command"),  b ? json_str(b, "name") ?: "?" : "not a build",
-                limit, peak, top && *top ? top : NULL};
+        const char *cells[] = {when,
+                               pid,
+                               host_pid,
+                               json_str(v, "command"),
+                               b ? json_str(b, "name") ?: "?" : "not a build",
+                               limit,
+                               peak,
+                               top && *top ? top : NULL};
         return table_add_row(t, b ? TABLE_FAILED : TABLE_NORMAL, cells);
 }
 
@@ -781,5 +792,9 @@ int report_oom(FILE *f, const cJSON *result, const ReportOptions *o) {
         if (r >= 0 && kmsg && strcmp(kmsg, "reading") != 0)
                 fprintf(f, "kernel log not read (%s%s%s): OOM kills outside builds are not seen\n", kmsg,
                         json_str(s, "kmsg_error") ? ": " : "", json_str(s, "kmsg_error") ?: "");
+        const char *ns = json_str(s, "pid_namespace");
+        if (r >= 0 && ns && strcmp(ns, "child") == 0)
+                fprintf(f, "the daemon runs in a child pid namespace: PID is the victim's there (\"?\": not "
+                           "told), HOST PID the kernel's\n");
         return r < 0 ? r : ferror(f) ? -EIO : 0;
 }

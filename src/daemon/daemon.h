@@ -24,6 +24,7 @@ typedef struct ControlConn ControlConn;
 typedef struct Metrics Metrics;
 typedef struct Persist Persist;
 typedef struct Oom Oom;
+typedef struct LockWaits LockWaits;
 
 typedef struct DaemonConfig {
         char *socket_dir;
@@ -78,6 +79,7 @@ typedef struct Daemon {
         HistoryWriter *history;
         Estimates *estimates;
         Outcomes *outcomes;          /* the last hour's outcomes from history (outcomes.c) */
+        LockWaits *lock_waits;       /* lock waits inside nix-daemon, by Nix's database (lock-waits.c) */
         struct HostStats *hoststats; /* the machine's own figures every 10 s (hoststats.c) */
         Graphs *graphs;
         QueryWorker *queries;

@@ -22,6 +22,7 @@
 #include "daemon/daemon.h"
 #include "daemon/estimates.h"
 #include "daemon/hoststats.h"
+#include "daemon/lock-waits.h"
 #include "daemon/outcomes.h"
 #include "daemon/event-conn.h"
 #include "daemon/builddirs.h"
@@ -488,6 +489,13 @@ static int path_valid(void *userdata, const char *path) {
         return store_db_path_valid(d->store_db, path);
 }
 
+/* The model's lock wait with no plan to find its build in (ModelConfig.lock_wait_unplanned). */
+static void lock_wait_unplanned(void *userdata, uint64_t source_id, uint64_t activity_id,
+                                const char *output) {
+        Daemon *d = userdata;
+        lock_waits_ask(d->lock_waits, source_id, activity_id, output);
+}
+
 /* Outputs count as built once Nix registered them; where its database cannot be read (not
  * root), once they exist. */
 static int setup_store_db(Daemon *d) {
@@ -504,6 +512,8 @@ static int setup_store_db(Daemon *d) {
                              d->config.store_db);
         d->config.model.path_valid = path_valid;
         d->config.model.path_valid_userdata = d;
+        d->config.model.lock_wait_unplanned = lock_wait_unplanned;
+        d->config.model.lock_wait_userdata = d;
         return 0;
 }
 
@@ -587,6 +597,7 @@ static void daemon_done(Daemon *d) {
         d->build_dirs = build_dirs_free(d->build_dirs);
         d->estimates = estimates_free(d->estimates);
         d->outcomes = outcomes_free(d->outcomes);
+        d->lock_waits = lock_waits_free(d->lock_waits);
         d->hoststats = hoststats_free(d->hoststats);
         d->queries = query_worker_stop(d->queries);
         sd_event_unref(d->event);
@@ -660,6 +671,10 @@ int main(int argc, char *argv[]) {
         }
         if ((r = build_dirs_new(&d, &d.build_dirs)) < 0) {
                 log_error_errno(r, "cannot set up build directory measures: %m");
+                goto free_daemon;
+        }
+        if ((r = lock_waits_new(&d, d.config.store_db, &d.lock_waits)) < 0) {
+                log_error_errno(r, "cannot set up lock wait lookups: %m");
                 goto free_daemon;
         }
         if ((r = estimates_new(&d, &d.estimates)) < 0 || (r = outcomes_new(&d, &d.outcomes)) < 0 ||

@@ -6,13 +6,21 @@
  * one. So each Tracked build counts the kills recorded for it: a log record for a build's
  * group records one (and counts it), a count beyond what was recorded records the rest with
  * no victim yet, and a later log record for that build fills the first such blank rather
- * than adding a kill. */
+ * than adding a kill.
+ *
+ * The kernel logs a victim's pid in the initial pid namespace. A daemon in a child one (a
+ * container) sees other pids: there the kernel's number is the victim's host_pid, and its own
+ * pid is told by its build (found by memory cgroup): the one process of the build's last
+ * sample with the victim's command that the kill reached (gone, dead, exiting or with SIGKILL
+ * pending) when the log's record is read, a moment after the kill. */
 #include "daemon/oom.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/log.h"
@@ -21,11 +29,18 @@
 #include "shared/history.h"
 #include "shared/json-read.h"
 #include "shared/kmsg.h"
+#include "shared/procfs.h"
 
 #define KMSG_RECORD_MAX    8192               /* a read smaller than the record fails (EINVAL) */
 #define KMSG_READS_PER_RUN 64                 /* then back to the loop; the rest on its next turn */
 #define SETTLE_USEC        (2 * USEC_PER_SEC) /* a count's event waits this for the log's word */
 #define ADD_PER_COUNT_MAX  8                  /* events one count adds at most (the rest only counted) */
+#define CANDIDATES_MAX     8 /* a build's processes with the victim's command looked at, at most */
+#define PF_EXITING         0x4U
+#define SIGKILL_BIT        (UINT64_C(1) << (SIGKILL - 1)) /* in SigPnd/ShdPnd of <pid>/status */
+/* The initial pid namespace's inode (PROC_PID_INIT_INO, include/linux/proc_ns.h): fixed by the
+ * kernel, every other namespace's is allocated from 0xF0000000 on. */
+#define PIDNS_INIT_INO 0xEFFFFFFCU
 
 typedef struct OomTop {
         uint64_t key, mem;
@@ -37,7 +52,8 @@ typedef struct OomEvent {
         uint64_t id;
         usec_t time, recorded_mono;
         const char *source; /* "cgroup", "kmsg", "cgroup+kmsg" */
-        pid_t pid;          /* 0: not known */
+        pid_t pid;          /* ours; 0: not known */
+        pid_t host_pid;     /* the kernel's (the initial namespace's); 0: not named yet */
         char *command, *memcg, *constraint;
         bool written; /* queued for history */
         /* the build it belonged to (key 0: not a build's) */
@@ -52,6 +68,7 @@ typedef struct OomEvent {
 
 struct Oom {
         Daemon *d;
+        bool child_pidns;                /* the kernel's pids are not ours */
         OomEvent events[OOM_EVENTS_MAX]; /* oldest first */
         unsigned n;
         uint64_t next_id, total, dropped, uncounted;
@@ -105,6 +122,70 @@ static cJSON *top_json(const OomEvent *e) {
         return a;
 }
 
+/* Where does the daemon run: in the initial pid namespace, whose pids the kernel logs, or in
+ * a child one? The namespace's inode says it for sure (the initial one's is fixed). Not pid
+ * 1's namespace (in a container that is the container's), nor NSpid in /proc/self/status (it
+ * lists pids from the namespace of the /proc mount down: a container's own /proc shows one). */
+static bool in_child_pidns(void) {
+        struct stat st;
+        if (stat("/proc/self/ns/pid", &st) < 0) {
+                /* No namespaces in this kernel: there is only the initial one. */
+                if (errno == ENOENT)
+                        return false;
+                log_warning_errno(-errno,
+                                  "/proc/self/ns/pid: %m: the kernel log's pids are taken as not ours");
+                return true;
+        }
+        return st.st_ino != PIDNS_INIT_INO;
+}
+
+/* Did the kill reach pid (sampled with starttime)? Gone, another process's now, dead, exiting,
+ * or with SIGKILL pending. */
+static bool killed(const char *root, pid_t pid, uint64_t starttime) {
+        ProcStat st;
+        int r = procfs_read_stat(root, pid, &st);
+        if (r == -ESRCH || r == -ENOENT)
+                return true;
+        if (r < 0)
+                return false;
+        if (st.starttime != starttime || st.state == 'Z' || st.state == 'X' || (st.flags & PF_EXITING))
+                return true;
+        _cleanup_free_ char *status = NULL;
+        size_t len = 0;
+        if (procfs_read(root, pid, "status", 16384, &status, &len) < 0)
+                return false;
+        static const char *const pending[] = {"SigPnd", "ShdPnd"};
+        for (size_t i = 0; i < ELEMENTSOF(pending); i++) {
+                size_t n = 0;
+                const char *v = procfs_field(status, len, pending[i], &n);
+                _cleanup_free_ char *hex = v ? strndup(v, n) : NULL;
+                if (hex && (strtoull(hex, NULL, 16) & SIGKILL_BIT))
+                        return true;
+        }
+        return false;
+}
+
+/* A child namespace's victim: the one process of t's last sample with its command that the
+ * kill reached. None, or more than one (its group killed at once): not told. */
+static pid_t victim_local_pid(Oom *o, const Tracked *t, const char *comm) {
+        const char *root = o->d->sampler ? sampler_proc_root(o->d->sampler) : "/proc";
+        pid_t found = 0;
+        unsigned looked = 0;
+        for (uint32_t i = 0; i < t->n_procs; i++) {
+                const TrackedProc *p = &t->procs[i];
+                if (strcmp(p->st.comm, comm) != 0)
+                        continue;
+                if (++looked > CANDIDATES_MAX)
+                        return 0;
+                if (!killed(root, p->st.pid, p->st.starttime))
+                        continue;
+                if (found)
+                        return 0;
+                found = p->st.pid;
+        }
+        return found;
+}
+
 /* The event as written to history, once it is settled. */
 static void write_history(Oom *o, OomEvent *e) {
         if (e->written || !o->d->history)
@@ -114,6 +195,7 @@ static void write_history(Oom *o, OomEvent *e) {
                 .time = e->time,
                 .source = e->source,
                 .pid = e->pid,
+                .host_pid = e->host_pid,
                 .requester_uid = e->key ? e->requester_uid : -1,
                 .mem_limit = e->mem_limit,
                 .mem_peak = e->mem_peak,
@@ -224,14 +306,16 @@ void oom_build_count(Oom *o, Tracked *t, Build *b, uint64_t kills) {
 /* The kernel's word on a kill: its victim, attributed to a build or to none. */
 static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         const char *memcg = info ? info->task_memcg : NULL;
-        Tracked *t = o->d->sampler ? sampler_find_victim(o->d->sampler, memcg, k->pid) : NULL;
+        /* In a child namespace the kernel's pid may be any process's of ours: by cgroup only. */
+        pid_t pid = o->child_pidns ? 0 : k->pid;
+        Tracked *t = o->d->sampler ? sampler_find_victim(o->d->sampler, memcg, pid) : NULL;
         Build *b = t ? model_build_by_key(o->d->model, t->key) : NULL;
         OomEvent *e = NULL;
 
         /* The build's count came first: fill its blank (in memory only once it went to history,
          * 2 s on: a record that late is one kill all the same). */
         for (unsigned i = o->n; b && i > 0; i--)
-                if (o->events[i - 1].key == b->key && o->events[i - 1].pid == 0) {
+                if (o->events[i - 1].key == b->key && o->events[i - 1].host_pid == 0) {
                         e = &o->events[i - 1];
                         e->source = "cgroup+kmsg";
                         break;
@@ -257,7 +341,8 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         usec_t mono = now_monotonic(), real = now_realtime();
         if (k->boot_usec <= mono && mono - k->boot_usec < real)
                 e->time = real - (mono - k->boot_usec);
-        e->pid = k->pid;
+        e->host_pid = k->pid;
+        e->pid = !o->child_pidns ? k->pid : t ? victim_local_pid(o, t, k->comm) : 0;
         free(e->command);
         free(e->memcg);
         free(e->constraint);
@@ -265,10 +350,11 @@ static void on_kill(Oom *o, const KmsgOom *k, const KmsgOom *info) {
         if (!(e->command = strdup(k->comm)) || (memcg && !(e->memcg = strdup(memcg))) ||
             (info && info->constraint && !(e->constraint = strdup(info->constraint))))
                 goto oom;
+        const char *which = o->child_pidns ? "host pid" : "process";
         if (b)
-                log_notice("OOM killer: process %d (%s) of build %s", (int) k->pid, k->comm, b->drv);
+                log_notice("OOM killer: %s %d (%s) of build %s", which, (int) k->pid, k->comm, b->drv);
         else
-                log_notice("OOM killer: process %d (%s), not a build's (memory cgroup %s)", (int) k->pid,
+                log_notice("OOM killer: %s %d (%s), not a build's (memory cgroup %s)", which, (int) k->pid,
                            k->comm, memcg ? memcg : "unknown");
         write_history(o, e);
         return;
@@ -389,6 +475,7 @@ int oom_new(Daemon *d, const char *kmsg_path, Oom **ret) {
         o->d = d;
         o->kmsg_fd = -EBADF;
         o->kmsg_state = "disabled";
+        o->child_pidns = in_child_pidns();
         if (kmsg_path) {
                 if (!(o->kmsg_path = strdup(kmsg_path))) {
                         free(o);
@@ -434,6 +521,7 @@ cJSON *oom_status_json(Oom *o) {
         if (!s || !o)
                 return s;
         cJSON_AddStringToObject(s, "kmsg", o->kmsg_state);
+        cJSON_AddStringToObject(s, "pid_namespace", o->child_pidns ? "child" : "initial");
         if (o->kmsg_error)
                 cJSON_AddStringToObject(s, "kmsg_error", o->kmsg_error);
         else
@@ -474,6 +562,7 @@ static cJSON *event_json(const OomEvent *e) {
         cJSON *v = cJSON_AddObjectToObject(j, "victim");
         if (v) {
                 add_num(v, "pid", e->pid, e->pid > 0);
+                add_num(v, "host_pid", e->host_pid, e->host_pid > 0);
                 add_str(v, "command", e->command);
                 add_str(v, "memcg", e->memcg);
                 add_str(v, "constraint", e->constraint);

@@ -229,13 +229,16 @@ char *fmt_fit_name(char *buf, size_t n, const char *s, size_t cells, int ascii) 
 }
 
 char *fmt_oom_kill(char *buf, size_t n, const cJSON *kill, double now) {
-        char when[32], pid[32] = "?";
+        char when[32], pid[32] = "?", host[48] = "";
         const cJSON *v = json_obj(kill, "victim"), *b = json_obj(kill, "build");
-        double p = json_num(v, "pid", -1);
+        double p = json_num(v, "pid", -1), hp = json_num(v, "host_pid", -1);
         if (p > 0)
                 snprintf(pid, sizeof(pid), "%.0f", p);
-        snprintf(buf, n, "%s OOM kill: pid %s (%s) of %s",
-                 fmt_time(when, sizeof(when), json_num(kill, "time", -1), now), pid,
+        /* The kernel's pid where it is not ours (a daemon in a container). */
+        if (hp > 0 && hp != p)
+                snprintf(host, sizeof(host), ", host pid %.0f", hp);
+        snprintf(buf, n, "%s OOM kill: pid %s%s (%s) of %s",
+                 fmt_time(when, sizeof(when), json_num(kill, "time", -1), now), pid, host,
                  json_str(v, "command") ?: "?", b ? json_str(b, "name") ?: "a build" : "no build");
         return buf;
 }

@@ -796,6 +796,7 @@ static cJSON *oom_row_to_json(sqlite3_stmt *st) {
         cJSON *v = cJSON_AddObjectToObject(o, "victim");
         if (v) {
                 add_col_number(v, "pid", st, 3);
+                add_col_number(v, "host_pid", st, 14);
                 add_col_string(v, "command", st, 4);
                 add_col_string(v, "memcg", st, 5);
                 add_col_string(v, "constraint", st, 6);
@@ -834,7 +835,7 @@ static cJSON *oom_row_to_json(sqlite3_stmt *st) {
 int history_oom_query(History *h, const HistoryQuery *q, usec_t budget, cJSON **ret_rows) {
         static const char sql[] =
                 "SELECT id, time, source, pid, command, memcg, oom_constraint, drv, name, requester_uid,"
-                " requester_user, mem_limit, mem_peak, top FROM oom_events"
+                " requester_user, mem_limit, mem_peak, top, host_pid FROM oom_events"
                 " WHERE time >= ?1 AND (?2 = 0 OR time <= ?2) ORDER BY time DESC, id DESC LIMIT ?3";
         sqlite3_stmt *st = NULL;
         int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);

@@ -133,6 +133,12 @@ static const char *const migrations[] = {
          "  top TEXT"
          ");"
          "CREATE INDEX oom_events_time ON oom_events (time);"),
+
+        /* 10: an OOM victim's pid as the kernel logged it (the initial pid namespace's) apart
+         * from the daemon's own: they differ when the daemon runs in a child namespace (a
+         * container). Older rows' pid was the kernel's: it is their host_pid too. */
+        ("ALTER TABLE oom_events ADD COLUMN host_pid INTEGER;"
+         "UPDATE oom_events SET host_pid = pid;"),
 };
 
 int history_schema_latest(void) {

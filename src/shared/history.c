@@ -386,8 +386,8 @@ static int insert_one(History *h, const HistoryRecord *rec) {
 static int insert_oom(History *h, const HistoryOom *o) {
         static const char sql[] =
                 "INSERT INTO oom_events (time, source, pid, command, memcg, oom_constraint, drv, name,"
-                " requester_uid, requester_user, mem_limit, mem_peak, top)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+                " requester_uid, requester_user, mem_limit, mem_peak, top, host_pid)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
         sqlite3_stmt *st = NULL;
         int code = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
         if (code != SQLITE_OK)
@@ -405,6 +405,7 @@ static int insert_oom(History *h, const HistoryOom *o) {
         bind_int(st, 11, (int64_t) o->mem_limit, o->mem_limit > 0);
         bind_int(st, 12, (int64_t) o->mem_peak, o->drv != NULL);
         bind_text(st, 13, o->top);
+        bind_int(st, 14, o->host_pid, o->host_pid > 0);
         code = sqlite3_step(st);
         sqlite3_finalize(st);
         return code == SQLITE_DONE ? 0 : history_errno(code);

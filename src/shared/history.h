@@ -24,7 +24,8 @@
 typedef struct HistoryOom {
         usec_t time;
         const char *source; /* static: "cgroup", "kmsg", "cgroup+kmsg" */
-        int64_t pid;        /* 0 unknown */
+        int64_t pid;        /* the daemon's pid namespace's, 0 unknown */
+        int64_t host_pid;   /* the kernel log's (the initial namespace's), 0 unknown */
         char *command, *memcg, *constraint;
         char *drv, *name; /* the build it belonged to, NULL: not a build's */
         int64_t requester_uid;

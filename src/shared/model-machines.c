@@ -182,10 +182,18 @@ static bool build_may_output(const Build *b, const char *path, const char *name,
         return len >= n && strncmp(name, b->name, n) == 0 && (len == n || name[n] == '-');
 }
 
+static void lock_wait_mark(Model *m, Activity *a, Build *b) {
+        b->lock_waits++;
+        b->lock_waited = true;
+        a->waiting_key = b->key;
+        a->lock_wait = true;
+        build_mark(m, b, CHANGE_CHANGED);
+}
+
 /* "waiting for lock on '<output>'[, '<output>'…]" (docs/nix-internals.md §1, activity 111):
  * another process holds the lock on an output, building or substituting it. The text names
  * outputs, not the derivation: the invocation's build not started yet that may have the
- * first of them. */
+ * first of them. Inside nix-daemon there is no plan: the caller asks Nix's database. */
 static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *rec) {
         const char *dir = m->config.store_dir, *p = strstr(rec->text, dir);
         size_t dlen = strlen(dir);
@@ -206,13 +214,39 @@ static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *re
                 if (strlen(b->name) == len)
                         break;
         }
-        if (!found)
+        if (found) {
+                lock_wait_mark(m, a, found);
                 return 0;
-        found->lock_waits++;
-        found->lock_waited = true;
-        a->waiting_key = found->key;
-        a->lock_wait = true;
-        build_mark(m, found, CHANGE_CHANGED);
+        }
+        if (!m->config.lock_wait_unplanned)
+                return 0;
+        /* Only a store path by Nix's rules goes on: the text is the peer's. */
+        _cleanup_free_ char *output = strndup(p, dlen + 1 + blen);
+        if (!output)
+                return -ENOMEM;
+        if (store_path_valid(dir, output))
+                m->config.lock_wait_unplanned(m->config.lock_wait_userdata, s->id, a->id, output);
+        return 0;
+}
+
+int model_lock_wait_found(Model *m, uint64_t source_id, uint64_t activity_id, const char *drv, usec_t now) {
+        Source *s = model_source_by_id(m, source_id);
+        Activity *a = NULL;
+        if (s)
+                HASH_FIND(hh, s->activities, &activity_id, sizeof(activity_id), a);
+        size_t n = strlen(drv);
+        if (!a || a->type != NIX_ACT_BUILD_WAITING || a->waiting_key ||
+            !store_path_valid(m->config.store_dir, drv) || n < 4 || strcmp(drv + n - 4, ".drv") != 0)
+                return 0;
+        Invocation *inv = &s->invocation;
+        Build *b = invocation_find_build(inv, drv);
+        if (b && build_state_is_final(b->state))
+                b = NULL;
+        if (!b && !(b = build_new(m, inv, drv, BUILD_QUEUED, now)))
+                return -ENOMEM;
+        if (b->state != BUILD_QUEUED)
+                return 0;
+        lock_wait_mark(m, a, b);
         return 0;
 }
 

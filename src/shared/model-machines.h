@@ -56,6 +56,11 @@ int model_build_set_remote_view(Model *m, Build *b, const BuildRemoteView *v);
 /* For the model's own files (model.c). */
 int model_machines_activity_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now);
 void model_machines_activity_release(Model *m, Activity *a);
+/* The derivation drv outputs the path activity_id of source_id waits for the lock on
+ * (ModelConfig.lock_wait_unplanned): its build in the source's invocation, made queued if there
+ * is none yet, waits for the lock while that activity is open. 0, or -ENOMEM. Nothing when the
+ * activity ended meanwhile or drv is no derivation's path. */
+int model_lock_wait_found(Model *m, uint64_t source_id, uint64_t activity_id, const char *drv, usec_t now);
 void model_machines_build_dispatched(Model *m, Build *b, usec_t now);
 void model_machines_build_release(Build *b);
 void model_machines_free(Model *m);

@@ -371,6 +371,13 @@ typedef struct ModelConfig {
          * existence counts. NULL: existence only. */
         int (*path_valid)(void *userdata, const char *path);
         void *path_valid_userdata;
+        /* A lock wait (activity 111, "waiting for lock on <output>") no build of its
+         * invocation's plan may be waiting in: Nix runs inside nix-daemon and told no plan. The
+         * caller may find the derivation of output (a valid store path) in Nix's database, off
+         * the event loop, and hand it to model_lock_wait_found(). NULL: such waits stay unknown. */
+        void (*lock_wait_unplanned)(void *userdata, uint64_t source_id, uint64_t activity_id,
+                                    const char *output);
+        void *lock_wait_userdata;
 } ModelConfig;
 
 typedef struct ModelCounters {

@@ -87,6 +87,9 @@ int procfs_parse_stat(const char *buf, size_t len, ProcStat *ret) {
                 case 6:
                         st.sid = (pid_t) v;
                         break;
+                case 9:
+                        st.flags = (uint32_t) v;
+                        break;
                 case 14:
                         st.utime = ticks_to_usec((uint64_t) v);
                         break;

@@ -14,7 +14,8 @@
 
 typedef struct ProcStat {
         pid_t pid, ppid, pgid, sid;
-        char state; /* R, S, D, T, t, Z, X, I ... */
+        char state;     /* R, S, D, T, t, Z, X, I ... */
+        uint32_t flags; /* the kernel's PF_* (PF_EXITING 0x4: the process is exiting) */
         char comm[PROCFS_COMM_MAX + 1];
         usec_t utime, stime;   /* CPU time */
         usec_t cutime, cstime; /* of its children that exited and were waited for */

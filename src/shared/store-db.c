@@ -19,8 +19,9 @@ struct StoreDb {
         char *path;
         sqlite3 *db;
         sqlite3_stmt *query;
-        usec_t failed_at; /* monotonic: the last open that failed */
-        int failed;       /* its -errno */
+        sqlite3_stmt *drv_query; /* made at its first use */
+        usec_t failed_at;        /* monotonic: the last open that failed */
+        int failed;              /* its -errno */
 };
 
 int store_db_default_path(const char *store_dir, char **ret) {
@@ -47,7 +48,8 @@ int store_db_new(const char *path, StoreDb **ret) {
 
 static void store_db_close(StoreDb *db) {
         sqlite3_finalize(db->query);
-        db->query = NULL;
+        sqlite3_finalize(db->drv_query);
+        db->query = db->drv_query = NULL;
         sqlite3_close_v2(db->db);
         db->db = NULL;
 }
@@ -133,4 +135,54 @@ int store_db_path_registered(StoreDb *db, const char *path, usec_t *ret_register
         if (r < 0 && r != -EAGAIN)
                 store_db_close(db); /* opened again at the next look */
         return r;
+}
+
+int store_db_output_drv(StoreDb *db, const char *output, char **ret_drv) {
+        int r = store_db_open(db);
+        if (r < 0)
+                return r;
+        /* Nix fills DerivationOutputs as it registers a .drv (indexed by path): the valid
+         * derivations that name output. Two (fixed-output derivations may share an output)
+         * cannot tell which one waits. */
+        int code = SQLITE_OK;
+        if (!db->drv_query)
+                code = sqlite3_prepare_v2(
+                        db->db,
+                        "SELECT v.path FROM DerivationOutputs d JOIN ValidPaths v ON v.id = d.drv"
+                        " WHERE d.path = ? LIMIT 2",
+                        -1, &db->drv_query, NULL);
+        if (code == SQLITE_OK)
+                code = sqlite3_bind_text(db->drv_query, 1, output, -1, SQLITE_STATIC);
+        char *drv = NULL;
+        r = 0;
+        while (code == SQLITE_OK || code == SQLITE_ROW) {
+                code = sqlite3_step(db->drv_query);
+                if (code != SQLITE_ROW)
+                        break;
+                const unsigned char *p = sqlite3_column_text(db->drv_query, 0);
+                if (drv || !p) { /* a second one, or none named */
+                        r = -ENOTUNIQ;
+                        break;
+                }
+                if (!(drv = strdup((const char *) p))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && code != SQLITE_DONE)
+                r = sqlite_errno(code);
+        if (db->drv_query) {
+                sqlite3_reset(db->drv_query);
+                sqlite3_clear_bindings(db->drv_query);
+        }
+        if (r < 0) {
+                free(drv);
+                if (r != -EAGAIN && r != -ENOTUNIQ && r != -ENOMEM)
+                        store_db_close(db);
+                return r;
+        }
+        if (!drv)
+                return 0;
+        *ret_drv = drv;
+        return 1;
 }

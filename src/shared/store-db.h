@@ -1,5 +1,5 @@
 /* Nix's store database, read only: is a store path valid (registered by Nix after its build,
- * not only present on disk)? Never waits on Nix's locks. */
+ * not only present on disk)? Which derivation has an output? Never waits on Nix's locks. */
 #pragma once
 
 #include "basic/time-util.h"
@@ -21,3 +21,6 @@ int store_db_path_valid(StoreDb *db, const char *path);
 /* The same, with the time Nix registered a valid path (realtime, seconds resolution; 0 when
  * the database does not say) in *ret_registered if given. */
 int store_db_path_registered(StoreDb *db, const char *path, usec_t *ret_registered);
+/* The derivation (its .drv path, valid) that has output among its outputs: 1 and *ret_drv, 0
+ * none, -ENOTUNIQ more than one, -EAGAIN Nix holds a lock now, other -errno as above. */
+int store_db_output_drv(StoreDb *db, const char *output, char **ret_drv);

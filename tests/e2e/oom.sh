@@ -22,8 +22,12 @@ else
 	LONE_CG=/sys/fs/cgroup/na-e2e-oom-$$ LONE_MAX=memory.max
 fi
 LONE_PID=
-# Is this test (and the daemon) in a pid namespace other than the host's (whose inode is fixed)?
+# Is this test (and the daemon) in a pid namespace other than the initial one (whose inode the
+# kernel fixes)? Then (a container, the CI's fresh root) the kernel log's pids are not ours:
+# each victim's pid is ours and its host_pid the kernel's.
 in_child_pidns() { [[ $(readlink /proc/self/ns/pid) != "pid:[4026531836]" ]]; }
+PIDNS=initial
+in_child_pidns && PIDNS=child
 lone_cleanup() {
 	[[ -n $LONE_PID ]] && kill -9 "$LONE_PID" 2>/dev/null
 	for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$LONE_CG" 2>/dev/null && break; sleep 0.2; done
@@ -34,6 +38,7 @@ MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25 --metrics-listen "127.0.0.1:$MPORT"
 ctl_ok ST status
 assert_json "status: the kernel log is read (root)" "$ST" '.oom.kmsg == "reading" and .oom.kmsg_error == null'
+assert_json "status: the daemon knows its pid namespace ($PIDNS)" "$ST" ".oom.pid_namespace == \"$PIDNS\""
 
 GATE="$T/gate"
 chmod 755 "$T" # the hog (a nixbld user) looks for the gate file
@@ -45,7 +50,6 @@ wait_for 90 "both builds run with their builders found" tracked || die "builds n
 # --- a build past its memory limit ---
 ctl_ok ML mem-limit oom-hog 64M
 HOG_BUILDER=$(builder_of oom-hog)
-HOG_VICTIM=$HOG_BUILDER
 touch "$GATE"
 hog_failed() { [[ "$(field oom-hog .state)" == failed ]]; }
 wait_for 60 "oom-hog fails" hog_failed || die "oom-hog did not fail: $(ctl get-build oom-hog)"
@@ -66,25 +70,34 @@ assert_true "the table's state says oom-killed" grep -Eq "oom-hog .*oom-killed" 
 # --- its OOM event: victim and build ---
 hog_event() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-hog" and .victim.pid != null)' >/dev/null; }
 wait_for 10 "the OOM event of oom-hog names its victim" hog_event
-# In a pid namespace (a container, the CI's fresh root) the kernel log's pids are the host's,
-# not those this test and the daemon see: the victim is then known by its build and command,
-# and its pid as the kernel gave it.
-if in_child_pidns; then
-	HOG_VICTIM=$(ctl oom --json | jq '[.events[] | select(.build.name == "oom-hog")][0].victim.pid')
-	log "in a pid namespace: the kernel log names the builder (pid $HOG_BUILDER here) as host pid $HOG_VICTIM"
+# The builder's pid here, and the kernel's: the same in the initial pid namespace; in a child
+# one the kernel's is another (the daemon told ours by the build's processes).
+HOG_HOST=$(ctl oom --json | jq '[.events[] | select(.build.name == "oom-hog")][0].victim.host_pid')
+log "the kernel log names the builder (pid $HOG_BUILDER here) as host pid $HOG_HOST"
+if [[ $PIDNS == child ]]; then
+	HOG_COLS="$HOG_BUILDER +$HOG_HOST +sh" HOG_WORDS="pid $HOG_BUILDER, host pid $HOG_HOST"
+	assert_true "a child namespace: the kernel's pid is another" test "$HOG_HOST" -gt 0 -a "$HOG_HOST" -ne "$HOG_BUILDER"
+else
+	HOG_COLS="$HOG_BUILDER +sh" HOG_WORDS="pid $HOG_BUILDER"
+	assert_eq "the initial namespace: the kernel's pid is ours" "$HOG_BUILDER" "$HOG_HOST"
 fi
 ctl_ok OE oom
 printf '%s\n' "$OE" >"$T/oom-1.json"
 EV='.events[] | select(.build.name == "oom-hog")'
 assert_json "one event for the one kill" "$OE" "[$EV] | length == 1"
-assert_json "its victim: the builder (pid $HOG_VICTIM), a shell" "$OE" \
-	"[$EV][0] | .victim.pid == $HOG_VICTIM and .victim.command == \"sh\""
+assert_json "its victim: the builder (pid $HOG_BUILDER, host pid $HOG_HOST), a shell" "$OE" \
+	"[$EV][0] | .victim.pid == $HOG_BUILDER and .victim.host_pid == $HOG_HOST and .victim.command == \"sh\""
 assert_json "its build: limit, peak, requester root" "$OE" \
 	"[$EV][0] | .build.mem_limit == 67108864 and .build.mem_peak > 0 and .build.requester.uid == 0"
 assert_json "seen by both witnesses (cgroup count and kernel log)" "$OE" \
 	"[$EV][0] | (.source == \"cgroup+kmsg\" or .source == \"kmsg\") and (.victim.memcg | test(\"/build-\"))"
 ctl oom --table >"$T/oom.txt" 2>&1
-assert_true "ctl oom's table names the build and the victim" grep -Eq "$HOG_VICTIM +sh +oom-hog +64M" "$T/oom.txt"
+assert_true "ctl oom's table names the build and the victim" grep -Eq "$HOG_COLS +oom-hog +64M" "$T/oom.txt"
+if [[ $PIDNS == child ]]; then
+	assert_true "ctl oom says which pid is which" grep -q "HOST PID the kernel's" "$T/oom.txt"
+else
+	assert_true "no HOST PID column where the pids are the kernel's" test "$(grep -c "HOST PID" "$T/oom.txt")" = 0
+fi
 
 # --- a process outside every build ---
 mkdir -p "$LONE_CG" || die "cannot create $LONE_CG"
@@ -96,19 +109,25 @@ lone_event() { ctl oom --json | jq -e --arg m "$LONE_MEMCG" 'any(.events[]; .vic
 wait_for 30 "the kill outside builds is recorded" lone_event || die "no event for pid $LONE_PID: $(ctl oom --json)"
 wait "$LONE_PID" 2>/dev/null
 LONE_RC=$?
-LONE_VICTIM=$LONE_PID
-in_child_pidns &&
-	LONE_VICTIM=$(ctl oom --json | jq --arg m "$LONE_MEMCG" '[.events[] | select(.victim.memcg == $m)][0].victim.pid')
 assert_eq "tail was SIGKILLed" 137 "$LONE_RC"
 ctl_ok OE2 oom
 printf '%s\n' "$OE2" >"$T/oom-2.json"
-LE=".events[] | select(.victim.pid == $LONE_VICTIM)"
+LONE_HOST=$(jq --arg m "$LONE_MEMCG" '[.events[] | select(.victim.memcg == $m)][0].victim.host_pid' <<<"$OE2")
+# A victim of no build in a child namespace: no build's processes to tell its pid by.
+if [[ $PIDNS == child ]]; then
+	LONE_VICTIM=null LONE_COLS="\\? +$LONE_HOST +tail"
+else
+	LONE_VICTIM=$LONE_PID LONE_COLS="$LONE_PID +tail"
+	assert_eq "the initial namespace: tail's pid is the kernel's" "$LONE_PID" "$LONE_HOST"
+fi
+LE=".events[] | select(.victim.host_pid == $LONE_HOST)"
+assert_json "its pid here ($LONE_VICTIM) and the kernel's ($LONE_HOST)" "$OE2" "[$LE][0] | .victim.pid == $LONE_VICTIM"
 assert_json "not a build, from the kernel log" "$OE2" \
 	"[$LE][0] | .build == null and .source == \"kmsg\" and .victim.command == \"tail\" and .victim.memcg == \"/${LONE_CG##*/}\""
 assert_json "with the builds that held the most memory then: the bystander first" "$OE2" \
 	"[$LE][0] | (.top | length) >= 1 and .top[0].name == \"oom-bystander\" and .top[0].mem >= 20000000"
 ctl oom --table >"$T/oom2.txt" 2>&1
-assert_true "ctl oom: not a build, the bystander beside it" grep -Eq "$LONE_VICTIM +tail +not a build .*oom-bystander" "$T/oom2.txt"
+assert_true "ctl oom: not a build, the bystander beside it" grep -Eq "$LONE_COLS +not a build .*oom-bystander" "$T/oom2.txt"
 
 kills() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v v="$1" '$1 == "nix_analytics_oom_kills_total{victim=\"" v "\"}" { print $2 }'; }
 assert_eq "metrics: one kill of a build's process" 1 "$(kills build)"
@@ -119,7 +138,7 @@ mallory_user
 chmod 755 "$SOCKDIR"
 MOE=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom --json) || die "mallory cannot list OOM kills"
 assert_json "another user sees the kills but not their commands nor cgroups" "$MOE" \
-	"all(.events[]; .victim.command == null and .victim.memcg == null) and any(.events[]; .victim.pid == $LONE_VICTIM)"
+	"all(.events[]; .victim.command == null and .victim.memcg == null) and any(.events[]; .victim.host_pid == $LONE_HOST)"
 
 # --- a daemon that may not read the kernel log (an unprivileged one) says so, and runs ---
 MSOCK="$T/msock"
@@ -172,21 +191,21 @@ start_daemon --cgroup-root "$CGROOT" --sample-interval 0.25
 ctl_ok OH oom-history
 printf '%s\n' "$OH" >"$T/oom-history-ctl.json"
 assert_json "oom-history after a restart: both kills, newest first" "$OH" \
-	".events[0].victim.pid == $LONE_VICTIM and .events[0].build == null and .events[0].top[0].name == \"oom-bystander\" and .events[1].build.name == \"oom-hog\" and .events[1].victim.pid == $HOG_VICTIM and .events[1].build.mem_limit == 67108864 and .events[1].build.mem_peak == $PEAK"
+	".events[0].victim.pid == $LONE_VICTIM and .events[0].victim.host_pid == $LONE_HOST and .events[0].build == null and .events[0].top[0].name == \"oom-bystander\" and .events[1].build.name == \"oom-hog\" and .events[1].victim.pid == $HOG_BUILDER and .events[1].victim.host_pid == $HOG_HOST and .events[1].build.mem_limit == 67108864 and .events[1].build.mem_peak == $PEAK"
 assert_json "oom-history --since: only what came after" "$(ctl oom-history --since "$(jq -r '.events[0].time' <<<"$OH")")" \
-	".events | length == 1 and .[0].victim.pid == $LONE_VICTIM"
+	".events | length == 1 and .[0].victim.host_pid == $LONE_HOST"
 # `at` the build's kill: the kills around that instant, the build oom-killed with its limit.
 KILL_T=$(jq -r '.events[1].time' <<<"$OH")
 ctl_ok AT at "@$KILL_T"
 printf '%s\n' "$AT" >"$T/at-kill.json"
 assert_json "at the kill: both kills around it, the build's victim named" "$AT" \
-	"(.oom | length) == 2 and any(.oom[]; .victim.pid == $HOG_VICTIM and .build.name == \"oom-hog\")"
+	"(.oom | length) == 2 and any(.oom[]; .victim.pid == $HOG_BUILDER and .build.name == \"oom-hog\")"
 assert_json "at the kill: oom-hog ran then and is oom-killed, with its limit" "$AT" \
 	'any(.builds[]; .name == "oom-hog" and .failure.kind == "oom-killed" and .failure.mem_limit == 67108864)'
 ctl at --table "@$KILL_T" >"$T/at-kill.txt" 2>&1
-assert_true "at's table: the kill in words" grep -Eq "OOM kill: pid $HOG_VICTIM \(sh\) of oom-hog" "$T/at-kill.txt"
+assert_true "at's table: the kill in words" grep -Eq "OOM kill: $HOG_WORDS \(sh\) of oom-hog" "$T/at-kill.txt"
 ctl oom-history --table >"$T/oom-history.txt" 2>&1
-assert_true "oom-history's table" grep -Eq "$HOG_VICTIM +sh +oom-hog +64M +64M" "$T/oom-history.txt"
+assert_true "oom-history's table" grep -Eq "$HOG_COLS +oom-hog +64M +64M" "$T/oom-history.txt"
 MOH=$(as_mallory "$NA_CTL" -s "$SOCKDIR" oom-history --json) || die "mallory cannot read the OOM history"
 assert_json "another user: the kills, not their commands" "$MOH" \
 	'(.events | length) == 2 and all(.events[]; .victim.command == null and .victim.memcg == null)'
@@ -194,9 +213,9 @@ stop_daemon
 ROWS=$(python3 -c 'import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); print(json.dumps([dict(zip([d[0] for d in r.description], x)) for r in [c.execute("SELECT * FROM oom_events ORDER BY id")] for x in r]))' "$T/history.db")
 printf '%s\n' "$ROWS" >"$T/oom-history.json"
 assert_json "history keeps the build's kill" "$ROWS" \
-	"any(.[]; .name == \"oom-hog\" and .pid == $HOG_VICTIM and .command == \"sh\" and .mem_limit == 67108864)"
+	"any(.[]; .name == \"oom-hog\" and .pid == $HOG_BUILDER and .host_pid == $HOG_HOST and .command == \"sh\" and .mem_limit == 67108864)"
 assert_json "and the kill outside builds, with the builds that held the most memory" "$ROWS" \
-	"any(.[]; .pid == $LONE_VICTIM and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
+	"any(.[]; .pid == $LONE_VICTIM and .host_pid == $LONE_HOST and .drv == null and .command == \"tail\" and (.top | fromjson | .[0].name) == \"oom-bystander\")"
 
 # --- a pipe for the kernel log: hostile records, and the log's word after the cgroup's ---
 # /dev/kmsg cannot be written with the kernel's facility (that is the point), so a pipe stands
@@ -229,11 +248,11 @@ wait_for 10 "the two well-formed kills are recorded" f_events
 FOE=$(f_ctl oom --json)
 printf '%s\n' "$FOE" >"$T/fifo-oom.json"
 assert_json "malformed and cut records are counted, not recorded" "$FOE" '.status.kmsg_bad >= 3'
-assert_json "a record without the kernel's facility is ignored" "$FOE" 'all(.events[]; .victim.pid != 1)'
+assert_json "a record without the kernel's facility is ignored" "$FOE" 'all(.events[]; .victim.host_pid != 1)'
 assert_json "a command's escape bytes never reach clients" "$FOE" \
-	'any(.events[]; .victim.pid == 4242 and .victim.command == "?[2Jevil")'
+	'any(.events[]; .victim.host_pid == 4242 and .victim.command == "?[2Jevil")'
 assert_json "fields from the end: a memcg with a comma, the constraint, the command" "$FOE" \
-	'any(.events[]; .victim.pid == 31337 and .victim.memcg == "/x,y" and .victim.constraint == "CONSTRAINT_NONE" and .victim.command == "big" and .build == null)'
+	'any(.events[]; .victim.host_pid == 31337 and .victim.memcg == "/x,y" and .victim.constraint == "CONSTRAINT_NONE" and .victim.command == "big" and .build == null)'
 
 # The OOM killer in a child of a build, seen first in the build's cgroup: an event with no
 # victim; the kernel's record of it then names the victim in that event (not a second one).
@@ -255,7 +274,7 @@ c_event() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-child")' 
 wait_for 30 "the kill in oom-child's group is an event" c_event || die "no event: $(ctl oom --json)"
 ctl_ok CE oom
 assert_json "from the cgroup's count, its victim not named yet" "$CE" \
-	'[.events[] | select(.build.name == "oom-child")] | length == 1 and .[0].source == "cgroup" and .[0].victim.pid == null'
+	'[.events[] | select(.build.name == "oom-child")] | length == 1 and .[0].source == "cgroup" and .[0].victim.pid == null and .[0].victim.host_pid == null'
 assert_eq "the builder lives on" running "$(field oom-child .state)"
 # The kernel's two records of that kill, as the kernel words them (the pid is made up: the
 # victim is known by its memory cgroup).
@@ -263,7 +282,7 @@ assert_eq "the builder lives on" running "$(field oom-child .state)"
 	printf '6,9,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=%s,task_memcg=%s,task=sh,pid=4123456,uid=30001\n' "$MEMCG" "$MEMCG"
 	printf '3,10,1,-;Memory cgroup out of memory: Killed process 4123456 (sh) total-vm:1kB, anon-rss:1kB\n'
 } >&9
-c_named() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-child" and .victim.pid == 4123456)' >/dev/null; }
+c_named() { ctl oom --json | jq -e 'any(.events[]; .build.name == "oom-child" and .victim.host_pid == 4123456)' >/dev/null; }
 wait_for 10 "the kernel's record names the victim" c_named
 ctl_ok CE2 oom
 assert_json "in the same event: one kill, both witnesses" "$CE2" \

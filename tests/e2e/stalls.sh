@@ -17,17 +17,6 @@ trap 'rc=$?; tui_cleanup; [[ -n $SMALL ]] && umount -l "$SMALL" && rmdir "$SMALL
 start_daemon
 tui_start 160 40
 
-# tui_detail NAME: the builds view's search puts the cursor on NAME, Enter shows its details.
-tui_detail() {
-	keys Escape Escape /
-	wait_screen "search builds: /" 5 "/ opens the search prompt" >/dev/null
-	type_text "$1"
-	keys Enter
-	wait_screen "/$1: ([0-9]+ matching rows|match [0-9]+ of [0-9]+)" 10 "the search finds $1" >/dev/null
-	keys Enter
-	wait_screen "details: $1" 5 "Enter shows the details of $1" >/dev/null
-}
-
 NIXF="$E2E_DIR/nix/stalls.nix"
 drv_of() { nix-instantiate "$NIXF" -A "$1" --argstr nonce "$NONCE" 2>"$T/instantiate.err" || die "nix-instantiate -A $1: $(cat "$T/instantiate.err")"; }
 build() { # build ATTR: nix-build of ATTR through ingest, in the background

@@ -156,3 +156,14 @@ tui_cleanup() {
 	pkill -9 -f -- "$pattern"
 	return 0
 }
+
+# tui_detail NAME: the builds view's search puts the cursor on NAME, Enter shows its details.
+tui_detail() {
+	keys Escape Escape /
+	wait_screen "search builds: /" 5 "/ opens the search prompt" >/dev/null
+	type_text "$1"
+	keys Enter
+	wait_screen "/$1: ([0-9]+ matching rows|match [0-9]+ of [0-9]+)" 10 "the search finds $1" >/dev/null
+	keys Enter
+	wait_screen "details: $1" 5 "Enter shows the details of $1" >/dev/null
+}

@@ -118,6 +118,79 @@ static void assert_state(Model *m, const char *name, BuildState st) {
                          build_state_to_string(st));
 }
 
+typedef struct LockAsk {
+        unsigned n;
+        uint64_t source_id, activity_id;
+        char output[1024];
+} LockAsk;
+
+static void lock_ask(void *userdata, uint64_t source_id, uint64_t activity_id, const char *output) {
+        LockAsk *l = userdata;
+        l->n++;
+        l->source_id = source_id;
+        l->activity_id = activity_id;
+        snprintf(l->output, sizeof(l->output), "%s", output);
+}
+
+/* A lock wait with no plan (inside nix-daemon): the model asks which derivation has the
+ * output (only for a store path by Nix's rules), and the answer makes its build wait. */
+static void test_lock_wait_unplanned(void **state) {
+        Fixture *f = fx(state);
+        const char *S = f->store;
+        LockAsk ask = {};
+        ModelConfig c;
+        model_config_defaults(&c);
+        c.store_dir = f->store;
+        c.proc_root = f->proc;
+        c.lock_wait_unplanned = lock_ask;
+        c.lock_wait_userdata = &ask;
+        model_free(f->m);
+        assert_int_equal(model_new(&c, &f->m), 0);
+        Source *s;
+        assert_int_equal(model_source_new(f->m, 999990, 0, true, 1, &s), 0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":7,\"level\":1,\"text\":\"waiting for lock on "
+                              "\\u001b[35;1m'%s/" HO "-a'\\u001b[0m\",\"type\":111}",
+                              S),
+                         0);
+        assert_int_equal(ask.n, 1);
+        assert_int_equal(ask.source_id, s->id);
+        assert_int_equal(ask.activity_id, 7);
+        char want[1024];
+        snprintf(want, sizeof(want), "%s/" HO "-a", S);
+        assert_string_equal(ask.output, want);
+        /* Texts a peer made up: no store path by Nix's rules, nothing asked. */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":8,\"level\":1,\"text\":\"waiting for lock on "
+                              "'%s/../../etc/shadow', '/etc/passwd'\",\"type\":111}",
+                              S),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":9,\"level\":1,\"text\":\"waiting for lock on "
+                              "'%s/" HO "-a$(x)'\",\"type\":111}",
+                              S),
+                         0);
+        assert_int_equal(ask.n, 1);
+
+        /* Not a derivation, or the activity of another source: nothing. */
+        char drv[1024];
+        snprintf(drv, sizeof(drv), "%s/" HA "-a.drv", S);
+        assert_int_equal(model_lock_wait_found(f->m, s->id, 7, want, 1000 * USEC_PER_SEC), 0);
+        assert_int_equal(model_lock_wait_found(f->m, s->id + 1, 7, drv, 1000 * USEC_PER_SEC), 0);
+        assert_null(find(f->m, "a"));
+        /* The answer: a's build, queued, waits while the activity is open. */
+        assert_int_equal(model_lock_wait_found(f->m, s->id, 7, drv, 1000 * USEC_PER_SEC), 0);
+        Build *a = find(f->m, "a");
+        assert_non_null(a);
+        assert_int_equal(a->state, BUILD_QUEUED);
+        assert_true(build_waiting_for_lock(a));
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":7}"), 0);
+        assert_false(build_waiting_for_lock(a));
+        /* An answer that comes after the activity stopped changes nothing. */
+        assert_int_equal(model_lock_wait_found(f->m, s->id, 7, drv, 1000 * USEC_PER_SEC), 0);
+        assert_false(build_waiting_for_lock(a));
+}
+
 /* Issue 19, stalls: a queued build whose output another process holds the lock on (Nix's
  * activity 111 naming the output, not the derivation), and a running build's silence. */
 static void test_lock_wait_and_silence(void **state) {
@@ -728,6 +801,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_hello_trust, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_junk_is_harmless, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lock_wait_and_silence, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lock_wait_unplanned, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

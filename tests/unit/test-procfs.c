@@ -50,6 +50,7 @@ static void test_stat(void **state) {
         assert_int_equal(st.ppid, 42);
         assert_int_equal(st.pgid, 100);
         assert_int_equal(st.sid, 100);
+        assert_int_equal(st.flags, 4194560); /* PF_*: what the kernel sets, e.g. PF_EXITING */
         assert_int_equal(st.utime, 300 * (1000000 / hz));
         assert_int_equal(st.stime, 100 * (1000000 / hz));
         assert_int_equal(st.cutime, 7 * (1000000 / hz));

@@ -78,10 +78,55 @@ static void test_valid_paths(void **state) {
         free(dir);
 }
 
+/* Which derivation has an output (a lock wait inside nix-daemon): one, none, two, busy. */
+static void test_output_drv(void **state) {
+        char *dir = test_mkdtemp();
+        char path[512];
+        snprintf(path, sizeof(path), "%s/db.sqlite", dir);
+        sqlite3 *nix = NULL;
+        assert_int_equal(sqlite3_open(path, &nix), SQLITE_OK);
+        exec_ok(nix,
+                "CREATE TABLE ValidPaths (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
+                " registrationTime INTEGER NOT NULL);"
+                "CREATE TABLE DerivationOutputs (drv INTEGER NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL,"
+                " PRIMARY KEY (drv, id));"
+                "INSERT INTO ValidPaths VALUES (1, '/nix/store/aaaa-x.drv', 1), (2, "
+                "'/nix/store/bbbb-f.drv', 1),"
+                " (3, '/nix/store/cccc-g.drv', 1);"
+                "INSERT INTO DerivationOutputs VALUES (1, 'out', '/nix/store/xxxx-x'), (1, 'dev', "
+                "'/nix/store/yyyy-x-dev'),"
+                " (2, 'out', '/nix/store/ffff-fixed'), (3, 'out', '/nix/store/ffff-fixed');");
+        StoreDb *db = NULL;
+        char *drv = NULL;
+        assert_int_equal(store_db_new(path, &db), 0);
+        assert_int_equal(store_db_output_drv(db, "/nix/store/yyyy-x-dev", &drv), 1);
+        assert_string_equal(drv, "/nix/store/aaaa-x.drv");
+        free(drv);
+        drv = NULL;
+        assert_int_equal(store_db_output_drv(db, "/nix/store/zzzz-none", &drv), 0);
+        assert_int_equal(store_db_output_drv(db, "/nix/store/ffff-fixed", &drv), -ENOTUNIQ);
+        assert_null(drv);
+        /* The statement is used again after each answer. */
+        assert_int_equal(store_db_output_drv(db, "/nix/store/xxxx-x", &drv), 1);
+        assert_string_equal(drv, "/nix/store/aaaa-x.drv");
+        free(drv);
+        drv = NULL;
+        exec_ok(nix, "BEGIN EXCLUSIVE; DELETE FROM DerivationOutputs WHERE drv = 1;");
+        assert_int_equal(store_db_output_drv(db, "/nix/store/xxxx-x", &drv), -EAGAIN); /* never waits */
+        exec_ok(nix, "COMMIT;");
+        assert_int_equal(store_db_output_drv(db, "/nix/store/xxxx-x", &drv), 0);
+        assert_int_equal(store_db_path_valid(db, "/nix/store/aaaa-x.drv"), 1);
+        sqlite3_close(nix);
+        store_db_free(db);
+        test_rm_rf(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_path),
                 cmocka_unit_test(test_valid_paths),
+                cmocka_unit_test(test_output_drv),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
