@@ -229,6 +229,15 @@ static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *re
         return 0;
 }
 
+/* The invocation's build of drv not ended yet, else a new queued one (NULL: out of memory). A
+ * build that ended is built again (e.g. --check): a new build. */
+static Build *queued_build(Model *m, Invocation *inv, const char *drv, usec_t now) {
+        Build *b = invocation_find_build(inv, drv);
+        if (b && !build_state_is_final(b->state))
+                return b;
+        return build_new(m, inv, drv, BUILD_QUEUED, now);
+}
+
 int model_lock_wait_found(Model *m, uint64_t source_id, uint64_t activity_id, const char *drv, usec_t now) {
         Source *s = model_source_by_id(m, source_id);
         Activity *a = NULL;
@@ -239,10 +248,8 @@ int model_lock_wait_found(Model *m, uint64_t source_id, uint64_t activity_id, co
             !store_path_valid(m->config.store_dir, drv) || n < 4 || strcmp(drv + n - 4, ".drv") != 0)
                 return 0;
         Invocation *inv = &s->invocation;
-        Build *b = invocation_find_build(inv, drv);
-        if (b && build_state_is_final(b->state))
-                b = NULL;
-        if (!b && !(b = build_new(m, inv, drv, BUILD_QUEUED, now)))
+        Build *b = queued_build(m, inv, drv, now);
+        if (!b)
                 return -ENOMEM;
         if (b->state != BUILD_QUEUED)
                 return 0;
@@ -266,10 +273,8 @@ static int waiting_start(Model *m, Source *s, Activity *a, const NixRecord *rec,
                 return -ENOMEM;
 
         Invocation *inv = &s->invocation;
-        Build *b = invocation_find_build(inv, drv);
-        if (b && build_state_is_final(b->state))
-                b = NULL;
-        if (!b && !(b = build_new(m, inv, drv, BUILD_QUEUED, now)))
+        Build *b = queued_build(m, inv, drv, now);
+        if (!b)
                 return -ENOMEM;
         if (!b->system)
                 b->system = store_drv_system(m->config.store_dir, b->drv);
