@@ -25,6 +25,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "daemon/sampler-oom.h"
 #include "daemon/sampler.h"
 #include "shared/history.h"
 #include "shared/json-read.h"

@@ -29,6 +29,7 @@
 #include "daemon/discover.h"
 #include "daemon/notify.h"
 #include "daemon/persist.h"
+#include "daemon/sampler-internal.h"
 #include "daemon/sampler.h"
 #include "daemon/tracker.h"
 #include "shared/model-proc.h"
@@ -36,7 +37,6 @@
 #include "shared/proc.h"
 #include "shared/trust.h"
 
-#define FAST_INTERVAL     (100 * USEC_PER_MSEC)
 #define FAST_WINDOW       (10 * USEC_PER_SEC) /* after a build starts, look for its builder often */
 #define OWNER_DEPTH_MAX   256
 #define RELEASE_TRIES_MAX 50
@@ -69,31 +69,6 @@ struct StatFd {
         ProcStat st;   /* its last read */
         usec_t read_at;
         UT_hash_handle hh;
-};
-
-struct Sampler {
-        Daemon *d;
-        SamplerConfig cfg;
-        CgHost host;
-        CgRoots roots;
-        bool cgroups;
-        Discovery *dsc;
-        sd_event_source *timer;
-
-        Tracked *tracked;
-        Tracked *by_builder; /* hash, hh (builder pid) */
-        Tracked *releasing;  /* ended builds whose group is still being removed */
-
-        ProcTable table;
-        size_t table_cap;
-        StatFd *stat_fds; /* hash, by pid */
-        size_t n_stat_fds, max_stat_fds;
-        size_t n_kept_groups, max_kept_groups;
-        uint64_t scans;
-        bool rediscovered;
-        bool serving;    /* the last table held a nix process serving a remote client */
-        usec_t last_run; /* monotonic: when the last sample began */
-        SamplerStats stats;
 };
 
 /* ---- the /proc table ---- */
@@ -361,7 +336,7 @@ static int cmp_proc(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static const TrackedProc *find_proc(const TrackedProc *procs, uint32_t n, pid_t pid) {
+const TrackedProc *sampler_find_proc(const TrackedProc *procs, uint32_t n, pid_t pid) {
         if (n == 0)
                 return NULL;
         TrackedProc key = {.st.pid = pid};
@@ -389,7 +364,7 @@ static int gather_one(Sampler *s, Tracked *t, const ProcEntry *e) {
         /* A process's owner is looked up once (builders do not change user), and its I/O
          * counters again only when it ran since the last sample (or every IO_REFRESH
          * samples): thousands of sleeping processes then cost one stat read each. */
-        TrackedProc *old = (TrackedProc *) find_proc(t->procs, t->n_procs, e->st.pid);
+        TrackedProc *old = (TrackedProc *) sampler_find_proc(t->procs, t->n_procs, e->st.pid);
         bool known = old && old->st.starttime == e->st.starttime;
         if (known && !e->fresh) {
                 /* Not read again this sample: what it was (its niceness as we set it). */
@@ -450,7 +425,7 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
         /* Rates (between two reads of the process: a lazy one's span several samples), and
          * what processes that exited since the last sample had used. */
         for (uint32_t i = 0; i < n; i++) {
-                const TrackedProc *old = find_proc(t->procs, t->n_procs, procs[i].st.pid);
+                const TrackedProc *old = sampler_find_proc(t->procs, t->n_procs, procs[i].st.pid);
                 if (!old || old->st.starttime != procs[i].st.starttime || dt == 0 ||
                     procs[i].read_at == old->read_at)
                         continue;
@@ -460,7 +435,7 @@ static int collect_procs(Sampler *s, Tracked *t, usec_t dt) {
         }
         for (uint32_t i = 0; i < t->n_procs; i++) {
                 const TrackedProc *old = &t->procs[i];
-                const TrackedProc *cur = find_proc(procs, n, old->st.pid);
+                const TrackedProc *cur = sampler_find_proc(procs, n, old->st.pid);
                 if (cur && cur->st.starttime == old->st.starttime)
                         continue;
                 t->io_read_dead += old->io_read;
@@ -491,14 +466,12 @@ static void apply_nice(Sampler *s, Tracked *t) {
                         t->procs[i].st.nice = t->nice;
 }
 
-/* Processes left in t's group that its session no longer tells (they made their own and
- * their parent died). A group that cannot be read (Nix removed its own) holds none. */
-static bool group_populated(const Tracked *t) {
+bool sampler_group_populated(const Tracked *t) {
         _cleanup_free_ pid_t *pids = NULL;
         return t->has_group && cg_group_pids(&t->group, &pids) > 0;
 }
 
-static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
+void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
         if (collect_procs(s, t, dt) < 0)
                 return;
@@ -580,7 +553,7 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 u.io_write = MAX(u.io_write, io_w);
         }
         /* The niceness asked for, else the builder's own. */
-        const TrackedProc *bp = find_proc(t->procs, t->n_procs, t->builder);
+        const TrackedProc *bp = sampler_find_proc(t->procs, t->n_procs, t->builder);
         u.has_nice = t->has_nice || bp;
         u.nice = t->has_nice ? t->nice : bp ? bp->st.nice : 0;
         u.cpu_limit = t->cpu_limit;
@@ -598,9 +571,9 @@ static void sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
 
         /* The builder's end is the build's real end (Nix 2.8 may report it much later); the
          * build runs on while any process of it does (in its group, or its session). */
-        if (t->builder_gone || !find_proc(t->procs, t->n_procs, t->builder)) {
+        if (t->builder_gone || !sampler_find_proc(t->procs, t->n_procs, t->builder)) {
                 model_build_builder_exited(s->d->model, b, now_realtime());
-                if (t->n_procs == 0 && !group_populated(t))
+                if (t->n_procs == 0 && !sampler_group_populated(t))
                         model_build_processes_gone(s->d->model, b, now_realtime());
         }
 }
@@ -746,7 +719,7 @@ void sampler_run(Sampler *s) {
                 for (Tracked *t = s->tracked; t; t = t->next) {
                         Build *b = t->seen ? model_build_by_key(m, t->key) : NULL;
                         if (b) {
-                                sample_build(s, t, b, t0);
+                                sampler_sample_build(s, t, b, t0);
                                 notify_processes(s->d, b);
                         }
                 }
@@ -778,49 +751,6 @@ void sampler_run(Sampler *s) {
         usec_t next = missing ? MIN(FAST_INTERVAL, s->cfg.interval) : s->cfg.interval;
         sd_event_source_set_time(s->timer, now_monotonic() + next);
         sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
-}
-
-/* Are all the processes t had at its last sample gone (exited, zombies, or pids reused)? */
-static bool known_procs_gone(Sampler *s, const Tracked *t) {
-        for (uint32_t i = 0; i < t->n_procs; i++)
-                if (pidref_check_pid(s->cfg.proc_root, t->procs[i].st.pid, t->procs[i].st.starttime) == 0)
-                        return false;
-        return true;
-}
-
-void sampler_check_ended(Sampler *s) {
-        Model *m = s->d->model;
-        bool full = false;
-        for (Tracked *t = s->tracked; t; t = t->next) {
-                Build *b = model_build_by_key(m, t->key);
-                if (!b || b->state != BUILD_RUNNING)
-                        continue;
-                if (!t->builder_gone) {
-                        if (pidref_verify(&t->builder_ref, s->cfg.proc_root) != -ESRCH)
-                                continue;
-                        t->builder_gone = true;
-                        pidref_done(&t->builder_ref);
-                }
-                /* Without a group of its own, a process forked since the last sample is seen
-                 * only in the whole table. */
-                if (!t->has_group || t->adopt_failed) {
-                        full = true;
-                        continue;
-                }
-                if (!known_procs_gone(s, t) || group_populated(t))
-                        continue;
-                /* Its last sample, with nothing left: the group's final figures, and its end. */
-                t->n_next = 0;
-                t->gather_failed = false;
-                sample_build(s, t, b, now_monotonic());
-                notify_processes(s->d, b);
-        }
-        if (!full)
-                return;
-        if (now_monotonic() >= s->last_run + FAST_INTERVAL)
-                sampler_run(s);
-        else
-                sampler_kick(s);
 }
 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -954,45 +884,6 @@ Sampler *sampler_free(Sampler *s) {
         discovery_free(s->dsc);
         cg_host_done(&s->host);
         free(s);
-        return NULL;
-}
-
-void sampler_note_oom(Sampler *s, Tracked *t, Build *b) {
-        CgUsage cu;
-        if (!t->has_group || cg_group_usage(&t->group, /* full= */ true, &cu) < 0 || !cu.has_mem)
-                return;
-        t->mem_cgroup_peak = MAX(t->mem_cgroup_peak, cu.has_peak ? cu.mem_peak : cu.mem_current);
-        BuildUsage u = b->usage;
-        u.has_mem_cgroup = true;
-        u.mem_cgroup_peak = t->mem_cgroup_peak;
-        model_build_set_usage(s->d->model, b, &u);
-}
-
-/* memcg names path's group when path is <fs_root><mount><memcg>, or a group below it. */
-static bool memcg_is(const CgHost *h, const char *mount, const char *path, const char *memcg) {
-        const char *p = path, *root = h->fs_root ? h->fs_root : "";
-        if (!mount || !p || strncmp(p, root, strlen(root)) != 0)
-                return false;
-        p += strlen(root);
-        if (strncmp(p, mount, strlen(mount)) != 0)
-                return false;
-        p += strlen(mount);
-        size_t n = strlen(p);
-        return n > 0 && strncmp(memcg, p, n) == 0 && (memcg[n] == '\0' || memcg[n] == '/');
-}
-
-Tracked *sampler_find_victim(Sampler *s, const char *memcg, pid_t pid) {
-        for (Tracked *t = s->tracked; memcg && t; t = t->next) {
-                if (!t->has_group)
-                        continue;
-                if (s->host.v1[CG_MEMORY]
-                            ? memcg_is(&s->host, s->host.v1[CG_MEMORY], t->group.v1[CG_MEMORY], memcg)
-                            : memcg_is(&s->host, s->host.v2, t->group.v2, memcg))
-                        return t;
-        }
-        for (Tracked *t = s->tracked; pid > 0 && t; t = t->next)
-                if (t->builder == pid || find_proc(t->procs, t->n_procs, pid))
-                        return t;
         return NULL;
 }
 

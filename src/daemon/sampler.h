@@ -28,17 +28,10 @@ typedef struct SamplerConfig {
 
 int sampler_new(Daemon *d, const SamplerConfig *cfg, Sampler **ret);
 Sampler *sampler_free(Sampler *s);
-/* The OOM killer struck in t's group: its memory peak read now, as the kill gave the memory
- * back before the next sample could see how high it went. */
-void sampler_note_oom(Sampler *s, Tracked *t, Build *b);
 /* Looks at builds soon (a build started: find its builder without waiting a full interval). */
 void sampler_kick(Sampler *s);
 
 Tracked *sampler_find(Sampler *s, uint64_t key);
-/* The build an OOM killer's victim belonged to: the one whose group holds the memory cgroup
- * memcg (a path in the memory controller's hierarchy, as the kernel logs it; NULL unknown),
- * else the one whose last sample had pid among its processes. NULL: no build's. */
-Tracked *sampler_find_victim(Sampler *s, const char *memcg, pid_t pid);
 const CgHost *sampler_host(Sampler *s);
 bool sampler_cgroups_enabled(Sampler *s);
 const char *sampler_proc_root(Sampler *s);
@@ -58,8 +51,3 @@ void sampler_read_stats(Sampler *s, WorkQueueStats *ret);
 
 /* Runs one sample now (benchmarks, tests). */
 void sampler_run(Sampler *s);
-/* Nix counted a build done while builds here run: finds which ended by their builders and
- * the processes they had, not by all of /proc, so that nothing reads two builds running in
- * one slot. A build without a group of its own needs the whole table: a full sample then, at
- * most one per 100 ms (else soon after). */
-void sampler_check_ended(Sampler *s);

@@ -9,6 +9,7 @@
 #include "basic/macro.h"
 #include "daemon/control-conn.h"
 #include "daemon/notify.h"
+#include "daemon/sampler-ended.h"
 #include "daemon/sampler.h"
 
 /* model_tick's wake-ups (output re-checks 200 ms apart, lost sources every 500 ms) are
