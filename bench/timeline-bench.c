@@ -123,7 +123,8 @@ int main(int argc, char **argv) {
                         for (uint32_t x = 1; x <= dur; x++)
                                 (void) timeline_add(&tl, r->started + (usec_t) x * USEC_PER_SEC,
                                                     (double) (next_rand() % 400), (next_rand() % 4096) << 20,
-                                                    1 + (uint32_t) (next_rand() % 40), (uint64_t) x << 20);
+                                                    1 + (uint32_t) (next_rand() % 40), (uint64_t) x << 20,
+                                                    (double) (next_rand() % 100));
                         /* As history_record_from_build keeps it. */
                         Timeline thin;
                         (void) timeline_thin(&tl, HISTORY_TIMELINE_POINTS, HISTORY_TIMELINE_STEP, &thin);

@@ -471,6 +471,27 @@ bool sampler_group_populated(const Tracked *t) {
         return t->has_group && cg_group_pids(&t->group, &pids) > 0;
 }
 
+/* Pressure over the span since the last sample: the share of it some task of the group
+ * stalled (the totals' difference), rather than the kernel's avg10, which smooths a short
+ * build's stalls away. Known from the second read of the group on. */
+static void sample_pressure(Tracked *t, const CgUsage *cu, usec_t dt, BuildUsage *u) {
+        bool had = t->has_psi;
+        u->has_pressure = false;
+        t->has_psi = cu->has_psi;
+        if (!cu->has_psi)
+                return;
+        for (PsiResource p = 0; p < _PSI_RESOURCE_MAX; p++) {
+                if (had)
+                        u->pressure[p] = psi_percent(t->psi_total[p], cu->psi_total[p], dt);
+                t->psi_total[p] = cu->psi_total[p];
+        }
+        if (!had || dt == 0)
+                return;
+        u->has_pressure = true;
+        t->psi_mem_peak = MAX(t->psi_mem_peak, u->pressure[PSI_MEMORY]);
+        u->pressure_mem_peak = t->psi_mem_peak;
+}
+
 void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
         usec_t dt = t->last_mono ? now_mono - t->last_mono : 0;
         if (collect_procs(s, t, dt) < 0)
@@ -525,6 +546,7 @@ void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 user = u.cpu_user;
                 sys = u.cpu_system;
         }
+        sample_pressure(t, &cu, dt, &u);
         usec_t cpu = user + sys;
         u.cpu_percent =
                 dt > 0 && cpu >= t->last_cpu ? 100.0 * (double) (cpu - t->last_cpu) / (double) dt : 0;

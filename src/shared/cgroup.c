@@ -428,6 +428,7 @@ enum {
         ABSENT_MEMORY_PEAK = 1u << 1,
         ABSENT_IO_STAT = 1u << 2,
         ABSENT_CPU_STAT = 1u << 3,
+        ABSENT_PRESSURE = 1u << 4, /* no PSI: one file missing means all are */
 };
 
 static int pread_small(int fd, char *buf, size_t size, size_t *ret_len) {
@@ -532,6 +533,20 @@ int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
         if (read_opt(g, ABSENT_IO_STAT, CG_KEPT_IO_STAT, g->v2, "io.stat", buf, sizeof(buf), &len) == 0 &&
             cg_parse_io_stat(buf, len, &u.io_read, &u.io_write) == 0)
                 u.has_io = true;
+
+        /* Pressure: all three or none (one absent means the kernel gives none). */
+        u.has_psi = !(g->absent & ABSENT_PRESSURE) && g->v2;
+        for (PsiResource p = 0; u.has_psi && p < _PSI_RESOURCE_MAX; p++) {
+                char name[32];
+                PsiSome some;
+                snprintf(name, sizeof(name), "%s.pressure", psi_resource_to_string(p));
+                if (read_opt(g, ABSENT_PRESSURE, (CgKept) (CG_KEPT_CPU_PRESSURE + p), g->v2, name, buf,
+                             sizeof(buf), &len) < 0 ||
+                    psi_parse_some(buf, len, &some) < 0)
+                        u.has_psi = false;
+                else
+                        u.psi_total[p] = some.total;
+        }
 
         /* Frozen: the truth is cgroup.events / freezer.state, never /proc State. */
         if (read_kept(g, CG_KEPT_EVENTS, g->v2, "cgroup.events", buf, sizeof(buf), &len) == 0)

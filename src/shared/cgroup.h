@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "basic/time-util.h"
+#include "shared/psi.h"
 
 typedef enum CgLayout {
         CG_LAYOUT_NONE,
@@ -66,6 +67,9 @@ typedef enum CgKept {
         CG_KEPT_MEMORY_CURRENT,
         CG_KEPT_IO_STAT,
         CG_KEPT_EVENTS,
+        CG_KEPT_CPU_PRESSURE, /* the three in PsiResource order */
+        CG_KEPT_MEMORY_PRESSURE,
+        CG_KEPT_IO_PRESSURE,
         _CG_KEPT_MAX,
         _CG_KEPT_NONE = -1,
 } CgKept;
@@ -123,6 +127,11 @@ typedef struct CgUsage {
         uint64_t io_read, io_write;
         uint64_t oom_kills;
         CgFreeze freeze;
+        /* v2 with PSI: microseconds some task of the group stalled on cpu, memory, io
+         * (PsiResource order), since the group was made; has_psi false when the kernel gives
+         * none (v1, no PSI, psi=0) */
+        bool has_psi;
+        uint64_t psi_total[_PSI_RESOURCE_MAX];
 } CgUsage;
 
 /* The group's figures. full: also the memory peak and the OOM killer's count (which

@@ -140,8 +140,9 @@ static const char row_columns[] =
         "id, kind, drv, name, pname, machine, state, requester_uid, requester_user, requester_cmdline,"
         " queued, started, finished, duration, failure_kind, failure_message, exit_code, signal,"
         " cpu_user, cpu_system, mem_peak, io_read, io_write, nice, cpu_limit, mem_limit, oom_killed,"
-        " log_tail, untrusted_uid IS NULL, approximate, phases, COALESCE(mem_limit_peak, mem_peak)";
-#define ROW_COLUMNS 32 /* in row_columns: a query's own come after them */
+        " log_tail, untrusted_uid IS NULL, approximate, phases, COALESCE(mem_limit_peak, mem_peak),"
+        " mem_pressure_peak";
+#define ROW_COLUMNS 33 /* in row_columns: a query's own come after them */
 
 static void add_col_string(cJSON *o, const char *key, sqlite3_stmt *st, int i) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -225,6 +226,7 @@ static cJSON *row_to_json(sqlite3_stmt *st) {
                                 cJSON_AddNullToObject(u, "oom_killed");
                         else
                                 cJSON_AddBoolToObject(u, "oom_killed", sqlite3_column_int(st, 26) != 0);
+                        add_col_number(u, "mem_pressure_peak", st, 32);
                 }
         }
         cJSON *tail = cJSON_AddArrayToObject(o, "log_tail");
@@ -261,6 +263,10 @@ cJSON *history_timeline_point_json(const TimelinePoint *p) {
         cJSON_AddNumberToObject(o, "mem", (double) p->mem);
         cJSON_AddNumberToObject(o, "procs", p->procs);
         cJSON_AddNumberToObject(o, "io", (double) p->io);
+        if (p->mem_pressure != TIMELINE_PRESSURE_NONE)
+                cJSON_AddNumberToObject(o, "mem_pressure", p->mem_pressure / 10.0);
+        else
+                cJSON_AddNullToObject(o, "mem_pressure");
         return o;
 }
 

@@ -139,6 +139,12 @@ static const char *const migrations[] = {
          * container). Older rows' pid was the kernel's: it is their host_pid too. */
         ("ALTER TABLE oom_events ADD COLUMN host_pid INTEGER;"
          "UPDATE oom_events SET host_pid = pid;"),
+
+        /* 11: pressure (issue 19). mem_pressure_peak is the most memory pressure of any
+         * sampling interval of the build (percent of it some task of the build's cgroup
+         * stalled for memory, PSI); NULL without a cgroup of its own or PSI, and in older
+         * rows. Each point of the timeline blob has it too from blob version 2 on. */
+        "ALTER TABLE builds ADD COLUMN mem_pressure_peak REAL;",
 };
 
 int history_schema_latest(void) {

@@ -306,9 +306,9 @@ static const char insert_sql[] =
         " requester_user, requester_cmdline, queued, started, finished, duration, failure_kind,"
         " failure_message, exit_code, signal, cpu_user, cpu_system, mem_peak, io_read, io_write,"
         " nice, cpu_limit, mem_limit, oom_killed, log_tail, untrusted_uid, approximate, timeline,"
-        " phases, mem_limit_peak)"
+        " phases, mem_limit_peak, mem_pressure_peak)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)"
+        " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)"
         " ON CONFLICT (drv, queued) DO UPDATE SET state = excluded.state,"
         " failure_kind = excluded.failure_kind, failure_message = excluded.failure_message,"
         " exit_code = excluded.exit_code, signal = excluded.signal, log_tail = excluded.log_tail"
@@ -375,6 +375,10 @@ static int insert_one(History *h, const HistoryRecord *rec) {
                 sqlite3_bind_null(st, 30);
         bind_text(st, 31, rec->phases);
         bind_int(st, 32, (int64_t) usage_limit_peak(u), u->sampled && u->has_mem_cgroup);
+        if (u->sampled && u->has_pressure)
+                sqlite3_bind_double(st, 33, u->pressure_mem_peak);
+        else
+                sqlite3_bind_null(st, 33);
         int code = sqlite3_step(st);
         sqlite3_reset(st);
         if (code != SQLITE_DONE)

@@ -9,6 +9,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "shared/psi.h"
 
 #define HOST_FILE_MAX (64u << 10)
 
@@ -73,12 +74,11 @@ int hostinfo_parse_meminfo(const char *buf, size_t len, HostMemory *ret) {
 }
 
 int hostinfo_parse_psi(const char *buf, size_t len, double *ret) {
-        char line[256];
-        double avg;
-        if (!find_line(buf, len, "some ", line, sizeof(line)) || sscanf(line, "some avg10=%lf", &avg) != 1 ||
-            !(avg >= 0) || avg > 100)
-                return -EBADMSG;
-        *ret = avg;
+        PsiSome some;
+        int r = psi_parse_some(buf, len, &some);
+        if (r < 0)
+                return r;
+        *ret = some.avg10;
         return 0;
 }
 

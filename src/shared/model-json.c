@@ -1,6 +1,7 @@
 /* The model's objects as JSON, in the schemas of docs/protocol.md. */
 #include "shared/model-json.h"
 
+#include <math.h>
 #include <stdint.h>
 
 #include "basic/macro.h"
@@ -69,6 +70,19 @@ static cJSON *failure_to_json(const Build *b) {
         return checked(o, 4);
 }
 
+/* {"cpu", "memory", "io": percent of the last interval stalled, "memory_peak"}, or null. */
+static cJSON *pressure_to_json(const BuildUsage *u) {
+        if (!u->has_pressure)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        for (PsiResource p = 0; p < _PSI_RESOURCE_MAX; p++)
+                cJSON_AddNumberToObject(o, psi_resource_to_string(p), round(u->pressure[p] * 100) / 100);
+        cJSON_AddNumberToObject(o, "memory_peak", round(u->pressure_mem_peak * 100) / 100);
+        return checked(o, 4);
+}
+
 cJSON *usage_to_json(const BuildUsage *u) {
         if (!u->sampled)
                 return cJSON_CreateNull();
@@ -98,7 +112,8 @@ cJSON *usage_to_json(const BuildUsage *u) {
                 cJSON_AddNullToObject(o, "cpu_limit");
         add_int_or_null(o, "mem_limit", (int64_t) u->mem_limit, u->mem_limit > 0);
         cJSON_AddBoolToObject(o, "oom_killed", u->oom_killed);
-        return checked(o, 13);
+        cJSON_AddItemToObject(o, "pressure", pressure_to_json(u));
+        return checked(o, 14);
 }
 
 /* A build's ETA: null without history; "remaining" only while it runs. */
@@ -314,8 +329,9 @@ cJSON *timeline_to_json(const Timeline *tl, uint32_t max_points) {
                 return NULL;
         cJSON *o = cJSON_CreateObject(), *t = cJSON_AddArrayToObject(o, "t"),
               *cpu = cJSON_AddArrayToObject(o, "cpu_percent"), *mem = cJSON_AddArrayToObject(o, "mem"),
-              *procs = cJSON_AddArrayToObject(o, "procs");
-        if (!t || !cpu || !mem || !procs) {
+              *procs = cJSON_AddArrayToObject(o, "procs"),
+              *pressure = cJSON_AddArrayToObject(o, "mem_pressure");
+        if (!t || !cpu || !mem || !procs || !pressure) {
                 timeline_done(&thin);
                 cJSON_Delete(o);
                 return NULL;
@@ -327,6 +343,9 @@ cJSON *timeline_to_json(const Timeline *tl, uint32_t max_points) {
                 cJSON_AddItemToArray(cpu, cJSON_CreateNumber(p->cpu_permil / 10.0));
                 cJSON_AddItemToArray(mem, cJSON_CreateNumber((double) p->mem));
                 cJSON_AddItemToArray(procs, cJSON_CreateNumber(p->procs));
+                cJSON_AddItemToArray(pressure, p->mem_pressure == TIMELINE_PRESSURE_NONE
+                                                       ? cJSON_CreateNull()
+                                                       : cJSON_CreateNumber(p->mem_pressure / 10.0));
         }
         timeline_done(&thin);
         return o;

@@ -34,7 +34,11 @@ static bool usage_differs(const BuildUsage *a, const BuildUsage *b) {
                a->io_read != b->io_read || a->io_write != b->io_write || a->n_procs != b->n_procs ||
                a->n_threads != b->n_threads || a->has_nice != b->has_nice || a->nice != b->nice ||
                a->cpu_limit != b->cpu_limit || a->mem_limit != b->mem_limit ||
-               a->oom_killed != b->oom_killed;
+               a->oom_killed != b->oom_killed || a->has_pressure != b->has_pressure ||
+               fabs(a->pressure[PSI_CPU] - b->pressure[PSI_CPU]) >= 0.05 ||
+               fabs(a->pressure[PSI_MEMORY] - b->pressure[PSI_MEMORY]) >= 0.05 ||
+               fabs(a->pressure[PSI_IO] - b->pressure[PSI_IO]) >= 0.05 ||
+               a->pressure_mem_peak != b->pressure_mem_peak;
 }
 
 void model_build_set_usage(Model *m, Build *b, const BuildUsage *u) {
@@ -58,7 +62,7 @@ void model_build_add_sample(Model *m, Build *b, usec_t at) {
         const BuildUsage *u = &b->usage;
         /* Out of memory: this sample is missing from it, nothing else. */
         (void) timeline_add(&b->timeline, at, u->cpu_percent, u->mem_current, u->n_procs,
-                            u->io_read + u->io_write);
+                            u->io_read + u->io_write, u->has_pressure ? u->pressure[PSI_MEMORY] : -1);
 }
 
 void model_build_set_nice(Model *m, Build *b, int nice) {

@@ -18,6 +18,7 @@
 #include "shared/drv.h"
 #include "shared/logring.h"
 #include "shared/nixlog.h"
+#include "shared/psi.h"
 #include "shared/timeline.h"
 
 typedef enum BuildState {
@@ -95,6 +96,13 @@ typedef struct BuildUsage {
         double cpu_limit;   /* cores; 0 none */
         uint64_t mem_limit; /* bytes; 0 none */
         bool oom_killed;    /* the kernel's OOM killer ended one of its processes */
+        /* Pressure (PSI) in its own cgroup: the share of the last sampling interval some task
+         * of it stalled for cpu, memory, io (PsiResource order), in percent; and the most
+         * memory pressure of any interval. has_pressure false when the kernel gives none (no
+         * cgroup of its own, cgroup v1, no PSI). */
+        bool has_pressure;
+        double pressure[_PSI_RESOURCE_MAX];
+        double pressure_mem_peak;
 } BuildUsage;
 
 /* A running local build's temporary build directory as last measured by the daemon

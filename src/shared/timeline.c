@@ -7,9 +7,12 @@
 
 #include "basic/macro.h"
 
-#define BLOB_VERSION 1
-#define HEADER_BYTES (1 + 8 + 8 + 2)     /* version, first time, step, points */
-#define POINT_BYTES  (4 + 4 + 2 + 4 + 4) /* ms after the first, CPU, processes, KiB of MEM, KiB of IO */
+#define BLOB_VERSION 2
+#define HEADER_BYTES (1 + 8 + 8 + 2) /* version, first time, step, points */
+/* ms after the first, CPU, processes, KiB of MEM, KiB of IO; then, from version 2 on, memory
+ * pressure */
+#define POINT_BYTES_V1 (4 + 4 + 2 + 4 + 4)
+#define POINT_BYTES    (POINT_BYTES_V1 + 2)
 
 void timeline_done(Timeline *tl) {
         free(tl->points);
@@ -21,6 +24,10 @@ static void point_merge(TimelinePoint *a, const TimelinePoint *b, uint32_t a_wei
         a->cpu_permil = (uint32_t) (((uint64_t) a->cpu_permil * a_weight + b->cpu_permil) / (a_weight + 1));
         a->procs = MAX(a->procs, b->procs);
         a->mem = MAX(a->mem, b->mem);
+        /* unknown (the largest value) only when both are */
+        if (b->mem_pressure != TIMELINE_PRESSURE_NONE &&
+            (a->mem_pressure == TIMELINE_PRESSURE_NONE || b->mem_pressure > a->mem_pressure))
+                a->mem_pressure = b->mem_pressure;
         a->io = b->io;
         a->t = b->t;
 }
@@ -67,7 +74,8 @@ int timeline_thin(const Timeline *tl, uint32_t max_points, usec_t min_step, Time
         return 0;
 }
 
-int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint32_t procs, uint64_t io) {
+int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint32_t procs, uint64_t io,
+                 double mem_pressure) {
         if (tl->n > 0 && t <= tl->points[tl->n - 1].t)
                 return 0;
         double permil = cpu_percent > 0 ? cpu_percent * 10 : 0;
@@ -77,6 +85,8 @@ int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint3
                 .procs = procs,
                 .mem = mem,
                 .io = io,
+                .mem_pressure = mem_pressure >= 0 ? (uint16_t) (MIN(mem_pressure, 100.0) * 10 + 0.5)
+                                                  : TIMELINE_PRESSURE_NONE,
         };
         /* Within the step of the point before the last: the last point's span is still open. */
         if (tl->n >= 2 && t - tl->points[tl->n - 2].t <= tl->step) {
@@ -163,6 +173,7 @@ int timeline_encode(const Timeline *tl, uint8_t **ret, size_t *ret_len) {
                 p = put(p, saturate(q->procs, UINT16_MAX), 2);
                 p = put(p, saturate(q->mem / 1024, UINT32_MAX), 4);
                 p = put(p, saturate(q->io / 1024, UINT32_MAX), 4);
+                p = put(p, q->mem_pressure, 2);
         }
         *ret = blob;
         *ret_len = len;
@@ -173,12 +184,13 @@ int timeline_decode(const uint8_t *blob, size_t len, Timeline *ret) {
         *ret = (Timeline){};
         if (len == 0)
                 return 0;
-        if (len < HEADER_BYTES || blob[0] != BLOB_VERSION)
+        if (len < HEADER_BYTES || (blob[0] != 1 && blob[0] != BLOB_VERSION))
                 return -EBADMSG;
+        size_t point_bytes = blob[0] == 1 ? POINT_BYTES_V1 : POINT_BYTES;
         const uint8_t *p = blob + 1;
         usec_t t0 = get(&p, 8), step = get(&p, 8);
         uint32_t n = (uint32_t) get(&p, 2);
-        if (n == 0 || n > TIMELINE_POINTS_MAX || len != HEADER_BYTES + (size_t) n * POINT_BYTES ||
+        if (n == 0 || n > TIMELINE_POINTS_MAX || len != HEADER_BYTES + (size_t) n * point_bytes ||
             t0 > UINT64_MAX / 2)
                 return -EBADMSG;
         TimelinePoint *points = calloc(n, sizeof(TimelinePoint));
@@ -191,6 +203,10 @@ int timeline_decode(const uint8_t *blob, size_t len, Timeline *ret) {
                 q->procs = (uint32_t) get(&p, 2);
                 q->mem = get(&p, 4) * 1024;
                 q->io = get(&p, 4) * 1024;
+                q->mem_pressure =
+                        point_bytes == POINT_BYTES ? (uint16_t) get(&p, 2) : TIMELINE_PRESSURE_NONE;
+                if (q->mem_pressure > 1000)
+                        q->mem_pressure = TIMELINE_PRESSURE_NONE;
                 if (i > 0 && q->t <= points[i - 1].t) {
                         free(points);
                         return -EBADMSG;

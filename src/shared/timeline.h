@@ -13,6 +13,8 @@
 #include "basic/time-util.h"
 
 #define TIMELINE_POINTS_MAX 256
+/* A point's memory pressure when the kernel gave none (no cgroup of its own, no PSI). */
+#define TIMELINE_PRESSURE_NONE UINT16_MAX
 
 /* One point: what the build's processes held and did over [t - step, t]. */
 typedef struct TimelinePoint {
@@ -21,6 +23,9 @@ typedef struct TimelinePoint {
         uint32_t procs;      /* processes, the most in the span */
         uint64_t mem;        /* bytes: MEM (resident sum), the most in the span */
         uint64_t io;         /* bytes read and written so far (cumulative) */
+        /* memory pressure: permil of a sample's span some task of the build stalled for
+         * memory, the most in the span; TIMELINE_PRESSURE_NONE unknown */
+        uint16_t mem_pressure;
 } TimelinePoint;
 
 typedef struct Timeline {
@@ -32,8 +37,10 @@ typedef struct Timeline {
 
 void timeline_done(Timeline *tl);
 /* Adds the sample taken at t (realtime; samples come in time order, an older one is
- * dropped). 0 or -ENOMEM (the timeline stays as it was). */
-int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint32_t procs, uint64_t io);
+ * dropped). mem_pressure in percent, negative when unknown. 0 or -ENOMEM (the timeline stays
+ * as it was). */
+int timeline_add(Timeline *tl, usec_t t, double cpu_percent, uint64_t mem, uint32_t procs, uint64_t io,
+                 double mem_pressure);
 
 /* A copy of tl merged down (two points into one, as when full) until it has at most
  * max_points and its step is min_step or more: what history keeps. 0 or -ENOMEM. */
@@ -43,10 +50,11 @@ int timeline_thin(const Timeline *tl, uint32_t max_points, usec_t min_step, Time
  * (1 s at least) after it; NULL when t is outside the timeline by more than that. */
 const TimelinePoint *timeline_at(const Timeline *tl, usec_t t);
 
-/* The blob kept in history: a 19-byte header (version, first time, step, points), then 18
- * little-endian bytes per point (ms after the first, CPU, processes, KiB of MEM and IO): at
- * most 4,627 bytes a build. *ret is malloc'd; NULL with 0 for an empty timeline. 0 or
- * -ENOMEM. */
+/* The blob kept in history: a 19-byte header (version, first time, step, points), then 20
+ * little-endian bytes per point (ms after the first, CPU, processes, KiB of MEM and IO,
+ * memory pressure): at most 5,139 bytes a build. Version 1 had 18 bytes a point, without
+ * the pressure; it still decodes (pressure unknown). *ret is malloc'd; NULL with 0 for an
+ * empty timeline. 0 or -ENOMEM. */
 int timeline_encode(const Timeline *tl, uint8_t **ret, size_t *ret_len);
 /* Reads a blob back (it may come from an old or damaged database: every length is checked).
  * 0, -EBADMSG, -ENOMEM. */

@@ -1,4 +1,5 @@
-/* Fuzz target: /proc and cgroup file parsers (src/shared/procfs.c, src/shared/cgroup.c).
+/* Fuzz target: /proc and cgroup file parsers (src/shared/procfs.c, src/shared/cgroup.c,
+ * src/shared/psi.c).
  * The same bytes go to every parser: each must reject or parse, never crash or overread. */
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include "shared/cgroup-delegate.h"
 #include "shared/cgroup.h"
 #include "shared/procfs.h"
+#include "shared/psi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *buf = (const char *) data;
@@ -41,5 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) cg_parse_freezer_state(buf, size);
         (void) cg_parse_io_stat(buf, size, &r, &w);
         (void) cg_parse_blkio(buf, size, &r, &w);
+        PsiSome some;
+        (void) psi_parse_some(buf, size, &some);
         return 0;
 }
