@@ -215,6 +215,7 @@ static const TableColumn at_columns[] = {
         {.title = "CPU%", .right = true, .empty = "-"},
         {.title = "MEM", .right = true, .empty = "-"},
         {.title = "PROCS", .right = true, .empty = "-"},
+        {.title = "MEM PSI", .right = true, .empty = "-"}, /* stalled for memory: share of the span */
         {.title = "USER", .empty = "-"},
         {.title = "MACHINE", .empty = "local"},
         {.title = "NAME", .shrink = true},
@@ -222,7 +223,8 @@ static const TableColumn at_columns[] = {
 
 /* A build running at the instant: what it held and did then ("then"), and how it ended. */
 static int at_row(Table *t, const cJSON *b, const ReportOptions *o) {
-        char started[CELL], state[CELL], cpu[CELL] = "-", mem[CELL] = "-", procs[CELL] = "-", machine[CELL];
+        char started[CELL], state[CELL], cpu[CELL] = "-", mem[CELL] = "-", procs[CELL] = "-", psi[CELL] = "-",
+                                                machine[CELL];
         const cJSON *then = json_obj(b, "then");
         const char *st = json_str(b, "state");
         fmt_time(started, sizeof(started), json_num(b, "started", -1), o->now);
@@ -231,11 +233,11 @@ static int at_row(Table *t, const cJSON *b, const ReportOptions *o) {
                 fmt_percent(cpu, sizeof(cpu), json_num(then, "cpu_percent", -1));
                 units_format_bytes(mem, sizeof(mem), json_num(then, "mem", -1));
                 snprintf(procs, sizeof(procs), "%.0f", json_num(then, "procs", 0));
+                if (json_num(then, "mem_pressure", -1) >= 0)
+                        fmt_percent(psi, sizeof(psi), json_num(then, "mem_pressure", -1));
         }
         fmt_machine(machine, sizeof(machine), json_str(b, "machine"));
-        const char *cells[] = {started, state,
-                               cpu,     mem,
-                               procs,   json_str(json_obj(b, "requester"), "user"),
+        const char *cells[] = {started, state, cpu, mem, procs, psi, json_str(json_obj(b, "requester"), "user"),
                                machine, json_str(b, "name")};
         bool failed =
                 st && (strcmp(st, "failed") == 0 || strcmp(st, "killed") == 0 || strcmp(st, "lost") == 0);
@@ -261,6 +263,17 @@ int report_at(FILE *f, const cJSON *result, const ReportOptions *o) {
                 fputc('\n', f);
         } else
                 fputs("machine: no sample of that time\n", f);
+        /* The builds that stalled most for memory then (each build's own pressure). */
+        const cJSON *top;
+        bool first = true;
+        cJSON_ArrayForEach(top, json_arr(result, "pressure_top")) {
+                char pct[CELL];
+                fmt_percent(pct, sizeof(pct), json_num(top, "memory", 0));
+                fprintf(f, "%s%s %s", first ? "stalled for memory: " : ", ", json_str(top, "name"), pct);
+                first = false;
+        }
+        if (!first)
+                fputc('\n', f);
         const char *herr = json_str(result, "history");
         if (herr)
                 fprintf(f, "history: %s (only the builds the daemon holds)\n", herr);

@@ -15,6 +15,7 @@
 #include "daemon/commands-actions.h"
 #include "daemon/commands-history.h"
 #include "daemon/hoststats.h"
+#include "daemon/pressure-top.h"
 #include "daemon/graphs.h"
 #include "daemon/commands-activities.h"
 #include "daemon/commands-machines.h"
@@ -85,6 +86,12 @@ static cJSON *status_json(Daemon *d) {
                         cJSON_AddItemToObject(host, "sample", hoststats_sample_json(&ms));
                 else
                         cJSON_AddNullToObject(host, "sample");
+                /* The running builds that stall most for memory now (their last samples). */
+                PressureTop top = {};
+                for (Build *b = model_builds_first(d->model); b; b = b->next)
+                        if (b->state == BUILD_RUNNING && b->usage.has_pressure)
+                                pressure_top_add(&top, b->name, b->drv, b->usage.pressure[PSI_MEMORY]);
+                cJSON_AddItemToObject(host, "pressure_top", pressure_top_json(&top));
         }
 
         cJSON *ev = cJSON_AddObjectToObject(o, "events");

@@ -15,6 +15,7 @@
 #include "daemon/deps-store.h"
 #include "daemon/history-writer.h"
 #include "daemon/hoststats.h"
+#include "daemon/pressure-top.h"
 #include "daemon/reply.h"
 #include "daemon/work-queue.h"
 
@@ -112,6 +113,18 @@ static int run_at(Job *j, History *h, const char *history_error) {
                         cJSON_AddItemToArray(builds, row);
         }
         cJSON_Delete(rows);
+        /* The builds that stalled most for memory then, by their points of that instant. */
+        PressureTop top = {};
+        const cJSON *b;
+        cJSON_ArrayForEach(b, builds) {
+                const cJSON *then = cJSON_GetObjectItemCaseSensitive(b, "then"),
+                            *mp = cJSON_GetObjectItemCaseSensitive(then, "mem_pressure");
+                if (cJSON_IsNumber(mp))
+                        pressure_top_add(&top, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name")),
+                                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "drv")),
+                                         mp->valuedouble);
+        }
+        cJSON_AddItemToObject(o, "pressure_top", pressure_top_json(&top));
         if (has_machine)
                 cJSON_AddItemToObject(o, "machine", hoststats_sample_json(&ms));
         else

@@ -70,7 +70,7 @@ check_at() {
 	assert_json "$label: at names pressure-hog first among the builds that stalled" "$A" \
 		'.pressure_top[0].name == "pressure-hog" and .pressure_top[0].memory > 1 and all(.pressure_top[]; .name != "pressure-quiet")'
 	ctl at --table "@$T_P" >"$T/at-$label.txt" 2>&1
-	assert_true "$label: at's table says who stalled for memory" grep -Eq "memory pressure: pressure-hog [0-9.]+%" "$T/at-$label.txt"
+	assert_true "$label: at's table says who stalled for memory" grep -Eq "stalled for memory: pressure-hog [0-9.]+%" "$T/at-$label.txt"
 }
 check_at live
 
