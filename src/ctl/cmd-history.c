@@ -286,13 +286,16 @@ int verb_oom_history(const CtlContext *ctx, int argc, char **argv) {
 static const char at_usage[] =
         "Usage: nix-analytics-ctl at [OPTIONS] TIME\n"
         "\n"
-        "What ran at TIME: the builds running then, with the CPU, memory and processes each had\n"
-        "then and how each ended, and the machine's CPU, load, memory, swap and pressure. From\n"
-        "the builds the daemon holds and from history, so it answers after a daemon restart.\n"
+        "What ran at TIME: the builds running then, with the CPU, memory, processes and memory\n"
+        "pressure (MEM PSI: the share of the time they stalled for memory) each had then and how\n"
+        "each ended, the builds that stalled most for memory, and the machine's CPU, load,\n"
+        "memory, swap and pressure. From the builds the daemon holds and from history, so it\n"
+        "answers after a daemon restart.\n"
         "TIME: 03:12 (today, or yesterday when that is still to come), 'yesterday 14:00',\n"
         "'today 9:30', -2h, '90m ago', 2026-12-07T03:12 (local time; Z or +01:00 for a zone),\n"
-        "@UNIXSECONDS, now. --json (or a pipe) prints {\"at\",\"builds\":[...],\"machine\",\"oom\",\n"
-        "\"history\"}; each build has \"then\": {\"t\",\"cpu_percent\",\"mem\",\"procs\",\"io\"}.\n"
+        "@UNIXSECONDS, now. --json (or a pipe) prints {\"at\",\"builds\":[...],\"pressure_top\":[...],\n"
+        "\"machine\",\"oom\",\"history\"}; each build has \"then\": {\"t\",\"cpu_percent\",\"mem\",\n"
+        "\"procs\",\"io\",\"mem_pressure\"}.\n"
         "\n"
         "Options:\n" CTL_OUTPUT_HELP "  -h, --help                 show this help\n";
 

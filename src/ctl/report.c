@@ -223,8 +223,8 @@ static const TableColumn at_columns[] = {
 
 /* A build running at the instant: what it held and did then ("then"), and how it ended. */
 static int at_row(Table *t, const cJSON *b, const ReportOptions *o) {
-        char started[CELL], state[CELL], cpu[CELL] = "-", mem[CELL] = "-", procs[CELL] = "-", psi[CELL] = "-",
-                                                machine[CELL];
+        char started[CELL], state[CELL], cpu[CELL] = "-", mem[CELL] = "-", procs[CELL] = "-",
+                                         psi[CELL] = "-", machine[CELL];
         const cJSON *then = json_obj(b, "then");
         const char *st = json_str(b, "state");
         fmt_time(started, sizeof(started), json_num(b, "started", -1), o->now);
@@ -237,8 +237,15 @@ static int at_row(Table *t, const cJSON *b, const ReportOptions *o) {
                         fmt_percent(psi, sizeof(psi), json_num(then, "mem_pressure", -1));
         }
         fmt_machine(machine, sizeof(machine), json_str(b, "machine"));
-        const char *cells[] = {started, state, cpu, mem, procs, psi, json_str(json_obj(b, "requester"), "user"),
-                               machine, json_str(b, "name")};
+        const char *cells[] = {started,
+                               state,
+                               cpu,
+                               mem,
+                               procs,
+                               psi,
+                               json_str(json_obj(b, "requester"), "user"),
+                               machine,
+                               json_str(b, "name")};
         bool failed =
                 st && (strcmp(st, "failed") == 0 || strcmp(st, "killed") == 0 || strcmp(st, "lost") == 0);
         return table_add_row(t, failed ? TABLE_FAILED : TABLE_NORMAL, cells);

@@ -120,7 +120,8 @@ static int run_at(Job *j, History *h, const char *history_error) {
                 const cJSON *then = cJSON_GetObjectItemCaseSensitive(b, "then"),
                             *mp = cJSON_GetObjectItemCaseSensitive(then, "mem_pressure");
                 if (cJSON_IsNumber(mp))
-                        pressure_top_add(&top, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name")),
+                        pressure_top_add(&top,
+                                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name")),
                                          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "drv")),
                                          mp->valuedouble);
         }

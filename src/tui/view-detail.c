@@ -186,6 +186,26 @@ static void dv_phases(DetailView *dv, const cJSON *b, size_t width, double now) 
                 dv_field(dv, "phases", line, width);
 }
 
+/* Pressure (PSI, its own cgroup): the share of the last sample its processes stalled, and
+ * the most for memory; a history row has only the latter. Nothing when the kernel gave none. */
+static void dv_pressure(DetailView *dv, const cJSON *u, size_t width) {
+        const cJSON *p = json_obj(u, "pressure");
+        char buf[160], m[16], c[16], io[16], peak[16];
+        if (p)
+                snprintf(buf, sizeof(buf),
+                         "memory %s, cpu %s, io %s of the last sample stalled; most for memory %s",
+                         fmt_percent(m, sizeof(m), json_num(p, "memory", -1)),
+                         fmt_percent(c, sizeof(c), json_num(p, "cpu", -1)),
+                         fmt_percent(io, sizeof(io), json_num(p, "io", -1)),
+                         fmt_percent(peak, sizeof(peak), json_num(p, "memory_peak", -1)));
+        else if (json_num(u, "mem_pressure_peak", -1) >= 0)
+                snprintf(buf, sizeof(buf), "most for memory %s",
+                         fmt_percent(peak, sizeof(peak), json_num(u, "mem_pressure_peak", -1)));
+        else
+                return;
+        dv_field(dv, "pressure", buf, width);
+}
+
 /* The page of a build object (one with "drv" and "state"); nothing for other objects. */
 static void dv_page(DetailView *dv, const cJSON *b, size_t width) {
         const char *st = json_str(b, "state"), *drv = json_str(b, "drv");
@@ -247,6 +267,7 @@ static void dv_page(DetailView *dv, const cJSON *b, size_t width) {
                         snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%smemory %s",
                                  buf[0] ? ", " : "", units_format_bytes(a, sizeof(a), mem_limit));
                 dv_field(dv, "limits", buf[0] ? buf : "none", width);
+                dv_pressure(dv, u, width);
         }
         dv_phases(dv, b, width, now);
         const cJSON *tl = json_obj(b, "timeline");
