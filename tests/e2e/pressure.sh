@@ -3,15 +3,18 @@
 # reads back a file bigger than the limit stalls for memory (its pages reclaimed all the time),
 # and a quiet build beside it does not. The daemon reads each build's cgroup pressure (PSI) at
 # every sample: get-build's live usage says the hog stalled and the quiet one about never, and
-# so do their timelines, their history rows once they end, and `at` of that instant (live,
-# then from history after a restart), which names the hog first among the builds that stalled
-# most; so does status while it runs. Needs root (builds of nixbld users in our cgroups) and
+# so do their timelines, their history rows once they end, the TUI's detail page, and `at` of
+# that instant (live, then from history after a restart), which names the hog first among the
+# builds that stalled most; so does status while it runs. Needs root (builds of nixbld users in our cgroups) and
 # the kernel's PSI in cgroup v2 (psi=1: every CI machine has it).
 source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/tui-lib.sh"
 check_binaries
+check_tui
 nix_setup
 [[ $(id -u) == 0 ]] || skip "limiting builds of nixbld users needs root"
 source "$E2E_DIR/lib-proc.sh"
+trap 'rc=$?; tui_cleanup; proc_cleanup; (exit $rc); e2e_cleanup' EXIT
 if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
 	V2=/sys/fs/cgroup
 elif [[ -e /sys/fs/cgroup/unified/cgroup.controllers ]]; then
@@ -89,6 +92,22 @@ PEAK=$(jq .build.usage.pressure.memory_peak <<<"$(ctl get-build pressure-hog)")
 assert_json "history: the hog's peak memory pressure, as the daemon had it ($PEAK)" "$HH" \
 	".builds[0].usage.mem_pressure_peak > 1 and (.builds[0].usage.mem_pressure_peak - $PEAK | fabs) < 0.01"
 assert_json "history: the quiet one's about none" "$HQ" '.builds[0].usage.mem_pressure_peak < 1'
+
+# The TUI's detail page of the hog: its pressure line.
+tui_start 160 40
+wait_screen "daemon up" 20 "the TUI is connected" >/dev/null
+keys f
+wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
+keys C-u
+type_text "pressure-hog"
+keys Enter
+wait_screen "filter: pressure-hog" 5 "filtered to pressure-hog" >/dev/null
+keys g g z o G Enter
+wait_screen "details: pressure-hog" 5 "Enter shows its details"
+wait_screen "pressure +memory [0-9.]+%, cpu [0-9.]+%, io [0-9.]+% of the last sample stalled; most for memory [1-9][0-9.]*%" 5 \
+	"the details' pressure line: the last sample's, and the most for memory"
+screen >"$T/tui-detail.txt"
+tui_quit
 
 # After a restart: `at` from history (the timelines' blobs).
 stop_daemon
