@@ -112,6 +112,9 @@ static void test_migrations(void **state) {
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(fl, "kind")), "oom-killed");
         assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(fl, "mem_limit")), 67108864);
         assert_int_equal((int64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(fl, "mem_peak")), 60000000);
+        /* It predates pressure (schema 10): unknown, not 0. */
+        cJSON *u = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "usage");
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(u, "mem_pressure_peak")));
         cJSON_Delete(rows);
         history_close(h);
 
@@ -144,7 +147,20 @@ static void test_insert_dedupe_prune(void **state) {
                 rec("/nix/store/b-y.drv", "y", "failed", t0 + 100 * SEC, 1, 1000),
                 rec("/nix/store/c-z.drv", "z", "succeeded", t0 + 200 * SEC, 5, 0),
         };
+        /* x stalled for memory (its own cgroup, PSI); y was sampled without pressure */
+        r[0].usage = (BuildUsage){.sampled = true, .has_pressure = true, .pressure_mem_peak = 37.25};
+        r[1].usage = (BuildUsage){.sampled = true};
         insert(h, r, 3, 3);
+        cJSON *rows = NULL;
+        HistoryQuery q = {.order = HISTORY_ORDER_FINISHED, .limit = 10};
+        assert_int_equal(history_query(h, &q, 0, &rows, NULL), 0);
+        cJSON *ux = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 2), "usage"),
+              *uy = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "usage");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 2), "name")),
+                            "x");
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(ux, "mem_pressure_peak")) == 37.25);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(uy, "mem_pressure_peak")));
+        cJSON_Delete(rows);
         /* The same batch again (a retry after a failed commit, a restart): nothing new. */
         insert(h, r, 3, 0);
         uint64_t n;
