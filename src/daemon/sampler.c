@@ -60,6 +60,9 @@
  * this many samples, each in its own (pid modulo it), so that the reads spread evenly. */
 #define LAZY_EVERY 4
 
+/* The shortest span a build's pressure is a share of (see sample_pressure()). */
+#define PSI_SPAN_MIN (50 * USEC_PER_MSEC)
+
 /* An open /proc/<pid>/stat, kept while the pid is listed, with what it last read. */
 struct StatFd {
         pid_t pid;
@@ -473,19 +476,27 @@ bool sampler_group_populated(const Tracked *t) {
 
 /* Pressure over the span since the last sample: the share of it some task of the group
  * stalled (the totals' difference), rather than the kernel's avg10, which smooths a short
- * build's stalls away. Known from the second read of the group on. */
-static void sample_pressure(Tracked *t, const CgUsage *cu, usec_t dt, BuildUsage *u) {
-        bool had = t->has_psi;
-        u->has_pressure = false;
-        t->has_psi = cu->has_psi;
-        if (!cu->has_psi)
+ * build's stalls away. Known from the second read of the group on. A span shorter than
+ * PSI_SPAN_MIN (a look at an ended build right after a sample) keeps the last figures and
+ * joins the next span: a few stalled milliseconds are not a share of anything. */
+static void sample_pressure(Tracked *t, const CgUsage *cu, usec_t now_mono, BuildUsage *u) {
+        /* No figures (the group gone at the end, Nix's own removed): the last ones stay. */
+        if (!cu->has_psi) {
+                t->has_psi = false;
+                return;
+        }
+        usec_t span = now_mono - t->psi_mono;
+        if (t->has_psi && span < PSI_SPAN_MIN)
                 return;
         for (PsiResource p = 0; p < _PSI_RESOURCE_MAX; p++) {
-                if (had)
-                        u->pressure[p] = psi_percent(t->psi_total[p], cu->psi_total[p], dt);
+                if (t->has_psi)
+                        u->pressure[p] = psi_percent(t->psi_total[p], cu->psi_total[p], span);
                 t->psi_total[p] = cu->psi_total[p];
         }
-        if (!had || dt == 0)
+        t->psi_mono = now_mono;
+        bool first = !t->has_psi;
+        t->has_psi = true;
+        if (first)
                 return;
         u->has_pressure = true;
         t->psi_mem_peak = MAX(t->psi_mem_peak, u->pressure[PSI_MEMORY]);
@@ -546,7 +557,7 @@ void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 user = u.cpu_user;
                 sys = u.cpu_system;
         }
-        sample_pressure(t, &cu, dt, &u);
+        sample_pressure(t, &cu, now_mono, &u);
         usec_t cpu = user + sys;
         u.cpu_percent =
                 dt > 0 && cpu >= t->last_cpu ? 100.0 * (double) (cpu - t->last_cpu) / (double) dt : 0;

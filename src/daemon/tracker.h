@@ -50,8 +50,9 @@ struct Tracked {
 
         /* figures between samples */
         usec_t last_cpu, last_mono;
-        bool has_psi; /* psi_total holds its group's totals at last_mono */
+        bool has_psi; /* psi_total holds its group's totals at psi_mono */
         uint64_t psi_total[_PSI_RESOURCE_MAX];
+        usec_t psi_mono;
         double psi_mem_peak;
         uint64_t mem_peak, mem_cgroup_peak, io_read_dead, io_write_dead;
 
