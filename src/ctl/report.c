@@ -271,16 +271,9 @@ int report_at(FILE *f, const cJSON *result, const ReportOptions *o) {
         } else
                 fputs("machine: no sample of that time\n", f);
         /* The builds that stalled most for memory then (each build's own pressure). */
-        const cJSON *top;
-        bool first = true;
-        cJSON_ArrayForEach(top, json_arr(result, "pressure_top")) {
-                char pct[CELL];
-                fmt_percent(pct, sizeof(pct), json_num(top, "memory", 0));
-                fprintf(f, "%s%s %s", first ? "stalled for memory: " : ", ", json_str(top, "name"), pct);
-                first = false;
-        }
-        if (!first)
-                fputc('\n', f);
+        char stalled[512];
+        if (*fmt_pressure_top(stalled, sizeof(stalled), json_arr(result, "pressure_top")))
+                fprintf(f, "%s\n", stalled);
         const char *herr = json_str(result, "history");
         if (herr)
                 fprintf(f, "history: %s (only the builds the daemon holds)\n", herr);

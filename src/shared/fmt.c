@@ -228,6 +228,26 @@ char *fmt_fit_name(char *buf, size_t n, const char *s, size_t cells, int ascii) 
         return buf;
 }
 
+char *fmt_pressure_top(char *buf, size_t n, const cJSON *top) {
+        const cJSON *b;
+        size_t at = 0;
+        buf[0] = '\0';
+        if (!cJSON_IsArray(top))
+                return buf;
+        cJSON_ArrayForEach(b, top) {
+                char pct[16];
+                int k = snprintf(buf + at, n - at, "%s%s %s",
+                                 at ? ", " : "stalled for memory: ", json_str(b, "name") ?: "?",
+                                 fmt_percent(pct, sizeof(pct), json_num(b, "memory", -1)));
+                if (k < 0 || (size_t) k >= n - at) {
+                        buf[at] = '\0'; /* what fits whole: the most first */
+                        break;
+                }
+                at += (size_t) k;
+        }
+        return buf;
+}
+
 char *fmt_oom_kill(char *buf, size_t n, const cJSON *kill, double now) {
         char when[32], pid[32] = "?", host[48] = "";
         const cJSON *v = json_obj(kill, "victim"), *b = json_obj(kill, "build");

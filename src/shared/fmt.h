@@ -32,6 +32,9 @@ char *fmt_state_why(char *buf, size_t n, const char *state, const char *failure_
 /* An OOM kill (a get-oom-history row) in a line: "03:12:04 OOM kill: pid 4242 (cc1plus) of
  * chromium-131" or "... of no build". */
 char *fmt_oom_kill(char *buf, size_t n, const cJSON *kill, double now);
+/* The builds that stalled most for memory (an `at` answer's or status.host's "pressure_top")
+ * in a line: "stalled for memory: hello 24%, world 3.1%"; "" when none did. */
+char *fmt_pressure_top(char *buf, size_t n, const cJSON *top);
 /* The i-th failure word of fmt_state_why() ("exit N", "oom", ...) and what it means: 1, or 0
  * past the last. */
 int fmt_failure_word(size_t i, const char **ret_words, const char **ret_meaning);

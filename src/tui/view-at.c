@@ -133,6 +133,12 @@ static void av_draw(Tui *t, View *v, int y, int x, int h, int w) {
         if (--h <= 0)
                 return;
         y++;
+        if (*fmt_pressure_top(line, sizeof(line), json_arr(av->poll.result, "pressure_top"))) {
+                draw_text(scr, y, x, w, screen_attr(scr, COL_NORMAL), line, false, false);
+                if (--h <= 0)
+                        return;
+                y++;
+        }
         const char *herr = json_str(av->poll.result, "history");
         if (herr) {
                 snprintf(line, sizeof(line), "history: %s (only the builds the daemon holds)", herr);

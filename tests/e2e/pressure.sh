@@ -4,9 +4,10 @@
 # and a quiet build beside it does not. The daemon reads each build's cgroup pressure (PSI) at
 # every sample: get-build's live usage says the hog stalled and the quiet one about never, and
 # so do their timelines, their history rows once they end, the TUI's detail page, and `at` of
-# that instant (live, then from history after a restart), which names the hog first among the
-# builds that stalled most; so does status while it runs. Needs root (builds of nixbld users in our cgroups) and
-# the kernel's PSI in cgroup v2 (psi=1: every CI machine has it).
+# that instant in the CLI and the TUI (live, then from history after a restart), which names
+# the hog first among the builds that stalled most; so does status while it runs. Needs root
+# (builds of nixbld users in our cgroups) and the kernel's PSI in cgroup v2 (psi=1: every CI
+# machine has it).
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/tui-lib.sh"
 check_binaries
@@ -106,4 +107,9 @@ tui_quit
 stop_daemon
 start_daemon --cgroup-root "$CGROOT" --sample-interval 0.5
 check_at history
+tui_start 160 30 --at "@$T_P"
+wait_screen "^at $(date -d "@${T_P%.*}" +%H:%M:%S)" 10 "tui --at: the instant in the header" >/dev/null
+wait_screen "stalled for memory: pressure-hog [0-9.]+%" 10 "tui --at: who stalled for memory then"
+screen >"$T/tui-at.txt"
+tui_quit
 stop_daemon

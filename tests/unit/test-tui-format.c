@@ -275,11 +275,34 @@ static void test_prompt(void **state) {
         prompt_free(p);
 }
 
+/* The builds that stalled most for memory, in a line: most first, what fits, nothing for none
+ * or for what is not a list. */
+static void test_pressure_top(void **state) {
+        char b[64];
+        cJSON *top = cJSON_Parse("[{\"name\":\"hog\",\"memory\":24.4},{\"name\":\"cc\",\"memory\":3.14},"
+                                 "{\"memory\":1}]");
+        assert_non_null(top);
+        assert_string_equal(fmt_pressure_top(b, sizeof(b), top),
+                            "stalled for memory: hog 24%, cc 3.1%, ? 1.0%");
+        char small[36];
+        assert_string_equal(fmt_pressure_top(small, sizeof(small), top), "stalled for memory: hog 24%");
+        cJSON_Delete(top);
+        top = cJSON_Parse("[]");
+        assert_string_equal(fmt_pressure_top(b, sizeof(b), top), "");
+        cJSON_Delete(top);
+        top = cJSON_Parse("{\"name\":\"hog\"}");
+        assert_string_equal(fmt_pressure_top(b, sizeof(b), top), "");
+        cJSON_Delete(top);
+        assert_string_equal(fmt_pressure_top(b, sizeof(b), NULL), "");
+}
+
 int main(void) {
         setlocale(LC_ALL, "C.UTF-8");
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_units), cmocka_unit_test(test_fit),    cmocka_unit_test(test_columns),
-                cmocka_unit_test(test_osc52), cmocka_unit_test(test_prompt), cmocka_unit_test(test_glance),
+                cmocka_unit_test(test_units),        cmocka_unit_test(test_fit),
+                cmocka_unit_test(test_columns),      cmocka_unit_test(test_osc52),
+                cmocka_unit_test(test_prompt),       cmocka_unit_test(test_glance),
+                cmocka_unit_test(test_pressure_top),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
