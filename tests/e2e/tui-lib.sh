@@ -143,19 +143,6 @@ tui_quit() {
 	tmux_ kill-server 2>/dev/null
 }
 
-# tui_details NAME: the build list filtered to NAME (f), its last row's details (Enter). Its
-# invocation may have ended and folded itself: z o opens it, then the last row is the build.
-tui_details() {
-	keys f
-	wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
-	keys C-u
-	type_text "$1"
-	keys Enter
-	wait_screen "filter: $1" 5 "filtered to $1" >/dev/null
-	keys g g z o G Enter
-	wait_screen "details: $1" 5 "Enter shows its details"
-}
-
 # The TUI ends on its terminal's hangup. An ASan build's LeakSanitizer can hang in its exit
 # check and spin there: one left behind took a core for half an hour after a passing test, so
 # what is still running 3 s after the hangup is killed.
