@@ -52,7 +52,7 @@
  * the hard one: clients and builds' cgroups need the rest). Past it the other processes'
  * files are opened and closed on each sample as before. */
 #define STAT_FDS_MAX 16384
-/* Builds whose cgroup files (CgKept: 4) stay open too, at most, and at most what a quarter
+/* Builds whose cgroup files (CgKept: 7) stay open too, at most, and at most what a quarter
  * of the fd limit holds. */
 #define KEPT_GROUPS_MAX 1024
 

@@ -1,6 +1,7 @@
 /* Unit tests for src/shared/cgroup.c on fake cgroup trees: pure v2, hybrid (v2 at
  * /sys/fs/cgroup/unified plus v1 controllers), v1 only, and none. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -240,8 +242,24 @@ static void test_v2_group(void **state) {
         test_write_file(g.v2, "memory.max", "max\n", (size_t) -1);
         test_write_file(g.v2, "cpu.max", "max 100000\n", (size_t) -1);
         test_write_file(g.v2, "cpu.weight", "100\n", (size_t) -1);
+        /* Pressure (PSI): cpu and memory as the kernel writes them, io not (all or none). */
+        test_write_file(g.v2, "cpu.pressure",
+                        "some avg10=0.00 avg60=0.00 avg300=0.00 total=11\nfull avg10=0.00 avg60=0.00 "
+                        "avg300=0.00 total=1\n",
+                        (size_t) -1);
+        test_write_file(g.v2, "memory.pressure", "some avg10=1.50 avg60=0.00 avg300=0.00 total=22\n",
+                        (size_t) -1);
+        test_write_file(g.v2, "io.pressure", "some avg10=x total=\n", (size_t) -1);
         CgUsage u;
         assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
+        assert_false(u.has_psi); /* io.pressure is not the kernel's: no figures */
+        test_write_file(g.v2, "io.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=33\n",
+                        (size_t) -1);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
+        assert_true(u.has_psi);
+        assert_int_equal(u.psi_total[PSI_CPU], 11);
+        assert_int_equal(u.psi_total[PSI_MEMORY], 22);
+        assert_int_equal(u.psi_total[PSI_IO], 33);
         assert_false(u.has_cpu); /* no cpu.stat written */
         assert_int_equal(u.mem_current, 100);
         assert_int_equal(u.mem_peak, 200);
@@ -261,11 +279,26 @@ static void test_v2_group(void **state) {
         assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
         assert_int_equal(u.mem_current, 150);
         assert_int_equal(g.kept[CG_KEPT_MEMORY_CURRENT], kept_fd);
+        assert_true(g.kept[CG_KEPT_MEMORY_PRESSURE] > 0);
+        test_write_file(g.v2, "memory.pressure", "some avg10=9.00 avg60=0.00 avg300=0.00 total=44\n",
+                        (size_t) -1);
+        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(u.psi_total[PSI_MEMORY], 44);
         cg_group_drop_files(&g);
         assert_false(g.keep_files);
         assert_int_equal(g.kept[CG_KEPT_MEMORY_CURRENT], 0);
         assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
         assert_int_equal(u.mem_current, 150);
+        /* A kernel without PSI has none of the files: one missing, none read again. */
+        char io_pressure[PATH_MAX];
+        snprintf(io_pressure, sizeof(io_pressure), "%s/io.pressure", g.v2);
+        assert_int_equal(unlink(io_pressure), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_false(u.has_psi);
+        test_write_file(g.v2, "io.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=33\n",
+                        (size_t) -1);
+        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_false(u.has_psi);
 
         const char *mech;
         assert_int_equal(cg_group_set_mem_limit(&g, 4ull << 30, &mech), 0);
