@@ -443,9 +443,9 @@ static void test_row_timeline(void **state) {
         };
         Timeline tl = {};
         for (unsigned i = 0; i < 60; i++) /* 1 s samples: thinned to 4 s points */
-                assert_int_equal(
-                        timeline_add(&tl, 1700000000 * SEC + i * SEC, 150, (i < 30 ? 64 : 1) << 20, 2, 0),
-                        0);
+                assert_int_equal(timeline_add(&tl, 1700000000 * SEC + i * SEC, 150, (i < 30 ? 64 : 1) << 20,
+                                              2, 0, i < 30 ? 12.5 : -1),
+                                 0);
         assert_int_equal(history_timeline_blob(&tl, &r[0].timeline, &r[0].timeline_len), 0);
         r[2].timeline = (uint8_t *) strdup("not a timeline");
         r[2].timeline_len = strlen("not a timeline");
@@ -478,6 +478,11 @@ static void test_row_timeline(void **state) {
         assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "procs")), n);
         assert_true(cJSON_GetObjectItem(t, "step")->valuedouble >= 4);
         assert_true(cJSON_GetArrayItem(mem, 0)->valuedouble == 64 << 20);
+        /* memory pressure while it had one (its own cgroup, PSI), unknown after */
+        const cJSON *mp = cJSON_GetObjectItem(t, "mem_pressure");
+        assert_int_equal(cJSON_GetArraySize(mp), n);
+        assert_true(cJSON_GetArrayItem(mp, 0)->valuedouble == 12.5);
+        assert_true(cJSON_IsNull(cJSON_GetArrayItem(mp, n - 1)));
         assert_true(cJSON_GetArrayItem(mem, n - 1)->valuedouble == 1 << 20);
         assert_true(cJSON_GetArrayItem(cpu, 1)->valuedouble == 150);
         assert_true(cJSON_GetArrayItem(times, 0)->valuedouble >= 1700000000);
