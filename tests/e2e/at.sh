@@ -113,7 +113,7 @@ assert_eq "a future TIME: refused" 2 "$?"
 MEM_CLOCK=$(date -d "@${T_MEM%.*}" +%H:%M:%S)
 tui_start 140 30 --at "@$T_MEM"
 wait_screen "^at $MEM_CLOCK" 10 "tui --at: the instant in the header"
-wait_screen 'machine: CPU [0-9]+%, load [0-9.]+, memory [0-9.]+[KMGT]? of' 10 "tui --at: the machine then"
+wait_screen 'machine: CPU [0-9.]+%, load [0-9.]+, memory [0-9.]+[KMGT]? of' 10 "tui --at: the machine then"
 wait_screen 'succeeded +[0-9.]+% +6[4-9](\.[0-9])?M +[0-9]+ .*at-mem' 10 "tui --at: the build, its memory then"
 keys '['
 wait_screen "^at $(date -d "@$((${T_MEM%.*} - 60))" +%H:%M:%S)" 10 "tui: [ moves a minute back"
