@@ -164,15 +164,7 @@ assert_eq "the unprivileged daemon exits 0" 0 "$STOP_RC"
 # --- the TUI: the state word and the detail's outcome line ---
 tui_start 160 40
 wait_screen "oom-hog .*oom-killed" 20 "the build list says oom-killed"
-keys f
-wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
-keys C-u
-type_text "oom-hog"
-keys Enter
-wait_screen "filter: oom-hog" 5 "filtered to oom-hog" >/dev/null
-# Its invocation may have ended and folded itself: open it, then the last row is oom-hog.
-keys g g z o G Enter
-wait_screen "details: oom-hog" 5 "Enter shows its details"
+tui_filtered_detail oom-hog
 wait_screen "outcome: oom-killed at its memory limit \\(limit 64M, peak [0-9.]+M\\)" 5 \
 	"the details say oom-killed with the limit and the peak"
 screen >"$T/tui-detail.txt"

@@ -97,16 +97,7 @@ assert_json "history: the quiet one's about none" "$HQ" '.builds[0].usage.mem_pr
 # The TUI's detail page of the hog: its pressure line.
 tui_start 160 40
 wait_screen "daemon up" 20 "the TUI is connected" >/dev/null
-# (tui_detail searches the rows shown; the invocation ended and folded itself: the filter, then
-# z o opens it, and the last row is the hog)
-keys f
-wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
-keys C-u
-type_text "pressure-hog"
-keys Enter
-wait_screen "filter: pressure-hog" 5 "filtered to pressure-hog" >/dev/null
-keys g g z o G Enter
-wait_screen "details: pressure-hog" 5 "Enter shows its details"
+tui_filtered_detail pressure-hog
 wait_screen "pressure +memory [0-9.]+%, cpu [0-9.]+%, io [0-9.]+% of the last sample stalled; most for memory [1-9][0-9.]*%" 5 \
 	"the details' pressure line: the last sample's, and the most for memory"
 screen >"$T/tui-detail.txt"

@@ -157,6 +157,20 @@ tui_cleanup() {
 	return 0
 }
 
+# tui_filtered_detail NAME: the builds view filtered to NAME, the details of its last row. Its
+# invocation may have ended and folded itself (where tui_detail's search does not reach): z o
+# opens it, then the last row is the build.
+tui_filtered_detail() {
+	keys f
+	wait_screen "filter builds" 5 "f opens the filter prompt" >/dev/null
+	keys C-u
+	type_text "$1"
+	keys Enter
+	wait_screen "filter: $1" 5 "filtered to $1" >/dev/null
+	keys g g z o G Enter
+	wait_screen "details: $1" 5 "Enter shows its details"
+}
+
 # tui_detail NAME: the builds view's search puts the cursor on NAME, Enter shows its details.
 tui_detail() {
 	keys Escape Escape /
