@@ -289,6 +289,18 @@ static bool has_mem_cgroup(const Build *b) {
 static double get_mem_cgroup(const Build *b) {
         return (double) b->usage.mem_cgroup;
 }
+static bool has_pressure(const Build *b) {
+        return b->usage.sampled && b->usage.has_pressure;
+}
+static double get_pressure_cpu(const Build *b) {
+        return b->usage.pressure[PSI_CPU] / 100;
+}
+static double get_pressure_memory(const Build *b) {
+        return b->usage.pressure[PSI_MEMORY] / 100;
+}
+static double get_pressure_io(const Build *b) {
+        return b->usage.pressure[PSI_IO] / 100;
+}
 static bool has_mem_limit(const Build *b) {
         return b->usage.mem_limit > 0;
 }
@@ -389,6 +401,18 @@ static void render_builds(MetricsText *t, Daemon *d) {
         per_build(t, d, labels, n, "nix_analytics_build_memory_peak_bytes", METRIC_GAUGE, "bytes",
                   "The largest sum of the build's processes' resident sizes so far.", get_mem_peak,
                   has_usage);
+        per_build(t, d, labels, n, "nix_analytics_build_memory_pressure_ratio", METRIC_GAUGE, "ratio",
+                  "Share of the last sample's span in which some process of the build stalled for "
+                  "memory (its cgroup's PSI; absent without one).",
+                  get_pressure_memory, has_pressure);
+        per_build(t, d, labels, n, "nix_analytics_build_cpu_pressure_ratio", METRIC_GAUGE, "ratio",
+                  "Share of the last sample's span in which some process of the build waited for a "
+                  "CPU (its cgroup's PSI; absent without one).",
+                  get_pressure_cpu, has_pressure);
+        per_build(t, d, labels, n, "nix_analytics_build_io_pressure_ratio", METRIC_GAUGE, "ratio",
+                  "Share of the last sample's span in which some process of the build stalled for "
+                  "I/O (its cgroup's PSI; absent without one).",
+                  get_pressure_io, has_pressure);
         per_build(t, d, labels, n, "nix_analytics_build_memory_limit_bytes", METRIC_GAUGE, "bytes",
                   "The memory limit set on the build (absent when none).", get_mem_limit, has_mem_limit);
         per_build(t, d, labels, n, "nix_analytics_build_cpu_limit_cores", METRIC_GAUGE, NULL,

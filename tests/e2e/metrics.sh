@@ -79,6 +79,12 @@ assert_true "start time is the one nix-analytics-ctl shows (within 1 ms)" \
 assert_ge "processes of the running build" 1 "$(promv 'nix_analytics_build_processes{pname="metrics-slow"}')"
 PEAK=$(promv 'nix_analytics_build_memory_peak_bytes{pname="metrics-slow"}')
 assert_ge "peak memory at least 64 MiB" $((64 * 1024 * 1024)) "$PEAK"
+# Its own cgroup gives its pressure: a share between 0 and 1, the one the daemon shows.
+MPSI=$(promv 'nix_analytics_build_memory_pressure_ratio{pname="metrics-slow"}')
+assert_true "memory pressure of the running build, a share in [0, 1] (got '$MPSI')" \
+	python3 -c "import sys; v = float('$MPSI' or 'nan'); sys.exit(not (0 <= v <= 1))"
+assert_match "CPU and I/O pressure series too" '^[0-9.e+-]+ [0-9.e+-]+$' \
+	"$(promv 'nix_analytics_build_cpu_pressure_ratio{pname="metrics-slow"}') $(promv 'nix_analytics_build_io_pressure_ratio{pname="metrics-slow"}')"
 lines_moving() { (($(promv 'nix_analytics_build_log_lines_total{pname="metrics-slow"}' || echo 0) >= 4)); }
 wait_for 15 "log lines counted as they come (4 ticks)" lines_moving || fail "log lines do not move"
 ctl_ok L list-builds
