@@ -402,15 +402,15 @@ static void render_builds(MetricsText *t, Daemon *d) {
                   "The largest sum of the build's processes' resident sizes so far.", get_mem_peak,
                   has_usage);
         per_build(t, d, labels, n, "nix_analytics_build_memory_pressure_ratio", METRIC_GAUGE, "ratio",
-                  "Share of the last sample's span in which some process of the build stalled for "
+                  "Share of the last 4 samples' span in which some process of the build stalled for "
                   "memory (its cgroup's PSI; absent without one).",
                   get_pressure_memory, has_pressure);
         per_build(t, d, labels, n, "nix_analytics_build_cpu_pressure_ratio", METRIC_GAUGE, "ratio",
-                  "Share of the last sample's span in which some process of the build waited for a "
+                  "Share of the last 4 samples' span in which some process of the build waited for a "
                   "CPU (its cgroup's PSI; absent without one).",
                   get_pressure_cpu, has_pressure);
         per_build(t, d, labels, n, "nix_analytics_build_io_pressure_ratio", METRIC_GAUGE, "ratio",
-                  "Share of the last sample's span in which some process of the build stalled for "
+                  "Share of the last 4 samples' span in which some process of the build stalled for "
                   "I/O (its cgroup's PSI; absent without one).",
                   get_pressure_io, has_pressure);
         per_build(t, d, labels, n, "nix_analytics_build_memory_limit_bytes", METRIC_GAUGE, "bytes",

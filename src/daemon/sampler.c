@@ -41,7 +41,7 @@
 #define OWNER_DEPTH_MAX   256
 #define RELEASE_TRIES_MAX 50
 #define CMDLINE_MAX       4096
-#define FULL_EVERY        4  /* samples between reads of a group's memory peak and OOM count */
+#define FULL_EVERY        4  /* samples between reads of a group's memory peak, OOM count, pressure */
 #define IO_REFRESH        10 /* samples between I/O reads of processes that did not run */
 #define TRACK_PER_TICK    32 /* new builds adopted per sample: the rest wait for the next */
 /* With no build to sample, the table is still read every this many intervals, and every
@@ -474,11 +474,12 @@ bool sampler_group_populated(const Tracked *t) {
         return t->has_group && cg_group_pids(&t->group, &pids) > 0;
 }
 
-/* Pressure over the span since the last sample: the share of it some task of the group
- * stalled (the totals' difference), rather than the kernel's avg10, which smooths a short
- * build's stalls away. Known from the second read of the group on. A span shorter than
- * PSI_SPAN_MIN (a look at an ended build right after a sample) keeps the last figures and
- * joins the next span: a few stalled milliseconds are not a share of anything. */
+/* Pressure over the span since the last full read (every FULL_EVERY samples): the share of
+ * it some task of the group stalled (the totals' difference), rather than the kernel's avg10,
+ * which smooths a short build's stalls away. Known from the second read of the group on. A
+ * span shorter than PSI_SPAN_MIN (a look at an ended build right after a sample) keeps the
+ * last figures and joins the next span: a few stalled milliseconds are not a share of
+ * anything. */
 static void sample_pressure(Tracked *t, const CgUsage *cu, usec_t now_mono, BuildUsage *u) {
         /* No figures (the group gone at the end, Nix's own removed): the last ones stay. */
         if (!cu->has_psi) {
@@ -539,8 +540,12 @@ void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 t->group.keep_files = true;
                 s->n_kept_groups++;
         }
-        if (t->has_group)
-                (void) cg_group_usage(&t->group, /* full= */ s->stats.ticks % FULL_EVERY == 0, &cu);
+        /* The first look is full: its pressure is the start of the first span. */
+        bool full = s->stats.ticks % FULL_EVERY == 0 || !t->looked_full;
+        if (t->has_group) {
+                (void) cg_group_usage(&t->group, full, &cu);
+                t->looked_full = t->looked_full || full;
+        }
         /* Both figures can only miss time: the group's what ran before the build entered it
          * (or while someone else had moved a process out of it), the processes' what
          * descendants reaped outside the build used. The larger is the better. */
@@ -557,7 +562,8 @@ void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 user = u.cpu_user;
                 sys = u.cpu_system;
         }
-        sample_pressure(t, &cu, now_mono, &u);
+        if (full)
+                sample_pressure(t, &cu, now_mono, &u);
         usec_t cpu = user + sys;
         u.cpu_percent =
                 dt > 0 && cpu >= t->last_cpu ? 100.0 * (double) (cpu - t->last_cpu) / (double) dt : 0;

@@ -534,8 +534,9 @@ int cg_group_usage(CgGroup *g, bool full, CgUsage *ret) {
             cg_parse_io_stat(buf, len, &u.io_read, &u.io_write) == 0)
                 u.has_io = true;
 
-        /* Pressure: all three or none (one absent means the kernel gives none). */
-        u.has_psi = !(g->absent & ABSENT_PRESSURE) && g->v2;
+        /* Pressure, only when full (the kernel sums it over every CPU: the dearest read here):
+         * all three or none (one absent means the kernel gives none). */
+        u.has_psi = full && !(g->absent & ABSENT_PRESSURE) && g->v2;
         for (PsiResource p = 0; u.has_psi && p < _PSI_RESOURCE_MAX; p++) {
                 char name[32];
                 PsiSome some;

@@ -128,8 +128,8 @@ typedef struct CgUsage {
         uint64_t oom_kills;
         CgFreeze freeze;
         /* v2 with PSI: microseconds some task of the group stalled on cpu, memory, io
-         * (PsiResource order), since the group was made; has_psi false when the kernel gives
-         * none (v1, no PSI, psi=0) */
+         * (PsiResource order), since the group was made; read only when full; has_psi false
+         * then and when the kernel gives none (v1, no PSI, psi=0) */
         bool has_psi;
         uint64_t psi_total[_PSI_RESOURCE_MAX];
 } CgUsage;

@@ -193,7 +193,7 @@ static void dv_pressure(DetailView *dv, const cJSON *u, size_t width) {
         char buf[160], m[16], c[16], io[16], peak[16];
         if (p)
                 snprintf(buf, sizeof(buf),
-                         "memory %s, cpu %s, io %s of the last sample stalled; most for memory %s",
+                         "memory %s, cpu %s, io %s of the last seconds stalled; most for memory %s",
                          fmt_percent(m, sizeof(m), json_num(p, "memory", -1)),
                          fmt_percent(c, sizeof(c), json_num(p, "cpu", -1)),
                          fmt_percent(io, sizeof(io), json_num(p, "io", -1)),

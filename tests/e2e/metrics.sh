@@ -79,7 +79,10 @@ assert_true "start time is the one nix-analytics-ctl shows (within 1 ms)" \
 assert_ge "processes of the running build" 1 "$(promv 'nix_analytics_build_processes{pname="metrics-slow"}')"
 PEAK=$(promv 'nix_analytics_build_memory_peak_bytes{pname="metrics-slow"}')
 assert_ge "peak memory at least 64 MiB" $((64 * 1024 * 1024)) "$PEAK"
-# Its own cgroup gives its pressure: a share between 0 and 1, the one the daemon shows.
+# Its own cgroup gives its pressure, from its second read on (read every 4th sample): a share
+# between 0 and 1.
+has_psi() { [[ -n $(promv 'nix_analytics_build_memory_pressure_ratio{pname="metrics-slow"}') ]]; }
+wait_for 15 "Prometheus has metrics-slow's memory pressure" has_psi
 MPSI=$(promv 'nix_analytics_build_memory_pressure_ratio{pname="metrics-slow"}')
 assert_true "memory pressure of the running build, a share in [0, 1] (got '$MPSI')" \
 	python3 -c "import sys; v = float('$MPSI' or 'nan'); sys.exit(not (0 <= v <= 1))"

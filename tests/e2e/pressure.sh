@@ -98,8 +98,8 @@ assert_json "history: the quiet one's about none" "$HQ" '.builds[0].usage.mem_pr
 tui_start 160 40
 wait_screen "daemon up" 20 "the TUI is connected" >/dev/null
 tui_filtered_detail pressure-hog
-wait_screen "pressure +memory [0-9.]+%, cpu [0-9.]+%, io [0-9.]+% of the last sample stalled; most for memory [1-9][0-9.]*%" 5 \
-	"the details' pressure line: the last sample's, and the most for memory"
+wait_screen "pressure +memory [0-9.]+%, cpu [0-9.]+%, io [0-9.]+% of the last seconds stalled; most for memory [1-9][0-9.]*%" 5 \
+	"the details' pressure line: the last seconds', and the most for memory"
 screen >"$T/tui-detail.txt"
 tui_quit
 

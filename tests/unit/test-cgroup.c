@@ -271,18 +271,20 @@ static void test_v2_group(void **state) {
         /* Kept open (as the sampler asks): read again from the same descriptor, which sees
          * the new figure; a file gone (its group removed) is opened again, then missing. */
         g.keep_files = true;
-        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_true(g.kept[CG_KEPT_MEMORY_CURRENT] > 0 && g.kept[CG_KEPT_IO_STAT] > 0);
         assert_int_equal(g.kept[CG_KEPT_CPU_STAT], 0); /* missing: not kept, not tried again */
         int kept_fd = g.kept[CG_KEPT_MEMORY_CURRENT];
         test_write_file(g.v2, "memory.current", "150\n", (size_t) -1);
         assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
         assert_int_equal(u.mem_current, 150);
+        assert_false(u.has_psi); /* pressure is read only when full */
         assert_int_equal(g.kept[CG_KEPT_MEMORY_CURRENT], kept_fd);
         assert_true(g.kept[CG_KEPT_MEMORY_PRESSURE] > 0);
         test_write_file(g.v2, "memory.pressure", "some avg10=9.00 avg60=0.00 avg300=0.00 total=44\n",
                         (size_t) -1);
-        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
+        assert_true(u.has_psi);
         assert_int_equal(u.psi_total[PSI_MEMORY], 44);
         cg_group_drop_files(&g);
         assert_false(g.keep_files);
@@ -293,11 +295,11 @@ static void test_v2_group(void **state) {
         char io_pressure[PATH_MAX];
         snprintf(io_pressure, sizeof(io_pressure), "%s/io.pressure", g.v2);
         assert_int_equal(unlink(io_pressure), 0);
-        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_false(u.has_psi);
         test_write_file(g.v2, "io.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=33\n",
                         (size_t) -1);
-        assert_int_equal(cg_group_usage(&g, /* full= */ false, &u), 0);
+        assert_int_equal(cg_group_usage(&g, /* full= */ true, &u), 0);
         assert_false(u.has_psi);
 
         const char *mech;
