@@ -63,15 +63,7 @@ assert_json "get-build: the queued one waits for the lock" "$GB" \
 	".build.state == \"queued\" and .build.waiting_for_lock and .build.drv == \"$D_LOCK\""
 ctl list-builds --table >"$T/list.txt" 2>&1
 
-tui_detail stall-lock
-# Two rows match: the running build and the waiting one; n moves to the other.
-wait_screen "^state +(queued|running)" 5 "the details show the build's state" >/dev/null
-if ! screen_has "^state +queued"; then
-	keys Escape n Enter
-	wait_screen "^state +queued" 5 "n and Enter: the details of the queued stall-lock" >/dev/null
-fi
-wait_screen "waiting for a lock: another process builds or fetches its output" 5 \
-	"the detail panel of the waiting build says it waits for a lock"
+tui_lock_wait_detail stall-lock
 screen >"$T/tui-detail.txt"
 tui_quit
 

@@ -108,15 +108,7 @@ waiting() {
 			"$T/builds.json" >/dev/null
 }
 wait_for 20 "the second nix-build's stall-lock waits for the lock on its output" waiting
-tui_detail stall-lock
-# Two rows match: the running build and the waiting one; n moves to the other.
-wait_screen "^state +(queued|running)" 5 "the details show the build's state" >/dev/null
-if ! screen_has "^state +queued"; then
-	keys Escape n Enter
-	wait_screen "^state +queued" 5 "n and Enter: the details of the queued stall-lock" >/dev/null
-fi
-wait_screen "waiting for a lock: another process builds or fetches its output" 5 \
-	"the detail panel of the waiting build says it waits for a lock"
+tui_lock_wait_detail stall-lock
 assert_json "the running one does not wait for a lock" "$(cat "$T/builds.json")" \
 	"[.builds[] | select(.drv == \"$D_LOCK\" and .state == \"running\")] | length == 1 and all(.waiting_for_lock | not)"
 no_wait() {

@@ -171,6 +171,19 @@ tui_filtered_detail() {
 	wait_screen "details: $1" 5 "Enter shows its details"
 }
 
+# tui_lock_wait_detail NAME: the details of NAME's queued build, one of two rows the search
+# finds (the other, running, holds the lock), say that it waits for a lock.
+tui_lock_wait_detail() {
+	tui_detail "$1"
+	wait_screen "^state +(queued|running)" 5 "the details show the build's state" >/dev/null
+	if ! screen_has "^state +queued"; then
+		keys Escape n Enter
+		wait_screen "^state +queued" 5 "n and Enter: the details of the queued $1" >/dev/null
+	fi
+	wait_screen "waiting for a lock: another process builds or fetches its output" 5 \
+		"the detail panel of the waiting build says it waits for a lock"
+}
+
 # tui_detail NAME: the builds view's search puts the cursor on NAME, Enter shows its details.
 tui_detail() {
 	keys Escape Escape /
