@@ -277,7 +277,10 @@ keys S
 wait_screen "^history: .* by started ascending" 10 "S reverses it"
 keys Enter
 wait_screen "^details: tui-" 5 "Enter on a history row shows its details"
-wait_screen "^ *drv: /nix/store/.*\.drv" 5 "with its fields"
+# The page in words (its timeline, when it comes, adds graph lines above the raw fields; these
+# lines stay at the top either way).
+wait_screen "^drv +/nix/store/[a-z0-9]{32}-tui-[a-z]+\.drv$" 5 "with its fields"
+wait_screen "^state +(succeeded|killed|exit [0-9]+)" 5 "and how it ended"
 keys Escape
 wait_screen "^history: " 5 "Esc goes back to the history"
 keys h r
