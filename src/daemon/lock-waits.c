@@ -55,9 +55,11 @@ static void ask_done(WorkItem *item, void *userdata) {
                                               now_realtime());
                 if (r < 0)
                         log_debug_errno(r, "lock wait on %s: build of %s not made: %m", a->output, a->drv);
-        } else
-                log_debug_errno(a->r, "lock wait on %s: not one derivation of it in Nix's database: %m",
-                                a->output);
+        } else if (a->r == 0 || a->r == -ENOTUNIQ)
+                log_debug("lock wait on %s: %s derivation of it in Nix's database", a->output,
+                          a->r == 0 ? "no" : "more than one");
+        else
+                log_debug_errno(a->r, "lock wait on %s: Nix's database not read: %m", a->output);
         ask_free(a);
 }
 

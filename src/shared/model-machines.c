@@ -190,11 +190,48 @@ static void lock_wait_mark(Model *m, Activity *a, Build *b) {
         build_mark(m, b, CHANGE_CHANGED);
 }
 
+/* The invocation's build of drv not ended yet, else a new queued one (NULL: out of memory). A
+ * build that ended is built again (e.g. --check): a new build. */
+static Build *queued_build(Model *m, Invocation *inv, const char *drv, usec_t now) {
+        Build *b = invocation_find_build(inv, drv);
+        if (b && !build_state_is_final(b->state))
+                return b;
+        return build_new(m, inv, drv, BUILD_QUEUED, now);
+}
+
+/* Where a lock name of len bytes "<name>.drv.<output>" (a content-addressed output) ends its
+ * derivation's name, else NULL. */
+static const char *lock_name_drv_end(const char *name, size_t len) {
+        for (size_t i = len; i > 4; i--) {
+                const char *d = name + i - 5;
+                if (memcmp(d, ".drv.", 5) == 0)
+                        return i < len ? d + 4 : NULL;
+        }
+        return NULL;
+}
+
+/* Activity a of s waits for the lock on derivation drv's outputs: the invocation's build of it,
+ * queued if not known yet, waits (nothing for a text that is not a derivation's path). */
+static int lock_wait_on(Model *m, Source *s, Activity *a, const char *drv, usec_t now) {
+        size_t n = strlen(drv);
+        if (a->waiting_key || !store_path_valid(m->config.store_dir, drv) || n < 4 ||
+            strcmp(drv + n - 4, ".drv") != 0)
+                return 0;
+        Build *b = queued_build(m, &s->invocation, drv, now);
+        if (!b)
+                return -ENOMEM;
+        if (b->state == BUILD_QUEUED)
+                lock_wait_mark(m, a, b);
+        return 0;
+}
+
 /* "waiting for lock on '<output>'[, '<output>'…]" (docs/nix-internals.md §1, activity 111):
  * another process holds the lock on an output, building or substituting it. The text names
  * outputs, not the derivation: the invocation's build not started yet that may have the
- * first of them. Inside nix-daemon there is no plan: the caller asks Nix's database. */
-static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *rec) {
+ * first of them. Inside nix-daemon there is no plan: the caller asks Nix's database. A
+ * content-addressed derivation's outputs have no path before they are built: Nix locks
+ * "<drv path>.<output>" instead, which names the derivation itself. */
+static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now) {
         const char *dir = m->config.store_dir, *p = strstr(rec->text, dir);
         size_t dlen = strlen(dir);
         if (!p || p[dlen] != '/')
@@ -205,6 +242,11 @@ static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *re
                 return 0;
         const char *name = base + NIX_HASH_LEN + 1;
         size_t len = blen - NIX_HASH_LEN - 1;
+        const char *drv_end = lock_name_drv_end(name, len);
+        if (drv_end) {
+                _cleanup_free_ char *drv = strndup(p, (size_t) (drv_end - p));
+                return drv ? lock_wait_on(m, s, a, drv, now) : -ENOMEM;
+        }
         Build *b, *tmp, *found = NULL;
         /* The one whose name is the output's whole name ("out") wins over a prefix. */
         HASH_ITER(hh_drv, s->invocation.by_drv, b, tmp) {
@@ -229,37 +271,19 @@ static int lock_wait_start(Model *m, Source *s, Activity *a, const NixRecord *re
         return 0;
 }
 
-/* The invocation's build of drv not ended yet, else a new queued one (NULL: out of memory). A
- * build that ended is built again (e.g. --check): a new build. */
-static Build *queued_build(Model *m, Invocation *inv, const char *drv, usec_t now) {
-        Build *b = invocation_find_build(inv, drv);
-        if (b && !build_state_is_final(b->state))
-                return b;
-        return build_new(m, inv, drv, BUILD_QUEUED, now);
-}
-
 int model_lock_wait_found(Model *m, uint64_t source_id, uint64_t activity_id, const char *drv, usec_t now) {
         Source *s = model_source_by_id(m, source_id);
         Activity *a = NULL;
         if (s)
                 HASH_FIND(hh, s->activities, &activity_id, sizeof(activity_id), a);
-        size_t n = strlen(drv);
-        if (!a || a->type != NIX_ACT_BUILD_WAITING || a->waiting_key ||
-            !store_path_valid(m->config.store_dir, drv) || n < 4 || strcmp(drv + n - 4, ".drv") != 0)
+        if (!a || a->type != NIX_ACT_BUILD_WAITING)
                 return 0;
-        Invocation *inv = &s->invocation;
-        Build *b = queued_build(m, inv, drv, now);
-        if (!b)
-                return -ENOMEM;
-        if (b->state != BUILD_QUEUED)
-                return 0;
-        lock_wait_mark(m, a, b);
-        return 0;
+        return lock_wait_on(m, s, a, drv, now);
 }
 
 static int waiting_start(Model *m, Source *s, Activity *a, const NixRecord *rec, usec_t now) {
         if (rec->text && startswith(rec->text, "waiting for lock on "))
-                return lock_wait_start(m, s, a, rec);
+                return lock_wait_start(m, s, a, rec, now);
         /* Also "waiting for UID …": not about machines. */
         if (!rec->text || !startswith(rec->text, "waiting for a machine to build"))
                 return 0;

@@ -17,6 +17,9 @@
 
 #define OUTPUT_RECHECKS     5
 #define OUTPUT_RECHECK_USEC (200 * USEC_PER_MSEC)
+/* How many looks (OUTPUT_RECHECK_USEC apart) a build that waited for the lock on its
+ * content-addressed outputs waits for their holder's end: about 10 s. */
+#define HOLDER_RECHECKS 50
 /* A build found in /proc has no events: after its processes, only Nix's registration of its
  * outputs (hashed and scanned for references first: seconds for large ones) is left to wait
  * for, 10 s at most while its nix process lives. */
@@ -155,15 +158,58 @@ static bool build_end_by_invocation_error(Model *m, Build *b, usec_t when) {
         return true;
 }
 
+/* Content-addressed outputs have no path to look up: b, which waited for the lock on them,
+ * was built by the holder, a build of the same derivation reported by a trusted source
+ * (nix-daemon, root). 1 such a build succeeded after b was queued, -EAGAIN one has yet to
+ * end, 0 none. */
+static int lock_holder_outcome(Model *m, const Build *b) {
+        bool active = false;
+        for (const Build *o = model_builds_first(m); o; o = o->next) {
+                const Source *src = o->invocation ? o->invocation->source : NULL;
+                if (o == b || !src || !src->trusted || strcmp(o->drv, b->drv) != 0)
+                        continue;
+                if (o->state == BUILD_SUCCEEDED && o->finished >= b->queued)
+                        return 1;
+                if (build_state_is_active(o->state) && o->state != BUILD_QUEUED)
+                        active = true;
+        }
+        return active ? -EAGAIN : 0;
+}
+
+static void build_recheck_at(Model *m, Build *b, usec_t when);
+
+/* b's nix process ended while the holder of its lock still runs or finishes: b waits for
+ * the holder's end (model_tick), a bounded while. False: no more waiting. */
+static bool build_await_holder(Model *m, Build *b, usec_t now) {
+        if (b->output_check_at == 0 && b->output_checks_left == 0) {
+                b->output_checks_left = HOLDER_RECHECKS;
+                b->finished = now; /* when Nix was done with it */
+        } else if (--b->output_checks_left == 0)
+                return false;
+        build_recheck_at(m, b, now_monotonic() + OUTPUT_RECHECK_USEC);
+        return true;
+}
+
 /* A build announced but never started when its nix process ended. Nix's error for the
  * invocation says why; an error Nix gave for this very build (kind other while it was still
- * queued) says it better. With its outputs valid it succeeded: another process built them. Without either
- * (an interrupt, or Nix dropped it after another build failed) it was cancelled. A dependency failure ended
- * it when Nix reported it. */
+ * queued) says it better. With its outputs valid it succeeded: another process built them
+ * (content-addressed ones: the holder of their lock succeeded, which it may wait for).
+ * Without either (an interrupt, or Nix dropped it after another build failed) it was
+ * cancelled. A dependency failure ended it when Nix reported it. */
 static void build_end_unstarted(Model *m, Build *b, usec_t now) {
         /* Its outputs are there: another nix process built them while this one waited for
          * their lock (or they came from elsewhere). Nothing of it failed. */
-        if (b->failure == FAILURE_NONE && build_outputs_valid(m, b) > 0) {
+        int valid = b->failure == FAILURE_NONE ? build_outputs_valid(m, b) : 0;
+        const Invocation *inv = b->invocation;
+        if (valid == -ENODATA && b->lock_waited && !inv->interrupted && !inv->error) {
+                int h = lock_holder_outcome(m, b);
+                if (h == -EAGAIN && build_await_holder(m, b, now))
+                        return;
+                valid = h;
+        }
+        if (b->finished)
+                now = b->finished; /* it waited for the holder's end */
+        if (valid > 0) {
                 build_finish(m, b, BUILD_SUCCEEDED, now);
                 return;
         }
@@ -174,7 +220,6 @@ static void build_end_unstarted(Model *m, Build *b, usec_t now) {
                 if (asprintf(&msg, "not started: %s", b->failure_message) >= 0)
                         build_set_failure(b, FAILURE_NOT_STARTED, msg);
         } else if (b->failure == FAILURE_NONE) {
-                const Invocation *inv = b->invocation;
                 if (inv->interrupted)
                         build_set_failure_from_invocation(b, FAILURE_CANCELLED, "never started: ");
                 else
@@ -361,8 +406,12 @@ usec_t model_tick(Model *m, usec_t now_real, usec_t now_mono) {
         Build *b, *tmp;
         DL_FOREACH_SAFE2(m->rechecks, b, tmp, recheck_next) {
                 if (b->output_check_at != 0 && !build_state_is_final(b->state) &&
-                    b->output_check_at <= now_mono)
-                        build_decide(m, b, now_real, now_mono);
+                    b->output_check_at <= now_mono) {
+                        if (b->state == BUILD_QUEUED)
+                                build_end_unstarted(m, b, now_real); /* (build_await_holder) */
+                        else
+                                build_decide(m, b, now_real, now_mono);
+                }
                 if (b->output_check_at == 0 || build_state_is_final(b->state)) {
                         build_recheck_done(m, b);
                         continue;

@@ -15,6 +15,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/model-json.h"
+#include "shared/model-machines.h"
 #include "shared/model-proc.h"
 #include "shared/model.h"
 #include "shared/nixlog.h"
@@ -24,6 +25,7 @@
 #define HF "zi6pmhs3z36nnyz4bavgkq2bh4by7r0j"
 #define HD "zd9xhrc28iwkbk4mncbsi3ixvd550z10"
 #define HO "8gp0x1zy0kk0fmxyw2v1jyjps2xrygcy"
+#define HC "1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r6s"
 
 #define GROUP_ERROR "the group 'nosuch-group' specified in 'build-users-group' does not exist"
 /* Nix 2.8's record: colours in msg, raw_msg without the "error: " prefix. */
@@ -65,6 +67,11 @@ static int setup(void **state) {
         write_drv(f, HA, "a");
         write_drv(f, HF, "f");
         write_drv(f, HD, "d");
+        /* content-addressed: no output path in the .drv */
+        test_write_file(
+                f->dir, "store/" HC "-c.drv",
+                "Derive([(\"out\",\"\",\"r:sha256\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
+                (size_t) -1);
         ModelConfig c;
         model_config_defaults(&c);
         c.store_dir = f->store;
@@ -240,6 +247,109 @@ static void test_outputs_built_elsewhere(void **state) {
         assert_int_equal(find(f->m, "a")->state, BUILD_SUCCEEDED);
         assert_int_equal(find(f->m, "a")->failure, FAILURE_NONE);
         assert_failure(f->m, "f", FAILURE_CANCELLED, "never started: the nix process ended");
+}
+
+/* A content-addressed derivation's output has no path before it is built: Nix locks
+ * "<drv>.out". The waiter that never started succeeded when a trusted source's build of the
+ * same derivation succeeded meanwhile; otherwise it was cancelled (nothing to look up). */
+static void feed_ca_plan(Fixture *f, Source *s) {
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"this derivation will be built:\"}"),
+                0);
+        assert_int_equal(
+                feed(f, s, "{\"action\":\"msg\",\"level\":3,\"msg\":\"  %s/" HC "-c.drv\"}", f->store), 0);
+}
+
+static void ca_lock_wait(Fixture *f, Source *s) {
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":20,\"level\":1,\"text\":\"waiting for lock on "
+                              "'%s/" HC "-c.drv.out'\",\"type\":111}",
+                              f->store),
+                         0);
+}
+
+static Build *build_of(Fixture *f, Source *s) {
+        for (Build *b = model_builds_first(f->m); b; b = b->next)
+                if (b->invocation == &s->invocation && strcmp(b->name, "c") == 0)
+                        return b;
+        fail_msg("no build of c in source %d", (int) s->id);
+        return NULL;
+}
+
+static void feed_ca_build(Fixture *f, Source *s) {
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HC
+                              "-c.drv\",\"\",1,1],\"id\":10,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
+        assert_int_equal(feed(f, s, "{\"action\":\"result\",\"fields\":[\"hi\"],\"id\":10,\"type\":101}"),
+                         0);
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":10}"), 0);
+}
+
+static void ticks(Fixture *f, int n) {
+        usec_t mono = now_monotonic();
+        for (int i = 0; i < n; i++)
+                model_tick(f->m, 3000 * USEC_PER_SEC, mono + (usec_t) (i + 1) * USEC_PER_SEC);
+}
+
+static void test_ca_outputs_built_by_lock_holder(void **state) {
+        Fixture *f = fx(state);
+        Source *holder = new_source(f, 999981), *waiter = new_source(f, 999980);
+        feed_ca_plan(f, holder);
+        feed_ca_plan(f, waiter);
+        ca_lock_wait(f, waiter);
+        assert_true(build_waiting_for_lock(build_of(f, waiter)));
+        /* The holder's build stopped; its outputs cannot be looked up: it is decided a few
+         * looks later. The waiter's nix process ends before that: it waits for the holder. */
+        feed_ca_build(f, holder);
+        BuildState hs = build_of(f, holder)->state;
+        assert_true(hs == BUILD_RUNNING || hs == BUILD_FINISHING);
+        assert_int_equal(feed(f, waiter, "{\"action\":\"stop\",\"id\":20}"), 0);
+        model_source_disconnect(f->m, waiter, 20 * USEC_PER_SEC);
+        assert_int_equal(build_of(f, waiter)->state, BUILD_QUEUED);
+        ticks(f, 10);
+        assert_int_equal(build_of(f, holder)->state, BUILD_SUCCEEDED);
+        Build *w = build_of(f, waiter);
+        assert_int_equal(w->state, BUILD_SUCCEEDED);
+        assert_int_equal(w->failure, FAILURE_NONE);
+        assert_int_equal(w->finished, 20 * USEC_PER_SEC); /* when its nix process ended */
+}
+
+static void test_ca_outputs_no_holder(void **state) {
+        Fixture *f = fx(state);
+        /* An untrusted peer says it built c: that proves nothing of another's build. */
+        Source *liar;
+        assert_int_equal(model_source_new(f->m, 999979, 1000, false, 1, &liar), 0);
+        feed_ca_plan(f, liar);
+        feed_ca_build(f, liar);
+        Source *waiter = new_source(f, 999978), *plain = new_source(f, 999977);
+        feed_ca_plan(f, waiter);
+        feed_ca_plan(f, plain);
+        ca_lock_wait(f, waiter);
+        model_source_disconnect(f->m, liar, 10 * USEC_PER_SEC);
+        ticks(f, 10);
+        model_source_disconnect(f->m, waiter, 20 * USEC_PER_SEC);
+        model_source_disconnect(f->m, plain, 20 * USEC_PER_SEC);
+        assert_int_equal(build_of(f, waiter)->failure, FAILURE_CANCELLED);
+        assert_int_equal(build_of(f, plain)->failure, FAILURE_CANCELLED);
+
+        /* A trusted holder that never ends: the waiter waits a bounded while, then is
+         * cancelled. */
+        Source *holder = new_source(f, 999975), *w2 = new_source(f, 999974);
+        feed_ca_plan(f, holder);
+        feed_ca_plan(f, w2);
+        assert_int_equal(feed(f, holder,
+                              "{\"action\":\"start\",\"fields\":[\"%s/" HC
+                              "-c.drv\",\"\",1,1],\"id\":10,\"level\":3,\"text\":\"\",\"type\":105}",
+                              f->store),
+                         0);
+        ca_lock_wait(f, w2);
+        model_source_disconnect(f->m, w2, 30 * USEC_PER_SEC);
+        assert_int_equal(build_of(f, w2)->state, BUILD_QUEUED);
+        ticks(f, 60);
+        assert_int_equal(build_of(f, holder)->state, BUILD_RUNNING);
+        assert_int_equal(build_of(f, w2)->failure, FAILURE_CANCELLED);
 }
 
 static void test_dependency_failure_stays(void **state) {
@@ -446,6 +556,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_not_started_by_nix_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_interrupt_and_silence_stay_cancelled, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_outputs_built_elsewhere, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ca_outputs_built_by_lock_holder, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ca_outputs_no_holder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dependency_failure_stays, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_then_more_work, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shared_stream_pins_no_error, setup, teardown),

@@ -189,6 +189,35 @@ static void test_lock_wait_unplanned(void **state) {
         /* An answer that comes after the activity stopped changes nothing. */
         assert_int_equal(model_lock_wait_found(f->m, s->id, 7, drv, 1000 * USEC_PER_SEC), 0);
         assert_false(build_waiting_for_lock(a));
+
+        /* A content-addressed output's lock, "<drv>.<output>", names its derivation: no need to
+         * ask. */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":10,\"level\":1,\"text\":\"waiting for lock on "
+                              "\\u001b[35;1m'%s/" HF "-f.drv.out', '%s/" HF
+                              "-f.drv.dev'\\u001b[0m\",\"type\":111}",
+                              S, S),
+                         0);
+        assert_int_equal(ask.n, 1);
+        Build *fb = find(f->m, "f");
+        assert_non_null(fb);
+        assert_true(build_waiting_for_lock(fb));
+        /* Not for a derivation's name that breaks Nix's rules; with no output named, it is an
+         * output's path like any other (asked about). */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":11,\"level\":1,\"text\":\"waiting for lock on "
+                              "'%s/" HO "-a$(x).drv.out'\",\"type\":111}",
+                              S),
+                         0);
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":12,\"level\":1,\"text\":\"waiting for lock on "
+                              "'%s/" HO "-b.drv.'\",\"type\":111}",
+                              S),
+                         0);
+        assert_null(find(f->m, "a$(x)"));
+        assert_null(find(f->m, "b"));
+        assert_int_equal(ask.n, 2);
+        assert_int_equal(ask.activity_id, 12);
 }
 
 /* Issue 19, stalls: a queued build whose output another process holds the lock on (Nix's
@@ -230,6 +259,17 @@ static void test_lock_wait_and_silence(void **state) {
                          0);
         assert_false(build_waiting_for_lock(a));
         assert_true(build_waiting_for_lock(fb));
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":42}"), 0);
+        /* A content-addressed output has no path yet: Nix locks "<drv>.<output>". */
+        assert_int_equal(feed(f, s,
+                              "{\"action\":\"start\",\"id\":44,\"level\":1,\"text\":\"waiting for lock on "
+                              "'%s/" HA "-a.drv.out'\",\"type\":111}",
+                              S),
+                         0);
+        assert_true(build_waiting_for_lock(a));
+        assert_false(build_waiting_for_lock(fb));
+        assert_int_equal(feed(f, s, "{\"action\":\"stop\",\"id\":44}"), 0);
+        assert_false(build_waiting_for_lock(a));
 
         /* a runs, prints at 1000 s (the feed's time), then nothing. */
         assert_int_equal(feed(f, s,
