@@ -7,7 +7,8 @@
 #             `nix-analytics-ctl ingest`, as a user of a Nix without json-log-path would.
 # The checks are plugin-daemon.sh's: every build attributed to its requester, states, exit
 # codes, dependency failures, phases, log lines (check_graph); two clients building the same
-# derivation, the second one's build waiting for the lock on its output and then succeeded;
+# derivation, the second one's build waiting for the lock on its output and then succeeded (an
+# input-addressed and a content-addressed one, lock-lib.sh);
 # then nix-analyticsd is killed mid-build and restarted, and the next build reaches it.
 source "$(dirname "$0")/lib.sh"
 
@@ -24,6 +25,7 @@ if [[ $ROUTE == json-log ]] && ((NIX_NUM < 230)); then
 fi
 chmod 755 "$T" # the second user's ingest connects to the events socket in it
 start_daemon
+source "$E2E_DIR/lock-lib.sh"
 
 USER_B=na-e2e-route
 system_user "$USER_B"
@@ -102,39 +104,11 @@ assert_json "nothing dropped or bad" "$SNAP" '.status.events.dropped_by_senders 
 # --- a lock wait: two clients build the same derivation at once ---
 # The second one's goal waits for the lock on the output the first one builds (activity 111).
 # Through json-log-path that wait comes from inside the nix-daemon, with no plan: the daemon
-# finds the derivation of the output in Nix's database.
-LOCKF="$E2E_DIR/nix/stalls.nix"
-D_LOCK=$(nix-instantiate "$LOCKF" -A lock --argstr nonce "$NONCE" 2>"$T/instantiate.err") ||
-	die "nix-instantiate: $(cat "$T/instantiate.err")"
-nix_build "$LOCKF" -A lock --argstr nonce "$NONCE" --no-out-link >"$T/out.lock1" &
-LOCK1=$!
-lock_running() {
-	ctl list-builds 2>/dev/null | jq -e --arg d "$D_LOCK" 'any(.builds[]; .drv == $d and .state == "running")' >/dev/null
-}
-wait_for 60 "the first client's stall-lock runs" lock_running || die "stall-lock never ran: $(cat "$T/out.lock1")"
-nix_build "$LOCKF" -A lock --argstr nonce "$NONCE" --no-out-link >"$T/out.lock2" &
-LOCK2=$!
-lock_waiting() {
-	ctl list-builds 2>/dev/null >"$T/lock-builds.json" && jq -e --arg d "$D_LOCK" \
-		'any(.builds[]; .drv == $d and .state == "queued" and .waiting_for_lock)' "$T/lock-builds.json" >/dev/null
-}
-wait_for 20 "the second client's stall-lock waits for the lock on its output" lock_waiting ||
-	fail "no build waits for the lock" "$(cat "$T/lock-builds.json")"
-KEY=$(jq --arg d "$D_LOCK" '[.builds[] | select(.drv == $d and .state == "queued")][0].key // 0' "$T/lock-builds.json")
-assert_json "get-build: the queued one waits for the lock" "$(ctl get-build "$KEY")" \
-	".build.state == \"queued\" and .build.waiting_for_lock and .build.drv == \"$D_LOCK\""
-wait "$LOCK1"
-assert_eq "the first client succeeds" 0 $?
-wait "$LOCK2"
-assert_eq "the second client succeeds" 0 $?
-lock_ended() {
-	ctl list-builds 2>/dev/null >"$T/lock-ended.json" && jq -e --arg d "$D_LOCK" \
-		'[.builds[] | select(.drv == $d)] | length == 2 and all(.state != "queued" and .state != "running")' \
-		"$T/lock-ended.json" >/dev/null
-}
-wait_for 30 "both stall-lock builds ended" lock_ended
-assert_json "both succeeded (the waiting one: built by the other), neither waits" "$(cat "$T/lock-ended.json")" \
-	"[.builds[] | select(.drv == \"$D_LOCK\") | .state] == [\"succeeded\", \"succeeded\"] and all(.builds[]; .waiting_for_lock | not)"
+# finds the derivation of the output in Nix's database. A content-addressed output's lock,
+# "<drv>.out", names the derivation itself.
+LOCK_NIX_BUILD=nix_build
+lock_pair lock
+lock_pair lock-ca
 
 # --- nix-analyticsd killed mid-build and restarted: the next build reaches it ---
 slow_nix() {
