@@ -476,10 +476,10 @@ bool sampler_group_populated(const Tracked *t) {
 
 /* Pressure over the span since the last full read (every FULL_EVERY samples): the share of
  * it some task of the group stalled (the totals' difference), rather than the kernel's avg10,
- * which smooths a short build's stalls away. Known from the second read of the group on. A
- * span shorter than PSI_SPAN_MIN (a look at an ended build right after a sample) keeps the
- * last figures and joins the next span: a few stalled milliseconds are not a share of
- * anything. */
+ * which smooths a short build's stalls away. Known from the second read of the group on (its
+ * second sample). A span shorter than PSI_SPAN_MIN (a look at an ended build right after a
+ * sample) keeps the last figures and joins the next span: a few stalled milliseconds are not
+ * a share of anything. */
 static void sample_pressure(Tracked *t, const CgUsage *cu, usec_t now_mono, BuildUsage *u) {
         /* No figures (the group gone at the end, Nix's own removed): the last ones stay. */
         if (!cu->has_psi) {
@@ -540,11 +540,14 @@ void sampler_sample_build(Sampler *s, Tracked *t, Build *b, usec_t now_mono) {
                 t->group.keep_files = true;
                 s->n_kept_groups++;
         }
-        /* The first look is full: its pressure is the start of the first span. */
-        bool full = s->stats.ticks % FULL_EVERY == 0 || !t->looked_full;
+        /* The first two looks are full: the first's pressure starts the first span, the
+         * second's ends it, so a build has its figures from its second sample on (not up to
+         * FULL_EVERY samples later, or never for a short build). */
+        bool full = s->stats.ticks % FULL_EVERY == 0 || t->full_looks < 2;
         if (t->has_group) {
                 (void) cg_group_usage(&t->group, full, &cu);
-                t->looked_full = t->looked_full || full;
+                if (full && t->full_looks < 2)
+                        t->full_looks++;
         }
         /* Both figures can only miss time: the group's what ran before the build entered it
          * (or while someone else had moved a process out of it), the processes' what

@@ -50,8 +50,8 @@ struct Tracked {
 
         /* figures between samples */
         usec_t last_cpu, last_mono;
-        bool looked_full; /* its group had a full read (cg_group_usage) */
-        bool has_psi;     /* psi_total holds its group's totals at psi_mono */
+        uint8_t full_looks; /* full reads of its group so far (cg_group_usage), up to 2 */
+        bool has_psi;       /* psi_total holds its group's totals at psi_mono */
         uint64_t psi_total[_PSI_RESOURCE_MAX];
         usec_t psi_mono;
         double psi_mem_peak;

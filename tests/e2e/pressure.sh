@@ -2,7 +2,8 @@
 # Pressure, attributed (issue 19): a real Nix build under a small memory limit that writes and
 # reads back a file bigger than the limit stalls for memory (its pages reclaimed all the time),
 # and a quiet build beside it does not. The daemon reads each build's cgroup pressure (PSI) at
-# every sample: get-build's live usage says the hog stalled and the quiet one about never, and
+# its first two samples, then at every 4th: the quiet one's is known from its second sample;
+# get-build's live usage says the hog stalled and the quiet one about never, and
 # so do their timelines, their history rows once they end, the TUI's detail page, and `at` of
 # that instant in the CLI and the TUI (live, then from history after a restart), which names
 # the hog first among the builds that stalled most; so does status while it runs. Needs root
@@ -37,6 +38,12 @@ ctl_ok ML mem-limit pressure-hog 24M
 # Before the hog starts: pressure known (a group of its own, PSI) and about nothing.
 known() { [[ "$(field pressure-quiet '.usage.pressure.memory')" =~ ^[0-9.]+$ ]]; }
 wait_for 10 "pressure-quiet's pressure is known" known || die "no pressure: $(ctl get-build pressure-quiet)"
+# From its second sample on: the first read of its group starts the first span, the second ends
+# it (not up to 4 samples later, when the reads go on at every 4th sample).
+ctl_ok GF get-build pressure-quiet
+log "pressure-quiet's first timeline: $(jq -c '.timeline | {t, mem_pressure}' <<<"$GF")"
+assert_json "pressure-quiet's pressure is known from its second sample on" "$GF" \
+	'[.timeline.mem_pressure[] | . == null] | index(false) == 1'
 touch "$GATE"
 
 # The hog stalls for memory now: its current figure above 1 %, at an instant we note.
